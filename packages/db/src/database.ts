@@ -1,0 +1,277 @@
+import pg from 'pg';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Logger } from '@orrange/logger';
+import { HealthMonitor, type ComponentStatus, type PingResult } from './health-monitor';
+import { poolConfigFromUrl, type PoolSettings } from './pool-config';
+import { DEFAULT_RETRY, isConnectionError, isTransactionConflict, retry, type RetryOptions } from './retry';
+
+export interface DatabaseOptions extends PoolSettings {
+  url: string;
+  /** Read-only replicas; reads go to a healthy one and fall back to the primary. */
+  replicaUrls?: string[];
+  /** Label for logs and metrics, usually the service name. */
+  name: string;
+  slowQueryMs?: number;
+  healthIntervalMs?: number;
+  logger?: Logger;
+  registry?: Registry;
+  retry?: Partial<Omit<RetryOptions, 'shouldRetry'>>;
+}
+
+export interface TransactionOptions {
+  /** Re-run the whole transaction on 40001/40P01. Only for work that may safely run again from the start. */
+  retryable?: boolean;
+  isolation?: 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
+}
+
+export type Row = Record<string, unknown>;
+
+/** What a transaction body gets: queries on one connection inside BEGIN … COMMIT. */
+export interface Tx {
+  query<R = Row>(sql: string, params?: unknown[]): Promise<R[]>;
+  readonly client: pg.PoolClient;
+}
+
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+  max: number;
+}
+
+export interface DatabaseHealth {
+  status: ComponentStatus;
+  primary: PingResult & { pool: PoolStats };
+  replicas: Array<PingResult & { pool: PoolStats }>;
+}
+
+interface Member {
+  role: 'primary' | 'replica';
+  pool: pg.Pool;
+  monitor: HealthMonitor;
+}
+
+/**
+ * The one way a service reaches Postgres: a pg pool per URL (primary and replicas), health monitoring,
+ * retries with backoff for connection failures and retryable transaction conflicts, slow-query logging,
+ * pool metrics, a Prisma client over the same pool, and a graceful close.
+ */
+export class Database {
+  readonly primary: pg.Pool;
+  private readonly members: Member[];
+  private readonly replicaMembers: Member[];
+  private replicaCursor = 0;
+  private readonly retryDefaults: Omit<RetryOptions, 'shouldRetry'>;
+  private readonly slowQueryMs: number;
+  private readonly metrics: ReturnType<typeof createMetrics> | undefined;
+  private closed = false;
+
+  constructor(private readonly options: DatabaseOptions) {
+    this.retryDefaults = { ...DEFAULT_RETRY, ...options.retry };
+    this.slowQueryMs = options.slowQueryMs ?? 200;
+    const settings: PoolSettings = { applicationName: options.name, ...options };
+    const healthIntervalMs = options.healthIntervalMs ?? 30_000;
+    const member = (role: Member['role'], url: string): Member => {
+      const pool = new pg.Pool(poolConfigFromUrl(url, settings));
+      // A connection the server drops while idle in the pool emits 'error'; the pool discards it. Without a
+      // listener the process would crash.
+      pool.on('error', (error) => options.logger?.warn('idle database connection lost', { pool: role, error: error.message }));
+      // A connection can also die while checked out; pg then emits 'error' on the client itself, and an
+      // unhandled 'error' event would crash the process. The failing query rejects anyway.
+      pool.on('connect', (client) => client.on('error', () => undefined));
+      const monitor = new HealthMonitor(pool, healthIntervalMs, (now, before) =>
+        options.logger?.[now.status === 'ok' ? 'info' : 'error']('database health changed', { pool: role, from: before.status, to: now.status, error: now.error }),
+      );
+      return { role, pool, monitor };
+    };
+    const primary = member('primary', options.url);
+    this.primary = primary.pool;
+    this.replicaMembers = (options.replicaUrls ?? []).map((url) => member('replica', url));
+    this.members = [primary, ...this.replicaMembers];
+    this.metrics = options.registry ? createMetrics(options.registry, options.name, this) : undefined;
+    for (const m of this.members) m.monitor.start();
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  get schema(): string | undefined {
+    return this.options.schema;
+  }
+
+  /**
+   * One statement on the primary, retried on connection failures. Use it for reads and idempotent writes:
+   * a statement whose connection died may run again. Everything else belongs in `transaction`.
+   */
+  query<R = Row>(sql: string, params?: unknown[]): Promise<R[]> {
+    return this.withConnectionRetry(() => this.runOn(this.primary, sql, params));
+  }
+
+  /** A read that may be served by a replica (slightly stale data is acceptable to the caller). */
+  queryRead<R = Row>(sql: string, params?: unknown[]): Promise<R[]> {
+    const pool = this.pickReadPool();
+    return this.withConnectionRetry(() => this.runOn<R>(pool, sql, params)).catch((error: unknown) =>
+      pool !== this.primary && isConnectionError(error) ? this.query<R>(sql, params) : Promise.reject(error),
+    );
+  }
+
+  /**
+   * Runs `body` inside BEGIN … COMMIT on the primary. A connection lost before COMMIT was sent leaves nothing
+   * behind (the server rolls back), so that case is always retried; 40001/40P01 are retried when the caller
+   * says the body may run again. A failure during COMMIT itself is never retried: its outcome is unknown.
+   */
+  async transaction<T>(body: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    let commitSent = false;
+    return retry(
+      async () => {
+        commitSent = false;
+        const client = await this.connect(this.primary);
+        const tx: Tx = { client, query: (sql, params) => this.timed(sql, () => client.query(sql, params)).then((r) => r.rows as never) };
+        let broken = false;
+        try {
+          await client.query(options.isolation ? `BEGIN ISOLATION LEVEL ${options.isolation}` : 'BEGIN');
+          const result = await body(tx);
+          commitSent = true;
+          await client.query('COMMIT');
+          return result;
+        } catch (error) {
+          broken = isConnectionError(error);
+          if (!commitSent && !broken) await client.query('ROLLBACK').catch(() => undefined);
+          throw error;
+        } finally {
+          client.release(broken ? true : undefined);
+        }
+      },
+      {
+        ...this.retryDefaults,
+        shouldRetry: (error) => !commitSent && ((options.retryable === true && isTransactionConflict(error)) || isConnectionError(error)),
+        onRetry: (error, attempt, delayMs) => {
+          this.metrics?.retries.inc({ reason: isTransactionConflict(error) ? 'conflict' : 'connection' });
+          this.options.logger?.warn('retrying transaction', { attempt, delayMs, error: (error as Error).message });
+        },
+      },
+    );
+  }
+
+  /** A Prisma client over the primary pool, bound to the service's schema. */
+  createPrismaClient<C>(PrismaClient: new (options: { adapter: PrismaPg }) => C): C {
+    return new PrismaClient({ adapter: new PrismaPg(this.primary, { schema: this.options.schema }) });
+  }
+
+  poolStats(pool: pg.Pool = this.primary): PoolStats {
+    return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: pool.options.max ?? 10 };
+  }
+
+  health(): DatabaseHealth {
+    const describe = (m: Member) => ({ ...m.monitor.result, pool: this.poolStats(m.pool) });
+    const primary = describe(this.members[0]!);
+    const replicas = this.replicaMembers.map(describe);
+    const status: ComponentStatus = primary.status !== 'ok' ? 'down' : replicas.some((r) => r.status !== 'ok') ? 'degraded' : 'ok';
+    return { status, primary, replicas };
+  }
+
+  /** Pings every pool now (used at boot and by db:health) instead of waiting for the next interval. */
+  async checkNow(): Promise<DatabaseHealth> {
+    await Promise.all(this.members.map((m) => m.monitor.check()));
+    return this.health();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const m of this.members) m.monitor.stop();
+    await Promise.all(this.members.map((m) => m.pool.end()));
+  }
+
+  private async runOn<R>(pool: pg.Pool, sql: string, params?: unknown[]): Promise<R[]> {
+    const client = await pool.connect();
+    let broken = false;
+    try {
+      return (await this.timed(sql, () => client.query(sql, params))).rows as R[];
+    } catch (error) {
+      broken = isConnectionError(error);
+      throw error;
+    } finally {
+      client.release(broken ? true : undefined);
+    }
+  }
+
+  private connect(pool: pg.Pool): Promise<pg.PoolClient> {
+    return this.withConnectionRetry(() => pool.connect());
+  }
+
+  private withConnectionRetry<T>(work: () => Promise<T>): Promise<T> {
+    return retry(work, {
+      ...this.retryDefaults,
+      shouldRetry: (error) => !this.closed && isConnectionError(error),
+      onRetry: (error, attempt, delayMs) => {
+        this.metrics?.retries.inc({ reason: 'connection' });
+        this.options.logger?.warn('retrying after a lost database connection', { attempt, delayMs, error: (error as Error).message });
+      },
+    });
+  }
+
+  private pickReadPool(): pg.Pool {
+    const healthy = this.replicaMembers.filter((m) => m.monitor.result.status === 'ok');
+    if (healthy.length === 0) return this.primary;
+    this.replicaCursor = (this.replicaCursor + 1) % healthy.length;
+    return healthy[this.replicaCursor]!.pool;
+  }
+
+  private async timed<T>(sql: string, run: () => Promise<T>): Promise<T> {
+    const startedAt = performance.now();
+    try {
+      return await run();
+    } finally {
+      const durationMs = performance.now() - startedAt;
+      this.metrics?.queryDuration.observe(durationMs / 1000);
+      if (durationMs >= this.slowQueryMs) {
+        this.metrics?.slowQueries.inc();
+        this.options.logger?.warn('slow query', { durationMs: Math.round(durationMs), sql: sql.replace(/\s+/g, ' ').slice(0, 300) });
+      }
+    }
+  }
+}
+
+function createMetrics(registry: Registry, name: string, db: Database) {
+  const labels = { database: name };
+  new Gauge({
+    name: 'db_pool_connections',
+    help: 'Connections in the primary pool by state',
+    labelNames: ['database', 'state'],
+    registers: [registry],
+    collect() {
+      const stats = db.poolStats();
+      this.set({ ...labels, state: 'total' }, stats.total);
+      this.set({ ...labels, state: 'idle' }, stats.idle);
+      this.set({ ...labels, state: 'waiting' }, stats.waiting);
+      this.set({ ...labels, state: 'max' }, stats.max);
+    },
+  });
+  new Gauge({
+    name: 'db_up',
+    help: '1 when the last health ping of the primary succeeded',
+    labelNames: ['database'],
+    registers: [registry],
+    collect() {
+      this.set(labels, db.health().primary.status === 'ok' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'db_ping_latency_seconds',
+    help: 'Latency of the last health ping of the primary',
+    labelNames: ['database'],
+    registers: [registry],
+    collect() {
+      const latencyMs = db.health().primary.latencyMs;
+      if (latencyMs !== null) this.set(labels, latencyMs / 1000);
+    },
+  });
+  return {
+    queryDuration: new Histogram({ name: 'db_query_duration_seconds', help: 'Duration of SQL statements sent through the pool manager', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [registry] }),
+    slowQueries: new Counter({ name: 'db_slow_queries_total', help: 'Statements slower than the slow-query threshold', registers: [registry] }),
+    retries: new Counter({ name: 'db_retries_total', help: 'Connection and transaction retries', labelNames: ['reason'], registers: [registry] }),
+  };
+}

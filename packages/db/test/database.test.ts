@@ -1,0 +1,110 @@
+import { Registry } from 'prom-client';
+import { createTestDatabase, type TestDatabase, eventually } from '@orrange/testing';
+import { Database } from '../src';
+
+describe('Database (real Postgres)', () => {
+  let testDb: TestDatabase;
+  let db: Database;
+  let registry: Registry;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    registry = new Registry();
+    db = new Database({ url: testDb.url, name: 'probe', schema: 'probe', max: 4, healthIntervalMs: 50, registry, retry: { baseDelayMs: 10, attemptsMax: 8 } });
+    await db.query('CREATE SCHEMA probe');
+    await db.query('CREATE TABLE probe.counter (id int PRIMARY KEY, value int NOT NULL CHECK (value >= 0))');
+    await db.query('INSERT INTO probe.counter VALUES (1, 0)');
+  });
+
+  afterAll(async () => {
+    await db.close();
+    await testDb.drop();
+  });
+
+  it('when connections are opened, then their search_path starts at the service schema', async () => {
+    const [row] = await db.query<{ search_path: string }>('SHOW search_path');
+    expect(row!.search_path).toMatch(/^probe/);
+    expect(await db.query('SELECT value FROM counter WHERE id = 1')).toEqual([{ value: 0 }]);
+  });
+
+  it('when a transaction body throws, then nothing it wrote remains', async () => {
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query('UPDATE counter SET value = value + 5 WHERE id = 1');
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(await db.query('SELECT value FROM counter WHERE id = 1')).toEqual([{ value: 0 }]);
+  });
+
+  it('when serializable transactions conflict and are marked retryable, then every one eventually commits once', async () => {
+    const increments = 8;
+    await Promise.all(
+      Array.from({ length: increments }, () =>
+        db.transaction(
+          async (tx) => {
+            const [row] = await tx.query<{ value: number }>('SELECT value FROM counter WHERE id = 1');
+            await tx.query('UPDATE counter SET value = $1 WHERE id = 1', [row!.value + 1]);
+          },
+          { retryable: true, isolation: 'SERIALIZABLE' },
+        ),
+      ),
+    );
+    expect(await db.query('SELECT value FROM counter WHERE id = 1')).toEqual([{ value: increments }]);
+    await db.query('UPDATE counter SET value = 0 WHERE id = 1');
+  });
+
+  it('when a conflict happens in a transaction not marked retryable, then the error reaches the caller', async () => {
+    const conflict = Object.assign(new Error('could not serialize access'), { code: '40001' });
+    let attempts = 0;
+    await expect(
+      db.transaction(async () => {
+        attempts++;
+        throw conflict;
+      }),
+    ).rejects.toBe(conflict);
+    expect(attempts).toBe(1);
+  });
+
+  it('when the server terminates every connection, then the manager recovers and later queries succeed', async () => {
+    // Fill the pool with live connections, then have Postgres kill all of them.
+    await Promise.all(Array.from({ length: 4 }, () => db.query('SELECT pg_sleep(0.01)')));
+    const admin = new Database({ url: testDb.url, name: 'admin', max: 1, healthIntervalMs: 0 });
+    const [killed] = await admin.query<{ n: string }>(
+      `SELECT count(pg_terminate_backend(pid))::text AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'probe'`,
+    );
+    await admin.close();
+    expect(Number(killed!.n)).toBeGreaterThan(0);
+
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => db.query<{ n: number }>('SELECT $1::int AS n', [i])));
+    expect(results.map((r) => r[0]!.n)).toEqual([0, 1, 2, 3, 4, 5]);
+    await db.transaction(async (tx) => tx.query('UPDATE counter SET value = value + 1 WHERE id = 1'));
+    expect(await db.query('SELECT value FROM counter WHERE id = 1')).toEqual([{ value: 1 }]);
+    await eventually(async () => db.health().status === 'ok');
+  });
+
+  it('when the database is unreachable, then the health monitor reports down and metrics say so', async () => {
+    const unreachable = new Database({ url: 'postgresql://postgres@127.0.0.1:1/nowhere', name: 'gone', healthIntervalMs: 0, connectionTimeoutMs: 200, retry: { attemptsMax: 2, baseDelayMs: 5 } });
+    const health = await unreachable.checkNow();
+    expect(health.status).toBe('down');
+    expect(health.primary.consecutiveFailures).toBe(1);
+    await expect(unreachable.query('SELECT 1')).rejects.toThrow();
+    await unreachable.close();
+  });
+
+  it('when metrics are scraped, then pool and health gauges are exposed', async () => {
+    await db.checkNow();
+    const text = await registry.metrics();
+    expect(text).toMatch(/db_pool_connections\{database="probe",state="total"\} \d+/);
+    expect(text).toMatch(/db_up\{database="probe"\} 1/);
+    expect(text).toContain('db_query_duration_seconds_bucket');
+  });
+
+  it('when no replica is configured or healthy, then reads fall back to the primary', async () => {
+    const withReplica = new Database({ url: testDb.url, name: 'replicated', schema: 'probe', replicaUrls: ['postgresql://postgres@127.0.0.1:1/nowhere'], healthIntervalMs: 0, connectionTimeoutMs: 200, retry: { attemptsMax: 1 } });
+    await withReplica.checkNow();
+    expect(withReplica.health().status).toBe('degraded');
+    expect(await withReplica.queryRead('SELECT value FROM counter WHERE id = 1')).toEqual([{ value: 1 }]);
+    await withReplica.close();
+  });
+});

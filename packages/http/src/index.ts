@@ -1,0 +1,14 @@
+export { AppError, badRequest, validationFailed, unauthorized, forbidden, notFound, conflict, unprocessable, type FieldError } from './errors';
+export { problemHandler, notFoundHandler, sendProblem, PROBLEM_CONTENT_TYPE } from './problem';
+export { requestContext, accessLog } from './request-context';
+export { parse, toFieldErrors } from './validate';
+export {
+  ROLES, SCOPES, IDENTITY_HEADER, signIdentity, verifyIdentity, authenticate, identityOf, requireAuth, requireRole, hasRole, requireScopeForMethod,
+  type Identity, type Role, type Scope,
+} from './identity';
+export { parseKeyring, signAccessToken, verifyAccessToken, type Keyring, type AccessTokenSettings, type AccessClaims } from './access-token';
+export { createRegistry, httpMetrics, observabilityRouter, overallStatus, type HealthCheck, type CheckResult, type CheckStatus } from './observability';
+export { createServiceApp, type ServiceAppOptions } from './app';
+export { runService, type RunOptions } from './lifecycle';
+export { idempotency, IDEMPOTENCY_TABLE_SQL, type SqlRunner } from './idempotency';
+export { schemaOf, operation, openApiDocument, problemSchema, type Operation } from './openapi';

@@ -1,0 +1,66 @@
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { Logger } from '@orrange/logger';
+import { currentContext } from '@orrange/logger';
+import { AppError } from './errors';
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  409: 'Conflict', 413: 'Content Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content',
+  429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
+};
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export function sendProblem(res: Response, error: AppError): void {
+  if (res.headersSent) return;
+  for (const [name, value] of Object.entries(error.headers ?? {})) res.setHeader(name, value);
+  res
+    .status(error.status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(
+      JSON.stringify({
+        type: `https://orrange.dev/problems/${error.code.toLowerCase().replace(/[._]/g, '-')}`,
+        title: TITLES[error.status] ?? 'Error',
+        status: error.status,
+        detail: error.detail,
+        code: error.code,
+        requestId: currentContext().requestId ?? res.getHeader('x-request-id'),
+        ...(error.errors ? { errors: error.errors } : {}),
+      }),
+    );
+}
+
+/** Maps the body parser's own failures (bad JSON, too large, wrong charset) to client errors. */
+function fromBodyParser(error: unknown): AppError | undefined {
+  const type = (error as { type?: unknown } | null)?.type;
+  switch (type) {
+    case 'entity.too.large':
+      return new AppError(413, 'REQUEST.TOO_LARGE', 'The request body is too large.');
+    case 'entity.parse.failed':
+      return new AppError(400, 'REQUEST.MALFORMED_JSON', 'The request body is not valid JSON.');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new AppError(415, 'REQUEST.UNSUPPORTED_ENCODING', 'The request body encoding is not supported.');
+    case 'request.aborted':
+      return new AppError(400, 'REQUEST.ABORTED', 'The request was aborted.');
+    default:
+      return undefined;
+  }
+}
+
+/** The one place errors become HTTP answers: problem+json, and never a stack trace or SQL for a 5xx. */
+export function problemHandler(logger: Logger): ErrorRequestHandler {
+  return (error, req, res, _next) => {
+    const known = error instanceof AppError ? error : fromBodyParser(error);
+    if (known) {
+      if (known.status >= 500) logger.error('request failed', { method: req.method, path: req.path, code: known.code });
+      return sendProblem(res, known);
+    }
+    logger.error('unhandled error', { method: req.method, path: req.path, error: error instanceof Error ? error.stack : String(error) });
+    sendProblem(res, new AppError(500, 'INTERNAL', 'Something went wrong on our side. The request id helps us find it.'));
+  };
+}
+
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(new AppError(404, 'ROUTE.NOT_FOUND', `No route for ${req.method} ${req.path}.`));
+};

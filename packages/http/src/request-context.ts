@@ -1,0 +1,34 @@
+import { randomUUID } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import type { Logger } from '@orrange/logger';
+import { runWithContext } from '@orrange/logger';
+
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Echoes a sane client X-Request-Id or makes one, and runs the rest of the request inside its context. */
+export function requestContext(): RequestHandler {
+  return (req, res, next) => {
+    const incoming = req.header('x-request-id');
+    const requestId = incoming && CLIENT_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    req.headers['x-request-id'] = requestId;
+    res.setHeader('X-Request-Id', requestId);
+    runWithContext({ requestId }, next);
+  };
+}
+
+/** One access line per request, written when the response is finished. */
+export function accessLog(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const startedAt = performance.now();
+    res.on('finish', () => {
+      logger.http('request', {
+        method: req.method,
+        path: req.originalUrl.split('?')[0],
+        status: res.statusCode,
+        durationMs: Math.round((performance.now() - startedAt) * 100) / 100,
+        userId: req.identity?.userId,
+      });
+    });
+    next();
+  };
+}

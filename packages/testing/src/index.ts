@@ -1,0 +1,3 @@
+export { createTestDatabase, dropTestDatabase, applyMigrations, TEST_SERVER_URL, type TestDatabase, type SchemaMigrations } from './test-database';
+export { createTestRedis, deleteKeys, TEST_REDIS_URL, type TestRedis } from './test-redis';
+export { eventually } from './wait';
