@@ -1,0 +1,121 @@
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Database, Tx } from '@orrange/db';
+import { runWithContext, type Logger } from '@orrange/logger';
+import { envelopeSchema, eventSchemas, queueName, type EventEnvelope, type EventType, type ServiceName } from './contracts';
+import { claimInbox } from './outbox';
+
+/** Applies one event inside the transaction that also records it in the inbox. */
+export type EventHandler<T extends EventType> = (event: EventEnvelope<T>, tx: Tx) => Promise<void>;
+export type EventHandlers = { [T in EventType]?: EventHandler<T> };
+
+export interface ConsumerOptions {
+  service: ServiceName;
+  db: Database;
+  connection: Redis;
+  prefix: string;
+  logger: Logger;
+  handlers: EventHandlers;
+  registry?: Registry;
+  concurrency?: number;
+  /** Called after an event was applied and committed (e.g. to kick the outbox relay). */
+  onApplied?: () => void;
+  /** How long a job may run before it counts as stalled and is handed to another worker. */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+}
+
+export type ApplyOutcome = 'applied' | 'duplicate' | 'ignored';
+
+/**
+ * The idempotent consumer of a service's event queue. Each event is validated, then applied in one
+ * transaction together with its inbox row: a redelivery (a crash after commit, a relay re-publish, a
+ * stalled job) finds the row and changes nothing. Malformed events fail at once and stay in the failed set;
+ * handler errors retry with exponential backoff.
+ */
+export class EventConsumer {
+  private worker: Worker | undefined;
+  private readonly queue: Queue;
+  private readonly metrics;
+
+  constructor(private readonly options: ConsumerOptions) {
+    this.queue = new Queue(queueName(options.service), { connection: options.connection, prefix: options.prefix });
+    this.metrics = options.registry ? createMetrics(options.registry, this.queue) : undefined;
+  }
+
+  start(): void {
+    if (this.worker) return;
+    this.worker = new Worker(queueName(this.options.service), (job) => this.process(job), {
+      connection: this.options.connection,
+      prefix: this.options.prefix,
+      concurrency: this.options.concurrency ?? 8,
+      lockDuration: this.options.lockDurationMs ?? 30_000,
+      stalledInterval: this.options.stalledIntervalMs ?? 30_000,
+      autorun: true,
+    });
+    this.worker.on('failed', (job, error) => {
+      this.metrics?.failures.inc({ type: job?.name ?? 'unknown' });
+      this.options.logger.warn('event failed', { eventId: job?.id, type: job?.name, attempt: job?.attemptsMade, error: error.message });
+    });
+    this.worker.on('error', (error) => this.options.logger.error('event worker error', { error: error.message }));
+  }
+
+  /** Applies one envelope (what a job carries). Exposed for tests and for replays by operators. */
+  async apply(data: unknown): Promise<ApplyOutcome> {
+    const envelope = envelopeSchema.safeParse(data);
+    if (!envelope.success) throw new UnrecoverableError(`malformed event envelope: ${envelope.error.issues[0]?.message}`);
+    const { id, type } = envelope.data;
+    const handler = this.options.handlers[type] as EventHandler<EventType> | undefined;
+    if (!handler) return 'ignored';
+    const payload = eventSchemas[type].safeParse(envelope.data.payload);
+    if (!payload.success) throw new UnrecoverableError(`malformed ${type} payload: ${payload.error.issues[0]?.message}`);
+    const event = { ...envelope.data, payload: payload.data } as EventEnvelope;
+    const applied = await this.options.db.transaction(
+      async (tx) => {
+        if (!(await claimInbox(tx, id, this.options.service))) return false;
+        await handler(event, tx);
+        return true;
+      },
+      { retryable: true },
+    );
+    if (applied) this.options.onApplied?.();
+    return applied ? 'applied' : 'duplicate';
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.close();
+    await this.queue.close();
+  }
+
+  /** Queue depth by state, for /health and /metrics. */
+  counts(): Promise<Record<string, number>> {
+    return this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+  }
+
+  private async process(job: Job): Promise<ApplyOutcome> {
+    const end = this.metrics?.duration.startTimer({ type: job.name });
+    const outcome = await runWithContext({ jobId: job.id, eventId: job.id }, () => this.apply(job.data));
+    end?.();
+    this.metrics?.consumed.inc({ type: job.name, outcome });
+    return outcome;
+  }
+}
+
+function createMetrics(registry: Registry, queue: Queue) {
+  new Gauge({
+    name: 'queue_jobs',
+    help: 'Jobs in this service\'s event queue by state',
+    labelNames: ['queue', 'state'],
+    registers: [registry],
+    async collect() {
+      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed').catch(() => ({}) as Record<string, number>);
+      for (const [state, n] of Object.entries(counts)) this.set({ queue: queue.name, state }, n);
+    },
+  });
+  return {
+    consumed: new Counter({ name: 'events_consumed_total', help: 'Events handled, by outcome', labelNames: ['type', 'outcome'], registers: [registry] }),
+    failures: new Counter({ name: 'events_failed_total', help: 'Event attempts that failed', labelNames: ['type'], registers: [registry] }),
+    duration: new Histogram({ name: 'event_handle_duration_seconds', help: 'Time to apply an event', labelNames: ['type'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2], registers: [registry] }),
+  };
+}

@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import { assetSchema, fiatSchema } from '@orrange/money';
+
+/**
+ * Every event that crosses a service boundary, with its payload schema. Producers validate before writing
+ * to the outbox, consumers validate again before applying: a malformed event never changes state.
+ * Amounts and prices are decimal strings, exactly as in the API.
+ */
+const id = z.string().min(1).max(64);
+const decimal = z.string().regex(/^-?\d{1,20}(\.\d{1,8})?$/);
+const side = z.enum(['BUY', 'SELL']);
+
+export const eventSchemas = {
+  /** order-book → trade-execution: a SELL order asks for its hold (BUY orders need none and are not sent). */
+  'order.placed': z.object({ orderId: id, userId: id, side, asset: assetSchema, amount: decimal }).strict(),
+  /** order-book → trade-execution: release whatever of the hold is left. */
+  'order.cancelled': z.object({ orderId: id, userId: id, side, asset: assetSchema, remaining: decimal }).strict(),
+  /**
+   * order-book → trade-execution: one fill, one trade. `sellerFunding` says where the crypto comes from:
+   * `HOLD` (the SELL order's hold) or `AVAILABLE` (a seller who took a BUY ad directly).
+   */
+  'order.matched': z
+    .object({
+      matchId: id,
+      tradeId: id,
+      buyOrderId: id.nullable(),
+      sellOrderId: id.nullable(),
+      buyerId: id,
+      sellerId: id,
+      asset: assetSchema,
+      fiatCurrency: fiatSchema,
+      price: decimal,
+      amount: decimal,
+      paymentMethod: z.string().min(1).max(64),
+      paymentWindowMinutes: z.number().int().min(1).max(1440),
+      sellerFunding: z.enum(['HOLD', 'AVAILABLE']),
+    })
+    .strict(),
+  /** trade-execution → order-book: the SELL order's hold is in place; open and match it. */
+  'hold.placed': z.object({ orderId: id }).strict(),
+  /** trade-execution → order-book: the SELL order could not be covered. */
+  'hold.rejected': z.object({ orderId: id, reason: z.string().max(64) }).strict(),
+  /** trade-execution → order-book: a match could not be funded; give the ad its amount back. */
+  'match.rejected': z.object({ matchId: id, tradeId: id, buyOrderId: id.nullable(), sellOrderId: id.nullable(), amount: decimal, reason: z.string().max(64) }).strict(),
+  'trade.created': z.object({ tradeId: id, matchId: id, buyerId: id, sellerId: id, asset: assetSchema, fiatCurrency: fiatSchema, amount: decimal, price: decimal, fiatAmount: decimal }).strict(),
+  'trade.completed': z.object({ tradeId: id, buyerId: id, sellerId: id, asset: assetSchema, amount: decimal, fiatCurrency: fiatSchema, fiatAmount: decimal, completedAt: z.string() }).strict(),
+  'trade.cancelled': z.object({ tradeId: id, buyerId: id, sellerId: id, reason: z.enum(['BUYER_CANCELLED', 'PAYMENT_TIMEOUT']) }).strict(),
+  'trade.disputed': z
+    .object({ tradeId: id, disputeId: id, openedBy: id, reason: z.string().max(2000), buyerId: id, sellerId: id, asset: assetSchema, amount: decimal, fiatCurrency: fiatSchema, fiatAmount: decimal })
+    .strict(),
+  'trade.resolved': z.object({ tradeId: id, disputeId: id, outcome: z.enum(['RELEASE_TO_BUYER', 'REFUND_SELLER', 'SPLIT']), buyerId: id, sellerId: id, buyerAmount: decimal, sellerAmount: decimal }).strict(),
+  /** trade-execution → trade-execution (delayed): the payment window of a trade has passed. */
+  'trade.payment-deadline': z.object({ tradeId: id }).strict(),
+  'feedback.left': z.object({ tradeId: id, fromUserId: id, toUserId: id, rating: z.enum(['POSITIVE', 'NEGATIVE']) }).strict(),
+  /** dispute → trade-execution: move the escrow as decided. `buyerAmount` only for SPLIT. */
+  'dispute.resolved': z.object({ disputeId: id, tradeId: id, outcome: z.enum(['RELEASE_TO_BUYER', 'REFUND_SELLER', 'SPLIT']), buyerAmount: decimal.nullable(), resolvedBy: id }).strict(),
+  /** dispute → (metrics, operators): a case waited too long for an arbitrator, or a party stayed silent. */
+  'dispute.escalated': z.object({ disputeId: id, tradeId: id, reason: z.enum(['UNASSIGNED_TOO_LONG', 'PARTY_SILENT']) }).strict(),
+  /** dispute → dispute (delayed): check the evidence window and assignment deadlines of a case. */
+  'dispute.deadline': z.object({ disputeId: id, kind: z.enum(['EVIDENCE_WINDOW', 'ASSIGNMENT']) }).strict(),
+} as const;
+
+export type EventType = keyof typeof eventSchemas;
+export type EventPayload<T extends EventType> = z.infer<(typeof eventSchemas)[T]>;
+
+export const SERVICES = ['user', 'order-book', 'trade-execution', 'dispute'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+/** Which services' queues receive each event. An event nobody consumes is still recorded in its producer's outbox. */
+export const EVENT_ROUTES: Record<EventType, readonly ServiceName[]> = {
+  'order.placed': ['trade-execution'],
+  'order.cancelled': ['trade-execution'],
+  'order.matched': ['trade-execution'],
+  'hold.placed': ['order-book'],
+  'hold.rejected': ['order-book'],
+  'match.rejected': ['order-book'],
+  'trade.created': [],
+  'trade.completed': ['user'],
+  'trade.cancelled': ['user'],
+  'trade.disputed': ['dispute'],
+  'trade.resolved': ['user', 'dispute'],
+  'trade.payment-deadline': ['trade-execution'],
+  'feedback.left': ['user'],
+  'dispute.resolved': ['trade-execution'],
+  'dispute.escalated': [],
+  'dispute.deadline': ['dispute'],
+};
+
+/** What travels on a queue: the outbox row, id first. The id is the BullMQ job id and the inbox key. */
+export interface EventEnvelope<T extends EventType = EventType> {
+  id: string;
+  type: T;
+  occurredAt: string;
+  payload: EventPayload<T>;
+}
+
+export const envelopeSchema = z
+  .object({ id: z.string().uuid(), type: z.enum(Object.keys(eventSchemas) as [EventType, ...EventType[]]), occurredAt: z.string(), payload: z.unknown() })
+  .strict();
+
+export function parsePayload<T extends EventType>(type: T, payload: unknown): EventPayload<T> {
+  return eventSchemas[type].parse(payload) as EventPayload<T>;
+}
+
+export function queueName(service: ServiceName): string {
+  return `${service}.events`;
+}

@@ -1,0 +1,56 @@
+import { randomUUID } from 'node:crypto';
+import { parsePayload, type EventPayload, type EventType } from './contracts';
+
+/** Anything that runs SQL inside the caller's transaction: a `Tx` from @orrange/db, or an adapter over Prisma's. */
+export interface SqlExecutor {
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
+}
+
+/**
+ * The outbox and inbox tables, identical in every service's schema. Services model them in their
+ * schema.prisma too (see prisma-models.prisma in this package) so that migrations never drop them.
+ */
+export const OUTBOX_TABLES_SQL = `
+CREATE TABLE IF NOT EXISTS outbox (
+  id           UUID        PRIMARY KEY,
+  seq          BIGSERIAL   NOT NULL UNIQUE,
+  type         TEXT        NOT NULL,
+  payload      JSONB       NOT NULL,
+  occurred_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+  deliver_at   TIMESTAMPTZ,
+  published_at TIMESTAMPTZ
+);
+CREATE INDEX IF NOT EXISTS outbox_unpublished_idx ON outbox (seq) WHERE published_at IS NULL;
+CREATE TABLE IF NOT EXISTS inbox (
+  event_id     UUID        NOT NULL,
+  consumer     TEXT        NOT NULL,
+  processed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+  PRIMARY KEY (event_id, consumer)
+);`;
+
+export interface EnqueueOptions {
+  /** Deliver no earlier than this (timers: payment deadlines, evidence windows). */
+  deliverAt?: Date;
+  /** A caller-chosen id makes the enqueue itself idempotent (e.g. one deadline per trade). */
+  id?: string;
+}
+
+/**
+ * Records an event in the caller's transaction. It reaches BullMQ only if the transaction commits, and
+ * then certainly (the relay retries until it is published): no lost and no phantom events.
+ */
+export async function enqueueEvent<T extends EventType>(tx: SqlExecutor, type: T, payload: EventPayload<T>, options: EnqueueOptions = {}): Promise<string> {
+  const valid = parsePayload(type, payload);
+  const id = options.id ?? randomUUID();
+  await tx.query('INSERT INTO outbox (id, type, payload, deliver_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING', [id, type, JSON.stringify(valid), options.deliverAt ?? null]);
+  return id;
+}
+
+/**
+ * Claims an event for a consumer inside the caller's transaction. Returns false when this consumer has
+ * already applied it: the caller then does nothing, and an at-least-once redelivery changes nothing.
+ */
+export async function claimInbox(tx: SqlExecutor, eventId: string, consumer: string): Promise<boolean> {
+  const rows = await tx.query('INSERT INTO inbox (event_id, consumer) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1', [eventId, consumer]);
+  return rows.length === 1;
+}

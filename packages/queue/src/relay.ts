@@ -1,0 +1,173 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Database } from '@orrange/db';
+import type { Logger } from '@orrange/logger';
+import { EVENT_ROUTES, queueName, type EventType, type ServiceName } from './contracts';
+
+/**
+ * Delivery defaults for every event job: retries with exponential backoff, and completed jobs kept for a
+ * while so that a re-publish of the same event id is deduplicated by BullMQ (the inbox catches the rest).
+ */
+export const JOB_DEFAULTS: JobsOptions = {
+  attempts: 12,
+  backoff: { type: 'exponential', delay: 250 },
+  removeOnComplete: { age: 3600, count: 50_000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+export interface RelayOptions {
+  db: Database;
+  connection: Redis;
+  prefix: string;
+  logger: Logger;
+  registry?: Registry;
+  batchSize?: number;
+  pollIntervalMs?: number;
+  /** Published rows older than this are deleted. */
+  retentionMs?: number;
+}
+
+const BATCH_SIZE_DEFAULT = 200;
+const POLL_INTERVAL_MS_DEFAULT = 200;
+const RETENTION_MS_DEFAULT = 24 * 3600 * 1000;
+const PRUNE_EVERY_MS = 60_000;
+
+interface OutboxRow {
+  id: string;
+  type: EventType;
+  payload: unknown;
+  occurred_at: Date;
+  deliver_at: Date | null;
+}
+
+/**
+ * Moves committed outbox rows to the consumers' BullMQ queues. Each batch is claimed with
+ * FOR UPDATE SKIP LOCKED, so several replicas share the work without publishing a row twice at once; a
+ * relay that dies after publishing but before marking re-publishes the same job ids, which BullMQ
+ * ignores, and the consumers' inboxes would absorb anyway.
+ */
+export class OutboxRelay {
+  private readonly queues = new Map<ServiceName, Queue>();
+  private readonly batchSize: number;
+  private readonly pollIntervalMs: number;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private kicked = false;
+  private lastPruneAt = 0;
+  private readonly published: Counter | undefined;
+
+  constructor(private readonly options: RelayOptions) {
+    this.batchSize = options.batchSize ?? BATCH_SIZE_DEFAULT;
+    this.pollIntervalMs = options.pollIntervalMs ?? POLL_INTERVAL_MS_DEFAULT;
+    if (options.registry) {
+      this.published = new Counter({ name: 'outbox_published_total', help: 'Events moved from the outbox to queues', labelNames: ['type'], registers: [options.registry] });
+      const db = options.db;
+      new Gauge({
+        name: 'outbox_backlog',
+        help: 'Outbox rows not yet published',
+        registers: [options.registry],
+        async collect() {
+          const [row] = await db.query<{ n: string }>('SELECT count(*)::text AS n FROM outbox WHERE published_at IS NULL').catch(() => [{ n: '-1' }]);
+          this.set(Number(row!.n));
+        },
+      });
+    }
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Publish now rather than at the next poll; call after committing a transaction that wrote events. */
+  kick(): void {
+    this.kicked = true;
+    this.wake?.();
+  }
+
+  /** Publishes everything committed so far, once. Returns how many rows it moved. */
+  async drain(): Promise<number> {
+    let total = 0;
+    for (let moved = this.batchSize; moved === this.batchSize; total += moved) moved = await this.publishBatch();
+    return total;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      this.kicked = false;
+      let moved = 0;
+      try {
+        moved = await this.publishBatch();
+        await this.pruneOccasionally();
+      } catch (error) {
+        this.options.logger.warn('outbox relay batch failed; will retry', { error: (error as Error).message });
+      }
+      if (moved < this.batchSize && !this.kicked && this.running) await this.sleep();
+    }
+  }
+
+  private sleep(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, this.pollIntervalMs);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.wake = undefined;
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  private async publishBatch(): Promise<number> {
+    return this.options.db.transaction(async (tx) => {
+      const rows = await tx.query<OutboxRow>(
+        `SELECT id, type, payload, occurred_at, deliver_at FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [this.batchSize],
+      );
+      if (rows.length === 0) return 0;
+      const byQueue = new Map<ServiceName, Parameters<Queue['addBulk']>[0]>();
+      const now = Date.now();
+      for (const row of rows) {
+        const envelope = { id: row.id, type: row.type, occurredAt: row.occurred_at.toISOString(), payload: row.payload };
+        const delay = row.deliver_at ? Math.max(0, row.deliver_at.getTime() - now) : 0;
+        for (const service of EVENT_ROUTES[row.type] ?? []) {
+          const jobs = byQueue.get(service) ?? [];
+          jobs.push({ name: row.type, data: envelope, opts: { ...JOB_DEFAULTS, jobId: row.id, delay } });
+          byQueue.set(service, jobs);
+        }
+      }
+      await Promise.all([...byQueue].map(([service, jobs]) => this.queue(service).addBulk(jobs)));
+      await tx.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::uuid[])', [rows.map((r) => r.id)]);
+      for (const row of rows) this.published?.inc({ type: row.type });
+      return rows.length;
+    });
+  }
+
+  private async pruneOccasionally(): Promise<void> {
+    if (Date.now() - this.lastPruneAt < PRUNE_EVERY_MS) return;
+    this.lastPruneAt = Date.now();
+    const retentionMs = this.options.retentionMs ?? RETENTION_MS_DEFAULT;
+    await this.options.db.query(`DELETE FROM outbox WHERE published_at < now() - ($1::bigint * interval '1 millisecond')`, [retentionMs]);
+    await this.options.db.query(`DELETE FROM inbox WHERE processed_at < now() - interval '7 days'`);
+  }
+
+  private queue(service: ServiceName): Queue {
+    let queue = this.queues.get(service);
+    if (!queue) {
+      queue = new Queue(queueName(service), { connection: this.options.connection, prefix: this.options.prefix });
+      this.queues.set(service, queue);
+    }
+    return queue;
+  }
+}

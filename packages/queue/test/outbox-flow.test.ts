@@ -1,0 +1,192 @@
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
+import { Database } from '@orrange/db';
+import { createLogger } from '@orrange/logger';
+import { createTestDatabase, createTestRedis, eventually, type TestDatabase, type TestRedis } from '@orrange/testing';
+import { createRedis, enqueueEvent, EventConsumer, OUTBOX_TABLES_SQL, OutboxRelay, queueName } from '../src';
+
+const logger = createLogger('queue-test', 'silent');
+
+describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', () => {
+  let testDb: TestDatabase;
+  let testRedis: TestRedis;
+  let db: Database;
+  let connection: Redis;
+  const closers: Array<() => Promise<unknown>> = [];
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    testRedis = await createTestRedis();
+    db = new Database({ url: testDb.url, name: 'queue-test', schema: 'svc', healthIntervalMs: 0 });
+    await db.query('CREATE SCHEMA svc');
+    await db.query(OUTBOX_TABLES_SQL);
+    await db.query('CREATE TABLE holds (order_id text PRIMARY KEY, amount numeric NOT NULL)');
+    connection = createRedis(testRedis.url);
+  });
+
+  afterEach(async () => {
+    while (closers.length) await closers.pop()!();
+    await db.query('TRUNCATE outbox, inbox, holds');
+  });
+
+  afterAll(async () => {
+    connection.disconnect();
+    await db.close();
+    await testRedis.cleanup();
+    await testDb.drop();
+  });
+
+  const prefix = () => `${testRedis.prefix}-${randomUUID().slice(0, 8)}`;
+
+  function consumer(p: string, options: Partial<ConstructorParameters<typeof EventConsumer>[0]> = {}) {
+    const c = new EventConsumer({
+      service: 'trade-execution',
+      db,
+      connection,
+      prefix: p,
+      logger,
+      handlers: {
+        'order.placed': async (event, tx) => {
+          await tx.query('INSERT INTO holds (order_id, amount) VALUES ($1, $2)', [event.payload.orderId, event.payload.amount]);
+        },
+      },
+      ...options,
+    });
+    closers.push(() => c.close());
+    return c;
+  }
+
+  async function placeOrder(orderId: string) {
+    await db.transaction((tx) => enqueueEvent(tx, 'order.placed', { orderId, userId: 'u1', side: 'SELL', asset: 'BTC', amount: '0.5' }));
+  }
+
+  it('when a transaction that wrote an event rolls back, then nothing is published', async () => {
+    await expect(
+      db.transaction(async (tx) => {
+        await enqueueEvent(tx, 'order.placed', { orderId: 'o-rollback', userId: 'u1', side: 'SELL', asset: 'BTC', amount: '1' });
+        throw new Error('abort');
+      }),
+    ).rejects.toThrow('abort');
+    expect(await db.query('SELECT * FROM outbox')).toEqual([]);
+  });
+
+  it('when an event payload is malformed, then it is refused before reaching the outbox', async () => {
+    await expect(db.transaction((tx) => enqueueEvent(tx, 'order.placed', { orderId: 'o', userId: 'u', side: 'SELL', asset: 'DOGE', amount: '1' } as never))).rejects.toThrow();
+  });
+
+  it('when events are committed, then the relay publishes them and the consumer applies each once', async () => {
+    const p = prefix();
+    const relay = new OutboxRelay({ db, connection, prefix: p, logger, pollIntervalMs: 20, registry: new Registry() });
+    closers.push(() => relay.stop());
+    consumer(p).start();
+    relay.start();
+    for (let i = 0; i < 20; i++) await placeOrder(`o-${i}`);
+    relay.kick();
+    await eventually(async () => (await db.query('SELECT count(*)::int AS n FROM holds'))[0]!.n === 20);
+    expect(await db.query('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL')).toEqual([{ n: 0 }]);
+  });
+
+  it('when a relay dies after publishing but before marking rows, then a re-publish has no duplicate effect', async () => {
+    const p = prefix();
+    await placeOrder('o-crash');
+    // Simulate the crash: publish (as the relay does), then roll back the marking transaction.
+    const [row] = await db.query<{ id: string; type: string; payload: unknown; occurred_at: Date }>('SELECT id, type, payload, occurred_at FROM outbox');
+    const queue = new Queue(queueName('trade-execution'), { connection, prefix: p });
+    closers.push(() => queue.close());
+    await queue.add(row!.type, { id: row!.id, type: row!.type, occurredAt: row!.occurred_at.toISOString(), payload: row!.payload }, { jobId: row!.id });
+    consumer(p).start();
+    await eventually(async () => (await db.query('SELECT count(*)::int AS n FROM holds'))[0]!.n === 1);
+
+    // A restarted relay finds the row unpublished and publishes it again.
+    const relay = new OutboxRelay({ db, connection, prefix: p, logger });
+    expect(await relay.drain()).toBe(1);
+    await relay.stop();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await db.query('SELECT order_id FROM holds')).toEqual([{ order_id: 'o-crash' }]);
+  });
+
+  it('when the same event is delivered twice, then the second delivery is a duplicate and changes nothing', async () => {
+    const c = consumer(prefix());
+    const envelope = { id: randomUUID(), type: 'order.placed', occurredAt: new Date().toISOString(), payload: { orderId: 'o-dup', userId: 'u1', side: 'SELL', asset: 'BTC', amount: '2' } };
+    expect(await c.apply(envelope)).toBe('applied');
+    expect(await c.apply(envelope)).toBe('duplicate');
+    expect(await db.query('SELECT count(*)::int AS n FROM holds')).toEqual([{ n: 1 }]);
+  });
+
+  it('when an event is malformed, then it fails without retries and changes nothing', async () => {
+    const c = consumer(prefix());
+    await expect(c.apply({ id: randomUUID(), type: 'order.placed', occurredAt: 'x', payload: { orderId: 1 } })).rejects.toThrow(/malformed/);
+    await expect(c.apply({ nonsense: true })).rejects.toThrow(/malformed/);
+    expect(await db.query('SELECT count(*)::int AS n FROM holds')).toEqual([{ n: 0 }]);
+  });
+
+  it('when a consumer dies mid-job, then the job is redelivered and applied once', async () => {
+    const p = prefix();
+    let release!: () => void;
+    const blocked = new Promise<void>((resolve) => (release = resolve));
+    let started = 0;
+    // The first worker hangs inside its handler, holding an open transaction, until its process "dies":
+    // the worker stops and Postgres drops its connection, which rolls the transaction back.
+    const dyingDb = new Database({ url: testDb.url, name: 'dying-consumer', schema: 'svc', healthIntervalMs: 0, retry: { attemptsMax: 1 } });
+    closers.push(() => dyingDb.close());
+    const dying = consumer(p, {
+      db: dyingDb,
+      lockDurationMs: 300,
+      stalledIntervalMs: 200,
+      handlers: {
+        'order.placed': async () => {
+          started++;
+          await blocked;
+          throw new Error('process died');
+        },
+      },
+    });
+    dying.start();
+    const relay = new OutboxRelay({ db, connection, prefix: p, logger, pollIntervalMs: 20 });
+    closers.push(() => relay.stop());
+    relay.start();
+    await placeOrder('o-stalled');
+    relay.kick();
+    await eventually(async () => started === 1);
+    // Kill it: close the worker without letting the job finish (its lock then expires).
+    await (dying as unknown as { worker: { close(force: boolean): Promise<void> } }).worker.close(true);
+    await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'dying-consumer'`);
+    consumer(p, { lockDurationMs: 300, stalledIntervalMs: 200 }).start();
+    try {
+      await eventually(async () => (await db.query('SELECT count(*)::int AS n FROM holds'))[0]!.n === 1, { timeoutMs: 15_000 });
+    } finally {
+      release();
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await db.query('SELECT order_id FROM holds')).toEqual([{ order_id: 'o-stalled' }]);
+  });
+
+  it('when a timer event has deliverAt in the future, then it is delivered no earlier', async () => {
+    const p = prefix();
+    const seen: number[] = [];
+    consumer(p, { handlers: { 'trade.payment-deadline': async () => void seen.push(Date.now()) } }).start();
+    const relay = new OutboxRelay({ db, connection, prefix: p, logger, pollIntervalMs: 20 });
+    closers.push(() => relay.stop());
+    relay.start();
+    const at = Date.now() + 400;
+    await db.transaction((tx) => enqueueEvent(tx, 'trade.payment-deadline', { tradeId: 't1' }, { deliverAt: new Date(at) }));
+    relay.kick();
+    await eventually(async () => seen.length === 1);
+    expect(seen[0]).toBeGreaterThanOrEqual(at - 5);
+  });
+
+  it('when two relays run at once, then each row is published once', async () => {
+    const p = prefix();
+    for (let i = 0; i < 50; i++) await placeOrder(`o-pair-${i}`);
+    const a = new OutboxRelay({ db, connection, prefix: p, logger, batchSize: 5 });
+    const b = new OutboxRelay({ db, connection, prefix: p, logger, batchSize: 5 });
+    const [ma, mb] = await Promise.all([a.drain(), b.drain()]);
+    await Promise.all([a.stop(), b.stop()]);
+    expect(ma + mb).toBe(50);
+    const queue = new Queue(queueName('trade-execution'), { connection, prefix: p });
+    closers.push(() => queue.close());
+    expect(await queue.getWaitingCount()).toBe(50);
+  });
+});
