@@ -21,7 +21,9 @@ export function createRegistry(service: string): Registry {
 
 /** Request duration by method, route template and status; the route template keeps label cardinality bounded. */
 export function httpMetrics(registry: Registry): RequestHandler {
-  const duration = new Histogram({
+  // Reuse the histogram when an app is built twice over one registry (tests do).
+  const existing = registry.getSingleMetric('http_request_duration_seconds') as Histogram<'method' | 'route' | 'status'> | undefined;
+  const duration = existing ?? new Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration',
     labelNames: ['method', 'route', 'status'],

@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS outbox (
   deliver_at   TIMESTAMPTZ,
   published_at TIMESTAMPTZ
 );
-CREATE INDEX IF NOT EXISTS outbox_unpublished_idx ON outbox (seq) WHERE published_at IS NULL;
+CREATE INDEX IF NOT EXISTS outbox_unpublished_idx ON outbox (published_at, seq);
 CREATE TABLE IF NOT EXISTS inbox (
   event_id     UUID        NOT NULL,
   consumer     TEXT        NOT NULL,

@@ -18,7 +18,17 @@ export { Prisma }
 export * as $Enums from './enums'
 export * from './enums';
 /**
- * Model Probe
+ * Model Outbox
  * 
  */
-export type Probe = Prisma.ProbeModel
+export type Outbox = Prisma.OutboxModel
+/**
+ * Model Inbox
+ * 
+ */
+export type Inbox = Prisma.InboxModel
+/**
+ * Model IdempotencyKey
+ * 
+ */
+export type IdempotencyKey = Prisma.IdempotencyKeyModel

@@ -27,8 +27,8 @@ export * from "./enums"
  * @example
  * ```
  * const prisma = new PrismaClient()
- * // Fetch zero or more Probes
- * const probes = await prisma.probe.findMany()
+ * // Fetch zero or more Outboxes
+ * const outboxes = await prisma.outbox.findMany()
  * ```
  * 
  * Read more in our [docs](https://www.prisma.io/docs/reference/tools-and-interfaces/prisma-client).
@@ -40,7 +40,17 @@ export { Prisma }
 
 
 /**
- * Model Probe
+ * Model Outbox
  * 
  */
-export type Probe = Prisma.ProbeModel
+export type Outbox = Prisma.OutboxModel
+/**
+ * Model Inbox
+ * 
+ */
+export type Inbox = Prisma.InboxModel
+/**
+ * Model IdempotencyKey
+ * 
+ */
+export type IdempotencyKey = Prisma.IdempotencyKeyModel

@@ -8,5 +8,7 @@
  *
  * 🟢 You can import this file directly.
  */
-export type * from './models/Probe'
+export type * from './models/Outbox'
+export type * from './models/Inbox'
+export type * from './models/IdempotencyKey'
 export type * from './commonInputTypes'

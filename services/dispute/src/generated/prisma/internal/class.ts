@@ -27,9 +27,9 @@ const config: runtime.GetPrismaClientConfig = {
       "fromEnvVar": null
     },
     "config": {
+      "moduleFormat": "cjs",
       "importFileExtension": "",
-      "engineType": "client",
-      "moduleFormat": "cjs"
+      "engineType": "client"
     },
     "binaryTargets": [
       {
@@ -49,6 +49,7 @@ const config: runtime.GetPrismaClientConfig = {
     "db"
   ],
   "activeProvider": "postgresql",
+  "postinstall": false,
   "inlineDatasources": {
     "db": {
       "url": {
@@ -57,8 +58,8 @@ const config: runtime.GetPrismaClientConfig = {
       }
     }
   },
-  "inlineSchema": "generator client {\n  provider            = \"prisma-client\"\n  output              = \"../src/generated/prisma\"\n  engineType          = \"client\"\n  moduleFormat        = \"cjs\"\n  importFileExtension = \"\"\n}\n\ndatasource db {\n  provider = \"postgresql\"\n  url      = env(\"DATABASE_URL\")\n  schemas  = [\"dispute\"]\n}\n\nmodel Probe {\n  id String @id\n\n  @@map(\"probe\")\n  @@schema(\"dispute\")\n}\n",
-  "inlineSchemaHash": "fff49f944882c682a366a20f7fa6cc84c72248d6533309dbef957003ebfe8547",
+  "inlineSchema": "// The dispute service's slice of the database: Postgres schema \"dispute\", its own migrations and client.\ngenerator client {\n  provider            = \"prisma-client\"\n  output              = \"../src/generated/prisma\"\n  engineType          = \"client\"\n  moduleFormat        = \"cjs\"\n  importFileExtension = \"\"\n}\n\ndatasource db {\n  provider = \"postgresql\"\n  url      = env(\"DATABASE_URL\")\n  schemas  = [\"dispute\"]\n}\n\nmodel Outbox {\n  id          String    @id @db.Uuid\n  seq         BigInt    @unique @default(autoincrement())\n  type        String\n  payload     Json\n  occurredAt  DateTime  @default(now()) @map(\"occurred_at\") @db.Timestamptz(6)\n  deliverAt   DateTime? @map(\"deliver_at\") @db.Timestamptz(6)\n  publishedAt DateTime? @map(\"published_at\") @db.Timestamptz(6)\n\n  @@index([publishedAt, seq], map: \"outbox_unpublished_idx\")\n  @@map(\"outbox\")\n  @@schema(\"dispute\")\n}\n\nmodel Inbox {\n  eventId     String   @map(\"event_id\") @db.Uuid\n  consumer    String\n  processedAt DateTime @default(now()) @map(\"processed_at\") @db.Timestamptz(6)\n\n  @@id([eventId, consumer])\n  @@map(\"inbox\")\n  @@schema(\"dispute\")\n}\n\nmodel IdempotencyKey {\n  scope        String\n  key          String\n  requestHash  String    @map(\"request_hash\")\n  statusCode   Int?      @map(\"status_code\")\n  contentType  String?   @map(\"content_type\")\n  responseBody String?   @map(\"response_body\")\n  createdAt    DateTime  @default(now()) @map(\"created_at\") @db.Timestamptz(6)\n  completedAt  DateTime? @map(\"completed_at\") @db.Timestamptz(6)\n\n  @@id([scope, key])\n  @@index([createdAt], map: \"idempotency_keys_created_at_idx\")\n  @@map(\"idempotency_keys\")\n  @@schema(\"dispute\")\n}\n",
+  "inlineSchemaHash": "b97f3b720eba2b4c56c1433a4603ff7e246d81a16c0f19ec7e158b227f4e0ae8",
   "copyEngine": true,
   "runtimeDataModel": {
     "models": {},
@@ -68,7 +69,7 @@ const config: runtime.GetPrismaClientConfig = {
   "dirname": ""
 }
 
-config.runtimeDataModel = JSON.parse("{\"models\":{\"Probe\":{\"fields\":[{\"name\":\"id\",\"kind\":\"scalar\",\"type\":\"String\"}],\"dbName\":\"probe\"}},\"enums\":{},\"types\":{}}")
+config.runtimeDataModel = JSON.parse("{\"models\":{\"Outbox\":{\"fields\":[{\"name\":\"id\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"seq\",\"kind\":\"scalar\",\"type\":\"BigInt\"},{\"name\":\"type\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"payload\",\"kind\":\"scalar\",\"type\":\"Json\"},{\"name\":\"occurredAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"occurred_at\"},{\"name\":\"deliverAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"deliver_at\"},{\"name\":\"publishedAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"published_at\"}],\"dbName\":\"outbox\"},\"Inbox\":{\"fields\":[{\"name\":\"eventId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"event_id\"},{\"name\":\"consumer\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"processedAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"processed_at\"}],\"dbName\":\"inbox\"},\"IdempotencyKey\":{\"fields\":[{\"name\":\"scope\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"key\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"requestHash\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"request_hash\"},{\"name\":\"statusCode\",\"kind\":\"scalar\",\"type\":\"Int\",\"dbName\":\"status_code\"},{\"name\":\"contentType\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"content_type\"},{\"name\":\"responseBody\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"response_body\"},{\"name\":\"createdAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"created_at\"},{\"name\":\"completedAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"completed_at\"}],\"dbName\":\"idempotency_keys\"}},\"enums\":{},\"types\":{}}")
 config.engineWasm = undefined
 
 async function decodeBase64AsWasm(wasmBase64: string): Promise<WebAssembly.Module> {
@@ -100,8 +101,8 @@ export interface PrismaClientConstructor {
    * @example
    * ```
    * const prisma = new PrismaClient()
-   * // Fetch zero or more Probes
-   * const probes = await prisma.probe.findMany()
+   * // Fetch zero or more Outboxes
+   * const outboxes = await prisma.outbox.findMany()
    * ```
    * 
    * Read more in our [docs](https://www.prisma.io/docs/reference/tools-and-interfaces/prisma-client).
@@ -122,8 +123,8 @@ export interface PrismaClientConstructor {
  * @example
  * ```
  * const prisma = new PrismaClient()
- * // Fetch zero or more Probes
- * const probes = await prisma.probe.findMany()
+ * // Fetch zero or more Outboxes
+ * const outboxes = await prisma.outbox.findMany()
  * ```
  * 
  * Read more in our [docs](https://www.prisma.io/docs/reference/tools-and-interfaces/prisma-client).
@@ -218,14 +219,34 @@ export interface PrismaClient<
   }>>
 
       /**
-   * `prisma.probe`: Exposes CRUD operations for the **Probe** model.
+   * `prisma.outbox`: Exposes CRUD operations for the **Outbox** model.
     * Example usage:
     * ```ts
-    * // Fetch zero or more Probes
-    * const probes = await prisma.probe.findMany()
+    * // Fetch zero or more Outboxes
+    * const outboxes = await prisma.outbox.findMany()
     * ```
     */
-  get probe(): Prisma.ProbeDelegate<ExtArgs, { omit: OmitOpts }>;
+  get outbox(): Prisma.OutboxDelegate<ExtArgs, { omit: OmitOpts }>;
+
+  /**
+   * `prisma.inbox`: Exposes CRUD operations for the **Inbox** model.
+    * Example usage:
+    * ```ts
+    * // Fetch zero or more Inboxes
+    * const inboxes = await prisma.inbox.findMany()
+    * ```
+    */
+  get inbox(): Prisma.InboxDelegate<ExtArgs, { omit: OmitOpts }>;
+
+  /**
+   * `prisma.idempotencyKey`: Exposes CRUD operations for the **IdempotencyKey** model.
+    * Example usage:
+    * ```ts
+    * // Fetch zero or more IdempotencyKeys
+    * const idempotencyKeys = await prisma.idempotencyKey.findMany()
+    * ```
+    */
+  get idempotencyKey(): Prisma.IdempotencyKeyDelegate<ExtArgs, { omit: OmitOpts }>;
 }
 
 export function getPrismaClientClass(dirname: string): PrismaClientConstructor {

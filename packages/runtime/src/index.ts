@@ -1,0 +1,1 @@
+export { createRuntime, serve, type Runtime, type RuntimeOptions } from './runtime';

@@ -1,0 +1,118 @@
+import type { Express } from 'express';
+import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import type { BaseServiceConfig } from '@orrange/config';
+import { Database } from '@orrange/db';
+import { createRegistry, runService, type HealthCheck } from '@orrange/http';
+import { createLogger, type Logger } from '@orrange/logger';
+import { createRedis, EventConsumer, OutboxRelay, type EventHandlers, type ServiceName } from '@orrange/queue';
+
+export interface RuntimeOptions {
+  service: ServiceName;
+  /** The Postgres schema the service owns. */
+  schema: string;
+  config: BaseServiceConfig;
+  /** Event handlers of the service's queue; none means the service consumes nothing. */
+  handlers?: EventHandlers;
+  consumerConcurrency?: number;
+  logger?: Logger;
+}
+
+/**
+ * Everything a service needs around its domain, built the same way for all of them: logger, metrics
+ * registry, the pool manager on its schema, Redis, the outbox relay and the idempotent consumer, and the
+ * health checks that /health reports (database, Redis, queue).
+ */
+export interface Runtime {
+  service: ServiceName;
+  config: BaseServiceConfig;
+  logger: Logger;
+  registry: Registry;
+  db: Database;
+  redis: Redis;
+  relay: OutboxRelay;
+  consumer: EventConsumer | undefined;
+  checks: Record<string, HealthCheck>;
+  /** Starts background work (relay, consumer). Separate from construction so tests decide. */
+  start(): void;
+  /** Stops background work and closes connections, in dependency order. */
+  close(): Promise<void>;
+}
+
+const REDIS_PING_TIMEOUT_MS = 1_000;
+const FAILED_JOBS_DEGRADED = 1;
+
+export function createRuntime(options: RuntimeOptions): Runtime {
+  const { config, service } = options;
+  const logger = options.logger ?? createLogger(service, config.LOG_LEVEL);
+  const registry = createRegistry(service);
+  const db = new Database({
+    url: config.DATABASE_URL,
+    replicaUrls: config.DATABASE_REPLICA_URLS,
+    name: service,
+    schema: options.schema,
+    max: config.DB_POOL_MAX,
+    statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
+    slowQueryMs: config.DB_SLOW_QUERY_MS,
+    healthIntervalMs: config.DB_HEALTH_INTERVAL_MS,
+    logger,
+    registry,
+  });
+  const redis = createRedis(config.REDIS_URL);
+  redis.on('error', (error) => logger.warn('redis connection error', { error: error.message }));
+  const relay = new OutboxRelay({ db, connection: redis, prefix: config.QUEUE_PREFIX, logger, registry });
+  const consumer = options.handlers
+    ? new EventConsumer({ service, db, connection: redis, prefix: config.QUEUE_PREFIX, logger, registry, handlers: options.handlers, concurrency: options.consumerConcurrency, onApplied: () => relay.kick() })
+    : undefined;
+
+  const checks: Record<string, HealthCheck> = {
+    database: () => {
+      const health = db.health();
+      return { status: health.status, latencyMs: health.primary.latencyMs, checkedAt: health.primary.checkedAt, pool: health.primary.pool, replicas: health.replicas.length };
+    },
+    redis: async () => {
+      const startedAt = performance.now();
+      await Promise.race([redis.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('redis ping timed out')), REDIS_PING_TIMEOUT_MS).unref())]);
+      return { status: 'ok', latencyMs: Math.round((performance.now() - startedAt) * 100) / 100 };
+    },
+    queue: async () => {
+      const counts = consumer ? await consumer.counts() : {};
+      const [backlog] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL');
+      return { status: (counts.failed ?? 0) >= FAILED_JOBS_DEGRADED ? 'degraded' : 'ok', outboxBacklog: backlog?.n ?? 0, ...counts };
+    },
+  };
+
+  let closed = false;
+  return {
+    service, config, logger, registry, db, redis, relay, consumer, checks,
+    start() {
+      relay.start();
+      consumer?.start();
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await consumer?.close();
+      await relay.stop();
+      await redis.quit().catch(() => redis.disconnect());
+      await db.close();
+    },
+  };
+}
+
+/** Composition root helper: check the database, start background work, listen, shut down on SIGTERM. */
+export async function serve(runtime: Runtime, app: Express, port: number, extraClosers: Array<() => Promise<unknown>> = []): Promise<void> {
+  const health = await runtime.db.checkNow();
+  if (health.status === 'down') {
+    runtime.logger.error('database unreachable at boot; retrying in the background', { error: health.primary.error });
+  }
+  runtime.start();
+  await runService({
+    app,
+    port,
+    host: runtime.config.HOST,
+    logger: runtime.logger,
+    closers: [...extraClosers, () => runtime.close()],
+    shutdownTimeoutMs: runtime.config.SHUTDOWN_TIMEOUT_MS,
+  });
+}

@@ -1,0 +1,19 @@
+import type { Express } from 'express';
+import { createServiceApp } from '@orrange/http';
+import type { Runtime } from '@orrange/runtime';
+import { openapi } from './api/openapi';
+
+/** What the HTTP layer needs; built by index.ts, or by tests against their own database and Redis. */
+export interface AppDeps {
+  runtime: Runtime;
+}
+
+/** Builds the dispute service's express app. Never listens: index.ts does, and tests use supertest. */
+export function createApp({ runtime }: AppDeps): Express {
+  return createServiceApp(
+    { logger: runtime.logger, registry: runtime.registry, checks: runtime.checks, internalTokenSecret: runtime.config.INTERNAL_TOKEN_SECRET, openapi },
+    () => {
+      // Routers are mounted here by the feature issues.
+    },
+  );
+}

@@ -1,0 +1,15 @@
+import { createRuntime, serve } from '@orrange/runtime';
+import { createApp } from './app';
+import { readConfig, SCHEMA } from './config';
+
+/** Composition root: config → runtime (db, redis, outbox relay, consumer) → app → listen → graceful shutdown. */
+async function main(): Promise<void> {
+  const config = readConfig();
+  const runtime = createRuntime({ service: 'dispute', schema: SCHEMA, config });
+  await serve(runtime, createApp({ runtime }), config.PORT);
+}
+
+main().catch((error: unknown) => {
+  console.error(JSON.stringify({ level: 'error', service: 'dispute', message: 'failed to start', error: error instanceof Error ? error.message : String(error) }));
+  process.exit(1);
+});

@@ -1,0 +1,31 @@
+import path from 'node:path';
+import { createLogger } from '@orrange/logger';
+import { createRuntime, type Runtime } from '@orrange/runtime';
+import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@orrange/testing';
+import { readConfig, SCHEMA } from '../src/config';
+
+export interface Harness {
+  runtime: Runtime;
+  testDb: TestDatabase;
+  testRedis: TestRedis;
+  close(): Promise<void>;
+}
+
+/** A runtime on a fresh migrated database and a private Redis prefix; `close` removes both. */
+export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<Harness> {
+  const testDb = await createTestDatabase([{ schema: SCHEMA, dir: path.join(__dirname, '../prisma/migrations') }]);
+  const testRedis = await createTestRedis();
+  const config = readConfig({ DATABASE_URL: testDb.url, REDIS_URL: testRedis.url, QUEUE_PREFIX: testRedis.prefix, LOG_LEVEL: 'silent', DB_HEALTH_INTERVAL_MS: '0', NODE_ENV: 'test', ...overrides });
+  const runtime = createRuntime({ service: 'dispute', schema: SCHEMA, config, logger: createLogger('dispute', 'silent') });
+  await runtime.db.checkNow();
+  return {
+    runtime,
+    testDb,
+    testRedis,
+    async close() {
+      await runtime.close();
+      await testRedis.cleanup();
+      await testDb.drop();
+    },
+  };
+}

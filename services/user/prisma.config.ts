@@ -1,0 +1,3 @@
+import { defineMigrationConfig } from '@orrange/db/migrations';
+
+export default defineMigrationConfig({ schema: 'users' });
