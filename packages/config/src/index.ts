@@ -41,6 +41,9 @@ export const env = {
   redisUrl: () => z.string().url().default('redis://127.0.0.1:6379'),
 };
 
+const DEV_INTERNAL_SECRET = 'dev-internal-secret-change-me-0123456789abcdef';
+const DEV_JWT_KEYRING = 'dev1:dev-jwt-secret-change-me-0123456789abcdefghijkl';
+
 export const DEFAULT_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/orrange';
 
 /** Settings every service shares: where Postgres and Redis are, and how the pool behaves. */
@@ -55,9 +58,28 @@ export const baseServiceSchema = z.object({
   DB_SLOW_QUERY_MS: env.int(200),
   DB_HEALTH_INTERVAL_MS: env.int(30000),
   REDIS_URL: env.redisUrl(),
-  QUEUE_PREFIX: z.string().default('orrange'),
-  INTERNAL_TOKEN_SECRET: z.string().min(32).default('dev-internal-secret-change-me-0123456789abcdef'),
+  /** Every Redis key and BullMQ queue lives under this prefix (tests use a unique one per run). */
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/).default('orrange'),
+  /** Signs the identity the gateway forwards to services (see @orrange/http identity). */
+  INTERNAL_TOKEN_SECRET: z.string().min(32).default(DEV_INTERNAL_SECRET),
   SHUTDOWN_TIMEOUT_MS: env.int(10000),
 });
 
 export type BaseServiceConfig = z.infer<typeof baseServiceSchema>;
+
+/** Access-token settings shared by the user service (signs) and the gateway (verifies). */
+export const authSchema = z.object({
+  /** `kid:secret` pairs, comma-separated, each secret ≥ 32 characters; the first (or JWT_ACTIVE_KID) signs. */
+  JWT_SECRETS: z.string().default(DEV_JWT_KEYRING),
+  JWT_ACTIVE_KID: z.string().optional(),
+  JWT_ISSUER: z.string().default('orrange'),
+  JWT_AUDIENCE: z.string().default('orrange-api'),
+  ACCESS_TOKEN_TTL_SECONDS: env.int(900),
+});
+
+/** Refuses to run in production with the development secrets that ship in the defaults. */
+export function assertNoDevSecrets(config: { NODE_ENV: string; INTERNAL_TOKEN_SECRET?: string; JWT_SECRETS?: string }): void {
+  if (config.NODE_ENV !== 'production') return;
+  const bad = [config.INTERNAL_TOKEN_SECRET === DEV_INTERNAL_SECRET && 'INTERNAL_TOKEN_SECRET', config.JWT_SECRETS === DEV_JWT_KEYRING && 'JWT_SECRETS'].filter(Boolean);
+  if (bad.length) throw new ConfigError(bad.map((name) => `${name}: the development default must not be used in production`));
+}

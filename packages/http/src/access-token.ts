@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { unauthorized } from './errors';
 import { ROLES, type Role } from './identity';
@@ -20,7 +20,24 @@ export interface AccessClaims {
   userId: string;
   roles: Role[];
   jti: string;
+  issuedAt: number;
   expiresAt: number;
+}
+
+/**
+ * Redis keys the user service writes and the gateway reads, so both agree on one spelling.
+ * `notBefore`: access tokens of this user issued before the stored unix second are refused (disable,
+ * role change, "log out everywhere"); it expires with the access-token TTL. `apiKey`: the gateway's brief
+ * cache of an API key's resolution; the user service deletes it on revoke.
+ */
+export const authRedisKeys = {
+  notBefore: (prefix: string, userId: string) => `${prefix}:auth:not-before:${userId}`,
+  apiKey: (prefix: string, keyHash: string) => `${prefix}:auth:api-key:${keyHash}`,
+};
+
+/** API keys are stored and cached by this hash only. */
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
 }
 
 const ALGORITHM = 'HS256';
@@ -74,8 +91,8 @@ export function verifyAccessToken(token: string, settings: Omit<AccessTokenSetti
     throw invalid();
   }
   const roles = claims.roles;
-  if (typeof claims.sub !== 'string' || typeof claims.jti !== 'string' || typeof claims.exp !== 'number' || !Array.isArray(roles) || !roles.every((r) => (ROLES as readonly string[]).includes(r))) {
+  if (typeof claims.sub !== 'string' || typeof claims.jti !== 'string' || typeof claims.exp !== 'number' || typeof claims.iat !== 'number' || !Array.isArray(roles) || !roles.every((r) => (ROLES as readonly string[]).includes(r))) {
     throw invalid();
   }
-  return { userId: claims.sub, roles: roles as Role[], jti: claims.jti, expiresAt: claims.exp };
+  return { userId: claims.sub, roles: roles as Role[], jti: claims.jti, issuedAt: claims.iat, expiresAt: claims.exp };
 }

@@ -13,7 +13,8 @@ export interface Identity {
   userId: string;
   roles: Role[];
   scopes: Scope[] | null;
-  via: 'jwt' | 'api-key';
+  /** `service` marks service-to-service calls (e.g. the gateway resolving an API key). */
+  via: 'jwt' | 'api-key' | 'service';
 }
 
 declare global {
@@ -48,7 +49,7 @@ export function signIdentity(identity: Identity, secret: string): string {
 export function verifyIdentity(token: string, secret: string): Identity {
   const claims = jwt.verify(token, secret, { algorithms: ['HS256'], audience: INTERNAL_AUDIENCE, issuer: INTERNAL_ISSUER }) as jwt.JwtPayload;
   if (typeof claims.sub !== 'string' || !Array.isArray(claims.roles)) throw new Error('malformed identity');
-  return { userId: claims.sub, roles: claims.roles as Role[], scopes: (claims.scopes as Scope[] | null) ?? null, via: claims.via === 'api-key' ? 'api-key' : 'jwt' };
+  return { userId: claims.sub, roles: claims.roles as Role[], scopes: (claims.scopes as Scope[] | null) ?? null, via: claims.via === 'api-key' || claims.via === 'service' ? claims.via : 'jwt' };
 }
 
 /** Reads the forwarded identity if there is one; a present but invalid one is a 401, never ignored. */
@@ -72,6 +73,12 @@ export function identityOf(req: { identity?: Identity }): Identity {
 }
 
 export const requireAuth: RequestHandler = (req, _res, next) => next(req.identity ? undefined : unauthorized());
+
+/** For /internal/* routes: only another service (the gateway) may call them. */
+export const requireService: RequestHandler = (req, _res, next) => {
+  if (!req.identity) return next(unauthorized());
+  next(req.identity.via === 'service' ? undefined : forbidden('Internal route.'));
+};
 
 export function hasRole(identity: Identity, ...roles: Role[]): boolean {
   return identity.roles.some((role) => roles.includes(role));

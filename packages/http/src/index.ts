@@ -3,10 +3,10 @@ export { problemHandler, notFoundHandler, sendProblem, PROBLEM_CONTENT_TYPE } fr
 export { requestContext, accessLog } from './request-context';
 export { parse, toFieldErrors } from './validate';
 export {
-  ROLES, SCOPES, IDENTITY_HEADER, signIdentity, verifyIdentity, authenticate, identityOf, requireAuth, requireRole, hasRole, requireScopeForMethod,
+  ROLES, SCOPES, IDENTITY_HEADER, signIdentity, verifyIdentity, authenticate, identityOf, requireAuth, requireRole, requireService, hasRole, requireScopeForMethod,
   type Identity, type Role, type Scope,
 } from './identity';
-export { parseKeyring, signAccessToken, verifyAccessToken, type Keyring, type AccessTokenSettings, type AccessClaims } from './access-token';
+export { parseKeyring, signAccessToken, verifyAccessToken, authRedisKeys, hashApiKey, type Keyring, type AccessTokenSettings, type AccessClaims } from './access-token';
 export { createRegistry, httpMetrics, observabilityRouter, overallStatus, type HealthCheck, type CheckResult, type CheckStatus } from './observability';
 export { createServiceApp, type ServiceAppOptions } from './app';
 export { runService, type RunOptions } from './lifecycle';

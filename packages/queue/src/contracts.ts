@@ -54,6 +54,8 @@ export const eventSchemas = {
   'feedback.left': z.object({ tradeId: id, fromUserId: id, toUserId: id, rating: z.enum(['POSITIVE', 'NEGATIVE']) }).strict(),
   /** dispute → trade-execution: move the escrow as decided. `buyerAmount` only for SPLIT. */
   'dispute.resolved': z.object({ disputeId: id, tradeId: id, outcome: z.enum(['RELEASE_TO_BUYER', 'REFUND_SELLER', 'SPLIT']), buyerAmount: decimal.nullable(), resolvedBy: id }).strict(),
+  /** dispute → trade-execution: the arbitrator who may now read the trade and its chat. */
+  'dispute.assigned': z.object({ disputeId: id, tradeId: id, arbitratorId: id }).strict(),
   /** dispute → (metrics, operators): a case waited too long for an arbitrator, or a party stayed silent. */
   'dispute.escalated': z.object({ disputeId: id, tradeId: id, reason: z.enum(['UNASSIGNED_TOO_LONG', 'PARTY_SILENT']) }).strict(),
   /** dispute → dispute (delayed): check the evidence window and assignment deadlines of a case. */
@@ -82,6 +84,7 @@ export const EVENT_ROUTES: Record<EventType, readonly ServiceName[]> = {
   'trade.payment-deadline': ['trade-execution'],
   'feedback.left': ['user'],
   'dispute.resolved': ['trade-execution'],
+  'dispute.assigned': ['trade-execution'],
   'dispute.escalated': [],
   'dispute.deadline': ['dispute'],
 };

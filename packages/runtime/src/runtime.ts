@@ -60,9 +60,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   });
   const redis = createRedis(config.REDIS_URL);
   redis.on('error', (error) => logger.warn('redis connection error', { error: error.message }));
-  const relay = new OutboxRelay({ db, connection: redis, prefix: config.QUEUE_PREFIX, logger, registry });
+  const relay = new OutboxRelay({ db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry });
   const consumer = options.handlers
-    ? new EventConsumer({ service, db, connection: redis, prefix: config.QUEUE_PREFIX, logger, registry, handlers: options.handlers, concurrency: options.consumerConcurrency, onApplied: () => relay.kick() })
+    ? new EventConsumer({ service, db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry, handlers: options.handlers, concurrency: options.consumerConcurrency, onApplied: () => relay.kick() })
     : undefined;
 
   const checks: Record<string, HealthCheck> = {

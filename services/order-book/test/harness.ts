@@ -15,7 +15,7 @@ export interface Harness {
 export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<Harness> {
   const testDb = await createTestDatabase([{ schema: SCHEMA, dir: path.join(__dirname, '../prisma/migrations') }]);
   const testRedis = await createTestRedis();
-  const config = readConfig({ DATABASE_URL: testDb.url, REDIS_URL: testRedis.url, QUEUE_PREFIX: testRedis.prefix, LOG_LEVEL: 'silent', DB_HEALTH_INTERVAL_MS: '0', NODE_ENV: 'test', ...overrides });
+  const config = readConfig({ DATABASE_URL: testDb.url, REDIS_URL: testRedis.url, REDIS_PREFIX: testRedis.prefix, LOG_LEVEL: 'silent', DB_HEALTH_INTERVAL_MS: '0', NODE_ENV: 'test', ...overrides });
   const runtime = createRuntime({ service: 'order-book', schema: SCHEMA, config, logger: createLogger('order-book', 'silent') });
   await runtime.db.checkNow();
   return {
