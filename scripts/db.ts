@@ -1,0 +1,118 @@
+/**
+ * The database commands of the root package.json:
+ *   db:setup      create the database if missing, migrate every service, seed the admin
+ *   db:migrate    apply every service's pending migrations (each in its own schema)
+ *   db:seed       create or promote the admin from ADMIN_EMAIL / ADMIN_PASSWORD
+ *   db:health     Postgres and Redis reachability and latency, pool stats, migration status per service
+ *   db:studio     Prisma Studio for one service: `pnpm db:studio <service>`
+ *   db:reset      drop and recreate the database, then setup (refuses with NODE_ENV=production)
+ *   dev:database  check Postgres and Redis, then setup, then health: a development database from nothing
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { Database } from '@orrange/db';
+import { dropDatabase, ensureDatabase, migrateAll, migrationStatus, OperatorError, pingPostgres, pingRedis, databaseName } from './lib/infra';
+import { loadDotEnv, ROOT, serviceDir, SERVICES, setting } from './lib/services';
+
+const log = (line: string) => console.log(`[db] ${line}`);
+
+export async function setup(): Promise<void> {
+  const url = setting('DATABASE_URL');
+  await pingPostgres(url);
+  if (await ensureDatabase(url)) log(`created database ${databaseName(url)}`);
+  await migrateAll(url, log);
+  await seed();
+}
+
+export async function seed(): Promise<void> {
+  // Imported lazily: the user service owns how an admin is stored.
+  const { seedAdmin } = (await import(path.join(ROOT, 'services/user/src/seed'))) as typeof import('../services/user/src/seed');
+  const email = setting('ADMIN_EMAIL');
+  const result = await seedAdmin({ databaseUrl: setting('DATABASE_URL'), email, password: setting('ADMIN_PASSWORD') });
+  log(result.created ? `created admin ${email}` : `admin ${email} already present (role ensured)`);
+}
+
+async function health(): Promise<boolean> {
+  const url = setting('DATABASE_URL');
+  const pgInfo = await pingPostgres(url);
+  log(`postgres ok: ${pgInfo.latencyMs} ms round trip, server ${pgInfo.version}, ${pgInfo.connections}/${pgInfo.maxConnections} connections in use`);
+  const redisInfo = await pingRedis(setting('REDIS_URL'));
+  log(`redis ok: ${redisInfo.latencyMs} ms round trip, server ${redisInfo.version}`);
+
+  const db = new Database({ url, name: 'db-health', max: 4, healthIntervalMs: 0 });
+  try {
+    await Promise.all(Array.from({ length: 4 }, () => db.query('SELECT pg_sleep(0.005)')));
+    const health = await db.checkNow();
+    const pool = db.poolStats();
+    log(`pool ok: ping ${health.primary.latencyMs} ms, total ${pool.total}, idle ${pool.idle}, waiting ${pool.waiting}, max ${pool.max}`);
+  } finally {
+    await db.close();
+  }
+
+  let healthy = true;
+  for (const status of await migrationStatus(url)) {
+    const problems = [status.pending.length && `${status.pending.length} pending`, status.failed.length && `${status.failed.length} failed`].filter(Boolean);
+    if (problems.length) healthy = false;
+    log(`migrations ${status.service} (schema ${status.schema}): ${status.applied} applied${problems.length ? `, ${problems.join(', ')} — run pnpm db:migrate` : ', up to date'}`);
+  }
+  return healthy;
+}
+
+async function reset(): Promise<void> {
+  if (process.env.NODE_ENV === 'production') throw new OperatorError('db:reset refuses to run with NODE_ENV=production.');
+  const url = setting('DATABASE_URL');
+  await dropDatabase(url);
+  log(`dropped database ${databaseName(url)}`);
+  await setup();
+}
+
+function studio(name: string | undefined): Promise<void> {
+  const service = SERVICES.find((s) => s.name === name);
+  if (!service) throw new OperatorError(`usage: pnpm db:studio <${SERVICES.map((s) => s.name).join('|')}>`);
+  return new Promise((resolve) => {
+    const child = spawn(path.join(ROOT, 'node_modules/.bin/prisma'), ['studio', ...process.argv.slice(4)], {
+      cwd: serviceDir(service.name),
+      stdio: 'inherit',
+      env: { ...process.env, DATABASE_URL: setting('DATABASE_URL'), NODE_OPTIONS: '--conditions=@orrange/source' },
+    });
+    child.on('close', () => resolve());
+  });
+}
+
+async function devDatabase(): Promise<void> {
+  await pingRedis(setting('REDIS_URL'));
+  await setup();
+  await health();
+}
+
+async function main(): Promise<void> {
+  loadDotEnv();
+  const [command, argument] = process.argv.slice(2);
+  switch (command) {
+    case 'setup':
+      return setup();
+    case 'migrate':
+      await pingPostgres(setting('DATABASE_URL'));
+      return migrateAll(setting('DATABASE_URL'), log);
+    case 'seed':
+      return seed();
+    case 'health':
+      if (!(await health())) process.exitCode = 1;
+      return;
+    case 'studio':
+      return studio(argument);
+    case 'reset':
+      return reset();
+    case 'dev':
+      return devDatabase();
+    default:
+      throw new OperatorError('usage: tsx scripts/db.ts <setup|migrate|seed|health|studio|reset|dev>');
+  }
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(`[db] ${error instanceof OperatorError ? error.message : (error as Error).stack}`);
+    process.exit(1);
+  });
+}

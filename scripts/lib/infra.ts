@@ -1,0 +1,143 @@
+import { readdirSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { ROOT, serviceDir, SERVICES, type ServiceInfo } from './services';
+
+/** A failure the operator can act on: printed as one line, no stack trace. */
+export class OperatorError extends Error {}
+
+const START_HINT = 'start them with `docker compose up -d postgres redis` (or your local services)';
+
+function redact(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}
+
+export function adminUrl(databaseUrl: string): string {
+  const parsed = new URL(databaseUrl);
+  parsed.pathname = '/postgres';
+  return parsed.toString();
+}
+
+export function databaseName(databaseUrl: string): string {
+  return decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+}
+
+async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+  } catch (error) {
+    throw new OperatorError(`PostgreSQL is not reachable at ${redact(url)} (${(error as Error).message || (error as { code?: string }).code}); ${START_HINT}.`);
+  }
+  try {
+    return await work(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Connects to the server and measures one round trip. */
+export async function pingPostgres(databaseUrl: string): Promise<{ latencyMs: number; version: string; maxConnections: number; connections: number }> {
+  return withClient(adminUrl(databaseUrl), async (client) => {
+    const startedAt = performance.now();
+    await client.query('SELECT 1');
+    const latencyMs = Math.round((performance.now() - startedAt) * 100) / 100;
+    const { rows } = await client.query(`SELECT current_setting('server_version') AS version, current_setting('max_connections')::int AS max, (SELECT count(*)::int FROM pg_stat_activity) AS used`);
+    return { latencyMs, version: rows[0].version, maxConnections: rows[0].max, connections: rows[0].used };
+  });
+}
+
+export async function pingRedis(redisUrl: string): Promise<{ latencyMs: number; version: string }> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3000 });
+  let lastError: Error | undefined;
+  redis.on('error', (error) => (lastError = error));
+  try {
+    await redis.connect();
+    const startedAt = performance.now();
+    await redis.ping();
+    const latencyMs = Math.round((performance.now() - startedAt) * 100) / 100;
+    const info = await redis.info('server');
+    return { latencyMs, version: /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown' };
+  } catch (error) {
+    throw new OperatorError(`Redis is not reachable at ${redact(redisUrl)} (${(lastError ?? (error as Error)).message}); ${START_HINT}.`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
+  const name = databaseName(databaseUrl);
+  return withClient(adminUrl(databaseUrl), async (client) => {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (rowCount) return false;
+    await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+    return true;
+  });
+}
+
+export async function dropDatabase(databaseUrl: string): Promise<void> {
+  const name = databaseName(databaseUrl);
+  await withClient(adminUrl(databaseUrl), (client) => client.query(`DROP DATABASE IF EXISTS "${name.replace(/"/g, '""')}" WITH (FORCE)`));
+}
+
+/** Runs a command, failing with its output when it fails. */
+export function run(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; quiet?: boolean }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(output) : reject(new OperatorError(`${command} ${args.join(' ')} failed in ${path.relative(ROOT, options.cwd) || '.'}:\n${output.trim()}`))));
+  });
+}
+
+const PRISMA = path.join(ROOT, 'node_modules', '.bin', 'prisma');
+
+export function prisma(service: ServiceInfo, args: string[], databaseUrl: string): Promise<string> {
+  return run(PRISMA, args, { cwd: serviceDir(service.name), env: { DATABASE_URL: databaseUrl, NODE_OPTIONS: '--conditions=@orrange/source' } });
+}
+
+/** `prisma migrate deploy` for every service, each in its own schema with its own history. */
+export async function migrateAll(databaseUrl: string, log: (line: string) => void): Promise<void> {
+  for (const service of SERVICES) {
+    const output = await prisma(service, ['migrate', 'deploy'], databaseUrl);
+    const applied = /(\d+) migrations? found/.exec(output)?.[1] ?? '?';
+    log(`migrated ${service.name} (schema ${service.schema}, ${applied} migrations)`);
+  }
+}
+
+export interface MigrationStatus {
+  service: string;
+  schema: string;
+  applied: number;
+  pending: string[];
+  failed: string[];
+}
+
+/** Compares each service's migrations folder with its `_prisma_migrations` table (no CLI start-up cost). */
+export async function migrationStatus(databaseUrl: string): Promise<MigrationStatus[]> {
+  return withClient(databaseUrl, async (client) => {
+    const statuses: MigrationStatus[] = [];
+    for (const service of SERVICES) {
+      const dir = path.join(serviceDir(service.name), 'prisma', 'migrations');
+      const local = existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name) : [];
+      const { rows } = await client
+        .query(`SELECT migration_name, finished_at, rolled_back_at FROM "${service.schema}"._prisma_migrations`)
+        .catch(() => ({ rows: [] as Array<{ migration_name: string; finished_at: Date | null; rolled_back_at: Date | null }> }));
+      const done = new Set(rows.filter((r) => r.finished_at && !r.rolled_back_at).map((r) => r.migration_name));
+      statuses.push({
+        service: service.name,
+        schema: service.schema,
+        applied: done.size,
+        pending: local.filter((name) => !done.has(name)),
+        failed: rows.filter((r) => !r.finished_at && !r.rolled_back_at).map((r) => r.migration_name),
+      });
+    }
+    return statuses;
+  });
+}

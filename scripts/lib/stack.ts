@@ -1,0 +1,96 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { GATEWAY, ROOT, serviceDir, SERVICES } from './services';
+
+const COLORS = [36, 35, 33, 32, 34, 31];
+
+export interface ProcessSpec {
+  /** Label for log prefixes, e.g. `order-book` or `order-book#2`. */
+  label: string;
+  service: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface Running {
+  spec: ProcessSpec;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+export interface StackOptions {
+  /** Run compiled `dist/index.js` (after `turbo run build`) or the TypeScript sources through tsx. */
+  mode: 'dist' | 'source';
+  /** Where each line of output goes; `start` prefixes and prints, tests keep it quiet. */
+  onLine?: (label: string, line: string, color: number) => void;
+}
+
+/** Starts one service process. */
+export function launch(spec: ProcessSpec, options: StackOptions, color = COLORS[0]!): Running {
+  const dir = serviceDir(spec.service);
+  const [command, args] =
+    options.mode === 'dist'
+      ? [process.execPath, ['--enable-source-maps', path.join(dir, 'dist/index.js')]]
+      : [path.join(ROOT, 'node_modules/.bin/tsx'), ['--conditions=@orrange/source', path.join(dir, 'src/index.ts')]];
+  const child = spawn(command, args, { cwd: dir, env: { ...process.env, ...spec.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const stream of [child.stdout, child.stderr]) {
+    let buffered = '';
+    stream.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) if (line) options.onLine?.(spec.label, line, color);
+    });
+  }
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { spec, child, exited };
+}
+
+export interface StackPorts {
+  user: number;
+  'order-book': number;
+  'trade-execution': number;
+  dispute: number;
+  gateway: number;
+}
+
+export const DEFAULT_PORTS: StackPorts = { user: 3001, 'order-book': 3002, 'trade-execution': 3003, dispute: 3004, gateway: GATEWAY.port };
+
+/** The process specs of a whole stack: every service (with `replicas` copies each) and the gateway. */
+export function stackSpecs(env: NodeJS.ProcessEnv, ports: StackPorts, replicas: Record<string, number[]> = {}): ProcessSpec[] {
+  const specs: ProcessSpec[] = [];
+  const gatewayEnv: NodeJS.ProcessEnv = { ...env, PORT: String(ports.gateway) };
+  for (const service of SERVICES) {
+    const servicePorts = [ports[service.name], ...(replicas[service.name] ?? [])];
+    servicePorts.forEach((port, i) => specs.push({ label: i === 0 ? service.name : `${service.name}#${i + 1}`, service: service.name, env: { ...env, PORT: String(port) } }));
+    gatewayEnv[service.urlVar] = servicePorts.map((port) => `http://127.0.0.1:${port}`).join(',');
+  }
+  specs.push({ label: GATEWAY.name, service: GATEWAY.name, env: gatewayEnv });
+  return specs;
+}
+
+/** Waits until `url` answers 200 (or `until` ms pass). */
+export async function waitForHttp(url: string, timeoutMs = 30_000, accept = (status: number) => status === 200): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (accept(res.status)) return;
+      last = `status ${res.status}`;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`${url} did not become ready within ${timeoutMs} ms (${last})`);
+}
+
+/** SIGTERM every process, then SIGKILL what is still alive after `graceMs`. */
+export async function stopAll(running: Running[], graceMs = 10_000): Promise<void> {
+  for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGTERM');
+  const timer = setTimeout(() => running.forEach((r) => r.child.exitCode === null && r.child.kill('SIGKILL')), graceMs);
+  await Promise.all(running.map((r) => r.exited));
+  clearTimeout(timer);
+}
+
+export { COLORS };
