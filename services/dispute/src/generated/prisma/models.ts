@@ -11,4 +11,7 @@
 export type * from './models/Outbox'
 export type * from './models/Inbox'
 export type * from './models/IdempotencyKey'
+export type * from './models/Dispute'
+export type * from './models/Evidence'
+export type * from './models/JournalEntry'
 export type * from './commonInputTypes'

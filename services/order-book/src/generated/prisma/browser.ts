@@ -32,3 +32,19 @@ export type Inbox = Prisma.InboxModel
  * 
  */
 export type IdempotencyKey = Prisma.IdempotencyKeyModel
+/**
+ * Model Order
+ * An ad: a BUY or SELL limit order in one market (asset/fiat). `live` is true exactly while the order rests
+ * in the book (OPEN or PARTIALLY_FILLED); a CHECK keeps it in step with `status`, and the book indexes lead with it.
+ */
+export type Order = Prisma.OrderModel
+/**
+ * Model Match
+ * One fill: exactly one trade (tradeId chosen here). A taker who took an ad directly has no order of their own.
+ */
+export type Match = Prisma.MatchModel
+/**
+ * Model Market
+ * Per-market change counter: every book-changing transaction raises `sequence` (and so serializes on this row too).
+ */
+export type Market = Prisma.MarketModel

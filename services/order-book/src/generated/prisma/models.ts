@@ -11,4 +11,7 @@
 export type * from './models/Outbox'
 export type * from './models/Inbox'
 export type * from './models/IdempotencyKey'
+export type * from './models/Order'
+export type * from './models/Match'
+export type * from './models/Market'
 export type * from './commonInputTypes'

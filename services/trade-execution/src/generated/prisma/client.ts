@@ -54,3 +54,74 @@ export type Inbox = Prisma.InboxModel
  * 
  */
 export type IdempotencyKey = Prisma.IdempotencyKeyModel
+/**
+ * Model Account
+ * A ledger account. User accounts (AVAILABLE per user and asset, HELD per SELL order, ESCROW per trade) and the
+ * system accounts FEES and PENDING_WITHDRAWAL can never go negative (CHECK in the migration); EXTERNAL mirrors
+ * deposits and withdrawals and is the only account allowed below zero. `balance` is the sum of the account's
+ * entries, kept in the same transaction by the post_journal function.
+ */
+export type Account = Prisma.AccountModel
+/**
+ * Model Journal
+ * One money movement. Its entries sum to zero per asset (checked when posted and again at commit).
+ * The id is derived from what the movement is for (e.g. the escrow of trade X), so it can never happen twice.
+ */
+export type Journal = Prisma.JournalModel
+/**
+ * Model Entry
+ * 
+ */
+export type Entry = Prisma.EntryModel
+/**
+ * Model Deposit
+ * 
+ */
+export type Deposit = Prisma.DepositModel
+/**
+ * Model Withdrawal
+ * 
+ */
+export type Withdrawal = Prisma.WithdrawalModel
+/**
+ * Model OrderHold
+ * The hold of one SELL order: PLACED, REJECTED, RELEASED, or CANCELLED_EARLY (a tombstone: the cancel came
+ * before the placement, so the placement must do nothing).
+ */
+export type OrderHold = Prisma.OrderHoldModel
+/**
+ * Model RejectedMatch
+ * A match that could not be funded (answered with match.rejected), so a redelivery with another id does nothing.
+ */
+export type RejectedMatch = Prisma.RejectedMatchModel
+/**
+ * Model Trade
+ * 
+ */
+export type Trade = Prisma.TradeModel
+/**
+ * Model TradeMessage
+ * 
+ */
+export type TradeMessage = Prisma.TradeMessageModel
+/**
+ * Model TradeFeedback
+ * 
+ */
+export type TradeFeedback = Prisma.TradeFeedbackModel
+/**
+ * Model MarketMinute
+ * Completed trades per market and minute, updated in the completion transaction: statistics read at most
+ * 1,440 rows per market whatever the history.
+ */
+export type MarketMinute = Prisma.MarketMinuteModel
+/**
+ * Model MarketLast
+ * The last completed trade of each market (for lastPrice when nothing traded in 24 h).
+ */
+export type MarketLast = Prisma.MarketLastModel
+/**
+ * Model UserActivity
+ * When each user last created or completed a trade (admin activeUsers24h).
+ */
+export type UserActivity = Prisma.UserActivityModel

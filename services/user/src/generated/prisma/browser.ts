@@ -32,3 +32,33 @@ export type Inbox = Prisma.InboxModel
  * 
  */
 export type IdempotencyKey = Prisma.IdempotencyKeyModel
+/**
+ * Model User
+ * Accounts. `email` is stored lowercased (case-insensitive unique); `username_key` is the lowercased username.
+ */
+export type User = Prisma.UserModel
+/**
+ * Model UserStats
+ * Reputation projection fed by trade events (no foreign key: events may arrive in any order).
+ */
+export type UserStats = Prisma.UserStatsModel
+/**
+ * Model RefreshToken
+ * Opaque refresh tokens, stored as sha256 only, rotated on every use, grouped in families.
+ */
+export type RefreshToken = Prisma.RefreshTokenModel
+/**
+ * Model ApiKey
+ * 
+ */
+export type ApiKey = Prisma.ApiKeyModel
+/**
+ * Model PaymentMethod
+ * `details` only as AES-256-GCM ciphertext, with its key id, IV and tag; AAD binds it to user and method.
+ */
+export type PaymentMethod = Prisma.PaymentMethodModel
+/**
+ * Model AuditLog
+ * Who did what, from where. Never a password, token, key or payment detail.
+ */
+export type AuditLog = Prisma.AuditLogModel

@@ -51,7 +51,10 @@ export const AnyNull = runtime.objectEnumValues.instances.AnyNull
 export const ModelName = {
   Outbox: 'Outbox',
   Inbox: 'Inbox',
-  IdempotencyKey: 'IdempotencyKey'
+  IdempotencyKey: 'IdempotencyKey',
+  Dispute: 'Dispute',
+  Evidence: 'Evidence',
+  JournalEntry: 'JournalEntry'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -104,6 +107,64 @@ export const IdempotencyKeyScalarFieldEnum = {
 } as const
 
 export type IdempotencyKeyScalarFieldEnum = (typeof IdempotencyKeyScalarFieldEnum)[keyof typeof IdempotencyKeyScalarFieldEnum]
+
+
+export const DisputeScalarFieldEnum = {
+  id: 'id',
+  tradeId: 'tradeId',
+  openedBy: 'openedBy',
+  reason: 'reason',
+  buyerId: 'buyerId',
+  sellerId: 'sellerId',
+  asset: 'asset',
+  amount: 'amount',
+  fiatCurrency: 'fiatCurrency',
+  fiatAmount: 'fiatAmount',
+  status: 'status',
+  arbitratorId: 'arbitratorId',
+  assignedAt: 'assignedAt',
+  outcome: 'outcome',
+  buyerAmount: 'buyerAmount',
+  resolutionNote: 'resolutionNote',
+  resolvedBy: 'resolvedBy',
+  resolvedAt: 'resolvedAt',
+  evidenceDeadlineAt: 'evidenceDeadlineAt',
+  assignmentDeadlineAt: 'assignmentDeadlineAt',
+  evidenceClosedAt: 'evidenceClosedAt',
+  defaultJudgmentAgainst: 'defaultJudgmentAgainst',
+  escalatedAt: 'escalatedAt',
+  settledAt: 'settledAt',
+  createdAt: 'createdAt'
+} as const
+
+export type DisputeScalarFieldEnum = (typeof DisputeScalarFieldEnum)[keyof typeof DisputeScalarFieldEnum]
+
+
+export const EvidenceScalarFieldEnum = {
+  id: 'id',
+  disputeId: 'disputeId',
+  authorId: 'authorId',
+  authorRole: 'authorRole',
+  body: 'body',
+  attachments: 'attachments',
+  createdAt: 'createdAt'
+} as const
+
+export type EvidenceScalarFieldEnum = (typeof EvidenceScalarFieldEnum)[keyof typeof EvidenceScalarFieldEnum]
+
+
+export const JournalEntryScalarFieldEnum = {
+  disputeId: 'disputeId',
+  seq: 'seq',
+  action: 'action',
+  actorId: 'actorId',
+  data: 'data',
+  prevHash: 'prevHash',
+  hash: 'hash',
+  createdAt: 'createdAt'
+} as const
+
+export type JournalEntryScalarFieldEnum = (typeof JournalEntryScalarFieldEnum)[keyof typeof JournalEntryScalarFieldEnum]
 
 
 export const SortOrder = {

@@ -51,7 +51,10 @@ export const AnyNull = runtime.objectEnumValues.instances.AnyNull
 export const ModelName = {
   Outbox: 'Outbox',
   Inbox: 'Inbox',
-  IdempotencyKey: 'IdempotencyKey'
+  IdempotencyKey: 'IdempotencyKey',
+  Order: 'Order',
+  Match: 'Match',
+  Market: 'Market'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -104,6 +107,63 @@ export const IdempotencyKeyScalarFieldEnum = {
 } as const
 
 export type IdempotencyKeyScalarFieldEnum = (typeof IdempotencyKeyScalarFieldEnum)[keyof typeof IdempotencyKeyScalarFieldEnum]
+
+
+export const OrderScalarFieldEnum = {
+  id: 'id',
+  seq: 'seq',
+  userId: 'userId',
+  side: 'side',
+  asset: 'asset',
+  fiatCurrency: 'fiatCurrency',
+  price: 'price',
+  amount: 'amount',
+  remaining: 'remaining',
+  minFill: 'minFill',
+  paymentMethods: 'paymentMethods',
+  paymentWindowMinutes: 'paymentWindowMinutes',
+  terms: 'terms',
+  status: 'status',
+  live: 'live',
+  rejectReason: 'rejectReason',
+  createdAt: 'createdAt',
+  updatedAt: 'updatedAt'
+} as const
+
+export type OrderScalarFieldEnum = (typeof OrderScalarFieldEnum)[keyof typeof OrderScalarFieldEnum]
+
+
+export const MatchScalarFieldEnum = {
+  id: 'id',
+  tradeId: 'tradeId',
+  makerOrderId: 'makerOrderId',
+  takerOrderId: 'takerOrderId',
+  buyOrderId: 'buyOrderId',
+  sellOrderId: 'sellOrderId',
+  buyerId: 'buyerId',
+  sellerId: 'sellerId',
+  asset: 'asset',
+  fiatCurrency: 'fiatCurrency',
+  price: 'price',
+  amount: 'amount',
+  paymentMethod: 'paymentMethod',
+  paymentWindowMinutes: 'paymentWindowMinutes',
+  sellerFunding: 'sellerFunding',
+  status: 'status',
+  createdAt: 'createdAt'
+} as const
+
+export type MatchScalarFieldEnum = (typeof MatchScalarFieldEnum)[keyof typeof MatchScalarFieldEnum]
+
+
+export const MarketScalarFieldEnum = {
+  asset: 'asset',
+  fiatCurrency: 'fiatCurrency',
+  sequence: 'sequence',
+  updatedAt: 'updatedAt'
+} as const
+
+export type MarketScalarFieldEnum = (typeof MarketScalarFieldEnum)[keyof typeof MarketScalarFieldEnum]
 
 
 export const SortOrder = {

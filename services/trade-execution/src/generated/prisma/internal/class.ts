@@ -27,9 +27,9 @@ const config: runtime.GetPrismaClientConfig = {
       "fromEnvVar": null
     },
     "config": {
-      "importFileExtension": "",
+      "moduleFormat": "cjs",
       "engineType": "client",
-      "moduleFormat": "cjs"
+      "importFileExtension": ""
     },
     "binaryTargets": [
       {
@@ -49,7 +49,6 @@ const config: runtime.GetPrismaClientConfig = {
     "db"
   ],
   "activeProvider": "postgresql",
-  "postinstall": false,
   "inlineDatasources": {
     "db": {
       "url": {
@@ -58,8 +57,8 @@ const config: runtime.GetPrismaClientConfig = {
       }
     }
   },
-  "inlineSchema": "// The trade-execution service's slice of the database: Postgres schema \"trade\", its own migrations and client.\ngenerator client {\n  provider            = \"prisma-client\"\n  output              = \"../src/generated/prisma\"\n  engineType          = \"client\"\n  moduleFormat        = \"cjs\"\n  importFileExtension = \"\"\n}\n\ndatasource db {\n  provider = \"postgresql\"\n  url      = env(\"DATABASE_URL\")\n  schemas  = [\"trade\"]\n}\n\nmodel Outbox {\n  id          String    @id @db.Uuid\n  seq         BigInt    @unique @default(autoincrement())\n  type        String\n  payload     Json\n  occurredAt  DateTime  @default(now()) @map(\"occurred_at\") @db.Timestamptz(6)\n  deliverAt   DateTime? @map(\"deliver_at\") @db.Timestamptz(6)\n  publishedAt DateTime? @map(\"published_at\") @db.Timestamptz(6)\n\n  @@index([publishedAt, seq], map: \"outbox_unpublished_idx\")\n  @@map(\"outbox\")\n  @@schema(\"trade\")\n}\n\nmodel Inbox {\n  eventId     String   @map(\"event_id\") @db.Uuid\n  consumer    String\n  processedAt DateTime @default(now()) @map(\"processed_at\") @db.Timestamptz(6)\n\n  @@id([eventId, consumer])\n  @@map(\"inbox\")\n  @@schema(\"trade\")\n}\n\nmodel IdempotencyKey {\n  scope        String\n  key          String\n  requestHash  String    @map(\"request_hash\")\n  statusCode   Int?      @map(\"status_code\")\n  contentType  String?   @map(\"content_type\")\n  responseBody String?   @map(\"response_body\")\n  createdAt    DateTime  @default(now()) @map(\"created_at\") @db.Timestamptz(6)\n  completedAt  DateTime? @map(\"completed_at\") @db.Timestamptz(6)\n\n  @@id([scope, key])\n  @@index([createdAt], map: \"idempotency_keys_created_at_idx\")\n  @@map(\"idempotency_keys\")\n  @@schema(\"trade\")\n}\n",
-  "inlineSchemaHash": "a0df8931b5b8f4bec0ec6ef938135bea89719cc488712d5266672924e86d6291",
+  "inlineSchema": "// The trade-execution service's slice of the database: Postgres schema \"trade\", its own migrations and client.\ngenerator client {\n  provider            = \"prisma-client\"\n  output              = \"../src/generated/prisma\"\n  engineType          = \"client\"\n  moduleFormat        = \"cjs\"\n  importFileExtension = \"\"\n}\n\ndatasource db {\n  provider = \"postgresql\"\n  url      = env(\"DATABASE_URL\")\n  schemas  = [\"trade\"]\n}\n\nmodel Outbox {\n  id          String    @id @db.Uuid\n  seq         BigInt    @unique @default(autoincrement())\n  type        String\n  payload     Json\n  occurredAt  DateTime  @default(now()) @map(\"occurred_at\") @db.Timestamptz(6)\n  deliverAt   DateTime? @map(\"deliver_at\") @db.Timestamptz(6)\n  publishedAt DateTime? @map(\"published_at\") @db.Timestamptz(6)\n\n  @@index([publishedAt, seq], map: \"outbox_unpublished_idx\")\n  @@map(\"outbox\")\n  @@schema(\"trade\")\n}\n\nmodel Inbox {\n  eventId     String   @map(\"event_id\") @db.Uuid\n  consumer    String\n  processedAt DateTime @default(now()) @map(\"processed_at\") @db.Timestamptz(6)\n\n  @@id([eventId, consumer])\n  @@map(\"inbox\")\n  @@schema(\"trade\")\n}\n\nmodel IdempotencyKey {\n  scope        String\n  key          String\n  requestHash  String    @map(\"request_hash\")\n  statusCode   Int?      @map(\"status_code\")\n  contentType  String?   @map(\"content_type\")\n  responseBody String?   @map(\"response_body\")\n  createdAt    DateTime  @default(now()) @map(\"created_at\") @db.Timestamptz(6)\n  completedAt  DateTime? @map(\"completed_at\") @db.Timestamptz(6)\n\n  @@id([scope, key])\n  @@index([createdAt], map: \"idempotency_keys_created_at_idx\")\n  @@map(\"idempotency_keys\")\n  @@schema(\"trade\")\n}\n\n/// A ledger account. User accounts (AVAILABLE per user and asset, HELD per SELL order, ESCROW per trade) and the\n/// system accounts FEES and PENDING_WITHDRAWAL can never go negative (CHECK in the migration); EXTERNAL mirrors\n/// deposits and withdrawals and is the only account allowed below zero. `balance` is the sum of the account's\n/// entries, kept in the same transaction by the post_journal function.\nmodel Account {\n  id        BigInt   @id @default(autoincrement())\n  kind      String\n  ownerId   String   @default(\"\") @map(\"owner_id\")\n  refId     String   @default(\"\") @map(\"ref_id\")\n  asset     String\n  balance   Decimal  @default(0) @db.Decimal(38, 8)\n  createdAt DateTime @default(now()) @map(\"created_at\") @db.Timestamptz(6)\n  entries   Entry[]\n\n  @@unique([kind, ownerId, refId, asset], map: \"accounts_identity_key\")\n  @@index([ownerId, asset], map: \"accounts_owner_idx\")\n  @@map(\"accounts\")\n  @@schema(\"trade\")\n}\n\n/// One money movement. Its entries sum to zero per asset (checked when posted and again at commit).\n/// The id is derived from what the movement is for (e.g. the escrow of trade X), so it can never happen twice.\nmodel Journal {\n  id        String   @id @db.Uuid\n  kind      String\n  ref       String\n  createdAt DateTime @default(now()) @map(\"created_at\") @db.Timestamptz(6)\n  entries   Entry[]\n\n  @@map(\"journals\")\n  @@schema(\"trade\")\n}\n\nmodel Entry {\n  id        BigInt   @id @default(autoincrement())\n  journalId String   @map(\"journal_id\") @db.Uuid\n  accountId BigInt   @map(\"account_id\")\n  asset     String\n  amount    Decimal  @db.Decimal(38, 8)\n  createdAt DateTime @default(now()) @map(\"created_at\") @db.Timestamptz(6)\n  journal   Journal  @relation(fields: [journalId], references: [id])\n  account   Account  @relation(fields: [accountId], references: [id])\n\n  @@index([journalId], map: \"entries_journal_idx\")\n  @@index([accountId, id], map: \"entries_account_idx\")\n  @@map(\"entries\")\n  @@schema(\"trade\")\n}\n\nmodel Deposit {\n  id        String   @id @db.Uuid\n  userId    String   @map(\"user_id\")\n  asset     String\n  amount    Decimal  @db.Decimal(38, 8)\n  status    String\n  createdAt DateTime @default(now()) @map(\"created_at\") @db.Timestamptz(6)\n\n  @@index([userId, createdAt], map: \"deposits_user_idx\")\n  @@map(\"deposits\")\n  @@schema(\"trade\")\n}\n\nmodel Withdrawal {\n  id        String   @id @db.Uuid\n  userId    String   @map(\"user_id\")\n  asset     String\n  amount    Decimal  @db.Decimal(38, 8)\n  address   String\n  status    String\n  createdAt DateTime @default(now()) @map(\"created_at\") @db.Timestamptz(6)\n\n  @@index([userId, createdAt], map: \"withdrawals_user_idx\")\n  @@map(\"withdrawals\")\n  @@schema(\"trade\")\n}\n\n/// The hold of one SELL order: PLACED, REJECTED, RELEASED, or CANCELLED_EARLY (a tombstone: the cancel came\n/// before the placement, so the placement must do nothing).\nmodel OrderHold {\n  orderId   String   @id @map(\"order_id\")\n  userId    String   @map(\"user_id\")\n  asset     String\n  amount    Decimal  @db.Decimal(38, 8)\n  status    String\n  released  Decimal  @default(0) @db.Decimal(38, 8)\n  createdAt DateTime @default(now()) @map(\"created_at\") @db.Timestamptz(6)\n  updatedAt DateTime @default(now()) @map(\"updated_at\") @db.Timestamptz(6)\n\n  @@map(\"order_holds\")\n  @@schema(\"trade\")\n}\n\n/// A match that could not be funded (answered with match.rejected), so a redelivery with another id does nothing.\nmodel RejectedMatch {\n  matchId   String   @id @map(\"match_id\")\n  tradeId   String   @map(\"trade_id\")\n  reason    String\n  createdAt DateTime @default(now()) @map(\"created_at\") @db.Timestamptz(6)\n\n  @@map(\"rejected_matches\")\n  @@schema(\"trade\")\n}\n\nmodel Trade {\n  id                   String    @id\n  matchId              String    @unique @map(\"match_id\")\n  buyOrderId           String?   @map(\"buy_order_id\")\n  sellOrderId          String?   @map(\"sell_order_id\")\n  buyerId              String    @map(\"buyer_id\")\n  sellerId             String    @map(\"seller_id\")\n  asset                String\n  fiatCurrency         String    @map(\"fiat_currency\")\n  price                Decimal   @db.Decimal(38, 2)\n  amount               Decimal   @db.Decimal(38, 8)\n  fiatAmount           Decimal   @map(\"fiat_amount\") @db.Decimal(38, 2)\n  fee                  Decimal   @default(0) @db.Decimal(38, 8)\n  paymentMethod        String    @map(\"payment_method\")\n  paymentWindowMinutes Int       @map(\"payment_window_minutes\")\n  status               String\n  escrowStatus         String    @map(\"escrow_status\")\n  paymentDeadline      DateTime  @map(\"payment_deadline\") @db.Timestamptz(6)\n  disputeId            String?   @unique @map(\"dispute_id\")\n  disputedBy           String?   @map(\"disputed_by\")\n  arbitratorId         String?   @map(\"arbitrator_id\")\n  outcome              String?\n  buyerAmount          Decimal?  @map(\"buyer_amount\") @db.Decimal(38, 8)\n  cancelReason         String?   @map(\"cancel_reason\")\n  paidAt               DateTime? @map(\"paid_at\") @db.Timestamptz(6)\n  closedAt             DateTime? @map(\"closed_at\") @db.Timestamptz(6)\n  createdAt            DateTime  @default(now()) @map(\"created_at\") @db.Timestamptz(6)\n  updatedAt            DateTime  @default(now()) @map(\"updated_at\") @db.Timestamptz(6)\n\n  @@index([buyerId, createdAt], map: \"trades_buyer_idx\")\n  @@index([sellerId, createdAt], map: \"trades_seller_idx\")\n  @@index([status], map: \"trades_status_idx\")\n  @@map(\"trades\")\n  @@schema(\"trade\")\n}\n\nmodel TradeMessage {\n  id        String   @id @db.Uuid\n  seq       BigInt   @unique @default(autoincrement())\n  tradeId   String   @map(\"trade_id\")\n  senderId  String   @map(\"sender_id\")\n  body      String\n  createdAt DateTime @default(now()) @map(\"created_at\") @db.Timestamptz(6)\n\n  @@index([tradeId, seq], map: \"trade_messages_trade_idx\")\n  @@map(\"trade_messages\")\n  @@schema(\"trade\")\n}\n\nmodel TradeFeedback {\n  tradeId    String   @map(\"trade_id\")\n  fromUserId String   @map(\"from_user_id\")\n  toUserId   String   @map(\"to_user_id\")\n  rating     String\n  comment    String?\n  createdAt  DateTime @default(now()) @map(\"created_at\") @db.Timestamptz(6)\n\n  @@id([tradeId, fromUserId])\n  @@map(\"trade_feedback\")\n  @@schema(\"trade\")\n}\n\n/// Completed trades per market and minute, updated in the completion transaction: statistics read at most\n/// 1,440 rows per market whatever the history.\nmodel MarketMinute {\n  asset        String\n  fiatCurrency String   @map(\"fiat_currency\")\n  minute       DateTime @db.Timestamptz(6)\n  trades       Int\n  volume       Decimal  @db.Decimal(38, 8)\n  fiatVolume   Decimal  @map(\"fiat_volume\") @db.Decimal(38, 2)\n  high         Decimal  @db.Decimal(38, 2)\n  low          Decimal  @db.Decimal(38, 2)\n  lastPrice    Decimal  @map(\"last_price\") @db.Decimal(38, 2)\n  lastAt       DateTime @map(\"last_at\") @db.Timestamptz(6)\n\n  @@id([asset, fiatCurrency, minute])\n  @@index([minute], map: \"market_minutes_minute_idx\")\n  @@map(\"market_minutes\")\n  @@schema(\"trade\")\n}\n\n/// The last completed trade of each market (for lastPrice when nothing traded in 24 h).\nmodel MarketLast {\n  asset        String\n  fiatCurrency String   @map(\"fiat_currency\")\n  lastPrice    Decimal  @map(\"last_price\") @db.Decimal(38, 2)\n  lastAt       DateTime @map(\"last_at\") @db.Timestamptz(6)\n\n  @@id([asset, fiatCurrency])\n  @@map(\"market_last\")\n  @@schema(\"trade\")\n}\n\n/// When each user last created or completed a trade (admin activeUsers24h).\nmodel UserActivity {\n  userId       String   @id @map(\"user_id\")\n  lastActiveAt DateTime @map(\"last_active_at\") @db.Timestamptz(6)\n\n  @@index([lastActiveAt], map: \"user_activity_last_idx\")\n  @@map(\"user_activity\")\n  @@schema(\"trade\")\n}\n",
+  "inlineSchemaHash": "9d6b05742f1c42216fed04eb1e64b7d68f448ba2f2c55dffb98ff85ad0d74069",
   "copyEngine": true,
   "runtimeDataModel": {
     "models": {},
@@ -69,7 +68,7 @@ const config: runtime.GetPrismaClientConfig = {
   "dirname": ""
 }
 
-config.runtimeDataModel = JSON.parse("{\"models\":{\"Outbox\":{\"fields\":[{\"name\":\"id\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"seq\",\"kind\":\"scalar\",\"type\":\"BigInt\"},{\"name\":\"type\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"payload\",\"kind\":\"scalar\",\"type\":\"Json\"},{\"name\":\"occurredAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"occurred_at\"},{\"name\":\"deliverAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"deliver_at\"},{\"name\":\"publishedAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"published_at\"}],\"dbName\":\"outbox\"},\"Inbox\":{\"fields\":[{\"name\":\"eventId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"event_id\"},{\"name\":\"consumer\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"processedAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"processed_at\"}],\"dbName\":\"inbox\"},\"IdempotencyKey\":{\"fields\":[{\"name\":\"scope\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"key\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"requestHash\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"request_hash\"},{\"name\":\"statusCode\",\"kind\":\"scalar\",\"type\":\"Int\",\"dbName\":\"status_code\"},{\"name\":\"contentType\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"content_type\"},{\"name\":\"responseBody\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"response_body\"},{\"name\":\"createdAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"created_at\"},{\"name\":\"completedAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"completed_at\"}],\"dbName\":\"idempotency_keys\"}},\"enums\":{},\"types\":{}}")
+config.runtimeDataModel = JSON.parse("{\"models\":{\"Outbox\":{\"fields\":[{\"name\":\"id\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"seq\",\"kind\":\"scalar\",\"type\":\"BigInt\"},{\"name\":\"type\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"payload\",\"kind\":\"scalar\",\"type\":\"Json\"},{\"name\":\"occurredAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"occurred_at\"},{\"name\":\"deliverAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"deliver_at\"},{\"name\":\"publishedAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"published_at\"}],\"dbName\":\"outbox\"},\"Inbox\":{\"fields\":[{\"name\":\"eventId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"event_id\"},{\"name\":\"consumer\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"processedAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"processed_at\"}],\"dbName\":\"inbox\"},\"IdempotencyKey\":{\"fields\":[{\"name\":\"scope\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"key\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"requestHash\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"request_hash\"},{\"name\":\"statusCode\",\"kind\":\"scalar\",\"type\":\"Int\",\"dbName\":\"status_code\"},{\"name\":\"contentType\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"content_type\"},{\"name\":\"responseBody\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"response_body\"},{\"name\":\"createdAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"created_at\"},{\"name\":\"completedAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"completed_at\"}],\"dbName\":\"idempotency_keys\"},\"Account\":{\"fields\":[{\"name\":\"id\",\"kind\":\"scalar\",\"type\":\"BigInt\"},{\"name\":\"kind\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"ownerId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"owner_id\"},{\"name\":\"refId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"ref_id\"},{\"name\":\"asset\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"balance\",\"kind\":\"scalar\",\"type\":\"Decimal\"},{\"name\":\"createdAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"created_at\"},{\"name\":\"entries\",\"kind\":\"object\",\"type\":\"Entry\",\"relationName\":\"AccountToEntry\"}],\"dbName\":\"accounts\"},\"Journal\":{\"fields\":[{\"name\":\"id\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"kind\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"ref\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"createdAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"created_at\"},{\"name\":\"entries\",\"kind\":\"object\",\"type\":\"Entry\",\"relationName\":\"EntryToJournal\"}],\"dbName\":\"journals\"},\"Entry\":{\"fields\":[{\"name\":\"id\",\"kind\":\"scalar\",\"type\":\"BigInt\"},{\"name\":\"journalId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"journal_id\"},{\"name\":\"accountId\",\"kind\":\"scalar\",\"type\":\"BigInt\",\"dbName\":\"account_id\"},{\"name\":\"asset\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"amount\",\"kind\":\"scalar\",\"type\":\"Decimal\"},{\"name\":\"createdAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"created_at\"},{\"name\":\"journal\",\"kind\":\"object\",\"type\":\"Journal\",\"relationName\":\"EntryToJournal\"},{\"name\":\"account\",\"kind\":\"object\",\"type\":\"Account\",\"relationName\":\"AccountToEntry\"}],\"dbName\":\"entries\"},\"Deposit\":{\"fields\":[{\"name\":\"id\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"userId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"user_id\"},{\"name\":\"asset\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"amount\",\"kind\":\"scalar\",\"type\":\"Decimal\"},{\"name\":\"status\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"createdAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"created_at\"}],\"dbName\":\"deposits\"},\"Withdrawal\":{\"fields\":[{\"name\":\"id\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"userId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"user_id\"},{\"name\":\"asset\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"amount\",\"kind\":\"scalar\",\"type\":\"Decimal\"},{\"name\":\"address\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"status\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"createdAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"created_at\"}],\"dbName\":\"withdrawals\"},\"OrderHold\":{\"fields\":[{\"name\":\"orderId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"order_id\"},{\"name\":\"userId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"user_id\"},{\"name\":\"asset\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"amount\",\"kind\":\"scalar\",\"type\":\"Decimal\"},{\"name\":\"status\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"released\",\"kind\":\"scalar\",\"type\":\"Decimal\"},{\"name\":\"createdAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"created_at\"},{\"name\":\"updatedAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"updated_at\"}],\"dbName\":\"order_holds\"},\"RejectedMatch\":{\"fields\":[{\"name\":\"matchId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"match_id\"},{\"name\":\"tradeId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"trade_id\"},{\"name\":\"reason\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"createdAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"created_at\"}],\"dbName\":\"rejected_matches\"},\"Trade\":{\"fields\":[{\"name\":\"id\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"matchId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"match_id\"},{\"name\":\"buyOrderId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"buy_order_id\"},{\"name\":\"sellOrderId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"sell_order_id\"},{\"name\":\"buyerId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"buyer_id\"},{\"name\":\"sellerId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"seller_id\"},{\"name\":\"asset\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"fiatCurrency\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"fiat_currency\"},{\"name\":\"price\",\"kind\":\"scalar\",\"type\":\"Decimal\"},{\"name\":\"amount\",\"kind\":\"scalar\",\"type\":\"Decimal\"},{\"name\":\"fiatAmount\",\"kind\":\"scalar\",\"type\":\"Decimal\",\"dbName\":\"fiat_amount\"},{\"name\":\"fee\",\"kind\":\"scalar\",\"type\":\"Decimal\"},{\"name\":\"paymentMethod\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"payment_method\"},{\"name\":\"paymentWindowMinutes\",\"kind\":\"scalar\",\"type\":\"Int\",\"dbName\":\"payment_window_minutes\"},{\"name\":\"status\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"escrowStatus\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"escrow_status\"},{\"name\":\"paymentDeadline\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"payment_deadline\"},{\"name\":\"disputeId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"dispute_id\"},{\"name\":\"disputedBy\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"disputed_by\"},{\"name\":\"arbitratorId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"arbitrator_id\"},{\"name\":\"outcome\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"buyerAmount\",\"kind\":\"scalar\",\"type\":\"Decimal\",\"dbName\":\"buyer_amount\"},{\"name\":\"cancelReason\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"cancel_reason\"},{\"name\":\"paidAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"paid_at\"},{\"name\":\"closedAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"closed_at\"},{\"name\":\"createdAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"created_at\"},{\"name\":\"updatedAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"updated_at\"}],\"dbName\":\"trades\"},\"TradeMessage\":{\"fields\":[{\"name\":\"id\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"seq\",\"kind\":\"scalar\",\"type\":\"BigInt\"},{\"name\":\"tradeId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"trade_id\"},{\"name\":\"senderId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"sender_id\"},{\"name\":\"body\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"createdAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"created_at\"}],\"dbName\":\"trade_messages\"},\"TradeFeedback\":{\"fields\":[{\"name\":\"tradeId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"trade_id\"},{\"name\":\"fromUserId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"from_user_id\"},{\"name\":\"toUserId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"to_user_id\"},{\"name\":\"rating\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"comment\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"createdAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"created_at\"}],\"dbName\":\"trade_feedback\"},\"MarketMinute\":{\"fields\":[{\"name\":\"asset\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"fiatCurrency\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"fiat_currency\"},{\"name\":\"minute\",\"kind\":\"scalar\",\"type\":\"DateTime\"},{\"name\":\"trades\",\"kind\":\"scalar\",\"type\":\"Int\"},{\"name\":\"volume\",\"kind\":\"scalar\",\"type\":\"Decimal\"},{\"name\":\"fiatVolume\",\"kind\":\"scalar\",\"type\":\"Decimal\",\"dbName\":\"fiat_volume\"},{\"name\":\"high\",\"kind\":\"scalar\",\"type\":\"Decimal\"},{\"name\":\"low\",\"kind\":\"scalar\",\"type\":\"Decimal\"},{\"name\":\"lastPrice\",\"kind\":\"scalar\",\"type\":\"Decimal\",\"dbName\":\"last_price\"},{\"name\":\"lastAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"last_at\"}],\"dbName\":\"market_minutes\"},\"MarketLast\":{\"fields\":[{\"name\":\"asset\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"fiatCurrency\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"fiat_currency\"},{\"name\":\"lastPrice\",\"kind\":\"scalar\",\"type\":\"Decimal\",\"dbName\":\"last_price\"},{\"name\":\"lastAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"last_at\"}],\"dbName\":\"market_last\"},\"UserActivity\":{\"fields\":[{\"name\":\"userId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"user_id\"},{\"name\":\"lastActiveAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"last_active_at\"}],\"dbName\":\"user_activity\"}},\"enums\":{},\"types\":{}}")
 config.engineWasm = undefined
 
 async function decodeBase64AsWasm(wasmBase64: string): Promise<WebAssembly.Module> {
@@ -247,6 +246,136 @@ export interface PrismaClient<
     * ```
     */
   get idempotencyKey(): Prisma.IdempotencyKeyDelegate<ExtArgs, { omit: OmitOpts }>;
+
+  /**
+   * `prisma.account`: Exposes CRUD operations for the **Account** model.
+    * Example usage:
+    * ```ts
+    * // Fetch zero or more Accounts
+    * const accounts = await prisma.account.findMany()
+    * ```
+    */
+  get account(): Prisma.AccountDelegate<ExtArgs, { omit: OmitOpts }>;
+
+  /**
+   * `prisma.journal`: Exposes CRUD operations for the **Journal** model.
+    * Example usage:
+    * ```ts
+    * // Fetch zero or more Journals
+    * const journals = await prisma.journal.findMany()
+    * ```
+    */
+  get journal(): Prisma.JournalDelegate<ExtArgs, { omit: OmitOpts }>;
+
+  /**
+   * `prisma.entry`: Exposes CRUD operations for the **Entry** model.
+    * Example usage:
+    * ```ts
+    * // Fetch zero or more Entries
+    * const entries = await prisma.entry.findMany()
+    * ```
+    */
+  get entry(): Prisma.EntryDelegate<ExtArgs, { omit: OmitOpts }>;
+
+  /**
+   * `prisma.deposit`: Exposes CRUD operations for the **Deposit** model.
+    * Example usage:
+    * ```ts
+    * // Fetch zero or more Deposits
+    * const deposits = await prisma.deposit.findMany()
+    * ```
+    */
+  get deposit(): Prisma.DepositDelegate<ExtArgs, { omit: OmitOpts }>;
+
+  /**
+   * `prisma.withdrawal`: Exposes CRUD operations for the **Withdrawal** model.
+    * Example usage:
+    * ```ts
+    * // Fetch zero or more Withdrawals
+    * const withdrawals = await prisma.withdrawal.findMany()
+    * ```
+    */
+  get withdrawal(): Prisma.WithdrawalDelegate<ExtArgs, { omit: OmitOpts }>;
+
+  /**
+   * `prisma.orderHold`: Exposes CRUD operations for the **OrderHold** model.
+    * Example usage:
+    * ```ts
+    * // Fetch zero or more OrderHolds
+    * const orderHolds = await prisma.orderHold.findMany()
+    * ```
+    */
+  get orderHold(): Prisma.OrderHoldDelegate<ExtArgs, { omit: OmitOpts }>;
+
+  /**
+   * `prisma.rejectedMatch`: Exposes CRUD operations for the **RejectedMatch** model.
+    * Example usage:
+    * ```ts
+    * // Fetch zero or more RejectedMatches
+    * const rejectedMatches = await prisma.rejectedMatch.findMany()
+    * ```
+    */
+  get rejectedMatch(): Prisma.RejectedMatchDelegate<ExtArgs, { omit: OmitOpts }>;
+
+  /**
+   * `prisma.trade`: Exposes CRUD operations for the **Trade** model.
+    * Example usage:
+    * ```ts
+    * // Fetch zero or more Trades
+    * const trades = await prisma.trade.findMany()
+    * ```
+    */
+  get trade(): Prisma.TradeDelegate<ExtArgs, { omit: OmitOpts }>;
+
+  /**
+   * `prisma.tradeMessage`: Exposes CRUD operations for the **TradeMessage** model.
+    * Example usage:
+    * ```ts
+    * // Fetch zero or more TradeMessages
+    * const tradeMessages = await prisma.tradeMessage.findMany()
+    * ```
+    */
+  get tradeMessage(): Prisma.TradeMessageDelegate<ExtArgs, { omit: OmitOpts }>;
+
+  /**
+   * `prisma.tradeFeedback`: Exposes CRUD operations for the **TradeFeedback** model.
+    * Example usage:
+    * ```ts
+    * // Fetch zero or more TradeFeedbacks
+    * const tradeFeedbacks = await prisma.tradeFeedback.findMany()
+    * ```
+    */
+  get tradeFeedback(): Prisma.TradeFeedbackDelegate<ExtArgs, { omit: OmitOpts }>;
+
+  /**
+   * `prisma.marketMinute`: Exposes CRUD operations for the **MarketMinute** model.
+    * Example usage:
+    * ```ts
+    * // Fetch zero or more MarketMinutes
+    * const marketMinutes = await prisma.marketMinute.findMany()
+    * ```
+    */
+  get marketMinute(): Prisma.MarketMinuteDelegate<ExtArgs, { omit: OmitOpts }>;
+
+  /**
+   * `prisma.marketLast`: Exposes CRUD operations for the **MarketLast** model.
+    * Example usage:
+    * ```ts
+    * // Fetch zero or more MarketLasts
+    * const marketLasts = await prisma.marketLast.findMany()
+    * ```
+    */
+  get marketLast(): Prisma.MarketLastDelegate<ExtArgs, { omit: OmitOpts }>;
+
+  /**
+   * `prisma.userActivity`: Exposes CRUD operations for the **UserActivity** model.
+    * Example usage:
+    * ```ts
+    * // Fetch zero or more UserActivities
+    * const userActivities = await prisma.userActivity.findMany()
+    * ```
+    */
+  get userActivity(): Prisma.UserActivityDelegate<ExtArgs, { omit: OmitOpts }>;
 }
 
 export function getPrismaClientClass(dirname: string): PrismaClientConstructor {

@@ -51,7 +51,20 @@ export const AnyNull = runtime.objectEnumValues.instances.AnyNull
 export const ModelName = {
   Outbox: 'Outbox',
   Inbox: 'Inbox',
-  IdempotencyKey: 'IdempotencyKey'
+  IdempotencyKey: 'IdempotencyKey',
+  Account: 'Account',
+  Journal: 'Journal',
+  Entry: 'Entry',
+  Deposit: 'Deposit',
+  Withdrawal: 'Withdrawal',
+  OrderHold: 'OrderHold',
+  RejectedMatch: 'RejectedMatch',
+  Trade: 'Trade',
+  TradeMessage: 'TradeMessage',
+  TradeFeedback: 'TradeFeedback',
+  MarketMinute: 'MarketMinute',
+  MarketLast: 'MarketLast',
+  UserActivity: 'UserActivity'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -104,6 +117,181 @@ export const IdempotencyKeyScalarFieldEnum = {
 } as const
 
 export type IdempotencyKeyScalarFieldEnum = (typeof IdempotencyKeyScalarFieldEnum)[keyof typeof IdempotencyKeyScalarFieldEnum]
+
+
+export const AccountScalarFieldEnum = {
+  id: 'id',
+  kind: 'kind',
+  ownerId: 'ownerId',
+  refId: 'refId',
+  asset: 'asset',
+  balance: 'balance',
+  createdAt: 'createdAt'
+} as const
+
+export type AccountScalarFieldEnum = (typeof AccountScalarFieldEnum)[keyof typeof AccountScalarFieldEnum]
+
+
+export const JournalScalarFieldEnum = {
+  id: 'id',
+  kind: 'kind',
+  ref: 'ref',
+  createdAt: 'createdAt'
+} as const
+
+export type JournalScalarFieldEnum = (typeof JournalScalarFieldEnum)[keyof typeof JournalScalarFieldEnum]
+
+
+export const EntryScalarFieldEnum = {
+  id: 'id',
+  journalId: 'journalId',
+  accountId: 'accountId',
+  asset: 'asset',
+  amount: 'amount',
+  createdAt: 'createdAt'
+} as const
+
+export type EntryScalarFieldEnum = (typeof EntryScalarFieldEnum)[keyof typeof EntryScalarFieldEnum]
+
+
+export const DepositScalarFieldEnum = {
+  id: 'id',
+  userId: 'userId',
+  asset: 'asset',
+  amount: 'amount',
+  status: 'status',
+  createdAt: 'createdAt'
+} as const
+
+export type DepositScalarFieldEnum = (typeof DepositScalarFieldEnum)[keyof typeof DepositScalarFieldEnum]
+
+
+export const WithdrawalScalarFieldEnum = {
+  id: 'id',
+  userId: 'userId',
+  asset: 'asset',
+  amount: 'amount',
+  address: 'address',
+  status: 'status',
+  createdAt: 'createdAt'
+} as const
+
+export type WithdrawalScalarFieldEnum = (typeof WithdrawalScalarFieldEnum)[keyof typeof WithdrawalScalarFieldEnum]
+
+
+export const OrderHoldScalarFieldEnum = {
+  orderId: 'orderId',
+  userId: 'userId',
+  asset: 'asset',
+  amount: 'amount',
+  status: 'status',
+  released: 'released',
+  createdAt: 'createdAt',
+  updatedAt: 'updatedAt'
+} as const
+
+export type OrderHoldScalarFieldEnum = (typeof OrderHoldScalarFieldEnum)[keyof typeof OrderHoldScalarFieldEnum]
+
+
+export const RejectedMatchScalarFieldEnum = {
+  matchId: 'matchId',
+  tradeId: 'tradeId',
+  reason: 'reason',
+  createdAt: 'createdAt'
+} as const
+
+export type RejectedMatchScalarFieldEnum = (typeof RejectedMatchScalarFieldEnum)[keyof typeof RejectedMatchScalarFieldEnum]
+
+
+export const TradeScalarFieldEnum = {
+  id: 'id',
+  matchId: 'matchId',
+  buyOrderId: 'buyOrderId',
+  sellOrderId: 'sellOrderId',
+  buyerId: 'buyerId',
+  sellerId: 'sellerId',
+  asset: 'asset',
+  fiatCurrency: 'fiatCurrency',
+  price: 'price',
+  amount: 'amount',
+  fiatAmount: 'fiatAmount',
+  fee: 'fee',
+  paymentMethod: 'paymentMethod',
+  paymentWindowMinutes: 'paymentWindowMinutes',
+  status: 'status',
+  escrowStatus: 'escrowStatus',
+  paymentDeadline: 'paymentDeadline',
+  disputeId: 'disputeId',
+  disputedBy: 'disputedBy',
+  arbitratorId: 'arbitratorId',
+  outcome: 'outcome',
+  buyerAmount: 'buyerAmount',
+  cancelReason: 'cancelReason',
+  paidAt: 'paidAt',
+  closedAt: 'closedAt',
+  createdAt: 'createdAt',
+  updatedAt: 'updatedAt'
+} as const
+
+export type TradeScalarFieldEnum = (typeof TradeScalarFieldEnum)[keyof typeof TradeScalarFieldEnum]
+
+
+export const TradeMessageScalarFieldEnum = {
+  id: 'id',
+  seq: 'seq',
+  tradeId: 'tradeId',
+  senderId: 'senderId',
+  body: 'body',
+  createdAt: 'createdAt'
+} as const
+
+export type TradeMessageScalarFieldEnum = (typeof TradeMessageScalarFieldEnum)[keyof typeof TradeMessageScalarFieldEnum]
+
+
+export const TradeFeedbackScalarFieldEnum = {
+  tradeId: 'tradeId',
+  fromUserId: 'fromUserId',
+  toUserId: 'toUserId',
+  rating: 'rating',
+  comment: 'comment',
+  createdAt: 'createdAt'
+} as const
+
+export type TradeFeedbackScalarFieldEnum = (typeof TradeFeedbackScalarFieldEnum)[keyof typeof TradeFeedbackScalarFieldEnum]
+
+
+export const MarketMinuteScalarFieldEnum = {
+  asset: 'asset',
+  fiatCurrency: 'fiatCurrency',
+  minute: 'minute',
+  trades: 'trades',
+  volume: 'volume',
+  fiatVolume: 'fiatVolume',
+  high: 'high',
+  low: 'low',
+  lastPrice: 'lastPrice',
+  lastAt: 'lastAt'
+} as const
+
+export type MarketMinuteScalarFieldEnum = (typeof MarketMinuteScalarFieldEnum)[keyof typeof MarketMinuteScalarFieldEnum]
+
+
+export const MarketLastScalarFieldEnum = {
+  asset: 'asset',
+  fiatCurrency: 'fiatCurrency',
+  lastPrice: 'lastPrice',
+  lastAt: 'lastAt'
+} as const
+
+export type MarketLastScalarFieldEnum = (typeof MarketLastScalarFieldEnum)[keyof typeof MarketLastScalarFieldEnum]
+
+
+export const UserActivityScalarFieldEnum = {
+  userId: 'userId',
+  lastActiveAt: 'lastActiveAt'
+} as const
+
+export type UserActivityScalarFieldEnum = (typeof UserActivityScalarFieldEnum)[keyof typeof UserActivityScalarFieldEnum]
 
 
 export const SortOrder = {

@@ -27,9 +27,9 @@ const config: runtime.GetPrismaClientConfig = {
       "fromEnvVar": null
     },
     "config": {
-      "engineType": "client",
+      "importFileExtension": "",
       "moduleFormat": "cjs",
-      "importFileExtension": ""
+      "engineType": "client"
     },
     "binaryTargets": [
       {
@@ -58,8 +58,8 @@ const config: runtime.GetPrismaClientConfig = {
       }
     }
   },
-  "inlineSchema": "// The user service's slice of the database: Postgres schema \"users\", its own migrations and client.\ngenerator client {\n  provider            = \"prisma-client\"\n  output              = \"../src/generated/prisma\"\n  engineType          = \"client\"\n  moduleFormat        = \"cjs\"\n  importFileExtension = \"\"\n}\n\ndatasource db {\n  provider = \"postgresql\"\n  url      = env(\"DATABASE_URL\")\n  schemas  = [\"users\"]\n}\n\nmodel Outbox {\n  id          String    @id @db.Uuid\n  seq         BigInt    @unique @default(autoincrement())\n  type        String\n  payload     Json\n  occurredAt  DateTime  @default(now()) @map(\"occurred_at\") @db.Timestamptz(6)\n  deliverAt   DateTime? @map(\"deliver_at\") @db.Timestamptz(6)\n  publishedAt DateTime? @map(\"published_at\") @db.Timestamptz(6)\n\n  @@index([publishedAt, seq], map: \"outbox_unpublished_idx\")\n  @@map(\"outbox\")\n  @@schema(\"users\")\n}\n\nmodel Inbox {\n  eventId     String   @map(\"event_id\") @db.Uuid\n  consumer    String\n  processedAt DateTime @default(now()) @map(\"processed_at\") @db.Timestamptz(6)\n\n  @@id([eventId, consumer])\n  @@map(\"inbox\")\n  @@schema(\"users\")\n}\n\nmodel IdempotencyKey {\n  scope        String\n  key          String\n  requestHash  String    @map(\"request_hash\")\n  statusCode   Int?      @map(\"status_code\")\n  contentType  String?   @map(\"content_type\")\n  responseBody String?   @map(\"response_body\")\n  createdAt    DateTime  @default(now()) @map(\"created_at\") @db.Timestamptz(6)\n  completedAt  DateTime? @map(\"completed_at\") @db.Timestamptz(6)\n\n  @@id([scope, key])\n  @@index([createdAt], map: \"idempotency_keys_created_at_idx\")\n  @@map(\"idempotency_keys\")\n  @@schema(\"users\")\n}\n",
-  "inlineSchemaHash": "d3c345a86f59a7c7b3341ce6aa24d6219732195055e88c0623a57568bfca5315",
+  "inlineSchema": "// The user service's slice of the database: Postgres schema \"users\", its own migrations and client.\ngenerator client {\n  provider            = \"prisma-client\"\n  output              = \"../src/generated/prisma\"\n  engineType          = \"client\"\n  moduleFormat        = \"cjs\"\n  importFileExtension = \"\"\n}\n\ndatasource db {\n  provider = \"postgresql\"\n  url      = env(\"DATABASE_URL\")\n  schemas  = [\"users\"]\n}\n\nmodel Outbox {\n  id          String    @id @db.Uuid\n  seq         BigInt    @unique @default(autoincrement())\n  type        String\n  payload     Json\n  occurredAt  DateTime  @default(now()) @map(\"occurred_at\") @db.Timestamptz(6)\n  deliverAt   DateTime? @map(\"deliver_at\") @db.Timestamptz(6)\n  publishedAt DateTime? @map(\"published_at\") @db.Timestamptz(6)\n\n  @@index([publishedAt, seq], map: \"outbox_unpublished_idx\")\n  @@map(\"outbox\")\n  @@schema(\"users\")\n}\n\nmodel Inbox {\n  eventId     String   @map(\"event_id\") @db.Uuid\n  consumer    String\n  processedAt DateTime @default(now()) @map(\"processed_at\") @db.Timestamptz(6)\n\n  @@id([eventId, consumer])\n  @@map(\"inbox\")\n  @@schema(\"users\")\n}\n\nmodel IdempotencyKey {\n  scope        String\n  key          String\n  requestHash  String    @map(\"request_hash\")\n  statusCode   Int?      @map(\"status_code\")\n  contentType  String?   @map(\"content_type\")\n  responseBody String?   @map(\"response_body\")\n  createdAt    DateTime  @default(now()) @map(\"created_at\") @db.Timestamptz(6)\n  completedAt  DateTime? @map(\"completed_at\") @db.Timestamptz(6)\n\n  @@id([scope, key])\n  @@index([createdAt], map: \"idempotency_keys_created_at_idx\")\n  @@map(\"idempotency_keys\")\n  @@schema(\"users\")\n}\n\n/// Accounts. `email` is stored lowercased (case-insensitive unique); `username_key` is the lowercased username.\nmodel User {\n  id           String   @id @default(dbgenerated(\"gen_random_uuid()\")) @db.Uuid\n  email        String   @unique(map: \"users_email_key\")\n  username     String\n  usernameKey  String   @unique(map: \"users_username_key\") @map(\"username_key\")\n  passwordHash String   @map(\"password_hash\")\n  roles        String[] @default([\"user\"])\n  status       String   @default(\"ACTIVE\")\n  displayName  String?  @map(\"display_name\")\n  country      String?\n  bio          String?\n  createdAt    DateTime @default(now()) @map(\"created_at\") @db.Timestamptz(6)\n  updatedAt    DateTime @default(now()) @map(\"updated_at\") @db.Timestamptz(6)\n\n  @@map(\"users\")\n  @@schema(\"users\")\n}\n\n/// Reputation projection fed by trade events (no foreign key: events may arrive in any order).\nmodel UserStats {\n  userId           String   @id @map(\"user_id\") @db.Uuid\n  tradesCompleted  Int      @default(0) @map(\"trades_completed\")\n  tradesCancelled  Int      @default(0) @map(\"trades_cancelled\")\n  disputesLost     Int      @default(0) @map(\"disputes_lost\")\n  feedbackPositive Int      @default(0) @map(\"feedback_positive\")\n  feedbackNegative Int      @default(0) @map(\"feedback_negative\")\n  updatedAt        DateTime @default(now()) @map(\"updated_at\") @db.Timestamptz(6)\n\n  @@map(\"user_stats\")\n  @@schema(\"users\")\n}\n\n/// Opaque refresh tokens, stored as sha256 only, rotated on every use, grouped in families.\nmodel RefreshToken {\n  id        String    @id @db.Uuid\n  familyId  String    @map(\"family_id\") @db.Uuid\n  userId    String    @map(\"user_id\") @db.Uuid\n  tokenHash String    @unique(map: \"refresh_tokens_token_hash_key\") @map(\"token_hash\")\n  createdAt DateTime  @default(now()) @map(\"created_at\") @db.Timestamptz(6)\n  expiresAt DateTime  @map(\"expires_at\") @db.Timestamptz(6)\n  rotatedAt DateTime? @map(\"rotated_at\") @db.Timestamptz(6)\n  revokedAt DateTime? @map(\"revoked_at\") @db.Timestamptz(6)\n\n  @@index([familyId], map: \"refresh_tokens_family_idx\")\n  @@index([userId], map: \"refresh_tokens_user_idx\")\n  @@map(\"refresh_tokens\")\n  @@schema(\"users\")\n}\n\nmodel ApiKey {\n  id         String    @id @default(dbgenerated(\"gen_random_uuid()\")) @db.Uuid\n  userId     String    @map(\"user_id\") @db.Uuid\n  name       String\n  scopes     String[]\n  keyHash    String    @unique(map: \"api_keys_key_hash_key\") @map(\"key_hash\")\n  createdAt  DateTime  @default(now()) @map(\"created_at\") @db.Timestamptz(6)\n  lastUsedAt DateTime? @map(\"last_used_at\") @db.Timestamptz(6)\n  revokedAt  DateTime? @map(\"revoked_at\") @db.Timestamptz(6)\n\n  @@index([userId, createdAt], map: \"api_keys_user_idx\")\n  @@map(\"api_keys\")\n  @@schema(\"users\")\n}\n\n/// `details` only as AES-256-GCM ciphertext, with its key id, IV and tag; AAD binds it to user and method.\nmodel PaymentMethod {\n  id         String   @id @db.Uuid\n  userId     String   @map(\"user_id\") @db.Uuid\n  type       String\n  label      String\n  keyId      String   @map(\"key_id\")\n  iv         Bytes\n  tag        Bytes\n  ciphertext Bytes\n  createdAt  DateTime @default(now()) @map(\"created_at\") @db.Timestamptz(6)\n\n  @@index([userId, createdAt], map: \"payment_methods_user_idx\")\n  @@map(\"payment_methods\")\n  @@schema(\"users\")\n}\n\n/// Who did what, from where. Never a password, token, key or payment detail.\nmodel AuditLog {\n  id        BigInt   @id @default(autoincrement())\n  at        DateTime @default(now()) @db.Timestamptz(6)\n  action    String\n  actorId   String?  @map(\"actor_id\")\n  targetId  String?  @map(\"target_id\")\n  ip        String?\n  requestId String?  @map(\"request_id\")\n  metadata  Json     @default(\"{}\")\n\n  @@index([targetId, id], map: \"audit_log_target_idx\")\n  @@map(\"audit_log\")\n  @@schema(\"users\")\n}\n",
+  "inlineSchemaHash": "b64cb3b7a1cd844b6052898ba0884e1f79b0c9568247db2296aaf49875561732",
   "copyEngine": true,
   "runtimeDataModel": {
     "models": {},
@@ -69,7 +69,7 @@ const config: runtime.GetPrismaClientConfig = {
   "dirname": ""
 }
 
-config.runtimeDataModel = JSON.parse("{\"models\":{\"Outbox\":{\"fields\":[{\"name\":\"id\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"seq\",\"kind\":\"scalar\",\"type\":\"BigInt\"},{\"name\":\"type\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"payload\",\"kind\":\"scalar\",\"type\":\"Json\"},{\"name\":\"occurredAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"occurred_at\"},{\"name\":\"deliverAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"deliver_at\"},{\"name\":\"publishedAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"published_at\"}],\"dbName\":\"outbox\"},\"Inbox\":{\"fields\":[{\"name\":\"eventId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"event_id\"},{\"name\":\"consumer\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"processedAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"processed_at\"}],\"dbName\":\"inbox\"},\"IdempotencyKey\":{\"fields\":[{\"name\":\"scope\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"key\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"requestHash\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"request_hash\"},{\"name\":\"statusCode\",\"kind\":\"scalar\",\"type\":\"Int\",\"dbName\":\"status_code\"},{\"name\":\"contentType\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"content_type\"},{\"name\":\"responseBody\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"response_body\"},{\"name\":\"createdAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"created_at\"},{\"name\":\"completedAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"completed_at\"}],\"dbName\":\"idempotency_keys\"}},\"enums\":{},\"types\":{}}")
+config.runtimeDataModel = JSON.parse("{\"models\":{\"Outbox\":{\"fields\":[{\"name\":\"id\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"seq\",\"kind\":\"scalar\",\"type\":\"BigInt\"},{\"name\":\"type\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"payload\",\"kind\":\"scalar\",\"type\":\"Json\"},{\"name\":\"occurredAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"occurred_at\"},{\"name\":\"deliverAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"deliver_at\"},{\"name\":\"publishedAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"published_at\"}],\"dbName\":\"outbox\"},\"Inbox\":{\"fields\":[{\"name\":\"eventId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"event_id\"},{\"name\":\"consumer\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"processedAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"processed_at\"}],\"dbName\":\"inbox\"},\"IdempotencyKey\":{\"fields\":[{\"name\":\"scope\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"key\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"requestHash\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"request_hash\"},{\"name\":\"statusCode\",\"kind\":\"scalar\",\"type\":\"Int\",\"dbName\":\"status_code\"},{\"name\":\"contentType\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"content_type\"},{\"name\":\"responseBody\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"response_body\"},{\"name\":\"createdAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"created_at\"},{\"name\":\"completedAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"completed_at\"}],\"dbName\":\"idempotency_keys\"},\"User\":{\"fields\":[{\"name\":\"id\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"email\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"username\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"usernameKey\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"username_key\"},{\"name\":\"passwordHash\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"password_hash\"},{\"name\":\"roles\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"status\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"displayName\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"display_name\"},{\"name\":\"country\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"bio\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"createdAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"created_at\"},{\"name\":\"updatedAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"updated_at\"}],\"dbName\":\"users\"},\"UserStats\":{\"fields\":[{\"name\":\"userId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"user_id\"},{\"name\":\"tradesCompleted\",\"kind\":\"scalar\",\"type\":\"Int\",\"dbName\":\"trades_completed\"},{\"name\":\"tradesCancelled\",\"kind\":\"scalar\",\"type\":\"Int\",\"dbName\":\"trades_cancelled\"},{\"name\":\"disputesLost\",\"kind\":\"scalar\",\"type\":\"Int\",\"dbName\":\"disputes_lost\"},{\"name\":\"feedbackPositive\",\"kind\":\"scalar\",\"type\":\"Int\",\"dbName\":\"feedback_positive\"},{\"name\":\"feedbackNegative\",\"kind\":\"scalar\",\"type\":\"Int\",\"dbName\":\"feedback_negative\"},{\"name\":\"updatedAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"updated_at\"}],\"dbName\":\"user_stats\"},\"RefreshToken\":{\"fields\":[{\"name\":\"id\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"familyId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"family_id\"},{\"name\":\"userId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"user_id\"},{\"name\":\"tokenHash\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"token_hash\"},{\"name\":\"createdAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"created_at\"},{\"name\":\"expiresAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"expires_at\"},{\"name\":\"rotatedAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"rotated_at\"},{\"name\":\"revokedAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"revoked_at\"}],\"dbName\":\"refresh_tokens\"},\"ApiKey\":{\"fields\":[{\"name\":\"id\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"userId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"user_id\"},{\"name\":\"name\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"scopes\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"keyHash\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"key_hash\"},{\"name\":\"createdAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"created_at\"},{\"name\":\"lastUsedAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"last_used_at\"},{\"name\":\"revokedAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"revoked_at\"}],\"dbName\":\"api_keys\"},\"PaymentMethod\":{\"fields\":[{\"name\":\"id\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"userId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"user_id\"},{\"name\":\"type\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"label\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"keyId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"key_id\"},{\"name\":\"iv\",\"kind\":\"scalar\",\"type\":\"Bytes\"},{\"name\":\"tag\",\"kind\":\"scalar\",\"type\":\"Bytes\"},{\"name\":\"ciphertext\",\"kind\":\"scalar\",\"type\":\"Bytes\"},{\"name\":\"createdAt\",\"kind\":\"scalar\",\"type\":\"DateTime\",\"dbName\":\"created_at\"}],\"dbName\":\"payment_methods\"},\"AuditLog\":{\"fields\":[{\"name\":\"id\",\"kind\":\"scalar\",\"type\":\"BigInt\"},{\"name\":\"at\",\"kind\":\"scalar\",\"type\":\"DateTime\"},{\"name\":\"action\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"actorId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"actor_id\"},{\"name\":\"targetId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"target_id\"},{\"name\":\"ip\",\"kind\":\"scalar\",\"type\":\"String\"},{\"name\":\"requestId\",\"kind\":\"scalar\",\"type\":\"String\",\"dbName\":\"request_id\"},{\"name\":\"metadata\",\"kind\":\"scalar\",\"type\":\"Json\"}],\"dbName\":\"audit_log\"}},\"enums\":{},\"types\":{}}")
 config.engineWasm = undefined
 
 async function decodeBase64AsWasm(wasmBase64: string): Promise<WebAssembly.Module> {
@@ -247,6 +247,66 @@ export interface PrismaClient<
     * ```
     */
   get idempotencyKey(): Prisma.IdempotencyKeyDelegate<ExtArgs, { omit: OmitOpts }>;
+
+  /**
+   * `prisma.user`: Exposes CRUD operations for the **User** model.
+    * Example usage:
+    * ```ts
+    * // Fetch zero or more Users
+    * const users = await prisma.user.findMany()
+    * ```
+    */
+  get user(): Prisma.UserDelegate<ExtArgs, { omit: OmitOpts }>;
+
+  /**
+   * `prisma.userStats`: Exposes CRUD operations for the **UserStats** model.
+    * Example usage:
+    * ```ts
+    * // Fetch zero or more UserStats
+    * const userStats = await prisma.userStats.findMany()
+    * ```
+    */
+  get userStats(): Prisma.UserStatsDelegate<ExtArgs, { omit: OmitOpts }>;
+
+  /**
+   * `prisma.refreshToken`: Exposes CRUD operations for the **RefreshToken** model.
+    * Example usage:
+    * ```ts
+    * // Fetch zero or more RefreshTokens
+    * const refreshTokens = await prisma.refreshToken.findMany()
+    * ```
+    */
+  get refreshToken(): Prisma.RefreshTokenDelegate<ExtArgs, { omit: OmitOpts }>;
+
+  /**
+   * `prisma.apiKey`: Exposes CRUD operations for the **ApiKey** model.
+    * Example usage:
+    * ```ts
+    * // Fetch zero or more ApiKeys
+    * const apiKeys = await prisma.apiKey.findMany()
+    * ```
+    */
+  get apiKey(): Prisma.ApiKeyDelegate<ExtArgs, { omit: OmitOpts }>;
+
+  /**
+   * `prisma.paymentMethod`: Exposes CRUD operations for the **PaymentMethod** model.
+    * Example usage:
+    * ```ts
+    * // Fetch zero or more PaymentMethods
+    * const paymentMethods = await prisma.paymentMethod.findMany()
+    * ```
+    */
+  get paymentMethod(): Prisma.PaymentMethodDelegate<ExtArgs, { omit: OmitOpts }>;
+
+  /**
+   * `prisma.auditLog`: Exposes CRUD operations for the **AuditLog** model.
+    * Example usage:
+    * ```ts
+    * // Fetch zero or more AuditLogs
+    * const auditLogs = await prisma.auditLog.findMany()
+    * ```
+    */
+  get auditLog(): Prisma.AuditLogDelegate<ExtArgs, { omit: OmitOpts }>;
 }
 
 export function getPrismaClientClass(dirname: string): PrismaClientConstructor {
