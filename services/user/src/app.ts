@@ -1,19 +1,33 @@
 import type { Express } from 'express';
 import { createServiceApp } from '@orrange/http';
 import type { Runtime } from '@orrange/runtime';
+import { adminRouter } from './api/admin.routes';
+import { authRouter } from './api/auth.routes';
+import { internalRouter } from './api/internal.routes';
 import { openapi } from './api/openapi';
+import { usersRouter } from './api/users.routes';
+import type { Config } from './config';
+import { buildDeps, type Deps } from './domain/deps';
+import type { PasswordHasher } from './domain/password-hasher';
 
 /** What the HTTP layer needs; built by index.ts, or by tests against their own database and Redis. */
 export interface AppDeps {
   runtime: Runtime;
+  config: Config;
+  /** Tests may pass their own (e.g. to watch verifications); otherwise one is built from config. */
+  hasher?: PasswordHasher;
 }
 
 /** Builds the user service's express app. Never listens: index.ts does, and tests use supertest. */
-export function createApp({ runtime }: AppDeps): Express {
+export function createApp({ runtime, config, hasher }: AppDeps): Express {
+  const deps: Deps = buildDeps({ db: runtime.db, redis: runtime.redis, logger: runtime.logger, config, hasher });
   return createServiceApp(
-    { logger: runtime.logger, registry: runtime.registry, checks: runtime.checks, internalTokenSecret: runtime.config.INTERNAL_TOKEN_SECRET, openapi },
-    () => {
-      // Routers are mounted here by the feature issues.
+    { logger: runtime.logger, registry: runtime.registry, checks: runtime.checks, internalTokenSecret: config.INTERNAL_TOKEN_SECRET, openapi },
+    (app) => {
+      app.use(authRouter(deps));
+      app.use(usersRouter(deps));
+      app.use(adminRouter(deps));
+      app.use(internalRouter(deps));
     },
   );
 }

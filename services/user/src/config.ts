@@ -1,13 +1,30 @@
-import { baseServiceSchema, env, loadConfig, z } from '@orrange/config';
+import { assertNoDevSecrets, authSchema, baseServiceSchema, ConfigError, env, loadConfig, z } from '@orrange/config';
 
 export const SCHEMA = 'users';
 
-export const configSchema = baseServiceSchema.extend({
+/** Development keyring for payment-method encryption; refused in production (see readConfig). */
+export const DEV_ENCRYPTION_KEYS = 'dev1:ZGV2LW9ubHktcGF5bWVudC1tZXRob2Qta2V5LTMyYnk=';
+
+export const configSchema = baseServiceSchema.extend(authSchema.shape).extend({
   PORT: env.port(3001),
+  /** Refresh tokens expire this many days after they were issued (each rotation issues a new one). */
+  REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+  /** Password hashes computed at once (argon2id takes 19 MiB each); the rest wait in line. */
+  LOGIN_CONCURRENCY_MAX: z.coerce.number().int().min(1).max(64).default(4),
+  /** Hashes allowed to wait for a slot; beyond that a login or registration answers 503 at once. */
+  LOGIN_QUEUE_MAX: z.coerce.number().int().min(0).max(10_000).default(200),
+  /** `kid:base64(32 bytes)` pairs, comma-separated; the first (or ENCRYPTION_ACTIVE_KID) encrypts, all decrypt. */
+  ENCRYPTION_KEYS: z.string().default(DEV_ENCRYPTION_KEYS),
+  ENCRYPTION_ACTIVE_KID: z.string().optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;
 
 export function readConfig(source: NodeJS.ProcessEnv = process.env): Config {
-  return loadConfig(configSchema, source);
+  const config = loadConfig(configSchema, source);
+  assertNoDevSecrets(config);
+  if (config.NODE_ENV === 'production' && config.ENCRYPTION_KEYS === DEV_ENCRYPTION_KEYS) {
+    throw new ConfigError(['ENCRYPTION_KEYS: the development default must not be used in production']);
+  }
+  return config;
 }

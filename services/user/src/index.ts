@@ -1,12 +1,15 @@
 import { createRuntime, serve } from '@orrange/runtime';
 import { createApp } from './app';
 import { readConfig, SCHEMA } from './config';
+import { createLogger } from '@orrange/logger';
+import { reputationHandlers } from './messaging/reputation.handlers';
 
 /** Composition root: config → runtime (db, redis, outbox relay, consumer) → app → listen → graceful shutdown. */
 async function main(): Promise<void> {
   const config = readConfig();
-  const runtime = createRuntime({ service: 'user', schema: SCHEMA, config });
-  await serve(runtime, createApp({ runtime }), config.PORT);
+  const logger = createLogger('user', config.LOG_LEVEL);
+  const runtime = createRuntime({ service: 'user', schema: SCHEMA, config, logger, handlers: reputationHandlers(logger) });
+  await serve(runtime, createApp({ runtime, config }), config.PORT);
 }
 
 main().catch((error: unknown) => {

@@ -1,27 +1,36 @@
 import path from 'node:path';
+import type { Express } from 'express';
 import { createLogger } from '@orrange/logger';
 import { createRuntime, type Runtime } from '@orrange/runtime';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@orrange/testing';
-import { readConfig, SCHEMA } from '../src/config';
+import { createApp } from '../src/app';
+import { readConfig, SCHEMA, type Config } from '../src/config';
+import type { PasswordHasher } from '../src/domain/password-hasher';
+import { reputationHandlers } from '../src/messaging/reputation.handlers';
 
 export interface Harness {
   runtime: Runtime;
+  config: Config;
   testDb: TestDatabase;
   testRedis: TestRedis;
+  app(options?: { hasher?: PasswordHasher }): Express;
   close(): Promise<void>;
 }
 
-/** A runtime on a fresh migrated database and a private Redis prefix; `close` removes both. */
+/** A runtime (with the reputation consumer, not started) on a fresh migrated database and a private Redis prefix; `close` removes both. */
 export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<Harness> {
   const testDb = await createTestDatabase([{ schema: SCHEMA, dir: path.join(__dirname, '../prisma/migrations') }]);
   const testRedis = await createTestRedis();
   const config = readConfig({ DATABASE_URL: testDb.url, REDIS_URL: testRedis.url, REDIS_PREFIX: testRedis.prefix, LOG_LEVEL: 'silent', DB_HEALTH_INTERVAL_MS: '0', NODE_ENV: 'test', ...overrides });
-  const runtime = createRuntime({ service: 'user', schema: SCHEMA, config, logger: createLogger('user', 'silent') });
+  const logger = createLogger('user', 'silent');
+  const runtime = createRuntime({ service: 'user', schema: SCHEMA, config, logger, handlers: reputationHandlers(logger) });
   await runtime.db.checkNow();
   return {
     runtime,
+    config,
     testDb,
     testRedis,
+    app: (options = {}) => createApp({ runtime, config, hasher: options.hasher }),
     async close() {
       await runtime.close();
       await testRedis.cleanup();

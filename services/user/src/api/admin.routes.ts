@@ -1,0 +1,26 @@
+import { Router } from 'express';
+import { parse, requireRole } from '@orrange/http';
+import { listAudit } from '../data/audit.repository';
+import type { Deps } from '../domain/deps';
+import { changeRoles } from '../domain/users.use-case';
+import { auditContext, requireSession } from './request';
+import { auditQuery, rolesBody } from './schemas';
+
+export function adminRouter(deps: Deps): Router {
+  const router = Router();
+  const admin = [requireRole('admin'), requireSession];
+
+  router.patch('/api/v1/admin/users/:id/roles', ...admin, async (req, res) => {
+    const { roles } = parse(rolesBody, req.body);
+    res.json(await changeRoles(deps, String(req.params.id), roles, auditContext(req)));
+  });
+
+  // The audit log. Also under /admin/users/ so the gateway's existing route reaches it.
+  router.get(['/api/v1/admin/audit', '/api/v1/admin/users/audit'], ...admin, async (req, res) => {
+    const { limit, cursor } = parse(auditQuery, req.query);
+    const rows = await listAudit(deps.db, limit, cursor);
+    res.json({ data: rows, nextCursor: rows.length === limit ? rows[rows.length - 1]!.id : null });
+  });
+
+  return router;
+}

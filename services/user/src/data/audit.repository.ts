@@ -1,0 +1,53 @@
+import type { Sql } from './sql';
+
+export type AuditAction =
+  | 'user.registered'
+  | 'auth.login.succeeded'
+  | 'auth.login.failed'
+  | 'auth.refresh.reused'
+  | 'user.roles.changed'
+  | 'api-key.created'
+  | 'api-key.revoked'
+  | 'payment-method.created'
+  | 'payment-method.deleted';
+
+/** Where a request came from; every audit row carries it. */
+export interface AuditContext {
+  actorId: string | null;
+  ip: string | null;
+  requestId: string | null;
+}
+
+export interface AuditEntry {
+  action: AuditAction;
+  targetId: string | null;
+  /** Small and free of secrets: never a password, token, key or payment detail. */
+  metadata?: Record<string, string | number | boolean | string[] | null>;
+}
+
+export interface AuditRow {
+  id: string;
+  at: Date;
+  action: AuditAction;
+  actorId: string | null;
+  targetId: string | null;
+  ip: string | null;
+  requestId: string | null;
+  metadata: Record<string, unknown>;
+}
+
+export async function insertAudit(sql: Sql, context: AuditContext, entry: AuditEntry): Promise<void> {
+  await sql.query(
+    `INSERT INTO audit_log (action, actor_id, target_id, ip, request_id, metadata) VALUES ($1, $2, $3, $4, $5, $6::jsonb)`,
+    [entry.action, context.actorId, entry.targetId, context.ip, context.requestId, JSON.stringify(entry.metadata ?? {})],
+  );
+}
+
+/** Newest first; `cursor` is the id of the last row of the previous page. */
+export function listAudit(sql: Sql, limit: number, cursor: string | undefined): Promise<AuditRow[]> {
+  return sql.query<AuditRow>(
+    `SELECT id::text AS id, at, action, actor_id AS "actorId", target_id AS "targetId", ip, request_id AS "requestId", metadata
+       FROM audit_log WHERE ($2::bigint IS NULL OR id < $2::bigint) ORDER BY id DESC LIMIT $1`,
+    [limit, cursor ?? null],
+  );
+}

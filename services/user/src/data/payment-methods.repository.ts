@@ -1,0 +1,34 @@
+import type { Sealed } from '../domain/encryption';
+import type { Sql } from './sql';
+
+export interface StoredPaymentMethod extends Sealed {
+  id: string;
+  userId: string;
+  type: string;
+  label: string;
+  createdAt: Date;
+}
+
+const COLUMNS = `id, user_id AS "userId", type, label, key_id AS "keyId", iv, tag, ciphertext, created_at AS "createdAt"`;
+
+export async function insertPaymentMethod(sql: Sql, row: Omit<StoredPaymentMethod, 'createdAt'>): Promise<StoredPaymentMethod> {
+  const [stored] = await sql.query<StoredPaymentMethod>(
+    `INSERT INTO payment_methods (id, user_id, type, label, key_id, iv, tag, ciphertext) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
+    [row.id, row.userId, row.type, row.label, row.keyId, row.iv, row.tag, row.ciphertext],
+  );
+  return stored!;
+}
+
+export function listPaymentMethods(sql: Sql, userId: string, limitMax: number): Promise<StoredPaymentMethod[]> {
+  return sql.query<StoredPaymentMethod>(`SELECT ${COLUMNS} FROM payment_methods WHERE user_id = $1 ORDER BY created_at, id LIMIT $2`, [userId, limitMax]);
+}
+
+export async function countPaymentMethods(sql: Sql, userId: string): Promise<number> {
+  const [row] = await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM payment_methods WHERE user_id = $1`, [userId]);
+  return row?.n ?? 0;
+}
+
+export async function deletePaymentMethod(sql: Sql, userId: string, id: string): Promise<{ type: string } | undefined> {
+  const [row] = await sql.query<{ type: string }>(`DELETE FROM payment_methods WHERE id = $1 AND user_id = $2 RETURNING type`, [id, userId]);
+  return row;
+}

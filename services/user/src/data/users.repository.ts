@@ -1,0 +1,97 @@
+import type { Role } from '@orrange/http';
+import type { StatsRow } from '../domain/reputation';
+import type { Sql } from './sql';
+
+export interface UserRecord {
+  id: string;
+  email: string;
+  username: string;
+  roles: Role[];
+  status: 'ACTIVE' | 'DISABLED';
+  createdAt: Date;
+}
+
+export interface Profile {
+  displayName: string | null;
+  country: string | null;
+  bio: string | null;
+}
+
+export interface UserWithProfile extends UserRecord {
+  profile: Profile;
+  stats: StatsRow | undefined;
+}
+
+const USER_COLUMNS = `id, email, username, roles, status, created_at AS "createdAt"`;
+
+export async function insertUser(sql: Sql, user: { email: string; username: string; passwordHash: string; roles?: Role[] }): Promise<UserRecord> {
+  const [row] = await sql.query<UserRecord>(
+    `INSERT INTO users (email, username, username_key, password_hash, roles) VALUES ($1, $2, lower($2), $3, $4::text[]) RETURNING ${USER_COLUMNS}`,
+    [user.email, user.username, user.passwordHash, user.roles ?? ['user']],
+  );
+  return row!;
+}
+
+export async function findCredentialsByEmail(sql: Sql, email: string): Promise<(UserRecord & { passwordHash: string }) | undefined> {
+  const [row] = await sql.query<UserRecord & { passwordHash: string }>(`SELECT ${USER_COLUMNS}, password_hash AS "passwordHash" FROM users WHERE email = $1`, [email]);
+  return row;
+}
+
+export async function findUser(sql: Sql, id: string): Promise<UserRecord | undefined> {
+  const [row] = await sql.query<UserRecord>(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [id]);
+  return row;
+}
+
+interface ProfileRow extends UserRecord, Profile {
+  tradesCompleted: number | null;
+  tradesCancelled: number;
+  disputesLost: number;
+  feedbackPositive: number;
+  feedbackNegative: number;
+}
+
+/** The account with its profile and reputation counters, in one round trip. */
+export async function findUserWithProfile(sql: Sql, id: string): Promise<UserWithProfile | undefined> {
+  const [row] = await sql.query<ProfileRow>(
+    `SELECT u.id, u.email, u.username, u.roles, u.status, u.created_at AS "createdAt",
+            u.display_name AS "displayName", u.country, u.bio,
+            s.trades_completed AS "tradesCompleted", s.trades_cancelled AS "tradesCancelled", s.disputes_lost AS "disputesLost",
+            s.feedback_positive AS "feedbackPositive", s.feedback_negative AS "feedbackNegative"
+       FROM users u LEFT JOIN user_stats s ON s.user_id = u.id
+      WHERE u.id = $1`,
+    [id],
+  );
+  if (!row) return undefined;
+  return {
+    id: row.id, email: row.email, username: row.username, roles: row.roles, status: row.status, createdAt: row.createdAt,
+    profile: { displayName: row.displayName, country: row.country, bio: row.bio },
+    stats: row.tradesCompleted === null ? undefined : { tradesCompleted: row.tradesCompleted, tradesCancelled: row.tradesCancelled, disputesLost: row.disputesLost, feedbackPositive: row.feedbackPositive, feedbackNegative: row.feedbackNegative },
+  };
+}
+
+/** Sets only the fields present in `patch` (null clears one). Returns the profile, or undefined if no such user. */
+export async function updateProfile(sql: Sql, id: string, patch: Partial<Profile>): Promise<Profile | undefined> {
+  const has = (field: keyof Profile) => Object.hasOwn(patch, field);
+  const [row] = await sql.query<Profile>(
+    `UPDATE users SET
+        display_name = CASE WHEN $2 THEN $3 ELSE display_name END,
+        country      = CASE WHEN $4 THEN $5 ELSE country END,
+        bio          = CASE WHEN $6 THEN $7 ELSE bio END,
+        updated_at   = now()
+      WHERE id = $1
+      RETURNING display_name AS "displayName", country, bio`,
+    [id, has('displayName'), patch.displayName ?? null, has('country'), patch.country ?? null, has('bio'), patch.bio ?? null],
+  );
+  return row;
+}
+
+export async function setRoles(sql: Sql, id: string, roles: Role[]): Promise<{ before: Role[]; after: Role[] } | undefined> {
+  const [row] = await sql.query<{ before: Role[]; after: Role[] }>(
+    `UPDATE users u SET roles = $2::text[], updated_at = now()
+       FROM (SELECT roles FROM users WHERE id = $1 FOR UPDATE) old
+      WHERE u.id = $1
+      RETURNING old.roles AS before, u.roles AS after`,
+    [id, roles],
+  );
+  return row;
+}

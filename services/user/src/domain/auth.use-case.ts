@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import { conflict, signAccessToken, unauthorized, type Role } from '@orrange/http';
+import { insertAudit, type AuditContext } from '../data/audit.repository';
+import { findRefreshToken, insertRefreshToken, revokeFamily, rotateRefreshToken } from '../data/refresh-tokens.repository';
+import type { Sql } from '../data/sql';
+import { uniqueViolation } from '../data/sql';
+import { findCredentialsByEmail, insertUser, type UserRecord } from '../data/users.repository';
+import { refuseAccessTokensIssuedBefore, type Deps } from './deps';
+import { hashRefreshToken, newRefreshToken } from './secrets';
+
+export interface PublicUser {
+  id: string;
+  email: string;
+  username: string;
+  roles: Role[];
+  createdAt: Date;
+}
+
+export interface Tokens {
+  accessToken: string;
+  refreshToken: string;
+  tokenType: 'Bearer';
+  expiresIn: number;
+}
+
+export type Session = { user: PublicUser } & Tokens;
+
+const invalidCredentials = () => unauthorized('The email or password is wrong.', 'AUTH.INVALID_CREDENTIALS');
+const invalidRefreshToken = () => unauthorized('The refresh token is invalid, expired or revoked.', 'AUTH.INVALID_REFRESH_TOKEN');
+
+export function publicUser(user: UserRecord): PublicUser {
+  return { id: user.id, email: user.email, username: user.username, roles: user.roles, createdAt: user.createdAt };
+}
+
+/** Emails compare case-insensitively: they are stored lowercased, and the unique index does the rest. */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export async function register(deps: Deps, input: { email: string; username: string; password: string }, context: AuditContext): Promise<Session> {
+  const passwordHash = await deps.hasher.hash(input.password);
+  try {
+    return await deps.db.transaction(async (tx) => {
+      const user = await insertUser(tx, { email: normalizeEmail(input.email), username: input.username, passwordHash });
+      await insertAudit(tx, { ...context, actorId: user.id }, { action: 'user.registered', targetId: user.id, metadata: { username: user.username } });
+      return { user: publicUser(user), ...(await issueTokens(deps, tx, user.id, user.roles, randomUUID())) };
+    });
+  } catch (error) {
+    const constraint = uniqueViolation(error);
+    if (constraint === 'users_email_key') throw conflict('USER.ALREADY_EXISTS', 'An account with this email already exists.');
+    if (constraint === 'users_username_key') throw conflict('USER.ALREADY_EXISTS', 'This username is taken.');
+    throw error;
+  }
+}
+
+/**
+ * Every path runs exactly one argon2 verification (against a dummy hash for an unknown email), and every
+ * failure (unknown email, wrong password, disabled account) is the same 401.
+ */
+export async function login(deps: Deps, input: { email: string; password: string }, context: AuditContext): Promise<Session> {
+  const email = normalizeEmail(input.email);
+  const account = await findCredentialsByEmail(deps.db, email);
+  const passwordOk = await deps.hasher.verifyOrDummy(account?.passwordHash ?? null, input.password);
+  if (!account || !passwordOk || account.status !== 'ACTIVE') {
+    const reason = !account ? 'unknown-email' : !passwordOk ? 'wrong-password' : 'disabled';
+    await insertAudit(deps.db, context, { action: 'auth.login.failed', targetId: account?.id ?? null, metadata: { email, reason } });
+    throw invalidCredentials();
+  }
+  return deps.db.transaction(async (tx) => {
+    await insertAudit(tx, { ...context, actorId: account.id }, { action: 'auth.login.succeeded', targetId: account.id });
+    return { user: publicUser(account), ...(await issueTokens(deps, tx, account.id, account.roles, randomUUID())) };
+  });
+}
+
+/**
+ * Rotates a refresh token. The conditional UPDATE lets exactly one of two racing requests rotate it; a
+ * token presented again after its rotation means it was copied, so its whole family is revoked and the
+ * gateway told to refuse the user's older access tokens.
+ */
+export async function refresh(deps: Deps, refreshToken: string, context: AuditContext): Promise<Tokens> {
+  const tokenHash = hashRefreshToken(refreshToken);
+  const rotated = await deps.db.transaction(async (tx) => {
+    const current = await rotateRefreshToken(tx, tokenHash);
+    if (!current) return undefined;
+    if (current.status !== 'ACTIVE') {
+      await revokeFamily(tx, current.familyId);
+      return undefined;
+    }
+    return issueTokens(deps, tx, current.userId, current.roles, current.familyId);
+  });
+  if (rotated) return rotated;
+
+  const stored = await findRefreshToken(deps.db, tokenHash);
+  if (stored?.rotatedAt) {
+    await deps.db.transaction(async (tx) => {
+      const revoked = await revokeFamily(tx, stored.familyId);
+      await insertAudit(tx, context, { action: 'auth.refresh.reused', targetId: stored.userId, metadata: { familyId: stored.familyId, liveTokensRevoked: revoked } });
+    });
+    await refuseAccessTokensIssuedBefore(deps, stored.userId);
+  }
+  throw invalidRefreshToken();
+}
+
+/** Ends the session the token belongs to (its whole family). Unknown tokens are fine: the answer is the same. */
+export async function logout(deps: Deps, refreshToken: string): Promise<void> {
+  const stored = await findRefreshToken(deps.db, hashRefreshToken(refreshToken));
+  if (stored) await revokeFamily(deps.db, stored.familyId);
+}
+
+async function issueTokens(deps: Deps, tx: Sql, userId: string, roles: Role[], familyId: string): Promise<Tokens> {
+  const refreshToken = newRefreshToken();
+  await insertRefreshToken(tx, { id: randomUUID(), familyId, userId, tokenHash: hashRefreshToken(refreshToken), ttlDays: deps.config.REFRESH_TOKEN_TTL_DAYS });
+  const { token } = signAccessToken({ userId, roles }, deps.accessTokens);
+  return { accessToken: token, refreshToken, tokenType: 'Bearer', expiresIn: deps.accessTokens.ttlSeconds };
+}

@@ -1,0 +1,59 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+
+/** AES-256-GCM keys by key id; the active one encrypts, every listed one decrypts, so keys rotate. */
+export interface EncryptionKeyring {
+  activeKid: string;
+  keys: Map<string, Buffer>;
+}
+
+export interface Sealed {
+  keyId: string;
+  iv: Buffer;
+  tag: Buffer;
+  ciphertext: Buffer;
+}
+
+const KEY_BYTES = 32;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const ALGORITHM = 'aes-256-gcm';
+
+/** Parses `kid1:base64key1,kid2:base64key2`; each key must decode to exactly 32 bytes. */
+export function parseEncryptionKeyring(spec: string, activeKid?: string): EncryptionKeyring {
+  const keys = new Map<string, Buffer>();
+  for (const entry of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const separator = entry.indexOf(':');
+    const kid = entry.slice(0, separator);
+    if (separator <= 0 || !/^[A-Za-z0-9_-]{1,32}$/.test(kid)) throw new Error('ENCRYPTION_KEYS entries look like kid:base64key');
+    const key = Buffer.from(entry.slice(separator + 1), 'base64');
+    if (key.length !== KEY_BYTES) throw new Error(`encryption key "${kid}" must be ${KEY_BYTES} bytes (base64)`);
+    keys.set(kid, key);
+  }
+  const active = activeKid || keys.keys().next().value;
+  if (!active || !keys.has(active)) throw new Error('the active encryption key id is not in the keyring');
+  return { activeKid: active, keys };
+}
+
+/** Encrypts with the active key; `aad` binds the ciphertext to its row, so rows cannot be swapped. */
+export function seal(keyring: EncryptionKeyring, plaintext: string, aad: string): Sealed {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv(ALGORITHM, keyring.keys.get(keyring.activeKid)!, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(Buffer.from(aad, 'utf8'));
+  const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return { keyId: keyring.activeKid, iv, tag: cipher.getAuthTag(), ciphertext };
+}
+
+/** Decrypts and authenticates; throws if the key is unknown, or the data, tag or AAD do not match. */
+export function open(keyring: EncryptionKeyring, sealed: Sealed, aad: string): string {
+  const key = keyring.keys.get(sealed.keyId);
+  if (!key) throw new Error(`unknown encryption key id "${sealed.keyId}"`);
+  const decipher = createDecipheriv(ALGORITHM, key, sealed.iv, { authTagLength: TAG_BYTES });
+  decipher.setAAD(Buffer.from(aad, 'utf8'));
+  decipher.setAuthTag(sealed.tag);
+  return Buffer.concat([decipher.update(sealed.ciphertext), decipher.final()]).toString('utf8');
+}
+
+/** The AAD of a payment method's details: owner and row id. */
+export function paymentMethodAad(userId: string, methodId: string): string {
+  return `payment-method:v1:${userId}:${methodId}`;
+}
