@@ -1,0 +1,86 @@
+import cors from 'cors';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import { accessLog, notFoundHandler, parseKeyring, problemHandler, requestContext } from '@orrange/http';
+import type { Logger } from '@orrange/logger';
+import { ApiKeyResolver } from './auth/api-key-resolver';
+import { authenticate, stripInternalHeaders } from './auth/authenticate.middleware';
+import { TokenChecker } from './auth/token-checker';
+import type { Config } from './config';
+import { docsRouter } from './docs/docs.routes';
+import { OpenApiAggregator } from './docs/openapi-merge';
+import { bodySizeGuard } from './limits/body-size.middleware';
+import { rateLimits } from './limits/rate-limits';
+import { healthRouter } from './observability/health.routes';
+import { createGatewayMetrics, requestMetrics } from './observability/metrics';
+import { proxyToServices } from './proxy/proxy.middleware';
+import type { Upstreams } from './proxy/upstream-pool';
+
+export interface GatewayDeps {
+  config: Config;
+  logger: Logger;
+  registry: Registry;
+  redis: Redis;
+  upstreams: Upstreams;
+}
+
+/** Headers a browser client may read across origins. */
+const EXPOSED_HEADERS = ['X-Request-Id', 'RateLimit', 'RateLimit-Policy', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After', 'Idempotency-Replayed'];
+
+/** The gateway app. It never listens: index.ts does, and tests drive it with supertest. */
+export function createApp(deps: GatewayDeps): Express {
+  const { config, logger, registry, redis, upstreams } = deps;
+  const metrics = createGatewayMetrics(registry);
+  const tokens = new TokenChecker(
+    { keyring: parseKeyring(config.JWT_SECRETS, config.JWT_ACTIVE_KID), issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
+    redis,
+    config.REDIS_PREFIX,
+  );
+  const apiKeys = new ApiKeyResolver({
+    redis,
+    prefix: config.REDIS_PREFIX,
+    users: upstreams.pools.user,
+    internalTokenSecret: config.INTERNAL_TOKEN_SECRET,
+    timeoutMs: Math.min(config.UPSTREAM_TIMEOUT_MS, 3_000),
+    cacheSeconds: config.API_KEY_CACHE_SECONDS,
+    negativeCacheSeconds: config.API_KEY_NEGATIVE_CACHE_SECONDS,
+  });
+  const openapi = new OpenApiAggregator({ upstreams, timeoutMs: config.HEALTH_TIMEOUT_MS, cacheMs: config.OPENAPI_CACHE_MS, logger });
+  const allowedOrigins = new Set(config.CORS_ORIGINS);
+
+  const app = express();
+  app.disable('x-powered-by');
+  // req.ip keys the rate limits, so which proxies may set X-Forwarded-For is configured, never guessed.
+  app.set('trust proxy', config.TRUST_PROXY);
+
+  // The chain, in order. Each step only sees requests the previous ones let through.
+  app.use(requestContext());
+  app.use(accessLog(logger));
+  app.use(requestMetrics(metrics));
+  app.use(helmet());
+  app.use(cors({ origin: (origin, done) => done(null, origin !== undefined && allowedOrigins.has(origin)), credentials: false, exposedHeaders: EXPOSED_HEADERS, maxAge: 600 }));
+  app.use(bodySizeGuard(config.BODY_LIMIT_BYTES));
+  app.use(stripInternalHeaders);
+  // The gateway's own pages: no credentials, no rate limits.
+  app.use(healthRouter({ upstreams, redis, timeoutMs: config.HEALTH_TIMEOUT_MS }));
+  app.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+  app.use(docsRouter(openapi));
+  app.use(authenticate({ tokens, apiKeys, internalTokenSecret: config.INTERNAL_TOKEN_SECRET, metrics }));
+  app.use(rateLimits({
+    redis,
+    prefix: config.REDIS_PREFIX,
+    perMinute: config.RATE_LIMIT_PER_MINUTE,
+    authPerMinute: config.AUTH_RATE_LIMIT_PER_MINUTE,
+    loginAccountPerMinute: config.LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    metrics,
+  }));
+  app.use(proxyToServices({ upstreams, timeoutMs: config.UPSTREAM_TIMEOUT_MS, bodyLimitBytes: config.BODY_LIMIT_BYTES, metrics, logger }));
+  app.use(notFoundHandler);
+  app.use(problemHandler(logger));
+  return app;
+}

@@ -1,0 +1,95 @@
+import type { Redis } from 'ioredis';
+import { z } from '@orrange/config';
+import { authRedisKeys, hashApiKey, IDENTITY_HEADER, ROLES, SCOPES, signIdentity, type Identity } from '@orrange/http';
+import { gatewayErrors } from '../errors';
+import { requestJson } from '../proxy/http-json';
+import type { UpstreamPool } from '../proxy/upstream-pool';
+
+export interface ApiKeySettings {
+  redis: Redis;
+  prefix: string;
+  /** The user service's replicas: it owns API keys and answers POST /internal/api-keys/resolve. */
+  users: UpstreamPool;
+  internalTokenSecret: string;
+  timeoutMs: number;
+  cacheSeconds: number;
+  negativeCacheSeconds: number;
+}
+
+const resolvedKey = z.object({ userId: z.string().min(1), roles: z.array(z.enum(ROLES)), scopes: z.array(z.enum(SCOPES)).nullable() });
+type ResolvedKey = z.infer<typeof resolvedKey>;
+const cachedAnswer = z.union([resolvedKey, z.object({ invalid: z.literal(true) })]);
+
+const API_KEY_LENGTH_MAX = 256;
+const RESOLVE_PATH = '/internal/api-keys/resolve';
+
+/**
+ * Turns an `X-API-Key` into an identity. The key is only ever handled as its sha256 hash. Answers are
+ * cached in Redis (≤ 10 s, shared by every gateway replica; the user service deletes the entry when the key
+ * is revoked), unknown keys for ~2 s; concurrent misses for one key share one call to the user service.
+ */
+export class ApiKeyResolver {
+  private readonly inflight = new Map<string, Promise<ResolvedKey | undefined>>();
+
+  constructor(private readonly settings: ApiKeySettings) {}
+
+  async resolve(key: string): Promise<Identity> {
+    if (!key || key.length > API_KEY_LENGTH_MAX) throw gatewayErrors.invalidApiKey();
+    const keyHash = hashApiKey(key);
+    const resolved = (await this.fromCache(keyHash)) ?? (await this.coalesced(keyHash));
+    if (!resolved || 'invalid' in resolved) throw gatewayErrors.invalidApiKey();
+    return { userId: resolved.userId, roles: resolved.roles, scopes: resolved.scopes ?? [], via: 'api-key' };
+  }
+
+  private async fromCache(keyHash: string): Promise<z.infer<typeof cachedAnswer> | undefined> {
+    let raw: string | null;
+    try {
+      raw = await this.settings.redis.get(authRedisKeys.apiKey(this.settings.prefix, keyHash));
+    } catch {
+      throw gatewayErrors.authUnavailable();
+    }
+    if (raw === null) return undefined;
+    try {
+      const parsed = cachedAnswer.safeParse(JSON.parse(raw));
+      return parsed.success ? parsed.data : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private coalesced(keyHash: string): Promise<ResolvedKey | undefined> {
+    const pending = this.inflight.get(keyHash);
+    if (pending) return pending;
+    const call = this.fromUserService(keyHash).finally(() => this.inflight.delete(keyHash));
+    this.inflight.set(keyHash, call);
+    return call;
+  }
+
+  private async fromUserService(keyHash: string): Promise<ResolvedKey | undefined> {
+    const { users, redis, prefix } = this.settings;
+    const upstream = users.pick();
+    if (!upstream) throw gatewayErrors.authUnavailable();
+    let answer;
+    try {
+      answer = await requestJson(`${upstream.url}${RESOLVE_PATH}`, {
+        method: 'POST',
+        agent: upstream.agent,
+        timeoutMs: this.settings.timeoutMs,
+        body: { keyHash },
+        headers: { [IDENTITY_HEADER]: signIdentity({ userId: 'gateway', roles: [], scopes: null, via: 'service' }, this.settings.internalTokenSecret) },
+      });
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'UPSTREAM_TIMEOUT') users.markConnectionError(upstream);
+      throw gatewayErrors.authUnavailable();
+    }
+    const cacheKey = authRedisKeys.apiKey(prefix, keyHash);
+    if (answer.status === 404) {
+      await redis.set(cacheKey, JSON.stringify({ invalid: true }), 'EX', this.settings.negativeCacheSeconds).catch(() => undefined);
+      return undefined;
+    }
+    const parsed = answer.status === 200 ? resolvedKey.safeParse(answer.body) : undefined;
+    if (!parsed?.success) throw gatewayErrors.authUnavailable();
+    await redis.set(cacheKey, JSON.stringify(parsed.data), 'EX', this.settings.cacheSeconds).catch(() => undefined);
+    return parsed.data;
+  }
+}

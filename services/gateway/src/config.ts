@@ -1,0 +1,51 @@
+import { assertNoDevSecrets, authSchema, baseServiceSchema, env, loadConfig, z } from '@orrange/config';
+
+/**
+ * `trust proxy` as express understands it: `true`/`false`, a hop count, or a list of addresses/subnets
+ * (`loopback`, `uniquelocal`, `10.0.0.0/8`). Set explicitly, because `req.ip` keys the rate limits.
+ */
+const trustProxy = z
+  .string()
+  .default('loopback')
+  .transform((value): boolean | number | string => {
+    if (value === 'true' || value === 'false') return value === 'true';
+    return /^\d+$/.test(value) ? Number(value) : value;
+  });
+
+const urls = (fallback: string) => env.list(fallback).pipe(z.array(z.string().url()).min(1));
+
+/** The gateway has no database: it takes the shared settings without the DB_* ones, plus the auth keyring. */
+const shared = baseServiceSchema.pick({ NODE_ENV: true, HOST: true, LOG_LEVEL: true, REDIS_URL: true, REDIS_PREFIX: true, INTERNAL_TOKEN_SECRET: true, SHUTDOWN_TIMEOUT_MS: true });
+
+export const configSchema = authSchema.extend(shared.shape).extend({
+  PORT: env.port(8080),
+  TRUST_PROXY: trustProxy,
+  CORS_ORIGINS: env.list(''),
+  BODY_LIMIT_BYTES: env.int(1024 * 1024),
+  USER_SERVICE_URLS: urls('http://127.0.0.1:3001'),
+  ORDER_BOOK_SERVICE_URLS: urls('http://127.0.0.1:3002'),
+  TRADE_SERVICE_URLS: urls('http://127.0.0.1:3003'),
+  DISPUTE_SERVICE_URLS: urls('http://127.0.0.1:3004'),
+  UPSTREAM_TIMEOUT_MS: env.int(10_000),
+  UPSTREAM_MAX_SOCKETS: env.int(128),
+  /** How often each upstream's /health is probed; 0 turns active probing off (passive checks remain). */
+  UPSTREAM_PROBE_INTERVAL_MS: env.int(5_000),
+  /** How long a connection error keeps an upstream out of rotation. */
+  UPSTREAM_EJECT_MS: env.int(5_000),
+  HEALTH_TIMEOUT_MS: env.int(2_000),
+  OPENAPI_CACHE_MS: env.int(30_000),
+  RATE_LIMIT_PER_MINUTE: env.int(100),
+  AUTH_RATE_LIMIT_PER_MINUTE: env.int(10),
+  LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: env.int(10),
+  API_KEY_CACHE_SECONDS: z.coerce.number().int().min(1).max(10).default(10),
+  API_KEY_NEGATIVE_CACHE_SECONDS: z.coerce.number().int().min(1).max(10).default(2),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Reads the gateway's config once at boot and refuses production with the development secrets. */
+export function readConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const config = loadConfig(configSchema, source);
+  assertNoDevSecrets(config);
+  return config;
+}

@@ -1,0 +1,97 @@
+import type { Logger } from '@orrange/logger';
+import { problemSchema } from '@orrange/http';
+import { requestJson } from '../proxy/http-json';
+import { SERVICES, type ServiceName } from '../proxy/routes';
+import type { Upstreams } from '../proxy/upstream-pool';
+
+type Json = Record<string, unknown>;
+
+interface ServiceDocument {
+  paths: Json;
+  schemas: Json;
+  tags: Array<{ name: string; description?: string }>;
+}
+
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The gateway's own operations, documented beside the services'. */
+const GATEWAY_PATHS: Json = {
+  '/health': {
+    get: {
+      tags: ['gateway'],
+      summary: 'Health of every service and of the gateway',
+      responses: { 200: { description: 'ok or degraded' }, 503: { description: 'a service or the gateway Redis is down' } },
+    },
+  },
+  '/metrics': { get: { tags: ['gateway'], summary: 'Prometheus metrics', responses: { 200: { description: 'Prometheus text exposition', content: { 'text/plain': {} } } } } },
+  '/docs': { get: { tags: ['gateway'], summary: 'Interactive API documentation', responses: { 200: { description: 'HTML', content: { 'text/html': {} } } } } },
+  '/docs/openapi.json': { get: { tags: ['gateway'], summary: 'This document', responses: { 200: { description: 'OpenAPI 3.0.3' } } } },
+};
+
+function normalize(document: unknown): ServiceDocument | undefined {
+  if (!isObject(document) || !isObject(document.paths)) return undefined;
+  const components = isObject(document.components) ? document.components : {};
+  const tags = Array.isArray(document.tags) ? (document.tags.filter((t) => isObject(t) && typeof t.name === 'string') as ServiceDocument['tags']) : [];
+  return { paths: document.paths, schemas: isObject(components.schemas) ? components.schemas : {}, tags };
+}
+
+/**
+ * One OpenAPI 3.0.3 document for the whole API: each service's `/openapi.json` fetched from a healthy
+ * replica and kept for `cacheMs`, then `paths`, `components.schemas` and `tags` merged with the gateway's
+ * own. A service that cannot be reached contributes its last good document, or nothing; the document
+ * names the missing services in `x-unavailable-services`.
+ */
+export class OpenApiAggregator {
+  private readonly cache = new Map<ServiceName, { document: ServiceDocument; fetchedAt: number }>();
+
+  constructor(private readonly deps: { upstreams: Upstreams; timeoutMs: number; cacheMs: number; logger: Logger }) {}
+
+  async document(): Promise<Json> {
+    const documents = await Promise.all(SERVICES.map((service) => this.serviceDocument(service)));
+    const paths: Json = {};
+    const schemas: Json = { Problem: problemSchema };
+    const tags = new Map<string, { name: string; description?: string }>();
+    const unavailable: ServiceName[] = [];
+    SERVICES.forEach((service, i) => {
+      const document = documents[i];
+      if (!document) return void unavailable.push(service);
+      Object.assign(paths, document.paths);
+      for (const [name, schema] of Object.entries(document.schemas)) if (!(name in schemas)) schemas[name] = schema;
+      for (const tag of document.tags) if (!tags.has(tag.name)) tags.set(tag.name, tag);
+    });
+    Object.assign(paths, GATEWAY_PATHS);
+    tags.set('gateway', { name: 'gateway', description: 'Health, metrics and documentation' });
+    return {
+      openapi: '3.0.3',
+      info: { title: 'Orrange API', version: '1.0.0', description: 'The public API of Orrange, served through the gateway.' },
+      servers: [{ url: '/' }],
+      tags: [...tags.values()],
+      paths,
+      components: {
+        schemas,
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        },
+      },
+      'x-unavailable-services': unavailable,
+    };
+  }
+
+  private async serviceDocument(service: ServiceName): Promise<ServiceDocument | undefined> {
+    const cached = this.cache.get(service);
+    if (cached && Date.now() - cached.fetchedAt < this.deps.cacheMs) return cached.document;
+    const upstream = this.deps.upstreams.pools[service].pick();
+    if (!upstream) return cached?.document;
+    try {
+      const res = await requestJson(`${upstream.url}/openapi.json`, { agent: upstream.agent, timeoutMs: this.deps.timeoutMs });
+      const document = res.status === 200 ? normalize(res.body) : undefined;
+      if (!document) return cached?.document;
+      this.cache.set(service, { document, fetchedAt: Date.now() });
+      return document;
+    } catch {
+      this.deps.logger.warn('openapi document unavailable', { service });
+      return cached?.document;
+    }
+  }
+}

@@ -1,0 +1,14 @@
+import { AppError } from '@orrange/http';
+
+/** The gateway's own answers, each a problem+json with a stable code; none carries upstream internals. */
+export const gatewayErrors = {
+  upstreamUnavailable: () => new AppError(502, 'UPSTREAM.UNAVAILABLE', 'The service behind this route could not be reached.'),
+  noHealthyUpstream: () => new AppError(503, 'UPSTREAM.UNAVAILABLE', 'The service behind this route is unavailable. Try again shortly.'),
+  upstreamTimeout: () => new AppError(504, 'UPSTREAM.TIMEOUT', 'The service behind this route did not answer in time.'),
+  bodyTooLarge: () => new AppError(413, 'REQUEST.TOO_LARGE', 'The request body is too large.'),
+  invalidToken: () => new AppError(401, 'AUTH.INVALID_TOKEN', 'The access token is invalid or expired.'),
+  invalidApiKey: () => new AppError(401, 'AUTH.INVALID_API_KEY', 'The API key is invalid or revoked.'),
+  authUnavailable: () => new AppError(503, 'AUTH.UNAVAILABLE', 'Credentials cannot be checked right now. Try again shortly.'),
+  rateLimited: () => new AppError(429, 'RATE_LIMITED', 'Too many requests. Retry after the time in Retry-After.'),
+  rateLimitUnavailable: () => new AppError(503, 'RATE_LIMIT.UNAVAILABLE', 'Rate limits cannot be checked right now. Try again shortly.'),
+};

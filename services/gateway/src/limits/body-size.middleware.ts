@@ -1,0 +1,39 @@
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { RequestHandler } from 'express';
+import { gatewayErrors } from '../errors';
+
+/**
+ * Refuses a body whose declared Content-Length is over the limit before a byte of it is read. A body
+ * without Content-Length (chunked) is counted while it streams to the upstream: see `countStreamedBody`.
+ */
+export function bodySizeGuard(limitBytes: number): RequestHandler {
+  return (req, res, next) => {
+    const declared = req.header('content-length');
+    if (declared !== undefined && Number(declared) > limitBytes) {
+      res.setHeader('Connection', 'close');
+      return next(gatewayErrors.bodyTooLarge());
+    }
+    next();
+  };
+}
+
+export class BodyTooLargeError extends Error {
+  readonly code = 'BODY_TOO_LARGE';
+}
+
+/**
+ * Called when the proxy starts streaming an undeclared-length body upstream: past the limit the upstream
+ * request is destroyed with BodyTooLargeError, which the proxy's error handler answers with 413.
+ */
+export function countStreamedBody(req: IncomingMessage, proxyReq: ClientRequest, limitBytes: number): void {
+  if (req.headers['content-length'] !== undefined || req.readableEnded) return;
+  let received = 0;
+  const count = (chunk: Buffer) => {
+    received += chunk.length;
+    if (received <= limitBytes) return;
+    req.off('data', count);
+    req.unpipe(proxyReq);
+    proxyReq.destroy(new BodyTooLargeError('request body over the limit'));
+  };
+  req.on('data', count);
+}

@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto';
+import express, { type Request, type RequestHandler } from 'express';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
+import type { Redis } from 'ioredis';
+import { AppError } from '@orrange/http';
+import { RedisStore, type RedisReply } from 'rate-limit-redis';
+import { gatewayErrors } from '../errors';
+import type { GatewayMetrics } from '../observability/metrics';
+
+export interface RateLimitSettings {
+  redis: Redis;
+  prefix: string;
+  perMinute: number;
+  authPerMinute: number;
+  loginAccountPerMinute: number;
+  bodyLimitBytes: number;
+  metrics: GatewayMetrics;
+}
+
+const WINDOW_MS = 60_000;
+const AUTH_PATHS = new Set(['/api/v1/auth/login', '/api/v1/auth/register', '/api/v1/auth/refresh']);
+const LOGIN_PATH = '/api/v1/auth/login';
+
+const isAuthPost = (req: Request) => req.method === 'POST' && AUTH_PATHS.has(req.path);
+const isLogin = (req: Request) => req.method === 'POST' && req.path === LOGIN_PATH;
+const clientIp = (req: Request) => ipKeyGenerator(req.ip ?? 'unknown');
+
+/** The email of a login attempt, normalised and hashed: Redis never holds an address. */
+function loginAccount(req: Request): string | undefined {
+  const email = (req.body as { email?: unknown } | undefined)?.email;
+  if (typeof email !== 'string' || !email.trim()) return undefined;
+  return createHash('sha256').update(email.trim().toLowerCase()).digest('hex');
+}
+
+/**
+ * The rate limits, in order, all counted in Redis so that every gateway replica spends one budget:
+ * per client (user id when authenticated, else IP), per IP on login/register/refresh, and per account on
+ * login (which needs the small JSON body parsed here; the proxy re-streams it with fixRequestBody).
+ * The per-client limiter lets requests through when Redis fails (availability); the auth limiters refuse
+ * them (503), since they are what stands between an attacker and password guessing.
+ */
+export function rateLimits(settings: RateLimitSettings): RequestHandler[] {
+  const limiter = (name: string, limit: number, key: (req: Request) => string | undefined, failOpen: boolean): RequestHandler => {
+    const handler = rateLimit({
+      windowMs: WINDOW_MS,
+      limit,
+      identifier: name,
+      standardHeaders: 'draft-8',
+      legacyHeaders: false,
+      passOnStoreError: failOpen,
+      skip: (req) => key(req) === undefined,
+      keyGenerator: (req) => key(req)!,
+      store: new RedisStore({
+        prefix: `${settings.prefix}:rl:${name}:`,
+        sendCommand: (command: string, ...args: string[]) => settings.redis.call(command, ...args) as Promise<RedisReply>,
+      }),
+      handler: (_req, _res, next) => {
+        settings.metrics.rateLimited.inc({ limiter: name });
+        next(gatewayErrors.rateLimited());
+      },
+    });
+    // Our own refusal passes through; anything else reaching `next` is the store failing.
+    const toProblem = (error: unknown) => (error instanceof AppError ? error : gatewayErrors.rateLimitUnavailable());
+    return (req, res, next) => {
+      Promise.resolve(handler(req, res, (error?: unknown) => next(error === undefined ? undefined : toProblem(error)))).catch((error: unknown) => next(toProblem(error)));
+    };
+  };
+  const parseAuthBody = express.json({ limit: settings.bodyLimitBytes, strict: true });
+  return [
+    limiter('client', settings.perMinute, (req) => (req.identity ? `user:${req.identity.userId}` : `ip:${clientIp(req)}`), true),
+    limiter('auth-ip', settings.authPerMinute, (req) => (isAuthPost(req) ? clientIp(req) : undefined), false),
+    (req, res, next) => (isAuthPost(req) ? parseAuthBody(req, res, next) : next()),
+    limiter('login-account', settings.loginAccountPerMinute, (req) => (isLogin(req) ? loginAccount(req) : undefined), false),
+  ];
+}

@@ -1,0 +1,89 @@
+import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { RequestHandler, Response } from 'express';
+import { createProxyMiddleware, debugProxyErrorsPlugin, fixRequestBody, proxyEventsPlugin } from 'http-proxy-middleware';
+import { sendProblem, type AppError } from '@orrange/http';
+import type { Logger } from '@orrange/logger';
+import { gatewayErrors } from '../errors';
+import { countStreamedBody } from '../limits/body-size.middleware';
+import type { GatewayMetrics } from '../observability/metrics';
+import { serviceFor, SERVICES } from './routes';
+import type { Upstream, Upstreams } from './upstream-pool';
+
+export interface ProxyDeps {
+  upstreams: Upstreams;
+  timeoutMs: number;
+  bodyLimitBytes: number;
+  metrics: GatewayMetrics;
+  logger: Logger;
+}
+
+/** Connection-level failures: the replica is not there, so it leaves rotation for a while. */
+const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * Forwards `/api/v1/...` requests unchanged to a healthy replica of the owning service, one keep-alive
+ * proxy per replica. Paths no service owns fall through to the 404 handler. Upstream answers (problem+json
+ * included) pass through untouched; the gateway's own failures become 502/503/504 problems that name no
+ * address, port or error text of the upstream.
+ */
+export function proxyToServices(deps: ProxyDeps): RequestHandler {
+  const proxies = new Map<Upstream, RequestHandler>();
+  for (const service of SERVICES) {
+    for (const upstream of deps.upstreams.pools[service].upstreams) proxies.set(upstream, proxyFor(upstream, deps));
+  }
+  return (req, res, next) => {
+    const service = serviceFor(req.path);
+    if (!service) return next();
+    const upstream = deps.upstreams.pools[service].pick();
+    if (!upstream) {
+      deps.metrics.upstreamErrors.inc({ service, kind: 'no-healthy-upstream' });
+      return next(gatewayErrors.noHealthyUpstream());
+    }
+    proxies.get(upstream)!(req, res, next);
+  };
+}
+
+function proxyFor(upstream: Upstream, deps: ProxyDeps): RequestHandler {
+  const pool = deps.upstreams.pools[upstream.service];
+  const fail = (res: ServerResponse | Socket, error: AppError) => {
+    if (!('setHeader' in res)) return res.destroy();
+    if (res.headersSent) return res.destroy();
+    sendProblem(res as Response, error);
+  };
+  const middleware = createProxyMiddleware({
+    target: upstream.url,
+    agent: upstream.agent,
+    changeOrigin: true,
+    xfwd: true,
+    // Our own error answers replace the default plain-text one; the other defaults stay.
+    ejectPlugins: true,
+    plugins: [debugProxyErrorsPlugin, proxyEventsPlugin],
+    on: {
+      proxyReq: (proxyReq: ClientRequest, req: IncomingMessage) => {
+        proxyReq.setTimeout(deps.timeoutMs, () => proxyReq.destroy(Object.assign(new Error('upstream timed out'), { code: 'UPSTREAM_TIMEOUT' })));
+        fixRequestBody(proxyReq, req as IncomingMessage & { body?: unknown });
+        countStreamedBody(req, proxyReq, deps.bodyLimitBytes);
+      },
+      proxyRes: (proxyRes: IncomingMessage) => {
+        delete proxyRes.headers['x-powered-by'];
+      },
+      error: (error: Error & { code?: string }, _req: IncomingMessage, res: ServerResponse | Socket) => {
+        const service = upstream.service;
+        if (error.code === 'BODY_TOO_LARGE') {
+          if ('setHeader' in res && !res.headersSent) res.setHeader('Connection', 'close');
+          return fail(res, gatewayErrors.bodyTooLarge());
+        }
+        if (error.code === 'UPSTREAM_TIMEOUT') {
+          deps.metrics.upstreamErrors.inc({ service, kind: 'timeout' });
+          return fail(res, gatewayErrors.upstreamTimeout());
+        }
+        deps.metrics.upstreamErrors.inc({ service, kind: 'unavailable' });
+        if (error.code && CONNECTION_ERRORS.has(error.code)) pool.markConnectionError(upstream);
+        deps.logger.warn('upstream request failed', { service, upstream: upstream.index, code: error.code });
+        fail(res, gatewayErrors.upstreamUnavailable());
+      },
+    },
+  });
+  return middleware as unknown as RequestHandler;
+}
