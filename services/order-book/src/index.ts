@@ -1,11 +1,12 @@
-import { createRuntime, serve } from '@orrange/runtime';
+import { createRuntime, serve, type Runtime } from '@orrange/runtime';
 import { createApp } from './app';
 import { readConfig, SCHEMA } from './config';
+import { handlersFor } from './order-book';
 
 /** Composition root: config → runtime (db, redis, outbox relay, consumer) → app → listen → graceful shutdown. */
 async function main(): Promise<void> {
   const config = readConfig();
-  const runtime = createRuntime({ service: 'order-book', schema: SCHEMA, config });
+  const runtime: Runtime = createRuntime({ service: 'order-book', schema: SCHEMA, config, handlers: handlersFor(() => runtime) });
   await serve(runtime, createApp({ runtime }), config.PORT);
 }
 

@@ -3,11 +3,14 @@ import { createLogger } from '@orrange/logger';
 import { createRuntime, type Runtime } from '@orrange/runtime';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@orrange/testing';
 import { readConfig, SCHEMA } from '../src/config';
+import { handlersFor } from '../src/order-book';
 
 export interface Harness {
   runtime: Runtime;
   testDb: TestDatabase;
   testRedis: TestRedis;
+  /** Another replica of the service on the same database and Redis prefix (closed by `close`). */
+  replica(): Runtime;
   close(): Promise<void>;
 }
 
@@ -16,13 +19,24 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
   const testDb = await createTestDatabase([{ schema: SCHEMA, dir: path.join(__dirname, '../prisma/migrations') }]);
   const testRedis = await createTestRedis();
   const config = readConfig({ DATABASE_URL: testDb.url, REDIS_URL: testRedis.url, REDIS_PREFIX: testRedis.prefix, LOG_LEVEL: 'silent', DB_HEALTH_INTERVAL_MS: '0', NODE_ENV: 'test', ...overrides });
-  const runtime = createRuntime({ service: 'order-book', schema: SCHEMA, config, logger: createLogger('order-book', 'silent') });
+  const build = (): Runtime => {
+    const built: Runtime = createRuntime({ service: 'order-book', schema: SCHEMA, config, logger: createLogger('order-book', 'silent'), handlers: handlersFor(() => built) });
+    return built;
+  };
+  const runtime = build();
+  const replicas: Runtime[] = [];
   await runtime.db.checkNow();
   return {
     runtime,
     testDb,
     testRedis,
+    replica() {
+      const replica = build();
+      replicas.push(replica);
+      return replica;
+    },
     async close() {
+      for (const replica of replicas) await replica.close();
       await runtime.close();
       await testRedis.cleanup();
       await testDb.drop();

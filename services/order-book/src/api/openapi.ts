@@ -1,4 +1,111 @@
-import { openApiDocument } from '@orrange/http';
+import { z } from 'zod';
+import { openApiDocument, operation, schemaOf } from '@orrange/http';
+import { listOrdersQuery, myOrdersQuery, orderBookQuery, placeOrderBody, takeOrderBody } from './order.schemas';
+
+const decimal = { type: 'string', pattern: '^\\d+(\\.\\d+)?$' };
+const order = {
+  type: 'object',
+  required: ['id', 'userId', 'side', 'asset', 'fiatCurrency', 'price', 'amount', 'remaining', 'minFill', 'paymentMethods', 'paymentWindowMinutes', 'terms', 'status', 'createdAt', 'updatedAt'],
+  properties: {
+    id: { type: 'string', format: 'uuid' },
+    userId: { type: 'string' },
+    side: { type: 'string', enum: ['BUY', 'SELL'] },
+    asset: { type: 'string' },
+    fiatCurrency: { type: 'string' },
+    price: decimal,
+    amount: decimal,
+    remaining: decimal,
+    minFill: decimal,
+    paymentMethods: { type: 'array', items: { type: 'string' } },
+    paymentWindowMinutes: { type: 'integer' },
+    terms: { type: 'string', nullable: true },
+    status: { type: 'string', enum: ['PENDING_FUNDS', 'OPEN', 'PARTIALLY_FILLED', 'FILLED', 'CANCELLED', 'REJECTED'] },
+    rejectReason: { type: 'string', nullable: true, description: 'Only shown to the owner.' },
+    createdAt: { type: 'string', format: 'date-time' },
+    updatedAt: { type: 'string', format: 'date-time' },
+  },
+};
+const fill = {
+  type: 'object',
+  required: ['matchId', 'tradeId', 'counterOrderId', 'price', 'amount'],
+  properties: { matchId: { type: 'string' }, tradeId: { type: 'string' }, counterOrderId: { type: 'string' }, price: decimal, amount: decimal },
+};
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const page = (items: object) => ({ type: 'object', required: ['data', 'nextCursor'], properties: { data: { type: 'array', items }, nextCursor: { type: 'string', nullable: true } } });
+const level = { type: 'object', required: ['price', 'amount', 'orderCount'], properties: { price: decimal, amount: decimal, orderCount: { type: 'integer' } } };
+
+/** Query parameters documented from the same zod schemas that validate them. */
+function queryParams(schema: z.ZodType) {
+  const json = schemaOf(schema) as { properties?: Record<string, Record<string, unknown>>; required?: string[] };
+  return Object.entries(json.properties ?? {}).map(([name, s]) => ({ name, in: 'query' as const, required: json.required?.includes(name) ?? false, schema: s }));
+}
+const idParam = { name: 'id', in: 'path' as const, schema: { type: 'string', format: 'uuid' } };
+const tags = ['orders'];
 
 /** The order-book service's part of the public API; the gateway merges it into /docs/openapi.json. */
-export const openapi = openApiDocument('Orrange order-book service', {});
+export const openapi = openApiDocument(
+  'Orrange order-book service',
+  {
+    '/api/v1/orders': {
+      post: operation({
+        summary: 'Place a BUY or SELL order (ad). SELL orders wait for their hold (PENDING_FUNDS); BUY orders are matched at once.',
+        tags, auth: true, body: placeOrderBody,
+        params: [{ name: 'Idempotency-Key', in: 'header', description: '1–255 characters; same key and body within 24 h replays the answer.' }],
+        responses: {
+          201: { description: 'Placed', schema: { type: 'object', required: ['order', 'fills'], properties: { order: ref('Order'), fills: { type: 'array', items: ref('Fill') } } } },
+          400: { description: 'Invalid body' }, 401: { description: 'Not signed in' }, 409: { description: 'Idempotency-Key in progress' }, 422: { description: 'Idempotency-Key reused with another body' },
+        },
+      }),
+      get: operation({
+        summary: 'Open orders of a market, best price first (public)', tags, params: queryParams(listOrdersQuery),
+        responses: { 200: { description: 'A page', schema: page(ref('Order')) }, 400: { description: 'Invalid query' } },
+      }),
+    },
+    '/api/v1/orders/mine': {
+      get: operation({
+        summary: 'The caller\'s orders, newest first', tags, auth: true, params: queryParams(myOrdersQuery),
+        responses: { 200: { description: 'A page', schema: page(ref('Order')) }, 400: { description: 'Invalid query' }, 401: { description: 'Not signed in' } },
+      }),
+    },
+    '/api/v1/orders/{id}': {
+      get: operation({
+        summary: 'One order (public fields; the owner also sees rejectReason)', tags, params: [idParam],
+        responses: { 200: { description: 'The order', schema: { type: 'object', required: ['order'], properties: { order: ref('Order') } } }, 404: { description: 'No such order' } },
+      }),
+      delete: operation({
+        summary: 'Cancel an own pending, open or partly filled order; a SELL order\'s unfilled hold is released', tags, auth: true, params: [idParam],
+        responses: {
+          200: { description: 'Cancelled', schema: { type: 'object', required: ['order'], properties: { order: ref('Order') } } },
+          401: { description: 'Not signed in' }, 404: { description: 'No such order (or not yours)' }, 409: { description: 'ORDER.INVALID_STATE' },
+        },
+      }),
+    },
+    '/api/v1/orders/{id}/take': {
+      post: operation({
+        summary: 'Take an ad directly: taking a SELL ad buys from its hold, taking a BUY ad sells from your available balance', tags, auth: true, body: takeOrderBody,
+        params: [idParam, { name: 'Idempotency-Key', in: 'header' }],
+        responses: {
+          201: { description: 'Matched; the trade follows', schema: { type: 'object', required: ['tradeId', 'fill'], properties: { tradeId: { type: 'string' }, fill: ref('Fill') } } },
+          400: { description: 'Invalid body, payment method not accepted, or below minFill' }, 401: { description: 'Not signed in' }, 404: { description: 'No such order' },
+          409: { description: 'ORDER.INVALID_STATE, ORDER.SELF_TRADE or ORDER.AMOUNT_UNAVAILABLE' },
+        },
+      }),
+    },
+    '/api/v1/orderbook': {
+      get: operation({
+        summary: 'Aggregated order book of a market (public, served from cache)', tags, params: queryParams(orderBookQuery),
+        responses: {
+          200: {
+            description: 'Price levels, best first',
+            schema: {
+              type: 'object', required: ['asset', 'fiatCurrency', 'bids', 'asks', 'sequence', 'updatedAt'],
+              properties: { asset: { type: 'string' }, fiatCurrency: { type: 'string' }, bids: { type: 'array', items: level }, asks: { type: 'array', items: level }, sequence: { type: 'string' }, updatedAt: { type: 'string', nullable: true } },
+            },
+          },
+          400: { description: 'Invalid query' },
+        },
+      }),
+    },
+  },
+  { Order: order, Fill: fill },
+);

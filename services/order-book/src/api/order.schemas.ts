@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { ASSET_SCALES, FIAT_SCALE, assetSchema, decimalPattern, fiatSchema, positiveDecimal, toUnits } from '@orrange/money';
+import { ORDER_STATUSES, PAYMENT_WINDOW_DEFAULT_MINUTES } from '../domain/order';
+
+/** Decimal strings are bounded before any pattern runs: nobody makes us parse a megabyte of digits. */
+const DECIMAL_LENGTH_MAX = 40;
+export const PAYMENT_METHODS_MAX = 10;
+export const TERMS_LENGTH_MAX = 1000;
+export const PAGE_LIMIT_DEFAULT = 20;
+export const PAGE_LIMIT_MAX = 100;
+
+/** Payment methods compare exactly when matching, so they are normalized: trimmed, single spaces, upper case. */
+export function normalizePaymentMethod(value: string): string {
+  return value.trim().replace(/ +/g, ' ').toUpperCase();
+}
+
+export const paymentMethodSchema = z
+  .string()
+  .max(256)
+  .regex(/^[A-Za-z0-9_ -]*$/, 'may contain only letters, digits, spaces, "_" and "-"')
+  .transform(normalizePaymentMethod)
+  .pipe(z.string().min(1, 'must not be blank').max(64));
+
+const decimalString = z.string().max(DECIMAL_LENGTH_MAX);
+
+function isPositiveDecimal(value: string, scale: number): boolean {
+  return decimalPattern(scale).test(value) && /[1-9]/.test(value);
+}
+
+export const placeOrderBody = z
+  .object({
+    side: z.enum(['BUY', 'SELL']),
+    asset: assetSchema,
+    fiatCurrency: fiatSchema,
+    price: positiveDecimal(FIAT_SCALE),
+    amount: decimalString,
+    minFill: decimalString.optional(),
+    paymentMethods: z.array(paymentMethodSchema).min(1).max(PAYMENT_METHODS_MAX),
+    paymentWindowMinutes: z.number().int().min(15).max(1440).default(PAYMENT_WINDOW_DEFAULT_MINUTES),
+    terms: z.string().max(TERMS_LENGTH_MAX).optional(),
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    const scale = ASSET_SCALES[body.asset];
+    const message = `must be a positive decimal string with at most ${scale} decimals`;
+    if (!isPositiveDecimal(body.amount, scale)) ctx.addIssue({ code: 'custom', path: ['amount'], message });
+    if (body.minFill !== undefined) {
+      if (!isPositiveDecimal(body.minFill, scale)) ctx.addIssue({ code: 'custom', path: ['minFill'], message });
+      else if (isPositiveDecimal(body.amount, scale) && toUnits(body.minFill, scale) > toUnits(body.amount, scale)) {
+        ctx.addIssue({ code: 'custom', path: ['minFill'], message: 'must not exceed amount' });
+      }
+    }
+    if (new Set(body.paymentMethods).size !== body.paymentMethods.length) ctx.addIssue({ code: 'custom', path: ['paymentMethods'], message: 'must be unique' });
+  });
+
+export const takeOrderBody = z.object({ amount: decimalString, paymentMethod: paymentMethodSchema }).strict();
+
+const limit = z.coerce.number().int().min(1).max(PAGE_LIMIT_MAX).default(PAGE_LIMIT_DEFAULT);
+
+export const listOrdersQuery = z
+  .object({
+    asset: assetSchema,
+    fiatCurrency: fiatSchema,
+    side: z.enum(['BUY', 'SELL']).optional(),
+    paymentMethod: paymentMethodSchema.optional(),
+    minAmount: decimalString.optional(),
+    limit,
+    cursor: z.string().max(512).optional(),
+  })
+  .strict()
+  .superRefine((q, ctx) => {
+    if (q.minAmount !== undefined && !isPositiveDecimal(q.minAmount, ASSET_SCALES[q.asset])) {
+      ctx.addIssue({ code: 'custom', path: ['minAmount'], message: `must be a positive decimal string with at most ${ASSET_SCALES[q.asset]} decimals` });
+    }
+  });
+
+export const myOrdersQuery = z.object({ status: z.enum(ORDER_STATUSES).optional(), limit, cursor: z.string().max(512).optional() }).strict();
+
+export const orderBookQuery = z.object({ asset: assetSchema, fiatCurrency: fiatSchema, depth: z.coerce.number().int().min(1).max(100).default(20) }).strict();
+
+export const orderIdParam = z.string().uuid();

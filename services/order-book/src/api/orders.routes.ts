@@ -1,0 +1,99 @@
+import { Router, type Request } from 'express';
+import { idempotency, identityOf, notFound, parse, requireAuth } from '@orrange/http';
+import { toUnits, ASSET_SCALES, FIAT_SCALE, type Asset } from '@orrange/money';
+import type { Database } from '@orrange/db';
+import type { BookCache } from '../data/book-cache';
+import { findOrder, listOpenOrders, listUserOrders } from '../data/order.repository';
+import { cancelOrder } from '../domain/cancel-order.use-case';
+import { formatPrice, orderView } from '../domain/order';
+import type { OrderBookDeps } from '../domain/order-book.deps';
+import { placeOrder } from '../domain/place-order.use-case';
+import { takeOrder } from '../domain/take-order.use-case';
+import { bookCursor, decodeCursor, encodeCursor, seqCursor } from './cursor';
+import { listOrdersQuery, myOrdersQuery, orderBookQuery, orderIdParam, placeOrderBody, takeOrderBody } from './order.schemas';
+
+export interface OrdersRouterDeps {
+  db: Database;
+  deps: OrderBookDeps;
+  bookCache: BookCache;
+}
+
+/** API.md "Orders and order book": thin routes that validate, call a use case and answer. */
+export function ordersRouter({ db, deps, bookCache }: OrdersRouterDeps): Router {
+  const router = Router();
+
+  router.post('/api/v1/orders', requireAuth, idempotency(db), async (req, res) => {
+    const userId = identityOf(req).userId;
+    const body = parse(placeOrderBody, req.body);
+    const scale = ASSET_SCALES[body.asset];
+    const placed = await placeOrder(deps, {
+      userId,
+      side: body.side,
+      asset: body.asset,
+      fiatCurrency: body.fiatCurrency,
+      price: toUnits(body.price, FIAT_SCALE),
+      amount: toUnits(body.amount, scale),
+      minFill: body.minFill === undefined ? 1n : toUnits(body.minFill, scale),
+      paymentMethods: body.paymentMethods,
+      paymentWindowMinutes: body.paymentWindowMinutes,
+      terms: body.terms ?? null,
+    });
+    res.status(201).json({ order: orderView(placed.order, userId), fills: placed.fills });
+  });
+
+  router.get('/api/v1/orders/mine', requireAuth, async (req, res) => {
+    const userId = identityOf(req).userId;
+    const query = parse(myOrdersQuery, req.query);
+    const after = decodeCursor(seqCursor, query.cursor);
+    const rows = await listUserOrders(db, userId, query.status, query.limit + 1, after?.seq);
+    const page = rows.slice(0, query.limit);
+    const last = page[page.length - 1];
+    res.json({ data: page.map((o) => orderView(o, userId)), nextCursor: rows.length > query.limit && last ? encodeCursor({ seq: last.seq.toString() }) : null });
+  });
+
+  router.get('/api/v1/orders', async (req, res) => {
+    const query = parse(listOrdersQuery, req.query);
+    const after = decodeCursor(bookCursor, query.cursor);
+    const rows = await listOpenOrders(db, { ...query, limit: query.limit + 1, after });
+    const page = rows.slice(0, query.limit);
+    const last = page[page.length - 1];
+    res.json({
+      data: page.map((o) => orderView(o, req.identity?.userId)),
+      nextCursor: rows.length > query.limit && last ? encodeCursor({ side: last.side, price: formatPrice(last.price), seq: last.seq.toString() }) : null,
+    });
+  });
+
+  router.get('/api/v1/orders/:id', async (req, res) => {
+    const order = await findOrder(db, orderId(req));
+    if (!order) throw notFound('ORDER.NOT_FOUND', 'No such order.');
+    res.json({ order: orderView(order, req.identity?.userId) });
+  });
+
+  router.delete('/api/v1/orders/:id', requireAuth, async (req, res) => {
+    const userId = identityOf(req).userId;
+    const order = await cancelOrder(deps, userId, orderId(req));
+    res.json({ order: orderView(order, userId) });
+  });
+
+  router.post('/api/v1/orders/:id/take', requireAuth, idempotency(db), async (req, res) => {
+    const userId = identityOf(req).userId;
+    const id = orderId(req);
+    const body = parse(takeOrderBody, req.body);
+    const taken = await takeOrder(deps, { userId, orderId: id, amount: body.amount, paymentMethod: body.paymentMethod });
+    res.status(201).json(taken);
+  });
+
+  router.get('/api/v1/orderbook', async (req, res) => {
+    const query = parse(orderBookQuery, req.query);
+    res.json(await bookCache.read(query.asset as Asset, query.fiatCurrency, query.depth));
+  });
+
+  return router;
+}
+
+/** Ids are UUIDs; anything else cannot exist, so it is a 404 like any unknown order. */
+function orderId(req: Request): string {
+  const parsed = orderIdParam.safeParse(req.params.id);
+  if (!parsed.success) throw notFound('ORDER.NOT_FOUND', 'No such order.');
+  return parsed.data;
+}

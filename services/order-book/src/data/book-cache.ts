@@ -1,0 +1,139 @@
+import type { Redis } from 'ioredis';
+import type { Database } from '@orrange/db';
+import type { Logger } from '@orrange/logger';
+import { ASSET_SCALES, FIAT_SCALE, normalize, type Asset, type FiatCurrency } from '@orrange/money';
+import { readBookSnapshot, type BookLevelRow } from './order.repository';
+
+/** Price levels kept per side in the cache; `depth` of a read is at most this. */
+export const BOOK_DEPTH_MAX = 100;
+/** How long a replica answers from its own memory before it asks Redis again. */
+export const BOOK_LOCAL_TTL_MS = 150;
+/** A cached book nobody refreshes expires, so a lost refresh (a crash after commit) heals itself. */
+const BOOK_REDIS_TTL_SECONDS = 60;
+/** After a change, how often and how long to wait for its commit to become visible before giving up. */
+const REFRESH_RETRY_MS = 20;
+const REFRESH_ATTEMPTS_MAX = 50;
+
+export interface BookLevel {
+  price: string;
+  amount: string;
+  orderCount: number;
+}
+
+export interface BookSnapshot {
+  asset: Asset;
+  fiatCurrency: FiatCurrency;
+  bids: BookLevel[];
+  asks: BookLevel[];
+  sequence: string;
+  updatedAt: string | null;
+}
+
+/** Stores a snapshot unless Redis already holds a newer one (replicas refresh concurrently). */
+const STORE_IF_NEWER = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, decoded = pcall(cjson.decode, current)
+  if ok and tonumber(decoded.sequence) and tonumber(decoded.sequence) > tonumber(ARGV[1]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1`;
+
+interface LocalEntry {
+  snapshot: BookSnapshot;
+  readAt: number;
+}
+
+interface RefreshState {
+  target: bigint;
+  running: boolean;
+}
+
+/**
+ * The public order book, served without touching Postgres on the hot path: per-market aggregated levels
+ * in Redis (`<prefix>:book:<asset>:<fiat>`, JSON with its `sequence`), recomputed after every change, plus a
+ * short in-process copy so that a hot read costs no I/O at all. Every book-changing transaction raises the
+ * market's sequence and calls `changed` with it; the refresh repeats until the new sequence is visible.
+ */
+export class BookCache {
+  private readonly local = new Map<string, LocalEntry>();
+  private readonly loading = new Map<string, Promise<BookSnapshot>>();
+  private readonly refreshing = new Map<string, RefreshState>();
+
+  constructor(
+    private readonly deps: { db: Database; redis: Redis; prefix: string; logger: Logger; localTtlMs?: number },
+  ) {}
+
+  key(asset: string, fiatCurrency: string): string {
+    return `${this.deps.prefix}:book:${asset}:${fiatCurrency}`;
+  }
+
+  async read(asset: Asset, fiatCurrency: FiatCurrency, depth: number): Promise<BookSnapshot> {
+    const snapshot = await this.snapshot(asset, fiatCurrency);
+    return { ...snapshot, bids: snapshot.bids.slice(0, depth), asks: snapshot.asks.slice(0, depth) };
+  }
+
+  /** Schedules a refresh that repeats until the market's sequence has reached `sequence` (its commit is visible). */
+  changed(asset: Asset, fiatCurrency: FiatCurrency, sequence: bigint): void {
+    const key = this.key(asset, fiatCurrency);
+    const state = this.refreshing.get(key) ?? { target: 0n, running: false };
+    if (sequence > state.target) state.target = sequence;
+    this.refreshing.set(key, state);
+    if (state.running) return;
+    state.running = true;
+    this.refreshUntil(asset, fiatCurrency, state)
+      .catch((error: unknown) => this.deps.logger.warn('order book refresh failed', { asset, fiatCurrency, error: (error as Error).message }))
+      .finally(() => {
+        state.running = false;
+      });
+  }
+
+  /** Recomputes the market's levels from Postgres and stores them (Redis if newer, and this replica's memory). */
+  async refresh(asset: Asset, fiatCurrency: FiatCurrency): Promise<BookSnapshot> {
+    const row = await readBookSnapshot(this.deps.db, asset, fiatCurrency, BOOK_DEPTH_MAX);
+    const scale = ASSET_SCALES[asset];
+    const level = (l: BookLevelRow): BookLevel => ({ price: normalize(l.price, FIAT_SCALE), amount: normalize(l.amount, scale), orderCount: l.orderCount });
+    const snapshot: BookSnapshot = { asset, fiatCurrency, bids: row.bids.map(level), asks: row.asks.map(level), sequence: row.sequence, updatedAt: row.updatedAt };
+    await this.deps.redis.eval(STORE_IF_NEWER, 1, this.key(asset, fiatCurrency), snapshot.sequence, JSON.stringify(snapshot), BOOK_REDIS_TTL_SECONDS);
+    this.remember(snapshot);
+    return snapshot;
+  }
+
+  private async refreshUntil(asset: Asset, fiatCurrency: FiatCurrency, state: RefreshState): Promise<void> {
+    for (let attempt = 0; attempt < REFRESH_ATTEMPTS_MAX; attempt += 1) {
+      const snapshot = await this.refresh(asset, fiatCurrency);
+      if (BigInt(snapshot.sequence) >= state.target) return;
+      await new Promise((resolve) => setTimeout(resolve, REFRESH_RETRY_MS));
+    }
+  }
+
+  private remember(snapshot: BookSnapshot): void {
+    const key = this.key(snapshot.asset, snapshot.fiatCurrency);
+    const current = this.local.get(key);
+    if (current && BigInt(current.snapshot.sequence) > BigInt(snapshot.sequence)) return;
+    this.local.set(key, { snapshot, readAt: Date.now() });
+  }
+
+  private get localTtlMs(): number {
+    return this.deps.localTtlMs ?? BOOK_LOCAL_TTL_MS;
+  }
+
+  private snapshot(asset: Asset, fiatCurrency: FiatCurrency): Promise<BookSnapshot> {
+    const key = this.key(asset, fiatCurrency);
+    const entry = this.local.get(key);
+    if (entry && Date.now() - entry.readAt < this.localTtlMs) return Promise.resolve(entry.snapshot);
+    const inFlight = this.loading.get(key);
+    if (inFlight) return inFlight;
+    const load = this.load(asset, fiatCurrency).finally(() => this.loading.delete(key));
+    this.loading.set(key, load);
+    return load;
+  }
+
+  private async load(asset: Asset, fiatCurrency: FiatCurrency): Promise<BookSnapshot> {
+    const cached = await this.deps.redis.get(this.key(asset, fiatCurrency));
+    if (!cached) return this.refresh(asset, fiatCurrency);
+    const snapshot = JSON.parse(cached) as BookSnapshot;
+    this.local.set(this.key(asset, fiatCurrency), { snapshot, readAt: Date.now() });
+    return snapshot;
+  }
+}

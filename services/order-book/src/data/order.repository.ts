@@ -1,0 +1,348 @@
+import { ASSET_SCALES, FIAT_SCALE, normalize, toUnits, type Asset, type FiatCurrency } from '@orrange/money';
+import type { SqlExecutor } from '@orrange/queue';
+import type { Order, OrderStatus, Side } from '../domain/order';
+import { formatAmount, formatPrice } from '../domain/order';
+
+/**
+ * SQL of the order book. Hot paths are raw SQL with as few round trips as possible: each function here is
+ * one statement. All money crosses as decimal strings (NUMERIC in Postgres, bigint minor units in code).
+ */
+
+const ORDER_COLUMNS = `id, user_id, side, asset, fiat_currency, price::text AS price, amount::text AS amount, remaining::text AS remaining,
+  min_fill::text AS min_fill, payment_methods, payment_window_minutes, terms, status, reject_reason, seq::text AS seq, created_at, updated_at`;
+
+interface OrderRow {
+  id: string;
+  user_id: string;
+  side: Side;
+  asset: Asset;
+  fiat_currency: FiatCurrency;
+  price: string;
+  amount: string;
+  remaining: string;
+  min_fill: string;
+  payment_methods: string[];
+  payment_window_minutes: number;
+  terms: string | null;
+  status: OrderStatus;
+  reject_reason: string | null;
+  seq: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function units(decimal: string, scale: number): bigint {
+  return toUnits(normalize(decimal, scale), scale);
+}
+
+function toOrder(row: OrderRow): Order {
+  const scale = ASSET_SCALES[row.asset];
+  return {
+    id: row.id,
+    userId: row.user_id,
+    side: row.side,
+    asset: row.asset,
+    fiatCurrency: row.fiat_currency,
+    price: units(row.price, FIAT_SCALE),
+    amount: units(row.amount, scale),
+    remaining: units(row.remaining, scale),
+    minFill: units(row.min_fill, scale),
+    paymentMethods: row.payment_methods,
+    paymentWindowMinutes: row.payment_window_minutes,
+    terms: row.terms,
+    status: row.status,
+    rejectReason: row.reject_reason,
+    seq: BigInt(row.seq),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export function marketKey(asset: string, fiatCurrency: string): string {
+  return `${asset}/${fiatCurrency}`;
+}
+
+/** Serializes every book change of one market across all replicas, until the transaction ends. */
+export async function lockMarket(tx: SqlExecutor, asset: Asset, fiatCurrency: FiatCurrency): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock(hashtext($1)) AS locked', [marketKey(asset, fiatCurrency)]);
+}
+
+/**
+ * Takes the market lock of an existing order, in one round trip. The order it returns was read BEFORE the
+ * lock was granted: only its immutable fields (owner, side, market, price) may be trusted; read the rest again.
+ */
+export async function lockMarketOfOrder(tx: SqlExecutor, orderId: string): Promise<Order | undefined> {
+  const rows = await tx.query<OrderRow & { locked: unknown }>(
+    `SELECT ${ORDER_COLUMNS}, pg_advisory_xact_lock(hashtext(asset || '/' || fiat_currency)) AS locked FROM orders WHERE id = $1`,
+    [orderId],
+  );
+  return rows[0] ? toOrder(rows[0]) : undefined;
+}
+
+const BUMP_SEQUENCE = `INSERT INTO markets (asset, fiat_currency, sequence, updated_at) VALUES ($1, $2, 1, now())
+  ON CONFLICT (asset, fiat_currency) DO UPDATE SET sequence = markets.sequence + 1, updated_at = now() RETURNING sequence::text AS sequence`;
+
+/** Raises the market's change counter (in the caller's transaction) and returns the new value. */
+export async function bumpSequence(tx: SqlExecutor, asset: Asset, fiatCurrency: FiatCurrency): Promise<bigint> {
+  const [row] = await tx.query<{ sequence: string }>(BUMP_SEQUENCE, [asset, fiatCurrency]);
+  return BigInt(row!.sequence);
+}
+
+export interface CandidateQuery {
+  asset: Asset;
+  fiatCurrency: FiatCurrency;
+  /** The incoming order's side; candidates are of the other side. */
+  side: Side;
+  limitPrice: bigint;
+  userId: string;
+  paymentMethods: string[];
+  limit: number;
+}
+
+/**
+ * One round trip under the market lock: raises the market's sequence and loads the best `limit` resting
+ * orders of the other side that cross the limit price, belong to someone else and share a payment method,
+ * best price first, then oldest. Returns the new sequence too.
+ */
+export async function bumpAndLoadCandidates(tx: SqlExecutor, q: CandidateQuery): Promise<{ sequence: bigint; candidates: Order[] }> {
+  const incomingBuys = q.side === 'BUY';
+  const rows = await tx.query<(OrderRow & { market_sequence: string }) | { market_sequence: string; id: null }>(
+    `WITH bump AS (${BUMP_SEQUENCE})
+     SELECT bump.sequence AS market_sequence, c.* FROM bump LEFT JOIN LATERAL (
+       SELECT ${ORDER_COLUMNS} FROM orders
+       WHERE asset = $1 AND fiat_currency = $2 AND side = $3 AND live AND price ${incomingBuys ? '<=' : '>='} $4::numeric
+         AND user_id <> $5 AND payment_methods && $6::text[]
+       ORDER BY asset, fiat_currency, side, live, price ${incomingBuys ? 'ASC' : 'DESC'}, seq ASC
+       LIMIT $7
+     ) c ON true`,
+    [q.asset, q.fiatCurrency, incomingBuys ? 'SELL' : 'BUY', formatPrice(q.limitPrice), q.userId, q.paymentMethods, q.limit],
+  );
+  const sequence = BigInt(rows[0]!.market_sequence);
+  return { sequence, candidates: rows.filter((row): row is OrderRow & { market_sequence: string } => row.id !== null).map(toOrder) };
+}
+
+/** A match as stored: one fill, one trade. A taker who took an ad directly has no order (`takerOrderId` null). */
+export interface MatchRecord {
+  id: string;
+  tradeId: string;
+  makerOrderId: string;
+  takerOrderId: string | null;
+  buyOrderId: string | null;
+  sellOrderId: string | null;
+  buyerId: string;
+  sellerId: string;
+  asset: Asset;
+  fiatCurrency: FiatCurrency;
+  price: bigint;
+  amount: bigint;
+  paymentMethod: string;
+  paymentWindowMinutes: number;
+  sellerFunding: 'HOLD' | 'AVAILABLE';
+}
+
+export interface OutboxRecord {
+  id: string;
+  type: string;
+  payload: unknown;
+}
+
+/** What a matching or take transaction writes about the order that came in, if it has one. */
+export type IncomingWrite =
+  | { kind: 'none' }
+  | { kind: 'insert'; order: Order }
+  | { kind: 'update'; orderId: string; remaining: bigint; status: OrderStatus; asset: Asset };
+
+/**
+ * One round trip: writes the incoming order (insert or update), reduces every maker's remainder, records the
+ * matches and their events in the outbox. Each maker update is guarded (`live AND remaining >= amount`);
+ * if any guard fails the statement reports it and the caller must abort: never an overfill.
+ */
+export async function writeMatches(tx: SqlExecutor, incoming: IncomingWrite, matches: MatchRecord[], events: OutboxRecord[]): Promise<{ makersUpdated: number; incoming?: Order }> {
+  const params: unknown[] = [
+    JSON.stringify(matches.map((m) => matchJson(m))),
+    JSON.stringify(events.map((e) => ({ id: e.id, type: e.type, payload: e.payload }))),
+  ];
+  let incomingSql = 'SELECT NULL::uuid AS id WHERE false';
+  if (incoming.kind === 'insert') {
+    const o = incoming.order;
+    params.push(o.id, o.userId, o.side, o.asset, o.fiatCurrency, formatPrice(o.price), formatAmount(o.asset, o.amount), formatAmount(o.asset, o.remaining),
+      formatAmount(o.asset, o.minFill), o.paymentMethods, o.paymentWindowMinutes, o.terms, o.status);
+    incomingSql = `INSERT INTO orders (id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, terms, status, live)
+      VALUES ($3, $4, $5, $6, $7, $8::numeric, $9::numeric, $10::numeric, $11::numeric, $12::text[], $13, $14, $15, $15 IN ('OPEN', 'PARTIALLY_FILLED')) RETURNING ${ORDER_COLUMNS}`;
+  } else if (incoming.kind === 'update') {
+    params.push(incoming.orderId, formatAmount(incoming.asset, incoming.remaining), incoming.status);
+    incomingSql = `UPDATE orders SET remaining = $4::numeric, status = $5, live = $5 IN ('OPEN', 'PARTIALLY_FILLED'), updated_at = now() WHERE id = $3 RETURNING ${ORDER_COLUMNS}`;
+  }
+  const [row] = await tx.query<{ makers_updated: number; incoming: OrderRow | null }>(
+    `WITH m AS (
+       SELECT * FROM jsonb_to_recordset($1::jsonb) AS m(id uuid, trade_id uuid, maker_order_id uuid, taker_order_id uuid, buy_order_id uuid, sell_order_id uuid,
+         buyer_id text, seller_id text, asset text, fiat_currency text, price numeric, amount numeric, payment_method text, payment_window_minutes int, seller_funding text)
+     ), makers AS (
+       UPDATE orders o SET remaining = o.remaining - m.amount,
+         status = CASE WHEN o.remaining = m.amount THEN 'FILLED' ELSE 'PARTIALLY_FILLED' END,
+         live = o.remaining > m.amount, updated_at = now()
+       FROM m WHERE o.id = m.maker_order_id AND o.live AND o.remaining >= m.amount
+       RETURNING o.id
+     ), ins_matches AS (
+       INSERT INTO matches (id, trade_id, maker_order_id, taker_order_id, buy_order_id, sell_order_id, buyer_id, seller_id, asset, fiat_currency, price, amount,
+         payment_method, payment_window_minutes, seller_funding)
+       SELECT id, trade_id, maker_order_id, taker_order_id, buy_order_id, sell_order_id, buyer_id, seller_id, asset, fiat_currency, price, amount,
+         payment_method, payment_window_minutes, seller_funding FROM m
+     ), ins_events AS (
+       INSERT INTO outbox (id, type, payload) SELECT e.id, e.type, e.payload FROM jsonb_to_recordset($2::jsonb) AS e(id uuid, type text, payload jsonb)
+     ), incoming AS (${incomingSql})
+     SELECT (SELECT count(*) FROM makers)::int AS makers_updated, (SELECT to_jsonb(incoming) FROM incoming) AS incoming`,
+    params,
+  );
+  const incomingRow = row!.incoming;
+  return {
+    makersUpdated: row!.makers_updated,
+    incoming: incomingRow ? toOrder({ ...incomingRow, created_at: new Date(incomingRow.created_at), updated_at: new Date(incomingRow.updated_at) }) : undefined,
+  };
+}
+
+function matchJson(m: MatchRecord) {
+  return {
+    id: m.id, trade_id: m.tradeId, maker_order_id: m.makerOrderId, taker_order_id: m.takerOrderId, buy_order_id: m.buyOrderId, sell_order_id: m.sellOrderId,
+    buyer_id: m.buyerId, seller_id: m.sellerId, asset: m.asset, fiat_currency: m.fiatCurrency, price: formatPrice(m.price), amount: formatAmount(m.asset, m.amount),
+    payment_method: m.paymentMethod, payment_window_minutes: m.paymentWindowMinutes, seller_funding: m.sellerFunding,
+  };
+}
+
+/** Inserts a SELL order waiting for its hold together with its `order.placed` event: one statement. */
+export async function insertPendingOrder(tx: SqlExecutor, o: Order, event: OutboxRecord): Promise<Order> {
+  const [row] = await tx.query<OrderRow>(
+    `WITH ev AS (INSERT INTO outbox (id, type, payload) VALUES ($14, $15, $16::jsonb))
+     INSERT INTO orders (id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, terms, status, live)
+     VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::numeric, $8::numeric, $9::numeric, $10::text[], $11, $12, $13, false) RETURNING ${ORDER_COLUMNS}`,
+    [o.id, o.userId, o.side, o.asset, o.fiatCurrency, formatPrice(o.price), formatAmount(o.asset, o.amount), formatAmount(o.asset, o.remaining),
+      formatAmount(o.asset, o.minFill), o.paymentMethods, o.paymentWindowMinutes, o.terms, o.status, event.id, event.type, JSON.stringify(event.payload)],
+  );
+  return toOrder(row!);
+}
+
+/** Reads one order; `forUpdate` also takes its row lock. */
+export async function findOrder(tx: SqlExecutor, id: string, forUpdate = false): Promise<Order | undefined> {
+  const rows = await tx.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM orders WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id]);
+  return rows[0] ? toOrder(rows[0]) : undefined;
+}
+
+/** Moves an order from one of `from` to `to`; returns it, or undefined when it was in another status. */
+export async function transitionOrder(tx: SqlExecutor, id: string, from: readonly OrderStatus[], to: OrderStatus, rejectReason: string | null = null): Promise<Order | undefined> {
+  const rows = await tx.query<OrderRow>(
+    `UPDATE orders SET status = $3, live = $3 IN ('OPEN', 'PARTIALLY_FILLED'), reject_reason = COALESCE($4, reject_reason), updated_at = now()
+     WHERE id = $1 AND status = ANY($2::text[]) RETURNING ${ORDER_COLUMNS}`,
+    [id, from, to, rejectReason],
+  );
+  return rows[0] ? toOrder(rows[0]) : undefined;
+}
+
+/** Marks an ACTIVE match REJECTED (once) and returns it; undefined when unknown or already rejected. */
+export async function rejectMatch(tx: SqlExecutor, matchId: string): Promise<{ asset: Asset; fiatCurrency: FiatCurrency; amount: string; orderIds: string[] } | undefined> {
+  const rows = await tx.query<{ asset: Asset; fiat_currency: FiatCurrency; amount: string; order_ids: string[] }>(
+    `UPDATE matches SET status = 'REJECTED' WHERE id = $1 AND status = 'ACTIVE'
+     RETURNING asset, fiat_currency, amount::text AS amount, array_remove(ARRAY[maker_order_id, taker_order_id], NULL)::text[] AS order_ids`,
+    [matchId],
+  );
+  const row = rows[0];
+  return row ? { asset: row.asset, fiatCurrency: row.fiat_currency, amount: row.amount, orderIds: row.order_ids } : undefined;
+}
+
+/** Takes the market lock of a match (one round trip); false when the match is unknown. */
+export async function lockMarketOfMatch(tx: SqlExecutor, matchId: string): Promise<boolean> {
+  const rows = await tx.query(`SELECT pg_advisory_xact_lock(hashtext(asset || '/' || fiat_currency)) AS locked FROM matches WHERE id = $1`, [matchId]);
+  return rows.length === 1;
+}
+
+/**
+ * Gives orders back `amount` of their remainder after a rejected match. Cancelled, rejected or pending
+ * orders are left alone (a cancelled order already released its hold). Never above the order's amount.
+ */
+export async function restoreRemainders(tx: SqlExecutor, orderIds: string[], amount: string): Promise<number> {
+  const rows = await tx.query(
+    `UPDATE orders SET remaining = remaining + $2::numeric,
+       status = CASE WHEN remaining + $2::numeric = amount THEN 'OPEN' ELSE 'PARTIALLY_FILLED' END, live = true, updated_at = now()
+     WHERE id = ANY($1::uuid[]) AND status IN ('OPEN', 'PARTIALLY_FILLED', 'FILLED') AND remaining + $2::numeric <= amount
+     RETURNING id`,
+    [orderIds, amount],
+  );
+  return rows.length;
+}
+
+export interface ListQuery {
+  asset: Asset;
+  fiatCurrency: FiatCurrency;
+  side?: Side;
+  paymentMethod?: string;
+  minAmount?: string;
+  limit: number;
+  after?: { side: Side; price: string; seq: string };
+}
+
+/**
+ * Resting orders of a market, best price first per side (asks cheapest first, bids highest first, then
+ * oldest), BUY side before SELL when both are asked for. Keyset pagination on (side, price, seq).
+ */
+export async function listOpenOrders(db: SqlExecutor, q: ListQuery): Promise<Order[]> {
+  const params: unknown[] = [q.asset, q.fiatCurrency, q.limit];
+  const where = ['asset = $1', 'fiat_currency = $2', 'live'];
+  const add = (sql: (n: string) => string, value: unknown) => {
+    params.push(value);
+    where.push(sql(`$${params.length}`));
+  };
+  if (q.side) add((p) => `side = ${p}`, q.side);
+  if (q.paymentMethod) add((p) => `${p} = ANY(payment_methods)`, q.paymentMethod);
+  if (q.minAmount) add((p) => `remaining >= ${p}::numeric`, q.minAmount);
+  if (q.after) {
+    params.push(q.after.side, q.after.price, q.after.seq);
+    const [s, p, n] = [params.length - 2, params.length - 1, params.length].map((i) => `$${i}`);
+    where.push(`(side > ${s} OR (side = ${s} AND (CASE WHEN side = 'BUY' THEN price < ${p}::numeric ELSE price > ${p}::numeric END OR (price = ${p}::numeric AND seq > ${n}::bigint))))`);
+  }
+  const rows = await db.query<OrderRow>(
+    `SELECT ${ORDER_COLUMNS} FROM orders WHERE ${where.join(' AND ')}
+     ORDER BY ${q.side ? `price ${q.side === 'BUY' ? 'DESC' : 'ASC'}, seq ASC` : `side ASC, CASE WHEN side = 'BUY' THEN -price ELSE price END ASC, seq ASC`} LIMIT $3`,
+    params,
+  );
+  return rows.map(toOrder);
+}
+
+/** The caller's own orders, newest first, optionally of one status. Keyset pagination on seq. */
+export async function listUserOrders(db: SqlExecutor, userId: string, status: OrderStatus | undefined, limit: number, beforeSeq?: string): Promise<Order[]> {
+  const rows = await db.query<OrderRow>(
+    `SELECT ${ORDER_COLUMNS} FROM orders WHERE user_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::bigint IS NULL OR seq < $3::bigint)
+     ORDER BY seq DESC LIMIT $4`,
+    [userId, status ?? null, beforeSeq ?? null, limit],
+  );
+  return rows.map(toOrder);
+}
+
+export interface BookLevelRow {
+  price: string;
+  amount: string;
+  orderCount: number;
+}
+
+export interface BookSnapshotRow {
+  sequence: string;
+  updatedAt: string | null;
+  bids: BookLevelRow[];
+  asks: BookLevelRow[];
+}
+
+/**
+ * The aggregated book of one market (best `depth` price levels per side) with its sequence, read in one
+ * statement so that levels and sequence come from the same snapshot. Walks the book indexes only.
+ */
+export async function readBookSnapshot(db: SqlExecutor, asset: Asset, fiatCurrency: FiatCurrency, depth: number): Promise<BookSnapshotRow> {
+  const levels = (side: Side, order: 'ASC' | 'DESC') => `
+    (SELECT COALESCE(jsonb_agg(jsonb_build_object('price', l.price::text, 'amount', l.amount::text, 'orderCount', l.n) ORDER BY l.price ${order}), '[]'::jsonb)
+     FROM (SELECT price, sum(remaining) AS amount, count(*)::int AS n FROM orders
+           WHERE asset = $1 AND fiat_currency = $2 AND side = '${side}' AND live GROUP BY price ORDER BY price ${order} LIMIT $3) l)`;
+  const [row] = await db.query<{ sequence: string | null; updated_at: Date | null; bids: BookLevelRow[]; asks: BookLevelRow[] }>(
+    `SELECT (SELECT sequence::text FROM markets WHERE asset = $1 AND fiat_currency = $2) AS sequence,
+            (SELECT updated_at FROM markets WHERE asset = $1 AND fiat_currency = $2) AS updated_at,
+            ${levels('BUY', 'DESC')} AS bids, ${levels('SELL', 'ASC')} AS asks`,
+    [asset, fiatCurrency, depth],
+  );
+  return { sequence: row!.sequence ?? '0', updatedAt: row!.updated_at ? row!.updated_at.toISOString() : null, bids: row!.bids, asks: row!.asks };
+}

@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import { parsePayload } from '@orrange/queue';
+import type { MatchRecord, OutboxRecord } from '../data/order.repository';
+import type { Fill } from './matching-engine';
+import { formatAmount, formatPrice, type FillView, type Order } from './order';
+
+/** A fill between an order that came in (the taker) and one that rested in the book (the maker). */
+export function matchBetween(taker: Order, maker: Order, fill: Fill): MatchRecord {
+  const buy = taker.side === 'BUY' ? taker : maker;
+  const sell = taker.side === 'SELL' ? taker : maker;
+  return {
+    id: randomUUID(),
+    tradeId: randomUUID(),
+    makerOrderId: maker.id,
+    takerOrderId: taker.id,
+    buyOrderId: buy.id,
+    sellOrderId: sell.id,
+    buyerId: buy.userId,
+    sellerId: sell.userId,
+    asset: maker.asset,
+    fiatCurrency: maker.fiatCurrency,
+    price: fill.price,
+    amount: fill.amount,
+    paymentMethod: fill.paymentMethod,
+    paymentWindowMinutes: maker.paymentWindowMinutes,
+    // The SELL side of an automatic match is always an order that is in the book, so its hold is in place.
+    sellerFunding: 'HOLD',
+  };
+}
+
+/** The `order.matched` event of a match, validated against the contract before it goes to the outbox. */
+export function matchedEvent(m: MatchRecord): OutboxRecord {
+  const payload = parsePayload('order.matched', {
+    matchId: m.id,
+    tradeId: m.tradeId,
+    buyOrderId: m.buyOrderId,
+    sellOrderId: m.sellOrderId,
+    buyerId: m.buyerId,
+    sellerId: m.sellerId,
+    asset: m.asset,
+    fiatCurrency: m.fiatCurrency,
+    price: formatPrice(m.price),
+    amount: formatAmount(m.asset, m.amount),
+    paymentMethod: m.paymentMethod,
+    paymentWindowMinutes: m.paymentWindowMinutes,
+    sellerFunding: m.sellerFunding,
+  });
+  return { id: randomUUID(), type: 'order.matched', payload };
+}
+
+export function fillView(m: MatchRecord, counterOrderId: string): FillView {
+  return { matchId: m.id, tradeId: m.tradeId, counterOrderId, price: formatPrice(m.price), amount: formatAmount(m.asset, m.amount) };
+}

@@ -1,0 +1,11 @@
+import type { Database } from '@orrange/db';
+import type { Asset, FiatCurrency } from '@orrange/money';
+
+/** What the order-book use cases need from the outside world; built once per runtime (see src/order-book.ts). */
+export interface OrderBookDeps {
+  db: Database;
+  /** Called once a market's book changed to `sequence` (possibly before the commit is visible: the cache waits). */
+  bookChanged(asset: Asset, fiatCurrency: FiatCurrency, sequence: bigint): void;
+  /** Called after a commit that wrote events to the outbox, so the relay publishes them now. */
+  eventsWritten(): void;
+}

@@ -1,0 +1,92 @@
+import { ASSET_SCALES, FIAT_SCALE, fromUnits, type Asset, type FiatCurrency } from '@orrange/money';
+import type { MatchableOrder, Side } from './matching-engine';
+
+export type { Side } from './matching-engine';
+
+export const ORDER_STATUSES = ['PENDING_FUNDS', 'OPEN', 'PARTIALLY_FILLED', 'FILLED', 'CANCELLED', 'REJECTED'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+/** Statuses in which an order rests in the book and may be matched or taken. */
+export const LIVE_STATUSES: readonly OrderStatus[] = ['OPEN', 'PARTIALLY_FILLED'];
+/** Statuses an owner may cancel from. */
+export const CANCELLABLE_STATUSES: readonly OrderStatus[] = ['PENDING_FUNDS', 'OPEN', 'PARTIALLY_FILLED'];
+
+export const PAYMENT_WINDOW_DEFAULT_MINUTES = 30;
+
+/** An order as the domain sees it: money in minor units (price in cents, amounts in the asset's units). */
+export interface Order {
+  id: string;
+  userId: string;
+  side: Side;
+  asset: Asset;
+  fiatCurrency: FiatCurrency;
+  price: bigint;
+  amount: bigint;
+  remaining: bigint;
+  minFill: bigint;
+  paymentMethods: string[];
+  paymentWindowMinutes: number;
+  terms: string | null;
+  status: OrderStatus;
+  rejectReason: string | null;
+  seq: bigint;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** One fill of a match, as API.md answers it: `{ matchId, tradeId, counterOrderId, price, amount }`. */
+export interface FillView {
+  matchId: string;
+  tradeId: string;
+  counterOrderId: string;
+  price: string;
+  amount: string;
+}
+
+export function oppositeSide(side: Side): Side {
+  return side === 'BUY' ? 'SELL' : 'BUY';
+}
+
+/** The status an order has after a change of its remainder while it is in the book. */
+export function statusForRemaining(order: Pick<Order, 'amount'>, remaining: bigint): OrderStatus {
+  if (remaining === 0n) return 'FILLED';
+  return remaining === order.amount ? 'OPEN' : 'PARTIALLY_FILLED';
+}
+
+export function toMatchable(order: Order): MatchableOrder {
+  return { id: order.id, userId: order.userId, side: order.side, price: order.price, remaining: order.remaining, minFill: order.minFill, paymentMethods: order.paymentMethods, seq: order.seq };
+}
+
+export function formatAmount(asset: Asset, units: bigint): string {
+  return fromUnits(units, ASSET_SCALES[asset]);
+}
+
+export function formatPrice(cents: bigint): string {
+  return fromUnits(cents, FIAT_SCALE);
+}
+
+/**
+ * API.md's `order` object. Everyone sees the ad's terms; only the owner also sees why it was rejected.
+ */
+export function orderView(order: Order, viewerId?: string) {
+  return {
+    id: order.id,
+    userId: order.userId,
+    side: order.side,
+    asset: order.asset,
+    fiatCurrency: order.fiatCurrency,
+    price: formatPrice(order.price),
+    amount: formatAmount(order.asset, order.amount),
+    remaining: formatAmount(order.asset, order.remaining),
+    minFill: formatAmount(order.asset, order.minFill),
+    paymentMethods: order.paymentMethods,
+    paymentWindowMinutes: order.paymentWindowMinutes,
+    terms: order.terms,
+    status: order.status,
+    ...(viewerId === order.userId ? { rejectReason: order.rejectReason } : {}),
+    createdAt: order.createdAt.toISOString(),
+    updatedAt: order.updatedAt.toISOString(),
+  };
+}
+
+export type OrderView = ReturnType<typeof orderView>;

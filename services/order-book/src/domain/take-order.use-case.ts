@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { badRequest, conflict, notFound } from '@orrange/http';
+import { ASSET_SCALES, decimalPattern, toUnits } from '@orrange/money';
+import { bumpSequence, findOrder, lockMarketOfOrder, writeMatches, type MatchRecord } from '../data/order.repository';
+import { respectsMinFill } from './matching-engine';
+import { matchedEvent, fillView } from './match-records';
+import { LIVE_STATUSES, type FillView } from './order';
+import type { OrderBookDeps } from './order-book.deps';
+
+export interface TakeOrderInput {
+  userId: string;
+  orderId: string;
+  /** Decimal string; its scale is checked against the ad's asset here. */
+  amount: string;
+  paymentMethod: string;
+}
+
+export interface Taken {
+  tradeId: string;
+  fill: FillView;
+}
+
+/**
+ * Takes an ad directly. Under the ad's market lock and row lock: the ad must rest in the book, belong to
+ * someone else, accept the payment method, and have the amount left (at least its minFill unless the whole
+ * remainder). Taking a SELL ad makes the taker the buyer (the crypto comes from the ad's hold); taking a
+ * BUY ad makes the taker the seller (the crypto comes from the taker's available balance).
+ */
+export async function takeOrder(deps: OrderBookDeps, input: TakeOrderInput): Promise<Taken> {
+  const taken = await deps.db.transaction(
+    async (tx) => {
+      const before = await lockMarketOfOrder(tx, input.orderId);
+      if (!before) throw notFound('ORDER.NOT_FOUND', 'No such order.');
+      const amount = parseAmount(input.amount, ASSET_SCALES[before.asset]);
+      const ad = (await findOrder(tx, input.orderId, true))!;
+      if (!LIVE_STATUSES.includes(ad.status)) throw conflict('ORDER.INVALID_STATE', `The order is ${ad.status} and cannot be taken.`);
+      if (ad.userId === input.userId) throw conflict('ORDER.SELF_TRADE', 'You cannot take your own order.');
+      if (!ad.paymentMethods.includes(input.paymentMethod)) throw badRequest('ORDER.PAYMENT_METHOD_NOT_ACCEPTED', 'The order does not accept this payment method.');
+      if (amount > ad.remaining) throw conflict('ORDER.AMOUNT_UNAVAILABLE', 'The order has less than this amount left.');
+      if (!respectsMinFill(ad, amount)) throw badRequest('ORDER.BELOW_MIN_FILL', 'The amount is below the order\'s minimum fill.');
+      const takerBuys = ad.side === 'SELL';
+      const match: MatchRecord = {
+        id: randomUUID(),
+        tradeId: randomUUID(),
+        makerOrderId: ad.id,
+        takerOrderId: null,
+        buyOrderId: takerBuys ? null : ad.id,
+        sellOrderId: takerBuys ? ad.id : null,
+        buyerId: takerBuys ? input.userId : ad.userId,
+        sellerId: takerBuys ? ad.userId : input.userId,
+        asset: ad.asset,
+        fiatCurrency: ad.fiatCurrency,
+        price: ad.price,
+        amount,
+        paymentMethod: input.paymentMethod,
+        paymentWindowMinutes: ad.paymentWindowMinutes,
+        sellerFunding: takerBuys ? 'HOLD' : 'AVAILABLE',
+      };
+      const written = await writeMatches(tx, { kind: 'none' }, [match], [matchedEvent(match)]);
+      if (written.makersUpdated !== 1) throw new Error(`take write guard failed for order ${ad.id}: nothing was written`);
+      const sequence = await bumpSequence(tx, ad.asset, ad.fiatCurrency);
+      return { match, ad, sequence };
+    },
+    { retryable: true },
+  );
+  deps.bookChanged(taken.ad.asset, taken.ad.fiatCurrency, taken.sequence);
+  deps.eventsWritten();
+  return { tradeId: taken.match.tradeId, fill: fillView(taken.match, taken.ad.id) };
+}
+
+function parseAmount(amount: string, scale: number): bigint {
+  if (!decimalPattern(scale).test(amount) || !/[1-9]/.test(amount)) {
+    throw badRequest('VALIDATION.FAILED', 'The request is not valid.', [{ path: 'amount', message: `must be a positive decimal string with at most ${scale} decimals` }]);
+  }
+  return toUnits(amount, scale);
+}

@@ -1,0 +1,34 @@
+import type { Runtime } from '@orrange/runtime';
+import { BookCache } from './data/book-cache';
+import type { OrderBookDeps } from './domain/order-book.deps';
+import { orderBookHandlers } from './messaging/order-book.handlers';
+
+export interface OrderBook {
+  deps: OrderBookDeps;
+  bookCache: BookCache;
+}
+
+const built = new WeakMap<Runtime, OrderBook>();
+
+/** The order book's dependencies over one runtime, built once per runtime (the app and the consumer share them). */
+export function orderBookOf(runtime: Runtime): OrderBook {
+  let book = built.get(runtime);
+  if (!book) {
+    const bookCache = new BookCache({ db: runtime.db, redis: runtime.redis, prefix: runtime.config.REDIS_PREFIX, logger: runtime.logger });
+    book = {
+      bookCache,
+      deps: {
+        db: runtime.db,
+        bookChanged: (asset, fiatCurrency, sequence) => bookCache.changed(asset, fiatCurrency, sequence),
+        eventsWritten: () => runtime.relay.kick(),
+      },
+    };
+    built.set(runtime, book);
+  }
+  return book;
+}
+
+/** The event handlers of a runtime that does not exist yet: they resolve its dependencies on first use. */
+export function handlersFor(runtime: () => Runtime) {
+  return orderBookHandlers(() => orderBookOf(runtime()).deps);
+}
