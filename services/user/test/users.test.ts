@@ -1,0 +1,157 @@
+import request from 'supertest';
+import { authRedisKeys } from '@orrange/http';
+import { identity, registerUser, type TestUser } from './fixtures';
+import { createHarness, type Harness } from './harness';
+
+describe('users: profiles and roles', () => {
+  let harness: Harness;
+  let app: ReturnType<Harness['app']>;
+  let alice: TestUser;
+  let admin: TestUser;
+
+  beforeAll(async () => {
+    harness = await createHarness();
+    app = harness.app();
+    [alice, admin] = await Promise.all([registerUser(app), registerUser(app)]);
+    await harness.runtime.db.query("UPDATE users SET roles = ARRAY['user','admin'] WHERE id = $1", [admin!.id]);
+  });
+
+  afterAll(() => harness.close());
+
+  const asAlice = () => identity(harness, alice.id);
+  const asAdmin = () => identity(harness, admin.id, { roles: ['user', 'admin'] });
+
+  it('when I ask for /users/me, then my account, an empty profile and zeroed stats come back', async () => {
+    const res = await request(app).get('/api/v1/users/me').set(asAlice());
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      id: alice.id, email: alice.email, username: alice.username, roles: ['user'], createdAt: expect.any(String),
+      profile: { displayName: null, country: null, bio: null },
+      stats: { tradesCompleted: 0, completionRate: null, disputesLost: 0, feedbackPositive: 0, feedbackNegative: 0 },
+    });
+  });
+
+  it('when /users/me is asked without identity, or with a forged one, then 401', async () => {
+    expect((await request(app).get('/api/v1/users/me')).status).toBe(401);
+    expect((await request(app).get('/api/v1/users/me').set('x-orrange-identity', 'forged.jwt.value')).status).toBe(401);
+  });
+
+  it('when I patch my profile, then it is stored and null clears a field', async () => {
+    const res = await request(app).patch('/api/v1/users/me/profile').set(asAlice()).send({ displayName: '  Alice  ', country: 'DE', bio: 'Hello' });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ displayName: 'Alice', country: 'DE', bio: 'Hello' });
+    const cleared = await request(app).patch('/api/v1/users/me/profile').set(asAlice()).send({ bio: null });
+    expect(cleared.body).toEqual({ displayName: 'Alice', country: 'DE', bio: null });
+  });
+
+  it.each([
+    ['roles', { roles: ['admin'] }],
+    ['an id', { id: '00000000-0000-0000-0000-000000000001' }],
+    ['a userId', { userId: '00000000-0000-0000-0000-000000000001' }],
+    ['an email', { email: 'evil@example.com' }],
+    ['a status', { status: 'ACTIVE' }],
+    ['stats', { stats: { tradesCompleted: 1000 } }],
+  ])('when a profile patch smuggles %s, then 400 and nothing changes', async (_name, extra) => {
+    const res = await request(app).patch('/api/v1/users/me/profile').set(asAlice()).send({ displayName: 'Mallory', ...extra });
+    expect(res.status).toBe(400);
+    const me = await request(app).get('/api/v1/users/me').set(asAlice());
+    expect(me.body.profile.displayName).not.toBe('Mallory');
+    expect(me.body.roles).toEqual(['user']);
+    expect(me.body.email).toBe(alice.email);
+  });
+
+  it.each([
+    ['an unknown country', { country: 'ZZ' }],
+    ['a lowercase country', { country: 'de' }],
+    ['an oversized bio', { bio: 'x'.repeat(501) }],
+    ['an oversized display name', { displayName: 'x'.repeat(65) }],
+    ['a control character', { displayName: 'a\u0000b' }],
+    ['a numeric display name', { displayName: 42 }],
+  ])('when a profile patch has %s, then 400', async (_name, body) => {
+    const res = await request(app).patch('/api/v1/users/me/profile').set(asAlice()).send(body);
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('VALIDATION.FAILED');
+  });
+
+  it('when SQL-looking text is put in a profile, then it is stored verbatim and harmless', async () => {
+    const sqlish = "Robert'); DROP TABLE users;-- $1 \\x00";
+    const res = await request(app).patch('/api/v1/users/me/profile').set(asAlice()).send({ displayName: sqlish, bio: "' OR 1=1 --" });
+    expect(res.status).toBe(200);
+    const pub = await request(app).get(`/api/v1/users/${alice.id}`);
+    expect(pub.body.profile).toMatchObject({ displayName: sqlish, bio: "' OR 1=1 --" });
+    expect(await harness.runtime.db.query('SELECT count(*)::int AS n FROM users')).toEqual([{ n: 2 }]);
+  });
+
+  it('when a body is larger than the 1 MB limit, then 413 and not a 5xx', async () => {
+    const res = await request(app).patch('/api/v1/users/me/profile').set(asAlice()).set('content-type', 'application/json').send(JSON.stringify({ bio: 'x'.repeat(1_100_000) }));
+    expect(res.status).toBe(413);
+  });
+
+  it('when anyone asks for a public profile, then it has the stats and no email', async () => {
+    const res = await request(app).get(`/api/v1/users/${alice.id}`);
+    expect(res.status).toBe(200);
+    expect(Object.keys(res.body).sort()).toEqual(['createdAt', 'id', 'profile', 'stats', 'username']);
+    expect(JSON.stringify(res.body)).not.toContain(alice.email);
+    expect(res.body.stats).toEqual({ tradesCompleted: 0, completionRate: null, disputesLost: 0, feedbackPositive: 0, feedbackNegative: 0 });
+  });
+
+  it.each(['00000000-0000-4000-8000-000000000000', 'not-a-uuid', "1' OR '1'='1", '%00'])('when the public profile of %s is asked, then 404 USER.NOT_FOUND', async (id) => {
+    const res = await request(app).get(`/api/v1/users/${encodeURIComponent(id)}`);
+    expect(res.status).toBe(404);
+    expect(res.body.code).toBe('USER.NOT_FOUND');
+  });
+
+  it('when an API key with only the read scope patches the profile, then 403 AUTH.SCOPE_MISSING; with trade it may', async () => {
+    const readOnly = identity(harness, alice.id, { via: 'api-key', scopes: ['read'] });
+    const denied = await request(app).patch('/api/v1/users/me/profile').set(readOnly).send({ bio: 'by key' });
+    expect(denied.status).toBe(403);
+    expect(denied.body.code).toBe('AUTH.SCOPE_MISSING');
+    expect((await request(app).get('/api/v1/users/me').set(readOnly)).status).toBe(200);
+    const trade = identity(harness, alice.id, { via: 'api-key', scopes: ['trade'] });
+    expect((await request(app).patch('/api/v1/users/me/profile').set(trade).send({ bio: 'by key' })).status).toBe(200);
+  });
+
+  it('when an admin sets roles, then "user" is kept, the change is audited, and older access tokens are refused from now on', async () => {
+    const res = await request(app).patch(`/api/v1/admin/users/${alice.id}/roles`).set(asAdmin()).send({ roles: ['arbitrator'] });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ id: alice.id, roles: ['user', 'arbitrator'] });
+    const notBefore = Number(await harness.runtime.redis.get(authRedisKeys.notBefore(harness.config.REDIS_PREFIX, alice.id)));
+    expect(Math.abs(notBefore - Date.now() / 1000)).toBeLessThan(5);
+    const [audit] = await harness.runtime.db.query<{ actor_id: string; metadata: unknown }>("SELECT actor_id, metadata FROM audit_log WHERE action = 'user.roles.changed' AND target_id = $1", [alice.id]);
+    expect(audit).toEqual({ actor_id: admin.id, metadata: { before: ['user'], after: ['user', 'arbitrator'] } });
+
+    // The next refresh carries the new roles.
+    const refreshed = await request(app).post('/api/v1/auth/refresh').send({ refreshToken: alice.refreshToken });
+    const claims = JSON.parse(Buffer.from(refreshed.body.accessToken.split('.')[1], 'base64url').toString());
+    expect(claims.roles).toEqual(['user', 'arbitrator']);
+    alice.refreshToken = refreshed.body.refreshToken;
+
+    const demoted = await request(app).patch(`/api/v1/admin/users/${alice.id}/roles`).set(asAdmin()).send({ roles: [] });
+    expect(demoted.body.roles).toEqual(['user']);
+  });
+
+  it('when a non-admin, an admin API key, or a bad body tries to set roles, then 403 / 400 / 404', async () => {
+    expect((await request(app).patch(`/api/v1/admin/users/${alice.id}/roles`).set(asAlice()).send({ roles: ['admin'] })).status).toBe(403);
+    const adminKey = identity(harness, admin.id, { roles: ['user', 'admin'], via: 'api-key', scopes: ['read', 'trade'] });
+    expect((await request(app).patch(`/api/v1/admin/users/${alice.id}/roles`).set(adminKey).send({ roles: ['admin'] })).status).toBe(403);
+    expect((await request(app).patch(`/api/v1/admin/users/${alice.id}/roles`).set(asAdmin()).send({ roles: ['superuser'] })).status).toBe(400);
+    expect((await request(app).patch(`/api/v1/admin/users/${alice.id}/roles`).set(asAdmin()).send({ roles: ['admin'], userId: admin.id })).status).toBe(400);
+    expect((await request(app).patch('/api/v1/admin/users/00000000-0000-4000-8000-000000000000/roles').set(asAdmin()).send({ roles: [] })).status).toBe(404);
+    expect((await request(app).patch('/api/v1/admin/users/nope/roles').set(asAdmin()).send({ roles: [] })).status).toBe(404);
+    const me = await request(app).get('/api/v1/users/me').set(asAlice());
+    expect(me.body.roles).toEqual(['user']);
+  });
+
+  it('when an admin reads the audit log, then pages come newest first with a cursor', async () => {
+    const first = await request(app).get('/api/v1/admin/audit?limit=2').set(asAdmin());
+    expect(first.status).toBe(200);
+    expect(first.body.data).toHaveLength(2);
+    expect(first.body.nextCursor).toBe(first.body.data[1].id);
+    const next = await request(app).get(`/api/v1/admin/users/audit?limit=2&cursor=${first.body.nextCursor}`).set(asAdmin());
+    expect(next.status).toBe(200);
+    expect(BigInt(next.body.data[0].id)).toBeLessThan(BigInt(first.body.data[1].id));
+    expect((await request(app).get('/api/v1/admin/audit').set(asAlice())).status).toBe(403);
+    expect((await request(app).get('/api/v1/admin/audit?limit=1000').set(asAdmin())).status).toBe(400);
+    expect((await request(app).get('/api/v1/admin/audit?cursor=abc').set(asAdmin())).status).toBe(400);
+  });
+});
