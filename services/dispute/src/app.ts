@@ -1,19 +1,22 @@
 import type { Express } from 'express';
 import { createServiceApp } from '@orrange/http';
 import type { Runtime } from '@orrange/runtime';
+import { disputeRoutes } from './api/dispute.routes';
 import { openapi } from './api/openapi';
+import type { DisputeDeps } from './domain/dispute.use-cases';
 
-/** What the HTTP layer needs; built by index.ts, or by tests against their own database and Redis. */
+/** What the HTTP layer needs; built by createDisputeService (index.ts, or tests on their own database and Redis). */
 export interface AppDeps {
   runtime: Runtime;
+  deps: DisputeDeps;
 }
 
 /** Builds the dispute service's express app. Never listens: index.ts does, and tests use supertest. */
-export function createApp({ runtime }: AppDeps): Express {
+export function createApp({ runtime, deps }: AppDeps): Express {
   return createServiceApp(
     { logger: runtime.logger, registry: runtime.registry, checks: runtime.checks, internalTokenSecret: runtime.config.INTERNAL_TOKEN_SECRET, openapi },
-    () => {
-      // Routers are mounted here by the feature issues.
+    (app) => {
+      app.use(disputeRoutes(deps));
     },
   );
 }

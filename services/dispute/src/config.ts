@@ -2,8 +2,15 @@ import { baseServiceSchema, env, loadConfig, z } from '@orrange/config';
 
 export const SCHEMA = 'dispute';
 
+/** A positive duration in the given unit; fractions are allowed so tests can shrink windows to seconds. */
+const duration = (fallback: number) => z.coerce.number().positive().max(24 * 365).default(fallback);
+
 export const configSchema = baseServiceSchema.extend({
   PORT: env.port(3004),
+  /** How long the parties have to submit evidence before a silent party is flagged for default judgment. */
+  EVIDENCE_WINDOW_HOURS: duration(48),
+  /** How long a case may wait for an arbitrator before it escalates. */
+  DISPUTE_ASSIGNMENT_TIMEOUT_MINUTES: duration(60),
 });
 
 export type Config = z.infer<typeof configSchema>;

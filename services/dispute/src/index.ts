@@ -1,12 +1,13 @@
-import { createRuntime, serve } from '@orrange/runtime';
+import { serve } from '@orrange/runtime';
 import { createApp } from './app';
-import { readConfig, SCHEMA } from './config';
+import { readConfig } from './config';
+import { createDisputeService } from './service';
 
 /** Composition root: config → runtime (db, redis, outbox relay, consumer) → app → listen → graceful shutdown. */
 async function main(): Promise<void> {
   const config = readConfig();
-  const runtime = createRuntime({ service: 'dispute', schema: SCHEMA, config });
-  await serve(runtime, createApp({ runtime }), config.PORT);
+  const service = createDisputeService(config);
+  await serve(service.runtime, createApp(service), config.PORT);
 }
 
 main().catch((error: unknown) => {

@@ -1,0 +1,42 @@
+import { Router } from 'express';
+import { identityOf, idempotency, parse, requireAuth } from '@orrange/http';
+import * as useCases from '../domain/dispute.use-cases';
+import type { DisputeDeps } from '../domain/dispute.use-cases';
+import { assignBodySchema, evidenceBodySchema, idParamsSchema, listQuerySchema, resolveBodySchema } from './dispute.schemas';
+
+/** API.md's disputes: thin routes that validate, call a use case and answer. */
+export function disputeRoutes(deps: DisputeDeps): Router {
+  const router = Router();
+  router.use('/api/v1/disputes', requireAuth, idempotency(deps.db));
+
+  router.get('/api/v1/disputes', async (req, res) => {
+    res.json(await useCases.listDisputes(deps, identityOf(req), parse(listQuerySchema, req.query)));
+  });
+
+  router.get('/api/v1/disputes/:id', async (req, res) => {
+    const { id } = parse(idParamsSchema, req.params);
+    res.json(await useCases.getDispute(deps, identityOf(req), id));
+  });
+
+  router.get('/api/v1/disputes/:id/export', async (req, res) => {
+    const { id } = parse(idParamsSchema, req.params);
+    res.json(await useCases.exportDispute(deps, identityOf(req), id));
+  });
+
+  router.post('/api/v1/disputes/:id/evidence', async (req, res) => {
+    const { id } = parse(idParamsSchema, req.params);
+    res.status(201).json(await useCases.addEvidence(deps, identityOf(req), id, parse(evidenceBodySchema, req.body)));
+  });
+
+  router.post('/api/v1/disputes/:id/assign', async (req, res) => {
+    const { id } = parse(idParamsSchema, req.params);
+    res.json(await useCases.assignDispute(deps, identityOf(req), id, parse(assignBodySchema, req.body ?? {})));
+  });
+
+  router.post('/api/v1/disputes/:id/resolve', async (req, res) => {
+    const { id } = parse(idParamsSchema, req.params);
+    res.json(await useCases.resolveDispute(deps, identityOf(req), id, parse(resolveBodySchema, req.body)));
+  });
+
+  return router;
+}

@@ -1,0 +1,228 @@
+import type { Tx } from '@orrange/db';
+import { ASSET_SCALES, normalize, type Asset } from '@orrange/money';
+import type { Attachment, AuthorRole, DisputeCase, DisputeStatus, Evidence, Outcome, PartySide } from '../domain/dispute';
+import type { JournalEntry } from '../domain/journal';
+
+/** Anything that runs one SQL statement: the pool manager, or a transaction. */
+export interface Sql {
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
+}
+
+interface CaseRow {
+  id: string;
+  trade_id: string;
+  opened_by: string;
+  reason: string;
+  buyer_id: string;
+  seller_id: string;
+  asset: Asset;
+  amount: string;
+  fiat_currency: string;
+  fiat_amount: string;
+  status: DisputeStatus;
+  arbitrator_id: string | null;
+  assigned_at: Date | null;
+  outcome: Outcome | null;
+  buyer_amount: string | null;
+  resolution_note: string | null;
+  resolved_by: string | null;
+  resolved_at: Date | null;
+  evidence_deadline_at: Date;
+  assignment_deadline_at: Date;
+  evidence_closed_at: Date | null;
+  default_judgment_against: PartySide[];
+  escalated_at: Date | null;
+  settled_at: Date | null;
+  created_at: Date;
+  journal_seq: number;
+  journal_head: string | null;
+}
+
+function toCase(row: CaseRow): DisputeCase {
+  const scale = ASSET_SCALES[row.asset];
+  return {
+    id: row.id,
+    tradeId: row.trade_id,
+    openedBy: row.opened_by,
+    reason: row.reason,
+    buyerId: row.buyer_id,
+    sellerId: row.seller_id,
+    asset: row.asset,
+    amount: normalize(row.amount, scale),
+    fiatCurrency: row.fiat_currency,
+    fiatAmount: normalize(row.fiat_amount, 2),
+    status: row.status,
+    arbitratorId: row.arbitrator_id,
+    assignedAt: row.assigned_at,
+    outcome: row.outcome,
+    buyerAmount: row.buyer_amount === null ? null : normalize(row.buyer_amount, scale),
+    resolutionNote: row.resolution_note,
+    resolvedBy: row.resolved_by,
+    resolvedAt: row.resolved_at,
+    evidenceDeadlineAt: row.evidence_deadline_at,
+    assignmentDeadlineAt: row.assignment_deadline_at,
+    evidenceClosedAt: row.evidence_closed_at,
+    defaultJudgmentAgainst: row.default_judgment_against ?? [],
+    escalatedAt: row.escalated_at,
+    settledAt: row.settled_at,
+    createdAt: row.created_at,
+    journalSeq: row.journal_seq,
+    journalHead: row.journal_head,
+  };
+}
+
+export interface NewCase {
+  id: string;
+  tradeId: string;
+  openedBy: string;
+  reason: string;
+  buyerId: string;
+  sellerId: string;
+  asset: Asset;
+  amount: string;
+  fiatCurrency: string;
+  fiatAmount: string;
+  createdAt: Date;
+  evidenceDeadlineAt: Date;
+  assignmentDeadlineAt: Date;
+}
+
+/** Inserts the case unless one exists for this id or trade; returns null for such a duplicate. */
+export async function insertCase(tx: Tx, c: NewCase): Promise<DisputeCase | null> {
+  const [row] = await tx.query<CaseRow>(
+    `INSERT INTO disputes (id, trade_id, opened_by, reason, buyer_id, seller_id, asset, amount, fiat_currency, fiat_amount, created_at, evidence_deadline_at, assignment_deadline_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+     ON CONFLICT DO NOTHING RETURNING *`,
+    [c.id, c.tradeId, c.openedBy, c.reason, c.buyerId, c.sellerId, c.asset, c.amount, c.fiatCurrency, c.fiatAmount, c.createdAt, c.evidenceDeadlineAt, c.assignmentDeadlineAt],
+  );
+  return row ? toCase(row) : null;
+}
+
+export async function findCase(db: Sql, id: string): Promise<DisputeCase | null> {
+  const [row] = await db.query<CaseRow>('SELECT * FROM disputes WHERE id = $1', [id]);
+  return row ? toCase(row) : null;
+}
+
+/** Locks the case row for the rest of the transaction: every change and journal append goes through here. */
+export async function lockCase(tx: Tx, id: string): Promise<DisputeCase | null> {
+  const [row] = await tx.query<CaseRow>('SELECT * FROM disputes WHERE id = $1 FOR UPDATE', [id]);
+  return row ? toCase(row) : null;
+}
+
+export async function lockCaseByTrade(tx: Tx, tradeId: string): Promise<DisputeCase | null> {
+  const [row] = await tx.query<CaseRow>('SELECT * FROM disputes WHERE trade_id = $1 FOR UPDATE', [tradeId]);
+  return row ? toCase(row) : null;
+}
+
+export async function assignCase(tx: Tx, id: string, arbitratorId: string, at: Date): Promise<DisputeCase> {
+  const [row] = await tx.query<CaseRow>(
+    `UPDATE disputes SET arbitrator_id = $2, assigned_at = COALESCE(assigned_at, $3), status = 'UNDER_REVIEW'
+     WHERE id = $1 AND status <> 'RESOLVED' RETURNING *`,
+    [id, arbitratorId, at],
+  );
+  return toCase(row!);
+}
+
+/** Resolves a case that is not resolved yet; null when it already was (the caller answers 409). */
+export async function resolveCase(tx: Tx, id: string, r: { outcome: Outcome; buyerAmount: string | null; note: string; resolvedBy: string; at: Date }): Promise<DisputeCase | null> {
+  const [row] = await tx.query<CaseRow>(
+    `UPDATE disputes SET status = 'RESOLVED', outcome = $2, buyer_amount = $3, resolution_note = $4, resolved_by = $5, resolved_at = $6
+     WHERE id = $1 AND status <> 'RESOLVED' RETURNING *`,
+    [id, r.outcome, r.buyerAmount, r.note, r.resolvedBy, r.at],
+  );
+  return row ? toCase(row) : null;
+}
+
+export async function closeEvidenceWindow(tx: Tx, id: string, against: PartySide[], at: Date): Promise<void> {
+  await tx.query('UPDATE disputes SET evidence_closed_at = $2, default_judgment_against = $3 WHERE id = $1', [id, at, against]);
+}
+
+export async function markEscalated(tx: Tx, id: string, at: Date): Promise<void> {
+  await tx.query('UPDATE disputes SET escalated_at = $2 WHERE id = $1', [id, at]);
+}
+
+export async function markSettled(tx: Tx, id: string, at: Date): Promise<void> {
+  await tx.query('UPDATE disputes SET settled_at = $2 WHERE id = $1', [id, at]);
+}
+
+interface EvidenceRow {
+  id: string;
+  dispute_id: string;
+  author_id: string;
+  author_role: AuthorRole;
+  body: string;
+  attachments: Attachment[];
+  created_at: Date;
+}
+
+const toEvidence = (r: EvidenceRow): Evidence => ({ id: r.id, disputeId: r.dispute_id, authorId: r.author_id, authorRole: r.author_role, body: r.body, attachments: r.attachments, createdAt: r.created_at });
+
+export async function insertEvidence(tx: Tx, e: Evidence): Promise<void> {
+  await tx.query('INSERT INTO evidence (id, dispute_id, author_id, author_role, body, attachments, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+    e.id, e.disputeId, e.authorId, e.authorRole, e.body, JSON.stringify(e.attachments), e.createdAt,
+  ]);
+}
+
+/** Evidence of a case, oldest first. Bounded: a case holds at most EVIDENCE_PER_CASE_MAX items. */
+export async function listEvidence(db: Sql, disputeId: string): Promise<Evidence[]> {
+  const rows = await db.query<EvidenceRow>('SELECT * FROM evidence WHERE dispute_id = $1 ORDER BY created_at, id', [disputeId]);
+  return rows.map(toEvidence);
+}
+
+export async function countEvidence(tx: Tx, disputeId: string): Promise<number> {
+  const [row] = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM evidence WHERE dispute_id = $1', [disputeId]);
+  return row!.n;
+}
+
+/** Which parties submitted evidence (the arbitrator's own notes do not count). */
+export async function sidesWithEvidence(tx: Tx, disputeId: string): Promise<PartySide[]> {
+  const rows = await tx.query<{ author_role: PartySide }>(`SELECT DISTINCT author_role FROM evidence WHERE dispute_id = $1 AND author_role IN ('BUYER', 'SELLER')`, [disputeId]);
+  return rows.map((r) => r.author_role);
+}
+
+export interface CaseFilter {
+  status?: DisputeStatus;
+  /** Only cases where this user is a party; undefined for arbitrators and admins (all cases). */
+  partyId?: string;
+  after?: { createdAt: Date; id: string };
+  limit: number;
+}
+
+/** Newest first, keyset-paginated on (created_at, id). */
+export async function listCases(db: Sql, f: CaseFilter): Promise<DisputeCase[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (f.status) where.push(`status = $${params.push(f.status)}`);
+  if (f.partyId) where.push(`(buyer_id = $${params.push(f.partyId)} OR seller_id = $${params.length})`);
+  if (f.after) where.push(`(created_at, id) < ($${params.push(f.after.createdAt)}, $${params.push(f.after.id)})`);
+  const sql = `SELECT * FROM disputes ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT $${params.push(f.limit)}`;
+  return (await db.query<CaseRow>(sql, params)).map(toCase);
+}
+
+interface JournalRow {
+  dispute_id: string;
+  seq: number;
+  action: JournalEntry['action'];
+  actor_id: string | null;
+  data: JournalEntry['data'];
+  prev_hash: string;
+  hash: string;
+  created_at: Date;
+}
+
+/** Appends one entry and moves the case's head; the caller holds the case row lock. */
+export async function appendJournal(tx: Tx, e: JournalEntry): Promise<void> {
+  await tx.query('INSERT INTO journal_entries (dispute_id, seq, action, actor_id, data, prev_hash, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+    e.disputeId, e.seq, e.action, e.actorId, JSON.stringify(e.data), e.prevHash, e.hash, e.createdAt,
+  ]);
+  await tx.query('UPDATE disputes SET journal_seq = $2, journal_head = $3 WHERE id = $1', [e.disputeId, e.seq, e.hash]);
+}
+
+export async function readJournal(db: Sql, disputeId: string): Promise<JournalEntry[]> {
+  const rows = await db.query<JournalRow>('SELECT * FROM journal_entries WHERE dispute_id = $1 ORDER BY seq', [disputeId]);
+  return rows.map((r) => ({ disputeId: r.dispute_id, seq: r.seq, action: r.action, actorId: r.actor_id, data: r.data, prevHash: r.prev_hash, hash: r.hash, createdAt: r.created_at.toISOString() }));
+}
+
+export async function countCasesByStatus(db: Sql): Promise<Array<{ status: DisputeStatus; n: number }>> {
+  return db.query('SELECT status, count(*)::int AS n FROM disputes GROUP BY status');
+}

@@ -1,0 +1,236 @@
+import { randomUUID } from 'node:crypto';
+import type { Database, Tx } from '@orrange/db';
+import { ASSET_SCALES, normalize, type Asset } from '@orrange/money';
+import type { EventPayload } from '@orrange/queue';
+import { badRequest, conflict } from '@orrange/http';
+import * as repo from '../data/dispute.repository';
+import { disputeEvents } from '../messaging/dispute.events';
+import type { ArbitrationMetrics } from '../messaging/arbitration.metrics';
+import {
+  alreadyResolved, authorizeAssignment, authorizeEvidence, authorizeExport, authorizeRead, authorizeResolution, disputeNotFound, disputeView, evidenceView,
+  isAdmin, isArbitrator, resolutionBuyerAmount, settlement, type Actor, type Attachment, type DisputeCase, type DisputeStatus, type Outcome, type PartySide,
+} from './dispute';
+import { nextEntry, verifyChain, type JournalInput } from './journal';
+
+/** A case holds at most this many evidence items: a bound on storage, on the read and on the export. */
+export const EVIDENCE_PER_CASE_MAX = 200;
+/** A deadline that fires this much early (clock skew between hosts) still counts as due. */
+const DEADLINE_TOLERANCE_MS = 1_000;
+
+export interface DisputeDeps {
+  db: Database;
+  metrics: ArbitrationMetrics;
+  evidenceWindowMs: number;
+  assignmentTimeoutMs: number;
+}
+
+/** Appends to the case journal; the caller holds the case row lock, so the chain can never fork. */
+async function record(tx: Tx, c: DisputeCase, input: JournalInput, at: Date): Promise<DisputeCase> {
+  const entry = nextEntry(c.id, { seq: c.journalSeq, hash: c.journalHead }, input, at);
+  await repo.appendJournal(tx, entry);
+  return { ...c, journalSeq: entry.seq, journalHead: entry.hash };
+}
+
+async function lockVisible(tx: Tx, id: string): Promise<DisputeCase> {
+  const c = await repo.lockCase(tx, id);
+  if (!c) throw disputeNotFound();
+  return c;
+}
+
+const secondsSince = (from: Date, to: Date) => Math.max(0, (to.getTime() - from.getTime()) / 1000);
+
+// ---- events -------------------------------------------------------------------------------------------
+
+/**
+ * `trade.disputed` → the case, with the trade's parties and amounts, its journal's first entry and both
+ * deadline timers, all in the consumer's transaction. A second delivery (or another event for the same
+ * trade or dispute id) finds the unique keys taken and changes nothing.
+ */
+export async function openCase(deps: DisputeDeps, tx: Tx, e: EventPayload<'trade.disputed'>): Promise<DisputeCase | null> {
+  const scale = ASSET_SCALES[e.asset as Asset];
+  const now = new Date();
+  const created = await repo.insertCase(tx, {
+    id: e.disputeId,
+    tradeId: e.tradeId,
+    openedBy: e.openedBy,
+    reason: e.reason,
+    buyerId: e.buyerId,
+    sellerId: e.sellerId,
+    asset: e.asset,
+    amount: normalize(e.amount, scale),
+    fiatCurrency: e.fiatCurrency,
+    fiatAmount: normalize(e.fiatAmount, 2),
+    createdAt: now,
+    evidenceDeadlineAt: new Date(now.getTime() + deps.evidenceWindowMs),
+    assignmentDeadlineAt: new Date(now.getTime() + deps.assignmentTimeoutMs),
+  });
+  if (!created) return null;
+  const data = { tradeId: e.tradeId, openedBy: e.openedBy, reason: e.reason, buyerId: e.buyerId, sellerId: e.sellerId, asset: e.asset, amount: created.amount, fiatCurrency: e.fiatCurrency, fiatAmount: created.fiatAmount };
+  const c = await record(tx, created, { action: 'OPENED', actorId: e.openedBy, data }, now);
+  await disputeEvents.deadline(tx, c, 'EVIDENCE_WINDOW', c.evidenceDeadlineAt);
+  await disputeEvents.deadline(tx, c, 'ASSIGNMENT', c.assignmentDeadlineAt);
+  return c;
+}
+
+/**
+ * A deadline timer fired: re-check the case under its lock. Past the evidence window, each party that
+ * submitted nothing is flagged for default judgment; unassigned past the assignment timeout, the case
+ * escalates. Either happens at most once, and never to a resolved case.
+ */
+export async function onDeadline(deps: DisputeDeps, tx: Tx, e: EventPayload<'dispute.deadline'>): Promise<void> {
+  const c = await repo.lockCase(tx, e.disputeId);
+  if (!c || c.status === 'RESOLVED') return;
+  const now = new Date();
+  if (e.kind === 'EVIDENCE_WINDOW') {
+    if (c.evidenceClosedAt) return;
+    assertDue(c.evidenceDeadlineAt, now);
+    const spoke = await repo.sidesWithEvidence(tx, c.id);
+    const silent = (['BUYER', 'SELLER'] as PartySide[]).filter((side) => !spoke.includes(side));
+    await repo.closeEvidenceWindow(tx, c.id, silent, now);
+    if (silent.length === 0) return;
+    await record(tx, c, { action: 'FLAGGED_DEFAULT_JUDGMENT', actorId: null, data: { against: silent } }, now);
+    await disputeEvents.escalated(tx, c, 'PARTY_SILENT');
+    deps.metrics.escalations.inc({ reason: 'PARTY_SILENT' });
+    return;
+  }
+  if (c.status !== 'OPEN' || c.escalatedAt) return;
+  assertDue(c.assignmentDeadlineAt, now);
+  await repo.markEscalated(tx, c.id, now);
+  await record(tx, c, { action: 'ESCALATED', actorId: null, data: { reason: 'UNASSIGNED_TOO_LONG' } }, now);
+  await disputeEvents.escalated(tx, c, 'UNASSIGNED_TOO_LONG');
+  deps.metrics.escalations.inc({ reason: 'UNASSIGNED_TOO_LONG' });
+}
+
+/** A timer delivered early (clock skew) is retried with backoff rather than acted on. */
+function assertDue(deadline: Date, now: Date): void {
+  if (now.getTime() + DEADLINE_TOLERANCE_MS < deadline.getTime()) throw new Error(`deadline ${deadline.toISOString()} not reached yet`);
+}
+
+/** `trade.resolved`: trade-execution moved the escrow; the case records that it is settled. */
+export async function onTradeResolved(tx: Tx, e: EventPayload<'trade.resolved'>): Promise<void> {
+  const c = await repo.lockCaseByTrade(tx, e.tradeId);
+  // The case always exists before its resolution; if not yet here, retry until trade.disputed is applied.
+  if (!c) throw new Error(`no dispute for trade ${e.tradeId} yet`);
+  if (c.settledAt) return;
+  const now = new Date();
+  await repo.markSettled(tx, c.id, now);
+  await record(tx, c, { action: 'SETTLED', actorId: null, data: { outcome: e.outcome, buyerAmount: e.buyerAmount, sellerAmount: e.sellerAmount, matchesDecision: matchesDecision(c, e) } }, now);
+}
+
+function matchesDecision(c: DisputeCase, e: EventPayload<'trade.resolved'>): boolean {
+  const s = settlement(c);
+  if (!s) return false;
+  const scale = ASSET_SCALES[c.asset];
+  return c.outcome === e.outcome && s.buyerAmount === normalize(e.buyerAmount, scale) && s.sellerAmount === normalize(e.sellerAmount, scale);
+}
+
+// ---- HTTP use cases -----------------------------------------------------------------------------------
+
+export async function getDispute(deps: DisputeDeps, actor: Actor, id: string) {
+  const c = await repo.findCase(deps.db, id);
+  if (!c) throw disputeNotFound();
+  authorizeRead(c, actor);
+  return disputeView(c, await repo.listEvidence(deps.db, id));
+}
+
+export interface ListQuery {
+  status?: DisputeStatus;
+  limit: number;
+  cursor?: string;
+}
+
+/** Arbitrators and admins list every case, users the cases they are a party to. List items carry no evidence. */
+export async function listDisputes(deps: DisputeDeps, actor: Actor, q: ListQuery) {
+  const partyId = isAdmin(actor) || isArbitrator(actor) ? undefined : actor.userId;
+  const rows = await repo.listCases(deps.db, { status: q.status, partyId, after: q.cursor ? decodeCursor(q.cursor) : undefined, limit: q.limit + 1 });
+  const page = rows.slice(0, q.limit);
+  const last = page[page.length - 1];
+  return { data: page.map((c) => disputeView(c)), nextCursor: rows.length > q.limit && last ? encodeCursor(last) : null };
+}
+
+function encodeCursor(c: DisputeCase): string {
+  return Buffer.from(JSON.stringify([c.createdAt.toISOString(), c.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    const createdAt = new Date(String(at));
+    if (typeof id !== 'string' || typeof at !== 'string' || Number.isNaN(createdAt.getTime())) throw new Error('bad cursor');
+    return { createdAt, id };
+  } catch {
+    throw badRequest('VALIDATION.FAILED', 'The cursor is not valid.', [{ path: 'cursor', message: 'not a cursor this endpoint issued' }]);
+  }
+}
+
+export async function addEvidence(deps: DisputeDeps, actor: Actor, id: string, input: { body: string; attachments?: Attachment[] }) {
+  return deps.db.transaction(
+    async (tx) => {
+      const c = await lockVisible(tx, id);
+      const authorRole = authorizeEvidence(c, actor);
+      if ((await repo.countEvidence(tx, id)) >= EVIDENCE_PER_CASE_MAX) throw conflict('DISPUTE.EVIDENCE_LIMIT', `A dispute holds at most ${EVIDENCE_PER_CASE_MAX} evidence items.`);
+      const evidence = { id: randomUUID(), disputeId: id, authorId: actor.userId, authorRole, body: input.body, attachments: input.attachments ?? [], createdAt: new Date() };
+      await repo.insertEvidence(tx, evidence);
+      const attachments = evidence.attachments.map((a) => ({ name: a.name, sha256: a.sha256, url: a.url ?? null }));
+      await record(tx, c, { action: 'EVIDENCE_ADDED', actorId: actor.userId, data: { evidenceId: evidence.id, authorRole, body: evidence.body, attachments } }, evidence.createdAt);
+      return evidenceView(evidence);
+    },
+    { retryable: true },
+  );
+}
+
+export async function assignDispute(deps: DisputeDeps, actor: Actor, id: string, input: { arbitratorId?: string }) {
+  const { c, firstAssignment } = await deps.db.transaction(
+    async (tx) => {
+      const current = await lockVisible(tx, id);
+      const arbitratorId = authorizeAssignment(current, actor, input.arbitratorId);
+      if (current.arbitratorId === arbitratorId) return { c: current, firstAssignment: false };
+      const now = new Date();
+      const assigned = await repo.assignCase(tx, id, arbitratorId, now);
+      const c = await record(tx, assigned, { action: 'ASSIGNED', actorId: actor.userId, data: { arbitratorId, previousArbitratorId: current.arbitratorId } }, now);
+      await disputeEvents.assigned(tx, c);
+      return { c, firstAssignment: current.assignedAt === null };
+    },
+    { retryable: true },
+  );
+  if (firstAssignment) deps.metrics.timeToAssignment.observe(secondsSince(c.createdAt, c.assignedAt!));
+  return disputeView(c, await repo.listEvidence(deps.db, id));
+}
+
+/**
+ * The decision that moves the escrow: under the case row lock, re-checks who may decide and that nobody
+ * has, then resolves with a conditional UPDATE and writes `dispute.resolved` to the outbox in the same
+ * transaction. Two racing resolutions: one wins, the other finds the case RESOLVED and gets 409.
+ */
+export async function resolveDispute(deps: DisputeDeps, actor: Actor, id: string, input: { outcome: Outcome; buyerAmount?: string; note: string }) {
+  const c = await deps.db.transaction(
+    async (tx) => {
+      const current = await lockVisible(tx, id);
+      authorizeResolution(current, actor);
+      const buyerAmount = resolutionBuyerAmount(current, input.outcome, input.buyerAmount);
+      const now = new Date();
+      const resolved = await repo.resolveCase(tx, id, { outcome: input.outcome, buyerAmount, note: input.note, resolvedBy: actor.userId, at: now });
+      if (!resolved) throw alreadyResolved();
+      const c = await record(tx, resolved, { action: 'RESOLVED', actorId: actor.userId, data: { outcome: input.outcome, note: input.note, ...settlement(resolved)! } }, now);
+      await disputeEvents.resolved(tx, c);
+      return c;
+    },
+    { retryable: true },
+  );
+  deps.metrics.timeToResolution.observe(secondsSince(c.createdAt, c.resolvedAt!));
+  return disputeView(c, await repo.listEvidence(deps.db, id));
+}
+
+/** The case, its evidence and its whole journal from one snapshot, with the hash chain re-verified. */
+export async function exportDispute(deps: DisputeDeps, actor: Actor, id: string) {
+  return deps.db.transaction(
+    async (tx) => {
+      const c = await repo.findCase(tx, id);
+      if (!c) throw disputeNotFound();
+      authorizeExport(c, actor);
+      const [evidence, journal] = await Promise.all([repo.listEvidence(tx, id), repo.readJournal(tx, id)]);
+      return { dispute: disputeView(c, evidence), journal, verification: verifyChain(journal, { seq: c.journalSeq, hash: c.journalHead }) };
+    },
+    { isolation: 'REPEATABLE READ' },
+  );
+}

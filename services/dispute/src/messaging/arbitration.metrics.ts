@@ -1,0 +1,35 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { DISPUTE_STATUSES } from '../domain/dispute';
+import { countCasesByStatus, type Sql } from '../data/dispute.repository';
+
+const DURATION_BUCKETS_SECONDS = [60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600, 48 * 3600, 7 * 24 * 3600];
+
+/**
+ * Arbitration metrics. Made before the runtime (the event handlers need them) and registered on its
+ * registry afterwards; the open-cases gauge reads the database at scrape time, so every replica reports the
+ * same truth.
+ */
+export function createArbitrationMetrics() {
+  return {
+    escalations: new Counter({ name: 'dispute_escalations_total', help: 'Cases escalated, by reason', labelNames: ['reason'], registers: [] }),
+    timeToAssignment: new Histogram({ name: 'dispute_time_to_assignment_seconds', help: 'From opening a case to its first assignment', buckets: DURATION_BUCKETS_SECONDS, registers: [] }),
+    timeToResolution: new Histogram({ name: 'dispute_time_to_resolution_seconds', help: 'From opening a case to its resolution', buckets: DURATION_BUCKETS_SECONDS, registers: [] }),
+  };
+}
+
+export type ArbitrationMetrics = ReturnType<typeof createArbitrationMetrics>;
+
+export function registerArbitrationMetrics(registry: Registry, metrics: ArbitrationMetrics, db: Sql): void {
+  for (const metric of Object.values(metrics)) registry.registerMetric(metric);
+  new Gauge({
+    name: 'dispute_cases',
+    help: 'Dispute cases by status (OPEN and UNDER_REVIEW are the open ones)',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      const counts = await countCasesByStatus(db).catch(() => undefined);
+      if (!counts) return;
+      for (const status of DISPUTE_STATUSES) this.set({ status }, counts.find((c) => c.status === status)?.n ?? 0);
+    },
+  });
+}

@@ -1,0 +1,29 @@
+import { UnrecoverableError } from 'bullmq';
+import { ASSET_SCALES, normalize } from '@orrange/money';
+import type { EventHandlers } from '@orrange/queue';
+import { onDeadline, onTradeResolved, openCase, type DisputeDeps } from '../domain/dispute.use-cases';
+
+/**
+ * The dispute service's queue. Each handler runs in the consumer's transaction with the event's inbox row,
+ * so a redelivery changes nothing; throwing retries with backoff.
+ */
+export function disputeHandlers(deps: DisputeDeps): EventHandlers {
+  return {
+    'trade.disputed': async (event, tx) => {
+      const { asset, amount } = event.payload;
+      if (!fitsScale(amount, ASSET_SCALES[asset])) throw new UnrecoverableError(`trade.disputed ${event.id}: amount ${amount} has more decimals than ${asset} allows`);
+      await openCase(deps, tx, event.payload);
+    },
+    'dispute.deadline': (event, tx) => onDeadline(deps, tx, event.payload),
+    'trade.resolved': (event, tx) => onTradeResolved(tx, event.payload),
+  };
+}
+
+function fitsScale(decimal: string, scale: number): boolean {
+  try {
+    normalize(decimal, scale);
+    return !decimal.startsWith('-');
+  } catch {
+    return false;
+  }
+}

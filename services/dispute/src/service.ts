@@ -1,0 +1,32 @@
+import type { Logger } from '@orrange/logger';
+import { createRuntime, type Runtime } from '@orrange/runtime';
+import type { Config } from './config';
+import { SCHEMA } from './config';
+import type { DisputeDeps } from './domain/dispute.use-cases';
+import { createArbitrationMetrics, registerArbitrationMetrics } from './messaging/arbitration.metrics';
+import { disputeHandlers } from './messaging/dispute.handlers';
+
+export interface DisputeService {
+  runtime: Runtime;
+  deps: DisputeDeps;
+}
+
+const MS_PER_HOUR = 3_600_000;
+const MS_PER_MINUTE = 60_000;
+
+/**
+ * Builds the runtime with the service's event handlers and its arbitration metrics; index.ts and the test
+ * harness both come through here, so tests run the same wiring as production.
+ */
+export function createDisputeService(config: Config, options: { logger?: Logger } = {}): DisputeService {
+  const metrics = createArbitrationMetrics();
+  const deps = {
+    metrics,
+    evidenceWindowMs: Math.round(config.EVIDENCE_WINDOW_HOURS * MS_PER_HOUR),
+    assignmentTimeoutMs: Math.round(config.DISPUTE_ASSIGNMENT_TIMEOUT_MINUTES * MS_PER_MINUTE),
+  } as DisputeDeps;
+  const runtime = createRuntime({ service: 'dispute', schema: SCHEMA, config, handlers: disputeHandlers(deps), logger: options.logger });
+  deps.db = runtime.db;
+  registerArbitrationMetrics(runtime.registry, metrics, runtime.db);
+  return { runtime, deps };
+}
