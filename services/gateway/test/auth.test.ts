@@ -1,0 +1,171 @@
+import { generateKeyPairSync } from 'node:crypto';
+import express from 'express';
+import jwt from 'jsonwebtoken';
+import request from 'supertest';
+import { authRedisKeys, hashApiKey, IDENTITY_HEADER, verifyIdentity, type Identity } from '@orrange/http';
+import { accessToken, closedUrl, createTestGateway, createTestRedis, startStub, type StubUpstream, type TestGateway, type TestRedis } from './harness';
+
+const b64url = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+describe('gateway authentication', () => {
+  let testRedis: TestRedis;
+  let user: StubUpstream;
+  let gateway: TestGateway;
+  const apiKeys = new Map<string, { userId: string; roles: string[]; scopes: string[] }>();
+  const resolveCalls: Array<{ keyHash: string; caller: Identity }> = [];
+
+  beforeAll(async () => {
+    testRedis = await createTestRedis();
+    user = await startStub('user', (app) => {
+      app.post('/internal/api-keys/resolve', express.json(), (req, res) => {
+        const caller = verifyIdentity(req.header(IDENTITY_HEADER) ?? '', gateway.config.INTERNAL_TOKEN_SECRET);
+        resolveCalls.push({ keyHash: req.body.keyHash, caller });
+        const found = apiKeys.get(req.body.keyHash);
+        if (!found) return res.status(404).type('application/problem+json').send('{"code":"API_KEY.NOT_FOUND"}');
+        res.json(found);
+      });
+    });
+    gateway = createTestGateway(testRedis, { user: [user.url] });
+  });
+
+  afterAll(async () => {
+    await gateway.close();
+    await user.close();
+    await testRedis.cleanup();
+  });
+
+  const settings = () => ({ secret: gateway.config.JWT_SECRETS.split(',')[0]!.split(':').slice(1).join(':'), kid: gateway.config.JWT_SECRETS.split(':')[0]! });
+  const claims = () => ({ sub: 'u-hostile', roles: ['user'], jti: 'j-1', iss: gateway.config.JWT_ISSUER, aud: gateway.config.JWT_AUDIENCE });
+  const sign = (payload: object, options: jwt.SignOptions = {}, secret = settings().secret) =>
+    jwt.sign(payload, secret, { algorithm: 'HS256', keyid: settings().kid, expiresIn: 900, ...options });
+
+  async function expectRefused(token: string) {
+    const before = user.seen.length;
+    const res = await request(gateway.app).get('/api/v1/users/me').set('Authorization', `Bearer ${token}`);
+    expect(res.status).toBe(401);
+    expect(res.headers['content-type']).toContain('application/problem+json');
+    expect(res.body.code).toBe('AUTH.INVALID_TOKEN');
+    expect(user.seen.length).toBe(before);
+  }
+
+  it('when the token is well formed and signed by the active key, then the request passes with its identity', async () => {
+    const res = await request(gateway.app).get('/api/v1/users/me').set('Authorization', `Bearer ${sign(claims())}`);
+    expect(res.status).toBe(200);
+    expect(verifyIdentity(res.body.identity, gateway.config.INTERNAL_TOKEN_SECRET)).toMatchObject({ userId: 'u-hostile', via: 'jwt', scopes: null });
+  });
+
+  it('when the token says alg none, then 401', async () => {
+    const unsigned = `${b64url({ alg: 'none', typ: 'JWT', kid: settings().kid })}.${b64url({ ...claims(), exp: Math.floor(Date.now() / 1000) + 900, iat: Math.floor(Date.now() / 1000) })}.`;
+    await expectRefused(unsigned);
+  });
+
+  it('when the token is RS256 (HS/RS confusion), or HS256 keyed with a public key, then 401', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    await expectRefused(jwt.sign(claims(), privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, { algorithm: 'RS256', keyid: settings().kid, expiresIn: 900 }));
+    await expectRefused(sign(claims(), {}, publicKey.export({ type: 'spki', format: 'pem' }) as string));
+  });
+
+  it('when the signature is wrong, then 401', async () => {
+    await expectRefused(sign(claims(), {}, 'another-secret-that-is-long-enough-0123456789'));
+    const valid = sign(claims());
+    await expectRefused(`${valid.slice(0, -4)}AAAA`);
+  });
+
+  it('when the token has expired, then 401', async () => {
+    const past = Math.floor(Date.now() / 1000) - 3600;
+    await expectRefused(jwt.sign({ ...claims(), iat: past, exp: past + 60 }, settings().secret, { algorithm: 'HS256', keyid: settings().kid }));
+  });
+
+  it('when aud or iss is not ours, then 401', async () => {
+    await expectRefused(sign({ ...claims(), aud: 'someone-else' }));
+    await expectRefused(sign({ ...claims(), iss: 'evil-issuer' }));
+  });
+
+  it('when the key id is unknown or missing, then 401', async () => {
+    await expectRefused(sign(claims(), { keyid: 'rotated-away' }));
+    await expectRefused(jwt.sign(claims(), settings().secret, { algorithm: 'HS256', expiresIn: 900 }));
+  });
+
+  it('when the token claims a role that does not exist, or lacks a subject, then 401', async () => {
+    await expectRefused(sign({ ...claims(), roles: ['superuser'] }));
+    const { sub: _sub, ...withoutSubject } = claims();
+    await expectRefused(sign(withoutSubject));
+  });
+
+  it('when the Authorization header is not a bearer token, then 401', async () => {
+    const res = await request(gateway.app).get('/api/v1/users/me').set('Authorization', 'Basic dXNlcjpwYXNz');
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe('AUTH.INVALID_TOKEN');
+  });
+
+  it('when the user was disabled (or a token family revoked) after the token was issued, then 401; newer tokens pass', async () => {
+    const token = accessToken(gateway.config, 'u-disabled');
+    const issuedAt = (jwt.decode(token) as { iat: number }).iat;
+    const key = authRedisKeys.notBefore(gateway.config.REDIS_PREFIX, 'u-disabled');
+    await testRedis.redis.set(key, String(issuedAt + 1), 'EX', 900);
+    await expectRefused(token);
+    const newer = sign({ ...claims(), sub: 'u-disabled', iat: issuedAt + 1 });
+    expect((await request(gateway.app).get('/api/v1/users/me').set('Authorization', `Bearer ${newer}`)).status).toBe(200);
+  });
+
+  describe('API keys', () => {
+    it('when a key is valid, then the identity carries its scopes and the answer is cached in Redis for at most 10 s', async () => {
+      const key = 'ork_live_read_only_0001';
+      apiKeys.set(hashApiKey(key), { userId: 'u-key', roles: ['user'], scopes: ['read'] });
+      const calls = resolveCalls.length;
+      const first = await request(gateway.app).get('/api/v1/users/me').set('X-API-Key', key);
+      expect(first.status).toBe(200);
+      expect(verifyIdentity(first.body.identity, gateway.config.INTERNAL_TOKEN_SECRET)).toEqual({ userId: 'u-key', roles: ['user'], scopes: ['read'], via: 'api-key' });
+      expect(resolveCalls.length).toBe(calls + 1);
+      expect(resolveCalls.at(-1)).toMatchObject({ keyHash: hashApiKey(key), caller: { userId: 'gateway', roles: [], scopes: null, via: 'service' } });
+
+      await request(gateway.app).get('/api/v1/users/me').set('X-API-Key', key).expect(200);
+      expect(resolveCalls.length).toBe(calls + 1);
+      const ttl = await testRedis.redis.ttl(authRedisKeys.apiKey(gateway.config.REDIS_PREFIX, hashApiKey(key)));
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(10);
+    });
+
+    it('when the key is revoked, then it stops working as soon as the user service deletes the cache entry', async () => {
+      const key = 'ork_live_to_revoke_0002';
+      const keyHash = hashApiKey(key);
+      apiKeys.set(keyHash, { userId: 'u-key', roles: ['user'], scopes: ['read', 'trade'] });
+      await request(gateway.app).post('/api/v1/users/me/api-keys').set('X-API-Key', key).expect(200);
+      apiKeys.delete(keyHash);
+      await testRedis.redis.del(authRedisKeys.apiKey(gateway.config.REDIS_PREFIX, keyHash));
+      const res = await request(gateway.app).post('/api/v1/users/me/api-keys').set('X-API-Key', key);
+      expect(res.status).toBe(401);
+      expect(res.body.code).toBe('AUTH.INVALID_API_KEY');
+    });
+
+    it('when the key is unknown, then 401, and the refusal is cached for about 2 s only', async () => {
+      const key = 'ork_live_unknown_0003';
+      const calls = resolveCalls.length;
+      for (let i = 0; i < 3; i++) expect((await request(gateway.app).get('/api/v1/users/me').set('X-API-Key', key)).status).toBe(401);
+      expect(resolveCalls.length).toBe(calls + 1);
+      const ttl = await testRedis.redis.ttl(authRedisKeys.apiKey(gateway.config.REDIS_PREFIX, hashApiKey(key)));
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(2);
+    });
+
+    it('when many requests bring the same uncached key at once, then the user service is asked once', async () => {
+      const key = 'ork_live_concurrent_0004';
+      apiKeys.set(hashApiKey(key), { userId: 'u-key', roles: ['user'], scopes: ['read'] });
+      const calls = resolveCalls.length;
+      const answers = await Promise.all(Array.from({ length: 10 }, () => request(gateway.app).get('/api/v1/users/me').set('X-API-Key', key)));
+      expect(answers.every((a) => a.status === 200)).toBe(true);
+      expect(resolveCalls.length - calls).toBeLessThanOrEqual(2);
+    });
+
+    it('when the user service cannot be reached, then 503, not a 401 that would look like a bad key', async () => {
+      const orphan = createTestGateway(testRedis, { user: [await closedUrl()] });
+      try {
+        const res = await request(orphan.app).get('/api/v1/users/me').set('X-API-Key', 'ork_live_whatever_0005');
+        expect(res.status).toBe(503);
+        expect(res.body.code).toBe('AUTH.UNAVAILABLE');
+      } finally {
+        await orphan.close();
+      }
+    });
+  });
+});
