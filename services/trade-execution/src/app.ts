@@ -1,19 +1,20 @@
 import type { Express } from 'express';
 import { createServiceApp } from '@orrange/http';
-import type { Runtime } from '@orrange/runtime';
 import { openapi } from './api/openapi';
-
-/** What the HTTP layer needs; built by index.ts, or by tests against their own database and Redis. */
-export interface AppDeps {
-  runtime: Runtime;
-}
+import { statsRouter } from './api/stats.routes';
+import { tradesRouter } from './api/trades.routes';
+import { walletRouter } from './api/wallet.routes';
+import type { TradeExecution } from './composition';
 
 /** Builds the trade-execution service's express app. Never listens: index.ts does, and tests use supertest. */
-export function createApp({ runtime }: AppDeps): Express {
+export function createApp(service: TradeExecution): Express {
+  const { runtime } = service;
   return createServiceApp(
     { logger: runtime.logger, registry: runtime.registry, checks: runtime.checks, internalTokenSecret: runtime.config.INTERNAL_TOKEN_SECRET, openapi },
-    () => {
-      // Routers are mounted here by the feature issues.
+    (app) => {
+      app.use(walletRouter(service));
+      app.use(tradesRouter(service));
+      app.use(statsRouter(service));
     },
   );
 }

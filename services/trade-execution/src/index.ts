@@ -1,12 +1,13 @@
-import { createRuntime, serve } from '@orrange/runtime';
+import { serve } from '@orrange/runtime';
 import { createApp } from './app';
-import { readConfig, SCHEMA } from './config';
+import { createTradeExecution } from './composition';
+import { readConfig } from './config';
 
-/** Composition root: config → runtime (db, redis, outbox relay, consumer) → app → listen → graceful shutdown. */
+/** Composition root: config → runtime (db, redis, outbox relay, consumer with handlers) → app → listen → graceful shutdown. */
 async function main(): Promise<void> {
   const config = readConfig();
-  const runtime = createRuntime({ service: 'trade-execution', schema: SCHEMA, config });
-  await serve(runtime, createApp({ runtime }), config.PORT);
+  const service = createTradeExecution(config);
+  await serve(service.runtime, createApp(service), config.PORT);
 }
 
 main().catch((error: unknown) => {

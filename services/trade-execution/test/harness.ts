@@ -1,29 +1,44 @@
 import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Express } from 'express';
 import { createLogger } from '@orrange/logger';
-import { createRuntime, type Runtime } from '@orrange/runtime';
+import { signIdentity, type Role } from '@orrange/http';
+import type { EventEnvelope, EventPayload, EventType } from '@orrange/queue';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@orrange/testing';
+import { createApp } from '../src/app';
+import { createTradeExecution, type TradeExecution } from '../src/composition';
 import { readConfig, SCHEMA } from '../src/config';
 
-export interface Harness {
-  runtime: Runtime;
+export interface Harness extends TradeExecution {
   testDb: TestDatabase;
   testRedis: TestRedis;
+  app: Express;
+  /** The signed identity header of a user (as the gateway forwards it). */
+  as(userId: string, roles?: Role[]): Record<string, string>;
+  /** Applies an event through the real consumer (inbox + handler in one transaction), as a queue delivery would. */
+  deliver<T extends EventType>(type: T, payload: EventPayload<T>, id?: string): Promise<string>;
   close(): Promise<void>;
 }
 
-/** A runtime on a fresh migrated database and a private Redis prefix; `close` removes both. */
+/** The service (runtime with its event handlers) on a fresh migrated database and a private Redis prefix; `close` removes both. */
 export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<Harness> {
   const testDb = await createTestDatabase([{ schema: SCHEMA, dir: path.join(__dirname, '../prisma/migrations') }]);
   const testRedis = await createTestRedis();
   const config = readConfig({ DATABASE_URL: testDb.url, REDIS_URL: testRedis.url, REDIS_PREFIX: testRedis.prefix, LOG_LEVEL: 'silent', DB_HEALTH_INTERVAL_MS: '0', NODE_ENV: 'test', ...overrides });
-  const runtime = createRuntime({ service: 'trade-execution', schema: SCHEMA, config, logger: createLogger('trade-execution', 'silent') });
-  await runtime.db.checkNow();
+  const service = createTradeExecution(config, { logger: createLogger('trade-execution', 'silent') });
+  await service.runtime.db.checkNow();
   return {
-    runtime,
+    ...service,
     testDb,
     testRedis,
+    app: createApp(service),
+    as: (userId, roles = ['user']) => ({ 'x-orrange-identity': signIdentity({ userId, roles, scopes: null, via: 'jwt' }, config.INTERNAL_TOKEN_SECRET) }),
+    async deliver(type, payload, id = randomUUID()) {
+      const envelope: EventEnvelope = { id, type, occurredAt: new Date().toISOString(), payload } as EventEnvelope;
+      return service.runtime.consumer!.apply(envelope);
+    },
     async close() {
-      await runtime.close();
+      await service.runtime.close();
       await testRedis.cleanup();
       await testDb.drop();
     },

@@ -1,4 +1,101 @@
-import { openApiDocument } from '@orrange/http';
+import { openApiDocument, operation, schemaOf } from '@orrange/http';
+import { z } from 'zod';
+import { depositBody, disputeBody, feedbackBody, messageBody, withdrawalBody } from './schemas';
+
+const decimal = { type: 'string', description: 'exact decimal string', example: '0.01500000' };
+const nullableDecimal = { ...decimal, nullable: true };
+const idParam = { name: 'id', in: 'path' as const };
+const pageParams = [
+  { name: 'limit', in: 'query' as const, schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
+  { name: 'cursor', in: 'query' as const },
+];
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const page = (item: string) => ({ type: 'object', required: ['data', 'nextCursor'], properties: { data: { type: 'array', items: ref(item) }, nextCursor: { type: 'string', nullable: true } } });
+const tags = { wallet: ['Wallet'], trades: ['Trades'], stats: ['Statistics'], admin: ['Admin'] };
+const errors = {
+  400: { description: 'Invalid input (VALIDATION.FAILED)' },
+  401: { description: 'Not authenticated' },
+};
+const tradeErrors = { ...errors, 403: { description: 'A party, but not the side that may do this (TRADE.FORBIDDEN_ACTION)' }, 404: { description: 'Not your trade, or no such trade (TRADE.NOT_FOUND)' }, 409: { description: 'Not allowed in the trade\'s state (TRADE.INVALID_STATE)' } };
+const trade = { description: 'The trade after the transition', schema: { type: 'object', properties: { trade: ref('Trade') } } };
+
+const schemas = {
+  Balance: { type: 'object', required: ['asset', 'available', 'held', 'inEscrow'], properties: { asset: { type: 'string', enum: ['BTC', 'ETH', 'USDT', 'USDC'] }, available: decimal, held: decimal, inEscrow: decimal } },
+  LedgerEntry: {
+    type: 'object',
+    properties: { id: { type: 'string' }, journalId: { type: 'string' }, type: { type: 'string' }, ref: { type: 'string' }, account: { type: 'string', enum: ['AVAILABLE', 'HELD', 'ESCROW'] }, accountRef: { type: 'string', nullable: true }, asset: { type: 'string' }, amount: { ...decimal, description: 'signed: credit positive, debit negative' }, createdAt: { type: 'string', format: 'date-time' } },
+  },
+  Trade: {
+    type: 'object',
+    required: ['id', 'matchId', 'buyerId', 'sellerId', 'asset', 'fiatCurrency', 'price', 'amount', 'fiatAmount', 'paymentMethod', 'status', 'paymentDeadline', 'escrow', 'createdAt', 'updatedAt'],
+    properties: {
+      id: { type: 'string' }, matchId: { type: 'string' }, buyOrderId: { type: 'string', nullable: true }, sellOrderId: { type: 'string', nullable: true },
+      buyerId: { type: 'string' }, sellerId: { type: 'string' }, asset: { type: 'string' }, fiatCurrency: { type: 'string' },
+      price: decimal, amount: decimal, fiatAmount: decimal, fee: decimal, paymentMethod: { type: 'string' }, paymentWindowMinutes: { type: 'integer' },
+      status: { type: 'string', enum: ['AWAITING_PAYMENT', 'PAID', 'COMPLETED', 'CANCELLED', 'DISPUTED', 'RESOLVED'] },
+      paymentDeadline: { type: 'string', format: 'date-time' },
+      escrow: { type: 'object', properties: { status: { type: 'string', enum: ['LOCKED', 'RELEASED', 'REFUNDED'] } } },
+      disputeId: { type: 'string', nullable: true }, arbitratorId: { type: 'string', nullable: true }, cancelReason: { type: 'string', nullable: true },
+      outcome: { type: 'string', nullable: true }, buyerAmount: nullableDecimal,
+      paidAt: { type: 'string', format: 'date-time', nullable: true }, closedAt: { type: 'string', format: 'date-time', nullable: true },
+      createdAt: { type: 'string', format: 'date-time' }, updatedAt: { type: 'string', format: 'date-time' },
+    },
+  },
+  TradeMessage: { type: 'object', properties: { id: { type: 'string' }, tradeId: { type: 'string' }, senderId: { type: 'string' }, body: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' } } },
+  MarketStats: {
+    type: 'object',
+    properties: { asset: { type: 'string' }, fiatCurrency: { type: 'string' }, lastPrice: decimal, high24h: nullableDecimal, low24h: nullableDecimal, vwap24h: nullableDecimal, volume24h: decimal, fiatVolume24h: decimal, trades24h: { type: 'integer' } },
+  },
+};
 
 /** The trade-execution service's part of the public API; the gateway merges it into /docs/openapi.json. */
-export const openapi = openApiDocument('Orrange trade-execution service', {});
+export const openapi = openApiDocument(
+  'Orrange trade-execution service',
+  {
+    '/api/v1/wallet/balances': { get: operation({ summary: 'Balances of the caller per asset', tags: tags.wallet, auth: true, responses: { 200: { description: 'All four assets', schema: { type: 'object', properties: { data: { type: 'array', items: ref('Balance') } } } }, 401: errors[401] } }) },
+    '/api/v1/wallet/deposits': {
+      post: operation({
+        summary: 'Deposit (a faucet outside production; admin-only with NODE_ENV=production)', tags: tags.wallet, auth: true, body: depositBody,
+        params: [{ name: 'Idempotency-Key', in: 'header' }],
+        responses: { 201: { description: 'Credited', schema: { type: 'object', properties: { id: { type: 'string' }, asset: { type: 'string' }, amount: decimal, status: { type: 'string', enum: ['COMPLETED'] } } } }, ...errors, 403: { description: 'Production and not admin' }, 422: { description: 'Idempotency-Key reused with another body' } },
+      }),
+    },
+    '/api/v1/wallet/withdrawals': {
+      post: operation({
+        summary: 'Withdraw: debited at once, paid out later', tags: tags.wallet, auth: true, body: withdrawalBody,
+        params: [{ name: 'Idempotency-Key', in: 'header' }],
+        responses: { 201: { description: 'Pending', schema: { type: 'object', properties: { id: { type: 'string' }, status: { type: 'string', enum: ['PENDING'] } } } }, ...errors, 409: { description: 'WALLET.INSUFFICIENT_FUNDS' } },
+      }),
+    },
+    '/api/v1/wallet/ledger': { get: operation({ summary: 'The caller\'s ledger entries, newest first', tags: tags.wallet, auth: true, params: pageParams, responses: { 200: { description: 'A page', schema: page('LedgerEntry') }, ...errors } }) },
+    '/api/v1/admin/ledger/verify': {
+      get: operation({
+        summary: 'Check the double-entry invariant on the live ledger', tags: tags.admin, auth: true,
+        responses: { 200: { description: 'ok is true when every asset sums to zero and no user account is negative', schema: { type: 'object', properties: { ok: { type: 'boolean' }, assets: { type: 'array', items: { type: 'object', properties: { asset: { type: 'string' }, sum: decimal, entriesSum: decimal, accounts: { type: 'integer' }, negativeAccounts: { type: 'integer' }, mismatchedAccounts: { type: 'integer' }, unbalancedJournals: { type: 'integer' } } } } } } }, 401: errors[401], 403: { description: 'Not admin' } },
+      }),
+    },
+    '/api/v1/trades': { get: operation({ summary: 'The caller\'s trades, newest first', tags: tags.trades, auth: true, params: [...pageParams, { name: 'status', in: 'query' }], responses: { 200: { description: 'A page', schema: page('Trade') }, ...errors } }) },
+    '/api/v1/trades/{id}': { get: operation({ summary: 'One trade (parties, arbitrators, admins)', tags: tags.trades, auth: true, params: [idParam], responses: { 200: trade, 401: errors[401], 404: tradeErrors[404] } }) },
+    '/api/v1/trades/{id}/paid': { post: operation({ summary: 'Buyer: AWAITING_PAYMENT → PAID', tags: tags.trades, auth: true, params: [idParam], responses: { 200: trade, ...tradeErrors } }) },
+    '/api/v1/trades/{id}/release': { post: operation({ summary: 'Seller: PAID or AWAITING_PAYMENT → COMPLETED; escrow to the buyer (minus the fee)', tags: tags.trades, auth: true, params: [idParam], responses: { 200: trade, ...tradeErrors } }) },
+    '/api/v1/trades/{id}/cancel': { post: operation({ summary: 'Buyer, before PAID: → CANCELLED; escrow back to the seller', tags: tags.trades, auth: true, params: [idParam], responses: { 200: trade, ...tradeErrors } }) },
+    '/api/v1/trades/{id}/dispute': {
+      post: operation({ summary: 'A party, when PAID (or AWAITING_PAYMENT after the deadline): → DISPUTED', tags: tags.trades, auth: true, params: [idParam], body: disputeBody, responses: { 201: { description: 'The dispute opened', schema: { type: 'object', properties: { disputeId: { type: 'string' } } } }, ...tradeErrors } }),
+    },
+    '/api/v1/trades/{id}/messages': {
+      get: operation({ summary: 'Trade chat (parties, the assigned arbitrator, admins)', tags: tags.trades, auth: true, params: [idParam, ...pageParams], responses: { 200: { description: 'Oldest first', schema: page('TradeMessage') }, ...errors, 404: tradeErrors[404] } }),
+      post: operation({ summary: 'Write in the trade chat', tags: tags.trades, auth: true, params: [idParam], body: messageBody, responses: { 201: { description: 'Written', schema: { type: 'object', properties: { message: ref('TradeMessage') } } }, ...errors, 404: tradeErrors[404] } }),
+    },
+    '/api/v1/trades/{id}/feedback': {
+      post: operation({ summary: 'A party, once, after COMPLETED', tags: tags.trades, auth: true, params: [idParam], body: feedbackBody, responses: { 201: { description: 'Recorded', schema: { type: 'object', properties: { feedback: { type: 'object' } } } }, ...errors, 404: tradeErrors[404], 409: { description: 'TRADE.INVALID_STATE or FEEDBACK.ALREADY_LEFT' } } }),
+    },
+    '/api/v1/stats/markets': { get: operation({ summary: 'Per-market 24 h statistics (public)', tags: tags.stats, responses: { 200: { description: 'Markets that ever traded', schema: { type: 'object', properties: { data: { type: 'array', items: ref('MarketStats') } } } } } }) },
+    '/api/v1/admin/stats': {
+      get: operation({
+        summary: 'Platform statistics (admin)', tags: tags.admin, auth: true,
+        responses: { 200: { description: 'Last 24 h and open work', schema: schemaOf(z.object({ activeUsers24h: z.number().int(), trades24h: z.number().int(), volume24h: z.array(z.object({ asset: z.string(), amount: z.string() })), openTrades: z.number().int(), openDisputes: z.number().int() })) }, 401: errors[401], 403: { description: 'Not admin' } },
+      }),
+    },
+  },
+  schemas,
+);

@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { ASSET_SCALES, assetSchema, decimalPattern, type Asset } from '@orrange/money';
+import { TRADE_STATES } from '../domain/trade-state-machine';
+
+const MAX_DECIMAL_LENGTH = 40;
+
+/** Checks `amount` at the asset's scale: positive, no exponent, no sign, no extra decimals. */
+function amountAtAssetScale(value: { asset: Asset; amount: string }, ctx: z.RefinementCtx): void {
+  const scale = ASSET_SCALES[value.asset];
+  if (!decimalPattern(scale).test(value.amount) || !/[1-9]/.test(value.amount)) {
+    ctx.addIssue({ code: 'custom', path: ['amount'], message: `must be a positive decimal string with at most ${scale} decimals` });
+  }
+}
+
+const amount = z.string().max(MAX_DECIMAL_LENGTH);
+export const depositBody = z.object({ asset: assetSchema, amount }).strict().superRefine(amountAtAssetScale);
+export const withdrawalBody = z.object({ asset: assetSchema, amount, address: z.string().trim().min(1).max(128) }).strict().superRefine(amountAtAssetScale);
+export const disputeBody = z.object({ reason: z.string().trim().min(1).max(2000) }).strict();
+export const messageBody = z.object({ body: z.string().trim().min(1).max(2000) }).strict();
+export const feedbackBody = z.object({ rating: z.enum(['POSITIVE', 'NEGATIVE']), comment: z.string().max(1000).optional() }).strict();
+export const emptyBody = z.object({}).strict();
+
+const limit = z.coerce.number().int().min(1).max(100).default(20);
+const cursor = z.string().min(1).max(200).optional();
+export const pageQuery = z.object({ limit, cursor }).strict();
+export const tradesQuery = z.object({ limit, cursor, status: z.enum(TRADE_STATES).optional() }).strict();
+export const tradeIdParam = z.object({ id: z.string().min(1).max(64) }).strict();
+
+/** Opaque cursors: base64url of JSON, so clients never build them. */
+export function encodeCursor(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+export function decodeCursor<S extends z.ZodType>(schema: S, value: string | undefined): z.infer<S> | null | undefined {
+  if (value === undefined) return null;
+  try {
+    const parsed = schema.safeParse(JSON.parse(Buffer.from(value, 'base64url').toString('utf8')));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,30 @@
+import { Router } from 'express';
+import { parse, requireRole } from '@orrange/http';
+import type { TradeExecution } from '../composition';
+import { adminStats, marketStats } from '../data/stats.repository';
+import { marketJson, volumesJson } from '../domain/stats';
+import { emptyBody } from './schemas';
+
+export function statsRouter({ runtime }: TradeExecution): Router {
+  const { db } = runtime;
+  const router = Router();
+
+  router.get('/api/v1/stats/markets', async (req, res) => {
+    parse(emptyBody, req.query);
+    res.json({ data: (await marketStats(db)).map(marketJson) });
+  });
+
+  router.get('/api/v1/admin/stats', requireRole('admin'), async (req, res) => {
+    parse(emptyBody, req.query);
+    const { totals, volumes } = await adminStats(db);
+    res.json({
+      activeUsers24h: totals.active_users,
+      trades24h: volumes.reduce((n, v) => n + v.trades, 0),
+      volume24h: volumesJson(volumes),
+      openTrades: totals.open_trades,
+      openDisputes: totals.open_disputes,
+    });
+  });
+
+  return router;
+}

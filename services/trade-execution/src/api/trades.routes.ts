@@ -1,0 +1,69 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { badRequest, idempotency, identityOf, notFound, parse, requireAuth } from '@orrange/http';
+import type { TradeExecution } from '../composition';
+import { findTrade, listTrades, tradeJson } from '../data/trade.repository';
+import { listMessages, leaveFeedback, postMessage } from '../domain/trade-talk.use-cases';
+import { actOnTrade, canSee, type PartyAction } from '../domain/trades.use-cases';
+import { decodeCursor, disputeBody, emptyBody, encodeCursor, feedbackBody, messageBody, pageQuery, tradeIdParam, tradesQuery } from './schemas';
+
+const invalidCursor = () => badRequest('VALIDATION.FAILED', 'The cursor is not valid.', [{ path: 'cursor', message: 'not a cursor from this endpoint' }]);
+
+export function tradesRouter({ runtime, deps }: TradeExecution): Router {
+  const { db } = runtime;
+  const router = Router();
+
+  router.get('/api/v1/trades', requireAuth, async (req, res) => {
+    const query = parse(tradesQuery, req.query);
+    const after = decodeCursor(z.object({ t: z.iso.datetime(), id: z.string().max(64) }).strict(), query.cursor);
+    if (after === undefined) throw invalidCursor();
+    const rows = await listTrades(db, identityOf(req).userId, query.status ?? null, query.limit + 1, after && { createdAt: new Date(after.t), id: after.id });
+    const page = rows.slice(0, query.limit);
+    const last = page[page.length - 1];
+    res.json({ data: page.map(tradeJson), nextCursor: rows.length > query.limit && last ? encodeCursor({ t: last.created_at.toISOString(), id: last.id }) : null });
+  });
+
+  router.get('/api/v1/trades/:id', requireAuth, async (req, res) => {
+    const { id } = parse(tradeIdParam, req.params);
+    const trade = await findTrade(db, id);
+    if (!trade || !canSee(trade, identityOf(req))) throw notFound('TRADE.NOT_FOUND', 'No such trade.');
+    res.json({ trade: tradeJson(trade) });
+  });
+
+  for (const action of ['paid', 'release', 'cancel'] as const satisfies readonly PartyAction[]) {
+    router.post(`/api/v1/trades/:id/${action}`, requireAuth, idempotency(db), async (req, res) => {
+      const { id } = parse(tradeIdParam, req.params);
+      parse(emptyBody, req.body ?? {});
+      const { trade } = await actOnTrade(deps, id, identityOf(req), action);
+      res.json({ trade: tradeJson(trade) });
+    });
+  }
+
+  router.post('/api/v1/trades/:id/dispute', requireAuth, idempotency(db), async (req, res) => {
+    const { id } = parse(tradeIdParam, req.params);
+    const body = parse(disputeBody, req.body);
+    const { disputeId } = await actOnTrade(deps, id, identityOf(req), 'dispute', body.reason);
+    res.status(201).json({ disputeId });
+  });
+
+  router.get('/api/v1/trades/:id/messages', requireAuth, async (req, res) => {
+    const { id } = parse(tradeIdParam, req.params);
+    const query = parse(pageQuery, req.query);
+    if (query.cursor !== undefined && !/^\d{1,19}$/.test(query.cursor)) throw invalidCursor();
+    res.json(await listMessages(db, id, identityOf(req), query.limit, query.cursor ?? null));
+  });
+
+  router.post('/api/v1/trades/:id/messages', requireAuth, idempotency(db), async (req, res) => {
+    const { id } = parse(tradeIdParam, req.params);
+    const body = parse(messageBody, req.body);
+    res.status(201).json({ message: await postMessage(db, id, identityOf(req), body.body) });
+  });
+
+  router.post('/api/v1/trades/:id/feedback', requireAuth, idempotency(db), async (req, res) => {
+    const { id } = parse(tradeIdParam, req.params);
+    const body = parse(feedbackBody, req.body);
+    res.status(201).json({ feedback: await leaveFeedback(db, id, identityOf(req), body.rating, body.comment) });
+  });
+
+  return router;
+}

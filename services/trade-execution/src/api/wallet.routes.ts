@@ -1,0 +1,47 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { badRequest, forbidden, hasRole, idempotency, identityOf, parse, requireAuth, requireRole } from '@orrange/http';
+import { ASSET_SCALES, toUnits } from '@orrange/money';
+import { balancesOf, ledgerOf, verifyLedger } from '../data/ledger.repository';
+import type { TradeExecution } from '../composition';
+import { deposit, withdraw } from '../domain/wallet.use-cases';
+import { decodeCursor, depositBody, emptyBody, encodeCursor, pageQuery, withdrawalBody } from './schemas';
+
+export function walletRouter({ runtime, config }: TradeExecution): Router {
+  const { db } = runtime;
+  const router = Router();
+
+  router.get('/api/v1/wallet/balances', requireAuth, async (req, res) => {
+    res.json({ data: await balancesOf(db, identityOf(req).userId) });
+  });
+
+  router.post('/api/v1/wallet/deposits', requireAuth, idempotency(db), async (req, res) => {
+    const who = identityOf(req);
+    const body = parse(depositBody, req.body);
+    if (config.NODE_ENV === 'production' && !hasRole(who, 'admin')) throw forbidden('Deposits are credited by the custody integration in production.', 'WALLET.DEPOSITS_DISABLED');
+    res.status(201).json(await deposit(db, who.userId, body.asset, toUnits(body.amount, ASSET_SCALES[body.asset])));
+  });
+
+  router.post('/api/v1/wallet/withdrawals', requireAuth, idempotency(db), async (req, res) => {
+    const body = parse(withdrawalBody, req.body);
+    res.status(201).json(await withdraw(db, identityOf(req).userId, body.asset, toUnits(body.amount, ASSET_SCALES[body.asset]), body.address));
+  });
+
+  router.get('/api/v1/wallet/ledger', requireAuth, async (req, res) => {
+    const query = parse(pageQuery, req.query);
+    const before = decodeCursor(z.object({ id: z.string().regex(/^\d{1,19}$/) }).strict(), query.cursor);
+    if (before === undefined) throw badRequest('VALIDATION.FAILED', 'The cursor is not valid.', [{ path: 'cursor', message: 'not a cursor from this endpoint' }]);
+    const rows = await ledgerOf(db, identityOf(req).userId, query.limit + 1, before?.id ?? null);
+    const page = rows.slice(0, query.limit);
+    res.json({ data: page, nextCursor: rows.length > query.limit ? encodeCursor({ id: page[page.length - 1]!.id }) : null });
+  });
+
+  router.get('/api/v1/admin/ledger/verify', requireRole('admin'), async (req, res) => {
+    parse(emptyBody, req.query);
+    const assets = await db.transaction((tx) => verifyLedger(tx), { isolation: 'REPEATABLE READ' });
+    const ok = assets.every((a) => /^-?0(\.0+)?$/.test(a.sum) && /^-?0(\.0+)?$/.test(a.entriesSum) && a.negativeAccounts === 0 && a.mismatchedAccounts === 0 && a.unbalancedJournals === 0);
+    res.json({ ok, checkedAt: new Date().toISOString(), assets });
+  });
+
+  return router;
+}

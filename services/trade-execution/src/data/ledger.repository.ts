@@ -1,0 +1,123 @@
+import type { SqlExecutor } from '@orrange/queue';
+import { ASSETS, ASSET_SCALES, normalize, type Asset } from '@orrange/money';
+import { assertBalanced, legsJson, type Movement, type PostOutcome } from '../domain/ledger';
+
+/**
+ * Posts one movement: one round trip to the post_journal SQL function, which locks the touched accounts in id
+ * order, refuses duplicates and overdrafts, and writes journal, entries and balances. Must run inside the
+ * caller's transaction so the movement commits together with whatever it is for.
+ */
+export async function postMovement(tx: SqlExecutor, movement: Movement): Promise<PostOutcome> {
+  assertBalanced(movement);
+  const [row] = await tx.query<{ outcome: PostOutcome }>('SELECT post_journal($1, $2, $3, $4::jsonb) AS outcome', [movement.id, movement.kind, movement.ref, legsJson(movement.legs)]);
+  return row!.outcome;
+}
+
+/** Like postMovement for movements that cannot legitimately fail (escrow settlements): anything but OK is a bug. */
+export async function postMovementOrFail(tx: SqlExecutor, movement: Movement): Promise<void> {
+  const outcome = await postMovement(tx, movement);
+  if (outcome !== 'OK') throw new Error(`ledger invariant: movement ${movement.kind}:${movement.ref} answered ${outcome}`);
+}
+
+/** The balance of one account, 0 if it does not exist yet (as a NUMERIC string). */
+export async function accountBalance(tx: SqlExecutor, kind: string, owner: string, ref: string, asset: Asset): Promise<string> {
+  const [row] = await tx.query<{ balance: string }>('SELECT balance FROM accounts WHERE kind = $1 AND owner_id = $2 AND ref_id = $3 AND asset = $4', [kind, owner, ref, asset]);
+  return row?.balance ?? '0';
+}
+
+export interface Balance {
+  asset: Asset;
+  available: string;
+  held: string;
+  inEscrow: string;
+}
+
+export async function balancesOf(db: SqlExecutor, userId: string): Promise<Balance[]> {
+  const rows = await db.query<{ asset: Asset; kind: string; total: string }>(
+    `SELECT asset, kind, sum(balance)::text AS total FROM accounts
+     WHERE owner_id = $1 AND kind IN ('AVAILABLE', 'HELD', 'ESCROW') GROUP BY asset, kind`,
+    [userId],
+  );
+  return ASSETS.map((asset) => {
+    const of = (kind: string) => normalize(rows.find((r) => r.asset === asset && r.kind === kind)?.total ?? '0', ASSET_SCALES[asset]);
+    return { asset, available: of('AVAILABLE'), held: of('HELD'), inEscrow: of('ESCROW') };
+  });
+}
+
+export interface LedgerLine {
+  id: string;
+  journalId: string;
+  type: string;
+  ref: string;
+  account: string;
+  accountRef: string | null;
+  asset: Asset;
+  amount: string;
+  createdAt: string;
+}
+
+/** The caller's entries, newest first; the cursor is the last entry id seen. */
+export async function ledgerOf(db: SqlExecutor, userId: string, limit: number, beforeId: string | null): Promise<LedgerLine[]> {
+  const rows = await db.query<{ id: string; journal_id: string; type: string; ref: string; account: string; ref_id: string; asset: Asset; amount: string; created_at: Date }>(
+    `SELECT e.id::text, e.journal_id, j.kind AS type, j.ref, a.kind AS account, a.ref_id, e.asset, e.amount::text, e.created_at
+     FROM accounts a
+     JOIN entries e ON e.account_id = a.id
+     JOIN journals j ON j.id = e.journal_id
+     WHERE a.owner_id = $1 AND ($2::bigint IS NULL OR e.id < $2::bigint)
+     ORDER BY e.id DESC LIMIT $3`,
+    [userId, beforeId, limit],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    journalId: r.journal_id,
+    type: r.type,
+    ref: r.ref,
+    account: r.account,
+    accountRef: r.ref_id || null,
+    asset: r.asset,
+    amount: normalize(r.amount, ASSET_SCALES[r.asset]),
+    createdAt: r.created_at.toISOString(),
+  }));
+}
+
+export interface AssetVerification {
+  asset: Asset;
+  sum: string;
+  entriesSum: string;
+  accounts: number;
+  negativeAccounts: number;
+  mismatchedAccounts: number;
+  unbalancedJournals: number;
+}
+
+/**
+ * The double-entry invariant on the live ledger, in one consistent snapshot: per asset the balances sum to 0,
+ * the entries sum to 0, no account but EXTERNAL is negative, every balance equals the sum of its entries,
+ * and every journal balances.
+ */
+export async function verifyLedger(tx: SqlExecutor): Promise<AssetVerification[]> {
+  const rows = await tx.query<{ asset: Asset; sum: string; accounts: number; negative: number; mismatched: number }>(
+    `SELECT a.asset, sum(a.balance)::text AS sum, count(*)::int AS accounts,
+            count(*) FILTER (WHERE a.kind <> 'EXTERNAL' AND a.balance < 0)::int AS negative,
+            count(*) FILTER (WHERE a.balance <> coalesce(e.total, 0))::int AS mismatched
+     FROM accounts a LEFT JOIN (SELECT account_id, sum(amount) AS total FROM entries GROUP BY account_id) e ON e.account_id = a.id
+     GROUP BY a.asset`,
+  );
+  const entries = await tx.query<{ asset: Asset; sum: string }>('SELECT asset, sum(amount)::text AS sum FROM entries GROUP BY asset');
+  const unbalanced = await tx.query<{ asset: Asset; n: number }>(
+    'SELECT asset, count(*)::int AS n FROM (SELECT journal_id, asset FROM entries GROUP BY journal_id, asset HAVING sum(amount) <> 0) t GROUP BY asset',
+  );
+  return ASSETS.map((asset) => {
+    const row = rows.find((r) => r.asset === asset);
+    const scale = ASSET_SCALES[asset];
+    return {
+      asset,
+      sum: normalize(row?.sum ?? '0', scale),
+      entriesSum: normalize(entries.find((e) => e.asset === asset)?.sum ?? '0', scale),
+      accounts: row?.accounts ?? 0,
+      negativeAccounts: row?.negative ?? 0,
+      mismatchedAccounts: row?.mismatched ?? 0,
+      unbalancedJournals: unbalanced.find((u) => u.asset === asset)?.n ?? 0,
+    };
+  });
+}

@@ -1,0 +1,167 @@
+import type { SqlExecutor } from '@orrange/queue';
+import { ASSET_SCALES, FIAT_SCALE, normalize, type Asset, type FiatCurrency } from '@orrange/money';
+import type { TradeState } from '../domain/trade-state-machine';
+
+export interface TradeRow {
+  id: string;
+  match_id: string;
+  buy_order_id: string | null;
+  sell_order_id: string | null;
+  buyer_id: string;
+  seller_id: string;
+  asset: Asset;
+  fiat_currency: FiatCurrency;
+  price: string;
+  amount: string;
+  fiat_amount: string;
+  fee: string;
+  payment_method: string;
+  payment_window_minutes: number;
+  status: TradeState;
+  escrow_status: 'LOCKED' | 'RELEASED' | 'REFUNDED';
+  payment_deadline: Date;
+  dispute_id: string | null;
+  disputed_by: string | null;
+  arbitrator_id: string | null;
+  outcome: string | null;
+  buyer_amount: string | null;
+  cancel_reason: string | null;
+  paid_at: Date | null;
+  closed_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface NewTrade {
+  id: string;
+  matchId: string;
+  buyOrderId: string | null;
+  sellOrderId: string | null;
+  buyerId: string;
+  sellerId: string;
+  asset: Asset;
+  fiatCurrency: FiatCurrency;
+  price: string;
+  amount: string;
+  fiatAmount: string;
+  paymentMethod: string;
+  paymentWindowMinutes: number;
+  paymentDeadline: Date;
+  createdAt: Date;
+}
+
+export async function insertTrade(tx: SqlExecutor, t: NewTrade): Promise<TradeRow | undefined> {
+  const [row] = await tx.query<TradeRow>(
+    `INSERT INTO trades (id, match_id, buy_order_id, sell_order_id, buyer_id, seller_id, asset, fiat_currency, price, amount, fiat_amount,
+                         payment_method, payment_window_minutes, status, escrow_status, payment_deadline, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'AWAITING_PAYMENT', 'LOCKED', $14, $15, $15)
+     ON CONFLICT DO NOTHING RETURNING *`,
+    [t.id, t.matchId, t.buyOrderId, t.sellOrderId, t.buyerId, t.sellerId, t.asset, t.fiatCurrency, t.price, t.amount, t.fiatAmount, t.paymentMethod, t.paymentWindowMinutes, t.paymentDeadline, t.createdAt],
+  );
+  return row;
+}
+
+export async function findTrade(db: SqlExecutor, id: string): Promise<TradeRow | undefined> {
+  const [row] = await db.query<TradeRow>('SELECT * FROM trades WHERE id = $1', [id]);
+  return row;
+}
+
+/** Locks the trade row for a transition: racing transitions on one trade queue here and see each other's result. */
+export async function lockTrade(tx: SqlExecutor, id: string): Promise<TradeRow | undefined> {
+  const [row] = await tx.query<TradeRow>('SELECT * FROM trades WHERE id = $1 FOR UPDATE', [id]);
+  return row;
+}
+
+export async function matchAlreadyHandled(tx: SqlExecutor, matchId: string, tradeId: string): Promise<boolean> {
+  const rows = await tx.query(
+    'SELECT 1 FROM trades WHERE id = $1 OR match_id = $2 UNION ALL SELECT 1 FROM rejected_matches WHERE match_id = $2 LIMIT 1',
+    [tradeId, matchId],
+  );
+  return rows.length > 0;
+}
+
+export async function recordRejectedMatch(tx: SqlExecutor, matchId: string, tradeId: string, reason: string): Promise<void> {
+  await tx.query('INSERT INTO rejected_matches (match_id, trade_id, reason) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [matchId, tradeId, reason]);
+}
+
+export interface TradeChanges {
+  status: TradeState;
+  escrowStatus?: 'LOCKED' | 'RELEASED' | 'REFUNDED';
+  fee?: string;
+  paidAt?: boolean;
+  closed?: boolean;
+  cancelReason?: string;
+  disputeId?: string;
+  disputedBy?: string;
+  outcome?: string;
+  buyerAmount?: string;
+}
+
+export async function updateTrade(tx: SqlExecutor, id: string, c: TradeChanges): Promise<TradeRow> {
+  const [row] = await tx.query<TradeRow>(
+    `UPDATE trades SET status = $2,
+       escrow_status = coalesce($3, escrow_status),
+       fee = coalesce($4::numeric, fee),
+       paid_at = CASE WHEN $5 THEN now() ELSE paid_at END,
+       closed_at = CASE WHEN $6 THEN now() ELSE closed_at END,
+       cancel_reason = coalesce($7, cancel_reason),
+       dispute_id = coalesce($8, dispute_id),
+       disputed_by = coalesce($9, disputed_by),
+       outcome = coalesce($10, outcome),
+       buyer_amount = coalesce($11::numeric, buyer_amount),
+       updated_at = now()
+     WHERE id = $1 RETURNING *`,
+    [id, c.status, c.escrowStatus ?? null, c.fee ?? null, c.paidAt ?? false, c.closed ?? false, c.cancelReason ?? null, c.disputeId ?? null, c.disputedBy ?? null, c.outcome ?? null, c.buyerAmount ?? null],
+  );
+  return row!;
+}
+
+export async function setArbitrator(tx: SqlExecutor, tradeId: string, arbitratorId: string): Promise<boolean> {
+  const rows = await tx.query('UPDATE trades SET arbitrator_id = $2, updated_at = now() WHERE id = $1 RETURNING 1', [tradeId, arbitratorId]);
+  return rows.length === 1;
+}
+
+/** The caller's trades (as buyer or seller), newest first; each side uses its own index. */
+export async function listTrades(db: SqlExecutor, userId: string, status: TradeState | null, limit: number, after: { createdAt: Date; id: string } | null): Promise<TradeRow[]> {
+  const side = (column: string) => `(SELECT * FROM trades WHERE ${column} = $1 AND ($2::text IS NULL OR status = $2)
+      AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::text)) ORDER BY created_at DESC, id DESC LIMIT $5)`;
+  return db.query<TradeRow>(
+    `SELECT * FROM (${side('buyer_id')} UNION ${side('seller_id')}) t ORDER BY created_at DESC, id DESC LIMIT $5`,
+    [userId, status, after?.createdAt ?? null, after?.id ?? '', limit],
+  );
+}
+
+/** A trade as API.md describes it. */
+export function tradeJson(t: TradeRow) {
+  const scale = ASSET_SCALES[t.asset];
+  return {
+    id: t.id,
+    matchId: t.match_id,
+    buyOrderId: t.buy_order_id,
+    sellOrderId: t.sell_order_id,
+    buyerId: t.buyer_id,
+    sellerId: t.seller_id,
+    asset: t.asset,
+    fiatCurrency: t.fiat_currency,
+    price: normalize(t.price, FIAT_SCALE),
+    amount: normalize(t.amount, scale),
+    fiatAmount: normalize(t.fiat_amount, FIAT_SCALE),
+    fee: normalize(t.fee, scale),
+    paymentMethod: t.payment_method,
+    paymentWindowMinutes: t.payment_window_minutes,
+    status: t.status,
+    paymentDeadline: t.payment_deadline.toISOString(),
+    escrow: { status: t.escrow_status },
+    disputeId: t.dispute_id,
+    arbitratorId: t.arbitrator_id,
+    cancelReason: t.cancel_reason,
+    outcome: t.outcome,
+    buyerAmount: t.buyer_amount === null ? null : normalize(t.buyer_amount, scale),
+    paidAt: t.paid_at?.toISOString() ?? null,
+    closedAt: t.closed_at?.toISOString() ?? null,
+    createdAt: t.created_at.toISOString(),
+    updatedAt: t.updated_at.toISOString(),
+  };
+}
+
+export type TradeJson = ReturnType<typeof tradeJson>;

@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto';
+import type { Database } from '@orrange/db';
+import { conflict, notFound, type Identity } from '@orrange/http';
+import { enqueueEvent } from '@orrange/queue';
+import { findTrade, lockTrade } from '../data/trade.repository';
+import { canChat } from './trades.use-cases';
+
+export interface MessageJson {
+  id: string;
+  tradeId: string;
+  senderId: string;
+  body: string;
+  createdAt: string;
+}
+
+interface MessageRow {
+  id: string;
+  seq: string;
+  trade_id: string;
+  sender_id: string;
+  body: string;
+  created_at: Date;
+}
+
+const toJson = (m: MessageRow): MessageJson => ({ id: m.id, tradeId: m.trade_id, senderId: m.sender_id, body: m.body, createdAt: m.created_at.toISOString() });
+
+async function chatTrade(db: Database, tradeId: string, who: Identity) {
+  const trade = await findTrade(db, tradeId);
+  if (!trade || !canChat(trade, who)) throw notFound('TRADE.NOT_FOUND', 'No such trade.');
+  return trade;
+}
+
+/** Chat in order of writing; the cursor is the last sequence number seen. */
+export async function listMessages(db: Database, tradeId: string, who: Identity, limit: number, afterSeq: string | null) {
+  await chatTrade(db, tradeId, who);
+  const rows = await db.query<MessageRow>(
+    'SELECT id, seq::text, trade_id, sender_id, body, created_at FROM trade_messages WHERE trade_id = $1 AND ($2::bigint IS NULL OR seq > $2::bigint) ORDER BY seq LIMIT $3',
+    [tradeId, afterSeq, limit + 1],
+  );
+  const page = rows.slice(0, limit);
+  return { data: page.map(toJson), nextCursor: rows.length > limit ? page[page.length - 1]!.seq : null };
+}
+
+export async function postMessage(db: Database, tradeId: string, who: Identity, body: string): Promise<MessageJson> {
+  await chatTrade(db, tradeId, who);
+  const [row] = await db.query<MessageRow>(
+    'INSERT INTO trade_messages (id, trade_id, sender_id, body) VALUES ($1, $2, $3, $4) RETURNING id, seq::text, trade_id, sender_id, body, created_at',
+    [randomUUID(), tradeId, who.userId, body],
+  );
+  return toJson(row!);
+}
+
+/** Feedback: a party, once, after COMPLETED; feeds the user service's reputation through feedback.left. */
+export async function leaveFeedback(db: Database, tradeId: string, who: Identity, rating: 'POSITIVE' | 'NEGATIVE', comment: string | undefined) {
+  return db.transaction(async (tx) => {
+    const trade = await lockTrade(tx, tradeId);
+    const party = trade && (who.userId === trade.buyer_id || who.userId === trade.seller_id);
+    if (!trade || !party) throw notFound('TRADE.NOT_FOUND', 'No such trade.');
+    if (trade.status !== 'COMPLETED') throw conflict('TRADE.INVALID_STATE', 'Feedback is possible once the trade is COMPLETED.');
+    const toUserId = who.userId === trade.buyer_id ? trade.seller_id : trade.buyer_id;
+    const [row] = await tx.query<{ created_at: Date }>(
+      'INSERT INTO trade_feedback (trade_id, from_user_id, to_user_id, rating, comment) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING created_at',
+      [tradeId, who.userId, toUserId, rating, comment ?? null],
+    );
+    if (!row) throw conflict('FEEDBACK.ALREADY_LEFT', 'You already left feedback on this trade.');
+    await enqueueEvent(tx, 'feedback.left', { tradeId, fromUserId: who.userId, toUserId, rating });
+    return { tradeId, fromUserId: who.userId, toUserId, rating, comment: comment ?? null, createdAt: row.created_at.toISOString() };
+  }, { retryable: true });
+}

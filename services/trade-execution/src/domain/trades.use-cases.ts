@@ -1,0 +1,191 @@
+import { randomUUID } from 'node:crypto';
+import type { Database, Tx } from '@orrange/db';
+import { conflict, forbidden, hasRole, notFound, type Identity } from '@orrange/http';
+import { ASSET_SCALES, FIAT_SCALE, fiatAmountCents, fromUnits, normalize, toUnits } from '@orrange/money';
+import { enqueueEvent, type EventPayload } from '@orrange/queue';
+import { postMovement, postMovementOrFail } from '../data/ledger.repository';
+import { recordCompletedTrade, touchUsers } from '../data/stats.repository';
+import { insertTrade, lockTrade, matchAlreadyHandled, recordRejectedMatch, updateTrade, type TradeChanges, type TradeRow } from '../data/trade.repository';
+import type { BusinessMetrics } from '../metrics';
+import { unitsOf } from './holds.use-cases';
+import { available, escrow, feeUnits, fees, held, journalId, type Leg } from './ledger';
+import { decide, escrowStatusAfter, type Actor, type EscrowEffect, type TradeAction, type TradeState } from './trade-state-machine';
+
+export interface TradeDeps {
+  db: Database;
+  feeBps: number;
+  metrics: BusinessMetrics;
+}
+
+const MINUTE_MS = 60_000;
+
+/**
+ * order.matched: moves the amount into ESCROW(trade) from the SELL order's hold or from the seller's AVAILABLE,
+ * creates the trade AWAITING_PAYMENT and schedules its payment deadline, all in the consumer's transaction.
+ * When the amount is not covered nothing moves and match.rejected tells the order book.
+ */
+export async function openTrade(tx: Tx, e: EventPayload<'order.matched'>, deps: TradeDeps): Promise<'created' | 'rejected' | 'duplicate'> {
+  if (await matchAlreadyHandled(tx, e.matchId, e.tradeId)) return 'duplicate';
+  const units = unitsOf(e.amount, e.asset);
+  const priceCents = safeUnits(e.price, FIAT_SCALE);
+  if (units === undefined || priceCents === undefined || priceCents <= 0n) return reject('VALIDATION.FAILED');
+  if (e.sellerFunding === 'HOLD' && !e.sellOrderId) return reject('VALIDATION.FAILED');
+
+  const source: Leg = e.sellerFunding === 'HOLD' ? held(e.sellerId, e.sellOrderId!, e.asset, -units) : available(e.sellerId, e.asset, -units);
+  const outcome = await postMovement(tx, { id: journalId('escrow', e.tradeId), kind: 'ESCROW', ref: e.tradeId, legs: [source, escrow(e.sellerId, e.tradeId, e.asset, units)] });
+  if (outcome === 'INSUFFICIENT') return reject('WALLET.INSUFFICIENT_FUNDS');
+
+  const createdAt = new Date();
+  const paymentDeadline = new Date(createdAt.getTime() + e.paymentWindowMinutes * MINUTE_MS);
+  const amount = fromUnits(units, ASSET_SCALES[e.asset]);
+  const price = fromUnits(priceCents, FIAT_SCALE);
+  const fiatAmount = fromUnits(fiatAmountCents(priceCents, units, e.asset), FIAT_SCALE);
+  const trade = await insertTrade(tx, {
+    id: e.tradeId, matchId: e.matchId, buyOrderId: e.buyOrderId, sellOrderId: e.sellOrderId, buyerId: e.buyerId, sellerId: e.sellerId,
+    asset: e.asset, fiatCurrency: e.fiatCurrency, price, amount, fiatAmount, paymentMethod: e.paymentMethod,
+    paymentWindowMinutes: e.paymentWindowMinutes, paymentDeadline, createdAt,
+  });
+  if (!trade) throw new Error(`trade ${e.tradeId}: escrow posted but the trade row already exists`);
+  await touchUsers(tx, [e.buyerId, e.sellerId]);
+  await enqueueEvent(tx, 'trade.created', { tradeId: e.tradeId, matchId: e.matchId, buyerId: e.buyerId, sellerId: e.sellerId, asset: e.asset, fiatCurrency: e.fiatCurrency, amount, price, fiatAmount });
+  await enqueueEvent(tx, 'trade.payment-deadline', { tradeId: e.tradeId }, { deliverAt: paymentDeadline, id: journalId('payment-deadline', e.tradeId) });
+  deps.metrics.tradeCreated(e.asset);
+  return 'created';
+
+  async function reject(reason: string) {
+    await recordRejectedMatch(tx, e.matchId, e.tradeId, reason);
+    await enqueueEvent(tx, 'match.rejected', { matchId: e.matchId, tradeId: e.tradeId, buyOrderId: e.buyOrderId, sellOrderId: e.sellOrderId, amount: e.amount, reason });
+    return 'rejected' as const;
+  }
+}
+
+function safeUnits(decimal: string, scale: number): bigint | undefined {
+  try {
+    return toUnits(decimal, scale);
+  } catch {
+    return undefined;
+  }
+}
+
+export type PartyAction = Extract<TradeAction, 'paid' | 'release' | 'cancel' | 'dispute'>;
+
+/**
+ * A party acts on a trade. The trade row is locked first, so racing release / cancel / dispute / deadline on
+ * one trade run one after the other and each sees the previous result: exactly one of them wins.
+ */
+export async function actOnTrade(deps: TradeDeps, tradeId: string, who: Identity, action: PartyAction, reason?: string): Promise<{ trade: TradeRow; disputeId?: string }> {
+  const result = await deps.db.transaction(async (tx) => {
+    const trade = await lockTrade(tx, tradeId);
+    if (!trade) throw notFound('TRADE.NOT_FOUND', 'No such trade.');
+    const actor: Actor = who.userId === trade.buyer_id ? 'buyer' : who.userId === trade.seller_id ? 'seller' : 'stranger';
+    if (actor === 'stranger') throw canSee(trade, who) ? forbidden('Only the parties of a trade may do this.', 'TRADE.NOT_A_PARTY') : notFound('TRADE.NOT_FOUND', 'No such trade.');
+    const decision = decide(trade.status, action, actor, { deadlinePassed: Date.now() >= trade.payment_deadline.getTime() });
+    if (!decision.ok && decision.reason === 'NOT_ALLOWED') throw forbidden(`The ${actor} may not ${action} a trade.`, 'TRADE.FORBIDDEN_ACTION');
+    if (!decision.ok) throw conflict('TRADE.INVALID_STATE', `A trade in ${trade.status} does not allow "${action}" by the ${actor} now.`);
+    const disputeId = action === 'dispute' ? randomUUID() : undefined;
+    const changes: TradeChanges =
+      action === 'paid' ? { status: decision.to, paidAt: true }
+      : action === 'dispute' ? { status: decision.to, disputeId, disputedBy: who.userId }
+      : action === 'cancel' ? { status: decision.to, cancelReason: 'BUYER_CANCELLED' }
+      : { status: decision.to };
+    const updated = await settle(tx, deps, trade, decision.to, decision.escrow, changes);
+    if (disputeId) {
+      await enqueueEvent(tx, 'trade.disputed', {
+        tradeId: trade.id, disputeId, openedBy: who.userId, reason: reason ?? '', buyerId: trade.buyer_id, sellerId: trade.seller_id,
+        asset: trade.asset, amount: normalize(trade.amount, ASSET_SCALES[trade.asset]), fiatCurrency: trade.fiat_currency, fiatAmount: normalize(trade.fiat_amount, FIAT_SCALE),
+      });
+    }
+    return { trade: updated, disputeId };
+  }, { retryable: true });
+  if (result.trade.status === 'COMPLETED') deps.metrics.tradeCompleted(result.trade.asset, result.trade.amount);
+  return result;
+}
+
+/** trade.payment-deadline: cancels a trade still AWAITING_PAYMENT once its deadline passed; anything else is a no-op. */
+export async function expireTrade(tx: Tx, tradeId: string, deps: TradeDeps): Promise<'cancelled' | 'noop' | 'rescheduled'> {
+  const trade = await lockTrade(tx, tradeId);
+  if (!trade) return 'noop';
+  const deadlinePassed = Date.now() >= trade.payment_deadline.getTime();
+  if (trade.status === 'AWAITING_PAYMENT' && !deadlinePassed) {
+    // The timer fired early (clock skew between machines): check again at the deadline.
+    await enqueueEvent(tx, 'trade.payment-deadline', { tradeId }, { deliverAt: trade.payment_deadline });
+    return 'rescheduled';
+  }
+  const decision = decide(trade.status, 'deadline', 'system', { deadlinePassed });
+  if (!decision.ok) return 'noop';
+  await settle(tx, deps, trade, decision.to, decision.escrow, { status: decision.to, cancelReason: 'PAYMENT_TIMEOUT' });
+  return 'cancelled';
+}
+
+/** dispute.resolved: moves the escrow as decided, exactly once (a second resolution finds the trade RESOLVED). */
+export async function resolveTrade(tx: Tx, e: EventPayload<'dispute.resolved'>, deps: TradeDeps): Promise<'resolved' | 'noop'> {
+  const trade = await lockTrade(tx, e.tradeId);
+  if (!trade) throw new Error(`dispute.resolved for unknown trade ${e.tradeId}`);
+  const decision = decide(trade.status, 'resolve', 'system', { deadlinePassed: true });
+  if (!decision.ok || trade.dispute_id !== e.disputeId) return 'noop';
+  const scale = ASSET_SCALES[trade.asset];
+  const units = toUnits(normalize(trade.amount, scale), scale);
+  const buyerUnits = e.outcome === 'RELEASE_TO_BUYER' ? units : e.outcome === 'REFUND_SELLER' ? 0n : safeUnits(e.buyerAmount ?? '', scale);
+  if (buyerUnits === undefined || buyerUnits < 0n || buyerUnits > units) throw new Error(`dispute ${e.disputeId}: SPLIT buyerAmount ${e.buyerAmount} is not within 0..${trade.amount}`);
+  await settle(tx, deps, trade, decision.to, 'RESOLUTION', {
+    status: decision.to, outcome: e.outcome, buyerAmount: fromUnits(buyerUnits, scale), escrowStatus: buyerUnits > 0n ? 'RELEASED' : 'REFUNDED',
+  }, buyerUnits);
+  await enqueueEvent(tx, 'trade.resolved', {
+    tradeId: trade.id, disputeId: e.disputeId, outcome: e.outcome, buyerId: trade.buyer_id, sellerId: trade.seller_id,
+    buyerAmount: fromUnits(buyerUnits, scale), sellerAmount: fromUnits(units - buyerUnits, scale),
+  });
+  return 'resolved';
+}
+
+/**
+ * Applies a decided transition to a locked trade: moves the escrow (one journal per trade, so it can move
+ * only once), updates the row, and records what others must hear about.
+ */
+async function settle(tx: Tx, deps: TradeDeps, trade: TradeRow, to: TradeState, effect: EscrowEffect, changes: TradeChanges, buyerUnits?: bigint): Promise<TradeRow> {
+  const scale = ASSET_SCALES[trade.asset];
+  const units = toUnits(normalize(trade.amount, scale), scale);
+  const legs: Leg[] = [escrow(trade.seller_id, trade.id, trade.asset, -units)];
+  let fee = 0n;
+  if (effect === 'TO_BUYER') {
+    fee = feeUnits(units, deps.feeBps);
+    if (units - fee > 0n) legs.push(available(trade.buyer_id, trade.asset, units - fee));
+    if (fee > 0n) legs.push(fees(trade.asset, fee));
+  } else if (effect === 'TO_SELLER') {
+    legs.push(available(trade.seller_id, trade.asset, units));
+  } else if (effect === 'RESOLUTION') {
+    const toBuyer = buyerUnits!;
+    if (toBuyer > 0n) legs.push(available(trade.buyer_id, trade.asset, toBuyer));
+    if (units - toBuyer > 0n) legs.push(available(trade.seller_id, trade.asset, units - toBuyer));
+  }
+  if (effect !== 'NONE') await postMovementOrFail(tx, { id: journalId('settle', trade.id), kind: `SETTLE_${to}`, ref: trade.id, legs });
+
+  const updated = await updateTrade(tx, trade.id, {
+    ...changes,
+    escrowStatus: changes.escrowStatus ?? (effect === 'NONE' ? undefined : escrowStatusAfter(effect)),
+    fee: effect === 'TO_BUYER' ? fromUnits(fee, scale) : undefined,
+    closed: effect !== 'NONE',
+  });
+  const amount = fromUnits(units, scale);
+  if (to === 'COMPLETED') {
+    await recordCompletedTrade(tx, { asset: trade.asset, fiatCurrency: trade.fiat_currency, price: trade.price, amount, fiatAmount: trade.fiat_amount });
+    await touchUsers(tx, [trade.buyer_id, trade.seller_id]);
+    await enqueueEvent(tx, 'trade.completed', {
+      tradeId: trade.id, buyerId: trade.buyer_id, sellerId: trade.seller_id, asset: trade.asset, amount, fiatCurrency: trade.fiat_currency,
+      fiatAmount: normalize(trade.fiat_amount, FIAT_SCALE), completedAt: updated.updated_at.toISOString(),
+    });
+  }
+  if (to === 'CANCELLED') {
+    await enqueueEvent(tx, 'trade.cancelled', { tradeId: trade.id, buyerId: trade.buyer_id, sellerId: trade.seller_id, reason: changes.cancelReason === 'PAYMENT_TIMEOUT' ? 'PAYMENT_TIMEOUT' : 'BUYER_CANCELLED' });
+  }
+  return updated;
+}
+
+/** Who may read a trade: its parties, arbitrators and admins. */
+export function canSee(trade: TradeRow, who: Identity): boolean {
+  return who.userId === trade.buyer_id || who.userId === trade.seller_id || hasRole(who, 'arbitrator', 'admin');
+}
+
+/** Who may read and write its chat: the parties, the assigned arbitrator, admins. */
+export function canChat(trade: TradeRow, who: Identity): boolean {
+  return who.userId === trade.buyer_id || who.userId === trade.seller_id || who.userId === trade.arbitrator_id || hasRole(who, 'admin');
+}

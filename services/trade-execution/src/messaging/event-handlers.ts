@@ -1,0 +1,29 @@
+import type { EventHandlers } from '@orrange/queue';
+import { setArbitrator } from '../data/trade.repository';
+import { placeHold, releaseHold } from '../domain/holds.use-cases';
+import { expireTrade, openTrade, resolveTrade, type TradeDeps } from '../domain/trades.use-cases';
+
+/**
+ * The trade-execution queue's handlers. Each runs inside the consumer's transaction together with the inbox
+ * row (a redelivered event changes nothing), and the money movements are idempotent on their own as well
+ * (journal ids are derived from what they are for). Throwing retries the event later with backoff.
+ */
+export function createEventHandlers(deps: () => TradeDeps): EventHandlers {
+  return {
+    'order.placed': (event, tx) => placeHold(tx, event.payload),
+    'order.cancelled': (event, tx) => releaseHold(tx, event.payload),
+    'order.matched': async (event, tx) => {
+      await openTrade(tx, event.payload, deps());
+    },
+    'trade.payment-deadline': async (event, tx) => {
+      await expireTrade(tx, event.payload.tradeId, deps());
+    },
+    'dispute.resolved': async (event, tx) => {
+      await resolveTrade(tx, event.payload, deps());
+    },
+    'dispute.assigned': async (event, tx) => {
+      // The trade.disputed that opened the case came from here, so the trade exists; if not, retry later.
+      if (!(await setArbitrator(tx, event.payload.tradeId, event.payload.arbitratorId))) throw new Error(`dispute.assigned for unknown trade ${event.payload.tradeId}`);
+    },
+  };
+}
