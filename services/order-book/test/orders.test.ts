@@ -1,0 +1,260 @@
+import request from 'supertest';
+import type { Express } from 'express';
+import { eventually } from '@orrange/testing';
+import { createApp } from '../src/app';
+import { createHarness, type Harness } from './harness';
+import { actors } from './helpers';
+
+describe('orders through the HTTP API', () => {
+  let harness: Harness;
+  let app: Express;
+  let t: ReturnType<typeof actors>;
+  const sql = <R = Record<string, unknown>>(text: string, params?: unknown[]) => harness.runtime.db.query<R>(text, params);
+  const outbox = (type: string) => sql<{ payload: Record<string, unknown> }>('SELECT payload FROM outbox WHERE type = $1 ORDER BY seq', [type]);
+
+  beforeAll(async () => {
+    harness = await createHarness();
+    app = createApp({ runtime: harness.runtime });
+    t = actors(harness.runtime, app);
+  });
+
+  afterAll(() => harness.close());
+
+  describe('placing', () => {
+    it('when a SELL order is placed, then it is PENDING_FUNDS with order.placed in the outbox, and hold.placed opens it', async () => {
+      const res = await t.place('seller-1', { side: 'SELL', asset: 'ETH', amount: '2.5', minFill: '0.5', price: '2000.5', paymentMethods: [' bank  transfer ', 'Sepa'], terms: 'be quick' });
+      expect(res.status).toBe(201);
+      expect(res.body.fills).toEqual([]);
+      const order = res.body.order;
+      expect(order).toMatchObject({
+        userId: 'seller-1', side: 'SELL', asset: 'ETH', fiatCurrency: 'USD', price: '2000.50', amount: '2.50000000', remaining: '2.50000000', minFill: '0.50000000',
+        paymentMethods: ['BANK TRANSFER', 'SEPA'], paymentWindowMinutes: 30, terms: 'be quick', status: 'PENDING_FUNDS', rejectReason: null,
+      });
+      expect((await outbox('order.placed')).map((e) => e.payload)).toContainEqual({ orderId: order.id, userId: 'seller-1', side: 'SELL', asset: 'ETH', amount: '2.50000000' });
+
+      expect(await t.deliver('hold.placed', { orderId: order.id })).toBe('applied');
+      const after = await request(app).get(`/api/v1/orders/${order.id}`);
+      expect(after.body.order.status).toBe('OPEN');
+      expect(after.body.order).not.toHaveProperty('rejectReason');
+    });
+
+    it('when hold.rejected arrives, then the SELL order is REJECTED with the reason, shown to its owner only', async () => {
+      const res = await t.place('seller-2', { side: 'SELL' });
+      await t.deliver('hold.rejected', { orderId: res.body.order.id, reason: 'WALLET.INSUFFICIENT_FUNDS' });
+      const mine = await request(app).get(`/api/v1/orders/${res.body.order.id}`).set(t.as('seller-2'));
+      expect(mine.body.order).toMatchObject({ status: 'REJECTED', rejectReason: 'WALLET.INSUFFICIENT_FUNDS' });
+    });
+
+    it('when a BUY crosses asks, then it fills at the asks\' prices best first and answers the fills', async () => {
+      const cheap = await t.placeFundedSell('maker-a', { asset: 'USDT', price: '1.01', amount: '30' });
+      const dear = await t.placeFundedSell('maker-b', { asset: 'USDT', price: '1.02', amount: '30' });
+      await t.placeFundedSell('maker-c', { asset: 'USDT', price: '1.10', amount: '30' });
+      const res = await t.place('taker-a', { asset: 'USDT', price: '1.05', amount: '50' });
+      expect(res.status).toBe(201);
+      expect(res.body.order).toMatchObject({ status: 'FILLED', remaining: '0.000000', amount: '50.000000' });
+      expect(res.body.fills).toEqual([
+        { matchId: expect.any(String), tradeId: expect.any(String), counterOrderId: cheap, price: '1.01', amount: '30.000000' },
+        { matchId: expect.any(String), tradeId: expect.any(String), counterOrderId: dear, price: '1.02', amount: '20.000000' },
+      ]);
+      const dearNow = await request(app).get(`/api/v1/orders/${dear}`);
+      expect(dearNow.body.order).toMatchObject({ status: 'PARTIALLY_FILLED', remaining: '10.000000' });
+      const matched = (await outbox('order.matched')).map((e) => e.payload).filter((p) => p.buyerId === 'taker-a');
+      expect(matched).toEqual([
+        expect.objectContaining({ buyOrderId: res.body.order.id, sellOrderId: cheap, sellerId: 'maker-a', price: '1.01', amount: '30.000000', sellerFunding: 'HOLD', paymentMethod: 'SEPA', tradeId: res.body.fills[0].tradeId }),
+        expect.objectContaining({ sellOrderId: dear, amount: '20.000000', sellerFunding: 'HOLD' }),
+      ]);
+    });
+
+    it('when a funded SELL crosses a resting BUY, then hold.placed matches it at the bid price', async () => {
+      const bid = await t.place('bidder', { asset: 'USDC', price: '1.00', amount: '10' });
+      expect(bid.body.order.status).toBe('OPEN');
+      const sell = await t.placeFundedSell('asker', { asset: 'USDC', price: '0.99', amount: '4' });
+      expect((await request(app).get(`/api/v1/orders/${sell}`)).body.order).toMatchObject({ status: 'FILLED', remaining: '0.000000' });
+      expect((await request(app).get(`/api/v1/orders/${bid.body.order.id}`)).body.order).toMatchObject({ status: 'PARTIALLY_FILLED', remaining: '6.000000' });
+      const [m] = await sql<{ price: string; amount: string }>('SELECT price::text, amount::text FROM matches WHERE sell_order_id = $1', [sell]);
+      expect(m).toEqual({ price: '1.00', amount: '4.00000000' });
+    });
+
+    it('when the only crossing ask is my own, then nothing matches', async () => {
+      await t.placeFundedSell('self', { fiatCurrency: 'EUR', price: '90.00' });
+      const res = await t.place('self', { fiatCurrency: 'EUR', price: '95.00' });
+      expect(res.body.fills).toEqual([]);
+      expect(res.body.order.status).toBe('OPEN');
+    });
+
+    it('when the same Idempotency-Key is sent twice, then one order exists and the answer is replayed', async () => {
+      const body = { side: 'BUY', asset: 'BTC', fiatCurrency: 'GBP', price: '10.00', amount: '0.1', paymentMethods: ['SEPA'] };
+      const first = await request(app).post('/api/v1/orders').set(t.as('idem')).set('Idempotency-Key', 'k-1').send(body);
+      const second = await request(app).post('/api/v1/orders').set(t.as('idem')).set('Idempotency-Key', 'k-1').send(body);
+      expect(second.status).toBe(201);
+      expect(second.body.order.id).toBe(first.body.order.id);
+      const [{ n }] = await sql<{ n: number }>("SELECT count(*)::int AS n FROM orders WHERE user_id = 'idem'");
+      expect(n).toBe(1);
+    });
+
+    it.each([
+      ['a float amount', { amount: 1.5 }],
+      ['an exponent', { amount: '1e3' }],
+      ['too many decimals for BTC', { amount: '0.000000001' }],
+      ['too many decimals for USDT', { asset: 'USDT', amount: '1.0000001' }],
+      ['a price with 3 decimals', { price: '1.005' }],
+      ['a zero amount', { amount: '0.00' }],
+      ['a negative price', { price: '-1.00' }],
+      ['an unknown field', { status: 'FILLED' }],
+      ['an unknown asset', { asset: 'DOGE' }],
+      ['an unknown fiat', { fiatCurrency: 'XXX' }],
+      ['minFill above amount', { minFill: '2' }],
+      ['no payment methods', { paymentMethods: [] }],
+      ['11 payment methods', { paymentMethods: Array.from({ length: 11 }, (_, i) => `M${i}`) }],
+      ['duplicate payment methods after normalizing', { paymentMethods: ['sepa', ' SEPA'] }],
+      ['a payment method with odd characters', { paymentMethods: ['<script>'] }],
+      ['a payment window of 10 minutes', { paymentWindowMinutes: 10 }],
+      ['terms over 1000 characters', { terms: 'x'.repeat(1001) }],
+      ['a side that does not exist', { side: 'HOLD' }],
+    ])('when the body has %s, then 400 problem+json and nothing is stored', async (_name, patch) => {
+      const res = await t.place('validator', patch);
+      expect(res.status).toBe(400);
+      expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+      expect(res.body.code).toBe('VALIDATION.FAILED');
+      const [{ n }] = await sql<{ n: number }>("SELECT count(*)::int AS n FROM orders WHERE user_id = 'validator'");
+      expect(n).toBe(0);
+    });
+
+    it('when nobody is signed in, then placing is 401', async () => {
+      const res = await request(app).post('/api/v1/orders').send({});
+      expect(res.status).toBe(401);
+    });
+  });
+
+  describe('taking', () => {
+    it('when a buyer takes a SELL ad, then the remainder falls and order.matched says HOLD with no buy order', async () => {
+      const ad = await t.placeFundedSell('ad-seller', { asset: 'BTC', fiatCurrency: 'NGN', price: '50000000.00', amount: '1', minFill: '0.1', paymentMethods: ['BANK', 'OPAY'] });
+      const res = await request(app).post(`/api/v1/orders/${ad}/take`).set(t.as('ad-buyer')).send({ amount: '0.25', paymentMethod: 'opay' });
+      expect(res.status).toBe(201);
+      expect(res.body).toEqual({ tradeId: expect.any(String), fill: { matchId: expect.any(String), tradeId: res.body.tradeId, counterOrderId: ad, price: '50000000.00', amount: '0.25000000' } });
+      expect((await request(app).get(`/api/v1/orders/${ad}`)).body.order).toMatchObject({ status: 'PARTIALLY_FILLED', remaining: '0.75000000' });
+      const event = (await outbox('order.matched')).map((e) => e.payload).find((p) => p.tradeId === res.body.tradeId);
+      expect(event).toMatchObject({ buyOrderId: null, sellOrderId: ad, buyerId: 'ad-buyer', sellerId: 'ad-seller', sellerFunding: 'HOLD', paymentMethod: 'OPAY' });
+    });
+
+    it('when a seller takes a BUY ad, then the seller funds from AVAILABLE and sellOrderId is null', async () => {
+      const ad = await t.place('ad-bidder', { fiatCurrency: 'KES', amount: '1' });
+      const res = await request(app).post(`/api/v1/orders/${ad.body.order.id}/take`).set(t.as('ad-asker')).send({ amount: '1', paymentMethod: 'SEPA' });
+      expect(res.status).toBe(201);
+      const event = (await outbox('order.matched')).map((e) => e.payload).find((p) => p.tradeId === res.body.tradeId);
+      expect(event).toMatchObject({ buyOrderId: ad.body.order.id, sellOrderId: null, buyerId: 'ad-bidder', sellerId: 'ad-asker', sellerFunding: 'AVAILABLE' });
+      expect((await request(app).get(`/api/v1/orders/${ad.body.order.id}`)).body.order.status).toBe('FILLED');
+    });
+
+    it('when a take breaks a rule, then it is refused and the ad is unchanged', async () => {
+      const ad = await t.placeFundedSell('rules', { fiatCurrency: 'BRL', amount: '1', minFill: '0.5' });
+      const take = (userId: string, body: object) => request(app).post(`/api/v1/orders/${ad}/take`).set(t.as(userId)).send(body);
+      expect((await take('rules', { amount: '0.5', paymentMethod: 'SEPA' })).body.code).toBe('ORDER.SELF_TRADE');
+      expect((await take('other', { amount: '0.5', paymentMethod: 'CASH' })).body.code).toBe('ORDER.PAYMENT_METHOD_NOT_ACCEPTED');
+      expect((await take('other', { amount: '0.4', paymentMethod: 'SEPA' })).body.code).toBe('ORDER.BELOW_MIN_FILL');
+      expect((await take('other', { amount: '1.1', paymentMethod: 'SEPA' })).status).toBe(409);
+      expect((await take('other', { amount: '0.123456789', paymentMethod: 'SEPA' })).status).toBe(400);
+      expect((await take('other', { amount: '0.5', paymentMethod: 'SEPA', price: '1' })).status).toBe(400);
+      expect((await request(app).get(`/api/v1/orders/${ad}`)).body.order.remaining).toBe('1.00000000');
+      const pending = await t.place('rules', { side: 'SELL', fiatCurrency: 'BRL' });
+      expect((await request(app).post(`/api/v1/orders/${pending.body.order.id}/take`).set(t.as('other')).send({ amount: '1', paymentMethod: 'SEPA' })).body.code).toBe('ORDER.INVALID_STATE');
+    });
+
+    it('when match.rejected arrives twice, then the ad gets its amount back once', async () => {
+      const ad = await t.place('restore-bidder', { fiatCurrency: 'INR', amount: '1' });
+      const id = ad.body.order.id;
+      const res = await request(app).post(`/api/v1/orders/${id}/take`).set(t.as('poor-seller')).send({ amount: '0.4', paymentMethod: 'SEPA' });
+      const payload = { matchId: res.body.fill.matchId, tradeId: res.body.tradeId, buyOrderId: id, sellOrderId: null, amount: '0.40000000', reason: 'WALLET.INSUFFICIENT_FUNDS' };
+      const eventId = '6c1b0e1e-2f43-4d7e-9f1e-5a3c1f6c0b11';
+      expect(await t.deliver('match.rejected', payload, eventId)).toBe('applied');
+      expect(await t.deliver('match.rejected', payload, eventId)).toBe('duplicate');
+      expect(await t.deliver('match.rejected', payload)).toBe('applied');
+      expect((await request(app).get(`/api/v1/orders/${id}`)).body.order).toMatchObject({ status: 'OPEN', remaining: '1.00000000' });
+    });
+  });
+
+  describe('cancelling', () => {
+    it('when the owner cancels a partly filled SELL, then CANCELLED and order.cancelled carries the remainder', async () => {
+      const ad = await t.placeFundedSell('canceller', { fiatCurrency: 'CAD', amount: '1' });
+      await request(app).post(`/api/v1/orders/${ad}/take`).set(t.as('partial')).send({ amount: '0.3', paymentMethod: 'SEPA' });
+      const res = await request(app).delete(`/api/v1/orders/${ad}`).set(t.as('canceller'));
+      expect(res.status).toBe(200);
+      expect(res.body.order).toMatchObject({ status: 'CANCELLED', remaining: '0.70000000' });
+      expect((await outbox('order.cancelled')).map((e) => e.payload)).toContainEqual({ orderId: ad, userId: 'canceller', side: 'SELL', asset: 'BTC', remaining: '0.70000000' });
+      const again = await request(app).delete(`/api/v1/orders/${ad}`).set(t.as('canceller'));
+      expect(again.status).toBe(409);
+      expect(again.body.code).toBe('ORDER.INVALID_STATE');
+    });
+
+    it('when someone else cancels, then 404 and nothing changes', async () => {
+      const ad = await t.place('owner', { fiatCurrency: 'CAD' });
+      expect((await request(app).delete(`/api/v1/orders/${ad.body.order.id}`).set(t.as('intruder'))).status).toBe(404);
+      expect((await request(app).get(`/api/v1/orders/${ad.body.order.id}`)).body.order.status).toBe('OPEN');
+    });
+
+    it('when a pending SELL is cancelled before hold.placed arrives, then hold.placed changes nothing', async () => {
+      const res = await t.place('early', { side: 'SELL', fiatCurrency: 'AUD' });
+      await request(app).delete(`/api/v1/orders/${res.body.order.id}`).set(t.as('early')).expect(200);
+      await t.deliver('hold.placed', { orderId: res.body.order.id });
+      expect((await request(app).get(`/api/v1/orders/${res.body.order.id}`)).body.order.status).toBe('CANCELLED');
+    });
+  });
+
+  describe('reading', () => {
+    it('when open orders are listed, then best price first, filters apply, and the cursor pages through', async () => {
+      for (const price of ['10.00', '12.00', '11.00']) await t.placeFundedSell(`lister-${price}`, { asset: 'ETH', fiatCurrency: 'CHF', price, amount: '1' });
+      await t.placeFundedSell('lister-wire', { asset: 'ETH', fiatCurrency: 'CHF', price: '9.00', amount: '0.1', paymentMethods: ['WIRE'] });
+      const first = await request(app).get('/api/v1/orders').query({ asset: 'ETH', fiatCurrency: 'CHF', side: 'SELL', paymentMethod: 'sepa', limit: 2 });
+      expect(first.status).toBe(200);
+      expect(first.body.data.map((o: { price: string }) => o.price)).toEqual(['10.00', '11.00']);
+      const second = await request(app).get('/api/v1/orders').query({ asset: 'ETH', fiatCurrency: 'CHF', side: 'SELL', paymentMethod: 'SEPA', limit: 2, cursor: first.body.nextCursor });
+      expect(second.body.data.map((o: { price: string }) => o.price)).toEqual(['12.00']);
+      expect(second.body.nextCursor).toBeNull();
+      const big = await request(app).get('/api/v1/orders').query({ asset: 'ETH', fiatCurrency: 'CHF', minAmount: '0.5' });
+      expect(big.body.data).toHaveLength(3);
+      expect((await request(app).get('/api/v1/orders').query({ asset: 'ETH', fiatCurrency: 'CHF', cursor: 'nonsense' })).status).toBe(400);
+      expect((await request(app).get('/api/v1/orders').query({ asset: 'ETH', fiatCurrency: 'CHF', minAmount: '1e2' })).status).toBe(400);
+    });
+
+    it('when I list my orders, then I see them newest first, by status, paged', async () => {
+      await t.place('reader', { fiatCurrency: 'JPY', price: '1.00' });
+      await t.place('reader', { fiatCurrency: 'JPY', price: '2.00' });
+      await t.place('reader', { side: 'SELL', fiatCurrency: 'JPY', price: '3.00' });
+      const page = await request(app).get('/api/v1/orders/mine').query({ limit: 2 }).set(t.as('reader'));
+      expect(page.body.data.map((o: { price: string }) => o.price)).toEqual(['3.00', '2.00']);
+      const rest = await request(app).get('/api/v1/orders/mine').query({ limit: 2, cursor: page.body.nextCursor }).set(t.as('reader'));
+      expect(rest.body.data.map((o: { price: string }) => o.price)).toEqual(['1.00']);
+      const pending = await request(app).get('/api/v1/orders/mine').query({ status: 'PENDING_FUNDS' }).set(t.as('reader'));
+      expect(pending.body.data).toHaveLength(1);
+      expect((await request(app).get('/api/v1/orders/mine')).status).toBe(401);
+    });
+
+    it('when an id is unknown or malformed, then 404', async () => {
+      expect((await request(app).get('/api/v1/orders/not-a-uuid')).status).toBe(404);
+      expect((await request(app).get('/api/v1/orders/00000000-0000-4000-8000-000000000000')).body.code).toBe('ORDER.NOT_FOUND');
+    });
+
+    it('when the book changes, then /orderbook shows aggregated levels with a rising sequence', async () => {
+      const book = () => request(app).get('/api/v1/orderbook').query({ asset: 'BTC', fiatCurrency: 'ZAR', depth: 5 });
+      expect((await book()).body).toEqual({ asset: 'BTC', fiatCurrency: 'ZAR', bids: [], asks: [], sequence: '0', updatedAt: null });
+      await t.place('book-1', { fiatCurrency: 'ZAR', price: '100.00', amount: '1' });
+      await t.place('book-2', { fiatCurrency: 'ZAR', price: '100.00', amount: '0.5' });
+      await t.place('book-3', { fiatCurrency: 'ZAR', price: '99.00', amount: '2' });
+      await t.placeFundedSell('book-4', { fiatCurrency: 'ZAR', price: '105.00', amount: '3' });
+      const body = await eventually(async () => {
+        const res = await book();
+        return res.body.sequence === '4' ? res.body : undefined;
+      });
+      expect(body.bids).toEqual([{ price: '100.00', amount: '1.50000000', orderCount: 2 }, { price: '99.00', amount: '2.00000000', orderCount: 1 }]);
+      expect(body.asks).toEqual([{ price: '105.00', amount: '3.00000000', orderCount: 1 }]);
+      const cached = JSON.parse((await harness.testRedis.redis.get(`${harness.testRedis.prefix}:book:BTC:ZAR`))!);
+      expect(cached.sequence).toBe('4');
+      expect((await request(app).get('/api/v1/orderbook').query({ asset: 'BTC', fiatCurrency: 'ZAR', depth: 0 })).status).toBe(400);
+    });
+
+    it('when /openapi.json is asked, then every order-book endpoint is documented', async () => {
+      const res = await request(app).get('/openapi.json');
+      expect(Object.keys(res.body.paths).sort()).toEqual(['/api/v1/orderbook', '/api/v1/orders', '/api/v1/orders/mine', '/api/v1/orders/{id}', '/api/v1/orders/{id}/take']);
+    });
+  });
+});
