@@ -18,7 +18,7 @@ describe('API keys', () => {
   afterAll(() => harness.close());
 
   const asAlice = () => identity(harness, alice.id);
-  const create = (body: unknown, who = asAlice()) => request(app).post('/api/v1/users/me/api-keys').set(who).send(body);
+  const create = (body: object, who = asAlice()) => request(app).post('/api/v1/users/me/api-keys').set(who).send(body);
   const resolve = (keyHash: string) => request(app).post('/internal/api-keys/resolve').set(gatewayIdentity(harness)).send({ keyHash });
 
   it('when I create a key, then it is shown once, stored only as its hash, and resolvable by the gateway', async () => {

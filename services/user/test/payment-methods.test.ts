@@ -20,7 +20,7 @@ describe('payment methods', () => {
   afterAll(() => harness.close());
 
   const asAlice = () => identity(harness, alice.id);
-  const add = (body: unknown, who = asAlice()) => request(app).post('/api/v1/users/me/payment-methods').set(who).send(body);
+  const add = (body: object, who = asAlice()) => request(app).post('/api/v1/users/me/payment-methods').set(who).send(body);
 
   /** Every text, jsonb, json, bytea and array column of every table in the service's schema, searched for `needle`. */
   async function databaseContains(needle: string): Promise<string[]> {

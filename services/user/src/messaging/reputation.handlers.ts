@@ -19,8 +19,10 @@ export function reputationHandlers(logger: Logger): EventHandlers {
     'trade.completed': async ({ payload }, tx) => {
       await incrementStats(tx, 'trades_completed', ours([payload.buyerId, payload.sellerId], 'trade.completed'));
     },
+    // Both cancellation reasons (BUYER_CANCELLED, PAYMENT_TIMEOUT) are the buyer's doing: only the
+    // buyer's completion rate pays for them.
     'trade.cancelled': async ({ payload }, tx) => {
-      await incrementStats(tx, 'trades_cancelled', ours([payload.buyerId, payload.sellerId], 'trade.cancelled'));
+      await incrementStats(tx, 'trades_cancelled', ours([payload.buyerId], 'trade.cancelled'));
     },
     'trade.resolved': async ({ payload }, tx) => {
       const loser = disputeLoser(payload.outcome, payload.buyerId, payload.sellerId);

@@ -1,0 +1,42 @@
+import request from 'supertest';
+import { seedAdmin } from '../src/seed';
+import { registerUser } from './fixtures';
+import { createHarness, type Harness } from './harness';
+
+describe('admin bootstrap (seedAdmin)', () => {
+  let harness: Harness;
+
+  beforeAll(async () => {
+    harness = await createHarness();
+  });
+
+  afterAll(() => harness.close());
+
+  it('when run twice, then the admin is created once, can log in, and holds the admin role', async () => {
+    const options = { databaseUrl: harness.testDb.url, email: 'Admin@Orrange.local', password: 'admin-password-123' };
+    const first = await seedAdmin(options);
+    const second = await seedAdmin(options);
+    expect(first.created).toBe(true);
+    expect(second).toEqual({ created: false, userId: first.userId });
+    const login = await request(harness.app()).post('/api/v1/auth/login').send({ email: 'admin@orrange.local', password: 'admin-password-123' });
+    expect(login.status).toBe(200);
+    expect(login.body.user).toMatchObject({ id: first.userId, username: 'admin', roles: ['user', 'admin'] });
+  });
+
+  it('when the email already has an account, then it gains the admin role and keeps its password', async () => {
+    const app = harness.app();
+    const user = await registerUser(app, { username: 'admin_later' });
+    const result = await seedAdmin({ databaseUrl: harness.testDb.url, email: user.email, password: 'some-other-password' });
+    expect(result).toEqual({ created: false, userId: user.id });
+    const [row] = await harness.runtime.db.query<{ roles: string[] }>('SELECT roles FROM users WHERE id = $1', [user.id]);
+    expect(row!.roles).toEqual(['user', 'admin']);
+    expect((await request(app).post('/api/v1/auth/login').send({ email: user.email, password: 'some-other-password' })).status).toBe(401);
+  });
+
+  it('when the "admin" username is taken by someone else, then another admin email still gets an account', async () => {
+    const result = await seedAdmin({ databaseUrl: harness.testDb.url, email: 'second.admin@orrange.local', password: 'admin-password-456' });
+    expect(result.created).toBe(true);
+    const [row] = await harness.runtime.db.query<{ username: string; roles: string[] }>('SELECT username, roles FROM users WHERE id = $1', [result.userId]);
+    expect(row).toEqual({ username: 'second_admin', roles: ['user', 'admin'] });
+  });
+});
