@@ -29,11 +29,12 @@ export interface StubUpstream {
 
 /**
  * Starts a stub: `/health` answers ok, `/openapi.json` a one-path document, and every other request is
- * recorded and echoed back as `{ upstream, method, url, identity }`. `configure` adds routes first.
+ * recorded and echoed back as `{ upstream, method, url, identity }`. `configure` adds routes that take precedence.
  */
 export async function startStub(name: string, configure?: (app: Express) => void): Promise<StubUpstream> {
   const app = express();
   const seen: SeenRequest[] = [];
+  configure?.(app);
   app.get('/health', (_req, res) => res.json({ status: 'ok', checks: { database: { status: 'ok', latencyMs: 1 } } }));
   app.get('/openapi.json', (_req, res) =>
     res.json({
@@ -44,7 +45,6 @@ export async function startStub(name: string, configure?: (app: Express) => void
       components: { schemas: { [`${name}Thing`]: { type: 'object' } } },
     }),
   );
-  configure?.(app);
   app.use((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
