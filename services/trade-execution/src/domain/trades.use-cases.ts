@@ -34,6 +34,8 @@ export async function openTrade(tx: Tx, e: EventPayload<'order.matched'>, deps: 
   const source: Leg = e.sellerFunding === 'HOLD' ? held(e.sellerId, e.sellOrderId!, e.asset, -units) : available(e.sellerId, e.asset, -units);
   const outcome = await postMovement(tx, { id: journalId('escrow', e.tradeId), kind: 'ESCROW', ref: e.tradeId, legs: [source, escrow(e.sellerId, e.tradeId, e.asset, units)] });
   if (outcome === 'INSUFFICIENT') return reject('WALLET.INSUFFICIENT_FUNDS');
+  // Another delivery of this match escrowed it and created the trade in the same transaction, now committed.
+  if (outcome === 'DUPLICATE') return 'duplicate';
 
   const createdAt = new Date();
   const paymentDeadline = new Date(createdAt.getTime() + e.paymentWindowMinutes * MINUTE_MS);
