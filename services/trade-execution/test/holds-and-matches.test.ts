@@ -63,7 +63,7 @@ describe('holds (order.placed / order.cancelled) and escrow (order.matched)', ()
 
   it('when parallel holds drain one balance, then the covered ones hold, the rest are rejected, never negative, never double', async () => {
     await fund(h, 'h-race', 'BTC', '1');
-    const orders = Array.from({ length: 12 }, () => randomUUID());
+    const orders: string[] = Array.from({ length: 12 }, () => randomUUID());
     await Promise.all(orders.map((orderId) => h.deliver('order.placed', { orderId, userId: 'h-race', side: 'SELL', asset: 'BTC', amount: '0.25' })));
     expect(await balance(h, 'h-race', 'BTC')).toMatchObject({ available: '0.00000000', held: '1.00000000' });
     const placed = (await outboxOf(h, 'hold.placed')).filter((e) => orders.includes(e.orderId as string));
