@@ -88,7 +88,8 @@ describe('orders through the HTTP API', () => {
       const second = await request(app).post('/api/v1/orders').set(t.as('idem')).set('Idempotency-Key', 'k-1').send(body);
       expect(second.status).toBe(201);
       expect(second.body.order.id).toBe(first.body.order.id);
-      const [{ n }] = await sql<{ n: number }>("SELECT count(*)::int AS n FROM orders WHERE user_id = 'idem'");
+      const [row] = await sql<{ n: number }>("SELECT count(*)::int AS n FROM orders WHERE user_id = 'idem'");
+      const n = row?.n;
       expect(n).toBe(1);
     });
 
@@ -116,7 +117,8 @@ describe('orders through the HTTP API', () => {
       expect(res.status).toBe(400);
       expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
       expect(res.body.code).toBe('VALIDATION.FAILED');
-      const [{ n }] = await sql<{ n: number }>("SELECT count(*)::int AS n FROM orders WHERE user_id = 'validator'");
+      const [row] = await sql<{ n: number }>("SELECT count(*)::int AS n FROM orders WHERE user_id = 'validator'");
+      const n = row?.n;
       expect(n).toBe(0);
     });
 
