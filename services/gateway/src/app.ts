@@ -6,7 +6,7 @@ import type { Registry } from 'prom-client';
 import { accessLog, notFoundHandler, parseKeyring, problemHandler, requestContext } from '@orrange/http';
 import type { Logger } from '@orrange/logger';
 import { ApiKeyResolver } from './auth/api-key-resolver';
-import { authenticate, stripInternalHeaders } from './auth/authenticate.middleware';
+import { authenticate, refuseBadCredentials, stripInternalHeaders } from './auth/authenticate.middleware';
 import { TokenChecker } from './auth/token-checker';
 import type { Config } from './config';
 import { docsRouter } from './docs/docs.routes';
@@ -56,21 +56,21 @@ export function createApp(deps: GatewayDeps): Express {
   app.set('trust proxy', config.TRUST_PROXY);
 
   // The chain, in order. Each step only sees requests the previous ones let through.
-  app.use(requestContext());
-  app.use(accessLog(logger));
-  app.use(requestMetrics(metrics));
-  app.use(helmet());
-  app.use(cors({ origin: (origin, done) => done(null, origin !== undefined && allowedOrigins.has(origin)), credentials: false, exposedHeaders: EXPOSED_HEADERS, maxAge: 600 }));
-  app.use(bodySizeGuard(config.BODY_LIMIT_BYTES));
-  app.use(stripInternalHeaders);
+  app.use(requestContext()); // 1. X-Request-Id: echoed or made, and the logging context
+  app.use(accessLog(logger)); // 2. one access line per request
+  app.use(requestMetrics(metrics)); // 3. duration by route group and status
+  app.use(helmet()); // 4. security headers
+  app.use(cors({ origin: (origin, done) => done(null, origin !== undefined && allowedOrigins.has(origin)), credentials: false, exposedHeaders: EXPOSED_HEADERS, maxAge: 600 })); // 5.
+  app.use(bodySizeGuard(config.BODY_LIMIT_BYTES)); // 6. declared size here, streamed size while proxying
+  app.use(stripInternalHeaders); // 7. no client speaks for the gateway
   // The gateway's own pages: no credentials, no rate limits.
   app.use(healthRouter({ upstreams, redis, timeoutMs: config.HEALTH_TIMEOUT_MS }));
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
   app.use(docsRouter(openapi));
-  app.use(authenticate({ tokens, apiKeys, internalTokenSecret: config.INTERNAL_TOKEN_SECRET, metrics }));
-  app.use(rateLimits({
+  app.use(authenticate({ tokens, apiKeys, internalTokenSecret: config.INTERNAL_TOKEN_SECRET, metrics })); // 8. credentials → signed identity
+  app.use(rateLimits({ // 9. Redis-backed, shared by every replica
     redis,
     prefix: config.REDIS_PREFIX,
     perMinute: config.RATE_LIMIT_PER_MINUTE,
@@ -79,7 +79,8 @@ export function createApp(deps: GatewayDeps): Express {
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     metrics,
   }));
-  app.use(proxyToServices({ upstreams, timeoutMs: config.UPSTREAM_TIMEOUT_MS, bodyLimitBytes: config.BODY_LIMIT_BYTES, metrics, logger }));
+  app.use(refuseBadCredentials); // 10. bad credentials → 401, after they were counted against the budget
+  app.use(proxyToServices({ upstreams, timeoutMs: config.UPSTREAM_TIMEOUT_MS, bodyLimitBytes: config.BODY_LIMIT_BYTES, metrics, logger })); // 11.
   app.use(notFoundHandler);
   app.use(problemHandler(logger));
   return app;

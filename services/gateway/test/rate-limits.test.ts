@@ -56,6 +56,13 @@ describe('gateway rate limits', () => {
     expect((await request(gateway.app).get('/api/v1/users/me').set('X-Forwarded-For', ip).set('Authorization', bob)).status).toBe(200);
   });
 
+  it('when a client keeps sending invalid credentials, then they count against its budget and it meets 429', async () => {
+    const gateway = gatewayWith({ RATE_LIMIT_PER_MINUTE: '3' });
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await request(gateway.app).get('/api/v1/users/me').set('X-Forwarded-For', '203.0.113.25').set('Authorization', `Bearer guess.${i}.x`)).status);
+    expect(statuses).toEqual([401, 401, 401, 429, 429]);
+  });
+
   it('when /health, /metrics and /docs are asked often, then they are never limited', async () => {
     const gateway = gatewayWith({ RATE_LIMIT_PER_MINUTE: '1' });
     for (let i = 0; i < 4; i++) {

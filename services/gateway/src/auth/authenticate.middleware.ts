@@ -25,24 +25,36 @@ export interface AuthenticateDeps {
 
 /**
  * `Authorization: Bearer <jwt>` or `X-API-Key: <key>` → a signed `x-orrange-identity` header for the
- * service. Bad credentials are a 401 here; no credentials pass without identity (public endpoints; the
- * services refuse the rest).
+ * service. No credentials pass without identity (public endpoints; the services refuse the rest).
+ * Bad credentials are refused with 401 by `refuseBadCredentials`, after the rate limits: so a client
+ * guessing tokens or keys spends its per-address budget and meets 429 like anyone else.
  */
 export function authenticate(deps: AuthenticateDeps): RequestHandler {
-  return async (req, _res, next) => {
+  return async (req, res, next) => {
     const authorization = req.header('authorization');
     const apiKey = req.header('x-api-key');
     if (authorization === undefined && apiKey === undefined) return next();
-    const identity = await identify(deps, authorization, apiKey).catch((error: unknown) => {
-      if (error instanceof AppError && error.status === 401) deps.metrics.authFailures.inc({ reason: authorization !== undefined ? 'token' : 'api-key' });
-      throw error;
-    });
+    let identity: Identity;
+    try {
+      identity = await identify(deps, authorization, apiKey);
+    } catch (error) {
+      if (!(error instanceof AppError && error.status === 401)) throw error;
+      deps.metrics.authFailures.inc({ reason: authorization !== undefined ? 'token' : 'api-key' });
+      res.locals[BAD_CREDENTIALS] = error;
+      return next();
+    }
     req.identity = identity;
     req.headers[IDENTITY_HEADER] = signIdentity(identity, deps.internalTokenSecret);
     enrichContext({ userId: identity.userId });
     next();
   };
 }
+
+const BAD_CREDENTIALS = 'badCredentials';
+
+export const refuseBadCredentials: RequestHandler = (_req, res, next) => {
+  next(res.locals[BAD_CREDENTIALS] as AppError | undefined);
+};
 
 function identify(deps: AuthenticateDeps, authorization: string | undefined, apiKey: string | undefined): Promise<Identity> {
   if (authorization !== undefined) {
