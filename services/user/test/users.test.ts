@@ -1,5 +1,6 @@
 import request from 'supertest';
-import { authRedisKeys } from '@orrange/http';
+import { authRedisKeys, hashApiKey } from '@orrange/http';
+import { gatewayIdentity } from './fixtures';
 import { identity, registerUser, type TestUser } from './fixtures';
 import { createHarness, type Harness } from './harness';
 
@@ -153,5 +154,26 @@ describe('users: profiles and roles', () => {
     expect((await request(app).get('/api/v1/admin/audit').set(asAlice())).status).toBe(403);
     expect((await request(app).get('/api/v1/admin/audit?limit=1000').set(asAdmin())).status).toBe(400);
     expect((await request(app).get('/api/v1/admin/audit?cursor=abc').set(asAdmin())).status).toBe(400);
+  });
+
+  it('when an admin disables an account, then its sessions, access tokens and API keys stop at once, and re-enabling lets it log in again', async () => {
+    const dave = await registerUser(app);
+    const key = await request(app).post('/api/v1/users/me/api-keys').set(identity(harness, dave.id)).send({ name: 'k', scopes: ['read'] });
+    const cacheKey = authRedisKeys.apiKey(harness.config.REDIS_PREFIX, hashApiKey(key.body.key));
+    await harness.runtime.redis.set(cacheKey, '{}', 'EX', 10);
+
+    const res = await request(app).patch(`/api/v1/admin/users/${dave.id}/status`).set(asAdmin()).send({ status: 'DISABLED' });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ id: dave.id, status: 'DISABLED' });
+    expect((await request(app).post('/api/v1/auth/refresh').send({ refreshToken: dave.refreshToken })).status).toBe(401);
+    expect(await harness.runtime.redis.exists(authRedisKeys.notBefore(harness.config.REDIS_PREFIX, dave.id))).toBe(1);
+    expect(await harness.runtime.redis.exists(cacheKey)).toBe(0);
+    expect((await request(app).post('/internal/api-keys/resolve').set(gatewayIdentity(harness)).send({ keyHash: hashApiKey(key.body.key) })).status).toBe(404);
+    expect((await request(app).post('/api/v1/auth/login').send({ email: dave.email, password: 'correct horse battery staple' })).status).toBe(401);
+
+    await request(app).patch(`/api/v1/admin/users/${dave.id}/status`).set(asAdmin()).send({ status: 'ACTIVE' }).expect(200);
+    expect((await request(app).post('/api/v1/auth/login').send({ email: dave.email, password: 'correct horse battery staple' })).status).toBe(200);
+    expect((await request(app).patch(`/api/v1/admin/users/${dave.id}/status`).set(asAdmin()).send({ status: 'DELETED' })).status).toBe(400);
+    expect((await request(app).patch(`/api/v1/admin/users/${dave.id}/status`).set(asAlice()).send({ status: 'DISABLED' })).status).toBe(403);
   });
 });

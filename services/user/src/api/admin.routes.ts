@@ -2,9 +2,9 @@ import { Router } from 'express';
 import { parse, requireRole } from '@orrange/http';
 import { listAudit } from '../data/audit.repository';
 import type { Deps } from '../domain/deps';
-import { changeRoles } from '../domain/users.use-case';
+import { changeRoles, changeStatus } from '../domain/users.use-case';
 import { auditContext, requireSession } from './request';
-import { auditQuery, rolesBody } from './schemas';
+import { auditQuery, rolesBody, statusBody } from './schemas';
 
 export function adminRouter(deps: Deps): Router {
   const router = Router();
@@ -13,6 +13,11 @@ export function adminRouter(deps: Deps): Router {
   router.patch('/api/v1/admin/users/:id/roles', ...admin, async (req, res) => {
     const { roles } = parse(rolesBody, req.body);
     res.json(await changeRoles(deps, String(req.params.id), roles, auditContext(req)));
+  });
+
+  router.patch('/api/v1/admin/users/:id/status', ...admin, async (req, res) => {
+    const { status } = parse(statusBody, req.body);
+    res.json(await changeStatus(deps, String(req.params.id), status, auditContext(req)));
   });
 
   // The audit log. Also under /admin/users/ so the gateway's existing route reaches it.

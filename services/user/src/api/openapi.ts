@@ -2,7 +2,7 @@ import { openApiDocument, operation, schemaOf } from '@orrange/http';
 import { z } from 'zod';
 import {
   apiKeyBody, apiKeySchema, auditEntrySchema, createdApiKeySchema, loginBody, meSchema, paymentMethodBody, paymentMethodSchema,
-  profileBody, profileSchema, publicProfileSchema, refreshBody, registerBody, resolveKeyBody, rolesBody, sessionSchema, tokensSchema,
+  profileBody, profileSchema, publicProfileSchema, refreshBody, registerBody, resolveKeyBody, rolesBody, sessionSchema, statusBody, tokensSchema,
 } from './schemas';
 
 const idParam = (description: string) => [{ name: 'id', in: 'path' as const, description }];
@@ -50,6 +50,9 @@ export const openapi = openApiDocument('Orrange user service', {
   },
   '/api/v1/admin/users/{id}/roles': {
     patch: operation({ summary: 'Admin: set a user\'s roles ("user" is always kept); older access tokens stop working', tags: ['admin'], auth: true, params: idParam('User id'), body: rolesBody, responses: { 200: { description: 'The roles now', schema: schemaOf(z.object({ id: z.string(), roles: z.array(z.string()) })) }, ...invalid, ...auth, 403: { description: 'Not an admin' }, 404: { description: 'USER.NOT_FOUND' } } }),
+  },
+  '/api/v1/admin/users/{id}/status': {
+    patch: operation({ summary: 'Admin: disable or re-enable an account; disabling ends its sessions and API keys at once', tags: ['admin'], auth: true, params: idParam('User id'), body: statusBody, responses: { 200: { description: 'The status now', schema: schemaOf(z.object({ id: z.string(), status: z.enum(['ACTIVE', 'DISABLED']) })) }, ...invalid, ...auth, 403: { description: 'Not an admin' }, 404: { description: 'USER.NOT_FOUND' } } }),
   },
   '/api/v1/admin/audit': {
     get: operation({

@@ -26,6 +26,8 @@ export const profileBody = z
   })
   .strict();
 
+export const statusBody = z.object({ status: z.enum(['ACTIVE', 'DISABLED']) }).strict();
+
 export const rolesBody = z.object({ roles: z.array(z.enum(ROLES)).max(ROLES.length) }).strict();
 
 export const apiKeyBody = z

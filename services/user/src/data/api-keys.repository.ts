@@ -54,3 +54,9 @@ export async function resolveApiKey(sql: Sql, keyHash: string): Promise<{ userId
   );
   return row;
 }
+
+/** Hashes of a user's live keys (to drop the gateway's cached resolutions when the account changes). */
+export async function liveKeyHashes(sql: Sql, userId: string): Promise<string[]> {
+  const rows = await sql.query<{ keyHash: string }>(`SELECT key_hash AS "keyHash" FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL`, [userId]);
+  return rows.map((r) => r.keyHash);
+}

@@ -6,6 +6,7 @@ export type AuditAction =
   | 'auth.login.failed'
   | 'auth.refresh.reused'
   | 'user.roles.changed'
+  | 'user.status.changed'
   | 'api-key.created'
   | 'api-key.revoked'
   | 'payment-method.created'

@@ -52,3 +52,9 @@ export async function revokeFamily(sql: Sql, familyId: string): Promise<number> 
   const rows = await sql.query(`UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL RETURNING 1`, [familyId]);
   return rows.length;
 }
+
+/** Ends every session of a user (account disabled). */
+export async function revokeAllForUser(sql: Sql, userId: string): Promise<number> {
+  const rows = await sql.query(`UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING 1`, [userId]);
+  return rows.length;
+}

@@ -95,3 +95,14 @@ export async function setRoles(sql: Sql, id: string, roles: Role[]): Promise<{ b
   );
   return row;
 }
+
+export async function setStatus(sql: Sql, id: string, status: 'ACTIVE' | 'DISABLED'): Promise<{ before: string; after: string } | undefined> {
+  const [row] = await sql.query<{ before: string; after: string }>(
+    `UPDATE users u SET status = $2, updated_at = now()
+       FROM (SELECT status FROM users WHERE id = $1 FOR UPDATE) old
+      WHERE u.id = $1
+      RETURNING old.status AS before, u.status AS after`,
+    [id, status],
+  );
+  return row;
+}

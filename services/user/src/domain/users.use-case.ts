@@ -1,7 +1,9 @@
-import { notFound, type Role } from '@orrange/http';
+import { authRedisKeys, notFound, type Role } from '@orrange/http';
+import { liveKeyHashes } from '../data/api-keys.repository';
+import { revokeAllForUser } from '../data/refresh-tokens.repository';
 import { insertAudit, type AuditContext } from '../data/audit.repository';
 import { isUuid } from '../data/sql';
-import { findUserWithProfile, setRoles, updateProfile, type Profile } from '../data/users.repository';
+import { findUserWithProfile, setRoles, setStatus, updateProfile, type Profile } from '../data/users.repository';
 import { refuseAccessTokensIssuedBefore, type Deps } from './deps';
 import { publicStats } from './reputation';
 
@@ -39,4 +41,26 @@ export async function changeRoles(deps: Deps, targetId: string, requested: Role[
   if (!changed) throw userNotFound();
   await refuseAccessTokensIssuedBefore(deps, targetId);
   return { id: targetId, roles: changed.after };
+}
+
+/**
+ * Admins disable (or re-enable) an account. Disabling ends every session, makes the gateway refuse the
+ * user's access tokens at once, and drops its cached API-key resolutions (resolve then answers 404).
+ */
+export async function changeStatus(deps: Deps, targetId: string, status: 'ACTIVE' | 'DISABLED', context: AuditContext): Promise<{ id: string; status: string }> {
+  if (!isUuid(targetId)) throw userNotFound();
+  const changed = await deps.db.transaction(async (tx) => {
+    const result = await setStatus(tx, targetId, status);
+    if (!result) return undefined;
+    const sessionsRevoked = status === 'DISABLED' ? await revokeAllForUser(tx, targetId) : 0;
+    await insertAudit(tx, context, { action: 'user.status.changed', targetId, metadata: { before: result.before, after: result.after, sessionsRevoked } });
+    return { ...result, keyHashes: await liveKeyHashes(tx, targetId) };
+  });
+  if (!changed) throw userNotFound();
+  if (status === 'DISABLED') {
+    await refuseAccessTokensIssuedBefore(deps, targetId);
+    const cacheKeys = changed.keyHashes.map((hash) => authRedisKeys.apiKey(deps.config.REDIS_PREFIX, hash));
+    if (cacheKeys.length) await deps.redis.del(...cacheKeys);
+  }
+  return { id: targetId, status: changed.after };
 }
