@@ -108,6 +108,21 @@ describe('gateway authentication', () => {
     expect((await request(gateway.app).get('/api/v1/users/me').set('Authorization', `Bearer ${newer}`)).status).toBe(200);
   });
 
+  it('when a token already used is revoked, then the next request with it is refused at once', async () => {
+    const token = sign({ ...claims(), sub: 'u-revoked-later' });
+    await request(gateway.app).get('/api/v1/users/me').set('Authorization', `Bearer ${token}`).expect(200);
+    const issuedAt = (jwt.decode(token) as { iat: number }).iat;
+    await testRedis.redis.set(authRedisKeys.notBefore(gateway.config.REDIS_PREFIX, 'u-revoked-later'), String(issuedAt + 1), 'EX', 900);
+    await expectRefused(token);
+  });
+
+  it('when a token already used expires, then it is refused even though it was verified before', async () => {
+    const token = sign({ ...claims(), sub: 'u-short' }, { expiresIn: 1 });
+    await request(gateway.app).get('/api/v1/users/me').set('Authorization', `Bearer ${token}`).expect(200);
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    await expectRefused(token);
+  });
+
   describe('API keys', () => {
     it('when a key is valid, then the identity carries its scopes and the answer is cached in Redis for at most 10 s', async () => {
       const key = 'ork_live_read_only_0001';
