@@ -296,7 +296,20 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
       });
       const res = await api().get(`/api/v1/disputes/${d.disputeId}/export`).set(asAdmin());
       expect(res.status).toBe(200);
-      expect(res.body.verification).toEqual({ verified: false, brokenAt: 3 });
+      expect(res.body.verification).toMatchObject({ verified: false, brokenAt: 3 });
+    });
+
+    it('when an evidence row is rewritten behind the journal, then the export names it', async () => {
+      const d = await assignedDispute();
+      const added = await post(d.disputeId, 'evidence', as(h, d.buyerId), { body: 'Receipt', attachments: [{ name: 'r.pdf', sha256: 'e'.repeat(64) }] });
+      expect((await api().get(`/api/v1/disputes/${d.disputeId}/export`).set(asAdmin())).body.verification).toEqual({ verified: true });
+      await h.runtime.db.transaction(async (tx) => {
+        await tx.query('ALTER TABLE evidence DISABLE TRIGGER evidence_append_only');
+        await tx.query(`UPDATE evidence SET attachments = '[{"name":"r.pdf","sha256":"${'f'.repeat(64)}"}]' WHERE id = $1`, [added.body.id]);
+        await tx.query('ALTER TABLE evidence ENABLE TRIGGER evidence_append_only');
+      });
+      const res = await api().get(`/api/v1/disputes/${d.disputeId}/export`).set(asAdmin());
+      expect(res.body.verification).toEqual({ verified: false, evidenceMismatch: [added.body.id] });
     });
 
     it('when the last journal entry is deleted, then the export detects the truncation', async () => {

@@ -8,9 +8,9 @@ import { disputeEvents } from '../messaging/dispute.events';
 import type { ArbitrationMetrics } from '../messaging/arbitration.metrics';
 import {
   alreadyResolved, authorizeAssignment, authorizeEvidence, authorizeExport, authorizeRead, authorizeResolution, disputeNotFound, disputeView, evidenceView,
-  isAdmin, isArbitrator, resolutionBuyerAmount, settlement, type Actor, type Attachment, type DisputeCase, type DisputeStatus, type Outcome, type PartySide,
+  isAdmin, isArbitrator, resolutionBuyerAmount, settlement, type Actor, type Attachment, type DisputeCase, type DisputeStatus, type Evidence, type Outcome, type PartySide,
 } from './dispute';
-import { nextEntry, verifyChain, type JournalInput } from './journal';
+import { canonicalJson, nextEntry, verifyChain, type JournalEntry, type JournalInput, type JsonValue } from './journal';
 
 /** A case holds at most this many evidence items: a bound on storage, on the read and on the export. */
 export const EVIDENCE_PER_CASE_MAX = 200;
@@ -171,8 +171,7 @@ export async function addEvidence(deps: DisputeDeps, actor: Actor, id: string, i
       if ((await repo.countEvidence(tx, id)) >= EVIDENCE_PER_CASE_MAX) throw conflict('DISPUTE.EVIDENCE_LIMIT', `A dispute holds at most ${EVIDENCE_PER_CASE_MAX} evidence items.`);
       const evidence = { id: randomUUID(), disputeId: id, authorId: actor.userId, authorRole, body: input.body, attachments: input.attachments ?? [], createdAt: new Date() };
       await repo.insertEvidence(tx, evidence);
-      const attachments = evidence.attachments.map((a) => ({ name: a.name, sha256: a.sha256, url: a.url ?? null }));
-      await record(tx, c, { action: 'EVIDENCE_ADDED', actorId: actor.userId, data: { evidenceId: evidence.id, authorRole, body: evidence.body, attachments } }, evidence.createdAt);
+      await record(tx, c, { action: 'EVIDENCE_ADDED', actorId: actor.userId, data: { evidenceId: evidence.id, authorRole, ...(evidenceRecord(evidence) as Record<string, JsonValue>) } }, evidence.createdAt);
       return evidenceView(evidence);
     },
     { retryable: true },
@@ -229,8 +228,28 @@ export async function exportDispute(deps: DisputeDeps, actor: Actor, id: string)
       if (!c) throw disputeNotFound();
       authorizeExport(c, actor);
       const [evidence, journal] = await Promise.all([repo.listEvidence(tx, id), repo.readJournal(tx, id)]);
-      return { dispute: disputeView(c, evidence), journal, verification: verifyChain(journal, { seq: c.journalSeq, hash: c.journalHead }) };
+      const chain = verifyChain(journal, { seq: c.journalSeq, hash: c.journalHead });
+      const evidenceMismatch = evidenceNotInJournal(evidence, journal);
+      const verification = evidenceMismatch.length ? { ...chain, verified: false, evidenceMismatch } : chain;
+      return { dispute: disputeView(c, evidence), journal, verification };
     },
     { isolation: 'REPEATABLE READ' },
   );
+}
+
+/** The journal's copy of each evidence item, as hashed when it was added. */
+function evidenceRecord(e: { body: string; attachments: readonly Attachment[] }): JsonValue {
+  return { body: e.body, attachments: e.attachments.map((a) => ({ name: a.name, sha256: a.sha256, url: a.url ?? null })) };
+}
+
+/**
+ * Evidence rows live beside the journal; each must equal the copy its journal entry hashed. Returns the ids
+ * of rows that were edited, or that no journal entry vouches for.
+ */
+function evidenceNotInJournal(evidence: readonly Evidence[], journal: readonly JournalEntry[]): string[] {
+  const recorded = new Map<string, string>();
+  for (const entry of journal) {
+    if (entry.action === 'EVIDENCE_ADDED') recorded.set(String(entry.data.evidenceId), canonicalJson({ body: entry.data.body ?? null, attachments: entry.data.attachments ?? null }));
+  }
+  return evidence.filter((e) => recorded.get(e.id) !== canonicalJson(evidenceRecord(e))).map((e) => e.id);
 }

@@ -62,6 +62,8 @@ export interface ChainVerification {
   verified: boolean;
   /** The first sequence number whose entry does not match its hash, its link, or its place in the chain. */
   brokenAt?: number;
+  /** Evidence rows whose content differs from what the journal recorded when they were added. */
+  evidenceMismatch?: string[];
 }
 
 /**
