@@ -33,18 +33,33 @@ interface StoredKey {
 }
 
 /**
+ * For answers that carry secrets (API keys, tokens, payment details): the stored answer is sealed (e.g.
+ * AES-GCM, `aad` binds it to scope and key) and the request fingerprint is a keyed MAC, so neither the
+ * answer nor a guessable hash of the request body lands in the database in the clear.
+ */
+export interface IdempotencyOptions {
+  protect?: {
+    seal(text: string, aad: string): string;
+    open(stored: string, aad: string): string;
+    mac(material: string): string;
+  };
+}
+
+/**
  * API.md's Idempotency-Key for POSTs. The key is claimed before the handler runs, so two racing requests
  * with one key never both execute: the loser gets 409 IDEMPOTENCY.IN_PROGRESS. The answer is stored
  * when the response finishes; the same key and body then replays it, another body is a 422. A 5xx frees
  * the key so the client may retry. Keys are scoped per caller and kept 24 hours.
  */
-export function idempotency(db: SqlRunner): RequestHandler {
+export function idempotency(db: SqlRunner, options: IdempotencyOptions = {}): RequestHandler {
+  const { protect } = options;
   return async (req, res, next) => {
     const key = req.header('idempotency-key');
     if (req.method !== 'POST' || key === undefined) return next();
     if (!KEY_PATTERN.test(key)) throw badRequest('IDEMPOTENCY.INVALID_KEY', 'Idempotency-Key must be 1–255 visible ASCII characters.');
     const scope = req.identity ? `user:${req.identity.userId}` : `ip:${req.ip}`;
-    const requestHash = createHash('sha256').update(`${req.method} ${req.baseUrl}${req.path}\n${JSON.stringify(req.body ?? null)}`).digest('hex');
+    const material = `${req.method} ${req.baseUrl}${req.path}\n${JSON.stringify(req.body ?? null)}`;
+    const requestHash = protect ? protect.mac(material) : createHash('sha256').update(material).digest('hex');
 
     const claimed = await db.query(
       `INSERT INTO idempotency_keys (scope, key, request_hash) VALUES ($1, $2, $3)
@@ -64,7 +79,7 @@ export function idempotency(db: SqlRunner): RequestHandler {
         status >= 500
           ? db.query('DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2', [scope, key])
           : db.query('UPDATE idempotency_keys SET status_code = $3, content_type = $4, response_body = $5, completed_at = now() WHERE scope = $1 AND key = $2', [
-              scope, key, status, String(res.getHeader('content-type') ?? 'application/json'), text,
+              scope, key, status, String(res.getHeader('content-type') ?? 'application/json'), protect ? protect.seal(text, `${scope}\n${key}`) : text,
             ]);
       // Store before answering: once the client has the answer, a retry must find it.
       finish.then(() => send(body), (error: unknown) => next(error));
@@ -78,7 +93,7 @@ export function idempotency(db: SqlRunner): RequestHandler {
       if (stored.status_code === null) throw conflict('IDEMPOTENCY.IN_PROGRESS', 'A request with this Idempotency-Key is in progress.');
       res.status(stored.status_code).setHeader('Idempotency-Replayed', 'true');
       if (stored.content_type) res.setHeader('Content-Type', stored.content_type);
-      res.end(stored.response_body ?? '');
+      res.end(stored.response_body && protect ? protect.open(stored.response_body, `${scope}\n${key}`) : (stored.response_body ?? ''));
     }
   };
 }

@@ -10,5 +10,5 @@ export { parseKeyring, signAccessToken, verifyAccessToken, authRedisKeys, hashAp
 export { createRegistry, httpMetrics, observabilityRouter, overallStatus, type HealthCheck, type CheckResult, type CheckStatus } from './observability';
 export { createServiceApp, type ServiceAppOptions } from './app';
 export { runService, type RunOptions } from './lifecycle';
-export { idempotency, IDEMPOTENCY_TABLE_SQL, type SqlRunner } from './idempotency';
+export { idempotency, IDEMPOTENCY_TABLE_SQL, type SqlRunner, type IdempotencyOptions } from './idempotency';
 export { schemaOf, operation, openApiDocument, problemSchema, type Operation } from './openapi';

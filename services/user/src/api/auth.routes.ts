@@ -2,13 +2,15 @@ import { Router } from 'express';
 import { parse } from '@orrange/http';
 import { login, logout, refresh, register } from '../domain/auth.use-case';
 import type { Deps } from '../domain/deps';
+import { protectedIdempotency } from './idempotency';
 import { auditContext } from './request';
 import { loginBody, refreshBody, registerBody } from './schemas';
 
 export function authRouter(deps: Deps): Router {
   const router = Router();
+  const idempotent = protectedIdempotency(deps);
 
-  router.post('/api/v1/auth/register', async (req, res) => {
+  router.post('/api/v1/auth/register', idempotent, async (req, res) => {
     const body = parse(registerBody, req.body);
     res.status(201).json(await register(deps, body, auditContext(req)));
   });

@@ -4,11 +4,13 @@ import { createApiKey, listKeys, revokeKey } from '../domain/api-keys.use-case';
 import type { Deps } from '../domain/deps';
 import { addPaymentMethod, listOwnPaymentMethods, removePaymentMethod } from '../domain/payment-methods.use-case';
 import { getMe, getPublicProfile, patchProfile } from '../domain/users.use-case';
+import { protectedIdempotency } from './idempotency';
 import { auditContext, requireSession } from './request';
 import { apiKeyBody, paymentMethodBody, profileBody } from './schemas';
 
 export function usersRouter(deps: Deps): Router {
   const router = Router();
+  const idempotent = protectedIdempotency(deps);
   const me = (req: Parameters<typeof identityOf>[0]) => identityOf(req).userId;
 
   router.get('/api/v1/users/me', requireAuth, async (req, res) => {
@@ -20,7 +22,7 @@ export function usersRouter(deps: Deps): Router {
     res.json(await patchProfile(deps, me(req), patch));
   });
 
-  router.post('/api/v1/users/me/api-keys', requireSession, async (req, res) => {
+  router.post('/api/v1/users/me/api-keys', requireSession, idempotent, async (req, res) => {
     const body = parse(apiKeyBody, req.body);
     res.status(201).json(await createApiKey(deps, me(req), body, auditContext(req)));
   });
@@ -34,7 +36,7 @@ export function usersRouter(deps: Deps): Router {
     res.status(204).end();
   });
 
-  router.post('/api/v1/users/me/payment-methods', requireSession, async (req, res) => {
+  router.post('/api/v1/users/me/payment-methods', requireSession, idempotent, async (req, res) => {
     const body = parse(paymentMethodBody, req.body);
     res.status(201).json(await addPaymentMethod(deps, me(req), body, auditContext(req)));
   });

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 
 /** AES-256-GCM keys by key id; the active one encrypts, every listed one decrypts, so keys rotate. */
 export interface EncryptionKeyring {
@@ -56,4 +56,25 @@ export function open(keyring: EncryptionKeyring, sealed: Sealed, aad: string): s
 /** The AAD of a payment method's details: owner and row id. */
 export function paymentMethodAad(userId: string, methodId: string): string {
   return `payment-method:v1:${userId}:${methodId}`;
+}
+
+/** `v1.kid.iv.tag.ciphertext` (base64url parts): a sealed value that fits a text column. */
+export function sealToText(keyring: EncryptionKeyring, plaintext: string, aad: string): string {
+  const s = seal(keyring, plaintext, aad);
+  return ['v1', s.keyId, s.iv.toString('base64url'), s.tag.toString('base64url'), s.ciphertext.toString('base64url')].join('.');
+}
+
+export function openText(keyring: EncryptionKeyring, text: string, aad: string): string {
+  const [version, keyId, iv, tag, ciphertext] = text.split('.');
+  if (version !== 'v1' || !keyId || iv === undefined || tag === undefined || ciphertext === undefined) throw new Error('not a sealed value');
+  return open(keyring, { keyId, iv: Buffer.from(iv, 'base64url'), tag: Buffer.from(tag, 'base64url'), ciphertext: Buffer.from(ciphertext, 'base64url') }, aad);
+}
+
+/**
+ * A keyed fingerprint (HMAC-SHA256 under a key derived from the active encryption key): lets equal inputs
+ * be recognised without storing a guessable hash of them (a request body with a password or an IBAN).
+ */
+export function fingerprint(keyring: EncryptionKeyring, material: string): string {
+  const macKey = Buffer.from(hkdfSync('sha256', keyring.keys.get(keyring.activeKid)!, Buffer.alloc(0), 'orrange:fingerprint:v1', 32));
+  return createHmac('sha256', macKey).update(material).digest('hex');
 }
