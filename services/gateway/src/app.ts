@@ -59,7 +59,8 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(requestContext()); // 1. X-Request-Id: echoed or made, and the logging context
   app.use(accessLog(logger)); // 2. one access line per request
   app.use(requestMetrics(metrics)); // 3. duration by route group and status
-  app.use(helmet()); // 4. security headers
+  // 4. Security headers. No upgrade-insecure-requests: /docs on plain http://localhost must still fetch its own JSON.
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(cors({ origin: (origin, done) => done(null, origin !== undefined && allowedOrigins.has(origin)), credentials: false, exposedHeaders: EXPOSED_HEADERS, maxAge: 600 })); // 5.
   app.use(bodySizeGuard(config.BODY_LIMIT_BYTES)); // 6. declared size here, streamed size while proxying
   app.use(stripInternalHeaders); // 7. no client speaks for the gateway

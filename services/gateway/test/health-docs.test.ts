@@ -95,6 +95,8 @@ describe('gateway /health, /metrics, /docs', () => {
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toContain('text/html');
     expect(page.text).toContain('<script src="/docs/docs.js"></script>');
+    expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(page.headers['content-security-policy']).not.toContain('upgrade-insecure-requests');
     expect(page.text).not.toMatch(/https?:\/\/(?!orrange)/);
     const script = await request(gateway.app).get('/docs/docs.js');
     expect(script.status).toBe(200);

@@ -1,0 +1,41 @@
+import { ConfigError } from '@orrange/config';
+import { readConfig } from './config';
+
+describe('gateway config', () => {
+  it('when nothing is set, then the development defaults apply', () => {
+    const config = readConfig({});
+    expect(config).toMatchObject({
+      PORT: 8080,
+      TRUST_PROXY: 'loopback',
+      BODY_LIMIT_BYTES: 1024 * 1024,
+      RATE_LIMIT_PER_MINUTE: 100,
+      AUTH_RATE_LIMIT_PER_MINUTE: 10,
+      UPSTREAM_TIMEOUT_MS: 10_000,
+      USER_SERVICE_URLS: ['http://127.0.0.1:3001'],
+      DISPUTE_SERVICE_URLS: ['http://127.0.0.1:3004'],
+      CORS_ORIGINS: [],
+    });
+  });
+
+  it.each([
+    ['true', true],
+    ['false', false],
+    ['2', 2],
+    ['loopback, 10.0.0.0/8', 'loopback, 10.0.0.0/8'],
+  ])('when TRUST_PROXY is %s, then express gets %p', (value, expected) => {
+    expect(readConfig({ TRUST_PROXY: value }).TRUST_PROXY).toEqual(expected);
+  });
+
+  it('when several upstreams are listed, then each is kept; a malformed one is refused', () => {
+    expect(readConfig({ ORDER_BOOK_SERVICE_URLS: 'http://ob-1:3002, http://ob-2:3002' }).ORDER_BOOK_SERVICE_URLS).toEqual(['http://ob-1:3002', 'http://ob-2:3002']);
+    expect(() => readConfig({ ORDER_BOOK_SERVICE_URLS: 'not a url' })).toThrow(ConfigError);
+  });
+
+  it('when production runs with the development secrets, then the gateway refuses to start', () => {
+    expect(() => readConfig({ NODE_ENV: 'production' })).toThrow(/INTERNAL_TOKEN_SECRET|JWT_SECRETS/);
+  });
+
+  it('when an API-key cache TTL over 10 s is asked, then it is refused', () => {
+    expect(() => readConfig({ API_KEY_CACHE_SECONDS: '60' })).toThrow(ConfigError);
+  });
+});
