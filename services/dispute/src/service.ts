@@ -1,7 +1,6 @@
 import type { Logger } from '@orrange/logger';
 import { createRuntime, type Runtime } from '@orrange/runtime';
-import type { Config } from './config';
-import { SCHEMA } from './config';
+import { SCHEMA, type Config } from './config';
 import type { DisputeDeps } from './domain/dispute.use-cases';
 import { createArbitrationMetrics, registerArbitrationMetrics } from './messaging/arbitration.metrics';
 import { disputeHandlers } from './messaging/dispute.handlers';
@@ -19,14 +18,12 @@ const MS_PER_MINUTE = 60_000;
  * harness both come through here, so tests run the same wiring as production.
  */
 export function createDisputeService(config: Config, options: { logger?: Logger } = {}): DisputeService {
-  const metrics = createArbitrationMetrics();
-  const deps = {
-    metrics,
+  const eventDeps = {
+    metrics: createArbitrationMetrics(),
     evidenceWindowMs: Math.round(config.EVIDENCE_WINDOW_HOURS * MS_PER_HOUR),
     assignmentTimeoutMs: Math.round(config.DISPUTE_ASSIGNMENT_TIMEOUT_MINUTES * MS_PER_MINUTE),
-  } as DisputeDeps;
-  const runtime = createRuntime({ service: 'dispute', schema: SCHEMA, config, handlers: disputeHandlers(deps), logger: options.logger });
-  deps.db = runtime.db;
-  registerArbitrationMetrics(runtime.registry, metrics, runtime.db);
-  return { runtime, deps };
+  };
+  const runtime = createRuntime({ service: 'dispute', schema: SCHEMA, config, handlers: disputeHandlers(eventDeps), logger: options.logger });
+  registerArbitrationMetrics(runtime.registry, eventDeps.metrics, runtime.db);
+  return { runtime, deps: { ...eventDeps, db: runtime.db } };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { IDENTITY_HEADER, signIdentity } from '@orrange/http';
 import { createHarness, type Harness } from './harness';
 import { as, disputedEvent, openDispute, outboxRows } from './factories';
 
@@ -132,6 +133,16 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ status: 'RESOLVED', buyerAmount: '100.250000', settlement: { buyerAmount: '100.250000', sellerAmount: '150.250000' } });
       expect((await outboxRows(h, 'dispute.resolved', d.disputeId))[0]!.payload).toMatchObject({ outcome: 'SPLIT', buyerAmount: '100.250000', resolvedBy: admin });
+    });
+
+    it('when an arbitrator calls with a read-only API key, then resolving is refused and nothing changes', async () => {
+      const d = await assignedDispute();
+      const readOnly = { [IDENTITY_HEADER]: signIdentity({ userId: arbitrator, roles: ['arbitrator'], scopes: ['read'], via: 'api-key' }, h.runtime.config.INTERNAL_TOKEN_SECRET) };
+      expect((await get(d.disputeId, readOnly)).status).toBe(200);
+      const res = await post(d.disputeId, 'resolve', readOnly, { outcome: 'REFUND_SELLER', note: 'n' });
+      expect(res.status).toBe(403);
+      expect(res.body.code).toBe('AUTH.SCOPE_MISSING');
+      expect(await outboxRows(h, 'dispute.resolved', d.disputeId)).toEqual([]);
     });
 
     it('when an admin is a party to the trade, then they may not resolve it', async () => {

@@ -17,11 +17,15 @@ export const EVIDENCE_PER_CASE_MAX = 200;
 /** A deadline that fires this much early (clock skew between hosts) still counts as due. */
 const DEADLINE_TOLERANCE_MS = 1_000;
 
-export interface DisputeDeps {
-  db: Database;
+/** What the event handlers need: they work in the consumer's transaction, never on the pool. */
+export interface DisputeEventDeps {
   metrics: ArbitrationMetrics;
   evidenceWindowMs: number;
   assignmentTimeoutMs: number;
+}
+
+export interface DisputeDeps extends DisputeEventDeps {
+  db: Database;
 }
 
 /** Appends to the case journal; the caller holds the case row lock, so the chain can never fork. */
@@ -46,7 +50,7 @@ const secondsSince = (from: Date, to: Date) => Math.max(0, (to.getTime() - from.
  * deadline timers, all in the consumer's transaction. A second delivery (or another event for the same
  * trade or dispute id) finds the unique keys taken and changes nothing.
  */
-export async function openCase(deps: DisputeDeps, tx: Tx, e: EventPayload<'trade.disputed'>): Promise<DisputeCase | null> {
+export async function openCase(deps: DisputeEventDeps, tx: Tx, e: EventPayload<'trade.disputed'>): Promise<DisputeCase | null> {
   const scale = ASSET_SCALES[e.asset as Asset];
   const now = new Date();
   const created = await repo.insertCase(tx, {
@@ -77,7 +81,7 @@ export async function openCase(deps: DisputeDeps, tx: Tx, e: EventPayload<'trade
  * submitted nothing is flagged for default judgment; unassigned past the assignment timeout, the case
  * escalates. Either happens at most once, and never to a resolved case.
  */
-export async function onDeadline(deps: DisputeDeps, tx: Tx, e: EventPayload<'dispute.deadline'>): Promise<void> {
+export async function onDeadline(deps: DisputeEventDeps, tx: Tx, e: EventPayload<'dispute.deadline'>): Promise<void> {
   const c = await repo.lockCase(tx, e.disputeId);
   if (!c || c.status === 'RESOLVED') return;
   const now = new Date();

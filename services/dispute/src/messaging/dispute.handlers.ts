@@ -1,13 +1,13 @@
 import { UnrecoverableError } from 'bullmq';
 import { ASSET_SCALES, normalize } from '@orrange/money';
 import type { EventHandlers } from '@orrange/queue';
-import { onDeadline, onTradeResolved, openCase, type DisputeDeps } from '../domain/dispute.use-cases';
+import { onDeadline, onTradeResolved, openCase, type DisputeEventDeps } from '../domain/dispute.use-cases';
 
 /**
  * The dispute service's queue. Each handler runs in the consumer's transaction with the event's inbox row,
  * so a redelivery changes nothing; throwing retries with backoff.
  */
-export function disputeHandlers(deps: DisputeDeps): EventHandlers {
+export function disputeHandlers(deps: DisputeEventDeps): EventHandlers {
   return {
     'trade.disputed': async (event, tx) => {
       const { asset, amount } = event.payload;
