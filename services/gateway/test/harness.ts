@@ -41,7 +41,10 @@ export async function startStub(name: string, configure?: (app: Express) => void
       openapi: '3.0.3',
       info: { title: name, version: '1.0.0' },
       tags: [{ name }],
-      paths: { [`/api/v1/${name}-thing`]: { get: { tags: [name], summary: `a ${name} thing`, responses: { 200: { description: 'ok' } } } } },
+      paths: {
+        [`/api/v1/${name}-thing`]: { get: { tags: [name], summary: `a ${name} thing`, responses: { 200: { description: 'ok' } } } },
+        [`/internal/${name}-secret`]: { post: { tags: ['internal'], responses: { 200: { description: 'ok' } } } },
+      },
       components: { schemas: { [`${name}Thing`]: { type: 'object' } } },
     }),
   );

@@ -75,6 +75,7 @@ describe('gateway /health, /metrics, /docs', () => {
     expect(Object.keys(res.body.components.schemas)).toEqual(expect.arrayContaining(['Problem', 'userThing', 'order-bookThing']));
     expect(res.body.components.securitySchemes).toMatchObject({ bearerAuth: { scheme: 'bearer' }, apiKey: { in: 'header', name: 'X-API-Key' } });
     expect(res.body['x-unavailable-services']).toEqual(['dispute']);
+    expect(Object.keys(res.body.paths).filter((path) => path.startsWith('/internal'))).toEqual([]);
     expect(res.body.tags.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['user', 'order-book', 'gateway']));
   });
 

@@ -12,6 +12,8 @@ interface ServiceDocument {
   tags: Array<{ name: string; description?: string }>;
 }
 
+const PUBLIC_PATH_PREFIX = '/api/';
+
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The gateway's own operations, documented beside the services'. */
@@ -32,7 +34,9 @@ function normalize(document: unknown): ServiceDocument | undefined {
   if (!isObject(document) || !isObject(document.paths)) return undefined;
   const components = isObject(document.components) ? document.components : {};
   const tags = Array.isArray(document.tags) ? (document.tags.filter((t) => isObject(t) && typeof t.name === 'string') as ServiceDocument['tags']) : [];
-  return { paths: document.paths, schemas: isObject(components.schemas) ? components.schemas : {}, tags };
+  // Only what the gateway routes is public: a service's /internal/* operations stay out of the document.
+  const paths = Object.fromEntries(Object.entries(document.paths).filter(([path]) => path.startsWith(PUBLIC_PATH_PREFIX)));
+  return { paths, schemas: isObject(components.schemas) ? components.schemas : {}, tags };
 }
 
 /**
