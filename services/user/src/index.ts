@@ -1,7 +1,8 @@
+import { createLogger } from '@orrange/logger';
 import { createRuntime, serve } from '@orrange/runtime';
 import { createApp } from './app';
 import { readConfig, SCHEMA } from './config';
-import { createLogger } from '@orrange/logger';
+import { PasswordHasher } from './domain/password-hasher';
 import { reputationHandlers } from './messaging/reputation.handlers';
 
 /** Composition root: config → runtime (db, redis, outbox relay, consumer) → app → listen → graceful shutdown. */
@@ -9,7 +10,9 @@ async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger('user', config.LOG_LEVEL);
   const runtime = createRuntime({ service: 'user', schema: SCHEMA, config, logger, handlers: reputationHandlers(logger) });
-  await serve(runtime, createApp({ runtime, config }), config.PORT);
+  const hasher = new PasswordHasher({ concurrencyMax: config.LOGIN_CONCURRENCY_MAX, waitingMax: config.LOGIN_QUEUE_MAX });
+  await hasher.warm();
+  await serve(runtime, createApp({ runtime, config, hasher }), config.PORT);
 }
 
 main().catch((error: unknown) => {

@@ -193,4 +193,21 @@ describe('auth: register, login, refresh, logout', () => {
       expect(row.toLowerCase()).not.toContain('argon2');
     }
   });
+
+  it.each([
+    ['a JSON array', '[]'],
+    ['JSON null', 'null'],
+    ['malformed JSON', '{"email": '],
+    ['a string', '"hello"'],
+  ])('when register gets %s, then 400 problem+json, never a 5xx', async (_name, raw) => {
+    const res = await request(app).post('/api/v1/auth/register').set('content-type', 'application/json').send(raw);
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toContain('application/problem+json');
+  });
+
+  it('when login gets a prototype-polluting body, then 400 and nothing is polluted', async () => {
+    const res = await request(app).post('/api/v1/auth/login').set('content-type', 'application/json').send('{"email":"a@example.com","password":"12345678","__proto__":{"roles":["admin"]}}');
+    expect(res.status).toBe(400);
+    expect(({} as Record<string, unknown>).roles).toBeUndefined();
+  });
 });

@@ -41,6 +41,12 @@ describe('login latency (measured, not asserted)', () => {
       await request(app).post('/api/v1/auth/login').send({ email: `nobody${i}@example.com`, password: PASSWORD }).expect(401);
       failed.push(performance.now() - startedAt);
     }
+    const wrong: number[] = [];
+    for (let i = 0; i < LOGINS / 4; i += 1) {
+      const startedAt = performance.now();
+      await request(app).post('/api/v1/auth/login').send({ email: user.email, password: 'not the password' }).expect(401);
+      wrong.push(performance.now() - startedAt);
+    }
     const settings = { keyring: parseKeyring(harness.config.JWT_SECRETS), issuer: harness.config.JWT_ISSUER, audience: harness.config.JWT_AUDIENCE, ttlSeconds: 900 };
     const { token } = signAccessToken({ userId: user.id, roles: ['user'] }, settings);
     const verifications: number[] = [];
@@ -49,6 +55,6 @@ describe('login latency (measured, not asserted)', () => {
       verifyAccessToken(token, settings);
       verifications.push(performance.now() - startedAt);
     }
-    console.log(JSON.stringify({ loginOkMs: summary(durations), loginUnknownEmailMs: summary(failed), verifyAccessTokenMs: summary(verifications) }));
+    console.log(JSON.stringify({ loginOkMs: summary(durations), loginUnknownEmailMs: summary(failed), loginWrongPasswordMs: summary(wrong), verifyAccessTokenMs: summary(verifications) }));
   }, 60_000);
 });

@@ -32,9 +32,14 @@ export class PasswordHasher {
     return passwordHash !== null && ok;
   }
 
+  /** Makes the dummy hash now (at boot), so the first unknown-email login is not slower than the rest. */
+  async warm(): Promise<void> {
+    await this.dummy();
+  }
+
   /** The dummy hash, made once with the same costs as real ones, from a password nobody knows. */
   private dummy(): Promise<string> {
-    this.dummyHash ??= hash(randomBytes(32).toString('base64url'), ARGON2_OPTIONS);
+    this.dummyHash ??= this.semaphore.run(() => hash(randomBytes(32).toString('base64url'), ARGON2_OPTIONS));
     return this.dummyHash;
   }
 }
