@@ -45,6 +45,15 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
       expect(res.body).toMatchObject({ id: disputeId, tradeId, status: 'OPEN', arbitratorId: null, outcome: null, evidence: [], amount: '0.01500000', fiatAmount: '963.75', asset: 'BTC', resolvedAt: null });
     });
 
+    it('when several consumers apply copies of trade.disputed at once, then one case opens', async () => {
+      const event = disputedEvent();
+      const outcomes = await Promise.all([event, event, { ...event, id: randomUUID() }, { ...event, id: randomUUID() }].map((e) => h.runtime.consumer!.apply(e)));
+      expect(outcomes.filter((o) => o === 'duplicate').length).toBeGreaterThanOrEqual(1);
+      expect(await h.runtime.db.query('SELECT count(*)::int AS n FROM disputes WHERE trade_id = $1', [event.payload.tradeId])).toEqual([{ n: 1 }]);
+      expect(await h.runtime.db.query('SELECT count(*)::int AS n FROM journal_entries WHERE dispute_id = $1', [event.payload.disputeId])).toEqual([{ n: 1 }]);
+      expect(await outboxRows(h, 'dispute.deadline', event.payload.disputeId)).toHaveLength(2);
+    });
+
     it('when an event names a trade amount finer than the asset allows, then it is refused and nothing is opened', async () => {
       const event = disputedEvent({ asset: 'USDT', amount: '1.1234567' });
       await expect(h.runtime.consumer!.apply(event)).rejects.toThrow(/decimals/);
