@@ -3,6 +3,7 @@ import { createRuntime, serve } from '@orrange/runtime';
 import { createApp } from './app';
 import { readConfig, SCHEMA } from './config';
 import { PasswordHasher } from './domain/password-hasher';
+import { startHousekeeping } from './messaging/housekeeping';
 import { reputationHandlers } from './messaging/reputation.handlers';
 
 /** Composition root: config → runtime (db, redis, outbox relay, consumer) → app → listen → graceful shutdown. */
@@ -12,7 +13,8 @@ async function main(): Promise<void> {
   const runtime = createRuntime({ service: 'user', schema: SCHEMA, config, logger, handlers: reputationHandlers(logger) });
   const hasher = new PasswordHasher({ concurrencyMax: config.LOGIN_CONCURRENCY_MAX, waitingMax: config.LOGIN_QUEUE_MAX });
   await hasher.warm();
-  await serve(runtime, createApp({ runtime, config, hasher }), config.PORT);
+  const stopHousekeeping = startHousekeeping(runtime.db, logger);
+  await serve(runtime, createApp({ runtime, config, hasher }), config.PORT, [stopHousekeeping]);
 }
 
 main().catch((error: unknown) => {

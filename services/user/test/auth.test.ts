@@ -2,6 +2,7 @@ import request from 'supertest';
 import { authRedisKeys, verifyAccessToken, parseKeyring } from '@orrange/http';
 import { PasswordHasher } from '../src/domain/password-hasher';
 import { hashRefreshToken } from '../src/domain/secrets';
+import { purgeOnce } from '../src/messaging/housekeeping';
 import { PASSWORD, registerUser } from './fixtures';
 import { createHarness, type Harness } from './harness';
 
@@ -209,5 +210,17 @@ describe('auth: register, login, refresh, logout', () => {
     const res = await request(app).post('/api/v1/auth/login').set('content-type', 'application/json').send('{"email":"a@example.com","password":"12345678","__proto__":{"roles":["admin"]}}');
     expect(res.status).toBe(400);
     expect(({} as Record<string, unknown>).roles).toBeUndefined();
+  });
+
+  it('when housekeeping runs, then only tokens expired or revoked over a day ago are deleted; rotated live ones stay for reuse detection', async () => {
+    const user = await registerUser(app);
+    const rotated = await request(app).post('/api/v1/auth/refresh').send({ refreshToken: user.refreshToken });
+    const other = await registerUser(app);
+    await harness.runtime.db.query("UPDATE refresh_tokens SET expires_at = now() - interval '2 days' WHERE user_id = $1", [other.id]);
+    await purgeOnce(harness.runtime.db, harness.runtime.logger);
+    expect(await harness.runtime.db.query('SELECT 1 FROM refresh_tokens WHERE user_id = $1', [other.id])).toHaveLength(0);
+    expect(await harness.runtime.db.query('SELECT 1 FROM refresh_tokens WHERE user_id = $1', [user.id])).toHaveLength(2);
+    expect((await request(app).post('/api/v1/auth/refresh').send({ refreshToken: user.refreshToken })).status).toBe(401);
+    expect((await request(app).post('/api/v1/auth/refresh').send({ refreshToken: rotated.body.refreshToken })).status).toBe(401);
   });
 });

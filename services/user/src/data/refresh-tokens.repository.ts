@@ -58,3 +58,19 @@ export async function revokeAllForUser(sql: Sql, userId: string): Promise<number
   const rows = await sql.query(`UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING 1`, [userId]);
   return rows.length;
 }
+
+/**
+ * Deletes tokens that can no longer matter: expired, or revoked, for more than a day (a rotated token is
+ * kept until it expires, so its reuse is still recognised). At most `batchMax` rows per call.
+ */
+export async function purgeRefreshTokens(sql: Sql, batchMax: number): Promise<number> {
+  const rows = await sql.query(
+    `DELETE FROM refresh_tokens WHERE id IN (
+       SELECT id FROM refresh_tokens
+        WHERE expires_at < now() - interval '1 day' OR revoked_at < now() - interval '1 day'
+        LIMIT $1)
+     RETURNING 1`,
+    [batchMax],
+  );
+  return rows.length;
+}
