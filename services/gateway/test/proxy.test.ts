@@ -202,11 +202,24 @@ describe('gateway proxy', () => {
       expect(second.body.code).toBe('UPSTREAM.UNAVAILABLE');
     });
 
-    it('when one of two replicas is down, then after one failure every request goes to the live one', async () => {
+    it('when one of two replicas is down, then GETs are retried on the live one and never fail', async () => {
       const statuses = [];
       for (let i = 0; i < 6; i++) statuses.push((await request(failing.app).get('/api/v1/disputes')).status);
-      expect(statuses.filter((s) => s === 502).length).toBeLessThanOrEqual(1);
-      expect(statuses.slice(2).every((s) => s === 200)).toBe(true);
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
+    });
+
+    it('when a POST meets a replica that is down, then it is not repeated elsewhere: 502, and the next one goes to the live replica', async () => {
+      const gateway = createTestGateway(testRedis, { dispute: [down, stubs.dispute.url] }, { UPSTREAM_EJECT_MS: '60000' });
+      try {
+        const before = stubs.dispute.seen.length;
+        const statuses = [];
+        for (let i = 0; i < 3; i++) statuses.push((await request(gateway.app).post('/api/v1/disputes').send({ reason: 'x' })).status);
+        expect(statuses.filter((s) => s === 502).length).toBeLessThanOrEqual(1);
+        expect(statuses.filter((s) => s === 200).length).toBe(stubs.dispute.seen.length - before);
+        expect(statuses.at(-1)).toBe(200);
+      } finally {
+        await gateway.close();
+      }
     });
 
     it('when the upstream is slower than the timeout, then 504 problem+json', async () => {

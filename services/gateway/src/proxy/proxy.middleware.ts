@@ -1,13 +1,13 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { RequestHandler, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { createProxyMiddleware, debugProxyErrorsPlugin, fixRequestBody, proxyEventsPlugin } from 'http-proxy-middleware';
 import { sendProblem, type AppError } from '@orrange/http';
 import type { Logger } from '@orrange/logger';
 import { gatewayErrors } from '../errors';
 import { countStreamedBody } from '../limits/body-size.middleware';
 import type { GatewayMetrics } from '../observability/metrics';
-import { serviceFor, SERVICES } from './routes';
+import { serviceFor, SERVICES, type ServiceName } from './routes';
 import type { Upstream, Upstreams } from './upstream-pool';
 
 export interface ProxyDeps {
@@ -29,19 +29,33 @@ const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH'
  */
 export function proxyToServices(deps: ProxyDeps): RequestHandler {
   const proxies = new Map<Upstream, RequestHandler>();
+  /** Sends the request to a replica not tried yet; false when none is left. */
+  const attempt = (req: Request, res: Response, next: NextFunction, service: ServiceName, tried: Set<Upstream>): boolean => {
+    const upstream = deps.upstreams.pools[service].pick(Date.now(), tried);
+    if (!upstream) return false;
+    tried.add(upstream);
+    res.locals[RETRY] = () => isIdempotentWithoutBody(req) && attempt(req, res, next, service, tried);
+    proxies.get(upstream)!(req, res, next);
+    return true;
+  };
   for (const service of SERVICES) {
     for (const upstream of deps.upstreams.pools[service].upstreams) proxies.set(upstream, proxyFor(upstream, deps));
   }
   return (req, res, next) => {
     const service = serviceFor(req.path);
     if (!service) return next();
-    const upstream = deps.upstreams.pools[service].pick();
-    if (!upstream) {
-      deps.metrics.upstreamErrors.inc({ service, kind: 'no-healthy-upstream' });
-      return next(gatewayErrors.noHealthyUpstream());
-    }
-    proxies.get(upstream)!(req, res, next);
+    if (attempt(req, res, next, service, new Set())) return;
+    deps.metrics.upstreamErrors.inc({ service, kind: 'no-healthy-upstream' });
+    next(gatewayErrors.noHealthyUpstream());
   };
+}
+
+/** Key in res.locals of the function that retries a request on another replica after a connection failure. */
+const RETRY = 'retryOnAnotherUpstream';
+
+/** Only a GET/HEAD without a body may be sent again: nothing was consumed and nothing can happen twice. */
+function isIdempotentWithoutBody(req: IncomingMessage): boolean {
+  return (req.method === 'GET' || req.method === 'HEAD') && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
 }
 
 function proxyFor(upstream: Upstream, deps: ProxyDeps): RequestHandler {
@@ -79,8 +93,13 @@ function proxyFor(upstream: Upstream, deps: ProxyDeps): RequestHandler {
           return fail(res, gatewayErrors.upstreamTimeout());
         }
         deps.metrics.upstreamErrors.inc({ service, kind: 'unavailable' });
-        if (error.code && CONNECTION_ERRORS.has(error.code)) pool.markConnectionError(upstream);
         deps.logger.warn('upstream request failed', { service, upstream: upstream.index, code: error.code });
+        if (!(error.code && CONNECTION_ERRORS.has(error.code))) return fail(res, gatewayErrors.upstreamUnavailable());
+        // The replica is not there: take it out, and send a request that may safely be repeated to another one.
+        pool.markConnectionError(upstream);
+        const response = 'setHeader' in res ? (res as Response) : undefined;
+        const retry = response && !response.headersSent ? (response.locals[RETRY] as (() => boolean) | undefined) : undefined;
+        if (retry?.()) return;
         fail(res, gatewayErrors.upstreamUnavailable());
       },
     },

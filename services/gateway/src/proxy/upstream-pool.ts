@@ -18,6 +18,12 @@ export interface Upstream {
   ejectedUntil: number;
 }
 
+/**
+ * Idle keep-alive sockets are closed by us before the service's server closes them (its keepAliveTimeout is
+ * 65 s, see runService), so a request is never written into a socket the other side is closing.
+ */
+const IDLE_SOCKET_TIMEOUT_MS = 30_000;
+
 export interface UpstreamSettings {
   maxSockets: number;
   probeIntervalMs: number;
@@ -40,15 +46,15 @@ export class UpstreamPool {
       service,
       index,
       url: url.replace(/\/+$/, ''),
-      agent: new http.Agent({ keepAlive: true, maxSockets: settings.maxSockets, maxFreeSockets: Math.min(settings.maxSockets, 32) }),
+      agent: new http.Agent({ keepAlive: true, maxSockets: settings.maxSockets, maxFreeSockets: Math.min(settings.maxSockets, 32), timeout: IDLE_SOCKET_TIMEOUT_MS }),
       probe: 'unknown',
       ejectedUntil: 0,
     }));
     for (const upstream of this.upstreams) this.report(upstream);
   }
 
-  pick(now = Date.now()): Upstream | undefined {
-    const live = this.upstreams.filter((u) => u.ejectedUntil <= now && u.probe !== 'unreachable');
+  pick(now = Date.now(), exclude?: ReadonlySet<Upstream>): Upstream | undefined {
+    const live = this.upstreams.filter((u) => u.ejectedUntil <= now && u.probe !== 'unreachable' && !exclude?.has(u));
     const preferred = live.filter((u) => u.probe === 'ok' || u.probe === 'unknown');
     const candidates = preferred.length ? preferred : live;
     if (!candidates.length) return undefined;
