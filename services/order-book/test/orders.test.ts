@@ -238,19 +238,19 @@ describe('orders through the HTTP API', () => {
 
     it('when the book changes, then /orderbook shows aggregated levels with a rising sequence', async () => {
       const book = () => request(app).get('/api/v1/orderbook').query({ asset: 'BTC', fiatCurrency: 'ZAR', depth: 5 });
-      expect((await book()).body).toEqual({ asset: 'BTC', fiatCurrency: 'ZAR', bids: [], asks: [], sequence: '0', updatedAt: null });
+      expect((await book()).body).toEqual({ asset: 'BTC', fiatCurrency: 'ZAR', bids: [], asks: [], sequence: 0, updatedAt: null });
       await t.place('book-1', { fiatCurrency: 'ZAR', price: '100.00', amount: '1' });
       await t.place('book-2', { fiatCurrency: 'ZAR', price: '100.00', amount: '0.5' });
       await t.place('book-3', { fiatCurrency: 'ZAR', price: '99.00', amount: '2' });
       await t.placeFundedSell('book-4', { fiatCurrency: 'ZAR', price: '105.00', amount: '3' });
       const body = await eventually(async () => {
         const res = await book();
-        return res.body.sequence === '4' ? res.body : undefined;
+        return res.body.sequence === 4 ? res.body : undefined;
       });
       expect(body.bids).toEqual([{ price: '100.00', amount: '1.50000000', orderCount: 2 }, { price: '99.00', amount: '2.00000000', orderCount: 1 }]);
       expect(body.asks).toEqual([{ price: '105.00', amount: '3.00000000', orderCount: 1 }]);
       const cached = JSON.parse((await harness.testRedis.redis.get(`${harness.testRedis.prefix}:book:BTC:ZAR`))!);
-      expect(cached.sequence).toBe('4');
+      expect(cached.sequence).toBe(4);
       expect((await request(app).get('/api/v1/orderbook').query({ asset: 'BTC', fiatCurrency: 'ZAR', depth: 0 })).status).toBe(400);
     });
 

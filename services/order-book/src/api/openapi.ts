@@ -99,7 +99,7 @@ export const openapi = openApiDocument(
             description: 'Price levels, best first',
             schema: {
               type: 'object', required: ['asset', 'fiatCurrency', 'bids', 'asks', 'sequence', 'updatedAt'],
-              properties: { asset: { type: 'string' }, fiatCurrency: { type: 'string' }, bids: { type: 'array', items: level }, asks: { type: 'array', items: level }, sequence: { type: 'string' }, updatedAt: { type: 'string', nullable: true } },
+              properties: { asset: { type: 'string' }, fiatCurrency: { type: 'string' }, bids: { type: 'array', items: level }, asks: { type: 'array', items: level }, sequence: { type: 'integer' }, updatedAt: { type: 'string', nullable: true } },
             },
           },
           400: { description: 'Invalid query' },

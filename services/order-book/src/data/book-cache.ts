@@ -10,9 +10,13 @@ export const BOOK_DEPTH_MAX = 100;
 export const BOOK_LOCAL_TTL_MS = 150;
 /** A cached book nobody refreshes expires, so a lost refresh (a crash after commit) heals itself. */
 const BOOK_REDIS_TTL_SECONDS = 60;
-/** After a change, how often and how long to wait for its commit to become visible before giving up. */
-const REFRESH_RETRY_MS = 20;
-const REFRESH_ATTEMPTS_MAX = 50;
+/**
+ * Refreshes of one market run at most this often per replica: under load many changes share one refresh,
+ * so the book costs Postgres ~1/interval aggregate reads per market, whatever the order rate.
+ */
+export const BOOK_REFRESH_INTERVAL_MS = 50;
+/** How many refreshes to try before giving up on a sequence (e.g. its transaction rolled back). */
+const REFRESH_ATTEMPTS_MAX = 40;
 
 export interface BookLevel {
   price: string;
@@ -25,7 +29,8 @@ export interface BookSnapshot {
   fiatCurrency: FiatCurrency;
   bids: BookLevel[];
   asks: BookLevel[];
-  sequence: string;
+  /** Rises with every change of the market's book. */
+  sequence: number;
   updatedAt: string | null;
 }
 
@@ -47,6 +52,7 @@ interface LocalEntry {
 interface RefreshState {
   target: bigint;
   running: boolean;
+  lastAt: number;
 }
 
 /**
@@ -76,7 +82,7 @@ export class BookCache {
   /** Schedules a refresh that repeats until the market's sequence has reached `sequence` (its commit is visible). */
   changed(asset: Asset, fiatCurrency: FiatCurrency, sequence: bigint): void {
     const key = this.key(asset, fiatCurrency);
-    const state = this.refreshing.get(key) ?? { target: 0n, running: false };
+    const state = this.refreshing.get(key) ?? { target: 0n, running: false, lastAt: 0 };
     if (sequence > state.target) state.target = sequence;
     this.refreshing.set(key, state);
     if (state.running) return;
@@ -93,24 +99,26 @@ export class BookCache {
     const row = await readBookSnapshot(this.deps.db, asset, fiatCurrency, BOOK_DEPTH_MAX);
     const scale = ASSET_SCALES[asset];
     const level = (l: BookLevelRow): BookLevel => ({ price: normalize(l.price, FIAT_SCALE), amount: normalize(l.amount, scale), orderCount: l.orderCount });
-    const snapshot: BookSnapshot = { asset, fiatCurrency, bids: row.bids.map(level), asks: row.asks.map(level), sequence: row.sequence, updatedAt: row.updatedAt };
-    await this.deps.redis.eval(STORE_IF_NEWER, 1, this.key(asset, fiatCurrency), snapshot.sequence, JSON.stringify(snapshot), BOOK_REDIS_TTL_SECONDS);
+    const snapshot: BookSnapshot = { asset, fiatCurrency, bids: row.bids.map(level), asks: row.asks.map(level), sequence: Number(row.sequence), updatedAt: row.updatedAt };
+    await this.deps.redis.eval(STORE_IF_NEWER, 1, this.key(asset, fiatCurrency), String(snapshot.sequence), JSON.stringify(snapshot), BOOK_REDIS_TTL_SECONDS);
     this.remember(snapshot);
     return snapshot;
   }
 
   private async refreshUntil(asset: Asset, fiatCurrency: FiatCurrency, state: RefreshState): Promise<void> {
     for (let attempt = 0; attempt < REFRESH_ATTEMPTS_MAX; attempt += 1) {
+      const waitMs = state.lastAt + BOOK_REFRESH_INTERVAL_MS - Date.now();
+      if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+      state.lastAt = Date.now();
       const snapshot = await this.refresh(asset, fiatCurrency);
       if (BigInt(snapshot.sequence) >= state.target) return;
-      await new Promise((resolve) => setTimeout(resolve, REFRESH_RETRY_MS));
     }
   }
 
   private remember(snapshot: BookSnapshot): void {
     const key = this.key(snapshot.asset, snapshot.fiatCurrency);
     const current = this.local.get(key);
-    if (current && BigInt(current.snapshot.sequence) > BigInt(snapshot.sequence)) return;
+    if (current && current.snapshot.sequence > snapshot.sequence) return;
     this.local.set(key, { snapshot, readAt: Date.now() });
   }
 

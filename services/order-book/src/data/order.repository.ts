@@ -62,11 +62,6 @@ export function marketKey(asset: string, fiatCurrency: string): string {
   return `${asset}/${fiatCurrency}`;
 }
 
-/** Serializes every book change of one market across all replicas, until the transaction ends. */
-export async function lockMarket(tx: SqlExecutor, asset: Asset, fiatCurrency: FiatCurrency): Promise<void> {
-  await tx.query('SELECT pg_advisory_xact_lock(hashtext($1)) AS locked', [marketKey(asset, fiatCurrency)]);
-}
-
 /**
  * Takes the market lock of an existing order, in one round trip. The order it returns was read BEFORE the
  * lock was granted: only its immutable fields (owner, side, market, price) may be trusted; read the rest again.
@@ -79,12 +74,12 @@ export async function lockMarketOfOrder(tx: SqlExecutor, orderId: string): Promi
   return rows[0] ? toOrder(rows[0]) : undefined;
 }
 
-const BUMP_SEQUENCE = `INSERT INTO markets (asset, fiat_currency, sequence, updated_at) VALUES ($1, $2, 1, now())
+const bumpSequenceSql = (asset: string, fiatCurrency: string) => `INSERT INTO markets (asset, fiat_currency, sequence, updated_at) VALUES (${asset}, ${fiatCurrency}, 1, now())
   ON CONFLICT (asset, fiat_currency) DO UPDATE SET sequence = markets.sequence + 1, updated_at = now() RETURNING sequence::text AS sequence`;
 
-/** Raises the market's change counter (in the caller's transaction) and returns the new value. */
+/** Raises the market's change counter (in the caller's transaction, after the market lock) and returns the new value. */
 export async function bumpSequence(tx: SqlExecutor, asset: Asset, fiatCurrency: FiatCurrency): Promise<bigint> {
-  const [row] = await tx.query<{ sequence: string }>(BUMP_SEQUENCE, [asset, fiatCurrency]);
+  const [row] = await tx.query<{ sequence: string }>(bumpSequenceSql('$1', '$2'), [asset, fiatCurrency]);
   return BigInt(row!.sequence);
 }
 
@@ -100,25 +95,16 @@ export interface CandidateQuery {
 }
 
 /**
- * One round trip under the market lock: raises the market's sequence and loads the best `limit` resting
- * orders of the other side that cross the limit price, belong to someone else and share a payment method,
- * best price first, then oldest. Returns the new sequence too.
+ * One round trip: takes the market lock (if not held yet) and then loads the best `limit` resting orders of
+ * the other side that cross the limit price, belong to someone else and share a payment method, best price
+ * first, then oldest. The read runs inside the `locked_candidates` function so that it sees every order
+ * committed before the lock was granted.
  */
-export async function bumpAndLoadCandidates(tx: SqlExecutor, q: CandidateQuery): Promise<{ sequence: bigint; candidates: Order[] }> {
-  const incomingBuys = q.side === 'BUY';
-  const rows = await tx.query<(OrderRow & { market_sequence: string }) | { market_sequence: string; id: null }>(
-    `WITH bump AS (${BUMP_SEQUENCE})
-     SELECT bump.sequence AS market_sequence, c.* FROM bump LEFT JOIN LATERAL (
-       SELECT ${ORDER_COLUMNS} FROM orders
-       WHERE asset = $1 AND fiat_currency = $2 AND side = $3 AND live AND price ${incomingBuys ? '<=' : '>='} $4::numeric
-         AND user_id <> $5 AND payment_methods && $6::text[]
-       ORDER BY asset, fiat_currency, side, live, price ${incomingBuys ? 'ASC' : 'DESC'}, seq ASC
-       LIMIT $7
-     ) c ON true`,
-    [q.asset, q.fiatCurrency, incomingBuys ? 'SELL' : 'BUY', formatPrice(q.limitPrice), q.userId, q.paymentMethods, q.limit],
-  );
-  const sequence = BigInt(rows[0]!.market_sequence);
-  return { sequence, candidates: rows.filter((row): row is OrderRow & { market_sequence: string } => row.id !== null).map(toOrder) };
+export async function lockAndLoadCandidates(tx: SqlExecutor, q: CandidateQuery): Promise<Order[]> {
+  const rows = await tx.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM locked_candidates($1, $2, $3, $4::numeric, $5, $6::text[], $7)`, [
+    q.asset, q.fiatCurrency, q.side, formatPrice(q.limitPrice), q.userId, q.paymentMethods, q.limit,
+  ]);
+  return rows.map(toOrder);
 }
 
 /** A match as stored: one fill, one trade. A taker who took an ad directly has no order (`takerOrderId` null). */
@@ -157,10 +143,18 @@ export type IncomingWrite =
  * matches and their events in the outbox. Each maker update is guarded (`live AND remaining >= amount`);
  * if any guard fails the statement reports it and the caller must abort: never an overfill.
  */
-export async function writeMatches(tx: SqlExecutor, incoming: IncomingWrite, matches: MatchRecord[], events: OutboxRecord[]): Promise<{ makersUpdated: number; incoming?: Order }> {
+export async function writeMatches(
+  tx: SqlExecutor,
+  market: { asset: Asset; fiatCurrency: FiatCurrency },
+  incoming: IncomingWrite,
+  matches: MatchRecord[],
+  events: OutboxRecord[],
+): Promise<{ makersUpdated: number; incoming?: Order; sequence: bigint }> {
   const params: unknown[] = [
     JSON.stringify(matches.map((m) => matchJson(m))),
     JSON.stringify(events.map((e) => ({ id: e.id, type: e.type, payload: e.payload }))),
+    market.asset,
+    market.fiatCurrency,
   ];
   let incomingSql = 'SELECT NULL::uuid AS id WHERE false';
   if (incoming.kind === 'insert') {
@@ -168,13 +162,13 @@ export async function writeMatches(tx: SqlExecutor, incoming: IncomingWrite, mat
     params.push(o.id, o.userId, o.side, o.asset, o.fiatCurrency, formatPrice(o.price), formatAmount(o.asset, o.amount), formatAmount(o.asset, o.remaining),
       formatAmount(o.asset, o.minFill), o.paymentMethods, o.paymentWindowMinutes, o.terms, o.status);
     incomingSql = `INSERT INTO orders (id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, terms, status, live)
-      VALUES ($3, $4, $5, $6, $7, $8::numeric, $9::numeric, $10::numeric, $11::numeric, $12::text[], $13, $14, $15, $15 IN ('OPEN', 'PARTIALLY_FILLED')) RETURNING ${ORDER_COLUMNS}`;
+      VALUES ($5, $6, $7, $8, $9, $10::numeric, $11::numeric, $12::numeric, $13::numeric, $14::text[], $15, $16, $17, $17 IN ('OPEN', 'PARTIALLY_FILLED')) RETURNING ${ORDER_COLUMNS}`;
   } else if (incoming.kind === 'update') {
     params.push(incoming.orderId, formatAmount(incoming.asset, incoming.remaining), incoming.status);
-    incomingSql = `UPDATE orders SET remaining = $4::numeric, status = $5, live = $5 IN ('OPEN', 'PARTIALLY_FILLED'), updated_at = now() WHERE id = $3 RETURNING ${ORDER_COLUMNS}`;
+    incomingSql = `UPDATE orders SET remaining = $6::numeric, status = $7, live = $7 IN ('OPEN', 'PARTIALLY_FILLED'), updated_at = now() WHERE id = $5 RETURNING ${ORDER_COLUMNS}`;
   }
-  const [row] = await tx.query<{ makers_updated: number; incoming: OrderRow | null }>(
-    `WITH m AS (
+  const [row] = await tx.query<{ makers_updated: number; incoming: OrderRow | null; sequence: string }>(
+    `WITH bump AS (${bumpSequenceSql('$3', '$4')}), m AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS m(id uuid, trade_id uuid, maker_order_id uuid, taker_order_id uuid, buy_order_id uuid, sell_order_id uuid,
          buyer_id text, seller_id text, asset text, fiat_currency text, price numeric, amount numeric, payment_method text, payment_window_minutes int, seller_funding text)
      ), makers AS (
@@ -191,11 +185,12 @@ export async function writeMatches(tx: SqlExecutor, incoming: IncomingWrite, mat
      ), ins_events AS (
        INSERT INTO outbox (id, type, payload) SELECT e.id, e.type, e.payload FROM jsonb_to_recordset($2::jsonb) AS e(id uuid, type text, payload jsonb)
      ), incoming AS (${incomingSql})
-     SELECT (SELECT count(*) FROM makers)::int AS makers_updated, (SELECT to_jsonb(incoming) FROM incoming) AS incoming`,
+     SELECT (SELECT count(*) FROM makers)::int AS makers_updated, (SELECT to_jsonb(incoming) FROM incoming) AS incoming, (SELECT sequence FROM bump) AS sequence`,
     params,
   );
   const incomingRow = row!.incoming;
   return {
+    sequence: BigInt(row!.sequence),
     makersUpdated: row!.makers_updated,
     incoming: incomingRow ? toOrder({ ...incomingRow, created_at: new Date(incomingRow.created_at), updated_at: new Date(incomingRow.updated_at) }) : undefined,
   };

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Asset, FiatCurrency } from '@orrange/money';
 import { parsePayload, type SqlExecutor } from '@orrange/queue';
-import { bumpAndLoadCandidates, insertPendingOrder, lockMarket, writeMatches } from '../data/order.repository';
+import { insertPendingOrder, lockAndLoadCandidates, writeMatches } from '../data/order.repository';
 import { matchOrder } from './matching-engine';
 import { matchBetween, matchedEvent, fillView } from './match-records';
 import { formatAmount, statusForRemaining, toMatchable, type FillView, type Order, type Side } from './order';
@@ -44,10 +44,7 @@ export async function placeOrder(deps: OrderBookDeps, input: PlaceOrderInput): P
     return { order: placed, fills: [] };
   }
   const matched = await deps.db.transaction(
-    async (tx) => {
-      await lockMarket(tx, order.asset, order.fiatCurrency);
-      return matchIncoming(tx, order, 'insert');
-    },
+    (tx) => matchIncoming(tx, order, 'insert'),
     { retryable: true },
   );
   afterMatching(deps, matched);
@@ -60,10 +57,10 @@ export interface Matched extends Placed {
 
 /**
  * Matches an order that is entering the book (status OPEN) against the best resting orders and writes the
- * result in one statement. The caller holds the market lock.
+ * result in one statement: two statements in all, the first of which takes the market lock.
  */
 export async function matchIncoming(tx: SqlExecutor, order: Order, write: 'insert' | 'update'): Promise<Matched> {
-  const { sequence, candidates } = await bumpAndLoadCandidates(tx, {
+  const candidates = await lockAndLoadCandidates(tx, {
     asset: order.asset, fiatCurrency: order.fiatCurrency, side: order.side, limitPrice: order.price, userId: order.userId, paymentMethods: order.paymentMethods, limit: CANDIDATES_MAX,
   });
   const result = matchOrder(toMatchable(order), candidates.map(toMatchable));
@@ -72,12 +69,13 @@ export async function matchIncoming(tx: SqlExecutor, order: Order, write: 'inser
   const status = statusForRemaining(order, result.remaining);
   const written = await writeMatches(
     tx,
+    order,
     write === 'insert' ? { kind: 'insert', order: { ...order, remaining: result.remaining, status } } : { kind: 'update', orderId: order.id, remaining: result.remaining, status, asset: order.asset },
     matches,
     matches.map(matchedEvent),
   );
   if (written.makersUpdated !== matches.length || !written.incoming) throw new Error(`matching write guard failed for order ${order.id}: nothing was written`);
-  return { order: written.incoming, fills: matches.map((m) => fillView(m, m.makerOrderId)), sequence };
+  return { order: written.incoming, fills: matches.map((m) => fillView(m, m.makerOrderId)), sequence: written.sequence };
 }
 
 export function afterMatching(deps: OrderBookDeps, matched: Matched): void {

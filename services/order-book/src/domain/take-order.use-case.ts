@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { badRequest, conflict, notFound } from '@orrange/http';
 import { ASSET_SCALES, decimalPattern, toUnits } from '@orrange/money';
-import { bumpSequence, findOrder, lockMarketOfOrder, writeMatches, type MatchRecord } from '../data/order.repository';
+import { findOrder, lockMarketOfOrder, writeMatches, type MatchRecord } from '../data/order.repository';
 import { respectsMinFill } from './matching-engine';
 import { matchedEvent, fillView } from './match-records';
 import { LIVE_STATUSES, type FillView } from './order';
@@ -56,10 +56,9 @@ export async function takeOrder(deps: OrderBookDeps, input: TakeOrderInput): Pro
         paymentWindowMinutes: ad.paymentWindowMinutes,
         sellerFunding: takerBuys ? 'HOLD' : 'AVAILABLE',
       };
-      const written = await writeMatches(tx, { kind: 'none' }, [match], [matchedEvent(match)]);
+      const written = await writeMatches(tx, ad, { kind: 'none' }, [match], [matchedEvent(match)]);
       if (written.makersUpdated !== 1) throw new Error(`take write guard failed for order ${ad.id}: nothing was written`);
-      const sequence = await bumpSequence(tx, ad.asset, ad.fiatCurrency);
-      return { match, ad, sequence };
+      return { match, ad, sequence: written.sequence };
     },
     { retryable: true },
   );
