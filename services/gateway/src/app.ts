@@ -79,6 +79,7 @@ export function createApp(deps: GatewayDeps): Express {
     loginAccountPerMinute: config.LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     metrics,
+    logger,
   }));
   app.use(refuseBadCredentials); // 10. bad credentials → 401, after they were counted against the budget
   app.use(proxyToServices({ upstreams, timeoutMs: config.UPSTREAM_TIMEOUT_MS, bodyLimitBytes: config.BODY_LIMIT_BYTES, metrics, logger })); // 11.

@@ -26,6 +26,7 @@ export function createGatewayResources(config: Config, options: { logger?: Logge
     maxRetriesPerRequest: 1,
     commandTimeout: 1_000,
     connectTimeout: 2_000,
+    disconnectTimeout: 500,
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
   });
   redis.on('error', (error) => logger.warn('redis connection error', { error: error.message }));
@@ -42,7 +43,9 @@ export function createGatewayResources(config: Config, options: { logger?: Logge
     upstreams,
     async close() {
       upstreams.close();
-      await redis.quit().catch(() => redis.disconnect());
+      // quit() waits for Redis; when it is unreachable, stop reconnecting instead.
+      if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+      else redis.disconnect();
     },
   };
 }

@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { AppError } from '@orrange/http';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { gatewayErrors } from '../errors';
+import type { Logger } from '@orrange/logger';
 import type { GatewayMetrics } from '../observability/metrics';
 
 export interface RateLimitSettings {
@@ -15,6 +16,7 @@ export interface RateLimitSettings {
   loginAccountPerMinute: number;
   bodyLimitBytes: number;
   metrics: GatewayMetrics;
+  logger: Logger;
 }
 
 const WINDOW_MS = 60_000;
@@ -54,6 +56,10 @@ export function rateLimits(settings: RateLimitSettings): RequestHandler[] {
         prefix: `${settings.prefix}:rl:${name}:`,
         sendCommand: (command: string, ...args: string[]) => settings.redis.call(command, ...args) as Promise<RedisReply>,
       }),
+      logger: {
+        error: (error, message) => settings.logger.warn(message ?? 'rate limiter error', { limiter: name, error: error instanceof Error ? error.message : String(error) }),
+        warn: (error, message) => settings.logger.warn(message ?? 'rate limiter warning', { limiter: name, error: error instanceof Error ? error.message : String(error) }),
+      },
       handler: (_req, _res, next) => {
         settings.metrics.rateLimited.inc({ limiter: name });
         next(gatewayErrors.rateLimited());
@@ -65,7 +71,8 @@ export function rateLimits(settings: RateLimitSettings): RequestHandler[] {
       Promise.resolve(handler(req, res, (error?: unknown) => next(error === undefined ? undefined : toProblem(error)))).catch((error: unknown) => next(toProblem(error)));
     };
   };
-  const parseAuthBody = express.json({ limit: settings.bodyLimitBytes, strict: true });
+  // No inflation: the body is re-sent as plain JSON, so a compressed one would reach the service mislabelled.
+  const parseAuthBody = express.json({ limit: settings.bodyLimitBytes, strict: true, inflate: false });
   return [
     limiter('client', settings.perMinute, (req) => (req.identity ? `user:${req.identity.userId}` : `ip:${clientIp(req)}`), true),
     limiter('auth-ip', settings.authPerMinute, (req) => (isAuthPost(req) ? clientIp(req) : undefined), false),
