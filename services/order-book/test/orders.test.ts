@@ -173,6 +173,17 @@ describe('orders through the HTTP API', () => {
       expect(await t.deliver('match.rejected', payload)).toBe('applied');
       expect((await request(app).get(`/api/v1/orders/${id}`)).body.order).toMatchObject({ status: 'OPEN', remaining: '1.00000000' });
     });
+
+    it('when a match between two orders is rejected, then both get their amount back; a cancelled one stays cancelled', async () => {
+      const ask = await t.placeFundedSell('both-ask', { fiatCurrency: 'MXN', amount: '1' });
+      const bid = await t.place('both-bid', { fiatCurrency: 'MXN', amount: '0.6' });
+      const fill = bid.body.fills[0];
+      expect(bid.body.order.status).toBe('FILLED');
+      await request(app).delete(`/api/v1/orders/${ask}`).set(t.as('both-ask')).expect(200);
+      await t.deliver('match.rejected', { matchId: fill.matchId, tradeId: fill.tradeId, buyOrderId: bid.body.order.id, sellOrderId: ask, amount: '0.60000000', reason: 'X' });
+      expect((await request(app).get(`/api/v1/orders/${bid.body.order.id}`)).body.order).toMatchObject({ status: 'OPEN', remaining: '0.60000000' });
+      expect((await request(app).get(`/api/v1/orders/${ask}`)).body.order).toMatchObject({ status: 'CANCELLED', remaining: '0.40000000' });
+    });
   });
 
   describe('cancelling', () => {
@@ -252,6 +263,25 @@ describe('orders through the HTTP API', () => {
       const cached = JSON.parse((await harness.testRedis.redis.get(`${harness.testRedis.prefix}:book:BTC:ZAR`))!);
       expect(cached.sequence).toBe(4);
       expect((await request(app).get('/api/v1/orderbook').query({ asset: 'BTC', fiatCurrency: 'ZAR', depth: 0 })).status).toBe(400);
+    });
+
+    it('when the book is warm, then reads cost no Postgres query at all', async () => {
+      await t.place('warm-1', { fiatCurrency: 'TRY', price: '10.00' });
+      const read = () => request(app).get('/api/v1/orderbook').query({ asset: 'BTC', fiatCurrency: 'TRY' });
+      await eventually(async () => (await read()).body.sequence === 1);
+      const pg = await import('pg');
+      const original = pg.default.Client.prototype.query;
+      let queries = 0;
+      pg.default.Client.prototype.query = function (this: unknown, ...args: unknown[]) {
+        queries += 1;
+        return (original as (...a: unknown[]) => unknown).apply(this, args);
+      } as typeof original;
+      try {
+        for (let i = 0; i < 50; i += 1) expect((await read()).body.bids).toEqual([{ price: '10.00', amount: '1.00000000', orderCount: 1 }]);
+      } finally {
+        pg.default.Client.prototype.query = original;
+      }
+      expect(queries).toBe(0);
     });
 
     it('when /openapi.json is asked, then every order-book endpoint is documented', async () => {

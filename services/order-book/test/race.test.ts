@@ -1,6 +1,7 @@
 import request from 'supertest';
 import type { Express } from 'express';
 import { toUnits } from '@orrange/money';
+import { eventually } from '@orrange/testing';
 import { createApp } from '../src/app';
 import { createHarness, type Harness } from './harness';
 import { actors } from './helpers';
@@ -68,5 +69,10 @@ describe('two order-book replicas racing', () => {
     const [{ n }] = (await harness.runtime.db.query<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE type = 'order.matched' AND payload->>'fiatCurrency' = 'EUR'")) as [{ n: number }];
     const [{ m }] = (await harness.runtime.db.query<{ m: number }>("SELECT count(*)::int AS m FROM matches WHERE fiat_currency = 'EUR'")) as [{ m: number }];
     expect(n).toBe(m);
+    // Both replicas' cached books catch up with the market's last change.
+    const [market] = await harness.runtime.db.query<{ sequence: string }>("SELECT sequence::text FROM markets WHERE asset = 'BTC' AND fiat_currency = 'EUR'");
+    for (const app of apps) {
+      await eventually(async () => (await request(app).get('/api/v1/orderbook').query({ asset: 'BTC', fiatCurrency: 'EUR' })).body.sequence === Number(market!.sequence));
+    }
   });
 });
