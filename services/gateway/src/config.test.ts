@@ -17,6 +17,11 @@ describe('gateway config', () => {
     });
   });
 
+  it('when only AUTH_RATE_LIMIT_PER_MINUTE is set, then the per-account login limit follows it', () => {
+    expect(readConfig({ AUTH_RATE_LIMIT_PER_MINUTE: '50' }).LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE).toBe(50);
+    expect(readConfig({ AUTH_RATE_LIMIT_PER_MINUTE: '50', LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: '5' }).LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE).toBe(5);
+  });
+
   it.each([
     ['true', true],
     ['false', false],

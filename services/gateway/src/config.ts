@@ -36,16 +36,17 @@ export const configSchema = authSchema.extend(shared.shape).extend({
   OPENAPI_CACHE_MS: env.int(30_000),
   RATE_LIMIT_PER_MINUTE: env.int(100),
   AUTH_RATE_LIMIT_PER_MINUTE: env.int(10),
-  LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: env.int(10),
+  /** Per account (email) on login; AUTH_RATE_LIMIT_PER_MINUTE when unset. */
+  LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).optional(),
   API_KEY_CACHE_SECONDS: z.coerce.number().int().min(1).max(10).default(10),
   API_KEY_NEGATIVE_CACHE_SECONDS: z.coerce.number().int().min(1).max(10).default(2),
 });
 
-export type Config = z.infer<typeof configSchema>;
+export type Config = Omit<z.infer<typeof configSchema>, 'LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE'> & { LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: number };
 
 /** Reads the gateway's config once at boot and refuses production with the development secrets. */
 export function readConfig(source: NodeJS.ProcessEnv = process.env): Config {
-  const config = loadConfig(configSchema, source);
-  assertNoDevSecrets(config);
-  return config;
+  const loaded = loadConfig(configSchema, source);
+  assertNoDevSecrets(loaded);
+  return { ...loaded, LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: loaded.LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE ?? loaded.AUTH_RATE_LIMIT_PER_MINUTE };
 }
