@@ -115,6 +115,13 @@ describe('gateway rate limits', () => {
       expect(JSON.parse(user.seen.at(-1)!.body)).toEqual({ email: 'intact@example.com', password: 'guess' });
     });
 
+    it('when the login body is nested too deeply to write back, then 400 problem+json, not a 5xx', async () => {
+      const depth = 100_000;
+      const res = await request(gateway.app).post('/api/v1/auth/register').set('X-Forwarded-For', '198.51.100.91').set('content-type', 'application/json').send(`{"email":${'['.repeat(depth)}${']'.repeat(depth)}}`);
+      expect(res.status).toBe(400);
+      expect(res.headers['content-type']).toContain('application/problem+json');
+    });
+
     it('when the login body is not JSON, then 400 problem+json before any upstream', async () => {
       const res = await request(gateway.app).post('/api/v1/auth/login').set('X-Forwarded-For', '198.51.100.90').set('content-type', 'application/json').send('{"email":');
       expect(res.status).toBe(400);

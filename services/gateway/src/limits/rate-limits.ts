@@ -35,6 +35,19 @@ function loginAccount(req: Request): string | undefined {
 }
 
 /**
+ * The parsed body is sent on as JSON.stringify(body) (fixRequestBody). A body JSON.parse accepts but
+ * JSON.stringify cannot write back (nesting deep enough to overflow the stack) is the client's fault: 400.
+ */
+function reserializable(body: unknown): AppError | undefined {
+  try {
+    JSON.stringify(body);
+    return undefined;
+  } catch {
+    return new AppError(400, 'REQUEST.MALFORMED_JSON', 'The request body is nested too deeply.');
+  }
+}
+
+/**
  * The rate limits, in order, all counted in Redis so that every gateway replica spends one budget:
  * per client (user id when authenticated, else IP), per IP on login/register/refresh, and per account on
  * login (which needs the small JSON body parsed here; the proxy re-streams it with fixRequestBody).
@@ -76,7 +89,7 @@ export function rateLimits(settings: RateLimitSettings): RequestHandler[] {
   return [
     limiter('client', settings.perMinute, (req) => (req.identity ? `user:${req.identity.userId}` : `ip:${clientIp(req)}`), true),
     limiter('auth-ip', settings.authPerMinute, (req) => (isAuthPost(req) ? clientIp(req) : undefined), false),
-    (req, res, next) => (isAuthPost(req) ? parseAuthBody(req, res, next) : next()),
+    (req, res, next) => (isAuthPost(req) ? parseAuthBody(req, res, (error?: unknown) => next(error ?? reserializable(req.body))) : next()),
     limiter('login-account', settings.loginAccountPerMinute, (req) => (isLogin(req) ? loginAccount(req) : undefined), false),
   ];
 }
