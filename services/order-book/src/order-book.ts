@@ -1,6 +1,7 @@
 import type { Runtime } from '@orrange/runtime';
 import { BookCache } from './data/book-cache';
 import type { OrderBookDeps } from './domain/order-book.deps';
+import { MarketBatcher } from './domain/place-order.use-case';
 import { orderBookHandlers } from './messaging/order-book.handlers';
 
 export interface OrderBook {
@@ -15,14 +16,13 @@ export function orderBookOf(runtime: Runtime): OrderBook {
   let book = built.get(runtime);
   if (!book) {
     const bookCache = new BookCache({ db: runtime.db, redis: runtime.redis, prefix: runtime.config.REDIS_PREFIX, logger: runtime.logger });
-    book = {
-      bookCache,
-      deps: {
-        db: runtime.db,
-        bookChanged: (asset, fiatCurrency, sequence) => bookCache.changed(asset, fiatCurrency, sequence),
-        eventsWritten: () => runtime.relay.kick(),
-      },
+    const deps: OrderBookDeps = {
+      db: runtime.db,
+      bookChanged: (asset, fiatCurrency, sequence) => bookCache.changed(asset, fiatCurrency, sequence),
+      eventsWritten: () => runtime.relay.kick(),
+      batcher: new MarketBatcher(() => deps),
     };
+    book = { bookCache, deps };
     built.set(runtime, book);
   }
   return book;

@@ -132,16 +132,24 @@ export interface OutboxRecord {
   payload: unknown;
 }
 
-/** What a matching or take transaction writes about the order that came in, if it has one. */
+/** What a matching or take transaction writes about the orders that came in, if any. */
 export type IncomingWrite =
   | { kind: 'none' }
-  | { kind: 'insert'; order: Order }
+  | { kind: 'insert'; orders: Order[] }
   | { kind: 'update'; orderId: string; remaining: bigint; status: OrderStatus; asset: Asset };
 
+export interface WriteResult {
+  /** How many distinct makers were reduced; the caller compares it with the makers it meant to reduce. */
+  makersUpdated: number;
+  incoming: Order[];
+  sequence: bigint;
+}
+
 /**
- * One round trip: writes the incoming order (insert or update), reduces every maker's remainder, records the
- * matches and their events in the outbox. Each maker update is guarded (`live AND remaining >= amount`);
- * if any guard fails the statement reports it and the caller must abort: never an overfill.
+ * One round trip: writes the incoming orders (insert or update), reduces every maker's remainder by the sum
+ * of its fills, records the matches and their events in the outbox, and raises the market's sequence. Each
+ * maker update is guarded (`live AND remaining >= total`); if any guard fails the statement reports fewer
+ * makers and the caller must abort: never an overfill.
  */
 export async function writeMatches(
   tx: SqlExecutor,
@@ -149,7 +157,7 @@ export async function writeMatches(
   incoming: IncomingWrite,
   matches: MatchRecord[],
   events: OutboxRecord[],
-): Promise<{ makersUpdated: number; incoming?: Order; sequence: bigint }> {
+): Promise<WriteResult> {
   const params: unknown[] = [
     JSON.stringify(matches.map((m) => matchJson(m))),
     JSON.stringify(events.map((e) => ({ id: e.id, type: e.type, payload: e.payload }))),
@@ -158,24 +166,31 @@ export async function writeMatches(
   ];
   let incomingSql = 'SELECT NULL::uuid AS id WHERE false';
   if (incoming.kind === 'insert') {
-    const o = incoming.order;
-    params.push(o.id, o.userId, o.side, o.asset, o.fiatCurrency, formatPrice(o.price), formatAmount(o.asset, o.amount), formatAmount(o.asset, o.remaining),
-      formatAmount(o.asset, o.minFill), o.paymentMethods, o.paymentWindowMinutes, o.terms, o.status);
+    params.push(JSON.stringify(incoming.orders.map((o) => ({
+      id: o.id, user_id: o.userId, side: o.side, asset: o.asset, fiat_currency: o.fiatCurrency, price: formatPrice(o.price), amount: formatAmount(o.asset, o.amount),
+      remaining: formatAmount(o.asset, o.remaining), min_fill: formatAmount(o.asset, o.minFill), payment_methods: o.paymentMethods,
+      payment_window_minutes: o.paymentWindowMinutes, terms: o.terms, status: o.status,
+    }))));
     incomingSql = `INSERT INTO orders (id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, terms, status, live)
-      VALUES ($5, $6, $7, $8, $9, $10::numeric, $11::numeric, $12::numeric, $13::numeric, $14::text[], $15, $16, $17, $17 IN ('OPEN', 'PARTIALLY_FILLED')) RETURNING ${ORDER_COLUMNS}`;
+      SELECT id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, terms, status, status IN ('OPEN', 'PARTIALLY_FILLED')
+      FROM jsonb_to_recordset($5::jsonb) AS r(id uuid, user_id text, side text, asset text, fiat_currency text, price numeric, amount numeric, remaining numeric,
+        min_fill numeric, payment_methods text[], payment_window_minutes int, terms text, status text)
+      RETURNING ${ORDER_COLUMNS}`;
   } else if (incoming.kind === 'update') {
     params.push(incoming.orderId, formatAmount(incoming.asset, incoming.remaining), incoming.status);
     incomingSql = `UPDATE orders SET remaining = $6::numeric, status = $7, live = $7 IN ('OPEN', 'PARTIALLY_FILLED'), updated_at = now() WHERE id = $5 RETURNING ${ORDER_COLUMNS}`;
   }
-  const [row] = await tx.query<{ makers_updated: number; incoming: OrderRow | null; sequence: string }>(
+  const [row] = await tx.query<{ makers_updated: number; incoming: OrderRow[] | null; sequence: string }>(
     `WITH bump AS (${bumpSequenceSql('$3', '$4')}), m AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS m(id uuid, trade_id uuid, maker_order_id uuid, taker_order_id uuid, buy_order_id uuid, sell_order_id uuid,
          buyer_id text, seller_id text, asset text, fiat_currency text, price numeric, amount numeric, payment_method text, payment_window_minutes int, seller_funding text)
+     ), per_maker AS (
+       SELECT maker_order_id, sum(amount) AS amount FROM m GROUP BY maker_order_id
      ), makers AS (
-       UPDATE orders o SET remaining = o.remaining - m.amount,
-         status = CASE WHEN o.remaining = m.amount THEN 'FILLED' ELSE 'PARTIALLY_FILLED' END,
-         live = o.remaining > m.amount, updated_at = now()
-       FROM m WHERE o.id = m.maker_order_id AND o.live AND o.remaining >= m.amount
+       UPDATE orders o SET remaining = o.remaining - f.amount,
+         status = CASE WHEN o.remaining = f.amount THEN 'FILLED' ELSE 'PARTIALLY_FILLED' END,
+         live = o.remaining > f.amount, updated_at = now()
+       FROM per_maker f WHERE o.id = f.maker_order_id AND o.live AND o.remaining >= f.amount
        RETURNING o.id
      ), ins_matches AS (
        INSERT INTO matches (id, trade_id, maker_order_id, taker_order_id, buy_order_id, sell_order_id, buyer_id, seller_id, asset, fiat_currency, price, amount,
@@ -185,14 +200,13 @@ export async function writeMatches(
      ), ins_events AS (
        INSERT INTO outbox (id, type, payload) SELECT e.id, e.type, e.payload FROM jsonb_to_recordset($2::jsonb) AS e(id uuid, type text, payload jsonb)
      ), incoming AS (${incomingSql})
-     SELECT (SELECT count(*) FROM makers)::int AS makers_updated, (SELECT to_jsonb(incoming) FROM incoming) AS incoming, (SELECT sequence FROM bump) AS sequence`,
+     SELECT (SELECT count(*) FROM makers)::int AS makers_updated, (SELECT jsonb_agg(to_jsonb(incoming)) FROM incoming) AS incoming, (SELECT sequence FROM bump) AS sequence`,
     params,
   );
-  const incomingRow = row!.incoming;
   return {
     sequence: BigInt(row!.sequence),
     makersUpdated: row!.makers_updated,
-    incoming: incomingRow ? toOrder({ ...incomingRow, created_at: new Date(incomingRow.created_at), updated_at: new Date(incomingRow.updated_at) }) : undefined,
+    incoming: (row!.incoming ?? []).map((r) => toOrder({ ...r, created_at: new Date(r.created_at), updated_at: new Date(r.updated_at) })),
   };
 }
 

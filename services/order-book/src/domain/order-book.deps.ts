@@ -1,5 +1,6 @@
 import type { Database } from '@orrange/db';
 import type { Asset, FiatCurrency } from '@orrange/money';
+import type { MarketBatcher } from './place-order.use-case';
 
 /** What the order-book use cases need from the outside world; built once per runtime (see src/order-book.ts). */
 export interface OrderBookDeps {
@@ -8,4 +9,6 @@ export interface OrderBookDeps {
   bookChanged(asset: Asset, fiatCurrency: FiatCurrency, sequence: bigint): void;
   /** Called after a commit that wrote events to the outbox, so the relay publishes them now. */
   eventsWritten(): void;
+  /** Serializes and batches the BUY orders of each market within this replica. */
+  batcher: MarketBatcher;
 }

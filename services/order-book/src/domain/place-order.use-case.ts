@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Asset, FiatCurrency } from '@orrange/money';
 import { parsePayload, type SqlExecutor } from '@orrange/queue';
-import { insertPendingOrder, lockAndLoadCandidates, writeMatches } from '../data/order.repository';
-import { matchOrder } from './matching-engine';
+import { insertPendingOrder, lockAndLoadCandidates, writeMatches, type MatchRecord } from '../data/order.repository';
+import { FILLS_PER_ORDER_MAX, matchOrder, type MatchableOrder } from './matching-engine';
 import { matchBetween, matchedEvent, fillView } from './match-records';
 import { formatAmount, statusForRemaining, toMatchable, type FillView, type Order, type Side } from './order';
 import type { OrderBookDeps } from './order-book.deps';
 
 /** How many resting orders one matching pass loads (best first). Bounded so a pass is bounded. */
-export const CANDIDATES_MAX = 100;
+export const CANDIDATES_MAX = 200;
+/** How many incoming BUY orders of one market share one transaction (one lock, one write, one commit). */
+export const BATCH_ORDERS_MAX = 64;
 
 export interface PlaceOrderInput {
   userId: string;
@@ -31,7 +33,8 @@ export interface Placed {
 /**
  * A SELL order waits for its hold (PENDING_FUNDS, `order.placed` in the same statement); trade-execution's
  * `hold.placed` opens and matches it later. A BUY order needs no funds: it is matched at once under the
- * market lock and rests with whatever is left.
+ * market lock (together with the other BUY orders of its market that arrived meanwhile, see MarketBatcher)
+ * and rests with whatever is left.
  */
 export async function placeOrder(deps: OrderBookDeps, input: PlaceOrderInput): Promise<Placed> {
   const now = new Date();
@@ -43,12 +46,95 @@ export async function placeOrder(deps: OrderBookDeps, input: PlaceOrderInput): P
     deps.eventsWritten();
     return { order: placed, fills: [] };
   }
-  const matched = await deps.db.transaction(
-    (tx) => matchIncoming(tx, order, 'insert'),
-    { retryable: true },
-  );
-  afterMatching(deps, matched);
-  return { order: matched.order, fills: matched.fills };
+  return deps.batcher.submit(order);
+}
+
+interface Pending {
+  order: Order;
+  resolve: (placed: Placed) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Incoming BUY orders queue per market in this replica; one transaction at a time per market drains them in
+ * arrival order: one market lock, one candidate read, the engine for each order in turn against what the
+ * earlier ones left, one write, one commit for up to BATCH_ORDERS_MAX orders. A lone order goes at once
+ * (no waiting for company): batches form only while a transaction of the market is already running.
+ */
+export class MarketBatcher {
+  private readonly queues = new Map<string, { pending: Pending[]; running: boolean }>();
+
+  constructor(private readonly deps: () => OrderBookDeps) {}
+
+  submit(order: Order): Promise<Placed> {
+    const key = `${order.asset}/${order.fiatCurrency}`;
+    const queue = this.queues.get(key) ?? { pending: [], running: false };
+    this.queues.set(key, queue);
+    const placed = new Promise<Placed>((resolve, reject) => queue.pending.push({ order, resolve, reject }));
+    if (!queue.running) void this.drain(queue);
+    return placed;
+  }
+
+  private async drain(queue: { pending: Pending[]; running: boolean }): Promise<void> {
+    queue.running = true;
+    try {
+      while (queue.pending.length > 0) {
+        const batch = queue.pending.splice(0, BATCH_ORDERS_MAX);
+        const deps = this.deps();
+        try {
+          const matched = await deps.db.transaction((tx) => matchBatch(tx, batch.map((p) => p.order)), { retryable: true });
+          // Orders the batch could not decide go first in the next one.
+          queue.pending.unshift(...batch.slice(matched.placed.length));
+          matched.placed.forEach((placed, i) => batch[i]!.resolve(placed));
+          const last = matched.placed[0]!.order;
+          deps.bookChanged(last.asset, last.fiatCurrency, matched.sequence);
+          if (matched.placed.some((p) => p.fills.length > 0)) deps.eventsWritten();
+        } catch (error) {
+          for (const p of batch) p.reject(error);
+        }
+      }
+    } finally {
+      queue.running = false;
+    }
+  }
+}
+
+/**
+ * Matches a batch of incoming BUY orders of one market, in arrival order. The candidate read covers every
+ * order of the batch (up to the highest limit, any payment method of any of them); the engine applies each
+ * order's own limit, payment methods and owner. When the read was cut at CANDIDATES_MAX, an order that still
+ * has something left might have matched beyond the cut: it and the rest wait for the next batch (a fresh
+ * read), except the first order, which is decided like a lone order. Returns the decided prefix.
+ */
+export async function matchBatch(tx: SqlExecutor, orders: Order[]): Promise<{ placed: Placed[]; sequence: bigint }> {
+  const first = orders[0]!;
+  const candidates = await lockAndLoadCandidates(tx, {
+    asset: first.asset, fiatCurrency: first.fiatCurrency, side: first.side,
+    limitPrice: orders.reduce((max, o) => (o.price > max ? o.price : max), 0n),
+    userId: '',
+    paymentMethods: [...new Set(orders.flatMap((o) => o.paymentMethods))],
+    limit: CANDIDATES_MAX,
+  });
+  const truncated = candidates.length === CANDIDATES_MAX;
+  const makers = new Map(candidates.map((c) => [c.id, c]));
+  const book: MatchableOrder[] = candidates.map(toMatchable);
+  const decided: Array<{ order: Order; matches: MatchRecord[] }> = [];
+  for (const [index, order] of orders.entries()) {
+    const result = matchOrder(toMatchable(order), book.filter((m) => m.remaining > 0n));
+    if (index > 0 && truncated && result.remaining > 0n && result.fills.length < FILLS_PER_ORDER_MAX) break;
+    for (const fill of result.fills) book.find((m) => m.id === fill.restingOrderId)!.remaining -= fill.amount;
+    const matches = result.fills.map((fill) => matchBetween(order, makers.get(fill.restingOrderId)!, fill));
+    decided.push({ order: { ...order, remaining: result.remaining, status: statusForRemaining(order, result.remaining) }, matches });
+  }
+  const matches = decided.flatMap((d) => d.matches);
+  const written = await writeMatches(tx, first, { kind: 'insert', orders: decided.map((d) => d.order) }, matches, matches.map(matchedEvent));
+  const makersTouched = new Set(matches.map((m) => m.makerOrderId)).size;
+  if (written.makersUpdated !== makersTouched || written.incoming.length !== decided.length) throw new Error(`matching write guard failed in ${first.asset}/${first.fiatCurrency}: nothing was written`);
+  const stored = new Map(written.incoming.map((o) => [o.id, o]));
+  return {
+    placed: decided.map((d) => ({ order: stored.get(d.order.id)!, fills: d.matches.map((m) => fillView(m, m.makerOrderId)) })),
+    sequence: written.sequence,
+  };
 }
 
 export interface Matched extends Placed {
@@ -56,10 +142,10 @@ export interface Matched extends Placed {
 }
 
 /**
- * Matches an order that is entering the book (status OPEN) against the best resting orders and writes the
- * result in one statement: two statements in all, the first of which takes the market lock.
+ * Matches one order that enters the book now (a SELL whose hold was placed) against the best resting
+ * orders and writes the result in one statement. Two statements in all; the first takes the market lock.
  */
-export async function matchIncoming(tx: SqlExecutor, order: Order, write: 'insert' | 'update'): Promise<Matched> {
+export async function matchIncoming(tx: SqlExecutor, order: Order): Promise<Matched> {
   const candidates = await lockAndLoadCandidates(tx, {
     asset: order.asset, fiatCurrency: order.fiatCurrency, side: order.side, limitPrice: order.price, userId: order.userId, paymentMethods: order.paymentMethods, limit: CANDIDATES_MAX,
   });
@@ -67,15 +153,9 @@ export async function matchIncoming(tx: SqlExecutor, order: Order, write: 'inser
   const makers = new Map(candidates.map((c) => [c.id, c]));
   const matches = result.fills.map((fill) => matchBetween(order, makers.get(fill.restingOrderId)!, fill));
   const status = statusForRemaining(order, result.remaining);
-  const written = await writeMatches(
-    tx,
-    order,
-    write === 'insert' ? { kind: 'insert', order: { ...order, remaining: result.remaining, status } } : { kind: 'update', orderId: order.id, remaining: result.remaining, status, asset: order.asset },
-    matches,
-    matches.map(matchedEvent),
-  );
-  if (written.makersUpdated !== matches.length || !written.incoming) throw new Error(`matching write guard failed for order ${order.id}: nothing was written`);
-  return { order: written.incoming, fills: matches.map((m) => fillView(m, m.makerOrderId)), sequence: written.sequence };
+  const written = await writeMatches(tx, order, { kind: 'update', orderId: order.id, remaining: result.remaining, status, asset: order.asset }, matches, matches.map(matchedEvent));
+  if (written.makersUpdated !== matches.length || written.incoming.length !== 1) throw new Error(`matching write guard failed for order ${order.id}: nothing was written`);
+  return { order: written.incoming[0]!, fills: matches.map((m) => fillView(m, m.makerOrderId)), sequence: written.sequence };
 }
 
 export function afterMatching(deps: OrderBookDeps, matched: Matched): void {
