@@ -72,6 +72,13 @@ describe('gateway proxy', () => {
     expect(Object.values(stubs).reduce((n, s) => n + s.seen.length, 0)).toBe(before);
   });
 
+  it('when a client writes its own X-Forwarded-For chain, then the service receives only the address the gateway trusts', async () => {
+    await request(gateway.app).get('/api/v1/disputes').set('X-Forwarded-For', '9.9.9.9, 203.0.113.5');
+    expect(stubs.dispute.seen.at(-1)!.headers['x-forwarded-for']).toBe('203.0.113.5');
+    await request(gateway.app).get('/api/v1/disputes');
+    expect(stubs.dispute.seen.at(-1)!.headers['x-forwarded-for']).toBe('127.0.0.1');
+  });
+
   it('when a bearer token is valid, then the service receives an identity signed by the gateway', async () => {
     const res = await request(gateway.app).get('/api/v1/users/me').set('Authorization', `Bearer ${accessToken(gateway.config, 'u-1', ['user', 'admin'])}`);
     expect(res.status).toBe(200);

@@ -75,6 +75,9 @@ function proxyFor(upstream: Upstream, deps: ProxyDeps): RequestHandler {
     plugins: [debugProxyErrorsPlugin, proxyEventsPlugin],
     on: {
       proxyReq: (proxyReq: ClientRequest, req: IncomingMessage) => {
+        // The service sees the one client address the gateway settled on (trust proxy), not a client-written chain.
+        const clientIp = (req as Request).ip;
+        if (clientIp) proxyReq.setHeader('x-forwarded-for', clientIp);
         proxyReq.setTimeout(deps.timeoutMs, () => proxyReq.destroy(Object.assign(new Error('upstream timed out'), { code: 'UPSTREAM_TIMEOUT' })));
         fixRequestBody(proxyReq, req as IncomingMessage & { body?: unknown });
         countStreamedBody(req, proxyReq, deps.bodyLimitBytes);
