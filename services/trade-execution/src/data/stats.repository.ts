@@ -1,27 +1,32 @@
 import type { SqlExecutor } from '@orrange/queue';
 import type { Asset, FiatCurrency } from '@orrange/money';
 
-/** Adds a completed trade to its market's minute bucket and last price, in the completion transaction. */
+/** Shards per market and minute: concurrent completions in one market spread over this many rows. */
+const MINUTE_SHARDS = 8;
+
+/**
+ * Adds a completed trade to a random shard of its market's minute bucket, and registers the market once, in
+ * the completion transaction. Neither statement makes concurrent completions wait long on one row.
+ */
 export async function recordCompletedTrade(tx: SqlExecutor, t: { asset: Asset; fiatCurrency: FiatCurrency; price: string; amount: string; fiatAmount: string }): Promise<void> {
   await tx.query(
-    `WITH bucket AS (
-       INSERT INTO market_minutes AS m (asset, fiat_currency, minute, trades, volume, fiat_volume, high, low, last_price, last_at)
-       VALUES ($1, $2, date_trunc('minute', now()), 1, $4, $5, $3, $3, $3, now())
-       ON CONFLICT (asset, fiat_currency, minute) DO UPDATE SET
-         trades = m.trades + 1, volume = m.volume + EXCLUDED.volume, fiat_volume = m.fiat_volume + EXCLUDED.fiat_volume,
-         high = greatest(m.high, EXCLUDED.high), low = least(m.low, EXCLUDED.low), last_price = EXCLUDED.last_price, last_at = EXCLUDED.last_at
-       RETURNING 1)
-     INSERT INTO market_last (asset, fiat_currency, last_price, last_at) VALUES ($1, $2, $3, now())
-     ON CONFLICT (asset, fiat_currency) DO UPDATE SET last_price = EXCLUDED.last_price, last_at = EXCLUDED.last_at`,
-    [t.asset, t.fiatCurrency, t.price, t.amount, t.fiatAmount],
+    `WITH market AS (INSERT INTO markets (asset, fiat_currency) VALUES ($1, $2) ON CONFLICT DO NOTHING)
+     INSERT INTO market_minutes AS m (asset, fiat_currency, minute, shard, trades, volume, fiat_volume, high, low, last_price, last_at)
+     VALUES ($1, $2, date_trunc('minute', now()), $6, 1, $4, $5, $3, $3, $3, clock_timestamp())
+     ON CONFLICT (asset, fiat_currency, minute, shard) DO UPDATE SET
+       trades = m.trades + 1, volume = m.volume + EXCLUDED.volume, fiat_volume = m.fiat_volume + EXCLUDED.fiat_volume,
+       high = greatest(m.high, EXCLUDED.high), low = least(m.low, EXCLUDED.low),
+       last_price = CASE WHEN EXCLUDED.last_at >= m.last_at THEN EXCLUDED.last_price ELSE m.last_price END,
+       last_at = greatest(m.last_at, EXCLUDED.last_at)`,
+    [t.asset, t.fiatCurrency, t.price, t.amount, t.fiatAmount, Math.floor(Math.random() * MINUTE_SHARDS)],
   );
 }
 
-/** Marks users as active now (trade created or completed), for activeUsers24h. */
+/** Marks users as active this hour (trade created or completed). Insert-only: a busy user's row is never locked. */
 export async function touchUsers(tx: SqlExecutor, userIds: string[]): Promise<void> {
   await tx.query(
-    `INSERT INTO user_activity (user_id, last_active_at) SELECT DISTINCT unnest($1::text[]), now() ORDER BY 1
-     ON CONFLICT (user_id) DO UPDATE SET last_active_at = EXCLUDED.last_active_at`,
+    `INSERT INTO user_activity_hours (hour, user_id) SELECT DISTINCT date_trunc('hour', now()), u FROM unnest($1::text[]) AS u ORDER BY 2
+     ON CONFLICT DO NOTHING`,
     [userIds],
   );
 }
@@ -37,13 +42,15 @@ export interface MarketRow {
   low: string | null;
 }
 
-/** Every market that ever completed a trade, with its last 24 h from the minute buckets (≤ 1,440 rows each). */
+/** Every market that ever completed a trade: last price from its newest bucket, the last 24 h from the minute buckets. */
 export async function marketStats(db: SqlExecutor): Promise<MarketRow[]> {
   return db.query<MarketRow>(
-    `SELECT l.asset, l.fiat_currency, l.last_price::text,
+    `SELECT l.asset, l.fiat_currency, last.last_price::text,
             coalesce(d.trades, 0)::int AS trades, coalesce(d.volume, 0)::text AS volume, coalesce(d.fiat_volume, 0)::text AS fiat_volume,
             d.high::text, d.low::text
-     FROM market_last l
+     FROM markets l
+     CROSS JOIN LATERAL (SELECT m.last_price FROM market_minutes m WHERE m.asset = l.asset AND m.fiat_currency = l.fiat_currency
+                         ORDER BY m.minute DESC, m.last_at DESC LIMIT 1) last
      LEFT JOIN (SELECT asset, fiat_currency, sum(trades) AS trades, sum(volume) AS volume, sum(fiat_volume) AS fiat_volume, max(high) AS high, min(low) AS low
                 FROM market_minutes WHERE minute >= now() - interval '24 hours' GROUP BY asset, fiat_currency) d
        ON d.asset = l.asset AND d.fiat_currency = l.fiat_currency
@@ -59,7 +66,7 @@ export interface AdminStatsRow {
 
 export async function adminStats(db: SqlExecutor): Promise<{ totals: AdminStatsRow; volumes: Array<{ asset: Asset; trades: number; volume: string }> }> {
   const [totals] = await db.query<AdminStatsRow>(
-    `SELECT (SELECT count(*) FROM user_activity WHERE last_active_at >= now() - interval '24 hours')::int AS active_users,
+    `SELECT (SELECT count(DISTINCT user_id) FROM user_activity_hours WHERE hour > now() - interval '24 hours')::int AS active_users,
             (SELECT count(*) FROM trades WHERE status IN ('AWAITING_PAYMENT', 'PAID', 'DISPUTED'))::int AS open_trades,
             (SELECT count(*) FROM trades WHERE status = 'DISPUTED')::int AS open_disputes`,
   );
