@@ -21,7 +21,7 @@ export function accessLog(logger: Logger): RequestHandler {
   return (req, res, next) => {
     const startedAt = performance.now();
     res.on('finish', () => {
-      logger.http('request', {
+      logger.info('request', {
         method: req.method,
         path: req.originalUrl.split('?')[0],
         status: res.statusCode,
