@@ -66,7 +66,7 @@ export interface AdminStatsRow {
 
 export async function adminStats(db: SqlExecutor): Promise<{ totals: AdminStatsRow; volumes: Array<{ asset: Asset; trades: number; volume: string }> }> {
   const [totals] = await db.query<AdminStatsRow>(
-    `SELECT (SELECT count(DISTINCT user_id) FROM user_activity_hours WHERE hour > now() - interval '24 hours')::int AS active_users,
+    `SELECT (SELECT count(*) FROM (SELECT DISTINCT user_id FROM user_activity_hours WHERE hour > now() - interval '24 hours') u)::int AS active_users,
             (SELECT count(*) FROM trades WHERE status IN ('AWAITING_PAYMENT', 'PAID', 'DISPUTED'))::int AS open_trades,
             (SELECT count(*) FROM trades WHERE status = 'DISPUTED')::int AS open_disputes`,
   );
