@@ -9,7 +9,7 @@ import { fund, matchEvent, verify } from '../test/factories';
 import { createHarness, type Harness } from '../test/harness';
 
 const TRADES = 2000;
-const CONCURRENCY = 8;
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 
 function percentile(sorted: number[], p: number): number {
   return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! * 100) / 100;
