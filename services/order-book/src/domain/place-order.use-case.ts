@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Asset, FiatCurrency } from '@orrange/money';
 import { parsePayload, type SqlExecutor } from '@orrange/queue';
 import { insertPendingOrder, lockAndLoadCandidates, writeMatches, type MatchRecord } from '../data/order.repository';
-import { FILLS_PER_ORDER_MAX, matchOrder, type MatchableOrder } from './matching-engine';
+import { crosses, FILLS_PER_ORDER_MAX, matchOrder, type MatchableOrder } from './matching-engine';
 import { matchBetween, matchedEvent, fillView } from './match-records';
 import { formatAmount, statusForRemaining, toMatchable, type FillView, type Order, type Side } from './order';
 import type { OrderBookDeps } from './order-book.deps';
@@ -102,9 +102,10 @@ export class MarketBatcher {
 /**
  * Matches a batch of incoming BUY orders of one market, in arrival order. The candidate read covers every
  * order of the batch (up to the highest limit, any payment method of any of them); the engine applies each
- * order's own limit, payment methods and owner. When the read was cut at CANDIDATES_MAX, an order that still
- * has something left might have matched beyond the cut: it and the rest wait for the next batch (a fresh
- * read), except the first order, which is decided like a lone order. Returns the decided prefix.
+ * order's own limit, payment methods and owner. When the read was cut at CANDIDATES_MAX, an order whose limit
+ * reaches the cut and that still has something left might have matched beyond it: it and the rest wait for
+ * the next batch (a fresh read), except the first order, which is decided like a lone order. Returns the
+ * decided prefix.
  */
 export async function matchBatch(tx: SqlExecutor, orders: Order[]): Promise<{ placed: Placed[]; sequence: bigint }> {
   const first = orders[0]!;
@@ -115,13 +116,16 @@ export async function matchBatch(tx: SqlExecutor, orders: Order[]): Promise<{ pl
     paymentMethods: [...new Set(orders.flatMap((o) => o.paymentMethods))],
     limit: CANDIDATES_MAX,
   });
-  const truncated = candidates.length === CANDIDATES_MAX;
+  // Orders beyond a cut read are priced at or beyond the last one read: only an order whose limit reaches that
+  // price could have matched them.
+  const cutAt = candidates.length === CANDIDATES_MAX ? candidates[candidates.length - 1]!.price : undefined;
   const makers = new Map(candidates.map((c) => [c.id, c]));
   const book: MatchableOrder[] = candidates.map(toMatchable);
   const decided: Array<{ order: Order; matches: MatchRecord[] }> = [];
   for (const [index, order] of orders.entries()) {
     const result = matchOrder(toMatchable(order), book.filter((m) => m.remaining > 0n));
-    if (index > 0 && truncated && result.remaining > 0n && result.fills.length < FILLS_PER_ORDER_MAX) break;
+    const mightMatchBeyondCut = cutAt !== undefined && crosses(order, { price: cutAt });
+    if (index > 0 && mightMatchBeyondCut && result.remaining > 0n && result.fills.length < FILLS_PER_ORDER_MAX) break;
     for (const fill of result.fills) book.find((m) => m.id === fill.restingOrderId)!.remaining -= fill.amount;
     const matches = result.fills.map((fill) => matchBetween(order, makers.get(fill.restingOrderId)!, fill));
     decided.push({ order: { ...order, remaining: result.remaining, status: statusForRemaining(order, result.remaining) }, matches });
