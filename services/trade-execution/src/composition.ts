@@ -22,6 +22,6 @@ export function createTradeExecution(config: Config, options: { logger?: Logger;
     consumerConcurrency: options.consumerConcurrency,
     handlers: createEventHandlers(() => deps!),
   });
-  deps = { db: runtime.db, feeBps: config.TRADE_FEE_BPS, metrics: createBusinessMetrics(runtime.registry, runtime.db) };
+  deps = { db: runtime.db, feeBps: config.TRADE_FEE_BPS, paymentMinuteMs: config.PAYMENT_MINUTE_MS, metrics: createBusinessMetrics(runtime.registry, runtime.db) };
   return { runtime, config, deps };
 }

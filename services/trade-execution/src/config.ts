@@ -8,7 +8,12 @@ export const configSchema = baseServiceSchema.extend({
   PORT: env.port(3003),
   /** Trade fee in basis points of the crypto amount, taken from the buyer's side into FEES on completion. */
   TRADE_FEE_BPS: z.coerce.number().int().min(0).max(BPS_MAX).default(0),
-});
+  /**
+   * How long one "minute" of a payment window lasts. Only tests shorten it (e.g. 200 ms, so a 15-minute window
+   * passes in 3 s); production refuses anything but 60000.
+   */
+  PAYMENT_MINUTE_MS: z.coerce.number().int().min(1).max(60_000).default(60_000),
+}).refine((c) => c.NODE_ENV !== 'production' || c.PAYMENT_MINUTE_MS === 60_000, { message: 'PAYMENT_MINUTE_MS must be 60000 in production', path: ['PAYMENT_MINUTE_MS'] });
 
 export type Config = z.infer<typeof configSchema>;
 

@@ -14,10 +14,10 @@ import { decide, escrowStatusAfter, type Actor, type EscrowEffect, type TradeAct
 export interface TradeDeps {
   db: Database;
   feeBps: number;
+  /** The length of a payment-window minute (60 000 except in tests). */
+  paymentMinuteMs: number;
   metrics: BusinessMetrics;
 }
-
-const MINUTE_MS = 60_000;
 
 /**
  * order.matched: moves the amount into ESCROW(trade) from the SELL order's hold or from the seller's AVAILABLE,
@@ -38,7 +38,7 @@ export async function openTrade(tx: Tx, e: EventPayload<'order.matched'>, deps: 
   if (outcome === 'DUPLICATE') return 'duplicate';
 
   const createdAt = new Date();
-  const paymentDeadline = new Date(createdAt.getTime() + e.paymentWindowMinutes * MINUTE_MS);
+  const paymentDeadline = new Date(createdAt.getTime() + e.paymentWindowMinutes * deps.paymentMinuteMs);
   const amount = fromUnits(units, ASSET_SCALES[e.asset]);
   const price = fromUnits(priceCents, FIAT_SCALE);
   const fiatAmount = fromUnits(fiatAmountCents(priceCents, units, e.asset), FIAT_SCALE);
