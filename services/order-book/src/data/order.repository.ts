@@ -58,10 +58,6 @@ function toOrder(row: OrderRow): Order {
   };
 }
 
-export function marketKey(asset: string, fiatCurrency: string): string {
-  return `${asset}/${fiatCurrency}`;
-}
-
 /**
  * Takes the market lock of an existing order, in one round trip. The order it returns was read BEFORE the
  * lock was granted: only its immutable fields (owner, side, market, price) may be trusted; read the rest again.

@@ -86,8 +86,8 @@ export class MarketBatcher {
           // Orders the batch could not decide go first in the next one.
           queue.pending.unshift(...batch.slice(matched.placed.length));
           matched.placed.forEach((placed, i) => batch[i]!.resolve(placed));
-          const last = matched.placed[0]!.order;
-          deps.bookChanged(last.asset, last.fiatCurrency, matched.sequence);
+          const { asset, fiatCurrency } = matched.placed[0]!.order;
+          deps.bookChanged(asset, fiatCurrency, matched.sequence);
           if (matched.placed.some((p) => p.fills.length > 0)) deps.eventsWritten();
         } catch (error) {
           for (const p of batch) p.reject(error);
