@@ -91,15 +91,22 @@ export interface CandidateQuery {
 }
 
 /**
- * One round trip: takes the market lock (if not held yet) and then loads the best `limit` resting orders of
- * the other side that cross the limit price, belong to someone else and share a payment method, best price
- * first, then oldest. The read runs inside the `locked_candidates` function so that it sees every order
- * committed before the lock was granted.
+ * Takes the market lock (if not held yet), then loads the best `limit` resting orders of the other side that
+ * cross the limit price, belong to someone else and share a payment method, best price first, then oldest.
+ * Two statements: under READ COMMITTED a statement sees what was committed before IT started, so the read
+ * must start after the lock is granted to see every order the previous holder committed.
  */
 export async function lockAndLoadCandidates(tx: SqlExecutor, q: CandidateQuery): Promise<Order[]> {
-  const rows = await tx.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM locked_candidates($1, $2, $3, $4::numeric, $5, $6::text[], $7)`, [
-    q.asset, q.fiatCurrency, q.side, formatPrice(q.limitPrice), q.userId, q.paymentMethods, q.limit,
-  ]);
+  await tx.query('SELECT pg_advisory_xact_lock(hashtext($1)) AS locked', [`${q.asset}/${q.fiatCurrency}`]);
+  const incomingBuys = q.side === 'BUY';
+  const rows = await tx.query<OrderRow>(
+    `SELECT ${ORDER_COLUMNS} FROM orders
+     WHERE asset = $1 AND fiat_currency = $2 AND side = $3 AND live AND price ${incomingBuys ? '<=' : '>='} $4::numeric
+       AND user_id <> $5 AND payment_methods && $6::text[]
+     ORDER BY asset, fiat_currency, side, live, price ${incomingBuys ? 'ASC' : 'DESC'}, seq ASC
+     LIMIT $7`,
+    [q.asset, q.fiatCurrency, incomingBuys ? 'SELL' : 'BUY', formatPrice(q.limitPrice), q.userId, q.paymentMethods, q.limit],
+  );
   return rows.map(toOrder);
 }
 

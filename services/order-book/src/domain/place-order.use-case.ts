@@ -147,7 +147,7 @@ export interface Matched extends Placed {
 
 /**
  * Matches one order that enters the book now (a SELL whose hold was placed) against the best resting
- * orders and writes the result in one statement. Two statements in all; the first takes the market lock.
+ * orders and writes the result in one statement (the lock, the read, the write: three statements).
  */
 export async function matchIncoming(tx: SqlExecutor, order: Order): Promise<Matched> {
   const candidates = await lockAndLoadCandidates(tx, {
