@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { UnrecoverableError } from 'bullmq';
 import type { Database, Tx } from '@orrange/db';
 import { conflict, forbidden, hasRole, notFound, type Identity } from '@orrange/http';
 import { ASSET_SCALES, FIAT_SCALE, fiatAmountCents, fromUnits, normalize, toUnits } from '@orrange/money';
@@ -128,7 +129,8 @@ export async function resolveTrade(tx: Tx, e: EventPayload<'dispute.resolved'>, 
   const scale = ASSET_SCALES[trade.asset];
   const units = toUnits(normalize(trade.amount, scale), scale);
   const buyerUnits = e.outcome === 'RELEASE_TO_BUYER' ? units : e.outcome === 'REFUND_SELLER' ? 0n : safeUnits(e.buyerAmount ?? '', scale);
-  if (buyerUnits === undefined || buyerUnits < 0n || buyerUnits > units) throw new Error(`dispute ${e.disputeId}: SPLIT buyerAmount ${e.buyerAmount} is not within 0..${trade.amount}`);
+  // A malformed decision will not get better by retrying: straight to the failed set, where operators see it.
+  if (buyerUnits === undefined || buyerUnits < 0n || buyerUnits > units) throw new UnrecoverableError(`dispute ${e.disputeId}: SPLIT buyerAmount ${e.buyerAmount} is not within 0..${trade.amount}`);
   await settle(tx, deps, trade, decision.to, 'RESOLUTION', {
     status: decision.to, outcome: e.outcome, buyerAmount: fromUnits(buyerUnits, scale), escrowStatus: buyerUnits > 0n ? 'RELEASED' : 'REFUNDED',
   }, buyerUnits);
