@@ -4,7 +4,7 @@
  * the gateway with their logs prefixed per process. Ctrl-C stops them all gracefully.
  */
 import { OperatorError, pingRedis, run } from './lib/infra';
-import { COLORS, DEFAULT_PORTS, launch, stackSpecs, stopAll, waitForHttp, type Running } from './lib/stack';
+import { DEFAULT_PORTS, stackSpecs, startProcesses, stopAll, waitForHttp, type Running } from './lib/stack';
 import { loadDotEnv, ROOT, setting } from './lib/services';
 import { setup } from './db';
 
@@ -21,7 +21,7 @@ async function main(): Promise<void> {
 
   const env = { DATABASE_URL: setting('DATABASE_URL'), REDIS_URL: setting('REDIS_URL') };
   const specs = stackSpecs(env, DEFAULT_PORTS);
-  const running: Running[] = specs.map((spec, i) => launch(spec, { mode: 'dist', onLine: print }, COLORS[i % COLORS.length]));
+  const running: Running[] = await startProcesses(specs, { mode: 'dist', onLine: print });
 
   let stopping = false;
   const shutdown = async (code: number) => {

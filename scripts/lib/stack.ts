@@ -69,7 +69,7 @@ export function stackSpecs(env: NodeJS.ProcessEnv, ports: StackPorts, replicas: 
 }
 
 /** Waits until `url` answers 200 (or `until` ms pass). */
-export async function waitForHttp(url: string, timeoutMs = 30_000, accept = (status: number) => status === 200): Promise<void> {
+export async function waitForHttp(url: string, timeoutMs = 30_000, accept: (status: number) => boolean = (status) => status === 200): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
@@ -94,3 +94,25 @@ export async function stopAll(running: Running[], graceMs = 10_000): Promise<voi
 }
 
 export { COLORS };
+
+/**
+ * Starts the services first and the gateway once every service answers /health, so the gateway's first
+ * probes find them up. `ready` accepts 503 too: a service that is up but degraded still starts.
+ */
+export async function startProcesses(specs: ProcessSpec[], options: StackOptions, timeoutMs = 60_000): Promise<Running[]> {
+  const running: Running[] = [];
+  const start = async (spec: ProcessSpec, color: number) => {
+    const r = launch(spec, options, color);
+    running.push(r);
+    const exited = r.exited.then((code) => Promise.reject(new Error(`${spec.label} exited with code ${code} while starting`)));
+    await Promise.race([waitForHttp(`http://127.0.0.1:${spec.env.PORT}/health`, timeoutMs, (status): boolean => status === 200 || status === 503), exited]);
+  };
+  try {
+    await Promise.all(specs.filter((s) => s.service !== GATEWAY.name).map((spec, i) => start(spec, COLORS[i % COLORS.length]!)));
+    for (const spec of specs.filter((s) => s.service === GATEWAY.name)) await start(spec, 37);
+  } catch (error) {
+    await stopAll(running, 2000);
+    throw error;
+  }
+  return running;
+}

@@ -1,0 +1,114 @@
+import http from 'node:http';
+
+/**
+ * Fixed-rate (open-loop) load: requests are scheduled at `ratePerSecond` regardless of how fast answers
+ * come, and each latency is counted from the request's scheduled time, so a slow server cannot hide its
+ * queueing (no coordinated omission).
+ */
+export interface LoadOptions {
+  ratePerSecond: number;
+  durationMs: number;
+  /** Builds request number i; may return a promise (e.g. to pick a token). */
+  request: (i: number) => RequestSpec;
+  agent: http.Agent;
+  /** A request still unanswered after this counts as an error. */
+  timeoutMs?: number;
+  /** Is this answer a success? Default: 2xx. */
+  ok?: (status: number, body: string) => boolean;
+  onResponse?: (i: number, status: number, body: string, latencyMs: number) => void;
+}
+
+export interface RequestSpec {
+  url: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export interface LoadResult {
+  rateTarget: number;
+  sent: number;
+  ok: number;
+  errors: number;
+  errorSamples: string[];
+  achievedRate: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return Math.round(sorted[index]! * 100) / 100;
+}
+
+export function summarize(latencies: number[]) {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const mean = sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : 0;
+  return { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: percentile(sorted, 100), mean: Math.round(mean * 100) / 100 };
+}
+
+function send(spec: RequestSpec, agent: http.Agent, timeoutMs: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(spec.url, { method: spec.method ?? 'GET', headers: { ...(spec.body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(spec.body) } : {}), ...spec.headers }, agent, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
+    req.on('error', reject);
+    if (spec.body) req.write(spec.body);
+    req.end();
+  });
+}
+
+export async function runOpenLoop(options: LoadOptions): Promise<LoadResult> {
+  const total = Math.floor((options.ratePerSecond * options.durationMs) / 1000);
+  const intervalMs = 1000 / options.ratePerSecond;
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const ok = options.ok ?? ((status) => status >= 200 && status < 300);
+  const latencies: number[] = [];
+  const errorSamples: string[] = [];
+  let okCount = 0;
+  let errors = 0;
+  const inFlight: Promise<void>[] = [];
+  const startedAt = performance.now();
+
+  for (let i = 0; i < total; i++) {
+    const scheduledAt = startedAt + i * intervalMs;
+    const waitMs = scheduledAt - performance.now();
+    if (waitMs > 1) await new Promise((resolve) => setTimeout(resolve, waitMs));
+    const spec = options.request(i);
+    inFlight.push(
+      send(spec, options.agent, timeoutMs).then(
+        ({ status, body }) => {
+          const latencyMs = performance.now() - scheduledAt;
+          latencies.push(latencyMs);
+          if (ok(status, body)) okCount++;
+          else {
+            errors++;
+            if (errorSamples.length < 5) errorSamples.push(`${status} ${body.slice(0, 200)}`);
+          }
+          options.onResponse?.(i, status, body, latencyMs);
+        },
+        (error: Error) => {
+          errors++;
+          latencies.push(performance.now() - scheduledAt);
+          if (errorSamples.length < 5) errorSamples.push(error.message);
+        },
+      ),
+    );
+  }
+  await Promise.all(inFlight);
+  const elapsedS = (performance.now() - startedAt) / 1000;
+  return { rateTarget: options.ratePerSecond, sent: total, ok: okCount, errors, errorSamples, achievedRate: Math.round(total / elapsedS), latencyMs: summarize(latencies) };
+}
+
+/** Resident set size of a process in MB, from /proc (Linux). */
+export async function rssMb(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}

@@ -1,0 +1,284 @@
+/**
+ * `pnpm bench`: builds and starts the whole stack on a fresh database, then measures the targets of
+ * DESIGN.md with fixed-rate (open-loop) load through the gateway. Writes bench/results/<time>.json and
+ * .md, and prints the table. Tunables (env): BENCH_ORDER_RATE (1000), BENCH_DURATION_S (20),
+ * BENCH_READ_RATE (200), BENCH_CONNECTIONS (10000), BENCH_CEILING_RATES ("500,1000,1500,2000"),
+ * BENCH_STATS_TRADES (100000), BENCH_SKIP ("ceiling,connections,…").
+ */
+import http from 'node:http';
+import net from 'node:net';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { dropDatabase, ensureDatabase, migrateAll, run } from '../scripts/lib/infra';
+import { stackSpecs, startProcesses, stopAll, type Running, type StackPorts } from '../scripts/lib/stack';
+import { loadDotEnv, ROOT, setting } from '../scripts/lib/services';
+import { rssMb, runOpenLoop, summarize, type LoadResult } from './lib/open-loop';
+import { seedStatsHistory, matchToTradeLatencies } from './lib/history';
+
+const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const ORDER_RATE = num('BENCH_ORDER_RATE', 1000);
+const DURATION_MS = num('BENCH_DURATION_S', 20) * 1000;
+const READ_RATE = num('BENCH_READ_RATE', 200);
+const CONNECTIONS = num('BENCH_CONNECTIONS', 10_000);
+const STATS_TRADES = num('BENCH_STATS_TRADES', 100_000);
+const CEILING_RATES = (process.env.BENCH_CEILING_RATES ?? '500,1000,1500,2000').split(',').map(Number);
+const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
+const USERS = 20;
+const PASSWORD = 'bench-password-123';
+
+const log = (line: string) => console.log(`[bench] ${line}`);
+
+interface User {
+  id: string;
+  email: string;
+  token: string;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
+
+async function call(base: string, method: string, urlPath: string, body?: unknown, token?: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${base}${urlPath}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+async function register(base: string, tag: string): Promise<User> {
+  const email = `${tag}@bench.test`;
+  const res = await call(base, 'POST', '/api/v1/auth/register', { email, username: tag, password: PASSWORD });
+  if (res.status !== 201) throw new Error(`register ${tag}: ${res.status} ${JSON.stringify(res.body)}`);
+  return { id: res.body.user.id, email, token: res.body.accessToken };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Samples the RSS of every process and the database's connection count while `work` runs. */
+async function sampled<T>(processes: Running[], databaseUrl: string, work: () => Promise<T>) {
+  const rss: Record<string, number> = {};
+  let connectionsMax = 0;
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  const dbName = new URL(databaseUrl).pathname.slice(1);
+  const timer = setInterval(async () => {
+    for (const p of processes) if (p.child.pid) rss[p.spec.label] = Math.max(rss[p.spec.label] ?? 0, await rssMb(p.child.pid));
+    const { rows } = await client.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [dbName]).catch(() => ({ rows: [{ n: 0 }] }));
+    connectionsMax = Math.max(connectionsMax, rows[0].n);
+  }, 500);
+  try {
+    const result = await work();
+    return { result, rss, connectionsMax };
+  } finally {
+    clearInterval(timer);
+    await client.end();
+  }
+}
+
+async function orderLoad(base: string, sellers: User[], buyers: User[], ratePerSecond: number, durationMs: number): Promise<LoadResult> {
+  return runOpenLoop({
+    ratePerSecond,
+    durationMs,
+    agent,
+    request: (i) => {
+      const sell = i % 2 === 0;
+      const user = sell ? sellers[(i / 2) % sellers.length]! : buyers[((i - 1) / 2) % buyers.length]!;
+      return {
+        url: `${base}/api/v1/orders`,
+        method: 'POST',
+        headers: { authorization: `Bearer ${user.token}` },
+        body: JSON.stringify({ side: sell ? 'SELL' : 'BUY', asset: 'BTC', fiatCurrency: 'USD', price: '60000.00', amount: '0.00100000', paymentMethods: ['SEPA'] }),
+      };
+    },
+  });
+}
+
+function bookReads(base: string, ratePerSecond: number, durationMs: number): Promise<LoadResult> {
+  return runOpenLoop({ ratePerSecond, durationMs, agent, request: () => ({ url: `${base}/api/v1/orderbook?asset=BTC&fiatCurrency=USD` }) });
+}
+
+/** Opens `count` keep-alive connections to the gateway, each with one answered request, and holds them. */
+async function holdConnections(port: number, count: number): Promise<{ open: () => number; close: () => void; failed: number }> {
+  const sockets: net.Socket[] = [];
+  let failed = 0;
+  const batch = 500;
+  for (let i = 0; i < count; i += batch) {
+    await Promise.all(
+      Array.from({ length: Math.min(batch, count - i) }, () =>
+        new Promise<void>((resolve) => {
+          const socket = net.connect(port, '127.0.0.1');
+          socket.setTimeout(10_000);
+          socket.once('error', () => {
+            failed++;
+            resolve();
+          });
+          socket.once('connect', () => {
+            socket.write('GET /docs/openapi.json HTTP/1.1\r\nHost: bench\r\nConnection: keep-alive\r\n\r\n');
+          });
+          socket.once('data', () => {
+            socket.setTimeout(0);
+            sockets.push(socket);
+            resolve();
+          });
+          socket.once('timeout', () => {
+            failed++;
+            socket.destroy();
+            resolve();
+          });
+        }),
+      ),
+    );
+  }
+  return { open: () => sockets.filter((s) => !s.destroyed).length, close: () => sockets.forEach((s) => s.destroy()), failed };
+}
+
+async function main(): Promise<void> {
+  loadDotEnv();
+  const startedAt = new Date();
+  const databaseUrl = setting('DATABASE_URL').replace(/\/[^/?]+(\?|$)/, `/orrange_bench_${Date.now().toString(36)}$1`);
+  const prefix = `orrange-bench-${Date.now().toString(36)}`;
+  log('building (turbo)…');
+  await run(`${ROOT}/node_modules/.bin/turbo`, ['run', 'build', '--output-logs=errors-only'], { cwd: ROOT, env: { TURBO_TELEMETRY_DISABLED: '1' } });
+  await ensureDatabase(databaseUrl);
+  await migrateAll(databaseUrl, log);
+  const { seedAdmin } = (await import(path.join(ROOT, 'services/user/src/seed'))) as typeof import('../services/user/src/seed');
+  const adminEmail = 'admin@bench.test';
+  await seedAdmin({ databaseUrl, email: adminEmail, password: PASSWORD });
+
+  const ports: StackPorts = { user: await freePort(), 'order-book': await freePort(), 'trade-execution': await freePort(), dispute: await freePort(), gateway: await freePort() };
+  const env = {
+    // development: the faucet must work for funding sellers; everything else runs as in production.
+    NODE_ENV: 'development',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: setting('REDIS_URL'),
+    REDIS_PREFIX: prefix,
+    // The benchmark measures capacity, not the limiter: lift the per-client limits.
+    RATE_LIMIT_PER_MINUTE: '10000000',
+    AUTH_RATE_LIMIT_PER_MINUTE: '10000000',
+  };
+  const processes = await startProcesses(stackSpecs(env, ports), { mode: 'dist', onLine: (label, line) => /"level":"error"/.test(line) && console.log(`${label} | ${line}`) });
+  const base = `http://127.0.0.1:${ports.gateway}`;
+  const results: Record<string, unknown> = { startedAt: startedAt.toISOString(), machine: { cpus: (await import('node:os')).cpus().length }, config: { ORDER_RATE, DURATION_MS, READ_RATE, CONNECTIONS } };
+  try {
+    log('stack up; creating users and funding sellers…');
+    const sellers = await Promise.all(Array.from({ length: USERS }, (_, i) => register(base, `seller${i}`)));
+    const buyers = await Promise.all(Array.from({ length: USERS }, (_, i) => register(base, `buyer${i}`)));
+    for (const seller of sellers) {
+      const res = await call(base, 'POST', '/api/v1/wallet/deposits', { asset: 'BTC', amount: '1000.00000000' }, seller.token);
+      if (res.status !== 201) throw new Error(`deposit: ${res.status} ${JSON.stringify(res.body)}`);
+    }
+    const admin = (await call(base, 'POST', '/api/v1/auth/login', { email: adminEmail, password: PASSWORD })).body.accessToken as string;
+
+    // Warm-up: JIT, pools, caches.
+    await orderLoad(base, sellers, buyers, 200, 3000);
+
+    let held: Awaited<ReturnType<typeof holdConnections>> | undefined;
+    if (!SKIP.has('connections')) {
+      log(`opening ${CONNECTIONS} client connections to the gateway…`);
+      held = await holdConnections(ports.gateway, CONNECTIONS);
+      log(`${held.open()} connections open (${held.failed} failed)`);
+    }
+
+    log(`orders at ${ORDER_RATE}/s for ${DURATION_MS / 1000} s with book reads at ${READ_RATE}/s…`);
+    const loadWindowStart = new Date();
+    const main = await sampled(processes, databaseUrl, () => Promise.all([orderLoad(base, sellers, buyers, ORDER_RATE, DURATION_MS), bookReads(base, READ_RATE, DURATION_MS)]));
+    results.orders = main.result[0];
+    results.bookReads = main.result[1];
+    results.rssMb = main.rss;
+    results.postgresConnectionsMax = main.connectionsMax;
+    if (held) {
+      results.connections = { held: CONNECTIONS, stillOpen: held.open(), failed: held.failed, gatewayRssMb: main.rss.gateway };
+      held.close();
+    }
+
+    log('waiting for events to settle, then match → trade latency…');
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    results.matchToTrade = summarize(await matchToTradeLatencies(databaseUrl, loadWindowStart));
+
+    log('gateway cost: the same book read direct and through the gateway…');
+    const direct = await bookReads(`http://127.0.0.1:${ports['order-book']}`, 500, 10_000);
+    const viaGateway = await bookReads(base, 500, 10_000);
+    results.gatewayCost = { direct: direct.latencyMs, viaGateway: viaGateway.latencyMs, addedP50Ms: Math.round((viaGateway.latencyMs.p50 - direct.latencyMs.p50) * 100) / 100, addedP99Ms: Math.round((viaGateway.latencyMs.p99 - direct.latencyMs.p99) * 100) / 100 };
+
+    log('logins…');
+    results.login = await runOpenLoop({
+      ratePerSecond: 40,
+      durationMs: 10_000,
+      agent,
+      request: (i) => ({ url: `${base}/api/v1/auth/login`, method: 'POST', body: JSON.stringify({ email: sellers[i % USERS]!.email, password: PASSWORD }) }),
+    });
+
+    if (!SKIP.has('ceiling')) {
+      const steps: Array<{ rate: number; p99: number; errors: number }> = [];
+      for (const rate of CEILING_RATES) {
+        log(`ceiling step: ${rate} orders/s…`);
+        const r = await orderLoad(base, sellers, buyers, rate, 10_000);
+        steps.push({ rate, p99: r.latencyMs.p99, errors: r.errors });
+        await new Promise((resolve) => setTimeout(resolve, 3000));
+        if (r.latencyMs.p99 > 500) break;
+      }
+      results.ceiling = { steps, highestRateWithP99Under100Ms: Math.max(0, ...steps.filter((s) => s.p99 <= 100 && s.errors === 0).map((s) => s.rate)) };
+    }
+
+    if (!SKIP.has('stats')) {
+      log(`seeding ${STATS_TRADES} historical trades for the statistics endpoints…`);
+      await seedStatsHistory(databaseUrl, STATS_TRADES);
+      results.statsMarkets = await runOpenLoop({ ratePerSecond: 50, durationMs: 10_000, agent, request: () => ({ url: `${base}/api/v1/stats/markets` }) });
+      results.adminStats = await runOpenLoop({ ratePerSecond: 20, durationMs: 10_000, agent, request: () => ({ url: `${base}/api/v1/admin/stats`, headers: { authorization: `Bearer ${admin}` } }) });
+    }
+
+    const verify = await call(base, 'GET', '/api/v1/admin/ledger/verify', undefined, admin);
+    results.ledgerVerify = verify.body;
+  } finally {
+    await stopAll(processes);
+    await dropDatabase(databaseUrl).catch(() => undefined);
+  }
+  report(results, startedAt);
+}
+
+function report(results: Record<string, any>, startedAt: Date): void {
+  const row = (what: string, value: string, target: string) => `| ${what} | ${value} | ${target} |`;
+  const lat = (r?: LoadResult) => (r ? `p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, ${r.achievedRate}/s, ${r.errors} errors of ${r.sent}` : 'skipped');
+  const lines = [
+    `# Benchmark ${startedAt.toISOString()} (${results.machine.cpus} cores)`,
+    '',
+    '| what | measured | target |',
+    '| --- | --- | --- |',
+    row(`orders placed at ${ORDER_RATE}/s (crossing BUY+SELL)`, lat(results.orders), '≥ 1,000/s, p99 ≤ 100 ms, 0 errors'),
+    row('order book reads under that load', lat(results.bookReads), 'p99 ≤ 25 ms'),
+    row('match → trade with escrow locked', results.matchToTrade ? `p50 ${results.matchToTrade.p50} ms, p99 ${results.matchToTrade.p99} ms` : 'n/a', 'p99 ≤ 50 ms'),
+    row('gateway cost (book read, 500/s)', results.gatewayCost ? `+${results.gatewayCost.addedP50Ms} ms p50, +${results.gatewayCost.addedP99Ms} ms p99` : 'n/a', 'token check p99 ≤ 2 ms'),
+    row('login (40/s)', lat(results.login), 'p99 ≤ 250 ms'),
+    row('RSS per process under load (MB)', Object.entries(results.rssMb ?? {}).map(([k, v]) => `${k} ${v}`).join(', '), '≤ 256 MB each'),
+    row('ceiling (p99 ≤ 100 ms, 0 errors)', results.ceiling ? `${results.ceiling.highestRateWithP99Under100Ms}/s (${results.ceiling.steps.map((s: any) => `${s.rate}/s→p99 ${s.p99} ms${s.errors ? `, ${s.errors} err` : ''}`).join('; ')})` : 'skipped', '—'),
+    row('client connections held at the gateway', results.connections ? `${results.connections.stillOpen}/${results.connections.held} open, gateway RSS ${results.connections.gatewayRssMb} MB` : 'skipped', '10,000, no errors'),
+    row('GET /stats/markets with history', lat(results.statsMarkets), 'p99 ≤ 200 ms'),
+    row('GET /admin/stats with history', lat(results.adminStats), 'p99 ≤ 200 ms'),
+    row('Postgres connections held by the stack (max)', String(results.postgresConnectionsMax), 'well under max_connections'),
+    row('ledger verifies after the run', String(results.ledgerVerify?.ok), 'true'),
+  ];
+  const markdown = lines.join('\n') + '\n';
+  const dir = path.join(ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+  writeFileSync(path.join(dir, `${stamp}.json`), JSON.stringify(results, null, 2));
+  writeFileSync(path.join(dir, `${stamp}.md`), markdown);
+  writeFileSync(path.join(dir, 'latest.md'), markdown);
+  console.log(`\n${markdown}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(`[bench] ${(error as Error).stack}`);
+  process.exit(1);
+});
