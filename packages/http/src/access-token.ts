@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { unauthorized } from './errors';
 import { ROLES, type Role } from './identity';
+import { secretKey } from './secret-key';
 
 /** Signing keys by key id. The active one signs; every listed one verifies, so keys rotate without logouts. */
 export interface Keyring {
@@ -62,7 +63,7 @@ export function parseKeyring(spec: string, activeKid?: string): Keyring {
 export function signAccessToken(subject: { userId: string; roles: Role[] }, settings: AccessTokenSettings): { token: string; jti: string } {
   const jti = randomUUID();
   const secret = settings.keyring.secrets[settings.keyring.activeKid]!;
-  const token = jwt.sign({ roles: subject.roles }, secret, {
+  const token = jwt.sign({ roles: subject.roles }, secretKey(secret), {
     algorithm: ALGORITHM,
     keyid: settings.keyring.activeKid,
     subject: subject.userId,
@@ -86,7 +87,7 @@ export function verifyAccessToken(token: string, settings: Omit<AccessTokenSetti
   if (!secret || decoded?.header.alg !== ALGORITHM) throw invalid();
   let claims: jwt.JwtPayload;
   try {
-    claims = jwt.verify(token, secret, { algorithms: [ALGORITHM], issuer: settings.issuer, audience: settings.audience }) as jwt.JwtPayload;
+    claims = jwt.verify(token, secretKey(secret), { algorithms: [ALGORITHM], issuer: settings.issuer, audience: settings.audience }) as jwt.JwtPayload;
   } catch {
     throw invalid();
   }

@@ -1,8 +1,9 @@
-import { createSecretKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { RequestHandler } from 'express';
 import { enrichContext } from '@orrange/logger';
 import { forbidden, unauthorized } from './errors';
+import { secretKey } from './secret-key';
 
 export const ROLES = ['user', 'arbitrator', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -37,8 +38,8 @@ const INTERNAL_TTL_SECONDS = 60;
  * Signs an identity for one hop from the gateway to a service. Services verify it with the shared internal
  * secret, so a service reached directly with no header or a forged one refuses the request.
  */
-export function signIdentity(identity: Identity, secret: string): string {
-  return jwt.sign({ roles: identity.roles, scopes: identity.scopes, via: identity.via }, secret, {
+export function signIdentity(identity: Identity, secret: string | KeyObject): string {
+  return jwt.sign({ roles: identity.roles, scopes: identity.scopes, via: identity.via }, secretKey(secret), {
     algorithm: 'HS256',
     subject: identity.userId,
     audience: INTERNAL_AUDIENCE,
@@ -48,16 +49,14 @@ export function signIdentity(identity: Identity, secret: string): string {
 }
 
 export function verifyIdentity(token: string, secret: string | KeyObject): Identity {
-  const claims = jwt.verify(token, secret, { algorithms: ['HS256'], audience: INTERNAL_AUDIENCE, issuer: INTERNAL_ISSUER }) as jwt.JwtPayload;
+  const claims = jwt.verify(token, secretKey(secret), { algorithms: ['HS256'], audience: INTERNAL_AUDIENCE, issuer: INTERNAL_ISSUER }) as jwt.JwtPayload;
   if (typeof claims.sub !== 'string' || !Array.isArray(claims.roles)) throw new Error('malformed identity');
   return { userId: claims.sub, roles: claims.roles as Role[], scopes: (claims.scopes as Scope[] | null) ?? null, via: claims.via === 'api-key' || claims.via === 'service' ? claims.via : 'jwt' };
 }
 
 /** Reads the forwarded identity if there is one; a present but invalid one is a 401, never ignored. */
 export function authenticate(secret: string): RequestHandler {
-  // A KeyObject made once: given a string, jsonwebtoken first tries to parse it as a public key on every call,
-  // which cost a fifth of a service's CPU per request.
-  const key = createSecretKey(Buffer.from(secret));
+  const key = secretKey(secret);
   return (req, _res, next) => {
     const header = req.header(IDENTITY_HEADER);
     if (!header) return next();
