@@ -70,7 +70,7 @@ function studio(name: string | undefined): Promise<void> {
   const service = SERVICES.find((s) => s.name === name);
   if (!service) throw new OperatorError(`usage: pnpm db:studio <${SERVICES.map((s) => s.name).join('|')}>`);
   return new Promise((resolve) => {
-    const child = spawn(path.join(ROOT, 'node_modules/.bin/prisma'), ['studio', ...process.argv.slice(4)], {
+    const child = spawn(path.join(ROOT, 'node_modules/.bin/prisma'), ['studio', ...process.argv.slice(4).filter((arg) => arg !== '--')], {
       cwd: serviceDir(service.name),
       stdio: 'inherit',
       env: { ...process.env, DATABASE_URL: setting('DATABASE_URL'), NODE_OPTIONS: '--conditions=@orrange/source' },
