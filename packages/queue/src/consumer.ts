@@ -24,9 +24,26 @@ export interface ConsumerOptions {
   /** How long a job may run before it counts as stalled and is handed to another worker. */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  /**
+   * Events with a key (e.g. their market) are applied in groups: the ones of a key that arrive while a
+   * group of that key is being applied share the next transaction (one BEGIN/COMMIT, one lock wait,
+   * one pool connection), each with its own inbox row, in arrival order. A group that fails fails every
+   * event in it; their retries are applied alone, so one bad event never holds the others back twice.
+   */
+  batchKey?: (event: EventEnvelope) => string | undefined;
+  /** The most events one group applies; 32 unless told. */
+  batchMax?: number;
+}
+
+interface Grouped {
+  event: EventEnvelope;
+  resolve: (outcome: ApplyOutcome) => void;
+  reject: (error: unknown) => void;
 }
 
 export type ApplyOutcome = 'applied' | 'duplicate' | 'ignored';
+
+const BATCH_MAX_DEFAULT = 32;
 
 /**
  * The idempotent consumer of a service's event queue. Each event is validated, then applied in one
@@ -38,6 +55,7 @@ export class EventConsumer {
   private worker: Worker | undefined;
   private readonly queue: Queue;
   private readonly metrics;
+  private readonly groups = new Map<string, { pending: Grouped[]; running: boolean }>();
 
   constructor(private readonly options: ConsumerOptions) {
     this.queue = new Queue(queueName(options.service), { connection: options.connection, prefix: options.prefix });
@@ -62,25 +80,71 @@ export class EventConsumer {
   }
 
   /** Applies one envelope (what a job carries). Exposed for tests and for replays by operators. */
-  async apply(data: unknown): Promise<ApplyOutcome> {
+  async apply(data: unknown, alone = true): Promise<ApplyOutcome> {
+    const event = this.validate(data);
+    if (!event) return 'ignored';
+    const key = alone ? undefined : this.options.batchKey?.(event);
+    if (key !== undefined) return this.applyGrouped(key, event);
+    const [outcome] = await this.applyInOneTransaction([event]);
+    return outcome!;
+  }
+
+  /** The envelope and payload checked against the contracts; undefined when this service has no handler. */
+  private validate(data: unknown): EventEnvelope | undefined {
     const envelope = envelopeSchema.safeParse(data);
     if (!envelope.success) throw new UnrecoverableError(`malformed event envelope: ${envelope.error.issues[0]?.message}`);
-    const { id, type } = envelope.data;
-    const handler = this.options.handlers[type] as EventHandler<EventType> | undefined;
-    if (!handler) return 'ignored';
+    const { type } = envelope.data;
+    if (!this.options.handlers[type]) return undefined;
     const payload = eventSchemas[type].safeParse(envelope.data.payload);
     if (!payload.success) throw new UnrecoverableError(`malformed ${type} payload: ${payload.error.issues[0]?.message}`);
-    const event = { ...envelope.data, payload: payload.data } as EventEnvelope;
-    const applied = await this.options.db.transaction(
+    return { ...envelope.data, payload: payload.data } as EventEnvelope;
+  }
+
+  /** Each event with its inbox row, in order, in one transaction: all of them commit or none. */
+  private async applyInOneTransaction(events: EventEnvelope[]): Promise<ApplyOutcome[]> {
+    const outcomes = await this.options.db.transaction(
       async (tx) => {
-        if (!(await claimInbox(tx, id, this.options.service))) return false;
-        await handler(event, tx);
-        return true;
+        const done: ApplyOutcome[] = [];
+        for (const event of events) {
+          if (!(await claimInbox(tx, event.id, this.options.service))) {
+            done.push('duplicate');
+            continue;
+          }
+          await (this.options.handlers[event.type] as EventHandler<EventType>)(event, tx);
+          done.push('applied');
+        }
+        return done;
       },
       { retryable: true },
     );
-    if (applied) this.options.onApplied?.();
-    return applied ? 'applied' : 'duplicate';
+    if (outcomes.includes('applied')) this.options.onApplied?.();
+    return outcomes;
+  }
+
+  private applyGrouped(key: string, event: EventEnvelope): Promise<ApplyOutcome> {
+    const group = this.groups.get(key) ?? { pending: [], running: false };
+    this.groups.set(key, group);
+    const outcome = new Promise<ApplyOutcome>((resolve, reject) => group.pending.push({ event, resolve, reject }));
+    if (!group.running) void this.drainGroup(key, group);
+    return outcome;
+  }
+
+  private async drainGroup(key: string, group: { pending: Grouped[]; running: boolean }): Promise<void> {
+    group.running = true;
+    try {
+      while (group.pending.length > 0) {
+        const batch = group.pending.splice(0, this.options.batchMax ?? BATCH_MAX_DEFAULT);
+        try {
+          const outcomes = await this.applyInOneTransaction(batch.map((g) => g.event));
+          batch.forEach((g, i) => g.resolve(outcomes[i]!));
+        } catch (error) {
+          for (const g of batch) g.reject(error);
+        }
+      }
+    } finally {
+      group.running = false;
+      if (group.pending.length === 0) this.groups.delete(key);
+    }
   }
 
   async close(): Promise<void> {
@@ -95,7 +159,8 @@ export class EventConsumer {
 
   private async process(job: Job): Promise<ApplyOutcome> {
     const end = this.metrics?.duration.startTimer({ type: job.name });
-    const outcome = await runWithContext({ jobId: job.id, eventId: job.id }, () => this.apply(job.data));
+    // A retried event is applied alone (see batchKey).
+    const outcome = await runWithContext({ jobId: job.id, eventId: job.id }, () => this.apply(job.data, job.attemptsMade > 0));
     end?.();
     this.metrics?.consumed.inc({ type: job.name, outcome });
     return outcome;

@@ -115,6 +115,28 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
     expect(await db.query('SELECT count(*)::int AS n FROM holds')).toEqual([{ n: 1 }]);
   });
 
+  it('when grouped events arrive together, then each is applied once with its inbox row, duplicates change nothing, and a failing event fails only its group', async () => {
+    const c = consumer(prefix(), { batchKey: () => 'all' });
+    const envelope = (orderId: string, amount = '1') => ({ id: randomUUID(), type: 'order.placed', occurredAt: new Date().toISOString(), payload: { orderId, userId: 'u1', side: 'SELL', asset: 'BTC', amount } });
+    const first = envelope('o-g1');
+    const many = [first, envelope('o-g2'), first, envelope('o-g3')];
+    expect(await Promise.all(many.map((e) => c.apply(e, false)))).toEqual(['applied', 'applied', 'duplicate', 'applied']);
+    expect(await db.query('SELECT order_id FROM holds ORDER BY order_id')).toEqual([{ order_id: 'o-g1' }, { order_id: 'o-g2' }, { order_id: 'o-g3' }]);
+    expect(await c.apply(first, false)).toBe('duplicate');
+
+    // o-g1 again under a new event id violates the primary key: its whole group rolls back, inbox rows included.
+    const good = envelope('o-g4');
+    const bad = envelope('o-g1');
+    const outcomes = await Promise.allSettled([c.apply(envelope('o-g0'), false), c.apply(good, false), c.apply(bad, false)]);
+    expect(outcomes[0]!.status).toBe('fulfilled');
+    expect(outcomes.slice(1).map((o) => o.status)).toEqual(['rejected', 'rejected']);
+    expect(await db.query('SELECT count(*)::int AS n FROM holds WHERE order_id = $1', ['o-g4'])).toEqual([{ n: 0 }]);
+    // Retried alone, the good one is applied and the bad one keeps failing on its own.
+    expect(await c.apply(good)).toBe('applied');
+    await expect(c.apply(bad)).rejects.toThrow();
+    expect(await db.query('SELECT count(*)::int AS n FROM inbox')).toEqual([{ n: 5 }]);
+  });
+
   it('when an event is malformed, then it fails without retries and changes nothing', async () => {
     const c = consumer(prefix());
     await expect(c.apply({ id: randomUUID(), type: 'order.placed', occurredAt: 'x', payload: { orderId: 1 } })).rejects.toThrow(/malformed/);

@@ -5,7 +5,7 @@ import type { BaseServiceConfig } from '@orrange/config';
 import { Database } from '@orrange/db';
 import { createRegistry, runService, type HealthCheck } from '@orrange/http';
 import { createLogger, type Logger } from '@orrange/logger';
-import { createRedis, EventConsumer, OutboxRelay, type EventHandlers, type ServiceName } from '@orrange/queue';
+import { createRedis, EventConsumer, OutboxRelay, type ConsumerOptions, type EventHandlers, type ServiceName } from '@orrange/queue';
 
 export interface RuntimeOptions {
   service: ServiceName;
@@ -15,6 +15,8 @@ export interface RuntimeOptions {
   /** Event handlers of the service's queue; none means the service consumes nothing. */
   handlers?: EventHandlers;
   consumerConcurrency?: number;
+  /** Events applied in groups, one transaction per group (see ConsumerOptions.batchKey). */
+  consumerBatchKey?: ConsumerOptions['batchKey'];
   logger?: Logger;
 }
 
@@ -62,7 +64,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   redis.on('error', (error) => logger.warn('redis connection error', { error: error.message }));
   const relay = new OutboxRelay({ db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry });
   const consumer = options.handlers
-    ? new EventConsumer({ service, db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry, handlers: options.handlers, concurrency: options.consumerConcurrency, onApplied: () => relay.kick() })
+    ? new EventConsumer({ service, db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry, handlers: options.handlers, concurrency: options.consumerConcurrency, batchKey: options.consumerBatchKey, onApplied: () => relay.kick() })
     : undefined;
 
   const checks: Record<string, HealthCheck> = {

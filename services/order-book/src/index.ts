@@ -1,12 +1,12 @@
 import { createRuntime, serve, type Runtime } from '@orrange/runtime';
 import { createApp } from './app';
 import { readConfig, SCHEMA } from './config';
-import { handlersFor } from './order-book';
+import { CONSUMER_OPTIONS, handlersFor } from './order-book';
 
 /** Composition root: config → runtime (db, redis, outbox relay, consumer) → app → listen → graceful shutdown. */
 async function main(): Promise<void> {
   const config = readConfig();
-  const runtime: Runtime = createRuntime({ service: 'order-book', schema: SCHEMA, config, handlers: handlersFor(() => runtime) });
+  const runtime: Runtime = createRuntime({ service: 'order-book', schema: SCHEMA, config, handlers: handlersFor(() => runtime), ...CONSUMER_OPTIONS });
   await serve(runtime, createApp({ runtime }), config.PORT);
 }
 

@@ -1,4 +1,5 @@
-import type { Runtime } from '@orrange/runtime';
+import type { EventEnvelope } from '@orrange/queue';
+import type { Runtime, RuntimeOptions } from '@orrange/runtime';
 import { BookCache } from './data/book-cache';
 import type { OrderBookDeps } from './domain/order-book.deps';
 import { MarketBatcher } from './domain/place-order.use-case';
@@ -32,3 +33,14 @@ export function orderBookOf(runtime: Runtime): OrderBook {
 export function handlersFor(runtime: () => Runtime) {
   return orderBookHandlers(() => orderBookOf(runtime()).deps);
 }
+
+/**
+ * How the order book consumes its queue: `hold.placed` opens a SELL order under its market's lock, so those
+ * events are applied in groups (one transaction, one lock wait and one commit for all that arrived meanwhile)
+ * instead of each holding a pool connection while it queues for the lock. The concurrency is how many
+ * events a group can gather.
+ */
+export const CONSUMER_OPTIONS: Pick<RuntimeOptions, 'consumerConcurrency' | 'consumerBatchKey'> = {
+  consumerConcurrency: 32,
+  consumerBatchKey: (event: EventEnvelope) => (event.type === 'hold.placed' ? 'hold.placed' : undefined),
+};

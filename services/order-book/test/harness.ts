@@ -3,7 +3,7 @@ import { createLogger } from '@orrange/logger';
 import { createRuntime, type Runtime } from '@orrange/runtime';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@orrange/testing';
 import { readConfig, SCHEMA } from '../src/config';
-import { handlersFor } from '../src/order-book';
+import { CONSUMER_OPTIONS, handlersFor } from '../src/order-book';
 
 export interface Harness {
   runtime: Runtime;
@@ -20,7 +20,7 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
   const testRedis = await createTestRedis();
   const config = readConfig({ DATABASE_URL: testDb.url, REDIS_URL: testRedis.url, REDIS_PREFIX: testRedis.prefix, LOG_LEVEL: 'silent', DB_HEALTH_INTERVAL_MS: '0', NODE_ENV: 'test', ...overrides });
   const build = (): Runtime => {
-    const built: Runtime = createRuntime({ service: 'order-book', schema: SCHEMA, config, logger: createLogger('order-book', 'silent'), handlers: handlersFor(() => built) });
+    const built: Runtime = createRuntime({ service: 'order-book', schema: SCHEMA, config, logger: createLogger('order-book', 'silent'), handlers: handlersFor(() => built), ...CONSUMER_OPTIONS });
     return built;
   };
   const runtime = build();
