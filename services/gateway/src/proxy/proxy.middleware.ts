@@ -44,6 +44,7 @@ export function proxyToServices(deps: ProxyDeps): RequestHandler {
   return (req, res, next) => {
     const service = serviceFor(req.path);
     if (!service) return next();
+    setForwardedHeaders(req);
     if (attempt(req, res, next, service, new Set())) return;
     deps.metrics.upstreamErrors.inc({ service, kind: 'no-healthy-upstream' });
     next(gatewayErrors.noHealthyUpstream());
@@ -52,6 +53,28 @@ export function proxyToServices(deps: ProxyDeps): RequestHandler {
 
 /** Key in res.locals of the function that retries a request on another replica after a connection failure. */
 const RETRY = 'retryOnAnotherUpstream';
+
+/**
+ * The `x-forwarded-*` headers, written on the incoming request before the proxy copies its headers: the
+ * service sees the one client address the gateway settled on (trust proxy), not a client-written chain; port,
+ * proto and host as http-proxy's xfwd writes them. Setting them on the outgoing request instead (its 'socket'
+ * event) throws once its headers were flushed, when the body was written before a socket was free.
+ */
+function setForwardedHeaders(req: Request): void {
+  const socket = req.socket as Socket & { encrypted?: boolean };
+  const clientIp = req.ip ?? socket.remoteAddress;
+  if (clientIp) req.headers['x-forwarded-for'] = clientIp;
+  else delete req.headers['x-forwarded-for'];
+  const encrypted = socket.encrypted === true;
+  const hostPort = /:(\d+)$/.exec(req.headers.host ?? '')?.[1];
+  const append = (name: string, value: string) => {
+    const current = req.headers[name];
+    req.headers[name] = current ? `${String(current)},${value}` : value;
+  };
+  append('x-forwarded-port', hostPort ?? (encrypted ? '443' : '80'));
+  append('x-forwarded-proto', encrypted ? 'https' : 'http');
+  req.headers['x-forwarded-host'] = req.headers['x-forwarded-host'] || req.headers.host || '';
+}
 
 /** Only a GET/HEAD without a body may be sent again: nothing was consumed and nothing can happen twice. */
 function isIdempotentWithoutBody(req: IncomingMessage): boolean {
@@ -69,17 +92,20 @@ function proxyFor(upstream: Upstream, deps: ProxyDeps): RequestHandler {
     target: upstream.url,
     agent: upstream.agent,
     changeOrigin: true,
-    xfwd: true,
+    xfwd: false, // setForwardedHeaders wrote them
     // Our own error answers replace the default plain-text one; the other defaults stay.
     ejectPlugins: true,
     plugins: [debugProxyErrorsPlugin, proxyEventsPlugin],
     on: {
       proxyReq: (proxyReq: ClientRequest, req: IncomingMessage) => {
-        // The service sees the one client address the gateway settled on (trust proxy), not a client-written chain.
-        const clientIp = (req as Request).ip;
-        if (clientIp) proxyReq.setHeader('x-forwarded-for', clientIp);
         proxyReq.setTimeout(deps.timeoutMs, () => proxyReq.destroy(Object.assign(new Error('upstream timed out'), { code: 'UPSTREAM_TIMEOUT' })));
-        fixRequestBody(proxyReq, req as IncomingMessage & { body?: unknown });
+        const parsed = req as IncomingMessage & { body?: unknown };
+        if (parsed.body !== undefined && req.readableEnded) {
+          // A body the gateway parsed (auth POSTs) is written again here; if the request already went out
+          // without it (its socket came late), it cannot be completed: fail it rather than send it short.
+          if (proxyReq.headersSent) return void proxyReq.destroy(new Error('request flushed before its body was restored'));
+          fixRequestBody(proxyReq, parsed);
+        }
         countStreamedBody(req, proxyReq, deps.bodyLimitBytes);
       },
       proxyRes: (proxyRes: IncomingMessage) => {
