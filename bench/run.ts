@@ -166,6 +166,8 @@ async function main(): Promise<void> {
     // The benchmark measures capacity, not the limiter: lift the per-client limits.
     RATE_LIMIT_PER_MINUTE: '10000000',
     AUTH_RATE_LIMIT_PER_MINUTE: '10000000',
+    // Profiling the services, e.g. BENCH_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
+    ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
   };
   const processes = await startProcesses(stackSpecs(env, ports), { mode: 'dist', onLine: (label, line) => /"level":"error"/.test(line) && console.log(`${label} | ${line}`) });
   const base = `http://127.0.0.1:${ports.gateway}`;
