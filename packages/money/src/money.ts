@@ -13,8 +13,16 @@ export const FIAT_SCALE = 2;
 /** Largest integer part we accept: keeps every amount inside NUMERIC(38, 8) and bigint math exact. */
 const INTEGER_DIGITS_MAX = 18;
 
+/** Compiled once per scale (no `g` or `y` flag, so a shared pattern keeps no state between tests). */
+const decimalPatterns = new Map<number, RegExp>();
+
 export function decimalPattern(scale: number): RegExp {
-  return new RegExp(`^(0|[1-9]\\d{0,${INTEGER_DIGITS_MAX - 1}})(\\.\\d{1,${scale}})?$`);
+  let pattern = decimalPatterns.get(scale);
+  if (!pattern) {
+    pattern = new RegExp(`^(0|[1-9]\\d{0,${INTEGER_DIGITS_MAX - 1}})(\\.\\d{1,${scale}})?$`);
+    decimalPatterns.set(scale, pattern);
+  }
+  return pattern;
 }
 
 /**

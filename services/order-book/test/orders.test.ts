@@ -75,6 +75,23 @@ describe('orders through the HTTP API', () => {
       expect(m).toEqual({ price: '1.00', amount: '4.00000000' });
     });
 
+    it('when an order needs more makers than the first short candidate read holds, then it fills across all of them best first', async () => {
+      // 20 asks (more than CANDIDATES_FIRST_PAGE + 1), the dearest first in time: a BUY for all of them fills 20 times, cheapest first.
+      const asks: string[] = [];
+      for (let i = 0; i < 20; i += 1) asks.push(await t.placeFundedSell(`deep-ask-${i}`, { fiatCurrency: 'GBP', price: `${120 - i}.00`, amount: '0.1' }));
+      const buy = await t.place('deep-taker', { fiatCurrency: 'GBP', price: '120.00', amount: '2' });
+      expect(buy.body.order).toMatchObject({ status: 'FILLED', remaining: '0.00000000' });
+      expect(buy.body.fills.map((f: { counterOrderId: string }) => f.counterOrderId)).toEqual([...asks].reverse());
+
+      // 20 bids, then one funded SELL for all of them: hold.placed fills it 20 times, highest bid first.
+      const bids: string[] = [];
+      for (let i = 0; i < 20; i += 1) bids.push((await t.place(`deep-bid-${i}`, { fiatCurrency: 'CHF', price: `${100 + i}.00`, amount: '0.1' })).body.order.id);
+      const sell = await t.placeFundedSell('deep-seller', { fiatCurrency: 'CHF', price: '100.00', amount: '2' });
+      expect((await request(app).get(`/api/v1/orders/${sell}`)).body.order).toMatchObject({ status: 'FILLED', remaining: '0.00000000' });
+      const fills = await sql<{ buy_order_id: string }>('SELECT buy_order_id FROM matches WHERE sell_order_id = $1 ORDER BY price DESC', [sell]);
+      expect(fills.map((f) => f.buy_order_id)).toEqual([...bids].reverse());
+    });
+
     it('when the only crossing ask is my own, then nothing matches', async () => {
       await t.placeFundedSell('self', { fiatCurrency: 'EUR', price: '90.00' });
       const res = await t.place('self', { fiatCurrency: 'EUR', price: '95.00' });

@@ -88,6 +88,8 @@ export interface CandidateQuery {
   userId: string;
   paymentMethods: string[];
   limit: number;
+  /** The caller's transaction already holds the market lock (taking it again would cost a round trip). */
+  marketLocked?: boolean;
 }
 
 /**
@@ -97,7 +99,7 @@ export interface CandidateQuery {
  * must start after the lock is granted to see every order the previous holder committed.
  */
 export async function lockAndLoadCandidates(tx: SqlExecutor, q: CandidateQuery): Promise<Order[]> {
-  await tx.query('SELECT pg_advisory_xact_lock(hashtext($1)) AS locked', [`${q.asset}/${q.fiatCurrency}`]);
+  if (!q.marketLocked) await tx.query('SELECT pg_advisory_xact_lock(hashtext($1)) AS locked', [`${q.asset}/${q.fiatCurrency}`]);
   const incomingBuys = q.side === 'BUY';
   const rows = await tx.query<OrderRow>(
     `SELECT ${ORDER_COLUMNS} FROM orders

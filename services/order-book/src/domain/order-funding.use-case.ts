@@ -13,7 +13,7 @@ export async function openFundedOrder(deps: OrderBookDeps, tx: SqlExecutor, orde
   if (!(await lockMarketOfOrder(tx, orderId))) return false;
   const order = await findOrder(tx, orderId, true);
   if (!order || order.status !== 'PENDING_FUNDS') return false;
-  const matched = await matchIncoming(tx, { ...order, status: 'OPEN' });
+  const matched = await matchIncoming(tx, { ...order, status: 'OPEN' }, true);
   afterMatching(deps, matched);
   return true;
 }

@@ -9,6 +9,12 @@ import type { OrderBookDeps } from './order-book.deps';
 
 /** How many resting orders one matching pass loads (best first). Bounded so a pass is bounded. */
 export const CANDIDATES_MAX = 200;
+/**
+ * How many resting orders the first, short read of a matching pass loads (plus one per order of a batch). A
+ * pass whose short read was cut where it could matter reads again up to CANDIDATES_MAX, so the outcome is
+ * the same as one long read; a deep book no longer costs every pass 200 parsed rows.
+ */
+export const CANDIDATES_FIRST_PAGE = 16;
 /** How many incoming BUY orders of one market share one transaction (one lock, one write, one commit). */
 export const BATCH_ORDERS_MAX = 64;
 
@@ -100,6 +106,30 @@ export class MarketBatcher {
 }
 
 /**
+ * The decisions of a batch against `candidates` (a read of at most `limit`, best first). `cutMattered` when
+ * the read was cut and an order might have matched beyond it: then only a longer read decides the same way
+ * as reading everything up to CANDIDATES_MAX.
+ */
+function decideBatch(orders: Order[], candidates: Order[], limit: number): { decided: Array<{ order: Order; matches: MatchRecord[] }>; cutMattered: boolean } {
+  // Orders beyond a cut read are priced at or beyond the last one read: only an order whose limit reaches that
+  // price could have matched them.
+  const cutAt = candidates.length === limit ? candidates[candidates.length - 1]!.price : undefined;
+  const makers = new Map(candidates.map((c) => [c.id, c]));
+  const book: MatchableOrder[] = candidates.map(toMatchable);
+  const decided: Array<{ order: Order; matches: MatchRecord[] }> = [];
+  for (const [index, order] of orders.entries()) {
+    const result = matchOrder(toMatchable(order), book.filter((m) => m.remaining > 0n));
+    const mightMatchBeyondCut = cutAt !== undefined && crosses(order, { price: cutAt }) && result.remaining > 0n && result.fills.length < FILLS_PER_ORDER_MAX;
+    if (mightMatchBeyondCut && limit < CANDIDATES_MAX) return { decided, cutMattered: true };
+    if (index > 0 && mightMatchBeyondCut) break;
+    for (const fill of result.fills) book.find((m) => m.id === fill.restingOrderId)!.remaining -= fill.amount;
+    const matches = result.fills.map((fill) => matchBetween(order, makers.get(fill.restingOrderId)!, fill));
+    decided.push({ order: { ...order, remaining: result.remaining, status: statusForRemaining(order, result.remaining) }, matches });
+  }
+  return { decided, cutMattered: false };
+}
+
+/**
  * Matches a batch of incoming BUY orders of one market, in arrival order. The candidate read covers every
  * order of the batch (up to the highest limit, any payment method of any of them); the engine applies each
  * order's own limit, payment methods and owner. When the read was cut at CANDIDATES_MAX, an order whose limit
@@ -109,27 +139,19 @@ export class MarketBatcher {
  */
 export async function matchBatch(tx: SqlExecutor, orders: Order[]): Promise<{ placed: Placed[]; sequence: bigint }> {
   const first = orders[0]!;
-  const candidates = await lockAndLoadCandidates(tx, {
-    asset: first.asset, fiatCurrency: first.fiatCurrency, side: first.side,
-    limitPrice: orders.reduce((max, o) => (o.price > max ? o.price : max), 0n),
-    userId: '',
-    paymentMethods: [...new Set(orders.flatMap((o) => o.paymentMethods))],
-    limit: CANDIDATES_MAX,
-  });
-  // Orders beyond a cut read are priced at or beyond the last one read: only an order whose limit reaches that
-  // price could have matched them.
-  const cutAt = candidates.length === CANDIDATES_MAX ? candidates[candidates.length - 1]!.price : undefined;
-  const makers = new Map(candidates.map((c) => [c.id, c]));
-  const book: MatchableOrder[] = candidates.map(toMatchable);
-  const decided: Array<{ order: Order; matches: MatchRecord[] }> = [];
-  for (const [index, order] of orders.entries()) {
-    const result = matchOrder(toMatchable(order), book.filter((m) => m.remaining > 0n));
-    const mightMatchBeyondCut = cutAt !== undefined && crosses(order, { price: cutAt });
-    if (index > 0 && mightMatchBeyondCut && result.remaining > 0n && result.fills.length < FILLS_PER_ORDER_MAX) break;
-    for (const fill of result.fills) book.find((m) => m.id === fill.restingOrderId)!.remaining -= fill.amount;
-    const matches = result.fills.map((fill) => matchBetween(order, makers.get(fill.restingOrderId)!, fill));
-    decided.push({ order: { ...order, remaining: result.remaining, status: statusForRemaining(order, result.remaining) }, matches });
-  }
+  const read = (limit: number, marketLocked: boolean) =>
+    lockAndLoadCandidates(tx, {
+      asset: first.asset, fiatCurrency: first.fiatCurrency, side: first.side,
+      limitPrice: orders.reduce((max, o) => (o.price > max ? o.price : max), 0n),
+      userId: '',
+      paymentMethods: [...new Set(orders.flatMap((o) => o.paymentMethods))],
+      limit,
+      marketLocked,
+    });
+  // A short read first (most batches need a few makers); when its cut could matter, the full read decides.
+  const firstPageLimit = Math.min(CANDIDATES_MAX, CANDIDATES_FIRST_PAGE + orders.length);
+  const short = decideBatch(orders, await read(firstPageLimit, false), firstPageLimit);
+  const { decided } = short.cutMattered ? decideBatch(orders, await read(CANDIDATES_MAX, true), CANDIDATES_MAX) : short;
   const matches = decided.flatMap((d) => d.matches);
   const written = await writeMatches(tx, first, { kind: 'insert', orders: decided.map((d) => d.order) }, matches, matches.map(matchedEvent));
   const makersTouched = new Set(matches.map((m) => m.makerOrderId)).size;
@@ -147,13 +169,21 @@ export interface Matched extends Placed {
 
 /**
  * Matches one order that enters the book now (a SELL whose hold was placed) against the best resting
- * orders and writes the result in one statement (the lock, the read, the write: three statements).
+ * orders and writes the result in one statement (the lock unless `marketLocked`, the read, the write).
  */
-export async function matchIncoming(tx: SqlExecutor, order: Order): Promise<Matched> {
-  const candidates = await lockAndLoadCandidates(tx, {
-    asset: order.asset, fiatCurrency: order.fiatCurrency, side: order.side, limitPrice: order.price, userId: order.userId, paymentMethods: order.paymentMethods, limit: CANDIDATES_MAX,
-  });
-  const result = matchOrder(toMatchable(order), candidates.map(toMatchable));
+export async function matchIncoming(tx: SqlExecutor, order: Order, marketLocked = false): Promise<Matched> {
+  const read = (limit: number, locked: boolean) =>
+    lockAndLoadCandidates(tx, {
+      asset: order.asset, fiatCurrency: order.fiatCurrency, side: order.side, limitPrice: order.price, userId: order.userId, paymentMethods: order.paymentMethods, limit, marketLocked: locked,
+    });
+  // A short read first; the engine takes the best acceptable maker at every step, so when it filled the order
+  // (or made its most fills) within that prefix, the long read would give the same fills.
+  let candidates = await read(CANDIDATES_FIRST_PAGE, marketLocked);
+  let result = matchOrder(toMatchable(order), candidates.map(toMatchable));
+  if (candidates.length === CANDIDATES_FIRST_PAGE && result.remaining > 0n && result.fills.length < FILLS_PER_ORDER_MAX) {
+    candidates = await read(CANDIDATES_MAX, true);
+    result = matchOrder(toMatchable(order), candidates.map(toMatchable));
+  }
   const makers = new Map(candidates.map((c) => [c.id, c]));
   const matches = result.fills.map((fill) => matchBetween(order, makers.get(fill.restingOrderId)!, fill));
   const status = statusForRemaining(order, result.remaining);
