@@ -54,14 +54,36 @@ export function verifyIdentity(token: string, secret: string | KeyObject): Ident
   return { userId: claims.sub, roles: claims.roles as Role[], scopes: (claims.scopes as Scope[] | null) ?? null, via: claims.via === 'api-key' || claims.via === 'service' ? claims.via : 'jwt' };
 }
 
-/** Reads the forwarded identity if there is one; a present but invalid one is a 401, never ignored. */
+/** Verified identity tokens a service remembers (the gateway reuses one token per identity for a while). */
+const VERIFIED_IDENTITIES_MAX = 10_000;
+
+/**
+ * Reads the forwarded identity if there is one; a present but invalid one is a 401, never ignored. A token
+ * that verified once is remembered until its `exp` (its signature and claims cannot change), so repeated
+ * requests skip the HMAC and the JSON parsing; an expired one is verified again, and fails.
+ */
 export function authenticate(secret: string): RequestHandler {
   const key = secretKey(secret);
+  const verified = new Map<string, { identity: Identity; expiresAtMs: number }>();
+  const verifyRemembered = (token: string): Identity => {
+    const known = verified.get(token);
+    if (known && known.expiresAtMs > Date.now()) return known.identity;
+    if (known) verified.delete(token);
+    const identity = verifyIdentity(token, key);
+    const exp = (jwt.decode(token) as jwt.JwtPayload | null)?.exp;
+    if (typeof exp === 'number') {
+      if (verified.size >= VERIFIED_IDENTITIES_MAX) verified.delete(verified.keys().next().value!);
+      verified.set(token, { identity, expiresAtMs: exp * 1000 });
+    }
+    return identity;
+  };
   return (req, _res, next) => {
     const header = req.header(IDENTITY_HEADER);
     if (!header) return next();
     try {
-      req.identity = verifyIdentity(header, key);
+      // A copy: a handler changing req.identity never changes what the next request sees.
+      const identity = verifyRemembered(header);
+      req.identity = { ...identity, roles: [...identity.roles], scopes: identity.scopes && [...identity.scopes] };
     } catch {
       return next(unauthorized('The forwarded identity is not valid.'));
     }

@@ -1,4 +1,5 @@
 import express from 'express';
+import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import { z } from 'zod';
 import { Database } from '@orrange/db';
@@ -86,6 +87,15 @@ describe('createServiceApp', () => {
     expect((await request(app).get('/me').set('x-orrange-identity', forged)).status).toBe(401);
     expect((await request(app).get('/admin').set('x-orrange-identity', as('u1'))).status).toBe(403);
     expect((await request(app).get('/admin').set('x-orrange-identity', as('u2', ['admin']))).status).toBe(200);
+  });
+
+  it('when a forwarded identity was accepted and then expires, then the same header is refused', async () => {
+    const shortLived = jwt.sign({ roles: ['user'], scopes: null, via: 'jwt' }, SECRET, { algorithm: 'HS256', subject: 'u-exp', audience: 'orrange-internal', issuer: 'orrange-gateway', expiresIn: 1 });
+    const first = await request(app).get('/me').set('x-orrange-identity', shortLived);
+    expect(first.status).toBe(200);
+    expect(first.body.userId).toBe('u-exp');
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    expect((await request(app).get('/me').set('x-orrange-identity', shortLived)).status).toBe(401);
   });
 
   it('when an API key lacks the trade scope, then writes are refused', async () => {

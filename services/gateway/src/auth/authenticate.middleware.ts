@@ -30,6 +30,7 @@ export interface AuthenticateDeps {
  * guessing tokens or keys spends its per-address budget and meets 429 like anyone else.
  */
 export function authenticate(deps: AuthenticateDeps): RequestHandler {
+  const signed = new SignedIdentities(deps.internalTokenSecret);
   return async (req, res, next) => {
     const authorization = req.header('authorization');
     const apiKey = req.header('x-api-key');
@@ -44,7 +45,7 @@ export function authenticate(deps: AuthenticateDeps): RequestHandler {
       return next();
     }
     req.identity = identity;
-    req.headers[IDENTITY_HEADER] = signIdentity(identity, deps.internalTokenSecret);
+    req.headers[IDENTITY_HEADER] = signed.for(identity);
     enrichContext({ userId: identity.userId });
     next();
   };
@@ -63,4 +64,31 @@ function identify(deps: AuthenticateDeps, authorization: string | undefined, api
     return deps.tokens.check(match[1]!);
   }
   return deps.apiKeys.resolve(apiKey ?? '');
+}
+
+/** Signed identities kept per identity; each is reused while it has at least this long to live. */
+const SIGNED_REUSE_MIN_LIFE_MS = 30_000;
+const SIGNED_IDENTITIES_MAX = 10_000;
+
+/**
+ * One signed identity header per identity, reused for a while instead of signed on every request (the
+ * identity itself is still established per request: token, revocation and API key checks come first). A
+ * reused header always has SIGNED_REUSE_MIN_LIFE_MS or more of its 60 s left when it is sent.
+ */
+class SignedIdentities {
+  private readonly cache = new Map<string, { header: string; signedAtMs: number }>();
+
+  constructor(private readonly secret: string) {}
+
+  for(identity: Identity): string {
+    const key = JSON.stringify([identity.userId, identity.roles, identity.scopes, identity.via]);
+    const now = Date.now();
+    const known = this.cache.get(key);
+    // The token's exp is whole seconds after signing: 60 s minus up to one second of rounding.
+    if (known && now - known.signedAtMs < 60_000 - 1_000 - SIGNED_REUSE_MIN_LIFE_MS) return known.header;
+    const header = signIdentity(identity, this.secret);
+    if (this.cache.size >= SIGNED_IDENTITIES_MAX) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(key, { header, signedAtMs: now });
+    return header;
+  }
 }
