@@ -20,7 +20,7 @@ const ESCROW_FOR: Record<string, string> = { AWAITING_PAYMENT: 'LOCKED', PAID: '
 
 /**
  * Faults, seeded and repeatable: while clients trade, a service is killed with SIGKILL and restarted,
- * Redis restarts, Postgres drops every connection, and two replicas of order-book and trade-execution
+ * Redis restarts, Postgres drops every connection, and every service runs as two replicas
  * run. Clients retry with the same Idempotency-Key, as real clients do. Afterwards every trade is in a
  * valid state, the ledger balances, every SELL hold equals its order's remainder, and the users' total
  * equals what was deposited: nothing was lost or applied twice.
@@ -36,7 +36,7 @@ describe('end to end: faults', () => {
   beforeAll(async () => {
     redis = new PrivateRedis(await freePort());
     await redis.start();
-    stack = await startStack({ env: { REDIS_URL: redis.url }, replicas: { 'order-book': 1, 'trade-execution': 1 } });
+    stack = await startStack({ env: { REDIS_URL: redis.url }, replicas: { user: 1, 'order-book': 1, 'trade-execution': 1, dispute: 1 } });
     api = new Api(stack.gatewayUrl);
     admin = await login(api, ADMIN.email, ADMIN.password);
   });
