@@ -20,7 +20,7 @@ const ESCROW_FOR: Record<string, string> = { AWAITING_PAYMENT: 'LOCKED', PAID: '
 
 /**
  * Faults, seeded and repeatable: while clients trade, a service is killed with SIGKILL and restarted,
- * Redis restarts, Postgres drops every connection, and every service runs as two replicas
+ * Redis restarts, Postgres drops every connection, and every service runs as two replicas.
  * Clients retry with the same Idempotency-Key, as real clients do. Afterwards every trade is in a
  * valid state, the ledger balances, every SELL hold equals its order's remainder, and the users' total
  * equals what was deposited: nothing was lost or applied twice.
