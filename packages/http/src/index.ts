@@ -12,3 +12,4 @@ export { createServiceApp, type ServiceAppOptions } from './app';
 export { runService, type RunOptions } from './lifecycle';
 export { idempotency, IDEMPOTENCY_TABLE_SQL, type SqlRunner, type IdempotencyOptions } from './idempotency';
 export { schemaOf, operation, openApiDocument, problemSchema, type Operation } from './openapi';
+export { encodeCursor, decodeCursor } from './cursor';

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Database, Tx } from '@orrange/db';
 import { ASSET_SCALES, normalize, type Asset } from '@orrange/money';
 import type { EventPayload } from '@orrange/queue';
-import { badRequest, conflict } from '@orrange/http';
+import { conflict, decodeCursor, encodeCursor } from '@orrange/http';
+import { z } from 'zod';
 import * as repo from '../data/dispute.repository';
 import { disputeEvents } from '../messaging/dispute.events';
 import type { ArbitrationMetrics } from '../messaging/arbitration.metrics';
@@ -146,26 +147,18 @@ export interface ListQuery {
 /** Arbitrators and admins list every case, users the cases they are a party to. List items carry no evidence. */
 export async function listDisputes(deps: DisputeDeps, actor: Actor, q: ListQuery) {
   const partyId = isAdmin(actor) || isArbitrator(actor) ? undefined : actor.userId;
-  const rows = await repo.listCases(deps.db, { status: q.status, partyId, after: q.cursor ? decodeCursor(q.cursor) : undefined, limit: q.limit + 1 });
+  const rows = await repo.listCases(deps.db, { status: q.status, partyId, after: toAfter(decodeCursor(caseCursor, q.cursor)), limit: q.limit + 1 });
   const page = rows.slice(0, q.limit);
   const last = page[page.length - 1];
-  return { data: page.map((c) => disputeView(c)), nextCursor: rows.length > q.limit && last ? encodeCursor(last) : null };
+  return { data: page.map((c) => disputeView(c)), nextCursor: rows.length > q.limit && last ? encodeCursor([last.createdAt.toISOString(), last.id]) : null };
 }
 
-function encodeCursor(c: DisputeCase): string {
-  return Buffer.from(JSON.stringify([c.createdAt.toISOString(), c.id])).toString('base64url');
+function toAfter(cursor: [string, string] | undefined): { createdAt: Date; id: string } | undefined {
+  return cursor && { createdAt: new Date(cursor[0]), id: cursor[1] };
 }
 
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    const createdAt = new Date(String(at));
-    if (typeof id !== 'string' || typeof at !== 'string' || Number.isNaN(createdAt.getTime())) throw new Error('bad cursor');
-    return { createdAt, id };
-  } catch {
-    throw badRequest('VALIDATION.FAILED', 'The cursor is not valid.', [{ path: 'cursor', message: 'not a cursor this endpoint issued' }]);
-  }
-}
+/** The list's sort key: the last case's creation time and id. */
+const caseCursor = z.tuple([z.iso.datetime(), z.string().min(1).max(64)]);
 
 export async function addEvidence(deps: DisputeDeps, actor: Actor, id: string, input: { body: string; attachments?: Attachment[] }) {
   return deps.db.transaction(

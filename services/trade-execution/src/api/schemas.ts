@@ -26,17 +26,4 @@ export const pageQuery = z.object({ limit, cursor }).strict();
 export const tradesQuery = z.object({ limit, cursor, status: z.enum(TRADE_STATES).optional() }).strict();
 export const tradeIdParam = z.object({ id: z.string().min(1).max(64) }).strict();
 
-/** Opaque cursors: base64url of JSON, so clients never build them. */
-export function encodeCursor(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url');
-}
-
-export function decodeCursor<S extends z.ZodType>(schema: S, value: string | undefined): z.infer<S> | null | undefined {
-  if (value === undefined) return null;
-  try {
-    const parsed = schema.safeParse(JSON.parse(Buffer.from(value, 'base64url').toString('utf8')));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
-}
+export { encodeCursor, decodeCursor } from '@orrange/http';

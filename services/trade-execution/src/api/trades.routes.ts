@@ -1,13 +1,11 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { badRequest, idempotency, identityOf, notFound, parse, requireAuth } from '@orrange/http';
+import { idempotency, validationFailed, identityOf, notFound, parse, requireAuth } from '@orrange/http';
 import type { TradeExecution } from '../composition';
 import { findTrade, listTrades, tradeJson } from '../data/trade.repository';
 import { listMessages, leaveFeedback, postMessage } from '../domain/trade-talk.use-cases';
 import { actOnTrade, canSee, type PartyAction } from '../domain/trades.use-cases';
 import { decodeCursor, disputeBody, emptyBody, encodeCursor, feedbackBody, messageBody, pageQuery, tradeIdParam, tradesQuery } from './schemas';
-
-const invalidCursor = () => badRequest('VALIDATION.FAILED', 'The cursor is not valid.', [{ path: 'cursor', message: 'not a cursor from this endpoint' }]);
 
 export function tradesRouter({ runtime, deps }: TradeExecution): Router {
   const { db } = runtime;
@@ -16,8 +14,7 @@ export function tradesRouter({ runtime, deps }: TradeExecution): Router {
   router.get('/api/v1/trades', requireAuth, async (req, res) => {
     const query = parse(tradesQuery, req.query);
     const after = decodeCursor(z.object({ t: z.iso.datetime(), id: z.string().max(64) }).strict(), query.cursor);
-    if (after === undefined) throw invalidCursor();
-    const rows = await listTrades(db, identityOf(req).userId, query.status ?? null, query.limit + 1, after && { createdAt: new Date(after.t), id: after.id });
+    const rows = await listTrades(db, identityOf(req).userId, query.status ?? null, query.limit + 1, after ? { createdAt: new Date(after.t), id: after.id } : null);
     const page = rows.slice(0, query.limit);
     const last = page[page.length - 1];
     res.json({ data: page.map(tradeJson), nextCursor: rows.length > query.limit && last ? encodeCursor({ t: last.created_at.toISOString(), id: last.id }) : null });
@@ -49,7 +46,7 @@ export function tradesRouter({ runtime, deps }: TradeExecution): Router {
   router.get('/api/v1/trades/:id/messages', requireAuth, async (req, res) => {
     const { id } = parse(tradeIdParam, req.params);
     const query = parse(pageQuery, req.query);
-    if (query.cursor !== undefined && !/^\d{1,19}$/.test(query.cursor)) throw invalidCursor();
+    if (query.cursor !== undefined && !/^\d{1,19}$/.test(query.cursor)) throw validationFailed([{ path: 'cursor', message: 'is not a cursor this endpoint issued' }]);
     res.json(await listMessages(db, id, identityOf(req), query.limit, query.cursor ?? null));
   });
 

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { badRequest, forbidden, hasRole, idempotency, identityOf, parse, requireAuth, requireRole } from '@orrange/http';
+import { forbidden, hasRole, idempotency, identityOf, parse, requireAuth, requireRole } from '@orrange/http';
 import { ASSET_SCALES, toUnits } from '@orrange/money';
 import { balancesOf, ledgerOf, verifyLedger } from '../data/ledger.repository';
 import type { TradeExecution } from '../composition';
@@ -30,7 +30,6 @@ export function walletRouter({ runtime, config }: TradeExecution): Router {
   router.get('/api/v1/wallet/ledger', requireAuth, async (req, res) => {
     const query = parse(pageQuery, req.query);
     const before = decodeCursor(z.object({ id: z.string().regex(/^\d{1,19}$/) }).strict(), query.cursor);
-    if (before === undefined) throw badRequest('VALIDATION.FAILED', 'The cursor is not valid.', [{ path: 'cursor', message: 'not a cursor from this endpoint' }]);
     const rows = await ledgerOf(db, identityOf(req).userId, query.limit + 1, before?.id ?? null);
     const page = rows.slice(0, query.limit);
     res.json({ data: page, nextCursor: rows.length > query.limit ? encodeCursor({ id: page[page.length - 1]!.id }) : null });
