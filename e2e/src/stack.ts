@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@orrange/testing';
-import { launch, stackSpecs, stopAll, waitForHttp, type ProcessSpec, type Running, type StackPorts } from '../../scripts/lib/stack';
+import { launch, stackSpecs, startProcesses, stopAll, waitForHttp, type ProcessSpec, type Running, type StackPorts } from '../../scripts/lib/stack';
 import { ROOT, SERVICES } from '../../scripts/lib/services';
 
 export const ADMIN = { email: 'admin@e2e.test', password: 'e2e-admin-password-123' };
@@ -65,22 +65,16 @@ export async function startStack(options: { env?: NodeJS.ProcessEnv; replicas?: 
 
   const logs: string[] = [];
   const specs = stackSpecs(env, ports, replicaPorts);
-  const processes: Running[] = [];
-  const portOf = (spec: ProcessSpec) => Number(spec.env.PORT);
+  const launchOptions = { mode: 'source' as const, onLine: (label: string, line: string) => logs.push(`${label} | ${line}`) };
+  const processes: Running[] = await startProcesses(specs, launchOptions).catch((error: Error) => {
+    throw new Error(`${error.message}\n${logs.slice(-40).join('\n')}`);
+  });
+  /** Starts a process again from its spec (after kill9) and waits for its /health. */
   const start = async (spec: ProcessSpec) => {
-    const running = launch(spec, { mode: 'source', onLine: (label, line) => logs.push(`${label} | ${line}`) });
-    const index = processes.findIndex((p) => p.spec.label === spec.label);
-    if (index >= 0) processes[index] = running;
-    else processes.push(running);
-    await waitForHttp(`http://127.0.0.1:${portOf(spec)}/health`, 60_000, (status) => status === 200 || status === 503);
+    const running = launch(spec, launchOptions);
+    processes[processes.findIndex((p) => p.spec.label === spec.label)] = running;
+    await waitForHttp(`http://127.0.0.1:${spec.env.PORT}/health`, 60_000, (status) => status === 200 || status === 503);
   };
-  try {
-    await Promise.all(specs.filter((s) => s.service !== 'gateway').map(start));
-    await start(specs.find((s) => s.service === 'gateway')!);
-  } catch (error) {
-    await stopAll(processes, 2000);
-    throw new Error(`${(error as Error).message}\n${logs.slice(-40).join('\n')}`);
-  }
 
   const find = (label: string) => {
     const running = processes.find((p) => p.spec.label === label);
