@@ -3,17 +3,20 @@
  * DESIGN.md with fixed-rate (open-loop) load through the gateway. Writes bench/results/<time>.json and
  * .md, and prints the table. Tunables (env): BENCH_ORDER_RATE (1000), BENCH_DURATION_S (20),
  * BENCH_READ_RATE (200), BENCH_CONNECTIONS (10000), BENCH_CEILING_RATES ("500,1000,1500,2000"),
- * BENCH_STATS_TRADES (100000), BENCH_SKIP ("ceiling,connections,…").
+ * BENCH_STATS_TRADES (100000), BENCH_SKIP ("ceiling,connections,…"), BENCH_NODE_ARGS ("--cpu-prof …"),
+ * BENCH_LOG=<file> (every line the services write), BENCH_PG_STATEMENTS=1 (the statements that cost Postgres most during the main load; needs pg_stat_statements
+ * in the server's shared_preload_libraries).
  */
 import http from 'node:http';
 import net from 'node:net';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { dropDatabase, ensureDatabase, migrateAll, run } from '../scripts/lib/infra';
+import { applyMigrations } from '@orrange/testing';
+import { dropDatabase, ensureDatabase, run } from '../scripts/lib/infra';
 import { stackSpecs, startProcesses, stopAll, type Running, type StackPorts } from '../scripts/lib/stack';
-import { loadDotEnv, ROOT, setting } from '../scripts/lib/services';
-import { rssMb, runOpenLoop, summarize, type LoadResult } from './lib/open-loop';
+import { loadDotEnv, ROOT, SERVICES, serviceDir, setting } from '../scripts/lib/services';
+import { cpuSeconds, cpuSecondsOf, rssMb, runOpenLoop, summarize, type LoadResult } from './lib/open-loop';
 import { seedStatsHistory, matchToTradeLatencies } from './lib/history';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -23,6 +26,7 @@ const READ_RATE = num('BENCH_READ_RATE', 200);
 const CONNECTIONS = num('BENCH_CONNECTIONS', 10_000);
 const STATS_TRADES = num('BENCH_STATS_TRADES', 100_000);
 const CEILING_RATES = (process.env.BENCH_CEILING_RATES ?? '500,1000,1500,2000').split(',').map(Number);
+const PG_STATEMENTS = process.env.BENCH_PG_STATEMENTS === '1';
 const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
 const USERS = 20;
 const PASSWORD = 'bench-password-123';
@@ -64,7 +68,10 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Samples the RSS of every process and the database's connection count while `work` runs. */
+/**
+ * Samples the RSS of every process and the database's connection count while `work` runs, and measures the
+ * CPU seconds each process spent meanwhile (what a request costs, far steadier than latency on a busy machine).
+ */
 async function sampled<T>(processes: Running[], databaseUrl: string, work: () => Promise<T>) {
   const rss: Record<string, number> = {};
   let connectionsMax = 0;
@@ -77,10 +84,44 @@ async function sampled<T>(processes: Running[], databaseUrl: string, work: () =>
     connectionsMax = Math.max(connectionsMax, rows[0].n);
   }, 500);
   try {
-    const result = await work();
-    return { result, rss, connectionsMax };
+    const { result, cpu } = await measureCpu(processes, work);
+    return { result, rss, connectionsMax, cpu };
   } finally {
     clearInterval(timer);
+    await client.end();
+  }
+}
+
+/** CPU seconds each process, Postgres and Redis (all their processes) and the bench client itself spent while `work` ran. */
+async function measureCpu<T>(processes: Running[], work: () => Promise<T>): Promise<{ result: T; cpu: Record<string, number> }> {
+  const read = async () => {
+    const entries = await Promise.all(processes.map(async (p) => [p.spec.label, p.child.pid ? await cpuSeconds(p.child.pid) : 0] as const));
+    const servers = [['postgres', await cpuSecondsOf('postgres')], ['redis', await cpuSecondsOf('redis-server')]] as const;
+    return Object.fromEntries([...entries, ...servers, ['bench client', await cpuSeconds(process.pid)]]) as Record<string, number>;
+  };
+  const before = await read();
+  const result = await work();
+  const after = await read();
+  return { result, cpu: Object.fromEntries(Object.entries(after).map(([label, s]) => [label, Math.round((s - before[label]!) * 100) / 100])) };
+}
+
+/** pg_stat_statements of the bench database: reset before the main load, read (top 15 by time) after it. */
+async function pgStatements(databaseUrl: string, action: 'reset' | 'read'): Promise<unknown> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    if (action === 'reset') {
+      await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+      await client.query('SELECT pg_stat_statements_reset()');
+      return undefined;
+    }
+    const { rows } = await client.query(
+      `SELECT calls, round(total_exec_time::numeric, 1) AS total_ms, round(mean_exec_time::numeric, 3) AS mean_ms, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 160) AS query
+       FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY total_exec_time DESC LIMIT 15`,
+    );
+    for (const r of rows) log(`pg ${r.total_ms} ms in ${r.calls} calls (${r.mean_ms} ms each): ${r.query}`);
+    return rows;
+  } finally {
     await client.end();
   }
 }
@@ -150,7 +191,10 @@ async function main(): Promise<void> {
   log('building (turbo)…');
   await run(`${ROOT}/node_modules/.bin/turbo`, ['run', 'build', '--output-logs=errors-only'], { cwd: ROOT, env: { TURBO_TELEMETRY_DISABLED: '1' } });
   await ensureDatabase(databaseUrl);
-  await migrateAll(databaseUrl, log);
+  // The migrations' SQL applied directly, as the tests do: the database is thrown away after the run, and
+  // Prisma's WebAssembly engine would spend about two minutes starting up four times.
+  for (const service of SERVICES) await applyMigrations(databaseUrl, { schema: service.schema, dir: path.join(serviceDir(service.name), 'prisma', 'migrations') });
+  log('database created and migrated');
   const { seedAdmin } = (await import(path.join(ROOT, 'services/user/src/seed'))) as typeof import('../services/user/src/seed');
   const adminEmail = 'admin@bench.test';
   await seedAdmin({ databaseUrl, email: adminEmail, password: PASSWORD });
@@ -166,10 +210,16 @@ async function main(): Promise<void> {
     // The benchmark measures capacity, not the limiter: lift the per-client limits.
     RATE_LIMIT_PER_MINUTE: '10000000',
     AUTH_RATE_LIMIT_PER_MINUTE: '10000000',
-    // Profiling the services, e.g. BENCH_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
-    ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
   };
-  const processes = await startProcesses(stackSpecs(env, ports), { mode: 'dist', onLine: (label, line) => /"level":"error"/.test(line) && console.log(`${label} | ${line}`) });
+  // Profiling the services, e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // Errors are printed; BENCH_LOG=<file> keeps every line the services write (warnings included).
+  const logFile = process.env.BENCH_LOG ? createWriteStream(process.env.BENCH_LOG) : undefined;
+  const onLine = (label: string, line: string) => {
+    logFile?.write(`${label} | ${line}\n`);
+    if (/"level":"error"/.test(line)) console.log(`${label} | ${line}`);
+  };
+  const processes = await startProcesses(stackSpecs(env, ports), { mode: 'dist', nodeArgs, onLine });
   const base = `http://127.0.0.1:${ports.gateway}`;
   const results: Record<string, unknown> = { startedAt: startedAt.toISOString(), machine: { cpus: (await import('node:os')).cpus().length }, config: { ORDER_RATE, DURATION_MS, READ_RATE, CONNECTIONS } };
   try {
@@ -194,11 +244,14 @@ async function main(): Promise<void> {
 
     log(`orders at ${ORDER_RATE}/s for ${DURATION_MS / 1000} s with book reads at ${READ_RATE}/s…`);
     const loadWindowStart = new Date();
+    if (PG_STATEMENTS) await pgStatements(databaseUrl, 'reset');
     const main = await sampled(processes, databaseUrl, () => Promise.all([orderLoad(base, sellers, buyers, ORDER_RATE, DURATION_MS), bookReads(base, READ_RATE, DURATION_MS)]));
     results.orders = main.result[0];
     results.bookReads = main.result[1];
     results.rssMb = main.rss;
     results.postgresConnectionsMax = main.connectionsMax;
+    results.cpuSeconds = main.cpu;
+    if (PG_STATEMENTS) results.pgStatements = await pgStatements(databaseUrl, 'read');
     if (held) {
       results.connections = { held: CONNECTIONS, stillOpen: held.open(), failed: held.failed, gatewayRssMb: main.rss.gateway };
       held.close();
@@ -210,8 +263,14 @@ async function main(): Promise<void> {
 
     log('gateway cost: the same book read direct and through the gateway…');
     const direct = await bookReads(`http://127.0.0.1:${ports['order-book']}`, 500, 10_000);
-    const viaGateway = await bookReads(base, 500, 10_000);
-    results.gatewayCost = { direct: direct.latencyMs, viaGateway: viaGateway.latencyMs, addedP50Ms: Math.round((viaGateway.latencyMs.p50 - direct.latencyMs.p50) * 100) / 100, addedP99Ms: Math.round((viaGateway.latencyMs.p99 - direct.latencyMs.p99) * 100) / 100 };
+    const viaGateway = await measureCpu(processes, () => bookReads(base, 500, 10_000));
+    results.gatewayCost = {
+      direct: direct.latencyMs,
+      viaGateway: viaGateway.result.latencyMs,
+      addedP50Ms: Math.round((viaGateway.result.latencyMs.p50 - direct.latencyMs.p50) * 100) / 100,
+      addedP99Ms: Math.round((viaGateway.result.latencyMs.p99 - direct.latencyMs.p99) * 100) / 100,
+      gatewayCpuMsPerRequest: Math.round((viaGateway.cpu.gateway! * 1000 * 100) / viaGateway.result.sent) / 100,
+    };
 
     log('logins…');
     results.login = await runOpenLoop({
@@ -249,6 +308,14 @@ async function main(): Promise<void> {
   report(results, startedAt);
 }
 
+/** CPU milliseconds each process spent per order answered during the main load (book reads included). */
+function cpuPerOrder(results: Record<string, any>): string {
+  const orders = results.orders?.ok as number | undefined;
+  if (!orders || !results.cpuSeconds) return 'n/a';
+  const parts = Object.entries(results.cpuSeconds as Record<string, number>).map(([label, s]) => `${label} ${Math.round((s * 1000 * 100) / orders) / 100}`);
+  return parts.join(', ');
+}
+
 function report(results: Record<string, any>, startedAt: Date): void {
   const row = (what: string, value: string, target: string) => `| ${what} | ${value} | ${target} |`;
   const lat = (r?: LoadResult) => (r ? `p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, ${r.achievedRate}/s, ${r.errors} errors of ${r.sent}` : 'skipped');
@@ -260,8 +327,9 @@ function report(results: Record<string, any>, startedAt: Date): void {
     row(`orders placed at ${ORDER_RATE}/s (crossing BUY+SELL)`, lat(results.orders), '≥ 1,000/s, p99 ≤ 100 ms, 0 errors'),
     row('order book reads under that load', lat(results.bookReads), 'p99 ≤ 25 ms'),
     row('match → trade with escrow locked', results.matchToTrade ? `p50 ${results.matchToTrade.p50} ms, p99 ${results.matchToTrade.p99} ms` : 'n/a', 'p99 ≤ 50 ms'),
-    row('gateway cost (book read, 500/s)', results.gatewayCost ? `+${results.gatewayCost.addedP50Ms} ms p50, +${results.gatewayCost.addedP99Ms} ms p99` : 'n/a', 'token check p99 ≤ 2 ms'),
+    row('gateway cost (book read, 500/s)', results.gatewayCost ? `+${results.gatewayCost.addedP50Ms} ms p50, +${results.gatewayCost.addedP99Ms} ms p99, ${results.gatewayCost.gatewayCpuMsPerRequest} ms of gateway CPU per request` : 'n/a', 'token check p99 ≤ 2 ms'),
     row('login (40/s)', lat(results.login), 'p99 ≤ 250 ms'),
+    row('CPU ms per order under load, by process', cpuPerOrder(results), '2 cores in all: < 2 ms per order for 1,000/s'),
     row('RSS per process under load (MB)', Object.entries(results.rssMb ?? {}).map(([k, v]) => `${k} ${v}`).join(', '), '≤ 256 MB each'),
     row('ceiling (p99 ≤ 100 ms, 0 errors)', results.ceiling ? `${results.ceiling.highestRateWithP99Under100Ms}/s (${results.ceiling.steps.map((s: any) => `${s.rate}/s→p99 ${s.p99} ms${s.errors ? `, ${s.errors} err` : ''}`).join('; ')})` : 'skipped', '—'),
     row('client connections held at the gateway', results.connections ? `${results.connections.stillOpen}/${results.connections.held} open, gateway RSS ${results.connections.gatewayRssMb} MB` : 'skipped', '10,000, no errors'),

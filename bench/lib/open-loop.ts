@@ -112,3 +112,20 @@ export async function rssMb(pid: number): Promise<number> {
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   return Math.round(kb / 1024);
 }
+
+/** CPU time (user + system) a process has used so far, in seconds, from /proc (Linux; 100 ticks per second). */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // Fields after the command name (which may hold spaces) start at ") "; utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
+}
+
+/** CPU seconds used so far by every process whose command name is `comm` (e.g. all of Postgres's backends). */
+export async function cpuSecondsOf(comm: string): Promise<number> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const pids = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry));
+  const own = await Promise.all(pids.map(async (pid) => ((await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim() === comm ? cpuSeconds(Number(pid)) : 0)));
+  return own.reduce((a, b) => a + b, 0);
+}

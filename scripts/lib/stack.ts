@@ -22,6 +22,8 @@ export interface StackOptions {
   mode: 'dist' | 'source';
   /** Where each line of output goes; `start` prefixes and prints, tests keep it quiet. */
   onLine?: (label: string, line: string, color: number) => void;
+  /** Extra flags for node in `dist` mode, e.g. `--cpu-prof` (which NODE_OPTIONS does not accept). */
+  nodeArgs?: string[];
 }
 
 /** Starts one service process. */
@@ -29,7 +31,7 @@ export function launch(spec: ProcessSpec, options: StackOptions, color = COLORS[
   const dir = serviceDir(spec.service);
   const [command, args] =
     options.mode === 'dist'
-      ? [process.execPath, ['--enable-source-maps', path.join(dir, 'dist/index.js')]]
+      ? [process.execPath, [...(options.nodeArgs ?? []), '--enable-source-maps', path.join(dir, 'dist/index.js')]]
       : [path.join(ROOT, 'node_modules/.bin/tsx'), ['--conditions=@orrange/source', path.join(dir, 'src/index.ts')]];
   const child = spawn(command, args, { cwd: dir, env: { ...process.env, ...spec.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   for (const stream of [child.stdout, child.stderr]) {

@@ -54,3 +54,15 @@ export async function claimInbox(tx: SqlExecutor, eventId: string, consumer: str
   const rows = await tx.query('INSERT INTO inbox (event_id, consumer) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1', [eventId, consumer]);
   return rows.length === 1;
 }
+
+/**
+ * claimInbox for several events in one statement: returns the ids this consumer had not applied yet (each
+ * once, even when an id appears twice in `eventIds`).
+ */
+export async function claimInboxMany(tx: SqlExecutor, eventIds: string[], consumer: string): Promise<Set<string>> {
+  const rows = await tx.query<{ event_id: string }>(
+    'INSERT INTO inbox (event_id, consumer) SELECT DISTINCT unnest($1::uuid[]), $2 ON CONFLICT DO NOTHING RETURNING event_id::text',
+    [eventIds, consumer],
+  );
+  return new Set(rows.map((r) => r.event_id));
+}

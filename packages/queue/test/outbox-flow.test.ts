@@ -137,6 +137,28 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
     expect(await db.query('SELECT count(*)::int AS n FROM inbox')).toEqual([{ n: 5 }]);
   });
 
+  it('when grouped events have a bulk handler, then it gets each fresh event once, in arrival order, in one call per run of its type', async () => {
+    const calls: string[][] = [];
+    const c = consumer(prefix(), {
+      batchKey: () => 'all',
+      bulkHandlers: {
+        'order.placed': async (events, tx) => {
+          calls.push(events.map((e) => e.payload.orderId));
+          await tx.query('INSERT INTO holds (order_id, amount) SELECT * FROM unnest($1::text[], $2::numeric[])', [events.map((e) => e.payload.orderId), events.map((e) => e.payload.amount)]);
+        },
+      },
+    });
+    const envelope = (orderId: string) => ({ id: randomUUID(), type: 'order.placed', occurredAt: new Date().toISOString(), payload: { orderId, userId: 'u1', side: 'SELL', asset: 'BTC', amount: '1' } });
+    const already = envelope('b-0');
+    expect(await c.apply(already)).toBe('applied');
+    const twice = envelope('b-2');
+    // The first apply runs alone; the rest arrive while it runs and form one group.
+    const outcomes = await Promise.all([envelope('b-1'), already, twice, envelope('b-3'), twice].map((e) => c.apply(e, false)));
+    expect(outcomes).toEqual(['applied', 'duplicate', 'applied', 'applied', 'duplicate']);
+    expect(calls).toEqual([['b-0'], ['b-1'], ['b-2', 'b-3']]);
+    expect(await db.query('SELECT count(*)::int AS n FROM inbox')).toEqual([{ n: 4 }]);
+  });
+
   it('when an event is malformed, then it fails without retries and changes nothing', async () => {
     const c = consumer(prefix());
     await expect(c.apply({ id: randomUUID(), type: 'order.placed', occurredAt: 'x', payload: { orderId: 1 } })).rejects.toThrow(/malformed/);

@@ -5,7 +5,7 @@ import type { BaseServiceConfig } from '@orrange/config';
 import { Database } from '@orrange/db';
 import { createRegistry, runService, type HealthCheck } from '@orrange/http';
 import { createLogger, type Logger } from '@orrange/logger';
-import { createRedis, EventConsumer, OutboxRelay, type ConsumerOptions, type EventHandlers, type ServiceName } from '@orrange/queue';
+import { createRedis, EventConsumer, OutboxRelay, type BulkEventHandlers, type ConsumerOptions, type EventHandlers, type ServiceName } from '@orrange/queue';
 
 export interface RuntimeOptions {
   service: ServiceName;
@@ -14,6 +14,8 @@ export interface RuntimeOptions {
   config: BaseServiceConfig;
   /** Event handlers of the service's queue; none means the service consumes nothing. */
   handlers?: EventHandlers;
+  /** Event types applied in bulk (see ConsumerOptions.bulkHandlers). */
+  bulkHandlers?: BulkEventHandlers;
   consumerConcurrency?: number;
   /** Events applied in groups, one transaction per group (see ConsumerOptions.batchKey). */
   consumerBatchKey?: ConsumerOptions['batchKey'];
@@ -63,8 +65,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const redis = createRedis(config.REDIS_URL);
   redis.on('error', (error) => logger.warn('redis connection error', { error: error.message }));
   const relay = new OutboxRelay({ db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry });
-  const consumer = options.handlers
-    ? new EventConsumer({ service, db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry, handlers: options.handlers, concurrency: options.consumerConcurrency, batchKey: options.consumerBatchKey, onApplied: () => relay.kick() })
+  const consumer = options.handlers || options.bulkHandlers
+    ? new EventConsumer({ service, db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry, handlers: options.handlers ?? {}, bulkHandlers: options.bulkHandlers, concurrency: options.consumerConcurrency, batchKey: options.consumerBatchKey, onApplied: () => relay.kick() })
     : undefined;
 
   const checks: Record<string, HealthCheck> = {
