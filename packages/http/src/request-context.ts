@@ -18,6 +18,7 @@ export function requestContext(): RequestHandler {
 
 /** One access line per request, written when the response is finished. */
 export function accessLog(logger: Logger): RequestHandler {
+  if (!logger.isLevelEnabled('info')) return (_req, _res, next) => next();
   return (req, res, next) => {
     const startedAt = performance.now();
     res.on('finish', () => {

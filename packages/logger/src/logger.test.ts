@@ -22,4 +22,15 @@ describe('logger', () => {
     logger.info('login', { password: 'hunter22', refreshToken: 'abc', email: 'a@b.c' });
     expect(lines[0]).toMatchObject({ password: '[redacted]', refreshToken: '[redacted]', email: 'a@b.c' });
   });
+
+  it('when a level is below the configured one, then nothing is written', () => {
+    const lines: string[] = [];
+    const logger = createLogger('test-service', 'warn');
+    logger.clear();
+    logger.add(new winston.transports.Stream({ stream: new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } }) }));
+    logger.info('hidden');
+    logger.debug('hidden');
+    logger.warn('shown');
+    expect(lines.map((l) => JSON.parse(l).message)).toEqual(['shown']);
+  });
 });

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
+import { eventually } from '@orrange/testing';
 import { IDENTITY_HEADER, verifyIdentity } from '@orrange/http';
 import { accessToken, closedUrl, createTestGateway, createTestRedis, startStub, type StubUpstream, type TestGateway, type TestRedis } from './harness';
 
@@ -233,6 +234,32 @@ describe('gateway proxy', () => {
       const res = await request(failing.app).get('/api/v1/trades');
       expect(res.status).toBe(504);
       expect(res.body.code).toBe('UPSTREAM.TIMEOUT');
+    });
+
+    it('when every socket for writes is busy, then reads and health probes still get through on their own lanes', async () => {
+      const hanging: Array<() => void> = [];
+      const busy = await startStub('busy', (app) => {
+        app.post('/api/v1/orders', (_req, res) => void hanging.push(() => res.status(201).json({ late: true })));
+      });
+      const gateway = createTestGateway(testRedis, { 'order-book': [busy.url] }, { UPSTREAM_MAX_SOCKETS: '2' });
+      const server = await listen(gateway);
+      try {
+        const post = () => fetch(`http://127.0.0.1:${server.port}/api/v1/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+        const writes = [post(), post(), post()];
+        await eventually(async () => hanging.length === 2);
+        const read = await fetch(`http://127.0.0.1:${server.port}/api/v1/orderbook`);
+        expect(read.status).toBe(200);
+        await gateway.resources.upstreams.probeAll();
+        expect(gateway.resources.upstreams.pools['order-book'].pick()).toBeDefined();
+        hanging.splice(0).forEach((answer) => answer());
+        await eventually(async () => hanging.length === 1);
+        hanging.splice(0).forEach((answer) => answer());
+        expect((await Promise.all(writes)).map((r) => r.status)).toEqual([201, 201, 201]);
+      } finally {
+        await server.close();
+        await gateway.close();
+        await busy.close();
+      }
     });
 
     it('when the active probe finds a replica unreachable, then it leaves rotation without a failed request', async () => {

@@ -1,3 +1,4 @@
+import type http from 'node:http';
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -39,7 +40,10 @@ export function proxyToServices(deps: ProxyDeps): RequestHandler {
     return true;
   };
   for (const service of SERVICES) {
-    for (const upstream of deps.upstreams.pools[service].upstreams) proxies.set(upstream, proxyFor(upstream, deps));
+    for (const upstream of deps.upstreams.pools[service].upstreams) {
+      const [read, write] = [proxyFor(upstream, upstream.readAgent, deps), proxyFor(upstream, upstream.agent, deps)];
+      proxies.set(upstream, (req, res, next) => (isRead(req) ? read : write)(req, res, next));
+    }
   }
   return (req, res, next) => {
     const service = serviceFor(req.path);
@@ -76,12 +80,15 @@ function setForwardedHeaders(req: Request): void {
   req.headers['x-forwarded-host'] = req.headers['x-forwarded-host'] || req.headers.host || '';
 }
 
+const isRead = (req: IncomingMessage) => req.method === 'GET' || req.method === 'HEAD';
+
 /** Only a GET/HEAD without a body may be sent again: nothing was consumed and nothing can happen twice. */
 function isIdempotentWithoutBody(req: IncomingMessage): boolean {
-  return (req.method === 'GET' || req.method === 'HEAD') && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
+  return isRead(req) && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
 }
 
-function proxyFor(upstream: Upstream, deps: ProxyDeps): RequestHandler {
+/** The proxy to one upstream over one of its socket lanes (see Upstream). */
+function proxyFor(upstream: Upstream, agent: http.Agent, deps: ProxyDeps): RequestHandler {
   const pool = deps.upstreams.pools[upstream.service];
   const fail = (res: ServerResponse | Socket, error: AppError) => {
     if (!('setHeader' in res)) return res.destroy();
@@ -90,7 +97,7 @@ function proxyFor(upstream: Upstream, deps: ProxyDeps): RequestHandler {
   };
   const middleware = createProxyMiddleware({
     target: upstream.url,
-    agent: upstream.agent,
+    agent,
     changeOrigin: true,
     xfwd: false, // setForwardedHeaders wrote them
     // Our own error answers replace the default plain-text one; the other defaults stay.

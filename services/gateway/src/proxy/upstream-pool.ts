@@ -12,7 +12,15 @@ export interface Upstream {
   /** Position in the configured list; labels metrics without exposing addresses. */
   index: number;
   url: string;
+  /**
+   * Keep-alive sockets in three lanes, so that no kind of traffic queues behind another: `agent` for
+   * requests that change something (slow under load: they wait for market locks), `readAgent` for GET/HEAD
+   * (served from caches, must stay fast then), `controlAgent` for the gateway's own calls (health probes,
+   * OpenAPI, API-key resolution), which must answer even when both request lanes are full.
+   */
   agent: http.Agent;
+  readAgent: http.Agent;
+  controlAgent: http.Agent;
   probe: ProbeState;
   /** A connection error keeps the upstream out of rotation until this time (ms since epoch). */
   ejectedUntil: number;
@@ -23,6 +31,17 @@ export interface Upstream {
  * 65 s, see runService), so a request is never written into a socket the other side is closing.
  */
 const IDLE_SOCKET_TIMEOUT_MS = 30_000;
+
+/** Sockets per upstream for the gateway's own calls (probes, OpenAPI, API keys; the last are cached). */
+const CONTROL_SOCKETS_MAX = 16;
+
+/**
+ * Idle sockets are kept up to the lane's maximum: closing them when a burst ends only means opening them
+ * again (a TCP handshake per request) at the next one.
+ */
+function keepAliveAgent(maxSockets: number): http.Agent {
+  return new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, timeout: IDLE_SOCKET_TIMEOUT_MS });
+}
 
 export interface UpstreamSettings {
   maxSockets: number;
@@ -46,7 +65,9 @@ export class UpstreamPool {
       service,
       index,
       url: url.replace(/\/+$/, ''),
-      agent: new http.Agent({ keepAlive: true, maxSockets: settings.maxSockets, maxFreeSockets: Math.min(settings.maxSockets, 32), timeout: IDLE_SOCKET_TIMEOUT_MS }),
+      agent: keepAliveAgent(settings.maxSockets),
+      readAgent: keepAliveAgent(settings.maxSockets),
+      controlAgent: keepAliveAgent(CONTROL_SOCKETS_MAX),
       probe: 'unknown',
       ejectedUntil: 0,
     }));
@@ -74,7 +95,7 @@ export class UpstreamPool {
 
   private async probe(upstream: Upstream): Promise<void> {
     try {
-      const res = await requestJson(`${upstream.url}/health`, { agent: upstream.agent, timeoutMs: this.settings.probeTimeoutMs });
+      const res = await requestJson(`${upstream.url}/health`, { agent: upstream.controlAgent, timeoutMs: this.settings.probeTimeoutMs });
       upstream.probe = res.status === 200 ? 'ok' : 'unhealthy';
       upstream.ejectedUntil = 0;
     } catch {
@@ -89,7 +110,7 @@ export class UpstreamPool {
   }
 
   close(): void {
-    for (const upstream of this.upstreams) upstream.agent.destroy();
+    for (const upstream of this.upstreams) for (const agent of [upstream.agent, upstream.readAgent, upstream.controlAgent]) agent.destroy();
   }
 }
 
