@@ -7,7 +7,6 @@
  * BENCH_LOG=<file> (every line the services write), BENCH_PG_STATEMENTS=1 (the statements that cost Postgres most during the main load; needs pg_stat_statements
  * in the server's shared_preload_libraries).
  */
-import http from 'node:http';
 import net from 'node:net';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,7 +15,7 @@ import { applyMigrations } from '@orrange/testing';
 import { dropDatabase, ensureDatabase, run } from '../scripts/lib/infra';
 import { stackSpecs, startProcesses, stopAll, type Running, type StackPorts } from '../scripts/lib/stack';
 import { loadDotEnv, ROOT, SERVICES, serviceDir, setting } from '../scripts/lib/services';
-import { cpuSeconds, cpuSecondsOf, rssMb, runOpenLoop, summarize, type LoadResult } from './lib/open-loop';
+import { cpuSeconds, cpuSecondsOf, loadAgent, rssMb, runOpenLoop, summarize, type LoadResult } from './lib/open-loop';
 import { seedStatsHistory, matchToTradeLatencies } from './lib/history';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -39,7 +38,7 @@ interface User {
   token: string;
 }
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
+const agent = loadAgent();
 
 async function call(base: string, method: string, urlPath: string, body?: unknown, token?: string): Promise<{ status: number; body: any }> {
   const res = await fetch(`${base}${urlPath}`, {
