@@ -92,6 +92,25 @@ describe('orders through the HTTP API', () => {
       expect(fills.map((f) => f.buy_order_id)).toEqual([...bids].reverse());
     });
 
+    it('when prices and sequence numbers straddle a power of ten, then best price and time priority still hold', async () => {
+      // More bids at 9.00 than a short candidate read holds, then one at 10.00: as text, '9.00' sorts before '10.00'.
+      for (let i = 0; i < 20; i += 1) await t.place(`digits-bid-${i}`, { fiatCurrency: 'GHS', price: '9.00', amount: '0.1' });
+      const best = (await t.place('digits-best', { fiatCurrency: 'GHS', price: '10.00', amount: '0.1' })).body.order.id;
+      const listed = await request(app).get('/api/v1/orders').query({ asset: 'BTC', fiatCurrency: 'GHS', side: 'BUY', limit: 2 });
+      expect(listed.body.data.map((o: { price: string }) => o.price)).toEqual(['10.00', '9.00']);
+      const sell = await t.placeFundedSell('digits-seller', { fiatCurrency: 'GHS', price: '9.00', amount: '0.1' });
+      const [m] = await sql<{ buy_order_id: string; price: string }>('SELECT buy_order_id::text, price::text FROM matches WHERE sell_order_id = $1', [sell]);
+      expect(m).toEqual({ buy_order_id: best, price: '10.00' });
+
+      await sql(
+        `INSERT INTO orders (id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, status, live, seq)
+         VALUES (gen_random_uuid(), 'digits-mine', 'BUY', 'BTC', 'GHS', 1, 1, 1, 1, ARRAY['SEPA'], 30, 'OPEN', true, 99999999),
+                (gen_random_uuid(), 'digits-mine', 'BUY', 'BTC', 'GHS', 2, 1, 1, 1, ARRAY['SEPA'], 30, 'OPEN', true, 100000000)`,
+      );
+      const mine = await request(app).get('/api/v1/orders/mine').set(t.as('digits-mine'));
+      expect(mine.body.data.map((o: { price: string }) => o.price)).toEqual(['2.00', '1.00']);
+    });
+
     it('when the only crossing ask is my own, then nothing matches', async () => {
       await t.placeFundedSell('self', { fiatCurrency: 'EUR', price: '90.00' });
       const res = await t.place('self', { fiatCurrency: 'EUR', price: '95.00' });

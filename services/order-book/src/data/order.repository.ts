@@ -8,6 +8,10 @@ import { formatAmount, formatPrice } from '../domain/order';
  * one statement. All money crosses as decimal strings (NUMERIC in Postgres, bigint minor units in code).
  */
 
+/**
+ * Money and sequence numbers leave Postgres as text. An ORDER BY must name the table's columns (`orders.price`):
+ * a bare `price` or `seq` would be the text output column of that name, which sorts '9.00' after '10.00'.
+ */
 const ORDER_COLUMNS = `id, user_id, side, asset, fiat_currency, price::text AS price, amount::text AS amount, remaining::text AS remaining,
   min_fill::text AS min_fill, payment_methods, payment_window_minutes, terms, status, reject_reason, seq::text AS seq, created_at, updated_at`;
 
@@ -105,7 +109,7 @@ export async function lockAndLoadCandidates(tx: SqlExecutor, q: CandidateQuery):
     `SELECT ${ORDER_COLUMNS} FROM orders
      WHERE asset = $1 AND fiat_currency = $2 AND side = $3 AND live AND price ${incomingBuys ? '<=' : '>='} $4::numeric
        AND user_id <> $5 AND payment_methods && $6::text[]
-     ORDER BY asset, fiat_currency, side, live, price ${incomingBuys ? 'ASC' : 'DESC'}, seq ASC
+     ORDER BY orders.asset, orders.fiat_currency, orders.side, orders.live, orders.price ${incomingBuys ? 'ASC' : 'DESC'}, orders.seq ASC
      LIMIT $7`,
     [q.asset, q.fiatCurrency, incomingBuys ? 'SELL' : 'BUY', formatPrice(q.limitPrice), q.userId, q.paymentMethods, q.limit],
   );
@@ -314,7 +318,7 @@ export async function listOpenOrders(db: SqlExecutor, q: ListQuery): Promise<Ord
   }
   const rows = await db.query<OrderRow>(
     `SELECT ${ORDER_COLUMNS} FROM orders WHERE ${where.join(' AND ')}
-     ORDER BY ${q.side ? `price ${q.side === 'BUY' ? 'DESC' : 'ASC'}, seq ASC` : `side ASC, CASE WHEN side = 'BUY' THEN -price ELSE price END ASC, seq ASC`} LIMIT $3`,
+     ORDER BY ${q.side ? `orders.price ${q.side === 'BUY' ? 'DESC' : 'ASC'}, orders.seq ASC` : `orders.side ASC, CASE WHEN orders.side = 'BUY' THEN -orders.price ELSE orders.price END ASC, orders.seq ASC`} LIMIT $3`,
     params,
   );
   return rows.map(toOrder);
@@ -324,7 +328,7 @@ export async function listOpenOrders(db: SqlExecutor, q: ListQuery): Promise<Ord
 export async function listUserOrders(db: SqlExecutor, userId: string, status: OrderStatus | undefined, limit: number, beforeSeq?: string): Promise<Order[]> {
   const rows = await db.query<OrderRow>(
     `SELECT ${ORDER_COLUMNS} FROM orders WHERE user_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::bigint IS NULL OR seq < $3::bigint)
-     ORDER BY seq DESC LIMIT $4`,
+     ORDER BY orders.seq DESC LIMIT $4`,
     [userId, status ?? null, beforeSeq ?? null, limit],
   );
   return rows.map(toOrder);
