@@ -2,7 +2,7 @@ import type { Logger } from '@orrange/logger';
 import { createRuntime, type Runtime } from '@orrange/runtime';
 import { SCHEMA, type Config } from './config';
 import type { TradeDeps } from './domain/trades.use-cases';
-import { createEventHandlers } from './messaging/event-handlers';
+import { batchKeyOf, createEventHandlers } from './messaging/event-handlers';
 import { createBusinessMetrics } from './metrics';
 
 export interface TradeExecution {
@@ -10,6 +10,12 @@ export interface TradeExecution {
   config: Config;
   deps: TradeDeps;
 }
+
+/**
+ * How many events the consumer takes at once. Grouped events (see batchKeyOf) wait for their group without a
+ * database connection, so this is also about how large a group can grow.
+ */
+const CONSUMER_CONCURRENCY = 32;
 
 /** Builds the runtime with this service's event handlers, and the dependencies of its use cases. */
 export function createTradeExecution(config: Config, options: { logger?: Logger; consumerConcurrency?: number } = {}): TradeExecution {
@@ -19,8 +25,9 @@ export function createTradeExecution(config: Config, options: { logger?: Logger;
     schema: SCHEMA,
     config,
     logger: options.logger,
-    consumerConcurrency: options.consumerConcurrency,
-    handlers: createEventHandlers(() => deps!),
+    consumerConcurrency: options.consumerConcurrency ?? CONSUMER_CONCURRENCY,
+    consumerBatchKey: batchKeyOf,
+    ...createEventHandlers(() => deps!),
   });
   deps = { db: runtime.db, feeBps: config.TRADE_FEE_BPS, paymentMinuteMs: config.PAYMENT_MINUTE_MS, metrics: createBusinessMetrics(runtime.registry, runtime.db) };
   return { runtime, config, deps };

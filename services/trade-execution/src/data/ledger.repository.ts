@@ -1,6 +1,6 @@
 import type { SqlExecutor } from '@orrange/queue';
 import { ASSETS, ASSET_SCALES, normalize, type Asset } from '@orrange/money';
-import { assertBalanced, legsJson, type Movement, type PostOutcome } from '../domain/ledger';
+import { assertBalanced, journalsJson, legsJson, type Movement, type PostOutcome } from '../domain/ledger';
 
 /**
  * Posts one movement: one round trip to the post_journal SQL function, which locks the touched accounts in id
@@ -11,6 +11,21 @@ export async function postMovement(tx: SqlExecutor, movement: Movement): Promise
   assertBalanced(movement);
   const [row] = await tx.query<{ outcome: PostOutcome }>('SELECT post_journal($1, $2, $3, $4::jsonb) AS outcome', [movement.id, movement.kind, movement.ref, legsJson(movement.legs)]);
   return row!.outcome;
+}
+
+/**
+ * Posts several movements in one round trip to the post_journals SQL function, which locks every account any of
+ * them touches in id order first, then posts each in order exactly as postMovement would: a later movement sees
+ * the balances the earlier ones left, and an INSUFFICIENT one leaves nothing of itself behind without stopping
+ * the others. The outcomes come in the order of the movements.
+ */
+export async function postMovements(tx: SqlExecutor, movements: Movement[]): Promise<PostOutcome[]> {
+  if (movements.length === 0) return [];
+  for (const movement of movements) assertBalanced(movement);
+  const [row] = await tx.query<{ outcomes: PostOutcome[] }>('SELECT post_journals($1::jsonb) AS outcomes', [journalsJson(movements)]);
+  const outcomes = row!.outcomes;
+  if (outcomes.length !== movements.length) throw new Error(`ledger invariant: ${movements.length} movements answered ${outcomes.length} outcomes`);
+  return outcomes;
 }
 
 /** Like postMovement for movements that cannot legitimately fail (escrow settlements): anything but OK is a bug. */

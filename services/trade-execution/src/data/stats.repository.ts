@@ -24,6 +24,7 @@ export async function recordCompletedTrade(tx: SqlExecutor, t: { asset: Asset; f
 
 /** Marks users as active this hour (trade created or completed). Insert-only: a busy user's row is never locked. */
 export async function touchUsers(tx: SqlExecutor, userIds: string[]): Promise<void> {
+  if (userIds.length === 0) return;
   await tx.query(
     `INSERT INTO user_activity_hours (hour, user_id) SELECT DISTINCT date_trunc('hour', now()), u FROM unnest($1::text[]) AS u ORDER BY 2
      ON CONFLICT DO NOTHING`,

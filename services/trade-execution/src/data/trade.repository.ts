@@ -50,15 +50,28 @@ export interface NewTrade {
   createdAt: Date;
 }
 
-export async function insertTrade(tx: SqlExecutor, t: NewTrade): Promise<TradeRow | undefined> {
-  const [row] = await tx.query<TradeRow>(
+/**
+ * Inserts the trades AWAITING_PAYMENT with their escrow LOCKED, one statement for all, and returns the ids that
+ * were inserted (a trade whose id or match exists already is not).
+ */
+export async function insertTrades(tx: SqlExecutor, trades: NewTrade[]): Promise<Set<string>> {
+  if (trades.length === 0) return new Set();
+  const rows = await tx.query<{ id: string }>(
     `INSERT INTO trades (id, match_id, buy_order_id, sell_order_id, buyer_id, seller_id, asset, fiat_currency, price, amount, fiat_amount,
                          payment_method, payment_window_minutes, status, escrow_status, payment_deadline, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'AWAITING_PAYMENT', 'LOCKED', $14, $15, $15)
-     ON CONFLICT DO NOTHING RETURNING *`,
-    [t.id, t.matchId, t.buyOrderId, t.sellOrderId, t.buyerId, t.sellerId, t.asset, t.fiatCurrency, t.price, t.amount, t.fiatAmount, t.paymentMethod, t.paymentWindowMinutes, t.paymentDeadline, t.createdAt],
+     SELECT t.id, t.match_id, t.buy_order_id, t.sell_order_id, t.buyer_id, t.seller_id, t.asset, t.fiat_currency, t.price, t.amount, t.fiat_amount,
+            t.payment_method, t.payment_window_minutes, 'AWAITING_PAYMENT', 'LOCKED', t.payment_deadline, t.created_at, t.created_at
+     FROM jsonb_to_recordset($1::jsonb) AS t(id text, match_id text, buy_order_id text, sell_order_id text, buyer_id text, seller_id text, asset text,
+          fiat_currency text, price numeric, amount numeric, fiat_amount numeric, payment_method text, payment_window_minutes int,
+          payment_deadline timestamptz, created_at timestamptz)
+     ON CONFLICT DO NOTHING RETURNING id`,
+    [JSON.stringify(trades.map((t) => ({
+      id: t.id, match_id: t.matchId, buy_order_id: t.buyOrderId, sell_order_id: t.sellOrderId, buyer_id: t.buyerId, seller_id: t.sellerId, asset: t.asset,
+      fiat_currency: t.fiatCurrency, price: t.price, amount: t.amount, fiat_amount: t.fiatAmount, payment_method: t.paymentMethod,
+      payment_window_minutes: t.paymentWindowMinutes, payment_deadline: t.paymentDeadline.toISOString(), created_at: t.createdAt.toISOString(),
+    })))],
   );
-  return row;
+  return new Set(rows.map((r) => r.id));
 }
 
 export async function findTrade(db: SqlExecutor, id: string): Promise<TradeRow | undefined> {
@@ -72,16 +85,26 @@ export async function lockTrade(tx: SqlExecutor, id: string): Promise<TradeRow |
   return row;
 }
 
-export async function matchAlreadyHandled(tx: SqlExecutor, matchId: string, tradeId: string): Promise<boolean> {
-  const rows = await tx.query(
-    'SELECT 1 FROM trades WHERE id = $1 OR match_id = $2 UNION ALL SELECT 1 FROM rejected_matches WHERE match_id = $2 LIMIT 1',
-    [tradeId, matchId],
+/** For each match, in order: whether it was handled already (its trade exists, or it was rejected). */
+export async function matchesAlreadyHandled(tx: SqlExecutor, matches: Array<{ matchId: string; tradeId: string }>): Promise<boolean[]> {
+  if (matches.length === 0) return [];
+  const rows = await tx.query<{ handled: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM trades t WHERE t.id = m.trade_id)
+            OR EXISTS (SELECT 1 FROM trades t WHERE t.match_id = m.match_id)
+            OR EXISTS (SELECT 1 FROM rejected_matches r WHERE r.match_id = m.match_id) AS handled
+     FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS m(match_id, trade_id, n) ORDER BY m.n`,
+    [matches.map((m) => m.matchId), matches.map((m) => m.tradeId)],
   );
-  return rows.length > 0;
+  return rows.map((r) => r.handled);
 }
 
-export async function recordRejectedMatch(tx: SqlExecutor, matchId: string, tradeId: string, reason: string): Promise<void> {
-  await tx.query('INSERT INTO rejected_matches (match_id, trade_id, reason) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [matchId, tradeId, reason]);
+/** Records matches that could not be funded, so a redelivery with another event id does nothing. */
+export async function recordRejectedMatches(tx: SqlExecutor, rejected: Array<{ matchId: string; tradeId: string; reason: string }>): Promise<void> {
+  if (rejected.length === 0) return;
+  await tx.query(
+    'INSERT INTO rejected_matches (match_id, trade_id, reason) SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING',
+    [rejected.map((r) => r.matchId), rejected.map((r) => r.tradeId), rejected.map((r) => r.reason)],
+  );
 }
 
 export interface TradeChanges {

@@ -1,8 +1,10 @@
 import type { Tx } from '@orrange/db';
 import { ASSET_SCALES, fromUnits, normalize, toUnits, type Asset } from '@orrange/money';
-import { enqueueEvent, type EventPayload } from '@orrange/queue';
-import { accountBalance, postMovement } from '../data/ledger.repository';
-import { available, held, journalId } from './ledger';
+import type { EventPayload } from '@orrange/queue';
+import { claimHolds, markHolds } from '../data/hold.repository';
+import { accountBalance, postMovement, postMovements } from '../data/ledger.repository';
+import { enqueueEvents, outgoing } from '../messaging/enqueue-events';
+import { available, held, journalId, type Movement, type PostOutcome } from './ledger';
 
 /** Parses an event amount at the asset's scale; undefined when it has too many decimals or is not positive. */
 export function unitsOf(amount: string, asset: Asset): bigint | undefined {
@@ -15,27 +17,48 @@ export function unitsOf(amount: string, asset: Asset): bigint | undefined {
 }
 
 /**
- * order.placed (SELL): AVAILABLE → HELD(order), answered with hold.placed, or hold.rejected when not covered.
- * A tombstone (the cancel arrived first) or an earlier placement makes it do nothing.
+ * order.placed (SELL), for a group of events in one transaction: AVAILABLE → HELD(order) for each, answered with
+ * hold.placed, or hold.rejected when not covered. Each is decided exactly as if the group were applied one event
+ * at a time, in order: the holds are posted in order, so of two holds of one seller where only the first fits,
+ * the first is placed and the second rejected. A tombstone (the cancel arrived first) or an earlier placement
+ * makes an event do nothing. Four statements whatever the group's size: claim, post, mark, enqueue.
  */
-export async function placeHold(tx: Tx, e: EventPayload<'order.placed'>): Promise<void> {
-  if (e.side !== 'SELL') return;
-  const units = unitsOf(e.amount, e.asset);
-  const claimed = await tx.query(
-    `INSERT INTO order_holds (order_id, user_id, asset, amount, status) VALUES ($1, $2, $3, $4::numeric, 'PENDING') ON CONFLICT DO NOTHING RETURNING 1`,
-    [e.orderId, e.userId, e.asset, units === undefined ? '0' : e.amount],
-  );
-  if (claimed.length === 0) return;
-  if (units === undefined) return reject('VALIDATION.FAILED');
-  const outcome = await postMovement(tx, { id: journalId('hold', e.orderId), kind: 'HOLD', ref: e.orderId, legs: [available(e.userId, e.asset, -units), held(e.userId, e.orderId, e.asset, units)] });
-  if (outcome === 'INSUFFICIENT') return reject('WALLET.INSUFFICIENT_FUNDS');
-  await tx.query(`UPDATE order_holds SET status = 'PLACED', updated_at = now() WHERE order_id = $1`, [e.orderId]);
-  await enqueueEvent(tx, 'hold.placed', { orderId: e.orderId });
+export async function placeHolds(tx: Tx, events: EventPayload<'order.placed'>[]): Promise<void> {
+  const sells = firstPerOrder(events.filter((e) => e.side === 'SELL')).map((e) => ({ e, units: unitsOf(e.amount, e.asset) }));
+  const claimed = await claimHolds(tx, sells.map(({ e, units }) => ({ orderId: e.orderId, userId: e.userId, asset: e.asset, amount: units === undefined ? '0' : e.amount })));
+  const fresh = sells.filter(({ e }) => claimed.has(e.orderId));
+  const holdable = fresh.filter((s): s is { e: EventPayload<'order.placed'>; units: bigint } => s.units !== undefined);
+  const posted = await postMovements(tx, holdable.map(({ e, units }) => holdMovement(e, units)));
+  const outcomes = new Map(holdable.map(({ e }, i) => [e.orderId, posted[i]!]));
+  const decisions = fresh.map(({ e }) => decideHold(e.orderId, outcomes.get(e.orderId)));
+  await markHolds(tx, decisions);
+  await enqueueEvents(tx, decisions.map((d) => (d.status === 'PLACED' ? outgoing('hold.placed', { orderId: d.orderId }) : outgoing('hold.rejected', { orderId: d.orderId, reason: d.reason }))));
+}
 
-  async function reject(reason: string) {
-    await tx.query(`UPDATE order_holds SET status = 'REJECTED', updated_at = now() WHERE order_id = $1`, [e.orderId]);
-    await enqueueEvent(tx, 'hold.rejected', { orderId: e.orderId, reason });
-  }
+function holdMovement(e: EventPayload<'order.placed'>, units: bigint): Movement {
+  return { id: journalId('hold', e.orderId), kind: 'HOLD', ref: e.orderId, legs: [available(e.userId, e.asset, -units), held(e.userId, e.orderId, e.asset, units)] };
+}
+
+type HoldDecision = { orderId: string; status: 'PLACED' } | { orderId: string; status: 'REJECTED'; reason: string };
+
+/** No posting means the amount could not be held at all; a DUPLICATE posting is a hold that already happened. */
+function decideHold(orderId: string, outcome: PostOutcome | undefined): HoldDecision {
+  if (outcome === undefined) return { orderId, status: 'REJECTED', reason: 'VALIDATION.FAILED' };
+  if (outcome === 'INSUFFICIENT') return { orderId, status: 'REJECTED', reason: 'WALLET.INSUFFICIENT_FUNDS' };
+  return { orderId, status: 'PLACED' };
+}
+
+/**
+ * The first event of each order. A later one for the same order (a redelivery under a new event id) would,
+ * applied after it, find the order's row and do nothing, so it is dropped.
+ */
+function firstPerOrder(events: EventPayload<'order.placed'>[]): EventPayload<'order.placed'>[] {
+  const seen = new Set<string>();
+  return events.filter((e) => {
+    if (seen.has(e.orderId)) return false;
+    seen.add(e.orderId);
+    return true;
+  });
 }
 
 /**

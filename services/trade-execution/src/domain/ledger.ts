@@ -55,7 +55,16 @@ export function assertBalanced(movement: Movement): void {
 
 /** The JSON the post_journal SQL function takes: decimal strings at the asset's scale, never floats. */
 export function legsJson(legs: Leg[]): string {
-  return JSON.stringify(legs.map((l) => ({ kind: l.kind, owner: l.owner ?? '', ref: l.ref ?? '', asset: l.asset, amount: fromUnits(l.units, ASSET_SCALES[l.asset]) })));
+  return JSON.stringify(legsDocument(legs));
+}
+
+/** The JSON the post_journals SQL function takes: one {id, kind, ref, legs} per movement, in order. */
+export function journalsJson(movements: Movement[]): string {
+  return JSON.stringify(movements.map((m) => ({ id: m.id, kind: m.kind, ref: m.ref, legs: legsDocument(m.legs) })));
+}
+
+function legsDocument(legs: Leg[]) {
+  return legs.map((l) => ({ kind: l.kind, owner: l.owner ?? '', ref: l.ref ?? '', asset: l.asset, amount: fromUnits(l.units, ASSET_SCALES[l.asset]) }));
 }
 
 /** Fee in minor units: floor(amount × bps / 10 000), so the fee never exceeds what the contract says. */

@@ -4,12 +4,13 @@ import type { Database, Tx } from '@orrange/db';
 import { conflict, forbidden, hasRole, notFound, type Identity } from '@orrange/http';
 import { ASSET_SCALES, FIAT_SCALE, fiatAmountCents, fromUnits, normalize, toUnits } from '@orrange/money';
 import { enqueueEvent, type EventPayload } from '@orrange/queue';
-import { postMovement, postMovementOrFail } from '../data/ledger.repository';
+import { postMovementOrFail, postMovements } from '../data/ledger.repository';
 import { recordCompletedTrade, touchUsers } from '../data/stats.repository';
-import { insertTrade, lockTrade, matchAlreadyHandled, recordRejectedMatch, updateTrade, type TradeChanges, type TradeRow } from '../data/trade.repository';
+import { insertTrades, lockTrade, matchesAlreadyHandled, recordRejectedMatches, updateTrade, type NewTrade, type TradeChanges, type TradeRow } from '../data/trade.repository';
+import { enqueueEvents, outgoing, type OutgoingEvent } from '../messaging/enqueue-events';
 import type { BusinessMetrics } from '../metrics';
 import { unitsOf } from './holds.use-cases';
-import { available, escrow, feeUnits, fees, held, journalId, type Leg } from './ledger';
+import { available, escrow, feeUnits, fees, held, journalId, type Leg, type Movement, type PostOutcome } from './ledger';
 import { decide, escrowStatusAfter, type Actor, type EscrowEffect, type TradeAction, type TradeState } from './trade-state-machine';
 
 export interface TradeDeps {
@@ -20,46 +21,103 @@ export interface TradeDeps {
   metrics: BusinessMetrics;
 }
 
+export type MatchOutcome = 'created' | 'rejected' | 'duplicate';
+
 /**
- * order.matched: moves the amount into ESCROW(trade) from the SELL order's hold or from the seller's AVAILABLE,
- * creates the trade AWAITING_PAYMENT and schedules its payment deadline, all in the consumer's transaction.
- * When the amount is not covered nothing moves and match.rejected tells the order book.
+ * order.matched, for a group of events in one transaction: moves each amount into ESCROW(trade) from the SELL
+ * order's hold or from the seller's AVAILABLE, creates the trade AWAITING_PAYMENT and schedules its payment
+ * deadline. A match that is not covered moves nothing, and match.rejected tells the order book.
+ * Each is decided exactly as if the group were applied one event at a time, in order: the escrows are posted in
+ * order, so a seller's balance covers the earlier matches first, and an event that shares its match or trade
+ * with an earlier one of the group goes to a later run, where it sees that one's result (a redelivery under a
+ * new event id is then a duplicate). A run costs the same few statements whatever its size.
  */
-export async function openTrade(tx: Tx, e: EventPayload<'order.matched'>, deps: TradeDeps): Promise<'created' | 'rejected' | 'duplicate'> {
-  if (await matchAlreadyHandled(tx, e.matchId, e.tradeId)) return 'duplicate';
+export async function openTrades(tx: Tx, events: EventPayload<'order.matched'>[], deps: TradeDeps): Promise<MatchOutcome[]> {
+  const outcomes: MatchOutcome[] = [];
+  for (const run of runsOfDistinctMatches(events)) outcomes.push(...(await openTradeRun(tx, run, deps)));
+  return outcomes;
+}
+
+/** Matches with distinct match and trade ids: none of them can see another's effects, so one check serves all. */
+async function openTradeRun(tx: Tx, events: EventPayload<'order.matched'>[], deps: TradeDeps): Promise<MatchOutcome[]> {
+  const createdAt = new Date();
+  const handled = await matchesAlreadyHandled(tx, events);
+  const plans = events.map((e, i) => (handled[i] ? undefined : planTrade(e, createdAt, deps.paymentMinuteMs)));
+  const funded = plans.filter((p): p is FundedPlan => p !== undefined && 'escrow' in p);
+  const posted = await postMovements(tx, funded.map((p) => p.escrow));
+  const outcomeOf = new Map<TradePlan, PostOutcome>(funded.map((p, i) => [p, posted[i]!]));
+  const decisions = plans.map((p) => decideMatch(p, p && outcomeOf.get(p)));
+
+  await recordRejectedMatches(tx, decisions.flatMap((d) => (d.kind === 'rejected' ? [{ matchId: d.e.matchId, tradeId: d.e.tradeId, reason: d.reason }] : [])));
+  const trades = decisions.flatMap((d) => (d.kind === 'created' ? [d.trade] : []));
+  const inserted = await insertTrades(tx, trades);
+  const missing = trades.find((t) => !inserted.has(t.id));
+  if (missing) throw new Error(`trade ${missing.id}: escrow posted but the trade row already exists`);
+  await touchUsers(tx, trades.flatMap((t) => [t.buyerId, t.sellerId]));
+  await enqueueEvents(tx, decisions.flatMap(answersOf));
+  for (const t of trades) deps.metrics.tradeCreated(t.asset);
+  return decisions.map((d) => d.kind);
+}
+
+type FundedPlan = { e: EventPayload<'order.matched'>; escrow: Movement; trade: NewTrade };
+type TradePlan = { e: EventPayload<'order.matched'>; reject: string } | FundedPlan;
+type MatchDecision = { kind: 'duplicate' } | { kind: 'rejected'; e: EventPayload<'order.matched'>; reason: string } | { kind: 'created'; trade: NewTrade };
+
+/** The escrow movement and the trade of a match not handled yet, or why it cannot be a trade at all. */
+function planTrade(e: EventPayload<'order.matched'>, createdAt: Date, paymentMinuteMs: number): TradePlan {
   const units = unitsOf(e.amount, e.asset);
   const priceCents = safeUnits(e.price, FIAT_SCALE);
-  if (units === undefined || priceCents === undefined || priceCents <= 0n) return reject('VALIDATION.FAILED');
-  if (e.sellerFunding === 'HOLD' && !e.sellOrderId) return reject('VALIDATION.FAILED');
+  if (units === undefined || priceCents === undefined || priceCents <= 0n) return { e, reject: 'VALIDATION.FAILED' };
+  if (e.sellerFunding === 'HOLD' && !e.sellOrderId) return { e, reject: 'VALIDATION.FAILED' };
 
   const source: Leg = e.sellerFunding === 'HOLD' ? held(e.sellerId, e.sellOrderId!, e.asset, -units) : available(e.sellerId, e.asset, -units);
-  const outcome = await postMovement(tx, { id: journalId('escrow', e.tradeId), kind: 'ESCROW', ref: e.tradeId, legs: [source, escrow(e.sellerId, e.tradeId, e.asset, units)] });
-  if (outcome === 'INSUFFICIENT') return reject('WALLET.INSUFFICIENT_FUNDS');
-  // Another delivery of this match escrowed it and created the trade in the same transaction, now committed.
-  if (outcome === 'DUPLICATE') return 'duplicate';
-
-  const createdAt = new Date();
-  const paymentDeadline = new Date(createdAt.getTime() + e.paymentWindowMinutes * deps.paymentMinuteMs);
-  const amount = fromUnits(units, ASSET_SCALES[e.asset]);
-  const price = fromUnits(priceCents, FIAT_SCALE);
-  const fiatAmount = fromUnits(fiatAmountCents(priceCents, units, e.asset), FIAT_SCALE);
-  const trade = await insertTrade(tx, {
+  const movement: Movement = { id: journalId('escrow', e.tradeId), kind: 'ESCROW', ref: e.tradeId, legs: [source, escrow(e.sellerId, e.tradeId, e.asset, units)] };
+  const trade: NewTrade = {
     id: e.tradeId, matchId: e.matchId, buyOrderId: e.buyOrderId, sellOrderId: e.sellOrderId, buyerId: e.buyerId, sellerId: e.sellerId,
-    asset: e.asset, fiatCurrency: e.fiatCurrency, price, amount, fiatAmount, paymentMethod: e.paymentMethod,
-    paymentWindowMinutes: e.paymentWindowMinutes, paymentDeadline, createdAt,
-  });
-  if (!trade) throw new Error(`trade ${e.tradeId}: escrow posted but the trade row already exists`);
-  await touchUsers(tx, [e.buyerId, e.sellerId]);
-  await enqueueEvent(tx, 'trade.created', { tradeId: e.tradeId, matchId: e.matchId, buyerId: e.buyerId, sellerId: e.sellerId, asset: e.asset, fiatCurrency: e.fiatCurrency, amount, price, fiatAmount });
-  await enqueueEvent(tx, 'trade.payment-deadline', { tradeId: e.tradeId }, { deliverAt: paymentDeadline, id: journalId('payment-deadline', e.tradeId) });
-  deps.metrics.tradeCreated(e.asset);
-  return 'created';
+    asset: e.asset, fiatCurrency: e.fiatCurrency, price: fromUnits(priceCents, FIAT_SCALE), amount: fromUnits(units, ASSET_SCALES[e.asset]),
+    fiatAmount: fromUnits(fiatAmountCents(priceCents, units, e.asset), FIAT_SCALE), paymentMethod: e.paymentMethod,
+    paymentWindowMinutes: e.paymentWindowMinutes, paymentDeadline: new Date(createdAt.getTime() + e.paymentWindowMinutes * paymentMinuteMs), createdAt,
+  };
+  return { e, escrow: movement, trade };
+}
 
-  async function reject(reason: string) {
-    await recordRejectedMatch(tx, e.matchId, e.tradeId, reason);
-    await enqueueEvent(tx, 'match.rejected', { matchId: e.matchId, tradeId: e.tradeId, buyOrderId: e.buyOrderId, sellOrderId: e.sellOrderId, amount: e.amount, reason });
-    return 'rejected' as const;
+/** No plan: handled before. A DUPLICATE escrow: another delivery of this match escrowed it and created the trade, now committed. */
+function decideMatch(plan: TradePlan | undefined, posted: PostOutcome | undefined): MatchDecision {
+  if (!plan) return { kind: 'duplicate' };
+  if ('reject' in plan) return { kind: 'rejected', e: plan.e, reason: plan.reject };
+  if (posted === 'INSUFFICIENT') return { kind: 'rejected', e: plan.e, reason: 'WALLET.INSUFFICIENT_FUNDS' };
+  if (posted === 'DUPLICATE') return { kind: 'duplicate' };
+  return { kind: 'created', trade: plan.trade };
+}
+
+/** What the others hear about a decided match: trade.created with its delayed payment deadline, or match.rejected. */
+function answersOf(d: MatchDecision): OutgoingEvent[] {
+  if (d.kind === 'rejected') {
+    const { e } = d;
+    return [outgoing('match.rejected', { matchId: e.matchId, tradeId: e.tradeId, buyOrderId: e.buyOrderId, sellOrderId: e.sellOrderId, amount: e.amount, reason: d.reason })];
   }
+  if (d.kind === 'duplicate') return [];
+  const t = d.trade;
+  return [
+    outgoing('trade.created', { tradeId: t.id, matchId: t.matchId, buyerId: t.buyerId, sellerId: t.sellerId, asset: t.asset, fiatCurrency: t.fiatCurrency, amount: t.amount, price: t.price, fiatAmount: t.fiatAmount }),
+    outgoing('trade.payment-deadline', { tradeId: t.id }, { deliverAt: t.paymentDeadline, id: journalId('payment-deadline', t.id) }),
+  ];
+}
+
+/** Splits events, in order, into runs in which no two share a match id or a trade id. */
+function runsOfDistinctMatches(events: EventPayload<'order.matched'>[]): EventPayload<'order.matched'>[][] {
+  const runs: EventPayload<'order.matched'>[][] = [];
+  let seen = new Set<string>();
+  for (const e of events) {
+    const keys = [`match:${e.matchId}`, `trade:${e.tradeId}`];
+    if (runs.length === 0 || keys.some((k) => seen.has(k))) {
+      runs.push([]);
+      seen = new Set();
+    }
+    runs[runs.length - 1]!.push(e);
+    for (const k of keys) seen.add(k);
+  }
+  return runs;
 }
 
 function safeUnits(decimal: string, scale: number): bigint | undefined {
