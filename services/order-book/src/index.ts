@@ -6,7 +6,7 @@ import { CONSUMER_OPTIONS, handlersFor } from './order-book';
 /** Composition root: config → runtime (db, redis, outbox relay, consumer) → app → listen → graceful shutdown. */
 async function main(): Promise<void> {
   const config = readConfig();
-  const runtime: Runtime = createRuntime({ service: 'order-book', schema: SCHEMA, config, handlers: handlersFor(() => runtime), ...CONSUMER_OPTIONS });
+  const runtime: Runtime = createRuntime({ service: 'order-book', schema: SCHEMA, config, ...handlersFor(() => runtime), ...CONSUMER_OPTIONS });
   await serve(runtime, createApp({ runtime }), config.PORT);
 }
 

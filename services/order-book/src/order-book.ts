@@ -30,15 +30,15 @@ export function orderBookOf(runtime: Runtime): OrderBook {
 }
 
 /** The event handlers of a runtime that does not exist yet: they resolve its dependencies on first use. */
-export function handlersFor(runtime: () => Runtime) {
+export function handlersFor(runtime: () => Runtime): Pick<RuntimeOptions, 'handlers' | 'bulkHandlers'> {
   return orderBookHandlers(() => orderBookOf(runtime()).deps);
 }
 
 /**
  * How the order book consumes its queue: `hold.placed` opens a SELL order under its market's lock, so those
  * events are applied in groups (one transaction, one lock wait and one commit for all that arrived meanwhile)
- * instead of each holding a pool connection while it queues for the lock. The concurrency is how many
- * events a group can gather.
+ * instead of each holding a pool connection while it queues for the lock, and the group is matched in bulk
+ * (a few round trips per market, whatever its size). The concurrency is how many events a group can gather.
  */
 export const CONSUMER_OPTIONS: Pick<RuntimeOptions, 'consumerConcurrency' | 'consumerBatchKey'> = {
   consumerConcurrency: 32,

@@ -20,7 +20,7 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
   const testRedis = await createTestRedis();
   const config = readConfig({ DATABASE_URL: testDb.url, REDIS_URL: testRedis.url, REDIS_PREFIX: testRedis.prefix, LOG_LEVEL: 'silent', DB_HEALTH_INTERVAL_MS: '0', NODE_ENV: 'test', ...overrides });
   const build = (): Runtime => {
-    const built: Runtime = createRuntime({ service: 'order-book', schema: SCHEMA, config, logger: createLogger('order-book', 'silent'), handlers: handlersFor(() => built), ...CONSUMER_OPTIONS });
+    const built: Runtime = createRuntime({ service: 'order-book', schema: SCHEMA, config, logger: createLogger('order-book', 'silent'), ...handlersFor(() => built), ...CONSUMER_OPTIONS });
     return built;
   };
   const runtime = build();

@@ -74,6 +74,28 @@ export async function lockMarketOfOrder(tx: SqlExecutor, orderId: string): Promi
   return rows[0] ? toOrder(rows[0]) : undefined;
 }
 
+/**
+ * Takes the market locks of existing orders in one round trip, each distinct market once, in ascending order
+ * of the lock key: two transactions that lock overlapping sets of markets then never wait on each other in a
+ * cycle (Postgres evaluates a volatile output column after the ORDER BY sort). Only the orders' markets are
+ * read here, before the locks were granted: load the orders themselves with a later statement.
+ */
+export async function lockMarketsOfOrders(tx: SqlExecutor, orderIds: string[]): Promise<number> {
+  const rows = await tx.query(
+    `SELECT pg_advisory_xact_lock(m.lock_key) AS locked
+     FROM (SELECT DISTINCT hashtext(asset || '/' || fiat_currency) AS lock_key FROM orders WHERE id = ANY($1::uuid[])) m
+     ORDER BY m.lock_key`,
+    [orderIds],
+  );
+  return rows.length;
+}
+
+/** The given orders that still wait for their hold, row-locked (FOR UPDATE); the others are left out. */
+export async function findPendingOrders(tx: SqlExecutor, orderIds: string[]): Promise<Order[]> {
+  const rows = await tx.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM orders WHERE id = ANY($1::uuid[]) AND status = 'PENDING_FUNDS' FOR UPDATE`, [orderIds]);
+  return rows.map(toOrder);
+}
+
 const bumpSequenceSql = (asset: string, fiatCurrency: string) => `INSERT INTO markets (asset, fiat_currency, sequence, updated_at) VALUES (${asset}, ${fiatCurrency}, 1, now())
   ON CONFLICT (asset, fiat_currency) DO UPDATE SET sequence = markets.sequence + 1, updated_at = now() RETURNING sequence::text AS sequence`;
 
@@ -141,11 +163,15 @@ export interface OutboxRecord {
   payload: unknown;
 }
 
-/** What a matching or take transaction writes about the orders that came in, if any. */
+/**
+ * What a matching or take transaction writes about the orders that came in, if any: new orders are
+ * inserted; funded SELL orders, which exist already, are opened with their remainder and status (only while
+ * still PENDING_FUNDS: the caller compares how many came back with how many it meant to open).
+ */
 export type IncomingWrite =
   | { kind: 'none' }
   | { kind: 'insert'; orders: Order[] }
-  | { kind: 'update'; orderId: string; remaining: bigint; status: OrderStatus; asset: Asset };
+  | { kind: 'open'; orders: Order[] };
 
 export interface WriteResult {
   /** How many distinct makers were reduced; the caller compares it with the makers it meant to reduce. */
@@ -155,7 +181,7 @@ export interface WriteResult {
 }
 
 /**
- * One round trip: writes the incoming orders (insert or update), reduces every maker's remainder by the sum
+ * One round trip: writes the incoming orders (insert or open), reduces every maker's remainder by the sum
  * of its fills, records the matches and their events in the outbox, and raises the market's sequence. Each
  * maker update is guarded (`live AND remaining >= total`); if any guard fails the statement reports fewer
  * makers and the caller must abort: never an overfill.
@@ -185,9 +211,12 @@ export async function writeMatches(
       FROM jsonb_to_recordset($5::jsonb) AS r(id uuid, user_id text, side text, asset text, fiat_currency text, price numeric, amount numeric, remaining numeric,
         min_fill numeric, payment_methods text[], payment_window_minutes int, terms text, status text)
       RETURNING ${ORDER_COLUMNS}`;
-  } else if (incoming.kind === 'update') {
-    params.push(incoming.orderId, formatAmount(incoming.asset, incoming.remaining), incoming.status);
-    incomingSql = `UPDATE orders SET remaining = $6::numeric, status = $7, live = $7 IN ('OPEN', 'PARTIALLY_FILLED'), updated_at = now() WHERE id = $5 RETURNING ${ORDER_COLUMNS}`;
+  } else if (incoming.kind === 'open') {
+    params.push(JSON.stringify(incoming.orders.map((o) => ({ order_id: o.id, new_remaining: formatAmount(o.asset, o.remaining), new_status: o.status }))));
+    incomingSql = `UPDATE orders SET remaining = r.new_remaining, status = r.new_status, live = r.new_status IN ('OPEN', 'PARTIALLY_FILLED'), updated_at = now()
+      FROM jsonb_to_recordset($5::jsonb) AS r(order_id uuid, new_remaining numeric, new_status text)
+      WHERE id = r.order_id AND status = 'PENDING_FUNDS'
+      RETURNING ${ORDER_COLUMNS}`;
   }
   const [row] = await tx.query<{ makers_updated: number; incoming: OrderRow[] | null; sequence: string }>(
     `WITH bump AS (${bumpSequenceSql('$3', '$4')}), m AS (

@@ -1,21 +1,69 @@
+import type { Asset, FiatCurrency } from '@orrange/money';
 import type { SqlExecutor } from '@orrange/queue';
-import { bumpSequence, findOrder, lockMarketOfMatch, lockMarketOfOrder, rejectMatch, restoreRemainders, transitionOrder } from '../data/order.repository';
+import { bumpSequence, findPendingOrders, lockMarketOfMatch, lockMarketsOfOrders, rejectMatch, restoreRemainders, transitionOrder } from '../data/order.repository';
+import { matchBatch } from './match-batch';
+import type { Order } from './order';
 import type { OrderBookDeps } from './order-book.deps';
-import { afterMatching, matchIncoming } from './place-order.use-case';
 
 /**
  * Reactions to trade-execution, each inside the consumer's transaction (with its inbox row), each a no-op
  * when it no longer applies: events may come twice, late, or after the owner cancelled.
  */
 
-/** The SELL order's hold is in place: open it and match it now. */
-export async function openFundedOrder(deps: OrderBookDeps, tx: SqlExecutor, orderId: string): Promise<boolean> {
-  if (!(await lockMarketOfOrder(tx, orderId))) return false;
-  const order = await findOrder(tx, orderId, true);
-  if (!order || order.status !== 'PENDING_FUNDS') return false;
-  const matched = await matchIncoming(tx, { ...order, status: 'OPEN' }, true);
-  afterMatching(deps, matched);
-  return true;
+/**
+ * The SELL orders' holds are in place (in event order): open them and match them now. One round trip takes
+ * the locks of all their markets, the next loads those still PENDING_FUNDS (a cancelled order, or one an
+ * earlier delivery opened, is left alone); then each market matches its orders in event order against one
+ * candidate read and one write, each order getting exactly what it would get alone after the ones before it.
+ * Returns how many orders were opened.
+ */
+export async function openFundedOrders(deps: OrderBookDeps, tx: SqlExecutor, orderIds: string[]): Promise<number> {
+  const ids = [...new Set(orderIds)];
+  if ((await lockMarketsOfOrders(tx, ids)) === 0) return 0;
+  // Read after the locks were granted: this statement sees every change the previous lock holders committed.
+  const pending = new Map((await findPendingOrders(tx, ids)).map((o) => [o.id, o]));
+  const funded = ids.flatMap((id) => pending.get(id) ?? []);
+  const opened: MarketOpened[] = [];
+  for (const orders of byMarket(funded)) opened.push(await openInMarket(tx, orders));
+  for (const market of opened) deps.bookChanged(market.asset, market.fiatCurrency, market.sequence);
+  if (opened.some((market) => market.filled)) deps.eventsWritten();
+  return funded.length;
+}
+
+interface MarketOpened {
+  asset: Asset;
+  fiatCurrency: FiatCurrency;
+  sequence: bigint;
+  filled: boolean;
+}
+
+/**
+ * Opens funded SELL orders of one market. Usually one batch decides them all; in a book deeper than one
+ * candidate read, the ones it could not decide go again, on a fresh read that sees what the first wrote.
+ */
+async function openInMarket(tx: SqlExecutor, orders: Order[]): Promise<MarketOpened> {
+  const { asset, fiatCurrency } = orders[0]!;
+  let sequence = 0n;
+  let filled = false;
+  for (let left = orders; left.length > 0; ) {
+    const matched = await matchBatch(tx, left, 'open', true);
+    left = left.slice(matched.placed.length);
+    sequence = matched.sequence;
+    filled ||= matched.placed.some((p) => p.fills.length > 0);
+  }
+  return { asset, fiatCurrency, sequence, filled };
+}
+
+/** Orders grouped by market, each group in the given order. */
+function byMarket(orders: Order[]): Order[][] {
+  const markets = new Map<string, Order[]>();
+  for (const order of orders) {
+    const key = `${order.asset}/${order.fiatCurrency}`;
+    const market = markets.get(key) ?? [];
+    market.push(order);
+    markets.set(key, market);
+  }
+  return [...markets.values()];
 }
 
 /** The SELL order could not be covered: it never enters the book. */

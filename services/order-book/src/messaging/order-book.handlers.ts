@@ -1,21 +1,27 @@
-import type { EventHandlers } from '@orrange/queue';
+import type { BulkEventHandlers, EventHandlers } from '@orrange/queue';
 import type { OrderBookDeps } from '../domain/order-book.deps';
-import { openFundedOrder, rejectUnfundedOrder, restoreRejectedMatch } from '../domain/order-funding.use-case';
+import { openFundedOrders, rejectUnfundedOrder, restoreRejectedMatch } from '../domain/order-funding.use-case';
 
 /**
- * The order-book's queue: trade-execution's answers about holds and matches. `deps` is a getter because the
- * runtime that owns the consumer is built with these handlers, before the dependencies that need it.
+ * The order-book's queue: trade-execution's answers about holds and matches. `hold.placed` is applied in
+ * bulk: a group of them (see CONSUMER_OPTIONS) costs a few round trips per market instead of a few per event.
+ * `deps` is a getter because the runtime that owns the consumer is built with these handlers, before the
+ * dependencies that need it.
  */
-export function orderBookHandlers(deps: () => OrderBookDeps): EventHandlers {
+export function orderBookHandlers(deps: () => OrderBookDeps): { handlers: EventHandlers; bulkHandlers: BulkEventHandlers } {
   return {
-    'hold.placed': async (event, tx) => {
-      await openFundedOrder(deps(), tx, event.payload.orderId);
+    handlers: {
+      'hold.rejected': async (event, tx) => {
+        await rejectUnfundedOrder(tx, event.payload.orderId, event.payload.reason);
+      },
+      'match.rejected': async (event, tx) => {
+        await restoreRejectedMatch(deps(), tx, event.payload.matchId);
+      },
     },
-    'hold.rejected': async (event, tx) => {
-      await rejectUnfundedOrder(tx, event.payload.orderId, event.payload.reason);
-    },
-    'match.rejected': async (event, tx) => {
-      await restoreRejectedMatch(deps(), tx, event.payload.matchId);
+    bulkHandlers: {
+      'hold.placed': async (events, tx) => {
+        await openFundedOrders(deps(), tx, events.map((event) => event.payload.orderId));
+      },
     },
   };
 }

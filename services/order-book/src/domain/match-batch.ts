@@ -1,0 +1,118 @@
+import type { SqlExecutor } from '@orrange/queue';
+import { lockAndLoadCandidates, writeMatches, type CandidateQuery, type MatchRecord } from '../data/order.repository';
+import { crosses, FILLS_PER_ORDER_MAX, matchOrder } from './matching-engine';
+import { fillView, matchBetween, matchedEvent } from './match-records';
+import { statusForRemaining, toMatchable, type FillView, type Order } from './order';
+
+/** How many resting orders one matching pass loads (best first). Bounded so a pass is bounded. */
+export const CANDIDATES_MAX = 200;
+/**
+ * How many resting orders the first, short read of a matching pass loads (plus one per order of a batch). A
+ * pass whose short read was cut where it could matter reads again up to CANDIDATES_MAX, so the outcome is
+ * the same as one long read; a deep book no longer costs every pass 200 parsed rows.
+ */
+export const CANDIDATES_FIRST_PAGE = 16;
+
+/**
+ * How the incoming orders of a batch reach the table: new BUY orders are inserted; funded SELL orders exist
+ * already (PENDING_FUNDS) and are opened.
+ */
+export type IncomingKind = 'insert' | 'open';
+
+export interface Placed {
+  order: Order;
+  fills: FillView[];
+}
+
+export interface BatchMatched {
+  /** The decided prefix of the batch (at least its first order), as stored, with its fills. */
+  placed: Placed[];
+  sequence: bigint;
+}
+
+interface Decision {
+  order: Order;
+  matches: MatchRecord[];
+}
+
+/**
+ * Matches a batch of incoming orders of one side of one market, in arrival order, each against what the
+ * earlier ones left: one candidate read for all of them (two when the short read's cut could matter), the
+ * engine for each order in turn, one write. Every decided order gets exactly the fills it would get if it came
+ * alone after the ones before it. When the read was cut at CANDIDATES_MAX, an order whose limit reaches the
+ * cut and that still has something left might have matched beyond it: it and the rest are not decided (the
+ * caller runs them again, on a fresh read), except the first order, which is then decided on a read of its
+ * own, as if it came alone. Returns the decided prefix.
+ */
+export async function matchBatch(tx: SqlExecutor, orders: Order[], incoming: IncomingKind, marketLocked: boolean): Promise<BatchMatched> {
+  const first = orders[0]!;
+  if (orders.some((o) => o.side !== first.side || o.asset !== first.asset || o.fiatCurrency !== first.fiatCurrency)) throw new Error('a matching batch is one side of one market');
+  const decided = await decideRound(tx, orders, marketLocked);
+  const matches = decided.flatMap((d) => d.matches);
+  const written = await writeMatches(tx, first, { kind: incoming, orders: decided.map((d) => d.order) }, matches, matches.map(matchedEvent));
+  const makersTouched = new Set(matches.map((m) => m.makerOrderId)).size;
+  if (written.makersUpdated !== makersTouched || written.incoming.length !== decided.length) throw new Error(`matching write guard failed in ${first.asset}/${first.fiatCurrency}: nothing was written`);
+  const stored = new Map(written.incoming.map((o) => [o.id, o]));
+  return {
+    placed: decided.map((d) => ({ order: stored.get(d.order.id)!, fills: d.matches.map((m) => fillView(m, m.makerOrderId)) })),
+    sequence: written.sequence,
+  };
+}
+
+/** The decisions of the longest prefix of `orders` that the candidate reads can decide exactly (at least one). */
+async function decideRound(tx: SqlExecutor, orders: Order[], marketLocked: boolean): Promise<Decision[]> {
+  const read = (incoming: Order[], limit: number, locked: boolean) => lockAndLoadCandidates(tx, candidateQuery(incoming, limit, locked));
+  // A short read first (most batches need a few makers); when its cut could matter, the full read decides.
+  const firstPageLimit = Math.min(CANDIDATES_MAX, CANDIDATES_FIRST_PAGE + orders.length);
+  let round = decideBatch(orders, await read(orders, firstPageLimit, marketLocked), firstPageLimit);
+  if (round.cutMattered && firstPageLimit < CANDIDATES_MAX) round = decideBatch(orders, await read(orders, CANDIDATES_MAX, true), CANDIDATES_MAX);
+  if (round.decided.length > 0) return round.decided;
+  // The others' orders and payment methods took room in the shared read: the first order reads its own.
+  const first = orders.slice(0, 1);
+  return decideBatch(first, await read(first, CANDIDATES_MAX, true), CANDIDATES_MAX).decided;
+}
+
+/**
+ * One read for a whole batch: up to its loosest limit, any payment method of any of its orders; the engine
+ * applies each order's own limit, payment methods and owner. A batch of one owner leaves that owner's
+ * orders out of the read (with several owners the engine skips each one's own orders).
+ */
+function candidateQuery(orders: Order[], limit: number, marketLocked: boolean): CandidateQuery {
+  const first = orders[0]!;
+  const loosest = (a: bigint, b: bigint) => ((first.side === 'BUY' ? a > b : a < b) ? a : b);
+  return {
+    asset: first.asset,
+    fiatCurrency: first.fiatCurrency,
+    side: first.side,
+    limitPrice: orders.map((o) => o.price).reduce(loosest),
+    userId: orders.every((o) => o.userId === first.userId) ? first.userId : '',
+    paymentMethods: [...new Set(orders.flatMap((o) => o.paymentMethods))],
+    limit,
+    marketLocked,
+  };
+}
+
+/**
+ * The decisions of a batch against `candidates` (a read of at most `limit`, best first). `cutMattered` when
+ * the read was cut and an order might have matched beyond it: it and the rest are left undecided, since only
+ * a longer read decides them the same way as reading everything up to CANDIDATES_MAX. A lone order's read of
+ * CANDIDATES_MAX is its whole pass: it is decided on it, whatever lies beyond.
+ */
+function decideBatch(orders: Order[], candidates: Order[], limit: number): { decided: Decision[]; cutMattered: boolean } {
+  // Orders beyond a cut read are priced at or beyond the last one read: only an order whose limit reaches that
+  // price could have matched them.
+  const cutAt = candidates.length === limit ? candidates[candidates.length - 1]!.price : undefined;
+  const lonePass = orders.length === 1 && limit === CANDIDATES_MAX;
+  const makers = new Map(candidates.map((c) => [c.id, c]));
+  const book = candidates.map(toMatchable);
+  const decided: Decision[] = [];
+  for (const order of orders) {
+    const result = matchOrder(toMatchable(order), book.filter((m) => m.remaining > 0n));
+    const mightMatchBeyondCut = cutAt !== undefined && crosses(order, { price: cutAt }) && result.remaining > 0n && result.fills.length < FILLS_PER_ORDER_MAX;
+    if (mightMatchBeyondCut && !lonePass) return { decided, cutMattered: true };
+    for (const fill of result.fills) book.find((m) => m.id === fill.restingOrderId)!.remaining -= fill.amount;
+    const matches = result.fills.map((fill) => matchBetween(order, makers.get(fill.restingOrderId)!, fill));
+    decided.push({ order: { ...order, remaining: result.remaining, status: statusForRemaining(order, result.remaining) }, matches });
+  }
+  return { decided, cutMattered: false };
+}
