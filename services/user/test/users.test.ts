@@ -148,12 +148,27 @@ describe('users: profiles and roles', () => {
     expect(first.status).toBe(200);
     expect(first.body.data).toHaveLength(2);
     expect(first.body.nextCursor).toBe(first.body.data[1].id);
-    const next = await request(app).get(`/api/v1/admin/users/audit?limit=2&cursor=${first.body.nextCursor}`).set(asAdmin());
+    const next = await request(app).get(`/api/v1/admin/audit?limit=2&cursor=${first.body.nextCursor}`).set(asAdmin());
     expect(next.status).toBe(200);
     expect(BigInt(next.body.data[0].id)).toBeLessThan(BigInt(first.body.data[1].id));
     expect((await request(app).get('/api/v1/admin/audit').set(asAlice())).status).toBe(403);
     expect((await request(app).get('/api/v1/admin/audit?limit=1000').set(asAdmin())).status).toBe(400);
     expect((await request(app).get('/api/v1/admin/audit?cursor=abc').set(asAdmin())).status).toBe(400);
+  });
+
+  it('when the audit log holds more than ten entries, then paging walks every id once, newest first (ids sort as numbers, not text)', async () => {
+    for (let i = 0; i < 12; i++) await harness.runtime.db.query(`INSERT INTO audit_log (action, metadata) VALUES ('user.registered', '{}'::jsonb)`);
+    const seen: bigint[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: request.Response = await request(app).get(`/api/v1/admin/audit?limit=5${cursor ? `&cursor=${cursor}` : ''}`).set(asAdmin());
+      expect(page.status).toBe(200);
+      seen.push(...page.body.data.map((row: { id: string }) => BigInt(row.id)));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    const [{ n }] = await harness.runtime.db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_log');
+    expect(seen).toHaveLength(n);
+    expect(seen.every((id, i) => i === 0 || id < seen[i - 1]!)).toBe(true);
   });
 
   it('when an admin disables an account, then its sessions, access tokens and API keys stop at once, and re-enabling lets it log in again', async () => {
