@@ -57,8 +57,6 @@ export const baseServiceSchema = z.object({
   DB_STATEMENT_TIMEOUT_MS: env.int(5000),
   DB_SLOW_QUERY_MS: env.int(200),
   DB_HEALTH_INTERVAL_MS: env.int(30000),
-  /** Statements with parameters are prepared once per connection (see packages/db); false sends each afresh. */
-  DB_PREPARED_STATEMENTS: env.bool(true),
   REDIS_URL: env.redisUrl(),
   /** Every Redis key and BullMQ queue lives under this prefix (tests use a unique one per run). */
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/).default('orrange'),

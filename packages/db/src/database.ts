@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '@orrange/logger';
 import { HealthMonitor, type ComponentStatus, type PingResult } from './health-monitor';
 import { poolConfigFromUrl, type PoolSettings } from './pool-config';
-import { DEFAULT_RETRY, isConnectionError, isStalePreparedStatement, isTransactionConflict, retry, type RetryOptions } from './retry';
+import { DEFAULT_RETRY, isConnectionError, isTransactionConflict, retry, type RetryOptions } from './retry';
 
 export interface DatabaseOptions extends PoolSettings {
   url: string;
@@ -18,8 +17,6 @@ export interface DatabaseOptions extends PoolSettings {
   logger?: Logger;
   registry?: Registry;
   retry?: Partial<Omit<RetryOptions, 'shouldRetry'>>;
-  /** Prepare statements with parameters once per connection (default true; see StatementNames). */
-  preparedStatements?: boolean;
 }
 
 export interface TransactionOptions {
@@ -68,13 +65,11 @@ export class Database {
   private readonly retryDefaults: Omit<RetryOptions, 'shouldRetry'>;
   private readonly slowQueryMs: number;
   private readonly metrics: ReturnType<typeof createMetrics> | undefined;
-  private readonly statements: StatementNames | undefined;
   private closed = false;
 
   constructor(private readonly options: DatabaseOptions) {
     this.retryDefaults = { ...DEFAULT_RETRY, ...options.retry };
     this.slowQueryMs = options.slowQueryMs ?? 200;
-    this.statements = options.preparedStatements === false ? undefined : new StatementNames();
     const settings: PoolSettings = { applicationName: options.name, ...options };
     const healthIntervalMs = options.healthIntervalMs ?? 30_000;
     const member = (role: Member['role'], url: string): Member => {
@@ -133,7 +128,7 @@ export class Database {
       async () => {
         commitSent = false;
         const client = await this.connect(this.primary);
-        const tx: Tx = { client, query: (sql, params) => this.timed(sql, () => client.query(this.statement(sql, params))).then((r) => r.rows as never) };
+        const tx: Tx = { client, query: (sql, params) => this.timed(sql, () => client.query(sql, params)).then((r) => r.rows as never) };
         let broken = false;
         try {
           await client.query(options.isolation ? `BEGIN ISOLATION LEVEL ${options.isolation}` : 'BEGIN');
@@ -151,8 +146,7 @@ export class Database {
       },
       {
         ...this.retryDefaults,
-        // A stale prepared statement, like a lost connection, left nothing behind: the body runs again from the start.
-        shouldRetry: (error) => !commitSent && ((options.retryable === true && isTransactionConflict(error)) || isConnectionError(error) || isStalePreparedStatement(error)),
+        shouldRetry: (error) => !commitSent && ((options.retryable === true && isTransactionConflict(error)) || isConnectionError(error)),
         onRetry: (error, attempt, delayMs) => {
           this.metrics?.retries.inc({ reason: isTransactionConflict(error) ? 'conflict' : 'connection' });
           this.options.logger?.warn('retrying transaction', { attempt, delayMs, error: (error as Error).message });
@@ -195,7 +189,7 @@ export class Database {
     const client = await pool.connect();
     let broken = false;
     try {
-      return (await this.timed(sql, () => client.query(this.statement(sql, params)))).rows as R[];
+      return (await this.timed(sql, () => client.query(sql, params))).rows as R[];
     } catch (error) {
       broken = isConnectionError(error);
       throw error;
@@ -211,7 +205,7 @@ export class Database {
   private withConnectionRetry<T>(work: () => Promise<T>): Promise<T> {
     return retry(work, {
       ...this.retryDefaults,
-      shouldRetry: (error) => !this.closed && (isConnectionError(error) || isStalePreparedStatement(error)),
+      shouldRetry: (error) => !this.closed && isConnectionError(error),
       onRetry: (error, attempt, delayMs) => {
         this.metrics?.retries.inc({ reason: 'connection' });
         this.options.logger?.warn('retrying after a lost database connection', { attempt, delayMs, error: (error as Error).message });
@@ -226,20 +220,10 @@ export class Database {
     return healthy[this.replicaCursor]!.pool;
   }
 
-  /** The statement as pg takes it: named (prepared once per connection) when it has parameters. */
-  private statement(text: string, values: unknown[] | undefined): pg.QueryConfig {
-    const name = values?.length ? this.statements?.nameOf(text) : undefined;
-    return name ? { name, text, values } : { text, values };
-  }
-
   private async timed<T>(sql: string, run: () => Promise<T>): Promise<T> {
     const startedAt = performance.now();
     try {
       return await run();
-    } catch (error) {
-      // Prepare everything again under new names (the retry then parses the statement afresh).
-      if (isStalePreparedStatement(error)) this.statements?.forget();
-      throw error;
     } finally {
       const durationMs = performance.now() - startedAt;
       this.metrics?.queryDuration.observe(durationMs / 1000);
@@ -250,37 +234,6 @@ export class Database {
     }
   }
 }
-
-/**
- * Names for prepared statements. Postgres parses and plans a statement on every execution unless it is
- * prepared; our hot statements (matching writes, ledger postings, inbox and outbox rows) run thousands of
- * times a second with the same text, so each is prepared once per connection (pg keeps the name → statement
- * map per client) and later runs only bind and execute. Only statements with parameters are named (a
- * parameterless text may hold several statements, which the extended protocol refuses), and the number of
- * names is bounded: texts built on the fly beyond STATEMENTS_MAX distinct ones go unprepared. A migration that
- * changes a table's columns makes statements prepared before it fail once with 0A000; they are then prepared
- * again and the failed work retried (a statement on its own, or the whole transaction, which rolled back).
- */
-class StatementNames {
-  private readonly names = new Map<string, string>();
-  private generation = 0;
-
-  nameOf(text: string): string | undefined {
-    const known = this.names.get(text);
-    if (known !== undefined || this.names.size >= STATEMENTS_MAX) return known;
-    const name = `s${this.generation}_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
-    this.names.set(text, name);
-    return name;
-  }
-
-  /** After a schema change (see isStalePreparedStatement): new names, so every connection prepares anew. */
-  forget(): void {
-    this.names.clear();
-    this.generation++;
-  }
-}
-
-const STATEMENTS_MAX = 500;
 
 function createMetrics(registry: Registry, name: string, db: Database) {
   const labels = { database: name };

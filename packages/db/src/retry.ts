@@ -45,11 +45,3 @@ export function isTransactionConflict(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === '40001' || code === '40P01';
 }
-
-/**
- * 0A000 "cached plan must not change result type": a prepared statement met a table whose columns changed
- * (a migration ran while the service was up). The statement did nothing; prepared again it succeeds.
- */
-export function isStalePreparedStatement(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === '0A000' && /cached plan must not change result type/.test((error as Error).message);
-}

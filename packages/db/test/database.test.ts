@@ -37,33 +37,6 @@ describe('Database (real Postgres)', () => {
     expect(await db.query('SELECT value FROM counter WHERE id = 1')).toEqual([{ value: 0 }]);
   });
 
-  it('when a statement with parameters runs again, then it was prepared once on its connection and gives the same answer', async () => {
-    const one = new Database({ url: testDb.url, name: 'prepared', schema: 'probe', max: 1, healthIntervalMs: 0 });
-    try {
-      for (let i = 0; i < 3; i++) expect(await one.query('SELECT value FROM counter WHERE id = $1', [1])).toEqual([{ value: 0 }]);
-      const prepared = await one.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = 'SELECT value FROM counter WHERE id = $1'`);
-      expect(prepared).toEqual([{ n: 1 }]);
-    } finally {
-      await one.close();
-    }
-  });
-
-  it('when a table changes shape under prepared statements, then they are prepared again and the work goes on', async () => {
-    await db.query('CREATE TABLE shape (id int PRIMARY KEY, a int NOT NULL)');
-    await db.query('INSERT INTO shape VALUES (1, 10)');
-    const one = new Database({ url: testDb.url, name: 'shape', schema: 'probe', max: 1, healthIntervalMs: 0, retry: { baseDelayMs: 1, attemptsMax: 3 } });
-    try {
-      const select = (tx: { query: Database['query'] }) => tx.query('SELECT * FROM shape WHERE id = $1', [1]);
-      expect(await select(one)).toEqual([{ id: 1, a: 10 }]);
-      await db.query('ALTER TABLE shape ADD COLUMN b int NOT NULL DEFAULT 7');
-      expect(await select(one)).toEqual([{ id: 1, a: 10, b: 7 }]);
-      await db.query('ALTER TABLE shape ADD COLUMN c int NOT NULL DEFAULT 8');
-      expect(await one.transaction((tx) => select(tx))).toEqual([{ id: 1, a: 10, b: 7, c: 8 }]);
-    } finally {
-      await one.close();
-    }
-  });
-
   it('when serializable transactions conflict and are marked retryable, then every one eventually commits once', async () => {
     const increments = 8;
     await Promise.all(

@@ -59,7 +59,6 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
     slowQueryMs: config.DB_SLOW_QUERY_MS,
     healthIntervalMs: config.DB_HEALTH_INTERVAL_MS,
-    preparedStatements: config.DB_PREPARED_STATEMENTS,
     logger,
     registry,
   });
