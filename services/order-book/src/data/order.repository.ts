@@ -198,6 +198,10 @@ export async function writeMatches(
     JSON.stringify(events.map((e) => ({ id: e.id, type: e.type, payload: e.payload }))),
     market.asset,
     market.fiatCurrency,
+    // The makers' ids again, as an array (and the opened orders' below): joined only to jsonb_to_recordset
+    // (which the planner takes for 100 rows), "orders" would be read by a sequential scan of the whole table;
+    // `id = ANY(...)` lets each statement find its rows through the primary key whatever the book's history.
+    [...new Set(matches.map((m) => m.makerOrderId))],
   ];
   let incomingSql = 'SELECT NULL::uuid AS id WHERE false';
   if (incoming.kind === 'insert') {
@@ -208,14 +212,15 @@ export async function writeMatches(
     }))));
     incomingSql = `INSERT INTO orders (id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, terms, status, live)
       SELECT id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, terms, status, status IN ('OPEN', 'PARTIALLY_FILLED')
-      FROM jsonb_to_recordset($5::jsonb) AS r(id uuid, user_id text, side text, asset text, fiat_currency text, price numeric, amount numeric, remaining numeric,
+      FROM jsonb_to_recordset($6::jsonb) AS r(id uuid, user_id text, side text, asset text, fiat_currency text, price numeric, amount numeric, remaining numeric,
         min_fill numeric, payment_methods text[], payment_window_minutes int, terms text, status text)
       RETURNING ${ORDER_COLUMNS}`;
   } else if (incoming.kind === 'open') {
+    params.push(incoming.orders.map((o) => o.id));
     params.push(JSON.stringify(incoming.orders.map((o) => ({ order_id: o.id, new_remaining: formatAmount(o.asset, o.remaining), new_status: o.status }))));
     incomingSql = `UPDATE orders SET remaining = r.new_remaining, status = r.new_status, live = r.new_status IN ('OPEN', 'PARTIALLY_FILLED'), updated_at = now()
-      FROM jsonb_to_recordset($5::jsonb) AS r(order_id uuid, new_remaining numeric, new_status text)
-      WHERE id = r.order_id AND status = 'PENDING_FUNDS'
+      FROM jsonb_to_recordset($7::jsonb) AS r(order_id uuid, new_remaining numeric, new_status text)
+      WHERE id = r.order_id AND id = ANY($6::uuid[]) AND status = 'PENDING_FUNDS'
       RETURNING ${ORDER_COLUMNS}`;
   }
   const [row] = await tx.query<{ makers_updated: number; incoming: OrderRow[] | null; sequence: string }>(
@@ -228,7 +233,7 @@ export async function writeMatches(
        UPDATE orders o SET remaining = o.remaining - f.amount,
          status = CASE WHEN o.remaining = f.amount THEN 'FILLED' ELSE 'PARTIALLY_FILLED' END,
          live = o.remaining > f.amount, updated_at = now()
-       FROM per_maker f WHERE o.id = f.maker_order_id AND o.live AND o.remaining >= f.amount
+       FROM per_maker f WHERE o.id = f.maker_order_id AND o.id = ANY($5::uuid[]) AND o.live AND o.remaining >= f.amount
        RETURNING o.id
      ), ins_matches AS (
        INSERT INTO matches (id, trade_id, maker_order_id, taker_order_id, buy_order_id, sell_order_id, buyer_id, seller_id, asset, fiat_currency, price, amount,

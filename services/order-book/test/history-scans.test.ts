@@ -1,0 +1,50 @@
+import type { Express } from 'express';
+import { createApp } from '../src/app';
+import { createHarness, type Harness } from './harness';
+import { actors } from './helpers';
+
+/**
+ * Placing and matching must cost the same however long the book's history is: "orders" keeps every order ever
+ * placed. Postgres counts the sequential scans of each table; matching on a large analysed history must not add
+ * to that count. One pool connection, so every statement's statistics are this session's to flush.
+ */
+describe('matching on a long order history', () => {
+  let harness: Harness;
+  let app: Express;
+  let t: ReturnType<typeof actors>;
+
+  beforeAll(async () => {
+    harness = await createHarness({ DB_POOL_MAX: '1' });
+    app = createApp({ runtime: harness.runtime });
+    t = actors(harness.runtime, app);
+    await harness.runtime.db.query(
+      `INSERT INTO orders (id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, status, live)
+       SELECT gen_random_uuid(), 'old' || (g % 40), CASE WHEN g % 2 = 0 THEN 'BUY' ELSE 'SELL' END, 'BTC', 'USD', 100, 1, 0, 1, ARRAY['SEPA'], 30, 'FILLED', false
+       FROM generate_series(1, 20000) g`,
+    );
+    await harness.runtime.db.query('ANALYZE orders');
+  });
+
+  afterAll(() => harness.close());
+
+  const orderScans = async () => {
+    await harness.runtime.db.query('SELECT pg_stat_force_next_flush()');
+    await harness.runtime.db.query('SELECT pg_stat_clear_snapshot()');
+    const [row] = await harness.runtime.db.query<{ n: string }>(`SELECT seq_scan::text AS n FROM pg_stat_user_tables WHERE relname = 'orders'`);
+    return BigInt(row!.n);
+  };
+
+  it('when BUY orders and funded SELL orders match, then no statement scans the whole history', async () => {
+    const before = await orderScans();
+    await t.place('buyer-1', { price: '100.00', amount: '1' });
+    const sells = [];
+    for (const seller of ['seller-1', 'seller-2']) sells.push((await t.place(seller, { side: 'SELL', price: '100.00', amount: '0.5' })).body.order.id as string);
+    await t.deliverHoldsTogether(sells.map((orderId) => ({ orderId })));
+    await t.placeFundedSell('seller-3', { price: '101.00', amount: '1' });
+    const crossing = await t.place('buyer-2', { price: '101.00', amount: '0.4' });
+    expect(crossing.body.fills).toHaveLength(1);
+    const [{ n }] = await harness.runtime.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM matches`);
+    expect(n).toBe(3);
+    expect(await orderScans()).toBe(before);
+  });
+});
