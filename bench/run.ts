@@ -11,7 +11,8 @@ import net from 'node:net';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { applyMigrations } from '@orrange/testing';
+import { Redis } from 'ioredis';
+import { applyMigrations, deleteKeys } from '@orrange/testing';
 import { dropDatabase, ensureDatabase, run } from '../scripts/lib/infra';
 import { stackSpecs, startProcesses, stopAll, type Running, type StackPorts } from '../scripts/lib/stack';
 import { loadDotEnv, ROOT, SERVICES, serviceDir, setting } from '../scripts/lib/services';
@@ -303,6 +304,10 @@ async function main(): Promise<void> {
   } finally {
     await stopAll(processes);
     await dropDatabase(databaseUrl).catch(() => undefined);
+    // The queues' jobs and every other key of this run: a bench leaves nothing behind in Redis either.
+    const redis = new Redis(setting('REDIS_URL'), { lazyConnect: true });
+    await redis.connect().then(() => deleteKeys(redis, `${prefix}*`)).catch(() => undefined);
+    redis.disconnect();
   }
   report(results, startedAt);
 }
