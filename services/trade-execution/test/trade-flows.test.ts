@@ -203,6 +203,17 @@ describe('trades: escrow settlement, timers, disputes, races, reads, chat, feedb
     expect((await request(h.app).get(`/api/v1/trades/${m.tradeId}/messages`).set(h.as('stranger'))).status).toBe(404);
   });
 
+  it('when a chat grows past a power of ten, then messages still come in the order they were written', async () => {
+    const m = await openTrade(h);
+    // Sequence numbers 96 to 107: as text, "100" would sort before "96".
+    await h.runtime.db.query(`SELECT setval(pg_get_serial_sequence('trade_messages', 'seq'), 95)`);
+    const bodies = Array.from({ length: 12 }, (_, i) => `message ${i + 1}`);
+    for (const body of bodies) expect((await request(h.app).post(`/api/v1/trades/${m.tradeId}/messages`).set(h.as(m.buyerId)).send({ body })).status).toBe(201);
+    const first = await request(h.app).get(`/api/v1/trades/${m.tradeId}/messages?limit=5`).set(h.as(m.sellerId));
+    const rest = await request(h.app).get(`/api/v1/trades/${m.tradeId}/messages?limit=50&cursor=${first.body.nextCursor}`).set(h.as(m.sellerId));
+    expect([...first.body.data, ...rest.body.data].map((x: { body: string }) => x.body)).toEqual(bodies);
+  });
+
   it('when a party leaves feedback, then only after COMPLETED and only once; feedback.left is emitted', async () => {
     const m = await openTrade(h);
     const feedback = (userId: string, body: object) => request(h.app).post(`/api/v1/trades/${m.tradeId}/feedback`).set(h.as(userId)).send(body);

@@ -30,11 +30,11 @@ async function chatTrade(db: Database, tradeId: string, who: Identity) {
   return trade;
 }
 
-/** Chat in order of writing; the cursor is the last sequence number seen. */
+/** Chat in order of writing; the cursor is the last sequence number seen. The ORDER BY names the table column: a bare `seq` is the text output column. */
 export async function listMessages(db: Database, tradeId: string, who: Identity, limit: number, afterSeq: string | null) {
   await chatTrade(db, tradeId, who);
   const rows = await db.query<MessageRow>(
-    'SELECT id, seq::text, trade_id, sender_id, body, created_at FROM trade_messages WHERE trade_id = $1 AND ($2::bigint IS NULL OR seq > $2::bigint) ORDER BY seq LIMIT $3',
+    'SELECT id, seq::text, trade_id, sender_id, body, created_at FROM trade_messages WHERE trade_id = $1 AND ($2::bigint IS NULL OR trade_messages.seq > $2::bigint) ORDER BY trade_messages.seq LIMIT $3',
     [tradeId, afterSeq, limit + 1],
   );
   const page = rows.slice(0, limit);
