@@ -205,6 +205,19 @@ async function main(): Promise<void> {
   const prefix = `orrange-bench-${Date.now().toString(36)}`;
   log('building (turbo)…');
   await run(`${ROOT}/node_modules/.bin/turbo`, ['run', 'build', '--output-logs=errors-only'], { cwd: ROOT, env: { TURBO_TELEMETRY_DISABLED: '1' } });
+  try {
+    report(await measure(databaseUrl, prefix, startedAt), startedAt);
+  } finally {
+    // Whatever failed, a bench leaves nothing behind: neither its database nor a key of its Redis prefix.
+    await dropDatabase(databaseUrl).catch(() => undefined);
+    const redis = new Redis(setting('REDIS_URL'), { lazyConnect: true });
+    await redis.connect().then(() => deleteKeys(redis, `${prefix}*`)).catch(() => undefined);
+    redis.disconnect();
+  }
+}
+
+/** Creates and migrates the database, starts the stack, runs every step and returns the results. */
+async function measure(databaseUrl: string, prefix: string, startedAt: Date): Promise<Record<string, unknown>> {
   await ensureDatabase(databaseUrl);
   // The migrations' SQL applied directly, as the tests do: the database is thrown away after the run, and
   // Prisma's WebAssembly engine would spend about two minutes starting up four times.
@@ -325,13 +338,8 @@ async function main(): Promise<void> {
     results.ledgerVerify = verify.body;
   } finally {
     await stopAll(processes);
-    await dropDatabase(databaseUrl).catch(() => undefined);
-    // The queues' jobs and every other key of this run: a bench leaves nothing behind in Redis either.
-    const redis = new Redis(setting('REDIS_URL'), { lazyConnect: true });
-    await redis.connect().then(() => deleteKeys(redis, `${prefix}*`)).catch(() => undefined);
-    redis.disconnect();
   }
-  report(results, startedAt);
+  return results;
 }
 
 /** CPU milliseconds each process spent per order answered during the main load (book reads included). */
