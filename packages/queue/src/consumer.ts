@@ -117,9 +117,10 @@ export class EventConsumer {
     const outcomes = await this.options.db.transaction(
       async (tx) => {
         const fresh = events.length === 1
-          ? new Set((await claimInbox(tx, events[0]!.id, this.options.service)) ? [events[0]!.id] : [])
+          ? new Set((await claimInbox(tx, events[0]!.id, this.options.service)) ? [events[0]!.id.toLowerCase()] : [])
           : await claimInboxMany(tx, events.map((e) => e.id), this.options.service);
-        const done: ApplyOutcome[] = events.map((e) => (fresh.delete(e.id) ? 'applied' : 'duplicate'));
+        // Postgres answers uuids in lower case; an envelope may carry its id in upper case.
+        const done: ApplyOutcome[] = events.map((e) => (fresh.delete(e.id.toLowerCase()) ? 'applied' : 'duplicate'));
         const toApply = events.filter((_, i) => done[i] === 'applied');
         for (let i = 0; i < toApply.length; ) {
           const type = toApply[i]!.type;

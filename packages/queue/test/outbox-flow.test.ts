@@ -137,7 +137,7 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
     expect(await db.query('SELECT count(*)::int AS n FROM inbox')).toEqual([{ n: 5 }]);
   });
 
-  it('when grouped events have a bulk handler, then it gets each fresh event once, in arrival order, in one call per run of its type', async () => {
+  it('when grouped events have a bulk handler, then it gets each fresh event once (whatever the case of its id), in arrival order, in one call per run of its type', async () => {
     const calls: string[][] = [];
     const c = consumer(prefix(), {
       batchKey: () => 'all',
@@ -152,8 +152,9 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
     const already = envelope('b-0');
     expect(await c.apply(already)).toBe('applied');
     const twice = envelope('b-2');
+    const shouting = { ...envelope('b-3'), id: randomUUID().toUpperCase() };
     // The first apply runs alone; the rest arrive while it runs and form one group.
-    const outcomes = await Promise.all([envelope('b-1'), already, twice, envelope('b-3'), twice].map((e) => c.apply(e, false)));
+    const outcomes = await Promise.all([envelope('b-1'), already, twice, shouting, twice].map((e) => c.apply(e, false)));
     expect(outcomes).toEqual(['applied', 'duplicate', 'applied', 'applied', 'duplicate']);
     expect(calls).toEqual([['b-0'], ['b-1'], ['b-2', 'b-3']]);
     expect(await db.query('SELECT count(*)::int AS n FROM inbox')).toEqual([{ n: 4 }]);
