@@ -1,4 +1,5 @@
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { eventually } from '@orrange/testing';
@@ -116,6 +117,28 @@ describe('gateway proxy', () => {
     expect(res.headers['content-type']).toContain('application/problem+json');
     expect(res.body.code).toBe('REQUEST.TOO_LARGE');
     expect(stubs.orderBook.seen.length).toBe(before);
+  });
+
+  it('when a client is still writing a refused body, then it reads the 413 (no reset), and a declared giant body closes the connection', async () => {
+    const port = await listen(gateway);
+    try {
+      for (let i = 0; i < 5; i++) {
+        const res = await fetch(`http://127.0.0.1:${port.port}/api/v1/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(2_000_000) });
+        expect(res.status).toBe(413);
+        expect((await res.json()).code).toBe('REQUEST.TOO_LARGE');
+      }
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = net.connect(port.port, '127.0.0.1', () => socket.write('POST /api/v1/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n{'));
+        let text = '';
+        socket.on('data', (chunk) => (text += chunk.toString()));
+        socket.on('close', () => resolve(text));
+        socket.on('error', reject);
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 413/);
+      expect(answer).toMatch(/connection: close/i);
+    } finally {
+      await port.close();
+    }
   });
 
   it('when a chunked body without Content-Length grows over the limit, then it is cut with 413', async () => {

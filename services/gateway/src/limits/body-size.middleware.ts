@@ -3,14 +3,21 @@ import type { RequestHandler } from 'express';
 import { gatewayErrors } from '../errors';
 
 /**
- * Refuses a body whose declared Content-Length is over the limit before a byte of it is read. A body
+ * Past this declared size a refused body is not read at all: the connection closes after the 413. Below it,
+ * the body is read and thrown away after the 413 (Node does that for an answered request), so that the client,
+ * still writing, is not cut off by a reset before it can read the answer.
+ */
+const DISCARD_BYTES_MAX = 16 * 1024 * 1024;
+
+/**
+ * Refuses a body whose declared Content-Length is over the limit before a byte of it reaches a service. A body
  * without Content-Length (chunked) is counted while it streams to the upstream: see `countStreamedBody`.
  */
 export function bodySizeGuard(limitBytes: number): RequestHandler {
   return (req, res, next) => {
     const declared = req.header('content-length');
     if (declared !== undefined && Number(declared) > limitBytes) {
-      res.setHeader('Connection', 'close');
+      if (!(Number(declared) <= DISCARD_BYTES_MAX)) res.setHeader('Connection', 'close');
       return next(gatewayErrors.bodyTooLarge());
     }
     next();
