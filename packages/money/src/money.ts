@@ -53,10 +53,6 @@ export function normalize(decimal: string, scale: number): string {
   return fromUnits((negative ? -1n : 1n) * BigInt((whole || '0') + fraction.slice(0, scale).padEnd(scale, '0')), scale);
 }
 
-export function assetScale(asset: Asset): number {
-  return ASSET_SCALES[asset];
-}
-
 /**
  * fiat = price × amount, rounded half-up to cents. `priceCents` is in cents, `amountUnits` in the
  * asset's minor units.
