@@ -210,12 +210,17 @@ interface JournalRow {
   created_at: Date;
 }
 
-/** Appends one entry and moves the case's head; the caller holds the case row lock. */
+/**
+ * Appends one entry and moves the case's head, in one statement (one round trip); the caller holds the
+ * case row lock. A data-modifying WITH always runs to completion, so the insert happens though nothing reads it.
+ */
 export async function appendJournal(tx: Tx, e: JournalEntry): Promise<void> {
-  await tx.query('INSERT INTO journal_entries (dispute_id, seq, action, actor_id, data, prev_hash, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
-    e.disputeId, e.seq, e.action, e.actorId, JSON.stringify(e.data), e.prevHash, e.hash, e.createdAt,
-  ]);
-  await tx.query('UPDATE disputes SET journal_seq = $2, journal_head = $3 WHERE id = $1', [e.disputeId, e.seq, e.hash]);
+  await tx.query(
+    `WITH entry AS (
+       INSERT INTO journal_entries (dispute_id, seq, action, actor_id, data, prev_hash, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8))
+     UPDATE disputes SET journal_seq = $2, journal_head = $7 WHERE id = $1`,
+    [e.disputeId, e.seq, e.action, e.actorId, JSON.stringify(e.data), e.prevHash, e.hash, e.createdAt],
+  );
 }
 
 export async function readJournal(db: Sql, disputeId: string): Promise<JournalEntry[]> {
