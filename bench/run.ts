@@ -12,6 +12,7 @@ import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
+import { databaseName, withDatabase } from '@orrange/db';
 import { applyMigrations, deleteKeys } from '@orrange/testing';
 import { dropDatabase, ensureDatabase, run } from '../scripts/lib/infra';
 import { stackSpecs, startProcesses, stopAll, type Running, type StackPorts } from '../scripts/lib/stack';
@@ -77,7 +78,7 @@ async function sampled<T>(processes: Running[], databaseUrl: string, work: () =>
   let connectionsMax = 0;
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
-  const dbName = new URL(databaseUrl).pathname.slice(1);
+  const dbName = databaseName(databaseUrl);
   const timer = setInterval(async () => {
     for (const p of processes) if (p.child.pid) rss[p.spec.label] = Math.max(rss[p.spec.label] ?? 0, await rssMb(p.child.pid));
     const { rows } = await client.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [dbName]).catch(() => ({ rows: [{ n: 0 }] }));
@@ -201,7 +202,7 @@ async function holdConnections(port: number, count: number): Promise<{ open: () 
 async function main(): Promise<void> {
   loadDotEnv();
   const startedAt = new Date();
-  const databaseUrl = setting('DATABASE_URL').replace(/\/[^/?]+(\?|$)/, `/orrange_bench_${Date.now().toString(36)}$1`);
+  const databaseUrl = withDatabase(setting('DATABASE_URL'), `orrange_bench_${Date.now().toString(36)}`);
   const prefix = `orrange-bench-${Date.now().toString(36)}`;
   log('building (turbo)…');
   await run(`${ROOT}/node_modules/.bin/turbo`, ['run', 'build', '--output-logs=errors-only'], { cwd: ROOT, env: { TURBO_TELEMETRY_DISABLED: '1' } });

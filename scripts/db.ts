@@ -10,8 +10,8 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { Database } from '@orrange/db';
-import { dropDatabase, ensureDatabase, migrateAll, migrationStatus, OperatorError, pingPostgres, pingRedis, databaseName } from './lib/infra';
+import { Database, databaseName } from '@orrange/db';
+import { dropDatabase, ensureDatabase, migrateAll, migrationStatus, OperatorError, pingPostgres, pingRedis } from './lib/infra';
 import { loadDotEnv, ROOT, serviceDir, SERVICES, setting } from './lib/services';
 
 const log = (line: string) => console.log(`[db] ${line}`);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { Redis } from 'ioredis';
+import { databaseName, withDatabase } from '@orrange/db';
 import { ROOT, serviceDir, SERVICES, type ServiceInfo } from './services';
 
 /** A failure the operator can act on: printed as one line, no stack trace. */
@@ -16,14 +17,9 @@ function redact(url: string): string {
   return parsed.toString();
 }
 
-export function adminUrl(databaseUrl: string): string {
-  const parsed = new URL(databaseUrl);
-  parsed.pathname = '/postgres';
-  return parsed.toString();
-}
-
-export function databaseName(databaseUrl: string): string {
-  return decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+/** The server's `postgres` database, from which databases are created and dropped. */
+function adminUrl(databaseUrl: string): string {
+  return withDatabase(databaseUrl, 'postgres');
 }
 
 async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
