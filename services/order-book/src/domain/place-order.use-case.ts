@@ -1,26 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { Asset, FiatCurrency } from '@orrange/money';
 import { parsePayload } from '@orrange/queue';
 import { insertPendingOrder } from '../data/order.repository';
 import { matchBatch, type Placed } from './match-batch';
-import { formatAmount, type Order, type Side } from './order';
+import { formatAmount, type Order } from './order';
 import type { OrderBookDeps } from './order-book.deps';
 
 /** How many incoming BUY orders of one market share one transaction (one lock, one write, one commit). */
 export const BATCH_ORDERS_MAX = 64;
 
-export interface PlaceOrderInput {
-  userId: string;
-  side: Side;
-  asset: Asset;
-  fiatCurrency: FiatCurrency;
-  price: bigint;
-  amount: bigint;
-  minFill: bigint;
-  paymentMethods: string[];
-  paymentWindowMinutes: number;
-  terms: string | null;
-}
+/** What the owner chooses of an order; the rest (id, remainder, status, seq, times) is set on placing it. */
+export type PlaceOrderInput = Pick<Order, 'userId' | 'side' | 'asset' | 'fiatCurrency' | 'price' | 'amount' | 'minFill' | 'paymentMethods' | 'paymentWindowMinutes' | 'terms'>;
 
 /**
  * A SELL order waits for its hold (PENDING_FUNDS, `order.placed` in the same statement); trade-execution's
