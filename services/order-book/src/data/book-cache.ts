@@ -18,11 +18,8 @@ export const BOOK_REFRESH_INTERVAL_MS = 50;
 /** How many refreshes to try before giving up on a sequence (e.g. its transaction rolled back). */
 const REFRESH_ATTEMPTS_MAX = 40;
 
-export interface BookLevel {
-  price: string;
-  amount: string;
-  orderCount: number;
-}
+/** One price level: its price, the sum of its orders' remainders and how many orders rest there. */
+export type BookLevel = BookLevelRow;
 
 export interface BookSnapshot {
   asset: Asset;
@@ -67,10 +64,10 @@ export class BookCache {
   private readonly refreshing = new Map<string, RefreshState>();
 
   constructor(
-    private readonly deps: { db: Database; redis: Redis; prefix: string; logger: Logger; localTtlMs?: number },
+    private readonly deps: { db: Database; redis: Redis; prefix: string; logger: Logger },
   ) {}
 
-  key(asset: string, fiatCurrency: string): string {
+  private key(asset: string, fiatCurrency: string): string {
     return `${this.deps.prefix}:book:${asset}:${fiatCurrency}`;
   }
 
@@ -95,7 +92,7 @@ export class BookCache {
   }
 
   /** Recomputes the market's levels from Postgres and stores them (Redis if newer, and this replica's memory). */
-  async refresh(asset: Asset, fiatCurrency: FiatCurrency): Promise<BookSnapshot> {
+  private async refresh(asset: Asset, fiatCurrency: FiatCurrency): Promise<BookSnapshot> {
     const row = await readBookSnapshot(this.deps.db, asset, fiatCurrency, BOOK_DEPTH_MAX);
     const scale = ASSET_SCALES[asset];
     const level = (l: BookLevelRow): BookLevel => ({ price: normalize(l.price, FIAT_SCALE), amount: normalize(l.amount, scale), orderCount: l.orderCount });
@@ -122,14 +119,10 @@ export class BookCache {
     this.local.set(key, { snapshot, readAt: Date.now() });
   }
 
-  private get localTtlMs(): number {
-    return this.deps.localTtlMs ?? BOOK_LOCAL_TTL_MS;
-  }
-
   private snapshot(asset: Asset, fiatCurrency: FiatCurrency): Promise<BookSnapshot> {
     const key = this.key(asset, fiatCurrency);
     const entry = this.local.get(key);
-    if (entry && Date.now() - entry.readAt < this.localTtlMs) return Promise.resolve(entry.snapshot);
+    if (entry && Date.now() - entry.readAt < BOOK_LOCAL_TTL_MS) return Promise.resolve(entry.snapshot);
     const inFlight = this.loading.get(key);
     if (inFlight) return inFlight;
     const load = this.load(asset, fiatCurrency).finally(() => this.loading.delete(key));
@@ -138,10 +131,11 @@ export class BookCache {
   }
 
   private async load(asset: Asset, fiatCurrency: FiatCurrency): Promise<BookSnapshot> {
-    const cached = await this.deps.redis.get(this.key(asset, fiatCurrency));
+    const key = this.key(asset, fiatCurrency);
+    const cached = await this.deps.redis.get(key);
     if (!cached) return this.refresh(asset, fiatCurrency);
     const snapshot = JSON.parse(cached) as BookSnapshot;
-    this.local.set(this.key(asset, fiatCurrency), { snapshot, readAt: Date.now() });
+    this.local.set(key, { snapshot, readAt: Date.now() });
     return snapshot;
   }
 }
