@@ -125,7 +125,7 @@ describe('gateway proxy', () => {
       for (let i = 0; i < 5; i++) {
         const res = await fetch(`http://127.0.0.1:${port.port}/api/v1/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(2_000_000) });
         expect(res.status).toBe(413);
-        expect((await res.json()).code).toBe('REQUEST.TOO_LARGE');
+        expect(((await res.json()) as { code: string }).code).toBe('REQUEST.TOO_LARGE');
       }
       const answer = await new Promise<string>((resolve, reject) => {
         const socket = net.connect(port.port, '127.0.0.1', () => socket.write('POST /api/v1/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n{'));
