@@ -14,7 +14,7 @@ import { OpenApiAggregator } from './docs/openapi-merge';
 import { bodySizeGuard } from './limits/body-size.middleware';
 import { rateLimits } from './limits/rate-limits';
 import { healthRouter } from './observability/health.routes';
-import { createGatewayMetrics, requestMetrics } from './observability/metrics';
+import { requestMetrics, type GatewayMetrics } from './observability/metrics';
 import { proxyToServices } from './proxy/proxy.middleware';
 import type { Upstreams } from './proxy/upstream-pool';
 
@@ -22,6 +22,8 @@ export interface GatewayDeps {
   config: Config;
   logger: Logger;
   registry: Registry;
+  /** The gateway's metrics, built once with the registry (the upstream pools report into them too). */
+  metrics: GatewayMetrics;
   redis: Redis;
   upstreams: Upstreams;
 }
@@ -31,8 +33,7 @@ const EXPOSED_HEADERS = ['X-Request-Id', 'RateLimit', 'RateLimit-Policy', 'RateL
 
 /** The gateway app. It never listens: index.ts does, and tests drive it with supertest. */
 export function createApp(deps: GatewayDeps): Express {
-  const { config, logger, registry, redis, upstreams } = deps;
-  const metrics = createGatewayMetrics(registry);
+  const { config, logger, registry, metrics, redis, upstreams } = deps;
   const tokens = new TokenChecker(
     { keyring: parseKeyring(config.JWT_SECRETS, config.JWT_ACTIVE_KID), issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
     redis,

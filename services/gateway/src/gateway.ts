@@ -3,12 +3,13 @@ import type { Registry } from 'prom-client';
 import { createRegistry } from '@orrange/http';
 import { createLogger, type Logger } from '@orrange/logger';
 import type { Config } from './config';
-import { createGatewayMetrics } from './observability/metrics';
+import { createGatewayMetrics, type GatewayMetrics } from './observability/metrics';
 import { Upstreams } from './proxy/upstream-pool';
 
 export interface GatewayResources {
   logger: Logger;
   registry: Registry;
+  metrics: GatewayMetrics;
   redis: Redis;
   upstreams: Upstreams;
   close(): Promise<void>;
@@ -22,6 +23,7 @@ export interface GatewayResources {
 export function createGatewayResources(config: Config, options: { logger?: Logger; registry?: Registry } = {}): GatewayResources {
   const logger = options.logger ?? createLogger('gateway', config.LOG_LEVEL);
   const registry = options.registry ?? createRegistry('gateway');
+  const metrics = createGatewayMetrics(registry);
   const redis = new Redis(config.REDIS_URL, {
     maxRetriesPerRequest: 1,
     commandTimeout: 1_000,
@@ -36,11 +38,12 @@ export function createGatewayResources(config: Config, options: { logger?: Logge
     { user: config.USER_SERVICE_URLS, 'order-book': config.ORDER_BOOK_SERVICE_URLS, 'trade-execution': config.TRADE_SERVICE_URLS, dispute: config.DISPUTE_SERVICE_URLS },
     { maxSockets: config.UPSTREAM_MAX_SOCKETS, probeIntervalMs: config.UPSTREAM_PROBE_INTERVAL_MS, probeTimeoutMs: config.HEALTH_TIMEOUT_MS, ejectMs: config.UPSTREAM_EJECT_MS },
     logger,
-    createGatewayMetrics(registry),
+    metrics,
   );
   return {
     logger,
     registry,
+    metrics,
     redis,
     upstreams,
     async close() {

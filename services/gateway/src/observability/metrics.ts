@@ -10,36 +10,35 @@ export interface GatewayMetrics {
   upstreamHealthy: Gauge<'service' | 'upstream'>;
 }
 
-/** The gateway's own metrics; reused when an app is built twice over one registry. */
+/** The gateway's own metrics, registered once per registry (see createGatewayResources). */
 export function createGatewayMetrics(registry: Registry): GatewayMetrics {
-  const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined;
   return {
-    requestDuration: existing('gateway_http_request_duration_seconds') ?? new Histogram({
+    requestDuration: new Histogram({
       name: 'gateway_http_request_duration_seconds',
       help: 'Request duration at the gateway by route group (owning service, health, metrics, docs, unmatched) and status',
       labelNames: ['method', 'group', 'status'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
       registers: [registry],
     }),
-    upstreamErrors: existing('gateway_upstream_errors_total') ?? new Counter({
+    upstreamErrors: new Counter({
       name: 'gateway_upstream_errors_total',
       help: 'Proxied requests that failed at the upstream: unavailable, timeout, no healthy upstream',
       labelNames: ['service', 'kind'],
       registers: [registry],
     }),
-    rateLimited: existing('gateway_rate_limit_rejections_total') ?? new Counter({
+    rateLimited: new Counter({
       name: 'gateway_rate_limit_rejections_total',
       help: 'Requests refused with 429, by limiter',
       labelNames: ['limiter'],
       registers: [registry],
     }),
-    authFailures: existing('gateway_auth_failures_total') ?? new Counter({
+    authFailures: new Counter({
       name: 'gateway_auth_failures_total',
       help: 'Requests refused with 401 at the gateway, by reason',
       labelNames: ['reason'],
       registers: [registry],
     }),
-    upstreamHealthy: existing('gateway_upstream_healthy') ?? new Gauge({
+    upstreamHealthy: new Gauge({
       name: 'gateway_upstream_healthy',
       help: '1 when the upstream is in rotation, 0 when it is out',
       labelNames: ['service', 'upstream'],
