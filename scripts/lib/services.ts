@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { DEFAULT_DATABASE_URL } from '@orrange/config';
 
 export const ROOT = path.resolve(__dirname, '../..');
 
@@ -19,7 +20,7 @@ export function serviceDir(name: string): string {
 }
 
 export const DEFAULTS = {
-  DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/orrange',
+  DATABASE_URL: DEFAULT_DATABASE_URL,
   REDIS_URL: 'redis://127.0.0.1:6379',
   ADMIN_EMAIL: 'admin@orrange.local',
   ADMIN_PASSWORD: 'orrange-admin-dev-password',

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
+import { DEFAULT_DATABASE_URL } from '@orrange/config';
 import { assertSchemaName, poolConfigFromUrl, withDatabase } from './pool-config';
-
-export const DEFAULT_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/orrange';
 
 /**
  * The Prisma CLI configuration every service uses (`prisma.config.ts`): Prisma 6.19's WebAssembly schema
