@@ -1,5 +1,5 @@
 import type { Tx } from '@orrange/db';
-import { ASSET_SCALES, normalize, type Asset } from '@orrange/money';
+import { ASSET_SCALES, FIAT_SCALE, normalize, type Asset } from '@orrange/money';
 import type { Attachment, AuthorRole, DisputeCase, DisputeStatus, Evidence, Outcome, PartySide } from '../domain/dispute';
 import type { JournalEntry } from '../domain/journal';
 
@@ -50,7 +50,7 @@ function toCase(row: CaseRow): DisputeCase {
     asset: row.asset,
     amount: normalize(row.amount, scale),
     fiatCurrency: row.fiat_currency,
-    fiatAmount: normalize(row.fiat_amount, 2),
+    fiatAmount: normalize(row.fiat_amount, FIAT_SCALE),
     status: row.status,
     arbitratorId: row.arbitrator_id,
     assignedAt: row.assigned_at,
@@ -71,21 +71,11 @@ function toCase(row: CaseRow): DisputeCase {
   };
 }
 
-export interface NewCase {
-  id: string;
-  tradeId: string;
-  openedBy: string;
-  reason: string;
-  buyerId: string;
-  sellerId: string;
-  asset: Asset;
-  amount: string;
-  fiatCurrency: string;
-  fiatAmount: string;
-  createdAt: Date;
-  evidenceDeadlineAt: Date;
-  assignmentDeadlineAt: Date;
-}
+/** A case as opened: the trade's projection and the deadlines; the rest takes its column defaults. */
+export type NewCase = Pick<
+  DisputeCase,
+  'id' | 'tradeId' | 'openedBy' | 'reason' | 'buyerId' | 'sellerId' | 'asset' | 'amount' | 'fiatCurrency' | 'fiatAmount' | 'createdAt' | 'evidenceDeadlineAt' | 'assignmentDeadlineAt'
+>;
 
 /** Inserts the case unless one exists for this id or trade; returns null for such a duplicate. */
 export async function insertCase(tx: Tx, c: NewCase): Promise<DisputeCase | null> {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Database, Tx } from '@orrange/db';
-import { ASSET_SCALES, normalize, type Asset } from '@orrange/money';
+import { ASSET_SCALES, FIAT_SCALE, normalize, type Asset } from '@orrange/money';
 import type { EventPayload } from '@orrange/queue';
 import { conflict, decodeCursor, encodeCursor } from '@orrange/http';
 import { z } from 'zod';
@@ -64,7 +64,7 @@ export async function openCase(deps: DisputeEventDeps, tx: Tx, e: EventPayload<'
     asset: e.asset,
     amount: normalize(e.amount, scale),
     fiatCurrency: e.fiatCurrency,
-    fiatAmount: normalize(e.fiatAmount, 2),
+    fiatAmount: normalize(e.fiatAmount, FIAT_SCALE),
     createdAt: now,
     evidenceDeadlineAt: new Date(now.getTime() + deps.evidenceWindowMs),
     assignmentDeadlineAt: new Date(now.getTime() + deps.assignmentTimeoutMs),
