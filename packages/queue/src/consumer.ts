@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Database, Tx } from '@orrange/db';
 import { runWithContext, type Logger } from '@orrange/logger';
 import { envelopeSchema, eventSchemas, queueName, type EventEnvelope, type EventType, type ServiceName } from './contracts';
-import { claimInbox, claimInboxMany } from './outbox';
+import { claimInboxMany } from './outbox';
 
 /** Applies one event inside the transaction that also records it in the inbox. */
 export type EventHandler<T extends EventType> = (event: EventEnvelope<T>, tx: Tx) => Promise<void>;
@@ -116,9 +116,7 @@ export class EventConsumer {
   private async applyInOneTransaction(events: EventEnvelope[]): Promise<ApplyOutcome[]> {
     const outcomes = await this.options.db.transaction(
       async (tx) => {
-        const fresh = events.length === 1
-          ? new Set((await claimInbox(tx, events[0]!.id, this.options.service)) ? [events[0]!.id.toLowerCase()] : [])
-          : await claimInboxMany(tx, events.map((e) => e.id), this.options.service);
+        const fresh = await claimInboxMany(tx, events.map((e) => e.id), this.options.service);
         // Postgres answers uuids in lower case; an envelope may carry its id in upper case.
         const done: ApplyOutcome[] = events.map((e) => (fresh.delete(e.id.toLowerCase()) ? 'applied' : 'duplicate'));
         const toApply = events.filter((_, i) => done[i] === 'applied');

@@ -47,17 +47,9 @@ export async function enqueueEvent<T extends EventType>(tx: SqlExecutor, type: T
 }
 
 /**
- * Claims an event for a consumer inside the caller's transaction. Returns false when this consumer has
- * already applied it: the caller then does nothing, and an at-least-once redelivery changes nothing.
- */
-export async function claimInbox(tx: SqlExecutor, eventId: string, consumer: string): Promise<boolean> {
-  const rows = await tx.query('INSERT INTO inbox (event_id, consumer) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1', [eventId, consumer]);
-  return rows.length === 1;
-}
-
-/**
- * claimInbox for several events in one statement: returns the ids this consumer had not applied yet (each
- * once, even when an id appears twice in `eventIds`).
+ * Claims events for a consumer inside the caller's transaction, in one statement: returns the ids (in lower
+ * case, as Postgres prints uuids) this consumer had not applied yet, each once even when an id appears twice
+ * in `eventIds`. The caller applies only those, so an at-least-once redelivery changes nothing.
  */
 export async function claimInboxMany(tx: SqlExecutor, eventIds: string[], consumer: string): Promise<Set<string>> {
   const rows = await tx.query<{ event_id: string }>(
