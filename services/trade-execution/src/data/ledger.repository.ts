@@ -34,12 +34,6 @@ export async function postMovementOrFail(tx: SqlExecutor, movement: Movement): P
   if (outcome !== 'OK') throw new Error(`ledger invariant: movement ${movement.kind}:${movement.ref} answered ${outcome}`);
 }
 
-/** The balance of one account, 0 if it does not exist yet (as a NUMERIC string). */
-export async function accountBalance(tx: SqlExecutor, kind: string, owner: string, ref: string, asset: Asset): Promise<string> {
-  const [row] = await tx.query<{ balance: string }>('SELECT balance FROM accounts WHERE kind = $1 AND owner_id = $2 AND ref_id = $3 AND asset = $4', [kind, owner, ref, asset]);
-  return row?.balance ?? '0';
-}
-
 export interface Balance {
   asset: Asset;
   available: string;

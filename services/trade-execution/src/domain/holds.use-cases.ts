@@ -2,7 +2,7 @@ import type { Tx } from '@orrange/db';
 import { ASSET_SCALES, fromUnits, normalize, toUnits, type Asset } from '@orrange/money';
 import type { EventPayload } from '@orrange/queue';
 import { claimHolds, markHolds } from '../data/hold.repository';
-import { accountBalance, postMovement, postMovements } from '../data/ledger.repository';
+import { postMovement, postMovements } from '../data/ledger.repository';
 import { enqueueEvents, outgoing } from '../messaging/enqueue-events';
 import { available, held, journalId, type Movement, type PostOutcome } from './ledger';
 
@@ -67,7 +67,14 @@ function firstPerOrder(events: EventPayload<'order.placed'>[]): EventPayload<'or
  */
 export async function releaseHold(tx: Tx, e: EventPayload<'order.cancelled'>): Promise<void> {
   if (e.side !== 'SELL') return;
-  const [hold] = await tx.query<{ status: string; user_id: string; asset: Asset }>('SELECT status, user_id, asset FROM order_holds WHERE order_id = $1 FOR UPDATE', [e.orderId]);
+  // The hold row is locked and what its HELD account holds is read with it (not locked: post_journal locks
+  // accounts in id order, and a match taking part of the hold meanwhile makes the release retry below).
+  const [hold] = await tx.query<{ status: string; user_id: string; asset: Asset; in_hold: string }>(
+    `SELECT h.status, h.user_id, h.asset, coalesce(a.balance, 0)::text AS in_hold
+     FROM order_holds h LEFT JOIN accounts a ON a.kind = 'HELD' AND a.owner_id = h.user_id AND a.ref_id = h.order_id AND a.asset = h.asset
+     WHERE h.order_id = $1 FOR UPDATE OF h`,
+    [e.orderId],
+  );
   if (!hold) {
     const inserted = await tx.query(
       `INSERT INTO order_holds (order_id, user_id, asset, amount, status) VALUES ($1, $2, $3, 0, 'CANCELLED_EARLY') ON CONFLICT DO NOTHING RETURNING 1`,
@@ -80,7 +87,7 @@ export async function releaseHold(tx: Tx, e: EventPayload<'order.cancelled'>): P
   if (hold.status !== 'PLACED') return;
   const scale = ASSET_SCALES[hold.asset];
   const remaining = unitsOf(e.remaining, hold.asset) ?? 0n;
-  const inHold = toUnits(normalize(await accountBalance(tx, 'HELD', hold.user_id, e.orderId, hold.asset), scale), scale);
+  const inHold = toUnits(normalize(hold.in_hold, scale), scale);
   const release = remaining < inHold ? remaining : inHold;
   if (release > 0n) {
     const outcome = await postMovement(tx, { id: journalId('release-hold', e.orderId), kind: 'RELEASE_HOLD', ref: e.orderId, legs: [held(hold.user_id, e.orderId, hold.asset, -release), available(hold.user_id, hold.asset, release)] });
