@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Tx } from '@orrange/db';
+import type { Database, Tx } from '@orrange/db';
 import type { EventEnvelope } from '@orrange/queue';
+import { actOnTrade } from '../src/domain/trades.use-cases';
 import { createEventHandlers } from '../src/messaging/event-handlers';
-import { balance, fund, verify } from './factories';
+import { balance, fund, openTrade, verify } from './factories';
 import { createHarness, type Harness } from './harness';
 
 /** A transaction that counts the statements sent through it (each is one round trip to Postgres). */
@@ -16,7 +17,7 @@ function counting(tx: Tx, count: () => void): Tx {
   };
 }
 
-describe('round trips of the single-event money paths', () => {
+describe('round trips of the single-event money paths (release of a hold, settlement of a trade)', () => {
   let h: Harness;
 
   beforeAll(async () => {
@@ -36,5 +37,23 @@ describe('round trips of the single-event money paths', () => {
     expect(statements).toBe(3);
     expect(await balance(h, 'rt-cancel', 'BTC')).toMatchObject({ available: '0.70000000', held: '0.30000000' });
     expect((await verify(h)).ok).toBe(true);
+  });
+
+  it('when a seller releases, then the completion is recorded with its parties marked active in one statement: lock, post, update, record, enqueue', async () => {
+    const m = await openTrade(h, { amount: '0.1' });
+    // Activity rows from the trade's creation are removed, so the ones found after come from the completion.
+    await h.runtime.db.query('DELETE FROM user_activity_hours WHERE user_id = ANY ($1::text[])', [[m.buyerId, m.sellerId]]);
+    let statements = 0;
+    const db = h.deps.db;
+    const countingDb = Object.assign(Object.create(db) as Database, {
+      transaction: <T>(body: (tx: Tx) => Promise<T>, options?: Parameters<Database['transaction']>[1]) => db.transaction((tx) => body(counting(tx, () => (statements += 1))), options),
+    });
+    const { trade } = await actOnTrade({ ...h.deps, db: countingDb }, m.tradeId, { userId: m.sellerId, roles: ['user'], scopes: null, via: 'jwt' }, 'release');
+    expect(trade.status).toBe('COMPLETED');
+    expect(statements).toBe(5);
+    const active = await h.runtime.db.query<{ user_id: string }>('SELECT user_id FROM user_activity_hours WHERE user_id = ANY ($1::text[]) ORDER BY user_id', [[m.buyerId, m.sellerId]]);
+    expect(active.map((r) => r.user_id)).toEqual([m.buyerId, m.sellerId].sort());
+    const [minutes] = await h.runtime.db.query<{ trades: number }>(`SELECT sum(trades)::int AS trades FROM market_minutes WHERE asset = 'BTC' AND fiat_currency = 'USD'`);
+    expect(minutes!.trades).toBe(1);
   });
 });

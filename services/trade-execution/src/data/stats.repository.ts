@@ -5,12 +5,17 @@ import type { Asset, FiatCurrency } from '@orrange/money';
 const MINUTE_SHARDS = 8;
 
 /**
- * Adds a completed trade to a random shard of its market's minute bucket, and registers the market once, in
- * the completion transaction. Neither statement makes concurrent completions wait long on one row.
+ * Adds a completed trade to a random shard of its market's minute bucket, registers the market once and marks
+ * its parties active this hour (as touchUsers does), in one statement of the completion transaction. None of it
+ * makes concurrent completions wait long on one row.
  */
-export async function recordCompletedTrade(tx: SqlExecutor, t: { asset: Asset; fiatCurrency: FiatCurrency; price: string; amount: string; fiatAmount: string }): Promise<void> {
+export async function recordCompletedTrade(
+  tx: SqlExecutor,
+  t: { asset: Asset; fiatCurrency: FiatCurrency; price: string; amount: string; fiatAmount: string; userIds: string[] },
+): Promise<void> {
   await tx.query(
-    `WITH market AS (INSERT INTO markets (asset, fiat_currency) VALUES ($1, $2) ON CONFLICT DO NOTHING)
+    `WITH market AS (INSERT INTO markets (asset, fiat_currency) VALUES ($1, $2) ON CONFLICT DO NOTHING),
+     active AS (${markActive('$7')})
      INSERT INTO market_minutes AS m (asset, fiat_currency, minute, shard, trades, volume, fiat_volume, high, low, last_price, last_at)
      VALUES ($1, $2, date_trunc('minute', now()), $6, 1, $4, $5, $3, $3, $3, clock_timestamp())
      ON CONFLICT (asset, fiat_currency, minute, shard) DO UPDATE SET
@@ -18,18 +23,20 @@ export async function recordCompletedTrade(tx: SqlExecutor, t: { asset: Asset; f
        high = greatest(m.high, EXCLUDED.high), low = least(m.low, EXCLUDED.low),
        last_price = CASE WHEN EXCLUDED.last_at >= m.last_at THEN EXCLUDED.last_price ELSE m.last_price END,
        last_at = greatest(m.last_at, EXCLUDED.last_at)`,
-    [t.asset, t.fiatCurrency, t.price, t.amount, t.fiatAmount, Math.floor(Math.random() * MINUTE_SHARDS)],
+    [t.asset, t.fiatCurrency, t.price, t.amount, t.fiatAmount, Math.floor(Math.random() * MINUTE_SHARDS), t.userIds],
   );
 }
 
 /** Marks users as active this hour (trade created or completed). Insert-only: a busy user's row is never locked. */
 export async function touchUsers(tx: SqlExecutor, userIds: string[]): Promise<void> {
   if (userIds.length === 0) return;
-  await tx.query(
-    `INSERT INTO user_activity_hours (hour, user_id) SELECT DISTINCT date_trunc('hour', now()), u FROM unnest($1::text[]) AS u ORDER BY 2
-     ON CONFLICT DO NOTHING`,
-    [userIds],
-  );
+  await tx.query(markActive('$1'), [userIds]);
+}
+
+/** The statement of touchUsers, for the text[] parameter `param` (also a WITH clause of recordCompletedTrade). */
+function markActive(param: string): string {
+  return `INSERT INTO user_activity_hours (hour, user_id) SELECT DISTINCT date_trunc('hour', now()), u FROM unnest(${param}::text[]) AS u ORDER BY 2
+     ON CONFLICT DO NOTHING`;
 }
 
 export interface MarketRow {
