@@ -1,4 +1,4 @@
-import { ASSET_SCALES, FIAT_SCALE, fromUnits, type Asset, type FiatCurrency } from '@orrange/money';
+import { ASSET_SCALES, FIAT_SCALE, decimalPattern, fromUnits, type Asset, type FiatCurrency } from '@orrange/money';
 import type { MatchableOrder, Side } from './matching-engine';
 
 export type { Side } from './matching-engine';
@@ -43,10 +43,6 @@ export interface FillView {
   amount: string;
 }
 
-export function oppositeSide(side: Side): Side {
-  return side === 'BUY' ? 'SELL' : 'BUY';
-}
-
 /** The status an order has after a change of its remainder while it is in the book. */
 export function statusForRemaining(order: Pick<Order, 'amount'>, remaining: bigint): OrderStatus {
   if (remaining === 0n) return 'FILLED';
@@ -63,6 +59,11 @@ export function formatAmount(asset: Asset, units: bigint): string {
 
 export function formatPrice(cents: bigint): string {
   return fromUnits(cents, FIAT_SCALE);
+}
+
+/** A decimal string above zero with at most `scale` decimals: what an amount of an asset must be. */
+export function isPositiveDecimal(value: string, scale: number): boolean {
+  return decimalPattern(scale).test(value) && /[1-9]/.test(value);
 }
 
 /**
@@ -88,5 +89,3 @@ export function orderView(order: Order, viewerId?: string) {
     updatedAt: order.updatedAt.toISOString(),
   };
 }
-
-export type OrderView = ReturnType<typeof orderView>;
