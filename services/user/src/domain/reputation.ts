@@ -1,3 +1,5 @@
+import { fromUnits } from '@orrange/money';
+
 /** Reputation counters as the user_stats projection keeps them. */
 export interface StatsRow {
   tradesCompleted: number;
@@ -23,8 +25,7 @@ const RATE_SCALE = 10n ** BigInt(RATE_PLACES);
 export function completionRate(completed: number, cancelled: number): string | null {
   const total = BigInt(completed) + BigInt(cancelled);
   if (total === 0n) return null;
-  const scaled = (BigInt(completed) * RATE_SCALE) / total;
-  return `${scaled / RATE_SCALE}.${(scaled % RATE_SCALE).toString().padStart(RATE_PLACES, '0')}`;
+  return fromUnits((BigInt(completed) * RATE_SCALE) / total, RATE_PLACES);
 }
 
 export function publicStats(row: StatsRow | undefined): PublicStats {
