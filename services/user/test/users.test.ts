@@ -1,7 +1,6 @@
 import request from 'supertest';
 import { authRedisKeys, hashApiKey } from '@orrange/http';
-import { gatewayIdentity } from './fixtures';
-import { identity, registerUser, type TestUser } from './fixtures';
+import { gatewayIdentity, identity, registerUser, type TestUser } from './fixtures';
 import { createHarness, type Harness } from './harness';
 
 describe('users: profiles and roles', () => {
@@ -166,8 +165,8 @@ describe('users: profiles and roles', () => {
       seen.push(...page.body.data.map((row: { id: string }) => BigInt(row.id)));
       cursor = page.body.nextCursor;
     } while (cursor);
-    const [{ n }] = await harness.runtime.db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_log');
-    expect(seen).toHaveLength(n);
+    const [total] = await harness.runtime.db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_log');
+    expect(seen).toHaveLength(total!.n);
     expect(seen.every((id, i) => i === 0 || id < seen[i - 1]!)).toBe(true);
   });
 
