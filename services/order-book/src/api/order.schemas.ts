@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { ASSET_SCALES, FIAT_SCALE, assetSchema, decimalPattern, fiatSchema, positiveDecimal, toUnits } from '@orrange/money';
-import { ORDER_STATUSES, PAYMENT_WINDOW_DEFAULT_MINUTES } from '../domain/order';
+import { ASSET_SCALES, FIAT_SCALE, assetSchema, fiatSchema, positiveDecimal, toUnits } from '@orrange/money';
+import { isPositiveDecimal, ORDER_STATUSES, PAYMENT_WINDOW_DEFAULT_MINUTES } from '../domain/order';
 
 /** Decimal strings are bounded before any pattern runs: nobody makes us parse a megabyte of digits. */
 const DECIMAL_LENGTH_MAX = 40;
@@ -22,10 +22,6 @@ export const paymentMethodSchema = z
   .pipe(z.string().min(1, 'must not be blank').max(64));
 
 const decimalString = z.string().max(DECIMAL_LENGTH_MAX);
-
-function isPositiveDecimal(value: string, scale: number): boolean {
-  return decimalPattern(scale).test(value) && /[1-9]/.test(value);
-}
 
 export const placeOrderBody = z
   .object({

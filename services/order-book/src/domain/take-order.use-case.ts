@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { badRequest, conflict, notFound } from '@orrange/http';
-import { ASSET_SCALES, decimalPattern, toUnits } from '@orrange/money';
+import { ASSET_SCALES, toUnits } from '@orrange/money';
 import { findOrder, lockMarketOfOrder, writeMatches, type MatchRecord } from '../data/order.repository';
 import { respectsMinFill } from './matching-engine';
 import { matchedEvent, fillView } from './match-records';
-import { LIVE_STATUSES, type FillView } from './order';
+import { isPositiveDecimal, LIVE_STATUSES, type FillView } from './order';
 import type { OrderBookDeps } from './order-book.deps';
 
 export interface TakeOrderInput {
@@ -68,7 +68,7 @@ export async function takeOrder(deps: OrderBookDeps, input: TakeOrderInput): Pro
 }
 
 function parseAmount(amount: string, scale: number): bigint {
-  if (!decimalPattern(scale).test(amount) || !/[1-9]/.test(amount)) {
+  if (!isPositiveDecimal(amount, scale)) {
     throw badRequest('VALIDATION.FAILED', 'The request is not valid.', [{ path: 'amount', message: `must be a positive decimal string with at most ${scale} decimals` }]);
   }
   return toUnits(amount, scale);
