@@ -1,6 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Database } from '@orrange/db';
 import { openTradeCounts } from './data/stats.repository';
+import { OPEN_STATES } from './domain/trade-state-machine';
 
 /** Business metrics on /metrics: completed volume per asset (a counter) and open trades by status (a gauge read from the database). */
 export interface BusinessMetrics {
@@ -21,7 +22,7 @@ export function createBusinessMetrics(registry: Registry, db: Database): Busines
       const rows = await openTradeCounts(db).catch(() => undefined);
       if (!rows) return;
       this.reset();
-      for (const status of ['AWAITING_PAYMENT', 'PAID', 'DISPUTED']) this.set({ status }, rows.find((r) => r.status === status)?.n ?? 0);
+      for (const status of OPEN_STATES) this.set({ status }, rows.find((r) => r.status === status)?.n ?? 0);
     },
   });
   return {

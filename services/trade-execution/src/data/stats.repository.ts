@@ -1,5 +1,6 @@
 import type { SqlExecutor } from '@orrange/queue';
 import type { Asset, FiatCurrency } from '@orrange/money';
+import { OPEN_STATES } from '../domain/trade-state-machine';
 
 /** Shards per market and minute: concurrent completions in one market spread over this many rows. */
 const MINUTE_SHARDS = 8;
@@ -75,8 +76,9 @@ export interface AdminStatsRow {
 export async function adminStats(db: SqlExecutor): Promise<{ totals: AdminStatsRow; volumes: Array<{ asset: Asset; trades: number; volume: string }> }> {
   const [totals] = await db.query<AdminStatsRow>(
     `SELECT (SELECT count(*) FROM (SELECT DISTINCT user_id FROM user_activity_hours WHERE hour > now() - interval '24 hours') u)::int AS active_users,
-            (SELECT count(*) FROM trades WHERE status IN ('AWAITING_PAYMENT', 'PAID', 'DISPUTED'))::int AS open_trades,
+            (SELECT count(*) FROM trades WHERE status = ANY ($1::text[]))::int AS open_trades,
             (SELECT count(*) FROM trades WHERE status = 'DISPUTED')::int AS open_disputes`,
+    [OPEN_STATES],
   );
   const volumes = await db.query<{ asset: Asset; trades: number; volume: string }>(
     `SELECT asset, sum(trades)::int AS trades, sum(volume)::text AS volume FROM market_minutes
@@ -86,5 +88,5 @@ export async function adminStats(db: SqlExecutor): Promise<{ totals: AdminStatsR
 }
 
 export async function openTradeCounts(db: SqlExecutor): Promise<Array<{ status: string; n: number }>> {
-  return db.query(`SELECT status, count(*)::int AS n FROM trades WHERE status IN ('AWAITING_PAYMENT', 'PAID', 'DISPUTED') GROUP BY status`);
+  return db.query('SELECT status, count(*)::int AS n FROM trades WHERE status = ANY ($1::text[]) GROUP BY status', [OPEN_STATES]);
 }
