@@ -186,5 +186,3 @@ export function tradeJson(t: TradeRow) {
     updatedAt: t.updated_at.toISOString(),
   };
 }
-
-export type TradeJson = ReturnType<typeof tradeJson>;
