@@ -127,7 +127,9 @@ export class Database {
     return retry(
       async () => {
         commitSent = false;
-        const client = await this.connect(this.primary);
+        // Not connect-with-retry: this retry loop already retries a lost connection, and nesting the two would
+        // multiply the attempts.
+        const client = await this.primary.connect();
         const tx: Tx = { client, query: (sql, params) => this.timed(sql, () => client.query(sql, params)).then((r) => r.rows as never) };
         let broken = false;
         try {
@@ -196,10 +198,6 @@ export class Database {
     } finally {
       client.release(broken ? true : undefined);
     }
-  }
-
-  private connect(pool: pg.Pool): Promise<pg.PoolClient> {
-    return this.withConnectionRetry(() => pool.connect());
   }
 
   private withConnectionRetry<T>(work: () => Promise<T>): Promise<T> {

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { Registry } from 'prom-client';
 import { createTestDatabase, type TestDatabase, eventually } from '@orrange/testing';
 import { Database } from '../src';
@@ -90,6 +91,21 @@ describe('Database (real Postgres)', () => {
     expect(health.primary.consecutiveFailures).toBe(1);
     await expect(unreachable.query('SELECT 1')).rejects.toThrow();
     await unreachable.close();
+  });
+
+  it('when every connection is dropped at once, then a transaction gives up after attemptsMax connection attempts in all', async () => {
+    let attempts = 0;
+    const dropping = net.createServer((socket) => {
+      attempts++;
+      socket.destroy();
+    });
+    await new Promise<void>((listening) => dropping.listen(0, '127.0.0.1', listening));
+    const { port } = dropping.address() as net.AddressInfo;
+    const flaky = new Database({ url: `postgresql://postgres@127.0.0.1:${port}/nowhere`, name: 'flaky', healthIntervalMs: 0, retry: { attemptsMax: 3, baseDelayMs: 1 } });
+    await expect(flaky.transaction(async (tx) => tx.query('SELECT 1'))).rejects.toThrow(/Connection terminated/);
+    expect(attempts).toBe(3);
+    await flaky.close();
+    await new Promise((closed) => dropping.close(closed));
   });
 
   it('when metrics are scraped, then pool and health gauges are exposed', async () => {
