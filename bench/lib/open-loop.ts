@@ -8,7 +8,7 @@ import { Agent, request as send, type Dispatcher } from 'undici';
 export interface LoadOptions {
   ratePerSecond: number;
   durationMs: number;
-  /** Builds request number i; may return a promise (e.g. to pick a token). */
+  /** Builds request number i. */
   request: (i: number) => RequestSpec;
   /** Keep-alive connections shared by the load's requests (see loadAgent). */
   agent: Dispatcher;
