@@ -1,4 +1,4 @@
-import { fiatAmountCents, fromUnits, normalize, positiveDecimal, toUnits } from './money';
+import { fiatAmountCents, fromUnits, normalize, numericUnits, positiveDecimal, toUnits } from './money';
 
 describe('money', () => {
   it('parses decimal strings into exact minor units', () => {
@@ -15,6 +15,13 @@ describe('money', () => {
     expect(fromUnits(1_500_000n, 8)).toBe('0.01500000');
     expect(fromUnits(6_425_050n, 2)).toBe('64250.50');
     expect(fromUnits(-5n, 2)).toBe('-0.05');
+  });
+
+  it('reads Postgres numerics as minor units, trailing zeros beyond the scale allowed', () => {
+    expect(numericUnits('1.5', 8)).toBe(150000000n);
+    expect(numericUnits('-0.10000000000', 2)).toBe(-10n);
+    expect(numericUnits('42', 6)).toBe(42000000n);
+    expect(() => numericUnits('0.123', 2)).toThrow(RangeError);
   });
 
   it('normalizes Postgres numerics', () => {

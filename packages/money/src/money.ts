@@ -44,13 +44,21 @@ export function fromUnits(units: bigint, scale: number): string {
   return `${negative ? '-' : ''}${whole}${scale > 0 ? `.${fraction}` : ''}`;
 }
 
-/** Normalises a decimal (e.g. a Postgres NUMERIC string) to the fixed scale of an asset or fiat. */
-export function normalize(decimal: string, scale: number): string {
+/**
+ * Minor units of a decimal we wrote ourselves, e.g. a Postgres NUMERIC string ("12.5", "-0.00100000"): any number
+ * of decimals as long as those beyond `scale` are zeros. For client input use toUnits, which is strict.
+ */
+export function numericUnits(decimal: string, scale: number): bigint {
   const negative = decimal.startsWith('-');
   const body = negative ? decimal.slice(1) : decimal;
   const [whole, fraction = ''] = body.split('.');
   if (fraction.replace(/0+$/, '').length > scale) throw new RangeError(`${decimal} has more than ${scale} decimals`);
-  return fromUnits((negative ? -1n : 1n) * BigInt((whole || '0') + fraction.slice(0, scale).padEnd(scale, '0')), scale);
+  return (negative ? -1n : 1n) * BigInt((whole || '0') + fraction.slice(0, scale).padEnd(scale, '0'));
+}
+
+/** Normalises a decimal (e.g. a Postgres NUMERIC string) to the fixed scale of an asset or fiat. */
+export function normalize(decimal: string, scale: number): string {
+  return fromUnits(numericUnits(decimal, scale), scale);
 }
 
 /**

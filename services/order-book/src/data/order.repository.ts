@@ -1,4 +1,4 @@
-import { ASSET_SCALES, FIAT_SCALE, normalize, toUnits, type Asset, type FiatCurrency } from '@orrange/money';
+import { ASSET_SCALES, FIAT_SCALE, numericUnits, type Asset, type FiatCurrency } from '@orrange/money';
 import type { SqlExecutor } from '@orrange/queue';
 import type { Order, OrderStatus, Side } from '../domain/order';
 import { formatAmount, formatPrice } from '../domain/order';
@@ -35,10 +35,6 @@ interface OrderRow {
   updated_at: Date;
 }
 
-function units(decimal: string, scale: number): bigint {
-  return toUnits(normalize(decimal, scale), scale);
-}
-
 function toOrder(row: OrderRow): Order {
   const scale = ASSET_SCALES[row.asset];
   return {
@@ -47,10 +43,10 @@ function toOrder(row: OrderRow): Order {
     side: row.side,
     asset: row.asset,
     fiatCurrency: row.fiat_currency,
-    price: units(row.price, FIAT_SCALE),
-    amount: units(row.amount, scale),
-    remaining: units(row.remaining, scale),
-    minFill: units(row.min_fill, scale),
+    price: numericUnits(row.price, FIAT_SCALE),
+    amount: numericUnits(row.amount, scale),
+    remaining: numericUnits(row.remaining, scale),
+    minFill: numericUnits(row.min_fill, scale),
     paymentMethods: row.payment_methods,
     paymentWindowMinutes: row.payment_window_minutes,
     terms: row.terms,

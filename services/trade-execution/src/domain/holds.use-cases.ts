@@ -1,9 +1,8 @@
 import type { Tx } from '@orrange/db';
-import { ASSET_SCALES, fromUnits, normalize, toUnits, type Asset } from '@orrange/money';
-import type { EventPayload } from '@orrange/queue';
+import { ASSET_SCALES, fromUnits, numericUnits, toUnits, type Asset } from '@orrange/money';
+import { enqueueEvents, outgoing, type EventPayload } from '@orrange/queue';
 import { claimHolds, markHolds } from '../data/hold.repository';
 import { postMovement, postMovements } from '../data/ledger.repository';
-import { enqueueEvents, outgoing } from '../messaging/enqueue-events';
 import { available, held, journalId, type Movement, type PostOutcome } from './ledger';
 
 /** Parses an event amount at the asset's scale; undefined when it has too many decimals or is not positive. */
@@ -87,7 +86,7 @@ export async function releaseHold(tx: Tx, e: EventPayload<'order.cancelled'>): P
   if (hold.status !== 'PLACED') return;
   const scale = ASSET_SCALES[hold.asset];
   const remaining = unitsOf(e.remaining, hold.asset) ?? 0n;
-  const inHold = toUnits(normalize(hold.in_hold, scale), scale);
+  const inHold = numericUnits(hold.in_hold, scale);
   const release = remaining < inHold ? remaining : inHold;
   if (release > 0n) {
     const outcome = await postMovement(tx, { id: journalId('release-hold', e.orderId), kind: 'RELEASE_HOLD', ref: e.orderId, legs: [held(hold.user_id, e.orderId, hold.asset, -release), available(hold.user_id, hold.asset, release)] });

@@ -1,4 +1,4 @@
-import { ASSET_SCALES, ASSETS, FIAT_SCALE, fromUnits, normalize, toUnits, type Asset } from '@orrange/money';
+import { ASSET_SCALES, ASSETS, FIAT_SCALE, fromUnits, normalize, numericUnits, type Asset } from '@orrange/money';
 import type { MarketRow } from '../data/stats.repository';
 
 /** vwap = fiat volume / crypto volume, in cents, rounded half-up; computed in integers. */
@@ -10,8 +10,8 @@ export function vwapCents(fiatVolumeCents: bigint, volumeUnits: bigint, asset: A
 
 export function marketJson(m: MarketRow) {
   const scale = ASSET_SCALES[m.asset];
-  const volume = toUnits(normalize(m.volume, scale), scale);
-  const fiatVolume = toUnits(normalize(m.fiat_volume, FIAT_SCALE), FIAT_SCALE);
+  const volume = numericUnits(m.volume, scale);
+  const fiatVolume = numericUnits(m.fiat_volume, FIAT_SCALE);
   const vwap = vwapCents(fiatVolume, volume, m.asset);
   return {
     asset: m.asset,

@@ -2,12 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import type { Database, Tx } from '@orrange/db';
 import { conflict, forbidden, hasRole, notFound, type Identity } from '@orrange/http';
-import { ASSET_SCALES, FIAT_SCALE, fiatAmountCents, fromUnits, normalize, toUnits } from '@orrange/money';
-import { enqueueEvent, type EventPayload } from '@orrange/queue';
+import { ASSET_SCALES, FIAT_SCALE, fiatAmountCents, fromUnits, normalize, numericUnits, toUnits } from '@orrange/money';
+import { enqueueEvent, enqueueEvents, outgoing, type EventPayload, type OutgoingEvent } from '@orrange/queue';
 import { postMovementOrFail, postMovements } from '../data/ledger.repository';
 import { recordCompletedTrade, touchUsers } from '../data/stats.repository';
 import { insertTrades, lockTrade, matchesAlreadyHandled, recordRejectedMatches, updateTrade, type NewTrade, type TradeChanges, type TradeRow } from '../data/trade.repository';
-import { enqueueEvents, outgoing, type OutgoingEvent } from '../messaging/enqueue-events';
 import type { BusinessMetrics } from '../metrics';
 import { unitsOf } from './holds.use-cases';
 import { available, escrow, feeUnits, fees, held, journalId, type Leg, type Movement, type PostOutcome } from './ledger';
@@ -185,7 +184,7 @@ export async function resolveTrade(tx: Tx, e: EventPayload<'dispute.resolved'>, 
   const decision = decide(trade.status, 'resolve', 'system', { deadlinePassed: true });
   if (!decision.ok || trade.dispute_id !== e.disputeId) return 'noop';
   const scale = ASSET_SCALES[trade.asset];
-  const units = toUnits(normalize(trade.amount, scale), scale);
+  const units = numericUnits(trade.amount, scale);
   const buyerUnits = e.outcome === 'RELEASE_TO_BUYER' ? units : e.outcome === 'REFUND_SELLER' ? 0n : safeUnits(e.buyerAmount ?? '', scale);
   // A malformed decision will not get better by retrying: straight to the failed set, where operators see it.
   if (buyerUnits === undefined || buyerUnits < 0n || buyerUnits > units) throw new UnrecoverableError(`dispute ${e.disputeId}: SPLIT buyerAmount ${e.buyerAmount} is not within 0..${trade.amount}`);
@@ -205,7 +204,7 @@ export async function resolveTrade(tx: Tx, e: EventPayload<'dispute.resolved'>, 
  */
 async function settle(tx: Tx, deps: TradeDeps, trade: TradeRow, to: TradeState, effect: EscrowEffect, changes: TradeChanges, buyerUnits?: bigint): Promise<TradeRow> {
   const scale = ASSET_SCALES[trade.asset];
-  const units = toUnits(normalize(trade.amount, scale), scale);
+  const units = numericUnits(trade.amount, scale);
   const legs: Leg[] = [escrow(trade.seller_id, trade.id, trade.asset, -units)];
   let fee = 0n;
   if (effect === 'TO_BUYER') {
