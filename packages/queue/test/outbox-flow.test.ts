@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { Database } from '@orrange/db';
 import { createLogger } from '@orrange/logger';
 import { createTestDatabase, createTestRedis, eventually, type TestDatabase, type TestRedis } from '@orrange/testing';
-import { createRedis, enqueueEvent, EventConsumer, OUTBOX_TABLES_SQL, OutboxRelay, queueName } from '../src';
+import { createRedis, enqueueEvent, enqueueEvents, EventConsumer, OUTBOX_TABLES_SQL, OutboxRelay, outgoing, queueName } from '../src';
 
 const logger = createLogger('queue-test', 'silent');
 
@@ -74,6 +74,16 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
 
   it('when an event payload is malformed, then it is refused before reaching the outbox', async () => {
     await expect(db.transaction((tx) => enqueueEvent(tx, 'order.placed', { orderId: 'o', userId: 'u', side: 'SELL', asset: 'DOGE', amount: '1' } as never))).rejects.toThrow();
+  });
+
+  it('when many events are enqueued in one statement, then they keep their order, a known id is skipped, and one bad payload writes none', async () => {
+    const held = (orderId: string) => outgoing('hold.placed', { orderId });
+    const known = randomUUID();
+    await db.transaction((tx) => enqueueEvent(tx, 'hold.placed', { orderId: 'first' }, { id: known }));
+    await db.transaction((tx) => enqueueEvents(tx, [held('a'), outgoing('hold.placed', { orderId: 'again' }, { id: known }), held('b')]));
+    expect(await db.query(`SELECT payload->>'orderId' AS o FROM outbox ORDER BY seq`)).toEqual([{ o: 'first' }, { o: 'a' }, { o: 'b' }]);
+    await expect(db.transaction((tx) => enqueueEvents(tx, [held('c'), outgoing('order.placed', { orderId: 'o' } as never)]))).rejects.toThrow();
+    expect(await db.query(`SELECT count(*)::int AS n FROM outbox WHERE payload->>'orderId' = 'c'`)).toEqual([{ n: 0 }]);
   });
 
   it('when events are committed, then the relay publishes them and the consumer applies each once', async () => {
