@@ -17,7 +17,7 @@ import { applyMigrations, deleteKeys } from '@orrange/testing';
 import { dropDatabase, ensureDatabase, run } from '../scripts/lib/infra';
 import { stackSpecs, startProcesses, stopAll, type Running, type StackPorts } from '../scripts/lib/stack';
 import { loadDotEnv, ROOT, SERVICES, serviceDir, setting } from '../scripts/lib/services';
-import { cpuSeconds, cpuSecondsOf, loadAgent, rssMb, runOpenLoop, summarize, type LoadResult } from './lib/open-loop';
+import { loadAgent, rssMb, runOpenLoop, summarize, usage, usageOf, type LoadResult, type Usage } from './lib/open-loop';
 import { seedStatsHistory, matchToTradeLatencies } from './lib/history';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -85,8 +85,8 @@ async function sampled<T>(processes: Running[], databaseUrl: string, work: () =>
     connectionsMax = Math.max(connectionsMax, rows[0].n);
   }, 500);
   try {
-    const { result, cpu } = await measureCpu(processes, work);
-    return { result, rss, connectionsMax, cpu };
+    const { result, cpu, writes } = await measureCpu(processes, work);
+    return { result, rss, connectionsMax, cpu, writes };
   } finally {
     clearInterval(timer);
     await client.end();
@@ -108,20 +108,28 @@ async function untilQuiet(processes: Running[]): Promise<void> {
   log('the stack did not settle within two minutes; measuring anyway');
 }
 
-/** CPU seconds each process, Postgres and Redis (all their processes) and the bench client itself spent while `work` ran. */
-async function measureCpu<T>(processes: Running[], work: () => Promise<T>): Promise<{ result: T; cpu: Record<string, number> }> {
+/**
+ * CPU seconds and write syscalls each process, Postgres and Redis (all their processes) and the bench client
+ * itself spent while `work` ran.
+ */
+async function measureCpu<T>(processes: Running[], work: () => Promise<T>): Promise<{ result: T; cpu: Record<string, number>; writes: Record<string, number> }> {
   const read = async () => {
-    const entries = await Promise.all(processes.map(async (p) => [p.spec.label, p.child.pid ? await cpuSeconds(p.child.pid) : 0] as const));
-    const servers = [['postgres', await cpuSecondsOf('postgres')], ['redis', await cpuSecondsOf('redis-server')]] as const;
-    return Object.fromEntries([...entries, ...servers, ['bench client', await cpuSeconds(process.pid)]]) as Record<string, number>;
+    const entries = await Promise.all(processes.map(async (p) => [p.spec.label, p.child.pid ? await usage(p.child.pid) : { cpuS: 0, writes: 0 }] as const));
+    const servers = [['postgres', await usageOf('postgres')], ['redis', await usageOf('redis-server')]] as const;
+    return Object.fromEntries([...entries, ...servers, ['bench client', await usage(process.pid)]]) as Record<string, Usage>;
   };
   const before = await read();
   const result = await work();
   const after = await read();
-  return { result, cpu: Object.fromEntries(Object.entries(after).map(([label, s]) => [label, Math.round((s - before[label]!) * 100) / 100])) };
+  const labels = Object.keys(after);
+  return {
+    result,
+    cpu: Object.fromEntries(labels.map((label) => [label, Math.round((after[label]!.cpuS - before[label]!.cpuS) * 100) / 100])),
+    writes: Object.fromEntries(labels.map((label) => [label, after[label]!.writes - before[label]!.writes])),
+  };
 }
 
-/** pg_stat_statements of the bench database: reset before the main load, read (top 15 by time) after it. */
+/** pg_stat_statements of the bench database: reset before the main load, read (top 60 by time) after it. */
 async function pgStatements(databaseUrl: string, action: 'reset' | 'read'): Promise<unknown> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
@@ -133,7 +141,7 @@ async function pgStatements(databaseUrl: string, action: 'reset' | 'read'): Prom
     }
     const { rows } = await client.query(
       `SELECT calls, round(total_exec_time::numeric, 1) AS total_ms, round(mean_exec_time::numeric, 3) AS mean_ms, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 160) AS query
-       FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY total_exec_time DESC LIMIT 15`,
+       FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY total_exec_time DESC LIMIT 60`,
     );
     for (const r of rows) log(`pg ${r.total_ms} ms in ${r.calls} calls (${r.mean_ms} ms each): ${r.query}`);
     return rows;
@@ -285,6 +293,7 @@ async function measure(databaseUrl: string, prefix: string, startedAt: Date): Pr
     results.rssMb = main.rss;
     results.postgresConnectionsMax = main.connectionsMax;
     results.cpuSeconds = main.cpu;
+    results.writeSyscalls = main.writes;
     if (PG_STATEMENTS) results.pgStatements = await pgStatements(databaseUrl, 'read');
     if (held) {
       results.connections = { held: CONNECTIONS, stillOpen: heldThroughLoad ?? held.open(), failed: held.failed, gatewayRssMb: main.rss.gateway };
@@ -343,12 +352,11 @@ async function measure(databaseUrl: string, prefix: string, startedAt: Date): Pr
   return results;
 }
 
-/** CPU milliseconds each process spent per order answered during the main load (book reads included). */
-function cpuPerOrder(results: Record<string, any>): string {
+/** What each process spent per order answered during the main load (book reads included), e.g. CPU milliseconds. */
+function perOrder(results: Record<string, any>, totals: Record<string, number> | undefined, scale: number): string {
   const orders = results.orders?.ok as number | undefined;
-  if (!orders || !results.cpuSeconds) return 'n/a';
-  const parts = Object.entries(results.cpuSeconds as Record<string, number>).map(([label, s]) => `${label} ${Math.round((s * 1000 * 100) / orders) / 100}`);
-  return parts.join(', ');
+  if (!orders || !totals) return 'n/a';
+  return Object.entries(totals).map(([label, total]) => `${label} ${Math.round((total * scale * 100) / orders) / 100}`).join(', ');
 }
 
 function report(results: Record<string, any>, startedAt: Date): void {
@@ -364,7 +372,8 @@ function report(results: Record<string, any>, startedAt: Date): void {
     row('match → trade with escrow locked', results.matchToTrade ? `p50 ${results.matchToTrade.p50} ms, p99 ${results.matchToTrade.p99} ms` : 'n/a', 'p99 ≤ 50 ms'),
     row('gateway cost (book read, 500/s)', results.gatewayCost ? `+${results.gatewayCost.addedP50Ms} ms p50, +${results.gatewayCost.addedP99Ms} ms p99, ${results.gatewayCost.gatewayCpuMsPerRequest} ms of gateway CPU per request` : 'n/a', 'token check p99 ≤ 2 ms'),
     row('login (40/s)', lat(results.login), 'p99 ≤ 250 ms'),
-    row('CPU ms per order under load, by process', cpuPerOrder(results), '2 cores in all: < 2 ms per order for 1,000/s'),
+    row('CPU ms per order under load, by process', perOrder(results, results.cpuSeconds, 1000), '2 cores in all: < 2 ms per order for 1,000/s'),
+    row('write syscalls per order under load, by process', perOrder(results, results.writeSyscalls, 1), 'each a hop to another process: fewer is faster'),
     row('RSS per process under load (MB)', Object.entries(results.rssMb ?? {}).map(([k, v]) => `${k} ${v}`).join(', '), '≤ 256 MB each'),
     row('ceiling (p99 ≤ 100 ms, 0 errors)', results.ceiling ? `${results.ceiling.highestRateWithP99Under100Ms}/s (${results.ceiling.steps.map((s: any) => `${s.rate}/s→p99 ${s.p99} ms${s.errors ? `, ${s.errors} err` : ''}`).join('; ')})` : 'skipped', '—'),
     row('client connections held at the gateway', results.connections ? `${results.connections.stillOpen}/${results.connections.held} open, gateway RSS ${results.connections.gatewayRssMb} MB` : 'skipped', '10,000, no errors'),

@@ -112,19 +112,28 @@ export async function rssMb(pid: number): Promise<number> {
   return Math.round(kb / 1024);
 }
 
-/** CPU time (user + system) a process has used so far, in seconds, from /proc (Linux; 100 ticks per second). */
-export async function cpuSeconds(pid: number): Promise<number> {
-  const { readFile } = await import('node:fs/promises');
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  // Fields after the command name (which may hold spaces) start at ") "; utime and stime are the 12th and 13th.
-  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
+/** What a process has used so far, from /proc (Linux): CPU seconds (user + system) and write syscalls. */
+export interface Usage {
+  cpuS: number;
+  /**
+   * write/writev calls: on this kind of machine (a nested VM) each one on loopback, which wakes the process at
+   * the other end, costs tens of microseconds, so their count per order says how many hops an order takes.
+   */
+  writes: number;
 }
 
-/** CPU seconds used so far by every process whose command name is `comm` (e.g. all of Postgres's backends). */
-export async function cpuSecondsOf(comm: string): Promise<number> {
+export async function usage(pid: number): Promise<Usage> {
+  const { readFile } = await import('node:fs/promises');
+  const [stat, io] = await Promise.all([readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''), readFile(`/proc/${pid}/io`, 'utf8').catch(() => '')]);
+  // Fields after the command name (which may hold spaces) start at ") "; utime and stime are the 12th and 13th, in ticks of 1/100 s.
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  return { cpuS: (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100, writes: Number(/syscw:\s+(\d+)/.exec(io)?.[1] ?? 0) };
+}
+
+/** The usage so far of every process whose command name is `comm` together (e.g. all of Postgres's backends). */
+export async function usageOf(comm: string): Promise<Usage> {
   const { readdir, readFile } = await import('node:fs/promises');
   const pids = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry));
-  const own = await Promise.all(pids.map(async (pid) => ((await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim() === comm ? cpuSeconds(Number(pid)) : 0)));
-  return own.reduce((a, b) => a + b, 0);
+  const own = await Promise.all(pids.map(async (pid) => ((await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim() === comm ? usage(Number(pid)) : { cpuS: 0, writes: 0 })));
+  return own.reduce((a, b) => ({ cpuS: a.cpuS + b.cpuS, writes: a.writes + b.writes }), { cpuS: 0, writes: 0 });
 }
