@@ -2,6 +2,7 @@ import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '@orrange/logger';
+import { queryAfterBegin } from './begin-with';
 import { HealthMonitor, type ComponentStatus, type PingResult } from './health-monitor';
 import { poolConfigFromUrl, type PoolSettings } from './pool-config';
 import { DEFAULT_RETRY, isConnectionError, isTransactionConflict, retry, type RetryOptions } from './retry';
@@ -30,7 +31,6 @@ export type Row = Record<string, unknown>;
 /** What a transaction body gets: queries on one connection inside BEGIN … COMMIT. */
 export interface Tx {
   query<R = Row>(sql: string, params?: unknown[]): Promise<R[]>;
-  readonly client: pg.PoolClient;
 }
 
 export interface PoolStats {
@@ -130,17 +130,26 @@ export class Database {
         // Not connect-with-retry: this retry loop already retries a lost connection, and nesting the two would
         // multiply the attempts.
         const client = await this.primary.connect();
-        const tx: Tx = { client, query: (sql, params) => this.timed(sql, () => client.query(sql, params)).then((r) => r.rows as never) };
+        // BEGIN rides with the body's first statement (one round trip fewer); a body that sends nothing
+        // costs nothing, not even BEGIN and COMMIT.
+        const begin = options.isolation ? `BEGIN ISOLATION LEVEL ${options.isolation}` : 'BEGIN';
+        let begun = false;
+        const tx: Tx = {
+          query: (sql, params) => {
+            const first = !begun;
+            begun = true;
+            return this.timed(sql, () => (first ? queryAfterBegin(client, begin, sql, params) : client.query(sql, params))).then((r) => r.rows as never);
+          },
+        };
         let broken = false;
         try {
-          await client.query(options.isolation ? `BEGIN ISOLATION LEVEL ${options.isolation}` : 'BEGIN');
           const result = await body(tx);
-          commitSent = true;
-          await client.query('COMMIT');
+          commitSent = begun;
+          if (begun) await client.query('COMMIT');
           return result;
         } catch (error) {
           broken = isConnectionError(error);
-          if (!commitSent && !broken) await client.query('ROLLBACK').catch(() => undefined);
+          if (begun && !commitSent && !broken) await client.query('ROLLBACK').catch(() => undefined);
           throw error;
         } finally {
           client.release(broken ? true : undefined);

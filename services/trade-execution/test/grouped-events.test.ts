@@ -137,7 +137,6 @@ describe('grouped events: order.placed and order.matched applied in bulk, each d
       let statements = 0;
       await h.runtime.db.transaction(async (tx) => {
         const counting: Tx = {
-          client: tx.client,
           query: <R>(sql: string, params?: unknown[]) => {
             statements += 1;
             return tx.query<R>(sql, params);

@@ -9,7 +9,6 @@ import { createHarness, type Harness } from './harness';
 /** A transaction that counts the statements sent through it (each is one round trip to Postgres). */
 function counting(tx: Tx, count: () => void): Tx {
   return {
-    client: tx.client,
     query: <R>(sql: string, params?: unknown[]) => {
       count();
       return tx.query<R>(sql, params);

@@ -1,0 +1,96 @@
+import type pg from 'pg';
+import { createTestDatabase, type TestDatabase } from '@orrange/testing';
+import { Database } from '../src';
+
+/** pg's Connection emits one readyForQuery per exchange with the server: one round trip. */
+interface Observed {
+  connection: { on(event: 'readyForQuery', listener: () => void): void };
+}
+
+describe('transactions: BEGIN rides with the first statement (real Postgres)', () => {
+  let testDb: TestDatabase;
+  let db: Database;
+  let roundTrips = 0;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    // One connection, so that every transaction reuses the one a previous test may have left in a bad state.
+    db = new Database({ url: testDb.url, name: 'begin', schema: 'begin', max: 1, retry: { baseDelayMs: 10, attemptsMax: 3 } });
+    db.primary.on('connect', (client: pg.PoolClient) => (client as unknown as Observed).connection.on('readyForQuery', () => (roundTrips += 1)));
+    await db.query('CREATE SCHEMA begin');
+    await db.query('CREATE TABLE begin.item (id int PRIMARY KEY, qty int NOT NULL CHECK (qty >= 0))');
+  });
+
+  afterAll(async () => {
+    await db.close();
+    await testDb.drop();
+  });
+
+  beforeEach(async () => {
+    await db.query('TRUNCATE item');
+    roundTrips = 0;
+  });
+
+  async function counted<T>(work: () => Promise<T>): Promise<{ result: T; roundTrips: number }> {
+    const before = roundTrips;
+    const result = await work();
+    return { result, roundTrips: roundTrips - before };
+  }
+
+  it('when a transaction sends two statements, then it takes three round trips (BEGIN with the first, the second, COMMIT) and both commit', async () => {
+    const { roundTrips: trips } = await counted(() =>
+      db.transaction(async (tx) => {
+        await tx.query('INSERT INTO item VALUES ($1, $2)', [1, 5]);
+        await tx.query('UPDATE item SET qty = qty - 1 WHERE id = $1', [1]);
+      }),
+    );
+    expect(trips).toBe(3);
+    expect(await db.query('SELECT qty FROM item WHERE id = 1')).toEqual([{ qty: 4 }]);
+  });
+
+  it('when the first statement is the only one, then its rows come back and it is inside the transaction (a later throw undoes it)', async () => {
+    await expect(
+      db.transaction(async (tx) => {
+        const rows = await tx.query<{ id: number }>('INSERT INTO item VALUES (2, 1) RETURNING id');
+        expect(rows).toEqual([{ id: 2 }]);
+        const [inBlock] = await tx.query<{ open: boolean }>(`SELECT now() <> statement_timestamp() OR pg_current_xact_id_if_assigned() IS NOT NULL AS open`);
+        expect(inBlock!.open).toBe(true);
+        throw new Error('undo');
+      }),
+    ).rejects.toThrow('undo');
+    expect(await db.query('SELECT count(*)::int AS n FROM item')).toEqual([{ n: 0 }]);
+  });
+
+  it('when an isolation level is asked for, then the first statement already runs under it', async () => {
+    const level = await db.transaction((tx) => tx.query<{ transaction_isolation: string }>('SHOW transaction_isolation'), { isolation: 'SERIALIZABLE' });
+    expect(level).toEqual([{ transaction_isolation: 'serializable' }]);
+  });
+
+  it('when the first statement fails, then the error reaches the caller, nothing remains, and the connection serves the next transaction', async () => {
+    const failed = db.transaction(async (tx) => {
+      await tx.query('INSERT INTO item VALUES (3, -1)');
+    });
+    await expect(failed).rejects.toMatchObject({ code: '23514' });
+    const poisoned = { toPostgres: () => { throw new Error('cannot serialise this value'); } };
+    await expect(db.transaction((tx) => tx.query('INSERT INTO item VALUES (4, $1)', [poisoned]))).rejects.toThrow('cannot serialise this value');
+    await db.transaction((tx) => tx.query('INSERT INTO item VALUES (5, 2)'));
+    expect(await db.query('SELECT id FROM item')).toEqual([{ id: 5 }]);
+  });
+
+  it('when the body sends its first statements at once, then BEGIN is sent once and all of them are inside the transaction', async () => {
+    const { roundTrips: trips } = await counted(() =>
+      db.transaction(async (tx) => {
+        await Promise.all([tx.query('INSERT INTO item VALUES (6, 1)'), tx.query('INSERT INTO item VALUES (7, 1)'), tx.query('INSERT INTO item VALUES (8, 1)')]);
+        throw new Error('undo all three');
+      }).catch(() => undefined),
+    );
+    expect(trips).toBe(4); // three statements (BEGIN with the first) and ROLLBACK
+    expect(await db.query('SELECT count(*)::int AS n FROM item')).toEqual([{ n: 0 }]);
+  });
+
+  it('when the body sends nothing, then the transaction costs no round trip at all', async () => {
+    const { result, roundTrips: trips } = await counted(() => db.transaction(async () => 'nothing to do'));
+    expect(result).toBe('nothing to do');
+    expect(trips).toBe(0);
+  });
+});
