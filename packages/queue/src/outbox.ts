@@ -18,7 +18,8 @@ CREATE TABLE IF NOT EXISTS outbox (
   payload      JSONB       NOT NULL,
   occurred_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
   deliver_at   TIMESTAMPTZ,
-  published_at TIMESTAMPTZ
+  published_at TIMESTAMPTZ,
+  claimed_until TIMESTAMPTZ
 );
 CREATE INDEX IF NOT EXISTS outbox_unpublished_idx ON outbox (published_at, seq);
 CREATE TABLE IF NOT EXISTS inbox (

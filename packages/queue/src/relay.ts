@@ -30,6 +30,11 @@ export interface RelayOptions {
 
 const BATCH_SIZE_DEFAULT = 200;
 const POLL_INTERVAL_MS_DEFAULT = 200;
+/**
+ * How long a claimed batch belongs to the relay that claimed it. Only a relay that died (or stalled this
+ * long) between claiming and marking lets another publish the batch again, which BullMQ and the inboxes absorb.
+ */
+const CLAIM_MS = 30_000;
 const RETENTION_MS_DEFAULT = 24 * 3600 * 1000;
 const PRUNE_EVERY_MS = 60_000;
 
@@ -42,10 +47,15 @@ interface OutboxRow {
 }
 
 /**
- * Moves committed outbox rows to the consumers' BullMQ queues. Each batch is claimed with
- * FOR UPDATE SKIP LOCKED, so several replicas share the work without publishing a row twice at once; a
- * relay that dies after publishing but before marking re-publishes the same job ids, which BullMQ
- * ignores, and the consumers' inboxes would absorb anyway.
+ * Moves committed outbox rows to the consumers' BullMQ queues, at least once and in outbox order.
+ *
+ * A batch is claimed for CLAIM_MS by one statement (FOR UPDATE SKIP LOCKED inside it, so replicas never
+ * claim the same rows), published, and marked published by the *next* claim statement: in steady state one
+ * round trip per batch, where a transaction holding the row locks across the publish took four. Before the
+ * relay sleeps it marks what it published, so an idle outbox shows no backlog. A relay that dies after
+ * publishing but before marking leaves its batch claimed; once the claim lapses, a relay publishes the same
+ * job ids again, which BullMQ ignores and the consumers' inboxes would absorb anyway. A publish that fails
+ * gives its claim back at once, so the next attempt need not wait for the claim to lapse.
  */
 export class OutboxRelay {
   private readonly queues = new Map<ServiceName, Queue>();
@@ -57,6 +67,8 @@ export class OutboxRelay {
   private kicked = false;
   private lastPruneAt = 0;
   private readonly published: Counter | undefined;
+  /** Ids published to BullMQ but not yet marked: the next claim statement marks them. */
+  private unmarked: string[] = [];
 
   constructor(private readonly options: RelayOptions) {
     this.batchSize = options.batchSize ?? BATCH_SIZE_DEFAULT;
@@ -92,6 +104,7 @@ export class OutboxRelay {
   async drain(): Promise<number> {
     let total = 0;
     for (let moved = this.batchSize; moved === this.batchSize; total += moved) moved = await this.publishBatch();
+    await this.markPublished();
     return total;
   }
 
@@ -99,6 +112,7 @@ export class OutboxRelay {
     this.running = false;
     this.wake?.();
     await this.loop;
+    await this.markPublished().catch((error: unknown) => this.options.logger.warn('outbox relay could not mark its last batch; it will be published again', { error: (error as Error).message }));
     await Promise.all([...this.queues.values()].map((q) => q.close()));
   }
 
@@ -108,6 +122,7 @@ export class OutboxRelay {
       let moved = 0;
       try {
         moved = await this.publishBatch();
+        if (moved < this.batchSize && !this.kicked) await this.markPublished();
         await this.pruneOccasionally();
       } catch (error) {
         this.options.logger.warn('outbox relay batch failed; will retry', { error: (error as Error).message });
@@ -129,31 +144,63 @@ export class OutboxRelay {
     });
   }
 
+  /** Marks what the last batch published, claims the next batch and publishes it. Returns its size. */
   private async publishBatch(): Promise<number> {
-    return this.options.db.transaction(async (tx) => {
-      const rows = await tx.query<OutboxRow>(
-        `SELECT id, type, payload, occurred_at, deliver_at FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
-        [this.batchSize],
-      );
-      if (rows.length === 0) return 0;
-      const byQueue = new Map<ServiceName, Parameters<Queue['addBulk']>[0]>();
-      const now = Date.now();
-      for (const row of rows) {
-        const envelope = { id: row.id, type: row.type, occurredAt: row.occurred_at.toISOString(), payload: row.payload };
-        const delay = row.deliver_at ? Math.max(0, row.deliver_at.getTime() - now) : 0;
-        for (const service of EVENT_ROUTES[row.type] ?? []) {
-          const jobs = byQueue.get(service) ?? [];
-          jobs.push({ name: row.type, data: envelope, opts: { ...JOB_DEFAULTS, jobId: row.id, delay } });
-          byQueue.set(service, jobs);
-        }
+    const marking = this.unmarked;
+    // Markings and claims commit without waiting for their WAL flush: one lost in a database crash only
+    // means rows published again, which BullMQ (same job ids) and the inboxes absorb.
+    const rows = await this.options.db.query<OutboxRow>(
+      `WITH marked AS (
+         UPDATE outbox SET published_at = now(), claimed_until = NULL
+         WHERE id = ANY($2::uuid[]) AND set_config('synchronous_commit', 'off', true) = 'off'
+       ), claimed AS (
+         UPDATE outbox SET claimed_until = now() + $3::int * interval '1 millisecond'
+         WHERE id IN (
+           SELECT id FROM outbox
+           WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < now()) AND NOT (id = ANY($2::uuid[]))
+             AND set_config('synchronous_commit', 'off', true) = 'off'
+           ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
+         RETURNING id, seq, type, payload, occurred_at, deliver_at
+       )
+       SELECT id, type, payload, occurred_at, deliver_at FROM claimed ORDER BY seq`,
+      [this.batchSize, marking, CLAIM_MS],
+    );
+    this.unmarked = [];
+    if (rows.length === 0) return 0;
+    try {
+      await this.publish(rows);
+    } catch (error) {
+      await this.options.db.query(`UPDATE outbox SET claimed_until = NULL WHERE id = ANY($1::uuid[])`, [rows.map((r) => r.id)]).catch(() => undefined);
+      throw error;
+    }
+    this.unmarked = rows.map((r) => r.id);
+    for (const row of rows) this.published?.inc({ type: row.type });
+    return rows.length;
+  }
+
+  /** Marks the last published batch now instead of with the next claim (before sleeping, draining, stopping). */
+  private async markPublished(): Promise<void> {
+    if (this.unmarked.length === 0) return;
+    await this.options.db.query(
+      `UPDATE outbox SET published_at = now(), claimed_until = NULL WHERE id = ANY($1::uuid[]) AND set_config('synchronous_commit', 'off', true) = 'off'`,
+      [this.unmarked],
+    );
+    this.unmarked = [];
+  }
+
+  private async publish(rows: OutboxRow[]): Promise<void> {
+    const byQueue = new Map<ServiceName, Parameters<Queue['addBulk']>[0]>();
+    const now = Date.now();
+    for (const row of rows) {
+      const envelope = { id: row.id, type: row.type, occurredAt: row.occurred_at.toISOString(), payload: row.payload };
+      const delay = row.deliver_at ? Math.max(0, row.deliver_at.getTime() - now) : 0;
+      for (const service of EVENT_ROUTES[row.type] ?? []) {
+        const jobs = byQueue.get(service) ?? [];
+        jobs.push({ name: row.type, data: envelope, opts: { ...JOB_DEFAULTS, jobId: row.id, delay } });
+        byQueue.set(service, jobs);
       }
-      await Promise.all([...byQueue].map(([service, jobs]) => this.queue(service).addBulk(jobs)));
-      // The marking commits without waiting for its WAL flush: a marking lost in a database crash only means
-      // these rows are published again, and BullMQ (same job ids) and the inboxes absorb that.
-      await tx.query(`UPDATE outbox SET published_at = now() WHERE id = ANY($1::uuid[]) AND set_config('synchronous_commit', 'off', true) = 'off'`, [rows.map((r) => r.id)]);
-      for (const row of rows) this.published?.inc({ type: row.type });
-      return rows.length;
-    });
+    }
+    await Promise.all([...byQueue].map(([service, jobs]) => this.queue(service).addBulk(jobs)));
   }
 
   private async pruneOccasionally(): Promise<void> {
@@ -168,6 +215,8 @@ export class OutboxRelay {
     let queue = this.queues.get(service);
     if (!queue) {
       queue = new Queue(queueName(service), { connection: this.options.connection, prefix: this.options.prefix });
+      // Redis trouble surfaces as a failed publish (and a retry); the queue's own error event only needs a line.
+      queue.on('error', (error) => this.options.logger.warn('outbox relay queue error', { queue: service, error: error.message }));
       this.queues.set(service, queue);
     }
     return queue;

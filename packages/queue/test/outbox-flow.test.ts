@@ -244,4 +244,66 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
     closers.push(() => queue.close());
     expect(await queue.getWaitingCount()).toBe(50);
   });
+  describe('claims', () => {
+    const unpublished = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL'))[0]!.n;
+    const waiting = async (p: string) => {
+      const queue = new Queue(queueName('trade-execution'), { connection, prefix: p });
+      closers.push(() => queue.close());
+      return queue.getWaitingCount();
+    };
+
+    it('when a relay drains, then every row is published once, marked, and holds no claim', async () => {
+      const p = prefix();
+      for (let i = 0; i < 7; i++) await placeOrder(`o-claim-${i}`);
+      const relay = new OutboxRelay({ db, connection, prefix: p, logger, batchSize: 3 });
+      expect(await relay.drain()).toBe(7);
+      await relay.stop();
+      expect(await db.query('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL OR claimed_until IS NOT NULL')).toEqual([{ n: 0 }]);
+      expect(await waiting(p)).toBe(7);
+    });
+
+    it('when another relay holds a claim on rows, then they are not published again until the claim lapses', async () => {
+      const p = prefix();
+      await placeOrder('o-claimed');
+      await placeOrder('o-free');
+      // As left by a relay that died after claiming: claimed, unpublished.
+      await db.query(`UPDATE outbox SET claimed_until = now() + interval '400 milliseconds' WHERE payload->>'orderId' = 'o-claimed'`);
+      const relay = new OutboxRelay({ db, connection, prefix: p, logger });
+      closers.push(() => relay.stop());
+      expect(await relay.drain()).toBe(1);
+      expect(await unpublished()).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(await relay.drain()).toBe(1);
+      expect(await unpublished()).toBe(0);
+      expect(await waiting(p)).toBe(2);
+    });
+
+    it('when publishing to Redis fails, then the claim is given back at once and a healthy relay publishes the rows right away', async () => {
+      const p = prefix();
+      await placeOrder('o-redis-down');
+      // Nothing listens on port 1: every command fails at once.
+      const down = createRedis('redis://127.0.0.1:1', { maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, lazyConnect: true });
+      down.on('error', () => undefined);
+      const failing = new OutboxRelay({ db, connection: down, prefix: p, logger });
+      await expect(failing.drain()).rejects.toThrow();
+      await failing.stop().catch(() => undefined);
+      down.disconnect();
+      expect(await db.query('SELECT count(*)::int AS n FROM outbox WHERE claimed_until IS NOT NULL')).toEqual([{ n: 0 }]);
+      const healthy = new OutboxRelay({ db, connection, prefix: p, logger });
+      closers.push(() => healthy.stop());
+      expect(await healthy.drain()).toBe(1);
+      expect(await waiting(p)).toBe(1);
+    });
+
+    it('when a running relay goes idle, then what it published is already marked (no backlog shows)', async () => {
+      const p = prefix();
+      const relay = new OutboxRelay({ db, connection, prefix: p, logger, pollIntervalMs: 60_000 });
+      closers.push(() => relay.stop());
+      relay.start();
+      for (let i = 0; i < 5; i++) await placeOrder(`o-idle-${i}`);
+      relay.kick();
+      await eventually(async () => (await waiting(p)) === 5);
+      await eventually(async () => (await unpublished()) === 0);
+    });
+  });
 });
