@@ -50,9 +50,9 @@ interface OutboxRow {
  * Moves committed outbox rows to the consumers' BullMQ queues, at least once and in outbox order.
  *
  * A batch is claimed for CLAIM_MS by one statement (FOR UPDATE SKIP LOCKED inside it, so replicas never
- * claim the same rows), published, and marked published by the *next* claim statement: in steady state one
- * round trip per batch, where a transaction holding the row locks across the publish took four. Before the
- * relay sleeps it marks what it published, so an idle outbox shows no backlog. A relay that dies after
+ * claim the same rows), published, and marked published by the *next* claim statement, at the next kick or
+ * poll: one round trip per batch, where a transaction holding the row locks across the publish took four.
+ * So a published row may still read as unpublished for up to one poll interval. A relay that dies after
  * publishing but before marking leaves its batch claimed; once the claim lapses, a relay publishes the same
  * job ids again, which BullMQ ignores and the consumers' inboxes would absorb anyway. A publish that fails
  * gives its claim back at once, so the next attempt need not wait for the claim to lapse.
@@ -122,7 +122,6 @@ export class OutboxRelay {
       let moved = 0;
       try {
         moved = await this.publishBatch();
-        if (moved < this.batchSize && !this.kicked) await this.markPublished();
         await this.pruneOccasionally();
       } catch (error) {
         this.options.logger.warn('outbox relay batch failed; will retry', { error: (error as Error).message });
@@ -178,7 +177,7 @@ export class OutboxRelay {
     return rows.length;
   }
 
-  /** Marks the last published batch now instead of with the next claim (before sleeping, draining, stopping). */
+  /** Marks the last published batch now instead of with the next claim (draining, stopping). */
   private async markPublished(): Promise<void> {
     if (this.unmarked.length === 0) return;
     await this.options.db.query(
