@@ -7,7 +7,7 @@ const MINUTE_SHARDS = 8;
 
 /**
  * Adds a completed trade to a random shard of its market's minute bucket, registers the market once and marks
- * its parties active this hour (as touchUsers does), in one statement of the completion transaction. None of it
+ * its parties active this hour (markActive), in one statement of the completion transaction. None of it
  * makes concurrent completions wait long on one row.
  */
 export async function recordCompletedTrade(
@@ -28,14 +28,12 @@ export async function recordCompletedTrade(
   );
 }
 
-/** Marks users as active this hour (trade created or completed). Insert-only: a busy user's row is never locked. */
-export async function touchUsers(tx: SqlExecutor, userIds: string[]): Promise<void> {
-  if (userIds.length === 0) return;
-  await tx.query(markActive('$1'), [userIds]);
-}
-
-/** The statement of touchUsers, for the text[] parameter `param` (also a WITH clause of recordCompletedTrade). */
-function markActive(param: string): string {
+/**
+ * The statement that marks users active this hour (a trade created or completed), for the text[] parameter
+ * `param`; a WITH clause of the statements that create and complete trades. Insert-only, in user order: a busy
+ * user's row is never locked, and concurrent inserts never deadlock.
+ */
+export function markActive(param: string): string {
   return `INSERT INTO user_activity_hours (hour, user_id) SELECT DISTINCT date_trunc('hour', now()), u FROM unnest(${param}::text[]) AS u ORDER BY 2
      ON CONFLICT DO NOTHING`;
 }

@@ -1,6 +1,7 @@
 import type { SqlExecutor } from '@orrange/queue';
 import { ASSET_SCALES, FIAT_SCALE, normalize, type Asset, type FiatCurrency } from '@orrange/money';
 import type { TradeState } from '../domain/trade-state-machine';
+import { markActive } from './stats.repository';
 
 export interface TradeRow {
   id: string;
@@ -51,13 +52,14 @@ export interface NewTrade {
 }
 
 /**
- * Inserts the trades AWAITING_PAYMENT with their escrow LOCKED, one statement for all, and returns the ids that
- * were inserted (a trade whose id or match exists already is not).
+ * Inserts the trades AWAITING_PAYMENT with their escrow LOCKED and marks their parties active this hour, one
+ * statement for all, and returns the ids that were inserted (a trade whose id or match exists already is not).
  */
 export async function insertTrades(tx: SqlExecutor, trades: NewTrade[]): Promise<Set<string>> {
   if (trades.length === 0) return new Set();
   const rows = await tx.query<{ id: string }>(
-    `INSERT INTO trades (id, match_id, buy_order_id, sell_order_id, buyer_id, seller_id, asset, fiat_currency, price, amount, fiat_amount,
+    `WITH active AS (${markActive('$2')})
+     INSERT INTO trades (id, match_id, buy_order_id, sell_order_id, buyer_id, seller_id, asset, fiat_currency, price, amount, fiat_amount,
                          payment_method, payment_window_minutes, status, escrow_status, payment_deadline, created_at, updated_at)
      SELECT t.id, t.match_id, t.buy_order_id, t.sell_order_id, t.buyer_id, t.seller_id, t.asset, t.fiat_currency, t.price, t.amount, t.fiat_amount,
             t.payment_method, t.payment_window_minutes, 'AWAITING_PAYMENT', 'LOCKED', t.payment_deadline, t.created_at, t.created_at
@@ -69,7 +71,7 @@ export async function insertTrades(tx: SqlExecutor, trades: NewTrade[]): Promise
       id: t.id, match_id: t.matchId, buy_order_id: t.buyOrderId, sell_order_id: t.sellOrderId, buyer_id: t.buyerId, seller_id: t.sellerId, asset: t.asset,
       fiat_currency: t.fiatCurrency, price: t.price, amount: t.amount, fiat_amount: t.fiatAmount, payment_method: t.paymentMethod,
       payment_window_minutes: t.paymentWindowMinutes, payment_deadline: t.paymentDeadline.toISOString(), created_at: t.createdAt.toISOString(),
-    })))],
+    }))), trades.flatMap((t) => [t.buyerId, t.sellerId])],
   );
   return new Set(rows.map((r) => r.id));
 }

@@ -5,7 +5,7 @@ import { conflict, forbidden, hasRole, notFound, type Identity } from '@orrange/
 import { ASSET_SCALES, FIAT_SCALE, fiatAmountCents, fromUnits, normalize, numericUnits, toUnits } from '@orrange/money';
 import { enqueueEvent, enqueueEvents, outgoing, type EventPayload, type OutgoingEvent } from '@orrange/queue';
 import { postMovementOrFail, postMovements } from '../data/ledger.repository';
-import { recordCompletedTrade, touchUsers } from '../data/stats.repository';
+import { recordCompletedTrade } from '../data/stats.repository';
 import { insertTrades, lockTrade, matchesAlreadyHandled, recordRejectedMatches, updateTrade, type NewTrade, type TradeChanges, type TradeRow } from '../data/trade.repository';
 import type { BusinessMetrics } from '../metrics';
 import { unitsOf } from './holds.use-cases';
@@ -52,7 +52,6 @@ async function openTradeRun(tx: Tx, events: EventPayload<'order.matched'>[], dep
   const inserted = await insertTrades(tx, trades);
   const missing = trades.find((t) => !inserted.has(t.id));
   if (missing) throw new Error(`trade ${missing.id}: escrow posted but the trade row already exists`);
-  await touchUsers(tx, trades.flatMap((t) => [t.buyerId, t.sellerId]));
   await enqueueEvents(tx, decisions.flatMap(answersOf));
   for (const t of trades) deps.metrics.tradeCreated(t.asset);
   return decisions.map((d) => d.kind);
