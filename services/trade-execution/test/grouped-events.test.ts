@@ -155,6 +155,13 @@ describe('grouped events: order.placed and order.matched applied in bulk, each d
     expect(await statementsFor('order.placed', holds(20))).toBe(4);
     expect(await statementsFor('order.matched', matches(2))).toBe(5);
     expect(await statementsFor('order.matched', matches(20))).toBe(5);
+    // The parties of the created trades are marked active, by the trade insert itself.
+    const inactive = await h.runtime.db.query(
+      `SELECT p.user_id FROM trades t CROSS JOIN LATERAL (VALUES (t.buyer_id), (t.seller_id)) AS p(user_id)
+       WHERE t.seller_id = 'rt-seller' AND NOT EXISTS (SELECT 1 FROM user_activity_hours a WHERE a.user_id = p.user_id)`,
+    );
+    expect(inactive).toEqual([]);
+    expect(await h.runtime.db.query(`SELECT count(*)::int AS n FROM trades WHERE seller_id = 'rt-seller'`)).toEqual([{ n: 11 }]);
   });
 
   it('when post_journals waits for one account, then it holds none of the others yet, so a transaction holding that account can still take them: no lock cycle', async () => {
