@@ -2,7 +2,7 @@ import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '@orrange/logger';
-import { queryAfterBegin } from './begin-with';
+import { queryPipelined, type Statement } from './pipeline';
 import { HealthMonitor, type ComponentStatus, type PingResult } from './health-monitor';
 import { poolConfigFromUrl, type PoolSettings } from './pool-config';
 import { DEFAULT_RETRY, isConnectionError, isTransactionConflict, retry, type RetryOptions } from './retry';
@@ -31,6 +31,11 @@ export type Row = Record<string, unknown>;
 /** What a transaction body gets: queries on one connection inside BEGIN … COMMIT. */
 export interface Tx {
   query<R = Row>(sql: string, params?: unknown[]): Promise<R[]>;
+  /**
+   * Statements sent together, in one round trip; each still runs after the one before it finished, on its own
+   * snapshot (see queryPipelined). Returns each one's rows.
+   */
+  queries<R = Row>(statements: Statement[]): Promise<R[][]>;
 }
 
 export interface PoolStats {
@@ -134,12 +139,16 @@ export class Database {
         // costs nothing, not even BEGIN and COMMIT.
         const begin = options.isolation ? `BEGIN ISOLATION LEVEL ${options.isolation}` : 'BEGIN';
         let begun = false;
+        const send = async (statements: Statement[]): Promise<pg.QueryResult[]> => {
+          const first = !begun;
+          begun = true;
+          if (!first && statements.length === 1) return [await client.query(statements[0]!.sql, statements[0]!.params)];
+          const results = await queryPipelined(client, first ? [{ sql: begin }, ...statements] : statements);
+          return first ? results.slice(1) : results;
+        };
         const tx: Tx = {
-          query: (sql, params) => {
-            const first = !begun;
-            begun = true;
-            return this.timed(sql, () => (first ? queryAfterBegin(client, begin, sql, params) : client.query(sql, params))).then((r) => r.rows as never);
-          },
+          query: (sql, params) => this.timed(sql, () => send([{ sql, params }])).then(([r]) => r!.rows as never),
+          queries: (statements) => this.timed(statements.map((s) => s.sql).join('; '), () => send(statements)).then((rs) => rs.map((r) => r.rows as never)),
         };
         let broken = false;
         try {

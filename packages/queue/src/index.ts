@@ -1,5 +1,5 @@
 export * from './contracts';
-export { enqueueEvent, enqueueEvents, outgoing, claimInboxMany, OUTBOX_TABLES_SQL, type SqlExecutor, type EnqueueOptions, type OutgoingEvent } from './outbox';
+export { enqueueEvent, enqueueEvents, outgoing, claimInboxMany, queryTogether, OUTBOX_TABLES_SQL, type SqlExecutor, type EnqueueOptions, type OutgoingEvent } from './outbox';
 export { OutboxRelay, JOB_DEFAULTS, type RelayOptions } from './relay';
 export { EventConsumer, type EventHandler, type EventHandlers, type BulkEventHandler, type BulkEventHandlers, type ConsumerOptions, type ApplyOutcome } from './consumer';
 export { createRedis } from './redis';

@@ -4,6 +4,16 @@ import { parsePayload, type EventPayload, type EventType } from './contracts';
 /** Anything that runs SQL inside the caller's transaction: a `Tx` from @orrange/db, or an adapter over Prisma's. */
 export interface SqlExecutor {
   query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
+  /** Statements sent together in one round trip, each run after the one before it, on its own snapshot (a `Tx` can). */
+  queries?<R = Record<string, unknown>>(statements: Array<{ sql: string; params?: unknown[] }>): Promise<R[][]>;
+}
+
+/** Runs statements in one round trip where the executor can send them together, else one after the other. */
+export async function queryTogether<R = Record<string, unknown>>(tx: SqlExecutor, statements: Array<{ sql: string; params?: unknown[] }>): Promise<R[][]> {
+  if (tx.queries) return tx.queries<R>(statements);
+  const results: R[][] = [];
+  for (const s of statements) results.push(await tx.query<R>(s.sql, s.params));
+  return results;
 }
 
 /**

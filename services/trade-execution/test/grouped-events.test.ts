@@ -141,6 +141,10 @@ describe('grouped events: order.placed and order.matched applied in bulk, each d
             statements += 1;
             return tx.query<R>(sql, params);
           },
+          queries: <R>(sent: Parameters<Tx['queries']>[0]) => {
+            statements += sent.length;
+            return tx.queries<R>(sent);
+          },
         };
         await (bulkHandlers[type] as (events: EventEnvelope<T>[], tx: Tx) => Promise<void>)(envelopes, counting);
       });

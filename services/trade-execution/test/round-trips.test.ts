@@ -13,6 +13,10 @@ function counting(tx: Tx, count: () => void): Tx {
       count();
       return tx.query<R>(sql, params);
     },
+    queries: <R>(statements: Parameters<Tx['queries']>[0]) => {
+      count();
+      return tx.queries<R>(statements);
+    },
   };
 }
 

@@ -1,5 +1,5 @@
 import { ASSET_SCALES, FIAT_SCALE, numericUnits, type Asset, type FiatCurrency } from '@orrange/money';
-import type { SqlExecutor } from '@orrange/queue';
+import { queryTogether, type SqlExecutor } from '@orrange/queue';
 import type { Order, OrderStatus, Side } from '../domain/order';
 import { formatAmount, formatPrice } from '../domain/order';
 
@@ -71,25 +71,25 @@ export async function lockMarketOfOrder(tx: SqlExecutor, orderId: string): Promi
 }
 
 /**
- * Takes the market locks of existing orders in one round trip, each distinct market once, in ascending order
- * of the lock key: two transactions that lock overlapping sets of markets then never wait on each other in a
- * cycle (Postgres evaluates a volatile output column after the ORDER BY sort). Only the orders' markets are
- * read here, before the locks were granted: load the orders themselves with a later statement.
+ * Takes the market locks of existing orders, each distinct market once, in ascending order of the lock key
+ * (two transactions that lock overlapping sets of markets then never wait on each other in a cycle: Postgres
+ * evaluates a volatile output column after the ORDER BY sort), and loads those of the orders that still wait
+ * for their hold, row-locked. One round trip, two statements: the load is sent together with the locks and
+ * runs once they are granted, on a snapshot taken then, so it sees what the previous lock holders committed.
+ * Returns how many markets were locked (0: none of the orders exists) and the pending orders.
  */
-export async function lockMarketsOfOrders(tx: SqlExecutor, orderIds: string[]): Promise<number> {
-  const rows = await tx.query(
-    `SELECT pg_advisory_xact_lock(m.lock_key) AS locked
-     FROM (SELECT DISTINCT hashtext(asset || '/' || fiat_currency) AS lock_key FROM orders WHERE id = ANY($1::uuid[])) m
-     ORDER BY m.lock_key`,
-    [orderIds],
-  );
-  return rows.length;
-}
-
-/** The given orders that still wait for their hold, row-locked (FOR UPDATE); the others are left out. */
-export async function findPendingOrders(tx: SqlExecutor, orderIds: string[]): Promise<Order[]> {
-  const rows = await tx.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM orders WHERE id = ANY($1::uuid[]) AND status = 'PENDING_FUNDS' FOR UPDATE`, [orderIds]);
-  return rows.map(toOrder);
+export async function lockMarketsAndLoadPending(tx: SqlExecutor, orderIds: string[]): Promise<{ marketsLocked: number; pending: Order[] }> {
+  // Typed as orders; the lock rows are only counted.
+  const [locks, pending] = await queryTogether<OrderRow>(tx, [
+    {
+      sql: `SELECT pg_advisory_xact_lock(m.lock_key) AS locked
+            FROM (SELECT DISTINCT hashtext(asset || '/' || fiat_currency) AS lock_key FROM orders WHERE id = ANY($1::uuid[])) m
+            ORDER BY m.lock_key`,
+      params: [orderIds],
+    },
+    { sql: `SELECT ${ORDER_COLUMNS} FROM orders WHERE id = ANY($1::uuid[]) AND status = 'PENDING_FUNDS' FOR UPDATE`, params: [orderIds] },
+  ]);
+  return { marketsLocked: locks!.length, pending: pending!.map(toOrder) };
 }
 
 const bumpSequenceSql = (asset: string, fiatCurrency: string) => `INSERT INTO markets (asset, fiat_currency, sequence, updated_at) VALUES (${asset}, ${fiatCurrency}, 1, now())
@@ -117,20 +117,22 @@ export interface CandidateQuery {
 /**
  * Takes the market lock (if not held yet), then loads the best `limit` resting orders of the other side that
  * cross the limit price, belong to someone else and share a payment method, best price first, then oldest.
- * Two statements: under READ COMMITTED a statement sees what was committed before IT started, so the read
- * must start after the lock is granted to see every order the previous holder committed.
+ * Two statements in one round trip: under READ COMMITTED a statement sees what was committed before IT
+ * started, and the read, sent together with the lock, starts only once the lock is granted, so it sees every
+ * order the previous holder committed.
  */
 export async function lockAndLoadCandidates(tx: SqlExecutor, q: CandidateQuery): Promise<Order[]> {
-  if (!q.marketLocked) await tx.query('SELECT pg_advisory_xact_lock(hashtext($1)) AS locked', [`${q.asset}/${q.fiatCurrency}`]);
   const incomingBuys = q.side === 'BUY';
-  const rows = await tx.query<OrderRow>(
-    `SELECT ${ORDER_COLUMNS} FROM orders
-     WHERE asset = $1 AND fiat_currency = $2 AND side = $3 AND live AND price ${incomingBuys ? '<=' : '>='} $4::numeric
-       AND user_id <> $5 AND payment_methods && $6::text[]
-     ORDER BY orders.asset, orders.fiat_currency, orders.side, orders.live, orders.price ${incomingBuys ? 'ASC' : 'DESC'}, orders.seq ASC
-     LIMIT $7`,
-    [q.asset, q.fiatCurrency, incomingBuys ? 'SELL' : 'BUY', formatPrice(q.limitPrice), q.userId, q.paymentMethods, q.limit],
-  );
+  const read = {
+    sql: `SELECT ${ORDER_COLUMNS} FROM orders
+          WHERE asset = $1 AND fiat_currency = $2 AND side = $3 AND live AND price ${incomingBuys ? '<=' : '>='} $4::numeric
+            AND user_id <> $5 AND payment_methods && $6::text[]
+          ORDER BY orders.asset, orders.fiat_currency, orders.side, orders.live, orders.price ${incomingBuys ? 'ASC' : 'DESC'}, orders.seq ASC
+          LIMIT $7`,
+    params: [q.asset, q.fiatCurrency, incomingBuys ? 'SELL' : 'BUY', formatPrice(q.limitPrice), q.userId, q.paymentMethods, q.limit],
+  };
+  const lock = { sql: 'SELECT pg_advisory_xact_lock(hashtext($1)) AS locked', params: [`${q.asset}/${q.fiatCurrency}`] };
+  const rows = q.marketLocked ? await tx.query<OrderRow>(read.sql, read.params) : (await queryTogether<OrderRow>(tx, [lock, read]))[1]!;
   return rows.map(toOrder);
 }
 

@@ -1,6 +1,6 @@
 import type { Asset, FiatCurrency } from '@orrange/money';
 import type { SqlExecutor } from '@orrange/queue';
-import { bumpSequence, findPendingOrders, lockMarketOfMatch, lockMarketsOfOrders, rejectMatch, restoreRemainders, transitionOrder } from '../data/order.repository';
+import { bumpSequence, lockMarketOfMatch, lockMarketsAndLoadPending, rejectMatch, restoreRemainders, transitionOrder } from '../data/order.repository';
 import { matchBatch } from './match-batch';
 import type { Order } from './order';
 import type { OrderBookDeps } from './order-book.deps';
@@ -12,16 +12,17 @@ import type { OrderBookDeps } from './order-book.deps';
 
 /**
  * The SELL orders' holds are in place (in event order): open them and match them now. One round trip takes
- * the locks of all their markets, the next loads those still PENDING_FUNDS (a cancelled order, or one an
- * earlier delivery opened, is left alone); then each market matches its orders in event order against one
- * candidate read and one write, each order getting exactly what it would get alone after the ones before it.
+ * the locks of all their markets and, once they are granted, loads those still PENDING_FUNDS (a cancelled
+ * order, or one an earlier delivery opened, is left alone); then each market matches its orders in event
+ * order against one candidate read and one write, each order getting exactly what it would get alone after
+ * the ones before it.
  * Returns how many orders were opened.
  */
 export async function openFundedOrders(deps: OrderBookDeps, tx: SqlExecutor, orderIds: string[]): Promise<number> {
   const ids = [...new Set(orderIds)];
-  if ((await lockMarketsOfOrders(tx, ids)) === 0) return 0;
-  // Read after the locks were granted: this statement sees every change the previous lock holders committed.
-  const pending = new Map((await findPendingOrders(tx, ids)).map((o) => [o.id, o]));
+  const locked = await lockMarketsAndLoadPending(tx, ids);
+  if (locked.marketsLocked === 0) return 0;
+  const pending = new Map(locked.pending.map((o) => [o.id, o]));
   const funded = ids.flatMap((id) => pending.get(id) ?? []);
   const opened: MarketOpened[] = [];
   for (const orders of byMarket(funded)) opened.push(await openInMarket(tx, orders));

@@ -7,7 +7,7 @@ interface Observed {
   connection: { on(event: 'readyForQuery', listener: () => void): void };
 }
 
-describe('transactions: BEGIN rides with the first statement (real Postgres)', () => {
+describe('transactions: BEGIN rides with the first statement, statements go together (real Postgres)', () => {
   let testDb: TestDatabase;
   let db: Database;
   let roundTrips = 0;
@@ -92,5 +92,55 @@ describe('transactions: BEGIN rides with the first statement (real Postgres)', (
     const { result, roundTrips: trips } = await counted(() => db.transaction(async () => 'nothing to do'));
     expect(result).toBe('nothing to do');
     expect(trips).toBe(0);
+  });
+  it('when statements go together, then each one returns its own rows, in one round trip with the BEGIN', async () => {
+    const { result, roundTrips: trips } = await counted(() =>
+      db.transaction((tx) =>
+        tx.queries([
+          { sql: 'INSERT INTO item VALUES ($1, $2)', params: [10, 3] },
+          { sql: 'SELECT id, qty FROM item WHERE id = $1', params: [10] },
+          { sql: 'SELECT 1 AS one' },
+        ]),
+      ),
+    );
+    expect(result).toEqual([[], [{ id: 10, qty: 3 }], [{ one: 1 }]]);
+    expect(trips).toBe(2); // the pipeline and COMMIT
+  });
+
+  it('when a read goes together with the lock that guards it, then it sees what the lock holder committed before releasing it', async () => {
+    const holder = await db.primary.connect();
+    const other = new Database({ url: testDb.url, name: 'begin-2', schema: 'begin', max: 1 });
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock(42)');
+      const reader = other.transaction((tx) => tx.queries<{ n: number }>([{ sql: 'SELECT pg_advisory_xact_lock(42)' }, { sql: 'SELECT count(*)::int AS n FROM item' }]));
+      // The reader's pipeline is waiting for the lock; the holder writes and commits, which releases it.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await holder.query('INSERT INTO item VALUES (11, 1)');
+      await holder.query('COMMIT');
+      const [, counted] = await reader;
+      expect(counted).toEqual([{ n: 1 }]);
+    } finally {
+      holder.release();
+      await other.close();
+    }
+  });
+
+  it('when a statement in the middle fails, then the rest are skipped, the error reaches the caller, and nothing remains', async () => {
+    await expect(
+      db.transaction((tx) =>
+        tx.queries([
+          { sql: 'INSERT INTO item VALUES (12, 1)' },
+          { sql: 'INSERT INTO item VALUES (13, -1)' },
+          { sql: 'INSERT INTO item VALUES (14, 1)' },
+        ]),
+      ),
+    ).rejects.toMatchObject({ code: '23514' });
+    expect(await db.query('SELECT count(*)::int AS n FROM item')).toEqual([{ n: 0 }]);
+    await db.transaction(async (tx) => {
+      await tx.query('INSERT INTO item VALUES (15, 1)');
+      await tx.queries([{ sql: 'UPDATE item SET qty = qty + 1 WHERE id = 15' }, { sql: 'UPDATE item SET qty = qty + 1 WHERE id = 15' }]);
+    });
+    expect(await db.query('SELECT qty FROM item WHERE id = 15')).toEqual([{ qty: 3 }]);
   });
 });
