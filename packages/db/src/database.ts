@@ -36,6 +36,12 @@ export interface Tx {
    * snapshot (see queryPipelined). Returns each one's rows.
    */
   queries<R = Row>(statements: Statement[]): Promise<R[][]>;
+  /**
+   * A write whose result the body does not need (an outbox row, say): it goes with COMMIT, in the same round
+   * trip, after everything else the body sent, in the order deferred. If it fails, nothing commits and the
+   * error reaches the caller as if the body had thrown it.
+   */
+  defer(sql: string, params?: unknown[]): void;
 }
 
 export interface PoolStats {
@@ -124,8 +130,10 @@ export class Database {
 
   /**
    * Runs `body` inside BEGIN … COMMIT on the primary. A connection lost before COMMIT was sent leaves nothing
-   * behind (the server rolls back), so that case is always retried; 40001/40P01 are retried when the caller
-   * says the body may run again. A failure during COMMIT itself is never retried: its outcome is unknown.
+   * behind (the server rolls back), so that case is always retried; a connection lost after it was sent is
+   * never retried: the outcome is unknown. 40001/40P01 are answers from the server that the transaction was
+   * rolled back (also when COMMIT or a deferred write gets them), retried when the caller says the body may
+   * run again.
    */
   async transaction<T>(body: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     let commitSent = false;
@@ -146,19 +154,28 @@ export class Database {
           const results = await queryPipelined(client, first ? [{ sql: begin }, ...statements] : statements);
           return first ? results.slice(1) : results;
         };
+        const deferred: Statement[] = [];
         const tx: Tx = {
           query: (sql, params) => this.timed(sql, () => send([{ sql, params }])).then(([r]) => r!.rows as never),
           queries: (statements) => this.timed(statements.map((s) => s.sql).join('; '), () => send(statements)).then((rs) => rs.map((r) => r.rows as never)),
+          defer: (sql, params) => void deferred.push({ sql, params }),
         };
         let broken = false;
         try {
           const result = await body(tx);
-          commitSent = begun;
-          if (begun) await client.query('COMMIT');
+          if (deferred.length > 0) {
+            commitSent = true;
+            await this.timed(deferred.map((s) => s.sql).join('; '), () => send([...deferred, { sql: 'COMMIT' }]));
+          } else if (begun) {
+            commitSent = true;
+            await client.query('COMMIT');
+          }
           return result;
         } catch (error) {
           broken = isConnectionError(error);
-          if (begun && !commitSent && !broken) await client.query('ROLLBACK').catch(() => undefined);
+          // After a failed statement the block waits for ROLLBACK; after a failed COMMIT it is over already,
+          // and ROLLBACK only draws a warning.
+          if (begun && !broken) await client.query('ROLLBACK').catch(() => undefined);
           throw error;
         } finally {
           client.release(broken ? true : undefined);
@@ -166,7 +183,7 @@ export class Database {
       },
       {
         ...this.retryDefaults,
-        shouldRetry: (error) => !commitSent && ((options.retryable === true && isTransactionConflict(error)) || isConnectionError(error)),
+        shouldRetry: (error) => (options.retryable === true && isTransactionConflict(error)) || (!commitSent && isConnectionError(error)),
         onRetry: (error, attempt, delayMs) => {
           this.metrics?.retries.inc({ reason: isTransactionConflict(error) ? 'conflict' : 'connection' });
           this.options.logger?.warn('retrying transaction', { attempt, delayMs, error: (error as Error).message });

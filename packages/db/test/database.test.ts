@@ -55,6 +55,23 @@ describe('Database (real Postgres)', () => {
     await db.query('UPDATE counter SET value = 0 WHERE id = 1');
   });
 
+  it('when serializable transactions conflict on their deferred writes, then the retryable ones are retried and every one commits once', async () => {
+    const increments = 6;
+    await Promise.all(
+      Array.from({ length: increments }, () =>
+        db.transaction(
+          async (tx) => {
+            const [row] = await tx.query<{ value: number }>('SELECT value FROM counter WHERE id = 1');
+            tx.defer('UPDATE counter SET value = $1 WHERE id = 1', [row!.value + 1]);
+          },
+          { retryable: true, isolation: 'SERIALIZABLE' },
+        ),
+      ),
+    );
+    expect(await db.query('SELECT value FROM counter WHERE id = 1')).toEqual([{ value: increments }]);
+    await db.query('UPDATE counter SET value = 0 WHERE id = 1');
+  });
+
   it('when a conflict happens in a transaction not marked retryable, then the error reaches the caller', async () => {
     const conflict = Object.assign(new Error('could not serialize access'), { code: '40001' });
     let attempts = 0;

@@ -143,4 +143,40 @@ describe('transactions: BEGIN rides with the first statement, statements go toge
     });
     expect(await db.query('SELECT qty FROM item WHERE id = 15')).toEqual([{ qty: 3 }]);
   });
+  describe('deferred writes', () => {
+    it('when a body defers a write, then it goes with COMMIT: one round trip fewer, and it is written after what the body sent', async () => {
+      const { roundTrips: trips } = await counted(() =>
+        db.transaction(async (tx) => {
+          tx.defer('UPDATE item SET qty = qty * 10 WHERE id = $1', [20]);
+          await tx.query('INSERT INTO item VALUES ($1, $2)', [20, 2]);
+        }),
+      );
+      expect(trips).toBe(2); // BEGIN with the insert; the deferred update with COMMIT
+      expect(await db.query('SELECT qty FROM item WHERE id = 20')).toEqual([{ qty: 20 }]);
+      const { roundTrips: alone } = await counted(() => db.transaction(async (tx) => tx.defer('INSERT INTO item VALUES (21, 1)')));
+      expect(alone).toBe(1); // BEGIN, the write and COMMIT together
+    });
+
+    it('when a deferred write fails, then nothing commits, the error reaches the caller, and the connection serves the next transaction', async () => {
+      const failed = db.transaction(async (tx) => {
+        await tx.query('INSERT INTO item VALUES (22, 1)');
+        tx.defer('INSERT INTO item VALUES (23, -1)');
+        return 'the body finished';
+      });
+      await expect(failed).rejects.toMatchObject({ code: '23514' });
+      expect(await db.query('SELECT count(*)::int AS n FROM item')).toEqual([{ n: 0 }]);
+      await db.transaction(async (tx) => tx.defer('INSERT INTO item VALUES (24, 1)'));
+      expect(await db.query('SELECT id FROM item')).toEqual([{ id: 24 }]);
+    });
+
+    it('when a body throws, then its deferred writes are never sent', async () => {
+      await expect(
+        db.transaction(async (tx) => {
+          tx.defer('INSERT INTO item VALUES (25, 1)');
+          throw new Error('changed my mind');
+        }),
+      ).rejects.toThrow('changed my mind');
+      expect(await db.query('SELECT count(*)::int AS n FROM item')).toEqual([{ n: 0 }]);
+    });
+  });
 });

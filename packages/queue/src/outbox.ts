@@ -6,6 +6,14 @@ export interface SqlExecutor {
   query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
   /** Statements sent together in one round trip, each run after the one before it, on its own snapshot (a `Tx` can). */
   queries?<R = Record<string, unknown>>(statements: Array<{ sql: string; params?: unknown[] }>): Promise<R[][]>;
+  /** A write whose result nobody reads, sent with COMMIT (a `Tx` can; see Tx.defer). */
+  defer?(sql: string, params?: unknown[]): void;
+}
+
+/** A write whose result nobody reads: with the COMMIT where the executor can defer it, else now. */
+async function write(tx: SqlExecutor, sql: string, params: unknown[]): Promise<void> {
+  if (tx.defer) tx.defer(sql, params);
+  else await tx.query(sql, params);
 }
 
 /** Runs statements in one round trip where the executor can send them together, else one after the other. */
@@ -48,12 +56,13 @@ export interface EnqueueOptions {
 
 /**
  * Records an event in the caller's transaction. It reaches BullMQ only if the transaction commits, and
- * then certainly (the relay retries until it is published): no lost and no phantom events.
+ * then certainly (the relay retries until it is published): no lost and no phantom events. The row is
+ * written with the COMMIT where the transaction can defer writes (the payload is validated now).
  */
 export async function enqueueEvent<T extends EventType>(tx: SqlExecutor, type: T, payload: EventPayload<T>, options: EnqueueOptions = {}): Promise<string> {
   const valid = parsePayload(type, payload);
   const id = options.id ?? randomUUID();
-  await tx.query('INSERT INTO outbox (id, type, payload, deliver_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING', [id, type, JSON.stringify(valid), options.deliverAt ?? null]);
+  await write(tx, 'INSERT INTO outbox (id, type, payload, deliver_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING', [id, type, JSON.stringify(valid), options.deliverAt ?? null]);
   return id;
 }
 
@@ -73,7 +82,8 @@ export function outgoing<T extends EventType>(type: T, payload: EventPayload<T>,
 export async function enqueueEvents(tx: SqlExecutor, events: OutgoingEvent[]): Promise<void> {
   if (events.length === 0) return;
   const payloads = events.map((e) => JSON.stringify(parsePayload(e.type, e.payload)));
-  await tx.query(
+  await write(
+    tx,
     `INSERT INTO outbox (id, type, payload, deliver_at)
      SELECT e.id, e.type, e.payload, e.deliver_at FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::timestamptz[]) WITH ORDINALITY AS e(id, type, payload, deliver_at, n)
      ORDER BY e.n

@@ -145,6 +145,10 @@ describe('grouped events: order.placed and order.matched applied in bulk, each d
             statements += sent.length;
             return tx.queries<R>(sent);
           },
+          defer: (sql: string, params?: unknown[]) => {
+            statements += 1;
+            tx.defer(sql, params);
+          },
         };
         await (bulkHandlers[type] as (events: EventEnvelope<T>[], tx: Tx) => Promise<void>)(envelopes, counting);
       });
