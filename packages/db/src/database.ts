@@ -39,7 +39,8 @@ export interface Tx {
   /**
    * A write whose result the body does not need (an outbox row, say): it goes with COMMIT, in the same round
    * trip, after everything else the body sent, in the order deferred. If it fails, nothing commits and the
-   * error reaches the caller as if the body had thrown it.
+   * error reaches the caller as if the body had thrown it. Only for rows nothing later in the transaction
+   * reads: they are not there until COMMIT.
    */
   defer(sql: string, params?: unknown[]): void;
 }

@@ -10,8 +10,12 @@ export interface SqlExecutor {
   defer?(sql: string, params?: unknown[]): void;
 }
 
-/** A write whose result nobody reads: with the COMMIT where the executor can defer it, else now. */
-async function write(tx: SqlExecutor, sql: string, params: unknown[]): Promise<void> {
+/**
+ * A write whose result nobody reads: with the COMMIT where the executor can defer it, else now. Only for the
+ * outbox, which nothing reads inside the transaction that writes it (deferring a row that a later statement
+ * of the same transaction reads would hide it from that statement).
+ */
+async function deferWrite(tx: SqlExecutor, sql: string, params: unknown[]): Promise<void> {
   if (tx.defer) tx.defer(sql, params);
   else await tx.query(sql, params);
 }
@@ -62,7 +66,7 @@ export interface EnqueueOptions {
 export async function enqueueEvent<T extends EventType>(tx: SqlExecutor, type: T, payload: EventPayload<T>, options: EnqueueOptions = {}): Promise<string> {
   const valid = parsePayload(type, payload);
   const id = options.id ?? randomUUID();
-  await write(tx, 'INSERT INTO outbox (id, type, payload, deliver_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING', [id, type, JSON.stringify(valid), options.deliverAt ?? null]);
+  await deferWrite(tx, 'INSERT INTO outbox (id, type, payload, deliver_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING', [id, type, JSON.stringify(valid), options.deliverAt ?? null]);
   return id;
 }
 
@@ -82,7 +86,7 @@ export function outgoing<T extends EventType>(type: T, payload: EventPayload<T>,
 export async function enqueueEvents(tx: SqlExecutor, events: OutgoingEvent[]): Promise<void> {
   if (events.length === 0) return;
   const payloads = events.map((e) => JSON.stringify(parsePayload(e.type, e.payload)));
-  await write(
+  await deferWrite(
     tx,
     `INSERT INTO outbox (id, type, payload, deliver_at)
      SELECT e.id, e.type, e.payload, e.deliver_at FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::timestamptz[]) WITH ORDINALITY AS e(id, type, payload, deliver_at, n)
