@@ -8,6 +8,7 @@ import type { Logger } from '@orrange/logger';
 import { ApiKeyResolver } from './auth/api-key-resolver';
 import { authenticate, refuseBadCredentials, stripInternalHeaders } from './auth/authenticate.middleware';
 import { TokenChecker } from './auth/token-checker';
+import type { TrackedCache } from './auth/tracked-cache';
 import type { Config } from './config';
 import { docsRouter } from './docs/docs.routes';
 import { OpenApiAggregator } from './docs/openapi-merge';
@@ -25,6 +26,8 @@ export interface GatewayDeps {
   /** The gateway's metrics, built once with the registry (the upstream pools report into them too). */
   metrics: GatewayMetrics;
   redis: Redis;
+  /** Not-before lookups: in-process while Redis tracking is established, a GET on `redis` otherwise. */
+  trackedCache: TrackedCache;
   upstreams: Upstreams;
 }
 
@@ -33,10 +36,10 @@ const EXPOSED_HEADERS = ['X-Request-Id', 'RateLimit', 'RateLimit-Policy', 'RateL
 
 /** The gateway app. It never listens: index.ts does, and tests drive it with supertest. */
 export function createApp(deps: GatewayDeps): Express {
-  const { config, logger, registry, metrics, redis, upstreams } = deps;
+  const { config, logger, registry, metrics, redis, trackedCache, upstreams } = deps;
   const tokens = new TokenChecker(
     { keyring: parseKeyring(config.JWT_SECRETS, config.JWT_ACTIVE_KID), issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
-    redis,
+    trackedCache,
     config.REDIS_PREFIX,
   );
   const apiKeys = new ApiKeyResolver({

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import { authRedisKeys, verifyAccessToken, type AccessClaims, type AccessTokenSettings, type Identity } from '@orrange/http';
 import { gatewayErrors } from '../errors';
+import type { KeyReader } from './tracked-cache';
 
 export type TokenSettings = Omit<AccessTokenSettings, 'ttlSeconds'>;
 
@@ -9,25 +9,25 @@ const VERIFIED_TOKENS_MAX = 10_000;
 
 /**
  * Verifies a bearer access token (algorithm, key id, signature, exp, iss, aud: see verifyAccessToken),
- * then refuses it when the user service has revoked the user's earlier tokens: one Redis GET of the
- * user's not-before second. Nothing is cached in-process, so a revocation takes effect at once. Redis
- * unreachable fails closed (503): a revoked token must never slip through. The signature check itself is
- * remembered for tokens already verified, so a client's repeated requests pay only the Redis GET.
+ * then refuses it when the user service has revoked the user's earlier tokens: the user's not-before second,
+ * read through `notBefore` (the gateway's TrackedCache: in-process while Redis tracking tells it of every
+ * change, a GET otherwise). Redis unreachable fails closed (503): a revoked token must never slip through.
+ * The signature check itself is remembered for tokens already verified.
  */
 export class TokenChecker {
   private readonly verified = new Map<string, AccessClaims>();
 
-  constructor(private readonly settings: TokenSettings, private readonly redis: Redis, private readonly prefix: string) {}
+  constructor(private readonly settings: TokenSettings, private readonly notBefore: KeyReader, private readonly prefix: string) {}
 
   async check(token: string): Promise<Identity> {
     const claims = this.verify(token);
-    let notBefore: string | null;
+    let revokedBefore: string | null;
     try {
-      notBefore = await this.redis.get(authRedisKeys.notBefore(this.prefix, claims.userId));
+      revokedBefore = await this.notBefore.get(authRedisKeys.notBefore(this.prefix, claims.userId));
     } catch {
       throw gatewayErrors.authUnavailable();
     }
-    if (notBefore !== null && Number(notBefore) > claims.issuedAt) throw gatewayErrors.invalidToken();
+    if (revokedBefore !== null && Number(revokedBefore) > claims.issuedAt) throw gatewayErrors.invalidToken();
     return { userId: claims.userId, roles: claims.roles, scopes: null, via: 'jwt' };
   }
 

@@ -8,6 +8,9 @@ export interface GatewayMetrics {
   rateLimited: Counter<'limiter'>;
   authFailures: Counter<'reason'>;
   upstreamHealthy: Gauge<'service' | 'upstream'>;
+  trackedLookups: Counter<'result'>;
+  trackedClears: Counter<'reason'>;
+  trackedActive: Gauge;
 }
 
 /** The gateway's own metrics, registered once per registry (see createGatewayResources). */
@@ -42,6 +45,23 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
       name: 'gateway_upstream_healthy',
       help: '1 when the upstream is in rotation, 0 when it is out',
       labelNames: ['service', 'upstream'],
+      registers: [registry],
+    }),
+    trackedLookups: new Counter({
+      name: 'gateway_tracked_cache_lookups_total',
+      help: 'Revocation (not-before) lookups: hit (answered in-process), miss (GET on the tracked connection, answer kept), untracked (GET while tracking is not established, nothing kept)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    trackedClears: new Counter({
+      name: 'gateway_tracked_cache_clears_total',
+      help: 'Times the in-process cache was emptied: connection (a tracking connection was lost) or flush (Redis was flushed)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    trackedActive: new Gauge({
+      name: 'gateway_tracked_cache_active',
+      help: '1 while Redis tracking is established and the in-process cache answers, 0 while every lookup goes to Redis',
       registers: [registry],
     }),
   };
