@@ -1,0 +1,297 @@
+import jwt from 'jsonwebtoken';
+import { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
+import request from 'supertest';
+import { authRedisKeys } from '@orrange/http';
+import { createLogger } from '@orrange/logger';
+import { eventually } from '@orrange/testing';
+import { INVALIDATIONS_OPTIONS, TRACKED_READS_OPTIONS, TrackedCache } from '../src/auth/tracked-cache';
+import { createGatewayMetrics } from '../src/observability/metrics';
+import { accessToken, closedUrl, createTestGateway, createTestRedis, startStub, type StubUpstream, type TestGateway, type TestRedis } from './harness';
+
+/** Records the name and arguments of every command the connections send, until stop(). */
+function recordCommands(connections: Redis[]): string[][] & { stop(): void } {
+  const sent: string[][] = [];
+  for (const connection of connections) {
+    const send = connection.sendCommand.bind(connection);
+    Object.assign(connection, {
+      sendCommand: (command: { name: string; args: unknown[] }, ...rest: unknown[]) => {
+        sent.push([command.name.toLowerCase(), ...command.args.map(String)]);
+        return (send as (...args: unknown[]) => unknown)(command, ...rest);
+      },
+    });
+  }
+  return Object.assign(sent, { stop: () => connections.forEach((connection) => Reflect.deleteProperty(connection, 'sendCommand')) });
+}
+
+/** Revoke, check, un-revoke this many times in a row: a revocation must never lose to the in-process copy. */
+const REVOCATION_ROUNDS = 100;
+
+describe('not-before lookups answered in-process while Redis tracking tells the gateway of every change', () => {
+  let testRedis: TestRedis;
+  let user: StubUpstream;
+  let gateway: TestGateway;
+
+  beforeAll(async () => {
+    testRedis = await createTestRedis();
+    user = await startStub('user');
+    // These tests send hundreds of requests as one user: the per-client limit is not what they are about.
+    gateway = createTestGateway(testRedis, { user: [user.url] }, { RATE_LIMIT_PER_MINUTE: '100000' });
+    await tracking();
+  });
+
+  afterAll(async () => {
+    await gateway.close();
+    await user.close();
+    await testRedis.cleanup();
+  });
+
+  const cache = () => gateway.resources.trackedCache;
+  const tracking = () => eventually(async () => cache().state.tracking);
+  const call = (token: string) => request(gateway.app).get('/api/v1/users/me').set('Authorization', `Bearer ${token}`);
+  const statusOf = async (token: string) => (await call(token)).status;
+  const counter = async (name: string, labels: Record<string, string>) => {
+    const values = (await gateway.registry.getSingleMetric(name)!.get()).values;
+    return values.find((v) => Object.entries(labels).every(([k, value]) => v.labels[k] === value))?.value ?? 0;
+  };
+  const lookups = (result: string) => counter('gateway_tracked_cache_lookups_total', { result });
+  const clears = (reason: string) => counter('gateway_tracked_cache_clears_total', { reason });
+
+  /** A token for a user of its own, the user's not-before key, and a way to revoke every token issued so far. */
+  function userWithToken(userId: string) {
+    const token = accessToken(gateway.config, userId);
+    const issuedAt = (jwt.decode(token) as { iat: number }).iat;
+    const key = authRedisKeys.notBefore(gateway.config.REDIS_PREFIX, userId);
+    const notBefore = String(issuedAt + 1);
+    return { token, key, notBefore, revoke: () => testRedis.redis.set(key, notBefore, 'EX', 900) };
+  }
+
+  /** The id of the connection whose tracking redirects to `redirectId`: the gateway's tracked-reads connection. */
+  async function readsConnectionId(redirectId: number): Promise<string | undefined> {
+    const list = await testRedis.redis.client('LIST');
+    return new RegExp(`^id=(\\d+) .* redir=${redirectId} `, 'm').exec(String(list))?.[1];
+  }
+
+  it('when a token is checked again, then no GET reaches Redis: one for the first request, none for the next ones', async () => {
+    const { token, key } = userWithToken('u-hit');
+    const sent = recordCommands([gateway.resources.redis, gateway.resources.trackingConnections.reads, gateway.resources.trackingConnections.invalidations]);
+    try {
+      const hits = await lookups('hit');
+      for (let i = 0; i < 3; i++) await call(token).expect(200);
+      expect(sent.filter((args) => args.includes(key))).toEqual([['get', key]]);
+      expect(await lookups('hit')).toBe(hits + 2);
+    } finally {
+      sent.stop();
+    }
+  });
+
+  it('when another client sets, deletes or expires the not-before, then the very next request sees it', async () => {
+    const { token, key, notBefore, revoke } = userWithToken('u-changes');
+    await call(token).expect(200);
+    await call(token).expect(200);
+    await revoke();
+    expect(await statusOf(token)).toBe(401);
+    await testRedis.redis.del(key);
+    expect(await statusOf(token)).toBe(200);
+    await revoke();
+    expect(await statusOf(token)).toBe(401);
+    await testRedis.redis.expire(key, 0); // a deadline in the past deletes the key
+    expect(await statusOf(token)).toBe(200);
+    await testRedis.redis.set(key, notBefore, 'PX', 200);
+    expect(await statusOf(token)).toBe(401);
+    // Redis expires the key by itself (no one reads it) and says so.
+    await eventually(async () => (await statusOf(token)) === 200, { timeoutMs: 5_000 });
+  });
+
+  it(`when a token answered from memory is revoked, then the next request is refused (${REVOCATION_ROUNDS} rounds)`, async () => {
+    const { token, key, revoke } = userWithToken('u-rounds');
+    const hits = await lookups('hit');
+    for (let round = 0; round < REVOCATION_ROUNDS; round++) {
+      expect(await statusOf(token)).toBe(200);
+      expect(await statusOf(token)).toBe(200);
+      await revoke();
+      expect(await statusOf(token)).toBe(401);
+      await testRedis.redis.del(key);
+    }
+    expect(await lookups('hit')).toBeGreaterThanOrEqual(hits + REVOCATION_ROUNDS);
+  });
+
+  it('when the key changes while its GET is in flight, then that answer serves its own request but is not kept', async () => {
+    const { token, key, revoke } = userWithToken('u-in-flight');
+    const { reads, invalidations } = gateway.resources.trackingConnections;
+    let invalidated = false;
+    const listener = (_channel: Buffer, message: unknown) => {
+      if (Array.isArray(message) && message.some((name) => String(name) === key)) invalidated = true;
+    };
+    invalidations.on('messageBuffer', listener);
+    const get = reads.get.bind(reads) as (name: string) => Promise<string | null>;
+    // Redis has answered, and the key changes before the answer reaches the cache: the invalidation comes first.
+    Object.assign(reads, {
+      get: async (name: string) => {
+        const value = await get(name);
+        await revoke();
+        await eventually(async () => invalidated);
+        return value;
+      },
+    });
+    try {
+      expect(await statusOf(token)).toBe(200);
+    } finally {
+      Reflect.deleteProperty(reads, 'get');
+      invalidations.off('messageBuffer', listener);
+    }
+    expect(await statusOf(token)).toBe(401);
+  });
+
+  it('when the tracked-reads connection is killed, then memory is dropped, revocations meanwhile are honoured, and tracking comes back', async () => {
+    const { token, key, revoke } = userWithToken('u-reads-killed');
+    await tracking();
+    await call(token).expect(200);
+    await call(token).expect(200);
+    const { redirectId } = cache().state;
+    const readsId = await readsConnectionId(redirectId!);
+    expect(readsId).toBeDefined();
+    const lost = await clears('connection');
+
+    await testRedis.redis.client('KILL', 'ID', readsId!);
+    await revoke();
+    expect(await statusOf(token)).toBe(401);
+    // Had the answer above been kept without tracking, this would still be refused.
+    await testRedis.redis.del(key);
+    expect(await statusOf(token)).toBe(200);
+    expect(await clears('connection')).toBe(lost + 1);
+
+    await tracking();
+    const newReadsId = await readsConnectionId(redirectId!);
+    expect(newReadsId).toBeDefined();
+    expect(newReadsId).not.toBe(readsId);
+    await call(token).expect(200);
+    await call(token).expect(200);
+    await revoke();
+    expect(await statusOf(token)).toBe(401);
+  });
+
+  it('when the invalidation subscriber is killed, then memory is dropped, revocations meanwhile are honoured, and tracking comes back on a new subscriber', async () => {
+    const { token, key, revoke } = userWithToken('u-subscriber-killed');
+    await tracking();
+    await call(token).expect(200);
+    await call(token).expect(200);
+    const { redirectId } = cache().state;
+    const lost = await clears('connection');
+
+    await testRedis.redis.client('KILL', 'ID', String(redirectId));
+    await revoke();
+    expect(await statusOf(token)).toBe(401);
+    await testRedis.redis.del(key);
+    expect(await statusOf(token)).toBe(200);
+    expect(await clears('connection')).toBe(lost + 1);
+
+    await eventually(async () => cache().state.tracking && cache().state.redirectId !== redirectId);
+    await call(token).expect(200);
+    await call(token).expect(200);
+    await revoke();
+    expect(await statusOf(token)).toBe(401);
+  });
+
+  it('when a Redis database is flushed, then everything kept in-process is dropped', async () => {
+    const { token } = userWithToken('u-flush');
+    await tracking();
+    await call(token).expect(200);
+    expect(cache().state.entries).toBeGreaterThan(0);
+    // Redis tells every tracking client of a flush of any database. Database 15 is used by nothing here, and
+    // is checked to be empty, so flushing it costs no one anything.
+    const spare = testRedis.redis.duplicate({ db: 15 });
+    try {
+      expect(await spare.dbsize()).toBe(0);
+      const flushes = await clears('flush');
+      const misses = await lookups('miss');
+      await spare.flushdb();
+      await call(token).expect(200);
+      expect(await clears('flush')).toBeGreaterThan(flushes);
+      expect(await lookups('miss')).toBe(misses + 1);
+    } finally {
+      spare.disconnect();
+    }
+  });
+});
+
+describe('the tracked cache on its own connections', () => {
+  let testRedis: TestRedis;
+  const opened: Redis[] = [];
+  const caches: TrackedCache[] = [];
+
+  beforeAll(async () => {
+    testRedis = await createTestRedis();
+  });
+
+  afterAll(async () => {
+    caches.forEach((c) => c.close());
+    await Promise.all(opened.map((connection) => (connection.status === 'ready' ? connection.quit() : connection.disconnect())));
+    await testRedis.cleanup();
+  });
+
+  function trackedCache(options: { invalidationsUrl?: string; entriesMax?: number } = {}) {
+    const connect = (url: string, extra = {}) => {
+      const connection = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => 200, disconnectTimeout: 100, ...extra });
+      connection.on('error', () => undefined);
+      opened.push(connection);
+      return connection;
+    };
+    const registry = new Registry();
+    const metrics = createGatewayMetrics(registry);
+    const fallback = connect(testRedis.url);
+    const cache = new TrackedCache({
+      reads: connect(testRedis.url, TRACKED_READS_OPTIONS),
+      invalidations: connect(options.invalidationsUrl ?? testRedis.url, INVALIDATIONS_OPTIONS),
+      fallback,
+      metrics,
+      logger: createLogger('gateway', 'silent'),
+      entriesMax: options.entriesMax,
+    });
+    caches.push(cache);
+    const lookups = async (result: string) => (await metrics.trackedLookups.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+    return { cache, lookups };
+  }
+
+  it('when it is full, then the oldest entry is dropped and asked again', async () => {
+    const { cache, lookups } = trackedCache({ entriesMax: 2 });
+    await eventually(async () => cache.state.tracking);
+    const [a, b, c] = ['a', 'b', 'c'].map((name) => `${testRedis.prefix}:${name}`);
+    await testRedis.redis.set(a!, 'A');
+    for (const key of [a!, b!, c!]) await cache.get(key);
+    expect(cache.state.entries).toBe(2);
+    const misses = await lookups('miss');
+    expect(await cache.get(c!)).toBeNull();
+    expect(await cache.get(b!)).toBeNull();
+    expect(await lookups('miss')).toBe(misses);
+    expect(await cache.get(a!)).toBe('A');
+    expect(await lookups('miss')).toBe(misses + 1);
+  });
+
+  it('when many lookups of cached keys come in one turn, then one PING answers them all and no GET is sent', async () => {
+    const { cache, lookups } = trackedCache();
+    await eventually(async () => cache.state.tracking);
+    const keys = Array.from({ length: 10 }, (_, i) => `${testRedis.prefix}:shared-${i}`);
+    for (const key of keys) await cache.get(key);
+    const sent = recordCommands(opened);
+    try {
+      const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => cache.get(keys[i % keys.length]!)));
+      expect(answers.every((answer) => answer === null)).toBe(true);
+      expect([...sent]).toEqual([['ping']]);
+      expect(await lookups('hit')).toBe(100);
+    } finally {
+      sent.stop();
+    }
+  });
+
+  it('when tracking cannot be set up (no subscriber), then every lookup is a GET on the fallback and nothing is kept', async () => {
+    const { cache, lookups } = trackedCache({ invalidationsUrl: (await closedUrl()).replace('http:', 'redis:') });
+    const key = `${testRedis.prefix}:untracked`;
+    await testRedis.redis.set(key, 'v1');
+    expect(await cache.get(key)).toBe('v1');
+    await testRedis.redis.set(key, 'v2');
+    expect(await cache.get(key)).toBe('v2');
+    expect(await lookups('untracked')).toBe(2);
+    expect(cache.state).toMatchObject({ tracking: false, entries: 0 });
+  });
+});
