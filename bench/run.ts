@@ -140,10 +140,12 @@ async function pgStatements(databaseUrl: string, action: 'reset' | 'read'): Prom
       return undefined;
     }
     const { rows } = await client.query(
-      `SELECT calls, round(total_exec_time::numeric, 1) AS total_ms, round(mean_exec_time::numeric, 3) AS mean_ms, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 160) AS query
-       FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY total_exec_time DESC LIMIT 60`,
+      `SELECT calls, round(total_exec_time::numeric, 1) AS total_ms, round(mean_exec_time::numeric, 3) AS mean_ms, round(total_plan_time::numeric, 1) AS plan_ms, rows,
+              left(regexp_replace(query, '\\s+', ' ', 'g'), 160) AS query
+       FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY total_exec_time + total_plan_time DESC LIMIT 60`,
     );
-    for (const r of rows) log(`pg ${r.total_ms} ms in ${r.calls} calls (${r.mean_ms} ms each): ${r.query}`);
+    // Planning time is 0 unless pg_stat_statements.track_planning is on.
+    for (const r of rows) log(`pg ${r.total_ms} ms (+${r.plan_ms} ms planning) in ${r.calls} calls (${r.mean_ms} ms each): ${r.query}`);
     return rows;
   } finally {
     await client.end();
@@ -159,6 +161,7 @@ async function orderLoad(base: string, sellers: User[], buyers: User[], ratePerS
       const sell = i % 2 === 0;
       const user = sell ? sellers[(i / 2) % sellers.length]! : buyers[((i - 1) / 2) % buyers.length]!;
       return {
+        label: sell ? 'SELL' : 'BUY',
         url: `${base}/api/v1/orders`,
         method: 'POST',
         headers: { authorization: `Bearer ${user.token}` },
@@ -326,12 +329,12 @@ async function measure(databaseUrl: string, prefix: string, startedAt: Date): Pr
     });
 
     if (!SKIP.has('ceiling')) {
-      const steps: Array<{ rate: number; p99: number; errors: number }> = [];
+      const steps: Array<{ rate: number; p99: number; errors: number; byLabel?: LoadResult['byLabel'] }> = [];
       for (const rate of CEILING_RATES) {
         await untilQuiet(processes);
         log(`ceiling step: ${rate} orders/s…`);
         const r = await orderLoad(base, sellers, buyers, rate, 10_000);
-        steps.push({ rate, p99: r.latencyMs.p99, errors: r.errors });
+        steps.push({ rate, p99: r.latencyMs.p99, errors: r.errors, byLabel: r.byLabel });
         if (r.latencyMs.p99 > 500) break;
       }
       results.ceiling = { steps, highestRateWithP99Under100Ms: Math.max(0, ...steps.filter((s) => s.p99 <= 100 && s.errors === 0).map((s) => s.rate)) };
@@ -361,7 +364,8 @@ function perOrder(results: Record<string, any>, totals: Record<string, number> |
 
 function report(results: Record<string, any>, startedAt: Date): void {
   const row = (what: string, value: string, target: string) => `| ${what} | ${value} | ${target} |`;
-  const lat = (r?: LoadResult) => (r ? `p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, ${r.achievedRate}/s, ${r.errors} errors of ${r.sent}` : 'skipped');
+  const lat = (r?: LoadResult) => (r ? `p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, ${r.achievedRate}/s, ${r.errors} errors of ${r.sent}${byLabel(r)}` : 'skipped');
+  const byLabel = (r: LoadResult) => (r.byLabel ? ` (${Object.entries(r.byLabel).map(([label, l]) => `${label} p50 ${l.p50} / p99 ${l.p99} ms`).join(', ')})` : '');
   const lines = [
     `# Benchmark ${startedAt.toISOString()} (${results.machine.cpus} cores)`,
     '',

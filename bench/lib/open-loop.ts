@@ -24,6 +24,8 @@ export interface RequestSpec {
   method?: string;
   headers?: Record<string, string>;
   body?: string;
+  /** Requests with a label also get latencies of their own (e.g. BUY and SELL orders). */
+  label?: string;
 }
 
 export interface LoadResult {
@@ -33,8 +35,11 @@ export interface LoadResult {
   errors: number;
   errorSamples: string[];
   achievedRate: number;
-  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  latencyMs: LatencySummary;
+  byLabel?: Record<string, LatencySummary>;
 }
+
+export type LatencySummary = ReturnType<typeof summarize>;
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
@@ -68,6 +73,7 @@ export async function runOpenLoop(options: LoadOptions): Promise<LoadResult> {
   const timeoutMs = options.timeoutMs ?? 5000;
   const ok = options.ok ?? ((status) => status >= 200 && status < 300);
   const latencies: number[] = [];
+  const labelled = new Map<string, number[]>();
   const errorSamples: string[] = [];
   let okCount = 0;
   let errors = 0;
@@ -79,11 +85,13 @@ export async function runOpenLoop(options: LoadOptions): Promise<LoadResult> {
     const waitMs = scheduledAt - performance.now();
     if (waitMs > 1) await new Promise((resolve) => setTimeout(resolve, waitMs));
     const spec = options.request(i);
+    const own = spec.label === undefined ? undefined : labelled.get(spec.label) ?? labelled.set(spec.label, []).get(spec.label)!;
     inFlight.push(
       call(spec, options.agent, timeoutMs).then(
         ({ status, body }) => {
           const latencyMs = performance.now() - scheduledAt;
           latencies.push(latencyMs);
+          own?.push(latencyMs);
           if (ok(status, body)) okCount++;
           else {
             errors++;
@@ -94,6 +102,7 @@ export async function runOpenLoop(options: LoadOptions): Promise<LoadResult> {
         (error: Error) => {
           errors++;
           latencies.push(performance.now() - scheduledAt);
+          own?.push(performance.now() - scheduledAt);
           if (errorSamples.length < 5) errorSamples.push(error.message);
         },
       ),
@@ -101,7 +110,8 @@ export async function runOpenLoop(options: LoadOptions): Promise<LoadResult> {
   }
   await Promise.all(inFlight);
   const elapsedS = (performance.now() - startedAt) / 1000;
-  return { rateTarget: options.ratePerSecond, sent: total, ok: okCount, errors, errorSamples, achievedRate: Math.round(total / elapsedS), latencyMs: summarize(latencies) };
+  const byLabel = labelled.size > 0 ? Object.fromEntries([...labelled].map(([label, values]) => [label, summarize(values)])) : undefined;
+  return { rateTarget: options.ratePerSecond, sent: total, ok: okCount, errors, errorSamples, achievedRate: Math.round(total / elapsedS), latencyMs: summarize(latencies), byLabel };
 }
 
 /** Resident set size of a process in MB, from /proc (Linux). */
