@@ -121,6 +121,16 @@ export class Database {
     return this.withConnectionRetry(() => this.runOn(this.primary, sql, params));
   }
 
+  /**
+   * `query` as a prepared statement: parsed and planned once per connection, then only bound and run. For
+   * hot statements whose best plan does not depend on their parameters or on how big the tables are (the
+   * outbox relay's claim): Postgres may keep a generic plan for a prepared statement, which is exactly what
+   * such a statement wants and what one whose best plan changes with its parameters must not get.
+   */
+  queryPrepared<R = Row>(name: string, sql: string, params?: unknown[]): Promise<R[]> {
+    return this.withConnectionRetry(() => this.runOn(this.primary, sql, params, name));
+  }
+
   /** A read that may be served by a replica (slightly stale data is acceptable to the caller). */
   queryRead<R = Row>(sql: string, params?: unknown[]): Promise<R[]> {
     const pool = this.pickReadPool();
@@ -223,11 +233,11 @@ export class Database {
     await Promise.all(this.members.map((m) => m.pool.end()));
   }
 
-  private async runOn<R>(pool: pg.Pool, sql: string, params?: unknown[]): Promise<R[]> {
+  private async runOn<R>(pool: pg.Pool, sql: string, params?: unknown[], name?: string): Promise<R[]> {
     const client = await pool.connect();
     let broken = false;
     try {
-      return (await this.timed(sql, () => client.query(sql, params))).rows as R[];
+      return (await this.timed(sql, () => client.query({ text: sql, values: params, name }))).rows as R[];
     } catch (error) {
       broken = isConnectionError(error);
       throw error;

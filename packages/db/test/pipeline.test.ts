@@ -143,6 +143,16 @@ describe('transactions: BEGIN rides with the first statement, statements go toge
     });
     expect(await db.query('SELECT qty FROM item WHERE id = 15')).toEqual([{ qty: 3 }]);
   });
+  it('when a statement is prepared by name, then it answers like query, and the connection keeps it prepared', async () => {
+    await db.query('INSERT INTO item VALUES (30, 4)');
+    for (const min of [0, 5]) {
+      const expected = await db.query('SELECT count(*)::int AS n FROM item WHERE qty >= $1', [min]);
+      expect(await db.queryPrepared('probe-count', 'SELECT count(*)::int AS n FROM item WHERE qty >= $1', [min])).toEqual(expected);
+    }
+    // One connection in this pool: the statement is still prepared on it.
+    expect(await db.query(`SELECT name FROM pg_prepared_statements WHERE name = 'probe-count'`)).toEqual([{ name: 'probe-count' }]);
+  });
+
   describe('deferred writes', () => {
     it('when a body defers a write, then it goes with COMMIT: one round trip fewer, and it is written after what the body sent', async () => {
       const { roundTrips: trips } = await counted(() =>

@@ -147,8 +147,10 @@ export class OutboxRelay {
   private async publishBatch(): Promise<number> {
     const marking = this.unmarked;
     // Markings and claims commit without waiting for their WAL flush: one lost in a database crash only
-    // means rows published again, which BullMQ (same job ids) and the inboxes absorb.
-    const rows = await this.options.db.query<OutboxRow>(
+    // means rows published again, which BullMQ (same job ids) and the inboxes absorb. Prepared: the claim runs
+    // at every kick and poll, and planning it cost about as much as running it.
+    const rows = await this.options.db.queryPrepared<OutboxRow>(
+      'outbox-claim',
       `WITH marked AS (
          UPDATE outbox SET published_at = now(), claimed_until = NULL
          WHERE id = ANY($2::uuid[]) AND set_config('synchronous_commit', 'off', true) = 'off'
@@ -180,7 +182,8 @@ export class OutboxRelay {
   /** Marks the last published batch now instead of with the next claim (draining, stopping). */
   private async markPublished(): Promise<void> {
     if (this.unmarked.length === 0) return;
-    await this.options.db.query(
+    await this.options.db.queryPrepared(
+      'outbox-mark',
       `UPDATE outbox SET published_at = now(), claimed_until = NULL WHERE id = ANY($1::uuid[]) AND set_config('synchronous_commit', 'off', true) = 'off'`,
       [this.unmarked],
     );
