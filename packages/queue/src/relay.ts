@@ -47,7 +47,7 @@ interface OutboxRow {
 }
 
 /**
- * Moves committed outbox rows to the consumers' BullMQ queues, at least once and in outbox order.
+ * Moves committed outbox rows to the consumers' BullMQ queues, at least once, each batch in outbox order.
  *
  * A batch is claimed for CLAIM_MS by one statement (FOR UPDATE SKIP LOCKED inside it, so replicas never
  * claim the same rows), published, and marked published by the *next* claim statement, at the next kick or
