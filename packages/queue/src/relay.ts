@@ -24,12 +24,16 @@ export interface RelayOptions {
   registry?: Registry;
   batchSize?: number;
   pollIntervalMs?: number;
+  /** How long a kick waits for more events to publish together; 0 claims at once. */
+  lingerMs?: number;
   /** Published rows older than this are deleted. */
   retentionMs?: number;
 }
 
 const BATCH_SIZE_DEFAULT = 200;
 const POLL_INTERVAL_MS_DEFAULT = 200;
+/** How long a kicked, sleeping relay waits for more events before it claims (see kick). */
+const LINGER_MS_DEFAULT = 2;
 /**
  * How long a claimed batch belongs to the relay that claimed it. Only a relay that died (or stalled this
  * long) between claiming and marking lets another publish the batch again, which BullMQ and the inboxes absorb.
@@ -65,6 +69,8 @@ export class OutboxRelay {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private kicked = false;
+  private lingering: NodeJS.Timeout | undefined;
+  private readonly lingerMs: number;
   private lastPruneAt = 0;
   private readonly published: Counter | undefined;
   /** Ids published to BullMQ but not yet marked: the next claim statement marks them. */
@@ -73,6 +79,7 @@ export class OutboxRelay {
   constructor(private readonly options: RelayOptions) {
     this.batchSize = options.batchSize ?? BATCH_SIZE_DEFAULT;
     this.pollIntervalMs = options.pollIntervalMs ?? POLL_INTERVAL_MS_DEFAULT;
+    this.lingerMs = options.lingerMs ?? LINGER_MS_DEFAULT;
     if (options.registry) {
       this.published = new Counter({ name: 'outbox_published_total', help: 'Events moved from the outbox to queues', labelNames: ['type'], registers: [options.registry] });
       const db = options.db;
@@ -94,10 +101,15 @@ export class OutboxRelay {
     this.loop = this.run();
   }
 
-  /** Publish now rather than at the next poll; call after committing a transaction that wrote events. */
+  /**
+   * Publish soon rather than at the next poll; call after committing a transaction that wrote events. A
+   * sleeping relay waits LINGER_MS first, so that the events other transactions commit meanwhile go in the
+   * same claim and publish (at moderate load each event would otherwise travel alone, at the cost of a claim
+   * and a publish each); a busy relay claims again as soon as its batch is out.
+   */
   kick(): void {
     this.kicked = true;
-    this.wake?.();
+    if (this.wake && !this.lingering) this.lingering = setTimeout(() => this.wake?.(), this.lingerMs);
   }
 
   /** Publishes everything committed so far, once. Returns how many rows it moved. */
@@ -136,6 +148,8 @@ export class OutboxRelay {
       const self = this;
       function done() {
         clearTimeout(timer);
+        clearTimeout(self.lingering);
+        self.lingering = undefined;
         self.wake = undefined;
         resolve();
       }

@@ -296,6 +296,28 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
       expect(await waiting(p)).toBe(1);
     });
 
+    it('when several transactions commit within the linger after a kick, then one claim publishes them all', async () => {
+      const p = prefix();
+      const claimedSizes: number[] = [];
+      const watched = Object.assign(Object.create(db) as Database, {
+        queryPrepared: async <R>(name: string, sql: string, params?: unknown[]) => {
+          const rows = await db.queryPrepared<R>(name, sql, params);
+          if (name === 'outbox-claim' && rows.length > 0) claimedSizes.push(rows.length);
+          return rows;
+        },
+      });
+      const relay = new OutboxRelay({ db: watched, connection, prefix: p, logger, pollIntervalMs: 60_000, lingerMs: 200 });
+      closers.push(() => relay.stop());
+      relay.start();
+      await new Promise((resolve) => setTimeout(resolve, 50)); // asleep after its first, empty claim
+      for (let i = 0; i < 5; i++) {
+        await placeOrder(`o-linger-${i}`);
+        relay.kick();
+      }
+      await eventually(async () => (await waiting(p)) === 5);
+      expect(claimedSizes).toEqual([5]);
+    });
+
     it('when a running relay goes idle, then its next poll marks what it published', async () => {
       const p = prefix();
       const relay = new OutboxRelay({ db, connection, prefix: p, logger, pollIntervalMs: 300 });
