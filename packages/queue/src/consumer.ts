@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Database, Tx } from '@orrange/db';
 import { runWithContext, type Logger } from '@orrange/logger';
-import { envelopeSchema, eventSchemas, EVENTS_JOB, queueName, type EventEnvelope, type EventType, type ServiceName } from './contracts';
+import { envelopeSchema, eventSchemas, queueName, type EventEnvelope, type EventType, type ServiceName } from './contracts';
 import { claimInboxMany } from './outbox';
 
 /** Applies one event inside the transaction that also records it in the inbox. */
@@ -177,31 +177,12 @@ export class EventConsumer {
     return this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
   }
 
-  private async process(job: Job): Promise<ApplyOutcome | ApplyOutcome[]> {
-    // A retried job applies its events alone (see batchKey).
-    const alone = job.attemptsMade > 0;
-    if (job.name !== EVENTS_JOB) return this.processEvent(job.data, job.id, alone);
-    const events = (job.data as { events?: unknown } | undefined)?.events;
-    if (!Array.isArray(events) || events.length === 0) throw new UnrecoverableError('malformed events job: no events');
-    // Each as if it came in a job of its own, all at once: the events of one group still share its
-    // transactions, in the job's order (applyGrouped queues them synchronously).
-    const settled = await Promise.allSettled(events.map((data) => this.processEvent(data, job.id, alone)));
-    const failed = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
-    // When the job runs again, the events applied now are inbox duplicates: only what failed is tried again.
-    const retryable = failed.find((error) => !(error instanceof UnrecoverableError));
-    if (retryable !== undefined) throw retryable;
-    if (failed.length > 0) throw new UnrecoverableError(`${failed.length} of ${events.length} events malformed: ${(failed[0] as Error).message}`);
-    return settled.map((s) => (s as PromiseFulfilledResult<ApplyOutcome>).value);
-  }
-
-  private async processEvent(data: unknown, jobId: string | undefined, alone: boolean): Promise<ApplyOutcome> {
-    const claimed = data as { id?: unknown; type?: unknown } | undefined;
-    // A label only from the known event types (a malformed event fails in apply).
-    const type = typeof claimed?.type === 'string' && claimed.type in eventSchemas ? claimed.type : 'unknown';
-    const end = this.metrics?.duration.startTimer({ type });
-    const outcome = await runWithContext({ jobId, eventId: typeof claimed?.id === 'string' ? claimed.id : jobId }, () => this.apply(data, alone));
+  private async process(job: Job): Promise<ApplyOutcome> {
+    const end = this.metrics?.duration.startTimer({ type: job.name });
+    // A retried event is applied alone (see batchKey).
+    const outcome = await runWithContext({ jobId: job.id, eventId: job.id }, () => this.apply(job.data, job.attemptsMade > 0));
     end?.();
-    this.metrics?.consumed.inc({ type, outcome });
+    this.metrics?.consumed.inc({ type: job.name, outcome });
     return outcome;
   }
 }

@@ -89,13 +89,6 @@ export const EVENT_ROUTES: Record<EventType, readonly ServiceName[]> = {
   'dispute.deadline': ['dispute'],
 };
 
-/**
- * The name of a job that carries several events (`{ events: EventEnvelope[] }`, in outbox order): the relay
- * publishes what one claim brought for one queue as one job, so that a job's fixed cost in Redis round trips
- * (wait, fetch, finish) is paid once for them all. A job of any other name carries one event.
- */
-export const EVENTS_JOB = 'events';
-
 /** What travels on a queue: the outbox row, id first. The id is the BullMQ job id and the inbox key. */
 export interface EventEnvelope<T extends EventType = EventType> {
   id: string;

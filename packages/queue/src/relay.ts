@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Database } from '@orrange/db';
 import type { Logger } from '@orrange/logger';
-import { EVENT_ROUTES, EVENTS_JOB, queueName, type EventType, type ServiceName } from './contracts';
+import { EVENT_ROUTES, queueName, type EventType, type ServiceName } from './contracts';
 
 /**
  * Delivery defaults for every event job: retries with exponential backoff, and completed jobs kept for a
@@ -204,34 +204,19 @@ export class OutboxRelay {
     this.unmarked = [];
   }
 
-  /**
-   * One job per queue for the rows due now (EVENTS_JOB when there are several, in outbox order; a lone row
-   * keeps its own job, with its event id as job id), and one job per timer row, delayed until it is due.
-   */
   private async publish(rows: OutboxRow[]): Promise<void> {
-    const jobs = new Map<ServiceName, Parameters<Queue['addBulk']>[0]>();
-    const due = new Map<ServiceName, Array<{ id: string; envelope: unknown }>>();
+    const byQueue = new Map<ServiceName, Parameters<Queue['addBulk']>[0]>();
     const now = Date.now();
     for (const row of rows) {
       const envelope = { id: row.id, type: row.type, occurredAt: row.occurred_at.toISOString(), payload: row.payload };
       const delay = row.deliver_at ? Math.max(0, row.deliver_at.getTime() - now) : 0;
       for (const service of EVENT_ROUTES[row.type] ?? []) {
-        if (delay > 0) push(jobs, service, { name: row.type, data: envelope, opts: { ...JOB_DEFAULTS, jobId: row.id, delay } });
-        else push(due, service, { id: row.id, envelope });
+        const jobs = byQueue.get(service) ?? [];
+        jobs.push({ name: row.type, data: envelope, opts: { ...JOB_DEFAULTS, jobId: row.id, delay } });
+        byQueue.set(service, jobs);
       }
     }
-    for (const [service, events] of due) {
-      const [first] = events;
-      push(
-        jobs,
-        service,
-        events.length === 1
-          ? { name: (first!.envelope as { type: string }).type, data: first!.envelope, opts: { ...JOB_DEFAULTS, jobId: first!.id } }
-          : // A batch published again after a lapsed claim may be cut differently: its events' inbox rows absorb that.
-            { name: EVENTS_JOB, data: { events: events.map((e) => e.envelope) }, opts: { ...JOB_DEFAULTS, jobId: `${EVENTS_JOB}-${first!.id}-${events.length}` } },
-      );
-    }
-    await Promise.all([...jobs].map(([service, list]) => this.queue(service).addBulk(list)));
+    await Promise.all([...byQueue].map(([service, jobs]) => this.queue(service).addBulk(jobs)));
   }
 
   private async pruneOccasionally(): Promise<void> {
@@ -252,10 +237,4 @@ export class OutboxRelay {
     }
     return queue;
   }
-}
-
-function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
-  const list = map.get(key);
-  if (list) list.push(value);
-  else map.set(key, [value]);
 }
