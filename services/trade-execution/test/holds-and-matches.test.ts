@@ -53,6 +53,19 @@ describe('holds (order.placed / order.cancelled) and escrow (order.matched)', ()
     expect(await balance(h, 'h-cancel', 'USDT')).toMatchObject({ available: '70.000000', held: '30.000000' });
   });
 
+  it('when a cancel carries a negative remaining or more decimals than the asset allows, then it fails without retries and the hold stays, to be released by a sound one', async () => {
+    const orderId = randomUUID();
+    await fund(h, 'h-cancel-bad', 'USDT', '100');
+    await h.deliver('order.placed', { orderId, userId: 'h-cancel-bad', side: 'SELL', asset: 'USDT', amount: '50' });
+    for (const remaining of ['-5', '0.1234567']) {
+      await expect(h.deliver('order.cancelled', { orderId, userId: 'h-cancel-bad', side: 'SELL', asset: 'USDT', remaining })).rejects.toThrow(/not an amount of USDT/);
+    }
+    expect(await balance(h, 'h-cancel-bad', 'USDT')).toMatchObject({ available: '50.000000', held: '50.000000' });
+    await h.deliver('order.cancelled', { orderId, userId: 'h-cancel-bad', side: 'SELL', asset: 'USDT', remaining: '50' });
+    expect(await balance(h, 'h-cancel-bad', 'USDT')).toMatchObject({ available: '100.000000', held: '0.000000' });
+    expect((await verify(h)).ok).toBe(true);
+  });
+
   it('when the cancel arrives before the placement, then the placement holds nothing', async () => {
     const orderId = randomUUID();
     await fund(h, 'h-early', 'BTC', '1');

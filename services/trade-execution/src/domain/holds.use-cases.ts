@@ -1,3 +1,4 @@
+import { UnrecoverableError } from 'bullmq';
 import type { Tx } from '@orrange/db';
 import { ASSET_SCALES, fromUnits, numericUnits, toUnits, type Asset } from '@orrange/money';
 import { enqueueEvents, outgoing, type EventPayload } from '@orrange/queue';
@@ -61,6 +62,22 @@ function firstPerOrder(events: EventPayload<'order.placed'>[]): EventPayload<'or
 }
 
 /**
+ * What a cancelled order has left, at its asset's scale. A negative amount, or one finer than the asset allows,
+ * is a broken event: it fails without retries and changes nothing (read as 0 it would mark the hold released
+ * and leave its amount HELD for good).
+ */
+function remainingUnits(e: EventPayload<'order.cancelled'>, asset: Asset): bigint {
+  let units: bigint | undefined;
+  try {
+    units = toUnits(e.remaining, ASSET_SCALES[asset]);
+  } catch {
+    units = undefined;
+  }
+  if (units === undefined || units < 0n) throw new UnrecoverableError(`order.cancelled for ${e.orderId}: remaining ${e.remaining} is not an amount of ${asset}`);
+  return units;
+}
+
+/**
  * order.cancelled: releases exactly `remaining` of the hold back to AVAILABLE, never more than the hold holds.
  * Before the placement it leaves a tombstone, so the late placement holds nothing.
  */
@@ -85,7 +102,7 @@ export async function releaseHold(tx: Tx, e: EventPayload<'order.cancelled'>): P
   }
   if (hold.status !== 'PLACED') return;
   const scale = ASSET_SCALES[hold.asset];
-  const remaining = unitsOf(e.remaining, hold.asset) ?? 0n;
+  const remaining = remainingUnits(e, hold.asset);
   const inHold = numericUnits(hold.in_hold, scale);
   const release = remaining < inHold ? remaining : inHold;
   if (release > 0n) {
