@@ -85,13 +85,19 @@ export async function runOpenLoop(options: LoadOptions): Promise<LoadResult> {
     const waitMs = scheduledAt - performance.now();
     if (waitMs > 1) await new Promise((resolve) => setTimeout(resolve, waitMs));
     const spec = options.request(i);
-    const own = spec.label === undefined ? undefined : labelled.get(spec.label) ?? labelled.set(spec.label, []).get(spec.label)!;
+    // Every answer's latency counts, errors included, also under the request's label if it has one.
+    const answered = () => {
+      const latencyMs = performance.now() - scheduledAt;
+      latencies.push(latencyMs);
+      const own = spec.label === undefined ? undefined : labelled.get(spec.label);
+      if (own) own.push(latencyMs);
+      else if (spec.label !== undefined) labelled.set(spec.label, [latencyMs]);
+      return latencyMs;
+    };
     inFlight.push(
       call(spec, options.agent, timeoutMs).then(
         ({ status, body }) => {
-          const latencyMs = performance.now() - scheduledAt;
-          latencies.push(latencyMs);
-          own?.push(latencyMs);
+          const latencyMs = answered();
           if (ok(status, body)) okCount++;
           else {
             errors++;
@@ -100,9 +106,8 @@ export async function runOpenLoop(options: LoadOptions): Promise<LoadResult> {
           options.onResponse?.(i, status, body, latencyMs);
         },
         (error: Error) => {
+          answered();
           errors++;
-          latencies.push(performance.now() - scheduledAt);
-          own?.push(performance.now() - scheduledAt);
           if (errorSamples.length < 5) errorSamples.push(error.message);
         },
       ),
