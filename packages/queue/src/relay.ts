@@ -103,7 +103,7 @@ export class OutboxRelay {
 
   /**
    * Publish soon rather than at the next poll; call after committing a transaction that wrote events. A
-   * sleeping relay waits LINGER_MS first, so that the events other transactions commit meanwhile go in the
+   * sleeping relay waits `lingerMs` first, so that the events other transactions commit meanwhile go in the
    * same claim and publish (at moderate load each event would otherwise travel alone, at the cost of a claim
    * and a publish each); a busy relay claims again as soon as its batch is out.
    */
