@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { Registry } from 'prom-client';
 import { createTestDatabase, type TestDatabase, eventually } from '@orrange/testing';
-import { Database } from '../src';
+import { Database, type Tx } from '../src';
 
 describe('Database (real Postgres)', () => {
   let testDb: TestDatabase;
@@ -38,31 +38,17 @@ describe('Database (real Postgres)', () => {
     expect(await db.query('SELECT value FROM counter WHERE id = 1')).toEqual([{ value: 0 }]);
   });
 
-  it('when serializable transactions conflict and are marked retryable, then every one eventually commits once', async () => {
+  it.each([
+    ['sent in the body', (tx: Tx, sql: string, params: unknown[]) => tx.query(sql, params).then(() => undefined)],
+    ['deferred to COMMIT', (tx: Tx, sql: string, params: unknown[]) => tx.defer(sql, params)],
+  ])('when serializable transactions conflict on writes %s and are marked retryable, then every one eventually commits once', async (_how, write) => {
     const increments = 8;
     await Promise.all(
       Array.from({ length: increments }, () =>
         db.transaction(
           async (tx) => {
             const [row] = await tx.query<{ value: number }>('SELECT value FROM counter WHERE id = 1');
-            await tx.query('UPDATE counter SET value = $1 WHERE id = 1', [row!.value + 1]);
-          },
-          { retryable: true, isolation: 'SERIALIZABLE' },
-        ),
-      ),
-    );
-    expect(await db.query('SELECT value FROM counter WHERE id = 1')).toEqual([{ value: increments }]);
-    await db.query('UPDATE counter SET value = 0 WHERE id = 1');
-  });
-
-  it('when serializable transactions conflict on their deferred writes, then the retryable ones are retried and every one commits once', async () => {
-    const increments = 6;
-    await Promise.all(
-      Array.from({ length: increments }, () =>
-        db.transaction(
-          async (tx) => {
-            const [row] = await tx.query<{ value: number }>('SELECT value FROM counter WHERE id = 1');
-            tx.defer('UPDATE counter SET value = $1 WHERE id = 1', [row!.value + 1]);
+            await write(tx, 'UPDATE counter SET value = $1 WHERE id = 1', [row!.value + 1]);
           },
           { retryable: true, isolation: 'SERIALIZABLE' },
         ),
