@@ -6,14 +6,19 @@ import { claimHolds, markHolds } from '../data/hold.repository';
 import { postMovement, postMovements } from '../data/ledger.repository';
 import { available, held, journalId, type Movement, type PostOutcome } from './ledger';
 
-/** Parses an event amount at the asset's scale; undefined when it has too many decimals or is not positive. */
-export function unitsOf(amount: string, asset: Asset): bigint | undefined {
+/** Parses a decimal from an event at `scale`; undefined when it is signed or has too many decimals. */
+export function safeUnits(decimal: string, scale: number): bigint | undefined {
   try {
-    const units = toUnits(amount, ASSET_SCALES[asset]);
-    return units > 0n ? units : undefined;
+    return toUnits(decimal, scale);
   } catch {
     return undefined;
   }
+}
+
+/** Parses an event amount at the asset's scale; undefined when it has too many decimals or is not positive. */
+export function unitsOf(amount: string, asset: Asset): bigint | undefined {
+  const units = safeUnits(amount, ASSET_SCALES[asset]);
+  return units !== undefined && units > 0n ? units : undefined;
 }
 
 /**
@@ -62,18 +67,13 @@ function firstPerOrder(events: EventPayload<'order.placed'>[]): EventPayload<'or
 }
 
 /**
- * What a cancelled order has left, at its asset's scale. A negative amount, or one finer than the asset allows,
- * is a broken event: it fails without retries and changes nothing (read as 0 it would mark the hold released
- * and leave its amount HELD for good).
+ * What a cancelled order has left, at its asset's scale. A negative amount (toUnits takes no sign), or one finer
+ * than the asset allows, is a broken event: it fails without retries and changes nothing (read as 0 it would
+ * mark the hold released and leave its amount HELD for good).
  */
 function remainingUnits(e: EventPayload<'order.cancelled'>, asset: Asset): bigint {
-  let units: bigint | undefined;
-  try {
-    units = toUnits(e.remaining, ASSET_SCALES[asset]);
-  } catch {
-    units = undefined;
-  }
-  if (units === undefined || units < 0n) throw new UnrecoverableError(`order.cancelled for ${e.orderId}: remaining ${e.remaining} is not an amount of ${asset}`);
+  const units = safeUnits(e.remaining, ASSET_SCALES[asset]);
+  if (units === undefined) throw new UnrecoverableError(`order.cancelled for ${e.orderId}: remaining ${e.remaining} is not an amount of ${asset}`);
   return units;
 }
 

@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import type { Database, Tx } from '@orrange/db';
 import { conflict, forbidden, hasRole, notFound, type Identity } from '@orrange/http';
-import { ASSET_SCALES, FIAT_SCALE, fiatAmountCents, fromUnits, normalize, numericUnits, toUnits } from '@orrange/money';
+import { ASSET_SCALES, FIAT_SCALE, fiatAmountCents, fromUnits, normalize, numericUnits } from '@orrange/money';
 import { enqueueEvent, enqueueEvents, outgoing, type EventPayload, type OutgoingEvent } from '@orrange/queue';
 import { postMovementOrFail, postMovements } from '../data/ledger.repository';
 import { recordCompletedTrade } from '../data/stats.repository';
 import { insertTrades, lockTrade, matchesAlreadyHandled, recordRejectedMatches, updateTrade, type NewTrade, type TradeChanges, type TradeRow } from '../data/trade.repository';
 import type { BusinessMetrics } from '../metrics';
-import { unitsOf } from './holds.use-cases';
+import { safeUnits, unitsOf } from './holds.use-cases';
 import { available, escrow, feeUnits, fees, held, journalId, type Leg, type Movement, type PostOutcome } from './ledger';
 import { decide, escrowStatusAfter, type Actor, type EscrowEffect, type TradeAction, type TradeState } from './trade-state-machine';
 
@@ -116,14 +116,6 @@ function runsOfDistinctMatches(events: EventPayload<'order.matched'>[]): EventPa
     for (const k of keys) seen.add(k);
   }
   return runs;
-}
-
-function safeUnits(decimal: string, scale: number): bigint | undefined {
-  try {
-    return toUnits(decimal, scale);
-  } catch {
-    return undefined;
-  }
 }
 
 export type PartyAction = Extract<TradeAction, 'paid' | 'release' | 'cancel' | 'dispute'>;
