@@ -73,7 +73,7 @@ export class ApiKeyResolver {
     try {
       answer = await requestJson(`${upstream.url}${RESOLVE_PATH}`, {
         method: 'POST',
-        agent: upstream.controlAgent,
+        agent: upstream.agents.control,
         timeoutMs: this.settings.timeoutMs,
         body: { keyHash },
         headers: { [IDENTITY_HEADER]: signIdentity({ userId: 'gateway', roles: [], scopes: null, via: 'service' }, this.settings.internalTokenSecret) },

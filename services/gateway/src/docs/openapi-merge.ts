@@ -88,7 +88,7 @@ export class OpenApiAggregator {
     const upstream = this.deps.upstreams.pools[service].pick();
     if (!upstream) return cached?.document;
     try {
-      const res = await requestJson(`${upstream.url}/openapi.json`, { agent: upstream.controlAgent, timeoutMs: this.deps.timeoutMs });
+      const res = await requestJson(`${upstream.url}/openapi.json`, { agent: upstream.agents.control, timeoutMs: this.deps.timeoutMs });
       const document = res.status === 200 ? normalize(res.body) : undefined;
       if (!document) return cached?.document;
       this.cache.set(service, { document, fetchedAt: Date.now() });

@@ -24,7 +24,7 @@ const round = (ms: number) => Math.round(ms * 100) / 100;
 async function replicaHealth(upstream: Upstream, timeoutMs: number): Promise<ReplicaHealth> {
   const startedAt = performance.now();
   try {
-    const res = await requestJson(`${upstream.url}/health`, { agent: upstream.controlAgent, timeoutMs });
+    const res = await requestJson(`${upstream.url}/health`, { agent: upstream.agents.control, timeoutMs });
     const body = (res.body ?? {}) as { status?: unknown; checks?: unknown };
     const status = STATUSES.includes(body.status as CheckStatus) ? (body.status as CheckStatus) : 'down';
     const checks = typeof body.checks === 'object' && body.checks !== null ? (body.checks as Record<string, unknown>) : {};

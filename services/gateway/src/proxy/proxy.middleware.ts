@@ -1,5 +1,4 @@
-import type http from 'node:http';
-import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import type { Agent, ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { createProxyMiddleware, debugProxyErrorsPlugin, fixRequestBody, proxyEventsPlugin } from 'http-proxy-middleware';
@@ -41,7 +40,7 @@ export function proxyToServices(deps: ProxyDeps): RequestHandler {
   };
   for (const service of SERVICES) {
     for (const upstream of deps.upstreams.pools[service].upstreams) {
-      const [read, write] = [proxyFor(upstream, upstream.readAgent, deps), proxyFor(upstream, upstream.agent, deps)];
+      const [read, write] = [proxyFor(upstream, upstream.agents.read, deps), proxyFor(upstream, upstream.agents.write, deps)];
       proxies.set(upstream, (req, res, next) => (isRead(req) ? read : write)(req, res, next));
     }
   }
@@ -88,7 +87,7 @@ function isIdempotentWithoutBody(req: IncomingMessage): boolean {
 }
 
 /** The proxy to one upstream over one of its socket lanes (see Upstream). */
-function proxyFor(upstream: Upstream, agent: http.Agent, deps: ProxyDeps): RequestHandler {
+function proxyFor(upstream: Upstream, agent: Agent, deps: ProxyDeps): RequestHandler {
   const pool = deps.upstreams.pools[upstream.service];
   const fail = (res: ServerResponse | Socket, error: AppError) => {
     if (!('setHeader' in res)) return res.destroy();

@@ -13,14 +13,12 @@ export interface Upstream {
   index: number;
   url: string;
   /**
-   * Keep-alive sockets in three lanes, so that no kind of traffic queues behind another: `agent` for
-   * requests that change something (slow under load: they wait for market locks), `readAgent` for GET/HEAD
-   * (served from caches, must stay fast then), `controlAgent` for the gateway's own calls (health probes,
+   * Keep-alive sockets in three lanes, so that no kind of traffic queues behind another: `write` for
+   * requests that change something (slow under load: they wait for market locks), `read` for GET/HEAD
+   * (served from caches, must stay fast then), `control` for the gateway's own calls (health probes,
    * OpenAPI, API-key resolution), which must answer even when both request lanes are full.
    */
-  agent: http.Agent;
-  readAgent: http.Agent;
-  controlAgent: http.Agent;
+  agents: Record<'write' | 'read' | 'control', http.Agent>;
   probe: ProbeState;
   /** A connection error keeps the upstream out of rotation until this time (ms since epoch). */
   ejectedUntil: number;
@@ -65,9 +63,7 @@ export class UpstreamPool {
       service,
       index,
       url: url.replace(/\/+$/, ''),
-      agent: keepAliveAgent(settings.maxSockets),
-      readAgent: keepAliveAgent(settings.maxSockets),
-      controlAgent: keepAliveAgent(CONTROL_SOCKETS_MAX),
+      agents: { write: keepAliveAgent(settings.maxSockets), read: keepAliveAgent(settings.maxSockets), control: keepAliveAgent(CONTROL_SOCKETS_MAX) },
       probe: 'unknown',
       ejectedUntil: 0,
     }));
@@ -95,7 +91,7 @@ export class UpstreamPool {
 
   private async probe(upstream: Upstream): Promise<void> {
     try {
-      const res = await requestJson(`${upstream.url}/health`, { agent: upstream.controlAgent, timeoutMs: this.settings.probeTimeoutMs });
+      const res = await requestJson(`${upstream.url}/health`, { agent: upstream.agents.control, timeoutMs: this.settings.probeTimeoutMs });
       upstream.probe = res.status === 200 ? 'ok' : 'unhealthy';
       upstream.ejectedUntil = 0;
     } catch {
@@ -110,7 +106,7 @@ export class UpstreamPool {
   }
 
   close(): void {
-    for (const upstream of this.upstreams) for (const agent of [upstream.agent, upstream.readAgent, upstream.controlAgent]) agent.destroy();
+    for (const upstream of this.upstreams) for (const agent of Object.values(upstream.agents)) agent.destroy();
   }
 }
 
