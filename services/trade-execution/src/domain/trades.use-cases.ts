@@ -20,8 +20,6 @@ export interface TradeDeps {
   metrics: BusinessMetrics;
 }
 
-export type MatchOutcome = 'created' | 'rejected' | 'duplicate';
-
 /**
  * order.matched, for a group of events in one transaction: moves each amount into ESCROW(trade) from the SELL
  * order's hold or from the seller's AVAILABLE, creates the trade AWAITING_PAYMENT and schedules its payment
@@ -31,14 +29,12 @@ export type MatchOutcome = 'created' | 'rejected' | 'duplicate';
  * with an earlier one of the group goes to a later run, where it sees that one's result (a redelivery under a
  * new event id is then a duplicate). A run costs the same few statements whatever its size.
  */
-export async function openTrades(tx: Tx, events: EventPayload<'order.matched'>[], deps: TradeDeps): Promise<MatchOutcome[]> {
-  const outcomes: MatchOutcome[] = [];
-  for (const run of runsOfDistinctMatches(events)) outcomes.push(...(await openTradeRun(tx, run, deps)));
-  return outcomes;
+export async function openTrades(tx: Tx, events: EventPayload<'order.matched'>[], deps: TradeDeps): Promise<void> {
+  for (const run of runsOfDistinctMatches(events)) await openTradeRun(tx, run, deps);
 }
 
 /** Matches with distinct match and trade ids: none of them can see another's effects, so one check serves all. */
-async function openTradeRun(tx: Tx, events: EventPayload<'order.matched'>[], deps: TradeDeps): Promise<MatchOutcome[]> {
+async function openTradeRun(tx: Tx, events: EventPayload<'order.matched'>[], deps: TradeDeps): Promise<void> {
   const createdAt = new Date();
   const handled = await matchesAlreadyHandled(tx, events);
   const plans = events.map((e, i) => (handled[i] ? undefined : planTrade(e, createdAt, deps.paymentMinuteMs)));
@@ -54,7 +50,6 @@ async function openTradeRun(tx: Tx, events: EventPayload<'order.matched'>[], dep
   if (missing) throw new Error(`trade ${missing.id}: escrow posted but the trade row already exists`);
   await enqueueEvents(tx, decisions.flatMap(answersOf));
   for (const t of trades) deps.metrics.tradeCreated(t.asset);
-  return decisions.map((d) => d.kind);
 }
 
 type FundedPlan = { e: EventPayload<'order.matched'>; escrow: Movement; trade: NewTrade };

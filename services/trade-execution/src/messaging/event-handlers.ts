@@ -37,9 +37,7 @@ export function createEventHandlers(deps: () => TradeDeps): { handlers: EventHan
     },
     bulkHandlers: {
       'order.placed': (events, tx) => placeHolds(tx, events.map((e) => e.payload)),
-      'order.matched': async (events, tx) => {
-        await openTrades(tx, events.map((e) => e.payload), deps());
-      },
+      'order.matched': (events, tx) => openTrades(tx, events.map((e) => e.payload), deps()),
     },
   };
 }
