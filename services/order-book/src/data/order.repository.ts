@@ -76,11 +76,9 @@ export async function lockMarketOfOrder(tx: SqlExecutor, orderId: string): Promi
  * evaluates a volatile output column after the ORDER BY sort), and loads those of the orders that still wait
  * for their hold, row-locked. One round trip, two statements: the load is sent together with the locks and
  * runs once they are granted, on a snapshot taken then, so it sees what the previous lock holders committed.
- * Returns how many markets were locked (0: none of the orders exists) and the pending orders.
  */
-export async function lockMarketsAndLoadPending(tx: SqlExecutor, orderIds: string[]): Promise<{ marketsLocked: number; pending: Order[] }> {
-  // Typed as orders; the lock rows are only counted.
-  const [locks, pending] = await queryTogether<OrderRow>(tx, [
+export async function lockMarketsAndLoadPending(tx: SqlExecutor, orderIds: string[]): Promise<Order[]> {
+  const [, pending] = await queryTogether<OrderRow>(tx, [
     {
       sql: `SELECT pg_advisory_xact_lock(m.lock_key) AS locked
             FROM (SELECT DISTINCT hashtext(asset || '/' || fiat_currency) AS lock_key FROM orders WHERE id = ANY($1::uuid[])) m
@@ -89,7 +87,7 @@ export async function lockMarketsAndLoadPending(tx: SqlExecutor, orderIds: strin
     },
     { sql: `SELECT ${ORDER_COLUMNS} FROM orders WHERE id = ANY($1::uuid[]) AND status = 'PENDING_FUNDS' FOR UPDATE`, params: [orderIds] },
   ]);
-  return { marketsLocked: locks!.length, pending: pending!.map(toOrder) };
+  return pending!.map(toOrder);
 }
 
 const bumpSequenceSql = (asset: string, fiatCurrency: string) => `INSERT INTO markets (asset, fiat_currency, sequence, updated_at) VALUES (${asset}, ${fiatCurrency}, 1, now())

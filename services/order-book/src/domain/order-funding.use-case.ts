@@ -20,9 +20,7 @@ import type { OrderBookDeps } from './order-book.deps';
  */
 export async function openFundedOrders(deps: OrderBookDeps, tx: SqlExecutor, orderIds: string[]): Promise<number> {
   const ids = [...new Set(orderIds)];
-  const locked = await lockMarketsAndLoadPending(tx, ids);
-  if (locked.marketsLocked === 0) return 0;
-  const pending = new Map(locked.pending.map((o) => [o.id, o]));
+  const pending = new Map((await lockMarketsAndLoadPending(tx, ids)).map((o) => [o.id, o]));
   const funded = ids.flatMap((id) => pending.get(id) ?? []);
   const opened: MarketOpened[] = [];
   for (const orders of byMarket(funded)) opened.push(await openInMarket(tx, orders));
