@@ -1,17 +1,22 @@
-import type { BulkEventHandlers, EventEnvelope, EventHandlers, EventType } from '@orrange/queue';
+import type { BulkEventHandler, EventEnvelope, EventHandlers, EventType } from '@orrange/queue';
 import { setArbitrator } from '../data/trade.repository';
 import { placeHolds, releaseHold } from '../domain/holds.use-cases';
 import { expireTrade, openTrades, resolveTrade, type TradeDeps } from '../domain/trades.use-cases';
 
-/** The hottest events, applied in groups: one group of each type at a time, for all that arrive meanwhile. */
-const GROUPED_TYPES: ReadonlySet<EventType> = new Set(['order.placed', 'order.matched']);
+/**
+ * The hottest events, applied in groups: one group of each type at a time, for all that arrive meanwhile. Each
+ * has a bulk handler and nothing else has one (GroupedHandlers makes the compiler hold the two lists together).
+ */
+const GROUPED_TYPES = ['order.placed', 'order.matched'] as const satisfies readonly EventType[];
+type GroupedHandlers = { [T in (typeof GROUPED_TYPES)[number]]: BulkEventHandler<T> };
+const grouped: ReadonlySet<EventType> = new Set(GROUPED_TYPES);
 
 /**
  * The consumer's batchKey: one key per grouped type, so a group holds events of one type only and costs a few
  * statements for all of them (see the bulk handlers); every other event is applied alone.
  */
 export function batchKeyOf(event: EventEnvelope): string | undefined {
-  return GROUPED_TYPES.has(event.type) ? event.type : undefined;
+  return grouped.has(event.type) ? event.type : undefined;
 }
 
 /**
@@ -20,7 +25,7 @@ export function batchKeyOf(event: EventEnvelope): string | undefined {
  * (journal ids are derived from what they are for). Throwing retries the event later with backoff (a grouped
  * event alone). The bulk handlers decide for each event exactly as applying the group one by one would.
  */
-export function createEventHandlers(deps: () => TradeDeps): { handlers: EventHandlers; bulkHandlers: BulkEventHandlers } {
+export function createEventHandlers(deps: () => TradeDeps): { handlers: EventHandlers; bulkHandlers: GroupedHandlers } {
   return {
     handlers: {
       'order.cancelled': (event, tx) => releaseHold(tx, event.payload),
