@@ -9,7 +9,7 @@ export interface KeyReader {
 }
 
 /** Values kept in-process; beyond this the oldest entry is dropped (Redis keeps tracking it, harmlessly). */
-export const TRACKED_ENTRIES_MAX = 100_000;
+const TRACKED_ENTRIES_MAX = 100_000;
 /** The channel Redis publishes invalidations on when tracking is redirected to a RESP2 subscriber. */
 const INVALIDATE_CHANNEL = '__redis__:invalidate';
 
@@ -32,8 +32,8 @@ export interface TrackedCacheDeps {
   reads: Redis;
   /** Dedicated subscriber that receives the invalidations of `reads`. */
   invalidations: Redis;
-  /** Answers every lookup while tracking is not established. */
-  fallback: Redis;
+  /** Answers every lookup while tracking is not established (the gateway's main connection). */
+  fallback: KeyReader;
   metrics: GatewayMetrics;
   logger: Logger;
   entriesMax?: number;
@@ -146,7 +146,7 @@ export class TrackedCache implements KeyReader {
 
   /** The next PING leaves at the end of this turn of the event loop, so the hits of one turn share it. */
   private schedulePing(): void {
-    if (this.inFlight || this.pingScheduled || this.waiting.length === 0) return;
+    if (this.inFlight || this.pingScheduled) return;
     this.pingScheduled = true;
     setImmediate(() => {
       this.pingScheduled = false;
