@@ -7,7 +7,8 @@ import type { OrderBookDeps } from './order-book.deps';
 
 /**
  * Reactions to trade-execution, each inside the consumer's transaction (with its inbox row), each a no-op
- * when it no longer applies: events may come twice, late, or after the owner cancelled.
+ * when it no longer applies: events may come twice, late, or after the owner cancelled. The events they write
+ * need no kick of the relay here: the consumer kicks it once the transaction has committed.
  */
 
 /**
@@ -25,7 +26,6 @@ export async function openFundedOrders(deps: OrderBookDeps, tx: SqlExecutor, ord
   const opened: MarketOpened[] = [];
   for (const orders of byMarket(funded)) opened.push(await openInMarket(tx, orders));
   for (const market of opened) deps.bookChanged(market.asset, market.fiatCurrency, market.sequence);
-  if (opened.some((market) => market.filled)) deps.eventsWritten();
   return funded.length;
 }
 
@@ -33,7 +33,6 @@ interface MarketOpened {
   asset: Asset;
   fiatCurrency: FiatCurrency;
   sequence: bigint;
-  filled: boolean;
 }
 
 /**
@@ -43,14 +42,12 @@ interface MarketOpened {
 async function openInMarket(tx: SqlExecutor, orders: Order[]): Promise<MarketOpened> {
   const { asset, fiatCurrency } = orders[0]!;
   let sequence = 0n;
-  let filled = false;
   for (let left = orders; left.length > 0; ) {
     const matched = await matchBatch(tx, left, 'open', true);
     left = left.slice(matched.placed.length);
     sequence = matched.sequence;
-    filled ||= matched.placed.some((p) => p.fills.length > 0);
   }
-  return { asset, fiatCurrency, sequence, filled };
+  return { asset, fiatCurrency, sequence };
 }
 
 /** Orders grouped by market, each group in the given order. */
