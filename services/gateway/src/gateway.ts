@@ -41,7 +41,7 @@ export function createGatewayResources(config: Config, options: { logger?: Logge
     connection.on('error', (error) => logger.warn('redis connection error', { connection: name, error: error.message }));
     return connection;
   };
-  // Every request asks Redis twice or more (not-before, rate limits): commands of one tick share one write.
+  // Every request asks Redis once or more (rate limits; API keys; not-before while tracking is down): commands of one tick share one write.
   const redis = connect('main', { enableAutoPipelining: true });
   const trackingConnections = {
     reads: connect('tracked-reads', { ...TRACKED_READS_OPTIONS, enableAutoPipelining: true }),
