@@ -5,8 +5,9 @@
  * tracking is not established); `tracked` — the TrackedCache the gateway uses (a hit sends no GET; the hits
  * waiting at one time share one PING on the invalidation connection).
  *
- * Phases: `cold` — N distinct tokens, each seen for the first time (full signature check, GET), sequential;
- * `warm` — one token again and again, sequential (the latency one request sees); `concurrent` — the same
+ * Phases: `cold` — N distinct tokens of the one bench user, each seen for the first time (full signature
+ * check; a GET for `get`, a hit for `tracked`: the user's not-before is in memory since the warm-up),
+ * sequential; `warm` — one token again and again, sequential (the latency one request sees); `concurrent` — the same
  * token from CONCURRENCY loops at once (what a loaded gateway sees). For each: p50/p90/p99/max in ms,
  * checks per second, this process's CPU µs per check (process.cpuUsage), Redis's CPU µs per check (INFO
  * cpu: includes anything else using that Redis at the time) and Redis commands sent per check.
