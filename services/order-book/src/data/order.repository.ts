@@ -5,7 +5,8 @@ import { formatAmount, formatPrice } from '../domain/order';
 
 /**
  * SQL of the order book. Hot paths are raw SQL with as few round trips as possible: each function here is
- * one statement. All money crosses as decimal strings (NUMERIC in Postgres, bigint minor units in code).
+ * one round trip (one statement, or two sent together). All money crosses as decimal strings (NUMERIC in
+ * Postgres, bigint minor units in code).
  */
 
 /**
@@ -108,7 +109,7 @@ export interface CandidateQuery {
   userId: string;
   paymentMethods: string[];
   limit: number;
-  /** The caller's transaction already holds the market lock (taking it again would cost a round trip). */
+  /** The caller's transaction already holds the market lock (taking it again would cost a statement). */
   marketLocked?: boolean;
 }
 
