@@ -4,10 +4,12 @@ import { assetSchema, fiatSchema } from '@orrange/money';
 /**
  * Every event that crosses a service boundary, with its payload schema. Producers validate before writing
  * to the outbox, consumers validate again before applying: a malformed event never changes state.
- * Amounts and prices are decimal strings, exactly as in the API.
+ * Amounts and prices are decimal strings, exactly as in the API, and never negative: every one is a quantity
+ * (an amount, a remainder, a price, a share of a settlement), so a sign is a broken event, refused here for
+ * every consumer.
  */
 const id = z.string().min(1).max(64);
-const decimal = z.string().regex(/^-?\d{1,20}(\.\d{1,8})?$/);
+const decimal = z.string().regex(/^\d{1,20}(\.\d{1,8})?$/);
 const side = z.enum(['BUY', 'SELL']);
 
 export const eventSchemas = {
