@@ -71,7 +71,12 @@ export function fiatAmountCents(priceCents: bigint, amountUnits: bigint, asset: 
   return (product + divisor / 2n) / divisor;
 }
 
-/** A zod schema for a strictly positive decimal string with at most `scale` decimals. */
+/** A decimal string above zero with at most `scale` decimals (no sign, no exponent): what an amount must be. */
+export function isPositiveDecimal(value: string, scale: number): boolean {
+  return decimalPattern(scale).test(value) && /[1-9]/.test(value);
+}
+
+/** A zod schema for a strictly positive decimal string with at most `scale` decimals (isPositiveDecimal, with a message per rule). */
 export function positiveDecimal(scale: number) {
   return z
     .string()

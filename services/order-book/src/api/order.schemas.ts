@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { ASSET_SCALES, FIAT_SCALE, assetSchema, fiatSchema, positiveDecimal, toUnits } from '@orrange/money';
-import { isPositiveDecimal, ORDER_STATUSES, PAYMENT_WINDOW_DEFAULT_MINUTES } from '../domain/order';
+import { ASSET_SCALES, FIAT_SCALE, assetSchema, fiatSchema, isPositiveDecimal, positiveDecimal, toUnits } from '@orrange/money';
+import { ORDER_STATUSES, PAYMENT_WINDOW_DEFAULT_MINUTES } from '../domain/order';
 
 /** Decimal strings are bounded before any pattern runs: nobody makes us parse a megabyte of digits. */
 const DECIMAL_LENGTH_MAX = 40;

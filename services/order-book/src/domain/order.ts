@@ -1,4 +1,4 @@
-import { ASSET_SCALES, FIAT_SCALE, decimalPattern, fromUnits, type Asset, type FiatCurrency } from '@orrange/money';
+import { ASSET_SCALES, FIAT_SCALE, fromUnits, type Asset, type FiatCurrency } from '@orrange/money';
 import type { MatchableOrder, Side } from './matching-engine';
 
 export type { Side } from './matching-engine';
@@ -61,10 +61,6 @@ export function formatPrice(cents: bigint): string {
   return fromUnits(cents, FIAT_SCALE);
 }
 
-/** A decimal string above zero with at most `scale` decimals: what an amount of an asset must be. */
-export function isPositiveDecimal(value: string, scale: number): boolean {
-  return decimalPattern(scale).test(value) && /[1-9]/.test(value);
-}
 
 /**
  * API.md's `order` object. Everyone sees the ad's terms; only the owner also sees why it was rejected.

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { badRequest, conflict, notFound } from '@orrange/http';
-import { ASSET_SCALES, toUnits } from '@orrange/money';
+import { ASSET_SCALES, isPositiveDecimal, toUnits } from '@orrange/money';
 import { findOrder, lockMarketOfOrder, writeMatches, type MatchRecord } from '../data/order.repository';
 import { respectsMinFill } from './matching-engine';
 import { matchedEvent, fillView } from './match-records';
-import { isPositiveDecimal, LIVE_STATUSES, type FillView } from './order';
+import { LIVE_STATUSES, type FillView } from './order';
 import type { OrderBookDeps } from './order-book.deps';
 
 export interface TakeOrderInput {

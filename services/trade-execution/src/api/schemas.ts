@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ASSET_SCALES, assetSchema, decimalPattern, type Asset } from '@orrange/money';
+import { ASSET_SCALES, assetSchema, isPositiveDecimal, type Asset } from '@orrange/money';
 import { TRADE_STATES } from '../domain/trade-state-machine';
 
 const MAX_DECIMAL_LENGTH = 40;
@@ -7,7 +7,7 @@ const MAX_DECIMAL_LENGTH = 40;
 /** Checks `amount` at the asset's scale: positive, no exponent, no sign, no extra decimals. */
 function amountAtAssetScale(value: { asset: Asset; amount: string }, ctx: z.RefinementCtx): void {
   const scale = ASSET_SCALES[value.asset];
-  if (!decimalPattern(scale).test(value.amount) || !/[1-9]/.test(value.amount)) {
+  if (!isPositiveDecimal(value.amount, scale)) {
     ctx.addIssue({ code: 'custom', path: ['amount'], message: `must be a positive decimal string with at most ${scale} decimals` });
   }
 }
