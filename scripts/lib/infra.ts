@@ -95,7 +95,7 @@ export function run(command: string, args: string[], options: { cwd: string; env
 const PRISMA = path.join(ROOT, 'node_modules', '.bin', 'prisma');
 
 export function prisma(service: ServiceInfo, args: string[], databaseUrl: string): Promise<string> {
-  return run(PRISMA, args, { cwd: serviceDir(service.name), env: { DATABASE_URL: databaseUrl, NODE_OPTIONS: '--conditions=@orrange/source' } });
+  return run(PRISMA, args, { cwd: serviceDir(service.name), env: { DATABASE_URL: databaseUrl, NODE_OPTIONS: '--conditions=@orrange/source', CHECKPOINT_DISABLE: '1' } });
 }
 
 /** `prisma migrate deploy` for every service, each in its own schema with its own history. */

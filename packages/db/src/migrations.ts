@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
+import pg, { type PoolConfig } from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { DEFAULT_DATABASE_URL } from '@orrange/config';
 import { assertSchemaName, poolConfigFromUrl, withDatabase } from './pool-config';
@@ -47,13 +47,13 @@ class MigrationAdapterFactory {
   ) {}
 
   connect(): Promise<unknown> {
-    return new PrismaPg(poolConfigFromUrl(this.url, { schema: this.schema, max: 2 }), { schema: this.schema }).connect();
+    return new PrismaPg(cliPoolConfig(this.url, this.schema), { schema: this.schema }).connect();
   }
 
   async connectToShadowDb(): Promise<unknown> {
     const name = `prisma_shadow_${randomUUID().replace(/-/g, '')}`;
     await adminQuery(this.url, `CREATE DATABASE "${name}"`);
-    const adapter = await new PrismaPg(poolConfigFromUrl(withDatabase(this.url, name), { schema: this.schema, max: 2 }), { schema: this.schema }).connect();
+    const adapter = await new PrismaPg(cliPoolConfig(withDatabase(this.url, name), this.schema), { schema: this.schema }).connect();
     const dispose = adapter.dispose.bind(adapter);
     adapter.dispose = async () => {
       await dispose();
@@ -61,6 +61,14 @@ class MigrationAdapterFactory {
     };
     return adapter;
   }
+}
+
+/**
+ * The CLI does not dispose its adapter when a command is done, so its idle connections would keep the process
+ * alive until the pool's idle timeout (30 s per `prisma migrate deploy`, per service): let it exit instead.
+ */
+function cliPoolConfig(url: string, schema: string): PoolConfig {
+  return { ...poolConfigFromUrl(url, { schema, max: 2 }), allowExitOnIdle: true };
 }
 
 async function adminQuery(url: string, sql: string): Promise<void> {
