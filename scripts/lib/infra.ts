@@ -98,12 +98,21 @@ export function prisma(service: ServiceInfo, args: string[], databaseUrl: string
   return run(PRISMA, args, { cwd: serviceDir(service.name), env: { DATABASE_URL: databaseUrl, NODE_OPTIONS: '--conditions=@orrange/source', CHECKPOINT_DISABLE: '1' } });
 }
 
-/** `prisma migrate deploy` for every service, each in its own schema with its own history. */
+/**
+ * `prisma migrate deploy` for every service with something to apply, each in its own schema with its own
+ * history, one after the other. Each CLI lingers about 10 s after its work, holding Prisma's advisory lock (a
+ * timer of Prisma 6.19's engine that nothing clears), so a service that is up to date is not handed to it, and
+ * two are never run at once (the second would time out waiting for the lock).
+ */
 export async function migrateAll(databaseUrl: string, log: (line: string) => void): Promise<void> {
-  for (const service of SERVICES) {
-    const output = await prisma(service, ['migrate', 'deploy'], databaseUrl);
-    const applied = /(\d+) migrations? found/.exec(output)?.[1] ?? '?';
-    log(`migrated ${service.name} (schema ${service.schema}, ${applied} migrations)`);
+  for (const status of await migrationStatus(databaseUrl)) {
+    if (status.pending.length === 0 && status.failed.length === 0) {
+      log(`${status.service} is up to date (schema ${status.schema}, ${status.applied} migrations)`);
+      continue;
+    }
+    const service = SERVICES.find((s) => s.name === status.service)!;
+    await prisma(service, ['migrate', 'deploy'], databaseUrl);
+    log(`migrated ${service.name} (schema ${service.schema}, ${status.pending.length} applied now, ${status.applied} before)`);
   }
 }
 

@@ -1,0 +1,67 @@
+import path from 'node:path';
+import pg from 'pg';
+import { createTestDatabase, type TestDatabase } from '@orrange/testing';
+import { run } from '../../scripts/lib/infra';
+import { ROOT, SERVICES } from '../../scripts/lib/services';
+
+/**
+ * The tests build their databases by running each migration's SQL in one go; operators run `pnpm db:setup`,
+ * which goes through `prisma migrate deploy` and Prisma's own statement splitter. A migration that only the
+ * first way can read once broke `pnpm start` on every fresh database while every test passed: this suite runs
+ * the operators' commands themselves and checks that both ways build the same schema.
+ */
+describe('end to end: the database commands', () => {
+  let bare: TestDatabase;
+  let reference: TestDatabase;
+
+  beforeAll(async () => {
+    bare = await createTestDatabase();
+    reference = await createTestDatabase(SERVICES.map((s) => ({ schema: s.schema, dir: path.join(ROOT, 'services', s.name, 'prisma/migrations') })));
+  });
+
+  afterAll(async () => {
+    await bare?.drop();
+    await reference?.drop();
+  });
+
+  const pnpm = (command: string) => run('pnpm', [command], { cwd: ROOT, env: { DATABASE_URL: bare.url, NODE_ENV: 'test' } });
+
+  it('when db:setup runs on an empty database, then every service is migrated through Prisma, db:health says so, and the schema is the one the tests use', async () => {
+    await pnpm('db:setup');
+
+    const health = await pnpm('db:health');
+    for (const service of SERVICES) expect(health).toMatch(new RegExp(`migrations ${service.name} \\(schema ${service.schema}\\): \\d+ applied, up to date`));
+    expect(await describeSchemas(bare.url)).toEqual(await describeSchemas(reference.url));
+
+    // Applied already: running it again changes nothing and still succeeds.
+    await pnpm('db:migrate');
+    expect(await describeSchemas(bare.url)).toEqual(await describeSchemas(reference.url));
+  });
+});
+
+/** Every column, constraint and index of the services' schemas, in a stable order. */
+async function describeSchemas(url: string): Promise<string[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const schemas = SERVICES.map((s) => s.schema);
+    const { rows } = await client.query<{ line: string }>(
+      `SELECT format('column %s.%s.%s %s %s %s', table_schema, table_name, column_name, data_type, is_nullable, column_default) AS line
+         FROM information_schema.columns WHERE table_schema = ANY($1) AND table_name <> '_prisma_migrations'
+       UNION ALL
+       SELECT format('constraint %s.%s %s', n.nspname, c.conname, pg_get_constraintdef(c.oid))
+         FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = ANY($1)
+          AND c.conrelid <> 0 AND c.conrelid::regclass::text NOT LIKE '%_prisma_migrations'
+       UNION ALL
+       SELECT format('index %s', indexdef) FROM pg_indexes WHERE schemaname = ANY($1) AND tablename <> '_prisma_migrations'
+       UNION ALL
+       SELECT format('function %s.%s %s', n.nspname, p.proname, md5(pg_get_functiondef(p.oid)))
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ANY($1)
+       ORDER BY 1`,
+      [schemas],
+    );
+    return rows.map((r) => r.line);
+  } finally {
+    await client.end();
+  }
+}
