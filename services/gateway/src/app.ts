@@ -75,7 +75,7 @@ export function createApp(deps: GatewayDeps): Express {
   });
   app.use(docsRouter(openapi));
   app.use(authenticate({ tokens, apiKeys, internalTokenSecret: config.INTERNAL_TOKEN_SECRET, metrics })); // 8. credentials → signed identity
-  app.use(rateLimits({ // 9. Redis-backed, shared by every replica
+  app.use(rateLimits({ // 9. one budget in Redis for every replica, taken in leases
     redis,
     prefix: config.REDIS_PREFIX,
     perMinute: config.RATE_LIMIT_PER_MINUTE,

@@ -3,8 +3,8 @@ import express, { type Request, type RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
 import { AppError } from '@orrange/http';
-import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { gatewayErrors } from '../errors';
+import { LeasedRedisStore } from './leased-redis-store';
 import type { Logger } from '@orrange/logger';
 import type { GatewayMetrics } from '../observability/metrics';
 
@@ -48,7 +48,8 @@ function reserializable(body: unknown): AppError | undefined {
 }
 
 /**
- * The rate limits, in order, all counted in Redis so that every gateway replica spends one budget:
+ * The rate limits, in order, all counted in Redis so that every gateway replica spends one budget (taken in
+ * leases, see LeasedRedisStore):
  * per client (user id when authenticated, else IP), per IP on login/register/refresh, and per account on
  * login (which needs the small JSON body parsed here; the proxy re-streams it with fixRequestBody).
  * The per-client limiter lets requests through when Redis fails (availability); the auth limiters refuse
@@ -65,10 +66,7 @@ export function rateLimits(settings: RateLimitSettings): RequestHandler[] {
       passOnStoreError: failOpen,
       skip: (req) => key(req) === undefined,
       keyGenerator: (req) => key(req)!,
-      store: new RedisStore({
-        prefix: `${settings.prefix}:rl:${name}:`,
-        sendCommand: (command: string, ...args: string[]) => settings.redis.call(command, ...args) as Promise<RedisReply>,
-      }),
+      store: new LeasedRedisStore(settings.redis, `${settings.prefix}:rl:${name}:`),
       logger: {
         error: (error, message) => settings.logger.warn(message ?? 'rate limiter error', { limiter: name, error: error instanceof Error ? error.message : String(error) }),
         warn: (error, message) => settings.logger.warn(message ?? 'rate limiter warning', { limiter: name, error: error instanceof Error ? error.message : String(error) }),

@@ -1,0 +1,122 @@
+import type { ClientRateLimitInfo, Options, Store } from 'express-rate-limit';
+import type { Redis } from 'ioredis';
+
+/** A lease takes at most this share of what is left of a budget… */
+const LEASE_SHARE = 4;
+/** …and at most this many hits. */
+const LEASE_MAX = 16;
+
+/**
+ * Takes up to `want` hits of a fixed window's budget and answers [hits taken in the window, granted, ms left].
+ * A refused lease takes nothing: the replica refuses locally until the window ends.
+ */
+const LEASE_SCRIPT = `
+local limit = tonumber(ARGV[1])
+local taken = tonumber(redis.call('GET', KEYS[1]) or '0')
+local granted = math.max(0, math.min(tonumber(ARGV[2]), limit - taken))
+if granted > 0 then taken = redis.call('INCRBY', KEYS[1], granted) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  if granted > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+  ttl = tonumber(ARGV[3])
+end
+return { taken, granted, ttl }`;
+
+interface Lease {
+  /** Hits of the window taken in Redis, by every replica, as of our last lease. */
+  taken: number;
+  /** Of those, leased to this replica and not spent yet. */
+  unspent: number;
+  resetTime: Date;
+}
+
+/**
+ * A fixed-window counter in Redis, shared by every gateway replica, that costs a Redis round trip per lease
+ * instead of per request. A replica takes a lease of hits from the shared budget atomically (a quarter of what
+ * is left, at most 16) and spends it locally; a client that stays below its limit costs one round trip per 16
+ * requests instead of 16. Every hit a replica lets through was taken in Redis first, so all replicas together
+ * never let more than the limit through. The price: a lease one replica has not spent yet is not available to
+ * the others, so a client spreading requests over replicas may meet its limit a few hits early; leases shrink as
+ * the budget runs out (one hit each for the last few), so that shortfall stays small.
+ */
+export class LeasedRedisStore implements Store {
+  readonly localKeys = false;
+  private limit = 0;
+  private windowMs = 60_000;
+  private readonly leases = new Map<string, Lease>();
+  /** One lease request per key at a time: requests arriving meanwhile wait for it instead of taking their own. */
+  private readonly leasing = new Map<string, Promise<void>>();
+  private sweeper: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly redis: Redis,
+    readonly prefix: string,
+  ) {}
+
+  init(options: Options): void {
+    if (typeof options.limit !== 'number') throw new Error('LeasedRedisStore needs a fixed number as limit');
+    this.limit = options.limit;
+    this.windowMs = options.windowMs;
+    // Leases of ended windows are dropped once a window, so that a client seen once costs memory for one window.
+    this.sweeper = setInterval(() => this.sweep(), this.windowMs).unref();
+  }
+
+  async increment(key: string): Promise<ClientRateLimitInfo> {
+    for (;;) {
+      const lease = this.current(key);
+      if (lease && lease.unspent > 0) {
+        lease.unspent--;
+        return { totalHits: lease.taken - lease.unspent, resetTime: lease.resetTime };
+      }
+      if (lease && lease.taken >= this.limit) {
+        // The budget is spent: refused without asking Redis again until the window ends (counted here only).
+        lease.taken++;
+        return { totalHits: lease.taken, resetTime: lease.resetTime };
+      }
+      const pending = this.leasing.get(key);
+      if (pending) {
+        await pending;
+        continue;
+      }
+      const leasing = this.lease(key, lease).finally(() => this.leasing.delete(key));
+      this.leasing.set(key, leasing);
+      await leasing;
+    }
+  }
+
+  decrement(key: string): void {
+    const lease = this.current(key);
+    if (lease) lease.unspent++;
+  }
+
+  async resetKey(key: string): Promise<void> {
+    this.leases.delete(key);
+    await this.redis.del(this.prefix + key);
+  }
+
+  shutdown(): void {
+    clearInterval(this.sweeper);
+  }
+
+  /** Takes a lease from Redis. A refused one still records how much of the budget is taken, and until when. */
+  private async lease(key: string, previous: Lease | undefined): Promise<void> {
+    const left = this.limit - (previous?.taken ?? 0);
+    const want = Math.max(1, Math.min(LEASE_MAX, Math.floor(left / LEASE_SHARE)));
+    const [taken, granted, ttlMs] = (await this.redis.eval(LEASE_SCRIPT, 1, this.prefix + key, this.limit, want, this.windowMs)) as [number, number, number];
+    this.leases.set(key, { taken, unspent: granted, resetTime: new Date(Date.now() + ttlMs) });
+  }
+
+  private current(key: string): Lease | undefined {
+    const lease = this.leases.get(key);
+    if (lease && lease.resetTime.getTime() <= Date.now()) {
+      this.leases.delete(key);
+      return undefined;
+    }
+    return lease;
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [key, lease] of this.leases) if (lease.resetTime.getTime() <= now) this.leases.delete(key);
+  }
+}
