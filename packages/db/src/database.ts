@@ -43,6 +43,12 @@ export interface Tx {
    * reads: they are not there until COMMIT.
    */
   defer(sql: string, params?: unknown[]): void;
+  /**
+   * Runs `effect` once the transaction has committed (a metric, a notice to others in this process), never for
+   * an attempt that rolled back or is retried: the body may run several times, its effects outside the
+   * database must happen once. A throwing effect is logged; the transaction stays committed.
+   */
+  afterCommit(effect: () => void): void;
 }
 
 export interface PoolStats {
@@ -166,10 +172,12 @@ export class Database {
           return first ? results.slice(1) : results;
         };
         const deferred: Statement[] = [];
+        const effects: Array<() => void> = [];
         const tx: Tx = {
           query: (sql, params) => this.timed(sql, () => send([{ sql, params }])).then(([r]) => r!.rows as never),
           queries: (statements) => this.timed(statements.map((s) => s.sql).join('; '), () => send(statements)).then((rs) => rs.map((r) => r.rows as never)),
           defer: (sql, params) => void deferred.push({ sql, params }),
+          afterCommit: (effect) => void effects.push(effect),
         };
         let broken = false;
         try {
@@ -181,6 +189,7 @@ export class Database {
             commitSent = true;
             await client.query('COMMIT');
           }
+          this.runEffects(effects);
           return result;
         } catch (error) {
           broken = isConnectionError(error);
@@ -201,6 +210,16 @@ export class Database {
         },
       },
     );
+  }
+
+  private runEffects(effects: Array<() => void>): void {
+    for (const effect of effects) {
+      try {
+        effect();
+      } catch (error) {
+        this.options.logger?.warn('an effect after commit failed', { error: (error as Error).message });
+      }
+    }
   }
 
   /** A Prisma client over the primary pool, bound to the service's schema. */

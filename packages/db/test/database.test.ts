@@ -58,6 +58,31 @@ describe('Database (real Postgres)', () => {
     await db.query('UPDATE counter SET value = 0 WHERE id = 1');
   });
 
+  it('when a transaction is retried after a conflict, then its effects after commit run once, and never for one that rolled back', async () => {
+    const conflict = Object.assign(new Error('could not serialize access'), { code: '40001' });
+    const effects: string[] = [];
+    let attempts = 0;
+    await db.transaction(
+      async (tx) => {
+        attempts++;
+        tx.afterCommit(() => effects.push(`committed on attempt ${attempts}`));
+        await tx.query('UPDATE counter SET value = value WHERE id = 1');
+        if (attempts < 3) throw conflict;
+      },
+      { retryable: true },
+    );
+    expect(attempts).toBe(3);
+    expect(effects).toEqual(['committed on attempt 3']);
+
+    await expect(
+      db.transaction(async (tx) => {
+        tx.afterCommit(() => effects.push('rolled back'));
+        await tx.query('UPDATE counter SET value = -1 WHERE id = 1');
+      }),
+    ).rejects.toThrow(/counter_value_check/);
+    expect(effects).toEqual(['committed on attempt 3']);
+  });
+
   it('when a conflict happens in a transaction not marked retryable, then the error reaches the caller', async () => {
     const conflict = Object.assign(new Error('could not serialize access'), { code: '40001' });
     let attempts = 0;

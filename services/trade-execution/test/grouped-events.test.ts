@@ -149,6 +149,7 @@ describe('grouped events: order.placed and order.matched applied in bulk, each d
             statements += 1;
             tx.defer(sql, params);
           },
+          afterCommit: (effect) => tx.afterCommit(effect),
         };
         await (bulkHandlers[type] as (events: EventEnvelope<T>[], tx: Tx) => Promise<void>)(envelopes, counting);
       });

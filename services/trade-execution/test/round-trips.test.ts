@@ -19,6 +19,7 @@ function counting(tx: Tx, count: () => void): Tx {
     },
     // A deferred write goes with COMMIT: no round trip of its own.
     defer: (sql: string, params?: unknown[]) => tx.defer(sql, params),
+    afterCommit: (effect) => tx.afterCommit(effect),
   };
 }
 

@@ -49,7 +49,8 @@ async function openTradeRun(tx: Tx, events: EventPayload<'order.matched'>[], dep
   const missing = trades.find((t) => !inserted.has(t.id));
   if (missing) throw new Error(`trade ${missing.id}: escrow posted but the trade row already exists`);
   await enqueueEvents(tx, decisions.flatMap(answersOf));
-  for (const t of trades) deps.metrics.tradeCreated(t.asset);
+  // Once committed: a group retried after a conflict must not count its trades twice.
+  tx.afterCommit(() => trades.forEach((t) => deps.metrics.tradeCreated(t.asset)));
 }
 
 type FundedPlan = { e: EventPayload<'order.matched'>; escrow: Movement; trade: NewTrade };
