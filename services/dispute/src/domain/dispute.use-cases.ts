@@ -80,7 +80,8 @@ export async function openCase(deps: DisputeEventDeps, tx: Tx, e: EventPayload<'
 /**
  * A deadline timer fired: re-check the case under its lock. Past the evidence window, each party that
  * submitted nothing is flagged for default judgment; unassigned past the assignment timeout, the case
- * escalates. Either happens at most once, and never to a resolved case.
+ * escalates. Either happens at most once, and never to a resolved case; the escalation is counted once the
+ * consumer's transaction has committed.
  */
 export async function onDeadline(deps: DisputeEventDeps, tx: Tx, e: EventPayload<'dispute.deadline'>): Promise<void> {
   const c = await repo.lockCase(tx, e.disputeId);
@@ -95,7 +96,7 @@ export async function onDeadline(deps: DisputeEventDeps, tx: Tx, e: EventPayload
     if (silent.length === 0) return;
     await record(tx, c, { action: 'FLAGGED_DEFAULT_JUDGMENT', actorId: null, data: { against: silent } }, now);
     await disputeEvents.escalated(tx, c, 'PARTY_SILENT');
-    deps.metrics.escalations.inc({ reason: 'PARTY_SILENT' });
+    tx.afterCommit(() => deps.metrics.escalations.inc({ reason: 'PARTY_SILENT' }));
     return;
   }
   if (c.status !== 'OPEN' || c.escalatedAt) return;
@@ -103,7 +104,7 @@ export async function onDeadline(deps: DisputeEventDeps, tx: Tx, e: EventPayload
   await repo.markEscalated(tx, c.id, now);
   await record(tx, c, { action: 'ESCALATED', actorId: null, data: { reason: 'UNASSIGNED_TOO_LONG' } }, now);
   await disputeEvents.escalated(tx, c, 'UNASSIGNED_TOO_LONG');
-  deps.metrics.escalations.inc({ reason: 'UNASSIGNED_TOO_LONG' });
+  tx.afterCommit(() => deps.metrics.escalations.inc({ reason: 'UNASSIGNED_TOO_LONG' }));
 }
 
 /** A timer delivered early (clock skew) is retried with backoff rather than acted on. */
