@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { GATEWAY, ROOT, serviceDir, SERVICES } from './services';
 
 const COLORS = [36, 35, 33, 32, 34, 31];
@@ -26,13 +27,20 @@ export interface StackOptions {
   nodeArgs?: string[];
 }
 
-/** Starts one service process. */
+/**
+ * tsx's loader, registered in the service's own node process. Not the tsx CLI: it runs the service as a child
+ * of its own, so a SIGKILL (a crash in the fault tests) killed only the CLI and left the service running,
+ * orphaned, still holding its port, its queues and the pipes of our output.
+ */
+const TSX_LOADER = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+
+/** Starts one service process: `child` is the service itself, so signals reach it. */
 export function launch(spec: ProcessSpec, options: StackOptions, color = COLORS[0]!): Running {
   const dir = serviceDir(spec.service);
   const [command, args] =
     options.mode === 'dist'
       ? [process.execPath, [...(options.nodeArgs ?? []), '--enable-source-maps', path.join(dir, 'dist/index.js')]]
-      : [path.join(ROOT, 'node_modules/.bin/tsx'), ['--conditions=@orrange/source', path.join(dir, 'src/index.ts')]];
+      : [process.execPath, ['--import', TSX_LOADER, '--conditions=@orrange/source', '--enable-source-maps', path.join(dir, 'src/index.ts')]];
   const child = spawn(command, args, { cwd: dir, env: { ...process.env, ...spec.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   for (const stream of [child.stdout, child.stderr]) {
     let buffered = '';
