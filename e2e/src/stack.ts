@@ -93,6 +93,10 @@ export async function startStack(options: { env?: NodeJS.ProcessEnv; replicas?: 
       const running = find(label);
       running.child.kill('SIGKILL');
       await running.exited;
+      // The process we killed must be the service itself: a wrapper's death would leave it running, and the
+      // "crash" would be none.
+      const stillAnswering = await fetch(`http://127.0.0.1:${running.spec.env.PORT}/health`, { signal: AbortSignal.timeout(1000) }).then(() => true, () => false);
+      if (stillAnswering) throw new Error(`${label} still answers after kill -9: the killed process was not the service`);
     },
     async restart(label) {
       await start(find(label).spec);
