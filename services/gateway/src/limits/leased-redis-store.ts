@@ -5,6 +5,11 @@ import type { Redis } from 'ioredis';
 const LEASE_SHARE = 4;
 /** …and at most this many hits. */
 const LEASE_MAX = 16;
+/**
+ * Clients remembered per replica: past this, the oldest lease is forgotten (its unspent hits are lost, which only
+ * refuses early), so a flood of new addresses cannot grow the gateway's memory without bound.
+ */
+const LEASES_MAX = 100_000;
 
 /**
  * Takes up to `want` hits of a fixed window's budget and answers [hits taken in the window, granted, ms left].
@@ -103,7 +108,9 @@ export class LeasedRedisStore implements Store {
     const left = this.limit - (previous?.taken ?? 0);
     const want = Math.max(1, Math.min(LEASE_MAX, Math.floor(left / LEASE_SHARE)));
     const [taken, granted, ttlMs] = (await this.redis.eval(LEASE_SCRIPT, 1, this.prefix + key, this.limit, want, this.windowMs)) as [number, number, number];
+    this.leases.delete(key);
     this.leases.set(key, { taken, unspent: granted, resetTime: new Date(Date.now() + ttlMs) });
+    if (this.leases.size > LEASES_MAX) this.leases.delete(this.leases.keys().next().value!);
   }
 
   private current(key: string): Lease | undefined {
