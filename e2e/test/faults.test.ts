@@ -36,7 +36,8 @@ describe('end to end: faults', () => {
   beforeAll(async () => {
     redis = new PrivateRedis(await freePort());
     await redis.start();
-    stack = await startStack({ env: { REDIS_URL: redis.url }, replicas: { user: 1, 'order-book': 1, 'trade-execution': 1, dispute: 1 } });
+    // Jobs of a killed worker come back after 3 s instead of 30 (the production default).
+    stack = await startStack({ env: { REDIS_URL: redis.url, QUEUE_STALL_MS: '3000' }, replicas: { user: 1, 'order-book': 1, 'trade-execution': 1, dispute: 1 } });
     api = new Api(stack.gatewayUrl);
     admin = await login(api, ADMIN.email, ADMIN.password);
   });

@@ -60,6 +60,11 @@ export const baseServiceSchema = z.object({
   REDIS_URL: env.redisUrl(),
   /** Every Redis key and BullMQ queue lives under this prefix (tests use a unique one per run). */
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/).default('orrange'),
+  /**
+   * How long a consumed job stays locked by its worker without a renewal, and how often workers look for jobs
+   * whose lock ran out: a crashed worker's jobs go to another one within about this long.
+   */
+  QUEUE_STALL_MS: z.coerce.number().int().min(1000).default(30_000),
   /** Signs the identity the gateway forwards to services (see @orrange/http identity). */
   INTERNAL_TOKEN_SECRET: z.string().min(32).default(DEV_INTERNAL_SECRET),
   SHUTDOWN_TIMEOUT_MS: env.int(10000),

@@ -66,7 +66,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   redis.on('error', (error) => logger.warn('redis connection error', { error: error.message }));
   const relay = new OutboxRelay({ db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry });
   const consumer = options.handlers || options.bulkHandlers
-    ? new EventConsumer({ service, db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry, handlers: options.handlers ?? {}, bulkHandlers: options.bulkHandlers, concurrency: options.consumerConcurrency, batchKey: options.consumerBatchKey, onApplied: () => relay.kick() })
+    ? new EventConsumer({ service, db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry, handlers: options.handlers ?? {}, bulkHandlers: options.bulkHandlers, concurrency: options.consumerConcurrency, batchKey: options.consumerBatchKey, lockDurationMs: config.QUEUE_STALL_MS, stalledIntervalMs: config.QUEUE_STALL_MS, onApplied: () => relay.kick() })
     : undefined;
 
   const checks: Record<string, HealthCheck> = {
