@@ -39,7 +39,7 @@ describe('end to end: the database commands', () => {
   });
 });
 
-/** Every column, constraint and index of the services' schemas, in a stable order. */
+/** Every column, constraint, index and function (by a hash of its text) of the services' schemas, in a stable order. */
 async function describeSchemas(url: string): Promise<string[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
