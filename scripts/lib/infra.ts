@@ -80,29 +80,45 @@ export async function dropDatabase(databaseUrl: string): Promise<void> {
   await withClient(adminUrl(databaseUrl), (client) => client.query(`DROP DATABASE IF EXISTS "${name.replace(/"/g, '""')}" WITH (FORCE)`));
 }
 
-/** Runs a command, failing with its output when it fails. */
-export function run(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; quiet?: boolean }): Promise<string> {
+/**
+ * Runs a command, failing with its output when it fails. With `doneWhen`, output matching it means the work is
+ * done: the command is stopped instead of waiting for it to exit by itself.
+ */
+export function run(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; quiet?: boolean; doneWhen?: RegExp }): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
+    let done = false;
+    const collect = (chunk: Buffer) => {
+      output += chunk;
+      if (!done && options.doneWhen?.test(output)) {
+        done = true;
+        child.kill('SIGTERM');
+      }
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(output) : reject(new OperatorError(`${command} ${args.join(' ')} failed in ${path.relative(ROOT, options.cwd) || '.'}:\n${output.trim()}`))));
+    child.on('close', (code) => (code === 0 || done ? resolve(output) : reject(new OperatorError(`${command} ${args.join(' ')} failed in ${path.relative(ROOT, options.cwd) || '.'}:\n${output.trim()}`))));
   });
 }
 
 const PRISMA = path.join(ROOT, 'node_modules', '.bin', 'prisma');
 
-export function prisma(service: ServiceInfo, args: string[], databaseUrl: string): Promise<string> {
-  return run(PRISMA, args, { cwd: serviceDir(service.name), env: { DATABASE_URL: databaseUrl, NODE_OPTIONS: '--conditions=@orrange/source', CHECKPOINT_DISABLE: '1' } });
+/**
+ * What `prisma migrate deploy` prints last, once everything is applied and committed. Prisma 6.19's CLI then
+ * lingers ~10 s (a timer of its engine that nothing clears) still holding its advisory lock: seen this, we stop
+ * it, which closes its connection and so releases the lock.
+ */
+const MIGRATE_DEPLOY_DONE = /All migrations have been successfully applied\.|No pending migrations to apply\./;
+
+export function prisma(service: ServiceInfo, args: string[], databaseUrl: string, doneWhen?: RegExp): Promise<string> {
+  return run(PRISMA, args, { cwd: serviceDir(service.name), env: { DATABASE_URL: databaseUrl, NODE_OPTIONS: '--conditions=@orrange/source', CHECKPOINT_DISABLE: '1' }, doneWhen });
 }
 
 /**
- * `prisma migrate deploy` for every service with something to apply, each in its own schema with its own
- * history, one after the other. Each CLI lingers about 10 s after its work, holding Prisma's advisory lock (a
- * timer of Prisma 6.19's engine that nothing clears), so a service that is up to date is not handed to it, and
- * two are never run at once (the second would time out waiting for the lock).
+ * `prisma migrate deploy` for every service with something to apply (a service that is up to date costs no CLI
+ * start), each in its own schema with its own history, one after the other: they share Prisma's advisory lock.
  */
 export async function migrateAll(databaseUrl: string, log: (line: string) => void): Promise<void> {
   for (const status of await migrationStatus(databaseUrl)) {
@@ -111,7 +127,7 @@ export async function migrateAll(databaseUrl: string, log: (line: string) => voi
       continue;
     }
     const service = SERVICES.find((s) => s.name === status.service)!;
-    await prisma(service, ['migrate', 'deploy'], databaseUrl);
+    await prisma(service, ['migrate', 'deploy'], databaseUrl, MIGRATE_DEPLOY_DONE);
     log(`migrated ${service.name} (schema ${service.schema}, ${status.pending.length} applied now, ${status.applied} before)`);
   }
 }
