@@ -1,6 +1,7 @@
 import request from 'supertest';
 import type { Express } from 'express';
 import type { FiatCurrency } from '@orrange/money';
+import type { Tx } from '@orrange/db';
 import type { SqlExecutor } from '@orrange/queue';
 import { createApp } from '../src/app';
 import { openFundedOrders } from '../src/domain/order-funding.use-case';
@@ -206,11 +207,12 @@ describe('funded SELL orders opened in groups', () => {
     const counted = async (orderIds: string[]) => {
       let statements = 0;
       const opened = await harness.runtime.db.transaction(async (tx) => {
-        const counting: SqlExecutor = {
+        const counting: SqlExecutor & Pick<Tx, 'afterCommit'> = {
           query: (text, params) => {
             statements += 1;
             return tx.query(text, params);
           },
+          afterCommit: (effect) => tx.afterCommit(effect),
         };
         return openFundedOrders(orderBookOf(harness.runtime).deps, counting, orderIds);
       });

@@ -1,3 +1,4 @@
+import type { Tx } from '@orrange/db';
 import type { Asset, FiatCurrency } from '@orrange/money';
 import type { SqlExecutor } from '@orrange/queue';
 import { bumpSequence, lockMarketOfMatch, lockMarketsAndLoadPending, rejectMatch, restoreRemainders, transitionOrder } from '../data/order.repository';
@@ -8,8 +9,10 @@ import type { OrderBookDeps } from './order-book.deps';
 /**
  * Reactions to trade-execution, each inside the consumer's transaction (with its inbox row), each a no-op
  * when it no longer applies: events may come twice, late, or after the owner cancelled. The events they write
- * need no kick of the relay here: the consumer kicks it once the transaction has committed.
+ * need no kick of the relay here: the consumer kicks it once the transaction has committed. A changed book is
+ * announced after the commit too: announced before, the cache's refresh would read the old book, and read again.
  */
+type ConsumerTx = SqlExecutor & Pick<Tx, 'afterCommit'>;
 
 /**
  * The SELL orders' holds are in place (in event order): open them and match them now. One round trip takes
@@ -19,13 +22,13 @@ import type { OrderBookDeps } from './order-book.deps';
  * the ones before it.
  * Returns how many orders were opened.
  */
-export async function openFundedOrders(deps: OrderBookDeps, tx: SqlExecutor, orderIds: string[]): Promise<number> {
+export async function openFundedOrders(deps: OrderBookDeps, tx: ConsumerTx, orderIds: string[]): Promise<number> {
   const ids = [...new Set(orderIds)];
   const pending = new Map((await lockMarketsAndLoadPending(tx, ids)).map((o) => [o.id, o]));
   const funded = ids.flatMap((id) => pending.get(id) ?? []);
   const opened: MarketOpened[] = [];
   for (const orders of byMarket(funded)) opened.push(await openInMarket(tx, orders));
-  for (const market of opened) deps.bookChanged(market.asset, market.fiatCurrency, market.sequence);
+  tx.afterCommit(() => opened.forEach((market) => deps.bookChanged(market.asset, market.fiatCurrency, market.sequence)));
   return funded.length;
 }
 
@@ -71,11 +74,12 @@ export async function rejectUnfundedOrder(tx: SqlExecutor, orderId: string, reas
  * A match could not be funded: its orders get the amount back (once: the match row turns REJECTED), under
  * the market lock. Cancelled orders stay cancelled.
  */
-export async function restoreRejectedMatch(deps: OrderBookDeps, tx: SqlExecutor, matchId: string): Promise<boolean> {
+export async function restoreRejectedMatch(deps: OrderBookDeps, tx: ConsumerTx, matchId: string): Promise<boolean> {
   if (!(await lockMarketOfMatch(tx, matchId))) return false;
   const match = await rejectMatch(tx, matchId);
   if (!match) return false;
   await restoreRemainders(tx, match.orderIds, match.amount);
-  deps.bookChanged(match.asset, match.fiatCurrency, await bumpSequence(tx, match.asset, match.fiatCurrency));
+  const sequence = await bumpSequence(tx, match.asset, match.fiatCurrency);
+  tx.afterCommit(() => deps.bookChanged(match.asset, match.fiatCurrency, sequence));
   return true;
 }
