@@ -16,6 +16,7 @@ import { bodySizeGuard } from './limits/body-size.middleware';
 import { rateLimits } from './limits/rate-limits';
 import { healthRouter } from './observability/health.routes';
 import { requestMetrics, type GatewayMetrics } from './observability/metrics';
+import { shedOverload } from './proxy/admission.middleware';
 import { proxyToServices } from './proxy/proxy.middleware';
 import type { Upstreams } from './proxy/upstream-pool';
 
@@ -74,6 +75,7 @@ export function createApp(deps: GatewayDeps): Express {
     res.type(registry.contentType).send(await registry.metrics());
   });
   app.use(docsRouter(openapi));
+  app.use(shedOverload({ maxInFlight: config.UPSTREAM_MAX_IN_FLIGHT, metrics })); // 7b. a full service lane → 503 at once, before any Redis work
   app.use(authenticate({ tokens, apiKeys, internalTokenSecret: config.INTERNAL_TOKEN_SECRET, metrics })); // 8. credentials → signed identity
   app.use(rateLimits({ // 9. one budget in Redis for every replica, taken in leases
     redis,

@@ -28,6 +28,12 @@ export const configSchema = authSchema.extend(shared.shape).extend({
   DISPUTE_SERVICE_URLS: urls('http://127.0.0.1:3004'),
   UPSTREAM_TIMEOUT_MS: env.int(10_000),
   UPSTREAM_MAX_SOCKETS: env.int(128),
+  /**
+   * Requests in flight per service and lane (reads, writes) in one gateway process; past it, 503
+   * UPSTREAM.OVERLOADED with Retry-After at once instead of a queue (0 = no limit). Twice the lane's sockets
+   * of one replica: enough to keep every socket busy with the next request waiting, not a queue of seconds.
+   */
+  UPSTREAM_MAX_IN_FLIGHT: env.int(256),
   /** How often each upstream's /health is probed; 0 turns active probing off (passive checks remain). */
   UPSTREAM_PROBE_INTERVAL_MS: env.int(5_000),
   /** How long a connection error keeps an upstream out of rotation. */

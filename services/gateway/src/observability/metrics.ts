@@ -8,6 +8,8 @@ export interface GatewayMetrics {
   rateLimited: Counter<'limiter'>;
   authFailures: Counter<'reason'>;
   upstreamHealthy: Gauge<'service' | 'upstream'>;
+  upstreamShed: Counter<'service' | 'lane'>;
+  upstreamInFlight: Gauge<'service' | 'lane'>;
   trackedLookups: Counter<'result'>;
   trackedClears: Counter<'reason'>;
   trackedActive: Gauge;
@@ -45,6 +47,18 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
       name: 'gateway_upstream_healthy',
       help: '1 when the upstream is in rotation, 0 when it is out',
       labelNames: ['service', 'upstream'],
+      registers: [registry],
+    }),
+    upstreamShed: new Counter({
+      name: 'gateway_upstream_shed_total',
+      help: 'Requests answered 503 UPSTREAM.OVERLOADED without being forwarded: the service lane had UPSTREAM_MAX_IN_FLIGHT requests in flight',
+      labelNames: ['service', 'lane'],
+      registers: [registry],
+    }),
+    upstreamInFlight: new Gauge({
+      name: 'gateway_upstream_in_flight',
+      help: 'Requests admitted for a service and lane (read: GET/HEAD, write: the rest) and not answered yet, in this process',
+      labelNames: ['service', 'lane'],
       registers: [registry],
     }),
     trackedLookups: new Counter({

@@ -7,6 +7,7 @@ import type { Logger } from '@orrange/logger';
 import { gatewayErrors } from '../errors';
 import { countStreamedBody } from '../limits/body-size.middleware';
 import type { GatewayMetrics } from '../observability/metrics';
+import { laneOf } from './admission.middleware';
 import { serviceFor, SERVICES, type ServiceName } from './routes';
 import type { Upstream, Upstreams } from './upstream-pool';
 
@@ -41,7 +42,7 @@ export function proxyToServices(deps: ProxyDeps): RequestHandler {
   for (const service of SERVICES) {
     for (const upstream of deps.upstreams.pools[service].upstreams) {
       const [read, write] = [proxyFor(upstream, upstream.agents.read, deps), proxyFor(upstream, upstream.agents.write, deps)];
-      proxies.set(upstream, (req, res, next) => (isRead(req) ? read : write)(req, res, next));
+      proxies.set(upstream, (req, res, next) => (laneOf(req) === 'read' ? read : write)(req, res, next));
     }
   }
   return (req, res, next) => {
@@ -79,11 +80,9 @@ function setForwardedHeaders(req: Request): void {
   req.headers['x-forwarded-host'] = req.headers['x-forwarded-host'] || req.headers.host || '';
 }
 
-const isRead = (req: IncomingMessage) => req.method === 'GET' || req.method === 'HEAD';
-
 /** Only a GET/HEAD without a body may be sent again: nothing was consumed and nothing can happen twice. */
 function isIdempotentWithoutBody(req: IncomingMessage): boolean {
-  return isRead(req) && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
+  return laneOf(req) === 'read' && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
 }
 
 /** The proxy to one upstream over one of its socket lanes (see Upstream). */

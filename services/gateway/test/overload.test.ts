@@ -1,0 +1,128 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Response } from 'express';
+import request from 'supertest';
+import { eventually } from '@orrange/testing';
+import { createTestGateway, createTestRedis, startStub, type StubUpstream, type TestGateway, type TestRedis } from './harness';
+
+/** In-flight cap per service lane in these tests. */
+const MAX_IN_FLIGHT = 3;
+/** Requests sent beyond the cap. */
+const EXTRA = 2;
+const BOOK = '/api/v1/orderbook?asset=BTC&fiatCurrency=USD';
+
+/**
+ * A slow order-book: it answers a read only when the test opens its gate, so "the upstream is busy" lasts
+ * exactly as long as the test needs, with no timer to race. Writes answer at once, except `/orders/stuck`,
+ * which never answers.
+ */
+interface SlowUpstream {
+  stub: StubUpstream;
+  /** Reads the upstream has received and holds. */
+  held: Response[];
+  /** Answers every held read, and every later one at once. */
+  open(): void;
+}
+
+async function startSlowOrderBook(): Promise<SlowUpstream> {
+  const held: Response[] = [];
+  let gateOpen = false;
+  const stub = await startStub('order-book', (app) => {
+    app.get('/api/v1/orderbook', (_req, res) => {
+      if (gateOpen) return void res.json({ bids: [], asks: [] });
+      held.push(res);
+    });
+    app.post('/api/v1/orders/stuck', () => undefined);
+    app.post('/api/v1/orders', (_req, res) => res.status(201).json({ order: { id: 'o1' } }));
+  });
+  return {
+    stub,
+    held,
+    open() {
+      gateOpen = true;
+      for (const res of held.splice(0)) res.json({ bids: [], asks: [] });
+    },
+  };
+}
+
+describe('gateway load shedding', () => {
+  let testRedis: TestRedis;
+  let upstream: SlowUpstream;
+  let gateway: TestGateway;
+  let server: http.Server;
+  let url: string;
+
+  const metric = async (name: string, labels: string): Promise<number> => {
+    const text = (await request(url).get('/metrics')).text;
+    const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
+    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+  };
+
+  beforeAll(async () => {
+    testRedis = await createTestRedis();
+    upstream = await startSlowOrderBook();
+    gateway = createTestGateway(testRedis, { 'order-book': [upstream.stub.url] }, { UPSTREAM_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT) });
+    server = http.createServer(gateway.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    upstream.open();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await gateway.close();
+    await upstream.stub.close();
+    await testRedis.cleanup();
+  });
+
+  it('when a service lane is full, then the requests beyond the cap get 503 at once and the admitted ones are answered', async () => {
+    const answered: request.Response[] = [];
+    const all = Array.from({ length: MAX_IN_FLIGHT + EXTRA }, () =>
+      request(url)
+        .get(BOOK)
+        .then((res) => {
+          answered.push(res);
+          return res;
+        }),
+    );
+
+    // The shed requests come back while the admitted ones are still held by the upstream.
+    await eventually(async () => answered.length === EXTRA && upstream.held.length === MAX_IN_FLIGHT);
+    for (const res of answered) {
+      expect(res.status).toBe(503);
+      expect(res.headers['content-type']).toContain('application/problem+json');
+      expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(res.body).toMatchObject({ status: 503, code: 'UPSTREAM.OVERLOADED', title: 'Service Unavailable' });
+      expect(res.body.requestId).toBe(res.headers['x-request-id']);
+      expect(JSON.stringify(res.body)).not.toContain('127.0.0.1');
+    }
+    expect(await metric('gateway_upstream_shed_total', 'service="order-book",lane="read"')).toBe(EXTRA);
+    expect(await metric('gateway_upstream_in_flight', 'service="order-book",lane="read"')).toBe(MAX_IN_FLIGHT);
+
+    // Writes have a lane of their own: a full read lane does not shed them.
+    const write = await request(url).post('/api/v1/orders').send({ side: 'BUY' });
+    expect(write.status).toBe(201);
+
+    upstream.open();
+    const results = await Promise.all(all);
+    expect(results.filter((res) => res.status === 200)).toHaveLength(MAX_IN_FLIGHT);
+    expect(results.filter((res) => res.status === 503)).toHaveLength(EXTRA);
+
+    // Once the admitted requests are done, the lane takes a full cap of new ones again.
+    await eventually(async () => (await metric('gateway_upstream_in_flight', 'service="order-book",lane="read"')) === 0);
+    const again = await Promise.all(Array.from({ length: MAX_IN_FLIGHT }, () => request(url).get(BOOK)));
+    expect(again.map((res) => res.status)).toEqual(Array(MAX_IN_FLIGHT).fill(200));
+    expect(await metric('gateway_upstream_shed_total', 'service="order-book",lane="read"')).toBe(EXTRA);
+  });
+
+  it('when a client goes away while its request is in flight, then its slot is given back', async () => {
+    const before = await metric('gateway_upstream_in_flight', 'service="order-book",lane="write"');
+    const req = http.request(`${url}/api/v1/orders/stuck`, { method: 'POST', headers: { 'content-type': 'application/json' } });
+    req.on('error', () => undefined);
+    req.end('{}');
+    await eventually(async () => (await metric('gateway_upstream_in_flight', 'service="order-book",lane="write"')) === before + 1);
+    req.destroy();
+    await eventually(async () => (await metric('gateway_upstream_in_flight', 'service="order-book",lane="write"')) === before);
+  });
+});
