@@ -1,4 +1,5 @@
-import express, { type Express } from 'express';
+import assert from 'node:assert/strict';
+import express, { Router, type Express } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from '@orrange/logger';
 import { authenticate, requireScopeForMethod } from './identity';
@@ -16,6 +17,18 @@ export interface ServiceAppOptions {
   openapi?: object;
 }
 
+/** Strict, case-sensitive routing: a route matches one spelling of its path, never `/x/` or `/X` for `/x`. */
+const ROUTING = { caseSensitive: true, strict: true } as const;
+
+/**
+ * The router every service mounts its routes on. Express's own `Router()` ignores case and trailing slashes,
+ * so `/api/v1/auth/LOGIN/` would reach the login handler while the gateway's limits, which key on the path,
+ * saw another path. One spelling per route keeps limits, metrics and routing in agreement.
+ */
+export function serviceRouter(): Router {
+  return Router(ROUTING);
+}
+
 /**
  * The common frame of every service: request ids, access log, metrics, JSON bodies, forwarded identity,
  * scope checks, /health, /metrics, /openapi.json. Call `mount` with the service's routers, then it adds the
@@ -24,6 +37,8 @@ export interface ServiceAppOptions {
 export function createServiceApp(options: ServiceAppOptions, mount: (app: Express) => void): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.set('case sensitive routing', ROUTING.caseSensitive);
+  app.set('strict routing', ROUTING.strict);
   app.set('trust proxy', 'loopback, uniquelocal');
   app.set('query parser', 'simple');
   app.use(requestContext());
@@ -35,7 +50,28 @@ export function createServiceApp(options: ServiceAppOptions, mount: (app: Expres
   app.use(authenticate(options.internalTokenSecret));
   app.use(requireScopeForMethod);
   mount(app);
+  assertStrictRouting(app);
   app.use(notFoundHandler);
   app.use(problemHandler(options.logger));
   return app;
+}
+
+interface RouterLike {
+  stack: Array<{ handle: unknown; route?: unknown }>;
+  caseSensitive?: boolean;
+  strict?: boolean;
+}
+
+const isRouter = (handle: unknown): handle is RouterLike => typeof handle === 'function' && Array.isArray((handle as Partial<RouterLike>).stack);
+
+/**
+ * A programmer error, caught at boot: a router made with express's `Router()` (case-insensitive, lenient
+ * about trailing slashes) mounted anywhere in the app. Use `serviceRouter()`.
+ */
+function assertStrictRouting(app: Express): void {
+  const visit = (router: RouterLike, where: string) => {
+    assert.ok(router.caseSensitive === true && router.strict === true, `${where}: every router must be serviceRouter() (strict, case-sensitive routing)`);
+    for (const layer of router.stack) if (isRouter(layer.handle)) visit(layer.handle, `${where} > ${(layer.handle as { name?: string }).name || 'router'}`);
+  };
+  visit(app.router as unknown as RouterLike, 'app');
 }

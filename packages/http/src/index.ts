@@ -8,7 +8,7 @@ export {
 } from './identity';
 export { parseKeyring, signAccessToken, verifyAccessToken, authRedisKeys, hashApiKey, type Keyring, type AccessTokenSettings, type AccessClaims } from './access-token';
 export { createRegistry, httpMetrics, observabilityRouter, overallStatus, type HealthCheck, type CheckResult, type CheckStatus } from './observability';
-export { createServiceApp, type ServiceAppOptions } from './app';
+export { createServiceApp, serviceRouter, type ServiceAppOptions } from './app';
 export { runService, type RunOptions } from './lifecycle';
 export { idempotency, IDEMPOTENCY_TABLE_SQL, type SqlRunner, type IdempotencyOptions } from './idempotency';
 export { schemaOf, operation, openApiDocument, problemSchema, type Operation } from './openapi';

@@ -58,7 +58,7 @@ export function overallStatus(statuses: CheckStatus[]): CheckStatus {
 
 /** `/health` (every check, 503 when any is down) and `/metrics` (Prometheus text). */
 export function observabilityRouter(registry: Registry, checks: Record<string, HealthCheck>): Router {
-  const router = express.Router();
+  const router = express.Router({ caseSensitive: true, strict: true });
   router.get('/health', async (_req, res) => {
     const names = Object.keys(checks);
     const results = await Promise.all(names.map((name) => runCheck(checks[name]!)));

@@ -13,6 +13,7 @@ import type { Config } from './config';
 import { docsRouter } from './docs/docs.routes';
 import { OpenApiAggregator } from './docs/openapi-merge';
 import { bodySizeGuard } from './limits/body-size.middleware';
+import { canonicalPath } from './limits/canonical-path.middleware';
 import { rateLimits } from './limits/rate-limits';
 import { healthRouter } from './observability/health.routes';
 import { requestMetrics, type GatewayMetrics } from './observability/metrics';
@@ -68,6 +69,7 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(cors({ origin: (origin, done) => done(null, origin !== undefined && allowedOrigins.has(origin)), credentials: false, exposedHeaders: EXPOSED_HEADERS, maxAge: 600 })); // 5.
   app.use(bodySizeGuard(config.BODY_LIMIT_BYTES)); // 6. declared size here, streamed size while proxying
+  app.use(canonicalPath); // 6b. one spelling per path, so limits and routing see the same one
   app.use(stripInternalHeaders); // 7. no client speaks for the gateway
   // The gateway's own pages: no credentials, no rate limits.
   app.use(healthRouter({ upstreams, redis, timeoutMs: config.HEALTH_TIMEOUT_MS }));

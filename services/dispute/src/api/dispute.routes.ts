@@ -1,12 +1,12 @@
-import { Router } from 'express';
-import { identityOf, idempotency, parse, requireAuth } from '@orrange/http';
+import type { Router } from 'express';
+import { identityOf, idempotency, parse, requireAuth, serviceRouter } from '@orrange/http';
 import * as useCases from '../domain/dispute.use-cases';
 import type { DisputeDeps } from '../domain/dispute.use-cases';
 import { assignBodySchema, evidenceBodySchema, idParamsSchema, listQuerySchema, resolveBodySchema } from './dispute.schemas';
 
 /** API.md's disputes: thin routes that validate, call a use case and answer. */
 export function disputeRoutes(deps: DisputeDeps): Router {
-  const router = Router();
+  const router = serviceRouter();
   router.use('/api/v1/disputes', requireAuth, idempotency(deps.db));
 
   router.get('/api/v1/disputes', async (req, res) => {

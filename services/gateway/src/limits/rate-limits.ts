@@ -23,8 +23,10 @@ const WINDOW_MS = 60_000;
 const AUTH_PATHS = new Set(['/api/v1/auth/login', '/api/v1/auth/register', '/api/v1/auth/refresh']);
 const LOGIN_PATH = '/api/v1/auth/login';
 
-const isAuthPost = (req: Request) => req.method === 'POST' && AUTH_PATHS.has(req.path);
-const isLogin = (req: Request) => req.method === 'POST' && req.path === LOGIN_PATH;
+// Case-insensitively: a service answers 404 to `/api/v1/auth/LOGIN`, but it is counted all the same, so no
+// spelling of a limited route is ever a free attempt (other spellings are refused by canonicalPath).
+const isAuthPost = (req: Request) => req.method === 'POST' && AUTH_PATHS.has(req.path.toLowerCase());
+const isLogin = (req: Request) => req.method === 'POST' && req.path.toLowerCase() === LOGIN_PATH;
 const clientIp = (req: Request) => ipKeyGenerator(req.ip ?? 'unknown');
 
 /** The email of a login attempt, normalised and hashed: Redis never holds an address. */

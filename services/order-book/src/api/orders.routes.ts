@@ -1,5 +1,5 @@
-import { Router, type Request } from 'express';
-import { idempotency, identityOf, notFound, parse, requireAuth } from '@orrange/http';
+import type { Request, Router } from 'express';
+import { idempotency, identityOf, notFound, parse, requireAuth, serviceRouter } from '@orrange/http';
 import { toUnits, ASSET_SCALES, FIAT_SCALE, type Asset } from '@orrange/money';
 import type { Database } from '@orrange/db';
 import type { BookCache } from '../data/book-cache';
@@ -20,7 +20,7 @@ export interface OrdersRouterDeps {
 
 /** API.md "Orders and order book": thin routes that validate, call a use case and answer. */
 export function ordersRouter({ db, deps, bookCache }: OrdersRouterDeps): Router {
-  const router = Router();
+  const router = serviceRouter();
 
   router.post('/api/v1/orders', requireAuth, idempotency(db), async (req, res) => {
     const userId = identityOf(req).userId;

@@ -1,5 +1,5 @@
-import { Router } from 'express';
-import { parse, requireRole } from '@orrange/http';
+import type { Router } from 'express';
+import { parse, requireRole, serviceRouter } from '@orrange/http';
 import type { TradeExecution } from '../composition';
 import { adminStats, marketStats } from '../data/stats.repository';
 import { marketJson, volumesJson } from '../domain/stats';
@@ -7,7 +7,7 @@ import { emptyBody } from './schemas';
 
 export function statsRouter({ runtime }: TradeExecution): Router {
   const { db } = runtime;
-  const router = Router();
+  const router = serviceRouter();
 
   router.get('/api/v1/stats/markets', async (req, res) => {
     parse(emptyBody, req.query);

@@ -1,6 +1,6 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
-import { idempotency, validationFailed, identityOf, notFound, parse, requireAuth } from '@orrange/http';
+import { idempotency, validationFailed, identityOf, notFound, parse, requireAuth, serviceRouter } from '@orrange/http';
 import type { TradeExecution } from '../composition';
 import { findTrade, listTrades, tradeJson } from '../data/trade.repository';
 import { listMessages, leaveFeedback, postMessage } from '../domain/trade-talk.use-cases';
@@ -9,7 +9,7 @@ import { decodeCursor, disputeBody, emptyBody, encodeCursor, feedbackBody, messa
 
 export function tradesRouter({ runtime, deps }: TradeExecution): Router {
   const { db } = runtime;
-  const router = Router();
+  const router = serviceRouter();
 
   router.get('/api/v1/trades', requireAuth, async (req, res) => {
     const query = parse(tradesQuery, req.query);

@@ -1,6 +1,6 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
-import { forbidden, hasRole, idempotency, identityOf, parse, requireAuth, requireRole } from '@orrange/http';
+import { forbidden, hasRole, idempotency, identityOf, parse, requireAuth, requireRole, serviceRouter } from '@orrange/http';
 import { ASSET_SCALES, toUnits } from '@orrange/money';
 import { balancesOf, ledgerOf, verifyLedger } from '../data/ledger.repository';
 import type { TradeExecution } from '../composition';
@@ -9,7 +9,7 @@ import { decodeCursor, depositBody, emptyBody, encodeCursor, pageQuery, withdraw
 
 export function walletRouter({ runtime, config }: TradeExecution): Router {
   const { db } = runtime;
-  const router = Router();
+  const router = serviceRouter();
 
   router.get('/api/v1/wallet/balances', requireAuth, async (req, res) => {
     res.json({ data: await balancesOf(db, identityOf(req).userId) });

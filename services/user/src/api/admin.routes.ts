@@ -1,5 +1,5 @@
-import { Router } from 'express';
-import { parse, requireRole } from '@orrange/http';
+import type { Router } from 'express';
+import { parse, requireRole, serviceRouter } from '@orrange/http';
 import { listAudit } from '../data/audit.repository';
 import type { Deps } from '../domain/deps';
 import { changeRoles, changeStatus } from '../domain/users.use-case';
@@ -7,7 +7,7 @@ import { auditContext, requireSession } from './request';
 import { auditQuery, rolesBody, statusBody } from './schemas';
 
 export function adminRouter(deps: Deps): Router {
-  const router = Router();
+  const router = serviceRouter();
   const admin = [requireRole('admin'), requireSession];
 
   router.patch('/api/v1/admin/users/:id/roles', ...admin, async (req, res) => {

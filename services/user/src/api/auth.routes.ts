@@ -1,5 +1,5 @@
-import { Router } from 'express';
-import { parse } from '@orrange/http';
+import type { Router } from 'express';
+import { parse, serviceRouter } from '@orrange/http';
 import { login, logout, refresh, register } from '../domain/auth.use-case';
 import type { Deps } from '../domain/deps';
 import { protectedIdempotency } from './idempotency';
@@ -7,7 +7,7 @@ import { auditContext } from './request';
 import { loginBody, refreshBody, registerBody } from './schemas';
 
 export function authRouter(deps: Deps): Router {
-  const router = Router();
+  const router = serviceRouter();
   const idempotent = protectedIdempotency(deps);
 
   router.post('/api/v1/auth/register', idempotent, async (req, res) => {

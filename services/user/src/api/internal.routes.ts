@@ -1,12 +1,12 @@
-import { Router } from 'express';
-import { notFound, parse, requireService } from '@orrange/http';
+import type { Router } from 'express';
+import { notFound, parse, requireService, serviceRouter } from '@orrange/http';
 import { resolveKey } from '../domain/api-keys.use-case';
 import type { Deps } from '../domain/deps';
 import { resolveKeyBody } from './schemas';
 
 /** Service-to-service routes: only identities signed as `via: 'service'` (the gateway) get in. */
 export function internalRouter(deps: Deps): Router {
-  const router = Router();
+  const router = serviceRouter();
 
   router.post('/internal/api-keys/resolve', requireService, async (req, res) => {
     const { keyHash } = parse(resolveKeyBody, req.body);

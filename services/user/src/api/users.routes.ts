@@ -1,5 +1,5 @@
-import { Router } from 'express';
-import { identityOf, parse, requireAuth } from '@orrange/http';
+import type { Router } from 'express';
+import { identityOf, parse, requireAuth, serviceRouter } from '@orrange/http';
 import { createApiKey, listKeys, revokeKey } from '../domain/api-keys.use-case';
 import type { Deps } from '../domain/deps';
 import { addPaymentMethod, listOwnPaymentMethods, removePaymentMethod } from '../domain/payment-methods.use-case';
@@ -9,7 +9,7 @@ import { auditContext, requireSession } from './request';
 import { apiKeyBody, paymentMethodBody, profileBody } from './schemas';
 
 export function usersRouter(deps: Deps): Router {
-  const router = Router();
+  const router = serviceRouter();
   const idempotent = protectedIdempotency(deps);
   const me = (req: Parameters<typeof identityOf>[0]) => identityOf(req).userId;
 
