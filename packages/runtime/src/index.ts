@@ -1,1 +1,2 @@
+export { availableCores, CLUSTER_WORKERS_MAX, restartDelayMs, runClustered, type ClusterLogger, type ClusterOptions } from './cluster';
 export { createRuntime, serve, type Runtime, type RuntimeOptions } from './runtime';

@@ -1,4 +1,5 @@
 import { assertNoDevSecrets, authSchema, baseServiceSchema, env, loadConfig, z } from '@orrange/config';
+import { availableCores, CLUSTER_WORKERS_MAX } from '@orrange/runtime/cluster';
 
 /**
  * `trust proxy` as express understands it: `true`/`false`, a hop count, or a list of addresses/subnets
@@ -26,6 +27,8 @@ export const configSchema = authSchema.extend(shared.shape).extend({
   ORDER_BOOK_SERVICE_URLS: urls('http://127.0.0.1:3002'),
   TRADE_SERVICE_URLS: urls('http://127.0.0.1:3003'),
   DISPUTE_SERVICE_URLS: urls('http://127.0.0.1:3004'),
+  /** Processes serving the port (node:cluster, see runClustered); 1 = no cluster, the process serves itself. */
+  GATEWAY_WORKERS: z.coerce.number().int().min(1).max(CLUSTER_WORKERS_MAX).default(availableCores()),
   UPSTREAM_TIMEOUT_MS: env.int(10_000),
   UPSTREAM_MAX_SOCKETS: env.int(128),
   /**
