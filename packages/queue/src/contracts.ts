@@ -13,37 +13,9 @@ const decimal = z.string().regex(/^\d{1,20}(\.\d{1,8})?$/);
 const side = z.enum(['BUY', 'SELL']);
 
 export const eventSchemas = {
-  /** order-book → trade-execution: a SELL order asks for its hold (BUY orders need none and are not sent). */
-  'order.placed': z.object({ orderId: id, userId: id, side, asset: assetSchema, amount: decimal }).strict(),
   /** order-book → trade-execution: release whatever of the hold is left. */
   'order.cancelled': z.object({ orderId: id, userId: id, side, asset: assetSchema, remaining: decimal }).strict(),
-  /**
-   * order-book → trade-execution: one fill, one trade. `sellerFunding` says where the crypto comes from:
-   * `HOLD` (the SELL order's hold) or `AVAILABLE` (a seller who took a BUY ad directly).
-   */
-  'order.matched': z
-    .object({
-      matchId: id,
-      tradeId: id,
-      buyOrderId: id.nullable(),
-      sellOrderId: id.nullable(),
-      buyerId: id,
-      sellerId: id,
-      asset: assetSchema,
-      fiatCurrency: fiatSchema,
-      price: decimal,
-      amount: decimal,
-      paymentMethod: z.string().min(1).max(64),
-      paymentWindowMinutes: z.number().int().min(1).max(1440),
-      sellerFunding: z.enum(['HOLD', 'AVAILABLE']),
-    })
-    .strict(),
-  /** trade-execution → order-book: the SELL order's hold is in place; open and match it. */
-  'hold.placed': z.object({ orderId: id }).strict(),
-  /** trade-execution → order-book: the SELL order could not be covered. */
-  'hold.rejected': z.object({ orderId: id, reason: z.string().max(64) }).strict(),
-  /** trade-execution → order-book: a match could not be funded; give the ad its amount back. */
-  'match.rejected': z.object({ matchId: id, tradeId: id, buyOrderId: id.nullable(), sellOrderId: id.nullable(), amount: decimal, reason: z.string().max(64) }).strict(),
+  /** trade-execution → (notifications): a trade opened with its escrow locked, written by open_trades. */
   'trade.created': z.object({ tradeId: id, matchId: id, buyerId: id, sellerId: id, asset: assetSchema, fiatCurrency: fiatSchema, amount: decimal, price: decimal, fiatAmount: decimal }).strict(),
   'trade.completed': z.object({ tradeId: id, buyerId: id, sellerId: id, asset: assetSchema, amount: decimal, fiatCurrency: fiatSchema, fiatAmount: decimal, completedAt: z.string() }).strict(),
   'trade.cancelled': z.object({ tradeId: id, buyerId: id, sellerId: id, reason: z.enum(['BUYER_CANCELLED', 'PAYMENT_TIMEOUT']) }).strict(),
@@ -51,8 +23,6 @@ export const eventSchemas = {
     .object({ tradeId: id, disputeId: id, openedBy: id, reason: z.string().max(2000), buyerId: id, sellerId: id, asset: assetSchema, amount: decimal, fiatCurrency: fiatSchema, fiatAmount: decimal })
     .strict(),
   'trade.resolved': z.object({ tradeId: id, disputeId: id, outcome: z.enum(['RELEASE_TO_BUYER', 'REFUND_SELLER', 'SPLIT']), buyerId: id, sellerId: id, buyerAmount: decimal, sellerAmount: decimal }).strict(),
-  /** trade-execution → trade-execution (delayed): the payment window of a trade has passed. */
-  'trade.payment-deadline': z.object({ tradeId: id }).strict(),
   'feedback.left': z.object({ tradeId: id, fromUserId: id, toUserId: id, rating: z.enum(['POSITIVE', 'NEGATIVE']) }).strict(),
   /** dispute → trade-execution: move the escrow as decided. `buyerAmount` only for SPLIT. */
   'dispute.resolved': z.object({ disputeId: id, tradeId: id, outcome: z.enum(['RELEASE_TO_BUYER', 'REFUND_SELLER', 'SPLIT']), buyerAmount: decimal.nullable(), resolvedBy: id }).strict(),
@@ -72,18 +42,12 @@ export type ServiceName = (typeof SERVICES)[number];
 
 /** Which services' queues receive each event. An event nobody consumes is still recorded in its producer's outbox. */
 export const EVENT_ROUTES: Record<EventType, readonly ServiceName[]> = {
-  'order.placed': ['trade-execution'],
   'order.cancelled': ['trade-execution'],
-  'order.matched': ['trade-execution'],
-  'hold.placed': ['order-book'],
-  'hold.rejected': ['order-book'],
-  'match.rejected': ['order-book'],
   'trade.created': [],
   'trade.completed': ['user'],
   'trade.cancelled': ['user'],
   'trade.disputed': ['dispute'],
   'trade.resolved': ['user', 'dispute'],
-  'trade.payment-deadline': ['trade-execution'],
   'feedback.left': ['user'],
   'dispute.resolved': ['trade-execution'],
   'dispute.assigned': ['trade-execution'],

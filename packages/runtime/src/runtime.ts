@@ -104,13 +104,16 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   };
 }
 
-/** Composition root helper: check the database, start background work, listen, shut down on SIGTERM. */
-export async function serve(runtime: Runtime, app: Express, port: number, extraClosers: Array<() => Promise<unknown>> = []): Promise<void> {
+/**
+ * Composition root helper: check the database, start background work (the runtime's, or `start` for a service
+ * with more of its own), listen, shut down on SIGTERM.
+ */
+export async function serve(runtime: Runtime, app: Express, port: number, extraClosers: Array<() => Promise<unknown>> = [], start: () => Promise<void> | void = () => runtime.start()): Promise<void> {
   const health = await runtime.db.checkNow();
   if (health.status === 'down') {
     runtime.logger.error('database unreachable at boot; retrying in the background', { error: health.primary.error });
   }
-  runtime.start();
+  await start();
   await runService({
     app,
     port,

@@ -1,12 +1,14 @@
-import { createRuntime, serve, type Runtime } from '@orrange/runtime';
+import { createRuntime, serve } from '@orrange/runtime';
 import { createApp } from './app';
 import { readConfig, SCHEMA } from './config';
-import { CONSUMER_OPTIONS, handlersFor } from './order-book';
 
-/** Composition root: config → runtime (db, redis, outbox relay, consumer) → app → listen → graceful shutdown. */
+/**
+ * Composition root: config → runtime (db, redis, outbox relay) → app → listen → graceful shutdown. The order book
+ * consumes no queue: holds and trades are opened inside its own transactions (trade-execution's SQL functions).
+ */
 async function main(): Promise<void> {
   const config = readConfig();
-  const runtime: Runtime = createRuntime({ service: 'order-book', schema: SCHEMA, config, ...handlersFor(() => runtime), ...CONSUMER_OPTIONS });
+  const runtime = createRuntime({ service: 'order-book', schema: SCHEMA, config });
   await serve(runtime, createApp({ runtime }), config.PORT);
 }
 

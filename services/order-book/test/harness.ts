@@ -3,7 +3,9 @@ import { createLogger } from '@orrange/logger';
 import { createRuntime, type Runtime } from '@orrange/runtime';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@orrange/testing';
 import { readConfig, SCHEMA } from '../src/config';
-import { CONSUMER_OPTIONS, handlersFor } from '../src/order-book';
+
+/** The schema of trade-execution, whose ledger the tests fund and read. */
+export const TRADE_SCHEMA = 'trade';
 
 export interface Harness {
   runtime: Runtime;
@@ -16,12 +18,15 @@ export interface Harness {
 
 /** A runtime on a fresh migrated database and a private Redis prefix; `close` removes both. */
 export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<Harness> {
-  const testDb = await createTestDatabase([{ schema: SCHEMA, dir: path.join(__dirname, '../prisma/migrations') }]);
+  // trade-execution's schema too: order-book's transactions call its SQL functions (place_sell_holds, open_trades).
+  const testDb = await createTestDatabase([
+    { schema: TRADE_SCHEMA, dir: path.join(__dirname, '../../trade-execution/prisma/migrations') },
+    { schema: SCHEMA, dir: path.join(__dirname, '../prisma/migrations') },
+  ]);
   const testRedis = await createTestRedis();
-  const config = readConfig({ DATABASE_URL: testDb.url, REDIS_URL: testRedis.url, REDIS_PREFIX: testRedis.prefix, LOG_LEVEL: 'silent', DB_HEALTH_INTERVAL_MS: '0', NODE_ENV: 'test', ...overrides });
+  const config = readConfig({ DATABASE_URL: testDb.url, REDIS_URL: testRedis.url, REDIS_PREFIX: testRedis.prefix, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', DB_HEALTH_INTERVAL_MS: '0', NODE_ENV: 'test', ...overrides });
   const build = (): Runtime => {
-    const built: Runtime = createRuntime({ service: 'order-book', schema: SCHEMA, config, logger: createLogger('order-book', 'silent'), ...handlersFor(() => built), ...CONSUMER_OPTIONS });
-    return built;
+    return createRuntime({ service: 'order-book', schema: SCHEMA, config, logger: createLogger('order-book', (process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent') });
   };
   const runtime = build();
   const replicas: Runtime[] = [];

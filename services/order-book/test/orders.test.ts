@@ -3,7 +3,7 @@ import type { Express } from 'express';
 import { eventually } from '@orrange/testing';
 import { createApp } from '../src/app';
 import { createHarness, type Harness } from './harness';
-import { actors } from './helpers';
+import { actors, ledgerBalance } from './helpers';
 
 describe('orders through the HTTP API', () => {
   let harness: Harness;
@@ -11,6 +11,12 @@ describe('orders through the HTTP API', () => {
   let t: ReturnType<typeof actors>;
   const sql = <R = Record<string, unknown>>(text: string, params?: unknown[]) => harness.runtime.db.query<R>(text, params);
   const outbox = (type: string) => sql<{ payload: Record<string, unknown> }>('SELECT payload FROM outbox WHERE type = $1 ORDER BY seq', [type]);
+  const tradesOf = (buyerId: string) =>
+    sql<Record<string, unknown>>(
+      `SELECT id, buy_order_id, sell_order_id, seller_id, price::text, amount::text, fiat_amount::text, payment_method, status, escrow_status
+       FROM trade.trades WHERE buyer_id = $1 ORDER BY price, id`,
+      [buyerId],
+    );
 
   beforeAll(async () => {
     harness = await createHarness();
@@ -21,28 +27,39 @@ describe('orders through the HTTP API', () => {
   afterAll(() => harness.close());
 
   describe('placing', () => {
-    it('when a SELL order is placed, then it is PENDING_FUNDS with order.placed in the outbox, and hold.placed opens it', async () => {
+    it('when a funded SELL order is placed, then it is OPEN at once and its amount is held in the ledger', async () => {
+      await t.fund('seller-1', 'ETH', '3');
       const res = await t.place('seller-1', { side: 'SELL', asset: 'ETH', amount: '2.5', minFill: '0.5', price: '2000.5', paymentMethods: [' bank  transfer ', 'Sepa'], terms: 'be quick' });
       expect(res.status).toBe(201);
       expect(res.body.fills).toEqual([]);
       const order = res.body.order;
       expect(order).toMatchObject({
         userId: 'seller-1', side: 'SELL', asset: 'ETH', fiatCurrency: 'USD', price: '2000.50', amount: '2.50000000', remaining: '2.50000000', minFill: '0.50000000',
-        paymentMethods: ['BANK TRANSFER', 'SEPA'], paymentWindowMinutes: 30, terms: 'be quick', status: 'PENDING_FUNDS', rejectReason: null,
+        paymentMethods: ['BANK TRANSFER', 'SEPA'], paymentWindowMinutes: 30, terms: 'be quick', status: 'OPEN', rejectReason: null,
       });
-      expect((await outbox('order.placed')).map((e) => e.payload)).toContainEqual({ orderId: order.id, userId: 'seller-1', side: 'SELL', asset: 'ETH', amount: '2.50000000' });
-
-      expect(await t.deliver('hold.placed', { orderId: order.id })).toBe('applied');
+      expect(await ledgerBalance(harness.runtime.db, 'HELD', 'seller-1', 'ETH', order.id)).toBe('2.50000000');
+      expect(await ledgerBalance(harness.runtime.db, 'AVAILABLE', 'seller-1', 'ETH')).toBe('0.50000000');
       const after = await request(app).get(`/api/v1/orders/${order.id}`);
       expect(after.body.order.status).toBe('OPEN');
       expect(after.body.order).not.toHaveProperty('rejectReason');
     });
 
-    it('when hold.rejected arrives, then the SELL order is REJECTED with the reason, shown to its owner only', async () => {
-      const res = await t.place('seller-2', { side: 'SELL' });
-      await t.deliver('hold.rejected', { orderId: res.body.order.id, reason: 'WALLET.INSUFFICIENT_FUNDS' });
-      const mine = await request(app).get(`/api/v1/orders/${res.body.order.id}`).set(t.as('seller-2'));
-      expect(mine.body.order).toMatchObject({ status: 'REJECTED', rejectReason: 'WALLET.INSUFFICIENT_FUNDS' });
+    it('when a SELL order is beyond the seller\'s balance, then 409 WALLET.INSUFFICIENT_FUNDS and nothing is stored or held', async () => {
+      await t.fund('seller-2', 'BTC', '0.5');
+      const res = await t.place('seller-2', { side: 'SELL', amount: '0.6' });
+      expect(res.status).toBe(409);
+      expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+      expect(res.body.code).toBe('WALLET.INSUFFICIENT_FUNDS');
+      expect(await sql("SELECT id FROM orders WHERE user_id = 'seller-2'")).toEqual([]);
+      expect(await ledgerBalance(harness.runtime.db, 'AVAILABLE', 'seller-2', 'BTC')).toBe('0.50000000');
+      expect(await sql("SELECT order_id FROM trade.order_holds WHERE user_id = 'seller-2'")).toEqual([]);
+    });
+
+    it('when SELLs of one seller arrive together and only the first fits, then the first is placed and the second refused', async () => {
+      await t.fund('seller-3', 'BTC', '1');
+      const [first, second] = await Promise.all([t.place('seller-3', { side: 'SELL', fiatCurrency: 'ARS', amount: '0.7' }), t.place('seller-3', { side: 'SELL', fiatCurrency: 'ARS', amount: '0.7' })]);
+      expect([first.status, second.status].sort()).toEqual([201, 409]);
+      expect(await ledgerBalance(harness.runtime.db, 'AVAILABLE', 'seller-3', 'BTC')).toBe('0.30000000');
     });
 
     it('when a BUY crosses asks, then it fills at the asks\' prices best first and answers the fills', async () => {
@@ -58,14 +75,17 @@ describe('orders through the HTTP API', () => {
       ]);
       const dearNow = await request(app).get(`/api/v1/orders/${dear}`);
       expect(dearNow.body.order).toMatchObject({ status: 'PARTIALLY_FILLED', remaining: '10.000000' });
-      const matched = (await outbox('order.matched')).map((e) => e.payload).filter((p) => p.buyerId === 'taker-a');
-      expect(matched).toEqual([
-        expect.objectContaining({ buyOrderId: res.body.order.id, sellOrderId: cheap, sellerId: 'maker-a', price: '1.01', amount: '30.000000', sellerFunding: 'HOLD', paymentMethod: 'SEPA', tradeId: res.body.fills[0].tradeId }),
-        expect.objectContaining({ sellOrderId: dear, amount: '20.000000', sellerFunding: 'HOLD' }),
+      const trades = await tradesOf('taker-a');
+      expect(trades).toEqual([
+        expect.objectContaining({ id: res.body.fills[0].tradeId, buy_order_id: res.body.order.id, sell_order_id: cheap, seller_id: 'maker-a', price: '1.01', amount: '30.00000000', payment_method: 'SEPA', status: 'AWAITING_PAYMENT', escrow_status: 'LOCKED' }),
+        expect.objectContaining({ sell_order_id: dear, amount: '20.00000000' }),
       ]);
+      // The escrow came out of the makers' holds, in the same commit as the fills.
+      expect(await ledgerBalance(harness.runtime.db, 'HELD', 'maker-b', 'USDT', dear)).toBe('10.00000000');
+      expect(await ledgerBalance(harness.runtime.db, 'ESCROW', 'maker-b', 'USDT', res.body.fills[1].tradeId)).toBe('20.00000000');
     });
 
-    it('when a funded SELL crosses a resting BUY, then hold.placed matches it at the bid price', async () => {
+    it('when a funded SELL crosses a resting BUY, then it matches at once at the bid price', async () => {
       const bid = await t.place('bidder', { asset: 'USDC', price: '1.00', amount: '10' });
       expect(bid.body.order.status).toBe('OPEN');
       const sell = await t.placeFundedSell('asker', { asset: 'USDC', price: '0.99', amount: '4' });
@@ -83,7 +103,7 @@ describe('orders through the HTTP API', () => {
       expect(buy.body.order).toMatchObject({ status: 'FILLED', remaining: '0.00000000' });
       expect(buy.body.fills.map((f: { counterOrderId: string }) => f.counterOrderId)).toEqual([...asks].reverse());
 
-      // 20 bids, then one funded SELL for all of them: hold.placed fills it 20 times, highest bid first.
+      // 20 bids, then one funded SELL for all of them: it fills 20 times, highest bid first.
       const bids: string[] = [];
       for (let i = 0; i < 20; i += 1) bids.push((await t.place(`deep-bid-${i}`, { fiatCurrency: 'CHF', price: `${100 + i}.00`, amount: '0.1' })).body.order.id);
       const sell = await t.placeFundedSell('deep-seller', { fiatCurrency: 'CHF', price: '100.00', amount: '2' });
@@ -165,22 +185,28 @@ describe('orders through the HTTP API', () => {
   });
 
   describe('taking', () => {
-    it('when a buyer takes a SELL ad, then the remainder falls and order.matched says HOLD with no buy order', async () => {
+    it('when a buyer takes a SELL ad, then the remainder falls and the trade opens from the ad\'s hold with no buy order', async () => {
       const ad = await t.placeFundedSell('ad-seller', { asset: 'BTC', fiatCurrency: 'NGN', price: '50000000.00', amount: '1', minFill: '0.1', paymentMethods: ['BANK', 'OPAY'] });
       const res = await request(app).post(`/api/v1/orders/${ad}/take`).set(t.as('ad-buyer')).send({ amount: '0.25', paymentMethod: 'opay' });
       expect(res.status).toBe(201);
       expect(res.body).toEqual({ tradeId: expect.any(String), fill: { matchId: expect.any(String), tradeId: res.body.tradeId, counterOrderId: ad, price: '50000000.00', amount: '0.25000000' } });
       expect((await request(app).get(`/api/v1/orders/${ad}`)).body.order).toMatchObject({ status: 'PARTIALLY_FILLED', remaining: '0.75000000' });
-      const event = (await outbox('order.matched')).map((e) => e.payload).find((p) => p.tradeId === res.body.tradeId);
-      expect(event).toMatchObject({ buyOrderId: null, sellOrderId: ad, buyerId: 'ad-buyer', sellerId: 'ad-seller', sellerFunding: 'HOLD', paymentMethod: 'OPAY' });
+      const [trade] = await tradesOf('ad-buyer');
+      expect(trade).toMatchObject({ id: res.body.tradeId, buy_order_id: null, sell_order_id: ad, seller_id: 'ad-seller', payment_method: 'OPAY', fiat_amount: '12500000.00' });
+      expect(await ledgerBalance(harness.runtime.db, 'HELD', 'ad-seller', 'BTC', ad)).toBe('0.75000000');
+      const [matchRow] = await sql<{ seller_funding: string }>('SELECT seller_funding FROM matches WHERE trade_id = $1', [res.body.tradeId]);
+      expect(matchRow!.seller_funding).toBe('HOLD');
     });
 
     it('when a seller takes a BUY ad, then the seller funds from AVAILABLE and sellOrderId is null', async () => {
       const ad = await t.place('ad-bidder', { fiatCurrency: 'KES', amount: '1' });
+      await t.fund('ad-asker', 'BTC', '1.5');
       const res = await request(app).post(`/api/v1/orders/${ad.body.order.id}/take`).set(t.as('ad-asker')).send({ amount: '1', paymentMethod: 'SEPA' });
       expect(res.status).toBe(201);
-      const event = (await outbox('order.matched')).map((e) => e.payload).find((p) => p.tradeId === res.body.tradeId);
-      expect(event).toMatchObject({ buyOrderId: ad.body.order.id, sellOrderId: null, buyerId: 'ad-bidder', sellerId: 'ad-asker', sellerFunding: 'AVAILABLE' });
+      const [trade] = await tradesOf('ad-bidder');
+      expect(trade).toMatchObject({ id: res.body.tradeId, buy_order_id: ad.body.order.id, sell_order_id: null, seller_id: 'ad-asker' });
+      expect(await ledgerBalance(harness.runtime.db, 'AVAILABLE', 'ad-asker', 'BTC')).toBe('0.50000000');
+      expect(await ledgerBalance(harness.runtime.db, 'ESCROW', 'ad-asker', 'BTC', res.body.tradeId)).toBe('1.00000000');
       expect((await request(app).get(`/api/v1/orders/${ad.body.order.id}`)).body.order.status).toBe('FILLED');
     });
 
@@ -194,31 +220,20 @@ describe('orders through the HTTP API', () => {
       expect((await take('other', { amount: '0.123456789', paymentMethod: 'SEPA' })).status).toBe(400);
       expect((await take('other', { amount: '0.5', paymentMethod: 'SEPA', price: '1' })).status).toBe(400);
       expect((await request(app).get(`/api/v1/orders/${ad}`)).body.order.remaining).toBe('1.00000000');
-      const pending = await t.place('rules', { side: 'SELL', fiatCurrency: 'BRL' });
-      expect((await request(app).post(`/api/v1/orders/${pending.body.order.id}/take`).set(t.as('other')).send({ amount: '1', paymentMethod: 'SEPA' })).body.code).toBe('ORDER.INVALID_STATE');
+      const gone = await t.placeFundedSell('rules', { fiatCurrency: 'BRL' });
+      await request(app).delete(`/api/v1/orders/${gone}`).set(t.as('rules')).expect(200);
+      expect((await request(app).post(`/api/v1/orders/${gone}/take`).set(t.as('other')).send({ amount: '1', paymentMethod: 'SEPA' })).body.code).toBe('ORDER.INVALID_STATE');
     });
 
-    it('when match.rejected arrives twice, then the ad gets its amount back once', async () => {
-      const ad = await t.place('restore-bidder', { fiatCurrency: 'INR', amount: '1' });
-      const id = ad.body.order.id;
-      const res = await request(app).post(`/api/v1/orders/${id}/take`).set(t.as('poor-seller')).send({ amount: '0.4', paymentMethod: 'SEPA' });
-      const payload = { matchId: res.body.fill.matchId, tradeId: res.body.tradeId, buyOrderId: id, sellOrderId: null, amount: '0.40000000', reason: 'WALLET.INSUFFICIENT_FUNDS' };
-      const eventId = '6c1b0e1e-2f43-4d7e-9f1e-5a3c1f6c0b11';
-      expect(await t.deliver('match.rejected', payload, eventId)).toBe('applied');
-      expect(await t.deliver('match.rejected', payload, eventId)).toBe('duplicate');
-      expect(await t.deliver('match.rejected', payload)).toBe('applied');
-      expect((await request(app).get(`/api/v1/orders/${id}`)).body.order).toMatchObject({ status: 'OPEN', remaining: '1.00000000' });
-    });
-
-    it('when a match between two orders is rejected, then both get their amount back; a cancelled one stays cancelled', async () => {
-      const ask = await t.placeFundedSell('both-ask', { fiatCurrency: 'MXN', amount: '1' });
-      const bid = await t.place('both-bid', { fiatCurrency: 'MXN', amount: '0.6' });
-      const fill = bid.body.fills[0];
-      expect(bid.body.order.status).toBe('FILLED');
-      await request(app).delete(`/api/v1/orders/${ask}`).set(t.as('both-ask')).expect(200);
-      await t.deliver('match.rejected', { matchId: fill.matchId, tradeId: fill.tradeId, buyOrderId: bid.body.order.id, sellOrderId: ask, amount: '0.60000000', reason: 'X' });
-      expect((await request(app).get(`/api/v1/orders/${bid.body.order.id}`)).body.order).toMatchObject({ status: 'OPEN', remaining: '0.60000000' });
-      expect((await request(app).get(`/api/v1/orders/${ask}`)).body.order).toMatchObject({ status: 'CANCELLED', remaining: '0.40000000' });
+    it('when a seller takes a BUY ad beyond their balance, then 409 WALLET.INSUFFICIENT_FUNDS and neither the ad nor the ledger changes', async () => {
+      const ad = await t.place('poor-bidder', { fiatCurrency: 'INR', amount: '1' });
+      await t.fund('poor-seller', 'BTC', '0.3');
+      const res = await request(app).post(`/api/v1/orders/${ad.body.order.id}/take`).set(t.as('poor-seller')).send({ amount: '0.4', paymentMethod: 'SEPA' });
+      expect(res.status).toBe(409);
+      expect(res.body.code).toBe('WALLET.INSUFFICIENT_FUNDS');
+      expect((await request(app).get(`/api/v1/orders/${ad.body.order.id}`)).body.order).toMatchObject({ status: 'OPEN', remaining: '1.00000000' });
+      expect(await sql('SELECT id FROM matches WHERE buy_order_id = $1', [ad.body.order.id])).toEqual([]);
+      expect(await ledgerBalance(harness.runtime.db, 'AVAILABLE', 'poor-seller', 'BTC')).toBe('0.30000000');
     });
   });
 
@@ -239,13 +254,6 @@ describe('orders through the HTTP API', () => {
       const ad = await t.place('owner', { fiatCurrency: 'CAD' });
       expect((await request(app).delete(`/api/v1/orders/${ad.body.order.id}`).set(t.as('intruder'))).status).toBe(404);
       expect((await request(app).get(`/api/v1/orders/${ad.body.order.id}`)).body.order.status).toBe('OPEN');
-    });
-
-    it('when a pending SELL is cancelled before hold.placed arrives, then hold.placed changes nothing', async () => {
-      const res = await t.place('early', { side: 'SELL', fiatCurrency: 'AUD' });
-      await request(app).delete(`/api/v1/orders/${res.body.order.id}`).set(t.as('early')).expect(200);
-      await t.deliver('hold.placed', { orderId: res.body.order.id });
-      expect((await request(app).get(`/api/v1/orders/${res.body.order.id}`)).body.order.status).toBe('CANCELLED');
     });
   });
 
@@ -268,13 +276,14 @@ describe('orders through the HTTP API', () => {
     it('when I list my orders, then I see them newest first, by status, paged', async () => {
       await t.place('reader', { fiatCurrency: 'JPY', price: '1.00' });
       await t.place('reader', { fiatCurrency: 'JPY', price: '2.00' });
-      await t.place('reader', { side: 'SELL', fiatCurrency: 'JPY', price: '3.00' });
+      const sell = await t.placeFundedSell('reader', { side: 'SELL', fiatCurrency: 'JPY', price: '3.00' });
       const page = await request(app).get('/api/v1/orders/mine').query({ limit: 2 }).set(t.as('reader'));
       expect(page.body.data.map((o: { price: string }) => o.price)).toEqual(['3.00', '2.00']);
       const rest = await request(app).get('/api/v1/orders/mine').query({ limit: 2, cursor: page.body.nextCursor }).set(t.as('reader'));
       expect(rest.body.data.map((o: { price: string }) => o.price)).toEqual(['1.00']);
-      const pending = await request(app).get('/api/v1/orders/mine').query({ status: 'PENDING_FUNDS' }).set(t.as('reader'));
-      expect(pending.body.data).toHaveLength(1);
+      await request(app).delete(`/api/v1/orders/${sell}`).set(t.as('reader')).expect(200);
+      const cancelled = await request(app).get('/api/v1/orders/mine').query({ status: 'CANCELLED' }).set(t.as('reader'));
+      expect(cancelled.body.data.map((o: { id: string }) => o.id)).toEqual([sell]);
       expect((await request(app).get('/api/v1/orders/mine')).status).toBe(401);
     });
 

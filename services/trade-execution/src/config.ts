@@ -13,6 +13,8 @@ export const configSchema = baseServiceSchema.extend({
    * passes in 3 s); production refuses anything but 60000.
    */
   PAYMENT_MINUTE_MS: z.coerce.number().int().min(1).max(60_000).default(60_000),
+  /** How often the sweeper looks for trades whose payment deadline has passed (deadlines are rows, not jobs). */
+  TIMER_SWEEP_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
 }).refine((c) => c.NODE_ENV !== 'production' || c.PAYMENT_MINUTE_MS === 60_000, { message: 'PAYMENT_MINUTE_MS must be 60000 in production', path: ['PAYMENT_MINUTE_MS'] });
 
 export type Config = z.infer<typeof configSchema>;

@@ -3,11 +3,11 @@ import { createApp } from './app';
 import { createTradeExecution } from './composition';
 import { readConfig } from './config';
 
-/** Composition root: config → runtime (db, redis, outbox relay, consumer with handlers) → app → listen → graceful shutdown. */
+/** Composition root: config → runtime (db, redis, outbox relay, consumer) and sweepers → app → listen → graceful shutdown. */
 async function main(): Promise<void> {
   const config = readConfig();
   const service = createTradeExecution(config);
-  await serve(service.runtime, createApp(service), config.PORT);
+  await serve(service.runtime, createApp(service), config.PORT, [() => service.stop()], () => service.start());
 }
 
 main().catch((error: unknown) => {

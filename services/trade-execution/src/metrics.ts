@@ -6,13 +6,11 @@ import { OPEN_STATES } from './domain/trade-state-machine';
 /** Business metrics on /metrics: completed volume per asset (a counter) and open trades by status (a gauge read from the database). */
 export interface BusinessMetrics {
   tradeCompleted(asset: string, amount: string): void;
-  tradeCreated(asset: string): void;
 }
 
 export function createBusinessMetrics(registry: Registry, db: Database): BusinessMetrics {
   const volume = new Counter({ name: 'trade_volume_total', help: 'Crypto volume of completed trades, in asset units', labelNames: ['asset'], registers: [registry] });
   const completed = new Counter({ name: 'trades_completed_total', help: 'Completed trades', labelNames: ['asset'], registers: [registry] });
-  const created = new Counter({ name: 'trades_created_total', help: 'Trades created (escrow locked)', labelNames: ['asset'], registers: [registry] });
   new Gauge({
     name: 'trades_open',
     help: 'Trades not yet settled, by status',
@@ -30,9 +28,6 @@ export function createBusinessMetrics(registry: Registry, db: Database): Busines
     tradeCompleted(asset, amount) {
       volume.inc({ asset }, Number(amount));
       completed.inc({ asset });
-    },
-    tradeCreated(asset) {
-      created.inc({ asset });
     },
   };
 }

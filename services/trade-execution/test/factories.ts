@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type { Asset } from '@orrange/money';
-import type { EventPayload } from '@orrange/queue';
+import { ledgerOutcomes, openTradesExpression, placeSellHoldsCall, tradeOpeningsJson, type LedgerOutcome, type SellHold, type SqlExecutor, type TradeOpening } from '@orrange/queue';
 import type { Harness } from './harness';
 
 export const ADMIN = 'admin-1';
@@ -27,7 +27,7 @@ export async function outboxOf(h: Harness, type: string): Promise<Array<Record<s
   return rows.map((r) => r.payload);
 }
 
-export function matchEvent(overrides: Partial<EventPayload<'order.matched'>> = {}): EventPayload<'order.matched'> {
+export function tradeOpening(overrides: Partial<TradeOpening> = {}): TradeOpening {
   return {
     matchId: randomUUID(),
     tradeId: randomUUID(),
@@ -46,15 +46,29 @@ export function matchEvent(overrides: Partial<EventPayload<'order.matched'>> = {
   };
 }
 
-/** A funded seller and a trade AWAITING_PAYMENT between them, escrow taken from the seller's AVAILABLE. */
-export async function openTrade(h: Harness, overrides: Partial<EventPayload<'order.matched'>> = {}): Promise<EventPayload<'order.matched'>> {
-  const event = matchEvent(overrides);
-  await fund(h, event.sellerId, event.asset, event.amount);
-  await h.deliver('order.matched', event);
-  return event;
+/** Calls open_trades as order-book does (inside a transaction of the caller's; here one of its own). */
+export async function openTrades(h: Harness, openings: TradeOpening[], db: SqlExecutor = h.runtime.db): Promise<LedgerOutcome[]> {
+  const [row] = await db.query<{ outcomes: unknown }>(`SELECT ${openTradesExpression('$1')} AS outcomes`, [tradeOpeningsJson(openings)]);
+  return ledgerOutcomes(row!.outcomes, openings.length, 'open_trades');
 }
 
-/** Moves a trade's deadline into the past (the timer re-checks the time). */
+/** Calls place_sell_holds as order-book does when SELL orders come in. */
+export async function placeSellHolds(h: Harness, holds: SellHold[], db: SqlExecutor = h.runtime.db): Promise<LedgerOutcome[]> {
+  const call = placeSellHoldsCall(holds);
+  const [row] = await db.query<{ outcomes: unknown }>(call.sql, call.params);
+  return ledgerOutcomes(row!.outcomes, holds.length, 'place_sell_holds');
+}
+
+/** A funded seller and a trade AWAITING_PAYMENT between them, escrow taken from the seller's AVAILABLE. */
+export async function openTrade(h: Harness, overrides: Partial<TradeOpening> = {}): Promise<TradeOpening> {
+  const opening = tradeOpening(overrides);
+  await fund(h, opening.sellerId, opening.asset, opening.amount);
+  const [outcome] = await openTrades(h, [opening]);
+  if (outcome !== 'OK') throw new Error(`open_trades answered ${outcome}`);
+  return opening;
+}
+
+/** Moves a trade's deadline into the past (the expiry re-checks the time); then `h.deadlines.sweepNow()` fires it. */
 export async function expireDeadline(h: Harness, tradeId: string): Promise<void> {
   await h.runtime.db.query(`UPDATE trades SET payment_deadline = now() - interval '1 second' WHERE id = $1`, [tradeId]);
 }

@@ -9,6 +9,7 @@ import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis 
 import { createApp } from '../src/app';
 import { createTradeExecution, type TradeExecution } from '../src/composition';
 import { readConfig, SCHEMA } from '../src/config';
+import { savePaymentMinute } from '../src/data/trade.repository';
 
 export interface Harness extends TradeExecution {
   testDb: TestDatabase;
@@ -53,6 +54,8 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
   const config = readConfig({ DATABASE_URL: testDb.url, REDIS_URL: testRedis.url, REDIS_PREFIX: testRedis.prefix, LOG_LEVEL: 'silent', DB_HEALTH_INTERVAL_MS: '0', NODE_ENV: 'test', ...overrides });
   const service = createTradeExecution(config, { logger: createLogger('trade-execution', 'silent') });
   await service.runtime.db.checkNow();
+  // What start() does first, without starting background work (tests drive the sweeper with sweepNow).
+  await savePaymentMinute(service.runtime.db, config.PAYMENT_MINUTE_MS);
   return {
     ...service,
     testDb,
@@ -65,6 +68,7 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
     },
     deliverGroup: (events) => deliverGroup(service.runtime, events),
     async close() {
+      await service.stop();
       await service.runtime.close();
       await testRedis.cleanup();
       await testDb.drop();

@@ -48,12 +48,12 @@ export const openapi = openApiDocument(
   {
     '/api/v1/orders': {
       post: operation({
-        summary: 'Place a BUY or SELL order (ad). SELL orders wait for their hold (PENDING_FUNDS); BUY orders are matched at once.',
+        summary: 'Place a BUY or SELL order (ad), matched at once. A SELL holds its amount from the seller\'s balance in the same transaction; every fill answers with its trade, escrow locked.',
         tags, auth: true, body: placeOrderBody,
         params: [{ name: 'Idempotency-Key', in: 'header', description: '1–255 characters; same key and body within 24 h replays the answer.' }],
         responses: {
           201: { description: 'Placed', schema: { type: 'object', required: ['order', 'fills'], properties: { order: ref('Order'), fills: { type: 'array', items: ref('Fill') } } } },
-          400: { description: 'Invalid body' }, 401: { description: 'Not signed in' }, 409: { description: 'Idempotency-Key in progress' }, 422: { description: 'Idempotency-Key reused with another body' },
+          400: { description: 'Invalid body' }, 401: { description: 'Not signed in' }, 409: { description: 'WALLET.INSUFFICIENT_FUNDS (a SELL the balance cannot cover), or Idempotency-Key in progress' }, 422: { description: 'Idempotency-Key reused with another body' },
         },
       }),
       get: operation({
@@ -87,7 +87,7 @@ export const openapi = openApiDocument(
         responses: {
           201: { description: 'Matched; the trade follows', schema: { type: 'object', required: ['tradeId', 'fill'], properties: { tradeId: { type: 'string' }, fill: ref('Fill') } } },
           400: { description: 'Invalid body, payment method not accepted, or below minFill' }, 401: { description: 'Not signed in' }, 404: { description: 'No such order' },
-          409: { description: 'ORDER.INVALID_STATE, ORDER.SELF_TRADE or ORDER.AMOUNT_UNAVAILABLE' },
+          409: { description: 'ORDER.INVALID_STATE, ORDER.SELF_TRADE, ORDER.AMOUNT_UNAVAILABLE, or WALLET.INSUFFICIENT_FUNDS (taking a BUY ad beyond your balance)' },
         },
       }),
     },

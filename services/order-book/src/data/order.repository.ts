@@ -1,5 +1,5 @@
 import { ASSET_SCALES, FIAT_SCALE, numericUnits, type Asset, type FiatCurrency } from '@orrange/money';
-import { queryTogether, type SqlExecutor } from '@orrange/queue';
+import { ledgerOutcomes, openTradesExpression, queryTogether, tradeOpeningsJson, type LedgerOutcome, type SqlExecutor, type TradeOpening } from '@orrange/queue';
 import type { Order, OrderStatus, Side } from '../domain/order';
 import { formatAmount, formatPrice } from '../domain/order';
 
@@ -71,26 +71,6 @@ export async function lockMarketOfOrder(tx: SqlExecutor, orderId: string): Promi
   return rows[0] ? toOrder(rows[0]) : undefined;
 }
 
-/**
- * Takes the market locks of existing orders, each distinct market once, in ascending order of the lock key
- * (two transactions that lock overlapping sets of markets then never wait on each other in a cycle: Postgres
- * evaluates a volatile output column after the ORDER BY sort), and loads those of the orders that still wait
- * for their hold, row-locked. One round trip, two statements: the load is sent together with the locks and
- * runs once they are granted, on a snapshot taken then, so it sees what the previous lock holders committed.
- */
-export async function lockMarketsAndLoadPending(tx: SqlExecutor, orderIds: string[]): Promise<Order[]> {
-  const [, pending] = await queryTogether<OrderRow>(tx, [
-    {
-      sql: `SELECT pg_advisory_xact_lock(m.lock_key) AS locked
-            FROM (SELECT DISTINCT hashtext(asset || '/' || fiat_currency) AS lock_key FROM orders WHERE id = ANY($1::uuid[])) m
-            ORDER BY m.lock_key`,
-      params: [orderIds],
-    },
-    { sql: `SELECT ${ORDER_COLUMNS} FROM orders WHERE id = ANY($1::uuid[]) AND status = 'PENDING_FUNDS' FOR UPDATE`, params: [orderIds] },
-  ]);
-  return pending!.map(toOrder);
-}
-
 const bumpSequenceSql = (asset: string, fiatCurrency: string) => `INSERT INTO markets (asset, fiat_currency, sequence, updated_at) VALUES (${asset}, ${fiatCurrency}, 1, now())
   ON CONFLICT (asset, fiat_currency) DO UPDATE SET sequence = markets.sequence + 1, updated_at = now() RETURNING sequence::text AS sequence`;
 
@@ -113,14 +93,20 @@ export interface CandidateQuery {
   marketLocked?: boolean;
 }
 
+/** What a candidate read brings back: the candidates, and the rows of the statements sent ahead of it. */
+export interface CandidateRead {
+  candidates: Order[];
+  ahead: unknown[][];
+}
+
 /**
- * Takes the market lock (if not held yet), then loads the best `limit` resting orders of the other side that
- * cross the limit price, belong to someone else and share a payment method, best price first, then oldest.
- * Two statements in one round trip: under READ COMMITTED a statement sees what was committed before IT
- * started, and the read, sent together with the lock, starts only once the lock is granted, so it sees every
- * order the previous holder committed.
+ * Takes the market lock (if not held yet), runs `ahead` (e.g. the holds of incoming SELL orders), then loads the
+ * best `limit` resting orders of the other side that cross the limit price, belong to someone else and share a
+ * payment method, best price first, then oldest. One round trip: under READ COMMITTED a statement sees what was
+ * committed before IT started, and the read, sent together with the lock, starts only once the lock is granted,
+ * so it sees every order the previous holder committed.
  */
-export async function lockAndLoadCandidates(tx: SqlExecutor, q: CandidateQuery): Promise<Order[]> {
+export async function lockAndLoadCandidates(tx: SqlExecutor, q: CandidateQuery, ahead: Array<{ sql: string; params: unknown[] }> = []): Promise<CandidateRead> {
   const incomingBuys = q.side === 'BUY';
   const read = {
     sql: `SELECT ${ORDER_COLUMNS} FROM orders
@@ -130,9 +116,10 @@ export async function lockAndLoadCandidates(tx: SqlExecutor, q: CandidateQuery):
           LIMIT $7`,
     params: [q.asset, q.fiatCurrency, incomingBuys ? 'SELL' : 'BUY', formatPrice(q.limitPrice), q.userId, q.paymentMethods, q.limit],
   };
-  const lock = { sql: 'SELECT pg_advisory_xact_lock(hashtext($1)) AS locked', params: [`${q.asset}/${q.fiatCurrency}`] };
-  const rows = q.marketLocked ? await tx.query<OrderRow>(read.sql, read.params) : (await queryTogether<OrderRow>(tx, [lock, read]))[1]!;
-  return rows.map(toOrder);
+  const lock = q.marketLocked ? [] : [{ sql: 'SELECT pg_advisory_xact_lock(hashtext($1)) AS locked', params: [`${q.asset}/${q.fiatCurrency}`] }];
+  const statements = [...lock, ...ahead, read];
+  const results = statements.length === 1 ? [await tx.query(read.sql, read.params)] : await queryTogether(tx, statements);
+  return { candidates: (results[results.length - 1] as unknown as OrderRow[]).map(toOrder), ahead: results.slice(lock.length, lock.length + ahead.length) };
 }
 
 /** A match as stored: one fill, one trade. A taker who took an ad directly has no order (`takerOrderId` null). */
@@ -154,50 +141,40 @@ export interface MatchRecord {
   sellerFunding: 'HOLD' | 'AVAILABLE';
 }
 
-export interface OutboxRecord {
-  id: string;
-  type: string;
-  payload: unknown;
-}
-
-/**
- * What a matching or take transaction writes about the orders that came in, if any: new orders are
- * inserted; funded SELL orders, which exist already, are opened with their remainder and status (only while
- * still PENDING_FUNDS: the caller compares how many came back with how many it meant to open).
- */
-export type IncomingWrite =
-  | { kind: 'none' }
-  | { kind: 'insert'; orders: Order[] }
-  | { kind: 'open'; orders: Order[] };
+/** What a matching or take transaction writes about the orders that came in, if any: new orders are inserted. */
+export type IncomingWrite = { kind: 'none' } | { kind: 'insert'; orders: Order[] };
 
 export interface WriteResult {
   /** How many distinct makers were reduced; the caller compares it with the makers it meant to reduce. */
   makersUpdated: number;
   incoming: Order[];
   sequence: bigint;
+  /** What open_trades answered for each match, in order. */
+  trades: LedgerOutcome[];
 }
 
 /**
- * One round trip: writes the incoming orders (insert or open), reduces every maker's remainder by the sum
- * of its fills, records the matches and their events in the outbox, and raises the market's sequence. Each
- * maker update is guarded (`live AND remaining >= total`); if any guard fails the statement reports fewer
- * makers and the caller must abort: never an overfill.
+ * One round trip: inserts the incoming orders (if any), reduces every maker's remainder by the sum of its fills,
+ * records the matches, opens their trades through trade-execution's open_trades (escrow locked, in this same
+ * transaction), and raises the market's sequence. Each maker update is guarded (`live AND remaining >= total`);
+ * if any guard fails the statement reports fewer makers and the caller must abort: never an overfill. The trades'
+ * outcomes come back in match order for the caller to check.
  */
 export async function writeMatches(
   tx: SqlExecutor,
   market: { asset: Asset; fiatCurrency: FiatCurrency },
   incoming: IncomingWrite,
   matches: MatchRecord[],
-  events: OutboxRecord[],
+  openings: TradeOpening[],
 ): Promise<WriteResult> {
   const params: unknown[] = [
     JSON.stringify(matches.map((m) => matchJson(m))),
-    JSON.stringify(events.map((e) => ({ id: e.id, type: e.type, payload: e.payload }))),
+    tradeOpeningsJson(openings),
     market.asset,
     market.fiatCurrency,
-    // The makers' ids again, as an array (and the opened orders' below): joined only to jsonb_to_recordset
-    // (which the planner takes for 100 rows), "orders" would be read by a sequential scan of the whole table;
-    // `id = ANY(...)` lets each statement find its rows through the primary key whatever the book's history.
+    // The makers' ids again, as an array: joined only to jsonb_to_recordset (which the planner takes for 100
+    // rows), "orders" would be read by a sequential scan of the whole table; `id = ANY(...)` lets the statement
+    // find its rows through the primary key whatever the book's history.
     [...new Set(matches.map((m) => m.makerOrderId))],
   ];
   let incomingSql = 'SELECT NULL::uuid AS id WHERE false';
@@ -212,15 +189,8 @@ export async function writeMatches(
       FROM jsonb_to_recordset($6::jsonb) AS r(id uuid, user_id text, side text, asset text, fiat_currency text, price numeric, amount numeric, remaining numeric,
         min_fill numeric, payment_methods text[], payment_window_minutes int, terms text, status text)
       RETURNING ${ORDER_COLUMNS}`;
-  } else if (incoming.kind === 'open') {
-    params.push(incoming.orders.map((o) => o.id));
-    params.push(JSON.stringify(incoming.orders.map((o) => ({ order_id: o.id, new_remaining: formatAmount(o.asset, o.remaining), new_status: o.status }))));
-    incomingSql = `UPDATE orders SET remaining = r.new_remaining, status = r.new_status, live = r.new_status IN ('OPEN', 'PARTIALLY_FILLED'), updated_at = now()
-      FROM jsonb_to_recordset($7::jsonb) AS r(order_id uuid, new_remaining numeric, new_status text)
-      WHERE id = r.order_id AND id = ANY($6::uuid[]) AND status = 'PENDING_FUNDS'
-      RETURNING ${ORDER_COLUMNS}`;
   }
-  const [row] = await tx.query<{ makers_updated: number; incoming: OrderRow[] | null; sequence: string }>(
+  const [row] = await tx.query<{ makers_updated: number; incoming: OrderRow[] | null; sequence: string; trades: unknown }>(
     `WITH bump AS (${bumpSequenceSql('$3', '$4')}), m AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS m(id uuid, trade_id uuid, maker_order_id uuid, taker_order_id uuid, buy_order_id uuid, sell_order_id uuid,
          buyer_id text, seller_id text, asset text, fiat_currency text, price numeric, amount numeric, payment_method text, payment_window_minutes int, seller_funding text)
@@ -237,16 +207,17 @@ export async function writeMatches(
          payment_method, payment_window_minutes, seller_funding)
        SELECT id, trade_id, maker_order_id, taker_order_id, buy_order_id, sell_order_id, buyer_id, seller_id, asset, fiat_currency, price, amount,
          payment_method, payment_window_minutes, seller_funding FROM m
-     ), ins_events AS (
-       INSERT INTO outbox (id, type, payload) SELECT e.id, e.type, e.payload FROM jsonb_to_recordset($2::jsonb) AS e(id uuid, type text, payload jsonb)
-     ), incoming AS (${incomingSql})
-     SELECT (SELECT count(*) FROM makers)::int AS makers_updated, (SELECT jsonb_agg(to_jsonb(incoming)) FROM incoming) AS incoming, (SELECT sequence FROM bump) AS sequence`,
+     ), trades AS (SELECT ${openTradesExpression('$2')} AS outcomes),
+     incoming AS (${incomingSql})
+     SELECT (SELECT count(*) FROM makers)::int AS makers_updated, (SELECT jsonb_agg(to_jsonb(incoming)) FROM incoming) AS incoming, (SELECT sequence FROM bump) AS sequence,
+            (SELECT outcomes FROM trades) AS trades`,
     params,
   );
   return {
     sequence: BigInt(row!.sequence),
     makersUpdated: row!.makers_updated,
     incoming: (row!.incoming ?? []).map((r) => toOrder({ ...r, created_at: new Date(r.created_at), updated_at: new Date(r.updated_at) })),
+    trades: ledgerOutcomes(row!.trades, openings.length, 'open_trades'),
   };
 }
 
@@ -256,18 +227,6 @@ function matchJson(m: MatchRecord) {
     buyer_id: m.buyerId, seller_id: m.sellerId, asset: m.asset, fiat_currency: m.fiatCurrency, price: formatPrice(m.price), amount: formatAmount(m.asset, m.amount),
     payment_method: m.paymentMethod, payment_window_minutes: m.paymentWindowMinutes, seller_funding: m.sellerFunding,
   };
-}
-
-/** Inserts a SELL order waiting for its hold together with its `order.placed` event: one statement. */
-export async function insertPendingOrder(tx: SqlExecutor, o: Order, event: OutboxRecord): Promise<Order> {
-  const [row] = await tx.query<OrderRow>(
-    `WITH ev AS (INSERT INTO outbox (id, type, payload) VALUES ($14, $15, $16::jsonb))
-     INSERT INTO orders (id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, terms, status, live)
-     VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::numeric, $8::numeric, $9::numeric, $10::text[], $11, $12, $13, false) RETURNING ${ORDER_COLUMNS}`,
-    [o.id, o.userId, o.side, o.asset, o.fiatCurrency, formatPrice(o.price), formatAmount(o.asset, o.amount), formatAmount(o.asset, o.remaining),
-      formatAmount(o.asset, o.minFill), o.paymentMethods, o.paymentWindowMinutes, o.terms, o.status, event.id, event.type, JSON.stringify(event.payload)],
-  );
-  return toOrder(row!);
 }
 
 /** Reads one order; `forUpdate` also takes its row lock. */
@@ -284,38 +243,6 @@ export async function transitionOrder(tx: SqlExecutor, id: string, from: readonl
     [id, from, to, rejectReason],
   );
   return rows[0] ? toOrder(rows[0]) : undefined;
-}
-
-/** Marks an ACTIVE match REJECTED (once) and returns it; undefined when unknown or already rejected. */
-export async function rejectMatch(tx: SqlExecutor, matchId: string): Promise<{ asset: Asset; fiatCurrency: FiatCurrency; amount: string; orderIds: string[] } | undefined> {
-  const rows = await tx.query<{ asset: Asset; fiat_currency: FiatCurrency; amount: string; order_ids: string[] }>(
-    `UPDATE matches SET status = 'REJECTED' WHERE id = $1 AND status = 'ACTIVE'
-     RETURNING asset, fiat_currency, amount::text AS amount, array_remove(ARRAY[maker_order_id, taker_order_id], NULL)::text[] AS order_ids`,
-    [matchId],
-  );
-  const row = rows[0];
-  return row ? { asset: row.asset, fiatCurrency: row.fiat_currency, amount: row.amount, orderIds: row.order_ids } : undefined;
-}
-
-/** Takes the market lock of a match (one round trip); false when the match is unknown. */
-export async function lockMarketOfMatch(tx: SqlExecutor, matchId: string): Promise<boolean> {
-  const rows = await tx.query(`SELECT pg_advisory_xact_lock(hashtext(asset || '/' || fiat_currency)) AS locked FROM matches WHERE id = $1`, [matchId]);
-  return rows.length === 1;
-}
-
-/**
- * Gives orders back `amount` of their remainder after a rejected match. Cancelled, rejected or pending
- * orders are left alone (a cancelled order already released its hold). Never above the order's amount.
- */
-export async function restoreRemainders(tx: SqlExecutor, orderIds: string[], amount: string): Promise<number> {
-  const rows = await tx.query(
-    `UPDATE orders SET remaining = remaining + $2::numeric,
-       status = CASE WHEN remaining + $2::numeric = amount THEN 'OPEN' ELSE 'PARTIALLY_FILLED' END, live = true, updated_at = now()
-     WHERE id = ANY($1::uuid[]) AND status IN ('OPEN', 'PARTIALLY_FILLED', 'FILLED') AND remaining + $2::numeric <= amount
-     RETURNING id`,
-    [orderIds, amount],
-  );
-  return rows.length;
 }
 
 export interface ListQuery {

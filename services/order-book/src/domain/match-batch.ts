@@ -1,7 +1,7 @@
 import type { SqlExecutor } from '@orrange/queue';
 import { lockAndLoadCandidates, writeMatches, type CandidateQuery, type MatchRecord } from '../data/order.repository';
 import { crosses, FILLS_PER_ORDER_MAX, matchOrder } from './matching-engine';
-import { fillView, matchBetween, matchedEvent } from './match-records';
+import { fillView, matchBetween, tradeOpening } from './match-records';
 import { statusForRemaining, toMatchable, type FillView, type Order } from './order';
 
 /** How many resting orders one matching pass loads (best first). Bounded so a pass is bounded. */
@@ -12,12 +12,6 @@ export const CANDIDATES_MAX = 200;
  * the same as one long read; a deep book no longer costs every pass 200 parsed rows.
  */
 export const CANDIDATES_FIRST_PAGE = 16;
-
-/**
- * How the incoming orders of a batch reach the table: new BUY orders are inserted; funded SELL orders exist
- * already (PENDING_FUNDS) and are opened.
- */
-export type IncomingKind = 'insert' | 'open';
 
 export interface Placed {
   order: Order;
@@ -35,23 +29,34 @@ interface Decision {
   matches: MatchRecord[];
 }
 
+/** A candidate read made already for a batch (sent together with other statements), and the limit it was read with. */
+export interface FirstRead {
+  candidates: Order[];
+  limit: number;
+}
+
 /**
  * Matches a batch of incoming orders of one side of one market, in arrival order, each against what the
  * earlier ones left: one candidate read for all of them (two when the short read's cut could matter), the
- * engine for each order in turn, one write. Every decided order gets exactly the fills it would get if it came
- * alone after the ones before it. When the read was cut at CANDIDATES_MAX, an order whose limit reaches the
- * cut and that still has something left might have matched beyond it: it and the rest are not decided (the
- * caller runs them again, on a fresh read), except the first order, which is then decided on a read of its
- * own, as if it came alone. Returns the decided prefix.
+ * engine for each order in turn, one write that inserts them, reduces the makers and opens every match's trade
+ * with its escrow locked (trade-execution's open_trades, in this transaction). Every decided order gets exactly
+ * the fills it would get if it came alone after the ones before it. When the read was cut at CANDIDATES_MAX, an
+ * order whose limit reaches the cut and that still has something left might have matched beyond it: it and the
+ * rest are not decided (the caller runs them again, on a fresh read), except the first order, which is then
+ * decided on a read of its own, as if it came alone. Returns the decided prefix.
  */
-export async function matchBatch(tx: SqlExecutor, orders: Order[], incoming: IncomingKind, marketLocked: boolean): Promise<BatchMatched> {
+export async function matchBatch(tx: SqlExecutor, orders: Order[], options: { marketLocked: boolean; firstRead?: FirstRead }): Promise<BatchMatched> {
   const first = orders[0]!;
   if (orders.some((o) => o.side !== first.side || o.asset !== first.asset || o.fiatCurrency !== first.fiatCurrency)) throw new Error('a matching batch is one side of one market');
-  const decided = await decideRound(tx, orders, marketLocked);
+  const decided = await decideRound(tx, orders, options.marketLocked, options.firstRead);
   const matches = decided.flatMap((d) => d.matches);
-  const written = await writeMatches(tx, first, { kind: incoming, orders: decided.map((d) => d.order) }, matches, matches.map(matchedEvent));
+  const written = await writeMatches(tx, first, { kind: 'insert', orders: decided.map((d) => d.order) }, matches, matches.map(tradeOpening));
   const makersTouched = new Set(matches.map((m) => m.makerOrderId)).size;
   if (written.makersUpdated !== makersTouched || written.incoming.length !== decided.length) throw new Error(`matching write guard failed in ${first.asset}/${first.fiatCurrency}: nothing was written`);
+  // Every SELL in the book holds its remainder, so an escrow from its hold cannot fail: if one did, the hold and
+  // the book disagree, and nothing of this batch may commit.
+  const unfunded = written.trades.findIndex((outcome) => outcome !== 'OK');
+  if (unfunded >= 0) throw new Error(`ledger invariant: the trade of match ${matches[unfunded]!.id} answered ${written.trades[unfunded]} from the SELL order's hold`);
   const stored = new Map(written.incoming.map((o) => [o.id, o]));
   return {
     placed: decided.map((d) => ({ order: stored.get(d.order.id)!, fills: d.matches.map((m) => fillView(m, m.makerOrderId)) })),
@@ -59,13 +64,22 @@ export async function matchBatch(tx: SqlExecutor, orders: Order[], incoming: Inc
   };
 }
 
+/** The first, short candidate read of a batch: up to its loosest limit, any of its payment methods. */
+export function firstReadQuery(orders: Order[], marketLocked: boolean): CandidateQuery {
+  return candidateQuery(orders, firstPageLimit(orders), marketLocked);
+}
+
+function firstPageLimit(orders: Order[]): number {
+  return Math.min(CANDIDATES_MAX, CANDIDATES_FIRST_PAGE + orders.length);
+}
+
 /** The decisions of the longest prefix of `orders` that the candidate reads can decide exactly (at least one). */
-async function decideRound(tx: SqlExecutor, orders: Order[], marketLocked: boolean): Promise<Decision[]> {
-  const read = (incoming: Order[], limit: number, locked: boolean) => lockAndLoadCandidates(tx, candidateQuery(incoming, limit, locked));
+async function decideRound(tx: SqlExecutor, orders: Order[], marketLocked: boolean, firstRead?: FirstRead): Promise<Decision[]> {
+  const read = async (incoming: Order[], limit: number, locked: boolean) => (await lockAndLoadCandidates(tx, candidateQuery(incoming, limit, locked))).candidates;
   // A short read first (most batches need a few makers); when its cut could matter, the full read decides.
-  const firstPageLimit = Math.min(CANDIDATES_MAX, CANDIDATES_FIRST_PAGE + orders.length);
-  let round = decideBatch(orders, await read(orders, firstPageLimit, marketLocked), firstPageLimit);
-  if (round.cutMattered && firstPageLimit < CANDIDATES_MAX) round = decideBatch(orders, await read(orders, CANDIDATES_MAX, true), CANDIDATES_MAX);
+  const short = firstRead ?? { candidates: await read(orders, firstPageLimit(orders), marketLocked), limit: firstPageLimit(orders) };
+  let round = decideBatch(orders, short.candidates, short.limit);
+  if (round.cutMattered && short.limit < CANDIDATES_MAX) round = decideBatch(orders, await read(orders, CANDIDATES_MAX, true), CANDIDATES_MAX);
   if (round.decided.length > 0) return round.decided;
   // The others' orders and payment methods took room in the shared read: the first order reads its own.
   const first = orders.slice(0, 1);

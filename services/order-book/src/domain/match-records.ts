@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { parsePayload } from '@orrange/queue';
-import type { MatchRecord, OutboxRecord } from '../data/order.repository';
+import type { TradeOpening } from '@orrange/queue';
+import type { MatchRecord } from '../data/order.repository';
 import type { Fill } from './matching-engine';
 import { formatAmount, formatPrice, type FillView, type Order } from './order';
 
@@ -28,9 +28,9 @@ export function matchBetween(taker: Order, maker: Order, fill: Fill): MatchRecor
   };
 }
 
-/** The `order.matched` event of a match, validated against the contract before it goes to the outbox. */
-export function matchedEvent(m: MatchRecord): OutboxRecord {
-  const payload = parsePayload('order.matched', {
+/** What trade-execution's open_trades needs to open the trade of a match (validated against the contract there). */
+export function tradeOpening(m: MatchRecord): TradeOpening {
+  return {
     matchId: m.id,
     tradeId: m.tradeId,
     buyOrderId: m.buyOrderId,
@@ -44,8 +44,7 @@ export function matchedEvent(m: MatchRecord): OutboxRecord {
     paymentMethod: m.paymentMethod,
     paymentWindowMinutes: m.paymentWindowMinutes,
     sellerFunding: m.sellerFunding,
-  });
-  return { id: randomUUID(), type: 'order.matched', payload };
+  };
 }
 
 export function fillView(m: MatchRecord, counterOrderId: string): FillView {

@@ -1,33 +1,60 @@
 import { randomUUID } from 'node:crypto';
-import { parsePayload } from '@orrange/queue';
-import { insertPendingOrder } from '../data/order.repository';
-import { matchBatch, type Placed } from './match-batch';
+import type { Tx } from '@orrange/db';
+import { conflict } from '@orrange/http';
+import { ledgerOutcomes, placeSellHoldsCall } from '@orrange/queue';
+import { lockAndLoadCandidates } from '../data/order.repository';
+import { firstReadQuery, matchBatch, type FirstRead, type Placed } from './match-batch';
 import { formatAmount, type Order } from './order';
 import type { OrderBookDeps } from './order-book.deps';
 
-/** How many incoming BUY orders of one market share one transaction (one lock, one write, one commit). */
+/** How many incoming orders of one side of one market share one transaction (one lock, one write, one commit). */
 export const BATCH_ORDERS_MAX = 64;
 
 /** What the owner chooses of an order; the rest (id, remainder, status, seq, times) is set on placing it. */
 export type PlaceOrderInput = Pick<Order, 'userId' | 'side' | 'asset' | 'fiatCurrency' | 'price' | 'amount' | 'minFill' | 'paymentMethods' | 'paymentWindowMinutes' | 'terms'>;
 
 /**
- * A SELL order waits for its hold (PENDING_FUNDS, `order.placed` in the same statement); trade-execution's
- * `hold.placed` opens and matches it later. A BUY order needs no funds: it is matched at once under the
- * market lock (together with the other BUY orders of its market that arrived meanwhile, see MarketBatcher)
- * and rests with whatever is left.
+ * Places an order and matches it at once, under its market's lock (together with the other orders of its market
+ * and side that arrived meanwhile, see MarketBatcher), and it rests with whatever is left. A SELL order's hold is
+ * placed in the same transaction through trade-execution's place_sell_holds, and every fill's trade opens with its
+ * escrow locked through open_trades: the answer carries the fills with their trade ids, all committed together.
+ * A SELL the seller's balance cannot cover is refused (409 WALLET.INSUFFICIENT_FUNDS) and leaves nothing behind.
  */
 export async function placeOrder(deps: OrderBookDeps, input: PlaceOrderInput): Promise<Placed> {
   const now = new Date();
-  const order: Order = { ...input, id: randomUUID(), remaining: input.amount, status: input.side === 'SELL' ? 'PENDING_FUNDS' : 'OPEN', rejectReason: null, seq: 0n, createdAt: now, updatedAt: now };
-  if (order.side === 'SELL') {
-    const event = { id: randomUUID(), type: 'order.placed', payload: parsePayload('order.placed', { orderId: order.id, userId: order.userId, side: order.side, asset: order.asset, amount: formatAmount(order.asset, order.amount) }) };
-    // One statement, atomic on its own: the order and its event, one round trip.
-    const placed = await insertPendingOrder(deps.db, order, event);
-    deps.eventsWritten();
-    return { order: placed, fills: [] };
-  }
+  const order: Order = { ...input, id: randomUUID(), remaining: input.amount, status: 'OPEN', rejectReason: null, seq: 0n, createdAt: now, updatedAt: now };
   return deps.batcher.submit(order);
+}
+
+/** What became of each order of a batch, in order: placed (and matched), or refused with an error for its caller. */
+type BatchOutcome = Placed | { refused: Error };
+
+/**
+ * One transaction for a batch of one side of one market. The first round trip takes the market lock, places the
+ * holds of incoming SELL orders, and reads the first candidates; the orders whose hold fits are matched in rounds
+ * until all are decided (usually one), each round one write.
+ */
+async function placeBatch(tx: Tx, orders: Order[]): Promise<{ outcomes: BatchOutcome[]; sequence: bigint | undefined }> {
+  const sells = orders[0]!.side === 'SELL';
+  const holds = sells ? [placeSellHoldsCall(orders.map((o) => ({ orderId: o.id, userId: o.userId, asset: o.asset, amount: formatAmount(o.asset, o.amount) })))] : [];
+  const query = firstReadQuery(orders, false);
+  const read = await lockAndLoadCandidates(tx, query, holds);
+  const funded = sells ? ledgerOutcomes((read.ahead[0]![0] as { outcomes: unknown }).outcomes, orders.length, 'place_sell_holds') : orders.map(() => 'OK' as const);
+  const unexpected = funded.findIndex((outcome) => outcome === 'DUPLICATE');
+  if (unexpected >= 0) throw new Error(`ledger invariant: order ${orders[unexpected]!.id} was held before it was placed`);
+
+  const placed = new Map<string, Placed>();
+  let sequence: bigint | undefined;
+  let firstRead: FirstRead | undefined = { candidates: read.candidates, limit: query.limit };
+  for (let left = orders.filter((_, i) => funded[i] === 'OK'); left.length > 0; ) {
+    const matched = await matchBatch(tx, left, { marketLocked: true, firstRead });
+    firstRead = undefined;
+    for (const p of matched.placed) placed.set(p.order.id, p);
+    sequence = matched.sequence;
+    left = left.slice(matched.placed.length);
+  }
+  const unfunded = () => ({ refused: conflict('WALLET.INSUFFICIENT_FUNDS', 'Your available balance does not cover this SELL order.') });
+  return { outcomes: orders.map((o) => placed.get(o.id) ?? unfunded()), sequence };
 }
 
 interface Pending {
@@ -36,14 +63,20 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
+interface MarketQueue {
+  pending: Pending[];
+  running: boolean;
+}
+
 /**
- * Incoming BUY orders queue per market in this replica; one transaction at a time per market drains them in
- * arrival order: one market lock, one candidate read, the engine for each order in turn against what the
- * earlier ones left, one write, one commit for up to BATCH_ORDERS_MAX orders. A lone order goes at once
- * (no waiting for company): batches form only while a transaction of the market is already running.
+ * Incoming orders queue per market in this replica; one transaction at a time per market drains them in arrival
+ * order, each a run of one side (BUYs and SELLs take turns as they came): one market lock, one candidate read,
+ * the engine for each order in turn against what the earlier ones left, one write, one commit for up to
+ * BATCH_ORDERS_MAX orders. A lone order goes at once (no waiting for company): batches form only while a
+ * transaction of the market is already running.
  */
 export class MarketBatcher {
-  private readonly queues = new Map<string, { pending: Pending[]; running: boolean }>();
+  private readonly queues = new Map<string, MarketQueue>();
 
   constructor(private readonly deps: () => OrderBookDeps) {}
 
@@ -52,30 +85,36 @@ export class MarketBatcher {
     const queue = this.queues.get(key) ?? { pending: [], running: false };
     this.queues.set(key, queue);
     const placed = new Promise<Placed>((resolve, reject) => queue.pending.push({ order, resolve, reject }));
-    if (!queue.running) void this.drain(queue);
+    if (!queue.running) void this.drain(key, queue);
     return placed;
   }
 
-  private async drain(queue: { pending: Pending[]; running: boolean }): Promise<void> {
+  private async drain(key: string, queue: MarketQueue): Promise<void> {
     queue.running = true;
     try {
       while (queue.pending.length > 0) {
-        const batch = queue.pending.splice(0, BATCH_ORDERS_MAX);
+        const batch = queue.pending.splice(0, sameSideRun(queue.pending));
         const deps = this.deps();
         try {
-          const matched = await deps.db.transaction((tx) => matchBatch(tx, batch.map((p) => p.order), 'insert', false), { retryable: true });
-          // Orders the batch could not decide go first in the next one.
-          queue.pending.unshift(...batch.slice(matched.placed.length));
-          matched.placed.forEach((placed, i) => batch[i]!.resolve(placed));
-          const { asset, fiatCurrency } = matched.placed[0]!.order;
-          deps.bookChanged(asset, fiatCurrency, matched.sequence);
-          if (matched.placed.some((p) => p.fills.length > 0)) deps.eventsWritten();
+          const { outcomes, sequence } = await deps.db.transaction((tx) => placeBatch(tx, batch.map((p) => p.order)), { retryable: true });
+          outcomes.forEach((outcome, i) => ('refused' in outcome ? batch[i]!.reject(outcome.refused) : batch[i]!.resolve(outcome)));
+          const { asset, fiatCurrency } = batch[0]!.order;
+          if (sequence !== undefined) deps.bookChanged(asset, fiatCurrency, sequence);
         } catch (error) {
           for (const p of batch) p.reject(error);
         }
       }
     } finally {
       queue.running = false;
+      // A market nobody trades in keeps no queue.
+      if (queue.pending.length === 0) this.queues.delete(key);
     }
   }
+}
+
+/** How many of the first pending orders form one batch: the longest run of one side, at most BATCH_ORDERS_MAX. */
+function sameSideRun(pending: Pending[]): number {
+  const side = pending[0]!.order.side;
+  const run = pending.findIndex((p, i) => i >= BATCH_ORDERS_MAX || p.order.side !== side);
+  return run === -1 ? pending.length : run;
 }

@@ -3,7 +3,7 @@ import { badRequest, conflict, notFound } from '@orrange/http';
 import { ASSET_SCALES, isPositiveDecimal, toUnits } from '@orrange/money';
 import { findOrder, lockMarketOfOrder, writeMatches, type MatchRecord } from '../data/order.repository';
 import { respectsMinFill } from './matching-engine';
-import { matchedEvent, fillView } from './match-records';
+import { fillView, tradeOpening } from './match-records';
 import { LIVE_STATUSES, type FillView } from './order';
 import type { OrderBookDeps } from './order-book.deps';
 
@@ -24,7 +24,8 @@ export interface Taken {
  * Takes an ad directly. Under the ad's market lock and row lock: the ad must rest in the book, belong to
  * someone else, accept the payment method, and have the amount left (at least its minFill unless the whole
  * remainder). Taking a SELL ad makes the taker the buyer (the crypto comes from the ad's hold); taking a
- * BUY ad makes the taker the seller (the crypto comes from the taker's available balance).
+ * BUY ad makes the taker the seller (the crypto comes from the taker's available balance). The trade opens with
+ * its escrow locked in the same transaction (trade-execution's open_trades).
  */
 export async function takeOrder(deps: OrderBookDeps, input: TakeOrderInput): Promise<Taken> {
   const taken = await deps.db.transaction(
@@ -56,14 +57,17 @@ export async function takeOrder(deps: OrderBookDeps, input: TakeOrderInput): Pro
         paymentWindowMinutes: ad.paymentWindowMinutes,
         sellerFunding: takerBuys ? 'HOLD' : 'AVAILABLE',
       };
-      const written = await writeMatches(tx, ad, { kind: 'none' }, [match], [matchedEvent(match)]);
+      const written = await writeMatches(tx, ad, { kind: 'none' }, [match], [tradeOpening(match)]);
       if (written.makersUpdated !== 1) throw new Error(`take write guard failed for order ${ad.id}: nothing was written`);
+      const [funded] = written.trades;
+      // A seller taking a BUY ad pays from AVAILABLE, which may not cover it: the whole take rolls back.
+      if (funded === 'INSUFFICIENT' && !takerBuys) throw conflict('WALLET.INSUFFICIENT_FUNDS', 'Your available balance does not cover this amount.');
+      if (funded !== 'OK') throw new Error(`ledger invariant: the trade of take ${match.id} answered ${funded}`);
       return { match, ad, sequence: written.sequence };
     },
     { retryable: true },
   );
   deps.bookChanged(taken.ad.asset, taken.ad.fiatCurrency, taken.sequence);
-  deps.eventsWritten();
   return { tradeId: taken.match.tradeId, fill: fillView(taken.match, taken.ad.id) };
 }
 

@@ -1,7 +1,6 @@
 import type { SqlExecutor } from '@orrange/queue';
 import { ASSET_SCALES, FIAT_SCALE, normalize, type Asset, type FiatCurrency } from '@orrange/money';
 import type { TradeState } from '../domain/trade-state-machine';
-import { markActive } from './stats.repository';
 
 export interface TradeRow {
   id: string;
@@ -33,49 +32,6 @@ export interface TradeRow {
   updated_at: Date;
 }
 
-export interface NewTrade {
-  id: string;
-  matchId: string;
-  buyOrderId: string | null;
-  sellOrderId: string | null;
-  buyerId: string;
-  sellerId: string;
-  asset: Asset;
-  fiatCurrency: FiatCurrency;
-  price: string;
-  amount: string;
-  fiatAmount: string;
-  paymentMethod: string;
-  paymentWindowMinutes: number;
-  paymentDeadline: Date;
-  createdAt: Date;
-}
-
-/**
- * Inserts the trades AWAITING_PAYMENT with their escrow LOCKED and marks their parties active this hour, one
- * statement for all, and returns the ids that were inserted (a trade whose id or match exists already is not).
- */
-export async function insertTrades(tx: SqlExecutor, trades: NewTrade[]): Promise<Set<string>> {
-  if (trades.length === 0) return new Set();
-  const rows = await tx.query<{ id: string }>(
-    `WITH active AS (${markActive('$2')})
-     INSERT INTO trades (id, match_id, buy_order_id, sell_order_id, buyer_id, seller_id, asset, fiat_currency, price, amount, fiat_amount,
-                         payment_method, payment_window_minutes, status, escrow_status, payment_deadline, created_at, updated_at)
-     SELECT t.id, t.match_id, t.buy_order_id, t.sell_order_id, t.buyer_id, t.seller_id, t.asset, t.fiat_currency, t.price, t.amount, t.fiat_amount,
-            t.payment_method, t.payment_window_minutes, 'AWAITING_PAYMENT', 'LOCKED', t.payment_deadline, t.created_at, t.created_at
-     FROM jsonb_to_recordset($1::jsonb) AS t(id text, match_id text, buy_order_id text, sell_order_id text, buyer_id text, seller_id text, asset text,
-          fiat_currency text, price numeric, amount numeric, fiat_amount numeric, payment_method text, payment_window_minutes int,
-          payment_deadline timestamptz, created_at timestamptz)
-     ON CONFLICT DO NOTHING RETURNING id`,
-    [JSON.stringify(trades.map((t) => ({
-      id: t.id, match_id: t.matchId, buy_order_id: t.buyOrderId, sell_order_id: t.sellOrderId, buyer_id: t.buyerId, seller_id: t.sellerId, asset: t.asset,
-      fiat_currency: t.fiatCurrency, price: t.price, amount: t.amount, fiat_amount: t.fiatAmount, payment_method: t.paymentMethod,
-      payment_window_minutes: t.paymentWindowMinutes, payment_deadline: t.paymentDeadline.toISOString(), created_at: t.createdAt.toISOString(),
-    }))), trades.flatMap((t) => [t.buyerId, t.sellerId])],
-  );
-  return new Set(rows.map((r) => r.id));
-}
-
 export async function findTrade(db: SqlExecutor, id: string): Promise<TradeRow | undefined> {
   const [row] = await db.query<TradeRow>('SELECT * FROM trades WHERE id = $1', [id]);
   return row;
@@ -85,28 +41,6 @@ export async function findTrade(db: SqlExecutor, id: string): Promise<TradeRow |
 export async function lockTrade(tx: SqlExecutor, id: string): Promise<TradeRow | undefined> {
   const [row] = await tx.query<TradeRow>('SELECT * FROM trades WHERE id = $1 FOR UPDATE', [id]);
   return row;
-}
-
-/** For each match, in order: whether it was handled already (its trade exists, or it was rejected). */
-export async function matchesAlreadyHandled(tx: SqlExecutor, matches: Array<{ matchId: string; tradeId: string }>): Promise<boolean[]> {
-  if (matches.length === 0) return [];
-  const rows = await tx.query<{ handled: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM trades t WHERE t.id = m.trade_id)
-            OR EXISTS (SELECT 1 FROM trades t WHERE t.match_id = m.match_id)
-            OR EXISTS (SELECT 1 FROM rejected_matches r WHERE r.match_id = m.match_id) AS handled
-     FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS m(match_id, trade_id, n) ORDER BY m.n`,
-    [matches.map((m) => m.matchId), matches.map((m) => m.tradeId)],
-  );
-  return rows.map((r) => r.handled);
-}
-
-/** Records matches that could not be funded, so a redelivery with another event id does nothing. */
-export async function recordRejectedMatches(tx: SqlExecutor, rejected: Array<{ matchId: string; tradeId: string; reason: string }>): Promise<void> {
-  if (rejected.length === 0) return;
-  await tx.query(
-    'INSERT INTO rejected_matches (match_id, trade_id, reason) SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING',
-    [rejected.map((r) => r.matchId), rejected.map((r) => r.tradeId), rejected.map((r) => r.reason)],
-  );
 }
 
 export interface TradeChanges {
@@ -187,4 +121,18 @@ export function tradeJson(t: TradeRow) {
     createdAt: t.created_at.toISOString(),
     updatedAt: t.updated_at.toISOString(),
   };
+}
+
+/** Trades still AWAITING_PAYMENT whose payment deadline has passed, most overdue first (a partial index finds them). */
+export async function dueTradeIds(db: SqlExecutor, limit: number): Promise<string[]> {
+  const rows = await db.query<{ id: string }>(
+    `SELECT id FROM trades WHERE status = 'AWAITING_PAYMENT' AND payment_deadline <= now() ORDER BY payment_deadline LIMIT $1`,
+    [limit],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** Makes open_trades set payment deadlines with this service's length of a payment-window minute. */
+export async function savePaymentMinute(db: SqlExecutor, paymentMinuteMs: number): Promise<void> {
+  await db.query('UPDATE settings SET payment_minute_ms = $1 WHERE id AND payment_minute_ms <> $1', [paymentMinuteMs]);
 }

@@ -1,10 +1,9 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Tx } from '@orrange/db';
 import { ASSET_SCALES, fromUnits, numericUnits, toUnits, type Asset } from '@orrange/money';
-import { enqueueEvents, outgoing, type EventPayload } from '@orrange/queue';
-import { claimHolds, markHolds } from '../data/hold.repository';
-import { postMovement, postMovements } from '../data/ledger.repository';
-import { available, held, journalId, type Movement, type PostOutcome } from './ledger';
+import type { EventPayload } from '@orrange/queue';
+import { postMovement } from '../data/ledger.repository';
+import { available, held, journalId } from './ledger';
 
 /** Parses a decimal from an event at `scale`; undefined when it is signed or has too many decimals. */
 export function safeUnits(decimal: string, scale: number): bigint | undefined {
@@ -13,57 +12,6 @@ export function safeUnits(decimal: string, scale: number): bigint | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Parses an event amount at the asset's scale; undefined when it has too many decimals or is not positive. */
-export function unitsOf(amount: string, asset: Asset): bigint | undefined {
-  const units = safeUnits(amount, ASSET_SCALES[asset]);
-  return units !== undefined && units > 0n ? units : undefined;
-}
-
-/**
- * order.placed (SELL), for a group of events in one transaction: AVAILABLE → HELD(order) for each, answered with
- * hold.placed, or hold.rejected when not covered. Each is decided exactly as if the group were applied one event
- * at a time, in order: the holds are posted in order, so of two holds of one seller where only the first fits,
- * the first is placed and the second rejected. A tombstone (the cancel arrived first) or an earlier placement
- * makes an event do nothing. Four statements whatever the group's size: claim, post, mark, enqueue.
- */
-export async function placeHolds(tx: Tx, events: EventPayload<'order.placed'>[]): Promise<void> {
-  const sells = firstPerOrder(events.filter((e) => e.side === 'SELL')).map((e) => ({ e, units: unitsOf(e.amount, e.asset) }));
-  const claimed = await claimHolds(tx, sells.map(({ e, units }) => ({ orderId: e.orderId, userId: e.userId, asset: e.asset, amount: units === undefined ? '0' : e.amount })));
-  const fresh = sells.filter(({ e }) => claimed.has(e.orderId));
-  const holdable = fresh.filter((s): s is { e: EventPayload<'order.placed'>; units: bigint } => s.units !== undefined);
-  const posted = await postMovements(tx, holdable.map(({ e, units }) => holdMovement(e, units)));
-  const outcomes = new Map(holdable.map(({ e }, i) => [e.orderId, posted[i]!]));
-  const decisions = fresh.map(({ e }) => decideHold(e.orderId, outcomes.get(e.orderId)));
-  await markHolds(tx, decisions);
-  await enqueueEvents(tx, decisions.map((d) => (d.status === 'PLACED' ? outgoing('hold.placed', { orderId: d.orderId }) : outgoing('hold.rejected', { orderId: d.orderId, reason: d.reason }))));
-}
-
-function holdMovement(e: EventPayload<'order.placed'>, units: bigint): Movement {
-  return { id: journalId('hold', e.orderId), kind: 'HOLD', ref: e.orderId, legs: [available(e.userId, e.asset, -units), held(e.userId, e.orderId, e.asset, units)] };
-}
-
-type HoldDecision = { orderId: string; status: 'PLACED' } | { orderId: string; status: 'REJECTED'; reason: string };
-
-/** No posting means the amount could not be held at all; a DUPLICATE posting is a hold that already happened. */
-function decideHold(orderId: string, outcome: PostOutcome | undefined): HoldDecision {
-  if (outcome === undefined) return { orderId, status: 'REJECTED', reason: 'VALIDATION.FAILED' };
-  if (outcome === 'INSUFFICIENT') return { orderId, status: 'REJECTED', reason: 'WALLET.INSUFFICIENT_FUNDS' };
-  return { orderId, status: 'PLACED' };
-}
-
-/**
- * The first event of each order. A later one for the same order (a redelivery under a new event id) would,
- * applied after it, find the order's row and do nothing, so it is dropped.
- */
-function firstPerOrder(events: EventPayload<'order.placed'>[]): EventPayload<'order.placed'>[] {
-  const seen = new Set<string>();
-  return events.filter((e) => {
-    if (seen.has(e.orderId)) return false;
-    seen.add(e.orderId);
-    return true;
-  });
 }
 
 /**

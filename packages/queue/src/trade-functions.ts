@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { assetSchema, fiatSchema } from '@orrange/money';
+
+/**
+ * The order path's synchronous contract with trade-execution: two SQL functions in trade-execution's schema,
+ * written and tested there (its migration `order_path_functions`), that order-book calls inside its own
+ * transaction, so that an order, its hold, its matches and their trades with the escrow locked commit together.
+ * This file is the one place that knows their signatures. Their arguments are validated here before they go,
+ * and the functions check them again (they run as their owner, whoever calls them).
+ */
+const TRADE_SCHEMA = 'trade';
+
+const id = z.string().min(1).max(64);
+const decimal = z.string().regex(/^\d{1,20}(\.\d{1,8})?$/);
+
+/** A SELL order's hold: `amount` moves from the seller's AVAILABLE to HELD(order). */
+export const sellHoldSchema = z.object({ orderId: id, userId: id, asset: assetSchema, amount: decimal }).strict();
+export type SellHold = z.infer<typeof sellHoldSchema>;
+
+/**
+ * One match, one trade: `amount` moves into ESCROW(trade) from the SELL order's hold (`HOLD`) or from the
+ * seller's AVAILABLE (`AVAILABLE`: a seller who took a BUY ad directly), and the trade opens AWAITING_PAYMENT.
+ */
+export const tradeOpeningSchema = z
+  .object({
+    matchId: id,
+    tradeId: id,
+    buyOrderId: id.nullable(),
+    sellOrderId: id.nullable(),
+    buyerId: id,
+    sellerId: id,
+    asset: assetSchema,
+    fiatCurrency: fiatSchema,
+    price: decimal,
+    amount: decimal,
+    paymentMethod: z.string().min(1).max(64),
+    paymentWindowMinutes: z.number().int().min(1).max(1440),
+    sellerFunding: z.enum(['HOLD', 'AVAILABLE']),
+  })
+  .strict();
+export type TradeOpening = z.infer<typeof tradeOpeningSchema>;
+
+/**
+ * What each function answers per item, in order: OK (done), INSUFFICIENT (the source account cannot cover it:
+ * nothing of it was written), DUPLICATE (done before: nothing written now).
+ */
+export type LedgerOutcome = 'OK' | 'INSUFFICIENT' | 'DUPLICATE';
+
+export interface FunctionCall {
+  sql: string;
+  params: unknown[];
+}
+
+/**
+ * The call that places the holds of SELL orders, in order (of two holds of one seller where only the first fits,
+ * the first is placed). Its one row's `outcomes` is a LedgerOutcome per hold. Send it inside the transaction that
+ * writes the orders, together with other statements where the executor can.
+ */
+export function placeSellHoldsCall(holds: SellHold[]): FunctionCall {
+  return { sql: `SELECT ${TRADE_SCHEMA}.place_sell_holds($1::jsonb) AS outcomes`, params: [JSON.stringify(holds.map((h) => sellHoldSchema.parse(h)))] };
+}
+
+/**
+ * The SQL expression (for a statement that also writes the matches) that opens the trades of matches, in order,
+ * given the JSON array of TradeOpening at parameter `param`; it yields a LedgerOutcome per match. An empty array
+ * opens nothing. Use tradeOpeningsJson for the parameter.
+ */
+export function openTradesExpression(param: string): string {
+  return `CASE WHEN jsonb_array_length(${param}::jsonb) = 0 THEN ARRAY[]::text[] ELSE ${TRADE_SCHEMA}.open_trades(${param}::jsonb) END`;
+}
+
+/** The parameter of openTradesExpression: every opening validated against the contract first. */
+export function tradeOpeningsJson(openings: TradeOpening[]): string {
+  return JSON.stringify(openings.map((o) => tradeOpeningSchema.parse(o)));
+}
+
+/** Outcomes as the functions answered them, checked to be one per item: anything else is a broken contract. */
+export function ledgerOutcomes(outcomes: unknown, expected: number, what: string): LedgerOutcome[] {
+  const valid = Array.isArray(outcomes) && outcomes.length === expected && outcomes.every((o) => o === 'OK' || o === 'INSUFFICIENT' || o === 'DUPLICATE');
+  if (!valid) throw new Error(`${what}: expected ${expected} ledger outcomes, got ${JSON.stringify(outcomes)}`);
+  return outcomes as LedgerOutcome[];
+}

@@ -1,0 +1,30 @@
+import type { Logger } from '@orrange/logger';
+import { Sweeper } from '@orrange/runtime';
+import type { Registry } from 'prom-client';
+import { dueTradeIds } from '../data/trade.repository';
+import { expireTrade, type TradeDeps } from '../domain/trades.use-cases';
+
+/** How many due trades one sweep expires (each in its own transaction); a full batch sweeps again at once. */
+export const DUE_TRADES_PER_SWEEP_MAX = 100;
+
+/**
+ * Payment deadlines are rows (trades.payment_deadline, set by open_trades), fired by this sweep: after a restart,
+ * an outage or a Redis that lost everything, every due trade is still found. Each expiry locks its trade and
+ * re-checks it, so replicas sweeping together, or a buyer paying at the last moment, never double anything.
+ */
+export function paymentDeadlineSweeper(deps: TradeDeps, options: { intervalMs: number; logger: Logger; registry: Registry }): Sweeper {
+  return new Sweeper({
+    timer: 'payment-deadline',
+    intervalMs: options.intervalMs,
+    logger: options.logger,
+    registry: options.registry,
+    async sweep() {
+      let fired = 0;
+      for (const tradeId of await dueTradeIds(deps.db, DUE_TRADES_PER_SWEEP_MAX)) {
+        const outcome = await deps.db.transaction((tx) => expireTrade(tx, tradeId, deps), { retryable: true });
+        if (outcome === 'cancelled') fired += 1;
+      }
+      return fired;
+    },
+  });
+}
