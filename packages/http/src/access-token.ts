@@ -17,24 +17,42 @@ export interface AccessTokenSettings {
   ttlSeconds: number;
 }
 
-export interface AccessClaims {
+/** Whom a token is for: the user, the roles it carries, and the session it belongs to. */
+export interface AccessSubject {
   userId: string;
   roles: Role[];
+  /** The session (refresh-token family) that issued the token: logging out of it ends the token too. */
+  sessionId: string;
+  /** The user's token generation when the token was issued: a role change or a disable bumps it. */
+  generation: number;
+}
+
+export interface AccessClaims extends AccessSubject {
   jti: string;
   issuedAt: number;
   expiresAt: number;
 }
 
 /**
- * Redis keys the user service writes and the gateway reads, so both agree on one spelling.
- * `notBefore`: access tokens of this user issued before the stored unix second are refused (disable,
- * role change, "log out everywhere"); it expires with the access-token TTL. `apiKey`: the gateway's brief
- * cache of an API key's resolution; the user service deletes it on revoke.
+ * Redis keys the user service writes and the gateway reads, so both agree on one spelling. Both revocation
+ * records outlive every access token they can concern (see REVOCATION_TTL_MARGIN_SECONDS), then expire.
+ * - `minGeneration`: the user's access tokens whose `gen` is below the stored number are refused (role
+ *   change, disabled account). A counter bumped in the transaction that changes the roles, never a clock: a
+ *   token signed in the same millisecond, on another replica, or by a login that read the old roles, carries
+ *   the old generation and is refused all the same.
+ * - `revokedSession`: every access token of this session (`sid`, the refresh-token family) is refused
+ *   (logout, refresh-token reuse).
+ * - `apiKey`: the gateway's brief cache of an API key's resolution; the user service deletes it when the key
+ *   is revoked or its owner's roles or status change.
  */
 export const authRedisKeys = {
-  notBefore: (prefix: string, userId: string) => `${prefix}:auth:not-before:${userId}`,
+  minGeneration: (prefix: string, userId: string) => `${prefix}:auth:min-generation:${userId}`,
+  revokedSession: (prefix: string, sessionId: string) => `${prefix}:auth:revoked-session:${sessionId}`,
   apiKey: (prefix: string, keyHash: string) => `${prefix}:auth:api-key:${keyHash}`,
 };
+
+/** Revocation records live this much longer than an access token, for tokens signed just after they were written. */
+export const REVOCATION_TTL_MARGIN_SECONDS = 60;
 
 /** API keys are stored and cached by this hash only. */
 export function hashApiKey(key: string): string {
@@ -42,6 +60,8 @@ export function hashApiKey(key: string): string {
 }
 
 const ALGORITHM = 'HS256';
+/** Session ids are refresh-token family ids (UUIDs); anything else never names a session. */
+const SESSION_ID = /^[0-9A-Za-z-]{1,64}$/;
 const SECRET_LENGTH_MIN = 32;
 
 /** Parses `kid1:secret1,kid2:secret2`; the first entry is active unless `activeKid` names another. */
@@ -60,10 +80,10 @@ export function parseKeyring(spec: string, activeKid?: string): Keyring {
   return { activeKid: active, secrets };
 }
 
-export function signAccessToken(subject: { userId: string; roles: Role[] }, settings: AccessTokenSettings): { token: string; jti: string } {
+export function signAccessToken(subject: AccessSubject, settings: AccessTokenSettings): { token: string; jti: string } {
   const jti = randomUUID();
   const secret = settings.keyring.secrets[settings.keyring.activeKid]!;
-  const token = jwt.sign({ roles: subject.roles }, secretKey(secret), {
+  const token = jwt.sign({ roles: subject.roles, sid: subject.sessionId, gen: subject.generation }, secretKey(secret), {
     algorithm: ALGORITHM,
     keyid: settings.keyring.activeKid,
     subject: subject.userId,
@@ -91,9 +111,11 @@ export function verifyAccessToken(token: string, settings: Omit<AccessTokenSetti
   } catch {
     throw invalid();
   }
-  const roles = claims.roles;
+  const { roles, sid, gen } = claims;
   if (typeof claims.sub !== 'string' || typeof claims.jti !== 'string' || typeof claims.exp !== 'number' || typeof claims.iat !== 'number' || !Array.isArray(roles) || !roles.every((r) => (ROLES as readonly string[]).includes(r))) {
     throw invalid();
   }
-  return { userId: claims.sub, roles: roles as Role[], jti: claims.jti, issuedAt: claims.iat, expiresAt: claims.exp };
+  // A token without its session or generation could not be revoked: refused (the client refreshes).
+  if (typeof sid !== 'string' || !SESSION_ID.test(sid) || !Number.isSafeInteger(gen) || (gen as number) < 0) throw invalid();
+  return { userId: claims.sub, roles: roles as Role[], sessionId: sid, generation: gen as number, jti: claims.jti, issuedAt: claims.iat, expiresAt: claims.exp };
 }

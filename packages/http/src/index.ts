@@ -6,7 +6,7 @@ export {
   ROLES, SCOPES, IDENTITY_HEADER, signIdentity, verifyIdentity, authenticate, identityOf, requireAuth, requireRole, requireService, hasRole, requireScopeForMethod,
   type Identity, type Role, type Scope,
 } from './identity';
-export { parseKeyring, signAccessToken, verifyAccessToken, authRedisKeys, hashApiKey, type Keyring, type AccessTokenSettings, type AccessClaims } from './access-token';
+export { parseKeyring, signAccessToken, verifyAccessToken, authRedisKeys, REVOCATION_TTL_MARGIN_SECONDS, hashApiKey, type Keyring, type AccessTokenSettings, type AccessClaims, type AccessSubject } from './access-token';
 export { createRegistry, httpMetrics, observabilityRouter, overallStatus, type HealthCheck, type CheckResult, type CheckStatus } from './observability';
 export { createServiceApp, serviceRouter, type ServiceAppOptions } from './app';
 export { runService, type RunOptions } from './lifecycle';

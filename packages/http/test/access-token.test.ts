@@ -4,15 +4,32 @@ import { parseKeyring, signAccessToken, verifyAccessToken } from '../src';
 
 const keyring = parseKeyring('k1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,k0:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb');
 const settings = { keyring, issuer: 'orrange', audience: 'orrange-api', ttlSeconds: 900 };
+const SESSION = '7f0c9d1e-3a52-4c1b-9f0e-2d6b8a4c5e01';
 
 describe('access tokens', () => {
   it('when signed by the active key, then it verifies with roles and jti', () => {
-    const { token, jti } = signAccessToken({ userId: 'u1', roles: ['user'] }, settings);
+    const { token, jti } = signAccessToken({ userId: 'u1', roles: ['user'], sessionId: SESSION, generation: 0 }, settings);
     expect(verifyAccessToken(token, settings)).toMatchObject({ userId: 'u1', roles: ['user'], jti });
   });
 
+  it('when signed, then it carries its session and the user\'s token generation', () => {
+    const { token } = signAccessToken({ userId: 'u1', roles: ['user'], sessionId: SESSION, generation: 3 }, settings);
+    expect(verifyAccessToken(token, settings)).toMatchObject({ sessionId: SESSION, generation: 3 });
+  });
+
+  it.each([
+    ['no session', { gen: 0 }],
+    ['no generation', { sid: SESSION }],
+    ['a negative generation', { sid: SESSION, gen: -1 }],
+    ['a fractional generation', { sid: SESSION, gen: 1.5 }],
+    ['a generation as text', { sid: SESSION, gen: '2' }],
+    ['a session that is not an id', { sid: 'a b', gen: 0 }],
+  ])('when a well-signed token has %s, then it is refused (it could not be revoked)', (_name, claims) => {
+    reject(jwt.sign({ roles: ['user'], ...claims }, 'a'.repeat(40), { keyid: 'k1', subject: 'u1', jwtid: 'x', expiresIn: 60, issuer: 'orrange', audience: 'orrange-api' }));
+  });
+
   it('when signed by an older key still in the ring, then it verifies (rotation without logout)', () => {
-    const old = signAccessToken({ userId: 'u1', roles: ['user'] }, { ...settings, keyring: { ...keyring, activeKid: 'k0' } });
+    const old = signAccessToken({ userId: 'u1', roles: ['user'], sessionId: SESSION, generation: 0 }, { ...settings, keyring: { ...keyring, activeKid: 'k0' } });
     expect(verifyAccessToken(old.token, settings).userId).toBe('u1');
   });
 
@@ -27,8 +44,8 @@ describe('access tokens', () => {
   it('rejects an unknown kid', () => reject(jwt.sign({ roles: ['user'] }, 'a'.repeat(40), { keyid: 'zz', subject: 'u1', jwtid: 'x', expiresIn: 60, issuer: 'orrange', audience: 'orrange-api' })));
   it('rejects an expired token', () => reject(jwt.sign({ roles: ['user'], exp: Math.floor(Date.now() / 1000) - 10 }, 'a'.repeat(40), { keyid: 'k1', subject: 'u1', jwtid: 'x', issuer: 'orrange', audience: 'orrange-api' })));
   it('rejects a wrong audience or issuer', () => {
-    reject(signAccessToken({ userId: 'u1', roles: ['user'] }, { ...settings, audience: 'other' }).token);
-    reject(signAccessToken({ userId: 'u1', roles: ['user'] }, { ...settings, issuer: 'evil' }).token);
+    reject(signAccessToken({ userId: 'u1', roles: ['user'], sessionId: SESSION, generation: 0 }, { ...settings, audience: 'other' }).token);
+    reject(signAccessToken({ userId: 'u1', roles: ['user'], sessionId: SESSION, generation: 0 }, { ...settings, issuer: 'evil' }).token);
   });
   it('rejects an unknown role', () => reject(jwt.sign({ roles: ['god'] }, 'a'.repeat(40), { keyid: 'k1', subject: 'u1', jwtid: 'x', expiresIn: 60, issuer: 'orrange', audience: 'orrange-api' })));
   it('refuses short secrets in the keyring', () => expect(() => parseKeyring('k1:short')).toThrow(/at least 32/));

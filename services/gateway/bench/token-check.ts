@@ -1,12 +1,13 @@
 /**
  * What the gateway's token check costs per request: verifyAccessToken (HS256, pinned algorithm, kid,
- * exp/iss/aud) plus the user's not-before lookup, against the real Redis. Two ways to look it up:
+ * exp/iss/aud, session, generation) plus its two revocation lookups (the user's minimum token generation and the
+ * session's revocation, side by side), against the real Redis. Two ways to look them up:
  * `get` — one Redis GET per check (the gateway before the tracked cache, and still its fallback while
  * tracking is not established); `tracked` — the TrackedCache the gateway uses (a hit sends no GET; the hits
  * waiting at one time share one PING on the invalidation connection).
  *
  * Phases: `cold` — N distinct tokens of the one bench user, each seen for the first time (full signature
- * check; a GET for `get`, a hit for `tracked`: the user's not-before is in memory since the warm-up),
+ * check; GETs for `get`, hits for `tracked`: both records are in memory since the warm-up),
  * sequential; `warm` — one token again and again, sequential (the latency one request sees); `concurrent` — the same
  * token from CONCURRENCY loops at once (what a loaded gateway sees). For each: p50/p90/p99/max in ms,
  * checks per second, this process's CPU µs per check (process.cpuUsage), Redis's CPU µs per check (INFO
@@ -14,6 +15,7 @@
  *
  *   pnpm --filter @orrange/gateway run bench:token   (REDIS_URL, N, CONCURRENCY override the defaults)
  */
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { authRedisKeys, parseKeyring, signAccessToken } from '@orrange/http';
@@ -55,10 +57,11 @@ async function main(): Promise<void> {
   const admin = new Redis(config.REDIS_URL);
   const keyring = parseKeyring(config.JWT_SECRETS, config.JWT_ACTIVE_KID);
   const settings = { keyring, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE };
-  const tokens = Array.from({ length: ITERATIONS }, () => signAccessToken({ userId: 'bench-user', roles: ['user'] }, { ...settings, ttlSeconds: 900 }).token);
+  const sessionId = randomUUID();
+  const tokens = Array.from({ length: ITERATIONS }, () => signAccessToken({ userId: 'bench-user', roles: ['user'], sessionId, generation: 1 }, { ...settings, ttlSeconds: 900 }).token);
   const token = tokens[0]!;
-  // A not-before in the past, so the lookup finds a value and compares it, as for a user who was once revoked.
-  await admin.set(authRedisKeys.notBefore(config.REDIS_PREFIX, 'bench-user'), '1', 'EX', 60);
+  // A generation the tokens meet, so the lookup finds a value and compares it, as for a user who was once revoked.
+  await admin.set(authRedisKeys.minGeneration(config.REDIS_PREFIX, 'bench-user'), '1', 'EX', 60);
 
   const tracked = new TrackedCache({
     reads: connect({ ...TRACKED_READS_OPTIONS }),
@@ -119,7 +122,7 @@ async function main(): Promise<void> {
     results[name]!.concurrent = await phase(() => checker.check(token), CONCURRENCY);
   }
 
-  await admin.del(authRedisKeys.notBefore(config.REDIS_PREFIX, 'bench-user'));
+  await admin.del(authRedisKeys.minGeneration(config.REDIS_PREFIX, 'bench-user'));
   tracked.close();
   for (const connection of [...connections, admin]) connection.disconnect();
   console.log(JSON.stringify({ iterations: ITERATIONS, concurrency: CONCURRENCY, ...results }, null, 2));

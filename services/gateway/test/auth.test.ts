@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import express from 'express';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
@@ -35,7 +35,7 @@ describe('gateway authentication', () => {
   });
 
   const settings = () => ({ secret: gateway.config.JWT_SECRETS.split(',')[0]!.split(':').slice(1).join(':'), kid: gateway.config.JWT_SECRETS.split(':')[0]! });
-  const claims = () => ({ sub: 'u-hostile', roles: ['user'], jti: 'j-1', iss: gateway.config.JWT_ISSUER, aud: gateway.config.JWT_AUDIENCE });
+  const claims = () => ({ sub: 'u-hostile', roles: ['user'], jti: 'j-1', sid: randomUUID(), gen: 0, iss: gateway.config.JWT_ISSUER, aud: gateway.config.JWT_AUDIENCE });
   const sign = (payload: object, options: jwt.SignOptions = {}, secret = settings().secret) =>
     jwt.sign(payload, secret, { algorithm: 'HS256', keyid: settings().kid, expiresIn: 900, ...options });
 
@@ -98,22 +98,51 @@ describe('gateway authentication', () => {
     expect(res.body.code).toBe('AUTH.INVALID_TOKEN');
   });
 
-  it('when the user was disabled (or a token family revoked) after the token was issued, then 401; newer tokens pass', async () => {
-    const token = accessToken(gateway.config, 'u-disabled');
-    const issuedAt = (jwt.decode(token) as { iat: number }).iat;
-    const key = authRedisKeys.notBefore(gateway.config.REDIS_PREFIX, 'u-disabled');
-    await testRedis.redis.set(key, String(issuedAt + 1), 'EX', 900);
+  it('when the user\'s token generation was raised after the token was issued (role change, disabled), then 401; tokens of the new generation pass', async () => {
+    const token = accessToken(gateway.config, 'u-disabled', ['user'], { generation: 4 });
+    await testRedis.redis.set(authRedisKeys.minGeneration(gateway.config.REDIS_PREFIX, 'u-disabled'), '5', 'EX', 900);
     await expectRefused(token);
-    const newer = sign({ ...claims(), sub: 'u-disabled', iat: issuedAt + 1 });
+    const newer = accessToken(gateway.config, 'u-disabled', ['user'], { generation: 5 });
     expect((await request(gateway.app).get('/api/v1/users/me').set('Authorization', `Bearer ${newer}`)).status).toBe(200);
   });
 
   it('when a token already used is revoked, then the next request with it is refused at once', async () => {
     const token = sign({ ...claims(), sub: 'u-revoked-later' });
     await request(gateway.app).get('/api/v1/users/me').set('Authorization', `Bearer ${token}`).expect(200);
-    const issuedAt = (jwt.decode(token) as { iat: number }).iat;
-    await testRedis.redis.set(authRedisKeys.notBefore(gateway.config.REDIS_PREFIX, 'u-revoked-later'), String(issuedAt + 1), 'EX', 900);
+    await testRedis.redis.set(authRedisKeys.minGeneration(gateway.config.REDIS_PREFIX, 'u-revoked-later'), '1', 'EX', 900);
     await expectRefused(token);
+  });
+
+  it('when its session is ended (logout), then the token is refused at once, in the same second it was issued; the user\'s other sessions go on', async () => {
+    const sessionId = randomUUID();
+    const token = accessToken(gateway.config, 'u-logout', ['user'], { sessionId });
+    const otherSession = accessToken(gateway.config, 'u-logout');
+    await request(gateway.app).get('/api/v1/users/me').set('Authorization', `Bearer ${token}`).expect(200);
+    await testRedis.redis.set(authRedisKeys.revokedSession(gateway.config.REDIS_PREFIX, sessionId), '1', 'EX', 900);
+    await expectRefused(token);
+    // Even a token of that session signed after the revocation (same second, or a clock behind) is refused.
+    await expectRefused(accessToken(gateway.config, 'u-logout', ['user'], { sessionId }));
+    expect((await request(gateway.app).get('/api/v1/users/me').set('Authorization', `Bearer ${otherSession}`)).status).toBe(200);
+  });
+
+  it('when a token carries no session or no generation, then 401 (it could not be revoked)', async () => {
+    const { sid: _sid, ...withoutSession } = claims();
+    const { gen: _gen, ...withoutGeneration } = claims();
+    await expectRefused(sign(withoutSession));
+    await expectRefused(sign(withoutGeneration));
+  });
+
+  it('when a session is ended through one gateway replica\'s Redis, then every replica refuses its token at once', async () => {
+    const replica = createTestGateway(testRedis, { user: [user.url] });
+    try {
+      const sessionId = randomUUID();
+      const token = accessToken(gateway.config, 'u-replicas', ['user'], { sessionId });
+      for (const app of [gateway.app, replica.app]) await request(app).get('/api/v1/users/me').set('Authorization', `Bearer ${token}`).expect(200);
+      await testRedis.redis.set(authRedisKeys.revokedSession(gateway.config.REDIS_PREFIX, sessionId), '1', 'EX', 900);
+      for (const app of [gateway.app, replica.app]) expect((await request(app).get('/api/v1/users/me').set('Authorization', `Bearer ${token}`)).status).toBe(401);
+    } finally {
+      await replica.close();
+    }
   });
 
   it('when a token already used expires, then it is refused even though it was verified before', async () => {

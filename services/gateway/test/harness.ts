@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
@@ -110,10 +111,11 @@ export function createTestGateway(testRedis: TestRedis, upstreams: UpstreamUrlEn
   return { app: createApp({ config, ...resources }), config, resources, registry, close: () => resources.close() };
 }
 
-/** An access token as the user service would sign it, with the gateway's keyring and claims. */
-export function accessToken(config: Config, userId: string, roles: Role[] = ['user']): string {
+/** An access token as the user service would sign it, with the gateway's keyring and claims; a session of its own unless given. */
+export function accessToken(config: Config, userId: string, roles: Role[] = ['user'], session: { sessionId?: string; generation?: number } = {}): string {
   const keyring = parseKeyring(config.JWT_SECRETS, config.JWT_ACTIVE_KID);
-  return signAccessToken({ userId, roles }, { keyring, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS }).token;
+  const subject = { userId, roles, sessionId: session.sessionId ?? randomUUID(), generation: session.generation ?? 0 };
+  return signAccessToken(subject, { keyring, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS }).token;
 }
 
 export { createTestRedis, type TestRedis };

@@ -1,4 +1,4 @@
-import jwt from 'jsonwebtoken';
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import request from 'supertest';
@@ -27,7 +27,7 @@ function recordCommands(connections: Redis[]): string[][] & { stop(): void } {
 /** Revoke, check, un-revoke this many times in a row: a revocation must never lose to the in-process copy. */
 const REVOCATION_ROUNDS = 100;
 
-describe('not-before lookups answered in-process while Redis tracking tells the gateway of every change', () => {
+describe('revocation lookups answered in-process while Redis tracking tells the gateway of every change', () => {
   let testRedis: TestRedis;
   let user: StubUpstream;
   let gateway: TestGateway;
@@ -57,13 +57,14 @@ describe('not-before lookups answered in-process while Redis tracking tells the 
   const lookups = (result: string) => counter('gateway_tracked_cache_lookups_total', { result });
   const clears = (reason: string) => counter('gateway_tracked_cache_clears_total', { reason });
 
-  /** A token for a user of its own, the user's not-before key, and a way to revoke every token issued so far. */
+  /** A token for a user of its own, the user's min-generation key, and a way to revoke every token issued so far. */
   function userWithToken(userId: string) {
-    const token = accessToken(gateway.config, userId);
-    const issuedAt = (jwt.decode(token) as { iat: number }).iat;
-    const key = authRedisKeys.notBefore(gateway.config.REDIS_PREFIX, userId);
-    const notBefore = String(issuedAt + 1);
-    return { token, key, notBefore, revoke: () => testRedis.redis.set(key, notBefore, 'EX', 900) };
+    const sessionId = randomUUID();
+    const token = accessToken(gateway.config, userId, ['user'], { generation: 0, sessionId });
+    const key = authRedisKeys.minGeneration(gateway.config.REDIS_PREFIX, userId);
+    const sessionKey = authRedisKeys.revokedSession(gateway.config.REDIS_PREFIX, sessionId);
+    const notBefore = '1';
+    return { token, key, sessionKey, notBefore, revoke: () => testRedis.redis.set(key, notBefore, 'EX', 900) };
   }
 
   /** The id of the connection whose tracking redirects to `redirectId`: the gateway's tracked-reads connection. */
@@ -72,14 +73,16 @@ describe('not-before lookups answered in-process while Redis tracking tells the 
     return new RegExp(`^id=(\\d+) .* redir=${redirectId} `, 'm').exec(String(list))?.[1];
   }
 
-  it('when a token is checked again, then no GET reaches Redis: one for the first request, none for the next ones', async () => {
-    const { token, key } = userWithToken('u-hit');
+  it('when a token is checked again, then no GET reaches Redis: one per revocation record for the first request, none for the next ones', async () => {
+    const { token, key, sessionKey } = userWithToken('u-hit');
     const sent = recordCommands([gateway.resources.redis, gateway.resources.trackingConnections.reads, gateway.resources.trackingConnections.invalidations]);
     try {
       const hits = await lookups('hit');
       for (let i = 0; i < 3; i++) await call(token).expect(200);
       expect(sent.filter((args) => args.includes(key))).toEqual([['get', key]]);
-      expect(await lookups('hit')).toBe(hits + 2);
+      expect(sent.filter((args) => args.includes(sessionKey))).toEqual([['get', sessionKey]]);
+      // Two records per request (the user's generation, the session), both from memory after the first.
+      expect(await lookups('hit')).toBe(hits + 4);
     } finally {
       sent.stop();
     }
@@ -208,7 +211,7 @@ describe('not-before lookups answered in-process while Redis tracking tells the 
       await spare.flushdb();
       await call(token).expect(200);
       expect(await clears('flush')).toBeGreaterThan(flushes);
-      expect(await lookups('miss')).toBe(misses + 1);
+      expect(await lookups('miss')).toBe(misses + 2);
     } finally {
       spare.disconnect();
     }

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { authRedisKeys, verifyAccessToken, parseKeyring } from '@orrange/http';
+import { authRedisKeys, verifyAccessToken, parseKeyring, REVOCATION_TTL_MARGIN_SECONDS } from '@orrange/http';
 import { PasswordHasher } from '../src/domain/password-hasher';
 import { hashRefreshToken } from '../src/domain/secrets';
 import { purgeOnce } from '../src/messaging/housekeeping';
@@ -20,6 +20,18 @@ describe('auth: register, login, refresh, logout', () => {
   afterAll(() => harness.close());
 
   const settings = () => ({ keyring: parseKeyring(harness.config.JWT_SECRETS), issuer: harness.config.JWT_ISSUER, audience: harness.config.JWT_AUDIENCE });
+
+  it('when a user registers, logs in and refreshes, then each access token names its session (the refresh-token family) and the user\'s generation', async () => {
+    const user = await registerUser(app);
+    const registered = verifyAccessToken(user.accessToken, settings());
+    const [family] = await harness.runtime.db.query<{ family_id: string }>('SELECT family_id FROM refresh_tokens WHERE user_id = $1', [user.id]);
+    expect(registered).toMatchObject({ sessionId: family!.family_id, generation: 0 });
+    const login = await request(app).post('/api/v1/auth/login').send({ email: user.email, password: PASSWORD });
+    const loggedIn = verifyAccessToken(login.body.accessToken, settings());
+    expect(loggedIn.sessionId).not.toBe(registered.sessionId);
+    const refreshed = await request(app).post('/api/v1/auth/refresh').send({ refreshToken: login.body.refreshToken });
+    expect(verifyAccessToken(refreshed.body.accessToken, settings())).toMatchObject({ sessionId: loggedIn.sessionId, generation: 0 });
+  });
 
   it('when a user registers, then a session comes back with a verifiable access token and the email stored lowercased', async () => {
     const res = await request(app).post('/api/v1/auth/register').send({ email: 'Alice.Smith@Example.COM', username: 'Alice_1', password: PASSWORD });
@@ -142,12 +154,14 @@ describe('auth: register, login, refresh, logout', () => {
     const live = await harness.runtime.db.query('SELECT 1 FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL', [user.id]);
     expect(live).toHaveLength(0);
 
-    const key = authRedisKeys.notBefore(harness.config.REDIS_PREFIX, user.id);
-    const notBefore = Number(await harness.runtime.redis.get(key));
-    expect(Math.abs(notBefore - Date.now() / 1000)).toBeLessThan(5);
+    // The session's access tokens are refused by the gateway from now on, for as long as any can live.
+    const sessionId = verifyAccessToken(user.accessToken, settings()).sessionId;
+    expect(verifyAccessToken(rotated.body.accessToken, settings()).sessionId).toBe(sessionId);
+    const key = authRedisKeys.revokedSession(harness.config.REDIS_PREFIX, sessionId);
+    expect(await harness.runtime.redis.get(key)).toBe('1');
     const ttl = await harness.runtime.redis.ttl(key);
-    expect(ttl).toBeGreaterThan(0);
-    expect(ttl).toBeLessThanOrEqual(harness.config.ACCESS_TOKEN_TTL_SECONDS);
+    expect(ttl).toBeGreaterThan(harness.config.ACCESS_TOKEN_TTL_SECONDS);
+    expect(ttl).toBeLessThanOrEqual(harness.config.ACCESS_TOKEN_TTL_SECONDS + REVOCATION_TTL_MARGIN_SECONDS);
     expect(await harness.runtime.db.query("SELECT 1 FROM audit_log WHERE action = 'auth.refresh.reused' AND target_id = $1", [user.id])).toHaveLength(1);
   });
 
@@ -164,7 +178,9 @@ describe('auth: register, login, refresh, logout', () => {
     expect(expired.status).toBe(401);
     const unknown = await request(app).post('/api/v1/auth/refresh').send({ refreshToken: 'not-a-token' });
     expect(unknown.status).toBe(401);
-    expect(await harness.runtime.redis.exists(authRedisKeys.notBefore(harness.config.REDIS_PREFIX, user.id))).toBe(0);
+    const sessionId = verifyAccessToken(user.accessToken, settings()).sessionId;
+    expect(await harness.runtime.redis.exists(authRedisKeys.revokedSession(harness.config.REDIS_PREFIX, sessionId))).toBe(0);
+    expect(await harness.runtime.redis.exists(authRedisKeys.minGeneration(harness.config.REDIS_PREFIX, user.id))).toBe(0);
   });
 
   it('when a disabled user refreshes, then 401 and the family is revoked', async () => {
@@ -175,10 +191,16 @@ describe('auth: register, login, refresh, logout', () => {
     expect(await harness.runtime.db.query('SELECT 1 FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL', [user.id])).toHaveLength(0);
   });
 
-  it('when a user logs out, then 204 and the refresh token no longer works; logging out an unknown token is also 204', async () => {
+  it('when a user logs out, then 204, the refresh token no longer works, and the session\'s access tokens are revoked at once; logging out an unknown token is also 204', async () => {
     const user = await registerUser(app);
+    const other = await request(app).post('/api/v1/auth/login').send({ email: user.email, password: PASSWORD });
     const out = await request(app).post('/api/v1/auth/logout').send({ refreshToken: user.refreshToken });
     expect(out.status).toBe(204);
+    const revoked = (token: string) => harness.runtime.redis.exists(authRedisKeys.revokedSession(harness.config.REDIS_PREFIX, verifyAccessToken(token, settings()).sessionId));
+    expect(await revoked(user.accessToken)).toBe(1);
+    // Another session of the same user (another device) goes on.
+    expect(await revoked(other.body.accessToken)).toBe(0);
+    expect((await request(app).post('/api/v1/auth/refresh').send({ refreshToken: other.body.refreshToken })).status).toBe(200);
     expect((await request(app).post('/api/v1/auth/refresh').send({ refreshToken: user.refreshToken })).status).toBe(401);
     expect((await request(app).post('/api/v1/auth/logout').send({ refreshToken: 'whatever' })).status).toBe(204);
     expect((await request(app).post('/api/v1/auth/logout').send({ refreshToken: user.refreshToken, userId: user.id })).status).toBe(400);

@@ -48,7 +48,7 @@ describe('login latency (measured, not asserted)', () => {
       wrong.push(performance.now() - startedAt);
     }
     const settings = { keyring: parseKeyring(harness.config.JWT_SECRETS), issuer: harness.config.JWT_ISSUER, audience: harness.config.JWT_AUDIENCE, ttlSeconds: 900 };
-    const { token } = signAccessToken({ userId: user.id, roles: ['user'] }, settings);
+    const { token } = signAccessToken({ userId: user.id, roles: ['user'], sessionId: user.id, generation: 0 }, settings);
     const verifications: number[] = [];
     for (let i = 0; i < VERIFICATIONS; i += 1) {
       const startedAt = performance.now();

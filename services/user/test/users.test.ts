@@ -115,8 +115,10 @@ describe('users: profiles and roles', () => {
     const res = await request(app).patch(`/api/v1/admin/users/${alice.id}/roles`).set(asAdmin()).send({ roles: ['arbitrator'] });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ id: alice.id, roles: ['user', 'arbitrator'] });
-    const notBefore = Number(await harness.runtime.redis.get(authRedisKeys.notBefore(harness.config.REDIS_PREFIX, alice.id)));
-    expect(Math.abs(notBefore - Date.now() / 1000)).toBeLessThan(5);
+    // The generation moved on: tokens issued before (with the old roles) are refused by the gateway.
+    const [{ token_generation: generation }] = (await harness.runtime.db.query<{ token_generation: number }>('SELECT token_generation FROM users WHERE id = $1', [alice.id])) as [{ token_generation: number }];
+    expect(Number(await harness.runtime.redis.get(authRedisKeys.minGeneration(harness.config.REDIS_PREFIX, alice.id)))).toBe(generation);
+    expect(generation).toBeGreaterThan(0);
     const [audit] = await harness.runtime.db.query<{ actor_id: string; metadata: unknown }>("SELECT actor_id, metadata FROM audit_log WHERE action = 'user.roles.changed' AND target_id = $1", [alice.id]);
     expect(audit).toEqual({ actor_id: admin.id, metadata: { before: ['user'], after: ['user', 'arbitrator'] } });
 
@@ -128,6 +130,28 @@ describe('users: profiles and roles', () => {
 
     const demoted = await request(app).patch(`/api/v1/admin/users/${alice.id}/roles`).set(asAdmin()).send({ roles: [] });
     expect(demoted.body.roles).toEqual(['user']);
+  });
+
+  it('when roles change, then tokens refreshed afterwards carry the new generation, and two racing changes never lower the refused generation', async () => {
+    const bob = await registerUser(app);
+    await Promise.all([1, 2, 3].map(() => request(app).patch(`/api/v1/admin/users/${bob.id}/roles`).set(asAdmin()).send({ roles: ['arbitrator'] }).expect(200)));
+    const [row] = await harness.runtime.db.query<{ token_generation: number }>('SELECT token_generation FROM users WHERE id = $1', [bob.id]);
+    expect(row!.token_generation).toBe(3);
+    expect(await harness.runtime.redis.get(authRedisKeys.minGeneration(harness.config.REDIS_PREFIX, bob.id))).toBe('3');
+    const refreshed = await request(app).post('/api/v1/auth/refresh').send({ refreshToken: bob.refreshToken });
+    const claims = JSON.parse(Buffer.from(refreshed.body.accessToken.split('.')[1], 'base64url').toString());
+    expect(claims).toMatchObject({ gen: 3, roles: ['user', 'arbitrator'] });
+  });
+
+  it('when an admin changes roles, then the gateway\'s cached resolutions of the user\'s API keys are dropped (they carry the old roles)', async () => {
+    const carol = await registerUser(app);
+    const key = await request(app).post('/api/v1/users/me/api-keys').set(identity(harness, carol.id)).send({ name: 'bot', scopes: ['read'] });
+    const cacheKey = authRedisKeys.apiKey(harness.config.REDIS_PREFIX, hashApiKey(key.body.key));
+    await harness.runtime.redis.set(cacheKey, JSON.stringify({ userId: carol.id, roles: ['user'], scopes: ['read'] }), 'EX', 10);
+    await request(app).patch(`/api/v1/admin/users/${carol.id}/roles`).set(asAdmin()).send({ roles: ['arbitrator'] }).expect(200);
+    expect(await harness.runtime.redis.exists(cacheKey)).toBe(0);
+    const resolved = await request(app).post('/internal/api-keys/resolve').set(gatewayIdentity(harness)).send({ keyHash: hashApiKey(key.body.key) });
+    expect(resolved.body.roles).toEqual(['user', 'arbitrator']);
   });
 
   it('when a non-admin, an admin API key, or a bad body tries to set roles, then 403 / 400 / 404', async () => {
@@ -180,7 +204,9 @@ describe('users: profiles and roles', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ id: dave.id, status: 'DISABLED' });
     expect((await request(app).post('/api/v1/auth/refresh').send({ refreshToken: dave.refreshToken })).status).toBe(401);
-    expect(await harness.runtime.redis.exists(authRedisKeys.notBefore(harness.config.REDIS_PREFIX, dave.id))).toBe(1);
+    expect(await harness.runtime.redis.exists(authRedisKeys.minGeneration(harness.config.REDIS_PREFIX, dave.id))).toBe(1);
+    const sessionId = JSON.parse(Buffer.from(dave.accessToken.split('.')[1]!, 'base64url').toString()).sid as string;
+    expect(await harness.runtime.redis.exists(authRedisKeys.revokedSession(harness.config.REDIS_PREFIX, sessionId))).toBe(1);
     expect(await harness.runtime.redis.exists(cacheKey)).toBe(0);
     expect((await request(app).post('/internal/api-keys/resolve').set(gatewayIdentity(harness)).send({ keyHash: hashApiKey(key.body.key) })).status).toBe(404);
     expect((await request(app).post('/api/v1/auth/login').send({ email: dave.email, password: 'correct horse battery staple' })).status).toBe(401);

@@ -8,26 +8,33 @@ export type TokenSettings = Omit<AccessTokenSettings, 'ttlSeconds'>;
 const VERIFIED_TOKENS_MAX = 10_000;
 
 /**
- * Verifies a bearer access token (algorithm, key id, signature, exp, iss, aud: see verifyAccessToken),
- * then refuses it when the user service has revoked the user's earlier tokens: the user's not-before second,
- * read through `notBefore` (the gateway's TrackedCache: in-process while Redis tracking tells it of every
- * change, a GET otherwise). Redis unreachable fails closed (503): a revoked token must never slip through.
- * The signature check itself is remembered for tokens already verified.
+ * Verifies a bearer access token (algorithm, key id, signature, exp, iss, aud, session and generation: see
+ * verifyAccessToken), then refuses it when the user service has revoked it: its session ended (logout,
+ * refresh-token reuse), or the user's tokens older than a generation were revoked (role change, disabled
+ * account). Both records are read through `revocations` (the gateway's TrackedCache: in-process while Redis
+ * tracking tells it of every change, GETs otherwise), side by side: hits share one PING, misses are two GETs
+ * in one write, so a check costs at most one Redis round trip. Redis unreachable fails closed (503): a
+ * revoked token must never slip through. The signature check itself is remembered for tokens already verified.
  */
 export class TokenChecker {
   private readonly verified = new Map<string, AccessClaims>();
 
-  constructor(private readonly settings: TokenSettings, private readonly notBefore: KeyReader, private readonly prefix: string) {}
+  constructor(private readonly settings: TokenSettings, private readonly revocations: KeyReader, private readonly prefix: string) {}
 
   async check(token: string): Promise<Identity> {
     const claims = this.verify(token);
-    let revokedBefore: string | null;
+    let minGeneration: string | null;
+    let sessionRevoked: string | null;
     try {
-      revokedBefore = await this.notBefore.get(authRedisKeys.notBefore(this.prefix, claims.userId));
+      [minGeneration, sessionRevoked] = await Promise.all([
+        this.revocations.get(authRedisKeys.minGeneration(this.prefix, claims.userId)),
+        this.revocations.get(authRedisKeys.revokedSession(this.prefix, claims.sessionId)),
+      ]);
     } catch {
       throw gatewayErrors.authUnavailable();
     }
-    if (revokedBefore !== null && Number(revokedBefore) > claims.issuedAt) throw gatewayErrors.invalidToken();
+    if (sessionRevoked !== null) throw gatewayErrors.invalidToken();
+    if (minGeneration !== null && !(claims.generation >= Number(minGeneration))) throw gatewayErrors.invalidToken();
     return { userId: claims.userId, roles: claims.roles, scopes: null, via: 'jwt' };
   }
 

@@ -42,7 +42,7 @@ export interface TrackedCacheDeps {
 /**
  * An in-process copy of Redis keys that Redis itself keeps correct (server-assisted client-side caching,
  * CLIENT TRACKING, Redis ≥ 6). Why: on the gateway's machines each message between processes costs ~100 µs
- * of CPU on each side, and the user's not-before GET was one of two Redis round trips per authenticated
+ * of CPU on each side, and the token's revocation GETs were one of two Redis round trips per authenticated
  * request. A hit now costs no GET: the hits waiting at one time share one PING.
  *
  * - `reads` runs CLIENT TRACKING ON REDIRECT <`invalidations`' client id>: when a key read on it changes
@@ -237,7 +237,7 @@ export class TrackedCache implements KeyReader {
     this.tracking = false;
     this.deps.metrics.trackedActive.set(0);
     this.deps.metrics.trackedClears.inc({ reason: 'connection' });
-    if (!this.closed) this.deps.logger.warn('redis tracking lost: not-before lookups go to Redis until it is set up again');
+    if (!this.closed) this.deps.logger.warn('redis tracking lost: revocation lookups go to Redis until it is set up again');
   }
 
   /** After every (re)connect of the subscriber: its id, then the subscription, then tracking on `reads`. */
@@ -266,13 +266,13 @@ export class TrackedCache implements KeyReader {
     try {
       await reads.client('TRACKING', 'ON', 'REDIRECT', String(redirectId));
     } catch (error) {
-      if (generation === this.generation) this.deps.logger.warn('redis tracking could not be switched on; every not-before lookup goes to Redis', { error: (error as Error).message });
+      if (generation === this.generation) this.deps.logger.warn('redis tracking could not be switched on; every revocation lookup goes to Redis', { error: (error as Error).message });
       return;
     }
     if (generation !== this.generation || redirectId !== this.redirectId || this.tracking || this.closed) return;
     this.tracking = true;
     this.deps.metrics.trackedActive.set(1);
-    this.deps.logger.info('redis tracking on: repeated not-before lookups are answered in-process', { redirectId });
+    this.deps.logger.info('redis tracking on: repeated revocation lookups are answered in-process', { redirectId });
   }
 }
 

@@ -6,6 +6,7 @@ export interface RotatedToken {
   userId: string;
   roles: Role[];
   status: 'ACTIVE' | 'DISABLED';
+  tokenGeneration: number;
 }
 
 export interface StoredToken {
@@ -33,7 +34,7 @@ export async function rotateRefreshToken(sql: Sql, tokenHash: string): Promise<R
        UPDATE refresh_tokens SET rotated_at = now()
         WHERE token_hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > now()
         RETURNING family_id, user_id)
-     SELECT r.family_id AS "familyId", r.user_id AS "userId", u.roles, u.status FROM r JOIN users u ON u.id = r.user_id`,
+     SELECT r.family_id AS "familyId", r.user_id AS "userId", u.roles, u.status, u.token_generation AS "tokenGeneration" FROM r JOIN users u ON u.id = r.user_id`,
     [tokenHash],
   );
   return row;
@@ -53,10 +54,13 @@ export async function revokeFamily(sql: Sql, familyId: string): Promise<number> 
   return rows.length;
 }
 
-/** Ends every session of a user (account disabled). */
-export async function revokeAllForUser(sql: Sql, userId: string): Promise<number> {
-  const rows = await sql.query(`UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING 1`, [userId]);
-  return rows.length;
+/** Ends every session of a user (account disabled); returns the families (session ids) that were still live. */
+export async function revokeAllForUser(sql: Sql, userId: string): Promise<string[]> {
+  const rows = await sql.query<{ familyId: string }>(
+    `UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING family_id AS "familyId"`,
+    [userId],
+  );
+  return [...new Set(rows.map((row) => row.familyId))];
 }
 
 /**

@@ -8,6 +8,8 @@ export interface UserRecord {
   username: string;
   roles: Role[];
   status: 'ACTIVE' | 'DISABLED';
+  /** Access tokens carry it; a role change or a disable bumps it (see authRedisKeys.minGeneration). */
+  tokenGeneration: number;
   createdAt: Date;
 }
 
@@ -22,7 +24,7 @@ export interface UserWithProfile extends UserRecord {
   stats: StatsRow | undefined;
 }
 
-const USER_COLUMNS = `id, email, username, roles, status, created_at AS "createdAt"`;
+const USER_COLUMNS = `id, email, username, roles, status, token_generation AS "tokenGeneration", created_at AS "createdAt"`;
 
 export async function insertUser(sql: Sql, user: { email: string; username: string; passwordHash: string; roles?: Role[] }): Promise<UserRecord> {
   const [row] = await sql.query<UserRecord>(
@@ -53,7 +55,7 @@ interface ProfileRow extends UserRecord, Profile {
 /** The account with its profile and reputation counters, in one round trip. */
 export async function findUserWithProfile(sql: Sql, id: string): Promise<UserWithProfile | undefined> {
   const [row] = await sql.query<ProfileRow>(
-    `SELECT u.id, u.email, u.username, u.roles, u.status, u.created_at AS "createdAt",
+    `SELECT u.id, u.email, u.username, u.roles, u.status, u.token_generation AS "tokenGeneration", u.created_at AS "createdAt",
             u.display_name AS "displayName", u.country, u.bio,
             s.trades_completed AS "tradesCompleted", s.trades_cancelled AS "tradesCancelled", s.disputes_lost AS "disputesLost",
             s.feedback_positive AS "feedbackPositive", s.feedback_negative AS "feedbackNegative"
@@ -63,7 +65,7 @@ export async function findUserWithProfile(sql: Sql, id: string): Promise<UserWit
   );
   if (!row) return undefined;
   return {
-    id: row.id, email: row.email, username: row.username, roles: row.roles, status: row.status, createdAt: row.createdAt,
+    id: row.id, email: row.email, username: row.username, roles: row.roles, status: row.status, tokenGeneration: row.tokenGeneration, createdAt: row.createdAt,
     profile: { displayName: row.displayName, country: row.country, bio: row.bio },
     stats: row.tradesCompleted === null ? undefined : { tradesCompleted: row.tradesCompleted, tradesCancelled: row.tradesCancelled, disputesLost: row.disputesLost, feedbackPositive: row.feedbackPositive, feedbackNegative: row.feedbackNegative },
   };
@@ -85,23 +87,25 @@ export async function updateProfile(sql: Sql, id: string, patch: Partial<Profile
   return row;
 }
 
-export async function setRoles(sql: Sql, id: string, roles: Role[]): Promise<{ before: Role[]; after: Role[] } | undefined> {
-  const [row] = await sql.query<{ before: Role[]; after: Role[] }>(
-    `UPDATE users u SET roles = $2::text[], updated_at = now()
+/** Sets the roles and bumps the token generation, so tokens carrying the old roles can be refused. */
+export async function setRoles(sql: Sql, id: string, roles: Role[]): Promise<{ before: Role[]; after: Role[]; tokenGeneration: number } | undefined> {
+  const [row] = await sql.query<{ before: Role[]; after: Role[]; tokenGeneration: number }>(
+    `UPDATE users u SET roles = $2::text[], token_generation = u.token_generation + 1, updated_at = now()
        FROM (SELECT roles FROM users WHERE id = $1 FOR UPDATE) old
       WHERE u.id = $1
-      RETURNING old.roles AS before, u.roles AS after`,
+      RETURNING old.roles AS before, u.roles AS after, u.token_generation AS "tokenGeneration"`,
     [id, roles],
   );
   return row;
 }
 
-export async function setStatus(sql: Sql, id: string, status: 'ACTIVE' | 'DISABLED'): Promise<{ before: string; after: string } | undefined> {
-  const [row] = await sql.query<{ before: string; after: string }>(
-    `UPDATE users u SET status = $2, updated_at = now()
+/** Sets the status; disabling bumps the token generation, so every access token issued so far can be refused. */
+export async function setStatus(sql: Sql, id: string, status: 'ACTIVE' | 'DISABLED'): Promise<{ before: string; after: string; tokenGeneration: number } | undefined> {
+  const [row] = await sql.query<{ before: string; after: string; tokenGeneration: number }>(
+    `UPDATE users u SET status = $2, token_generation = u.token_generation + CASE WHEN $2 = 'DISABLED' THEN 1 ELSE 0 END, updated_at = now()
        FROM (SELECT status FROM users WHERE id = $1 FOR UPDATE) old
       WHERE u.id = $1
-      RETURNING old.status AS before, u.status AS after`,
+      RETURNING old.status AS before, u.status AS after, u.token_generation AS "tokenGeneration"`,
     [id, status],
   );
   return row;

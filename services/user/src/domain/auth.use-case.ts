@@ -4,7 +4,7 @@ import { insertAudit, type AuditContext } from '../data/audit.repository';
 import { findRefreshToken, insertRefreshToken, revokeFamily, rotateRefreshToken } from '../data/refresh-tokens.repository';
 import { uniqueViolation, type Sql } from '../data/sql';
 import { findCredentialsByEmail, insertUser, type UserRecord } from '../data/users.repository';
-import { refuseAccessTokensIssuedBefore, type Deps } from './deps';
+import { endSessions, type Deps } from './deps';
 import { hashRefreshToken, newRefreshToken } from './secrets';
 
 export interface PublicUser {
@@ -42,7 +42,7 @@ export async function register(deps: Deps, input: { email: string; username: str
     return await deps.db.transaction(async (tx) => {
       const user = await insertUser(tx, { email: normalizeEmail(input.email), username: input.username, passwordHash });
       await insertAudit(tx, { ...context, actorId: user.id }, { action: 'user.registered', targetId: user.id, metadata: { username: user.username } });
-      return { user: publicUser(user), ...(await issueTokens(deps, tx, user.id, user.roles, randomUUID())) };
+      return { user: publicUser(user), ...(await issueTokens(deps, tx, user, randomUUID())) };
     });
   } catch (error) {
     const constraint = uniqueViolation(error);
@@ -67,14 +67,14 @@ export async function login(deps: Deps, input: { email: string; password: string
   }
   return deps.db.transaction(async (tx) => {
     await insertAudit(tx, { ...context, actorId: account.id }, { action: 'auth.login.succeeded', targetId: account.id });
-    return { user: publicUser(account), ...(await issueTokens(deps, tx, account.id, account.roles, randomUUID())) };
+    return { user: publicUser(account), ...(await issueTokens(deps, tx, account, randomUUID())) };
   });
 }
 
 /**
  * Rotates a refresh token. The conditional UPDATE lets exactly one of two racing requests rotate it; a
- * token presented again after its rotation means it was copied, so its whole family is revoked and the
- * gateway told to refuse the user's older access tokens.
+ * token presented again after its rotation means it was copied, so its whole family (the session) is
+ * revoked, and the gateway told to refuse the session's access tokens at once.
  */
 export async function refresh(deps: Deps, refreshToken: string, context: AuditContext): Promise<Tokens> {
   const tokenHash = hashRefreshToken(refreshToken);
@@ -85,7 +85,7 @@ export async function refresh(deps: Deps, refreshToken: string, context: AuditCo
       await revokeFamily(tx, current.familyId);
       return undefined;
     }
-    return issueTokens(deps, tx, current.userId, current.roles, current.familyId);
+    return issueTokens(deps, tx, { id: current.userId, roles: current.roles, tokenGeneration: current.tokenGeneration }, current.familyId);
   });
   if (rotated) return rotated;
 
@@ -95,20 +95,26 @@ export async function refresh(deps: Deps, refreshToken: string, context: AuditCo
       const revoked = await revokeFamily(tx, stored.familyId);
       await insertAudit(tx, context, { action: 'auth.refresh.reused', targetId: stored.userId, metadata: { familyId: stored.familyId, liveTokensRevoked: revoked } });
     });
-    await refuseAccessTokensIssuedBefore(deps, stored.userId);
+    await endSessions(deps, [stored.familyId]);
   }
   throw invalidRefreshToken();
 }
 
-/** Ends the session the token belongs to (its whole family). Unknown tokens are fine: the answer is the same. */
+/**
+ * Ends the session the token belongs to: its whole family, and (through the gateway) every access token the
+ * session issued, at once. Unknown tokens are fine: the answer is the same.
+ */
 export async function logout(deps: Deps, refreshToken: string): Promise<void> {
   const stored = await findRefreshToken(deps.db, hashRefreshToken(refreshToken));
-  if (stored) await revokeFamily(deps.db, stored.familyId);
+  if (!stored) return;
+  await revokeFamily(deps.db, stored.familyId);
+  await endSessions(deps, [stored.familyId]);
 }
 
-async function issueTokens(deps: Deps, tx: Sql, userId: string, roles: Role[], familyId: string): Promise<Tokens> {
+/** A new refresh token in the family, and an access token that names the family (its session) and the user's generation. */
+async function issueTokens(deps: Deps, tx: Sql, user: Pick<UserRecord, 'id' | 'roles' | 'tokenGeneration'>, familyId: string): Promise<Tokens> {
   const refreshToken = newRefreshToken();
-  await insertRefreshToken(tx, { id: randomUUID(), familyId, userId, tokenHash: hashRefreshToken(refreshToken), ttlDays: deps.config.REFRESH_TOKEN_TTL_DAYS });
-  const { token } = signAccessToken({ userId, roles }, deps.accessTokens);
+  await insertRefreshToken(tx, { id: randomUUID(), familyId, userId: user.id, tokenHash: hashRefreshToken(refreshToken), ttlDays: deps.config.REFRESH_TOKEN_TTL_DAYS });
+  const { token } = signAccessToken({ userId: user.id, roles: user.roles, sessionId: familyId, generation: user.tokenGeneration }, deps.accessTokens);
   return { accessToken: token, refreshToken, tokenType: 'Bearer', expiresIn: deps.accessTokens.ttlSeconds };
 }

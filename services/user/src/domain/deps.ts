@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Database } from '@orrange/db';
-import { authRedisKeys, parseKeyring, type AccessTokenSettings } from '@orrange/http';
+import { authRedisKeys, parseKeyring, REVOCATION_TTL_MARGIN_SECONDS, type AccessTokenSettings } from '@orrange/http';
 import type { Logger } from '@orrange/logger';
 import type { Config } from '../config';
 import { parseEncryptionKeyring, type EncryptionKeyring } from './encryption';
@@ -32,11 +32,33 @@ export function buildDeps(parts: { db: Database; redis: Redis; logger: Logger; c
   };
 }
 
+/** How long a revocation record must live: as long as any access token it concerns, plus a margin. */
+function revocationTtlSeconds(config: Config): number {
+  return Math.max(1, config.ACCESS_TOKEN_TTL_SECONDS) + REVOCATION_TTL_MARGIN_SECONDS;
+}
+
+/** Sets the key to the larger of its value and ARGV[1] (two racing changes never lower it), with a fresh TTL. */
+const RAISE_SCRIPT = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '-1') or -1
+local wanted = tonumber(ARGV[1])
+if wanted > current then current = wanted end
+redis.call('SET', KEYS[1], current, 'EX', ARGV[2])
+return current`;
+
 /**
- * Tells the gateway to refuse this user's access tokens issued before now (role change, stolen refresh
- * token, disabled account). The key lives as long as an access token can, then it is no longer needed.
+ * Tells every gateway replica to refuse this user's access tokens of generations below `generation` (role
+ * change, disabled account): the generation was bumped in the transaction that made the change, so every
+ * token signed before it, or signed after it from roles read before it, carries a lower one.
  */
-export async function refuseAccessTokensIssuedBefore(deps: Pick<Deps, 'redis' | 'config'>, userId: string): Promise<void> {
-  const nowSeconds = Math.floor(Date.now() / 1000);
-  await deps.redis.set(authRedisKeys.notBefore(deps.config.REDIS_PREFIX, userId), String(nowSeconds), 'EX', Math.max(1, deps.config.ACCESS_TOKEN_TTL_SECONDS));
+export async function refuseGenerationsBelow(deps: Pick<Deps, 'redis' | 'config'>, userId: string, generation: number): Promise<void> {
+  await deps.redis.eval(RAISE_SCRIPT, 1, authRedisKeys.minGeneration(deps.config.REDIS_PREFIX, userId), String(generation), String(revocationTtlSeconds(deps.config)));
+}
+
+/** Tells every gateway replica to refuse the access tokens of these sessions (logout, refresh-token reuse). */
+export async function endSessions(deps: Pick<Deps, 'redis' | 'config'>, sessionIds: string[]): Promise<void> {
+  if (!sessionIds.length) return;
+  const ttl = revocationTtlSeconds(deps.config);
+  const batch = deps.redis.multi();
+  for (const sessionId of sessionIds) batch.set(authRedisKeys.revokedSession(deps.config.REDIS_PREFIX, sessionId), '1', 'EX', ttl);
+  await batch.exec();
 }

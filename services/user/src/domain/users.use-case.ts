@@ -4,7 +4,7 @@ import { revokeAllForUser } from '../data/refresh-tokens.repository';
 import { insertAudit, type AuditContext } from '../data/audit.repository';
 import { isUuid } from '../data/sql';
 import { findUserWithProfile, setRoles, setStatus, updateProfile, type Profile } from '../data/users.repository';
-import { refuseAccessTokensIssuedBefore, type Deps } from './deps';
+import { endSessions, refuseGenerationsBelow, type Deps } from './deps';
 import { publicStats } from './reputation';
 
 const userNotFound = () => notFound('USER.NOT_FOUND', 'No such user.');
@@ -28,7 +28,10 @@ export async function patchProfile(deps: Deps, userId: string, patch: Partial<Pr
   return profile;
 }
 
-/** Admins set roles; `user` is always kept. Older access tokens (with the old roles) stop working at once. */
+/**
+ * Admins set roles; `user` is always kept. Access tokens with the old roles stop working at once (the token
+ * generation moves on), and so do the cached resolutions of the user's API keys, which carry the roles too.
+ */
 export async function changeRoles(deps: Deps, targetId: string, requested: Role[], context: AuditContext): Promise<{ id: string; roles: Role[] }> {
   if (!isUuid(targetId)) throw userNotFound();
   const roles = [...new Set<Role>(['user', ...requested])];
@@ -36,10 +39,11 @@ export async function changeRoles(deps: Deps, targetId: string, requested: Role[
     const result = await setRoles(tx, targetId, roles);
     if (!result) return undefined;
     await insertAudit(tx, context, { action: 'user.roles.changed', targetId, metadata: { before: result.before, after: result.after } });
-    return result;
+    return { ...result, keyHashes: await liveKeyHashes(tx, targetId) };
   });
   if (!changed) throw userNotFound();
-  await refuseAccessTokensIssuedBefore(deps, targetId);
+  await refuseGenerationsBelow(deps, targetId, changed.tokenGeneration);
+  await forgetApiKeyResolutions(deps, changed.keyHashes);
   return { id: targetId, roles: changed.after };
 }
 
@@ -52,15 +56,21 @@ export async function changeStatus(deps: Deps, targetId: string, status: 'ACTIVE
   const changed = await deps.db.transaction(async (tx) => {
     const result = await setStatus(tx, targetId, status);
     if (!result) return undefined;
-    const sessionsRevoked = status === 'DISABLED' ? await revokeAllForUser(tx, targetId) : 0;
-    await insertAudit(tx, context, { action: 'user.status.changed', targetId, metadata: { before: result.before, after: result.after, sessionsRevoked } });
-    return { ...result, keyHashes: await liveKeyHashes(tx, targetId) };
+    const sessions = status === 'DISABLED' ? await revokeAllForUser(tx, targetId) : [];
+    await insertAudit(tx, context, { action: 'user.status.changed', targetId, metadata: { before: result.before, after: result.after, sessionsRevoked: sessions.length } });
+    return { ...result, sessions, keyHashes: await liveKeyHashes(tx, targetId) };
   });
   if (!changed) throw userNotFound();
   if (status === 'DISABLED') {
-    await refuseAccessTokensIssuedBefore(deps, targetId);
-    const cacheKeys = changed.keyHashes.map((hash) => authRedisKeys.apiKey(deps.config.REDIS_PREFIX, hash));
-    if (cacheKeys.length) await deps.redis.del(...cacheKeys);
+    await refuseGenerationsBelow(deps, targetId, changed.tokenGeneration);
+    await endSessions(deps, changed.sessions);
+    await forgetApiKeyResolutions(deps, changed.keyHashes);
   }
   return { id: targetId, status: changed.after };
+}
+
+/** Drops the gateway's cached resolutions of these API keys: the next request resolves them again, with today's roles. */
+async function forgetApiKeyResolutions(deps: Deps, keyHashes: string[]): Promise<void> {
+  const cacheKeys = keyHashes.map((hash) => authRedisKeys.apiKey(deps.config.REDIS_PREFIX, hash));
+  if (cacheKeys.length) await deps.redis.del(...cacheKeys);
 }
