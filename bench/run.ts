@@ -1,12 +1,13 @@
 /**
- * `pnpm bench`: builds and starts the whole stack on a fresh database, then measures the targets of
- * DESIGN.md with fixed-rate (open-loop) load through the gateway. Writes bench/results/<time>.json and
- * .md, and prints the table. Tunables (env): BENCH_ORDER_RATE (1000), BENCH_DURATION_S (20),
- * BENCH_READ_RATE (200), BENCH_CONNECTIONS (10000), BENCH_CEILING_RATES ("50,100,150,200,300,500,1000"),
- * BENCH_STATS_TRADES (100000), BENCH_SKIP ("ceiling,connections,…"), BENCH_NODE_ARGS ("--cpu-prof …"),
- * BENCH_LOG=<file> (every line the services write), BENCH_PG_STATEMENTS=1 (the statements that cost Postgres most during the main load; needs pg_stat_statements
- * in the server's shared_preload_libraries).
+ * `pnpm bench`: measures the targets of DESIGN.md and of the performance issue with fixed-rate (open-loop)
+ * load through the gateway, on a fresh database, and judges throughput against the bare gateway measured in
+ * the same run. Phases: the bare gateway's ceiling; a ladder of order rates over 8 markets (stopped after the
+ * first step whose p99 is over a second); one market alone; twice the saturation rate; then the extras
+ * (10,000 held connections, the gateway's own cost, logins, statistics over a long history, the ledger check).
+ * Writes bench/results/<time>.json and .md (and latest.md) and prints the table. Tunables: see README.md,
+ * "Benchmarks".
  */
+import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,22 +18,63 @@ import { applyMigrations, deleteKeys } from '@orrange/testing';
 import { dropDatabase, ensureDatabase, run } from '../scripts/lib/infra';
 import { stackSpecs, startProcesses, stopAll, type Running, type StackPorts } from '../scripts/lib/stack';
 import { loadDotEnv, ROOT, SERVICES, serviceDir, setting } from '../scripts/lib/services';
-import { loadAgent, rssMb, runOpenLoop, summarize, usage, usageOf, type LoadResult, type Usage } from './lib/open-loop';
+import { loadAgent, runOpenLoop, summarize, type LoadResult, type RequestSpec } from './lib/open-loop';
 import { seedStatsHistory, matchToTradeLatencies } from './lib/history';
+import { measureBareGateway } from './lib/bare-gateway';
+import { addUp, StackMeter, stackTotal } from './lib/meter';
+import { inboxSchemas, perOrder, readCounters, type CounterSources } from './lib/counters';
+import { readEnvironment } from './lib/environment';
+import { startPrivateRedis } from './lib/private-redis';
+import { renderReport, LADDER_STOP_P99_MS, SINGLE_MARKET_RATE_PER_S, TARGET_RATE_PER_S, type Results, type Step } from './lib/report';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
-const ORDER_RATE = num('BENCH_ORDER_RATE', 1000);
-const DURATION_MS = num('BENCH_DURATION_S', 20) * 1000;
-const READ_RATE = num('BENCH_READ_RATE', 200);
+const list = (name: string, fallback: string) => (process.env[name] ?? fallback).split(',').filter(Boolean);
+const STEP_MS = num('BENCH_STEP_S', 60) * 1000;
+const RATES = list('BENCH_RATES', '100,200,300,500,700,1000').map(Number);
+const READ_RATE = num('BENCH_READ_RATE', 100);
+const SINGLE_RATE = num('BENCH_SINGLE_RATE', SINGLE_MARKET_RATE_PER_S);
+const FIATS = list('BENCH_FIATS', 'USD,EUR');
+const BARE_RATES = list('BENCH_BARE_RATES', '500,1000,1500,2000,2500,3000,4000').map(Number);
+/** Short by default: the bare gateway is steady within seconds, and its ladder runs up to seven steps. */
+const BARE_STEP_MS = num('BENCH_BARE_STEP_S', Math.min(10, STEP_MS / 2000)) * 1000;
+/** The extras' windows (logins, statistics, the gateway's cost): long enough for a p99, short in dev runs. */
+const EXTRA_MS = Math.min(10_000, STEP_MS);
 const CONNECTIONS = num('BENCH_CONNECTIONS', 10_000);
 const STATS_TRADES = num('BENCH_STATS_TRADES', 100_000);
-const CEILING_RATES = (process.env.BENCH_CEILING_RATES ?? '50,100,150,200,300,500,1000').split(',').map(Number);
 const PG_STATEMENTS = process.env.BENCH_PG_STATEMENTS === '1';
-const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
+const SKIP = new Set(list('BENCH_SKIP', ''));
 const USERS = 20;
 const PASSWORD = 'bench-password-123';
+/** Orders the held connections' phase places per second: a moderate load, so that memory is what it shows. */
+const CONNECTIONS_ORDER_RATE_PER_S = 100;
+/** A stack whose processes used less than this much CPU over a second is quiet (idle, it uses about 0.1 s). */
+const QUIET_CPU_S_MAX = 0.2;
+/** Longest wait for a backlog to drain before measuring anyway. */
+const QUIET_WAIT_MAX_MS = 120_000;
+/** Postgres backends publish their statistics at most once a second: wait that out before reading them. */
+const PG_STATS_FLUSH_MS = 1500;
+const WARMUP_RATE_PER_S = 200;
+const WARMUP_MS = 3000;
 
 const log = (line: string) => console.log(`[bench] ${line}`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The crypto assets traded, each with an order's price and amount and what a seller is funded with. */
+const ASSET_ORDERS = {
+  BTC: { price: '60000.00', amount: '0.00100000', deposit: '1000.00000000' },
+  ETH: { price: '3000.00', amount: '0.01000000', deposit: '10000.00000000' },
+  USDT: { price: '1.00', amount: '10.000000', deposit: '100000000.000000' },
+  USDC: { price: '1.00', amount: '10.000000', deposit: '100000000.000000' },
+} as const;
+type Asset = keyof typeof ASSET_ORDERS;
+
+interface Market {
+  asset: Asset;
+  fiat: string;
+}
+
+const MARKETS: Market[] = (Object.keys(ASSET_ORDERS) as Asset[]).flatMap((asset) => FIATS.map((fiat) => ({ asset, fiat })));
+const SINGLE_MARKET: Market[] = [{ asset: 'BTC', fiat: 'USD' }];
 
 interface User {
   id: string;
@@ -40,7 +82,9 @@ interface User {
   token: string;
 }
 
-const agent = loadAgent();
+/** Orders and book reads have connection pools of their own, so that a read never waits for an order's socket. */
+const orderAgent = loadAgent();
+const readAgent = loadAgent(64);
 
 async function call(base: string, method: string, urlPath: string, body?: unknown, token?: string): Promise<{ status: number; body: any }> {
   const res = await fetch(`${base}${urlPath}`, {
@@ -70,109 +114,37 @@ function freePort(): Promise<number> {
 }
 
 /**
- * Samples the RSS of every process and the database's connection count while `work` runs, and measures the
- * CPU seconds each process spent meanwhile (what a request costs, far steadier than latency on a busy machine).
+ * Crossing orders: pair k is a SELL then a BUY at the same price in market k mod the markets, by different
+ * users, so every pair matches whichever of the two rests first (a SELL waiting for its hold included). Each
+ * order carries an Idempotency-Key of its own, as API.md asks of clients.
  */
-async function sampled<T>(processes: Running[], databaseUrl: string, work: () => Promise<T>) {
-  const rss: Record<string, number> = {};
-  let connectionsMax = 0;
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  const dbName = databaseName(databaseUrl);
-  const timer = setInterval(async () => {
-    for (const p of processes) if (p.child.pid) rss[p.spec.label] = Math.max(rss[p.spec.label] ?? 0, await rssMb(p.child.pid));
-    const { rows } = await client.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [dbName]).catch(() => ({ rows: [{ n: 0 }] }));
-    connectionsMax = Math.max(connectionsMax, rows[0].n);
-  }, 500);
-  try {
-    const { result, cpu, writes } = await measureCpu(processes, work);
-    return { result, rss, connectionsMax, cpu, writes };
-  } finally {
-    clearInterval(timer);
-    await client.end();
-  }
-}
-
-/**
- * Waits until the stack has worked off what earlier steps left (queued events, outbox rows, vacuum): less than
- * a fifth of a core busy over a second (idle, the stack uses about a tenth: probes, relay polls), or two minutes
- * at most. Each step then measures only its own load.
- */
-async function untilQuiet(processes: Running[]): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    const { cpu } = await measureCpu(processes, () => new Promise((resolve) => setTimeout(resolve, 1000)));
-    const busy = Object.entries(cpu).filter(([label]) => label !== 'bench client').reduce((sum, [, seconds]) => sum + seconds, 0);
-    if (busy < 0.2) return;
-  }
-  log('the stack did not settle within two minutes; measuring anyway');
-}
-
-/**
- * CPU seconds and write syscalls each process, Postgres and Redis (all their processes) and the bench client
- * itself spent while `work` ran.
- */
-async function measureCpu<T>(processes: Running[], work: () => Promise<T>): Promise<{ result: T; cpu: Record<string, number>; writes: Record<string, number> }> {
-  const read = async () => {
-    const entries = await Promise.all(processes.map(async (p) => [p.spec.label, p.child.pid ? await usage(p.child.pid) : { cpuS: 0, writes: 0 }] as const));
-    const servers = [['postgres', await usageOf('postgres')], ['redis', await usageOf('redis-server')]] as const;
-    return Object.fromEntries([...entries, ...servers, ['bench client', await usage(process.pid)]]) as Record<string, Usage>;
-  };
-  const before = await read();
-  const result = await work();
-  const after = await read();
-  const labels = Object.keys(after);
-  return {
-    result,
-    cpu: Object.fromEntries(labels.map((label) => [label, Math.round((after[label]!.cpuS - before[label]!.cpuS) * 100) / 100])),
-    writes: Object.fromEntries(labels.map((label) => [label, after[label]!.writes - before[label]!.writes])),
+function orderRequests(base: string, markets: Market[], sellers: Pick<User, 'token'>[], buyers: Pick<User, 'token'>[]): (i: number) => RequestSpec {
+  return (i) => {
+    const pair = Math.floor(i / 2);
+    const sell = i % 2 === 0;
+    const market = markets[pair % markets.length]!;
+    const user = sell ? sellers[pair % sellers.length]! : buyers[pair % buyers.length]!;
+    const { price, amount } = ASSET_ORDERS[market.asset];
+    return {
+      label: sell ? 'SELL' : 'BUY',
+      url: `${base}/api/v1/orders`,
+      method: 'POST',
+      headers: { authorization: `Bearer ${user.token}`, 'idempotency-key': randomUUID() },
+      body: JSON.stringify({ side: sell ? 'SELL' : 'BUY', asset: market.asset, fiatCurrency: market.fiat, price, amount, paymentMethods: ['SEPA'] }),
+    };
   };
 }
 
-/** pg_stat_statements of the bench database: reset before the main load, read (top 60 by time) after it. */
-async function pgStatements(databaseUrl: string, action: 'reset' | 'read'): Promise<unknown> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    if (action === 'reset') {
-      await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
-      await client.query('SELECT pg_stat_statements_reset()');
-      return undefined;
-    }
-    const { rows } = await client.query(
-      `SELECT calls, round(total_exec_time::numeric, 1) AS total_ms, round(mean_exec_time::numeric, 3) AS mean_ms, round(total_plan_time::numeric, 1) AS plan_ms, rows,
-              left(regexp_replace(query, '\\s+', ' ', 'g'), 160) AS query
-       FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY total_exec_time + total_plan_time DESC LIMIT 60`,
-    );
-    // Planning time is 0 unless pg_stat_statements.track_planning is on.
-    for (const r of rows) log(`pg ${r.total_ms} ms (+${r.plan_ms} ms planning) in ${r.calls} calls (${r.mean_ms} ms each): ${r.query}`);
-    return rows;
-  } finally {
-    await client.end();
-  }
-}
-
-async function orderLoad(base: string, sellers: User[], buyers: User[], ratePerSecond: number, durationMs: number): Promise<LoadResult> {
+function bookReads(base: string, markets: Market[], ratePerSecond: number, durationMs: number): Promise<LoadResult> {
   return runOpenLoop({
     ratePerSecond,
     durationMs,
-    agent,
+    agent: readAgent,
     request: (i) => {
-      const sell = i % 2 === 0;
-      const user = sell ? sellers[(i / 2) % sellers.length]! : buyers[((i - 1) / 2) % buyers.length]!;
-      return {
-        label: sell ? 'SELL' : 'BUY',
-        url: `${base}/api/v1/orders`,
-        method: 'POST',
-        headers: { authorization: `Bearer ${user.token}` },
-        body: JSON.stringify({ side: sell ? 'SELL' : 'BUY', asset: 'BTC', fiatCurrency: 'USD', price: '60000.00', amount: '0.00100000', paymentMethods: ['SEPA'] }),
-      };
+      const market = markets[i % markets.length]!;
+      return { url: `${base}/api/v1/orderbook?asset=${market.asset}&fiatCurrency=${market.fiat}` };
     },
   });
-}
-
-function bookReads(base: string, ratePerSecond: number, durationMs: number): Promise<LoadResult> {
-  return runOpenLoop({ ratePerSecond, durationMs, agent, request: () => ({ url: `${base}/api/v1/orderbook?asset=BTC&fiatCurrency=USD` }) });
 }
 
 /** Opens `count` keep-alive connections to the gateway, each with one answered request, and holds them. */
@@ -210,6 +182,105 @@ async function holdConnections(port: number, count: number): Promise<{ open: () 
   return { open: () => sockets.filter((s) => !s.destroyed).length, close: () => sockets.forEach((s) => s.destroy()), failed };
 }
 
+/** pg_stat_statements of the bench database: reset before the target step, the 60 costliest read after it. */
+async function topStatements(bench: pg.Client, action: 'reset' | 'read'): Promise<unknown> {
+  if (action === 'reset') {
+    await bench.query('SELECT pg_stat_statements_reset()');
+    return undefined;
+  }
+  const { rows } = await bench.query(
+    `SELECT calls, round(total_exec_time::numeric, 1) AS total_ms, round(mean_exec_time::numeric, 3) AS mean_ms, round(total_plan_time::numeric, 1) AS plan_ms, rows,
+            left(regexp_replace(query, '\\s+', ' ', 'g'), 160) AS query
+     FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY total_exec_time + total_plan_time DESC LIMIT 60`,
+  );
+  // Planning time is 0 unless pg_stat_statements.track_planning is on.
+  for (const r of rows) log(`pg ${r.total_ms} ms (+${r.plan_ms} ms planning) in ${r.calls} calls (${r.mean_ms} ms each): ${r.query}`);
+  return rows;
+}
+
+/** What every phase needs: the stack, its meter and counters, the users. */
+interface Context {
+  base: string;
+  databaseUrl: string;
+  bench: pg.Client;
+  meter: StackMeter;
+  counters: CounterSources;
+  schemas: string[];
+  sellers: User[];
+  buyers: User[];
+}
+
+/**
+ * Waits until the stack has worked off what came before (queued events, outbox rows): less than
+ * QUIET_CPU_S_MAX of CPU over a second, or QUIET_WAIT_MAX_MS at most. Returns how long that took.
+ */
+async function untilQuiet(meter: StackMeter): Promise<number> {
+  const startedAt = performance.now();
+  while (performance.now() - startedAt < QUIET_WAIT_MAX_MS) {
+    const { cpuS } = await meter.measure(() => sleep(1000));
+    if (stackTotal(cpuS) < QUIET_CPU_S_MAX) return Math.round(performance.now() - startedAt) / 1000;
+  }
+  log(`the stack did not settle within ${QUIET_WAIT_MAX_MS / 1000} s; measuring anyway`);
+  return QUIET_WAIT_MAX_MS / 1000;
+}
+
+/** autovacuum is off on these machines: each phase starts without the dead rows of the one before. */
+async function vacuumAnalyze(bench: pg.Client): Promise<void> {
+  await bench.query('VACUUM ANALYZE');
+}
+
+/**
+ * One step: orders at `rate` over `markets` and book reads beside for `durationMs`, then the backlog until the
+ * stack is quiet; costs are counted over both and divided by the accepted orders.
+ */
+async function orderStep(ctx: Context, name: string, rate: number, markets: Market[], durationMs: number, statements = false): Promise<Step> {
+  await vacuumAnalyze(ctx.bench);
+  await untilQuiet(ctx.meter);
+  log(`${name}: ${rate} orders/s over ${markets.length} market(s) for ${durationMs / 1000} s, book reads at ${READ_RATE}/s…`);
+  if (statements) await topStatements(ctx.bench, 'reset');
+  const before = await readCounters(ctx.counters, ctx.schemas);
+  const since = new Date();
+  const window = await ctx.meter.measure(() =>
+    Promise.all([
+      runOpenLoop({ ratePerSecond: rate, durationMs, agent: orderAgent, request: orderRequests(ctx.base, markets, ctx.sellers, ctx.buyers) }),
+      bookReads(ctx.base, markets, READ_RATE, durationMs),
+    ]),
+  );
+  const [orders, reads] = window.result;
+  let backlogS = 0;
+  const drain = await ctx.meter.measure(async () => (backlogS = await untilQuiet(ctx.meter)));
+  await sleep(PG_STATS_FLUSH_MS);
+  const after = await readCounters(ctx.counters, ctx.schemas);
+  const matches = await matchToTradeLatencies(ctx.databaseUrl, since);
+  const top = statements ? await topStatements(ctx.bench, 'read') : undefined;
+  const accepted = Math.max(1, orders.ok);
+  const perAccepted = (byProcess: Record<string, number>, scale: number) =>
+    Object.fromEntries(Object.entries(byProcess).map(([label, value]) => [label, Math.round((value * scale * 100) / accepted) / 100]));
+  const withBacklog = addUp(window.cpuS, drain.cpuS);
+  const step: Step = {
+    name,
+    rate,
+    markets: markets.length,
+    durationS: durationMs / 1000,
+    orders,
+    bookReads: reads,
+    matchToEscrow: { matches: matches.matches, withTrade: matches.latenciesMs.length, latencyMs: summarize(matches.latenciesMs) },
+    cpuMsPerOrder: { window: perAccepted(window.cpuS, 1000), withBacklog: perAccepted(withBacklog, 1000), stackWithBacklog: Math.round((stackTotal(withBacklog) * 1000 * 100) / accepted) / 100 },
+    writesPerOrder: perAccepted(window.writes, 1),
+    backlogS,
+    perOrder: perOrder(before, after, orders.ok, reads.scheduled),
+    rssMbMax: window.rssMbMax,
+    pgConnectionsMax: window.pgConnectionsMax,
+    topStatements: top,
+  };
+  const late = orders.valid ? '' : `, INVALID (${orders.invalidReason})`;
+  log(
+    `${name}: goodput ${orders.goodputPerS}/s, p99 ${orders.latencyMs.p99} ms, ${orders.errors} errors ${JSON.stringify(orders.byStatus)}, ` +
+      `book p99 ${reads.latencyMs.p99} ms, match→escrow p99 ${step.matchToEscrow.latencyMs.p99} ms, ${step.cpuMsPerOrder.stackWithBacklog} ms CPU/order, backlog ${backlogS} s${late}`,
+  );
+  return step;
+}
+
 async function main(): Promise<void> {
   loadDotEnv();
   const startedAt = new Date();
@@ -217,24 +288,65 @@ async function main(): Promise<void> {
   const prefix = `orrange-bench-${Date.now().toString(36)}`;
   log('building (turbo)…');
   await run(`${ROOT}/node_modules/.bin/turbo`, ['run', 'build', '--output-logs=errors-only'], { cwd: ROOT, env: { TURBO_TELEMETRY_DISABLED: '1' } });
+  const privateRedis = await startPrivateRedis(await freePort());
+  const redisUrl = privateRedis?.url ?? setting('REDIS_URL');
+  if (!privateRedis) log(`redis-server could not be started: using ${redisUrl} (its CPU and commands include other clients')`);
   try {
-    report(await measure(databaseUrl, prefix, startedAt), startedAt);
+    const results = await measure(databaseUrl, redisUrl, prefix, startedAt, privateRedis?.pid);
+    report(results, startedAt);
   } finally {
-    // Whatever failed, a bench leaves nothing behind: neither its database nor a key of its Redis prefix.
+    // Whatever failed, a bench leaves nothing behind: neither its database nor its Redis (or its keys there).
     await dropDatabase(databaseUrl).catch(() => undefined);
-    const redis = new Redis(setting('REDIS_URL'), { lazyConnect: true });
-    await redis.connect().then(() => deleteKeys(redis, `${prefix}*`)).catch(() => undefined);
-    redis.disconnect();
+    if (privateRedis) await privateRedis.stop();
+    else {
+      const redis = new Redis(redisUrl, { lazyConnect: true });
+      await redis.connect().then(() => deleteKeys(redis, `${prefix}*`)).catch(() => undefined);
+      redis.disconnect();
+    }
   }
 }
 
-/** Creates and migrates the database, starts the stack, runs every step and returns the results. */
-async function measure(databaseUrl: string, prefix: string, startedAt: Date): Promise<Record<string, unknown>> {
-  await ensureDatabase(databaseUrl);
-  // The migrations' SQL applied directly, as the tests do: the database is thrown away after the run, and
-  // Prisma's WebAssembly engine would spend about two minutes starting up four times.
-  for (const service of SERVICES) await applyMigrations(databaseUrl, { schema: service.schema, dir: path.join(serviceDir(service.name), 'prisma', 'migrations') });
-  log('database created and migrated');
+/** Creates and migrates the database, measures the bare gateway, starts the stack and runs every phase. */
+async function measure(databaseUrl: string, redisUrl: string, prefix: string, startedAt: Date, redisPid: number | undefined): Promise<Results> {
+  const admin = new pg.Client({ connectionString: withDatabase(databaseUrl, 'postgres') });
+  await admin.connect();
+  const redis = new Redis(redisUrl);
+  const results: Results = {
+    startedAt: startedAt.toISOString(),
+    environment: await readEnvironment(admin, redis, redisPid !== undefined),
+    config: { rates: RATES, stepS: STEP_MS / 1000, readRatePerS: READ_RATE, singleRatePerS: SINGLE_RATE, markets: MARKETS.map((m) => `${m.asset}/${m.fiat}`), bareRates: BARE_RATES, bareStepS: BARE_STEP_MS / 1000, connections: CONNECTIONS, skip: [...SKIP] },
+    ladder: [],
+  };
+  log(`environment: ${JSON.stringify(results.environment)}`);
+  try {
+    if (!SKIP.has('bare')) {
+      log('bare gateway (express + http-proxy-middleware in front of an empty handler)…');
+      const fake = [{ token: `bench.${'x'.repeat(300)}` }];
+      results.bareGateway = await measureBareGateway({
+        rates: BARE_RATES,
+        stepMs: BARE_STEP_MS,
+        agent: orderAgent,
+        ports: { proxy: await freePort(), upstream: await freePort() },
+        request: (base) => orderRequests(base, MARKETS, fake, fake),
+        log,
+      });
+      log(`bare gateway ceiling: ${results.bareGateway.ceilingPerS}/s (stopped by ${results.bareGateway.stoppedBy})`);
+    }
+    await ensureDatabase(databaseUrl);
+    // The migrations' SQL applied directly, as the tests do: the database is thrown away after the run, and
+    // Prisma's WebAssembly engine would spend about two minutes starting up four times.
+    for (const service of SERVICES) await applyMigrations(databaseUrl, { schema: service.schema, dir: path.join(serviceDir(service.name), 'prisma', 'migrations') });
+    log('database created and migrated');
+    await runStack(databaseUrl, redisUrl, prefix, redisPid, admin, redis, results);
+  } finally {
+    await admin.end();
+    redis.disconnect();
+  }
+  results.finishedAt = new Date().toISOString();
+  return results;
+}
+
+async function runStack(databaseUrl: string, redisUrl: string, prefix: string, redisPid: number | undefined, admin: pg.Client, redis: Redis, results: Results): Promise<void> {
   const { seedAdmin } = (await import(path.join(ROOT, 'services/user/src/seed'))) as typeof import('../services/user/src/seed');
   const adminEmail = 'admin@bench.test';
   await seedAdmin({ databaseUrl, email: adminEmail, password: PASSWORD });
@@ -245,7 +357,7 @@ async function measure(databaseUrl: string, prefix: string, startedAt: Date): Pr
     NODE_ENV: 'development',
     LOG_LEVEL: 'warn',
     DATABASE_URL: databaseUrl,
-    REDIS_URL: setting('REDIS_URL'),
+    REDIS_URL: redisUrl,
     REDIS_PREFIX: prefix,
     // The benchmark measures capacity, not the limiter: lift the per-client limits.
     RATE_LIMIT_PER_MINUTE: '10000000',
@@ -260,138 +372,120 @@ async function measure(databaseUrl: string, prefix: string, startedAt: Date): Pr
     if (/"level":"error"/.test(line)) console.log(`${label} | ${line}`);
   };
   const processes = await startProcesses(stackSpecs(env, ports), { mode: 'dist', nodeArgs, onLine });
-  const base = `http://127.0.0.1:${ports.gateway}`;
-  const results: Record<string, unknown> = { startedAt: startedAt.toISOString(), machine: { cpus: (await import('node:os')).cpus().length }, config: { ORDER_RATE, DURATION_MS, READ_RATE, CONNECTIONS } };
+  const bench = new pg.Client({ connectionString: databaseUrl });
+  await bench.connect();
   try {
+    if (results.environment.pgStatStatements) await bench.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    const base = `http://127.0.0.1:${ports.gateway}`;
+    const meter = new StackMeter({ processes: processes.map((p: Running) => ({ label: p.spec.label, pid: p.child.pid! })), redisPid, admin, databaseName: databaseName(databaseUrl) });
     log('stack up; creating users and funding sellers…');
     const sellers = await Promise.all(Array.from({ length: USERS }, (_, i) => register(base, `seller${i}`)));
     const buyers = await Promise.all(Array.from({ length: USERS }, (_, i) => register(base, `buyer${i}`)));
     for (const seller of sellers) {
-      const res = await call(base, 'POST', '/api/v1/wallet/deposits', { asset: 'BTC', amount: '1000.00000000' }, seller.token);
-      if (res.status !== 201) throw new Error(`deposit: ${res.status} ${JSON.stringify(res.body)}`);
+      for (const [asset, { deposit }] of Object.entries(ASSET_ORDERS)) {
+        const res = await call(base, 'POST', '/api/v1/wallet/deposits', { asset, amount: deposit }, seller.token);
+        if (res.status !== 201) throw new Error(`deposit ${asset}: ${res.status} ${JSON.stringify(res.body)}`);
+      }
     }
-    const admin = (await call(base, 'POST', '/api/v1/auth/login', { email: adminEmail, password: PASSWORD })).body.accessToken as string;
+    const adminToken = (await call(base, 'POST', '/api/v1/auth/login', { email: adminEmail, password: PASSWORD })).body.accessToken as string;
+    const ctx: Context = {
+      base,
+      databaseUrl,
+      bench,
+      meter,
+      counters: {
+        admin,
+        bench,
+        databaseName: databaseName(databaseUrl),
+        redis,
+        gatewayMetricsUrl: `${base}/metrics`,
+        serviceMetricsUrls: SERVICES.map((s) => `http://127.0.0.1:${ports[s.name]}/metrics`),
+        statementsAvailable: results.environment.pgStatStatements,
+      },
+      schemas: await inboxSchemas(bench),
+      sellers,
+      buyers,
+    };
 
-    // Warm-up: JIT, pools, caches. Then wait until its work is done, so the main window measures its own load only
-    // (a backlog the warm-up left would add its cost, and its latency, to a slower main rate's numbers).
-    await orderLoad(base, sellers, buyers, 200, 3000);
-    await untilQuiet(processes);
+    // Warm-up: JIT, pools, caches, every market's first rows.
+    await runOpenLoop({ ratePerSecond: WARMUP_RATE_PER_S, durationMs: WARMUP_MS, agent: orderAgent, request: orderRequests(base, MARKETS, sellers, buyers) });
 
-    let held: Awaited<ReturnType<typeof holdConnections>> | undefined;
-    if (!SKIP.has('connections')) {
-      log(`opening ${CONNECTIONS} client connections to the gateway…`);
-      held = await holdConnections(ports.gateway, CONNECTIONS);
-      log(`${held.open()} connections open (${held.failed} failed)`);
+    for (const rate of RATES) {
+      const step = await orderStep(ctx, `${MARKETS.length} markets at ${rate}/s`, rate, MARKETS, STEP_MS, PG_STATEMENTS && rate === TARGET_RATE_PER_S);
+      results.ladder.push(step);
+      if (step.orders.latencyMs.p99 > LADDER_STOP_P99_MS) break;
     }
-
-    log(`orders at ${ORDER_RATE}/s for ${DURATION_MS / 1000} s with book reads at ${READ_RATE}/s…`);
-    const loadWindowStart = new Date();
-    if (PG_STATEMENTS) await pgStatements(databaseUrl, 'reset');
-    // The held connections are counted when the load's last request is sent: an idle keep-alive connection is
-    // closed by the gateway after its keep-alive timeout, as it should be, and an overloaded run drains for longer.
-    let heldThroughLoad: number | undefined;
-    const countHeld = held && setTimeout(() => (heldThroughLoad = held.open()), DURATION_MS);
-    const main = await sampled(processes, databaseUrl, () => Promise.all([orderLoad(base, sellers, buyers, ORDER_RATE, DURATION_MS), bookReads(base, READ_RATE, DURATION_MS)]));
-    if (countHeld) clearTimeout(countHeld);
-    results.orders = main.result[0];
-    results.bookReads = main.result[1];
-    results.rssMb = main.rss;
-    results.postgresConnectionsMax = main.connectionsMax;
-    results.cpuSeconds = main.cpu;
-    results.writeSyscalls = main.writes;
-    if (PG_STATEMENTS) results.pgStatements = await pgStatements(databaseUrl, 'read');
-    if (held) {
-      results.connections = { held: CONNECTIONS, stillOpen: heldThroughLoad ?? held.open(), failed: held.failed, gatewayRssMb: main.rss.gateway };
-      held.close();
+    const valid = results.ladder.filter((s) => s.orders.valid);
+    if (valid.length) {
+      const best = valid.reduce((a, b) => (b.orders.goodputPerS > a.orders.goodputPerS ? b : a));
+      results.saturation = { goodputPerS: best.orders.goodputPerS, atRate: best.rate };
     }
+    if (!SKIP.has('single')) results.singleMarket = await orderStep(ctx, `one market at ${SINGLE_RATE}/s`, SINGLE_RATE, SINGLE_MARKET, STEP_MS);
+    if (!SKIP.has('overload') && results.saturation) {
+      const rate = Math.max(1, Math.round(2 * results.saturation.goodputPerS));
+      results.overload = await orderStep(ctx, `overload: ${MARKETS.length} markets at ${rate}/s (2 × saturation)`, rate, MARKETS, STEP_MS);
+    }
+    await extras(ctx, ports, processes, adminToken, results);
+  } finally {
+    await bench.end();
+    await stopAll(processes);
+  }
+}
 
-    log('waiting for the backlog to drain, then match → trade latency…');
-    // What the orders cost in all: an overloaded stack leaves work (matching, trades) for after the window.
-    const drain = await measureCpu(processes, () => untilQuiet(processes));
-    results.cpuSecondsWithBacklog = Object.fromEntries(Object.entries(main.cpu).map(([label, s]) => [label, Math.round((s + (drain.cpu[label] ?? 0)) * 100) / 100]));
-    results.matchToTrade = summarize(await matchToTradeLatencies(databaseUrl, loadWindowStart));
+/** The measurements beside the order path: held connections, the gateway's cost, logins, statistics, the ledger. */
+async function extras(ctx: Context, ports: StackPorts, processes: Running[], adminToken: string, results: Results): Promise<void> {
+  const { base, meter } = ctx;
+  if (!SKIP.has('connections')) {
+    await vacuumAnalyze(ctx.bench);
+    await untilQuiet(meter);
+    log(`opening ${CONNECTIONS} client connections to the gateway…`);
+    const held = await holdConnections(ports.gateway, CONNECTIONS);
+    log(`${held.open()} connections open (${held.failed} failed); orders at ${CONNECTIONS_ORDER_RATE_PER_S}/s beside them…`);
+    const durationMs = Math.min(20_000, STEP_MS);
+    const window = await meter.measure(() => runOpenLoop({ ratePerSecond: CONNECTIONS_ORDER_RATE_PER_S, durationMs, agent: orderAgent, request: orderRequests(base, MARKETS, ctx.sellers, ctx.buyers) }));
+    results.connections = { held: CONNECTIONS, stillOpen: held.open(), failed: held.failed, gatewayRssMb: window.rssMbMax.gateway ?? 0, orders: window.result };
+    held.close();
+  }
 
+  if (!SKIP.has('gateway-cost')) {
     log('gateway cost: the same book read direct and through the gateway…');
-    await untilQuiet(processes);
-    const direct = await bookReads(`http://127.0.0.1:${ports['order-book']}`, 500, 10_000);
-    const viaGateway = await measureCpu(processes, () => bookReads(base, 500, 10_000));
+    await untilQuiet(meter);
+    const direct = await bookReads(`http://127.0.0.1:${ports['order-book']}`, MARKETS, 500, EXTRA_MS);
+    const viaGateway = await meter.measure(() => bookReads(base, MARKETS, 500, EXTRA_MS));
     results.gatewayCost = {
       direct: direct.latencyMs,
       viaGateway: viaGateway.result.latencyMs,
       addedP50Ms: Math.round((viaGateway.result.latencyMs.p50 - direct.latencyMs.p50) * 100) / 100,
       addedP99Ms: Math.round((viaGateway.result.latencyMs.p99 - direct.latencyMs.p99) * 100) / 100,
-      gatewayCpuMsPerRequest: Math.round((viaGateway.cpu.gateway! * 1000 * 100) / viaGateway.result.sent) / 100,
+      gatewayCpuMsPerRequest: Math.round(((viaGateway.cpuS.gateway ?? 0) * 1000 * 100) / viaGateway.result.scheduled) / 100,
     };
+  }
 
+  if (!SKIP.has('logins')) {
     log('logins…');
-    await untilQuiet(processes);
+    await untilQuiet(meter);
     results.login = await runOpenLoop({
       ratePerSecond: 40,
-      durationMs: 10_000,
-      agent,
-      request: (i) => ({ url: `${base}/api/v1/auth/login`, method: 'POST', body: JSON.stringify({ email: sellers[i % USERS]!.email, password: PASSWORD }) }),
+      durationMs: EXTRA_MS,
+      agent: orderAgent,
+      request: (i) => ({ url: `${base}/api/v1/auth/login`, method: 'POST', body: JSON.stringify({ email: ctx.sellers[i % USERS]!.email, password: PASSWORD }) }),
     });
-
-    if (!SKIP.has('ceiling')) {
-      const steps: Array<{ rate: number; p99: number; errors: number; byLabel?: LoadResult['byLabel'] }> = [];
-      for (const rate of CEILING_RATES) {
-        await untilQuiet(processes);
-        log(`ceiling step: ${rate} orders/s…`);
-        const r = await orderLoad(base, sellers, buyers, rate, 10_000);
-        steps.push({ rate, p99: r.latencyMs.p99, errors: r.errors, byLabel: r.byLabel });
-        if (r.latencyMs.p99 > 500) break;
-      }
-      results.ceiling = { steps, highestRateWithP99Under100Ms: Math.max(0, ...steps.filter((s) => s.p99 <= 100 && s.errors === 0).map((s) => s.rate)) };
-    }
-
-    if (!SKIP.has('stats')) {
-      log(`seeding ${STATS_TRADES} historical trades for the statistics endpoints…`);
-      await seedStatsHistory(databaseUrl, STATS_TRADES);
-      results.statsMarkets = await runOpenLoop({ ratePerSecond: 50, durationMs: 10_000, agent, request: () => ({ url: `${base}/api/v1/stats/markets` }) });
-      results.adminStats = await runOpenLoop({ ratePerSecond: 20, durationMs: 10_000, agent, request: () => ({ url: `${base}/api/v1/admin/stats`, headers: { authorization: `Bearer ${admin}` } }) });
-    }
-
-    const verify = await call(base, 'GET', '/api/v1/admin/ledger/verify', undefined, admin);
-    results.ledgerVerify = verify.body;
-  } finally {
-    await stopAll(processes);
   }
-  return results;
+
+  if (!SKIP.has('stats')) {
+    log(`seeding ${STATS_TRADES} historical trades for the statistics endpoints…`);
+    await seedStatsHistory(ctx.databaseUrl, STATS_TRADES);
+    await untilQuiet(meter);
+    results.statsMarkets = await runOpenLoop({ ratePerSecond: 50, durationMs: EXTRA_MS, agent: readAgent, request: () => ({ url: `${base}/api/v1/stats/markets` }) });
+    results.adminStats = await runOpenLoop({ ratePerSecond: 20, durationMs: EXTRA_MS, agent: readAgent, request: () => ({ url: `${base}/api/v1/admin/stats`, headers: { authorization: `Bearer ${adminToken}` } }) });
+  }
+
+  results.ledgerVerify = (await call(base, 'GET', '/api/v1/admin/ledger/verify', undefined, adminToken)).body;
+  results.processes = processes.map((p) => p.spec.label);
 }
 
-/** What each process spent per order answered during the main load (book reads included), e.g. CPU milliseconds. */
-function perOrder(results: Record<string, any>, totals: Record<string, number> | undefined, scale: number): string {
-  const orders = results.orders?.ok as number | undefined;
-  if (!orders || !totals) return 'n/a';
-  return Object.entries(totals).map(([label, total]) => `${label} ${Math.round((total * scale * 100) / orders) / 100}`).join(', ');
-}
-
-function report(results: Record<string, any>, startedAt: Date): void {
-  const row = (what: string, value: string, target: string) => `| ${what} | ${value} | ${target} |`;
-  const lat = (r?: LoadResult) => (r ? `p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, ${r.achievedRate}/s, ${r.errors} errors of ${r.sent}${byLabel(r)}` : 'skipped');
-  const byLabel = (r: LoadResult) => (r.byLabel ? ` (${Object.entries(r.byLabel).map(([label, l]) => `${label} p50 ${l.p50} / p99 ${l.p99} ms`).join(', ')})` : '');
-  const lines = [
-    `# Benchmark ${startedAt.toISOString()} (${results.machine.cpus} cores)`,
-    '',
-    '| what | measured | target |',
-    '| --- | --- | --- |',
-    row(`orders placed at ${ORDER_RATE}/s (crossing BUY+SELL)`, lat(results.orders), '≥ 1,000/s, p99 ≤ 100 ms, 0 errors'),
-    row('order book reads under that load', lat(results.bookReads), 'p99 ≤ 25 ms'),
-    row('match → trade with escrow locked', results.matchToTrade ? `p50 ${results.matchToTrade.p50} ms, p99 ${results.matchToTrade.p99} ms` : 'n/a', 'p99 ≤ 50 ms'),
-    row('gateway cost (book read, 500/s)', results.gatewayCost ? `+${results.gatewayCost.addedP50Ms} ms p50, +${results.gatewayCost.addedP99Ms} ms p99, ${results.gatewayCost.gatewayCpuMsPerRequest} ms of gateway CPU per request` : 'n/a', 'token check p99 ≤ 2 ms'),
-    row('login (40/s)', lat(results.login), 'p99 ≤ 250 ms'),
-    row('CPU ms per order under load, by process', perOrder(results, results.cpuSeconds, 1000), '2 cores in all: < 2 ms per order for 1,000/s'),
-    row('… with the backlog the load left, until the stack is quiet', perOrder(results, results.cpuSecondsWithBacklog, 1000), 'the steady-state cost of an order'),
-    row('write syscalls per order under load, by process', perOrder(results, results.writeSyscalls, 1), 'each a hop to another process: fewer is faster'),
-    row('RSS per process under load (MB)', Object.entries(results.rssMb ?? {}).map(([k, v]) => `${k} ${v}`).join(', '), '≤ 256 MB each'),
-    row('ceiling (p99 ≤ 100 ms, 0 errors)', results.ceiling ? `${results.ceiling.highestRateWithP99Under100Ms}/s (${results.ceiling.steps.map((s: any) => `${s.rate}/s→p99 ${s.p99} ms${s.errors ? `, ${s.errors} err` : ''}`).join('; ')})` : 'skipped', '—'),
-    row('client connections held at the gateway', results.connections ? `${results.connections.stillOpen}/${results.connections.held} open, gateway RSS ${results.connections.gatewayRssMb} MB` : 'skipped', '10,000, no errors'),
-    row('GET /stats/markets with history', lat(results.statsMarkets), 'p99 ≤ 200 ms'),
-    row('GET /admin/stats with history', lat(results.adminStats), 'p99 ≤ 200 ms'),
-    row('Postgres connections held by the stack (max)', String(results.postgresConnectionsMax), 'well under max_connections'),
-    row('ledger verifies after the run', String(results.ledgerVerify?.ok), 'true'),
-  ];
-  const markdown = lines.join('\n') + '\n';
+function report(results: Results, startedAt: Date): void {
+  const markdown = renderReport(results);
   const dir = path.join(ROOT, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');

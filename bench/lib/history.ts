@@ -10,20 +10,27 @@ async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T
   }
 }
 
+export interface MatchToTrade {
+  /** Matches recorded since `since`. */
+  matches: number;
+  /** Per match that has its trade: from the match's commit to the escrow-locking trade's, in ms. */
+  latenciesMs: number[];
+}
+
 /**
  * Match → trade latency per match made since `since`: from the order-book transaction that recorded the
  * match to the trade-execution transaction that locked the escrow and created the trade (both `now()` of
- * their transactions, on the one database clock).
+ * their transactions, on the one database clock). Matches without a trade yet are counted, not timed.
  */
-export function matchToTradeLatencies(url: string, since: Date): Promise<number[]> {
+export function matchToTradeLatencies(url: string, since: Date): Promise<MatchToTrade> {
   return withClient(url, async (client) => {
-    const { rows } = await client.query<{ ms: number }>(
+    const { rows } = await client.query<{ ms: number | null }>(
       `SELECT extract(epoch FROM (t.created_at - m.created_at)) * 1000 AS ms
-         FROM order_book.matches m JOIN trade.trades t ON t.match_id = m.id::text
+         FROM order_book.matches m LEFT JOIN trade.trades t ON t.match_id = m.id::text
         WHERE m.created_at >= $1`,
       [since],
     );
-    return rows.map((r) => Number(r.ms));
+    return { matches: rows.length, latenciesMs: rows.filter((r) => r.ms !== null).map((r) => Number(r.ms)) };
   });
 }
 

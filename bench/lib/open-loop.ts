@@ -3,7 +3,8 @@ import { Agent, request as send, type Dispatcher } from 'undici';
 /**
  * Fixed-rate (open-loop) load: requests are scheduled at `ratePerSecond` regardless of how fast answers
  * come, and each latency is counted from the request's scheduled time, so a slow server cannot hide its
- * queueing (no coordinated omission).
+ * queueing (no coordinated omission). The generator checks itself too: a step whose sends started late
+ * measured the generator, not the server, and is marked invalid.
  */
 export interface LoadOptions {
   ratePerSecond: number;
@@ -12,10 +13,8 @@ export interface LoadOptions {
   request: (i: number) => RequestSpec;
   /** Keep-alive connections shared by the load's requests (see loadAgent). */
   agent: Dispatcher;
-  /** A request still unanswered after this counts as an error. */
+  /** A request still unanswered after this counts as an error ("timeout"). */
   timeoutMs?: number;
-  /** Is this answer a success? Default: 2xx. */
-  ok?: (status: number, body: string) => boolean;
   onResponse?: (i: number, status: number, body: string, latencyMs: number) => void;
 }
 
@@ -28,15 +27,39 @@ export interface RequestSpec {
   label?: string;
 }
 
+/** A send that starts later than this after its scheduled time means the generator fell behind. */
+export const SEND_LATE_P99_MAX_MS = 10;
+/** Requests unanswered after this count as errors; their latency is counted as this long. */
+export const REQUEST_TIMEOUT_MS = 5000;
+
 export interface LoadResult {
   rateTarget: number;
-  sent: number;
+  durationMs: number;
+  /** Requests the schedule asked for: rate × duration. */
+  scheduled: number;
+  /** Sends started by the end of the window (plus SEND_LATE_P99_MAX_MS). */
+  sentInWindow: number;
+  /** 2xx answers. */
   ok: number;
+  /** 2xx per second, over the window or until the last answer came, whichever is longer. */
+  goodputPerS: number;
+  /** Every answer that was not a 2xx, 503s included; see byStatus. */
   errors: number;
+  /** 503s on their own: the stack shedding load on purpose (with Retry-After), not failing. */
+  unavailable503: number;
+  /** Answers by status code, and `timeout` / the error code for requests that got none. */
+  byStatus: Record<string, number>;
   errorSamples: string[];
-  achievedRate: number;
+  /** Every answer, errors included. */
   latencyMs: LatencySummary;
+  /** 2xx answers only: what a client whose request was accepted waited. */
+  acceptedLatencyMs: LatencySummary;
   byLabel?: Record<string, LatencySummary>;
+  /** How late sends started after their scheduled time: the generator's own health. */
+  sendLateMs: LatencySummary;
+  /** False when the generator fell behind its schedule: the numbers then describe the generator. */
+  valid: boolean;
+  invalidReason?: string;
 }
 
 export type LatencySummary = ReturnType<typeof summarize>;
@@ -48,9 +71,18 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 export function summarize(latencies: number[]) {
-  const sorted = [...latencies].sort((a, b) => a - b);
-  const mean = sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : 0;
-  return { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: percentile(sorted, 100), mean: Math.round(mean * 100) / 100 };
+  const sorted = Float64Array.from(latencies).sort();
+  const values = Array.from(sorted);
+  const mean = values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0;
+  return {
+    count: values.length,
+    p50: percentile(values, 50),
+    p90: percentile(values, 90),
+    p99: percentile(values, 99),
+    p999: percentile(values, 99.9),
+    max: percentile(values, 100),
+    mean: Math.round(mean * 100) / 100,
+  };
 }
 
 /**
@@ -67,56 +99,96 @@ async function call(spec: RequestSpec, dispatcher: Dispatcher, timeoutMs: number
   return { status: res.statusCode, body: await res.body.text() };
 }
 
+/** `timeout` for undici's own timeouts, else the error's code (ECONNRESET, …) or `network`. */
+function failureKind(error: Error & { code?: string }): string {
+  if (error.code === 'UND_ERR_HEADERS_TIMEOUT' || error.code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
+  return error.code ?? 'network';
+}
+
 export async function runOpenLoop(options: LoadOptions): Promise<LoadResult> {
-  const total = Math.floor((options.ratePerSecond * options.durationMs) / 1000);
+  const scheduled = Math.floor((options.ratePerSecond * options.durationMs) / 1000);
   const intervalMs = 1000 / options.ratePerSecond;
-  const timeoutMs = options.timeoutMs ?? 5000;
-  const ok = options.ok ?? ((status) => status >= 200 && status < 300);
+  const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
   const latencies: number[] = [];
+  const accepted: number[] = [];
+  const lateness: number[] = [];
   const labelled = new Map<string, number[]>();
+  const byStatus: Record<string, number> = {};
   const errorSamples: string[] = [];
   let okCount = 0;
-  let errors = 0;
+  let lastAnswerAt = 0;
   const inFlight: Promise<void>[] = [];
   const startedAt = performance.now();
+  const windowEnd = startedAt + options.durationMs + SEND_LATE_P99_MAX_MS;
+  let sentInWindow = 0;
 
-  for (let i = 0; i < total; i++) {
+  const count = (kind: string) => (byStatus[kind] = (byStatus[kind] ?? 0) + 1);
+  for (let i = 0; i < scheduled; i++) {
     const scheduledAt = startedAt + i * intervalMs;
     const waitMs = scheduledAt - performance.now();
     if (waitMs > 1) await new Promise((resolve) => setTimeout(resolve, waitMs));
     const spec = options.request(i);
+    const sendAt = performance.now();
+    lateness.push(Math.max(0, sendAt - scheduledAt));
+    if (sendAt <= windowEnd) sentInWindow++;
     // Every answer's latency counts, errors included, also under the request's label if it has one.
     const answered = () => {
-      const latencyMs = performance.now() - scheduledAt;
+      lastAnswerAt = performance.now();
+      const latencyMs = lastAnswerAt - scheduledAt;
       latencies.push(latencyMs);
-      const own = spec.label === undefined ? undefined : labelled.get(spec.label);
-      if (own) own.push(latencyMs);
-      else if (spec.label !== undefined) labelled.set(spec.label, [latencyMs]);
+      if (spec.label !== undefined) {
+        const own = labelled.get(spec.label);
+        if (own) own.push(latencyMs);
+        else labelled.set(spec.label, [latencyMs]);
+      }
       return latencyMs;
     };
     inFlight.push(
       call(spec, options.agent, timeoutMs).then(
         ({ status, body }) => {
           const latencyMs = answered();
-          if (ok(status, body)) okCount++;
-          else {
-            errors++;
-            if (errorSamples.length < 5) errorSamples.push(`${status} ${body.slice(0, 200)}`);
-          }
+          count(String(status));
+          if (status >= 200 && status < 300) {
+            okCount++;
+            accepted.push(latencyMs);
+          } else if (errorSamples.length < 5) errorSamples.push(`${status} ${body.slice(0, 200)}`);
           options.onResponse?.(i, status, body, latencyMs);
         },
         (error: Error) => {
           answered();
-          errors++;
+          count(failureKind(error));
           if (errorSamples.length < 5) errorSamples.push(error.message);
         },
       ),
     );
   }
   await Promise.all(inFlight);
-  const elapsedS = (performance.now() - startedAt) / 1000;
-  const byLabel = labelled.size > 0 ? Object.fromEntries([...labelled].map(([label, values]) => [label, summarize(values)])) : undefined;
-  return { rateTarget: options.ratePerSecond, sent: total, ok: okCount, errors, errorSamples, achievedRate: Math.round(total / elapsedS), latencyMs: summarize(latencies), byLabel };
+  const elapsedS = Math.max(options.durationMs, lastAnswerAt - startedAt) / 1000;
+  const sendLateMs = summarize(lateness);
+  const invalidReason =
+    sendLateMs.p99 > SEND_LATE_P99_MAX_MS
+      ? `sends started ${sendLateMs.p99} ms late at p99 (> ${SEND_LATE_P99_MAX_MS} ms)`
+      : sentInWindow < scheduled
+        ? `${sentInWindow} of ${scheduled} sent within the window`
+        : undefined;
+  return {
+    rateTarget: options.ratePerSecond,
+    durationMs: options.durationMs,
+    scheduled,
+    sentInWindow,
+    ok: okCount,
+    goodputPerS: Math.round((okCount / elapsedS) * 10) / 10,
+    errors: scheduled - okCount,
+    unavailable503: byStatus['503'] ?? 0,
+    byStatus,
+    errorSamples,
+    latencyMs: summarize(latencies),
+    acceptedLatencyMs: summarize(accepted),
+    byLabel: labelled.size > 0 ? Object.fromEntries([...labelled].map(([label, values]) => [label, summarize(values)])) : undefined,
+    sendLateMs,
+    valid: invalidReason === undefined,
+    invalidReason,
+  };
 }
 
 /** Resident set size of a process in MB, from /proc (Linux). */
@@ -145,7 +217,7 @@ export async function usage(pid: number): Promise<Usage> {
   return { cpuS: (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100, writes: Number(/syscw:\s+(\d+)/.exec(io)?.[1] ?? 0) };
 }
 
-/** The usage so far of every process whose command name is `comm` together (e.g. all of Postgres's backends). */
+/** The usage so far of every process whose command name is `comm` together (e.g. a shared Redis's threads' process). */
 export async function usageOf(comm: string): Promise<Usage> {
   const { readdir, readFile } = await import('node:fs/promises');
   const pids = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry));

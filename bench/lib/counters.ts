@@ -1,0 +1,114 @@
+import type pg from 'pg';
+import type { Redis } from 'ioredis';
+
+/**
+ * Work counters of the whole stack, read before and after a step so that a step's orders can be divided into
+ * them: what one order costs in statements, commits, Redis commands, queue jobs and HTTP requests. Each is read
+ * where it cannot include other engineers' work on the shared servers (the bench database's own statistics,
+ * the bench's private Redis), and without adding to what it counts (read from another database, routes left out).
+ */
+export interface Counters {
+  /** Transactions committed in the bench database (pg_stat_database.xact_commit). */
+  pgCommits: number;
+  pgRollbacks: number;
+  /** Statements run in the bench database (pg_stat_statements), when the server has it loaded. */
+  pgStatements?: number;
+  /** Commands the bench's Redis processed (INFO total_commands_processed), ours to read them included. */
+  redisCommands: number;
+  /** Queue jobs consumed: every consumed event leaves one inbox row in its consumer's schema. */
+  queueJobs: number;
+  /** Requests served by the gateway and the services, health probes, metrics scrapes and book reads left out. */
+  httpRequests: { gateway: number; services: number };
+}
+
+export interface CounterSources {
+  admin: pg.Client;
+  /** A connection to the bench database (inbox rows, pg_stat_statements). */
+  bench: pg.Client;
+  databaseName: string;
+  redis: Redis;
+  /** `/metrics` of the gateway, and of every service. */
+  gatewayMetricsUrl: string;
+  serviceMetricsUrls: string[];
+  statementsAvailable: boolean;
+}
+
+/** Routes and route groups that are not the orders' work: probes, scrapes, docs and the book reads run beside. */
+const NOT_ORDER_WORK = /^(\/?health|\/?metrics|docs|unmatched|\/api\/v1\/orderbook)$/;
+
+/** Sums `*_request_duration_seconds_count` samples of a Prometheus page, leaving out NOT_ORDER_WORK. */
+export function requestCount(page: string): number {
+  let total = 0;
+  for (const line of page.split('\n')) {
+    const match = /^\w*http_request_duration_seconds_count\{([^}]*)\}\s+(\d+(?:\.\d+)?(?:e\+?\d+)?)/.exec(line);
+    if (!match) continue;
+    const where = /(?:route|group)="([^"]*)"/.exec(match[1]!)?.[1] ?? '';
+    if (!NOT_ORDER_WORK.test(where)) total += Number(match[2]);
+  }
+  return total;
+}
+
+async function metricsPage(url: string): Promise<string> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  return res.text();
+}
+
+/** The schemas that hold an inbox table (every consuming service's). */
+export async function inboxSchemas(bench: pg.Client): Promise<string[]> {
+  const { rows } = await bench.query<{ schema: string }>(`SELECT table_schema AS schema FROM information_schema.tables WHERE table_name = 'inbox' ORDER BY 1`);
+  return rows.map((r) => r.schema);
+}
+
+export async function readCounters(sources: CounterSources, schemas: string[]): Promise<Counters> {
+  const { rows } = await sources.admin.query<{ commits: string; rollbacks: string }>(
+    'SELECT xact_commit::text AS commits, xact_rollback::text AS rollbacks FROM pg_stat_database WHERE datname = $1',
+    [sources.databaseName],
+  );
+  const statements = sources.statementsAvailable
+    ? Number((await sources.bench.query<{ n: string }>('SELECT coalesce(sum(calls), 0)::text AS n FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())')).rows[0]!.n)
+    : undefined;
+  const inbox = schemas.length
+    ? Number((await sources.bench.query<{ n: string }>(`SELECT (${schemas.map((s) => `(SELECT count(*) FROM "${s}".inbox)`).join(' + ')})::text AS n`)).rows[0]!.n)
+    : 0;
+  const info = await sources.redis.info('stats');
+  const [gatewayPage, ...servicePages] = await Promise.all([sources.gatewayMetricsUrl, ...sources.serviceMetricsUrls].map((url) => metricsPage(url).catch(() => '')));
+  return {
+    pgCommits: Number(rows[0]?.commits ?? 0),
+    pgRollbacks: Number(rows[0]?.rollbacks ?? 0),
+    pgStatements: statements,
+    redisCommands: Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? 0),
+    queueJobs: inbox,
+    httpRequests: { gateway: requestCount(gatewayPage ?? ''), services: servicePages.reduce((sum, page) => sum + requestCount(page), 0) },
+  };
+}
+
+export interface PerOrder {
+  pgStatements?: number;
+  pgCommits: number;
+  pgRollbacks: number;
+  redisCommands: number;
+  queueJobs: number;
+  /** Requests the stack served per order: the client's own at the gateway plus every hop behind it. */
+  httpRequests: number;
+}
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
+
+/**
+ * What one order cost between two readings. `bookReads` is how many book reads ran beside the orders: the
+ * gateway counts them in the order-book's route group, so they are taken off its count (the services count
+ * them under their own route, which is left out already).
+ */
+export function perOrder(before: Counters, after: Counters, orders: number, bookReads: number): PerOrder | undefined {
+  if (orders <= 0) return undefined;
+  const per = (delta: number) => round2(delta / orders);
+  const http = after.httpRequests.gateway - before.httpRequests.gateway - bookReads + (after.httpRequests.services - before.httpRequests.services);
+  return {
+    pgStatements: after.pgStatements !== undefined && before.pgStatements !== undefined ? per(after.pgStatements - before.pgStatements) : undefined,
+    pgCommits: per(after.pgCommits - before.pgCommits),
+    pgRollbacks: per(after.pgRollbacks - before.pgRollbacks),
+    redisCommands: per(after.redisCommands - before.redisCommands),
+    queueJobs: per(after.queueJobs - before.queueJobs),
+    httpRequests: per(http),
+  };
+}
