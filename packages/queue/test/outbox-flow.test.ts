@@ -48,8 +48,8 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
       prefix: p,
       logger,
       handlers: {
-        'order.placed': async (event, tx) => {
-          await tx.query('INSERT INTO holds (order_id, amount) VALUES ($1, $2)', [event.payload.orderId, event.payload.amount]);
+        'order.cancelled': async (event, tx) => {
+          await tx.query('INSERT INTO holds (order_id, amount) VALUES ($1, $2)', [event.payload.orderId, event.payload.remaining]);
         },
       },
       ...options,
@@ -59,13 +59,13 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
   }
 
   async function placeOrder(orderId: string) {
-    await db.transaction((tx) => enqueueEvent(tx, 'order.placed', { orderId, userId: 'u1', side: 'SELL', asset: 'BTC', amount: '0.5' }));
+    await db.transaction((tx) => enqueueEvent(tx, 'order.cancelled', { orderId, userId: 'u1', side: 'SELL', asset: 'BTC', remaining: '0.5' }));
   }
 
   it('when a transaction that wrote an event rolls back, then nothing is published', async () => {
     await expect(
       db.transaction(async (tx) => {
-        await enqueueEvent(tx, 'order.placed', { orderId: 'o-rollback', userId: 'u1', side: 'SELL', asset: 'BTC', amount: '1' });
+        await enqueueEvent(tx, 'order.cancelled', { orderId: 'o-rollback', userId: 'u1', side: 'SELL', asset: 'BTC', remaining: '1' });
         throw new Error('abort');
       }),
     ).rejects.toThrow('abort');
@@ -73,16 +73,16 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
   });
 
   it('when an event payload is malformed, then it is refused before reaching the outbox', async () => {
-    await expect(db.transaction((tx) => enqueueEvent(tx, 'order.placed', { orderId: 'o', userId: 'u', side: 'SELL', asset: 'DOGE', amount: '1' } as never))).rejects.toThrow();
+    await expect(db.transaction((tx) => enqueueEvent(tx, 'order.cancelled', { orderId: 'o', userId: 'u', side: 'SELL', asset: 'DOGE', remaining: '1' } as never))).rejects.toThrow();
   });
 
   it('when many events are enqueued in one statement, then they keep their order, a known id is skipped, and one bad payload writes none', async () => {
-    const held = (orderId: string) => outgoing('hold.placed', { orderId });
+    const held = (orderId: string, options?: { id: string }) => outgoing('order.cancelled', { orderId, userId: 'u1', side: 'SELL', asset: 'BTC', remaining: '1' }, options);
     const known = randomUUID();
-    await db.transaction((tx) => enqueueEvent(tx, 'hold.placed', { orderId: 'first' }, { id: known }));
-    await db.transaction((tx) => enqueueEvents(tx, [held('a'), outgoing('hold.placed', { orderId: 'again' }, { id: known }), held('b')]));
+    await db.transaction((tx) => enqueueEvent(tx, 'order.cancelled', { orderId: 'first', userId: 'u1', side: 'SELL', asset: 'BTC', remaining: '1' }, { id: known }));
+    await db.transaction((tx) => enqueueEvents(tx, [held('a'), held('again', { id: known }), held('b')]));
     expect(await db.query(`SELECT payload->>'orderId' AS o FROM outbox ORDER BY seq`)).toEqual([{ o: 'first' }, { o: 'a' }, { o: 'b' }]);
-    await expect(db.transaction((tx) => enqueueEvents(tx, [held('c'), outgoing('order.placed', { orderId: 'o' } as never)]))).rejects.toThrow();
+    await expect(db.transaction((tx) => enqueueEvents(tx, [held('c'), outgoing('order.cancelled', { orderId: 'o' } as never)]))).rejects.toThrow();
     expect(await db.query(`SELECT count(*)::int AS n FROM outbox WHERE payload->>'orderId' = 'c'`)).toEqual([{ n: 0 }]);
   });
 
@@ -120,7 +120,7 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
 
   it('when the same event is delivered twice, then the second delivery is a duplicate and changes nothing', async () => {
     const c = consumer(prefix());
-    const envelope = { id: randomUUID(), type: 'order.placed', occurredAt: new Date().toISOString(), payload: { orderId: 'o-dup', userId: 'u1', side: 'SELL', asset: 'BTC', amount: '2' } };
+    const envelope = { id: randomUUID(), type: 'order.cancelled', occurredAt: new Date().toISOString(), payload: { orderId: 'o-dup', userId: 'u1', side: 'SELL', asset: 'BTC', remaining: '2' } };
     expect(await c.apply(envelope)).toBe('applied');
     expect(await c.apply(envelope)).toBe('duplicate');
     expect(await db.query('SELECT count(*)::int AS n FROM holds')).toEqual([{ n: 1 }]);
@@ -128,7 +128,7 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
 
   it('when grouped events arrive together, then each is applied once with its inbox row, duplicates change nothing, and a failing event fails only its group', async () => {
     const c = consumer(prefix(), { batchKey: () => 'all' });
-    const envelope = (orderId: string, amount = '1') => ({ id: randomUUID(), type: 'order.placed', occurredAt: new Date().toISOString(), payload: { orderId, userId: 'u1', side: 'SELL', asset: 'BTC', amount } });
+    const envelope = (orderId: string, remaining = '1') => ({ id: randomUUID(), type: 'order.cancelled', occurredAt: new Date().toISOString(), payload: { orderId, userId: 'u1', side: 'SELL', asset: 'BTC', remaining } });
     const first = envelope('o-g1');
     const many = [first, envelope('o-g2'), first, envelope('o-g3')];
     expect(await Promise.all(many.map((e) => c.apply(e, false)))).toEqual(['applied', 'applied', 'duplicate', 'applied']);
@@ -153,13 +153,13 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
     const c = consumer(prefix(), {
       batchKey: () => 'all',
       bulkHandlers: {
-        'order.placed': async (events, tx) => {
+        'order.cancelled': async (events, tx) => {
           calls.push(events.map((e) => e.payload.orderId));
-          await tx.query('INSERT INTO holds (order_id, amount) SELECT * FROM unnest($1::text[], $2::numeric[])', [events.map((e) => e.payload.orderId), events.map((e) => e.payload.amount)]);
+          await tx.query('INSERT INTO holds (order_id, amount) SELECT * FROM unnest($1::text[], $2::numeric[])', [events.map((e) => e.payload.orderId), events.map((e) => e.payload.remaining)]);
         },
       },
     });
-    const envelope = (orderId: string) => ({ id: randomUUID(), type: 'order.placed', occurredAt: new Date().toISOString(), payload: { orderId, userId: 'u1', side: 'SELL', asset: 'BTC', amount: '1' } });
+    const envelope = (orderId: string) => ({ id: randomUUID(), type: 'order.cancelled', occurredAt: new Date().toISOString(), payload: { orderId, userId: 'u1', side: 'SELL', asset: 'BTC', remaining: '1' } });
     const already = envelope('b-0');
     expect(await c.apply(already)).toBe('applied');
     const twice = envelope('b-2');
@@ -173,7 +173,7 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
 
   it('when an event is malformed, then it fails without retries and changes nothing', async () => {
     const c = consumer(prefix());
-    await expect(c.apply({ id: randomUUID(), type: 'order.placed', occurredAt: 'x', payload: { orderId: 1 } })).rejects.toThrow(/malformed/);
+    await expect(c.apply({ id: randomUUID(), type: 'order.cancelled', occurredAt: 'x', payload: { orderId: 1 } })).rejects.toThrow(/malformed/);
     await expect(c.apply({ nonsense: true })).rejects.toThrow(/malformed/);
     expect(await db.query('SELECT count(*)::int AS n FROM holds')).toEqual([{ n: 0 }]);
   });
@@ -192,7 +192,7 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
       lockDurationMs: 300,
       stalledIntervalMs: 200,
       handlers: {
-        'order.placed': async () => {
+        'order.cancelled': async () => {
           started++;
           await blocked;
           throw new Error('process died');
@@ -222,12 +222,12 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
   it('when a timer event has deliverAt in the future, then it is delivered no earlier', async () => {
     const p = prefix();
     const seen: number[] = [];
-    consumer(p, { handlers: { 'trade.payment-deadline': async () => void seen.push(Date.now()) } }).start();
+    consumer(p, { service: 'dispute', handlers: { 'dispute.deadline': async () => void seen.push(Date.now()) } }).start();
     const relay = new OutboxRelay({ db, connection, prefix: p, logger, pollIntervalMs: 20 });
     closers.push(() => relay.stop());
     relay.start();
     const at = Date.now() + 400;
-    await db.transaction((tx) => enqueueEvent(tx, 'trade.payment-deadline', { tradeId: 't1' }, { deliverAt: new Date(at) }));
+    await db.transaction((tx) => enqueueEvent(tx, 'dispute.deadline', { disputeId: 'd1', kind: 'ASSIGNMENT' }, { deliverAt: new Date(at) }));
     relay.kick();
     await eventually(async () => seen.length === 1);
     expect(seen[0]).toBeGreaterThanOrEqual(at - 5);

@@ -37,9 +37,7 @@ describe('matching on a long order history', () => {
   it('when BUY orders and funded SELL orders match, then no statement scans the whole history', async () => {
     const before = await orderScans();
     await t.place('buyer-1', { price: '100.00', amount: '1' });
-    const sells = [];
-    for (const seller of ['seller-1', 'seller-2']) sells.push((await t.place(seller, { side: 'SELL', price: '100.00', amount: '0.5' })).body.order.id as string);
-    await t.deliverHoldsTogether(sells.map((orderId) => ({ orderId })));
+    await Promise.all(['seller-1', 'seller-2'].map((seller) => t.placeFundedSell(seller, { price: '100.00', amount: '0.5' })));
     await t.placeFundedSell('seller-3', { price: '101.00', amount: '1' });
     const crossing = await t.place('buyer-2', { price: '101.00', amount: '0.4' });
     expect(crossing.body.fills).toHaveLength(1);
