@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
+import { AggregatorRegistry, type Registry } from 'prom-client';
 
 /** What the primary logs through: the service's winston logger fits. */
 export interface ClusterLogger {
@@ -134,9 +135,72 @@ function superviseWorkers(count: number, logger: ClusterLogger, options: Cluster
     }, (options.shutdownTimeoutMs ?? 10_000) + SHUTDOWN_GRACE_MS).unref();
   }
 
+  answerMetricsRequests();
   // `on`, not `once`: a second Ctrl-C must not kill the primary with the default action while workers stop.
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   logger.info('starting workers', { workers: count, pid: process.pid });
   for (let i = 0; i < count; i++) fork();
+}
+
+/** The IPC message a worker sends the primary for the whole cluster's metrics, and the primary's answer. */
+const METRICS_MESSAGE = 'orrange:cluster-metrics';
+/** A scrape that waits longer than this for the other workers fails (prom-client's own limit is 5 s). */
+const METRICS_TIMEOUT_MS = 6_000;
+
+interface MetricsMessage {
+  type: typeof METRICS_MESSAGE;
+  id: number;
+  text?: string;
+  error?: string;
+}
+
+const isMetricsMessage = (message: unknown): message is MetricsMessage => (message as { type?: unknown } | null)?.type === METRICS_MESSAGE;
+
+/** In the primary: a worker's request for the cluster's metrics is answered with every worker's, aggregated. */
+function answerMetricsRequests(): void {
+  const aggregator = new AggregatorRegistry();
+  cluster.on('message', (worker: Worker, message: unknown) => {
+    if (!isMetricsMessage(message)) return;
+    const reply = (answer: Partial<MetricsMessage>) => worker.isConnected() && worker.send({ type: METRICS_MESSAGE, id: message.id, ...answer });
+    aggregator.clusterMetrics().then(
+      (text) => reply({ text }),
+      (error: Error) => reply({ error: error.message }),
+    );
+  });
+}
+
+/**
+ * What a service's /metrics should answer. In a single process: its registry. In a cluster worker: the sum of
+ * every worker's registry (counters and histograms added, gauges as each declares with `aggregator`), asked of
+ * the primary, which asks each worker over IPC (prom-client's AggregatorRegistry). A scrape lands on whichever
+ * worker accepts it; without this it would see that worker's counters only, and a different worker's at the
+ * next scrape. Call once per registry, in the worker.
+ */
+export function clusterMetrics(registry: Registry): () => Promise<string> {
+  if (!cluster.isWorker || !process.send) return () => registry.metrics();
+  AggregatorRegistry.setRegistries([registry]);
+  new AggregatorRegistry(); // in a worker: answers the primary's requests with this registry's metrics
+  const pending = new Map<number, { resolve: (text: string) => void; reject: (error: Error) => void }>();
+  let nextId = 0;
+  process.on('message', (message: unknown) => {
+    if (!isMetricsMessage(message)) return;
+    const waiting = pending.get(message.id);
+    pending.delete(message.id);
+    if (message.error !== undefined) waiting?.reject(new Error(message.error));
+    else waiting?.resolve(message.text ?? '');
+  });
+  return () =>
+    new Promise<string>((resolve, reject) => {
+      const id = nextId++;
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new Error('cluster metrics timed out'));
+      }, METRICS_TIMEOUT_MS);
+      pending.set(id, {
+        resolve: (text) => (clearTimeout(timer), resolve(text)),
+        reject: (error) => (clearTimeout(timer), reject(error)),
+      });
+      process.send!({ type: METRICS_MESSAGE, id } satisfies MetricsMessage);
+    });
 }

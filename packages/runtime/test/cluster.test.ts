@@ -68,9 +68,9 @@ async function eventually(check: () => boolean): Promise<void> {
   while (!check()) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
-const get = (port: number) =>
+const get = (port: number, path = '/') =>
   new Promise<string>((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, agent: false }, (res) => {
+    http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
       let body = '';
       res.on('data', (chunk: Buffer) => (body += chunk.toString()));
       res.on('end', () => resolve(body));
@@ -111,6 +111,8 @@ describe('runClustered', () => {
     expect(new Set(pids).size).toBe(2);
     expect(pids).not.toContain(running.child.pid);
     expect(pids).toContain(Number(await get(port)));
+    // Whichever worker answers /metrics, it reports both.
+    for (let i = 0; i < 4; i++) expect(await get(port, '/metrics')).toMatch(/^fixture_workers_started_total 2$/m);
 
     process.kill(pids[0]!, 'SIGKILL');
     const [died] = await running.waitFor('worker died; restarting it');

@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { accessLog, notFoundHandler, parseKeyring, problemHandler, requestContext } from '@orrange/http';
 import type { Logger } from '@orrange/logger';
+import { clusterMetrics } from '@orrange/runtime/cluster';
 import { ApiKeyResolver } from './auth/api-key-resolver';
 import { authenticate, refuseBadCredentials, stripInternalHeaders } from './auth/authenticate.middleware';
 import { TokenChecker } from './auth/token-checker';
@@ -73,8 +74,9 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(stripInternalHeaders); // 7. no client speaks for the gateway
   // The gateway's own pages: no credentials, no rate limits.
   app.use(healthRouter({ upstreams, redis, timeoutMs: config.HEALTH_TIMEOUT_MS }));
+  const metricsText = clusterMetrics(registry); // every worker's, whichever worker the scrape reaches
   app.get('/metrics', async (_req, res) => {
-    res.type(registry.contentType).send(await registry.metrics());
+    res.type(registry.contentType).send(await metricsText());
   });
   app.use(docsRouter(openapi));
   app.use(shedOverload({ maxInFlight: config.UPSTREAM_MAX_IN_FLIGHT, metrics })); // 7b. a full service lane → 503 at once, before any Redis work

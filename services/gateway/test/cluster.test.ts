@@ -67,7 +67,7 @@ describe('gateway as a cluster', () => {
     await testRedis.cleanup();
   });
 
-  it('when SIGTERM reaches the primary, then every worker finishes its requests in flight, stops, and the primary exits 0', async () => {
+  it('when two workers serve, then /metrics counts both, and on SIGTERM every worker finishes its requests in flight, stops, and the primary exits 0', async () => {
     const port = await freePort();
     gateway = spawn(process.execPath, ['--import', TSX_LOADER, '--conditions=@orrange/source', path.join(ROOT, 'services/gateway/src/index.ts')], {
       cwd: path.join(ROOT, 'services/gateway'),
@@ -100,6 +100,11 @@ describe('gateway as a cluster', () => {
 
     const inFlight = get(`http://127.0.0.1:${port}/api/v1/orderbook?asset=BTC&fiatCurrency=USD`);
     await eventually(async () => held.length === 1);
+    // Each scrape, on a connection of its own, may reach either worker: every one counts both workers' requests.
+    for (let i = 0; i < 4; i++) {
+      const scrape = await get(`http://127.0.0.1:${port}/metrics`);
+      expect(scrape.body).toMatch(/^gateway_upstream_in_flight\{service="order-book",lane="read"\} 1$/m);
+    }
     gateway.kill('SIGTERM');
     await eventually(async () => said('shutting down').length === 2); // both workers got it from the primary
     for (const res of held.splice(0)) res.json({ bids: [], asks: [] });

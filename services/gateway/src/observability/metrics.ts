@@ -45,8 +45,9 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
     }),
     upstreamHealthy: new Gauge({
       name: 'gateway_upstream_healthy',
-      help: '1 when the upstream is in rotation, 0 when it is out',
+      help: '1 when the upstream is in rotation, 0 when it is out (in a cluster: 1 when it is in every worker\'s rotation)',
       labelNames: ['service', 'upstream'],
+      aggregator: 'min',
       registers: [registry],
     }),
     upstreamShed: new Counter({
@@ -57,7 +58,7 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
     }),
     upstreamInFlight: new Gauge({
       name: 'gateway_upstream_in_flight',
-      help: 'Requests admitted for a service and lane (read: GET/HEAD, write: the rest) and not answered yet, in this process',
+      help: 'Requests admitted for a service and lane (read: GET/HEAD, write: the rest) and not answered yet (in a cluster: all workers together; each admits up to UPSTREAM_MAX_IN_FLIGHT)',
       labelNames: ['service', 'lane'],
       registers: [registry],
     }),
@@ -75,7 +76,8 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
     }),
     trackedActive: new Gauge({
       name: 'gateway_tracked_cache_active',
-      help: '1 while Redis tracking is established and the in-process cache answers, 0 while every lookup goes to Redis',
+      help: '1 while Redis tracking is established and the in-process cache answers, 0 while every lookup goes to Redis (in a cluster: 1 when it is in every worker)',
+      aggregator: 'min',
       registers: [registry],
     }),
   };
