@@ -7,7 +7,13 @@ import { secretKey } from './secret-key';
 
 export const ROLES = ['user', 'arbitrator', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
-export const SCOPES = ['read', 'trade'] as const;
+/**
+ * Roles whose powers act only through a signed-in session: an API key of an admin or arbitrator acts as a
+ * plain user (see verifyIdentity), so a leaked bot key never resolves a dispute or changes a role.
+ */
+export const SESSION_ONLY_ROLES: readonly Role[] = ['arbitrator', 'admin'];
+/** API-key scopes: `read` (GETs), `trade` (everything that creates or moves something), `withdraw` (funds out, on top of `trade`). */
+export const SCOPES = ['read', 'trade', 'withdraw'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** Who is calling, as the gateway established it. `scopes` is null for a full session (JWT), a list for an API key. */
@@ -48,10 +54,16 @@ export function signIdentity(identity: Identity, secret: string | KeyObject): st
   });
 }
 
+/**
+ * The identity a service acts on. An API key never carries the session-only roles (admin, arbitrator), whatever
+ * its owner holds and whatever the gateway forwarded: every role check in every service sees a plain user.
+ */
 export function verifyIdentity(token: string, secret: string | KeyObject): Identity {
   const claims = jwt.verify(token, secretKey(secret), { algorithms: ['HS256'], audience: INTERNAL_AUDIENCE, issuer: INTERNAL_ISSUER }) as jwt.JwtPayload;
   if (typeof claims.sub !== 'string' || !Array.isArray(claims.roles)) throw new Error('malformed identity');
-  return { userId: claims.sub, roles: claims.roles as Role[], scopes: (claims.scopes as Scope[] | null) ?? null, via: claims.via === 'api-key' || claims.via === 'service' ? claims.via : 'jwt' };
+  const via = claims.via === 'api-key' || claims.via === 'service' ? claims.via : 'jwt';
+  const roles = (claims.roles as Role[]).filter((role) => via !== 'api-key' || !SESSION_ONLY_ROLES.includes(role));
+  return { userId: claims.sub, roles, scopes: (claims.scopes as Scope[] | null) ?? null, via };
 }
 
 /** Verified identity tokens a service remembers (the gateway reuses one token per identity for a while). */
@@ -109,10 +121,34 @@ export function hasRole(identity: Identity, ...roles: Role[]): boolean {
   return identity.roles.some((role) => roles.includes(role));
 }
 
+const sessionRequired = () => forbidden('This needs a signed-in session, not an API key.', 'AUTH.SESSION_REQUIRED');
+
+/** Admin and arbitrator routes: an API key is told it needs a session (its identity holds neither role). */
 export function requireRole(...roles: Role[]): RequestHandler {
+  const sessionOnly = roles.every((role) => SESSION_ONLY_ROLES.includes(role));
   return (req, _res, next) => {
     if (!req.identity) return next(unauthorized());
+    if (sessionOnly && req.identity.via === 'api-key') return next(sessionRequired());
     next(hasRole(req.identity, ...roles) ? undefined : forbidden('Your role does not allow this.'));
+  };
+}
+
+/**
+ * Only a signed-in session (a bearer token), never an API key whatever its scopes: account management,
+ * admin and arbitrator actions.
+ */
+export const requireSession: RequestHandler = (req, _res, next) => {
+  if (!req.identity) return next(unauthorized());
+  next(req.identity.via === 'jwt' ? undefined : sessionRequired());
+};
+
+/** A session, or an API key holding `scope` (e.g. `withdraw`: funds leaving the platform). */
+export function requireSessionOrScope(scope: Scope): RequestHandler {
+  return (req, _res, next) => {
+    const identity = req.identity;
+    if (!identity) return next(unauthorized());
+    if (identity.via === 'jwt' || identity.scopes?.includes(scope)) return next();
+    next(forbidden(`This needs a signed-in session or an API key with the "${scope}" scope.`, 'AUTH.SCOPE_MISSING'));
   };
 }
 

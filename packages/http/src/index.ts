@@ -3,13 +3,14 @@ export { problemHandler, notFoundHandler, sendProblem, PROBLEM_CONTENT_TYPE } fr
 export { requestContext, accessLog } from './request-context';
 export { parse, toFieldErrors } from './validate';
 export {
-  ROLES, SCOPES, IDENTITY_HEADER, signIdentity, verifyIdentity, authenticate, identityOf, requireAuth, requireRole, requireService, hasRole, requireScopeForMethod,
+  ROLES, SCOPES, SESSION_ONLY_ROLES, IDENTITY_HEADER, signIdentity, verifyIdentity, authenticate, identityOf, requireAuth, requireRole, requireService, requireSession, requireSessionOrScope, hasRole, requireScopeForMethod,
   type Identity, type Role, type Scope,
 } from './identity';
 export { parseKeyring, signAccessToken, verifyAccessToken, authRedisKeys, REVOCATION_TTL_MARGIN_SECONDS, hashApiKey, type Keyring, type AccessTokenSettings, type AccessClaims, type AccessSubject } from './access-token';
 export { createRegistry, httpMetrics, observabilityRouter, overallStatus, type HealthCheck, type CheckResult, type CheckStatus } from './observability';
 export { createServiceApp, serviceRouter, type ServiceAppOptions } from './app';
 export { runService, type RunOptions } from './lifecycle';
-export { idempotency, IDEMPOTENCY_TABLE_SQL, type SqlRunner, type IdempotencyOptions } from './idempotency';
+export { idempotency, IDEMPOTENCY_TABLE_SQL, claimKeysSql, completeKeysSql, type SqlRunner, type IdempotencyOptions, type IdempotencyClaim } from './idempotency';
+export { idempotentInTransaction, IdempotencyKeyTaken, jsonAnswer, claimKeysStatement, wasClaimed, storeAnswersWithCommit, releaseKeysWithCommit } from './idempotency-in-transaction';
 export { schemaOf, operation, openApiDocument, problemSchema, type Operation } from './openapi';
 export { encodeCursor, decodeCursor } from './cursor';

@@ -39,6 +39,26 @@ describe('API keys', () => {
     expect(JSON.stringify(list.body)).not.toContain(res.body.key);
   });
 
+  it('when a key asks for the withdraw scope, then it must hold trade beside it (400 otherwise, in the API and in the database)', async () => {
+    const alone = await create({ name: 'withdraw-only', scopes: ['withdraw'] });
+    expect(alone.status).toBe(400);
+    expect(alone.body.code).toBe('VALIDATION.FAILED');
+    const withTrade = await create({ name: 'payout-bot', scopes: ['withdraw', 'trade'] });
+    expect(withTrade.status).toBe(201);
+    expect(withTrade.body.scopes).toEqual(['trade', 'withdraw']);
+    expect((await resolve(hashApiKey(withTrade.body.key))).body.scopes).toEqual(['trade', 'withdraw']);
+    await expect(harness.runtime.db.query("INSERT INTO api_keys (user_id, name, scopes, key_hash) VALUES ($1, 'x', ARRAY['withdraw'], 'h-withdraw-only')", [alice.id])).rejects.toThrow(/api_keys_scopes_valid/);
+  });
+
+  it('when an admin\'s API key calls admin routes, then 403 AUTH.SESSION_REQUIRED', async () => {
+    const adminKey = identity(harness, bob.id, { roles: ['user', 'admin'], via: 'api-key', scopes: ['read', 'trade', 'withdraw'] });
+    const roles = await request(app).patch(`/api/v1/admin/users/${alice.id}/roles`).set(adminKey).send({ roles: ['admin'] });
+    expect({ status: roles.status, code: roles.body.code }).toEqual({ status: 403, code: 'AUTH.SESSION_REQUIRED' });
+    const status = await request(app).patch(`/api/v1/admin/users/${alice.id}/status`).set(adminKey).send({ status: 'DISABLED' });
+    expect({ status: status.status, code: status.body.code }).toEqual({ status: 403, code: 'AUTH.SESSION_REQUIRED' });
+    expect((await request(app).get('/api/v1/users/me').set(identity(harness, alice.id))).body.roles).toEqual(['user']);
+  });
+
   it('when a key is resolved again within a minute, then lastUsedAt is not rewritten', async () => {
     const { body } = await create({ name: 'throttle', scopes: ['read'] });
     await resolve(hashApiKey(body.key));

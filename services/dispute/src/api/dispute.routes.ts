@@ -1,5 +1,5 @@
 import type { Router } from 'express';
-import { identityOf, idempotency, parse, requireAuth, serviceRouter } from '@orrange/http';
+import { identityOf, idempotency, parse, requireAuth, requireSession, serviceRouter } from '@orrange/http';
 import * as useCases from '../domain/dispute.use-cases';
 import type { DisputeDeps } from '../domain/dispute.use-cases';
 import { assignBodySchema, evidenceBodySchema, idParamsSchema, listQuerySchema, resolveBodySchema } from './dispute.schemas';
@@ -28,12 +28,13 @@ export function disputeRoutes(deps: DisputeDeps): Router {
     res.status(201).json(await useCases.addEvidence(deps, identityOf(req), id, parse(evidenceBodySchema, req.body)));
   });
 
-  router.post('/api/v1/disputes/:id/assign', async (req, res) => {
+  // Arbitration moves money: assignment and resolution need the arbitrator's or admin's session, never an API key.
+  router.post('/api/v1/disputes/:id/assign', requireSession, async (req, res) => {
     const { id } = parse(idParamsSchema, req.params);
     res.json(await useCases.assignDispute(deps, identityOf(req), id, parse(assignBodySchema, req.body ?? {})));
   });
 
-  router.post('/api/v1/disputes/:id/resolve', async (req, res) => {
+  router.post('/api/v1/disputes/:id/resolve', requireSession, async (req, res) => {
     const { id } = parse(idParamsSchema, req.params);
     res.json(await useCases.resolveDispute(deps, identityOf(req), id, parse(resolveBodySchema, req.body)));
   });

@@ -57,21 +57,21 @@ export const openapi = openApiDocument(
       post: operation({
         summary: 'Deposit (a faucet outside production; admin-only with NODE_ENV=production)', tags: tags.wallet, auth: true, body: depositBody,
         params: [{ name: 'Idempotency-Key', in: 'header' }],
-        responses: { 201: { description: 'Credited', schema: { type: 'object', properties: { id: { type: 'string' }, asset: { type: 'string' }, amount: decimal, status: { type: 'string', enum: ['COMPLETED'] } } } }, ...errors, 403: { description: 'Production and not admin' }, 422: { description: 'Idempotency-Key reused with another body' } },
+        responses: { 201: { description: 'Credited', schema: { type: 'object', properties: { id: { type: 'string' }, asset: { type: 'string' }, amount: decimal, status: { type: 'string', enum: ['COMPLETED'] } } } }, ...errors, 403: { description: 'WALLET.DEPOSITS_DISABLED: production, and not an admin in a session (an API key never credits)' }, 422: { description: 'Idempotency-Key reused with another body' } },
       }),
     },
     '/api/v1/wallet/withdrawals': {
       post: operation({
-        summary: 'Withdraw: debited at once, paid out later', tags: tags.wallet, auth: true, body: withdrawalBody,
+        summary: 'Withdraw: debited at once, paid out later. Needs a session, or an API key with the withdraw scope', tags: tags.wallet, auth: true, body: withdrawalBody,
         params: [{ name: 'Idempotency-Key', in: 'header' }],
-        responses: { 201: { description: 'Pending', schema: { type: 'object', properties: { id: { type: 'string' }, status: { type: 'string', enum: ['PENDING'] } } } }, ...errors, 409: { description: 'WALLET.INSUFFICIENT_FUNDS' } },
+        responses: { 201: { description: 'Pending', schema: { type: 'object', properties: { id: { type: 'string' }, status: { type: 'string', enum: ['PENDING'] } } } }, ...errors, 403: { description: 'AUTH.SCOPE_MISSING: an API key without the withdraw scope' }, 409: { description: 'WALLET.INSUFFICIENT_FUNDS' } },
       }),
     },
     '/api/v1/wallet/ledger': { get: operation({ summary: 'The caller\'s ledger entries, newest first', tags: tags.wallet, auth: true, params: pageParams, responses: { 200: { description: 'A page', schema: page('LedgerEntry') }, ...errors } }) },
     '/api/v1/admin/ledger/verify': {
       get: operation({
         summary: 'Check the double-entry invariant on the live ledger', tags: tags.admin, auth: true,
-        responses: { 200: { description: 'ok is true when every asset sums to zero and no user account is negative', schema: { type: 'object', properties: { ok: { type: 'boolean' }, assets: { type: 'array', items: { type: 'object', properties: { asset: { type: 'string' }, sum: decimal, entriesSum: decimal, accounts: { type: 'integer' }, negativeAccounts: { type: 'integer' }, mismatchedAccounts: { type: 'integer' }, unbalancedJournals: { type: 'integer' } } } } } } }, 401: errors[401], 403: { description: 'Not admin' } },
+        responses: { 200: { description: 'ok is true when every asset sums to zero and no user account is negative', schema: { type: 'object', properties: { ok: { type: 'boolean' }, assets: { type: 'array', items: { type: 'object', properties: { asset: { type: 'string' }, sum: decimal, entriesSum: decimal, accounts: { type: 'integer' }, negativeAccounts: { type: 'integer' }, mismatchedAccounts: { type: 'integer' }, unbalancedJournals: { type: 'integer' } } } } } } }, 401: errors[401], 403: { description: 'Not admin, or AUTH.SESSION_REQUIRED (an API key)' } },
       }),
     },
     '/api/v1/trades': { get: operation({ summary: 'The caller\'s trades, newest first', tags: tags.trades, auth: true, params: [...pageParams, { name: 'status', in: 'query' }], responses: { 200: { description: 'A page', schema: page('Trade') }, ...errors } }) },
@@ -93,7 +93,7 @@ export const openapi = openApiDocument(
     '/api/v1/admin/stats': {
       get: operation({
         summary: 'Platform statistics (admin)', tags: tags.admin, auth: true,
-        responses: { 200: { description: 'Last 24 h and open work', schema: schemaOf(z.object({ activeUsers24h: z.number().int(), trades24h: z.number().int(), volume24h: z.array(z.object({ asset: z.string(), amount: z.string() })), openTrades: z.number().int(), openDisputes: z.number().int() })) }, 401: errors[401], 403: { description: 'Not admin' } },
+        responses: { 200: { description: 'Last 24 h and open work', schema: schemaOf(z.object({ activeUsers24h: z.number().int(), trades24h: z.number().int(), volume24h: z.array(z.object({ asset: z.string(), amount: z.string() })), openTrades: z.number().int(), openDisputes: z.number().int() })) }, 401: errors[401], 403: { description: 'Not admin, or AUTH.SESSION_REQUIRED (an API key)' } },
       }),
     },
   },

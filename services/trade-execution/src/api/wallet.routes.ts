@@ -1,6 +1,6 @@
 import type { Router } from 'express';
 import { z } from 'zod';
-import { forbidden, hasRole, idempotency, identityOf, parse, requireAuth, requireRole, serviceRouter } from '@orrange/http';
+import { forbidden, hasRole, idempotency, identityOf, parse, requireAuth, requireRole, requireSessionOrScope, serviceRouter } from '@orrange/http';
 import { ASSET_SCALES, toUnits } from '@orrange/money';
 import { balancesOf, ledgerOf, verifyLedger } from '../data/ledger.repository';
 import type { TradeExecution } from '../composition';
@@ -18,11 +18,13 @@ export function walletRouter({ runtime, config }: TradeExecution): Router {
   router.post('/api/v1/wallet/deposits', requireAuth, idempotency(db), async (req, res) => {
     const who = identityOf(req);
     const body = parse(depositBody, req.body);
-    if (config.NODE_ENV === 'production' && !hasRole(who, 'admin')) throw forbidden('Deposits are credited by the custody integration in production.', 'WALLET.DEPOSITS_DISABLED');
+    // An admin's API key carries no admin role (verifyIdentity): crediting money needs the admin's session.
+    if (config.NODE_ENV === 'production' && !(hasRole(who, 'admin') && who.via === 'jwt')) throw forbidden('Deposits are credited by the custody integration in production.', 'WALLET.DEPOSITS_DISABLED');
     res.status(201).json(await deposit(db, who.userId, body.asset, toUnits(body.amount, ASSET_SCALES[body.asset])));
   });
 
-  router.post('/api/v1/wallet/withdrawals', requireAuth, idempotency(db), async (req, res) => {
+  // Funds leaving the platform: a session, or an API key that was given the `withdraw` scope (`trade` is not enough).
+  router.post('/api/v1/wallet/withdrawals', requireSessionOrScope('withdraw'), idempotency(db), async (req, res) => {
     const body = parse(withdrawalBody, req.body);
     res.status(201).json(await withdraw(db, identityOf(req).userId, body.asset, toUnits(body.amount, ASSET_SCALES[body.asset]), body.address));
   });

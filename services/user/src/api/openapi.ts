@@ -32,7 +32,7 @@ export const openapi = openApiDocument('Orrange user service', {
     patch: operation({ summary: 'Update my profile (null clears a field)', tags: ['users'], auth: true, body: profileBody, responses: { 200: { description: 'The profile', schema: schemaOf(profileSchema) }, ...invalid, ...auth } }),
   },
   '/api/v1/users/me/api-keys': {
-    post: operation({ summary: 'Create an API key (shown once)', tags: ['api-keys'], auth: true, body: apiKeyBody, responses: { 201: { description: 'The key, this one time', schema: schemaOf(createdApiKeySchema) }, ...invalid, ...session, 409: { description: 'API_KEY.LIMIT_REACHED' } } }),
+    post: operation({ summary: 'Create an API key (shown once). Scopes: read (GETs), trade (everything that creates or moves something), withdraw (withdrawals, only beside trade). An API key never acts with admin or arbitrator powers', tags: ['api-keys'], auth: true, body: apiKeyBody, responses: { 201: { description: 'The key, this one time', schema: schemaOf(createdApiKeySchema) }, ...invalid, ...session, 409: { description: 'API_KEY.LIMIT_REACHED' } } }),
     get: operation({ summary: 'My live API keys (metadata only)', tags: ['api-keys'], auth: true, responses: { 200: { description: 'Keys', schema: list(apiKeySchema) }, ...session } }),
   },
   '/api/v1/users/me/api-keys/{id}': {

@@ -1,5 +1,5 @@
-import type { Request, RequestHandler } from 'express';
-import { forbidden, unauthorized } from '@orrange/http';
+import type { Request } from 'express';
+import { requireSession } from '@orrange/http';
 import type { AuditContext } from '../data/audit.repository';
 
 /** Who asked and from where, for the audit log. `req.ip` honours the app's explicit `trust proxy`. */
@@ -11,7 +11,4 @@ export function auditContext(req: Request): AuditContext {
  * Account management (API keys, payment methods, roles) needs a signed-in session: an API key must not
  * mint more keys or read payment details, whatever its scopes.
  */
-export const requireSession: RequestHandler = (req, _res, next) => {
-  if (!req.identity) return next(unauthorized());
-  next(req.identity.via === 'jwt' ? undefined : forbidden('This needs a signed-in session, not an API key.', 'AUTH.SESSION_REQUIRED'));
-};
+export { requireSession };

@@ -33,7 +33,12 @@ export const rolesBody = z.object({ roles: z.array(z.enum(ROLES)).max(ROLES.leng
 export const apiKeyBody = z
   .object({
     name: z.string().trim().min(1).max(64).regex(noControlChars, 'No control characters.'),
-    scopes: z.array(z.enum(SCOPES)).min(1).max(SCOPES.length),
+    // `withdraw` only adds to `trade`: every request that moves something needs `trade` first.
+    scopes: z
+      .array(z.enum(SCOPES))
+      .min(1)
+      .max(SCOPES.length)
+      .refine((scopes) => !scopes.includes('withdraw') || scopes.includes('trade'), 'The "withdraw" scope needs the "trade" scope beside it.'),
   })
   .strict();
 
