@@ -38,7 +38,7 @@ const BARE_RATES = list('BENCH_BARE_RATES', '500,1000,1500,2000,2500,3000,4000')
 /** Short by default: the bare gateway is steady within seconds, and its ladder runs up to seven steps. */
 const BARE_STEP_MS = num('BENCH_BARE_STEP_S', Math.min(10, STEP_MS / 2000)) * 1000;
 /** The extras' windows (logins, statistics, the gateway's cost): long enough for a p99, short in dev runs. */
-const EXTRA_MS = Math.min(10_000, STEP_MS);
+const EXTRA_MS = Math.min(10_000, STEP_MS / 2);
 const CONNECTIONS = num('BENCH_CONNECTIONS', 10_000);
 const STATS_TRADES = num('BENCH_STATS_TRADES', 100_000);
 const PG_STATEMENTS = process.env.BENCH_PG_STATEMENTS === '1';
@@ -54,9 +54,12 @@ const QUIET_WAIT_MAX_MS = 120_000;
 /** Postgres backends publish their statistics at most once a second: wait that out before reading them. */
 const PG_STATS_FLUSH_MS = 1500;
 const WARMUP_RATE_PER_S = 200;
+/** Error lines of the services printed; the rest are counted. */
+const ERROR_LINES_PRINTED_MAX = 20;
 const WARMUP_MS = 3000;
 
-const log = (line: string) => console.log(`[bench] ${line}`);
+const runStartedAt = performance.now();
+const log = (line: string) => console.log(`[bench +${Math.round((performance.now() - runStartedAt) / 1000)} s] ${line}`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The crypto assets traded, each with an order's price and amount and what a seller is funded with. */
@@ -268,7 +271,7 @@ async function orderStep(ctx: Context, name: string, rate: number, markets: Mark
     cpuMsPerOrder: { window: perAccepted(window.cpuS, 1000), withBacklog: perAccepted(withBacklog, 1000), stackWithBacklog: Math.round((stackTotal(withBacklog) * 1000 * 100) / accepted) / 100 },
     writesPerOrder: perAccepted(window.writes, 1),
     backlogS,
-    perOrder: perOrder(before, after, orders.ok, reads.scheduled),
+    perOrder: perOrder(before, after, orders.ok, orders.scheduled),
     rssMbMax: window.rssMbMax,
     pgConnectionsMax: window.pgConnectionsMax,
     topStatements: top,
@@ -365,11 +368,16 @@ async function runStack(databaseUrl: string, redisUrl: string, prefix: string, r
   };
   // Profiling the services, e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  // Errors are printed; BENCH_LOG=<file> keeps every line the services write (warnings included).
+  // The first errors are printed (an overloaded stack logs one per failed request, and printing them all would
+  // take the load generator's time); BENCH_LOG=<file> keeps every line the services write, warnings included.
   const logFile = process.env.BENCH_LOG ? createWriteStream(process.env.BENCH_LOG) : undefined;
+  results.serviceErrorLines = 0;
   const onLine = (label: string, line: string) => {
     logFile?.write(`${label} | ${line}\n`);
-    if (/"level":"error"/.test(line)) console.log(`${label} | ${line}`);
+    if (!/"level":"error"/.test(line)) return;
+    results.serviceErrorLines = (results.serviceErrorLines ?? 0) + 1;
+    if (results.serviceErrorLines <= ERROR_LINES_PRINTED_MAX) console.log(`${label} | ${line}`);
+    if (results.serviceErrorLines === ERROR_LINES_PRINTED_MAX) log(`further error lines are counted, not printed (BENCH_LOG=<file> keeps them all)`);
   };
   const processes = await startProcesses(stackSpecs(env, ports), { mode: 'dist', nodeArgs, onLine });
   const bench = new pg.Client({ connectionString: databaseUrl });
@@ -398,7 +406,6 @@ async function runStack(databaseUrl: string, redisUrl: string, prefix: string, r
         bench,
         databaseName: databaseName(databaseUrl),
         redis,
-        gatewayMetricsUrl: `${base}/metrics`,
         serviceMetricsUrls: SERVICES.map((s) => `http://127.0.0.1:${ports[s.name]}/metrics`),
         statementsAvailable: results.environment.pgStatStatements,
       },

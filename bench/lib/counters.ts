@@ -17,8 +17,11 @@ export interface Counters {
   redisCommands: number;
   /** Queue jobs consumed: every consumed event leaves one inbox row in its consumer's schema. */
   queueJobs: number;
-  /** Requests served by the gateway and the services, health probes, metrics scrapes and book reads left out. */
-  httpRequests: { gateway: number; services: number };
+  /**
+   * Requests the services served, health probes, metrics scrapes and book reads left out. The gateway's are not
+   * read from it (its node:cluster workers count apart): it serves exactly the requests the bench sends.
+   */
+  serviceRequests: number;
 }
 
 export interface CounterSources {
@@ -27,14 +30,13 @@ export interface CounterSources {
   bench: pg.Client;
   databaseName: string;
   redis: Redis;
-  /** `/metrics` of the gateway, and of every service. */
-  gatewayMetricsUrl: string;
+  /** `/metrics` of every service. */
   serviceMetricsUrls: string[];
   statementsAvailable: boolean;
 }
 
-/** Routes and route groups that are not the orders' work: probes, scrapes, docs and the book reads run beside. */
-const NOT_ORDER_WORK = /^(\/?health|\/?metrics|docs|unmatched|\/api\/v1\/orderbook)$/;
+/** Routes that are not the orders' work: probes, scrapes and the book reads run beside. */
+const NOT_ORDER_WORK = /^(\/health|\/metrics|unmatched|\/api\/v1\/orderbook)$/;
 
 /** Sums `*_request_duration_seconds_count` samples of a Prometheus page, leaving out NOT_ORDER_WORK. */
 export function requestCount(page: string): number {
@@ -42,7 +44,7 @@ export function requestCount(page: string): number {
   for (const line of page.split('\n')) {
     const match = /^\w*http_request_duration_seconds_count\{([^}]*)\}\s+(\d+(?:\.\d+)?(?:e\+?\d+)?)/.exec(line);
     if (!match) continue;
-    const where = /(?:route|group)="([^"]*)"/.exec(match[1]!)?.[1] ?? '';
+    const where = /route="([^"]*)"/.exec(match[1]!)?.[1] ?? '';
     if (!NOT_ORDER_WORK.test(where)) total += Number(match[2]);
   }
   return total;
@@ -71,14 +73,14 @@ export async function readCounters(sources: CounterSources, schemas: string[]): 
     ? Number((await sources.bench.query<{ n: string }>(`SELECT (${schemas.map((s) => `(SELECT count(*) FROM "${s}".inbox)`).join(' + ')})::text AS n`)).rows[0]!.n)
     : 0;
   const info = await sources.redis.info('stats');
-  const [gatewayPage, ...servicePages] = await Promise.all([sources.gatewayMetricsUrl, ...sources.serviceMetricsUrls].map((url) => metricsPage(url).catch(() => '')));
+  const servicePages = await Promise.all(sources.serviceMetricsUrls.map((url) => metricsPage(url).catch(() => '')));
   return {
     pgCommits: Number(rows[0]?.commits ?? 0),
     pgRollbacks: Number(rows[0]?.rollbacks ?? 0),
     pgStatements: statements,
     redisCommands: Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? 0),
     queueJobs: inbox,
-    httpRequests: { gateway: requestCount(gatewayPage ?? ''), services: servicePages.reduce((sum, page) => sum + requestCount(page), 0) },
+    serviceRequests: servicePages.reduce((sum, page) => sum + requestCount(page), 0),
   };
 }
 
@@ -95,14 +97,13 @@ export interface PerOrder {
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
 /**
- * What one order cost between two readings. `bookReads` is how many book reads ran beside the orders: the
- * gateway counts them in the order-book's route group, so they are taken off its count (the services count
- * them under their own route, which is left out already).
+ * What one accepted order cost between two readings; `sent` is how many orders the gateway was sent (each one
+ * request there, whatever became of it).
  */
-export function perOrder(before: Counters, after: Counters, orders: number, bookReads: number): PerOrder | undefined {
-  if (orders <= 0) return undefined;
-  const per = (delta: number) => round2(delta / orders);
-  const http = after.httpRequests.gateway - before.httpRequests.gateway - bookReads + (after.httpRequests.services - before.httpRequests.services);
+export function perOrder(before: Counters, after: Counters, accepted: number, sent: number): PerOrder | undefined {
+  if (accepted <= 0) return undefined;
+  const per = (delta: number) => round2(delta / accepted);
+  const http = sent + after.serviceRequests - before.serviceRequests;
   return {
     pgStatements: after.pgStatements !== undefined && before.pgStatements !== undefined ? per(after.pgStatements - before.pgStatements) : undefined,
     pgCommits: per(after.pgCommits - before.pgCommits),

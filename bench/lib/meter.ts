@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { rssMb, usage, usageOf, type Usage } from './open-loop';
+import { rssMb, usage, type Usage } from './open-loop';
 
 /** How often RSS, the database's connections and its backends' CPU are sampled during a window. */
 const SAMPLE_INTERVAL_MS = 500;
@@ -33,12 +33,69 @@ export interface Window<T> {
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
+/** Every process's parent and command name, from /proc (Linux). */
+async function processTable(): Promise<Array<{ pid: number; ppid: number; comm: string }>> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const pids = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry));
+  const rows = await Promise.all(
+    pids.map(async (pid) => {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+      const open = stat.indexOf('(');
+      const close = stat.lastIndexOf(') ');
+      if (open < 0 || close < 0) return undefined;
+      return { pid: Number(pid), ppid: Number(stat.slice(close + 2).split(' ')[1]), comm: stat.slice(open + 1, close) };
+    }),
+  );
+  return rows.filter((r): r is { pid: number; ppid: number; comm: string } => r !== undefined);
+}
+
+/** A process and all its descendants (e.g. the gateway's node:cluster workers). */
+function tree(table: Array<{ pid: number; ppid: number }>, root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const row of table) children.set(row.ppid, [...(children.get(row.ppid) ?? []), row.pid]);
+  const found = [root];
+  for (let i = 0; i < found.length; i++) found.push(...(children.get(found[i]!) ?? []));
+  return found;
+}
+
 /**
- * What the stack spends while some work runs, process by process. Postgres and Redis serve other engineers'
- * test runs on this machine too, so Postgres is counted as the backends of the bench database (each followed
- * by its pid, so a backend that exits in the window still counts up to its last sample) plus the server's
- * processes that belong to no database (WAL writer, checkpointer, background writer), and Redis as the bench's
- * private server.
+ * Usage of a changing set of processes over a window: each pid is followed from its first sample (or from zero
+ * when it was born in the window) to its last, so one that exits in the window still counts up to its last
+ * sample.
+ */
+class PidUsage {
+  private readonly first = new Map<number, Usage>();
+  private readonly last = new Map<number, Usage>();
+
+  async sample(pids: number[], atStart: boolean): Promise<void> {
+    await Promise.all(
+      pids.map(async (pid) => {
+        const now = await usage(pid);
+        if (!this.first.has(pid)) this.first.set(pid, atStart ? now : { cpuS: 0, writes: 0 });
+        // A pid gone since reads as zero: keep what it had used.
+        if (now.cpuS > 0 || now.writes > 0 || !this.last.has(pid)) this.last.set(pid, now);
+      }),
+    );
+  }
+
+  total(): Usage {
+    let cpuS = 0;
+    let writes = 0;
+    for (const [pid, last] of this.last) {
+      const first = this.first.get(pid)!;
+      cpuS += last.cpuS - first.cpuS;
+      writes += last.writes - first.writes;
+    }
+    return { cpuS, writes };
+  }
+}
+
+/**
+ * What the stack spends while some work runs, process by process. A node process counts with its
+ * descendants (the gateway runs node:cluster workers). Postgres and Redis serve other engineers' test runs on
+ * this machine too, so Postgres is counted as the backends of the bench database plus the server's processes
+ * that belong to no database (WAL writer, checkpointer, background writer), and Redis as the bench's private
+ * server. RSS is the largest single process of each node process's tree: the limit is per process.
  */
 export class StackMeter {
   constructor(private readonly options: MeterOptions) {}
@@ -52,38 +109,46 @@ export class StackMeter {
     return { pids: rows.map((r) => r.pid), connections: rows.filter((r) => r.bench).length };
   }
 
-  private async fixed(): Promise<Record<string, Usage>> {
-    const entries = await Promise.all(this.options.processes.map(async (p) => [p.label, await usage(p.pid)] as const));
-    const redis = this.options.redisPid ? await usage(this.options.redisPid) : await usageOf('redis-server');
-    return Object.fromEntries([...entries, ['redis', redis], ['bench client', await usage(process.pid)]]);
+  /**
+   * The pids behind every label. The process table is scanned only when `scan` (at a window's start and end):
+   * a scan reads every process's stat file, work the load generator's event loop would otherwise do twice a second.
+   */
+  private async pidsByLabel(scan: boolean): Promise<{ byLabel: Map<string, number[]>; pgConnections: number }> {
+    if (scan || !this.trees) {
+      const table = await processTable();
+      this.trees = new Map(this.options.processes.map((p) => [p.label, tree(table, p.pid)]));
+      this.trees.set('redis', this.options.redisPid ? [this.options.redisPid] : table.filter((r) => r.comm === 'redis-server').map((r) => r.pid));
+      this.trees.set('bench client', [process.pid]);
+    }
+    const postgres = await this.postgresPids();
+    const byLabel = new Map(this.trees);
+    byLabel.set('postgres', postgres.pids);
+    return { byLabel, pgConnections: postgres.connections };
   }
+
+  private trees: Map<string, number[]> | undefined;
 
   async measure<T>(work: () => Promise<T>): Promise<Window<T>> {
     const rssMbMax: Record<string, number> = {};
     let pgConnectionsMax = 0;
-    const backendsFirst = new Map<number, Usage>();
-    const backendsLast = new Map<number, Usage>();
-    const samplePostgres = async (first: boolean) => {
-      const { pids, connections } = await this.postgresPids();
-      pgConnectionsMax = Math.max(pgConnectionsMax, connections);
-      await Promise.all(
-        pids.map(async (pid) => {
-          const now = await usage(pid);
-          // A backend born in the window spent all its CPU in it.
-          if (!backendsFirst.has(pid)) backendsFirst.set(pid, first ? now : { cpuS: 0, writes: 0 });
-          if (now.cpuS > 0 || !backendsLast.has(pid)) backendsLast.set(pid, now);
-        }),
-      );
-    };
-    const sample = async () => {
-      await samplePostgres(false);
-      for (const p of this.options.processes) rssMbMax[p.label] = Math.max(rssMbMax[p.label] ?? 0, await rssMb(p.pid));
+    const usages = new Map<string, PidUsage>();
+    const sample = async (atStart: boolean, rss: boolean) => {
+      const { byLabel, pgConnections } = await this.pidsByLabel(!rss);
+      pgConnectionsMax = Math.max(pgConnectionsMax, pgConnections);
+      for (const [label, pids] of byLabel) {
+        if (!usages.has(label)) usages.set(label, new PidUsage());
+        await usages.get(label)!.sample(pids, atStart);
+      }
+      if (!rss) return;
+      for (const p of this.options.processes) {
+        const sizes = await Promise.all((byLabel.get(p.label) ?? []).map(rssMb));
+        rssMbMax[p.label] = Math.max(rssMbMax[p.label] ?? 0, ...sizes);
+      }
     };
 
-    await samplePostgres(true);
-    const before = await this.fixed();
+    await sample(true, false);
     let sampling = Promise.resolve();
-    const timer = setInterval(() => (sampling = sampling.then(sample).catch(() => undefined)), SAMPLE_INTERVAL_MS);
+    const timer = setInterval(() => (sampling = sampling.then(() => sample(false, true)).catch(() => undefined)), SAMPLE_INTERVAL_MS);
     let result: T;
     try {
       result = await work();
@@ -91,24 +156,15 @@ export class StackMeter {
       clearInterval(timer);
       await sampling;
     }
-    const after = await this.fixed();
-    await samplePostgres(false).catch(() => undefined);
+    await sample(false, false);
 
     const cpuS: Record<string, number> = {};
     const writes: Record<string, number> = {};
-    for (const label of Object.keys(after)) {
-      cpuS[label] = round2(after[label]!.cpuS - before[label]!.cpuS);
-      writes[label] = after[label]!.writes - before[label]!.writes;
+    for (const [label, used] of usages) {
+      const { cpuS: cpu, writes: w } = used.total();
+      cpuS[label] = round2(cpu);
+      writes[label] = w;
     }
-    let pgCpuS = 0;
-    let pgWrites = 0;
-    for (const [pid, last] of backendsLast) {
-      const first = backendsFirst.get(pid)!;
-      pgCpuS += last.cpuS - first.cpuS;
-      pgWrites += last.writes - first.writes;
-    }
-    cpuS.postgres = round2(pgCpuS);
-    writes.postgres = pgWrites;
     return { result, cpuS, writes, rssMbMax, pgConnectionsMax };
   }
 }

@@ -216,11 +216,3 @@ export async function usage(pid: number): Promise<Usage> {
   const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
   return { cpuS: (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100, writes: Number(/syscw:\s+(\d+)/.exec(io)?.[1] ?? 0) };
 }
-
-/** The usage so far of every process whose command name is `comm` together (e.g. a shared Redis's threads' process). */
-export async function usageOf(comm: string): Promise<Usage> {
-  const { readdir, readFile } = await import('node:fs/promises');
-  const pids = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry));
-  const own = await Promise.all(pids.map(async (pid) => ((await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim() === comm ? usage(Number(pid)) : { cpuS: 0, writes: 0 })));
-  return own.reduce((a, b) => ({ cpuS: a.cpuS + b.cpuS, writes: a.writes + b.writes }), { cpuS: 0, writes: 0 });
-}

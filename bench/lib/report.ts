@@ -59,6 +59,8 @@ export interface Results {
   adminStats?: LoadResult;
   ledgerVerify?: { ok?: boolean };
   processes?: string[];
+  /** Lines the services logged at level error during the run. */
+  serviceErrorLines?: number;
 }
 
 type Verdict = '✓' | '✗' | 'invalid' | 'not run';
@@ -221,7 +223,8 @@ export function renderReport(results: Results): string {
     `Environment: ${e.cores} cores (${e.cpuModel}), load average at start ${e.loadAverageAtStart.join(' / ')}, node ${e.node}, ` +
       `Postgres ${pgs.version} (shared_buffers ${pgs.shared_buffers}, synchronous_commit ${pgs.synchronous_commit}, max_connections ${pgs.max_connections}, autovacuum ${pgs.autovacuum}, fsync ${pgs.fsync}; pg_stat_statements ${e.pgStatStatements ? 'loaded' : 'not loaded'}), ` +
       `Redis ${e.redis.version} (${e.redis.private ? "the bench's own" : 'shared'}).`,
-    `Steps of ${results.config.stepS} s, book reads at ${results.config.readRatePerS}/s beside, markets ${(results.config.markets as string[]).join(', ')}.`,
+    `Steps of ${results.config.stepS} s, book reads at ${results.config.readRatePerS}/s beside, markets ${(results.config.markets as string[]).join(', ')}; ` +
+      `the services logged ${results.serviceErrorLines ?? 0} error lines.`,
     '',
     bareLine(results),
     '',
