@@ -3,7 +3,7 @@ import type { Express } from 'express';
 import { eventually } from '@orrange/testing';
 import { createApp } from '../src/app';
 import { createHarness, type Harness } from './harness';
-import { actors, ledgerBalance } from './helpers';
+import { actors, bookInvariantViolations, ledgerBalance } from './helpers';
 
 describe('orders through the HTTP API', () => {
   let harness: Harness;
@@ -147,6 +147,61 @@ describe('orders through the HTTP API', () => {
       const [row] = await sql<{ n: number }>("SELECT count(*)::int AS n FROM orders WHERE user_id = 'idem'");
       const n = row?.n;
       expect(n).toBe(1);
+    });
+
+    it('when a key is reused with another body, then 422 and nothing more is placed', async () => {
+      const body = { side: 'BUY', asset: 'BTC', fiatCurrency: 'GBP', price: '10.00', amount: '0.1', paymentMethods: ['SEPA'] };
+      expect((await request(app).post('/api/v1/orders').set(t.as('idem-2')).set('Idempotency-Key', 'k-2').send(body)).status).toBe(201);
+      const other = await request(app).post('/api/v1/orders').set(t.as('idem-2')).set('Idempotency-Key', 'k-2').send({ ...body, amount: '0.2' });
+      expect(other.status).toBe(422);
+      expect(other.body.code).toBe('IDEMPOTENCY.KEY_REUSED');
+      expect(await sql("SELECT amount::text FROM orders WHERE user_id = 'idem-2'")).toEqual([{ amount: '0.10000000' }]);
+    });
+
+    it('when a refused SELL is sent again with its key, then the same 409 is replayed and nothing is held', async () => {
+      const body = { side: 'SELL', asset: 'BTC', fiatCurrency: 'GBP', price: '10.00', amount: '5', paymentMethods: ['SEPA'] };
+      const first = await request(app).post('/api/v1/orders').set(t.as('idem-poor')).set('Idempotency-Key', 'k-3').send(body);
+      expect(first.status).toBe(409);
+      await t.fund('idem-poor', 'BTC', '5');
+      const again = await request(app).post('/api/v1/orders').set(t.as('idem-poor')).set('Idempotency-Key', 'k-3').send(body);
+      expect(again.status).toBe(409);
+      expect(again.headers['idempotency-replayed']).toBe('true');
+      expect(again.body).toEqual(first.body);
+      expect(await sql("SELECT id FROM orders WHERE user_id = 'idem-poor'")).toEqual([]);
+    });
+
+    it('when one key is sent many times at once, then exactly one order exists and every other answer is its replay or in progress', async () => {
+      await t.fund('idem-race', 'BTC', '1');
+      const body = { side: 'SELL', asset: 'BTC', fiatCurrency: 'AUD', price: '10.00', amount: '0.5', paymentMethods: ['SEPA'] };
+      const answers = await Promise.all(Array.from({ length: 8 }, () => request(app).post('/api/v1/orders').set(t.as('idem-race')).set('Idempotency-Key', 'k-race').send(body)));
+      const placed = answers.filter((r) => r.status === 201);
+      expect(new Set(placed.map((r) => r.body.order.id)).size).toBe(1);
+      for (const r of answers.filter((a) => a.status !== 201)) expect(r.body.code).toBe('IDEMPOTENCY.IN_PROGRESS');
+      expect(await sql("SELECT count(*)::int AS n FROM orders WHERE user_id = 'idem-race'")).toEqual([{ n: 1 }]);
+      expect(await ledgerBalance(harness.runtime.db, 'AVAILABLE', 'idem-race', 'BTC')).toBe('0.50000000');
+    });
+
+    it('when a retried SELL arrives with new SELLs of its market, then it is replayed and the others are placed and held', async () => {
+      await t.fund('idem-mix', 'ETH', '3');
+      const sell = (key: string, amount: string) =>
+        request(app).post('/api/v1/orders').set(t.as('idem-mix')).set('Idempotency-Key', key).send({ side: 'SELL', asset: 'ETH', fiatCurrency: 'AUD', price: '10.00', amount, paymentMethods: ['SEPA'] });
+      const first = await sell('k-mix-1', '1');
+      const [retry, second, third] = await Promise.all([sell('k-mix-1', '1'), sell('k-mix-2', '0.5'), sell('k-mix-3', '0.25')]);
+      expect(retry.status).toBe(201);
+      expect(retry.body.order.id).toBe(first.body.order.id);
+      expect([second.status, third.status]).toEqual([201, 201]);
+      expect(await ledgerBalance(harness.runtime.db, 'AVAILABLE', 'idem-mix', 'ETH')).toBe('1.25000000');
+      expect(await bookInvariantViolations(harness.runtime.db)).toEqual([]);
+    });
+
+    it('when a take is sent again with its key, then the same trade is answered and the ad is taken once', async () => {
+      const ad = await t.placeFundedSell('idem-ad', { fiatCurrency: 'AUD', price: '20.00', amount: '1' });
+      const take = () => request(app).post(`/api/v1/orders/${ad}/take`).set(t.as('idem-taker')).set('Idempotency-Key', 'k-take').send({ amount: '0.4', paymentMethod: 'SEPA' });
+      const first = await take();
+      const again = await take();
+      expect([first.status, again.status]).toEqual([201, 201]);
+      expect(again.body).toEqual(first.body);
+      expect((await request(app).get(`/api/v1/orders/${ad}`)).body.order.remaining).toBe('0.60000000');
     });
 
     it.each([

@@ -1,5 +1,5 @@
 import type { Request, Router } from 'express';
-import { idempotency, identityOf, notFound, parse, requireAuth, serviceRouter } from '@orrange/http';
+import { idempotentInTransaction, identityOf, notFound, parse, requireAuth, serviceRouter } from '@orrange/http';
 import { toUnits, ASSET_SCALES, FIAT_SCALE, type Asset } from '@orrange/money';
 import type { Database } from '@orrange/db';
 import type { BookCache } from '../data/book-cache';
@@ -7,6 +7,7 @@ import { findOrder, listOpenOrders, listUserOrders } from '../data/order.reposit
 import { cancelOrder } from '../domain/cancel-order.use-case';
 import { formatPrice, orderView } from '../domain/order';
 import type { OrderBookDeps } from '../domain/order-book.deps';
+import type { Placed } from '../domain/match-batch';
 import { placeOrder } from '../domain/place-order.use-case';
 import { takeOrder } from '../domain/take-order.use-case';
 import { bookCursor, decodeCursor, encodeCursor, seqCursor } from './cursor';
@@ -22,7 +23,9 @@ export interface OrdersRouterDeps {
 export function ordersRouter({ db, deps, bookCache }: OrdersRouterDeps): Router {
   const router = serviceRouter();
 
-  router.post('/api/v1/orders', requireAuth, idempotency(db), async (req, res) => {
+  // The Idempotency-Key of a placement or a take is recorded in the use case's own transaction (claimed in its
+  // first round trip, the answer stored with its COMMIT): no statements or commits of its own on the hottest path.
+  router.post('/api/v1/orders', requireAuth, idempotentInTransaction(db, async (req, res, claim) => {
     const userId = identityOf(req).userId;
     const body = parse(placeOrderBody, req.body);
     const scale = ASSET_SCALES[body.asset];
@@ -37,9 +40,13 @@ export function ordersRouter({ db, deps, bookCache }: OrdersRouterDeps): Router 
       paymentMethods: body.paymentMethods,
       paymentWindowMinutes: body.paymentWindowMinutes,
       terms: body.terms ?? null,
-    });
-    res.status(201).json({ order: orderView(placed.order, userId), fills: placed.fills });
-  });
+    }, claim && { claim, answer: answer201 });
+    res.status(201).json(answer201(placed));
+
+    function answer201(p: Placed) {
+      return { order: orderView(p.order, userId), fills: p.fills };
+    }
+  }));
 
   router.get('/api/v1/orders/mine', requireAuth, async (req, res) => {
     const userId = identityOf(req).userId;
@@ -75,13 +82,13 @@ export function ordersRouter({ db, deps, bookCache }: OrdersRouterDeps): Router 
     res.json({ order: orderView(order, userId) });
   });
 
-  router.post('/api/v1/orders/:id/take', requireAuth, idempotency(db), async (req, res) => {
+  router.post('/api/v1/orders/:id/take', requireAuth, idempotentInTransaction(db, async (req, res, claim) => {
     const userId = identityOf(req).userId;
     const id = orderId(req);
     const body = parse(takeOrderBody, req.body);
-    const taken = await takeOrder(deps, { userId, orderId: id, amount: body.amount, paymentMethod: body.paymentMethod });
+    const taken = await takeOrder(deps, { userId, orderId: id, amount: body.amount, paymentMethod: body.paymentMethod }, claim && { claim, answer: (t) => t });
     res.status(201).json(taken);
-  });
+  }));
 
   router.get('/api/v1/orderbook', async (req, res) => {
     const query = parse(orderBookQuery, req.query);

@@ -59,16 +59,25 @@ function toOrder(row: OrderRow): Order {
   };
 }
 
+/** What lockAndLoadOrder brings back: the order (row-locked, read once the market lock was granted), and the rows of the statements sent ahead. */
+export interface LockedOrder {
+  order: Order | undefined;
+  ahead: unknown[][];
+}
+
 /**
- * Takes the market lock of an existing order, in one round trip. The order it returns was read BEFORE the
- * lock was granted: only its immutable fields (owner, side, market, price) may be trusted; read the rest again.
+ * Takes the market lock of an existing order and loads it row-locked, in one round trip, after `ahead` (e.g. the
+ * claim of an Idempotency-Key). The load is sent together with the lock and runs once it is granted, so it sees
+ * what the previous holder committed: every field may be trusted.
  */
-export async function lockMarketOfOrder(tx: SqlExecutor, orderId: string): Promise<Order | undefined> {
-  const rows = await tx.query<OrderRow & { locked: unknown }>(
-    `SELECT ${ORDER_COLUMNS}, pg_advisory_xact_lock(hashtext(asset || '/' || fiat_currency)) AS locked FROM orders WHERE id = $1`,
-    [orderId],
-  );
-  return rows[0] ? toOrder(rows[0]) : undefined;
+export async function lockAndLoadOrder(tx: SqlExecutor, orderId: string, ahead: Array<{ sql: string; params: unknown[] }> = []): Promise<LockedOrder> {
+  const results = await queryTogether(tx, [
+    ...ahead,
+    { sql: `SELECT pg_advisory_xact_lock(hashtext(asset || '/' || fiat_currency)) AS locked FROM orders WHERE id = $1`, params: [orderId] },
+    { sql: `SELECT ${ORDER_COLUMNS} FROM orders WHERE id = $1 FOR UPDATE`, params: [orderId] },
+  ]);
+  const [row] = results[results.length - 1] as unknown as OrderRow[];
+  return { order: row ? toOrder(row) : undefined, ahead: results.slice(0, ahead.length) };
 }
 
 const bumpSequenceSql = (asset: string, fiatCurrency: string) => `INSERT INTO markets (asset, fiat_currency, sequence, updated_at) VALUES (${asset}, ${fiatCurrency}, 1, now())

@@ -1,6 +1,6 @@
 import { conflict, notFound } from '@orrange/http';
 import { enqueueEvent } from '@orrange/queue';
-import { bumpSequence, lockMarketOfOrder, transitionOrder } from '../data/order.repository';
+import { bumpSequence, lockAndLoadOrder, transitionOrder } from '../data/order.repository';
 import { CANCELLABLE_STATUSES, formatAmount, type Order } from './order';
 import type { OrderBookDeps } from './order-book.deps';
 
@@ -12,7 +12,7 @@ import type { OrderBookDeps } from './order-book.deps';
 export async function cancelOrder(deps: OrderBookDeps, userId: string, orderId: string): Promise<Order> {
   const result = await deps.db.transaction(
     async (tx) => {
-      const before = await lockMarketOfOrder(tx, orderId);
+      const { order: before } = await lockAndLoadOrder(tx, orderId);
       if (!before || before.userId !== userId) throw notFound('ORDER.NOT_FOUND', 'No such order.');
       const order = await transitionOrder(tx, orderId, CANCELLABLE_STATUSES, 'CANCELLED');
       if (!order) throw conflict('ORDER.INVALID_STATE', 'Only pending, open or partly filled orders can be cancelled.');

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Tx } from '@orrange/db';
-import { conflict } from '@orrange/http';
+import { claimKeysStatement, conflict, IdempotencyKeyTaken, jsonAnswer, releaseKeysWithCommit, storeAnswersWithCommit, wasClaimed, type IdempotencyClaim } from '@orrange/http';
 import { ledgerOutcomes, placeSellHoldsCall } from '@orrange/queue';
 import { lockAndLoadCandidates } from '../data/order.repository';
 import { firstReadQuery, matchBatch, type FirstRead, type Placed } from './match-batch';
@@ -9,6 +9,15 @@ import type { OrderBookDeps } from './order-book.deps';
 
 /** How many incoming orders of one side of one market share one transaction (one lock, one write, one commit). */
 export const BATCH_ORDERS_MAX = 64;
+
+/**
+ * A request's Idempotency-Key, recorded in the transaction that places its order (claimed in the first round
+ * trip, its success answer stored with the COMMIT), and how to render that answer.
+ */
+export interface KeyRecord<T> {
+  claim: IdempotencyClaim;
+  answer(result: T): unknown;
+}
 
 /** What the owner chooses of an order; the rest (id, remainder, status, seq, times) is set on placing it. */
 export type PlaceOrderInput = Pick<Order, 'userId' | 'side' | 'asset' | 'fiatCurrency' | 'price' | 'amount' | 'minFill' | 'paymentMethods' | 'paymentWindowMinutes' | 'terms'>;
@@ -20,45 +29,71 @@ export type PlaceOrderInput = Pick<Order, 'userId' | 'side' | 'asset' | 'fiatCur
  * escrow locked through open_trades: the answer carries the fills with their trade ids, all committed together.
  * A SELL the seller's balance cannot cover is refused (409 WALLET.INSUFFICIENT_FUNDS) and leaves nothing behind.
  */
-export async function placeOrder(deps: OrderBookDeps, input: PlaceOrderInput): Promise<Placed> {
+export async function placeOrder(deps: OrderBookDeps, input: PlaceOrderInput, key?: KeyRecord<Placed>): Promise<Placed> {
   const now = new Date();
   const order: Order = { ...input, id: randomUUID(), remaining: input.amount, status: 'OPEN', rejectReason: null, seq: 0n, createdAt: now, updatedAt: now };
-  return deps.batcher.submit(order);
+  return deps.batcher.submit(order, key);
 }
 
 /** What became of each order of a batch, in order: placed (and matched), or refused with an error for its caller. */
 type BatchOutcome = Placed | { refused: Error };
 
+interface Incoming {
+  order: Order;
+  key?: KeyRecord<Placed>;
+}
+
 /**
- * One transaction for a batch of one side of one market. The first round trip takes the market lock, places the
- * holds of incoming SELL orders, and reads the first candidates; the orders whose hold fits are matched in rounds
- * until all are decided (usually one), each round one write.
+ * Some orders of a SELL batch came with an Idempotency-Key taken already (a client's retry): their holds were
+ * sent in the same round trip as the claims, so the transaction rolls back and the batch runs again without them.
  */
-async function placeBatch(tx: Tx, orders: Order[]): Promise<{ outcomes: BatchOutcome[]; sequence: bigint | undefined }> {
+class KeysTaken extends Error {
+  constructor(readonly indexes: number[]) {
+    super('idempotency keys taken in a SELL batch');
+  }
+}
+
+/**
+ * One transaction for a batch of one side of one market. The first round trip takes the market lock, claims the
+ * requests' Idempotency-Keys, places the holds of incoming SELL orders, and reads the first candidates; the
+ * orders whose key and hold are theirs are matched in rounds until all are decided (usually one), each round one
+ * write; the success answers are stored with the COMMIT.
+ */
+async function placeBatch(tx: Tx, batch: Incoming[]): Promise<{ outcomes: BatchOutcome[]; sequence: bigint | undefined }> {
+  const orders = batch.map((b) => b.order);
   const sells = orders[0]!.side === 'SELL';
-  const holds = sells ? [placeSellHoldsCall(orders.map((o) => ({ orderId: o.id, userId: o.userId, asset: o.asset, amount: formatAmount(o.asset, o.amount) })))] : [];
+  const claims = batch.flatMap((b) => (b.key ? [b.key.claim] : []));
+  const ahead = [
+    ...(claims.length > 0 ? [claimKeysStatement(claims)] : []),
+    ...(sells ? [placeSellHoldsCall(orders.map((o) => ({ orderId: o.id, userId: o.userId, asset: o.asset, amount: formatAmount(o.asset, o.amount) })))] : []),
+  ];
   const query = firstReadQuery(orders, false);
-  const read = await lockAndLoadCandidates(tx, query, holds);
-  const funded = sells ? ledgerOutcomes((read.ahead[0]![0] as { outcomes: unknown }).outcomes, orders.length, 'place_sell_holds') : orders.map(() => 'OK' as const);
+  const read = await lockAndLoadCandidates(tx, query, ahead);
+  const claimed = claims.length > 0 ? read.ahead[0]! : [];
+  const taken = batch.flatMap((b, i) => (b.key && !wasClaimed(claimed, b.key.claim) ? [i] : []));
+  if (taken.length > 0 && sells) throw new KeysTaken(taken);
+  const funded = sells ? ledgerOutcomes((read.ahead[ahead.length - 1]![0] as { outcomes: unknown }).outcomes, orders.length, 'place_sell_holds') : orders.map(() => 'OK' as const);
   const unexpected = funded.findIndex((outcome) => outcome === 'DUPLICATE');
   if (unexpected >= 0) throw new Error(`ledger invariant: order ${orders[unexpected]!.id} was held before it was placed`);
 
   const placed = new Map<string, Placed>();
   let sequence: bigint | undefined;
   let firstRead: FirstRead | undefined = { candidates: read.candidates, limit: query.limit };
-  for (let left = orders.filter((_, i) => funded[i] === 'OK'); left.length > 0; ) {
+  for (let left = orders.filter((_, i) => funded[i] === 'OK' && !taken.includes(i)); left.length > 0; ) {
     const matched = await matchBatch(tx, left, { marketLocked: true, firstRead });
     firstRead = undefined;
     for (const p of matched.placed) placed.set(p.order.id, p);
     sequence = matched.sequence;
     left = left.slice(matched.placed.length);
   }
+  storeAnswersWithCommit(tx, batch.flatMap((b) => (b.key && placed.has(b.order.id) ? [jsonAnswer(b.key.claim, 201, b.key.answer(placed.get(b.order.id)!))] : [])));
+  releaseKeysWithCommit(tx, batch.flatMap((b, i) => (b.key && funded[i] !== 'OK' && !taken.includes(i) ? [b.key.claim] : [])));
   const unfunded = () => ({ refused: conflict('WALLET.INSUFFICIENT_FUNDS', 'Your available balance does not cover this SELL order.') });
-  return { outcomes: orders.map((o) => placed.get(o.id) ?? unfunded()), sequence };
+  const outcomes = batch.map((b, i): BatchOutcome => (taken.includes(i) ? { refused: new IdempotencyKeyTaken(b.key!.claim) } : (placed.get(b.order.id) ?? unfunded())));
+  return { outcomes, sequence };
 }
 
-interface Pending {
-  order: Order;
+interface Pending extends Incoming {
   resolve: (placed: Placed) => void;
   reject: (error: unknown) => void;
 }
@@ -80,34 +115,40 @@ export class MarketBatcher {
 
   constructor(private readonly deps: () => OrderBookDeps) {}
 
-  submit(order: Order): Promise<Placed> {
-    const key = `${order.asset}/${order.fiatCurrency}`;
-    const queue = this.queues.get(key) ?? { pending: [], running: false };
-    this.queues.set(key, queue);
-    const placed = new Promise<Placed>((resolve, reject) => queue.pending.push({ order, resolve, reject }));
-    if (!queue.running) void this.drain(key, queue);
+  submit(order: Order, key?: KeyRecord<Placed>): Promise<Placed> {
+    const market = `${order.asset}/${order.fiatCurrency}`;
+    const queue = this.queues.get(market) ?? { pending: [], running: false };
+    this.queues.set(market, queue);
+    const placed = new Promise<Placed>((resolve, reject) => queue.pending.push({ order, key, resolve, reject }));
+    if (!queue.running) void this.drain(market, queue);
     return placed;
   }
 
-  private async drain(key: string, queue: MarketQueue): Promise<void> {
+  private async drain(market: string, queue: MarketQueue): Promise<void> {
     queue.running = true;
     try {
       while (queue.pending.length > 0) {
         const batch = queue.pending.splice(0, sameSideRun(queue.pending));
         const deps = this.deps();
         try {
-          const { outcomes, sequence } = await deps.db.transaction((tx) => placeBatch(tx, batch.map((p) => p.order)), { retryable: true });
+          const { outcomes, sequence } = await deps.db.transaction((tx) => placeBatch(tx, batch), { retryable: true });
           outcomes.forEach((outcome, i) => ('refused' in outcome ? batch[i]!.reject(outcome.refused) : batch[i]!.resolve(outcome)));
           const { asset, fiatCurrency } = batch[0]!.order;
           if (sequence !== undefined) deps.bookChanged(asset, fiatCurrency, sequence);
         } catch (error) {
-          for (const p of batch) p.reject(error);
+          if (!(error instanceof KeysTaken)) {
+            for (const p of batch) p.reject(error);
+            continue;
+          }
+          // The retries are answered from their stored answers; the rest go first in the next transaction.
+          for (const i of error.indexes) batch[i]!.reject(new IdempotencyKeyTaken(batch[i]!.key!.claim));
+          queue.pending.unshift(...batch.filter((_, i) => !error.indexes.includes(i)));
         }
       }
     } finally {
       queue.running = false;
       // A market nobody trades in keeps no queue.
-      if (queue.pending.length === 0) this.queues.delete(key);
+      if (queue.pending.length === 0) this.queues.delete(market);
     }
   }
 }

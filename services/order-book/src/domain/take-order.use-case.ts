@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { badRequest, conflict, notFound } from '@orrange/http';
+import { badRequest, claimKeysStatement, conflict, IdempotencyKeyTaken, jsonAnswer, notFound, storeAnswersWithCommit, wasClaimed } from '@orrange/http';
 import { ASSET_SCALES, isPositiveDecimal, toUnits } from '@orrange/money';
-import { findOrder, lockMarketOfOrder, writeMatches, type MatchRecord } from '../data/order.repository';
+import { lockAndLoadOrder, writeMatches, type MatchRecord } from '../data/order.repository';
 import { respectsMinFill } from './matching-engine';
 import { fillView, tradeOpening } from './match-records';
 import { LIVE_STATUSES, type FillView } from './order';
 import type { OrderBookDeps } from './order-book.deps';
+import type { KeyRecord } from './place-order.use-case';
 
 export interface TakeOrderInput {
   userId: string;
@@ -27,13 +28,14 @@ export interface Taken {
  * BUY ad makes the taker the seller (the crypto comes from the taker's available balance). The trade opens with
  * its escrow locked in the same transaction (trade-execution's open_trades).
  */
-export async function takeOrder(deps: OrderBookDeps, input: TakeOrderInput): Promise<Taken> {
+export async function takeOrder(deps: OrderBookDeps, input: TakeOrderInput, key?: KeyRecord<Taken>): Promise<Taken> {
   const taken = await deps.db.transaction(
     async (tx) => {
-      const before = await lockMarketOfOrder(tx, input.orderId);
-      if (!before) throw notFound('ORDER.NOT_FOUND', 'No such order.');
-      const amount = parseAmount(input.amount, ASSET_SCALES[before.asset]);
-      const ad = (await findOrder(tx, input.orderId, true))!;
+      const locked = await lockAndLoadOrder(tx, input.orderId, key ? [claimKeysStatement([key.claim])] : []);
+      if (key && !wasClaimed(locked.ahead[0]!, key.claim)) throw new IdempotencyKeyTaken(key.claim);
+      const ad = locked.order;
+      if (!ad) throw notFound('ORDER.NOT_FOUND', 'No such order.');
+      const amount = parseAmount(input.amount, ASSET_SCALES[ad.asset]);
       if (!LIVE_STATUSES.includes(ad.status)) throw conflict('ORDER.INVALID_STATE', `The order is ${ad.status} and cannot be taken.`);
       if (ad.userId === input.userId) throw conflict('ORDER.SELF_TRADE', 'You cannot take your own order.');
       if (!ad.paymentMethods.includes(input.paymentMethod)) throw badRequest('ORDER.PAYMENT_METHOD_NOT_ACCEPTED', 'The order does not accept this payment method.');
@@ -63,12 +65,14 @@ export async function takeOrder(deps: OrderBookDeps, input: TakeOrderInput): Pro
       // A seller taking a BUY ad pays from AVAILABLE, which may not cover it: the whole take rolls back.
       if (funded === 'INSUFFICIENT' && !takerBuys) throw conflict('WALLET.INSUFFICIENT_FUNDS', 'Your available balance does not cover this amount.');
       if (funded !== 'OK') throw new Error(`ledger invariant: the trade of take ${match.id} answered ${funded}`);
-      return { match, ad, sequence: written.sequence };
+      const result: Taken = { tradeId: match.tradeId, fill: fillView(match, ad.id) };
+      if (key) storeAnswersWithCommit(tx, [jsonAnswer(key.claim, 201, key.answer(result))]);
+      return { result, ad, sequence: written.sequence };
     },
     { retryable: true },
   );
   deps.bookChanged(taken.ad.asset, taken.ad.fiatCurrency, taken.sequence);
-  return { tradeId: taken.match.tradeId, fill: fillView(taken.match, taken.ad.id) };
+  return taken.result;
 }
 
 function parseAmount(amount: string, scale: number): bigint {
