@@ -28,7 +28,7 @@ export async function seed(): Promise<void> {
   // Imported lazily: the user service owns how an admin is stored.
   const { seedAdmin } = (await import(path.join(ROOT, 'services/user/src/seed'))) as typeof import('../services/user/src/seed');
   const email = setting('ADMIN_EMAIL');
-  const result = await seedAdmin({ databaseUrl: setting('DATABASE_URL'), email, password: setting('ADMIN_PASSWORD') });
+  const result = await seedAdmin({ databaseUrl: setting('DATABASE_URL'), email, password: setting('ADMIN_PASSWORD'), production: process.env.NODE_ENV === 'production' });
   log(result.created ? `created admin ${email}` : `admin ${email} already present (role ensured)`);
 }
 

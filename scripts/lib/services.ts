@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { DEFAULT_DATABASE_URL } from '@orrange/config';
+import { DEFAULT_DATABASE_URL, DEV_ADMIN_PASSWORD } from '@orrange/config';
 
 export const ROOT = path.resolve(__dirname, '../..');
 
@@ -23,7 +23,7 @@ export const DEFAULTS = {
   DATABASE_URL: DEFAULT_DATABASE_URL,
   REDIS_URL: 'redis://127.0.0.1:6379',
   ADMIN_EMAIL: 'admin@orrange.local',
-  ADMIN_PASSWORD: 'orrange-admin-dev-password',
+  ADMIN_PASSWORD: DEV_ADMIN_PASSWORD,
 };
 
 /** Reads `.env` at the repository root if there is one; real environment variables win. */

@@ -1,4 +1,4 @@
-import { baseServiceSchema, ConfigError, env, loadConfig, z } from './index';
+import { assertNoDevSecrets, baseServiceSchema, ConfigError, DEV_ADMIN_PASSWORD, DEV_ENCRYPTION_KEYS, env, loadConfig, z } from './index';
 
 describe('loadConfig', () => {
   it('when the environment is empty, then development defaults apply', () => {
@@ -16,5 +16,39 @@ describe('loadConfig', () => {
   it('when lists and booleans are given, then they are parsed', () => {
     const schema = z.object({ ORIGINS: env.list(''), ON: env.bool(false) });
     expect(loadConfig(schema, { ORIGINS: 'a, b,,c', ON: 'true' })).toEqual({ ORIGINS: ['a', 'b', 'c'], ON: true });
+  });
+});
+
+describe('assertNoDevSecrets', () => {
+  const real = {
+    INTERNAL_TOKEN_SECRET: 'p'.repeat(40),
+    JWT_SECRETS: `prod1:${'j'.repeat(40)}`,
+    ENCRYPTION_KEYS: `prod1:${Buffer.alloc(32, 7).toString('base64')}`,
+    ADMIN_PASSWORD: 'a real admin password',
+  };
+  const devJwtKeyring = loadConfig(z.object({ JWT_SECRETS: z.string().default('dev1:dev-jwt-secret-change-me-0123456789abcdefghijkl') }), {}).JWT_SECRETS;
+  const production = (values: Record<string, string>) => ({ NODE_ENV: 'production', ...values });
+
+  it('when production has only real secrets, then nothing is refused', () => {
+    expect(() => assertNoDevSecrets(production(real), real)).not.toThrow();
+  });
+
+  it('when the environment is not production, then the development secrets are fine', () => {
+    expect(() => assertNoDevSecrets({ NODE_ENV: 'development', JWT_SECRETS: devJwtKeyring }, { ADMIN_PASSWORD: DEV_ADMIN_PASSWORD })).not.toThrow();
+  });
+
+  it.each([
+    ['INTERNAL_TOKEN_SECRET', loadConfig(baseServiceSchema, {}).INTERNAL_TOKEN_SECRET],
+    ['JWT_SECRETS', devJwtKeyring],
+    ['JWT_SECRETS', `prod1:${'j'.repeat(40)}, ${devJwtKeyring}`],
+    ['JWT_SECRETS', `${devJwtKeyring},prod1:${'j'.repeat(40)}`],
+    ['JWT_SECRETS', `renamed:${devJwtKeyring.split(':')[1]}`],
+    ['ENCRYPTION_KEYS', DEV_ENCRYPTION_KEYS],
+    ['ENCRYPTION_KEYS', `${real.ENCRYPTION_KEYS},${DEV_ENCRYPTION_KEYS}`],
+    ['ADMIN_PASSWORD', DEV_ADMIN_PASSWORD],
+  ])('when production holds the development %s (%s), in its config or only in its environment, then it is refused by name', (name, value) => {
+    expect(() => assertNoDevSecrets(production({ ...real, [name]: value }))).toThrow(new RegExp(name));
+    expect(() => assertNoDevSecrets(production({}), { ...real, [name]: value })).toThrow(ConfigError);
+    expect(() => assertNoDevSecrets(production({}), { ...real, [name]: value })).toThrow(new RegExp(name));
   });
 });

@@ -41,8 +41,18 @@ export const env = {
   redisUrl: () => z.string().url().default('redis://127.0.0.1:6379'),
 };
 
+/**
+ * The development secrets that ship as defaults (and in `.env.example`). Every service refuses each of them
+ * with NODE_ENV=production: see assertNoDevSecrets.
+ */
 const DEV_INTERNAL_SECRET = 'dev-internal-secret-change-me-0123456789abcdef';
-const DEV_JWT_KEYRING = 'dev1:dev-jwt-secret-change-me-0123456789abcdefghijkl';
+const DEV_JWT_SECRET = 'dev-jwt-secret-change-me-0123456789abcdefghijkl';
+const DEV_JWT_KEYRING = `dev1:${DEV_JWT_SECRET}`;
+const DEV_ENCRYPTION_KEY = 'ZGV2LW9ubHktcGF5bWVudC1tZXRob2Qta2V5LTMyYnk=';
+/** Development keyring for payment-method encryption (user service). */
+export const DEV_ENCRYPTION_KEYS = `dev1:${DEV_ENCRYPTION_KEY}`;
+/** The bootstrap admin's development password (`pnpm db:seed` without ADMIN_PASSWORD). */
+export const DEV_ADMIN_PASSWORD = 'orrange-admin-dev-password';
 
 export const DEFAULT_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/orrange';
 
@@ -82,9 +92,36 @@ export const authSchema = z.object({
   ACCESS_TOKEN_TTL_SECONDS: env.int(900),
 });
 
-/** Refuses to run in production with the development secrets that ship in the defaults. */
-export function assertNoDevSecrets(config: { NODE_ENV: string; INTERNAL_TOKEN_SECRET?: string; JWT_SECRETS?: string }): void {
+/** The secrets of a `kid:secret,kid:secret` keyring (JWT_SECRETS, ENCRYPTION_KEYS), as parseKeyring reads them. */
+function keyringSecrets(spec: string): string[] {
+  return spec
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => entry.slice(entry.indexOf(':') + 1).trim());
+}
+
+/** Each variable that may hold a development secret, and whether a value holds one. */
+const DEV_SECRET_CHECKS: Array<[name: string, isDevelopment: (value: string) => boolean]> = [
+  ['INTERNAL_TOKEN_SECRET', (value) => value.trim() === DEV_INTERNAL_SECRET],
+  // A keyring is refused when any of its keys is the development one, even beside real keys: it would still verify
+  // (or decrypt) whatever the publicly known key signs.
+  ['JWT_SECRETS', (value) => keyringSecrets(value).includes(DEV_JWT_SECRET)],
+  ['ENCRYPTION_KEYS', (value) => keyringSecrets(value).includes(DEV_ENCRYPTION_KEY)],
+  ['ADMIN_PASSWORD', (value) => value === DEV_ADMIN_PASSWORD],
+];
+
+/**
+ * Refuses to run in production with any development secret: the ones a service uses (its parsed config, where
+ * a missing variable means the development default) and the ones it was merely handed (the environment, e.g.
+ * a shared `.env` whose JWT keyring or admin password is still the development one). Call it in every
+ * service's readConfig.
+ */
+export function assertNoDevSecrets(config: { NODE_ENV: string } & Partial<Record<string, unknown>>, source: NodeJS.ProcessEnv = {}): void {
   if (config.NODE_ENV !== 'production') return;
-  const bad = [config.INTERNAL_TOKEN_SECRET === DEV_INTERNAL_SECRET && 'INTERNAL_TOKEN_SECRET', config.JWT_SECRETS === DEV_JWT_KEYRING && 'JWT_SECRETS'].filter(Boolean);
-  if (bad.length) throw new ConfigError(bad.map((name) => `${name}: the development default must not be used in production`));
+  const bad = DEV_SECRET_CHECKS.filter(([name, isDevelopment]) => {
+    const values = [config[name], source[name]].filter((value): value is string => typeof value === 'string');
+    return values.some(isDevelopment);
+  }).map(([name]) => name);
+  if (bad.length) throw new ConfigError(bad.map((name) => `${name}: a development secret must not be used in production (set a real one)`));
 }

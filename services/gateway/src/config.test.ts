@@ -40,6 +40,13 @@ describe('gateway config', () => {
     expect(() => readConfig({ NODE_ENV: 'production' })).toThrow(/INTERNAL_TOKEN_SECRET|JWT_SECRETS/);
   });
 
+  it('when production\'s JWT keyring holds the development key beside a real one, then the gateway refuses to start', () => {
+    const real = { NODE_ENV: 'production', INTERNAL_TOKEN_SECRET: 'p'.repeat(40) };
+    expect(readConfig({ ...real, JWT_SECRETS: `prod1:${'j'.repeat(40)}` }).NODE_ENV).toBe('production');
+    expect(() => readConfig({ ...real, JWT_SECRETS: `prod1:${'j'.repeat(40)},dev1:dev-jwt-secret-change-me-0123456789abcdefghijkl` })).toThrow(/JWT_SECRETS/);
+    expect(() => readConfig({ ...real, JWT_SECRETS: `prod1:${'j'.repeat(40)}`, ADMIN_PASSWORD: 'orrange-admin-dev-password' })).toThrow(/ADMIN_PASSWORD/);
+  });
+
   it('when an API-key cache TTL over 10 s is asked, then it is refused', () => {
     expect(() => readConfig({ API_KEY_CACHE_SECONDS: '60' })).toThrow(ConfigError);
   });

@@ -56,6 +56,6 @@ export type Config = Omit<z.infer<typeof configSchema>, 'LOGIN_ACCOUNT_RATE_LIMI
 /** Reads the gateway's config once at boot and refuses production with the development secrets. */
 export function readConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const loaded = loadConfig(configSchema, source);
-  assertNoDevSecrets(loaded);
+  assertNoDevSecrets(loaded, source);
   return { ...loaded, LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: loaded.LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE ?? loaded.AUTH_RATE_LIMIT_PER_MINUTE };
 }

@@ -1,4 +1,4 @@
-import { baseServiceSchema, env, loadConfig, z } from '@orrange/config';
+import { assertNoDevSecrets, baseServiceSchema, env, loadConfig, z } from '@orrange/config';
 
 export const SCHEMA = 'trade';
 
@@ -19,6 +19,9 @@ export const configSchema = baseServiceSchema.extend({
 
 export type Config = z.infer<typeof configSchema>;
 
+/** Reads the service's config once at boot and refuses production with any development secret. */
 export function readConfig(source: NodeJS.ProcessEnv = process.env): Config {
-  return loadConfig(configSchema, source);
+  const config = loadConfig(configSchema, source);
+  assertNoDevSecrets(config, source);
+  return config;
 }

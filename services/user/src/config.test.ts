@@ -23,3 +23,13 @@ describe('user service config', () => {
     expect(() => readConfig(source)).toThrow(new RegExp(name));
   });
 });
+
+describe('user service config: development keys beside real ones', () => {
+  it.each([
+    ['ENCRYPTION_KEYS', `${productionSecrets.ENCRYPTION_KEYS},${DEV_ENCRYPTION_KEYS}`],
+    ['JWT_SECRETS', `${productionSecrets.JWT_SECRETS},dev1:dev-jwt-secret-change-me-0123456789abcdefghijkl`],
+    ['ADMIN_PASSWORD', 'orrange-admin-dev-password'],
+  ])('when production\'s %s holds the development key beside a real one, then it refuses to start', (name, value) => {
+    expect(() => readConfig({ ...productionSecrets, [name]: value })).toThrow(new RegExp(name));
+  });
+});

@@ -1,9 +1,9 @@
-import { assertNoDevSecrets, authSchema, baseServiceSchema, ConfigError, env, loadConfig, z } from '@orrange/config';
+import { assertNoDevSecrets, authSchema, baseServiceSchema, DEV_ENCRYPTION_KEYS, env, loadConfig, z } from '@orrange/config';
 
 export const SCHEMA = 'users';
 
 /** Development keyring for payment-method encryption; refused in production (see readConfig). */
-export const DEV_ENCRYPTION_KEYS = 'dev1:ZGV2LW9ubHktcGF5bWVudC1tZXRob2Qta2V5LTMyYnk=';
+export { DEV_ENCRYPTION_KEYS };
 
 export const configSchema = baseServiceSchema.extend(authSchema.shape).extend({
   PORT: env.port(3001),
@@ -20,11 +20,9 @@ export const configSchema = baseServiceSchema.extend(authSchema.shape).extend({
 
 export type Config = z.infer<typeof configSchema>;
 
+/** Reads the user service's config once at boot and refuses production with any development secret. */
 export function readConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const config = loadConfig(configSchema, source);
-  assertNoDevSecrets(config);
-  if (config.NODE_ENV === 'production' && config.ENCRYPTION_KEYS === DEV_ENCRYPTION_KEYS) {
-    throw new ConfigError(['ENCRYPTION_KEYS: the development default must not be used in production']);
-  }
+  assertNoDevSecrets(config, source);
   return config;
 }

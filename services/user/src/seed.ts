@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { DEV_ADMIN_PASSWORD } from '@orrange/config';
 import { poolConfigFromUrl } from '@orrange/db';
 import { PasswordHasher } from './domain/password-hasher';
 import { SCHEMA } from './config';
@@ -7,6 +8,8 @@ export interface SeedAdminOptions {
   databaseUrl: string;
   email: string;
   password: string;
+  /** NODE_ENV=production: the development password (what a missing ADMIN_PASSWORD means) is refused. */
+  production?: boolean;
 }
 
 const USERNAME_ATTEMPTS_MAX = 5;
@@ -20,6 +23,7 @@ export async function seedAdmin(options: SeedAdminOptions): Promise<{ created: b
   const email = options.email.trim().toLowerCase();
   if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new Error('ADMIN_EMAIL is not an email address');
   if (options.password.length < 8 || options.password.length > 128) throw new Error('ADMIN_PASSWORD must be 8–128 characters');
+  if (options.production && options.password === DEV_ADMIN_PASSWORD) throw new Error('ADMIN_PASSWORD: the development password must not be used in production (set a real one)');
   const client = new pg.Client(poolConfigFromUrl(options.databaseUrl, { schema: SCHEMA }));
   await client.connect();
   try {

@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { DEV_ADMIN_PASSWORD } from '@orrange/config';
 import { seedAdmin } from '../src/seed';
 import { registerUser } from './fixtures';
 import { createHarness, type Harness } from './harness';
@@ -38,5 +39,12 @@ describe('admin bootstrap (seedAdmin)', () => {
     expect(result.created).toBe(true);
     const [row] = await harness.runtime.db.query<{ username: string; roles: string[] }>('SELECT username, roles FROM users WHERE id = $1', [result.userId]);
     expect(row).toEqual({ username: 'second_admin', roles: ['user', 'admin'] });
+  });
+
+  it('when production seeds with the development password (or none, which means it), then it refuses and creates nothing', async () => {
+    const options = { databaseUrl: harness.testDb.url, email: 'prod.admin@orrange.local', password: DEV_ADMIN_PASSWORD, production: true };
+    await expect(seedAdmin(options)).rejects.toThrow(/ADMIN_PASSWORD/);
+    expect(await harness.runtime.db.query("SELECT 1 FROM users WHERE email = 'prod.admin@orrange.local'")).toHaveLength(0);
+    expect((await seedAdmin({ ...options, password: 'a-real-admin-password' })).created).toBe(true);
   });
 });

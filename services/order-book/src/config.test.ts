@@ -1,0 +1,24 @@
+import { DEV_ADMIN_PASSWORD, DEV_ENCRYPTION_KEYS } from '@orrange/config';
+import { readConfig } from './config';
+
+const productionSecrets = { NODE_ENV: 'production', INTERNAL_TOKEN_SECRET: 'p'.repeat(40) };
+const DEV_JWT_KEYRING = 'dev1:dev-jwt-secret-change-me-0123456789abcdefghijkl';
+
+describe('order-book config in production', () => {
+  it('when production has its own secrets, then it starts', () => {
+    expect(readConfig(productionSecrets).NODE_ENV).toBe('production');
+  });
+
+  it('when production keeps the development INTERNAL_TOKEN_SECRET (unset), then it refuses to start', () => {
+    expect(() => readConfig({ NODE_ENV: 'production' })).toThrow(/INTERNAL_TOKEN_SECRET/);
+  });
+
+  it.each([
+    ['JWT_SECRETS', DEV_JWT_KEYRING],
+    ['JWT_SECRETS', `prod1:${'j'.repeat(40)},${DEV_JWT_KEYRING}`],
+    ['ENCRYPTION_KEYS', DEV_ENCRYPTION_KEYS],
+    ['ADMIN_PASSWORD', DEV_ADMIN_PASSWORD],
+  ])('when the environment hands it the development %s, then it refuses to start', (name, value) => {
+    expect(() => readConfig({ ...productionSecrets, [name]: value })).toThrow(new RegExp(name));
+  });
+});
