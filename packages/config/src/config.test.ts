@@ -8,6 +8,11 @@ describe('loadConfig', () => {
     expect(config.DATABASE_REPLICA_URLS).toEqual([]);
   });
 
+  it('when HOST is not set, then a service listens on loopback only; it listens wider only when told', () => {
+    expect(loadConfig(baseServiceSchema, {}).HOST).toBe('127.0.0.1');
+    expect(loadConfig(baseServiceSchema, { HOST: '0.0.0.0' }).HOST).toBe('0.0.0.0');
+  });
+
   it('when a variable is malformed, then a ConfigError names it', () => {
     expect(() => loadConfig(baseServiceSchema, { DB_POOL_MAX: 'lots' })).toThrow(ConfigError);
     expect(() => loadConfig(baseServiceSchema, { DB_POOL_MAX: 'lots' })).toThrow(/DB_POOL_MAX/);

@@ -59,7 +59,11 @@ export const DEFAULT_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/orrang
 /** Settings every service shares: where Postgres and Redis are, and how the pool behaves. */
 export const baseServiceSchema = z.object({
   NODE_ENV: env.nodeEnv(),
-  HOST: z.string().default('0.0.0.0'),
+  /**
+   * Loopback unless told otherwise: a service trusts the identity header of anyone who holds the internal
+   * secret, so only the gateway is meant to be reachable. Compose sets 0.0.0.0 on its private network.
+   */
+  HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'debug', 'silent']).default('info'),
   DATABASE_URL: env.postgresUrl(DEFAULT_DATABASE_URL),
   DATABASE_REPLICA_URLS: env.list(''),

@@ -6,6 +6,7 @@ describe('gateway config', () => {
     const config = readConfig({});
     expect(config).toMatchObject({
       PORT: 8080,
+      HOST: '127.0.0.1',
       TRUST_PROXY: 'loopback',
       BODY_LIMIT_BYTES: 1024 * 1024,
       RATE_LIMIT_PER_MINUTE: 100,
