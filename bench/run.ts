@@ -18,7 +18,7 @@ import { applyMigrations, deleteKeys } from '@orrange/testing';
 import { dropDatabase, ensureDatabase, run } from '../scripts/lib/infra';
 import { stackSpecs, startProcesses, stopAll, type Running, type StackPorts } from '../scripts/lib/stack';
 import { loadDotEnv, ROOT, SERVICES, serviceDir, setting } from '../scripts/lib/services';
-import { loadAgent, runOpenLoop, summarize, type LoadResult, type RequestSpec } from './lib/open-loop';
+import { generatorPriorityNote, loadAgent, runOpenLoop, summarize, type LoadResult, type RequestSpec } from './lib/open-loop';
 import { seedStatsHistory, matchToTradeLatencies } from './lib/history';
 import { measureBareGateway } from './lib/bare-gateway';
 import { addUp, StackMeter, stackTotal } from './lib/meter';
@@ -34,7 +34,7 @@ const RATES = list('BENCH_RATES', '100,200,300,500,700,1000').map(Number);
 const READ_RATE = num('BENCH_READ_RATE', 100);
 const SINGLE_RATE = num('BENCH_SINGLE_RATE', SINGLE_MARKET_RATE_PER_S);
 const FIATS = list('BENCH_FIATS', 'USD,EUR');
-const BARE_RATES = list('BENCH_BARE_RATES', '500,1000,1500,2000,2500,3000,4000').map(Number);
+const BARE_RATES = list('BENCH_BARE_RATES', '250,500,1000,1500,2000,2500,3000,4000').map(Number);
 /** Short by default: the bare gateway is steady within seconds, and its ladder runs up to seven steps. */
 const BARE_STEP_MS = num('BENCH_BARE_STEP_S', Math.min(10, STEP_MS / 2000)) * 1000;
 /** The extras' windows (logins, statistics, the gateway's cost): long enough for a p99, short in dev runs. */
@@ -346,6 +346,7 @@ async function measure(databaseUrl: string, redisUrl: string, prefix: string, st
     redis.disconnect();
   }
   results.finishedAt = new Date().toISOString();
+  results.generatorPriorityNote = generatorPriorityNote();
   return results;
 }
 

@@ -70,9 +70,9 @@ export async function measureBareGateway(options: BareOptions): Promise<BareGate
     await runOpenLoop({ ratePerSecond: options.rates[0]!, durationMs: 2000, agent: options.agent, request: options.request(base) });
     for (const rate of options.rates) {
       await new Promise((resolve) => setTimeout(resolve, STEP_PAUSE_MS));
-      const before = await Promise.all(Object.values(pids).map(usage));
+      const before = Object.values(pids).map(usage);
       const r = await runOpenLoop({ ratePerSecond: rate, durationMs: options.stepMs, agent: options.agent, request: options.request(base) });
-      const after = await Promise.all(Object.values(pids).map(usage));
+      const after = Object.values(pids).map(usage);
       const cpuMsPerRequest = Object.fromEntries(Object.keys(pids).map((label, i) => [label, Math.round(((after[i]!.cpuS - before[i]!.cpuS) * 1000 * 1000) / Math.max(1, r.scheduled)) / 1000]));
       steps.push({ rate, goodputPerS: r.goodputPerS, latencyMs: r.latencyMs, errors: r.errors, byStatus: r.byStatus, valid: r.valid, invalidReason: r.invalidReason, cpuMsPerRequest });
       options.log(`bare gateway ${rate}/s: p99 ${r.latencyMs.p99} ms, ${r.errors} errors${r.valid ? '' : `, INVALID (${r.invalidReason})`}`);

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { rssMb, usage, type Usage } from './open-loop';
 
@@ -34,19 +35,20 @@ export interface Window<T> {
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
 /** Every process's parent and command name, from /proc (Linux). */
-async function processTable(): Promise<Array<{ pid: number; ppid: number; comm: string }>> {
-  const { readdir, readFile } = await import('node:fs/promises');
-  const pids = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry));
-  const rows = await Promise.all(
-    pids.map(async (pid) => {
-      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-      const open = stat.indexOf('(');
-      const close = stat.lastIndexOf(') ');
-      if (open < 0 || close < 0) return undefined;
-      return { pid: Number(pid), ppid: Number(stat.slice(close + 2).split(' ')[1]), comm: stat.slice(open + 1, close) };
-    }),
-  );
-  return rows.filter((r): r is { pid: number; ppid: number; comm: string } => r !== undefined);
+function processTable(): Array<{ pid: number; ppid: number; comm: string }> {
+  const rows: Array<{ pid: number; ppid: number; comm: string }> = [];
+  for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone since the listing
+    }
+    const open = stat.indexOf('(');
+    const close = stat.lastIndexOf(') ');
+    if (open >= 0 && close >= 0) rows.push({ pid: Number(pid), ppid: Number(stat.slice(close + 2).split(' ')[1]), comm: stat.slice(open + 1, close) });
+  }
+  return rows;
 }
 
 /** A process and all its descendants (e.g. the gateway's node:cluster workers). */
@@ -67,15 +69,13 @@ class PidUsage {
   private readonly first = new Map<number, Usage>();
   private readonly last = new Map<number, Usage>();
 
-  async sample(pids: number[], atStart: boolean): Promise<void> {
-    await Promise.all(
-      pids.map(async (pid) => {
-        const now = await usage(pid);
-        if (!this.first.has(pid)) this.first.set(pid, atStart ? now : { cpuS: 0, writes: 0 });
-        // A pid gone since reads as zero: keep what it had used.
-        if (now.cpuS > 0 || now.writes > 0 || !this.last.has(pid)) this.last.set(pid, now);
-      }),
-    );
+  sample(pids: number[], atStart: boolean): void {
+    for (const pid of pids) {
+      const now = usage(pid);
+      if (!this.first.has(pid)) this.first.set(pid, atStart ? now : { cpuS: 0, writes: 0 });
+      // A pid gone since reads as zero: keep what it had used.
+      if (now.cpuS > 0 || now.writes > 0 || !this.last.has(pid)) this.last.set(pid, now);
+    }
   }
 
   total(): Usage {
@@ -115,7 +115,7 @@ export class StackMeter {
    */
   private async pidsByLabel(scan: boolean): Promise<{ byLabel: Map<string, number[]>; pgConnections: number }> {
     if (scan || !this.trees) {
-      const table = await processTable();
+      const table = processTable();
       this.trees = new Map(this.options.processes.map((p) => [p.label, tree(table, p.pid)]));
       this.trees.set('redis', this.options.redisPid ? [this.options.redisPid] : table.filter((r) => r.comm === 'redis-server').map((r) => r.pid));
       this.trees.set('bench client', [process.pid]);
@@ -137,11 +137,11 @@ export class StackMeter {
       pgConnectionsMax = Math.max(pgConnectionsMax, pgConnections);
       for (const [label, pids] of byLabel) {
         if (!usages.has(label)) usages.set(label, new PidUsage());
-        await usages.get(label)!.sample(pids, atStart);
+        usages.get(label)!.sample(pids, atStart);
       }
       if (!rss) return;
       for (const p of this.options.processes) {
-        const sizes = await Promise.all((byLabel.get(p.label) ?? []).map(rssMb));
+        const sizes = (byLabel.get(p.label) ?? []).map(rssMb);
         rssMbMax[p.label] = Math.max(rssMbMax[p.label] ?? 0, ...sizes);
       }
     };

@@ -59,6 +59,8 @@ export interface Results {
   adminStats?: LoadResult;
   ledgerVerify?: { ok?: boolean };
   processes?: string[];
+  /** Set when the load generator could not raise its priority while sending. */
+  generatorPriorityNote?: string;
   /** Lines the services logged at level error during the run. */
   serviceErrorLines?: number;
 }
@@ -224,7 +226,7 @@ export function renderReport(results: Results): string {
       `Postgres ${pgs.version} (shared_buffers ${pgs.shared_buffers}, synchronous_commit ${pgs.synchronous_commit}, max_connections ${pgs.max_connections}, autovacuum ${pgs.autovacuum}, fsync ${pgs.fsync}; pg_stat_statements ${e.pgStatStatements ? 'loaded' : 'not loaded'}), ` +
       `Redis ${e.redis.version} (${e.redis.private ? "the bench's own" : 'shared'}).`,
     `Steps of ${results.config.stepS} s, book reads at ${results.config.readRatePerS}/s beside, markets ${(results.config.markets as string[]).join(', ')}; ` +
-      `the services logged ${results.serviceErrorLines ?? 0} error lines.`,
+      `the services logged ${results.serviceErrorLines ?? 0} error lines${results.generatorPriorityNote ? `; ${results.generatorPriorityNote}` : ''}.`,
     '',
     bareLine(results),
     '',
