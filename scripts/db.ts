@@ -2,7 +2,7 @@
  * The database commands of the root package.json:
  *   db:setup      create the database if missing, migrate every service, seed the admin
  *   db:migrate    apply every service's pending migrations (each in its own schema)
- *   db:seed       create or promote the admin from ADMIN_EMAIL / ADMIN_PASSWORD
+ *   db:seed       create the admin from ADMIN_EMAIL / ADMIN_PASSWORD (never promotes an existing account)
  *   db:health     Postgres and Redis reachability and latency, pool stats, migration status per service
  *   db:studio     Prisma Studio for one service: `pnpm db:studio <service>`
  *   db:reset      drop and recreate the database, then setup (refuses with NODE_ENV=production)
@@ -26,10 +26,12 @@ export async function setup(): Promise<void> {
 
 export async function seed(): Promise<void> {
   // Imported lazily: the user service owns how an admin is stored.
-  const { seedAdmin } = (await import(path.join(ROOT, 'services/user/src/seed'))) as typeof import('../services/user/src/seed');
+  const { seedAdmin, SeedRefusedError } = (await import(path.join(ROOT, 'services/user/src/seed'))) as typeof import('../services/user/src/seed');
   const email = setting('ADMIN_EMAIL');
-  const result = await seedAdmin({ databaseUrl: setting('DATABASE_URL'), email, password: setting('ADMIN_PASSWORD'), production: process.env.NODE_ENV === 'production' });
-  log(result.created ? `created admin ${email}` : `admin ${email} already present (role ensured)`);
+  const result = await seedAdmin({ databaseUrl: setting('DATABASE_URL'), email, password: setting('ADMIN_PASSWORD'), production: process.env.NODE_ENV === 'production' }).catch((error: unknown) => {
+    throw error instanceof SeedRefusedError ? new OperatorError(`seed refused: ${error.message}`) : error;
+  });
+  log(result.created ? `created admin ${email}` : `admin ${email} already present`);
 }
 
 async function health(): Promise<boolean> {

@@ -24,7 +24,7 @@ describe('end to end: the database commands', () => {
     await reference?.drop();
   });
 
-  const pnpm = (command: string) => run('pnpm', [command], { cwd: ROOT, env: { DATABASE_URL: bare.url, NODE_ENV: 'test' } });
+  const pnpm = (command: string, env: NodeJS.ProcessEnv = {}) => run('pnpm', [command], { cwd: ROOT, env: { DATABASE_URL: bare.url, NODE_ENV: 'test', ...env } });
 
   it('when db:setup runs on an empty database, then every service is migrated through Prisma, db:health says so, and the schema is the one the tests use', async () => {
     await pnpm('db:setup');
@@ -36,6 +36,20 @@ describe('end to end: the database commands', () => {
     // Applied already: running it again changes nothing and still succeeds.
     await pnpm('db:migrate');
     expect(await describeSchemas(bare.url)).toEqual(await describeSchemas(reference.url));
+  });
+
+  it('when ADMIN_EMAIL belongs to an account that is not an admin, then db:seed exits non-zero with a clear message and promotes nobody', async () => {
+    const client = new pg.Client({ connectionString: bare.url });
+    await client.connect();
+    try {
+      await client.query(`INSERT INTO users.users (email, username, username_key, password_hash) VALUES ('squatted@e2e.test', 'squatter', 'squatter', 'x')`);
+      await expect(pnpm('db:seed', { ADMIN_EMAIL: 'squatted@e2e.test', ADMIN_PASSWORD: 'the-real-admin-password' })).rejects.toThrow(/\[db\] seed refused: ADMIN_EMAIL squatted@e2e\.test belongs to an existing account that is not an admin/);
+      const { rows } = await client.query<{ roles: string[] }>(`SELECT roles FROM users.users WHERE email = 'squatted@e2e.test'`);
+      expect(rows).toEqual([{ roles: ['user'] }]);
+      await expect(pnpm('db:seed', { NODE_ENV: 'production', ADMIN_EMAIL: 'fresh-admin@e2e.test' })).rejects.toThrow(/seed refused: ADMIN_PASSWORD: the development password must not be used in production/);
+    } finally {
+      await client.end();
+    }
   });
 });
 

@@ -14,49 +14,70 @@ export interface SeedAdminOptions {
 
 const USERNAME_ATTEMPTS_MAX = 5;
 
+/** The seed will not do what it was asked; the message says why and what to do (operators read it, no stack). */
+export class SeedRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SeedRefusedError';
+  }
+}
+
 /**
- * Creates the bootstrap admin (or, when the email already has an account, makes sure it holds the admin
- * role; its password is left alone). Idempotent: run it on every `db:seed` and `start`. Needs the user
- * service's migrations applied.
+ * Creates the bootstrap admin when ADMIN_EMAIL has no account yet. Idempotent: run it on every `db:seed` and
+ * `start`; an existing account that already holds the admin role is left as it is (its password too).
+ * An existing account WITHOUT the admin role is refused, loudly: whoever registered that email first (anyone,
+ * through the public API) would otherwise become admin with their own password. Needs the user service's
+ * migrations applied.
  */
 export async function seedAdmin(options: SeedAdminOptions): Promise<{ created: boolean; userId: string }> {
   const email = options.email.trim().toLowerCase();
-  if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new Error('ADMIN_EMAIL is not an email address');
-  if (options.password.length < 8 || options.password.length > 128) throw new Error('ADMIN_PASSWORD must be 8–128 characters');
-  if (options.production && options.password === DEV_ADMIN_PASSWORD) throw new Error('ADMIN_PASSWORD: the development password must not be used in production (set a real one)');
+  if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new SeedRefusedError('ADMIN_EMAIL is not an email address');
+  if (options.password.length < 8 || options.password.length > 128) throw new SeedRefusedError('ADMIN_PASSWORD must be 8–128 characters');
+  if (options.production && options.password === DEV_ADMIN_PASSWORD) throw new SeedRefusedError('ADMIN_PASSWORD: the development password must not be used in production (set a real one)');
   const client = new pg.Client(poolConfigFromUrl(options.databaseUrl, { schema: SCHEMA }));
   await client.connect();
   try {
     await client.query(`SET search_path TO "${SCHEMA}"`);
-    const existing = await ensureAdminRole(client, email);
+    const existing = await existingAdmin(client, email);
     if (existing) return { created: false, userId: existing };
     const passwordHash = await new PasswordHasher({ concurrencyMax: 1, waitingMax: 0 }).hash(options.password);
     for (let attempt = 0; attempt < USERNAME_ATTEMPTS_MAX; attempt += 1) {
       const username = adminUsername(email, attempt);
-      const inserted = await client.query<{ id: string; created: boolean }>(
+      // Only a free email: an account registered meanwhile is never promoted (checked again below).
+      const inserted = await client.query<{ id: string }>(
         `INSERT INTO users (email, username, username_key, password_hash, roles) VALUES ($1, $2, lower($2), $3, ARRAY['user', 'admin'])
-         ON CONFLICT (email) DO UPDATE SET roles = CASE WHEN 'admin' = ANY (users.roles) THEN users.roles ELSE users.roles || 'admin'::text END
-         RETURNING id, (xmax = 0) AS created`,
+         ON CONFLICT (email) DO NOTHING RETURNING id`,
         [email, username, passwordHash],
       ).catch((error: { code?: string; constraint?: string }) => {
         if (error.code === '23505' && error.constraint === 'users_username_key') return undefined;
         throw error;
       });
-      const row = inserted?.rows[0];
-      if (row) return { created: row.created, userId: row.id };
+      if (!inserted) continue;
+      const row = inserted.rows[0];
+      if (row) return { created: true, userId: row.id };
+      const raced = await existingAdmin(client, email);
+      if (raced) return { created: false, userId: raced };
     }
-    throw new Error('could not find a free username for the admin');
+    throw new SeedRefusedError('could not find a free username for the admin');
   } finally {
     await client.end();
   }
 }
 
-async function ensureAdminRole(client: pg.Client, email: string): Promise<string | undefined> {
-  const result = await client.query<{ id: string }>(
-    `UPDATE users SET roles = CASE WHEN 'admin' = ANY (roles) THEN roles ELSE roles || 'admin'::text END, updated_at = now() WHERE email = $1 RETURNING id`,
-    [email],
+/**
+ * The id of the account with this email if it already holds the admin role, undefined if there is none; an
+ * account without the role is refused.
+ */
+async function existingAdmin(client: pg.Client, email: string): Promise<string | undefined> {
+  const { rows } = await client.query<{ id: string; roles: string[] }>('SELECT id, roles FROM users WHERE email = $1', [email]);
+  const account = rows[0];
+  if (!account) return undefined;
+  if (account.roles.includes('admin')) return account.id;
+  throw new SeedRefusedError(
+    `ADMIN_EMAIL ${email} belongs to an existing account that is not an admin; refusing to make it one (whoever registered ` +
+      'that email would become admin with their own password). Set ADMIN_EMAIL to an address that has no account, or, ' +
+      'if you own that account, give it the admin role with PATCH /api/v1/admin/users/:id/roles as an existing admin.',
   );
-  return result.rows[0]?.id;
 }
 
 /** `admin`, then the email's local part, then suffixed variants, always within the username rules. */

@@ -24,14 +24,24 @@ describe('admin bootstrap (seedAdmin)', () => {
     expect(login.body.user).toMatchObject({ id: first.userId, username: 'admin', roles: ['user', 'admin'] });
   });
 
-  it('when the email already has an account, then it gains the admin role and keeps its password', async () => {
+  it('when the email already belongs to an account without the admin role (squatted), then the seed refuses loudly and promotes nobody', async () => {
     const app = harness.app();
-    const user = await registerUser(app, { username: 'admin_later' });
-    const result = await seedAdmin({ databaseUrl: harness.testDb.url, email: user.email, password: 'some-other-password' });
-    expect(result).toEqual({ created: false, userId: user.id });
-    const [row] = await harness.runtime.db.query<{ roles: string[] }>('SELECT roles FROM users WHERE id = $1', [user.id]);
-    expect(row!.roles).toEqual(['user', 'admin']);
-    expect((await request(app).post('/api/v1/auth/login').send({ email: user.email, password: 'some-other-password' })).status).toBe(401);
+    const squatter = await registerUser(app, { username: 'admin_squatter' });
+    await expect(seedAdmin({ databaseUrl: harness.testDb.url, email: squatter.email.toUpperCase(), password: 'some-other-password' })).rejects.toThrow(
+      expect.objectContaining({ name: 'SeedRefusedError', message: expect.stringMatching(/ADMIN_EMAIL .* not an admin; refusing/) }),
+    );
+    const [row] = await harness.runtime.db.query<{ roles: string[] }>('SELECT roles FROM users WHERE id = $1', [squatter.id]);
+    expect(row!.roles).toEqual(['user']);
+    // The squatter's session and password are what they were; nothing about the account changed.
+    expect((await request(app).post('/api/v1/auth/login').send({ email: squatter.email, password: 'some-other-password' })).status).toBe(401);
+  });
+
+  it('when the email belongs to an account that is already an admin, then the seed is a no-op that keeps its password', async () => {
+    const app = harness.app();
+    const admin = await registerUser(app, { username: 'admin_already' });
+    await harness.runtime.db.query("UPDATE users SET roles = ARRAY['user','admin'] WHERE id = $1", [admin.id]);
+    expect(await seedAdmin({ databaseUrl: harness.testDb.url, email: admin.email, password: 'some-other-password' })).toEqual({ created: false, userId: admin.id });
+    expect((await request(app).post('/api/v1/auth/login').send({ email: admin.email, password: 'some-other-password' })).status).toBe(401);
   });
 
   it('when the "admin" username is taken by someone else, then another admin email still gets an account', async () => {
