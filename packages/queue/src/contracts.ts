@@ -10,11 +10,8 @@ import { assetSchema, fiatSchema } from '@orrange/money';
  */
 const id = z.string().min(1).max(64);
 const decimal = z.string().regex(/^\d{1,20}(\.\d{1,8})?$/);
-const side = z.enum(['BUY', 'SELL']);
 
 export const eventSchemas = {
-  /** order-book → trade-execution: release whatever of the hold is left. */
-  'order.cancelled': z.object({ orderId: id, userId: id, side, asset: assetSchema, remaining: decimal }).strict(),
   /** trade-execution → (notifications): a trade opened with its escrow locked, written by open_trades. */
   'trade.created': z.object({ tradeId: id, matchId: id, buyerId: id, sellerId: id, asset: assetSchema, fiatCurrency: fiatSchema, amount: decimal, price: decimal, fiatAmount: decimal }).strict(),
   'trade.completed': z.object({ tradeId: id, buyerId: id, sellerId: id, asset: assetSchema, amount: decimal, fiatCurrency: fiatSchema, fiatAmount: decimal, completedAt: z.string() }).strict(),
@@ -42,7 +39,6 @@ export type ServiceName = (typeof SERVICES)[number];
 
 /** Which services' queues receive each event. An event nobody consumes is still recorded in its producer's outbox. */
 export const EVENT_ROUTES: Record<EventType, readonly ServiceName[]> = {
-  'order.cancelled': ['trade-execution'],
   'trade.created': [],
   'trade.completed': ['user'],
   'trade.cancelled': ['user'],

@@ -3,4 +3,4 @@ export { enqueueEvent, enqueueEvents, outgoing, claimInboxMany, queryTogether, O
 export { OutboxRelay, JOB_DEFAULTS, type RelayOptions } from './relay';
 export { EventConsumer, type EventHandler, type EventHandlers, type BulkEventHandler, type BulkEventHandlers, type ConsumerOptions, type ApplyOutcome } from './consumer';
 export { createRedis } from './redis';
-export { placeSellHoldsCall, openTradesExpression, tradeOpeningsJson, ledgerOutcomes, sellHoldSchema, tradeOpeningSchema, type SellHold, type TradeOpening, type LedgerOutcome, type FunctionCall } from './trade-functions';
+export { placeSellHoldsCall, releaseSellHoldCall, openTradesExpression, tradeOpeningsJson, ledgerOutcomes, sellHoldSchema, holdReleaseSchema, tradeOpeningSchema, type SellHold, type HoldRelease, type TradeOpening, type LedgerOutcome, type FunctionCall } from './trade-functions';

@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { assetSchema, fiatSchema } from '@orrange/money';
+import { ASSET_SCALES, assetSchema, FIAT_SCALE, fiatSchema, isPositiveDecimal, type Asset } from '@orrange/money';
 
 /**
- * The order path's synchronous contract with trade-execution: two SQL functions in trade-execution's schema,
+ * The order path's synchronous contract with trade-execution: three SQL functions in trade-execution's schema,
  * written and tested there (its migration `order_path_functions`), that order-book calls inside its own
- * transaction, so that an order, its hold, its matches and their trades with the escrow locked commit together.
+ * transaction, so that an order, its hold, its matches and their trades with the escrow locked commit together,
+ * and a cancel with the release of its hold.
  * This file is the one place that knows their signatures. Their arguments are validated here before they go,
  * and the functions check them again (they run as their owner, whoever calls them).
  */
@@ -13,8 +14,12 @@ const TRADE_SCHEMA = 'trade';
 const id = z.string().min(1).max(64);
 const decimal = z.string().regex(/^\d{1,20}(\.\d{1,8})?$/);
 
+/** An amount must fit its asset's decimals: a finer one could never be settled exactly. */
+const withinAssetScale = (value: { asset: Asset; amount: string }) => isPositiveDecimal(value.amount, ASSET_SCALES[value.asset]);
+const amountScaleIssue = { message: 'amount must be positive and within the asset\'s decimals', path: ['amount'] };
+
 /** A SELL order's hold: `amount` moves from the seller's AVAILABLE to HELD(order). */
-export const sellHoldSchema = z.object({ orderId: id, userId: id, asset: assetSchema, amount: decimal }).strict();
+export const sellHoldSchema = z.object({ orderId: id, userId: id, asset: assetSchema, amount: decimal }).strict().refine(withinAssetScale, amountScaleIssue);
 export type SellHold = z.infer<typeof sellHoldSchema>;
 
 /**
@@ -37,7 +42,11 @@ export const tradeOpeningSchema = z
     paymentWindowMinutes: z.number().int().min(1).max(1440),
     sellerFunding: z.enum(['HOLD', 'AVAILABLE']),
   })
-  .strict();
+  .strict()
+  .refine(withinAssetScale, amountScaleIssue)
+  .refine((o) => isPositiveDecimal(o.price, FIAT_SCALE), { message: 'price must be positive, in cents', path: ['price'] })
+  .refine((o) => o.buyerId !== o.sellerId, { message: 'buyer and seller must differ', path: ['sellerId'] })
+  .refine((o) => o.sellerFunding === 'AVAILABLE' || o.sellOrderId !== null, { message: 'a trade funded from a hold names its SELL order', path: ['sellOrderId'] });
 export type TradeOpening = z.infer<typeof tradeOpeningSchema>;
 
 /**
@@ -72,6 +81,23 @@ export function openTradesExpression(param: string): string {
 /** The parameter of openTradesExpression: every opening validated against the contract first. */
 export function tradeOpeningsJson(openings: TradeOpening[]): string {
   return JSON.stringify(openings.map((o) => tradeOpeningSchema.parse(o)));
+}
+
+/** A cancelled SELL order's hold: exactly its remainder goes back from HELD(order) to the seller's AVAILABLE. */
+export const holdReleaseSchema = z
+  .object({ orderId: id, userId: id, asset: assetSchema, remaining: decimal })
+  .strict()
+  .refine((r) => /^0(\.0+)?$/.test(r.remaining) || isPositiveDecimal(r.remaining, ASSET_SCALES[r.asset]), { message: 'remaining must be within the asset\'s decimals', path: ['remaining'] });
+export type HoldRelease = z.infer<typeof holdReleaseSchema>;
+
+/**
+ * The call that releases a cancelled SELL order's hold, in the transaction that cancels it (under the market
+ * lock). Its one row's `outcome` is OK, or DUPLICATE when it was released before; a hold that is not exactly
+ * the remainder fails the call (and so the cancel).
+ */
+export function releaseSellHoldCall(release: HoldRelease): FunctionCall {
+  const r = holdReleaseSchema.parse(release);
+  return { sql: `SELECT ${TRADE_SCHEMA}.release_sell_hold($1, $2, $3, $4::numeric) AS outcome`, params: [r.orderId, r.userId, r.asset, r.remaining] };
 }
 
 /** Outcomes as the functions answered them, checked to be one per item: anything else is a broken contract. */

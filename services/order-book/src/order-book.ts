@@ -18,7 +18,6 @@ export function orderBookOf(runtime: Runtime): OrderBook {
     const deps: OrderBookDeps = {
       db: runtime.db,
       bookChanged: (asset, fiatCurrency, sequence) => bookCache.changed(asset, fiatCurrency, sequence),
-      eventsWritten: () => runtime.relay.kick(),
       batcher: new MarketBatcher(() => deps),
     };
     book = { bookCache, deps };

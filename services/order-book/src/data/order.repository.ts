@@ -1,7 +1,7 @@
 import { ASSET_SCALES, FIAT_SCALE, numericUnits, type Asset, type FiatCurrency } from '@orrange/money';
 import { ledgerOutcomes, openTradesExpression, queryTogether, tradeOpeningsJson, type LedgerOutcome, type SqlExecutor, type TradeOpening } from '@orrange/queue';
 import type { Order, OrderStatus, Side } from '../domain/order';
-import { formatAmount, formatPrice } from '../domain/order';
+import { CANCELLABLE_STATUSES, formatAmount, formatPrice } from '../domain/order';
 
 /**
  * SQL of the order book. Hot paths are raw SQL with as few round trips as possible: each function here is
@@ -82,12 +82,6 @@ export async function lockAndLoadOrder(tx: SqlExecutor, orderId: string, ahead: 
 
 const bumpSequenceSql = (asset: string, fiatCurrency: string) => `INSERT INTO markets (asset, fiat_currency, sequence, updated_at) VALUES (${asset}, ${fiatCurrency}, 1, now())
   ON CONFLICT (asset, fiat_currency) DO UPDATE SET sequence = markets.sequence + 1, updated_at = now() RETURNING sequence::text AS sequence`;
-
-/** Raises the market's change counter (in the caller's transaction, after the market lock) and returns the new value. */
-export async function bumpSequence(tx: SqlExecutor, asset: Asset, fiatCurrency: FiatCurrency): Promise<bigint> {
-  const [row] = await tx.query<{ sequence: string }>(bumpSequenceSql('$1', '$2'), [asset, fiatCurrency]);
-  return BigInt(row!.sequence);
-}
 
 export interface CandidateQuery {
   asset: Asset;
@@ -238,19 +232,29 @@ function matchJson(m: MatchRecord) {
   };
 }
 
+/**
+ * Cancels an order the caller has locked (its market and its row), runs `alongside` (the release of a SELL's
+ * hold), and raises the market's sequence: one round trip. Returns the cancelled order, the rows of `alongside`,
+ * and the new sequence.
+ */
+export async function cancelAndBump(tx: SqlExecutor, order: Order, alongside: Array<{ sql: string; params: unknown[] }>): Promise<{ order: Order; alongside: unknown[][]; sequence: bigint }> {
+  const results = await queryTogether(tx, [
+    {
+      sql: `UPDATE orders SET status = 'CANCELLED', live = false, updated_at = now() WHERE id = $1 AND status = ANY($2::text[]) RETURNING ${ORDER_COLUMNS}`,
+      params: [order.id, CANCELLABLE_STATUSES],
+    },
+    ...alongside,
+    { sql: bumpSequenceSql('$1', '$2'), params: [order.asset, order.fiatCurrency] },
+  ]);
+  const [row] = results[0] as unknown as OrderRow[];
+  if (!row) throw new Error(`order ${order.id}: locked as ${order.status} but not cancelled`);
+  const [bumped] = results[results.length - 1] as unknown as Array<{ sequence: string }>;
+  return { order: toOrder(row), alongside: results.slice(1, 1 + alongside.length), sequence: BigInt(bumped!.sequence) };
+}
+
 /** Reads one order; `forUpdate` also takes its row lock. */
 export async function findOrder(tx: SqlExecutor, id: string, forUpdate = false): Promise<Order | undefined> {
   const rows = await tx.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM orders WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id]);
-  return rows[0] ? toOrder(rows[0]) : undefined;
-}
-
-/** Moves an order from one of `from` to `to`; returns it, or undefined when it was in another status. */
-export async function transitionOrder(tx: SqlExecutor, id: string, from: readonly OrderStatus[], to: OrderStatus, rejectReason: string | null = null): Promise<Order | undefined> {
-  const rows = await tx.query<OrderRow>(
-    `UPDATE orders SET status = $3, live = $3 IN ('OPEN', 'PARTIALLY_FILLED'), reject_reason = COALESCE($4, reject_reason), updated_at = now()
-     WHERE id = $1 AND status = ANY($2::text[]) RETURNING ${ORDER_COLUMNS}`,
-    [id, from, to, rejectReason],
-  );
   return rows[0] ? toOrder(rows[0]) : undefined;
 }
 

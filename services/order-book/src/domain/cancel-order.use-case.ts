@@ -1,29 +1,29 @@
 import { conflict, notFound } from '@orrange/http';
-import { enqueueEvent } from '@orrange/queue';
-import { bumpSequence, lockAndLoadOrder, transitionOrder } from '../data/order.repository';
+import { releaseSellHoldCall } from '@orrange/queue';
+import { cancelAndBump, lockAndLoadOrder } from '../data/order.repository';
 import { CANCELLABLE_STATUSES, formatAmount, type Order } from './order';
 import type { OrderBookDeps } from './order-book.deps';
 
 /**
- * The owner cancels an order that is pending, open or partly filled. A SELL order's `order.cancelled`
- * carries the unfilled remainder, which is exactly what trade-execution still holds for it. BUY orders hold
- * nothing, so nothing is sent for them. Anyone else gets 404: an order's existence is not revealed by this.
+ * The owner cancels an order that is open or partly filled. A SELL order's hold gives back exactly its unfilled
+ * remainder in the same transaction (trade-execution's release_sell_hold), under the market lock, so no match
+ * can take from it meanwhile and no event can be lost between the two. Anyone else gets 404: an order's
+ * existence is not revealed by this.
  */
 export async function cancelOrder(deps: OrderBookDeps, userId: string, orderId: string): Promise<Order> {
   const result = await deps.db.transaction(
     async (tx) => {
       const { order: before } = await lockAndLoadOrder(tx, orderId);
       if (!before || before.userId !== userId) throw notFound('ORDER.NOT_FOUND', 'No such order.');
-      const order = await transitionOrder(tx, orderId, CANCELLABLE_STATUSES, 'CANCELLED');
-      if (!order) throw conflict('ORDER.INVALID_STATE', 'Only pending, open or partly filled orders can be cancelled.');
-      if (order.side === 'SELL') {
-        await enqueueEvent(tx, 'order.cancelled', { orderId: order.id, userId: order.userId, side: order.side, asset: order.asset, remaining: formatAmount(order.asset, order.remaining) });
-      }
-      return { order, sequence: await bumpSequence(tx, order.asset, order.fiatCurrency) };
+      if (!CANCELLABLE_STATUSES.includes(before.status)) throw conflict('ORDER.INVALID_STATE', 'Only pending, open or partly filled orders can be cancelled.');
+      const release = before.side === 'SELL' ? [releaseSellHoldCall({ orderId: before.id, userId: before.userId, asset: before.asset, remaining: formatAmount(before.asset, before.remaining) })] : [];
+      const cancelled = await cancelAndBump(tx, before, release);
+      const released = (cancelled.alongside[0]?.[0] as { outcome: string } | undefined)?.outcome;
+      if (release.length > 0 && released !== 'OK') throw new Error(`ledger invariant: the hold of order ${before.id} answered ${released} to its release`);
+      return cancelled;
     },
     { retryable: true },
   );
   deps.bookChanged(result.order.asset, result.order.fiatCurrency, result.sequence);
-  if (result.order.side === 'SELL') deps.eventsWritten();
   return result.order;
 }

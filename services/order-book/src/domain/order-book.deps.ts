@@ -7,8 +7,6 @@ export interface OrderBookDeps {
   db: Database;
   /** Called once a market's book changed to `sequence` (possibly before the commit is visible: the cache waits). */
   bookChanged(asset: Asset, fiatCurrency: FiatCurrency, sequence: bigint): void;
-  /** Called after a commit that wrote events to the outbox, so the relay publishes them now. */
-  eventsWritten(): void;
   /** Serializes and batches the BUY orders of each market within this replica. */
   batcher: MarketBatcher;
 }

@@ -26,8 +26,18 @@ export type PostOutcome = 'OK' | 'DUPLICATE' | 'INSUFFICIENT';
 export const available = (owner: string, asset: Asset, units: bigint): Leg => ({ kind: 'AVAILABLE', owner, asset, units });
 export const held = (owner: string, orderId: string, asset: Asset, units: bigint): Leg => ({ kind: 'HELD', owner, ref: orderId, asset, units });
 export const escrow = (owner: string, tradeId: string, asset: Asset, units: bigint): Leg => ({ kind: 'ESCROW', owner, ref: tradeId, asset, units });
-export const external = (asset: Asset, units: bigint): Leg => ({ kind: 'EXTERNAL', asset, units });
-export const fees = (asset: Asset, units: bigint): Leg => ({ kind: 'FEES', asset, units });
+/**
+ * How many accounts each system account (EXTERNAL, FEES) of an asset is spread over. Every deposit or withdrawal
+ * touches EXTERNAL and every fee-bearing completion FEES: as one row per asset, each movement would lock it and
+ * they would all queue on it. A movement picks a shard at random (the shard is the account's ref); what the
+ * system holds is the sum over the shards, which the ledger's checks add up per kind and asset anyway.
+ */
+export const SYSTEM_ACCOUNT_SHARDS = 16;
+
+const systemShard = () => `shard-${Math.floor(Math.random() * SYSTEM_ACCOUNT_SHARDS)}`;
+
+export const external = (asset: Asset, units: bigint): Leg => ({ kind: 'EXTERNAL', ref: systemShard(), asset, units });
+export const fees = (asset: Asset, units: bigint): Leg => ({ kind: 'FEES', ref: systemShard(), asset, units });
 export const pendingWithdrawal = (asset: Asset, units: bigint): Leg => ({ kind: 'PENDING_WITHDRAWAL', asset, units });
 
 /** A deterministic UUID (name-based, SHA-1 like v5) for "the movement of X", e.g. `journalId('escrow', tradeId)`. */

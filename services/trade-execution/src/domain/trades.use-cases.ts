@@ -2,13 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import type { Database, Tx } from '@orrange/db';
 import { conflict, forbidden, hasRole, notFound, type Identity } from '@orrange/http';
-import { ASSET_SCALES, FIAT_SCALE, fromUnits, normalize, numericUnits } from '@orrange/money';
+import { ASSET_SCALES, FIAT_SCALE, fromUnits, normalize, numericUnits, toUnits } from '@orrange/money';
 import { enqueueEvent, type EventPayload } from '@orrange/queue';
 import { postMovementOrFail } from '../data/ledger.repository';
 import { recordCompletedTrade } from '../data/stats.repository';
 import { lockTrade, updateTrade, type TradeChanges, type TradeRow } from '../data/trade.repository';
 import type { BusinessMetrics } from '../metrics';
-import { safeUnits } from './holds.use-cases';
 import { available, escrow, feeUnits, fees, journalId, type Leg } from './ledger';
 import { decide, escrowStatusAfter, type Actor, type EscrowEffect, type TradeAction, type TradeState } from './trade-state-machine';
 
@@ -137,4 +136,13 @@ export function canSee(trade: TradeRow, who: Identity): boolean {
 /** Who may read and write its chat: the parties, the assigned arbitrator, admins. */
 export function canChat(trade: TradeRow, who: Identity): boolean {
   return who.userId === trade.buyer_id || who.userId === trade.seller_id || who.userId === trade.arbitrator_id || hasRole(who, 'admin');
+}
+
+/** Parses a decimal from an event at `scale`; undefined when it is signed or has too many decimals. */
+function safeUnits(decimal: string, scale: number): bigint | undefined {
+  try {
+    return toUnits(decimal, scale);
+  } catch {
+    return undefined;
+  }
 }

@@ -21,7 +21,11 @@ export function paymentDeadlineSweeper(deps: TradeDeps, options: { intervalMs: n
     async sweep() {
       let fired = 0;
       for (const tradeId of await dueTradeIds(deps.db, DUE_TRADES_PER_SWEEP_MAX)) {
-        const outcome = await deps.db.transaction((tx) => expireTrade(tx, tradeId, deps), { retryable: true });
+        // One trade that cannot be expired (a bug, a broken row) must not hold back every deadline behind it.
+        const outcome = await deps.db.transaction((tx) => expireTrade(tx, tradeId, deps), { retryable: true }).catch((error: unknown) => {
+          options.logger.error('payment deadline not fired', { tradeId, error: error instanceof Error ? error.message : String(error) });
+          return 'failed' as const;
+        });
         if (outcome === 'cancelled') fired += 1;
       }
       return fired;
