@@ -8,6 +8,7 @@ import type { Logger } from '@orrange/logger';
 import { clusterMetrics } from '@orrange/runtime/cluster';
 import { ApiKeyResolver } from './auth/api-key-resolver';
 import { authenticate, refuseBadCredentials, stripInternalHeaders } from './auth/authenticate.middleware';
+import { operatorCheck, requireOperator } from './auth/operator';
 import { TokenChecker } from './auth/token-checker';
 import type { TrackedCache } from './auth/tracked-cache';
 import type { Config } from './config';
@@ -72,10 +73,12 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(bodySizeGuard(config.BODY_LIMIT_BYTES)); // 6. declared size here, streamed size while proxying
   app.use(canonicalPath); // 6b. one spelling per path, so limits and routing see the same one
   app.use(stripInternalHeaders); // 7. no client speaks for the gateway
-  // The gateway's own pages: no credentials, no rate limits.
-  app.use(healthRouter({ upstreams, redis, timeoutMs: config.HEALTH_TIMEOUT_MS }));
+  // The gateway's own pages: no credentials, no rate limits; /health is cheap (one shared report at a time),
+  // /metrics and /health's checks are for operators only.
+  const isOperator = operatorCheck({ token: config.OPERATOR_TOKEN, nodeEnv: config.NODE_ENV });
+  app.use(healthRouter({ upstreams, redis, timeoutMs: config.HEALTH_TIMEOUT_MS, cacheMs: config.HEALTH_CACHE_MS, isOperator }));
   const metricsText = clusterMetrics(registry); // every worker's, whichever worker the scrape reaches
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', requireOperator(isOperator), async (_req, res) => {
     res.type(registry.contentType).send(await metricsText());
   });
   app.use(docsRouter(openapi));

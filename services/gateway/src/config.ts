@@ -42,6 +42,13 @@ export const configSchema = authSchema.extend(shared.shape).extend({
   /** How long a connection error keeps an upstream out of rotation. */
   UPSTREAM_EJECT_MS: env.int(5_000),
   HEALTH_TIMEOUT_MS: env.int(2_000),
+  /** One /health report is made at most this often and shared by every request meanwhile (0: one per request). */
+  HEALTH_CACHE_MS: env.int(1_000),
+  /**
+   * Bearer token for the operator pages: /metrics, and /health with every check. Unset: open outside production,
+   * closed in production (the public /health still answers, with statuses only).
+   */
+  OPERATOR_TOKEN: z.string().min(32).optional(),
   OPENAPI_CACHE_MS: env.int(30_000),
   RATE_LIMIT_PER_MINUTE: env.int(100),
   AUTH_RATE_LIMIT_PER_MINUTE: env.int(10),

@@ -21,11 +21,11 @@ const GATEWAY_PATHS: Json = {
   '/health': {
     get: {
       tags: ['gateway'],
-      summary: 'Health of every service and of the gateway',
+      summary: 'Health of every service and of the gateway: statuses for everyone (one shared report per HEALTH_CACHE_MS), every check for operators (OPERATOR_TOKEN as a bearer token)',
       responses: { 200: { description: 'ok or degraded' }, 503: { description: 'a service or the gateway Redis is down' } },
     },
   },
-  '/metrics': { get: { tags: ['gateway'], summary: 'Prometheus metrics', responses: { 200: { description: 'Prometheus text exposition', content: { 'text/plain': {} } } } } },
+  '/metrics': { get: { tags: ['gateway'], summary: 'Prometheus metrics (operators: OPERATOR_TOKEN as a bearer token)', responses: { 200: { description: 'Prometheus text exposition', content: { 'text/plain': {} } }, 401: { description: 'AUTH.OPERATOR_REQUIRED' } } } },
   '/docs': { get: { tags: ['gateway'], summary: 'Interactive API documentation', responses: { 200: { description: 'HTML', content: { 'text/html': {} } } } } },
   '/docs/openapi.json': { get: { tags: ['gateway'], summary: 'This document', responses: { 200: { description: 'OpenAPI 3.0.3' } } } },
 };

@@ -1,4 +1,4 @@
-import express, { type Router } from 'express';
+import express, { type Request, type Router } from 'express';
 import type { Redis } from 'ioredis';
 import { overallStatus, type CheckStatus } from '@orrange/http';
 import { requestJson } from '../proxy/http-json';
@@ -54,23 +54,45 @@ async function redisHealth(redis: Redis, timeoutMs: number): Promise<{ status: C
   }
 }
 
+export interface HealthReport {
+  status: CheckStatus;
+  services: Record<ServiceName, ServiceHealth>;
+  checks: { redis: { status: CheckStatus; latencyMs: number | null } };
+}
+
+/** Every service's /health asked in parallel with a short timeout, plus the gateway's own Redis (auth and rate limits need it). */
+async function healthReport(deps: { upstreams: Upstreams; redis: Redis; timeoutMs: number }): Promise<HealthReport> {
+  const [redis, ...services] = await Promise.all([
+    redisHealth(deps.redis, deps.timeoutMs),
+    ...SERVICES.map((service) => serviceHealth(deps.upstreams.pools[service].upstreams, deps.timeoutMs)),
+  ]);
+  const status = overallStatus([redis.status, ...services.map((s) => (s as ServiceHealth).status)]);
+  return { status, services: Object.fromEntries(SERVICES.map((service, i) => [service, services[i]])) as Record<ServiceName, ServiceHealth>, checks: { redis } };
+}
+
+/** What anyone may see: each service's status and latency, none of the checks (queues, pools, replicas) behind them. */
+function publicView(report: HealthReport) {
+  const services = Object.fromEntries(Object.entries(report.services).map(([name, s]) => [name, { status: s.status, latencyMs: s.latencyMs, checks: {} }]));
+  return { status: report.status, services };
+}
+
 /**
- * `/health`: every service's /health asked in parallel with a short timeout, plus the gateway's own Redis
- * (auth and rate limits need it). 503 when anything is down. Addresses of replicas are never shown.
+ * `/health`: 503 when anything is down. Cheap whoever asks and however often: one report is made at most every
+ * `cacheMs` and shared by every request meanwhile (concurrent ones included), so a flood of /health is not a flood
+ * of probes to every replica. Operators (see operatorCheck) see every check; everyone else the statuses only.
+ * Addresses of replicas are never shown.
  */
-export function healthRouter(deps: { upstreams: Upstreams; redis: Redis; timeoutMs: number }): Router {
-  const router = express.Router();
-  router.get('/health', async (_req, res) => {
-    const [redis, ...services] = await Promise.all([
-      redisHealth(deps.redis, deps.timeoutMs),
-      ...SERVICES.map((service) => serviceHealth(deps.upstreams.pools[service].upstreams, deps.timeoutMs)),
-    ]);
-    const status = overallStatus([redis.status, ...services.map((s) => (s as ServiceHealth).status)]);
-    res.status(status === 'down' ? 503 : 200).json({
-      status,
-      services: Object.fromEntries(SERVICES.map((service, i) => [service, services[i]])) as Record<ServiceName, ServiceHealth>,
-      checks: { redis },
-    });
+export function healthRouter(deps: { upstreams: Upstreams; redis: Redis; timeoutMs: number; cacheMs: number; isOperator: (req: Request) => boolean }): Router {
+  const router = express.Router({ caseSensitive: true, strict: true });
+  let cached: { madeAtMs: number; report: Promise<HealthReport> } | undefined;
+  const report = () => {
+    const now = Date.now();
+    if (!cached || now - cached.madeAtMs >= deps.cacheMs) cached = { madeAtMs: now, report: healthReport(deps) };
+    return cached.report;
+  };
+  router.get('/health', async (req, res) => {
+    const current = await report();
+    res.status(current.status === 'down' ? 503 : 200).json(deps.isOperator(req) ? current : publicView(current));
   });
   return router;
 }
