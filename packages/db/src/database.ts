@@ -44,6 +44,12 @@ export interface Tx {
    */
   defer(sql: string, params?: unknown[]): void;
   /**
+   * The body's last statement, sent with the deferred writes and COMMIT in one round trip; resolves to its rows
+   * once the transaction has committed. A write that must not commit when it finds something wrong has to raise
+   * in SQL (the body sees its rows only after the commit). The body sends nothing after it.
+   */
+  commitWith<R = Row>(sql: string, params?: unknown[]): Promise<R[]>;
+  /**
    * Runs `effect` once the transaction has committed (a metric, a notice to others in this process), never for
    * an attempt that rolled back or is retried: the body may run several times, its effects outside the
    * database must happen once. A throwing effect is logged; the transaction stays committed.
@@ -173,16 +179,27 @@ export class Database {
         };
         const deferred: Statement[] = [];
         const effects: Array<() => void> = [];
+        let committed = false;
         const tx: Tx = {
           query: (sql, params) => this.timed(sql, () => send([{ sql, params }])).then(([r]) => r!.rows as never),
           queries: (statements) => this.timed(statements.map((s) => s.sql).join('; '), () => send(statements)).then((rs) => rs.map((r) => r.rows as never)),
           defer: (sql, params) => void deferred.push({ sql, params }),
+          commitWith: async (sql, params) => {
+            if (committed) throw new Error('commitWith: the transaction has committed already');
+            committed = true;
+            commitSent = true;
+            const statements = [{ sql, params }, ...deferred.splice(0), { sql: 'COMMIT' }];
+            const [first] = await this.timed(statements.map((s) => s.sql).join('; '), () => send(statements));
+            return first!.rows as never;
+          },
           afterCommit: (effect) => void effects.push(effect),
         };
         let broken = false;
         try {
           const result = await body(tx);
-          if (deferred.length > 0) {
+          if (committed) {
+            if (deferred.length > 0) throw new Error('a write was deferred after commitWith: it would never commit');
+          } else if (deferred.length > 0) {
             commitSent = true;
             await this.timed(deferred.map((s) => s.sql).join('; '), () => send([...deferred, { sql: 'COMMIT' }]));
           } else if (begun) {

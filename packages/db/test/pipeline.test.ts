@@ -189,4 +189,40 @@ describe('transactions: BEGIN rides with the first statement, statements go toge
       expect(await db.query('SELECT count(*)::int AS n FROM item')).toEqual([{ n: 0 }]);
     });
   });
+
+  describe('a last statement sent with COMMIT', () => {
+    it('when a body ends with commitWith, then that statement, the deferred writes and COMMIT go in one round trip and its rows come back once committed', async () => {
+      const { result, roundTrips: trips } = await counted(() =>
+        db.transaction(async (tx) => {
+          await tx.query('INSERT INTO item VALUES ($1, $2)', [30, 1]);
+          tx.defer('UPDATE item SET qty = qty + 1 WHERE id = $1', [30]);
+          return tx.commitWith<{ id: number }>('INSERT INTO item VALUES ($1, $2) RETURNING id', [31, 5]);
+        }),
+      );
+      expect(result).toEqual([{ id: 31 }]);
+      expect(trips).toBe(2); // BEGIN with the first insert; the last insert, the deferred update and COMMIT together
+      expect(await db.query('SELECT id, qty FROM item ORDER BY id')).toEqual([{ id: 30, qty: 2 }, { id: 31, qty: 5 }]);
+    });
+
+    it('when the statement sent with COMMIT fails, then nothing commits, the error reaches the caller, and the connection serves the next transaction', async () => {
+      const failed = db.transaction(async (tx) => {
+        await tx.query('INSERT INTO item VALUES (32, 1)');
+        tx.defer('INSERT INTO item VALUES (33, 1)');
+        return tx.commitWith('UPDATE item SET qty = -1 WHERE id = 32');
+      });
+      await expect(failed).rejects.toMatchObject({ code: '23514' });
+      expect(await db.query('SELECT count(*)::int AS n FROM item')).toEqual([{ n: 0 }]);
+      await db.transaction((tx) => tx.commitWith('INSERT INTO item VALUES (34, 1)'));
+      expect(await db.query('SELECT id FROM item')).toEqual([{ id: 34 }]);
+    });
+
+    it('when a body defers a write after commitWith, then it fails loudly instead of dropping the write', async () => {
+      await expect(
+        db.transaction(async (tx) => {
+          await tx.commitWith('INSERT INTO item VALUES (35, 1)');
+          tx.defer('INSERT INTO item VALUES (36, 1)');
+        }),
+      ).rejects.toThrow(/deferred after commitWith/);
+    });
+  });
 });

@@ -1,4 +1,5 @@
 import { ASSET_SCALES, FIAT_SCALE, numericUnits, type Asset, type FiatCurrency } from '@orrange/money';
+import type { Tx } from '@orrange/db';
 import { ledgerOutcomes, openTradesExpression, queryTogether, tradeOpeningsJson, type LedgerOutcome, type SqlExecutor, type TradeOpening } from '@orrange/queue';
 import type { Order, OrderStatus, Side } from '../domain/order';
 import { CANCELLABLE_STATUSES, formatAmount, formatPrice } from '../domain/order';
@@ -148,28 +149,36 @@ export interface MatchRecord {
 export type IncomingWrite = { kind: 'none' } | { kind: 'insert'; orders: Order[] };
 
 export interface WriteResult {
-  /** How many distinct makers were reduced; the caller compares it with the makers it meant to reduce. */
-  makersUpdated: number;
-  incoming: Order[];
   sequence: bigint;
   /** What open_trades answered for each match, in order. */
   trades: LedgerOutcome[];
 }
 
+export interface WriteOptions {
+  /** Every match's trade must open (its escrow comes from a hold that holds it): anything else fails the statement. */
+  tradesMustOpen: boolean;
+  /** Send the write with the transaction's COMMIT, in one round trip (the body sends nothing after it). */
+  commit?: boolean;
+}
+
 /**
  * One round trip: inserts the incoming orders (if any), reduces every maker's remainder by the sum of its fills,
  * records the matches, opens their trades through trade-execution's open_trades (escrow locked, in this same
- * transaction), and raises the market's sequence. Each maker update is guarded (`live AND remaining >= total`);
- * if any guard fails the statement reports fewer makers and the caller must abort: never an overfill. The trades'
- * outcomes come back in match order for the caller to check.
+ * transaction), and raises the market's sequence. The statement refuses itself (write_guard, so nothing of it
+ * commits) when a maker's guard failed (`live AND remaining >= total`: never an overfill), when an incoming order
+ * was not written, or, with `tradesMustOpen`, when a trade did not open; so it may go with the COMMIT. The
+ * trades' outcomes come back in match order.
  */
 export async function writeMatches(
-  tx: SqlExecutor,
+  tx: Tx,
   market: { asset: Asset; fiatCurrency: FiatCurrency },
   incoming: IncomingWrite,
   matches: MatchRecord[],
   openings: TradeOpening[],
+  options: WriteOptions,
 ): Promise<WriteResult> {
+  const makers = [...new Set(matches.map((m) => m.makerOrderId))];
+  const incomingOrders = incoming.kind === 'insert' ? incoming.orders : [];
   const params: unknown[] = [
     JSON.stringify(matches.map((m) => matchJson(m))),
     tradeOpeningsJson(openings),
@@ -178,23 +187,17 @@ export async function writeMatches(
     // The makers' ids again, as an array: joined only to jsonb_to_recordset (which the planner takes for 100
     // rows), "orders" would be read by a sequential scan of the whole table; `id = ANY(...)` lets the statement
     // find its rows through the primary key whatever the book's history.
-    [...new Set(matches.map((m) => m.makerOrderId))],
-  ];
-  let incomingSql = 'SELECT NULL::uuid AS id WHERE false';
-  if (incoming.kind === 'insert') {
-    params.push(JSON.stringify(incoming.orders.map((o) => ({
+    makers,
+    JSON.stringify(incomingOrders.map((o) => ({
       id: o.id, user_id: o.userId, side: o.side, asset: o.asset, fiat_currency: o.fiatCurrency, price: formatPrice(o.price), amount: formatAmount(o.asset, o.amount),
       remaining: formatAmount(o.asset, o.remaining), min_fill: formatAmount(o.asset, o.minFill), payment_methods: o.paymentMethods,
-      payment_window_minutes: o.paymentWindowMinutes, terms: o.terms, status: o.status,
-    }))));
-    incomingSql = `INSERT INTO orders (id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, terms, status, live)
-      SELECT id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, terms, status, status IN ('OPEN', 'PARTIALLY_FILLED')
-      FROM jsonb_to_recordset($6::jsonb) AS r(id uuid, user_id text, side text, asset text, fiat_currency text, price numeric, amount numeric, remaining numeric,
-        min_fill numeric, payment_methods text[], payment_window_minutes int, terms text, status text)
-      RETURNING ${ORDER_COLUMNS}`;
-  }
-  const [row] = await tx.query<{ makers_updated: number; incoming: OrderRow[] | null; sequence: string; trades: unknown }>(
-    `WITH bump AS (${bumpSequenceSql('$3', '$4')}), m AS (
+      payment_window_minutes: o.paymentWindowMinutes, terms: o.terms, status: o.status, created_at: o.createdAt.toISOString(), updated_at: o.updatedAt.toISOString(),
+    }))),
+    makers.length,
+    incomingOrders.length,
+    options.tradesMustOpen,
+  ];
+  const sql = `WITH bump AS (${bumpSequenceSql('$3', '$4')}), m AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS m(id uuid, trade_id uuid, maker_order_id uuid, taker_order_id uuid, buy_order_id uuid, sell_order_id uuid,
          buyer_id text, seller_id text, asset text, fiat_currency text, price numeric, amount numeric, payment_method text, payment_window_minutes int, seller_funding text)
      ), per_maker AS (
@@ -210,18 +213,27 @@ export async function writeMatches(
          payment_method, payment_window_minutes, seller_funding)
        SELECT id, trade_id, maker_order_id, taker_order_id, buy_order_id, sell_order_id, buyer_id, seller_id, asset, fiat_currency, price, amount,
          payment_method, payment_window_minutes, seller_funding FROM m
-     ), trades AS (SELECT ${openTradesExpression('$2')} AS outcomes),
-     incoming AS (${incomingSql})
-     SELECT (SELECT count(*) FROM makers)::int AS makers_updated, (SELECT jsonb_agg(to_jsonb(incoming)) FROM incoming) AS incoming, (SELECT sequence FROM bump) AS sequence,
-            (SELECT outcomes FROM trades) AS trades`,
-    params,
-  );
-  return {
-    sequence: BigInt(row!.sequence),
-    makersUpdated: row!.makers_updated,
-    incoming: (row!.incoming ?? []).map((r) => toOrder({ ...r, created_at: new Date(r.created_at), updated_at: new Date(r.updated_at) })),
-    trades: ledgerOutcomes(row!.trades, openings.length, 'open_trades'),
-  };
+     ), incoming AS (
+       INSERT INTO orders (id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, terms, status, live, created_at, updated_at)
+       SELECT id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, terms, status,
+         status IN ('OPEN', 'PARTIALLY_FILLED'), created_at, updated_at
+       FROM jsonb_to_recordset($6::jsonb) AS r(id uuid, user_id text, side text, asset text, fiat_currency text, price numeric, amount numeric, remaining numeric,
+         min_fill numeric, payment_methods text[], payment_window_minutes int, terms text, status text, created_at timestamptz, updated_at timestamptz)
+       RETURNING id
+     ), trades AS (SELECT ${openTradesExpression('$2')} AS outcomes)
+     SELECT (SELECT sequence FROM bump) AS sequence, t.outcomes AS trades,
+       write_guard((SELECT count(*) FROM makers) = $7 AND (SELECT count(*) FROM incoming) = $8,
+         'matching write guard failed in ' || $3 || '/' || $4 || ': a maker had less left than its fills, or an order was not written') AS written,
+       write_guard(NOT $9::boolean OR 'OK' = ALL (t.outcomes),
+         'ledger invariant: a trade of ' || $3 || '/' || $4 || ' did not open from its SELL order''s hold: ' || array_to_string(t.outcomes, ',')) AS opened
+     FROM trades t`;
+  const [row] = options.commit ? await tx.commitWith<WriteRow>(sql, params) : await tx.query<WriteRow>(sql, params);
+  return { sequence: BigInt(row!.sequence), trades: ledgerOutcomes(row!.trades, openings.length, 'open_trades') };
+}
+
+interface WriteRow {
+  sequence: string;
+  trades: unknown;
 }
 
 function matchJson(m: MatchRecord) {

@@ -1,3 +1,4 @@
+import type { Tx } from '@orrange/db';
 import type { SqlExecutor } from '@orrange/queue';
 import { lockAndLoadCandidates, writeMatches, type CandidateQuery, type MatchRecord } from '../data/order.repository';
 import { crosses, FILLS_PER_ORDER_MAX, matchOrder } from './matching-engine';
@@ -22,6 +23,8 @@ export interface BatchMatched {
   /** The decided prefix of the batch (at least its first order), as stored, with its fills. */
   placed: Placed[];
   sequence: bigint;
+  /** The write went with the transaction's COMMIT (see MatchOptions.commitIfAllDecided). */
+  committed: boolean;
 }
 
 interface Decision {
@@ -35,6 +38,16 @@ export interface FirstRead {
   limit: number;
 }
 
+export interface MatchOptions {
+  marketLocked: boolean;
+  firstRead?: FirstRead;
+  /**
+   * When this round decides every order, the write goes with the transaction's COMMIT (one round trip fewer), and
+   * this runs first with the round's results, so the caller can defer what must commit with them.
+   */
+  commitIfAllDecided?: (placed: Placed[]) => void;
+}
+
 /**
  * Matches a batch of incoming orders of one side of one market, in arrival order, each against what the
  * earlier ones left: one candidate read for all of them (two when the short read's cut could matter), the
@@ -43,25 +56,20 @@ export interface FirstRead {
  * the fills it would get if it came alone after the ones before it. When the read was cut at CANDIDATES_MAX, an
  * order whose limit reaches the cut and that still has something left might have matched beyond it: it and the
  * rest are not decided (the caller runs them again, on a fresh read), except the first order, which is then
- * decided on a read of its own, as if it came alone. Returns the decided prefix.
+ * decided on a read of its own, as if it came alone. Returns the decided prefix, as written.
  */
-export async function matchBatch(tx: SqlExecutor, orders: Order[], options: { marketLocked: boolean; firstRead?: FirstRead }): Promise<BatchMatched> {
+export async function matchBatch(tx: Tx, orders: Order[], options: MatchOptions): Promise<BatchMatched> {
   const first = orders[0]!;
   if (orders.some((o) => o.side !== first.side || o.asset !== first.asset || o.fiatCurrency !== first.fiatCurrency)) throw new Error('a matching batch is one side of one market');
   const decided = await decideRound(tx, orders, options.marketLocked, options.firstRead);
+  const placed = decided.map((d) => ({ order: d.order, fills: d.matches.map((m) => fillView(m, m.makerOrderId)) }));
+  const commit = decided.length === orders.length && options.commitIfAllDecided !== undefined;
+  if (commit) options.commitIfAllDecided!(placed);
   const matches = decided.flatMap((d) => d.matches);
-  const written = await writeMatches(tx, first, { kind: 'insert', orders: decided.map((d) => d.order) }, matches, matches.map(tradeOpening));
-  const makersTouched = new Set(matches.map((m) => m.makerOrderId)).size;
-  if (written.makersUpdated !== makersTouched || written.incoming.length !== decided.length) throw new Error(`matching write guard failed in ${first.asset}/${first.fiatCurrency}: nothing was written`);
-  // Every SELL in the book holds its remainder, so an escrow from its hold cannot fail: if one did, the hold and
-  // the book disagree, and nothing of this batch may commit.
-  const unfunded = written.trades.findIndex((outcome) => outcome !== 'OK');
-  if (unfunded >= 0) throw new Error(`ledger invariant: the trade of match ${matches[unfunded]!.id} answered ${written.trades[unfunded]} from the SELL order's hold`);
-  const stored = new Map(written.incoming.map((o) => [o.id, o]));
-  return {
-    placed: decided.map((d) => ({ order: stored.get(d.order.id)!, fills: d.matches.map((m) => fillView(m, m.makerOrderId)) })),
-    sequence: written.sequence,
-  };
+  // Every SELL in the book holds its remainder, so an escrow from its hold cannot fail: the write refuses itself
+  // if one does (the hold and the book would disagree), and nothing of this batch commits.
+  const written = await writeMatches(tx, first, { kind: 'insert', orders: decided.map((d) => d.order) }, matches, matches.map(tradeOpening), { tradesMustOpen: true, commit });
+  return { placed, sequence: written.sequence, committed: commit };
 }
 
 /** The first, short candidate read of a batch: up to its loosest limit, any of its payment methods. */

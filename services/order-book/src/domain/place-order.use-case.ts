@@ -57,7 +57,7 @@ class KeysTaken extends Error {
  * One transaction for a batch of one side of one market. The first round trip takes the market lock, claims the
  * requests' Idempotency-Keys, places the holds of incoming SELL orders, and reads the first candidates; the
  * orders whose key and hold are theirs are matched in rounds until all are decided (usually one), each round one
- * write; the success answers are stored with the COMMIT.
+ * write, the last one sent with the COMMIT and the success answers: two round trips for most batches.
  */
 async function placeBatch(tx: Tx, batch: Incoming[]): Promise<{ outcomes: BatchOutcome[]; sequence: bigint | undefined }> {
   const orders = batch.map((b) => b.order);
@@ -77,17 +77,23 @@ async function placeBatch(tx: Tx, batch: Incoming[]): Promise<{ outcomes: BatchO
   if (unexpected >= 0) throw new Error(`ledger invariant: order ${orders[unexpected]!.id} was held before it was placed`);
 
   const placed = new Map<string, Placed>();
+  // The answers commit with the orders (the last round's write goes with the COMMIT); refused SELLs free their keys.
+  const answerWithCommit = (last: Placed[]) => {
+    for (const p of last) placed.set(p.order.id, p);
+    storeAnswersWithCommit(tx, batch.flatMap((b) => (b.key && placed.has(b.order.id) ? [jsonAnswer(b.key.claim, 201, b.key.answer(placed.get(b.order.id)!))] : [])));
+    releaseKeysWithCommit(tx, batch.flatMap((b, i) => (b.key && funded[i] !== 'OK' && !taken.includes(i) ? [b.key.claim] : [])));
+  };
   let sequence: bigint | undefined;
   let firstRead: FirstRead | undefined = { candidates: read.candidates, limit: query.limit };
-  for (let left = orders.filter((_, i) => funded[i] === 'OK' && !taken.includes(i)); left.length > 0; ) {
-    const matched = await matchBatch(tx, left, { marketLocked: true, firstRead });
+  let left = orders.filter((_, i) => funded[i] === 'OK' && !taken.includes(i));
+  if (left.length === 0) answerWithCommit([]);
+  while (left.length > 0) {
+    const matched = await matchBatch(tx, left, { marketLocked: true, firstRead, commitIfAllDecided: answerWithCommit });
     firstRead = undefined;
     for (const p of matched.placed) placed.set(p.order.id, p);
     sequence = matched.sequence;
     left = left.slice(matched.placed.length);
   }
-  storeAnswersWithCommit(tx, batch.flatMap((b) => (b.key && placed.has(b.order.id) ? [jsonAnswer(b.key.claim, 201, b.key.answer(placed.get(b.order.id)!))] : [])));
-  releaseKeysWithCommit(tx, batch.flatMap((b, i) => (b.key && funded[i] !== 'OK' && !taken.includes(i) ? [b.key.claim] : [])));
   const unfunded = () => ({ refused: conflict('WALLET.INSUFFICIENT_FUNDS', 'Your available balance does not cover this SELL order.') });
   const outcomes = batch.map((b, i): BatchOutcome => (taken.includes(i) ? { refused: new IdempotencyKeyTaken(b.key!.claim) } : (placed.get(b.order.id) ?? unfunded())));
   return { outcomes, sequence };

@@ -59,8 +59,7 @@ export async function takeOrder(deps: OrderBookDeps, input: TakeOrderInput, key?
         paymentWindowMinutes: ad.paymentWindowMinutes,
         sellerFunding: takerBuys ? 'HOLD' : 'AVAILABLE',
       };
-      const written = await writeMatches(tx, ad, { kind: 'none' }, [match], [tradeOpening(match)]);
-      if (written.makersUpdated !== 1) throw new Error(`take write guard failed for order ${ad.id}: nothing was written`);
+      const written = await writeMatches(tx, ad, { kind: 'none' }, [match], [tradeOpening(match)], { tradesMustOpen: false });
       const [funded] = written.trades;
       // A seller taking a BUY ad pays from AVAILABLE, which may not cover it: the whole take rolls back.
       if (funded === 'INSUFFICIENT' && !takerBuys) throw conflict('WALLET.INSUFFICIENT_FUNDS', 'Your available balance does not cover this amount.');
