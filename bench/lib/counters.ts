@@ -20,8 +20,9 @@ export interface Counters {
   /**
    * Requests the services served, health probes, metrics scrapes and book reads left out. The gateway's are not
    * read from it (its node:cluster workers count apart): it serves exactly the requests the bench sends.
+   * Undefined when a service's /metrics could not be read (then no count is better than a short one).
    */
-  serviceRequests: number;
+  serviceRequests?: number;
 }
 
 export interface CounterSources {
@@ -50,9 +51,9 @@ export function requestCount(page: string): number {
   return total;
 }
 
-async function metricsPage(url: string): Promise<string> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
-  return res.text();
+async function metricsPage(url: string): Promise<string | undefined> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+  return res?.ok ? res.text() : undefined;
 }
 
 /** The schemas that hold an inbox table (every consuming service's). */
@@ -73,14 +74,14 @@ export async function readCounters(sources: CounterSources, schemas: string[]): 
     ? Number((await sources.bench.query<{ n: string }>(`SELECT (${schemas.map((s) => `(SELECT count(*) FROM "${s}".inbox)`).join(' + ')})::text AS n`)).rows[0]!.n)
     : 0;
   const info = await sources.redis.info('stats');
-  const servicePages = await Promise.all(sources.serviceMetricsUrls.map((url) => metricsPage(url).catch(() => '')));
+  const servicePages = await Promise.all(sources.serviceMetricsUrls.map(metricsPage));
   return {
     pgCommits: Number(rows[0]?.commits ?? 0),
     pgRollbacks: Number(rows[0]?.rollbacks ?? 0),
     pgStatements: statements,
     redisCommands: Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? 0),
     queueJobs: inbox,
-    serviceRequests: servicePages.reduce((sum, page) => sum + requestCount(page), 0),
+    serviceRequests: servicePages.every((page) => page !== undefined) ? servicePages.reduce((sum, page) => sum + requestCount(page!), 0) : undefined,
   };
 }
 
@@ -91,7 +92,7 @@ export interface PerOrder {
   redisCommands: number;
   queueJobs: number;
   /** Requests the stack served per order: the client's own at the gateway plus every hop behind it. */
-  httpRequests: number;
+  httpRequests?: number;
 }
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
@@ -103,13 +104,13 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
 export function perOrder(before: Counters, after: Counters, accepted: number, sent: number): PerOrder | undefined {
   if (accepted <= 0) return undefined;
   const per = (delta: number) => round2(delta / accepted);
-  const http = sent + after.serviceRequests - before.serviceRequests;
+  const http = after.serviceRequests !== undefined && before.serviceRequests !== undefined ? sent + after.serviceRequests - before.serviceRequests : undefined;
   return {
     pgStatements: after.pgStatements !== undefined && before.pgStatements !== undefined ? per(after.pgStatements - before.pgStatements) : undefined,
     pgCommits: per(after.pgCommits - before.pgCommits),
     pgRollbacks: per(after.pgRollbacks - before.pgRollbacks),
     redisCommands: per(after.redisCommands - before.redisCommands),
     queueJobs: per(after.queueJobs - before.queueJobs),
-    httpRequests: per(http),
+    httpRequests: http === undefined ? undefined : per(http),
   };
 }
