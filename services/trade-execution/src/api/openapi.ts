@@ -84,7 +84,7 @@ export const openapi = openApiDocument(
     },
     '/api/v1/trades/{id}/messages': {
       get: operation({ summary: 'Trade chat (parties, the assigned arbitrator, admins)', tags: tags.trades, auth: true, params: [idParam, ...pageParams], responses: { 200: { description: 'Oldest first', schema: page('TradeMessage') }, ...errors, 404: tradeErrors[404] } }),
-      post: operation({ summary: 'Write in the trade chat', tags: tags.trades, auth: true, params: [idParam], body: messageBody, responses: { 201: { description: 'Written', schema: { type: 'object', properties: { message: ref('TradeMessage') } } }, ...errors, 404: tradeErrors[404] } }),
+      post: operation({ summary: 'Write in the trade chat (while the trade is open; at most 500 messages per trade)', tags: tags.trades, auth: true, params: [idParam], body: messageBody, responses: { 201: { description: 'Written', schema: { type: 'object', properties: { message: ref('TradeMessage') } } }, ...errors, 404: tradeErrors[404], 409: { description: 'TRADE.CHAT_CLOSED (the trade is COMPLETED, CANCELLED or RESOLVED) or TRADE.CHAT_LIMIT_REACHED' } } }),
     },
     '/api/v1/trades/{id}/feedback': {
       post: operation({ summary: 'A party, once, after COMPLETED', tags: tags.trades, auth: true, params: [idParam], body: feedbackBody, responses: { 201: { description: 'Recorded', schema: { type: 'object', properties: { feedback: { type: 'object' } } } }, ...errors, 404: tradeErrors[404], 409: { description: 'TRADE.INVALID_STATE or FEEDBACK.ALREADY_LEFT' } } }),

@@ -3,6 +3,7 @@ import type { Database } from '@orrange/db';
 import { conflict, notFound, type Identity } from '@orrange/http';
 import { enqueueEvent } from '@orrange/queue';
 import { findTrade, lockTrade } from '../data/trade.repository';
+import { OPEN_STATES } from './trade-state-machine';
 import { canChat } from './trades.use-cases';
 
 export interface MessageJson {
@@ -41,13 +42,27 @@ export async function listMessages(db: Database, tradeId: string, who: Identity,
   return { data: page.map(toJson), nextCursor: rows.length > limit ? page[page.length - 1]!.seq : null };
 }
 
+/** Messages one trade's chat holds at most (each ≤ 2,000 characters): a chat is for settling one trade. */
+export const MESSAGES_PER_TRADE_MAX = 500;
+
+/**
+ * Writes in the chat of an open trade (AWAITING_PAYMENT, PAID, DISPUTED); a closed trade's chat is read-only,
+ * and a full one refuses more. The trade row is locked while counting and writing, so neither racing writers
+ * nor a transition closing the trade can slip a message past either rule.
+ */
 export async function postMessage(db: Database, tradeId: string, who: Identity, body: string): Promise<MessageJson> {
-  await chatTrade(db, tradeId, who);
-  const [row] = await db.query<MessageRow>(
-    'INSERT INTO trade_messages (id, trade_id, sender_id, body) VALUES ($1, $2, $3, $4) RETURNING id, seq::text, trade_id, sender_id, body, created_at',
-    [randomUUID(), tradeId, who.userId, body],
-  );
-  return toJson(row!);
+  return db.transaction(async (tx) => {
+    const trade = await lockTrade(tx, tradeId);
+    if (!trade || !canChat(trade, who)) throw notFound('TRADE.NOT_FOUND', 'No such trade.');
+    if (!OPEN_STATES.includes(trade.status)) throw conflict('TRADE.CHAT_CLOSED', `The trade is ${trade.status}: its chat is read-only.`);
+    const [count] = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM trade_messages WHERE trade_id = $1', [tradeId]);
+    if (count!.n >= MESSAGES_PER_TRADE_MAX) throw conflict('TRADE.CHAT_LIMIT_REACHED', `A trade's chat holds at most ${MESSAGES_PER_TRADE_MAX} messages.`);
+    const [row] = await tx.query<MessageRow>(
+      'INSERT INTO trade_messages (id, trade_id, sender_id, body) VALUES ($1, $2, $3, $4) RETURNING id, seq::text, trade_id, sender_id, body, created_at',
+      [randomUUID(), tradeId, who.userId, body],
+    );
+    return toJson(row!);
+  });
 }
 
 /** Feedback: a party, once, after COMPLETED; feeds the user service's reputation through feedback.left. */
