@@ -49,7 +49,7 @@ export const openapi = openApiDocument(
           400: { description: 'invalid body' },
           ...common,
           403: { description: 'may see the case but not add evidence' },
-          409: { description: 'DISPUTE.ALREADY_RESOLVED, DISPUTE.EVIDENCE_LIMIT' },
+          409: { description: 'DISPUTE.ALREADY_RESOLVED, DISPUTE.EVIDENCE_LIMIT (200 items or 512 KiB of text per case)' },
         },
       }),
     },

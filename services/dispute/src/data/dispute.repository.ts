@@ -159,9 +159,19 @@ export async function listEvidence(db: Sql, disputeId: string): Promise<Evidence
   return rows.map(toEvidence);
 }
 
-export async function countEvidence(tx: Tx, disputeId: string): Promise<number> {
-  const [row] = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM evidence WHERE dispute_id = $1', [disputeId]);
-  return row!.n;
+/**
+ * How many evidence items a case holds and their size as domain evidenceBytes measures it (UTF-8 bytes of the
+ * body, and of each attachment's name and url, plus its 64-character hash), in one round trip.
+ */
+export async function evidenceTotals(tx: Tx, disputeId: string): Promise<{ count: number; bytes: number }> {
+  const [row] = await tx.query<{ count: number; bytes: string }>(
+    `SELECT count(*)::int AS count,
+            coalesce(sum(octet_length(e.body) + (SELECT coalesce(sum(octet_length(a->>'name') + octet_length(coalesce(a->>'url', '')) + 64), 0)
+                                                  FROM jsonb_array_elements(e.attachments) a)), 0)::text AS bytes
+       FROM evidence e WHERE e.dispute_id = $1`,
+    [disputeId],
+  );
+  return { count: row!.count, bytes: Number(row!.bytes) };
 }
 
 /** Which parties submitted evidence (the arbitrator's own notes do not count). */

@@ -15,6 +15,11 @@ import { canonicalJson, nextEntry, verifyChain, type JournalEntry, type JournalI
 
 /** A case holds at most this many evidence items: a bound on storage, on the read and on the export. */
 export const EVIDENCE_PER_CASE_MAX = 200;
+/**
+ * And at most this much text in all (see evidenceBytes): 200 full items would make GET /disputes/:id and its
+ * export several megabytes each (the journal repeats every item); a case is argued, not archived, here.
+ */
+export const EVIDENCE_BYTES_PER_CASE_MAX = 512 * 1024;
 /** A deadline that fires this much early (clock skew between hosts) still counts as due. */
 const DEADLINE_TOLERANCE_MS = 1_000;
 
@@ -166,8 +171,12 @@ export async function addEvidence(deps: DisputeDeps, actor: Actor, id: string, i
     async (tx) => {
       const c = await lockVisible(tx, id);
       const authorRole = authorizeEvidence(c, actor);
-      if ((await repo.countEvidence(tx, id)) >= EVIDENCE_PER_CASE_MAX) throw conflict('DISPUTE.EVIDENCE_LIMIT', `A dispute holds at most ${EVIDENCE_PER_CASE_MAX} evidence items.`);
       const evidence = { id: randomUUID(), disputeId: id, authorId: actor.userId, authorRole, body: input.body, attachments: input.attachments ?? [], createdAt: new Date() };
+      const totals = await repo.evidenceTotals(tx, id);
+      if (totals.count >= EVIDENCE_PER_CASE_MAX) throw conflict('DISPUTE.EVIDENCE_LIMIT', `A dispute holds at most ${EVIDENCE_PER_CASE_MAX} evidence items.`);
+      if (totals.bytes + evidenceBytes(evidence) > EVIDENCE_BYTES_PER_CASE_MAX) {
+        throw conflict('DISPUTE.EVIDENCE_LIMIT', `A dispute holds at most ${EVIDENCE_BYTES_PER_CASE_MAX / 1024} KiB of evidence; ${Math.max(0, EVIDENCE_BYTES_PER_CASE_MAX - totals.bytes)} bytes are left.`);
+      }
       await repo.insertEvidence(tx, evidence);
       await record(tx, c, { action: 'EVIDENCE_ADDED', actorId: actor.userId, data: { evidenceId: evidence.id, authorRole, ...(evidenceRecord(evidence) as Record<string, JsonValue>) } }, evidence.createdAt);
       return evidenceView(evidence);
@@ -233,6 +242,11 @@ export async function exportDispute(deps: DisputeDeps, actor: Actor, id: string)
     },
     { isolation: 'REPEATABLE READ' },
   );
+}
+
+/** The size an evidence item counts for against EVIDENCE_BYTES_PER_CASE_MAX (repo.evidenceTotals measures stored ones alike). */
+export function evidenceBytes(e: { body: string; attachments: readonly Attachment[] }): number {
+  return Buffer.byteLength(e.body) + e.attachments.reduce((sum, a) => sum + Buffer.byteLength(a.name) + Buffer.byteLength(a.url ?? '') + 64, 0);
 }
 
 /** The journal's copy of each evidence item, as hashed when it was added. */
