@@ -145,8 +145,12 @@ export interface MatchRecord {
   sellerFunding: 'HOLD' | 'AVAILABLE';
 }
 
-/** What a matching or take transaction writes about the orders that came in, if any: new orders are inserted. */
-export type IncomingWrite = { kind: 'none' } | { kind: 'insert'; orders: Order[] };
+/**
+ * What a matching or take transaction writes about the orders that came in, if any: new orders are inserted;
+ * orders written by an earlier round of the same transaction that stopped at the fill cap and match again
+ * (`continue`) get their new remainder and status, guarded by the remainder they had.
+ */
+export type IncomingWrite = { kind: 'none' } | { kind: 'insert'; orders: Order[] } | { kind: 'continue'; orders: Array<{ order: Order; previousRemaining: bigint }> };
 
 export interface WriteResult {
   sequence: bigint;
@@ -178,7 +182,8 @@ export async function writeMatches(
   options: WriteOptions,
 ): Promise<WriteResult> {
   const makers = [...new Set(matches.map((m) => m.makerOrderId))];
-  const incomingOrders = incoming.kind === 'insert' ? incoming.orders : [];
+  const incomingOrders = incoming.kind === 'insert' ? incoming.orders : incoming.kind === 'continue' ? incoming.orders.map((c) => c.order) : [];
+  const previous = new Map(incoming.kind === 'continue' ? incoming.orders.map((c) => [c.order.id, formatAmount(c.order.asset, c.previousRemaining)]) : []);
   const params: unknown[] = [
     JSON.stringify(matches.map((m) => matchJson(m))),
     tradeOpeningsJson(openings),
@@ -192,6 +197,7 @@ export async function writeMatches(
       id: o.id, user_id: o.userId, side: o.side, asset: o.asset, fiat_currency: o.fiatCurrency, price: formatPrice(o.price), amount: formatAmount(o.asset, o.amount),
       remaining: formatAmount(o.asset, o.remaining), min_fill: formatAmount(o.asset, o.minFill), payment_methods: o.paymentMethods,
       payment_window_minutes: o.paymentWindowMinutes, terms: o.terms, status: o.status, created_at: o.createdAt.toISOString(), updated_at: o.updatedAt.toISOString(),
+      previous_remaining: previous.get(o.id) ?? null,
     }))),
     makers.length,
     incomingOrders.length,
@@ -213,13 +219,7 @@ export async function writeMatches(
          payment_method, payment_window_minutes, seller_funding)
        SELECT id, trade_id, maker_order_id, taker_order_id, buy_order_id, sell_order_id, buyer_id, seller_id, asset, fiat_currency, price, amount,
          payment_method, payment_window_minutes, seller_funding FROM m
-     ), incoming AS (
-       INSERT INTO orders (id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, terms, status, live, created_at, updated_at)
-       SELECT id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, terms, status,
-         status IN ('OPEN', 'PARTIALLY_FILLED'), created_at, updated_at
-       FROM jsonb_to_recordset($6::jsonb) AS r(id uuid, user_id text, side text, asset text, fiat_currency text, price numeric, amount numeric, remaining numeric,
-         min_fill numeric, payment_methods text[], payment_window_minutes int, terms text, status text, created_at timestamptz, updated_at timestamptz)
-       RETURNING id
+     ), incoming AS (${incoming.kind === 'continue' ? CONTINUE_INCOMING_SQL : INSERT_INCOMING_SQL}
      ), trades AS (SELECT ${openTradesExpression('$2')} AS outcomes)
      SELECT (SELECT sequence FROM bump) AS sequence, t.outcomes AS trades,
        write_guard((SELECT count(*) FROM makers) = $7 AND (SELECT count(*) FROM incoming) = $8,
@@ -230,6 +230,24 @@ export async function writeMatches(
   const [row] = options.commit ? await tx.commitWith<WriteRow>(sql, params) : await tx.query<WriteRow>(sql, params);
   return { sequence: BigInt(row!.sequence), trades: ledgerOutcomes(row!.trades, openings.length, 'open_trades') };
 }
+
+const INCOMING_RECORDS = `jsonb_to_recordset($6::jsonb) AS r(id uuid, user_id text, side text, asset text, fiat_currency text, price numeric, amount numeric,
+  remaining numeric, min_fill numeric, payment_methods text[], payment_window_minutes int, terms text, status text, created_at timestamptz, updated_at timestamptz,
+  previous_remaining numeric)`;
+
+const INSERT_INCOMING_SQL = `
+       INSERT INTO orders (id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, terms, status, live, created_at, updated_at)
+       SELECT id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, terms, status,
+         status IN ('OPEN', 'PARTIALLY_FILLED'), created_at, updated_at
+       FROM ${INCOMING_RECORDS}
+       RETURNING id`;
+
+// An order matching again after the fill cap: only while it still has what the previous round left it.
+const CONTINUE_INCOMING_SQL = `
+       UPDATE orders o SET remaining = r.remaining, status = r.status, live = r.status IN ('OPEN', 'PARTIALLY_FILLED'), updated_at = now()
+       FROM ${INCOMING_RECORDS}
+       WHERE o.id = r.id AND o.id = ANY(SELECT (jsonb_array_elements($6::jsonb)->>'id')::uuid) AND o.live AND o.remaining = r.previous_remaining
+       RETURNING o.id`;
 
 interface WriteRow {
   sequence: string;

@@ -1,6 +1,6 @@
 import type { Tx } from '@orrange/db';
 import type { SqlExecutor } from '@orrange/queue';
-import { lockAndLoadCandidates, writeMatches, type CandidateQuery, type MatchRecord } from '../data/order.repository';
+import { lockAndLoadCandidates, writeMatches, type CandidateQuery, type IncomingWrite, type MatchRecord } from '../data/order.repository';
 import { crosses, FILLS_PER_ORDER_MAX, matchOrder } from './matching-engine';
 import { fillView, matchBetween, tradeOpening } from './match-records';
 import { statusForRemaining, toMatchable, type FillView, type Order } from './order';
@@ -41,11 +41,13 @@ export interface FirstRead {
 export interface MatchOptions {
   marketLocked: boolean;
   firstRead?: FirstRead;
+  /** New orders are inserted; orders an earlier round wrote and that match again after the fill cap are updated. */
+  incoming: 'insert' | 'continue';
   /**
-   * When this round decides every order, the write goes with the transaction's COMMIT (one round trip fewer), and
-   * this runs first with the round's results, so the caller can defer what must commit with them.
+   * Asked, when this round decides every order, whether it is the transaction's last: then its write goes with
+   * the COMMIT (one round trip fewer), and the caller defers first what must commit with it.
    */
-  commitIfAllDecided?: (placed: Placed[]) => void;
+  commitIfLast?: (placed: Placed[]) => boolean;
 }
 
 /**
@@ -63,12 +65,15 @@ export async function matchBatch(tx: Tx, orders: Order[], options: MatchOptions)
   if (orders.some((o) => o.side !== first.side || o.asset !== first.asset || o.fiatCurrency !== first.fiatCurrency)) throw new Error('a matching batch is one side of one market');
   const decided = await decideRound(tx, orders, options.marketLocked, options.firstRead);
   const placed = decided.map((d) => ({ order: d.order, fills: d.matches.map((m) => fillView(m, m.makerOrderId)) }));
-  const commit = decided.length === orders.length && options.commitIfAllDecided !== undefined;
-  if (commit) options.commitIfAllDecided!(placed);
+  const commit = decided.length === orders.length && options.commitIfLast !== undefined && options.commitIfLast(placed);
   const matches = decided.flatMap((d) => d.matches);
+  const incoming: IncomingWrite =
+    options.incoming === 'insert'
+      ? { kind: 'insert', orders: decided.map((d) => d.order) }
+      : { kind: 'continue', orders: decided.map((d, i) => ({ order: d.order, previousRemaining: orders[i]!.remaining })) };
   // Every SELL in the book holds its remainder, so an escrow from its hold cannot fail: the write refuses itself
   // if one does (the hold and the book would disagree), and nothing of this batch commits.
-  const written = await writeMatches(tx, first, { kind: 'insert', orders: decided.map((d) => d.order) }, matches, matches.map(tradeOpening), { tradesMustOpen: true, commit });
+  const written = await writeMatches(tx, first, incoming, matches, matches.map(tradeOpening), { tradesMustOpen: true, commit });
   return { placed, sequence: written.sequence, committed: commit };
 }
 

@@ -4,11 +4,22 @@ import { claimKeysStatement, conflict, IdempotencyKeyTaken, jsonAnswer, releaseK
 import { ledgerOutcomes, placeSellHoldsCall } from '@orrange/queue';
 import { lockAndLoadCandidates } from '../data/order.repository';
 import { firstReadQuery, matchBatch, type FirstRead, type Placed } from './match-batch';
+import { FILLS_PER_ORDER_MAX } from './matching-engine';
 import { formatAmount, type Order } from './order';
 import type { OrderBookDeps } from './order-book.deps';
 
 /** How many incoming orders of one side of one market share one transaction (one lock, one write, one commit). */
 export const BATCH_ORDERS_MAX = 64;
+/**
+ * How many more matching rounds an order that stopped at FILLS_PER_ORDER_MAX gets in its transaction: up to
+ * (1 + CONTINUATIONS_MAX) × FILLS_PER_ORDER_MAX fills per placement, so that it does not rest across the spread.
+ */
+export const CONTINUATIONS_MAX = 10;
+
+/** The orders of a round that made as many fills as one pass may and have something left. */
+function stoppedAtCap(round: Placed[]): Order[] {
+  return round.filter((p) => p.fills.length === FILLS_PER_ORDER_MAX && p.order.remaining > 0n).map((p) => p.order);
+}
 
 /**
  * A request's Idempotency-Key, recorded in the transaction that places its order (claimed in the first round
@@ -56,8 +67,8 @@ class KeysTaken extends Error {
 /**
  * One transaction for a batch of one side of one market. The first round trip takes the market lock, claims the
  * requests' Idempotency-Keys, places the holds of incoming SELL orders, and reads the first candidates; the
- * orders whose key and hold are theirs are matched in rounds until all are decided (usually one), each round one
- * write, the last one sent with the COMMIT and the success answers: two round trips for most batches.
+ * orders whose key and hold are theirs are then matched (matchInRounds), the last write going with the COMMIT and
+ * the success answers: two round trips for most batches.
  */
 async function placeBatch(tx: Tx, batch: Incoming[]): Promise<{ outcomes: BatchOutcome[]; sequence: bigint | undefined }> {
   const orders = batch.map((b) => b.order);
@@ -76,27 +87,65 @@ async function placeBatch(tx: Tx, batch: Incoming[]): Promise<{ outcomes: BatchO
   const unexpected = funded.findIndex((outcome) => outcome === 'DUPLICATE');
   if (unexpected >= 0) throw new Error(`ledger invariant: order ${orders[unexpected]!.id} was held before it was placed`);
 
-  const placed = new Map<string, Placed>();
-  // The answers commit with the orders (the last round's write goes with the COMMIT); refused SELLs free their keys.
-  const answerWithCommit = (last: Placed[]) => {
-    for (const p of last) placed.set(p.order.id, p);
+  const admitted = (i: number) => funded[i] === 'OK' && !taken.includes(i);
+  // The answers commit with the orders; refused SELLs free their keys (their 409 is stored once sent).
+  const answerWithCommit = (placed: Map<string, Placed>) => {
     storeAnswersWithCommit(tx, batch.flatMap((b) => (b.key && placed.has(b.order.id) ? [jsonAnswer(b.key.claim, 201, b.key.answer(placed.get(b.order.id)!))] : [])));
     releaseKeysWithCommit(tx, batch.flatMap((b, i) => (b.key && funded[i] !== 'OK' && !taken.includes(i) ? [b.key.claim] : [])));
   };
-  let sequence: bigint | undefined;
-  let firstRead: FirstRead | undefined = { candidates: read.candidates, limit: query.limit };
-  let left = orders.filter((_, i) => funded[i] === 'OK' && !taken.includes(i));
-  if (left.length === 0) answerWithCommit([]);
-  while (left.length > 0) {
-    const matched = await matchBatch(tx, left, { marketLocked: true, firstRead, commitIfAllDecided: answerWithCommit });
-    firstRead = undefined;
-    for (const p of matched.placed) placed.set(p.order.id, p);
-    sequence = matched.sequence;
-    left = left.slice(matched.placed.length);
-  }
+  const { placed, sequence } = await matchInRounds(tx, orders.filter((_, i) => admitted(i)), { candidates: read.candidates, limit: query.limit }, answerWithCommit);
   const unfunded = () => ({ refused: conflict('WALLET.INSUFFICIENT_FUNDS', 'Your available balance does not cover this SELL order.') });
   const outcomes = batch.map((b, i): BatchOutcome => (taken.includes(i) ? { refused: new IdempotencyKeyTaken(b.key!.claim) } : (placed.get(b.order.id) ?? unfunded())));
   return { outcomes, sequence };
+}
+
+/**
+ * Matches admitted orders (market locked) in rounds until every one is decided: usually one round; more when a
+ * candidate read was cut where it mattered, or when orders stopped at the fill cap with something left, which
+ * may cross the book still and so match again (as orders written already), up to CONTINUATIONS_MAX more rounds.
+ * The last round's write goes with the COMMIT, after `beforeCommit` deferred what must commit with it.
+ */
+async function matchInRounds(tx: Tx, orders: Order[], firstRead: FirstRead, beforeCommit: (placed: Map<string, Placed>) => void): Promise<{ placed: Map<string, Placed>; sequence: bigint | undefined }> {
+  const placed = new Map<string, Placed>();
+  const record = (round: Placed[]) => {
+    for (const p of round) placed.set(p.order.id, { order: p.order, fills: [...(placed.get(p.order.id)?.fills ?? []), ...p.fills] });
+  };
+  if (orders.length === 0) {
+    beforeCommit(placed);
+    return { placed, sequence: undefined };
+  }
+  let sequence: bigint | undefined;
+  let read: FirstRead | undefined = firstRead;
+  let incoming: 'insert' | 'continue' = 'insert';
+  let again: Order[] = [];
+  let continuations = 0;
+  for (let left = orders; left.length > 0; ) {
+    const matched = await matchBatch(tx, left, {
+      marketLocked: true,
+      firstRead: read,
+      incoming,
+      commitIfLast: (round) => {
+        const last = again.length + stoppedAtCap(round).length === 0 || continuations === CONTINUATIONS_MAX;
+        if (last) {
+          record(round);
+          beforeCommit(placed);
+        }
+        return last;
+      },
+    });
+    if (!matched.committed) {
+      record(matched.placed);
+      again.push(...stoppedAtCap(matched.placed));
+    }
+    read = undefined;
+    sequence = matched.sequence;
+    left = left.slice(matched.placed.length);
+    if (left.length === 0 && !matched.committed) {
+      [left, again, incoming] = [again, [], 'continue'];
+      continuations += 1;
+    }
+  }
+  return { placed, sequence };
 }
 
 interface Pending extends Incoming {
