@@ -92,7 +92,7 @@ BEGIN
         jsonb_build_object(''kind'', ''ESCROW'', ''owner'', e."doc"->>''sellerId'', ''ref'', e."doc"->>''tradeId'', ''asset'', e."doc"->>''asset'', ''amount'', e."doc"->>''amount'')))
       ORDER BY e."n"), ''[]''::jsonb)
     FROM jsonb_array_elements(p_matches) WITH ORDINALITY AS e("doc", "n")))\073
-  SELECT s."payment_minute_ms" INTO v_minute_ms FROM "settings" s\073
+  SELECT s."payment_minute_ms" INTO v_minute_ms FROM "settings" s WHERE s."id"\073
 
   WITH opened AS (
     SELECT e."doc" AS "d" FROM jsonb_array_elements(p_matches) WITH ORDINALITY AS e("doc", "n") WHERE v_outcomes[e."n"] = ''OK''
