@@ -40,6 +40,8 @@ describe('order-book bench', () => {
     const app = createApp({ runtime: harness.runtime });
     const t = actors(harness.runtime, app);
     await t.placeFundedSell('rt-maker', { fiatCurrency: 'GBP', price: '100.00', amount: '5' });
+    // Deposits go before the counting starts: a SELL is placed only if its seller's balance covers it.
+    await t.fund('rt-c', 'BTC', '1');
     const original = pg.Client.prototype.query;
     let count = 0;
     const counting = function (this: pg.Client, ...args: unknown[]) {
@@ -55,7 +57,8 @@ describe('order-book bench', () => {
     try {
       await measure('BUY, rests (no cross)', () => t.place('rt-a', { fiatCurrency: 'GBP', price: '90.00' }));
       await measure('BUY, 1 fill', () => t.place('rt-b', { fiatCurrency: 'GBP', price: '100.00', amount: '1' }));
-      await measure('SELL (pending funds)', () => t.place('rt-c', { side: 'SELL', fiatCurrency: 'GBP', price: '120.00' }));
+      await measure('SELL, funded, rests (its hold placed in the same transaction)', () => t.place('rt-c', { side: 'SELL', fiatCurrency: 'GBP', price: '120.00' }));
+      await measure('SELL, unfunded (409)', () => t.place('rt-e', { side: 'SELL', fiatCurrency: 'GBP', price: '120.00' }));
       await measure('BUY with Idempotency-Key', () =>
         request(app).post('/api/v1/orders').set(t.as('rt-d')).set('Idempotency-Key', 'bench-1').send({ side: 'BUY', asset: 'BTC', fiatCurrency: 'GBP', price: '80.00', amount: '1', paymentMethods: ['SEPA'] }),
       );
