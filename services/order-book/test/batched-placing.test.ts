@@ -196,12 +196,11 @@ describe('orders placed together in batches', () => {
   });
 
   /**
-   * KNOWN BUG (src, commit 0b5b1f9), hence `it.failing`; make it `it` once fixed. matchInRounds continues an
-   * order that stopped at FILLS_PER_ORDER_MAX only after every other order of its batch was decided, so the
-   * orders behind it take the best bids first: here `a`, which came first, gets its last 10 units at 190.00
-   * while `b` behind it takes the last ones at 200.00; one at a time, `a` gets all 60 at 200.00.
+   * An order that stops at FILLS_PER_ORDER_MAX matches again before the orders behind it in its batch (the round
+   * ends with it), so they cannot take the best bids first: here `a`, which came first, gets all 60 at 200.00 and
+   * `b` behind it the next 10 at 190.00, as one at a time.
    */
-  it.failing('when an order of a batch stops at the fill cap with something left, then it matches again before the orders behind it, as one at a time would', async () => {
+  it('when an order of a batch stops at the fill cap with something left, then it matches again before the orders behind it, as one at a time would', async () => {
     // 60 one-unit bids at 200.00 and 20 at 190.00, from other users.
     const capBook = async (fiat: FiatCurrency) => {
       await sql(

@@ -86,6 +86,11 @@ function firstPageLimit(orders: Order[]): number {
   return Math.min(CANDIDATES_MAX, CANDIDATES_FIRST_PAGE + orders.length);
 }
 
+/** An order whose pass made as many fills as a pass may, with something left, may cross the book still. */
+export function stoppedAtCap(fills: number, remaining: bigint): boolean {
+  return fills === FILLS_PER_ORDER_MAX && remaining > 0n;
+}
+
 /** The decisions of the longest prefix of `orders` that the candidate reads can decide exactly (at least one). */
 async function decideRound(tx: SqlExecutor, orders: Order[], marketLocked: boolean, firstRead?: FirstRead): Promise<Decision[]> {
   const read = async (incoming: Order[], limit: number, locked: boolean) => (await lockAndLoadCandidates(tx, candidateQuery(incoming, limit, locked))).candidates;
@@ -140,6 +145,9 @@ function decideBatch(orders: Order[], candidates: Order[], limit: number): { dec
     for (const fill of result.fills) book.find((m) => m.id === fill.restingOrderId)!.remaining -= fill.amount;
     const matches = result.fills.map((fill) => matchBetween(order, makers.get(fill.restingOrderId)!, fill));
     decided.push({ order: { ...order, remaining: result.remaining, status: statusForRemaining(order, result.remaining) }, matches });
+    // It stopped at the fill cap with something left: it may cross the book still, and must match again before
+    // the orders behind it take what it would have taken, so the round ends with it.
+    if (stoppedAtCap(result.fills.length, result.remaining)) break;
   }
   return { decided, cutMattered: false };
 }

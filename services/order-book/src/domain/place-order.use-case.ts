@@ -3,8 +3,7 @@ import type { Tx } from '@orrange/db';
 import { claimKeysStatement, conflict, IdempotencyKeyTaken, jsonAnswer, releaseKeysWithCommit, storeAnswersWithCommit, wasClaimed, type IdempotencyClaim } from '@orrange/http';
 import { ledgerOutcomes, placeSellHoldsCall } from '@orrange/queue';
 import { lockAndLoadCandidates } from '../data/order.repository';
-import { firstReadQuery, matchBatch, type FirstRead, type Placed } from './match-batch';
-import { FILLS_PER_ORDER_MAX } from './matching-engine';
+import { firstReadQuery, matchBatch, stoppedAtCap, type FirstRead, type Placed } from './match-batch';
 import { formatAmount, type Order } from './order';
 import type { OrderBookDeps } from './order-book.deps';
 
@@ -15,11 +14,6 @@ export const BATCH_ORDERS_MAX = 64;
  * (1 + CONTINUATIONS_MAX) × FILLS_PER_ORDER_MAX fills per placement, so that it does not rest across the spread.
  */
 export const CONTINUATIONS_MAX = 10;
-
-/** The orders of a round that made as many fills as one pass may and have something left. */
-function stoppedAtCap(round: Placed[]): Order[] {
-  return round.filter((p) => p.fills.length === FILLS_PER_ORDER_MAX && p.order.remaining > 0n).map((p) => p.order);
-}
 
 /**
  * A request's Idempotency-Key, recorded in the transaction that places its order (claimed in the first round
@@ -100,10 +94,11 @@ async function placeBatch(tx: Tx, batch: Incoming[]): Promise<{ outcomes: BatchO
 }
 
 /**
- * Matches admitted orders (market locked) in rounds until every one is decided: usually one round; more when a
- * candidate read was cut where it mattered, or when orders stopped at the fill cap with something left, which
- * may cross the book still and so match again (as orders written already), up to CONTINUATIONS_MAX more rounds.
- * The last round's write goes with the COMMIT, after `beforeCommit` deferred what must commit with it.
+ * Matches admitted orders (market locked) in rounds until every one is decided, in arrival order: usually one
+ * round; more when a candidate read was cut where it mattered, or when an order stopped at the fill cap with
+ * something left: it may cross the book still, so it matches again (as an order written already) before the
+ * orders behind it, up to CONTINUATIONS_MAX more rounds each. The last round's write goes with the COMMIT, after
+ * `beforeCommit` deferred what must commit with it.
  */
 async function matchInRounds(tx: Tx, orders: Order[], firstRead: FirstRead, beforeCommit: (placed: Map<string, Placed>) => void): Promise<{ placed: Map<string, Placed>; sequence: bigint | undefined }> {
   const placed = new Map<string, Placed>();
@@ -114,18 +109,26 @@ async function matchInRounds(tx: Tx, orders: Order[], firstRead: FirstRead, befo
     beforeCommit(placed);
     return { placed, sequence: undefined };
   }
+  // Runs still to match, first first: new orders are inserted, an order continuing after the cap is updated.
+  const runs: Array<{ orders: Order[]; incoming: 'insert' | 'continue' }> = [{ orders, incoming: 'insert' }];
+  const continuations = new Map<string, number>();
   let sequence: bigint | undefined;
   let read: FirstRead | undefined = firstRead;
-  let incoming: 'insert' | 'continue' = 'insert';
-  let again: Order[] = [];
-  let continuations = 0;
-  for (let left = orders; left.length > 0; ) {
-    const matched = await matchBatch(tx, left, {
+  while (runs.length > 0) {
+    const run = runs[0]!;
+    const next = (round: Placed[]) => {
+      const last = round[round.length - 1]!;
+      const rest = run.orders.slice(round.length);
+      const again = stoppedAtCap(last.fills.length, last.order.remaining) && (continuations.get(last.order.id) ?? 0) < CONTINUATIONS_MAX;
+      return { rest, again: again ? last.order : undefined };
+    };
+    const matched = await matchBatch(tx, run.orders, {
       marketLocked: true,
       firstRead: read,
-      incoming,
+      incoming: run.incoming,
       commitIfLast: (round) => {
-        const last = again.length + stoppedAtCap(round).length === 0 || continuations === CONTINUATIONS_MAX;
+        const { rest, again } = next(round);
+        const last = rest.length === 0 && again === undefined && runs.length === 1;
         if (last) {
           record(round);
           beforeCommit(placed);
@@ -133,16 +136,16 @@ async function matchInRounds(tx: Tx, orders: Order[], firstRead: FirstRead, befo
         return last;
       },
     });
-    if (!matched.committed) {
-      record(matched.placed);
-      again.push(...stoppedAtCap(matched.placed));
-    }
     read = undefined;
     sequence = matched.sequence;
-    left = left.slice(matched.placed.length);
-    if (left.length === 0 && !matched.committed) {
-      [left, again, incoming] = [again, [], 'continue'];
-      continuations += 1;
+    if (matched.committed) break;
+    record(matched.placed);
+    const { rest, again } = next(matched.placed);
+    runs.shift();
+    if (rest.length > 0) runs.unshift({ orders: rest, incoming: run.incoming });
+    if (again) {
+      continuations.set(again.id, (continuations.get(again.id) ?? 0) + 1);
+      runs.unshift({ orders: [again], incoming: 'continue' });
     }
   }
   return { placed, sequence };
