@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import request from 'supertest';
+import { placeSellHoldsCall } from '@orrange/queue';
 import { createApp } from '../src/app';
 import { orderBookOf } from '../src/order-book';
 import { createHarness, type Harness } from '../test/harness';
@@ -75,6 +76,11 @@ describe('order-book bench', () => {
       `INSERT INTO orders (id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, status, live)
        SELECT gen_random_uuid(), 'seed-' || (i % 50), 'SELL', 'BTC', (ARRAY['USD', 'EUR', 'GBP', 'NGN', 'INR', 'BRL', 'KES', 'CAD'])[1 + i % 8], 100 + (i % 500) / 100.0, 1, 1, 0.00000001, ARRAY['SEPA'], 30, 'OPEN', true FROM generate_series(1, 4000) i`,
     );
+    // Each ask holds its amount, as one placed through the API would (80 asks of 1 BTC per seeded seller).
+    for (let i = 0; i < 50; i += 1) await t.fund(`seed-${i}`, 'BTC', '80');
+    const asks = await harness.runtime.db.query<{ id: string; user_id: string }>("SELECT id, user_id FROM orders WHERE user_id LIKE 'seed-%'");
+    const holds = placeSellHoldsCall(asks.map((a) => ({ orderId: a.id, userId: a.user_id, asset: 'BTC', amount: '1' })));
+    await harness.runtime.db.query(holds.sql, holds.params);
     if (process.env.BENCH_NO_REFRESH) orderBookOf(harness.runtime).deps.bookChanged = () => undefined;
     const server = http.createServer(app).listen(0);
     const port = (server.address() as AddressInfo).port;
