@@ -79,6 +79,13 @@ export const baseServiceSchema = z.object({
    * whose lock ran out: a crashed worker's jobs go to another one within about this long.
    */
   QUEUE_STALL_MS: z.coerce.number().int().min(1000).default(30_000),
+  /**
+   * An event its consumers have not recorded in their inbox this long after it was handed to Redis is published
+   * again (Redis may lose what it was given); the sweep runs every sixth of it, at most every 5 s.
+   */
+  OUTBOX_REDELIVER_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  /** /health says `degraded` while more events than this are past OUTBOX_REDELIVER_MS unconfirmed. */
+  OUTBOX_UNCONFIRMED_DEGRADED: env.int(0),
   /** Signs the identity the gateway forwards to services (see @orrange/http identity). */
   INTERNAL_TOKEN_SECRET: z.string().min(32).default(DEV_INTERNAL_SECRET),
   SHUTDOWN_TIMEOUT_MS: env.int(10000),

@@ -91,7 +91,11 @@ export class EventConsumer {
   /** Applies one envelope (what a job carries). Exposed for tests and for replays by operators. */
   async apply(data: unknown, alone = true): Promise<ApplyOutcome> {
     const event = this.validate(data);
-    if (!event) return 'ignored';
+    if (!event) {
+      // Recorded all the same: the inbox is how the producer learns the event arrived (see OutboxRedelivery).
+      await claimInboxMany(this.options.db, [(data as EventEnvelope).id], this.options.service);
+      return 'ignored';
+    }
     const key = alone ? undefined : this.options.batchKey?.(event);
     if (key !== undefined) return this.applyGrouped(key, event);
     const [outcome] = await this.applyInOneTransaction([event]);

@@ -27,7 +27,10 @@ export const eventSchemas = {
   'dispute.assigned': z.object({ disputeId: id, tradeId: id, arbitratorId: id }).strict(),
   /** dispute → (metrics, operators): a case waited too long for an arbitrator, or a party stayed silent. */
   'dispute.escalated': z.object({ disputeId: id, tradeId: id, reason: z.enum(['UNASSIGNED_TOO_LONG', 'PARTY_SILENT']) }).strict(),
-  /** dispute → dispute (delayed): check the evidence window and assignment deadlines of a case. */
+  /**
+   * dispute → dispute (delayed), no longer written: dispute timers are rows fired by a sweeper. Kept so that rows
+   * still in an outbox or a queue from before are consumed (and confirmed) rather than failed as unknown.
+   */
   'dispute.deadline': z.object({ disputeId: id, kind: z.enum(['EVIDENCE_WINDOW', 'ASSIGNMENT']) }).strict(),
 } as const;
 
@@ -50,6 +53,12 @@ export const EVENT_ROUTES: Record<EventType, readonly ServiceName[]> = {
   'dispute.escalated': [],
   'dispute.deadline': ['dispute'],
 };
+
+/** The Postgres schema each service owns: its inbox, and the `inbox_confirmed` function producers ask. */
+export const SERVICE_SCHEMAS: Record<ServiceName, string> = { user: 'users', 'order-book': 'order_book', 'trade-execution': 'trade', dispute: 'dispute' };
+
+/** Event types nobody consumes: they count as confirmed once published. */
+export const UNROUTED_EVENT_TYPES: readonly EventType[] = (Object.keys(EVENT_ROUTES) as EventType[]).filter((type) => EVENT_ROUTES[type].length === 0);
 
 /** What travels on a queue: the outbox row, id first. The id is the BullMQ job id and the inbox key. */
 export interface EventEnvelope<T extends EventType = EventType> {

@@ -41,15 +41,31 @@ CREATE TABLE IF NOT EXISTS outbox (
   occurred_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
   deliver_at   TIMESTAMPTZ,
   published_at TIMESTAMPTZ,
-  claimed_until TIMESTAMPTZ
+  claimed_until TIMESTAMPTZ,
+  confirmed_at TIMESTAMPTZ,
+  recheck_at   TIMESTAMPTZ,
+  redeliveries INTEGER     NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS outbox_unpublished_idx ON outbox (published_at, seq);
+CREATE INDEX IF NOT EXISTS outbox_unchecked_idx ON outbox ((greatest(published_at, deliver_at))) WHERE confirmed_at IS NULL AND recheck_at IS NULL AND published_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS outbox_recheck_idx ON outbox (recheck_at) WHERE confirmed_at IS NULL AND recheck_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS inbox (
   event_id     UUID        NOT NULL,
   consumer     TEXT        NOT NULL,
   processed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
   PRIMARY KEY (event_id, consumer)
 );`;
+
+/**
+ * The function through which a consumer confirms deliveries to producers: which of these event ids its inbox
+ * holds. Each service's migrations create it in its own schema (SECURITY DEFINER, so producers need EXECUTE on
+ * one function, not a grant on the inbox table); the same text, for tests that build schemas by hand.
+ */
+export function inboxConfirmedFunctionSql(schema: string): string {
+  return `CREATE OR REPLACE FUNCTION "${schema}".inbox_confirmed(event_ids uuid[]) RETURNS SETOF uuid
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = "${schema}", pg_temp
+    AS 'SELECT DISTINCT event_id FROM inbox WHERE event_id = ANY(event_ids)'`;
+}
 
 export interface EnqueueOptions {
   /** Deliver no earlier than this (timers: payment deadlines, evidence windows). */

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Database } from '@orrange/db';
 import type { Logger } from '@orrange/logger';
-import { EVENT_ROUTES, queueName, type EventType, type ServiceName } from './contracts';
+import { EVENT_ROUTES, queueName, UNROUTED_EVENT_TYPES, type EventType, type ServiceName } from './contracts';
 
 /**
  * Delivery defaults for every event job: retries with exponential backoff, and completed jobs kept for a
@@ -26,7 +26,7 @@ export interface RelayOptions {
   pollIntervalMs?: number;
   /** How long a kick waits for more events to publish together; 0 claims at once. */
   lingerMs?: number;
-  /** Published rows older than this are deleted. */
+  /** Confirmed rows published longer ago than this are deleted (unconfirmed ones stay for the redelivery sweep). */
   retentionMs?: number;
 }
 
@@ -42,12 +42,18 @@ const CLAIM_MS = 30_000;
 const RETENTION_MS_DEFAULT = 24 * 3600 * 1000;
 const PRUNE_EVERY_MS = 60_000;
 
-interface OutboxRow {
+export interface OutboxRow {
   id: string;
   type: EventType;
   payload: unknown;
   occurred_at: Date;
   deliver_at: Date | null;
+}
+
+/** One outbox row to hand to some of its consumers' queues. */
+export interface Delivery {
+  row: OutboxRow;
+  services: readonly ServiceName[];
 }
 
 /**
@@ -166,7 +172,7 @@ export class OutboxRelay {
     const rows = await this.options.db.queryPrepared<OutboxRow>(
       'outbox-claim',
       `WITH marked AS (
-         UPDATE outbox SET published_at = now(), claimed_until = NULL
+         UPDATE outbox SET published_at = now(), claimed_until = NULL, confirmed_at = CASE WHEN type = ANY($4::text[]) THEN now() END
          WHERE id = ANY($2::uuid[]) AND set_config('synchronous_commit', 'off', true) = 'off'
        ), claimed AS (
          UPDATE outbox SET claimed_until = now() + $3::int * interval '1 millisecond'
@@ -178,7 +184,7 @@ export class OutboxRelay {
          RETURNING id, seq, type, payload, occurred_at, deliver_at
        )
        SELECT id, type, payload, occurred_at, deliver_at FROM claimed ORDER BY seq`,
-      [this.batchSize, marking, CLAIM_MS],
+      [this.batchSize, marking, CLAIM_MS, UNROUTED_EVENT_TYPES],
     );
     this.unmarked = [];
     if (rows.length === 0) return 0;
@@ -198,19 +204,29 @@ export class OutboxRelay {
     if (this.unmarked.length === 0) return;
     await this.options.db.queryPrepared(
       'outbox-mark',
-      `UPDATE outbox SET published_at = now(), claimed_until = NULL WHERE id = ANY($1::uuid[]) AND set_config('synchronous_commit', 'off', true) = 'off'`,
-      [this.unmarked],
+      `UPDATE outbox SET published_at = now(), claimed_until = NULL, confirmed_at = CASE WHEN type = ANY($2::text[]) THEN now() END
+       WHERE id = ANY($1::uuid[]) AND set_config('synchronous_commit', 'off', true) = 'off'`,
+      [this.unmarked, UNROUTED_EVENT_TYPES],
     );
     this.unmarked = [];
   }
 
-  private async publish(rows: OutboxRow[]): Promise<void> {
+  private publish(rows: OutboxRow[]): Promise<void> {
+    return this.publishTo(rows.map((row) => ({ row, services: EVENT_ROUTES[row.type] ?? [] })));
+  }
+
+  /**
+   * Adds each row as a job (job id = event id) to the given consumers' queues: the relay's publish, and the
+   * redelivery sweep's re-publish to the consumers that have not confirmed a row. BullMQ ignores a job id it
+   * still holds, so a re-publish of an event waiting in its queue changes nothing.
+   */
+  async publishTo(deliveries: readonly Delivery[]): Promise<void> {
     const byQueue = new Map<ServiceName, Parameters<Queue['addBulk']>[0]>();
     const now = Date.now();
-    for (const row of rows) {
+    for (const { row, services } of deliveries) {
       const envelope = { id: row.id, type: row.type, occurredAt: row.occurred_at.toISOString(), payload: row.payload };
       const delay = row.deliver_at ? Math.max(0, row.deliver_at.getTime() - now) : 0;
-      for (const service of EVENT_ROUTES[row.type] ?? []) {
+      for (const service of services) {
         const jobs = byQueue.get(service) ?? [];
         jobs.push({ name: row.type, data: envelope, opts: { ...JOB_DEFAULTS, jobId: row.id, delay } });
         byQueue.set(service, jobs);
@@ -223,7 +239,8 @@ export class OutboxRelay {
     if (Date.now() - this.lastPruneAt < PRUNE_EVERY_MS) return;
     this.lastPruneAt = Date.now();
     const retentionMs = this.options.retentionMs ?? RETENTION_MS_DEFAULT;
-    await this.options.db.query(`DELETE FROM outbox WHERE published_at < now() - ($1::bigint * interval '1 millisecond')`, [retentionMs]);
+    // Only rows every consumer confirmed: an unconfirmed one is still owed a re-publish (see OutboxRedelivery).
+    await this.options.db.query(`DELETE FROM outbox WHERE published_at < now() - ($1::bigint * interval '1 millisecond') AND confirmed_at IS NOT NULL`, [retentionMs]);
     await this.options.db.query(`DELETE FROM inbox WHERE processed_at < now() - interval '7 days'`);
   }
 

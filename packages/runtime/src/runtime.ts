@@ -5,7 +5,8 @@ import type { BaseServiceConfig } from '@orrange/config';
 import { Database } from '@orrange/db';
 import { createRegistry, runService, type HealthCheck } from '@orrange/http';
 import { createLogger, type Logger } from '@orrange/logger';
-import { createRedis, EventConsumer, OutboxRelay, type BulkEventHandlers, type ConsumerOptions, type EventHandlers, type ServiceName } from '@orrange/queue';
+import { createRedis, EventConsumer, OutboxRedelivery, OutboxRelay, type BulkEventHandlers, type ConsumerOptions, type EventHandlers, type ServiceName } from '@orrange/queue';
+import { Sweeper } from './sweeper';
 
 export interface RuntimeOptions {
   service: ServiceName;
@@ -35,9 +36,16 @@ export interface Runtime {
   db: Database;
   redis: Redis;
   relay: OutboxRelay;
+  /** Publishes again the events their consumers have not confirmed within OUTBOX_REDELIVER_MS. */
+  redelivery: OutboxRedelivery;
   consumer: EventConsumer | undefined;
+  /**
+   * Sweepers started by start() and stopped first by close(): the runtime's redelivery sweep, and any a service
+   * adds before start() (its timers, e.g. the dispute service's evidence windows).
+   */
+  sweepers: Sweeper[];
   checks: Record<string, HealthCheck>;
-  /** Starts background work (relay, consumer). Separate from construction so tests decide. */
+  /** Starts background work (relay, consumer, sweepers). Separate from construction so tests decide. */
   start(): void;
   /** Stops background work and closes connections, in dependency order. */
   close(): Promise<void>;
@@ -65,6 +73,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const redis = createRedis(config.REDIS_URL);
   redis.on('error', (error) => logger.warn('redis connection error', { error: error.message }));
   const relay = new OutboxRelay({ db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry });
+  const redelivery = new OutboxRedelivery({ db, relay, logger, registry, redeliverAfterMs: config.OUTBOX_REDELIVER_MS });
+  // Not a timer: republished events are counted by events_republished_total, so no registry for timers_fired_total.
+  const sweepers = [new Sweeper({ timer: 'outbox-redelivery', intervalMs: redelivery.sweepIntervalMs, sweep: () => redelivery.sweep(), logger })];
   const consumer = options.handlers || options.bulkHandlers
     ? new EventConsumer({ service, db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry, handlers: options.handlers ?? {}, bulkHandlers: options.bulkHandlers, concurrency: options.consumerConcurrency, batchKey: options.consumerBatchKey, lockDurationMs: config.QUEUE_STALL_MS, stalledIntervalMs: config.QUEUE_STALL_MS, onApplied: () => relay.kick() })
     : undefined;
@@ -81,21 +92,24 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     },
     queue: async () => {
       const counts = consumer ? await consumer.counts() : {};
-      const [backlog] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL');
-      return { status: (counts.failed ?? 0) >= FAILED_JOBS_DEGRADED ? 'degraded' : 'ok', outboxBacklog: backlog?.n ?? 0, ...counts };
+      const [[backlog], unconfirmed] = await Promise.all([db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL'), redelivery.unconfirmedBacklog()]);
+      const degraded = (counts.failed ?? 0) >= FAILED_JOBS_DEGRADED || unconfirmed > config.OUTBOX_UNCONFIRMED_DEGRADED;
+      return { status: degraded ? 'degraded' : 'ok', outboxBacklog: backlog?.n ?? 0, unconfirmed, ...counts };
     },
   };
 
   let closed = false;
   return {
-    service, config, logger, registry, db, redis, relay, consumer, checks,
+    service, config, logger, registry, db, redis, relay, redelivery, consumer, sweepers, checks,
     start() {
       relay.start();
       consumer?.start();
+      for (const sweeper of sweepers) sweeper.start();
     },
     async close() {
       if (closed) return;
       closed = true;
+      await Promise.all(sweepers.map((sweeper) => sweeper.stop()));
       await consumer?.close();
       await relay.stop();
       await redis.quit().catch(() => redis.disconnect());
