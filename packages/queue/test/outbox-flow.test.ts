@@ -22,13 +22,14 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
     db = new Database({ url: testDb.url, name: 'queue-test', schema: 'svc', healthIntervalMs: 0 });
     await db.query('CREATE SCHEMA svc');
     await db.query(OUTBOX_TABLES_SQL);
-    await db.query('CREATE TABLE holds (order_id text PRIMARY KEY, amount numeric NOT NULL)');
+    // What the sample handler writes: one row per trade (a second assignment of a trade violates its key).
+    await db.query('CREATE TABLE assignments (trade_id text PRIMARY KEY, arbitrator_id text NOT NULL)');
     connection = createRedis(testRedis.url);
   });
 
   afterEach(async () => {
     while (closers.length) await closers.pop()!();
-    await db.query('TRUNCATE outbox, inbox, holds');
+    await db.query('TRUNCATE outbox, inbox, assignments');
   });
 
   afterAll(async () => {
@@ -48,8 +49,8 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
       prefix: p,
       logger,
       handlers: {
-        'order.cancelled': async (event, tx) => {
-          await tx.query('INSERT INTO holds (order_id, amount) VALUES ($1, $2)', [event.payload.orderId, event.payload.remaining]);
+        'dispute.assigned': async (event, tx) => {
+          await tx.query('INSERT INTO assignments (trade_id, arbitrator_id) VALUES ($1, $2)', [event.payload.tradeId, event.payload.arbitratorId]);
         },
       },
       ...options,
@@ -58,14 +59,17 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
     return c;
   }
 
-  async function placeOrder(orderId: string) {
-    await db.transaction((tx) => enqueueEvent(tx, 'order.cancelled', { orderId, userId: 'u1', side: 'SELL', asset: 'BTC', remaining: '0.5' }));
+  /** A sample event routed to trade-execution (the consumer above), written in a transaction of its own. */
+  const assigned = (tradeId: string, arbitratorId = 'arb-1') => ({ disputeId: `d-${tradeId}`, tradeId, arbitratorId });
+
+  async function assign(tradeId: string) {
+    await db.transaction((tx) => enqueueEvent(tx, 'dispute.assigned', assigned(tradeId)));
   }
 
   it('when a transaction that wrote an event rolls back, then nothing is published', async () => {
     await expect(
       db.transaction(async (tx) => {
-        await enqueueEvent(tx, 'order.cancelled', { orderId: 'o-rollback', userId: 'u1', side: 'SELL', asset: 'BTC', remaining: '1' });
+        await enqueueEvent(tx, 'dispute.assigned', assigned('t-rollback'));
         throw new Error('abort');
       }),
     ).rejects.toThrow('abort');
@@ -73,17 +77,17 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
   });
 
   it('when an event payload is malformed, then it is refused before reaching the outbox', async () => {
-    await expect(db.transaction((tx) => enqueueEvent(tx, 'order.cancelled', { orderId: 'o', userId: 'u', side: 'SELL', asset: 'DOGE', remaining: '1' } as never))).rejects.toThrow();
+    await expect(db.transaction((tx) => enqueueEvent(tx, 'dispute.assigned', { disputeId: 'd', tradeId: 't', arbitratorId: '' } as never))).rejects.toThrow();
   });
 
   it('when many events are enqueued in one statement, then they keep their order, a known id is skipped, and one bad payload writes none', async () => {
-    const held = (orderId: string, options?: { id: string }) => outgoing('order.cancelled', { orderId, userId: 'u1', side: 'SELL', asset: 'BTC', remaining: '1' }, options);
+    const event = (tradeId: string, options?: { id: string }) => outgoing('dispute.assigned', assigned(tradeId), options);
     const known = randomUUID();
-    await db.transaction((tx) => enqueueEvent(tx, 'order.cancelled', { orderId: 'first', userId: 'u1', side: 'SELL', asset: 'BTC', remaining: '1' }, { id: known }));
-    await db.transaction((tx) => enqueueEvents(tx, [held('a'), held('again', { id: known }), held('b')]));
-    expect(await db.query(`SELECT payload->>'orderId' AS o FROM outbox ORDER BY seq`)).toEqual([{ o: 'first' }, { o: 'a' }, { o: 'b' }]);
-    await expect(db.transaction((tx) => enqueueEvents(tx, [held('c'), outgoing('order.cancelled', { orderId: 'o' } as never)]))).rejects.toThrow();
-    expect(await db.query(`SELECT count(*)::int AS n FROM outbox WHERE payload->>'orderId' = 'c'`)).toEqual([{ n: 0 }]);
+    await db.transaction((tx) => enqueueEvent(tx, 'dispute.assigned', assigned('first'), { id: known }));
+    await db.transaction((tx) => enqueueEvents(tx, [event('a'), event('again', { id: known }), event('b')]));
+    expect(await db.query(`SELECT payload->>'tradeId' AS t FROM outbox ORDER BY seq`)).toEqual([{ t: 'first' }, { t: 'a' }, { t: 'b' }]);
+    await expect(db.transaction((tx) => enqueueEvents(tx, [event('c'), outgoing('dispute.assigned', { tradeId: 't' } as never)]))).rejects.toThrow();
+    expect(await db.query(`SELECT count(*)::int AS n FROM outbox WHERE payload->>'tradeId' = 'c'`)).toEqual([{ n: 0 }]);
   });
 
   it('when events are committed, then the relay publishes them and the consumer applies each once', async () => {
@@ -92,56 +96,56 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
     closers.push(() => relay.stop());
     consumer(p).start();
     relay.start();
-    for (let i = 0; i < 20; i++) await placeOrder(`o-${i}`);
+    for (let i = 0; i < 20; i++) await assign(`t-${i}`);
     relay.kick();
-    await eventually(async () => (await db.query('SELECT count(*)::int AS n FROM holds'))[0]!.n === 20);
+    await eventually(async () => (await db.query('SELECT count(*)::int AS n FROM assignments'))[0]!.n === 20);
     // Marked by the relay's next claim, at its next poll at the latest.
     await eventually(async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL'))[0]!.n === 0);
   });
 
   it('when a relay dies after publishing but before marking rows, then a re-publish has no duplicate effect', async () => {
     const p = prefix();
-    await placeOrder('o-crash');
+    await assign('t-crash');
     // Simulate the crash: publish (as the relay does), then roll back the marking transaction.
     const [row] = await db.query<{ id: string; type: string; payload: unknown; occurred_at: Date }>('SELECT id, type, payload, occurred_at FROM outbox');
     const queue = new Queue(queueName('trade-execution'), { connection, prefix: p });
     closers.push(() => queue.close());
     await queue.add(row!.type, { id: row!.id, type: row!.type, occurredAt: row!.occurred_at.toISOString(), payload: row!.payload }, { jobId: row!.id });
     consumer(p).start();
-    await eventually(async () => (await db.query('SELECT count(*)::int AS n FROM holds'))[0]!.n === 1);
+    await eventually(async () => (await db.query('SELECT count(*)::int AS n FROM assignments'))[0]!.n === 1);
 
     // A restarted relay finds the row unpublished and publishes it again.
     const relay = new OutboxRelay({ db, connection, prefix: p, logger });
     expect(await relay.drain()).toBe(1);
     await relay.stop();
     await new Promise((r) => setTimeout(r, 300));
-    expect(await db.query('SELECT order_id FROM holds')).toEqual([{ order_id: 'o-crash' }]);
+    expect(await db.query('SELECT trade_id FROM assignments')).toEqual([{ trade_id: 't-crash' }]);
   });
 
   it('when the same event is delivered twice, then the second delivery is a duplicate and changes nothing', async () => {
     const c = consumer(prefix());
-    const envelope = { id: randomUUID(), type: 'order.cancelled', occurredAt: new Date().toISOString(), payload: { orderId: 'o-dup', userId: 'u1', side: 'SELL', asset: 'BTC', remaining: '2' } };
+    const envelope = { id: randomUUID(), type: 'dispute.assigned', occurredAt: new Date().toISOString(), payload: assigned('t-dup') };
     expect(await c.apply(envelope)).toBe('applied');
     expect(await c.apply(envelope)).toBe('duplicate');
-    expect(await db.query('SELECT count(*)::int AS n FROM holds')).toEqual([{ n: 1 }]);
+    expect(await db.query('SELECT count(*)::int AS n FROM assignments')).toEqual([{ n: 1 }]);
   });
 
   it('when grouped events arrive together, then each is applied once with its inbox row, duplicates change nothing, and a failing event fails only its group', async () => {
     const c = consumer(prefix(), { batchKey: () => 'all' });
-    const envelope = (orderId: string, remaining = '1') => ({ id: randomUUID(), type: 'order.cancelled', occurredAt: new Date().toISOString(), payload: { orderId, userId: 'u1', side: 'SELL', asset: 'BTC', remaining } });
-    const first = envelope('o-g1');
-    const many = [first, envelope('o-g2'), first, envelope('o-g3')];
+    const envelope = (tradeId: string) => ({ id: randomUUID(), type: 'dispute.assigned', occurredAt: new Date().toISOString(), payload: assigned(tradeId) });
+    const first = envelope('t-g1');
+    const many = [first, envelope('t-g2'), first, envelope('t-g3')];
     expect(await Promise.all(many.map((e) => c.apply(e, false)))).toEqual(['applied', 'applied', 'duplicate', 'applied']);
-    expect(await db.query('SELECT order_id FROM holds ORDER BY order_id')).toEqual([{ order_id: 'o-g1' }, { order_id: 'o-g2' }, { order_id: 'o-g3' }]);
+    expect(await db.query('SELECT trade_id FROM assignments ORDER BY trade_id')).toEqual([{ trade_id: 't-g1' }, { trade_id: 't-g2' }, { trade_id: 't-g3' }]);
     expect(await c.apply(first, false)).toBe('duplicate');
 
-    // o-g1 again under a new event id violates the primary key: its whole group rolls back, inbox rows included.
-    const good = envelope('o-g4');
-    const bad = envelope('o-g1');
-    const outcomes = await Promise.allSettled([c.apply(envelope('o-g0'), false), c.apply(good, false), c.apply(bad, false)]);
+    // t-g1 again under a new event id violates the primary key: its whole group rolls back, inbox rows included.
+    const good = envelope('t-g4');
+    const bad = envelope('t-g1');
+    const outcomes = await Promise.allSettled([c.apply(envelope('t-g0'), false), c.apply(good, false), c.apply(bad, false)]);
     expect(outcomes[0]!.status).toBe('fulfilled');
     expect(outcomes.slice(1).map((o) => o.status)).toEqual(['rejected', 'rejected']);
-    expect(await db.query('SELECT count(*)::int AS n FROM holds WHERE order_id = $1', ['o-g4'])).toEqual([{ n: 0 }]);
+    expect(await db.query('SELECT count(*)::int AS n FROM assignments WHERE trade_id = $1', ['t-g4'])).toEqual([{ n: 0 }]);
     // Retried alone, the good one is applied and the bad one keeps failing on its own.
     expect(await c.apply(good)).toBe('applied');
     await expect(c.apply(bad)).rejects.toThrow();
@@ -153,13 +157,13 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
     const c = consumer(prefix(), {
       batchKey: () => 'all',
       bulkHandlers: {
-        'order.cancelled': async (events, tx) => {
-          calls.push(events.map((e) => e.payload.orderId));
-          await tx.query('INSERT INTO holds (order_id, amount) SELECT * FROM unnest($1::text[], $2::numeric[])', [events.map((e) => e.payload.orderId), events.map((e) => e.payload.remaining)]);
+        'dispute.assigned': async (events, tx) => {
+          calls.push(events.map((e) => e.payload.tradeId));
+          await tx.query('INSERT INTO assignments (trade_id, arbitrator_id) SELECT * FROM unnest($1::text[], $2::text[])', [events.map((e) => e.payload.tradeId), events.map((e) => e.payload.arbitratorId)]);
         },
       },
     });
-    const envelope = (orderId: string) => ({ id: randomUUID(), type: 'order.cancelled', occurredAt: new Date().toISOString(), payload: { orderId, userId: 'u1', side: 'SELL', asset: 'BTC', remaining: '1' } });
+    const envelope = (tradeId: string) => ({ id: randomUUID(), type: 'dispute.assigned', occurredAt: new Date().toISOString(), payload: assigned(tradeId) });
     const already = envelope('b-0');
     expect(await c.apply(already)).toBe('applied');
     const twice = envelope('b-2');
@@ -173,9 +177,9 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
 
   it('when an event is malformed, then it fails without retries and changes nothing', async () => {
     const c = consumer(prefix());
-    await expect(c.apply({ id: randomUUID(), type: 'order.cancelled', occurredAt: 'x', payload: { orderId: 1 } })).rejects.toThrow(/malformed/);
+    await expect(c.apply({ id: randomUUID(), type: 'dispute.assigned', occurredAt: 'x', payload: { tradeId: 1 } })).rejects.toThrow(/malformed/);
     await expect(c.apply({ nonsense: true })).rejects.toThrow(/malformed/);
-    expect(await db.query('SELECT count(*)::int AS n FROM holds')).toEqual([{ n: 0 }]);
+    expect(await db.query('SELECT count(*)::int AS n FROM assignments')).toEqual([{ n: 0 }]);
   });
 
   it('when a consumer dies mid-job, then the job is redelivered and applied once', async () => {
@@ -192,7 +196,7 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
       lockDurationMs: 300,
       stalledIntervalMs: 200,
       handlers: {
-        'order.cancelled': async () => {
+        'dispute.assigned': async () => {
           started++;
           await blocked;
           throw new Error('process died');
@@ -203,7 +207,7 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
     const relay = new OutboxRelay({ db, connection, prefix: p, logger, pollIntervalMs: 20 });
     closers.push(() => relay.stop());
     relay.start();
-    await placeOrder('o-stalled');
+    await assign('t-stalled');
     relay.kick();
     await eventually(async () => started === 1);
     // Kill it: close the worker without letting the job finish (its lock then expires).
@@ -211,12 +215,12 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
     await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'dying-consumer'`);
     consumer(p, { lockDurationMs: 300, stalledIntervalMs: 200 }).start();
     try {
-      await eventually(async () => (await db.query('SELECT count(*)::int AS n FROM holds'))[0]!.n === 1, { timeoutMs: 15_000 });
+      await eventually(async () => (await db.query('SELECT count(*)::int AS n FROM assignments'))[0]!.n === 1, { timeoutMs: 15_000 });
     } finally {
       release();
     }
     await new Promise((r) => setTimeout(r, 500));
-    expect(await db.query('SELECT order_id FROM holds')).toEqual([{ order_id: 'o-stalled' }]);
+    expect(await db.query('SELECT trade_id FROM assignments')).toEqual([{ trade_id: 't-stalled' }]);
   });
 
   it('when a timer event has deliverAt in the future, then it is delivered no earlier', async () => {
@@ -235,7 +239,7 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
 
   it('when two relays run at once, then each row is published once', async () => {
     const p = prefix();
-    for (let i = 0; i < 50; i++) await placeOrder(`o-pair-${i}`);
+    for (let i = 0; i < 50; i++) await assign(`t-pair-${i}`);
     const a = new OutboxRelay({ db, connection, prefix: p, logger, batchSize: 5 });
     const b = new OutboxRelay({ db, connection, prefix: p, logger, batchSize: 5 });
     const [ma, mb] = await Promise.all([a.drain(), b.drain()]);
@@ -255,7 +259,7 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
 
     it('when a relay drains, then every row is published once, marked, and holds no claim', async () => {
       const p = prefix();
-      for (let i = 0; i < 7; i++) await placeOrder(`o-claim-${i}`);
+      for (let i = 0; i < 7; i++) await assign(`t-claim-${i}`);
       const relay = new OutboxRelay({ db, connection, prefix: p, logger, batchSize: 3 });
       expect(await relay.drain()).toBe(7);
       await relay.stop();
@@ -265,10 +269,10 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
 
     it('when another relay holds a claim on rows, then they are not published again until the claim lapses', async () => {
       const p = prefix();
-      await placeOrder('o-claimed');
-      await placeOrder('o-free');
+      await assign('t-claimed');
+      await assign('t-free');
       // As left by a relay that died after claiming: claimed, unpublished.
-      await db.query(`UPDATE outbox SET claimed_until = now() + interval '400 milliseconds' WHERE payload->>'orderId' = 'o-claimed'`);
+      await db.query(`UPDATE outbox SET claimed_until = now() + interval '400 milliseconds' WHERE payload->>'tradeId' = 't-claimed'`);
       const relay = new OutboxRelay({ db, connection, prefix: p, logger });
       closers.push(() => relay.stop());
       expect(await relay.drain()).toBe(1);
@@ -281,7 +285,7 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
 
     it('when publishing to Redis fails, then the claim is given back at once and a healthy relay publishes the rows right away', async () => {
       const p = prefix();
-      await placeOrder('o-redis-down');
+      await assign('t-redis-down');
       // Nothing listens on port 1: every command fails at once.
       const down = createRedis('redis://127.0.0.1:1', { maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, lazyConnect: true });
       down.on('error', () => undefined);
@@ -311,7 +315,7 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
       relay.start();
       await new Promise((resolve) => setTimeout(resolve, 50)); // asleep after its first, empty claim
       for (let i = 0; i < 5; i++) {
-        await placeOrder(`o-linger-${i}`);
+        await assign(`t-linger-${i}`);
         relay.kick();
       }
       await eventually(async () => (await waiting(p)) === 5);
@@ -323,7 +327,7 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
       const relay = new OutboxRelay({ db, connection, prefix: p, logger, pollIntervalMs: 300 });
       closers.push(() => relay.stop());
       relay.start();
-      for (let i = 0; i < 5; i++) await placeOrder(`o-idle-${i}`);
+      for (let i = 0; i < 5; i++) await assign(`t-idle-${i}`);
       relay.kick();
       await eventually(async () => (await waiting(p)) === 5);
       await eventually(async () => (await unpublished()) === 0);

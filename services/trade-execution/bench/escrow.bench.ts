@@ -1,14 +1,18 @@
 /**
- * Not part of `pnpm test`: measures match → trade with escrow locked (one consumer transaction per event) and a
- * seller's release over HTTP, on a fresh database. Run:
+ * Not part of `pnpm test`: measures match → trade with escrow locked (open_trades in a transaction of its own, as
+ * order-book calls it in the transaction of a match: one match per call, then calls of a batch of matches as one
+ * order filling several) and a seller's release over HTTP, on a fresh database. Run:
  *   npx jest --rootDir . --testMatch '<rootDir>/bench/*.bench.ts' --testTimeout 300000
  */
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { fund, matchEvent, verify } from '../test/factories';
+import type { TradeOpening } from '@orrange/queue';
+import { fund, openTrades, tradeOpening, verify } from '../test/factories';
 import { createHarness, type Harness } from '../test/harness';
 
 const TRADES = 2000;
+/** Matches per open_trades call in the second round (an order that fills against several at once). */
+const MATCHES_PER_CALL = 8;
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 
 function percentile(sorted: number[], p: number): number {
@@ -44,21 +48,31 @@ describe('bench', () => {
   it('match → escrow → trade, then release', async () => {
     const sellers = Array.from({ length: 50 }, (_, i) => `bench-seller-${i}`);
     for (const s of sellers) await fund(h, s, 'BTC', '100');
-    const events = Array.from({ length: TRADES }, (_, i) => matchEvent({ sellerId: sellers[i % sellers.length]!, buyerId: `bench-buyer-${i % 200}`, tradeId: randomUUID(), amount: '0.01' }));
+    const opening = (i: number) => tradeOpening({ sellerId: sellers[i % sellers.length]!, buyerId: `bench-buyer-${i % 200}`, tradeId: randomUUID(), amount: '0.01' });
+    const open = async (openings: TradeOpening[]) => {
+      const outcomes = await h.runtime.db.transaction((tx) => openTrades(h, openings, tx));
+      if (outcomes.some((o) => o !== 'OK')) throw new Error(`open_trades answered ${outcomes.join()}`);
+    };
+
+    const single = Array.from({ length: TRADES }, (_, i) => opening(i));
     let startedAt = performance.now();
-    const matchSamples = await inParallel(events, CONCURRENCY, async (e) => {
-      await h.deliver('order.matched', e);
-    });
-    console.log(summary(`order.matched applied (concurrency ${CONCURRENCY})`, matchSamples, performance.now() - startedAt));
+    const singleSamples = await inParallel(single, CONCURRENCY, (o) => open([o]));
+    console.log(summary(`open_trades, 1 match per call (concurrency ${CONCURRENCY})`, singleSamples, performance.now() - startedAt));
+
+    const batches = Array.from({ length: TRADES / MATCHES_PER_CALL }, (_, b) => Array.from({ length: MATCHES_PER_CALL }, (_, j) => opening(b * MATCHES_PER_CALL + j)));
     startedAt = performance.now();
-    const releaseSamples = await inParallel(events, CONCURRENCY, async (e) => {
-      const res = await request(h.app).post(`/api/v1/trades/${e.tradeId}/release`).set(h.as(e.sellerId)).send({});
+    const batchSamples = await inParallel(batches, CONCURRENCY, open);
+    console.log(summary(`open_trades, ${MATCHES_PER_CALL} matches per call (concurrency ${CONCURRENCY})`, batchSamples, performance.now() - startedAt));
+
+    startedAt = performance.now();
+    const releaseSamples = await inParallel(single, CONCURRENCY, async (o) => {
+      const res = await request(h.app).post(`/api/v1/trades/${o.tradeId}/release`).set(h.as(o.sellerId)).send({});
       if (res.status !== 200) throw new Error(`release ${res.status}`);
     });
     console.log(summary(`POST release over HTTP (concurrency ${CONCURRENCY})`, releaseSamples, performance.now() - startedAt));
     startedAt = performance.now();
     const report = await verify(h);
-    console.log(`ledger verify over ${TRADES * 2 + 50} journals: ${Math.round(performance.now() - startedAt)}ms ok=${report.ok}`);
+    console.log(`ledger verify over ${TRADES * 3 + 50} journals: ${Math.round(performance.now() - startedAt)}ms ok=${report.ok}`);
     expect(report.ok).toBe(true);
   });
 });

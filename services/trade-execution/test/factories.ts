@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type { Asset } from '@orrange/money';
-import { ledgerOutcomes, openTradesExpression, placeSellHoldsCall, tradeOpeningsJson, type LedgerOutcome, type SellHold, type SqlExecutor, type TradeOpening } from '@orrange/queue';
+import { ledgerOutcomes, openTradesExpression, placeSellHoldsCall, releaseSellHoldCall, tradeOpeningsJson, type HoldRelease, type LedgerOutcome, type SellHold, type SqlExecutor, type TradeOpening } from '@orrange/queue';
 import type { Harness } from './harness';
 
 export const ADMIN = 'admin-1';
@@ -46,6 +46,11 @@ export function tradeOpening(overrides: Partial<TradeOpening> = {}): TradeOpenin
   };
 }
 
+/** A SELL order's hold as order-book sends it to place_sell_holds. */
+export function sellHold(userId: string, asset: Asset, amount: string, orderId: string = randomUUID()): SellHold {
+  return { orderId, userId, asset, amount };
+}
+
 /** Calls open_trades as order-book does (inside a transaction of the caller's; here one of its own). */
 export async function openTrades(h: Harness, openings: TradeOpening[], db: SqlExecutor = h.runtime.db): Promise<LedgerOutcome[]> {
   const [row] = await db.query<{ outcomes: unknown }>(`SELECT ${openTradesExpression('$1')} AS outcomes`, [tradeOpeningsJson(openings)]);
@@ -57,6 +62,25 @@ export async function placeSellHolds(h: Harness, holds: SellHold[], db: SqlExecu
   const call = placeSellHoldsCall(holds);
   const [row] = await db.query<{ outcomes: unknown }>(call.sql, call.params);
   return ledgerOutcomes(row!.outcomes, holds.length, 'place_sell_holds');
+}
+
+/**
+ * Calls release_sell_hold as order-book does when it cancels a SELL order (inside its cancelling transaction;
+ * here one of its own): OK, or DUPLICATE when the hold was released before. A release that is not exactly what
+ * the hold holds, or of no hold, rejects with the function's SQLSTATE as `code` (23514, P0002, 22023).
+ */
+export async function releaseSellHold(h: Harness, release: HoldRelease, db: SqlExecutor = h.runtime.db): Promise<'OK' | 'DUPLICATE'> {
+  const call = releaseSellHoldCall(release);
+  const [row] = await db.query<{ outcome: unknown }>(call.sql, call.params);
+  if (row?.outcome !== 'OK' && row?.outcome !== 'DUPLICATE') throw new Error(`release_sell_hold answered ${JSON.stringify(row?.outcome)}`);
+  return row.outcome;
+}
+
+/** The SQLSTATE a call failed with (undefined when it failed otherwise); a call that succeeds fails the test. */
+export async function sqlStateOf(call: Promise<unknown>): Promise<string | undefined> {
+  const outcome = await call.then((value) => ({ value }), (error: unknown) => ({ error }));
+  if (!('error' in outcome)) throw new Error(`expected a failure, got ${JSON.stringify(outcome.value)}`);
+  return (outcome.error as { code?: string }).code;
 }
 
 /** A funded seller and a trade AWAITING_PAYMENT between them, escrow taken from the seller's AVAILABLE. */

@@ -2,9 +2,8 @@ import request from 'supertest';
 import { decide, TRADE_STATES, type TradeState } from '../src/domain/trade-state-machine';
 import { ADMIN, balance, expireDeadline, openTrade, verify } from './factories';
 import { createHarness, type Harness } from './harness';
-import type { EventPayload } from '@orrange/queue';
+import type { TradeOpening } from '@orrange/queue';
 
-type Match = EventPayload<'order.matched'>;
 const HTTP_ACTIONS = ['paid', 'release', 'cancel', 'dispute'] as const;
 const HTTP_ACTORS = ['buyer', 'seller', 'stranger', 'admin'] as const;
 
@@ -17,10 +16,10 @@ describe('trade state machine over HTTP (every state × action × actor)', () =>
 
   afterAll(() => h.close());
 
-  const post = (m: Match, userId: string, action: string, roles: Array<'user' | 'admin' | 'arbitrator'> = ['user']) =>
+  const post = (m: TradeOpening, userId: string, action: string, roles: Array<'user' | 'admin' | 'arbitrator'> = ['user']) =>
     request(h.app).post(`/api/v1/trades/${m.tradeId}/${action}`).set(h.as(userId, roles)).send(action === 'dispute' ? { reason: 'no payment arrived' } : {});
 
-  async function tradeIn(state: TradeState, deadlinePassed: boolean): Promise<Match> {
+  async function tradeIn(state: TradeState, deadlinePassed: boolean): Promise<TradeOpening> {
     const m = await openTrade(h);
     const step = async (userId: string, action: string, status = 200) => expect((await post(m, userId, action)).status).toBe(status);
     if (state === 'PAID' || state === 'DISPUTED' || state === 'RESOLVED') await step(m.buyerId, 'paid');
