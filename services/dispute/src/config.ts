@@ -11,6 +11,8 @@ export const configSchema = baseServiceSchema.extend({
   EVIDENCE_WINDOW_HOURS: duration(48),
   /** How long a case may wait for an arbitrator before it escalates. */
   DISPUTE_ASSIGNMENT_TIMEOUT_MINUTES: duration(60),
+  /** How often the sweepers look for due evidence windows and assignment timeouts (timers are rows, not jobs). */
+  TIMER_SWEEP_MS: z.coerce.number().int().min(50).max(60_000).default(5_000),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -53,8 +53,8 @@ const secondsSince = (from: Date, to: Date) => Math.max(0, (to.getTime() - from.
 
 /**
  * `trade.disputed` → the case, with the trade's parties and amounts, its journal's first entry and both
- * deadline timers, all in the consumer's transaction. A second delivery (or another event for the same
- * trade or dispute id) finds the unique keys taken and changes nothing.
+ * deadlines (columns of the case: the timer sweepers fire them), all in the consumer's transaction. A second
+ * delivery (or another event for the same trade or dispute id) finds the unique keys taken and changes nothing.
  */
 export async function openCase(deps: DisputeEventDeps, tx: Tx, e: EventPayload<'trade.disputed'>): Promise<DisputeCase | null> {
   const scale = ASSET_SCALES[e.asset as Asset];
@@ -76,45 +76,45 @@ export async function openCase(deps: DisputeEventDeps, tx: Tx, e: EventPayload<'
   });
   if (!created) return null;
   const data = { tradeId: e.tradeId, openedBy: e.openedBy, reason: e.reason, buyerId: e.buyerId, sellerId: e.sellerId, asset: e.asset, amount: created.amount, fiatCurrency: e.fiatCurrency, fiatAmount: created.fiatAmount };
-  const c = await record(tx, created, { action: 'OPENED', actorId: e.openedBy, data }, now);
-  await disputeEvents.deadline(tx, c, 'EVIDENCE_WINDOW', c.evidenceDeadlineAt);
-  await disputeEvents.deadline(tx, c, 'ASSIGNMENT', c.assignmentDeadlineAt);
-  return c;
+  return record(tx, created, { action: 'OPENED', actorId: e.openedBy, data }, now);
 }
 
+/** The two timers of a case; each is a deadline column of the case and fires at most once. */
+export const DISPUTE_TIMERS = ['evidence-window', 'assignment-timeout'] as const;
+export type DisputeTimer = (typeof DISPUTE_TIMERS)[number];
+
 /**
- * A deadline timer fired: re-check the case under its lock. Past the evidence window, each party that
- * submitted nothing is flagged for default judgment; unassigned past the assignment timeout, the case
- * escalates. Either happens at most once, and never to a resolved case; the escalation is counted once the
- * consumer's transaction has committed.
+ * Fires one timer of a case if it is due and has not fired, re-checked under the case's row lock, so sweepers on
+ * several replicas, or a sweep racing an assignment or a resolution, never act twice or on a case that moved on.
+ * Past the evidence window, each party that submitted nothing is flagged for default judgment; unassigned past the
+ * assignment timeout, the case escalates. Neither happens to a resolved case; an escalation is counted once the
+ * transaction has committed. Returns whether the timer fired.
  */
-export async function onDeadline(deps: DisputeEventDeps, tx: Tx, e: EventPayload<'dispute.deadline'>): Promise<void> {
-  const c = await repo.lockCase(tx, e.disputeId);
-  if (!c || c.status === 'RESOLVED') return;
-  const now = new Date();
-  if (e.kind === 'EVIDENCE_WINDOW') {
-    if (c.evidenceClosedAt) return;
-    assertDue(c.evidenceDeadlineAt, now);
+export async function fireTimer(deps: DisputeEventDeps, tx: Tx, disputeId: string, timer: DisputeTimer, now = new Date()): Promise<boolean> {
+  const c = await repo.lockCase(tx, disputeId);
+  if (!c || c.status === 'RESOLVED') return false;
+  if (timer === 'evidence-window') {
+    if (c.evidenceClosedAt || !isDue(c.evidenceDeadlineAt, now)) return false;
     const spoke = await repo.sidesWithEvidence(tx, c.id);
     const silent = (['BUYER', 'SELLER'] as PartySide[]).filter((side) => !spoke.includes(side));
     await repo.closeEvidenceWindow(tx, c.id, silent, now);
-    if (silent.length === 0) return;
+    if (silent.length === 0) return true;
     await record(tx, c, { action: 'FLAGGED_DEFAULT_JUDGMENT', actorId: null, data: { against: silent } }, now);
     await disputeEvents.escalated(tx, c, 'PARTY_SILENT');
     tx.afterCommit(() => deps.metrics.escalations.inc({ reason: 'PARTY_SILENT' }));
-    return;
+    return true;
   }
-  if (c.status !== 'OPEN' || c.escalatedAt) return;
-  assertDue(c.assignmentDeadlineAt, now);
+  if (c.status !== 'OPEN' || c.escalatedAt || !isDue(c.assignmentDeadlineAt, now)) return false;
   await repo.markEscalated(tx, c.id, now);
   await record(tx, c, { action: 'ESCALATED', actorId: null, data: { reason: 'UNASSIGNED_TOO_LONG' } }, now);
   await disputeEvents.escalated(tx, c, 'UNASSIGNED_TOO_LONG');
   tx.afterCommit(() => deps.metrics.escalations.inc({ reason: 'UNASSIGNED_TOO_LONG' }));
+  return true;
 }
 
-/** A timer delivered early (clock skew) is retried with backoff rather than acted on. */
-function assertDue(deadline: Date, now: Date): void {
-  if (now.getTime() + DEADLINE_TOLERANCE_MS < deadline.getTime()) throw new Error(`deadline ${deadline.toISOString()} not reached yet`);
+/** A deadline that this host's clock sees up to DEADLINE_TOLERANCE_MS early (skew with Postgres's) counts as due. */
+function isDue(deadline: Date, now: Date): boolean {
+  return now.getTime() + DEADLINE_TOLERANCE_MS >= deadline.getTime();
 }
 
 /** `trade.resolved`: trade-execution moved the escrow; the case records that it is settled. */

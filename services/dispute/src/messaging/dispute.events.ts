@@ -8,6 +8,4 @@ export const disputeEvents = {
     enqueueEvent(tx, 'dispute.resolved', { disputeId: c.id, tradeId: c.tradeId, outcome: c.outcome!, buyerAmount: c.buyerAmount, resolvedBy: c.resolvedBy! }),
   assigned: (tx: Tx, c: DisputeCase) => enqueueEvent(tx, 'dispute.assigned', { disputeId: c.id, tradeId: c.tradeId, arbitratorId: c.arbitratorId! }),
   escalated: (tx: Tx, c: DisputeCase, reason: 'UNASSIGNED_TOO_LONG' | 'PARTY_SILENT') => enqueueEvent(tx, 'dispute.escalated', { disputeId: c.id, tradeId: c.tradeId, reason }),
-  /** Timers to this service: delivered no earlier than `at`, and their handler re-checks the case. */
-  deadline: (tx: Tx, c: DisputeCase, kind: 'EVIDENCE_WINDOW' | 'ASSIGNMENT', at: Date) => enqueueEvent(tx, 'dispute.deadline', { disputeId: c.id, kind }, { deliverAt: at }),
 };

@@ -1,7 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
 import { ASSET_SCALES, normalize } from '@orrange/money';
 import type { EventHandlers } from '@orrange/queue';
-import { onDeadline, onTradeResolved, openCase, type DisputeEventDeps } from '../domain/dispute.use-cases';
+import { onTradeResolved, openCase, type DisputeEventDeps } from '../domain/dispute.use-cases';
 
 /**
  * The dispute service's queue. Each handler runs in the consumer's transaction with the event's inbox row,
@@ -14,7 +14,9 @@ export function disputeHandlers(deps: DisputeEventDeps): EventHandlers {
       if (!fitsScale(amount, ASSET_SCALES[asset])) throw new UnrecoverableError(`trade.disputed ${event.id}: amount ${amount} has more decimals than ${asset} allows`);
       await openCase(deps, tx, event.payload);
     },
-    'dispute.deadline': (event, tx) => onDeadline(deps, tx, event.payload),
+    // Written by versions before timers were rows (timer-sweepers.ts fires them from the case's columns); one still
+    // in a queue or an outbox is consumed and changes nothing.
+    'dispute.deadline': async () => undefined,
     'trade.resolved': (event, tx) => onTradeResolved(tx, event.payload),
   };
 }

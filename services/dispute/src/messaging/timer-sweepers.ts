@@ -1,0 +1,40 @@
+import type { Logger } from '@orrange/logger';
+import { Sweeper } from '@orrange/runtime';
+import type { Registry } from 'prom-client';
+import { dueTimerCases } from '../data/dispute.repository';
+import { DISPUTE_TIMERS, fireTimer, type DisputeDeps, type DisputeTimer } from '../domain/dispute.use-cases';
+
+/** How many due cases one sweep of a timer looks at (each in its own transaction); a sweep that fired sweeps again at once. */
+export const DUE_CASES_PER_SWEEP_MAX = 100;
+
+/**
+ * The evidence windows and assignment timeouts are rows (the case's deadline columns), fired by these sweeps: after a
+ * restart, an outage, or a Redis that came back empty, every due timer is still found, and nothing waits on a delayed
+ * job. Each fire locks its case and re-checks it, so replicas sweeping together never act twice. Counted by
+ * timers_fired_total{timer="evidence-window" | "assignment-timeout"}.
+ */
+export function disputeTimerSweepers(deps: DisputeDeps, options: { intervalMs: number; logger: Logger; registry: Registry }): Sweeper[] {
+  return DISPUTE_TIMERS.map(
+    (timer) =>
+      new Sweeper({
+        timer,
+        intervalMs: options.intervalMs,
+        logger: options.logger,
+        registry: options.registry,
+        sweep: () => sweepTimer(deps, timer, options.logger),
+      }),
+  );
+}
+
+async function sweepTimer(deps: DisputeDeps, timer: DisputeTimer, logger: Logger): Promise<number> {
+  let fired = 0;
+  for (const disputeId of await dueTimerCases(deps.db, timer, DUE_CASES_PER_SWEEP_MAX)) {
+    // One case whose timer cannot fire (a bug, a broken row) must not hold back the others.
+    const done = await deps.db.transaction((tx) => fireTimer(deps, tx, disputeId, timer), { retryable: true }).catch((error: unknown) => {
+      logger.error('dispute timer not fired', { disputeId, timer, error: error instanceof Error ? error.message : String(error) });
+      return false;
+    });
+    if (done) fired += 1;
+  }
+  return fired;
+}
