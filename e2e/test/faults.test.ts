@@ -114,6 +114,29 @@ describe('end to end: faults', () => {
         count((await post(action === 'release' ? seller : buyer, `/api/v1/trades/${trade.id}/${action}`)).status);
       }
     };
+    // Meanwhile crossing orders go through the one-transaction path (hold, match, trade and escrow in one commit)
+    // and some SELLs are cancelled (their holds released in the same transaction), all under the same faults.
+    const crosser = async () => {
+      const resting: Array<{ id: string; seller: Api }> = [];
+      for (let step = 0; step < 15; step++) {
+        const i = Math.floor(random() * 3);
+        const seller = sellers[i]!.api;
+        if (random() < 0.3 && resting.length > 0) {
+          const order = resting.splice(Math.floor(random() * resting.length), 1)[0]!;
+          const res = await order.seller.delete(`/api/v1/orders/${order.id}`).catch(() => ({ status: 599 }));
+          count(res.status);
+          continue;
+        }
+        const sell = await post(seller, '/api/v1/orders', { side: 'SELL', asset: 'BTC', fiatCurrency: 'USD', price: '29000.00', amount: '0.00500000', paymentMethods: ['SEPA'] });
+        count(sell.status);
+        if (sell.status !== 201) continue;
+        const buyer = buyers[Math.floor(random() * 3)]!.api;
+        const buy = await post(buyer, '/api/v1/orders', { side: 'BUY', asset: 'BTC', fiatCurrency: 'USD', price: '29000.00', amount: '0.00300000', paymentMethods: ['SEPA'] });
+        count(buy.status);
+        if (buy.status === 201) for (const fill of buy.body.fills) trades.push({ id: fill.tradeId, buyer });
+        resting.push({ id: sell.body.order.id, seller });
+      }
+    };
     const injector = async () => {
       for (const [name, inject] of injections) {
         await new Promise((resolve) => setTimeout(resolve, 300 + Math.floor(random() * 300)));
@@ -121,7 +144,7 @@ describe('end to end: faults', () => {
         await inject();
       }
     };
-    await Promise.all([client(0), client(1), client(2), injector()]);
+    await Promise.all([client(0), client(1), client(2), crosser(), injector()]);
     console.log(`trades: ${trades.length}; answers by status: ${JSON.stringify(answers)}`);
     expect(trades.length).toBeGreaterThan(5);
 

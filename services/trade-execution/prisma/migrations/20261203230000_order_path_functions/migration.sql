@@ -5,7 +5,7 @@
 -- trade-execution still owns every table they write: order-book sees three function signatures, not tables.
 -- They run as their owner (SECURITY DEFINER) on this schema's search_path whoever calls them, so a caller's
 -- search_path cannot redirect a table name. EXECUTE is taken from PUBLIC: today every service connects as the
--- owner of all schemas; once each service has a role of its own, order-book's role is the one granted EXECUTE.
+-- owner of all schemas. Once each service has a role of its own, order-book's role is the one granted EXECUTE.
 
 -- How long one minute of a payment window lasts (60000 except in tests): the trade-execution service writes
 -- its PAYMENT_MINUTE_MS here at boot, so the deadlines set by open_trades follow its configuration.
