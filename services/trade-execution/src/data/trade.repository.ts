@@ -123,11 +123,15 @@ export function tradeJson(t: TradeRow) {
   };
 }
 
-/** Trades still AWAITING_PAYMENT whose payment deadline has passed, most overdue first (a partial index finds them). */
-export async function dueTradeIds(db: SqlExecutor, limit: number): Promise<string[]> {
+/**
+ * Trades still AWAITING_PAYMENT whose payment deadline has passed, most overdue first (a partial index finds them),
+ * leaving out `skipped` ones.
+ */
+export async function dueTradeIds(db: SqlExecutor, limit: number, skipped: string[] = []): Promise<string[]> {
   const rows = await db.query<{ id: string }>(
-    `SELECT id FROM trades WHERE status = 'AWAITING_PAYMENT' AND payment_deadline <= now() ORDER BY payment_deadline LIMIT $1`,
-    [limit],
+    `SELECT id FROM trades WHERE status = 'AWAITING_PAYMENT' AND payment_deadline <= now() AND NOT (id = ANY($2::text[]))
+     ORDER BY payment_deadline LIMIT $1`,
+    [limit, skipped],
   );
   return rows.map((r) => r.id);
 }
