@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { PrivateRedisServer } from '@orrange/testing';
 import { Api, login, newUser, until } from '../src/client';
-import { balances, expectLedgerBalanced } from '../src/invariants';
+import { balances, expectLedgerBalanced, liveSellRemainder } from '../src/invariants';
 import { ADMIN, startStack, type Stack } from '../src/stack';
 
 /** Shortened for the test: production runs 30 s, 5 s, 60 s. */
@@ -23,7 +23,7 @@ const ESCROW_FOR: Record<string, string[]> = {
  * stopped with SIGSTOP while the producer hands them to Redis: trade.completed to the user service, dispute.resolved
  * to trade-execution), dispute timers and payment deadlines scheduled. Postgres, the services and the gateway are
  * untouched. Afterwards: every escrow matches its trade, every trade past its deadline expired, every dispute timer
- * past due fired once, reputation counted each trade once, the ledger balances, every event is confirmed by its
+ * past due fired once, every hold equals its order's remainder, reputation counted each trade once, the ledger balances, every event is confirmed by its
  * consumer, and the losses were repaired by re-publishing (events_republished_total).
  */
 describe('end to end: Redis loses everything it held', () => {
@@ -216,7 +216,9 @@ describe('end to end: Redis loses everything it held', () => {
       WHERE coalesce(s.trades_completed, 0) <> e.completed OR coalesce(s.trades_cancelled, 0) <> e.cancelled OR coalesce(s.disputes_lost, 0) <> e.lost`);
     expect(mismatched.rows).toEqual([]);
 
-    // The ledger balances and holds exactly what was deposited; every event is confirmed by its consumer.
+    // Every hold equals its order's remainder; the ledger balances and holds exactly what was deposited; every event
+    // is confirmed by its consumer.
+    for (const seller of sellers) expect((await balances(seller.api)).BTC.held).toBe(await liveSellRemainder(seller.api, 'BTC'));
     await expectLedgerBalanced(admin);
     let total = 0n;
     for (const user of [...sellers, ...buyers]) {
