@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { enqueueEvent } from '@orrange/queue';
 import { eventually } from '@orrange/testing';
+import { dueTimerCases } from '../src/data/dispute.repository';
 import { DISPUTE_TIMERS, fireTimer } from '../src/domain/dispute.use-cases';
 import { createHarness, type Harness } from './harness';
 import { as, disputedEvent, outboxRows } from './factories';
@@ -100,5 +101,17 @@ describe('dispute deadlines (short windows, the real sweepers, relay and consume
     const after = (await api().get(`/api/v1/disputes/${d.disputeId}/export`).set(asAdmin())).body;
     expect(after.journal).toEqual(before.journal);
     expect(await outboxRows(h, 'dispute.escalated', d.disputeId)).toHaveLength(2);
+  });
+
+  it('when one case\'s timer cannot fire, then the other cases\' timers still fire, and it can be left out of a sweep', async () => {
+    const broken = await dispute();
+    const healthy = await dispute();
+    // A journal entry in the way of the next append: firing the broken case's timers fails and rolls back.
+    await h.runtime.db.query(`INSERT INTO journal_entries (dispute_id, seq, action, actor_id, data, prev_hash, hash, created_at) VALUES ($1, 2, 'ESCALATED', NULL, '{}', 'x', 'y', now())`, [broken.disputeId]);
+    await eventually(async () => (await outboxRows(h, 'dispute.escalated', healthy.disputeId)).length === 2);
+    const view = (await api().get(`/api/v1/disputes/${broken.disputeId}`).set(asAdmin())).body;
+    expect(view).toMatchObject({ evidenceClosedAt: null, escalatedAt: null });
+    expect(await dueTimerCases(h.runtime.db, 'evidence-window', 10)).toContain(broken.disputeId);
+    expect(await dueTimerCases(h.runtime.db, 'evidence-window', 10, [broken.disputeId])).not.toContain(broken.disputeId);
   });
 });

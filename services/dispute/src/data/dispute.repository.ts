@@ -132,15 +132,15 @@ export async function markEscalated(tx: Tx, id: string, at: Date): Promise<void>
 }
 
 /**
- * Cases whose timer is due and has not fired, oldest deadline first, at most `limit`: the same conditions as
- * fireTimer re-checks under the lock, on the partial indexes of migration dispute_timers_due.
+ * Cases whose timer is due and has not fired, oldest deadline first, at most `limit`, except `skip`: the same
+ * conditions as fireTimer re-checks under the lock, on the partial indexes of migration dispute_timers_due.
  */
-export async function dueTimerCases(db: Sql, timer: 'evidence-window' | 'assignment-timeout', limit: number): Promise<string[]> {
+export async function dueTimerCases(db: Sql, timer: 'evidence-window' | 'assignment-timeout', limit: number, skip: readonly string[] = []): Promise<string[]> {
   const rows = await db.query<{ id: string }>(
     timer === 'evidence-window'
-      ? `SELECT id FROM disputes WHERE evidence_closed_at IS NULL AND status <> 'RESOLVED' AND evidence_deadline_at <= now() ORDER BY evidence_deadline_at LIMIT $1`
-      : `SELECT id FROM disputes WHERE escalated_at IS NULL AND status = 'OPEN' AND assignment_deadline_at <= now() ORDER BY assignment_deadline_at LIMIT $1`,
-    [limit],
+      ? `SELECT id FROM disputes WHERE evidence_closed_at IS NULL AND status <> 'RESOLVED' AND evidence_deadline_at <= now() AND id <> ALL($2::text[]) ORDER BY evidence_deadline_at LIMIT $1`
+      : `SELECT id FROM disputes WHERE escalated_at IS NULL AND status = 'OPEN' AND assignment_deadline_at <= now() AND id <> ALL($2::text[]) ORDER BY assignment_deadline_at LIMIT $1`,
+    [limit, skip],
   );
   return rows.map((r) => r.id);
 }
