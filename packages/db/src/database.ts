@@ -309,7 +309,7 @@ export class Database {
       this.metrics?.queryDuration.observe(durationMs / 1000);
       if (durationMs >= this.slowQueryMs) {
         this.metrics?.slowQueries.inc();
-        this.options.logger?.warn('slow query', { durationMs: Math.round(durationMs), sql: sql.replace(/\s+/g, ' ').slice(0, 300) });
+        this.options.logger?.warn('slow query', { durationMs: Math.round(durationMs * 1000) / 1000, sql: sql.replace(/\s+/g, ' ').slice(0, 300) });
       }
     }
   }

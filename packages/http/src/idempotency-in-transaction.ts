@@ -1,5 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { claimKeysSql, claimOf, completeKeysSql, replayStored, storedAnswer, type IdempotencyClaim, type SqlRunner } from './idempotency';
+import { claimKeysSql, claimOf, completeKeysSql, releaseKeysSql, replayStored, storedAnswer, type IdempotencyClaim, type SqlRunner } from './idempotency';
 
 /** Thrown by a use case whose claim of an Idempotency-Key found the key taken: the stored answer is replayed. */
 export class IdempotencyKeyTaken extends Error {
@@ -84,7 +84,5 @@ export function storeAnswersWithCommit(tx: CommitBatch, answers: Array<Record<st
 /** Frees keys claimed in a transaction that commits without their requests' change (their 4xx is stored once sent). */
 export function releaseKeysWithCommit(tx: CommitBatch, claims: IdempotencyClaim[]): void {
   if (claims.length === 0) return;
-  tx.defer('DELETE FROM idempotency_keys k USING jsonb_to_recordset($1::jsonb) AS c(scope text, key text) WHERE k.scope = c.scope AND k.key = c.key', [
-    JSON.stringify(claims.map((c) => ({ scope: c.scope, key: c.key }))),
-  ]);
+  tx.defer(releaseKeysSql('$1'), [JSON.stringify(claims.map((c) => ({ scope: c.scope, key: c.key })))]);
 }

@@ -96,11 +96,27 @@ export function claimKeysSql(param: string): string {
     RETURNING scope, key`;
 }
 
+/**
+ * Finds the rows of the keys in a JSON array of {scope, key} at `param` through the primary key. Joined only to
+ * jsonb_to_recordset (which the planner takes for 100 rows), the table is read by a sequential scan once it is
+ * past a few pages: every answer stored cost time in proportion to all keys of the last 24 hours (measured:
+ * 380,000 rows read for 900 orders). The `= ANY` arrays let the planner use the key's index at every size.
+ */
+function keysIndexed(param: string): string {
+  return `k.scope = ANY(ARRAY(SELECT jsonb_array_elements(${param}::jsonb)->>'scope')) AND k.key = ANY(ARRAY(SELECT jsonb_array_elements(${param}::jsonb)->>'key'))`;
+}
+
 /** Stores the answers of claimed keys (status, content type, body as sent). */
 export function completeKeysSql(param: string): string {
   return `UPDATE idempotency_keys k SET status_code = a.status_code, content_type = a.content_type, response_body = a.response_body, completed_at = now()
     FROM jsonb_to_recordset(${param}::jsonb) AS a(scope text, key text, status_code int, content_type text, response_body text)
-    WHERE k.scope = a.scope AND k.key = a.key`;
+    WHERE k.scope = a.scope AND k.key = a.key AND ${keysIndexed(param)}`;
+}
+
+/** Deletes claimed keys (see keysIndexed). */
+export function releaseKeysSql(param: string): string {
+  return `DELETE FROM idempotency_keys k USING jsonb_to_recordset(${param}::jsonb) AS c(scope text, key text)
+    WHERE k.scope = c.scope AND k.key = c.key AND ${keysIndexed(param)}`;
 }
 
 /**

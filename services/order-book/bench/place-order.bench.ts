@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
@@ -9,7 +10,8 @@ import { createHarness, type Harness } from '../test/harness';
 import { actors } from '../test/helpers';
 
 /**
- * Measurements, not assertions (run: pnpm --filter @orrange/order-book run bench). Counts the SQL round trips
+ * Measurements, not assertions (run: pnpm --filter @orrange/order-book run bench; BENCH_SLOW_MS=0 with
+ * TEST_LOG_LEVEL=warn logs every statement's time, BENCH_TABLE_STATS=1 prints the tables' scans). Counts the SQL round trips
  * of the place-order paths, then drives one service instance with fixed-rate (open-loop) order placement
  * plus book reads and prints throughput and latency percentiles. No gateway in front.
  */
@@ -17,7 +19,29 @@ const RATE_PER_S = Number(process.env.BENCH_RATE ?? 1000);
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 5);
 const BOOK_READS_PER_S = 200;
 /** Markets the orders spread over (USD first): matching is serialized per market, so one market is the worst case. */
+/** Send every order with an Idempotency-Key, as API.md asks clients to (BENCH_KEYS=0 to leave them out). */
+const WITH_KEYS = process.env.BENCH_KEYS !== '0';
 const MARKETS = ['USD', 'EUR', 'GBP', 'NGN', 'INR', 'BRL', 'KES', 'CAD'].slice(0, Number(process.env.BENCH_MARKETS ?? 1));
+
+/**
+ * CPU milliseconds the Postgres backends of the bench database have used so far (from /proc, so what other
+ * databases on the machine do is not counted; the WAL writer's and checkpointer's share is left out).
+ */
+async function postgresCpuMs(harness: Harness): Promise<{ user: number; system: number }> {
+  const rows = await harness.runtime.db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database()');
+  const msPerTick = 10;
+  const total = { user: 0, system: 0 };
+  for (const { pid } of rows) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      total.user += Number(fields[11]) * msPerTick;
+      total.system += Number(fields[12]) * msPerTick;
+    } catch {
+      // the backend ended meanwhile
+    }
+  }
+  return total;
+}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -32,7 +56,7 @@ describe('order-book bench', () => {
   let harness: Harness;
 
   beforeAll(async () => {
-    harness = await createHarness({ DB_POOL_MAX: '16' });
+    harness = await createHarness({ DB_POOL_MAX: '16', DB_SLOW_QUERY_MS: process.env.BENCH_SLOW_MS ?? '200' });
   });
 
   afterAll(() => harness.close());
@@ -104,6 +128,7 @@ describe('order-book bench', () => {
     let placeErrors = 0;
     let readErrors = 0;
     const pending: Promise<void>[] = [];
+    const pgBefore = await postgresCpuMs(harness);
     const cpuBefore = process.cpuUsage();
     const startedAt = performance.now();
     const total = RATE_PER_S * DURATION_S;
@@ -114,7 +139,7 @@ describe('order-book bench', () => {
       if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
       const price = (95 + ((i * 7919) % 1000) / 100).toFixed(2);
       pending.push(
-        call('POST', '/api/v1/orders', { side: 'BUY', asset: 'BTC', fiatCurrency: MARKETS[i % MARKETS.length], price, amount: '0.01', paymentMethods: ['SEPA'] }, identities[i % 100]).then((ms) => {
+        call('POST', '/api/v1/orders', { side: 'BUY', asset: 'BTC', fiatCurrency: MARKETS[i % MARKETS.length], price, amount: '0.01', paymentMethods: ['SEPA'] }, { ...identities[i % 100], ...(WITH_KEYS ? { 'idempotency-key': `bench-${i}` } : {}) }).then((ms) => {
           if (ms < 0) placeErrors += 1;
           else placeLatencies.push(ms);
         }),
@@ -131,8 +156,15 @@ describe('order-book bench', () => {
     await Promise.all(pending);
     const seconds = (performance.now() - startedAt) / 1000;
     const cpu = process.cpuUsage(cpuBefore);
+    const pgAfter = await postgresCpuMs(harness);
+    const perOrder = (ms: number) => (ms / placeLatencies.length).toFixed(2);
+    console.log(`Postgres CPU (this database's backends): ${perOrder(pgAfter.user - pgBefore.user)} ms user + ${perOrder(pgAfter.system - pgBefore.system)} ms system per order placed`);
     console.log(`node CPU (client and server in this one process): ${((cpu.user + cpu.system) / 1000 / (placeLatencies.length + readLatencies.length)).toFixed(2)} ms per request, ${((cpu.user + cpu.system) / 1e4 / seconds).toFixed(0)}% of a core`);
     console.log(`${summary('place BUY', placeLatencies, placeErrors, seconds)}\n${summary('GET /orderbook', readLatencies, readErrors, seconds)}\nrss ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB`);
+    if (process.env.BENCH_TABLE_STATS) {
+      await harness.runtime.db.query('SELECT pg_stat_force_next_flush()');
+      console.table(await harness.runtime.db.query("SELECT schemaname || '.' || relname AS t, seq_scan, seq_tup_read, idx_scan, n_tup_ins, n_tup_upd FROM pg_stat_user_tables WHERE seq_tup_read > 0 OR idx_scan > 0 ORDER BY seq_tup_read DESC LIMIT 15"));
+    }
     const [fills] = await harness.runtime.db.query<{ n: number }>("SELECT count(*)::int AS n FROM matches");
     console.log(`fills made: ${fills?.n}`);
     agent.destroy();
