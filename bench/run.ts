@@ -14,7 +14,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { databaseName, withDatabase } from '@orrange/db';
-import { applyMigrations, deleteKeys } from '@orrange/testing';
+import { applyMigrations, deleteKeys, freePort } from '@orrange/testing';
 import { dropDatabase, ensureDatabase, run } from '../scripts/lib/infra';
 import { stackSpecs, startProcesses, stopAll, type Running, type StackPorts } from '../scripts/lib/stack';
 import { loadDotEnv, ROOT, SERVICES, serviceDir, setting } from '../scripts/lib/services';
@@ -104,16 +104,6 @@ async function register(base: string, tag: string): Promise<User> {
   const res = await call(base, 'POST', '/api/v1/auth/register', { email, username: tag, password: PASSWORD });
   if (res.status !== 201) throw new Error(`register ${tag}: ${res.status} ${JSON.stringify(res.body)}`);
   return { id: res.body.user.id, email, token: res.body.accessToken };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**

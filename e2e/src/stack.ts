@@ -1,23 +1,11 @@
-import { createServer } from 'node:net';
 import path from 'node:path';
-import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@orrange/testing';
+import { createTestDatabase, createTestRedis, freePort, type TestDatabase, type TestRedis } from '@orrange/testing';
 import { launch, stackSpecs, startProcesses, stopAll, waitForHttp, type ProcessSpec, type Running, type StackPorts } from '../../scripts/lib/stack';
 import { ROOT, SERVICES } from '../../scripts/lib/services';
 
 export const ADMIN = { email: 'admin@e2e.test', password: 'e2e-admin-password-123' };
 
-/** A free TCP port on loopback (the OS picks it; we release it just before the service binds it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
+export { freePort };
 
 export interface Stack {
   gatewayUrl: string;

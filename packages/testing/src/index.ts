@@ -2,3 +2,4 @@ export { createTestDatabase, dropTestDatabase, applyMigrations, TEST_SERVER_URL,
 export { createTestRedis, deleteKeys, TEST_REDIS_URL, type TestRedis } from './test-redis';
 export { eventually } from './wait';
 export { PrivateRedisServer } from './private-redis';
+export { freePort } from './free-port';
