@@ -173,7 +173,6 @@ export class Database {
         const send = async (statements: Statement[]): Promise<pg.QueryResult[]> => {
           const first = !begun;
           begun = true;
-          if (!first && statements.length === 1) return [await client.query(statements[0]!.sql, statements[0]!.params)];
           const results = await queryPipelined(client, first ? [{ sql: begin }, ...statements] : statements);
           return first ? results.slice(1) : results;
         };

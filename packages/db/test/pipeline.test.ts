@@ -225,4 +225,25 @@ describe('transactions: BEGIN rides with the first statement, statements go toge
       ).rejects.toThrow(/deferred after commitWith/);
     });
   });
+
+  describe('statements with parameters, prepared once per connection', () => {
+    it('when a statement with parameters runs again on a connection, then it is prepared there once, under a name from its text', async () => {
+      const insert = (id: number) => db.transaction((tx) => tx.query('INSERT INTO item VALUES ($1, $2) RETURNING id, qty', [id, 1]));
+      const prepared = () => db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = 'INSERT INTO item VALUES ($1, $2) RETURNING id, qty'`);
+      await insert(40);
+      expect(await prepared()).toEqual([{ n: 1 }]);
+      for (const id of [41, 42]) await insert(id);
+      expect(await prepared()).toEqual([{ n: 1 }]);
+      expect(await db.query('SELECT count(*)::int AS n FROM item')).toEqual([{ n: 3 }]);
+    });
+
+    it('when a pipeline with prepared statements fails, then the connection prepares them again under new names and answers as before', async () => {
+      const insertTwo = (a: number, b: number) =>
+        db.transaction((tx) => tx.queries([{ sql: 'INSERT INTO item VALUES ($1, $2)', params: [a, 1] }, { sql: 'INSERT INTO item VALUES ($1, $2)', params: [b, 1] }]));
+      await insertTwo(50, 51);
+      await expect(insertTwo(52, 50)).rejects.toMatchObject({ code: '23505' });
+      await insertTwo(53, 54);
+      expect(await db.query<{ id: number }>('SELECT id FROM item ORDER BY id')).toEqual([{ id: 50 }, { id: 51 }, { id: 53 }, { id: 54 }]);
+    });
+  });
 });
