@@ -1,3 +1,4 @@
+import { Counter } from 'prom-client';
 import type { Runtime } from '@orrange/runtime';
 import { BookCache } from './data/book-cache';
 import type { OrderBookDeps } from './domain/order-book.deps';
@@ -15,9 +16,11 @@ export function orderBookOf(runtime: Runtime): OrderBook {
   let book = built.get(runtime);
   if (!book) {
     const bookCache = new BookCache({ db: runtime.db, redis: runtime.redis, prefix: runtime.config.REDIS_PREFIX, logger: runtime.logger });
+    const tradesOpened = new Counter({ name: 'trades_opened_total', help: 'Trades opened with their escrow locked, in this service\'s transactions', labelNames: ['asset'], registers: [runtime.registry] });
     const deps: OrderBookDeps = {
       db: runtime.db,
       bookChanged: (asset, fiatCurrency, sequence) => bookCache.changed(asset, fiatCurrency, sequence),
+      tradesOpened: (asset, count) => tradesOpened.inc({ asset }, count),
       batcher: new MarketBatcher(() => deps),
     };
     book = { bookCache, deps };

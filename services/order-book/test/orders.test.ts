@@ -388,6 +388,15 @@ describe('orders through the HTTP API', () => {
       expect(queries).toBe(0);
     });
 
+    it('when trades open, then /metrics counts them per asset', async () => {
+      const opened = async () => Number((await request(app).get('/metrics')).text.match(/^trades_opened_total\{[^}]*asset="USDC"[^}]*\} (\d+)$/m)?.[1] ?? 0);
+      const before = await opened();
+      const ad = await t.placeFundedSell('metric-seller', { asset: 'USDC', fiatCurrency: 'AED', price: '3.67', amount: '10' });
+      await request(app).post(`/api/v1/orders/${ad}/take`).set(t.as('metric-taker')).send({ amount: '2', paymentMethod: 'SEPA' }).expect(201);
+      await t.place('metric-buyer', { asset: 'USDC', fiatCurrency: 'AED', price: '3.67', amount: '3' }).expect(201);
+      expect(await opened()).toBe(before + 2);
+    });
+
     it('when /openapi.json is asked, then every order-book endpoint is documented', async () => {
       const res = await request(app).get('/openapi.json');
       expect(Object.keys(res.body.paths).sort()).toEqual(['/api/v1/orderbook', '/api/v1/orders', '/api/v1/orders/mine', '/api/v1/orders/{id}', '/api/v1/orders/{id}/take']);

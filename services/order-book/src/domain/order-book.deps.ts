@@ -7,6 +7,8 @@ export interface OrderBookDeps {
   db: Database;
   /** Called once a market's book changed to `sequence` (possibly before the commit is visible: the cache waits). */
   bookChanged(asset: Asset, fiatCurrency: FiatCurrency, sequence: bigint): void;
-  /** Serializes and batches the BUY orders of each market within this replica. */
+  /** Called once trades opened with their escrow have committed (a metric: they open in this service's transactions). */
+  tradesOpened(asset: Asset, count: number): void;
+  /** Serializes and batches the orders of each market within this replica. */
   batcher: MarketBatcher;
 }

@@ -193,6 +193,8 @@ export class MarketBatcher {
           outcomes.forEach((outcome, i) => ('refused' in outcome ? batch[i]!.reject(outcome.refused) : batch[i]!.resolve(outcome)));
           const { asset, fiatCurrency } = batch[0]!.order;
           if (sequence !== undefined) deps.bookChanged(asset, fiatCurrency, sequence);
+          const opened = outcomes.reduce((n, outcome) => n + ('refused' in outcome ? 0 : outcome.fills.length), 0);
+          if (opened > 0) deps.tradesOpened(asset, opened);
         } catch (error) {
           if (!(error instanceof KeysTaken)) {
             for (const p of batch) p.reject(error);

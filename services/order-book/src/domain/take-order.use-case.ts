@@ -71,6 +71,7 @@ export async function takeOrder(deps: OrderBookDeps, input: TakeOrderInput, key?
     { retryable: true },
   );
   deps.bookChanged(taken.ad.asset, taken.ad.fiatCurrency, taken.sequence);
+  deps.tradesOpened(taken.ad.asset, 1);
   return taken.result;
 }
 
