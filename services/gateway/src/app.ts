@@ -82,7 +82,7 @@ export function createApp(deps: GatewayDeps): Express {
     res.type(registry.contentType).send(await metricsText());
   });
   app.use(docsRouter(openapi));
-  app.use(shedOverload({ maxInFlight: config.UPSTREAM_MAX_IN_FLIGHT, metrics })); // 7b. a full service lane → 503 at once, before any Redis work
+  app.use(shedOverload({ maxInFlight: config.UPSTREAM_MAX_IN_FLIGHT, latencyTargetMs: config.UPSTREAM_LATENCY_TARGET_MS, metrics })); // 7b. a full service lane → 503 at once, before any Redis work
   app.use(authenticate({ tokens, apiKeys, internalTokenSecret: config.INTERNAL_TOKEN_SECRET, metrics })); // 8. credentials → signed identity
   app.use(rateLimits({ // 9. one budget in Redis for every replica, taken in leases
     redis,

@@ -47,6 +47,12 @@ export const configSchema = authSchema.extend(shared.shape).extend({
    * of one replica: enough to keep every socket busy with the next request waiting, not a queue of seconds.
    */
   UPSTREAM_MAX_IN_FLIGHT: env.int(256),
+  /**
+   * The moving-average latency each service lane should keep: past it the lane's in-flight limit shrinks below
+   * UPSTREAM_MAX_IN_FLIGHT (and grows back below it), so that under overload the requests admitted keep their
+   * latency and the rest get 503 at once. 0 = the fixed limit only.
+   */
+  UPSTREAM_LATENCY_TARGET_MS: env.int(150),
   /** How often each upstream's /health is probed; 0 turns active probing off (passive checks remain). */
   UPSTREAM_PROBE_INTERVAL_MS: env.int(5_000),
   /** How long a connection error keeps an upstream out of rotation. */
