@@ -1,3 +1,3 @@
 export { availableCores, CLUSTER_WORKERS_MAX, clusterMetrics, restartDelayMs, runClustered, type ClusterLogger, type ClusterOptions } from './cluster';
 export { createRuntime, serve, type Runtime, type RuntimeOptions } from './runtime';
-export { Sweeper, type SweeperOptions } from './sweeper';
+export { Sweeper, dueItemsSweep, FAILED_ITEM_BACKOFF_MS, FAILED_ITEMS_MAX, type SweeperOptions, type DueItemsSweepOptions } from './sweeper';

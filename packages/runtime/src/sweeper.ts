@@ -76,3 +76,40 @@ export class Sweeper {
     this.timer.unref();
   }
 }
+
+/** How long an item whose firing failed is left out of the sweeps, and how many such items are remembered. */
+export const FAILED_ITEM_BACKOFF_MS = 60_000;
+export const FAILED_ITEMS_MAX = 1_000;
+
+export interface DueItemsSweepOptions {
+  /** What is fired, for the log: `payment deadline`, `dispute timer assignment-timeout`, … */
+  what: string;
+  /** The ids of the items due now, a bounded batch, most overdue first, leaving out `skipped`. */
+  due: (skipped: string[]) => Promise<string[]>;
+  /** Fires one item in a transaction of its own; true when this call fired it (false: it no longer applied). */
+  fire: (id: string) => Promise<boolean>;
+  logger: Logger;
+}
+
+/**
+ * The sweep of a Sweeper over rows that come due: fires each due item in turn and counts what fired. An item
+ * that cannot be fired (a bug, a broken row) is logged and left out for FAILED_ITEM_BACKOFF_MS, so that it never
+ * holds back the items behind it in the batch.
+ */
+export function dueItemsSweep(options: DueItemsSweepOptions): () => Promise<number> {
+  const failedUntil = new Map<string, number>();
+  return async () => {
+    const now = Date.now();
+    for (const [id, until] of failedUntil) if (until <= now) failedUntil.delete(id);
+    let fired = 0;
+    for (const id of await options.due([...failedUntil.keys()])) {
+      const done = await options.fire(id).catch((error: unknown) => {
+        options.logger.error(`${options.what} not fired`, { id, error: error instanceof Error ? error.message : String(error) });
+        if (failedUntil.size < FAILED_ITEMS_MAX) failedUntil.set(id, Date.now() + FAILED_ITEM_BACKOFF_MS);
+        return false;
+      });
+      if (done) fired += 1;
+    }
+    return fired;
+  };
+}
