@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+
 /** A tiny API client for the gateway, as a real client would use it (fetch, JSON, bearer tokens). */
 export interface ApiResponse<T = any> {
   status: number;
@@ -65,6 +67,22 @@ export async function login(api: Api, email: string, password: string): Promise<
   const res = await api.post('/api/v1/auth/login', { email, password });
   if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
   return api.as(res.body.accessToken);
+}
+
+/**
+ * A POST retried with one Idempotency-Key until it gets a definitive answer, as a real client does while the stack
+ * is between states (a crashed service, a restarted Redis): every 5xx, a lost connection, or 409
+ * IDEMPOTENCY.IN_PROGRESS is tried again after `pauseMs`, until `deadlineMs` have passed.
+ */
+export async function postUntilAnswered(user: Api, path: string, body: unknown = {}, options: { deadlineMs?: number; pauseMs?: number } = {}): Promise<ApiResponse> {
+  const key = randomUUID();
+  const deadline = Date.now() + (options.deadlineMs ?? 30_000);
+  for (;;) {
+    const res = await user.post(path, body, { 'idempotency-key': key }).catch((): ApiResponse => ({ status: 599, body: undefined, headers: new Headers() }));
+    const retry = res.status >= 500 || (res.status === 409 && res.body?.code === 'IDEMPOTENCY.IN_PROGRESS');
+    if (!retry || Date.now() > deadline) return res;
+    await new Promise((resolve) => setTimeout(resolve, options.pauseMs ?? 200));
+  }
 }
 
 /** Polls until `probe` returns a truthy value. */

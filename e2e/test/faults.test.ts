@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { Api, login, newUser, until } from '../src/client';
+import { Api, login, newUser, postUntilAnswered, until } from '../src/client';
 import { balances, expectLedgerBalanced, liveSellRemainder } from '../src/invariants';
 import { PrivateRedis } from '../src/redis-server';
 import { ADMIN, freePort, startStack, type Stack } from '../src/stack';
@@ -48,18 +47,7 @@ describe('end to end: faults', () => {
     await redis?.destroy();
   });
 
-  /** A POST retried with one Idempotency-Key until it gets a definitive (non-5xx) answer. */
-  async function post(user: Api, path: string, body: unknown = {}) {
-    const key = randomUUID();
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const res = await user.post(path, body, { 'idempotency-key': key }).catch(() => ({ status: 599, body: undefined, headers: new Headers() }));
-      if (res.status < 500 && res.status !== 409) return res;
-      if (res.status === 409 && res.body?.code !== 'IDEMPOTENCY.IN_PROGRESS') return res;
-      if (Date.now() > deadline) return res;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
+  const post = (user: Api, path: string, body: unknown = {}) => postUntilAnswered(user, path, body);
 
   async function terminatePostgresConnections() {
     const client = new pg.Client({ connectionString: stack.testDb.url });

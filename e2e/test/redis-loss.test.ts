@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { PrivateRedisServer } from '@orrange/testing';
-import { Api, login, newUser, until } from '../src/client';
+import { Api, login, newUser, postUntilAnswered, until } from '../src/client';
 import { balances, expectLedgerBalanced, liveSellRemainder } from '../src/invariants';
 import { ADMIN, startStack, type Stack } from '../src/stack';
 
@@ -63,17 +62,7 @@ describe('end to end: Redis loses everything it held', () => {
     await redis?.stop();
   });
 
-  /** A POST retried with one Idempotency-Key until it gets a definitive answer (the gateway may be between states). */
-  async function post(user: Api, path: string, body: unknown = {}) {
-    const key = randomUUID();
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const res = await user.post(path, body, { 'idempotency-key': key }).catch(() => ({ status: 599, body: undefined, headers: new Headers() }));
-      const retry = res.status >= 500 || (res.status === 409 && res.body?.code === 'IDEMPOTENCY.IN_PROGRESS');
-      if (!retry || Date.now() > deadline) return res;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  const post = (user: Api, path: string, body: unknown = {}) => postUntilAnswered(user, path, body, { deadlineMs: 20_000, pauseMs: 100 });
 
   async function ok(user: Api, path: string, body: unknown = {}, expected = [200, 201]) {
     const res = await post(user, path, body);
