@@ -8,8 +8,11 @@ import { assetSchema, fiatSchema } from '@orrange/money';
  * (an amount, a remainder, a price, a share of a settlement), so a sign is a broken event, refused here for
  * every consumer.
  */
-const id = z.string().min(1).max(64);
-const decimal = z.string().regex(/^\d{1,20}(\.\d{1,8})?$/);
+/** An id and a decimal as every contract between services carries them (events and the order path's SQL calls). */
+export const contractId = z.string().min(1).max(64);
+export const contractDecimal = z.string().regex(/^\d{1,20}(\.\d{1,8})?$/);
+const id = contractId;
+const decimal = contractDecimal;
 
 export const eventSchemas = {
   /** trade-execution → (notifications): a trade opened with its escrow locked, written by open_trades. */

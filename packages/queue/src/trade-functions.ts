@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ASSET_SCALES, assetSchema, FIAT_SCALE, fiatSchema, isPositiveDecimal, type Asset } from '@orrange/money';
+import { contractDecimal, contractId } from './contracts';
 
 /**
  * The order path's synchronous contract with trade-execution: three SQL functions in trade-execution's schema,
@@ -11,8 +12,8 @@ import { ASSET_SCALES, assetSchema, FIAT_SCALE, fiatSchema, isPositiveDecimal, t
  */
 const TRADE_SCHEMA = 'trade';
 
-const id = z.string().min(1).max(64);
-const decimal = z.string().regex(/^\d{1,20}(\.\d{1,8})?$/);
+const id = contractId;
+const decimal = contractDecimal;
 
 /** An amount must fit its asset's decimals: a finer one could never be settled exactly. */
 const withinAssetScale = (value: { asset: Asset; amount: string }) => isPositiveDecimal(value.amount, ASSET_SCALES[value.asset]);
