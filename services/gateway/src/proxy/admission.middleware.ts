@@ -57,11 +57,16 @@ export class AdaptiveLimit {
     return Math.floor(this.limit);
   }
 
-  answered(latencyMs: number, now: number): void {
+  /**
+   * One answer of the lane, with the requests still in flight when it came. Slowness with few requests in flight
+   * is not a queue this gateway builds (a cold start, one slow statement): shedding would not help it, so the
+   * limit shrinks only while at least half of it is in use.
+   */
+  answered(latencyMs: number, now: number, inFlight: number): void {
     this.latencyMs += (latencyMs - this.latencyMs) * LATENCY_EWMA_WEIGHT;
     if (this.latencyMs <= this.targetMs) {
       this.limit = Math.min(this.max, this.limit + 2 / this.limit);
-    } else if (now - this.lastDecreaseAt >= DECREASE_EVERY_MS) {
+    } else if (inFlight >= this.limit / 2 && now - this.lastDecreaseAt >= DECREASE_EVERY_MS) {
       this.limit = Math.max(Math.min(ADAPTIVE_LIMIT_MIN, this.max), this.limit * DECREASE_FACTOR);
       this.lastDecreaseAt = now;
     }
@@ -104,7 +109,7 @@ export function shedOverload(deps: AdmissionDeps): RequestHandler {
     res.once('close', () => {
       counts[lane] -= 1;
       deps.metrics.upstreamInFlight.dec({ service, lane });
-      if (adaptive) limit.answered(performance.now() - admittedAt, Date.now());
+      if (adaptive) limit.answered(performance.now() - admittedAt, Date.now(), counts[lane]);
     });
     next();
   };
