@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { open, paymentMethodAad, parseEncryptionKeyring, seal } from './encryption';
+import { open, openText, parseEncryptionKeyring, seal, sealToText } from './sealing';
+
+const paymentMethodAad = (userId: string, methodId: string) => `payment-method:v1:${userId}:${methodId}`;
 
 const key = () => randomBytes(32).toString('base64');
 
-describe('payment-detail encryption', () => {
+describe('sealing with AES-256-GCM', () => {
   it('when sealed and opened with the same AAD, then the plaintext comes back', () => {
     const keyring = parseEncryptionKeyring(`k1:${key()}`);
     const sealed = seal(keyring, '{"iban":"DE89"}', paymentMethodAad('u1', 'm1'));
@@ -35,5 +37,20 @@ describe('payment-detail encryption', () => {
 
   it('when the active kid is not in the keyring, then it is refused', () => {
     expect(() => parseEncryptionKeyring(`k1:${key()}`, 'k9')).toThrow();
+  });
+});
+
+describe('sealed text', () => {
+  it('when sealed to text and opened, then the plaintext comes back and the text names its key', () => {
+    const keyring = parseEncryptionKeyring(`k1:${key()}`);
+    const text = sealToText(keyring, 'IBAN DE89 3704 0044 0532 0130 00', 'chat:t1:m1');
+    expect(text.startsWith('v1.k1.')).toBe(true);
+    expect(text).not.toContain('DE89');
+    expect(openText(keyring, text, 'chat:t1:m1')).toBe('IBAN DE89 3704 0044 0532 0130 00');
+    expect(() => openText(keyring, text, 'chat:t1:m2')).toThrow();
+  });
+
+  it.each(['plain words', 'v1.k1.a.b', 'v2.k1.a.b.c', 'v1.k1.a.b.c.d'])('when %p is opened, then it is refused as not sealed', (text) => {
+    expect(() => openText(parseEncryptionKeyring(`k1:${key()}`), text, 'aad')).toThrow(/not a sealed value/);
   });
 });

@@ -1,6 +1,9 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 
-/** AES-256-GCM keys by key id; the active one encrypts, every listed one decrypts, so keys rotate. */
+/**
+ * Data at rest (payment details, trade chat, dispute evidence, stored answers that carry them): AES-256-GCM under
+ * a keyring of key ids, so keys rotate. The active key encrypts, every listed one decrypts.
+ */
 export interface EncryptionKeyring {
   activeKid: string;
   keys: Map<string, Buffer>;
@@ -53,21 +56,21 @@ export function open(keyring: EncryptionKeyring, sealed: Sealed, aad: string): s
   return Buffer.concat([decipher.update(sealed.ciphertext), decipher.final()]).toString('utf8');
 }
 
-/** The AAD of a payment method's details: owner and row id. */
-export function paymentMethodAad(userId: string, methodId: string): string {
-  return `payment-method:v1:${userId}:${methodId}`;
-}
-
-/** `v1.kid.iv.tag.ciphertext` (base64url parts): a sealed value that fits a text column. */
+/** `v1.kid.iv.tag.ciphertext` (base64url parts): a sealed value that fits a text column or a JSON string. */
 export function sealToText(keyring: EncryptionKeyring, plaintext: string, aad: string): string {
   const s = seal(keyring, plaintext, aad);
   return ['v1', s.keyId, s.iv.toString('base64url'), s.tag.toString('base64url'), s.ciphertext.toString('base64url')].join('.');
 }
 
 export function openText(keyring: EncryptionKeyring, text: string, aad: string): string {
-  const [version, keyId, iv, tag, ciphertext] = text.split('.');
-  if (version !== 'v1' || !keyId || iv === undefined || tag === undefined || ciphertext === undefined) throw new Error('not a sealed value');
-  return open(keyring, { keyId, iv: Buffer.from(iv, 'base64url'), tag: Buffer.from(tag, 'base64url'), ciphertext: Buffer.from(ciphertext, 'base64url') }, aad);
+  return open(keyring, parseSealedText(text), aad);
+}
+
+/** The parts of a `v1.…` sealed text; throws when the text is not one. */
+export function parseSealedText(text: string): Sealed {
+  const [version, keyId, iv, tag, ciphertext, extra] = text.split('.');
+  if (version !== 'v1' || !keyId || iv === undefined || tag === undefined || ciphertext === undefined || extra !== undefined) throw new Error('not a sealed value');
+  return { keyId, iv: Buffer.from(iv, 'base64url'), tag: Buffer.from(tag, 'base64url'), ciphertext: Buffer.from(ciphertext, 'base64url') };
 }
 
 /**

@@ -1,11 +1,12 @@
 import { assertNoDevSecrets, authSchema, baseServiceSchema, DEV_ENCRYPTION_KEYS, env, loadConfig, z } from '@orrange/config';
+import { encryptionSchema } from '@orrange/secrets';
 
 export const SCHEMA = 'users';
 
 /** Development keyring for payment-method encryption; refused in production (see readConfig). */
 export { DEV_ENCRYPTION_KEYS };
 
-export const configSchema = baseServiceSchema.extend(authSchema.shape).extend({
+export const configSchema = baseServiceSchema.extend(authSchema.shape).extend(encryptionSchema.shape).extend({
   PORT: env.port(3001),
   /** Refresh tokens expire this many days after they were issued (each rotation issues a new one). */
   REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
@@ -13,9 +14,6 @@ export const configSchema = baseServiceSchema.extend(authSchema.shape).extend({
   LOGIN_CONCURRENCY_MAX: z.coerce.number().int().min(1).max(64).default(4),
   /** Hashes allowed to wait for a slot; beyond that a login or registration answers 503 at once. */
   LOGIN_QUEUE_MAX: z.coerce.number().int().min(0).max(10_000).default(200),
-  /** `kid:base64(32 bytes)` pairs, comma-separated; the first (or ENCRYPTION_ACTIVE_KID) encrypts, all decrypt. */
-  ENCRYPTION_KEYS: z.string().default(DEV_ENCRYPTION_KEYS),
-  ENCRYPTION_ACTIVE_KID: z.string().optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;

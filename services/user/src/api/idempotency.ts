@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import { idempotency } from '@orrange/http';
 import type { Deps } from '../domain/deps';
-import { fingerprint, openText, sealToText } from '../domain/encryption';
+import { fingerprint, openText, sealToText } from '@orrange/secrets';
 
 /**
  * Idempotency-Key for this service's creating POSTs. Their answers carry secrets (tokens, API keys,

@@ -1,4 +1,4 @@
-import type { Sealed } from '../domain/encryption';
+import type { Sealed } from '@orrange/secrets';
 import type { Sql } from './sql';
 
 export interface StoredPaymentMethod extends Sealed {

@@ -2,8 +2,8 @@ import type { Redis } from 'ioredis';
 import type { Database } from '@orrange/db';
 import { authRedisKeys, parseKeyring, REVOCATION_TTL_MARGIN_SECONDS, type AccessTokenSettings } from '@orrange/http';
 import type { Logger } from '@orrange/logger';
+import { keyringFromConfig, type EncryptionKeyring } from '@orrange/secrets';
 import type { Config } from '../config';
-import { parseEncryptionKeyring, type EncryptionKeyring } from './encryption';
 import { PasswordHasher } from './password-hasher';
 
 /** What the use cases need, built once from config (index.ts, or tests on their own database and Redis). */
@@ -28,7 +28,7 @@ export function buildDeps(parts: { db: Database; redis: Redis; logger: Logger; c
       audience: config.JWT_AUDIENCE,
       ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     },
-    encryption: parseEncryptionKeyring(config.ENCRYPTION_KEYS, config.ENCRYPTION_ACTIVE_KID),
+    encryption: keyringFromConfig(config),
   };
 }
 

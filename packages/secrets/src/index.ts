@@ -1,0 +1,5 @@
+export {
+  fingerprint, open, openText, parseEncryptionKeyring, parseSealedText, seal, sealToText, type EncryptionKeyring, type Sealed,
+} from './sealing';
+export { resealColumn, RESEAL_BATCH_ROWS, type ResealReport, type SealedColumn } from './reseal';
+export { encryptionSchema, keyringFromConfig, type EncryptionConfig } from './config';
