@@ -5,7 +5,8 @@ import { enrichContext } from '@orrange/logger';
 import { forbidden, unauthorized } from './errors';
 import { secretKey } from './secret-key';
 
-export const ROLES = ['user', 'arbitrator', 'admin'] as const;
+/** `merchant`: an account with the higher open-order and open-trade limits venues give verified merchants (API.md). */
+export const ROLES = ['user', 'arbitrator', 'admin', 'merchant'] as const;
 export type Role = (typeof ROLES)[number];
 /**
  * Roles whose powers act only through a signed-in session: an API key of an admin or arbitrator acts as a

@@ -70,6 +70,34 @@ export function placeSellHoldsCall(holds: SellHold[]): FunctionCall {
   return { sql: `SELECT ${TRADE_SCHEMA}.place_sell_holds($1::jsonb) AS outcomes`, params: [JSON.stringify(holds.map((h) => sellHoldSchema.parse(h)))] };
 }
 
+/** The parameter of placeSellHoldsExpression: every hold validated against the contract first. */
+export function sellHoldsJson(holds: SellHold[]): string {
+  return JSON.stringify(holds.map((h) => sellHoldSchema.parse(h)));
+}
+
+/**
+ * The SQL expression that places the holds of the JSON array of SellHold `holdsExpression` (for a statement that
+ * decides which orders are held, e.g. by their owners' open-order limits); it yields a LedgerOutcome per hold.
+ * An empty or null array places nothing.
+ */
+export function placeSellHoldsExpression(holdsExpression: string): string {
+  return `CASE WHEN coalesce(jsonb_array_length(${holdsExpression}), 0) = 0 THEN ARRAY[]::text[] ELSE ${TRADE_SCHEMA}.place_sell_holds(${holdsExpression}) END`;
+}
+
+/**
+ * Buyers' standing for the abuse limits (trade-execution's migration buyer_standing): the set-returning SQL call
+ * `buyer_standing(userIds text[], cancelsMax int)` → rows `(user_id, open_trades, suspended_until)` for the buyers
+ * that have any (suspended_until is null unless `cancelsMax` cancelled or expired trades lie within 24 h).
+ */
+export function buyerStandingCall(userIdsExpression: string, cancelsMaxExpression: string): string {
+  return `${TRADE_SCHEMA}.buyer_standing(${userIdsExpression}, ${cancelsMaxExpression})`;
+}
+
+/** The SQL expression of how many more trades a buyer may open now: `buyer_room(userId, tradesMax, cancelsMax)` (0 while suspended). */
+export function buyerRoomExpression(userIdExpression: string, tradesMaxExpression: string, cancelsMaxExpression: string): string {
+  return `${TRADE_SCHEMA}.buyer_room(${userIdExpression}, ${tradesMaxExpression}, ${cancelsMaxExpression})`;
+}
+
 /**
  * The SQL expression (for a statement that also writes the matches) that opens the trades of matches, in order,
  * given the JSON array of TradeOpening at parameter `param`; it yields a LedgerOutcome per match. An empty array

@@ -1,12 +1,38 @@
 import { assertNoDevSecrets, baseServiceSchema, env, loadConfig, z } from '@orrange/config';
+import type { Limits } from './domain/limits';
 
 export const SCHEMA = 'order_book';
 
+const limit = (fallback: number) => z.coerce.number().int().min(1).max(1_000_000).default(fallback);
+
 export const configSchema = baseServiceSchema.extend({
   PORT: env.port(3002),
+  /** Open orders (pending, open or partly filled, paused included) an account may have: ORDER.LIMIT_REACHED beyond. */
+  ORDERS_OPEN_MAX: limit(50),
+  /** Open trades (awaiting payment, paid or disputed) a buyer may have: TRADE.LIMIT_REACHED beyond. */
+  TRADES_OPEN_AS_BUYER_MAX: limit(10),
+  /** Cancelled or expired trades of a buyer within 24 h that suspend their buying until 24 h after the last. */
+  BUYER_CANCELS_MAX: z.coerce.number().int().min(1).max(20).default(3),
+  /** The merchant role's own limits, as venues give their verified merchants. */
+  MERCHANT_ORDERS_OPEN_MAX: limit(1000),
+  MERCHANT_TRADES_OPEN_MAX: limit(1000),
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+const limitsSchema = configSchema.pick({ ORDERS_OPEN_MAX: true, TRADES_OPEN_AS_BUYER_MAX: true, BUYER_CANCELS_MAX: true, MERCHANT_ORDERS_OPEN_MAX: true, MERCHANT_TRADES_OPEN_MAX: true });
+
+/** The abuse limits of a config the runtime holds (read once at boot: the runtime keeps the parsed object it was given). */
+export function limitsOf(config: object): Limits {
+  const c = limitsSchema.parse(config);
+  return {
+    ordersOpenMax: c.ORDERS_OPEN_MAX,
+    merchantOrdersOpenMax: c.MERCHANT_ORDERS_OPEN_MAX,
+    tradesOpenAsBuyerMax: c.TRADES_OPEN_AS_BUYER_MAX,
+    merchantTradesOpenMax: c.MERCHANT_TRADES_OPEN_MAX,
+    buyerCancelsMax: c.BUYER_CANCELS_MAX,
+  };
+}
 
 /** Reads the service's config once at boot and refuses production with any development secret. */
 export function readConfig(source: NodeJS.ProcessEnv = process.env): Config {

@@ -1,5 +1,6 @@
 import { Counter } from 'prom-client';
 import type { Runtime } from '@orrange/runtime';
+import { limitsOf } from './config';
 import { BookCache } from './data/book-cache';
 import type { OrderBookDeps } from './domain/order-book.deps';
 import { MarketBatcher } from './domain/place-order.use-case';
@@ -22,6 +23,7 @@ export function orderBookOf(runtime: Runtime): OrderBook {
       bookChanged: (asset, fiatCurrency, sequence) => bookCache.changed(asset, fiatCurrency, sequence),
       tradesOpened: (asset, count) => tradesOpened.inc({ asset }, count),
       batcher: new MarketBatcher(() => deps),
+      limits: limitsOf(runtime.config),
     };
     book = { bookCache, deps };
     built.set(runtime, book);

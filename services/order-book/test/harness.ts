@@ -16,6 +16,11 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/**
+ * Limits so high that tests of matching, batching and races never meet them; the tests of the limits set their own.
+ */
+const NO_LIMITS = { ORDERS_OPEN_MAX: '1000000', TRADES_OPEN_AS_BUYER_MAX: '1000000', MERCHANT_ORDERS_OPEN_MAX: '1000000', MERCHANT_TRADES_OPEN_MAX: '1000000' };
+
 /** A runtime on a fresh migrated database and a private Redis prefix; `close` removes both. */
 export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<Harness> {
   // trade-execution's schema too: order-book's transactions call its SQL functions (place_sell_holds, open_trades).
@@ -24,7 +29,7 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
     { schema: SCHEMA, dir: path.join(__dirname, '../prisma/migrations') },
   ]);
   const testRedis = await createTestRedis();
-  const config = readConfig({ DATABASE_URL: testDb.url, REDIS_URL: testRedis.url, REDIS_PREFIX: testRedis.prefix, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', DB_HEALTH_INTERVAL_MS: '0', NODE_ENV: 'test', ...overrides });
+  const config = readConfig({ DATABASE_URL: testDb.url, REDIS_URL: testRedis.url, REDIS_PREFIX: testRedis.prefix, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', DB_HEALTH_INTERVAL_MS: '0', NODE_ENV: 'test', ...NO_LIMITS, ...overrides });
   const build = (): Runtime => {
     return createRuntime({ service: 'order-book', schema: SCHEMA, config, logger: createLogger('order-book', (process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent') });
   };

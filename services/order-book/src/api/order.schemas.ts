@@ -22,6 +22,23 @@ export const paymentMethodSchema = z
   .pipe(z.string().min(1, 'must not be blank').max(64));
 
 const decimalString = z.string().max(DECIMAL_LENGTH_MAX);
+const fiatLimit = positiveDecimal(FIAT_SCALE);
+
+/** How far ahead an order's expiresAt may lie (API.md: 5 minutes to 90 days). */
+export const EXPIRY_AHEAD_MIN_MS = 5 * 60_000;
+export const EXPIRY_AHEAD_MAX_MS = 90 * 24 * 3_600_000;
+
+/** expiresAt: an ISO time 5 minutes to 90 days ahead (checked against the clock when the request is parsed). */
+const expiresAt = z.iso.datetime({ offset: true }).transform((value) => new Date(value)).refine((at) => {
+  const ahead = at.getTime() - Date.now();
+  return ahead >= EXPIRY_AHEAD_MIN_MS && ahead <= EXPIRY_AHEAD_MAX_MS;
+}, 'must be 5 minutes to 90 days ahead');
+
+function fiatLimitsInOrder(body: { minFiat?: string; maxFiat?: string }, ctx: z.RefinementCtx): void {
+  if (body.minFiat !== undefined && body.maxFiat !== undefined && toUnits(body.minFiat, FIAT_SCALE) > toUnits(body.maxFiat, FIAT_SCALE)) {
+    ctx.addIssue({ code: 'custom', path: ['minFiat'], message: 'must not exceed maxFiat' });
+  }
+}
 
 export const placeOrderBody = z
   .object({
@@ -34,9 +51,13 @@ export const placeOrderBody = z
     paymentMethods: z.array(paymentMethodSchema).min(1).max(PAYMENT_METHODS_MAX),
     paymentWindowMinutes: z.number().int().min(15).max(1440).default(PAYMENT_WINDOW_DEFAULT_MINUTES),
     terms: z.string().max(TERMS_LENGTH_MAX).optional(),
+    minFiat: fiatLimit.optional(),
+    maxFiat: fiatLimit.optional(),
+    expiresAt: expiresAt.optional(),
   })
   .strict()
   .superRefine((body, ctx) => {
+    fiatLimitsInOrder(body, ctx);
     const scale = ASSET_SCALES[body.asset];
     const message = `must be a positive decimal string with at most ${scale} decimals`;
     if (!isPositiveDecimal(body.amount, scale)) ctx.addIssue({ code: 'custom', path: ['amount'], message });

@@ -1,5 +1,5 @@
 import type { Request, Router } from 'express';
-import { idempotentInTransaction, identityOf, notFound, parse, requireAuth, serviceRouter } from '@orrange/http';
+import { hasRole, idempotentInTransaction, identityOf, notFound, parse, requireAuth, serviceRouter } from '@orrange/http';
 import { toUnits, ASSET_SCALES, FIAT_SCALE, type Asset } from '@orrange/money';
 import type { Database } from '@orrange/db';
 import type { BookCache } from '../data/book-cache';
@@ -40,6 +40,10 @@ export function ordersRouter({ db, deps, bookCache }: OrdersRouterDeps): Router 
       paymentMethods: body.paymentMethods,
       paymentWindowMinutes: body.paymentWindowMinutes,
       terms: body.terms ?? null,
+      minFiat: body.minFiat === undefined ? null : toUnits(body.minFiat, FIAT_SCALE),
+      maxFiat: body.maxFiat === undefined ? null : toUnits(body.maxFiat, FIAT_SCALE),
+      expiresAt: body.expiresAt ?? null,
+      merchant: hasRole(identityOf(req), 'merchant'),
     }, claim && { claim, answer: answer201 });
     res.status(201).json(answer201(placed));
 
@@ -86,7 +90,7 @@ export function ordersRouter({ db, deps, bookCache }: OrdersRouterDeps): Router 
     const userId = identityOf(req).userId;
     const id = orderId(req);
     const body = parse(takeOrderBody, req.body);
-    const taken = await takeOrder(deps, { userId, orderId: id, amount: body.amount, paymentMethod: body.paymentMethod }, claim && { claim, answer: (t) => t });
+    const taken = await takeOrder(deps, { userId, orderId: id, amount: body.amount, paymentMethod: body.paymentMethod, merchant: hasRole(identityOf(req), 'merchant') }, claim && { claim, answer: (t) => t });
     res.status(201).json(taken);
   }));
 

@@ -1,6 +1,7 @@
 import { ASSET_SCALES, FIAT_SCALE, numericUnits, type Asset, type FiatCurrency } from '@orrange/money';
 import type { Tx } from '@orrange/db';
-import { ledgerOutcomes, openTradesExpression, queryTogether, tradeOpeningsJson, type LedgerOutcome, type SqlExecutor, type TradeOpening } from '@orrange/queue';
+import { buyerRoomExpression, buyerStandingCall, ledgerOutcomes, openTradesExpression, placeSellHoldsExpression, queryTogether, tradeOpeningsJson, type LedgerOutcome, type SqlExecutor, type TradeOpening } from '@orrange/queue';
+import type { BuyerStanding } from '../domain/limits';
 import type { Order, OrderStatus, Side } from '../domain/order';
 import { CANCELLABLE_STATUSES, formatAmount, formatPrice } from '../domain/order';
 
@@ -15,7 +16,8 @@ import { CANCELLABLE_STATUSES, formatAmount, formatPrice } from '../domain/order
  * a bare `price` or `seq` would be the text output column of that name, which sorts '9.00' after '10.00'.
  */
 const ORDER_COLUMNS = `id, user_id, side, asset, fiat_currency, price::text AS price, amount::text AS amount, remaining::text AS remaining,
-  min_fill::text AS min_fill, payment_methods, payment_window_minutes, terms, status, reject_reason, seq::text AS seq, created_at, updated_at`;
+  min_fill::text AS min_fill, payment_methods, payment_window_minutes, terms, min_fiat::text AS min_fiat, max_fiat::text AS max_fiat, expires_at, paused, merchant,
+  status, reject_reason, seq::text AS seq, created_at, updated_at`;
 
 interface OrderRow {
   id: string;
@@ -30,6 +32,11 @@ interface OrderRow {
   payment_methods: string[];
   payment_window_minutes: number;
   terms: string | null;
+  min_fiat: string | null;
+  max_fiat: string | null;
+  expires_at: Date | null;
+  paused: boolean;
+  merchant: boolean;
   status: OrderStatus;
   reject_reason: string | null;
   seq: string;
@@ -52,6 +59,11 @@ function toOrder(row: OrderRow): Order {
     paymentMethods: row.payment_methods,
     paymentWindowMinutes: row.payment_window_minutes,
     terms: row.terms,
+    minFiat: row.min_fiat === null ? null : numericUnits(row.min_fiat, FIAT_SCALE),
+    maxFiat: row.max_fiat === null ? null : numericUnits(row.max_fiat, FIAT_SCALE),
+    expiresAt: row.expires_at,
+    paused: row.paused,
+    merchant: row.merchant,
     status: row.status,
     rejectReason: row.reject_reason,
     seq: BigInt(row.seq),
@@ -95,11 +107,23 @@ export interface CandidateQuery {
   limit: number;
   /** The caller's transaction already holds the market lock (taking it again would cost a statement). */
   marketLocked?: boolean;
+  /**
+   * For an incoming SELL, whose candidates are buyers: their limits, so that each candidate comes with how many more
+   * trades its owner may open (trade-execution's buyer_room, read in the same statement).
+   */
+  buyerLimits?: BuyerLimits;
 }
 
-/** What a candidate read brings back: the candidates, and the rows of the statements sent ahead of it. */
+export interface BuyerLimits {
+  tradesMax: number;
+  merchantTradesMax: number;
+  cancelsMax: number;
+}
+
+/** What a candidate read brings back: the candidates, their owners' room for trades as buyers (SELL incoming), and the rows of the statements sent ahead of it. */
 export interface CandidateRead {
   candidates: Order[];
+  rooms: Map<string, number>;
   ahead: unknown[][];
 }
 
@@ -112,18 +136,78 @@ export interface CandidateRead {
  */
 export async function lockAndLoadCandidates(tx: SqlExecutor, q: CandidateQuery, ahead: Array<{ sql: string; params: unknown[] }> = []): Promise<CandidateRead> {
   const incomingBuys = q.side === 'BUY';
+  const limits = !incomingBuys && q.buyerLimits ? q.buyerLimits : undefined;
+  // Only the rows the LIMIT lets through are projected, so buyer_room runs once per candidate returned.
+  const room = limits ? `, ${buyerRoomExpression('user_id', 'CASE WHEN merchant THEN $9::int ELSE $8::int END', '$10::int')} AS buyer_room` : '';
   const read = {
-    sql: `SELECT ${ORDER_COLUMNS} FROM orders
+    sql: `SELECT ${ORDER_COLUMNS}${room} FROM orders
           WHERE asset = $1 AND fiat_currency = $2 AND side = $3 AND live AND price ${incomingBuys ? '<=' : '>='} $4::numeric
             AND user_id <> $5 AND payment_methods && $6::text[]
           ORDER BY orders.asset, orders.fiat_currency, orders.side, orders.live, orders.price ${incomingBuys ? 'ASC' : 'DESC'}, orders.seq ASC
           LIMIT $7`,
-    params: [q.asset, q.fiatCurrency, incomingBuys ? 'SELL' : 'BUY', formatPrice(q.limitPrice), q.userId, q.paymentMethods, q.limit],
+    params: [q.asset, q.fiatCurrency, incomingBuys ? 'SELL' : 'BUY', formatPrice(q.limitPrice), q.userId, q.paymentMethods, q.limit,
+      ...(limits ? [limits.tradesMax, limits.merchantTradesMax, limits.cancelsMax] : [])],
   };
   const lock = q.marketLocked ? [] : [{ sql: 'SELECT pg_advisory_xact_lock(hashtext($1)) AS locked', params: [`${q.asset}/${q.fiatCurrency}`] }];
   const statements = [...lock, ...ahead, read];
   const results = statements.length === 1 ? [await tx.query(read.sql, read.params)] : await queryTogether(tx, statements);
-  return { candidates: (results[results.length - 1] as unknown as OrderRow[]).map(toOrder), ahead: results.slice(lock.length, lock.length + ahead.length) };
+  const rows = results[results.length - 1] as unknown as Array<OrderRow & { buyer_room?: number }>;
+  const rooms = new Map(limits ? rows.map((r) => [r.user_id, r.buyer_room!]) : []);
+  return { candidates: rows.map(toOrder), rooms, ahead: results.slice(lock.length, lock.length + ahead.length) };
+}
+
+/**
+ * The first statement of a placement, sent with the market lock and the candidate read: locks the owners' rows of
+ * user_order_counts (in user order; created at their first order) and admits, in arrival order, each order whose
+ * owner stays within their open-order limit (`ordersMax` per order, from their role). For a SELL batch it also places
+ * the admitted orders' holds (trade-execution's place_sell_holds, `holdsJson` one per order, in order); for a BUY
+ * batch it reads the buyers' standing (trade-execution's buyer_standing). One row:
+ * `admitted` (boolean per order), `outcomes` (a LedgerOutcome per admitted SELL), `standing` (BUY: per buyer).
+ */
+export function admissionStatement(orders: Array<{ userId: string; ordersMax: number }>, sells: { holdsJson: string } | { cancelsMax: number }): { sql: string; params: unknown[] } {
+  const requests = JSON.stringify(orders.map((o) => ({ userId: o.userId, ordersMax: o.ordersMax })));
+  const extra = 'holdsJson' in sells
+    ? `${placeSellHoldsExpression('(SELECT jsonb_agg($2::jsonb -> (r.n - 1)::int ORDER BY r.n) FROM ranked r WHERE r.admitted)')} AS outcomes`
+    : `(SELECT coalesce(jsonb_agg(jsonb_build_object('userId', s.user_id, 'openTrades', s.open_trades, 'suspendedUntil', s.suspended_until)), '[]'::jsonb)
+        FROM ${buyerStandingCall('ARRAY(SELECT user_id FROM users)', '$2::int')} s) AS standing`;
+  return {
+    sql: `WITH req AS (SELECT e.doc, e.n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(doc, n)),
+       users AS (SELECT DISTINCT doc->>'userId' AS user_id FROM req),
+       created AS (INSERT INTO user_order_counts (user_id) SELECT user_id FROM users ORDER BY 1 ON CONFLICT DO NOTHING RETURNING user_id, open_orders),
+       locked AS (SELECT c.user_id, c.open_orders FROM user_order_counts c WHERE c.user_id IN (SELECT user_id FROM users) ORDER BY c.user_id FOR UPDATE),
+       counts AS (SELECT user_id, open_orders FROM locked UNION ALL SELECT user_id, open_orders FROM created),
+       ranked AS (
+         SELECT r.n, coalesce((SELECT max(c.open_orders) FROM counts c WHERE c.user_id = r.doc->>'userId'), 0)
+                + row_number() OVER (PARTITION BY r.doc->>'userId' ORDER BY r.n) <= (r.doc->>'ordersMax')::int AS admitted
+         FROM req r)
+     SELECT (SELECT array_agg(r.admitted ORDER BY r.n) FROM ranked r) AS admitted, ${extra}`,
+    params: [requests, 'holdsJson' in sells ? sells.holdsJson : sells.cancelsMax],
+  };
+}
+
+export interface Admission {
+  admitted: boolean[];
+  /** SELL batches: place_sell_holds' outcome per admitted order, in order. */
+  outcomes?: unknown;
+  /** BUY batches: the buyers that have a standing row. */
+  standing?: Array<{ userId: string; openTrades: number; suspendedUntil: string | null }>;
+}
+
+/**
+ * The standing of both possible buyers of a take (the taker, and the ad's owner), sent ahead of the locks in the
+ * take's first round trip: trade-execution's buyer_standing.
+ */
+export function takeStandingStatement(takerId: string, orderId: string, cancelsMax: number): { sql: string; params: unknown[] } {
+  return {
+    sql: `SELECT user_id, open_trades, suspended_until FROM ${buyerStandingCall('ARRAY[$1::text, (SELECT user_id FROM orders WHERE id = $2::uuid)]', '$3::int')}`,
+    params: [takerId, orderId, cancelsMax],
+  };
+}
+
+/** One buyer's standing among the rows of a standing statement (none: no trades yet). */
+export function standingOf(rows: unknown[], userId: string): BuyerStanding | undefined {
+  const row = (rows as Array<{ user_id: string; open_trades: number; suspended_until: Date | null }>).find((r) => r.user_id === userId);
+  return row && { openTrades: row.open_trades, suspendedUntil: row.suspended_until };
 }
 
 /** A match as stored: one fill, one trade. A taker who took an ad directly has no order (`takerOrderId` null). */
@@ -197,6 +281,8 @@ export async function writeMatches(
       id: o.id, user_id: o.userId, side: o.side, asset: o.asset, fiat_currency: o.fiatCurrency, price: formatPrice(o.price), amount: formatAmount(o.asset, o.amount),
       remaining: formatAmount(o.asset, o.remaining), min_fill: formatAmount(o.asset, o.minFill), payment_methods: o.paymentMethods,
       payment_window_minutes: o.paymentWindowMinutes, terms: o.terms, status: o.status, created_at: o.createdAt.toISOString(), updated_at: o.updatedAt.toISOString(),
+      min_fiat: o.minFiat === null ? null : formatPrice(o.minFiat), max_fiat: o.maxFiat === null ? null : formatPrice(o.maxFiat),
+      expires_at: o.expiresAt?.toISOString() ?? null, merchant: o.merchant,
       previous_remaining: previous.get(o.id) ?? null,
     }))),
     makers.length,
@@ -233,12 +319,13 @@ export async function writeMatches(
 
 const INCOMING_RECORDS = `jsonb_to_recordset($6::jsonb) AS r(id uuid, user_id text, side text, asset text, fiat_currency text, price numeric, amount numeric,
   remaining numeric, min_fill numeric, payment_methods text[], payment_window_minutes int, terms text, status text, created_at timestamptz, updated_at timestamptz,
-  previous_remaining numeric)`;
+  previous_remaining numeric, min_fiat numeric, max_fiat numeric, expires_at timestamptz, merchant boolean)`;
 
 const INSERT_INCOMING_SQL = `
-       INSERT INTO orders (id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, terms, status, live, created_at, updated_at)
+       INSERT INTO orders (id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, terms, status, live,
+         min_fiat, max_fiat, expires_at, merchant, created_at, updated_at)
        SELECT id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, terms, status,
-         status IN ('OPEN', 'PARTIALLY_FILLED'), created_at, updated_at
+         status IN ('OPEN', 'PARTIALLY_FILLED'), min_fiat, max_fiat, expires_at, merchant, created_at, updated_at
        FROM ${INCOMING_RECORDS}
        RETURNING id`;
 

@@ -1,6 +1,6 @@
 import type { Tx } from '@orrange/db';
 import type { SqlExecutor } from '@orrange/queue';
-import { lockAndLoadCandidates, writeMatches, type CandidateQuery, type IncomingWrite, type MatchRecord } from '../data/order.repository';
+import { lockAndLoadCandidates, writeMatches, type BuyerLimits, type CandidateQuery, type IncomingWrite, type MatchRecord } from '../data/order.repository';
 import { crosses, FILLS_PER_ORDER_MAX, matchOrder } from './matching-engine';
 import { fillView, matchBetween, tradeOpening } from './match-records';
 import { statusForRemaining, toMatchable, type FillView, type Order } from './order';
@@ -25,6 +25,8 @@ export interface BatchMatched {
   sequence: bigint;
   /** The write went with the transaction's COMMIT (see MatchOptions.commitIfAllDecided). */
   committed: boolean;
+  /** The buyers' rooms for more trades after the decided fills. */
+  rooms: Map<string, number>;
 }
 
 interface Decision {
@@ -35,6 +37,8 @@ interface Decision {
 /** A candidate read made already for a batch (sent together with other statements), and the limit it was read with. */
 export interface FirstRead {
   candidates: Order[];
+  /** The candidates' owners' room for trades as buyers (an incoming SELL's candidates). */
+  rooms: Map<string, number>;
   limit: number;
 }
 
@@ -48,6 +52,10 @@ export interface MatchOptions {
    * the COMMIT (one round trip fewer), and the caller defers first what must commit with it.
    */
   commitIfLast?: (placed: Placed[]) => boolean;
+  /** How many more trades each incoming buyer may open (a BUY batch's owners); a fill without room is not made. */
+  rooms: ReadonlyMap<string, number>;
+  /** The limits of buyers read as candidates (a SELL batch's: the resting BUY orders' owners). */
+  buyerLimits: BuyerLimits;
 }
 
 /**
@@ -63,7 +71,7 @@ export interface MatchOptions {
 export async function matchBatch(tx: Tx, orders: Order[], options: MatchOptions): Promise<BatchMatched> {
   const first = orders[0]!;
   if (orders.some((o) => o.side !== first.side || o.asset !== first.asset || o.fiatCurrency !== first.fiatCurrency)) throw new Error('a matching batch is one side of one market');
-  const decided = await decideRound(tx, orders, options.marketLocked, options.firstRead);
+  const { decided, rooms } = await decideRound(tx, orders, options);
   const placed = decided.map((d) => ({ order: d.order, fills: d.matches.map((m) => fillView(m, m.makerOrderId)) }));
   const commit = decided.length === orders.length && options.commitIfLast !== undefined && options.commitIfLast(placed);
   const matches = decided.flatMap((d) => d.matches);
@@ -74,12 +82,12 @@ export async function matchBatch(tx: Tx, orders: Order[], options: MatchOptions)
   // Every SELL in the book holds its remainder, so an escrow from its hold cannot fail: the write refuses itself
   // if one does (the hold and the book would disagree), and nothing of this batch commits.
   const written = await writeMatches(tx, first, incoming, matches, matches.map(tradeOpening), { tradesMustOpen: true, commit });
-  return { placed, sequence: written.sequence, committed: commit };
+  return { placed, sequence: written.sequence, committed: commit, rooms };
 }
 
 /** The first, short candidate read of a batch: up to its loosest limit, any of its payment methods. */
-export function firstReadQuery(orders: Order[], marketLocked: boolean): CandidateQuery {
-  return candidateQuery(orders, firstPageLimit(orders), marketLocked);
+export function firstReadQuery(orders: Order[], marketLocked: boolean, buyerLimits: BuyerLimits): CandidateQuery {
+  return candidateQuery(orders, firstPageLimit(orders), marketLocked, buyerLimits);
 }
 
 function firstPageLimit(orders: Order[]): number {
@@ -92,16 +100,20 @@ export function stoppedAtCap(fills: number, remaining: bigint): boolean {
 }
 
 /** The decisions of the longest prefix of `orders` that the candidate reads can decide exactly (at least one). */
-async function decideRound(tx: SqlExecutor, orders: Order[], marketLocked: boolean, firstRead?: FirstRead): Promise<Decision[]> {
-  const read = async (incoming: Order[], limit: number, locked: boolean) => (await lockAndLoadCandidates(tx, candidateQuery(incoming, limit, locked))).candidates;
+async function decideRound(tx: SqlExecutor, orders: Order[], options: MatchOptions): Promise<{ decided: Decision[]; rooms: Map<string, number> }> {
+  const read = async (incoming: Order[], limit: number, locked: boolean): Promise<FirstRead> => {
+    const { candidates, rooms } = await lockAndLoadCandidates(tx, candidateQuery(incoming, limit, locked, options.buyerLimits));
+    return { candidates, rooms, limit };
+  };
+  const decide = (incoming: Order[], r: FirstRead) => decideBatch(incoming, r, options.rooms);
   // A short read first (most batches need a few makers); when its cut could matter, the full read decides.
-  const short = firstRead ?? { candidates: await read(orders, firstPageLimit(orders), marketLocked), limit: firstPageLimit(orders) };
-  let round = decideBatch(orders, short.candidates, short.limit);
-  if (round.cutMattered && short.limit < CANDIDATES_MAX) round = decideBatch(orders, await read(orders, CANDIDATES_MAX, true), CANDIDATES_MAX);
-  if (round.decided.length > 0) return round.decided;
+  const short = options.firstRead ?? (await read(orders, firstPageLimit(orders), options.marketLocked));
+  let round = decide(orders, short);
+  if (round.cutMattered && short.limit < CANDIDATES_MAX) round = decide(orders, await read(orders, CANDIDATES_MAX, true));
+  if (round.decided.length > 0) return round;
   // The others' orders and payment methods took room in the shared read: the first order reads its own.
   const first = orders.slice(0, 1);
-  return decideBatch(first, await read(first, CANDIDATES_MAX, true), CANDIDATES_MAX).decided;
+  return decide(first, await read(first, CANDIDATES_MAX, true));
 }
 
 /**
@@ -109,7 +121,7 @@ async function decideRound(tx: SqlExecutor, orders: Order[], marketLocked: boole
  * applies each order's own limit, payment methods and owner. A batch of one owner leaves that owner's
  * orders out of the read (with several owners the engine skips each one's own orders).
  */
-function candidateQuery(orders: Order[], limit: number, marketLocked: boolean): CandidateQuery {
+function candidateQuery(orders: Order[], limit: number, marketLocked: boolean, buyerLimits: BuyerLimits): CandidateQuery {
   const first = orders[0]!;
   const loosest = (a: bigint, b: bigint) => ((first.side === 'BUY' ? a > b : a < b) ? a : b);
   return {
@@ -121,6 +133,7 @@ function candidateQuery(orders: Order[], limit: number, marketLocked: boolean): 
     paymentMethods: [...new Set(orders.flatMap((o) => o.paymentMethods))],
     limit,
     marketLocked,
+    buyerLimits,
   };
 }
 
@@ -130,7 +143,8 @@ function candidateQuery(orders: Order[], limit: number, marketLocked: boolean): 
  * a longer read decides them the same way as reading everything up to CANDIDATES_MAX. A lone order's read of
  * CANDIDATES_MAX is its whole pass: it is decided on it, whatever lies beyond.
  */
-function decideBatch(orders: Order[], candidates: Order[], limit: number): { decided: Decision[]; cutMattered: boolean } {
+function decideBatch(orders: Order[], read: FirstRead, incomingRooms: ReadonlyMap<string, number>): { decided: Decision[]; cutMattered: boolean; rooms: Map<string, number> } {
+  const { candidates, limit } = read;
   // Orders beyond a cut read are priced at or beyond the last one read: only an order whose limit reaches that
   // price could have matched them.
   const cutAt = candidates.length === limit ? candidates[candidates.length - 1]!.price : undefined;
@@ -138,10 +152,14 @@ function decideBatch(orders: Order[], candidates: Order[], limit: number): { dec
   const makers = new Map(candidates.map((c) => [c.id, c]));
   const book = candidates.map(toMatchable);
   const decided: Decision[] = [];
+  let rooms = new Map([...incomingRooms, ...read.rooms]);
   for (const order of orders) {
-    const result = matchOrder(toMatchable(order), book.filter((m) => m.remaining > 0n));
-    const mightMatchBeyondCut = cutAt !== undefined && crosses(order, { price: cutAt }) && result.remaining > 0n && result.fills.length < FILLS_PER_ORDER_MAX;
-    if (mightMatchBeyondCut && !lonePass) return { decided, cutMattered: true };
+    const result = matchOrder(toMatchable(order), book.filter((m) => m.remaining > 0n), FILLS_PER_ORDER_MAX, rooms);
+    // A buyer without room for another trade cannot match beyond the cut either.
+    const buyerMayTrade = order.side !== 'BUY' || (result.rooms.get(order.userId) ?? 1) > 0;
+    const mightMatchBeyondCut = cutAt !== undefined && crosses(order, { price: cutAt }) && result.remaining > 0n && result.fills.length < FILLS_PER_ORDER_MAX && buyerMayTrade;
+    if (mightMatchBeyondCut && !lonePass) return { decided, cutMattered: true, rooms };
+    rooms = result.rooms;
     for (const fill of result.fills) book.find((m) => m.id === fill.restingOrderId)!.remaining -= fill.amount;
     const matches = result.fills.map((fill) => matchBetween(order, makers.get(fill.restingOrderId)!, fill));
     decided.push({ order: { ...order, remaining: result.remaining, status: statusForRemaining(order, result.remaining) }, matches });
@@ -149,5 +167,5 @@ function decideBatch(orders: Order[], candidates: Order[], limit: number): { dec
     // the orders behind it take what it would have taken, so the round ends with it.
     if (stoppedAtCap(result.fills.length, result.remaining)) break;
   }
-  return { decided, cutMattered: false };
+  return { decided, cutMattered: false, rooms };
 }

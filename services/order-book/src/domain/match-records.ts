@@ -22,7 +22,8 @@ export function matchBetween(taker: Order, maker: Order, fill: Fill): MatchRecor
     price: fill.price,
     amount: fill.amount,
     paymentMethod: fill.paymentMethod,
-    paymentWindowMinutes: maker.paymentWindowMinutes,
+    // The SELL side's own window: nobody locks a seller's crypto for longer than the seller chose.
+    paymentWindowMinutes: sell.paymentWindowMinutes,
     // The SELL side of an automatic match is always an order that is in the book, so its hold is in place.
     sellerFunding: 'HOLD',
   };

@@ -77,7 +77,51 @@ describe('matching engine', () => {
   it('when nothing crosses, then there are no fills and the arguments are untouched', () => {
     const ask = sell({ price: 200_00n });
     const result = matchOrder(buy({ price: 100_00n }), [ask]);
-    expect(result).toEqual({ fills: [], remaining: 10n });
+    expect(result).toEqual({ fills: [], remaining: 10n, rooms: new Map() });
     expect(ask.remaining).toBe(10n);
+  });
+
+  describe('fiat limits per trade (prices in cents, 100 units per coin)', () => {
+    const coin = 100n;
+    it('when an ask has a maxFiat, then the fill is cut to its worth and the ask is filled once per pass', () => {
+      // 10 units at 100.00 per coin is 10.00; a maxFiat of 3.00 allows 3 units per trade.
+      const ask = sell({ remaining: 10n, maxFiat: 3_00n, unitsPerCoin: coin });
+      const result = matchOrder(buy({ remaining: 10n, unitsPerCoin: coin }), [ask]);
+      expect(result.fills.map((f) => f.amount)).toEqual([3n]);
+      expect(result.remaining).toBe(7n);
+    });
+
+    it('when a fill would be worth less than an order\'s minFiat, then it is skipped unless it takes the whole remainder', () => {
+      const small = sell({ remaining: 2n, unitsPerCoin: coin });
+      const result = matchOrder(buy({ remaining: 10n, minFiat: 5_00n, unitsPerCoin: coin }), [small]);
+      expect(result.fills).toEqual([]);
+      const whole = matchOrder(buy({ remaining: 2n, minFiat: 5_00n, unitsPerCoin: coin }), [sell({ remaining: 2n, unitsPerCoin: coin })]);
+      expect(whole.fills.map((f) => f.amount)).toEqual([2n]);
+    });
+
+    it('when an ask\'s minFiat is above what the incoming BUY leaves, then the next ask fills instead', () => {
+      const demanding = sell({ remaining: 10n, minFiat: 8_00n, unitsPerCoin: coin });
+      const modest = sell({ price: 101_00n, remaining: 10n, unitsPerCoin: coin });
+      const result = matchOrder(buy({ price: 101_00n, remaining: 5n, unitsPerCoin: coin }), [demanding, modest]);
+      expect(result.fills.map((f) => f.restingOrderId)).toEqual([modest.id]);
+    });
+  });
+
+  describe('buyers\' room for trades', () => {
+    it('when the incoming buyer has room for one trade, then it makes one fill and the rest rests', () => {
+      const asks = [sell({ remaining: 2n }), sell({ remaining: 2n })];
+      const taker = buy({ remaining: 4n });
+      const result = matchOrder(taker, asks, FILLS_PER_ORDER_MAX, new Map([[taker.userId, 1]]));
+      expect(result.fills).toHaveLength(1);
+      expect(result.remaining).toBe(2n);
+      expect(result.rooms.get(taker.userId)).toBe(0);
+    });
+
+    it('when a resting buyer has no room, then an incoming SELL passes their bid by for the next one', () => {
+      const blocked = buy({ price: 105_00n });
+      const free = buy({ price: 100_00n });
+      const result = matchOrder(sell({ remaining: 10n }), [blocked, free], FILLS_PER_ORDER_MAX, new Map([[blocked.userId, 0]]));
+      expect(result.fills.map((f) => f.restingOrderId)).toEqual([free.id]);
+    });
   });
 });

@@ -22,7 +22,18 @@ export interface MatchableOrder {
   paymentMethods: readonly string[];
   /** Time priority: lower came first. */
   seq: bigint;
+  /** Fiat limits per trade in cents (API.md minFiat / maxFiat); absent or null: none. */
+  minFiat?: bigint | null;
+  maxFiat?: bigint | null;
+  /** Minor units of the asset in one coin (10^decimals): fiat value in cents = price × amount / unitsPerCoin. */
+  unitsPerCoin?: bigint;
 }
+
+/**
+ * How many more trades each buyer may open (TRADES_OPEN_AS_BUYER_MAX, or 0 while suspended), for the buyers that
+ * have a limit here: a fill whose buyer has no room left is not made. Buyers not in the map have no limit.
+ */
+export type BuyerRooms = ReadonlyMap<string, number>;
 
 export interface Fill {
   restingOrderId: string;
@@ -37,6 +48,8 @@ export interface MatchResult {
   fills: Fill[];
   /** The incoming order's remainder after the fills. */
   remaining: bigint;
+  /** The buyers' rooms after the fills. */
+  rooms: Map<string, number>;
 }
 
 /** True when a resting order of the opposite side is priced so that the incoming order accepts it. */
@@ -55,44 +68,70 @@ export function respectsMinFill(order: Pick<MatchableOrder, 'remaining' | 'minFi
   return amount >= order.minFill || amount === order.remaining;
 }
 
+/** A fill of `amount` at `price` respects an order's minFiat when its fiat value reaches it, or it takes the whole remainder. */
+export function respectsMinFiat(order: Pick<MatchableOrder, 'remaining' | 'minFiat' | 'unitsPerCoin'>, amount: bigint, price: bigint): boolean {
+  if (order.minFiat === undefined || order.minFiat === null || amount === order.remaining) return true;
+  return price * amount >= order.minFiat * (order.unitsPerCoin ?? 1n);
+}
+
+/** The most an order may trade at `price` in one fill: its remainder, cut to its maxFiat's worth. */
+export function maxFillAt(order: Pick<MatchableOrder, 'remaining' | 'maxFiat' | 'unitsPerCoin'>, price: bigint): bigint {
+  if (order.maxFiat === undefined || order.maxFiat === null) return order.remaining;
+  const byValue = (order.maxFiat * (order.unitsPerCoin ?? 1n)) / price;
+  return byValue < order.remaining ? byValue : order.remaining;
+}
+
 /** The first of the resting order's payment methods the incoming order also accepts, if any. */
 export function sharedPaymentMethod(resting: Pick<MatchableOrder, 'paymentMethods'>, incoming: Pick<MatchableOrder, 'paymentMethods'>): string | undefined {
   return resting.paymentMethods.find((method) => incoming.paymentMethods.includes(method));
 }
 
+/** The buyer of a fill between two orders of opposite sides. */
+export function buyerOf(a: Pick<MatchableOrder, 'side' | 'userId'>, b: Pick<MatchableOrder, 'userId'>): string {
+  return a.side === 'BUY' ? a.userId : b.userId;
+}
+
 /**
  * The fill `incoming` (with its current remainder) would make against `resting`, or undefined when the pair
- * may not trade: wrong side, not crossing, same owner, no common payment method, or minFill refused.
+ * may not trade: wrong side, not crossing, same owner, no common payment method, the buyer has no room for another
+ * trade, or minFill / minFiat refused. The amount is as much as both remainders and both maxFiat allow.
  */
-export function fillBetween(incoming: MatchableOrder, resting: MatchableOrder): Fill | undefined {
+export function fillBetween(incoming: MatchableOrder, resting: MatchableOrder, rooms: BuyerRooms = new Map()): Fill | undefined {
   if (resting.side === incoming.side || resting.userId === incoming.userId) return undefined;
   if (resting.remaining <= 0n || incoming.remaining <= 0n || !crosses(incoming, resting)) return undefined;
+  if ((rooms.get(buyerOf(incoming, resting)) ?? 1) <= 0) return undefined;
   const paymentMethod = sharedPaymentMethod(resting, incoming);
   if (paymentMethod === undefined) return undefined;
-  const amount = incoming.remaining < resting.remaining ? incoming.remaining : resting.remaining;
+  const price = resting.price;
+  const amount = [incoming.remaining, resting.remaining, maxFillAt(incoming, price), maxFillAt(resting, price)].reduce((a, b) => (a < b ? a : b));
+  if (amount <= 0n) return undefined;
   if (!respectsMinFill(incoming, amount) || !respectsMinFill(resting, amount)) return undefined;
-  return { restingOrderId: resting.id, restingUserId: resting.userId, price: resting.price, amount, paymentMethod };
+  if (!respectsMinFiat(incoming, amount, price) || !respectsMinFiat(resting, amount, price)) return undefined;
+  return { restingOrderId: resting.id, restingUserId: resting.userId, price, amount, paymentMethod };
 }
 
 /**
  * Matches `incoming` against `resting` (any order; sorted here) by price-time priority. After every fill the
  * scan starts again from the best resting order, because a smaller remainder can make an order that was
- * skipped for minFill acceptable. Each fill takes as much as both orders allow, so every resting order is
- * filled at most once. Stops after FILLS_PER_ORDER_MAX fills. Does not modify its arguments.
+ * skipped for minFill acceptable. Each fill takes as much as both orders allow, and a resting order is filled at
+ * most once per pass (one trade per pair of orders, even when a maxFiat cut the fill). Every fill takes one of its
+ * buyer's room (`rooms`). Stops after FILLS_PER_ORDER_MAX fills. Does not modify its arguments.
  */
-export function matchOrder(incoming: MatchableOrder, resting: readonly MatchableOrder[], fillsMax = FILLS_PER_ORDER_MAX): MatchResult {
+export function matchOrder(incoming: MatchableOrder, resting: readonly MatchableOrder[], fillsMax = FILLS_PER_ORDER_MAX, rooms: BuyerRooms = new Map()): MatchResult {
   const makerSide: Side = incoming.side === 'BUY' ? 'SELL' : 'BUY';
   const book = resting
     .filter((order) => order.side === makerSide)
     .map((order) => ({ ...order }))
     .sort((a, b) => comparePriority(makerSide, a, b));
   const taker = { ...incoming };
+  const left = new Map(rooms);
   const fills: Fill[] = [];
+  const filled = new Set<string>();
   while (fills.length < fillsMax && taker.remaining > 0n) {
     let fill: Fill | undefined;
     let maker: MatchableOrder | undefined;
     for (const candidate of book) {
-      fill = fillBetween(taker, candidate);
+      fill = filled.has(candidate.id) ? undefined : fillBetween(taker, candidate, left);
       if (fill) {
         maker = candidate;
         break;
@@ -101,10 +140,13 @@ export function matchOrder(incoming: MatchableOrder, resting: readonly Matchable
     if (!fill || !maker) break;
     maker.remaining -= fill.amount;
     taker.remaining -= fill.amount;
+    filled.add(maker.id);
+    const buyer = buyerOf(taker, maker);
+    if (left.has(buyer)) left.set(buyer, left.get(buyer)! - 1);
     fills.push(fill);
   }
   assertConserved(incoming, taker.remaining, fills);
-  return { fills, remaining: taker.remaining };
+  return { fills, remaining: taker.remaining, rooms: left };
 }
 
 function assertConserved(incoming: MatchableOrder, remaining: bigint, fills: Fill[]): void {

@@ -1,5 +1,6 @@
 import type { Database } from '@orrange/db';
 import type { Asset, FiatCurrency } from '@orrange/money';
+import type { Limits } from './limits';
 import type { MarketBatcher } from './place-order.use-case';
 
 /** What the order-book use cases need from the outside world; built once per runtime (see src/order-book.ts). */
@@ -11,4 +12,6 @@ export interface OrderBookDeps {
   tradesOpened(asset: Asset, count: number): void;
   /** Serializes and batches the orders of each market within this replica. */
   batcher: MarketBatcher;
+  /** The abuse limits (configuration). */
+  limits: Limits;
 }

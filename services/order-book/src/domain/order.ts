@@ -3,7 +3,7 @@ import type { MatchableOrder, Side } from './matching-engine';
 
 export type { Side } from './matching-engine';
 
-export const ORDER_STATUSES = ['PENDING_FUNDS', 'OPEN', 'PARTIALLY_FILLED', 'FILLED', 'CANCELLED', 'REJECTED'] as const;
+export const ORDER_STATUSES = ['PENDING_FUNDS', 'OPEN', 'PARTIALLY_FILLED', 'FILLED', 'CANCELLED', 'REJECTED', 'EXPIRED'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 /** Statuses in which an order rests in the book and may be matched or taken. */
@@ -27,6 +27,15 @@ export interface Order {
   paymentMethods: string[];
   paymentWindowMinutes: number;
   terms: string | null;
+  /** Fiat limits per trade, in cents; null: none. */
+  minFiat: bigint | null;
+  maxFiat: bigint | null;
+  /** When the order becomes EXPIRED; null: never. */
+  expiresAt: Date | null;
+  /** Out of the book and of matching (a SELL keeps its hold). */
+  paused: boolean;
+  /** The owner had the merchant role when placing it: the merchant limits apply to its trades. */
+  merchant: boolean;
   status: OrderStatus;
   rejectReason: string | null;
   seq: bigint;
@@ -50,7 +59,10 @@ export function statusForRemaining(order: Pick<Order, 'amount'>, remaining: bigi
 }
 
 export function toMatchable(order: Order): MatchableOrder {
-  return { id: order.id, userId: order.userId, side: order.side, price: order.price, remaining: order.remaining, minFill: order.minFill, paymentMethods: order.paymentMethods, seq: order.seq };
+  return {
+    id: order.id, userId: order.userId, side: order.side, price: order.price, remaining: order.remaining, minFill: order.minFill, paymentMethods: order.paymentMethods, seq: order.seq,
+    minFiat: order.minFiat, maxFiat: order.maxFiat, unitsPerCoin: 10n ** BigInt(ASSET_SCALES[order.asset]),
+  };
 }
 
 export function formatAmount(asset: Asset, units: bigint): string {
@@ -79,6 +91,10 @@ export function orderView(order: Order, viewerId?: string) {
     paymentMethods: order.paymentMethods,
     paymentWindowMinutes: order.paymentWindowMinutes,
     terms: order.terms,
+    minFiat: order.minFiat === null ? null : formatPrice(order.minFiat),
+    maxFiat: order.maxFiat === null ? null : formatPrice(order.maxFiat),
+    expiresAt: order.expiresAt?.toISOString() ?? null,
+    paused: order.paused,
     status: order.status,
     ...(viewerId === order.userId ? { rejectReason: order.rejectReason } : {}),
     createdAt: order.createdAt.toISOString(),

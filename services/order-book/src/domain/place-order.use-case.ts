@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Tx } from '@orrange/db';
 import { claimKeysStatement, conflict, IdempotencyKeyTaken, jsonAnswer, releaseKeysWithCommit, storeAnswersWithCommit, wasClaimed, type IdempotencyClaim } from '@orrange/http';
-import { ledgerOutcomes, placeSellHoldsCall } from '@orrange/queue';
-import { lockAndLoadCandidates } from '../data/order.repository';
+import { ledgerOutcomes, sellHoldsJson } from '@orrange/queue';
+import { admissionStatement, lockAndLoadCandidates, type Admission, type BuyerLimits } from '../data/order.repository';
 import { firstReadQuery, matchBatch, stoppedAtCap, type FirstRead, type Placed } from './match-batch';
+import { buyerRefusal, buyerRoom, orderLimitReached, ordersOpenMax, tradesOpenMax, type BuyerStanding, type Limits } from './limits';
 import { formatAmount, type Order } from './order';
 import type { OrderBookDeps } from './order-book.deps';
 
@@ -24,19 +25,21 @@ export interface KeyRecord<T> {
   answer(result: T): unknown;
 }
 
-/** What the owner chooses of an order; the rest (id, remainder, status, seq, times) is set on placing it. */
-export type PlaceOrderInput = Pick<Order, 'userId' | 'side' | 'asset' | 'fiatCurrency' | 'price' | 'amount' | 'minFill' | 'paymentMethods' | 'paymentWindowMinutes' | 'terms'>;
+/** What the owner chooses of an order (and their role's limits); the rest (id, remainder, status, seq, times) is set on placing it. */
+export type PlaceOrderInput = Pick<Order, 'userId' | 'side' | 'asset' | 'fiatCurrency' | 'price' | 'amount' | 'minFill' | 'paymentMethods' | 'paymentWindowMinutes' | 'terms' | 'minFiat' | 'maxFiat' | 'expiresAt' | 'merchant'>;
 
 /**
  * Places an order and matches it at once, under its market's lock (together with the other orders of its market
  * and side that arrived meanwhile, see MarketBatcher), and it rests with whatever is left. A SELL order's hold is
  * placed in the same transaction through trade-execution's place_sell_holds, and every fill's trade opens with its
  * escrow locked through open_trades: the answer carries the fills with their trade ids, all committed together.
- * A SELL the seller's balance cannot cover is refused (409 WALLET.INSUFFICIENT_FUNDS) and leaves nothing behind.
+ * A SELL the seller's balance cannot cover is refused (409 WALLET.INSUFFICIENT_FUNDS) and leaves nothing behind;
+ * so is an order beyond its owner's open-order limit (409 ORDER.LIMIT_REACHED), and a BUY of a buyer who is
+ * suspended (403 TRADE.BUYER_SUSPENDED) or has the most open trades allowed (409 TRADE.LIMIT_REACHED).
  */
 export async function placeOrder(deps: OrderBookDeps, input: PlaceOrderInput, key?: KeyRecord<Placed>): Promise<Placed> {
   const now = new Date();
-  const order: Order = { ...input, id: randomUUID(), remaining: input.amount, status: 'OPEN', rejectReason: null, seq: 0n, createdAt: now, updatedAt: now };
+  const order: Order = { ...input, id: randomUUID(), remaining: input.amount, status: 'OPEN', paused: false, rejectReason: null, seq: 0n, createdAt: now, updatedAt: now };
   return deps.batcher.submit(order, key);
 }
 
@@ -60,37 +63,74 @@ class KeysTaken extends Error {
 
 /**
  * One transaction for a batch of one side of one market. The first round trip takes the market lock, claims the
- * requests' Idempotency-Keys, places the holds of incoming SELL orders, and reads the first candidates; the
- * orders whose key and hold are theirs are then matched (matchInRounds), the last write going with the COMMIT and
- * the success answers: two round trips for most batches.
+ * requests' Idempotency-Keys, admits the orders within their owners' open-order limits (locking their counts) and
+ * places the holds of the admitted SELL orders, or reads the BUY orders' buyers' standing, and reads the first
+ * candidates; the orders whose key, slot, hold and standing are theirs are then matched (matchInRounds), the last
+ * write going with the COMMIT and the success answers: two round trips for most batches.
  */
-async function placeBatch(tx: Tx, batch: Incoming[]): Promise<{ outcomes: BatchOutcome[]; sequence: bigint | undefined }> {
+async function placeBatch(tx: Tx, batch: Incoming[], limits: Limits): Promise<{ outcomes: BatchOutcome[]; sequence: bigint | undefined }> {
   const orders = batch.map((b) => b.order);
   const sells = orders[0]!.side === 'SELL';
   const claims = batch.flatMap((b) => (b.key ? [b.key.claim] : []));
-  const ahead = [
-    ...(claims.length > 0 ? [claimKeysStatement(claims)] : []),
-    ...(sells ? [placeSellHoldsCall(orders.map((o) => ({ orderId: o.id, userId: o.userId, asset: o.asset, amount: formatAmount(o.asset, o.amount) })))] : []),
-  ];
-  const query = firstReadQuery(orders, false);
+  const admission = admissionStatement(
+    orders.map((o) => ({ userId: o.userId, ordersMax: ordersOpenMax(limits, o.merchant) })),
+    sells ? { holdsJson: sellHoldsJson(orders.map((o) => ({ orderId: o.id, userId: o.userId, asset: o.asset, amount: formatAmount(o.asset, o.amount) }))) } : { cancelsMax: limits.buyerCancelsMax },
+  );
+  const ahead = [...(claims.length > 0 ? [claimKeysStatement(claims)] : []), admission];
+  const buyerLimits = buyerLimitsOf(limits);
+  const query = firstReadQuery(orders, false, buyerLimits);
   const read = await lockAndLoadCandidates(tx, query, ahead);
   const claimed = claims.length > 0 ? read.ahead[0]! : [];
   const taken = batch.flatMap((b, i) => (b.key && !wasClaimed(claimed, b.key.claim) ? [i] : []));
   if (taken.length > 0 && sells) throw new KeysTaken(taken);
-  const funded = sells ? ledgerOutcomes((read.ahead[ahead.length - 1]![0] as { outcomes: unknown }).outcomes, orders.length, 'place_sell_holds') : orders.map(() => 'OK' as const);
-  const unexpected = funded.findIndex((outcome) => outcome === 'DUPLICATE');
-  if (unexpected >= 0) throw new Error(`ledger invariant: order ${orders[unexpected]!.id} was held before it was placed`);
+  const admitted = read.ahead[ahead.length - 1]![0] as unknown as Admission;
+  const refusals = sells ? sellRefusals(orders, admitted, limits) : buyRefusals(orders, admitted, limits);
+  const rooms = sells ? new Map<string, number>() : buyerRooms(orders, admitted, limits);
 
-  const admitted = (i: number) => funded[i] === 'OK' && !taken.includes(i);
-  // The answers commit with the orders; refused SELLs free their keys (their 409 is stored once sent).
+  const goes = (i: number) => refusals[i] === undefined && !taken.includes(i);
+  // The answers commit with the orders; refused orders free their keys (their 409 is stored once sent).
   const answerWithCommit = (placed: Map<string, Placed>) => {
     storeAnswersWithCommit(tx, batch.flatMap((b) => (b.key && placed.has(b.order.id) ? [jsonAnswer(b.key.claim, 201, b.key.answer(placed.get(b.order.id)!))] : [])));
-    releaseKeysWithCommit(tx, batch.flatMap((b, i) => (b.key && funded[i] !== 'OK' && !taken.includes(i) ? [b.key.claim] : [])));
+    releaseKeysWithCommit(tx, batch.flatMap((b, i) => (b.key && refusals[i] !== undefined && !taken.includes(i) ? [b.key.claim] : [])));
   };
-  const { placed, sequence } = await matchInRounds(tx, orders.filter((_, i) => admitted(i)), { candidates: read.candidates, limit: query.limit }, answerWithCommit);
-  const unfunded = () => ({ refused: conflict('WALLET.INSUFFICIENT_FUNDS', 'Your available balance does not cover this SELL order.') });
-  const outcomes = batch.map((b, i): BatchOutcome => (taken.includes(i) ? { refused: new IdempotencyKeyTaken(b.key!.claim) } : (placed.get(b.order.id) ?? unfunded())));
+  const firstRead = { candidates: read.candidates, rooms: read.rooms, limit: query.limit };
+  const { placed, sequence } = await matchInRounds(tx, orders.filter((_, i) => goes(i)), { firstRead, rooms, buyerLimits }, answerWithCommit);
+  const outcomes = batch.map((b, i): BatchOutcome => (taken.includes(i) ? { refused: new IdempotencyKeyTaken(b.key!.claim) } : refusals[i] ? { refused: refusals[i] } : placed.get(b.order.id)!));
   return { outcomes, sequence };
+}
+
+function buyerLimitsOf(limits: Limits): BuyerLimits {
+  return { tradesMax: limits.tradesOpenAsBuyerMax, merchantTradesMax: limits.merchantTradesOpenMax, cancelsMax: limits.buyerCancelsMax };
+}
+
+/** Why each SELL of a batch is refused, if it is: beyond its owner's open-order limit, or not covered by the balance. */
+function sellRefusals(orders: Order[], admission: Admission, limits: Limits): Array<Error | undefined> {
+  const held = ledgerOutcomes(admission.outcomes, admission.admitted.filter(Boolean).length, 'place_sell_holds');
+  let next = 0;
+  return orders.map((order, i) => {
+    if (!admission.admitted[i]) return orderLimitReached(ordersOpenMax(limits, order.merchant));
+    const outcome = held[next++]!;
+    if (outcome === 'DUPLICATE') throw new Error(`ledger invariant: order ${order.id} was held before it was placed`);
+    return outcome === 'OK' ? undefined : conflict('WALLET.INSUFFICIENT_FUNDS', 'Your available balance does not cover this SELL order.');
+  });
+}
+
+/** Why each BUY of a batch is refused, if it is: beyond its owner's open-order limit, or a buyer who may not open trades now. */
+function buyRefusals(orders: Order[], admission: Admission, limits: Limits): Array<Error | undefined> {
+  const standing = standingByBuyer(admission);
+  return orders.map((order, i) => (admission.admitted[i] ? buyerRefusal(standing.get(order.userId), tradesOpenMax(limits, order.merchant)) : orderLimitReached(ordersOpenMax(limits, order.merchant))));
+}
+
+/** How many more trades each buyer of a BUY batch may open (at the limit of their first order's role). */
+function buyerRooms(orders: Order[], admission: Admission, limits: Limits): Map<string, number> {
+  const standing = standingByBuyer(admission);
+  const rooms = new Map<string, number>();
+  for (const order of orders) if (!rooms.has(order.userId)) rooms.set(order.userId, buyerRoom(standing.get(order.userId), tradesOpenMax(limits, order.merchant)));
+  return rooms;
+}
+
+function standingByBuyer(admission: Admission): Map<string, BuyerStanding> {
+  return new Map((admission.standing ?? []).map((s) => [s.userId, { openTrades: s.openTrades, suspendedUntil: s.suspendedUntil ? new Date(s.suspendedUntil) : null }]));
 }
 
 /**
@@ -100,7 +140,12 @@ async function placeBatch(tx: Tx, batch: Incoming[]): Promise<{ outcomes: BatchO
  * orders behind it, up to CONTINUATIONS_MAX more rounds each. The last round's write goes with the COMMIT, after
  * `beforeCommit` deferred what must commit with it.
  */
-async function matchInRounds(tx: Tx, orders: Order[], firstRead: FirstRead, beforeCommit: (placed: Map<string, Placed>) => void): Promise<{ placed: Map<string, Placed>; sequence: bigint | undefined }> {
+async function matchInRounds(
+  tx: Tx,
+  orders: Order[],
+  start: { firstRead: FirstRead; rooms: Map<string, number>; buyerLimits: BuyerLimits },
+  beforeCommit: (placed: Map<string, Placed>) => void,
+): Promise<{ placed: Map<string, Placed>; sequence: bigint | undefined }> {
   const placed = new Map<string, Placed>();
   const record = (round: Placed[]) => {
     for (const p of round) placed.set(p.order.id, { order: p.order, fills: [...(placed.get(p.order.id)?.fills ?? []), ...p.fills] });
@@ -113,7 +158,8 @@ async function matchInRounds(tx: Tx, orders: Order[], firstRead: FirstRead, befo
   const runs: Array<{ orders: Order[]; incoming: 'insert' | 'continue' }> = [{ orders, incoming: 'insert' }];
   const continuations = new Map<string, number>();
   let sequence: bigint | undefined;
-  let read: FirstRead | undefined = firstRead;
+  let read: FirstRead | undefined = start.firstRead;
+  let rooms = start.rooms;
   while (runs.length > 0) {
     const run = runs[0]!;
     const next = (round: Placed[]) => {
@@ -126,6 +172,8 @@ async function matchInRounds(tx: Tx, orders: Order[], firstRead: FirstRead, befo
       marketLocked: true,
       firstRead: read,
       incoming: run.incoming,
+      rooms,
+      buyerLimits: start.buyerLimits,
       commitIfLast: (round) => {
         const { rest, again } = next(round);
         const last = rest.length === 0 && again === undefined && runs.length === 1;
@@ -137,6 +185,7 @@ async function matchInRounds(tx: Tx, orders: Order[], firstRead: FirstRead, befo
       },
     });
     read = undefined;
+    rooms = matched.rooms;
     sequence = matched.sequence;
     if (matched.committed) break;
     record(matched.placed);
@@ -189,7 +238,7 @@ export class MarketBatcher {
         const batch = queue.pending.splice(0, sameSideRun(queue.pending));
         const deps = this.deps();
         try {
-          const { outcomes, sequence } = await deps.db.transaction((tx) => placeBatch(tx, batch), { retryable: true });
+          const { outcomes, sequence } = await deps.db.transaction((tx) => placeBatch(tx, batch, deps.limits), { retryable: true });
           outcomes.forEach((outcome, i) => ('refused' in outcome ? batch[i]!.reject(outcome.refused) : batch[i]!.resolve(outcome)));
           const { asset, fiatCurrency } = batch[0]!.order;
           if (sequence !== undefined) deps.bookChanged(asset, fiatCurrency, sequence);

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { badRequest, claimKeysStatement, conflict, IdempotencyKeyTaken, jsonAnswer, notFound, storeAnswersWithCommit, wasClaimed } from '@orrange/http';
 import { ASSET_SCALES, isPositiveDecimal, toUnits } from '@orrange/money';
-import { lockAndLoadOrder, writeMatches, type MatchRecord } from '../data/order.repository';
-import { respectsMinFill } from './matching-engine';
+import { lockAndLoadOrder, standingOf, takeStandingStatement, writeMatches, type MatchRecord } from '../data/order.repository';
+import { buyerRefusal, tradesOpenMax } from './limits';
+import { maxFillAt, respectsMinFiat, respectsMinFill } from './matching-engine';
 import { fillView, tradeOpening } from './match-records';
-import { LIVE_STATUSES, type FillView } from './order';
+import { LIVE_STATUSES, toMatchable, type FillView } from './order';
 import type { OrderBookDeps } from './order-book.deps';
 import type { KeyRecord } from './place-order.use-case';
 
@@ -14,6 +15,8 @@ export interface TakeOrderInput {
   /** Decimal string; its scale is checked against the ad's asset here. */
   amount: string;
   paymentMethod: string;
+  /** The taker has the merchant role (their limits as a buyer). */
+  merchant: boolean;
 }
 
 export interface Taken {
@@ -24,24 +27,34 @@ export interface Taken {
 /**
  * Takes an ad directly. Under the ad's market lock and row lock: the ad must rest in the book, belong to
  * someone else, accept the payment method, and have the amount left (at least its minFill unless the whole
- * remainder). Taking a SELL ad makes the taker the buyer (the crypto comes from the ad's hold); taking a
- * BUY ad makes the taker the seller (the crypto comes from the taker's available balance). The trade opens with
+ * remainder) within its fiat limits. Taking a SELL ad makes the taker the buyer (the crypto comes from the ad's
+ * hold); taking a BUY ad makes the taker the seller (the crypto comes from the taker's available balance). Either
+ * way the buyer must be free to open a trade (not suspended, under their open-trade limit). The trade opens with
  * its escrow locked in the same transaction (trade-execution's open_trades).
  */
 export async function takeOrder(deps: OrderBookDeps, input: TakeOrderInput, key?: KeyRecord<Taken>): Promise<Taken> {
   const taken = await deps.db.transaction(
     async (tx) => {
-      const locked = await lockAndLoadOrder(tx, input.orderId, key ? [claimKeysStatement([key.claim])] : []);
+      const standing = takeStandingStatement(input.userId, input.orderId, deps.limits.buyerCancelsMax);
+      const locked = await lockAndLoadOrder(tx, input.orderId, [...(key ? [claimKeysStatement([key.claim])] : []), standing]);
       if (key && !wasClaimed(locked.ahead[0]!, key.claim)) throw new IdempotencyKeyTaken(key.claim);
       const ad = locked.order;
       if (!ad) throw notFound('ORDER.NOT_FOUND', 'No such order.');
       const amount = parseAmount(input.amount, ASSET_SCALES[ad.asset]);
-      if (!LIVE_STATUSES.includes(ad.status)) throw conflict('ORDER.INVALID_STATE', `The order is ${ad.status} and cannot be taken.`);
+      if (!LIVE_STATUSES.includes(ad.status) || ad.paused) throw conflict('ORDER.INVALID_STATE', `The order is ${ad.paused ? 'paused' : ad.status} and cannot be taken.`);
       if (ad.userId === input.userId) throw conflict('ORDER.SELF_TRADE', 'You cannot take your own order.');
       if (!ad.paymentMethods.includes(input.paymentMethod)) throw badRequest('ORDER.PAYMENT_METHOD_NOT_ACCEPTED', 'The order does not accept this payment method.');
       if (amount > ad.remaining) throw conflict('ORDER.AMOUNT_UNAVAILABLE', 'The order has less than this amount left.');
       if (!respectsMinFill(ad, amount)) throw badRequest('ORDER.BELOW_MIN_FILL', 'The amount is below the order\'s minimum fill.');
+      const matchable = toMatchable(ad);
+      if (!respectsMinFiat(matchable, amount, ad.price)) throw badRequest('ORDER.BELOW_MIN_FIAT', 'The amount is worth less than the order\'s minimum per trade (minFiat).');
+      if (amount > maxFillAt(matchable, ad.price)) throw badRequest('ORDER.ABOVE_MAX_FIAT', 'The amount is worth more than the order\'s maximum per trade (maxFiat).');
       const takerBuys = ad.side === 'SELL';
+      const buyer = takerBuys ? { id: input.userId, merchant: input.merchant } : { id: ad.userId, merchant: ad.merchant };
+      const refusal = buyerRefusal(standingOf(locked.ahead[locked.ahead.length - 1]!, buyer.id), tradesOpenMax(deps.limits, buyer.merchant));
+      // The taker hears why they cannot buy; an ad whose owner may not buy now is simply not available.
+      if (refusal && takerBuys) throw refusal;
+      if (refusal) throw conflict('ORDER.INVALID_STATE', 'The order\'s owner cannot open a trade now.');
       const match: MatchRecord = {
         id: randomUUID(),
         tradeId: randomUUID(),
