@@ -13,6 +13,7 @@ import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
+import { redisTlsOptions } from '@orrange/config';
 import { databaseName, withDatabase } from '@orrange/db';
 import { applyMigrations, deleteKeys, freePort } from '@orrange/testing';
 import { dropDatabase, ensureDatabase, run } from '../scripts/lib/infra';
@@ -292,7 +293,7 @@ async function main(): Promise<void> {
     await dropDatabase(databaseUrl).catch(() => undefined);
     if (privateRedis) await privateRedis.stop();
     else {
-      const redis = new Redis(redisUrl, { lazyConnect: true });
+      const redis = new Redis(redisUrl, { ...redisTlsOptions(redisUrl, privateRedis ? undefined : process.env.REDIS_TLS_CA_FILE), lazyConnect: true });
       await redis.connect().then(() => deleteKeys(redis, `${prefix}*`)).catch(() => undefined);
       redis.disconnect();
     }
@@ -303,7 +304,7 @@ async function main(): Promise<void> {
 async function measure(databaseUrl: string, redisUrl: string, prefix: string, startedAt: Date, redisPid: number | undefined): Promise<Results> {
   const admin = new pg.Client({ connectionString: withDatabase(databaseUrl, 'postgres') });
   await admin.connect();
-  const redis = new Redis(redisUrl);
+  const redis = new Redis(redisUrl, redisTlsOptions(redisUrl, redisPid === undefined ? process.env.REDIS_TLS_CA_FILE : undefined));
   const results: Results = {
     startedAt: startedAt.toISOString(),
     environment: await readEnvironment(admin, redis, redisPid !== undefined),
@@ -353,6 +354,8 @@ async function runStack(databaseUrl: string, redisUrl: string, prefix: string, r
     DATABASE_URL: databaseUrl,
     REDIS_URL: redisUrl,
     REDIS_PREFIX: prefix,
+    // The private Redis speaks plain TCP on loopback: a CA file meant for the configured Redis does not apply to it.
+    ...(redisPid === undefined ? {} : { REDIS_TLS_CA_FILE: '' }),
     // The benchmark measures capacity, not the limiter: lift the per-client limits.
     RATE_LIMIT_PER_MINUTE: '10000000',
     AUTH_RATE_LIMIT_PER_MINUTE: '10000000',

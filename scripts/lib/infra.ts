@@ -3,19 +3,15 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { Redis } from 'ioredis';
+import { redactUrl, redisTlsOptions } from '@orrange/config';
 import { databaseName, withDatabase } from '@orrange/db';
 import { ROOT, serviceDir, SERVICES, type ServiceInfo } from './services';
 
 /** A failure the operator can act on: printed as one line, no stack trace. */
 export class OperatorError extends Error {}
 
-const START_HINT = 'start them with `docker compose up -d postgres redis` (or your local services)';
+const START_HINT = 'start them with `docker compose -f docker-compose.yml -f docker-compose.dev.yml up -d postgres redis` (or your local services)';
 
-function redact(url: string): string {
-  const parsed = new URL(url);
-  if (parsed.password) parsed.password = '***';
-  return parsed.toString();
-}
 
 /** The server's `postgres` database, from which databases are created and dropped. */
 function adminUrl(databaseUrl: string): string {
@@ -27,7 +23,7 @@ async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T
   try {
     await client.connect();
   } catch (error) {
-    throw new OperatorError(`PostgreSQL is not reachable at ${redact(url)} (${(error as Error).message || (error as { code?: string }).code}); ${START_HINT}.`);
+    throw new OperatorError(`PostgreSQL is not reachable at ${redactUrl(url)} (${(error as Error).message || (error as { code?: string }).code}); ${START_HINT}.`);
   }
   try {
     return await work(client);
@@ -48,7 +44,7 @@ export async function pingPostgres(databaseUrl: string): Promise<{ latencyMs: nu
 }
 
 export async function pingRedis(redisUrl: string): Promise<{ latencyMs: number; version: string }> {
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3000 });
+  const redis = new Redis(redisUrl, { ...redisTlsOptions(redisUrl, process.env.REDIS_TLS_CA_FILE), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3000 });
   let lastError: Error | undefined;
   redis.on('error', (error) => (lastError = error));
   try {
@@ -59,7 +55,7 @@ export async function pingRedis(redisUrl: string): Promise<{ latencyMs: number; 
     const info = await redis.info('server');
     return { latencyMs, version: /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown' };
   } catch (error) {
-    throw new OperatorError(`Redis is not reachable at ${redact(redisUrl)} (${(lastError ?? (error as Error)).message}); ${START_HINT}.`);
+    throw new OperatorError(`Redis is not reachable at ${redactUrl(redisUrl)} (${(lastError ?? (error as Error)).message}); ${START_HINT}.`);
   } finally {
     redis.disconnect();
   }

@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { DEV_REDIS_PASSWORD, redisPassword } from './connection-security';
 
 export { z };
+export { DEV_REDIS_PASSWORD, redactUrl, readCaFile, redisPassword, redisTlsOptions } from './connection-security';
 
 /** Thrown when the environment does not satisfy a service's config schema; names every bad variable. */
 export class ConfigError extends Error {
@@ -38,7 +40,7 @@ export const env = {
       .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean)),
   nodeEnv: () => z.enum(['development', 'test', 'production']).default('development'),
   postgresUrl: (fallback: string) => z.string().url().default(fallback),
-  redisUrl: () => z.string().url().default('redis://127.0.0.1:6379'),
+  redisUrl: () => z.string().url().regex(/^rediss?:\/\//, 'must be redis:// or rediss://').default('redis://127.0.0.1:6379'),
 };
 
 /**
@@ -72,6 +74,8 @@ export const baseServiceSchema = z.object({
   DB_SLOW_QUERY_MS: env.int(200),
   DB_HEALTH_INTERVAL_MS: env.int(30000),
   REDIS_URL: env.redisUrl(),
+  /** A PEM file of the certificate authority that signed the Redis server's certificate (with rediss:// only). */
+  REDIS_TLS_CA_FILE: z.string().optional().transform((value) => value || undefined),
   /** Every Redis key and BullMQ queue lives under this prefix (tests use a unique one per run). */
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/).default('orrange'),
   /**
@@ -120,6 +124,7 @@ const DEV_SECRET_CHECKS: Array<[name: string, isDevelopment: (value: string) => 
   ['JWT_SECRETS', (value) => keyringSecrets(value).includes(DEV_JWT_SECRET)],
   ['ENCRYPTION_KEYS', (value) => keyringSecrets(value).includes(DEV_ENCRYPTION_KEY)],
   ['ADMIN_PASSWORD', (value) => value === DEV_ADMIN_PASSWORD],
+  ['REDIS_URL', (value) => redisPassword(value) === DEV_REDIS_PASSWORD],
 ];
 
 /**

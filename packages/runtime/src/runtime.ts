@@ -1,7 +1,7 @@
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
-import type { BaseServiceConfig } from '@orrange/config';
+import { redisTlsOptions, type BaseServiceConfig } from '@orrange/config';
 import { Database } from '@orrange/db';
 import { createRegistry, runService, type HealthCheck } from '@orrange/http';
 import { createLogger, type Logger } from '@orrange/logger';
@@ -56,6 +56,9 @@ const FAILED_JOBS_DEGRADED = 1;
 
 export function createRuntime(options: RuntimeOptions): Runtime {
   const { config, service } = options;
+  // Password, user and database come from REDIS_URL; TLS (rediss://) verifies the server against REDIS_TLS_CA_FILE or
+  // the system's CAs. Read first: a bad setting fails before any connection is opened.
+  const redisTls = redisTlsOptions(config.REDIS_URL, config.REDIS_TLS_CA_FILE);
   const logger = options.logger ?? createLogger(service, config.LOG_LEVEL);
   const registry = createRegistry(service);
   const db = new Database({
@@ -70,7 +73,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     logger,
     registry,
   });
-  const redis = createRedis(config.REDIS_URL);
+  const redis = createRedis(config.REDIS_URL, redisTls);
   redis.on('error', (error) => logger.warn('redis connection error', { error: error.message }));
   const relay = new OutboxRelay({ db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry });
   const redelivery = new OutboxRedelivery({ db, relay, logger, registry, redeliverAfterMs: config.OUTBOX_REDELIVER_MS });
@@ -112,7 +115,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       await Promise.all(sweepers.map((sweeper) => sweeper.stop()));
       await consumer?.close();
       await relay.stop();
-      await redis.quit().catch(() => redis.disconnect());
+      // quit() waits for a Redis that answers: one that is down (or refuses us) would hold the shutdown forever.
+      if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+      else redis.disconnect();
       await db.close();
     },
   };

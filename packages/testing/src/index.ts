@@ -1,5 +1,6 @@
 export { createTestDatabase, dropTestDatabase, applyMigrations, TEST_SERVER_URL, type TestDatabase, type SchemaMigrations } from './test-database';
 export { createTestRedis, deleteKeys, TEST_REDIS_URL, type TestRedis } from './test-redis';
 export { eventually } from './wait';
-export { PrivateRedisServer } from './private-redis';
+export { PrivateRedisServer, type PrivateRedisOptions } from './private-redis';
+export { createTestCertificates, type TestCertificates } from './test-certificates';
 export { freePort } from './free-port';

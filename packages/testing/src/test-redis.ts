@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { redisTlsOptions } from '@orrange/config';
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -15,7 +16,7 @@ export interface TestRedis {
 
 export async function createTestRedis(): Promise<TestRedis> {
   const prefix = `orrange-test-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
-  const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 3 });
+  const redis = new Redis(TEST_REDIS_URL, { ...redisTlsOptions(TEST_REDIS_URL, process.env.REDIS_TLS_CA_FILE), lazyConnect: true, maxRetriesPerRequest: 3 });
   await redis.connect();
   return {
     url: TEST_REDIS_URL,

@@ -22,6 +22,7 @@ import { authRedisKeys, parseKeyring, signAccessToken } from '@orrange/http';
 import { createLogger } from '@orrange/logger';
 import { TokenChecker } from '../src/auth/token-checker';
 import { INVALIDATIONS_OPTIONS, TRACKED_READS_OPTIONS, TrackedCache, type KeyReader } from '../src/auth/tracked-cache';
+import { redisTlsOptions } from '@orrange/config';
 import { readConfig } from '../src/config';
 import { createGatewayMetrics } from '../src/observability/metrics';
 
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
   const connections: Redis[] = [];
   let commands = 0;
   const connect = (options = {}) => {
-    const connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableAutoPipelining: true, ...options });
+    const connection = new Redis(config.REDIS_URL, { ...redisTlsOptions(config.REDIS_URL, config.REDIS_TLS_CA_FILE), maxRetriesPerRequest: 1, enableAutoPipelining: true, ...options });
     const send = connection.sendCommand.bind(connection);
     Object.assign(connection, {
       sendCommand: (...args: Parameters<typeof send>) => {
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
     return connection;
   };
   const redis = connect();
-  const admin = new Redis(config.REDIS_URL);
+  const admin = new Redis(config.REDIS_URL, redisTlsOptions(config.REDIS_URL, config.REDIS_TLS_CA_FILE));
   const keyring = parseKeyring(config.JWT_SECRETS, config.JWT_ACTIVE_KID);
   const settings = { keyring, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE };
   const sessionId = randomUUID();

@@ -16,7 +16,7 @@ const trustProxy = z
 const urls = (fallback: string) => env.list(fallback).pipe(z.array(z.string().url()).min(1));
 
 /** The gateway has no database: it takes the shared settings without the DB_* ones, plus the auth keyring. */
-const shared = baseServiceSchema.pick({ NODE_ENV: true, HOST: true, LOG_LEVEL: true, REDIS_URL: true, REDIS_PREFIX: true, INTERNAL_TOKEN_SECRET: true, SHUTDOWN_TIMEOUT_MS: true });
+const shared = baseServiceSchema.pick({ NODE_ENV: true, HOST: true, LOG_LEVEL: true, REDIS_URL: true, REDIS_TLS_CA_FILE: true, REDIS_PREFIX: true, INTERNAL_TOKEN_SECRET: true, SHUTDOWN_TIMEOUT_MS: true });
 
 export const configSchema = authSchema.extend(shared.shape).extend({
   PORT: env.port(8080),

@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Registry } from 'prom-client';
+import { redisTlsOptions } from '@orrange/config';
 import { createRegistry } from '@orrange/http';
 import { createLogger, type Logger } from '@orrange/logger';
 import { INVALIDATIONS_OPTIONS, TRACKED_READS_OPTIONS, TrackedCache } from './auth/tracked-cache';
@@ -29,8 +30,11 @@ export function createGatewayResources(config: Config, options: { logger?: Logge
   const logger = options.logger ?? createLogger('gateway', config.LOG_LEVEL);
   const registry = options.registry ?? createRegistry('gateway');
   const metrics = createGatewayMetrics(registry);
+  // Password, user and database come from REDIS_URL; rediss:// verifies the server (REDIS_TLS_CA_FILE or the system's CAs).
+  const tls = redisTlsOptions(config.REDIS_URL, config.REDIS_TLS_CA_FILE);
   const connect = (name: string, extra: RedisOptions) => {
     const connection = new Redis(config.REDIS_URL, {
+      ...tls,
       maxRetriesPerRequest: 1,
       commandTimeout: 1_000,
       connectTimeout: 2_000,
