@@ -3,3 +3,4 @@ export {
 } from './sealing';
 export { resealColumn, RESEAL_BATCH_ROWS, type ResealReport, type SealedColumn } from './reseal';
 export { encryptionSchema, keyringFromConfig, type EncryptionConfig } from './config';
+export { idempotencyAnswers, idempotencyProtection } from './idempotency';

@@ -1,4 +1,5 @@
 import type { Logger } from '@orrange/logger';
+import { keyringFromConfig } from '@orrange/secrets';
 import { createRuntime, type Runtime, type Sweeper } from '@orrange/runtime';
 import { SCHEMA, type Config } from './config';
 import { savePaymentMinute } from './data/trade.repository';
@@ -22,7 +23,7 @@ export interface TradeExecution {
 export function createTradeExecution(config: Config, options: { logger?: Logger } = {}): TradeExecution {
   let deps: TradeDeps | undefined;
   const runtime = createRuntime({ service: 'trade-execution', schema: SCHEMA, config, logger: options.logger, handlers: createEventHandlers(() => deps!) });
-  deps = { db: runtime.db, feeBps: config.TRADE_FEE_BPS, metrics: createBusinessMetrics(runtime.registry, runtime.db) };
+  deps = { db: runtime.db, feeBps: config.TRADE_FEE_BPS, metrics: createBusinessMetrics(runtime.registry, runtime.db), keyring: keyringFromConfig(config) };
   const deadlines = paymentDeadlineSweeper(deps, { intervalMs: config.TIMER_SWEEP_MS, logger: runtime.logger, registry: runtime.registry });
   return {
     runtime,

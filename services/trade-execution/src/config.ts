@@ -1,10 +1,11 @@
 import { assertNoDevSecrets, baseServiceSchema, env, loadConfig, z } from '@orrange/config';
+import { encryptionSchema } from '@orrange/secrets';
 
 export const SCHEMA = 'trade';
 
 const BPS_MAX = 10_000;
 
-export const configSchema = baseServiceSchema.extend({
+export const configSchema = baseServiceSchema.extend(encryptionSchema.shape).extend({
   PORT: env.port(3003),
   /** Trade fee in basis points of the crypto amount, taken from the buyer's side into FEES on completion. */
   TRADE_FEE_BPS: z.coerce.number().int().min(0).max(BPS_MAX).default(0),

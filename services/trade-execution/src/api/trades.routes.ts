@@ -1,6 +1,7 @@
 import type { Router } from 'express';
 import { z } from 'zod';
 import { idempotency, validationFailed, identityOf, notFound, parse, requireAuth, serviceRouter } from '@orrange/http';
+import { idempotencyProtection } from '@orrange/secrets';
 import type { TradeExecution } from '../composition';
 import { findTrade, listTrades, tradeJson } from '../data/trade.repository';
 import { listMessages, leaveFeedback, postMessage } from '../domain/trade-talk.use-cases';
@@ -10,6 +11,8 @@ import { decodeCursor, disputeBody, emptyBody, encodeCursor, feedbackBody, messa
 export function tradesRouter({ runtime, deps }: TradeExecution): Router {
   const { db } = runtime;
   const router = serviceRouter();
+  // Stored answers are sealed: a chat message's answer carries its body, which may hold bank details.
+  const once = idempotency(db, { protect: idempotencyProtection(deps.keyring) });
 
   router.get('/api/v1/trades', requireAuth, async (req, res) => {
     const query = parse(tradesQuery, req.query);
@@ -28,7 +31,7 @@ export function tradesRouter({ runtime, deps }: TradeExecution): Router {
   });
 
   for (const action of ['paid', 'release', 'cancel'] as const satisfies readonly PartyAction[]) {
-    router.post(`/api/v1/trades/:id/${action}`, requireAuth, idempotency(db), async (req, res) => {
+    router.post(`/api/v1/trades/:id/${action}`, requireAuth, once, async (req, res) => {
       const { id } = parse(tradeIdParam, req.params);
       parse(emptyBody, req.body ?? {});
       const { trade } = await actOnTrade(deps, id, identityOf(req), action);
@@ -36,7 +39,7 @@ export function tradesRouter({ runtime, deps }: TradeExecution): Router {
     });
   }
 
-  router.post('/api/v1/trades/:id/dispute', requireAuth, idempotency(db), async (req, res) => {
+  router.post('/api/v1/trades/:id/dispute', requireAuth, once, async (req, res) => {
     const { id } = parse(tradeIdParam, req.params);
     const body = parse(disputeBody, req.body);
     const { disputeId } = await actOnTrade(deps, id, identityOf(req), 'dispute', body.reason);
@@ -47,16 +50,16 @@ export function tradesRouter({ runtime, deps }: TradeExecution): Router {
     const { id } = parse(tradeIdParam, req.params);
     const query = parse(pageQuery, req.query);
     if (query.cursor !== undefined && !/^\d{1,19}$/.test(query.cursor)) throw validationFailed([{ path: 'cursor', message: 'is not a cursor this endpoint issued' }]);
-    res.json(await listMessages(db, id, identityOf(req), query.limit, query.cursor ?? null));
+    res.json(await listMessages(deps, id, identityOf(req), query.limit, query.cursor ?? null));
   });
 
-  router.post('/api/v1/trades/:id/messages', requireAuth, idempotency(db), async (req, res) => {
+  router.post('/api/v1/trades/:id/messages', requireAuth, once, async (req, res) => {
     const { id } = parse(tradeIdParam, req.params);
     const body = parse(messageBody, req.body);
-    res.status(201).json({ message: await postMessage(db, id, identityOf(req), body.body) });
+    res.status(201).json({ message: await postMessage(deps, id, identityOf(req), body.body) });
   });
 
-  router.post('/api/v1/trades/:id/feedback', requireAuth, idempotency(db), async (req, res) => {
+  router.post('/api/v1/trades/:id/feedback', requireAuth, once, async (req, res) => {
     const { id } = parse(tradeIdParam, req.params);
     const body = parse(feedbackBody, req.body);
     res.status(201).json({ feedback: await leaveFeedback(db, id, identityOf(req), body.rating, body.comment) });

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Database } from '@orrange/db';
 import { conflict, notFound, type Identity } from '@orrange/http';
 import { enqueueEvent } from '@orrange/queue';
+import type { EncryptionKeyring } from '@orrange/secrets';
+import { countMessages, insertMessage, listMessagesAfter, type TradeMessage } from '../data/trade-message.repository';
 import { findTrade, lockTrade } from '../data/trade.repository';
 import { OPEN_STATES } from './trade-state-machine';
 import { canChat } from './trades.use-cases';
@@ -14,16 +16,13 @@ export interface MessageJson {
   createdAt: string;
 }
 
-interface MessageRow {
-  id: string;
-  seq: string;
-  trade_id: string;
-  sender_id: string;
-  body: string;
-  created_at: Date;
-}
+const toJson = (m: TradeMessage): MessageJson => ({ id: m.id, tradeId: m.tradeId, senderId: m.senderId, body: m.body, createdAt: m.createdAt.toISOString() });
 
-const toJson = (m: MessageRow): MessageJson => ({ id: m.id, tradeId: m.trade_id, senderId: m.sender_id, body: m.body, createdAt: m.created_at.toISOString() });
+/** What the chat needs: the database, and the keyring that seals messages at rest. */
+export interface ChatDeps {
+  db: Database;
+  keyring: EncryptionKeyring;
+}
 
 async function chatTrade(db: Database, tradeId: string, who: Identity) {
   const trade = await findTrade(db, tradeId);
@@ -31,13 +30,10 @@ async function chatTrade(db: Database, tradeId: string, who: Identity) {
   return trade;
 }
 
-/** Chat in order of writing; the cursor is the last sequence number seen. The ORDER BY names the table column: a bare `seq` is the text output column. */
-export async function listMessages(db: Database, tradeId: string, who: Identity, limit: number, afterSeq: string | null) {
-  await chatTrade(db, tradeId, who);
-  const rows = await db.query<MessageRow>(
-    'SELECT id, seq::text, trade_id, sender_id, body, created_at FROM trade_messages WHERE trade_id = $1 AND ($2::bigint IS NULL OR trade_messages.seq > $2::bigint) ORDER BY trade_messages.seq LIMIT $3',
-    [tradeId, afterSeq, limit + 1],
-  );
+/** Chat in order of writing; the cursor is the last sequence number seen. */
+export async function listMessages(deps: ChatDeps, tradeId: string, who: Identity, limit: number, afterSeq: string | null) {
+  await chatTrade(deps.db, tradeId, who);
+  const rows = await listMessagesAfter(deps.db, deps.keyring, tradeId, afterSeq, limit + 1);
   const page = rows.slice(0, limit);
   return { data: page.map(toJson), nextCursor: rows.length > limit ? page[page.length - 1]!.seq : null };
 }
@@ -48,20 +44,16 @@ export const MESSAGES_PER_TRADE_MAX = 500;
 /**
  * Writes in the chat of an open trade (AWAITING_PAYMENT, PAID, DISPUTED); a closed trade's chat is read-only,
  * and a full one refuses more. The trade row is locked while counting and writing, so neither racing writers
- * nor a transition closing the trade can slip a message past either rule.
+ * nor a transition closing the trade can slip a message past either rule. The message is stored sealed: chats
+ * carry bank details.
  */
-export async function postMessage(db: Database, tradeId: string, who: Identity, body: string): Promise<MessageJson> {
-  return db.transaction(async (tx) => {
+export async function postMessage(deps: ChatDeps, tradeId: string, who: Identity, body: string): Promise<MessageJson> {
+  return deps.db.transaction(async (tx) => {
     const trade = await lockTrade(tx, tradeId);
     if (!trade || !canChat(trade, who)) throw notFound('TRADE.NOT_FOUND', 'No such trade.');
     if (!OPEN_STATES.includes(trade.status)) throw conflict('TRADE.CHAT_CLOSED', `The trade is ${trade.status}: its chat is read-only.`);
-    const [count] = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM trade_messages WHERE trade_id = $1', [tradeId]);
-    if (count!.n >= MESSAGES_PER_TRADE_MAX) throw conflict('TRADE.CHAT_LIMIT_REACHED', `A trade's chat holds at most ${MESSAGES_PER_TRADE_MAX} messages.`);
-    const [row] = await tx.query<MessageRow>(
-      'INSERT INTO trade_messages (id, trade_id, sender_id, body) VALUES ($1, $2, $3, $4) RETURNING id, seq::text, trade_id, sender_id, body, created_at',
-      [randomUUID(), tradeId, who.userId, body],
-    );
-    return toJson(row!);
+    if ((await countMessages(tx, tradeId)) >= MESSAGES_PER_TRADE_MAX) throw conflict('TRADE.CHAT_LIMIT_REACHED', `A trade's chat holds at most ${MESSAGES_PER_TRADE_MAX} messages.`);
+    return toJson(await insertMessage(tx, deps.keyring, { id: randomUUID(), tradeId, senderId: who.userId, body }));
   });
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import type { Database, Tx } from '@orrange/db';
+import type { EncryptionKeyring } from '@orrange/secrets';
 import { conflict, forbidden, hasRole, notFound, type Identity } from '@orrange/http';
 import { ASSET_SCALES, FIAT_SCALE, fromUnits, normalize, numericUnits, toUnits } from '@orrange/money';
 import { enqueueEvent, type EventPayload } from '@orrange/queue';
@@ -15,6 +16,8 @@ export interface TradeDeps {
   db: Database;
   feeBps: number;
   metrics: BusinessMetrics;
+  /** Seals what is stored at rest that may hold bank details: chat messages, stored answers that carry them. */
+  keyring: EncryptionKeyring;
 }
 
 export type PartyAction = Extract<TradeAction, 'paid' | 'release' | 'cancel' | 'dispute'>;
