@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { redactUrl, redisTlsOptions } from '@orrange/config';
-import { databaseName, withDatabase } from '@orrange/db';
+import { databaseName, poolConfigFromUrl, withDatabase } from '@orrange/db';
 import { ROOT, serviceDir, SERVICES, type ServiceInfo } from './services';
 
 /** A failure the operator can act on: printed as one line, no stack trace. */
@@ -19,7 +19,8 @@ function adminUrl(databaseUrl: string): string {
 }
 
 async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  // The services' own mapping of the URL (sslmode, sslrootcert: TLS verified as they verify it).
+  const client = new pg.Client({ ...poolConfigFromUrl(url), connectionTimeoutMillis: 3000 });
   try {
     await client.connect();
   } catch (error) {

@@ -20,11 +20,11 @@ export function redisTlsOptions(redisUrl: string, caFile?: string): { tls?: Conn
     return {};
   }
   if (protocol !== 'rediss:') throw new Error(`REDIS_URL must be redis:// or rediss://, not ${protocol}//`);
-  return { tls: caFile ? { ca: readCaFile(caFile, 'REDIS_TLS_CA_FILE') } : {} };
+  return { tls: caFile ? { ca: readPemFile(caFile, 'REDIS_TLS_CA_FILE') } : {} };
 }
 
-/** A PEM bundle read at connection set-up, failing with the variable's name when it cannot be read. */
-export function readCaFile(file: string, variable: string): Buffer {
+/** A PEM file (CA bundle, certificate, key) read at connection set-up, failing with the setting's name when it cannot be read. */
+export function readPemFile(file: string, variable: string): Buffer {
   try {
     return readFileSync(file);
   } catch (error) {

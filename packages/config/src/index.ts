@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { DEV_REDIS_PASSWORD, redisPassword } from './connection-security';
 
 export { z };
-export { DEV_REDIS_PASSWORD, redactUrl, readCaFile, redisPassword, redisTlsOptions } from './connection-security';
+export { DEV_REDIS_PASSWORD, redactUrl, readPemFile, redisPassword, redisTlsOptions } from './connection-security';
 
 /** Thrown when the environment does not satisfy a service's config schema; names every bad variable. */
 export class ConfigError extends Error {
