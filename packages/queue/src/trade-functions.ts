@@ -42,6 +42,8 @@ export const tradeOpeningSchema = z
     paymentMethod: z.string().min(1).max(64),
     paymentWindowMinutes: z.number().int().min(1).max(1440),
     sellerFunding: z.enum(['HOLD', 'AVAILABLE']),
+    /** The SELL order's named saved payment methods (the seller's, in the user service): the trade's payment details come from them. */
+    paymentMethodIds: z.array(z.string().uuid()).min(1).max(10).optional(),
   })
   .strict()
   .refine(withinAssetScale, amountScaleIssue)

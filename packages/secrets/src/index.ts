@@ -1,3 +1,4 @@
+export { paymentMethodAad } from './payment-method-aad';
 export {
   fingerprint, open, openText, parseEncryptionKeyring, parseSealedText, seal, sealToText, type EncryptionKeyring, type Sealed,
 } from './sealing';

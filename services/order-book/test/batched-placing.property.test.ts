@@ -136,7 +136,7 @@ describe('orders placed together in batches against a one-at-a-time model', () =
   /** An order as placeOrder takes it; amounts are in the asset's smallest units. */
   const input = (userId: string, side: Side, asset: Asset, fiatCurrency: FiatCurrency, o: OrderInput): PlaceOrderInput => ({
     userId, side, asset, fiatCurrency, price: BigInt(o.price), amount: BigInt(o.amount), minFill: BigInt(Math.min(o.minFill, o.amount)),
-    paymentMethods: o.paymentMethods, paymentWindowMinutes: 30, terms: null, minFiat: null, maxFiat: null, expiresAt: null, merchant: false,
+    paymentMethods: o.paymentMethods, paymentWindowMinutes: 30, terms: null, minFiat: null, maxFiat: null, expiresAt: null, merchant: false, paymentMethodIds: [],
   });
   /** Funds a SELL's seller for it, or, for an unfunded one, a fresh seller with one unit less than it needs. */
   const fundFor = async (sellerId: string, asset: Asset, units: bigint) => {

@@ -46,7 +46,7 @@ describe('orders placed together in batches', () => {
     name,
     input: {
       userId, side, asset: 'BTC', fiatCurrency, price: toUnits(body.price, FIAT_SCALE), amount: toUnits(body.amount, ASSET_SCALES.BTC),
-      minFill: body.minFill === undefined ? 1n : toUnits(body.minFill, ASSET_SCALES.BTC), paymentMethods: body.paymentMethods ?? ['SEPA'], paymentWindowMinutes: 30, terms: null, minFiat: null, maxFiat: null, expiresAt: null, merchant: false,
+      minFill: body.minFill === undefined ? 1n : toUnits(body.minFill, ASSET_SCALES.BTC), paymentMethods: body.paymentMethods ?? ['SEPA'], paymentWindowMinutes: 30, terms: null, minFiat: null, maxFiat: null, expiresAt: null, merchant: false, paymentMethodIds: [],
     },
   });
   const buy = (name: string, userId: string, fiat: FiatCurrency, body: OrderBody) => named(name, userId, 'BUY', fiat, body);

@@ -23,9 +23,11 @@ const NO_LIMITS = { ORDERS_OPEN_MAX: '1000000', TRADES_OPEN_AS_BUYER_MAX: '10000
 
 /** A runtime on a fresh migrated database and a private Redis prefix; `close` removes both. */
 export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<Harness> {
-  // trade-execution's schema too: order-book's transactions call its SQL functions (place_sell_holds, open_trades).
+  // trade-execution's schema too: order-book's transactions call its SQL functions (place_sell_holds, open_trades), and
+  // the user service's, whose payment_method_snapshots open_trades calls (and payment_method_types the routes do).
   const testDb = await createTestDatabase([
     { schema: TRADE_SCHEMA, dir: path.join(__dirname, '../../trade-execution/prisma/migrations') },
+    { schema: 'users', dir: path.join(__dirname, '../../user/prisma/migrations') },
     { schema: SCHEMA, dir: path.join(__dirname, '../prisma/migrations') },
   ]);
   const testRedis = await createTestRedis();

@@ -23,7 +23,11 @@ export interface Harness extends TradeExecution {
 
 /** The service (runtime with its event handlers) on a fresh migrated database and a private Redis prefix; `close` removes both. */
 export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<Harness> {
-  const testDb = await createTestDatabase([{ schema: SCHEMA, dir: path.join(__dirname, '../prisma/migrations') }]);
+  // The user service's schema too: open_trades copies the seller's sealed payment method through its payment_method_snapshots.
+  const testDb = await createTestDatabase([
+    { schema: SCHEMA, dir: path.join(__dirname, '../prisma/migrations') },
+    { schema: 'users', dir: path.join(__dirname, '../../user/prisma/migrations') },
+  ]);
   const testRedis = await createTestRedis();
   const config = readConfig({ DATABASE_URL: testDb.url, REDIS_URL: testRedis.url, REDIS_PREFIX: testRedis.prefix, LOG_LEVEL: 'silent', DB_HEALTH_INTERVAL_MS: '0', NODE_ENV: 'test', ...overrides });
   const service = createTradeExecution(config, { logger: createLogger('trade-execution', 'silent') });

@@ -48,7 +48,8 @@ export const placeOrderBody = z
     price: positiveDecimal(FIAT_SCALE),
     amount: decimalString,
     minFill: decimalString.optional(),
-    paymentMethods: z.array(paymentMethodSchema).min(1).max(PAYMENT_METHODS_MAX),
+    paymentMethods: z.array(paymentMethodSchema).min(1).max(PAYMENT_METHODS_MAX).optional(),
+    paymentMethodIds: z.array(z.string().uuid()).min(1).max(PAYMENT_METHODS_MAX).optional(),
     paymentWindowMinutes: z.number().int().min(15).max(1440).default(PAYMENT_WINDOW_DEFAULT_MINUTES),
     terms: z.string().max(TERMS_LENGTH_MAX).optional(),
     minFiat: fiatLimit.optional(),
@@ -67,7 +68,10 @@ export const placeOrderBody = z
         ctx.addIssue({ code: 'custom', path: ['minFill'], message: 'must not exceed amount' });
       }
     }
-    if (new Set(body.paymentMethods).size !== body.paymentMethods.length) ctx.addIssue({ code: 'custom', path: ['paymentMethods'], message: 'must be unique' });
+    if (body.paymentMethods && new Set(body.paymentMethods).size !== body.paymentMethods.length) ctx.addIssue({ code: 'custom', path: ['paymentMethods'], message: 'must be unique' });
+    if (!body.paymentMethods && !body.paymentMethodIds) ctx.addIssue({ code: 'custom', path: ['paymentMethods'], message: 'required (or paymentMethodIds on a SELL)' });
+    if (body.paymentMethodIds && body.side !== 'SELL') ctx.addIssue({ code: 'custom', path: ['paymentMethodIds'], message: 'only a SELL names the seller\'s saved payment methods' });
+    if (body.paymentMethodIds && new Set(body.paymentMethodIds).size !== body.paymentMethodIds.length) ctx.addIssue({ code: 'custom', path: ['paymentMethodIds'], message: 'must be unique' });
   });
 
 export const takeOrderBody = z.object({ amount: decimalString, paymentMethod: paymentMethodSchema }).strict();

@@ -1,9 +1,9 @@
 import type { Request, Router } from 'express';
-import { hasRole, idempotentInTransaction, identityOf, notFound, parse, requireAuth, serviceRouter } from '@orrange/http';
+import { hasRole, idempotentInTransaction, identityOf, notFound, parse, requireAuth, serviceRouter, validationFailed } from '@orrange/http';
 import { toUnits, ASSET_SCALES, FIAT_SCALE, type Asset } from '@orrange/money';
 import type { Database } from '@orrange/db';
 import type { BookCache } from '../data/book-cache';
-import { findOrder, listOpenOrders, listUserOrders } from '../data/order.repository';
+import { findOrder, listOpenOrders, listUserOrders, paymentMethodTypes } from '../data/order.repository';
 import { cancelOrder } from '../domain/cancel-order.use-case';
 import { formatPrice, orderView } from '../domain/order';
 import type { OrderBookDeps } from '../domain/order-book.deps';
@@ -11,7 +11,7 @@ import type { Placed } from '../domain/match-batch';
 import { placeOrder } from '../domain/place-order.use-case';
 import { takeOrder } from '../domain/take-order.use-case';
 import { bookCursor, decodeCursor, encodeCursor, seqCursor } from './cursor';
-import { listOrdersQuery, myOrdersQuery, orderBookQuery, orderIdParam, placeOrderBody, takeOrderBody } from './order.schemas';
+import { normalizePaymentMethod, listOrdersQuery, myOrdersQuery, orderBookQuery, orderIdParam, placeOrderBody, takeOrderBody } from './order.schemas';
 
 export interface OrdersRouterDeps {
   db: Database;
@@ -29,6 +29,7 @@ export function ordersRouter({ db, deps, bookCache }: OrdersRouterDeps): Router 
     const userId = identityOf(req).userId;
     const body = parse(placeOrderBody, req.body);
     const scale = ASSET_SCALES[body.asset];
+    const paymentMethods = body.paymentMethods ?? (await savedMethodTypes(db, userId, body.paymentMethodIds ?? []));
     const placed = await placeOrder(deps, {
       userId,
       side: body.side,
@@ -37,7 +38,8 @@ export function ordersRouter({ db, deps, bookCache }: OrdersRouterDeps): Router 
       price: toUnits(body.price, FIAT_SCALE),
       amount: toUnits(body.amount, scale),
       minFill: body.minFill === undefined ? 1n : toUnits(body.minFill, scale),
-      paymentMethods: body.paymentMethods,
+      paymentMethods,
+      paymentMethodIds: body.paymentMethodIds ?? [],
       paymentWindowMinutes: body.paymentWindowMinutes,
       terms: body.terms ?? null,
       minFiat: body.minFiat === undefined ? null : toUnits(body.minFiat, FIAT_SCALE),
@@ -100,6 +102,17 @@ export function ordersRouter({ db, deps, bookCache }: OrdersRouterDeps): Router 
   });
 
   return router;
+}
+
+/**
+ * The payment methods of a SELL that names only the seller's saved methods: their types (one read of the user
+ * service's payment_method_types, only for this form of the request). Ids that are not the seller's are a 400.
+ */
+async function savedMethodTypes(db: Database, userId: string, ids: string[]): Promise<string[]> {
+  const found = await paymentMethodTypes(db, userId, ids);
+  if (found.length !== ids.length) throw validationFailed([{ path: 'paymentMethodIds', message: 'must be ids of your saved payment methods' }]);
+  const typeOf = new Map(found.map((m) => [m.id, normalizePaymentMethod(m.type)]));
+  return [...new Set(ids.map((id) => typeOf.get(id)!))];
 }
 
 /** Ids are UUIDs; anything else cannot exist, so it is a 404 like any unknown order. */

@@ -17,7 +17,7 @@ import { CANCELLABLE_STATUSES, formatAmount, formatPrice } from '../domain/order
  */
 const ORDER_COLUMNS = `id, user_id, side, asset, fiat_currency, price::text AS price, amount::text AS amount, remaining::text AS remaining,
   min_fill::text AS min_fill, payment_methods, payment_window_minutes, terms, min_fiat::text AS min_fiat, max_fiat::text AS max_fiat, expires_at, paused, merchant,
-  status, reject_reason, seq::text AS seq, created_at, updated_at`;
+  payment_method_ids::text[] AS payment_method_ids, status, reject_reason, seq::text AS seq, created_at, updated_at`;
 
 interface OrderRow {
   id: string;
@@ -37,6 +37,7 @@ interface OrderRow {
   expires_at: Date | null;
   paused: boolean;
   merchant: boolean;
+  payment_method_ids: string[];
   status: OrderStatus;
   reject_reason: string | null;
   seq: string;
@@ -64,6 +65,7 @@ function toOrder(row: OrderRow): Order {
     expiresAt: row.expires_at,
     paused: row.paused,
     merchant: row.merchant,
+    paymentMethodIds: row.payment_method_ids,
     status: row.status,
     rejectReason: row.reject_reason,
     seq: BigInt(row.seq),
@@ -204,6 +206,14 @@ export function takeStandingStatement(takerId: string, orderId: string, cancelsM
   };
 }
 
+/**
+ * The types of a user's saved payment methods among `ids` (user service's payment_method_types): a SELL that names
+ * paymentMethodIds without paymentMethods takes these. Ids that are not the user's are not answered.
+ */
+export async function paymentMethodTypes(db: SqlExecutor, userId: string, ids: string[]): Promise<Array<{ id: string; type: string }>> {
+  return db.query<{ id: string; type: string }>('SELECT id::text AS id, type FROM users.payment_method_types($1, $2::text[])', [userId, ids]);
+}
+
 /** One buyer's standing among the rows of a standing statement (none: no trades yet). */
 export function standingOf(rows: unknown[], userId: string): BuyerStanding | undefined {
   const row = (rows as Array<{ user_id: string; open_trades: number; suspended_until: Date | null }>).find((r) => r.user_id === userId);
@@ -227,6 +237,8 @@ export interface MatchRecord {
   paymentMethod: string;
   paymentWindowMinutes: number;
   sellerFunding: 'HOLD' | 'AVAILABLE';
+  /** The SELL order's named saved payment methods (none for a seller who took a BUY ad). */
+  paymentMethodIds: string[];
 }
 
 /**
@@ -282,7 +294,7 @@ export async function writeMatches(
       remaining: formatAmount(o.asset, o.remaining), min_fill: formatAmount(o.asset, o.minFill), payment_methods: o.paymentMethods,
       payment_window_minutes: o.paymentWindowMinutes, terms: o.terms, status: o.status, created_at: o.createdAt.toISOString(), updated_at: o.updatedAt.toISOString(),
       min_fiat: o.minFiat === null ? null : formatPrice(o.minFiat), max_fiat: o.maxFiat === null ? null : formatPrice(o.maxFiat),
-      expires_at: o.expiresAt?.toISOString() ?? null, merchant: o.merchant,
+      expires_at: o.expiresAt?.toISOString() ?? null, merchant: o.merchant, payment_method_ids: o.paymentMethodIds,
       previous_remaining: previous.get(o.id) ?? null,
     }))),
     makers.length,
@@ -319,13 +331,13 @@ export async function writeMatches(
 
 const INCOMING_RECORDS = `jsonb_to_recordset($6::jsonb) AS r(id uuid, user_id text, side text, asset text, fiat_currency text, price numeric, amount numeric,
   remaining numeric, min_fill numeric, payment_methods text[], payment_window_minutes int, terms text, status text, created_at timestamptz, updated_at timestamptz,
-  previous_remaining numeric, min_fiat numeric, max_fiat numeric, expires_at timestamptz, merchant boolean)`;
+  previous_remaining numeric, min_fiat numeric, max_fiat numeric, expires_at timestamptz, merchant boolean, payment_method_ids uuid[])`;
 
 const INSERT_INCOMING_SQL = `
        INSERT INTO orders (id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, terms, status, live,
-         min_fiat, max_fiat, expires_at, merchant, created_at, updated_at)
+         min_fiat, max_fiat, expires_at, merchant, payment_method_ids, created_at, updated_at)
        SELECT id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, terms, status,
-         status IN ('OPEN', 'PARTIALLY_FILLED'), min_fiat, max_fiat, expires_at, merchant, created_at, updated_at
+         status IN ('OPEN', 'PARTIALLY_FILLED'), min_fiat, max_fiat, expires_at, merchant, payment_method_ids, created_at, updated_at
        FROM ${INCOMING_RECORDS}
        RETURNING id`;
 

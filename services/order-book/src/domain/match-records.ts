@@ -26,6 +26,7 @@ export function matchBetween(taker: Order, maker: Order, fill: Fill): MatchRecor
     paymentWindowMinutes: sell.paymentWindowMinutes,
     // The SELL side of an automatic match is always an order that is in the book, so its hold is in place.
     sellerFunding: 'HOLD',
+    paymentMethodIds: sell.paymentMethodIds,
   };
 }
 
@@ -45,6 +46,7 @@ export function tradeOpening(m: MatchRecord): TradeOpening {
     paymentMethod: m.paymentMethod,
     paymentWindowMinutes: m.paymentWindowMinutes,
     sellerFunding: m.sellerFunding,
+    ...(m.paymentMethodIds.length > 0 ? { paymentMethodIds: m.paymentMethodIds } : {}),
   };
 }
 

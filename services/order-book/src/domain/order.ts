@@ -25,6 +25,8 @@ export interface Order {
   remaining: bigint;
   minFill: bigint;
   paymentMethods: string[];
+  /** A SELL's named saved payment methods (ids in the user service): where its trades' payment details come from. */
+  paymentMethodIds: string[];
   paymentWindowMinutes: number;
   terms: string | null;
   /** Fiat limits per trade, in cents; null: none. */
@@ -96,7 +98,7 @@ export function orderView(order: Order, viewerId?: string) {
     expiresAt: order.expiresAt?.toISOString() ?? null,
     paused: order.paused,
     status: order.status,
-    ...(viewerId === order.userId ? { rejectReason: order.rejectReason } : {}),
+    ...(viewerId === order.userId ? { rejectReason: order.rejectReason, paymentMethodIds: order.paymentMethodIds } : {}),
     createdAt: order.createdAt.toISOString(),
     updatedAt: order.updatedAt.toISOString(),
   };

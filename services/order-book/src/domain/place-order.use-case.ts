@@ -26,7 +26,7 @@ export interface KeyRecord<T> {
 }
 
 /** What the owner chooses of an order (and their role's limits); the rest (id, remainder, status, seq, times) is set on placing it. */
-export type PlaceOrderInput = Pick<Order, 'userId' | 'side' | 'asset' | 'fiatCurrency' | 'price' | 'amount' | 'minFill' | 'paymentMethods' | 'paymentWindowMinutes' | 'terms' | 'minFiat' | 'maxFiat' | 'expiresAt' | 'merchant'>;
+export type PlaceOrderInput = Pick<Order, 'userId' | 'side' | 'asset' | 'fiatCurrency' | 'price' | 'amount' | 'minFill' | 'paymentMethods' | 'paymentMethodIds' | 'paymentWindowMinutes' | 'terms' | 'minFiat' | 'maxFiat' | 'expiresAt' | 'merchant'>;
 
 /**
  * Places an order and matches it at once, under its market's lock (together with the other orders of its market

@@ -71,6 +71,7 @@ export async function takeOrder(deps: OrderBookDeps, input: TakeOrderInput, key?
         paymentMethod: input.paymentMethod,
         paymentWindowMinutes: ad.paymentWindowMinutes,
         sellerFunding: takerBuys ? 'HOLD' : 'AVAILABLE',
+        paymentMethodIds: takerBuys ? ad.paymentMethodIds : [],
       };
       const written = await writeMatches(tx, ad, { kind: 'none' }, [match], [tradeOpening(match)], { tradesMustOpen: false });
       const [funded] = written.trades;

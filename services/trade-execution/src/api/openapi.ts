@@ -39,6 +39,11 @@ const schemas = {
       outcome: { type: 'string', nullable: true }, buyerAmount: nullableDecimal,
       paidAt: { type: 'string', format: 'date-time', nullable: true }, closedAt: { type: 'string', format: 'date-time', nullable: true },
       createdAt: { type: 'string', format: 'date-time' }, updatedAt: { type: 'string', format: 'date-time' },
+      paymentDetails: {
+        type: 'object', nullable: true, required: ['type', 'label', 'details'],
+        description: 'The SELL side\'s saved payment method as it was when the trade opened (null: none fitted). Only in GET /trades/{id}, to the buyer and the seller while AWAITING_PAYMENT, PAID or DISPUTED, and to the assigned arbitrator and admins; absent otherwise. Reads by others than the seller are audited.',
+        properties: { type: { type: 'string' }, label: { type: 'string' }, details: { oneOf: [{ type: 'string' }, { type: 'object', additionalProperties: { type: 'string' } }] } },
+      },
     },
   },
   TradeMessage: { type: 'object', properties: { id: { type: 'string' }, tradeId: { type: 'string' }, senderId: { type: 'string' }, body: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' } } },

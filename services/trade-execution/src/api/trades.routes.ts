@@ -5,6 +5,7 @@ import { idempotencyProtection } from '@orrange/secrets';
 import type { TradeExecution } from '../composition';
 import { findTrade, listTrades, tradeJson } from '../data/trade.repository';
 import { listMessages, leaveFeedback, postMessage } from '../domain/trade-talk.use-cases';
+import { paymentDetailsFor } from '../domain/payment-details';
 import { actOnTrade, canSee, type PartyAction } from '../domain/trades.use-cases';
 import { decodeCursor, disputeBody, emptyBody, encodeCursor, feedbackBody, messageBody, pageQuery, tradeIdParam, tradesQuery } from './schemas';
 
@@ -26,8 +27,10 @@ export function tradesRouter({ runtime, deps }: TradeExecution): Router {
   router.get('/api/v1/trades/:id', requireAuth, async (req, res) => {
     const { id } = parse(tradeIdParam, req.params);
     const trade = await findTrade(db, id);
-    if (!trade || !canSee(trade, identityOf(req))) throw notFound('TRADE.NOT_FOUND', 'No such trade.');
-    res.json({ trade: tradeJson(trade) });
+    const who = identityOf(req);
+    if (!trade || !canSee(trade, who)) throw notFound('TRADE.NOT_FOUND', 'No such trade.');
+    const paymentDetails = await paymentDetailsFor({ db, keyring: deps.keyring }, trade, who, String(req.headers['x-request-id'] ?? '') || null);
+    res.json({ trade: { ...tradeJson(trade), ...(paymentDetails === undefined ? {} : { paymentDetails }) } });
   });
 
   for (const action of ['paid', 'release', 'cancel'] as const satisfies readonly PartyAction[]) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { conflict, notFound } from '@orrange/http';
-import { open, seal } from '@orrange/secrets';
+import { open, paymentMethodAad, seal } from '@orrange/secrets';
 import { insertAudit, type AuditContext } from '../data/audit.repository';
 import { countPaymentMethods, deletePaymentMethod, insertPaymentMethod, listPaymentMethods, type StoredPaymentMethod } from '../data/payment-methods.repository';
 import { isUuid } from '../data/sql';
@@ -10,11 +10,6 @@ import type { Deps } from './deps';
 export type PaymentDetails = string | Record<string, string>;
 
 export const PAYMENT_METHODS_PER_USER_MAX = 20;
-
-/** The AAD of a payment method's details: owner and row id, so a row's ciphertext cannot be moved to another. */
-export function paymentMethodAad(userId: string, methodId: string): string {
-  return `payment-method:v1:${userId}:${methodId}`;
-}
 
 export interface PaymentMethodView {
   id: string;

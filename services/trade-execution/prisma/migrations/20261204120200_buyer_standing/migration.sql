@@ -61,7 +61,7 @@ ALTER FUNCTION "buyer_standing_trades_inserted"() SET search_path = "trade", pg_
 ALTER FUNCTION "buyer_standing_trade_changed"() SET search_path = "trade", pg_temp;
 
 -- Until when the buyer is suspended, given their recent cancels: while the last p_cancels_max of them lie within
--- 24 h of each other, until 24 h after the last; null when not suspended now.
+-- 24 h of each other, until 24 h after the last, null when not suspended now.
 CREATE FUNCTION "buyer_suspended_until"(p_recent timestamptz[], p_cancels_max integer) RETURNS timestamptz LANGUAGE sql STABLE AS E'
   SELECT CASE WHEN cardinality(p_recent) >= p_cancels_max AND p_cancels_max > 0
                 AND p_recent[cardinality(p_recent)] - p_recent[cardinality(p_recent) - p_cancels_max + 1] <= interval ''24 hours''

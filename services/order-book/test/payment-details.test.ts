@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import type { Express } from 'express';
+import { createApp } from '../src/app';
+import { createHarness, type Harness } from './harness';
+import { actors } from './helpers';
+
+/**
+ * A SELL's named saved payment methods (API.md paymentMethodIds) and the payment details each of its trades gets:
+ * open_trades copies the seller's sealed method when the trade opens, in the matching transaction. (Who sees the
+ * details on GET /trades/:id: trade-execution's payment-details tests.)
+ */
+describe('SELL orders naming saved payment methods', () => {
+  let harness: Harness;
+  let app: Express;
+  let t: ReturnType<typeof actors>;
+  const sql = <R = Record<string, unknown>>(text: string, params?: unknown[]) => harness.runtime.db.query<R>(text, params);
+  /** A saved method row (its sealed bytes stand in for the user service's: order-book never opens them). */
+  const saveMethod = async (ownerId: string, type: string) => {
+    const id = randomUUID();
+    await sql("INSERT INTO users.payment_methods (id, user_id, type, label, key_id, iv, tag, ciphertext) VALUES ($1, $2, $3, 'label', 'k1', decode(repeat('00', 12), 'hex'), decode(repeat('00', 16), 'hex'), decode('01', 'hex'))", [id, ownerId, type]);
+    return id;
+  };
+  const snapshotOf = async (tradeId: string) => (await sql<{ method_id: string }>('SELECT method_id::text FROM trade.trade_payment_details WHERE trade_id = $1', [tradeId]))[0]?.method_id;
+
+  beforeAll(async () => {
+    harness = await createHarness();
+    app = createApp({ runtime: harness.runtime });
+    t = actors(harness.runtime, app);
+  });
+
+  afterAll(() => harness.close());
+
+  it('when a SELL names saved methods without paymentMethods, then their types are its payment methods and its trades snapshot the named method', async () => {
+    const seller = randomUUID();
+    const sepa = await saveMethod(seller, 'SEPA');
+    const wire = await saveMethod(seller, 'bank_transfer');
+    await t.fund(seller, 'BTC', '1');
+    const placed = await request(app).post('/api/v1/orders').set(t.as(seller)).send({ side: 'SELL', asset: 'BTC', fiatCurrency: 'USD', price: '100.00', amount: '1', paymentMethodIds: [sepa, wire] });
+    expect(placed.status).toBe(201);
+    expect(placed.body.order.paymentMethods).toEqual(['SEPA', 'BANK_TRANSFER']);
+    expect(placed.body.order.paymentMethodIds).toEqual([sepa, wire]);
+    // The public view does not list the seller's saved method ids.
+    expect((await request(app).get(`/api/v1/orders/${placed.body.order.id}`)).body.order).not.toHaveProperty('paymentMethodIds');
+
+    const bought = await t.place('pd-buyer', { amount: '0.4', paymentMethods: ['BANK_TRANSFER'] });
+    expect(await snapshotOf(bought.body.fills[0].tradeId)).toBe(wire);
+    const taken = await request(app).post(`/api/v1/orders/${placed.body.order.id}/take`).set(t.as('pd-taker')).send({ amount: '0.1', paymentMethod: 'SEPA' });
+    expect(taken.status).toBe(201);
+    expect(await snapshotOf(taken.body.tradeId)).toBe(sepa);
+  });
+
+  it('when a SELL names no saved methods, then a trade snapshots the seller\'s method of its type, or none', async () => {
+    const seller = randomUUID();
+    const sepa = await saveMethod(seller, 'SEPA');
+    const sell = await t.placeFundedSell(seller, { fiatCurrency: 'EUR', paymentMethods: ['SEPA', 'CASH'] });
+    const bySepa = await request(app).post(`/api/v1/orders/${sell}/take`).set(t.as('pd-b1')).send({ amount: '0.1', paymentMethod: 'SEPA' });
+    expect(await snapshotOf(bySepa.body.tradeId)).toBe(sepa);
+    const byCash = await request(app).post(`/api/v1/orders/${sell}/take`).set(t.as('pd-b2')).send({ amount: '0.1', paymentMethod: 'CASH' });
+    expect(byCash.status).toBe(201);
+    expect(await snapshotOf(byCash.body.tradeId)).toBeUndefined();
+  });
+
+  it.each([
+    ['ids of someone else\'s methods', async () => ({ side: 'SELL', paymentMethodIds: [await saveMethod(randomUUID(), 'SEPA')] })],
+    ['ids that do not exist', async () => ({ side: 'SELL', paymentMethodIds: [randomUUID()] })],
+    ['ids on a BUY', async () => ({ side: 'BUY', paymentMethodIds: [randomUUID()], paymentMethods: ['SEPA'] })],
+    ['ids that are not uuids', async () => ({ side: 'SELL', paymentMethodIds: ['not-a-uuid'] })],
+    ['the same id twice', async () => { const id = randomUUID(); return { side: 'SELL', paymentMethodIds: [id, id], paymentMethods: ['SEPA'] }; }],
+    ['neither paymentMethods nor paymentMethodIds', async () => ({ side: 'SELL' })],
+  ])('when a SELL names %s, then 400 problem+json and nothing is stored', async (_name, body) => {
+    const seller = randomUUID();
+    await t.fund(seller, 'BTC', '1');
+    const res = await request(app).post('/api/v1/orders').set(t.as(seller)).send({ asset: 'BTC', fiatCurrency: 'USD', price: '100.00', amount: '1', ...(await body()) });
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(await sql('SELECT id FROM orders WHERE user_id = $1', [seller])).toEqual([]);
+  });
+});
