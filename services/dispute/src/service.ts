@@ -1,5 +1,6 @@
 import type { Logger } from '@orrange/logger';
 import { createRuntime, type Runtime } from '@orrange/runtime';
+import { keyringFromConfig } from '@orrange/secrets';
 import { SCHEMA, type Config } from './config';
 import type { DisputeDeps } from './domain/dispute.use-cases';
 import { createArbitrationMetrics, registerArbitrationMetrics } from './messaging/arbitration.metrics';
@@ -27,7 +28,7 @@ export function createDisputeService(config: Config, options: { logger?: Logger 
   };
   const runtime = createRuntime({ service: 'dispute', schema: SCHEMA, config, handlers: disputeHandlers(eventDeps), logger: options.logger });
   registerArbitrationMetrics(runtime.registry, eventDeps.metrics, runtime.db);
-  const deps = { ...eventDeps, db: runtime.db };
+  const deps = { ...eventDeps, db: runtime.db, keyring: keyringFromConfig(config) };
   runtime.sweepers.push(...disputeTimerSweepers(deps, { intervalMs: config.TIMER_SWEEP_MS, logger: runtime.logger, registry: runtime.registry }));
   return { runtime, deps };
 }

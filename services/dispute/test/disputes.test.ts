@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { IDENTITY_HEADER, signIdentity } from '@orrange/http';
+import { seal } from '@orrange/secrets';
 import { createHarness, type Harness } from './harness';
 import { as, disputedEvent, openDispute, outboxRows } from './factories';
 
@@ -308,27 +309,27 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
       await post(d.disputeId, 'evidence', as(h, d.buyerId), { body: 'I sent 963.75 USD on Monday' });
       await post(d.disputeId, 'evidence', as(h, d.sellerId), { body: 'Nothing arrived' });
       await expect(h.runtime.db.query("UPDATE journal_entries SET data = jsonb_set(data, '{body}', '\"I sent nothing\"') WHERE dispute_id = $1 AND seq = 3", [d.disputeId])).rejects.toThrow(/append-only/);
+      await expect(h.runtime.db.query("UPDATE journal_entries SET data = jsonb_set(data, '{authorRole}', '\"SELLER\"') WHERE dispute_id = $1 AND seq = 3", [d.disputeId])).rejects.toThrow(/append-only/);
 
-      // Someone with superuser rights turns the guard off and edits history.
+      // Someone with superuser rights turns the guard off and edits history (the content is sealed: they edit what is not).
       await h.runtime.db.transaction(async (tx) => {
-        await tx.query('ALTER TABLE journal_entries DISABLE TRIGGER journal_entries_append_only');
-        await tx.query("UPDATE journal_entries SET data = jsonb_set(data, '{body}', '\"I sent nothing\"') WHERE dispute_id = $1 AND seq = 3", [d.disputeId]);
-        await tx.query('ALTER TABLE journal_entries ENABLE TRIGGER journal_entries_append_only');
+        await tx.query('ALTER TABLE journal_entries DISABLE TRIGGER journal_entries_reseal_only');
+        await tx.query("UPDATE journal_entries SET data = jsonb_set(data, '{authorRole}', '\"SELLER\"') WHERE dispute_id = $1 AND seq = 3", [d.disputeId]);
+        await tx.query('ALTER TABLE journal_entries ENABLE TRIGGER journal_entries_reseal_only');
       });
       const res = await api().get(`/api/v1/disputes/${d.disputeId}/export`).set(asAdmin());
       expect(res.status).toBe(200);
       expect(res.body.verification).toMatchObject({ verified: false, brokenAt: 3 });
     });
 
-    it('when an evidence row is rewritten behind the journal, then the export names it', async () => {
+    it('when an evidence row is sealed again with other content behind the journal, then the export names it', async () => {
       const d = await assignedDispute();
       const added = await post(d.disputeId, 'evidence', as(h, d.buyerId), { body: 'Receipt', attachments: [{ name: 'r.pdf', sha256: 'e'.repeat(64) }] });
       expect((await api().get(`/api/v1/disputes/${d.disputeId}/export`).set(asAdmin())).body.verification).toEqual({ verified: true });
-      await h.runtime.db.transaction(async (tx) => {
-        await tx.query('ALTER TABLE evidence DISABLE TRIGGER evidence_append_only');
-        await tx.query(`UPDATE evidence SET attachments = '[{"name":"r.pdf","sha256":"${'f'.repeat(64)}"}]' WHERE id = $1`, [added.body.id]);
-        await tx.query('ALTER TABLE evidence ENABLE TRIGGER evidence_append_only');
-      });
+      // Whoever holds the key may re-seal a row (key rotation does), but not change what it says unnoticed.
+      const forged = { body: 'Receipt', attachments: [{ name: 'r.pdf', sha256: 'f'.repeat(64) }] };
+      const s = seal(h.deps.keyring, JSON.stringify(forged), `dispute-evidence:v1:${d.disputeId}:${added.body.id}`);
+      await h.runtime.db.query('UPDATE evidence SET key_id = $2, iv = $3, tag = $4, ciphertext = $5 WHERE id = $1', [added.body.id, s.keyId, s.iv, s.tag, s.ciphertext]);
       const res = await api().get(`/api/v1/disputes/${d.disputeId}/export`).set(asAdmin());
       expect(res.body.verification).toEqual({ verified: false, evidenceMismatch: [added.body.id] });
     });

@@ -1,5 +1,6 @@
 import type { Router } from 'express';
 import { identityOf, idempotency, parse, requireAuth, requireSession, serviceRouter } from '@orrange/http';
+import { idempotencyProtection } from '@orrange/secrets';
 import * as useCases from '../domain/dispute.use-cases';
 import type { DisputeDeps } from '../domain/dispute.use-cases';
 import { assignBodySchema, evidenceBodySchema, idParamsSchema, listQuerySchema, resolveBodySchema } from './dispute.schemas';
@@ -7,7 +8,8 @@ import { assignBodySchema, evidenceBodySchema, idParamsSchema, listQuerySchema, 
 /** API.md's disputes: thin routes that validate, call a use case and answer. */
 export function disputeRoutes(deps: DisputeDeps): Router {
   const router = serviceRouter();
-  router.use('/api/v1/disputes', requireAuth, idempotency(deps.db));
+  // Stored answers are sealed: an evidence answer carries its body, which may hold bank details.
+  router.use('/api/v1/disputes', requireAuth, idempotency(deps.db, { protect: idempotencyProtection(deps.keyring) }));
 
   router.get('/api/v1/disputes', async (req, res) => {
     res.json(await useCases.listDisputes(deps, identityOf(req), parse(listQuerySchema, req.query)));

@@ -1,5 +1,6 @@
 import type { Tx } from '@orrange/db';
 import { ASSET_SCALES, FIAT_SCALE, normalize, type Asset } from '@orrange/money';
+import { open, openText, seal, sealToText, type EncryptionKeyring, type SealedColumn } from '@orrange/secrets';
 import type { Attachment, AuthorRole, DisputeCase, DisputeStatus, Evidence, Outcome, PartySide } from '../domain/dispute';
 import type { JournalEntry } from '../domain/journal';
 
@@ -149,44 +150,77 @@ export async function markSettled(tx: Tx, id: string, at: Date): Promise<void> {
   await tx.query('UPDATE disputes SET settled_at = $2 WHERE id = $1', [id, at]);
 }
 
+/** An item as stored: its body and attachments sealed (key_id, iv, tag, ciphertext), or in the clear when written before sealing. */
 interface EvidenceRow {
   id: string;
   dispute_id: string;
   author_id: string;
   author_role: AuthorRole;
-  body: string;
+  body: string | null;
   attachments: Attachment[];
+  key_id: string | null;
+  iv: Buffer | null;
+  tag: Buffer | null;
+  ciphertext: Buffer | null;
   created_at: Date;
 }
 
-const toEvidence = (r: EvidenceRow): Evidence => ({ id: r.id, disputeId: r.dispute_id, authorId: r.author_id, authorRole: r.author_role, body: r.body, attachments: r.attachments, createdAt: r.created_at });
-
-export async function insertEvidence(tx: Tx, e: Evidence): Promise<void> {
-  await tx.query('INSERT INTO evidence (id, dispute_id, author_id, author_role, body, attachments, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
-    e.id, e.disputeId, e.authorId, e.authorRole, e.body, JSON.stringify(e.attachments), e.createdAt,
-  ]);
+/** What is sealed of an item: everything its author wrote. */
+interface EvidenceContent {
+  body: string;
+  attachments: Attachment[];
 }
 
-/** Evidence of a case, oldest first. Bounded: a case holds at most EVIDENCE_PER_CASE_MAX items. */
-export async function listEvidence(db: Sql, disputeId: string): Promise<Evidence[]> {
+/** Binds an item's ciphertext to its case and id: sealed content cannot be moved to another item. */
+const evidenceAad = (disputeId: string, id: string) => `dispute-evidence:v1:${disputeId}:${id}`;
+
+function evidenceContent(keyring: EncryptionKeyring, r: EvidenceRow): EvidenceContent {
+  if (r.key_id === null) return { body: r.body!, attachments: r.attachments };
+  return JSON.parse(open(keyring, { keyId: r.key_id, iv: r.iv!, tag: r.tag!, ciphertext: r.ciphertext! }, evidenceAad(r.dispute_id, r.id))) as EvidenceContent;
+}
+
+const toEvidence = (keyring: EncryptionKeyring, r: EvidenceRow): Evidence => ({
+  id: r.id, disputeId: r.dispute_id, authorId: r.author_id, authorRole: r.author_role, ...evidenceContent(keyring, r), createdAt: r.created_at,
+});
+
+/** Stores an item sealed; `bytes` is what it counts for against the case's limit (the database cannot measure ciphertext). */
+export async function insertEvidence(tx: Tx, keyring: EncryptionKeyring, e: Evidence, bytes: number): Promise<void> {
+  const content: EvidenceContent = { body: e.body, attachments: e.attachments };
+  const s = seal(keyring, JSON.stringify(content), evidenceAad(e.disputeId, e.id));
+  await tx.query(
+    'INSERT INTO evidence (id, dispute_id, author_id, author_role, key_id, iv, tag, ciphertext, content_bytes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
+    [e.id, e.disputeId, e.authorId, e.authorRole, s.keyId, s.iv, s.tag, s.ciphertext, bytes, e.createdAt],
+  );
+}
+
+/** Evidence of a case, oldest first, opened. Bounded: a case holds at most EVIDENCE_PER_CASE_MAX items. */
+export async function listEvidence(db: Sql, keyring: EncryptionKeyring, disputeId: string): Promise<Evidence[]> {
   const rows = await db.query<EvidenceRow>('SELECT * FROM evidence WHERE dispute_id = $1 ORDER BY created_at, id', [disputeId]);
-  return rows.map(toEvidence);
+  return rows.map((row) => toEvidence(keyring, row));
 }
 
-/**
- * How many evidence items a case holds and their size as domain evidenceBytes measures it (UTF-8 bytes of the
- * body, and of each attachment's name and url, plus its 64-character hash), in one round trip.
- */
+/** How many evidence items a case holds and their size as domain evidenceBytes measured it, in one round trip. */
 export async function evidenceTotals(tx: Tx, disputeId: string): Promise<{ count: number; bytes: number }> {
   const [row] = await tx.query<{ count: number; bytes: string }>(
-    `SELECT count(*)::int AS count,
-            coalesce(sum(octet_length(e.body) + (SELECT coalesce(sum(octet_length(a->>'name') + octet_length(coalesce(a->>'url', '')) + 64), 0)
-                                                  FROM jsonb_array_elements(e.attachments) a)), 0)::text AS bytes
-       FROM evidence e WHERE e.dispute_id = $1`,
+    'SELECT count(*)::int AS count, coalesce(sum(content_bytes), 0)::text AS bytes FROM evidence WHERE dispute_id = $1',
     [disputeId],
   );
   return { count: row!.count, bytes: Number(row!.bytes) };
 }
+
+/** For pnpm secrets:reencrypt: every item not sealed under the active key, plaintext ones included, by id. */
+export const sealedEvidence: SealedColumn<EvidenceRow & { cursor: string }> = {
+  name: 'dispute.evidence',
+  stale: (tx, activeKid, after, limit) =>
+    tx.query(
+      `SELECT id::text AS cursor, * FROM evidence WHERE key_id IS DISTINCT FROM $1 AND ($2::uuid IS NULL OR id > $2::uuid) ORDER BY id LIMIT $3 FOR UPDATE`,
+      [activeKid, after, limit],
+    ),
+  async reseal(tx, keyring, row) {
+    const s = seal(keyring, JSON.stringify(evidenceContent(keyring, row)), evidenceAad(row.dispute_id, row.id));
+    await tx.query(`UPDATE evidence SET body = NULL, attachments = '[]', key_id = $2, iv = $3, tag = $4, ciphertext = $5 WHERE id = $1`, [row.id, s.keyId, s.iv, s.tag, s.ciphertext]);
+  },
+};
 
 /** Which parties submitted evidence (the arbitrator's own notes do not count). */
 export async function sidesWithEvidence(tx: Tx, disputeId: string): Promise<PartySide[]> {
@@ -225,22 +259,66 @@ interface JournalRow {
 }
 
 /**
+ * The journal's fields that hold what a person wrote (an evidence item's body and attachments): stored sealed, under
+ * `sealed`, bound to the entry. The entry's hash is the hash of the content in the clear, so the chain verifies the
+ * same however often the content is sealed again.
+ */
+const JOURNAL_SEALED_FIELDS = ['body', 'attachments'] as const;
+const journalAad = (disputeId: string, seq: number) => `dispute-journal:v1:${disputeId}:${seq}`;
+
+function sealJournalData(keyring: EncryptionKeyring | undefined, disputeId: string, seq: number, data: JournalEntry['data']): JournalEntry['data'] {
+  const secret = Object.fromEntries(Object.entries(data).filter(([field]) => (JOURNAL_SEALED_FIELDS as readonly string[]).includes(field)));
+  if (Object.keys(secret).length === 0) return data;
+  if (!keyring) throw new Error(`journal entry ${disputeId}/${seq} holds sealed fields but no keyring was given`);
+  const rest = Object.fromEntries(Object.entries(data).filter(([field]) => !(field in secret)));
+  return { ...rest, sealed: sealToText(keyring, JSON.stringify(secret), journalAad(disputeId, seq)) };
+}
+
+function openJournalData(keyring: EncryptionKeyring, disputeId: string, seq: number, data: JournalEntry['data']): JournalEntry['data'] {
+  if (typeof data.sealed !== 'string') return data;
+  const { sealed, ...rest } = data;
+  return { ...rest, ...(JSON.parse(openText(keyring, sealed, journalAad(disputeId, seq))) as JournalEntry['data']) };
+}
+
+/**
  * Appends one entry and moves the case's head, in one statement (one round trip); the caller holds the
  * case row lock. A data-modifying WITH always runs to completion, so the insert happens though nothing reads it.
+ * An entry carrying evidence content needs the keyring: that content is stored sealed.
  */
-export async function appendJournal(tx: Tx, e: JournalEntry): Promise<void> {
+export async function appendJournal(tx: Tx, e: JournalEntry, keyring?: EncryptionKeyring): Promise<void> {
   await tx.query(
     `WITH entry AS (
        INSERT INTO journal_entries (dispute_id, seq, action, actor_id, data, prev_hash, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8))
      UPDATE disputes SET journal_seq = $2, journal_head = $7 WHERE id = $1`,
-    [e.disputeId, e.seq, e.action, e.actorId, JSON.stringify(e.data), e.prevHash, e.hash, e.createdAt],
+    [e.disputeId, e.seq, e.action, e.actorId, JSON.stringify(sealJournalData(keyring, e.disputeId, e.seq, e.data)), e.prevHash, e.hash, e.createdAt],
   );
 }
 
-export async function readJournal(db: Sql, disputeId: string): Promise<JournalEntry[]> {
+/** A case's journal in the clear (sealed fields opened), as it was hashed. */
+export async function readJournal(db: Sql, keyring: EncryptionKeyring, disputeId: string): Promise<JournalEntry[]> {
   const rows = await db.query<JournalRow>('SELECT * FROM journal_entries WHERE dispute_id = $1 ORDER BY seq', [disputeId]);
-  return rows.map((r) => ({ disputeId: r.dispute_id, seq: r.seq, action: r.action, actorId: r.actor_id, data: r.data, prevHash: r.prev_hash, hash: r.hash, createdAt: r.created_at.toISOString() }));
+  return rows.map((r) => ({
+    disputeId: r.dispute_id, seq: r.seq, action: r.action, actorId: r.actor_id, data: openJournalData(keyring, r.dispute_id, r.seq, r.data),
+    prevHash: r.prev_hash, hash: r.hash, createdAt: r.created_at.toISOString(),
+  }));
 }
+
+/** For pnpm secrets:reencrypt: entries whose evidence content is in the clear or sealed under another key. */
+export const sealedJournal: SealedColumn<JournalRow & { cursor: string }> = {
+  name: 'dispute.journal_entries',
+  stale: (tx, activeKid, after, limit) =>
+    tx.query(
+      `SELECT json_build_array(dispute_id, seq)::text AS cursor, * FROM journal_entries
+        WHERE (data ?| ARRAY['body', 'attachments'] OR left(data->>'sealed', length($1)) <> $1)
+          AND ($2::text IS NULL OR (dispute_id, seq) > ($2::json->>0, ($2::json->>1)::int))
+        ORDER BY dispute_id, seq LIMIT $3 FOR UPDATE`,
+      [`v1.${activeKid}.`, after, limit],
+    ),
+  async reseal(tx, keyring, row) {
+    const data = sealJournalData(keyring, row.dispute_id, row.seq, openJournalData(keyring, row.dispute_id, row.seq, row.data));
+    await tx.query('UPDATE journal_entries SET data = $3 WHERE dispute_id = $1 AND seq = $2', [row.dispute_id, row.seq, JSON.stringify(data)]);
+  },
+};
 
 export async function countCasesByStatus(db: Sql): Promise<Array<{ status: DisputeStatus; n: number }>> {
   return db.query('SELECT status, count(*)::int AS n FROM disputes GROUP BY status');

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Database, Tx } from '@orrange/db';
 import { ASSET_SCALES, FIAT_SCALE, normalize, type Asset } from '@orrange/money';
 import type { EventPayload } from '@orrange/queue';
+import type { EncryptionKeyring } from '@orrange/secrets';
 import { conflict, decodeCursor, encodeCursor } from '@orrange/http';
 import { z } from 'zod';
 import * as repo from '../data/dispute.repository';
@@ -32,12 +33,17 @@ export interface DisputeEventDeps {
 
 export interface DisputeDeps extends DisputeEventDeps {
   db: Database;
+  /** Seals evidence at rest (and the journal's copy of it, and stored answers that carry it): it may hold bank details. */
+  keyring: EncryptionKeyring;
 }
 
-/** Appends to the case journal; the caller holds the case row lock, so the chain can never fork. */
-async function record(tx: Tx, c: DisputeCase, input: JournalInput, at: Date): Promise<DisputeCase> {
+/**
+ * Appends to the case journal; the caller holds the case row lock, so the chain can never fork. An entry that
+ * copies evidence content needs the keyring to store it sealed.
+ */
+async function record(tx: Tx, c: DisputeCase, input: JournalInput, at: Date, keyring?: EncryptionKeyring): Promise<DisputeCase> {
   const entry = nextEntry(c.id, { seq: c.journalSeq, hash: c.journalHead }, input, at);
-  await repo.appendJournal(tx, entry);
+  await repo.appendJournal(tx, entry, keyring);
   return { ...c, journalSeq: entry.seq, journalHead: entry.hash };
 }
 
@@ -141,7 +147,7 @@ export async function getDispute(deps: DisputeDeps, actor: Actor, id: string) {
   const c = await repo.findCase(deps.db, id);
   if (!c) throw disputeNotFound();
   authorizeRead(c, actor);
-  return disputeView(c, await repo.listEvidence(deps.db, id));
+  return disputeView(c, await repo.listEvidence(deps.db, deps.keyring, id));
 }
 
 export interface ListQuery {
@@ -177,8 +183,9 @@ export async function addEvidence(deps: DisputeDeps, actor: Actor, id: string, i
       if (totals.bytes + evidenceBytes(evidence) > EVIDENCE_BYTES_PER_CASE_MAX) {
         throw conflict('DISPUTE.EVIDENCE_LIMIT', `A dispute holds at most ${EVIDENCE_BYTES_PER_CASE_MAX / 1024} KiB of evidence; ${Math.max(0, EVIDENCE_BYTES_PER_CASE_MAX - totals.bytes)} bytes are left.`);
       }
-      await repo.insertEvidence(tx, evidence);
-      await record(tx, c, { action: 'EVIDENCE_ADDED', actorId: actor.userId, data: { evidenceId: evidence.id, authorRole, ...(evidenceRecord(evidence) as Record<string, JsonValue>) } }, evidence.createdAt);
+      await repo.insertEvidence(tx, deps.keyring, evidence, evidenceBytes(evidence));
+      const data = { evidenceId: evidence.id, authorRole, ...(evidenceRecord(evidence) as Record<string, JsonValue>) };
+      await record(tx, c, { action: 'EVIDENCE_ADDED', actorId: actor.userId, data }, evidence.createdAt, deps.keyring);
       return evidenceView(evidence);
     },
     { retryable: true },
@@ -200,7 +207,7 @@ export async function assignDispute(deps: DisputeDeps, actor: Actor, id: string,
     { retryable: true },
   );
   if (firstAssignment) deps.metrics.timeToAssignment.observe(secondsSince(c.createdAt, c.assignedAt!));
-  return disputeView(c, await repo.listEvidence(deps.db, id));
+  return disputeView(c, await repo.listEvidence(deps.db, deps.keyring, id));
 }
 
 /**
@@ -224,7 +231,7 @@ export async function resolveDispute(deps: DisputeDeps, actor: Actor, id: string
     { retryable: true },
   );
   deps.metrics.timeToResolution.observe(secondsSince(c.createdAt, c.resolvedAt!));
-  return disputeView(c, await repo.listEvidence(deps.db, id));
+  return disputeView(c, await repo.listEvidence(deps.db, deps.keyring, id));
 }
 
 /** The case, its evidence and its whole journal from one snapshot, with the hash chain re-verified. */
@@ -234,7 +241,7 @@ export async function exportDispute(deps: DisputeDeps, actor: Actor, id: string)
       const c = await repo.findCase(tx, id);
       if (!c) throw disputeNotFound();
       authorizeExport(c, actor);
-      const [evidence, journal] = await Promise.all([repo.listEvidence(tx, id), repo.readJournal(tx, id)]);
+      const [evidence, journal] = await Promise.all([repo.listEvidence(tx, deps.keyring, id), repo.readJournal(tx, deps.keyring, id)]);
       const chain = verifyChain(journal, { seq: c.journalSeq, hash: c.journalHead });
       const evidenceMismatch = evidenceNotInJournal(evidence, journal);
       const verification = evidenceMismatch.length ? { ...chain, verified: false, evidenceMismatch } : chain;
@@ -244,7 +251,7 @@ export async function exportDispute(deps: DisputeDeps, actor: Actor, id: string)
   );
 }
 
-/** The size an evidence item counts for against EVIDENCE_BYTES_PER_CASE_MAX (repo.evidenceTotals measures stored ones alike). */
+/** The size an evidence item counts for against EVIDENCE_BYTES_PER_CASE_MAX, stored beside its sealed content (repo.evidenceTotals sums it). */
 export function evidenceBytes(e: { body: string; attachments: readonly Attachment[] }): number {
   return Buffer.byteLength(e.body) + e.attachments.reduce((sum, a) => sum + Buffer.byteLength(a.name) + Buffer.byteLength(a.url ?? '') + 64, 0);
 }
