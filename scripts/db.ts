@@ -4,14 +4,17 @@
  *   db:migrate    apply every service's pending migrations (each in its own schema)
  *   db:seed       create the admin from ADMIN_EMAIL / ADMIN_PASSWORD (never promotes an existing account)
  *   db:health     Postgres and Redis reachability and latency, pool stats, migration status per service
- *   db:studio     Prisma Studio for one service: `pnpm db:studio <service>`
+ *   db:studio     Prisma Studio for one service: `pnpm db:studio <service>` (without one: asks which)
  *   db:reset      drop and recreate the database, then setup (refuses with NODE_ENV=production)
- *   dev:database  check Postgres and Redis, then setup, then health: a development database from nothing
+ *   dev:database  check Postgres and Redis, setup, health, then the whole stack from its sources, each service
+ *                 restarted when its code changes: development from nothing in one command
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { createInterface } from 'node:readline/promises';
 import { Database, databaseName } from '@orrange/db';
-import { dropDatabase, ensureDatabase, migrateAll, migrationStatus, OperatorError, pingPostgres, pingRedis } from './lib/infra';
+import { dropDatabase, ensureDatabase, migrateAll, migrationStatus, OperatorError, pingPostgres, pingRedis, runningSlowStatements, slowestStatements } from './lib/infra';
+import { serveStack } from './lib/serve';
 import { loadDotEnv, ROOT, serviceDir, SERVICES, setting } from './lib/services';
 
 const log = (line: string) => console.log(`[db] ${line}`);
@@ -40,6 +43,9 @@ async function health(): Promise<boolean> {
   log(`postgres ok: ${pgInfo.latencyMs} ms round trip, server ${pgInfo.version}, ${pgInfo.connections}/${pgInfo.maxConnections} connections in use`);
   const redisInfo = await pingRedis(setting('REDIS_URL'));
   log(`redis ok: ${redisInfo.latencyMs} ms round trip, server ${redisInfo.version}`);
+  const maxMemory = redisInfo.maxMemory === '0B' ? 'no maxmemory' : `maxmemory ${redisInfo.maxMemory}`;
+  log(`redis memory: ${redisInfo.usedMemory} used (peak ${redisInfo.peakMemory}), ${maxMemory}, policy ${redisInfo.maxMemoryPolicy}`);
+  log(`redis clients: ${redisInfo.connectedClients}/${redisInfo.maxClients} connected, ${redisInfo.blockedClients} blocked`);
 
   const db = new Database({ url, name: 'db-health', max: 4, healthIntervalMs: 0 });
   try {
@@ -51,6 +57,16 @@ async function health(): Promise<boolean> {
     await db.close();
   }
 
+  const slow = await slowestStatements(url);
+  if (slow.source === 'unavailable') log(`slowest statements: unavailable (${slow.hint})`);
+  else {
+    log(`slowest statements (pg_stat_statements, by mean time): ${slow.statements.length ? '' : 'none recorded yet'}`);
+    for (const s of slow.statements) log(`  ${s.meanMs} ms mean, ${s.calls} calls, ${s.totalMs} ms total: ${truncate(s.query)}`);
+  }
+  const running = await runningSlowStatements(url);
+  log(`statements running longer than 1 s now: ${running.length ? '' : 'none'}`);
+  for (const r of running) log(`  pid ${r.pid}, ${r.runningMs} ms, ${r.state}: ${truncate(r.query)}`);
+
   let healthy = true;
   for (const status of await migrationStatus(url)) {
     const problems = [status.pending.length && `${status.pending.length} pending`, status.failed.length && `${status.failed.length} failed`].filter(Boolean);
@@ -58,6 +74,11 @@ async function health(): Promise<boolean> {
     log(`migrations ${status.service} (schema ${status.schema}): ${status.applied} applied${problems.length ? `, ${problems.join(', ')} — run pnpm db:migrate` : ', up to date'}`);
   }
   return healthy;
+}
+
+/** A statement's text shortened for one log line. */
+function truncate(query: string, length = 160): string {
+  return query.length > length ? `${query.slice(0, length - 1)}…` : query;
 }
 
 async function reset(): Promise<void> {
@@ -68,11 +89,35 @@ async function reset(): Promise<void> {
   await setup();
 }
 
-function studio(name: string | undefined): Promise<void> {
-  const service = SERVICES.find((s) => s.name === name);
-  if (!service) throw new OperatorError(`usage: pnpm db:studio <${SERVICES.map((s) => s.name).join('|')}>`);
+/**
+ * Prisma Studio reads one schema file, and each service's models live in its own schema: without a service named,
+ * a terminal is asked which one; anything else gets the usage line.
+ */
+async function chooseService(name: string | undefined): Promise<(typeof SERVICES)[number]> {
+  const usage = `usage: pnpm db:studio <${SERVICES.map((s) => s.name).join('|')}>`;
+  if (name) {
+    const service = SERVICES.find((s) => s.name === name);
+    if (!service) throw new OperatorError(`unknown service ${name}; ${usage}`);
+    return service;
+  }
+  if (!process.stdin.isTTY) throw new OperatorError(usage);
+  const prompt = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    SERVICES.forEach((s, i) => console.log(`  ${i + 1}. ${s.name} (schema ${s.schema})`));
+    const answer = (await prompt.question('Open Prisma Studio on which service? ')).trim();
+    const service = SERVICES[Number(answer) - 1] ?? SERVICES.find((s) => s.name === answer);
+    if (!service) throw new OperatorError(`no service ${answer}; ${usage}`);
+    return service;
+  } finally {
+    prompt.close();
+  }
+}
+
+async function studio(name: string | undefined): Promise<void> {
+  const service = await chooseService(name?.startsWith('-') ? undefined : name);
   return new Promise((resolve) => {
-    const child = spawn(path.join(ROOT, 'node_modules/.bin/prisma'), ['studio', ...process.argv.slice(4).filter((arg) => arg !== '--')], {
+    const args = process.argv.slice(3).filter((arg) => arg !== '--' && arg !== service.name);
+    const child = spawn(path.join(ROOT, 'node_modules/.bin/prisma'), ['studio', ...args], {
       cwd: serviceDir(service.name),
       stdio: 'inherit',
       env: { ...process.env, DATABASE_URL: setting('DATABASE_URL'), NODE_OPTIONS: '--conditions=@orrange/source' },
@@ -85,6 +130,7 @@ async function devDatabase(): Promise<void> {
   await pingRedis(setting('REDIS_URL'));
   await setup();
   await health();
+  await serveStack({ mode: 'source', watch: true });
 }
 
 async function main(): Promise<void> {

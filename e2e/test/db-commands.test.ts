@@ -31,11 +31,20 @@ describe('end to end: the database commands', () => {
 
     const health = await pnpm('db:health');
     for (const service of SERVICES) expect(health).toMatch(new RegExp(`migrations ${service.name} \\(schema ${service.schema}\\): \\d+ applied, up to date`));
+    expect(health).toMatch(/\[db\] redis memory: \S+ used \(peak \S+\), (no maxmemory|maxmemory \S+), policy \S+/);
+    expect(health).toMatch(/\[db\] redis clients: [1-9]\d*\/\d+ connected, \d+ blocked/);
+    // The machine's Postgres may or may not preload pg_stat_statements: either the list, or how to enable it.
+    expect(health).toMatch(/\[db\] slowest statements( \(pg_stat_statements, by mean time\): |: unavailable \(pg_stat_statements is (not loaded: add shared_preload_libraries|loaded but not created))/);
+    expect(health).toMatch(/\[db\] statements running longer than 1 s now: /);
     expect(await describeSchemas(bare.url)).toEqual(await describeSchemas(reference.url));
 
     // Applied already: running it again changes nothing and still succeeds.
     await pnpm('db:migrate');
     expect(await describeSchemas(bare.url)).toEqual(await describeSchemas(reference.url));
+  });
+
+  it('when db:studio is run without a service and no terminal to ask, then it prints the usage and exits non-zero', async () => {
+    await expect(pnpm('db:studio')).rejects.toThrow(/\[db\] usage: pnpm db:studio <user\|order-book\|trade-execution\|dispute>/);
   });
 
   it('when ADMIN_EMAIL belongs to an account that is not an admin, then db:seed exits non-zero with a clear message and promotes nobody', async () => {

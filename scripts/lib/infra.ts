@@ -44,7 +44,25 @@ export async function pingPostgres(databaseUrl: string): Promise<{ latencyMs: nu
   });
 }
 
-export async function pingRedis(redisUrl: string): Promise<{ latencyMs: number; version: string }> {
+export interface RedisInfo {
+  latencyMs: number;
+  version: string;
+  usedMemory: string;
+  peakMemory: string;
+  /** `0B` means no limit. */
+  maxMemory: string;
+  maxMemoryPolicy: string;
+  connectedClients: number;
+  blockedClients: number;
+  maxClients: number;
+}
+
+/** One field of an INFO answer (`name:value` lines). */
+function infoField(info: string, name: string): string {
+  return new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim() ?? 'unknown';
+}
+
+export async function pingRedis(redisUrl: string): Promise<RedisInfo> {
   const redis = new Redis(redisUrl, { ...redisTlsOptions(redisUrl, process.env.REDIS_TLS_CA_FILE), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3000 });
   let lastError: Error | undefined;
   redis.on('error', (error) => (lastError = error));
@@ -53,8 +71,18 @@ export async function pingRedis(redisUrl: string): Promise<{ latencyMs: number; 
     const startedAt = performance.now();
     await redis.ping();
     const latencyMs = Math.round((performance.now() - startedAt) * 100) / 100;
-    const info = await redis.info('server');
-    return { latencyMs, version: /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown' };
+    const info = [await redis.info('server'), await redis.info('memory'), await redis.info('clients')].join('\n');
+    return {
+      latencyMs,
+      version: infoField(info, 'redis_version'),
+      usedMemory: infoField(info, 'used_memory_human'),
+      peakMemory: infoField(info, 'used_memory_peak_human'),
+      maxMemory: infoField(info, 'maxmemory_human'),
+      maxMemoryPolicy: infoField(info, 'maxmemory_policy'),
+      connectedClients: Number(infoField(info, 'connected_clients')),
+      blockedClients: Number(infoField(info, 'blocked_clients')),
+      maxClients: Number(infoField(info, 'maxclients')),
+    };
   } catch (error) {
     throw new OperatorError(`Redis is not reachable at ${redactUrl(redisUrl)} (${(lastError ?? (error as Error)).message}); ${START_HINT}.`);
   } finally {
@@ -157,5 +185,54 @@ export async function migrationStatus(databaseUrl: string): Promise<MigrationSta
       });
     }
     return statuses;
+  });
+}
+
+/** How many of the slowest statements db:health lists. */
+export const SLOW_STATEMENTS_LISTED = 5;
+/** A statement running longer than this is listed by db:health as running now. */
+const RUNNING_SLOW_MS = 1_000;
+
+export type SlowStatements =
+  | { source: 'pg_stat_statements'; statements: Array<{ query: string; calls: number; meanMs: number; totalMs: number }> }
+  | { source: 'unavailable'; hint: string };
+
+/**
+ * The statements of this database that took longest on average, from pg_stat_statements when the server loads it
+ * and the extension exists in the database; otherwise how to enable it (it must be preloaded, so it cannot be
+ * switched on from here).
+ */
+export async function slowestStatements(databaseUrl: string): Promise<SlowStatements> {
+  return withClient(databaseUrl, async (client) => {
+    const { rows: state } = await client.query<{ preloaded: boolean; created: boolean }>(
+      `SELECT 'pg_stat_statements' = ANY (string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ',')) AS preloaded,
+              EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') AS created`,
+    );
+    const { preloaded, created } = state[0]!;
+    if (!preloaded) {
+      return { source: 'unavailable', hint: "pg_stat_statements is not loaded: add shared_preload_libraries = 'pg_stat_statements' to postgresql.conf (compose: -c shared_preload_libraries=pg_stat_statements), restart Postgres, then run CREATE EXTENSION pg_stat_statements in this database" };
+    }
+    if (!created) return { source: 'unavailable', hint: `pg_stat_statements is loaded but not created in ${databaseName(databaseUrl)}: run CREATE EXTENSION pg_stat_statements there` };
+    const { rows } = await client.query<{ query: string; calls: string; mean_ms: number; total_ms: number }>(
+      `SELECT regexp_replace(query, '\\s+', ' ', 'g') AS query, calls, round(mean_exec_time::numeric, 2)::float8 AS mean_ms, round(total_exec_time::numeric, 1)::float8 AS total_ms
+         FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+        ORDER BY mean_exec_time DESC LIMIT $1`,
+      [SLOW_STATEMENTS_LISTED],
+    );
+    return { source: 'pg_stat_statements', statements: rows.map((r) => ({ query: r.query, calls: Number(r.calls), meanMs: r.mean_ms, totalMs: r.total_ms })) };
+  });
+}
+
+/** Statements of this database running longer than RUNNING_SLOW_MS right now (pg_stat_activity: always there). */
+export async function runningSlowStatements(databaseUrl: string): Promise<Array<{ pid: number; runningMs: number; state: string; query: string }>> {
+  return withClient(databaseUrl, async (client) => {
+    const { rows } = await client.query<{ pid: number; running_ms: number; state: string; query: string }>(
+      `SELECT pid, (extract(epoch FROM clock_timestamp() - query_start) * 1000)::int AS running_ms, state, regexp_replace(query, '\\s+', ' ', 'g') AS query
+         FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle' AND query_start < clock_timestamp() - make_interval(secs => $1 / 1000.0)
+        ORDER BY query_start LIMIT $2`,
+      [RUNNING_SLOW_MS, SLOW_STATEMENTS_LISTED],
+    );
+    return rows.map((r) => ({ pid: r.pid, runningMs: r.running_ms, state: r.state, query: r.query }));
   });
 }

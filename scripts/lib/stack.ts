@@ -23,6 +23,8 @@ export interface StackOptions {
   mode: 'dist' | 'source';
   /** Where each line of output goes; `start` prefixes and prints, tests keep it quiet. */
   onLine?: (label: string, line: string, color: number) => void;
+  /** In `source` mode: run under `node --watch`, which restarts the service when a file it imports changes. */
+  watch?: boolean;
   /** Extra flags for node in `dist` mode, e.g. `--cpu-prof` (which NODE_OPTIONS does not accept). */
   nodeArgs?: string[];
 }
@@ -40,7 +42,7 @@ export function launch(spec: ProcessSpec, options: StackOptions, color = COLORS[
   const [command, args] =
     options.mode === 'dist'
       ? [process.execPath, [...(options.nodeArgs ?? []), '--enable-source-maps', path.join(dir, 'dist/index.js')]]
-      : [process.execPath, ['--import', TSX_LOADER, '--conditions=@orrange/source', '--enable-source-maps', path.join(dir, 'src/index.ts')]];
+      : [process.execPath, [...(options.watch ? ['--watch'] : []), '--import', TSX_LOADER, '--conditions=@orrange/source', '--enable-source-maps', path.join(dir, 'src/index.ts')]];
   const child = spawn(command, args, { cwd: dir, env: { ...process.env, ...spec.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   for (const stream of [child.stdout, child.stderr]) {
     let buffered = '';
