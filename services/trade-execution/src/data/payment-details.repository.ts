@@ -1,4 +1,4 @@
-import type { Sealed } from '@orrange/secrets';
+import { open, paymentMethodAad, seal, type Sealed, type SealedColumn } from '@orrange/secrets';
 import type { SqlExecutor } from '@orrange/queue';
 
 /** A trade's snapshot of the seller's payment method, sealed as the user service stored it. */
@@ -34,3 +34,33 @@ export async function recordPaymentDetailsRead(db: SqlExecutor, read: PaymentDet
     read.tradeId, read.ownerId, read.readerId, read.readerRole, read.requestId,
   ]);
 }
+
+interface SealedDetailsRow {
+  cursor: string;
+  trade_id: string;
+  method_id: string;
+  owner_id: string;
+  key_id: string;
+  iv: Buffer;
+  tag: Buffer;
+  ciphertext: Buffer;
+}
+
+/**
+ * For pnpm secrets:reencrypt: snapshots sealed under any key but the active one, by trade. A snapshot keeps the AAD
+ * of the saved method it copied (owner and method id), so it is sealed again under that same AAD.
+ */
+export const sealedPaymentDetails: SealedColumn<SealedDetailsRow> = {
+  name: 'trade.trade_payment_details',
+  stale: (tx, activeKid, after, limit) =>
+    tx.query<SealedDetailsRow>(
+      `SELECT trade_id AS cursor, trade_id, method_id::text, owner_id::text, key_id, iv, tag, ciphertext FROM trade_payment_details
+        WHERE key_id <> $1 AND ($2::text IS NULL OR trade_id > $2) ORDER BY trade_id LIMIT $3 FOR UPDATE`,
+      [activeKid, after, limit],
+    ),
+  async reseal(tx, keyring, row) {
+    const aad = paymentMethodAad(row.owner_id, row.method_id);
+    const s = seal(keyring, open(keyring, { keyId: row.key_id, iv: row.iv, tag: row.tag, ciphertext: row.ciphertext }, aad), aad);
+    await tx.query('UPDATE trade_payment_details SET key_id = $2, iv = $3, tag = $4, ciphertext = $5 WHERE trade_id = $1', [row.trade_id, s.keyId, s.iv, s.tag, s.ciphertext]);
+  },
+};

@@ -1,4 +1,4 @@
-import type { Sealed } from '@orrange/secrets';
+import { open, paymentMethodAad, seal, type Sealed, type SealedColumn } from '@orrange/secrets';
 import type { Sql } from './sql';
 
 export interface StoredPaymentMethod extends Sealed {
@@ -32,3 +32,29 @@ export async function deletePaymentMethod(sql: Sql, userId: string, id: string):
   const [row] = await sql.query<{ type: string }>(`DELETE FROM payment_methods WHERE id = $1 AND user_id = $2 RETURNING type`, [id, userId]);
   return row;
 }
+
+interface SealedMethodRow {
+  cursor: string;
+  id: string;
+  user_id: string;
+  key_id: string;
+  iv: Buffer;
+  tag: Buffer;
+  ciphertext: Buffer;
+}
+
+/** For pnpm secrets:reencrypt: payment methods sealed under any key but the active one, by id. */
+export const sealedPaymentMethods: SealedColumn<SealedMethodRow> = {
+  name: 'users.payment_methods',
+  stale: (tx, activeKid, after, limit) =>
+    tx.query<SealedMethodRow>(
+      `SELECT id::text AS cursor, id, user_id, key_id, iv, tag, ciphertext FROM payment_methods
+        WHERE key_id <> $1 AND ($2::uuid IS NULL OR id > $2::uuid) ORDER BY id LIMIT $3 FOR UPDATE`,
+      [activeKid, after, limit],
+    ),
+  async reseal(tx, keyring, row) {
+    const aad = paymentMethodAad(row.user_id, row.id);
+    const s = seal(keyring, open(keyring, { keyId: row.key_id, iv: row.iv, tag: row.tag, ciphertext: row.ciphertext }, aad), aad);
+    await tx.query('UPDATE payment_methods SET key_id = $2, iv = $3, tag = $4, ciphertext = $5 WHERE id = $1', [row.id, s.keyId, s.iv, s.tag, s.ciphertext]);
+  },
+};
