@@ -131,6 +131,23 @@ export function releaseSellHoldCall(release: HoldRelease): FunctionCall {
   return { sql: `SELECT ${TRADE_SCHEMA}.release_sell_hold($1, $2, $3, $4::numeric) AS outcome`, params: [r.orderId, r.userId, r.asset, r.remaining] };
 }
 
+/** An edited SELL order's hold: `delta` more (or, negative, less) is held, so that it holds exactly `remaining`. */
+export const holdAdjustmentSchema = z
+  .object({ orderId: id, userId: id, asset: assetSchema, delta: z.string().regex(/^-?\d{1,20}(\.\d{1,8})?$/), remaining: decimal, editId: z.string().uuid() })
+  .strict()
+  .refine((a) => isPositiveDecimal(a.remaining, ASSET_SCALES[a.asset]), { message: 'remaining must be positive and within the asset\'s decimals', path: ['remaining'] });
+export type HoldAdjustment = z.infer<typeof holdAdjustmentSchema>;
+
+/**
+ * The call that makes an edited SELL order's hold follow its new remainder (trade-execution's adjust_sell_hold), in
+ * the transaction that edits the order, under the market lock. Its one row's `outcome` is OK, INSUFFICIENT (the
+ * seller's balance cannot cover an increase: nothing moved) or DUPLICATE (this edit moved its amount before).
+ */
+export function adjustSellHoldCall(adjustment: HoldAdjustment): FunctionCall {
+  const a = holdAdjustmentSchema.parse(adjustment);
+  return { sql: `SELECT ${TRADE_SCHEMA}.adjust_sell_hold($1, $2, $3, $4::numeric, $5::numeric, $6::uuid) AS outcome`, params: [a.orderId, a.userId, a.asset, a.delta, a.remaining, a.editId] };
+}
+
 /** Outcomes as the functions answered them, checked to be one per item: anything else is a broken contract. */
 export function ledgerOutcomes(outcomes: unknown, expected: number, what: string): LedgerOutcome[] {
   const valid = Array.isArray(outcomes) && outcomes.length === expected && outcomes.every((o) => o === 'OK' || o === 'INSUFFICIENT' || o === 'DUPLICATE');

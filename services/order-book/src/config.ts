@@ -16,11 +16,18 @@ export const configSchema = baseServiceSchema.extend({
   /** The merchant role's own limits, as venues give their verified merchants. */
   MERCHANT_ORDERS_OPEN_MAX: limit(1000),
   MERCHANT_TRADES_OPEN_MAX: limit(1000),
+  /** How often the sweeper looks for orders past their expiresAt (expiry is a row, not a job). */
+  ORDER_EXPIRY_SWEEP_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
 });
 
 export type Config = z.infer<typeof configSchema>;
 
 const limitsSchema = configSchema.pick({ ORDERS_OPEN_MAX: true, TRADES_OPEN_AS_BUYER_MAX: true, BUYER_CANCELS_MAX: true, MERCHANT_ORDERS_OPEN_MAX: true, MERCHANT_TRADES_OPEN_MAX: true });
+
+/** How often the expiry sweeper runs, from a config the runtime holds. */
+export function expirySweepMsOf(config: object): number {
+  return configSchema.pick({ ORDER_EXPIRY_SWEEP_MS: true }).parse(config).ORDER_EXPIRY_SWEEP_MS;
+}
 
 /** The abuse limits of a config the runtime holds (read once at boot: the runtime keeps the parsed object it was given). */
 export function limitsOf(config: object): Limits {

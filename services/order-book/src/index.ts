@@ -1,15 +1,21 @@
 import { createRuntime, serve } from '@orrange/runtime';
 import { createApp } from './app';
 import { readConfig, SCHEMA } from './config';
+import { orderBookOf } from './order-book';
 
 /**
- * Composition root: config → runtime (db, redis, outbox relay) → app → listen → graceful shutdown. The order book
- * consumes no queue: holds and trades are opened inside its own transactions (trade-execution's SQL functions).
+ * Composition root: config → runtime (db, redis, outbox relay) → app → listen → graceful shutdown, and the order
+ * expiry sweeper. The order book consumes no queue: holds and trades are opened inside its own transactions
+ * (trade-execution's SQL functions).
  */
 async function main(): Promise<void> {
   const config = readConfig();
   const runtime = createRuntime({ service: 'order-book', schema: SCHEMA, config });
-  await serve(runtime, createApp({ runtime }), config.PORT);
+  const { expiry } = orderBookOf(runtime);
+  await serve(runtime, createApp({ runtime }), config.PORT, [() => expiry.stop()], () => {
+    runtime.start();
+    expiry.start();
+  });
 }
 
 main().catch((error: unknown) => {

@@ -1,6 +1,7 @@
 import { Counter } from 'prom-client';
-import type { Runtime } from '@orrange/runtime';
-import { limitsOf } from './config';
+import type { Runtime, Sweeper } from '@orrange/runtime';
+import { expirySweepMsOf, limitsOf } from './config';
+import { orderExpirySweeper } from './domain/expiry-sweeper';
 import { BookCache } from './data/book-cache';
 import type { OrderBookDeps } from './domain/order-book.deps';
 import { MarketBatcher } from './domain/place-order.use-case';
@@ -8,6 +9,8 @@ import { MarketBatcher } from './domain/place-order.use-case';
 export interface OrderBook {
   deps: OrderBookDeps;
   bookCache: BookCache;
+  /** Expires orders past their expiresAt (started by index.ts; tests sweep with sweepNow). */
+  expiry: Sweeper;
 }
 
 const built = new WeakMap<Runtime, OrderBook>();
@@ -25,7 +28,8 @@ export function orderBookOf(runtime: Runtime): OrderBook {
       batcher: new MarketBatcher(() => deps),
       limits: limitsOf(runtime.config),
     };
-    book = { bookCache, deps };
+    const expiry = orderExpirySweeper(deps, { intervalMs: expirySweepMsOf(runtime.config), logger: runtime.logger, registry: runtime.registry });
+    book = { bookCache, deps, expiry };
     built.set(runtime, book);
   }
   return book;

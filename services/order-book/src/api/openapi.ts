@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { openApiDocument, operation, schemaOf } from '@orrange/http';
-import { listOrdersQuery, myOrdersQuery, orderBookQuery, placeOrderBody, takeOrderBody } from './order.schemas';
+import { listOrdersQuery, myOrdersQuery, orderBookQuery, patchOrderBody, placeOrderBody, takeOrderBody } from './order.schemas';
 
 const decimal = { type: 'string', pattern: '^\\d+(\\.\\d+)?$' };
 const order = {
@@ -80,11 +80,38 @@ export const openapi = openApiDocument(
         summary: 'One order (public fields; the owner also sees rejectReason)', tags, params: [idParam],
         responses: { 200: { description: 'The order', schema: { type: 'object', required: ['order'], properties: { order: ref('Order') } } }, 404: { description: 'No such order' } },
       }),
+      patch: operation({
+        summary: 'Edit an own open order: price (loses time priority), amount (never down to what is filled; a SELL\'s hold follows it), minFill, minFiat, maxFiat, payment methods, terms, window, expiresAt. An order that crosses the book afterwards matches at once',
+        tags, auth: true, body: patchOrderBody, params: [idParam],
+        responses: {
+          200: { description: 'Edited (and its fills, if it matched)', schema: { type: 'object', required: ['order', 'fills'], properties: { order: ref('Order'), fills: { type: 'array', items: ref('Fill') } } } },
+          400: { description: 'Invalid body' }, 401: { description: 'Not signed in' }, 404: { description: 'No such order (or not yours)' },
+          409: { description: 'ORDER.INVALID_STATE (not open), ORDER.AMOUNT_BELOW_FILLED, or WALLET.INSUFFICIENT_FUNDS (a SELL\'s larger amount beyond the balance)' },
+        },
+      }),
       delete: operation({
         summary: 'Cancel an own pending, open or partly filled order; a SELL order\'s unfilled hold is released', tags, auth: true, params: [idParam],
         responses: {
           200: { description: 'Cancelled', schema: { type: 'object', required: ['order'], properties: { order: ref('Order') } } },
           401: { description: 'Not signed in' }, 404: { description: 'No such order (or not yours)' }, 409: { description: 'ORDER.INVALID_STATE' },
+        },
+      }),
+    },
+    '/api/v1/orders/{id}/pause': {
+      post: operation({
+        summary: 'Pause an own open order: out of the book and of matching; a SELL keeps its hold', tags, auth: true, params: [idParam],
+        responses: {
+          200: { description: 'Paused', schema: { type: 'object', required: ['order'], properties: { order: ref('Order') } } },
+          401: { description: 'Not signed in' }, 404: { description: 'No such order (or not yours)' }, 409: { description: 'ORDER.INVALID_STATE: not open' },
+        },
+      }),
+    },
+    '/api/v1/orders/{id}/resume': {
+      post: operation({
+        summary: 'Resume a paused order: back in the book with time priority from now, matched at once against what it crosses', tags, auth: true, params: [idParam],
+        responses: {
+          200: { description: 'Resumed', schema: { type: 'object', required: ['order', 'fills'], properties: { order: ref('Order'), fills: { type: 'array', items: ref('Fill') } } } },
+          401: { description: 'Not signed in' }, 404: { description: 'No such order (or not yours)' }, 409: { description: 'ORDER.INVALID_STATE: not open' },
         },
       }),
     },

@@ -74,6 +74,28 @@ export const placeOrderBody = z
     if (body.paymentMethodIds && new Set(body.paymentMethodIds).size !== body.paymentMethodIds.length) ctx.addIssue({ code: 'custom', path: ['paymentMethodIds'], message: 'must be unique' });
   });
 
+/** PATCH /orders/:id: any of the owner's choices; null clears minFiat, maxFiat or expiresAt. Amounts are checked against the order's asset. */
+export const patchOrderBody = z
+  .object({
+    price: positiveDecimal(FIAT_SCALE).optional(),
+    amount: decimalString.optional(),
+    minFill: decimalString.optional(),
+    minFiat: fiatLimit.nullable().optional(),
+    maxFiat: fiatLimit.nullable().optional(),
+    paymentMethods: z.array(paymentMethodSchema).min(1).max(PAYMENT_METHODS_MAX).optional(),
+    paymentMethodIds: z.array(z.string().uuid()).max(PAYMENT_METHODS_MAX).optional(),
+    terms: z.string().max(TERMS_LENGTH_MAX).nullable().optional(),
+    paymentWindowMinutes: z.number().int().min(15).max(1440).optional(),
+    expiresAt: expiresAt.nullable().optional(),
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    if (Object.keys(body).length === 0) ctx.addIssue({ code: 'custom', path: [], message: 'must change something' });
+    fiatLimitsInOrder({ minFiat: body.minFiat ?? undefined, maxFiat: body.maxFiat ?? undefined }, ctx);
+    if (body.paymentMethods && new Set(body.paymentMethods).size !== body.paymentMethods.length) ctx.addIssue({ code: 'custom', path: ['paymentMethods'], message: 'must be unique' });
+    if (body.paymentMethodIds && new Set(body.paymentMethodIds).size !== body.paymentMethodIds.length) ctx.addIssue({ code: 'custom', path: ['paymentMethodIds'], message: 'must be unique' });
+  });
+
 export const takeOrderBody = z.object({ amount: decimalString, paymentMethod: paymentMethodSchema }).strict();
 
 const limit = z.coerce.number().int().min(1).max(PAGE_LIMIT_MAX).default(PAGE_LIMIT_DEFAULT);
@@ -100,3 +122,6 @@ export const myOrdersQuery = z.object({ status: z.enum(ORDER_STATUSES).optional(
 export const orderBookQuery = z.object({ asset: assetSchema, fiatCurrency: fiatSchema, depth: z.coerce.number().int().min(1).max(100).default(20) }).strict();
 
 export const orderIdParam = z.string().uuid();
+
+/** Actions without a body (pause, resume) accept none or an empty object. */
+export const emptyBody = z.object({}).strict();

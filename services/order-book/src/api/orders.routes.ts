@@ -1,6 +1,7 @@
 import type { Request, Router } from 'express';
 import { hasRole, idempotentInTransaction, identityOf, notFound, parse, requireAuth, serviceRouter, validationFailed } from '@orrange/http';
-import { toUnits, ASSET_SCALES, FIAT_SCALE, type Asset } from '@orrange/money';
+import { isPositiveDecimal, toUnits, ASSET_SCALES, FIAT_SCALE, type Asset } from '@orrange/money';
+import type { z } from 'zod';
 import type { Database } from '@orrange/db';
 import type { BookCache } from '../data/book-cache';
 import { findOrder, listOpenOrders, listUserOrders, paymentMethodTypes } from '../data/order.repository';
@@ -8,10 +9,11 @@ import { cancelOrder } from '../domain/cancel-order.use-case';
 import { formatPrice, orderView } from '../domain/order';
 import type { OrderBookDeps } from '../domain/order-book.deps';
 import type { Placed } from '../domain/match-batch';
+import { editOrder, pauseOrder, resumeOrder, type OrderPatch } from '../domain/edit-order.use-case';
 import { placeOrder } from '../domain/place-order.use-case';
 import { takeOrder } from '../domain/take-order.use-case';
 import { bookCursor, decodeCursor, encodeCursor, seqCursor } from './cursor';
-import { normalizePaymentMethod, listOrdersQuery, myOrdersQuery, orderBookQuery, orderIdParam, placeOrderBody, takeOrderBody } from './order.schemas';
+import { emptyBody, normalizePaymentMethod, listOrdersQuery, myOrdersQuery, orderBookQuery, orderIdParam, patchOrderBody, placeOrderBody, takeOrderBody } from './order.schemas';
 
 export interface OrdersRouterDeps {
   db: Database;
@@ -88,6 +90,27 @@ export function ordersRouter({ db, deps, bookCache }: OrdersRouterDeps): Router 
     res.json({ order: orderView(order, userId) });
   });
 
+  router.patch('/api/v1/orders/:id', requireAuth, async (req, res) => {
+    const userId = identityOf(req).userId;
+    const id = orderId(req);
+    const body = parse(patchOrderBody, req.body);
+    const placed = await editOrder(deps, userId, id, (asset) => orderPatch(body, asset));
+    res.json({ order: orderView(placed.order, userId), fills: placed.fills });
+  });
+
+  router.post('/api/v1/orders/:id/pause', requireAuth, async (req, res) => {
+    const userId = identityOf(req).userId;
+    parse(emptyBody, req.body ?? {});
+    res.json({ order: orderView((await pauseOrder(deps, userId, orderId(req))).order, userId) });
+  });
+
+  router.post('/api/v1/orders/:id/resume', requireAuth, async (req, res) => {
+    const userId = identityOf(req).userId;
+    parse(emptyBody, req.body ?? {});
+    const placed = await resumeOrder(deps, userId, orderId(req));
+    res.json({ order: orderView(placed.order, userId), fills: placed.fills });
+  });
+
   router.post('/api/v1/orders/:id/take', requireAuth, idempotentInTransaction(db, async (req, res, claim) => {
     const userId = identityOf(req).userId;
     const id = orderId(req);
@@ -113,6 +136,29 @@ async function savedMethodTypes(db: Database, userId: string, ids: string[]): Pr
   if (found.length !== ids.length) throw validationFailed([{ path: 'paymentMethodIds', message: 'must be ids of your saved payment methods' }]);
   const typeOf = new Map(found.map((m) => [m.id, normalizePaymentMethod(m.type)]));
   return [...new Set(ids.map((id) => typeOf.get(id)!))];
+}
+
+/** A PATCH body in the domain's units; amounts at the order's asset's decimals (a 400 otherwise). */
+function orderPatch(body: z.infer<typeof patchOrderBody>, asset: Asset): OrderPatch {
+  const scale = ASSET_SCALES[asset];
+  const units = (path: 'amount' | 'minFill', value: string | undefined) => {
+    if (value === undefined) return undefined;
+    if (!isPositiveDecimal(value, scale)) throw validationFailed([{ path, message: `must be a positive decimal string with at most ${scale} decimals` }]);
+    return toUnits(value, scale);
+  };
+  const cents = (value: string | null | undefined) => (value === undefined ? undefined : value === null ? null : toUnits(value, FIAT_SCALE));
+  return {
+    price: cents(body.price) ?? undefined,
+    amount: units('amount', body.amount),
+    minFill: units('minFill', body.minFill),
+    minFiat: cents(body.minFiat),
+    maxFiat: cents(body.maxFiat),
+    paymentMethods: body.paymentMethods,
+    paymentMethodIds: body.paymentMethodIds,
+    terms: body.terms,
+    paymentWindowMinutes: body.paymentWindowMinutes,
+    expiresAt: body.expiresAt,
+  };
 }
 
 /** Ids are UUIDs; anything else cannot exist, so it is a 404 like any unknown order. */

@@ -1,4 +1,4 @@
-import { ASSET_SCALES, FIAT_SCALE, numericUnits, type Asset, type FiatCurrency } from '@orrange/money';
+import { ASSET_SCALES, FIAT_SCALE, fromUnits, numericUnits, type Asset, type FiatCurrency } from '@orrange/money';
 import type { Tx } from '@orrange/db';
 import { buyerRoomExpression, buyerStandingCall, ledgerOutcomes, openTradesExpression, placeSellHoldsExpression, queryTogether, tradeOpeningsJson, type LedgerOutcome, type SqlExecutor, type TradeOpening } from '@orrange/queue';
 import type { BuyerStanding } from '../domain/limits';
@@ -362,23 +362,67 @@ function matchJson(m: MatchRecord) {
 }
 
 /**
- * Cancels an order the caller has locked (its market and its row), runs `alongside` (the release of a SELL's
- * hold), and raises the market's sequence: one round trip. Returns the cancelled order, the rows of `alongside`,
- * and the new sequence.
+ * Closes an order the caller has locked (its market and its row): CANCELLED by its owner, or EXPIRED at its
+ * expiresAt; runs `alongside` (the release of a SELL's hold), and raises the market's sequence: one round trip.
+ * Returns the closed order, the rows of `alongside`, and the new sequence.
  */
-export async function cancelAndBump(tx: SqlExecutor, order: Order, alongside: Array<{ sql: string; params: unknown[] }>): Promise<{ order: Order; alongside: unknown[][]; sequence: bigint }> {
+export async function closeAndBump(tx: SqlExecutor, order: Order, status: 'CANCELLED' | 'EXPIRED', alongside: Array<{ sql: string; params: unknown[] }>): Promise<{ order: Order; alongside: unknown[][]; sequence: bigint }> {
   const results = await queryTogether(tx, [
     {
-      sql: `UPDATE orders SET status = 'CANCELLED', live = false, updated_at = now() WHERE id = $1 AND status = ANY($2::text[]) RETURNING ${ORDER_COLUMNS}`,
-      params: [order.id, CANCELLABLE_STATUSES],
+      sql: `UPDATE orders SET status = $3, live = false, updated_at = now() WHERE id = $1 AND status = ANY($2::text[]) RETURNING ${ORDER_COLUMNS}`,
+      params: [order.id, CANCELLABLE_STATUSES, status],
     },
     ...alongside,
     { sql: bumpSequenceSql('$1', '$2'), params: [order.asset, order.fiatCurrency] },
   ]);
   const [row] = results[0] as unknown as OrderRow[];
-  if (!row) throw new Error(`order ${order.id}: locked as ${order.status} but not cancelled`);
+  if (!row) throw new Error(`order ${order.id}: locked as ${order.status} but not closed`);
   const [bumped] = results[results.length - 1] as unknown as Array<{ sequence: string }>;
   return { order: toOrder(row), alongside: results.slice(1, 1 + alongside.length), sequence: BigInt(bumped!.sequence) };
+}
+
+/**
+ * Writes an owner's edit of an order the caller has locked (terms, limits, amount with its remainder, paused), with
+ * a new time priority when `renewPriority` (a new price, a resume), runs `alongside` (a SELL hold's adjustment), and
+ * raises the market's sequence: one round trip. Returns the order as written, the rows of `alongside`, the sequence.
+ */
+export async function editAndBump(tx: SqlExecutor, order: Order, renewPriority: boolean, alongside: Array<{ sql: string; params: unknown[] }>): Promise<{ order: Order; alongside: unknown[][]; sequence: bigint }> {
+  const scale = ASSET_SCALES[order.asset];
+  const results = await queryTogether(tx, [
+    {
+      sql: `UPDATE orders SET price = $2::numeric, amount = $3::numeric, remaining = $4::numeric, min_fill = $5::numeric, min_fiat = $6::numeric, max_fiat = $7::numeric,
+              payment_methods = $8::text[], payment_method_ids = $9::uuid[], terms = $10, payment_window_minutes = $11, expires_at = $12::timestamptz, paused = $13,
+              live = status IN ('OPEN', 'PARTIALLY_FILLED') AND NOT $13,
+              seq = CASE WHEN $14::boolean THEN nextval(pg_get_serial_sequence('orders', 'seq')) ELSE seq END, updated_at = now()
+            WHERE id = $1 AND status IN ('OPEN', 'PARTIALLY_FILLED') RETURNING ${ORDER_COLUMNS}`,
+      params: [
+        order.id, formatPrice(order.price), fromUnits(order.amount, scale), fromUnits(order.remaining, scale), fromUnits(order.minFill, scale),
+        order.minFiat === null ? null : formatPrice(order.minFiat), order.maxFiat === null ? null : formatPrice(order.maxFiat),
+        order.paymentMethods, order.paymentMethodIds, order.terms, order.paymentWindowMinutes, order.expiresAt?.toISOString() ?? null, order.paused, renewPriority,
+      ],
+    },
+    ...alongside,
+    { sql: bumpSequenceSql('$1', '$2'), params: [order.asset, order.fiatCurrency] },
+  ]);
+  const [row] = results[0] as unknown as OrderRow[];
+  if (!row) throw new Error(`order ${order.id}: locked as ${order.status} but not edited`);
+  const [bumped] = results[results.length - 1] as unknown as Array<{ sequence: string }>;
+  return { order: toOrder(row), alongside: results.slice(1, 1 + alongside.length), sequence: BigInt(bumped!.sequence) };
+}
+
+/** The standing of one buyer, to send ahead of the locks: trade-execution's buyer_standing. */
+export function buyerStandingStatement(userId: string, cancelsMax: number): { sql: string; params: unknown[] } {
+  return { sql: `SELECT user_id, open_trades, suspended_until FROM ${buyerStandingCall('ARRAY[$1::text]', '$2::int')}`, params: [userId, cancelsMax] };
+}
+
+/** Orders past their expiresAt that are still open, most overdue first (orders_expiry_idx), leaving out `skipped`. */
+export async function dueExpiredOrderIds(db: SqlExecutor, limit: number, skipped: string[] = []): Promise<string[]> {
+  const rows = await db.query<{ id: string }>(
+    `SELECT id FROM orders WHERE expires_at IS NOT NULL AND expires_at <= now() AND status IN ('PENDING_FUNDS', 'OPEN', 'PARTIALLY_FILLED')
+       AND NOT (id::text = ANY($2::text[])) ORDER BY expires_at LIMIT $1`,
+    [limit, skipped],
+  );
+  return rows.map((r) => r.id);
 }
 
 /** Reads one order; `forUpdate` also takes its row lock. */

@@ -1,6 +1,6 @@
 import { conflict, notFound } from '@orrange/http';
 import { releaseSellHoldCall } from '@orrange/queue';
-import { cancelAndBump, lockAndLoadOrder } from '../data/order.repository';
+import { closeAndBump, lockAndLoadOrder } from '../data/order.repository';
 import { CANCELLABLE_STATUSES, formatAmount, type Order } from './order';
 import type { OrderBookDeps } from './order-book.deps';
 
@@ -17,7 +17,7 @@ export async function cancelOrder(deps: OrderBookDeps, userId: string, orderId: 
       if (!before || before.userId !== userId) throw notFound('ORDER.NOT_FOUND', 'No such order.');
       if (!CANCELLABLE_STATUSES.includes(before.status)) throw conflict('ORDER.INVALID_STATE', 'Only pending, open or partly filled orders can be cancelled.');
       const release = before.side === 'SELL' ? [releaseSellHoldCall({ orderId: before.id, userId: before.userId, asset: before.asset, remaining: formatAmount(before.asset, before.remaining) })] : [];
-      const cancelled = await cancelAndBump(tx, before, release);
+      const cancelled = await closeAndBump(tx, before, 'CANCELLED', release);
       const released = (cancelled.alongside[0]?.[0] as { outcome: string } | undefined)?.outcome;
       if (release.length > 0 && released !== 'OK') throw new Error(`ledger invariant: the hold of order ${before.id} answered ${released} to its release`);
       return cancelled;
