@@ -19,6 +19,8 @@ export interface Stack {
   kill9(label: string): Promise<void>;
   /** Starts a process again with its original spec and waits for its /health. */
   restart(label: string): Promise<void>;
+  /** Stops a process gracefully (SIGTERM) and starts it again with `env` over its spec's (a new keyring, say). */
+  reconfigure(label: string, env: NodeJS.ProcessEnv): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -88,6 +90,11 @@ export async function startStack(options: { env?: NodeJS.ProcessEnv; replicas?: 
     },
     async restart(label) {
       await start(find(label).spec);
+    },
+    async reconfigure(label, changes) {
+      const running = find(label);
+      await stopAll([running], 10_000);
+      await start({ ...running.spec, env: { ...running.spec.env, ...changes } });
     },
     async stop() {
       await stopAll(processes, 10_000);
