@@ -2,7 +2,8 @@
  * The database commands of the root package.json:
  *   db:setup      create the database if missing, migrate every service, seed the admin
  *   db:migrate    apply every service's pending migrations (each in its own schema)
- *   db:seed       create the admin from ADMIN_EMAIL / ADMIN_PASSWORD (never promotes an existing account)
+ *   db:seed       create the admin from ADMIN_EMAIL / ADMIN_PASSWORD (never promotes an existing account), then,
+ *                 outside production, development data through the API of a stack it runs on free ports
  *   db:health     Postgres and Redis reachability and latency, pool stats, migration status per service
  *   db:studio     Prisma Studio for one service: `pnpm db:studio <service>` (without one: asks which)
  *   db:reset      drop and recreate the database, then setup (refuses with NODE_ENV=production)
@@ -13,8 +14,11 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Database, databaseName } from '@orrange/db';
+import { freePort } from '@orrange/testing';
+import { DEV_USER_PASSWORD, seedDevelopmentData } from './lib/dev-data';
 import { dropDatabase, ensureDatabase, migrateAll, migrationStatus, OperatorError, pingPostgres, pingRedis, runningSlowStatements, slowestStatements } from './lib/infra';
 import { serveStack } from './lib/serve';
+import { stackSpecs, startProcesses, stopAll, type StackPorts } from './lib/stack';
 import { loadDotEnv, ROOT, serviceDir, SERVICES, setting } from './lib/services';
 
 const log = (line: string) => console.log(`[db] ${line}`);
@@ -35,6 +39,37 @@ export async function seed(): Promise<void> {
     throw error instanceof SeedRefusedError ? new OperatorError(`seed refused: ${error.message}`) : error;
   });
   log(result.created ? `created admin ${email}` : `admin ${email} already present`);
+}
+
+/** Service log lines kept to explain a failed development seed. */
+const SEED_LOG_LINES_KEPT = 40;
+
+/**
+ * Development data, written through the public API of a stack started for the purpose on free ports (so a stack
+ * already running on the default ones is no obstacle), then stopped. Never in production.
+ */
+async function seedDevData(): Promise<void> {
+  if (process.env.NODE_ENV === 'production') {
+    log('development data: not written with NODE_ENV=production');
+    return;
+  }
+  const ports: StackPorts = { user: await freePort(), 'order-book': await freePort(), 'trade-execution': await freePort(), dispute: await freePort(), gateway: await freePort() };
+  // The seed signs in a handful of times in a row: the per-IP limits of login and registration would stop it.
+  const limits = { RATE_LIMIT_PER_MINUTE: '100000', AUTH_RATE_LIMIT_PER_MINUTE: '100000', LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: '100000' };
+  const env = { DATABASE_URL: setting('DATABASE_URL'), REDIS_URL: setting('REDIS_URL'), LOG_LEVEL: 'warn', ...limits };
+  const lines: string[] = [];
+  log('development data: starting the stack on free ports to write it through the API…');
+  const running = await startProcesses(stackSpecs(env, ports), { mode: 'source', onLine: (label, line) => lines.push(`${label} | ${line}`) });
+  try {
+    const summary = await seedDevelopmentData(`http://127.0.0.1:${ports.gateway}`, { email: setting('ADMIN_EMAIL'), password: setting('ADMIN_PASSWORD') });
+    log(summary.created.length ? `development data: ${summary.created.length} things created` : 'development data: already present, nothing changed');
+    log(`development users (password ${DEV_USER_PASSWORD}): ${summary.users.join(', ')}`);
+  } catch (error) {
+    if (lines.length) console.error(lines.slice(-SEED_LOG_LINES_KEPT).join('\n'));
+    throw error;
+  } finally {
+    await stopAll(running);
+  }
 }
 
 async function health(): Promise<boolean> {
@@ -143,7 +178,8 @@ async function main(): Promise<void> {
       await pingPostgres(setting('DATABASE_URL'));
       return migrateAll(setting('DATABASE_URL'), log);
     case 'seed':
-      return seed();
+      await seed();
+      return seedDevData();
     case 'health':
       if (!(await health())) process.exitCode = 1;
       return;

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '@orrange/testing';
+import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@orrange/testing';
 import { run } from '../../scripts/lib/infra';
 import { ROOT, SERVICES } from '../../scripts/lib/services';
 
@@ -13,8 +13,10 @@ import { ROOT, SERVICES } from '../../scripts/lib/services';
 describe('end to end: the database commands', () => {
   let bare: TestDatabase;
   let reference: TestDatabase;
+  let redis: TestRedis;
 
   beforeAll(async () => {
+    redis = await createTestRedis();
     bare = await createTestDatabase();
     reference = await createTestDatabase(SERVICES.map((s) => ({ schema: s.schema, dir: path.join(ROOT, 'services', s.name, 'prisma/migrations') })));
   });
@@ -22,9 +24,10 @@ describe('end to end: the database commands', () => {
   afterAll(async () => {
     await bare?.drop();
     await reference?.drop();
+    await redis?.cleanup();
   });
 
-  const pnpm = (command: string, env: NodeJS.ProcessEnv = {}) => run('pnpm', [command], { cwd: ROOT, env: { DATABASE_URL: bare.url, NODE_ENV: 'test', ...env } });
+  const pnpm = (command: string, env: NodeJS.ProcessEnv = {}) => run('pnpm', [command], { cwd: ROOT, env: { DATABASE_URL: bare.url, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, NODE_ENV: 'test', ...env } });
 
   it('when db:setup runs on an empty database, then every service is migrated through Prisma, db:health says so, and the schema is the one the tests use', async () => {
     await pnpm('db:setup');
@@ -42,6 +45,26 @@ describe('end to end: the database commands', () => {
     await pnpm('db:migrate');
     expect(await describeSchemas(bare.url)).toEqual(await describeSchemas(reference.url));
   });
+
+  // On the database the first test set up.
+  it('when db:seed runs twice outside production, then the development data is there once: users with wallets, ads in several markets, a trade in every state, disputes', async () => {
+    const first = await pnpm('db:seed');
+    expect(first).toMatch(/\[db\] development data: \d+ things created/);
+    const data = await describeDevData(bare.url);
+    expect(data.users).toEqual(['alice', 'bob', 'carol', 'dave', 'erin']);
+    expect(data.funded).toEqual(['alice', 'bob', 'carol', 'dave']);
+    expect(data.openAdMarkets.length).toBeGreaterThanOrEqual(4);
+    expect(data.tradeStates).toEqual(['AWAITING_PAYMENT', 'CANCELLED', 'COMPLETED', 'DISPUTED', 'PAID', 'RESOLVED']);
+    expect(data.disputes).toEqual(['RESOLVED', 'UNDER_REVIEW']);
+
+    const second = await pnpm('db:seed');
+    expect(second).toMatch(/\[db\] development data: already present, nothing changed/);
+    expect(await describeDevData(bare.url)).toEqual(data);
+
+    // Production: the admin only (already present here), never development users.
+    expect(await pnpm('db:seed', { NODE_ENV: 'production', ADMIN_PASSWORD: 'the-real-admin-password' })).toMatch(/development data: not written with NODE_ENV=production/);
+    expect(await describeDevData(bare.url)).toEqual(data);
+  }, 240_000);
 
   it('when db:studio is run without a service and no terminal to ask, then it prints the usage and exits non-zero', async () => {
     await expect(pnpm('db:studio')).rejects.toThrow(/\[db\] usage: pnpm db:studio <user\|order-book\|trade-execution\|dispute>/);
@@ -61,6 +84,29 @@ describe('end to end: the database commands', () => {
     }
   });
 });
+
+/** What a newcomer would explore, and every row count that a second seed must leave alone. */
+async function describeDevData(url: string) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const column = async (sql: string) => (await client.query<{ v: string }>(sql)).rows.map((r) => r.v);
+  try {
+    return {
+      users: await column(`SELECT username AS v FROM users.users WHERE email LIKE '%@orrange.local' AND email <> 'admin@orrange.local' ORDER BY 1`),
+      funded: await column(`SELECT DISTINCT u.username AS v FROM trade.accounts a JOIN users.users u ON u.id::text = a.owner_id WHERE a.kind <> 'EXTERNAL' AND a.balance > 0 ORDER BY 1`),
+      openAdMarkets: await column(`SELECT DISTINCT asset || '/' || fiat_currency AS v FROM order_book.orders WHERE status = 'OPEN' ORDER BY 1`),
+      tradeStates: await column(`SELECT status::text AS v FROM trade.trades ORDER BY 1`),
+      disputes: await column(`SELECT status::text AS v FROM dispute.disputes ORDER BY 1`),
+      counts: await column(
+        `SELECT format('%s users, %s payment methods, %s orders, %s trades, %s journals, %s feedback, %s messages, %s evidence', (SELECT count(*) FROM users.users), (SELECT count(*) FROM users.payment_methods),
+                (SELECT count(*) FROM order_book.orders), (SELECT count(*) FROM trade.trades), (SELECT count(*) FROM trade.journals), (SELECT count(*) FROM trade.trade_feedback),
+                (SELECT count(*) FROM trade.trade_messages), (SELECT count(*) FROM dispute.evidence)) AS v`,
+      ),
+    };
+  } finally {
+    await client.end();
+  }
+}
 
 /** Every column, constraint, index and function (by a hash of its text) of the services' schemas, in a stable order. */
 async function describeSchemas(url: string): Promise<string[]> {
