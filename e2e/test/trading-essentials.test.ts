@@ -121,6 +121,25 @@ describe('end to end: trading essentials', () => {
     await expectLedgerBalanced(admin);
   });
 
+  it('when an admin sets a market\'s reference price and minimum, then GET /markets shows them and orders outside are 422', async () => {
+    const set = await admin.request('PUT', '/api/v1/admin/markets/ETH/CHF', { referencePrice: '3000.00', minFiat: '100.00' });
+    expect(set.status).toBe(200);
+    expect(set.body).toEqual({ asset: 'ETH', fiatCurrency: 'CHF', referencePrice: '3000.00', referenceSource: 'admin', minFiat: '100.00' });
+    expect((await api.get('/api/v1/markets')).body.data).toContainEqual(set.body);
+    const user = await newUser(api, 'm');
+    const place = (price: string, amount: string) => user.api.post('/api/v1/orders', { side: 'BUY', asset: 'ETH', fiatCurrency: 'CHF', price, amount, paymentMethods: ['SEPA'] });
+    expect((await place('3700.00', '1')).body.code).toBe('ORDER.PRICE_OUT_OF_BAND');
+    expect((await place('3000.00', '0.01')).body.code).toBe('ORDER.BELOW_MINIMUM');
+    const ok = await place('3000.00', '1');
+    expect(ok.status).toBe(201);
+    // The owner edits and pauses the ad through the gateway.
+    const edited = await user.api.patch(`/api/v1/orders/${ok.body.order.id}`, { price: '2900.00', maxFiat: '1000.00' });
+    expect(edited.body.order).toMatchObject({ price: '2900.00', maxFiat: '1000.00' });
+    expect((await user.api.post(`/api/v1/orders/${ok.body.order.id}/pause`)).body.order.paused).toBe(true);
+    expect((await user.api.post(`/api/v1/orders/${ok.body.order.id}/resume`)).body.order.paused).toBe(false);
+    expect((await user.api.request('PUT', '/api/v1/admin/markets/ETH/CHF', { minFiat: '1.00' })).status).toBe(403);
+  });
+
   it.each([
     ['minFiat above maxFiat', { minFiat: '500.00', maxFiat: '100.00' }],
     ['minFiat with 3 decimals', { minFiat: '1.001' }],

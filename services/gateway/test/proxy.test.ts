@@ -47,6 +47,8 @@ describe('gateway proxy', () => {
     ['/api/v1/orders', 'order-book'],
     ['/api/v1/orders/abc', 'order-book'],
     ['/api/v1/orderbook?asset=BTC&fiat=EUR', 'order-book'],
+    ['/api/v1/markets', 'order-book'],
+    ['/api/v1/admin/markets/BTC/EUR', 'order-book'],
     ['/api/v1/wallet/balances', 'trade-execution'],
     ['/api/v1/trades/t1/messages', 'trade-execution'],
     ['/api/v1/stats/volume', 'trade-execution'],

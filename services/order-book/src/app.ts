@@ -2,6 +2,7 @@ import type { Express } from 'express';
 import { createServiceApp } from '@orrange/http';
 import type { Runtime } from '@orrange/runtime';
 import { openapi } from './api/openapi';
+import { marketsRouter } from './api/markets.routes';
 import { ordersRouter } from './api/orders.routes';
 import { orderBookOf } from './order-book';
 
@@ -17,6 +18,7 @@ export function createApp({ runtime }: AppDeps): Express {
     { logger: runtime.logger, registry: runtime.registry, checks: runtime.checks, internalTokenSecret: runtime.config.INTERNAL_TOKEN_SECRET, openapi },
     (app) => {
       app.use(ordersRouter({ db: runtime.db, deps, bookCache }));
+      app.use(marketsRouter({ db: runtime.db, deps }));
     },
   );
 }

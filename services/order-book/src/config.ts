@@ -18,11 +18,21 @@ export const configSchema = baseServiceSchema.extend({
   MERCHANT_TRADES_OPEN_MAX: limit(1000),
   /** How often the sweeper looks for orders past their expiresAt (expiry is a row, not a job). */
   ORDER_EXPIRY_SWEEP_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
+  /** How often each replica reads every market's rules again (an admin's change elsewhere is seen within it). */
+  MARKET_RULES_RELOAD_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  /** How often the markets' reference price from trades (median of the last 24 h of matches) is recomputed. */
+  MARKET_REFERENCE_REFRESH_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
 });
 
 export type Config = z.infer<typeof configSchema>;
 
 const limitsSchema = configSchema.pick({ ORDERS_OPEN_MAX: true, TRADES_OPEN_AS_BUYER_MAX: true, BUYER_CANCELS_MAX: true, MERCHANT_ORDERS_OPEN_MAX: true, MERCHANT_TRADES_OPEN_MAX: true });
+
+/** The market rules cache's timings, from a config the runtime holds. */
+export function marketRulesTimingOf(config: object): { reloadMs: number; medianMs: number } {
+  const c = configSchema.pick({ MARKET_RULES_RELOAD_MS: true, MARKET_REFERENCE_REFRESH_MS: true }).parse(config);
+  return { reloadMs: c.MARKET_RULES_RELOAD_MS, medianMs: c.MARKET_REFERENCE_REFRESH_MS };
+}
 
 /** How often the expiry sweeper runs, from a config the runtime holds. */
 export function expirySweepMsOf(config: object): number {

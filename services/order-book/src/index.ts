@@ -5,16 +5,21 @@ import { orderBookOf } from './order-book';
 
 /**
  * Composition root: config → runtime (db, redis, outbox relay) → app → listen → graceful shutdown, and the order
- * expiry sweeper. The order book consumes no queue: holds and trades are opened inside its own transactions
+ * expiry sweeper and the market rules' refresh. The order book consumes no queue: holds and trades are opened inside its own transactions
  * (trade-execution's SQL functions).
  */
 async function main(): Promise<void> {
   const config = readConfig();
   const runtime = createRuntime({ service: 'order-book', schema: SCHEMA, config });
-  const { expiry } = orderBookOf(runtime);
-  await serve(runtime, createApp({ runtime }), config.PORT, [() => expiry.stop()], () => {
+  const { expiry, deps } = orderBookOf(runtime);
+  const stop = async () => {
+    deps.markets.stop();
+    await expiry.stop();
+  };
+  await serve(runtime, createApp({ runtime }), config.PORT, [stop], () => {
     runtime.start();
     expiry.start();
+    deps.markets.start();
   });
 }
 

@@ -1,6 +1,7 @@
 import { Counter } from 'prom-client';
 import type { Runtime, Sweeper } from '@orrange/runtime';
-import { expirySweepMsOf, limitsOf } from './config';
+import { expirySweepMsOf, limitsOf, marketRulesTimingOf } from './config';
+import { MarketRulesCache } from './domain/market-rules-cache';
 import { orderExpirySweeper } from './domain/expiry-sweeper';
 import { BookCache } from './data/book-cache';
 import type { OrderBookDeps } from './domain/order-book.deps';
@@ -27,6 +28,7 @@ export function orderBookOf(runtime: Runtime): OrderBook {
       tradesOpened: (asset, count) => tradesOpened.inc({ asset }, count),
       batcher: new MarketBatcher(() => deps),
       limits: limitsOf(runtime.config),
+      markets: new MarketRulesCache({ db: runtime.db, logger: runtime.logger, ...marketRulesTimingOf(runtime.config) }),
     };
     const expiry = orderExpirySweeper(deps, { intervalMs: expirySweepMsOf(runtime.config), logger: runtime.logger, registry: runtime.registry });
     book = { bookCache, deps, expiry };

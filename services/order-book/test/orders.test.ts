@@ -399,7 +399,7 @@ describe('orders through the HTTP API', () => {
 
     it('when /openapi.json is asked, then every order-book endpoint is documented', async () => {
       const res = await request(app).get('/openapi.json');
-      expect(Object.keys(res.body.paths).sort()).toEqual(['/api/v1/orderbook', '/api/v1/orders', '/api/v1/orders/mine', '/api/v1/orders/{id}', '/api/v1/orders/{id}/pause', '/api/v1/orders/{id}/resume', '/api/v1/orders/{id}/take']);
+      expect(Object.keys(res.body.paths).sort()).toEqual(['/api/v1/admin/markets/{asset}/{fiatCurrency}', '/api/v1/markets', '/api/v1/orderbook', '/api/v1/orders', '/api/v1/orders/mine', '/api/v1/orders/{id}', '/api/v1/orders/{id}/pause', '/api/v1/orders/{id}/resume', '/api/v1/orders/{id}/take']);
     });
   });
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { openApiDocument, operation, schemaOf } from '@orrange/http';
+import { marketRulesBody } from './markets.routes';
 import { listOrdersQuery, myOrdersQuery, orderBookQuery, patchOrderBody, placeOrderBody, takeOrderBody } from './order.schemas';
 
 const decimal = { type: 'string', pattern: '^\\d+(\\.\\d+)?$' };
@@ -60,8 +61,8 @@ export const openapi = openApiDocument(
           201: { description: 'Placed', schema: { type: 'object', required: ['order', 'fills'], properties: { order: ref('Order'), fills: { type: 'array', items: ref('Fill') } } } },
           400: { description: 'Invalid body (paymentMethodIds that are not the seller\'s saved methods included)' }, 401: { description: 'Not signed in' },
           403: { description: 'TRADE.BUYER_SUSPENDED: a BUY by a buyer 3 of whose trades were cancelled or expired within 24 h (BUYER_CANCELS_MAX), until 24 h after the last' },
+          422: { description: 'ORDER.PRICE_OUT_OF_BAND (more than 20 % from the market\'s reference price), ORDER.BELOW_MINIMUM (worth less than the market\'s minFiat), or Idempotency-Key reused with another body' },
           409: { description: 'WALLET.INSUFFICIENT_FUNDS (a SELL the balance cannot cover), ORDER.LIMIT_REACHED (ORDERS_OPEN_MAX open orders, MERCHANT_ORDERS_OPEN_MAX for merchants), TRADE.LIMIT_REACHED (a BUY by a buyer with TRADES_OPEN_AS_BUYER_MAX open trades), or Idempotency-Key in progress' },
-          422: { description: 'Idempotency-Key reused with another body' },
         },
       }),
       get: operation({
@@ -127,6 +128,23 @@ export const openapi = openApiDocument(
         },
       }),
     },
+    '/api/v1/markets': {
+      get: operation({
+        summary: 'Every market\'s rules (public): the reference price orders must stay within 20 % of (set by an admin, else the median of the last 24 h of trades) and the minimum fiat value of an order',
+        tags: ['markets'],
+        responses: { 200: { description: 'The markets', schema: { type: 'object', required: ['data'], properties: { data: { type: 'array', items: ref('Market') } } } } },
+      }),
+    },
+    '/api/v1/admin/markets/{asset}/{fiatCurrency}': {
+      put: operation({
+        summary: 'Admin (in a session): set or clear (null) a market\'s reference price and minimum fiat value per order', tags: ['admin'], auth: 'session', body: marketRulesBody,
+        params: [{ name: 'asset', in: 'path' as const, schema: { type: 'string' } }, { name: 'fiatCurrency', in: 'path' as const, schema: { type: 'string' } }],
+        responses: {
+          200: { description: 'The market', schema: ref('Market') }, 400: { description: 'Invalid body' }, 401: { description: 'Not signed in' },
+          403: { description: 'Not an admin in a session' }, 404: { description: 'Unsupported asset or fiat currency' },
+        },
+      }),
+    },
     '/api/v1/orderbook': {
       get: operation({
         summary: 'Aggregated order book of a market (public, served from cache)', tags, params: queryParams(orderBookQuery),
@@ -143,5 +161,15 @@ export const openapi = openApiDocument(
       }),
     },
   },
-  { Order: order, Fill: fill },
+  {
+    Order: order,
+    Fill: fill,
+    Market: {
+      type: 'object', required: ['asset', 'fiatCurrency', 'referencePrice', 'referenceSource', 'minFiat'],
+      properties: {
+        asset: { type: 'string' }, fiatCurrency: { type: 'string' }, referencePrice: { ...decimal, nullable: true },
+        referenceSource: { type: 'string', enum: ['trades', 'admin'], nullable: true }, minFiat: { ...decimal, nullable: true },
+      },
+    },
+  },
 );

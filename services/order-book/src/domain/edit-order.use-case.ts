@@ -5,6 +5,7 @@ import type { Asset } from '@orrange/money';
 import { adjustSellHoldCall, type FunctionCall } from '@orrange/queue';
 import { editAndBump, lockAndLoadOrder, standingOf, buyerStandingStatement } from '../data/order.repository';
 import { buyerRoom, tradesOpenMax } from './limits';
+import { marketRefusal } from './market-rules';
 import { matchBatch, type Placed } from './match-batch';
 import { formatAmount, type Order } from './order';
 import type { OrderBookDeps } from './order-book.deps';
@@ -92,6 +93,8 @@ async function changeOrder(deps: OrderBookDeps, userId: string, orderId: string,
       if (!before || before.userId !== userId) throw notFound('ORDER.NOT_FOUND', 'No such order.');
       if (!EDITABLE_STATUSES.includes(before.status)) throw conflict('ORDER.INVALID_STATE', `The order is ${before.status} and can no longer be changed.`);
       const { order, renewPriority } = change(before);
+      const refusal = order.price !== before.price || order.amount !== before.amount ? marketRefusal(deps.markets.rulesFor(order.asset, order.fiatCurrency), order.asset, order.price, order.amount) : undefined;
+      if (refusal) throw refusal;
       const adjustment = holdAdjustment(before, order);
       const written = await editAndBump(tx, order, renewPriority, adjustment ? [adjustment] : []);
       if (adjustment) {

@@ -1,6 +1,7 @@
 import type { Database } from '@orrange/db';
 import type { Asset, FiatCurrency } from '@orrange/money';
 import type { Limits } from './limits';
+import type { MarketRulesCache } from './market-rules-cache';
 import type { MarketBatcher } from './place-order.use-case';
 
 /** What the order-book use cases need from the outside world; built once per runtime (see src/order-book.ts). */
@@ -14,4 +15,6 @@ export interface OrderBookDeps {
   batcher: MarketBatcher;
   /** The abuse limits (configuration). */
   limits: Limits;
+  /** Every market's price band and minimum, in memory. */
+  markets: MarketRulesCache;
 }

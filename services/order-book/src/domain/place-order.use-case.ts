@@ -5,6 +5,7 @@ import { ledgerOutcomes, sellHoldsJson } from '@orrange/queue';
 import { admissionStatement, lockAndLoadCandidates, type Admission, type BuyerLimits } from '../data/order.repository';
 import { firstReadQuery, matchBatch, stoppedAtCap, type FirstRead, type Placed } from './match-batch';
 import { buyerRefusal, buyerRoom, orderLimitReached, ordersOpenMax, tradesOpenMax, type BuyerStanding, type Limits } from './limits';
+import { marketRefusal } from './market-rules';
 import { formatAmount, type Order } from './order';
 import type { OrderBookDeps } from './order-book.deps';
 
@@ -35,9 +36,13 @@ export type PlaceOrderInput = Pick<Order, 'userId' | 'side' | 'asset' | 'fiatCur
  * escrow locked through open_trades: the answer carries the fills with their trade ids, all committed together.
  * A SELL the seller's balance cannot cover is refused (409 WALLET.INSUFFICIENT_FUNDS) and leaves nothing behind;
  * so is an order beyond its owner's open-order limit (409 ORDER.LIMIT_REACHED), and a BUY of a buyer who is
- * suspended (403 TRADE.BUYER_SUSPENDED) or has the most open trades allowed (409 TRADE.LIMIT_REACHED).
+ * suspended (403 TRADE.BUYER_SUSPENDED) or has the most open trades allowed (409 TRADE.LIMIT_REACHED), and an order
+ * outside its market's price band or below its minimum (422 ORDER.PRICE_OUT_OF_BAND, ORDER.BELOW_MINIMUM).
  */
 export async function placeOrder(deps: OrderBookDeps, input: PlaceOrderInput, key?: KeyRecord<Placed>): Promise<Placed> {
+  // The market's rules are in memory: a refused order costs no statement and never reaches the market's queue.
+  const refusal = marketRefusal(deps.markets.rulesFor(input.asset, input.fiatCurrency), input.asset, input.price, input.amount);
+  if (refusal) throw refusal;
   const now = new Date();
   const order: Order = { ...input, id: randomUUID(), remaining: input.amount, status: 'OPEN', paused: false, rejectReason: null, seq: 0n, createdAt: now, updatedAt: now };
   return deps.batcher.submit(order, key);
