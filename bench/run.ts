@@ -13,7 +13,7 @@ import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { redisTlsOptions } from '@orrange/config';
+import { redactUrl, redisTlsOptions } from '@orrange/config';
 import { databaseName, withDatabase } from '@orrange/db';
 import { applyMigrations, deleteKeys, freePort } from '@orrange/testing';
 import { dropDatabase, ensureDatabase, run } from '../scripts/lib/infra';
@@ -284,7 +284,7 @@ async function main(): Promise<void> {
   await run(`${ROOT}/node_modules/.bin/turbo`, ['run', 'build', '--output-logs=errors-only'], { cwd: ROOT, env: { TURBO_TELEMETRY_DISABLED: '1' } });
   const privateRedis = await startPrivateRedis(await freePort());
   const redisUrl = privateRedis?.url ?? setting('REDIS_URL');
-  if (!privateRedis) log(`redis-server could not be started: using ${redisUrl} (its CPU and commands include other clients')`);
+  if (!privateRedis) log(`redis-server could not be started: using ${redactUrl(redisUrl)} (its CPU and commands include other clients')`);
   try {
     const results = await measure(databaseUrl, redisUrl, prefix, startedAt, privateRedis?.pid);
     report(results, startedAt);
