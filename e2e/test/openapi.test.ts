@@ -1,3 +1,9 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { Api, newUser, until } from '../src/client';
 import { OpenApiChecker } from '../src/openapi-check';
@@ -7,8 +13,10 @@ describe('end to end: the OpenAPI document', () => {
   let stack: Stack;
   let api: Api;
 
+  const OPERATOR_TOKEN = `operator-${randomUUID()}`;
+
   beforeAll(async () => {
-    stack = await startStack();
+    stack = await startStack({ env: { OPERATOR_TOKEN } });
     api = new Api(stack.gatewayUrl);
   });
 
@@ -65,5 +73,60 @@ describe('end to end: the OpenAPI document', () => {
     await call(api, 'GET', '/health');
     expect(checker.checked.length).toBeGreaterThan(25);
     expect(checker.bodiesValidated).toBeGreaterThan(20);
+  });
+
+  /** The gateway's merged document and each service's own, as the services serve them. */
+  async function documents(): Promise<Record<string, Record<string, any>>> {
+    const docs: Record<string, Record<string, any>> = { gateway: (await api.get('/docs/openapi.json')).body };
+    for (const service of ['user', 'order-book', 'trade-execution', 'dispute'] as const) {
+      docs[service] = (await new Api(`http://127.0.0.1:${stack.ports[service]}`).get('/openapi.json')).body;
+    }
+    return docs;
+  }
+
+  type Operation = { method: string; path: string; security: Array<Record<string, unknown>> | undefined };
+  const operationsOf = (doc: Record<string, any>): Operation[] =>
+    Object.entries(doc.paths as Record<string, Record<string, { security?: Operation['security'] }>>).flatMap(([path, item]) =>
+      Object.entries(item).map(([method, op]) => ({ method: method.toUpperCase(), path, security: op.security })));
+
+  it('when every document is linted with redocly\'s recommended rules (e2e/redocly.yaml), then there is no error, and every operation declares its security', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'orrange-openapi-'));
+    try {
+      for (const [name, doc] of Object.entries(await documents())) {
+        for (const op of operationsOf(doc)) expect({ op: `${name} ${op.method} ${op.path}`, declared: Array.isArray(op.security) }).toEqual({ op: `${name} ${op.method} ${op.path}`, declared: true });
+        const file = path.join(dir, `${name}.json`);
+        writeFileSync(file, JSON.stringify(doc));
+        const { stdout } = await promisify(execFile)(path.join(__dirname, '../node_modules/.bin/redocly'), ['lint', file, '--config', path.join(__dirname, '../redocly.yaml'), '--format=json'], {
+          env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
+        }).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }));
+        const report = JSON.parse(stdout) as { totals: { errors: number }; problems: Array<{ ruleId: string; severity: string; message: string; location: Array<{ pointer: string }> }> };
+        const errors = report.problems.filter((p) => p.severity === 'error').map((p) => `${name}: ${p.ruleId} ${p.location[0]?.pointer}: ${p.message}`);
+        expect(errors).toEqual([]);
+        expect(report.totals.errors).toBe(0);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('when every documented operation is called without credentials and with an API key, then it answers as its declared security says', async () => {
+    const user = await newUser(api, 'oasec');
+    const apiKey = (await user.api.post('/api/v1/users/me/api-keys', { name: 'every-scope', scopes: ['read', 'trade', 'withdraw'] })).body.key as string;
+    const ops = operationsOf((await documents()).gateway);
+    expect(ops.length).toBeGreaterThan(40);
+    const mismatches: string[] = [];
+    for (const op of ops) {
+      const url = op.path.replace(/\{[^}]+\}/g, () => randomUUID());
+      const body = ['POST', 'PUT', 'PATCH'].includes(op.method) ? {} : undefined;
+      const anyone = op.security!.length === 0 || op.security!.some((requirement) => Object.keys(requirement).length === 0);
+      const acceptsKey = op.security!.some((requirement) => 'apiKey' in requirement);
+      const bare = await api.request(op.method, url, body);
+      if (anyone ? bare.status === 401 : bare.status !== 401) mismatches.push(`${op.method} ${op.path} without credentials: ${bare.status} (security ${JSON.stringify(op.security)})`);
+      if (anyone || op.security!.some((requirement) => 'operatorToken' in requirement)) continue;
+      const keyed = await api.request(op.method, url, body, { 'x-api-key': apiKey });
+      const refusedKey = keyed.status === 401 || keyed.body?.code === 'AUTH.SESSION_REQUIRED';
+      if (acceptsKey ? refusedKey : ![401, 403].includes(keyed.status)) mismatches.push(`${op.method} ${op.path} with an API key: ${keyed.status} ${keyed.body?.code ?? ''} (security ${JSON.stringify(op.security)})`);
+    }
+    expect(mismatches).toEqual([]);
   });
 });

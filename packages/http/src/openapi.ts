@@ -26,10 +26,22 @@ type Json = Record<string, unknown>;
 export interface Operation {
   summary: string;
   tags?: string[];
-  auth?: boolean;
+  /**
+   * Who may call it, declared in the document as `security` on every operation: absent or false, anyone (`[]`);
+   * `'session'`, a signed-in user's bearer token only (admin and arbitrator powers, API keys, payment details);
+   * true, a bearer token or an API key (with the scope the method needs); `'service'`, the gateway only (its signed
+   * identity header: /internal/* operations, which the public document leaves out).
+   */
+  auth?: boolean | 'session' | 'service';
   params?: Array<{ name: string; in: 'path' | 'query' | 'header'; required?: boolean; schema?: Json; description?: string }>;
   body?: z.ZodType;
   responses: Record<number, { description: string; schema?: Json }>;
+}
+
+function securityOf(auth: NonNullable<Operation['auth']>): Json[] {
+  if (auth === 'session') return [{ bearerAuth: [] }];
+  if (auth === 'service') return [{ internalIdentity: [] }];
+  return auth ? [{ bearerAuth: [] }, { apiKey: [] }] : [];
 }
 
 /** Builds one OpenAPI path item entry; error responses share the problem+json schema. */
@@ -49,24 +61,48 @@ export function operation(op: Operation): Json {
   return {
     summary: op.summary,
     ...(op.tags ? { tags: op.tags } : {}),
-    ...(op.auth ? { security: [{ bearerAuth: [] }, { apiKey: [] }] } : {}),
+    security: securityOf(op.auth ?? false),
     ...(op.params ? { parameters: op.params.map((p) => ({ ...p, required: p.in === 'path' ? true : (p.required ?? false), schema: p.schema ?? { type: 'string' } })) } : {}),
     ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(op.body) } } } } : {}),
     responses,
   };
 }
 
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
+
+/** `POST /api/v1/trades/{id}/paid` → `postTradesIdPaid`: unique per method and path, stable while they are. */
+export function operationIdOf(method: string, path: string): string {
+  const words = path.replace(/^\/api\/v\d+/, '').split(/[^A-Za-z0-9]+/).filter(Boolean);
+  return method.toLowerCase() + words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
+}
+
+/** Every operation of `paths` with its operationId (clients generate method names from them). */
+function withOperationIds(paths: Json): Json {
+  return Object.fromEntries(Object.entries(paths).map(([path, item]) => [
+    path,
+    Object.fromEntries(Object.entries(item as Json).map(([method, op]) => [method, HTTP_METHODS.includes(method) ? { operationId: operationIdOf(method, path), ...(op as Json) } : op])),
+  ]));
+}
+
+/** The gateway's signed identity header, which /internal/* operations require (and the public document leaves out). */
+const INTERNAL_IDENTITY_SCHEME = { type: 'apiKey', in: 'header', name: 'X-Orrange-Identity', description: 'The identity the gateway signs with INTERNAL_TOKEN_SECRET: /internal/* operations answer the gateway only.' };
+
+const usesScheme = (paths: Json, scheme: string) =>
+  Object.values(paths).some((item) => Object.values(item as Json).some((op) => ((op as Json).security as Json[] | undefined)?.some((requirement) => scheme in requirement)));
+
 /** A service's document; the gateway merges every service's `paths` and `components.schemas`. */
 export function openApiDocument(title: string, paths: Json, schemas: Json = {}): Json {
   return {
     openapi: '3.0.3',
     info: { title, version: '1.0.0' },
-    paths,
+    servers: [{ url: '/' }],
+    paths: withOperationIds(paths),
     components: {
       schemas: { Problem: problemSchema, ...schemas },
       securitySchemes: {
         bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
         apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        ...(usesScheme(paths, 'internalIdentity') ? { internalIdentity: INTERNAL_IDENTITY_SCHEME } : {}),
       },
     },
   };

@@ -57,7 +57,7 @@ export const openapi = openApiDocument(
       post: operation({
         summary: 'Assign an arbitrator: an arbitrator takes the case for themself, an admin assigns anyone (OPEN → UNDER_REVIEW, emits dispute.assigned)',
         tags,
-        auth: true,
+        auth: 'session',
         params: [idParam, idempotencyKey],
         body: assignBodySchema,
         responses: {
@@ -73,7 +73,7 @@ export const openapi = openApiDocument(
       post: operation({
         summary: 'Resolve: the assigned arbitrator or an admin; SPLIT pays buyerAmount (0 < buyerAmount ≤ amount, asset scale) to the buyer and the rest to the seller. Emits dispute.resolved once',
         tags,
-        auth: true,
+        auth: 'session',
         params: [idParam, idempotencyKey],
         body: resolveBodySchema,
         responses: {

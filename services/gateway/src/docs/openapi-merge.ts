@@ -1,5 +1,5 @@
 import type { Logger } from '@orrange/logger';
-import { problemSchema } from '@orrange/http';
+import { operationIdOf, problemSchema } from '@orrange/http';
 import { requestJson } from '../proxy/http-json';
 import { SERVICES, type ServiceName } from '../proxy/routes';
 import type { Upstreams } from '../proxy/upstream-pool';
@@ -16,18 +16,24 @@ const PUBLIC_PATH_PREFIX = '/api/';
 
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** Operators: OPERATOR_TOKEN as a bearer token. */
+const OPERATOR = { operatorToken: [] };
+
 /** The gateway's own operations, documented beside the services'. */
 const GATEWAY_PATHS: Json = {
   '/health': {
     get: {
+      operationId: operationIdOf('get', '/health'),
       tags: ['gateway'],
+      // Anyone (the statuses), or an operator (every check).
+      security: [{}, OPERATOR],
       summary: 'Health of every service and of the gateway: statuses for everyone (one shared report per HEALTH_CACHE_MS), every check for operators (OPERATOR_TOKEN as a bearer token)',
       responses: { 200: { description: 'ok or degraded' }, 503: { description: 'a service or the gateway Redis is down' } },
     },
   },
-  '/metrics': { get: { tags: ['gateway'], summary: 'Prometheus metrics (operators: OPERATOR_TOKEN as a bearer token)', responses: { 200: { description: 'Prometheus text exposition', content: { 'text/plain': {} } }, 401: { description: 'AUTH.OPERATOR_REQUIRED' } } } },
-  '/docs': { get: { tags: ['gateway'], summary: 'Interactive API documentation', responses: { 200: { description: 'HTML', content: { 'text/html': {} } } } } },
-  '/docs/openapi.json': { get: { tags: ['gateway'], summary: 'This document', responses: { 200: { description: 'OpenAPI 3.0.3' } } } },
+  '/metrics': { get: { operationId: operationIdOf('get', '/metrics'), tags: ['gateway'], security: [OPERATOR], summary: 'Prometheus metrics (operators: OPERATOR_TOKEN as a bearer token)', responses: { 200: { description: 'Prometheus text exposition', content: { 'text/plain': {} } }, 401: { description: 'AUTH.OPERATOR_REQUIRED' } } } },
+  '/docs': { get: { operationId: operationIdOf('get', '/docs'), tags: ['gateway'], security: [], summary: 'Interactive API documentation', responses: { 200: { description: 'HTML', content: { 'text/html': {} } } } } },
+  '/docs/openapi.json': { get: { operationId: operationIdOf('get', '/docs/openapi.json'), tags: ['gateway'], security: [], summary: 'This document', responses: { 200: { description: 'OpenAPI 3.0.3' } } } },
 };
 
 function normalize(document: unknown): ServiceDocument | undefined {
@@ -76,6 +82,7 @@ export class OpenApiAggregator {
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
           apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+          operatorToken: { type: 'http', scheme: 'bearer', description: 'OPERATOR_TOKEN: /metrics, and every check of /health' },
         },
       },
       'x-unavailable-services': unavailable,

@@ -75,7 +75,7 @@ export const openapi = openApiDocument(
     '/api/v1/wallet/ledger': { get: operation({ summary: 'The caller\'s ledger entries, newest first', tags: tags.wallet, auth: true, params: pageParams, responses: { 200: { description: 'A page', schema: page('LedgerEntry') }, ...errors } }) },
     '/api/v1/admin/ledger/verify': {
       get: operation({
-        summary: 'Check the double-entry invariant on the live ledger', tags: tags.admin, auth: true,
+        summary: 'Check the double-entry invariant on the live ledger', tags: tags.admin, auth: 'session',
         responses: { 200: { description: 'ok is true when every asset sums to zero and no user account is negative', schema: { type: 'object', properties: { ok: { type: 'boolean' }, assets: { type: 'array', items: { type: 'object', properties: { asset: { type: 'string' }, sum: decimal, entriesSum: decimal, accounts: { type: 'integer' }, negativeAccounts: { type: 'integer' }, mismatchedAccounts: { type: 'integer' }, unbalancedJournals: { type: 'integer' } } } } } } }, 401: errors[401], 403: { description: 'Not admin, or AUTH.SESSION_REQUIRED (an API key)' } },
       }),
     },
@@ -97,7 +97,7 @@ export const openapi = openApiDocument(
     '/api/v1/stats/markets': { get: operation({ summary: 'Per-market 24 h statistics (public)', tags: tags.stats, responses: { 200: { description: 'Markets that ever traded', schema: { type: 'object', properties: { data: { type: 'array', items: ref('MarketStats') } } } } } }) },
     '/api/v1/admin/stats': {
       get: operation({
-        summary: 'Platform statistics (admin)', tags: tags.admin, auth: true,
+        summary: 'Platform statistics (admin)', tags: tags.admin, auth: 'session',
         responses: { 200: { description: 'Last 24 h and open work', schema: schemaOf(z.object({ activeUsers24h: z.number().int(), trades24h: z.number().int(), volume24h: z.array(z.object({ asset: z.string(), amount: z.string() })), openTrades: z.number().int(), openDisputes: z.number().int() })) }, 401: errors[401], 403: { description: 'Not admin, or AUTH.SESSION_REQUIRED (an API key)' } },
       }),
     },
