@@ -15,6 +15,11 @@ export interface ServiceAppOptions {
   bodyLimit?: string;
   /** The service's OpenAPI document, served at /openapi.json for the gateway to merge. */
   openapi?: object;
+  /**
+   * Paths whose body reaches the handler as the exact bytes sent (a Buffer in `req.body`, any content type)
+   * instead of parsed JSON: webhooks signed over their raw body.
+   */
+  rawBody?: { paths: string[]; limit: string };
 }
 
 /** Strict, case-sensitive routing: a route matches one spelling of its path, never `/x/` or `/X` for `/x`. */
@@ -46,6 +51,7 @@ export function createServiceApp(options: ServiceAppOptions, mount: (app: Expres
   app.use(httpMetrics(options.registry));
   app.use(observabilityRouter(options.registry, options.checks));
   if (options.openapi) app.get('/openapi.json', (_req, res) => res.json(options.openapi));
+  if (options.rawBody) app.use(options.rawBody.paths, express.raw({ type: () => true, limit: options.rawBody.limit }));
   app.use(express.json({ limit: options.bodyLimit ?? '1mb', strict: true }));
   app.use(authenticate(options.internalTokenSecret));
   app.use(requireScopeForMethod);

@@ -1,5 +1,6 @@
 import type { Express } from 'express';
 import { createServiceApp } from '@orrange/http';
+import { CUSTODY_WEBHOOK_PATH, custodyRouter, WEBHOOK_BODY_LIMIT } from './api/custody.routes';
 import { openapi } from './api/openapi';
 import { statsRouter } from './api/stats.routes';
 import { tradesRouter } from './api/trades.routes';
@@ -10,9 +11,10 @@ import type { TradeExecution } from './composition';
 export function createApp(service: TradeExecution): Express {
   const { runtime } = service;
   return createServiceApp(
-    { logger: runtime.logger, registry: runtime.registry, checks: runtime.checks, internalTokenSecret: runtime.config.INTERNAL_TOKEN_SECRET, openapi },
+    { logger: runtime.logger, registry: runtime.registry, checks: runtime.checks, internalTokenSecret: runtime.config.INTERNAL_TOKEN_SECRET, openapi, rawBody: { paths: [CUSTODY_WEBHOOK_PATH], limit: WEBHOOK_BODY_LIMIT } },
     (app) => {
       app.use(walletRouter(service));
+      app.use(custodyRouter(service));
       app.use(tradesRouter(service));
       app.use(statsRouter(service));
     },

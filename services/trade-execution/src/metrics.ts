@@ -1,6 +1,8 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Database } from '@orrange/db';
 import { openTradeCounts } from './data/stats.repository';
+import { WITHDRAWAL_STATES, withdrawalCounts } from './data/withdrawal.repository';
+import type { CustodyMetrics } from './domain/custody';
 import { OPEN_STATES } from './domain/trade-state-machine';
 
 /** Business metrics on /metrics: completed volume per asset (a counter) and open trades by status (a gauge read from the database). */
@@ -28,6 +30,38 @@ export function createBusinessMetrics(registry: Registry, db: Database): Busines
     tradeCompleted(asset, amount) {
       volume.inc({ asset }, Number(amount));
       completed.inc({ asset });
+    },
+  };
+}
+
+/** Custody's side of /metrics: deposits credited, webhooks by outcome, withdrawals by status, custody calls. */
+export function createCustodyMetrics(registry: Registry, db: Database, provider: string): CustodyMetrics & { observeCall: (operation: 'address' | 'send', outcome: 'ok' | 'refused' | 'unavailable', seconds: number) => void } {
+  const credited = new Counter({ name: 'deposits_credited_total', help: 'Custody deposits credited to users', labelNames: ['asset'], registers: [registry] });
+  const webhooks = new Counter({ name: 'custody_webhooks_total', help: 'Signed custody webhooks applied, already applied, or waiting for confirmations', labelNames: ['outcome'], registers: [registry] });
+  const rejected = new Counter({ name: 'custody_webhooks_rejected_total', help: 'Custody webhooks refused (signature_*: 401) or kept for operators (422)', labelNames: ['reason'], registers: [registry] });
+  const transitions = new Counter({ name: 'withdrawal_transitions_total', help: 'Withdrawals entering each status', labelNames: ['status'], registers: [registry] });
+  const calls = new Histogram({ name: 'custody_call_duration_seconds', help: 'Calls to the custody provider, retries included', labelNames: ['provider', 'operation', 'outcome'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] });
+  const failures = new Counter({ name: 'custody_call_failures_total', help: 'Custody calls that ended refused or without an answer', labelNames: ['provider', 'operation', 'outcome'], registers: [registry] });
+  new Gauge({
+    name: 'withdrawals',
+    help: 'Withdrawals by status',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      const rows = await withdrawalCounts(db).catch(() => undefined);
+      if (!rows) return;
+      this.reset();
+      for (const status of WITHDRAWAL_STATES) this.set({ status }, rows.find((r) => r.status === status)?.n ?? 0);
+    },
+  });
+  return {
+    depositCredited: (asset) => credited.inc({ asset }),
+    webhook: (outcome) => webhooks.inc({ outcome }),
+    webhookRejected: (reason) => rejected.inc({ reason }),
+    withdrawalTransition: (status) => transitions.inc({ status }),
+    observeCall(operation, outcome, seconds) {
+      calls.observe({ provider, operation, outcome }, seconds);
+      if (outcome !== 'ok') failures.inc({ provider, operation, outcome });
     },
   };
 }

@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { signIdentity, type Role, type Scope } from '@orrange/http';
 import { balance, fund } from './factories';
+import { ADDRESSES, PRODUCTION_CUSTODY } from './custody-helpers';
 import { createHarness, type Harness } from './harness';
 
 /** The identity header the gateway forwards for an API key of this user. */
@@ -8,7 +9,7 @@ function apiKey(h: Harness, userId: string, scopes: Scope[], roles: Role[] = ['u
   return { 'x-orrange-identity': signIdentity({ userId, roles, scopes, via: 'api-key' }, h.runtime.config.INTERNAL_TOKEN_SECRET) };
 }
 
-const WITHDRAWAL = { asset: 'USDT', amount: '10', address: 'T-address' };
+const WITHDRAWAL = { asset: 'USDT', amount: '10', address: ADDRESSES.USDT };
 
 describe('wallet: what API keys may do with money', () => {
   let h: Harness;
@@ -37,7 +38,8 @@ describe('wallet: what API keys may do with money', () => {
     await fund(h, 'ks-bob', 'USDT', '100');
     expect((await request(h.app).post('/api/v1/wallet/withdrawals').set(apiKey(h, 'ks-bob', ['trade', 'withdraw'])).send(WITHDRAWAL)).status).toBe(201);
     expect((await request(h.app).post('/api/v1/wallet/withdrawals').set(h.as('ks-bob')).send(WITHDRAWAL)).status).toBe(201);
-    expect(await balance(h, 'ks-bob', 'USDT')).toMatchObject({ available: '80.000000' });
+    // Two withdrawals of 10, each with the 1 USDT fee.
+    expect(await balance(h, 'ks-bob', 'USDT')).toMatchObject({ available: '78.000000' });
   });
 
   it('when an admin\'s API key asks for admin reads, then 403 AUTH.SESSION_REQUIRED; the admin\'s session may', async () => {
@@ -58,6 +60,7 @@ describe('wallet in production: deposits are the custody integration\'s, or an a
       NODE_ENV: 'production',
       INTERNAL_TOKEN_SECRET: 'production-internal-secret-0123456789abcdef',
       ADMIN_PASSWORD: 'a-real-admin-password-for-production',
+      ...PRODUCTION_CUSTODY,
     });
   });
 

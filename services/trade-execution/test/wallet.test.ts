@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { ADMIN, balance, fund, verify } from './factories';
+import { ADDRESSES, PRODUCTION_CUSTODY } from './custody-helpers';
 import { createHarness, type Harness } from './harness';
 
 describe('wallet: deposits, withdrawals, balances, ledger, verification', () => {
@@ -47,25 +48,26 @@ describe('wallet: deposits, withdrawals, balances, ledger, verification', () => 
     expect((await request(h.app).post('/api/v1/wallet/deposits').send({ asset: 'BTC', amount: '1' })).status).toBe(401);
   });
 
-  it('when a withdrawal is covered, then it is PENDING and debited at once; when not, then 409 and nothing moves', async () => {
+  it('when a withdrawal is covered (amount and fee), then it is taken and debited at once; when not, then 409 and nothing moves', async () => {
     await fund(h, 'w-bob', 'USDT', '100');
-    const ok = await request(h.app).post('/api/v1/wallet/withdrawals').set(h.as('w-bob')).send({ asset: 'USDT', amount: '60.5', address: 'T-address' });
+    const ok = await request(h.app).post('/api/v1/wallet/withdrawals').set(h.as('w-bob')).send({ asset: 'USDT', amount: '60.5', address: ADDRESSES.USDT });
     expect(ok.status).toBe(201);
-    expect(ok.body).toMatchObject({ status: 'PENDING' });
-    expect(await balance(h, 'w-bob', 'USDT')).toMatchObject({ available: '39.500000' });
-    const tooMuch = await request(h.app).post('/api/v1/wallet/withdrawals').set(h.as('w-bob')).send({ asset: 'USDT', amount: '39.500001', address: 'T-address' });
+    expect(ok.body.withdrawal).toMatchObject({ status: 'APPROVED', amount: '60.500000', fee: '1.000000' });
+    expect(await balance(h, 'w-bob', 'USDT')).toMatchObject({ available: '38.500000' });
+    const tooMuch = await request(h.app).post('/api/v1/wallet/withdrawals').set(h.as('w-bob')).send({ asset: 'USDT', amount: '37.500001', address: ADDRESSES.USDT });
     expect(tooMuch.status).toBe(409);
     expect(tooMuch.body.code).toBe('WALLET.INSUFFICIENT_FUNDS');
-    expect(await balance(h, 'w-bob', 'USDT')).toMatchObject({ available: '39.500000' });
+    expect(await balance(h, 'w-bob', 'USDT')).toMatchObject({ available: '38.500000' });
     expect((await verify(h)).ok).toBe(true);
   });
 
   it('when parallel withdrawals drain one balance, then exactly the covered ones succeed and it never goes negative', async () => {
     await fund(h, 'w-carol', 'ETH', '1');
-    const results = await Promise.all(Array.from({ length: 10 }, () => request(h.app).post('/api/v1/wallet/withdrawals').set(h.as('w-carol')).send({ asset: 'ETH', amount: '0.3', address: 'x' })));
+    const results = await Promise.all(Array.from({ length: 10 }, () => request(h.app).post('/api/v1/wallet/withdrawals').set(h.as('w-carol')).send({ asset: 'ETH', amount: '0.3', address: ADDRESSES.ETH })));
     expect(results.filter((r) => r.status === 201)).toHaveLength(3);
     expect(results.filter((r) => r.status === 409)).toHaveLength(7);
-    expect(await balance(h, 'w-carol', 'ETH')).toMatchObject({ available: '0.10000000' });
+    // 1 - 3 × (0.3 + the 0.002 fee)
+    expect(await balance(h, 'w-carol', 'ETH')).toMatchObject({ available: '0.09400000' });
   });
 
   it('when a deposit is retried with the same Idempotency-Key, then it is credited once and the answer replays', async () => {
@@ -119,7 +121,7 @@ describe('wallet in production', () => {
   let h: Harness;
 
   beforeAll(async () => {
-    h = await createHarness({ NODE_ENV: 'production', INTERNAL_TOKEN_SECRET: 'a-production-secret-that-is-long-enough-0123456789' });
+    h = await createHarness({ NODE_ENV: 'production', INTERNAL_TOKEN_SECRET: 'a-production-secret-that-is-long-enough-0123456789', ...PRODUCTION_CUSTODY });
   });
 
   afterAll(() => h.close());

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ASSET_SCALES, assetSchema, isPositiveDecimal, type Asset } from '@orrange/money';
 import { TRADE_STATES } from '../domain/trade-state-machine';
+import { WITHDRAWAL_STATES } from '../data/withdrawal.repository';
 
 const MAX_DECIMAL_LENGTH = 40;
 
@@ -14,7 +15,11 @@ function amountAtAssetScale(value: { asset: Asset; amount: string }, ctx: z.Refi
 
 const amount = z.string().max(MAX_DECIMAL_LENGTH);
 export const depositBody = z.object({ asset: assetSchema, amount }).strict().superRefine(amountAtAssetScale);
-export const withdrawalBody = z.object({ asset: assetSchema, amount, address: z.string().trim().min(1).max(128) }).strict().superRefine(amountAtAssetScale);
+// Addresses are taken as sent (no trimming): a checksum is over exactly these characters.
+export const withdrawalBody = z.object({ asset: assetSchema, amount, address: z.string().min(1).max(128) }).strict().superRefine(amountAtAssetScale);
+export const reviewBody = z.object({ note: z.string().trim().min(1).max(1000).optional() }).strict();
+export const depositAddressQuery = z.object({ asset: assetSchema }).strict();
+export const withdrawalIdParam = z.object({ id: z.string().uuid() }).strict();
 export const disputeBody = z.object({ reason: z.string().trim().min(1).max(2000) }).strict();
 export const messageBody = z.object({ body: z.string().trim().min(1).max(2000) }).strict();
 export const feedbackBody = z.object({ rating: z.enum(['POSITIVE', 'NEGATIVE']), comment: z.string().max(1000).optional() }).strict();
@@ -24,6 +29,9 @@ const limit = z.coerce.number().int().min(1).max(100).default(20);
 const cursor = z.string().min(1).max(200).optional();
 export const pageQuery = z.object({ limit, cursor }).strict();
 export const tradesQuery = z.object({ limit, cursor, status: z.enum(TRADE_STATES).optional() }).strict();
+export const adminWithdrawalsQuery = z.object({ limit, cursor, status: z.enum(WITHDRAWAL_STATES).optional() }).strict();
+/** The (createdAt, id) of the last row of a page, for the lists ordered newest first. */
+export const timeCursor = z.object({ at: z.string().datetime(), id: z.string().uuid() }).strict();
 export const tradeIdParam = z.object({ id: z.string().min(1).max(64) }).strict();
 
 export { encodeCursor, decodeCursor } from '@orrange/http';

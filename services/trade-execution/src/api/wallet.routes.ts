@@ -1,11 +1,12 @@
 import type { Router } from 'express';
 import { z } from 'zod';
-import { forbidden, hasRole, idempotency, identityOf, parse, requireAuth, requireRole, requireSessionOrScope, serviceRouter } from '@orrange/http';
-import { ASSET_SCALES, toUnits } from '@orrange/money';
+import { forbidden, hasRole, idempotency, identityOf, parse, requireAuth, requireRole, serviceRouter } from '@orrange/http';
+import { ASSET_SCALES, normalize, toUnits } from '@orrange/money';
 import { balancesOf, ledgerOf, verifyLedger } from '../data/ledger.repository';
+import { pendingWithdrawalCheck } from '../data/withdrawal.repository';
 import type { TradeExecution } from '../composition';
-import { deposit, withdraw } from '../domain/wallet.use-cases';
-import { decodeCursor, depositBody, emptyBody, encodeCursor, pageQuery, withdrawalBody } from './schemas';
+import { deposit } from '../domain/wallet.use-cases';
+import { decodeCursor, depositBody, emptyBody, encodeCursor, pageQuery } from './schemas';
 
 export function walletRouter({ runtime, config }: TradeExecution): Router {
   const { db } = runtime;
@@ -23,12 +24,6 @@ export function walletRouter({ runtime, config }: TradeExecution): Router {
     res.status(201).json(await deposit(db, who.userId, body.asset, toUnits(body.amount, ASSET_SCALES[body.asset])));
   });
 
-  // Funds leaving the platform: a session, or an API key that was given the `withdraw` scope (`trade` is not enough).
-  router.post('/api/v1/wallet/withdrawals', requireSessionOrScope('withdraw'), idempotency(db), async (req, res) => {
-    const body = parse(withdrawalBody, req.body);
-    res.status(201).json(await withdraw(db, identityOf(req).userId, body.asset, toUnits(body.amount, ASSET_SCALES[body.asset]), body.address));
-  });
-
   router.get('/api/v1/wallet/ledger', requireAuth, async (req, res) => {
     const query = parse(pageQuery, req.query);
     const before = decodeCursor(z.object({ id: z.string().regex(/^\d{1,19}$/) }).strict(), query.cursor);
@@ -39,9 +34,13 @@ export function walletRouter({ runtime, config }: TradeExecution): Router {
 
   router.get('/api/v1/admin/ledger/verify', requireRole('admin'), async (req, res) => {
     parse(emptyBody, req.query);
-    const assets = await db.transaction((tx) => verifyLedger(tx), { isolation: 'REPEATABLE READ' });
-    const ok = assets.every((a) => /^-?0(\.0+)?$/.test(a.sum) && /^-?0(\.0+)?$/.test(a.entriesSum) && a.negativeAccounts === 0 && a.mismatchedAccounts === 0 && a.unbalancedJournals === 0);
-    res.json({ ok, checkedAt: new Date().toISOString(), assets });
+    const [assets, pending] = await db.transaction(async (tx) => [await verifyLedger(tx), await pendingWithdrawalCheck(tx)] as const, { isolation: 'REPEATABLE READ' });
+    const zero = (decimal: string) => /^-?0(\.0+)?$/.test(decimal);
+    // PENDING_WITHDRAWAL holds exactly the amount and fee of the open withdrawals: each ending moved its money once.
+    const pendingWithdrawals = pending.map((p) => ({ asset: p.asset, held: normalize(p.held, ASSET_SCALES[p.asset]), owed: normalize(p.owed, ASSET_SCALES[p.asset]) }));
+    const ok = assets.every((a) => zero(a.sum) && zero(a.entriesSum) && a.negativeAccounts === 0 && a.mismatchedAccounts === 0 && a.unbalancedJournals === 0)
+      && pendingWithdrawals.every((p) => p.held === p.owed);
+    res.json({ ok, checkedAt: new Date().toISOString(), assets, pendingWithdrawals });
   });
 
   return router;

@@ -1,0 +1,106 @@
+import type { Router } from 'express';
+import { identityOf, idempotency, notFound, parse, requireAuth, requireRole, requireSessionOrScope, serviceRouter } from '@orrange/http';
+import { currentContext } from '@orrange/logger';
+import { ASSET_SCALES, toUnits } from '@orrange/money';
+import type { TradeExecution } from '../composition';
+import { depositsOf } from '../data/deposit.repository';
+import { findWithdrawal, listWithdrawals, transitionsOf } from '../data/withdrawal.repository';
+import { SIGNATURE_HEADER } from '../domain/custody-webhook';
+import { receiveCustodyWebhook } from '../domain/custody-webhooks.use-cases';
+import { depositAddressFor } from '../domain/deposits.use-cases';
+import { adminWithdrawalView, cancelWithdrawal, requestWithdrawal, reviewWithdrawal, withdrawalView } from '../domain/withdrawals.use-cases';
+import { adminWithdrawalsQuery, decodeCursor, depositAddressQuery, emptyBody, encodeCursor, pageQuery, reviewBody, timeCursor, withdrawalBody, withdrawalIdParam } from './schemas';
+
+/** The path custody posts to; its body is read raw (the signature is over the exact bytes), see app.ts. */
+export const CUSTODY_WEBHOOK_PATH = '/api/v1/custody/webhooks';
+/** Custody events are small; a larger body is no event of ours. */
+export const WEBHOOK_BODY_LIMIT = '64kb';
+
+/** A page of rows ordered by (createdAt, id) descending, with the cursor of its last row. */
+function pageOf<T extends { createdAt: string; id: string }>(rows: T[], limit: number) {
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return { data: page, nextCursor: rows.length > limit && last ? encodeCursor({ at: last.createdAt, id: last.id }) : null };
+}
+
+const requestId = () => currentContext().requestId ?? null;
+
+/** Money in and out: deposit addresses and history, custody webhooks, withdrawals and their review. */
+export function custodyRouter({ runtime, custody }: TradeExecution): Router {
+  const { db } = runtime;
+  const router = serviceRouter();
+
+  // No identity: custody is not a user. The signature over the raw body is the authentication.
+  router.post(CUSTODY_WEBHOOK_PATH, async (req, res) => {
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    res.json(await receiveCustodyWebhook(custody, raw, req.header(SIGNATURE_HEADER)));
+  });
+
+  router.get('/api/v1/wallet/deposit-address', requireAuth, async (req, res) => {
+    const { asset } = parse(depositAddressQuery, req.query);
+    const address = await depositAddressFor(custody, identityOf(req).userId, asset);
+    res.json({ asset: address.asset, network: address.network, address: address.address });
+  });
+
+  router.get('/api/v1/wallet/deposits', requireAuth, async (req, res) => {
+    const query = parse(pageQuery, req.query);
+    const before = decodeCursor(timeCursor, query.cursor) ?? null;
+    const rows = await depositsOf(db, identityOf(req).userId, query.limit + 1, before);
+    const page = pageOf(rows, query.limit);
+    res.json({ ...page, data: page.data.map((d) => ({ id: d.id, asset: d.asset, amount: d.amount, address: d.address, txid: d.txid, index: d.index, confirmations: d.confirmations, status: d.status, createdAt: d.createdAt })) });
+  });
+
+  // Funds leaving the platform: a session, or an API key that was given the `withdraw` scope (`trade` is not enough).
+  router.post('/api/v1/wallet/withdrawals', requireSessionOrScope('withdraw'), idempotency(db), async (req, res) => {
+    const body = parse(withdrawalBody, req.body);
+    const withdrawal = withdrawalView(await requestWithdrawal(custody, identityOf(req).userId, body.asset, toUnits(body.amount, ASSET_SCALES[body.asset]), body.address, requestId()));
+    // `withdrawal` is the contract's answer; id and status stay at the top for clients of the first version.
+    res.status(201).json({ withdrawal, id: withdrawal.id, status: withdrawal.status });
+  });
+
+  router.get('/api/v1/wallet/withdrawals', requireAuth, async (req, res) => {
+    const query = parse(pageQuery, req.query);
+    const rows = await listWithdrawals(db, { userId: identityOf(req).userId }, query.limit + 1, decodeCursor(timeCursor, query.cursor) ?? null);
+    const page = pageOf(rows, query.limit);
+    res.json({ ...page, data: page.data.map(withdrawalView) });
+  });
+
+  router.get('/api/v1/wallet/withdrawals/:id', requireAuth, async (req, res) => {
+    const { id } = parse(withdrawalIdParam, req.params);
+    const withdrawal = await findWithdrawal(db, id);
+    if (!withdrawal || withdrawal.userId !== identityOf(req).userId) throw notFound('WITHDRAWAL.NOT_FOUND', 'No such withdrawal.');
+    res.json({ withdrawal: withdrawalView(withdrawal) });
+  });
+
+  router.post('/api/v1/wallet/withdrawals/:id/cancel', requireSessionOrScope('withdraw'), idempotency(db), async (req, res) => {
+    const { id } = parse(withdrawalIdParam, req.params);
+    parse(emptyBody, req.body ?? {});
+    res.json({ withdrawal: withdrawalView(await cancelWithdrawal(custody, identityOf(req).userId, id, requestId())) });
+  });
+
+  // Admin: a signed-in session only (requireRole refuses API keys for session-only roles).
+  router.get('/api/v1/admin/withdrawals', requireRole('admin'), async (req, res) => {
+    const query = parse(adminWithdrawalsQuery, req.query);
+    const rows = await listWithdrawals(db, { status: query.status }, query.limit + 1, decodeCursor(timeCursor, query.cursor) ?? null);
+    const page = pageOf(rows, query.limit);
+    res.json({ ...page, data: page.data.map(adminWithdrawalView) });
+  });
+
+  router.get('/api/v1/admin/withdrawals/:id', requireRole('admin'), async (req, res) => {
+    const { id } = parse(withdrawalIdParam, req.params);
+    const withdrawal = await findWithdrawal(db, id);
+    if (!withdrawal) throw notFound('WITHDRAWAL.NOT_FOUND', 'No such withdrawal.');
+    res.json({ withdrawal: adminWithdrawalView(withdrawal), transitions: await transitionsOf(db, id) });
+  });
+
+  for (const [action, decision] of [['approve', 'APPROVED'], ['reject', 'REJECTED']] as const) {
+    router.post(`/api/v1/admin/withdrawals/:id/${action}`, requireRole('admin'), idempotency(db), async (req, res) => {
+      const { id } = parse(withdrawalIdParam, req.params);
+      const { note } = parse(reviewBody, req.body ?? {});
+      const withdrawal = await reviewWithdrawal(custody, identityOf(req).userId, id, decision, note, requestId());
+      res.json({ withdrawal: adminWithdrawalView(withdrawal) });
+    });
+  }
+
+  return router;
+}

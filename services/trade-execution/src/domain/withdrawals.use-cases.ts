@@ -1,0 +1,154 @@
+import { randomUUID } from 'node:crypto';
+import { badRequest, conflict, notFound } from '@orrange/http';
+import { ASSET_SCALES, fromUnits, numericUnits, toUnits, type Asset } from '@orrange/money';
+import type { Tx } from '@orrange/db';
+import { postMovement, postMovementOrFail } from '../data/ledger.repository';
+import {
+  claimSend, findWithdrawal, insertWithdrawal, lockWithdrawalsOf, markSubmitted, parkSend, recordTransition, transitionWithdrawal, withdrawnInLastDay,
+  type TransitionChange, type Withdrawal, type WithdrawalStatus,
+} from '../data/withdrawal.repository';
+import { CustodyRefused } from '../custody/custody-provider';
+import { isValidAddress, networkOf } from './addresses/addresses';
+import type { CustodyDeps } from './custody';
+import { available, external, fees, journalId, pendingWithdrawal, type Leg } from './ledger';
+
+/** What a client sees of a withdrawal (API.md's `withdrawal`, plus why it failed and the reviewer's note). */
+export function withdrawalView(w: Withdrawal) {
+  return { id: w.id, asset: w.asset, amount: w.amount, fee: w.fee, address: w.address, network: w.network, status: w.status, txid: w.txid, note: w.note, failureReason: w.failureReason, createdAt: w.createdAt, updatedAt: w.updatedAt };
+}
+
+/** What an admin sees: also whose it is, who reviewed it, and how sending to custody went. */
+export function adminWithdrawalView(w: Withdrawal) {
+  return { ...withdrawalView(w), userId: w.userId, reviewedBy: w.reviewedBy, sendAttempts: w.sendAttempts, lastSendError: w.lastSendError };
+}
+
+const unitsOf = (w: Withdrawal) => ({ amount: toUnits(w.amount, ASSET_SCALES[w.asset]), fee: toUnits(w.fee, ASSET_SCALES[w.asset]) });
+
+/** The movement that gives amount and fee back to the user: one per withdrawal, whichever ending caused it. */
+function returnMovement(w: Withdrawal) {
+  const { amount, fee } = unitsOf(w);
+  return { id: journalId('withdrawal-return', w.id), kind: 'WITHDRAWAL_RETURN', ref: w.id, legs: [pendingWithdrawal(w.asset, -(amount + fee)), available(w.userId, w.asset, amount + fee)] };
+}
+
+/** The movement of a confirmed withdrawal: the amount leaves to EXTERNAL, the fee goes to FEES. */
+function payoutMovement(w: Withdrawal) {
+  const { amount, fee } = unitsOf(w);
+  const legs: Leg[] = [pendingWithdrawal(w.asset, -(amount + fee)), external(w.asset, amount)];
+  if (fee > 0n) legs.push(fees(w.asset, fee));
+  return { id: journalId('withdrawal-payout', w.id), kind: 'WITHDRAWAL_PAYOUT', ref: w.id, legs };
+}
+
+export interface Actor {
+  /** A user id, an admin's id, `auto` (auto-approval) or `custody` (webhooks). */
+  id: string;
+  requestId?: string | null;
+}
+
+/**
+ * A guarded transition and what it moves, in one transaction: the status changes only from `from`, the
+ * transition is recorded with its actor, and a return or payout is posted with it. Undefined when the
+ * withdrawal was not in `from` (another transition won, or it is not the caller's).
+ */
+export async function transition(
+  deps: CustodyDeps,
+  tx: Tx,
+  id: string,
+  from: readonly WithdrawalStatus[],
+  to: WithdrawalStatus,
+  actor: Actor,
+  change: TransitionChange = {},
+  userId?: string,
+): Promise<Withdrawal | undefined> {
+  // The status it left: the one `from` allows, or (with several) what it was just before, for the record only.
+  const before = from.length === 1 ? from[0]! : (await findWithdrawal(tx, id))?.status ?? null;
+  const after = await transitionWithdrawal(tx, id, from, to, change, userId);
+  if (!after) return undefined;
+  if (to === 'REJECTED' || to === 'CANCELLED' || to === 'FAILED') await postMovementOrFail(tx, returnMovement(after));
+  if (to === 'CONFIRMED') await postMovementOrFail(tx, payoutMovement(after));
+  await recordTransition(tx, { withdrawalId: id, from: before, to, actor: actor.id, note: change.note ?? change.failureReason ?? null, requestId: actor.requestId });
+  tx.afterCommit(() => deps.metrics.withdrawalTransition(to));
+  return after;
+}
+
+/**
+ * A user's withdrawal: the address checked for the asset and network, the daily limit checked under a lock of
+ * the user's withdrawals of that asset, amount + fee moved from AVAILABLE to PENDING_WITHDRAWAL, and the
+ * withdrawal APPROVED at once up to the auto-approval amount, else PENDING_REVIEW for an admin.
+ */
+export async function requestWithdrawal(deps: CustodyDeps, userId: string, asset: Asset, units: bigint, address: string, requestId: string | null): Promise<Withdrawal> {
+  if (!isValidAddress(asset, address, deps.networks)) {
+    throw badRequest('WALLET.INVALID_ADDRESS', `Not a valid ${asset} address on ${networkOf(asset, deps.networks)}.`, [{ path: 'address', message: 'invalid address or checksum' }]);
+  }
+  const scale = ASSET_SCALES[asset];
+  const fee = deps.withdrawalFees[asset];
+  const id = randomUUID();
+  const status = units <= deps.autoApproveMax[asset] ? 'APPROVED' : 'PENDING_REVIEW';
+  return deps.db.transaction(async (tx) => {
+    await lockWithdrawalsOf(tx, userId, asset);
+    const withdrawn = numericUnits(await withdrawnInLastDay(tx, userId, asset), scale);
+    if (withdrawn + units > deps.dailyMax[asset]) {
+      throw conflict('WALLET.WITHDRAWAL_LIMIT', `This would pass your daily ${asset} withdrawal limit of ${fromUnits(deps.dailyMax[asset], scale)} (withdrawn in the last 24 h: ${fromUnits(withdrawn, scale)}).`);
+    }
+    const outcome = await postMovement(tx, { id: journalId('withdrawal', id), kind: 'WITHDRAWAL', ref: id, legs: [available(userId, asset, -(units + fee)), pendingWithdrawal(asset, units + fee)] });
+    if (outcome === 'INSUFFICIENT') throw conflict('WALLET.INSUFFICIENT_FUNDS', `Your available ${asset} balance does not cover ${fromUnits(units, scale)} plus the fee of ${fromUnits(fee, scale)}.`);
+    if (outcome !== 'OK') throw new Error(`withdrawal ${id}: ${outcome}`);
+    const withdrawal = await insertWithdrawal(tx, { id, userId, asset, amount: fromUnits(units, scale), fee: fromUnits(fee, scale), address, network: networkOf(asset, deps.networks), status });
+    await recordTransition(tx, { withdrawalId: id, from: null, to: 'PENDING_REVIEW', actor: userId, requestId });
+    if (status === 'APPROVED') await recordTransition(tx, { withdrawalId: id, from: 'PENDING_REVIEW', to: 'APPROVED', actor: 'auto', note: 'within WITHDRAWAL_AUTO_APPROVE_MAX', requestId });
+    tx.afterCommit(() => deps.metrics.withdrawalTransition(status));
+    return withdrawal;
+  }, { retryable: true });
+}
+
+/** 404 for a withdrawal that is not there (or not the caller's), 409 for one past the state the action needs. */
+async function explainRefusal(deps: CustodyDeps, id: string, action: string, userId?: string): Promise<never> {
+  const current = await findWithdrawal(deps.db, id);
+  if (!current || (userId !== undefined && current.userId !== userId)) throw notFound('WITHDRAWAL.NOT_FOUND', 'No such withdrawal.');
+  throw conflict('WITHDRAWAL.INVALID_STATE', `A ${current.status} withdrawal cannot be ${action}.`);
+}
+
+/** The user takes back a withdrawal still waiting for review: CANCELLED, amount and fee back to AVAILABLE. */
+export async function cancelWithdrawal(deps: CustodyDeps, userId: string, id: string, requestId: string | null): Promise<Withdrawal> {
+  const done = await deps.db.transaction((tx) => transition(deps, tx, id, ['PENDING_REVIEW'], 'CANCELLED', { id: userId, requestId }, {}, userId), { retryable: true });
+  return done ?? explainRefusal(deps, id, 'cancelled', userId);
+}
+
+/** An admin's decision on a withdrawal waiting for review: APPROVED (sent to custody next) or REJECTED (funds back). */
+export async function reviewWithdrawal(deps: CustodyDeps, adminId: string, id: string, decision: 'APPROVED' | 'REJECTED', note: string | undefined, requestId: string | null): Promise<Withdrawal> {
+  const change: TransitionChange = { reviewedBy: adminId, note: note ?? null, scheduleSend: decision === 'APPROVED' };
+  const done = await deps.db.transaction((tx) => transition(deps, tx, id, ['PENDING_REVIEW'], decision, { id: adminId, requestId }, change), { retryable: true });
+  return done ?? explainRefusal(deps, id, decision === 'APPROVED' ? 'approved' : 'rejected');
+}
+
+/** How long a claimed send is left alone by other sweeps: long enough for every attempt of the call to finish. */
+export function sendClaimMs(timeoutMs: number, attempts: number): number {
+  return attempts * (timeoutMs + 2_000) + 10_000;
+}
+
+/** Between sends of a parked withdrawal: 5 s, 10 s, 20 s … at most 10 minutes. */
+export function sendRetryDelayMs(attempts: number): number {
+  return Math.min(5_000 * 2 ** Math.max(0, attempts - 1), 600_000);
+}
+
+/**
+ * Sends one due approved withdrawal to custody. The attempt is claimed (and counted) in its own statement first,
+ * so replicas never send it at the same time; custody dedups by withdrawal id, so a send repeated after a crash
+ * before `markSubmitted` is the same send. A refusal fails the withdrawal and returns the funds in one
+ * transaction; an unknown outcome parks it for a later attempt. True when custody took it.
+ */
+export async function sendWithdrawal(deps: CustodyDeps, id: string, claimMs: number): Promise<boolean> {
+  const withdrawal = await claimSend(deps.db, id, claimMs);
+  if (!withdrawal) return false;
+  try {
+    await deps.provider.sendWithdrawal({ id: withdrawal.id, asset: withdrawal.asset, amount: withdrawal.amount, address: withdrawal.address, network: withdrawal.network ?? networkOf(withdrawal.asset, deps.networks) });
+  } catch (error) {
+    if (error instanceof CustodyRefused) {
+      await deps.db.transaction((tx) => transition(deps, tx, id, ['APPROVED'], 'FAILED', { id: 'custody' }, { failureReason: error.message }), { retryable: true });
+      return false;
+    }
+    await parkSend(deps.db, id, sendRetryDelayMs(withdrawal.sendAttempts), error instanceof Error ? error.message : String(error));
+    throw error;
+  }
+  await markSubmitted(deps.db, id);
+  return true;
+}
