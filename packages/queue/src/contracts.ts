@@ -17,7 +17,10 @@ const decimal = contractDecimal;
 export const eventSchemas = {
   /** trade-execution → (notifications): a trade opened with its escrow locked, written by open_trades. */
   'trade.created': z.object({ tradeId: id, matchId: id, buyerId: id, sellerId: id, asset: assetSchema, fiatCurrency: fiatSchema, amount: decimal, price: decimal, fiatAmount: decimal }).strict(),
-  'trade.completed': z.object({ tradeId: id, buyerId: id, sellerId: id, asset: assetSchema, amount: decimal, fiatCurrency: fiatSchema, fiatAmount: decimal, completedAt: z.string() }).strict(),
+  /** `openedAt` and `paidAt` (null: released before the buyer marked it paid) feed the parties' average pay and release times. */
+  'trade.completed': z
+    .object({ tradeId: id, buyerId: id, sellerId: id, asset: assetSchema, amount: decimal, fiatCurrency: fiatSchema, fiatAmount: decimal, completedAt: z.string(), openedAt: z.string().optional(), paidAt: z.string().nullable().optional() })
+    .strict(),
   'trade.cancelled': z.object({ tradeId: id, buyerId: id, sellerId: id, reason: z.enum(['BUYER_CANCELLED', 'PAYMENT_TIMEOUT']) }).strict(),
   'trade.disputed': z
     .object({ tradeId: id, disputeId: id, openedBy: id, reason: z.string().max(2000), buyerId: id, sellerId: id, asset: assetSchema, amount: decimal, fiatCurrency: fiatSchema, fiatAmount: decimal })

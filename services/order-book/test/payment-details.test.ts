@@ -77,3 +77,30 @@ describe('SELL orders naming saved payment methods', () => {
     expect(await sql('SELECT id FROM orders WHERE user_id = $1', [seller])).toEqual([]);
   });
 });
+
+describe('maker stats in public reads of ads', () => {
+  let harness: Harness;
+  let app: Express;
+  let t: ReturnType<typeof actors>;
+
+  beforeAll(async () => {
+    harness = await createHarness();
+    app = createApp({ runtime: harness.runtime });
+    t = actors(harness.runtime, app);
+  });
+
+  afterAll(() => harness.close());
+
+  it('when ads are read, then each carries its maker\'s public stats from the user service', async () => {
+    const maker = randomUUID();
+    await harness.runtime.db.query("INSERT INTO users.users (id, email, username, username_key, password_hash) VALUES ($1, $2, 'ada_maker', 'ada_maker', 'x')", [maker, `${maker}@test`]);
+    await harness.runtime.db.query('INSERT INTO users.user_stats (user_id, trades_completed, trades_cancelled, release_seconds_sum, releases_counted) VALUES ($1, 19, 1, 900, 3)', [maker]);
+    const ad = await t.placeFundedSell(maker, { fiatCurrency: 'GHS' });
+    await t.place('no-account-here', { fiatCurrency: 'GHS', price: '50.00' });
+    const expected = { id: maker, username: 'ada_maker', tradesCompleted: 19, completionRate: '0.9500', avgReleaseSeconds: 300 };
+    const list = await request(app).get('/api/v1/orders?asset=BTC&fiatCurrency=GHS');
+    expect(list.body.data.find((o: { id: string }) => o.id === ad).maker).toEqual(expected);
+    expect(list.body.data.find((o: { userId: string }) => o.userId === 'no-account-here').maker).toEqual({ id: 'no-account-here', username: '', tradesCompleted: 0, completionRate: null, avgReleaseSeconds: null });
+    expect((await request(app).get(`/api/v1/orders/${ad}`)).body.order.maker).toEqual(expected);
+  });
+});

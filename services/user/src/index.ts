@@ -10,7 +10,7 @@ import { reputationHandlers } from './messaging/reputation.handlers';
 async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger('user', config.LOG_LEVEL);
-  const runtime = createRuntime({ service: 'user', schema: SCHEMA, config, logger, handlers: reputationHandlers(logger) });
+  const runtime = createRuntime({ service: 'user', schema: SCHEMA, config, logger, handlers: reputationHandlers(logger, config.REPUTATION_MIN_FIAT) });
   const hasher = new PasswordHasher({ concurrencyMax: config.LOGIN_CONCURRENCY_MAX, waitingMax: config.LOGIN_QUEUE_MAX });
   await hasher.warm();
   const stopHousekeeping = startHousekeeping(runtime.db, logger);

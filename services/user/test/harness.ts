@@ -23,7 +23,7 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
   const testRedis = await createTestRedis();
   const config = readConfig({ DATABASE_URL: testDb.url, REDIS_URL: testRedis.url, REDIS_PREFIX: testRedis.prefix, LOG_LEVEL: 'silent', DB_HEALTH_INTERVAL_MS: '0', NODE_ENV: 'test', ...overrides });
   const logger = createLogger('user', 'silent');
-  const runtime = createRuntime({ service: 'user', schema: SCHEMA, config, logger, handlers: reputationHandlers(logger) });
+  const runtime = createRuntime({ service: 'user', schema: SCHEMA, config, logger, handlers: reputationHandlers(logger, config.REPUTATION_MIN_FIAT) });
   await runtime.db.checkNow();
   return {
     runtime,

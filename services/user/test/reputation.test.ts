@@ -80,4 +80,34 @@ describe('reputation consumer', () => {
     harness.runtime.relay.kick();
     await eventually(async () => (await stats(carol)).feedbackPositive === 1);
   });
+
+  describe('details (API.md "Trading essentials")', () => {
+    let a: TestUser;
+    let b: TestUser;
+    let c: TestUser;
+    const at = (secondsAgo: number) => new Date(Date.now() - secondsAgo * 1000).toISOString();
+    const completed = (buyerId: string, sellerId: string, extra: Partial<EventPayload<'trade.completed'>> = {}) =>
+      deliver('trade.completed', { tradeId: randomUUID(), buyerId, sellerId, asset: 'BTC', amount: '0.01000000', fiatCurrency: 'EUR', fiatAmount: '650.00', completedAt: at(0), ...extra });
+
+    beforeAll(async () => {
+      [a, b, c] = await Promise.all([registerUser(app), registerUser(app), registerUser(app)]);
+    });
+
+    it('when trades complete, then distinct counterparties, average pay and release times and the 30-day rate follow', async () => {
+      await completed(a.id, b.id, { openedAt: at(600), paidAt: at(400), completedAt: at(100) });
+      await completed(a.id, b.id, { openedAt: at(300), paidAt: at(200), completedAt: at(100) });
+      await completed(c.id, b.id, { openedAt: at(100), paidAt: null, completedAt: at(0) });
+      await deliver('trade.cancelled', { tradeId: randomUUID(), buyerId: a.id, sellerId: c.id, reason: 'PAYMENT_TIMEOUT' });
+      expect(await stats(a)).toMatchObject({ tradesCompleted: 2, distinctCounterparties: 1, avgPaySeconds: 150, avgReleaseSeconds: null, completionRate30d: '0.6666' });
+      expect(await stats(b)).toMatchObject({ tradesCompleted: 3, distinctCounterparties: 2, avgPaySeconds: null, avgReleaseSeconds: 200, completionRate30d: '1.0000' });
+    });
+
+    it('when a trade is worth less than its currency\'s REPUTATION_MIN_FIAT, then it counts for nobody', async () => {
+      const [x, y] = await Promise.all([registerUser(app), registerUser(app)]);
+      for (let i = 0; i < 5; i += 1) expect(await completed(x.id, y.id, { fiatAmount: '9.99' })).toBe('applied');
+      expect(await stats(x)).toMatchObject({ tradesCompleted: 0, distinctCounterparties: 0, completionRate: null });
+      await completed(x.id, y.id, { fiatAmount: '10.00' });
+      expect(await stats(y)).toMatchObject({ tradesCompleted: 1, distinctCounterparties: 1 });
+    });
+  });
 });

@@ -27,7 +27,7 @@ describe('users: profiles and roles', () => {
     expect(res.body).toEqual({
       id: alice.id, email: alice.email, username: alice.username, roles: ['user'], createdAt: expect.any(String),
       profile: { displayName: null, country: null, bio: null },
-      stats: { tradesCompleted: 0, completionRate: null, disputesLost: 0, feedbackPositive: 0, feedbackNegative: 0 },
+      stats: { tradesCompleted: 0, completionRate: null, disputesLost: 0, feedbackPositive: 0, feedbackNegative: 0, distinctCounterparties: 0, avgPaySeconds: null, avgReleaseSeconds: null, completionRate30d: null },
     });
   });
 
@@ -92,7 +92,7 @@ describe('users: profiles and roles', () => {
     expect(res.status).toBe(200);
     expect(Object.keys(res.body).sort()).toEqual(['createdAt', 'id', 'profile', 'stats', 'username']);
     expect(JSON.stringify(res.body)).not.toContain(alice.email);
-    expect(res.body.stats).toEqual({ tradesCompleted: 0, completionRate: null, disputesLost: 0, feedbackPositive: 0, feedbackNegative: 0 });
+    expect(res.body.stats).toEqual({ tradesCompleted: 0, completionRate: null, disputesLost: 0, feedbackPositive: 0, feedbackNegative: 0, distinctCounterparties: 0, avgPaySeconds: null, avgReleaseSeconds: null, completionRate30d: null });
   });
 
   it.each(['00000000-0000-4000-8000-000000000000', 'not-a-uuid', "1' OR '1'='1", '%00'])('when the public profile of %s is asked, then 404 USER.NOT_FOUND', async (id) => {

@@ -25,6 +25,11 @@ const order = {
     expiresAt: { type: 'string', format: 'date-time', nullable: true, description: 'The order becomes EXPIRED then (a SELL\'s hold is released).' },
     paused: { type: 'boolean', description: 'Out of the book and of matching; a SELL keeps its hold.' },
     paymentMethodIds: { type: 'array', items: { type: 'string', format: 'uuid' }, description: 'Only shown to the owner: the seller\'s saved payment methods its trades take their payment details from.' },
+    maker: {
+      type: 'object', description: 'In public reads (GET /orders, GET /orders/{id}): the maker\'s public stats, so a taker can judge the counterparty',
+      required: ['id', 'username', 'tradesCompleted', 'completionRate', 'avgReleaseSeconds'],
+      properties: { id: { type: 'string' }, username: { type: 'string' }, tradesCompleted: { type: 'integer' }, completionRate: { type: 'string', nullable: true }, avgReleaseSeconds: { type: 'integer', nullable: true } },
+    },
     status: { type: 'string', enum: ['PENDING_FUNDS', 'OPEN', 'PARTIALLY_FILLED', 'FILLED', 'CANCELLED', 'REJECTED', 'EXPIRED'] },
     rejectReason: { type: 'string', nullable: true, description: 'Only shown to the owner.' },
     createdAt: { type: 'string', format: 'date-time' },

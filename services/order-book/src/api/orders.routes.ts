@@ -4,7 +4,7 @@ import { isPositiveDecimal, toUnits, ASSET_SCALES, FIAT_SCALE, type Asset } from
 import type { z } from 'zod';
 import type { Database } from '@orrange/db';
 import type { BookCache } from '../data/book-cache';
-import { findOrder, listOpenOrders, listUserOrders, paymentMethodTypes } from '../data/order.repository';
+import { findOrder, listOpenOrders, listUserOrders, makerStats, paymentMethodTypes, type MakerStats } from '../data/order.repository';
 import { cancelOrder } from '../domain/cancel-order.use-case';
 import { formatPrice, orderView } from '../domain/order';
 import type { OrderBookDeps } from '../domain/order-book.deps';
@@ -72,8 +72,9 @@ export function ordersRouter({ db, deps, bookCache }: OrdersRouterDeps): Router 
     const rows = await listOpenOrders(db, { ...query, limit: query.limit + 1, after });
     const page = rows.slice(0, query.limit);
     const last = page[page.length - 1];
+    const makers = await makerStats(db, page.map((o) => o.userId));
     res.json({
-      data: page.map((o) => orderView(o, req.identity?.userId)),
+      data: page.map((o) => ({ ...orderView(o, req.identity?.userId), maker: makerOf(makers, o.userId) })),
       nextCursor: rows.length > query.limit && last ? encodeCursor({ side: last.side, price: formatPrice(last.price), seq: last.seq.toString() }) : null,
     });
   });
@@ -81,7 +82,7 @@ export function ordersRouter({ db, deps, bookCache }: OrdersRouterDeps): Router 
   router.get('/api/v1/orders/:id', async (req, res) => {
     const order = await findOrder(db, orderId(req));
     if (!order) throw notFound('ORDER.NOT_FOUND', 'No such order.');
-    res.json({ order: orderView(order, req.identity?.userId) });
+    res.json({ order: { ...orderView(order, req.identity?.userId), maker: makerOf(await makerStats(db, [order.userId]), order.userId) } });
   });
 
   router.delete('/api/v1/orders/:id', requireAuth, async (req, res) => {
@@ -159,6 +160,11 @@ function orderPatch(body: z.infer<typeof patchOrderBody>, asset: Asset): OrderPa
     paymentWindowMinutes: body.paymentWindowMinutes,
     expiresAt: body.expiresAt,
   };
+}
+
+/** A maker's public stats for a public read of an ad (an account the user service does not know: no stats yet). */
+function makerOf(makers: Map<string, MakerStats>, userId: string): MakerStats {
+  return makers.get(userId) ?? { id: userId, username: '', tradesCompleted: 0, completionRate: null, avgReleaseSeconds: null };
 }
 
 /** Ids are UUIDs; anything else cannot exist, so it is a 404 like any unknown order. */

@@ -508,3 +508,22 @@ export async function readBookSnapshot(db: SqlExecutor, asset: Asset, fiatCurren
   );
   return { sequence: row!.sequence ?? '0', updatedAt: row!.updated_at ? row!.updated_at.toISOString() : null, bids: row!.bids, asks: row!.asks };
 }
+
+/** A maker's public stats (API.md `order.maker`), from the user service's maker_public_stats. */
+export interface MakerStats {
+  id: string;
+  username: string;
+  tradesCompleted: number;
+  completionRate: string | null;
+  avgReleaseSeconds: number | null;
+}
+
+/** The public stats of the makers of a page of ads, in one statement; users unknown there are left out. */
+export async function makerStats(db: SqlExecutor, userIds: string[]): Promise<Map<string, MakerStats>> {
+  if (userIds.length === 0) return new Map();
+  const rows = await db.query<{ id: string; username: string; trades_completed: number; completion_rate: string | null; avg_release_seconds: string | null }>(
+    'SELECT id::text AS id, username, trades_completed, completion_rate, avg_release_seconds::text AS avg_release_seconds FROM users.maker_public_stats($1::text[])',
+    [[...new Set(userIds)]],
+  );
+  return new Map(rows.map((r) => [r.id, { id: r.id, username: r.username, tradesCompleted: r.trades_completed, completionRate: r.completion_rate, avgReleaseSeconds: r.avg_release_seconds === null ? null : Number(r.avg_release_seconds) }]));
+}

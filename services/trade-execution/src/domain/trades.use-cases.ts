@@ -122,7 +122,7 @@ async function settle(tx: Tx, deps: TradeDeps, trade: TradeRow, to: TradeState, 
     await recordCompletedTrade(tx, { asset: trade.asset, fiatCurrency: trade.fiat_currency, price: trade.price, amount, fiatAmount: trade.fiat_amount, userIds: [trade.buyer_id, trade.seller_id] });
     await enqueueEvent(tx, 'trade.completed', {
       tradeId: trade.id, buyerId: trade.buyer_id, sellerId: trade.seller_id, asset: trade.asset, amount, fiatCurrency: trade.fiat_currency,
-      fiatAmount: normalize(trade.fiat_amount, FIAT_SCALE), completedAt: updated.updated_at.toISOString(),
+      fiatAmount: normalize(trade.fiat_amount, FIAT_SCALE), completedAt: updated.updated_at.toISOString(), openedAt: trade.created_at.toISOString(), paidAt: trade.paid_at?.toISOString() ?? null,
     });
   }
   if (to === 'CANCELLED') {

@@ -80,6 +80,10 @@ export const statsSchema = z.object({
   disputesLost: z.number().int(),
   feedbackPositive: z.number().int(),
   feedbackNegative: z.number().int(),
+  distinctCounterparties: z.number().int().describe('different users this one completed a trade with (trades at or above REPUTATION_MIN_FIAT only)'),
+  avgPaySeconds: z.number().int().nullable().describe('average whole seconds from a trade opening to its buyer marking it paid, as the buyer; null before any'),
+  avgReleaseSeconds: z.number().int().nullable().describe('average whole seconds from paid to released, as the seller; null before any'),
+  completionRate30d: z.string().nullable().describe('the completion rate of the last 30 days'),
 });
 export const meSchema = userSchema.extend({ profile: profileSchema, stats: statsSchema });
 export const publicProfileSchema = z.object({ id: z.string(), username: z.string(), profile: profileSchema, stats: statsSchema, createdAt: isoDate });

@@ -50,6 +50,13 @@ interface ProfileRow extends UserRecord, Profile {
   disputesLost: number;
   feedbackPositive: number;
   feedbackNegative: number;
+  distinctCounterparties: number;
+  paySecondsSum: number;
+  paysCounted: number;
+  releaseSecondsSum: number;
+  releasesCounted: number;
+  completed30d: number;
+  cancelled30d: number;
 }
 
 /** The account with its profile and reputation counters, in one round trip. */
@@ -58,8 +65,13 @@ export async function findUserWithProfile(sql: Sql, id: string): Promise<UserWit
     `SELECT u.id, u.email, u.username, u.roles, u.status, u.token_generation AS "tokenGeneration", u.created_at AS "createdAt",
             u.display_name AS "displayName", u.country, u.bio,
             s.trades_completed AS "tradesCompleted", s.trades_cancelled AS "tradesCancelled", s.disputes_lost AS "disputesLost",
-            s.feedback_positive AS "feedbackPositive", s.feedback_negative AS "feedbackNegative"
+            s.feedback_positive AS "feedbackPositive", s.feedback_negative AS "feedbackNegative",
+            s.distinct_counterparties AS "distinctCounterparties", s.pay_seconds_sum::float8 AS "paySecondsSum", s.pays_counted AS "paysCounted",
+            s.release_seconds_sum::float8 AS "releaseSecondsSum", s.releases_counted AS "releasesCounted",
+            d.completed::int AS "completed30d", d.cancelled::int AS "cancelled30d"
        FROM users u LEFT JOIN user_stats s ON s.user_id = u.id
+       LEFT JOIN LATERAL (SELECT coalesce(sum(completed), 0) AS completed, coalesce(sum(cancelled), 0) AS cancelled FROM user_trade_days
+                          WHERE user_id = u.id AND day > current_date - 30) d ON true
       WHERE u.id = $1`,
     [id],
   );
@@ -67,7 +79,11 @@ export async function findUserWithProfile(sql: Sql, id: string): Promise<UserWit
   return {
     id: row.id, email: row.email, username: row.username, roles: row.roles, status: row.status, tokenGeneration: row.tokenGeneration, createdAt: row.createdAt,
     profile: { displayName: row.displayName, country: row.country, bio: row.bio },
-    stats: row.tradesCompleted === null ? undefined : { tradesCompleted: row.tradesCompleted, tradesCancelled: row.tradesCancelled, disputesLost: row.disputesLost, feedbackPositive: row.feedbackPositive, feedbackNegative: row.feedbackNegative },
+    stats: row.tradesCompleted === null ? undefined : {
+      tradesCompleted: row.tradesCompleted, tradesCancelled: row.tradesCancelled, disputesLost: row.disputesLost, feedbackPositive: row.feedbackPositive, feedbackNegative: row.feedbackNegative,
+      distinctCounterparties: row.distinctCounterparties, paySecondsSum: row.paySecondsSum, paysCounted: row.paysCounted, releaseSecondsSum: row.releaseSecondsSum, releasesCounted: row.releasesCounted,
+      completed30d: row.completed30d, cancelled30d: row.cancelled30d,
+    },
   };
 }
 

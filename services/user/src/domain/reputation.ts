@@ -1,12 +1,19 @@
-import { fromUnits } from '@orrange/money';
+import { FIAT_SCALE, fromUnits, isPositiveDecimal, toUnits, type FiatCurrency } from '@orrange/money';
 
-/** Reputation counters as the user_stats projection keeps them. */
+/** Reputation counters as the user_stats projection keeps them (and the last 30 days of user_trade_days). */
 export interface StatsRow {
   tradesCompleted: number;
   tradesCancelled: number;
   disputesLost: number;
   feedbackPositive: number;
   feedbackNegative: number;
+  distinctCounterparties?: number;
+  paySecondsSum?: number;
+  paysCounted?: number;
+  releaseSecondsSum?: number;
+  releasesCounted?: number;
+  completed30d?: number;
+  cancelled30d?: number;
 }
 
 export interface PublicStats {
@@ -16,7 +23,24 @@ export interface PublicStats {
   disputesLost: number;
   feedbackPositive: number;
   feedbackNegative: number;
+  /** How many different users this one completed a trade with (trades that count only). */
+  distinctCounterparties: number;
+  /** Average whole seconds from a trade's opening to the buyer marking it paid (as buyer); null before any. */
+  avgPaySeconds: number | null;
+  /** Average whole seconds from paid to released (as seller); null before any. */
+  avgReleaseSeconds: number | null;
+  /** The completion rate of the last 30 days. */
+  completionRate30d: string | null;
 }
+
+/** Whether a completed trade's fiat value reaches its currency's minimum for reputation (none set: it does). */
+export function countsForReputation(fiatCurrency: FiatCurrency, fiatAmount: string, minFiat: ReadonlyMap<FiatCurrency, bigint>): boolean {
+  const minimum = minFiat.get(fiatCurrency);
+  if (minimum === undefined) return true;
+  return isPositiveDecimal(fiatAmount, FIAT_SCALE) && toUnits(fiatAmount, FIAT_SCALE) >= minimum;
+}
+
+const average = (sum = 0, count = 0) => (count > 0 ? Math.floor(sum / count) : null);
 
 const RATE_PLACES = 4;
 const RATE_SCALE = 10n ** BigInt(RATE_PLACES);
@@ -36,6 +60,10 @@ export function publicStats(row: StatsRow | undefined): PublicStats {
     disputesLost: s.disputesLost,
     feedbackPositive: s.feedbackPositive,
     feedbackNegative: s.feedbackNegative,
+    distinctCounterparties: s.distinctCounterparties ?? 0,
+    avgPaySeconds: average(s.paySecondsSum, s.paysCounted),
+    avgReleaseSeconds: average(s.releaseSecondsSum, s.releasesCounted),
+    completionRate30d: completionRate(s.completed30d ?? 0, s.cancelled30d ?? 0),
   };
 }
 
