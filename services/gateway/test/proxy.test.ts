@@ -54,6 +54,8 @@ describe('gateway proxy', () => {
     ['/api/v1/stats/volume', 'trade-execution'],
     ['/api/v1/admin/ledger/entries', 'trade-execution'],
     ['/api/v1/admin/stats', 'trade-execution'],
+    ['/api/v1/admin/withdrawals', 'trade-execution'],
+    ['/api/v1/custody/webhooks', 'trade-execution'],
     ['/api/v1/disputes/d1', 'dispute'],
   ])('when %s is asked, then %s answers with the path unchanged', async (path, upstream) => {
     const res = await request(gateway.app).get(path).set('X-Request-Id', 'route-test-1');

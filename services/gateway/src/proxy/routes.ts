@@ -12,6 +12,7 @@ const ROUTES: Array<[prefix: string, service: ServiceName]> = [
   ['/api/v1/admin/audit', 'user'],
   ['/api/v1/admin/ledger', 'trade-execution'],
   ['/api/v1/admin/stats', 'trade-execution'],
+  ['/api/v1/admin/withdrawals', 'trade-execution'],
   ['/api/v1/admin/markets', 'order-book'],
   ['/api/v1/auth', 'user'],
   ['/api/v1/users', 'user'],
@@ -21,6 +22,8 @@ const ROUTES: Array<[prefix: string, service: ServiceName]> = [
   ['/api/v1/wallet', 'trade-execution'],
   ['/api/v1/trades', 'trade-execution'],
   ['/api/v1/stats', 'trade-execution'],
+  // Custody's signed webhooks: no credentials, the signature over the body is checked by trade-execution.
+  ['/api/v1/custody', 'trade-execution'],
   ['/api/v1/disputes', 'dispute'],
 ];
 
