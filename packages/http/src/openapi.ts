@@ -30,9 +30,10 @@ export interface Operation {
    * Who may call it, declared in the document as `security` on every operation: absent or false, anyone (`[]`);
    * `'session'`, a signed-in user's bearer token only (admin and arbitrator powers, API keys, payment details);
    * true, a bearer token or an API key (with the scope the method needs); `'service'`, the gateway only (its signed
-   * identity header: /internal/* operations, which the public document leaves out).
+   * identity header: /internal/* operations, which the public document leaves out); `'custodySignature'`, custody's
+   * webhooks, authenticated by the signature of their body.
    */
-  auth?: boolean | 'session' | 'service';
+  auth?: boolean | 'session' | 'service' | 'custodySignature';
   params?: Array<{ name: string; in: 'path' | 'query' | 'header'; required?: boolean; schema?: Json; description?: string }>;
   body?: z.ZodType;
   responses: Record<number, { description: string; schema?: Json }>;
@@ -41,6 +42,7 @@ export interface Operation {
 function securityOf(auth: NonNullable<Operation['auth']>): Json[] {
   if (auth === 'session') return [{ bearerAuth: [] }];
   if (auth === 'service') return [{ internalIdentity: [] }];
+  if (auth === 'custodySignature') return [{ custodySignature: [] }];
   return auth ? [{ bearerAuth: [] }, { apiKey: [] }] : [];
 }
 
@@ -87,6 +89,9 @@ function withOperationIds(paths: Json): Json {
 /** The gateway's signed identity header, which /internal/* operations require (and the public document leaves out). */
 const INTERNAL_IDENTITY_SCHEME = { type: 'apiKey', in: 'header', name: 'X-Orrange-Identity', description: 'The identity the gateway signs with INTERNAL_TOKEN_SECRET: /internal/* operations answer the gateway only.' };
 
+/** Custody's webhook signature (API.md, "Money in and out"), which the webhook operation requires. */
+export const CUSTODY_SIGNATURE_SCHEME = { type: 'apiKey', in: 'header', name: 'X-Orrange-Signature', description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>"> with CUSTODY_WEBHOOK_SECRET; at most 5 minutes old.' };
+
 const usesScheme = (paths: Json, scheme: string) =>
   Object.values(paths).some((item) => Object.values(item as Json).some((op) => ((op as Json).security as Json[] | undefined)?.some((requirement) => scheme in requirement)));
 
@@ -103,6 +108,7 @@ export function openApiDocument(title: string, paths: Json, schemas: Json = {}):
         bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
         apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
         ...(usesScheme(paths, 'internalIdentity') ? { internalIdentity: INTERNAL_IDENTITY_SCHEME } : {}),
+        ...(usesScheme(paths, 'custodySignature') ? { custodySignature: CUSTODY_SIGNATURE_SCHEME } : {}),
       },
     },
   };

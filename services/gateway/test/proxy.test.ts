@@ -101,6 +101,13 @@ describe('gateway proxy', () => {
     expect(verifyIdentity(authenticated.body.identity, gateway.config.INTERNAL_TOKEN_SECRET).userId).toBe('u-2');
   });
 
+  it('when custody posts a webhook with X-Orrange-Signature, then that header (and no other x-orrange-* one) reaches trade-execution', async () => {
+    await request(gateway.app).post('/api/v1/custody/webhooks').set('X-Orrange-Signature', 't=1,v1=ab').set(IDENTITY_HEADER, 'forged').send({ id: 'e1' });
+    const seen = stubs.trade.seen.at(-1)!.headers;
+    expect(seen['x-orrange-signature']).toBe('t=1,v1=ab');
+    expect(seen[IDENTITY_HEADER]).toBeUndefined();
+  });
+
   it('when a service answers problem+json, then the body and status pass through unchanged', async () => {
     const res = await request(gateway.app).get('/api/v1/users/missing');
     expect(res.status).toBe(404);

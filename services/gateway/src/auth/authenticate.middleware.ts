@@ -7,11 +7,16 @@ import type { ApiKeyResolver } from './api-key-resolver';
 import type { TokenChecker } from './token-checker';
 
 const INTERNAL_HEADER_PREFIX = 'x-orrange-';
+/**
+ * The one `x-orrange-*` header a client sends on purpose: custody's webhook signature (API.md, "Money in and out").
+ * It speaks for nobody (trade-execution checks it against the body with CUSTODY_WEBHOOK_SECRET), so it passes.
+ */
+const CLIENT_HEADERS = new Set(['x-orrange-signature']);
 
-/** Clients never speak for the gateway: every `x-orrange-*` header they send is dropped before anything else reads it. */
+/** Clients never speak for the gateway: every other `x-orrange-*` header they send is dropped before anything else reads it. */
 export const stripInternalHeaders: RequestHandler = (req, _res, next) => {
   for (const name of Object.keys(req.headers)) {
-    if (name.startsWith(INTERNAL_HEADER_PREFIX)) delete req.headers[name];
+    if (name.startsWith(INTERNAL_HEADER_PREFIX) && !CLIENT_HEADERS.has(name)) delete req.headers[name];
   }
   next();
 };

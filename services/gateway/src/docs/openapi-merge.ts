@@ -1,5 +1,5 @@
 import type { Logger } from '@orrange/logger';
-import { operationIdOf, problemSchema } from '@orrange/http';
+import { CUSTODY_SIGNATURE_SCHEME, operationIdOf, problemSchema } from '@orrange/http';
 import { requestJson } from '../proxy/http-json';
 import { SERVICES, type ServiceName } from '../proxy/routes';
 import type { Upstreams } from '../proxy/upstream-pool';
@@ -83,6 +83,7 @@ export class OpenApiAggregator {
           bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
           apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
           operatorToken: { type: 'http', scheme: 'bearer', description: 'OPERATOR_TOKEN: /metrics, and every check of /health' },
+          custodySignature: CUSTODY_SIGNATURE_SCHEME,
         },
       },
       'x-unavailable-services': unavailable,

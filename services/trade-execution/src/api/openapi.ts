@@ -1,6 +1,7 @@
 import { openApiDocument, operation, schemaOf } from '@orrange/http';
 import { z } from 'zod';
-import { depositBody, disputeBody, feedbackBody, messageBody, withdrawalBody } from './schemas';
+import { custodyEventSchema } from '../domain/custody-webhook';
+import { depositBody, disputeBody, feedbackBody, messageBody, reviewBody, withdrawalBody } from './schemas';
 
 const decimal = { type: 'string', description: 'exact decimal string', example: '0.01500000' };
 const nullableDecimal = { ...decimal, nullable: true };
@@ -11,12 +12,14 @@ const pageParams = [
 ];
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const page = (item: string) => ({ type: 'object', required: ['data', 'nextCursor'], properties: { data: { type: 'array', items: ref(item) }, nextCursor: { type: 'string', nullable: true } } });
-const tags = { wallet: ['Wallet'], trades: ['Trades'], stats: ['Statistics'], admin: ['Admin'] };
+const tags = { wallet: ['Wallet'], trades: ['Trades'], stats: ['Statistics'], admin: ['Admin'], custody: ['Custody'] };
 const errors = {
   400: { description: 'Invalid input (VALIDATION.FAILED)' },
   401: { description: 'Not authenticated' },
 };
 const tradeErrors = { ...errors, 403: { description: 'A party, but not the side that may do this (TRADE.FORBIDDEN_ACTION)' }, 404: { description: 'Not your trade, or no such trade (TRADE.NOT_FOUND)' }, 409: { description: 'Not allowed in the trade\'s state (TRADE.INVALID_STATE)' } };
+const WITHDRAWAL = { description: 'The withdrawal after the action', schema: { type: 'object', properties: { withdrawal: ref('Withdrawal') } } };
+const ADMIN_ONLY = { description: 'Not admin, or AUTH.SESSION_REQUIRED (an API key)' };
 const trade = { description: 'The trade after the transition', schema: { type: 'object', properties: { trade: ref('Trade') } } };
 
 const schemas = {
@@ -46,6 +49,27 @@ const schemas = {
       },
     },
   },
+  Withdrawal: {
+    type: 'object',
+    required: ['id', 'asset', 'amount', 'fee', 'address', 'status', 'txid', 'createdAt', 'updatedAt'],
+    properties: {
+      id: { type: 'string' }, asset: { type: 'string', enum: ['BTC', 'ETH', 'USDT', 'USDC'] }, amount: decimal, fee: { ...decimal, description: 'moved to FEES on confirmation, returned with the amount otherwise' },
+      address: { type: 'string' }, network: { type: 'string', nullable: true },
+      status: { type: 'string', enum: ['PENDING_REVIEW', 'APPROVED', 'BROADCAST', 'CONFIRMED', 'REJECTED', 'CANCELLED', 'FAILED'] },
+      txid: { type: 'string', nullable: true }, note: { type: 'string', nullable: true }, failureReason: { type: 'string', nullable: true },
+      createdAt: { type: 'string', format: 'date-time' }, updatedAt: { type: 'string', format: 'date-time' },
+      userId: { type: 'string', description: 'admin views only' }, reviewedBy: { type: 'string', nullable: true, description: 'admin views only: an admin id or auto' },
+      sendAttempts: { type: 'integer', description: 'admin views only' }, lastSendError: { type: 'string', nullable: true, description: 'admin views only: why custody did not take it yet' },
+    },
+  },
+  Deposit: {
+    type: 'object',
+    required: ['id', 'asset', 'amount', 'txid', 'confirmations', 'status', 'createdAt'],
+    properties: {
+      id: { type: 'string' }, asset: { type: 'string' }, amount: decimal, address: { type: 'string', nullable: true }, txid: { type: 'string', nullable: true, description: 'null for development-faucet deposits' },
+      index: { type: 'integer', nullable: true }, confirmations: { type: 'integer' }, status: { type: 'string', enum: ['PENDING', 'CREDITED'] }, createdAt: { type: 'string', format: 'date-time' },
+    },
+  },
   TradeMessage: { type: 'object', properties: { id: { type: 'string' }, tradeId: { type: 'string' }, senderId: { type: 'string' }, body: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' } } },
   MarketStats: {
     type: 'object',
@@ -58,25 +82,61 @@ export const openapi = openApiDocument(
   'Orrange trade-execution service',
   {
     '/api/v1/wallet/balances': { get: operation({ summary: 'Balances of the caller per asset', tags: tags.wallet, auth: true, responses: { 200: { description: 'All four assets', schema: { type: 'object', properties: { data: { type: 'array', items: ref('Balance') } } } }, 401: errors[401] } }) },
+    '/api/v1/wallet/deposit-address': {
+      get: operation({ summary: 'The caller\'s deposit address for an asset (the same every time)', tags: tags.wallet, auth: true, params: [{ name: 'asset', in: 'query', required: true, schema: { type: 'string', enum: ['BTC', 'ETH', 'USDT', 'USDC'] } }], responses: { 200: { description: 'The address on the configured network', schema: { type: 'object', required: ['asset', 'network', 'address'], properties: { asset: { type: 'string' }, network: { type: 'string', example: 'bitcoin-mainnet' }, address: { type: 'string' } } } }, ...errors } }),
+    },
     '/api/v1/wallet/deposits': {
+      get: operation({ summary: 'The caller\'s deposits, newest first (custody deposits PENDING until confirmed, then CREDITED)', tags: tags.wallet, auth: true, params: pageParams, responses: { 200: { description: 'A page', schema: page('Deposit') }, ...errors } }),
       post: operation({
         summary: 'Deposit (a faucet outside production; admin-only with NODE_ENV=production)', tags: tags.wallet, auth: true, body: depositBody,
         params: [{ name: 'Idempotency-Key', in: 'header' }],
-        responses: { 201: { description: 'Credited', schema: { type: 'object', properties: { id: { type: 'string' }, asset: { type: 'string' }, amount: decimal, status: { type: 'string', enum: ['COMPLETED'] } } } }, ...errors, 403: { description: 'WALLET.DEPOSITS_DISABLED: production, and not an admin in a session (an API key never credits)' }, 422: { description: 'Idempotency-Key reused with another body' } },
+        responses: { 201: { description: 'Credited', schema: { type: 'object', properties: { id: { type: 'string' }, asset: { type: 'string' }, amount: decimal, status: { type: 'string', enum: ['CREDITED'] } } } }, ...errors, 403: { description: 'WALLET.DEPOSITS_DISABLED: production, and not an admin in a session (an API key never credits)' }, 422: { description: 'Idempotency-Key reused with another body' } },
       }),
     },
     '/api/v1/wallet/withdrawals': {
+      get: operation({ summary: 'The caller\'s withdrawals, newest first', tags: tags.wallet, auth: true, params: pageParams, responses: { 200: { description: 'A page', schema: page('Withdrawal') }, ...errors } }),
       post: operation({
-        summary: 'Withdraw: debited at once, paid out later. Needs a session, or an API key with the withdraw scope', tags: tags.wallet, auth: true, body: withdrawalBody,
+        summary: 'Withdraw: amount + fee debited at once; APPROVED up to WITHDRAWAL_AUTO_APPROVE_MAX, else PENDING_REVIEW. Needs a session, or an API key with the withdraw scope', tags: tags.wallet, auth: true, body: withdrawalBody,
         params: [{ name: 'Idempotency-Key', in: 'header' }],
-        responses: { 201: { description: 'Pending', schema: { type: 'object', properties: { id: { type: 'string' }, status: { type: 'string', enum: ['PENDING'] } } } }, ...errors, 403: { description: 'AUTH.SCOPE_MISSING: an API key without the withdraw scope' }, 409: { description: 'WALLET.INSUFFICIENT_FUNDS' } },
+        responses: {
+          201: { description: 'Taken (id and status repeated at the top for clients of the first version)', schema: { type: 'object', required: ['withdrawal'], properties: { withdrawal: ref('Withdrawal'), id: { type: 'string' }, status: { type: 'string' } } } },
+          ...errors, 400: { description: 'VALIDATION.FAILED, or WALLET.INVALID_ADDRESS (not an address of the asset on the configured network, or a bad checksum)' },
+          403: { description: 'AUTH.SCOPE_MISSING: an API key without the withdraw scope' }, 409: { description: 'WALLET.INSUFFICIENT_FUNDS, or WALLET.WITHDRAWAL_LIMIT (WITHDRAWAL_DAILY_MAX in 24 h)' }, 422: { description: 'Idempotency-Key reused with another body' },
+        },
+      }),
+    },
+    '/api/v1/wallet/withdrawals/{id}': { get: operation({ summary: 'One of the caller\'s withdrawals', tags: tags.wallet, auth: true, params: [idParam], responses: { 200: WITHDRAWAL, ...errors, 404: { description: 'WITHDRAWAL.NOT_FOUND' } } }) },
+    '/api/v1/wallet/withdrawals/{id}/cancel': {
+      post: operation({ summary: 'Cancel a withdrawal still in PENDING_REVIEW: amount and fee back', tags: tags.wallet, auth: true, params: [idParam, { name: 'Idempotency-Key', in: 'header' }], responses: { 200: WITHDRAWAL, ...errors, 403: { description: 'AUTH.SCOPE_MISSING: an API key without the withdraw scope' }, 404: { description: 'WITHDRAWAL.NOT_FOUND' }, 409: { description: 'WITHDRAWAL.INVALID_STATE' } } }),
+    },
+    '/api/v1/admin/withdrawals': {
+      get: operation({ summary: 'Withdrawals of everyone, newest first, by status (admin)', tags: tags.admin, auth: 'session', params: [...pageParams, { name: 'status', in: 'query', schema: { type: 'string', enum: ['PENDING_REVIEW', 'APPROVED', 'BROADCAST', 'CONFIRMED', 'REJECTED', 'CANCELLED', 'FAILED'] } }], responses: { 200: { description: 'A page', schema: page('Withdrawal') }, ...errors, 403: ADMIN_ONLY } }),
+    },
+    '/api/v1/admin/withdrawals/{id}': {
+      get: operation({ summary: 'One withdrawal with its transitions: who approved, rejected, cancelled it, and when (admin)', tags: tags.admin, auth: 'session', params: [idParam], responses: { 200: { description: 'The withdrawal and its history', schema: { type: 'object', properties: { withdrawal: ref('Withdrawal'), transitions: { type: 'array', items: { type: 'object', properties: { from: { type: 'string', nullable: true }, to: { type: 'string' }, actor: { type: 'string' }, note: { type: 'string', nullable: true }, at: { type: 'string', format: 'date-time' } } } } } } }, ...errors, 403: ADMIN_ONLY, 404: { description: 'WITHDRAWAL.NOT_FOUND' } } }),
+    },
+    '/api/v1/admin/withdrawals/{id}/approve': {
+      post: operation({ summary: 'Approve a withdrawal in PENDING_REVIEW: it is sent to custody next (admin)', tags: tags.admin, auth: 'session', params: [idParam, { name: 'Idempotency-Key', in: 'header' }], body: reviewBody, responses: { 200: WITHDRAWAL, ...errors, 403: ADMIN_ONLY, 404: { description: 'WITHDRAWAL.NOT_FOUND' }, 409: { description: 'WITHDRAWAL.INVALID_STATE (e.g. approved or cancelled already)' } } }),
+    },
+    '/api/v1/admin/withdrawals/{id}/reject': {
+      post: operation({ summary: 'Reject a withdrawal in PENDING_REVIEW: amount and fee back to the user (admin)', tags: tags.admin, auth: 'session', params: [idParam, { name: 'Idempotency-Key', in: 'header' }], body: reviewBody, responses: { 200: WITHDRAWAL, ...errors, 403: ADMIN_ONLY, 404: { description: 'WITHDRAWAL.NOT_FOUND' }, 409: { description: 'WITHDRAWAL.INVALID_STATE' } } }),
+    },
+    '/api/v1/custody/webhooks': {
+      post: operation({
+        summary: 'Custody events: deposit.confirmed, withdrawal.broadcast | confirmed | failed, signed with X-Orrange-Signature', tags: tags.custody, auth: 'custodySignature',
+        body: custodyEventSchema,
+        responses: {
+          200: { description: 'Applied, or applied before (applied: false); a deposit short of its confirmations is PENDING', schema: { type: 'object', properties: { type: { type: 'string' }, status: { type: 'string' }, applied: { type: 'boolean' }, depositId: { type: 'string' }, withdrawalId: { type: 'string' } } } },
+          401: { description: 'CUSTODY.INVALID_SIGNATURE: missing, wrong or older than 5 minutes; nothing stored' },
+          422: { description: 'CUSTODY.MALFORMED, CUSTODY.UNKNOWN_ADDRESS, CUSTODY.UNKNOWN_WITHDRAWAL or CUSTODY.CONFLICT: kept for operators, nothing credited' },
+        },
       }),
     },
     '/api/v1/wallet/ledger': { get: operation({ summary: 'The caller\'s ledger entries, newest first', tags: tags.wallet, auth: true, params: pageParams, responses: { 200: { description: 'A page', schema: page('LedgerEntry') }, ...errors } }) },
     '/api/v1/admin/ledger/verify': {
       get: operation({
         summary: 'Check the double-entry invariant on the live ledger', tags: tags.admin, auth: 'session',
-        responses: { 200: { description: 'ok is true when every asset sums to zero and no user account is negative', schema: { type: 'object', properties: { ok: { type: 'boolean' }, assets: { type: 'array', items: { type: 'object', properties: { asset: { type: 'string' }, sum: decimal, entriesSum: decimal, accounts: { type: 'integer' }, negativeAccounts: { type: 'integer' }, mismatchedAccounts: { type: 'integer' }, unbalancedJournals: { type: 'integer' } } } } } } }, 401: errors[401], 403: { description: 'Not admin, or AUTH.SESSION_REQUIRED (an API key)' } },
+        responses: { 200: { description: 'ok is true when every asset sums to zero and no user account is negative', schema: { type: 'object', properties: { ok: { type: 'boolean' }, assets: { type: 'array', items: { type: 'object', properties: { asset: { type: 'string' }, sum: decimal, entriesSum: decimal, accounts: { type: 'integer' }, negativeAccounts: { type: 'integer' }, mismatchedAccounts: { type: 'integer' }, unbalancedJournals: { type: 'integer' } } } }, pendingWithdrawals: { type: 'array', items: { type: 'object', description: 'PENDING_WITHDRAWAL (held) against the amount and fee of open withdrawals (owed): equal when every transition moved its money', properties: { asset: { type: 'string' }, held: decimal, owed: decimal } } } } } }, 401: errors[401], 403: { description: 'Not admin, or AUTH.SESSION_REQUIRED (an API key)' } },
       }),
     },
     '/api/v1/trades': { get: operation({ summary: 'The caller\'s trades, newest first', tags: tags.trades, auth: true, params: [...pageParams, { name: 'status', in: 'query' }], responses: { 200: { description: 'A page', schema: page('Trade') }, ...errors } }) },
