@@ -173,7 +173,7 @@ export const openapi = openApiDocument(
       type: 'object', required: ['asset', 'fiatCurrency', 'referencePrice', 'referenceSource', 'minFiat'],
       properties: {
         asset: { type: 'string' }, fiatCurrency: { type: 'string' }, referencePrice: { ...decimal, nullable: true },
-        referenceSource: { type: 'string', enum: ['trades', 'admin'], nullable: true }, minFiat: { ...decimal, nullable: true },
+        referenceSource: { type: 'string', enum: ['trades', 'admin', null], nullable: true }, minFiat: { ...decimal, nullable: true },
       },
     },
   },
