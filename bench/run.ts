@@ -359,6 +359,9 @@ async function runStack(databaseUrl: string, redisUrl: string, prefix: string, r
     // The benchmark measures capacity, not the limiter: lift the per-client limits.
     RATE_LIMIT_PER_MINUTE: '10000000',
     AUTH_RATE_LIMIT_PER_MINUTE: '10000000',
+    // Nor the abuse limits: 20 buyers open thousands of trades that nobody pays during the run (their checks still run).
+    ORDERS_OPEN_MAX: '1000000',
+    TRADES_OPEN_AS_BUYER_MAX: '1000000',
   };
   // Profiling the services, e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
