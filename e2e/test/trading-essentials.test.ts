@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { Api, login, newUser, until } from '../src/client';
 import { expectLedgerBalanced } from '../src/invariants';
 import { ADMIN, startStack, type Stack } from '../src/stack';
@@ -65,6 +66,27 @@ describe('end to end: trading essentials', () => {
     expect((await buyer.api.post(`/api/v1/trades/${tradeId}/paid`)).status).toBe(200);
     expect((await seller.api.post(`/api/v1/trades/${tradeId}/release`)).status).toBe(200);
     expect((await buyer.api.get(`/api/v1/trades/${tradeId}`)).body.trade).not.toHaveProperty('paymentDetails');
+
+    // The details were written, copied, read and audited: they are in no column of any schema and no log line in plaintext.
+    expect(stack.logs.filter((line) => line.includes(IBAN))).toEqual([]);
+    const db = new pg.Client({ connectionString: stack.testDb.url });
+    await db.connect();
+    try {
+      const { rows: columns } = await db.query<{ table_schema: string; table_name: string; column_name: string; data_type: string }>(
+        `SELECT c.table_schema, c.table_name, c.column_name, c.data_type FROM information_schema.columns c JOIN information_schema.tables t USING (table_schema, table_name)
+         WHERE c.table_schema IN ('users', 'order_book', 'trade', 'dispute') AND t.table_type = 'BASE TABLE'`,
+      );
+      const found: string[] = [];
+      for (const c of columns) {
+        const match = c.data_type === 'bytea' ? `position(convert_to($1, 'UTF8') IN "${c.column_name}") > 0` : `"${c.column_name}"::text LIKE '%' || $1 || '%'`;
+        const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${c.table_schema}"."${c.table_name}" WHERE ${match}`, [IBAN]);
+        if (rows[0]!.n > 0) found.push(`${c.table_schema}.${c.table_name}.${c.column_name}`);
+      }
+      expect(found).toEqual([]);
+      expect(columns.length).toBeGreaterThan(50);
+    } finally {
+      await db.end();
+    }
   });
 
   it('when an empty wallet\'s BUY with a 1,440-minute window is crossed by a SELL with 15, then the trade gives the buyer 15 minutes', async () => {
