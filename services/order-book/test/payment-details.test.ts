@@ -61,6 +61,21 @@ describe('SELL orders naming saved payment methods', () => {
     expect(await snapshotOf(byCash.body.tradeId)).toBeUndefined();
   });
 
+  it('when ads are read, then a SELL shows whether its trades will carry the seller\'s payment details', async () => {
+    const seller = randomUUID();
+    const sepa = await saveMethod(seller, 'SEPA');
+    const bySepa = await t.placeFundedSell(seller, { fiatCurrency: 'AUD', paymentMethods: ['SEPA'] });
+    const byCash = await t.placeFundedSell(seller, { fiatCurrency: 'AUD', paymentMethods: ['CASH'] });
+    const onFile = async (id: string) => (await request(app).get(`/api/v1/orders/${id}`)).body.order.paymentDetailsOnFile;
+    expect([await onFile(bySepa), await onFile(byCash)]).toEqual([true, false]);
+    const listed = (await request(app).get('/api/v1/orders?asset=BTC&fiatCurrency=AUD')).body.data as Array<{ id: string; paymentDetailsOnFile: boolean }>;
+    expect(Object.fromEntries(listed.map((o) => [o.id, o.paymentDetailsOnFile]))).toEqual({ [bySepa]: true, [byCash]: false });
+    await sql('DELETE FROM users.payment_methods WHERE id = $1', [sepa]);
+    expect(await onFile(bySepa)).toBe(false);
+    const bid = (await t.place('pd-bid', { fiatCurrency: 'AUD', price: '10.00' })).body.order.id as string;
+    expect((await request(app).get(`/api/v1/orders/${bid}`)).body.order).not.toHaveProperty('paymentDetailsOnFile');
+  });
+
   it.each([
     ['ids of someone else\'s methods', async () => ({ side: 'SELL', paymentMethodIds: [await saveMethod(randomUUID(), 'SEPA')] })],
     ['ids that do not exist', async () => ({ side: 'SELL', paymentMethodIds: [randomUUID()] })],

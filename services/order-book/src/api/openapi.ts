@@ -30,6 +30,7 @@ const order = {
       required: ['id', 'username', 'tradesCompleted', 'completionRate', 'avgReleaseSeconds'],
       properties: { id: { type: 'string' }, username: { type: 'string' }, tradesCompleted: { type: 'integer' }, completionRate: { type: 'string', nullable: true }, avgReleaseSeconds: { type: 'integer', nullable: true } },
     },
+    paymentDetailsOnFile: { type: 'boolean', description: 'In public reads of a SELL: whether its trades will show the buyer the seller\'s saved payment details (false: paymentDetails will be null)' },
     status: { type: 'string', enum: ['PENDING_FUNDS', 'OPEN', 'PARTIALLY_FILLED', 'FILLED', 'CANCELLED', 'REJECTED', 'EXPIRED'] },
     rejectReason: { type: 'string', nullable: true, description: 'Only shown to the owner.' },
     createdAt: { type: 'string', format: 'date-time' },

@@ -4,9 +4,9 @@ import { isPositiveDecimal, toUnits, ASSET_SCALES, FIAT_SCALE, type Asset } from
 import type { z } from 'zod';
 import type { Database } from '@orrange/db';
 import type { BookCache } from '../data/book-cache';
-import { findOrder, listOpenOrders, listUserOrders, makerStats, paymentMethodTypes, type MakerStats } from '../data/order.repository';
+import { findOrder, listOpenOrders, listUserOrders, makerStats, paymentDetailsOnFile, paymentMethodTypes, type MakerStats } from '../data/order.repository';
 import { cancelOrder } from '../domain/cancel-order.use-case';
-import { formatPrice, orderView } from '../domain/order';
+import { formatPrice, orderView, type Order } from '../domain/order';
 import type { OrderBookDeps } from '../domain/order-book.deps';
 import type { Placed } from '../domain/match-batch';
 import { editOrder, pauseOrder, resumeOrder, type OrderPatch } from '../domain/edit-order.use-case';
@@ -72,9 +72,9 @@ export function ordersRouter({ db, deps, bookCache }: OrdersRouterDeps): Router 
     const rows = await listOpenOrders(db, { ...query, limit: query.limit + 1, after });
     const page = rows.slice(0, query.limit);
     const last = page[page.length - 1];
-    const makers = await makerStats(db, page.map((o) => o.userId));
+    const [makers, onFile] = await Promise.all([makerStats(db, page.map((o) => o.userId)), paymentDetailsOnFile(db, page)]);
     res.json({
-      data: page.map((o) => ({ ...orderView(o, req.identity?.userId), maker: makerOf(makers, o.userId) })),
+      data: page.map((o) => ({ ...orderView(o, req.identity?.userId), ...publicExtras(o, makers, onFile) })),
       nextCursor: rows.length > query.limit && last ? encodeCursor({ side: last.side, price: formatPrice(last.price), seq: last.seq.toString() }) : null,
     });
   });
@@ -82,7 +82,8 @@ export function ordersRouter({ db, deps, bookCache }: OrdersRouterDeps): Router 
   router.get('/api/v1/orders/:id', async (req, res) => {
     const order = await findOrder(db, orderId(req));
     if (!order) throw notFound('ORDER.NOT_FOUND', 'No such order.');
-    res.json({ order: { ...orderView(order, req.identity?.userId), maker: makerOf(await makerStats(db, [order.userId]), order.userId) } });
+    const [makers, onFile] = await Promise.all([makerStats(db, [order.userId]), paymentDetailsOnFile(db, [order])]);
+    res.json({ order: { ...orderView(order, req.identity?.userId), ...publicExtras(order, makers, onFile) } });
   });
 
   router.delete('/api/v1/orders/:id', requireAuth, async (req, res) => {
@@ -162,9 +163,13 @@ function orderPatch(body: z.infer<typeof patchOrderBody>, asset: Asset): OrderPa
   };
 }
 
-/** A maker's public stats for a public read of an ad (an account the user service does not know: no stats yet). */
-function makerOf(makers: Map<string, MakerStats>, userId: string): MakerStats {
-  return makers.get(userId) ?? { id: userId, username: '', tradesCompleted: 0, completionRate: null, avgReleaseSeconds: null };
+/**
+ * What public reads of an ad add: the maker's public stats (an account the user service does not know: none yet),
+ * and for a SELL whether its trades will carry the seller's payment details (false: paymentDetails will be null).
+ */
+function publicExtras(order: Order, makers: Map<string, MakerStats>, onFile: Map<string, boolean>) {
+  const maker = makers.get(order.userId) ?? { id: order.userId, username: '', tradesCompleted: 0, completionRate: null, avgReleaseSeconds: null };
+  return { maker, ...(order.side === 'SELL' ? { paymentDetailsOnFile: onFile.get(order.id) ?? false } : {}) };
 }
 
 /** Ids are UUIDs; anything else cannot exist, so it is a 404 like any unknown order. */

@@ -527,3 +527,16 @@ export async function makerStats(db: SqlExecutor, userIds: string[]): Promise<Ma
   );
   return new Map(rows.map((r) => [r.id, { id: r.id, username: r.username, tradesCompleted: r.trades_completed, completionRate: r.completion_rate, avgReleaseSeconds: r.avg_release_seconds === null ? null : Number(r.avg_release_seconds) }]));
 }
+
+/**
+ * Which SELL ads' trades would get the seller's payment details (the user service's payment_details_on_file), in one
+ * statement for a page of ads; BUY ads are not asked (their takers sell and bring their own details).
+ */
+export async function paymentDetailsOnFile(db: SqlExecutor, ads: Order[]): Promise<Map<string, boolean>> {
+  const sells = ads.filter((a) => a.side === 'SELL');
+  if (sells.length === 0) return new Map();
+  const rows = await db.query<{ ad_id: string; on_file: boolean }>('SELECT ad_id, on_file FROM users.payment_details_on_file($1::jsonb)', [
+    JSON.stringify(sells.map((a) => ({ adId: a.id, sellerId: a.userId, paymentMethods: a.paymentMethods, methodIds: a.paymentMethodIds }))),
+  ]);
+  return new Map(rows.map((r) => [r.ad_id, r.on_file]));
+}
