@@ -76,4 +76,51 @@ describe('matching engine properties', () => {
       { numRuns: 300 },
     );
   });
+
+  it('when orders carry fiat limits and buyers have room for few trades, then no fill breaks a limit or a room', () => {
+    const unitsPerCoin = 100n;
+    const limitedArb = fc.record({
+      side: fc.constantFrom<'BUY' | 'SELL'>('BUY', 'SELL'),
+      userId: fc.constantFrom('a', 'b', 'c', 'd'),
+      price: fc.bigInt({ min: 95n, max: 105n }),
+      amount: fc.bigInt({ min: 1n, max: 50n }),
+      minFiat: fc.option(fc.bigInt({ min: 1n, max: 3000n }), { nil: null }),
+      maxFiat: fc.option(fc.bigInt({ min: 100n, max: 5000n }), { nil: null }),
+    });
+    fc.assert(
+      fc.property(fc.array(limitedArb, { minLength: 1, maxLength: 40 }), fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 4, maxLength: 4 }), (stream, roomList) => {
+        let rooms = new Map(['a', 'b', 'c', 'd'].map((u, i) => [u, roomList[i]!]));
+        const book: MatchableOrder[] = [];
+        stream.forEach((input, index) => {
+          const maxFiat = input.minFiat !== null && input.maxFiat !== null && input.maxFiat < input.minFiat ? input.minFiat : input.maxFiat;
+          const taker: MatchableOrder = { ...input, maxFiat, id: `o${index}`, seq: BigInt(index), remaining: input.amount, minFill: 1n, paymentMethods: ['SEPA'], unitsPerCoin };
+          const resting = book.filter((o) => o.remaining > 0n);
+          const result = matchOrder(taker, resting, FILLS_PER_ORDER_MAX, rooms);
+          let takerRemaining = taker.remaining;
+          const makersFilled = new Set<string>();
+          for (const fill of result.fills) {
+            const maker = book.find((o) => o.id === fill.restingOrderId)!;
+            const worth = fill.price * fill.amount;
+            for (const [order, remainingBefore] of [[taker, takerRemaining], [maker, maker.remaining]] as const) {
+              if (order.maxFiat !== null && order.maxFiat !== undefined) expect(worth <= order.maxFiat * unitsPerCoin).toBe(true);
+              if (order.minFiat !== null && order.minFiat !== undefined && fill.amount !== remainingBefore) expect(worth >= order.minFiat * unitsPerCoin).toBe(true);
+            }
+            expect(makersFilled.has(maker.id)).toBe(false);
+            makersFilled.add(maker.id);
+            const buyer = taker.side === 'BUY' ? taker.userId : maker.userId;
+            expect(rooms.get(buyer)!).toBeGreaterThan(0);
+            rooms = new Map(rooms).set(buyer, rooms.get(buyer)! - 1);
+            maker.remaining -= fill.amount;
+            takerRemaining -= fill.amount;
+          }
+          expect([...rooms]).toEqual([...result.rooms]);
+          expect(takerRemaining).toBe(result.remaining);
+          taker.remaining = result.remaining;
+          book.push(taker);
+          for (const o of book) expect(o.remaining >= 0n && o.remaining <= (stream[Number(o.id.slice(1))]!.amount)).toBe(true);
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
