@@ -81,7 +81,12 @@ describe('end to end: the OpenAPI document', () => {
 
   /** The gateway's merged document and each service's own, as the services serve them. */
   async function documents(): Promise<Record<string, Record<string, any>>> {
-    const docs: Record<string, Record<string, any>> = { gateway: (await api.get('/docs/openapi.json')).body };
+    // Under load a service's document can miss the gateway's fetch timeout: wait for a document that has them all.
+    const merged = await until(async () => {
+      const doc = (await api.get('/docs/openapi.json')).body;
+      return doc?.['x-unavailable-services']?.length === 0 ? doc : undefined;
+    }, 30_000);
+    const docs: Record<string, Record<string, any>> = { gateway: merged };
     for (const service of ['user', 'order-book', 'trade-execution', 'dispute'] as const) {
       docs[service] = (await new Api(`http://127.0.0.1:${stack.ports[service]}`).get('/openapi.json')).body;
     }
