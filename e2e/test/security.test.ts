@@ -59,13 +59,14 @@ describe('end to end: security', () => {
     expect((await user.api.post('/api/v1/wallet/deposits', { asset: 'USDT', amount: '100' })).status).toBe(201);
     const tradeKey = await user.api.post('/api/v1/users/me/api-keys', { name: 'bot', scopes: ['read', 'trade'] });
     const payoutKey = await user.api.post('/api/v1/users/me/api-keys', { name: 'payout', scopes: ['trade', 'withdraw'] });
-    const withdrawal = { asset: 'USDT', amount: '10', address: 'T-address' };
+    const withdrawal = { asset: 'USDT', amount: '10', address: '0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359' };
     const refused = await api.post('/api/v1/wallet/withdrawals', withdrawal, { 'x-api-key': tradeKey.body.key });
     expect(refused.status).toBe(403);
     expect(refused.body.code).toBe('AUTH.SCOPE_MISSING');
     expect((await api.post('/api/v1/wallet/withdrawals', withdrawal, { 'x-api-key': payoutKey.body.key })).status).toBe(201);
     const balances = await user.api.get('/api/v1/wallet/balances');
-    expect(balances.body.data.find((b: { asset: string }) => b.asset === 'USDT').available).toBe('90.000000');
+    // 10 withdrawn and the default 1 USDT withdrawal fee.
+    expect(balances.body.data.find((b: { asset: string }) => b.asset === 'USDT').available).toBe('89.000000');
   });
 
   it('when an admin\'s API key calls admin routes, then 403 AUTH.SESSION_REQUIRED', async () => {

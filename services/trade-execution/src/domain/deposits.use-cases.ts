@@ -17,7 +17,7 @@ export class RejectedCustodyEvent extends AppError {
 }
 
 /** The user's deposit address for an asset on the configured network: asked of custody once, then the stored one. */
-export async function depositAddressFor(deps: CustodyDeps, userId: string, asset: Asset) {
+export async function depositAddressFor(deps: Pick<CustodyDeps, 'db' | 'provider' | 'networks'>, userId: string, asset: Asset) {
   const network = networkOf(asset, deps.networks);
   const known = await findDepositAddress(deps.db, userId, asset, network);
   if (known) return known;
