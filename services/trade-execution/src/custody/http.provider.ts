@@ -35,18 +35,19 @@ export function httpCustody(options: HttpCustodyOptions): CustodyProvider {
   const backoffMs = options.backoffBaseMs ?? BACKOFF_BASE_MS;
 
   async function attempt(path: string, body: object, idempotencyKey: string): Promise<Attempt> {
+    const signal = AbortSignal.timeout(options.timeoutMs);
     try {
       const res = await fetch(`${base}${path}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${options.apiKey}`, 'idempotency-key': idempotencyKey },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(options.timeoutMs),
+        signal,
       });
       const text = (await res.text()).slice(0, ANSWER_BYTES_MAX);
       if (res.ok || res.status === 409) return { ok: true, status: res.status, body: safeJson(text) };
       return { ok: false, retryable: RETRYABLE_STATUSES.has(res.status), reason: `custody answered ${res.status}` };
     } catch (error) {
-      const reason = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError') ? `no answer within ${options.timeoutMs} ms` : `custody unreachable: ${(error as Error).message}`;
+      const reason = signal.aborted ? `no answer within ${options.timeoutMs} ms` : `custody unreachable: ${error instanceof Error ? error.message : String(error)}`;
       return { ok: false, retryable: true, reason };
     }
   }

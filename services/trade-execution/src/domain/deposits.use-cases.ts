@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ASSET_SCALES, toUnits, type Asset } from '@orrange/money';
 import { AppError } from '@orrange/http';
+import { CustodyRefused, CustodyUnavailable } from '../custody/custody-provider';
 import { findDepositAddress, ownerOfAddress, markDepositCredited, saveDepositAddress, upsertCustodyDeposit } from '../data/deposit.repository';
 import { postMovementOrFail } from '../data/ledger.repository';
 import type { SqlExecutor } from '@orrange/queue';
@@ -16,16 +17,24 @@ export class RejectedCustodyEvent extends AppError {
   }
 }
 
+const custodyUnavailable = () => new AppError(503, 'CUSTODY.UNAVAILABLE', 'The custody provider did not give a deposit address. Try again later.');
+
 /** The user's deposit address for an asset on the configured network: asked of custody once, then the stored one. */
 export async function depositAddressFor(deps: Pick<CustodyDeps, 'db' | 'provider' | 'networks'>, userId: string, asset: Asset) {
   const network = networkOf(asset, deps.networks);
   const known = await findDepositAddress(deps.db, userId, asset, network);
   if (known) return known;
-  const address = await deps.provider.depositAddress(userId, asset, network);
+  const address = await deps.provider.depositAddress(userId, asset, network).catch((error: unknown) => {
+    if (error instanceof CustodyUnavailable || error instanceof CustodyRefused) throw custodyUnavailable();
+    throw error;
+  });
   // A provider's answer is checked like a user's input: an address we could not validate is no address to publish.
-  if (!isValidAddress(asset, address, deps.networks)) throw new Error(`custody gave an invalid ${asset} address for ${network}`);
+  if (!isValidAddress(asset, address, deps.networks)) throw custodyUnavailable();
   await saveDepositAddress(deps.db, userId, { asset, network, address });
-  return (await findDepositAddress(deps.db, userId, asset, network))!;
+  const saved = await findDepositAddress(deps.db, userId, asset, network);
+  // Not saved: custody gave an address that another user already has. Publishing it would credit the wrong user.
+  if (!saved) throw custodyUnavailable();
+  return saved;
 }
 
 export type DepositOutcome = { status: 'CREDITED' | 'PENDING'; depositId: string; applied: boolean };
