@@ -162,6 +162,23 @@ describe('end to end: trading essentials', () => {
     expect((await user.api.request('PUT', '/api/v1/admin/markets/ETH/CHF', { minFiat: '1.00' })).status).toBe(403);
   });
 
+  it('when a SELL ad passes its expiresAt, then the running order book expires it and its hold returns to the seller', async () => {
+    const seller = await funded('BTC', '0.01');
+    const ad = await sell(seller.api, { fiatCurrency: 'JPY', price: '5000000.00', expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
+    expect((await seller.api.get('/api/v1/wallet/balances')).body.data.find((b: { asset: string }) => b.asset === 'BTC')).toMatchObject({ held: '0.01000000' });
+    // Time passes (an hour, here in the database): the sweeper finds the order due.
+    const db = new pg.Client({ connectionString: stack.testDb.url });
+    await db.connect();
+    await db.query("UPDATE order_book.orders SET expires_at = now() - interval '1 second' WHERE id = $1", [ad.id]).finally(() => db.end());
+    const expired = await until(async () => {
+      const order = (await seller.api.get(`/api/v1/orders/${ad.id}`)).body.order;
+      return order?.status === 'EXPIRED' ? order : undefined;
+    });
+    expect(expired.status).toBe('EXPIRED');
+    expect((await seller.api.get('/api/v1/wallet/balances')).body.data.find((b: { asset: string }) => b.asset === 'BTC')).toMatchObject({ available: '0.01000000', held: '0.00000000' });
+    await expectLedgerBalanced(admin);
+  });
+
   it.each([
     ['minFiat above maxFiat', { minFiat: '500.00', maxFiat: '100.00' }],
     ['minFiat with 3 decimals', { minFiat: '1.001' }],
