@@ -95,6 +95,15 @@ export function buyerStandingCall(userIdsExpression: string, cancelsMaxExpressio
   return `${TRADE_SCHEMA}.buyer_standing(${userIdsExpression}, ${cancelsMaxExpression})`;
 }
 
+/**
+ * The same rows as buyerStandingCall, `(buyer_id, open_trades_now, suspended_until)`, with the buyers' rows locked (and
+ * created for buyers without one) until the caller's transaction ends: `lock_buyer_standing(userIds, cancelsMax)`.
+ * The same buyer's placements and takes in other markets then wait, and see this transaction's trades.
+ */
+export function lockBuyerStandingCall(userIdsExpression: string, cancelsMaxExpression: string): string {
+  return `${TRADE_SCHEMA}.lock_buyer_standing(${userIdsExpression}, ${cancelsMaxExpression})`;
+}
+
 /** The SQL expression of how many more trades a buyer may open now: `buyer_room(userId, tradesMax, cancelsMax)` (0 while suspended). */
 export function buyerRoomExpression(userIdExpression: string, tradesMaxExpression: string, cancelsMaxExpression: string): string {
   return `${TRADE_SCHEMA}.buyer_room(${userIdExpression}, ${tradesMaxExpression}, ${cancelsMaxExpression})`;

@@ -118,6 +118,20 @@ describe('abuse limits on the order path', () => {
       expect(await openTradesOf('buyer-d')).toBe(2);
     });
 
+    it('when a buyer races orders and takes across markets at the limit, then exactly the room is used', async () => {
+      await tradeFor('buyer-r', 'seller-r0', 'AED');
+      const fiats = ['ARS', 'JPY', 'AUD', 'GHS'];
+      const ads = await Promise.all(fiats.map((fiat, i) => t.placeFundedSell(`seller-r${i + 1}`, { fiatCurrency: fiat, amount: '0.1' })));
+      const racing = await Promise.all([
+        ...fiats.slice(0, 2).map((fiat) => t.place('buyer-r', { fiatCurrency: fiat, amount: '0.1' })),
+        ...ads.slice(2).map((ad) => request(app).post(`/api/v1/orders/${ad}/take`).set(t.as('buyer-r')).send({ amount: '0.1', paymentMethod: 'SEPA' })),
+      ]);
+      const opened = racing.filter((r) => r.status === 201 && (r.body.tradeId || r.body.fills?.length)).length;
+      expect(opened).toBe(1);
+      expect(racing.filter((r) => r.body.code === 'TRADE.LIMIT_REACHED').length).toBe(3);
+      expect(await openTradesOf('buyer-r')).toBe(2);
+    });
+
     it('when a merchant buys, then the merchant trade limit applies', async () => {
       const buy = (fiat: string) => request(app).post('/api/v1/orders').set(merchant('buyer-m')).send({ side: 'BUY', asset: 'BTC', fiatCurrency: fiat, price: '100.00', amount: '0.1', paymentMethods: ['SEPA'] });
       for (let i = 0; i < 4; i += 1) {

@@ -1,6 +1,6 @@
 import { ASSET_SCALES, FIAT_SCALE, fromUnits, numericUnits, type Asset, type FiatCurrency } from '@orrange/money';
 import type { Tx } from '@orrange/db';
-import { buyerRoomExpression, buyerStandingCall, ledgerOutcomes, openTradesExpression, placeSellHoldsExpression, queryTogether, tradeOpeningsJson, type LedgerOutcome, type SqlExecutor, type TradeOpening } from '@orrange/queue';
+import { buyerRoomExpression, buyerStandingCall, ledgerOutcomes, lockBuyerStandingCall, openTradesExpression, placeSellHoldsExpression, queryTogether, tradeOpeningsJson, type LedgerOutcome, type SqlExecutor, type TradeOpening } from '@orrange/queue';
 import type { BuyerStanding } from '../domain/limits';
 import type { Order, OrderStatus, Side } from '../domain/order';
 import { CANCELLABLE_STATUSES, formatAmount, formatPrice } from '../domain/order';
@@ -74,25 +74,33 @@ function toOrder(row: OrderRow): Order {
   };
 }
 
-/** What lockAndLoadOrder brings back: the order (row-locked, read once the market lock was granted), and the rows of the statements sent ahead. */
+/** What lockAndLoadOrder brings back: the order (row-locked, read once the market lock was granted), and the rows of the statements sent ahead and behind. */
 export interface LockedOrder {
   order: Order | undefined;
   ahead: unknown[][];
+  behind: unknown[][];
 }
 
 /**
  * Takes the market lock of an existing order and loads it row-locked, in one round trip, after `ahead` (e.g. the
- * claim of an Idempotency-Key). The load is sent together with the lock and runs once it is granted, so it sees
- * what the previous holder committed: every field may be trusted.
+ * claim of an Idempotency-Key) and before `behind` (e.g. locking a buyer's standing: after the market lock, in the
+ * order every transaction of the order path takes them). The load is sent together with the lock and runs once it
+ * is granted, so it sees what the previous holder committed: every field may be trusted.
  */
-export async function lockAndLoadOrder(tx: SqlExecutor, orderId: string, ahead: Array<{ sql: string; params: unknown[] }> = []): Promise<LockedOrder> {
+export async function lockAndLoadOrder(
+  tx: SqlExecutor,
+  orderId: string,
+  ahead: Array<{ sql: string; params: unknown[] }> = [],
+  behind: Array<{ sql: string; params: unknown[] }> = [],
+): Promise<LockedOrder> {
   const results = await queryTogether(tx, [
     ...ahead,
     { sql: `SELECT pg_advisory_xact_lock(hashtext(asset || '/' || fiat_currency)) AS locked FROM orders WHERE id = $1`, params: [orderId] },
     { sql: `SELECT ${ORDER_COLUMNS} FROM orders WHERE id = $1 FOR UPDATE`, params: [orderId] },
+    ...behind,
   ]);
-  const [row] = results[results.length - 1] as unknown as OrderRow[];
-  return { order: row ? toOrder(row) : undefined, ahead: results.slice(0, ahead.length) };
+  const [row] = results[ahead.length + 1] as unknown as OrderRow[];
+  return { order: row ? toOrder(row) : undefined, ahead: results.slice(0, ahead.length), behind: results.slice(ahead.length + 2) };
 }
 
 const bumpSequenceSql = (asset: string, fiatCurrency: string) => `INSERT INTO markets (asset, fiat_currency, sequence, updated_at) VALUES (${asset}, ${fiatCurrency}, 1, now())
@@ -163,15 +171,16 @@ export async function lockAndLoadCandidates(tx: SqlExecutor, q: CandidateQuery, 
  * user_order_counts (in user order; created at their first order) and admits, in arrival order, each order whose
  * owner stays within their open-order limit (`ordersMax` per order, from their role). For a SELL batch it also places
  * the admitted orders' holds (trade-execution's place_sell_holds, `holdsJson` one per order, in order); for a BUY
- * batch it reads the buyers' standing (trade-execution's buyer_standing). One row:
+ * batch it reads the buyers' standing with their rows locked (trade-execution's lock_buyer_standing), so that the
+ * same buyer's orders in other markets wait for this transaction. One row:
  * `admitted` (boolean per order), `outcomes` (a LedgerOutcome per admitted SELL), `standing` (BUY: per buyer).
  */
 export function admissionStatement(orders: Array<{ userId: string; ordersMax: number }>, sells: { holdsJson: string } | { cancelsMax: number }): { sql: string; params: unknown[] } {
   const requests = JSON.stringify(orders.map((o) => ({ userId: o.userId, ordersMax: o.ordersMax })));
   const extra = 'holdsJson' in sells
     ? `${placeSellHoldsExpression('(SELECT jsonb_agg($2::jsonb -> (r.n - 1)::int ORDER BY r.n) FROM ranked r WHERE r.admitted)')} AS outcomes`
-    : `(SELECT coalesce(jsonb_agg(jsonb_build_object('userId', s.user_id, 'openTrades', s.open_trades, 'suspendedUntil', s.suspended_until)), '[]'::jsonb)
-        FROM ${buyerStandingCall('ARRAY(SELECT user_id FROM users)', '$2::int')} s) AS standing`;
+    : `(SELECT coalesce(jsonb_agg(jsonb_build_object('userId', s.buyer_id, 'openTrades', s.open_trades_now, 'suspendedUntil', s.suspended_until)), '[]'::jsonb)
+        FROM ${lockBuyerStandingCall('ARRAY(SELECT user_id FROM users)', '$2::int')} s) AS standing`;
   return {
     sql: `WITH req AS (SELECT e.doc, e.n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(doc, n)),
        users AS (SELECT DISTINCT doc->>'userId' AS user_id FROM req),
@@ -196,12 +205,12 @@ export interface Admission {
 }
 
 /**
- * The standing of both possible buyers of a take (the taker, and the ad's owner), sent ahead of the locks in the
- * take's first round trip: trade-execution's buyer_standing.
+ * The standing of both possible buyers of a take (the taker, and the ad's owner), their rows locked, sent ahead of the
+ * market lock in the take's first round trip: trade-execution's lock_buyer_standing.
  */
 export function takeStandingStatement(takerId: string, orderId: string, cancelsMax: number): { sql: string; params: unknown[] } {
   return {
-    sql: `SELECT user_id, open_trades, suspended_until FROM ${buyerStandingCall('ARRAY[$1::text, (SELECT user_id FROM orders WHERE id = $2::uuid)]', '$3::int')}`,
+    sql: `SELECT buyer_id AS user_id, open_trades_now AS open_trades, suspended_until FROM ${lockBuyerStandingCall('ARRAY[$1::text, (SELECT user_id FROM orders WHERE id = $2::uuid)]', '$3::int')}`,
     params: [takerId, orderId, cancelsMax],
   };
 }

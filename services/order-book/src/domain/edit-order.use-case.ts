@@ -88,7 +88,7 @@ export function resumeOrder(deps: OrderBookDeps, userId: string, orderId: string
 async function changeOrder(deps: OrderBookDeps, userId: string, orderId: string, change: (before: Order) => { order: Order; renewPriority: boolean }): Promise<Placed> {
   const result = await deps.db.transaction(
     async (tx) => {
-      const locked = await lockAndLoadOrder(tx, orderId, [buyerStandingStatement(userId, deps.limits.buyerCancelsMax)]);
+      const locked = await lockAndLoadOrder(tx, orderId, [], [buyerStandingStatement(userId, deps.limits.buyerCancelsMax)]);
       const before = locked.order;
       if (!before || before.userId !== userId) throw notFound('ORDER.NOT_FOUND', 'No such order.');
       if (!EDITABLE_STATUSES.includes(before.status)) throw conflict('ORDER.INVALID_STATE', `The order is ${before.status} and can no longer be changed.`);
@@ -102,7 +102,7 @@ async function changeOrder(deps: OrderBookDeps, userId: string, orderId: string,
         if (outcome === 'INSUFFICIENT' && order.remaining > before.remaining) throw conflict('WALLET.INSUFFICIENT_FUNDS', 'Your available balance does not cover the larger amount.');
         if (outcome !== 'OK') throw new Error(`ledger invariant: the hold of order ${order.id} answered ${outcome} to its adjustment`);
       }
-      const rooms = new Map(order.side === 'BUY' ? [[userId, buyerRoom(standingOf(locked.ahead[0]!, userId), tradesOpenMax(deps.limits, order.merchant))]] : []);
+      const rooms = new Map(order.side === 'BUY' ? [[userId, buyerRoom(standingOf(locked.behind[0]!, userId), tradesOpenMax(deps.limits, order.merchant))]] : []);
       const placed = written.order.paused ? { order: written.order, fills: [], sequence: written.sequence } : await matchAgain(tx, deps, written.order, rooms);
       return placed;
     },

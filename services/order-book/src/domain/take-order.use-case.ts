@@ -36,7 +36,7 @@ export async function takeOrder(deps: OrderBookDeps, input: TakeOrderInput, key?
   const taken = await deps.db.transaction(
     async (tx) => {
       const standing = takeStandingStatement(input.userId, input.orderId, deps.limits.buyerCancelsMax);
-      const locked = await lockAndLoadOrder(tx, input.orderId, [...(key ? [claimKeysStatement([key.claim])] : []), standing]);
+      const locked = await lockAndLoadOrder(tx, input.orderId, key ? [claimKeysStatement([key.claim])] : [], [standing]);
       if (key && !wasClaimed(locked.ahead[0]!, key.claim)) throw new IdempotencyKeyTaken(key.claim);
       const ad = locked.order;
       if (!ad) throw notFound('ORDER.NOT_FOUND', 'No such order.');
@@ -51,7 +51,7 @@ export async function takeOrder(deps: OrderBookDeps, input: TakeOrderInput, key?
       if (amount > maxFillAt(matchable, ad.price)) throw badRequest('ORDER.ABOVE_MAX_FIAT', 'The amount is worth more than the order\'s maximum per trade (maxFiat).');
       const takerBuys = ad.side === 'SELL';
       const buyer = takerBuys ? { id: input.userId, merchant: input.merchant } : { id: ad.userId, merchant: ad.merchant };
-      const refusal = buyerRefusal(standingOf(locked.ahead[locked.ahead.length - 1]!, buyer.id), tradesOpenMax(deps.limits, buyer.merchant));
+      const refusal = buyerRefusal(standingOf(locked.behind[0]!, buyer.id), tradesOpenMax(deps.limits, buyer.merchant));
       // The taker hears why they cannot buy; an ad whose owner may not buy now is simply not available.
       if (refusal && takerBuys) throw refusal;
       if (refusal) throw conflict('ORDER.INVALID_STATE', 'The order\'s owner cannot open a trade now.');
