@@ -79,6 +79,17 @@ describe('gateway /health, /metrics, /docs', () => {
     expect(res.body.tags.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['user', 'order-book', 'gateway']));
   });
 
+  it('when /docs/openapi.json is asked again, then the same bytes come with their ETag, and a client holding them gets 304', async () => {
+    const first = await request(gateway.app).get('/docs/openapi.json');
+    const again = await request(gateway.app).get('/docs/openapi.json');
+    expect(first.headers.etag).toMatch(/^"[\w-]{27}"$/);
+    expect(again.headers.etag).toBe(first.headers.etag);
+    expect(again.text).toBe(first.text);
+    const held = await request(gateway.app).get('/docs/openapi.json').set('If-None-Match', first.headers.etag!);
+    expect(held.status).toBe(304);
+    expect(held.text).toBe('');
+  });
+
   it('when a service goes down after its document was fetched, then the cached document is still served', async () => {
     const flaky = await startStub('flaky');
     const cached = createTestGateway(testRedis, { dispute: [flaky.url] }, { OPENAPI_CACHE_MS: '0' });

@@ -11,8 +11,12 @@ export function docsRouter(openapi: OpenApiAggregator): Router {
   router.get('/docs/docs.js', (_req, res) => {
     res.type('application/javascript').send(DOCS_SCRIPT);
   });
-  router.get('/docs/openapi.json', async (_req, res) => {
-    res.json(await openapi.document());
+  router.get('/docs/openapi.json', async (req, res) => {
+    const { body, etag } = await openapi.serialized();
+    res.set('ETag', etag).type('json');
+    // req.fresh compares If-None-Match with the ETag just set: a client holding this version gets 304 and no body.
+    if (req.fresh) return void res.status(304).end();
+    res.send(body);
   });
   return router;
 }

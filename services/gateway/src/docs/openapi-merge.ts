@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from '@orrange/logger';
 import { CUSTODY_SIGNATURE_SCHEME, operationIdOf, problemSchema } from '@orrange/http';
 import { requestJson } from '../proxy/http-json';
@@ -53,11 +54,26 @@ function normalize(document: unknown): ServiceDocument | undefined {
  */
 export class OpenApiAggregator {
   private readonly cache = new Map<ServiceName, { document: ServiceDocument; fetchedAt: number }>();
+  private lastSerialized: { documents: Array<ServiceDocument | undefined>; bytes: { body: Buffer; etag: string } } | undefined;
 
   constructor(private readonly deps: { upstreams: Upstreams; timeoutMs: number; cacheMs: number; logger: Logger }) {}
 
-  async document(): Promise<Json> {
+  /**
+   * The merged document as the bytes `/docs/openapi.json` sends, and their ETag: serialized again only when a
+   * service's document changed (a refetch), not on every request: the document is the largest public answer,
+   * and merging, serializing and hashing it (express's ETag) per request was work anyone could ask for at will.
+   */
+  async serialized(): Promise<{ body: Buffer; etag: string }> {
     const documents = await Promise.all(SERVICES.map((service) => this.serviceDocument(service)));
+    const last = this.lastSerialized;
+    if (last && last.documents.every((document, i) => document === documents[i])) return last.bytes;
+    const body = Buffer.from(JSON.stringify(this.merge(documents)));
+    const bytes = { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
+    this.lastSerialized = { documents, bytes };
+    return bytes;
+  }
+
+  private merge(documents: Array<ServiceDocument | undefined>): Json {
     const paths: Json = {};
     const schemas: Json = { Problem: problemSchema };
     const tags = new Map<string, { name: string; description?: string }>();
