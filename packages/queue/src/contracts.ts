@@ -38,6 +38,10 @@ export const eventSchemas = {
    * still in an outbox or a queue from before are consumed (and confirmed) rather than failed as unknown.
    */
   'dispute.deadline': z.object({ disputeId: id, kind: z.enum(['EVIDENCE_WINDOW', 'ASSIGNMENT']) }).strict(),
+  /** trade-execution → user: an admin approved or rejected a withdrawal; the user service's audit log records it. */
+  'withdrawal.reviewed': z
+    .object({ withdrawalId: id, userId: id, asset: assetSchema, amount: decimal, decision: z.enum(['APPROVED', 'REJECTED']), reviewedBy: id, note: z.string().max(1000).nullable(), requestId: z.string().max(200).nullable() })
+    .strict(),
 } as const;
 
 export type EventType = keyof typeof eventSchemas;
@@ -58,6 +62,7 @@ export const EVENT_ROUTES: Record<EventType, readonly ServiceName[]> = {
   'dispute.assigned': ['trade-execution'],
   'dispute.escalated': [],
   'dispute.deadline': ['dispute'],
+  'withdrawal.reviewed': ['user'],
 };
 
 /** The Postgres schema each service owns: its inbox, and the `inbox_confirmed` function producers ask. */

@@ -230,6 +230,11 @@ describe('custody: withdrawals from request to confirmation, review, cancel and 
     expect(await balance(h, 'w-carol', 'USDC')).toMatchObject({ available: '13999.000000' });
     const detail = await request(h.app).get(`/api/v1/admin/withdrawals/${other.body.id}`).set(admin(h));
     expect(detail.body.transitions.map((t: { to: string; actor: string }) => `${t.to}:${t.actor}`)).toEqual(['PENDING_REVIEW:w-carol', `REJECTED:${ADMIN}`]);
+    const reviews = await h.runtime.db.query<{ payload: { withdrawalId: string; decision: string; reviewedBy: string; note: string | null } }>("SELECT payload FROM outbox WHERE type = 'withdrawal.reviewed' AND payload->>'withdrawalId' = ANY($1::text[]) ORDER BY seq", [[big.body.id, other.body.id]]);
+    expect(reviews.map((r) => r.payload)).toEqual([
+      expect.objectContaining({ withdrawalId: big.body.id, decision: 'APPROVED', reviewedBy: ADMIN, note: null }),
+      expect.objectContaining({ withdrawalId: other.body.id, decision: 'REJECTED', reviewedBy: ADMIN, note: 'address on a sanctions list', userId: 'w-carol', amount: '7000.000000' }),
+    ]);
     expect((await request(h.app).post(`/api/v1/admin/withdrawals/${randomUUID()}/approve`).set(admin(h)).send({})).status).toBe(404);
     expect((await request(h.app).post('/api/v1/admin/withdrawals/not-a-uuid/approve').set(admin(h)).send({})).status).toBe(400);
     expect((await request(h.app).post(`/api/v1/admin/withdrawals/${other.body.id}/reject`).set(admin(h)).send({ note: 'x', amount: '1' })).status).toBe(400);

@@ -6,6 +6,7 @@ import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis 
 import { createApp } from '../src/app';
 import { readConfig, SCHEMA, type Config } from '../src/config';
 import type { PasswordHasher } from '../src/domain/password-hasher';
+import { auditHandlers } from '../src/messaging/audit.handlers';
 import { reputationHandlers } from '../src/messaging/reputation.handlers';
 
 export interface Harness {
@@ -23,7 +24,7 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
   const testRedis = await createTestRedis();
   const config = readConfig({ DATABASE_URL: testDb.url, REDIS_URL: testRedis.url, REDIS_PREFIX: testRedis.prefix, LOG_LEVEL: 'silent', DB_HEALTH_INTERVAL_MS: '0', NODE_ENV: 'test', ...overrides });
   const logger = createLogger('user', 'silent');
-  const runtime = createRuntime({ service: 'user', schema: SCHEMA, config, logger, handlers: reputationHandlers(logger, config.REPUTATION_MIN_FIAT) });
+  const runtime = createRuntime({ service: 'user', schema: SCHEMA, config, logger, handlers: { ...reputationHandlers(logger, config.REPUTATION_MIN_FIAT), ...auditHandlers() } });
   await runtime.db.checkNow();
   return {
     runtime,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { badRequest, conflict, notFound } from '@orrange/http';
 import { ASSET_SCALES, fromUnits, numericUnits, toUnits, type Asset } from '@orrange/money';
 import type { Tx } from '@orrange/db';
+import { enqueueEvent } from '@orrange/queue';
 import { postMovement, postMovementOrFail } from '../data/ledger.repository';
 import {
   claimSend, findWithdrawal, insertWithdrawal, lockWithdrawalsOf, markSubmitted, parkSend, recordTransition, transitionWithdrawal, withdrawnInLastDay,
@@ -116,7 +117,12 @@ export async function cancelWithdrawal(deps: CustodyDeps, userId: string, id: st
 /** An admin's decision on a withdrawal waiting for review: APPROVED (sent to custody next) or REJECTED (funds back). */
 export async function reviewWithdrawal(deps: CustodyDeps, adminId: string, id: string, decision: 'APPROVED' | 'REJECTED', note: string | undefined, requestId: string | null): Promise<Withdrawal> {
   const change: TransitionChange = { reviewedBy: adminId, note: note ?? null, scheduleSend: decision === 'APPROVED' };
-  const done = await deps.db.transaction((tx) => transition(deps, tx, id, ['PENDING_REVIEW'], decision, { id: adminId, requestId }, change), { retryable: true });
+  const done = await deps.db.transaction(async (tx) => {
+    const reviewed = await transition(deps, tx, id, ['PENDING_REVIEW'], decision, { id: adminId, requestId }, change);
+    // The decision joins the platform's audit log (the user service's) through the outbox, with the transition.
+    if (reviewed) await enqueueEvent(tx, 'withdrawal.reviewed', { withdrawalId: id, userId: reviewed.userId, asset: reviewed.asset, amount: reviewed.amount, decision, reviewedBy: adminId, note: note ?? null, requestId });
+    return reviewed;
+  }, { retryable: true });
   return done ?? explainRefusal(deps, id, decision === 'APPROVED' ? 'approved' : 'rejected');
 }
 

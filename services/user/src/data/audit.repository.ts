@@ -10,7 +10,9 @@ export type AuditAction =
   | 'api-key.created'
   | 'api-key.revoked'
   | 'payment-method.created'
-  | 'payment-method.deleted';
+  | 'payment-method.deleted'
+  | 'withdrawal.approved'
+  | 'withdrawal.rejected';
 
 /** Where a request came from; every audit row carries it. */
 export interface AuditContext {

@@ -1,0 +1,18 @@
+import type { EventHandlers } from '@orrange/queue';
+import { insertAudit } from '../data/audit.repository';
+
+/**
+ * Admin actions taken in other services that belong in the one audit log (`GET /admin/audit`). Each runs in the
+ * consumer's transaction with its inbox row, so a redelivered event writes no second row.
+ */
+export function auditHandlers(): EventHandlers {
+  return {
+    'withdrawal.reviewed': async ({ payload }, tx) => {
+      await insertAudit(tx, { actorId: payload.reviewedBy, ip: null, requestId: payload.requestId }, {
+        action: payload.decision === 'APPROVED' ? 'withdrawal.approved' : 'withdrawal.rejected',
+        targetId: payload.withdrawalId,
+        metadata: { userId: payload.userId, asset: payload.asset, amount: payload.amount, note: payload.note },
+      });
+    },
+  };
+}
