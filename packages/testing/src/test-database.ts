@@ -1,9 +1,21 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import pg from 'pg';
 
 export const TEST_SERVER_URL = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+
+/** Every migrated template's name starts with this (and contains "test", so `dropTestDatabase` accepts it). */
+export const TEMPLATE_PREFIX = 'orrange_test_tpl_';
+
+/** A template nobody has cloned for this long is dropped, whatever its schema set (a harness that changed its list leaves one). */
+const TEMPLATE_MAX_IDLE_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** Changes whenever the way a template is built changes, so older templates are never reused. */
+const TEMPLATE_FORMAT = '1';
+
+/** First key of the advisory locks taken while templates are built, cloned or dropped (the second is the schema set's). */
+const TEMPLATE_LOCK_CLASS = 0x7e57db;
 
 export interface SchemaMigrations {
   /** Postgres schema the migrations create objects in. */
@@ -20,19 +32,15 @@ export interface TestDatabase {
 
 /**
  * A fresh database for one test suite, with the given services' migrations applied, dropped afterwards.
+ * With migrations, it is a clone (`CREATE DATABASE … TEMPLATE`) of a template migrated once per schema set and
+ * migration contents, so a suite pays for a file copy instead of replaying every migration.
  * Names always contain `test`, and `drop` refuses any other name: tests can never drop real data.
  */
 export async function createTestDatabase(migrations: SchemaMigrations[] = []): Promise<TestDatabase> {
   const name = `orrange_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
-  await adminQuery(`CREATE DATABASE "${name}"`);
-  const url = withDatabase(TEST_SERVER_URL, name);
-  try {
-    for (const m of migrations) await applyMigrations(url, m);
-  } catch (error) {
-    await dropTestDatabase(name);
-    throw error;
-  }
-  return { name, url, drop: () => dropTestDatabase(name) };
+  if (migrations.length === 0) await adminQuery(`CREATE DATABASE "${name}"`);
+  else await cloneMigratedTemplate(name, migrations);
+  return { name, url: withDatabase(TEST_SERVER_URL, name), drop: () => dropTestDatabase(name) };
 }
 
 export async function applyMigrations(url: string, { schema, dir }: SchemaMigrations): Promise<void> {
@@ -41,8 +49,7 @@ export async function applyMigrations(url: string, { schema, dir }: SchemaMigrat
   try {
     await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
     await client.query(`SET search_path TO "${schema}", public`);
-    const folders = existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort() : [];
-    for (const folder of folders) await client.query(readFileSync(join(dir, folder, 'migration.sql'), 'utf8'));
+    for (const file of migrationFiles(dir)) await client.query(readFileSync(file, 'utf8'));
   } finally {
     await client.end();
   }
@@ -51,6 +58,100 @@ export async function applyMigrations(url: string, { schema, dir }: SchemaMigrat
 export async function dropTestDatabase(name: string): Promise<void> {
   if (!name.includes('test')) throw new Error(`refusing to drop ${name}: test databases have "test" in their name`);
   await adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+}
+
+/**
+ * The template's name says which schema set it serves (`set`: the schemas and folders, in order) and what it holds
+ * (`contents`: every migration file's bytes), so an edited or added migration makes a new template and the old
+ * one of the same set becomes stale.
+ */
+export function templateIdentity(migrations: SchemaMigrations[]): { set: string; contents: string; name: string } {
+  const set = createHash('sha256');
+  const contents = createHash('sha256').update(TEMPLATE_FORMAT);
+  for (const { schema, dir } of migrations) {
+    set.update(`${schema}\0${resolve(dir)}\0`);
+    contents.update(`${schema}\0`);
+    for (const file of migrationFiles(dir)) contents.update(`${file.slice(resolve(dir).length)}\0`).update(readFileSync(file)).update('\0');
+  }
+  const setKey = set.digest('hex').slice(0, 12);
+  const contentsKey = contents.digest('hex').slice(0, 16);
+  return { set: setKey, contents: contentsKey, name: `${TEMPLATE_PREFIX}${setKey}_${contentsKey}` };
+}
+
+/**
+ * Under an advisory lock of the schema set (one builder per set on the machine; the others wait, then clone):
+ * builds the template if it is missing or was left half-built, drops the set's stale templates, and clones it.
+ * Nobody stays connected to a template: the builder disconnects before marking it complete, and cloning holds
+ * the lock, so a stale template is never dropped under a clone.
+ */
+async function cloneMigratedTemplate(name: string, migrations: SchemaMigrations[]): Promise<void> {
+  const template = templateIdentity(migrations);
+  const admin = new pg.Client({ connectionString: withDatabase(TEST_SERVER_URL, 'postgres') });
+  await admin.connect();
+  try {
+    await admin.query('SELECT pg_advisory_lock($1, hashtext($2))', [TEMPLATE_LOCK_CLASS, template.set]);
+    await dropStaleTemplates(admin, template);
+    const existing = await admin.query<{ complete: boolean }>('SELECT datistemplate AS complete FROM pg_database WHERE datname = $1', [template.name]);
+    if (!existing.rows[0]?.complete) await buildTemplate(admin, template.name, migrations);
+    await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${template.name}"`);
+    // When it was last cloned, for the idle sweep of templates whose schema set no harness asks for any more.
+    await admin.query(`COMMENT ON DATABASE "${template.name}" IS '${new Date().toISOString()}'`);
+  } finally {
+    await admin.end(); // ends the session, and with it the advisory lock
+  }
+}
+
+/** A complete template has `datistemplate` set: one left by a builder that died half-way is rebuilt from scratch. */
+async function buildTemplate(admin: pg.Client, template: string, migrations: SchemaMigrations[]): Promise<void> {
+  await admin.query(`DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE "${template}"`);
+  const url = withDatabase(TEST_SERVER_URL, template);
+  try {
+    for (const m of migrations) await applyMigrations(url, m);
+  } catch (error) {
+    await admin.query(`DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`);
+    throw error;
+  }
+  await admin.query(`ALTER DATABASE "${template}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`);
+}
+
+/**
+ * The same set's templates with other contents (older migrations), and any other set's template nobody has
+ * cloned for a week (its harness changed its schema list, or its checkout is gone) whose lock is free.
+ */
+async function dropStaleTemplates(admin: pg.Client, current: { set: string; name: string }): Promise<void> {
+  const { rows } = await admin.query<{ name: string; lastUsed: string | null }>(
+    `SELECT d.datname AS name, shobj_description(d.oid, 'pg_database') AS "lastUsed"
+       FROM pg_database d WHERE starts_with(d.datname, $1) AND d.datname <> $2`,
+    [TEMPLATE_PREFIX, current.name],
+  );
+  for (const { name, lastUsed } of rows) {
+    const set = name.slice(TEMPLATE_PREFIX.length).split('_')[0];
+    if (set === current.set) {
+      await dropTemplate(admin, name); // we hold this set's lock: nobody is cloning it
+      continue;
+    }
+    if (!(Date.now() - Date.parse(lastUsed ?? '') > TEMPLATE_MAX_IDLE_MS)) continue;
+    // Another set's lock, without waiting (two runs waiting on each other's set would deadlock): held means in use.
+    const { rows: locked } = await admin.query<{ mine: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS mine', [TEMPLATE_LOCK_CLASS, set]);
+    if (!locked[0]?.mine) continue;
+    try {
+      await dropTemplate(admin, name);
+    } finally {
+      await admin.query('SELECT pg_advisory_unlock($1, hashtext($2))', [TEMPLATE_LOCK_CLASS, set]);
+    }
+  }
+}
+
+async function dropTemplate(admin: pg.Client, name: string): Promise<void> {
+  await admin.query(`ALTER DATABASE "${name}" WITH IS_TEMPLATE false`);
+  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+}
+
+function migrationFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const folders = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  return folders.map((folder) => join(dir, folder, 'migration.sql'));
 }
 
 async function adminQuery(sql: string): Promise<void> {
