@@ -24,7 +24,7 @@ describe('end to end: money in and out through the simulated custody', () => {
   let pool: Pool;
 
   beforeAll(async () => {
-    stack = await startStack({ env: { CUSTODY_SWEEP_MS: '100', CUSTODY_SIMULATED_BROADCAST_MS: '200', CUSTODY_SIMULATED_CONFIRM_MS: '300' } });
+    stack = await startStack({ env: { CUSTODY_TIMEOUT_MS: '1000', CUSTODY_SWEEP_MS: '100', CUSTODY_SIMULATED_BROADCAST_MS: '200', CUSTODY_SIMULATED_CONFIRM_MS: '300' } });
     api = new Api(stack.gatewayUrl);
     admin = await login(api, ADMIN.email, ADMIN.password);
     pool = new Pool({ connectionString: stack.testDb.url, max: 2 });
@@ -89,7 +89,8 @@ describe('end to end: money in and out through the simulated custody', () => {
     for (let i = 0; i < 10; i++) ids.push((await user.api.post('/api/v1/wallet/withdrawals', { asset: 'USDT', amount: '10', address: USDT_ADDRESS })).body.id);
     await stack.kill9('trade-execution');
     await stack.restart('trade-execution');
-    await until(async () => (await Promise.all(ids.map((id) => withdrawalStatus(user.api, id)))).every((s) => s === 'CONFIRMED'), 30_000);
+    // A send claimed when the process died waits out its claim (sendClaimMs: about 8 s with a 1 s timeout) first.
+    await until(async () => (await Promise.all(ids.map((id) => withdrawalStatus(user.api, id)))).every((s) => s === 'CONFIRMED'), 45_000);
     const sends = await pool.query('SELECT count(*)::int AS n FROM trade.simulated_custody_sends WHERE withdrawal_id = ANY($1::uuid[])', [ids]);
     expect(sends.rows[0].n).toBe(10);
     const payouts = await pool.query("SELECT count(*)::int AS n FROM trade.journals WHERE kind = 'WITHDRAWAL_PAYOUT' AND ref = ANY($1::text[])", [ids]);

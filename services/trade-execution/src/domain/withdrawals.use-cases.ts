@@ -126,9 +126,15 @@ export async function reviewWithdrawal(deps: CustodyDeps, adminId: string, id: s
   return done ?? explainRefusal(deps, id, decision === 'APPROVED' ? 'approved' : 'rejected');
 }
 
-/** How long a claimed send is left alone by other sweeps: long enough for every attempt of the call to finish. */
+/** Beyond the call's own time, how long a claimed send is left alone (the claim outlives a slow process, not a dead one by much). */
+const SEND_CLAIM_MARGIN_MS = 5_000;
+
+/**
+ * How long a claimed send is left alone by other sweeps: every attempt of the call timing out, plus the backoff
+ * between them (at most 250 ms × 2^attempts), plus a margin. A sender killed mid-send delays that withdrawal by this.
+ */
 export function sendClaimMs(timeoutMs: number, attempts: number): number {
-  return attempts * (timeoutMs + 2_000) + 10_000;
+  return attempts * timeoutMs + 250 * 2 ** attempts + SEND_CLAIM_MARGIN_MS;
 }
 
 /** Between sends of a parked withdrawal: 5 s, 10 s, 20 s … at most 10 minutes. */
