@@ -18,7 +18,7 @@ import { freePort } from '@orrange/testing';
 import { DEV_USER_PASSWORD, seedDevelopmentData } from './lib/dev-data';
 import { dropDatabase, ensureDatabase, migrateAll, migrationStatus, OperatorError, pingPostgres, pingRedis, runningSlowStatements, slowestStatements } from './lib/infra';
 import { serveStack } from './lib/serve';
-import { stackSpecs, startProcesses, stopAll, type StackPorts } from './lib/stack';
+import { allocatePorts, stackSpecs, startProcesses, stopAll, type StackPorts } from './lib/stack';
 import { loadDotEnv, ROOT, serviceDir, SERVICES, setting } from './lib/services';
 
 const log = (line: string) => console.log(`[db] ${line}`);
@@ -53,7 +53,7 @@ async function seedDevData(): Promise<void> {
     log('development data: not written with NODE_ENV=production');
     return;
   }
-  const ports: StackPorts = { user: await freePort(), 'order-book': await freePort(), 'trade-execution': await freePort(), dispute: await freePort(), gateway: await freePort() };
+  const ports: StackPorts = await allocatePorts(freePort);
   // The seed signs in a handful of times in a row: the per-IP limits of login and registration would stop it.
   const limits = { RATE_LIMIT_PER_MINUTE: '100000', AUTH_RATE_LIMIT_PER_MINUTE: '100000', LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: '100000' };
   const env = { DATABASE_URL: setting('DATABASE_URL'), REDIS_URL: setting('REDIS_URL'), LOG_LEVEL: 'warn', ...limits };

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { GATEWAY, ROOT, serviceDir, SERVICES } from './services';
+import type { ServiceName } from '@orrange/config';
 
 const COLORS = [36, 35, 33, 32, 34, 31];
 
@@ -57,15 +58,17 @@ export function launch(spec: ProcessSpec, options: StackOptions, color = COLORS[
   return { spec, child, exited };
 }
 
-export interface StackPorts {
-  user: number;
-  'order-book': number;
-  'trade-execution': number;
-  dispute: number;
-  gateway: number;
-}
+/** A port for every service of the registry, and the gateway's. */
+export type StackPorts = Record<ServiceName | typeof GATEWAY.name, number>;
 
-export const DEFAULT_PORTS: StackPorts = { user: 3001, 'order-book': 3002, 'trade-execution': 3003, dispute: 3004, gateway: GATEWAY.port };
+export const DEFAULT_PORTS: StackPorts = { ...Object.fromEntries(SERVICES.map((s) => [s.name, s.port])), gateway: GATEWAY.port } as StackPorts;
+
+/** A port from `take` (e.g. a free one) for every registered service and the gateway. */
+export async function allocatePorts(take: () => Promise<number>): Promise<StackPorts> {
+  const ports: Partial<StackPorts> = {};
+  for (const name of [...SERVICES.map((s) => s.name), GATEWAY.name]) ports[name] = await take();
+  return ports as StackPorts;
+}
 
 /** The process specs of a whole stack: every service (with `replicas` copies each) and the gateway. */
 export function stackSpecs(env: NodeJS.ProcessEnv, ports: StackPorts, replicas: Record<string, number[]> = {}): ProcessSpec[] {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DEV_REDIS_PASSWORD, redisPassword } from './connection-security';
 
 export { z };
+export { defaultServiceUrl, GATEWAY, serviceInfo, SERVICES, type ServiceInfo, type ServiceName } from './services';
 export { DEV_REDIS_PASSWORD, redactUrl, readPemFile, redisPassword, redisTlsOptions } from './connection-security';
 
 /** Thrown when the environment does not satisfy a service's config schema; names every bad variable. */

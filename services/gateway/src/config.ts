@@ -1,4 +1,4 @@
-import { assertNoDevSecrets, authSchema, baseServiceSchema, env, loadConfig, z } from '@orrange/config';
+import { assertNoDevSecrets, authSchema, baseServiceSchema, defaultServiceUrl, env, GATEWAY, loadConfig, z } from '@orrange/config';
 import { CLUSTER_WORKERS_MAX } from '@orrange/runtime/cluster';
 
 /**
@@ -19,14 +19,14 @@ const urls = (fallback: string) => env.list(fallback).pipe(z.array(z.string().ur
 const shared = baseServiceSchema.pick({ NODE_ENV: true, HOST: true, LOG_LEVEL: true, REDIS_URL: true, REDIS_TLS_CA_FILE: true, REDIS_PREFIX: true, INTERNAL_TOKEN_SECRET: true, SHUTDOWN_TIMEOUT_MS: true });
 
 export const configSchema = authSchema.extend(shared.shape).extend({
-  PORT: env.port(8080),
+  PORT: env.port(GATEWAY.port),
   TRUST_PROXY: trustProxy,
   CORS_ORIGINS: env.list(''),
   BODY_LIMIT_BYTES: env.int(1024 * 1024),
-  USER_SERVICE_URLS: urls('http://127.0.0.1:3001'),
-  ORDER_BOOK_SERVICE_URLS: urls('http://127.0.0.1:3002'),
-  TRADE_SERVICE_URLS: urls('http://127.0.0.1:3003'),
-  DISPUTE_SERVICE_URLS: urls('http://127.0.0.1:3004'),
+  USER_SERVICE_URLS: urls(defaultServiceUrl('user')),
+  ORDER_BOOK_SERVICE_URLS: urls(defaultServiceUrl('order-book')),
+  TRADE_SERVICE_URLS: urls(defaultServiceUrl('trade-execution')),
+  DISPUTE_SERVICE_URLS: urls(defaultServiceUrl('dispute')),
   /**
    * Processes serving the port (node:cluster, see runClustered); 1 = no cluster, the process serves itself.
    * Default 1, not the cores (availableCores()), from a fixed-rate run of a proxied GET on this 2-core

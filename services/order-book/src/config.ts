@@ -1,12 +1,12 @@
-import { assertNoDevSecrets, baseServiceSchema, env, loadConfig, z } from '@orrange/config';
+import { assertNoDevSecrets, baseServiceSchema, env, loadConfig, serviceInfo, z } from '@orrange/config';
 import type { Limits } from './domain/limits';
 
-export const SCHEMA = 'order_book';
+export const SCHEMA = serviceInfo('order-book').schema;
 
 const limit = (fallback: number) => z.coerce.number().int().min(1).max(1_000_000).default(fallback);
 
 export const configSchema = baseServiceSchema.extend({
-  PORT: env.port(3002),
+  PORT: env.port(serviceInfo('order-book').port),
   /** Open orders (pending, open or partly filled, paused included) an account may have: ORDER.LIMIT_REACHED beyond. */
   ORDERS_OPEN_MAX: limit(50),
   /** Open trades (awaiting payment, paid or disputed) a buyer may have: TRADE.LIMIT_REACHED beyond. */

@@ -1,9 +1,9 @@
-import { assertNoDevSecrets, baseServiceSchema, env, loadConfig, z } from '@orrange/config';
+import { assertNoDevSecrets, baseServiceSchema, env, loadConfig, serviceInfo, z } from '@orrange/config';
 import { encryptionSchema } from '@orrange/secrets';
 import { ASSET_SCALES, ASSETS, isPositiveDecimal, toUnits, type Asset } from '@orrange/money';
 import { BTC_NETWORKS, EVM_NETWORKS } from './domain/addresses/addresses';
 
-export const SCHEMA = 'trade';
+export const SCHEMA = serviceInfo('trade-execution').schema;
 
 const BPS_MAX = 10_000;
 /** The simulated provider's development secrets: refused in production (so is the provider itself). */
@@ -58,7 +58,7 @@ function perAssetCounts(fallback: string) {
 }
 
 export const configSchema = baseServiceSchema.extend(encryptionSchema.shape).extend({
-  PORT: env.port(3003),
+  PORT: env.port(serviceInfo('trade-execution').port),
   /** Trade fee in basis points of the crypto amount, taken from the buyer's side into FEES on completion. */
   TRADE_FEE_BPS: z.coerce.number().int().min(0).max(BPS_MAX).default(0),
   /**

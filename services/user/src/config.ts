@@ -1,8 +1,8 @@
-import { assertNoDevSecrets, authSchema, baseServiceSchema, DEV_ENCRYPTION_KEYS, env, loadConfig, z } from '@orrange/config';
+import { assertNoDevSecrets, authSchema, baseServiceSchema, DEV_ENCRYPTION_KEYS, env, loadConfig, serviceInfo, z } from '@orrange/config';
 import { FIAT_CURRENCIES, FIAT_SCALE, isPositiveDecimal, toUnits, type FiatCurrency } from '@orrange/money';
 import { encryptionSchema } from '@orrange/secrets';
 
-export const SCHEMA = 'users';
+export const SCHEMA = serviceInfo('user').schema;
 
 /** About ten US dollars in each supported currency (late 2026). */
 export const REPUTATION_MIN_FIAT_DEFAULT = 'USD:10,EUR:10,GBP:8,CAD:14,AUD:15,CHF:9,JPY:1500,NGN:15000,INR:850,BRL:55,KES:1300,ZAR:180,GHS:150,MXN:200,ARS:10000,TRY:350,AED:37';
@@ -11,7 +11,7 @@ export const REPUTATION_MIN_FIAT_DEFAULT = 'USD:10,EUR:10,GBP:8,CAD:14,AUD:15,CH
 export { DEV_ENCRYPTION_KEYS };
 
 export const configSchema = baseServiceSchema.extend(authSchema.shape).extend(encryptionSchema.shape).extend({
-  PORT: env.port(3001),
+  PORT: env.port(serviceInfo('user').port),
   /** Refresh tokens expire this many days after they were issued (each rotation issues a new one). */
   REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
   /** Password hashes computed at once (argon2id takes 19 MiB each); the rest wait in line. */

@@ -1,0 +1,28 @@
+/**
+ * The one registry of the stack's processes: each service's name (its folder under services/), Postgres schema,
+ * default port and the gateway variable that lists its URLs. The services' configs, the gateway's defaults, the
+ * root scripts, the benchmark and the tests read it from here. (docker-compose.yml and infra/prometheus repeat
+ * the ports, being YAML.)
+ */
+export const SERVICES = [
+  { name: 'user', schema: 'users', port: 3001, urlVar: 'USER_SERVICE_URLS' },
+  { name: 'order-book', schema: 'order_book', port: 3002, urlVar: 'ORDER_BOOK_SERVICE_URLS' },
+  { name: 'trade-execution', schema: 'trade', port: 3003, urlVar: 'TRADE_SERVICE_URLS' },
+  { name: 'dispute', schema: 'dispute', port: 3004, urlVar: 'DISPUTE_SERVICE_URLS' },
+] as const;
+
+/** The public entry point, started after the services. */
+export const GATEWAY = { name: 'gateway', port: 8080 } as const;
+
+export type ServiceInfo = (typeof SERVICES)[number];
+export type ServiceName = ServiceInfo['name'];
+
+/** A service's entry, typed by its name (so `serviceInfo('order-book').schema` is `'order_book'`). */
+export function serviceInfo<N extends ServiceName>(name: N): Extract<ServiceInfo, { name: N }> {
+  return SERVICES.find((service) => service.name === name) as Extract<ServiceInfo, { name: N }>;
+}
+
+/** Where the gateway finds a service when nothing says otherwise: on this host, at its default port. */
+export function defaultServiceUrl(name: ServiceName): string {
+  return `http://127.0.0.1:${serviceInfo(name).port}`;
+}
