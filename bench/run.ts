@@ -16,9 +16,9 @@ import { Redis } from 'ioredis';
 import { redactUrl, redisTlsOptions } from '@orrange/config';
 import { databaseName, withDatabase } from '@orrange/db';
 import { applyMigrations, deleteKeys, freePort } from '@orrange/testing';
-import { dropDatabase, ensureDatabase, run } from '../scripts/lib/infra';
-import { stackSpecs, startProcesses, stopAll, type Running, type StackPorts } from '../scripts/lib/stack';
-import { loadDotEnv, ROOT, SERVICES, serviceDir, setting } from '../scripts/lib/services';
+import { dropDatabase, ensureDatabase, run } from '@orrange/stack/infra';
+import { allocatePorts, stackSpecs, startProcesses, stopAll, type Running, type StackPorts } from '@orrange/stack/stack';
+import { loadDotEnv, ROOT, SERVICES, serviceDir, setting } from '@orrange/stack/services';
 import { generatorPriorityNote, loadAgent, runOpenLoop, summarize, type LoadResult, type RequestSpec } from './lib/open-loop';
 import { seedStatsHistory, matchToTradeLatencies } from './lib/history';
 import { measureBareGateway } from './lib/bare-gateway';
@@ -346,7 +346,7 @@ async function runStack(databaseUrl: string, redisUrl: string, prefix: string, r
   const adminEmail = 'admin@bench.test';
   await seedAdmin({ databaseUrl, email: adminEmail, password: PASSWORD });
 
-  const ports: StackPorts = { user: await freePort(), 'order-book': await freePort(), 'trade-execution': await freePort(), dispute: await freePort(), gateway: await freePort() };
+  const ports: StackPorts = await allocatePorts(freePort);
   const env = {
     // development: the faucet must work for funding sellers; everything else runs as in production.
     NODE_ENV: 'development',

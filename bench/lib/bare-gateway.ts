@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Dispatcher } from 'undici';
-import { ROOT } from '../../scripts/lib/services';
-import { waitForHttp } from '../../scripts/lib/stack';
+import { ROOT } from '@orrange/stack/services';
+import { waitForHttp } from '@orrange/stack/stack';
 import { runOpenLoop, usage, type LatencySummary, type RequestSpec } from './open-loop';
 
 /** The bare gateway's ceiling is the highest rate answered within this at p99, with no error. */

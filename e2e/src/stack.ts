@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { createTestDatabase, createTestRedis, freePort, type TestDatabase, type TestRedis } from '@orrange/testing';
-import { launch, stackSpecs, startProcesses, stopAll, waitForHttp, type ProcessSpec, type Running, type StackPorts } from '../../scripts/lib/stack';
-import { ROOT, SERVICES } from '../../scripts/lib/services';
+import { allocatePorts, launch, stackSpecs, startProcesses, stopAll, waitForHttp, type ProcessSpec, type Running, type StackPorts } from '@orrange/stack/stack';
+import { ROOT, SERVICES } from '@orrange/stack/services';
 
 export const ADMIN = { email: 'admin@e2e.test', password: 'e2e-admin-password-123' };
 
@@ -32,7 +32,7 @@ export interface Stack {
 export async function startStack(options: { env?: NodeJS.ProcessEnv; replicas?: Partial<Record<string, number>> } = {}): Promise<Stack> {
   const testDb = await createTestDatabase(SERVICES.map((s) => ({ schema: s.schema, dir: path.join(ROOT, 'services', s.name, 'prisma/migrations') })));
   const testRedis = await createTestRedis();
-  const ports: StackPorts = { user: await freePort(), 'order-book': await freePort(), 'trade-execution': await freePort(), dispute: await freePort(), gateway: await freePort() };
+  const ports: StackPorts = await allocatePorts(freePort);
   const replicaPorts: Record<string, number[]> = {};
   for (const [name, count] of Object.entries(options.replicas ?? {})) {
     replicaPorts[name] = [];

@@ -5,7 +5,7 @@ import { Pool } from 'pg';
 import { Api, login, newUser, until } from '../src/client';
 import { balances, expectLedgerBalanced } from '../src/invariants';
 import { ADMIN, startStack, type Stack } from '../src/stack';
-import { ROOT } from '../../scripts/lib/services';
+import { ROOT } from '@orrange/stack/services';
 
 const run = promisify(execFile);
 /** The stack's webhook secret (the development default unless the environment sets one). */

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import pg from 'pg';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@orrange/testing';
-import { run } from '../../scripts/lib/infra';
-import { ROOT, SERVICES } from '../../scripts/lib/services';
+import { run } from '@orrange/stack/infra';
+import { ROOT, SERVICES } from '@orrange/stack/services';
 
 /**
  * The tests build their databases by running each migration's SQL in one go; operators run `pnpm db:setup`,

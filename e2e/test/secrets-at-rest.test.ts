@@ -5,7 +5,7 @@ import pg from 'pg';
 import { Api, login, newUser, until } from '../src/client';
 import { expectLedgerBalanced } from '../src/invariants';
 import { ADMIN, startStack, type Stack } from '../src/stack';
-import { ROOT } from '../../scripts/lib/services';
+import { ROOT } from '@orrange/stack/services';
 
 const run = promisify(execFile);
 
