@@ -2,7 +2,7 @@ import type { Database } from '@orrange/db';
 import type { Asset, FiatCurrency } from '@orrange/money';
 import type { Limits } from './limits';
 import type { MarketRulesCache } from './market-rules-cache';
-import type { MarketBatcher } from './place-order.use-case';
+import type { OrderBatcher } from './order-batcher';
 
 /** What the order-book use cases need from the outside world; built once per runtime (see src/order-book.ts). */
 export interface OrderBookDeps {
@@ -12,7 +12,7 @@ export interface OrderBookDeps {
   /** Called once trades opened with their escrow have committed (a metric: they open in this service's transactions). */
   tradesOpened(asset: Asset, count: number): void;
   /** Serializes and batches the orders of each market within this replica. */
-  batcher: MarketBatcher;
+  batcher: OrderBatcher;
   /** The abuse limits (configuration). */
   limits: Limits;
   /** Every market's price band and minimum, in memory. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Tx } from '@orrange/db';
-import { claimKeysStatement, conflict, IdempotencyKeyTaken, jsonAnswer, releaseKeysWithCommit, storeAnswersWithCommit, wasClaimed, type IdempotencyClaim } from '@orrange/http';
+import { claimKeysStatement, conflict, IdempotencyKeyTaken, jsonAnswer, releaseKeysWithCommit, storeAnswersWithCommit, wasClaimed } from '@orrange/http';
 import { ledgerOutcomes, sellHoldsJson } from '@orrange/queue';
 import { admissionStatement, lockAndLoadCandidates, type Admission, type BuyerLimits } from '../data/order.repository';
 import { firstReadQuery, matchBatch, stoppedAtCap, type FirstRead, type Placed } from './match-batch';
@@ -8,6 +8,7 @@ import { buyerRefusal, buyerRoom, orderLimitReached, ordersOpenMax, tradesOpenMa
 import { marketRefusal } from './market-rules';
 import { formatAmount, type Order } from './order';
 import type { OrderBookDeps } from './order-book.deps';
+import type { KeyRecord, OrderBatcher } from './order-batcher';
 
 /** How many incoming orders of one side of one market share one transaction (one lock, one write, one commit). */
 export const BATCH_ORDERS_MAX = 64;
@@ -16,15 +17,6 @@ export const BATCH_ORDERS_MAX = 64;
  * (1 + CONTINUATIONS_MAX) × FILLS_PER_ORDER_MAX fills per placement, so that it does not rest across the spread.
  */
 export const CONTINUATIONS_MAX = 10;
-
-/**
- * A request's Idempotency-Key, recorded in the transaction that places its order (claimed in the first round
- * trip, its success answer stored with the COMMIT), and how to render that answer.
- */
-export interface KeyRecord<T> {
-  claim: IdempotencyClaim;
-  answer(result: T): unknown;
-}
 
 /** What the owner chooses of an order (and their role's limits); the rest (id, remainder, status, seq, times) is set on placing it. */
 export type PlaceOrderInput = Pick<Order, 'userId' | 'side' | 'asset' | 'fiatCurrency' | 'price' | 'amount' | 'minFill' | 'paymentMethods' | 'paymentMethodIds' | 'paymentWindowMinutes' | 'terms' | 'minFiat' | 'maxFiat' | 'expiresAt' | 'merchant'>;
@@ -222,7 +214,7 @@ interface MarketQueue {
  * BATCH_ORDERS_MAX orders. A lone order goes at once (no waiting for company): batches form only while a
  * transaction of the market is already running.
  */
-export class MarketBatcher {
+export class MarketBatcher implements OrderBatcher {
   private readonly queues = new Map<string, MarketQueue>();
 
   constructor(private readonly deps: () => OrderBookDeps) {}

@@ -7,7 +7,7 @@ import { maxFillAt, respectsMinFiat, respectsMinFill } from './matching-engine';
 import { fillView, tradeOpening } from './match-records';
 import { LIVE_STATUSES, toMatchable, type FillView } from './order';
 import type { OrderBookDeps } from './order-book.deps';
-import type { KeyRecord } from './place-order.use-case';
+import type { KeyRecord } from './order-batcher';
 
 export interface TakeOrderInput {
   userId: string;
