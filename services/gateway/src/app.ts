@@ -22,6 +22,10 @@ import { requestMetrics, type GatewayMetrics } from './observability/metrics';
 import { shedOverload } from './proxy/admission.middleware';
 import { proxyToServices } from './proxy/proxy.middleware';
 import type { Upstreams } from './proxy/upstream-pool';
+import type { StreamHub } from './stream/stream-hub';
+import { StreamSlots } from './stream/stream-slots';
+import { StreamTickets } from './stream/stream-tickets';
+import { streamRouter } from './stream/stream.routes';
 
 export interface GatewayDeps {
   config: Config;
@@ -33,6 +37,7 @@ export interface GatewayDeps {
   /** Not-before lookups: in-process while Redis tracking is established, a GET on `redis` otherwise. */
   trackedCache: TrackedCache;
   upstreams: Upstreams;
+  streamHub: StreamHub;
 }
 
 /** Headers a browser client may read across origins. */
@@ -40,7 +45,7 @@ const EXPOSED_HEADERS = ['X-Request-Id', 'RateLimit', 'RateLimit-Policy', 'RateL
 
 /** The gateway app. It never listens: index.ts does, and tests drive it with supertest. */
 export function createApp(deps: GatewayDeps): Express {
-  const { config, logger, registry, metrics, redis, trackedCache, upstreams } = deps;
+  const { config, logger, registry, metrics, redis, trackedCache, upstreams, streamHub } = deps;
   const tokens = new TokenChecker(
     { keyring: parseKeyring(config.JWT_SECRETS, config.JWT_ACTIVE_KID), issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
     trackedCache,
@@ -95,6 +100,19 @@ export function createApp(deps: GatewayDeps): Express {
     logger,
   }));
   app.use(refuseBadCredentials); // 10. bad credentials → 401, after they were counted against the budget
+  app.use(streamRouter({ // 10b. live updates: served here, held open, never through the upstream lanes
+    redis,
+    prefix: config.REDIS_PREFIX,
+    hub: streamHub,
+    // A slot's lease outlives a few missed heartbeats; a crashed gateway's slots come back after it.
+    slots: new StreamSlots({ redis, prefix: config.REDIS_PREFIX, max: config.STREAMS_PER_USER_MAX, leaseMs: config.STREAM_HEARTBEAT_MS * 3 }),
+    tickets: new StreamTickets({ redis, prefix: config.REDIS_PREFIX }),
+    upstreams,
+    heartbeatMs: config.STREAM_HEARTBEAT_MS,
+    perUserMax: config.STREAMS_PER_USER_MAX,
+    timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+    logger,
+  }));
   app.use(proxyToServices({ upstreams, timeoutMs: config.UPSTREAM_TIMEOUT_MS, bodyLimitBytes: config.BODY_LIMIT_BYTES, metrics, logger })); // 11.
   app.use(notFoundHandler);
   app.use(problemHandler(logger));

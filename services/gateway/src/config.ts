@@ -70,6 +70,10 @@ export const configSchema = authSchema.extend(shared.shape).extend({
   AUTH_RATE_LIMIT_PER_MINUTE: env.int(10),
   /** Per account (email) on login; AUTH_RATE_LIMIT_PER_MINUTE when unset. */
   LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).optional(),
+  /** Comment heartbeats on live-update streams (API.md: at least every 15 s); each also renews the stream's slot lease. */
+  STREAM_HEARTBEAT_MS: z.coerce.number().int().min(100).max(15_000).default(10_000),
+  /** Live-update streams one user may hold open across every gateway replica (API.md: more → 429). */
+  STREAMS_PER_USER_MAX: z.coerce.number().int().min(1).default(5),
   API_KEY_CACHE_SECONDS: z.coerce.number().int().min(1).max(10).default(10),
   API_KEY_NEGATIVE_CACHE_SECONDS: z.coerce.number().int().min(1).max(10).default(2),
 });

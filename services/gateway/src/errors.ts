@@ -20,5 +20,7 @@ export const gatewayErrors = {
   invalidApiKey: () => new AppError(401, 'AUTH.INVALID_API_KEY', 'The API key is invalid or revoked.'),
   authUnavailable: () => new AppError(503, 'AUTH.UNAVAILABLE', 'Credentials cannot be checked right now. Try again shortly.'),
   rateLimited: () => new AppError(429, 'RATE_LIMITED', 'Too many requests. Retry after the time in Retry-After.'),
+  tooManyStreams: (max: number) => new AppError(429, 'STREAM.TOO_MANY', `At most ${max} live streams may be open per user: close one first.`, undefined, { 'Retry-After': '5' }),
+  streamUnavailable: () => new AppError(503, 'STREAM.UNAVAILABLE', 'Live updates are unavailable right now. Try again shortly.', undefined, { 'Retry-After': '1' }),
   rateLimitUnavailable: () => new AppError(503, 'RATE_LIMIT.UNAVAILABLE', 'Rate limits cannot be checked right now. Try again shortly.'),
 };

@@ -7,6 +7,7 @@ import { INVALIDATIONS_OPTIONS, TRACKED_READS_OPTIONS, TrackedCache } from './au
 import type { Config } from './config';
 import { createGatewayMetrics, type GatewayMetrics } from './observability/metrics';
 import { Upstreams } from './proxy/upstream-pool';
+import { StreamHub } from './stream/stream-hub';
 
 export interface GatewayResources {
   logger: Logger;
@@ -18,6 +19,8 @@ export interface GatewayResources {
   /** The tracked-reads connection and its invalidation subscriber (held here to be closed; tests kill them). */
   trackingConnections: { reads: Redis; invalidations: Redis };
   upstreams: Upstreams;
+  /** The process's one reader of the live-update streams, on its own connection (it blocks), for every SSE client. */
+  streamHub: StreamHub;
   close(): Promise<void>;
 }
 
@@ -51,6 +54,8 @@ export function createGatewayResources(config: Config, options: { logger?: Logge
     reads: connect('tracked-reads', { ...TRACKED_READS_OPTIONS, enableAutoPipelining: true }),
     invalidations: connect('invalidations', INVALIDATIONS_OPTIONS),
   };
+  // XREAD blocks for up to 2 s: its timeout must be longer than the block.
+  const streamHub = new StreamHub({ reader: connect('live-reader', { commandTimeout: 5_000, lazyConnect: true }), prefix: config.REDIS_PREFIX, logger });
   const trackedCache = new TrackedCache({ ...trackingConnections, fallback: redis, metrics, logger });
   const upstreams = new Upstreams(
     { user: config.USER_SERVICE_URLS, 'order-book': config.ORDER_BOOK_SERVICE_URLS, 'trade-execution': config.TRADE_SERVICE_URLS, dispute: config.DISPUTE_SERVICE_URLS },
@@ -66,8 +71,10 @@ export function createGatewayResources(config: Config, options: { logger?: Logge
     trackedCache,
     trackingConnections,
     upstreams,
+    streamHub,
     async close() {
       upstreams.close();
+      streamHub.close();
       trackedCache.close();
       await Promise.all([redis, trackingConnections.reads, trackingConnections.invalidations].map(closeRedis));
     },
