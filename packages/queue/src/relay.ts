@@ -28,6 +28,11 @@ export interface RelayOptions {
   lingerMs?: number;
   /** Confirmed rows published longer ago than this are deleted (unconfirmed ones stay for the redelivery sweep). */
   retentionMs?: number;
+  /**
+   * Called with each batch once it is on the queues (e.g. the live updates a service derives from its events).
+   * It must not throw and is not awaited: the relay's pace never depends on it.
+   */
+  onPublished?: (rows: readonly OutboxRow[]) => void;
 }
 
 const BATCH_SIZE_DEFAULT = 200;
@@ -196,6 +201,7 @@ export class OutboxRelay {
     }
     this.unmarked = rows.map((r) => r.id);
     for (const row of rows) this.published?.inc({ type: row.type });
+    this.options.onPublished?.(rows);
     return rows.length;
   }
 

@@ -5,7 +5,7 @@ import { redisTlsOptions, type BaseServiceConfig } from '@orrange/config';
 import { Database } from '@orrange/db';
 import { createRegistry, runService, type HealthCheck } from '@orrange/http';
 import { createLogger, type Logger } from '@orrange/logger';
-import { createRedis, EventConsumer, OutboxRedelivery, OutboxRelay, type BulkEventHandlers, type ConsumerOptions, type EventHandlers, type ServiceName } from '@orrange/queue';
+import { createRedis, EventConsumer, OutboxRedelivery, OutboxRelay, type RelayOptions, type BulkEventHandlers, type ConsumerOptions, type EventHandlers, type ServiceName } from '@orrange/queue';
 import { Sweeper } from './sweeper';
 
 export interface RuntimeOptions {
@@ -21,6 +21,8 @@ export interface RuntimeOptions {
   /** Events applied in groups, one transaction per group (see ConsumerOptions.batchKey). */
   consumerBatchKey?: ConsumerOptions['batchKey'];
   logger?: Logger;
+  /** Sees each batch the outbox relay published (see RelayOptions.onPublished). */
+  onOutboxPublished?: RelayOptions['onPublished'];
 }
 
 /**
@@ -75,7 +77,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   });
   const redis = createRedis(config.REDIS_URL, redisTls);
   redis.on('error', (error) => logger.warn('redis connection error', { error: error.message }));
-  const relay = new OutboxRelay({ db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry });
+  const relay = new OutboxRelay({ db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry, onPublished: options.onOutboxPublished });
   const redelivery = new OutboxRedelivery({ db, relay, logger, registry, redeliverAfterMs: config.OUTBOX_REDELIVER_MS });
   // Not a timer: republished events are counted by events_republished_total, so no registry for timers_fired_total.
   const sweepers = [new Sweeper({ timer: 'outbox-redelivery', intervalMs: redelivery.sweepIntervalMs, sweep: () => redelivery.sweep(), logger })];

@@ -12,6 +12,7 @@ import type { TradeDeps } from './domain/trades.use-cases';
 import { sendClaimMs } from './domain/withdrawals.use-cases';
 import { paymentDeadlineSweeper } from './messaging/deadline-sweeper';
 import { createEventHandlers } from './messaging/event-handlers';
+import { LiveUpdates } from './messaging/live-updates';
 import { createBusinessMetrics, createCustodyMetrics } from './metrics';
 
 export interface TradeExecution {
@@ -45,8 +46,12 @@ function createCustodyProvider(config: Config, runtime: Runtime, observeCall: Pa
 /** Builds the runtime with this service's event handlers, and the dependencies of its use cases. */
 export function createTradeExecution(config: Config, options: { logger?: Logger; custodyProvider?: CustodyProvider } = {}): TradeExecution {
   let deps: TradeDeps | undefined;
-  const runtime = createRuntime({ service: 'trade-execution', schema: SCHEMA, config, logger: options.logger, handlers: createEventHandlers(() => deps!) });
-  deps = { db: runtime.db, feeBps: config.TRADE_FEE_BPS, metrics: createBusinessMetrics(runtime.registry, runtime.db), keyring: keyringFromConfig(config) };
+  const runtime = createRuntime({
+    service: 'trade-execution', schema: SCHEMA, config, logger: options.logger, handlers: createEventHandlers(() => deps!),
+    onOutboxPublished: (rows) => deps?.live?.fromOutbox(rows),
+  });
+  const live = new LiveUpdates({ db: runtime.db, redis: runtime.redis, prefix: config.REDIS_PREFIX, logger: runtime.logger });
+  deps = { db: runtime.db, feeBps: config.TRADE_FEE_BPS, metrics: createBusinessMetrics(runtime.registry, runtime.db), keyring: keyringFromConfig(config), live };
   const deadlines = paymentDeadlineSweeper(deps, { intervalMs: config.TIMER_SWEEP_MS, logger: runtime.logger, registry: runtime.registry });
 
   const custodyMetrics = createCustodyMetrics(runtime.registry, runtime.db, options.custodyProvider?.name ?? config.CUSTODY_PROVIDER);

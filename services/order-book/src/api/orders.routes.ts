@@ -3,6 +3,7 @@ import { hasRole, idempotentInTransaction, identityOf, notFound, parse, requireA
 import { isPositiveDecimal, toUnits, ASSET_SCALES, FIAT_SCALE, type Asset } from '@orrange/money';
 import type { z } from 'zod';
 import type { Database } from '@orrange/db';
+import type { LiveEvent } from '@orrange/runtime';
 import type { BookCache } from '../data/book-cache';
 import { findOrder, listOpenOrders, listUserOrders, makerStats, paymentDetailsOnFile, paymentMethodTypes, type MakerStats } from '../data/order.repository';
 import { cancelOrder } from '../domain/cancel-order.use-case';
@@ -19,11 +20,15 @@ export interface OrdersRouterDeps {
   db: Database;
   deps: OrderBookDeps;
   bookCache: BookCache;
+  /** Writes live updates after the answer's commit (never awaited, never failing the request). */
+  live?: (events: LiveEvent[]) => void;
 }
 
 /** API.md "Orders and order book": thin routes that validate, call a use case and answer. */
-export function ordersRouter({ db, deps, bookCache }: OrdersRouterDeps): Router {
+export function ordersRouter({ db, deps, bookCache, live }: OrdersRouterDeps): Router {
   const router = serviceRouter();
+  // The caller's order as this answer shows it, as `order.updated` on their live stream: no query of its own.
+  const orderUpdated = (userId: string, order: ReturnType<typeof orderView>) => live?.([{ userId, type: 'order.updated', data: order }]);
 
   // The Idempotency-Key of a placement or a take is recorded in the use case's own transaction (claimed in its
   // first round trip, the answer stored with its COMMIT): no statements or commits of its own on the hottest path.
@@ -50,6 +55,7 @@ export function ordersRouter({ db, deps, bookCache }: OrdersRouterDeps): Router 
       merchant: hasRole(identityOf(req), 'merchant'),
     }, claim && { claim, answer: answer201 });
     res.status(201).json(answer201(placed));
+    orderUpdated(userId, orderView(placed.order, userId));
 
     function answer201(p: Placed) {
       return { order: orderView(p.order, userId), fills: p.fills };
@@ -90,6 +96,7 @@ export function ordersRouter({ db, deps, bookCache }: OrdersRouterDeps): Router 
     const userId = identityOf(req).userId;
     const order = await cancelOrder(deps, userId, orderId(req));
     res.json({ order: orderView(order, userId) });
+    orderUpdated(userId, orderView(order, userId));
   });
 
   router.patch('/api/v1/orders/:id', requireAuth, async (req, res) => {
@@ -98,12 +105,15 @@ export function ordersRouter({ db, deps, bookCache }: OrdersRouterDeps): Router 
     const body = parse(patchOrderBody, req.body);
     const placed = await editOrder(deps, userId, id, (asset) => orderPatch(body, asset));
     res.json({ order: orderView(placed.order, userId), fills: placed.fills });
+    orderUpdated(userId, orderView(placed.order, userId));
   });
 
   router.post('/api/v1/orders/:id/pause', requireAuth, async (req, res) => {
     const userId = identityOf(req).userId;
     parse(emptyBody, req.body ?? {});
-    res.json({ order: orderView((await pauseOrder(deps, userId, orderId(req))).order, userId) });
+    const paused = orderView((await pauseOrder(deps, userId, orderId(req))).order, userId);
+    res.json({ order: paused });
+    orderUpdated(userId, paused);
   });
 
   router.post('/api/v1/orders/:id/resume', requireAuth, async (req, res) => {
@@ -111,6 +121,7 @@ export function ordersRouter({ db, deps, bookCache }: OrdersRouterDeps): Router 
     parse(emptyBody, req.body ?? {});
     const placed = await resumeOrder(deps, userId, orderId(req));
     res.json({ order: orderView(placed.order, userId), fills: placed.fills });
+    orderUpdated(userId, orderView(placed.order, userId));
   });
 
   router.post('/api/v1/orders/:id/take', requireAuth, idempotentInTransaction(db, async (req, res, claim) => {

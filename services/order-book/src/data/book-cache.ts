@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Database } from '@orrange/db';
 import type { Logger } from '@orrange/logger';
 import { ASSET_SCALES, FIAT_SCALE, normalize, type Asset, type FiatCurrency } from '@orrange/money';
+import { liveKeys, LIVE_BOOKS_MAXLEN } from '@orrange/runtime/live-events';
 import { readBookSnapshot, type BookLevelRow } from './order.repository';
 
 /** Price levels kept per side in the cache; `depth` of a read is at most this. */
@@ -33,14 +34,23 @@ export interface BookSnapshot {
   updatedAt: string | null;
 }
 
-/** Stores a snapshot unless Redis already holds a newer one (replicas refresh concurrently). */
+/**
+ * Stores a snapshot unless Redis already holds a newer one (replicas refresh concurrently). A snapshot newer than
+ * the stored one is also added to the live books' stream (KEYS[2]), which the gateway streams as `book` events: the
+ * same check decides both, so each sequence is announced once, in order, whichever replica refreshed.
+ */
 const STORE_IF_NEWER = `
 local current = redis.call('GET', KEYS[1])
+local newer = true
 if current then
   local ok, decoded = pcall(cjson.decode, current)
-  if ok and tonumber(decoded.sequence) and tonumber(decoded.sequence) > tonumber(ARGV[1]) then return 0 end
+  if ok and tonumber(decoded.sequence) then
+    if tonumber(decoded.sequence) > tonumber(ARGV[1]) then return 0 end
+    newer = tonumber(decoded.sequence) < tonumber(ARGV[1])
+  end
 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+if newer then redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'm', ARGV[4], 's', ARGV[1], 'd', ARGV[2]) end
 return 1`;
 
 interface LocalEntry {
@@ -99,7 +109,10 @@ export class BookCache {
     const scale = ASSET_SCALES[asset];
     const level = (l: BookLevelRow): BookLevel => ({ price: normalize(l.price, FIAT_SCALE), amount: normalize(l.amount, scale), orderCount: l.orderCount });
     const snapshot: BookSnapshot = { asset, fiatCurrency, bids: row.bids.map(level), asks: row.asks.map(level), sequence: Number(row.sequence), updatedAt: row.updatedAt };
-    await this.deps.redis.eval(STORE_IF_NEWER, 1, this.key(asset, fiatCurrency), String(snapshot.sequence), JSON.stringify(snapshot), BOOK_REDIS_TTL_SECONDS);
+    await this.deps.redis.eval(
+      STORE_IF_NEWER, 2, this.key(asset, fiatCurrency), liveKeys.books(this.deps.prefix),
+      String(snapshot.sequence), JSON.stringify(snapshot), BOOK_REDIS_TTL_SECONDS, `${asset}:${fiatCurrency}`, LIVE_BOOKS_MAXLEN,
+    );
     this.remember(snapshot);
     return snapshot;
   }

@@ -8,7 +8,7 @@ import type { TradeExecution } from '../composition';
 import { deposit } from '../domain/wallet.use-cases';
 import { decodeCursor, depositBody, emptyBody, encodeCursor, pageQuery } from './schemas';
 
-export function walletRouter({ runtime, config }: TradeExecution): Router {
+export function walletRouter({ runtime, config, deps }: TradeExecution): Router {
   const { db } = runtime;
   const router = serviceRouter();
 
@@ -21,7 +21,9 @@ export function walletRouter({ runtime, config }: TradeExecution): Router {
     const body = parse(depositBody, req.body);
     // An admin's API key carries no admin role (verifyIdentity): crediting money needs the admin's session.
     if (config.NODE_ENV === 'production' && !(hasRole(who, 'admin') && who.via === 'jwt')) throw forbidden('Deposits are credited by the custody integration in production.', 'WALLET.DEPOSITS_DISABLED');
-    res.status(201).json(await deposit(db, who.userId, body.asset, toUnits(body.amount, ASSET_SCALES[body.asset])));
+    const credited = await deposit(db, who.userId, body.asset, toUnits(body.amount, ASSET_SCALES[body.asset]));
+    void deps.live?.balanceChanged(who.userId, body.asset);
+    res.status(201).json(credited);
   });
 
   router.get('/api/v1/wallet/ledger', requireAuth, async (req, res) => {

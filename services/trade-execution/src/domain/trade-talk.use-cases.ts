@@ -5,6 +5,7 @@ import { enqueueEvent } from '@orrange/queue';
 import type { EncryptionKeyring } from '@orrange/secrets';
 import { countMessages, insertMessage, listMessagesAfter, type TradeMessage } from '../data/trade-message.repository';
 import { findTrade, lockTrade } from '../data/trade.repository';
+import type { LiveUpdates } from '../messaging/live-updates';
 import { OPEN_STATES } from './trade-state-machine';
 import { canChat } from './trades.use-cases';
 
@@ -22,6 +23,7 @@ const toJson = (m: TradeMessage): MessageJson => ({ id: m.id, tradeId: m.tradeId
 export interface ChatDeps {
   db: Database;
   keyring: EncryptionKeyring;
+  live?: LiveUpdates;
 }
 
 async function chatTrade(db: Database, tradeId: string, who: Identity) {
@@ -48,13 +50,17 @@ export const MESSAGES_PER_TRADE_MAX = 500;
  * carry bank details.
  */
 export async function postMessage(deps: ChatDeps, tradeId: string, who: Identity, body: string): Promise<MessageJson> {
-  return deps.db.transaction(async (tx) => {
+  const { message, recipients } = await deps.db.transaction(async (tx) => {
     const trade = await lockTrade(tx, tradeId);
     if (!trade || !canChat(trade, who)) throw notFound('TRADE.NOT_FOUND', 'No such trade.');
     if (!OPEN_STATES.includes(trade.status)) throw conflict('TRADE.CHAT_CLOSED', `The trade is ${trade.status}: its chat is read-only.`);
     if ((await countMessages(tx, tradeId)) >= MESSAGES_PER_TRADE_MAX) throw conflict('TRADE.CHAT_LIMIT_REACHED', `A trade's chat holds at most ${MESSAGES_PER_TRADE_MAX} messages.`);
-    return toJson(await insertMessage(tx, deps.keyring, { id: randomUUID(), tradeId, senderId: who.userId, body }));
+    const posted = toJson(await insertMessage(tx, deps.keyring, { id: randomUUID(), tradeId, senderId: who.userId, body }));
+    // Everyone who reads this chat hears of the message live: the parties and the assigned arbitrator.
+    return { message: posted, recipients: [trade.buyer_id, trade.seller_id, ...(trade.arbitrator_id ? [trade.arbitrator_id] : [])] };
   });
+  void deps.live?.messagePosted(message, recipients);
+  return message;
 }
 
 /** Feedback: a party, once, after COMPLETED; feeds the user service's reputation through feedback.left. */

@@ -9,6 +9,7 @@ import { postMovementOrFail } from '../data/ledger.repository';
 import { recordCompletedTrade } from '../data/stats.repository';
 import { lockTrade, updateTrade, type TradeChanges, type TradeRow } from '../data/trade.repository';
 import type { BusinessMetrics } from '../metrics';
+import type { LiveUpdates } from '../messaging/live-updates';
 import { available, escrow, feeUnits, fees, journalId, type Leg } from './ledger';
 import { decide, escrowStatusAfter, type Actor, type EscrowEffect, type TradeAction, type TradeState } from './trade-state-machine';
 
@@ -18,6 +19,8 @@ export interface TradeDeps {
   metrics: BusinessMetrics;
   /** Seals what is stored at rest that may hold bank details: chat messages, stored answers that carry them. */
   keyring: EncryptionKeyring;
+  /** Live updates written after each commit (absent in tests that build their own deps). */
+  live?: LiveUpdates;
 }
 
 export type PartyAction = Extract<TradeAction, 'paid' | 'release' | 'cancel' | 'dispute'>;
@@ -51,6 +54,7 @@ export async function actOnTrade(deps: TradeDeps, tradeId: string, who: Identity
     return { trade: updated, disputeId };
   }, { retryable: true });
   if (result.trade.status === 'COMPLETED') deps.metrics.tradeCompleted(result.trade.asset, result.trade.amount);
+  void deps.live?.tradeChanged(result.trade);
   return result;
 }
 

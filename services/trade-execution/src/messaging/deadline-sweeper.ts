@@ -21,7 +21,11 @@ export function paymentDeadlineSweeper(deps: TradeDeps, options: { intervalMs: n
     sweep: dueItemsSweep({
       what: 'payment deadline',
       due: (skipped) => dueTradeIds(deps.db, DUE_TRADES_PER_SWEEP_MAX, skipped),
-      fire: async (tradeId) => (await deps.db.transaction((tx) => expireTrade(tx, tradeId, deps), { retryable: true })) === 'cancelled',
+      fire: async (tradeId) => {
+        const cancelled = (await deps.db.transaction((tx) => expireTrade(tx, tradeId, deps), { retryable: true })) === 'cancelled';
+        if (cancelled) void deps.live?.tradeChangedById(tradeId);
+        return cancelled;
+      },
       logger: options.logger,
     }),
   });

@@ -1,0 +1,81 @@
+import type { Redis } from 'ioredis';
+import type { Database } from '@orrange/db';
+import type { Logger } from '@orrange/logger';
+import type { Asset } from '@orrange/money';
+import type { EventPayload, OutboxRow } from '@orrange/queue';
+import { publishLiveEvents, toEach, type LiveEvent } from '@orrange/runtime';
+import { balancesOf } from '../data/ledger.repository';
+import { findTrade, tradeJson, type TradeRow } from '../data/trade.repository';
+import type { MessageJson } from '../domain/trade-talk.use-cases';
+
+/**
+ * The live updates this service writes (API.md, "Live updates"; the gateway streams them): `trade.updated` to both
+ * parties with the trade as GET /trades/:id answers it (never its paymentDetails), `trade.message` to everyone in
+ * the chat, `balance.updated` with the balance as GET /wallet/balances lists it. All after the commit of the change,
+ * never inside a transaction; none ever fails the use case that committed (a lost event is healed by the client's
+ * resync, see the README).
+ */
+export class LiveUpdates {
+  constructor(private readonly deps: { db: Database; redis: Redis; prefix: string; logger: Logger }) {}
+
+  /** A trade changed state: both parties hear it, and when escrow moved (the trade closed) their balances too. */
+  async tradeChanged(trade: TradeRow): Promise<void> {
+    const parties = [trade.buyer_id, trade.seller_id];
+    const events = toEach(parties, 'trade.updated', tradeJson(trade));
+    if (trade.closed_at !== null) events.push(...(await this.balanceEvents(parties, trade.asset)));
+    await this.publish(events);
+  }
+
+  async tradeChangedById(tradeId: string): Promise<void> {
+    const trade = await this.guard(() => findTrade(this.deps.db, tradeId));
+    if (trade) await this.tradeChanged(trade);
+  }
+
+  async messagePosted(message: MessageJson, recipients: readonly string[]): Promise<void> {
+    await this.publish(toEach(recipients, 'trade.message', message));
+  }
+
+  async balanceChanged(userId: string, asset: Asset): Promise<void> {
+    await this.publish(await this.balanceEvents([userId], asset));
+  }
+
+  /**
+   * Trades are opened by open_trades in order-book's transactions: their `trade.created` events, once the outbox
+   * relay published them, tell both parties. The event holds a subset of the trade's fields, named as in the REST
+   * answer (id, matchId, buyerId, sellerId, asset, fiatCurrency, price, amount, fiatAmount, status); a client wanting
+   * the rest (payment deadline, method) reads GET /trades/:id.
+   */
+  fromOutbox(rows: readonly OutboxRow[]): void {
+    const events: LiveEvent[] = [];
+    for (const row of rows) {
+      if (row.type !== 'trade.created') continue;
+      const t = row.payload as EventPayload<'trade.created'>;
+      const data = { id: t.tradeId, matchId: t.matchId, buyerId: t.buyerId, sellerId: t.sellerId, asset: t.asset, fiatCurrency: t.fiatCurrency, price: t.price, amount: t.amount, fiatAmount: t.fiatAmount, status: 'AWAITING_PAYMENT' };
+      events.push(...toEach([t.buyerId, t.sellerId], 'trade.updated', data));
+    }
+    void this.publish(events);
+  }
+
+  private async balanceEvents(userIds: readonly string[], asset: Asset): Promise<LiveEvent[]> {
+    const events: LiveEvent[] = [];
+    for (const userId of new Set(userIds)) {
+      const balance = (await this.guard(() => balancesOf(this.deps.db, userId)))?.find((b) => b.asset === asset);
+      if (balance) events.push({ userId, type: 'balance.updated', data: balance });
+    }
+    return events;
+  }
+
+  private publish(events: LiveEvent[]): Promise<void> {
+    return publishLiveEvents(this.deps.redis, this.deps.prefix, events, (error) => this.deps.logger.warn('live updates not written', { error: error.message }));
+  }
+
+  /** A read for an event that fails is logged and skipped: the change it describes is committed already. */
+  private async guard<T>(read: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await read();
+    } catch (error) {
+      this.deps.logger.warn('live update read failed', { error: (error as Error).message });
+      return undefined;
+    }
+  }
+}
