@@ -3,6 +3,7 @@ import type { Logger } from '@orrange/logger';
 import { CUSTODY_SIGNATURE_SCHEME, operationIdOf, problemSchema } from '@orrange/http';
 import { requestJson } from '../proxy/http-json';
 import { SERVICES, type ServiceName } from '../proxy/routes';
+import { STREAM_PATHS, STREAM_TICKET_SCHEME } from '../stream/stream.openapi';
 import type { Upstreams } from '../proxy/upstream-pool';
 
 type Json = Record<string, unknown>;
@@ -85,8 +86,8 @@ export class OpenApiAggregator {
       for (const [name, schema] of Object.entries(document.schemas)) if (!(name in schemas)) schemas[name] = schema;
       for (const tag of document.tags) if (!tags.has(tag.name)) tags.set(tag.name, tag);
     });
-    Object.assign(paths, GATEWAY_PATHS);
-    tags.set('gateway', { name: 'gateway', description: 'Health, metrics and documentation' });
+    Object.assign(paths, GATEWAY_PATHS, STREAM_PATHS);
+    tags.set('gateway', { name: 'gateway', description: 'Health, metrics, documentation and live updates (Server-Sent Events)' });
     return {
       openapi: '3.0.3',
       info: { title: 'Orrange API', version: '1.0.0', description: 'The public API of Orrange, served through the gateway.' },
@@ -100,6 +101,7 @@ export class OpenApiAggregator {
           apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
           operatorToken: { type: 'http', scheme: 'bearer', description: 'OPERATOR_TOKEN: /metrics, and every check of /health' },
           custodySignature: CUSTODY_SIGNATURE_SCHEME,
+          streamTicket: STREAM_TICKET_SCHEME,
         },
       },
       'x-unavailable-services': unavailable,
