@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
  * - `<prefix>:live:users`, the fan-out: every user event, with its user id, kept short (LIVE_FANOUT_MAXLEN).
  *   Each gateway process reads it with one blocking XREAD and hands each entry to its local subscribers.
  * - `<prefix>:live:user:<userId>`, the replay: the same events of one user under the same ids, kept for
- *   LIVE_RETENTION_MS (MINID trimming), so that a client resuming with `Last-Event-ID` gets what it missed.
+ *   LIVE_RETENTION_MS (MINID trimming, and at most LIVE_USER_MAXLEN entries), so that a client resuming with `Last-Event-ID` gets what it missed.
  * - `<prefix>:live:books`, the public books' fan-out: every new snapshot of a market's book (order-book writes it
  *   when it stores a newer one), read by the same XREAD.
  *
@@ -26,6 +26,12 @@ export interface LiveEvent {
 
 /** How long a user's events stay resumable: API.md promises 5 minutes; twice that leaves room for clocks and trimming. */
 export const LIVE_RETENTION_MS = 10 * 60_000;
+/**
+ * Events one user's replay stream keeps at most (about), whatever their age: a bot placing orders all day would
+ * otherwise hold ten minutes of them in Redis. A client further behind than this is told to resync (the gateway
+ * sees the trimmed ids: XINFO's max-deleted-entry-id).
+ */
+export const LIVE_USER_MAXLEN = 1_000;
 /** Entries the fan-out stream keeps (about): gateways read its tail within milliseconds, this is slack for a slow one. */
 export const LIVE_FANOUT_MAXLEN = 20_000;
 /** Entries the books' fan-out keeps (about). */
@@ -47,6 +53,7 @@ local now = redis.call('TIME')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*', 'u', ARGV[1], 't', ARGV[2], 'd', ARGV[3])
 redis.call('XADD', KEYS[2], 'MINID', '~', tostring(ms - tonumber(ARGV[4])), id, 't', ARGV[2], 'd', ARGV[3])
+redis.call('XTRIM', KEYS[2], 'MAXLEN', '~', ARGV[6])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 return id`;
 
@@ -64,7 +71,7 @@ export async function publishLiveEvents(redis: Redis, prefix: string, events: re
   try {
     const pipeline = client.pipeline() as unknown as { publishLiveEvent(...args: Array<string | number>): void; exec(): Promise<Array<[Error | null, unknown]> | null> };
     for (const event of events) {
-      pipeline.publishLiveEvent(liveKeys.users(prefix), liveKeys.user(prefix, event.userId), event.userId, event.type, JSON.stringify(event.data), LIVE_RETENTION_MS, LIVE_FANOUT_MAXLEN);
+      pipeline.publishLiveEvent(liveKeys.users(prefix), liveKeys.user(prefix, event.userId), event.userId, event.type, JSON.stringify(event.data), LIVE_RETENTION_MS, LIVE_FANOUT_MAXLEN, LIVE_USER_MAXLEN);
     }
     const results = (await pipeline.exec()) ?? [];
     const failed = results.find(([error]) => error);

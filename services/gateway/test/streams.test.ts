@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import { liveKeys, publishLiveEvents } from '@orrange/runtime/live-events';
+import { liveKeys, LIVE_USER_MAXLEN, publishLiveEvents } from '@orrange/runtime/live-events';
 import { accessToken, createTestGateway, createTestRedis, startStub, type StubUpstream, type TestGateway, type TestRedis } from './harness';
 
 interface SseEvent {
@@ -226,6 +226,19 @@ describe('gateway live updates (Server-Sent Events)', () => {
     expect(JSON.parse(named(await old.waitFor((e) => named(e, 'resync').length === 1), 'resync')[0]!.data!)).toEqual({ reason: 'RETENTION_PASSED' });
     const garbage = await open('/api/v1/stream', { ...bearer(userId), 'last-event-id': 'not-an-id' });
     expect(JSON.parse(named(await garbage.waitFor((e) => named(e, 'resync').length === 1), 'resync')[0]!.data!)).toEqual({ reason: 'UNKNOWN_EVENT_ID' });
+  });
+
+  it('when the events after a client\'s Last-Event-ID were trimmed by the per-user cap, then it is told to resync', async () => {
+    const userId = randomUUID();
+    await publish(userId, 'order.updated', { id: 'first' });
+    const firstId = (await testRedis.redis.xrange(liveKeys.user(testRedis.prefix, userId), '-', '+'))[0]![0];
+    // More events than a user's stream keeps: the oldest ones, the first among them, are trimmed.
+    const many = Array.from({ length: LIVE_USER_MAXLEN + 300 }, (_, i) => ({ userId, type: 'order.updated' as const, data: { id: `o-${i}` } }));
+    await publishLiveEvents(testRedis.redis, testRedis.prefix, many);
+    const stream = await open('/api/v1/stream', { ...bearer(userId), 'last-event-id': firstId! });
+    await stream.waitFor((e) => named(e, 'resync').length === 1);
+    expect(JSON.parse(named(stream.events, 'resync')[0]!.data!)).toEqual({ reason: 'TOO_FAR_BEHIND' });
+    expect(named(stream.events, 'order.updated')).toEqual([]);
   });
 
   it('when a user stream is idle, then a comment heartbeat comes at the configured interval', async () => {

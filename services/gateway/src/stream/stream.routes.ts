@@ -3,7 +3,7 @@ import { Router, type Request } from 'express';
 import type { Redis } from 'ioredis';
 import { forbidden, unauthorized, validationFailed, type Identity } from '@orrange/http';
 import type { Logger } from '@orrange/logger';
-import { liveKeys, LIVE_RETENTION_MS } from '@orrange/runtime/live-events';
+import { liveKeys, LIVE_RETENTION_MS, LIVE_USER_MAXLEN } from '@orrange/runtime/live-events';
 import { gatewayErrors } from '../errors';
 import { requestJson } from '../proxy/http-json';
 import type { Upstreams } from '../proxy/upstream-pool';
@@ -25,8 +25,8 @@ export interface StreamRoutesDeps {
   logger: Logger;
 }
 
-/** Events replayed on resume at most; a client further behind is told to resync. */
-export const REPLAY_MAX = 5_000;
+/** Events replayed on resume at most (what a user's stream keeps, LIVE_USER_MAXLEN); a client further behind is told to resync. */
+export const REPLAY_MAX = LIVE_USER_MAXLEN;
 /** How long opening a stream waits for the hub's reader to be positioned (Redis down → 503). */
 const READY_TIMEOUT_MS = 2_000;
 /** What EventSource waits before reconnecting after a dropped connection. */
@@ -182,11 +182,26 @@ async function replay(deps: StreamRoutesDeps, userId: string, lastEventId: strin
   const last = parseStreamId(lastEventId);
   if (!last) return resync('UNKNOWN_EVENT_ID');
   if (Number(last[0]) < Date.now() - LIVE_RETENTION_MS) return resync('RETENTION_PASSED');
-  const entries = await deps.redis.xrange(liveKeys.user(deps.prefix, userId), `(${lastEventId}`, '+', 'COUNT', REPLAY_MAX + 1);
+  const key = liveKeys.user(deps.prefix, userId);
+  // Entries after the client's last one were trimmed (by age or by the per-user cap): it cannot be caught up.
+  const trimmedUpTo = parseStreamId(await maxDeletedId(deps.redis, key));
+  if (trimmedUpTo && after(trimmedUpTo, last)) return resync('TOO_FAR_BEHIND');
+  const entries = await deps.redis.xrange(key, `(${lastEventId}`, '+', 'COUNT', REPLAY_MAX + 1);
   if (entries.length > REPLAY_MAX) return resync('TOO_FAR_BEHIND');
   for (const [id, fields] of entries) {
     const f = fieldsOf(fields);
     if (f.t !== undefined && f.d !== undefined) send({ id, type: f.t, data: f.d });
+  }
+}
+
+/** The highest id trimmed from a stream (Redis 7's XINFO STREAM max-deleted-entry-id); '0-0' when none or no stream. */
+async function maxDeletedId(redis: Redis, key: string): Promise<string> {
+  try {
+    const info = (await redis.xinfo('STREAM', key)) as unknown[];
+    const index = info.indexOf('max-deleted-entry-id');
+    return index >= 0 ? String(info[index + 1]) : '0-0';
+  } catch {
+    return '0-0'; // no such stream: the user had no events within the retention
   }
 }
 
