@@ -33,6 +33,11 @@ export class SseResponse {
     this.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${type}\ndata: ${data}\n\n`);
   }
 
+  /** How long EventSource waits before it reconnects after a dropped connection. */
+  retry(ms: number): void {
+    this.write(`retry: ${ms}\n\n`);
+  }
+
   comment(text: string): void {
     this.write(`: ${text}\n\n`);
   }

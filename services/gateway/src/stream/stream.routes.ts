@@ -61,12 +61,16 @@ export function streamRouter(deps: StreamRoutesDeps): Router {
     const lastEventId = req.header('last-event-id') ?? (typeof req.query.lastEventId === 'string' ? req.query.lastEventId : undefined);
     const streamId = randomUUID();
     if (!(await deps.slots.acquire(identity.userId, streamId))) throw gatewayErrors.tooManyStreams(deps.perUserMax);
-    try {
-      await ready(deps.hub);
-    } catch (error) {
-      await deps.slots.release(identity.userId, streamId).catch(() => undefined);
-      throw error;
-    }
+    // Registered at once: a client gone while the stream is being set up still gives its slot back.
+    let heartbeat: NodeJS.Timeout | undefined;
+    let unsubscribe: (() => void) | undefined;
+    res.once('close', () => {
+      clearInterval(heartbeat);
+      unsubscribe?.();
+      deps.slots.release(identity.userId, streamId).catch(() => undefined);
+    });
+    await ready(deps.hub);
+    if (res.destroyed) return;
 
     const sse = new SseResponse(res);
     // Live entries that arrive while the replay is read wait here, so that none is lost or sent twice.
@@ -78,22 +82,16 @@ export function streamRouter(deps: StreamRoutesDeps): Router {
       lastSent = id;
       sse.event(entry.type, entry.data, entry.id);
     };
-    const unsubscribe = deps.hub.subscribeUser(identity.userId, (entry) => (pending ? pending.push(entry) : send(entry)));
-    const heartbeat = setInterval(() => {
+    unsubscribe = deps.hub.subscribeUser(identity.userId, (entry) => (pending ? pending.push(entry) : send(entry)));
+    heartbeat = setInterval(() => {
       sse.comment('heartbeat');
       deps.slots.renew(identity.userId, streamId).then(
         (held) => held || sse.close(),
         (error: unknown) => deps.logger.warn('stream lease renewal failed', { error: (error as Error).message }),
       );
     }, deps.heartbeatMs);
-    res.once('close', () => {
-      clearInterval(heartbeat);
-      unsubscribe();
-      deps.slots.release(identity.userId, streamId).catch(() => undefined);
-    });
 
-    sse.comment(`retry and resume with Last-Event-ID`);
-    res.write(`retry: ${RETRY_MS}\n\n`);
+    sse.retry(RETRY_MS);
     if (lastEventId !== undefined) {
       try {
         await replay(deps, identity.userId, lastEventId, send, (reason) => sse.event('resync', JSON.stringify({ reason })));
@@ -137,6 +135,7 @@ export function streamRouter(deps: StreamRoutesDeps): Router {
       unsubscribe();
       return void res.status(snapshot.status).type('application/problem+json').json(snapshot.body);
     }
+    if (res.destroyed) return;
     const opened = new SseResponse(res);
     sse = opened;
     sequence = Number((snapshot.body as { sequence?: unknown }).sequence ?? -1);
