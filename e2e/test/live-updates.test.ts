@@ -1,6 +1,6 @@
-import { Api, newUser } from '../src/client';
+import { Api, login, newUser, until } from '../src/client';
 import { openSse, type SseClient } from '../src/sse';
-import { startStack, type Stack } from '../src/stack';
+import { ADMIN, startStack, type Stack } from '../src/stack';
 
 /**
  * API.md "Live updates" through the whole stack (issue 15): a trade's whole life reaches both parties' streams and
@@ -92,6 +92,30 @@ describe('end to end: live updates', () => {
 
     expect(tradeStatuses(sellerStream, tradeId)).toEqual(['AWAITING_PAYMENT', 'PAID', 'COMPLETED']);
     expect(strangerStream.named()).toEqual([]);
+  });
+
+  it('when a disputed trade is resolved by an arbitrator, then both parties hear of it, with their new balances', async () => {
+    const admin = await login(api, ADMIN.email, ADMIN.password);
+    const seller = await newUser(api, 'ds');
+    const buyer = await newUser(api, 'db');
+    const arbitrator = await newUser(api, 'da');
+    expect((await admin.patch(`/api/v1/admin/users/${arbitrator.id}/roles`, { roles: ['user', 'arbitrator'] })).status).toBe(200);
+    const arbitratorApi = await login(api, arbitrator.email, 'correct-horse-battery');
+    expect((await seller.api.post('/api/v1/wallet/deposits', { asset: 'BTC', amount: '0.01' })).status).toBe(201);
+    const ad = await seller.api.post('/api/v1/orders', { side: 'SELL', asset: 'BTC', fiatCurrency: 'USD', price: '50000.00', amount: '0.01000000', paymentMethods: ['SEPA'] });
+    const take = await buyer.api.post(`/api/v1/orders/${ad.body.order.id}/take`, { amount: '0.01000000', paymentMethod: 'SEPA' });
+    expect(take.status).toBe(201);
+    const tradeId = take.body.tradeId as string;
+    await until(async () => (await buyer.api.get(`/api/v1/trades/${tradeId}`)).status === 200);
+    const [sellerStream, buyerStream] = await Promise.all([streamOf(seller.api), streamOf(buyer.api)]);
+    expect((await buyer.api.post(`/api/v1/trades/${tradeId}/paid`, {})).status).toBe(200);
+    const disputeId = (await buyer.api.post(`/api/v1/trades/${tradeId}/dispute`, { reason: 'Paid, not released.' })).body.disputeId as string;
+    for (const stream of [sellerStream, buyerStream]) await stream.waitFor((c) => tradeStatuses(c, tradeId).includes('DISPUTED'));
+    await until(async () => (await arbitratorApi.post(`/api/v1/disputes/${disputeId}/assign`, {})).status === 200);
+    expect((await arbitratorApi.post(`/api/v1/disputes/${disputeId}/resolve`, { outcome: 'RELEASE_TO_BUYER', note: 'Payment proven.' })).status).toBe(200);
+    for (const stream of [sellerStream, buyerStream]) await stream.waitFor((c) => tradeStatuses(c, tradeId).includes('RESOLVED'));
+    expect(JSON.parse(buyerStream.named('trade.updated').at(-1)!.data!)).toMatchObject({ id: tradeId, status: 'RESOLVED', outcome: 'RELEASE_TO_BUYER' });
+    await buyerStream.waitFor((c) => c.named('balance.updated').some((e) => JSON.parse(e.data!).available === '0.01000000'));
   });
 
   it('when a client presents no credentials or a used ticket, then the stream is a 401 problem+json', async () => {

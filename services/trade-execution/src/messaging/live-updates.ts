@@ -40,7 +40,7 @@ export class LiveUpdates {
   }
 
   /**
-   * Trades are opened by open_trades in order-book's transactions: their `trade.created` events, once the outbox
+   * From the outbox relay's published batches. Trades are opened by open_trades in order-book's transactions: their `trade.created` events, once the outbox
    * relay published them, tell both parties. The event holds a subset of the trade's fields, named as in the REST
    * answer (id, matchId, buyerId, sellerId, asset, fiatCurrency, price, amount, fiatAmount, status); a client wanting
    * the rest (payment deadline, method) reads GET /trades/:id.
@@ -48,6 +48,9 @@ export class LiveUpdates {
   fromOutbox(rows: readonly OutboxRow[]): void {
     const events: LiveEvent[] = [];
     for (const row of rows) {
+      // A dispute's resolution is applied by the event consumer, inside its transaction: once its trade.resolved is
+      // published the transaction has committed, and the trade is read and announced whole, balances included.
+      if (row.type === 'trade.resolved') void this.tradeChangedById((row.payload as EventPayload<'trade.resolved'>).tradeId);
       if (row.type !== 'trade.created') continue;
       const t = row.payload as EventPayload<'trade.created'>;
       const data = { id: t.tradeId, matchId: t.matchId, buyerId: t.buyerId, sellerId: t.sellerId, asset: t.asset, fiatCurrency: t.fiatCurrency, price: t.price, amount: t.amount, fiatAmount: t.fiatAmount, status: 'AWAITING_PAYMENT' };
