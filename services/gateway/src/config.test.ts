@@ -18,6 +18,12 @@ describe('gateway config', () => {
     });
   });
 
+  it('when the live-update settings are left alone, then heartbeats come every 10 s and 5 streams per user; a heartbeat beyond 15 s is refused', () => {
+    expect(readConfig({})).toMatchObject({ STREAM_HEARTBEAT_MS: 10_000, STREAMS_PER_USER_MAX: 5 });
+    expect(() => readConfig({ STREAM_HEARTBEAT_MS: '20000' })).toThrow(ConfigError);
+    expect(() => readConfig({ STREAMS_PER_USER_MAX: '0' })).toThrow(ConfigError);
+  });
+
   it('when only AUTH_RATE_LIMIT_PER_MINUTE is set, then the per-account login limit follows it', () => {
     expect(readConfig({ AUTH_RATE_LIMIT_PER_MINUTE: '50' }).LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE).toBe(50);
     expect(readConfig({ AUTH_RATE_LIMIT_PER_MINUTE: '50', LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: '5' }).LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE).toBe(5);
