@@ -1,11 +1,12 @@
 import path from 'node:path';
+import { serviceInfo } from '@orrange/config';
 import { createLogger } from '@orrange/logger';
 import { createRuntime, type Runtime } from '@orrange/runtime';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@orrange/testing';
 import { readConfig, SCHEMA } from '../src/config';
 
 /** The schema of trade-execution, whose ledger the tests fund and read. */
-export const TRADE_SCHEMA = 'trade';
+export const TRADE_SCHEMA = serviceInfo('trade-execution').schema;
 
 export interface Harness {
   runtime: Runtime;
@@ -27,7 +28,7 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
   // the user service's, whose payment_method_snapshots open_trades calls (and payment_method_types the routes do).
   const testDb = await createTestDatabase([
     { schema: TRADE_SCHEMA, dir: path.join(__dirname, '../../trade-execution/prisma/migrations') },
-    { schema: 'users', dir: path.join(__dirname, '../../user/prisma/migrations') },
+    { schema: serviceInfo('user').schema, dir: path.join(__dirname, '../../user/prisma/migrations') },
     { schema: SCHEMA, dir: path.join(__dirname, '../prisma/migrations') },
   ]);
   const testRedis = await createTestRedis();
