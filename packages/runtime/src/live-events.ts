@@ -81,6 +81,32 @@ export async function publishLiveEvents(redis: Redis, prefix: string, events: re
   }
 }
 
+/**
+ * A process's writer of live updates: events queued during one turn of the event loop are written together, one
+ * pipeline for all of them (a batch of orders answered in one turn is one round trip, not one per order). `publish`
+ * never waits and never throws: the use cases call it after their commit and answer at once.
+ */
+export class LivePublisher {
+  private queued: LiveEvent[] = [];
+  private scheduled = false;
+
+  constructor(private readonly deps: { redis: Redis; prefix: string; onError?: (error: Error) => void }) {}
+
+  publish(events: readonly LiveEvent[]): void {
+    if (events.length === 0) return;
+    this.queued.push(...events);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => void this.flush());
+  }
+
+  /** Writes what is queued now (the turn's end does it by itself). */
+  flush(): Promise<void> {
+    this.scheduled = false;
+    return publishLiveEvents(this.deps.redis, this.deps.prefix, this.queued.splice(0), this.deps.onError);
+  }
+}
+
 /** The same event for each of `userIds` (a trade's parties), once per distinct user. */
 export function toEach(userIds: readonly string[], type: LiveEventType, data: unknown): LiveEvent[] {
   return [...new Set(userIds)].map((userId) => ({ userId, type, data }));

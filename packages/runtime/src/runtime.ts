@@ -6,6 +6,7 @@ import { Database } from '@orrange/db';
 import { createRegistry, runService, type HealthCheck } from '@orrange/http';
 import { createLogger, type Logger } from '@orrange/logger';
 import { createRedis, EventConsumer, OutboxRedelivery, OutboxRelay, type RelayOptions, type BulkEventHandlers, type ConsumerOptions, type EventHandlers, type ServiceName } from '@orrange/queue';
+import { LivePublisher } from './live-events';
 import { Sweeper } from './sweeper';
 
 export interface RuntimeOptions {
@@ -37,6 +38,8 @@ export interface Runtime {
   registry: Registry;
   db: Database;
   redis: Redis;
+  /** Writes live updates after a commit, the events of one turn of the event loop in one pipeline. */
+  live: LivePublisher;
   relay: OutboxRelay;
   /** Publishes again the events their consumers have not confirmed within OUTBOX_REDELIVER_MS. */
   redelivery: OutboxRedelivery;
@@ -77,6 +80,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   });
   const redis = createRedis(config.REDIS_URL, redisTls);
   redis.on('error', (error) => logger.warn('redis connection error', { error: error.message }));
+  const live = new LivePublisher({ redis, prefix: config.REDIS_PREFIX, onError: (error) => logger.warn('live updates not written', { error: error.message }) });
   const relay = new OutboxRelay({ db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry, onPublished: options.onOutboxPublished });
   const redelivery = new OutboxRedelivery({ db, relay, logger, registry, redeliverAfterMs: config.OUTBOX_REDELIVER_MS });
   // Not a timer: republished events are counted by events_republished_total, so no registry for timers_fired_total.
@@ -105,7 +109,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
 
   let closed = false;
   return {
-    service, config, logger, registry, db, redis, relay, redelivery, consumer, sweepers, checks,
+    service, config, logger, registry, db, redis, live, relay, redelivery, consumer, sweepers, checks,
     start() {
       relay.start();
       consumer?.start();

@@ -1,6 +1,6 @@
 import type { Express } from 'express';
 import { createServiceApp } from '@orrange/http';
-import { publishLiveEvents, type LiveEvent, type Runtime } from '@orrange/runtime';
+import type { Runtime } from '@orrange/runtime';
 import { openapi } from './api/openapi';
 import { marketsRouter } from './api/markets.routes';
 import { ordersRouter } from './api/orders.routes';
@@ -17,9 +17,7 @@ export function createApp({ runtime }: AppDeps): Express {
   return createServiceApp(
     { logger: runtime.logger, registry: runtime.registry, checks: runtime.checks, internalTokenSecret: runtime.config.INTERNAL_TOKEN_SECRET, openapi },
     (app) => {
-      const live = (events: LiveEvent[]) =>
-        void publishLiveEvents(runtime.redis, runtime.config.REDIS_PREFIX, events, (error) => runtime.logger.warn('live updates not written', { error: error.message }));
-      app.use(ordersRouter({ db: runtime.db, deps, bookCache, live }));
+      app.use(ordersRouter({ db: runtime.db, deps, bookCache, live: (events) => runtime.live.publish(events) }));
       app.use(marketsRouter({ db: runtime.db, deps }));
     },
   );

@@ -50,7 +50,7 @@ export function createTradeExecution(config: Config, options: { logger?: Logger;
     service: 'trade-execution', schema: SCHEMA, config, logger: options.logger, handlers: createEventHandlers(() => deps!),
     onOutboxPublished: (rows) => deps?.live?.fromOutbox(rows),
   });
-  const live = new LiveUpdates({ db: runtime.db, redis: runtime.redis, prefix: config.REDIS_PREFIX, logger: runtime.logger });
+  const live = new LiveUpdates({ db: runtime.db, live: runtime.live, logger: runtime.logger });
   deps = { db: runtime.db, feeBps: config.TRADE_FEE_BPS, metrics: createBusinessMetrics(runtime.registry, runtime.db), keyring: keyringFromConfig(config), live };
   const deadlines = paymentDeadlineSweeper(deps, { intervalMs: config.TIMER_SWEEP_MS, logger: runtime.logger, registry: runtime.registry });
 

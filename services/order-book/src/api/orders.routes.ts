@@ -20,7 +20,7 @@ export interface OrdersRouterDeps {
   db: Database;
   deps: OrderBookDeps;
   bookCache: BookCache;
-  /** Writes live updates after the answer's commit (never awaited, never failing the request). */
+  /** Queues live updates after the answer's commit (never awaited, never failing the request; a turn's events are one Redis round trip). */
   live?: (events: LiveEvent[]) => void;
 }
 

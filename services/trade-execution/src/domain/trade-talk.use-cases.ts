@@ -59,7 +59,7 @@ export async function postMessage(deps: ChatDeps, tradeId: string, who: Identity
     // Everyone who reads this chat hears of the message live: the parties and the assigned arbitrator.
     return { message: posted, recipients: [trade.buyer_id, trade.seller_id, ...(trade.arbitrator_id ? [trade.arbitrator_id] : [])] };
   });
-  void deps.live?.messagePosted(message, recipients);
+  deps.live?.messagePosted(message, recipients);
   return message;
 }
 

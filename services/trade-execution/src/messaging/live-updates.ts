@@ -1,9 +1,8 @@
-import type { Redis } from 'ioredis';
 import type { Database } from '@orrange/db';
 import type { Logger } from '@orrange/logger';
 import type { Asset } from '@orrange/money';
 import type { EventPayload, OutboxRow } from '@orrange/queue';
-import { publishLiveEvents, toEach, type LiveEvent } from '@orrange/runtime';
+import { toEach, type LiveEvent, type LivePublisher } from '@orrange/runtime';
 import { balancesOf } from '../data/ledger.repository';
 import { findTrade, tradeJson, type TradeRow } from '../data/trade.repository';
 import type { MessageJson } from '../domain/trade-talk.use-cases';
@@ -16,14 +15,14 @@ import type { MessageJson } from '../domain/trade-talk.use-cases';
  * resync, see the README).
  */
 export class LiveUpdates {
-  constructor(private readonly deps: { db: Database; redis: Redis; prefix: string; logger: Logger }) {}
+  constructor(private readonly deps: { db: Database; live: LivePublisher; logger: Logger }) {}
 
   /** A trade changed state: both parties hear it, and when escrow moved (the trade closed) their balances too. */
   async tradeChanged(trade: TradeRow): Promise<void> {
     const parties = [trade.buyer_id, trade.seller_id];
     const events = toEach(parties, 'trade.updated', tradeJson(trade));
     if (trade.closed_at !== null) events.push(...(await this.balanceEvents(parties, trade.asset)));
-    await this.publish(events);
+    this.publish(events);
   }
 
   async tradeChangedById(tradeId: string): Promise<void> {
@@ -31,12 +30,12 @@ export class LiveUpdates {
     if (trade) await this.tradeChanged(trade);
   }
 
-  async messagePosted(message: MessageJson, recipients: readonly string[]): Promise<void> {
-    await this.publish(toEach(recipients, 'trade.message', message));
+  messagePosted(message: MessageJson, recipients: readonly string[]): void {
+    this.publish(toEach(recipients, 'trade.message', message));
   }
 
   async balanceChanged(userId: string, asset: Asset): Promise<void> {
-    await this.publish(await this.balanceEvents([userId], asset));
+    this.publish(await this.balanceEvents([userId], asset));
   }
 
   /**
@@ -56,20 +55,20 @@ export class LiveUpdates {
       const data = { id: t.tradeId, matchId: t.matchId, buyerId: t.buyerId, sellerId: t.sellerId, asset: t.asset, fiatCurrency: t.fiatCurrency, price: t.price, amount: t.amount, fiatAmount: t.fiatAmount, status: 'AWAITING_PAYMENT' };
       events.push(...toEach([t.buyerId, t.sellerId], 'trade.updated', data));
     }
-    void this.publish(events);
+    this.publish(events);
   }
 
+  /** Each user's balance of `asset`, the users' reads side by side. */
   private async balanceEvents(userIds: readonly string[], asset: Asset): Promise<LiveEvent[]> {
-    const events: LiveEvent[] = [];
-    for (const userId of new Set(userIds)) {
+    const events = await Promise.all([...new Set(userIds)].map(async (userId): Promise<LiveEvent[]> => {
       const balance = (await this.guard(() => balancesOf(this.deps.db, userId)))?.find((b) => b.asset === asset);
-      if (balance) events.push({ userId, type: 'balance.updated', data: balance });
-    }
-    return events;
+      return balance ? [{ userId, type: 'balance.updated', data: balance }] : [];
+    }));
+    return events.flat();
   }
 
-  private publish(events: LiveEvent[]): Promise<void> {
-    return publishLiveEvents(this.deps.redis, this.deps.prefix, events, (error) => this.deps.logger.warn('live updates not written', { error: error.message }));
+  private publish(events: LiveEvent[]): void {
+    this.deps.live.publish(events);
   }
 
   /** A read for an event that fails is logged and skipped: the change it describes is committed already. */
