@@ -1,4 +1,4 @@
-export { paymentMethodAad } from './payment-method-aad';
+export { openPaymentMethod, resealPaymentMethod, sealPaymentMethod, type SealedPaymentMethodRow } from './payment-method';
 export {
   fingerprint, open, openText, parseEncryptionKeyring, parseSealedText, seal, sealToText, type EncryptionKeyring, type Sealed,
 } from './sealing';

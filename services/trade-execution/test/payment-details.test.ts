@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type { Role } from '@orrange/http';
-import { keyringFromConfig, paymentMethodAad, seal } from '@orrange/secrets';
+import { keyringFromConfig, sealPaymentMethod } from '@orrange/secrets';
 import { fund, openTrades, tradeOpening } from './factories';
 import { createHarness, type Harness } from './harness';
 
@@ -24,7 +24,7 @@ describe('payment details in trades', () => {
   /** A saved payment method as the user service stores it (sealed, AAD of owner and id) in its schema. */
   async function savePaymentMethod(ownerId: string, type: string, label: string, details: unknown): Promise<string> {
     const id = randomUUID();
-    const sealed = seal(keyringFromConfig(h.config), JSON.stringify(details), paymentMethodAad(ownerId, id));
+    const sealed = sealPaymentMethod(keyringFromConfig(h.config), ownerId, id, details);
     await h.runtime.db.query('INSERT INTO users.payment_methods (id, user_id, type, label, key_id, iv, tag, ciphertext) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
       id, ownerId, type, label, sealed.keyId, sealed.iv, sealed.tag, sealed.ciphertext,
     ]);

@@ -1,4 +1,4 @@
-import { open, paymentMethodAad, seal, type Sealed, type SealedColumn } from '@orrange/secrets';
+import { resealPaymentMethod, type Sealed, type SealedColumn, type SealedPaymentMethodRow } from '@orrange/secrets';
 import type { SqlExecutor } from '@orrange/queue';
 
 /** A trade's snapshot of the seller's payment method, sealed as the user service stored it. */
@@ -35,16 +35,7 @@ export async function recordPaymentDetailsRead(db: SqlExecutor, read: PaymentDet
   ]);
 }
 
-interface SealedDetailsRow {
-  cursor: string;
-  trade_id: string;
-  method_id: string;
-  owner_id: string;
-  key_id: string;
-  iv: Buffer;
-  tag: Buffer;
-  ciphertext: Buffer;
-}
+type SealedDetailsRow = SealedPaymentMethodRow & { cursor: string; trade_id: string };
 
 /**
  * For pnpm secrets:reencrypt: snapshots sealed under any key but the active one, by trade. A snapshot keeps the AAD
@@ -59,8 +50,7 @@ export const sealedPaymentDetails: SealedColumn<SealedDetailsRow> = {
       [activeKid, after, limit],
     ),
   async reseal(tx, keyring, row) {
-    const aad = paymentMethodAad(row.owner_id, row.method_id);
-    const s = seal(keyring, open(keyring, { keyId: row.key_id, iv: row.iv, tag: row.tag, ciphertext: row.ciphertext }, aad), aad);
+    const s = resealPaymentMethod(keyring, row);
     await tx.query('UPDATE trade_payment_details SET key_id = $2, iv = $3, tag = $4, ciphertext = $5 WHERE trade_id = $1', [row.trade_id, s.keyId, s.iv, s.tag, s.ciphertext]);
   },
 };

@@ -1,6 +1,6 @@
 import type { Database } from '@orrange/db';
 import { hasRole, type Identity } from '@orrange/http';
-import { open, paymentMethodAad, type EncryptionKeyring } from '@orrange/secrets';
+import { openPaymentMethod, type EncryptionKeyring } from '@orrange/secrets';
 import { findPaymentDetails, recordPaymentDetailsRead } from '../data/payment-details.repository';
 import type { TradeRow } from '../data/trade.repository';
 import type { TradeState } from './trade-state-machine';
@@ -47,6 +47,5 @@ export async function paymentDetailsFor(
   const stored = await findPaymentDetails(deps.db, trade.id);
   if (!stored) return null;
   if (reader !== 'seller') await recordPaymentDetailsRead(deps.db, { tradeId: trade.id, ownerId: stored.ownerId, readerId: who.userId, readerRole: reader, requestId });
-  const details = JSON.parse(open(deps.keyring, stored, paymentMethodAad(stored.ownerId, stored.methodId))) as unknown;
-  return { type: stored.type, label: stored.label, details };
+  return { type: stored.type, label: stored.label, details: openPaymentMethod(deps.keyring, stored, stored.ownerId, stored.methodId) };
 }

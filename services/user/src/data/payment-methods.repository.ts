@@ -1,4 +1,4 @@
-import { open, paymentMethodAad, seal, type Sealed, type SealedColumn } from '@orrange/secrets';
+import { resealPaymentMethod, type Sealed, type SealedColumn, type SealedPaymentMethodRow } from '@orrange/secrets';
 import type { Sql } from './sql';
 
 export interface StoredPaymentMethod extends Sealed {
@@ -33,28 +33,17 @@ export async function deletePaymentMethod(sql: Sql, userId: string, id: string):
   return row;
 }
 
-interface SealedMethodRow {
-  cursor: string;
-  id: string;
-  user_id: string;
-  key_id: string;
-  iv: Buffer;
-  tag: Buffer;
-  ciphertext: Buffer;
-}
-
 /** For pnpm secrets:reencrypt: payment methods sealed under any key but the active one, by id. */
-export const sealedPaymentMethods: SealedColumn<SealedMethodRow> = {
+export const sealedPaymentMethods: SealedColumn<SealedPaymentMethodRow & { cursor: string }> = {
   name: 'users.payment_methods',
   stale: (tx, activeKid, after, limit) =>
-    tx.query<SealedMethodRow>(
-      `SELECT id::text AS cursor, id, user_id, key_id, iv, tag, ciphertext FROM payment_methods
+    tx.query<SealedPaymentMethodRow & { cursor: string }>(
+      `SELECT id::text AS cursor, id::text AS method_id, user_id AS owner_id, key_id, iv, tag, ciphertext FROM payment_methods
         WHERE key_id <> $1 AND ($2::uuid IS NULL OR id > $2::uuid) ORDER BY id LIMIT $3 FOR UPDATE`,
       [activeKid, after, limit],
     ),
   async reseal(tx, keyring, row) {
-    const aad = paymentMethodAad(row.user_id, row.id);
-    const s = seal(keyring, open(keyring, { keyId: row.key_id, iv: row.iv, tag: row.tag, ciphertext: row.ciphertext }, aad), aad);
-    await tx.query('UPDATE payment_methods SET key_id = $2, iv = $3, tag = $4, ciphertext = $5 WHERE id = $1', [row.id, s.keyId, s.iv, s.tag, s.ciphertext]);
+    const s = resealPaymentMethod(keyring, row);
+    await tx.query('UPDATE payment_methods SET key_id = $2, iv = $3, tag = $4, ciphertext = $5 WHERE id = $1', [row.method_id, s.keyId, s.iv, s.tag, s.ciphertext]);
   },
 };

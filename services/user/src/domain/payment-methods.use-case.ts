@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { conflict, notFound } from '@orrange/http';
-import { open, paymentMethodAad, seal } from '@orrange/secrets';
+import { openPaymentMethod, sealPaymentMethod } from '@orrange/secrets';
 import { insertAudit, type AuditContext } from '../data/audit.repository';
 import { countPaymentMethods, deletePaymentMethod, insertPaymentMethod, listPaymentMethods, type StoredPaymentMethod } from '../data/payment-methods.repository';
 import { isUuid } from '../data/sql';
@@ -21,7 +21,7 @@ export interface PaymentMethodView {
 
 export async function addPaymentMethod(deps: Deps, userId: string, input: { type: string; label: string; details: PaymentDetails }, context: AuditContext): Promise<PaymentMethodView> {
   const id = randomUUID();
-  const sealed = seal(deps.encryption, JSON.stringify(input.details), paymentMethodAad(userId, id));
+  const sealed = sealPaymentMethod(deps.encryption, userId, id, input.details);
   const stored = await deps.db.transaction(async (tx) => {
     await tx.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [userId]);
     if ((await countPaymentMethods(tx, userId)) >= PAYMENT_METHODS_PER_USER_MAX) throw conflict('PAYMENT_METHOD.LIMIT_REACHED', `At most ${PAYMENT_METHODS_PER_USER_MAX} payment methods per account.`);
@@ -49,6 +49,6 @@ export async function removePaymentMethod(deps: Deps, userId: string, id: string
 }
 
 function decrypt(deps: Deps, row: StoredPaymentMethod): PaymentMethodView {
-  const details = JSON.parse(open(deps.encryption, row, paymentMethodAad(row.userId, row.id))) as PaymentDetails;
+  const details = openPaymentMethod(deps.encryption, row, row.userId, row.id) as PaymentDetails;
   return { id: row.id, type: row.type, label: row.label, details, createdAt: row.createdAt };
 }
