@@ -7,7 +7,7 @@ export {
   type Identity, type Role, type Scope,
 } from './identity';
 export { parseKeyring, signAccessToken, verifyAccessToken, authRedisKeys, REVOCATION_TTL_MARGIN_SECONDS, hashApiKey, type Keyring, type AccessTokenSettings, type AccessClaims, type AccessSubject } from './access-token';
-export { createRegistry, httpMetrics, observabilityRouter, overallStatus, type HealthCheck, type CheckResult, type CheckStatus } from './observability';
+export { createRegistry, httpMetrics, observabilityRouter, overallStatus, statusCountGauge, type HealthCheck, type CheckResult, type CheckStatus } from './observability';
 export { createServiceApp, serviceRouter, type ServiceAppOptions } from './app';
 export { runService, type RunOptions } from './lifecycle';
 export { idempotency, IDEMPOTENCY_TABLE_SQL, claimKeysSql, completeKeysSql, type SqlRunner, type IdempotencyOptions, type IdempotencyClaim } from './idempotency';

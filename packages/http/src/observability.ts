@@ -1,5 +1,5 @@
 import express, { type RequestHandler, type Router } from 'express';
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export type CheckStatus = 'ok' | 'degraded' | 'down';
 
@@ -17,6 +17,28 @@ export function createRegistry(service: string): Registry {
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry });
   return registry;
+}
+
+/**
+ * A gauge of rows by status, counted from the database at scrape time, so every replica reports the same truth.
+ * Every status of `statuses` is set (0 when it has no rows); a failed count keeps the last values.
+ */
+export function statusCountGauge(
+  registry: Registry,
+  options: { name: string; help: string; statuses: readonly string[]; count: () => Promise<Array<{ status: string; n: number }>> },
+): void {
+  const { statuses, count } = options;
+  new Gauge({
+    name: options.name,
+    help: options.help,
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      const rows = await count().catch(() => undefined);
+      if (!rows) return;
+      for (const status of statuses) this.set({ status }, rows.find((r) => r.status === status)?.n ?? 0);
+    },
+  });
 }
 
 /** Request duration by method, route template and status; the route template keeps label cardinality bounded. */

@@ -2,7 +2,7 @@ import type { Logger } from '@orrange/logger';
 import { keyringFromConfig } from '@orrange/secrets';
 import { createRuntime, type Runtime, type Sweeper } from '@orrange/runtime';
 import { SCHEMA, type Config } from './config';
-import type { CustodyProvider } from './custody/custody-provider';
+import type { CustodyCallObserver, CustodyProvider } from './custody/custody-provider';
 import { simulatedChainReporter, withdrawalSender } from './custody/custody-sweepers';
 import { httpCustody } from './custody/http.provider';
 import { simulatedCustody, type SimulatedChain } from './custody/simulated.provider';
@@ -32,7 +32,7 @@ export interface TradeExecution {
 }
 
 /** The configured custody provider (the simulated one with its chain, or the http one). */
-function createCustodyProvider(config: Config, runtime: Runtime, observeCall: Parameters<typeof httpCustody>[0]['observe']): CustodyProvider & { chain?: SimulatedChain } {
+function createCustodyProvider(config: Config, runtime: Runtime, observeCall: CustodyCallObserver): CustodyProvider & { chain?: SimulatedChain } {
   const networks = { btc: config.BTC_NETWORK, evm: config.EVM_NETWORK };
   if (config.CUSTODY_PROVIDER === 'http') {
     return httpCustody({ baseUrl: config.CUSTODY_URL!, apiKey: config.CUSTODY_API_KEY!, webhookSecret: config.CUSTODY_WEBHOOK_SECRET, timeoutMs: config.CUSTODY_TIMEOUT_MS, attempts: config.CUSTODY_ATTEMPTS, observe: observeCall });

@@ -1,7 +1,9 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Database } from '@orrange/db';
+import { statusCountGauge } from '@orrange/http';
 import { openTradeCounts } from './data/stats.repository';
 import { WITHDRAWAL_STATES, withdrawalCounts } from './data/withdrawal.repository';
+import type { CustodyCallObserver } from './custody/custody-provider';
 import type { CustodyMetrics } from './domain/custody';
 import { OPEN_STATES } from './domain/trade-state-machine';
 
@@ -13,18 +15,7 @@ export interface BusinessMetrics {
 export function createBusinessMetrics(registry: Registry, db: Database): BusinessMetrics {
   const volume = new Counter({ name: 'trade_volume_total', help: 'Crypto volume of completed trades, in asset units', labelNames: ['asset'], registers: [registry] });
   const completed = new Counter({ name: 'trades_completed_total', help: 'Completed trades', labelNames: ['asset'], registers: [registry] });
-  new Gauge({
-    name: 'trades_open',
-    help: 'Trades not yet settled, by status',
-    labelNames: ['status'],
-    registers: [registry],
-    async collect() {
-      const rows = await openTradeCounts(db).catch(() => undefined);
-      if (!rows) return;
-      this.reset();
-      for (const status of OPEN_STATES) this.set({ status }, rows.find((r) => r.status === status)?.n ?? 0);
-    },
-  });
+  statusCountGauge(registry, { name: 'trades_open', help: 'Trades not yet settled, by status', statuses: OPEN_STATES, count: () => openTradeCounts(db) });
   return {
     // The counter is a float for dashboards only; balances never touch it.
     tradeCompleted(asset, amount) {
@@ -35,25 +26,14 @@ export function createBusinessMetrics(registry: Registry, db: Database): Busines
 }
 
 /** Custody's side of /metrics: deposits credited, webhooks by outcome, withdrawals by status, custody calls. */
-export function createCustodyMetrics(registry: Registry, db: Database, provider: string): CustodyMetrics & { observeCall: (operation: 'address' | 'send', outcome: 'ok' | 'refused' | 'unavailable', seconds: number) => void } {
+export function createCustodyMetrics(registry: Registry, db: Database, provider: string): CustodyMetrics & { observeCall: CustodyCallObserver } {
   const credited = new Counter({ name: 'deposits_credited_total', help: 'Custody deposits credited to users', labelNames: ['asset'], registers: [registry] });
   const webhooks = new Counter({ name: 'custody_webhooks_total', help: 'Signed custody webhooks applied, already applied, or waiting for confirmations', labelNames: ['outcome'], registers: [registry] });
   const rejected = new Counter({ name: 'custody_webhooks_rejected_total', help: 'Custody webhooks refused (signature_*: 401) or kept for operators (422)', labelNames: ['reason'], registers: [registry] });
   const transitions = new Counter({ name: 'withdrawal_transitions_total', help: 'Withdrawals entering each status', labelNames: ['status'], registers: [registry] });
   const calls = new Histogram({ name: 'custody_call_duration_seconds', help: 'Calls to the custody provider, retries included', labelNames: ['provider', 'operation', 'outcome'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] });
   const failures = new Counter({ name: 'custody_call_failures_total', help: 'Custody calls that ended refused or without an answer', labelNames: ['provider', 'operation', 'outcome'], registers: [registry] });
-  new Gauge({
-    name: 'withdrawals',
-    help: 'Withdrawals by status',
-    labelNames: ['status'],
-    registers: [registry],
-    async collect() {
-      const rows = await withdrawalCounts(db).catch(() => undefined);
-      if (!rows) return;
-      this.reset();
-      for (const status of WITHDRAWAL_STATES) this.set({ status }, rows.find((r) => r.status === status)?.n ?? 0);
-    },
-  });
+  statusCountGauge(registry, { name: 'withdrawals', help: 'Withdrawals by status', statuses: WITHDRAWAL_STATES, count: () => withdrawalCounts(db) });
   return {
     depositCredited: (asset) => credited.inc({ asset }),
     webhook: (outcome) => webhooks.inc({ outcome }),

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { statusCountGauge } from '@orrange/http';
 import { DISPUTE_STATUSES } from '../domain/dispute';
 import { countCasesByStatus, type Sql } from '../data/dispute.repository';
 
@@ -21,15 +22,5 @@ export type ArbitrationMetrics = ReturnType<typeof createArbitrationMetrics>;
 
 export function registerArbitrationMetrics(registry: Registry, metrics: ArbitrationMetrics, db: Sql): void {
   for (const metric of Object.values(metrics)) registry.registerMetric(metric);
-  new Gauge({
-    name: 'dispute_cases',
-    help: 'Dispute cases by status (OPEN and UNDER_REVIEW are the open ones)',
-    labelNames: ['status'],
-    registers: [registry],
-    async collect() {
-      const counts = await countCasesByStatus(db).catch(() => undefined);
-      if (!counts) return;
-      for (const status of DISPUTE_STATUSES) this.set({ status }, counts.find((c) => c.status === status)?.n ?? 0);
-    },
-  });
+  statusCountGauge(registry, { name: 'dispute_cases', help: 'Dispute cases by status (OPEN and UNDER_REVIEW are the open ones)', statuses: DISPUTE_STATUSES, count: () => countCasesByStatus(db) });
 }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Asset } from '@orrange/money';
-import { CustodyRefused, CustodyUnavailable, webhookVerifier, type CustodyProvider, type WithdrawalOrder } from './custody-provider';
+import { CustodyRefused, CustodyUnavailable, webhookVerifier, type CustodyCallObserver, type CustodyProvider, type WithdrawalOrder } from './custody-provider';
 
 export interface HttpCustodyOptions {
   baseUrl: string;
@@ -10,8 +10,7 @@ export interface HttpCustodyOptions {
   timeoutMs: number;
   /** Attempts per call; between them 200 ms, 400 ms, 800 ms … (with jitter). */
   attempts: number;
-  /** Observes every call: which operation, how long, and how it ended. */
-  observe?: (operation: 'address' | 'send', outcome: 'ok' | 'refused' | 'unavailable', seconds: number) => void;
+  observe?: CustodyCallObserver;
   backoffBaseMs?: number;
 }
 
