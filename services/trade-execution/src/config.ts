@@ -11,50 +11,42 @@ export const DEV_CUSTODY_WEBHOOK_SECRET = 'dev-custody-webhook-secret-change-me-
 const DEV_SIMULATED_ADDRESS_KEY = 'dev-simulated-custody-address-key';
 
 /**
- * A per-asset amount list, `BTC:0.5,ETH:10,USDT:20000,USDC:20000`, into minor units per asset. Every asset must
- * be named once, with a decimal of at most its scale (zero allowed where `zeroAllowed`).
+ * A per-asset list, `BTC:0.5,ETH:10,USDT:20000,USDC:20000`, into a value per asset: every asset named once, and
+ * every value accepted by `parse` (undefined refuses it; `expected` says what was wanted).
  */
-function perAssetAmounts(fallback: string, zeroAllowed: boolean) {
+function perAsset<V>(fallback: string, expected: string, parse: (value: string, asset: Asset) => V | undefined) {
   return z
     .string()
     .default(fallback)
     .transform((spec, ctx) => {
-      const units = {} as Record<Asset, bigint>;
+      const values = {} as Record<Asset, V>;
       for (const item of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
-        const [asset, amount = ''] = item.split(':').map((s) => s.trim()) as [string, string?];
-        const scale = ASSET_SCALES[asset as Asset];
-        const zero = zeroAllowed && /^0(\.0+)?$/.test(amount);
-        if (scale === undefined || (!zero && !isPositiveDecimal(amount, scale)) || units[asset as Asset] !== undefined) {
-          ctx.addIssue({ code: 'custom', message: `"${item}" is not ASSET:amount with a known asset, once, and at most its decimals` });
+        const [name = '', value = ''] = item.split(':').map((s) => s.trim());
+        const asset = ASSETS.find((known) => known === name);
+        const parsed = asset === undefined || values[asset] !== undefined ? undefined : parse(value, asset);
+        if (asset === undefined || parsed === undefined) {
+          ctx.addIssue({ code: 'custom', message: `"${item}" is not ${expected}` });
           return z.NEVER;
         }
-        units[asset as Asset] = zero ? 0n : toUnits(amount, scale);
+        values[asset] = parsed;
       }
-      const missing = ASSETS.filter((asset) => units[asset] === undefined);
+      const missing = ASSETS.filter((asset) => values[asset] === undefined);
       if (missing.length) ctx.addIssue({ code: 'custom', message: `missing ${missing.join(', ')}` });
-      return units;
+      return values;
     });
+}
+
+/** Amounts per asset in minor units: a decimal of at most the asset's scale, positive (or zero where `zeroAllowed`). */
+function perAssetAmounts(fallback: string, zeroAllowed: boolean) {
+  return perAsset(fallback, 'ASSET:amount with a known asset, once, and at most its decimals', (amount, asset) => {
+    if (zeroAllowed && /^0(\.0+)?$/.test(amount)) return 0n;
+    return isPositiveDecimal(amount, ASSET_SCALES[asset]) ? toUnits(amount, ASSET_SCALES[asset]) : undefined;
+  });
 }
 
 /** Confirmations per asset, `BTC:2,ETH:12,…`: a deposit is credited once it has this many. */
 function perAssetCounts(fallback: string) {
-  return z
-    .string()
-    .default(fallback)
-    .transform((spec, ctx) => {
-      const counts = {} as Record<Asset, number>;
-      for (const item of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
-        const [asset, count = ''] = item.split(':').map((s) => s.trim()) as [string, string?];
-        if (!(asset in ASSET_SCALES) || !/^\d{1,4}$/.test(count) || Number(count) < 1) {
-          ctx.addIssue({ code: 'custom', message: `"${item}" is not ASSET:count with a known asset and 1–9999` });
-          return z.NEVER;
-        }
-        counts[asset as Asset] = Number(count);
-      }
-      const missing = ASSETS.filter((asset) => counts[asset] === undefined);
-      if (missing.length) ctx.addIssue({ code: 'custom', message: `missing ${missing.join(', ')}` });
-      return counts;
-    });
+  return perAsset(fallback, 'ASSET:count with a known asset, once, and 1–9999', (count) => (/^\d{1,4}$/.test(count) && Number(count) >= 1 ? Number(count) : undefined));
 }
 
 export const configSchema = baseServiceSchema.extend(encryptionSchema.shape).extend({
