@@ -1,7 +1,9 @@
 import request from 'supertest';
 import { randomUUID } from 'node:crypto';
+import { eventually } from '@orrange/testing';
 import { isValidAddress } from '../src/domain/addresses/addresses';
 import { signWebhook } from '../src/domain/custody-webhook';
+import { transition } from '../src/domain/withdrawals.use-cases';
 import { ADMIN, balance, verify } from './factories';
 import { ADDRESSES, custodyDeposit, depositAddress, depositEvent, postWebhook, systemBalance, withdraw, withdrawalOf } from './custody-helpers';
 import { createHarness, type Harness } from './harness';
@@ -263,6 +265,31 @@ describe('custody: withdrawals from request to confirmation, review, cancel and 
     expect(lateConfirmation.body.code).toBe('CUSTODY.CONFLICT');
     expect(await balance(h, 'w-dave', 'USDT')).toMatchObject({ available: '100.000000' });
     expect((await postWebhook(h, { id: randomUUID(), type: 'withdrawal.confirmed', withdrawalId: randomUUID(), txid: 'ab' })).body.code).toBe('CUSTODY.UNKNOWN_WITHDRAWAL');
+    expect((await verify(h)).ok).toBe(true);
+  });
+
+  it('when a confirmation arrives while the broadcast is being recorded, then it waits for it and the history says it left BROADCAST', async () => {
+    await custodyDeposit(h, 'w-gail', 'USDT', '100');
+    const { body } = await withdraw(h, 'w-gail', 'USDT', '10');
+    await h.withdrawals.sweepNow();
+    let rowLocked!: () => void;
+    let commitBroadcast!: () => void;
+    const locked = new Promise<void>((resolve) => (rowLocked = resolve));
+    const broadcastHeld = new Promise<void>((resolve) => (commitBroadcast = resolve));
+    const broadcast = h.runtime.db.transaction(async (tx) => {
+      await transition(h.custody, tx, body.id, ['APPROVED'], 'BROADCAST', { id: 'custody' }, { txid: 'cd'.repeat(32) });
+      rowLocked();
+      await broadcastHeld;
+    });
+    await locked;
+    const confirmation = postWebhook(h, { id: randomUUID(), type: 'withdrawal.confirmed', withdrawalId: body.id, txid: 'cd'.repeat(32) }).then((res) => res.body);
+    // The confirmation waits on the row the broadcast's transaction holds.
+    await eventually(async () => (await h.runtime.db.query("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).length > 0);
+    commitBroadcast();
+    await broadcast;
+    expect(await confirmation).toMatchObject({ status: 'CONFIRMED', applied: true });
+    const detail = await request(h.app).get(`/api/v1/admin/withdrawals/${body.id}`).set(admin(h));
+    expect(detail.body.transitions.map((t: { from: string | null; to: string }) => `${t.from}>${t.to}`)).toEqual(['null>PENDING_REVIEW', 'PENDING_REVIEW>APPROVED', 'APPROVED>BROADCAST', 'BROADCAST>CONFIRMED']);
     expect((await verify(h)).ok).toBe(true);
   });
 

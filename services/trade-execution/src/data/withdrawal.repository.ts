@@ -84,8 +84,9 @@ export interface TransitionChange {
 
 /**
  * The guarded state change every transition is: `from` → `to` only while the row is in one of `from` (and, with
- * `userId`, belongs to that user). Returns the row after the change, or undefined when another transition got
- * there first; the caller's ledger movement goes in the same transaction.
+ * `userId`, belongs to that user). Returns the row after the change and the status it left (read under the row's
+ * lock, so it is the one the change was made from), or undefined when another transition got there first; the
+ * caller's ledger movement goes in the same transaction.
  */
 export async function transitionWithdrawal(
   tx: SqlExecutor,
@@ -94,17 +95,19 @@ export async function transitionWithdrawal(
   to: WithdrawalStatus,
   change: TransitionChange = {},
   userId?: string,
-): Promise<Withdrawal | undefined> {
-  const [row] = await tx.query<Raw>(
-    `UPDATE withdrawals SET status = $3, updated_at = now(),
+): Promise<{ withdrawal: Withdrawal; from: WithdrawalStatus } | undefined> {
+  const [row] = await tx.query<Raw & { prior_status: WithdrawalStatus }>(
+    `WITH prior AS (SELECT id AS prior_id, status AS prior_status FROM withdrawals WHERE id = $1 FOR UPDATE)
+     UPDATE withdrawals SET status = $3, updated_at = now(),
        txid = coalesce($4, txid), note = coalesce($5, note), failure_reason = coalesce($6, failure_reason),
        reviewed_by = coalesce($7, reviewed_by), reviewed_at = CASE WHEN $7::text IS NULL THEN reviewed_at ELSE now() END,
        next_send_at = CASE WHEN $8 THEN now() ELSE next_send_at END
-     WHERE id = $1 AND status = ANY($2::text[]) AND ($9::text IS NULL OR user_id = $9)
-     RETURNING ${COLUMNS}`,
+     FROM prior
+     WHERE id = prior_id AND prior_status = ANY($2::text[]) AND ($9::text IS NULL OR user_id = $9)
+     RETURNING ${COLUMNS}, prior_status`,
     [id, from, to, change.txid ?? null, change.note ?? null, change.failureReason ?? null, change.reviewedBy ?? null, change.scheduleSend ?? false, userId ?? null],
   );
-  return row && toWithdrawal(row);
+  return row && { withdrawal: toWithdrawal(row), from: row.prior_status };
 }
 
 export async function recordTransition(tx: SqlExecutor, t: { withdrawalId: string; from: WithdrawalStatus | null; to: WithdrawalStatus; actor: string; note?: string | null; requestId?: string | null }): Promise<void> {

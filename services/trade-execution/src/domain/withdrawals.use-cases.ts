@@ -60,10 +60,9 @@ export async function transition(
   change: TransitionChange = {},
   userId?: string,
 ): Promise<Withdrawal | undefined> {
-  // The status it left: the one `from` allows, or (with several) what it was just before, for the record only.
-  const before = from.length === 1 ? from[0]! : (await findWithdrawal(tx, id))?.status ?? null;
-  const after = await transitionWithdrawal(tx, id, from, to, change, userId);
-  if (!after) return undefined;
+  const moved = await transitionWithdrawal(tx, id, from, to, change, userId);
+  if (!moved) return undefined;
+  const { withdrawal: after, from: before } = moved;
   if (to === 'REJECTED' || to === 'CANCELLED' || to === 'FAILED') await postMovementOrFail(tx, returnMovement(after));
   if (to === 'CONFIRMED') await postMovementOrFail(tx, payoutMovement(after));
   await recordTransition(tx, { withdrawalId: id, from: before, to, actor: actor.id, note: change.note ?? change.failureReason ?? null, requestId: actor.requestId });
