@@ -1,5 +1,5 @@
+import { openSse, type SseClient } from '@orrange/testing';
 import { Api, login, newUser, until } from '../src/client';
-import { openSse, type SseClient } from '../src/sse';
 import { ADMIN, startStack, type Stack } from '../src/stack';
 
 /**

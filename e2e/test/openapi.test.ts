@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import SwaggerParser from '@apidevtools/swagger-parser';
+import { openSse } from '@orrange/testing';
 import { Api, newUser, until } from '../src/client';
 import { OpenApiChecker } from '../src/openapi-check';
-import { openSse } from '../src/sse';
 import { startStack, type Stack } from '../src/stack';
 
 describe('end to end: the OpenAPI document', () => {

@@ -4,3 +4,4 @@ export { eventually } from './wait';
 export { PrivateRedisServer, type PrivateRedisOptions } from './private-redis';
 export { createTestCertificates, type TestCertificates } from './test-certificates';
 export { freePort } from './free-port';
+export { openSse, type SseClient, type SseEvent } from './sse-client';

@@ -57,13 +57,28 @@ export async function startStub(name: string, configure?: (app: Express) => void
       res.json({ upstream: name, method: req.method, url: req.originalUrl, identity: req.headers[IDENTITY_HEADER] ?? null });
     });
   });
+  const { url, close } = await listen(app);
+  return { name, url, app, seen, close };
+}
+
+/** An app served on a free loopback port, as a client reaches it. */
+export interface Listening {
+  server: http.Server;
+  port: number;
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  /** Stops listening and ends the connections still open (held streams, keep-alive sockets). */
+  close(): Promise<void>;
+}
+
+export async function listen(app: http.RequestListener): Promise<Listening> {
   const server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
   return {
-    name,
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    app,
-    seen,
+    server,
+    port,
+    url: `http://127.0.0.1:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

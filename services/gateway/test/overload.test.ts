@@ -1,9 +1,8 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Response } from 'express';
 import request from 'supertest';
 import { eventually } from '@orrange/testing';
-import { createTestGateway, createTestRedis, startStub, type StubUpstream, type TestGateway, type TestRedis } from './harness';
+import { createTestGateway, createTestRedis, listen, startStub, type Listening, type StubUpstream, type TestGateway, type TestRedis } from './harness';
 
 /** In-flight cap per service lane in these tests. */
 const MAX_IN_FLIGHT = 3;
@@ -49,7 +48,7 @@ describe('gateway load shedding', () => {
   let testRedis: TestRedis;
   let upstream: SlowUpstream;
   let gateway: TestGateway;
-  let server: http.Server;
+  let server: Listening;
   let url: string;
 
   const metric = async (name: string, labels: string): Promise<number> => {
@@ -62,15 +61,13 @@ describe('gateway load shedding', () => {
     testRedis = await createTestRedis();
     upstream = await startSlowOrderBook();
     gateway = createTestGateway(testRedis, { 'order-book': [upstream.stub.url] }, { UPSTREAM_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT) });
-    server = http.createServer(gateway.app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await listen(gateway.app);
+    url = server.url;
   });
 
   afterAll(async () => {
     upstream.open();
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.close();
     await gateway.close();
     await upstream.stub.close();
     await testRedis.cleanup();

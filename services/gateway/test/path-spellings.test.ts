@@ -1,13 +1,12 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createTestGateway, createTestRedis, startStub, type StubUpstream, type TestGateway, type TestRedis } from './harness';
+import { createTestGateway, createTestRedis, listen, startStub, type Listening, type StubUpstream, type TestGateway, type TestRedis } from './harness';
 
 /** Sends the path byte for byte (supertest and fetch would normalise `./` and friends first). */
-function post(server: http.Server, path: string, ip: string, body: object): Promise<{ status: number; body: { code?: string } }> {
+function post(server: { port: number }, path: string, ip: string, body: object): Promise<{ status: number; body: { code?: string } }> {
   const payload = JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port: (server.address() as AddressInfo).port, method: 'POST', path, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'x-forwarded-for': ip } },
+      { host: '127.0.0.1', port: server.port, method: 'POST', path, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'x-forwarded-for': ip } },
       (res) => {
         let text = '';
         res.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -47,20 +46,18 @@ describe('gateway: one spelling per limited path', () => {
   let testRedis: TestRedis;
   let user: StubUpstream;
   let gateway: TestGateway;
-  let server: http.Server;
+  let server: Listening;
   const AUTH_LIMIT = 3;
 
   beforeAll(async () => {
     testRedis = await createTestRedis();
     user = await startStub('user');
     gateway = createTestGateway(testRedis, { user: [user.url] }, { RATE_LIMIT_PER_MINUTE: '1000', AUTH_RATE_LIMIT_PER_MINUTE: String(AUTH_LIMIT), LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: '1000' });
-    server = http.createServer(gateway.app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    server = await listen(gateway.app);
   });
 
   afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.close();
     await gateway.close();
     await user.close();
     await testRedis.cleanup();
@@ -99,8 +96,7 @@ describe('gateway: one spelling per limited path', () => {
 
   it('when one account is limited, then a login with another letter case of the path is counted against it too', async () => {
     const perAccount = createTestGateway(testRedis, { user: [user.url] }, { AUTH_RATE_LIMIT_PER_MINUTE: '1000', LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: '2' });
-    const accountServer = http.createServer(perAccount.app);
-    await new Promise<void>((resolve) => accountServer.listen(0, '127.0.0.1', resolve));
+    const accountServer = await listen(perAccount.app);
     try {
       const body = { email: 'one-account@example.com', password: 'guess' };
       expect((await post(accountServer, '/api/v1/auth/login', '198.51.100.200', body)).status).toBe(200);
@@ -108,8 +104,7 @@ describe('gateway: one spelling per limited path', () => {
       expect((await post(accountServer, '/api/v1/auth/LOGIN', '198.51.100.202', body)).status).toBe(429);
       expect((await post(accountServer, '/api/v1/auth/login', '198.51.100.203', body)).status).toBe(429);
     } finally {
-      accountServer.closeAllConnections();
-      await new Promise<void>((resolve) => accountServer.close(() => resolve()));
+      await accountServer.close();
       await perAccount.close();
     }
   });

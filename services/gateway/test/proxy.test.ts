@@ -1,10 +1,9 @@
 import http from 'node:http';
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { eventually } from '@orrange/testing';
 import { IDENTITY_HEADER, verifyIdentity } from '@orrange/http';
-import { accessToken, closedUrl, createTestGateway, createTestRedis, startStub, type StubUpstream, type TestGateway, type TestRedis } from './harness';
+import { accessToken, closedUrl, createTestGateway, createTestRedis, listen, startStub, type StubUpstream, type TestGateway, type TestRedis } from './harness';
 
 describe('gateway proxy', () => {
   let testRedis: TestRedis;
@@ -131,7 +130,7 @@ describe('gateway proxy', () => {
   });
 
   it('when a client is still writing a refused body, then it reads the 413 (no reset), and a declared giant body closes the connection', async () => {
-    const port = await listen(gateway);
+    const port = await listen(gateway.app);
     try {
       for (let i = 0; i < 5; i++) {
         const res = await fetch(`http://127.0.0.1:${port.port}/api/v1/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(2_000_000) });
@@ -153,7 +152,7 @@ describe('gateway proxy', () => {
   });
 
   it('when a chunked body without Content-Length grows over the limit, then it is cut with 413', async () => {
-    const port = await listen(gateway);
+    const port = await listen(gateway.app);
     try {
       const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
         const req = http.request({ host: '127.0.0.1', port: port.port, method: 'POST', path: '/api/v1/orders', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } });
@@ -276,7 +275,7 @@ describe('gateway proxy', () => {
         app.post('/api/v1/orders', (_req, res) => void hanging.push(() => res.status(201).json({ late: true })));
       });
       const gateway = createTestGateway(testRedis, { 'order-book': [busy.url] }, { UPSTREAM_MAX_SOCKETS: '2' });
-      const server = await listen(gateway);
+      const server = await listen(gateway.app);
       try {
         const post = () => fetch(`http://127.0.0.1:${server.port}/api/v1/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
         const writes = [post(), post(), post()];
@@ -308,14 +307,3 @@ describe('gateway proxy', () => {
   });
 });
 
-async function listen(gateway: TestGateway): Promise<{ port: number; close(): Promise<void> }> {
-  const server = http.createServer(gateway.app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
-}

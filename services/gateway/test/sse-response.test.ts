@@ -1,7 +1,7 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { SSE_BUFFER_MAX_BYTES, SseResponse } from '../src/stream/sse';
+import { listen } from './harness';
 
 describe('SseResponse', () => {
   it('when a client stops reading, then it is disconnected once its unread bytes pass the bound, instead of being buffered without end', async () => {
@@ -13,10 +13,9 @@ describe('SseResponse', () => {
       // Far more than the socket and the kernel take at once: the rest would wait in the process's memory.
       for (let i = 0; i < 2_000 && sse.isOpen; i += 1) sse.event('order.updated', line, String(i));
     });
-    const server = http.createServer(app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const server = await listen(app);
     try {
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`;
+      const url = `${server.url}/events`;
       const closed = await new Promise<boolean>((resolve) => {
         const req = http.get(url, (res) => {
           res.pause(); // a client that never reads
@@ -29,8 +28,7 @@ describe('SseResponse', () => {
       expect(sse!.isOpen).toBe(false);
       expect(SSE_BUFFER_MAX_BYTES).toBe(1024 * 1024);
     } finally {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
     }
   });
 });

@@ -1,76 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { liveKeys, LIVE_USER_MAXLEN, publishLiveEvents } from '@orrange/runtime/live-events';
-import { accessToken, createTestGateway, createTestRedis, startStub, type StubUpstream, type TestGateway, type TestRedis } from './harness';
-
-interface SseEvent {
-  id?: string;
-  event?: string;
-  data?: string;
-  comment?: string;
-}
-
-/** A minimal SSE client over node:http: the answer's status and headers, and the events as they come. */
-interface SseClient {
-  status: number;
-  contentType: string;
-  body: string;
-  events: SseEvent[];
-  waitFor(predicate: (events: SseEvent[]) => boolean, timeoutMs?: number): Promise<SseEvent[]>;
-  close(): void;
-}
-
-function openStream(baseUrl: string, path: string, headers: Record<string, string> = {}): Promise<SseClient> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(`${baseUrl}${path}`, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {
-      const events: SseEvent[] = [];
-      let buffer = '';
-      const waiters: Array<() => void> = [];
-      const client: SseClient = {
-        status: res.statusCode ?? 0,
-        contentType: String(res.headers['content-type'] ?? ''),
-        body: '',
-        events,
-        waitFor: (predicate, timeoutMs = 5_000) =>
-          new Promise((done, fail) => {
-            const timer = setTimeout(() => fail(new Error(`timed out waiting; got ${JSON.stringify(events)}`)), timeoutMs);
-            const check = () => {
-              if (!predicate(events)) return void waiters.push(check);
-              clearTimeout(timer);
-              done(events);
-            };
-            check();
-          }),
-        close: () => req.destroy(),
-      };
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        if (client.status !== 200) return void (client.body += chunk);
-        buffer += chunk;
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event: SseEvent = {};
-          for (const line of block.split('\n')) {
-            if (line.startsWith(':')) event.comment = line.slice(1).trim();
-            else if (line.startsWith('id: ')) event.id = line.slice(4);
-            else if (line.startsWith('event: ')) event.event = line.slice(7);
-            else if (line.startsWith('data: ')) event.data = line.slice(6);
-          }
-          events.push(event);
-        }
-        for (const waiter of waiters.splice(0)) waiter();
-      });
-      res.on('error', () => undefined);
-      if (client.status !== 200) res.on('end', () => resolve(client));
-      else resolve(client);
-    });
-    req.on('error', reject);
-  });
-}
+import { openSse, type SseClient, type SseEvent } from '@orrange/testing';
+import { accessToken, createTestGateway, createTestRedis, listen, startStub, type Listening, type StubUpstream, type TestGateway, type TestRedis } from './harness';
 
 const named = (events: SseEvent[], name: string) => events.filter((e) => e.event === name);
 
@@ -79,11 +11,10 @@ describe('gateway live updates (Server-Sent Events)', () => {
   let orderBook: StubUpstream;
   let users: StubUpstream;
   let gateway: TestGateway;
-  let server: http.Server;
-  let baseUrl: string;
+  let server: Listening;
   const opened: SseClient[] = [];
   const open = async (path: string, headers?: Record<string, string>) => {
-    const client = await openStream(baseUrl, path, headers);
+    const client = await openSse(`${server.url}${path}`, headers, 5_000);
     opened.push(client);
     return client;
   };
@@ -105,9 +36,7 @@ describe('gateway live updates (Server-Sent Events)', () => {
       app.post('/internal/api-keys/resolve', (_req, res) => res.json({ userId: 'key-owner', roles: ['user'], scopes: ['trade'] }));
     });
     gateway = createTestGateway(testRedis, { 'order-book': [orderBook.url], user: [users.url] }, { STREAM_HEARTBEAT_MS: '200' });
-    server = http.createServer(gateway.app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await listen(gateway.app);
   });
 
   afterEach(() => {
@@ -115,8 +44,7 @@ describe('gateway live updates (Server-Sent Events)', () => {
   });
 
   afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.close();
     await gateway.close();
     await orderBook.close();
     await users.close();
@@ -146,9 +74,9 @@ describe('gateway live updates (Server-Sent Events)', () => {
     const stream = await open(`/api/v1/stream?ticket=${issued.body.ticket}`);
     expect(stream.status).toBe(200);
     expect(stream.contentType).toContain('text/event-stream');
-    await stream.waitFor((events) => events.some((e) => e.comment === 'heartbeat'));
+    await stream.waitFor(({ events }) => events.some((e) => e.comment === 'heartbeat'));
     await publish(userId, 'order.updated', { id: 'o-1', status: 'OPEN' });
-    const [event] = named(await stream.waitFor((events) => named(events, 'order.updated').length === 1), 'order.updated');
+    const [event] = named(await stream.waitFor(({ events }) => named(events, 'order.updated').length === 1), 'order.updated');
     expect(JSON.parse(event!.data!)).toEqual({ id: 'o-1', status: 'OPEN' });
     expect(event!.id).toMatch(/^\d+-\d+$/);
 
@@ -200,7 +128,7 @@ describe('gateway live updates (Server-Sent Events)', () => {
     const first = await open('/api/v1/stream', bearer(alice));
     const strangers = await open('/api/v1/stream', bearer(stranger));
     await publish(alice, 'trade.updated', { id: 't-1', status: 'AWAITING_PAYMENT' });
-    const [seen] = named(await first.waitFor((events) => named(events, 'trade.updated').length === 1), 'trade.updated');
+    const [seen] = named(await first.waitFor(({ events }) => named(events, 'trade.updated').length === 1), 'trade.updated');
     first.close();
     await publish(alice, 'trade.updated', { id: 't-1', status: 'PAID' });
     await publish(alice, 'trade.updated', { id: 't-1', status: 'COMPLETED' });
@@ -208,7 +136,7 @@ describe('gateway live updates (Server-Sent Events)', () => {
     const resumed = await open('/api/v1/stream', { ...bearer(alice), 'last-event-id': seen!.id! });
     expect(resumed.status).toBe(200);
     await publish(alice, 'order.updated', { id: 'o-9', status: 'FILLED' });
-    const events = await resumed.waitFor((all) => all.filter((e) => e.event).length >= 3);
+    const events = await resumed.waitFor(({ events: all }) => all.filter((e) => e.event).length >= 3);
     expect(events.filter((e) => e.event).map((e) => [e.event, JSON.parse(e.data!).status])).toEqual([
       ['trade.updated', 'PAID'],
       ['trade.updated', 'COMPLETED'],
@@ -216,16 +144,16 @@ describe('gateway live updates (Server-Sent Events)', () => {
     ]);
     const ids = events.filter((e) => e.id).map((e) => e.id!);
     expect(new Set(ids).size).toBe(ids.length);
-    await strangers.waitFor((all) => all.filter((e) => e.comment === 'heartbeat').length >= 2);
+    await strangers.waitFor(({ events: all }) => all.filter((e) => e.comment === 'heartbeat').length >= 2);
     expect(strangers.events.filter((e) => e.event)).toEqual([]);
   });
 
   it('when Last-Event-ID is older than the retention or malformed, then the stream starts with a resync event', async () => {
     const userId = randomUUID();
     const old = await open('/api/v1/stream', { ...bearer(userId), 'last-event-id': `${Date.now() - 11 * 60_000}-0` });
-    expect(JSON.parse(named(await old.waitFor((e) => named(e, 'resync').length === 1), 'resync')[0]!.data!)).toEqual({ reason: 'RETENTION_PASSED' });
+    expect(JSON.parse(named(await old.waitFor(({ events: e }) => named(e, 'resync').length === 1), 'resync')[0]!.data!)).toEqual({ reason: 'RETENTION_PASSED' });
     const garbage = await open('/api/v1/stream', { ...bearer(userId), 'last-event-id': 'not-an-id' });
-    expect(JSON.parse(named(await garbage.waitFor((e) => named(e, 'resync').length === 1), 'resync')[0]!.data!)).toEqual({ reason: 'UNKNOWN_EVENT_ID' });
+    expect(JSON.parse(named(await garbage.waitFor(({ events: e }) => named(e, 'resync').length === 1), 'resync')[0]!.data!)).toEqual({ reason: 'UNKNOWN_EVENT_ID' });
   });
 
   it('when the events after a client\'s Last-Event-ID were trimmed by the per-user cap, then it is told to resync', async () => {
@@ -236,7 +164,7 @@ describe('gateway live updates (Server-Sent Events)', () => {
     const many = Array.from({ length: LIVE_USER_MAXLEN + 300 }, (_, i) => ({ userId, type: 'order.updated' as const, data: { id: `o-${i}` } }));
     await publishLiveEvents(testRedis.redis, testRedis.prefix, many);
     const stream = await open('/api/v1/stream', { ...bearer(userId), 'last-event-id': firstId! });
-    await stream.waitFor((e) => named(e, 'resync').length === 1);
+    await stream.waitFor(({ events: e }) => named(e, 'resync').length === 1);
     expect(JSON.parse(named(stream.events, 'resync')[0]!.data!)).toEqual({ reason: 'TOO_FAR_BEHIND' });
     expect(named(stream.events, 'order.updated')).toEqual([]);
   });
@@ -244,21 +172,21 @@ describe('gateway live updates (Server-Sent Events)', () => {
   it('when a user stream is idle, then a comment heartbeat comes at the configured interval', async () => {
     const stream = await open('/api/v1/stream', bearer(randomUUID()));
     const started = Date.now();
-    await stream.waitFor((events) => events.filter((e) => e.comment === 'heartbeat').length >= 3, 3_000);
+    await stream.waitFor(({ events }) => events.filter((e) => e.comment === 'heartbeat').length >= 3, 3_000);
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 
   it('when the public book stream is opened, then a snapshot comes first and then only newer book events with their sequence', async () => {
     const book = await open('/api/v1/stream/orderbook?asset=BTC&fiatCurrency=EUR');
     expect(book.status).toBe(200);
-    const [snapshot] = named(await book.waitFor((e) => named(e, 'snapshot').length === 1), 'snapshot');
+    const [snapshot] = named(await book.waitFor(({ events: e }) => named(e, 'snapshot').length === 1), 'snapshot');
     expect(JSON.parse(snapshot!.data!)).toMatchObject({ asset: 'BTC', fiatCurrency: 'EUR', sequence: 5 });
     const add = (sequence: number, market = 'BTC:EUR') =>
       testRedis.redis.xadd(liveKeys.books(testRedis.prefix), '*', 'm', market, 's', String(sequence), 'd', JSON.stringify({ asset: market.split(':')[0], sequence }));
     await add(4); // older than the snapshot: never sent
     await add(6, 'ETH:EUR'); // another market
     await add(7);
-    const events = await book.waitFor((e) => named(e, 'book').length >= 1);
+    const events = await book.waitFor(({ events: e }) => named(e, 'book').length >= 1);
     expect(named(events, 'book').map((e) => [e.id, JSON.parse(e.data!).sequence])).toEqual([['7', 7]]);
   });
 
