@@ -87,18 +87,11 @@ export function placeSellHoldsExpression(holdsExpression: string): string {
 }
 
 /**
- * Buyers' standing for the abuse limits (trade-execution's migration buyer_standing): the set-returning SQL call
- * `buyer_standing(userIds text[], cancelsMax int)` → rows `(user_id, open_trades, suspended_until)` for the buyers
- * that have any (suspended_until is null unless `cancelsMax` cancelled or expired trades lie within 24 h).
- */
-export function buyerStandingCall(userIdsExpression: string, cancelsMaxExpression: string): string {
-  return `${TRADE_SCHEMA}.buyer_standing(${userIdsExpression}, ${cancelsMaxExpression})`;
-}
-
-/**
- * The same rows as buyerStandingCall, `(buyer_id, open_trades_now, suspended_until)`, with the buyers' rows locked (and
- * created for buyers without one) until the caller's transaction ends: `lock_buyer_standing(userIds, cancelsMax)`.
- * The same buyer's placements and takes in other markets then wait, and see this transaction's trades.
+ * Buyers' standing for the abuse limits (trade-execution's migrations buyer_standing and lock_buyer_standing): the
+ * set-returning SQL call `lock_buyer_standing(userIds text[], cancelsMax int)` → rows `(buyer_id, open_trades_now,
+ * suspended_until)` (suspended_until is null unless `cancelsMax` cancelled or expired trades lie within 24 h), with the
+ * buyers' rows locked (and created for buyers without one) until the caller's transaction ends. The same buyer's
+ * placements, takes and edits in other markets then wait, and see this transaction's trades.
  */
 export function lockBuyerStandingCall(userIdsExpression: string, cancelsMaxExpression: string): string {
   return `${TRADE_SCHEMA}.lock_buyer_standing(${userIdsExpression}, ${cancelsMaxExpression})`;

@@ -132,6 +132,18 @@ describe('abuse limits on the order path', () => {
       expect(await openTradesOf('buyer-r')).toBe(2);
     });
 
+    it('when a buyer resumes paused bids in several markets at the limit, then exactly the room is used', async () => {
+      await tradeFor('buyer-p', 'seller-p0', 'NGN');
+      const markets = ['USD', 'EUR', 'GBP'].map((fiat) => ({ asset: 'ETH', fiatCurrency: fiat, amount: '0.1' }));
+      const bids = await Promise.all(markets.map(async (m) => (await t.place('buyer-p', m)).body.order.id as string));
+      for (const bid of bids) expect((await request(app).post(`/api/v1/orders/${bid}/pause`).set(t.as('buyer-p')).send({})).status).toBe(200);
+      await Promise.all(markets.map((m, i) => t.placeFundedSell(`seller-p${i + 1}`, m)));
+      const resumed = await Promise.all(bids.map((bid) => request(app).post(`/api/v1/orders/${bid}/resume`).set(t.as('buyer-p')).send({})));
+      expect(resumed.map((r) => r.status)).toEqual([200, 200, 200]);
+      expect(resumed.flatMap((r) => r.body.fills)).toHaveLength(1);
+      expect(await openTradesOf('buyer-p')).toBe(2);
+    });
+
     it('when a merchant buys, then the merchant trade limit applies', async () => {
       const buy = (fiat: string) => request(app).post('/api/v1/orders').set(merchant('buyer-m')).send({ side: 'BUY', asset: 'BTC', fiatCurrency: fiat, price: '100.00', amount: '0.1', paymentMethods: ['SEPA'] });
       for (let i = 0; i < 4; i += 1) {

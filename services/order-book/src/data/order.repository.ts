@@ -1,7 +1,7 @@
-import { ASSET_SCALES, FIAT_SCALE, fromUnits, numericUnits, type Asset, type FiatCurrency } from '@orrange/money';
+import { ASSET_SCALES, FIAT_SCALE, numericUnits, type Asset, type FiatCurrency } from '@orrange/money';
 import type { Tx } from '@orrange/db';
-import { buyerRoomExpression, buyerStandingCall, ledgerOutcomes, lockBuyerStandingCall, openTradesExpression, placeSellHoldsExpression, queryTogether, tradeOpeningsJson, type LedgerOutcome, type SqlExecutor, type TradeOpening } from '@orrange/queue';
-import type { BuyerStanding } from '../domain/limits';
+import { buyerRoomExpression, ledgerOutcomes, lockBuyerStandingCall, openTradesExpression, placeSellHoldsExpression, queryTogether, tradeOpeningsJson, type FunctionCall, type LedgerOutcome, type SqlExecutor, type TradeOpening } from '@orrange/queue';
+import type { BuyerLimits, BuyerStanding } from '../domain/limits';
 import type { Order, OrderStatus, Side } from '../domain/order';
 import { CANCELLABLE_STATUSES, formatAmount, formatPrice } from '../domain/order';
 
@@ -124,12 +124,6 @@ export interface CandidateQuery {
   buyerLimits?: BuyerLimits;
 }
 
-export interface BuyerLimits {
-  tradesMax: number;
-  merchantTradesMax: number;
-  cancelsMax: number;
-}
-
 /** What a candidate read brings back: the candidates, their owners' room for trades as buyers (SELL incoming), and the rows of the statements sent ahead of it. */
 export interface CandidateRead {
   candidates: Order[];
@@ -204,15 +198,16 @@ export interface Admission {
   standing?: Array<{ userId: string; openTrades: number; suspendedUntil: string | null }>;
 }
 
+/** Rows `(user_id, open_trades, suspended_until)` of the buyers named, their standing rows locked (trade-execution's lock_buyer_standing): see standingOf. */
+const lockedStandingSql = (userIdsExpression: string, cancelsMaxExpression: string) =>
+  `SELECT buyer_id AS user_id, open_trades_now AS open_trades, suspended_until FROM ${lockBuyerStandingCall(userIdsExpression, cancelsMaxExpression)}`;
+
 /**
- * The standing of both possible buyers of a take (the taker, and the ad's owner), their rows locked, sent ahead of the
- * market lock in the take's first round trip: trade-execution's lock_buyer_standing.
+ * The standing of both possible buyers of a take (the taker, and the ad's owner), their rows locked, sent behind the
+ * market lock in the take's first round trip.
  */
-export function takeStandingStatement(takerId: string, orderId: string, cancelsMax: number): { sql: string; params: unknown[] } {
-  return {
-    sql: `SELECT buyer_id AS user_id, open_trades_now AS open_trades, suspended_until FROM ${lockBuyerStandingCall('ARRAY[$1::text, (SELECT user_id FROM orders WHERE id = $2::uuid)]', '$3::int')}`,
-    params: [takerId, orderId, cancelsMax],
-  };
+export function takeStandingStatement(takerId: string, orderId: string, cancelsMax: number): FunctionCall {
+  return { sql: lockedStandingSql('ARRAY[$1::text, (SELECT user_id FROM orders WHERE id = $2::uuid)]', '$3::int'), params: [takerId, orderId, cancelsMax] };
 }
 
 /**
@@ -370,58 +365,63 @@ function matchJson(m: MatchRecord) {
   };
 }
 
+/** What an owner's write of a locked order brings back: the order as written, its hold call's outcome (if one went), the market's new sequence. */
+export interface OrderWritten {
+  order: Order;
+  holdOutcome: LedgerOutcome | undefined;
+  sequence: bigint;
+}
+
 /**
  * Closes an order the caller has locked (its market and its row): CANCELLED by its owner, or EXPIRED at its
- * expiresAt; runs `alongside` (the release of a SELL's hold), and raises the market's sequence: one round trip.
- * Returns the closed order, the rows of `alongside`, and the new sequence.
+ * expiresAt; runs `hold` (the release of a SELL's hold), and raises the market's sequence: one round trip.
  */
-export async function closeAndBump(tx: SqlExecutor, order: Order, status: 'CANCELLED' | 'EXPIRED', alongside: Array<{ sql: string; params: unknown[] }>): Promise<{ order: Order; alongside: unknown[][]; sequence: bigint }> {
-  const results = await queryTogether(tx, [
-    {
-      sql: `UPDATE orders SET status = $3, live = false, updated_at = now() WHERE id = $1 AND status = ANY($2::text[]) RETURNING ${ORDER_COLUMNS}`,
-      params: [order.id, CANCELLABLE_STATUSES, status],
-    },
-    ...alongside,
-    { sql: bumpSequenceSql('$1', '$2'), params: [order.asset, order.fiatCurrency] },
-  ]);
-  const [row] = results[0] as unknown as OrderRow[];
-  if (!row) throw new Error(`order ${order.id}: locked as ${order.status} but not closed`);
-  const [bumped] = results[results.length - 1] as unknown as Array<{ sequence: string }>;
-  return { order: toOrder(row), alongside: results.slice(1, 1 + alongside.length), sequence: BigInt(bumped!.sequence) };
+export function closeAndBump(tx: SqlExecutor, order: Order, status: 'CANCELLED' | 'EXPIRED', hold: FunctionCall | undefined): Promise<OrderWritten> {
+  const update = {
+    sql: `UPDATE orders SET status = $3, live = false, updated_at = now() WHERE id = $1 AND status = ANY($2::text[]) RETURNING ${ORDER_COLUMNS}`,
+    params: [order.id, CANCELLABLE_STATUSES, status],
+  };
+  return writeAndBump(tx, order, update, hold, 'closed');
 }
 
 /**
  * Writes an owner's edit of an order the caller has locked (terms, limits, amount with its remainder, paused), with
- * a new time priority when `renewPriority` (a new price, a resume), runs `alongside` (a SELL hold's adjustment), and
- * raises the market's sequence: one round trip. Returns the order as written, the rows of `alongside`, the sequence.
+ * a new time priority when `renewPriority` (a new price, a resume), runs `hold` (a SELL hold's adjustment), and
+ * raises the market's sequence: one round trip.
  */
-export async function editAndBump(tx: SqlExecutor, order: Order, renewPriority: boolean, alongside: Array<{ sql: string; params: unknown[] }>): Promise<{ order: Order; alongside: unknown[][]; sequence: bigint }> {
-  const scale = ASSET_SCALES[order.asset];
-  const results = await queryTogether(tx, [
-    {
-      sql: `UPDATE orders SET price = $2::numeric, amount = $3::numeric, remaining = $4::numeric, min_fill = $5::numeric, min_fiat = $6::numeric, max_fiat = $7::numeric,
-              payment_methods = $8::text[], payment_method_ids = $9::uuid[], terms = $10, payment_window_minutes = $11, expires_at = $12::timestamptz, paused = $13,
-              live = status IN ('OPEN', 'PARTIALLY_FILLED') AND NOT $13,
-              seq = CASE WHEN $14::boolean THEN nextval(pg_get_serial_sequence('orders', 'seq')) ELSE seq END, updated_at = now()
-            WHERE id = $1 AND status IN ('OPEN', 'PARTIALLY_FILLED') RETURNING ${ORDER_COLUMNS}`,
-      params: [
-        order.id, formatPrice(order.price), fromUnits(order.amount, scale), fromUnits(order.remaining, scale), fromUnits(order.minFill, scale),
-        order.minFiat === null ? null : formatPrice(order.minFiat), order.maxFiat === null ? null : formatPrice(order.maxFiat),
-        order.paymentMethods, order.paymentMethodIds, order.terms, order.paymentWindowMinutes, order.expiresAt?.toISOString() ?? null, order.paused, renewPriority,
-      ],
-    },
-    ...alongside,
-    { sql: bumpSequenceSql('$1', '$2'), params: [order.asset, order.fiatCurrency] },
-  ]);
-  const [row] = results[0] as unknown as OrderRow[];
-  if (!row) throw new Error(`order ${order.id}: locked as ${order.status} but not edited`);
-  const [bumped] = results[results.length - 1] as unknown as Array<{ sequence: string }>;
-  return { order: toOrder(row), alongside: results.slice(1, 1 + alongside.length), sequence: BigInt(bumped!.sequence) };
+export function editAndBump(tx: SqlExecutor, order: Order, renewPriority: boolean, hold: FunctionCall | undefined): Promise<OrderWritten> {
+  const update = {
+    sql: `UPDATE orders SET price = $2::numeric, amount = $3::numeric, remaining = $4::numeric, min_fill = $5::numeric, min_fiat = $6::numeric, max_fiat = $7::numeric,
+            payment_methods = $8::text[], payment_method_ids = $9::uuid[], terms = $10, payment_window_minutes = $11, expires_at = $12::timestamptz, paused = $13,
+            live = status IN ('OPEN', 'PARTIALLY_FILLED') AND NOT $13,
+            seq = CASE WHEN $14::boolean THEN nextval(pg_get_serial_sequence('orders', 'seq')) ELSE seq END, updated_at = now()
+          WHERE id = $1 AND status IN ('OPEN', 'PARTIALLY_FILLED') RETURNING ${ORDER_COLUMNS}`,
+    params: [
+      order.id, formatPrice(order.price), formatAmount(order.asset, order.amount), formatAmount(order.asset, order.remaining), formatAmount(order.asset, order.minFill),
+      order.minFiat === null ? null : formatPrice(order.minFiat), order.maxFiat === null ? null : formatPrice(order.maxFiat),
+      order.paymentMethods, order.paymentMethodIds, order.terms, order.paymentWindowMinutes, order.expiresAt?.toISOString() ?? null, order.paused, renewPriority,
+    ],
+  };
+  return writeAndBump(tx, order, update, hold, 'edited');
 }
 
-/** The standing of one buyer, to send ahead of the locks: trade-execution's buyer_standing. */
-export function buyerStandingStatement(userId: string, cancelsMax: number): { sql: string; params: unknown[] } {
-  return { sql: `SELECT user_id, open_trades, suspended_until FROM ${buyerStandingCall('ARRAY[$1::text]', '$2::int')}`, params: [userId, cancelsMax] };
+/** The owner's write of a locked order, its hold's call and the sequence bump, in one round trip. */
+async function writeAndBump(tx: SqlExecutor, order: Order, update: FunctionCall, hold: FunctionCall | undefined, what: string): Promise<OrderWritten> {
+  const results = await queryTogether(tx, [update, ...(hold ? [hold] : []), { sql: bumpSequenceSql('$1', '$2'), params: [order.asset, order.fiatCurrency] }]);
+  const [row] = results[0] as unknown as OrderRow[];
+  if (!row) throw new Error(`order ${order.id}: locked as ${order.status} but not ${what}`);
+  const holdOutcome = hold ? ledgerOutcomes((results[1] as Array<{ outcome: unknown }>).map((r) => r.outcome), 1, `the hold of order ${order.id}`)[0] : undefined;
+  const [bumped] = results[results.length - 1] as unknown as Array<{ sequence: string }>;
+  return { order: toOrder(row), holdOutcome, sequence: BigInt(bumped!.sequence) };
+}
+
+/**
+ * The standing of the owner of a BUY order that is being edited, their row locked (trade-execution's
+ * lock_buyer_standing, as a BUY batch's buyers and a take's are), sent behind the order's locks; a SELL's owner is
+ * not read. So an edited or resumed BUY that matches waits for the same buyer's orders and takes in other markets.
+ */
+export function editStandingStatement(orderId: string, userId: string, cancelsMax: number): FunctionCall {
+  return { sql: lockedStandingSql(`ARRAY(SELECT user_id FROM orders WHERE id = $1::uuid AND user_id = $2 AND side = 'BUY')`, '$3::int'), params: [orderId, userId, cancelsMax] };
 }
 
 /** Orders past their expiresAt that are still open, most overdue first (orders_expiry_idx), leaving out `skipped`. */

@@ -3,8 +3,8 @@ import type { Tx } from '@orrange/db';
 import { conflict, notFound, validationFailed } from '@orrange/http';
 import type { Asset } from '@orrange/money';
 import { adjustSellHoldCall, type FunctionCall } from '@orrange/queue';
-import { editAndBump, lockAndLoadOrder, standingOf, buyerStandingStatement } from '../data/order.repository';
-import { buyerRoom, tradesOpenMax } from './limits';
+import { editAndBump, editStandingStatement, lockAndLoadOrder, standingOf } from '../data/order.repository';
+import { buyerLimitsOf, buyerRoom, tradesOpenMax } from './limits';
 import { marketRefusal } from './market-rules';
 import { matchBatch, type Placed } from './match-batch';
 import { formatAmount, type Order } from './order';
@@ -80,15 +80,16 @@ export function resumeOrder(deps: OrderBookDeps, userId: string, orderId: string
 }
 
 /**
- * One owner's change of an open order, under the market lock and the order's row lock, so it is serialized with
- * matching like a placement: the change and a SELL hold's adjustment are written in one round trip; an order that is
- * in the book afterwards (not paused) matches at once against what it now crosses, as if it came in again (its
- * buyer's room for trades respected), and the fills' trades open in this transaction.
+ * One owner's change of an open order, under the market lock and the order's row lock (and a BUY's owner's standing
+ * row lock, as a placement takes it), so it is serialized with matching like a placement: the change and a SELL
+ * hold's adjustment are written in one round trip; an order that is in the book afterwards (not paused) matches at
+ * once against what it now crosses, as if it came in again (its buyer's room for trades respected), and the fills'
+ * trades open in this transaction.
  */
 async function changeOrder(deps: OrderBookDeps, userId: string, orderId: string, change: (before: Order) => { order: Order; renewPriority: boolean }): Promise<Placed> {
   const result = await deps.db.transaction(
     async (tx) => {
-      const locked = await lockAndLoadOrder(tx, orderId, [], [buyerStandingStatement(userId, deps.limits.buyerCancelsMax)]);
+      const locked = await lockAndLoadOrder(tx, orderId, [], [editStandingStatement(orderId, userId, deps.limits.buyerCancelsMax)]);
       const before = locked.order;
       if (!before || before.userId !== userId) throw notFound('ORDER.NOT_FOUND', 'No such order.');
       if (!EDITABLE_STATUSES.includes(before.status)) throw conflict('ORDER.INVALID_STATE', `The order is ${before.status} and can no longer be changed.`);
@@ -96,9 +97,9 @@ async function changeOrder(deps: OrderBookDeps, userId: string, orderId: string,
       const refusal = order.price !== before.price || order.amount !== before.amount ? marketRefusal(deps.markets.rulesFor(order.asset, order.fiatCurrency), order.asset, order.price, order.amount) : undefined;
       if (refusal) throw refusal;
       const adjustment = holdAdjustment(before, order);
-      const written = await editAndBump(tx, order, renewPriority, adjustment ? [adjustment] : []);
+      const written = await editAndBump(tx, order, renewPriority, adjustment);
       if (adjustment) {
-        const outcome = (written.alongside[0]?.[0] as { outcome: string } | undefined)?.outcome;
+        const outcome = written.holdOutcome;
         if (outcome === 'INSUFFICIENT' && order.remaining > before.remaining) throw conflict('WALLET.INSUFFICIENT_FUNDS', 'Your available balance does not cover the larger amount.');
         if (outcome !== 'OK') throw new Error(`ledger invariant: the hold of order ${order.id} answered ${outcome} to its adjustment`);
       }
@@ -126,8 +127,7 @@ function holdAdjustment(before: Order, after: Order): FunctionCall | undefined {
 
 /** Matches an order that is (again) in the book against what it crosses now, as an order written already. */
 async function matchAgain(tx: Tx, deps: OrderBookDeps, order: Order, rooms: Map<string, number>): Promise<Placed & { sequence: bigint }> {
-  const buyerLimits = { tradesMax: deps.limits.tradesOpenAsBuyerMax, merchantTradesMax: deps.limits.merchantTradesOpenMax, cancelsMax: deps.limits.buyerCancelsMax };
-  const matched = await matchBatch(tx, [order], { marketLocked: true, incoming: 'continue', rooms, buyerLimits });
+  const matched = await matchBatch(tx, [order], { marketLocked: true, incoming: 'continue', rooms, buyerLimits: buyerLimitsOf(deps.limits) });
   const [placed] = matched.placed;
   return { order: placed!.order, fills: placed!.fills, sequence: matched.sequence };
 }

@@ -13,6 +13,17 @@ export interface Limits {
   buyerCancelsMax: number;
 }
 
+/** The limits of the buyers a SELL may match, read with its candidates (trade-execution's buyer_room). */
+export interface BuyerLimits {
+  tradesMax: number;
+  merchantTradesMax: number;
+  cancelsMax: number;
+}
+
+export function buyerLimitsOf(limits: Limits): BuyerLimits {
+  return { tradesMax: limits.tradesOpenAsBuyerMax, merchantTradesMax: limits.merchantTradesOpenMax, cancelsMax: limits.buyerCancelsMax };
+}
+
 export function ordersOpenMax(limits: Limits, merchant: boolean): number {
   return merchant ? limits.merchantOrdersOpenMax : limits.ordersOpenMax;
 }

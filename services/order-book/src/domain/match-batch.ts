@@ -1,6 +1,7 @@
 import type { Tx } from '@orrange/db';
 import type { SqlExecutor } from '@orrange/queue';
-import { lockAndLoadCandidates, writeMatches, type BuyerLimits, type CandidateQuery, type IncomingWrite, type MatchRecord } from '../data/order.repository';
+import { lockAndLoadCandidates, writeMatches, type CandidateQuery, type IncomingWrite, type MatchRecord } from '../data/order.repository';
+import type { BuyerLimits } from './limits';
 import { crosses, FILLS_PER_ORDER_MAX, matchOrder } from './matching-engine';
 import { fillView, matchBetween, tradeOpening } from './match-records';
 import { statusForRemaining, toMatchable, type FillView, type Order } from './order';

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Tx } from '@orrange/db';
 import { claimKeysStatement, conflict, IdempotencyKeyTaken, jsonAnswer, releaseKeysWithCommit, storeAnswersWithCommit, wasClaimed } from '@orrange/http';
 import { ledgerOutcomes, sellHoldsJson } from '@orrange/queue';
-import { admissionStatement, lockAndLoadCandidates, type Admission, type BuyerLimits } from '../data/order.repository';
+import { admissionStatement, lockAndLoadCandidates, type Admission } from '../data/order.repository';
 import { firstReadQuery, matchBatch, stoppedAtCap, type FirstRead, type Placed } from './match-batch';
-import { buyerRefusal, buyerRoom, orderLimitReached, ordersOpenMax, tradesOpenMax, type BuyerStanding, type Limits } from './limits';
+import { buyerLimitsOf, buyerRefusal, buyerRoom, orderLimitReached, ordersOpenMax, tradesOpenMax, type BuyerLimits, type BuyerStanding, type Limits } from './limits';
 import { marketRefusal } from './market-rules';
 import { formatAmount, type Order } from './order';
 import type { OrderBookDeps } from './order-book.deps';
@@ -94,10 +94,6 @@ async function placeBatch(tx: Tx, batch: Incoming[], limits: Limits): Promise<{ 
   const { placed, sequence } = await matchInRounds(tx, orders.filter((_, i) => goes(i)), { firstRead, rooms, buyerLimits }, answerWithCommit);
   const outcomes = batch.map((b, i): BatchOutcome => (taken.includes(i) ? { refused: new IdempotencyKeyTaken(b.key!.claim) } : refusals[i] ? { refused: refusals[i] } : placed.get(b.order.id)!));
   return { outcomes, sequence };
-}
-
-function buyerLimitsOf(limits: Limits): BuyerLimits {
-  return { tradesMax: limits.tradesOpenAsBuyerMax, merchantTradesMax: limits.merchantTradesOpenMax, cancelsMax: limits.buyerCancelsMax };
 }
 
 /** Why each SELL of a batch is refused, if it is: beyond its owner's open-order limit, or not covered by the balance. */
