@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import { z } from 'zod';
 import { forbidden, hasRole, idempotency, identityOf, parse, requireAuth, requireRole, serviceRouter } from '@orrange/http';
-import { ASSET_SCALES, normalize, toUnits } from '@orrange/money';
+import { ASSET_SCALES, toUnits } from '@orrange/money';
 import { balancesOf, ledgerOf, verifyLedger } from '../data/ledger.repository';
 import { pendingWithdrawalCheck } from '../data/withdrawal.repository';
 import type { TradeExecution } from '../composition';
@@ -39,10 +39,9 @@ export function walletRouter({ runtime, config, deps }: TradeExecution): Router 
     const [assets, pending] = await db.transaction(async (tx) => [await verifyLedger(tx), await pendingWithdrawalCheck(tx)] as const, { isolation: 'REPEATABLE READ' });
     const zero = (decimal: string) => /^-?0(\.0+)?$/.test(decimal);
     // PENDING_WITHDRAWAL holds exactly the amount and fee of the open withdrawals: each ending moved its money once.
-    const pendingWithdrawals = pending.map((p) => ({ asset: p.asset, held: normalize(p.held, ASSET_SCALES[p.asset]), owed: normalize(p.owed, ASSET_SCALES[p.asset]) }));
     const ok = assets.every((a) => zero(a.sum) && zero(a.entriesSum) && a.negativeAccounts === 0 && a.mismatchedAccounts === 0 && a.unbalancedJournals === 0)
-      && pendingWithdrawals.every((p) => p.held === p.owed);
-    res.json({ ok, checkedAt: new Date().toISOString(), assets, pendingWithdrawals });
+      && pending.every((p) => p.held === p.owed);
+    res.json({ ok, checkedAt: new Date().toISOString(), assets, pendingWithdrawals: pending });
   });
 
   return router;

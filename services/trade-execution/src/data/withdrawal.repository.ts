@@ -1,10 +1,12 @@
 import type { SqlExecutor } from '@orrange/queue';
-import { ASSET_SCALES, normalize, type Asset } from '@orrange/money';
+import { ASSET_SCALES, ASSETS, normalize, type Asset } from '@orrange/money';
 
 export const WITHDRAWAL_STATES = ['PENDING_REVIEW', 'APPROVED', 'BROADCAST', 'CONFIRMED', 'REJECTED', 'CANCELLED', 'FAILED'] as const;
 export type WithdrawalStatus = (typeof WITHDRAWAL_STATES)[number];
 /** The states whose amount and fee sit in PENDING_WITHDRAWAL. */
 export const OPEN_WITHDRAWAL_STATES: readonly WithdrawalStatus[] = ['PENDING_REVIEW', 'APPROVED', 'BROADCAST'];
+/** The endings that give amount and fee back to the user (and so count for no daily limit). */
+export const RETURNED_WITHDRAWAL_STATES: readonly WithdrawalStatus[] = ['REJECTED', 'CANCELLED', 'FAILED'];
 
 export interface Withdrawal {
   id: string;
@@ -49,8 +51,8 @@ export async function lockWithdrawalsOf(tx: SqlExecutor, userId: string, asset: 
 export async function withdrawnInLastDay(tx: SqlExecutor, userId: string, asset: Asset): Promise<string> {
   const [row] = await tx.query<{ total: string }>(
     `SELECT coalesce(sum(amount), 0)::text AS total FROM withdrawals
-     WHERE user_id = $1 AND asset = $2 AND created_at > now() - interval '24 hours' AND status NOT IN ('REJECTED', 'CANCELLED', 'FAILED')`,
-    [userId, asset],
+     WHERE user_id = $1 AND asset = $2 AND created_at > now() - interval '24 hours' AND status <> ALL($3::text[])`,
+    [userId, asset, RETURNED_WITHDRAWAL_STATES],
   );
   return row!.total;
 }
@@ -188,13 +190,15 @@ export async function withdrawalCounts(db: SqlExecutor): Promise<Array<{ status:
 
 /**
  * Per asset, what PENDING_WITHDRAWAL holds against what the open withdrawals say it should (amount + fee of every
- * PENDING_REVIEW, APPROVED or BROADCAST one): the two are equal whenever every transition moved its money.
+ * withdrawal in OPEN_WITHDRAWAL_STATES): the two are equal whenever every transition moved its money.
  */
 export async function pendingWithdrawalCheck(tx: SqlExecutor): Promise<Array<{ asset: Asset; held: string; owed: string }>> {
-  return tx.query<{ asset: Asset; held: string; owed: string }>(
+  const rows = await tx.query<{ asset: Asset; held: string; owed: string }>(
     `SELECT a.asset, coalesce(h.held, 0)::text AS held, coalesce(o.owed, 0)::text AS owed
-     FROM (VALUES ('BTC'), ('ETH'), ('USDT'), ('USDC')) AS a(asset)
+     FROM unnest($1::text[]) AS a(asset)
      LEFT JOIN (SELECT asset, sum(balance) AS held FROM accounts WHERE kind = 'PENDING_WITHDRAWAL' GROUP BY asset) h ON h.asset = a.asset
-     LEFT JOIN (SELECT asset, sum(amount + fee) AS owed FROM withdrawals WHERE status IN ('PENDING_REVIEW', 'APPROVED', 'BROADCAST') GROUP BY asset) o ON o.asset = a.asset`,
+     LEFT JOIN (SELECT asset, sum(amount + fee) AS owed FROM withdrawals WHERE status = ANY($2::text[]) GROUP BY asset) o ON o.asset = a.asset`,
+    [ASSETS, OPEN_WITHDRAWAL_STATES],
   );
+  return rows.map((r) => ({ asset: r.asset, held: normalize(r.held, ASSET_SCALES[r.asset]), owed: normalize(r.owed, ASSET_SCALES[r.asset]) }));
 }

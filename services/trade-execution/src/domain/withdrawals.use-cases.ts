@@ -5,7 +5,7 @@ import type { Tx } from '@orrange/db';
 import { enqueueEvent } from '@orrange/queue';
 import { postMovement, postMovementOrFail } from '../data/ledger.repository';
 import {
-  claimSend, findWithdrawal, insertWithdrawal, lockWithdrawalsOf, markSubmitted, parkSend, recordTransition, transitionWithdrawal, withdrawnInLastDay,
+  claimSend, findWithdrawal, insertWithdrawal, lockWithdrawalsOf, markSubmitted, parkSend, recordTransition, RETURNED_WITHDRAWAL_STATES, transitionWithdrawal, withdrawnInLastDay,
   type TransitionChange, type Withdrawal, type WithdrawalStatus,
 } from '../data/withdrawal.repository';
 import { CustodyRefused } from '../custody/custody-provider';
@@ -63,7 +63,7 @@ export async function transition(
   const moved = await transitionWithdrawal(tx, id, from, to, change, userId);
   if (!moved) return undefined;
   const { withdrawal: after, from: before } = moved;
-  if (to === 'REJECTED' || to === 'CANCELLED' || to === 'FAILED') await postMovementOrFail(tx, returnMovement(after));
+  if (RETURNED_WITHDRAWAL_STATES.includes(to)) await postMovementOrFail(tx, returnMovement(after));
   if (to === 'CONFIRMED') await postMovementOrFail(tx, payoutMovement(after));
   await recordTransition(tx, { withdrawalId: id, from: before, to, actor: actor.id, note: change.note ?? change.failureReason ?? null, requestId: actor.requestId });
   tx.afterCommit(() => deps.metrics.withdrawalTransition(to));
