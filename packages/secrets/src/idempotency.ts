@@ -1,5 +1,5 @@
 import type { SealedColumn } from './reseal';
-import { fingerprint, openText, sealToText, type EncryptionKeyring } from './sealing';
+import { fingerprint, openText, sealedTextPrefix, sealToText, type EncryptionKeyring } from './sealing';
 
 /** The AAD prefix of stored Idempotency-Key answers: `idempotency:<scope>\n<key>`. */
 const IDEMPOTENCY_AAD = 'idempotency:';
@@ -22,10 +22,8 @@ export function idempotencyProtection(keyring: EncryptionKeyring) {
  * (those are JSON, and never start like a sealed value does).
  */
 function openStoredAnswer(keyring: EncryptionKeyring, stored: string, aad: string): string {
-  return stored.startsWith(SEALED_PREFIX) ? openText(keyring, stored, `${IDEMPOTENCY_AAD}${aad}`) : stored;
+  return stored.startsWith(sealedTextPrefix()) ? openText(keyring, stored, `${IDEMPOTENCY_AAD}${aad}`) : stored;
 }
-
-const SEALED_PREFIX = 'v1.';
 
 interface StoredAnswerRow {
   cursor: string;
@@ -47,7 +45,7 @@ export function idempotencyAnswers(name: string): SealedColumn<StoredAnswerRow> 
           WHERE response_body IS NOT NULL AND response_body <> '' AND left(response_body, length($1)) <> $1
             AND ($2::text IS NULL OR (scope, key) > ($2::json->>0, $2::json->>1))
           ORDER BY scope, key LIMIT $3 FOR UPDATE`,
-        [`${SEALED_PREFIX}${activeKid}.`, after, limit],
+        [sealedTextPrefix(activeKid), after, limit],
       ),
     async reseal(tx, keyring, row) {
       const protection = idempotencyProtection(keyring);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, openText, parseEncryptionKeyring, seal, sealToText } from './sealing';
+import { open, openText, parseEncryptionKeyring, seal, sealedTextPrefix, sealToText } from './sealing';
 
 const paymentMethodAad = (userId: string, methodId: string) => `payment-method:v1:${userId}:${methodId}`;
 
@@ -45,6 +45,7 @@ describe('sealed text', () => {
     const keyring = parseEncryptionKeyring(`k1:${key()}`);
     const text = sealToText(keyring, 'IBAN DE89 3704 0044 0532 0130 00', 'chat:t1:m1');
     expect(text.startsWith('v1.k1.')).toBe(true);
+    expect([sealedTextPrefix(), sealedTextPrefix('k1')]).toEqual(['v1.', 'v1.k1.']);
     expect(text).not.toContain('DE89');
     expect(openText(keyring, text, 'chat:t1:m1')).toBe('IBAN DE89 3704 0044 0532 0130 00');
     expect(() => openText(keyring, text, 'chat:t1:m2')).toThrow();

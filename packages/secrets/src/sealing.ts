@@ -56,10 +56,20 @@ export function open(keyring: EncryptionKeyring, sealed: Sealed, aad: string): s
   return Buffer.concat([decipher.update(sealed.ciphertext), decipher.final()]).toString('utf8');
 }
 
+const TEXT_VERSION = 'v1';
+
+/**
+ * How a sealed text starts: `v1.` whatever its key, `v1.<kid>.` when sealed under `kid` (the re-encryption finds the
+ * values a rotation left under other keys by it).
+ */
+export function sealedTextPrefix(kid?: string): string {
+  return kid === undefined ? `${TEXT_VERSION}.` : `${TEXT_VERSION}.${kid}.`;
+}
+
 /** `v1.kid.iv.tag.ciphertext` (base64url parts): a sealed value that fits a text column or a JSON string. */
 export function sealToText(keyring: EncryptionKeyring, plaintext: string, aad: string): string {
   const s = seal(keyring, plaintext, aad);
-  return ['v1', s.keyId, s.iv.toString('base64url'), s.tag.toString('base64url'), s.ciphertext.toString('base64url')].join('.');
+  return [TEXT_VERSION, s.keyId, s.iv.toString('base64url'), s.tag.toString('base64url'), s.ciphertext.toString('base64url')].join('.');
 }
 
 export function openText(keyring: EncryptionKeyring, text: string, aad: string): string {
@@ -69,7 +79,7 @@ export function openText(keyring: EncryptionKeyring, text: string, aad: string):
 /** The parts of a `v1.…` sealed text; throws when the text is not one. */
 export function parseSealedText(text: string): Sealed {
   const [version, keyId, iv, tag, ciphertext, extra] = text.split('.');
-  if (version !== 'v1' || !keyId || iv === undefined || tag === undefined || ciphertext === undefined || extra !== undefined) throw new Error('not a sealed value');
+  if (version !== TEXT_VERSION || !keyId || iv === undefined || tag === undefined || ciphertext === undefined || extra !== undefined) throw new Error('not a sealed value');
   return { keyId, iv: Buffer.from(iv, 'base64url'), tag: Buffer.from(tag, 'base64url'), ciphertext: Buffer.from(ciphertext, 'base64url') };
 }
 

@@ -1,6 +1,6 @@
 import type { Tx } from '@orrange/db';
 import { ASSET_SCALES, FIAT_SCALE, normalize, type Asset } from '@orrange/money';
-import { open, openText, seal, sealToText, type EncryptionKeyring, type SealedColumn } from '@orrange/secrets';
+import { open, openText, seal, sealedTextPrefix, sealToText, type EncryptionKeyring, type SealedColumn } from '@orrange/secrets';
 import type { Attachment, AuthorRole, DisputeCase, DisputeStatus, Evidence, Outcome, PartySide } from '../domain/dispute';
 import type { JournalEntry } from '../domain/journal';
 
@@ -312,7 +312,7 @@ export const sealedJournal: SealedColumn<JournalRow & { cursor: string }> = {
         WHERE (data ?| ARRAY['body', 'attachments'] OR left(data->>'sealed', length($1)) <> $1)
           AND ($2::text IS NULL OR (dispute_id, seq) > ($2::json->>0, ($2::json->>1)::int))
         ORDER BY dispute_id, seq LIMIT $3 FOR UPDATE`,
-      [`v1.${activeKid}.`, after, limit],
+      [sealedTextPrefix(activeKid), after, limit],
     ),
   async reseal(tx, keyring, row) {
     const data = sealJournalData(keyring, row.dispute_id, row.seq, openJournalData(keyring, row.dispute_id, row.seq, row.data));
