@@ -24,10 +24,10 @@ export async function simulatedDepositWebhook(
   if (!ASSETS.includes(request.asset as Asset)) throw new SimulatedDepositRefused(`asset must be one of ${ASSETS.join(', ')}`);
   const asset = request.asset as Asset;
   if (!isPositiveDecimal(request.amount, ASSET_SCALES[asset])) throw new SimulatedDepositRefused(`amount must be a positive decimal with at most ${ASSET_SCALES[asset]} decimals`);
-  const confirmations = request.confirmations === undefined ? config.DEPOSIT_CONFIRMATIONS[asset] : Number(request.confirmations);
-  if (!Number.isInteger(confirmations) || confirmations < 0 || confirmations > CONFIRMATIONS_MAX || !/^\d+$/.test(String(request.confirmations ?? confirmations))) {
-    throw new SimulatedDepositRefused('confirmations must be a whole number');
+  if (request.confirmations !== undefined && !(/^\d{1,7}$/.test(request.confirmations) && Number(request.confirmations) <= CONFIRMATIONS_MAX)) {
+    throw new SimulatedDepositRefused(`confirmations must be a whole number up to ${CONFIRMATIONS_MAX}`);
   }
+  const confirmations = request.confirmations === undefined ? config.DEPOSIT_CONFIRMATIONS[asset] : Number(request.confirmations);
   const db = new Database({ url: config.DATABASE_URL, name: 'custody-deposit', schema: SCHEMA, max: 2, healthIntervalMs: 0 });
   try {
     const [user] = await db.query<{ id: string }>('SELECT id::text AS id FROM users.users WHERE lower(email) = lower($1)', [request.email]);
