@@ -73,8 +73,6 @@ export function streamRouter(deps: StreamRoutesDeps): Router {
     if (res.destroyed) return;
 
     const sse = new SseResponse(res);
-    // Live entries that arrive while the replay is read wait here, so that none is lost or sent twice.
-    let pending: UserEntry[] | undefined = [];
     let lastSent: [bigint, bigint] | undefined;
     const send = (entry: UserEntry) => {
       const id = parseStreamId(entry.id);
@@ -82,7 +80,9 @@ export function streamRouter(deps: StreamRoutesDeps): Router {
       lastSent = id;
       sse.event(entry.type, entry.data, entry.id);
     };
-    unsubscribe = deps.hub.subscribeUser(identity.userId, (entry) => (pending ? pending.push(entry) : send(entry)));
+    // Live entries that arrive while the replay is read wait, so that none is lost or sent twice.
+    const live = heldUntilReleased(send);
+    unsubscribe = deps.hub.subscribeUser(identity.userId, live.push);
     heartbeat = setInterval(() => {
       sse.comment('heartbeat');
       deps.slots.renew(identity.userId, streamId).then(
@@ -100,9 +100,7 @@ export function streamRouter(deps: StreamRoutesDeps): Router {
         sse.event('resync', JSON.stringify({ reason: 'REPLAY_FAILED' }));
       }
     }
-    const waiting = pending;
-    pending = undefined;
-    for (const entry of waiting) send(entry);
+    live.release();
   });
 
   router.get('/api/v1/stream/orderbook', async (req, res) => {
@@ -114,15 +112,15 @@ export function streamRouter(deps: StreamRoutesDeps): Router {
     if (errors.length > 0) throw validationFailed(errors);
     await ready(deps.hub);
     const market = `${asset as string}:${fiatCurrency as string}`;
-    let pending: BookEntry[] | undefined = [];
+    let sse: SseResponse | undefined;
     let sequence = -1;
-    const send = (entry: BookEntry) => {
+    // Snapshots stored while the book is read wait; once it is sent, only newer ones go out.
+    const live = heldUntilReleased((entry: BookEntry) => {
       if (!(entry.sequence > sequence)) return;
       sequence = entry.sequence;
       sse?.event('book', entry.data, String(entry.sequence));
-    };
-    let sse: SseResponse | undefined;
-    const unsubscribe = deps.hub.subscribeBook(market, (entry) => (pending ? pending.push(entry) : send(entry)));
+    });
+    const unsubscribe = deps.hub.subscribeBook(market, live.push);
     res.once('close', unsubscribe);
     let snapshot: { status: number; body: unknown };
     try {
@@ -142,12 +140,23 @@ export function streamRouter(deps: StreamRoutesDeps): Router {
     opened.event('snapshot', JSON.stringify(snapshot.body), String(sequence));
     const heartbeat = setInterval(() => opened.comment('heartbeat'), deps.heartbeatMs);
     res.once('close', () => clearInterval(heartbeat));
-    const waiting = pending;
-    pending = undefined;
-    for (const entry of waiting) send(entry);
+    live.release();
   });
 
   return router;
+}
+
+/** Entries held back while a stream's start is read, then sent in order; after release(), each is sent as it comes. */
+function heldUntilReleased<T>(send: (entry: T) => void): { push: (entry: T) => void; release: () => void } {
+  let held: T[] | undefined = [];
+  return {
+    push: (entry) => (held ? void held.push(entry) : send(entry)),
+    release() {
+      const waiting = held ?? [];
+      held = undefined;
+      for (const entry of waiting) send(entry);
+    },
+  };
 }
 
 /**
