@@ -1,13 +1,12 @@
 import path from 'node:path';
 import type { Express } from 'express';
 import { createLogger } from '@orrange/logger';
-import { createRuntime, type Runtime } from '@orrange/runtime';
+import type { Runtime } from '@orrange/runtime';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@orrange/testing';
 import { createApp } from '../src/app';
+import { createUserRuntime } from '../src/composition';
 import { readConfig, SCHEMA, type Config } from '../src/config';
 import type { PasswordHasher } from '../src/domain/password-hasher';
-import { auditHandlers } from '../src/messaging/audit.handlers';
-import { reputationHandlers } from '../src/messaging/reputation.handlers';
 
 export interface Harness {
   runtime: Runtime;
@@ -18,13 +17,13 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** A runtime (with the reputation consumer, not started) on a fresh migrated database and a private Redis prefix; `close` removes both. */
+/** The service's runtime (its consumers not started) on a fresh migrated database and a private Redis prefix; `close` removes both. */
 export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<Harness> {
   const testDb = await createTestDatabase([{ schema: SCHEMA, dir: path.join(__dirname, '../prisma/migrations') }]);
   const testRedis = await createTestRedis();
   const config = readConfig({ DATABASE_URL: testDb.url, REDIS_URL: testRedis.url, REDIS_PREFIX: testRedis.prefix, LOG_LEVEL: 'silent', DB_HEALTH_INTERVAL_MS: '0', NODE_ENV: 'test', ...overrides });
   const logger = createLogger('user', 'silent');
-  const runtime = createRuntime({ service: 'user', schema: SCHEMA, config, logger, handlers: { ...reputationHandlers(logger, config.REPUTATION_MIN_FIAT), ...auditHandlers() } });
+  const runtime = createUserRuntime(config, logger);
   await runtime.db.checkNow();
   return {
     runtime,
