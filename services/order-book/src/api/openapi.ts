@@ -53,6 +53,17 @@ function queryParams(schema: z.ZodType) {
 }
 const idParam = { name: 'id', in: 'path' as const, schema: { type: 'string', format: 'uuid' } };
 const tags = ['orders'];
+const orderAnswer = { type: 'object', required: ['order'], properties: { order: ref('Order') } };
+const orderAndFills = { type: 'object', required: ['order', 'fills'], properties: { order: ref('Order'), fills: { type: 'array', items: ref('Fill') } } };
+
+/** An owner's action on one of their orders: 401 signed out, 404 for an order that is not theirs, 409 `conflicts`. */
+function ownOrderAction(summary: string, ok: { description: string; schema: Record<string, unknown> }, conflicts: string, body?: z.ZodType) {
+  const invalidBody: Record<number, { description: string }> = body ? { 400: { description: 'Invalid body' } } : {};
+  return operation({
+    summary, tags, auth: true, params: [idParam], ...(body ? { body } : {}),
+    responses: { 200: ok, ...invalidBody, 401: { description: 'Not signed in' }, 404: { description: 'No such order (or not yours)' }, 409: { description: conflicts } },
+  });
+}
 
 /** The order-book service's part of the public API; the gateway merges it into /docs/openapi.json. */
 export const openapi = openApiDocument(
@@ -64,7 +75,7 @@ export const openapi = openApiDocument(
         tags, auth: true, body: placeOrderBody,
         params: [{ name: 'Idempotency-Key', in: 'header', description: '1–255 characters; same key and body within 24 h replays the answer.' }],
         responses: {
-          201: { description: 'Placed', schema: { type: 'object', required: ['order', 'fills'], properties: { order: ref('Order'), fills: { type: 'array', items: ref('Fill') } } } },
+          201: { description: 'Placed', schema: orderAndFills },
           400: { description: 'Invalid body (paymentMethodIds that are not the seller\'s saved methods included)' }, 401: { description: 'Not signed in' },
           403: { description: 'TRADE.BUYER_SUSPENDED: a BUY by a buyer 3 of whose trades were cancelled or expired within 24 h (BUYER_CANCELS_MAX), until 24 h after the last' },
           422: { description: 'ORDER.PRICE_OUT_OF_BAND (more than 20 % from the market\'s reference price), ORDER.BELOW_MINIMUM (worth less than the market\'s minFiat), or Idempotency-Key reused with another body' },
@@ -85,42 +96,25 @@ export const openapi = openApiDocument(
     '/api/v1/orders/{id}': {
       get: operation({
         summary: 'One order (public fields; the owner also sees rejectReason)', tags, params: [idParam],
-        responses: { 200: { description: 'The order', schema: { type: 'object', required: ['order'], properties: { order: ref('Order') } } }, 404: { description: 'No such order' } },
+        responses: { 200: { description: 'The order', schema: orderAnswer }, 404: { description: 'No such order' } },
       }),
-      patch: operation({
-        summary: 'Edit an own open order: price (loses time priority), amount (never down to what is filled; a SELL\'s hold follows it), minFill, minFiat, maxFiat, payment methods, terms, window, expiresAt. An order that crosses the book afterwards matches at once',
-        tags, auth: true, body: patchOrderBody, params: [idParam],
-        responses: {
-          200: { description: 'Edited (and its fills, if it matched)', schema: { type: 'object', required: ['order', 'fills'], properties: { order: ref('Order'), fills: { type: 'array', items: ref('Fill') } } } },
-          400: { description: 'Invalid body' }, 401: { description: 'Not signed in' }, 404: { description: 'No such order (or not yours)' },
-          409: { description: 'ORDER.INVALID_STATE (not open), ORDER.AMOUNT_BELOW_FILLED, or WALLET.INSUFFICIENT_FUNDS (a SELL\'s larger amount beyond the balance)' },
-        },
-      }),
-      delete: operation({
-        summary: 'Cancel an own pending, open or partly filled order; a SELL order\'s unfilled hold is released', tags, auth: true, params: [idParam],
-        responses: {
-          200: { description: 'Cancelled', schema: { type: 'object', required: ['order'], properties: { order: ref('Order') } } },
-          401: { description: 'Not signed in' }, 404: { description: 'No such order (or not yours)' }, 409: { description: 'ORDER.INVALID_STATE' },
-        },
-      }),
+      patch: ownOrderAction(
+        'Edit an own open order: price (loses time priority), amount (never down to what is filled; a SELL\'s hold follows it), minFill, minFiat, maxFiat, payment methods, terms, window, expiresAt. An order that crosses the book afterwards matches at once',
+        { description: 'Edited (and its fills, if it matched)', schema: orderAndFills },
+        'ORDER.INVALID_STATE (not open), ORDER.AMOUNT_BELOW_FILLED, or WALLET.INSUFFICIENT_FUNDS (a SELL\'s larger amount beyond the balance)',
+        patchOrderBody,
+      ),
+      delete: ownOrderAction('Cancel an own pending, open or partly filled order; a SELL order\'s unfilled hold is released', { description: 'Cancelled', schema: orderAnswer }, 'ORDER.INVALID_STATE'),
     },
     '/api/v1/orders/{id}/pause': {
-      post: operation({
-        summary: 'Pause an own open order: out of the book and of matching; a SELL keeps its hold', tags, auth: true, params: [idParam],
-        responses: {
-          200: { description: 'Paused', schema: { type: 'object', required: ['order'], properties: { order: ref('Order') } } },
-          401: { description: 'Not signed in' }, 404: { description: 'No such order (or not yours)' }, 409: { description: 'ORDER.INVALID_STATE: not open' },
-        },
-      }),
+      post: ownOrderAction('Pause an own open order: out of the book and of matching; a SELL keeps its hold', { description: 'Paused', schema: orderAnswer }, 'ORDER.INVALID_STATE: not open'),
     },
     '/api/v1/orders/{id}/resume': {
-      post: operation({
-        summary: 'Resume a paused order: back in the book with time priority from now, matched at once against what it crosses', tags, auth: true, params: [idParam],
-        responses: {
-          200: { description: 'Resumed', schema: { type: 'object', required: ['order', 'fills'], properties: { order: ref('Order'), fills: { type: 'array', items: ref('Fill') } } } },
-          401: { description: 'Not signed in' }, 404: { description: 'No such order (or not yours)' }, 409: { description: 'ORDER.INVALID_STATE: not open' },
-        },
-      }),
+      post: ownOrderAction(
+        'Resume a paused order: back in the book with time priority from now, matched at once against what it crosses',
+        { description: 'Resumed', schema: orderAndFills },
+        'ORDER.INVALID_STATE: not open',
+      ),
     },
     '/api/v1/orders/{id}/take': {
       post: operation({
