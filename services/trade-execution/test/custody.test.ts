@@ -91,6 +91,17 @@ describe('custody: deposit addresses and signed deposit webhooks', () => {
     expect((await verify(h)).ok).toBe(true);
   });
 
+  it('when the same deposit is reported again with its hex txid in upper case, then it is the same deposit, credited once', async () => {
+    const event = await depositEvent(h, 'd-gina', 'ETH', '0.75', { txid: `0x${'ab'.repeat(32)}` });
+    expect((await postWebhook(h, event)).body).toMatchObject({ status: 'CREDITED', applied: true });
+    const shouted = await postWebhook(h, { ...event, id: randomUUID(), txid: `0X${'AB'.repeat(32)}` });
+    expect(shouted.status).toBe(200);
+    expect(shouted.body).toMatchObject({ status: 'CREDITED', applied: false });
+    expect(await balance(h, 'd-gina', 'ETH')).toMatchObject({ available: '0.75000000' });
+    expect((await request(h.app).get('/api/v1/wallet/deposits').set(h.as('d-gina'))).body.data).toEqual([expect.objectContaining({ txid: `0x${'ab'.repeat(32)}` })]);
+    expect((await verify(h)).ok).toBe(true);
+  });
+
   it('when a deposit goes to an unknown address, is malformed, or contradicts a recorded one, then 422, it is kept for operators, and nothing is credited', async () => {
     const before = (await rejectedEvents(h)).length;
     const unknown = await postWebhook(h, { ...(await depositEvent(h, 'd-erin', 'BTC', '1')), address: ADDRESSES.BTC });

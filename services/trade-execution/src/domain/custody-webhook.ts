@@ -39,7 +39,14 @@ export function checkWebhookSignature(secret: string, header: string | undefined
 }
 
 const id = z.string().min(1).max(128);
-const txid = z.string().regex(/^[0-9A-Za-z]{1,128}$/, 'must be 1–128 letters or digits');
+/**
+ * A transaction id. Bitcoin's and the EVM chains' are hex, whose case means nothing: they are kept in lower case, so
+ * an output reported once as `0xAB…` and again as `0xab…` is one deposit, credited once.
+ */
+const txid = z
+  .string()
+  .regex(/^[0-9A-Za-z]{1,128}$/, 'must be 1–128 letters or digits')
+  .transform((value) => (/^(0x)?[0-9a-f]+$/i.test(value) ? value.toLowerCase() : value));
 
 export const depositEventSchema = z
   .object({
