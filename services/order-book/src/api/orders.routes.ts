@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import type { Database } from '@orrange/db';
 import type { LiveEvent } from '@orrange/runtime';
 import type { BookCache } from '../data/book-cache';
-import { findOrder, listOpenOrders, listUserOrders, makerStats, paymentDetailsOnFile, paymentMethodTypes, type MakerStats } from '../data/order.repository';
+import { adExtras, findOrder, listOpenOrders, listUserOrders, paymentMethodTypes, type AdExtras } from '../data/order.repository';
 import { cancelOrder } from '../domain/cancel-order.use-case';
 import { formatPrice, orderView, type Order } from '../domain/order';
 import type { OrderBookDeps } from '../domain/order-book.deps';
@@ -78,9 +78,9 @@ export function ordersRouter({ db, deps, bookCache, live }: OrdersRouterDeps): R
     const rows = await listOpenOrders(db, { ...query, limit: query.limit + 1, after });
     const page = rows.slice(0, query.limit);
     const last = page[page.length - 1];
-    const [makers, onFile] = await Promise.all([makerStats(db, page.map((o) => o.userId)), paymentDetailsOnFile(db, page)]);
+    const extras = await adExtras(db, page);
     res.json({
-      data: page.map((o) => ({ ...orderView(o, req.identity?.userId), ...publicExtras(o, makers, onFile) })),
+      data: page.map((o) => ({ ...orderView(o, req.identity?.userId), ...publicExtras(o, extras) })),
       nextCursor: rows.length > query.limit && last ? encodeCursor({ side: last.side, price: formatPrice(last.price), seq: last.seq.toString() }) : null,
     });
   });
@@ -88,8 +88,7 @@ export function ordersRouter({ db, deps, bookCache, live }: OrdersRouterDeps): R
   router.get('/api/v1/orders/:id', async (req, res) => {
     const order = await findOrder(db, orderId(req));
     if (!order) throw notFound('ORDER.NOT_FOUND', 'No such order.');
-    const [makers, onFile] = await Promise.all([makerStats(db, [order.userId]), paymentDetailsOnFile(db, [order])]);
-    res.json({ order: { ...orderView(order, req.identity?.userId), ...publicExtras(order, makers, onFile) } });
+    res.json({ order: { ...orderView(order, req.identity?.userId), ...publicExtras(order, await adExtras(db, [order])) } });
   });
 
   router.delete('/api/v1/orders/:id', requireAuth, async (req, res) => {
@@ -178,7 +177,7 @@ function orderPatch(body: z.infer<typeof patchOrderBody>, asset: Asset): OrderPa
  * What public reads of an ad add: the maker's public stats (an account the user service does not know: none yet),
  * and for a SELL whether its trades will carry the seller's payment details (false: paymentDetails will be null).
  */
-function publicExtras(order: Order, makers: Map<string, MakerStats>, onFile: Map<string, boolean>) {
+function publicExtras(order: Order, { makers, onFile }: AdExtras) {
   const maker = makers.get(order.userId) ?? { id: order.userId, username: '', tradesCompleted: 0, completionRate: null, avgReleaseSeconds: null };
   return { maker, ...(order.side === 'SELL' ? { paymentDetailsOnFile: onFile.get(order.id) ?? false } : {}) };
 }

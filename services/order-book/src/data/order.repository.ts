@@ -527,25 +527,26 @@ export interface MakerStats {
   avgReleaseSeconds: number | null;
 }
 
-/** The public stats of the makers of a page of ads, in one statement; users unknown there are left out. */
-export async function makerStats(db: SqlExecutor, userIds: string[]): Promise<Map<string, MakerStats>> {
-  if (userIds.length === 0) return new Map();
-  const rows = await db.query<{ id: string; username: string; trades_completed: number; completion_rate: string | null; avg_release_seconds: string | null }>(
-    'SELECT id::text AS id, username, trades_completed, completion_rate, avg_release_seconds::text AS avg_release_seconds FROM users.maker_public_stats($1::text[])',
-    [[...new Set(userIds)]],
-  );
-  return new Map(rows.map((r) => [r.id, { id: r.id, username: r.username, tradesCompleted: r.trades_completed, completionRate: r.completion_rate, avgReleaseSeconds: r.avg_release_seconds === null ? null : Number(r.avg_release_seconds) }]));
+/** What public reads of ads add from the user service: the makers' public stats, and per SELL ad whether its trades get payment details. */
+export interface AdExtras {
+  /** Users unknown there are left out. */
+  makers: Map<string, MakerStats>;
+  /** SELL ads only (BUY ads are not asked: their takers sell and bring their own details). */
+  onFile: Map<string, boolean>;
 }
 
 /**
- * Which SELL ads' trades would get the seller's payment details (the user service's payment_details_on_file), in one
- * statement for a page of ads; BUY ads are not asked (their takers sell and bring their own details).
+ * The extras of a page of ads in one statement: the user service's maker_public_stats for their makers, and its
+ * payment_details_on_file for the SELL ads (whether their trades would get the seller's payment details).
  */
-export async function paymentDetailsOnFile(db: SqlExecutor, ads: Order[]): Promise<Map<string, boolean>> {
-  const sells = ads.filter((a) => a.side === 'SELL');
-  if (sells.length === 0) return new Map();
-  const rows = await db.query<{ ad_id: string; on_file: boolean }>('SELECT ad_id, on_file FROM users.payment_details_on_file($1::jsonb)', [
-    JSON.stringify(sells.map((a) => ({ adId: a.id, sellerId: a.userId, paymentMethods: a.paymentMethods, methodIds: a.paymentMethodIds }))),
-  ]);
-  return new Map(rows.map((r) => [r.ad_id, r.on_file]));
+export async function adExtras(db: SqlExecutor, ads: Order[]): Promise<AdExtras> {
+  if (ads.length === 0) return { makers: new Map(), onFile: new Map() };
+  const sells = ads.filter((a) => a.side === 'SELL').map((a) => ({ adId: a.id, sellerId: a.userId, paymentMethods: a.paymentMethods, methodIds: a.paymentMethodIds }));
+  const [row] = await db.query<{ makers: Array<{ id: string; username: string; trades_completed: number; completion_rate: string | null; avg_release_seconds: number | null }>; on_file: Record<string, boolean> }>(
+    `SELECT (SELECT coalesce(jsonb_agg(m), '[]'::jsonb) FROM users.maker_public_stats($1::text[]) m) AS makers,
+            (SELECT coalesce(jsonb_object_agg(f.ad_id, f.on_file), '{}'::jsonb) FROM users.payment_details_on_file($2::jsonb) f) AS on_file`,
+    [[...new Set(ads.map((a) => a.userId))], JSON.stringify(sells)],
+  );
+  const makers = row!.makers.map((r): MakerStats => ({ id: r.id, username: r.username, tradesCompleted: r.trades_completed, completionRate: r.completion_rate, avgReleaseSeconds: r.avg_release_seconds }));
+  return { makers: new Map(makers.map((m) => [m.id, m])), onFile: new Map(Object.entries(row!.on_file)) };
 }
