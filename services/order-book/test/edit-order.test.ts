@@ -1,9 +1,8 @@
 import request from 'supertest';
 import type { Express } from 'express';
-import { createApp } from '../src/app';
 import { orderBookOf } from '../src/order-book';
-import { createHarness, type Harness } from './harness';
-import { actors, bookInvariantViolations, ledgerBalance } from './helpers';
+import { createAppHarness, type Harness } from './harness';
+import { bookInvariantViolations, ledgerBalance, type Actors } from './helpers';
 
 /**
  * API.md "Trading essentials", ads that change: PATCH /orders/:id, pause and resume, and expiry (EXPIRED, a SELL's
@@ -12,7 +11,7 @@ import { actors, bookInvariantViolations, ledgerBalance } from './helpers';
 describe('editing, pausing and expiring orders', () => {
   let harness: Harness;
   let app: Express;
-  let t: ReturnType<typeof actors>;
+  let t: Actors;
   const sql = <R = Record<string, unknown>>(text: string, params?: unknown[]) => harness.runtime.db.query<R>(text, params);
   const patch = (userId: string, id: string, body: Record<string, unknown>) => request(app).patch(`/api/v1/orders/${id}`).set(t.as(userId)).send(body);
   const action = (userId: string, id: string, what: 'pause' | 'resume') => request(app).post(`/api/v1/orders/${id}/${what}`).set(t.as(userId)).send({});
@@ -22,9 +21,7 @@ describe('editing, pausing and expiring orders', () => {
   const rowOf = async (id: string) => (await sql<Record<string, unknown>>('SELECT status, live, paused, amount::text, remaining::text, price::text FROM orders WHERE id = $1', [id]))[0];
 
   beforeAll(async () => {
-    harness = await createHarness();
-    app = createApp({ runtime: harness.runtime });
-    t = actors(harness.runtime, app);
+    ({ harness, app, t } = await createAppHarness());
   });
 
   afterAll(async () => {

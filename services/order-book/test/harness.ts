@@ -3,7 +3,10 @@ import { serviceInfo } from '@orrange/config';
 import { createLogger } from '@orrange/logger';
 import { createRuntime, type Runtime } from '@orrange/runtime';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@orrange/testing';
+import type { Express } from 'express';
+import { createApp } from '../src/app';
 import { readConfig, SCHEMA } from '../src/config';
+import { actors, type Actors } from './helpers';
 
 /** The schema of trade-execution, whose ledger the tests fund and read. */
 export const TRADE_SCHEMA = serviceInfo('trade-execution').schema;
@@ -55,4 +58,11 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
       await testDb.drop();
     },
   };
+}
+
+/** A harness with the app over its runtime and the actors that drive it: where a component suite starts. */
+export async function createAppHarness(overrides: NodeJS.ProcessEnv = {}): Promise<{ harness: Harness; app: Express; t: Actors }> {
+  const harness = await createHarness(overrides);
+  const app = createApp({ runtime: harness.runtime });
+  return { harness, app, t: actors(harness.runtime, app) };
 }

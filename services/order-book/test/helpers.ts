@@ -29,6 +29,8 @@ export async function ledgerBalance(db: Sql, kind: 'AVAILABLE' | 'HELD' | 'ESCRO
   return row!.balance;
 }
 
+export type Actors = ReturnType<typeof actors>;
+
 /** Small factories for component tests: act as a user, fund, place orders. */
 export function actors(runtime: Runtime, app: Express) {
   const secret = runtime.config.INTERNAL_TOKEN_SECRET;

@@ -1,7 +1,6 @@
 import type { Express } from 'express';
-import { createApp } from '../src/app';
-import { createHarness, type Harness } from './harness';
-import { actors } from './helpers';
+import { createAppHarness, type Harness } from './harness';
+import type { Actors } from './helpers';
 
 /**
  * Placing and matching must cost the same however long the book's history is: "orders" keeps every order ever
@@ -11,12 +10,10 @@ import { actors } from './helpers';
 describe('matching on a long order history', () => {
   let harness: Harness;
   let app: Express;
-  let t: ReturnType<typeof actors>;
+  let t: Actors;
 
   beforeAll(async () => {
-    harness = await createHarness({ DB_POOL_MAX: '1' });
-    app = createApp({ runtime: harness.runtime });
-    t = actors(harness.runtime, app);
+    ({ harness, app, t } = await createAppHarness({ DB_POOL_MAX: '1' }));
     await harness.runtime.db.query(
       `INSERT INTO orders (id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, status, live)
        SELECT gen_random_uuid(), 'old' || (g % 40), CASE WHEN g % 2 = 0 THEN 'BUY' ELSE 'SELL' END, 'BTC', 'USD', 100, 1, 0, 1, ARRAY['SEPA'], 30, 'FILLED', false

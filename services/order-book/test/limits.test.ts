@@ -1,9 +1,8 @@
 import request from 'supertest';
 import type { Express } from 'express';
 import { IDENTITY_HEADER, signIdentity } from '@orrange/http';
-import { createApp } from '../src/app';
-import { createHarness, type Harness } from './harness';
-import { actors, bookInvariantViolations, ledgerBalance } from './helpers';
+import { createAppHarness, type Harness } from './harness';
+import { bookInvariantViolations, ledgerBalance, type Actors } from './helpers';
 
 /**
  * API.md "Trading essentials", abuse limits, with small limits so that each is reached in a few orders: open orders
@@ -14,7 +13,7 @@ import { actors, bookInvariantViolations, ledgerBalance } from './helpers';
 describe('abuse limits on the order path', () => {
   let harness: Harness;
   let app: Express;
-  let t: ReturnType<typeof actors>;
+  let t: Actors;
   const sql = <R = Record<string, unknown>>(text: string, params?: unknown[]) => harness.runtime.db.query<R>(text, params);
   const merchant = (userId: string) => ({ [IDENTITY_HEADER]: signIdentity({ userId, roles: ['user', 'merchant'], scopes: null, via: 'jwt' }, harness.runtime.config.INTERNAL_TOKEN_SECRET) });
   const openTradesOf = async (buyerId: string) =>
@@ -28,9 +27,7 @@ describe('abuse limits on the order path', () => {
   };
 
   beforeAll(async () => {
-    harness = await createHarness({ ORDERS_OPEN_MAX: '3', TRADES_OPEN_AS_BUYER_MAX: '2', MERCHANT_ORDERS_OPEN_MAX: '5', MERCHANT_TRADES_OPEN_MAX: '4', BUYER_CANCELS_MAX: '3' });
-    app = createApp({ runtime: harness.runtime });
-    t = actors(harness.runtime, app);
+    ({ harness, app, t } = await createAppHarness({ ORDERS_OPEN_MAX: '3', TRADES_OPEN_AS_BUYER_MAX: '2', MERCHANT_ORDERS_OPEN_MAX: '5', MERCHANT_TRADES_OPEN_MAX: '4', BUYER_CANCELS_MAX: '3' }));
   });
 
   afterAll(async () => {

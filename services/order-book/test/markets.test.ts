@@ -1,10 +1,9 @@
 import request from 'supertest';
 import type { Express } from 'express';
 import { IDENTITY_HEADER, signIdentity, type Role } from '@orrange/http';
-import { createApp } from '../src/app';
 import { orderBookOf } from '../src/order-book';
-import { createHarness, type Harness } from './harness';
-import { actors } from './helpers';
+import { createAppHarness, type Harness } from './harness';
+import type { Actors } from './helpers';
 
 /**
  * API.md "Trading essentials", markets: GET /markets, an admin's PUT /admin/markets/:asset/:fiatCurrency, the price
@@ -13,7 +12,7 @@ import { actors } from './helpers';
 describe('market rules', () => {
   let harness: Harness;
   let app: Express;
-  let t: ReturnType<typeof actors>;
+  let t: Actors;
   const sign = (userId: string, roles: Role[], via: 'jwt' | 'api-key' = 'jwt') => ({
     [IDENTITY_HEADER]: signIdentity({ userId, roles, scopes: via === 'api-key' ? ['read', 'trade'] : null, via }, harness.runtime.config.INTERNAL_TOKEN_SECRET),
   });
@@ -22,9 +21,7 @@ describe('market rules', () => {
   const market = async (asset: string, fiat: string) => (await request(app).get('/api/v1/markets')).body.data.find((m: { asset: string; fiatCurrency: string }) => m.asset === asset && m.fiatCurrency === fiat);
 
   beforeAll(async () => {
-    harness = await createHarness();
-    app = createApp({ runtime: harness.runtime });
-    t = actors(harness.runtime, app);
+    ({ harness, app, t } = await createAppHarness());
   });
 
   afterAll(() => harness.close());

@@ -1,14 +1,13 @@
 import request from 'supertest';
 import type { Express } from 'express';
 import { eventually } from '@orrange/testing';
-import { createApp } from '../src/app';
-import { createHarness, type Harness } from './harness';
-import { actors, bookInvariantViolations, ledgerBalance } from './helpers';
+import { createAppHarness, type Harness } from './harness';
+import { bookInvariantViolations, ledgerBalance, type Actors } from './helpers';
 
 describe('orders through the HTTP API', () => {
   let harness: Harness;
   let app: Express;
-  let t: ReturnType<typeof actors>;
+  let t: Actors;
   const sql = <R = Record<string, unknown>>(text: string, params?: unknown[]) => harness.runtime.db.query<R>(text, params);
   const outbox = (type: string) => sql<{ payload: Record<string, unknown> }>('SELECT payload FROM outbox WHERE type = $1 ORDER BY seq', [type]);
   const tradesOf = (buyerId: string) =>
@@ -19,9 +18,7 @@ describe('orders through the HTTP API', () => {
     );
 
   beforeAll(async () => {
-    harness = await createHarness();
-    app = createApp({ runtime: harness.runtime });
-    t = actors(harness.runtime, app);
+    ({ harness, app, t } = await createAppHarness());
   });
 
   afterAll(() => harness.close());

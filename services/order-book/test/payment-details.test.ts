@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type { Express } from 'express';
-import { createApp } from '../src/app';
-import { createHarness, type Harness } from './harness';
-import { actors } from './helpers';
+import { createAppHarness, type Harness } from './harness';
+import type { Actors } from './helpers';
 
 /**
  * A SELL's named saved payment methods (API.md paymentMethodIds) and the payment details each of its trades gets:
@@ -13,7 +12,7 @@ import { actors } from './helpers';
 describe('SELL orders naming saved payment methods', () => {
   let harness: Harness;
   let app: Express;
-  let t: ReturnType<typeof actors>;
+  let t: Actors;
   const sql = <R = Record<string, unknown>>(text: string, params?: unknown[]) => harness.runtime.db.query<R>(text, params);
   /** A saved method row (its sealed bytes stand in for the user service's: order-book never opens them). */
   const saveMethod = async (ownerId: string, type: string) => {
@@ -24,9 +23,7 @@ describe('SELL orders naming saved payment methods', () => {
   const snapshotOf = async (tradeId: string) => (await sql<{ method_id: string }>('SELECT method_id::text FROM trade.trade_payment_details WHERE trade_id = $1', [tradeId]))[0]?.method_id;
 
   beforeAll(async () => {
-    harness = await createHarness();
-    app = createApp({ runtime: harness.runtime });
-    t = actors(harness.runtime, app);
+    ({ harness, app, t } = await createAppHarness());
   });
 
   afterAll(() => harness.close());
@@ -96,12 +93,10 @@ describe('SELL orders naming saved payment methods', () => {
 describe('maker stats in public reads of ads', () => {
   let harness: Harness;
   let app: Express;
-  let t: ReturnType<typeof actors>;
+  let t: Actors;
 
   beforeAll(async () => {
-    harness = await createHarness();
-    app = createApp({ runtime: harness.runtime });
-    t = actors(harness.runtime, app);
+    ({ harness, app, t } = await createAppHarness());
   });
 
   afterAll(() => harness.close());
