@@ -15,3 +15,13 @@ export function decodeCursor<S extends z.ZodType>(schema: S, cursor: string | un
     throw validationFailed([{ path: 'cursor', message: 'is not a cursor this endpoint issued' }]);
   }
 }
+
+/**
+ * A page of rows read with one more than `limit` (the extra row says that a next page exists): at most `limit` rows,
+ * and the cursor of the last one (its sort key by `cursorOf`), or null at the end.
+ */
+export function pageOf<T>(rows: T[], limit: number, cursorOf: (last: T) => unknown): { data: T[]; nextCursor: string | null } {
+  const data = rows.slice(0, limit);
+  const last = data[data.length - 1];
+  return { data, nextCursor: rows.length > limit && last !== undefined ? encodeCursor(cursorOf(last)) : null };
+}

@@ -13,4 +13,4 @@ export { runService, type RunOptions } from './lifecycle';
 export { idempotency, IDEMPOTENCY_TABLE_SQL, claimKeysSql, completeKeysSql, type SqlRunner, type IdempotencyOptions, type IdempotencyClaim } from './idempotency';
 export { idempotentInTransaction, IdempotencyKeyTaken, jsonAnswer, claimKeysStatement, wasClaimed, storeAnswersWithCommit, releaseKeysWithCommit } from './idempotency-in-transaction';
 export { schemaOf, operation, openApiDocument, operationIdOf, problemSchema, CUSTODY_SIGNATURE_SCHEME, type Operation } from './openapi';
-export { encodeCursor, decodeCursor } from './cursor';
+export { encodeCursor, decodeCursor, pageOf } from './cursor';

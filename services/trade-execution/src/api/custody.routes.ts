@@ -9,19 +9,15 @@ import { SIGNATURE_HEADER } from '../domain/custody-webhook';
 import { receiveCustodyWebhook } from '../domain/custody-webhooks.use-cases';
 import { depositAddressFor } from '../domain/deposits.use-cases';
 import { adminWithdrawalView, cancelWithdrawal, requestWithdrawal, reviewWithdrawal, withdrawalView } from '../domain/withdrawals.use-cases';
-import { adminWithdrawalsQuery, decodeCursor, depositAddressQuery, emptyBody, encodeCursor, pageQuery, reviewBody, timeCursor, withdrawalBody, withdrawalIdParam } from './schemas';
+import { adminWithdrawalsQuery, decodeCursor, depositAddressQuery, emptyBody, pageOf, pageQuery, reviewBody, timeCursor, withdrawalBody, withdrawalIdParam } from './schemas';
 
 /** The path custody posts to; its body is read raw (the signature is over the exact bytes), see app.ts. */
 export const CUSTODY_WEBHOOK_PATH = '/api/v1/custody/webhooks';
 /** Custody events are small; a larger body is no event of ours. */
 export const WEBHOOK_BODY_LIMIT = '64kb';
 
-/** A page of rows ordered by (createdAt, id) descending, with the cursor of its last row. */
-function pageOf<T extends { createdAt: string; id: string }>(rows: T[], limit: number) {
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
-  return { data: page, nextCursor: rows.length > limit && last ? encodeCursor({ at: last.createdAt, id: last.id }) : null };
-}
+/** The cursor of rows ordered by (createdAt, id) descending: the last row's sort key (see timeCursor). */
+const timeCursorOf = (last: { createdAt: string; id: string }) => ({ at: last.createdAt, id: last.id });
 
 const requestId = () => currentContext().requestId ?? null;
 
@@ -46,7 +42,7 @@ export function custodyRouter({ runtime, custody }: TradeExecution): Router {
     const query = parse(pageQuery, req.query);
     const before = decodeCursor(timeCursor, query.cursor) ?? null;
     const rows = await depositsOf(db, identityOf(req).userId, query.limit + 1, before);
-    const page = pageOf(rows, query.limit);
+    const page = pageOf(rows, query.limit, timeCursorOf);
     res.json({ ...page, data: page.data.map((d) => ({ id: d.id, asset: d.asset, amount: d.amount, address: d.address, txid: d.txid, index: d.index, confirmations: d.confirmations, status: d.status, createdAt: d.createdAt })) });
   });
 
@@ -61,7 +57,7 @@ export function custodyRouter({ runtime, custody }: TradeExecution): Router {
   router.get('/api/v1/wallet/withdrawals', requireAuth, async (req, res) => {
     const query = parse(pageQuery, req.query);
     const rows = await listWithdrawals(db, { userId: identityOf(req).userId }, query.limit + 1, decodeCursor(timeCursor, query.cursor) ?? null);
-    const page = pageOf(rows, query.limit);
+    const page = pageOf(rows, query.limit, timeCursorOf);
     res.json({ ...page, data: page.data.map(withdrawalView) });
   });
 
@@ -82,7 +78,7 @@ export function custodyRouter({ runtime, custody }: TradeExecution): Router {
   router.get('/api/v1/admin/withdrawals', requireRole('admin'), async (req, res) => {
     const query = parse(adminWithdrawalsQuery, req.query);
     const rows = await listWithdrawals(db, { status: query.status }, query.limit + 1, decodeCursor(timeCursor, query.cursor) ?? null);
-    const page = pageOf(rows, query.limit);
+    const page = pageOf(rows, query.limit, timeCursorOf);
     res.json({ ...page, data: page.data.map(adminWithdrawalView) });
   });
 

@@ -34,4 +34,4 @@ export const adminWithdrawalsQuery = z.object({ limit, cursor, status: z.enum(WI
 export const timeCursor = z.object({ at: z.string().datetime(), id: z.string().uuid() }).strict();
 export const tradeIdParam = z.object({ id: z.string().min(1).max(64) }).strict();
 
-export { encodeCursor, decodeCursor } from '@orrange/http';
+export { encodeCursor, decodeCursor, pageOf } from '@orrange/http';

@@ -7,7 +7,7 @@ import { findTrade, listTrades, tradeJson } from '../data/trade.repository';
 import { listMessages, leaveFeedback, postMessage } from '../domain/trade-talk.use-cases';
 import { paymentDetailsFor } from '../domain/payment-details';
 import { actOnTrade, canSee, type PartyAction } from '../domain/trades.use-cases';
-import { decodeCursor, disputeBody, emptyBody, encodeCursor, feedbackBody, messageBody, pageQuery, tradeIdParam, tradesQuery } from './schemas';
+import { decodeCursor, disputeBody, emptyBody, feedbackBody, messageBody, pageOf, pageQuery, tradeIdParam, tradesQuery } from './schemas';
 
 export function tradesRouter({ runtime, deps }: TradeExecution): Router {
   const { db } = runtime;
@@ -19,9 +19,8 @@ export function tradesRouter({ runtime, deps }: TradeExecution): Router {
     const query = parse(tradesQuery, req.query);
     const after = decodeCursor(z.object({ t: z.iso.datetime(), id: z.string().max(64) }).strict(), query.cursor);
     const rows = await listTrades(db, identityOf(req).userId, query.status ?? null, query.limit + 1, after ? { createdAt: new Date(after.t), id: after.id } : null);
-    const page = rows.slice(0, query.limit);
-    const last = page[page.length - 1];
-    res.json({ data: page.map(tradeJson), nextCursor: rows.length > query.limit && last ? encodeCursor({ t: last.created_at.toISOString(), id: last.id }) : null });
+    const page = pageOf(rows, query.limit, (last) => ({ t: last.created_at.toISOString(), id: last.id }));
+    res.json({ ...page, data: page.data.map(tradeJson) });
   });
 
   router.get('/api/v1/trades/:id', requireAuth, async (req, res) => {

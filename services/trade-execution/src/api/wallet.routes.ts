@@ -6,7 +6,7 @@ import { balancesOf, ledgerOf, verifyLedger } from '../data/ledger.repository';
 import { pendingWithdrawalCheck } from '../data/withdrawal.repository';
 import type { TradeExecution } from '../composition';
 import { deposit } from '../domain/wallet.use-cases';
-import { decodeCursor, depositBody, emptyBody, encodeCursor, pageQuery } from './schemas';
+import { decodeCursor, depositBody, emptyBody, pageOf, pageQuery } from './schemas';
 
 export function walletRouter({ runtime, config, deps }: TradeExecution): Router {
   const { db } = runtime;
@@ -30,8 +30,7 @@ export function walletRouter({ runtime, config, deps }: TradeExecution): Router 
     const query = parse(pageQuery, req.query);
     const before = decodeCursor(z.object({ id: z.string().regex(/^\d{1,19}$/) }).strict(), query.cursor);
     const rows = await ledgerOf(db, identityOf(req).userId, query.limit + 1, before?.id ?? null);
-    const page = rows.slice(0, query.limit);
-    res.json({ data: page, nextCursor: rows.length > query.limit ? encodeCursor({ id: page[page.length - 1]!.id }) : null });
+    res.json(pageOf(rows, query.limit, (last) => ({ id: last.id })));
   });
 
   router.get('/api/v1/admin/ledger/verify', requireRole('admin'), async (req, res) => {
