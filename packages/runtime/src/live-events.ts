@@ -15,7 +15,6 @@ import type { Redis } from 'ioredis';
  * between commit and write loses the event: clients are told to re-read over REST on `resync` (see the README).
  */
 export type LiveEventType = 'order.updated' | 'trade.updated' | 'trade.message' | 'balance.updated';
-export const LIVE_EVENT_TYPES: readonly LiveEventType[] = ['order.updated', 'trade.updated', 'trade.message', 'balance.updated'];
 
 export interface LiveEvent {
   userId: string;

@@ -32,8 +32,8 @@ type XReadReply = Array<[key: string, entries: Array<[id: string, fields: string
 /**
  * The gateway process's one reader of the live fan-out streams (users' events and books): a dedicated Redis
  * connection blocks on XREAD over both and hands each entry to this process's subscribers of that user or
- * market. Clients never get a Redis connection of their own, however many streams are open. The reader runs
- * while anyone listens and starts from the streams' ends, so entries written before a subscriber arrived are
+ * market. Clients never get a Redis connection of their own, however many streams are open. The reader starts
+ * with the first subscriber (then keeps reading, idle or not) from the streams' ends, so entries written before a subscriber arrived are
  * replayed from the user's own stream (see StreamRoutes), not from here.
  */
 export class StreamHub {
