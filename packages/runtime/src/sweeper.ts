@@ -113,3 +113,13 @@ export function dueItemsSweep(options: DueItemsSweepOptions): () => Promise<numb
     return fired;
   };
 }
+
+/**
+ * The Sweeper of a timer kept as rows: a dueItemsSweep of `due` and `fire` every `intervalMs`, counted as
+ * timers_fired_total{timer}. The one shape of the services' timers (payment deadlines, order expiry, dispute timers,
+ * withdrawal sends).
+ */
+export function dueItemsSweeper(options: Omit<SweeperOptions, 'sweep'> & Omit<DueItemsSweepOptions, 'logger'>): Sweeper {
+  const { what, due, fire, ...sweeper } = options;
+  return new Sweeper({ ...sweeper, sweep: dueItemsSweep({ what, due, fire, logger: sweeper.logger }) });
+}

@@ -1,5 +1,5 @@
 import type { Logger } from '@orrange/logger';
-import { dueItemsSweep, Sweeper } from '@orrange/runtime';
+import { dueItemsSweeper, type Sweeper } from '@orrange/runtime';
 import type { Registry } from 'prom-client';
 import { dueTimerCases } from '../data/dispute.repository';
 import { DISPUTE_TIMERS, fireTimer, type DisputeDeps } from '../domain/dispute.use-cases';
@@ -14,19 +14,13 @@ export const DUE_CASES_PER_SWEEP_MAX = 100;
  * timers_fired_total{timer="evidence-window" | "assignment-timeout"}.
  */
 export function disputeTimerSweepers(deps: DisputeDeps, options: { intervalMs: number; logger: Logger; registry: Registry }): Sweeper[] {
-  return DISPUTE_TIMERS.map(
-    (timer) =>
-      new Sweeper({
-        timer,
-        intervalMs: options.intervalMs,
-        logger: options.logger,
-        registry: options.registry,
-        sweep: dueItemsSweep({
-          what: `dispute timer ${timer}`,
-          due: (skipped) => dueTimerCases(deps.db, timer, DUE_CASES_PER_SWEEP_MAX, skipped),
-          fire: (disputeId) => deps.db.transaction((tx) => fireTimer(deps, tx, disputeId, timer), { retryable: true }),
-          logger: options.logger,
-        }),
-      }),
+  return DISPUTE_TIMERS.map((timer) =>
+    dueItemsSweeper({
+      ...options,
+      timer,
+      what: `dispute timer ${timer}`,
+      due: (skipped) => dueTimerCases(deps.db, timer, DUE_CASES_PER_SWEEP_MAX, skipped),
+      fire: (disputeId) => deps.db.transaction((tx) => fireTimer(deps, tx, disputeId, timer), { retryable: true }),
+    }),
   );
 }

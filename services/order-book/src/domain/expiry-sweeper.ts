@@ -1,5 +1,5 @@
 import type { Logger } from '@orrange/logger';
-import { dueItemsSweep, Sweeper } from '@orrange/runtime';
+import { dueItemsSweeper, type Sweeper } from '@orrange/runtime';
 import type { Registry } from 'prom-client';
 import { dueExpiredOrderIds } from '../data/order.repository';
 import { expireOrder } from './expire-order.use-case';
@@ -14,16 +14,11 @@ export const DUE_ORDERS_PER_SWEEP_MAX = 100;
  * release a hold twice.
  */
 export function orderExpirySweeper(deps: OrderBookDeps, options: { intervalMs: number; logger: Logger; registry: Registry }): Sweeper {
-  return new Sweeper({
+  return dueItemsSweeper({
+    ...options,
     timer: 'order-expiry',
-    intervalMs: options.intervalMs,
-    logger: options.logger,
-    registry: options.registry,
-    sweep: dueItemsSweep({
-      what: 'order expiry',
-      due: (skipped) => dueExpiredOrderIds(deps.db, DUE_ORDERS_PER_SWEEP_MAX, skipped),
-      fire: (orderId) => expireOrder(deps, orderId),
-      logger: options.logger,
-    }),
+    what: 'order expiry',
+    due: (skipped) => dueExpiredOrderIds(deps.db, DUE_ORDERS_PER_SWEEP_MAX, skipped),
+    fire: (orderId) => expireOrder(deps, orderId),
   });
 }

@@ -1,5 +1,5 @@
 import type { Logger } from '@orrange/logger';
-import { dueItemsSweep, Sweeper } from '@orrange/runtime';
+import { dueItemsSweeper, Sweeper } from '@orrange/runtime';
 import type { Registry } from 'prom-client';
 import { dueWithdrawalIds } from '../data/withdrawal.repository';
 import type { CustodyDeps } from '../domain/custody';
@@ -22,17 +22,14 @@ interface SweeperOptions {
  * got no answer is parked with a later due time, so nothing depends on a process staying up.
  */
 export function withdrawalSender(deps: CustodyDeps, options: SweeperOptions): Sweeper {
-  return new Sweeper({
-    timer: 'withdrawal-send',
+  return dueItemsSweeper({
     intervalMs: options.intervalMs,
     logger: options.logger,
     registry: options.registry,
-    sweep: dueItemsSweep({
-      what: 'withdrawal send',
-      due: (skipped) => dueWithdrawalIds(deps.db, DUE_SENDS_PER_SWEEP_MAX, skipped),
-      fire: (id) => sendWithdrawal(deps, id, options.claimMs),
-      logger: options.logger,
-    }),
+    timer: 'withdrawal-send',
+    what: 'withdrawal send',
+    due: (skipped) => dueWithdrawalIds(deps.db, DUE_SENDS_PER_SWEEP_MAX, skipped),
+    fire: (id) => sendWithdrawal(deps, id, options.claimMs),
   });
 }
 

@@ -1,5 +1,5 @@
 import type { Logger } from '@orrange/logger';
-import { dueItemsSweep, Sweeper } from '@orrange/runtime';
+import { dueItemsSweeper, type Sweeper } from '@orrange/runtime';
 import type { Registry } from 'prom-client';
 import { dueTradeIds } from '../data/trade.repository';
 import { expireTrade, type TradeDeps } from '../domain/trades.use-cases';
@@ -13,20 +13,15 @@ export const DUE_TRADES_PER_SWEEP_MAX = 100;
  * re-checks it, so replicas sweeping together, or a buyer paying at the last moment, never double anything.
  */
 export function paymentDeadlineSweeper(deps: TradeDeps, options: { intervalMs: number; logger: Logger; registry: Registry }): Sweeper {
-  return new Sweeper({
+  return dueItemsSweeper({
+    ...options,
     timer: 'payment-deadline',
-    intervalMs: options.intervalMs,
-    logger: options.logger,
-    registry: options.registry,
-    sweep: dueItemsSweep({
-      what: 'payment deadline',
-      due: (skipped) => dueTradeIds(deps.db, DUE_TRADES_PER_SWEEP_MAX, skipped),
-      fire: async (tradeId) => {
-        const cancelled = (await deps.db.transaction((tx) => expireTrade(tx, tradeId, deps), { retryable: true })) === 'cancelled';
-        if (cancelled) void deps.live?.tradeChangedById(tradeId);
-        return cancelled;
-      },
-      logger: options.logger,
-    }),
+    what: 'payment deadline',
+    due: (skipped) => dueTradeIds(deps.db, DUE_TRADES_PER_SWEEP_MAX, skipped),
+    fire: async (tradeId) => {
+      const cancelled = (await deps.db.transaction((tx) => expireTrade(tx, tradeId, deps), { retryable: true })) === 'cancelled';
+      if (cancelled) void deps.live?.tradeChangedById(tradeId);
+      return cancelled;
+    },
   });
 }
