@@ -26,28 +26,31 @@ export const configSchema = baseServiceSchema.extend({
 
 export type Config = z.infer<typeof configSchema>;
 
-const limitsSchema = configSchema.pick({ ORDERS_OPEN_MAX: true, TRADES_OPEN_AS_BUYER_MAX: true, BUYER_CANCELS_MAX: true, MERCHANT_ORDERS_OPEN_MAX: true, MERCHANT_TRADES_OPEN_MAX: true });
+const settingsSchema = configSchema.pick({
+  ORDERS_OPEN_MAX: true, TRADES_OPEN_AS_BUYER_MAX: true, BUYER_CANCELS_MAX: true, MERCHANT_ORDERS_OPEN_MAX: true, MERCHANT_TRADES_OPEN_MAX: true,
+  ORDER_EXPIRY_SWEEP_MS: true, MARKET_RULES_RELOAD_MS: true, MARKET_REFERENCE_REFRESH_MS: true,
+});
 
-/** The market rules cache's timings, from a config the runtime holds. */
-export function marketRulesTimingOf(config: object): { reloadMs: number; medianMs: number } {
-  const c = configSchema.pick({ MARKET_RULES_RELOAD_MS: true, MARKET_REFERENCE_REFRESH_MS: true }).parse(config);
-  return { reloadMs: c.MARKET_RULES_RELOAD_MS, medianMs: c.MARKET_REFERENCE_REFRESH_MS };
+/** The order book's own settings: the abuse limits, the market rules cache's timings and the expiry sweep's interval. */
+export interface OrderBookSettings {
+  limits: Limits;
+  marketRules: { reloadMs: number; medianMs: number };
+  expirySweepMs: number;
 }
 
-/** How often the expiry sweeper runs, from a config the runtime holds. */
-export function expirySweepMsOf(config: object): number {
-  return configSchema.pick({ ORDER_EXPIRY_SWEEP_MS: true }).parse(config).ORDER_EXPIRY_SWEEP_MS;
-}
-
-/** The abuse limits of a config the runtime holds (read once at boot: the runtime keeps the parsed object it was given). */
-export function limitsOf(config: object): Limits {
-  const c = limitsSchema.parse(config);
+/** The order book's settings of a config the runtime holds (read once at boot: the runtime keeps the parsed object it was given). */
+export function settingsOf(config: object): OrderBookSettings {
+  const c = settingsSchema.parse(config);
   return {
-    ordersOpenMax: c.ORDERS_OPEN_MAX,
-    merchantOrdersOpenMax: c.MERCHANT_ORDERS_OPEN_MAX,
-    tradesOpenAsBuyerMax: c.TRADES_OPEN_AS_BUYER_MAX,
-    merchantTradesOpenMax: c.MERCHANT_TRADES_OPEN_MAX,
-    buyerCancelsMax: c.BUYER_CANCELS_MAX,
+    limits: {
+      ordersOpenMax: c.ORDERS_OPEN_MAX,
+      merchantOrdersOpenMax: c.MERCHANT_ORDERS_OPEN_MAX,
+      tradesOpenAsBuyerMax: c.TRADES_OPEN_AS_BUYER_MAX,
+      merchantTradesOpenMax: c.MERCHANT_TRADES_OPEN_MAX,
+      buyerCancelsMax: c.BUYER_CANCELS_MAX,
+    },
+    marketRules: { reloadMs: c.MARKET_RULES_RELOAD_MS, medianMs: c.MARKET_REFERENCE_REFRESH_MS },
+    expirySweepMs: c.ORDER_EXPIRY_SWEEP_MS,
   };
 }
 

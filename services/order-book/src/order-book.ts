@@ -1,6 +1,6 @@
 import { Counter } from 'prom-client';
 import type { Runtime, Sweeper } from '@orrange/runtime';
-import { expirySweepMsOf, limitsOf, marketRulesTimingOf } from './config';
+import { settingsOf } from './config';
 import { MarketRulesCache } from './domain/market-rules-cache';
 import { orderExpirySweeper } from './domain/expiry-sweeper';
 import { BookCache } from './data/book-cache';
@@ -21,16 +21,17 @@ export function orderBookOf(runtime: Runtime): OrderBook {
   let book = built.get(runtime);
   if (!book) {
     const bookCache = new BookCache({ db: runtime.db, redis: runtime.redis, prefix: runtime.config.REDIS_PREFIX, logger: runtime.logger });
+    const settings = settingsOf(runtime.config);
     const tradesOpened = new Counter({ name: 'trades_opened_total', help: 'Trades opened with their escrow locked, in this service\'s transactions', labelNames: ['asset'], registers: [runtime.registry] });
     const deps: OrderBookDeps = {
       db: runtime.db,
       bookChanged: (asset, fiatCurrency, sequence) => bookCache.changed(asset, fiatCurrency, sequence),
       tradesOpened: (asset, count) => tradesOpened.inc({ asset }, count),
       batcher: new MarketBatcher(() => deps),
-      limits: limitsOf(runtime.config),
-      markets: new MarketRulesCache({ db: runtime.db, logger: runtime.logger, ...marketRulesTimingOf(runtime.config) }),
+      limits: settings.limits,
+      markets: new MarketRulesCache({ db: runtime.db, logger: runtime.logger, ...settings.marketRules }),
     };
-    const expiry = orderExpirySweeper(deps, { intervalMs: expirySweepMsOf(runtime.config), logger: runtime.logger, registry: runtime.registry });
+    const expiry = orderExpirySweeper(deps, { intervalMs: settings.expirySweepMs, logger: runtime.logger, registry: runtime.registry });
     book = { bookCache, deps, expiry };
     built.set(runtime, book);
   }
