@@ -7,13 +7,13 @@ export interface StatsRow {
   disputesLost: number;
   feedbackPositive: number;
   feedbackNegative: number;
-  distinctCounterparties?: number;
-  paySecondsSum?: number;
-  paysCounted?: number;
-  releaseSecondsSum?: number;
-  releasesCounted?: number;
-  completed30d?: number;
-  cancelled30d?: number;
+  distinctCounterparties: number;
+  paySecondsSum: number;
+  paysCounted: number;
+  releaseSecondsSum: number;
+  releasesCounted: number;
+  completed30d: number;
+  cancelled30d: number;
 }
 
 export interface PublicStats {
@@ -40,7 +40,7 @@ export function countsForReputation(fiatCurrency: FiatCurrency, fiatAmount: stri
   return isPositiveDecimal(fiatAmount, FIAT_SCALE) && toUnits(fiatAmount, FIAT_SCALE) >= minimum;
 }
 
-const average = (sum = 0, count = 0) => (count > 0 ? Math.floor(sum / count) : null);
+const average = (sum: number, count: number) => (count > 0 ? Math.floor(sum / count) : null);
 
 const RATE_PLACES = 4;
 const RATE_SCALE = 10n ** BigInt(RATE_PLACES);
@@ -52,18 +52,24 @@ export function completionRate(completed: number, cancelled: number): string | n
   return fromUnits((BigInt(completed) * RATE_SCALE) / total, RATE_PLACES);
 }
 
+/** A user without a stats row: nothing counted yet. */
+const NO_STATS: StatsRow = {
+  tradesCompleted: 0, tradesCancelled: 0, disputesLost: 0, feedbackPositive: 0, feedbackNegative: 0,
+  distinctCounterparties: 0, paySecondsSum: 0, paysCounted: 0, releaseSecondsSum: 0, releasesCounted: 0, completed30d: 0, cancelled30d: 0,
+};
+
 export function publicStats(row: StatsRow | undefined): PublicStats {
-  const s = row ?? { tradesCompleted: 0, tradesCancelled: 0, disputesLost: 0, feedbackPositive: 0, feedbackNegative: 0 };
+  const s = row ?? NO_STATS;
   return {
     tradesCompleted: s.tradesCompleted,
     completionRate: completionRate(s.tradesCompleted, s.tradesCancelled),
     disputesLost: s.disputesLost,
     feedbackPositive: s.feedbackPositive,
     feedbackNegative: s.feedbackNegative,
-    distinctCounterparties: s.distinctCounterparties ?? 0,
+    distinctCounterparties: s.distinctCounterparties,
     avgPaySeconds: average(s.paySecondsSum, s.paysCounted),
     avgReleaseSeconds: average(s.releaseSecondsSum, s.releasesCounted),
-    completionRate30d: completionRate(s.completed30d ?? 0, s.cancelled30d ?? 0),
+    completionRate30d: completionRate(s.completed30d, s.cancelled30d),
   };
 }
 
