@@ -2,8 +2,8 @@ import type { Logger } from '@orrange/logger';
 import { dueItemsSweeper, type Sweeper } from '@orrange/runtime';
 import type { Registry } from 'prom-client';
 import { dueExpiredOrderIds } from '../data/order.repository';
-import { expireOrder } from './expire-order.use-case';
-import type { OrderBookDeps } from './order-book.deps';
+import { expireOrder } from '../domain/expire-order.use-case';
+import type { OrderBookDeps } from '../domain/order-book.deps';
 
 /** How many due orders one sweep expires (each in its own transaction); a full batch sweeps again at once. */
 export const DUE_ORDERS_PER_SWEEP_MAX = 100;
