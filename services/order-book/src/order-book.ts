@@ -1,7 +1,7 @@
 import { Counter } from 'prom-client';
 import type { Runtime, Sweeper } from '@orrange/runtime';
 import { settingsOf } from './config';
-import { MarketRulesCache } from './domain/market-rules-cache';
+import { MarketRulesCache } from './data/market-rules-cache';
 import { orderExpirySweeper } from './messaging/expiry-sweeper';
 import { BookCache } from './data/book-cache';
 import type { OrderBookDeps } from './domain/order-book.deps';

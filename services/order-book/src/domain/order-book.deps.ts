@@ -1,7 +1,7 @@
 import type { Database } from '@orrange/db';
 import type { Asset, FiatCurrency } from '@orrange/money';
 import type { Limits } from './limits';
-import type { MarketRulesCache } from './market-rules-cache';
+import type { MarketRulesCache } from '../data/market-rules-cache';
 import type { OrderBatcher } from './order-batcher';
 
 /** What the order-book use cases need from the outside world; built once per runtime (see src/order-book.ts). */

@@ -1,8 +1,8 @@
 import type { Database } from '@orrange/db';
 import type { Logger } from '@orrange/logger';
 import type { Asset, FiatCurrency } from '@orrange/money';
-import { listMarketRules, refreshTradesReference } from '../data/market.repository';
-import type { MarketRules } from './market-rules';
+import { listMarketRules, refreshTradesReference } from './market.repository';
+import type { MarketRules } from '../domain/market-rules';
 
 /**
  * Every market's rules in memory, so that a placement checks its price band and minimum without a statement: read
