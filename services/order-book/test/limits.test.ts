@@ -69,6 +69,19 @@ describe('abuse limits on the order path', () => {
       expect(await sql("SELECT count(*)::int AS n FROM orders WHERE user_id = 'lim-burst'")).toEqual([{ n: 3 }]);
     });
 
+    it('when one account races orders across markets at the limit, then exactly the limit of them is placed', async () => {
+      // Different markets run in parallel transactions: the count is checked where each order is counted, not by a lock.
+      const markets = ['USD', 'EUR', 'GBP', 'NGN', 'INR', 'BRL'];
+      for (let round = 0; round < 3; round++) {
+        const user = `lim-markets-${round}`;
+        const results = await Promise.all(markets.map((fiatCurrency) => t.place(user, { price: '1.00', fiatCurrency })));
+        expect(results.map((r) => r.status).sort()).toEqual([201, 201, 201, 409, 409, 409]);
+        expect(results.filter((r) => r.status === 409).every((r) => r.body.code === 'ORDER.LIMIT_REACHED')).toBe(true);
+        expect(await sql('SELECT count(*)::int AS n FROM orders WHERE user_id = $1', [user])).toEqual([{ n: 3 }]);
+        expect(await sql('SELECT open_orders FROM user_order_counts WHERE user_id = $1', [user])).toEqual([{ open_orders: 3 }]);
+      }
+    });
+
     it('when the account has the merchant role, then its own, higher limit applies', async () => {
       const place = (price: string) => request(app).post('/api/v1/orders').set(merchant('lim-merchant')).send({ side: 'BUY', asset: 'BTC', fiatCurrency: 'GBP', price, amount: '1', paymentMethods: ['SEPA'] });
       for (const price of ['1.00', '2.00', '3.00', '4.00', '5.00']) expect((await place(price)).status).toBe(201);

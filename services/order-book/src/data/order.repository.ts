@@ -161,15 +161,24 @@ export async function lockAndLoadCandidates(tx: SqlExecutor, q: CandidateQuery, 
 }
 
 /**
- * The first statement of a placement, sent with the market lock and the candidate read: locks the owners' rows of
- * user_order_counts (in user order; created at their first order) and admits, in arrival order, each order whose
- * owner stays within their open-order limit (`ordersMax` per order, from their role). For a SELL batch it also places
+ * The first statement of a placement, sent with the market lock and the candidate read: reads the owners' rows of
+ * user_order_counts (created at their first order) and admits, in arrival order, each order whose owner stays within
+ * their open-order limit (`ordersMax` per order, from their role). The rows are not locked here: a lock held from this
+ * statement to the commit made every fill of a maker wait for whatever that maker was placing in another market
+ * (measured: at 200 orders/s over 8 markets, p99 1.2 s and 503s instead of 450 ms). The limit is kept exactly at the
+ * write instead: `caps` go into the transaction's settings, and the trigger that counts an inserted open order refuses
+ * one past its owner's cap with 40001, so a placement that raced another market's runs again and then reads the count
+ * that one committed. For a SELL batch it also places
  * the admitted orders' holds (trade-execution's place_sell_holds, `holdsJson` one per order, in order); for a BUY
  * batch it reads the buyers' standing with their rows locked (trade-execution's lock_buyer_standing), so that the
  * same buyer's orders in other markets wait for this transaction. One row:
  * `admitted` (boolean per order), `outcomes` (a LedgerOutcome per admitted SELL), `standing` (BUY: per buyer).
  */
-export function admissionStatement(orders: Array<{ userId: string; ordersMax: number }>, sells: { holdsJson: string } | { cancelsMax: number }): { sql: string; params: unknown[] } {
+export function admissionStatement(
+  orders: Array<{ userId: string; ordersMax: number }>,
+  sells: { holdsJson: string } | { cancelsMax: number },
+  caps: { ordersMax: number; merchantOrdersMax: number },
+): { sql: string; params: unknown[] } {
   const requests = JSON.stringify(orders.map((o) => ({ userId: o.userId, ordersMax: o.ordersMax })));
   const extra = 'holdsJson' in sells
     ? `${placeSellHoldsExpression('(SELECT jsonb_agg($2::jsonb -> (r.n - 1)::int ORDER BY r.n) FROM ranked r WHERE r.admitted)')} AS outcomes`
@@ -179,14 +188,15 @@ export function admissionStatement(orders: Array<{ userId: string; ordersMax: nu
     sql: `WITH req AS (SELECT e.doc, e.n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(doc, n)),
        users AS (SELECT DISTINCT doc->>'userId' AS user_id FROM req),
        created AS (INSERT INTO user_order_counts (user_id) SELECT user_id FROM users ORDER BY 1 ON CONFLICT DO NOTHING RETURNING user_id, open_orders),
-       locked AS (SELECT c.user_id, c.open_orders FROM user_order_counts c WHERE c.user_id IN (SELECT user_id FROM users) ORDER BY c.user_id FOR UPDATE),
-       counts AS (SELECT user_id, open_orders FROM locked UNION ALL SELECT user_id, open_orders FROM created),
+       existing AS (SELECT c.user_id, c.open_orders FROM user_order_counts c WHERE c.user_id IN (SELECT user_id FROM users)),
+       counts AS (SELECT user_id, open_orders FROM existing UNION ALL SELECT user_id, open_orders FROM created),
        ranked AS (
          SELECT r.n, coalesce((SELECT max(c.open_orders) FROM counts c WHERE c.user_id = r.doc->>'userId'), 0)
                 + row_number() OVER (PARTITION BY r.doc->>'userId' ORDER BY r.n) <= (r.doc->>'ordersMax')::int AS admitted
          FROM req r)
-     SELECT (SELECT array_agg(r.admitted ORDER BY r.n) FROM ranked r) AS admitted, ${extra}`,
-    params: [requests, 'holdsJson' in sells ? sells.holdsJson : sells.cancelsMax],
+     SELECT (SELECT array_agg(r.admitted ORDER BY r.n) FROM ranked r) AS admitted, ${extra},
+       set_config('orrange.orders_open_max', $3::text, true) AS orders_cap, set_config('orrange.merchant_orders_open_max', $4::text, true) AS merchant_orders_cap`,
+    params: [requests, 'holdsJson' in sells ? sells.holdsJson : sells.cancelsMax, caps.ordersMax, caps.merchantOrdersMax],
   };
 }
 

@@ -60,7 +60,7 @@ class KeysTaken extends Error {
 
 /**
  * One transaction for a batch of one side of one market. The first round trip takes the market lock, claims the
- * requests' Idempotency-Keys, admits the orders within their owners' open-order limits (locking their counts) and
+ * requests' Idempotency-Keys, admits the orders within their owners' open-order limits (kept exactly at the write, see admissionStatement) and
  * places the holds of the admitted SELL orders, or reads the BUY orders' buyers' standing, and reads the first
  * candidates; the orders whose key, slot, hold and standing are theirs are then matched (matchInRounds), the last
  * write going with the COMMIT and the success answers: two round trips for most batches.
@@ -72,6 +72,7 @@ async function placeBatch(tx: Tx, batch: Incoming[], limits: Limits): Promise<{ 
   const admission = admissionStatement(
     orders.map((o) => ({ userId: o.userId, ordersMax: ordersOpenMax(limits, o.merchant) })),
     sells ? { holdsJson: sellHoldsJson(orders.map((o) => ({ orderId: o.id, userId: o.userId, asset: o.asset, amount: formatAmount(o.asset, o.amount) }))) } : { cancelsMax: limits.buyerCancelsMax },
+    { ordersMax: limits.ordersOpenMax, merchantOrdersMax: limits.merchantOrdersOpenMax },
   );
   const ahead = [...(claims.length > 0 ? [claimKeysStatement(claims)] : []), admission];
   const buyerLimits = buyerLimitsOf(limits);
