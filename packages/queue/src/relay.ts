@@ -28,12 +28,13 @@ export interface RelayOptions {
   lingerMs?: number;
   /** Confirmed rows published longer ago than this are deleted (unconfirmed ones stay for the redelivery sweep). */
   retentionMs?: number;
-  /**
-   * Called with each batch once it is on the queues (e.g. the live updates a service derives from its events).
-   * It must not throw and is not awaited: the relay's pace never depends on it.
-   */
-  onPublished?: (rows: readonly OutboxRow[]) => void;
 }
+
+/**
+ * Sees each batch once it is on the queues (e.g. the live updates a service derives from its events). It must not
+ * throw and is not awaited: the relay's pace never depends on it.
+ */
+export type PublishedListener = (rows: readonly OutboxRow[]) => void;
 
 const BATCH_SIZE_DEFAULT = 200;
 const POLL_INTERVAL_MS_DEFAULT = 200;
@@ -86,6 +87,7 @@ export class OutboxRelay {
   private readonly published: Counter | undefined;
   /** Ids published to BullMQ but not yet marked: the next claim statement marks them. */
   private unmarked: string[] = [];
+  private listener: PublishedListener | undefined;
 
   constructor(private readonly options: RelayOptions) {
     this.batchSize = options.batchSize ?? BATCH_SIZE_DEFAULT;
@@ -104,6 +106,14 @@ export class OutboxRelay {
         },
       });
     }
+  }
+
+  /**
+   * Hands every published batch to `listener` from now on. Set after construction, by whoever builds the listener
+   * from the service around the relay (it needs the service's database and live publisher, which the relay comes with).
+   */
+  onPublished(listener: PublishedListener): void {
+    this.listener = listener;
   }
 
   start(): void {
@@ -201,7 +211,7 @@ export class OutboxRelay {
     }
     this.unmarked = rows.map((r) => r.id);
     for (const row of rows) this.published?.inc({ type: row.type });
-    this.options.onPublished?.(rows);
+    this.listener?.(rows);
     return rows.length;
   }
 

@@ -5,7 +5,7 @@ import { redisTlsOptions, type BaseServiceConfig } from '@orrange/config';
 import { Database } from '@orrange/db';
 import { createRegistry, runService, type HealthCheck } from '@orrange/http';
 import { createLogger, type Logger } from '@orrange/logger';
-import { createRedis, EventConsumer, OutboxRedelivery, OutboxRelay, type RelayOptions, type BulkEventHandlers, type ConsumerOptions, type EventHandlers, type ServiceName } from '@orrange/queue';
+import { createRedis, EventConsumer, OutboxRedelivery, OutboxRelay, type BulkEventHandlers, type ConsumerOptions, type EventHandlers, type ServiceName } from '@orrange/queue';
 import { LivePublisher } from './live-events';
 import { Sweeper } from './sweeper';
 
@@ -14,16 +14,16 @@ export interface RuntimeOptions {
   /** The Postgres schema the service owns. */
   schema: string;
   config: BaseServiceConfig;
-  /** Event handlers of the service's queue; none means the service consumes nothing. */
-  handlers?: EventHandlers;
+  logger?: Logger;
+}
+
+/** How the service's consumer applies what its handlers do not say themselves. */
+export interface ConsumeOptions {
   /** Event types applied in bulk (see ConsumerOptions.bulkHandlers). */
   bulkHandlers?: BulkEventHandlers;
-  consumerConcurrency?: number;
+  concurrency?: number;
   /** Events applied in groups, one transaction per group (see ConsumerOptions.batchKey). */
-  consumerBatchKey?: ConsumerOptions['batchKey'];
-  logger?: Logger;
-  /** Sees each batch the outbox relay published (see RelayOptions.onPublished). */
-  onOutboxPublished?: RelayOptions['onPublished'];
+  batchKey?: ConsumerOptions['batchKey'];
 }
 
 /**
@@ -43,7 +43,14 @@ export interface Runtime {
   relay: OutboxRelay;
   /** Publishes again the events their consumers have not confirmed within OUTBOX_REDELIVER_MS. */
   redelivery: OutboxRedelivery;
-  consumer: EventConsumer | undefined;
+  /** The service's event consumer, once consume() built it; a service that never calls it consumes nothing. */
+  readonly consumer: EventConsumer | undefined;
+  /**
+   * Builds the consumer of the service's queue over this runtime. Called once, before start(), by the service's
+   * composition once the handlers' own dependencies (which need the runtime's database, live publisher, metrics
+   * registry) exist, so no handler has to reach for a runtime that does not exist yet.
+   */
+  consume(handlers: EventHandlers, options?: ConsumeOptions): EventConsumer;
   /**
    * Sweepers started by start() and stopped first by close(): the runtime's redelivery sweep, and any a service
    * adds before start() (its timers, e.g. the dispute service's evidence windows).
@@ -81,13 +88,12 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const redis = createRedis(config.REDIS_URL, redisTls);
   redis.on('error', (error) => logger.warn('redis connection error', { error: error.message }));
   const live = new LivePublisher({ redis, prefix: config.REDIS_PREFIX, onError: (error) => logger.warn('live updates not written', { error: error.message }) });
-  const relay = new OutboxRelay({ db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry, onPublished: options.onOutboxPublished });
+  const relay = new OutboxRelay({ db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry });
   const redelivery = new OutboxRedelivery({ db, relay, logger, registry, redeliverAfterMs: config.OUTBOX_REDELIVER_MS });
   // Not a timer: republished events are counted by events_republished_total, so no registry for timers_fired_total.
   const sweepers = [new Sweeper({ timer: 'outbox-redelivery', intervalMs: redelivery.sweepIntervalMs, sweep: () => redelivery.sweep(), logger })];
-  const consumer = options.handlers || options.bulkHandlers
-    ? new EventConsumer({ service, db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry, handlers: options.handlers ?? {}, bulkHandlers: options.bulkHandlers, concurrency: options.consumerConcurrency, batchKey: options.consumerBatchKey, lockDurationMs: config.QUEUE_STALL_MS, stalledIntervalMs: config.QUEUE_STALL_MS, onApplied: () => relay.kick() })
-    : undefined;
+  let consumer: EventConsumer | undefined;
+  let started = false;
 
   const checks: Record<string, HealthCheck> = {
     database: () => {
@@ -109,8 +115,21 @@ export function createRuntime(options: RuntimeOptions): Runtime {
 
   let closed = false;
   return {
-    service, config, logger, registry, db, redis, live, relay, redelivery, consumer, sweepers, checks,
+    service, config, logger, registry, db, redis, live, relay, redelivery, sweepers, checks,
+    get consumer() {
+      return consumer;
+    },
+    consume(handlers, { bulkHandlers, concurrency, batchKey } = {}) {
+      // A second consumer would take jobs from the same queue with other handlers; one started late would miss start().
+      if (consumer || started) throw new Error(`${service}: consume() is called once, before start()`);
+      consumer = new EventConsumer({
+        service, db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry, handlers, bulkHandlers, concurrency, batchKey,
+        lockDurationMs: config.QUEUE_STALL_MS, stalledIntervalMs: config.QUEUE_STALL_MS, onApplied: () => relay.kick(),
+      });
+      return consumer;
+    },
     start() {
+      started = true;
       relay.start();
       consumer?.start();
       for (const sweeper of sweepers) sweeper.start();
@@ -130,21 +149,32 @@ export function createRuntime(options: RuntimeOptions): Runtime {
 }
 
 /**
- * Composition root helper: check the database, start background work (the runtime's, or `start` for a service
- * with more of its own), listen, shut down on SIGTERM.
+ * What each service's `src/composition.ts` builds with its `createXService(config, overrides)`, for index.ts and the
+ * test harness alike: the runtime (with the consumer and sweepers the service gave it) and the way to start and stop
+ * everything, so that tests run the wiring production runs.
  */
-export async function serve(runtime: Runtime, app: Express, port: number, extraClosers: Array<() => Promise<unknown>> = [], start: () => Promise<void> | void = () => runtime.start()): Promise<void> {
+export interface Service {
+  runtime: Runtime;
+  /** Starts the background work: the runtime's (relay, consumer, sweepers) and any of the service's own. */
+  start(): Promise<void>;
+  /** Stops what start() started and closes the runtime. */
+  close(): Promise<void>;
+}
+
+/** Composition root helper: check the database, start the service's background work, listen, shut down on SIGTERM. */
+export async function serve(service: Service, app: Express, port: number): Promise<void> {
+  const { runtime } = service;
   const health = await runtime.db.checkNow();
   if (health.status === 'down') {
     runtime.logger.error('database unreachable at boot; retrying in the background', { error: health.primary.error });
   }
-  await start();
+  await service.start();
   await runService({
     app,
     port,
     host: runtime.config.HOST,
     logger: runtime.logger,
-    closers: [...extraClosers, () => runtime.close()],
+    closers: [() => service.close()],
     shutdownTimeoutMs: runtime.config.SHUTDOWN_TIMEOUT_MS,
   });
 }

@@ -1,13 +1,13 @@
 import { serve } from '@orrange/runtime';
 import { createApp } from './app';
+import { createDisputeService } from './composition';
 import { readConfig } from './config';
-import { createDisputeService } from './service';
 
-/** Composition root: config → runtime (db, redis, outbox relay, consumer) → app → listen → graceful shutdown. */
+/** Composition root: config → the service (runtime, consumer, timer sweepers) → app → listen → graceful shutdown. */
 async function main(): Promise<void> {
   const config = readConfig();
   const service = createDisputeService(config);
-  await serve(service.runtime, createApp(service), config.PORT);
+  await serve(service, createApp(service), config.PORT);
 }
 
 main().catch((error: unknown) => {

@@ -4,9 +4,9 @@ import { createLogger } from '@orrange/logger';
 import type { Runtime } from '@orrange/runtime';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@orrange/testing';
 import { createApp } from '../src/app';
+import { createDisputeService } from '../src/composition';
 import { readConfig, SCHEMA } from '../src/config';
 import type { DisputeDeps } from '../src/domain/dispute.use-cases';
-import { createDisputeService } from '../src/service';
 
 export interface Harness {
   runtime: Runtime;
@@ -30,7 +30,7 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
     testDb,
     testRedis,
     async close() {
-      await service.runtime.close();
+      await service.close();
       await testRedis.cleanup();
       await testDb.drop();
     },

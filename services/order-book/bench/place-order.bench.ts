@@ -5,7 +5,6 @@ import pg from 'pg';
 import request from 'supertest';
 import { placeSellHoldsCall } from '@orrange/queue';
 import { createApp } from '../src/app';
-import { orderBookOf } from '../src/order-book';
 import { createHarness, type Harness } from '../test/harness';
 import { actors } from '../test/helpers';
 
@@ -62,7 +61,7 @@ describe('order-book bench', () => {
   afterAll(() => harness.close());
 
   it('counts round trips of the place-order paths', async () => {
-    const app = createApp({ runtime: harness.runtime });
+    const app = createApp(harness);
     const t = actors(harness.runtime, app);
     await t.placeFundedSell('rt-maker', { fiatCurrency: 'GBP', price: '100.00', amount: '5' });
     // Deposits go before the counting starts: a SELL is placed only if its seller's balance covers it.
@@ -93,7 +92,7 @@ describe('order-book bench', () => {
   });
 
   it(`places ${RATE_PER_S}/s for ${DURATION_S} s with ${BOOK_READS_PER_S} book reads/s`, async () => {
-    const app = createApp({ runtime: harness.runtime });
+    const app = createApp(harness);
     const t = actors(harness.runtime, app);
     // A resting book of asks to cross: 500 funded SELL orders 100.00–104.99 in each of 8 markets.
     await harness.runtime.db.query(
@@ -105,7 +104,7 @@ describe('order-book bench', () => {
     const asks = await harness.runtime.db.query<{ id: string; user_id: string }>("SELECT id, user_id FROM orders WHERE user_id LIKE 'seed-%'");
     const holds = placeSellHoldsCall(asks.map((a) => ({ orderId: a.id, userId: a.user_id, asset: 'BTC', amount: '1' })));
     await harness.runtime.db.query(holds.sql, holds.params);
-    if (process.env.BENCH_NO_REFRESH) orderBookOf(harness.runtime).deps.bookChanged = () => undefined;
+    if (process.env.BENCH_NO_REFRESH) harness.deps.bookChanged = () => undefined;
     const server = http.createServer(app).listen(0);
     const port = (server.address() as AddressInfo).port;
     const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });

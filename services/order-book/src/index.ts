@@ -1,26 +1,16 @@
-import { createRuntime, serve } from '@orrange/runtime';
+import { serve } from '@orrange/runtime';
 import { createApp } from './app';
-import { readConfig, SCHEMA } from './config';
-import { orderBookOf } from './order-book';
+import { createOrderBookService } from './composition';
+import { readConfig } from './config';
 
 /**
- * Composition root: config → runtime (db, redis, outbox relay) → app → listen → graceful shutdown, and the order
- * expiry sweeper and the market rules' refresh. The order book consumes no queue: holds and trades are opened inside its own transactions
- * (trade-execution's SQL functions).
+ * Composition root: config → the service (runtime, order expiry sweeper, market rules' refresh) → app → listen →
+ * graceful shutdown.
  */
 async function main(): Promise<void> {
   const config = readConfig();
-  const runtime = createRuntime({ service: 'order-book', schema: SCHEMA, config });
-  const { expiry, deps } = orderBookOf(runtime);
-  const stop = async () => {
-    deps.markets.stop();
-    await expiry.stop();
-  };
-  await serve(runtime, createApp({ runtime }), config.PORT, [stop], () => {
-    runtime.start();
-    expiry.start();
-    deps.markets.start();
-  });
+  const service = createOrderBookService(config);
+  await serve(service, createApp(service), config.PORT);
 }
 
 main().catch((error: unknown) => {

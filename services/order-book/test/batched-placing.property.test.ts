@@ -4,14 +4,13 @@ import type { Express } from 'express';
 import fc from 'fast-check';
 import { AppError } from '@orrange/http';
 import { ASSET_SCALES, fromUnits, FIAT_CURRENCIES, type Asset, type FiatCurrency } from '@orrange/money';
-import type { Runtime } from '@orrange/runtime';
+import type { OrderBookService } from '../src/composition';
 import { createApp } from '../src/app';
 import type { Placed } from '../src/domain/match-batch';
 import { fillBetween, FILLS_PER_ORDER_MAX, matchOrder, type MatchableOrder } from '../src/domain/matching-engine';
 import { statusForRemaining, type OrderStatus, type Side } from '../src/domain/order';
 import type { OrderBookDeps } from '../src/domain/order-book.deps';
 import { CONTINUATIONS_MAX, placeOrder, type PlaceOrderInput } from '../src/domain/place-order.use-case';
-import { orderBookOf } from '../src/order-book';
 import { createHarness, type Harness } from './harness';
 import { actors, bookInvariantViolations, deposit } from './helpers';
 
@@ -117,7 +116,7 @@ const refusal = (r: Result) => (r.refused instanceof AppError ? `${r.refused.sta
 
 describe('orders placed together in batches against a one-at-a-time model', () => {
   let harness: Harness;
-  let replica: Runtime;
+  let replica: OrderBookService;
   let apps: Express[];
   let books: OrderBookDeps[];
   let t: ReturnType<typeof actors>;
@@ -126,8 +125,8 @@ describe('orders placed together in batches against a one-at-a-time model', () =
   beforeAll(async () => {
     harness = await createHarness({ DB_POOL_MAX: '8' });
     replica = harness.replica();
-    apps = [createApp({ runtime: harness.runtime }), createApp({ runtime: replica })];
-    books = [orderBookOf(harness.runtime).deps, orderBookOf(replica).deps];
+    apps = [createApp(harness), createApp(replica)];
+    books = [harness.deps, replica.deps];
     t = actors(harness.runtime, apps[0]!);
   });
 

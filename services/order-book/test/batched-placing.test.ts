@@ -5,7 +5,6 @@ import { openTradesExpression, tradeOpeningsJson } from '@orrange/queue';
 import type { Placed } from '../src/domain/match-batch';
 import type { OrderBookDeps } from '../src/domain/order-book.deps';
 import { MarketBatcher, placeOrder, type PlaceOrderInput } from '../src/domain/place-order.use-case';
-import { orderBookOf } from '../src/order-book';
 import { createHarness, type Harness } from './harness';
 import { bookInvariantViolations, deposit, ledgerBalance } from './helpers';
 
@@ -26,7 +25,7 @@ describe('orders placed together in batches', () => {
 
   beforeAll(async () => {
     harness = await createHarness();
-    deps = orderBookOf(harness.runtime).deps;
+    deps = harness.deps;
   });
 
   afterAll(() => harness.close());

@@ -1,6 +1,5 @@
 import request from 'supertest';
 import type { Express } from 'express';
-import { orderBookOf } from '../src/order-book';
 import { createAppHarness, type Harness } from './harness';
 import { bookInvariantViolations, ledgerBalance, type Actors } from './helpers';
 
@@ -123,7 +122,7 @@ describe('editing, pausing and expiring orders', () => {
       await t.fund('ex-s', 'BTC', '1');
       const ask = (await t.place('ex-s', { side: 'SELL', fiatCurrency: 'ZAR', expiresAt: inAnHour })).body.order;
       expect(ask.expiresAt).toBe(inAnHour);
-      const { expiry } = orderBookOf(harness.runtime);
+      const { expiry } = harness;
       expect(await expiry.sweepNow()).toBe(0);
       await sql("UPDATE orders SET expires_at = now() - interval '1 second' WHERE id = $1", [ask.id]);
       expect(await expiry.sweepNow()).toBe(1);

@@ -1,23 +1,21 @@
 import path from 'node:path';
 import { serviceInfo } from '@orrange/config';
 import { createLogger } from '@orrange/logger';
-import { createRuntime, type Runtime } from '@orrange/runtime';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@orrange/testing';
 import type { Express } from 'express';
 import { createApp } from '../src/app';
+import { createOrderBookService, type OrderBookService } from '../src/composition';
 import { readConfig, SCHEMA } from '../src/config';
 import { actors, type Actors } from './helpers';
 
 /** The schema of trade-execution, whose ledger the tests fund and read. */
 export const TRADE_SCHEMA = serviceInfo('trade-execution').schema;
 
-export interface Harness {
-  runtime: Runtime;
+export interface Harness extends OrderBookService {
   testDb: TestDatabase;
   testRedis: TestRedis;
   /** Another replica of the service on the same database and Redis prefix (closed by `close`). */
-  replica(): Runtime;
-  close(): Promise<void>;
+  replica(): OrderBookService;
 }
 
 /**
@@ -25,7 +23,7 @@ export interface Harness {
  */
 const NO_LIMITS = { ORDERS_OPEN_MAX: '1000000', TRADES_OPEN_AS_BUYER_MAX: '1000000', MERCHANT_ORDERS_OPEN_MAX: '1000000', MERCHANT_TRADES_OPEN_MAX: '1000000' };
 
-/** A runtime on a fresh migrated database and a private Redis prefix; `close` removes both. */
+/** The service (its background work not started) on a fresh migrated database and a private Redis prefix; `close` removes both. */
 export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<Harness> {
   // trade-execution's schema too: order-book's transactions call its SQL functions (place_sell_holds, open_trades), and
   // the user service's, whose payment_method_snapshots open_trades calls (and payment_method_types the routes do).
@@ -36,14 +34,12 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
   ]);
   const testRedis = await createTestRedis();
   const config = readConfig({ DATABASE_URL: testDb.url, REDIS_URL: testRedis.url, REDIS_PREFIX: testRedis.prefix, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', DB_HEALTH_INTERVAL_MS: '0', NODE_ENV: 'test', ...NO_LIMITS, ...overrides });
-  const build = (): Runtime => {
-    return createRuntime({ service: 'order-book', schema: SCHEMA, config, logger: createLogger('order-book', (process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent') });
-  };
-  const runtime = build();
-  const replicas: Runtime[] = [];
-  await runtime.db.checkNow();
+  const build = () => createOrderBookService(config, { logger: createLogger('order-book', (process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent') });
+  const service = build();
+  const replicas: OrderBookService[] = [];
+  await service.runtime.db.checkNow();
   return {
-    runtime,
+    ...service,
     testDb,
     testRedis,
     replica() {
@@ -53,7 +49,7 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
     },
     async close() {
       for (const replica of replicas) await replica.close();
-      await runtime.close();
+      await service.close();
       await testRedis.cleanup();
       await testDb.drop();
     },
@@ -63,6 +59,6 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
 /** A harness with the app over its runtime and the actors that drive it: where a component suite starts. */
 export async function createAppHarness(overrides: NodeJS.ProcessEnv = {}): Promise<{ harness: Harness; app: Express; t: Actors }> {
   const harness = await createHarness(overrides);
-  const app = createApp({ runtime: harness.runtime });
+  const app = createApp(harness);
   return { harness, app, t: actors(harness.runtime, app) };
 }

@@ -1,7 +1,6 @@
 import request from 'supertest';
 import type { Express } from 'express';
 import { IDENTITY_HEADER, signIdentity, type Role } from '@orrange/http';
-import { orderBookOf } from '../src/order-book';
 import { createAppHarness, type Harness } from './harness';
 import type { Actors } from './helpers';
 
@@ -60,7 +59,7 @@ describe('market rules', () => {
       await t.placeFundedSell(`med-s${i}`, { fiatCurrency: 'NGN', price, amount: '0.1' });
       expect((await t.place(`med-b${i}`, { fiatCurrency: 'NGN', price, amount: '0.1' })).body.fills).toHaveLength(1);
     }
-    await orderBookOf(harness.runtime).deps.markets.reload({ median: true });
+    await harness.deps.markets.reload({ median: true });
     expect(await market('BTC', 'NGN')).toMatchObject({ referencePrice: '110.00', referenceSource: 'trades' });
     expect((await t.place('med-x', { fiatCurrency: 'NGN', price: '140.00' })).body.code).toBe('ORDER.PRICE_OUT_OF_BAND');
     // An admin's price wins; cleared, the trades' median is back.

@@ -19,7 +19,7 @@ describe('two order-book replicas racing', () => {
 
   beforeAll(async () => {
     harness = await createHarness({ DB_POOL_MAX: '8' });
-    apps = [createApp({ runtime: harness.runtime }), createApp({ runtime: harness.replica() })];
+    apps = [createApp(harness), createApp(harness.replica())];
     t = actors(harness.runtime, apps[0]!);
   });
 

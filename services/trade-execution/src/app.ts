@@ -5,10 +5,10 @@ import { openapi } from './api/openapi';
 import { statsRouter } from './api/stats.routes';
 import { tradesRouter } from './api/trades.routes';
 import { walletRouter } from './api/wallet.routes';
-import type { TradeExecution } from './composition';
+import type { TradeExecutionService } from './composition';
 
 /** Builds the trade-execution service's express app. Never listens: index.ts does, and tests use supertest. */
-export function createApp(service: TradeExecution): Express {
+export function createApp(service: TradeExecutionService): Express {
   const { runtime } = service;
   return createServiceApp(
     { logger: runtime.logger, registry: runtime.registry, checks: runtime.checks, internalTokenSecret: runtime.config.INTERNAL_TOKEN_SECRET, openapi, rawBody: { paths: [CUSTODY_WEBHOOK_PATH], limit: WEBHOOK_BODY_LIMIT } },

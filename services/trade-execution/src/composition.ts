@@ -1,6 +1,6 @@
 import type { Logger } from '@orrange/logger';
 import { keyringFromConfig } from '@orrange/secrets';
-import { createRuntime, type Runtime, type Sweeper } from '@orrange/runtime';
+import { createRuntime, type Runtime, type Service, type Sweeper } from '@orrange/runtime';
 import { SCHEMA, type Config } from './config';
 import type { CustodyCallObserver, CustodyProvider } from './custody/custody-provider';
 import { simulatedChainReporter, withdrawalSender } from './custody/custody-sweepers';
@@ -15,8 +15,7 @@ import { createEventHandlers } from './messaging/event-handlers';
 import { LiveUpdates } from './messaging/live-updates';
 import { createBusinessMetrics, createCustodyMetrics } from './metrics';
 
-export interface TradeExecution {
-  runtime: Runtime;
+export interface TradeExecutionService extends Service {
   config: Config;
   deps: TradeDeps;
   custody: CustodyDeps;
@@ -26,9 +25,6 @@ export interface TradeExecution {
   withdrawals: Sweeper;
   /** The simulated provider's chain (reports broadcasts and confirmations); absent with the http provider. */
   simulatedChain?: Sweeper;
-  /** Background work: the runtime's relay and consumer, the sweepers; the ledger's settings saved first. */
-  start(): Promise<void>;
-  stop(): Promise<void>;
 }
 
 /** The configured custody provider (the simulated one with its chain, or the http one). */
@@ -43,19 +39,21 @@ function createCustodyProvider(config: Config, runtime: Runtime, observeCall: Cu
   });
 }
 
-/** Builds the runtime with this service's event handlers, and the dependencies of its use cases. */
-export function createTradeExecution(config: Config, options: { logger?: Logger; custodyProvider?: CustodyProvider } = {}): TradeExecution {
-  let deps: TradeDeps | undefined;
-  const runtime = createRuntime({
-    service: 'trade-execution', schema: SCHEMA, config, logger: options.logger, handlers: createEventHandlers(() => deps!),
-    onOutboxPublished: (rows) => deps?.live?.fromOutbox(rows),
-  });
+/**
+ * The trade-execution service: its runtime consuming the service's events, the live updates of what its outbox
+ * published, the dependencies of its use cases, and its sweepers (payment deadlines, withdrawals, the simulated
+ * chain) started and stopped with the runtime. index.ts and the test harness both build it here.
+ */
+export function createTradeExecutionService(config: Config, overrides: { logger?: Logger; custodyProvider?: CustodyProvider } = {}): TradeExecutionService {
+  const runtime = createRuntime({ service: 'trade-execution', schema: SCHEMA, config, logger: overrides.logger });
   const live = new LiveUpdates({ db: runtime.db, live: runtime.live, logger: runtime.logger });
-  deps = { db: runtime.db, feeBps: config.TRADE_FEE_BPS, metrics: createBusinessMetrics(runtime.registry, runtime.db), keyring: keyringFromConfig(config), live };
+  const deps: TradeDeps = { db: runtime.db, feeBps: config.TRADE_FEE_BPS, metrics: createBusinessMetrics(runtime.registry, runtime.db), keyring: keyringFromConfig(config), live };
+  runtime.consume(createEventHandlers(deps));
+  runtime.relay.onPublished((rows) => live.fromOutbox(rows));
   const deadlines = paymentDeadlineSweeper(deps, { intervalMs: config.TIMER_SWEEP_MS, logger: runtime.logger, registry: runtime.registry });
 
-  const custodyMetrics = createCustodyMetrics(runtime.registry, runtime.db, options.custodyProvider?.name ?? config.CUSTODY_PROVIDER);
-  const provider = options.custodyProvider ?? createCustodyProvider(config, runtime, custodyMetrics.observeCall);
+  const custodyMetrics = createCustodyMetrics(runtime.registry, runtime.db, overrides.custodyProvider?.name ?? config.CUSTODY_PROVIDER);
+  const provider = overrides.custodyProvider ?? createCustodyProvider(config, runtime, custodyMetrics.observeCall);
   const custody: CustodyDeps = {
     db: runtime.db,
     provider,
@@ -70,6 +68,7 @@ export function createTradeExecution(config: Config, options: { logger?: Logger;
   const withdrawals = withdrawalSender(custody, { ...sweeping, claimMs: sendClaimMs(config.CUSTODY_TIMEOUT_MS, config.CUSTODY_ATTEMPTS) });
   const chain = (provider as { chain?: SimulatedChain }).chain;
   const simulatedChain = chain && simulatedChainReporter(custody, chain, sweeping);
+  runtime.sweepers.push(deadlines, withdrawals, ...(simulatedChain ? [simulatedChain] : []));
   return {
     runtime,
     config,
@@ -85,12 +84,7 @@ export function createTradeExecution(config: Config, options: { logger?: Logger;
       await savePaymentMinute(runtime.db, config.PAYMENT_MINUTE_MS).catch((error: unknown) =>
         runtime.logger.warn('payment-window minute not saved', { error: error instanceof Error ? error.message : String(error) }));
       runtime.start();
-      deadlines.start();
-      withdrawals.start();
-      simulatedChain?.start();
     },
-    async stop() {
-      await Promise.all([deadlines.stop(), withdrawals.stop(), simulatedChain?.stop()]);
-    },
+    close: () => runtime.close(),
   };
 }

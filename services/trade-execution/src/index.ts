@@ -1,13 +1,13 @@
 import { serve } from '@orrange/runtime';
 import { createApp } from './app';
-import { createTradeExecution } from './composition';
+import { createTradeExecutionService } from './composition';
 import { readConfig } from './config';
 
-/** Composition root: config → runtime (db, redis, outbox relay, consumer) and sweepers → app → listen → graceful shutdown. */
+/** Composition root: config → the service (runtime, consumer, sweepers) → app → listen → graceful shutdown. */
 async function main(): Promise<void> {
   const config = readConfig();
-  const service = createTradeExecution(config);
-  await serve(service.runtime, createApp(service), config.PORT, [() => service.stop()], () => service.start());
+  const service = createTradeExecutionService(config);
+  await serve(service, createApp(service), config.PORT);
 }
 
 main().catch((error: unknown) => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { createLogger } from '@orrange/logger';
-import { createTradeExecution } from '../src/composition';
+import { createTradeExecutionService } from '../src/composition';
 import { DUE_TRADES_PER_SWEEP_MAX } from '../src/messaging/deadline-sweeper';
 import { balance, expireDeadline, fund, openTrade, openTrades, outboxOf, tradeOpening, verify } from './factories';
 import { createHarness, type Harness } from './harness';
@@ -56,7 +56,7 @@ describe('payment deadline sweeper', () => {
   });
 
   it('when two services on one database sweep at once, then each due trade is cancelled exactly once', async () => {
-    const replica = createTradeExecution(h.config, { logger: createLogger('trade-execution', 'silent') });
+    const replica = createTradeExecutionService(h.config, { logger: createLogger('trade-execution', 'silent') });
     try {
       const seller = `sweep-seller-${randomUUID().slice(0, 8)}`;
       await fund(h, seller, 'BTC', '1');
@@ -75,8 +75,7 @@ describe('payment deadline sweeper', () => {
       expect(await balance(h, seller, 'BTC')).toMatchObject({ available: '1.00000000', inEscrow: '0.00000000' });
       expect((await verify(h)).ok).toBe(true);
     } finally {
-      await replica.stop();
-      await replica.runtime.close();
+      await replica.close();
     }
   });
 

@@ -6,11 +6,11 @@ import { signIdentity, type Role } from '@orrange/http';
 import type { EventEnvelope, EventPayload, EventType } from '@orrange/queue';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@orrange/testing';
 import { createApp } from '../src/app';
-import { createTradeExecution, type TradeExecution } from '../src/composition';
+import { createTradeExecutionService, type TradeExecutionService } from '../src/composition';
 import { readConfig, SCHEMA } from '../src/config';
 import { savePaymentMinute } from '../src/data/trade.repository';
 
-export interface Harness extends TradeExecution {
+export interface Harness extends TradeExecutionService {
   testDb: TestDatabase;
   testRedis: TestRedis;
   app: Express;
@@ -30,7 +30,7 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
   ]);
   const testRedis = await createTestRedis();
   const config = readConfig({ DATABASE_URL: testDb.url, REDIS_URL: testRedis.url, REDIS_PREFIX: testRedis.prefix, LOG_LEVEL: 'silent', DB_HEALTH_INTERVAL_MS: '0', NODE_ENV: 'test', ...overrides });
-  const service = createTradeExecution(config, { logger: createLogger('trade-execution', 'silent') });
+  const service = createTradeExecutionService(config, { logger: createLogger('trade-execution', 'silent') });
   await service.runtime.db.checkNow();
   // What start() does first, without starting background work (tests drive the sweeper with sweepNow).
   await savePaymentMinute(service.runtime.db, config.PAYMENT_MINUTE_MS);
@@ -45,8 +45,7 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
       return service.runtime.consumer!.apply(envelope);
     },
     async close() {
-      await service.stop();
-      await service.runtime.close();
+      await service.close();
       await testRedis.cleanup();
       await testDb.drop();
     },

@@ -1,20 +1,16 @@
-import { createLogger } from '@orrange/logger';
 import { serve } from '@orrange/runtime';
 import { createApp } from './app';
-import { createUserRuntime } from './composition';
+import { createUserService } from './composition';
 import { readConfig } from './config';
 import { PasswordHasher } from './domain/password-hasher';
-import { startHousekeeping } from './messaging/housekeeping';
 
-/** Composition root: config → runtime (db, redis, outbox relay, consumer) → app → listen → graceful shutdown. */
+/** Composition root: config → the service (runtime, consumer, housekeeping) → app → listen → graceful shutdown. */
 async function main(): Promise<void> {
   const config = readConfig();
-  const logger = createLogger('user', config.LOG_LEVEL);
-  const runtime = createUserRuntime(config, logger);
+  const service = createUserService(config);
   const hasher = new PasswordHasher({ concurrencyMax: config.LOGIN_CONCURRENCY_MAX, waitingMax: config.LOGIN_QUEUE_MAX });
   await hasher.warm();
-  const stopHousekeeping = startHousekeeping(runtime.db, logger);
-  await serve(runtime, createApp({ runtime, config, hasher }), config.PORT, [stopHousekeeping]);
+  await serve(service, createApp({ runtime: service.runtime, config, hasher }), config.PORT);
 }
 
 main().catch((error: unknown) => {

@@ -4,7 +4,7 @@ import { createLogger } from '@orrange/logger';
 import type { Runtime } from '@orrange/runtime';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@orrange/testing';
 import { createApp } from '../src/app';
-import { createUserRuntime } from '../src/composition';
+import { createUserService } from '../src/composition';
 import { readConfig, SCHEMA, type Config } from '../src/config';
 import type { PasswordHasher } from '../src/domain/password-hasher';
 
@@ -22,8 +22,8 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
   const testDb = await createTestDatabase([{ schema: SCHEMA, dir: path.join(__dirname, '../prisma/migrations') }]);
   const testRedis = await createTestRedis();
   const config = readConfig({ DATABASE_URL: testDb.url, REDIS_URL: testRedis.url, REDIS_PREFIX: testRedis.prefix, LOG_LEVEL: 'silent', DB_HEALTH_INTERVAL_MS: '0', NODE_ENV: 'test', ...overrides });
-  const logger = createLogger('user', 'silent');
-  const runtime = createUserRuntime(config, logger);
+  const service = createUserService(config, { logger: createLogger('user', 'silent') });
+  const { runtime } = service;
   await runtime.db.checkNow();
   return {
     runtime,
@@ -32,7 +32,7 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
     testRedis,
     app: (options = {}) => createApp({ runtime, config, hasher: options.hasher }),
     async close() {
-      await runtime.close();
+      await service.close();
       await testRedis.cleanup();
       await testDb.drop();
     },

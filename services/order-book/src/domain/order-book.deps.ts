@@ -4,7 +4,7 @@ import type { Limits } from './limits';
 import type { MarketRulesCache } from '../data/market-rules-cache';
 import type { OrderBatcher } from './order-batcher';
 
-/** What the order-book use cases need from the outside world; built once per runtime (see src/order-book.ts). */
+/** What the order-book use cases need from the outside world; built once per service (see src/composition.ts). */
 export interface OrderBookDeps {
   db: Database;
   /** Called once a market's book changed to `sequence` (possibly before the commit is visible: the cache waits). */

@@ -2,7 +2,7 @@ import type { Router } from 'express';
 import { identityOf, idempotency, notFound, parse, requireAuth, requireRole, requireSessionOrScope, serviceRouter } from '@orrange/http';
 import { currentContext } from '@orrange/logger';
 import { ASSET_SCALES, toUnits } from '@orrange/money';
-import type { TradeExecution } from '../composition';
+import type { TradeExecutionService } from '../composition';
 import { depositsOf } from '../data/deposit.repository';
 import { findWithdrawal, listWithdrawals, transitionsOf } from '../data/withdrawal.repository';
 import { SIGNATURE_HEADER } from '../domain/custody-webhook';
@@ -22,7 +22,7 @@ const timeCursorOf = (last: { createdAt: string; id: string }) => ({ at: last.cr
 const requestId = () => currentContext().requestId ?? null;
 
 /** Money in and out: deposit addresses and history, custody webhooks, withdrawals and their review. */
-export function custodyRouter({ runtime, custody }: TradeExecution): Router {
+export function custodyRouter({ runtime, custody }: TradeExecutionService): Router {
   const { db } = runtime;
   const router = serviceRouter();
 

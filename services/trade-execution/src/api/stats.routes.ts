@@ -1,11 +1,11 @@
 import type { Router } from 'express';
 import { parse, requireRole, serviceRouter } from '@orrange/http';
-import type { TradeExecution } from '../composition';
+import type { TradeExecutionService } from '../composition';
 import { adminStats, marketStats } from '../data/stats.repository';
 import { marketJson, volumesJson } from '../domain/stats';
 import { emptyBody } from './schemas';
 
-export function statsRouter({ runtime }: TradeExecution): Router {
+export function statsRouter({ runtime }: TradeExecutionService): Router {
   const { db } = runtime;
   const router = serviceRouter();
 

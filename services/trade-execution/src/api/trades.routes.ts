@@ -2,14 +2,14 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import { idempotency, validationFailed, identityOf, notFound, parse, requireAuth, serviceRouter } from '@orrange/http';
 import { idempotencyProtection } from '@orrange/secrets';
-import type { TradeExecution } from '../composition';
+import type { TradeExecutionService } from '../composition';
 import { findTrade, listTrades, tradeJson } from '../data/trade.repository';
 import { listMessages, leaveFeedback, postMessage } from '../domain/trade-talk.use-cases';
 import { paymentDetailsFor } from '../domain/payment-details';
 import { actOnTrade, canSee, type PartyAction } from '../domain/trades.use-cases';
 import { decodeCursor, disputeBody, emptyBody, feedbackBody, messageBody, pageOf, pageQuery, tradeIdParam, tradesQuery } from './schemas';
 
-export function tradesRouter({ runtime, deps }: TradeExecution): Router {
+export function tradesRouter({ runtime, deps }: TradeExecutionService): Router {
   const { db } = runtime;
   const router = serviceRouter();
   // Stored answers are sealed: a chat message's answer carries its body, which may hold bank details.

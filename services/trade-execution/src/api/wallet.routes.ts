@@ -4,11 +4,11 @@ import { forbidden, hasRole, idempotency, identityOf, parse, requireAuth, requir
 import { ASSET_SCALES, toUnits } from '@orrange/money';
 import { balancesOf, ledgerOf, verifyLedger } from '../data/ledger.repository';
 import { pendingWithdrawalCheck } from '../data/withdrawal.repository';
-import type { TradeExecution } from '../composition';
+import type { TradeExecutionService } from '../composition';
 import { deposit } from '../domain/wallet.use-cases';
 import { decodeCursor, depositBody, emptyBody, pageOf, pageQuery } from './schemas';
 
-export function walletRouter({ runtime, config, deps }: TradeExecution): Router {
+export function walletRouter({ runtime, config, deps }: TradeExecutionService): Router {
   const { db } = runtime;
   const router = serviceRouter();
 

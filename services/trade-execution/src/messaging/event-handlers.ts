@@ -10,10 +10,10 @@ import { resolveTrade, type TradeDeps } from '../domain/trades.use-cases';
  * through this service's SQL functions (migration order_path_functions), and payment deadlines are swept from
  * their rows (deadline-sweeper.ts).
  */
-export function createEventHandlers(deps: () => TradeDeps): EventHandlers {
+export function createEventHandlers(deps: TradeDeps): EventHandlers {
   return {
     'dispute.resolved': async (event, tx) => {
-      await resolveTrade(tx, event.payload, deps());
+      await resolveTrade(tx, event.payload, deps);
     },
     'dispute.assigned': async (event, tx) => {
       // The trade.disputed that opened the case came from here, so the trade exists; if not, retry later.

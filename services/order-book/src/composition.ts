@@ -1,0 +1,52 @@
+import { Counter } from 'prom-client';
+import type { Logger } from '@orrange/logger';
+import { createRuntime, type Service, type Sweeper } from '@orrange/runtime';
+import { SCHEMA, settingsOf, type Config } from './config';
+import { BookCache } from './data/book-cache';
+import { MarketRulesCache } from './data/market-rules-cache';
+import type { OrderBookDeps } from './domain/order-book.deps';
+import { MarketBatcher } from './domain/place-order.use-case';
+import { orderExpirySweeper } from './messaging/expiry-sweeper';
+
+export interface OrderBookService extends Service {
+  deps: OrderBookDeps;
+  bookCache: BookCache;
+  /** Expires orders past their expiresAt (started with the runtime; tests sweep with sweepNow). */
+  expiry: Sweeper;
+}
+
+/**
+ * The order-book service: its runtime (it consumes no queue: holds and trades are opened inside its own transactions
+ * through trade-execution's SQL functions), the book cache, the market rules refreshed while it runs, and the order
+ * expiry sweeper. index.ts and the test harness (and its replicas) all build it here.
+ */
+export function createOrderBookService(config: Config, overrides: { logger?: Logger } = {}): OrderBookService {
+  const runtime = createRuntime({ service: 'order-book', schema: SCHEMA, config, logger: overrides.logger });
+  const bookCache = new BookCache({ db: runtime.db, redis: runtime.redis, prefix: config.REDIS_PREFIX, logger: runtime.logger });
+  const settings = settingsOf(config);
+  const tradesOpened = new Counter({ name: 'trades_opened_total', help: 'Trades opened with their escrow locked, in this service\'s transactions', labelNames: ['asset'], registers: [runtime.registry] });
+  const deps: OrderBookDeps = {
+    db: runtime.db,
+    bookChanged: (asset, fiatCurrency, sequence) => bookCache.changed(asset, fiatCurrency, sequence),
+    tradesOpened: (asset, count) => tradesOpened.inc({ asset }, count),
+    batcher: new MarketBatcher(() => deps),
+    limits: settings.limits,
+    markets: new MarketRulesCache({ db: runtime.db, logger: runtime.logger, ...settings.marketRules }),
+  };
+  const expiry = orderExpirySweeper(deps, { intervalMs: settings.expirySweepMs, logger: runtime.logger, registry: runtime.registry });
+  runtime.sweepers.push(expiry);
+  return {
+    runtime,
+    deps,
+    bookCache,
+    expiry,
+    async start() {
+      runtime.start();
+      deps.markets.start();
+    },
+    async close() {
+      deps.markets.stop();
+      await runtime.close();
+    },
+  };
+}
