@@ -3,35 +3,31 @@ import type { Registry } from 'prom-client';
 import { redisTlsOptions } from '@orrange/config';
 import { createRegistry } from '@orrange/http';
 import { createLogger, type Logger } from '@orrange/logger';
+import type { GatewayDeps } from './app';
 import { INVALIDATIONS_OPTIONS, TRACKED_READS_OPTIONS, TrackedCache } from './auth/tracked-cache';
 import type { Config } from './config';
-import { createGatewayMetrics, type GatewayMetrics } from './observability/metrics';
+import { createGatewayMetrics } from './observability/metrics';
 import { Upstreams } from './proxy/upstream-pool';
 import { StreamHub } from './stream/stream-hub';
 
-export interface GatewayResources {
-  logger: Logger;
-  registry: Registry;
-  metrics: GatewayMetrics;
-  redis: Redis;
-  /** Not-before lookups, answered in-process while Redis tracking is established (see TrackedCache). */
-  trackedCache: TrackedCache;
+/** One gateway: what its app runs over (GatewayDeps), and the connections and background work it owns. */
+export interface Gateway extends GatewayDeps {
   /** The tracked-reads connection and its invalidation subscriber (held here to be closed; tests kill them). */
   trackingConnections: { reads: Redis; invalidations: Redis };
-  upstreams: Upstreams;
-  /** The process's one reader of the live-update streams, on its own connection (it blocks), for every SSE client. */
-  streamHub: StreamHub;
+  /** Starts probing the upstreams (their health decides which replica a request goes to). */
+  start(): void;
   close(): Promise<void>;
 }
 
 /**
- * What the gateway holds besides the app: Redis (auth checks, API-key cache, rate limits), two more Redis
- * connections for the tracked not-before cache, and the upstream pools. Redis commands fail within a second
- * instead of queueing forever, so an outage becomes a quick 503 rather than hung requests.
+ * One gateway (a worker of index.ts, or a test's): what it holds besides the app, Redis (auth checks, API-key cache,
+ * rate limits), two more Redis connections for the tracked not-before cache, and the upstream pools. Redis commands
+ * fail within a second instead of queueing forever, so an outage becomes a quick 503 rather than hung requests.
+ * index.ts and the test harness both build it here; it has no runtime (the gateway owns no schema and no queue).
  */
-export function createGatewayResources(config: Config, options: { logger?: Logger; registry?: Registry } = {}): GatewayResources {
-  const logger = options.logger ?? createLogger('gateway', config.LOG_LEVEL);
-  const registry = options.registry ?? createRegistry('gateway');
+export function createGateway(config: Config, overrides: { logger?: Logger; registry?: Registry } = {}): Gateway {
+  const logger = overrides.logger ?? createLogger('gateway', config.LOG_LEVEL);
+  const registry = overrides.registry ?? createRegistry('gateway');
   const metrics = createGatewayMetrics(registry);
   // Password, user and database come from REDIS_URL; rediss:// verifies the server (REDIS_TLS_CA_FILE or the system's CAs).
   const tls = redisTlsOptions(config.REDIS_URL, config.REDIS_TLS_CA_FILE);
@@ -64,6 +60,7 @@ export function createGatewayResources(config: Config, options: { logger?: Logge
     metrics,
   );
   return {
+    config,
     logger,
     registry,
     metrics,
@@ -72,6 +69,7 @@ export function createGatewayResources(config: Config, options: { logger?: Logge
     trackingConnections,
     upstreams,
     streamHub,
+    start: () => upstreams.start(),
     async close() {
       upstreams.close();
       streamHub.close();

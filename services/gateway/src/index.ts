@@ -2,8 +2,8 @@ import { runService } from '@orrange/http';
 import { createLogger, type Logger } from '@orrange/logger';
 import { runClustered } from '@orrange/runtime/cluster';
 import { createApp } from './app';
+import { createGateway } from './composition';
 import { readConfig, type Config } from './config';
-import { createGatewayResources } from './gateway';
 
 /**
  * Composition root: config → GATEWAY_WORKERS processes (or this one), each with its own Redis connections,
@@ -17,16 +17,16 @@ async function main(): Promise<void> {
   await runClustered(config.GATEWAY_WORKERS, () => startWorker(config, logger), logger, { shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS });
 }
 
-/** One gateway: its resources, the app over them, listening until SIGTERM/SIGINT. */
+/** One gateway: its connections and pools, the app over them, listening until SIGTERM/SIGINT. */
 async function startWorker(config: Config, logger: Logger): Promise<void> {
-  const resources = createGatewayResources(config, { logger });
-  resources.upstreams.start();
+  const gateway = createGateway(config, { logger });
+  gateway.start();
   await runService({
-    app: createApp({ config, ...resources }),
+    app: createApp(gateway),
     port: config.PORT,
     host: config.HOST,
-    logger: resources.logger,
-    closers: [() => resources.close()],
+    logger,
+    closers: [() => gateway.close()],
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   });
 }

@@ -9,7 +9,7 @@ import { createTestRedis, type TestRedis } from '@orrange/testing';
 import { Registry as PromRegistry } from 'prom-client';
 import { createApp } from '../src/app';
 import { readConfig, type Config } from '../src/config';
-import { createGatewayResources, type GatewayResources } from '../src/gateway';
+import { createGateway, type Gateway } from '../src/composition';
 import type { ServiceName } from '../src/proxy/routes';
 
 export interface SeenRequest {
@@ -99,7 +99,8 @@ export async function closedUrl(): Promise<string> {
 export interface TestGateway {
   app: Express;
   config: Config;
-  resources: GatewayResources;
+  /** The gateway the app runs over (its connections, caches and pools). */
+  resources: Gateway;
   registry: Registry;
   close(): Promise<void>;
 }
@@ -122,8 +123,8 @@ export function createTestGateway(testRedis: TestRedis, upstreams: UpstreamUrlEn
     ...env,
   });
   const registry = new PromRegistry();
-  const resources = createGatewayResources(config, { logger: createLogger('gateway', 'silent'), registry });
-  return { app: createApp({ config, ...resources }), config, resources, registry, close: () => resources.close() };
+  const resources = createGateway(config, { logger: createLogger('gateway', 'silent'), registry });
+  return { app: createApp(resources), config, resources, registry, close: () => resources.close() };
 }
 
 /** An access token as the user service would sign it, with the gateway's keyring and claims; a session of its own unless given. */

@@ -1,6 +1,6 @@
 import { createTestCertificates, eventually, PrivateRedisServer, type TestCertificates } from '@orrange/testing';
 import { readConfig } from '../src/config';
-import { createGatewayResources, type GatewayResources } from '../src/gateway';
+import { createGateway, type Gateway } from '../src/composition';
 
 /**
  * The gateway's three Redis connections (commands, tracked reads, invalidations) against a Redis that asks for a
@@ -10,7 +10,7 @@ describe('gateway: Redis with a password over TLS', () => {
   const PASSWORD = 'gateway-private-redis-password';
   let certificates: TestCertificates;
   let server: PrivateRedisServer;
-  const opened: GatewayResources[] = [];
+  const opened: Gateway[] = [];
 
   beforeAll(async () => {
     certificates = createTestCertificates();
@@ -27,7 +27,7 @@ describe('gateway: Redis with a password over TLS', () => {
   });
 
   const resourcesWith = (env: Record<string, string>) => {
-    const resources = createGatewayResources(readConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', REDIS_PREFIX: 'orrange-test-gateway-redis-security', ...env }));
+    const resources = createGateway(readConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', REDIS_PREFIX: 'orrange-test-gateway-redis-security', ...env }));
     opened.push(resources);
     return resources;
   };

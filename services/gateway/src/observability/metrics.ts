@@ -15,7 +15,7 @@ export interface GatewayMetrics {
   trackedActive: Gauge;
 }
 
-/** The gateway's own metrics, registered once per registry (see createGatewayResources). */
+/** The gateway's own metrics, registered once per registry (see createGateway). */
 export function createGatewayMetrics(registry: Registry): GatewayMetrics {
   return {
     requestDuration: new Histogram({
