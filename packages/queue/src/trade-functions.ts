@@ -44,6 +44,13 @@ export const tradeOpeningSchema = z
     sellerFunding: z.enum(['HOLD', 'AVAILABLE']),
     /** The SELL order's named saved payment methods (the seller's, in the user service): the trade's payment details come from them. */
     paymentMethodIds: z.array(z.string().uuid()).min(1).max(10).optional(),
+    /**
+     * The buyer's open-trade cap and cancels-within-24-h suspension threshold this match was decided with: open_trades
+     * fails with 40001 when, with this transaction's trades counted, the buyer is past the cap or suspended (a trade or a
+     * cancel in another market committed after the caller read the buyer's standing without a lock).
+     */
+    buyerTradesMax: z.number().int().min(0).max(1_000_000),
+    buyerCancelsMax: z.number().int().min(0).max(20),
   })
   .strict()
   .refine(withinAssetScale, amountScaleIssue)
@@ -87,14 +94,13 @@ export function placeSellHoldsExpression(holdsExpression: string): string {
 }
 
 /**
- * Buyers' standing for the abuse limits (trade-execution's migrations buyer_standing and lock_buyer_standing): the
- * set-returning SQL call `lock_buyer_standing(userIds text[], cancelsMax int)` → rows `(buyer_id, open_trades_now,
- * suspended_until)` (suspended_until is null unless `cancelsMax` cancelled or expired trades lie within 24 h), with the
- * buyers' rows locked (and created for buyers without one) until the caller's transaction ends. The same buyer's
- * placements, takes and edits in other markets then wait, and see this transaction's trades.
+ * Buyers' standing for the abuse limits (trade-execution's buyer_standing): the set-returning SQL call
+ * `buyer_standing(userIds text[], cancelsMax int)` → rows `(user_id, open_trades, suspended_until)` (suspended_until is
+ * null unless `cancelsMax` cancelled or expired trades lie within 24 h); buyers without trades have no row. Read without
+ * a lock: the limits are kept exactly by open_trades, against the cap each opening carries.
  */
-export function lockBuyerStandingCall(userIdsExpression: string, cancelsMaxExpression: string): string {
-  return `${TRADE_SCHEMA}.lock_buyer_standing(${userIdsExpression}, ${cancelsMaxExpression})`;
+export function buyerStandingCall(userIdsExpression: string, cancelsMaxExpression: string): string {
+  return `${TRADE_SCHEMA}.buyer_standing(${userIdsExpression}, ${cancelsMaxExpression})`;
 }
 
 /** The SQL expression of how many more trades a buyer may open now: `buyer_room(userId, tradesMax, cancelsMax)` (0 while suspended). */

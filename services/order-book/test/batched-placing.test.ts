@@ -238,6 +238,7 @@ describe('orders placed together in batches', () => {
     const opening = {
       matchId: 'self-match', tradeId: 'self-trade', buyOrderId: bid!.placed!.order.id, sellOrderId: null, buyerId: 'self-trader', sellerId: 'self-trader',
       asset: 'BTC' as const, fiatCurrency: 'KES' as const, price: '100.00', amount: '0.1', paymentMethod: 'SEPA', paymentWindowMinutes: 30, sellerFunding: 'AVAILABLE' as const,
+      buyerTradesMax: 10, buyerCancelsMax: 3,
     };
     expect(() => tradeOpeningsJson([opening])).toThrow(/buyer and seller must differ/);
     // The contract's own check bypassed: the function checks again.

@@ -42,6 +42,9 @@ export function tradeOpening(overrides: Partial<TradeOpening> = {}): TradeOpenin
     paymentMethod: 'SEPA',
     paymentWindowMinutes: 30,
     sellerFunding: 'AVAILABLE',
+    // Caps no test reaches unless it means to (the cap tests set their own); 0 cancels: nobody is ever suspended.
+    buyerTradesMax: 10_000,
+    buyerCancelsMax: 0,
     ...overrides,
   };
 }

@@ -296,6 +296,36 @@ describe('order path functions: place_sell_holds and open_trades', () => {
     });
   });
 
+  describe('the buyer limits an opening carries', () => {
+    // order-book reads a buyer's standing without a lock and decides with it; open_trades keeps the cap exactly, so
+    // that a buyer racing orders and takes across markets cannot pass it: the placement that lost runs again.
+    it('when a buyer\'s trades would pass the cap their openings were decided with (another market committed first), then 40001 and nothing is written', async () => {
+      await fund(h, 'cap-seller', 'BTC', '1');
+      const buyerId = `cap-buyer-${randomUUID().slice(0, 8)}`;
+      const opening = (buyerTradesMax: number) => tradeOpening({ sellerId: 'cap-seller', buyerId, amount: '0.01', buyerTradesMax });
+      expect(await openTrades(h, [opening(2), opening(2)])).toEqual(['OK', 'OK']);
+      const third = opening(2);
+      expect(await sqlStateOf(openTrades(h, [third]))).toBe('40001');
+      expect(await writtenAbout(refsOf([third]))).toEqual(nothing);
+      expect(await balance(h, 'cap-seller', 'BTC')).toMatchObject({ available: '0.98000000', inEscrow: '0.02000000' });
+      // Decided with a higher cap (a merchant's), the same opening goes through.
+      expect(await openTrades(h, [{ ...third, buyerTradesMax: 3 }])).toEqual(['OK']);
+    });
+
+    it('when a buyer was suspended by cancels that committed after the read, then 40001; with no suspension threshold, the opening goes through', async () => {
+      await fund(h, 'susp-seller', 'BTC', '1');
+      const buyerId = `susp-buyer-${randomUUID().slice(0, 8)}`;
+      await h.runtime.db.query(
+        `INSERT INTO buyer_standing (user_id, recent_cancels) VALUES ($1, ARRAY[now() - interval '2 hours', now() - interval '1 hour', now()])`,
+        [buyerId],
+      );
+      const opening = tradeOpening({ sellerId: 'susp-seller', buyerId, amount: '0.01', buyerCancelsMax: 3 });
+      expect(await sqlStateOf(openTrades(h, [opening]))).toBe('40001');
+      expect(await writtenAbout(refsOf([opening]))).toEqual(nothing);
+      expect(await openTrades(h, [{ ...opening, buyerCancelsMax: 0 }])).toEqual(['OK']);
+    });
+  });
+
   it('when the caller\'s search_path is another schema (with look-alike tables in it), then the functions (holds, openings, releases) still write the trade schema\'s tables only', async () => {
     await fund(h, 'sp-seller', 'BTC', '1');
     const client = new pg.Client({ connectionString: h.testDb.url });

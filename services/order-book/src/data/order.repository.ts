@@ -1,6 +1,6 @@
 import { ASSET_SCALES, FIAT_SCALE, numericUnits, type Asset, type FiatCurrency } from '@orrange/money';
 import type { Tx } from '@orrange/db';
-import { buyerRoomExpression, ledgerOutcomes, lockBuyerStandingCall, openTradesExpression, placeSellHoldsExpression, queryTogether, tradeOpeningsJson, type FunctionCall, type LedgerOutcome, type SqlExecutor, type TradeOpening } from '@orrange/queue';
+import { buyerRoomExpression, buyerStandingCall, ledgerOutcomes, openTradesExpression, placeSellHoldsExpression, queryTogether, tradeOpeningsJson, type FunctionCall, type LedgerOutcome, type SqlExecutor, type TradeOpening } from '@orrange/queue';
 import type { BuyerLimits, BuyerStanding } from '../domain/limits';
 import type { Order, OrderStatus, Side } from '../domain/order';
 import { CANCELLABLE_STATUSES, formatAmount, formatPrice } from '../domain/order';
@@ -170,8 +170,8 @@ export async function lockAndLoadCandidates(tx: SqlExecutor, q: CandidateQuery, 
  * one past its owner's cap with 40001, so a placement that raced another market's runs again and then reads the count
  * that one committed. For a SELL batch it also places
  * the admitted orders' holds (trade-execution's place_sell_holds, `holdsJson` one per order, in order); for a BUY
- * batch it reads the buyers' standing with their rows locked (trade-execution's lock_buyer_standing), so that the
- * same buyer's orders in other markets wait for this transaction. One row:
+ * batch it reads the buyers' standing (trade-execution's buyer_standing), without a lock for the same reason: the
+ * trades' openings carry the caps they were decided with, and open_trades refuses a buyer past theirs. One row:
  * `admitted` (boolean per order), `outcomes` (a LedgerOutcome per admitted SELL), `standing` (BUY: per buyer).
  */
 export function admissionStatement(
@@ -182,8 +182,8 @@ export function admissionStatement(
   const requests = JSON.stringify(orders.map((o) => ({ userId: o.userId, ordersMax: o.ordersMax })));
   const extra = 'holdsJson' in sells
     ? `${placeSellHoldsExpression('(SELECT jsonb_agg($2::jsonb -> (r.n - 1)::int ORDER BY r.n) FROM ranked r WHERE r.admitted)')} AS outcomes`
-    : `(SELECT coalesce(jsonb_agg(jsonb_build_object('userId', s.buyer_id, 'openTrades', s.open_trades_now, 'suspendedUntil', s.suspended_until)), '[]'::jsonb)
-        FROM ${lockBuyerStandingCall('ARRAY(SELECT user_id FROM users)', '$2::int')} s) AS standing`;
+    : `(SELECT coalesce(jsonb_agg(jsonb_build_object('userId', s.user_id, 'openTrades', s.open_trades, 'suspendedUntil', s.suspended_until)), '[]'::jsonb)
+        FROM ${buyerStandingCall('ARRAY(SELECT user_id FROM users)', '$2::int')} s) AS standing`;
   return {
     sql: `WITH req AS (SELECT e.doc, e.n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(doc, n)),
        users AS (SELECT DISTINCT doc->>'userId' AS user_id FROM req),
@@ -208,16 +208,13 @@ export interface Admission {
   standing?: Array<{ userId: string; openTrades: number; suspendedUntil: string | null }>;
 }
 
-/** Rows `(user_id, open_trades, suspended_until)` of the buyers named, their standing rows locked (trade-execution's lock_buyer_standing): see standingOf. */
-const lockedStandingSql = (userIdsExpression: string, cancelsMaxExpression: string) =>
-  `SELECT buyer_id AS user_id, open_trades_now AS open_trades, suspended_until FROM ${lockBuyerStandingCall(userIdsExpression, cancelsMaxExpression)}`;
+/** Rows `(user_id, open_trades, suspended_until)` of the buyers named (trade-execution's buyer_standing): see standingOf. */
+const standingSql = (userIdsExpression: string, cancelsMaxExpression: string) =>
+  `SELECT user_id, open_trades, suspended_until FROM ${buyerStandingCall(userIdsExpression, cancelsMaxExpression)}`;
 
-/**
- * The standing of both possible buyers of a take (the taker, and the ad's owner), their rows locked, sent behind the
- * market lock in the take's first round trip.
- */
+/** The standing of both possible buyers of a take (the taker, and the ad's owner), sent behind the market lock in the take's first round trip. */
 export function takeStandingStatement(takerId: string, orderId: string, cancelsMax: number): FunctionCall {
-  return { sql: lockedStandingSql('ARRAY[$1::text, (SELECT user_id FROM orders WHERE id = $2::uuid)]', '$3::int'), params: [takerId, orderId, cancelsMax] };
+  return { sql: standingSql('ARRAY[$1::text, (SELECT user_id FROM orders WHERE id = $2::uuid)]', '$3::int'), params: [takerId, orderId, cancelsMax] };
 }
 
 /**
@@ -253,6 +250,8 @@ export interface MatchRecord {
   sellerFunding: 'HOLD' | 'AVAILABLE';
   /** The SELL order's named saved payment methods (none for a seller who took a BUY ad). */
   paymentMethodIds: string[];
+  /** Whether the buyer has the merchant role (their BUY order's, or the taker's): it sets their open-trade cap. */
+  buyerMerchant: boolean;
 }
 
 /**
@@ -425,13 +424,9 @@ async function writeAndBump(tx: SqlExecutor, order: Order, update: FunctionCall,
   return { order: toOrder(row), holdOutcome, sequence: BigInt(bumped!.sequence) };
 }
 
-/**
- * The standing of the owner of a BUY order that is being edited, their row locked (trade-execution's
- * lock_buyer_standing, as a BUY batch's buyers and a take's are), sent behind the order's locks; a SELL's owner is
- * not read. So an edited or resumed BUY that matches waits for the same buyer's orders and takes in other markets.
- */
+/** The standing of the owner of a BUY order that is being edited, sent behind the order's locks; a SELL's owner is not read. */
 export function editStandingStatement(orderId: string, userId: string, cancelsMax: number): FunctionCall {
-  return { sql: lockedStandingSql(`ARRAY(SELECT user_id FROM orders WHERE id = $1::uuid AND user_id = $2 AND side = 'BUY')`, '$3::int'), params: [orderId, userId, cancelsMax] };
+  return { sql: standingSql(`ARRAY(SELECT user_id FROM orders WHERE id = $1::uuid AND user_id = $2 AND side = 'BUY')`, '$3::int'), params: [orderId, userId, cancelsMax] };
 }
 
 /** Orders past their expiresAt that are still open, most overdue first (orders_expiry_idx), leaving out `skipped`. */

@@ -82,7 +82,7 @@ export async function matchBatch(tx: Tx, orders: Order[], options: MatchOptions)
       : { kind: 'continue', orders: decided.map((d, i) => ({ order: d.order, previousRemaining: orders[i]!.remaining })) };
   // Every SELL in the book holds its remainder, so an escrow from its hold cannot fail: the write refuses itself
   // if one does (the hold and the book would disagree), and nothing of this batch commits.
-  const written = await writeMatches(tx, first, incoming, matches, matches.map(tradeOpening), { tradesMustOpen: true, commit });
+  const written = await writeMatches(tx, first, incoming, matches, matches.map((m) => tradeOpening(m, options.buyerLimits)), { tradesMustOpen: true, commit });
   return { placed, sequence: written.sequence, committed: commit, rooms };
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TradeOpening } from '@orrange/queue';
 import type { MatchRecord } from '../data/order.repository';
+import type { BuyerLimits } from './limits';
 import type { Fill } from './matching-engine';
 import { formatAmount, formatPrice, type FillView, type Order } from './order';
 
@@ -27,11 +28,15 @@ export function matchBetween(taker: Order, maker: Order, fill: Fill): MatchRecor
     // The SELL side of an automatic match is always an order that is in the book, so its hold is in place.
     sellerFunding: 'HOLD',
     paymentMethodIds: sell.paymentMethodIds,
+    buyerMerchant: buy.merchant,
   };
 }
 
-/** What trade-execution's open_trades needs to open the trade of a match (validated against the contract there). */
-export function tradeOpening(m: MatchRecord): TradeOpening {
+/**
+ * What trade-execution's open_trades needs to open the trade of a match (validated against the contract there),
+ * with the buyer's limits it was decided with: open_trades keeps them against what other markets committed meanwhile.
+ */
+export function tradeOpening(m: MatchRecord, limits: BuyerLimits): TradeOpening {
   return {
     matchId: m.id,
     tradeId: m.tradeId,
@@ -47,6 +52,8 @@ export function tradeOpening(m: MatchRecord): TradeOpening {
     paymentWindowMinutes: m.paymentWindowMinutes,
     sellerFunding: m.sellerFunding,
     ...(m.paymentMethodIds.length > 0 ? { paymentMethodIds: m.paymentMethodIds } : {}),
+    buyerTradesMax: m.buyerMerchant ? limits.merchantTradesMax : limits.tradesMax,
+    buyerCancelsMax: limits.cancelsMax,
   };
 }
 

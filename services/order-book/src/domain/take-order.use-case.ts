@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { badRequest, claimKeysStatement, conflict, IdempotencyKeyTaken, jsonAnswer, notFound, storeAnswersWithCommit, wasClaimed } from '@orrange/http';
 import { ASSET_SCALES, isPositiveDecimal, toUnits } from '@orrange/money';
 import { lockAndLoadOrder, standingOf, takeStandingStatement, writeMatches, type MatchRecord } from '../data/order.repository';
-import { buyerRefusal, tradesOpenMax } from './limits';
+import { buyerLimitsOf, buyerRefusal, tradesOpenMax } from './limits';
 import { maxFillAt, respectsMinFiat, respectsMinFill } from './matching-engine';
 import { fillView, tradeOpening } from './match-records';
 import { LIVE_STATUSES, toMatchable, type FillView } from './order';
@@ -72,8 +72,9 @@ export async function takeOrder(deps: OrderBookDeps, input: TakeOrderInput, key?
         paymentWindowMinutes: ad.paymentWindowMinutes,
         sellerFunding: takerBuys ? 'HOLD' : 'AVAILABLE',
         paymentMethodIds: takerBuys ? ad.paymentMethodIds : [],
+        buyerMerchant: buyer.merchant,
       };
-      const written = await writeMatches(tx, ad, { kind: 'none' }, [match], [tradeOpening(match)], { tradesMustOpen: false });
+      const written = await writeMatches(tx, ad, { kind: 'none' }, [match], [tradeOpening(match, buyerLimitsOf(deps.limits))], { tradesMustOpen: false });
       const [funded] = written.trades;
       // A seller taking a BUY ad pays from AVAILABLE, which may not cover it: the whole take rolls back.
       if (funded === 'INSUFFICIENT' && !takerBuys) throw conflict('WALLET.INSUFFICIENT_FUNDS', 'Your available balance does not cover this amount.');
