@@ -100,13 +100,22 @@ class PidUsage {
 export class StackMeter {
   constructor(private readonly options: MeterOptions) {}
 
-  /** Pids of the bench database's backends and of the server's own processes. */
-  private async postgresPids(): Promise<{ pids: number[]; connections: number }> {
-    const { rows } = await this.options.admin.query<{ pid: number; bench: boolean }>(
-      'SELECT pid, datname IS NOT NULL AS bench FROM pg_stat_activity WHERE datname = $1 OR datname IS NULL',
+  /**
+   * Pids of the bench database's backends, by the service that opened them (their application_name: a SQL function
+   * of trade-execution's called by order-book counts as order-book's), and of the server's own processes.
+   */
+  private async postgresPids(): Promise<{ byLabel: Map<string, number[]>; connections: number }> {
+    const { rows } = await this.options.admin.query<{ pid: number; bench: boolean; service: string }>(
+      `SELECT pid, datname IS NOT NULL AS bench, coalesce(nullif(application_name, ''), 'other') AS service
+         FROM pg_stat_activity WHERE datname = $1 OR datname IS NULL`,
       [this.options.databaseName],
     );
-    return { pids: rows.map((r) => r.pid), connections: rows.filter((r) => r.bench).length };
+    const byLabel = new Map<string, number[]>();
+    for (const row of rows) {
+      const label = row.bench ? `postgres/${row.service}` : 'postgres';
+      byLabel.set(label, [...(byLabel.get(label) ?? []), row.pid]);
+    }
+    return { byLabel, connections: rows.filter((r) => r.bench).length };
   }
 
   /**
@@ -121,8 +130,7 @@ export class StackMeter {
       this.trees.set('bench client', [process.pid]);
     }
     const postgres = await this.postgresPids();
-    const byLabel = new Map(this.trees);
-    byLabel.set('postgres', postgres.pids);
+    const byLabel = new Map([...this.trees, ...postgres.byLabel]);
     return { byLabel, pgConnections: postgres.connections };
   }
 
