@@ -66,6 +66,11 @@ describe('test databases cloned from a migrated template', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('when a migration has a \';\' in a comment (which Prisma cuts it at), then building the template fails and names the file', async () => {
+    writeMigration('20260102000000_comment', "-- one thing; another\nALTER TABLE items ADD COLUMN note text;");
+    await expect(createTestDatabase(migrations)).rejects.toThrow(/20260102000000_comment.*syntax error/);
+  });
+
   it('when suites ask for the same migrations, then each gets its own migrated clone of one template, built once', async () => {
     const first = await createTestDatabase(migrations);
     const template = templateIdentity(migrations).name;

@@ -49,10 +49,25 @@ export async function applyMigrations(url: string, { schema, dir }: SchemaMigrat
   try {
     await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
     await client.query(`SET search_path TO "${schema}", public`);
-    for (const file of migrationFiles(dir)) await client.query(readFileSync(file, 'utf8'));
+    for (const file of migrationFiles(dir)) {
+      for (const statement of asPrismaSplitsIt(readFileSync(file, 'utf8'))) {
+        await client.query(statement).catch((error: Error) => {
+          throw new Error(`${file}: ${error.message} (Prisma splits a migration at every ';', in comments and strings too: see README, Database commands)`);
+        });
+      }
+    }
   } finally {
     await client.end();
   }
+}
+
+/**
+ * A migration script cut where Prisma's migration runner cuts it: at every `;`, even inside a comment or a string. The
+ * tests apply migrations the same way, so that a script Prisma would break fails every suite of its service at once,
+ * not only the end-to-end run of `db:setup`.
+ */
+export function asPrismaSplitsIt(script: string): string[] {
+  return script.split(';').filter((piece) => piece.replace(/--[^\n]*/g, '').trim() !== '');
 }
 
 export async function dropTestDatabase(name: string): Promise<void> {
