@@ -1,3 +1,4 @@
+import { editPostgresUrl } from './postgres-url';
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 
@@ -45,9 +46,9 @@ export function redisPassword(redisUrl: string): string | undefined {
 /** A URL with its password replaced by `***`, for logs and error messages. */
 export function redactUrl(url: string): string {
   try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
+    return editPostgresUrl(url, (parsed) => {
+      if (parsed.password) parsed.password = '***';
+    });
   } catch {
     return '(unparsable URL)';
   }

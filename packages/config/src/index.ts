@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { DEV_REDIS_PASSWORD, redisPassword } from './connection-security';
+import { isPostgresUrl } from './postgres-url';
 
 export { z };
 export { defaultServiceUrl, GATEWAY, serviceInfo, SERVICES, type ServiceInfo, type ServiceName } from './services';
 export { DEV_REDIS_PASSWORD, redactUrl, readPemFile, redisPassword, redisTlsOptions } from './connection-security';
+export { editPostgresUrl, firstHostOnly, hostsOf, isPostgresUrl, type HostPort } from './postgres-url';
 
 /** Thrown when the environment does not satisfy a service's config schema; names every bad variable. */
 export class ConfigError extends Error {
@@ -40,7 +42,8 @@ export const env = {
       .default(fallback)
       .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean)),
   nodeEnv: () => z.enum(['development', 'test', 'production']).default('development'),
-  postgresUrl: (fallback: string) => z.string().url().default(fallback),
+  /** One host, or several for failover (`postgresql://user@h1:5432,h2:5433/db`, see hostsOf). */
+  postgresUrl: (fallback: string) => z.string().default(fallback).refine(isPostgresUrl, 'must be a postgres:// URL (several hosts: host1:port1,host2:port2)'),
   redisUrl: () => z.string().url().regex(/^rediss?:\/\//, 'must be redis:// or rediss://').default('redis://127.0.0.1:6379'),
 };
 
@@ -69,7 +72,12 @@ export const baseServiceSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'debug', 'silent']).default('info'),
   DATABASE_URL: env.postgresUrl(DEFAULT_DATABASE_URL),
+  /** Streaming replicas (comma-separated URLs) for the reads that tolerate lag (see Database.queryRead). */
   DATABASE_REPLICA_URLS: env.list(''),
+  /** A replica further behind the primary than this serves no read while the primary answers. */
+  REPLICA_LAG_MAX_MS: env.int(1000),
+  /** How often each replica's lag (and health) is measured. */
+  REPLICA_CHECK_INTERVAL_MS: env.int(1000),
   DB_POOL_MAX: env.int(10),
   DB_STATEMENT_TIMEOUT_MS: env.int(5000),
   DB_SLOW_QUERY_MS: env.int(200),

@@ -4,13 +4,20 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '@orrange/logger';
 import { queryPipelined, type Statement } from './pipeline';
 import { HealthMonitor, type ComponentStatus, type PingResult } from './health-monitor';
+import { writableHostClient } from './failover';
+import { hostsOf } from '@orrange/config';
 import { poolConfigFromUrl, type PoolSettings } from './pool-config';
 import { DEFAULT_RETRY, isConnectionError, isTransactionConflict, retry, type RetryOptions } from './retry';
 
 export interface DatabaseOptions extends PoolSettings {
+  /** The primary; several hosts (`h1:5432,h2:5433`) mean "whichever of them accepts writes" (see failover.ts). */
   url: string;
-  /** Read-only replicas; reads go to a healthy one and fall back to the primary. */
+  /** Streaming replicas, for the reads that tolerate lag (`replicaReader`). */
   replicaUrls?: string[];
+  /** A replica further behind than this serves no read while the primary answers (default 1000). */
+  replicaLagMaxMs?: number;
+  /** How often each replica's lag is measured (default 1000; 0: only by checkNow). */
+  replicaCheckIntervalMs?: number;
   /** Label for logs and metrics, usually the service name. */
   name: string;
   slowQueryMs?: number;
@@ -65,9 +72,19 @@ export interface PoolStats {
 }
 
 export interface DatabaseHealth {
+  /**
+   * ok: the primary answers and every replica is up and within the lag bound; degraded: the primary answers but a
+   * replica does not or lags, or the primary is down while a replica still serves the reads that tolerate lag;
+   * down: nothing answers.
+   */
   status: ComponentStatus;
   primary: PingResult & { pool: PoolStats };
-  replicas: Array<PingResult & { pool: PoolStats }>;
+  replicas: Array<PingResult & { pool: PoolStats; fresh: boolean }>;
+}
+
+/** Something that runs one statement: what repositories take, so a read can be given the replica reader. */
+export interface Queryable {
+  query<R = Row>(sql: string, params?: unknown[]): Promise<R[]>;
 }
 
 interface Member {
@@ -83,9 +100,11 @@ interface Member {
  */
 export class Database {
   readonly primary: pg.Pool;
+  private readonly primaryMonitor: HealthMonitor;
   private readonly members: Member[];
   private readonly replicaMembers: Member[];
   private replicaCursor = 0;
+  private readonly replicaLagMaxMs: number;
   private readonly retryDefaults: Omit<RetryOptions, 'shouldRetry'>;
   private readonly slowQueryMs: number;
   private readonly metrics: ReturnType<typeof createMetrics> | undefined;
@@ -94,23 +113,28 @@ export class Database {
   constructor(private readonly options: DatabaseOptions) {
     this.retryDefaults = { ...DEFAULT_RETRY, ...options.retry };
     this.slowQueryMs = options.slowQueryMs ?? 200;
+    this.replicaLagMaxMs = options.replicaLagMaxMs ?? 1_000;
     const settings: PoolSettings = { applicationName: options.name, ...options };
-    const healthIntervalMs = options.healthIntervalMs ?? 30_000;
     const member = (role: Member['role'], url: string): Member => {
-      const pool = new pg.Pool(poolConfigFromUrl(url, settings));
+      const hosts = hostsOf(url);
+      const pool = new pg.Pool({ ...poolConfigFromUrl(url, settings), ...(role === 'primary' && hosts.length > 1 ? { Client: writableHostClient(hosts) } : {}) });
       // A connection the server drops while idle in the pool emits 'error'; the pool discards it. Without a
       // listener the process would crash.
       pool.on('error', (error) => options.logger?.warn('idle database connection lost', { pool: role, error: error.message }));
       // A connection can also die while checked out; pg then emits 'error' on the client itself, and an
       // unhandled 'error' event would crash the process. The failing query rejects anyway.
       pool.on('connect', (client) => client.on('error', () => undefined));
-      const monitor = new HealthMonitor(pool, healthIntervalMs, (now, before) =>
-        options.logger?.[now.status === 'ok' ? 'info' : 'error']('database health changed', { pool: role, from: before.status, to: now.status, error: now.error }),
-      );
+      const monitor = new HealthMonitor(pool, {
+        intervalMs: role === 'primary' ? (options.healthIntervalMs ?? 30_000) : (options.replicaCheckIntervalMs ?? 1_000),
+        measureLag: role === 'replica',
+        onChange: (now, before) =>
+          options.logger?.[now.status === 'ok' ? 'info' : 'error']('database health changed', { pool: role, from: before.status, to: now.status, error: now.error }),
+      });
       return { role, pool, monitor };
     };
     const primary = member('primary', options.url);
     this.primary = primary.pool;
+    this.primaryMonitor = primary.monitor;
     this.replicaMembers = (options.replicaUrls ?? []).map((url) => member('replica', url));
     this.members = [primary, ...this.replicaMembers];
     this.metrics = options.registry ? createMetrics(options.registry, options.name, this) : undefined;
@@ -130,7 +154,7 @@ export class Database {
    * a statement whose connection died may run again. Everything else belongs in `transaction`.
    */
   query<R = Row>(sql: string, params?: unknown[]): Promise<R[]> {
-    return this.withConnectionRetry(() => this.runOn(this.primary, sql, params));
+    return this.noticingPrimaryLoss(this.withConnectionRetry(() => this.runOn(this.primary, sql, params)));
   }
 
   /**
@@ -140,16 +164,33 @@ export class Database {
    * such a statement wants and what one whose best plan changes with its parameters must not get.
    */
   queryPrepared<R = Row>(name: string, sql: string, params?: unknown[]): Promise<R[]> {
-    return this.withConnectionRetry(() => this.runOn(this.primary, sql, params, name));
+    return this.noticingPrimaryLoss(this.withConnectionRetry(() => this.runOn(this.primary, sql, params, name)));
   }
 
-  /** A read that may be served by a replica (slightly stale data is acceptable to the caller). */
+  /**
+   * One statement that may be answered by a replica: by one within `replicaLagMaxMs` of the primary, else by the
+   * primary, else (the primary down) by any replica that answers, however far behind. Only for reads that
+   * tolerate that lag, never one that must see the caller's own write just made, and never inside a transaction.
+   * A replica that fails mid-read hands the read to the primary.
+   */
   queryRead<R = Row>(sql: string, params?: unknown[]): Promise<R[]> {
     const pool = this.pickReadPool();
-    return this.withConnectionRetry(() => this.runOn<R>(pool, sql, params)).catch((error: unknown) =>
-      pool !== this.primary && isConnectionError(error) ? this.query<R>(sql, params) : Promise.reject(error),
-    );
+    const onReplica = (replica: pg.Pool) => {
+      this.metrics?.reads.inc({ database: this.options.name, target: 'replica' });
+      return this.withConnectionRetry(() => this.runOn<R>(replica, sql, params));
+    };
+    if (pool !== this.primary) return onReplica(pool).catch((error: unknown) => (isConnectionError(error) ? this.query<R>(sql, params) : Promise.reject(error)));
+    this.metrics?.reads.inc({ database: this.options.name, target: 'primary' });
+    // The primary lost before its monitor noticed: the read goes to a replica that answers (queries failing on
+    // the primary have it checked at once, so the next reads go there directly).
+    return this.query<R>(sql, params).catch((error: unknown) => {
+      const replica = isConnectionError(error) ? this.replicaMembers.find((m) => m.monitor.result.status === 'ok') : undefined;
+      return replica ? onReplica(replica.pool) : Promise.reject(error);
+    });
   }
+
+  /** `queryRead` behind the shape repositories take (`sql.query(...)`), for the reads that tolerate lag. */
+  readonly replicaReader: Queryable = { query: (sql, params) => this.queryRead(sql, params) };
 
   /**
    * Runs `body` inside BEGIN … COMMIT on the primary. A connection lost before COMMIT was sent leaves nothing
@@ -160,7 +201,7 @@ export class Database {
    */
   async transaction<T>(body: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     let commitSent = false;
-    return retry(
+    return this.noticingPrimaryLoss(retry(
       async () => {
         commitSent = false;
         // Not connect-with-retry: this retry loop already retries a lost connection, and nesting the two would
@@ -225,7 +266,18 @@ export class Database {
           this.options.logger?.warn('retrying transaction', { attempt, delayMs, error: (error as Error).message });
         },
       },
-    );
+    ));
+  }
+
+  /**
+   * A statement that gave up on a lost primary has the primary checked at once (not at the next 30 s interval):
+   * reads then go to the replicas and /health says so, and the quicker checks of a pool that is down see it back.
+   */
+  private noticingPrimaryLoss<T>(work: Promise<T>): Promise<T> {
+    return work.catch((error: unknown) => {
+      if (!this.closed && isConnectionError(error) && this.primaryMonitor.result.status === 'ok') void this.primaryMonitor.check();
+      throw error;
+    });
   }
 
   private runEffects(effects: Array<() => void>): void {
@@ -248,10 +300,12 @@ export class Database {
   }
 
   health(): DatabaseHealth {
-    const describe = (m: Member) => ({ ...m.monitor.result, pool: this.poolStats(m.pool) });
-    const primary = describe(this.members[0]!);
-    const replicas = this.replicaMembers.map(describe);
-    const status: ComponentStatus = primary.status !== 'ok' ? 'down' : replicas.some((r) => r.status !== 'ok') ? 'degraded' : 'ok';
+    const primary = { ...this.primaryMonitor.result, pool: this.poolStats(this.primary) };
+    const replicas = this.replicaMembers.map((m) => ({ ...m.monitor.result, pool: this.poolStats(m.pool), fresh: this.isFresh(m) }));
+    const primaryUp = primary.status === 'ok';
+    const status: ComponentStatus = primaryUp
+      ? (replicas.every((r) => r.fresh) ? 'ok' : 'degraded')
+      : (replicas.some((r) => r.status === 'ok') ? 'degraded' : 'down');
     return { status, primary, replicas };
   }
 
@@ -292,11 +346,19 @@ export class Database {
     });
   }
 
+  private isFresh(m: Member): boolean {
+    const { status, lagMs } = m.monitor.result;
+    return status === 'ok' && lagMs !== undefined && lagMs !== null && lagMs <= this.replicaLagMaxMs;
+  }
+
+  /** From the last measurements (see queryRead): no probe per read. */
   private pickReadPool(): pg.Pool {
-    const healthy = this.replicaMembers.filter((m) => m.monitor.result.status === 'ok');
-    if (healthy.length === 0) return this.primary;
-    this.replicaCursor = (this.replicaCursor + 1) % healthy.length;
-    return healthy[this.replicaCursor]!.pool;
+    if (this.replicaMembers.length === 0) return this.primary;
+    let candidates = this.replicaMembers.filter((m) => this.isFresh(m));
+    if (candidates.length === 0 && this.primaryMonitor.result.status !== 'ok') candidates = this.replicaMembers.filter((m) => m.monitor.result.status === 'ok');
+    if (candidates.length === 0) return this.primary;
+    this.replicaCursor = (this.replicaCursor + 1) % candidates.length;
+    return candidates[this.replicaCursor]!.pool;
   }
 
   private async timed<T>(sql: string, run: () => Promise<T>): Promise<T> {
@@ -348,9 +410,21 @@ function createMetrics(registry: Registry, name: string, db: Database) {
       if (latencyMs !== null) this.set(labels, latencyMs / 1000);
     },
   });
+  new Gauge({
+    name: 'db_replica_lag_seconds',
+    help: 'Replay lag of each replica at its last check (by its place in DATABASE_REPLICA_URLS)',
+    labelNames: ['database', 'replica'],
+    registers: [registry],
+    collect() {
+      db.health().replicas.forEach((r, i) => {
+        if (r.lagMs !== undefined && r.lagMs !== null) this.set({ ...labels, replica: String(i) }, r.lagMs / 1000);
+      });
+    },
+  });
   return {
     queryDuration: new Histogram({ name: 'db_query_duration_seconds', help: 'Duration of SQL statements sent through the pool manager', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [registry] }),
     slowQueries: new Counter({ name: 'db_slow_queries_total', help: 'Statements slower than the slow-query threshold', registers: [registry] }),
     retries: new Counter({ name: 'db_retries_total', help: 'Connection and transaction retries', labelNames: ['reason'], registers: [registry] }),
+    reads: new Counter({ name: 'db_lag_tolerant_reads_total', help: 'Reads that tolerate replica lag, by the pool that served them', labelNames: ['database', 'target'], registers: [registry] }),
   };
 }

@@ -1,6 +1,6 @@
 import type { PoolConfig } from 'pg';
 import type { ConnectionOptions } from 'node:tls';
-import { readPemFile } from '@orrange/config';
+import { editPostgresUrl, firstHostOnly, readPemFile } from '@orrange/config';
 
 export interface PoolSettings {
   /** Postgres schema the service owns; every connection's search_path starts there. */
@@ -24,7 +24,7 @@ export function assertSchemaName(schema: string): string {
  * adapter derives the shadow database from `database`, and a connection string would override it.
  */
 export function poolConfigFromUrl(url: string, settings: PoolSettings = {}): PoolConfig {
-  const parsed = new URL(url);
+  const parsed = new URL(firstHostOnly(url));
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') throw new Error(`not a postgres URL: ${parsed.protocol}`);
   const options = [
     settings.schema ? `-c search_path=${assertSchemaName(settings.schema)},public` : '',
@@ -76,13 +76,13 @@ export function sslFromUrl(url: URL): ConnectionOptions | undefined {
   };
 }
 
-/** The same URL pointing at another database on the same server (test clones, the admin `postgres` database). */
+/** The same URL pointing at another database on the same server(s) (test clones, the admin `postgres` database). */
 export function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
+  return editPostgresUrl(url, (parsed) => {
+    parsed.pathname = `/${database}`;
+  });
 }
 
 export function databaseName(url: string): string {
-  return decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
+  return decodeURIComponent(new URL(firstHostOnly(url)).pathname.replace(/^\//, ''));
 }

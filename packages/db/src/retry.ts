@@ -34,10 +34,11 @@ const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIME
 const CONNECTION_MESSAGES = /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i;
 
 export function isConnectionError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
+  // Not `instanceof Error`: errors made by Node's own sockets come from another realm under test runners' sandboxes.
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
   if (typeof code === 'string' && (code.startsWith('08') || CONNECTION_SQLSTATES.has(code) || CONNECTION_ERRNOS.has(code))) return true;
-  return CONNECTION_MESSAGES.test(error.message);
+  return typeof message === 'string' && CONNECTION_MESSAGES.test(message);
 }
 
 /** 40001 serialization_failure, 40P01 deadlock_detected: the transaction did nothing and may simply run again. */

@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Logger } from '@orrange/logger';
 import { currentContext } from '@orrange/logger';
+import { isConnectionError } from '@orrange/db';
 import { AppError } from './errors';
 
 const TITLES: Record<number, string> = {
@@ -48,10 +49,26 @@ function fromBodyParser(error: unknown): AppError | undefined {
   }
 }
 
+/** Seconds a client should wait before trying again while the primary database is away. */
+const DATABASE_RETRY_AFTER_S = 5;
+
+/**
+ * The primary database out of reach (down, failing over, refusing connections) once the pool manager's retries
+ * gave up, or a write that reached a server in recovery: the request changed nothing, and the same request
+ * will work again once the primary is back (or a promoted replica is; see @orrange/db failover.ts).
+ */
+function fromDatabaseOutage(error: unknown): AppError | undefined {
+  const readOnly = (error as { code?: unknown } | null)?.code === '25006';
+  if (!readOnly && !isConnectionError(error)) return undefined;
+  return new AppError(503, 'SERVICE.DATABASE_UNAVAILABLE', 'The database is unavailable for a moment. Try again shortly (a write with the same Idempotency-Key).', undefined, {
+    'Retry-After': String(DATABASE_RETRY_AFTER_S),
+  });
+}
+
 /** The one place errors become HTTP answers: problem+json, and never a stack trace or SQL for a 5xx. */
 export function problemHandler(logger: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
-    const known = error instanceof AppError ? error : fromBodyParser(error);
+    const known = error instanceof AppError ? error : (fromBodyParser(error) ?? fromDatabaseOutage(error));
     if (known) {
       if (known.status >= 500) logger.error('request failed', { method: req.method, path: req.path, code: known.code });
       return sendProblem(res, known);

@@ -76,6 +76,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const db = new Database({
     url: config.DATABASE_URL,
     replicaUrls: config.DATABASE_REPLICA_URLS,
+    replicaLagMaxMs: config.REPLICA_LAG_MAX_MS,
+    replicaCheckIntervalMs: config.REPLICA_CHECK_INTERVAL_MS,
     name: service,
     schema: options.schema,
     max: config.DB_POOL_MAX,
@@ -98,7 +100,14 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const checks: Record<string, HealthCheck> = {
     database: () => {
       const health = db.health();
-      return { status: health.status, latencyMs: health.primary.latencyMs, checkedAt: health.primary.checkedAt, pool: health.primary.pool, replicas: health.replicas.length };
+      return {
+        status: health.status,
+        latencyMs: health.primary.latencyMs,
+        checkedAt: health.primary.checkedAt,
+        primary: health.primary.status,
+        pool: health.primary.pool,
+        replicas: health.replicas.map((r) => ({ status: r.status, lagMs: r.lagMs ?? null, fresh: r.fresh })),
+      };
     },
     redis: async () => {
       const startedAt = performance.now();
@@ -107,6 +116,11 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     },
     queue: async () => {
       const counts = consumer ? await consumer.counts() : {};
+      if (db.health().primary.status !== 'ok') {
+        // The outbox is the primary's: nothing is written to it or read from it until the primary is back, which
+        // the database check reports already. The queue itself (Redis) still answers.
+        return { status: 'degraded', outbox: 'unavailable while the primary database is down', ...counts };
+      }
       const [[backlog], unconfirmed] = await Promise.all([db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL'), redelivery.unconfirmedBacklog()]);
       const degraded = (counts.failed ?? 0) >= FAILED_JOBS_DEGRADED || unconfirmed > config.OUTBOX_UNCONFIRMED_DEGRADED;
       return { status: degraded ? 'degraded' : 'ok', outboxBacklog: backlog?.n ?? 0, unconfirmed, ...counts };

@@ -4,4 +4,5 @@ export { eventually } from './wait';
 export { PrivateRedisServer, type PrivateRedisOptions } from './private-redis';
 export { createTestCertificates, type TestCertificates } from './test-certificates';
 export { freePort } from './free-port';
+export { ReplicatedPostgres } from './replicated-postgres';
 export { openSse, type SseClient, type SseEvent } from './sse-client';

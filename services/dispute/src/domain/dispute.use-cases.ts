@@ -157,9 +157,10 @@ export interface ListQuery {
 }
 
 /** Arbitrators and admins list every case, users the cases they are a party to. List items carry no evidence. */
+/** Lists tolerate a replica's lag (REPLICA_LAG_MAX_MS); one case (getDispute, read after acting on it) does not. */
 export async function listDisputes(deps: DisputeDeps, actor: Actor, q: ListQuery) {
   const partyId = isAdmin(actor) || isArbitrator(actor) ? undefined : actor.userId;
-  const rows = await repo.listCases(deps.db, { status: q.status, partyId, after: toAfter(decodeCursor(caseCursor, q.cursor)), limit: q.limit + 1 });
+  const rows = await repo.listCases(deps.db.replicaReader, { status: q.status, partyId, after: toAfter(decodeCursor(caseCursor, q.cursor)), limit: q.limit + 1 });
   const page = rows.slice(0, q.limit);
   const last = page[page.length - 1];
   return { data: page.map((c) => disputeView(c)), nextCursor: rows.length > q.limit && last ? encodeCursor([last.createdAt.toISOString(), last.id]) : null };

@@ -72,13 +72,15 @@ export function ordersRouter({ db, deps, bookCache, live }: OrdersRouterDeps): R
     res.json({ data: page.map((o) => orderView(o, userId)), nextCursor: rows.length > query.limit && last ? encodeCursor({ seq: last.seq.toString() }) : null });
   });
 
+  // The public list of ads tolerates a replica's lag (REPLICA_LAG_MAX_MS); one ad (GET /orders/:id, what a maker
+  // reads after placing it) and one's own orders are read from the primary.
   router.get('/api/v1/orders', async (req, res) => {
     const query = parse(listOrdersQuery, req.query);
     const after = decodeCursor(bookCursor, query.cursor);
-    const rows = await listOpenOrders(db, { ...query, limit: query.limit + 1, after });
+    const rows = await listOpenOrders(db.replicaReader, { ...query, limit: query.limit + 1, after });
     const page = rows.slice(0, query.limit);
     const last = page[page.length - 1];
-    const extras = await adExtras(db, page);
+    const extras = await adExtras(db.replicaReader, page);
     res.json({
       data: page.map((o) => ({ ...orderView(o, req.identity?.userId), ...publicExtras(o, extras) })),
       nextCursor: rows.length > query.limit && last ? encodeCursor({ side: last.side, price: formatPrice(last.price), seq: last.seq.toString() }) : null,

@@ -105,7 +105,9 @@ export class BookCache {
 
   /** Recomputes the market's levels from Postgres and stores them (Redis if newer, and this replica's memory). */
   private async refresh(asset: Asset, fiatCurrency: FiatCurrency): Promise<BookSnapshot> {
-    const row = await readBookSnapshot(this.deps.db, asset, fiatCurrency, BOOK_DEPTH_MAX);
+    // From a replica when one keeps up: a snapshot it has not caught up with yet has an older sequence, which
+    // refreshUntil reads again, and STORE_IF_NEWER never lets it replace a newer one.
+    const row = await readBookSnapshot(this.deps.db.replicaReader, asset, fiatCurrency, BOOK_DEPTH_MAX);
     const scale = ASSET_SCALES[asset];
     const level = (l: BookLevelRow): BookLevel => ({ price: normalize(l.price, FIAT_SCALE), amount: normalize(l.amount, scale), orderCount: l.orderCount });
     const snapshot: BookSnapshot = { asset, fiatCurrency, bids: row.bids.map(level), asks: row.asks.map(level), sequence: Number(row.sequence), updatedAt: row.updatedAt };

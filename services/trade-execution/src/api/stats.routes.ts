@@ -5,8 +5,9 @@ import { adminStats, marketStats } from '../data/stats.repository';
 import { marketJson, volumesJson } from '../domain/stats';
 import { emptyBody } from './schemas';
 
+/** Statistics are aggregates over the last day: a replica's lag (REPLICA_LAG_MAX_MS) changes nothing that matters. */
 export function statsRouter({ runtime }: TradeExecutionService): Router {
-  const { db } = runtime;
+  const db = runtime.db.replicaReader;
   const router = serviceRouter();
 
   router.get('/api/v1/stats/markets', async (req, res) => {

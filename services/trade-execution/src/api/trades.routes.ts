@@ -15,10 +15,12 @@ export function tradesRouter({ runtime, deps }: TradeExecutionService): Router {
   // Stored answers are sealed: a chat message's answer carries its body, which may hold bank details.
   const once = idempotency(db, { protect: idempotencyProtection(deps.keyring) });
 
+  // Trade history tolerates a replica's lag (REPLICA_LAG_MAX_MS); one trade (GET /trades/:id, what a client
+  // reads after acting on it) is read from the primary.
   router.get('/api/v1/trades', requireAuth, async (req, res) => {
     const query = parse(tradesQuery, req.query);
     const after = decodeCursor(z.object({ t: z.iso.datetime(), id: z.string().max(64) }).strict(), query.cursor);
-    const rows = await listTrades(db, identityOf(req).userId, query.status ?? null, query.limit + 1, after ? { createdAt: new Date(after.t), id: after.id } : null);
+    const rows = await listTrades(db.replicaReader, identityOf(req).userId, query.status ?? null, query.limit + 1, after ? { createdAt: new Date(after.t), id: after.id } : null);
     const page = pageOf(rows, query.limit, (last) => ({ t: last.created_at.toISOString(), id: last.id }));
     res.json({ ...page, data: page.data.map(tradeJson) });
   });

@@ -26,10 +26,11 @@ export function walletRouter({ runtime, config, deps }: TradeExecutionService): 
     res.status(201).json(credited);
   });
 
+  // Ledger history tolerates a replica's lag; balances (what a client checks after moving money) do not.
   router.get('/api/v1/wallet/ledger', requireAuth, async (req, res) => {
     const query = parse(pageQuery, req.query);
     const before = decodeCursor(z.object({ id: z.string().regex(/^\d{1,19}$/) }).strict(), query.cursor);
-    const rows = await ledgerOf(db, identityOf(req).userId, query.limit + 1, before?.id ?? null);
+    const rows = await ledgerOf(db.replicaReader, identityOf(req).userId, query.limit + 1, before?.id ?? null);
     res.json(pageOf(rows, query.limit, (last) => ({ id: last.id })));
   });
 

@@ -15,9 +15,12 @@ export async function getMe(deps: Deps, userId: string) {
   return { id: user.id, email: user.email, username: user.username, roles: user.roles, profile: user.profile, stats: publicStats(user.stats), createdAt: user.createdAt };
 }
 
-/** What anyone may see of a user: never the email. A malformed id is simply not found. */
+/**
+ * What anyone may see of a user: never the email. A malformed id is simply not found. Public profiles and their
+ * statistics tolerate a replica's lag (nobody reads their own write here: a user's own account is /users/me).
+ */
 export async function getPublicProfile(deps: Deps, id: string) {
-  const user = isUuid(id) ? await findUserWithProfile(deps.db, id) : undefined;
+  const user = isUuid(id) ? await findUserWithProfile(deps.db.replicaReader, id) : undefined;
   if (!user) throw userNotFound();
   return { id: user.id, username: user.username, profile: user.profile, stats: publicStats(user.stats), createdAt: user.createdAt };
 }
