@@ -96,6 +96,24 @@ export function claimKeysSql(param: string): string {
     RETURNING scope, key`;
 }
 
+/** Keys deleted by one purge statement: a short transaction that never holds many row locks at once. */
+export const IDEMPOTENCY_PURGE_BATCH = 1_000;
+
+/**
+ * Deletes one batch of keys past the retention (24 h; older ones are claimed anew anyway, see claimKeysSql) and
+ * says how many it deleted: without it every key ever sent would stay. Oldest first, through the created_at index.
+ */
+export async function purgeExpiredIdempotencyKeys(db: SqlRunner, batch = IDEMPOTENCY_PURGE_BATCH): Promise<number> {
+  const rows = await db.query(
+    `DELETE FROM idempotency_keys WHERE (scope, key) IN (
+       SELECT scope, key FROM idempotency_keys WHERE created_at < now() - interval '${RETENTION_HOURS} hours' ORDER BY created_at LIMIT $1
+       FOR UPDATE SKIP LOCKED)
+     RETURNING 1`,
+    [batch],
+  );
+  return rows.length;
+}
+
 /**
  * Finds the rows of the keys in a JSON array of {scope, key} at `param` through the primary key. Joined only to
  * jsonb_to_recordset (which the planner takes for 100 rows), the table is read by a sequential scan once it is

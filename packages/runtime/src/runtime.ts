@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { redisTlsOptions, type BaseServiceConfig } from '@orrange/config';
 import { Database } from '@orrange/db';
-import { createRegistry, runService, type HealthCheck } from '@orrange/http';
+import { createRegistry, purgeExpiredIdempotencyKeys, runService, type HealthCheck } from '@orrange/http';
 import { createLogger, type Logger } from '@orrange/logger';
 import { createRedis, EventConsumer, OutboxRedelivery, OutboxRelay, type BulkEventHandlers, type ConsumerOptions, type EventHandlers, type ServiceName } from '@orrange/queue';
 import { LivePublisher } from './live-events';
@@ -64,6 +64,8 @@ export interface Runtime {
 }
 
 const REDIS_PING_TIMEOUT_MS = 1_000;
+/** How often Idempotency-Keys past their 24 h are looked for (a sweep that deleted a full batch runs again at once). */
+const IDEMPOTENCY_PURGE_INTERVAL_MS = 10 * 60_000;
 const FAILED_JOBS_DEGRADED = 1;
 
 export function createRuntime(options: RuntimeOptions): Runtime {
@@ -92,8 +94,12 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const live = new LivePublisher({ redis, prefix: config.REDIS_PREFIX, onError: (error) => logger.warn('live updates not written', { error: error.message }) });
   const relay = new OutboxRelay({ db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry });
   const redelivery = new OutboxRedelivery({ db, relay, logger, registry, redeliverAfterMs: config.OUTBOX_REDELIVER_MS });
-  // Not a timer: republished events are counted by events_republished_total, so no registry for timers_fired_total.
-  const sweepers = [new Sweeper({ timer: 'outbox-redelivery', intervalMs: redelivery.sweepIntervalMs, sweep: () => redelivery.sweep(), logger })];
+  // Not timers: republished events are counted by events_republished_total, so no registry for timers_fired_total.
+  // Every service keeps its Idempotency-Keys in its own schema (IDEMPOTENCY_TABLE_SQL), purged here.
+  const sweepers = [
+    new Sweeper({ timer: 'outbox-redelivery', intervalMs: redelivery.sweepIntervalMs, sweep: () => redelivery.sweep(), logger }),
+    new Sweeper({ timer: 'idempotency-purge', intervalMs: IDEMPOTENCY_PURGE_INTERVAL_MS, sweep: () => purgeExpiredIdempotencyKeys(db), logger }),
+  ];
   let consumer: EventConsumer | undefined;
   let started = false;
 

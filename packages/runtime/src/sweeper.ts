@@ -42,6 +42,11 @@ export class Sweeper {
     this.fired = options.registry ? firedCounter(options.registry) : undefined;
   }
 
+  /** What it fires (SweeperOptions.timer), to find it among a runtime's sweepers. */
+  get name(): string {
+    return this.options.timer;
+  }
+
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;

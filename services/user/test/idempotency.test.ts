@@ -60,4 +60,13 @@ describe('Idempotency-Key on creating POSTs (answers sealed at rest)', () => {
       expect(row).not.toContain(PASSWORD);
     }
   });
+
+  it('when keys are past their 24 h, then the runtime purges them and keeps the younger ones', async () => {
+    await harness.runtime.db.query(
+      `INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES ('user:old', 'stale', 'h', now() - interval '25 hours'), ('user:old', 'recent', 'h', now() - interval '1 hour')`,
+    );
+    const purge = harness.runtime.sweepers.find((s) => s.name === 'idempotency-purge')!;
+    expect(await purge.sweepNow()).toBe(1);
+    expect(await harness.runtime.db.query("SELECT key FROM idempotency_keys WHERE scope = 'user:old'")).toEqual([{ key: 'recent' }]);
+  });
 });
