@@ -16,6 +16,8 @@ export const configSchema = baseServiceSchema.extend(authSchema.shape).extend(en
   REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
   /** Password hashes computed at once (argon2id takes 19 MiB each); the rest wait in line. */
   LOGIN_CONCURRENCY_MAX: z.coerce.number().int().min(1).max(64).default(4),
+  /** Audit-log rows older than this many days are deleted (0: kept forever). */
+  AUDIT_LOG_RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(0),
   /** Hashes allowed to wait for a slot; beyond that a login or registration answers 503 at once. */
   LOGIN_QUEUE_MAX: z.coerce.number().int().min(0).max(10_000).default(200),
   /**

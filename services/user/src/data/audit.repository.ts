@@ -14,6 +14,20 @@ export type AuditAction =
   | 'withdrawal.approved'
   | 'withdrawal.rejected';
 
+/** Rows deleted by one retention statement: a short transaction, however long the log grew. */
+export const AUDIT_PURGE_BATCH = 1_000;
+
+/** Deletes one batch of the oldest audit rows older than `days` days; says how many it deleted. */
+export async function purgeAuditLog(sql: Sql, days: number, batch = AUDIT_PURGE_BATCH): Promise<number> {
+  const rows = await sql.query(
+    `DELETE FROM audit_log WHERE id IN (
+       SELECT id FROM audit_log WHERE at < now() - make_interval(days => $1) ORDER BY at LIMIT $2 FOR UPDATE SKIP LOCKED)
+     RETURNING 1`,
+    [days, batch],
+  );
+  return rows.length;
+}
+
 /** Where a request came from; every audit row carries it. */
 export interface AuditContext {
   actorId: string | null;
