@@ -7,6 +7,7 @@ import { createRegistry, purgeExpiredIdempotencyKeys, runService, type HealthChe
 import { createLogger, type Logger } from '@orrange/logger';
 import { createRedis, EventConsumer, OutboxRedelivery, OutboxRelay, type BulkEventHandlers, type ConsumerOptions, type EventHandlers, type ServiceName } from '@orrange/queue';
 import { LivePublisher } from './live-events';
+import { redisGauges } from './redis-metrics';
 import { Sweeper } from './sweeper';
 
 export interface RuntimeOptions {
@@ -91,6 +92,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   });
   const redis = createRedis(config.REDIS_URL, redisTls);
   redis.on('error', (error) => logger.warn('redis connection error', { error: error.message }));
+  redisGauges(registry, redis);
   const live = new LivePublisher({ redis, prefix: config.REDIS_PREFIX, onError: (error) => logger.warn('live updates not written', { error: error.message }) });
   const relay = new OutboxRelay({ db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry });
   const redelivery = new OutboxRedelivery({ db, relay, logger, registry, redeliverAfterMs: config.OUTBOX_REDELIVER_MS });

@@ -1,7 +1,7 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Database } from '@orrange/db';
 import { statusCountGauge } from '@orrange/http';
-import { openTradeCounts } from './data/stats.repository';
+import { activeUsers24h, openTradeCounts } from './data/stats.repository';
 import { WITHDRAWAL_STATES, withdrawalCounts } from './data/withdrawal.repository';
 import type { CustodyCallObserver } from './custody/custody-provider';
 import type { CustodyMetrics } from './domain/custody';
@@ -16,6 +16,16 @@ export function createBusinessMetrics(registry: Registry, db: Database): Busines
   const volume = new Counter({ name: 'trade_volume_total', help: 'Crypto volume of completed trades, in asset units', labelNames: ['asset'], registers: [registry] });
   const completed = new Counter({ name: 'trades_completed_total', help: 'Completed trades', labelNames: ['asset'], registers: [registry] });
   statusCountGauge(registry, { name: 'trades_open', help: 'Trades not yet settled, by status', statuses: OPEN_STATES, count: () => openTradeCounts(db) });
+  new Gauge({
+    name: 'active_users_24h',
+    help: 'Users who placed, took or traded in the last 24 hours',
+    registers: [registry],
+    async collect() {
+      // A replica's lag is nothing to a day's count; a failed count keeps the last value.
+      const n = await activeUsers24h(db.replicaReader).catch(() => undefined);
+      if (n !== undefined) this.set(n);
+    },
+  });
   return {
     // The counter is a float for dashboards only; balances never touch it.
     tradeCompleted(asset, amount) {

@@ -230,5 +230,6 @@ describe('trades: escrow settlement, disputes, races with the deadline, reads, c
     expect(admin.body.activeUsers24h).toBeGreaterThanOrEqual(4);
     const metrics = await request(h.app).get('/metrics');
     expect(metrics.text).toMatch(/trade_volume_total\{asset="ETH",service="trade-execution"\} 4/);
+    expect(metrics.text).toContain(`active_users_24h{service="trade-execution"} ${admin.body.activeUsers24h}`);
   });
 });

@@ -65,6 +65,14 @@ export async function marketStats(db: SqlExecutor): Promise<MarketRow[]> {
   );
 }
 
+/** Users who placed, took or traded in the last 24 hours (user_activity_hours is kept by the order path). */
+const ACTIVE_USERS_24H = `(SELECT count(*) FROM (SELECT DISTINCT user_id FROM user_activity_hours WHERE hour > now() - interval '24 hours') u)::int`;
+
+export async function activeUsers24h(db: SqlExecutor): Promise<number> {
+  const [row] = await db.query<{ n: number }>(`SELECT ${ACTIVE_USERS_24H} AS n`);
+  return row!.n;
+}
+
 export interface AdminStatsRow {
   active_users: number;
   open_trades: number;
@@ -73,7 +81,7 @@ export interface AdminStatsRow {
 
 export async function adminStats(db: SqlExecutor): Promise<{ totals: AdminStatsRow; volumes: Array<{ asset: Asset; trades: number; volume: string }> }> {
   const [totals] = await db.query<AdminStatsRow>(
-    `SELECT (SELECT count(*) FROM (SELECT DISTINCT user_id FROM user_activity_hours WHERE hour > now() - interval '24 hours') u)::int AS active_users,
+    `SELECT ${ACTIVE_USERS_24H} AS active_users,
             (SELECT count(*) FROM trades WHERE status = ANY ($1::text[]))::int AS open_trades,
             (SELECT count(*) FROM trades WHERE status = 'DISPUTED')::int AS open_disputes`,
     [OPEN_STATES],
