@@ -104,6 +104,10 @@ describe('end to end: the OpenAPI document', () => {
     try {
       for (const [name, doc] of Object.entries(await documents())) {
         for (const op of operationsOf(doc)) expect({ op: `${name} ${op.method} ${op.path}`, declared: Array.isArray(op.security) }).toEqual({ op: `${name} ${op.method} ${op.path}`, declared: true });
+        // One spelling per group: no two tags alike but for case or punctuation (e.g. `Admin` and `admin`).
+        const tagKeys = (doc.tags as Array<{ name: string }>).map((tag) => tag.name.toLowerCase().replace(/[^a-z]/g, ''));
+        expect(tagKeys.length).toBeGreaterThan(0);
+        expect(new Set(tagKeys).size).toBe(tagKeys.length);
         const file = path.join(dir, `${name}.json`);
         writeFileSync(file, JSON.stringify(doc));
         const { stdout } = await promisify(execFile)(path.join(__dirname, '../node_modules/.bin/redocly'), ['lint', file, '--config', path.join(__dirname, '../redocly.yaml'), '--format=json'], {

@@ -23,9 +23,41 @@ export const problemSchema = {
 
 type Json = Record<string, unknown>;
 
+/**
+ * Every tag of the API, spelled once, in the order the docs page lists them: the services' documents and the
+ * gateway's merged one take their names and descriptions from here, so no two spellings of one group appear.
+ */
+export const API_TAGS = [
+  { name: 'Auth', description: 'Accounts, sign-in, token refresh and sign-out' },
+  { name: 'Users', description: 'Your profile and public profiles with reputation' },
+  { name: 'API keys', description: 'Keys for bots, with scopes (read, trade, withdraw)' },
+  { name: 'Payment methods', description: 'Your saved payment details, encrypted at rest' },
+  { name: 'Markets', description: 'Markets and their rules' },
+  { name: 'Orders', description: 'Ads and orders: place, take, edit, pause, cancel; the order book' },
+  { name: 'Trades', description: 'Trades from match to release, their chat and feedback' },
+  { name: 'Wallet', description: 'Balances, deposits, withdrawals and the ledger' },
+  { name: 'Disputes', description: 'Disputes, evidence and arbitration' },
+  { name: 'Statistics', description: 'Market and platform statistics' },
+  { name: 'Custody', description: 'Webhooks from the custody provider' },
+  { name: 'Admin', description: 'Administration (admins in a session)' },
+  { name: 'Gateway', description: 'Health, metrics, documentation and live updates (Server-Sent Events)' },
+  { name: 'Internal', description: 'Service to service, through the gateway only (never in the public document)' },
+] as const;
+
+export type ApiTag = (typeof API_TAGS)[number]['name'];
+
+/** The document's `tags`: those its operations use, in API_TAGS' order, then any other name as it is. */
+export function tagsOf(paths: Json): Array<{ name: string; description?: string }> {
+  const used = new Set<string>();
+  for (const item of Object.values(paths)) for (const op of Object.values(item as Json)) for (const tag of ((op as Json).tags as string[] | undefined) ?? []) used.add(tag);
+  const known: Array<{ name: string; description?: string }> = API_TAGS.filter((tag) => used.has(tag.name));
+  const other = [...used].filter((name) => !API_TAGS.some((tag) => tag.name === name)).map((name) => ({ name }));
+  return [...known, ...other];
+}
+
 export interface Operation {
   summary: string;
-  tags?: string[];
+  tags?: ApiTag[];
   /**
    * Who may call it, declared in the document as `security` on every operation: absent or false, anyone (`[]`);
    * `'session'`, a signed-in user's bearer token only (admin and arbitrator powers, API keys, payment details);
@@ -101,6 +133,7 @@ export function openApiDocument(title: string, paths: Json, schemas: Json = {}):
     openapi: '3.0.3',
     info: { title, version: '1.0.0' },
     servers: [{ url: '/' }],
+    tags: tagsOf(paths),
     paths: withOperationIds(paths),
     components: {
       schemas: { Problem: problemSchema, ...schemas },

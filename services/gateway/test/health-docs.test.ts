@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import request from 'supertest';
 import { accessToken, closedUrl, createTestGateway, createTestRedis, startStub, type StubUpstream, type TestGateway, type TestRedis } from './harness';
 
@@ -76,7 +78,7 @@ describe('gateway /health, /metrics, /docs', () => {
     expect(res.body.components.securitySchemes).toMatchObject({ bearerAuth: { scheme: 'bearer' }, apiKey: { in: 'header', name: 'X-API-Key' } });
     expect(res.body['x-unavailable-services']).toEqual(['dispute']);
     expect(Object.keys(res.body.paths).filter((path) => path.startsWith('/internal'))).toEqual([]);
-    expect(res.body.tags.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['user', 'order-book', 'gateway']));
+    expect(res.body.tags.map((t: { name: string }) => t.name)).toEqual(['Gateway', 'user', 'order-book', 'trade-execution']);
   });
 
   it('when /docs/openapi.json is asked again, then the same bytes come with their ETag, and a client holding them gets 304', async () => {
@@ -102,19 +104,61 @@ describe('gateway /health, /metrics, /docs', () => {
     }
   });
 
-  it('when /docs is opened, then a self-contained page loads its script from the gateway itself', async () => {
+  it('when /docs is opened, then the Swagger UI page loads the renderer from the gateway itself, under the CSP, on /docs/openapi.json', async () => {
     const page = await request(gateway.app).get('/docs');
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toContain('text/html');
-    expect(page.text).toContain('<script src="/docs/docs.js"></script>');
-    expect(page.headers['content-security-policy']).toContain("script-src 'self'");
-    expect(page.headers['content-security-policy']).not.toContain('upgrade-insecure-requests');
-    expect(page.text).not.toMatch(/https?:\/\/(?!orrange)/);
-    const script = await request(gateway.app).get('/docs/docs.js');
-    expect(script.status).toBe(200);
-    expect(script.headers['content-type']).toContain('javascript');
-    expect(script.text).toContain("fetch('/docs/openapi.json')");
-    expect(() => new Function(script.text)).not.toThrow();
+    const csp = page.headers['content-security-policy']!;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('upgrade-insecure-requests');
+    // Nothing from anywhere else: no absolute URL, and no inline script (the CSP would refuse it).
+    expect(page.text).not.toMatch(/https?:\/\//);
+    expect(page.text).not.toMatch(/<script>/);
+    const scripts = [...page.text.matchAll(/<script src="([^"]+)"><\/script>/g)].map((m) => m[1]!);
+    const styles = [...page.text.matchAll(/<link rel="stylesheet" href="([^"]+)">/g)].map((m) => m[1]!);
+    expect(scripts).toEqual([expect.stringMatching(/^\/docs\/assets\/\d+\.\d+\.\d+\/swagger-ui-bundle\.js$/), '/docs/docs.js']);
+    expect(styles).toEqual([expect.stringMatching(/^\/docs\/assets\/\d+\.\d+\.\d+\/swagger-ui\.css$/)]);
+
+    const starter = await request(gateway.app).get('/docs/docs.js');
+    expect(starter.status).toBe(200);
+    expect(starter.headers['content-type']).toContain('javascript');
+    expect(starter.text).toContain("url: '/docs/openapi.json'");
+    expect(starter.text).toContain('validatorUrl: null');
+    expect(() => new Function(starter.text)).not.toThrow();
+  });
+
+  it('when the renderer\'s files are fetched, then they are the package\'s, with their content types, cacheable for a year', async () => {
+    const packageDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
+    const page = (await request(gateway.app).get('/docs')).text;
+    const assets = [...page.matchAll(/(?:src|href)="(\/docs\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+    expect(assets).toHaveLength(3);
+    const contentTypes: Record<string, RegExp> = { js: /^(text|application)\/javascript/, css: /^text\/css/, png: /^image\/png$/ };
+    for (const asset of assets) {
+      const res = await request(gateway.app).get(asset).buffer(true).parse((r, done) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (chunk: Buffer) => chunks.push(chunk)).on('end', () => done(null, Buffer.concat(chunks)));
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toMatch(contentTypes[path.extname(asset).slice(1)]!);
+      expect(res.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+      expect(res.headers.etag).toBeDefined();
+      expect((res.body as Buffer).equals(readFileSync(path.join(packageDir, path.basename(asset))))).toBe(true);
+    }
+    const version = (require('swagger-ui-dist/package.json') as { version: string }).version;
+    expect(assets[0]).toContain(`/docs/assets/${version}/`);
+  });
+
+  it('when another file of the package, or another version, is asked for, then the answer is 404', async () => {
+    const version = (require('swagger-ui-dist/package.json') as { version: string }).version;
+    for (const asset of [`/docs/assets/${version}/index.html`, `/docs/assets/${version}/package.json`, '/docs/assets/0.0.1/swagger-ui.css', `/docs/assets/${version}/..%2Fpackage.json`]) {
+      expect((await request(gateway.app).get(asset)).status).toBe(404);
+    }
+  });
+
+  it('when a service is down, then the document\'s description, which the page shows, names it', async () => {
+    const res = await request(gateway.app).get('/docs/openapi.json');
+    expect(res.body.info.description).toContain('Unavailable right now');
+    expect(res.body.info.description).toContain('dispute');
   });
 
   it('when /metrics is scraped after traffic, then request, upstream, auth and rate-limit metrics are there', async () => {

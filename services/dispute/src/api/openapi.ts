@@ -1,7 +1,7 @@
-import { openApiDocument, operation } from '@orrange/http';
+import { openApiDocument, operation, type ApiTag } from '@orrange/http';
 import { assignBodySchema, disputeDoc, evidenceBodySchema, evidenceDoc, exportDoc, resolveBodySchema } from './dispute.schemas';
 
-const tags = ['Disputes'];
+const tags: ApiTag[] = ['Disputes'];
 const idParam = { name: 'id', in: 'path' as const, schema: { type: 'string', format: 'uuid' }, description: 'the dispute id (trade-execution returns it as `disputeId`)' };
 const idempotencyKey = { name: 'Idempotency-Key', in: 'header' as const, schema: { type: 'string', minLength: 1, maxLength: 255 }, description: 'same key and body within 24 h replays the first answer' };
 const dispute = { $ref: '#/components/schemas/Dispute' };

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '@orrange/logger';
-import { CUSTODY_SIGNATURE_SCHEME, operationIdOf, problemSchema } from '@orrange/http';
+import { CUSTODY_SIGNATURE_SCHEME, operationIdOf, problemSchema, tagsOf } from '@orrange/http';
 import { requestJson } from '../proxy/http-json';
 import { SERVICES, type ServiceName } from '../proxy/routes';
 import { STREAM_PATHS, STREAM_TICKET_SCHEME } from '../stream/stream.openapi';
@@ -11,7 +11,6 @@ type Json = Record<string, unknown>;
 interface ServiceDocument {
   paths: Json;
   schemas: Json;
-  tags: Array<{ name: string; description?: string }>;
 }
 
 const PUBLIC_PATH_PREFIX = '/api/';
@@ -26,32 +25,38 @@ const GATEWAY_PATHS: Json = {
   '/health': {
     get: {
       operationId: operationIdOf('get', '/health'),
-      tags: ['gateway'],
+      tags: ['Gateway'],
       // Anyone (the statuses), or an operator (every check).
       security: [{}, OPERATOR],
       summary: 'Health of every service and of the gateway: statuses for everyone (one shared report per HEALTH_CACHE_MS), every check for operators (OPERATOR_TOKEN as a bearer token)',
       responses: { 200: { description: 'ok or degraded' }, 503: { description: 'a service or the gateway Redis is down' } },
     },
   },
-  '/metrics': { get: { operationId: operationIdOf('get', '/metrics'), tags: ['gateway'], security: [OPERATOR], summary: 'Prometheus metrics (operators: OPERATOR_TOKEN as a bearer token)', responses: { 200: { description: 'Prometheus text exposition', content: { 'text/plain': {} } }, 401: { description: 'AUTH.OPERATOR_REQUIRED' } } } },
-  '/docs': { get: { operationId: operationIdOf('get', '/docs'), tags: ['gateway'], security: [], summary: 'Interactive API documentation', responses: { 200: { description: 'HTML', content: { 'text/html': {} } } } } },
-  '/docs/openapi.json': { get: { operationId: operationIdOf('get', '/docs/openapi.json'), tags: ['gateway'], security: [], summary: 'This document', responses: { 200: { description: 'OpenAPI 3.0.3' } } } },
+  '/metrics': { get: { operationId: operationIdOf('get', '/metrics'), tags: ['Gateway'], security: [OPERATOR], summary: 'Prometheus metrics (operators: OPERATOR_TOKEN as a bearer token)', responses: { 200: { description: 'Prometheus text exposition', content: { 'text/plain': {} } }, 401: { description: 'AUTH.OPERATOR_REQUIRED' } } } },
+  '/docs': { get: { operationId: operationIdOf('get', '/docs'), tags: ['Gateway'], security: [], summary: 'Interactive API documentation', responses: { 200: { description: 'HTML', content: { 'text/html': {} } } } } },
+  '/docs/openapi.json': { get: { operationId: operationIdOf('get', '/docs/openapi.json'), tags: ['Gateway'], security: [], summary: 'This document', responses: { 200: { description: 'OpenAPI 3.0.3' } } } },
 };
 
 function normalize(document: unknown): ServiceDocument | undefined {
   if (!isObject(document) || !isObject(document.paths)) return undefined;
   const components = isObject(document.components) ? document.components : {};
-  const tags = Array.isArray(document.tags) ? (document.tags.filter((t) => isObject(t) && typeof t.name === 'string') as ServiceDocument['tags']) : [];
   // Only what the gateway routes is public: a service's /internal/* operations stay out of the document.
   const paths = Object.fromEntries(Object.entries(document.paths).filter(([path]) => path.startsWith(PUBLIC_PATH_PREFIX)));
-  return { paths, schemas: isObject(components.schemas) ? components.schemas : {}, tags };
+  return { paths, schemas: isObject(components.schemas) ? components.schemas : {} };
+}
+
+/** The docs page shows the description: it says which services' operations are missing right now. */
+function descriptionOf(unavailable: ServiceName[]): string {
+  const about = 'The public API of Orrange, served through the gateway.';
+  return unavailable.length ? `${about}\n\n**Unavailable right now** (their operations are missing): ${unavailable.join(', ')}.` : about;
 }
 
 /**
  * One OpenAPI 3.0.3 document for the whole API: each service's `/openapi.json` fetched from a healthy
- * replica and kept for `cacheMs`, then `paths`, `components.schemas` and `tags` merged with the gateway's
- * own. A service that cannot be reached contributes its last good document, or nothing; the document
- * names the missing services in `x-unavailable-services`.
+ * replica and kept for `cacheMs`, then `paths` and `components.schemas` merged with the gateway's own, and
+ * `tags` listed from the operations (API_TAGS' names, order and descriptions). A service that cannot be
+ * reached contributes its last good document, or nothing; the document names the missing services in
+ * `x-unavailable-services` and in its description.
  */
 export class OpenApiAggregator {
   private readonly cache = new Map<ServiceName, { document: ServiceDocument; fetchedAt: number }>();
@@ -77,22 +82,19 @@ export class OpenApiAggregator {
   private merge(documents: Array<ServiceDocument | undefined>): Json {
     const paths: Json = {};
     const schemas: Json = { Problem: problemSchema };
-    const tags = new Map<string, { name: string; description?: string }>();
     const unavailable: ServiceName[] = [];
     SERVICES.forEach((service, i) => {
       const document = documents[i];
       if (!document) return void unavailable.push(service);
       Object.assign(paths, document.paths);
       for (const [name, schema] of Object.entries(document.schemas)) if (!(name in schemas)) schemas[name] = schema;
-      for (const tag of document.tags) if (!tags.has(tag.name)) tags.set(tag.name, tag);
     });
     Object.assign(paths, GATEWAY_PATHS, STREAM_PATHS);
-    tags.set('gateway', { name: 'gateway', description: 'Health, metrics, documentation and live updates (Server-Sent Events)' });
     return {
       openapi: '3.0.3',
-      info: { title: 'Orrange API', version: '1.0.0', description: 'The public API of Orrange, served through the gateway.' },
+      info: { title: 'Orrange API', version: '1.0.0', description: descriptionOf(unavailable) },
       servers: [{ url: '/' }],
-      tags: [...tags.values()],
+      tags: tagsOf(paths),
       paths,
       components: {
         schemas,

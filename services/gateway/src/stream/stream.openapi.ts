@@ -23,7 +23,7 @@ export const STREAM_PATHS: Json = {
   '/api/v1/stream/tickets': {
     post: {
       operationId: operationIdOf('post', '/api/v1/stream/tickets'),
-      tags: ['gateway'],
+      tags: ['Gateway'],
       security: [{ bearerAuth: [] }, { apiKey: [] }],
       summary: 'A single-use ticket for GET /api/v1/stream?ticket= (browser EventSource cannot send headers), valid 60 s',
       responses: {
@@ -39,7 +39,7 @@ export const STREAM_PATHS: Json = {
   '/api/v1/stream': {
     get: {
       operationId: operationIdOf('get', '/api/v1/stream'),
-      tags: ['gateway'],
+      tags: ['Gateway'],
       security: [{ bearerAuth: [] }, { apiKey: [] }, { streamTicket: [] }],
       summary: 'The caller\'s live updates (Server-Sent Events)',
       description: USER_EVENTS,
@@ -59,7 +59,7 @@ export const STREAM_PATHS: Json = {
   '/api/v1/stream/orderbook': {
     get: {
       operationId: operationIdOf('get', '/api/v1/stream/orderbook'),
-      tags: ['gateway'],
+      tags: ['Gateway'],
       security: [],
       summary: 'A market\'s order book, live (Server-Sent Events, public)',
       description:

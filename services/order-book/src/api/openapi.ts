@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { openApiDocument, operation, schemaOf } from '@orrange/http';
+import { openApiDocument, operation, schemaOf, type ApiTag } from '@orrange/http';
 import { marketRulesBody } from './markets.routes';
 import { listOrdersQuery, myOrdersQuery, orderBookQuery, patchOrderBody, placeOrderBody, takeOrderBody } from './order.schemas';
 
@@ -52,7 +52,7 @@ function queryParams(schema: z.ZodType) {
   return Object.entries(json.properties ?? {}).map(([name, s]) => ({ name, in: 'query' as const, required: json.required?.includes(name) ?? false, schema: s }));
 }
 const idParam = { name: 'id', in: 'path' as const, schema: { type: 'string', format: 'uuid' } };
-const tags = ['orders'];
+const tags: ApiTag[] = ['Orders'];
 const orderAnswer = { type: 'object', required: ['order'], properties: { order: ref('Order') } };
 const orderAndFills = { type: 'object', required: ['order', 'fills'], properties: { order: ref('Order'), fills: { type: 'array', items: ref('Fill') } } };
 
@@ -131,13 +131,13 @@ export const openapi = openApiDocument(
     '/api/v1/markets': {
       get: operation({
         summary: 'Every market\'s rules (public): the reference price orders must stay within 20 % of (set by an admin, else the median of the last 24 h of trades) and the minimum fiat value of an order',
-        tags: ['markets'],
+        tags: ['Markets'],
         responses: { 200: { description: 'The markets', schema: { type: 'object', required: ['data'], properties: { data: { type: 'array', items: ref('Market') } } } } },
       }),
     },
     '/api/v1/admin/markets/{asset}/{fiatCurrency}': {
       put: operation({
-        summary: 'Admin (in a session): set or clear (null) a market\'s reference price and minimum fiat value per order', tags: ['admin'], auth: 'session', body: marketRulesBody,
+        summary: 'Admin (in a session): set or clear (null) a market\'s reference price and minimum fiat value per order', tags: ['Admin'], auth: 'session', body: marketRulesBody,
         params: [{ name: 'asset', in: 'path' as const, schema: { type: 'string' } }, { name: 'fiatCurrency', in: 'path' as const, schema: { type: 'string' } }],
         responses: {
           200: { description: 'The market', schema: ref('Market') }, 400: { description: 'Invalid body' }, 401: { description: 'Not signed in' },

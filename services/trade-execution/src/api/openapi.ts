@@ -1,4 +1,4 @@
-import { openApiDocument, operation, schemaOf } from '@orrange/http';
+import { openApiDocument, operation, schemaOf, type ApiTag } from '@orrange/http';
 import { z } from 'zod';
 import { custodyEventSchema } from '../domain/custody-webhook';
 import { depositBody, disputeBody, feedbackBody, messageBody, reviewBody, withdrawalBody } from './schemas';
@@ -12,7 +12,7 @@ const pageParams = [
 ];
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const page = (item: string) => ({ type: 'object', required: ['data', 'nextCursor'], properties: { data: { type: 'array', items: ref(item) }, nextCursor: { type: 'string', nullable: true } } });
-const tags = { wallet: ['Wallet'], trades: ['Trades'], stats: ['Statistics'], admin: ['Admin'], custody: ['Custody'] };
+const tags: Record<string, ApiTag[]> = { wallet: ['Wallet'], trades: ['Trades'], stats: ['Statistics'], admin: ['Admin'], custody: ['Custody'] };
 const errors = {
   400: { description: 'Invalid input (VALIDATION.FAILED)' },
   401: { description: 'Not authenticated' },
