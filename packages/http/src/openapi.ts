@@ -1,10 +1,27 @@
 import { z } from 'zod';
+import { pageQuery } from './pagination';
+
+type Json = Record<string, unknown>;
 
 /** JSON Schema (OpenAPI 3.0 dialect) of a zod schema, so request documentation comes from the validators. */
 export function schemaOf(schema: z.ZodType): Record<string, unknown> {
   const json = z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   delete json.$schema;
   return json;
+}
+
+/** Query parameters documented from the same zod schema that validates them. */
+export function queryParamsOf(schema: z.ZodType): Array<{ name: string; in: 'query'; required: boolean; schema: Json }> {
+  const json = schemaOf(schema) as { properties?: Record<string, Json>; required?: string[] };
+  return Object.entries(json.properties ?? {}).map(([name, s]) => ({ name, in: 'query' as const, required: json.required?.includes(name) ?? false, schema: s }));
+}
+
+/** A list's `limit` and `cursor` (API.md, "Pagination"), for a list without filters of its own. */
+export const PAGE_PARAMS = queryParamsOf(pageQuery);
+
+/** A list's answer: `{ data: [items], nextCursor }`. */
+export function pageSchema(items: Json): Json {
+  return { type: 'object', required: ['data', 'nextCursor'], properties: { data: { type: 'array', items }, nextCursor: { type: 'string', nullable: true } } };
 }
 
 export const problemSchema = {
@@ -20,8 +37,6 @@ export const problemSchema = {
     errors: { type: 'array', items: { type: 'object', required: ['path', 'message'], properties: { path: { type: 'string' }, message: { type: 'string' } } } },
   },
 };
-
-type Json = Record<string, unknown>;
 
 /**
  * Every tag of the API, spelled once, in the order the docs page lists them: the services' documents and the

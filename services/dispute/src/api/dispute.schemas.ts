@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pageFields } from '@orrange/http';
 import { DISPUTE_STATUSES, OUTCOMES } from '../domain/dispute';
 
 /** Text that Postgres stores and the journal hashes faithfully: no NUL, no lone UTF-16 surrogates. */
@@ -36,8 +37,7 @@ export const resolveBodySchema = z
 export const listQuerySchema = z
   .object({
     status: z.enum(DISPUTE_STATUSES).optional(),
-    limit: z.coerce.number().int().min(1).max(100).default(20),
-    cursor: z.string().min(1).max(200).optional(),
+    ...pageFields,
   })
   .strict();
 

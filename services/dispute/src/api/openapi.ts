@@ -1,4 +1,4 @@
-import { openApiDocument, operation, type ApiTag } from '@orrange/http';
+import { openApiDocument, operation, pageSchema, PAGE_PARAMS, type ApiTag } from '@orrange/http';
 import { assignBodySchema, disputeDoc, evidenceBodySchema, evidenceDoc, exportDoc, resolveBodySchema } from './dispute.schemas';
 
 const tags: ApiTag[] = ['Disputes'];
@@ -18,11 +18,10 @@ export const openapi = openApiDocument(
         auth: true,
         params: [
           { name: 'status', in: 'query', schema: { type: 'string', enum: ['OPEN', 'UNDER_REVIEW', 'RESOLVED'] } },
-          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
-          { name: 'cursor', in: 'query', schema: { type: 'string' } },
+          ...PAGE_PARAMS,
         ],
         responses: {
-          200: { description: 'a page of disputes', schema: { type: 'object', properties: { data: { type: 'array', items: dispute }, nextCursor: { type: 'string', nullable: true } } } },
+          200: { description: 'a page of disputes', schema: pageSchema(dispute) },
           400: { description: 'invalid query' },
           401: common[401],
         },

@@ -3,7 +3,7 @@ import type { Database, Tx } from '@orrange/db';
 import { ASSET_SCALES, FIAT_SCALE, normalize, type Asset } from '@orrange/money';
 import type { EventPayload } from '@orrange/queue';
 import type { EncryptionKeyring } from '@orrange/secrets';
-import { conflict, decodeCursor, encodeCursor } from '@orrange/http';
+import { conflict, keyset, pageView, readPage } from '@orrange/http';
 import { z } from 'zod';
 import * as repo from '../data/dispute.repository';
 import { disputeEvents } from '../messaging/dispute.events';
@@ -160,18 +160,12 @@ export interface ListQuery {
 /** Lists tolerate a replica's lag (REPLICA_LAG_MAX_MS); one case (getDispute, read after acting on it) does not. */
 export async function listDisputes(deps: DisputeDeps, actor: Actor, q: ListQuery) {
   const partyId = isAdmin(actor) || isArbitrator(actor) ? undefined : actor.userId;
-  const rows = await repo.listCases(deps.db.replicaReader, { status: q.status, partyId, after: toAfter(decodeCursor(caseCursor, q.cursor)), limit: q.limit + 1 });
-  const page = rows.slice(0, q.limit);
-  const last = page[page.length - 1];
-  return { data: page.map((c) => disputeView(c)), nextCursor: rows.length > q.limit && last ? encodeCursor([last.createdAt.toISOString(), last.id]) : null };
-}
-
-function toAfter(cursor: [string, string] | undefined): { createdAt: Date; id: string } | undefined {
-  return cursor && { createdAt: new Date(cursor[0]), id: cursor[1] };
+  const page = await readPage(caseOrder, q, (after, rowsMax) => repo.listCases(deps.db.replicaReader, { status: q.status, partyId, after: after && { createdAt: new Date(after[0]), id: after[1] }, limit: rowsMax }));
+  return pageView(page, (c) => disputeView(c));
 }
 
 /** The list's sort key: the last case's creation time and id. */
-const caseCursor = z.tuple([z.iso.datetime(), z.string().min(1).max(64)]);
+const caseOrder = keyset(z.tuple([z.iso.datetime(), z.string().min(1).max(64)]), (c: DisputeCase) => [c.createdAt.toISOString(), c.id] as [string, string]);
 
 export async function addEvidence(deps: DisputeDeps, actor: Actor, id: string, input: { body: string; attachments?: Attachment[] }) {
   return deps.db.transaction(

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { openApiDocument, operation, schemaOf, type ApiTag } from '@orrange/http';
+import { openApiDocument, operation, pageSchema, queryParamsOf, schemaOf, type ApiTag } from '@orrange/http';
 import { marketRulesBody } from './markets.routes';
 import { listOrdersQuery, myOrdersQuery, orderBookQuery, patchOrderBody, placeOrderBody, takeOrderBody } from './order.schemas';
 
@@ -43,14 +43,8 @@ const fill = {
   properties: { matchId: { type: 'string' }, tradeId: { type: 'string' }, counterOrderId: { type: 'string' }, price: decimal, amount: decimal },
 };
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const page = (items: object) => ({ type: 'object', required: ['data', 'nextCursor'], properties: { data: { type: 'array', items }, nextCursor: { type: 'string', nullable: true } } });
 const level = { type: 'object', required: ['price', 'amount', 'orderCount'], properties: { price: decimal, amount: decimal, orderCount: { type: 'integer' } } };
 
-/** Query parameters documented from the same zod schemas that validate them. */
-function queryParams(schema: z.ZodType) {
-  const json = schemaOf(schema) as { properties?: Record<string, Record<string, unknown>>; required?: string[] };
-  return Object.entries(json.properties ?? {}).map(([name, s]) => ({ name, in: 'query' as const, required: json.required?.includes(name) ?? false, schema: s }));
-}
 const idParam = { name: 'id', in: 'path' as const, schema: { type: 'string', format: 'uuid' } };
 const tags: ApiTag[] = ['Orders'];
 const orderAnswer = { type: 'object', required: ['order'], properties: { order: ref('Order') } };
@@ -83,14 +77,14 @@ export const openapi = openApiDocument(
         },
       }),
       get: operation({
-        summary: 'Open orders of a market, best price first (public)', tags, params: queryParams(listOrdersQuery),
-        responses: { 200: { description: 'A page', schema: page(ref('Order')) }, 400: { description: 'Invalid query' } },
+        summary: 'Open orders of a market, best price first (public)', tags, params: queryParamsOf(listOrdersQuery),
+        responses: { 200: { description: 'A page', schema: pageSchema(ref('Order')) }, 400: { description: 'Invalid query' } },
       }),
     },
     '/api/v1/orders/mine': {
       get: operation({
-        summary: 'The caller\'s orders, newest first', tags, auth: true, params: queryParams(myOrdersQuery),
-        responses: { 200: { description: 'A page', schema: page(ref('Order')) }, 400: { description: 'Invalid query' }, 401: { description: 'Not signed in' } },
+        summary: 'The caller\'s orders, newest first', tags, auth: true, params: queryParamsOf(myOrdersQuery),
+        responses: { 200: { description: 'A page', schema: pageSchema(ref('Order')) }, 400: { description: 'Invalid query' }, 401: { description: 'Not signed in' } },
       }),
     },
     '/api/v1/orders/{id}': {
@@ -147,7 +141,7 @@ export const openapi = openApiDocument(
     },
     '/api/v1/orderbook': {
       get: operation({
-        summary: 'Aggregated order book of a market (public, served from cache)', tags, params: queryParams(orderBookQuery),
+        summary: 'Aggregated order book of a market (public, served from cache)', tags, params: queryParamsOf(orderBookQuery),
         responses: {
           200: {
             description: 'Price levels, best first',

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pageFields } from '@orrange/http';
 import { ASSET_SCALES, FIAT_SCALE, assetSchema, fiatSchema, isPositiveDecimal, positiveDecimal, toUnits } from '@orrange/money';
 import { ORDER_STATUSES, PAYMENT_WINDOW_DEFAULT_MINUTES } from '../domain/order';
 
@@ -6,8 +7,6 @@ import { ORDER_STATUSES, PAYMENT_WINDOW_DEFAULT_MINUTES } from '../domain/order'
 const DECIMAL_LENGTH_MAX = 40;
 export const PAYMENT_METHODS_MAX = 10;
 export const TERMS_LENGTH_MAX = 1000;
-export const PAGE_LIMIT_DEFAULT = 20;
-export const PAGE_LIMIT_MAX = 100;
 
 /** Payment methods compare exactly when matching, so they are normalized: trimmed, single spaces, upper case. */
 export function normalizePaymentMethod(value: string): string {
@@ -98,8 +97,6 @@ export const patchOrderBody = z
 
 export const takeOrderBody = z.object({ amount: decimalString, paymentMethod: paymentMethodSchema }).strict();
 
-const limit = z.coerce.number().int().min(1).max(PAGE_LIMIT_MAX).default(PAGE_LIMIT_DEFAULT);
-
 export const listOrdersQuery = z
   .object({
     asset: assetSchema,
@@ -107,8 +104,7 @@ export const listOrdersQuery = z
     side: z.enum(['BUY', 'SELL']).optional(),
     paymentMethod: paymentMethodSchema.optional(),
     minAmount: decimalString.optional(),
-    limit,
-    cursor: z.string().max(512).optional(),
+    ...pageFields,
   })
   .strict()
   .superRefine((q, ctx) => {
@@ -117,7 +113,7 @@ export const listOrdersQuery = z
     }
   });
 
-export const myOrdersQuery = z.object({ status: z.enum(ORDER_STATUSES).optional(), limit, cursor: z.string().max(512).optional() }).strict();
+export const myOrdersQuery = z.object({ status: z.enum(ORDER_STATUSES).optional(), ...pageFields }).strict();
 
 export const orderBookQuery = z.object({ asset: assetSchema, fiatCurrency: fiatSchema, depth: z.coerce.number().int().min(1).max(100).default(20) }).strict();
 

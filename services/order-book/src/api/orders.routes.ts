@@ -1,5 +1,5 @@
 import type { Request, Router } from 'express';
-import { hasRole, idempotentInTransaction, identityOf, notFound, parse, requireAuth, serviceRouter, validationFailed } from '@orrange/http';
+import { hasRole, idempotentInTransaction, identityOf, notFound, pageView, parse, readPage, requireAuth, serviceRouter, validationFailed } from '@orrange/http';
 import { isPositiveDecimal, toUnits, ASSET_SCALES, FIAT_SCALE, type Asset } from '@orrange/money';
 import type { z } from 'zod';
 import type { Database } from '@orrange/db';
@@ -7,13 +7,13 @@ import type { LiveEvent } from '@orrange/runtime';
 import type { BookCache } from '../data/book-cache';
 import { adExtras, findOrder, listOpenOrders, listUserOrders, paymentMethodTypes, type AdExtras } from '../data/order.repository';
 import { cancelOrder } from '../domain/cancel-order.use-case';
-import { formatPrice, orderView, type Order } from '../domain/order';
+import { orderView, type Order } from '../domain/order';
 import type { OrderBookDeps } from '../domain/order-book.deps';
 import type { Placed } from '../domain/match-batch';
 import { editOrder, pauseOrder, resumeOrder, type OrderPatch } from '../domain/edit-order.use-case';
 import { placeOrder } from '../domain/place-order.use-case';
 import { takeOrder } from '../domain/take-order.use-case';
-import { bookCursor, decodeCursor, encodeCursor, seqCursor } from './cursor';
+import { bestPriceFirst, newestFirst } from './cursor';
 import { emptyBody, normalizePaymentMethod, listOrdersQuery, myOrdersQuery, orderBookQuery, orderIdParam, patchOrderBody, placeOrderBody, takeOrderBody } from './order.schemas';
 
 export interface OrdersRouterDeps {
@@ -65,26 +65,17 @@ export function ordersRouter({ db, deps, bookCache, live }: OrdersRouterDeps): R
   router.get('/api/v1/orders/mine', requireAuth, async (req, res) => {
     const userId = identityOf(req).userId;
     const query = parse(myOrdersQuery, req.query);
-    const after = decodeCursor(seqCursor, query.cursor);
-    const rows = await listUserOrders(db, userId, query.status, query.limit + 1, after?.seq);
-    const page = rows.slice(0, query.limit);
-    const last = page[page.length - 1];
-    res.json({ data: page.map((o) => orderView(o, userId)), nextCursor: rows.length > query.limit && last ? encodeCursor({ seq: last.seq.toString() }) : null });
+    const page = await readPage(newestFirst, query, (before, rowsMax) => listUserOrders(db, userId, query.status, rowsMax, before?.seq));
+    res.json(pageView(page, (o) => orderView(o, userId)));
   });
 
   // The public list of ads tolerates a replica's lag (REPLICA_LAG_MAX_MS); one ad (GET /orders/:id, what a maker
   // reads after placing it) and one's own orders are read from the primary.
   router.get('/api/v1/orders', async (req, res) => {
     const query = parse(listOrdersQuery, req.query);
-    const after = decodeCursor(bookCursor, query.cursor);
-    const rows = await listOpenOrders(db.replicaReader, { ...query, limit: query.limit + 1, after });
-    const page = rows.slice(0, query.limit);
-    const last = page[page.length - 1];
-    const extras = await adExtras(db.replicaReader, page);
-    res.json({
-      data: page.map((o) => ({ ...orderView(o, req.identity?.userId), ...publicExtras(o, extras) })),
-      nextCursor: rows.length > query.limit && last ? encodeCursor({ side: last.side, price: formatPrice(last.price), seq: last.seq.toString() }) : null,
-    });
+    const page = await readPage(bestPriceFirst, query, (after, rowsMax) => listOpenOrders(db.replicaReader, { ...query, limit: rowsMax, after }));
+    const extras = await adExtras(db.replicaReader, page.data);
+    res.json(pageView(page, (o) => ({ ...orderView(o, req.identity?.userId), ...publicExtras(o, extras) })));
   });
 
   router.get('/api/v1/orders/:id', async (req, res) => {

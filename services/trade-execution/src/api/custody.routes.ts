@@ -1,5 +1,5 @@
 import type { Router } from 'express';
-import { identityOf, idempotency, notFound, parse, requireAuth, requireRole, requireSessionOrScope, serviceRouter } from '@orrange/http';
+import { identityOf, idempotency, notFound, pageView, parse, readPage, requireAuth, requireRole, requireSessionOrScope, serviceRouter } from '@orrange/http';
 import { currentContext } from '@orrange/logger';
 import { ASSET_SCALES, toUnits } from '@orrange/money';
 import type { TradeExecutionService } from '../composition';
@@ -9,7 +9,7 @@ import { SIGNATURE_HEADER } from '../domain/custody-webhook';
 import { receiveCustodyWebhook } from '../domain/custody-webhooks.use-cases';
 import { depositAddressFor } from '../domain/deposits.use-cases';
 import { adminWithdrawalView, cancelWithdrawal, requestWithdrawal, reviewWithdrawal, withdrawalView } from '../domain/withdrawals.use-cases';
-import { adminWithdrawalsQuery, decodeCursor, depositAddressQuery, emptyBody, pageOf, pageQuery, reviewBody, timeCursor, withdrawalBody, withdrawalIdParam } from './schemas';
+import { adminWithdrawalsQuery, depositAddressQuery, emptyBody, newestFirst, pageQuery, reviewBody, withdrawalBody, withdrawalIdParam } from './schemas';
 
 /** The path custody posts to; its body is read raw (the signature is over the exact bytes), see app.ts. */
 export const CUSTODY_WEBHOOK_PATH = '/api/v1/custody/webhooks';
@@ -17,8 +17,6 @@ export const CUSTODY_WEBHOOK_PATH = '/api/v1/custody/webhooks';
 export const WEBHOOK_BODY_LIMIT = '64kb';
 
 /** The cursor of rows ordered by (createdAt, id) descending: the last row's sort key (see timeCursor). */
-const timeCursorOf = (last: { createdAt: string; id: string }) => ({ at: last.createdAt, id: last.id });
-
 const requestId = () => currentContext().requestId ?? null;
 
 /** Money in and out: deposit addresses and history, custody webhooks, withdrawals and their review. */
@@ -39,11 +37,9 @@ export function custodyRouter({ runtime, custody }: TradeExecutionService): Rout
   });
 
   router.get('/api/v1/wallet/deposits', requireAuth, async (req, res) => {
-    const query = parse(pageQuery, req.query);
-    const before = decodeCursor(timeCursor, query.cursor) ?? null;
-    const rows = await depositsOf(db, identityOf(req).userId, query.limit + 1, before);
-    const page = pageOf(rows, query.limit, timeCursorOf);
-    res.json({ ...page, data: page.data.map((d) => ({ id: d.id, asset: d.asset, amount: d.amount, address: d.address, txid: d.txid, index: d.index, confirmations: d.confirmations, status: d.status, createdAt: d.createdAt })) });
+    const userId = identityOf(req).userId;
+    const page = await readPage(newestFirst, parse(pageQuery, req.query), (before, rowsMax) => depositsOf(db, userId, rowsMax, before ?? null));
+    res.json(pageView(page, (d) => ({ id: d.id, asset: d.asset, amount: d.amount, address: d.address, txid: d.txid, index: d.index, confirmations: d.confirmations, status: d.status, createdAt: d.createdAt })));
   });
 
   // Funds leaving the platform: a session, or an API key that was given the `withdraw` scope (`trade` is not enough).
@@ -55,10 +51,9 @@ export function custodyRouter({ runtime, custody }: TradeExecutionService): Rout
   });
 
   router.get('/api/v1/wallet/withdrawals', requireAuth, async (req, res) => {
-    const query = parse(pageQuery, req.query);
-    const rows = await listWithdrawals(db, { userId: identityOf(req).userId }, query.limit + 1, decodeCursor(timeCursor, query.cursor) ?? null);
-    const page = pageOf(rows, query.limit, timeCursorOf);
-    res.json({ ...page, data: page.data.map(withdrawalView) });
+    const userId = identityOf(req).userId;
+    const page = await readPage(newestFirst, parse(pageQuery, req.query), (before, rowsMax) => listWithdrawals(db, { userId }, rowsMax, before ?? null));
+    res.json(pageView(page, withdrawalView));
   });
 
   router.get('/api/v1/wallet/withdrawals/:id', requireAuth, async (req, res) => {
@@ -77,9 +72,8 @@ export function custodyRouter({ runtime, custody }: TradeExecutionService): Rout
   // Admin: a signed-in session only (requireRole refuses API keys for session-only roles).
   router.get('/api/v1/admin/withdrawals', requireRole('admin'), async (req, res) => {
     const query = parse(adminWithdrawalsQuery, req.query);
-    const rows = await listWithdrawals(db, { status: query.status }, query.limit + 1, decodeCursor(timeCursor, query.cursor) ?? null);
-    const page = pageOf(rows, query.limit, timeCursorOf);
-    res.json({ ...page, data: page.data.map(adminWithdrawalView) });
+    const page = await readPage(newestFirst, query, (before, rowsMax) => listWithdrawals(db, { status: query.status }, rowsMax, before ?? null));
+    res.json(pageView(page, adminWithdrawalView));
   });
 
   router.get('/api/v1/admin/withdrawals/:id', requireRole('admin'), async (req, res) => {

@@ -1,4 +1,4 @@
-import { openApiDocument, operation, schemaOf, type ApiTag } from '@orrange/http';
+import { openApiDocument, operation, pageSchema, PAGE_PARAMS, schemaOf, type ApiTag } from '@orrange/http';
 import { z } from 'zod';
 import { custodyEventSchema } from '../domain/custody-webhook';
 import { depositBody, disputeBody, feedbackBody, messageBody, reviewBody, withdrawalBody } from './schemas';
@@ -6,12 +6,8 @@ import { depositBody, disputeBody, feedbackBody, messageBody, reviewBody, withdr
 const decimal = { type: 'string', description: 'exact decimal string', example: '0.01500000' };
 const nullableDecimal = { ...decimal, nullable: true };
 const idParam = { name: 'id', in: 'path' as const };
-const pageParams = [
-  { name: 'limit', in: 'query' as const, schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
-  { name: 'cursor', in: 'query' as const },
-];
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const page = (item: string) => ({ type: 'object', required: ['data', 'nextCursor'], properties: { data: { type: 'array', items: ref(item) }, nextCursor: { type: 'string', nullable: true } } });
+const page = (item: string) => pageSchema(ref(item));
 const tags: Record<string, ApiTag[]> = { wallet: ['Wallet'], trades: ['Trades'], stats: ['Statistics'], admin: ['Admin'], custody: ['Custody'] };
 const errors = {
   400: { description: 'Invalid input (VALIDATION.FAILED)' },
@@ -86,7 +82,7 @@ export const openapi = openApiDocument(
       get: operation({ summary: 'The caller\'s deposit address for an asset (the same every time)', tags: tags.wallet, auth: true, params: [{ name: 'asset', in: 'query', required: true, schema: { type: 'string', enum: ['BTC', 'ETH', 'USDT', 'USDC'] } }], responses: { 200: { description: 'The address on the configured network', schema: { type: 'object', required: ['asset', 'network', 'address'], properties: { asset: { type: 'string' }, network: { type: 'string', example: 'bitcoin-mainnet' }, address: { type: 'string' } } } }, ...errors } }),
     },
     '/api/v1/wallet/deposits': {
-      get: operation({ summary: 'The caller\'s deposits, newest first (custody deposits PENDING until confirmed, then CREDITED)', tags: tags.wallet, auth: true, params: pageParams, responses: { 200: { description: 'A page', schema: page('Deposit') }, ...errors } }),
+      get: operation({ summary: 'The caller\'s deposits, newest first (custody deposits PENDING until confirmed, then CREDITED)', tags: tags.wallet, auth: true, params: PAGE_PARAMS, responses: { 200: { description: 'A page', schema: page('Deposit') }, ...errors } }),
       post: operation({
         summary: 'Deposit (a faucet outside production; admin-only with NODE_ENV=production)', tags: tags.wallet, auth: true, body: depositBody,
         params: [{ name: 'Idempotency-Key', in: 'header' }],
@@ -94,7 +90,7 @@ export const openapi = openApiDocument(
       }),
     },
     '/api/v1/wallet/withdrawals': {
-      get: operation({ summary: 'The caller\'s withdrawals, newest first', tags: tags.wallet, auth: true, params: pageParams, responses: { 200: { description: 'A page', schema: page('Withdrawal') }, ...errors } }),
+      get: operation({ summary: 'The caller\'s withdrawals, newest first', tags: tags.wallet, auth: true, params: PAGE_PARAMS, responses: { 200: { description: 'A page', schema: page('Withdrawal') }, ...errors } }),
       post: operation({
         summary: 'Withdraw: amount + fee debited at once; APPROVED up to WITHDRAWAL_AUTO_APPROVE_MAX, else PENDING_REVIEW. Needs a session, or an API key with the withdraw scope', tags: tags.wallet, auth: true, body: withdrawalBody,
         params: [{ name: 'Idempotency-Key', in: 'header' }],
@@ -110,7 +106,7 @@ export const openapi = openApiDocument(
       post: operation({ summary: 'Cancel a withdrawal still in PENDING_REVIEW: amount and fee back', tags: tags.wallet, auth: true, params: [idParam, { name: 'Idempotency-Key', in: 'header' }], responses: { 200: WITHDRAWAL, ...errors, 403: { description: 'AUTH.SCOPE_MISSING: an API key without the withdraw scope' }, 404: { description: 'WITHDRAWAL.NOT_FOUND' }, 409: { description: 'WITHDRAWAL.INVALID_STATE' } } }),
     },
     '/api/v1/admin/withdrawals': {
-      get: operation({ summary: 'Withdrawals of everyone, newest first, by status (admin)', tags: tags.admin, auth: 'session', params: [...pageParams, { name: 'status', in: 'query', schema: { type: 'string', enum: ['PENDING_REVIEW', 'APPROVED', 'BROADCAST', 'CONFIRMED', 'REJECTED', 'CANCELLED', 'FAILED'] } }], responses: { 200: { description: 'A page', schema: page('Withdrawal') }, ...errors, 403: ADMIN_ONLY } }),
+      get: operation({ summary: 'Withdrawals of everyone, newest first, by status (admin)', tags: tags.admin, auth: 'session', params: [...PAGE_PARAMS, { name: 'status', in: 'query', schema: { type: 'string', enum: ['PENDING_REVIEW', 'APPROVED', 'BROADCAST', 'CONFIRMED', 'REJECTED', 'CANCELLED', 'FAILED'] } }], responses: { 200: { description: 'A page', schema: page('Withdrawal') }, ...errors, 403: ADMIN_ONLY } }),
     },
     '/api/v1/admin/withdrawals/{id}': {
       get: operation({ summary: 'One withdrawal with its transitions: who approved, rejected, cancelled it, and when (admin)', tags: tags.admin, auth: 'session', params: [idParam], responses: { 200: { description: 'The withdrawal and its history', schema: { type: 'object', properties: { withdrawal: ref('Withdrawal'), transitions: { type: 'array', items: { type: 'object', properties: { from: { type: 'string', nullable: true }, to: { type: 'string' }, actor: { type: 'string' }, note: { type: 'string', nullable: true }, at: { type: 'string', format: 'date-time' } } } } } } }, ...errors, 403: ADMIN_ONLY, 404: { description: 'WITHDRAWAL.NOT_FOUND' } } }),
@@ -132,14 +128,14 @@ export const openapi = openApiDocument(
         },
       }),
     },
-    '/api/v1/wallet/ledger': { get: operation({ summary: 'The caller\'s ledger entries, newest first', tags: tags.wallet, auth: true, params: pageParams, responses: { 200: { description: 'A page', schema: page('LedgerEntry') }, ...errors } }) },
+    '/api/v1/wallet/ledger': { get: operation({ summary: 'The caller\'s ledger entries, newest first', tags: tags.wallet, auth: true, params: PAGE_PARAMS, responses: { 200: { description: 'A page', schema: page('LedgerEntry') }, ...errors } }) },
     '/api/v1/admin/ledger/verify': {
       get: operation({
         summary: 'Check the double-entry invariant on the live ledger', tags: tags.admin, auth: 'session',
         responses: { 200: { description: 'ok is true when every asset sums to zero and no user account is negative', schema: { type: 'object', properties: { ok: { type: 'boolean' }, assets: { type: 'array', items: { type: 'object', properties: { asset: { type: 'string' }, sum: decimal, entriesSum: decimal, accounts: { type: 'integer' }, negativeAccounts: { type: 'integer' }, mismatchedAccounts: { type: 'integer' }, unbalancedJournals: { type: 'integer' } } } }, pendingWithdrawals: { type: 'array', items: { type: 'object', description: 'PENDING_WITHDRAWAL (held) against the amount and fee of open withdrawals (owed): equal when every transition moved its money', properties: { asset: { type: 'string' }, held: decimal, owed: decimal } } } } } }, 401: errors[401], 403: { description: 'Not admin, or AUTH.SESSION_REQUIRED (an API key)' } },
       }),
     },
-    '/api/v1/trades': { get: operation({ summary: 'The caller\'s trades, newest first', tags: tags.trades, auth: true, params: [...pageParams, { name: 'status', in: 'query' }], responses: { 200: { description: 'A page', schema: page('Trade') }, ...errors } }) },
+    '/api/v1/trades': { get: operation({ summary: 'The caller\'s trades, newest first', tags: tags.trades, auth: true, params: [...PAGE_PARAMS, { name: 'status', in: 'query' }], responses: { 200: { description: 'A page', schema: page('Trade') }, ...errors } }) },
     '/api/v1/trades/{id}': { get: operation({ summary: 'One trade (parties, arbitrators, admins)', tags: tags.trades, auth: true, params: [idParam], responses: { 200: trade, 401: errors[401], 404: tradeErrors[404] } }) },
     '/api/v1/trades/{id}/paid': { post: operation({ summary: 'Buyer: AWAITING_PAYMENT → PAID', tags: tags.trades, auth: true, params: [idParam], responses: { 200: trade, ...tradeErrors } }) },
     '/api/v1/trades/{id}/release': { post: operation({ summary: 'Seller: PAID or AWAITING_PAYMENT → COMPLETED; escrow to the buyer (minus the fee)', tags: tags.trades, auth: true, params: [idParam], responses: { 200: trade, ...tradeErrors } }) },
@@ -148,7 +144,7 @@ export const openapi = openApiDocument(
       post: operation({ summary: 'A party, when PAID (or AWAITING_PAYMENT after the deadline): → DISPUTED', tags: tags.trades, auth: true, params: [idParam], body: disputeBody, responses: { 201: { description: 'The dispute opened', schema: { type: 'object', properties: { disputeId: { type: 'string' } } } }, ...tradeErrors } }),
     },
     '/api/v1/trades/{id}/messages': {
-      get: operation({ summary: 'Trade chat (parties, the assigned arbitrator, admins)', tags: tags.trades, auth: true, params: [idParam, ...pageParams], responses: { 200: { description: 'Oldest first', schema: page('TradeMessage') }, ...errors, 404: tradeErrors[404] } }),
+      get: operation({ summary: 'Trade chat (parties, the assigned arbitrator, admins)', tags: tags.trades, auth: true, params: [idParam, ...PAGE_PARAMS], responses: { 200: { description: 'Oldest first', schema: page('TradeMessage') }, ...errors, 404: tradeErrors[404] } }),
       post: operation({ summary: 'Write in the trade chat (while the trade is open; at most 500 messages per trade)', tags: tags.trades, auth: true, params: [idParam], body: messageBody, responses: { 201: { description: 'Written', schema: { type: 'object', properties: { message: ref('TradeMessage') } } }, ...errors, 404: tradeErrors[404], 409: { description: 'TRADE.CHAT_CLOSED (the trade is COMPLETED, CANCELLED or RESOLVED) or TRADE.CHAT_LIMIT_REACHED' } } }),
     },
     '/api/v1/trades/{id}/feedback': {

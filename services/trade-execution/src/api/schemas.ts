@@ -1,7 +1,10 @@
 import { z } from 'zod';
+import { keyset, pageFields } from '@orrange/http';
 import { ASSET_SCALES, assetSchema, isPositiveDecimal, type Asset } from '@orrange/money';
 import { TRADE_STATES } from '../domain/trade-state-machine';
 import { WITHDRAWAL_STATES } from '../data/withdrawal.repository';
+import type { LedgerLine } from '../data/ledger.repository';
+import type { TradeRow } from '../data/trade.repository';
 
 const MAX_DECIMAL_LENGTH = 40;
 
@@ -25,13 +28,14 @@ export const messageBody = z.object({ body: z.string().trim().min(1).max(2000) }
 export const feedbackBody = z.object({ rating: z.enum(['POSITIVE', 'NEGATIVE']), comment: z.string().max(1000).optional() }).strict();
 export const emptyBody = z.object({}).strict();
 
-const limit = z.coerce.number().int().min(1).max(100).default(20);
-const cursor = z.string().min(1).max(200).optional();
-export const pageQuery = z.object({ limit, cursor }).strict();
-export const tradesQuery = z.object({ limit, cursor, status: z.enum(TRADE_STATES).optional() }).strict();
-export const adminWithdrawalsQuery = z.object({ limit, cursor, status: z.enum(WITHDRAWAL_STATES).optional() }).strict();
-/** The (createdAt, id) of the last row of a page, for the lists ordered newest first. */
-export const timeCursor = z.object({ at: z.string().datetime(), id: z.string().uuid() }).strict();
+export const tradesQuery = z.object({ ...pageFields, status: z.enum(TRADE_STATES).optional() }).strict();
+export const adminWithdrawalsQuery = z.object({ ...pageFields, status: z.enum(WITHDRAWAL_STATES).optional() }).strict();
+/** The lists ordered newest first by (createdAt, id): deposits and withdrawals. */
+export const newestFirst = keyset(z.object({ at: z.string().datetime(), id: z.string().uuid() }).strict(), (row: { createdAt: string; id: string }) => ({ at: row.createdAt, id: row.id }));
+/** A user's trades, newest first by (created_at, id). */
+export const tradeKeys = keyset(z.object({ t: z.iso.datetime(), id: z.string().max(64) }).strict(), (row: TradeRow) => ({ t: row.created_at.toISOString(), id: row.id }));
+/** A user's ledger entries, newest first by id. */
+export const ledgerKeys = keyset(z.object({ id: z.string().regex(/^\d{1,19}$/) }).strict(), (row: LedgerLine) => ({ id: row.id }));
 export const tradeIdParam = z.object({ id: z.string().min(1).max(64) }).strict();
 
-export { encodeCursor, decodeCursor, pageOf } from '@orrange/http';
+export { pageQuery } from '@orrange/http';

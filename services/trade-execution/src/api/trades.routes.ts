@@ -1,13 +1,12 @@
 import type { Router } from 'express';
-import { z } from 'zod';
-import { idempotency, validationFailed, identityOf, notFound, parse, requireAuth, serviceRouter } from '@orrange/http';
+import { idempotency, identityOf, notFound, pageView, parse, readPage, requireAuth, serviceRouter } from '@orrange/http';
 import { idempotencyProtection } from '@orrange/secrets';
 import type { TradeExecutionService } from '../composition';
 import { findTrade, listTrades, tradeJson } from '../data/trade.repository';
 import { listMessages, leaveFeedback, postMessage } from '../domain/trade-talk.use-cases';
 import { paymentDetailsFor } from '../domain/payment-details';
 import { actOnTrade, canSee, type PartyAction } from '../domain/trades.use-cases';
-import { decodeCursor, disputeBody, emptyBody, feedbackBody, messageBody, pageOf, pageQuery, tradeIdParam, tradesQuery } from './schemas';
+import { disputeBody, emptyBody, feedbackBody, messageBody, pageQuery, tradeIdParam, tradeKeys, tradesQuery } from './schemas';
 
 export function tradesRouter({ runtime, deps }: TradeExecutionService): Router {
   const { db } = runtime;
@@ -19,10 +18,9 @@ export function tradesRouter({ runtime, deps }: TradeExecutionService): Router {
   // reads after acting on it) is read from the primary.
   router.get('/api/v1/trades', requireAuth, async (req, res) => {
     const query = parse(tradesQuery, req.query);
-    const after = decodeCursor(z.object({ t: z.iso.datetime(), id: z.string().max(64) }).strict(), query.cursor);
-    const rows = await listTrades(db.replicaReader, identityOf(req).userId, query.status ?? null, query.limit + 1, after ? { createdAt: new Date(after.t), id: after.id } : null);
-    const page = pageOf(rows, query.limit, (last) => ({ t: last.created_at.toISOString(), id: last.id }));
-    res.json({ ...page, data: page.data.map(tradeJson) });
+    const userId = identityOf(req).userId;
+    const page = await readPage(tradeKeys, query, (after, rowsMax) => listTrades(db.replicaReader, userId, query.status ?? null, rowsMax, after ? { createdAt: new Date(after.t), id: after.id } : null));
+    res.json(pageView(page, tradeJson));
   });
 
   router.get('/api/v1/trades/:id', requireAuth, async (req, res) => {
@@ -52,9 +50,7 @@ export function tradesRouter({ runtime, deps }: TradeExecutionService): Router {
 
   router.get('/api/v1/trades/:id/messages', requireAuth, async (req, res) => {
     const { id } = parse(tradeIdParam, req.params);
-    const query = parse(pageQuery, req.query);
-    if (query.cursor !== undefined && !/^\d{1,19}$/.test(query.cursor)) throw validationFailed([{ path: 'cursor', message: 'is not a cursor this endpoint issued' }]);
-    res.json(await listMessages(deps, id, identityOf(req), query.limit, query.cursor ?? null));
+    res.json(await listMessages(deps, id, identityOf(req), parse(pageQuery, req.query)));
   });
 
   router.post('/api/v1/trades/:id/messages', requireAuth, once, async (req, res) => {

@@ -1,12 +1,11 @@
 import type { Router } from 'express';
-import { z } from 'zod';
-import { forbidden, hasRole, idempotency, identityOf, parse, requireAuth, requireRole, serviceRouter } from '@orrange/http';
+import { forbidden, hasRole, idempotency, identityOf, parse, readPage, requireAuth, requireRole, serviceRouter } from '@orrange/http';
 import { ASSET_SCALES, toUnits } from '@orrange/money';
 import { balancesOf, ledgerOf, verifyLedger } from '../data/ledger.repository';
 import { pendingWithdrawalCheck } from '../data/withdrawal.repository';
 import type { TradeExecutionService } from '../composition';
 import { deposit } from '../domain/wallet.use-cases';
-import { decodeCursor, depositBody, emptyBody, pageOf, pageQuery } from './schemas';
+import { depositBody, emptyBody, ledgerKeys, pageQuery } from './schemas';
 
 export function walletRouter({ runtime, config, deps }: TradeExecutionService): Router {
   const { db } = runtime;
@@ -28,10 +27,8 @@ export function walletRouter({ runtime, config, deps }: TradeExecutionService): 
 
   // Ledger history tolerates a replica's lag; balances (what a client checks after moving money) do not.
   router.get('/api/v1/wallet/ledger', requireAuth, async (req, res) => {
-    const query = parse(pageQuery, req.query);
-    const before = decodeCursor(z.object({ id: z.string().regex(/^\d{1,19}$/) }).strict(), query.cursor);
-    const rows = await ledgerOf(db.replicaReader, identityOf(req).userId, query.limit + 1, before?.id ?? null);
-    res.json(pageOf(rows, query.limit, (last) => ({ id: last.id })));
+    const userId = identityOf(req).userId;
+    res.json(await readPage(ledgerKeys, parse(pageQuery, req.query), (before, rowsMax) => ledgerOf(db.replicaReader, userId, rowsMax, before?.id ?? null)));
   });
 
   router.get('/api/v1/admin/ledger/verify', requireRole('admin'), async (req, res) => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '@orrange/db';
-import { conflict, notFound, type Identity } from '@orrange/http';
+import { z } from 'zod';
+import { conflict, keyset, notFound, pageView, readPage, type Identity } from '@orrange/http';
 import { enqueueEvent } from '@orrange/queue';
 import type { EncryptionKeyring } from '@orrange/secrets';
 import { countMessages, insertMessage, listMessagesAfter, type TradeMessage } from '../data/trade-message.repository';
@@ -32,12 +33,13 @@ async function chatTrade(db: Database, tradeId: string, who: Identity) {
   return trade;
 }
 
-/** Chat in order of writing; the cursor is the last sequence number seen. */
-export async function listMessages(deps: ChatDeps, tradeId: string, who: Identity, limit: number, afterSeq: string | null) {
+/** Chat in order of writing: a cursor carries the last sequence number seen. */
+const chatOrder = keyset(z.object({ seq: z.string().regex(/^\d{1,19}$/) }).strict(), (m: TradeMessage) => ({ seq: m.seq }));
+
+export async function listMessages(deps: ChatDeps, tradeId: string, who: Identity, query: { limit: number; cursor?: string | undefined }) {
   await chatTrade(deps.db, tradeId, who);
-  const rows = await listMessagesAfter(deps.db, deps.keyring, tradeId, afterSeq, limit + 1);
-  const page = rows.slice(0, limit);
-  return { data: page.map(toJson), nextCursor: rows.length > limit ? page[page.length - 1]!.seq : null };
+  const page = await readPage(chatOrder, query, (after, rowsMax) => listMessagesAfter(deps.db, deps.keyring, tradeId, after?.seq ?? null, rowsMax));
+  return pageView(page, toJson);
 }
 
 /** Messages one trade's chat holds at most (each ≤ 2,000 characters): a chat is for settling one trade. */

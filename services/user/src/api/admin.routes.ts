@@ -1,10 +1,10 @@
 import type { Router } from 'express';
-import { parse, requireRole, serviceRouter } from '@orrange/http';
+import { pageQuery, parse, readPage, requireRole, serviceRouter } from '@orrange/http';
 import { listAudit } from '../data/audit.repository';
 import type { Deps } from '../domain/deps';
 import { changeRoles, changeStatus } from '../domain/users.use-case';
 import { auditContext, requireSession } from './request';
-import { auditQuery, rolesBody, statusBody } from './schemas';
+import { auditOrder, rolesBody, statusBody } from './schemas';
 
 export function adminRouter(deps: Deps): Router {
   const router = serviceRouter();
@@ -22,9 +22,7 @@ export function adminRouter(deps: Deps): Router {
 
   // The audit log. Also under /admin/users/ so the gateway's existing route reaches it.
   router.get(['/api/v1/admin/audit', '/api/v1/admin/users/audit'], ...admin, async (req, res) => {
-    const { limit, cursor } = parse(auditQuery, req.query);
-    const rows = await listAudit(deps.db, limit, cursor);
-    res.json({ data: rows, nextCursor: rows.length === limit ? rows[rows.length - 1]!.id : null });
+    res.json(await readPage(auditOrder, parse(pageQuery, req.query), (before, rowsMax) => listAudit(deps.db, rowsMax, before?.id)));
   });
 
   return router;

@@ -1,4 +1,4 @@
-import { openApiDocument, operation, schemaOf } from '@orrange/http';
+import { openApiDocument, operation, PAGE_PARAMS, schemaOf } from '@orrange/http';
 import { z } from 'zod';
 import {
   apiKeyBody, apiKeySchema, auditEntrySchema, createdApiKeySchema, loginBody, meSchema, paymentMethodBody, paymentMethodSchema,
@@ -57,7 +57,7 @@ export const openapi = openApiDocument('Orrange user service', {
   '/api/v1/admin/audit': {
     get: operation({
       summary: 'Admin: the audit log, newest first (also at /api/v1/admin/users/audit)', tags: ['Admin'], auth: 'session',
-      params: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100 } }, { name: 'cursor', in: 'query' }],
+      params: PAGE_PARAMS,
       responses: { 200: { description: 'Entries', schema: list(auditEntrySchema) }, ...auth, 403: { description: 'Not an admin' } },
     }),
   },

@@ -1,4 +1,5 @@
-import { ROLES, SCOPES } from '@orrange/http';
+import { keyset, ROLES, SCOPES } from '@orrange/http';
+import type { AuditRow } from '../data/audit.repository';
 import { z } from 'zod';
 import { COUNTRY_CODES } from './countries';
 
@@ -61,12 +62,8 @@ export const paymentMethodBody = z
 
 export const resolveKeyBody = z.object({ keyHash: z.string().regex(/^[0-9a-f]{64}$/, 'sha256 hex') }).strict();
 
-export const auditQuery = z
-  .object({
-    limit: z.coerce.number().int().min(1).max(100).default(20),
-    cursor: z.string().regex(/^\d{1,19}$/).optional(),
-  })
-  .strict();
+/** The audit log, newest first by id (the last row's id is the cursor's key). */
+export const auditOrder = keyset(z.object({ id: z.string().regex(/^\d{1,19}$/) }).strict(), (row: AuditRow) => ({ id: row.id }));
 
 const isoDate = z.string().describe('ISO-8601 UTC');
 const role = z.enum(ROLES);

@@ -60,11 +60,11 @@ export async function insertAudit(sql: Sql, context: AuditContext, entry: AuditE
   );
 }
 
-/** Newest first; `cursor` is the id of the last row of the previous page. The ORDER BY names the table column: a bare `id` would be the text output column. */
-export function listAudit(sql: Sql, limit: number, cursor: string | undefined): Promise<AuditRow[]> {
+/** Newest first, before the id `beforeId` (the last row of the previous page) when given. The ORDER BY names the table column: a bare `id` would be the text output column. */
+export function listAudit(sql: Sql, limit: number, beforeId: string | undefined): Promise<AuditRow[]> {
   return sql.query<AuditRow>(
     `SELECT id::text AS id, at, action, actor_id AS "actorId", target_id AS "targetId", ip, request_id AS "requestId", metadata
        FROM audit_log WHERE ($2::bigint IS NULL OR audit_log.id < $2::bigint) ORDER BY audit_log.id DESC LIMIT $1`,
-    [limit, cursor ?? null],
+    [limit, beforeId ?? null],
   );
 }
