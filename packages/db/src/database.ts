@@ -35,9 +35,21 @@ export interface TransactionOptions {
 
 export type Row = Record<string, unknown>;
 
-/** What a transaction body gets: queries on one connection inside BEGIN … COMMIT. */
-export interface Tx {
+/**
+ * Anything that runs SQL, the one type for it: the Database (each statement on a pooled connection), a transaction's
+ * Tx, or an adapter over another client's transaction (Prisma's, say). Code that can use a Tx's round-trip savings
+ * asks whether they are there (see packages/queue's queryTogether and deferred outbox writes).
+ */
+export interface SqlRunner {
   query<R = Row>(sql: string, params?: unknown[]): Promise<R[]>;
+  /** Statements sent together in one round trip, each run after the one before it, on its own snapshot (a Tx can). */
+  queries?<R = Row>(statements: Statement[]): Promise<R[][]>;
+  /** A write whose result nobody reads, sent with COMMIT (a Tx can; see Tx.defer). */
+  defer?(sql: string, params?: unknown[]): void;
+}
+
+/** What a transaction body gets: queries on one connection inside BEGIN … COMMIT. */
+export interface Tx extends SqlRunner {
   /**
    * Statements sent together, in one round trip; each still runs after the one before it finished, on its own
    * snapshot (see queryPipelined). Returns each one's rows.
@@ -80,11 +92,6 @@ export interface DatabaseHealth {
   status: ComponentStatus;
   primary: PingResult & { pool: PoolStats };
   replicas: Array<PingResult & { pool: PoolStats; fresh: boolean }>;
-}
-
-/** Something that runs one statement: what repositories take, so a read can be given the replica reader. */
-export interface Queryable {
-  query<R = Row>(sql: string, params?: unknown[]): Promise<R[]>;
 }
 
 interface Member {
@@ -190,7 +197,7 @@ export class Database {
   }
 
   /** `queryRead` behind the shape repositories take (`sql.query(...)`), for the reads that tolerate lag. */
-  readonly replicaReader: Queryable = { query: (sql, params) => this.queryRead(sql, params) };
+  readonly replicaReader: SqlRunner = { query: (sql, params) => this.queryRead(sql, params) };
 
   /**
    * Runs `body` inside BEGIN … COMMIT on the primary. A connection lost before COMMIT was sent leaves nothing

@@ -1,5 +1,4 @@
-export { Database, type DatabaseOptions, type DatabaseHealth, type PoolStats, type Queryable, type Tx, type TransactionOptions, type Row } from './database';
-export { writableHostClient } from './failover';
+export { Database, type DatabaseOptions, type DatabaseHealth, type PoolStats, type Tx, type SqlRunner, type TransactionOptions, type Row } from './database';
 export { type Statement } from './pipeline';
 export { HealthMonitor, type ComponentStatus, type HealthMonitorOptions, type PingResult } from './health-monitor';
 export { poolConfigFromUrl, withDatabase, databaseName, assertSchemaName, type PoolSettings } from './pool-config';

@@ -1,5 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { claimKeysSql, claimOf, completeKeysSql, releaseKeysSql, replayStored, storedAnswer, type IdempotencyClaim, type SqlRunner } from './idempotency';
+import { claimKeysSql, claimOf, completeKeysSql, releaseKeysSql, replayStored, storedAnswer, type IdempotencyClaim } from './idempotency';
+import type { SqlRunner } from '@orrange/db';
 
 /** Thrown by a use case whose claim of an Idempotency-Key found the key taken: the stored answer is replayed. */
 export class IdempotencyKeyTaken extends Error {

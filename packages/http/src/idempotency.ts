@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
+import type { SqlRunner } from '@orrange/db';
 import { AppError, badRequest, conflict, unprocessable } from './errors';
 
 /** The table every service keeps in its own schema for Idempotency-Key (see IDEMPOTENCY_TABLE_SQL). */
@@ -17,10 +18,6 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 );
 CREATE INDEX IF NOT EXISTS idempotency_keys_created_at_idx ON idempotency_keys (created_at);`;
 
-/** What the middleware needs from the database: one statement at a time on the service's schema. */
-export interface SqlRunner {
-  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
-}
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 const RETENTION_HOURS = 24;

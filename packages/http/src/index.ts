@@ -10,7 +10,7 @@ export { parseKeyring, signAccessToken, verifyAccessToken, authRedisKeys, REVOCA
 export { createRegistry, httpMetrics, observabilityRouter, overallStatus, statusCountGauge, type HealthCheck, type CheckResult, type CheckStatus } from './observability';
 export { createServiceApp, serviceRouter, type ServiceAppOptions } from './app';
 export { runService, type RunOptions } from './lifecycle';
-export { idempotency, IDEMPOTENCY_TABLE_SQL, purgeExpiredIdempotencyKeys, IDEMPOTENCY_PURGE_BATCH, claimKeysSql, completeKeysSql, type SqlRunner, type IdempotencyOptions, type IdempotencyClaim } from './idempotency';
+export { idempotency, IDEMPOTENCY_TABLE_SQL, purgeExpiredIdempotencyKeys, IDEMPOTENCY_PURGE_BATCH, claimKeysSql, completeKeysSql, type IdempotencyOptions, type IdempotencyClaim } from './idempotency';
 export { idempotentInTransaction, IdempotencyKeyTaken, jsonAnswer, claimKeysStatement, wasClaimed, storeAnswersWithCommit, releaseKeysWithCommit } from './idempotency-in-transaction';
 export { schemaOf, operation, openApiDocument, operationIdOf, problemSchema, tagsOf, queryParamsOf, pageSchema, PAGE_PARAMS, API_TAGS, CUSTODY_SIGNATURE_SCHEME, type ApiTag, type Operation } from './openapi';
 export { readPage, pageView, keyset, pageFields, pageQuery, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, type Page, type Keyset } from './pagination';

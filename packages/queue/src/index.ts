@@ -1,5 +1,5 @@
 export * from './contracts';
-export { enqueueEvent, enqueueEvents, outgoing, claimInboxMany, queryTogether, inboxConfirmedFunctionSql, OUTBOX_TABLES_SQL, type SqlExecutor, type EnqueueOptions, type OutgoingEvent } from './outbox';
+export { enqueueEvent, enqueueEvents, outgoing, claimInboxMany, queryTogether, inboxConfirmedFunctionSql, OUTBOX_TABLES_SQL, type EnqueueOptions, type OutgoingEvent } from './outbox';
 export { OutboxRelay, JOB_DEFAULTS, type RelayOptions, type Delivery, type OutboxRow } from './relay';
 export { OutboxRedelivery, redeliverySweepIntervalMs, REDELIVERY_BATCH_MAX, REDELIVER_AGE_MAX_MS, type RedeliveryOptions } from './redelivery';
 export { EventConsumer, type EventHandler, type EventHandlers, type BulkEventHandler, type BulkEventHandlers, type ConsumerOptions, type ApplyOutcome } from './consumer';

@@ -1,27 +1,20 @@
 import { randomUUID } from 'node:crypto';
+import type { SqlRunner } from '@orrange/db';
 import { parsePayload, type EventPayload, type EventType } from './contracts';
 
-/** Anything that runs SQL inside the caller's transaction: a `Tx` from @orrange/db, or an adapter over Prisma's. */
-export interface SqlExecutor {
-  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
-  /** Statements sent together in one round trip, each run after the one before it, on its own snapshot (a `Tx` can). */
-  queries?<R = Record<string, unknown>>(statements: Array<{ sql: string; params?: unknown[] }>): Promise<R[][]>;
-  /** A write whose result nobody reads, sent with COMMIT (a `Tx` can; see Tx.defer). */
-  defer?(sql: string, params?: unknown[]): void;
-}
 
 /**
  * A write whose result nobody reads: with the COMMIT where the executor can defer it, else now. Only for the
  * outbox, which nothing reads inside the transaction that writes it (deferring a row that a later statement
  * of the same transaction reads would hide it from that statement).
  */
-async function deferWrite(tx: SqlExecutor, sql: string, params: unknown[]): Promise<void> {
+async function deferWrite(tx: SqlRunner, sql: string, params: unknown[]): Promise<void> {
   if (tx.defer) tx.defer(sql, params);
   else await tx.query(sql, params);
 }
 
 /** Runs statements in one round trip where the executor can send them together, else one after the other. */
-export async function queryTogether<R = Record<string, unknown>>(tx: SqlExecutor, statements: Array<{ sql: string; params?: unknown[] }>): Promise<R[][]> {
+export async function queryTogether<R = Record<string, unknown>>(tx: SqlRunner, statements: Array<{ sql: string; params?: unknown[] }>): Promise<R[][]> {
   if (tx.queries) return tx.queries<R>(statements);
   const results: R[][] = [];
   for (const s of statements) results.push(await tx.query<R>(s.sql, s.params));
@@ -29,31 +22,35 @@ export async function queryTogether<R = Record<string, unknown>>(tx: SqlExecutor
 }
 
 /**
- * The outbox and inbox tables, identical in every service's schema. Services model them in their
- * schema.prisma too (see prisma-models.prisma in this package) so that migrations never drop them.
+ * The outbox and inbox tables, written once: every service's schema has exactly these (its migrations made them;
+ * test/outbox-tables.test.ts compares each migrated schema with this text, column by column and index by index).
+ * A new service's first migration takes this text; a test that builds a schema by hand runs it. Services model the
+ * tables in their schema.prisma too (prisma-models.prisma in this package, checked by the same test), so that
+ * `prisma migrate dev` never drops them.
  */
 export const OUTBOX_TABLES_SQL = `
 CREATE TABLE IF NOT EXISTS outbox (
-  id           UUID        PRIMARY KEY,
-  seq          BIGSERIAL   NOT NULL UNIQUE,
-  type         TEXT        NOT NULL,
-  payload      JSONB       NOT NULL,
-  occurred_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
-  deliver_at   TIMESTAMPTZ,
-  published_at TIMESTAMPTZ,
-  claimed_until TIMESTAMPTZ,
-  confirmed_at TIMESTAMPTZ,
-  recheck_at   TIMESTAMPTZ,
-  redeliveries INTEGER     NOT NULL DEFAULT 0
+  id            UUID           NOT NULL CONSTRAINT outbox_pkey PRIMARY KEY,
+  seq           BIGSERIAL      NOT NULL,
+  type          TEXT           NOT NULL,
+  payload       JSONB          NOT NULL,
+  occurred_at   TIMESTAMPTZ(6) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  deliver_at    TIMESTAMPTZ(6),
+  published_at  TIMESTAMPTZ(6),
+  claimed_until TIMESTAMPTZ(6),
+  confirmed_at  TIMESTAMPTZ(6),
+  recheck_at    TIMESTAMPTZ(6),
+  redeliveries  INTEGER        NOT NULL DEFAULT 0
 );
+CREATE UNIQUE INDEX IF NOT EXISTS outbox_seq_key ON outbox (seq);
 CREATE INDEX IF NOT EXISTS outbox_unpublished_idx ON outbox (published_at, seq);
 CREATE INDEX IF NOT EXISTS outbox_unchecked_idx ON outbox ((greatest(published_at, deliver_at))) WHERE confirmed_at IS NULL AND recheck_at IS NULL AND published_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS outbox_recheck_idx ON outbox (recheck_at) WHERE confirmed_at IS NULL AND recheck_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS inbox (
-  event_id     UUID        NOT NULL,
-  consumer     TEXT        NOT NULL,
-  processed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-  PRIMARY KEY (event_id, consumer)
+  event_id     UUID           NOT NULL,
+  consumer     TEXT           NOT NULL,
+  processed_at TIMESTAMPTZ(6) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  CONSTRAINT inbox_pkey PRIMARY KEY (event_id, consumer)
 );`;
 
 /**
@@ -79,7 +76,7 @@ export interface EnqueueOptions {
  * then certainly (the relay retries until it is published): no lost and no phantom events. The row is
  * written with the COMMIT where the transaction can defer writes (the payload is validated now).
  */
-export async function enqueueEvent<T extends EventType>(tx: SqlExecutor, type: T, payload: EventPayload<T>, options: EnqueueOptions = {}): Promise<string> {
+export async function enqueueEvent<T extends EventType>(tx: SqlRunner, type: T, payload: EventPayload<T>, options: EnqueueOptions = {}): Promise<string> {
   const valid = parsePayload(type, payload);
   const id = options.id ?? randomUUID();
   await deferWrite(tx, 'INSERT INTO outbox (id, type, payload, deliver_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING', [id, type, JSON.stringify(valid), options.deliverAt ?? null]);
@@ -99,7 +96,7 @@ export function outgoing<T extends EventType>(type: T, payload: EventPayload<T>,
  * enqueueEvent does before anything is written, the rows get their seq in the given order (the relay publishes
  * by seq), and a caller-chosen id that is already recorded is skipped.
  */
-export async function enqueueEvents(tx: SqlExecutor, events: OutgoingEvent[]): Promise<void> {
+export async function enqueueEvents(tx: SqlRunner, events: OutgoingEvent[]): Promise<void> {
   if (events.length === 0) return;
   const payloads = events.map((e) => JSON.stringify(parsePayload(e.type, e.payload)));
   await deferWrite(
@@ -117,7 +114,7 @@ export async function enqueueEvents(tx: SqlExecutor, events: OutgoingEvent[]): P
  * case, as Postgres prints uuids) this consumer had not applied yet, each once even when an id appears twice
  * in `eventIds`. The caller applies only those, so an at-least-once redelivery changes nothing.
  */
-export async function claimInboxMany(tx: SqlExecutor, eventIds: string[], consumer: string): Promise<Set<string>> {
+export async function claimInboxMany(tx: SqlRunner, eventIds: string[], consumer: string): Promise<Set<string>> {
   const rows = await tx.query<{ event_id: string }>(
     'INSERT INTO inbox (event_id, consumer) SELECT DISTINCT unnest($1::uuid[]), $2 ON CONFLICT DO NOTHING RETURNING event_id::text',
     [eventIds, consumer],

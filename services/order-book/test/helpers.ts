@@ -3,9 +3,9 @@ import request from 'supertest';
 import type { Express } from 'express';
 import { IDENTITY_HEADER, signIdentity } from '@orrange/http';
 import type { Asset } from '@orrange/money';
+import type { SqlRunner } from '@orrange/db';
 import type { Runtime } from '@orrange/runtime';
 
-type Sql = Pick<Runtime['db'], 'query'>;
 
 /**
  * Credits a user's AVAILABLE balance in trade-execution's ledger, as a deposit would: through its post_journal,
@@ -21,7 +21,7 @@ export async function deposit(runtime: Runtime, userId: string, asset: Asset, am
 }
 
 /** A user's balance of one account kind (AVAILABLE, or HELD / ESCROW of one order / trade) in trade-execution's ledger. */
-export async function ledgerBalance(db: Sql, kind: 'AVAILABLE' | 'HELD' | 'ESCROW', owner: string, asset: Asset, ref = ''): Promise<string> {
+export async function ledgerBalance(db: SqlRunner, kind: 'AVAILABLE' | 'HELD' | 'ESCROW', owner: string, asset: Asset, ref = ''): Promise<string> {
   const [row] = await db.query<{ balance: string }>(
     'SELECT coalesce(sum(balance), 0)::text AS balance FROM trade.accounts WHERE kind = $1 AND owner_id = $2 AND asset = $3 AND ref_id = $4',
     [kind, owner, asset, ref],
@@ -55,7 +55,7 @@ export function actors(runtime: Runtime, app: Express) {
  * every SELL order still in the book (or filled) holds exactly its remainder; nobody trades with themselves.
  * Returns the violations, for a readable failure.
  */
-export async function bookInvariantViolations(db: Sql): Promise<string[]> {
+export async function bookInvariantViolations(db: SqlRunner): Promise<string[]> {
   const unbalanced = await db.query<{ id: string }>(
     `SELECT o.id FROM orders o
      WHERE o.amount - o.remaining <> (SELECT COALESCE(sum(amount), 0) FROM matches m WHERE m.status = 'ACTIVE' AND o.id IN (m.maker_order_id, m.taker_order_id))

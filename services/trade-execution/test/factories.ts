@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import type { SqlRunner } from '@orrange/db';
 import type { Asset } from '@orrange/money';
-import { ledgerOutcomes, openTradesExpression, placeSellHoldsCall, releaseSellHoldCall, tradeOpeningsJson, type HoldRelease, type LedgerOutcome, type SellHold, type SqlExecutor, type TradeOpening } from '@orrange/queue';
+import { ledgerOutcomes, openTradesExpression, placeSellHoldsCall, releaseSellHoldCall, tradeOpeningsJson, type HoldRelease, type LedgerOutcome, type SellHold, type TradeOpening } from '@orrange/queue';
 import type { Harness } from './harness';
 
 export const ADMIN = 'admin-1';
@@ -55,13 +56,13 @@ export function sellHold(userId: string, asset: Asset, amount: string, orderId: 
 }
 
 /** Calls open_trades as order-book does (inside a transaction of the caller's; here one of its own). */
-export async function openTrades(h: Harness, openings: TradeOpening[], db: SqlExecutor = h.runtime.db): Promise<LedgerOutcome[]> {
+export async function openTrades(h: Harness, openings: TradeOpening[], db: SqlRunner = h.runtime.db): Promise<LedgerOutcome[]> {
   const [row] = await db.query<{ outcomes: unknown }>(`SELECT ${openTradesExpression('$1')} AS outcomes`, [tradeOpeningsJson(openings)]);
   return ledgerOutcomes(row!.outcomes, openings.length, 'open_trades');
 }
 
 /** Calls place_sell_holds as order-book does when SELL orders come in. */
-export async function placeSellHolds(h: Harness, holds: SellHold[], db: SqlExecutor = h.runtime.db): Promise<LedgerOutcome[]> {
+export async function placeSellHolds(h: Harness, holds: SellHold[], db: SqlRunner = h.runtime.db): Promise<LedgerOutcome[]> {
   const call = placeSellHoldsCall(holds);
   const [row] = await db.query<{ outcomes: unknown }>(call.sql, call.params);
   return ledgerOutcomes(row!.outcomes, holds.length, 'place_sell_holds');
@@ -72,7 +73,7 @@ export async function placeSellHolds(h: Harness, holds: SellHold[], db: SqlExecu
  * here one of its own): OK, or DUPLICATE when the hold was released before. A release that is not exactly what
  * the hold holds, or of no hold, rejects with the function's SQLSTATE as `code` (23514, P0002, 22023).
  */
-export async function releaseSellHold(h: Harness, release: HoldRelease, db: SqlExecutor = h.runtime.db): Promise<'OK' | 'DUPLICATE'> {
+export async function releaseSellHold(h: Harness, release: HoldRelease, db: SqlRunner = h.runtime.db): Promise<'OK' | 'DUPLICATE'> {
   const call = releaseSellHoldCall(release);
   const [row] = await db.query<{ outcome: unknown }>(call.sql, call.params);
   if (row?.outcome !== 'OK' && row?.outcome !== 'DUPLICATE') throw new Error(`release_sell_hold answered ${JSON.stringify(row?.outcome)}`);

@@ -1,13 +1,8 @@
-import type { Tx } from '@orrange/db';
+import type { SqlRunner, Tx } from '@orrange/db';
 import { ASSET_SCALES, FIAT_SCALE, normalize, type Asset } from '@orrange/money';
 import { open, openText, seal, sealedTextPrefix, sealToText, type EncryptionKeyring, type SealedColumn } from '@orrange/secrets';
 import type { Attachment, AuthorRole, DisputeCase, DisputeStatus, Evidence, Outcome, PartySide } from '../domain/dispute';
 import type { JournalEntry } from '../domain/journal';
-
-/** Anything that runs one SQL statement: the pool manager, or a transaction. */
-export interface Sql {
-  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
-}
 
 interface CaseRow {
   id: string;
@@ -89,7 +84,7 @@ export async function insertCase(tx: Tx, c: NewCase): Promise<DisputeCase | null
   return row ? toCase(row) : null;
 }
 
-export async function findCase(db: Sql, id: string): Promise<DisputeCase | null> {
+export async function findCase(db: SqlRunner, id: string): Promise<DisputeCase | null> {
   const [row] = await db.query<CaseRow>('SELECT * FROM disputes WHERE id = $1', [id]);
   return row ? toCase(row) : null;
 }
@@ -136,7 +131,7 @@ export async function markEscalated(tx: Tx, id: string, at: Date): Promise<void>
  * Cases whose timer is due and has not fired, oldest deadline first, at most `limit`, except `skip`: the same
  * conditions as fireTimer re-checks under the lock, on the partial indexes of migration dispute_timers_due.
  */
-export async function dueTimerCases(db: Sql, timer: 'evidence-window' | 'assignment-timeout', limit: number, skip: readonly string[] = []): Promise<string[]> {
+export async function dueTimerCases(db: SqlRunner, timer: 'evidence-window' | 'assignment-timeout', limit: number, skip: readonly string[] = []): Promise<string[]> {
   const rows = await db.query<{ id: string }>(
     timer === 'evidence-window'
       ? `SELECT id FROM disputes WHERE evidence_closed_at IS NULL AND status <> 'RESOLVED' AND evidence_deadline_at <= now() AND id <> ALL($2::text[]) ORDER BY evidence_deadline_at LIMIT $1`
@@ -194,7 +189,7 @@ export async function insertEvidence(tx: Tx, keyring: EncryptionKeyring, e: Evid
 }
 
 /** Evidence of a case, oldest first, opened. Bounded: a case holds at most EVIDENCE_PER_CASE_MAX items. */
-export async function listEvidence(db: Sql, keyring: EncryptionKeyring, disputeId: string): Promise<Evidence[]> {
+export async function listEvidence(db: SqlRunner, keyring: EncryptionKeyring, disputeId: string): Promise<Evidence[]> {
   const rows = await db.query<EvidenceRow>('SELECT * FROM evidence WHERE dispute_id = $1 ORDER BY created_at, id', [disputeId]);
   return rows.map((row) => toEvidence(keyring, row));
 }
@@ -237,7 +232,7 @@ export interface CaseFilter {
 }
 
 /** Newest first, keyset-paginated on (created_at, id). */
-export async function listCases(db: Sql, f: CaseFilter): Promise<DisputeCase[]> {
+export async function listCases(db: SqlRunner, f: CaseFilter): Promise<DisputeCase[]> {
   const where: string[] = [];
   const params: unknown[] = [];
   if (f.status) where.push(`status = $${params.push(f.status)}`);
@@ -295,7 +290,7 @@ export async function appendJournal(tx: Tx, e: JournalEntry, keyring?: Encryptio
 }
 
 /** A case's journal in the clear (sealed fields opened), as it was hashed. */
-export async function readJournal(db: Sql, keyring: EncryptionKeyring, disputeId: string): Promise<JournalEntry[]> {
+export async function readJournal(db: SqlRunner, keyring: EncryptionKeyring, disputeId: string): Promise<JournalEntry[]> {
   const rows = await db.query<JournalRow>('SELECT * FROM journal_entries WHERE dispute_id = $1 ORDER BY seq', [disputeId]);
   return rows.map((r) => ({
     disputeId: r.dispute_id, seq: r.seq, action: r.action, actorId: r.actor_id, data: openJournalData(keyring, r.dispute_id, r.seq, r.data),
@@ -320,6 +315,6 @@ export const sealedJournal: SealedColumn<JournalRow & { cursor: string }> = {
   },
 };
 
-export async function countCasesByStatus(db: Sql): Promise<Array<{ status: DisputeStatus; n: number }>> {
+export async function countCasesByStatus(db: SqlRunner): Promise<Array<{ status: DisputeStatus; n: number }>> {
   return db.query('SELECT status, count(*)::int AS n FROM disputes GROUP BY status');
 }

@@ -1,5 +1,5 @@
 import { FIAT_SCALE, numericUnits, type Asset, type FiatCurrency } from '@orrange/money';
-import type { SqlExecutor } from '@orrange/queue';
+import type { SqlRunner } from '@orrange/db';
 import { rulesFrom, type MarketRules } from '../domain/market-rules';
 import { formatPrice } from '../domain/order';
 
@@ -17,7 +17,7 @@ const cents = (value: string | null) => (value === null ? null : numericUnits(va
 const toRules = (r: RulesRow) => rulesFrom({ asset: r.asset, fiatCurrency: r.fiat_currency, adminReference: cents(r.admin_reference), tradesReference: cents(r.trades_reference), minFiat: cents(r.min_fiat) });
 
 /** Every market's rules (a market exists once it had an order, or an admin set its rules). */
-export async function listMarketRules(db: SqlExecutor): Promise<MarketRules[]> {
+export async function listMarketRules(db: SqlRunner): Promise<MarketRules[]> {
   const rows = await db.query<RulesRow>(`SELECT ${RULE_COLUMNS} FROM markets ORDER BY asset, fiat_currency`);
   return rows.map(toRules);
 }
@@ -26,7 +26,7 @@ export async function listMarketRules(db: SqlExecutor): Promise<MarketRules[]> {
  * An admin's rules for a market (created if new): `undefined` keeps a value, null clears it. The admin reference
  * price wins over the trades' median while it is set.
  */
-export async function saveMarketRules(db: SqlExecutor, asset: Asset, fiatCurrency: FiatCurrency, change: { referencePrice?: bigint | null; minFiat?: bigint | null }): Promise<MarketRules> {
+export async function saveMarketRules(db: SqlRunner, asset: Asset, fiatCurrency: FiatCurrency, change: { referencePrice?: bigint | null; minFiat?: bigint | null }): Promise<MarketRules> {
   const value = (v: bigint | null | undefined) => (v === undefined || v === null ? null : formatPrice(v));
   const [row] = await db.query<RulesRow>(
     `INSERT INTO markets (asset, fiat_currency, admin_reference_price, min_fiat, rules_updated_at) VALUES ($1, $2, $4::numeric, $6::numeric, now())
@@ -44,7 +44,7 @@ export async function saveMarketRules(db: SqlExecutor, asset: Asset, fiatCurrenc
  * Sets every market's trades reference price to the median price of its matches of the last 24 h (none: null).
  * One statement over the markets, each reading its recent matches through matches_market_time_idx.
  */
-export async function refreshTradesReference(db: SqlExecutor): Promise<void> {
+export async function refreshTradesReference(db: SqlRunner): Promise<void> {
   await db.query(
     `UPDATE markets m SET trades_reference_price = r.median, rules_updated_at = now()
      FROM (SELECT mk.asset, mk.fiat_currency,

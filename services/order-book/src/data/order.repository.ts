@@ -1,6 +1,6 @@
 import { ASSET_SCALES, FIAT_SCALE, numericUnits, type Asset, type FiatCurrency } from '@orrange/money';
-import type { Tx } from '@orrange/db';
-import { buyerRoomExpression, buyerStandingCall, ledgerOutcomes, openTradesExpression, placeSellHoldsExpression, queryTogether, tradeOpeningsJson, type FunctionCall, type LedgerOutcome, type SqlExecutor, type TradeOpening } from '@orrange/queue';
+import type { SqlRunner, Tx } from '@orrange/db';
+import { buyerRoomExpression, buyerStandingCall, ledgerOutcomes, openTradesExpression, placeSellHoldsExpression, queryTogether, tradeOpeningsJson, type FunctionCall, type LedgerOutcome, type TradeOpening } from '@orrange/queue';
 import type { BuyerLimits, BuyerStanding } from '../domain/limits';
 import type { Order, OrderStatus, Side } from '../domain/order';
 import { CANCELLABLE_STATUSES, formatAmount, formatPrice } from '../domain/order';
@@ -88,7 +88,7 @@ export interface LockedOrder {
  * is granted, so it sees what the previous holder committed: every field may be trusted.
  */
 export async function lockAndLoadOrder(
-  tx: SqlExecutor,
+  tx: SqlRunner,
   orderId: string,
   ahead: Array<{ sql: string; params: unknown[] }> = [],
   behind: Array<{ sql: string; params: unknown[] }> = [],
@@ -138,7 +138,7 @@ export interface CandidateRead {
  * committed before IT started, and the read, sent together with the lock, starts only once the lock is granted,
  * so it sees every order the previous holder committed.
  */
-export async function lockAndLoadCandidates(tx: SqlExecutor, q: CandidateQuery, ahead: Array<{ sql: string; params: unknown[] }> = []): Promise<CandidateRead> {
+export async function lockAndLoadCandidates(tx: SqlRunner, q: CandidateQuery, ahead: Array<{ sql: string; params: unknown[] }> = []): Promise<CandidateRead> {
   const incomingBuys = q.side === 'BUY';
   const limits = !incomingBuys && q.buyerLimits ? q.buyerLimits : undefined;
   // Only the rows the LIMIT lets through are projected, so buyer_room runs once per candidate returned.
@@ -221,7 +221,7 @@ export function takeStandingStatement(takerId: string, orderId: string, cancelsM
  * The types of a user's saved payment methods among `ids` (user service's payment_method_types): a SELL that names
  * paymentMethodIds without paymentMethods takes these. Ids that are not the user's are not answered.
  */
-export async function paymentMethodTypes(db: SqlExecutor, userId: string, ids: string[]): Promise<Array<{ id: string; type: string }>> {
+export async function paymentMethodTypes(db: SqlRunner, userId: string, ids: string[]): Promise<Array<{ id: string; type: string }>> {
   return db.query<{ id: string; type: string }>('SELECT id::text AS id, type FROM users.payment_method_types($1, $2::text[])', [userId, ids]);
 }
 
@@ -385,7 +385,7 @@ export interface OrderWritten {
  * Closes an order the caller has locked (its market and its row): CANCELLED by its owner, or EXPIRED at its
  * expiresAt; runs `hold` (the release of a SELL's hold), and raises the market's sequence: one round trip.
  */
-export function closeAndBump(tx: SqlExecutor, order: Order, status: 'CANCELLED' | 'EXPIRED', hold: FunctionCall | undefined): Promise<OrderWritten> {
+export function closeAndBump(tx: SqlRunner, order: Order, status: 'CANCELLED' | 'EXPIRED', hold: FunctionCall | undefined): Promise<OrderWritten> {
   const update = {
     sql: `UPDATE orders SET status = $3, live = false, updated_at = now() WHERE id = $1 AND status = ANY($2::text[]) RETURNING ${ORDER_COLUMNS}`,
     params: [order.id, CANCELLABLE_STATUSES, status],
@@ -398,7 +398,7 @@ export function closeAndBump(tx: SqlExecutor, order: Order, status: 'CANCELLED' 
  * a new time priority when `renewPriority` (a new price, a resume), runs `hold` (a SELL hold's adjustment), and
  * raises the market's sequence: one round trip.
  */
-export function editAndBump(tx: SqlExecutor, order: Order, renewPriority: boolean, hold: FunctionCall | undefined): Promise<OrderWritten> {
+export function editAndBump(tx: SqlRunner, order: Order, renewPriority: boolean, hold: FunctionCall | undefined): Promise<OrderWritten> {
   const update = {
     sql: `UPDATE orders SET price = $2::numeric, amount = $3::numeric, remaining = $4::numeric, min_fill = $5::numeric, min_fiat = $6::numeric, max_fiat = $7::numeric,
             payment_methods = $8::text[], payment_method_ids = $9::uuid[], terms = $10, payment_window_minutes = $11, expires_at = $12::timestamptz, paused = $13,
@@ -415,7 +415,7 @@ export function editAndBump(tx: SqlExecutor, order: Order, renewPriority: boolea
 }
 
 /** The owner's write of a locked order, its hold's call and the sequence bump, in one round trip. */
-async function writeAndBump(tx: SqlExecutor, order: Order, update: FunctionCall, hold: FunctionCall | undefined, what: string): Promise<OrderWritten> {
+async function writeAndBump(tx: SqlRunner, order: Order, update: FunctionCall, hold: FunctionCall | undefined, what: string): Promise<OrderWritten> {
   const results = await queryTogether(tx, [update, ...(hold ? [hold] : []), { sql: bumpSequenceSql('$1', '$2'), params: [order.asset, order.fiatCurrency] }]);
   const [row] = results[0] as unknown as OrderRow[];
   if (!row) throw new Error(`order ${order.id}: locked as ${order.status} but not ${what}`);
@@ -430,7 +430,7 @@ export function editStandingStatement(orderId: string, userId: string, cancelsMa
 }
 
 /** Orders past their expiresAt that are still open, most overdue first (orders_expiry_idx), leaving out `skipped`. */
-export async function dueExpiredOrderIds(db: SqlExecutor, limit: number, skipped: string[] = []): Promise<string[]> {
+export async function dueExpiredOrderIds(db: SqlRunner, limit: number, skipped: string[] = []): Promise<string[]> {
   const rows = await db.query<{ id: string }>(
     `SELECT id FROM orders WHERE expires_at IS NOT NULL AND expires_at <= now() AND status IN ('PENDING_FUNDS', 'OPEN', 'PARTIALLY_FILLED')
        AND NOT (id::text = ANY($2::text[])) ORDER BY expires_at LIMIT $1`,
@@ -440,7 +440,7 @@ export async function dueExpiredOrderIds(db: SqlExecutor, limit: number, skipped
 }
 
 /** Reads one order; `forUpdate` also takes its row lock. */
-export async function findOrder(tx: SqlExecutor, id: string, forUpdate = false): Promise<Order | undefined> {
+export async function findOrder(tx: SqlRunner, id: string, forUpdate = false): Promise<Order | undefined> {
   const rows = await tx.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM orders WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id]);
   return rows[0] ? toOrder(rows[0]) : undefined;
 }
@@ -459,7 +459,7 @@ export interface ListQuery {
  * Resting orders of a market, best price first per side (asks cheapest first, bids highest first, then
  * oldest), BUY side before SELL when both are asked for. Keyset pagination on (side, price, seq).
  */
-export async function listOpenOrders(db: SqlExecutor, q: ListQuery): Promise<Order[]> {
+export async function listOpenOrders(db: SqlRunner, q: ListQuery): Promise<Order[]> {
   const params: unknown[] = [q.asset, q.fiatCurrency, q.limit];
   const where = ['asset = $1', 'fiat_currency = $2', 'live'];
   const add = (sql: (n: string) => string, value: unknown) => {
@@ -483,7 +483,7 @@ export async function listOpenOrders(db: SqlExecutor, q: ListQuery): Promise<Ord
 }
 
 /** The caller's own orders, newest first, optionally of one status. Keyset pagination on seq. */
-export async function listUserOrders(db: SqlExecutor, userId: string, status: OrderStatus | undefined, limit: number, beforeSeq?: string): Promise<Order[]> {
+export async function listUserOrders(db: SqlRunner, userId: string, status: OrderStatus | undefined, limit: number, beforeSeq?: string): Promise<Order[]> {
   const rows = await db.query<OrderRow>(
     `SELECT ${ORDER_COLUMNS} FROM orders WHERE user_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::bigint IS NULL OR seq < $3::bigint)
      ORDER BY orders.seq DESC LIMIT $4`,
@@ -509,7 +509,7 @@ export interface BookSnapshotRow {
  * The aggregated book of one market (best `depth` price levels per side) with its sequence, read in one
  * statement so that levels and sequence come from the same snapshot. Walks the book indexes only.
  */
-export async function readBookSnapshot(db: SqlExecutor, asset: Asset, fiatCurrency: FiatCurrency, depth: number): Promise<BookSnapshotRow> {
+export async function readBookSnapshot(db: SqlRunner, asset: Asset, fiatCurrency: FiatCurrency, depth: number): Promise<BookSnapshotRow> {
   const levels = (side: Side, order: 'ASC' | 'DESC') => `
     (SELECT COALESCE(jsonb_agg(jsonb_build_object('price', l.price::text, 'amount', l.amount::text, 'orderCount', l.n) ORDER BY l.price ${order}), '[]'::jsonb)
      FROM (SELECT price, sum(remaining) AS amount, count(*)::int AS n FROM orders
@@ -544,7 +544,7 @@ export interface AdExtras {
  * The extras of a page of ads in one statement: the user service's maker_public_stats for their makers, and its
  * payment_details_on_file for the SELL ads (whether their trades would get the seller's payment details).
  */
-export async function adExtras(db: SqlExecutor, ads: Order[]): Promise<AdExtras> {
+export async function adExtras(db: SqlRunner, ads: Order[]): Promise<AdExtras> {
   if (ads.length === 0) return { makers: new Map(), onFile: new Map() };
   const sells = ads.filter((a) => a.side === 'SELL').map((a) => ({ adId: a.id, sellerId: a.userId, paymentMethods: a.paymentMethods, methodIds: a.paymentMethodIds }));
   const [row] = await db.query<{ makers: Array<{ id: string; username: string; trades_completed: number; completion_rate: string | null; avg_release_seconds: number | null }>; on_file: Record<string, boolean> }>(

@@ -1,5 +1,6 @@
+import type { SqlRunner } from '@orrange/db';
 import { conflict, notFound } from '@orrange/http';
-import { releaseSellHoldCall, type SqlExecutor } from '@orrange/queue';
+import { releaseSellHoldCall } from '@orrange/queue';
 import { closeAndBump, lockAndLoadOrder, type OrderWritten } from '../data/order.repository';
 import { CANCELLABLE_STATUSES, formatAmount, type Order } from './order';
 import type { OrderBookDeps } from './order-book.deps';
@@ -27,7 +28,7 @@ export async function cancelOrder(deps: OrderBookDeps, userId: string, orderId: 
  * gives back exactly its unfilled remainder in the same transaction (trade-execution's release_sell_hold), under the
  * market lock, so no match can take from it meanwhile and no event can be lost between the two.
  */
-export async function closeLockedOrder(tx: SqlExecutor, before: Order, status: 'CANCELLED' | 'EXPIRED'): Promise<OrderWritten> {
+export async function closeLockedOrder(tx: SqlRunner, before: Order, status: 'CANCELLED' | 'EXPIRED'): Promise<OrderWritten> {
   const release = before.side === 'SELL' ? releaseSellHoldCall({ orderId: before.id, userId: before.userId, asset: before.asset, remaining: formatAmount(before.asset, before.remaining) }) : undefined;
   const closed = await closeAndBump(tx, before, status, release);
   if (release && closed.holdOutcome !== 'OK') throw new Error(`ledger invariant: the hold of order ${before.id} answered ${closed.holdOutcome} to its release`);

@@ -1,5 +1,4 @@
-import type { Tx } from '@orrange/db';
-import type { SqlExecutor } from '@orrange/queue';
+import type { SqlRunner, Tx } from '@orrange/db';
 import { lockAndLoadCandidates, writeMatches, type CandidateQuery, type IncomingWrite, type MatchRecord } from '../data/order.repository';
 import type { BuyerLimits } from './limits';
 import { crosses, FILLS_PER_ORDER_MAX, matchOrder } from './matching-engine';
@@ -101,7 +100,7 @@ export function stoppedAtCap(fills: number, remaining: bigint): boolean {
 }
 
 /** The decisions of the longest prefix of `orders` that the candidate reads can decide exactly (at least one). */
-async function decideRound(tx: SqlExecutor, orders: Order[], options: MatchOptions): Promise<{ decided: Decision[]; rooms: Map<string, number> }> {
+async function decideRound(tx: SqlRunner, orders: Order[], options: MatchOptions): Promise<{ decided: Decision[]; rooms: Map<string, number> }> {
   const read = async (incoming: Order[], limit: number, locked: boolean): Promise<FirstRead> => {
     const { candidates, rooms } = await lockAndLoadCandidates(tx, candidateQuery(incoming, limit, locked, options.buyerLimits));
     return { candidates, rooms, limit };

@@ -1,4 +1,4 @@
-import type { SqlExecutor } from '@orrange/queue';
+import type { SqlRunner } from '@orrange/db';
 import { ASSET_SCALES, normalize, type Asset } from '@orrange/money';
 
 /** How a webhook's address is looked up: bech32 and hex are case-insensitive, Base58Check is not. */
@@ -12,13 +12,13 @@ export interface DepositAddress {
   address: string;
 }
 
-export async function findDepositAddress(db: SqlExecutor, userId: string, asset: Asset, network: string): Promise<DepositAddress | undefined> {
+export async function findDepositAddress(db: SqlRunner, userId: string, asset: Asset, network: string): Promise<DepositAddress | undefined> {
   const [row] = await db.query<DepositAddress>('SELECT asset, network, address FROM deposit_addresses WHERE user_id = $1 AND asset = $2 AND network = $3', [userId, asset, network]);
   return row;
 }
 
 /** Records a user's address; the first one recorded wins (a concurrent request's is the same, or is dropped). */
-export async function saveDepositAddress(db: SqlExecutor, userId: string, address: DepositAddress): Promise<void> {
+export async function saveDepositAddress(db: SqlRunner, userId: string, address: DepositAddress): Promise<void> {
   await db.query(
     `INSERT INTO deposit_addresses (user_id, asset, network, address, address_key) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT DO NOTHING`,
@@ -26,7 +26,7 @@ export async function saveDepositAddress(db: SqlExecutor, userId: string, addres
   );
 }
 
-export async function ownerOfAddress(db: SqlExecutor, asset: Asset, network: string, address: string): Promise<string | undefined> {
+export async function ownerOfAddress(db: SqlRunner, asset: Asset, network: string, address: string): Promise<string | undefined> {
   const [row] = await db.query<{ user_id: string }>('SELECT user_id FROM deposit_addresses WHERE asset = $1 AND network = $2 AND address_key = $3', [asset, network, addressKey(address)]);
   return row?.user_id;
 }
@@ -58,7 +58,7 @@ const toDeposit = (r: RawDeposit): DepositRow => ({
  * Returns the row as it is now, to be compared with the report.
  */
 export async function upsertCustodyDeposit(
-  tx: SqlExecutor,
+  tx: SqlRunner,
   deposit: { id: string; userId: string; asset: Asset; amount: string; address: string; txid: string; index: number; confirmations: number },
 ): Promise<DepositRow> {
   const [row] = await tx.query<RawDeposit>(
@@ -73,17 +73,17 @@ export async function upsertCustodyDeposit(
 }
 
 /** PENDING → CREDITED once it has `required` confirmations; true for the one call that made the change. */
-export async function markDepositCredited(tx: SqlExecutor, id: string, required: number): Promise<boolean> {
+export async function markDepositCredited(tx: SqlRunner, id: string, required: number): Promise<boolean> {
   const rows = await tx.query(`UPDATE deposits SET status = 'CREDITED', credited_at = now(), updated_at = now() WHERE id = $1 AND status = 'PENDING' AND confirmations >= $2 RETURNING id`, [id, required]);
   return rows.length === 1;
 }
 
-export async function insertFaucetDeposit(tx: SqlExecutor, id: string, userId: string, asset: Asset, amount: string): Promise<void> {
+export async function insertFaucetDeposit(tx: SqlRunner, id: string, userId: string, asset: Asset, amount: string): Promise<void> {
   await tx.query(`INSERT INTO deposits (id, user_id, asset, amount, status, source, credited_at) VALUES ($1, $2, $3, $4, 'CREDITED', 'FAUCET', now())`, [id, userId, asset, amount]);
 }
 
 /** The user's deposits, newest first; the cursor is the last row's (createdAt, id). */
-export async function depositsOf(db: SqlExecutor, userId: string, limit: number, before: { at: string; id: string } | null): Promise<DepositRow[]> {
+export async function depositsOf(db: SqlRunner, userId: string, limit: number, before: { at: string; id: string } | null): Promise<DepositRow[]> {
   const rows = await db.query<RawDeposit>(
     `SELECT ${DEPOSIT_COLUMNS} FROM deposits
      WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
@@ -96,7 +96,7 @@ export async function depositsOf(db: SqlExecutor, userId: string, limit: number,
 /** Bodies are kept up to this size: enough to investigate, bounded whatever a signed sender posts. */
 const REJECTED_BODY_CHARS_MAX = 16_384;
 
-export async function keepRejectedEvent(db: SqlExecutor, rejection: { reason: string; detail: string; eventId: string | null; body: string }): Promise<void> {
+export async function keepRejectedEvent(db: SqlRunner, rejection: { reason: string; detail: string; eventId: string | null; body: string }): Promise<void> {
   await db.query('INSERT INTO custody_rejected_events (reason, detail, event_id, body) VALUES ($1, $2, $3, $4)', [
     rejection.reason, rejection.detail.slice(0, 1000), rejection.eventId?.slice(0, 200) ?? null, rejection.body.slice(0, REJECTED_BODY_CHARS_MAX),
   ]);

@@ -1,4 +1,4 @@
-import type { SqlExecutor } from '@orrange/queue';
+import type { SqlRunner } from '@orrange/db';
 import { ASSETS, ASSET_SCALES, normalize, type Asset } from '@orrange/money';
 import { assertBalanced, journalsJson, legsJson, type Movement, type PostOutcome } from '../domain/ledger';
 
@@ -7,7 +7,7 @@ import { assertBalanced, journalsJson, legsJson, type Movement, type PostOutcome
  * order, refuses duplicates and overdrafts, and writes journal, entries and balances. Must run inside the
  * caller's transaction so the movement commits together with whatever it is for.
  */
-export async function postMovement(tx: SqlExecutor, movement: Movement): Promise<PostOutcome> {
+export async function postMovement(tx: SqlRunner, movement: Movement): Promise<PostOutcome> {
   assertBalanced(movement);
   const [row] = await tx.query<{ outcome: PostOutcome }>('SELECT post_journal($1, $2, $3, $4::jsonb) AS outcome', [movement.id, movement.kind, movement.ref, legsJson(movement.legs)]);
   return row!.outcome;
@@ -19,7 +19,7 @@ export async function postMovement(tx: SqlExecutor, movement: Movement): Promise
  * the balances the earlier ones left, and an INSUFFICIENT one leaves nothing of itself behind without stopping
  * the others. The outcomes come in the order of the movements.
  */
-export async function postMovements(tx: SqlExecutor, movements: Movement[]): Promise<PostOutcome[]> {
+export async function postMovements(tx: SqlRunner, movements: Movement[]): Promise<PostOutcome[]> {
   if (movements.length === 0) return [];
   for (const movement of movements) assertBalanced(movement);
   const [row] = await tx.query<{ outcomes: PostOutcome[] }>('SELECT post_journals($1::jsonb) AS outcomes', [journalsJson(movements)]);
@@ -29,7 +29,7 @@ export async function postMovements(tx: SqlExecutor, movements: Movement[]): Pro
 }
 
 /** Like postMovement for movements that cannot legitimately fail (escrow settlements): anything but OK is a bug. */
-export async function postMovementOrFail(tx: SqlExecutor, movement: Movement): Promise<void> {
+export async function postMovementOrFail(tx: SqlRunner, movement: Movement): Promise<void> {
   const outcome = await postMovement(tx, movement);
   if (outcome !== 'OK') throw new Error(`ledger invariant: movement ${movement.kind}:${movement.ref} answered ${outcome}`);
 }
@@ -41,7 +41,7 @@ export interface Balance {
   inEscrow: string;
 }
 
-export async function balancesOf(db: SqlExecutor, userId: string): Promise<Balance[]> {
+export async function balancesOf(db: SqlRunner, userId: string): Promise<Balance[]> {
   const rows = await db.query<{ asset: Asset; kind: string; total: string }>(
     `SELECT asset, kind, sum(balance)::text AS total FROM accounts
      WHERE owner_id = $1 AND kind IN ('AVAILABLE', 'HELD', 'ESCROW') GROUP BY asset, kind`,
@@ -66,7 +66,7 @@ export interface LedgerLine {
 }
 
 /** The caller's entries, newest first; the cursor is the last entry id seen. */
-export async function ledgerOf(db: SqlExecutor, userId: string, limit: number, beforeId: string | null): Promise<LedgerLine[]> {
+export async function ledgerOf(db: SqlRunner, userId: string, limit: number, beforeId: string | null): Promise<LedgerLine[]> {
   const rows = await db.query<{ id: string; journal_id: string; type: string; ref: string; account: string; ref_id: string; asset: Asset; amount: string; created_at: Date }>(
     `SELECT e.id::text, e.journal_id, j.kind AS type, j.ref, a.kind AS account, a.ref_id, e.asset, e.amount::text, e.created_at
      FROM accounts a
@@ -104,7 +104,7 @@ export interface AssetVerification {
  * the entries sum to 0, no account but EXTERNAL is negative, every balance equals the sum of its entries,
  * and every journal balances.
  */
-export async function verifyLedger(tx: SqlExecutor): Promise<AssetVerification[]> {
+export async function verifyLedger(tx: SqlRunner): Promise<AssetVerification[]> {
   const rows = await tx.query<{ asset: Asset; sum: string; accounts: number; negative: number; mismatched: number }>(
     `SELECT a.asset, sum(a.balance)::text AS sum, count(*)::int AS accounts,
             count(*) FILTER (WHERE a.kind <> 'EXTERNAL' AND a.balance < 0)::int AS negative,

@@ -1,4 +1,4 @@
-import type { SqlExecutor } from '@orrange/queue';
+import type { SqlRunner } from '@orrange/db';
 import type { Asset, FiatCurrency } from '@orrange/money';
 import { OPEN_STATES } from '../domain/trade-state-machine';
 
@@ -11,7 +11,7 @@ const MINUTE_SHARDS = 8;
  * makes concurrent completions wait long on one row.
  */
 export async function recordCompletedTrade(
-  tx: SqlExecutor,
+  tx: SqlRunner,
   t: { asset: Asset; fiatCurrency: FiatCurrency; price: string; amount: string; fiatAmount: string; userIds: string[] },
 ): Promise<void> {
   await tx.query(
@@ -50,7 +50,7 @@ export interface MarketRow {
 }
 
 /** Every market that ever completed a trade: last price from its newest bucket, the last 24 h from the minute buckets. */
-export async function marketStats(db: SqlExecutor): Promise<MarketRow[]> {
+export async function marketStats(db: SqlRunner): Promise<MarketRow[]> {
   return db.query<MarketRow>(
     `SELECT l.asset, l.fiat_currency, last.last_price::text,
             coalesce(d.trades, 0)::int AS trades, coalesce(d.volume, 0)::text AS volume, coalesce(d.fiat_volume, 0)::text AS fiat_volume,
@@ -68,7 +68,7 @@ export async function marketStats(db: SqlExecutor): Promise<MarketRow[]> {
 /** Users who placed, took or traded in the last 24 hours (user_activity_hours is kept by the order path). */
 const ACTIVE_USERS_24H = `(SELECT count(*) FROM (SELECT DISTINCT user_id FROM user_activity_hours WHERE hour > now() - interval '24 hours') u)::int`;
 
-export async function activeUsers24h(db: SqlExecutor): Promise<number> {
+export async function activeUsers24h(db: SqlRunner): Promise<number> {
   const [row] = await db.query<{ n: number }>(`SELECT ${ACTIVE_USERS_24H} AS n`);
   return row!.n;
 }
@@ -79,7 +79,7 @@ export interface AdminStatsRow {
   open_disputes: number;
 }
 
-export async function adminStats(db: SqlExecutor): Promise<{ totals: AdminStatsRow; volumes: Array<{ asset: Asset; trades: number; volume: string }> }> {
+export async function adminStats(db: SqlRunner): Promise<{ totals: AdminStatsRow; volumes: Array<{ asset: Asset; trades: number; volume: string }> }> {
   const [totals] = await db.query<AdminStatsRow>(
     `SELECT ${ACTIVE_USERS_24H} AS active_users,
             (SELECT count(*) FROM trades WHERE status = ANY ($1::text[]))::int AS open_trades,
@@ -93,6 +93,6 @@ export async function adminStats(db: SqlExecutor): Promise<{ totals: AdminStatsR
   return { totals: totals!, volumes };
 }
 
-export async function openTradeCounts(db: SqlExecutor): Promise<Array<{ status: string; n: number }>> {
+export async function openTradeCounts(db: SqlRunner): Promise<Array<{ status: string; n: number }>> {
   return db.query('SELECT status, count(*)::int AS n FROM trades WHERE status = ANY ($1::text[]) GROUP BY status', [OPEN_STATES]);
 }

@@ -1,4 +1,4 @@
-import type { SqlExecutor } from '@orrange/queue';
+import type { SqlRunner } from '@orrange/db';
 import { open, seal, type EncryptionKeyring, type SealedColumn } from '@orrange/secrets';
 
 /** A chat message in the clear, as the domain sees it. */
@@ -39,7 +39,7 @@ const toMessage = (keyring: EncryptionKeyring, row: MessageRow): TradeMessage =>
   id: row.id, seq: row.seq, tradeId: row.trade_id, senderId: row.sender_id, body: bodyOf(keyring, row), createdAt: row.created_at,
 });
 
-export async function insertMessage(tx: SqlExecutor, keyring: EncryptionKeyring, m: { id: string; tradeId: string; senderId: string; body: string }): Promise<TradeMessage> {
+export async function insertMessage(tx: SqlRunner, keyring: EncryptionKeyring, m: { id: string; tradeId: string; senderId: string; body: string }): Promise<TradeMessage> {
   const s = seal(keyring, m.body, messageAad(m.tradeId, m.id));
   const [row] = await tx.query<MessageRow>(
     `INSERT INTO trade_messages (id, trade_id, sender_id, key_id, iv, tag, ciphertext) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
@@ -49,7 +49,7 @@ export async function insertMessage(tx: SqlExecutor, keyring: EncryptionKeyring,
 }
 
 /** A trade's messages in order of writing after `afterSeq`. The ORDER BY names the table column: a bare `seq` is the text output column. */
-export async function listMessagesAfter(db: SqlExecutor, keyring: EncryptionKeyring, tradeId: string, afterSeq: string | null, limit: number): Promise<TradeMessage[]> {
+export async function listMessagesAfter(db: SqlRunner, keyring: EncryptionKeyring, tradeId: string, afterSeq: string | null, limit: number): Promise<TradeMessage[]> {
   const rows = await db.query<MessageRow>(
     `SELECT ${COLUMNS} FROM trade_messages WHERE trade_id = $1 AND ($2::bigint IS NULL OR trade_messages.seq > $2::bigint) ORDER BY trade_messages.seq LIMIT $3`,
     [tradeId, afterSeq, limit],
@@ -57,7 +57,7 @@ export async function listMessagesAfter(db: SqlExecutor, keyring: EncryptionKeyr
   return rows.map((row) => toMessage(keyring, row));
 }
 
-export async function countMessages(tx: SqlExecutor, tradeId: string): Promise<number> {
+export async function countMessages(tx: SqlRunner, tradeId: string): Promise<number> {
   const [row] = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM trade_messages WHERE trade_id = $1', [tradeId]);
   return row!.n;
 }

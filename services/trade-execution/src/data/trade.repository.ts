@@ -1,4 +1,4 @@
-import type { SqlExecutor } from '@orrange/queue';
+import type { SqlRunner } from '@orrange/db';
 import { ASSET_SCALES, FIAT_SCALE, normalize, type Asset, type FiatCurrency } from '@orrange/money';
 import type { TradeState } from '../domain/trade-state-machine';
 
@@ -32,13 +32,13 @@ export interface TradeRow {
   updated_at: Date;
 }
 
-export async function findTrade(db: SqlExecutor, id: string): Promise<TradeRow | undefined> {
+export async function findTrade(db: SqlRunner, id: string): Promise<TradeRow | undefined> {
   const [row] = await db.query<TradeRow>('SELECT * FROM trades WHERE id = $1', [id]);
   return row;
 }
 
 /** Locks the trade row for a transition: racing transitions on one trade queue here and see each other's result. */
-export async function lockTrade(tx: SqlExecutor, id: string): Promise<TradeRow | undefined> {
+export async function lockTrade(tx: SqlRunner, id: string): Promise<TradeRow | undefined> {
   const [row] = await tx.query<TradeRow>('SELECT * FROM trades WHERE id = $1 FOR UPDATE', [id]);
   return row;
 }
@@ -56,7 +56,7 @@ export interface TradeChanges {
   buyerAmount?: string;
 }
 
-export async function updateTrade(tx: SqlExecutor, id: string, c: TradeChanges): Promise<TradeRow> {
+export async function updateTrade(tx: SqlRunner, id: string, c: TradeChanges): Promise<TradeRow> {
   const [row] = await tx.query<TradeRow>(
     `UPDATE trades SET status = $2,
        escrow_status = coalesce($3, escrow_status),
@@ -75,13 +75,13 @@ export async function updateTrade(tx: SqlExecutor, id: string, c: TradeChanges):
   return row!;
 }
 
-export async function setArbitrator(tx: SqlExecutor, tradeId: string, arbitratorId: string): Promise<boolean> {
+export async function setArbitrator(tx: SqlRunner, tradeId: string, arbitratorId: string): Promise<boolean> {
   const rows = await tx.query('UPDATE trades SET arbitrator_id = $2, updated_at = now() WHERE id = $1 RETURNING 1', [tradeId, arbitratorId]);
   return rows.length === 1;
 }
 
 /** The caller's trades (as buyer or seller), newest first; each side uses its own index. */
-export async function listTrades(db: SqlExecutor, userId: string, status: TradeState | null, limit: number, after: { createdAt: Date; id: string } | null): Promise<TradeRow[]> {
+export async function listTrades(db: SqlRunner, userId: string, status: TradeState | null, limit: number, after: { createdAt: Date; id: string } | null): Promise<TradeRow[]> {
   const side = (column: string) => `(SELECT * FROM trades WHERE ${column} = $1 AND ($2::text IS NULL OR status = $2)
       AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::text)) ORDER BY created_at DESC, id DESC LIMIT $5)`;
   return db.query<TradeRow>(
@@ -127,7 +127,7 @@ export function tradeJson(t: TradeRow) {
  * Trades still AWAITING_PAYMENT whose payment deadline has passed, most overdue first (a partial index finds them),
  * leaving out `skipped` ones.
  */
-export async function dueTradeIds(db: SqlExecutor, limit: number, skipped: string[] = []): Promise<string[]> {
+export async function dueTradeIds(db: SqlRunner, limit: number, skipped: string[] = []): Promise<string[]> {
   const rows = await db.query<{ id: string }>(
     `SELECT id FROM trades WHERE status = 'AWAITING_PAYMENT' AND payment_deadline <= now() AND NOT (id = ANY($2::text[]))
      ORDER BY payment_deadline LIMIT $1`,
@@ -137,6 +137,6 @@ export async function dueTradeIds(db: SqlExecutor, limit: number, skipped: strin
 }
 
 /** Makes open_trades set payment deadlines with this service's length of a payment-window minute. */
-export async function savePaymentMinute(db: SqlExecutor, paymentMinuteMs: number): Promise<void> {
+export async function savePaymentMinute(db: SqlRunner, paymentMinuteMs: number): Promise<void> {
   await db.query('UPDATE settings SET payment_minute_ms = $1 WHERE id AND payment_minute_ms <> $1', [paymentMinuteMs]);
 }

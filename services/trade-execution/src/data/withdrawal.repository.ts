@@ -1,4 +1,4 @@
-import type { SqlExecutor } from '@orrange/queue';
+import type { SqlRunner } from '@orrange/db';
 import { ASSET_SCALES, ASSETS, normalize, type Asset } from '@orrange/money';
 
 export const WITHDRAWAL_STATES = ['PENDING_REVIEW', 'APPROVED', 'BROADCAST', 'CONFIRMED', 'REJECTED', 'CANCELLED', 'FAILED'] as const;
@@ -43,12 +43,12 @@ const toWithdrawal = (r: Raw): Withdrawal => ({
  * Serializes the withdrawals of one user and asset until the transaction ends, so that two requests never both
  * pass the daily limit on the same remaining room.
  */
-export async function lockWithdrawalsOf(tx: SqlExecutor, userId: string, asset: Asset): Promise<void> {
+export async function lockWithdrawalsOf(tx: SqlRunner, userId: string, asset: Asset): Promise<void> {
   await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('withdrawals:' || $1 || ':' || $2, 0))`, [userId, asset]);
 }
 
 /** What the user withdrew (or is withdrawing) of an asset in the last 24 h: everything not returned to them. */
-export async function withdrawnInLastDay(tx: SqlExecutor, userId: string, asset: Asset): Promise<string> {
+export async function withdrawnInLastDay(tx: SqlRunner, userId: string, asset: Asset): Promise<string> {
   const [row] = await tx.query<{ total: string }>(
     `SELECT coalesce(sum(amount), 0)::text AS total FROM withdrawals
      WHERE user_id = $1 AND asset = $2 AND created_at > now() - interval '24 hours' AND status <> ALL($3::text[])`,
@@ -58,7 +58,7 @@ export async function withdrawnInLastDay(tx: SqlExecutor, userId: string, asset:
 }
 
 export async function insertWithdrawal(
-  tx: SqlExecutor,
+  tx: SqlRunner,
   w: { id: string; userId: string; asset: Asset; amount: string; fee: string; address: string; network: string; status: 'PENDING_REVIEW' | 'APPROVED' },
 ): Promise<Withdrawal> {
   const [row] = await tx.query<Raw>(
@@ -70,7 +70,7 @@ export async function insertWithdrawal(
   return toWithdrawal(row!);
 }
 
-export async function findWithdrawal(db: SqlExecutor, id: string): Promise<Withdrawal | undefined> {
+export async function findWithdrawal(db: SqlRunner, id: string): Promise<Withdrawal | undefined> {
   const [row] = await db.query<Raw>(`SELECT ${COLUMNS} FROM withdrawals WHERE id = $1`, [id]);
   return row && toWithdrawal(row);
 }
@@ -91,7 +91,7 @@ export interface TransitionChange {
  * caller's ledger movement goes in the same transaction.
  */
 export async function transitionWithdrawal(
-  tx: SqlExecutor,
+  tx: SqlRunner,
   id: string,
   from: readonly WithdrawalStatus[],
   to: WithdrawalStatus,
@@ -112,7 +112,7 @@ export async function transitionWithdrawal(
   return row && { withdrawal: toWithdrawal(row), from: row.prior_status };
 }
 
-export async function recordTransition(tx: SqlExecutor, t: { withdrawalId: string; from: WithdrawalStatus | null; to: WithdrawalStatus; actor: string; note?: string | null; requestId?: string | null }): Promise<void> {
+export async function recordTransition(tx: SqlRunner, t: { withdrawalId: string; from: WithdrawalStatus | null; to: WithdrawalStatus; actor: string; note?: string | null; requestId?: string | null }): Promise<void> {
   await tx.query('INSERT INTO withdrawal_transitions (withdrawal_id, from_status, to_status, actor, note, request_id) VALUES ($1, $2, $3, $4, $5, $6)', [
     t.withdrawalId, t.from, t.to, t.actor, t.note ?? null, t.requestId ?? null,
   ]);
@@ -126,7 +126,7 @@ export interface TransitionRow {
   at: string;
 }
 
-export async function transitionsOf(db: SqlExecutor, withdrawalId: string): Promise<TransitionRow[]> {
+export async function transitionsOf(db: SqlRunner, withdrawalId: string): Promise<TransitionRow[]> {
   const rows = await db.query<{ from_status: WithdrawalStatus | null; to_status: WithdrawalStatus; actor: string; note: string | null; at: Date }>(
     'SELECT from_status, to_status, actor, note, at FROM withdrawal_transitions WHERE withdrawal_id = $1 ORDER BY id',
     [withdrawalId],
@@ -135,7 +135,7 @@ export async function transitionsOf(db: SqlExecutor, withdrawalId: string): Prom
 }
 
 /** Newest first, the caller's (userId) or everyone's by status (admin); the cursor is the last row's (createdAt, id). */
-export async function listWithdrawals(db: SqlExecutor, filter: { userId?: string; status?: WithdrawalStatus }, limit: number, before: { at: string; id: string } | null): Promise<Withdrawal[]> {
+export async function listWithdrawals(db: SqlRunner, filter: { userId?: string; status?: WithdrawalStatus }, limit: number, before: { at: string; id: string } | null): Promise<Withdrawal[]> {
   const rows = await db.query<Raw>(
     `SELECT ${COLUMNS} FROM withdrawals
      WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)
@@ -147,7 +147,7 @@ export async function listWithdrawals(db: SqlExecutor, filter: { userId?: string
 }
 
 /** Approved withdrawals custody has not taken yet whose next attempt is due, most overdue first. */
-export async function dueWithdrawalIds(db: SqlExecutor, limit: number, skipped: string[]): Promise<string[]> {
+export async function dueWithdrawalIds(db: SqlRunner, limit: number, skipped: string[]): Promise<string[]> {
   const rows = await db.query<{ id: string }>(
     `SELECT id FROM withdrawals WHERE status = 'APPROVED' AND submitted_at IS NULL AND next_send_at <= now() AND NOT (id::text = ANY($2::text[]))
      ORDER BY next_send_at LIMIT $1`,
@@ -160,7 +160,7 @@ export async function dueWithdrawalIds(db: SqlExecutor, limit: number, skipped: 
  * Claims a due send for `claimMs` (another replica's sweep skips it meanwhile) and counts the attempt. Undefined
  * when it is no longer due: another replica claimed it, custody took it, or it left APPROVED.
  */
-export async function claimSend(db: SqlExecutor, id: string, claimMs: number): Promise<Withdrawal | undefined> {
+export async function claimSend(db: SqlRunner, id: string, claimMs: number): Promise<Withdrawal | undefined> {
   const [row] = await db.query<Raw>(
     `UPDATE withdrawals SET next_send_at = now() + make_interval(secs => $2::double precision / 1000), send_attempts = send_attempts + 1
      WHERE id = $1 AND status = 'APPROVED' AND submitted_at IS NULL AND next_send_at <= now()
@@ -171,12 +171,12 @@ export async function claimSend(db: SqlExecutor, id: string, claimMs: number): P
 }
 
 /** Custody has the withdrawal: it is sent no more (its webhooks move it on). */
-export async function markSubmitted(db: SqlExecutor, id: string): Promise<void> {
+export async function markSubmitted(db: SqlRunner, id: string): Promise<void> {
   await db.query('UPDATE withdrawals SET submitted_at = now(), last_send_error = NULL WHERE id = $1 AND submitted_at IS NULL', [id]);
 }
 
 /** The send failed without an answer: parked until `retryInMs` from now, the error kept for operators. */
-export async function parkSend(db: SqlExecutor, id: string, retryInMs: number, error: string): Promise<void> {
+export async function parkSend(db: SqlRunner, id: string, retryInMs: number, error: string): Promise<void> {
   await db.query(
     `UPDATE withdrawals SET next_send_at = now() + make_interval(secs => $2::double precision / 1000), last_send_error = $3
      WHERE id = $1 AND status = 'APPROVED' AND submitted_at IS NULL`,
@@ -184,7 +184,7 @@ export async function parkSend(db: SqlExecutor, id: string, retryInMs: number, e
   );
 }
 
-export async function withdrawalCounts(db: SqlExecutor): Promise<Array<{ status: WithdrawalStatus; n: number }>> {
+export async function withdrawalCounts(db: SqlRunner): Promise<Array<{ status: WithdrawalStatus; n: number }>> {
   return db.query<{ status: WithdrawalStatus; n: number }>('SELECT status, count(*)::int AS n FROM withdrawals GROUP BY status');
 }
 
@@ -192,7 +192,7 @@ export async function withdrawalCounts(db: SqlExecutor): Promise<Array<{ status:
  * Per asset, what PENDING_WITHDRAWAL holds against what the open withdrawals say it should (amount + fee of every
  * withdrawal in OPEN_WITHDRAWAL_STATES): the two are equal whenever every transition moved its money.
  */
-export async function pendingWithdrawalCheck(tx: SqlExecutor): Promise<Array<{ asset: Asset; held: string; owed: string }>> {
+export async function pendingWithdrawalCheck(tx: SqlRunner): Promise<Array<{ asset: Asset; held: string; owed: string }>> {
   const rows = await tx.query<{ asset: Asset; held: string; owed: string }>(
     `SELECT a.asset, coalesce(h.held, 0)::text AS held, coalesce(o.owed, 0)::text AS owed
      FROM unnest($1::text[]) AS a(asset)

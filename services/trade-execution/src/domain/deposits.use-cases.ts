@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import type { SqlRunner } from '@orrange/db';
 import { ASSET_SCALES, toUnits, type Asset } from '@orrange/money';
 import { AppError } from '@orrange/http';
 import { CustodyRefused, CustodyUnavailable } from '../custody/custody-provider';
 import { findDepositAddress, ownerOfAddress, markDepositCredited, saveDepositAddress, upsertCustodyDeposit } from '../data/deposit.repository';
 import { postMovementOrFail } from '../data/ledger.repository';
-import type { SqlExecutor } from '@orrange/queue';
 import { isValidAddress, networkOf } from './addresses/addresses';
 import type { CustodyDeps } from './custody';
 import type { DepositEvent } from './custody-webhook';
@@ -44,7 +44,7 @@ export type DepositOutcome = { status: 'CREDITED' | 'PENDING'; depositId: string
  * the same transaction as it reaches the asset's confirmations. However often and however concurrently the event
  * comes, one call moves PENDING → CREDITED and posts the journal (whose id is derived from the output too).
  */
-export async function applyDepositEvent(deps: CustodyDeps, tx: SqlExecutor, event: DepositEvent): Promise<DepositOutcome> {
+export async function applyDepositEvent(deps: CustodyDeps, tx: SqlRunner, event: DepositEvent): Promise<DepositOutcome> {
   const network = networkOf(event.asset, deps.networks);
   const userId = await ownerOfAddress(tx, event.asset, network, event.address);
   if (!userId) throw new RejectedCustodyEvent('UNKNOWN_ADDRESS', `No user has the ${event.asset} address ${event.address} on ${network}.`);

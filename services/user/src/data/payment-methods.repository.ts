@@ -1,5 +1,5 @@
 import { resealPaymentMethod, type Sealed, type SealedColumn, type SealedPaymentMethodRow } from '@orrange/secrets';
-import type { Sql } from './sql';
+import type { SqlRunner } from '@orrange/db';
 
 export interface StoredPaymentMethod extends Sealed {
   id: string;
@@ -11,7 +11,7 @@ export interface StoredPaymentMethod extends Sealed {
 
 const COLUMNS = `id, user_id AS "userId", type, label, key_id AS "keyId", iv, tag, ciphertext, created_at AS "createdAt"`;
 
-export async function insertPaymentMethod(sql: Sql, row: Omit<StoredPaymentMethod, 'createdAt'>): Promise<StoredPaymentMethod> {
+export async function insertPaymentMethod(sql: SqlRunner, row: Omit<StoredPaymentMethod, 'createdAt'>): Promise<StoredPaymentMethod> {
   const [stored] = await sql.query<StoredPaymentMethod>(
     `INSERT INTO payment_methods (id, user_id, type, label, key_id, iv, tag, ciphertext) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
     [row.id, row.userId, row.type, row.label, row.keyId, row.iv, row.tag, row.ciphertext],
@@ -19,16 +19,16 @@ export async function insertPaymentMethod(sql: Sql, row: Omit<StoredPaymentMetho
   return stored!;
 }
 
-export function listPaymentMethods(sql: Sql, userId: string, limitMax: number): Promise<StoredPaymentMethod[]> {
+export function listPaymentMethods(sql: SqlRunner, userId: string, limitMax: number): Promise<StoredPaymentMethod[]> {
   return sql.query<StoredPaymentMethod>(`SELECT ${COLUMNS} FROM payment_methods WHERE user_id = $1 ORDER BY created_at, id LIMIT $2`, [userId, limitMax]);
 }
 
-export async function countPaymentMethods(sql: Sql, userId: string): Promise<number> {
+export async function countPaymentMethods(sql: SqlRunner, userId: string): Promise<number> {
   const [row] = await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM payment_methods WHERE user_id = $1`, [userId]);
   return row?.n ?? 0;
 }
 
-export async function deletePaymentMethod(sql: Sql, userId: string, id: string): Promise<{ type: string } | undefined> {
+export async function deletePaymentMethod(sql: SqlRunner, userId: string, id: string): Promise<{ type: string } | undefined> {
   const [row] = await sql.query<{ type: string }>(`DELETE FROM payment_methods WHERE id = $1 AND user_id = $2 RETURNING type`, [id, userId]);
   return row;
 }

@@ -1,5 +1,5 @@
 import type { Role } from '@orrange/http';
-import type { Sql } from './sql';
+import type { SqlRunner } from '@orrange/db';
 
 export interface RotatedToken {
   familyId: string;
@@ -16,7 +16,7 @@ export interface StoredToken {
   revokedAt: Date | null;
 }
 
-export async function insertRefreshToken(sql: Sql, token: { id: string; familyId: string; userId: string; tokenHash: string; ttlDays: number }): Promise<void> {
+export async function insertRefreshToken(sql: SqlRunner, token: { id: string; familyId: string; userId: string; tokenHash: string; ttlDays: number }): Promise<void> {
   await sql.query(
     `INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, now() + make_interval(days => $5))`,
     [token.id, token.familyId, token.userId, token.tokenHash, token.ttlDays],
@@ -28,7 +28,7 @@ export async function insertRefreshToken(sql: Sql, token: { id: string; familyId
  * row here. Returns its family and the owner's current roles and status, or undefined when the token is
  * unknown, already rotated, revoked or expired.
  */
-export async function rotateRefreshToken(sql: Sql, tokenHash: string): Promise<RotatedToken | undefined> {
+export async function rotateRefreshToken(sql: SqlRunner, tokenHash: string): Promise<RotatedToken | undefined> {
   const [row] = await sql.query<RotatedToken>(
     `WITH r AS (
        UPDATE refresh_tokens SET rotated_at = now()
@@ -40,7 +40,7 @@ export async function rotateRefreshToken(sql: Sql, tokenHash: string): Promise<R
   return row;
 }
 
-export async function findRefreshToken(sql: Sql, tokenHash: string): Promise<StoredToken | undefined> {
+export async function findRefreshToken(sql: SqlRunner, tokenHash: string): Promise<StoredToken | undefined> {
   const [row] = await sql.query<StoredToken>(
     `SELECT family_id AS "familyId", user_id AS "userId", rotated_at AS "rotatedAt", revoked_at AS "revokedAt" FROM refresh_tokens WHERE token_hash = $1`,
     [tokenHash],
@@ -49,13 +49,13 @@ export async function findRefreshToken(sql: Sql, tokenHash: string): Promise<Sto
 }
 
 /** Revokes every token of a family; returns how many were still live. */
-export async function revokeFamily(sql: Sql, familyId: string): Promise<number> {
+export async function revokeFamily(sql: SqlRunner, familyId: string): Promise<number> {
   const rows = await sql.query(`UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL RETURNING 1`, [familyId]);
   return rows.length;
 }
 
 /** Ends every session of a user (account disabled); returns the families (session ids) that were still live. */
-export async function revokeAllForUser(sql: Sql, userId: string): Promise<string[]> {
+export async function revokeAllForUser(sql: SqlRunner, userId: string): Promise<string[]> {
   const rows = await sql.query<{ familyId: string }>(
     `UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING family_id AS "familyId"`,
     [userId],
@@ -67,7 +67,7 @@ export async function revokeAllForUser(sql: Sql, userId: string): Promise<string
  * Deletes tokens that can no longer matter: expired, or revoked, for more than a day (a rotated token is
  * kept until it expires, so its reuse is still recognised). At most `batchMax` rows per call.
  */
-export async function purgeRefreshTokens(sql: Sql, batchMax: number): Promise<number> {
+export async function purgeRefreshTokens(sql: SqlRunner, batchMax: number): Promise<number> {
   const rows = await sql.query(
     `DELETE FROM refresh_tokens WHERE id IN (
        SELECT id FROM refresh_tokens

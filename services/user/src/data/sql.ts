@@ -1,8 +1,3 @@
-/** One statement at a time: the pool manager (`runtime.db`) or a transaction (`tx`) both fit. */
-export interface Sql {
-  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
-}
-
 /** Postgres unique_violation, with the constraint it hit. */
 export function uniqueViolation(error: unknown): string | undefined {
   const e = error as { code?: string; constraint?: string };

@@ -1,9 +1,9 @@
-import type { Sql } from './sql';
+import type { SqlRunner } from '@orrange/db';
 
 type Counter = 'trades_completed' | 'trades_cancelled' | 'disputes_lost' | 'feedback_positive' | 'feedback_negative';
 
 /** Adds one to a reputation counter of each given user, creating their row on first use. */
-export async function incrementStats(sql: Sql, counter: Counter, userIds: string[]): Promise<void> {
+export async function incrementStats(sql: SqlRunner, counter: Counter, userIds: string[]): Promise<void> {
   const distinct = [...new Set(userIds)];
   if (distinct.length === 0) return;
   await sql.query(
@@ -27,7 +27,7 @@ export interface CompletedTrade {
  * (raising each one's distinct count on their first trade together), the buyer's time to pay (opened → paid) and
  * the seller's time to release (paid → completed), when those times are known.
  */
-export async function recordCompletedTrade(sql: Sql, t: CompletedTrade): Promise<void> {
+export async function recordCompletedTrade(sql: SqlRunner, t: CompletedTrade): Promise<void> {
   const seconds = (from: Date | null, to: Date | null) => (from && to ? Math.max(0, Math.floor((to.getTime() - from.getTime()) / 1000)) : null);
   const pay = seconds(t.openedAt, t.paidAt);
   const release = seconds(t.paidAt, t.completedAt);
@@ -53,7 +53,7 @@ export async function recordCompletedTrade(sql: Sql, t: CompletedTrade): Promise
 }
 
 /** A cancelled or expired trade: the buyer's cancelled count and the day's. */
-export async function recordCancelledTrade(sql: Sql, buyerId: string, at: Date): Promise<void> {
+export async function recordCancelledTrade(sql: SqlRunner, buyerId: string, at: Date): Promise<void> {
   await incrementStats(sql, 'trades_cancelled', [buyerId]);
   await sql.query(
     `INSERT INTO user_trade_days (user_id, day, cancelled) VALUES ($1, $2::timestamptz::date, 1)

@@ -1,6 +1,6 @@
 import type { Role } from '@orrange/http';
 import type { StatsRow } from '../domain/reputation';
-import type { Sql } from './sql';
+import type { SqlRunner } from '@orrange/db';
 
 export interface UserRecord {
   id: string;
@@ -26,7 +26,7 @@ export interface UserWithProfile extends UserRecord {
 
 const USER_COLUMNS = `id, email, username, roles, status, token_generation AS "tokenGeneration", created_at AS "createdAt"`;
 
-export async function insertUser(sql: Sql, user: { email: string; username: string; passwordHash: string; roles?: Role[] }): Promise<UserRecord> {
+export async function insertUser(sql: SqlRunner, user: { email: string; username: string; passwordHash: string; roles?: Role[] }): Promise<UserRecord> {
   const [row] = await sql.query<UserRecord>(
     `INSERT INTO users (email, username, username_key, password_hash, roles) VALUES ($1, $2, lower($2), $3, $4::text[]) RETURNING ${USER_COLUMNS}`,
     [user.email, user.username, user.passwordHash, user.roles ?? ['user']],
@@ -34,12 +34,12 @@ export async function insertUser(sql: Sql, user: { email: string; username: stri
   return row!;
 }
 
-export async function findCredentialsByEmail(sql: Sql, email: string): Promise<(UserRecord & { passwordHash: string }) | undefined> {
+export async function findCredentialsByEmail(sql: SqlRunner, email: string): Promise<(UserRecord & { passwordHash: string }) | undefined> {
   const [row] = await sql.query<UserRecord & { passwordHash: string }>(`SELECT ${USER_COLUMNS}, password_hash AS "passwordHash" FROM users WHERE email = $1`, [email]);
   return row;
 }
 
-export async function findUser(sql: Sql, id: string): Promise<UserRecord | undefined> {
+export async function findUser(sql: SqlRunner, id: string): Promise<UserRecord | undefined> {
   const [row] = await sql.query<UserRecord>(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [id]);
   return row;
 }
@@ -60,7 +60,7 @@ interface ProfileRow extends UserRecord, Profile {
 }
 
 /** The account with its profile and reputation counters, in one round trip. */
-export async function findUserWithProfile(sql: Sql, id: string): Promise<UserWithProfile | undefined> {
+export async function findUserWithProfile(sql: SqlRunner, id: string): Promise<UserWithProfile | undefined> {
   const [row] = await sql.query<ProfileRow>(
     `SELECT u.id, u.email, u.username, u.roles, u.status, u.token_generation AS "tokenGeneration", u.created_at AS "createdAt",
             u.display_name AS "displayName", u.country, u.bio,
@@ -88,7 +88,7 @@ export async function findUserWithProfile(sql: Sql, id: string): Promise<UserWit
 }
 
 /** Sets only the fields present in `patch` (null clears one). Returns the profile, or undefined if no such user. */
-export async function updateProfile(sql: Sql, id: string, patch: Partial<Profile>): Promise<Profile | undefined> {
+export async function updateProfile(sql: SqlRunner, id: string, patch: Partial<Profile>): Promise<Profile | undefined> {
   const has = (field: keyof Profile) => Object.hasOwn(patch, field);
   const [row] = await sql.query<Profile>(
     `UPDATE users SET
@@ -104,7 +104,7 @@ export async function updateProfile(sql: Sql, id: string, patch: Partial<Profile
 }
 
 /** Sets the roles and bumps the token generation, so tokens carrying the old roles can be refused. */
-export async function setRoles(sql: Sql, id: string, roles: Role[]): Promise<{ before: Role[]; after: Role[]; tokenGeneration: number } | undefined> {
+export async function setRoles(sql: SqlRunner, id: string, roles: Role[]): Promise<{ before: Role[]; after: Role[]; tokenGeneration: number } | undefined> {
   const [row] = await sql.query<{ before: Role[]; after: Role[]; tokenGeneration: number }>(
     `UPDATE users u SET roles = $2::text[], token_generation = u.token_generation + 1, updated_at = now()
        FROM (SELECT roles FROM users WHERE id = $1 FOR UPDATE) old
@@ -116,7 +116,7 @@ export async function setRoles(sql: Sql, id: string, roles: Role[]): Promise<{ b
 }
 
 /** Sets the status; disabling bumps the token generation, so every access token issued so far can be refused. */
-export async function setStatus(sql: Sql, id: string, status: 'ACTIVE' | 'DISABLED'): Promise<{ before: string; after: string; tokenGeneration: number } | undefined> {
+export async function setStatus(sql: SqlRunner, id: string, status: 'ACTIVE' | 'DISABLED'): Promise<{ before: string; after: string; tokenGeneration: number } | undefined> {
   const [row] = await sql.query<{ before: string; after: string; tokenGeneration: number }>(
     `UPDATE users u SET status = $2, token_generation = u.token_generation + CASE WHEN $2 = 'DISABLED' THEN 1 ELSE 0 END, updated_at = now()
        FROM (SELECT status FROM users WHERE id = $1 FOR UPDATE) old

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { conflict, signAccessToken, unauthorized, type Role } from '@orrange/http';
 import { insertAudit, type AuditContext } from '../data/audit.repository';
 import { findRefreshToken, insertRefreshToken, revokeFamily, rotateRefreshToken } from '../data/refresh-tokens.repository';
-import { uniqueViolation, type Sql } from '../data/sql';
+import type { SqlRunner } from '@orrange/db';
+import { uniqueViolation } from '../data/sql';
 import { findCredentialsByEmail, insertUser, type UserRecord } from '../data/users.repository';
 import { endSessions, type Deps } from './deps';
 import { hashRefreshToken, newRefreshToken } from './secrets';
@@ -112,7 +113,7 @@ export async function logout(deps: Deps, refreshToken: string): Promise<void> {
 }
 
 /** A new refresh token in the family, and an access token that names the family (its session) and the user's generation. */
-async function issueTokens(deps: Deps, tx: Sql, user: Pick<UserRecord, 'id' | 'roles' | 'tokenGeneration'>, familyId: string): Promise<Tokens> {
+async function issueTokens(deps: Deps, tx: SqlRunner, user: Pick<UserRecord, 'id' | 'roles' | 'tokenGeneration'>, familyId: string): Promise<Tokens> {
   const refreshToken = newRefreshToken();
   await insertRefreshToken(tx, { id: randomUUID(), familyId, userId: user.id, tokenHash: hashRefreshToken(refreshToken), ttlDays: deps.config.REFRESH_TOKEN_TTL_DAYS });
   const { token } = signAccessToken({ userId: user.id, roles: user.roles, sessionId: familyId, generation: user.tokenGeneration }, deps.accessTokens);
