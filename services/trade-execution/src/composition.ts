@@ -1,11 +1,12 @@
 import type { Logger } from '@orrange/logger';
 import { keyringFromConfig } from '@orrange/secrets';
-import { createRuntime, type Runtime, type Service, type Sweeper } from '@orrange/runtime';
+import { createRuntime, Sweeper, type Runtime, type Service } from '@orrange/runtime';
 import { SCHEMA, type Config } from './config';
 import type { CustodyCallObserver, CustodyProvider } from './custody/custody-provider';
 import { simulatedChainReporter, withdrawalSender } from './custody/custody-sweepers';
 import { httpCustody } from './custody/http.provider';
 import { simulatedCustody, type SimulatedChain } from './custody/simulated.provider';
+import { advanceLedgerCheckpoint, CHECKPOINT_ENTRIES_MAX } from './data/ledger-checkpoint.repository';
 import { savePaymentMinute } from './data/trade.repository';
 import type { CustodyDeps } from './domain/custody';
 import type { TradeDeps } from './domain/trades.use-cases';
@@ -69,6 +70,11 @@ export function createTradeExecutionService(config: Config, overrides: { logger?
   const chain = (provider as { chain?: SimulatedChain }).chain;
   const simulatedChain = chain && simulatedChainReporter(custody, chain, sweeping);
   runtime.sweepers.push(deadlines, withdrawals, ...(simulatedChain ? [simulatedChain] : []));
+  // Not a timer (no registry): a full step means more entries wait, and the sweep runs again at once.
+  runtime.sweepers.push(new Sweeper({
+    timer: 'ledger-checkpoint', intervalMs: config.LEDGER_CHECKPOINT_INTERVAL_MS, logger: runtime.logger,
+    sweep: async () => ((await advanceLedgerCheckpoint(runtime.db)) >= CHECKPOINT_ENTRIES_MAX ? 1 : 0),
+  }));
   return {
     runtime,
     config,

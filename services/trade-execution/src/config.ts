@@ -60,6 +60,11 @@ export const configSchema = baseServiceSchema.extend(encryptionSchema.shape).ext
   PAYMENT_MINUTE_MS: z.coerce.number().int().min(1).max(60_000).default(60_000),
   /** How often the sweeper looks for trades whose payment deadline has passed (deadlines are rows, not jobs). */
   TIMER_SWEEP_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
+  /**
+   * How often the ledger's checkpoint is moved up to the newest entry, so that /admin/ledger/verify reads only the
+   * entries after it (see advanceLedgerCheckpoint).
+   */
+  LEDGER_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(600_000),
 
   /** Which custody provider moves money in and out: `simulated` (inside the stack, development) or `http`. */
   CUSTODY_PROVIDER: z.enum(['simulated', 'http']).default('simulated'),
