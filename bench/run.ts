@@ -16,7 +16,7 @@ import { Redis } from 'ioredis';
 import { redactUrl, redisTlsOptions } from '@orrange/config';
 import { databaseName, withDatabase } from '@orrange/db';
 import { applyMigrations, deleteKeys, freePort } from '@orrange/testing';
-import { dropDatabase, ensureDatabase, run } from '@orrange/stack/infra';
+import { dropDatabase, ensureDatabase, ensureRoles, run } from '@orrange/stack/infra';
 import { allocatePorts, stackSpecs, startProcesses, stopAll, type Running, type StackPorts } from '@orrange/stack/stack';
 import { loadDotEnv, ROOT, SERVICES, serviceDir, setting } from '@orrange/stack/services';
 import { generatorPriorityNote, loadAgent, runOpenLoop, summarize, type LoadResult, type RequestSpec } from './lib/open-loop';
@@ -327,6 +327,7 @@ async function measure(databaseUrl: string, redisUrl: string, prefix: string, st
       log(`bare gateway ceiling: ${results.bareGateway.ceilingPerS}/s (stopped by ${results.bareGateway.stoppedBy})`);
     }
     await ensureDatabase(databaseUrl);
+    await ensureRoles(databaseUrl); // the migrations grant to them, and the services connect as them
     // The migrations' SQL applied directly, as the tests do: the database is thrown away after the run, and
     // Prisma's WebAssembly engine would spend about two minutes starting up four times.
     for (const service of SERVICES) await applyMigrations(databaseUrl, { schema: service.schema, dir: path.join(serviceDir(service.name), 'prisma', 'migrations') });

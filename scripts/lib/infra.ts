@@ -3,7 +3,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { redactUrl, redisTlsOptions } from '@orrange/config';
+import { assertNoDevSecrets, ConfigError, devDatabasePassword, ensureServiceRoles, redactUrl, redisTlsOptions, type ServiceName } from '@orrange/config';
 import { databaseName, poolConfigFromUrl, withDatabase } from '@orrange/db';
 import { ROOT, serviceDir, SERVICES, type ServiceInfo } from './services';
 
@@ -100,6 +100,29 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
   });
 }
 
+/**
+ * Each service's role password from the environment (`USER_DB_PASSWORD`, …: what the services read), the
+ * development one when unset; with NODE_ENV=production a development one is refused, as the services refuse it.
+ */
+export function rolePasswords(env: NodeJS.ProcessEnv = process.env): Record<ServiceName, string> {
+  const passwords = Object.fromEntries(SERVICES.map((s) => [s.name, env[s.dbPasswordVar] || devDatabasePassword(s.name)])) as Record<ServiceName, string>;
+  try {
+    assertNoDevSecrets({ NODE_ENV: env.NODE_ENV ?? 'development', ...Object.fromEntries(SERVICES.map((s) => [s.dbPasswordVar, passwords[s.name]])) });
+  } catch (error) {
+    if (error instanceof ConfigError) throw new OperatorError(error.issues.join('; '));
+    throw error;
+  }
+  return passwords;
+}
+
+/**
+ * The services' roles (cluster-wide), created when missing and given the configured passwords: before any
+ * migration, which grants to them. Returns the roles it created.
+ */
+export async function ensureRoles(databaseUrl: string, passwords: Record<ServiceName, string> = rolePasswords()): Promise<string[]> {
+  return withClient(adminUrl(databaseUrl), (client) => ensureServiceRoles(client, passwords));
+}
+
 export async function dropDatabase(databaseUrl: string): Promise<void> {
   const name = databaseName(databaseUrl);
   await withClient(adminUrl(databaseUrl), (client) => client.query(`DROP DATABASE IF EXISTS "${name.replace(/"/g, '""')}" WITH (FORCE)`));
@@ -146,6 +169,8 @@ export function prisma(service: ServiceInfo, args: string[], databaseUrl: string
  * start), each in its own schema with its own history, one after the other: they share Prisma's advisory lock.
  */
 export async function migrateAll(databaseUrl: string, log: (line: string) => void): Promise<void> {
+  const created = await ensureRoles(databaseUrl);
+  log(created.length ? `created roles ${created.join(', ')}` : 'service roles present, passwords set from config');
   for (const status of await migrationStatus(databaseUrl)) {
     if (status.pending.length === 0 && status.failed.length === 0) {
       log(`${status.service} is up to date (schema ${status.schema}, ${status.applied} migrations)`);

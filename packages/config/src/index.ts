@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { DEV_REDIS_PASSWORD, redisPassword } from './connection-security';
 import { isPostgresUrl } from './postgres-url';
+import { DEV_DATABASE_PASSWORDS } from './database-roles';
 
 export { z };
 export { defaultServiceUrl, GATEWAY, serviceInfo, SERVICES, type ServiceInfo, type ServiceName } from './services';
 export { DEV_REDIS_PASSWORD, redactUrl, readPemFile, redisPassword, redisTlsOptions } from './connection-security';
 export { editPostgresUrl, firstHostOnly, hostsOf, isPostgresUrl, type HostPort } from './postgres-url';
+export { asServiceRole, databaseRoleSchema, DEV_DATABASE_PASSWORDS, devDatabasePassword, ensureServiceRoles, serviceDatabaseUrls, type RoleQueryable } from './database-roles';
 
 /** Thrown when the environment does not satisfy a service's config schema; names every bad variable. */
 export class ConfigError extends Error {
@@ -71,6 +73,7 @@ export const baseServiceSchema = z.object({
    */
   HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'debug', 'silent']).default('info'),
+  /** The server, database and migration role; a service connects to it as its own role (see database-roles.ts). */
   DATABASE_URL: env.postgresUrl(DEFAULT_DATABASE_URL),
   /** Streaming replicas (comma-separated URLs) for the reads that tolerate lag (see Database.queryRead). */
   DATABASE_REPLICA_URLS: env.list(''),
@@ -134,6 +137,7 @@ const DEV_SECRET_CHECKS: Array<[name: string, isDevelopment: (value: string) => 
   ['ENCRYPTION_KEYS', (value) => keyringSecrets(value).includes(DEV_ENCRYPTION_KEY)],
   ['ADMIN_PASSWORD', (value) => value === DEV_ADMIN_PASSWORD],
   ['REDIS_URL', (value) => redisPassword(value) === DEV_REDIS_PASSWORD],
+  ...DEV_DATABASE_PASSWORDS.map(([name, devPassword]): [string, (value: string) => boolean] => [name, (value) => value === devPassword]),
 ];
 
 /**

@@ -1,14 +1,15 @@
 /**
  * The one registry of the stack's processes: each service's name (its folder under services/), Postgres schema,
- * default port and the gateway variable that lists its URLs. The services' configs, the gateway's defaults, the
+ * default port, the gateway variable that lists its URLs, and the Postgres role it connects as with the variable
+ * holding that role's password (see database-roles.ts). The services' configs, the gateway's defaults, the
  * root scripts, the benchmark and the tests read it from here. (docker-compose.yml and infra/prometheus repeat
  * the ports, being YAML.)
  */
 export const SERVICES = [
-  { name: 'user', schema: 'users', port: 3001, urlVar: 'USER_SERVICE_URLS' },
-  { name: 'order-book', schema: 'order_book', port: 3002, urlVar: 'ORDER_BOOK_SERVICE_URLS' },
-  { name: 'trade-execution', schema: 'trade', port: 3003, urlVar: 'TRADE_SERVICE_URLS' },
-  { name: 'dispute', schema: 'dispute', port: 3004, urlVar: 'DISPUTE_SERVICE_URLS' },
+  { name: 'user', schema: 'users', port: 3001, urlVar: 'USER_SERVICE_URLS', dbRole: 'orrange_user', dbPasswordVar: 'USER_DB_PASSWORD' },
+  { name: 'order-book', schema: 'order_book', port: 3002, urlVar: 'ORDER_BOOK_SERVICE_URLS', dbRole: 'orrange_order_book', dbPasswordVar: 'ORDER_BOOK_DB_PASSWORD' },
+  { name: 'trade-execution', schema: 'trade', port: 3003, urlVar: 'TRADE_SERVICE_URLS', dbRole: 'orrange_trade', dbPasswordVar: 'TRADE_DB_PASSWORD' },
+  { name: 'dispute', schema: 'dispute', port: 3004, urlVar: 'DISPUTE_SERVICE_URLS', dbRole: 'orrange_dispute', dbPasswordVar: 'DISPUTE_DB_PASSWORD' },
 ] as const;
 
 /** The public entry point, started after the services. */

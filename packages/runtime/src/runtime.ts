@@ -1,7 +1,7 @@
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
-import { redisTlsOptions, type BaseServiceConfig } from '@orrange/config';
+import { redisTlsOptions, serviceDatabaseUrls, type BaseServiceConfig } from '@orrange/config';
 import { Database } from '@orrange/db';
 import { createRegistry, purgeExpiredIdempotencyKeys, runService, type HealthCheck } from '@orrange/http';
 import { createLogger, type Logger } from '@orrange/logger';
@@ -76,9 +76,11 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const redisTls = redisTlsOptions(config.REDIS_URL, config.REDIS_TLS_CA_FILE);
   const logger = options.logger ?? createLogger(service, config.LOG_LEVEL);
   const registry = createRegistry(service);
+  // As the service's own role (USER_DB_PASSWORD, …): it reaches its schema and the functions granted to it, nothing else.
+  const { url, replicaUrls } = serviceDatabaseUrls(service, config);
   const db = new Database({
-    url: config.DATABASE_URL,
-    replicaUrls: config.DATABASE_REPLICA_URLS,
+    url,
+    replicaUrls,
     replicaLagMaxMs: config.REPLICA_LAG_MAX_MS,
     replicaCheckIntervalMs: config.REPLICA_CHECK_INTERVAL_MS,
     name: service,

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
+import { ensureServiceRoles } from '@orrange/config';
 
 export const TEST_SERVER_URL = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 
@@ -26,7 +27,15 @@ export interface SchemaMigrations {
 
 export interface TestDatabase {
   name: string;
+  /** As the migration role, which owns every object: services connect as their own roles (database-roles.ts). */
   url: string;
+  /**
+   * A statement as the migration role: for what a test does around the service under test (funding another service's
+   * ledger, reading its rows), which that service's own role is rightly refused.
+   */
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
+  /** One transaction as the migration role (committed when `work` resolves, rolled back when it throws). */
+  transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T>;
   drop(): Promise<void>;
 }
 
@@ -34,19 +43,65 @@ export interface TestDatabase {
  * A fresh database for one test suite, with the given services' migrations applied, dropped afterwards.
  * With migrations, it is a clone (`CREATE DATABASE … TEMPLATE`) of a template migrated once per schema set and
  * migration contents, so a suite pays for a file copy instead of replaying every migration.
- * Names always contain `test`, and `drop` refuses any other name: tests can never drop real data.
+ * Names always contain `test`, and `drop` refuses any other name: tests can never drop real data. `searchPath`: the
+ * schema `query` and `transaction` name tables in when a statement does not (the suite's service's).
  */
-export async function createTestDatabase(migrations: SchemaMigrations[] = []): Promise<TestDatabase> {
+export async function createTestDatabase(migrations: SchemaMigrations[] = [], options: { searchPath?: string } = {}): Promise<TestDatabase> {
+  await serviceRolesReady();
   const name = `orrange_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
   if (migrations.length === 0) await adminQuery(`CREATE DATABASE "${name}"`);
   else await cloneMigratedTemplate(name, migrations);
-  return { name, url: withDatabase(TEST_SERVER_URL, name), drop: () => dropTestDatabase(name) };
+  const url = withDatabase(TEST_SERVER_URL, name);
+  let owner: pg.Pool | undefined;
+  const pool = () => (owner ??= new pg.Pool({ connectionString: url, max: 2, options: options.searchPath ? `-c search_path=${options.searchPath},public` : undefined }));
+  const transaction = async <T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
+    const client = await pool().connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  };
+  return {
+    name,
+    url,
+    query: async <R>(sql: string, params?: unknown[]) => (await pool().query(sql, params)).rows as R[],
+    transaction,
+    drop: async () => {
+      await owner?.end();
+      await dropTestDatabase(name);
+    },
+  };
+}
+
+let rolesReady: Promise<unknown> | undefined;
+
+/**
+ * The services' roles, which the migrations grant to and the services connect as (so every suite runs its service
+ * with the grants production has). Roles are cluster-wide: created once if missing, never altered, so parallel
+ * runs never fight over them; a failed attempt is tried again by the next suite.
+ */
+function serviceRolesReady(): Promise<unknown> {
+  rolesReady ??= withAdminClient((client) => ensureServiceRoles(client)).catch((error: unknown) => {
+    rolesReady = undefined;
+    throw error;
+  });
+  return rolesReady;
 }
 
 export async function applyMigrations(url: string, { schema, dir }: SchemaMigrations): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
+    // The migrations grant to the services' roles: on a server of its own (a test's private primary) they are made
+    // here; on the shared one createTestDatabase made them first, so this only finds them.
+    await ensureServiceRoles(client);
     await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
     await client.query(`SET search_path TO "${schema}", public`);
     for (const file of migrationFiles(dir)) {
@@ -170,10 +225,14 @@ function migrationFiles(dir: string): string[] {
 }
 
 async function adminQuery(sql: string): Promise<void> {
+  await withAdminClient((client) => client.query(sql));
+}
+
+async function withAdminClient<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: withDatabase(TEST_SERVER_URL, 'postgres') });
   await client.connect();
   try {
-    await client.query(sql);
+    return await work(client);
   } finally {
     await client.end();
   }

@@ -1,4 +1,4 @@
-import { assertNoDevSecrets, baseServiceSchema, env, loadConfig, serviceInfo, z } from '@orrange/config';
+import { assertNoDevSecrets, databaseRoleSchema, baseServiceSchema, env, loadConfig, serviceInfo, z } from '@orrange/config';
 import { encryptionSchema } from '@orrange/secrets';
 
 export const SCHEMA = serviceInfo('dispute').schema;
@@ -6,7 +6,7 @@ export const SCHEMA = serviceInfo('dispute').schema;
 /** A positive duration in the given unit; fractions are allowed so tests can shrink windows to seconds. */
 const duration = (fallback: number) => z.coerce.number().positive().max(24 * 365).default(fallback);
 
-export const configSchema = baseServiceSchema.extend(encryptionSchema.shape).extend({
+export const configSchema = baseServiceSchema.extend(databaseRoleSchema('dispute').shape).extend(encryptionSchema.shape).extend({
   PORT: env.port(serviceInfo('dispute').port),
   /** How long the parties have to submit evidence before a silent party is flagged for default judgment. */
   EVIDENCE_WINDOW_HOURS: duration(48),

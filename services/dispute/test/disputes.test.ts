@@ -311,8 +311,11 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
       await expect(h.runtime.db.query("UPDATE journal_entries SET data = jsonb_set(data, '{body}', '\"I sent nothing\"') WHERE dispute_id = $1 AND seq = 3", [d.disputeId])).rejects.toThrow(/append-only/);
       await expect(h.runtime.db.query("UPDATE journal_entries SET data = jsonb_set(data, '{authorRole}', '\"SELLER\"') WHERE dispute_id = $1 AND seq = 3", [d.disputeId])).rejects.toThrow(/append-only/);
 
-      // Someone with superuser rights turns the guard off and edits history (the content is sealed: they edit what is not).
-      await h.runtime.db.transaction(async (tx) => {
+      // The service's own role cannot turn the guard off (it owns no table: issue 17).
+      await expect(h.runtime.db.query('ALTER TABLE journal_entries DISABLE TRIGGER journal_entries_reseal_only')).rejects.toThrow(/must be owner/);
+      // Someone with the owner's rights (not the service's role) turns the guard off and edits history (the content is
+      // sealed: they edit what is not).
+      await h.testDb.transaction(async (tx) => {
         await tx.query('ALTER TABLE journal_entries DISABLE TRIGGER journal_entries_reseal_only');
         await tx.query("UPDATE journal_entries SET data = jsonb_set(data, '{authorRole}', '\"SELLER\"') WHERE dispute_id = $1 AND seq = 3", [d.disputeId]);
         await tx.query('ALTER TABLE journal_entries ENABLE TRIGGER journal_entries_reseal_only');
@@ -336,7 +339,7 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
 
     it('when the last journal entry is deleted, then the export detects the truncation', async () => {
       const d = await assignedDispute();
-      await h.runtime.db.transaction(async (tx) => {
+      await h.testDb.transaction(async (tx) => {
         await tx.query('ALTER TABLE journal_entries DISABLE TRIGGER journal_entries_append_only');
         await tx.query('DELETE FROM journal_entries WHERE dispute_id = $1 AND seq = 2', [d.disputeId]);
         await tx.query('ALTER TABLE journal_entries ENABLE TRIGGER journal_entries_append_only');

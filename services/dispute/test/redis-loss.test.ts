@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import request from 'supertest';
+import { serviceInfo } from '@orrange/config';
 import { Database } from '@orrange/db';
 import { createLogger } from '@orrange/logger';
 import { createRedis, EventConsumer, inboxConfirmedFunctionSql, OUTBOX_TABLES_SQL } from '@orrange/queue';
@@ -46,6 +47,9 @@ describe('dispute service when Redis restarts empty or is flushed (a private Red
       await trade.query('CREATE SCHEMA trade');
       await trade.query(OUTBOX_TABLES_SQL);
       await trade.query(inboxConfirmedFunctionSql('trade'));
+      // What trade-execution's migration grants the dispute service's role: its redelivery sweep asks this inbox.
+      await trade.query(`GRANT USAGE ON SCHEMA trade TO ${serviceInfo('dispute').dbRole}`);
+      await trade.query(`GRANT EXECUTE ON FUNCTION trade.inbox_confirmed(uuid[]) TO ${serviceInfo('dispute').dbRole}`);
       await trade.query('CREATE TABLE escrow_moves (dispute_id text NOT NULL, outcome text NOT NULL)');
       h.runtime.start();
       const api = () => request(h.app);

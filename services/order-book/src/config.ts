@@ -1,11 +1,11 @@
-import { assertNoDevSecrets, baseServiceSchema, env, loadConfig, serviceInfo, z } from '@orrange/config';
+import { assertNoDevSecrets, databaseRoleSchema, baseServiceSchema, env, loadConfig, serviceInfo, z } from '@orrange/config';
 import type { Limits } from './domain/limits';
 
 export const SCHEMA = serviceInfo('order-book').schema;
 
 const limit = (fallback: number) => z.coerce.number().int().min(1).max(1_000_000).default(fallback);
 
-export const configSchema = baseServiceSchema.extend({
+export const configSchema = baseServiceSchema.extend(databaseRoleSchema('order-book').shape).extend({
   PORT: env.port(serviceInfo('order-book').port),
   /** Open orders (pending, open or partly filled, paused included) an account may have: ORDER.LIMIT_REACHED beyond. */
   ORDERS_OPEN_MAX: limit(50),

@@ -120,14 +120,14 @@ describe('orders placed together in batches against a one-at-a-time model', () =
   let apps: Express[];
   let books: OrderBookDeps[];
   let t: ReturnType<typeof actors>;
-  const sql = <R = Record<string, unknown>>(text: string, params?: unknown[]) => harness.runtime.db.query<R>(text, params);
+  const sql = <R = Record<string, unknown>>(text: string, params?: unknown[]) => harness.testDb.query<R>(text, params);
 
   beforeAll(async () => {
     harness = await createHarness({ DB_POOL_MAX: '8' });
     replica = harness.replica();
     apps = [createApp(harness), createApp(replica)];
     books = [harness.deps, replica.deps];
-    t = actors(harness.runtime, apps[0]!);
+    t = actors(harness.runtime, apps[0]!, harness.testDb);
   });
 
   afterAll(() => harness.close());
@@ -139,7 +139,7 @@ describe('orders placed together in batches against a one-at-a-time model', () =
   });
   /** Funds a SELL's seller for it, or, for an unfunded one, a fresh seller with one unit less than it needs. */
   const fundFor = async (sellerId: string, asset: Asset, units: bigint) => {
-    if (units > 0n) await deposit(harness.runtime, sellerId, asset, fromUnits(units, ASSET_SCALES[asset]));
+    if (units > 0n) await deposit(harness.testDb, sellerId, asset, fromUnits(units, ASSET_SCALES[asset]));
   };
   /** Writes bids straight into the table (no matching), in the given order of time priority. */
   const seedBids = (markets: Array<[Asset, FiatCurrency]>, bids: Array<OrderInput & { id: string }>) => {
@@ -227,7 +227,7 @@ describe('orders placed together in batches against a one-at-a-time model', () =
       }),
       { seed: 20261126, numRuns: 12, endOnFailure: true },
     );
-    expect(await bookInvariantViolations(harness.runtime.db)).toEqual([]);
+    expect(await bookInvariantViolations(harness.testDb)).toEqual([]);
   }, 180_000);
 
   it('when BUYs, groups of SELLs (some unfunded) and cancellations race on two replicas, then no maker is over-filled, every fill has its trade and nothing that could trade is left resting', async () => {
@@ -261,7 +261,7 @@ describe('orders placed together in batches against a one-at-a-time model', () =
     expect(buyResults.map(refusal)).toEqual(buyResults.map(() => 'placed'));
     expect(cancelled.every((status) => status === 0 || status === 200 || status === 409)).toBe(true);
     expect(await sql("SELECT id FROM orders WHERE user_id LIKE 'mix-broke-%'")).toEqual([]);
-    expect(await bookInvariantViolations(harness.runtime.db)).toEqual([]);
+    expect(await bookInvariantViolations(harness.testDb)).toEqual([]);
     const orders = await sql<{ id: string; user_id: string; side: Side; fiat_currency: string; price: string; remaining: string; min_fill: string; payment_methods: string[]; status: OrderStatus; seq: string }>(
       `SELECT id, user_id, side, fiat_currency, (price * 100)::bigint::text AS price, (remaining * 1000000)::bigint::text AS remaining, (min_fill * 1000000)::bigint::text AS min_fill,
          payment_methods, status, seq::text AS seq FROM orders WHERE asset = 'USDT' AND fiat_currency = ANY($1)`,

@@ -21,7 +21,7 @@ import { bookInvariantViolations, deposit, ledgerBalance } from './helpers';
 describe('orders placed together in batches', () => {
   let harness: Harness;
   let deps: OrderBookDeps;
-  const sql = <R = Record<string, unknown>>(text: string, params?: unknown[]) => harness.runtime.db.query<R>(text, params);
+  const sql = <R = Record<string, unknown>>(text: string, params?: unknown[]) => harness.testDb.query<R>(text, params);
 
   beforeAll(async () => {
     harness = await createHarness();
@@ -117,7 +117,7 @@ describe('orders placed together in batches', () => {
       sell('s4', 'seller-c', first, { price: '99.00', amount: '0.5', minFill: '0.25' }),
       sell('s5', 'seller-d', first, { price: '120.00', amount: '0.1' }),
     ];
-    for (const [seller, amount] of [['seller-a', '1.3'], ['seller-b', '3.5'], ['seller-c', '0.5'], ['seller-d', '0.1']] as const) await deposit(harness.runtime, seller, 'BTC', amount);
+    for (const [seller, amount] of [['seller-a', '1.3'], ['seller-b', '3.5'], ['seller-c', '0.5'], ['seller-d', '0.1']] as const) await deposit(harness.testDb, seller, 'BTC', amount);
     return { resting: await oneAtATime(resting), burst };
   }
 
@@ -156,8 +156,8 @@ describe('orders placed together in batches', () => {
     expect(await order(ids.g1!)).toMatchObject({ status: 'FILLED' });
     expect(await order(ids.g2!)).toMatchObject({ status: 'PARTIALLY_FILLED', remaining: '0.50000000' });
     // Every seller's balance went into holds and escrows, none left over, none missing.
-    for (const seller of ['seller-a', 'seller-b', 'seller-c', 'seller-d']) expect(await ledgerBalance(harness.runtime.db, 'AVAILABLE', seller, 'BTC')).toBe('0.00000000');
-    expect(await bookInvariantViolations(harness.runtime.db)).toEqual([]);
+    for (const seller of ['seller-a', 'seller-b', 'seller-c', 'seller-d']) expect(await ledgerBalance(harness.testDb, 'AVAILABLE', seller, 'BTC')).toBe('0.00000000');
+    expect(await bookInvariantViolations(harness.testDb)).toEqual([]);
   });
 
   it('when the book is deeper than one candidate read, then a batch still decides every order as one at a time would', async () => {
@@ -171,7 +171,7 @@ describe('orders placed together in batches', () => {
         [fiat],
       );
       const sells = [['x', '0.0000003'], ['y', '0.0000004'], ['z', '0.0000002'], ['v1', '0.0000005'], ['v2', '0.0000005'], ['v3', '0.0000005']] as const;
-      for (const [name, amount] of sells) await deposit(harness.runtime, `seller-${name}`, 'BTC', amount);
+      for (const [name, amount] of sells) await deposit(harness.testDb, `seller-${name}`, 'BTC', amount);
       // A bid far below the asks leads, so that all six SELLs queue behind it. seller-x first: the shared read holds
       // only its own bids, so it is decided on a read of its own.
       return [buy('lead', 'deep-lead', fiat, { price: '1.00', amount: '0.00000001' }), ...sells.map(([name, amount]) => sell(name, `seller-${name}`, fiat, { price: '150.00', amount }))];
@@ -191,7 +191,7 @@ describe('orders placed together in batches', () => {
     for (const id of [y!, z!, v1!, v2!]) expect(await order(id)).toMatchObject({ status: 'FILLED' });
     // The last one outran the read of 200 (40 bids were left in it): it was decided on a fresh read.
     expect((await fillsOf(v3!)).map((f) => f.price).sort()).toEqual([...Array(40).fill('200.00'), ...Array(10).fill('190.00')].sort());
-    expect(await bookInvariantViolations(harness.runtime.db)).toEqual([]);
+    expect(await bookInvariantViolations(harness.testDb)).toEqual([]);
   });
 
   /**
@@ -208,8 +208,8 @@ describe('orders placed together in batches', () => {
          FROM generate_series(1, 80) i ORDER BY i`,
         [fiat],
       );
-      await deposit(harness.runtime, 'cap-seller-a', 'BTC', '0.0000006');
-      await deposit(harness.runtime, 'cap-seller-b', 'BTC', '0.0000001');
+      await deposit(harness.testDb, 'cap-seller-a', 'BTC', '0.0000006');
+      await deposit(harness.testDb, 'cap-seller-b', 'BTC', '0.0000001');
       return [
         buy('lead', 'cap-lead', fiat, { price: '1.00', amount: '0.00000001' }),
         sell('a', 'cap-seller-a', fiat, { price: '150.00', amount: '0.0000006' }),
@@ -234,7 +234,7 @@ describe('orders placed together in batches', () => {
       [bid!.placed!.order.id],
     )).rejects.toThrow(/matches_no_self_trade_check/);
     // Nor does trade-execution open a trade between a user and themselves, whatever order-book sends it.
-    await deposit(harness.runtime, 'self-trader', 'BTC', '0.1');
+    await deposit(harness.testDb, 'self-trader', 'BTC', '0.1');
     const opening = {
       matchId: 'self-match', tradeId: 'self-trade', buyOrderId: bid!.placed!.order.id, sellOrderId: null, buyerId: 'self-trader', sellerId: 'self-trader',
       asset: 'BTC' as const, fiatCurrency: 'KES' as const, price: '100.00', amount: '0.1', paymentMethod: 'SEPA', paymentWindowMinutes: 30, sellerFunding: 'AVAILABLE' as const,
@@ -243,7 +243,7 @@ describe('orders placed together in batches', () => {
     expect(() => tradeOpeningsJson([opening])).toThrow(/buyer and seller must differ/);
     // The contract's own check bypassed: the function checks again.
     await expect(sql(`SELECT ${openTradesExpression('$1')} AS outcomes`, [JSON.stringify([opening])])).rejects.toThrow(/two different parties/);
-    expect(await ledgerBalance(harness.runtime.db, 'AVAILABLE', 'self-trader', 'BTC')).toBe('0.10000000');
+    expect(await ledgerBalance(harness.testDb, 'AVAILABLE', 'self-trader', 'BTC')).toBe('0.10000000');
   });
 
   it('when 24 funded SELLs in two markets are placed together, then it costs the same few round trips per market as one', async () => {
@@ -288,12 +288,12 @@ describe('orders placed together in batches', () => {
       const burst: Named[] = [];
       for (const fiat of fiats) {
         await oneAtATime(Array.from({ length: 10 }, (_, i) => buy(`bid-${i}`, `rt-buyer-${i}`, fiat, { price: `${100 + i}.00`, amount: '0.05' })));
-        await deposit(harness.runtime, `rt-lead-${fiat}`, 'BTC', '0.07');
+        await deposit(harness.testDb, `rt-lead-${fiat}`, 'BTC', '0.07');
         burst.push(sell('lead', `rt-lead-${fiat}`, fiat, { price: '500.00', amount: '0.07' }));
       }
       for (const fiat of fiats) {
         for (let i = 0; i < n; i += 1) {
-          await deposit(harness.runtime, `rt-seller-${i}-${fiat}`, 'BTC', '0.07');
+          await deposit(harness.testDb, `rt-seller-${i}-${fiat}`, 'BTC', '0.07');
           burst.push(sell(`sell-${i}`, `rt-seller-${i}-${fiat}`, fiat, { price: `${95 + i}.00`, amount: '0.07' }));
         }
       }
@@ -311,7 +311,7 @@ describe('orders placed together in batches', () => {
     expect(await placeTogether(['MXN', 'AUD'], 12)).toEqual({ sells: 24, roundTrips: one.roundTrips });
     const [filled] = await sql<{ n: number }>(`SELECT count(*)::int AS n FROM matches WHERE fiat_currency IN ('MXN', 'AUD')`);
     expect(filled!.n).toBeGreaterThan(12);
-    expect(await bookInvariantViolations(harness.runtime.db)).toEqual([]);
+    expect(await bookInvariantViolations(harness.testDb)).toEqual([]);
   });
 
   it('when funded and unfunded SELLs arrive together, then the unfunded are refused and leave nothing, and the funded are placed as if they never came', async () => {
@@ -323,7 +323,7 @@ describe('orders placed together in batches', () => {
       sell('f3', 'mix-seller-3', fiat, { price: '102.00', amount: '0.2' }),
     ];
     const fund = async (amounts: Array<[string, string]>) => {
-      for (const [seller, amount] of amounts) await deposit(harness.runtime, seller, 'BTC', amount);
+      for (const [seller, amount] of amounts) await deposit(harness.testDb, seller, 'BTC', amount);
     };
 
     // Without the unfunded SELLs, one at a time.
@@ -363,7 +363,7 @@ describe('orders placed together in batches', () => {
     expect(await units('AVAILABLE', 'mix-broke')).toBe(0n);
     expect(await units('AVAILABLE', 'mix-short')).toBe(50_000_000n);
     for (const owner of ['mix-broke', 'mix-short']) expect(await units('HELD', owner)).toBe(0n);
-    expect(await ledgerBalance(harness.runtime.db, 'AVAILABLE', 'mix-seller-2', 'BTC')).toBe('0.30000000');
-    expect(await bookInvariantViolations(harness.runtime.db)).toEqual([]);
+    expect(await ledgerBalance(harness.testDb, 'AVAILABLE', 'mix-seller-2', 'BTC')).toBe('0.30000000');
+    expect(await bookInvariantViolations(harness.testDb)).toEqual([]);
   });
 });

@@ -11,11 +11,11 @@ describe('editing, pausing and expiring orders', () => {
   let harness: Harness;
   let app: Express;
   let t: Actors;
-  const sql = <R = Record<string, unknown>>(text: string, params?: unknown[]) => harness.runtime.db.query<R>(text, params);
+  const sql = <R = Record<string, unknown>>(text: string, params?: unknown[]) => harness.testDb.query<R>(text, params);
   const patch = (userId: string, id: string, body: Record<string, unknown>) => request(app).patch(`/api/v1/orders/${id}`).set(t.as(userId)).send(body);
   const action = (userId: string, id: string, what: 'pause' | 'resume') => request(app).post(`/api/v1/orders/${id}/${what}`).set(t.as(userId)).send({});
-  const held = (userId: string, orderId: string) => ledgerBalance(harness.runtime.db, 'HELD', userId, 'BTC', orderId);
-  const available = (userId: string) => ledgerBalance(harness.runtime.db, 'AVAILABLE', userId, 'BTC');
+  const held = (userId: string, orderId: string) => ledgerBalance(harness.testDb, 'HELD', userId, 'BTC', orderId);
+  const available = (userId: string) => ledgerBalance(harness.testDb, 'AVAILABLE', userId, 'BTC');
   const seqOf = async (id: string) => BigInt((await sql<{ seq: string }>('SELECT seq::text FROM orders WHERE id = $1', [id]))[0]!.seq);
   const rowOf = async (id: string) => (await sql<Record<string, unknown>>('SELECT status, live, paused, amount::text, remaining::text, price::text FROM orders WHERE id = $1', [id]))[0];
 
@@ -24,7 +24,7 @@ describe('editing, pausing and expiring orders', () => {
   });
 
   afterAll(async () => {
-    expect(await bookInvariantViolations(harness.runtime.db)).toEqual([]);
+    expect(await bookInvariantViolations(harness.testDb)).toEqual([]);
     await harness.close();
   });
 
@@ -147,6 +147,6 @@ describe('editing, pausing and expiring orders', () => {
     ];
     const results = await Promise.all(racing);
     expect(results.every((r) => r.status < 500)).toBe(true);
-    expect(await bookInvariantViolations(harness.runtime.db)).toEqual([]);
+    expect(await bookInvariantViolations(harness.testDb)).toEqual([]);
   });
 });

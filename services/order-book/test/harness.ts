@@ -31,7 +31,7 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
     { schema: TRADE_SCHEMA, dir: path.join(__dirname, '../../trade-execution/prisma/migrations') },
     { schema: serviceInfo('user').schema, dir: path.join(__dirname, '../../user/prisma/migrations') },
     { schema: SCHEMA, dir: path.join(__dirname, '../prisma/migrations') },
-  ]);
+  ], { searchPath: SCHEMA });
   const testRedis = await createTestRedis();
   const config = readConfig({ DATABASE_URL: testDb.url, REDIS_URL: testRedis.url, REDIS_PREFIX: testRedis.prefix, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', DB_HEALTH_INTERVAL_MS: '0', NODE_ENV: 'test', ...NO_LIMITS, ...overrides });
   const build = () => createOrderBookService(config, { logger: createLogger('order-book', (process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent') });
@@ -60,5 +60,5 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
 export async function createAppHarness(overrides: NodeJS.ProcessEnv = {}): Promise<{ harness: Harness; app: Express; t: Actors }> {
   const harness = await createHarness(overrides);
   const app = createApp(harness);
-  return { harness, app, t: actors(harness.runtime, app) };
+  return { harness, app, t: actors(harness.runtime, app, harness.testDb) };
 }

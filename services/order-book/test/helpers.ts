@@ -5,17 +5,19 @@ import { IDENTITY_HEADER, signIdentity } from '@orrange/http';
 import type { Asset } from '@orrange/money';
 import type { SqlRunner } from '@orrange/db';
 import type { Runtime } from '@orrange/runtime';
+import type { TestDatabase } from '@orrange/testing';
 
 
 /**
  * Credits a user's AVAILABLE balance in trade-execution's ledger, as a deposit would: through its post_journal,
- * on its own schema's search path (the ledger is not order-book's to write; tests stand in for a deposit).
+ * on its own schema's search path, as the migration role (the ledger is not order-book's to write, and its role is
+ * refused it; tests stand in for a deposit).
  */
-export async function deposit(runtime: Runtime, userId: string, asset: Asset, amount: string): Promise<void> {
-  await runtime.db.transaction(async (tx) => {
+export async function deposit(owner: TestDatabase, userId: string, asset: Asset, amount: string): Promise<void> {
+  await owner.transaction(async (tx) => {
     await tx.query('SET LOCAL search_path TO trade');
     const legs = [{ kind: 'EXTERNAL', owner: '', ref: '', asset, amount: `-${amount}` }, { kind: 'AVAILABLE', owner: userId, ref: '', asset, amount }];
-    const [row] = await tx.query<{ outcome: string }>('SELECT post_journal($1, $2, $3, $4::jsonb) AS outcome', [randomUUID(), 'DEPOSIT', `test-${userId}`, JSON.stringify(legs)]);
+    const { rows: [row] } = await tx.query<{ outcome: string }>('SELECT post_journal($1, $2, $3, $4::jsonb) AS outcome', [randomUUID(), 'DEPOSIT', `test-${userId}`, JSON.stringify(legs)]);
     if (row!.outcome !== 'OK') throw new Error(`deposit answered ${row!.outcome}`);
   });
 }
@@ -32,7 +34,7 @@ export async function ledgerBalance(db: SqlRunner, kind: 'AVAILABLE' | 'HELD' | 
 export type Actors = ReturnType<typeof actors>;
 
 /** Small factories for component tests: act as a user, fund, place orders. */
-export function actors(runtime: Runtime, app: Express) {
+export function actors(runtime: Runtime, app: Express, owner: TestDatabase) {
   const secret = runtime.config.INTERNAL_TOKEN_SECRET;
   const as = (userId: string) => ({ [IDENTITY_HEADER]: signIdentity({ userId, roles: ['user'], scopes: null, via: 'jwt' }, secret) });
   const place = (userId: string, body: Record<string, unknown>) =>
@@ -40,12 +42,12 @@ export function actors(runtime: Runtime, app: Express) {
   /** A SELL order whose seller was funded for it first: OPEN (and matched) in the book. */
   const placeFundedSell = async (userId: string, body: Record<string, unknown> = {}) => {
     const asset = (body.asset ?? 'BTC') as Asset;
-    await deposit(runtime, userId, asset, String(body.amount ?? '1'));
+    await deposit(owner, userId, asset, String(body.amount ?? '1'));
     const res = await place(userId, { side: 'SELL', ...body });
     if (res.status !== 201) throw new Error(`place failed: ${res.status} ${JSON.stringify(res.body)}`);
     return res.body.order.id as string;
   };
-  return { as, place, placeFundedSell, fund: (userId: string, asset: Asset, amount: string) => deposit(runtime, userId, asset, amount) };
+  return { as, place, placeFundedSell, fund: (userId: string, asset: Asset, amount: string) => deposit(owner, userId, asset, amount) };
 }
 
 /**

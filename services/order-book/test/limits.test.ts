@@ -14,7 +14,7 @@ describe('abuse limits on the order path', () => {
   let harness: Harness;
   let app: Express;
   let t: Actors;
-  const sql = <R = Record<string, unknown>>(text: string, params?: unknown[]) => harness.runtime.db.query<R>(text, params);
+  const sql = <R = Record<string, unknown>>(text: string, params?: unknown[]) => harness.testDb.query<R>(text, params);
   const merchant = (userId: string) => ({ [IDENTITY_HEADER]: signIdentity({ userId, roles: ['user', 'merchant'], scopes: null, via: 'jwt' }, harness.runtime.config.INTERNAL_TOKEN_SECRET) });
   const openTradesOf = async (buyerId: string) =>
     (await sql<{ n: number }>("SELECT count(*)::int AS n FROM trade.trades WHERE buyer_id = $1 AND status IN ('AWAITING_PAYMENT', 'PAID', 'DISPUTED')", [buyerId]))[0]!.n;
@@ -31,7 +31,7 @@ describe('abuse limits on the order path', () => {
   });
 
   afterAll(async () => {
-    expect(await bookInvariantViolations(harness.runtime.db)).toEqual([]);
+    expect(await bookInvariantViolations(harness.testDb)).toEqual([]);
     await harness.close();
   });
 
@@ -48,7 +48,7 @@ describe('abuse limits on the order path', () => {
       await t.fund('lim-a', 'BTC', '1');
       const sell = await t.place('lim-a', { side: 'SELL', price: '500.00' });
       expect(sell.body.code).toBe('ORDER.LIMIT_REACHED');
-      expect(await ledgerBalance(harness.runtime.db, 'AVAILABLE', 'lim-a', 'BTC')).toBe('1.00000000');
+      expect(await ledgerBalance(harness.testDb, 'AVAILABLE', 'lim-a', 'BTC')).toBe('1.00000000');
       expect(await sql("SELECT order_id FROM trade.order_holds WHERE user_id = 'lim-a'")).toEqual([]);
     });
 

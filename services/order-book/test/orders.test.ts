@@ -8,7 +8,7 @@ describe('orders through the HTTP API', () => {
   let harness: Harness;
   let app: Express;
   let t: Actors;
-  const sql = <R = Record<string, unknown>>(text: string, params?: unknown[]) => harness.runtime.db.query<R>(text, params);
+  const sql = <R = Record<string, unknown>>(text: string, params?: unknown[]) => harness.testDb.query<R>(text, params);
   const outbox = (type: string) => sql<{ payload: Record<string, unknown> }>('SELECT payload FROM outbox WHERE type = $1 ORDER BY seq', [type]);
   const tradesOf = (buyerId: string) =>
     sql<Record<string, unknown>>(
@@ -34,8 +34,8 @@ describe('orders through the HTTP API', () => {
         userId: 'seller-1', side: 'SELL', asset: 'ETH', fiatCurrency: 'USD', price: '2000.50', amount: '2.50000000', remaining: '2.50000000', minFill: '0.50000000',
         paymentMethods: ['BANK TRANSFER', 'SEPA'], paymentWindowMinutes: 30, terms: 'be quick', status: 'OPEN', rejectReason: null,
       });
-      expect(await ledgerBalance(harness.runtime.db, 'HELD', 'seller-1', 'ETH', order.id)).toBe('2.50000000');
-      expect(await ledgerBalance(harness.runtime.db, 'AVAILABLE', 'seller-1', 'ETH')).toBe('0.50000000');
+      expect(await ledgerBalance(harness.testDb, 'HELD', 'seller-1', 'ETH', order.id)).toBe('2.50000000');
+      expect(await ledgerBalance(harness.testDb, 'AVAILABLE', 'seller-1', 'ETH')).toBe('0.50000000');
       const after = await request(app).get(`/api/v1/orders/${order.id}`);
       expect(after.body.order.status).toBe('OPEN');
       expect(after.body.order).not.toHaveProperty('rejectReason');
@@ -48,7 +48,7 @@ describe('orders through the HTTP API', () => {
       expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
       expect(res.body.code).toBe('WALLET.INSUFFICIENT_FUNDS');
       expect(await sql("SELECT id FROM orders WHERE user_id = 'seller-2'")).toEqual([]);
-      expect(await ledgerBalance(harness.runtime.db, 'AVAILABLE', 'seller-2', 'BTC')).toBe('0.50000000');
+      expect(await ledgerBalance(harness.testDb, 'AVAILABLE', 'seller-2', 'BTC')).toBe('0.50000000');
       expect(await sql("SELECT order_id FROM trade.order_holds WHERE user_id = 'seller-2'")).toEqual([]);
     });
 
@@ -56,7 +56,7 @@ describe('orders through the HTTP API', () => {
       await t.fund('seller-3', 'BTC', '1');
       const [first, second] = await Promise.all([t.place('seller-3', { side: 'SELL', fiatCurrency: 'ARS', amount: '0.7' }), t.place('seller-3', { side: 'SELL', fiatCurrency: 'ARS', amount: '0.7' })]);
       expect([first.status, second.status].sort()).toEqual([201, 409]);
-      expect(await ledgerBalance(harness.runtime.db, 'AVAILABLE', 'seller-3', 'BTC')).toBe('0.30000000');
+      expect(await ledgerBalance(harness.testDb, 'AVAILABLE', 'seller-3', 'BTC')).toBe('0.30000000');
     });
 
     it('when a BUY crosses asks, then it fills at the asks\' prices best first and answers the fills', async () => {
@@ -78,8 +78,8 @@ describe('orders through the HTTP API', () => {
         expect.objectContaining({ sell_order_id: dear, amount: '20.00000000' }),
       ]);
       // The escrow came out of the makers' holds, in the same commit as the fills.
-      expect(await ledgerBalance(harness.runtime.db, 'HELD', 'maker-b', 'USDT', dear)).toBe('10.00000000');
-      expect(await ledgerBalance(harness.runtime.db, 'ESCROW', 'maker-b', 'USDT', res.body.fills[1].tradeId)).toBe('20.00000000');
+      expect(await ledgerBalance(harness.testDb, 'HELD', 'maker-b', 'USDT', dear)).toBe('10.00000000');
+      expect(await ledgerBalance(harness.testDb, 'ESCROW', 'maker-b', 'USDT', res.body.fills[1].tradeId)).toBe('20.00000000');
     });
 
     it('when a funded SELL crosses a resting BUY, then it matches at once at the bid price', async () => {
@@ -175,7 +175,7 @@ describe('orders through the HTTP API', () => {
       expect(new Set(placed.map((r) => r.body.order.id)).size).toBe(1);
       for (const r of answers.filter((a) => a.status !== 201)) expect(r.body.code).toBe('IDEMPOTENCY.IN_PROGRESS');
       expect(await sql("SELECT count(*)::int AS n FROM orders WHERE user_id = 'idem-race'")).toEqual([{ n: 1 }]);
-      expect(await ledgerBalance(harness.runtime.db, 'AVAILABLE', 'idem-race', 'BTC')).toBe('0.50000000');
+      expect(await ledgerBalance(harness.testDb, 'AVAILABLE', 'idem-race', 'BTC')).toBe('0.50000000');
     });
 
     it('when a retried SELL arrives with new SELLs of its market, then it is replayed and the others are placed and held', async () => {
@@ -187,8 +187,8 @@ describe('orders through the HTTP API', () => {
       expect(retry.status).toBe(201);
       expect(retry.body.order.id).toBe(first.body.order.id);
       expect([second.status, third.status]).toEqual([201, 201]);
-      expect(await ledgerBalance(harness.runtime.db, 'AVAILABLE', 'idem-mix', 'ETH')).toBe('1.25000000');
-      expect(await bookInvariantViolations(harness.runtime.db)).toEqual([]);
+      expect(await ledgerBalance(harness.testDb, 'AVAILABLE', 'idem-mix', 'ETH')).toBe('1.25000000');
+      expect(await bookInvariantViolations(harness.testDb)).toEqual([]);
     });
 
     it('when a take is sent again with its key, then the same trade is answered and the ad is taken once', async () => {
@@ -245,7 +245,7 @@ describe('orders through the HTTP API', () => {
       expect((await request(app).get(`/api/v1/orders/${ad}`)).body.order).toMatchObject({ status: 'PARTIALLY_FILLED', remaining: '0.75000000' });
       const [trade] = await tradesOf('ad-buyer');
       expect(trade).toMatchObject({ id: res.body.tradeId, buy_order_id: null, sell_order_id: ad, seller_id: 'ad-seller', payment_method: 'OPAY', fiat_amount: '12500000.00' });
-      expect(await ledgerBalance(harness.runtime.db, 'HELD', 'ad-seller', 'BTC', ad)).toBe('0.75000000');
+      expect(await ledgerBalance(harness.testDb, 'HELD', 'ad-seller', 'BTC', ad)).toBe('0.75000000');
       const [matchRow] = await sql<{ seller_funding: string }>('SELECT seller_funding FROM matches WHERE trade_id = $1', [res.body.tradeId]);
       expect(matchRow!.seller_funding).toBe('HOLD');
     });
@@ -257,8 +257,8 @@ describe('orders through the HTTP API', () => {
       expect(res.status).toBe(201);
       const [trade] = await tradesOf('ad-bidder');
       expect(trade).toMatchObject({ id: res.body.tradeId, buy_order_id: ad.body.order.id, sell_order_id: null, seller_id: 'ad-asker' });
-      expect(await ledgerBalance(harness.runtime.db, 'AVAILABLE', 'ad-asker', 'BTC')).toBe('0.50000000');
-      expect(await ledgerBalance(harness.runtime.db, 'ESCROW', 'ad-asker', 'BTC', res.body.tradeId)).toBe('1.00000000');
+      expect(await ledgerBalance(harness.testDb, 'AVAILABLE', 'ad-asker', 'BTC')).toBe('0.50000000');
+      expect(await ledgerBalance(harness.testDb, 'ESCROW', 'ad-asker', 'BTC', res.body.tradeId)).toBe('1.00000000');
       expect((await request(app).get(`/api/v1/orders/${ad.body.order.id}`)).body.order.status).toBe('FILLED');
     });
 
@@ -285,7 +285,7 @@ describe('orders through the HTTP API', () => {
       expect(res.body.code).toBe('WALLET.INSUFFICIENT_FUNDS');
       expect((await request(app).get(`/api/v1/orders/${ad.body.order.id}`)).body.order).toMatchObject({ status: 'OPEN', remaining: '1.00000000' });
       expect(await sql('SELECT id FROM matches WHERE buy_order_id = $1', [ad.body.order.id])).toEqual([]);
-      expect(await ledgerBalance(harness.runtime.db, 'AVAILABLE', 'poor-seller', 'BTC')).toBe('0.30000000');
+      expect(await ledgerBalance(harness.testDb, 'AVAILABLE', 'poor-seller', 'BTC')).toBe('0.30000000');
     });
   });
 
@@ -296,8 +296,8 @@ describe('orders through the HTTP API', () => {
       const res = await request(app).delete(`/api/v1/orders/${ad}`).set(t.as('canceller'));
       expect(res.status).toBe(200);
       expect(res.body.order).toMatchObject({ status: 'CANCELLED', remaining: '0.70000000' });
-      expect(await ledgerBalance(harness.runtime.db, 'HELD', 'canceller', 'BTC', ad)).toBe('0.00000000');
-      expect(await ledgerBalance(harness.runtime.db, 'AVAILABLE', 'canceller', 'BTC')).toBe('0.70000000');
+      expect(await ledgerBalance(harness.testDb, 'HELD', 'canceller', 'BTC', ad)).toBe('0.00000000');
+      expect(await ledgerBalance(harness.testDb, 'AVAILABLE', 'canceller', 'BTC')).toBe('0.70000000');
       expect(await sql("SELECT status, released::text FROM trade.order_holds WHERE order_id = $1", [ad])).toEqual([{ status: 'RELEASED', released: '0.70000000' }]);
       // Nothing travels through a queue for it: the book writes no events at all.
       expect(await outbox('order.cancelled')).toEqual([]);

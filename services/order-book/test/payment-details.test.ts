@@ -13,7 +13,7 @@ describe('SELL orders naming saved payment methods', () => {
   let harness: Harness;
   let app: Express;
   let t: Actors;
-  const sql = <R = Record<string, unknown>>(text: string, params?: unknown[]) => harness.runtime.db.query<R>(text, params);
+  const sql = <R = Record<string, unknown>>(text: string, params?: unknown[]) => harness.testDb.query<R>(text, params);
   /** A saved method row (its sealed bytes stand in for the user service's: order-book never opens them). */
   const saveMethod = async (ownerId: string, type: string) => {
     const id = randomUUID();
@@ -103,8 +103,8 @@ describe('maker stats in public reads of ads', () => {
 
   it('when ads are read, then each carries its maker\'s public stats from the user service', async () => {
     const maker = randomUUID();
-    await harness.runtime.db.query("INSERT INTO users.users (id, email, username, username_key, password_hash) VALUES ($1, $2, 'ada_maker', 'ada_maker', 'x')", [maker, `${maker}@test`]);
-    await harness.runtime.db.query('INSERT INTO users.user_stats (user_id, trades_completed, trades_cancelled, release_seconds_sum, releases_counted) VALUES ($1, 19, 1, 900, 3)', [maker]);
+    await harness.testDb.query("INSERT INTO users.users (id, email, username, username_key, password_hash) VALUES ($1, $2, 'ada_maker', 'ada_maker', 'x')", [maker, `${maker}@test`]);
+    await harness.testDb.query('INSERT INTO users.user_stats (user_id, trades_completed, trades_cancelled, release_seconds_sum, releases_counted) VALUES ($1, 19, 1, 900, 3)', [maker]);
     const ad = await t.placeFundedSell(maker, { fiatCurrency: 'GHS' });
     await t.place('no-account-here', { fiatCurrency: 'GHS', price: '50.00' });
     const expected = { id: maker, username: 'ada_maker', tradesCompleted: 19, completionRate: '0.9500', avgReleaseSeconds: 300 };

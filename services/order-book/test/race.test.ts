@@ -20,7 +20,7 @@ describe('two order-book replicas racing', () => {
   beforeAll(async () => {
     harness = await createHarness({ DB_POOL_MAX: '8' });
     apps = [createApp(harness), createApp(harness.replica())];
-    t = actors(harness.runtime, apps[0]!);
+    t = actors(harness.runtime, apps[0]!, harness.testDb);
   });
 
   afterAll(() => harness.close());
@@ -68,7 +68,7 @@ describe('two order-book replicas racing', () => {
     const sold = orders.filter((o) => ads.includes(o.id)).reduce((sum, o) => sum + toUnits(o.amount, 8) - toUnits(o.remaining, 8), 0n);
     expect(sold > 0n && sold <= 200_000_000n).toBe(true);
     // Every fill has its trade with the escrow locked, from the ask's hold, which still holds exactly the ask's remainder.
-    expect(await bookInvariantViolations(harness.runtime.db)).toEqual([]);
+    expect(await bookInvariantViolations(harness.testDb)).toEqual([]);
     // Both replicas' cached books catch up with the market's last change.
     const [market] = await harness.runtime.db.query<{ sequence: string }>("SELECT sequence::text FROM markets WHERE asset = 'BTC' AND fiat_currency = 'EUR'");
     for (const app of apps) {
@@ -94,7 +94,7 @@ describe('two order-book replicas racing', () => {
     expect(answers.map((r) => r.status)).toEqual([201, 201, 201, 201, 201, 201]);
     expect(answers.map((r) => r.body.fills.length).sort((a, b) => a - b)).toEqual([0, 0, 0, 0, 0, 300]);
     expect(answers.map((r) => r.body.order.remaining).sort()).toEqual(['0.99999700', ...Array(5).fill('1.00000000')]);
-    expect(await bookInvariantViolations(harness.runtime.db)).toEqual([]);
+    expect(await bookInvariantViolations(harness.testDb)).toEqual([]);
     const [left] = await harness.runtime.db.query<{ n: number }>("SELECT count(*)::int AS n FROM orders WHERE fiat_currency = 'AED' AND side = 'SELL' AND live");
     expect(left?.n).toBe(0);
   });

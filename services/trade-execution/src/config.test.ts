@@ -3,6 +3,7 @@ import { DEV_CUSTODY_WEBHOOK_SECRET, readConfig } from './config';
 
 const productionSecrets = {
   NODE_ENV: 'production',
+  TRADE_DB_PASSWORD: 'd'.repeat(32),
   INTERNAL_TOKEN_SECRET: 'p'.repeat(40),
   CUSTODY_PROVIDER: 'http',
   CUSTODY_URL: 'https://custody.example',
@@ -15,6 +16,10 @@ const DEV_JWT_KEYRING = 'dev1:dev-jwt-secret-change-me-0123456789abcdefghijkl';
 describe('trade-execution config in production', () => {
   it('when production has its own secrets, then it starts', () => {
     expect(readConfig(productionSecrets).NODE_ENV).toBe('production');
+  });
+
+  it('when production keeps the development TRADE_DB_PASSWORD (unset), then it refuses to start', () => {
+    expect(() => readConfig({ ...productionSecrets, TRADE_DB_PASSWORD: undefined })).toThrow(/TRADE_DB_PASSWORD/);
   });
 
   it('when production keeps the development ENCRYPTION_KEYS (unset: chat is sealed under it), then it refuses to start', () => {

@@ -1,4 +1,4 @@
-import { assertNoDevSecrets, baseServiceSchema, env, loadConfig, serviceInfo, z } from '@orrange/config';
+import { assertNoDevSecrets, databaseRoleSchema, baseServiceSchema, env, loadConfig, serviceInfo, z } from '@orrange/config';
 import { encryptionSchema } from '@orrange/secrets';
 import { ASSET_SCALES, ASSETS, isPositiveDecimal, toUnits, type Asset } from '@orrange/money';
 import { BTC_NETWORKS, EVM_NETWORKS } from './domain/addresses/addresses';
@@ -49,7 +49,7 @@ function perAssetCounts(fallback: string) {
   return perAsset(fallback, 'ASSET:count with a known asset, once, and 1–9999', (count) => (/^\d{1,4}$/.test(count) && Number(count) >= 1 ? Number(count) : undefined));
 }
 
-export const configSchema = baseServiceSchema.extend(encryptionSchema.shape).extend({
+export const configSchema = baseServiceSchema.extend(databaseRoleSchema('trade-execution').shape).extend(encryptionSchema.shape).extend({
   PORT: env.port(serviceInfo('trade-execution').port),
   /** Trade fee in basis points of the crypto amount, taken from the buyer's side into FEES on completion. */
   TRADE_FEE_BPS: z.coerce.number().int().min(0).max(BPS_MAX).default(0),

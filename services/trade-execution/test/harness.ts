@@ -27,7 +27,7 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
   const testDb = await createTestDatabase([
     { schema: SCHEMA, dir: path.join(__dirname, '../prisma/migrations') },
     { schema: 'users', dir: path.join(__dirname, '../../user/prisma/migrations') },
-  ]);
+  ], { searchPath: SCHEMA });
   const testRedis = await createTestRedis();
   const config = readConfig({ DATABASE_URL: testDb.url, REDIS_URL: testRedis.url, REDIS_PREFIX: testRedis.prefix, LOG_LEVEL: 'silent', DB_HEALTH_INTERVAL_MS: '0', NODE_ENV: 'test', ...overrides });
   const service = createTradeExecutionService(config, { logger: createLogger('trade-execution', 'silent') });

@@ -25,7 +25,7 @@ describe('payment details in trades', () => {
   async function savePaymentMethod(ownerId: string, type: string, label: string, details: unknown): Promise<string> {
     const id = randomUUID();
     const sealed = sealPaymentMethod(keyringFromConfig(h.config), ownerId, id, details);
-    await h.runtime.db.query('INSERT INTO users.payment_methods (id, user_id, type, label, key_id, iv, tag, ciphertext) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+    await h.testDb.query('INSERT INTO users.payment_methods (id, user_id, type, label, key_id, iv, tag, ciphertext) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
       id, ownerId, type, label, sealed.keyId, sealed.iv, sealed.tag, sealed.ciphertext,
     ]);
     return id;
@@ -82,7 +82,7 @@ describe('payment details in trades', () => {
     const seller = randomUUID();
     const method = await savePaymentMethod(seller, 'SEPA', 'Main', { iban: IBAN });
     const trade = await openTrade(seller);
-    await h.runtime.db.query('DELETE FROM users.payment_methods WHERE id = $1', [method]);
+    await h.testDb.query('DELETE FROM users.payment_methods WHERE id = $1', [method]);
     await savePaymentMethod(seller, 'SEPA', 'New', { iban: 'CHANGED' });
     expect((await read(trade.tradeId, trade.buyerId)).body.trade.paymentDetails.details).toEqual({ iban: IBAN });
   });

@@ -58,6 +58,7 @@ describe('wallet in production: deposits are the custody integration\'s, or an a
   beforeAll(async () => {
     h = await createHarness({
       NODE_ENV: 'production',
+      TRADE_DB_PASSWORD: 'a-production-db-password',
       INTERNAL_TOKEN_SECRET: 'production-internal-secret-0123456789abcdef',
       ADMIN_PASSWORD: 'a-real-admin-password-for-production',
       ENCRYPTION_KEYS: `prod1:${Buffer.alloc(32, 7).toString('base64')}`,

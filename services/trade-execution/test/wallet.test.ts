@@ -121,7 +121,7 @@ describe('wallet in production', () => {
   let h: Harness;
 
   beforeAll(async () => {
-    h = await createHarness({ NODE_ENV: 'production', INTERNAL_TOKEN_SECRET: 'a-production-secret-that-is-long-enough-0123456789', ENCRYPTION_KEYS: `prod1:${Buffer.alloc(32, 7).toString('base64')}`, ...PRODUCTION_CUSTODY });
+    h = await createHarness({ NODE_ENV: 'production', TRADE_DB_PASSWORD: 'a-production-db-password', INTERNAL_TOKEN_SECRET: 'a-production-secret-that-is-long-enough-0123456789', ENCRYPTION_KEYS: `prod1:${Buffer.alloc(32, 7).toString('base64')}`, ...PRODUCTION_CUSTODY });
   });
 
   afterAll(() => h.close());

@@ -2,6 +2,7 @@ import { DEV_ENCRYPTION_KEYS, readConfig } from './config';
 
 const productionSecrets = {
   NODE_ENV: 'production',
+  USER_DB_PASSWORD: 'd'.repeat(32),
   INTERNAL_TOKEN_SECRET: 'p'.repeat(40),
   JWT_SECRETS: `prod1:${'j'.repeat(40)}`,
   ENCRYPTION_KEYS: `prod1:${Buffer.alloc(32, 7).toString('base64')}`,
@@ -17,7 +18,7 @@ describe('user service config', () => {
     expect(readConfig(productionSecrets).NODE_ENV).toBe('production');
   });
 
-  it.each(['INTERNAL_TOKEN_SECRET', 'JWT_SECRETS', 'ENCRYPTION_KEYS'])('when production keeps the development %s, then it refuses to start', (name) => {
+  it.each(['INTERNAL_TOKEN_SECRET', 'JWT_SECRETS', 'ENCRYPTION_KEYS', 'USER_DB_PASSWORD'])('when production keeps the development %s, then it refuses to start', (name) => {
     const source: NodeJS.ProcessEnv = { ...productionSecrets };
     delete source[name];
     expect(() => readConfig(source)).toThrow(new RegExp(name));

@@ -1,4 +1,4 @@
-import { assertNoDevSecrets, authSchema, baseServiceSchema, DEV_ENCRYPTION_KEYS, env, loadConfig, serviceInfo, z } from '@orrange/config';
+import { assertNoDevSecrets, databaseRoleSchema, authSchema, baseServiceSchema, DEV_ENCRYPTION_KEYS, env, loadConfig, serviceInfo, z } from '@orrange/config';
 import { FIAT_CURRENCIES, FIAT_SCALE, isPositiveDecimal, toUnits, type FiatCurrency } from '@orrange/money';
 import { encryptionSchema } from '@orrange/secrets';
 
@@ -10,7 +10,7 @@ export const REPUTATION_MIN_FIAT_DEFAULT = 'USD:10,EUR:10,GBP:8,CAD:14,AUD:15,CH
 /** Development keyring for payment-method encryption; refused in production (see readConfig). */
 export { DEV_ENCRYPTION_KEYS };
 
-export const configSchema = baseServiceSchema.extend(authSchema.shape).extend(encryptionSchema.shape).extend({
+export const configSchema = baseServiceSchema.extend(databaseRoleSchema('user').shape).extend(authSchema.shape).extend(encryptionSchema.shape).extend({
   PORT: env.port(serviceInfo('user').port),
   /** Refresh tokens expire this many days after they were issued (each rotation issues a new one). */
   REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),

@@ -1,0 +1,78 @@
+import path from 'node:path';
+import pg from 'pg';
+import { asServiceRole, devDatabasePassword, type ServiceName } from '@orrange/config';
+import { createTestDatabase, type TestDatabase } from '@orrange/testing';
+import { ROOT, SERVICES } from '@orrange/stack/services';
+
+/**
+ * Issue 17: every service connects as a role of its own (the stack the other suites start does), granted its own
+ * schema and, elsewhere, EXECUTE on exactly the functions it calls. Here each role is tried on the database every
+ * migration built: what it may do, and what another service's schema refuses it.
+ */
+describe('end to end: one Postgres role per service', () => {
+  let db: TestDatabase;
+  const clients = new Map<ServiceName, pg.Client>();
+
+  beforeAll(async () => {
+    db = await createTestDatabase(SERVICES.map((s) => ({ schema: s.schema, dir: path.join(ROOT, 'services', s.name, 'prisma/migrations') })));
+    for (const service of SERVICES) {
+      const client = new pg.Client({ connectionString: asServiceRole(db.url, service.name, devDatabasePassword(service.name)) });
+      await client.connect();
+      clients.set(service.name, client);
+    }
+  });
+
+  afterAll(async () => {
+    for (const client of clients.values()) await client.end();
+    await db?.drop();
+  });
+
+  /** The SQLSTATE a statement fails with as a service's role, or 'ok'. */
+  const attempt = async (service: ServiceName, sql: string): Promise<string> => {
+    const client = clients.get(service)!;
+    try {
+      await client.query(sql);
+      return 'ok';
+    } catch (error) {
+      return (error as { code?: string }).code ?? String(error);
+    }
+  };
+
+  it('when a service reads, writes or creates in its own schema, then reads and writes pass and creating is refused', async () => {
+    for (const service of SERVICES) {
+      expect(await attempt(service.name, `SELECT count(*) FROM "${service.schema}".outbox`)).toBe('ok');
+      expect(await attempt(service.name, `UPDATE "${service.schema}".outbox SET type = type WHERE false`)).toBe('ok');
+      expect(await attempt(service.name, `CREATE TABLE "${service.schema}".planted (id int)`)).toBe('42501');
+    }
+  });
+
+  it("when a service reads or writes another service's schema, then Postgres refuses it (42501)", async () => {
+    for (const service of SERVICES) {
+      for (const other of SERVICES.filter((s) => s.name !== service.name)) {
+        expect([service.name, other.schema, await attempt(service.name, `SELECT 1 FROM "${other.schema}".inbox LIMIT 1`)]).toEqual([service.name, other.schema, '42501']);
+        expect([service.name, other.schema, await attempt(service.name, `DELETE FROM "${other.schema}".outbox WHERE false`)]).toEqual([service.name, other.schema, '42501']);
+      }
+    }
+    // The money tables above all: order-book moves funds only through trade-execution's functions.
+    expect(await attempt('order-book', 'SELECT balance FROM trade.accounts LIMIT 1')).toBe('42501');
+    expect(await attempt('user', 'SELECT balance FROM trade.accounts LIMIT 1')).toBe('42501');
+    expect(await attempt('dispute', 'SELECT 1 FROM users.payment_methods LIMIT 1')).toBe('42501');
+  });
+
+  it('when a service calls functions of another schema, then exactly the ones granted to it run', async () => {
+    // order-book on the order path: the limits and the public extras of ads.
+    expect(await attempt('order-book', "SELECT trade.buyer_room('nobody', 10, 3)")).toBe('ok');
+    expect(await attempt('order-book', "SELECT * FROM users.maker_public_stats(ARRAY['nobody'])")).toBe('ok');
+    // ...not the ledger's general posting, nor the snapshots that only open_trades (as its owner) reads.
+    expect(await attempt('order-book', "SELECT trade.post_journals('[]'::jsonb)")).toBe('42501');
+    expect(await attempt('order-book', "SELECT * FROM users.payment_method_snapshots('[]'::jsonb)")).toBe('42501');
+    // The redelivery sweeps: a producer asks its consumers' inboxes (EVENT_ROUTES), nobody else does.
+    const none = "'{}'::uuid[]";
+    expect(await attempt('trade-execution', `SELECT users.inbox_confirmed(${none})`)).toBe('ok');
+    expect(await attempt('trade-execution', `SELECT dispute.inbox_confirmed(${none})`)).toBe('ok');
+    expect(await attempt('dispute', `SELECT trade.inbox_confirmed(${none})`)).toBe('ok');
+    expect(await attempt('order-book', `SELECT users.inbox_confirmed(${none})`)).toBe('42501');
+    expect(await attempt('dispute', `SELECT users.inbox_confirmed(${none})`)).toBe('42501');
+    expect(await attempt('user', `SELECT trade.inbox_confirmed(${none})`)).toBe('42501');
+  });
+});
