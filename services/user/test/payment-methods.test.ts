@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { asActingUser } from '../src/data/acting-user';
 import { identity, registerUser, type TestUser } from './fixtures';
 import { createHarness, type Harness } from './harness';
 
@@ -22,16 +23,16 @@ describe('payment methods', () => {
   const asAlice = () => identity(harness, alice.id);
   const add = (body: object, who = asAlice()) => request(app).post('/api/v1/users/me/payment-methods').set(who).send(body);
 
-  /** Every text, jsonb, json, bytea and array column of every table in the service's schema, searched for `needle`. */
+  /** Every text, jsonb, json, bytea and array column of every table in the service's schema, searched for `needle` (as the owner: every row). */
   async function databaseContains(needle: string): Promise<string[]> {
-    const columns = await harness.runtime.db.query<{ table_name: string; column_name: string; data_type: string }>(
+    const columns = await harness.testDb.query<{ table_name: string; column_name: string; data_type: string }>(
       `SELECT table_name, column_name, data_type FROM information_schema.columns
         WHERE table_schema = 'users' AND data_type IN ('text', 'character varying', 'jsonb', 'json', 'bytea', 'ARRAY')`,
     );
     const hits: string[] = [];
     for (const c of columns) {
       const asText = c.data_type === 'bytea' ? `encode("${c.column_name}", 'escape')` : `"${c.column_name}"::text`;
-      const rows = await harness.runtime.db.query(`SELECT 1 FROM "${c.table_name}" WHERE strpos(${asText}, $1) > 0 LIMIT 1`, [needle]);
+      const rows = await harness.testDb.query(`SELECT 1 FROM "${c.table_name}" WHERE strpos(${asText}, $1) > 0 LIMIT 1`, [needle]);
       if (rows.length) hits.push(`${c.table_name}.${c.column_name}`);
     }
     expect(columns.length).toBeGreaterThan(20);
@@ -53,7 +54,7 @@ describe('payment methods', () => {
     expect(await databaseContains(HOLDER)).toEqual([]);
     expect(await databaseContains('Main account')).toEqual(['payment_methods.label']);
 
-    const [row] = await harness.runtime.db.query<{ key_id: string; iv: Buffer; tag: Buffer }>('SELECT key_id, iv, tag FROM payment_methods WHERE id = $1', [res.body.id]);
+    const [row] = await harness.testDb.query<{ key_id: string; iv: Buffer; tag: Buffer }>('SELECT key_id, iv, tag FROM payment_methods WHERE id = $1', [res.body.id]);
     expect(row).toEqual({ key_id: 'dev1', iv: expect.any(Buffer), tag: expect.any(Buffer) });
     expect(row!.iv).toHaveLength(12);
     expect(row!.tag).toHaveLength(16);
@@ -68,7 +69,7 @@ describe('payment methods', () => {
   it("when two users' ciphertexts are swapped in the database, then decryption refuses them (AAD binds rows)", async () => {
     const a = await add({ type: 'SEPA', label: 'swap-a', details: { iban: 'SWAPA' } });
     const b = await add({ type: 'SEPA', label: 'swap-b', details: { iban: 'SWAPB' } }, identity(harness, bob.id));
-    await harness.runtime.db.query(
+    await harness.testDb.query(
       `UPDATE payment_methods p SET iv = o.iv, tag = o.tag, ciphertext = o.ciphertext
          FROM payment_methods o WHERE p.id = $1 AND o.id = $2`,
       [a.body.id, b.body.id],
@@ -116,5 +117,39 @@ describe('payment methods', () => {
       expect(row).not.toContain(IBAN);
       expect(row).not.toContain(HOLDER);
     }
+  });
+
+  describe('row-level security (issue 17)', () => {
+    const ownerCount = async (userId: string) => (await harness.testDb.query<{ n: number }>('SELECT count(*)::int AS n FROM payment_methods WHERE user_id = $1', [userId]))[0]!.n;
+
+    it('when the service queries payment methods without naming the acting user, then it sees none, even with an ownership check', async () => {
+      await add({ type: 'REVOLUT', label: 'rls-a', details: 'alice tag' });
+      await add({ type: 'REVOLUT', label: 'rls-b', details: 'bob tag' }, identity(harness, bob.id));
+      expect(await ownerCount(alice.id)).toBeGreaterThan(0);
+      expect(await ownerCount(bob.id)).toBeGreaterThan(0);
+      expect(await harness.runtime.db.query('SELECT id FROM payment_methods')).toEqual([]);
+      expect(await harness.runtime.db.query('SELECT id FROM payment_methods WHERE user_id = $1', [alice.id])).toEqual([]);
+      expect(await harness.runtime.db.query('DELETE FROM payment_methods RETURNING id')).toEqual([]);
+      expect(await ownerCount(bob.id)).toBeGreaterThan(0);
+    });
+
+    it("when a transaction acts as one user and forgets its ownership check, then it sees and deletes only that user's rows", async () => {
+      const seen = await asActingUser(harness.runtime.db, alice.id, (tx) => tx.query<{ user_id: string }>('SELECT DISTINCT user_id::text FROM payment_methods'));
+      expect(seen).toEqual([{ user_id: alice.id }]);
+      const bobBefore = await ownerCount(bob.id);
+      await asActingUser(harness.runtime.db, alice.id, (tx) => tx.query("DELETE FROM payment_methods WHERE label = 'rls-b'"));
+      expect(await ownerCount(bob.id)).toBe(bobBefore);
+      // The setting lasts one transaction: the next statement on the same pool sees nothing again.
+      expect(await harness.runtime.db.query('SELECT id FROM payment_methods')).toEqual([]);
+    });
+
+    it('when a transaction acting as one user writes a row for another, then Postgres refuses it', async () => {
+      const forged = asActingUser(harness.runtime.db, alice.id, (tx) =>
+        tx.query(`INSERT INTO payment_methods (id, user_id, type, label, key_id, iv, tag, ciphertext) VALUES (gen_random_uuid(), $1, 'SEPA', 'forged', 'dev1', '\\x00', '\\x00', '\\x00')`, [bob.id]),
+      );
+      await expect(forged).rejects.toMatchObject({ code: '42501' });
+      const moved = asActingUser(harness.runtime.db, alice.id, (tx) => tx.query('UPDATE payment_methods SET user_id = $1 RETURNING id', [bob.id]));
+      await expect(moved).rejects.toMatchObject({ code: '42501' });
+    });
   });
 });
