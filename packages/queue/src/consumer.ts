@@ -5,6 +5,7 @@ import type { Database, Tx } from '@orrange/db';
 import { runWithContext, type Logger } from '@orrange/logger';
 import { envelopeSchema, eventSchemas, queueName, type EventEnvelope, type EventType, type ServiceName } from './contracts';
 import { claimInboxMany } from './outbox';
+import { PermanentFailure } from './permanent-failure';
 
 /** Applies one event inside the transaction that also records it in the inbox. */
 export type EventHandler<T extends EventType> = (event: EventEnvelope<T>, tx: Tx) => Promise<void>;
@@ -57,8 +58,8 @@ const BATCH_MAX_DEFAULT = 32;
 /**
  * The idempotent consumer of a service's event queue. Each event is validated, then applied in one
  * transaction together with its inbox row: a redelivery (a crash after commit, a relay re-publish, a
- * stalled job) finds the row and changes nothing. Malformed events fail at once and stay in the failed set;
- * handler errors retry with exponential backoff.
+ * stalled job) finds the row and changes nothing. Malformed events, and events a handler refuses with a
+ * PermanentFailure, fail at once and stay in the failed set; other handler errors retry with exponential backoff.
  */
 export class EventConsumer {
   private worker: Worker | undefined;
@@ -105,11 +106,11 @@ export class EventConsumer {
   /** The envelope and payload checked against the contracts; undefined when this service has no handler. */
   private validate(data: unknown): EventEnvelope | undefined {
     const envelope = envelopeSchema.safeParse(data);
-    if (!envelope.success) throw new UnrecoverableError(`malformed event envelope: ${envelope.error.issues[0]?.message}`);
+    if (!envelope.success) throw new PermanentFailure(`malformed event envelope: ${envelope.error.issues[0]?.message}`);
     const { type } = envelope.data;
     if (!this.options.handlers[type] && !this.options.bulkHandlers?.[type]) return undefined;
     const payload = eventSchemas[type].safeParse(envelope.data.payload);
-    if (!payload.success) throw new UnrecoverableError(`malformed ${type} payload: ${payload.error.issues[0]?.message}`);
+    if (!payload.success) throw new PermanentFailure(`malformed ${type} payload: ${payload.error.issues[0]?.message}`);
     return { ...envelope.data, payload: payload.data } as EventEnvelope;
   }
 
@@ -184,7 +185,10 @@ export class EventConsumer {
   private async process(job: Job): Promise<ApplyOutcome> {
     const end = this.metrics?.duration.startTimer({ type: job.name });
     // A retried event is applied alone (see batchKey).
-    const outcome = await runWithContext({ jobId: job.id, eventId: job.id }, () => this.apply(job.data, job.attemptsMade > 0));
+    const outcome = await runWithContext({ jobId: job.id, eventId: job.id }, () => this.apply(job.data, job.attemptsMade > 0)).catch((error: unknown) => {
+      // The one place that speaks BullMQ's language for "never retry this".
+      throw error instanceof PermanentFailure ? new UnrecoverableError(error.message) : error;
+    });
     end?.();
     this.metrics?.consumed.inc({ type: job.name, outcome });
     return outcome;

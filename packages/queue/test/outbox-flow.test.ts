@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { Database } from '@orrange/db';
 import { createLogger } from '@orrange/logger';
 import { createTestDatabase, createTestRedis, eventually, type TestDatabase, type TestRedis } from '@orrange/testing';
-import { createRedis, enqueueEvent, enqueueEvents, EventConsumer, OUTBOX_TABLES_SQL, OutboxRelay, outgoing, queueName } from '../src';
+import { createRedis, enqueueEvent, enqueueEvents, EventConsumer, OUTBOX_TABLES_SQL, OutboxRelay, outgoing, PermanentFailure, queueName } from '../src';
 
 const logger = createLogger('queue-test', 'silent');
 
@@ -180,6 +180,34 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
     await expect(c.apply({ id: randomUUID(), type: 'dispute.assigned', occurredAt: 'x', payload: { tradeId: 1 } })).rejects.toThrow(/malformed/);
     await expect(c.apply({ nonsense: true })).rejects.toThrow(/malformed/);
     expect(await db.query('SELECT count(*)::int AS n FROM assignments')).toEqual([{ n: 0 }]);
+  });
+
+  it('when a handler throws PermanentFailure, then its job is failed after one attempt, while one that throws another error is retried', async () => {
+    const p = prefix();
+    const attempts = new Map<string, number>();
+    consumer(p, {
+      handlers: {
+        'dispute.assigned': async (event) => {
+          const tradeId = event.payload.tradeId;
+          attempts.set(tradeId, (attempts.get(tradeId) ?? 0) + 1);
+          // Domain code says "never" without knowing the queue library; the consumer tells BullMQ.
+          if (tradeId === 't-never') throw new PermanentFailure('this event can never be applied');
+          if (attempts.get(tradeId)! < 2) throw new Error('not yet');
+        },
+      },
+    }).start();
+    const relay = new OutboxRelay({ db, connection, prefix: p, logger, pollIntervalMs: 20 });
+    const queue = new Queue(queueName('trade-execution'), { connection, prefix: p });
+    closers.push(() => queue.close(), () => relay.stop());
+    relay.start();
+    const never = await db.transaction((tx) => enqueueEvent(tx, 'dispute.assigned', assigned('t-never')));
+    await assign('t-later');
+    relay.kick();
+    await eventually(async () => attempts.get('t-later') === 2 && (await queue.getFailedCount()) === 1, { timeoutMs: 10_000 });
+    const [failed] = await queue.getFailed();
+    expect(failed).toMatchObject({ id: never, attemptsMade: 1, failedReason: 'this event can never be applied' });
+    expect(attempts.get('t-never')).toBe(1);
+    expect(await db.query('SELECT count(*)::int AS n FROM inbox WHERE event_id = $1', [never])).toEqual([{ n: 0 }]);
   });
 
   it('when a consumer dies mid-job, then the job is redelivered and applied once', async () => {

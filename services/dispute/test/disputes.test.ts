@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { IDENTITY_HEADER, signIdentity } from '@orrange/http';
+import { PermanentFailure } from '@orrange/queue';
 import { seal } from '@orrange/secrets';
 import { createHarness, type Harness } from './harness';
 import { as, disputedEvent, openDispute, outboxRows } from './factories';
@@ -58,7 +59,9 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
 
     it('when an event names a trade amount finer than the asset allows, then it is refused and nothing is opened', async () => {
       const event = disputedEvent({ asset: 'USDT', amount: '1.1234567' });
-      await expect(h.runtime.consumer!.apply(event)).rejects.toThrow(/decimals/);
+      const refused = h.runtime.consumer!.apply(event);
+      await expect(refused).rejects.toThrow(/decimals/);
+      await expect(refused).rejects.toBeInstanceOf(PermanentFailure);
       expect(await h.runtime.db.query('SELECT count(*)::int AS n FROM disputes WHERE id = $1', [event.payload.disputeId])).toEqual([{ n: 0 }]);
     });
   });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { PermanentFailure } from '@orrange/queue';
 import { SYSTEM_ACCOUNT_SHARDS } from '../src/domain/ledger';
 import { ADMIN, balance, expireDeadline, openTrade, outboxOf, verify } from './factories';
 import { createHarness, type Harness } from './harness';
@@ -79,12 +80,15 @@ describe('trades: escrow settlement, disputes, races with the deadline, reads, c
     ]);
   });
 
-  it('when a SPLIT gives the buyer more than the escrow, then it is refused and nothing moves', async () => {
+  it('when a SPLIT gives the buyer more than the escrow, then it is refused for good and nothing moves', async () => {
     const m = await openTrade(h);
     await act(m.tradeId, m.buyerId, 'paid');
     await act(m.tradeId, m.buyerId, 'dispute', { reason: 'x' });
     const disputeId = await disputeIdOf(m.tradeId);
-    await expect(h.deliver('dispute.resolved', { disputeId, tradeId: m.tradeId, outcome: 'SPLIT', buyerAmount: '0.10000001', resolvedBy: ADMIN })).rejects.toThrow(/buyerAmount/);
+    const refused = h.deliver('dispute.resolved', { disputeId, tradeId: m.tradeId, outcome: 'SPLIT', buyerAmount: '0.10000001', resolvedBy: ADMIN });
+    await expect(refused).rejects.toThrow(/buyerAmount/);
+    // No retry can make it right: the consumer fails the job at once.
+    await expect(refused).rejects.toBeInstanceOf(PermanentFailure);
     expect(await statusOf(m.tradeId)).toBe('DISPUTED');
     expect(await balance(h, m.sellerId, 'BTC')).toMatchObject({ inEscrow: '0.10000000' });
   });

@@ -1,6 +1,5 @@
-import { UnrecoverableError } from 'bullmq';
 import { ASSET_SCALES, normalize } from '@orrange/money';
-import type { EventHandlers } from '@orrange/queue';
+import { PermanentFailure, type EventHandlers } from '@orrange/queue';
 import { onTradeResolved, openCase, type DisputeEventDeps } from '../domain/dispute.use-cases';
 
 /**
@@ -11,7 +10,7 @@ export function disputeHandlers(deps: DisputeEventDeps): EventHandlers {
   return {
     'trade.disputed': async (event, tx) => {
       const { asset, amount } = event.payload;
-      if (!fitsScale(amount, ASSET_SCALES[asset])) throw new UnrecoverableError(`trade.disputed ${event.id}: amount ${amount} has more decimals than ${asset} allows`);
+      if (!fitsScale(amount, ASSET_SCALES[asset])) throw new PermanentFailure(`trade.disputed ${event.id}: amount ${amount} has more decimals than ${asset} allows`);
       await openCase(deps, tx, event.payload);
     },
     // Written by versions before timers were rows (timer-sweepers.ts fires them from the case's columns); one still

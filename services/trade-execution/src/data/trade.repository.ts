@@ -1,5 +1,5 @@
 import type { SqlRunner } from '@orrange/db';
-import { ASSET_SCALES, FIAT_SCALE, normalize, type Asset, type FiatCurrency } from '@orrange/money';
+import type { Asset, FiatCurrency } from '@orrange/money';
 import type { TradeState } from '../domain/trade-state-machine';
 
 export interface TradeRow {
@@ -88,39 +88,6 @@ export async function listTrades(db: SqlRunner, userId: string, status: TradeSta
     `SELECT * FROM (${side('buyer_id')} UNION ${side('seller_id')}) t ORDER BY created_at DESC, id DESC LIMIT $5`,
     [userId, status, after?.createdAt ?? null, after?.id ?? '', limit],
   );
-}
-
-/** A trade as API.md describes it. */
-export function tradeJson(t: TradeRow) {
-  const scale = ASSET_SCALES[t.asset];
-  return {
-    id: t.id,
-    matchId: t.match_id,
-    buyOrderId: t.buy_order_id,
-    sellOrderId: t.sell_order_id,
-    buyerId: t.buyer_id,
-    sellerId: t.seller_id,
-    asset: t.asset,
-    fiatCurrency: t.fiat_currency,
-    price: normalize(t.price, FIAT_SCALE),
-    amount: normalize(t.amount, scale),
-    fiatAmount: normalize(t.fiat_amount, FIAT_SCALE),
-    fee: normalize(t.fee, scale),
-    paymentMethod: t.payment_method,
-    paymentWindowMinutes: t.payment_window_minutes,
-    status: t.status,
-    paymentDeadline: t.payment_deadline.toISOString(),
-    escrow: { status: t.escrow_status },
-    disputeId: t.dispute_id,
-    arbitratorId: t.arbitrator_id,
-    cancelReason: t.cancel_reason,
-    outcome: t.outcome,
-    buyerAmount: t.buyer_amount === null ? null : normalize(t.buyer_amount, scale),
-    paidAt: t.paid_at?.toISOString() ?? null,
-    closedAt: t.closed_at?.toISOString() ?? null,
-    createdAt: t.created_at.toISOString(),
-    updatedAt: t.updated_at.toISOString(),
-  };
 }
 
 /**

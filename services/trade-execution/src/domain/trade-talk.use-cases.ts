@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { conflict, keyset, notFound, pageView, readPage, type Identity } from '@orrange/http';
 import { enqueueEvent } from '@orrange/queue';
 import type { EncryptionKeyring } from '@orrange/secrets';
+import { insertFeedback } from '../data/feedback.repository';
 import { countMessages, insertMessage, listMessagesAfter, type TradeMessage } from '../data/trade-message.repository';
 import { findTrade, lockTrade } from '../data/trade.repository';
 import type { LiveUpdates } from '../messaging/live-updates';
@@ -73,12 +74,9 @@ export async function leaveFeedback(db: Database, tradeId: string, who: Identity
     if (!trade || !party) throw notFound('TRADE.NOT_FOUND', 'No such trade.');
     if (trade.status !== 'COMPLETED') throw conflict('TRADE.INVALID_STATE', 'Feedback is possible once the trade is COMPLETED.');
     const toUserId = who.userId === trade.buyer_id ? trade.seller_id : trade.buyer_id;
-    const [row] = await tx.query<{ created_at: Date }>(
-      'INSERT INTO trade_feedback (trade_id, from_user_id, to_user_id, rating, comment) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING created_at',
-      [tradeId, who.userId, toUserId, rating, comment ?? null],
-    );
-    if (!row) throw conflict('FEEDBACK.ALREADY_LEFT', 'You already left feedback on this trade.');
+    const left = await insertFeedback(tx, { tradeId, fromUserId: who.userId, toUserId, rating, comment: comment ?? null });
+    if (!left) throw conflict('FEEDBACK.ALREADY_LEFT', 'You already left feedback on this trade.');
     await enqueueEvent(tx, 'feedback.left', { tradeId, fromUserId: who.userId, toUserId, rating });
-    return { tradeId, fromUserId: who.userId, toUserId, rating, comment: comment ?? null, createdAt: row.created_at.toISOString() };
+    return { tradeId, fromUserId: who.userId, toUserId, rating, comment: comment ?? null, createdAt: left.createdAt.toISOString() };
   }, { retryable: true });
 }

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { UnrecoverableError } from 'bullmq';
 import type { Database, Tx } from '@orrange/db';
 import type { EncryptionKeyring } from '@orrange/secrets';
 import { conflict, forbidden, hasRole, notFound, type Identity } from '@orrange/http';
 import { ASSET_SCALES, FIAT_SCALE, fromUnits, normalize, numericUnits, toUnits } from '@orrange/money';
-import { enqueueEvent, type EventPayload } from '@orrange/queue';
+import { enqueueEvent, PermanentFailure, type EventPayload } from '@orrange/queue';
 import { postMovementOrFail } from '../data/ledger.repository';
 import { recordCompletedTrade } from '../data/stats.repository';
 import { lockTrade, updateTrade, type TradeChanges, type TradeRow } from '../data/trade.repository';
@@ -82,7 +81,7 @@ export async function resolveTrade(tx: Tx, e: EventPayload<'dispute.resolved'>, 
   const units = numericUnits(trade.amount, scale);
   const buyerUnits = e.outcome === 'RELEASE_TO_BUYER' ? units : e.outcome === 'REFUND_SELLER' ? 0n : safeUnits(e.buyerAmount ?? '', scale);
   // A malformed decision will not get better by retrying: straight to the failed set, where operators see it.
-  if (buyerUnits === undefined || buyerUnits < 0n || buyerUnits > units) throw new UnrecoverableError(`dispute ${e.disputeId}: SPLIT buyerAmount ${e.buyerAmount} is not within 0..${trade.amount}`);
+  if (buyerUnits === undefined || buyerUnits < 0n || buyerUnits > units) throw new PermanentFailure(`dispute ${e.disputeId}: SPLIT buyerAmount ${e.buyerAmount} is not within 0..${trade.amount}`);
   await settle(tx, deps, trade, decision.to, 'RESOLUTION', {
     status: decision.to, outcome: e.outcome, buyerAmount: fromUnits(buyerUnits, scale), escrowStatus: buyerUnits > 0n ? 'RELEASED' : 'REFUNDED',
   }, buyerUnits);

@@ -4,7 +4,8 @@ import type { Asset } from '@orrange/money';
 import type { EventPayload, OutboxRow } from '@orrange/queue';
 import { toEach, type LiveEvent, type LivePublisher } from '@orrange/runtime';
 import { balancesOf } from '../data/ledger.repository';
-import { findTrade, tradeJson, type TradeRow } from '../data/trade.repository';
+import { tradeJson } from '../api/trade.view';
+import { findTrade, type TradeRow } from '../data/trade.repository';
 import type { MessageJson } from '../domain/trade-talk.use-cases';
 
 /**

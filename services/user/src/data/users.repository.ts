@@ -59,6 +59,14 @@ interface ProfileRow extends UserRecord, Profile {
   cancelled30d: number;
 }
 
+/**
+ * Locks the user's row until the transaction ends: what a per-user count (API keys, payment methods) is checked and
+ * written under, so that two concurrent additions cannot both pass the limit.
+ */
+export async function lockUser(sql: SqlRunner, id: string): Promise<void> {
+  await sql.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [id]);
+}
+
 /** The account with its profile and reputation counters, in one round trip. */
 export async function findUserWithProfile(sql: SqlRunner, id: string): Promise<UserWithProfile | undefined> {
   const [row] = await sql.query<ProfileRow>(

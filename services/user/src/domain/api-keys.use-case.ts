@@ -2,6 +2,7 @@ import { authRedisKeys, conflict, hashApiKey, notFound, type Scope } from '@orra
 import { countLiveApiKeys, insertApiKey, listApiKeys, resolveApiKey, revokeApiKey } from '../data/api-keys.repository';
 import { insertAudit, type AuditContext } from '../data/audit.repository';
 import { isUuid } from '../data/sql';
+import { lockUser } from '../data/users.repository';
 import type { Deps } from './deps';
 import { newApiKey } from './secrets';
 
@@ -13,7 +14,7 @@ export async function createApiKey(deps: Deps, userId: string, input: { name: st
   const key = newApiKey();
   const scopes = [...new Set(input.scopes)].sort();
   const record = await deps.db.transaction(async (tx) => {
-    await tx.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [userId]);
+    await lockUser(tx, userId);
     if ((await countLiveApiKeys(tx, userId)) >= API_KEYS_PER_USER_MAX) throw conflict('API_KEY.LIMIT_REACHED', `At most ${API_KEYS_PER_USER_MAX} API keys per account; revoke one first.`);
     const created = await insertApiKey(tx, { userId, name: input.name, scopes, keyHash: hashApiKey(key) });
     await insertAudit(tx, context, { action: 'api-key.created', targetId: created.id, metadata: { name: created.name, scopes: created.scopes } });

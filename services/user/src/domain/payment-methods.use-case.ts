@@ -5,6 +5,7 @@ import { asActingUser } from '../data/acting-user';
 import { insertAudit, type AuditContext } from '../data/audit.repository';
 import { countPaymentMethods, deletePaymentMethod, insertPaymentMethod, listPaymentMethods, type StoredPaymentMethod } from '../data/payment-methods.repository';
 import { isUuid } from '../data/sql';
+import { lockUser } from '../data/users.repository';
 import type { Deps } from './deps';
 
 /** `details`: free text, or a flat object of string fields (IBAN, holder name, ...). */
@@ -24,7 +25,7 @@ export async function addPaymentMethod(deps: Deps, userId: string, input: { type
   const id = randomUUID();
   const sealed = sealPaymentMethod(deps.encryption, userId, id, input.details);
   const stored = await asActingUser(deps.db, userId, async (tx) => {
-    await tx.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [userId]);
+    await lockUser(tx, userId);
     if ((await countPaymentMethods(tx, userId)) >= PAYMENT_METHODS_PER_USER_MAX) throw conflict('PAYMENT_METHOD.LIMIT_REACHED', `At most ${PAYMENT_METHODS_PER_USER_MAX} payment methods per account.`);
     const row = await insertPaymentMethod(tx, { id, userId, type: input.type, label: input.label, ...sealed });
     await insertAudit(tx, context, { action: 'payment-method.created', targetId: id, metadata: { type: input.type } });
