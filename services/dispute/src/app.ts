@@ -3,7 +3,7 @@ import { createServiceApp } from '@orrange/http';
 import type { Runtime } from '@orrange/runtime';
 import { disputeRoutes } from './api/dispute.routes';
 import { openapi } from './api/openapi';
-import type { DisputeDeps } from './domain/dispute.use-cases';
+import type { DisputeDeps } from './domain/dispute.use-case';
 
 /** What the HTTP layer needs; built by createDisputeService (index.ts, or tests on their own database and Redis). */
 export interface AppDeps {

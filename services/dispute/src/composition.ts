@@ -2,7 +2,7 @@ import type { Logger } from '@orrange/logger';
 import { createRuntime, type Service } from '@orrange/runtime';
 import { keyringFromConfig } from '@orrange/secrets';
 import { SCHEMA, type Config } from './config';
-import type { DisputeDeps } from './domain/dispute.use-cases';
+import type { DisputeDeps } from './domain/dispute.use-case';
 import { createArbitrationMetrics, registerArbitrationMetrics } from './messaging/arbitration.metrics';
 import { disputeHandlers } from './messaging/dispute.handlers';
 import { disputeTimerSweepers } from './messaging/timer-sweepers';

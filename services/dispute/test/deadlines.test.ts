@@ -3,7 +3,7 @@ import request from 'supertest';
 import { enqueueEvent } from '@orrange/queue';
 import { eventually } from '@orrange/testing';
 import { dueTimerCases } from '../src/data/dispute.repository';
-import { DISPUTE_TIMERS, fireTimer } from '../src/domain/dispute.use-cases';
+import { DISPUTE_TIMERS, fireTimer } from '../src/domain/dispute.use-case';
 import { createHarness, type Harness } from './harness';
 import { as, disputedEvent, outboxRows } from './factories';
 

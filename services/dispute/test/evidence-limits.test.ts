@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { evidenceTotals } from '../src/data/dispute.repository';
-import { EVIDENCE_BYTES_PER_CASE_MAX, EVIDENCE_PER_CASE_MAX, evidenceBytes } from '../src/domain/dispute.use-cases';
+import { EVIDENCE_BYTES_PER_CASE_MAX, EVIDENCE_PER_CASE_MAX, evidenceBytes } from '../src/domain/dispute.use-case';
 import { as, openDispute } from './factories';
 import { createHarness, type Harness } from './harness';
 

@@ -6,7 +6,7 @@ import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis 
 import { createApp } from '../src/app';
 import { createDisputeService } from '../src/composition';
 import { readConfig, SCHEMA } from '../src/config';
-import type { DisputeDeps } from '../src/domain/dispute.use-cases';
+import type { DisputeDeps } from '../src/domain/dispute.use-case';
 
 export interface Harness {
   runtime: Runtime;

@@ -9,8 +9,8 @@ import { simulatedCustody, type SimulatedChain } from './custody/simulated.provi
 import { advanceLedgerCheckpoint, CHECKPOINT_ENTRIES_MAX } from './data/ledger-checkpoint.repository';
 import { savePaymentMinute } from './data/trade.repository';
 import type { CustodyDeps } from './domain/custody';
-import type { TradeDeps } from './domain/trades.use-cases';
-import { sendClaimMs } from './domain/withdrawals.use-cases';
+import type { TradeDeps } from './domain/trades.use-case';
+import { sendClaimMs } from './domain/withdrawals.use-case';
 import { paymentDeadlineSweeper } from './messaging/deadline-sweeper';
 import { createEventHandlers } from './messaging/event-handlers';
 import { LiveUpdates } from './messaging/live-updates';

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { MESSAGES_PER_TRADE_MAX } from '../src/domain/trade-talk.use-cases';
+import { MESSAGES_PER_TRADE_MAX } from '../src/domain/trade-chat.use-case';
 import { openTrade } from './factories';
 import { createHarness, type Harness } from './harness';
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import { sendClaimMs, sendWithdrawal } from '../src/domain/withdrawals.use-cases';
+import { sendClaimMs, sendWithdrawal } from '../src/domain/withdrawals.use-case';
 import { balance, verify } from './factories';
 import { ADDRESSES, custodyDeposit, systemBalance, withdraw } from './custody-helpers';
 import { createHarness, type Harness } from './harness';

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { eventually } from '@orrange/testing';
 import { isValidAddress } from '../src/domain/addresses/addresses';
 import { signWebhook } from '../src/domain/custody-webhook';
-import { transition } from '../src/domain/withdrawals.use-cases';
+import { transition } from '../src/domain/withdrawals.use-case';
 import { ADMIN, balance, verify } from './factories';
 import { ADDRESSES, custodyDeposit, depositAddress, depositEvent, postWebhook, systemBalance, withdraw, withdrawalOf } from './custody-helpers';
 import { createHarness, type Harness } from './harness';

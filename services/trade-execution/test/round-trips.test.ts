@@ -1,5 +1,5 @@
 import type { Database, Tx } from '@orrange/db';
-import { actOnTrade } from '../src/domain/trades.use-cases';
+import { actOnTrade } from '../src/domain/trades.use-case';
 import { balance, fund, openTrade, placeSellHolds, releaseSellHold, sellHold, verify } from './factories';
 import { createHarness, type Harness } from './harness';
 

@@ -1,8 +1,8 @@
 import type { Router } from 'express';
 import { identityOf, idempotency, parse, requireAuth, requireSession, serviceRouter } from '@orrange/http';
 import { idempotencyProtection } from '@orrange/secrets';
-import * as useCases from '../domain/dispute.use-cases';
-import type { DisputeDeps } from '../domain/dispute.use-cases';
+import * as useCases from '../domain/dispute.use-case';
+import type { DisputeDeps } from '../domain/dispute.use-case';
 import { assignBodySchema, evidenceBodySchema, idParamsSchema, listQuerySchema, resolveBodySchema } from './dispute.schemas';
 
 /** API.md's disputes: thin routes that validate, call a use case and answer. */

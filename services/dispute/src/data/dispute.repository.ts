@@ -74,12 +74,12 @@ export type NewCase = Pick<
 >;
 
 /** Inserts the case unless one exists for this id or trade; returns null for such a duplicate. */
-export async function insertCase(tx: Tx, c: NewCase): Promise<DisputeCase | null> {
+export async function insertCase(tx: Tx, newCase: NewCase): Promise<DisputeCase | null> {
   const [row] = await tx.query<CaseRow>(
     `INSERT INTO disputes (id, trade_id, opened_by, reason, buyer_id, seller_id, asset, amount, fiat_currency, fiat_amount, created_at, evidence_deadline_at, assignment_deadline_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
      ON CONFLICT DO NOTHING RETURNING *`,
-    [c.id, c.tradeId, c.openedBy, c.reason, c.buyerId, c.sellerId, c.asset, c.amount, c.fiatCurrency, c.fiatAmount, c.createdAt, c.evidenceDeadlineAt, c.assignmentDeadlineAt],
+    [newCase.id, newCase.tradeId, newCase.openedBy, newCase.reason, newCase.buyerId, newCase.sellerId, newCase.asset, newCase.amount, newCase.fiatCurrency, newCase.fiatAmount, newCase.createdAt, newCase.evidenceDeadlineAt, newCase.assignmentDeadlineAt],
   );
   return row ? toCase(row) : null;
 }

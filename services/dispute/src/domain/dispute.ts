@@ -64,37 +64,37 @@ export interface Actor {
 export const isAdmin = (actor: Actor) => actor.roles.includes('admin');
 export const isArbitrator = (actor: Actor) => actor.roles.includes('arbitrator');
 
-export function partySide(c: DisputeCase, userId: string): PartySide | null {
-  if (c.buyerId === userId) return 'BUYER';
-  if (c.sellerId === userId) return 'SELLER';
+export function partySide(disputeCase: DisputeCase, userId: string): PartySide | null {
+  if (disputeCase.buyerId === userId) return 'BUYER';
+  if (disputeCase.sellerId === userId) return 'SELLER';
   return null;
 }
 
-const isAssigned = (c: DisputeCase, actor: Actor) => c.arbitratorId !== null && c.arbitratorId === actor.userId;
+const isAssigned = (disputeCase: DisputeCase, actor: Actor) => disputeCase.arbitratorId !== null && disputeCase.arbitratorId === actor.userId;
 
 /** The parties, the assigned arbitrator and admins see a case; to anyone else it does not exist. */
-export function canRead(c: DisputeCase, actor: Actor): boolean {
-  return partySide(c, actor.userId) !== null || isAssigned(c, actor) || isAdmin(actor);
+export function canRead(disputeCase: DisputeCase, actor: Actor): boolean {
+  return partySide(disputeCase, actor.userId) !== null || isAssigned(disputeCase, actor) || isAdmin(actor);
 }
 
 export const disputeNotFound = () => notFound('DISPUTE.NOT_FOUND', 'No such dispute.');
 export const alreadyResolved = () => conflict('DISPUTE.ALREADY_RESOLVED', 'This dispute is already resolved.');
 
 /** 404 to those who may not see the case (its existence is private), 403 to those who may see but not act. */
-function deny(c: DisputeCase, actor: Actor, detail: string): AppError {
-  return canRead(c, actor) ? forbidden(detail) : disputeNotFound();
+function deny(disputeCase: DisputeCase, actor: Actor, detail: string): AppError {
+  return canRead(disputeCase, actor) ? forbidden(detail) : disputeNotFound();
 }
 
-export function authorizeRead(c: DisputeCase, actor: Actor): void {
-  if (!canRead(c, actor)) throw disputeNotFound();
+export function authorizeRead(disputeCase: DisputeCase, actor: Actor): void {
+  if (!canRead(disputeCase, actor)) throw disputeNotFound();
 }
 
 /** Evidence comes from a party or the assigned arbitrator, while the case is not resolved. */
-export function authorizeEvidence(c: DisputeCase, actor: Actor): AuthorRole {
-  const side = partySide(c, actor.userId);
-  const role: AuthorRole | null = side ?? (isAssigned(c, actor) ? 'ARBITRATOR' : null);
-  if (!role) throw deny(c, actor, 'Only the parties and the assigned arbitrator add evidence.');
-  if (c.status === 'RESOLVED') throw alreadyResolved();
+export function authorizeEvidence(disputeCase: DisputeCase, actor: Actor): AuthorRole {
+  const side = partySide(disputeCase, actor.userId);
+  const role: AuthorRole | null = side ?? (isAssigned(disputeCase, actor) ? 'ARBITRATOR' : null);
+  if (!role) throw deny(disputeCase, actor, 'Only the parties and the assigned arbitrator add evidence.');
+  if (disputeCase.status === 'RESOLVED') throw alreadyResolved();
   return role;
 }
 
@@ -102,54 +102,54 @@ export function authorizeEvidence(c: DisputeCase, actor: Actor): AuthorRole {
  * An arbitrator takes a case for themself; an admin assigns anyone. Nobody arbitrates their own trade, an
  * arbitrator never takes a case someone else holds (an admin may reassign), and a resolved case stays so.
  */
-export function authorizeAssignment(c: DisputeCase, actor: Actor, requested: string | undefined): string {
+export function authorizeAssignment(disputeCase: DisputeCase, actor: Actor, requested: string | undefined): string {
   const arbitratorId = requested ?? actor.userId;
   if (!isAdmin(actor)) {
-    if (!isArbitrator(actor)) throw deny(c, actor, 'Only arbitrators and admins assign disputes.');
+    if (!isArbitrator(actor)) throw deny(disputeCase, actor, 'Only arbitrators and admins assign disputes.');
     if (arbitratorId !== actor.userId) throw forbidden('Arbitrators assign disputes to themselves only.');
   }
-  if (c.status === 'RESOLVED') throw alreadyResolved();
-  if (partySide(c, arbitratorId)) throw forbidden('A party to the trade cannot arbitrate it.', 'DISPUTE.CONFLICT_OF_INTEREST');
-  if (!isAdmin(actor) && c.arbitratorId !== null && c.arbitratorId !== actor.userId) throw conflict('DISPUTE.ALREADY_ASSIGNED', 'Another arbitrator holds this dispute.');
+  if (disputeCase.status === 'RESOLVED') throw alreadyResolved();
+  if (partySide(disputeCase, arbitratorId)) throw forbidden('A party to the trade cannot arbitrate it.', 'DISPUTE.CONFLICT_OF_INTEREST');
+  if (!isAdmin(actor) && disputeCase.arbitratorId !== null && disputeCase.arbitratorId !== actor.userId) throw conflict('DISPUTE.ALREADY_ASSIGNED', 'Another arbitrator holds this dispute.');
   return arbitratorId;
 }
 
 /** The assigned arbitrator or an admin resolves, once; an admin who is a party to the trade may not. */
-export function authorizeResolution(c: DisputeCase, actor: Actor): void {
-  if (!isAssigned(c, actor) && !isAdmin(actor)) throw deny(c, actor, 'Only the assigned arbitrator or an admin resolves a dispute.');
-  if (partySide(c, actor.userId)) throw forbidden('A party to the trade cannot resolve it.', 'DISPUTE.CONFLICT_OF_INTEREST');
-  if (c.status === 'RESOLVED') throw alreadyResolved();
+export function authorizeResolution(disputeCase: DisputeCase, actor: Actor): void {
+  if (!isAssigned(disputeCase, actor) && !isAdmin(actor)) throw deny(disputeCase, actor, 'Only the assigned arbitrator or an admin resolves a dispute.');
+  if (partySide(disputeCase, actor.userId)) throw forbidden('A party to the trade cannot resolve it.', 'DISPUTE.CONFLICT_OF_INTEREST');
+  if (disputeCase.status === 'RESOLVED') throw alreadyResolved();
 }
 
 /** Only exported cases leave with their whole journal: to the assigned arbitrator and admins. */
-export function authorizeExport(c: DisputeCase, actor: Actor): void {
-  if (!isAssigned(c, actor) && !isAdmin(actor)) throw deny(c, actor, 'Only the assigned arbitrator or an admin exports a dispute.');
+export function authorizeExport(disputeCase: DisputeCase, actor: Actor): void {
+  if (!isAssigned(disputeCase, actor) && !isAdmin(actor)) throw deny(disputeCase, actor, 'Only the assigned arbitrator or an admin exports a dispute.');
 }
 
 /**
  * What the buyer gets, checked against the case: `SPLIT` needs 0 < buyerAmount ≤ amount at the asset's
  * scale; the other outcomes take no buyerAmount. Returns the normalised amount, or null.
  */
-export function resolutionBuyerAmount(c: DisputeCase, outcome: Outcome, buyerAmount: string | undefined): string | null {
+export function resolutionBuyerAmount(disputeCase: DisputeCase, outcome: Outcome, buyerAmount: string | undefined): string | null {
   if (outcome !== 'SPLIT') {
     if (buyerAmount !== undefined) throw validationFailed([{ path: 'buyerAmount', message: 'only a SPLIT takes buyerAmount' }]);
     return null;
   }
   if (buyerAmount === undefined) throw validationFailed([{ path: 'buyerAmount', message: 'a SPLIT needs buyerAmount' }]);
-  const scale = ASSET_SCALES[c.asset];
-  if (!decimalPattern(scale).test(buyerAmount)) throw validationFailed([{ path: 'buyerAmount', message: `must be a decimal string with at most ${scale} decimals for ${c.asset}` }]);
+  const scale = ASSET_SCALES[disputeCase.asset];
+  if (!decimalPattern(scale).test(buyerAmount)) throw validationFailed([{ path: 'buyerAmount', message: `must be a decimal string with at most ${scale} decimals for ${disputeCase.asset}` }]);
   const units = toUnits(buyerAmount, scale);
   if (units <= 0n) throw validationFailed([{ path: 'buyerAmount', message: 'must be greater than zero' }]);
-  if (units > toUnits(c.amount, scale)) throw validationFailed([{ path: 'buyerAmount', message: `must not exceed the disputed amount ${c.amount}` }]);
+  if (units > toUnits(disputeCase.amount, scale)) throw validationFailed([{ path: 'buyerAmount', message: `must not exceed the disputed amount ${disputeCase.amount}` }]);
   return fromUnits(units, scale);
 }
 
 /** What each side receives under an outcome, as decimal strings at the asset's scale. */
-export function settlement(c: DisputeCase): { buyerAmount: string; sellerAmount: string } | null {
-  if (!c.outcome) return null;
-  const scale = ASSET_SCALES[c.asset];
-  const amount = toUnits(c.amount, scale);
-  const buyer = c.outcome === 'RELEASE_TO_BUYER' ? amount : c.outcome === 'REFUND_SELLER' ? 0n : toUnits(c.buyerAmount!, scale);
+export function settlement(disputeCase: DisputeCase): { buyerAmount: string; sellerAmount: string } | null {
+  if (!disputeCase.outcome) return null;
+  const scale = ASSET_SCALES[disputeCase.asset];
+  const amount = toUnits(disputeCase.amount, scale);
+  const buyer = disputeCase.outcome === 'RELEASE_TO_BUYER' ? amount : disputeCase.outcome === 'REFUND_SELLER' ? 0n : toUnits(disputeCase.buyerAmount!, scale);
   return { buyerAmount: fromUnits(buyer, scale), sellerAmount: fromUnits(amount - buyer, scale) };
 }
 
@@ -160,33 +160,33 @@ export function evidenceView(e: Evidence) {
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /** API.md's dispute, plus the trade projection, the deadlines and the settlement. */
-export function disputeView(c: DisputeCase, evidence?: readonly Evidence[]) {
+export function disputeView(disputeCase: DisputeCase, evidence?: readonly Evidence[]) {
   return {
-    id: c.id,
-    tradeId: c.tradeId,
-    openedBy: c.openedBy,
-    reason: c.reason,
-    status: c.status,
-    arbitratorId: c.arbitratorId,
-    outcome: c.outcome,
+    id: disputeCase.id,
+    tradeId: disputeCase.tradeId,
+    openedBy: disputeCase.openedBy,
+    reason: disputeCase.reason,
+    status: disputeCase.status,
+    arbitratorId: disputeCase.arbitratorId,
+    outcome: disputeCase.outcome,
     ...(evidence ? { evidence: evidence.map(evidenceView) } : {}),
-    createdAt: c.createdAt.toISOString(),
-    resolvedAt: iso(c.resolvedAt),
-    buyerId: c.buyerId,
-    sellerId: c.sellerId,
-    asset: c.asset,
-    amount: c.amount,
-    fiatCurrency: c.fiatCurrency,
-    fiatAmount: c.fiatAmount,
-    buyerAmount: c.buyerAmount,
-    settlement: settlement(c),
-    resolutionNote: c.resolutionNote,
-    resolvedBy: c.resolvedBy,
-    assignedAt: iso(c.assignedAt),
-    deadlines: { evidenceUntil: c.evidenceDeadlineAt.toISOString(), assignmentBy: c.assignmentDeadlineAt.toISOString() },
-    evidenceClosedAt: iso(c.evidenceClosedAt),
-    defaultJudgmentAgainst: c.defaultJudgmentAgainst,
-    escalatedAt: iso(c.escalatedAt),
-    settledAt: iso(c.settledAt),
+    createdAt: disputeCase.createdAt.toISOString(),
+    resolvedAt: iso(disputeCase.resolvedAt),
+    buyerId: disputeCase.buyerId,
+    sellerId: disputeCase.sellerId,
+    asset: disputeCase.asset,
+    amount: disputeCase.amount,
+    fiatCurrency: disputeCase.fiatCurrency,
+    fiatAmount: disputeCase.fiatAmount,
+    buyerAmount: disputeCase.buyerAmount,
+    settlement: settlement(disputeCase),
+    resolutionNote: disputeCase.resolutionNote,
+    resolvedBy: disputeCase.resolvedBy,
+    assignedAt: iso(disputeCase.assignedAt),
+    deadlines: { evidenceUntil: disputeCase.evidenceDeadlineAt.toISOString(), assignmentBy: disputeCase.assignmentDeadlineAt.toISOString() },
+    evidenceClosedAt: iso(disputeCase.evidenceClosedAt),
+    defaultJudgmentAgainst: disputeCase.defaultJudgmentAgainst,
+    escalatedAt: iso(disputeCase.escalatedAt),
+    settledAt: iso(disputeCase.settledAt),
   };
 }

@@ -1,6 +1,6 @@
 import { ASSET_SCALES, normalize } from '@orrange/money';
 import { PermanentFailure, type EventHandlers } from '@orrange/queue';
-import { onTradeResolved, openCase, type DisputeEventDeps } from '../domain/dispute.use-cases';
+import { onTradeResolved, openCase, type DisputeEventDeps } from '../domain/dispute.use-case';
 
 /**
  * The dispute service's queue. Each handler runs in the consumer's transaction with the event's inbox row,

@@ -2,7 +2,7 @@ import type { Logger } from '@orrange/logger';
 import { dueItemsSweeper, type Sweeper } from '@orrange/runtime';
 import type { Registry } from 'prom-client';
 import { dueTimerCases } from '../data/dispute.repository';
-import { DISPUTE_TIMERS, fireTimer, type DisputeDeps } from '../domain/dispute.use-cases';
+import { DISPUTE_TIMERS, fireTimer, type DisputeDeps } from '../domain/dispute.use-case';
 
 /** How many due cases one sweep of a timer looks at (each in its own transaction); a sweep that fired sweeps again at once. */
 export const DUE_CASES_PER_SWEEP_MAX = 100;

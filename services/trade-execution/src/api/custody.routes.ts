@@ -6,9 +6,9 @@ import type { TradeExecutionService } from '../composition';
 import { depositsOf } from '../data/deposit.repository';
 import { findWithdrawal, listWithdrawals, transitionsOf } from '../data/withdrawal.repository';
 import { SIGNATURE_HEADER } from '../domain/custody-webhook';
-import { receiveCustodyWebhook } from '../domain/custody-webhooks.use-cases';
-import { depositAddressFor } from '../domain/deposits.use-cases';
-import { adminWithdrawalView, cancelWithdrawal, requestWithdrawal, reviewWithdrawal, withdrawalView } from '../domain/withdrawals.use-cases';
+import { receiveCustodyWebhook } from '../domain/custody-webhooks.use-case';
+import { depositAddressFor } from '../domain/deposits.use-case';
+import { adminWithdrawalView, cancelWithdrawal, requestWithdrawal, reviewWithdrawal, withdrawalView } from '../domain/withdrawals.use-case';
 import { adminWithdrawalsQuery, depositAddressQuery, emptyBody, newestFirst, pageQuery, reviewBody, withdrawalBody, withdrawalIdParam } from './schemas';
 
 /** The path custody posts to; its body is read raw (the signature is over the exact bytes), see app.ts. */

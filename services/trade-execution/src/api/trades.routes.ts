@@ -4,9 +4,9 @@ import { idempotencyProtection } from '@orrange/secrets';
 import type { TradeExecutionService } from '../composition';
 import { findTrade, listTrades } from '../data/trade.repository';
 import { tradeJson } from './trade.view';
-import { listMessages, leaveFeedback, postMessage } from '../domain/trade-talk.use-cases';
+import { listMessages, leaveFeedback, postMessage } from '../domain/trade-chat.use-case';
 import { paymentDetailsFor } from '../domain/payment-details';
-import { actOnTrade, canSee, type PartyAction } from '../domain/trades.use-cases';
+import { actOnTrade, canSee, type PartyAction } from '../domain/trades.use-case';
 import { disputeBody, emptyBody, feedbackBody, messageBody, pageQuery, tradeIdParam, tradeKeys, tradesQuery } from './schemas';
 
 export function tradesRouter({ runtime, deps }: TradeExecutionService): Router {

@@ -4,7 +4,7 @@ import { ASSET_SCALES, toUnits } from '@orrange/money';
 import { balancesOf, ledgerOf, verifyLedger } from '../data/ledger.repository';
 import { pendingWithdrawalCheck } from '../data/withdrawal.repository';
 import type { TradeExecutionService } from '../composition';
-import { deposit } from '../domain/wallet.use-cases';
+import { deposit } from '../domain/wallet.use-case';
 import { depositBody, emptyBody, ledgerKeys, pageQuery } from './schemas';
 
 export function walletRouter({ runtime, config, deps }: TradeExecutionService): Router {

@@ -3,8 +3,8 @@ import { dueItemsSweeper, Sweeper } from '@orrange/runtime';
 import type { Registry } from 'prom-client';
 import { dueWithdrawalIds } from '../data/withdrawal.repository';
 import type { CustodyDeps } from '../domain/custody';
-import { receiveCustodyWebhook } from '../domain/custody-webhooks.use-cases';
-import { sendWithdrawal } from '../domain/withdrawals.use-cases';
+import { receiveCustodyWebhook } from '../domain/custody-webhooks.use-case';
+import { sendWithdrawal } from '../domain/withdrawals.use-case';
 import type { SimulatedChain } from './simulated.provider';
 
 /** How many approved withdrawals one sweep sends to custody (one after another); a full batch sweeps again at once. */

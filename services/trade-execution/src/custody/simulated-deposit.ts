@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Database } from '@orrange/db';
 import { ASSETS, ASSET_SCALES, isPositiveDecimal, type Asset } from '@orrange/money';
 import { SCHEMA, type Config } from '../config';
-import { depositAddressFor } from '../domain/deposits.use-cases';
+import { depositAddressFor } from '../domain/deposits.use-case';
 import { signWebhook } from '../domain/custody-webhook';
 import { simulatedCustody, type SignedWebhook } from './simulated.provider';
 

@@ -2,7 +2,7 @@ import type { Logger } from '@orrange/logger';
 import { dueItemsSweeper, type Sweeper } from '@orrange/runtime';
 import type { Registry } from 'prom-client';
 import { dueTradeIds } from '../data/trade.repository';
-import { expireTrade, type TradeDeps } from '../domain/trades.use-cases';
+import { expireTrade, type TradeDeps } from '../domain/trades.use-case';
 
 /** How many due trades one sweep expires (each in its own transaction); a full batch sweeps again at once. */
 export const DUE_TRADES_PER_SWEEP_MAX = 100;

@@ -1,6 +1,6 @@
 import type { EventHandlers } from '@orrange/queue';
 import { setArbitrator } from '../data/trade.repository';
-import { resolveTrade, type TradeDeps } from '../domain/trades.use-cases';
+import { resolveTrade, type TradeDeps } from '../domain/trades.use-case';
 
 /**
  * The trade-execution queue's handlers. Each runs inside the consumer's transaction together with the inbox

@@ -6,7 +6,7 @@ import { toEach, type LiveEvent, type LivePublisher } from '@orrange/runtime';
 import { balancesOf } from '../data/ledger.repository';
 import { tradeJson } from '../api/trade.view';
 import { findTrade, type TradeRow } from '../data/trade.repository';
-import type { MessageJson } from '../domain/trade-talk.use-cases';
+import type { MessageJson } from '../domain/trade-chat.use-case';
 
 /**
  * The live updates this service writes (API.md, "Live updates"; the gateway streams them): `trade.updated` to both

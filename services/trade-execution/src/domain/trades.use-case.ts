@@ -72,21 +72,21 @@ export async function expireTrade(tx: Tx, tradeId: string, deps: TradeDeps): Pro
 }
 
 /** dispute.resolved: moves the escrow as decided, exactly once (a second resolution finds the trade RESOLVED). */
-export async function resolveTrade(tx: Tx, e: EventPayload<'dispute.resolved'>, deps: TradeDeps): Promise<'resolved' | 'noop'> {
-  const trade = await lockTrade(tx, e.tradeId);
-  if (!trade) throw new Error(`dispute.resolved for unknown trade ${e.tradeId}`);
+export async function resolveTrade(tx: Tx, resolution: EventPayload<'dispute.resolved'>, deps: TradeDeps): Promise<'resolved' | 'noop'> {
+  const trade = await lockTrade(tx, resolution.tradeId);
+  if (!trade) throw new Error(`dispute.resolved for unknown trade ${resolution.tradeId}`);
   const decision = decide(trade.status, 'resolve', 'system', { deadlinePassed: true });
-  if (!decision.ok || trade.dispute_id !== e.disputeId) return 'noop';
+  if (!decision.ok || trade.dispute_id !== resolution.disputeId) return 'noop';
   const scale = ASSET_SCALES[trade.asset];
   const units = numericUnits(trade.amount, scale);
-  const buyerUnits = e.outcome === 'RELEASE_TO_BUYER' ? units : e.outcome === 'REFUND_SELLER' ? 0n : safeUnits(e.buyerAmount ?? '', scale);
+  const buyerUnits = resolution.outcome === 'RELEASE_TO_BUYER' ? units : resolution.outcome === 'REFUND_SELLER' ? 0n : safeUnits(resolution.buyerAmount ?? '', scale);
   // A malformed decision will not get better by retrying: straight to the failed set, where operators see it.
-  if (buyerUnits === undefined || buyerUnits < 0n || buyerUnits > units) throw new PermanentFailure(`dispute ${e.disputeId}: SPLIT buyerAmount ${e.buyerAmount} is not within 0..${trade.amount}`);
+  if (buyerUnits === undefined || buyerUnits < 0n || buyerUnits > units) throw new PermanentFailure(`dispute ${resolution.disputeId}: SPLIT buyerAmount ${resolution.buyerAmount} is not within 0..${trade.amount}`);
   await settle(tx, deps, trade, decision.to, 'RESOLUTION', {
-    status: decision.to, outcome: e.outcome, buyerAmount: fromUnits(buyerUnits, scale), escrowStatus: buyerUnits > 0n ? 'RELEASED' : 'REFUNDED',
+    status: decision.to, outcome: resolution.outcome, buyerAmount: fromUnits(buyerUnits, scale), escrowStatus: buyerUnits > 0n ? 'RELEASED' : 'REFUNDED',
   }, buyerUnits);
   await enqueueEvent(tx, 'trade.resolved', {
-    tradeId: trade.id, disputeId: e.disputeId, outcome: e.outcome, buyerId: trade.buyer_id, sellerId: trade.seller_id,
+    tradeId: trade.id, disputeId: resolution.disputeId, outcome: resolution.outcome, buyerId: trade.buyer_id, sellerId: trade.seller_id,
     buyerAmount: fromUnits(buyerUnits, scale), sellerAmount: fromUnits(units - buyerUnits, scale),
   });
   return 'resolved';

@@ -41,16 +41,16 @@ export interface DisputeDeps extends DisputeEventDeps {
  * Appends to the case journal; the caller holds the case row lock, so the chain can never fork. An entry that
  * copies evidence content needs the keyring to store it sealed.
  */
-async function record(tx: Tx, c: DisputeCase, input: JournalInput, at: Date, keyring?: EncryptionKeyring): Promise<DisputeCase> {
-  const entry = nextEntry(c.id, { seq: c.journalSeq, hash: c.journalHead }, input, at);
+async function record(tx: Tx, disputeCase: DisputeCase, input: JournalInput, at: Date, keyring?: EncryptionKeyring): Promise<DisputeCase> {
+  const entry = nextEntry(disputeCase.id, { seq: disputeCase.journalSeq, hash: disputeCase.journalHead }, input, at);
   await repo.appendJournal(tx, entry, keyring);
-  return { ...c, journalSeq: entry.seq, journalHead: entry.hash };
+  return { ...disputeCase, journalSeq: entry.seq, journalHead: entry.hash };
 }
 
 async function lockVisible(tx: Tx, id: string): Promise<DisputeCase> {
-  const c = await repo.lockCase(tx, id);
-  if (!c) throw disputeNotFound();
-  return c;
+  const disputeCase = await repo.lockCase(tx, id);
+  if (!disputeCase) throw disputeNotFound();
+  return disputeCase;
 }
 
 const secondsSince = (from: Date, to: Date) => Math.max(0, (to.getTime() - from.getTime()) / 1000);
@@ -62,27 +62,27 @@ const secondsSince = (from: Date, to: Date) => Math.max(0, (to.getTime() - from.
  * deadlines (columns of the case: the timer sweepers fire them), all in the consumer's transaction. A second
  * delivery (or another event for the same trade or dispute id) finds the unique keys taken and changes nothing.
  */
-export async function openCase(deps: DisputeEventDeps, tx: Tx, e: EventPayload<'trade.disputed'>): Promise<DisputeCase | null> {
-  const scale = ASSET_SCALES[e.asset as Asset];
+export async function openCase(deps: DisputeEventDeps, tx: Tx, disputed: EventPayload<'trade.disputed'>): Promise<DisputeCase | null> {
+  const scale = ASSET_SCALES[disputed.asset as Asset];
   const now = new Date();
   const created = await repo.insertCase(tx, {
-    id: e.disputeId,
-    tradeId: e.tradeId,
-    openedBy: e.openedBy,
-    reason: e.reason,
-    buyerId: e.buyerId,
-    sellerId: e.sellerId,
-    asset: e.asset,
-    amount: normalize(e.amount, scale),
-    fiatCurrency: e.fiatCurrency,
-    fiatAmount: normalize(e.fiatAmount, FIAT_SCALE),
+    id: disputed.disputeId,
+    tradeId: disputed.tradeId,
+    openedBy: disputed.openedBy,
+    reason: disputed.reason,
+    buyerId: disputed.buyerId,
+    sellerId: disputed.sellerId,
+    asset: disputed.asset,
+    amount: normalize(disputed.amount, scale),
+    fiatCurrency: disputed.fiatCurrency,
+    fiatAmount: normalize(disputed.fiatAmount, FIAT_SCALE),
     createdAt: now,
     evidenceDeadlineAt: new Date(now.getTime() + deps.evidenceWindowMs),
     assignmentDeadlineAt: new Date(now.getTime() + deps.assignmentTimeoutMs),
   });
   if (!created) return null;
-  const data = { tradeId: e.tradeId, openedBy: e.openedBy, reason: e.reason, buyerId: e.buyerId, sellerId: e.sellerId, asset: e.asset, amount: created.amount, fiatCurrency: e.fiatCurrency, fiatAmount: created.fiatAmount };
-  return record(tx, created, { action: 'OPENED', actorId: e.openedBy, data }, now);
+  const data = { tradeId: disputed.tradeId, openedBy: disputed.openedBy, reason: disputed.reason, buyerId: disputed.buyerId, sellerId: disputed.sellerId, asset: disputed.asset, amount: created.amount, fiatCurrency: disputed.fiatCurrency, fiatAmount: created.fiatAmount };
+  return record(tx, created, { action: 'OPENED', actorId: disputed.openedBy, data }, now);
 }
 
 /** The two timers of a case; each is a deadline column of the case and fires at most once. */
@@ -97,23 +97,23 @@ export type DisputeTimer = (typeof DISPUTE_TIMERS)[number];
  * transaction has committed. Returns whether the timer fired.
  */
 export async function fireTimer(deps: DisputeEventDeps, tx: Tx, disputeId: string, timer: DisputeTimer, now = new Date()): Promise<boolean> {
-  const c = await repo.lockCase(tx, disputeId);
-  if (!c || c.status === 'RESOLVED') return false;
+  const disputeCase = await repo.lockCase(tx, disputeId);
+  if (!disputeCase || disputeCase.status === 'RESOLVED') return false;
   if (timer === 'evidence-window') {
-    if (c.evidenceClosedAt || !isDue(c.evidenceDeadlineAt, now)) return false;
-    const spoke = await repo.sidesWithEvidence(tx, c.id);
+    if (disputeCase.evidenceClosedAt || !isDue(disputeCase.evidenceDeadlineAt, now)) return false;
+    const spoke = await repo.sidesWithEvidence(tx, disputeCase.id);
     const silent = (['BUYER', 'SELLER'] as PartySide[]).filter((side) => !spoke.includes(side));
-    await repo.closeEvidenceWindow(tx, c.id, silent, now);
+    await repo.closeEvidenceWindow(tx, disputeCase.id, silent, now);
     if (silent.length === 0) return true;
-    await record(tx, c, { action: 'FLAGGED_DEFAULT_JUDGMENT', actorId: null, data: { against: silent } }, now);
-    await disputeEvents.escalated(tx, c, 'PARTY_SILENT');
+    await record(tx, disputeCase, { action: 'FLAGGED_DEFAULT_JUDGMENT', actorId: null, data: { against: silent } }, now);
+    await disputeEvents.escalated(tx, disputeCase, 'PARTY_SILENT');
     tx.afterCommit(() => deps.metrics.escalations.inc({ reason: 'PARTY_SILENT' }));
     return true;
   }
-  if (c.status !== 'OPEN' || c.escalatedAt || !isDue(c.assignmentDeadlineAt, now)) return false;
-  await repo.markEscalated(tx, c.id, now);
-  await record(tx, c, { action: 'ESCALATED', actorId: null, data: { reason: 'UNASSIGNED_TOO_LONG' } }, now);
-  await disputeEvents.escalated(tx, c, 'UNASSIGNED_TOO_LONG');
+  if (disputeCase.status !== 'OPEN' || disputeCase.escalatedAt || !isDue(disputeCase.assignmentDeadlineAt, now)) return false;
+  await repo.markEscalated(tx, disputeCase.id, now);
+  await record(tx, disputeCase, { action: 'ESCALATED', actorId: null, data: { reason: 'UNASSIGNED_TOO_LONG' } }, now);
+  await disputeEvents.escalated(tx, disputeCase, 'UNASSIGNED_TOO_LONG');
   tx.afterCommit(() => deps.metrics.escalations.inc({ reason: 'UNASSIGNED_TOO_LONG' }));
   return true;
 }
@@ -124,30 +124,30 @@ function isDue(deadline: Date, now: Date): boolean {
 }
 
 /** `trade.resolved`: trade-execution moved the escrow; the case records that it is settled. */
-export async function onTradeResolved(tx: Tx, e: EventPayload<'trade.resolved'>): Promise<void> {
-  const c = await repo.lockCaseByTrade(tx, e.tradeId);
+export async function onTradeResolved(tx: Tx, resolved: EventPayload<'trade.resolved'>): Promise<void> {
+  const disputeCase = await repo.lockCaseByTrade(tx, resolved.tradeId);
   // The case always exists before its resolution; if not yet here, retry until trade.disputed is applied.
-  if (!c) throw new Error(`no dispute for trade ${e.tradeId} yet`);
-  if (c.settledAt) return;
+  if (!disputeCase) throw new Error(`no dispute for trade ${resolved.tradeId} yet`);
+  if (disputeCase.settledAt) return;
   const now = new Date();
-  await repo.markSettled(tx, c.id, now);
-  await record(tx, c, { action: 'SETTLED', actorId: null, data: { outcome: e.outcome, buyerAmount: e.buyerAmount, sellerAmount: e.sellerAmount, matchesDecision: matchesDecision(c, e) } }, now);
+  await repo.markSettled(tx, disputeCase.id, now);
+  await record(tx, disputeCase, { action: 'SETTLED', actorId: null, data: { outcome: resolved.outcome, buyerAmount: resolved.buyerAmount, sellerAmount: resolved.sellerAmount, matchesDecision: matchesDecision(disputeCase, resolved) } }, now);
 }
 
-function matchesDecision(c: DisputeCase, e: EventPayload<'trade.resolved'>): boolean {
-  const s = settlement(c);
+function matchesDecision(disputeCase: DisputeCase, resolved: EventPayload<'trade.resolved'>): boolean {
+  const s = settlement(disputeCase);
   if (!s) return false;
-  const scale = ASSET_SCALES[c.asset];
-  return c.outcome === e.outcome && s.buyerAmount === normalize(e.buyerAmount, scale) && s.sellerAmount === normalize(e.sellerAmount, scale);
+  const scale = ASSET_SCALES[disputeCase.asset];
+  return disputeCase.outcome === resolved.outcome && s.buyerAmount === normalize(resolved.buyerAmount, scale) && s.sellerAmount === normalize(resolved.sellerAmount, scale);
 }
 
 // ---- HTTP use cases -----------------------------------------------------------------------------------
 
 export async function getDispute(deps: DisputeDeps, actor: Actor, id: string) {
-  const c = await repo.findCase(deps.db, id);
-  if (!c) throw disputeNotFound();
-  authorizeRead(c, actor);
-  return disputeView(c, await repo.listEvidence(deps.db, deps.keyring, id));
+  const disputeCase = await repo.findCase(deps.db, id);
+  if (!disputeCase) throw disputeNotFound();
+  authorizeRead(disputeCase, actor);
+  return disputeView(disputeCase, await repo.listEvidence(deps.db, deps.keyring, id));
 }
 
 export interface ListQuery {
@@ -161,17 +161,17 @@ export interface ListQuery {
 export async function listDisputes(deps: DisputeDeps, actor: Actor, q: ListQuery) {
   const partyId = isAdmin(actor) || isArbitrator(actor) ? undefined : actor.userId;
   const page = await readPage(caseOrder, q, (after, rowsMax) => repo.listCases(deps.db.replicaReader, { status: q.status, partyId, after: after && { createdAt: new Date(after[0]), id: after[1] }, limit: rowsMax }));
-  return pageView(page, (c) => disputeView(c));
+  return pageView(page, (disputeCase) => disputeView(disputeCase));
 }
 
 /** The list's sort key: the last case's creation time and id. */
-const caseOrder = keyset(z.tuple([z.iso.datetime(), z.string().min(1).max(64)]), (c: DisputeCase) => [c.createdAt.toISOString(), c.id] as [string, string]);
+const caseOrder = keyset(z.tuple([z.iso.datetime(), z.string().min(1).max(64)]), (disputeCase: DisputeCase) => [disputeCase.createdAt.toISOString(), disputeCase.id] as [string, string]);
 
 export async function addEvidence(deps: DisputeDeps, actor: Actor, id: string, input: { body: string; attachments?: Attachment[] }) {
   return deps.db.transaction(
     async (tx) => {
-      const c = await lockVisible(tx, id);
-      const authorRole = authorizeEvidence(c, actor);
+      const disputeCase = await lockVisible(tx, id);
+      const authorRole = authorizeEvidence(disputeCase, actor);
       const evidence = { id: randomUUID(), disputeId: id, authorId: actor.userId, authorRole, body: input.body, attachments: input.attachments ?? [], createdAt: new Date() };
       const totals = await repo.evidenceTotals(tx, id);
       if (totals.count >= EVIDENCE_PER_CASE_MAX) throw conflict('DISPUTE.EVIDENCE_LIMIT', `A dispute holds at most ${EVIDENCE_PER_CASE_MAX} evidence items.`);
@@ -180,7 +180,7 @@ export async function addEvidence(deps: DisputeDeps, actor: Actor, id: string, i
       }
       await repo.insertEvidence(tx, deps.keyring, evidence, evidenceBytes(evidence));
       const data = { evidenceId: evidence.id, authorRole, ...(evidenceRecord(evidence) as Record<string, JsonValue>) };
-      await record(tx, c, { action: 'EVIDENCE_ADDED', actorId: actor.userId, data }, evidence.createdAt, deps.keyring);
+      await record(tx, disputeCase, { action: 'EVIDENCE_ADDED', actorId: actor.userId, data }, evidence.createdAt, deps.keyring);
       return evidenceView(evidence);
     },
     { retryable: true },
@@ -188,21 +188,21 @@ export async function addEvidence(deps: DisputeDeps, actor: Actor, id: string, i
 }
 
 export async function assignDispute(deps: DisputeDeps, actor: Actor, id: string, input: { arbitratorId?: string }) {
-  const { c, firstAssignment } = await deps.db.transaction(
+  const { disputeCase, firstAssignment } = await deps.db.transaction(
     async (tx) => {
       const current = await lockVisible(tx, id);
       const arbitratorId = authorizeAssignment(current, actor, input.arbitratorId);
-      if (current.arbitratorId === arbitratorId) return { c: current, firstAssignment: false };
+      if (current.arbitratorId === arbitratorId) return { disputeCase: current, firstAssignment: false };
       const now = new Date();
       const assigned = await repo.assignCase(tx, id, arbitratorId, now);
-      const c = await record(tx, assigned, { action: 'ASSIGNED', actorId: actor.userId, data: { arbitratorId, previousArbitratorId: current.arbitratorId } }, now);
-      await disputeEvents.assigned(tx, c);
-      return { c, firstAssignment: current.assignedAt === null };
+      const disputeCase = await record(tx, assigned, { action: 'ASSIGNED', actorId: actor.userId, data: { arbitratorId, previousArbitratorId: current.arbitratorId } }, now);
+      await disputeEvents.assigned(tx, disputeCase);
+      return { disputeCase, firstAssignment: current.assignedAt === null };
     },
     { retryable: true },
   );
-  if (firstAssignment) deps.metrics.timeToAssignment.observe(secondsSince(c.createdAt, c.assignedAt!));
-  return disputeView(c, await repo.listEvidence(deps.db, deps.keyring, id));
+  if (firstAssignment) deps.metrics.timeToAssignment.observe(secondsSince(disputeCase.createdAt, disputeCase.assignedAt!));
+  return disputeView(disputeCase, await repo.listEvidence(deps.db, deps.keyring, id));
 }
 
 /**
@@ -211,7 +211,7 @@ export async function assignDispute(deps: DisputeDeps, actor: Actor, id: string,
  * transaction. Two racing resolutions: one wins, the other finds the case RESOLVED and gets 409.
  */
 export async function resolveDispute(deps: DisputeDeps, actor: Actor, id: string, input: { outcome: Outcome; buyerAmount?: string; note: string }) {
-  const c = await deps.db.transaction(
+  const disputeCase = await deps.db.transaction(
     async (tx) => {
       const current = await lockVisible(tx, id);
       authorizeResolution(current, actor);
@@ -219,41 +219,41 @@ export async function resolveDispute(deps: DisputeDeps, actor: Actor, id: string
       const now = new Date();
       const resolved = await repo.resolveCase(tx, id, { outcome: input.outcome, buyerAmount, note: input.note, resolvedBy: actor.userId, at: now });
       if (!resolved) throw alreadyResolved();
-      const c = await record(tx, resolved, { action: 'RESOLVED', actorId: actor.userId, data: { outcome: input.outcome, note: input.note, ...settlement(resolved)! } }, now);
-      await disputeEvents.resolved(tx, c);
-      return c;
+      const disputeCase = await record(tx, resolved, { action: 'RESOLVED', actorId: actor.userId, data: { outcome: input.outcome, note: input.note, ...settlement(resolved)! } }, now);
+      await disputeEvents.resolved(tx, disputeCase);
+      return disputeCase;
     },
     { retryable: true },
   );
-  deps.metrics.timeToResolution.observe(secondsSince(c.createdAt, c.resolvedAt!));
-  return disputeView(c, await repo.listEvidence(deps.db, deps.keyring, id));
+  deps.metrics.timeToResolution.observe(secondsSince(disputeCase.createdAt, disputeCase.resolvedAt!));
+  return disputeView(disputeCase, await repo.listEvidence(deps.db, deps.keyring, id));
 }
 
 /** The case, its evidence and its whole journal from one snapshot, with the hash chain re-verified. */
 export async function exportDispute(deps: DisputeDeps, actor: Actor, id: string) {
   return deps.db.transaction(
     async (tx) => {
-      const c = await repo.findCase(tx, id);
-      if (!c) throw disputeNotFound();
-      authorizeExport(c, actor);
+      const disputeCase = await repo.findCase(tx, id);
+      if (!disputeCase) throw disputeNotFound();
+      authorizeExport(disputeCase, actor);
       const [evidence, journal] = await Promise.all([repo.listEvidence(tx, deps.keyring, id), repo.readJournal(tx, deps.keyring, id)]);
-      const chain = verifyChain(journal, { seq: c.journalSeq, hash: c.journalHead });
+      const chain = verifyChain(journal, { seq: disputeCase.journalSeq, hash: disputeCase.journalHead });
       const evidenceMismatch = evidenceNotInJournal(evidence, journal);
       const verification = evidenceMismatch.length ? { ...chain, verified: false, evidenceMismatch } : chain;
-      return { dispute: disputeView(c, evidence), journal, verification };
+      return { dispute: disputeView(disputeCase, evidence), journal, verification };
     },
     { isolation: 'REPEATABLE READ' },
   );
 }
 
 /** The size an evidence item counts for against EVIDENCE_BYTES_PER_CASE_MAX, stored beside its sealed content (repo.evidenceTotals sums it). */
-export function evidenceBytes(e: { body: string; attachments: readonly Attachment[] }): number {
-  return Buffer.byteLength(e.body) + e.attachments.reduce((sum, a) => sum + Buffer.byteLength(a.name) + Buffer.byteLength(a.url ?? '') + 64, 0);
+export function evidenceBytes(evidence: { body: string; attachments: readonly Attachment[] }): number {
+  return Buffer.byteLength(evidence.body) + evidence.attachments.reduce((sum, a) => sum + Buffer.byteLength(a.name) + Buffer.byteLength(a.url ?? '') + 64, 0);
 }
 
 /** The journal's copy of each evidence item, as hashed when it was added. */
-function evidenceRecord(e: { body: string; attachments: readonly Attachment[] }): JsonValue {
-  return { body: e.body, attachments: e.attachments.map((a) => ({ name: a.name, sha256: a.sha256, url: a.url ?? null })) };
+function evidenceRecord(evidence: { body: string; attachments: readonly Attachment[] }): JsonValue {
+  return { body: evidence.body, attachments: evidence.attachments.map((a) => ({ name: a.name, sha256: a.sha256, url: a.url ?? null })) };
 }
 
 /**

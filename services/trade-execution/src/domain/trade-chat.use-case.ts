@@ -9,7 +9,7 @@ import { countMessages, insertMessage, listMessagesAfter, type TradeMessage } fr
 import { findTrade, lockTrade } from '../data/trade.repository';
 import type { LiveUpdates } from '../messaging/live-updates';
 import { OPEN_STATES } from './trade-state-machine';
-import { canChat } from './trades.use-cases';
+import { canChat } from './trades.use-case';
 
 export interface MessageJson {
   id: string;

@@ -4,8 +4,8 @@ import { keepRejectedEvent } from '../data/deposit.repository';
 import { findWithdrawal, type WithdrawalStatus } from '../data/withdrawal.repository';
 import type { CustodyDeps } from './custody';
 import { parseCustodyEvent, type WithdrawalEvent } from './custody-webhook';
-import { applyDepositEvent, RejectedCustodyEvent } from './deposits.use-cases';
-import { transition } from './withdrawals.use-cases';
+import { applyDepositEvent, RejectedCustodyEvent } from './deposits.use-case';
+import { transition } from './withdrawals.use-case';
 
 export type WebhookAnswer =
   | { type: 'deposit.confirmed'; depositId: string; status: 'CREDITED' | 'PENDING'; applied: boolean }
