@@ -12,7 +12,7 @@
 import path from 'node:path';
 import { assertNoDevSecrets } from '@orrange/config';
 import { Database } from '@orrange/db';
-import { encryptionSchema, keyringFromConfig, resealColumn, type ResealReport, type SealedColumn } from '@orrange/secrets';
+import { encryptionSchema, keyringFromConfig, resealColumn, type ResealReport, type AnySealedColumn } from '@orrange/secrets';
 import { OperatorError, pingPostgres } from './lib/infra';
 import { loadDotEnv, ROOT, setting, SERVICES } from './lib/services';
 
@@ -21,8 +21,8 @@ const log = (line: string) => console.log(`[secrets] ${line}`);
 /** The services that keep sealed values; each lists its own in src/sealed-columns.ts. */
 const SEALING_SERVICES = SERVICES.filter((s) => ['user', 'trade-execution', 'dispute'].includes(s.name));
 
-async function sealedColumnsOf(service: string): Promise<ReadonlyArray<SealedColumn<any>>> {
-  const module = (await import(path.join(ROOT, 'services', service, 'src/sealed-columns'))) as { SEALED_COLUMNS: ReadonlyArray<SealedColumn<any>> };
+async function sealedColumnsOf(service: string): Promise<ReadonlyArray<AnySealedColumn>> {
+  const module = (await import(path.join(ROOT, 'services', service, 'src/sealed-columns'))) as { SEALED_COLUMNS: ReadonlyArray<AnySealedColumn> };
   return module.SEALED_COLUMNS;
 }
 

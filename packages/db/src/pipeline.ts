@@ -59,7 +59,8 @@ export function queryPipelined(client: pg.ClientBase, statements: Statement[]): 
       } catch (error) {
         return error as Error;
       }
-      const protocol = (connection = pgConnection as unknown as ProtocolWriter);
+      const protocol = pgConnection as unknown as ProtocolWriter;
+      connection = protocol;
       protocol.stream.cork();
       try {
         const parsed = (name: string) => protocol.parsedStatements[name] !== undefined || parsing.some((p) => p.name === name);

@@ -11,7 +11,10 @@ describe('service routing', () => {
   const app = createServiceApp(options(), (a) => {
     const router = serviceRouter();
     router.post('/api/v1/auth/login', (_req, res) => res.json({ hit: 'login' }));
-    router.use('/api/v1/things', (_req, res, next) => (res.setHeader('x-guarded', 'yes'), next()));
+    router.use('/api/v1/things', (_req, res, next) => {
+      res.setHeader('x-guarded', 'yes');
+      next();
+    });
     router.get('/api/v1/things/:id', (req, res) => res.json({ id: req.params.id }));
     a.use(router);
     a.get('/api/v1/direct', (_req, res) => res.json({ hit: 'direct' }));

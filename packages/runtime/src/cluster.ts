@@ -124,7 +124,10 @@ function superviseWorkers(count: number, logger: ClusterLogger, options: Cluster
     restarts.clear();
     const running = live();
     logger.info('stopping workers', { reason, workers: running.length });
-    if (running.length === 0) return finish(cleanExits ? 0 : 1);
+    if (running.length === 0) {
+      finish(cleanExits ? 0 : 1);
+      return;
+    }
     for (const worker of running) worker.process.kill('SIGTERM');
     setTimeout(() => {
       for (const worker of live()) {
@@ -198,8 +201,14 @@ export function clusterMetrics(registry: Registry): () => Promise<string> {
         reject(new Error('cluster metrics timed out'));
       }, METRICS_TIMEOUT_MS);
       pending.set(id, {
-        resolve: (text) => (clearTimeout(timer), resolve(text)),
-        reject: (error) => (clearTimeout(timer), reject(error)),
+        resolve: (text) => {
+          clearTimeout(timer);
+          resolve(text);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
       });
       process.send!({ type: METRICS_MESSAGE, id } satisfies MetricsMessage);
     });

@@ -18,6 +18,12 @@ export interface SealedColumn<Row extends { cursor: string }> {
   reseal(tx: Tx, keyring: EncryptionKeyring, row: Row): Promise<void>;
 }
 
+/**
+ * A column of any row type, as a service lists them all for the re-encryption: `reseal` is a method, so its row
+ * parameter is compared bivariantly and every `SealedColumn<Row>` fits.
+ */
+export type AnySealedColumn = SealedColumn<{ cursor: string }>;
+
 export interface ResealReport {
   name: string;
   resealed: number;

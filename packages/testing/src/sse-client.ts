@@ -47,7 +47,10 @@ export function openSse(url: string, headers: Record<string, string> = {}, waitT
       };
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
-        if (client.status !== 200) return void (client.body += chunk);
+        if (client.status !== 200) {
+          client.body += chunk;
+          return;
+        }
         buffer += chunk;
         for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
           client.events.push(parseEvent(buffer.slice(0, end)));

@@ -75,7 +75,7 @@ describe('LeasedRedisStore', () => {
     const [store, other] = replicas(2, 3);
     for (let i = 0; i < 3; i++) await store!.increment('ip:f');
     await store!.resetKey('ip:f');
-    expect(await testRedis.redis.exists(store!.prefix + 'ip:f')).toBe(0);
+    expect(await testRedis.redis.exists(`${store!.prefix}ip:f`)).toBe(0);
     expect((await other!.increment('ip:f')).totalHits).toBe(1);
   });
 });

@@ -77,7 +77,8 @@ class BookModel {
   add(id: string, side: Side, input: OrderInput): void {
     const amount = BigInt(input.amount);
     const minFill = BigInt(Math.min(input.minFill, input.amount));
-    this.orders.set(id, { id, side, market: input.market, userId: input.userId, price: BigInt(input.price), amount, remaining: amount, minFill, paymentMethods: input.paymentMethods, seq: (this.seq += 1n), status: 'OPEN' });
+    this.seq += 1n;
+    this.orders.set(id, { id, side, market: input.market, userId: input.userId, price: BigInt(input.price), amount, remaining: amount, minFill, paymentMethods: input.paymentMethods, seq: this.seq, status: 'OPEN' });
   }
 
   /**
@@ -178,7 +179,7 @@ describe('orders placed together in batches against a one-at-a-time model', () =
           for (const order of seeded) model.add(order.id, 'BUY', order);
           for (const group of phase.groups) {
             // Sellers funded first (an unfunded SELL's seller is someone fresh, one unit short), then the whole group at once.
-            const placements = group.map((p) => ({ ...p, userId: p.unfunded ? `broke-${fiat}-${(broke += 1)}` : p.order.userId }));
+            const placements = group.map((p) => ({ ...p, userId: p.unfunded ? `broke-${fiat}-${++broke}` : p.order.userId }));
             for (const p of placements) {
               if (p.side === 'SELL') await fundFor(p.userId, markets[p.order.market]![0], BigInt(p.order.amount) - (p.unfunded ? 1n : 0n));
             }

@@ -1,4 +1,3 @@
-import type { Express } from 'express';
 import { createAppHarness, type Harness } from './harness';
 import type { Actors } from './helpers';
 
@@ -9,11 +8,10 @@ import type { Actors } from './helpers';
  */
 describe('matching on a long order history', () => {
   let harness: Harness;
-  let app: Express;
   let t: Actors;
 
   beforeAll(async () => {
-    ({ harness, app, t } = await createAppHarness({ DB_POOL_MAX: '1' }));
+    ({ harness, t } = await createAppHarness({ DB_POOL_MAX: '1' }));
     await harness.runtime.db.query(
       `INSERT INTO orders (id, user_id, side, asset, fiat_currency, price, amount, remaining, min_fill, payment_methods, payment_window_minutes, status, live)
        SELECT gen_random_uuid(), 'old' || (g % 40), CASE WHEN g % 2 = 0 THEN 'BUY' ELSE 'SELL' END, 'BTC', 'USD', 100, 1, 0, 1, ARRAY['SEPA'], 30, 'FILLED', false

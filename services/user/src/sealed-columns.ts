@@ -1,5 +1,5 @@
-import { idempotencyAnswers, type SealedColumn } from '@orrange/secrets';
+import { idempotencyAnswers, type AnySealedColumn } from '@orrange/secrets';
 import { sealedPaymentMethods } from './data/payment-methods.repository';
 
 /** Every place this service keeps values sealed under ENCRYPTION_KEYS, for pnpm secrets:reencrypt. */
-export const SEALED_COLUMNS: ReadonlyArray<SealedColumn<any>> = [sealedPaymentMethods, idempotencyAnswers('users.idempotency_keys')];
+export const SEALED_COLUMNS: ReadonlyArray<AnySealedColumn> = [sealedPaymentMethods, idempotencyAnswers('users.idempotency_keys')];

@@ -1,4 +1,4 @@
-import { AppError, conflict, forbidden, notFound, validationFailed } from '@orrange/http';
+import { type AppError, conflict, forbidden, notFound, validationFailed } from '@orrange/http';
 import { ASSET_SCALES, decimalPattern, fromUnits, toUnits, type Asset } from '@orrange/money';
 
 export const DISPUTE_STATUSES = ['OPEN', 'UNDER_REVIEW', 'RESOLVED'] as const;

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { z } from '@orrange/config';
 import { authRedisKeys, hashApiKey, IDENTITY_HEADER, ROLES, SCOPES, signIdentity, type Identity } from '@orrange/http';
 import { gatewayErrors } from '../errors';
-import { requestJson } from '../proxy/http-json';
+import { requestJson, type JsonResponse } from '../proxy/http-json';
 import type { UpstreamPool } from '../proxy/upstream-pool';
 
 export interface ApiKeySettings {
@@ -69,7 +69,7 @@ export class ApiKeyResolver {
     const { users, redis, prefix } = this.settings;
     const upstream = users.pick();
     if (!upstream) throw gatewayErrors.authUnavailable();
-    let answer;
+    let answer: JsonResponse;
     try {
       answer = await requestJson(`${upstream.url}${RESOLVE_PATH}`, {
         method: 'POST',

@@ -72,7 +72,7 @@ export class OpenApiAggregator {
   async serialized(): Promise<{ body: Buffer; etag: string }> {
     const documents = await Promise.all(SERVICES.map((service) => this.serviceDocument(service)));
     const last = this.lastSerialized;
-    if (last && last.documents.every((document, i) => document === documents[i])) return last.bytes;
+    if (last?.documents.every((document, i) => document === documents[i])) return last.bytes;
     const body = Buffer.from(JSON.stringify(this.merge(documents)));
     const bytes = { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
     this.lastSerialized = { documents, bytes };

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Router, type Request } from 'express';
+import { Router } from 'express';
 import type { Redis } from 'ioredis';
 import { forbidden, unauthorized, validationFailed, type Identity } from '@orrange/http';
 import type { Logger } from '@orrange/logger';
