@@ -17,16 +17,37 @@ import { redactUrl, redisTlsOptions } from '@orrange/config';
 import { databaseName, withDatabase } from '@orrange/db';
 import { applyMigrations, deleteKeys, freePort } from '@orrange/testing';
 import { dropDatabase, ensureDatabase, ensureRoles, run } from '@orrange/stack/infra';
-import { allocatePorts, stackSpecs, startProcesses, stopAll, type Running, type StackPorts } from '@orrange/stack/stack';
+import {
+  allocatePorts,
+  stackSpecs,
+  startProcesses,
+  stopAll,
+  type Running,
+  type StackPorts,
+} from '@orrange/stack/stack';
 import { loadDotEnv, ROOT, SERVICES, serviceDir, setting } from '@orrange/stack/services';
-import { generatorPriorityNote, loadAgent, runOpenLoop, summarize, type LoadResult, type RequestSpec } from './lib/open-loop';
+import {
+  generatorPriorityNote,
+  loadAgent,
+  runOpenLoop,
+  summarize,
+  type LoadResult,
+  type RequestSpec,
+} from './lib/open-loop';
 import { seedStatsHistory, matchToTradeLatencies } from './lib/history';
 import { measureBareGateway } from './lib/bare-gateway';
 import { addUp, StackMeter, stackTotal } from './lib/meter';
 import { inboxSchemas, perOrder, readCounters, type CounterSources } from './lib/counters';
 import { readEnvironment } from './lib/environment';
 import { startPrivateRedis } from './lib/private-redis';
-import { renderReport, LADDER_STOP_P99_MS, SINGLE_MARKET_RATE_PER_S, TARGET_RATE_PER_S, type Results, type Step } from './lib/report';
+import {
+  renderReport,
+  LADDER_STOP_P99_MS,
+  SINGLE_MARKET_RATE_PER_S,
+  TARGET_RATE_PER_S,
+  type Results,
+  type Step,
+} from './lib/report';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const list = (name: string, fallback: string) => (process.env[name] ?? fallback).split(',').filter(Boolean);
@@ -60,7 +81,8 @@ const ERROR_LINES_PRINTED_MAX = 20;
 const WARMUP_MS = 3000;
 
 const runStartedAt = performance.now();
-const log = (line: string) => console.log(`[bench +${Math.round((performance.now() - runStartedAt) / 1000)} s] ${line}`);
+const log = (line: string) =>
+  console.log(`[bench +${Math.round((performance.now() - runStartedAt) / 1000)} s] ${line}`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The crypto assets traded, each with an order's price and amount and what a seller is funded with. */
@@ -77,7 +99,9 @@ interface Market {
   fiat: string;
 }
 
-const MARKETS: Market[] = (Object.keys(ASSET_ORDERS) as Asset[]).flatMap((asset) => FIATS.map((fiat) => ({ asset, fiat })));
+const MARKETS: Market[] = (Object.keys(ASSET_ORDERS) as Asset[]).flatMap((asset) =>
+  FIATS.map((fiat) => ({ asset, fiat })),
+);
 const SINGLE_MARKET: Market[] = [{ asset: 'BTC', fiat: 'USD' }];
 
 interface User {
@@ -90,7 +114,13 @@ interface User {
 const orderAgent = loadAgent();
 const readAgent = loadAgent(64);
 
-async function call(base: string, method: string, urlPath: string, body?: unknown, token?: string): Promise<{ status: number; body: any }> {
+async function call(
+  base: string,
+  method: string,
+  urlPath: string,
+  body?: unknown,
+  token?: string,
+): Promise<{ status: number; body: any }> {
   const res = await fetch(`${base}${urlPath}`, {
     method,
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -112,7 +142,12 @@ async function register(base: string, tag: string): Promise<User> {
  * users, so every pair matches whichever of the two rests first (a SELL waiting for its hold included). Each
  * order carries an Idempotency-Key of its own, as API.md asks of clients.
  */
-function orderRequests(base: string, markets: Market[], sellers: Pick<User, 'token'>[], buyers: Pick<User, 'token'>[]): (i: number) => RequestSpec {
+function orderRequests(
+  base: string,
+  markets: Market[],
+  sellers: Pick<User, 'token'>[],
+  buyers: Pick<User, 'token'>[],
+): (i: number) => RequestSpec {
   return (i) => {
     const pair = Math.floor(i / 2);
     const sell = i % 2 === 0;
@@ -124,7 +159,14 @@ function orderRequests(base: string, markets: Market[], sellers: Pick<User, 'tok
       url: `${base}/api/v1/orders`,
       method: 'POST',
       headers: { authorization: `Bearer ${user.token}`, 'idempotency-key': randomUUID() },
-      body: JSON.stringify({ side: sell ? 'SELL' : 'BUY', asset: market.asset, fiatCurrency: market.fiat, price, amount, paymentMethods: ['SEPA'] }),
+      body: JSON.stringify({
+        side: sell ? 'SELL' : 'BUY',
+        asset: market.asset,
+        fiatCurrency: market.fiat,
+        price,
+        amount,
+        paymentMethods: ['SEPA'],
+      }),
     };
   };
 }
@@ -142,38 +184,47 @@ function bookReads(base: string, markets: Market[], ratePerSecond: number, durat
 }
 
 /** Opens `count` keep-alive connections to the gateway, each with one answered request, and holds them. */
-async function holdConnections(port: number, count: number): Promise<{ open: () => number; close: () => void; failed: number }> {
+async function holdConnections(
+  port: number,
+  count: number,
+): Promise<{ open: () => number; close: () => void; failed: number }> {
   const sockets: net.Socket[] = [];
   let failed = 0;
   const batch = 500;
   for (let i = 0; i < count; i += batch) {
     await Promise.all(
-      Array.from({ length: Math.min(batch, count - i) }, () =>
-        new Promise<void>((resolve) => {
-          const socket = net.connect(port, '127.0.0.1');
-          socket.setTimeout(10_000);
-          socket.once('error', () => {
-            failed++;
-            resolve();
-          });
-          socket.once('connect', () => {
-            socket.write('GET /docs/openapi.json HTTP/1.1\r\nHost: bench\r\nConnection: keep-alive\r\n\r\n');
-          });
-          socket.once('data', () => {
-            socket.setTimeout(0);
-            sockets.push(socket);
-            resolve();
-          });
-          socket.once('timeout', () => {
-            failed++;
-            socket.destroy();
-            resolve();
-          });
-        }),
+      Array.from(
+        { length: Math.min(batch, count - i) },
+        () =>
+          new Promise<void>((resolve) => {
+            const socket = net.connect(port, '127.0.0.1');
+            socket.setTimeout(10_000);
+            socket.once('error', () => {
+              failed++;
+              resolve();
+            });
+            socket.once('connect', () => {
+              socket.write('GET /docs/openapi.json HTTP/1.1\r\nHost: bench\r\nConnection: keep-alive\r\n\r\n');
+            });
+            socket.once('data', () => {
+              socket.setTimeout(0);
+              sockets.push(socket);
+              resolve();
+            });
+            socket.once('timeout', () => {
+              failed++;
+              socket.destroy();
+              resolve();
+            });
+          }),
       ),
     );
   }
-  return { open: () => sockets.filter((s) => !s.destroyed).length, close: () => sockets.forEach((s) => s.destroy()), failed };
+  return {
+    open: () => sockets.filter((s) => !s.destroyed).length,
+    close: () => sockets.forEach((s) => s.destroy()),
+    failed,
+  };
 }
 
 /** pg_stat_statements of the bench database: reset before the target step, the 60 costliest read after it. */
@@ -188,7 +239,8 @@ async function topStatements(bench: pg.Client, action: 'reset' | 'read'): Promis
      FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY total_exec_time + total_plan_time DESC LIMIT 60`,
   );
   // Planning time is 0 unless pg_stat_statements.track_planning is on.
-  for (const r of rows) log(`pg ${r.total_ms} ms (+${r.plan_ms} ms planning) in ${r.calls} calls (${r.mean_ms} ms each): ${r.query}`);
+  for (const r of rows)
+    log(`pg ${r.total_ms} ms (+${r.plan_ms} ms planning) in ${r.calls} calls (${r.mean_ms} ms each): ${r.query}`);
   return rows;
 }
 
@@ -227,16 +279,30 @@ async function vacuumAnalyze(bench: pg.Client): Promise<void> {
  * One step: orders at `rate` over `markets` and book reads beside for `durationMs`, then the backlog until the
  * stack is quiet; costs are counted over both and divided by the accepted orders.
  */
-async function orderStep(ctx: Context, name: string, rate: number, markets: Market[], durationMs: number, statements = false): Promise<Step> {
+async function orderStep(
+  ctx: Context,
+  name: string,
+  rate: number,
+  markets: Market[],
+  durationMs: number,
+  statements = false,
+): Promise<Step> {
   await vacuumAnalyze(ctx.bench);
   await untilQuiet(ctx.meter);
-  log(`${name}: ${rate} orders/s over ${markets.length} market(s) for ${durationMs / 1000} s, book reads at ${READ_RATE}/s…`);
+  log(
+    `${name}: ${rate} orders/s over ${markets.length} market(s) for ${durationMs / 1000} s, book reads at ${READ_RATE}/s…`,
+  );
   if (statements) await topStatements(ctx.bench, 'reset');
   const before = await readCounters(ctx.counters, ctx.schemas);
   const since = new Date();
   const window = await ctx.meter.measure(() =>
     Promise.all([
-      runOpenLoop({ ratePerSecond: rate, durationMs, agent: orderAgent, request: orderRequests(ctx.base, markets, ctx.sellers, ctx.buyers) }),
+      runOpenLoop({
+        ratePerSecond: rate,
+        durationMs,
+        agent: orderAgent,
+        request: orderRequests(ctx.base, markets, ctx.sellers, ctx.buyers),
+      }),
       bookReads(ctx.base, markets, READ_RATE, durationMs),
     ]),
   );
@@ -249,7 +315,9 @@ async function orderStep(ctx: Context, name: string, rate: number, markets: Mark
   const top = statements ? await topStatements(ctx.bench, 'read') : undefined;
   const accepted = Math.max(1, orders.ok);
   const perAccepted = (byProcess: Record<string, number>, scale: number) =>
-    Object.fromEntries(Object.entries(byProcess).map(([label, value]) => [label, Math.round((value * scale * 100) / accepted) / 100]));
+    Object.fromEntries(
+      Object.entries(byProcess).map(([label, value]) => [label, Math.round((value * scale * 100) / accepted) / 100]),
+    );
   const withBacklog = addUp(window.cpuS, drain.cpuS);
   const step: Step = {
     name,
@@ -258,8 +326,16 @@ async function orderStep(ctx: Context, name: string, rate: number, markets: Mark
     durationS: durationMs / 1000,
     orders,
     bookReads: reads,
-    matchToEscrow: { matches: matches.matches, withTrade: matches.latenciesMs.length, latencyMs: summarize(matches.latenciesMs) },
-    cpuMsPerOrder: { window: perAccepted(window.cpuS, 1000), withBacklog: perAccepted(withBacklog, 1000), stackWithBacklog: Math.round((stackTotal(withBacklog) * 1000 * 100) / accepted) / 100 },
+    matchToEscrow: {
+      matches: matches.matches,
+      withTrade: matches.latenciesMs.length,
+      latencyMs: summarize(matches.latenciesMs),
+    },
+    cpuMsPerOrder: {
+      window: perAccepted(window.cpuS, 1000),
+      withBacklog: perAccepted(withBacklog, 1000),
+      stackWithBacklog: Math.round((stackTotal(withBacklog) * 1000 * 100) / accepted) / 100,
+    },
     writesPerOrder: perAccepted(window.writes, 1),
     backlogS,
     perOrder: perOrder(before, after, orders.ok, orders.scheduled),
@@ -281,10 +357,16 @@ async function main(): Promise<void> {
   const databaseUrl = withDatabase(setting('DATABASE_URL'), `orrange_bench_${Date.now().toString(36)}`);
   const prefix = `orrange-bench-${Date.now().toString(36)}`;
   log('building (turbo)…');
-  await run(`${ROOT}/node_modules/.bin/turbo`, ['run', 'build', '--output-logs=errors-only'], { cwd: ROOT, env: { TURBO_TELEMETRY_DISABLED: '1' } });
+  await run(`${ROOT}/node_modules/.bin/turbo`, ['run', 'build', '--output-logs=errors-only'], {
+    cwd: ROOT,
+    env: { TURBO_TELEMETRY_DISABLED: '1' },
+  });
   const privateRedis = await startPrivateRedis(await freePort());
   const redisUrl = privateRedis?.url ?? setting('REDIS_URL');
-  if (!privateRedis) log(`redis-server could not be started: using ${redactUrl(redisUrl)} (its CPU and commands include other clients')`);
+  if (!privateRedis)
+    log(
+      `redis-server could not be started: using ${redactUrl(redisUrl)} (its CPU and commands include other clients')`,
+    );
   try {
     const results = await measure(databaseUrl, redisUrl, prefix, startedAt, privateRedis?.pid);
     report(results, startedAt);
@@ -293,22 +375,47 @@ async function main(): Promise<void> {
     await dropDatabase(databaseUrl).catch(() => undefined);
     if (privateRedis) await privateRedis.stop();
     else {
-      const redis = new Redis(redisUrl, { ...redisTlsOptions(redisUrl, privateRedis ? undefined : process.env.REDIS_TLS_CA_FILE), lazyConnect: true });
-      await redis.connect().then(() => deleteKeys(redis, `${prefix}*`)).catch(() => undefined);
+      const redis = new Redis(redisUrl, {
+        ...redisTlsOptions(redisUrl, privateRedis ? undefined : process.env.REDIS_TLS_CA_FILE),
+        lazyConnect: true,
+      });
+      await redis
+        .connect()
+        .then(() => deleteKeys(redis, `${prefix}*`))
+        .catch(() => undefined);
       redis.disconnect();
     }
   }
 }
 
 /** Creates and migrates the database, measures the bare gateway, starts the stack and runs every phase. */
-async function measure(databaseUrl: string, redisUrl: string, prefix: string, startedAt: Date, redisPid: number | undefined): Promise<Results> {
+async function measure(
+  databaseUrl: string,
+  redisUrl: string,
+  prefix: string,
+  startedAt: Date,
+  redisPid: number | undefined,
+): Promise<Results> {
   const admin = new pg.Client({ connectionString: withDatabase(databaseUrl, 'postgres') });
   await admin.connect();
-  const redis = new Redis(redisUrl, redisTlsOptions(redisUrl, redisPid === undefined ? process.env.REDIS_TLS_CA_FILE : undefined));
+  const redis = new Redis(
+    redisUrl,
+    redisTlsOptions(redisUrl, redisPid === undefined ? process.env.REDIS_TLS_CA_FILE : undefined),
+  );
   const results: Results = {
     startedAt: startedAt.toISOString(),
     environment: await readEnvironment(admin, redis, redisPid !== undefined),
-    config: { rates: RATES, stepS: STEP_MS / 1000, readRatePerS: READ_RATE, singleRatePerS: SINGLE_RATE, markets: MARKETS.map((m) => `${m.asset}/${m.fiat}`), bareRates: BARE_RATES, bareStepS: BARE_STEP_MS / 1000, connections: CONNECTIONS, skip: [...SKIP] },
+    config: {
+      rates: RATES,
+      stepS: STEP_MS / 1000,
+      readRatePerS: READ_RATE,
+      singleRatePerS: SINGLE_RATE,
+      markets: MARKETS.map((m) => `${m.asset}/${m.fiat}`),
+      bareRates: BARE_RATES,
+      bareStepS: BARE_STEP_MS / 1000,
+      connections: CONNECTIONS,
+      skip: [...SKIP],
+    },
     ladder: [],
   };
   log(`environment: ${JSON.stringify(results.environment)}`);
@@ -330,7 +437,11 @@ async function measure(databaseUrl: string, redisUrl: string, prefix: string, st
     await ensureRoles(databaseUrl); // the migrations grant to them, and the services connect as them
     // The migrations' SQL applied directly, as the tests do: the database is thrown away after the run, and
     // Prisma's WebAssembly engine would spend about two minutes starting up four times.
-    for (const service of SERVICES) await applyMigrations(databaseUrl, { schema: service.schema, dir: path.join(serviceDir(service.name), 'prisma', 'migrations') });
+    for (const service of SERVICES)
+      await applyMigrations(databaseUrl, {
+        schema: service.schema,
+        dir: path.join(serviceDir(service.name), 'prisma', 'migrations'),
+      });
     log('database created and migrated');
     await runStack(databaseUrl, redisUrl, prefix, redisPid, admin, redis, results);
   } finally {
@@ -342,8 +453,18 @@ async function measure(databaseUrl: string, redisUrl: string, prefix: string, st
   return results;
 }
 
-async function runStack(databaseUrl: string, redisUrl: string, prefix: string, redisPid: number | undefined, admin: pg.Client, redis: Redis, results: Results): Promise<void> {
-  const { seedAdmin } = (await import(path.join(ROOT, 'services/user/src/seed'))) as typeof import('../services/user/src/seed');
+async function runStack(
+  databaseUrl: string,
+  redisUrl: string,
+  prefix: string,
+  redisPid: number | undefined,
+  admin: pg.Client,
+  redis: Redis,
+  results: Results,
+): Promise<void> {
+  const { seedAdmin } = (await import(
+    path.join(ROOT, 'services/user/src/seed')
+  )) as typeof import('../services/user/src/seed');
   const adminEmail = 'admin@bench.test';
   await seedAdmin({ databaseUrl, email: adminEmail, password: PASSWORD });
 
@@ -375,7 +496,8 @@ async function runStack(databaseUrl: string, redisUrl: string, prefix: string, r
     if (!/"level":"error"/.test(line)) return;
     results.serviceErrorLines = (results.serviceErrorLines ?? 0) + 1;
     if (results.serviceErrorLines <= ERROR_LINES_PRINTED_MAX) console.log(`${label} | ${line}`);
-    if (results.serviceErrorLines === ERROR_LINES_PRINTED_MAX) log(`further error lines are counted, not printed (BENCH_LOG=<file> keeps them all)`);
+    if (results.serviceErrorLines === ERROR_LINES_PRINTED_MAX)
+      log(`further error lines are counted, not printed (BENCH_LOG=<file> keeps them all)`);
   };
   const processes = await startProcesses(stackSpecs(env, ports), { mode: 'dist', nodeArgs, onLine });
   const bench = new pg.Client({ connectionString: databaseUrl });
@@ -383,7 +505,12 @@ async function runStack(databaseUrl: string, redisUrl: string, prefix: string, r
   try {
     if (results.environment.pgStatStatements) await bench.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
     const base = `http://127.0.0.1:${ports.gateway}`;
-    const meter = new StackMeter({ processes: processes.map((p: Running) => ({ label: p.spec.label, pid: p.child.pid! })), redisPid, admin, databaseName: databaseName(databaseUrl) });
+    const meter = new StackMeter({
+      processes: processes.map((p: Running) => ({ label: p.spec.label, pid: p.child.pid! })),
+      redisPid,
+      admin,
+      databaseName: databaseName(databaseUrl),
+    });
     log('stack up; creating users and funding sellers…');
     const sellers = await Promise.all(Array.from({ length: USERS }, (_, i) => register(base, `seller${i}`)));
     const buyers = await Promise.all(Array.from({ length: USERS }, (_, i) => register(base, `buyer${i}`)));
@@ -393,7 +520,8 @@ async function runStack(databaseUrl: string, redisUrl: string, prefix: string, r
         if (res.status !== 201) throw new Error(`deposit ${asset}: ${res.status} ${JSON.stringify(res.body)}`);
       }
     }
-    const adminToken = (await call(base, 'POST', '/api/v1/auth/login', { email: adminEmail, password: PASSWORD })).body.accessToken as string;
+    const adminToken = (await call(base, 'POST', '/api/v1/auth/login', { email: adminEmail, password: PASSWORD })).body
+      .accessToken as string;
     const ctx: Context = {
       base,
       databaseUrl,
@@ -413,10 +541,22 @@ async function runStack(databaseUrl: string, redisUrl: string, prefix: string, r
     };
 
     // Warm-up: JIT, pools, caches, every market's first rows.
-    await runOpenLoop({ ratePerSecond: WARMUP_RATE_PER_S, durationMs: WARMUP_MS, agent: orderAgent, request: orderRequests(base, MARKETS, sellers, buyers) });
+    await runOpenLoop({
+      ratePerSecond: WARMUP_RATE_PER_S,
+      durationMs: WARMUP_MS,
+      agent: orderAgent,
+      request: orderRequests(base, MARKETS, sellers, buyers),
+    });
 
     for (const rate of RATES) {
-      const step = await orderStep(ctx, `${MARKETS.length} markets at ${rate}/s`, rate, MARKETS, STEP_MS, PG_STATEMENTS && rate === TARGET_RATE_PER_S);
+      const step = await orderStep(
+        ctx,
+        `${MARKETS.length} markets at ${rate}/s`,
+        rate,
+        MARKETS,
+        STEP_MS,
+        PG_STATEMENTS && rate === TARGET_RATE_PER_S,
+      );
       results.ladder.push(step);
       if (step.orders.latencyMs.p99 > LADDER_STOP_P99_MS) break;
     }
@@ -425,10 +565,23 @@ async function runStack(databaseUrl: string, redisUrl: string, prefix: string, r
       const best = valid.reduce((a, b) => (b.orders.goodputPerS > a.orders.goodputPerS ? b : a));
       results.saturation = { goodputPerS: best.orders.goodputPerS, atRate: best.rate };
     }
-    if (!SKIP.has('single')) results.singleMarket = await orderStep(ctx, `one market at ${SINGLE_RATE}/s`, SINGLE_RATE, SINGLE_MARKET, STEP_MS);
+    if (!SKIP.has('single'))
+      results.singleMarket = await orderStep(
+        ctx,
+        `one market at ${SINGLE_RATE}/s`,
+        SINGLE_RATE,
+        SINGLE_MARKET,
+        STEP_MS,
+      );
     if (!SKIP.has('overload') && results.saturation) {
       const rate = Math.max(1, Math.round(2 * results.saturation.goodputPerS));
-      results.overload = await orderStep(ctx, `overload: ${MARKETS.length} markets at ${rate}/s (2 × saturation)`, rate, MARKETS, STEP_MS);
+      results.overload = await orderStep(
+        ctx,
+        `overload: ${MARKETS.length} markets at ${rate}/s (2 × saturation)`,
+        rate,
+        MARKETS,
+        STEP_MS,
+      );
     }
     await extras(ctx, ports, processes, adminToken, results);
   } finally {
@@ -438,17 +591,38 @@ async function runStack(databaseUrl: string, redisUrl: string, prefix: string, r
 }
 
 /** The measurements beside the order path: held connections, the gateway's cost, logins, statistics, the ledger. */
-async function extras(ctx: Context, ports: StackPorts, processes: Running[], adminToken: string, results: Results): Promise<void> {
+async function extras(
+  ctx: Context,
+  ports: StackPorts,
+  processes: Running[],
+  adminToken: string,
+  results: Results,
+): Promise<void> {
   const { base, meter } = ctx;
   if (!SKIP.has('connections')) {
     await vacuumAnalyze(ctx.bench);
     await untilQuiet(meter);
     log(`opening ${CONNECTIONS} client connections to the gateway…`);
     const held = await holdConnections(ports.gateway, CONNECTIONS);
-    log(`${held.open()} connections open (${held.failed} failed); orders at ${CONNECTIONS_ORDER_RATE_PER_S}/s beside them…`);
+    log(
+      `${held.open()} connections open (${held.failed} failed); orders at ${CONNECTIONS_ORDER_RATE_PER_S}/s beside them…`,
+    );
     const durationMs = Math.min(20_000, STEP_MS);
-    const window = await meter.measure(() => runOpenLoop({ ratePerSecond: CONNECTIONS_ORDER_RATE_PER_S, durationMs, agent: orderAgent, request: orderRequests(base, MARKETS, ctx.sellers, ctx.buyers) }));
-    results.connections = { held: CONNECTIONS, stillOpen: held.open(), failed: held.failed, gatewayRssMb: window.rssMbMax.gateway ?? 0, orders: window.result };
+    const window = await meter.measure(() =>
+      runOpenLoop({
+        ratePerSecond: CONNECTIONS_ORDER_RATE_PER_S,
+        durationMs,
+        agent: orderAgent,
+        request: orderRequests(base, MARKETS, ctx.sellers, ctx.buyers),
+      }),
+    );
+    results.connections = {
+      held: CONNECTIONS,
+      stillOpen: held.open(),
+      failed: held.failed,
+      gatewayRssMb: window.rssMbMax.gateway ?? 0,
+      orders: window.result,
+    };
     held.close();
   }
 
@@ -462,7 +636,8 @@ async function extras(ctx: Context, ports: StackPorts, processes: Running[], adm
       viaGateway: viaGateway.result.latencyMs,
       addedP50Ms: Math.round((viaGateway.result.latencyMs.p50 - direct.latencyMs.p50) * 100) / 100,
       addedP99Ms: Math.round((viaGateway.result.latencyMs.p99 - direct.latencyMs.p99) * 100) / 100,
-      gatewayCpuMsPerRequest: Math.round(((viaGateway.cpuS.gateway ?? 0) * 1000 * 100) / viaGateway.result.scheduled) / 100,
+      gatewayCpuMsPerRequest:
+        Math.round(((viaGateway.cpuS.gateway ?? 0) * 1000 * 100) / viaGateway.result.scheduled) / 100,
     };
   }
 
@@ -473,7 +648,11 @@ async function extras(ctx: Context, ports: StackPorts, processes: Running[], adm
       ratePerSecond: 40,
       durationMs: EXTRA_MS,
       agent: orderAgent,
-      request: (i) => ({ url: `${base}/api/v1/auth/login`, method: 'POST', body: JSON.stringify({ email: ctx.sellers[i % USERS]!.email, password: PASSWORD }) }),
+      request: (i) => ({
+        url: `${base}/api/v1/auth/login`,
+        method: 'POST',
+        body: JSON.stringify({ email: ctx.sellers[i % USERS]!.email, password: PASSWORD }),
+      }),
     });
   }
 
@@ -481,8 +660,18 @@ async function extras(ctx: Context, ports: StackPorts, processes: Running[], adm
     log(`seeding ${STATS_TRADES} historical trades for the statistics endpoints…`);
     await seedStatsHistory(ctx.databaseUrl, STATS_TRADES);
     await untilQuiet(meter);
-    results.statsMarkets = await runOpenLoop({ ratePerSecond: 50, durationMs: EXTRA_MS, agent: readAgent, request: () => ({ url: `${base}/api/v1/stats/markets` }) });
-    results.adminStats = await runOpenLoop({ ratePerSecond: 20, durationMs: EXTRA_MS, agent: readAgent, request: () => ({ url: `${base}/api/v1/admin/stats`, headers: { authorization: `Bearer ${adminToken}` } }) });
+    results.statsMarkets = await runOpenLoop({
+      ratePerSecond: 50,
+      durationMs: EXTRA_MS,
+      agent: readAgent,
+      request: () => ({ url: `${base}/api/v1/stats/markets` }),
+    });
+    results.adminStats = await runOpenLoop({
+      ratePerSecond: 20,
+      durationMs: EXTRA_MS,
+      agent: readAgent,
+      request: () => ({ url: `${base}/api/v1/admin/stats`, headers: { authorization: `Bearer ${adminToken}` } }),
+    });
   }
 
   results.ledgerVerify = (await call(base, 'GET', '/api/v1/admin/ledger/verify', undefined, adminToken)).body;

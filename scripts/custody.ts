@@ -18,10 +18,19 @@ async function deposit(args: string[]): Promise<number> {
     return 2;
   }
   // Imported lazily: trade-execution owns its config, addresses and webhook signatures.
-  const { readConfig } = (await import(path.join(ROOT, 'services/trade-execution/src/config'))) as typeof import('../services/trade-execution/src/config');
-  const { simulatedDepositWebhook, SimulatedDepositRefused } = (await import(path.join(ROOT, 'services/trade-execution/src/custody/simulated-deposit'))) as typeof import('../services/trade-execution/src/custody/simulated-deposit');
+  const { readConfig } = (await import(
+    path.join(ROOT, 'services/trade-execution/src/config')
+  )) as typeof import('../services/trade-execution/src/config');
+  const { simulatedDepositWebhook, SimulatedDepositRefused } = (await import(
+    path.join(ROOT, 'services/trade-execution/src/custody/simulated-deposit')
+  )) as typeof import('../services/trade-execution/src/custody/simulated-deposit');
   const config = readConfig({ ...process.env, LOG_LEVEL: 'silent' });
-  const webhook = await simulatedDepositWebhook(config, { email, asset: asset.toUpperCase(), amount, confirmations }).catch((error: unknown) => {
+  const webhook = await simulatedDepositWebhook(config, {
+    email,
+    asset: asset.toUpperCase(),
+    amount,
+    confirmations,
+  }).catch((error: unknown) => {
     if (error instanceof SimulatedDepositRefused) {
       console.error(`[custody] refused: ${error.message}`);
       return undefined;
@@ -30,9 +39,16 @@ async function deposit(args: string[]): Promise<number> {
   });
   if (!webhook) return 1;
   const url = `${(process.env.GATEWAY_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '')}/api/v1/custody/webhooks`;
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-orrange-signature': webhook.signature }, body: webhook.rawBody, signal: AbortSignal.timeout(POST_TIMEOUT_MS) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-orrange-signature': webhook.signature },
+    body: webhook.rawBody,
+    signal: AbortSignal.timeout(POST_TIMEOUT_MS),
+  });
   const answer = await res.text();
-  console.log(`[custody] deposit.confirmed ${amount} ${asset.toUpperCase()} to ${webhook.address} (user ${webhook.userId}) → ${res.status} ${answer}`);
+  console.log(
+    `[custody] deposit.confirmed ${amount} ${asset.toUpperCase()} to ${webhook.address} (user ${webhook.userId}) → ${res.status} ${answer}`,
+  );
   return res.status === 200 ? 0 : 1;
 }
 

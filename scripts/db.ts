@@ -16,7 +16,17 @@ import { createInterface } from 'node:readline/promises';
 import { Database, databaseName } from '@orrange/db';
 import { freePort } from '@orrange/testing';
 import { DEV_USER_PASSWORD, seedDevelopmentData } from './lib/dev-data';
-import { dropDatabase, ensureDatabase, migrateAll, migrationStatus, OperatorError, pingPostgres, pingRedis, runningSlowStatements, slowestStatements } from './lib/infra';
+import {
+  dropDatabase,
+  ensureDatabase,
+  migrateAll,
+  migrationStatus,
+  OperatorError,
+  pingPostgres,
+  pingRedis,
+  runningSlowStatements,
+  slowestStatements,
+} from './lib/infra';
 import { serveStack } from './lib/serve';
 import { allocatePorts, stackSpecs, startProcesses, stopAll, type StackPorts } from './lib/stack';
 import { loadDotEnv, ROOT, serviceDir, SERVICES, setting } from './lib/services';
@@ -33,9 +43,16 @@ export async function setup(): Promise<void> {
 
 export async function seed(): Promise<void> {
   // Imported lazily: the user service owns how an admin is stored.
-  const { seedAdmin, SeedRefusedError } = (await import(path.join(ROOT, 'services/user/src/seed'))) as typeof import('../services/user/src/seed');
+  const { seedAdmin, SeedRefusedError } = (await import(
+    path.join(ROOT, 'services/user/src/seed')
+  )) as typeof import('../services/user/src/seed');
   const email = setting('ADMIN_EMAIL');
-  const result = await seedAdmin({ databaseUrl: setting('DATABASE_URL'), email, password: setting('ADMIN_PASSWORD'), production: process.env.NODE_ENV === 'production' }).catch((error: unknown) => {
+  const result = await seedAdmin({
+    databaseUrl: setting('DATABASE_URL'),
+    email,
+    password: setting('ADMIN_PASSWORD'),
+    production: process.env.NODE_ENV === 'production',
+  }).catch((error: unknown) => {
     throw error instanceof SeedRefusedError ? new OperatorError(`seed refused: ${error.message}`) : error;
   });
   log(result.created ? `created admin ${email}` : `admin ${email} already present`);
@@ -55,14 +72,28 @@ async function seedDevData(): Promise<void> {
   }
   const ports: StackPorts = await allocatePorts(freePort);
   // The seed signs in a handful of times in a row: the per-IP limits of login and registration would stop it.
-  const limits = { RATE_LIMIT_PER_MINUTE: '100000', AUTH_RATE_LIMIT_PER_MINUTE: '100000', LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: '100000' };
+  const limits = {
+    RATE_LIMIT_PER_MINUTE: '100000',
+    AUTH_RATE_LIMIT_PER_MINUTE: '100000',
+    LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: '100000',
+  };
   const env = { DATABASE_URL: setting('DATABASE_URL'), REDIS_URL: setting('REDIS_URL'), LOG_LEVEL: 'warn', ...limits };
   const lines: string[] = [];
   log('development data: starting the stack on free ports to write it through the API…');
-  const running = await startProcesses(stackSpecs(env, ports), { mode: 'source', onLine: (label, line) => lines.push(`${label} | ${line}`) });
+  const running = await startProcesses(stackSpecs(env, ports), {
+    mode: 'source',
+    onLine: (label, line) => lines.push(`${label} | ${line}`),
+  });
   try {
-    const summary = await seedDevelopmentData(`http://127.0.0.1:${ports.gateway}`, { email: setting('ADMIN_EMAIL'), password: setting('ADMIN_PASSWORD') });
-    log(summary.created.length ? `development data: ${summary.created.length} things created` : 'development data: already present, nothing changed');
+    const summary = await seedDevelopmentData(`http://127.0.0.1:${ports.gateway}`, {
+      email: setting('ADMIN_EMAIL'),
+      password: setting('ADMIN_PASSWORD'),
+    });
+    log(
+      summary.created.length
+        ? `development data: ${summary.created.length} things created`
+        : 'development data: already present, nothing changed',
+    );
     log(`development users (password ${DEV_USER_PASSWORD}): ${summary.users.join(', ')}`);
   } catch (error) {
     if (lines.length) console.error(lines.slice(-SEED_LOG_LINES_KEPT).join('\n'));
@@ -75,19 +106,27 @@ async function seedDevData(): Promise<void> {
 async function health(): Promise<boolean> {
   const url = setting('DATABASE_URL');
   const pgInfo = await pingPostgres(url);
-  log(`postgres ok: ${pgInfo.latencyMs} ms round trip, server ${pgInfo.version}, ${pgInfo.connections}/${pgInfo.maxConnections} connections in use`);
+  log(
+    `postgres ok: ${pgInfo.latencyMs} ms round trip, server ${pgInfo.version}, ${pgInfo.connections}/${pgInfo.maxConnections} connections in use`,
+  );
   const redisInfo = await pingRedis(setting('REDIS_URL'));
   log(`redis ok: ${redisInfo.latencyMs} ms round trip, server ${redisInfo.version}`);
   const maxMemory = redisInfo.maxMemory === '0B' ? 'no maxmemory' : `maxmemory ${redisInfo.maxMemory}`;
-  log(`redis memory: ${redisInfo.usedMemory} used (peak ${redisInfo.peakMemory}), ${maxMemory}, policy ${redisInfo.maxMemoryPolicy}`);
-  log(`redis clients: ${redisInfo.connectedClients}/${redisInfo.maxClients} connected, ${redisInfo.blockedClients} blocked`);
+  log(
+    `redis memory: ${redisInfo.usedMemory} used (peak ${redisInfo.peakMemory}), ${maxMemory}, policy ${redisInfo.maxMemoryPolicy}`,
+  );
+  log(
+    `redis clients: ${redisInfo.connectedClients}/${redisInfo.maxClients} connected, ${redisInfo.blockedClients} blocked`,
+  );
 
   const db = new Database({ url, name: 'db-health', max: 4, healthIntervalMs: 0 });
   try {
     await Promise.all(Array.from({ length: 4 }, () => db.query('SELECT pg_sleep(0.005)')));
     const health = await db.checkNow();
     const pool = db.poolStats();
-    log(`pool ok: ping ${health.primary.latencyMs} ms, total ${pool.total}, idle ${pool.idle}, waiting ${pool.waiting}, max ${pool.max}`);
+    log(
+      `pool ok: ping ${health.primary.latencyMs} ms, total ${pool.total}, idle ${pool.idle}, waiting ${pool.waiting}, max ${pool.max}`,
+    );
   } finally {
     await db.close();
   }
@@ -96,7 +135,8 @@ async function health(): Promise<boolean> {
   if (slow.source === 'unavailable') log(`slowest statements: unavailable (${slow.hint})`);
   else {
     log(`slowest statements (pg_stat_statements, by mean time): ${slow.statements.length ? '' : 'none recorded yet'}`);
-    for (const s of slow.statements) log(`  ${s.meanMs} ms mean, ${s.calls} calls, ${s.totalMs} ms total: ${truncate(s.query)}`);
+    for (const s of slow.statements)
+      log(`  ${s.meanMs} ms mean, ${s.calls} calls, ${s.totalMs} ms total: ${truncate(s.query)}`);
   }
   const running = await runningSlowStatements(url);
   log(`statements running longer than 1 s now: ${running.length ? '' : 'none'}`);
@@ -104,9 +144,14 @@ async function health(): Promise<boolean> {
 
   let healthy = true;
   for (const status of await migrationStatus(url)) {
-    const problems = [status.pending.length && `${status.pending.length} pending`, status.failed.length && `${status.failed.length} failed`].filter(Boolean);
+    const problems = [
+      status.pending.length && `${status.pending.length} pending`,
+      status.failed.length && `${status.failed.length} failed`,
+    ].filter(Boolean);
     if (problems.length) healthy = false;
-    log(`migrations ${status.service} (schema ${status.schema}): ${status.applied} applied${problems.length ? `, ${problems.join(', ')} — run pnpm db:migrate` : ', up to date'}`);
+    log(
+      `migrations ${status.service} (schema ${status.schema}): ${status.applied} applied${problems.length ? `, ${problems.join(', ')} — run pnpm db:migrate` : ', up to date'}`,
+    );
   }
   return healthy;
 }
@@ -117,7 +162,8 @@ function truncate(query: string, length = 160): string {
 }
 
 async function reset(): Promise<void> {
-  if (process.env.NODE_ENV === 'production') throw new OperatorError('db:reset refuses to run with NODE_ENV=production.');
+  if (process.env.NODE_ENV === 'production')
+    throw new OperatorError('db:reset refuses to run with NODE_ENV=production.');
   const url = setting('DATABASE_URL');
   await dropDatabase(url);
   log(`dropped database ${databaseName(url)}`);

@@ -12,7 +12,13 @@
 import path from 'node:path';
 import { assertNoDevSecrets } from '@orrange/config';
 import { Database } from '@orrange/db';
-import { encryptionSchema, keyringFromConfig, resealColumn, type ResealReport, type AnySealedColumn } from '@orrange/secrets';
+import {
+  encryptionSchema,
+  keyringFromConfig,
+  resealColumn,
+  type ResealReport,
+  type AnySealedColumn,
+} from '@orrange/secrets';
 import { OperatorError, pingPostgres } from './lib/infra';
 import { loadDotEnv, ROOT, setting, SERVICES } from './lib/services';
 
@@ -22,13 +28,18 @@ const log = (line: string) => console.log(`[secrets] ${line}`);
 const SEALING_SERVICES = SERVICES.filter((s) => ['user', 'trade-execution', 'dispute'].includes(s.name));
 
 async function sealedColumnsOf(service: string): Promise<ReadonlyArray<AnySealedColumn>> {
-  const module = (await import(path.join(ROOT, 'services', service, 'src/sealed-columns'))) as { SEALED_COLUMNS: ReadonlyArray<AnySealedColumn> };
+  const module = (await import(path.join(ROOT, 'services', service, 'src/sealed-columns'))) as {
+    SEALED_COLUMNS: ReadonlyArray<AnySealedColumn>;
+  };
   return module.SEALED_COLUMNS;
 }
 
 export async function reencrypt(): Promise<ResealReport[]> {
   const parsed = encryptionSchema.safeParse(process.env);
-  if (!parsed.success) throw new OperatorError(`ENCRYPTION_KEYS / ENCRYPTION_ACTIVE_KID: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  if (!parsed.success)
+    throw new OperatorError(
+      `ENCRYPTION_KEYS / ENCRYPTION_ACTIVE_KID: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
+    );
   const keyring = (() => {
     try {
       // Sealing everything under the publicly known development key would undo the encryption.
@@ -48,7 +59,9 @@ export async function reencrypt(): Promise<ResealReport[]> {
       for (const column of await sealedColumnsOf(service.name)) {
         const report = await resealColumn(db, keyring, column);
         reports.push(report);
-        log(`${report.name}: ${report.resealed} re-sealed${report.failed ? `, ${report.failed} could not be opened (first: ${report.firstFailure})` : ''}`);
+        log(
+          `${report.name}: ${report.resealed} re-sealed${report.failed ? `, ${report.failed} could not be opened (first: ${report.firstFailure})` : ''}`,
+        );
       }
     } finally {
       await db.close();
@@ -61,8 +74,13 @@ async function main(): Promise<void> {
   loadDotEnv();
   const reports = await reencrypt();
   const failed = reports.reduce((sum, r) => sum + r.failed, 0);
-  if (failed) throw new OperatorError(`${failed} values could not be opened with this keyring: keep the keys they were sealed with until they are re-sealed.`);
-  log(`done: ${reports.reduce((sum, r) => sum + r.resealed, 0)} values re-sealed; every sealed value is under "${keyringFromConfig(encryptionSchema.parse(process.env)).activeKid}"`);
+  if (failed)
+    throw new OperatorError(
+      `${failed} values could not be opened with this keyring: keep the keys they were sealed with until they are re-sealed.`,
+    );
+  log(
+    `done: ${reports.reduce((sum, r) => sum + r.resealed, 0)} values re-sealed; every sealed value is under "${keyringFromConfig(encryptionSchema.parse(process.env)).activeKid}"`,
+  );
 }
 
 if (require.main === module) {

@@ -13,7 +13,10 @@ async function main(): Promise<void> {
   await pingRedis(setting('REDIS_URL'));
   await setup();
   print('build', 'building services (turbo; cached after the first run)…', 37);
-  await run(`${ROOT}/node_modules/.bin/turbo`, ['run', 'build', '--output-logs=errors-only'], { cwd: ROOT, env: { TURBO_TELEMETRY_DISABLED: '1' } });
+  await run(`${ROOT}/node_modules/.bin/turbo`, ['run', 'build', '--output-logs=errors-only'], {
+    cwd: ROOT,
+    env: { TURBO_TELEMETRY_DISABLED: '1' },
+  });
   await serveStack({ mode: 'dist' });
 }
 

@@ -19,14 +19,20 @@ const express = gatewayRequire('express') as () => {
   use(handler: unknown): void;
   listen(port: number, host: string, ready: () => void): http.Server;
 };
-const { createProxyMiddleware } = gatewayRequire('http-proxy-middleware') as { createProxyMiddleware(options: Record<string, unknown>): unknown };
+const { createProxyMiddleware } = gatewayRequire('http-proxy-middleware') as {
+  createProxyMiddleware(options: Record<string, unknown>): unknown;
+};
 
 const [role, port, upstreamPort] = process.argv.slice(2);
 const app = express();
 if (role === 'upstream') {
   app.use((_req: unknown, res: { json(body: unknown): void }) => res.json({ ok: true, id: 'bare' }));
 } else if (role === 'proxy') {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: UPSTREAM_SOCKETS_MAX, maxFreeSockets: UPSTREAM_SOCKETS_MAX });
+  const agent = new http.Agent({
+    keepAlive: true,
+    maxSockets: UPSTREAM_SOCKETS_MAX,
+    maxFreeSockets: UPSTREAM_SOCKETS_MAX,
+  });
   app.use(createProxyMiddleware({ target: `http://127.0.0.1:${upstreamPort}`, agent, changeOrigin: true }));
 } else {
   throw new Error(`usage: bare-gateway.server.ts upstream PORT | proxy PORT UPSTREAM_PORT (got ${role})`);

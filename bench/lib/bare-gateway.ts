@@ -48,7 +48,10 @@ export interface BareOptions {
 }
 
 function start(args: string[]): { child: ChildProcess; exited: Promise<void> } {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, SERVER, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, SERVER, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   return { child, exited: new Promise((resolve) => child.on('exit', () => resolve())) };
 }
 
@@ -67,15 +70,41 @@ export async function measureBareGateway(options: BareOptions): Promise<BareGate
     const base = `http://127.0.0.1:${options.ports.proxy}`;
     const pids = { proxy: proxy.child.pid!, upstream: upstream.child.pid!, 'bench client': process.pid };
     // Warm-up: JIT and keep-alive sockets on both hops.
-    await runOpenLoop({ ratePerSecond: options.rates[0]!, durationMs: 2000, agent: options.agent, request: options.request(base) });
+    await runOpenLoop({
+      ratePerSecond: options.rates[0]!,
+      durationMs: 2000,
+      agent: options.agent,
+      request: options.request(base),
+    });
     for (const rate of options.rates) {
       await new Promise((resolve) => setTimeout(resolve, STEP_PAUSE_MS));
       const before = Object.values(pids).map(usage);
-      const r = await runOpenLoop({ ratePerSecond: rate, durationMs: options.stepMs, agent: options.agent, request: options.request(base) });
+      const r = await runOpenLoop({
+        ratePerSecond: rate,
+        durationMs: options.stepMs,
+        agent: options.agent,
+        request: options.request(base),
+      });
       const after = Object.values(pids).map(usage);
-      const cpuMsPerRequest = Object.fromEntries(Object.keys(pids).map((label, i) => [label, Math.round(((after[i]!.cpuS - before[i]!.cpuS) * 1000 * 1000) / Math.max(1, r.scheduled)) / 1000]));
-      steps.push({ rate, goodputPerS: r.goodputPerS, latencyMs: r.latencyMs, errors: r.errors, byStatus: r.byStatus, valid: r.valid, invalidReason: r.invalidReason, cpuMsPerRequest });
-      options.log(`bare gateway ${rate}/s: p99 ${r.latencyMs.p99} ms, ${r.errors} errors${r.valid ? '' : `, INVALID (${r.invalidReason})`}`);
+      const cpuMsPerRequest = Object.fromEntries(
+        Object.keys(pids).map((label, i) => [
+          label,
+          Math.round(((after[i]!.cpuS - before[i]!.cpuS) * 1000 * 1000) / Math.max(1, r.scheduled)) / 1000,
+        ]),
+      );
+      steps.push({
+        rate,
+        goodputPerS: r.goodputPerS,
+        latencyMs: r.latencyMs,
+        errors: r.errors,
+        byStatus: r.byStatus,
+        valid: r.valid,
+        invalidReason: r.invalidReason,
+        cpuMsPerRequest,
+      });
+      options.log(
+        `bare gateway ${rate}/s: p99 ${r.latencyMs.p99} ms, ${r.errors} errors${r.valid ? '' : `, INVALID (${r.invalidReason})`}`,
+      );
       if (!r.valid) stoppedBy = 'generator';
       else if (r.errors > 0) stoppedBy = 'errors';
       else if (r.latencyMs.p99 > BARE_P99_MAX_MS) stoppedBy = 'latency';

@@ -58,7 +58,9 @@ async function metricsPage(url: string): Promise<string | undefined> {
 
 /** The schemas that hold an inbox table (every consuming service's). */
 export async function inboxSchemas(bench: pg.Client): Promise<string[]> {
-  const { rows } = await bench.query<{ schema: string }>(`SELECT table_schema AS schema FROM information_schema.tables WHERE table_name = 'inbox' ORDER BY 1`);
+  const { rows } = await bench.query<{ schema: string }>(
+    `SELECT table_schema AS schema FROM information_schema.tables WHERE table_name = 'inbox' ORDER BY 1`,
+  );
   return rows.map((r) => r.schema);
 }
 
@@ -68,10 +70,22 @@ export async function readCounters(sources: CounterSources, schemas: string[]): 
     [sources.databaseName],
   );
   const statements = sources.statementsAvailable
-    ? Number((await sources.bench.query<{ n: string }>('SELECT coalesce(sum(calls), 0)::text AS n FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())')).rows[0]!.n)
+    ? Number(
+        (
+          await sources.bench.query<{ n: string }>(
+            'SELECT coalesce(sum(calls), 0)::text AS n FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())',
+          )
+        ).rows[0]!.n,
+      )
     : undefined;
   const inbox = schemas.length
-    ? Number((await sources.bench.query<{ n: string }>(`SELECT (${schemas.map((s) => `(SELECT count(*) FROM "${s}".inbox)`).join(' + ')})::text AS n`)).rows[0]!.n)
+    ? Number(
+        (
+          await sources.bench.query<{ n: string }>(
+            `SELECT (${schemas.map((s) => `(SELECT count(*) FROM "${s}".inbox)`).join(' + ')})::text AS n`,
+          )
+        ).rows[0]!.n,
+      )
     : 0;
   const info = await sources.redis.info('stats');
   const servicePages = await Promise.all(sources.serviceMetricsUrls.map(metricsPage));
@@ -81,7 +95,9 @@ export async function readCounters(sources: CounterSources, schemas: string[]): 
     pgStatements: statements,
     redisCommands: Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? 0),
     queueJobs: inbox,
-    serviceRequests: servicePages.every((page) => page !== undefined) ? servicePages.reduce((sum, page) => sum + requestCount(page!), 0) : undefined,
+    serviceRequests: servicePages.every((page) => page !== undefined)
+      ? servicePages.reduce((sum, page) => sum + requestCount(page!), 0)
+      : undefined,
   };
 }
 
@@ -104,9 +120,15 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
 export function perOrder(before: Counters, after: Counters, accepted: number, sent: number): PerOrder | undefined {
   if (accepted <= 0) return undefined;
   const per = (delta: number) => round2(delta / accepted);
-  const http = after.serviceRequests !== undefined && before.serviceRequests !== undefined ? sent + after.serviceRequests - before.serviceRequests : undefined;
+  const http =
+    after.serviceRequests !== undefined && before.serviceRequests !== undefined
+      ? sent + after.serviceRequests - before.serviceRequests
+      : undefined;
   return {
-    pgStatements: after.pgStatements !== undefined && before.pgStatements !== undefined ? per(after.pgStatements - before.pgStatements) : undefined,
+    pgStatements:
+      after.pgStatements !== undefined && before.pgStatements !== undefined
+        ? per(after.pgStatements - before.pgStatements)
+        : undefined,
     pgCommits: per(after.pgCommits - before.pgCommits),
     pgRollbacks: per(after.pgRollbacks - before.pgRollbacks),
     redisCommands: per(after.redisCommands - before.redisCommands),

@@ -3,7 +3,14 @@ import type pg from 'pg';
 import type { Redis } from 'ioredis';
 
 /** The Postgres settings that move the numbers most, printed with every result. */
-const PG_SETTINGS = ['shared_buffers', 'synchronous_commit', 'max_connections', 'autovacuum', 'fsync', 'shared_preload_libraries'] as const;
+const PG_SETTINGS = [
+  'shared_buffers',
+  'synchronous_commit',
+  'max_connections',
+  'autovacuum',
+  'fsync',
+  'shared_preload_libraries',
+] as const;
 
 export interface Environment {
   cores: number;

@@ -60,7 +60,9 @@ export function seedStatsHistory(url: string, count: number): Promise<void> {
          FROM trade.trades WHERE id LIKE 'hist-%' GROUP BY 1, 2, 3
        ON CONFLICT DO NOTHING`,
     );
-    await client.query(`INSERT INTO trade.markets (asset, fiat_currency) SELECT DISTINCT asset, fiat_currency FROM trade.trades WHERE id LIKE 'hist-%' ON CONFLICT DO NOTHING`);
+    await client.query(
+      `INSERT INTO trade.markets (asset, fiat_currency) SELECT DISTINCT asset, fiat_currency FROM trade.trades WHERE id LIKE 'hist-%' ON CONFLICT DO NOTHING`,
+    );
     await client.query(
       `INSERT INTO trade.user_activity_hours (hour, user_id)
        SELECT DISTINCT date_trunc('hour', closed_at), buyer_id FROM trade.trades WHERE id LIKE 'hist-%' ON CONFLICT DO NOTHING`,

@@ -46,7 +46,12 @@ function processTable(): Array<{ pid: number; ppid: number; comm: string }> {
     }
     const open = stat.indexOf('(');
     const close = stat.lastIndexOf(') ');
-    if (open >= 0 && close >= 0) rows.push({ pid: Number(pid), ppid: Number(stat.slice(close + 2).split(' ')[1]), comm: stat.slice(open + 1, close) });
+    if (open >= 0 && close >= 0)
+      rows.push({
+        pid: Number(pid),
+        ppid: Number(stat.slice(close + 2).split(' ')[1]),
+        comm: stat.slice(open + 1, close),
+      });
   }
   return rows;
 }
@@ -126,7 +131,12 @@ export class StackMeter {
     if (scan || !this.trees) {
       const table = processTable();
       this.trees = new Map(this.options.processes.map((p) => [p.label, tree(table, p.pid)]));
-      this.trees.set('redis', this.options.redisPid ? [this.options.redisPid] : table.filter((r) => r.comm === 'redis-server').map((r) => r.pid));
+      this.trees.set(
+        'redis',
+        this.options.redisPid
+          ? [this.options.redisPid]
+          : table.filter((r) => r.comm === 'redis-server').map((r) => r.pid),
+      );
       this.trees.set('bench client', [process.pid]);
     }
     const postgres = await this.postgresPids();
@@ -156,7 +166,10 @@ export class StackMeter {
 
     await sample(true, false);
     let sampling = Promise.resolve();
-    const timer = setInterval(() => (sampling = sampling.then(() => sample(false, true)).catch(() => undefined)), SAMPLE_INTERVAL_MS);
+    const timer = setInterval(
+      () => (sampling = sampling.then(() => sample(false, true)).catch(() => undefined)),
+      SAMPLE_INTERVAL_MS,
+    );
     let result: T;
     try {
       result = await work();
@@ -185,5 +198,9 @@ export function addUp(a: Record<string, number>, b: Record<string, number>): Rec
 
 /** The stack's share: every process but the load generator. */
 export function stackTotal(byProcess: Record<string, number>): number {
-  return round2(Object.entries(byProcess).filter(([label]) => label !== 'bench client').reduce((sum, [, value]) => sum + value, 0));
+  return round2(
+    Object.entries(byProcess)
+      .filter(([label]) => label !== 'bench client')
+      .reduce((sum, [, value]) => sum + value, 0),
+  );
 }

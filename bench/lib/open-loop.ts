@@ -135,9 +135,20 @@ export function loadAgent(connections = 512): Agent {
   return new Agent({ connections, pipelining: 1, keepAliveTimeout: 30_000 });
 }
 
-async function call(spec: RequestSpec, dispatcher: Dispatcher, timeoutMs: number): Promise<{ status: number; body: string }> {
+async function call(
+  spec: RequestSpec,
+  dispatcher: Dispatcher,
+  timeoutMs: number,
+): Promise<{ status: number; body: string }> {
   const headers = { ...(spec.body ? { 'content-type': 'application/json' } : {}), ...spec.headers };
-  const res = await send(spec.url, { method: (spec.method ?? 'GET') as Dispatcher.HttpMethod, headers, body: spec.body, dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  const res = await send(spec.url, {
+    method: (spec.method ?? 'GET') as Dispatcher.HttpMethod,
+    headers,
+    body: spec.body,
+    dispatcher,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
   return { status: res.statusCode, body: await res.body.text() };
 }
 
@@ -235,7 +246,10 @@ async function openLoop(options: LoadOptions): Promise<LoadResult> {
     errorSamples,
     latencyMs: summarize(latencies),
     acceptedLatencyMs: summarize(accepted),
-    byLabel: labelled.size > 0 ? Object.fromEntries([...labelled].map(([label, values]) => [label, summarize(values)])) : undefined,
+    byLabel:
+      labelled.size > 0
+        ? Object.fromEntries([...labelled].map(([label, values]) => [label, summarize(values)]))
+        : undefined,
     sendLateMs,
     valid: invalidReason === undefined,
     invalidReason,
@@ -274,5 +288,8 @@ export function usage(pid: number): Usage {
   const stat = procFile(`/proc/${pid}/stat`);
   // Fields after the command name (which may hold spaces) start at ") "; utime and stime are the 12th and 13th, in ticks of 1/100 s.
   const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-  return { cpuS: (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100, writes: Number(/syscw:\s+(\d+)/.exec(procFile(`/proc/${pid}/io`))?.[1] ?? 0) };
+  return {
+    cpuS: (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100,
+    writes: Number(/syscw:\s+(\d+)/.exec(procFile(`/proc/${pid}/io`))?.[1] ?? 0),
+  };
 }

@@ -53,7 +53,13 @@ export interface Results {
   singleMarket?: Step;
   overload?: Step;
   connections?: { held: number; stillOpen: number; failed: number; gatewayRssMb: number; orders: LoadResult };
-  gatewayCost?: { direct: LatencySummary; viaGateway: LatencySummary; addedP50Ms: number; addedP99Ms: number; gatewayCpuMsPerRequest: number };
+  gatewayCost?: {
+    direct: LatencySummary;
+    viaGateway: LatencySummary;
+    addedP50Ms: number;
+    addedP99Ms: number;
+    gatewayCpuMsPerRequest: number;
+  };
   login?: LoadResult;
   statsMarkets?: LoadResult;
   adminStats?: LoadResult;
@@ -95,12 +101,17 @@ function stepVerdict(step: Step | undefined, ok: (s: Step) => boolean): Verdict 
 function targetStep(results: Results): { step?: Step; note: string } {
   const step = results.ladder.find((s) => s.rate === TARGET_RATE_PER_S);
   if (!step) return { note: ` (no ${TARGET_RATE_PER_S}/s step ran)` };
-  return { step, note: step.durationS < TARGET_STEP_S ? ` (a ${step.durationS} s step; the target asks ${TARGET_STEP_S} s)` : '' };
+  return {
+    step,
+    note: step.durationS < TARGET_STEP_S ? ` (a ${step.durationS} s step; the target asks ${TARGET_STEP_S} s)` : '',
+  };
 }
 
 function targetRows(results: Results): string[] {
-  const row = (what: string, value: string, target: string, verdict: Verdict) => `| ${what} | ${value} | ${target} | ${verdict} |`;
-  const lat = (r?: LoadResult) => (r ? `p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, ${errorsText(r)} of ${r.scheduled}` : 'skipped');
+  const row = (what: string, value: string, target: string, verdict: Verdict) =>
+    `| ${what} | ${value} | ${target} | ${verdict} |`;
+  const lat = (r?: LoadResult) =>
+    r ? `p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, ${errorsText(r)} of ${r.scheduled}` : 'skipped';
   const { step: t, note } = targetStep(results);
   const bare = results.bareGateway;
   const sat = results.saturation;
@@ -108,21 +119,36 @@ function targetRows(results: Results): string[] {
   const over = results.overload;
   const allSteps = [...results.ladder, single, over].filter((s): s is Step => s !== undefined);
   const rss: Record<string, number> = {};
-  for (const s of allSteps) for (const [label, mb] of Object.entries(s.rssMbMax)) rss[label] = Math.max(rss[label] ?? 0, mb);
+  for (const s of allSteps)
+    for (const [label, mb] of Object.entries(s.rssMbMax)) rss[label] = Math.max(rss[label] ?? 0, mb);
   const rssMax = Math.max(0, ...Object.values(rss));
   return [
     row(
       `${MARKETS_LABEL(t)} at ${TARGET_RATE_PER_S}/s for ${TARGET_STEP_S} s${note}`,
-      t ? `p99 ${t.orders.latencyMs.p99} ms, ${errorsText(t.orders)}; ${ofBare(results, t.orders.goodputPerS)}` : 'not run',
+      t
+        ? `p99 ${t.orders.latencyMs.p99} ms, ${errorsText(t.orders)}; ${ofBare(results, t.orders.goodputPerS)}`
+        : 'not run',
       `p99 ≤ ${ORDER_P99_MAX_MS} ms, 0 errors`,
       stepVerdict(t, (s) => s.orders.latencyMs.p99 <= ORDER_P99_MAX_MS && s.orders.errors === 0),
     ),
-    row(`… book read (\`GET /api/v1/orderbook\`) beside it`, t ? `p99 ${t.bookReads.latencyMs.p99} ms, ${errorsText(t.bookReads)}` : 'not run', `p99 ≤ ${BOOK_P99_MAX_MS} ms`, stepVerdict(t, (s) => s.bookReads.latencyMs.p99 <= BOOK_P99_MAX_MS)),
+    row(
+      `… book read (\`GET /api/v1/orderbook\`) beside it`,
+      t ? `p99 ${t.bookReads.latencyMs.p99} ms, ${errorsText(t.bookReads)}` : 'not run',
+      `p99 ≤ ${BOOK_P99_MAX_MS} ms`,
+      stepVerdict(t, (s) => s.bookReads.latencyMs.p99 <= BOOK_P99_MAX_MS),
+    ),
     row(
       '… match → trade with escrow locked (commit timestamps)',
-      t ? `p99 ${t.matchToEscrow.latencyMs.p99} ms (${t.matchToEscrow.withTrade} of ${t.matchToEscrow.matches} matches have their trade)` : 'not run',
+      t
+        ? `p99 ${t.matchToEscrow.latencyMs.p99} ms (${t.matchToEscrow.withTrade} of ${t.matchToEscrow.matches} matches have their trade)`
+        : 'not run',
       `p99 ≤ ${MATCH_TO_ESCROW_P99_MAX_MS} ms`,
-      stepVerdict(t, (s) => s.matchToEscrow.latencyMs.p99 <= MATCH_TO_ESCROW_P99_MAX_MS && s.matchToEscrow.withTrade === s.matchToEscrow.matches),
+      stepVerdict(
+        t,
+        (s) =>
+          s.matchToEscrow.latencyMs.p99 <= MATCH_TO_ESCROW_P99_MAX_MS &&
+          s.matchToEscrow.withTrade === s.matchToEscrow.matches,
+      ),
     ),
     row(
       `… stack CPU per order (every process but the load generator, backlog included)`,
@@ -138,13 +164,17 @@ function targetRows(results: Results): string[] {
     ),
     row(
       `one market alone at ${results.config.singleRatePerS}/s`,
-      single ? `p99 ${single.orders.latencyMs.p99} ms, ${errorsText(single.orders)}; ${ofBare(results, single.orders.goodputPerS)}` : 'not run',
+      single
+        ? `p99 ${single.orders.latencyMs.p99} ms, ${errorsText(single.orders)}; ${ofBare(results, single.orders.goodputPerS)}`
+        : 'not run',
       `at ${SINGLE_MARKET_RATE_PER_S}/s: p99 ≤ ${ORDER_P99_MAX_MS} ms`,
       stepVerdict(single, (s) => s.orders.latencyMs.p99 <= ORDER_P99_MAX_MS),
     ),
     row(
       `overload: 2 × saturation (${over?.rate ?? '—'}/s offered): goodput`,
-      over && sat ? `${ofBare(results, over.orders.goodputPerS)}, ${pct(over.orders.goodputPerS / sat.goodputPerS)} of saturation; ${errorsText(over.orders)}` : 'not run',
+      over && sat
+        ? `${ofBare(results, over.orders.goodputPerS)}, ${pct(over.orders.goodputPerS / sat.goodputPerS)} of saturation; ${errorsText(over.orders)}`
+        : 'not run',
       `≥ ${pct(OVERLOAD_GOODPUT_SHARE_MIN)} of saturation`,
       stepVerdict(over, (s) => s.orders.goodputPerS >= OVERLOAD_GOODPUT_SHARE_MIN * (sat?.goodputPerS ?? Infinity)),
     ),
@@ -154,24 +184,68 @@ function targetRows(results: Results): string[] {
       `p99 ≤ ${OVERLOAD_ACCEPTED_P99_MAX_MS} ms`,
       stepVerdict(over, (s) => s.orders.acceptedLatencyMs.p99 <= OVERLOAD_ACCEPTED_P99_MAX_MS),
     ),
-    row('RSS per process, most under order load (MB)', allSteps.length ? byProcess(rss) : 'not run', `≤ ${RSS_MAX_MB} MB each`, allSteps.length ? mark(rssMax <= RSS_MAX_MB) : 'not run'),
+    row(
+      'RSS per process, most under order load (MB)',
+      allSteps.length ? byProcess(rss) : 'not run',
+      `≤ ${RSS_MAX_MB} MB each`,
+      allSteps.length ? mark(rssMax <= RSS_MAX_MB) : 'not run',
+    ),
     row(
       'token check added by the gateway (same book read direct and through it, 500/s)',
-      results.gatewayCost ? `+${results.gatewayCost.addedP50Ms} ms p50, +${results.gatewayCost.addedP99Ms} ms p99, ${results.gatewayCost.gatewayCpuMsPerRequest} ms gateway CPU per request` : 'skipped',
+      results.gatewayCost
+        ? `+${results.gatewayCost.addedP50Ms} ms p50, +${results.gatewayCost.addedP99Ms} ms p99, ${results.gatewayCost.gatewayCpuMsPerRequest} ms gateway CPU per request`
+        : 'skipped',
       `p99 ≤ ${TOKEN_CHECK_P99_MAX_MS} ms`,
       results.gatewayCost ? mark(results.gatewayCost.addedP99Ms <= TOKEN_CHECK_P99_MAX_MS) : 'not run',
     ),
-    row('login (40/s, password hashing included)', lat(results.login), `p99 ≤ ${LOGIN_P99_MAX_MS} ms`, results.login ? mark(results.login.latencyMs.p99 <= LOGIN_P99_MAX_MS && results.login.errors === 0) : 'not run'),
+    row(
+      'login (40/s, password hashing included)',
+      lat(results.login),
+      `p99 ≤ ${LOGIN_P99_MAX_MS} ms`,
+      results.login ? mark(results.login.latencyMs.p99 <= LOGIN_P99_MAX_MS && results.login.errors === 0) : 'not run',
+    ),
     row(
       `client connections held at the gateway (orders at 100/s beside)`,
-      results.connections ? `${results.connections.stillOpen}/${results.connections.held} open, ${results.connections.failed} failed, gateway RSS ${results.connections.gatewayRssMb} MB, orders p99 ${results.connections.orders.latencyMs.p99} ms` : 'skipped',
+      results.connections
+        ? `${results.connections.stillOpen}/${results.connections.held} open, ${results.connections.failed} failed, gateway RSS ${results.connections.gatewayRssMb} MB, orders p99 ${results.connections.orders.latencyMs.p99} ms`
+        : 'skipped',
       `all open, RSS ≤ ${RSS_MAX_MB} MB`,
-      results.connections ? mark(results.connections.stillOpen === results.connections.held && results.connections.gatewayRssMb <= RSS_MAX_MB) : 'not run',
+      results.connections
+        ? mark(
+            results.connections.stillOpen === results.connections.held &&
+              results.connections.gatewayRssMb <= RSS_MAX_MB,
+          )
+        : 'not run',
     ),
-    row('`GET /stats/markets` over 100,000 past trades', lat(results.statsMarkets), `p99 ≤ ${STATS_P99_MAX_MS} ms`, results.statsMarkets ? mark(results.statsMarkets.latencyMs.p99 <= STATS_P99_MAX_MS) : 'not run'),
-    row('`GET /admin/stats` over them', lat(results.adminStats), `p99 ≤ ${STATS_P99_MAX_MS} ms`, results.adminStats ? mark(results.adminStats.latencyMs.p99 <= STATS_P99_MAX_MS) : 'not run'),
-    row('Postgres connections of the stack (most at once)', String(Math.max(0, ...allSteps.map((s) => s.pgConnectionsMax))), `well under max_connections (${results.environment.postgres.max_connections})`, allSteps.length ? mark(Math.max(...allSteps.map((s) => s.pgConnectionsMax)) < Number(results.environment.postgres.max_connections) / 2) : 'not run'),
-    row('ledger verifies after the run', String(results.ledgerVerify?.ok), 'true', mark(results.ledgerVerify?.ok === true)),
+    row(
+      '`GET /stats/markets` over 100,000 past trades',
+      lat(results.statsMarkets),
+      `p99 ≤ ${STATS_P99_MAX_MS} ms`,
+      results.statsMarkets ? mark(results.statsMarkets.latencyMs.p99 <= STATS_P99_MAX_MS) : 'not run',
+    ),
+    row(
+      '`GET /admin/stats` over them',
+      lat(results.adminStats),
+      `p99 ≤ ${STATS_P99_MAX_MS} ms`,
+      results.adminStats ? mark(results.adminStats.latencyMs.p99 <= STATS_P99_MAX_MS) : 'not run',
+    ),
+    row(
+      'Postgres connections of the stack (most at once)',
+      String(Math.max(0, ...allSteps.map((s) => s.pgConnectionsMax))),
+      `well under max_connections (${results.environment.postgres.max_connections})`,
+      allSteps.length
+        ? mark(
+            Math.max(...allSteps.map((s) => s.pgConnectionsMax)) <
+              Number(results.environment.postgres.max_connections) / 2,
+          )
+        : 'not run',
+    ),
+    row(
+      'ledger verifies after the run',
+      String(results.ledgerVerify?.ok),
+      'true',
+      mark(results.ledgerVerify?.ok === true),
+    ),
   ];
 }
 
@@ -202,17 +276,28 @@ function cpuRows(results: Results): string[] {
   return [
     '| step | CPU ms per accepted order in the window, by process | … with the backlog until quiet | write syscalls per order in the window |',
     '| --- | --- | --- | --- |',
-    ...steps.map((s) => `| ${s.name} | ${byProcess(s.cpuMsPerOrder.window)} | ${byProcess(s.cpuMsPerOrder.withBacklog)} | ${byProcess(s.writesPerOrder)} |`),
+    ...steps.map(
+      (s) =>
+        `| ${s.name} | ${byProcess(s.cpuMsPerOrder.window)} | ${byProcess(s.cpuMsPerOrder.withBacklog)} | ${byProcess(s.writesPerOrder)} |`,
+    ),
   ];
 }
 
 function bareLine(results: Results): string {
   const bare = results.bareGateway;
   if (!bare) return 'Bare gateway: skipped (throughput is not judged against it).';
-  const steps = bare.steps.map((s) => `${s.rate}/s → p99 ${s.latencyMs.p99} ms${s.errors ? `, ${s.errors} errors` : ''}${s.valid ? '' : ' INVALID'}`).join('; ');
+  const steps = bare.steps
+    .map(
+      (s) =>
+        `${s.rate}/s → p99 ${s.latencyMs.p99} ms${s.errors ? `, ${s.errors} errors` : ''}${s.valid ? '' : ' INVALID'}`,
+    )
+    .join('; ');
   const atCeiling = bare.steps.find((s) => s.rate === bare.ceilingPerS);
   const cpu = atCeiling ? `; CPU ms per request at the ceiling: ${byProcess(atCeiling.cpuMsPerRequest)}` : '';
-  const floor = bare.stoppedBy === 'generator' || bare.stoppedBy === 'last rate' ? ' (at least: the ladder stopped before the proxy did)' : '';
+  const floor =
+    bare.stoppedBy === 'generator' || bare.stoppedBy === 'last rate'
+      ? ' (at least: the ladder stopped before the proxy did)'
+      : '';
   return `Bare gateway (express + http-proxy-middleware, keep-alive, in front of an empty handler; the same orders): ceiling **${bare.ceilingPerS}/s**${floor}, stopped by ${bare.stoppedBy} (${steps})${cpu}.`;
 }
 
@@ -236,7 +321,7 @@ export function renderReport(results: Results): string {
     '',
     '## Steps',
     '',
-    'Per accepted order: statements, commits, Redis commands, queue jobs (events consumed) and HTTP requests served by the stack (the client\'s own and every hop behind it), over the window and the backlog it left.',
+    "Per accepted order: statements, commits, Redis commands, queue jobs (events consumed) and HTTP requests served by the stack (the client's own and every hop behind it), over the window and the backlog it left.",
     '',
     ...stepRows(results),
     '',

@@ -17,7 +17,12 @@ export class Api {
     return new Api(this.baseUrl, token);
   }
 
-  async request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
+  async request<T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<ApiResponse<T>> {
     const res = await fetch(`${this.baseUrl}${path}`, {
       method,
       headers: {
@@ -54,11 +59,18 @@ export class Api {
 let counter = 0;
 
 /** Registers a fresh user and returns a client acting as them. */
-export async function newUser(api: Api, prefix = 'u'): Promise<{ api: Api; id: string; email: string; refreshToken: string }> {
+export async function newUser(
+  api: Api,
+  prefix = 'u',
+): Promise<{ api: Api; id: string; email: string; refreshToken: string }> {
   counter++;
   const tag = `${prefix}${Date.now().toString(36)}${counter}`;
   const email = `${tag}@e2e.test`;
-  const res = await api.post('/api/v1/auth/register', { email, username: tag.slice(0, 32), password: 'correct-horse-battery' });
+  const res = await api.post('/api/v1/auth/register', {
+    email,
+    username: tag.slice(0, 32),
+    password: 'correct-horse-battery',
+  });
   if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
   return { api: api.as(res.body.accessToken), id: res.body.user.id, email, refreshToken: res.body.refreshToken };
 }
@@ -74,11 +86,18 @@ export async function login(api: Api, email: string, password: string): Promise<
  * is between states (a crashed service, a restarted Redis): every 5xx, a lost connection, or 409
  * IDEMPOTENCY.IN_PROGRESS is tried again after `pauseMs`, until `deadlineMs` have passed.
  */
-export async function postUntilAnswered(user: Api, path: string, body: unknown = {}, options: { deadlineMs?: number; pauseMs?: number } = {}): Promise<ApiResponse> {
+export async function postUntilAnswered(
+  user: Api,
+  path: string,
+  body: unknown = {},
+  options: { deadlineMs?: number; pauseMs?: number } = {},
+): Promise<ApiResponse> {
   const key = randomUUID();
   const deadline = Date.now() + (options.deadlineMs ?? 30_000);
   for (;;) {
-    const res = await user.post(path, body, { 'idempotency-key': key }).catch((): ApiResponse => ({ status: 599, body: undefined, headers: new Headers() }));
+    const res = await user
+      .post(path, body, { 'idempotency-key': key })
+      .catch((): ApiResponse => ({ status: 599, body: undefined, headers: new Headers() }));
     const retry = res.status >= 500 || (res.status === 409 && res.body?.code === 'IDEMPOTENCY.IN_PROGRESS');
     if (!retry || Date.now() > deadline) return res;
     await new Promise((resolve) => setTimeout(resolve, options.pauseMs ?? 200));

@@ -13,14 +13,20 @@ export async function expectLedgerBalanced(admin: Api): Promise<void> {
   for (const asset of res.body.assets) expect(/^-?0(\.0+)?$/.test(String(asset.sum))).toBe(true);
 }
 
-export async function balances(user: Api): Promise<Record<Asset, { available: bigint; held: bigint; inEscrow: bigint }>> {
+export async function balances(
+  user: Api,
+): Promise<Record<Asset, { available: bigint; held: bigint; inEscrow: bigint }>> {
   const res = await user.get('/api/v1/wallet/balances');
   expect(res.status).toBe(200);
   const out = {} as Record<Asset, { available: bigint; held: bigint; inEscrow: bigint }>;
   for (const asset of ASSETS) out[asset] = { available: 0n, held: 0n, inEscrow: 0n };
   for (const row of res.body.data as Array<{ asset: Asset; available: string; held: string; inEscrow: string }>) {
     const scale = ASSET_SCALES[row.asset];
-    out[row.asset] = { available: toUnits(row.available, scale), held: toUnits(row.held, scale), inEscrow: toUnits(row.inEscrow, scale) };
+    out[row.asset] = {
+      available: toUnits(row.available, scale),
+      held: toUnits(row.held, scale),
+      inEscrow: toUnits(row.inEscrow, scale),
+    };
   }
   return out;
 }
@@ -30,11 +36,15 @@ export async function liveSellRemainder(user: Api, asset: Asset): Promise<bigint
   for (const status of ['OPEN', 'PARTIALLY_FILLED']) {
     let cursor: string | null = null;
     do {
-      const res: { status: number; body: { data: Array<{ side: string; asset: Asset; remaining: string }>; nextCursor: string | null } } = await user.get(
+      const res: {
+        status: number;
+        body: { data: Array<{ side: string; asset: Asset; remaining: string }>; nextCursor: string | null };
+      } = await user.get(
         `/api/v1/orders/mine?status=${status}&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
       );
       expect(res.status).toBe(200);
-      for (const order of res.body.data) if (order.side === 'SELL' && order.asset === asset) total += toUnits(order.remaining, ASSET_SCALES[asset]);
+      for (const order of res.body.data)
+        if (order.side === 'SELL' && order.asset === asset) total += toUnits(order.remaining, ASSET_SCALES[asset]);
       cursor = res.body.nextCursor;
     } while (cursor);
   }

@@ -32,11 +32,16 @@ export class OpenApiChecker {
     // The document is already dereferenced (swagger-parser): each schema is one shared object, which ajv
     // compiles once and then takes from its cache.
     const validate = this.ajv.compile(schema);
-    if (!validate(body)) throw new Error(`${method} ${template} ${status}: body does not match the document: ${this.ajv.errorsText(validate.errors)}\n${JSON.stringify(body).slice(0, 500)}`);
+    if (!validate(body))
+      throw new Error(
+        `${method} ${template} ${status}: body does not match the document: ${this.ajv.errorsText(validate.errors)}\n${JSON.stringify(body).slice(0, 500)}`,
+      );
   }
 
   private findTemplate(path: string): string | undefined {
     const bare = path.split('?')[0]!;
-    return Object.keys(this.doc.paths).find((template) => new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(bare));
+    return Object.keys(this.doc.paths).find((template) =>
+      new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(bare),
+    );
   }
 }

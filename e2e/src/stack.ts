@@ -1,6 +1,16 @@
 import path from 'node:path';
 import { createTestDatabase, createTestRedis, freePort, type TestDatabase, type TestRedis } from '@orrange/testing';
-import { allocatePorts, launch, stackSpecs, startProcesses, stopAll, waitForHttp, type ProcessSpec, type Running, type StackPorts } from '@orrange/stack/stack';
+import {
+  allocatePorts,
+  launch,
+  stackSpecs,
+  startProcesses,
+  stopAll,
+  waitForHttp,
+  type ProcessSpec,
+  type Running,
+  type StackPorts,
+} from '@orrange/stack/stack';
 import { ROOT, SERVICES } from '@orrange/stack/services';
 
 export const ADMIN = { email: 'admin@e2e.test', password: 'e2e-admin-password-123' };
@@ -29,8 +39,12 @@ export interface Stack {
  * sources on free ports against a fresh migrated database and a private Redis prefix, with the admin
  * seeded. `replicas` adds extra copies of services (behind the gateway's balancing).
  */
-export async function startStack(options: { env?: NodeJS.ProcessEnv; replicas?: Partial<Record<string, number>> } = {}): Promise<Stack> {
-  const testDb = await createTestDatabase(SERVICES.map((s) => ({ schema: s.schema, dir: path.join(ROOT, 'services', s.name, 'prisma/migrations') })));
+export async function startStack(
+  options: { env?: NodeJS.ProcessEnv; replicas?: Partial<Record<string, number>> } = {},
+): Promise<Stack> {
+  const testDb = await createTestDatabase(
+    SERVICES.map((s) => ({ schema: s.schema, dir: path.join(ROOT, 'services', s.name, 'prisma/migrations') })),
+  );
   const testRedis = await createTestRedis();
   const ports: StackPorts = await allocatePorts(freePort);
   const replicaPorts: Record<string, number[]> = {};
@@ -50,12 +64,17 @@ export async function startStack(options: { env?: NodeJS.ProcessEnv; replicas?: 
     ...options.env,
   };
 
-  const { seedAdmin } = (await import(path.join(ROOT, 'services/user/src/seed'))) as { seedAdmin: (o: { databaseUrl: string; email: string; password: string }) => Promise<unknown> };
+  const { seedAdmin } = (await import(path.join(ROOT, 'services/user/src/seed'))) as {
+    seedAdmin: (o: { databaseUrl: string; email: string; password: string }) => Promise<unknown>;
+  };
   await seedAdmin({ databaseUrl: testDb.url, ...ADMIN });
 
   const logs: string[] = [];
   const specs = stackSpecs(env, ports, replicaPorts);
-  const launchOptions = { mode: 'source' as const, onLine: (label: string, line: string) => logs.push(`${label} | ${line}`) };
+  const launchOptions = {
+    mode: 'source' as const,
+    onLine: (label: string, line: string) => logs.push(`${label} | ${line}`),
+  };
   const processes: Running[] = await startProcesses(specs, launchOptions).catch((error: Error) => {
     throw new Error(`${error.message}\n${logs.slice(-40).join('\n')}`);
   });
@@ -85,8 +104,14 @@ export async function startStack(options: { env?: NodeJS.ProcessEnv; replicas?: 
       await running.exited;
       // The process we killed must be the service itself: a wrapper's death would leave it running, and the
       // "crash" would be none.
-      const stillAnswering = await fetch(`http://127.0.0.1:${running.spec.env.PORT}/health`, { signal: AbortSignal.timeout(1000) }).then(() => true, () => false);
-      if (stillAnswering) throw new Error(`${label} still answers after kill -9: the killed process was not the service`);
+      const stillAnswering = await fetch(`http://127.0.0.1:${running.spec.env.PORT}/health`, {
+        signal: AbortSignal.timeout(1000),
+      }).then(
+        () => true,
+        () => false,
+      );
+      if (stillAnswering)
+        throw new Error(`${label} still answers after kill -9: the killed process was not the service`);
     },
     async restart(label) {
       await start(find(label).spec);

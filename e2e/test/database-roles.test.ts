@@ -14,9 +14,13 @@ describe('end to end: one Postgres role per service', () => {
   const clients = new Map<ServiceName, pg.Client>();
 
   beforeAll(async () => {
-    db = await createTestDatabase(SERVICES.map((s) => ({ schema: s.schema, dir: path.join(ROOT, 'services', s.name, 'prisma/migrations') })));
+    db = await createTestDatabase(
+      SERVICES.map((s) => ({ schema: s.schema, dir: path.join(ROOT, 'services', s.name, 'prisma/migrations') })),
+    );
     for (const service of SERVICES) {
-      const client = new pg.Client({ connectionString: asServiceRole(db.url, service.name, devDatabasePassword(service.name)) });
+      const client = new pg.Client({
+        connectionString: asServiceRole(db.url, service.name, devDatabasePassword(service.name)),
+      });
       await client.connect();
       clients.set(service.name, client);
     }
@@ -49,8 +53,16 @@ describe('end to end: one Postgres role per service', () => {
   it("when a service reads or writes another service's schema, then Postgres refuses it (42501)", async () => {
     for (const service of SERVICES) {
       for (const other of SERVICES.filter((s) => s.name !== service.name)) {
-        expect([service.name, other.schema, await attempt(service.name, `SELECT 1 FROM "${other.schema}".inbox LIMIT 1`)]).toEqual([service.name, other.schema, '42501']);
-        expect([service.name, other.schema, await attempt(service.name, `DELETE FROM "${other.schema}".outbox WHERE false`)]).toEqual([service.name, other.schema, '42501']);
+        expect([
+          service.name,
+          other.schema,
+          await attempt(service.name, `SELECT 1 FROM "${other.schema}".inbox LIMIT 1`),
+        ]).toEqual([service.name, other.schema, '42501']);
+        expect([
+          service.name,
+          other.schema,
+          await attempt(service.name, `DELETE FROM "${other.schema}".outbox WHERE false`),
+        ]).toEqual([service.name, other.schema, '42501']);
       }
     }
     // The money tables above all: order-book moves funds only through trade-execution's functions.

@@ -18,7 +18,9 @@ describe('end to end: the database commands', () => {
   beforeAll(async () => {
     redis = await createTestRedis();
     bare = await createTestDatabase();
-    reference = await createTestDatabase(SERVICES.map((s) => ({ schema: s.schema, dir: path.join(ROOT, 'services', s.name, 'prisma/migrations') })));
+    reference = await createTestDatabase(
+      SERVICES.map((s) => ({ schema: s.schema, dir: path.join(ROOT, 'services', s.name, 'prisma/migrations') })),
+    );
   });
 
   afterAll(async () => {
@@ -27,17 +29,26 @@ describe('end to end: the database commands', () => {
     await redis?.cleanup();
   });
 
-  const pnpm = (command: string, env: NodeJS.ProcessEnv = {}) => run('pnpm', [command], { cwd: ROOT, env: { DATABASE_URL: bare.url, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, NODE_ENV: 'test', ...env } });
+  const pnpm = (command: string, env: NodeJS.ProcessEnv = {}) =>
+    run('pnpm', [command], {
+      cwd: ROOT,
+      env: { DATABASE_URL: bare.url, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, NODE_ENV: 'test', ...env },
+    });
 
   it('when db:setup runs on an empty database, then every service is migrated through Prisma, db:health says so, and the schema is the one the tests use', async () => {
     await pnpm('db:setup');
 
     const health = await pnpm('db:health');
-    for (const service of SERVICES) expect(health).toMatch(new RegExp(`migrations ${service.name} \\(schema ${service.schema}\\): \\d+ applied, up to date`));
+    for (const service of SERVICES)
+      expect(health).toMatch(
+        new RegExp(`migrations ${service.name} \\(schema ${service.schema}\\): \\d+ applied, up to date`),
+      );
     expect(health).toMatch(/\[db\] redis memory: \S+ used \(peak \S+\), (no maxmemory|maxmemory \S+), policy \S+/);
     expect(health).toMatch(/\[db\] redis clients: [1-9]\d*\/\d+ connected, \d+ blocked/);
     // The machine's Postgres may or may not preload pg_stat_statements: either the list, or how to enable it.
-    expect(health).toMatch(/\[db\] slowest statements( \(pg_stat_statements, by mean time\): |: unavailable \(pg_stat_statements is (not loaded: add shared_preload_libraries|loaded but not created))/);
+    expect(health).toMatch(
+      /\[db\] slowest statements( \(pg_stat_statements, by mean time\): |: unavailable \(pg_stat_statements is (not loaded: add shared_preload_libraries|loaded but not created))/,
+    );
     expect(health).toMatch(/\[db\] statements running longer than 1 s now: /);
     expect(await describeSchemas(bare.url)).toEqual(await describeSchemas(reference.url));
 
@@ -62,23 +73,37 @@ describe('end to end: the database commands', () => {
     expect(await describeDevData(bare.url)).toEqual(data);
 
     // Production: the admin only (already present here), never development users.
-    expect(await pnpm('db:seed', { NODE_ENV: 'production', ADMIN_PASSWORD: 'the-real-admin-password' })).toMatch(/development data: not written with NODE_ENV=production/);
+    expect(await pnpm('db:seed', { NODE_ENV: 'production', ADMIN_PASSWORD: 'the-real-admin-password' })).toMatch(
+      /development data: not written with NODE_ENV=production/,
+    );
     expect(await describeDevData(bare.url)).toEqual(data);
   }, 240_000);
 
   it('when db:studio is run without a service and no terminal to ask, then it prints the usage and exits non-zero', async () => {
-    await expect(pnpm('db:studio')).rejects.toThrow(/\[db\] usage: pnpm db:studio <user\|order-book\|trade-execution\|dispute>/);
+    await expect(pnpm('db:studio')).rejects.toThrow(
+      /\[db\] usage: pnpm db:studio <user\|order-book\|trade-execution\|dispute>/,
+    );
   });
 
   it('when ADMIN_EMAIL belongs to an account that is not an admin, then db:seed exits non-zero with a clear message and promotes nobody', async () => {
     const client = new pg.Client({ connectionString: bare.url });
     await client.connect();
     try {
-      await client.query(`INSERT INTO users.users (email, username, username_key, password_hash) VALUES ('squatted@e2e.test', 'squatter', 'squatter', 'x')`);
-      await expect(pnpm('db:seed', { ADMIN_EMAIL: 'squatted@e2e.test', ADMIN_PASSWORD: 'the-real-admin-password' })).rejects.toThrow(/\[db\] seed refused: ADMIN_EMAIL squatted@e2e\.test belongs to an existing account that is not an admin/);
-      const { rows } = await client.query<{ roles: string[] }>(`SELECT roles FROM users.users WHERE email = 'squatted@e2e.test'`);
+      await client.query(
+        `INSERT INTO users.users (email, username, username_key, password_hash) VALUES ('squatted@e2e.test', 'squatter', 'squatter', 'x')`,
+      );
+      await expect(
+        pnpm('db:seed', { ADMIN_EMAIL: 'squatted@e2e.test', ADMIN_PASSWORD: 'the-real-admin-password' }),
+      ).rejects.toThrow(
+        /\[db\] seed refused: ADMIN_EMAIL squatted@e2e\.test belongs to an existing account that is not an admin/,
+      );
+      const { rows } = await client.query<{ roles: string[] }>(
+        `SELECT roles FROM users.users WHERE email = 'squatted@e2e.test'`,
+      );
       expect(rows).toEqual([{ roles: ['user'] }]);
-      await expect(pnpm('db:seed', { NODE_ENV: 'production', ADMIN_EMAIL: 'fresh-admin@e2e.test' })).rejects.toThrow(/seed refused: ADMIN_PASSWORD: the development password must not be used in production/);
+      await expect(pnpm('db:seed', { NODE_ENV: 'production', ADMIN_EMAIL: 'fresh-admin@e2e.test' })).rejects.toThrow(
+        /seed refused: ADMIN_PASSWORD: the development password must not be used in production/,
+      );
     } finally {
       await client.end();
     }
@@ -92,9 +117,15 @@ async function describeDevData(url: string) {
   const column = async (sql: string) => (await client.query<{ v: string }>(sql)).rows.map((r) => r.v);
   try {
     return {
-      users: await column(`SELECT username AS v FROM users.users WHERE email LIKE '%@orrange.local' AND email <> 'admin@orrange.local' ORDER BY 1`),
-      funded: await column(`SELECT DISTINCT u.username AS v FROM trade.accounts a JOIN users.users u ON u.id::text = a.owner_id WHERE a.kind <> 'EXTERNAL' AND a.balance > 0 ORDER BY 1`),
-      openAdMarkets: await column(`SELECT DISTINCT asset || '/' || fiat_currency AS v FROM order_book.orders WHERE status = 'OPEN' ORDER BY 1`),
+      users: await column(
+        `SELECT username AS v FROM users.users WHERE email LIKE '%@orrange.local' AND email <> 'admin@orrange.local' ORDER BY 1`,
+      ),
+      funded: await column(
+        `SELECT DISTINCT u.username AS v FROM trade.accounts a JOIN users.users u ON u.id::text = a.owner_id WHERE a.kind <> 'EXTERNAL' AND a.balance > 0 ORDER BY 1`,
+      ),
+      openAdMarkets: await column(
+        `SELECT DISTINCT asset || '/' || fiat_currency AS v FROM order_book.orders WHERE status = 'OPEN' ORDER BY 1`,
+      ),
       tradeStates: await column(`SELECT status::text AS v FROM trade.trades ORDER BY 1`),
       disputes: await column(`SELECT status::text AS v FROM dispute.disputes ORDER BY 1`),
       counts: await column(

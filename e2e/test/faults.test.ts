@@ -15,7 +15,13 @@ function prng(seed: number) {
 }
 
 const SEED = Number(process.env.FAULT_SEED ?? 20261126);
-const ESCROW_FOR: Record<string, string> = { AWAITING_PAYMENT: 'LOCKED', PAID: 'LOCKED', DISPUTED: 'LOCKED', COMPLETED: 'RELEASED', CANCELLED: 'REFUNDED' };
+const ESCROW_FOR: Record<string, string> = {
+  AWAITING_PAYMENT: 'LOCKED',
+  PAID: 'LOCKED',
+  DISPUTED: 'LOCKED',
+  COMPLETED: 'RELEASED',
+  CANCELLED: 'REFUNDED',
+};
 
 /**
  * Faults, seeded and repeatable: while clients trade, a service is killed with SIGKILL and restarted,
@@ -36,7 +42,10 @@ describe('end to end: faults', () => {
     redis = new PrivateRedis(await freePort());
     await redis.start();
     // Jobs of a killed worker come back after 3 s instead of 30 (the production default).
-    stack = await startStack({ env: { REDIS_URL: redis.url, QUEUE_STALL_MS: '3000' }, replicas: { user: 1, 'order-book': 1, 'trade-execution': 1, dispute: 1 } });
+    stack = await startStack({
+      env: { REDIS_URL: redis.url, QUEUE_STALL_MS: '3000' },
+      replicas: { user: 1, 'order-book': 1, 'trade-execution': 1, dispute: 1 },
+    });
     api = new Api(stack.gatewayUrl);
     admin = await login(api, ADMIN.email, ADMIN.password);
   });
@@ -52,7 +61,9 @@ describe('end to end: faults', () => {
   async function terminatePostgresConnections() {
     const client = new pg.Client({ connectionString: stack.testDb.url });
     await client.connect();
-    await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+    await client.query(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+    );
     await client.end();
   }
 
@@ -60,23 +71,49 @@ describe('end to end: faults', () => {
     const sellers = await Promise.all([0, 1, 2].map(() => newUser(api, 'fs')));
     const buyers = await Promise.all([0, 1, 2].map(() => newUser(api, 'fb')));
     const deposited = 3n * 100_000_000n;
-    for (const seller of sellers) expect((await post(seller.api, '/api/v1/wallet/deposits', { asset: 'BTC', amount: '1.00000000' })).status).toBe(201);
+    for (const seller of sellers)
+      expect((await post(seller.api, '/api/v1/wallet/deposits', { asset: 'BTC', amount: '1.00000000' })).status).toBe(
+        201,
+      );
     const ads: string[] = [];
     for (const seller of sellers) {
-      const res = await post(seller.api, '/api/v1/orders', { side: 'SELL', asset: 'BTC', fiatCurrency: 'USD', price: '30000.00', amount: '0.90000000', paymentMethods: ['SEPA'] });
+      const res = await post(seller.api, '/api/v1/orders', {
+        side: 'SELL',
+        asset: 'BTC',
+        fiatCurrency: 'USD',
+        price: '30000.00',
+        amount: '0.90000000',
+        paymentMethods: ['SEPA'],
+      });
       expect(res.status).toBe(201);
       ads.push(res.body.order.id);
     }
-    for (const [i, id] of ads.entries()) await until(async () => (await sellers[i]!.api.get(`/api/v1/orders/${id}`)).body.order?.status === 'OPEN', 30_000);
+    for (const [i, id] of ads.entries())
+      await until(
+        async () => (await sellers[i]!.api.get(`/api/v1/orders/${id}`)).body.order?.status === 'OPEN',
+        30_000,
+      );
 
     const trades: Array<{ id: string; buyer: Api }> = [];
     const answers: Record<string, number> = {};
     const count = (status: number) => (answers[status] = (answers[status] ?? 0) + 1);
     const injections: Array<[string, () => Promise<void>]> = [
-      ['kill -9 trade-execution, restart', async () => { await stack.kill9('trade-execution'); await stack.restart('trade-execution'); }],
+      [
+        'kill -9 trade-execution, restart',
+        async () => {
+          await stack.kill9('trade-execution');
+          await stack.restart('trade-execution');
+        },
+      ],
       ['terminate Postgres connections', terminatePostgresConnections],
       ['restart Redis', () => redis.restart()],
-      ['kill -9 order-book#2, restart', async () => { await stack.kill9('order-book#2'); await stack.restart('order-book#2'); }],
+      [
+        'kill -9 order-book#2, restart',
+        async () => {
+          await stack.kill9('order-book#2');
+          await stack.restart('order-book#2');
+        },
+      ],
       ['terminate Postgres connections', terminatePostgresConnections],
       ['kill -9 trade-execution#2 (no restart)', () => stack.kill9('trade-execution#2')],
     ];
@@ -89,7 +126,10 @@ describe('end to end: faults', () => {
         const mine = trades.filter((t) => t.buyer === buyer);
         if (roll < 0.4 || mine.length === 0) {
           const amount = `0.0${1 + Math.floor(random() * 5)}000000`;
-          const res = await post(buyer, `/api/v1/orders/${ads[Math.floor(random() * 3)]}/take`, { amount, paymentMethod: 'SEPA' });
+          const res = await post(buyer, `/api/v1/orders/${ads[Math.floor(random() * 3)]}/take`, {
+            amount,
+            paymentMethod: 'SEPA',
+          });
           count(res.status);
           if (res.status === 201) trades.push({ id: res.body.tradeId, buyer });
           continue;
@@ -115,11 +155,25 @@ describe('end to end: faults', () => {
           count(res.status);
           continue;
         }
-        const sell = await post(seller, '/api/v1/orders', { side: 'SELL', asset: 'BTC', fiatCurrency: 'USD', price: '29000.00', amount: '0.00500000', paymentMethods: ['SEPA'] });
+        const sell = await post(seller, '/api/v1/orders', {
+          side: 'SELL',
+          asset: 'BTC',
+          fiatCurrency: 'USD',
+          price: '29000.00',
+          amount: '0.00500000',
+          paymentMethods: ['SEPA'],
+        });
         count(sell.status);
         if (sell.status !== 201) continue;
         const buyer = buyers[Math.floor(random() * 3)]!.api;
-        const buy = await post(buyer, '/api/v1/orders', { side: 'BUY', asset: 'BTC', fiatCurrency: 'USD', price: '29000.00', amount: '0.00300000', paymentMethods: ['SEPA'] });
+        const buy = await post(buyer, '/api/v1/orders', {
+          side: 'BUY',
+          asset: 'BTC',
+          fiatCurrency: 'USD',
+          price: '29000.00',
+          amount: '0.00300000',
+          paymentMethods: ['SEPA'],
+        });
         count(buy.status);
         if (buy.status === 201) for (const fill of buy.body.fills) trades.push({ id: fill.tradeId, buyer });
         resting.push({ id: sell.body.order.id, seller });
@@ -148,7 +202,8 @@ describe('end to end: faults', () => {
       expect(view.escrow.status).toBe(ESCROW_FOR[view.status]);
     }
     await until(async () => {
-      for (const seller of sellers) if ((await balances(seller.api)).BTC.held !== (await liveSellRemainder(seller.api, 'BTC'))) return false;
+      for (const seller of sellers)
+        if ((await balances(seller.api)).BTC.held !== (await liveSellRemainder(seller.api, 'BTC'))) return false;
       return true;
     }, 30_000);
     await expectLedgerBalanced(admin);

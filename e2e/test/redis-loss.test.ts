@@ -13,7 +13,12 @@ const PAYMENT_WINDOW_MINUTES = 40;
 const EVIDENCE_WINDOW_S = 8;
 const ASSIGNMENT_TIMEOUT_S = 6;
 const ESCROW_FOR: Record<string, string[]> = {
-  AWAITING_PAYMENT: ['LOCKED'], PAID: ['LOCKED'], DISPUTED: ['LOCKED'], COMPLETED: ['RELEASED'], CANCELLED: ['REFUNDED'], RESOLVED: ['RELEASED', 'REFUNDED'],
+  AWAITING_PAYMENT: ['LOCKED'],
+  PAID: ['LOCKED'],
+  DISPUTED: ['LOCKED'],
+  COMPLETED: ['RELEASED'],
+  CANCELLED: ['REFUNDED'],
+  RESOLVED: ['RELEASED', 'REFUNDED'],
 };
 
 /**
@@ -62,7 +67,8 @@ describe('end to end: Redis loses everything it held', () => {
     await redis?.stop();
   });
 
-  const post = (user: Api, path: string, body: unknown = {}) => postUntilAnswered(user, path, body, { deadlineMs: 20_000, pauseMs: 100 });
+  const post = (user: Api, path: string, body: unknown = {}) =>
+    postUntilAnswered(user, path, body, { deadlineMs: 20_000, pauseMs: 100 });
 
   async function ok(user: Api, path: string, body: unknown = {}, expected = [200, 201]) {
     const res = await post(user, path, body);
@@ -76,11 +82,16 @@ describe('end to end: Redis loses everything it held', () => {
   };
   const count = async (query: string, params: unknown[] = []) => Number((await sql.query(query, params)).rows[0].n);
   /** Waits until the producer's relay has handed every event to Redis (and marked it published). */
-  const handedToRedis = (schema: string) => until(async () => (await count(`SELECT count(*) AS n FROM ${schema}.outbox WHERE published_at IS NULL`)) === 0, 10_000);
-  const tradeView = async (user: Api, id: string) => until(async () => {
-    const res = await user.get(`/api/v1/trades/${id}`);
-    return res.status === 200 ? res.body.trade : undefined;
-  }, 20_000);
+  const handedToRedis = (schema: string) =>
+    until(
+      async () => (await count(`SELECT count(*) AS n FROM ${schema}.outbox WHERE published_at IS NULL`)) === 0,
+      10_000,
+    );
+  const tradeView = async (user: Api, id: string) =>
+    until(async () => {
+      const res = await user.get(`/api/v1/trades/${id}`);
+      return res.status === 200 ? res.body.trade : undefined;
+    }, 20_000);
 
   async function metric(port: number, pattern: RegExp): Promise<number> {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -93,13 +104,23 @@ describe('end to end: Redis loses everything it held', () => {
     const sellers = await Promise.all([0, 1].map(() => newUser(api, 'rs')));
     const buyers = await Promise.all([0, 1, 2].map(() => newUser(api, 'rb')));
     const arbitratorUser = await newUser(api, 'ra');
-    expect((await admin.patch(`/api/v1/admin/users/${arbitratorUser.id}/roles`, { roles: ['user', 'arbitrator'] })).status).toBe(200);
+    expect(
+      (await admin.patch(`/api/v1/admin/users/${arbitratorUser.id}/roles`, { roles: ['user', 'arbitrator'] })).status,
+    ).toBe(200);
     const arbitrator = await login(api, arbitratorUser.email, 'correct-horse-battery');
     const deposited = 2n * 100_000_000n;
     const ads: Array<{ id: string; seller: Api }> = [];
     for (const seller of sellers) {
       await ok(seller.api, '/api/v1/wallet/deposits', { asset: 'BTC', amount: '1.00000000' });
-      const ad = await ok(seller.api, '/api/v1/orders', { side: 'SELL', asset: 'BTC', fiatCurrency: 'USD', price: '30000.00', amount: '1.00000000', paymentMethods: ['SEPA'], paymentWindowMinutes: PAYMENT_WINDOW_MINUTES });
+      const ad = await ok(seller.api, '/api/v1/orders', {
+        side: 'SELL',
+        asset: 'BTC',
+        fiatCurrency: 'USD',
+        price: '30000.00',
+        amount: '1.00000000',
+        paymentMethods: ['SEPA'],
+        paymentWindowMinutes: PAYMENT_WINDOW_MINUTES,
+      });
       ads.push({ id: ad.order.id, seller: seller.api });
     }
     const trades: Array<{ id: string; buyer: Api; seller: Api }> = [];
@@ -109,7 +130,10 @@ describe('end to end: Redis loses everything it held', () => {
       const ad = ads[n % ads.length]!;
       const buyer = buyers[n % buyers.length]!.api;
       n++;
-      const res = await ok(buyer, `/api/v1/orders/${ad.id}/take`, { amount: `0.0${1 + (n % 5)}000000`, paymentMethod: 'SEPA' });
+      const res = await ok(buyer, `/api/v1/orders/${ad.id}/take`, {
+        amount: `0.0${1 + (n % 5)}000000`,
+        paymentMethod: 'SEPA',
+      });
       const trade = { id: res.tradeId as string, buyer, seller: ad.seller };
       trades.push(trade);
       await tradeView(buyer, trade.id);
@@ -117,7 +141,9 @@ describe('end to end: Redis loses everything it held', () => {
     };
     const openDispute = async (trade: { id: string; buyer: Api }) => {
       await ok(trade.buyer, `/api/v1/trades/${trade.id}/paid`);
-      const { disputeId } = await ok(trade.buyer, `/api/v1/trades/${trade.id}/dispute`, { reason: 'Paid, not released.' });
+      const { disputeId } = await ok(trade.buyer, `/api/v1/trades/${trade.id}/dispute`, {
+        reason: 'Paid, not released.',
+      });
       await until(async () => (await trade.buyer.get(`/api/v1/disputes/${disputeId}`)).status === 200, 20_000);
       const dispute = { id: disputeId as string, tradeId: trade.id, openedAt: Date.now(), resolved: false };
       disputes.push(dispute);
@@ -141,7 +167,10 @@ describe('end to end: Redis loses everything it held', () => {
       for (const t of toRelease) await ok(t.seller, `/api/v1/trades/${t.id}/release`);
       await handedToRedis('trade');
       signal('trade-execution', 'SIGSTOP');
-      await ok(arbitrator, `/api/v1/disputes/${toResolve.id}/resolve`, { outcome: n % 2 ? 'REFUND_SELLER' : 'RELEASE_TO_BUYER', note: 'decided' });
+      await ok(arbitrator, `/api/v1/disputes/${toResolve.id}/resolve`, {
+        outcome: n % 2 ? 'REFUND_SELLER' : 'RELEASE_TO_BUYER',
+        note: 'decided',
+      });
       toResolve.resolved = true;
       await handedToRedis('dispute');
 
@@ -154,8 +183,17 @@ describe('end to end: Redis loses everything it held', () => {
         return trade?.status === 'RESOLVED' ? trade : undefined;
       }, 30_000);
       const escrowMovedMs = Date.now() - lostAt;
-      await until(async () => (await count(`SELECT count(*) AS n FROM users.inbox WHERE event_id IN (SELECT id FROM trade.outbox WHERE type = 'trade.completed' AND payload->>'tradeId' = ANY($1))`, [toRelease.map((t) => t.id)])) === 2, 30_000);
-      recoveries.push(`${name}: dispute.resolved applied after ${escrowMovedMs} ms, both trade.completed after ${Date.now() - lostAt} ms (bound ${REDELIVER_MS} ms)`);
+      await until(
+        async () =>
+          (await count(
+            `SELECT count(*) AS n FROM users.inbox WHERE event_id IN (SELECT id FROM trade.outbox WHERE type = 'trade.completed' AND payload->>'tradeId' = ANY($1))`,
+            [toRelease.map((t) => t.id)],
+          )) === 2,
+        30_000,
+      );
+      recoveries.push(
+        `${name}: dispute.resolved applied after ${escrowMovedMs} ms, both trade.completed after ${Date.now() - lostAt} ms (bound ${REDELIVER_MS} ms)`,
+      );
       expect(ESCROW_FOR.RESOLVED).toContain(resolvedTrade.escrow.status);
     };
 
@@ -181,18 +219,26 @@ describe('end to end: Redis loses everything it held', () => {
 
     // Every dispute timer past due fired, once: open cases closed their evidence window and escalated.
     await until(async () => {
-      const views = await Promise.all(disputes.filter((d) => !d.resolved).map((d) => admin.get(`/api/v1/disputes/${d.id}`)));
+      const views = await Promise.all(
+        disputes.filter((d) => !d.resolved).map((d) => admin.get(`/api/v1/disputes/${d.id}`)),
+      );
       return views.every((v) => v.body.evidenceClosedAt && v.body.escalatedAt);
     }, 20_000);
     const escalations = await sql.query<{ dispute_id: string; reasons: string[] }>(
       `SELECT payload->>'disputeId' AS dispute_id, array_agg(payload->>'reason' ORDER BY payload->>'reason') AS reasons FROM dispute.outbox WHERE type = 'dispute.escalated' GROUP BY 1`,
     );
     expect(escalations.rows.sort((a, b) => a.dispute_id.localeCompare(b.dispute_id))).toEqual(
-      disputes.filter((d) => !d.resolved).map((d) => ({ dispute_id: d.id, reasons: ['PARTY_SILENT', 'UNASSIGNED_TOO_LONG'] })).sort((a, b) => a.dispute_id.localeCompare(b.dispute_id)),
+      disputes
+        .filter((d) => !d.resolved)
+        .map((d) => ({ dispute_id: d.id, reasons: ['PARTY_SILENT', 'UNASSIGNED_TOO_LONG'] }))
+        .sort((a, b) => a.dispute_id.localeCompare(b.dispute_id)),
     );
 
     // Reputation counted each trade once, whatever Redis lost (the projection against the trades themselves).
-    await until(async () => (await count(`SELECT count(*) AS n FROM trade.outbox WHERE confirmed_at IS NULL`)) === 0, 20_000);
+    await until(
+      async () => (await count(`SELECT count(*) AS n FROM trade.outbox WHERE confirmed_at IS NULL`)) === 0,
+      20_000,
+    );
     const mismatched = await sql.query(`
       WITH expected AS (
         SELECT u.id::text AS user_id,
@@ -207,7 +253,8 @@ describe('end to end: Redis loses everything it held', () => {
 
     // Every hold equals its order's remainder; the ledger balances and holds exactly what was deposited; every event
     // is confirmed by its consumer.
-    for (const seller of sellers) expect((await balances(seller.api)).BTC.held).toBe(await liveSellRemainder(seller.api, 'BTC'));
+    for (const seller of sellers)
+      expect((await balances(seller.api)).BTC.held).toBe(await liveSellRemainder(seller.api, 'BTC'));
     await expectLedgerBalanced(admin);
     let total = 0n;
     for (const user of [...sellers, ...buyers]) {
@@ -215,11 +262,21 @@ describe('end to end: Redis loses everything it held', () => {
       total += b.available + b.held + b.inEscrow;
     }
     expect(total).toBe(deposited);
-    await until(async () => (await count(`SELECT count(*) AS n FROM dispute.outbox WHERE confirmed_at IS NULL`)) === 0, 20_000);
+    await until(
+      async () => (await count(`SELECT count(*) AS n FROM dispute.outbox WHERE confirmed_at IS NULL`)) === 0,
+      20_000,
+    );
 
     // The losses were real and repaired by re-publishing, not by luck.
-    expect(await metric(stack.ports['trade-execution'], /^events_republished_total\{type="trade.completed",consumer="user"/)).toBeGreaterThanOrEqual(4);
-    expect(await metric(stack.ports.dispute, /^events_republished_total\{type="dispute.resolved",consumer="trade-execution"/)).toBeGreaterThanOrEqual(2);
+    expect(
+      await metric(stack.ports['trade-execution'], /^events_republished_total\{type="trade.completed",consumer="user"/),
+    ).toBeGreaterThanOrEqual(4);
+    expect(
+      await metric(
+        stack.ports.dispute,
+        /^events_republished_total\{type="dispute.resolved",consumer="trade-execution"/,
+      ),
+    ).toBeGreaterThanOrEqual(2);
     expect(await metric(stack.ports.dispute, /^timers_fired_total\{timer="evidence-window"/)).toBe(2);
     expect(await metric(stack.ports.dispute, /^timers_fired_total\{timer="assignment-timeout"/)).toBe(2);
     const health = await api.get('/health');

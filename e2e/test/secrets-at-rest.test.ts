@@ -60,8 +60,11 @@ describe('end to end: secrets at rest', () => {
         const ref = `"${c.schema}"."${c.table}"`;
         const col = `"${c.column}"`;
         // bytea is searched as bytes; everything else as its text form (jsonb, arrays and enums included).
-        const holds = c.type === 'bytea' ? `position(convert_to(s, 'UTF8') in ${col}) > 0` : `strpos(${col}::text, s) > 0`;
-        const { rows } = await client.query(`SELECT 1 FROM ${ref}, unnest($1::text[]) s WHERE ${holds} LIMIT 1`, [texts]);
+        const holds =
+          c.type === 'bytea' ? `position(convert_to(s, 'UTF8') in ${col}) > 0` : `strpos(${col}::text, s) > 0`;
+        const { rows } = await client.query(`SELECT 1 FROM ${ref}, unnest($1::text[]) s WHERE ${holds} LIMIT 1`, [
+          texts,
+        ]);
         if (rows.length) found.push(`${c.schema}.${c.table}.${c.column}`);
       }
       return found;
@@ -71,7 +74,8 @@ describe('end to end: secrets at rest', () => {
   }
 
   const columnsHoldingSecrets = () => columnsHolding(PLANTED);
-  const logLinesHolding = (texts: readonly string[]) => stack.logs.filter((line) => texts.some((text) => line.includes(text)));
+  const logLinesHolding = (texts: readonly string[]) =>
+    stack.logs.filter((line) => texts.some((text) => line.includes(text)));
   const logLinesHoldingSecrets = () => logLinesHolding(PLANTED);
 
   /** What the parties and the admin read back: payment details, the trade's snapshot, chat, evidence, the export. */
@@ -88,19 +92,27 @@ describe('end to end: secrets at rest', () => {
       paymentDetails: trade.body.trade.paymentDetails,
       chat: chat.body.data.map((m: { body: string }) => m.body),
       evidence: dispute.body.evidence.map((e: { body: string }) => e.body),
-      journal: exported.body.journal.filter((e: { action: string }) => e.action === 'EVIDENCE_ADDED').map((e: { data: { body: string } }) => e.data.body),
+      journal: exported.body.journal
+        .filter((e: { action: string }) => e.action === 'EVIDENCE_ADDED')
+        .map((e: { data: { body: string } }) => e.data.body),
     };
   }
 
   async function reencrypt(keys: string): Promise<string> {
-    const { stdout } = await run('pnpm', ['secrets:reencrypt'], { cwd: ROOT, env: { ...process.env, DATABASE_URL: stack.testDb.url, ENCRYPTION_KEYS: keys, NODE_ENV: 'test' } });
+    const { stdout } = await run('pnpm', ['secrets:reencrypt'], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: stack.testDb.url, ENCRYPTION_KEYS: keys, NODE_ENV: 'test' },
+    });
     return stdout;
   }
 
   /** Restarts the sealing services with `keys`, and waits until the gateway routes to each of them again. */
   const rekey = async (keys: string, probes: string[]) => {
     for (const label of SEALING) await stack.reconfigure(label, { ENCRYPTION_KEYS: keys });
-    await until(async () => (await Promise.all(probes.map((path) => admin.get(path)))).every((res) => res.status === 200), 30_000);
+    await until(
+      async () => (await Promise.all(probes.map((path) => admin.get(path)))).every((res) => res.status === 200),
+      30_000,
+    );
   };
 
   /** How many sealed values of each place are under the key id `kid`. */
@@ -114,7 +126,9 @@ describe('end to end: secrets at rest', () => {
         tradeSnapshots: await count('SELECT count(*)::int AS n FROM trade.trade_payment_details WHERE key_id = $1'),
         chat: await count('SELECT count(*)::int AS n FROM trade.trade_messages WHERE key_id = $1'),
         evidence: await count('SELECT count(*)::int AS n FROM dispute.evidence WHERE key_id = $1'),
-        journal: await count(`SELECT count(*)::int AS n FROM dispute.journal_entries WHERE data->>'sealed' LIKE 'v1.' || $1 || '.%'`),
+        journal: await count(
+          `SELECT count(*)::int AS n FROM dispute.journal_entries WHERE data->>'sealed' LIKE 'v1.' || $1 || '.%'`,
+        ),
         answers: await count(
           `SELECT ((SELECT count(*) FROM users.idempotency_keys WHERE response_body LIKE 'v1.' || $1 || '.%')
                  + (SELECT count(*) FROM trade.idempotency_keys WHERE response_body LIKE 'v1.' || $1 || '.%')
@@ -131,17 +145,40 @@ describe('end to end: secrets at rest', () => {
     const seller = await newUser(api, 's');
     const buyer = await newUser(api, 'b');
     const arbitrator = await newUser(api, 'a');
-    expect((await admin.patch(`/api/v1/admin/users/${arbitrator.id}/roles`, { roles: ['user', 'arbitrator'] })).status).toBe(200);
+    expect(
+      (await admin.patch(`/api/v1/admin/users/${arbitrator.id}/roles`, { roles: ['user', 'arbitrator'] })).status,
+    ).toBe(200);
     const arbitratorApi = await login(api, arbitrator.email, 'correct-horse-battery');
 
     // The seller's bank details, saved and named by the SELL: the trade keeps a sealed snapshot.
     const details = { iban: IBAN, card: CARD, holder: 'Ada Seller' };
-    const method = await seller.api.post('/api/v1/users/me/payment-methods', { type: 'SEPA', label: 'Main account', details }, once());
+    const method = await seller.api.post(
+      '/api/v1/users/me/payment-methods',
+      { type: 'SEPA', label: 'Main account', details },
+      once(),
+    );
     expect(method.status).toBe(201);
-    expect((await seller.api.post('/api/v1/wallet/deposits', { asset: 'BTC', amount: '0.02000000' }, once())).status).toBe(201);
-    const ad = await seller.api.post('/api/v1/orders', { side: 'SELL', asset: 'BTC', fiatCurrency: 'USD', price: '50000.00', amount: '0.02000000', paymentMethodIds: [method.body.id] }, once());
+    expect(
+      (await seller.api.post('/api/v1/wallet/deposits', { asset: 'BTC', amount: '0.02000000' }, once())).status,
+    ).toBe(201);
+    const ad = await seller.api.post(
+      '/api/v1/orders',
+      {
+        side: 'SELL',
+        asset: 'BTC',
+        fiatCurrency: 'USD',
+        price: '50000.00',
+        amount: '0.02000000',
+        paymentMethodIds: [method.body.id],
+      },
+      once(),
+    );
     expect(ad.status).toBe(201);
-    const take = await buyer.api.post(`/api/v1/orders/${ad.body.order.id}/take`, { amount: '0.02000000', paymentMethod: 'SEPA' }, once());
+    const take = await buyer.api.post(
+      `/api/v1/orders/${ad.body.order.id}/take`,
+      { amount: '0.02000000', paymentMethod: 'SEPA' },
+      once(),
+    );
     expect(take.status).toBe(201);
     const tradeId = take.body.tradeId as string;
     const trade = await until(async () => {
@@ -156,20 +193,48 @@ describe('end to end: secrets at rest', () => {
     expect((await seller.api.post(`/api/v1/trades/${tradeId}/messages`, { body: chat[1] }, once())).status).toBe(201);
     expect((await buyer.api.post(`/api/v1/trades/${tradeId}/paid`, {}, once())).status).toBe(200);
 
-    const dispute = await buyer.api.post(`/api/v1/trades/${tradeId}/dispute`, { reason: 'Paid, the seller does not release.' }, once());
+    const dispute = await buyer.api.post(
+      `/api/v1/trades/${tradeId}/dispute`,
+      { reason: 'Paid, the seller does not release.' },
+      once(),
+    );
     expect(dispute.status).toBe(201);
     const disputeId = dispute.body.disputeId as string;
     await until(async () => (await buyer.api.get(`/api/v1/disputes/${disputeId}`)).status === 200);
     const evidence = [`Paid with card ${CARD} to ${IBAN}, reference ${CHAT_SECRET}`, `Nothing arrived on ${IBAN}`];
     const receipt = [{ name: 'receipt.pdf', sha256: 'a'.repeat(64) }];
-    expect((await buyer.api.post(`/api/v1/disputes/${disputeId}/evidence`, { body: evidence[0], attachments: receipt }, once())).status).toBe(201);
-    expect((await seller.api.post(`/api/v1/disputes/${disputeId}/evidence`, { body: evidence[1] }, once())).status).toBe(201);
+    expect(
+      (
+        await buyer.api.post(
+          `/api/v1/disputes/${disputeId}/evidence`,
+          { body: evidence[0], attachments: receipt },
+          once(),
+        )
+      ).status,
+    ).toBe(201);
+    expect(
+      (await seller.api.post(`/api/v1/disputes/${disputeId}/evidence`, { body: evidence[1] }, once())).status,
+    ).toBe(201);
     expect((await arbitratorApi.post(`/api/v1/disputes/${disputeId}/assign`, {}, once())).status).toBe(200);
-    expect((await arbitratorApi.post(`/api/v1/disputes/${disputeId}/resolve`, { outcome: 'RELEASE_TO_BUYER', note: 'Payment proven.' }, once())).status).toBe(200);
+    expect(
+      (
+        await arbitratorApi.post(
+          `/api/v1/disputes/${disputeId}/resolve`,
+          { outcome: 'RELEASE_TO_BUYER', note: 'Payment proven.' },
+          once(),
+        )
+      ).status,
+    ).toBe(200);
     await until(async () => (await buyer.api.get(`/api/v1/trades/${tradeId}`)).body.trade?.status === 'RESOLVED');
     await expectLedgerBalanced(admin);
 
-    const expected = { methods: [details], paymentDetails: { type: 'SEPA', label: 'Main account', details }, chat, evidence, journal: evidence };
+    const expected = {
+      methods: [details],
+      paymentDetails: { type: 'SEPA', label: 'Main account', details },
+      chat,
+      evidence,
+      journal: evidence,
+    };
     const ids = { seller: seller.api, tradeId, disputeId };
     const probes = [`/api/v1/users/${seller.id}`, `/api/v1/trades/${tradeId}`, `/api/v1/disputes/${disputeId}`];
     expect(await readBack(ids)).toEqual(expected);
@@ -190,7 +255,13 @@ describe('end to end: secrets at rest', () => {
     const output = await reencrypt(`${NEW_KEY},${OLD_KEY}`);
     expect(output).toMatch(/dispute\.evidence: 2 re-sealed/);
     expect(Object.values(await sealedUnder('old')).every((n) => n === 0)).toBe(true);
-    expect(await sealedUnder('new')).toMatchObject({ paymentMethods: before.paymentMethods, tradeSnapshots: before.tradeSnapshots, chat: before.chat, evidence: before.evidence, journal: before.journal });
+    expect(await sealedUnder('new')).toMatchObject({
+      paymentMethods: before.paymentMethods,
+      tradeSnapshots: before.tradeSnapshots,
+      chat: before.chat,
+      evidence: before.evidence,
+      journal: before.journal,
+    });
     expect(await reencrypt(`${NEW_KEY},${OLD_KEY}`)).toMatch(/done: 0 values re-sealed/);
 
     // The old key removed: everything still reads, and is still sealed.
@@ -201,6 +272,9 @@ describe('end to end: secrets at rest', () => {
   });
 
   it('when a value is sealed under a key the keyring lacks, then secrets:reencrypt says so and exits 1', async () => {
-    await expect(reencrypt(`other:${key()}`)).rejects.toMatchObject({ code: 1, stdout: expect.stringMatching(/could not be opened/) });
+    await expect(reencrypt(`other:${key()}`)).rejects.toMatchObject({
+      code: 1,
+      stdout: expect.stringMatching(/could not be opened/),
+    });
   });
 });

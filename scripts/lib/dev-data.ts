@@ -33,17 +33,47 @@ interface Person {
 }
 
 const PEOPLE: Person[] = [
-  { name: 'alice', deposits: [['BTC', '3.00000000'], ['ETH', '40.00000000']], paymentMethods: [{ type: 'SEPA', label: 'Alice EUR account', details: { iban: 'DE89370400440532013000', holder: 'Alice Example' } }] },
-  { name: 'bob', deposits: [['USDT', '500.000000']], paymentMethods: [{ type: 'MPESA', label: 'Bob M-Pesa', details: { phone: '+254700000001' } }] },
+  {
+    name: 'alice',
+    deposits: [
+      ['BTC', '3.00000000'],
+      ['ETH', '40.00000000'],
+    ],
+    paymentMethods: [
+      {
+        type: 'SEPA',
+        label: 'Alice EUR account',
+        details: { iban: 'DE89370400440532013000', holder: 'Alice Example' },
+      },
+    ],
+  },
+  {
+    name: 'bob',
+    deposits: [['USDT', '500.000000']],
+    paymentMethods: [{ type: 'MPESA', label: 'Bob M-Pesa', details: { phone: '+254700000001' } }],
+  },
   {
     name: 'carol',
-    deposits: [['USDT', '20000.000000'], ['USDC', '10000.000000']],
+    deposits: [
+      ['USDT', '20000.000000'],
+      ['USDC', '10000.000000'],
+    ],
     paymentMethods: [
       { type: 'BANK_TRANSFER', label: 'Carol NGN account', details: { bank: 'Example Bank', account: '0123456789' } },
       { type: 'Wise', label: 'Carol Wise', details: { email: 'carol@wise.example' } },
     ],
   },
-  { name: 'dave', deposits: [['BTC', '0.25000000']], paymentMethods: [{ type: 'SEPA', label: 'Dave EUR account', details: { iban: 'FR1420041010050500013M02606', holder: 'Dave Example' } }] },
+  {
+    name: 'dave',
+    deposits: [['BTC', '0.25000000']],
+    paymentMethods: [
+      {
+        type: 'SEPA',
+        label: 'Dave EUR account',
+        details: { iban: 'FR1420041010050500013M02606', holder: 'Dave Example' },
+      },
+    ],
+  },
   { name: 'erin', deposits: [], paymentMethods: [], arbitrator: true },
 ];
 
@@ -60,12 +90,66 @@ interface Ad {
 
 /** Open ads, in markets of their own so that none crosses another. */
 const ADS: Ad[] = [
-  { terms: `${TAG} BTC for dollars, SEPA or Wise`, maker: 'alice', side: 'SELL', asset: 'BTC', fiatCurrency: 'USD', price: '64000.00', amount: '0.50000000', paymentMethods: ['SEPA', 'Wise'] },
-  { terms: `${TAG} ETH for euros by SEPA`, maker: 'alice', side: 'SELL', asset: 'ETH', fiatCurrency: 'EUR', price: '3100.00', amount: '5.00000000', paymentMethods: ['SEPA'] },
-  { terms: `${TAG} USDT for naira by bank transfer`, maker: 'carol', side: 'SELL', asset: 'USDT', fiatCurrency: 'NGN', price: '1600.00', amount: '5000.000000', paymentMethods: ['BANK_TRANSFER'] },
-  { terms: `${TAG} USDC for pounds by Wise`, maker: 'carol', side: 'SELL', asset: 'USDC', fiatCurrency: 'GBP', price: '0.79', amount: '2000.000000', paymentMethods: ['Wise'] },
-  { terms: `${TAG} buying BTC with euros`, maker: 'dave', side: 'BUY', asset: 'BTC', fiatCurrency: 'EUR', price: '58000.00', amount: '0.10000000', paymentMethods: ['SEPA'] },
-  { terms: `${TAG} buying USDT with shillings`, maker: 'bob', side: 'BUY', asset: 'USDT', fiatCurrency: 'KES', price: '129.00', amount: '300.000000', paymentMethods: ['MPESA'] },
+  {
+    terms: `${TAG} BTC for dollars, SEPA or Wise`,
+    maker: 'alice',
+    side: 'SELL',
+    asset: 'BTC',
+    fiatCurrency: 'USD',
+    price: '64000.00',
+    amount: '0.50000000',
+    paymentMethods: ['SEPA', 'Wise'],
+  },
+  {
+    terms: `${TAG} ETH for euros by SEPA`,
+    maker: 'alice',
+    side: 'SELL',
+    asset: 'ETH',
+    fiatCurrency: 'EUR',
+    price: '3100.00',
+    amount: '5.00000000',
+    paymentMethods: ['SEPA'],
+  },
+  {
+    terms: `${TAG} USDT for naira by bank transfer`,
+    maker: 'carol',
+    side: 'SELL',
+    asset: 'USDT',
+    fiatCurrency: 'NGN',
+    price: '1600.00',
+    amount: '5000.000000',
+    paymentMethods: ['BANK_TRANSFER'],
+  },
+  {
+    terms: `${TAG} USDC for pounds by Wise`,
+    maker: 'carol',
+    side: 'SELL',
+    asset: 'USDC',
+    fiatCurrency: 'GBP',
+    price: '0.79',
+    amount: '2000.000000',
+    paymentMethods: ['Wise'],
+  },
+  {
+    terms: `${TAG} buying BTC with euros`,
+    maker: 'dave',
+    side: 'BUY',
+    asset: 'BTC',
+    fiatCurrency: 'EUR',
+    price: '58000.00',
+    amount: '0.10000000',
+    paymentMethods: ['SEPA'],
+  },
+  {
+    terms: `${TAG} buying USDT with shillings`,
+    maker: 'bob',
+    side: 'BUY',
+    asset: 'USDT',
+    fiatCurrency: 'KES',
+    price: '129.00',
+    amount: '300.000000',
+    paymentMethods: ['MPESA'],
+  },
 ];
 
 interface TradeScenario {
@@ -83,12 +167,54 @@ const scenario = (target: TradeState, buyer: string, ad: Omit<Ad, 'terms' | 'sid
 });
 
 const TRADES: TradeScenario[] = [
-  scenario('AWAITING_PAYMENT', 'bob', { maker: 'alice', asset: 'BTC', fiatCurrency: 'USD', price: '64000.00', amount: '0.01000000', paymentMethods: ['SEPA'] }),
-  scenario('PAID', 'dave', { maker: 'carol', asset: 'USDT', fiatCurrency: 'NGN', price: '1600.00', amount: '100.000000', paymentMethods: ['BANK_TRANSFER'] }),
-  scenario('COMPLETED', 'dave', { maker: 'alice', asset: 'BTC', fiatCurrency: 'USD', price: '64000.00', amount: '0.02000000', paymentMethods: ['SEPA'] }),
-  scenario('CANCELLED', 'bob', { maker: 'carol', asset: 'USDC', fiatCurrency: 'GBP', price: '0.79', amount: '50.000000', paymentMethods: ['Wise'] }),
-  scenario('DISPUTED', 'bob', { maker: 'alice', asset: 'ETH', fiatCurrency: 'EUR', price: '3100.00', amount: '1.00000000', paymentMethods: ['SEPA'] }),
-  scenario('RESOLVED', 'bob', { maker: 'carol', asset: 'USDT', fiatCurrency: 'NGN', price: '1600.00', amount: '200.000000', paymentMethods: ['BANK_TRANSFER'] }),
+  scenario('AWAITING_PAYMENT', 'bob', {
+    maker: 'alice',
+    asset: 'BTC',
+    fiatCurrency: 'USD',
+    price: '64000.00',
+    amount: '0.01000000',
+    paymentMethods: ['SEPA'],
+  }),
+  scenario('PAID', 'dave', {
+    maker: 'carol',
+    asset: 'USDT',
+    fiatCurrency: 'NGN',
+    price: '1600.00',
+    amount: '100.000000',
+    paymentMethods: ['BANK_TRANSFER'],
+  }),
+  scenario('COMPLETED', 'dave', {
+    maker: 'alice',
+    asset: 'BTC',
+    fiatCurrency: 'USD',
+    price: '64000.00',
+    amount: '0.02000000',
+    paymentMethods: ['SEPA'],
+  }),
+  scenario('CANCELLED', 'bob', {
+    maker: 'carol',
+    asset: 'USDC',
+    fiatCurrency: 'GBP',
+    price: '0.79',
+    amount: '50.000000',
+    paymentMethods: ['Wise'],
+  }),
+  scenario('DISPUTED', 'bob', {
+    maker: 'alice',
+    asset: 'ETH',
+    fiatCurrency: 'EUR',
+    price: '3100.00',
+    amount: '1.00000000',
+    paymentMethods: ['SEPA'],
+  }),
+  scenario('RESOLVED', 'bob', {
+    maker: 'carol',
+    asset: 'USDT',
+    fiatCurrency: 'NGN',
+    price: '1600.00',
+    amount: '200.000000',
+    paymentMethods: ['BANK_TRANSFER'],
+  }),
 ];
 
 interface Answer {
@@ -110,7 +236,10 @@ class Client {
   async send(method: string, path: string, body?: unknown): Promise<Answer> {
     const res = await fetch(`${this.baseUrl}${path}`, {
       method,
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) },
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
@@ -120,7 +249,8 @@ class Client {
   /** A request that must answer one of `expected`; anything else stops the seed with what the API said. */
   async expect(expected: number[], method: string, path: string, body?: unknown): Promise<Answer> {
     const answer = await this.send(method, path, body);
-    if (!expected.includes(answer.status)) throw new OperatorError(`seed: ${method} ${path} answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+    if (!expected.includes(answer.status))
+      throw new OperatorError(`seed: ${method} ${path} answered ${answer.status}: ${JSON.stringify(answer.body)}`);
     return answer;
   }
 }
@@ -141,11 +271,16 @@ export interface DevDataSummary {
 }
 
 /** Writes the development data through the gateway at `gatewayUrl`; `admin` signs in to grant the arbitrator role. */
-export async function seedDevelopmentData(gatewayUrl: string, admin: { email: string; password: string }): Promise<DevDataSummary> {
+export async function seedDevelopmentData(
+  gatewayUrl: string,
+  admin: { email: string; password: string },
+): Promise<DevDataSummary> {
   const anonymous = new Client(gatewayUrl);
   const created: string[] = [];
   const users = new Map<string, Client>();
-  const adminClient = anonymous.as((await anonymous.expect([200], 'POST', '/api/v1/auth/login', admin)).body.accessToken);
+  const adminClient = anonymous.as(
+    (await anonymous.expect([200], 'POST', '/api/v1/auth/login', admin)).body.accessToken,
+  );
 
   for (const person of PEOPLE) users.set(person.name, await ensurePerson(anonymous, adminClient, person, created));
   const user = (name: string) => users.get(name)!;
@@ -161,8 +296,14 @@ async function ensurePerson(anonymous: Client, admin: Client, person: Person, cr
   let login = await anonymous.expect([200, 401], 'POST', '/api/v1/auth/login', credentials);
   if (login.status === 401) {
     const registered = await anonymous.send('POST', '/api/v1/auth/register', { ...credentials, username: person.name });
-    if (registered.status === 409) throw new OperatorError(`seed: ${email} (or the username ${person.name}) belongs to an account whose password is not the development one; db:reset starts over`);
-    if (registered.status !== 201) throw new OperatorError(`seed: registering ${email} answered ${registered.status}: ${JSON.stringify(registered.body)}`);
+    if (registered.status === 409)
+      throw new OperatorError(
+        `seed: ${email} (or the username ${person.name}) belongs to an account whose password is not the development one; db:reset starts over`,
+      );
+    if (registered.status !== 201)
+      throw new OperatorError(
+        `seed: registering ${email} answered ${registered.status}: ${JSON.stringify(registered.body)}`,
+      );
     created.push(`user ${email}`);
     login = registered;
   }
@@ -176,14 +317,20 @@ async function ensurePerson(anonymous: Client, admin: Client, person: Person, cr
     created.push(`role arbitrator for ${email}`);
   }
 
-  const methods = (await client.expect([200], 'GET', '/api/v1/users/me/payment-methods')).body.data as Array<{ label: string }>;
+  const methods = (await client.expect([200], 'GET', '/api/v1/users/me/payment-methods')).body.data as Array<{
+    label: string;
+  }>;
   for (const method of person.paymentMethods.filter((m) => !methods.some((existing) => existing.label === m.label))) {
     await client.expect([201], 'POST', '/api/v1/users/me/payment-methods', method);
     created.push(`payment method ${method.label}`);
   }
 
-  const balances = (await client.expect([200], 'GET', '/api/v1/wallet/balances')).body.data as Array<Record<string, string>>;
-  const empty = balances.every((b) => [b.available, b.held, b.inEscrow].every((amount) => /^0(\.0*)?$/.test(amount ?? '0')));
+  const balances = (await client.expect([200], 'GET', '/api/v1/wallet/balances')).body.data as Array<
+    Record<string, string>
+  >;
+  const empty = balances.every((b) =>
+    [b.available, b.held, b.inEscrow].every((amount) => /^0(\.0*)?$/.test(amount ?? '0')),
+  );
   if (empty) {
     for (const [asset, amount] of person.deposits) {
       await client.expect([201], 'POST', '/api/v1/wallet/deposits', { asset, amount });
@@ -197,8 +344,16 @@ async function ensurePerson(anonymous: Client, admin: Client, person: Person, cr
 async function findAd(maker: Client, terms: string): Promise<{ id: string; status: string } | undefined> {
   let cursor: string | undefined;
   do {
-    const page = (await maker.expect([200], 'GET', `/api/v1/orders/mine?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)).body;
-    const ad = (page.data as Array<{ id: string; status: string; terms: string | null }>).find((order) => order.terms === terms);
+    const page = (
+      await maker.expect(
+        [200],
+        'GET',
+        `/api/v1/orders/mine?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      )
+    ).body;
+    const ad = (page.data as Array<{ id: string; status: string; terms: string | null }>).find(
+      (order) => order.terms === terms,
+    );
     if (ad) return ad;
     cursor = page.nextCursor ?? undefined;
   } while (cursor);
@@ -209,8 +364,18 @@ async function ensureAd(maker: Client, ad: Ad, created: string[]): Promise<strin
   const existing = await findAd(maker, ad.terms);
   if (existing) return existing.id;
   const { terms, side, asset, fiatCurrency, price, amount, paymentMethods } = ad;
-  const placed = await maker.expect([201], 'POST', '/api/v1/orders', { side, asset, fiatCurrency, price, amount, paymentMethods, terms, paymentWindowMinutes: 1440 });
-  if (placed.body.fills?.length) throw new OperatorError(`seed: the ad "${terms}" matched an order already in the book; db:reset starts over`);
+  const placed = await maker.expect([201], 'POST', '/api/v1/orders', {
+    side,
+    asset,
+    fiatCurrency,
+    price,
+    amount,
+    paymentMethods,
+    terms,
+    paymentWindowMinutes: 1440,
+  });
+  if (placed.body.fills?.length)
+    throw new OperatorError(`seed: the ad "${terms}" matched an order already in the book; db:reset starts over`);
   created.push(`ad ${side} ${amount} ${asset}/${fiatCurrency} @ ${price}`);
   return placed.body.order.id as string;
 }
@@ -224,7 +389,13 @@ interface Trade {
 async function findTrade(buyer: Client, sellOrderId: string): Promise<Trade | undefined> {
   let cursor: string | undefined;
   do {
-    const page = (await buyer.expect([200], 'GET', `/api/v1/trades?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)).body;
+    const page = (
+      await buyer.expect(
+        [200],
+        'GET',
+        `/api/v1/trades?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      )
+    ).body;
     const trade = (page.data as Trade[]).find((t) => t.sellOrderId === sellOrderId);
     if (trade) return trade;
     cursor = page.nextCursor ?? undefined;
@@ -233,7 +404,10 @@ async function findTrade(buyer: Client, sellOrderId: string): Promise<Trade | un
 }
 
 /** The next transition on the way to `target`, by whom, or undefined once there (or nowhere further to go). */
-function nextStep(status: TradeState, target: TradeState): 'pay' | 'cancel' | 'release' | 'dispute' | 'resolve' | undefined {
+function nextStep(
+  status: TradeState,
+  target: TradeState,
+): 'pay' | 'cancel' | 'release' | 'dispute' | 'resolve' | undefined {
   if (status === target) return undefined;
   switch (status) {
     case 'AWAITING_PAYMENT':
@@ -247,7 +421,13 @@ function nextStep(status: TradeState, target: TradeState): 'pay' | 'cancel' | 'r
   }
 }
 
-async function ensureTrade(seller: Client, buyer: Client, arbitrator: Client, scenario: TradeScenario, created: string[]): Promise<void> {
+async function ensureTrade(
+  seller: Client,
+  buyer: Client,
+  arbitrator: Client,
+  scenario: TradeScenario,
+  created: string[],
+): Promise<void> {
   const adId = await ensureAd(seller, scenario.ad, created);
   let trade: Trade = (await findTrade(buyer, adId)) ?? (await take(buyer, adId, scenario.ad, created));
   for (let steps = 0; steps < TRADE_STEPS_MAX; steps++) {
@@ -257,13 +437,19 @@ async function ensureTrade(seller: Client, buyer: Client, arbitrator: Client, sc
     trade = await statusAfter(buyer, trade);
     created.push(`trade ${trade.id} → ${trade.status}`);
   }
-  if (trade.status !== scenario.target) throw new OperatorError(`seed: trade ${trade.id} is ${trade.status} and cannot become ${scenario.target} (an expired payment window?); db:reset starts over`);
+  if (trade.status !== scenario.target)
+    throw new OperatorError(
+      `seed: trade ${trade.id} is ${trade.status} and cannot become ${scenario.target} (an expired payment window?); db:reset starts over`,
+    );
   if (trade.status === 'COMPLETED') await leaveFeedback(seller, buyer, trade.id);
   if (trade.status === 'PAID') await ensureMessage(buyer, trade.id, 'Sent the transfer just now, reference ORR-SEED.');
 }
 
 async function take(buyer: Client, adId: string, ad: Ad, created: string[]): Promise<Trade> {
-  await buyer.expect([201], 'POST', `/api/v1/orders/${adId}/take`, { amount: ad.amount, paymentMethod: ad.paymentMethods[0] });
+  await buyer.expect([201], 'POST', `/api/v1/orders/${adId}/take`, {
+    amount: ad.amount,
+    paymentMethod: ad.paymentMethods[0],
+  });
   const trade = await eventually('the taken ad becoming a trade', () => findTrade(buyer, adId));
   created.push(`trade ${trade.id} (${ad.asset}/${ad.fiatCurrency})`);
   return trade;
@@ -277,7 +463,11 @@ async function statusAfter(buyer: Client, before: Trade): Promise<Trade> {
   });
 }
 
-async function takeStep(step: NonNullable<ReturnType<typeof nextStep>>, trade: Trade, parties: { seller: Client; buyer: Client; arbitrator: Client }): Promise<void> {
+async function takeStep(
+  step: NonNullable<ReturnType<typeof nextStep>>,
+  trade: Trade,
+  parties: { seller: Client; buyer: Client; arbitrator: Client },
+): Promise<void> {
   const { seller, buyer, arbitrator } = parties;
   switch (step) {
     case 'pay':
@@ -290,36 +480,58 @@ async function takeStep(step: NonNullable<ReturnType<typeof nextStep>>, trade: T
       await seller.expect([200], 'POST', `/api/v1/trades/${trade.id}/release`);
       return;
     case 'dispute': {
-      await buyer.expect([201], 'POST', `/api/v1/trades/${trade.id}/dispute`, { reason: 'I paid by bank transfer two hours ago and the seller does not release.' });
+      await buyer.expect([201], 'POST', `/api/v1/trades/${trade.id}/dispute`, {
+        reason: 'I paid by bank transfer two hours ago and the seller does not release.',
+      });
       const dispute = await findDispute(buyer, trade.id);
-      await buyer.expect([201], 'POST', `/api/v1/disputes/${dispute.id}/evidence`, { body: 'Bank transfer receipt attached.', attachments: [{ name: 'receipt.pdf', sha256: 'a'.repeat(64) }] });
+      await buyer.expect([201], 'POST', `/api/v1/disputes/${dispute.id}/evidence`, {
+        body: 'Bank transfer receipt attached.',
+        attachments: [{ name: 'receipt.pdf', sha256: 'a'.repeat(64) }],
+      });
       await arbitrator.expect([200], 'POST', `/api/v1/disputes/${dispute.id}/assign`, {});
       return;
     }
     case 'resolve': {
       const dispute = await findDispute(buyer, trade.id);
       if (!dispute.arbitratorId) await arbitrator.expect([200], 'POST', `/api/v1/disputes/${dispute.id}/assign`, {});
-      if (dispute.status !== 'RESOLVED') await arbitrator.expect([200], 'POST', `/api/v1/disputes/${dispute.id}/resolve`, { outcome: 'RELEASE_TO_BUYER', note: 'The receipt matches the trade; released to the buyer.' });
+      if (dispute.status !== 'RESOLVED')
+        await arbitrator.expect([200], 'POST', `/api/v1/disputes/${dispute.id}/resolve`, {
+          outcome: 'RELEASE_TO_BUYER',
+          note: 'The receipt matches the trade; released to the buyer.',
+        });
       return;
     }
   }
 }
 
 /** The case opened for a trade (created from the trade's event, so it may take a moment). */
-async function findDispute(party: Client, tradeId: string): Promise<{ id: string; status: string; arbitratorId: string | null }> {
+async function findDispute(
+  party: Client,
+  tradeId: string,
+): Promise<{ id: string; status: string; arbitratorId: string | null }> {
   return eventually(`the dispute of trade ${tradeId}`, async () => {
     const page = (await party.expect([200], 'GET', '/api/v1/disputes?limit=100')).body;
-    return (page.data as Array<{ id: string; tradeId: string; status: string; arbitratorId: string | null }>).find((d) => d.tradeId === tradeId);
+    return (page.data as Array<{ id: string; tradeId: string; status: string; arbitratorId: string | null }>).find(
+      (d) => d.tradeId === tradeId,
+    );
   });
 }
 
 /** Each party rates the other once; a second rating is refused with 409, which is what a rerun meets. */
 async function leaveFeedback(seller: Client, buyer: Client, tradeId: string): Promise<void> {
-  await buyer.expect([201, 200, 409], 'POST', `/api/v1/trades/${tradeId}/feedback`, { rating: 'POSITIVE', comment: 'Fast release, thank you.' });
-  await seller.expect([201, 200, 409], 'POST', `/api/v1/trades/${tradeId}/feedback`, { rating: 'POSITIVE', comment: 'Paid on time.' });
+  await buyer.expect([201, 200, 409], 'POST', `/api/v1/trades/${tradeId}/feedback`, {
+    rating: 'POSITIVE',
+    comment: 'Fast release, thank you.',
+  });
+  await seller.expect([201, 200, 409], 'POST', `/api/v1/trades/${tradeId}/feedback`, {
+    rating: 'POSITIVE',
+    comment: 'Paid on time.',
+  });
 }
 
 async function ensureMessage(author: Client, tradeId: string, body: string): Promise<void> {
-  const messages = (await author.expect([200], 'GET', `/api/v1/trades/${tradeId}/messages?limit=100`)).body.data as Array<{ body: string }>;
-  if (!messages.some((m) => m.body === body)) await author.expect([201], 'POST', `/api/v1/trades/${tradeId}/messages`, { body });
+  const messages = (await author.expect([200], 'GET', `/api/v1/trades/${tradeId}/messages?limit=100`)).body
+    .data as Array<{ body: string }>;
+  if (!messages.some((m) => m.body === body))
+    await author.expect([201], 'POST', `/api/v1/trades/${tradeId}/messages`, { body });
 }

@@ -3,15 +3,23 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { assertNoDevSecrets, ConfigError, devDatabasePassword, ensureServiceRoles, redactUrl, redisTlsOptions, type ServiceName } from '@orrange/config';
+import {
+  assertNoDevSecrets,
+  ConfigError,
+  devDatabasePassword,
+  ensureServiceRoles,
+  redactUrl,
+  redisTlsOptions,
+  type ServiceName,
+} from '@orrange/config';
 import { databaseName, poolConfigFromUrl, withDatabase } from '@orrange/db';
 import { ROOT, serviceDir, SERVICES, type ServiceInfo } from './services';
 
 /** A failure the operator can act on: printed as one line, no stack trace. */
 export class OperatorError extends Error {}
 
-const START_HINT = 'start them with `docker compose -f docker-compose.yml -f docker-compose.dev.yml up -d postgres redis` (or your local services)';
-
+const START_HINT =
+  'start them with `docker compose -f docker-compose.yml -f docker-compose.dev.yml up -d postgres redis` (or your local services)';
 
 /** The server's `postgres` database, from which databases are created and dropped. */
 function adminUrl(databaseUrl: string): string {
@@ -24,7 +32,9 @@ async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T
   try {
     await client.connect();
   } catch (error) {
-    throw new OperatorError(`PostgreSQL is not reachable at ${redactUrl(url)} (${(error as Error).message || (error as { code?: string }).code}); ${START_HINT}.`);
+    throw new OperatorError(
+      `PostgreSQL is not reachable at ${redactUrl(url)} (${(error as Error).message || (error as { code?: string }).code}); ${START_HINT}.`,
+    );
   }
   try {
     return await work(client);
@@ -34,12 +44,16 @@ async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T
 }
 
 /** Connects to the server and measures one round trip. */
-export async function pingPostgres(databaseUrl: string): Promise<{ latencyMs: number; version: string; maxConnections: number; connections: number }> {
+export async function pingPostgres(
+  databaseUrl: string,
+): Promise<{ latencyMs: number; version: string; maxConnections: number; connections: number }> {
   return withClient(adminUrl(databaseUrl), async (client) => {
     const startedAt = performance.now();
     await client.query('SELECT 1');
     const latencyMs = Math.round((performance.now() - startedAt) * 100) / 100;
-    const { rows } = await client.query(`SELECT current_setting('server_version') AS version, current_setting('max_connections')::int AS max, (SELECT count(*)::int FROM pg_stat_activity) AS used`);
+    const { rows } = await client.query(
+      `SELECT current_setting('server_version') AS version, current_setting('max_connections')::int AS max, (SELECT count(*)::int FROM pg_stat_activity) AS used`,
+    );
     return { latencyMs, version: rows[0].version, maxConnections: rows[0].max, connections: rows[0].used };
   });
 }
@@ -63,7 +77,13 @@ function infoField(info: string, name: string): string {
 }
 
 export async function pingRedis(redisUrl: string): Promise<RedisInfo> {
-  const redis = new Redis(redisUrl, { ...redisTlsOptions(redisUrl, process.env.REDIS_TLS_CA_FILE), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3000 });
+  const redis = new Redis(redisUrl, {
+    ...redisTlsOptions(redisUrl, process.env.REDIS_TLS_CA_FILE),
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 3000,
+  });
   let lastError: Error | undefined;
   redis.on('error', (error) => (lastError = error));
   try {
@@ -84,7 +104,9 @@ export async function pingRedis(redisUrl: string): Promise<RedisInfo> {
       maxClients: Number(infoField(info, 'maxclients')),
     };
   } catch (error) {
-    throw new OperatorError(`Redis is not reachable at ${redactUrl(redisUrl)} (${(lastError ?? (error as Error)).message}); ${START_HINT}.`);
+    throw new OperatorError(
+      `Redis is not reachable at ${redactUrl(redisUrl)} (${(lastError ?? (error as Error)).message}); ${START_HINT}.`,
+    );
   } finally {
     redis.disconnect();
   }
@@ -105,9 +127,14 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
  * development one when unset; with NODE_ENV=production a development one is refused, as the services refuse it.
  */
 export function rolePasswords(env: NodeJS.ProcessEnv = process.env): Record<ServiceName, string> {
-  const passwords = Object.fromEntries(SERVICES.map((s) => [s.name, env[s.dbPasswordVar] || devDatabasePassword(s.name)])) as Record<ServiceName, string>;
+  const passwords = Object.fromEntries(
+    SERVICES.map((s) => [s.name, env[s.dbPasswordVar] || devDatabasePassword(s.name)]),
+  ) as Record<ServiceName, string>;
   try {
-    assertNoDevSecrets({ NODE_ENV: env.NODE_ENV ?? 'development', ...Object.fromEntries(SERVICES.map((s) => [s.dbPasswordVar, passwords[s.name]])) });
+    assertNoDevSecrets({
+      NODE_ENV: env.NODE_ENV ?? 'development',
+      ...Object.fromEntries(SERVICES.map((s) => [s.dbPasswordVar, passwords[s.name]])),
+    });
   } catch (error) {
     if (error instanceof ConfigError) throw new OperatorError(error.issues.join('; '));
     throw error;
@@ -119,22 +146,35 @@ export function rolePasswords(env: NodeJS.ProcessEnv = process.env): Record<Serv
  * The services' roles (cluster-wide), created when missing and given the configured passwords: before any
  * migration, which grants to them. Returns the roles it created.
  */
-export async function ensureRoles(databaseUrl: string, passwords: Record<ServiceName, string> = rolePasswords()): Promise<string[]> {
+export async function ensureRoles(
+  databaseUrl: string,
+  passwords: Record<ServiceName, string> = rolePasswords(),
+): Promise<string[]> {
   return withClient(adminUrl(databaseUrl), (client) => ensureServiceRoles(client, passwords));
 }
 
 export async function dropDatabase(databaseUrl: string): Promise<void> {
   const name = databaseName(databaseUrl);
-  await withClient(adminUrl(databaseUrl), (client) => client.query(`DROP DATABASE IF EXISTS "${name.replace(/"/g, '""')}" WITH (FORCE)`));
+  await withClient(adminUrl(databaseUrl), (client) =>
+    client.query(`DROP DATABASE IF EXISTS "${name.replace(/"/g, '""')}" WITH (FORCE)`),
+  );
 }
 
 /**
  * Runs a command, failing with its output when it fails. With `doneWhen`, output matching it means the work is
  * done: the command is stopped instead of waiting for it to exit by itself.
  */
-export function run(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; quiet?: boolean; doneWhen?: RegExp }): Promise<string> {
+export function run(
+  command: string,
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; quiet?: boolean; doneWhen?: RegExp },
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     let done = false;
     const collect = (chunk: Buffer) => {
@@ -147,7 +187,15 @@ export function run(command: string, args: string[], options: { cwd: string; env
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 || done ? resolve(output) : reject(new OperatorError(`${command} ${args.join(' ')} failed in ${path.relative(ROOT, options.cwd) || '.'}:\n${output.trim()}`))));
+    child.on('close', (code) =>
+      code === 0 || done
+        ? resolve(output)
+        : reject(
+            new OperatorError(
+              `${command} ${args.join(' ')} failed in ${path.relative(ROOT, options.cwd) || '.'}:\n${output.trim()}`,
+            ),
+          ),
+    );
   });
 }
 
@@ -161,7 +209,11 @@ const PRISMA = path.join(ROOT, 'node_modules', '.bin', 'prisma');
 const MIGRATE_DEPLOY_DONE = /All migrations have been successfully applied\.|No pending migrations to apply\./;
 
 export function prisma(service: ServiceInfo, args: string[], databaseUrl: string, doneWhen?: RegExp): Promise<string> {
-  return run(PRISMA, args, { cwd: serviceDir(service.name), env: { DATABASE_URL: databaseUrl, NODE_OPTIONS: '--conditions=@orrange/source', CHECKPOINT_DISABLE: '1' }, doneWhen });
+  return run(PRISMA, args, {
+    cwd: serviceDir(service.name),
+    env: { DATABASE_URL: databaseUrl, NODE_OPTIONS: '--conditions=@orrange/source', CHECKPOINT_DISABLE: '1' },
+    doneWhen,
+  });
 }
 
 /**
@@ -178,7 +230,9 @@ export async function migrateAll(databaseUrl: string, log: (line: string) => voi
     }
     const service = SERVICES.find((s) => s.name === status.service)!;
     await prisma(service, ['migrate', 'deploy'], databaseUrl, MIGRATE_DEPLOY_DONE);
-    log(`migrated ${service.name} (schema ${service.schema}, ${status.pending.length} applied now, ${status.applied} before)`);
+    log(
+      `migrated ${service.name} (schema ${service.schema}, ${status.pending.length} applied now, ${status.applied} before)`,
+    );
   }
 }
 
@@ -196,10 +250,16 @@ export async function migrationStatus(databaseUrl: string): Promise<MigrationSta
     const statuses: MigrationStatus[] = [];
     for (const service of SERVICES) {
       const dir = path.join(serviceDir(service.name), 'prisma', 'migrations');
-      const local = existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name) : [];
+      const local = existsSync(dir)
+        ? readdirSync(dir, { withFileTypes: true })
+            .filter((e) => e.isDirectory())
+            .map((e) => e.name)
+        : [];
       const { rows } = await client
         .query(`SELECT migration_name, finished_at, rolled_back_at FROM "${service.schema}"._prisma_migrations`)
-        .catch(() => ({ rows: [] as Array<{ migration_name: string; finished_at: Date | null; rolled_back_at: Date | null }> }));
+        .catch(() => ({
+          rows: [] as Array<{ migration_name: string; finished_at: Date | null; rolled_back_at: Date | null }>,
+        }));
       const done = new Set(rows.filter((r) => r.finished_at && !r.rolled_back_at).map((r) => r.migration_name));
       statuses.push({
         service: service.name,
@@ -219,7 +279,10 @@ export const SLOW_STATEMENTS_LISTED = 5;
 const RUNNING_SLOW_MS = 1_000;
 
 export type SlowStatements =
-  | { source: 'pg_stat_statements'; statements: Array<{ query: string; calls: number; meanMs: number; totalMs: number }> }
+  | {
+      source: 'pg_stat_statements';
+      statements: Array<{ query: string; calls: number; meanMs: number; totalMs: number }>;
+    }
   | { source: 'unavailable'; hint: string };
 
 /**
@@ -235,21 +298,33 @@ export async function slowestStatements(databaseUrl: string): Promise<SlowStatem
     );
     const { preloaded, created } = state[0]!;
     if (!preloaded) {
-      return { source: 'unavailable', hint: "pg_stat_statements is not loaded: add shared_preload_libraries = 'pg_stat_statements' to postgresql.conf (compose: -c shared_preload_libraries=pg_stat_statements), restart Postgres, then run CREATE EXTENSION pg_stat_statements in this database" };
+      return {
+        source: 'unavailable',
+        hint: "pg_stat_statements is not loaded: add shared_preload_libraries = 'pg_stat_statements' to postgresql.conf (compose: -c shared_preload_libraries=pg_stat_statements), restart Postgres, then run CREATE EXTENSION pg_stat_statements in this database",
+      };
     }
-    if (!created) return { source: 'unavailable', hint: `pg_stat_statements is loaded but not created in ${databaseName(databaseUrl)}: run CREATE EXTENSION pg_stat_statements there` };
+    if (!created)
+      return {
+        source: 'unavailable',
+        hint: `pg_stat_statements is loaded but not created in ${databaseName(databaseUrl)}: run CREATE EXTENSION pg_stat_statements there`,
+      };
     const { rows } = await client.query<{ query: string; calls: string; mean_ms: number; total_ms: number }>(
       `SELECT regexp_replace(query, '\\s+', ' ', 'g') AS query, calls, round(mean_exec_time::numeric, 2)::float8 AS mean_ms, round(total_exec_time::numeric, 1)::float8 AS total_ms
          FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
         ORDER BY mean_exec_time DESC LIMIT $1`,
       [SLOW_STATEMENTS_LISTED],
     );
-    return { source: 'pg_stat_statements', statements: rows.map((r) => ({ query: r.query, calls: Number(r.calls), meanMs: r.mean_ms, totalMs: r.total_ms })) };
+    return {
+      source: 'pg_stat_statements',
+      statements: rows.map((r) => ({ query: r.query, calls: Number(r.calls), meanMs: r.mean_ms, totalMs: r.total_ms })),
+    };
   });
 }
 
 /** Statements of this database running longer than RUNNING_SLOW_MS right now (pg_stat_activity: always there). */
-export async function runningSlowStatements(databaseUrl: string): Promise<Array<{ pid: number; runningMs: number; state: string; query: string }>> {
+export async function runningSlowStatements(
+  databaseUrl: string,
+): Promise<Array<{ pid: number; runningMs: number; state: string; query: string }>> {
   return withClient(databaseUrl, async (client) => {
     const { rows } = await client.query<{ pid: number; running_ms: number; state: string; query: string }>(
       `SELECT pid, (extract(epoch FROM clock_timestamp() - query_start) * 1000)::int AS running_ms, state, regexp_replace(query, '\\s+', ' ', 'g') AS query

@@ -1,4 +1,12 @@
-import { DEFAULT_PORTS, stackSpecs, startProcesses, stopAll, waitForHttp, type Running, type StackOptions } from './stack';
+import {
+  DEFAULT_PORTS,
+  stackSpecs,
+  startProcesses,
+  stopAll,
+  waitForHttp,
+  type Running,
+  type StackOptions,
+} from './stack';
 import { setting } from './services';
 
 function print(label: string, line: string, color: number): void {
@@ -35,7 +43,11 @@ export async function serveStack(options: Pick<StackOptions, 'mode' | 'watch'>):
 
   await waitForHttp(`http://127.0.0.1:${DEFAULT_PORTS.gateway}/health`, 60_000);
   const restarts = options.watch ? ' A service restarts when its code (or a package it imports) changes.' : '';
-  print('start', `Orrange is up: http://localhost:${DEFAULT_PORTS.gateway} (docs at /docs, health at /health).${restarts} Ctrl-C stops everything.`, 32);
+  print(
+    'start',
+    `Orrange is up: http://localhost:${DEFAULT_PORTS.gateway} (docs at /docs, health at /health).${restarts} Ctrl-C stops everything.`,
+    32,
+  );
 }
 
 export { print };

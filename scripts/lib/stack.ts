@@ -43,8 +43,22 @@ export function launch(spec: ProcessSpec, options: StackOptions, color = COLORS[
   const [command, args] =
     options.mode === 'dist'
       ? [process.execPath, [...(options.nodeArgs ?? []), '--enable-source-maps', path.join(dir, 'dist/index.js')]]
-      : [process.execPath, [...(options.watch ? ['--watch'] : []), '--import', TSX_LOADER, '--conditions=@orrange/source', '--enable-source-maps', path.join(dir, 'src/index.ts')]];
-  const child = spawn(command, args, { cwd: dir, env: { ...process.env, ...spec.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      : [
+          process.execPath,
+          [
+            ...(options.watch ? ['--watch'] : []),
+            '--import',
+            TSX_LOADER,
+            '--conditions=@orrange/source',
+            '--enable-source-maps',
+            path.join(dir, 'src/index.ts'),
+          ],
+        ];
+  const child = spawn(command, args, {
+    cwd: dir,
+    env: { ...process.env, ...spec.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   for (const stream of [child.stdout, child.stderr]) {
     let buffered = '';
     stream.on('data', (chunk: Buffer) => {
@@ -61,7 +75,10 @@ export function launch(spec: ProcessSpec, options: StackOptions, color = COLORS[
 /** A port for every service of the registry, and the gateway's. */
 export type StackPorts = Record<ServiceName | typeof GATEWAY.name, number>;
 
-export const DEFAULT_PORTS: StackPorts = { ...Object.fromEntries(SERVICES.map((s) => [s.name, s.port])), gateway: GATEWAY.port } as StackPorts;
+export const DEFAULT_PORTS: StackPorts = {
+  ...Object.fromEntries(SERVICES.map((s) => [s.name, s.port])),
+  gateway: GATEWAY.port,
+} as StackPorts;
 
 /** A port from `take` (e.g. a free one) for every registered service and the gateway. */
 export async function allocatePorts(take: () => Promise<number>): Promise<StackPorts> {
@@ -71,12 +88,22 @@ export async function allocatePorts(take: () => Promise<number>): Promise<StackP
 }
 
 /** The process specs of a whole stack: every service (with `replicas` copies each) and the gateway. */
-export function stackSpecs(env: NodeJS.ProcessEnv, ports: StackPorts, replicas: Record<string, number[]> = {}): ProcessSpec[] {
+export function stackSpecs(
+  env: NodeJS.ProcessEnv,
+  ports: StackPorts,
+  replicas: Record<string, number[]> = {},
+): ProcessSpec[] {
   const specs: ProcessSpec[] = [];
   const gatewayEnv: NodeJS.ProcessEnv = { ...env, PORT: String(ports.gateway) };
   for (const service of SERVICES) {
     const servicePorts = [ports[service.name], ...(replicas[service.name] ?? [])];
-    servicePorts.forEach((port, i) => specs.push({ label: i === 0 ? service.name : `${service.name}#${i + 1}`, service: service.name, env: { ...env, PORT: String(port) } }));
+    servicePorts.forEach((port, i) =>
+      specs.push({
+        label: i === 0 ? service.name : `${service.name}#${i + 1}`,
+        service: service.name,
+        env: { ...env, PORT: String(port) },
+      }),
+    );
     gatewayEnv[service.urlVar] = servicePorts.map((port) => `http://127.0.0.1:${port}`).join(',');
   }
   specs.push({ label: GATEWAY.name, service: GATEWAY.name, env: gatewayEnv });
@@ -84,7 +111,11 @@ export function stackSpecs(env: NodeJS.ProcessEnv, ports: StackPorts, replicas: 
 }
 
 /** Waits until `url` answers 200 (or `until` ms pass). */
-export async function waitForHttp(url: string, timeoutMs = 30_000, accept: (status: number) => boolean = (status) => status === 200): Promise<void> {
+export async function waitForHttp(
+  url: string,
+  timeoutMs = 30_000,
+  accept: (status: number) => boolean = (status) => status === 200,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
@@ -114,16 +145,31 @@ export { COLORS };
  * Starts the services first and the gateway once every service answers /health, so the gateway's first
  * probes find them up. `ready` accepts 503 too: a service that is up but degraded still starts.
  */
-export async function startProcesses(specs: ProcessSpec[], options: StackOptions, timeoutMs = 60_000): Promise<Running[]> {
+export async function startProcesses(
+  specs: ProcessSpec[],
+  options: StackOptions,
+  timeoutMs = 60_000,
+): Promise<Running[]> {
   const running: Running[] = [];
   const start = async (spec: ProcessSpec, color: number) => {
     const r = launch(spec, options, color);
     running.push(r);
-    const exited = r.exited.then((code) => Promise.reject(new Error(`${spec.label} exited with code ${code} while starting`)));
-    await Promise.race([waitForHttp(`http://127.0.0.1:${spec.env.PORT}/health`, timeoutMs, (status): boolean => status === 200 || status === 503), exited]);
+    const exited = r.exited.then((code) =>
+      Promise.reject(new Error(`${spec.label} exited with code ${code} while starting`)),
+    );
+    await Promise.race([
+      waitForHttp(
+        `http://127.0.0.1:${spec.env.PORT}/health`,
+        timeoutMs,
+        (status): boolean => status === 200 || status === 503,
+      ),
+      exited,
+    ]);
   };
   try {
-    await Promise.all(specs.filter((s) => s.service !== GATEWAY.name).map((spec, i) => start(spec, COLORS[i % COLORS.length]!)));
+    await Promise.all(
+      specs.filter((s) => s.service !== GATEWAY.name).map((spec, i) => start(spec, COLORS[i % COLORS.length]!)),
+    );
     for (const spec of specs.filter((s) => s.service === GATEWAY.name)) await start(spec, 37);
   } catch (error) {
     await stopAll(running, 2000);

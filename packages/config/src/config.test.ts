@@ -1,4 +1,16 @@
-import { assertNoDevSecrets, baseServiceSchema, ConfigError, DEV_ADMIN_PASSWORD, DEV_ENCRYPTION_KEYS, DEV_REDIS_PASSWORD, env, loadConfig, redactUrl, redisTlsOptions, z } from './index';
+import {
+  assertNoDevSecrets,
+  baseServiceSchema,
+  ConfigError,
+  DEV_ADMIN_PASSWORD,
+  DEV_ENCRYPTION_KEYS,
+  DEV_REDIS_PASSWORD,
+  env,
+  loadConfig,
+  redactUrl,
+  redisTlsOptions,
+  z,
+} from './index';
 
 describe('loadConfig', () => {
   it('when the environment is empty, then development defaults apply', () => {
@@ -31,7 +43,10 @@ describe('assertNoDevSecrets', () => {
     ENCRYPTION_KEYS: `prod1:${Buffer.alloc(32, 7).toString('base64')}`,
     ADMIN_PASSWORD: 'a real admin password',
   };
-  const devJwtKeyring = loadConfig(z.object({ JWT_SECRETS: z.string().default('dev1:dev-jwt-secret-change-me-0123456789abcdefghijkl') }), {}).JWT_SECRETS;
+  const devJwtKeyring = loadConfig(
+    z.object({ JWT_SECRETS: z.string().default('dev1:dev-jwt-secret-change-me-0123456789abcdefghijkl') }),
+    {},
+  ).JWT_SECRETS;
   const production = (values: Record<string, string>) => ({ NODE_ENV: 'production', ...values });
 
   it('when production has only real secrets, then nothing is refused', () => {
@@ -39,7 +54,12 @@ describe('assertNoDevSecrets', () => {
   });
 
   it('when the environment is not production, then the development secrets are fine', () => {
-    expect(() => assertNoDevSecrets({ NODE_ENV: 'development', JWT_SECRETS: devJwtKeyring }, { ADMIN_PASSWORD: DEV_ADMIN_PASSWORD })).not.toThrow();
+    expect(() =>
+      assertNoDevSecrets(
+        { NODE_ENV: 'development', JWT_SECRETS: devJwtKeyring },
+        { ADMIN_PASSWORD: DEV_ADMIN_PASSWORD },
+      ),
+    ).not.toThrow();
   });
 
   it.each([
@@ -53,22 +73,29 @@ describe('assertNoDevSecrets', () => {
     ['ADMIN_PASSWORD', DEV_ADMIN_PASSWORD],
     ['REDIS_URL', `redis://:${DEV_REDIS_PASSWORD}@redis:6379`],
     ['REDIS_URL', `rediss://default:${DEV_REDIS_PASSWORD}@redis:6380/1`],
-  ])('when production holds the development %s (%s), in its config or only in its environment, then it is refused by name', (name, value) => {
-    expect(() => assertNoDevSecrets(production({ ...real, [name]: value }))).toThrow(new RegExp(name));
-    expect(() => assertNoDevSecrets(production({}), { ...real, [name]: value })).toThrow(ConfigError);
-    expect(() => assertNoDevSecrets(production({}), { ...real, [name]: value })).toThrow(new RegExp(name));
-  });
+  ])(
+    'when production holds the development %s (%s), in its config or only in its environment, then it is refused by name',
+    (name, value) => {
+      expect(() => assertNoDevSecrets(production({ ...real, [name]: value }))).toThrow(new RegExp(name));
+      expect(() => assertNoDevSecrets(production({}), { ...real, [name]: value })).toThrow(ConfigError);
+      expect(() => assertNoDevSecrets(production({}), { ...real, [name]: value })).toThrow(new RegExp(name));
+    },
+  );
 });
 
 describe('Redis connection settings', () => {
   it('when REDIS_URL is neither redis:// nor rediss://, then the configuration is refused', () => {
     expect(() => loadConfig(baseServiceSchema, { REDIS_URL: 'http://127.0.0.1:6379' })).toThrow(/REDIS_URL/);
-    expect(loadConfig(baseServiceSchema, { REDIS_URL: 'rediss://:secret@cache.internal:6380/2' }).REDIS_URL).toBe('rediss://:secret@cache.internal:6380/2');
+    expect(loadConfig(baseServiceSchema, { REDIS_URL: 'rediss://:secret@cache.internal:6380/2' }).REDIS_URL).toBe(
+      'rediss://:secret@cache.internal:6380/2',
+    );
   });
 
   it('when REDIS_URL is redis://, then no TLS is used, and a CA file beside it is refused instead of ignored', () => {
     expect(redisTlsOptions('redis://127.0.0.1:6379')).toEqual({});
-    expect(() => redisTlsOptions('redis://127.0.0.1:6379', __filename)).toThrow(/REDIS_TLS_CA_FILE is set but REDIS_URL is not rediss:\/\//);
+    expect(() => redisTlsOptions('redis://127.0.0.1:6379', __filename)).toThrow(
+      /REDIS_TLS_CA_FILE is set but REDIS_URL is not rediss:\/\//,
+    );
   });
 
   it('when REDIS_URL is rediss://, then TLS verifies the server, against the CA file when one is given', () => {
@@ -80,6 +107,8 @@ describe('Redis connection settings', () => {
 
   it('when a URL holds a password, then its redacted form does not', () => {
     expect(redactUrl('rediss://user:s3cret@cache:6380/1')).toBe('rediss://user:***@cache:6380/1');
-    expect(redactUrl('postgresql://app:pw@db/orrange?sslmode=verify-full')).toBe('postgresql://app:***@db/orrange?sslmode=verify-full');
+    expect(redactUrl('postgresql://app:pw@db/orrange?sslmode=verify-full')).toBe(
+      'postgresql://app:***@db/orrange?sslmode=verify-full',
+    );
   });
 });

@@ -17,7 +17,8 @@ export const DEV_REDIS_PASSWORD = 'orrange-redis-dev-password';
 export function redisTlsOptions(redisUrl: string, caFile?: string): { tls?: ConnectionOptions } {
   const protocol = new URL(redisUrl).protocol;
   if (protocol === 'redis:') {
-    if (caFile) throw new Error('REDIS_TLS_CA_FILE is set but REDIS_URL is not rediss://: use rediss:// to connect with TLS');
+    if (caFile)
+      throw new Error('REDIS_TLS_CA_FILE is set but REDIS_URL is not rediss://: use rediss:// to connect with TLS');
     return {};
   }
   if (protocol !== 'rediss:') throw new Error(`REDIS_URL must be redis:// or rediss://, not ${protocol}//`);
@@ -29,7 +30,9 @@ export function readPemFile(file: string, variable: string): Buffer {
   try {
     return readFileSync(file);
   } catch (error) {
-    throw new Error(`${variable}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new Error(
+      `${variable}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
   }
 }
 

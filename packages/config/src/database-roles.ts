@@ -17,12 +17,17 @@ export function devDatabasePassword(name: ServiceName): string {
 }
 
 /** Each service role's password variable with the development default, for db:setup and the production check. */
-export const DEV_DATABASE_PASSWORDS: ReadonlyArray<[variable: string, devPassword: string]> = SERVICES.map((s) => [s.dbPasswordVar, devDatabasePassword(s.name)]);
+export const DEV_DATABASE_PASSWORDS: ReadonlyArray<[variable: string, devPassword: string]> = SERVICES.map((s) => [
+  s.dbPasswordVar,
+  devDatabasePassword(s.name),
+]);
 
 type PasswordVar<N extends ServiceName> = Extract<ServiceInfo, { name: N }>['dbPasswordVar'];
 
 /** The one variable a service's config adds for its role: `<SERVICE>_DB_PASSWORD`, the development one by default. */
-export function databaseRoleSchema<N extends ServiceName>(name: N): z.ZodObject<Record<PasswordVar<N>, z.ZodDefault<z.ZodString>>> {
+export function databaseRoleSchema<N extends ServiceName>(
+  name: N,
+): z.ZodObject<Record<PasswordVar<N>, z.ZodDefault<z.ZodString>>> {
   const shape = { [serviceInfo(name).dbPasswordVar]: z.string().min(1).default(devDatabasePassword(name)) };
   return z.object(shape as Record<PasswordVar<N>, z.ZodDefault<z.ZodString>>);
 }
@@ -41,8 +46,14 @@ export function serviceDatabaseUrls(
   config: { DATABASE_URL: string; DATABASE_REPLICA_URLS: string[] } & Partial<Record<string, unknown>>,
 ): { url: string; replicaUrls: string[] } {
   const password = config[serviceInfo(name).dbPasswordVar];
-  if (typeof password !== 'string') throw new Error(`${serviceInfo(name).dbPasswordVar} is missing from ${name}'s config (extend its schema with databaseRoleSchema)`);
-  return { url: asServiceRole(config.DATABASE_URL, name, password), replicaUrls: config.DATABASE_REPLICA_URLS.map((u) => asServiceRole(u, name, password)) };
+  if (typeof password !== 'string')
+    throw new Error(
+      `${serviceInfo(name).dbPasswordVar} is missing from ${name}'s config (extend its schema with databaseRoleSchema)`,
+    );
+  return {
+    url: asServiceRole(config.DATABASE_URL, name, password),
+    replicaUrls: config.DATABASE_REPLICA_URLS.map((u) => asServiceRole(u, name, password)),
+  };
 }
 
 /** The little of a pg client this needs (config has no pg dependency). */
@@ -60,7 +71,10 @@ const ROLES_LOCK_KEY = 0x7e57_0e1e;
  * a connection to the server's `postgres` database: the advisory lock serializes concurrent callers there, since
  * two sessions changing the same role at once fail with "tuple concurrently updated".
  */
-export async function ensureServiceRoles(client: RoleQueryable, passwords?: Partial<Record<ServiceName, string>>): Promise<string[]> {
+export async function ensureServiceRoles(
+  client: RoleQueryable,
+  passwords?: Partial<Record<ServiceName, string>>,
+): Promise<string[]> {
   const created: string[] = [];
   await client.query('BEGIN');
   try {
@@ -71,7 +85,10 @@ export async function ensureServiceRoles(client: RoleQueryable, passwords?: Part
       if (rows.length > 0 && !passwords) continue;
       const verb = rows.length > 0 ? 'ALTER' : 'CREATE';
       // Utility statements take no parameters: format() quotes the name and the password on the server.
-      const { rows: statement } = await client.query(`SELECT format('${verb} ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD %L', $1::text, $2::text) AS sql`, [service.dbRole, password]);
+      const { rows: statement } = await client.query(
+        `SELECT format('${verb} ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD %L', $1::text, $2::text) AS sql`,
+        [service.dbRole, password],
+      );
       await client.query(statement[0]!.sql as string);
       if (verb === 'CREATE') created.push(service.dbRole);
     }

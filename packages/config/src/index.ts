@@ -7,7 +7,15 @@ export { z };
 export { defaultServiceUrl, GATEWAY, serviceInfo, SERVICES, type ServiceInfo, type ServiceName } from './services';
 export { DEV_REDIS_PASSWORD, redactUrl, readPemFile, redisPassword, redisTlsOptions } from './connection-security';
 export { editPostgresUrl, firstHostOnly, hostsOf, isPostgresUrl, type HostPort } from './postgres-url';
-export { asServiceRole, databaseRoleSchema, DEV_DATABASE_PASSWORDS, devDatabasePassword, ensureServiceRoles, serviceDatabaseUrls, type RoleQueryable } from './database-roles';
+export {
+  asServiceRole,
+  databaseRoleSchema,
+  DEV_DATABASE_PASSWORDS,
+  devDatabasePassword,
+  ensureServiceRoles,
+  serviceDatabaseUrls,
+  type RoleQueryable,
+} from './database-roles';
 
 /** Thrown when the environment does not satisfy a service's config schema; names every bad variable. */
 export class ConfigError extends Error {
@@ -42,11 +50,25 @@ export const env = {
     z
       .string()
       .default(fallback)
-      .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean)),
+      .transform((value) =>
+        value
+          .split(',')
+          .map((item) => item.trim())
+          .filter(Boolean),
+      ),
   nodeEnv: () => z.enum(['development', 'test', 'production']).default('development'),
   /** One host, or several for failover (`postgresql://user@h1:5432,h2:5433/db`, see hostsOf). */
-  postgresUrl: (fallback: string) => z.string().default(fallback).refine(isPostgresUrl, 'must be a postgres:// URL (several hosts: host1:port1,host2:port2)'),
-  redisUrl: () => z.string().url().regex(/^rediss?:\/\//, 'must be redis:// or rediss://').default('redis://127.0.0.1:6379'),
+  postgresUrl: (fallback: string) =>
+    z
+      .string()
+      .default(fallback)
+      .refine(isPostgresUrl, 'must be a postgres:// URL (several hosts: host1:port1,host2:port2)'),
+  redisUrl: () =>
+    z
+      .string()
+      .url()
+      .regex(/^rediss?:\/\//, 'must be redis:// or rediss://')
+      .default('redis://127.0.0.1:6379'),
 };
 
 /**
@@ -87,9 +109,15 @@ export const baseServiceSchema = z.object({
   DB_HEALTH_INTERVAL_MS: env.int(30000),
   REDIS_URL: env.redisUrl(),
   /** A PEM file of the certificate authority that signed the Redis server's certificate (with rediss:// only). */
-  REDIS_TLS_CA_FILE: z.string().optional().transform((value) => value || undefined),
+  REDIS_TLS_CA_FILE: z
+    .string()
+    .optional()
+    .transform((value) => value || undefined),
   /** Every Redis key and BullMQ queue lives under this prefix (tests use a unique one per run). */
-  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/).default('orrange'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/)
+    .default('orrange'),
   /**
    * How long a consumed job stays locked by its worker without a renewal, and how often workers look for jobs
    * whose lock ran out: a crashed worker's jobs go to another one within about this long.
@@ -137,7 +165,10 @@ const DEV_SECRET_CHECKS: Array<[name: string, isDevelopment: (value: string) => 
   ['ENCRYPTION_KEYS', (value) => keyringSecrets(value).includes(DEV_ENCRYPTION_KEY)],
   ['ADMIN_PASSWORD', (value) => value === DEV_ADMIN_PASSWORD],
   ['REDIS_URL', (value) => redisPassword(value) === DEV_REDIS_PASSWORD],
-  ...DEV_DATABASE_PASSWORDS.map(([name, devPassword]): [string, (value: string) => boolean] => [name, (value) => value === devPassword]),
+  ...DEV_DATABASE_PASSWORDS.map(([name, devPassword]): [string, (value: string) => boolean] => [
+    name,
+    (value) => value === devPassword,
+  ]),
 ];
 
 /**
@@ -146,11 +177,17 @@ const DEV_SECRET_CHECKS: Array<[name: string, isDevelopment: (value: string) => 
  * a shared `.env` whose JWT keyring or admin password is still the development one). Call it in every
  * service's readConfig.
  */
-export function assertNoDevSecrets(config: { NODE_ENV: string } & Partial<Record<string, unknown>>, source: NodeJS.ProcessEnv = {}): void {
+export function assertNoDevSecrets(
+  config: { NODE_ENV: string } & Partial<Record<string, unknown>>,
+  source: NodeJS.ProcessEnv = {},
+): void {
   if (config.NODE_ENV !== 'production') return;
   const bad = DEV_SECRET_CHECKS.filter(([name, isDevelopment]) => {
     const values = [config[name], source[name]].filter((value): value is string => typeof value === 'string');
     return values.some(isDevelopment);
   }).map(([name]) => name);
-  if (bad.length) throw new ConfigError(bad.map((name) => `${name}: a development secret must not be used in production (set a real one)`));
+  if (bad.length)
+    throw new ConfigError(
+      bad.map((name) => `${name}: a development secret must not be used in production (set a real one)`),
+    );
 }

@@ -33,7 +33,9 @@ export function editPostgresUrl(url: string, edit: (parsed: URL) => void): strin
   const parsed = new URL(firstHostOnly(url));
   edit(parsed);
   const single = parsed.toString();
-  return hosts.includes(',') ? single.replace(URL_PARTS, (_all, head: string, _host: string, tail: string) => `${head}${hosts}${tail}`) : single;
+  return hosts.includes(',')
+    ? single.replace(URL_PARTS, (_all, head: string, _host: string, tail: string) => `${head}${hosts}${tail}`)
+    : single;
 }
 
 /** A postgres:// URL whose every host parses. */

@@ -6,10 +6,38 @@
  * the ports, being YAML.)
  */
 export const SERVICES = [
-  { name: 'user', schema: 'users', port: 3001, urlVar: 'USER_SERVICE_URLS', dbRole: 'orrange_user', dbPasswordVar: 'USER_DB_PASSWORD' },
-  { name: 'order-book', schema: 'order_book', port: 3002, urlVar: 'ORDER_BOOK_SERVICE_URLS', dbRole: 'orrange_order_book', dbPasswordVar: 'ORDER_BOOK_DB_PASSWORD' },
-  { name: 'trade-execution', schema: 'trade', port: 3003, urlVar: 'TRADE_SERVICE_URLS', dbRole: 'orrange_trade', dbPasswordVar: 'TRADE_DB_PASSWORD' },
-  { name: 'dispute', schema: 'dispute', port: 3004, urlVar: 'DISPUTE_SERVICE_URLS', dbRole: 'orrange_dispute', dbPasswordVar: 'DISPUTE_DB_PASSWORD' },
+  {
+    name: 'user',
+    schema: 'users',
+    port: 3001,
+    urlVar: 'USER_SERVICE_URLS',
+    dbRole: 'orrange_user',
+    dbPasswordVar: 'USER_DB_PASSWORD',
+  },
+  {
+    name: 'order-book',
+    schema: 'order_book',
+    port: 3002,
+    urlVar: 'ORDER_BOOK_SERVICE_URLS',
+    dbRole: 'orrange_order_book',
+    dbPasswordVar: 'ORDER_BOOK_DB_PASSWORD',
+  },
+  {
+    name: 'trade-execution',
+    schema: 'trade',
+    port: 3003,
+    urlVar: 'TRADE_SERVICE_URLS',
+    dbRole: 'orrange_trade',
+    dbPasswordVar: 'TRADE_DB_PASSWORD',
+  },
+  {
+    name: 'dispute',
+    schema: 'dispute',
+    port: 3004,
+    urlVar: 'DISPUTE_SERVICE_URLS',
+    dbRole: 'orrange_dispute',
+    dbPasswordVar: 'DISPUTE_DB_PASSWORD',
+  },
 ] as const;
 
 /** The public entry point, started after the services. */

@@ -124,18 +124,29 @@ export class Database {
     const settings: PoolSettings = { applicationName: options.name, ...options };
     const member = (role: Member['role'], url: string): Member => {
       const hosts = hostsOf(url);
-      const pool = new pg.Pool({ ...poolConfigFromUrl(url, settings), ...(role === 'primary' && hosts.length > 1 ? { Client: writableHostClient(hosts) } : {}) });
+      const pool = new pg.Pool({
+        ...poolConfigFromUrl(url, settings),
+        ...(role === 'primary' && hosts.length > 1 ? { Client: writableHostClient(hosts) } : {}),
+      });
       // A connection the server drops while idle in the pool emits 'error'; the pool discards it. Without a
       // listener the process would crash.
-      pool.on('error', (error) => options.logger?.warn('idle database connection lost', { pool: role, error: error.message }));
+      pool.on('error', (error) =>
+        options.logger?.warn('idle database connection lost', { pool: role, error: error.message }),
+      );
       // A connection can also die while checked out; pg then emits 'error' on the client itself, and an
       // unhandled 'error' event would crash the process. The failing query rejects anyway.
       pool.on('connect', (client) => client.on('error', () => undefined));
       const monitor = new HealthMonitor(pool, {
-        intervalMs: role === 'primary' ? (options.healthIntervalMs ?? 30_000) : (options.replicaCheckIntervalMs ?? 1_000),
+        intervalMs:
+          role === 'primary' ? (options.healthIntervalMs ?? 30_000) : (options.replicaCheckIntervalMs ?? 1_000),
         measureLag: role === 'replica',
         onChange: (now, before) =>
-          options.logger?.[now.status === 'ok' ? 'info' : 'error']('database health changed', { pool: role, from: before.status, to: now.status, error: now.error }),
+          options.logger?.[now.status === 'ok' ? 'info' : 'error']('database health changed', {
+            pool: role,
+            from: before.status,
+            to: now.status,
+            error: now.error,
+          }),
       });
       return { role, pool, monitor };
     };
@@ -186,12 +197,17 @@ export class Database {
       this.metrics?.reads.inc({ database: this.options.name, target: 'replica' });
       return this.withConnectionRetry(() => this.runOn<R>(replica, sql, params));
     };
-    if (pool !== this.primary) return onReplica(pool).catch((error: unknown) => (isConnectionError(error) ? this.query<R>(sql, params) : Promise.reject(error)));
+    if (pool !== this.primary)
+      return onReplica(pool).catch((error: unknown) =>
+        isConnectionError(error) ? this.query<R>(sql, params) : Promise.reject(error),
+      );
     this.metrics?.reads.inc({ database: this.options.name, target: 'primary' });
     // The primary lost before its monitor noticed: the read goes to a replica that answers (queries failing on
     // the primary have it checked at once, so the next reads go there directly).
     return this.query<R>(sql, params).catch((error: unknown) => {
-      const replica = isConnectionError(error) ? this.replicaMembers.find((m) => m.monitor.result.status === 'ok') : undefined;
+      const replica = isConnectionError(error)
+        ? this.replicaMembers.find((m) => m.monitor.result.status === 'ok')
+        : undefined;
       return replica ? onReplica(replica.pool) : Promise.reject(error);
     });
   }
@@ -208,72 +224,78 @@ export class Database {
    */
   async transaction<T>(body: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     let commitSent = false;
-    return this.noticingPrimaryLoss(retry(
-      async () => {
-        commitSent = false;
-        // Not connect-with-retry: this retry loop already retries a lost connection, and nesting the two would
-        // multiply the attempts.
-        const client = await this.primary.connect();
-        // BEGIN rides with the body's first statement (one round trip fewer); a body that sends nothing
-        // costs nothing, not even BEGIN and COMMIT.
-        const begin = options.isolation ? `BEGIN ISOLATION LEVEL ${options.isolation}` : 'BEGIN';
-        let begun = false;
-        const send = async (statements: Statement[]): Promise<pg.QueryResult[]> => {
-          const first = !begun;
-          begun = true;
-          const results = await queryPipelined(client, first ? [{ sql: begin }, ...statements] : statements);
-          return first ? results.slice(1) : results;
-        };
-        const deferred: Statement[] = [];
-        const effects: Array<() => void> = [];
-        let committed = false;
-        const tx: Tx = {
-          query: (sql, params) => this.timed(sql, () => send([{ sql, params }])).then(([r]) => r!.rows as never),
-          queries: (statements) => this.timed(statements.map((s) => s.sql).join('; '), () => send(statements)).then((rs) => rs.map((r) => r.rows as never)),
-          defer: (sql, params) => void deferred.push({ sql, params }),
-          commitWith: async (sql, params) => {
-            if (committed) throw new Error('commitWith: the transaction has committed already');
-            committed = true;
-            commitSent = true;
-            const statements = [{ sql, params }, ...deferred.splice(0), { sql: 'COMMIT' }];
-            const [first] = await this.timed(statements.map((s) => s.sql).join('; '), () => send(statements));
-            return first!.rows as never;
-          },
-          afterCommit: (effect) => void effects.push(effect),
-        };
-        let broken = false;
-        try {
-          const result = await body(tx);
-          if (committed) {
-            if (deferred.length > 0) throw new Error('a write was deferred after commitWith: it would never commit');
-          } else if (deferred.length > 0) {
-            commitSent = true;
-            await this.timed(deferred.map((s) => s.sql).join('; '), () => send([...deferred, { sql: 'COMMIT' }]));
-          } else if (begun) {
-            commitSent = true;
-            await client.query('COMMIT');
+    return this.noticingPrimaryLoss(
+      retry(
+        async () => {
+          commitSent = false;
+          // Not connect-with-retry: this retry loop already retries a lost connection, and nesting the two would
+          // multiply the attempts.
+          const client = await this.primary.connect();
+          // BEGIN rides with the body's first statement (one round trip fewer); a body that sends nothing
+          // costs nothing, not even BEGIN and COMMIT.
+          const begin = options.isolation ? `BEGIN ISOLATION LEVEL ${options.isolation}` : 'BEGIN';
+          let begun = false;
+          const send = async (statements: Statement[]): Promise<pg.QueryResult[]> => {
+            const first = !begun;
+            begun = true;
+            const results = await queryPipelined(client, first ? [{ sql: begin }, ...statements] : statements);
+            return first ? results.slice(1) : results;
+          };
+          const deferred: Statement[] = [];
+          const effects: Array<() => void> = [];
+          let committed = false;
+          const tx: Tx = {
+            query: (sql, params) => this.timed(sql, () => send([{ sql, params }])).then(([r]) => r!.rows as never),
+            queries: (statements) =>
+              this.timed(statements.map((s) => s.sql).join('; '), () => send(statements)).then((rs) =>
+                rs.map((r) => r.rows as never),
+              ),
+            defer: (sql, params) => void deferred.push({ sql, params }),
+            commitWith: async (sql, params) => {
+              if (committed) throw new Error('commitWith: the transaction has committed already');
+              committed = true;
+              commitSent = true;
+              const statements = [{ sql, params }, ...deferred.splice(0), { sql: 'COMMIT' }];
+              const [first] = await this.timed(statements.map((s) => s.sql).join('; '), () => send(statements));
+              return first!.rows as never;
+            },
+            afterCommit: (effect) => void effects.push(effect),
+          };
+          let broken = false;
+          try {
+            const result = await body(tx);
+            if (committed) {
+              if (deferred.length > 0) throw new Error('a write was deferred after commitWith: it would never commit');
+            } else if (deferred.length > 0) {
+              commitSent = true;
+              await this.timed(deferred.map((s) => s.sql).join('; '), () => send([...deferred, { sql: 'COMMIT' }]));
+            } else if (begun) {
+              commitSent = true;
+              await client.query('COMMIT');
+            }
+            this.runEffects(effects);
+            return result;
+          } catch (error) {
+            broken = isConnectionError(error);
+            // After a failed statement the block waits for ROLLBACK; after a failed COMMIT it is over already,
+            // and ROLLBACK only draws a warning.
+            if (begun && !broken) await client.query('ROLLBACK').catch(() => undefined);
+            throw error;
+          } finally {
+            client.release(broken ? true : undefined);
           }
-          this.runEffects(effects);
-          return result;
-        } catch (error) {
-          broken = isConnectionError(error);
-          // After a failed statement the block waits for ROLLBACK; after a failed COMMIT it is over already,
-          // and ROLLBACK only draws a warning.
-          if (begun && !broken) await client.query('ROLLBACK').catch(() => undefined);
-          throw error;
-        } finally {
-          client.release(broken ? true : undefined);
-        }
-      },
-      {
-        ...this.retryDefaults,
-        shouldRetry: (error) => (options.retryable === true && isTransactionConflict(error)) || (!commitSent && isConnectionError(error)),
-        onRetry: (error, attempt, delayMs) => {
-          this.metrics?.retries.inc({ reason: isTransactionConflict(error) ? 'conflict' : 'connection' });
-          this.options.logger?.warn('retrying transaction', { attempt, delayMs, error: (error as Error).message });
         },
-      },
-    ));
+        {
+          ...this.retryDefaults,
+          shouldRetry: (error) =>
+            (options.retryable === true && isTransactionConflict(error)) || (!commitSent && isConnectionError(error)),
+          onRetry: (error, attempt, delayMs) => {
+            this.metrics?.retries.inc({ reason: isTransactionConflict(error) ? 'conflict' : 'connection' });
+            this.options.logger?.warn('retrying transaction', { attempt, delayMs, error: (error as Error).message });
+          },
+        },
+      ),
+    );
   }
 
   /**
@@ -282,7 +304,8 @@ export class Database {
    */
   private noticingPrimaryLoss<T>(work: Promise<T>): Promise<T> {
     return work.catch((error: unknown) => {
-      if (!this.closed && isConnectionError(error) && this.primaryMonitor.result.status === 'ok') void this.primaryMonitor.check();
+      if (!this.closed && isConnectionError(error) && this.primaryMonitor.result.status === 'ok')
+        void this.primaryMonitor.check();
       throw error;
     });
   }
@@ -308,11 +331,19 @@ export class Database {
 
   health(): DatabaseHealth {
     const primary = { ...this.primaryMonitor.result, pool: this.poolStats(this.primary) };
-    const replicas = this.replicaMembers.map((m) => ({ ...m.monitor.result, pool: this.poolStats(m.pool), fresh: this.isFresh(m) }));
+    const replicas = this.replicaMembers.map((m) => ({
+      ...m.monitor.result,
+      pool: this.poolStats(m.pool),
+      fresh: this.isFresh(m),
+    }));
     const primaryUp = primary.status === 'ok';
     const status: ComponentStatus = primaryUp
-      ? (replicas.every((r) => r.fresh) ? 'ok' : 'degraded')
-      : (replicas.some((r) => r.status === 'ok') ? 'degraded' : 'down');
+      ? replicas.every((r) => r.fresh)
+        ? 'ok'
+        : 'degraded'
+      : replicas.some((r) => r.status === 'ok')
+        ? 'degraded'
+        : 'down';
     return { status, primary, replicas };
   }
 
@@ -348,7 +379,11 @@ export class Database {
       shouldRetry: (error) => !this.closed && isConnectionError(error),
       onRetry: (error, attempt, delayMs) => {
         this.metrics?.retries.inc({ reason: 'connection' });
-        this.options.logger?.warn('retrying after a lost database connection', { attempt, delayMs, error: (error as Error).message });
+        this.options.logger?.warn('retrying after a lost database connection', {
+          attempt,
+          delayMs,
+          error: (error as Error).message,
+        });
       },
     });
   }
@@ -362,7 +397,8 @@ export class Database {
   private pickReadPool(): pg.Pool {
     if (this.replicaMembers.length === 0) return this.primary;
     let candidates = this.replicaMembers.filter((m) => this.isFresh(m));
-    if (candidates.length === 0 && this.primaryMonitor.result.status !== 'ok') candidates = this.replicaMembers.filter((m) => m.monitor.result.status === 'ok');
+    if (candidates.length === 0 && this.primaryMonitor.result.status !== 'ok')
+      candidates = this.replicaMembers.filter((m) => m.monitor.result.status === 'ok');
     if (candidates.length === 0) return this.primary;
     this.replicaCursor = (this.replicaCursor + 1) % candidates.length;
     return candidates[this.replicaCursor]!.pool;
@@ -377,7 +413,10 @@ export class Database {
       this.metrics?.queryDuration.observe(durationMs / 1000);
       if (durationMs >= this.slowQueryMs) {
         this.metrics?.slowQueries.inc();
-        this.options.logger?.warn('slow query', { durationMs: Math.round(durationMs * 1000) / 1000, sql: sql.replace(/\s+/g, ' ').slice(0, 300) });
+        this.options.logger?.warn('slow query', {
+          durationMs: Math.round(durationMs * 1000) / 1000,
+          sql: sql.replace(/\s+/g, ' ').slice(0, 300),
+        });
       }
     }
   }
@@ -429,9 +468,28 @@ function createMetrics(registry: Registry, name: string, db: Database) {
     },
   });
   return {
-    queryDuration: new Histogram({ name: 'db_query_duration_seconds', help: 'Duration of SQL statements sent through the pool manager', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [registry] }),
-    slowQueries: new Counter({ name: 'db_slow_queries_total', help: 'Statements slower than the slow-query threshold', registers: [registry] }),
-    retries: new Counter({ name: 'db_retries_total', help: 'Connection and transaction retries', labelNames: ['reason'], registers: [registry] }),
-    reads: new Counter({ name: 'db_lag_tolerant_reads_total', help: 'Reads that tolerate replica lag, by the pool that served them', labelNames: ['database', 'target'], registers: [registry] }),
+    queryDuration: new Histogram({
+      name: 'db_query_duration_seconds',
+      help: 'Duration of SQL statements sent through the pool manager',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
+    slowQueries: new Counter({
+      name: 'db_slow_queries_total',
+      help: 'Statements slower than the slow-query threshold',
+      registers: [registry],
+    }),
+    retries: new Counter({
+      name: 'db_retries_total',
+      help: 'Connection and transaction retries',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    reads: new Counter({
+      name: 'db_lag_tolerant_reads_total',
+      help: 'Reads that tolerate replica lag, by the pool that served them',
+      labelNames: ['database', 'target'],
+      registers: [registry],
+    }),
   };
 }

@@ -31,6 +31,7 @@ export function writableHostClient(hosts: HostPort[]): typeof pg.Client {
     // The pool calls connect(callback); everyone else awaits connect().
     override connect(): Promise<pg.Client>;
     override connect(callback: (err: Error) => void): void;
+    // biome-ignore lint/suspicious/noConfusingVoidType: the implementation of the two overloads above, as pg.Pool declares them.
     override connect(callback?: (err: Error) => void): Promise<pg.Client> | void {
       const attempt = this.connectToPrimary().then(() => this);
       if (!callback) return attempt;
@@ -49,7 +50,9 @@ export function writableHostClient(hosts: HostPort[]): typeof pg.Client {
         const { rows } = await this.query<{ standby: boolean }>('SELECT pg_is_in_recovery() AS standby');
         if (!rows[0]!.standby) return;
         const { host, port } = hosts[this.hostIndex]!;
-        throw Object.assign(new Error(`${host}:${port} is a standby (read-only), not the primary`), { code: NOT_THE_PRIMARY });
+        throw Object.assign(new Error(`${host}:${port} is a standby (read-only), not the primary`), {
+          code: NOT_THE_PRIMARY,
+        });
       } catch (error) {
         moveOnFrom(this.hostIndex);
         await this.end().catch(() => undefined);

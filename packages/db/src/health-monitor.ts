@@ -89,7 +89,10 @@ export class HealthMonitor {
     if (!this.running) return;
     clearTimeout(this.timer);
     const { intervalMs, downIntervalMs = DOWN_INTERVAL_MS } = this.options;
-    this.timer = setTimeout(() => void this.check(), this.last.status === 'ok' ? intervalMs : Math.min(intervalMs, downIntervalMs));
+    this.timer = setTimeout(
+      () => void this.check(),
+      this.last.status === 'ok' ? intervalMs : Math.min(intervalMs, downIntervalMs),
+    );
     this.timer.unref();
   }
 
@@ -97,8 +100,16 @@ export class HealthMonitor {
     const startedAt = performance.now();
     let next: PingResult;
     try {
-      const result = await withTimeout(this.pool.query<{ lagMs: number }>(this.options.measureLag ? REPLICA_LAG_SQL : 'SELECT 1'), PING_TIMEOUT_MS);
-      next = { status: 'ok', latencyMs: round(performance.now() - startedAt), checkedAt: new Date().toISOString(), consecutiveFailures: 0 };
+      const result = await withTimeout(
+        this.pool.query<{ lagMs: number }>(this.options.measureLag ? REPLICA_LAG_SQL : 'SELECT 1'),
+        PING_TIMEOUT_MS,
+      );
+      next = {
+        status: 'ok',
+        latencyMs: round(performance.now() - startedAt),
+        checkedAt: new Date().toISOString(),
+        consecutiveFailures: 0,
+      };
       if (this.options.measureLag) next.lagMs = round(result.rows[0]?.lagMs ?? 0);
     } catch (error) {
       next = {

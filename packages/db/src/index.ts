@@ -1,5 +1,21 @@
-export { Database, type DatabaseOptions, type DatabaseHealth, type PoolStats, type Tx, type SqlRunner, type TransactionOptions, type Row } from './database';
-export { type Statement } from './pipeline';
+export {
+  Database,
+  type DatabaseOptions,
+  type DatabaseHealth,
+  type PoolStats,
+  type Tx,
+  type SqlRunner,
+  type TransactionOptions,
+  type Row,
+} from './database';
+export type { Statement } from './pipeline';
 export { HealthMonitor, type ComponentStatus, type HealthMonitorOptions, type PingResult } from './health-monitor';
 export { poolConfigFromUrl, withDatabase, databaseName, assertSchemaName, type PoolSettings } from './pool-config';
-export { retry, backoffDelayMs, isConnectionError, isTransactionConflict, DEFAULT_RETRY, type RetryOptions } from './retry';
+export {
+  retry,
+  backoffDelayMs,
+  isConnectionError,
+  isTransactionConflict,
+  DEFAULT_RETRY,
+  type RetryOptions,
+} from './retry';

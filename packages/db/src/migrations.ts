@@ -53,7 +53,9 @@ class MigrationAdapterFactory {
   async connectToShadowDb(): Promise<unknown> {
     const name = `prisma_shadow_${randomUUID().replace(/-/g, '')}`;
     await adminQuery(this.url, `CREATE DATABASE "${name}"`);
-    const adapter = await new PrismaPg(cliPoolConfig(withDatabase(this.url, name), this.schema), { schema: this.schema }).connect();
+    const adapter = await new PrismaPg(cliPoolConfig(withDatabase(this.url, name), this.schema), {
+      schema: this.schema,
+    }).connect();
     const dispose = adapter.dispose.bind(adapter);
     adapter.dispose = async () => {
       await dispose();
@@ -87,7 +89,12 @@ async function adminQuery(url: string, sql: string): Promise<void> {
  */
 function reportInternalPgTypesAsText(): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const Query = require('pg/lib/query') as { prototype: { handleRowDescription(msg: { fields: Array<{ dataTypeID: number }> }): void; __orrangePatched?: boolean } };
+  const Query = require('pg/lib/query') as {
+    prototype: {
+      handleRowDescription(msg: { fields: Array<{ dataTypeID: number }> }): void;
+      __orrangePatched?: boolean;
+    };
+  };
   if (Query.prototype.__orrangePatched) return;
   const original = Query.prototype.handleRowDescription;
   Query.prototype.handleRowDescription = function (msg) {

@@ -46,7 +46,8 @@ export function queryPipelined(client: pg.ClientBase, statements: Statement[]): 
         }
         for (const p of parsing) connection!.parsedStatements[p.name] = p.text;
         const all = Array.isArray(results) ? results : [results];
-        if (all.length !== statements.length) return reject(new Error(`pipeline of ${statements.length} statements returned ${all.length} results`));
+        if (all.length !== statements.length)
+          return reject(new Error(`pipeline of ${statements.length} statements returned ${all.length} results`));
         resolve(all);
       },
     } as pg.QueryConfig);
@@ -63,7 +64,8 @@ export function queryPipelined(client: pg.ClientBase, statements: Statement[]): 
       connection = protocol;
       protocol.stream.cork();
       try {
-        const parsed = (name: string) => protocol.parsedStatements[name] !== undefined || parsing.some((p) => p.name === name);
+        const parsed = (name: string) =>
+          protocol.parsedStatements[name] !== undefined || parsing.some((p) => p.name === name);
         before.forEach((s, i) => {
           const name = statementName(protocol, s);
           if (name === undefined) protocol.parse({ text: s.sql });
@@ -77,7 +79,8 @@ export function queryPipelined(client: pg.ClientBase, statements: Statement[]): 
         });
         const lastName = statementName(protocol, last);
         // The same text earlier in this pipeline was parsed already: pg must not send its Parse again.
-        if (lastName !== undefined && parsing.some((p) => p.name === lastName)) protocol.submittedNamedStatements[lastName] = last.sql;
+        if (lastName !== undefined && parsing.some((p) => p.name === lastName))
+          protocol.submittedNamedStatements[lastName] = last.sql;
         (query as unknown as { name?: string }).name = lastName;
         return submitLast(pgConnection);
       } finally {

@@ -25,7 +25,8 @@ export function assertSchemaName(schema: string): string {
  */
 export function poolConfigFromUrl(url: string, settings: PoolSettings = {}): PoolConfig {
   const parsed = new URL(firstHostOnly(url));
-  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') throw new Error(`not a postgres URL: ${parsed.protocol}`);
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:')
+    throw new Error(`not a postgres URL: ${parsed.protocol}`);
   const options = [
     settings.schema ? `-c search_path=${assertSchemaName(settings.schema)},public` : '',
     settings.statementTimeoutMs ? `-c statement_timeout=${settings.statementTimeoutMs}` : '',
@@ -62,7 +63,8 @@ const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
 export function sslFromUrl(url: URL): ConnectionOptions | undefined {
   const params = url.searchParams;
   const mode = params.get('sslmode') ?? 'disable';
-  if (!(SSL_MODES as readonly string[]).includes(mode)) throw new Error(`DATABASE_URL: sslmode=${mode} is not supported (use ${SSL_MODES.join(', ')})`);
+  if (!(SSL_MODES as readonly string[]).includes(mode))
+    throw new Error(`DATABASE_URL: sslmode=${mode} is not supported (use ${SSL_MODES.join(', ')})`);
   if (mode === 'disable') return undefined;
   const rootCert = params.get('sslrootcert');
   const clientCert = params.get('sslcert');
@@ -70,7 +72,9 @@ export function sslFromUrl(url: URL): ConnectionOptions | undefined {
   if (Boolean(clientCert) !== Boolean(clientKey)) throw new Error('DATABASE_URL: sslcert and sslkey go together');
   return {
     ...(rootCert && rootCert !== 'system' ? { ca: readPemFile(rootCert, 'DATABASE_URL sslrootcert') } : {}),
-    ...(clientCert && clientKey ? { cert: readPemFile(clientCert, 'DATABASE_URL sslcert'), key: readPemFile(clientKey, 'DATABASE_URL sslkey') } : {}),
+    ...(clientCert && clientKey
+      ? { cert: readPemFile(clientCert, 'DATABASE_URL sslcert'), key: readPemFile(clientKey, 'DATABASE_URL sslkey') }
+      : {}),
     // verify-full keeps Node's default check of the host name against the certificate; the others check the chain only.
     ...(mode === 'verify-full' ? {} : { checkServerIdentity: () => undefined }),
   };

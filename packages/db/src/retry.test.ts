@@ -3,20 +3,41 @@ import { backoffDelayMs, isConnectionError, isTransactionConflict, retry } from 
 describe('retry', () => {
   it('when attempts fail with a retryable error, then it retries until success', async () => {
     let calls = 0;
-    const result = await retry(async () => (++calls < 3 ? Promise.reject(new Error('flaky')) : 'ok'), { attemptsMax: 5, baseDelayMs: 1, maxDelayMs: 2, shouldRetry: () => true });
+    const result = await retry(async () => (++calls < 3 ? Promise.reject(new Error('flaky')) : 'ok'), {
+      attemptsMax: 5,
+      baseDelayMs: 1,
+      maxDelayMs: 2,
+      shouldRetry: () => true,
+    });
     expect(result).toBe('ok');
     expect(calls).toBe(3);
   });
 
   it('when the error is not retryable, then it is thrown at once', async () => {
     let calls = 0;
-    await expect(retry(async () => { calls++; throw new Error('fatal'); }, { attemptsMax: 5, baseDelayMs: 1, maxDelayMs: 2, shouldRetry: () => false })).rejects.toThrow('fatal');
+    await expect(
+      retry(
+        async () => {
+          calls++;
+          throw new Error('fatal');
+        },
+        { attemptsMax: 5, baseDelayMs: 1, maxDelayMs: 2, shouldRetry: () => false },
+      ),
+    ).rejects.toThrow('fatal');
     expect(calls).toBe(1);
   });
 
   it('when attempts run out, then the last error is thrown', async () => {
     let calls = 0;
-    await expect(retry(async () => { calls++; throw new Error(`n${calls}`); }, { attemptsMax: 3, baseDelayMs: 1, maxDelayMs: 2, shouldRetry: () => true })).rejects.toThrow('n3');
+    await expect(
+      retry(
+        async () => {
+          calls++;
+          throw new Error(`n${calls}`);
+        },
+        { attemptsMax: 3, baseDelayMs: 1, maxDelayMs: 2, shouldRetry: () => true },
+      ),
+    ).rejects.toThrow('n3');
   });
 
   it('backoff grows exponentially, is capped, and is jittered below the ceiling', () => {

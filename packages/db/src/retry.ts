@@ -31,13 +31,18 @@ export async function retry<T>(work: (attempt: number) => Promise<T>, options: R
 // SQLSTATE classes: 08 connection exception, 57P01..03 admin shutdown / crash / cannot connect now, 53300 too many connections.
 const CONNECTION_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
 const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN']);
-const CONNECTION_MESSAGES = /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i;
+const CONNECTION_MESSAGES =
+  /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i;
 
 export function isConnectionError(error: unknown): boolean {
   // Not `instanceof Error`: errors made by Node's own sockets come from another realm under test runners' sandboxes.
   if (typeof error !== 'object' || error === null) return false;
   const { code, message } = error as { code?: unknown; message?: unknown };
-  if (typeof code === 'string' && (code.startsWith('08') || CONNECTION_SQLSTATES.has(code) || CONNECTION_ERRNOS.has(code))) return true;
+  if (
+    typeof code === 'string' &&
+    (code.startsWith('08') || CONNECTION_SQLSTATES.has(code) || CONNECTION_ERRNOS.has(code))
+  )
+    return true;
   return typeof message === 'string' && CONNECTION_MESSAGES.test(message);
 }
 

@@ -11,7 +11,15 @@ describe('Database (real Postgres)', () => {
   beforeAll(async () => {
     testDb = await createTestDatabase();
     registry = new Registry();
-    db = new Database({ url: testDb.url, name: 'probe', schema: 'probe', max: 4, healthIntervalMs: 50, registry, retry: { baseDelayMs: 10, attemptsMax: 8 } });
+    db = new Database({
+      url: testDb.url,
+      name: 'probe',
+      schema: 'probe',
+      max: 4,
+      healthIntervalMs: 50,
+      registry,
+      retry: { baseDelayMs: 10, attemptsMax: 8 },
+    });
     await db.query('CREATE SCHEMA probe');
     await db.query('CREATE TABLE probe.counter (id int PRIMARY KEY, value int NOT NULL CHECK (value >= 0))');
     await db.query('INSERT INTO probe.counter VALUES (1, 0)');
@@ -41,22 +49,25 @@ describe('Database (real Postgres)', () => {
   it.each([
     ['sent in the body', (tx: Tx, sql: string, params: unknown[]) => tx.query(sql, params).then(() => undefined)],
     ['deferred to COMMIT', (tx: Tx, sql: string, params: unknown[]) => tx.defer(sql, params)],
-  ])('when serializable transactions conflict on writes %s and are marked retryable, then every one eventually commits once', async (_how, write) => {
-    const increments = 8;
-    await Promise.all(
-      Array.from({ length: increments }, () =>
-        db.transaction(
-          async (tx) => {
-            const [row] = await tx.query<{ value: number }>('SELECT value FROM counter WHERE id = 1');
-            await write(tx, 'UPDATE counter SET value = $1 WHERE id = 1', [row!.value + 1]);
-          },
-          { retryable: true, isolation: 'SERIALIZABLE' },
+  ])(
+    'when serializable transactions conflict on writes %s and are marked retryable, then every one eventually commits once',
+    async (_how, write) => {
+      const increments = 8;
+      await Promise.all(
+        Array.from({ length: increments }, () =>
+          db.transaction(
+            async (tx) => {
+              const [row] = await tx.query<{ value: number }>('SELECT value FROM counter WHERE id = 1');
+              await write(tx, 'UPDATE counter SET value = $1 WHERE id = 1', [row!.value + 1]);
+            },
+            { retryable: true, isolation: 'SERIALIZABLE' },
+          ),
         ),
-      ),
-    );
-    expect(await db.query('SELECT value FROM counter WHERE id = 1')).toEqual([{ value: increments }]);
-    await db.query('UPDATE counter SET value = 0 WHERE id = 1');
-  });
+      );
+      expect(await db.query('SELECT value FROM counter WHERE id = 1')).toEqual([{ value: increments }]);
+      await db.query('UPDATE counter SET value = 0 WHERE id = 1');
+    },
+  );
 
   it('when a transaction is retried after a conflict, then its effects after commit run once, and never for one that rolled back', async () => {
     const conflict = Object.assign(new Error('could not serialize access'), { code: '40001' });
@@ -105,7 +116,9 @@ describe('Database (real Postgres)', () => {
     await admin.close();
     expect(Number(killed!.n)).toBeGreaterThan(0);
 
-    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => db.query<{ n: number }>('SELECT $1::int AS n', [i])));
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => db.query<{ n: number }>('SELECT $1::int AS n', [i])),
+    );
     expect(results.map((r) => r[0]!.n)).toEqual([0, 1, 2, 3, 4, 5]);
     await db.transaction(async (tx) => tx.query('UPDATE counter SET value = value + 1 WHERE id = 1'));
     expect(await db.query('SELECT value FROM counter WHERE id = 1')).toEqual([{ value: 1 }]);
@@ -113,7 +126,13 @@ describe('Database (real Postgres)', () => {
   });
 
   it('when the database is unreachable, then the health monitor reports down and metrics say so', async () => {
-    const unreachable = new Database({ url: 'postgresql://postgres@127.0.0.1:1/nowhere', name: 'gone', healthIntervalMs: 0, connectionTimeoutMs: 200, retry: { attemptsMax: 2, baseDelayMs: 5 } });
+    const unreachable = new Database({
+      url: 'postgresql://postgres@127.0.0.1:1/nowhere',
+      name: 'gone',
+      healthIntervalMs: 0,
+      connectionTimeoutMs: 200,
+      retry: { attemptsMax: 2, baseDelayMs: 5 },
+    });
     const health = await unreachable.checkNow();
     expect(health.status).toBe('down');
     expect(health.primary.consecutiveFailures).toBe(1);
@@ -129,7 +148,12 @@ describe('Database (real Postgres)', () => {
     });
     await new Promise<void>((listening) => dropping.listen(0, '127.0.0.1', listening));
     const { port } = dropping.address() as net.AddressInfo;
-    const flaky = new Database({ url: `postgresql://postgres@127.0.0.1:${port}/nowhere`, name: 'flaky', healthIntervalMs: 0, retry: { attemptsMax: 3, baseDelayMs: 1 } });
+    const flaky = new Database({
+      url: `postgresql://postgres@127.0.0.1:${port}/nowhere`,
+      name: 'flaky',
+      healthIntervalMs: 0,
+      retry: { attemptsMax: 3, baseDelayMs: 1 },
+    });
     await expect(flaky.transaction(async (tx) => tx.query('SELECT 1'))).rejects.toThrow(/Connection terminated/);
     expect(attempts).toBe(3);
     await flaky.close();
@@ -145,7 +169,15 @@ describe('Database (real Postgres)', () => {
   });
 
   it('when no replica is configured or healthy, then reads fall back to the primary', async () => {
-    const withReplica = new Database({ url: testDb.url, name: 'replicated', schema: 'probe', replicaUrls: ['postgresql://postgres@127.0.0.1:1/nowhere'], healthIntervalMs: 0, connectionTimeoutMs: 200, retry: { attemptsMax: 1 } });
+    const withReplica = new Database({
+      url: testDb.url,
+      name: 'replicated',
+      schema: 'probe',
+      replicaUrls: ['postgresql://postgres@127.0.0.1:1/nowhere'],
+      healthIntervalMs: 0,
+      connectionTimeoutMs: 200,
+      retry: { attemptsMax: 1 },
+    });
     await withReplica.checkNow();
     expect(withReplica.health().status).toBe('degraded');
     expect(await withReplica.queryRead('SELECT value FROM counter WHERE id = 1')).toEqual([{ value: 1 }]);

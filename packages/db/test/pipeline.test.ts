@@ -15,8 +15,16 @@ describe('transactions: BEGIN rides with the first statement, statements go toge
   beforeAll(async () => {
     testDb = await createTestDatabase();
     // One connection, so that every transaction reuses the one a previous test may have left in a bad state.
-    db = new Database({ url: testDb.url, name: 'begin', schema: 'begin', max: 1, retry: { baseDelayMs: 10, attemptsMax: 3 } });
-    db.primary.on('connect', (client: pg.PoolClient) => (client as unknown as Observed).connection.on('readyForQuery', () => (roundTrips += 1)));
+    db = new Database({
+      url: testDb.url,
+      name: 'begin',
+      schema: 'begin',
+      max: 1,
+      retry: { baseDelayMs: 10, attemptsMax: 3 },
+    });
+    db.primary.on('connect', (client: pg.PoolClient) =>
+      (client as unknown as Observed).connection.on('readyForQuery', () => (roundTrips += 1)),
+    );
     await db.query('CREATE SCHEMA begin');
     await db.query('CREATE TABLE begin.item (id int PRIMARY KEY, qty int NOT NULL CHECK (qty >= 0))');
   });
@@ -53,7 +61,9 @@ describe('transactions: BEGIN rides with the first statement, statements go toge
       db.transaction(async (tx) => {
         const rows = await tx.query<{ id: number }>('INSERT INTO item VALUES (2, 1) RETURNING id');
         expect(rows).toEqual([{ id: 2 }]);
-        const [inBlock] = await tx.query<{ open: boolean }>(`SELECT now() <> statement_timestamp() OR pg_current_xact_id_if_assigned() IS NOT NULL AS open`);
+        const [inBlock] = await tx.query<{ open: boolean }>(
+          `SELECT now() <> statement_timestamp() OR pg_current_xact_id_if_assigned() IS NOT NULL AS open`,
+        );
         expect(inBlock!.open).toBe(true);
         throw new Error('undo');
       }),
@@ -62,7 +72,10 @@ describe('transactions: BEGIN rides with the first statement, statements go toge
   });
 
   it('when an isolation level is asked for, then the first statement already runs under it', async () => {
-    const level = await db.transaction((tx) => tx.query<{ transaction_isolation: string }>('SHOW transaction_isolation'), { isolation: 'SERIALIZABLE' });
+    const level = await db.transaction(
+      (tx) => tx.query<{ transaction_isolation: string }>('SHOW transaction_isolation'),
+      { isolation: 'SERIALIZABLE' },
+    );
     expect(level).toEqual([{ transaction_isolation: 'serializable' }]);
   });
 
@@ -71,18 +84,30 @@ describe('transactions: BEGIN rides with the first statement, statements go toge
       await tx.query('INSERT INTO item VALUES (3, -1)');
     });
     await expect(failed).rejects.toMatchObject({ code: '23514' });
-    const poisoned = { toPostgres: () => { throw new Error('cannot serialise this value'); } };
-    await expect(db.transaction((tx) => tx.query('INSERT INTO item VALUES (4, $1)', [poisoned]))).rejects.toThrow('cannot serialise this value');
+    const poisoned = {
+      toPostgres: () => {
+        throw new Error('cannot serialise this value');
+      },
+    };
+    await expect(db.transaction((tx) => tx.query('INSERT INTO item VALUES (4, $1)', [poisoned]))).rejects.toThrow(
+      'cannot serialise this value',
+    );
     await db.transaction((tx) => tx.query('INSERT INTO item VALUES (5, 2)'));
     expect(await db.query('SELECT id FROM item')).toEqual([{ id: 5 }]);
   });
 
   it('when the body sends its first statements at once, then BEGIN is sent once and all of them are inside the transaction', async () => {
     const { roundTrips: trips } = await counted(() =>
-      db.transaction(async (tx) => {
-        await Promise.all([tx.query('INSERT INTO item VALUES (6, 1)'), tx.query('INSERT INTO item VALUES (7, 1)'), tx.query('INSERT INTO item VALUES (8, 1)')]);
-        throw new Error('undo all three');
-      }).catch(() => undefined),
+      db
+        .transaction(async (tx) => {
+          await Promise.all([
+            tx.query('INSERT INTO item VALUES (6, 1)'),
+            tx.query('INSERT INTO item VALUES (7, 1)'),
+            tx.query('INSERT INTO item VALUES (8, 1)'),
+          ]);
+          throw new Error('undo all three');
+        })
+        .catch(() => undefined),
     );
     expect(trips).toBe(4); // three statements (BEGIN with the first) and ROLLBACK
     expect(await db.query('SELECT count(*)::int AS n FROM item')).toEqual([{ n: 0 }]);
@@ -113,7 +138,12 @@ describe('transactions: BEGIN rides with the first statement, statements go toge
     try {
       await holder.query('BEGIN');
       await holder.query('SELECT pg_advisory_xact_lock(42)');
-      const reader = other.transaction((tx) => tx.queries<{ n: number }>([{ sql: 'SELECT pg_advisory_xact_lock(42)' }, { sql: 'SELECT count(*)::int AS n FROM item' }]));
+      const reader = other.transaction((tx) =>
+        tx.queries<{ n: number }>([
+          { sql: 'SELECT pg_advisory_xact_lock(42)' },
+          { sql: 'SELECT count(*)::int AS n FROM item' },
+        ]),
+      );
       // The reader's pipeline is waiting for the lock; the holder writes and commits, which releases it.
       await new Promise((resolve) => setTimeout(resolve, 100));
       await holder.query('INSERT INTO item VALUES (11, 1)');
@@ -139,7 +169,10 @@ describe('transactions: BEGIN rides with the first statement, statements go toge
     expect(await db.query('SELECT count(*)::int AS n FROM item')).toEqual([{ n: 0 }]);
     await db.transaction(async (tx) => {
       await tx.query('INSERT INTO item VALUES (15, 1)');
-      await tx.queries([{ sql: 'UPDATE item SET qty = qty + 1 WHERE id = 15' }, { sql: 'UPDATE item SET qty = qty + 1 WHERE id = 15' }]);
+      await tx.queries([
+        { sql: 'UPDATE item SET qty = qty + 1 WHERE id = 15' },
+        { sql: 'UPDATE item SET qty = qty + 1 WHERE id = 15' },
+      ]);
     });
     expect(await db.query('SELECT qty FROM item WHERE id = 15')).toEqual([{ qty: 3 }]);
   });
@@ -147,10 +180,14 @@ describe('transactions: BEGIN rides with the first statement, statements go toge
     await db.query('INSERT INTO item VALUES (30, 4)');
     for (const min of [0, 5]) {
       const expected = await db.query('SELECT count(*)::int AS n FROM item WHERE qty >= $1', [min]);
-      expect(await db.queryPrepared('probe-count', 'SELECT count(*)::int AS n FROM item WHERE qty >= $1', [min])).toEqual(expected);
+      expect(
+        await db.queryPrepared('probe-count', 'SELECT count(*)::int AS n FROM item WHERE qty >= $1', [min]),
+      ).toEqual(expected);
     }
     // One connection in this pool: the statement is still prepared on it.
-    expect(await db.query(`SELECT name FROM pg_prepared_statements WHERE name = 'probe-count'`)).toEqual([{ name: 'probe-count' }]);
+    expect(await db.query(`SELECT name FROM pg_prepared_statements WHERE name = 'probe-count'`)).toEqual([
+      { name: 'probe-count' },
+    ]);
   });
 
   describe('deferred writes', () => {
@@ -163,7 +200,9 @@ describe('transactions: BEGIN rides with the first statement, statements go toge
       );
       expect(trips).toBe(2); // BEGIN with the insert; the deferred update with COMMIT
       expect(await db.query('SELECT qty FROM item WHERE id = 20')).toEqual([{ qty: 20 }]);
-      const { roundTrips: alone } = await counted(() => db.transaction(async (tx) => tx.defer('INSERT INTO item VALUES (21, 1)')));
+      const { roundTrips: alone } = await counted(() =>
+        db.transaction(async (tx) => tx.defer('INSERT INTO item VALUES (21, 1)')),
+      );
       expect(alone).toBe(1); // BEGIN, the write and COMMIT together
     });
 
@@ -201,7 +240,10 @@ describe('transactions: BEGIN rides with the first statement, statements go toge
       );
       expect(result).toEqual([{ id: 31 }]);
       expect(trips).toBe(2); // BEGIN with the first insert; the last insert, the deferred update and COMMIT together
-      expect(await db.query('SELECT id, qty FROM item ORDER BY id')).toEqual([{ id: 30, qty: 2 }, { id: 31, qty: 5 }]);
+      expect(await db.query('SELECT id, qty FROM item ORDER BY id')).toEqual([
+        { id: 30, qty: 2 },
+        { id: 31, qty: 5 },
+      ]);
     });
 
     it('when the statement sent with COMMIT fails, then nothing commits, the error reaches the caller, and the connection serves the next transaction', async () => {
@@ -228,8 +270,12 @@ describe('transactions: BEGIN rides with the first statement, statements go toge
 
   describe('statements with parameters, prepared once per connection', () => {
     it('when a statement with parameters runs again on a connection, then it is prepared there once, under a name from its text', async () => {
-      const insert = (id: number) => db.transaction((tx) => tx.query('INSERT INTO item VALUES ($1, $2) RETURNING id, qty', [id, 1]));
-      const prepared = () => db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = 'INSERT INTO item VALUES ($1, $2) RETURNING id, qty'`);
+      const insert = (id: number) =>
+        db.transaction((tx) => tx.query('INSERT INTO item VALUES ($1, $2) RETURNING id, qty', [id, 1]));
+      const prepared = () =>
+        db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = 'INSERT INTO item VALUES ($1, $2) RETURNING id, qty'`,
+        );
       await insert(40);
       expect(await prepared()).toEqual([{ n: 1 }]);
       for (const id of [41, 42]) await insert(id);
@@ -239,11 +285,21 @@ describe('transactions: BEGIN rides with the first statement, statements go toge
 
     it('when a pipeline with prepared statements fails, then the connection prepares them again under new names and answers as before', async () => {
       const insertTwo = (a: number, b: number) =>
-        db.transaction((tx) => tx.queries([{ sql: 'INSERT INTO item VALUES ($1, $2)', params: [a, 1] }, { sql: 'INSERT INTO item VALUES ($1, $2)', params: [b, 1] }]));
+        db.transaction((tx) =>
+          tx.queries([
+            { sql: 'INSERT INTO item VALUES ($1, $2)', params: [a, 1] },
+            { sql: 'INSERT INTO item VALUES ($1, $2)', params: [b, 1] },
+          ]),
+        );
       await insertTwo(50, 51);
       await expect(insertTwo(52, 50)).rejects.toMatchObject({ code: '23505' });
       await insertTwo(53, 54);
-      expect(await db.query<{ id: number }>('SELECT id FROM item ORDER BY id')).toEqual([{ id: 50 }, { id: 51 }, { id: 53 }, { id: 54 }]);
+      expect(await db.query<{ id: number }>('SELECT id FROM item ORDER BY id')).toEqual([
+        { id: 50 },
+        { id: 51 },
+        { id: 53 },
+        { id: 54 },
+      ]);
     });
   });
 });

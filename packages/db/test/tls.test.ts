@@ -16,7 +16,10 @@ const HANDSHAKE_DONE = 'tls handshake done: the test server stops here';
  * sslmode to Node's TLS options is exercised here against a real handshake, with real certificates.
  */
 async function startTlsServer(certificates: TestCertificates): Promise<{ port: number; close(): Promise<void> }> {
-  const secureContext = tls.createSecureContext({ cert: readFileSync(certificates.certFile), key: readFileSync(certificates.keyFile) });
+  const secureContext = tls.createSecureContext({
+    cert: readFileSync(certificates.certFile),
+    key: readFileSync(certificates.keyFile),
+  });
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
@@ -40,7 +43,12 @@ async function startTlsServer(certificates: TestCertificates): Promise<{ port: n
 }
 
 function errorResponse(message: string): Buffer {
-  const fields = Buffer.concat([Buffer.from('SFATAL\0'), Buffer.from('C28000\0'), Buffer.from(`M${message}\0`), Buffer.from('\0')]);
+  const fields = Buffer.concat([
+    Buffer.from('SFATAL\0'),
+    Buffer.from('C28000\0'),
+    Buffer.from(`M${message}\0`),
+    Buffer.from('\0'),
+  ]);
   const header = Buffer.alloc(5);
   header.write('E', 0);
   header.writeInt32BE(fields.length + 4, 1);
@@ -81,18 +89,30 @@ describe('Postgres connections over TLS (sslmode)', () => {
   const url = (host: string, query: string) => `postgresql://app:secret@${host}:${server.port}/orrange?${query}`;
 
   it('when sslmode=verify-full names the CA that signed the server, then the handshake completes and the client goes on to log in', async () => {
-    expect(await connectError(url('localhost', `sslmode=verify-full&sslrootcert=${certificates.caFile}`))).toBe(HANDSHAKE_DONE);
+    expect(await connectError(url('localhost', `sslmode=verify-full&sslrootcert=${certificates.caFile}`))).toBe(
+      HANDSHAKE_DONE,
+    );
   });
 
   it('when the server certificate was signed by another CA, or by none the system trusts, then verify-full refuses it before sending anything', async () => {
-    expect(await connectError(url('localhost', `sslmode=verify-full&sslrootcert=${otherCa.caFile}`))).toMatch(/self[- ]signed|unable to (verify|get local issuer)/);
-    expect(await connectError(url('localhost', 'sslmode=verify-full'))).toMatch(/self[- ]signed|unable to (verify|get local issuer)/);
-    expect(await connectError(url('localhost', 'sslmode=require'))).toMatch(/self[- ]signed|unable to (verify|get local issuer)/);
+    expect(await connectError(url('localhost', `sslmode=verify-full&sslrootcert=${otherCa.caFile}`))).toMatch(
+      /self[- ]signed|unable to (verify|get local issuer)/,
+    );
+    expect(await connectError(url('localhost', 'sslmode=verify-full'))).toMatch(
+      /self[- ]signed|unable to (verify|get local issuer)/,
+    );
+    expect(await connectError(url('localhost', 'sslmode=require'))).toMatch(
+      /self[- ]signed|unable to (verify|get local issuer)/,
+    );
   });
 
   it('when the certificate does not name the host connected to, then verify-full refuses it and verify-ca (chain only) accepts it', async () => {
-    expect(await connectError(url('127.0.0.1', `sslmode=verify-full&sslrootcert=${certificates.caFile}`))).toMatch(/Hostname\/IP does not match certificate's altnames|IP: 127\.0\.0\.1 is not in the cert's list/);
-    expect(await connectError(url('127.0.0.1', `sslmode=verify-ca&sslrootcert=${certificates.caFile}`))).toBe(HANDSHAKE_DONE);
+    expect(await connectError(url('127.0.0.1', `sslmode=verify-full&sslrootcert=${certificates.caFile}`))).toMatch(
+      /Hostname\/IP does not match certificate's altnames|IP: 127\.0\.0\.1 is not in the cert's list/,
+    );
+    expect(await connectError(url('127.0.0.1', `sslmode=verify-ca&sslrootcert=${certificates.caFile}`))).toBe(
+      HANDSHAKE_DONE,
+    );
   });
 });
 
@@ -104,7 +124,9 @@ describe('poolConfigFromUrl: sslmode', () => {
 
   it('when sslmode would fall back to plaintext (allow, prefer) or is unknown, then it is refused by name', () => {
     for (const mode of ['allow', 'prefer', 'verify_full']) {
-      expect(() => poolConfigFromUrl(`postgresql://db/orrange?sslmode=${mode}`)).toThrow(new RegExp(`sslmode=${mode} is not supported`));
+      expect(() => poolConfigFromUrl(`postgresql://db/orrange?sslmode=${mode}`)).toThrow(
+        new RegExp(`sslmode=${mode} is not supported`),
+      );
     }
   });
 
@@ -118,7 +140,11 @@ describe('poolConfigFromUrl: sslmode', () => {
   });
 
   it('when a root certificate file cannot be read, or a client certificate comes without its key, then the error names the setting', () => {
-    expect(() => poolConfigFromUrl('postgresql://db/orrange?sslmode=verify-full&sslrootcert=/nonexistent/root.crt')).toThrow(/DATABASE_URL sslrootcert: cannot read \/nonexistent\/root\.crt \(ENOENT\)/);
-    expect(() => poolConfigFromUrl(`postgresql://db/orrange?sslmode=verify-full&sslcert=${__filename}`)).toThrow(/sslcert and sslkey go together/);
+    expect(() =>
+      poolConfigFromUrl('postgresql://db/orrange?sslmode=verify-full&sslrootcert=/nonexistent/root.crt'),
+    ).toThrow(/DATABASE_URL sslrootcert: cannot read \/nonexistent\/root\.crt \(ENOENT\)/);
+    expect(() => poolConfigFromUrl(`postgresql://db/orrange?sslmode=verify-full&sslcert=${__filename}`)).toThrow(
+      /sslcert and sslkey go together/,
+    );
   });
 });

@@ -67,12 +67,17 @@ const SECRET_LENGTH_MIN = 32;
 /** Parses `kid1:secret1,kid2:secret2`; the first entry is active unless `activeKid` names another. */
 export function parseKeyring(spec: string, activeKid?: string): Keyring {
   const secrets: Record<string, string> = {};
-  for (const entry of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const separator = entry.indexOf(':');
     const kid = entry.slice(0, separator);
     const secret = entry.slice(separator + 1);
-    if (separator <= 0 || !/^[A-Za-z0-9_-]{1,32}$/.test(kid)) throw new Error('JWT keyring entries look like kid:secret');
-    if (secret.length < SECRET_LENGTH_MIN) throw new Error(`JWT secret "${kid}" must be at least ${SECRET_LENGTH_MIN} characters`);
+    if (separator <= 0 || !/^[A-Za-z0-9_-]{1,32}$/.test(kid))
+      throw new Error('JWT keyring entries look like kid:secret');
+    if (secret.length < SECRET_LENGTH_MIN)
+      throw new Error(`JWT secret "${kid}" must be at least ${SECRET_LENGTH_MIN} characters`);
     secrets[kid] = secret;
   }
   const active = activeKid || Object.keys(secrets)[0];
@@ -103,19 +108,40 @@ export function verifyAccessToken(token: string, settings: Omit<AccessTokenSetti
   const invalid = () => unauthorized('The access token is invalid or expired.', 'AUTH.INVALID_TOKEN');
   const decoded = jwt.decode(token, { complete: true });
   const kid = decoded?.header.kid;
-  const secret = typeof kid === 'string' && Object.hasOwn(settings.keyring.secrets, kid) ? settings.keyring.secrets[kid] : undefined;
+  const secret =
+    typeof kid === 'string' && Object.hasOwn(settings.keyring.secrets, kid) ? settings.keyring.secrets[kid] : undefined;
   if (!secret || decoded?.header.alg !== ALGORITHM) throw invalid();
   let claims: jwt.JwtPayload;
   try {
-    claims = jwt.verify(token, secretKey(secret), { algorithms: [ALGORITHM], issuer: settings.issuer, audience: settings.audience }) as jwt.JwtPayload;
+    claims = jwt.verify(token, secretKey(secret), {
+      algorithms: [ALGORITHM],
+      issuer: settings.issuer,
+      audience: settings.audience,
+    }) as jwt.JwtPayload;
   } catch {
     throw invalid();
   }
   const { roles, sid, gen } = claims;
-  if (typeof claims.sub !== 'string' || typeof claims.jti !== 'string' || typeof claims.exp !== 'number' || typeof claims.iat !== 'number' || !Array.isArray(roles) || !roles.every((r) => (ROLES as readonly string[]).includes(r))) {
+  if (
+    typeof claims.sub !== 'string' ||
+    typeof claims.jti !== 'string' ||
+    typeof claims.exp !== 'number' ||
+    typeof claims.iat !== 'number' ||
+    !Array.isArray(roles) ||
+    !roles.every((r) => (ROLES as readonly string[]).includes(r))
+  ) {
     throw invalid();
   }
   // A token without its session or generation could not be revoked: refused (the client refreshes).
-  if (typeof sid !== 'string' || !SESSION_ID.test(sid) || !Number.isSafeInteger(gen) || (gen as number) < 0) throw invalid();
-  return { userId: claims.sub, roles: roles as Role[], sessionId: sid, generation: gen as number, jti: claims.jti, issuedAt: claims.iat, expiresAt: claims.exp };
+  if (typeof sid !== 'string' || !SESSION_ID.test(sid) || !Number.isSafeInteger(gen) || (gen as number) < 0)
+    throw invalid();
+  return {
+    userId: claims.sub,
+    roles: roles as Role[],
+    sessionId: sid,
+    generation: gen as number,
+    jti: claims.jti,
+    issuedAt: claims.iat,
+    expiresAt: claims.exp,
+  };
 }

@@ -68,7 +68,8 @@ interface RouterLike {
   strict?: boolean;
 }
 
-const isRouter = (handle: unknown): handle is RouterLike => typeof handle === 'function' && Array.isArray((handle as Partial<RouterLike>).stack);
+const isRouter = (handle: unknown): handle is RouterLike =>
+  typeof handle === 'function' && Array.isArray((handle as Partial<RouterLike>).stack);
 
 /**
  * A programmer error, caught at boot: a router made with express's `Router()` (case-insensitive, lenient
@@ -76,8 +77,13 @@ const isRouter = (handle: unknown): handle is RouterLike => typeof handle === 'f
  */
 function assertStrictRouting(app: Express): void {
   const visit = (router: RouterLike, where: string) => {
-    assert.ok(router.caseSensitive === true && router.strict === true, `${where}: every router must be serviceRouter() (strict, case-sensitive routing)`);
-    for (const layer of router.stack) if (isRouter(layer.handle)) visit(layer.handle, `${where} > ${(layer.handle as { name?: string }).name || 'router'}`);
+    assert.ok(
+      router.caseSensitive === true && router.strict === true,
+      `${where}: every router must be serviceRouter() (strict, case-sensitive routing)`,
+    );
+    for (const layer of router.stack)
+      if (isRouter(layer.handle))
+        visit(layer.handle, `${where} > ${(layer.handle as { name?: string }).name || 'router'}`);
   };
   visit(app.router as unknown as RouterLike, 'app');
 }

@@ -21,10 +21,14 @@ export class AppError extends Error {
   }
 }
 
-export const badRequest = (code: string, detail: string, errors?: FieldError[]) => new AppError(400, code, detail, errors);
-export const validationFailed = (errors: FieldError[]) => new AppError(400, 'VALIDATION.FAILED', 'The request is not valid.', errors);
-export const unauthorized = (detail = 'Missing or invalid credentials.', code = 'AUTH.UNAUTHORIZED') => new AppError(401, code, detail);
-export const forbidden = (detail = 'You are not allowed to do this.', code = 'AUTH.FORBIDDEN') => new AppError(403, code, detail);
+export const badRequest = (code: string, detail: string, errors?: FieldError[]) =>
+  new AppError(400, code, detail, errors);
+export const validationFailed = (errors: FieldError[]) =>
+  new AppError(400, 'VALIDATION.FAILED', 'The request is not valid.', errors);
+export const unauthorized = (detail = 'Missing or invalid credentials.', code = 'AUTH.UNAUTHORIZED') =>
+  new AppError(401, code, detail);
+export const forbidden = (detail = 'You are not allowed to do this.', code = 'AUTH.FORBIDDEN') =>
+  new AppError(403, code, detail);
 export const notFound = (code: string, detail = 'Not found.') => new AppError(404, code, detail);
 export const conflict = (code: string, detail: string) => new AppError(409, code, detail);
 export const unprocessable = (code: string, detail: string) => new AppError(422, code, detail);

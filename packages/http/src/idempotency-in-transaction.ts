@@ -1,5 +1,13 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { claimKeysSql, claimOf, completeKeysSql, releaseKeysSql, replayStored, storedAnswer, type IdempotencyClaim } from './idempotency';
+import {
+  claimKeysSql,
+  claimOf,
+  completeKeysSql,
+  releaseKeysSql,
+  replayStored,
+  storedAnswer,
+  type IdempotencyClaim,
+} from './idempotency';
 import type { SqlRunner } from '@orrange/db';
 
 /** Thrown by a use case whose claim of an Idempotency-Key found the key taken: the stored answer is replayed. */
@@ -23,18 +31,38 @@ export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
  * rolled back or left the key free, is stored here once sent (a retry then gets it again); a 5xx stores nothing,
  * so the client may retry.
  */
-export function idempotentInTransaction(db: SqlRunner, handler: (req: Request, res: Response, claim: IdempotencyClaim | undefined) => Promise<void>): RequestHandler {
+export function idempotentInTransaction(
+  db: SqlRunner,
+  handler: (req: Request, res: Response, claim: IdempotencyClaim | undefined) => Promise<void>,
+): RequestHandler {
   return async (req, res, next) => {
     const claim = claimOf(req);
     if (!claim) return handler(req, res, undefined);
     const send = res.send.bind(res);
     res.send = (body?: unknown) => {
       if (res.statusCode < 400 || res.statusCode >= 500) return send(body);
-      const text = typeof body === 'string' ? body : Buffer.isBuffer(body) ? body.toString('utf8') : body === undefined ? '' : JSON.stringify(body);
-      const answer = { scope: claim.scope, key: claim.key, request_hash: claim.requestHash, status_code: res.statusCode, content_type: String(res.getHeader('content-type') ?? JSON_CONTENT_TYPE), response_body: text };
+      const text =
+        typeof body === 'string'
+          ? body
+          : Buffer.isBuffer(body)
+            ? body.toString('utf8')
+            : body === undefined
+              ? ''
+              : JSON.stringify(body);
+      const answer = {
+        scope: claim.scope,
+        key: claim.key,
+        request_hash: claim.requestHash,
+        status_code: res.statusCode,
+        content_type: String(res.getHeader('content-type') ?? JSON_CONTENT_TYPE),
+        response_body: text,
+      };
       // Store before answering: once the client has the answer, a retry must find it. A key taken meanwhile keeps
       // whatever its holder stores.
-      storeAnswer(db, answer).then(() => send(body), (error: unknown) => next(error));
+      storeAnswer(db, answer).then(
+        () => send(body),
+        (error: unknown) => next(error),
+      );
       return res;
     };
     try {
@@ -59,7 +87,13 @@ async function storeAnswer(db: SqlRunner, answer: Record<string, unknown>): Prom
 
 /** The rows completeKeysSql takes for success answers sent with res.json. */
 export function jsonAnswer(claim: IdempotencyClaim, status: number, body: unknown): Record<string, unknown> {
-  return { scope: claim.scope, key: claim.key, status_code: status, content_type: JSON_CONTENT_TYPE, response_body: JSON.stringify(body) };
+  return {
+    scope: claim.scope,
+    key: claim.key,
+    status_code: status,
+    content_type: JSON_CONTENT_TYPE,
+    response_body: JSON.stringify(body),
+  };
 }
 
 /** What can send a write with its transaction's COMMIT (a `Tx` of @orrange/db). */
@@ -69,7 +103,10 @@ interface CommitBatch {
 
 /** The statement that claims keys inside the use case's transaction (its rows: the keys claimed now). */
 export function claimKeysStatement(claims: IdempotencyClaim[]): { sql: string; params: unknown[] } {
-  return { sql: claimKeysSql('$1'), params: [JSON.stringify(claims.map((c) => ({ scope: c.scope, key: c.key, request_hash: c.requestHash })))] };
+  return {
+    sql: claimKeysSql('$1'),
+    params: [JSON.stringify(claims.map((c) => ({ scope: c.scope, key: c.key, request_hash: c.requestHash })))],
+  };
 }
 
 /** Whether the claim statement's rows include this claim. */

@@ -18,7 +18,6 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 );
 CREATE INDEX IF NOT EXISTS idempotency_keys_created_at_idx ON idempotency_keys (created_at);`;
 
-
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 const RETENTION_HOURS = 24;
 
@@ -53,20 +52,32 @@ export interface IdempotencyClaim {
 export function claimOf(req: Request, protect?: IdempotencyOptions['protect']): IdempotencyClaim | undefined {
   const key = req.header('idempotency-key');
   if (req.method !== 'POST' || key === undefined) return undefined;
-  if (!KEY_PATTERN.test(key)) throw badRequest('IDEMPOTENCY.INVALID_KEY', 'Idempotency-Key must be 1–255 visible ASCII characters.');
+  if (!KEY_PATTERN.test(key))
+    throw badRequest('IDEMPOTENCY.INVALID_KEY', 'Idempotency-Key must be 1–255 visible ASCII characters.');
   const scope = req.identity ? `user:${req.identity.userId}` : `ip:${req.ip}`;
   const material = `${req.method} ${req.baseUrl}${req.path}\n${JSON.stringify(req.body ?? null)}`;
-  return { scope, key, requestHash: protect ? protect.mac(material) : createHash('sha256').update(material).digest('hex') };
+  return {
+    scope,
+    key,
+    requestHash: protect ? protect.mac(material) : createHash('sha256').update(material).digest('hex'),
+  };
 }
 
 /**
  * The answer to a request whose key was claimed before: 409 while the first is still running, 422 when it asked
  * something else, else the first answer again (status, type and body), marked Idempotency-Replayed.
  */
-export function replayStored(res: Response, stored: StoredKey | undefined, claim: IdempotencyClaim, open?: (stored: string) => string): void {
+export function replayStored(
+  res: Response,
+  stored: StoredKey | undefined,
+  claim: IdempotencyClaim,
+  open?: (stored: string) => string,
+): void {
   if (!stored) throw conflict('IDEMPOTENCY.IN_PROGRESS', 'A request with this Idempotency-Key is in progress.');
-  if (stored.request_hash !== claim.requestHash) throw unprocessable('IDEMPOTENCY.KEY_REUSED', 'This Idempotency-Key was used with a different request.');
-  if (stored.status_code === null) throw conflict('IDEMPOTENCY.IN_PROGRESS', 'A request with this Idempotency-Key is in progress.');
+  if (stored.request_hash !== claim.requestHash)
+    throw unprocessable('IDEMPOTENCY.KEY_REUSED', 'This Idempotency-Key was used with a different request.');
+  if (stored.status_code === null)
+    throw conflict('IDEMPOTENCY.IN_PROGRESS', 'A request with this Idempotency-Key is in progress.');
   res.status(stored.status_code).setHeader('Idempotency-Replayed', 'true');
   if (stored.content_type) res.setHeader('Content-Type', stored.content_type);
   res.end(stored.response_body && open ? open(stored.response_body) : (stored.response_body ?? ''));
@@ -74,7 +85,10 @@ export function replayStored(res: Response, stored: StoredKey | undefined, claim
 
 /** The stored answer of a claimed key, if any. */
 export async function storedAnswer(db: SqlRunner, claim: IdempotencyClaim): Promise<StoredKey | undefined> {
-  const [stored] = await db.query<StoredKey>('SELECT request_hash, status_code, content_type, response_body FROM idempotency_keys WHERE scope = $1 AND key = $2', [claim.scope, claim.key]);
+  const [stored] = await db.query<StoredKey>(
+    'SELECT request_hash, status_code, content_type, response_body FROM idempotency_keys WHERE scope = $1 AND key = $2',
+    [claim.scope, claim.key],
+  );
   return stored;
 }
 
@@ -146,21 +160,47 @@ export function idempotency(db: SqlRunner, options: IdempotencyOptions = {}): Re
     const claim = claimOf(req, protect);
     if (!claim) return next();
     const { scope, key } = claim;
-    const claimed = await db.query(claimKeysSql('$1'), [JSON.stringify([{ scope, key, request_hash: claim.requestHash }])]);
-    if (claimed.length === 0) return replayStored(res, await storedAnswer(db, claim), claim, protect && ((stored) => protect.open(stored, `${scope}\n${key}`)));
+    const claimed = await db.query(claimKeysSql('$1'), [
+      JSON.stringify([{ scope, key, request_hash: claim.requestHash }]),
+    ]);
+    if (claimed.length === 0)
+      return replayStored(
+        res,
+        await storedAnswer(db, claim),
+        claim,
+        protect && ((stored) => protect.open(stored, `${scope}\n${key}`)),
+      );
 
     const send = res.send.bind(res);
     res.send = (body?: unknown) => {
-      const text = typeof body === 'string' ? body : Buffer.isBuffer(body) ? body.toString('utf8') : body === undefined ? '' : JSON.stringify(body);
+      const text =
+        typeof body === 'string'
+          ? body
+          : Buffer.isBuffer(body)
+            ? body.toString('utf8')
+            : body === undefined
+              ? ''
+              : JSON.stringify(body);
       const status = res.statusCode;
       const finish =
         status >= 500
           ? db.query('DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2', [scope, key])
-          : db.query(completeKeysSql('$1'), [JSON.stringify([{
-              scope, key, status_code: status, content_type: String(res.getHeader('content-type') ?? 'application/json'), response_body: protect ? protect.seal(text, `${scope}\n${key}`) : text,
-            }])]);
+          : db.query(completeKeysSql('$1'), [
+              JSON.stringify([
+                {
+                  scope,
+                  key,
+                  status_code: status,
+                  content_type: String(res.getHeader('content-type') ?? 'application/json'),
+                  response_body: protect ? protect.seal(text, `${scope}\n${key}`) : text,
+                },
+              ]),
+            ]);
       // Store before answering: once the client has the answer, a retry must find it.
-      finish.then(() => send(body), (error: unknown) => next(error));
+      finish.then(
+        () => send(body),
+        (error: unknown) => next(error),
+      );
       return res;
     };
     next();

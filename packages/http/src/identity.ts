@@ -60,7 +60,11 @@ export function signIdentity(identity: Identity, secret: string | KeyObject): st
  * its owner holds and whatever the gateway forwarded: every role check in every service sees a plain user.
  */
 export function verifyIdentity(token: string, secret: string | KeyObject): Identity {
-  const claims = jwt.verify(token, secretKey(secret), { algorithms: ['HS256'], audience: INTERNAL_AUDIENCE, issuer: INTERNAL_ISSUER }) as jwt.JwtPayload;
+  const claims = jwt.verify(token, secretKey(secret), {
+    algorithms: ['HS256'],
+    audience: INTERNAL_AUDIENCE,
+    issuer: INTERNAL_ISSUER,
+  }) as jwt.JwtPayload;
   if (typeof claims.sub !== 'string' || !Array.isArray(claims.roles)) throw new Error('malformed identity');
   const via = claims.via === 'api-key' || claims.via === 'service' ? claims.via : 'jwt';
   const roles = (claims.roles as Role[]).filter((role) => via !== 'api-key' || !SESSION_ONLY_ROLES.includes(role));
@@ -161,5 +165,7 @@ export const requireScopeForMethod: RequestHandler = (req, _res, next) => {
   const scopes = req.identity?.scopes;
   if (!scopes) return next();
   const needed: Scope = req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'trade';
-  next(scopes.includes(needed) ? undefined : forbidden(`This API key lacks the "${needed}" scope.`, 'AUTH.SCOPE_MISSING'));
+  next(
+    scopes.includes(needed) ? undefined : forbidden(`This API key lacks the "${needed}" scope.`, 'AUTH.SCOPE_MISSING'),
+  );
 };

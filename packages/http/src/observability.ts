@@ -25,7 +25,12 @@ export function createRegistry(service: string): Registry {
  */
 export function statusCountGauge(
   registry: Registry,
-  options: { name: string; help: string; statuses: readonly string[]; count: () => Promise<Array<{ status: string; n: number }>> },
+  options: {
+    name: string;
+    help: string;
+    statuses: readonly string[];
+    count: () => Promise<Array<{ status: string; n: number }>>;
+  },
 ): void {
   const { statuses, count } = options;
   new Gauge({
@@ -44,14 +49,18 @@ export function statusCountGauge(
 /** Request duration by method, route template and status; the route template keeps label cardinality bounded. */
 export function httpMetrics(registry: Registry): RequestHandler {
   // Reuse the histogram when an app is built twice over one registry (tests do).
-  const existing = registry.getSingleMetric('http_request_duration_seconds') as Histogram<'method' | 'route' | 'status'> | undefined;
-  const duration = existing ?? new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'HTTP request duration',
-    labelNames: ['method', 'route', 'status'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [registry],
-  });
+  const existing = registry.getSingleMetric('http_request_duration_seconds') as
+    | Histogram<'method' | 'route' | 'status'>
+    | undefined;
+  const duration =
+    existing ??
+    new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    });
   return (req, res, next) => {
     const end = duration.startTimer();
     res.on('finish', () => {
@@ -85,7 +94,9 @@ export function observabilityRouter(registry: Registry, checks: Record<string, H
     const names = Object.keys(checks);
     const results = await Promise.all(names.map((name) => runCheck(checks[name]!)));
     const status = overallStatus(results.map((r) => r.status));
-    res.status(status === 'down' ? 503 : 200).json({ status, checks: Object.fromEntries(names.map((n, i) => [n, results[i]])) });
+    res
+      .status(status === 'down' ? 503 : 200)
+      .json({ status, checks: Object.fromEntries(names.map((n, i) => [n, results[i]])) });
   });
   router.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());

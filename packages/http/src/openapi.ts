@@ -5,15 +5,25 @@ type Json = Record<string, unknown>;
 
 /** JSON Schema (OpenAPI 3.0 dialect) of a zod schema, so request documentation comes from the validators. */
 export function schemaOf(schema: z.ZodType): Record<string, unknown> {
-  const json = z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  const json = z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
   delete json.$schema;
   return json;
 }
 
 /** Query parameters documented from the same zod schema that validates them. */
-export function queryParamsOf(schema: z.ZodType): Array<{ name: string; in: 'query'; required: boolean; schema: Json }> {
+export function queryParamsOf(
+  schema: z.ZodType,
+): Array<{ name: string; in: 'query'; required: boolean; schema: Json }> {
   const json = schemaOf(schema) as { properties?: Record<string, Json>; required?: string[] };
-  return Object.entries(json.properties ?? {}).map(([name, s]) => ({ name, in: 'query' as const, required: json.required?.includes(name) ?? false, schema: s }));
+  return Object.entries(json.properties ?? {}).map(([name, s]) => ({
+    name,
+    in: 'query' as const,
+    required: json.required?.includes(name) ?? false,
+    schema: s,
+  }));
 }
 
 /** A list's `limit` and `cursor` (API.md, "Pagination"), for a list without filters of its own. */
@@ -21,7 +31,11 @@ export const PAGE_PARAMS = queryParamsOf(pageQuery);
 
 /** A list's answer: `{ data: [items], nextCursor }`. */
 export function pageSchema(items: Json): Json {
-  return { type: 'object', required: ['data', 'nextCursor'], properties: { data: { type: 'array', items }, nextCursor: { type: 'string', nullable: true } } };
+  return {
+    type: 'object',
+    required: ['data', 'nextCursor'],
+    properties: { data: { type: 'array', items }, nextCursor: { type: 'string', nullable: true } },
+  };
 }
 
 export const problemSchema = {
@@ -34,7 +48,14 @@ export const problemSchema = {
     detail: { type: 'string' },
     code: { type: 'string' },
     requestId: { type: 'string' },
-    errors: { type: 'array', items: { type: 'object', required: ['path', 'message'], properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+    errors: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['path', 'message'],
+        properties: { path: { type: 'string' }, message: { type: 'string' } },
+      },
+    },
   },
 };
 
@@ -64,7 +85,9 @@ export type ApiTag = (typeof API_TAGS)[number]['name'];
 /** The document's `tags`: those its operations use, in API_TAGS' order, then any other name as it is. */
 export function tagsOf(paths: Json): Array<{ name: string; description?: string }> {
   const used = new Set<string>();
-  for (const item of Object.values(paths)) for (const op of Object.values(item as Json)) for (const tag of ((op as Json).tags as string[] | undefined) ?? []) used.add(tag);
+  for (const item of Object.values(paths))
+    for (const op of Object.values(item as Json))
+      for (const tag of ((op as Json).tags as string[] | undefined) ?? []) used.add(tag);
   const known: Array<{ name: string; description?: string }> = API_TAGS.filter((tag) => used.has(tag.name));
   const other = [...used].filter((name) => !API_TAGS.some((tag) => tag.name === name)).map((name) => ({ name }));
   return [...known, ...other];
@@ -81,7 +104,13 @@ export interface Operation {
    * webhooks, authenticated by the signature of their body.
    */
   auth?: boolean | 'session' | 'service' | 'custodySignature';
-  params?: Array<{ name: string; in: 'path' | 'query' | 'header'; required?: boolean; schema?: Json; description?: string }>;
+  params?: Array<{
+    name: string;
+    in: 'path' | 'query' | 'header';
+    required?: boolean;
+    schema?: Json;
+    description?: string;
+  }>;
   body?: z.ZodType;
   responses: Record<number, { description: string; schema?: Json }>;
 }
@@ -111,8 +140,18 @@ export function operation(op: Operation): Json {
     summary: op.summary,
     ...(op.tags ? { tags: op.tags } : {}),
     security: securityOf(op.auth ?? false),
-    ...(op.params ? { parameters: op.params.map((p) => ({ ...p, required: p.in === 'path' ? true : (p.required ?? false), schema: p.schema ?? { type: 'string' } })) } : {}),
-    ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(op.body) } } } } : {}),
+    ...(op.params
+      ? {
+          parameters: op.params.map((p) => ({
+            ...p,
+            required: p.in === 'path' ? true : (p.required ?? false),
+            schema: p.schema ?? { type: 'string' },
+          })),
+        }
+      : {}),
+    ...(op.body
+      ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(op.body) } } } }
+      : {}),
     responses,
   };
 }
@@ -121,26 +160,52 @@ const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'
 
 /** `POST /api/v1/trades/{id}/paid` → `postTradesIdPaid`: unique per method and path, stable while they are. */
 export function operationIdOf(method: string, path: string): string {
-  const words = path.replace(/^\/api\/v\d+/, '').split(/[^A-Za-z0-9]+/).filter(Boolean);
+  const words = path
+    .replace(/^\/api\/v\d+/, '')
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean);
   return method.toLowerCase() + words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
 }
 
 /** Every operation of `paths` with its operationId (clients generate method names from them). */
 function withOperationIds(paths: Json): Json {
-  return Object.fromEntries(Object.entries(paths).map(([path, item]) => [
-    path,
-    Object.fromEntries(Object.entries(item as Json).map(([method, op]) => [method, HTTP_METHODS.includes(method) ? { operationId: operationIdOf(method, path), ...(op as Json) } : op])),
-  ]));
+  return Object.fromEntries(
+    Object.entries(paths).map(([path, item]) => [
+      path,
+      Object.fromEntries(
+        Object.entries(item as Json).map(([method, op]) => [
+          method,
+          HTTP_METHODS.includes(method) ? { operationId: operationIdOf(method, path), ...(op as Json) } : op,
+        ]),
+      ),
+    ]),
+  );
 }
 
 /** The gateway's signed identity header, which /internal/* operations require (and the public document leaves out). */
-const INTERNAL_IDENTITY_SCHEME = { type: 'apiKey', in: 'header', name: 'X-Orrange-Identity', description: 'The identity the gateway signs with INTERNAL_TOKEN_SECRET: /internal/* operations answer the gateway only.' };
+const INTERNAL_IDENTITY_SCHEME = {
+  type: 'apiKey',
+  in: 'header',
+  name: 'X-Orrange-Identity',
+  description:
+    'The identity the gateway signs with INTERNAL_TOKEN_SECRET: /internal/* operations answer the gateway only.',
+};
 
 /** Custody's webhook signature (API.md, "Money in and out"), which the webhook operation requires. */
-export const CUSTODY_SIGNATURE_SCHEME = { type: 'apiKey', in: 'header', name: 'X-Orrange-Signature', description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>"> with CUSTODY_WEBHOOK_SECRET; at most 5 minutes old.' };
+export const CUSTODY_SIGNATURE_SCHEME = {
+  type: 'apiKey',
+  in: 'header',
+  name: 'X-Orrange-Signature',
+  description:
+    't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>"> with CUSTODY_WEBHOOK_SECRET; at most 5 minutes old.',
+};
 
 const usesScheme = (paths: Json, scheme: string) =>
-  Object.values(paths).some((item) => Object.values(item as Json).some((op) => ((op as Json).security as Json[] | undefined)?.some((requirement) => scheme in requirement)));
+  Object.values(paths).some((item) =>
+    Object.values(item as Json).some((op) =>
+      ((op as Json).security as Json[] | undefined)?.some((requirement) => scheme in requirement),
+    ),
+  );
 
 /** A service's document; the gateway merges every service's `paths` and `components.schemas`. */
 export function openApiDocument(title: string, paths: Json, schemas: Json = {}): Json {

@@ -31,7 +31,10 @@ export interface Keyset<Row, Key> {
   keyOf: (row: Row) => Key;
 }
 
-export function keyset<Row, S extends z.ZodType>(schema: S, keyOf: (row: Row) => z.output<S>): Keyset<Row, z.output<S>> {
+export function keyset<Row, S extends z.ZodType>(
+  schema: S,
+  keyOf: (row: Row) => z.output<S>,
+): Keyset<Row, z.output<S>> {
   return { schema: schema as z.ZodType<z.output<S>>, keyOf };
 }
 

@@ -5,9 +5,20 @@ import { isConnectionError } from '@orrange/db';
 import { AppError } from './errors';
 
 const TITLES: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
-  409: 'Conflict', 413: 'Content Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content',
-  429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
 };
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -60,9 +71,15 @@ const DATABASE_RETRY_AFTER_S = 5;
 function fromDatabaseOutage(error: unknown): AppError | undefined {
   const readOnly = (error as { code?: unknown } | null)?.code === '25006';
   if (!readOnly && !isConnectionError(error)) return undefined;
-  return new AppError(503, 'SERVICE.DATABASE_UNAVAILABLE', 'The database is unavailable for a moment. Try again shortly (a write with the same Idempotency-Key).', undefined, {
-    'Retry-After': String(DATABASE_RETRY_AFTER_S),
-  });
+  return new AppError(
+    503,
+    'SERVICE.DATABASE_UNAVAILABLE',
+    'The database is unavailable for a moment. Try again shortly (a write with the same Idempotency-Key).',
+    undefined,
+    {
+      'Retry-After': String(DATABASE_RETRY_AFTER_S),
+    },
+  );
 }
 
 /** The one place errors become HTTP answers: problem+json, and never a stack trace or SQL for a 5xx. */
@@ -73,8 +90,15 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
       if (known.status >= 500) logger.error('request failed', { method: req.method, path: req.path, code: known.code });
       return sendProblem(res, known);
     }
-    logger.error('unhandled error', { method: req.method, path: req.path, error: error instanceof Error ? error.stack : String(error) });
-    sendProblem(res, new AppError(500, 'INTERNAL', 'Something went wrong on our side. The request id helps us find it.'));
+    logger.error('unhandled error', {
+      method: req.method,
+      path: req.path,
+      error: error instanceof Error ? error.stack : String(error),
+    });
+    sendProblem(
+      res,
+      new AppError(500, 'INTERNAL', 'Something went wrong on our side. The request id helps us find it.'),
+    );
   };
 }
 

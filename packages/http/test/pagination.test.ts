@@ -4,7 +4,8 @@ import { AppError, keyset, pageQuery, readPage } from '../src';
 describe('keyset pagination', () => {
   const rows = Array.from({ length: 5 }, (_, i) => ({ n: 5 - i }));
   const byN = keyset(z.object({ n: z.number().int() }).strict(), (row: { n: number }) => ({ n: row.n }));
-  const read = async (after: { n: number } | undefined, rowsMax: number) => rows.filter((row) => after === undefined || row.n < after.n).slice(0, rowsMax);
+  const read = async (after: { n: number } | undefined, rowsMax: number) =>
+    rows.filter((row) => after === undefined || row.n < after.n).slice(0, rowsMax);
 
   it('when a list is paged, then every row comes once, in order, and the last page says there is no next one', async () => {
     const seen: number[] = [];
@@ -26,7 +27,10 @@ describe('keyset pagination', () => {
 
   it('when the reader is asked, then for one row more than the limit', async () => {
     const asked: number[] = [];
-    await readPage(byN, { limit: 3 }, async (_after, rowsMax) => (asked.push(rowsMax), []));
+    await readPage(byN, { limit: 3 }, async (_after, rowsMax) => {
+      asked.push(rowsMax);
+      return [];
+    });
     expect(asked).toEqual([4]);
   });
 
@@ -44,6 +48,14 @@ describe('keyset pagination', () => {
   it('when the query is parsed, then limit is 1–100 with 20 by default, and nothing else is taken', () => {
     expect(pageQuery.parse({})).toEqual({ limit: 20 });
     expect(pageQuery.parse({ limit: '100', cursor: 'abc' })).toEqual({ limit: 100, cursor: 'abc' });
-    for (const bad of [{ limit: '0' }, { limit: '101' }, { limit: '2.5' }, { cursor: '' }, { cursor: 'x'.repeat(513) }, { other: '1' }]) expect(pageQuery.safeParse(bad).success).toBe(false);
+    for (const bad of [
+      { limit: '0' },
+      { limit: '101' },
+      { limit: '2.5' },
+      { cursor: '' },
+      { cursor: 'x'.repeat(513) },
+      { other: '1' },
+    ])
+      expect(pageQuery.safeParse(bad).success).toBe(false);
   });
 });

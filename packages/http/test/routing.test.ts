@@ -5,7 +5,12 @@ import { createRegistry, createServiceApp, serviceRouter } from '../src';
 
 const SECRET = 'test-internal-secret-0123456789abcdef0123';
 const logger = createLogger('http-test', 'silent');
-const options = () => ({ logger, registry: createRegistry('http-routing-test'), checks: {}, internalTokenSecret: SECRET });
+const options = () => ({
+  logger,
+  registry: createRegistry('http-routing-test'),
+  checks: {},
+  internalTokenSecret: SECRET,
+});
 
 describe('service routing', () => {
   const app = createServiceApp(options(), (a) => {
@@ -47,7 +52,7 @@ describe('service routing', () => {
     expect(res.body.code).toBe('ROUTE.NOT_FOUND');
   });
 
-  it('when a service mounts express\'s lenient Router(), then building the app fails at boot', () => {
+  it("when a service mounts express's lenient Router(), then building the app fails at boot", () => {
     expect(() => createServiceApp(options(), (a) => a.use(Router()))).toThrow(/serviceRouter/);
     const nested = serviceRouter();
     nested.use(Router());

@@ -6,7 +6,16 @@ function capture() {
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger('test-service', 'info');
   logger.clear();
-  logger.add(new winston.transports.Stream({ stream: new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done(); } }) }));
+  logger.add(
+    new winston.transports.Stream({
+      stream: new Writable({
+        write(chunk, _enc, done) {
+          lines.push(JSON.parse(String(chunk)));
+          done();
+        },
+      }),
+    }),
+  );
   return { logger, lines };
 }
 
@@ -14,7 +23,13 @@ describe('logger', () => {
   it('when logging inside a request context, then the line carries service and request ids', () => {
     const { logger, lines } = capture();
     runWithContext({ requestId: 'req-1', userId: 'u-1' }, () => logger.info('hello'));
-    expect(lines[0]).toMatchObject({ message: 'hello', service: 'test-service', requestId: 'req-1', userId: 'u-1', level: 'info' });
+    expect(lines[0]).toMatchObject({
+      message: 'hello',
+      service: 'test-service',
+      requestId: 'req-1',
+      userId: 'u-1',
+      level: 'info',
+    });
   });
 
   it('when a secret-looking field is logged, then its value is redacted', () => {
@@ -27,7 +42,16 @@ describe('logger', () => {
     const lines: string[] = [];
     const logger = createLogger('test-service', 'warn');
     logger.clear();
-    logger.add(new winston.transports.Stream({ stream: new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } }) }));
+    logger.add(
+      new winston.transports.Stream({
+        stream: new Writable({
+          write(chunk, _enc, done) {
+            lines.push(String(chunk));
+            done();
+          },
+        }),
+      }),
+    );
     logger.info('hidden');
     logger.debug('hidden');
     logger.warn('shown');

@@ -23,7 +23,13 @@ export function createLogger(service: string, level = process.env.LOG_LEVEL ?? '
   const logger = winston.createLogger({
     level,
     defaultMeta: { service },
-    format: winston.format.combine(withContext(), redact(), winston.format.timestamp(), winston.format.errors({ stack: true }), winston.format.json()),
+    format: winston.format.combine(
+      withContext(),
+      redact(),
+      winston.format.timestamp(),
+      winston.format.errors({ stack: true }),
+      winston.format.json(),
+    ),
     transports: [new winston.transports.Console({ silent: level === 'silent' })],
   });
   // winston formats every call (context, timestamp, JSON) before its transport drops the ones below the level:

@@ -6,7 +6,25 @@ export type Asset = keyof typeof ASSET_SCALES;
 export const ASSETS = Object.keys(ASSET_SCALES) as Asset[];
 
 /** Fiat currencies a market may be priced in (ISO 4217). Prices and fiat amounts carry 2 decimals. */
-export const FIAT_CURRENCIES = ['USD', 'EUR', 'GBP', 'NGN', 'INR', 'BRL', 'KES', 'CAD', 'AUD', 'JPY', 'CHF', 'ZAR', 'GHS', 'MXN', 'ARS', 'TRY', 'AED'] as const;
+export const FIAT_CURRENCIES = [
+  'USD',
+  'EUR',
+  'GBP',
+  'NGN',
+  'INR',
+  'BRL',
+  'KES',
+  'CAD',
+  'AUD',
+  'JPY',
+  'CHF',
+  'ZAR',
+  'GHS',
+  'MXN',
+  'ARS',
+  'TRY',
+  'AED',
+] as const;
 export type FiatCurrency = (typeof FIAT_CURRENCIES)[number];
 export const FIAT_SCALE = 2;
 
@@ -30,7 +48,8 @@ export function decimalPattern(scale: number): RegExp {
  * signs, spaces, NaN and more decimals than `scale`: money never passes through a float.
  */
 export function toUnits(decimal: string, scale: number): bigint {
-  if (!decimalPattern(scale).test(decimal)) throw new RangeError(`not a decimal with at most ${scale} places: ${decimal}`);
+  if (!decimalPattern(scale).test(decimal))
+    throw new RangeError(`not a decimal with at most ${scale} places: ${decimal}`);
   const [whole, fraction = ''] = decimal.split('.');
   return BigInt(whole! + fraction.padEnd(scale, '0'));
 }

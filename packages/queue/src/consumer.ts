@@ -3,7 +3,14 @@ import type { Redis } from 'ioredis';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Database, Tx } from '@orrange/db';
 import { runWithContext, type Logger } from '@orrange/logger';
-import { envelopeSchema, eventSchemas, queueName, type EventEnvelope, type EventType, type ServiceName } from './contracts';
+import {
+  envelopeSchema,
+  eventSchemas,
+  queueName,
+  type EventEnvelope,
+  type EventType,
+  type ServiceName,
+} from './contracts';
 import { claimInboxMany } from './outbox';
 import { PermanentFailure } from './permanent-failure';
 
@@ -84,7 +91,12 @@ export class EventConsumer {
     });
     this.worker.on('failed', (job, error) => {
       this.metrics?.failures.inc({ type: job?.name ?? 'unknown' });
-      this.options.logger.warn('event failed', { eventId: job?.id, type: job?.name, attempt: job?.attemptsMade, error: error.message });
+      this.options.logger.warn('event failed', {
+        eventId: job?.id,
+        type: job?.name,
+        attempt: job?.attemptsMade,
+        error: error.message,
+      });
     });
     this.worker.on('error', (error) => this.options.logger.error('event worker error', { error: error.message }));
   }
@@ -121,7 +133,11 @@ export class EventConsumer {
   private async applyInOneTransaction(events: EventEnvelope[]): Promise<ApplyOutcome[]> {
     const outcomes = await this.options.db.transaction(
       async (tx) => {
-        const fresh = await claimInboxMany(tx, events.map((e) => e.id), this.options.service);
+        const fresh = await claimInboxMany(
+          tx,
+          events.map((e) => e.id),
+          this.options.service,
+        );
         // Postgres answers uuids in lower case; an envelope may carry its id in upper case.
         const done: ApplyOutcome[] = events.map((e) => (fresh.delete(e.id.toLowerCase()) ? 'applied' : 'duplicate'));
         const toApply = events.filter((_, i) => done[i] === 'applied');
@@ -185,7 +201,9 @@ export class EventConsumer {
   private async process(job: Job): Promise<ApplyOutcome> {
     const end = this.metrics?.duration.startTimer({ type: job.name });
     // A retried event is applied alone (see batchKey).
-    const outcome = await runWithContext({ jobId: job.id, eventId: job.id }, () => this.apply(job.data, job.attemptsMade > 0)).catch((error: unknown) => {
+    const outcome = await runWithContext({ jobId: job.id, eventId: job.id }, () =>
+      this.apply(job.data, job.attemptsMade > 0),
+    ).catch((error: unknown) => {
       // The one place that speaks BullMQ's language for "never retry this".
       throw error instanceof PermanentFailure ? new UnrecoverableError(error.message) : error;
     });
@@ -198,17 +216,35 @@ export class EventConsumer {
 function createMetrics(registry: Registry, queue: Queue) {
   new Gauge({
     name: 'queue_jobs',
-    help: 'Jobs in this service\'s event queue by state',
+    help: "Jobs in this service's event queue by state",
     labelNames: ['queue', 'state'],
     registers: [registry],
     async collect() {
-      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed').catch(() => ({}) as Record<string, number>);
+      const counts = await queue
+        .getJobCounts('waiting', 'active', 'delayed', 'failed')
+        .catch(() => ({}) as Record<string, number>);
       for (const [state, n] of Object.entries(counts)) this.set({ queue: queue.name, state }, n);
     },
   });
   return {
-    consumed: new Counter({ name: 'events_consumed_total', help: 'Events handled, by outcome', labelNames: ['type', 'outcome'], registers: [registry] }),
-    failures: new Counter({ name: 'events_failed_total', help: 'Event attempts that failed', labelNames: ['type'], registers: [registry] }),
-    duration: new Histogram({ name: 'event_handle_duration_seconds', help: 'Time to apply an event', labelNames: ['type'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2], registers: [registry] }),
+    consumed: new Counter({
+      name: 'events_consumed_total',
+      help: 'Events handled, by outcome',
+      labelNames: ['type', 'outcome'],
+      registers: [registry],
+    }),
+    failures: new Counter({
+      name: 'events_failed_total',
+      help: 'Event attempts that failed',
+      labelNames: ['type'],
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: 'event_handle_duration_seconds',
+      help: 'Time to apply an event',
+      labelNames: ['type'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2],
+      registers: [registry],
+    }),
   };
 }

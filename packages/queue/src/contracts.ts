@@ -16,23 +16,81 @@ const decimal = contractDecimal;
 
 export const eventSchemas = {
   /** trade-execution → (notifications): a trade opened with its escrow locked, written by open_trades. */
-  'trade.created': z.object({ tradeId: id, matchId: id, buyerId: id, sellerId: id, asset: assetSchema, fiatCurrency: fiatSchema, amount: decimal, price: decimal, fiatAmount: decimal }).strict(),
+  'trade.created': z
+    .object({
+      tradeId: id,
+      matchId: id,
+      buyerId: id,
+      sellerId: id,
+      asset: assetSchema,
+      fiatCurrency: fiatSchema,
+      amount: decimal,
+      price: decimal,
+      fiatAmount: decimal,
+    })
+    .strict(),
   /** `openedAt` and `paidAt` (null: released before the buyer marked it paid) feed the parties' average pay and release times. */
   'trade.completed': z
-    .object({ tradeId: id, buyerId: id, sellerId: id, asset: assetSchema, amount: decimal, fiatCurrency: fiatSchema, fiatAmount: decimal, completedAt: z.string(), openedAt: z.string().optional(), paidAt: z.string().nullable().optional() })
+    .object({
+      tradeId: id,
+      buyerId: id,
+      sellerId: id,
+      asset: assetSchema,
+      amount: decimal,
+      fiatCurrency: fiatSchema,
+      fiatAmount: decimal,
+      completedAt: z.string(),
+      openedAt: z.string().optional(),
+      paidAt: z.string().nullable().optional(),
+    })
     .strict(),
-  'trade.cancelled': z.object({ tradeId: id, buyerId: id, sellerId: id, reason: z.enum(['BUYER_CANCELLED', 'PAYMENT_TIMEOUT']) }).strict(),
+  'trade.cancelled': z
+    .object({ tradeId: id, buyerId: id, sellerId: id, reason: z.enum(['BUYER_CANCELLED', 'PAYMENT_TIMEOUT']) })
+    .strict(),
   'trade.disputed': z
-    .object({ tradeId: id, disputeId: id, openedBy: id, reason: z.string().max(2000), buyerId: id, sellerId: id, asset: assetSchema, amount: decimal, fiatCurrency: fiatSchema, fiatAmount: decimal })
+    .object({
+      tradeId: id,
+      disputeId: id,
+      openedBy: id,
+      reason: z.string().max(2000),
+      buyerId: id,
+      sellerId: id,
+      asset: assetSchema,
+      amount: decimal,
+      fiatCurrency: fiatSchema,
+      fiatAmount: decimal,
+    })
     .strict(),
-  'trade.resolved': z.object({ tradeId: id, disputeId: id, outcome: z.enum(['RELEASE_TO_BUYER', 'REFUND_SELLER', 'SPLIT']), buyerId: id, sellerId: id, buyerAmount: decimal, sellerAmount: decimal }).strict(),
-  'feedback.left': z.object({ tradeId: id, fromUserId: id, toUserId: id, rating: z.enum(['POSITIVE', 'NEGATIVE']) }).strict(),
+  'trade.resolved': z
+    .object({
+      tradeId: id,
+      disputeId: id,
+      outcome: z.enum(['RELEASE_TO_BUYER', 'REFUND_SELLER', 'SPLIT']),
+      buyerId: id,
+      sellerId: id,
+      buyerAmount: decimal,
+      sellerAmount: decimal,
+    })
+    .strict(),
+  'feedback.left': z
+    .object({ tradeId: id, fromUserId: id, toUserId: id, rating: z.enum(['POSITIVE', 'NEGATIVE']) })
+    .strict(),
   /** dispute → trade-execution: move the escrow as decided. `buyerAmount` only for SPLIT. */
-  'dispute.resolved': z.object({ disputeId: id, tradeId: id, outcome: z.enum(['RELEASE_TO_BUYER', 'REFUND_SELLER', 'SPLIT']), buyerAmount: decimal.nullable(), resolvedBy: id }).strict(),
+  'dispute.resolved': z
+    .object({
+      disputeId: id,
+      tradeId: id,
+      outcome: z.enum(['RELEASE_TO_BUYER', 'REFUND_SELLER', 'SPLIT']),
+      buyerAmount: decimal.nullable(),
+      resolvedBy: id,
+    })
+    .strict(),
   /** dispute → trade-execution: the arbitrator who may now read the trade and its chat. */
   'dispute.assigned': z.object({ disputeId: id, tradeId: id, arbitratorId: id }).strict(),
   /** dispute → (metrics, operators): a case waited too long for an arbitrator, or a party stayed silent. */
-  'dispute.escalated': z.object({ disputeId: id, tradeId: id, reason: z.enum(['UNASSIGNED_TOO_LONG', 'PARTY_SILENT']) }).strict(),
+  'dispute.escalated': z
+    .object({ disputeId: id, tradeId: id, reason: z.enum(['UNASSIGNED_TOO_LONG', 'PARTY_SILENT']) })
+    .strict(),
   /**
    * dispute → dispute (delayed), no longer written: dispute timers are rows fired by a sweeper. Kept so that rows
    * still in an outbox or a queue from before are consumed (and confirmed) rather than failed as unknown.
@@ -40,7 +98,16 @@ export const eventSchemas = {
   'dispute.deadline': z.object({ disputeId: id, kind: z.enum(['EVIDENCE_WINDOW', 'ASSIGNMENT']) }).strict(),
   /** trade-execution → user: an admin approved or rejected a withdrawal; the user service's audit log records it. */
   'withdrawal.reviewed': z
-    .object({ withdrawalId: id, userId: id, asset: assetSchema, amount: decimal, decision: z.enum(['APPROVED', 'REJECTED']), reviewedBy: id, note: z.string().max(1000).nullable(), requestId: z.string().max(200).nullable() })
+    .object({
+      withdrawalId: id,
+      userId: id,
+      asset: assetSchema,
+      amount: decimal,
+      decision: z.enum(['APPROVED', 'REJECTED']),
+      reviewedBy: id,
+      note: z.string().max(1000).nullable(),
+      requestId: z.string().max(200).nullable(),
+    })
     .strict(),
 } as const;
 
@@ -66,10 +133,17 @@ export const EVENT_ROUTES: Record<EventType, readonly ServiceName[]> = {
 };
 
 /** The Postgres schema each service owns: its inbox, and the `inbox_confirmed` function producers ask. */
-export const SERVICE_SCHEMAS: Record<ServiceName, string> = { user: 'users', 'order-book': 'order_book', 'trade-execution': 'trade', dispute: 'dispute' };
+export const SERVICE_SCHEMAS: Record<ServiceName, string> = {
+  user: 'users',
+  'order-book': 'order_book',
+  'trade-execution': 'trade',
+  dispute: 'dispute',
+};
 
 /** Event types nobody consumes: they count as confirmed once published. */
-export const UNROUTED_EVENT_TYPES: readonly EventType[] = (Object.keys(EVENT_ROUTES) as EventType[]).filter((type) => EVENT_ROUTES[type].length === 0);
+export const UNROUTED_EVENT_TYPES: readonly EventType[] = (Object.keys(EVENT_ROUTES) as EventType[]).filter(
+  (type) => EVENT_ROUTES[type].length === 0,
+);
 
 /** What travels on a queue: the outbox row, id first. The id is the BullMQ job id and the inbox key. */
 export interface EventEnvelope<T extends EventType = EventType> {
@@ -80,7 +154,12 @@ export interface EventEnvelope<T extends EventType = EventType> {
 }
 
 export const envelopeSchema = z
-  .object({ id: z.string().uuid(), type: z.enum(Object.keys(eventSchemas) as [EventType, ...EventType[]]), occurredAt: z.string(), payload: z.unknown() })
+  .object({
+    id: z.string().uuid(),
+    type: z.enum(Object.keys(eventSchemas) as [EventType, ...EventType[]]),
+    occurredAt: z.string(),
+    payload: z.unknown(),
+  })
   .strict();
 
 export function parsePayload<T extends EventType>(type: T, payload: unknown): EventPayload<T> {

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { SqlRunner } from '@orrange/db';
 import { parsePayload, type EventPayload, type EventType } from './contracts';
 
-
 /**
  * A write whose result nobody reads: with the COMMIT where the executor can defer it, else now. Only for the
  * outbox, which nothing reads inside the transaction that writes it (deferring a row that a later statement
@@ -14,7 +13,10 @@ async function deferWrite(tx: SqlRunner, sql: string, params: unknown[]): Promis
 }
 
 /** Runs statements in one round trip where the executor can send them together, else one after the other. */
-export async function queryTogether<R = Record<string, unknown>>(tx: SqlRunner, statements: Array<{ sql: string; params?: unknown[] }>): Promise<R[][]> {
+export async function queryTogether<R = Record<string, unknown>>(
+  tx: SqlRunner,
+  statements: Array<{ sql: string; params?: unknown[] }>,
+): Promise<R[][]> {
   if (tx.queries) return tx.queries<R>(statements);
   const results: R[][] = [];
   for (const s of statements) results.push(await tx.query<R>(s.sql, s.params));
@@ -76,18 +78,33 @@ export interface EnqueueOptions {
  * then certainly (the relay retries until it is published): no lost and no phantom events. The row is
  * written with the COMMIT where the transaction can defer writes (the payload is validated now).
  */
-export async function enqueueEvent<T extends EventType>(tx: SqlRunner, type: T, payload: EventPayload<T>, options: EnqueueOptions = {}): Promise<string> {
+export async function enqueueEvent<T extends EventType>(
+  tx: SqlRunner,
+  type: T,
+  payload: EventPayload<T>,
+  options: EnqueueOptions = {},
+): Promise<string> {
   const valid = parsePayload(type, payload);
   const id = options.id ?? randomUUID();
-  await deferWrite(tx, 'INSERT INTO outbox (id, type, payload, deliver_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING', [id, type, JSON.stringify(valid), options.deliverAt ?? null]);
+  await deferWrite(
+    tx,
+    'INSERT INTO outbox (id, type, payload, deliver_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING',
+    [id, type, JSON.stringify(valid), options.deliverAt ?? null],
+  );
   return id;
 }
 
 /** One event to record in the outbox: its type, its payload, and enqueueEvent's options. */
-export type OutgoingEvent = { [T in EventType]: { type: T; payload: EventPayload<T>; options?: EnqueueOptions } }[EventType];
+export type OutgoingEvent = {
+  [T in EventType]: { type: T; payload: EventPayload<T>; options?: EnqueueOptions };
+}[EventType];
 
 /** An outgoing event whose payload is checked against its type at compile time. */
-export function outgoing<T extends EventType>(type: T, payload: EventPayload<T>, options?: EnqueueOptions): OutgoingEvent {
+export function outgoing<T extends EventType>(
+  type: T,
+  payload: EventPayload<T>,
+  options?: EnqueueOptions,
+): OutgoingEvent {
   return { type, payload, options } as OutgoingEvent;
 }
 
@@ -105,7 +122,12 @@ export async function enqueueEvents(tx: SqlRunner, events: OutgoingEvent[]): Pro
      SELECT e.id, e.type, e.payload, e.deliver_at FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::timestamptz[]) WITH ORDINALITY AS e(id, type, payload, deliver_at, n)
      ORDER BY e.n
      ON CONFLICT (id) DO NOTHING`,
-    [events.map((e) => e.options?.id ?? randomUUID()), events.map((e) => e.type), payloads, events.map((e) => e.options?.deliverAt?.toISOString() ?? null)],
+    [
+      events.map((e) => e.options?.id ?? randomUUID()),
+      events.map((e) => e.type),
+      payloads,
+      events.map((e) => e.options?.deliverAt?.toISOString() ?? null),
+    ],
   );
 }
 

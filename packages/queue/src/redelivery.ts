@@ -85,7 +85,12 @@ export class OutboxRedelivery {
     const tooOld = owed.filter((d) => d.row.occurred_at.getTime() < oldestSendable);
     const toSend = owed.filter((d) => d.row.occurred_at.getTime() >= oldestSendable);
     const sent = await this.republish(toSend);
-    for (const d of tooOld) this.options.logger.error('event never confirmed and too old to publish again; an operator must look', { eventId: d.row.id, type: d.row.type, consumers: d.services });
+    for (const d of tooOld)
+      this.options.logger.error('event never confirmed and too old to publish again; an operator must look', {
+        eventId: d.row.id,
+        type: d.row.type,
+        consumers: d.services,
+      });
     await this.record([
       ...confirmed.map((row) => ({ row, outcome: 'confirmed' as const })),
       ...toSend.map((d) => ({ row: d.row, outcome: sent ? ('republished' as const) : ('unsent' as const) })),
@@ -150,9 +155,15 @@ export class OutboxRedelivery {
     const answers = await Promise.all(
       [...idsByService].map(async ([service, ids]) => {
         const confirmed = await this.options.db
-          .query<{ id: string }>(`SELECT id::text FROM "${SERVICE_SCHEMAS[service]}".inbox_confirmed($1::uuid[]) AS id`, [ids])
+          .query<{ id: string }>(
+            `SELECT id::text FROM "${SERVICE_SCHEMAS[service]}".inbox_confirmed($1::uuid[]) AS id`,
+            [ids],
+          )
           .catch((error: unknown) => {
-            this.options.logger.warn('a consumer could not confirm deliveries; its events are published again', { consumer: service, error: error instanceof Error ? error.message : String(error) });
+            this.options.logger.warn('a consumer could not confirm deliveries; its events are published again', {
+              consumer: service,
+              error: error instanceof Error ? error.message : String(error),
+            });
             return [];
           });
         return [service, new Set(confirmed.map((r) => r.id))] as const;
@@ -167,10 +178,14 @@ export class OutboxRedelivery {
     try {
       await this.options.relay.publishTo(deliveries);
     } catch (error) {
-      this.options.logger.warn('events could not be published again; will retry', { events: deliveries.length, error: error instanceof Error ? error.message : String(error) });
+      this.options.logger.warn('events could not be published again; will retry', {
+        events: deliveries.length,
+        error: error instanceof Error ? error.message : String(error),
+      });
       return false;
     }
-    for (const d of deliveries) for (const consumer of d.services) this.metrics?.republished.inc({ type: d.row.type, consumer });
+    for (const d of deliveries)
+      for (const consumer of d.services) this.metrics?.republished.inc({ type: d.row.type, consumer });
     this.options.logger.warn('events not confirmed by their consumers within the bound were published again', {
       events: deliveries.length,
       types: [...new Set(deliveries.map((d) => d.row.type))],
@@ -188,7 +203,11 @@ export class OutboxRedelivery {
          redeliveries = o.redeliveries + (r.outcome = 'republished')::int
        FROM unnest($1::uuid[], $2::text[], $3::bigint[]) AS r(id, outcome, delay_ms)
        WHERE o.id = r.id`,
-      [results.map((r) => r.row.id), results.map((r) => r.outcome), results.map((r) => this.recheckDelayMs(r.row, r.outcome))],
+      [
+        results.map((r) => r.row.id),
+        results.map((r) => r.outcome),
+        results.map((r) => this.recheckDelayMs(r.row, r.outcome)),
+      ],
     );
   }
 
@@ -211,6 +230,11 @@ function createMetrics(registry: Registry, redelivery: OutboxRedelivery) {
     },
   });
   return {
-    republished: new Counter({ name: 'events_republished_total', help: 'Events published again because a consumer had not confirmed them within the bound', labelNames: ['type', 'consumer'], registers: [registry] }),
+    republished: new Counter({
+      name: 'events_republished_total',
+      help: 'Events published again because a consumer had not confirmed them within the bound',
+      labelNames: ['type', 'consumer'],
+      registers: [registry],
+    }),
   };
 }

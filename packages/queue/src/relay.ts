@@ -94,14 +94,21 @@ export class OutboxRelay {
     this.pollIntervalMs = options.pollIntervalMs ?? POLL_INTERVAL_MS_DEFAULT;
     this.lingerMs = options.lingerMs ?? LINGER_MS_DEFAULT;
     if (options.registry) {
-      this.published = new Counter({ name: 'outbox_published_total', help: 'Events moved from the outbox to queues', labelNames: ['type'], registers: [options.registry] });
+      this.published = new Counter({
+        name: 'outbox_published_total',
+        help: 'Events moved from the outbox to queues',
+        labelNames: ['type'],
+        registers: [options.registry],
+      });
       const db = options.db;
       new Gauge({
         name: 'outbox_backlog',
         help: 'Outbox rows not yet published',
         registers: [options.registry],
         async collect() {
-          const [row] = await db.query<{ n: string }>('SELECT count(*)::text AS n FROM outbox WHERE published_at IS NULL').catch(() => [{ n: '-1' }]);
+          const [row] = await db
+            .query<{ n: string }>('SELECT count(*)::text AS n FROM outbox WHERE published_at IS NULL')
+            .catch(() => [{ n: '-1' }]);
           this.set(Number(row!.n));
         },
       });
@@ -145,7 +152,11 @@ export class OutboxRelay {
     this.running = false;
     this.wake?.();
     await this.loop;
-    await this.markPublished().catch((error: unknown) => this.options.logger.warn('outbox relay could not mark its last batch; it will be published again', { error: (error as Error).message }));
+    await this.markPublished().catch((error: unknown) =>
+      this.options.logger.warn('outbox relay could not mark its last batch; it will be published again', {
+        error: (error as Error).message,
+      }),
+    );
     await Promise.all([...this.queues.values()].map((q) => q.close()));
   }
 
@@ -206,7 +217,9 @@ export class OutboxRelay {
     try {
       await this.publish(rows);
     } catch (error) {
-      await this.options.db.query(`UPDATE outbox SET claimed_until = NULL WHERE id = ANY($1::uuid[])`, [rows.map((r) => r.id)]).catch(() => undefined);
+      await this.options.db
+        .query(`UPDATE outbox SET claimed_until = NULL WHERE id = ANY($1::uuid[])`, [rows.map((r) => r.id)])
+        .catch(() => undefined);
       throw error;
     }
     this.unmarked = rows.map((r) => r.id);
@@ -256,7 +269,10 @@ export class OutboxRelay {
     this.lastPruneAt = Date.now();
     const retentionMs = this.options.retentionMs ?? RETENTION_MS_DEFAULT;
     // Only rows every consumer confirmed: an unconfirmed one is still owed a re-publish (see OutboxRedelivery).
-    await this.options.db.query(`DELETE FROM outbox WHERE published_at < now() - ($1::bigint * interval '1 millisecond') AND confirmed_at IS NOT NULL`, [retentionMs]);
+    await this.options.db.query(
+      `DELETE FROM outbox WHERE published_at < now() - ($1::bigint * interval '1 millisecond') AND confirmed_at IS NOT NULL`,
+      [retentionMs],
+    );
     await this.options.db.query(`DELETE FROM inbox WHERE processed_at < now() - interval '7 days'`);
   }
 
@@ -265,7 +281,9 @@ export class OutboxRelay {
     if (!queue) {
       queue = new Queue(queueName(service), { connection: this.options.connection, prefix: this.options.prefix });
       // Redis trouble surfaces as a failed publish (and a retry); the queue's own error event only needs a line.
-      queue.on('error', (error) => this.options.logger.warn('outbox relay queue error', { queue: service, error: error.message }));
+      queue.on('error', (error) =>
+        this.options.logger.warn('outbox relay queue error', { queue: service, error: error.message }),
+      );
       this.queues.set(service, queue);
     }
     return queue;

@@ -16,11 +16,15 @@ const id = contractId;
 const decimal = contractDecimal;
 
 /** An amount must fit its asset's decimals: a finer one could never be settled exactly. */
-const withinAssetScale = (value: { asset: Asset; amount: string }) => isPositiveDecimal(value.amount, ASSET_SCALES[value.asset]);
-const amountScaleIssue = { message: 'amount must be positive and within the asset\'s decimals', path: ['amount'] };
+const withinAssetScale = (value: { asset: Asset; amount: string }) =>
+  isPositiveDecimal(value.amount, ASSET_SCALES[value.asset]);
+const amountScaleIssue = { message: "amount must be positive and within the asset's decimals", path: ['amount'] };
 
 /** A SELL order's hold: `amount` moves from the seller's AVAILABLE to HELD(order). */
-export const sellHoldSchema = z.object({ orderId: id, userId: id, asset: assetSchema, amount: decimal }).strict().refine(withinAssetScale, amountScaleIssue);
+export const sellHoldSchema = z
+  .object({ orderId: id, userId: id, asset: assetSchema, amount: decimal })
+  .strict()
+  .refine(withinAssetScale, amountScaleIssue);
 export type SellHold = z.infer<typeof sellHoldSchema>;
 
 /**
@@ -54,9 +58,15 @@ export const tradeOpeningSchema = z
   })
   .strict()
   .refine(withinAssetScale, amountScaleIssue)
-  .refine((o) => isPositiveDecimal(o.price, FIAT_SCALE), { message: 'price must be positive, in cents', path: ['price'] })
+  .refine((o) => isPositiveDecimal(o.price, FIAT_SCALE), {
+    message: 'price must be positive, in cents',
+    path: ['price'],
+  })
   .refine((o) => o.buyerId !== o.sellerId, { message: 'buyer and seller must differ', path: ['sellerId'] })
-  .refine((o) => o.sellerFunding === 'AVAILABLE' || o.sellOrderId !== null, { message: 'a trade funded from a hold names its SELL order', path: ['sellOrderId'] });
+  .refine((o) => o.sellerFunding === 'AVAILABLE' || o.sellOrderId !== null, {
+    message: 'a trade funded from a hold names its SELL order',
+    path: ['sellOrderId'],
+  });
 export type TradeOpening = z.infer<typeof tradeOpeningSchema>;
 
 /**
@@ -76,7 +86,10 @@ export interface FunctionCall {
  * writes the orders, together with other statements where the executor can.
  */
 export function placeSellHoldsCall(holds: SellHold[]): FunctionCall {
-  return { sql: `SELECT ${TRADE_SCHEMA}.place_sell_holds($1::jsonb) AS outcomes`, params: [JSON.stringify(holds.map((h) => sellHoldSchema.parse(h)))] };
+  return {
+    sql: `SELECT ${TRADE_SCHEMA}.place_sell_holds($1::jsonb) AS outcomes`,
+    params: [JSON.stringify(holds.map((h) => sellHoldSchema.parse(h)))],
+  };
 }
 
 /** The parameter of placeSellHoldsExpression: every hold validated against the contract first. */
@@ -104,7 +117,11 @@ export function buyerStandingCall(userIdsExpression: string, cancelsMaxExpressio
 }
 
 /** The SQL expression of how many more trades a buyer may open now: `buyer_room(userId, tradesMax, cancelsMax)` (0 while suspended). */
-export function buyerRoomExpression(userIdExpression: string, tradesMaxExpression: string, cancelsMaxExpression: string): string {
+export function buyerRoomExpression(
+  userIdExpression: string,
+  tradesMaxExpression: string,
+  cancelsMaxExpression: string,
+): string {
   return `${TRADE_SCHEMA}.buyer_room(${userIdExpression}, ${tradesMaxExpression}, ${cancelsMaxExpression})`;
 }
 
@@ -126,7 +143,10 @@ export function tradeOpeningsJson(openings: TradeOpening[]): string {
 export const holdReleaseSchema = z
   .object({ orderId: id, userId: id, asset: assetSchema, remaining: decimal })
   .strict()
-  .refine((r) => /^0(\.0+)?$/.test(r.remaining) || isPositiveDecimal(r.remaining, ASSET_SCALES[r.asset]), { message: 'remaining must be within the asset\'s decimals', path: ['remaining'] });
+  .refine((r) => /^0(\.0+)?$/.test(r.remaining) || isPositiveDecimal(r.remaining, ASSET_SCALES[r.asset]), {
+    message: "remaining must be within the asset's decimals",
+    path: ['remaining'],
+  });
 export type HoldRelease = z.infer<typeof holdReleaseSchema>;
 
 /**
@@ -136,14 +156,27 @@ export type HoldRelease = z.infer<typeof holdReleaseSchema>;
  */
 export function releaseSellHoldCall(release: HoldRelease): FunctionCall {
   const r = holdReleaseSchema.parse(release);
-  return { sql: `SELECT ${TRADE_SCHEMA}.release_sell_hold($1, $2, $3, $4::numeric) AS outcome`, params: [r.orderId, r.userId, r.asset, r.remaining] };
+  return {
+    sql: `SELECT ${TRADE_SCHEMA}.release_sell_hold($1, $2, $3, $4::numeric) AS outcome`,
+    params: [r.orderId, r.userId, r.asset, r.remaining],
+  };
 }
 
 /** An edited SELL order's hold: `delta` more (or, negative, less) is held, so that it holds exactly `remaining`. */
 export const holdAdjustmentSchema = z
-  .object({ orderId: id, userId: id, asset: assetSchema, delta: z.string().regex(/^-?\d{1,20}(\.\d{1,8})?$/), remaining: decimal, editId: z.string().uuid() })
+  .object({
+    orderId: id,
+    userId: id,
+    asset: assetSchema,
+    delta: z.string().regex(/^-?\d{1,20}(\.\d{1,8})?$/),
+    remaining: decimal,
+    editId: z.string().uuid(),
+  })
   .strict()
-  .refine((a) => isPositiveDecimal(a.remaining, ASSET_SCALES[a.asset]), { message: 'remaining must be positive and within the asset\'s decimals', path: ['remaining'] });
+  .refine((a) => isPositiveDecimal(a.remaining, ASSET_SCALES[a.asset]), {
+    message: "remaining must be positive and within the asset's decimals",
+    path: ['remaining'],
+  });
 export type HoldAdjustment = z.infer<typeof holdAdjustmentSchema>;
 
 /**
@@ -153,12 +186,18 @@ export type HoldAdjustment = z.infer<typeof holdAdjustmentSchema>;
  */
 export function adjustSellHoldCall(adjustment: HoldAdjustment): FunctionCall {
   const a = holdAdjustmentSchema.parse(adjustment);
-  return { sql: `SELECT ${TRADE_SCHEMA}.adjust_sell_hold($1, $2, $3, $4::numeric, $5::numeric, $6::uuid) AS outcome`, params: [a.orderId, a.userId, a.asset, a.delta, a.remaining, a.editId] };
+  return {
+    sql: `SELECT ${TRADE_SCHEMA}.adjust_sell_hold($1, $2, $3, $4::numeric, $5::numeric, $6::uuid) AS outcome`,
+    params: [a.orderId, a.userId, a.asset, a.delta, a.remaining, a.editId],
+  };
 }
 
 /** Outcomes as the functions answered them, checked to be one per item: anything else is a broken contract. */
 export function ledgerOutcomes(outcomes: unknown, expected: number, what: string): LedgerOutcome[] {
-  const valid = Array.isArray(outcomes) && outcomes.length === expected && outcomes.every((o) => o === 'OK' || o === 'INSUFFICIENT' || o === 'DUPLICATE');
+  const valid =
+    Array.isArray(outcomes) &&
+    outcomes.length === expected &&
+    outcomes.every((o) => o === 'OK' || o === 'INSUFFICIENT' || o === 'DUPLICATE');
   if (!valid) throw new Error(`${what}: expected ${expected} ledger outcomes, got ${JSON.stringify(outcomes)}`);
   return outcomes as LedgerOutcome[];
 }

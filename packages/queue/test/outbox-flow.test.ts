@@ -5,7 +5,17 @@ import { Registry } from 'prom-client';
 import { Database } from '@orrange/db';
 import { createLogger } from '@orrange/logger';
 import { createTestDatabase, createTestRedis, eventually, type TestDatabase, type TestRedis } from '@orrange/testing';
-import { createRedis, enqueueEvent, enqueueEvents, EventConsumer, OUTBOX_TABLES_SQL, OutboxRelay, outgoing, PermanentFailure, queueName } from '../src';
+import {
+  createRedis,
+  enqueueEvent,
+  enqueueEvents,
+  EventConsumer,
+  OUTBOX_TABLES_SQL,
+  OutboxRelay,
+  outgoing,
+  PermanentFailure,
+  queueName,
+} from '../src';
 
 const logger = createLogger('queue-test', 'silent');
 
@@ -50,7 +60,10 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
       logger,
       handlers: {
         'dispute.assigned': async (event, tx) => {
-          await tx.query('INSERT INTO assignments (trade_id, arbitrator_id) VALUES ($1, $2)', [event.payload.tradeId, event.payload.arbitratorId]);
+          await tx.query('INSERT INTO assignments (trade_id, arbitrator_id) VALUES ($1, $2)', [
+            event.payload.tradeId,
+            event.payload.arbitratorId,
+          ]);
         },
       },
       ...options,
@@ -77,16 +90,27 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
   });
 
   it('when an event payload is malformed, then it is refused before reaching the outbox', async () => {
-    await expect(db.transaction((tx) => enqueueEvent(tx, 'dispute.assigned', { disputeId: 'd', tradeId: 't', arbitratorId: '' } as never))).rejects.toThrow();
+    await expect(
+      db.transaction((tx) =>
+        enqueueEvent(tx, 'dispute.assigned', { disputeId: 'd', tradeId: 't', arbitratorId: '' } as never),
+      ),
+    ).rejects.toThrow();
   });
 
   it('when many events are enqueued in one statement, then they keep their order, a known id is skipped, and one bad payload writes none', async () => {
-    const event = (tradeId: string, options?: { id: string }) => outgoing('dispute.assigned', assigned(tradeId), options);
+    const event = (tradeId: string, options?: { id: string }) =>
+      outgoing('dispute.assigned', assigned(tradeId), options);
     const known = randomUUID();
     await db.transaction((tx) => enqueueEvent(tx, 'dispute.assigned', assigned('first'), { id: known }));
     await db.transaction((tx) => enqueueEvents(tx, [event('a'), event('again', { id: known }), event('b')]));
-    expect(await db.query(`SELECT payload->>'tradeId' AS t FROM outbox ORDER BY seq`)).toEqual([{ t: 'first' }, { t: 'a' }, { t: 'b' }]);
-    await expect(db.transaction((tx) => enqueueEvents(tx, [event('c'), outgoing('dispute.assigned', { tradeId: 't' } as never)]))).rejects.toThrow();
+    expect(await db.query(`SELECT payload->>'tradeId' AS t FROM outbox ORDER BY seq`)).toEqual([
+      { t: 'first' },
+      { t: 'a' },
+      { t: 'b' },
+    ]);
+    await expect(
+      db.transaction((tx) => enqueueEvents(tx, [event('c'), outgoing('dispute.assigned', { tradeId: 't' } as never)])),
+    ).rejects.toThrow();
     expect(await db.query(`SELECT count(*)::int AS n FROM outbox WHERE payload->>'tradeId' = 'c'`)).toEqual([{ n: 0 }]);
   });
 
@@ -100,17 +124,26 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
     relay.kick();
     await eventually(async () => (await db.query('SELECT count(*)::int AS n FROM assignments'))[0]!.n === 20);
     // Marked by the relay's next claim, at its next poll at the latest.
-    await eventually(async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL'))[0]!.n === 0);
+    await eventually(
+      async () =>
+        (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL'))[0]!.n === 0,
+    );
   });
 
   it('when a relay dies after publishing but before marking rows, then a re-publish has no duplicate effect', async () => {
     const p = prefix();
     await assign('t-crash');
     // Simulate the crash: publish (as the relay does), then roll back the marking transaction.
-    const [row] = await db.query<{ id: string; type: string; payload: unknown; occurred_at: Date }>('SELECT id, type, payload, occurred_at FROM outbox');
+    const [row] = await db.query<{ id: string; type: string; payload: unknown; occurred_at: Date }>(
+      'SELECT id, type, payload, occurred_at FROM outbox',
+    );
     const queue = new Queue(queueName('trade-execution'), { connection, prefix: p });
     closers.push(() => queue.close());
-    await queue.add(row!.type, { id: row!.id, type: row!.type, occurredAt: row!.occurred_at.toISOString(), payload: row!.payload }, { jobId: row!.id });
+    await queue.add(
+      row!.type,
+      { id: row!.id, type: row!.type, occurredAt: row!.occurred_at.toISOString(), payload: row!.payload },
+      { jobId: row!.id },
+    );
     consumer(p).start();
     await eventually(async () => (await db.query('SELECT count(*)::int AS n FROM assignments'))[0]!.n === 1);
 
@@ -124,7 +157,12 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
 
   it('when the same event is delivered twice, then the second delivery is a duplicate and changes nothing', async () => {
     const c = consumer(prefix());
-    const envelope = { id: randomUUID(), type: 'dispute.assigned', occurredAt: new Date().toISOString(), payload: assigned('t-dup') };
+    const envelope = {
+      id: randomUUID(),
+      type: 'dispute.assigned',
+      occurredAt: new Date().toISOString(),
+      payload: assigned('t-dup'),
+    };
     expect(await c.apply(envelope)).toBe('applied');
     expect(await c.apply(envelope)).toBe('duplicate');
     expect(await db.query('SELECT count(*)::int AS n FROM assignments')).toEqual([{ n: 1 }]);
@@ -132,20 +170,40 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
 
   it('when grouped events arrive together, then each is applied once with its inbox row, duplicates change nothing, and a failing event fails only its group', async () => {
     const c = consumer(prefix(), { batchKey: () => 'all' });
-    const envelope = (tradeId: string) => ({ id: randomUUID(), type: 'dispute.assigned', occurredAt: new Date().toISOString(), payload: assigned(tradeId) });
+    const envelope = (tradeId: string) => ({
+      id: randomUUID(),
+      type: 'dispute.assigned',
+      occurredAt: new Date().toISOString(),
+      payload: assigned(tradeId),
+    });
     const first = envelope('t-g1');
     const many = [first, envelope('t-g2'), first, envelope('t-g3')];
-    expect(await Promise.all(many.map((e) => c.apply(e, false)))).toEqual(['applied', 'applied', 'duplicate', 'applied']);
-    expect(await db.query('SELECT trade_id FROM assignments ORDER BY trade_id')).toEqual([{ trade_id: 't-g1' }, { trade_id: 't-g2' }, { trade_id: 't-g3' }]);
+    expect(await Promise.all(many.map((e) => c.apply(e, false)))).toEqual([
+      'applied',
+      'applied',
+      'duplicate',
+      'applied',
+    ]);
+    expect(await db.query('SELECT trade_id FROM assignments ORDER BY trade_id')).toEqual([
+      { trade_id: 't-g1' },
+      { trade_id: 't-g2' },
+      { trade_id: 't-g3' },
+    ]);
     expect(await c.apply(first, false)).toBe('duplicate');
 
     // t-g1 again under a new event id violates the primary key: its whole group rolls back, inbox rows included.
     const good = envelope('t-g4');
     const bad = envelope('t-g1');
-    const outcomes = await Promise.allSettled([c.apply(envelope('t-g0'), false), c.apply(good, false), c.apply(bad, false)]);
+    const outcomes = await Promise.allSettled([
+      c.apply(envelope('t-g0'), false),
+      c.apply(good, false),
+      c.apply(bad, false),
+    ]);
     expect(outcomes[0]!.status).toBe('fulfilled');
     expect(outcomes.slice(1).map((o) => o.status)).toEqual(['rejected', 'rejected']);
-    expect(await db.query('SELECT count(*)::int AS n FROM assignments WHERE trade_id = $1', ['t-g4'])).toEqual([{ n: 0 }]);
+    expect(await db.query('SELECT count(*)::int AS n FROM assignments WHERE trade_id = $1', ['t-g4'])).toEqual([
+      { n: 0 },
+    ]);
     // Retried alone, the good one is applied and the bad one keeps failing on its own.
     expect(await c.apply(good)).toBe('applied');
     await expect(c.apply(bad)).rejects.toThrow();
@@ -159,17 +217,27 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
       bulkHandlers: {
         'dispute.assigned': async (events, tx) => {
           calls.push(events.map((e) => e.payload.tradeId));
-          await tx.query('INSERT INTO assignments (trade_id, arbitrator_id) SELECT * FROM unnest($1::text[], $2::text[])', [events.map((e) => e.payload.tradeId), events.map((e) => e.payload.arbitratorId)]);
+          await tx.query(
+            'INSERT INTO assignments (trade_id, arbitrator_id) SELECT * FROM unnest($1::text[], $2::text[])',
+            [events.map((e) => e.payload.tradeId), events.map((e) => e.payload.arbitratorId)],
+          );
         },
       },
     });
-    const envelope = (tradeId: string) => ({ id: randomUUID(), type: 'dispute.assigned', occurredAt: new Date().toISOString(), payload: assigned(tradeId) });
+    const envelope = (tradeId: string) => ({
+      id: randomUUID(),
+      type: 'dispute.assigned',
+      occurredAt: new Date().toISOString(),
+      payload: assigned(tradeId),
+    });
     const already = envelope('b-0');
     expect(await c.apply(already)).toBe('applied');
     const twice = envelope('b-2');
     const shouting = { ...envelope('b-3'), id: randomUUID().toUpperCase() };
     // The first apply runs alone; the rest arrive while it runs and form one group.
-    const outcomes = await Promise.all([envelope('b-1'), already, twice, shouting, twice].map((e) => c.apply(e, false)));
+    const outcomes = await Promise.all(
+      [envelope('b-1'), already, twice, shouting, twice].map((e) => c.apply(e, false)),
+    );
     expect(outcomes).toEqual(['applied', 'duplicate', 'applied', 'applied', 'duplicate']);
     expect(calls).toEqual([['b-0'], ['b-1'], ['b-2', 'b-3']]);
     expect(await db.query('SELECT count(*)::int AS n FROM inbox')).toEqual([{ n: 4 }]);
@@ -177,7 +245,9 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
 
   it('when an event is malformed, then it fails without retries and changes nothing', async () => {
     const c = consumer(prefix());
-    await expect(c.apply({ id: randomUUID(), type: 'dispute.assigned', occurredAt: 'x', payload: { tradeId: 1 } })).rejects.toThrow(/malformed/);
+    await expect(
+      c.apply({ id: randomUUID(), type: 'dispute.assigned', occurredAt: 'x', payload: { tradeId: 1 } }),
+    ).rejects.toThrow(/malformed/);
     await expect(c.apply({ nonsense: true })).rejects.toThrow(/malformed/);
     expect(await db.query('SELECT count(*)::int AS n FROM assignments')).toEqual([{ n: 0 }]);
   });
@@ -198,12 +268,17 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
     }).start();
     const relay = new OutboxRelay({ db, connection, prefix: p, logger, pollIntervalMs: 20 });
     const queue = new Queue(queueName('trade-execution'), { connection, prefix: p });
-    closers.push(() => queue.close(), () => relay.stop());
+    closers.push(
+      () => queue.close(),
+      () => relay.stop(),
+    );
     relay.start();
     const never = await db.transaction((tx) => enqueueEvent(tx, 'dispute.assigned', assigned('t-never')));
     await assign('t-later');
     relay.kick();
-    await eventually(async () => attempts.get('t-later') === 2 && (await queue.getFailedCount()) === 1, { timeoutMs: 10_000 });
+    await eventually(async () => attempts.get('t-later') === 2 && (await queue.getFailedCount()) === 1, {
+      timeoutMs: 10_000,
+    });
     const [failed] = await queue.getFailed();
     expect(failed).toMatchObject({ id: never, attemptsMade: 1, failedReason: 'this event can never be applied' });
     expect(attempts.get('t-never')).toBe(1);
@@ -217,7 +292,13 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
     let started = 0;
     // The first worker hangs inside its handler, holding an open transaction, until its process "dies":
     // the worker stops and Postgres drops its connection, which rolls the transaction back.
-    const dyingDb = new Database({ url: testDb.url, name: 'dying-consumer', schema: 'svc', healthIntervalMs: 0, retry: { attemptsMax: 1 } });
+    const dyingDb = new Database({
+      url: testDb.url,
+      name: 'dying-consumer',
+      schema: 'svc',
+      healthIntervalMs: 0,
+      retry: { attemptsMax: 1 },
+    });
     closers.push(() => dyingDb.close());
     const dying = consumer(p, {
       db: dyingDb,
@@ -243,7 +324,9 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
     await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'dying-consumer'`);
     consumer(p, { lockDurationMs: 300, stalledIntervalMs: 200 }).start();
     try {
-      await eventually(async () => (await db.query('SELECT count(*)::int AS n FROM assignments'))[0]!.n === 1, { timeoutMs: 15_000 });
+      await eventually(async () => (await db.query('SELECT count(*)::int AS n FROM assignments'))[0]!.n === 1, {
+        timeoutMs: 15_000,
+      });
     } finally {
       release();
     }
@@ -254,12 +337,17 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
   it('when a timer event has deliverAt in the future, then it is delivered no earlier', async () => {
     const p = prefix();
     const seen: number[] = [];
-    consumer(p, { service: 'dispute', handlers: { 'dispute.deadline': async () => void seen.push(Date.now()) } }).start();
+    consumer(p, {
+      service: 'dispute',
+      handlers: { 'dispute.deadline': async () => void seen.push(Date.now()) },
+    }).start();
     const relay = new OutboxRelay({ db, connection, prefix: p, logger, pollIntervalMs: 20 });
     closers.push(() => relay.stop());
     relay.start();
     const at = Date.now() + 400;
-    await db.transaction((tx) => enqueueEvent(tx, 'dispute.deadline', { disputeId: 'd1', kind: 'ASSIGNMENT' }, { deliverAt: new Date(at) }));
+    await db.transaction((tx) =>
+      enqueueEvent(tx, 'dispute.deadline', { disputeId: 'd1', kind: 'ASSIGNMENT' }, { deliverAt: new Date(at) }),
+    );
     relay.kick();
     await eventually(async () => seen.length === 1);
     expect(seen[0]).toBeGreaterThanOrEqual(at - 5);
@@ -278,7 +366,8 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
     expect(await queue.getWaitingCount()).toBe(50);
   });
   describe('claims', () => {
-    const unpublished = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL'))[0]!.n;
+    const unpublished = async () =>
+      (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL'))[0]!.n;
     const waiting = async (p: string) => {
       const queue = new Queue(queueName('trade-execution'), { connection, prefix: p });
       closers.push(() => queue.close());
@@ -291,7 +380,9 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
       const relay = new OutboxRelay({ db, connection, prefix: p, logger, batchSize: 3 });
       expect(await relay.drain()).toBe(7);
       await relay.stop();
-      expect(await db.query('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL OR claimed_until IS NOT NULL')).toEqual([{ n: 0 }]);
+      expect(
+        await db.query('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL OR claimed_until IS NOT NULL'),
+      ).toEqual([{ n: 0 }]);
       expect(await waiting(p)).toBe(7);
     });
 
@@ -300,7 +391,9 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
       await assign('t-claimed');
       await assign('t-free');
       // As left by a relay that died after claiming: claimed, unpublished.
-      await db.query(`UPDATE outbox SET claimed_until = now() + interval '400 milliseconds' WHERE payload->>'tradeId' = 't-claimed'`);
+      await db.query(
+        `UPDATE outbox SET claimed_until = now() + interval '400 milliseconds' WHERE payload->>'tradeId' = 't-claimed'`,
+      );
       const relay = new OutboxRelay({ db, connection, prefix: p, logger });
       closers.push(() => relay.stop());
       expect(await relay.drain()).toBe(1);
@@ -315,13 +408,20 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
       const p = prefix();
       await assign('t-redis-down');
       // Nothing listens on port 1: every command fails at once.
-      const down = createRedis('redis://127.0.0.1:1', { maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, lazyConnect: true });
+      const down = createRedis('redis://127.0.0.1:1', {
+        maxRetriesPerRequest: 0,
+        enableOfflineQueue: false,
+        retryStrategy: () => null,
+        lazyConnect: true,
+      });
       down.on('error', () => undefined);
       const failing = new OutboxRelay({ db, connection: down, prefix: p, logger });
       await expect(failing.drain()).rejects.toThrow();
       await failing.stop().catch(() => undefined);
       down.disconnect();
-      expect(await db.query('SELECT count(*)::int AS n FROM outbox WHERE claimed_until IS NOT NULL')).toEqual([{ n: 0 }]);
+      expect(await db.query('SELECT count(*)::int AS n FROM outbox WHERE claimed_until IS NOT NULL')).toEqual([
+        { n: 0 },
+      ]);
       const healthy = new OutboxRelay({ db, connection, prefix: p, logger });
       closers.push(() => healthy.stop());
       expect(await healthy.drain()).toBe(1);
@@ -338,7 +438,14 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
           return rows;
         },
       });
-      const relay = new OutboxRelay({ db: watched, connection, prefix: p, logger, pollIntervalMs: 60_000, lingerMs: 200 });
+      const relay = new OutboxRelay({
+        db: watched,
+        connection,
+        prefix: p,
+        logger,
+        pollIntervalMs: 60_000,
+        lingerMs: 200,
+      });
       closers.push(() => relay.stop());
       relay.start();
       await new Promise((resolve) => setTimeout(resolve, 50)); // asleep after its first, empty claim
@@ -359,7 +466,9 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
       relay.kick();
       await eventually(async () => (await waiting(p)) === 5);
       await eventually(async () => (await unpublished()) === 0);
-      expect(await db.query('SELECT count(*)::int AS n FROM outbox WHERE claimed_until IS NOT NULL')).toEqual([{ n: 0 }]);
+      expect(await db.query('SELECT count(*)::int AS n FROM outbox WHERE claimed_until IS NOT NULL')).toEqual([
+        { n: 0 },
+      ]);
     });
   });
 });

@@ -7,7 +7,18 @@ import { createLogger } from '@orrange/logger';
 import { createTestDatabase, eventually, PrivateRedisServer, type TestDatabase } from '@orrange/testing';
 import type { Tx } from '@orrange/db';
 import {
-  createRedis, enqueueEvent, EVENT_ROUTES, EventConsumer, inboxConfirmedFunctionSql, OUTBOX_TABLES_SQL, OutboxRedelivery, OutboxRelay, queueName, SERVICE_SCHEMAS, type EventHandlers, type EventPayload,
+  createRedis,
+  enqueueEvent,
+  EVENT_ROUTES,
+  EventConsumer,
+  inboxConfirmedFunctionSql,
+  OUTBOX_TABLES_SQL,
+  OutboxRedelivery,
+  OutboxRelay,
+  queueName,
+  SERVICE_SCHEMAS,
+  type EventHandlers,
+  type EventPayload,
 } from '../src';
 
 const logger = createLogger('queue-test', 'silent');
@@ -63,7 +74,14 @@ describe('redelivery of events their consumers have not confirmed (real Postgres
     const record = async (event: { id: string; payload: { tradeId: string } }, tx: Tx) => {
       await tx.query('INSERT INTO applied (event_id, trade_id) VALUES ($1, $2)', [event.id, event.payload.tradeId]);
     };
-    const c = new EventConsumer({ service, db, connection, prefix, logger, handlers: handlers ?? { 'trade.completed': record, 'trade.resolved': record, 'trade.disputed': record } });
+    const c = new EventConsumer({
+      service,
+      db,
+      connection,
+      prefix,
+      logger,
+      handlers: handlers ?? { 'trade.completed': record, 'trade.resolved': record, 'trade.disputed': record },
+    });
     closers.push(() => c.close());
     c.start();
     return c;
@@ -76,68 +94,93 @@ describe('redelivery of events their consumers have not confirmed (real Postgres
   }
 
   function redelivery(r: OutboxRelay, registry = new Registry()) {
-    return { sweeper: new OutboxRedelivery({ db: dbs.trade, relay: r, logger, registry, redeliverAfterMs: BOUND_MS }), registry };
+    return {
+      sweeper: new OutboxRedelivery({ db: dbs.trade, relay: r, logger, registry, redeliverAfterMs: BOUND_MS }),
+      registry,
+    };
   }
 
   const completed = (tradeId: string): EventPayload<'trade.completed'> => ({
-    tradeId, buyerId: 'b1', sellerId: 's1', asset: 'BTC', amount: '0.1', fiatCurrency: 'USD', fiatAmount: '3000.00', completedAt: new Date().toISOString(),
+    tradeId,
+    buyerId: 'b1',
+    sellerId: 's1',
+    asset: 'BTC',
+    amount: '0.1',
+    fiatCurrency: 'USD',
+    fiatAmount: '3000.00',
+    completedAt: new Date().toISOString(),
   });
 
   async function produce(n: number, type: 'trade.completed' = 'trade.completed'): Promise<string[]> {
     const ids: string[] = [];
-    for (let i = 0; i < n; i++) ids.push(await dbs.trade.transaction((tx) => enqueueEvent(tx, type, completed(`t-${randomUUID().slice(0, 8)}`))));
+    for (let i = 0; i < n; i++)
+      ids.push(await dbs.trade.transaction((tx) => enqueueEvent(tx, type, completed(`t-${randomUUID().slice(0, 8)}`))));
     return ids;
   }
 
   const appliedCounts = async (schema: 'users' | 'dispute') =>
-    dbs[schema].query<{ event_id: string; n: number }>('SELECT event_id::text, count(*)::int AS n FROM applied GROUP BY event_id');
-  const republished = async (registry: Registry) => (await registry.getSingleMetric('events_republished_total')!.get()).values;
+    dbs[schema].query<{ event_id: string; n: number }>(
+      'SELECT event_id::text, count(*)::int AS n FROM applied GROUP BY event_id',
+    );
+  const republished = async (registry: Registry) =>
+    (await registry.getSingleMetric('events_republished_total')!.get()).values;
   const waitPastBound = () => new Promise((resolve) => setTimeout(resolve, BOUND_MS + 50));
-  const outboxState = () => dbs.trade.query<{ confirmed: number; unconfirmed: number; redelivered: number }>(
-    `SELECT count(*) FILTER (WHERE confirmed_at IS NOT NULL)::int AS confirmed, count(*) FILTER (WHERE confirmed_at IS NULL)::int AS unconfirmed,
+  const outboxState = () =>
+    dbs.trade.query<{ confirmed: number; unconfirmed: number; redelivered: number }>(
+      `SELECT count(*) FILTER (WHERE confirmed_at IS NOT NULL)::int AS confirmed, count(*) FILTER (WHERE confirmed_at IS NULL)::int AS unconfirmed,
             count(*) FILTER (WHERE redeliveries > 0)::int AS redelivered FROM outbox`,
-  );
+    );
 
   /** Sweeps until every row is confirmed (re-checks come a sweep interval after a re-publish). */
   async function sweepUntilConfirmed(sweeper: OutboxRedelivery) {
-    await eventually(async () => {
-      await sweeper.sweep();
-      return (await outboxState())[0]!.unconfirmed === 0;
-    }, { timeoutMs: 15_000, intervalMs: 60 });
+    await eventually(
+      async () => {
+        await sweeper.sweep();
+        return (await outboxState())[0]!.unconfirmed === 0;
+      },
+      { timeoutMs: 15_000, intervalMs: 60 },
+    );
   }
 
   it.each([
     ['killed with SIGKILL and started again empty', () => redisServer.crashAndRestartEmpty()],
     ['flushed (FLUSHALL)', () => redisServer.flushAll()],
-  ])('when Redis is %s after the relay published, then every event is published again past the bound and applied once', async (_name, lose) => {
-    const prefix = newPrefix();
-    const r = relay(prefix);
-    const ids = await produce(EVENTS);
-    expect(await r.drain()).toBe(EVENTS);
-    // Published and marked: the old relay stopped here for good.
-    expect(await dbs.trade.query('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL')).toEqual([{ n: 0 }]);
-    await lose();
-    await eventually(async () => (await connection.ping()) === 'PONG');
-    consumer(prefix, 'user');
-    const { sweeper, registry } = redelivery(r);
+  ])(
+    'when Redis is %s after the relay published, then every event is published again past the bound and applied once',
+    async (_name, lose) => {
+      const prefix = newPrefix();
+      const r = relay(prefix);
+      const ids = await produce(EVENTS);
+      expect(await r.drain()).toBe(EVENTS);
+      // Published and marked: the old relay stopped here for good.
+      expect(await dbs.trade.query('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL')).toEqual([
+        { n: 0 },
+      ]);
+      await lose();
+      await eventually(async () => (await connection.ping()) === 'PONG');
+      consumer(prefix, 'user');
+      const { sweeper, registry } = redelivery(r);
 
-    expect(await sweeper.sweep()).toBe(0); // not past the bound yet: nothing is asked or sent
-    await waitPastBound();
-    expect(await sweeper.sweep()).toBe(EVENTS);
-    expect(await republished(registry)).toEqual([{ labels: { type: 'trade.completed', consumer: 'user' }, value: EVENTS }]);
-    expect(await sweeper.unconfirmedBacklog()).toBe(EVENTS);
+      expect(await sweeper.sweep()).toBe(0); // not past the bound yet: nothing is asked or sent
+      await waitPastBound();
+      expect(await sweeper.sweep()).toBe(EVENTS);
+      expect(await republished(registry)).toEqual([
+        { labels: { type: 'trade.completed', consumer: 'user' }, value: EVENTS },
+      ]);
+      expect(await sweeper.unconfirmedBacklog()).toBe(EVENTS);
 
-    await eventually(async () => (await appliedCounts('users')).length === EVENTS);
-    await sweepUntilConfirmed(sweeper);
-    expect(await sweeper.unconfirmedBacklog()).toBe(0);
-    expect((await appliedCounts('users')).map((r) => r.n)).toEqual(Array(EVENTS).fill(1));
-    expect((await appliedCounts('users')).map((r) => r.event_id).sort()).toEqual([...ids].sort());
-    expect(await outboxState()).toEqual([{ confirmed: EVENTS, unconfirmed: 0, redelivered: EVENTS }]);
-    // Confirmed rows are never looked at again, and nothing was published twice.
-    await waitPastBound();
-    expect(await sweeper.sweep()).toBe(0);
-    expect((await republished(registry))[0]!.value).toBe(EVENTS);
-  });
+      await eventually(async () => (await appliedCounts('users')).length === EVENTS);
+      await sweepUntilConfirmed(sweeper);
+      expect(await sweeper.unconfirmedBacklog()).toBe(0);
+      expect((await appliedCounts('users')).map((r) => r.n)).toEqual(Array(EVENTS).fill(1));
+      expect((await appliedCounts('users')).map((r) => r.event_id).sort()).toEqual([...ids].sort());
+      expect(await outboxState()).toEqual([{ confirmed: EVENTS, unconfirmed: 0, redelivered: EVENTS }]);
+      // Confirmed rows are never looked at again, and nothing was published twice.
+      await waitPastBound();
+      expect(await sweeper.sweep()).toBe(0);
+      expect((await republished(registry))[0]!.value).toBe(EVENTS);
+    },
+  );
 
   it('when some events were consumed before Redis lost the rest, then only the lost ones are published again, each once', async () => {
     const prefix = newPrefix();
@@ -160,21 +203,39 @@ describe('redelivery of events their consumers have not confirmed (real Postgres
     const counts = await appliedCounts('users');
     expect(counts.map((c) => c.n)).toEqual(Array(12).fill(1));
     expect(counts.map((c) => c.event_id).sort()).toEqual([...consumed, ...lost].sort());
-    expect((await dbs.trade.query<{ id: string }>('SELECT id::text FROM outbox WHERE redeliveries > 0')).map((r) => r.id).sort()).toEqual([...lost].sort());
+    expect(
+      (await dbs.trade.query<{ id: string }>('SELECT id::text FROM outbox WHERE redeliveries > 0'))
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual([...lost].sort());
   });
 
   it('when an event has two consumers and one has it, then it is published again to the other alone', async () => {
     const prefix = newPrefix();
     const r = relay(prefix);
     const userConsumer = consumer(prefix, 'user');
-    const [id] = [await dbs.trade.transaction((tx) => enqueueEvent(tx, 'trade.resolved', { tradeId: 't-split', disputeId: 'd-split', outcome: 'REFUND_SELLER', buyerId: 'b1', sellerId: 's1', buyerAmount: '0', sellerAmount: '0.1' }))];
+    const [id] = [
+      await dbs.trade.transaction((tx) =>
+        enqueueEvent(tx, 'trade.resolved', {
+          tradeId: 't-split',
+          disputeId: 'd-split',
+          outcome: 'REFUND_SELLER',
+          buyerId: 'b1',
+          sellerId: 's1',
+          buyerAmount: '0',
+          sellerAmount: '0.1',
+        }),
+      ),
+    ];
     await r.drain();
     await eventually(async () => (await appliedCounts('users')).length === 1);
     await userConsumer.close();
     const { sweeper, registry } = redelivery(r);
     await waitPastBound();
     expect(await sweeper.sweep()).toBe(1);
-    expect(await republished(registry)).toEqual([{ labels: { type: 'trade.resolved', consumer: 'dispute' }, value: 1 }]);
+    expect(await republished(registry)).toEqual([
+      { labels: { type: 'trade.resolved', consumer: 'dispute' }, value: 1 },
+    ]);
     consumer(prefix, 'dispute');
     await eventually(async () => (await appliedCounts('dispute')).length === 1);
     await sweepUntilConfirmed(sweeper);
@@ -185,7 +246,19 @@ describe('redelivery of events their consumers have not confirmed (real Postgres
   it('when an event has no consumer, then it is confirmed when published and never swept', async () => {
     const prefix = newPrefix();
     const r = relay(prefix);
-    await dbs.trade.transaction((tx) => enqueueEvent(tx, 'trade.created', { tradeId: 't-c', matchId: 'm-c', buyerId: 'b', sellerId: 's', asset: 'BTC', fiatCurrency: 'USD', amount: '0.1', price: '30000.00', fiatAmount: '3000.00' }));
+    await dbs.trade.transaction((tx) =>
+      enqueueEvent(tx, 'trade.created', {
+        tradeId: 't-c',
+        matchId: 'm-c',
+        buyerId: 'b',
+        sellerId: 's',
+        asset: 'BTC',
+        fiatCurrency: 'USD',
+        amount: '0.1',
+        price: '30000.00',
+        fiatAmount: '3000.00',
+      }),
+    );
     await r.drain();
     expect(await outboxState()).toEqual([{ confirmed: 1, unconfirmed: 0, redelivered: 0 }]);
     const { sweeper } = redelivery(r);
@@ -197,10 +270,21 @@ describe('redelivery of events their consumers have not confirmed (real Postgres
     const prefix = newPrefix();
     const r = relay(prefix);
     const user = consumer(prefix, 'user', { 'trade.completed': async () => undefined });
-    const [id] = [await dbs.trade.transaction((tx) => enqueueEvent(tx, 'trade.cancelled', { tradeId: 't-x', buyerId: 'b', sellerId: 's', reason: 'BUYER_CANCELLED' }))];
+    const [id] = [
+      await dbs.trade.transaction((tx) =>
+        enqueueEvent(tx, 'trade.cancelled', { tradeId: 't-x', buyerId: 'b', sellerId: 's', reason: 'BUYER_CANCELLED' }),
+      ),
+    ];
     await r.drain();
     await eventually(async () => (await dbs.users.query('SELECT 1 FROM inbox WHERE event_id = $1', [id])).length === 1);
-    expect(await user.apply({ id, type: 'trade.cancelled', occurredAt: new Date().toISOString(), payload: { tradeId: 't-x', buyerId: 'b', sellerId: 's', reason: 'BUYER_CANCELLED' } })).toBe('ignored');
+    expect(
+      await user.apply({
+        id,
+        type: 'trade.cancelled',
+        occurredAt: new Date().toISOString(),
+        payload: { tradeId: 't-x', buyerId: 'b', sellerId: 's', reason: 'BUYER_CANCELLED' },
+      }),
+    ).toBe('ignored');
     const { sweeper, registry } = redelivery(r);
     await waitPastBound();
     expect(await sweeper.sweep()).toBe(1);
@@ -218,7 +302,12 @@ describe('redelivery of events their consumers have not confirmed (real Postgres
     await waitPastBound();
     expect(await sweeper.sweep()).toBe(1);
     expect(await sweeper.sweep()).toBe(0); // re-checked a sweep interval later, not at once
-    const recheckAt = async () => (await dbs.trade.query<{ redeliveries: number; ms: number }>(`SELECT redeliveries, (extract(epoch FROM recheck_at - now()) * 1000)::int AS ms FROM outbox`))[0]!;
+    const recheckAt = async () =>
+      (
+        await dbs.trade.query<{ redeliveries: number; ms: number }>(
+          `SELECT redeliveries, (extract(epoch FROM recheck_at - now()) * 1000)::int AS ms FROM outbox`,
+        )
+      )[0]!;
     expect((await recheckAt()).redeliveries).toBe(1);
     await eventually(async () => (await sweeper.sweep()) === 1, { timeoutMs: 2_000, intervalMs: 10 });
     const second = await recheckAt();
@@ -245,13 +334,28 @@ describe('redelivery of events their consumers have not confirmed (real Postgres
     consumer(prefix, 'dispute');
     await dbs.dispute.query('DROP FUNCTION dispute.inbox_confirmed(uuid[])');
     try {
-      await dbs.trade.transaction((tx) => enqueueEvent(tx, 'trade.disputed', { tradeId: 't-d', disputeId: 'd-d', openedBy: 'b', reason: 'r', buyerId: 'b', sellerId: 's', asset: 'BTC', amount: '0.1', fiatCurrency: 'USD', fiatAmount: '3000.00' }));
+      await dbs.trade.transaction((tx) =>
+        enqueueEvent(tx, 'trade.disputed', {
+          tradeId: 't-d',
+          disputeId: 'd-d',
+          openedBy: 'b',
+          reason: 'r',
+          buyerId: 'b',
+          sellerId: 's',
+          asset: 'BTC',
+          amount: '0.1',
+          fiatCurrency: 'USD',
+          fiatAmount: '3000.00',
+        }),
+      );
       await r.drain();
       await eventually(async () => (await appliedCounts('dispute')).length === 1);
       const { sweeper, registry } = redelivery(r);
       await waitPastBound();
       expect(await sweeper.sweep()).toBe(1);
-      expect(await republished(registry)).toEqual([{ labels: { type: 'trade.disputed', consumer: 'dispute' }, value: 1 }]);
+      expect(await republished(registry)).toEqual([
+        { labels: { type: 'trade.disputed', consumer: 'dispute' }, value: 1 },
+      ]);
       expect(await sweeper.unconfirmedBacklog()).toBe(1);
     } finally {
       await dbs.dispute.query(inboxConfirmedFunctionSql('dispute'));
@@ -293,7 +397,9 @@ describe('redelivery of events their consumers have not confirmed (real Postgres
     const prefix = newPrefix();
     await produce(2);
     await relay(prefix).drain();
-    await dbs.trade.query(`UPDATE outbox SET confirmed_at = now() WHERE id = (SELECT id FROM outbox ORDER BY seq LIMIT 1)`);
+    await dbs.trade.query(
+      `UPDATE outbox SET confirmed_at = now() WHERE id = (SELECT id FROM outbox ORDER BY seq LIMIT 1)`,
+    );
     const pruning = new OutboxRelay({ db: dbs.trade, connection, prefix, logger, retentionMs: 0, pollIntervalMs: 20 });
     pruning.start();
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -302,6 +408,7 @@ describe('redelivery of events their consumers have not confirmed (real Postgres
   });
 
   it('when an event type is routed, then each of its consumers has a schema the producer can ask', () => {
-    for (const services of Object.values(EVENT_ROUTES)) for (const service of services) expect(SERVICE_SCHEMAS[service]).toMatch(/^[a-z_]+$/);
+    for (const services of Object.values(EVENT_ROUTES))
+      for (const service of services) expect(SERVICE_SCHEMAS[service]).toMatch(/^[a-z_]+$/);
   });
 });

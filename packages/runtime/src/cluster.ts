@@ -36,7 +36,10 @@ export function availableCores(): number {
 const SHUTDOWN_GRACE_MS = 1_000;
 
 /** The delay before restarting a worker after `deathsInRow` unexpected deaths (1 for the first). */
-export function restartDelayMs(deathsInRow: number, options: Pick<ClusterOptions, 'restartDelayMs' | 'restartDelayMaxMs'> = {}): number {
+export function restartDelayMs(
+  deathsInRow: number,
+  options: Pick<ClusterOptions, 'restartDelayMs' | 'restartDelayMaxMs'> = {},
+): number {
   const base = options.restartDelayMs ?? 250;
   const max = options.restartDelayMaxMs ?? 30_000;
   return Math.min(max, base * 2 ** Math.min(Math.max(deathsInRow - 1, 0), 30));
@@ -58,8 +61,14 @@ export function restartDelayMs(deathsInRow: number, options: Pick<ClusterOptions
  * The caller reads its config before calling this (in the primary too, so a bad one fails before any fork),
  * and builds its resources only inside `startWorker`: the primary holds no connections.
  */
-export async function runClustered(workers: number, startWorker: () => Promise<unknown>, logger: ClusterLogger, options: ClusterOptions = {}): Promise<void> {
-  if (!Number.isInteger(workers) || workers < 1 || workers > CLUSTER_WORKERS_MAX) throw new Error(`workers must be an integer from 1 to ${CLUSTER_WORKERS_MAX}, not ${workers}`);
+export async function runClustered(
+  workers: number,
+  startWorker: () => Promise<unknown>,
+  logger: ClusterLogger,
+  options: ClusterOptions = {},
+): Promise<void> {
+  if (!Number.isInteger(workers) || workers < 1 || workers > CLUSTER_WORKERS_MAX)
+    throw new Error(`workers must be an integer from 1 to ${CLUSTER_WORKERS_MAX}, not ${workers}`);
   if (workers === 1 || cluster.isWorker) {
     await startWorker();
     return;
@@ -98,12 +107,24 @@ function superviseWorkers(count: number, logger: ClusterLogger, options: Cluster
       return;
     }
     if (!everListened) {
-      logger.error('worker died while starting; the cluster does not start', { worker: worker.id, pid: worker.process.pid, code, signal });
+      logger.error('worker died while starting; the cluster does not start', {
+        worker: worker.id,
+        pid: worker.process.pid,
+        code,
+        signal,
+      });
       return stop('start failed', 1);
     }
     deathsInRow = livedMs >= stableAfterMs ? 1 : deathsInRow + 1;
     const delayMs = restartDelayMs(deathsInRow, options);
-    logger.error('worker died; restarting it', { worker: worker.id, pid: worker.process.pid, code, signal, livedMs, restartInMs: delayMs });
+    logger.error('worker died; restarting it', {
+      worker: worker.id,
+      pid: worker.process.pid,
+      code,
+      signal,
+      livedMs,
+      restartInMs: delayMs,
+    });
     const timer = setTimeout(() => {
       restarts.delete(timer);
       if (!stopping) fork();
@@ -129,13 +150,16 @@ function superviseWorkers(count: number, logger: ClusterLogger, options: Cluster
       return;
     }
     for (const worker of running) worker.process.kill('SIGTERM');
-    setTimeout(() => {
-      for (const worker of live()) {
-        logger.error('worker did not stop in time; killing it', { worker: worker.id, pid: worker.process.pid });
-        worker.process.kill('SIGKILL');
-      }
-      finish(1);
-    }, (options.shutdownTimeoutMs ?? 10_000) + SHUTDOWN_GRACE_MS).unref();
+    setTimeout(
+      () => {
+        for (const worker of live()) {
+          logger.error('worker did not stop in time; killing it', { worker: worker.id, pid: worker.process.pid });
+          worker.process.kill('SIGKILL');
+        }
+        finish(1);
+      },
+      (options.shutdownTimeoutMs ?? 10_000) + SHUTDOWN_GRACE_MS,
+    ).unref();
   }
 
   answerMetricsRequests();
@@ -158,14 +182,16 @@ interface MetricsMessage {
   error?: string;
 }
 
-const isMetricsMessage = (message: unknown): message is MetricsMessage => (message as { type?: unknown } | null)?.type === METRICS_MESSAGE;
+const isMetricsMessage = (message: unknown): message is MetricsMessage =>
+  (message as { type?: unknown } | null)?.type === METRICS_MESSAGE;
 
 /** In the primary: a worker's request for the cluster's metrics is answered with every worker's, aggregated. */
 function answerMetricsRequests(): void {
   const aggregator = new AggregatorRegistry();
   cluster.on('message', (worker: Worker, message: unknown) => {
     if (!isMetricsMessage(message)) return;
-    const reply = (answer: Partial<MetricsMessage>) => worker.isConnected() && worker.send({ type: METRICS_MESSAGE, id: message.id, ...answer });
+    const reply = (answer: Partial<MetricsMessage>) =>
+      worker.isConnected() && worker.send({ type: METRICS_MESSAGE, id: message.id, ...answer });
     aggregator.clusterMetrics().then(
       (text) => reply({ text }),
       (error: Error) => reply({ error: error.message }),

@@ -63,14 +63,31 @@ type LiveRedis = Redis & { publishLiveEvent?: (...args: Array<string | number>) 
  * a live update is a convenience on top of REST, so a Redis failure is reported to `onError` and the use case that
  * already committed still answers.
  */
-export async function publishLiveEvents(redis: Redis, prefix: string, events: readonly LiveEvent[], onError?: (error: Error) => void): Promise<void> {
+export async function publishLiveEvents(
+  redis: Redis,
+  prefix: string,
+  events: readonly LiveEvent[],
+  onError?: (error: Error) => void,
+): Promise<void> {
   if (events.length === 0) return;
   const client = redis as LiveRedis;
   if (!client.publishLiveEvent) client.defineCommand('publishLiveEvent', { numberOfKeys: 2, lua: PUBLISH_USER_EVENT });
   try {
-    const pipeline = client.pipeline() as unknown as { publishLiveEvent(...args: Array<string | number>): void; exec(): Promise<Array<[Error | null, unknown]> | null> };
+    const pipeline = client.pipeline() as unknown as {
+      publishLiveEvent(...args: Array<string | number>): void;
+      exec(): Promise<Array<[Error | null, unknown]> | null>;
+    };
     for (const event of events) {
-      pipeline.publishLiveEvent(liveKeys.users(prefix), liveKeys.user(prefix, event.userId), event.userId, event.type, JSON.stringify(event.data), LIVE_RETENTION_MS, LIVE_FANOUT_MAXLEN, LIVE_USER_MAXLEN);
+      pipeline.publishLiveEvent(
+        liveKeys.users(prefix),
+        liveKeys.user(prefix, event.userId),
+        event.userId,
+        event.type,
+        JSON.stringify(event.data),
+        LIVE_RETENTION_MS,
+        LIVE_FANOUT_MAXLEN,
+        LIVE_USER_MAXLEN,
+      );
     }
     const results = (await pipeline.exec()) ?? [];
     const failed = results.find(([error]) => error);

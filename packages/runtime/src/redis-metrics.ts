@@ -17,7 +17,10 @@ export function infoNumber(info: string, field: string): number | undefined {
  */
 export function redisGauges(registry: Registry, redis: Redis): void {
   const info = () =>
-    Promise.race([redis.info().catch(() => undefined), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), INFO_TIMEOUT_MS).unref())]);
+    Promise.race([
+      redis.info().catch(() => undefined),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), INFO_TIMEOUT_MS).unref()),
+    ]);
   const gauge = (name: string, help: string, field: string) =>
     new Gauge({
       name,

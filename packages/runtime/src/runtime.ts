@@ -5,7 +5,16 @@ import { redisTlsOptions, serviceDatabaseUrls, type BaseServiceConfig } from '@o
 import { Database } from '@orrange/db';
 import { createRegistry, purgeExpiredIdempotencyKeys, runService, type HealthCheck } from '@orrange/http';
 import { createLogger, type Logger } from '@orrange/logger';
-import { createRedis, EventConsumer, OutboxRedelivery, OutboxRelay, type BulkEventHandlers, type ConsumerOptions, type EventHandlers, type ServiceName } from '@orrange/queue';
+import {
+  createRedis,
+  EventConsumer,
+  OutboxRedelivery,
+  OutboxRelay,
+  type BulkEventHandlers,
+  type ConsumerOptions,
+  type EventHandlers,
+  type ServiceName,
+} from '@orrange/queue';
 import { LivePublisher } from './live-events';
 import { redisGauges } from './redis-metrics';
 import { Sweeper } from './sweeper';
@@ -95,14 +104,34 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const redis = createRedis(config.REDIS_URL, redisTls);
   redis.on('error', (error) => logger.warn('redis connection error', { error: error.message }));
   redisGauges(registry, redis);
-  const live = new LivePublisher({ redis, prefix: config.REDIS_PREFIX, onError: (error) => logger.warn('live updates not written', { error: error.message }) });
+  const live = new LivePublisher({
+    redis,
+    prefix: config.REDIS_PREFIX,
+    onError: (error) => logger.warn('live updates not written', { error: error.message }),
+  });
   const relay = new OutboxRelay({ db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry });
-  const redelivery = new OutboxRedelivery({ db, relay, logger, registry, redeliverAfterMs: config.OUTBOX_REDELIVER_MS });
+  const redelivery = new OutboxRedelivery({
+    db,
+    relay,
+    logger,
+    registry,
+    redeliverAfterMs: config.OUTBOX_REDELIVER_MS,
+  });
   // Not timers: republished events are counted by events_republished_total, so no registry for timers_fired_total.
   // Every service keeps its Idempotency-Keys in its own schema (IDEMPOTENCY_TABLE_SQL), purged here.
   const sweepers = [
-    new Sweeper({ timer: 'outbox-redelivery', intervalMs: redelivery.sweepIntervalMs, sweep: () => redelivery.sweep(), logger }),
-    new Sweeper({ timer: 'idempotency-purge', intervalMs: IDEMPOTENCY_PURGE_INTERVAL_MS, sweep: () => purgeExpiredIdempotencyKeys(db), logger }),
+    new Sweeper({
+      timer: 'outbox-redelivery',
+      intervalMs: redelivery.sweepIntervalMs,
+      sweep: () => redelivery.sweep(),
+      logger,
+    }),
+    new Sweeper({
+      timer: 'idempotency-purge',
+      intervalMs: IDEMPOTENCY_PURGE_INTERVAL_MS,
+      sweep: () => purgeExpiredIdempotencyKeys(db),
+      logger,
+    }),
   ];
   let consumer: EventConsumer | undefined;
   let started = false;
@@ -121,7 +150,12 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     },
     redis: async () => {
       const startedAt = performance.now();
-      await Promise.race([redis.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('redis ping timed out')), REDIS_PING_TIMEOUT_MS).unref())]);
+      await Promise.race([
+        redis.ping(),
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error('redis ping timed out')), REDIS_PING_TIMEOUT_MS).unref(),
+        ),
+      ]);
       return { status: 'ok', latencyMs: Math.round((performance.now() - startedAt) * 100) / 100 };
     },
     queue: async () => {
@@ -131,7 +165,10 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         // the database check reports already. The queue itself (Redis) still answers.
         return { status: 'degraded', outbox: 'unavailable while the primary database is down', ...counts };
       }
-      const [[backlog], unconfirmed] = await Promise.all([db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL'), redelivery.unconfirmedBacklog()]);
+      const [[backlog], unconfirmed] = await Promise.all([
+        db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL'),
+        redelivery.unconfirmedBacklog(),
+      ]);
       const degraded = (counts.failed ?? 0) >= FAILED_JOBS_DEGRADED || unconfirmed > config.OUTBOX_UNCONFIRMED_DEGRADED;
       return { status: degraded ? 'degraded' : 'ok', outboxBacklog: backlog?.n ?? 0, unconfirmed, ...counts };
     },
@@ -139,7 +176,17 @@ export function createRuntime(options: RuntimeOptions): Runtime {
 
   let closed = false;
   return {
-    service, config, logger, registry, db, redis, live, relay, redelivery, sweepers, checks,
+    service,
+    config,
+    logger,
+    registry,
+    db,
+    redis,
+    live,
+    relay,
+    redelivery,
+    sweepers,
+    checks,
     get consumer() {
       return consumer;
     },
@@ -147,8 +194,19 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       // A second consumer would take jobs from the same queue with other handlers; one started late would miss start().
       if (consumer || started) throw new Error(`${service}: consume() is called once, before start()`);
       consumer = new EventConsumer({
-        service, db, connection: redis, prefix: config.REDIS_PREFIX, logger, registry, handlers, bulkHandlers, concurrency, batchKey,
-        lockDurationMs: config.QUEUE_STALL_MS, stalledIntervalMs: config.QUEUE_STALL_MS, onApplied: () => relay.kick(),
+        service,
+        db,
+        connection: redis,
+        prefix: config.REDIS_PREFIX,
+        logger,
+        registry,
+        handlers,
+        bulkHandlers,
+        concurrency,
+        batchKey,
+        lockDurationMs: config.QUEUE_STALL_MS,
+        stalledIntervalMs: config.QUEUE_STALL_MS,
+        onApplied: () => relay.kick(),
       });
       return consumer;
     },

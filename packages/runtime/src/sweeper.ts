@@ -20,7 +20,12 @@ const counters = new WeakMap<Registry, Counter>();
 function firedCounter(registry: Registry): Counter {
   let counter = counters.get(registry);
   if (!counter) {
-    counter = new Counter({ name: 'timers_fired_total', help: 'Timers fired by a sweep of the rows that hold them', labelNames: ['timer'], registers: [registry] });
+    counter = new Counter({
+      name: 'timers_fired_total',
+      help: 'Timers fired by a sweep of the rows that hold them',
+      labelNames: ['timer'],
+      registers: [registry],
+    });
     counters.set(registry, counter);
   }
   return counter;
@@ -73,7 +78,10 @@ export class Sweeper {
       this.running = this.sweepNow().then(
         (fired) => this.schedule(fired > 0 ? 0 : this.options.intervalMs),
         (error: unknown) => {
-          this.options.logger.warn('timer sweep failed', { timer: this.options.timer, error: error instanceof Error ? error.message : String(error) });
+          this.options.logger.warn('timer sweep failed', {
+            timer: this.options.timer,
+            error: error instanceof Error ? error.message : String(error),
+          });
           this.schedule(this.options.intervalMs);
         },
       );
@@ -109,7 +117,10 @@ export function dueItemsSweep(options: DueItemsSweepOptions): () => Promise<numb
     let fired = 0;
     for (const id of await options.due([...failedUntil.keys()])) {
       const done = await options.fire(id).catch((error: unknown) => {
-        options.logger.error(`${options.what} not fired`, { id, error: error instanceof Error ? error.message : String(error) });
+        options.logger.error(`${options.what} not fired`, {
+          id,
+          error: error instanceof Error ? error.message : String(error),
+        });
         if (failedUntil.size < FAILED_ITEMS_MAX) failedUntil.set(id, Date.now() + FAILED_ITEM_BACKOFF_MS);
         return false;
       });
@@ -124,7 +135,9 @@ export function dueItemsSweep(options: DueItemsSweepOptions): () => Promise<numb
  * timers_fired_total{timer}. The one shape of the services' timers (payment deadlines, order expiry, dispute timers,
  * withdrawal sends).
  */
-export function dueItemsSweeper(options: Omit<SweeperOptions, 'sweep'> & Omit<DueItemsSweepOptions, 'logger'>): Sweeper {
+export function dueItemsSweeper(
+  options: Omit<SweeperOptions, 'sweep'> & Omit<DueItemsSweepOptions, 'logger'>,
+): Sweeper {
   const { what, due, fire, ...sweeper } = options;
   return new Sweeper({ ...sweeper, sweep: dueItemsSweep({ what, due, fire, logger: sweeper.logger }) });
 }

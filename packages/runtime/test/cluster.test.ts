@@ -25,7 +25,10 @@ interface Clustered {
 }
 
 function startFixture(env: Record<string, string>): Clustered {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, FIXTURE], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, FIXTURE], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines: Line[] = [];
   const waiters: Array<() => void> = [];
   let buffered = '';
@@ -70,11 +73,13 @@ async function eventually(check: () => boolean): Promise<void> {
 
 const get = (port: number, path = '/') =>
   new Promise<string>((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      res.on('end', () => resolve(body));
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve(body));
+      })
+      .on('error', reject);
   });
 
 describe('runClustered', () => {
@@ -94,7 +99,8 @@ describe('runClustered', () => {
 
   it('when the worker count is not 1 to 64, then it refuses before forking', async () => {
     const logger = { info: jest.fn(), warn: jest.fn(), error: jest.fn() };
-    for (const workers of [0, 1.5, 65, Number.NaN]) await expect(runClustered(workers, async () => undefined, logger)).rejects.toThrow(/workers/);
+    for (const workers of [0, 1.5, 65, Number.NaN])
+      await expect(runClustered(workers, async () => undefined, logger)).rejects.toThrow(/workers/);
   });
 
   it('when workers keep dying, then each restart waits twice as long as the one before, up to the maximum', () => {
@@ -122,7 +128,12 @@ describe('runClustered', () => {
 
     running.child.kill('SIGTERM');
     expect(await running.exited).toBe(0);
-    expect(running.lines.filter((line) => line.message === 'worker stopped gracefully').map((line) => line.pid).sort()).toEqual([pids[1]!, replacement].sort());
+    expect(
+      running.lines
+        .filter((line) => line.message === 'worker stopped gracefully')
+        .map((line) => line.pid)
+        .sort(),
+    ).toEqual([pids[1]!, replacement].sort());
     await eventually(() => !alive(pids[1]!) && !alive(replacement));
   });
 
@@ -130,7 +141,9 @@ describe('runClustered', () => {
     running = startFixture({ WORKERS: '2', PORT: String(await freePort()), FAIL_START: '1' });
     expect(await running.exited).toBe(1);
     expect(running.lines.filter((line) => line.message === 'worker died; restarting it')).toHaveLength(0);
-    expect(running.lines.filter((line) => line.message === 'worker died while starting; the cluster does not start').length).toBeGreaterThanOrEqual(1);
+    expect(
+      running.lines.filter((line) => line.message === 'worker died while starting; the cluster does not start').length,
+    ).toBeGreaterThanOrEqual(1);
   });
 
   it('when the primary is killed, then its workers exit too', async () => {

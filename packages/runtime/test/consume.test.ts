@@ -18,7 +18,13 @@ describe('runtime: consume() and the relay listener, after the runtime exists', 
   });
 
   beforeEach(async () => {
-    const config = loadConfig(baseServiceSchema, { DATABASE_URL: database.url, REDIS_URL: testRedis.url, REDIS_PREFIX: `${testRedis.prefix}-${Date.now()}`, LOG_LEVEL: 'silent', DB_HEALTH_INTERVAL_MS: '0' });
+    const config = loadConfig(baseServiceSchema, {
+      DATABASE_URL: database.url,
+      REDIS_URL: testRedis.url,
+      REDIS_PREFIX: `${testRedis.prefix}-${Date.now()}`,
+      LOG_LEVEL: 'silent',
+      DB_HEALTH_INTERVAL_MS: '0',
+    });
     runtime = createRuntime({ service: 'trade-execution', schema: 'svc', config });
     await runtime.db.query('CREATE SCHEMA IF NOT EXISTS svc');
     await runtime.db.query('DROP TABLE IF EXISTS outbox, inbox, assignments');
@@ -38,17 +44,25 @@ describe('runtime: consume() and the relay listener, after the runtime exists', 
   it('when a runtime is built, then it has no consumer until consume() is called with the handlers', async () => {
     expect(runtime.consumer).toBeUndefined();
     const consumer = runtime.consume({
-      'dispute.assigned': async (event, tx) => void (await tx.query('INSERT INTO assignments VALUES ($1, $2)', [event.payload.tradeId, event.payload.arbitratorId])),
+      'dispute.assigned': async (event, tx) =>
+        void (await tx.query('INSERT INTO assignments VALUES ($1, $2)', [
+          event.payload.tradeId,
+          event.payload.arbitratorId,
+        ])),
     });
     expect(runtime.consumer).toBe(consumer);
     const published: OutboxRow[] = [];
     runtime.relay.onPublished((rows) => published.push(...rows));
     runtime.start();
 
-    const id = await runtime.db.transaction((tx) => enqueueEvent(tx, 'dispute.assigned', { disputeId: 'd-1', tradeId: 't-1', arbitratorId: 'arb-1' }));
+    const id = await runtime.db.transaction((tx) =>
+      enqueueEvent(tx, 'dispute.assigned', { disputeId: 'd-1', tradeId: 't-1', arbitratorId: 'arb-1' }),
+    );
     runtime.relay.kick();
     await eventually(async () => (await runtime.db.query('SELECT 1 FROM assignments')).length === 1);
-    expect(await runtime.db.query('SELECT trade_id, arbitrator_id FROM assignments')).toEqual([{ trade_id: 't-1', arbitrator_id: 'arb-1' }]);
+    expect(await runtime.db.query('SELECT trade_id, arbitrator_id FROM assignments')).toEqual([
+      { trade_id: 't-1', arbitrator_id: 'arb-1' },
+    ]);
     expect(published.map((row) => row.id)).toEqual([id]);
     expect(await runtime.checks.queue!()).toMatchObject({ status: 'ok', failed: 0 });
   });

@@ -1,5 +1,11 @@
 import { baseServiceSchema, loadConfig } from '@orrange/config';
-import { createTestCertificates, createTestDatabase, PrivateRedisServer, type TestCertificates, type TestDatabase } from '@orrange/testing';
+import {
+  createTestCertificates,
+  createTestDatabase,
+  PrivateRedisServer,
+  type TestCertificates,
+  type TestDatabase,
+} from '@orrange/testing';
 import { createRuntime, type Runtime } from '../src/runtime';
 
 /**
@@ -33,7 +39,12 @@ describe('runtime: Redis with a password and TLS', () => {
   });
 
   const runtimeWith = (env: Record<string, string>) => {
-    const config = loadConfig(baseServiceSchema, { DATABASE_URL: database.url, LOG_LEVEL: 'silent', REDIS_PREFIX: 'orrange-test-redis-security', ...env });
+    const config = loadConfig(baseServiceSchema, {
+      DATABASE_URL: database.url,
+      LOG_LEVEL: 'silent',
+      REDIS_PREFIX: 'orrange-test-redis-security',
+      ...env,
+    });
     const runtime = createRuntime({ service: 'user', schema: 'public', config });
     runtimes.push(runtime);
     return runtime;
@@ -69,7 +80,11 @@ describe('runtime: Redis with a password and TLS', () => {
   });
 
   it('when REDIS_TLS_CA_FILE is set beside a plain redis:// URL, then the runtime refuses to start rather than send the password in the clear', () => {
-    expect(() => runtimeWith({ REDIS_URL: plain.url, REDIS_TLS_CA_FILE: certificates.caFile })).toThrow(/REDIS_TLS_CA_FILE is set but REDIS_URL is not rediss:\/\//);
-    expect(() => runtimeWith({ REDIS_URL: tls.url, REDIS_TLS_CA_FILE: '/nonexistent/ca.pem' })).toThrow(/REDIS_TLS_CA_FILE: cannot read \/nonexistent\/ca\.pem \(ENOENT\)/);
+    expect(() => runtimeWith({ REDIS_URL: plain.url, REDIS_TLS_CA_FILE: certificates.caFile })).toThrow(
+      /REDIS_TLS_CA_FILE is set but REDIS_URL is not rediss:\/\//,
+    );
+    expect(() => runtimeWith({ REDIS_URL: tls.url, REDIS_TLS_CA_FILE: '/nonexistent/ca.pem' })).toThrow(
+      /REDIS_TLS_CA_FILE: cannot read \/nonexistent\/ca\.pem \(ENOENT\)/,
+    );
   });
 });

@@ -50,7 +50,11 @@ export function idempotencyAnswers(name: string): SealedColumn<StoredAnswerRow> 
     async reseal(tx, keyring, row) {
       const protection = idempotencyProtection(keyring);
       const aad = `${row.scope}\n${row.key}`;
-      await tx.query('UPDATE idempotency_keys SET response_body = $3 WHERE scope = $1 AND key = $2', [row.scope, row.key, protection.seal(protection.open(row.response_body, aad), aad)]);
+      await tx.query('UPDATE idempotency_keys SET response_body = $3 WHERE scope = $1 AND key = $2', [
+        row.scope,
+        row.key,
+        protection.seal(protection.open(row.response_body, aad), aad),
+      ]);
     },
   };
 }

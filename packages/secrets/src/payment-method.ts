@@ -8,12 +8,22 @@ import { open, seal, type EncryptionKeyring, type Sealed } from './sealing';
 const paymentMethodAad = (ownerId: string, methodId: string) => `payment-method:v1:${ownerId}:${methodId}`;
 
 /** A payment method's details sealed for its row: JSON, bound to its owner and id. */
-export function sealPaymentMethod(keyring: EncryptionKeyring, ownerId: string, methodId: string, details: unknown): Sealed {
+export function sealPaymentMethod(
+  keyring: EncryptionKeyring,
+  ownerId: string,
+  methodId: string,
+  details: unknown,
+): Sealed {
   return seal(keyring, JSON.stringify(details), paymentMethodAad(ownerId, methodId));
 }
 
 /** The details of a sealed payment method; throws when the row was tampered with or moved, or its key is unknown. */
-export function openPaymentMethod(keyring: EncryptionKeyring, sealed: Sealed, ownerId: string, methodId: string): unknown {
+export function openPaymentMethod(
+  keyring: EncryptionKeyring,
+  sealed: Sealed,
+  ownerId: string,
+  methodId: string,
+): unknown {
   return JSON.parse(open(keyring, sealed, paymentMethodAad(ownerId, methodId))) as unknown;
 }
 
@@ -30,5 +40,9 @@ export interface SealedPaymentMethodRow {
 /** The row's details sealed again under the keyring's active key, bound as before (pnpm secrets:reencrypt). */
 export function resealPaymentMethod(keyring: EncryptionKeyring, row: SealedPaymentMethodRow): Sealed {
   const aad = paymentMethodAad(row.owner_id, row.method_id);
-  return seal(keyring, open(keyring, { keyId: row.key_id, iv: row.iv, tag: row.tag, ciphertext: row.ciphertext }, aad), aad);
+  return seal(
+    keyring,
+    open(keyring, { keyId: row.key_id, iv: row.iv, tag: row.tag, ciphertext: row.ciphertext }, aad),
+    aad,
+  );
 }

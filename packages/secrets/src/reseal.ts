@@ -40,7 +40,12 @@ export const RESEAL_BATCH_ROWS = 500;
  * it again finds nothing left to do; a row that cannot be opened is counted and skipped (the cursor moves past it),
  * so one bad row never stops the rest, and the report says the retired key cannot be removed yet.
  */
-export async function resealColumn<Row extends { cursor: string }>(db: Database, keyring: EncryptionKeyring, column: SealedColumn<Row>, batchRows = RESEAL_BATCH_ROWS): Promise<ResealReport> {
+export async function resealColumn<Row extends { cursor: string }>(
+  db: Database,
+  keyring: EncryptionKeyring,
+  column: SealedColumn<Row>,
+  batchRows = RESEAL_BATCH_ROWS,
+): Promise<ResealReport> {
   const report: ResealReport = { name: column.name, resealed: 0, failed: 0 };
   let after: string | null = null;
   for (;;) {

@@ -17,7 +17,13 @@ describe('sealing with AES-256-GCM', () => {
     const keyring = parseEncryptionKeyring(`k1:${key()}`);
     const sealed = seal(keyring, 'secret', paymentMethodAad('u1', 'm1'));
     expect(() => open(keyring, sealed, paymentMethodAad('u2', 'm1'))).toThrow();
-    expect(() => open(keyring, { ...sealed, ciphertext: Buffer.from(sealed.ciphertext.map((b) => b ^ 1)) }, paymentMethodAad('u1', 'm1'))).toThrow();
+    expect(() =>
+      open(
+        keyring,
+        { ...sealed, ciphertext: Buffer.from(sealed.ciphertext.map((b) => b ^ 1)) },
+        paymentMethodAad('u1', 'm1'),
+      ),
+    ).toThrow();
     expect(() => open(keyring, { ...sealed, tag: Buffer.alloc(16) }, paymentMethodAad('u1', 'm1'))).toThrow();
   });
 
@@ -31,9 +37,12 @@ describe('sealing with AES-256-GCM', () => {
     expect(() => open(parseEncryptionKeyring(`k2:${key()}`), sealed, 'aad')).toThrow(/unknown encryption key id/);
   });
 
-  it.each(['', 'k1', `k1:${randomBytes(16).toString('base64')}`, `bad kid:${key()}`])('when the keyring is %p, then it is refused', (spec) => {
-    expect(() => parseEncryptionKeyring(spec)).toThrow();
-  });
+  it.each(['', 'k1', `k1:${randomBytes(16).toString('base64')}`, `bad kid:${key()}`])(
+    'when the keyring is %p, then it is refused',
+    (spec) => {
+      expect(() => parseEncryptionKeyring(spec)).toThrow();
+    },
+  );
 
   it('when the active kid is not in the keyring, then it is refused', () => {
     expect(() => parseEncryptionKeyring(`k1:${key()}`, 'k9')).toThrow();
@@ -51,7 +60,10 @@ describe('sealed text', () => {
     expect(() => openText(keyring, text, 'chat:t1:m2')).toThrow();
   });
 
-  it.each(['plain words', 'v1.k1.a.b', 'v2.k1.a.b.c', 'v1.k1.a.b.c.d'])('when %p is opened, then it is refused as not sealed', (text) => {
-    expect(() => openText(parseEncryptionKeyring(`k1:${key()}`), text, 'aad')).toThrow(/not a sealed value/);
-  });
+  it.each(['plain words', 'v1.k1.a.b', 'v2.k1.a.b.c', 'v1.k1.a.b.c.d'])(
+    'when %p is opened, then it is refused as not sealed',
+    (text) => {
+      expect(() => openText(parseEncryptionKeyring(`k1:${key()}`), text, 'aad')).toThrow(/not a sealed value/);
+    },
+  );
 });

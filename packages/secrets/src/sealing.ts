@@ -24,10 +24,14 @@ const ALGORITHM = 'aes-256-gcm';
 /** Parses `kid1:base64key1,kid2:base64key2`; each key must decode to exactly 32 bytes. */
 export function parseEncryptionKeyring(spec: string, activeKid?: string): EncryptionKeyring {
   const keys = new Map<string, Buffer>();
-  for (const entry of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const separator = entry.indexOf(':');
     const kid = entry.slice(0, separator);
-    if (separator <= 0 || !/^[A-Za-z0-9_-]{1,32}$/.test(kid)) throw new Error('ENCRYPTION_KEYS entries look like kid:base64key');
+    if (separator <= 0 || !/^[A-Za-z0-9_-]{1,32}$/.test(kid))
+      throw new Error('ENCRYPTION_KEYS entries look like kid:base64key');
     const key = Buffer.from(entry.slice(separator + 1), 'base64');
     if (key.length !== KEY_BYTES) throw new Error(`encryption key "${kid}" must be ${KEY_BYTES} bytes (base64)`);
     keys.set(kid, key);
@@ -69,7 +73,13 @@ export function sealedTextPrefix(kid?: string): string {
 /** `v1.kid.iv.tag.ciphertext` (base64url parts): a sealed value that fits a text column or a JSON string. */
 export function sealToText(keyring: EncryptionKeyring, plaintext: string, aad: string): string {
   const s = seal(keyring, plaintext, aad);
-  return [TEXT_VERSION, s.keyId, s.iv.toString('base64url'), s.tag.toString('base64url'), s.ciphertext.toString('base64url')].join('.');
+  return [
+    TEXT_VERSION,
+    s.keyId,
+    s.iv.toString('base64url'),
+    s.tag.toString('base64url'),
+    s.ciphertext.toString('base64url'),
+  ].join('.');
 }
 
 export function openText(keyring: EncryptionKeyring, text: string, aad: string): string {
@@ -79,8 +89,21 @@ export function openText(keyring: EncryptionKeyring, text: string, aad: string):
 /** The parts of a `v1.…` sealed text; throws when the text is not one. */
 export function parseSealedText(text: string): Sealed {
   const [version, keyId, iv, tag, ciphertext, extra] = text.split('.');
-  if (version !== TEXT_VERSION || !keyId || iv === undefined || tag === undefined || ciphertext === undefined || extra !== undefined) throw new Error('not a sealed value');
-  return { keyId, iv: Buffer.from(iv, 'base64url'), tag: Buffer.from(tag, 'base64url'), ciphertext: Buffer.from(ciphertext, 'base64url') };
+  if (
+    version !== TEXT_VERSION ||
+    !keyId ||
+    iv === undefined ||
+    tag === undefined ||
+    ciphertext === undefined ||
+    extra !== undefined
+  )
+    throw new Error('not a sealed value');
+  return {
+    keyId,
+    iv: Buffer.from(iv, 'base64url'),
+    tag: Buffer.from(tag, 'base64url'),
+    ciphertext: Buffer.from(ciphertext, 'base64url'),
+  };
 }
 
 /**
@@ -88,6 +111,8 @@ export function parseSealedText(text: string): Sealed {
  * be recognised without storing a guessable hash of them (a request body with a password or an IBAN).
  */
 export function fingerprint(keyring: EncryptionKeyring, material: string): string {
-  const macKey = Buffer.from(hkdfSync('sha256', keyring.keys.get(keyring.activeKid)!, Buffer.alloc(0), 'orrange:fingerprint:v1', 32));
+  const macKey = Buffer.from(
+    hkdfSync('sha256', keyring.keys.get(keyring.activeKid)!, Buffer.alloc(0), 'orrange:fingerprint:v1', 32),
+  );
   return createHmac('sha256', macKey).update(material).digest('hex');
 }

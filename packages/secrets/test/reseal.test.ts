@@ -26,15 +26,28 @@ const notes: SealedColumn<NoteRow> = {
       [activeKid, after, limit],
     ),
   async reseal(tx, keyring, row) {
-    const plaintext = row.key_id === null ? row.body! : open(keyring, { keyId: row.key_id, iv: row.iv!, tag: row.tag!, ciphertext: row.ciphertext! }, aad(row.id));
+    const plaintext =
+      row.key_id === null
+        ? row.body!
+        : open(keyring, { keyId: row.key_id, iv: row.iv!, tag: row.tag!, ciphertext: row.ciphertext! }, aad(row.id));
     const s = seal(keyring, plaintext, aad(row.id));
-    await tx.query('UPDATE notes SET body = NULL, key_id = $2, iv = $3, tag = $4, ciphertext = $5 WHERE id = $1', [row.id, s.keyId, s.iv, s.tag, s.ciphertext]);
+    await tx.query('UPDATE notes SET body = NULL, key_id = $2, iv = $3, tag = $4, ciphertext = $5 WHERE id = $1', [
+      row.id,
+      s.keyId,
+      s.iv,
+      s.tag,
+      s.ciphertext,
+    ]);
   },
 };
 
 async function readAll(db: Database, keyring: EncryptionKeyring): Promise<string[]> {
   const rows = await db.query<NoteRow>('SELECT id, body, key_id, iv, tag, ciphertext FROM notes ORDER BY id');
-  return rows.map((r) => (r.key_id === null ? r.body! : open(keyring, { keyId: r.key_id, iv: r.iv!, tag: r.tag!, ciphertext: r.ciphertext! }, aad(r.id))));
+  return rows.map((r) =>
+    r.key_id === null
+      ? r.body!
+      : open(keyring, { keyId: r.key_id, iv: r.iv!, tag: r.tag!, ciphertext: r.ciphertext! }, aad(r.id)),
+  );
 }
 
 describe('resealColumn', () => {
@@ -45,7 +58,9 @@ describe('resealColumn', () => {
     testDb = await createTestDatabase();
     db = new Database({ url: testDb.url, name: 'secrets-test', schema: 'svc', healthIntervalMs: 0 });
     await db.query('CREATE SCHEMA svc');
-    await db.query('CREATE TABLE notes (id text PRIMARY KEY, body text, key_id text, iv bytea, tag bytea, ciphertext bytea)');
+    await db.query(
+      'CREATE TABLE notes (id text PRIMARY KEY, body text, key_id text, iv bytea, tag bytea, ciphertext bytea)',
+    );
   });
 
   afterAll(async () => {
@@ -63,7 +78,13 @@ describe('resealColumn', () => {
         await db.query('INSERT INTO notes (id, body) VALUES ($1, $2)', [id, text]);
       } else {
         const s = seal(before, text, aad(id));
-        await db.query('INSERT INTO notes (id, key_id, iv, tag, ciphertext) VALUES ($1, $2, $3, $4, $5)', [id, s.keyId, s.iv, s.tag, s.ciphertext]);
+        await db.query('INSERT INTO notes (id, key_id, iv, tag, ciphertext) VALUES ($1, $2, $3, $4, $5)', [
+          id,
+          s.keyId,
+          s.iv,
+          s.tag,
+          s.ciphertext,
+        ]);
       }
     }
 
@@ -82,13 +103,23 @@ describe('resealColumn', () => {
     await db.query('TRUNCATE notes');
     const lost = parseEncryptionKeyring(`gone:${key()}`);
     const s = seal(lost, 'sealed under a key nobody has', aad('a'));
-    await db.query('INSERT INTO notes (id, key_id, iv, tag, ciphertext) VALUES ($1, $2, $3, $4, $5)', ['a', s.keyId, s.iv, s.tag, s.ciphertext]);
+    await db.query('INSERT INTO notes (id, key_id, iv, tag, ciphertext) VALUES ($1, $2, $3, $4, $5)', [
+      'a',
+      s.keyId,
+      s.iv,
+      s.tag,
+      s.ciphertext,
+    ]);
     await db.query('INSERT INTO notes (id, body) VALUES ($1, $2), ($3, $4)', ['b', 'plain b', 'c', 'plain c']);
 
     const keyring = parseEncryptionKeyring(`k3:${key()}`);
     const report = await resealColumn(db, keyring, notes, 1);
     expect(report).toMatchObject({ resealed: 2, failed: 1 });
     expect(report.firstFailure).toMatch(/^a: unknown encryption key id "gone"/);
-    expect(await db.query('SELECT id, key_id FROM notes ORDER BY id')).toEqual([{ id: 'a', key_id: 'gone' }, { id: 'b', key_id: 'k3' }, { id: 'c', key_id: 'k3' }]);
+    expect(await db.query('SELECT id, key_id FROM notes ORDER BY id')).toEqual([
+      { id: 'a', key_id: 'gone' },
+      { id: 'b', key_id: 'k3' },
+      { id: 'c', key_id: 'k3' },
+    ]);
   });
 });

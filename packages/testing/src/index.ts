@@ -1,4 +1,13 @@
-export { createTestDatabase, dropTestDatabase, applyMigrations, templateIdentity, TEMPLATE_PREFIX, TEST_SERVER_URL, type TestDatabase, type SchemaMigrations } from './test-database';
+export {
+  createTestDatabase,
+  dropTestDatabase,
+  applyMigrations,
+  templateIdentity,
+  TEMPLATE_PREFIX,
+  TEST_SERVER_URL,
+  type TestDatabase,
+  type SchemaMigrations,
+} from './test-database';
 export { createTestRedis, deleteKeys, TEST_REDIS_URL, type TestRedis } from './test-redis';
 export { eventually } from './wait';
 export { PrivateRedisServer, type PrivateRedisOptions } from './private-redis';

@@ -54,7 +54,21 @@ export class PrivateRedisServer {
 
   /** Starts the server (again, after kill9: empty) and waits until it answers PING. */
   async start(): Promise<void> {
-    const child = spawn('redis-server', [...this.listenArgs(), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+    const child = spawn(
+      'redis-server',
+      [
+        ...this.listenArgs(),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--maxmemory-policy',
+        'noeviction',
+      ],
+      { stdio: 'ignore' },
+    );
     this.child = child;
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (Date.now() < deadline) {
@@ -69,7 +83,21 @@ export class PrivateRedisServer {
     const { password, tls } = this.options;
     const auth = password ? ['--requirepass', password] : [];
     if (!tls) return ['--port', String(this.port), ...auth];
-    return ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--tls-ca-cert-file', tls.caFile, '--tls-auth-clients', 'no', ...auth];
+    return [
+      '--port',
+      '0',
+      '--tls-port',
+      String(this.port),
+      '--tls-cert-file',
+      tls.certFile,
+      '--tls-key-file',
+      tls.keyFile,
+      '--tls-ca-cert-file',
+      tls.caFile,
+      '--tls-auth-clients',
+      'no',
+      ...auth,
+    ];
   }
 
   /** SIGKILL: everything the server held is gone; clients see their connections drop. */
@@ -103,7 +131,12 @@ export class PrivateRedisServer {
 }
 
 async function answersPing(url: string, caFile: string | undefined): Promise<boolean> {
-  const probe = new Redis(url, { ...redisTlsOptions(url, caFile), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const probe = new Redis(url, {
+    ...redisTlsOptions(url, caFile),
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   probe.on('error', () => undefined);
   try {
     await probe.connect();

@@ -12,9 +12,14 @@ const run = promisify(execFile);
 function serverBin(): string {
   if (process.env.PG_BIN) return process.env.PG_BIN;
   const root = '/usr/lib/postgresql';
-  const majors = existsSync(root) ? spawnSync('ls', [root], { encoding: 'utf8' }).stdout.split('\n').filter((v) => /^\d+$/.test(v)) : [];
+  const majors = existsSync(root)
+    ? spawnSync('ls', [root], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .filter((v) => /^\d+$/.test(v))
+    : [];
   const newest = majors.sort((a, b) => Number(b) - Number(a))[0];
-  if (!newest) throw new Error('PostgreSQL server programs not found: set PG_BIN (the folder holding initdb and pg_ctl)');
+  if (!newest)
+    throw new Error('PostgreSQL server programs not found: set PG_BIN (the folder holding initdb and pg_ctl)');
   return path.join(root, newest, 'bin');
 }
 
@@ -44,14 +49,44 @@ export class ReplicatedPostgres {
     process.once('exit', () => cluster.stopNow());
     try {
       if (AS_ROOT) chownSync(dir, Number(await cluster.idOf('-u')), Number(await cluster.idOf('-g')));
-      await cluster.server('initdb', ['-D', cluster.dataDir('primary'), '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+      await cluster.server('initdb', [
+        '-D',
+        cluster.dataDir('primary'),
+        '-U',
+        'postgres',
+        '--auth=trust',
+        '-E',
+        'UTF8',
+        '--no-sync',
+      ]);
       writeFileSync(
         path.join(cluster.dataDir('primary'), 'postgresql.auto.conf'),
-        ['wal_level = replica', 'max_wal_senders = 4', 'fsync = off', 'synchronous_commit = off', 'full_page_writes = off', 'listen_addresses = \'127.0.0.1\'', `unix_socket_directories = '${dir}'`].join('\n') + '\n',
+        [
+          'wal_level = replica',
+          'max_wal_senders = 4',
+          'fsync = off',
+          'synchronous_commit = off',
+          'full_page_writes = off',
+          "listen_addresses = '127.0.0.1'",
+          `unix_socket_directories = '${dir}'`,
+        ].join('\n') + '\n',
       );
       if (AS_ROOT) await cluster.chownToPostgres(path.join(cluster.dataDir('primary'), 'postgresql.auto.conf'));
       await cluster.pgCtl('primary', 'start');
-      await cluster.server('pg_basebackup', ['-h', '127.0.0.1', '-p', String(cluster.primaryPort), '-U', 'postgres', '-D', cluster.dataDir('replica'), '-R', '-X', 'stream', '--no-sync']);
+      await cluster.server('pg_basebackup', [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(cluster.primaryPort),
+        '-U',
+        'postgres',
+        '-D',
+        cluster.dataDir('replica'),
+        '-R',
+        '-X',
+        'stream',
+        '--no-sync',
+      ]);
       await cluster.pgCtl('replica', 'start');
       return cluster;
     } catch (error) {
@@ -65,7 +100,12 @@ export class ReplicatedPostgres {
   }
 
   /** One statement on a server's `postgres` database (or `database`), on a connection of its own. */
-  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(server: 'primary' | 'replica', sql: string, params: unknown[] = [], database = 'postgres'): Promise<R[]> {
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    server: 'primary' | 'replica',
+    sql: string,
+    params: unknown[] = [],
+    database = 'postgres',
+  ): Promise<R[]> {
     const client = new pg.Client({ connectionString: this.url(server, database), connectionTimeoutMillis: 3_000 });
     await client.connect();
     try {
@@ -103,7 +143,11 @@ export class ReplicatedPostgres {
     if (this.stopped) return;
     this.stopped = true;
     for (const server of ['primary', 'replica'] as const) {
-      if (existsSync(path.join(this.dataDir(server), 'postmaster.pid'))) spawnSync(...this.command(path.join(this.bin, 'pg_ctl'), ['-D', this.dataDir(server), '-m', 'immediate', 'stop']), { stdio: 'ignore' });
+      if (existsSync(path.join(this.dataDir(server), 'postmaster.pid')))
+        spawnSync(
+          ...this.command(path.join(this.bin, 'pg_ctl'), ['-D', this.dataDir(server), '-m', 'immediate', 'stop']),
+          { stdio: 'ignore' },
+        );
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -114,7 +158,19 @@ export class ReplicatedPostgres {
 
   private async pgCtl(server: 'primary' | 'replica', action: string, extra: string[] = []): Promise<void> {
     const port = server === 'primary' ? this.primaryPort : this.replicaPort;
-    await this.server('pg_ctl', ['-D', this.dataDir(server), '-l', path.join(this.dir, `${server}.log`), '-o', `-p ${port}`, '-w', '-t', '30', ...extra, action]);
+    await this.server('pg_ctl', [
+      '-D',
+      this.dataDir(server),
+      '-l',
+      path.join(this.dir, `${server}.log`),
+      '-o',
+      `-p ${port}`,
+      '-w',
+      '-t',
+      '30',
+      ...extra,
+      action,
+    ]);
   }
 
   private async server(program: string, args: string[]): Promise<void> {

@@ -35,7 +35,10 @@ export function openSse(url: string, headers: Record<string, string> = {}, waitT
         named: (name) => client.events.filter((e) => e.event !== undefined && (name === undefined || e.event === name)),
         waitFor: (predicate, timeoutMs = waitTimeoutMs) =>
           new Promise((done, fail) => {
-            const timer = setTimeout(() => fail(new Error(`timed out; events so far: ${JSON.stringify(client.events)}`)), timeoutMs);
+            const timer = setTimeout(
+              () => fail(new Error(`timed out; events so far: ${JSON.stringify(client.events)}`)),
+              timeoutMs,
+            );
             const check = () => {
               if (!predicate(client)) return void waiters.push(check);
               clearTimeout(timer);

@@ -2,7 +2,13 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { createTestDatabase, dropTestDatabase, templateIdentity, TEST_SERVER_URL, type SchemaMigrations } from './test-database';
+import {
+  createTestDatabase,
+  dropTestDatabase,
+  templateIdentity,
+  TEST_SERVER_URL,
+  type SchemaMigrations,
+} from './test-database';
 
 async function adminRows<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
   const client = new pg.Client({ connectionString: TEST_SERVER_URL });
@@ -59,15 +65,18 @@ describe('test databases cloned from a migrated template', () => {
   });
 
   afterEach(async () => {
-    for (const { datname } of await adminRows<{ datname: string }>('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [`orrange_test_tpl_${templateIdentity(migrations).set}_`])) {
+    for (const { datname } of await adminRows<{ datname: string }>(
+      'SELECT datname FROM pg_database WHERE starts_with(datname, $1)',
+      [`orrange_test_tpl_${templateIdentity(migrations).set}_`],
+    )) {
       await adminRows(`ALTER DATABASE "${datname}" WITH IS_TEMPLATE false`);
       await dropTestDatabase(datname);
     }
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('when a migration has a \';\' in a comment (which Prisma cuts it at), then building the template fails and names the file', async () => {
-    writeMigration('20260102000000_comment', "-- one thing; another\nALTER TABLE items ADD COLUMN note text;");
+  it("when a migration has a ';' in a comment (which Prisma cuts it at), then building the template fails and names the file", async () => {
+    writeMigration('20260102000000_comment', '-- one thing; another\nALTER TABLE items ADD COLUMN note text;');
     await expect(createTestDatabase(migrations)).rejects.toThrow(/20260102000000_comment.*syntax error/);
   });
 
@@ -81,19 +90,28 @@ describe('test databases cloned from a migrated template', () => {
       expect(await templateOid(template)).toBe(oid);
       await queryIn(first.url, "INSERT INTO shop.items VALUES (1, 'only in the first')");
       expect(await queryIn(second.url, 'SELECT * FROM shop.items')).toEqual([]);
-      expect(await adminRows('SELECT datistemplate, datallowconn FROM pg_database WHERE datname = $1', [template])).toEqual([{ datistemplate: true, datallowconn: false }]);
+      expect(
+        await adminRows('SELECT datistemplate, datallowconn FROM pg_database WHERE datname = $1', [template]),
+      ).toEqual([{ datistemplate: true, datallowconn: false }]);
     } finally {
       await first.drop();
       await second.drop();
     }
-    expect(await adminRows('SELECT 1 FROM pg_database WHERE datname IN ($1, $2)', [first.name, second.name])).toEqual([]);
+    expect(await adminRows('SELECT 1 FROM pg_database WHERE datname IN ($1, $2)', [first.name, second.name])).toEqual(
+      [],
+    );
   });
 
   it('when several suites start at once, then all get a clone and the template is built once', async () => {
     const dbs = await Promise.all(Array.from({ length: 4 }, () => createTestDatabase(migrations)));
     try {
-      for (const db of dbs) expect(await queryIn(db.url, 'SELECT count(*)::int AS n FROM shop.items')).toEqual([{ n: 0 }]);
-      expect(await adminRows('SELECT 1 FROM pg_database WHERE starts_with(datname, $1)', [`orrange_test_tpl_${templateIdentity(migrations).set}_`])).toHaveLength(1);
+      for (const db of dbs)
+        expect(await queryIn(db.url, 'SELECT count(*)::int AS n FROM shop.items')).toEqual([{ n: 0 }]);
+      expect(
+        await adminRows('SELECT 1 FROM pg_database WHERE starts_with(datname, $1)', [
+          `orrange_test_tpl_${templateIdentity(migrations).set}_`,
+        ]),
+      ).toHaveLength(1);
     } finally {
       await Promise.all(dbs.map((db) => db.drop()));
     }
@@ -108,11 +126,12 @@ describe('test databases cloned from a migrated template', () => {
     try {
       expect(templateIdentity(migrations).name).not.toBe(stale);
       expect(await templateOid(stale)).toBeUndefined();
-      expect(await queryIn(after.url, "SELECT column_name FROM information_schema.columns WHERE table_schema = 'shop' AND table_name = 'items' ORDER BY column_name")).toEqual([
-        { column_name: 'id' },
-        { column_name: 'name' },
-        { column_name: 'price' },
-      ]);
+      expect(
+        await queryIn(
+          after.url,
+          "SELECT column_name FROM information_schema.columns WHERE table_schema = 'shop' AND table_name = 'items' ORDER BY column_name",
+        ),
+      ).toEqual([{ column_name: 'id' }, { column_name: 'name' }, { column_name: 'price' }]);
     } finally {
       await after.drop();
     }

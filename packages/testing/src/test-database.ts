@@ -4,7 +4,8 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { ensureServiceRoles } from '@orrange/config';
 
-export const TEST_SERVER_URL = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+export const TEST_SERVER_URL =
+  process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 
 /** Every migrated template's name starts with this (and contains "test", so `dropTestDatabase` accepts it). */
 export const TEMPLATE_PREFIX = 'orrange_test_tpl_';
@@ -46,14 +47,22 @@ export interface TestDatabase {
  * Names always contain `test`, and `drop` refuses any other name: tests can never drop real data. `searchPath`: the
  * schema `query` and `transaction` name tables in when a statement does not (the suite's service's).
  */
-export async function createTestDatabase(migrations: SchemaMigrations[] = [], options: { searchPath?: string } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  migrations: SchemaMigrations[] = [],
+  options: { searchPath?: string } = {},
+): Promise<TestDatabase> {
   await serviceRolesReady();
   const name = `orrange_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
   if (migrations.length === 0) await adminQuery(`CREATE DATABASE "${name}"`);
   else await cloneMigratedTemplate(name, migrations);
   const url = withDatabase(TEST_SERVER_URL, name);
   let owner: pg.Pool | undefined;
-  const pool = () => (owner ??= new pg.Pool({ connectionString: url, max: 2, options: options.searchPath ? `-c search_path=${options.searchPath},public` : undefined }));
+  const pool = () =>
+    (owner ??= new pg.Pool({
+      connectionString: url,
+      max: 2,
+      options: options.searchPath ? `-c search_path=${options.searchPath},public` : undefined,
+    }));
   const transaction = async <T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
     const client = await pool().connect();
     try {
@@ -107,7 +116,9 @@ export async function applyMigrations(url: string, { schema, dir }: SchemaMigrat
     for (const file of migrationFiles(dir)) {
       for (const statement of asPrismaSplitsIt(readFileSync(file, 'utf8'))) {
         await client.query(statement).catch((error: Error) => {
-          throw new Error(`${file}: ${error.message} (Prisma splits a migration at every ';', in comments and strings too: see README, Database commands)`);
+          throw new Error(
+            `${file}: ${error.message} (Prisma splits a migration at every ';', in comments and strings too: see README, Database commands)`,
+          );
         });
       }
     }
@@ -141,7 +152,11 @@ export function templateIdentity(migrations: SchemaMigrations[]): { set: string;
   for (const { schema, dir } of migrations) {
     set.update(`${schema}\0${resolve(dir)}\0`);
     contents.update(`${schema}\0`);
-    for (const file of migrationFiles(dir)) contents.update(`${file.slice(resolve(dir).length)}\0`).update(readFileSync(file)).update('\0');
+    for (const file of migrationFiles(dir))
+      contents
+        .update(`${file.slice(resolve(dir).length)}\0`)
+        .update(readFileSync(file))
+        .update('\0');
   }
   const setKey = set.digest('hex').slice(0, 12);
   const contentsKey = contents.digest('hex').slice(0, 16);
@@ -161,7 +176,10 @@ async function cloneMigratedTemplate(name: string, migrations: SchemaMigrations[
   try {
     await admin.query('SELECT pg_advisory_lock($1, hashtext($2))', [TEMPLATE_LOCK_CLASS, template.set]);
     await dropStaleTemplates(admin, template);
-    const existing = await admin.query<{ complete: boolean }>('SELECT datistemplate AS complete FROM pg_database WHERE datname = $1', [template.name]);
+    const existing = await admin.query<{ complete: boolean }>(
+      'SELECT datistemplate AS complete FROM pg_database WHERE datname = $1',
+      [template.name],
+    );
     if (!existing.rows[0]?.complete) await buildTemplate(admin, template.name, migrations);
     await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${template.name}"`);
     // When it was last cloned, for the idle sweep of templates whose schema set no harness asks for any more.
@@ -203,7 +221,10 @@ async function dropStaleTemplates(admin: pg.Client, current: { set: string; name
     }
     if (!(Date.now() - Date.parse(lastUsed ?? '') > TEMPLATE_MAX_IDLE_MS)) continue;
     // Another set's lock, without waiting (two runs waiting on each other's set would deadlock): held means in use.
-    const { rows: locked } = await admin.query<{ mine: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS mine', [TEMPLATE_LOCK_CLASS, set]);
+    const { rows: locked } = await admin.query<{ mine: boolean }>(
+      'SELECT pg_try_advisory_lock($1, hashtext($2)) AS mine',
+      [TEMPLATE_LOCK_CLASS, set],
+    );
     if (!locked[0]?.mine) continue;
     try {
       await dropTemplate(admin, name);
@@ -220,7 +241,10 @@ async function dropTemplate(admin: pg.Client, name: string): Promise<void> {
 
 function migrationFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  const folders = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const folders = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   return folders.map((folder) => join(dir, folder, 'migration.sql'));
 }
 

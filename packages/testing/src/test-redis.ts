@@ -16,7 +16,11 @@ export interface TestRedis {
 
 export async function createTestRedis(): Promise<TestRedis> {
   const prefix = `orrange-test-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
-  const redis = new Redis(TEST_REDIS_URL, { ...redisTlsOptions(TEST_REDIS_URL, process.env.REDIS_TLS_CA_FILE), lazyConnect: true, maxRetriesPerRequest: 3 });
+  const redis = new Redis(TEST_REDIS_URL, {
+    ...redisTlsOptions(TEST_REDIS_URL, process.env.REDIS_TLS_CA_FILE),
+    lazyConnect: true,
+    maxRetriesPerRequest: 3,
+  });
   await redis.connect();
   return {
     url: TEST_REDIS_URL,

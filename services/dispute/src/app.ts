@@ -14,7 +14,13 @@ export interface AppDeps {
 /** Builds the dispute service's express app. Never listens: index.ts does, and tests use supertest. */
 export function createApp({ runtime, deps }: AppDeps): Express {
   return createServiceApp(
-    { logger: runtime.logger, registry: runtime.registry, checks: runtime.checks, internalTokenSecret: runtime.config.INTERNAL_TOKEN_SECRET, openapi },
+    {
+      logger: runtime.logger,
+      registry: runtime.registry,
+      checks: runtime.checks,
+      internalTokenSecret: runtime.config.INTERNAL_TOKEN_SECRET,
+      openapi,
+    },
     (app) => {
       app.use(disputeRoutes(deps));
     },

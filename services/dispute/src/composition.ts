@@ -30,7 +30,13 @@ export function createDisputeService(config: Config, overrides: { logger?: Logge
     assignmentTimeoutMs: Math.round(config.DISPUTE_ASSIGNMENT_TIMEOUT_MINUTES * MS_PER_MINUTE),
   };
   runtime.consume(disputeHandlers(deps));
-  runtime.sweepers.push(...disputeTimerSweepers(deps, { intervalMs: config.TIMER_SWEEP_MS, logger: runtime.logger, registry: runtime.registry }));
+  runtime.sweepers.push(
+    ...disputeTimerSweepers(deps, {
+      intervalMs: config.TIMER_SWEEP_MS,
+      logger: runtime.logger,
+      registry: runtime.registry,
+    }),
+  );
   return {
     runtime,
     deps,

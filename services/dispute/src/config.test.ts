@@ -1,7 +1,12 @@
 import { DEV_ADMIN_PASSWORD, DEV_ENCRYPTION_KEYS } from '@orrange/config';
 import { readConfig } from './config';
 
-const productionSecrets = { NODE_ENV: 'production', DISPUTE_DB_PASSWORD: 'd'.repeat(32), INTERNAL_TOKEN_SECRET: 'p'.repeat(40), ENCRYPTION_KEYS: `prod1:${Buffer.alloc(32, 7).toString('base64')}` };
+const productionSecrets = {
+  NODE_ENV: 'production',
+  DISPUTE_DB_PASSWORD: 'd'.repeat(32),
+  INTERNAL_TOKEN_SECRET: 'p'.repeat(40),
+  ENCRYPTION_KEYS: `prod1:${Buffer.alloc(32, 7).toString('base64')}`,
+};
 const DEV_JWT_KEYRING = 'dev1:dev-jwt-secret-change-me-0123456789abcdefghijkl';
 
 describe('dispute config in production', () => {

@@ -32,7 +32,9 @@ describe('dispute deadlines (short windows, the real sweepers, relay and consume
     const { payload } = disputedEvent();
     await h.runtime.db.transaction((tx) => enqueueEvent(tx, 'trade.disputed', payload));
     h.runtime.relay.kick();
-    await eventually(async () => (await api().get(`/api/v1/disputes/${payload.disputeId}`).set(asAdmin())).status === 200);
+    await eventually(
+      async () => (await api().get(`/api/v1/disputes/${payload.disputeId}`).set(asAdmin())).status === 200,
+    );
     return payload;
   }
 
@@ -40,11 +42,31 @@ describe('dispute deadlines (short windows, the real sweepers, relay and consume
     const silentSeller = await dispute();
     const bothSpoke = await dispute();
     const resolvedEarly = await dispute();
-    await api().post(`/api/v1/disputes/${silentSeller.disputeId}/evidence`).set(as(h, silentSeller.buyerId)).send({ body: 'I paid' }).expect(201);
-    await api().post(`/api/v1/disputes/${bothSpoke.disputeId}/assign`).set(as(h, 'arb-1', ['arbitrator'])).send({}).expect(200);
-    await api().post(`/api/v1/disputes/${bothSpoke.disputeId}/evidence`).set(as(h, bothSpoke.buyerId)).send({ body: 'I paid' }).expect(201);
-    await api().post(`/api/v1/disputes/${bothSpoke.disputeId}/evidence`).set(as(h, bothSpoke.sellerId)).send({ body: 'I did not get it' }).expect(201);
-    await api().post(`/api/v1/disputes/${resolvedEarly.disputeId}/resolve`).set(asAdmin()).send({ outcome: 'REFUND_SELLER', note: 'buyer withdrew' }).expect(200);
+    await api()
+      .post(`/api/v1/disputes/${silentSeller.disputeId}/evidence`)
+      .set(as(h, silentSeller.buyerId))
+      .send({ body: 'I paid' })
+      .expect(201);
+    await api()
+      .post(`/api/v1/disputes/${bothSpoke.disputeId}/assign`)
+      .set(as(h, 'arb-1', ['arbitrator']))
+      .send({})
+      .expect(200);
+    await api()
+      .post(`/api/v1/disputes/${bothSpoke.disputeId}/evidence`)
+      .set(as(h, bothSpoke.buyerId))
+      .send({ body: 'I paid' })
+      .expect(201);
+    await api()
+      .post(`/api/v1/disputes/${bothSpoke.disputeId}/evidence`)
+      .set(as(h, bothSpoke.sellerId))
+      .send({ body: 'I did not get it' })
+      .expect(201);
+    await api()
+      .post(`/api/v1/disputes/${resolvedEarly.disputeId}/resolve`)
+      .set(asAdmin())
+      .send({ outcome: 'REFUND_SELLER', note: 'buyer withdrew' })
+      .expect(200);
 
     const flagged = await eventually(async () => {
       const res = await api().get(`/api/v1/disputes/${silentSeller.disputeId}`).set(asAdmin());
@@ -73,7 +95,12 @@ describe('dispute deadlines (short windows, the real sweepers, relay and consume
 
     const exported = await api().get(`/api/v1/disputes/${silentSeller.disputeId}/export`).set(asAdmin());
     expect(exported.body.verification).toEqual({ verified: true });
-    expect(exported.body.journal.map((e: { action: string }) => e.action).sort()).toEqual(['ESCALATED', 'EVIDENCE_ADDED', 'FLAGGED_DEFAULT_JUDGMENT', 'OPENED']);
+    expect(exported.body.journal.map((e: { action: string }) => e.action).sort()).toEqual([
+      'ESCALATED',
+      'EVIDENCE_ADDED',
+      'FLAGGED_DEFAULT_JUDGMENT',
+      'OPENED',
+    ]);
 
     const metrics = (await api().get('/metrics')).text;
     expect(metrics).toMatch(/dispute_escalations_total\{reason="UNASSIGNED_TOO_LONG"[^}]*\} 1/);
@@ -90,12 +117,19 @@ describe('dispute deadlines (short windows, the real sweepers, relay and consume
     expect(before.dispute.defaultJudgmentAgainst).toEqual(['BUYER', 'SELLER']);
     const again = await Promise.all([
       ...[1, 2, 3].flatMap(() => h.runtime.sweepers.map((s) => s.sweepNow())),
-      ...[1, 2, 3].flatMap(() => DISPUTE_TIMERS.map((timer) => h.deps.db.transaction((tx) => fireTimer(h.deps, tx, d.disputeId, timer)))),
+      ...[1, 2, 3].flatMap(() =>
+        DISPUTE_TIMERS.map((timer) => h.deps.db.transaction((tx) => fireTimer(h.deps, tx, d.disputeId, timer))),
+      ),
     ]);
     expect(again.filter((x) => x === true || (typeof x === 'number' && x > 0))).toEqual([]);
     // A dispute.deadline written by a version from before timers were rows is consumed and changes nothing.
     for (const kind of ['ASSIGNMENT', 'EVIDENCE_WINDOW']) {
-      const event = { id: randomUUID(), type: 'dispute.deadline', occurredAt: new Date().toISOString(), payload: { disputeId: d.disputeId, kind } };
+      const event = {
+        id: randomUUID(),
+        type: 'dispute.deadline',
+        occurredAt: new Date().toISOString(),
+        payload: { disputeId: d.disputeId, kind },
+      };
       expect(await h.runtime.consumer!.apply(event)).toBe('applied');
     }
     const after = (await api().get(`/api/v1/disputes/${d.disputeId}/export`).set(asAdmin())).body;
@@ -103,15 +137,20 @@ describe('dispute deadlines (short windows, the real sweepers, relay and consume
     expect(await outboxRows(h, 'dispute.escalated', d.disputeId)).toHaveLength(2);
   });
 
-  it('when one case\'s timer cannot fire, then the other cases\' timers still fire, and it can be left out of a sweep', async () => {
+  it("when one case's timer cannot fire, then the other cases' timers still fire, and it can be left out of a sweep", async () => {
     const broken = await dispute();
     const healthy = await dispute();
     // A journal entry in the way of the next append: firing the broken case's timers fails and rolls back.
-    await h.runtime.db.query(`INSERT INTO journal_entries (dispute_id, seq, action, actor_id, data, prev_hash, hash, created_at) VALUES ($1, 2, 'ESCALATED', NULL, '{}', 'x', 'y', now())`, [broken.disputeId]);
+    await h.runtime.db.query(
+      `INSERT INTO journal_entries (dispute_id, seq, action, actor_id, data, prev_hash, hash, created_at) VALUES ($1, 2, 'ESCALATED', NULL, '{}', 'x', 'y', now())`,
+      [broken.disputeId],
+    );
     await eventually(async () => (await outboxRows(h, 'dispute.escalated', healthy.disputeId)).length === 2);
     const view = (await api().get(`/api/v1/disputes/${broken.disputeId}`).set(asAdmin())).body;
     expect(view).toMatchObject({ evidenceClosedAt: null, escalatedAt: null });
     expect(await dueTimerCases(h.runtime.db, 'evidence-window', 10)).toContain(broken.disputeId);
-    expect(await dueTimerCases(h.runtime.db, 'evidence-window', 10, [broken.disputeId])).not.toContain(broken.disputeId);
+    expect(await dueTimerCases(h.runtime.db, 'evidence-window', 10, [broken.disputeId])).not.toContain(
+      broken.disputeId,
+    );
   });
 });

@@ -23,7 +23,8 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
   const asAdmin = () => as(h, admin, ['user', 'admin']);
   const asArb = (id = arbitrator) => as(h, id, ['user', 'arbitrator']);
   const get = (id: string, headers: Record<string, string>) => api().get(`/api/v1/disputes/${id}`).set(headers);
-  const post = (id: string, action: string, headers: Record<string, string>, body: object = {}) => api().post(`/api/v1/disputes/${id}/${action}`).set(headers).send(body);
+  const post = (id: string, action: string, headers: Record<string, string>, body: object = {}) =>
+    api().post(`/api/v1/disputes/${id}/${action}`).set(headers).send(body);
 
   async function assignedDispute(overrides = {}) {
     const d = await openDispute(h, overrides);
@@ -38,23 +39,53 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
       expect(await h.runtime.consumer!.apply(event)).toBe('duplicate');
       expect(await h.runtime.consumer!.apply({ ...event, id: randomUUID() })).toBe('applied');
       const { disputeId, tradeId } = event.payload;
-      expect(await h.runtime.db.query('SELECT count(*)::int AS n FROM disputes WHERE trade_id = $1', [tradeId])).toEqual([{ n: 1 }]);
-      expect(await h.runtime.db.query('SELECT seq, action FROM journal_entries WHERE dispute_id = $1', [disputeId])).toEqual([{ seq: 1, action: 'OPENED' }]);
+      expect(
+        await h.runtime.db.query('SELECT count(*)::int AS n FROM disputes WHERE trade_id = $1', [tradeId]),
+      ).toEqual([{ n: 1 }]);
+      expect(
+        await h.runtime.db.query('SELECT seq, action FROM journal_entries WHERE dispute_id = $1', [disputeId]),
+      ).toEqual([{ seq: 1, action: 'OPENED' }]);
       // The deadlines are columns of the case (the timer sweepers fire them), not delayed events.
-      const [deadlines] = await h.runtime.db.query<{ evidence: Date; assignment: Date }>('SELECT evidence_deadline_at AS evidence, assignment_deadline_at AS assignment FROM disputes WHERE id = $1', [disputeId]);
+      const [deadlines] = await h.runtime.db.query<{ evidence: Date; assignment: Date }>(
+        'SELECT evidence_deadline_at AS evidence, assignment_deadline_at AS assignment FROM disputes WHERE id = $1',
+        [disputeId],
+      );
       expect(deadlines!.evidence.getTime()).toBeGreaterThan(Date.now());
       expect(deadlines!.assignment.getTime()).toBeGreaterThan(Date.now());
       expect(await outboxRows(h, 'dispute.deadline', disputeId)).toEqual([]);
       const res = await get(disputeId, as(h, event.payload.buyerId));
-      expect(res.body).toMatchObject({ id: disputeId, tradeId, status: 'OPEN', arbitratorId: null, outcome: null, evidence: [], amount: '0.01500000', fiatAmount: '963.75', asset: 'BTC', resolvedAt: null });
+      expect(res.body).toMatchObject({
+        id: disputeId,
+        tradeId,
+        status: 'OPEN',
+        arbitratorId: null,
+        outcome: null,
+        evidence: [],
+        amount: '0.01500000',
+        fiatAmount: '963.75',
+        asset: 'BTC',
+        resolvedAt: null,
+      });
     });
 
     it('when several consumers apply copies of trade.disputed at once, then one case opens', async () => {
       const event = disputedEvent();
-      const outcomes = await Promise.all([event, event, { ...event, id: randomUUID() }, { ...event, id: randomUUID() }].map((e) => h.runtime.consumer!.apply(e)));
+      const outcomes = await Promise.all(
+        [event, event, { ...event, id: randomUUID() }, { ...event, id: randomUUID() }].map((e) =>
+          h.runtime.consumer!.apply(e),
+        ),
+      );
       expect(outcomes.filter((o) => o === 'duplicate').length).toBeGreaterThanOrEqual(1);
-      expect(await h.runtime.db.query('SELECT count(*)::int AS n FROM disputes WHERE trade_id = $1', [event.payload.tradeId])).toEqual([{ n: 1 }]);
-      expect(await h.runtime.db.query('SELECT count(*)::int AS n FROM journal_entries WHERE dispute_id = $1', [event.payload.disputeId])).toEqual([{ n: 1 }]);
+      expect(
+        await h.runtime.db.query('SELECT count(*)::int AS n FROM disputes WHERE trade_id = $1', [
+          event.payload.tradeId,
+        ]),
+      ).toEqual([{ n: 1 }]);
+      expect(
+        await h.runtime.db.query('SELECT count(*)::int AS n FROM journal_entries WHERE dispute_id = $1', [
+          event.payload.disputeId,
+        ]),
+      ).toEqual([{ n: 1 }]);
     });
 
     it('when an event names a trade amount finer than the asset allows, then it is refused and nothing is opened', async () => {
@@ -62,7 +93,9 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
       const refused = h.runtime.consumer!.apply(event);
       await expect(refused).rejects.toThrow(/decimals/);
       await expect(refused).rejects.toBeInstanceOf(PermanentFailure);
-      expect(await h.runtime.db.query('SELECT count(*)::int AS n FROM disputes WHERE id = $1', [event.payload.disputeId])).toEqual([{ n: 0 }]);
+      expect(
+        await h.runtime.db.query('SELECT count(*)::int AS n FROM disputes WHERE id = $1', [event.payload.disputeId]),
+      ).toEqual([{ n: 0 }]);
     });
   });
 
@@ -84,12 +117,22 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
 
     it('when each role adds evidence, then parties and the assigned arbitrator may, admins 403, others 404', async () => {
       const d = await assignedDispute();
-      const body = { body: 'Bank transfer receipt attached', attachments: [{ name: 'receipt.pdf', sha256: 'a'.repeat(64), url: 'https://files.example.com/r.pdf' }] };
+      const body = {
+        body: 'Bank transfer receipt attached',
+        attachments: [{ name: 'receipt.pdf', sha256: 'a'.repeat(64), url: 'https://files.example.com/r.pdf' }],
+      };
       const byBuyer = await post(d.disputeId, 'evidence', as(h, d.buyerId), body);
       expect(byBuyer.status).toBe(201);
-      expect(byBuyer.body).toMatchObject({ authorId: d.buyerId, authorRole: 'BUYER', body: body.body, attachments: body.attachments });
+      expect(byBuyer.body).toMatchObject({
+        authorId: d.buyerId,
+        authorRole: 'BUYER',
+        body: body.body,
+        attachments: body.attachments,
+      });
       expect((await post(d.disputeId, 'evidence', as(h, d.sellerId), { body: 'Nothing arrived' })).status).toBe(201);
-      expect((await post(d.disputeId, 'evidence', asArb(), { body: 'Please both upload statements' })).body.authorRole).toBe('ARBITRATOR');
+      expect(
+        (await post(d.disputeId, 'evidence', asArb(), { body: 'Please both upload statements' })).body.authorRole,
+      ).toBe('ARBITRATOR');
       expect((await post(d.disputeId, 'evidence', asAdmin(), { body: 'x' })).status).toBe(403);
       expect((await post(d.disputeId, 'evidence', as(h, stranger), { body: 'x' })).status).toBe(404);
       expect((await post(d.disputeId, 'evidence', asArb(otherArbitrator), { body: 'x' })).status).toBe(404);
@@ -129,7 +172,13 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
       expect((await post(d.disputeId, 'resolve', asArb(otherArbitrator), decision)).status).toBe(404);
       const resolved = await post(d.disputeId, 'resolve', asArb(), decision);
       expect(resolved.status).toBe(200);
-      expect(resolved.body).toMatchObject({ status: 'RESOLVED', outcome: 'RELEASE_TO_BUYER', buyerAmount: null, settlement: { buyerAmount: '0.01500000', sellerAmount: '0.00000000' }, resolvedBy: arbitrator });
+      expect(resolved.body).toMatchObject({
+        status: 'RESOLVED',
+        outcome: 'RELEASE_TO_BUYER',
+        buyerAmount: null,
+        settlement: { buyerAmount: '0.01500000', sellerAmount: '0.00000000' },
+        resolvedBy: arbitrator,
+      });
       expect(resolved.body.resolvedAt).toEqual(expect.any(String));
       const again = await post(d.disputeId, 'resolve', asAdmin(), { outcome: 'REFUND_SELLER', note: 'second opinion' });
       expect(again.status).toBe(409);
@@ -137,21 +186,44 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
       expect((await post(d.disputeId, 'evidence', as(h, d.buyerId), { body: 'late' })).status).toBe(409);
       expect((await post(d.disputeId, 'assign', asAdmin(), { arbitratorId: otherArbitrator })).status).toBe(409);
       expect((await outboxRows(h, 'dispute.resolved', d.disputeId)).map((r) => r.payload)).toEqual([
-        { disputeId: d.disputeId, tradeId: d.tradeId, outcome: 'RELEASE_TO_BUYER', buyerAmount: null, resolvedBy: arbitrator },
+        {
+          disputeId: d.disputeId,
+          tradeId: d.tradeId,
+          outcome: 'RELEASE_TO_BUYER',
+          buyerAmount: null,
+          resolvedBy: arbitrator,
+        },
       ]);
     });
 
     it('when an admin resolves an unassigned case with a SPLIT, then the buyer gets buyerAmount and the seller the rest', async () => {
       const d = await openDispute(h, { asset: 'USDT', amount: '250.5' });
-      const res = await post(d.disputeId, 'resolve', asAdmin(), { outcome: 'SPLIT', buyerAmount: '100.25', note: 'Half the payment arrived' });
+      const res = await post(d.disputeId, 'resolve', asAdmin(), {
+        outcome: 'SPLIT',
+        buyerAmount: '100.25',
+        note: 'Half the payment arrived',
+      });
       expect(res.status).toBe(200);
-      expect(res.body).toMatchObject({ status: 'RESOLVED', buyerAmount: '100.250000', settlement: { buyerAmount: '100.250000', sellerAmount: '150.250000' } });
-      expect((await outboxRows(h, 'dispute.resolved', d.disputeId))[0]!.payload).toMatchObject({ outcome: 'SPLIT', buyerAmount: '100.250000', resolvedBy: admin });
+      expect(res.body).toMatchObject({
+        status: 'RESOLVED',
+        buyerAmount: '100.250000',
+        settlement: { buyerAmount: '100.250000', sellerAmount: '150.250000' },
+      });
+      expect((await outboxRows(h, 'dispute.resolved', d.disputeId))[0]!.payload).toMatchObject({
+        outcome: 'SPLIT',
+        buyerAmount: '100.250000',
+        resolvedBy: admin,
+      });
     });
 
     it('when an arbitrator calls with a read-only API key, then resolving is refused and nothing changes', async () => {
       const d = await assignedDispute();
-      const readOnly = { [IDENTITY_HEADER]: signIdentity({ userId: arbitrator, roles: ['arbitrator'], scopes: ['read'], via: 'api-key' }, h.runtime.config.INTERNAL_TOKEN_SECRET) };
+      const readOnly = {
+        [IDENTITY_HEADER]: signIdentity(
+          { userId: arbitrator, roles: ['arbitrator'], scopes: ['read'], via: 'api-key' },
+          h.runtime.config.INTERNAL_TOKEN_SECRET,
+        ),
+      };
       expect((await get(d.disputeId, readOnly)).status).toBe(200);
       const res = await post(d.disputeId, 'resolve', readOnly, { outcome: 'REFUND_SELLER', note: 'n' });
       expect(res.status).toBe(403);
@@ -177,12 +249,20 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
       expect(res.status).toBe(200);
       expect(res.body.verification).toEqual({ verified: true });
       expect(res.body.dispute.evidence).toHaveLength(1);
-      expect(res.body.journal.map((e: { seq: number; action: string }) => [e.seq, e.action])).toEqual([[1, 'OPENED'], [2, 'ASSIGNED'], [3, 'EVIDENCE_ADDED']]);
+      expect(res.body.journal.map((e: { seq: number; action: string }) => [e.seq, e.action])).toEqual([
+        [1, 'OPENED'],
+        [2, 'ASSIGNED'],
+        [3, 'EVIDENCE_ADDED'],
+      ]);
     });
 
     it('when each role lists, then users see their own cases, arbitrators and admins all, filtered and paginated', async () => {
       const buyerId = `lister-${randomUUID().slice(0, 8)}`;
-      const mine = [await openDispute(h, { buyerId, openedBy: buyerId }), await openDispute(h, { sellerId: buyerId }), await openDispute(h, { buyerId, openedBy: buyerId })];
+      const mine = [
+        await openDispute(h, { buyerId, openedBy: buyerId }),
+        await openDispute(h, { sellerId: buyerId }),
+        await openDispute(h, { buyerId, openedBy: buyerId }),
+      ];
       await post(mine[2]!.disputeId, 'assign', asArb());
       const own = await api().get('/api/v1/disputes?limit=100').set(as(h, buyerId));
       expect(own.status).toBe(200);
@@ -196,7 +276,9 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
       const seen: string[] = [];
       let cursor: string | null = null;
       do {
-        const page: request.Response = await api().get(`/api/v1/disputes?limit=2${cursor ? `&cursor=${cursor}` : ''}`).set(asArb(otherArbitrator));
+        const page: request.Response = await api()
+          .get(`/api/v1/disputes?limit=2${cursor ? `&cursor=${cursor}` : ''}`)
+          .set(asArb(otherArbitrator));
         expect(page.status).toBe(200);
         seen.push(...page.body.data.map((d: { id: string }) => d.id));
         cursor = page.body.nextCursor;
@@ -217,7 +299,9 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
         ]);
         expect([a.status, b.status].sort()).toEqual([200, 409]);
         expect(await outboxRows(h, 'dispute.resolved', d.disputeId)).toHaveLength(1);
-        const [row] = await h.runtime.db.query<{ outcome: string }>('SELECT outcome FROM disputes WHERE id = $1', [d.disputeId]);
+        const [row] = await h.runtime.db.query<{ outcome: string }>('SELECT outcome FROM disputes WHERE id = $1', [
+          d.disputeId,
+        ]);
         expect(row!.outcome).toBe((a.status === 200 ? a : b).body.outcome);
       }
     });
@@ -233,14 +317,22 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
       expect(replay.headers['idempotency-replayed']).toBe('true');
       expect(replay.body).toEqual(first.body);
       expect(await outboxRows(h, 'dispute.resolved', d.disputeId)).toHaveLength(1);
-      const reused = await post(d.disputeId, 'resolve', { ...asArb(), 'Idempotency-Key': key }, { ...body, note: 'changed' });
+      const reused = await post(
+        d.disputeId,
+        'resolve',
+        { ...asArb(), 'Idempotency-Key': key },
+        { ...body, note: 'changed' },
+      );
       expect(reused.status).toBe(422);
     });
   });
 
   describe('bad input', () => {
     async function snapshot(id: string) {
-      return h.runtime.db.query('SELECT status, outcome, buyer_amount, arbitrator_id, journal_seq, (SELECT count(*)::int FROM evidence WHERE dispute_id = $1) AS evidence, (SELECT count(*)::int FROM outbox WHERE payload->>\'disputeId\' = $1) AS events FROM disputes WHERE id = $1', [id]);
+      return h.runtime.db.query(
+        "SELECT status, outcome, buyer_amount, arbitrator_id, journal_seq, (SELECT count(*)::int FROM evidence WHERE dispute_id = $1) AS evidence, (SELECT count(*)::int FROM outbox WHERE payload->>'disputeId' = $1) AS events FROM disputes WHERE id = $1",
+        [id],
+      );
     }
 
     it.each([
@@ -267,7 +359,11 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
 
     it('when a USDT split names 7 decimals, then 400 (the asset allows 6)', async () => {
       const d = await openDispute(h, { asset: 'USDT', amount: '10' });
-      const res = await post(d.disputeId, 'resolve', asAdmin(), { outcome: 'SPLIT', buyerAmount: '1.1234567', note: 'n' });
+      const res = await post(d.disputeId, 'resolve', asAdmin(), {
+        outcome: 'SPLIT',
+        buyerAmount: '1.1234567',
+        note: 'n',
+      });
       expect(res.status).toBe(400);
       expect(res.body.errors[0].path).toBe('buyerAmount');
     });
@@ -279,8 +375,14 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
       ['a NUL character', { body: 'a\u0000b' }],
       ['a bad sha256', { body: 'x', attachments: [{ name: 'a', sha256: 'abc' }] }],
       ['an http url', { body: 'x', attachments: [{ name: 'a', sha256: 'b'.repeat(64), url: 'http://example.com/a' }] }],
-      ['a javascript url', { body: 'x', attachments: [{ name: 'a', sha256: 'b'.repeat(64), url: 'javascript:alert(1)' }] }],
-      ['eleven attachments', { body: 'x', attachments: Array.from({ length: 11 }, (_, i) => ({ name: `f${i}`, sha256: 'c'.repeat(64) })) }],
+      [
+        'a javascript url',
+        { body: 'x', attachments: [{ name: 'a', sha256: 'b'.repeat(64), url: 'javascript:alert(1)' }] },
+      ],
+      [
+        'eleven attachments',
+        { body: 'x', attachments: Array.from({ length: 11 }, (_, i) => ({ name: `f${i}`, sha256: 'c'.repeat(64) })) },
+      ],
       ['an unknown attachment field', { body: 'x', attachments: [{ name: 'a', sha256: 'd'.repeat(64), size: 3 }] }],
     ])('when evidence has %s, then 400 and nothing changes', async (_name, body) => {
       const d = await openDispute(h);
@@ -294,9 +396,13 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
     it('when ids, queries or assignment bodies are malformed, then 400', async () => {
       const d = await openDispute(h);
       expect((await get('not-a-uuid', asAdmin())).status).toBe(400);
-      expect((await post('not-a-uuid', 'resolve', asAdmin(), { outcome: 'REFUND_SELLER', note: 'n' })).status).toBe(400);
+      expect((await post('not-a-uuid', 'resolve', asAdmin(), { outcome: 'REFUND_SELLER', note: 'n' })).status).toBe(
+        400,
+      );
       expect((await api().get('/api/v1/disputes/1%27%20OR%201=1/export').set(asAdmin())).status).toBe(400);
-      expect((await post(d.disputeId, 'assign', asAdmin(), { arbitratorId: arbitrator, status: 'RESOLVED' })).status).toBe(400);
+      expect(
+        (await post(d.disputeId, 'assign', asAdmin(), { arbitratorId: arbitrator, status: 'RESOLVED' })).status,
+      ).toBe(400);
       expect((await api().get('/api/v1/disputes?status=DONE').set(asAdmin())).status).toBe(400);
       expect((await api().get('/api/v1/disputes?limit=0').set(asAdmin())).status).toBe(400);
       expect((await api().get('/api/v1/disputes?limit=101').set(asAdmin())).status).toBe(400);
@@ -311,16 +417,31 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
       const d = await assignedDispute();
       await post(d.disputeId, 'evidence', as(h, d.buyerId), { body: 'I sent 963.75 USD on Monday' });
       await post(d.disputeId, 'evidence', as(h, d.sellerId), { body: 'Nothing arrived' });
-      await expect(h.runtime.db.query("UPDATE journal_entries SET data = jsonb_set(data, '{body}', '\"I sent nothing\"') WHERE dispute_id = $1 AND seq = 3", [d.disputeId])).rejects.toThrow(/append-only/);
-      await expect(h.runtime.db.query("UPDATE journal_entries SET data = jsonb_set(data, '{authorRole}', '\"SELLER\"') WHERE dispute_id = $1 AND seq = 3", [d.disputeId])).rejects.toThrow(/append-only/);
+      await expect(
+        h.runtime.db.query(
+          "UPDATE journal_entries SET data = jsonb_set(data, '{body}', '\"I sent nothing\"') WHERE dispute_id = $1 AND seq = 3",
+          [d.disputeId],
+        ),
+      ).rejects.toThrow(/append-only/);
+      await expect(
+        h.runtime.db.query(
+          "UPDATE journal_entries SET data = jsonb_set(data, '{authorRole}', '\"SELLER\"') WHERE dispute_id = $1 AND seq = 3",
+          [d.disputeId],
+        ),
+      ).rejects.toThrow(/append-only/);
 
       // The service's own role cannot turn the guard off (it owns no table: issue 17).
-      await expect(h.runtime.db.query('ALTER TABLE journal_entries DISABLE TRIGGER journal_entries_reseal_only')).rejects.toThrow(/must be owner/);
+      await expect(
+        h.runtime.db.query('ALTER TABLE journal_entries DISABLE TRIGGER journal_entries_reseal_only'),
+      ).rejects.toThrow(/must be owner/);
       // Someone with the owner's rights (not the service's role) turns the guard off and edits history (the content is
       // sealed: they edit what is not).
       await h.testDb.transaction(async (tx) => {
         await tx.query('ALTER TABLE journal_entries DISABLE TRIGGER journal_entries_reseal_only');
-        await tx.query("UPDATE journal_entries SET data = jsonb_set(data, '{authorRole}', '\"SELLER\"') WHERE dispute_id = $1 AND seq = 3", [d.disputeId]);
+        await tx.query(
+          "UPDATE journal_entries SET data = jsonb_set(data, '{authorRole}', '\"SELLER\"') WHERE dispute_id = $1 AND seq = 3",
+          [d.disputeId],
+        );
         await tx.query('ALTER TABLE journal_entries ENABLE TRIGGER journal_entries_reseal_only');
       });
       const res = await api().get(`/api/v1/disputes/${d.disputeId}/export`).set(asAdmin());
@@ -330,12 +451,23 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
 
     it('when an evidence row is sealed again with other content behind the journal, then the export names it', async () => {
       const d = await assignedDispute();
-      const added = await post(d.disputeId, 'evidence', as(h, d.buyerId), { body: 'Receipt', attachments: [{ name: 'r.pdf', sha256: 'e'.repeat(64) }] });
-      expect((await api().get(`/api/v1/disputes/${d.disputeId}/export`).set(asAdmin())).body.verification).toEqual({ verified: true });
+      const added = await post(d.disputeId, 'evidence', as(h, d.buyerId), {
+        body: 'Receipt',
+        attachments: [{ name: 'r.pdf', sha256: 'e'.repeat(64) }],
+      });
+      expect((await api().get(`/api/v1/disputes/${d.disputeId}/export`).set(asAdmin())).body.verification).toEqual({
+        verified: true,
+      });
       // Whoever holds the key may re-seal a row (key rotation does), but not change what it says unnoticed.
       const forged = { body: 'Receipt', attachments: [{ name: 'r.pdf', sha256: 'f'.repeat(64) }] };
       const s = seal(h.deps.keyring, JSON.stringify(forged), `dispute-evidence:v1:${d.disputeId}:${added.body.id}`);
-      await h.runtime.db.query('UPDATE evidence SET key_id = $2, iv = $3, tag = $4, ciphertext = $5 WHERE id = $1', [added.body.id, s.keyId, s.iv, s.tag, s.ciphertext]);
+      await h.runtime.db.query('UPDATE evidence SET key_id = $2, iv = $3, tag = $4, ciphertext = $5 WHERE id = $1', [
+        added.body.id,
+        s.keyId,
+        s.iv,
+        s.tag,
+        s.ciphertext,
+      ]);
       const res = await api().get(`/api/v1/disputes/${d.disputeId}/export`).set(asAdmin());
       expect(res.body.verification).toEqual({ verified: false, evidenceMismatch: [added.body.id] });
     });
@@ -347,12 +479,19 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
         await tx.query('DELETE FROM journal_entries WHERE dispute_id = $1 AND seq = 2', [d.disputeId]);
         await tx.query('ALTER TABLE journal_entries ENABLE TRIGGER journal_entries_append_only');
       });
-      expect((await api().get(`/api/v1/disputes/${d.disputeId}/export`).set(asAdmin())).body.verification).toEqual({ verified: false, brokenAt: 2 });
+      expect((await api().get(`/api/v1/disputes/${d.disputeId}/export`).set(asAdmin())).body.verification).toEqual({
+        verified: false,
+        brokenAt: 2,
+      });
     });
 
     it('when many actions race on one case, then the chain stays linear and verifies', async () => {
       const d = await assignedDispute();
-      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => post(d.disputeId, 'evidence', as(h, i % 2 ? d.buyerId : d.sellerId), { body: `statement ${i}` })));
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          post(d.disputeId, 'evidence', as(h, i % 2 ? d.buyerId : d.sellerId), { body: `statement ${i}` }),
+        ),
+      );
       expect(results.map((r) => r.status)).toEqual(Array(12).fill(201));
       const res = await api().get(`/api/v1/disputes/${d.disputeId}/export`).set(asArb());
       expect(res.body.journal.map((e: { seq: number }) => e.seq)).toEqual(Array.from({ length: 14 }, (_, i) => i + 1));
@@ -364,7 +503,20 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
     it('when trade-execution reports trade.resolved, then the case records the settlement once', async () => {
       const d = await assignedDispute();
       await post(d.disputeId, 'resolve', asArb(), { outcome: 'SPLIT', buyerAmount: '0.005', note: 'half' });
-      const event = { id: randomUUID(), type: 'trade.resolved', occurredAt: new Date().toISOString(), payload: { tradeId: d.tradeId, disputeId: d.disputeId, outcome: 'SPLIT', buyerId: d.buyerId, sellerId: d.sellerId, buyerAmount: '0.005', sellerAmount: '0.01' } };
+      const event = {
+        id: randomUUID(),
+        type: 'trade.resolved',
+        occurredAt: new Date().toISOString(),
+        payload: {
+          tradeId: d.tradeId,
+          disputeId: d.disputeId,
+          outcome: 'SPLIT',
+          buyerId: d.buyerId,
+          sellerId: d.sellerId,
+          buyerAmount: '0.005',
+          sellerAmount: '0.01',
+        },
+      };
       expect(await h.runtime.consumer!.apply(event)).toBe('applied');
       expect(await h.runtime.consumer!.apply({ ...event, id: randomUUID() })).toBe('applied');
       const res = await api().get(`/api/v1/disputes/${d.disputeId}/export`).set(asAdmin());

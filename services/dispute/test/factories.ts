@@ -5,7 +5,12 @@ import type { Harness } from './harness';
 
 /** Headers that make a request come from this user, as the gateway would forward it. */
 export function as(harness: Harness, userId: string, roles: Role[] = ['user']): Record<string, string> {
-  return { [IDENTITY_HEADER]: signIdentity({ userId, roles, scopes: null, via: 'jwt' }, harness.runtime.config.INTERNAL_TOKEN_SECRET) };
+  return {
+    [IDENTITY_HEADER]: signIdentity(
+      { userId, roles, scopes: null, via: 'jwt' },
+      harness.runtime.config.INTERNAL_TOKEN_SECRET,
+    ),
+  };
 }
 
 export function disputedEvent(overrides: Partial<EventPayload<'trade.disputed'>> = {}) {
@@ -34,5 +39,8 @@ export async function openDispute(harness: Harness, overrides: Partial<EventPayl
 }
 
 export async function outboxRows(harness: Harness, type: string, disputeId: string) {
-  return harness.runtime.db.query<{ payload: Record<string, unknown>; deliver_at: Date | null }>("SELECT payload, deliver_at FROM outbox WHERE type = $1 AND payload->>'disputeId' = $2 ORDER BY seq", [type, disputeId]);
+  return harness.runtime.db.query<{ payload: Record<string, unknown>; deliver_at: Date | null }>(
+    "SELECT payload, deliver_at FROM outbox WHERE type = $1 AND payload->>'disputeId' = $2 ORDER BY seq",
+    [type, disputeId],
+  );
 }

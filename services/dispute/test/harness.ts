@@ -19,9 +19,19 @@ export interface Harness {
 
 /** The service (runtime with its event handlers) on a fresh migrated database and a private Redis prefix; `close` removes both. */
 export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<Harness> {
-  const testDb = await createTestDatabase([{ schema: SCHEMA, dir: path.join(__dirname, '../prisma/migrations') }], { searchPath: SCHEMA });
+  const testDb = await createTestDatabase([{ schema: SCHEMA, dir: path.join(__dirname, '../prisma/migrations') }], {
+    searchPath: SCHEMA,
+  });
   const testRedis = await createTestRedis();
-  const config = readConfig({ DATABASE_URL: testDb.url, REDIS_URL: testRedis.url, REDIS_PREFIX: testRedis.prefix, LOG_LEVEL: 'silent', DB_HEALTH_INTERVAL_MS: '0', NODE_ENV: 'test', ...overrides });
+  const config = readConfig({
+    DATABASE_URL: testDb.url,
+    REDIS_URL: testRedis.url,
+    REDIS_PREFIX: testRedis.prefix,
+    LOG_LEVEL: 'silent',
+    DB_HEALTH_INTERVAL_MS: '0',
+    NODE_ENV: 'test',
+    ...overrides,
+  });
   const service = createDisputeService(config, { logger: createLogger('dispute', 'silent') });
   await service.runtime.db.checkNow();
   return {

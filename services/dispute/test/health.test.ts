@@ -26,9 +26,16 @@ describe('dispute service frame', () => {
     const res = await request(harness.app).get('/openapi.json');
     expect(res.body.openapi).toMatch(/^3\./);
     expect(Object.keys(res.body.paths).sort()).toEqual([
-      '/api/v1/disputes', '/api/v1/disputes/{id}', '/api/v1/disputes/{id}/assign', '/api/v1/disputes/{id}/evidence', '/api/v1/disputes/{id}/export', '/api/v1/disputes/{id}/resolve',
+      '/api/v1/disputes',
+      '/api/v1/disputes/{id}',
+      '/api/v1/disputes/{id}/assign',
+      '/api/v1/disputes/{id}/evidence',
+      '/api/v1/disputes/{id}/export',
+      '/api/v1/disputes/{id}/resolve',
     ]);
-    expect(res.body.paths['/api/v1/disputes/{id}/resolve'].post.requestBody.content['application/json'].schema.properties).toHaveProperty('buyerAmount');
+    expect(
+      res.body.paths['/api/v1/disputes/{id}/resolve'].post.requestBody.content['application/json'].schema.properties,
+    ).toHaveProperty('buyerAmount');
     expect(res.body.components.schemas).toHaveProperty('Dispute');
   });
 });

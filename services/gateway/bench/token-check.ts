@@ -43,7 +43,12 @@ async function main(): Promise<void> {
   const connections: Redis[] = [];
   let commands = 0;
   const connect = (options = {}) => {
-    const connection = new Redis(config.REDIS_URL, { ...redisTlsOptions(config.REDIS_URL, config.REDIS_TLS_CA_FILE), maxRetriesPerRequest: 1, enableAutoPipelining: true, ...options });
+    const connection = new Redis(config.REDIS_URL, {
+      ...redisTlsOptions(config.REDIS_URL, config.REDIS_TLS_CA_FILE),
+      maxRetriesPerRequest: 1,
+      enableAutoPipelining: true,
+      ...options,
+    });
     const send = connection.sendCommand.bind(connection);
     Object.assign(connection, {
       sendCommand: (...args: Parameters<typeof send>) => {
@@ -59,7 +64,14 @@ async function main(): Promise<void> {
   const keyring = parseKeyring(config.JWT_SECRETS, config.JWT_ACTIVE_KID);
   const settings = { keyring, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE };
   const sessionId = randomUUID();
-  const tokens = Array.from({ length: ITERATIONS }, () => signAccessToken({ userId: 'bench-user', roles: ['user'], sessionId, generation: 1 }, { ...settings, ttlSeconds: 900 }).token);
+  const tokens = Array.from(
+    { length: ITERATIONS },
+    () =>
+      signAccessToken(
+        { userId: 'bench-user', roles: ['user'], sessionId, generation: 1 },
+        { ...settings, ttlSeconds: 900 },
+      ).token,
+  );
   const token = tokens[0]!;
   // A generation the tokens meet, so the lookup finds a value and compares it, as for a user who was once revoked.
   await admin.set(authRedisKeys.minGeneration(config.REDIS_PREFIX, 'bench-user'), '1', 'EX', 60);
@@ -113,7 +125,10 @@ async function main(): Promise<void> {
   }
 
   const results: Record<string, Record<string, Phase>> = { get: {}, tracked: {} };
-  for (const [name, reader] of [['get', redis], ['tracked', tracked]] as Array<[string, KeyReader]>) {
+  for (const [name, reader] of [
+    ['get', redis],
+    ['tracked', tracked],
+  ] as Array<[string, KeyReader]>) {
     const fresh = () => new TokenChecker(settings, reader, config.REDIS_PREFIX);
     const checker = fresh();
     for (let i = 0; i < WARMUP; i++) await checker.check(token);

@@ -41,13 +41,26 @@ export interface GatewayDeps {
 }
 
 /** Headers a browser client may read across origins. */
-const EXPOSED_HEADERS = ['X-Request-Id', 'RateLimit', 'RateLimit-Policy', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After', 'Idempotency-Replayed'];
+const EXPOSED_HEADERS = [
+  'X-Request-Id',
+  'RateLimit',
+  'RateLimit-Policy',
+  'RateLimit-Limit',
+  'RateLimit-Remaining',
+  'RateLimit-Reset',
+  'Retry-After',
+  'Idempotency-Replayed',
+];
 
 /** The gateway app. It never listens: index.ts does, and tests drive it with supertest. */
 export function createApp(deps: GatewayDeps): Express {
   const { config, logger, registry, metrics, redis, trackedCache, upstreams, streamHub } = deps;
   const tokens = new TokenChecker(
-    { keyring: parseKeyring(config.JWT_SECRETS, config.JWT_ACTIVE_KID), issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
+    {
+      keyring: parseKeyring(config.JWT_SECRETS, config.JWT_ACTIVE_KID),
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+    },
     trackedCache,
     config.REDIS_PREFIX,
   );
@@ -60,7 +73,12 @@ export function createApp(deps: GatewayDeps): Express {
     cacheSeconds: config.API_KEY_CACHE_SECONDS,
     negativeCacheSeconds: config.API_KEY_NEGATIVE_CACHE_SECONDS,
   });
-  const openapi = new OpenApiAggregator({ upstreams, timeoutMs: config.HEALTH_TIMEOUT_MS, cacheMs: config.OPENAPI_CACHE_MS, logger });
+  const openapi = new OpenApiAggregator({
+    upstreams,
+    timeoutMs: config.HEALTH_TIMEOUT_MS,
+    cacheMs: config.OPENAPI_CACHE_MS,
+    logger,
+  });
   const allowedOrigins = new Set(config.CORS_ORIGINS);
 
   const app = express();
@@ -74,46 +92,86 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(requestMetrics(metrics)); // 3. duration by route group and status
   // 4. Security headers. No upgrade-insecure-requests: /docs on plain http://localhost must still fetch its own JSON.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
-  app.use(cors({ origin: (origin, done) => done(null, origin !== undefined && allowedOrigins.has(origin)), credentials: false, exposedHeaders: EXPOSED_HEADERS, maxAge: 600 })); // 5.
+  app.use(
+    cors({
+      origin: (origin, done) => done(null, origin !== undefined && allowedOrigins.has(origin)),
+      credentials: false,
+      exposedHeaders: EXPOSED_HEADERS,
+      maxAge: 600,
+    }),
+  ); // 5.
   app.use(bodySizeGuard(config.BODY_LIMIT_BYTES)); // 6. declared size here, streamed size while proxying
   app.use(canonicalPath); // 6b. one spelling per path, so limits and routing see the same one
   app.use(stripInternalHeaders); // 7. no client speaks for the gateway
   // The gateway's own pages: no credentials, no rate limits; /health is cheap (one shared report at a time),
   // /metrics and /health's checks are for operators only.
   const isOperator = operatorCheck({ token: config.OPERATOR_TOKEN, nodeEnv: config.NODE_ENV });
-  app.use(healthRouter({ upstreams, redis, timeoutMs: config.HEALTH_TIMEOUT_MS, cacheMs: config.HEALTH_CACHE_MS, isOperator }));
+  app.use(
+    healthRouter({
+      upstreams,
+      redis,
+      timeoutMs: config.HEALTH_TIMEOUT_MS,
+      cacheMs: config.HEALTH_CACHE_MS,
+      isOperator,
+    }),
+  );
   const metricsText = clusterMetrics(registry); // every worker's, whichever worker the scrape reaches
   app.get('/metrics', requireOperator(isOperator), async (_req, res) => {
     res.type(registry.contentType).send(await metricsText());
   });
   app.use(docsRouter(openapi));
-  app.use(shedOverload({ maxInFlight: config.UPSTREAM_MAX_IN_FLIGHT, latencyTargetMs: config.UPSTREAM_LATENCY_TARGET_MS, metrics })); // 7b. a full service lane → 503 at once, before any Redis work
+  app.use(
+    shedOverload({
+      maxInFlight: config.UPSTREAM_MAX_IN_FLIGHT,
+      latencyTargetMs: config.UPSTREAM_LATENCY_TARGET_MS,
+      metrics,
+    }),
+  ); // 7b. a full service lane → 503 at once, before any Redis work
   app.use(authenticate({ tokens, apiKeys, internalTokenSecret: config.INTERNAL_TOKEN_SECRET, metrics })); // 8. credentials → signed identity
-  app.use(rateLimits({ // 9. one budget in Redis for every replica, taken in leases
-    redis,
-    prefix: config.REDIS_PREFIX,
-    perMinute: config.RATE_LIMIT_PER_MINUTE,
-    authPerMinute: config.AUTH_RATE_LIMIT_PER_MINUTE,
-    loginAccountPerMinute: config.LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE,
-    bodyLimitBytes: config.BODY_LIMIT_BYTES,
-    metrics,
-    logger,
-  }));
+  app.use(
+    rateLimits({
+      // 9. one budget in Redis for every replica, taken in leases
+      redis,
+      prefix: config.REDIS_PREFIX,
+      perMinute: config.RATE_LIMIT_PER_MINUTE,
+      authPerMinute: config.AUTH_RATE_LIMIT_PER_MINUTE,
+      loginAccountPerMinute: config.LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE,
+      bodyLimitBytes: config.BODY_LIMIT_BYTES,
+      metrics,
+      logger,
+    }),
+  );
   app.use(refuseBadCredentials); // 10. bad credentials → 401, after they were counted against the budget
-  app.use(streamRouter({ // 10b. live updates: served here, held open, never through the upstream lanes
-    redis,
-    prefix: config.REDIS_PREFIX,
-    hub: streamHub,
-    // A slot's lease outlives a few missed heartbeats; a crashed gateway's slots come back after it.
-    slots: new StreamSlots({ redis, prefix: config.REDIS_PREFIX, max: config.STREAMS_PER_USER_MAX, leaseMs: config.STREAM_HEARTBEAT_MS * 3 }),
-    tickets: new StreamTickets({ redis, prefix: config.REDIS_PREFIX }),
-    upstreams,
-    heartbeatMs: config.STREAM_HEARTBEAT_MS,
-    perUserMax: config.STREAMS_PER_USER_MAX,
-    timeoutMs: config.UPSTREAM_TIMEOUT_MS,
-    logger,
-  }));
-  app.use(proxyToServices({ upstreams, timeoutMs: config.UPSTREAM_TIMEOUT_MS, bodyLimitBytes: config.BODY_LIMIT_BYTES, metrics, logger })); // 11.
+  app.use(
+    streamRouter({
+      // 10b. live updates: served here, held open, never through the upstream lanes
+      redis,
+      prefix: config.REDIS_PREFIX,
+      hub: streamHub,
+      // A slot's lease outlives a few missed heartbeats; a crashed gateway's slots come back after it.
+      slots: new StreamSlots({
+        redis,
+        prefix: config.REDIS_PREFIX,
+        max: config.STREAMS_PER_USER_MAX,
+        leaseMs: config.STREAM_HEARTBEAT_MS * 3,
+      }),
+      tickets: new StreamTickets({ redis, prefix: config.REDIS_PREFIX }),
+      upstreams,
+      heartbeatMs: config.STREAM_HEARTBEAT_MS,
+      perUserMax: config.STREAMS_PER_USER_MAX,
+      timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+      logger,
+    }),
+  );
+  app.use(
+    proxyToServices({
+      upstreams,
+      timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+      bodyLimitBytes: config.BODY_LIMIT_BYTES,
+      metrics,
+      logger,
+    }),
+  ); // 11.
   app.use(notFoundHandler);
   app.use(problemHandler(logger));
   return app;

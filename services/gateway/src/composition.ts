@@ -41,7 +41,9 @@ export function createGateway(config: Config, overrides: { logger?: Logger; regi
       retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
       ...extra,
     });
-    connection.on('error', (error) => logger.warn('redis connection error', { connection: name, error: error.message }));
+    connection.on('error', (error) =>
+      logger.warn('redis connection error', { connection: name, error: error.message }),
+    );
     return connection;
   };
   // Every request asks Redis once or more (rate limits; API keys; not-before while tracking is down): commands of one tick share one write.
@@ -51,11 +53,25 @@ export function createGateway(config: Config, overrides: { logger?: Logger; regi
     invalidations: connect('invalidations', INVALIDATIONS_OPTIONS),
   };
   // XREAD blocks for up to 2 s: its timeout must be longer than the block.
-  const streamHub = new StreamHub({ reader: connect('live-reader', { commandTimeout: 5_000, lazyConnect: true }), prefix: config.REDIS_PREFIX, logger });
+  const streamHub = new StreamHub({
+    reader: connect('live-reader', { commandTimeout: 5_000, lazyConnect: true }),
+    prefix: config.REDIS_PREFIX,
+    logger,
+  });
   const trackedCache = new TrackedCache({ ...trackingConnections, fallback: redis, metrics, logger });
   const upstreams = new Upstreams(
-    { user: config.USER_SERVICE_URLS, 'order-book': config.ORDER_BOOK_SERVICE_URLS, 'trade-execution': config.TRADE_SERVICE_URLS, dispute: config.DISPUTE_SERVICE_URLS },
-    { maxSockets: config.UPSTREAM_MAX_SOCKETS, probeIntervalMs: config.UPSTREAM_PROBE_INTERVAL_MS, probeTimeoutMs: config.HEALTH_TIMEOUT_MS, ejectMs: config.UPSTREAM_EJECT_MS },
+    {
+      user: config.USER_SERVICE_URLS,
+      'order-book': config.ORDER_BOOK_SERVICE_URLS,
+      'trade-execution': config.TRADE_SERVICE_URLS,
+      dispute: config.DISPUTE_SERVICE_URLS,
+    },
+    {
+      maxSockets: config.UPSTREAM_MAX_SOCKETS,
+      probeIntervalMs: config.UPSTREAM_PROBE_INTERVAL_MS,
+      probeTimeoutMs: config.HEALTH_TIMEOUT_MS,
+      ejectMs: config.UPSTREAM_EJECT_MS,
+    },
     logger,
     metrics,
   );

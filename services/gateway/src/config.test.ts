@@ -26,7 +26,10 @@ describe('gateway config', () => {
 
   it('when only AUTH_RATE_LIMIT_PER_MINUTE is set, then the per-account login limit follows it', () => {
     expect(readConfig({ AUTH_RATE_LIMIT_PER_MINUTE: '50' }).LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE).toBe(50);
-    expect(readConfig({ AUTH_RATE_LIMIT_PER_MINUTE: '50', LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: '5' }).LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE).toBe(5);
+    expect(
+      readConfig({ AUTH_RATE_LIMIT_PER_MINUTE: '50', LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: '5' })
+        .LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE,
+    ).toBe(5);
   });
 
   it.each([
@@ -39,7 +42,9 @@ describe('gateway config', () => {
   });
 
   it('when several upstreams are listed, then each is kept; a malformed one is refused', () => {
-    expect(readConfig({ ORDER_BOOK_SERVICE_URLS: 'http://ob-1:3002, http://ob-2:3002' }).ORDER_BOOK_SERVICE_URLS).toEqual(['http://ob-1:3002', 'http://ob-2:3002']);
+    expect(
+      readConfig({ ORDER_BOOK_SERVICE_URLS: 'http://ob-1:3002, http://ob-2:3002' }).ORDER_BOOK_SERVICE_URLS,
+    ).toEqual(['http://ob-1:3002', 'http://ob-2:3002']);
     expect(() => readConfig({ ORDER_BOOK_SERVICE_URLS: 'not a url' })).toThrow(ConfigError);
   });
 
@@ -47,11 +52,18 @@ describe('gateway config', () => {
     expect(() => readConfig({ NODE_ENV: 'production' })).toThrow(/INTERNAL_TOKEN_SECRET|JWT_SECRETS/);
   });
 
-  it('when production\'s JWT keyring holds the development key beside a real one, then the gateway refuses to start', () => {
+  it("when production's JWT keyring holds the development key beside a real one, then the gateway refuses to start", () => {
     const real = { NODE_ENV: 'production', INTERNAL_TOKEN_SECRET: 'p'.repeat(40) };
     expect(readConfig({ ...real, JWT_SECRETS: `prod1:${'j'.repeat(40)}` }).NODE_ENV).toBe('production');
-    expect(() => readConfig({ ...real, JWT_SECRETS: `prod1:${'j'.repeat(40)},dev1:dev-jwt-secret-change-me-0123456789abcdefghijkl` })).toThrow(/JWT_SECRETS/);
-    expect(() => readConfig({ ...real, JWT_SECRETS: `prod1:${'j'.repeat(40)}`, ADMIN_PASSWORD: 'orrange-admin-dev-password' })).toThrow(/ADMIN_PASSWORD/);
+    expect(() =>
+      readConfig({
+        ...real,
+        JWT_SECRETS: `prod1:${'j'.repeat(40)},dev1:dev-jwt-secret-change-me-0123456789abcdefghijkl`,
+      }),
+    ).toThrow(/JWT_SECRETS/);
+    expect(() =>
+      readConfig({ ...real, JWT_SECRETS: `prod1:${'j'.repeat(40)}`, ADMIN_PASSWORD: 'orrange-admin-dev-password' }),
+    ).toThrow(/ADMIN_PASSWORD/);
   });
 
   it('when an API-key cache TTL over 10 s is asked, then it is refused', () => {

@@ -1,4 +1,13 @@
-import { assertNoDevSecrets, authSchema, baseServiceSchema, defaultServiceUrl, env, GATEWAY, loadConfig, z } from '@orrange/config';
+import {
+  assertNoDevSecrets,
+  authSchema,
+  baseServiceSchema,
+  defaultServiceUrl,
+  env,
+  GATEWAY,
+  loadConfig,
+  z,
+} from '@orrange/config';
 import { CLUSTER_WORKERS_MAX } from '@orrange/runtime/cluster';
 
 /**
@@ -16,7 +25,16 @@ const trustProxy = z
 const urls = (fallback: string) => env.list(fallback).pipe(z.array(z.string().url()).min(1));
 
 /** The gateway has no database: it takes the shared settings without the DB_* ones, plus the auth keyring. */
-const shared = baseServiceSchema.pick({ NODE_ENV: true, HOST: true, LOG_LEVEL: true, REDIS_URL: true, REDIS_TLS_CA_FILE: true, REDIS_PREFIX: true, INTERNAL_TOKEN_SECRET: true, SHUTDOWN_TIMEOUT_MS: true });
+const shared = baseServiceSchema.pick({
+  NODE_ENV: true,
+  HOST: true,
+  LOG_LEVEL: true,
+  REDIS_URL: true,
+  REDIS_TLS_CA_FILE: true,
+  REDIS_PREFIX: true,
+  INTERNAL_TOKEN_SECRET: true,
+  SHUTDOWN_TIMEOUT_MS: true,
+});
 
 export const configSchema = authSchema.extend(shared.shape).extend({
   PORT: env.port(GATEWAY.port),
@@ -78,11 +96,17 @@ export const configSchema = authSchema.extend(shared.shape).extend({
   API_KEY_NEGATIVE_CACHE_SECONDS: z.coerce.number().int().min(1).max(10).default(2),
 });
 
-export type Config = Omit<z.infer<typeof configSchema>, 'LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE'> & { LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: number };
+export type Config = Omit<z.infer<typeof configSchema>, 'LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE'> & {
+  LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: number;
+};
 
 /** Reads the gateway's config once at boot and refuses production with the development secrets. */
 export function readConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const loaded = loadConfig(configSchema, source);
   assertNoDevSecrets(loaded, source);
-  return { ...loaded, LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: loaded.LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE ?? loaded.AUTH_RATE_LIMIT_PER_MINUTE };
+  return {
+    ...loaded,
+    LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE:
+      loaded.LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE ?? loaded.AUTH_RATE_LIMIT_PER_MINUTE,
+  };
 }

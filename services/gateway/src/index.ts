@@ -14,7 +14,9 @@ import { readConfig, type Config } from './config';
 async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger('gateway', config.LOG_LEVEL);
-  await runClustered(config.GATEWAY_WORKERS, () => startWorker(config, logger), logger, { shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS });
+  await runClustered(config.GATEWAY_WORKERS, () => startWorker(config, logger), logger, {
+    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+  });
 }
 
 /** One gateway: its connections and pools, the app over them, listening until SIGTERM/SIGINT. */
@@ -32,6 +34,13 @@ async function startWorker(config: Config, logger: Logger): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(JSON.stringify({ level: 'error', service: 'gateway', message: 'failed to start', error: error instanceof Error ? error.message : String(error) }));
+  console.error(
+    JSON.stringify({
+      level: 'error',
+      service: 'gateway',
+      message: 'failed to start',
+      error: error instanceof Error ? error.message : String(error),
+    }),
+  );
   process.exit(1);
 });

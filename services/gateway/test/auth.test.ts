@@ -3,7 +3,16 @@ import express from 'express';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import { authRedisKeys, hashApiKey, IDENTITY_HEADER, verifyIdentity, type Identity } from '@orrange/http';
-import { accessToken, closedUrl, createTestGateway, createTestRedis, startStub, type StubUpstream, type TestGateway, type TestRedis } from './harness';
+import {
+  accessToken,
+  closedUrl,
+  createTestGateway,
+  createTestRedis,
+  startStub,
+  type StubUpstream,
+  type TestGateway,
+  type TestRedis,
+} from './harness';
 
 const b64url = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
@@ -34,8 +43,19 @@ describe('gateway authentication', () => {
     await testRedis.cleanup();
   });
 
-  const settings = () => ({ secret: gateway.config.JWT_SECRETS.split(',')[0]!.split(':').slice(1).join(':'), kid: gateway.config.JWT_SECRETS.split(':')[0]! });
-  const claims = () => ({ sub: 'u-hostile', roles: ['user'], jti: 'j-1', sid: randomUUID(), gen: 0, iss: gateway.config.JWT_ISSUER, aud: gateway.config.JWT_AUDIENCE });
+  const settings = () => ({
+    secret: gateway.config.JWT_SECRETS.split(',')[0]!.split(':').slice(1).join(':'),
+    kid: gateway.config.JWT_SECRETS.split(':')[0]!,
+  });
+  const claims = () => ({
+    sub: 'u-hostile',
+    roles: ['user'],
+    jti: 'j-1',
+    sid: randomUUID(),
+    gen: 0,
+    iss: gateway.config.JWT_ISSUER,
+    aud: gateway.config.JWT_AUDIENCE,
+  });
   const sign = (payload: object, options: jwt.SignOptions = {}, secret = settings().secret) =>
     jwt.sign(payload, secret, { algorithm: 'HS256', keyid: settings().kid, expiresIn: 900, ...options });
 
@@ -49,9 +69,15 @@ describe('gateway authentication', () => {
   }
 
   it('when the token is well formed and signed by the active key, then the request passes with its identity', async () => {
-    const res = await request(gateway.app).get('/api/v1/users/me').set('Authorization', `Bearer ${sign(claims())}`);
+    const res = await request(gateway.app)
+      .get('/api/v1/users/me')
+      .set('Authorization', `Bearer ${sign(claims())}`);
     expect(res.status).toBe(200);
-    expect(verifyIdentity(res.body.identity, gateway.config.INTERNAL_TOKEN_SECRET)).toMatchObject({ userId: 'u-hostile', via: 'jwt', scopes: null });
+    expect(verifyIdentity(res.body.identity, gateway.config.INTERNAL_TOKEN_SECRET)).toMatchObject({
+      userId: 'u-hostile',
+      via: 'jwt',
+      scopes: null,
+    });
   });
 
   it('when the token says alg none, then 401', async () => {
@@ -61,7 +87,13 @@ describe('gateway authentication', () => {
 
   it('when the token is RS256 (HS/RS confusion), or HS256 keyed with a public key, then 401', async () => {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    await expectRefused(jwt.sign(claims(), privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, { algorithm: 'RS256', keyid: settings().kid, expiresIn: 900 }));
+    await expectRefused(
+      jwt.sign(claims(), privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, {
+        algorithm: 'RS256',
+        keyid: settings().kid,
+        expiresIn: 900,
+      }),
+    );
     await expectRefused(sign(claims(), {}, publicKey.export({ type: 'spki', format: 'pem' }) as string));
   });
 
@@ -73,7 +105,12 @@ describe('gateway authentication', () => {
 
   it('when the token has expired, then 401', async () => {
     const past = Math.floor(Date.now() / 1000) - 3600;
-    await expectRefused(jwt.sign({ ...claims(), iat: past, exp: past + 60 }, settings().secret, { algorithm: 'HS256', keyid: settings().kid }));
+    await expectRefused(
+      jwt.sign({ ...claims(), iat: past, exp: past + 60 }, settings().secret, {
+        algorithm: 'HS256',
+        keyid: settings().kid,
+      }),
+    );
   });
 
   it('when aud or iss is not ours, then 401', async () => {
@@ -98,22 +135,29 @@ describe('gateway authentication', () => {
     expect(res.body.code).toBe('AUTH.INVALID_TOKEN');
   });
 
-  it('when the user\'s token generation was raised after the token was issued (role change, disabled), then 401; tokens of the new generation pass', async () => {
+  it("when the user's token generation was raised after the token was issued (role change, disabled), then 401; tokens of the new generation pass", async () => {
     const token = accessToken(gateway.config, 'u-disabled', ['user'], { generation: 4 });
     await testRedis.redis.set(authRedisKeys.minGeneration(gateway.config.REDIS_PREFIX, 'u-disabled'), '5', 'EX', 900);
     await expectRefused(token);
     const newer = accessToken(gateway.config, 'u-disabled', ['user'], { generation: 5 });
-    expect((await request(gateway.app).get('/api/v1/users/me').set('Authorization', `Bearer ${newer}`)).status).toBe(200);
+    expect((await request(gateway.app).get('/api/v1/users/me').set('Authorization', `Bearer ${newer}`)).status).toBe(
+      200,
+    );
   });
 
   it('when a token already used is revoked, then the next request with it is refused at once', async () => {
     const token = sign({ ...claims(), sub: 'u-revoked-later' });
     await request(gateway.app).get('/api/v1/users/me').set('Authorization', `Bearer ${token}`).expect(200);
-    await testRedis.redis.set(authRedisKeys.minGeneration(gateway.config.REDIS_PREFIX, 'u-revoked-later'), '1', 'EX', 900);
+    await testRedis.redis.set(
+      authRedisKeys.minGeneration(gateway.config.REDIS_PREFIX, 'u-revoked-later'),
+      '1',
+      'EX',
+      900,
+    );
     await expectRefused(token);
   });
 
-  it('when its session is ended (logout), then the token is refused at once, in the same second it was issued; the user\'s other sessions go on', async () => {
+  it("when its session is ended (logout), then the token is refused at once, in the same second it was issued; the user's other sessions go on", async () => {
     const sessionId = randomUUID();
     const token = accessToken(gateway.config, 'u-logout', ['user'], { sessionId });
     const otherSession = accessToken(gateway.config, 'u-logout');
@@ -122,7 +166,9 @@ describe('gateway authentication', () => {
     await expectRefused(token);
     // Even a token of that session signed after the revocation (same second, or a clock behind) is refused.
     await expectRefused(accessToken(gateway.config, 'u-logout', ['user'], { sessionId }));
-    expect((await request(gateway.app).get('/api/v1/users/me').set('Authorization', `Bearer ${otherSession}`)).status).toBe(200);
+    expect(
+      (await request(gateway.app).get('/api/v1/users/me').set('Authorization', `Bearer ${otherSession}`)).status,
+    ).toBe(200);
   });
 
   it('when a token carries no session or no generation, then 401 (it could not be revoked)', async () => {
@@ -132,14 +178,16 @@ describe('gateway authentication', () => {
     await expectRefused(sign(withoutGeneration));
   });
 
-  it('when a session is ended through one gateway replica\'s Redis, then every replica refuses its token at once', async () => {
+  it("when a session is ended through one gateway replica's Redis, then every replica refuses its token at once", async () => {
     const replica = createTestGateway(testRedis, { user: [user.url] });
     try {
       const sessionId = randomUUID();
       const token = accessToken(gateway.config, 'u-replicas', ['user'], { sessionId });
-      for (const app of [gateway.app, replica.app]) await request(app).get('/api/v1/users/me').set('Authorization', `Bearer ${token}`).expect(200);
+      for (const app of [gateway.app, replica.app])
+        await request(app).get('/api/v1/users/me').set('Authorization', `Bearer ${token}`).expect(200);
       await testRedis.redis.set(authRedisKeys.revokedSession(gateway.config.REDIS_PREFIX, sessionId), '1', 'EX', 900);
-      for (const app of [gateway.app, replica.app]) expect((await request(app).get('/api/v1/users/me').set('Authorization', `Bearer ${token}`)).status).toBe(401);
+      for (const app of [gateway.app, replica.app])
+        expect((await request(app).get('/api/v1/users/me').set('Authorization', `Bearer ${token}`)).status).toBe(401);
     } finally {
       await replica.close();
     }
@@ -159,9 +207,17 @@ describe('gateway authentication', () => {
       const calls = resolveCalls.length;
       const first = await request(gateway.app).get('/api/v1/users/me').set('X-API-Key', key);
       expect(first.status).toBe(200);
-      expect(verifyIdentity(first.body.identity, gateway.config.INTERNAL_TOKEN_SECRET)).toEqual({ userId: 'u-key', roles: ['user'], scopes: ['read'], via: 'api-key' });
+      expect(verifyIdentity(first.body.identity, gateway.config.INTERNAL_TOKEN_SECRET)).toEqual({
+        userId: 'u-key',
+        roles: ['user'],
+        scopes: ['read'],
+        via: 'api-key',
+      });
       expect(resolveCalls.length).toBe(calls + 1);
-      expect(resolveCalls.at(-1)).toMatchObject({ keyHash: hashApiKey(key), caller: { userId: 'gateway', roles: [], scopes: null, via: 'service' } });
+      expect(resolveCalls.at(-1)).toMatchObject({
+        keyHash: hashApiKey(key),
+        caller: { userId: 'gateway', roles: [], scopes: null, via: 'service' },
+      });
 
       await request(gateway.app).get('/api/v1/users/me').set('X-API-Key', key).expect(200);
       expect(resolveCalls.length).toBe(calls + 1);
@@ -185,7 +241,8 @@ describe('gateway authentication', () => {
     it('when the key is unknown, then 401, and the refusal is cached for about 2 s only', async () => {
       const key = 'ork_live_unknown_0003';
       const calls = resolveCalls.length;
-      for (let i = 0; i < 3; i++) expect((await request(gateway.app).get('/api/v1/users/me').set('X-API-Key', key)).status).toBe(401);
+      for (let i = 0; i < 3; i++)
+        expect((await request(gateway.app).get('/api/v1/users/me').set('X-API-Key', key)).status).toBe(401);
       expect(resolveCalls.length).toBe(calls + 1);
       const ttl = await testRedis.redis.ttl(authRedisKeys.apiKey(gateway.config.REDIS_PREFIX, hashApiKey(key)));
       expect(ttl).toBeGreaterThan(0);
@@ -196,7 +253,9 @@ describe('gateway authentication', () => {
       const key = 'ork_live_concurrent_0004';
       apiKeys.set(hashApiKey(key), { userId: 'u-key', roles: ['user'], scopes: ['read'] });
       const calls = resolveCalls.length;
-      const answers = await Promise.all(Array.from({ length: 10 }, () => request(gateway.app).get('/api/v1/users/me').set('X-API-Key', key)));
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () => request(gateway.app).get('/api/v1/users/me').set('X-API-Key', key)),
+      );
       expect(answers.every((a) => a.status === 200)).toBe(true);
       expect(resolveCalls.length - calls).toBeLessThanOrEqual(2);
     });

@@ -27,11 +27,13 @@ async function freePort(): Promise<number> {
 /** One GET on a connection of its own (no keep-alive to hold a stopping worker open). */
 function get(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    http.get(url, { agent: false }, (res) => {
-      let body = '';
-      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject);
+    http
+      .get(url, { agent: false }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -69,22 +71,26 @@ describe('gateway as a cluster', () => {
 
   it('when two workers serve, then /metrics counts both, and on SIGTERM every worker finishes its requests in flight, stops, and the primary exits 0', async () => {
     const port = await freePort();
-    gateway = spawn(process.execPath, ['--import', TSX_LOADER, '--conditions=@orrange/source', path.join(ROOT, 'services/gateway/src/index.ts')], {
-      cwd: path.join(ROOT, 'services/gateway'),
-      env: {
-        ...process.env,
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'info',
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        GATEWAY_WORKERS: '2',
-        REDIS_URL: testRedis.url,
-        REDIS_PREFIX: testRedis.prefix,
-        ORDER_BOOK_SERVICE_URLS: stub.url,
-        UPSTREAM_PROBE_INTERVAL_MS: '0',
+    gateway = spawn(
+      process.execPath,
+      ['--import', TSX_LOADER, '--conditions=@orrange/source', path.join(ROOT, 'services/gateway/src/index.ts')],
+      {
+        cwd: path.join(ROOT, 'services/gateway'),
+        env: {
+          ...process.env,
+          NODE_ENV: 'test',
+          LOG_LEVEL: 'info',
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          GATEWAY_WORKERS: '2',
+          REDIS_URL: testRedis.url,
+          REDIS_PREFIX: testRedis.prefix,
+          ORDER_BOOK_SERVICE_URLS: stub.url,
+          UPSTREAM_PROBE_INTERVAL_MS: '0',
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
       },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    );
     let buffered = '';
     gateway.stdout!.on('data', (chunk: Buffer) => {
       const parts = (buffered + chunk.toString()).split('\n');

@@ -43,7 +43,9 @@ export async function startStub(name: string, configure?: (app: Express) => void
       info: { title: name, version: '1.0.0' },
       tags: [{ name }],
       paths: {
-        [`/api/v1/${name}-thing`]: { get: { tags: [name], summary: `a ${name} thing`, responses: { 200: { description: 'ok' } } } },
+        [`/api/v1/${name}-thing`]: {
+          get: { tags: [name], summary: `a ${name} thing`, responses: { 200: { description: 'ok' } } },
+        },
         [`/internal/${name}-secret`]: { post: { tags: ['internal'], responses: { 200: { description: 'ok' } } } },
       },
       components: { schemas: { [`${name}Thing`]: { type: 'object' } } },
@@ -53,8 +55,18 @@ export async function startStub(name: string, configure?: (app: Express) => void
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      seen.push({ method: req.method, url: req.originalUrl, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-      res.json({ upstream: name, method: req.method, url: req.originalUrl, identity: req.headers[IDENTITY_HEADER] ?? null });
+      seen.push({
+        method: req.method,
+        url: req.originalUrl,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
+      res.json({
+        upstream: name,
+        method: req.method,
+        url: req.originalUrl,
+        identity: req.headers[IDENTITY_HEADER] ?? null,
+      });
     });
   });
   const { url, close } = await listen(app);
@@ -108,7 +120,11 @@ export interface TestGateway {
 export type UpstreamUrlEnv = Partial<Record<ServiceName, string[]>>;
 
 /** A gateway app over the given upstreams and the test's Redis prefix; probing is off unless asked. */
-export function createTestGateway(testRedis: TestRedis, upstreams: UpstreamUrlEnv, env: NodeJS.ProcessEnv = {}): TestGateway {
+export function createTestGateway(
+  testRedis: TestRedis,
+  upstreams: UpstreamUrlEnv,
+  env: NodeJS.ProcessEnv = {},
+): TestGateway {
   const list = (service: ServiceName) => (upstreams[service] ?? ['http://127.0.0.1:9']).join(',');
   const config = readConfig({
     NODE_ENV: 'test',
@@ -128,10 +144,20 @@ export function createTestGateway(testRedis: TestRedis, upstreams: UpstreamUrlEn
 }
 
 /** An access token as the user service would sign it, with the gateway's keyring and claims; a session of its own unless given. */
-export function accessToken(config: Config, userId: string, roles: Role[] = ['user'], session: { sessionId?: string; generation?: number } = {}): string {
+export function accessToken(
+  config: Config,
+  userId: string,
+  roles: Role[] = ['user'],
+  session: { sessionId?: string; generation?: number } = {},
+): string {
   const keyring = parseKeyring(config.JWT_SECRETS, config.JWT_ACTIVE_KID);
   const subject = { userId, roles, sessionId: session.sessionId ?? randomUUID(), generation: session.generation ?? 0 };
-  return signAccessToken(subject, { keyring, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS }).token;
+  return signAccessToken(subject, {
+    keyring,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+  }).token;
 }
 
 export { createTestRedis, type TestRedis };

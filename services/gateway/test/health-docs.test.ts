@@ -1,7 +1,16 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
-import { accessToken, closedUrl, createTestGateway, createTestRedis, startStub, type StubUpstream, type TestGateway, type TestRedis } from './harness';
+import {
+  accessToken,
+  closedUrl,
+  createTestGateway,
+  createTestRedis,
+  startStub,
+  type StubUpstream,
+  type TestGateway,
+  type TestRedis,
+} from './harness';
 
 describe('gateway /health, /metrics, /docs', () => {
   let testRedis: TestRedis;
@@ -21,11 +30,18 @@ describe('gateway /health, /metrics, /docs', () => {
       startStub('order-book'),
       startStub('trade-execution'),
       startStub('trade-degraded', (app) => {
-        app.get('/health', (_req, res) => res.json({ status: 'degraded', checks: { queue: { status: 'degraded', failed: 3 } } }));
+        app.get('/health', (_req, res) =>
+          res.json({ status: 'degraded', checks: { queue: { status: 'degraded', failed: 3 } } }),
+        );
       }),
     ]);
     [user, orderBook, trade, degradedTrade] = stubs as [StubUpstream, StubUpstream, StubUpstream, StubUpstream];
-    gateway = createTestGateway(testRedis, { user: [user.url], 'order-book': [orderBook.url], 'trade-execution': [trade.url], dispute: [down] });
+    gateway = createTestGateway(testRedis, {
+      user: [user.url],
+      'order-book': [orderBook.url],
+      'trade-execution': [trade.url],
+      dispute: [down],
+    });
   });
 
   afterAll(async () => {
@@ -48,19 +64,32 @@ describe('gateway /health, /metrics, /docs', () => {
   });
 
   it('when every service answers, one of them degraded, then /health is 200 degraded', async () => {
-    const healthy = createTestGateway(testRedis, { user: [user.url], 'order-book': [orderBook.url], 'trade-execution': [degradedTrade.url], dispute: [trade.url] });
+    const healthy = createTestGateway(testRedis, {
+      user: [user.url],
+      'order-book': [orderBook.url],
+      'trade-execution': [degradedTrade.url],
+      dispute: [trade.url],
+    });
     try {
       const res = await request(healthy.app).get('/health');
       expect(res.status).toBe(200);
       expect(res.body.status).toBe('degraded');
-      expect(res.body.services['trade-execution']).toMatchObject({ status: 'degraded', checks: { queue: { status: 'degraded' } } });
+      expect(res.body.services['trade-execution']).toMatchObject({
+        status: 'degraded',
+        checks: { queue: { status: 'degraded' } },
+      });
     } finally {
       await healthy.close();
     }
   });
 
   it('when one of two replicas is down, then the service is degraded, not down', async () => {
-    const halfDown = createTestGateway(testRedis, { user: [down, user.url], 'order-book': [orderBook.url], 'trade-execution': [trade.url], dispute: [trade.url] });
+    const halfDown = createTestGateway(testRedis, {
+      user: [down, user.url],
+      'order-book': [orderBook.url],
+      'trade-execution': [trade.url],
+      dispute: [trade.url],
+    });
     try {
       const res = await request(halfDown.app).get('/health');
       expect(res.body.services.user).toMatchObject({ status: 'degraded', replicas: { total: 2, ok: 1 } });
@@ -73,12 +102,32 @@ describe('gateway /health, /metrics, /docs', () => {
     const res = await request(gateway.app).get('/docs/openapi.json');
     expect(res.status).toBe(200);
     expect(res.body.openapi).toBe('3.0.3');
-    expect(Object.keys(res.body.paths)).toEqual(expect.arrayContaining(['/api/v1/user-thing', '/api/v1/order-book-thing', '/api/v1/trade-execution-thing', '/health', '/metrics', '/docs', '/docs/openapi.json']));
-    expect(Object.keys(res.body.components.schemas)).toEqual(expect.arrayContaining(['Problem', 'userThing', 'order-bookThing']));
-    expect(res.body.components.securitySchemes).toMatchObject({ bearerAuth: { scheme: 'bearer' }, apiKey: { in: 'header', name: 'X-API-Key' } });
+    expect(Object.keys(res.body.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/v1/user-thing',
+        '/api/v1/order-book-thing',
+        '/api/v1/trade-execution-thing',
+        '/health',
+        '/metrics',
+        '/docs',
+        '/docs/openapi.json',
+      ]),
+    );
+    expect(Object.keys(res.body.components.schemas)).toEqual(
+      expect.arrayContaining(['Problem', 'userThing', 'order-bookThing']),
+    );
+    expect(res.body.components.securitySchemes).toMatchObject({
+      bearerAuth: { scheme: 'bearer' },
+      apiKey: { in: 'header', name: 'X-API-Key' },
+    });
     expect(res.body['x-unavailable-services']).toEqual(['dispute']);
     expect(Object.keys(res.body.paths).filter((path) => path.startsWith('/internal'))).toEqual([]);
-    expect(res.body.tags.map((t: { name: string }) => t.name)).toEqual(['Gateway', 'user', 'order-book', 'trade-execution']);
+    expect(res.body.tags.map((t: { name: string }) => t.name)).toEqual([
+      'Gateway',
+      'user',
+      'order-book',
+      'trade-execution',
+    ]);
   });
 
   it('when /docs/openapi.json is asked again, then the same bytes come with their ETag, and a client holding them gets 304', async () => {
@@ -96,9 +145,13 @@ describe('gateway /health, /metrics, /docs', () => {
     const flaky = await startStub('flaky');
     const cached = createTestGateway(testRedis, { dispute: [flaky.url] }, { OPENAPI_CACHE_MS: '0' });
     try {
-      expect(Object.keys((await request(cached.app).get('/docs/openapi.json')).body.paths)).toContain('/api/v1/flaky-thing');
+      expect(Object.keys((await request(cached.app).get('/docs/openapi.json')).body.paths)).toContain(
+        '/api/v1/flaky-thing',
+      );
       await flaky.close();
-      expect(Object.keys((await request(cached.app).get('/docs/openapi.json')).body.paths)).toContain('/api/v1/flaky-thing');
+      expect(Object.keys((await request(cached.app).get('/docs/openapi.json')).body.paths)).toContain(
+        '/api/v1/flaky-thing',
+      );
     } finally {
       await cached.close();
     }
@@ -116,7 +169,10 @@ describe('gateway /health, /metrics, /docs', () => {
     expect(page.text).not.toMatch(/<script>/);
     const scripts = [...page.text.matchAll(/<script src="([^"]+)"><\/script>/g)].map((m) => m[1]!);
     const styles = [...page.text.matchAll(/<link rel="stylesheet" href="([^"]+)">/g)].map((m) => m[1]!);
-    expect(scripts).toEqual([expect.stringMatching(/^\/docs\/assets\/\d+\.\d+\.\d+\/swagger-ui-bundle\.js$/), '/docs/docs.js']);
+    expect(scripts).toEqual([
+      expect.stringMatching(/^\/docs\/assets\/\d+\.\d+\.\d+\/swagger-ui-bundle\.js$/),
+      '/docs/docs.js',
+    ]);
     expect(styles).toEqual([expect.stringMatching(/^\/docs\/assets\/\d+\.\d+\.\d+\/swagger-ui\.css$/)]);
 
     const starter = await request(gateway.app).get('/docs/docs.js');
@@ -127,17 +183,24 @@ describe('gateway /health, /metrics, /docs', () => {
     expect(() => new Function(starter.text)).not.toThrow();
   });
 
-  it('when the renderer\'s files are fetched, then they are the package\'s, with their content types, cacheable for a year', async () => {
+  it("when the renderer's files are fetched, then they are the package's, with their content types, cacheable for a year", async () => {
     const packageDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
     const page = (await request(gateway.app).get('/docs')).text;
     const assets = [...page.matchAll(/(?:src|href)="(\/docs\/assets\/[^"]+)"/g)].map((m) => m[1]!);
     expect(assets).toHaveLength(3);
-    const contentTypes: Record<string, RegExp> = { js: /^(text|application)\/javascript/, css: /^text\/css/, png: /^image\/png$/ };
+    const contentTypes: Record<string, RegExp> = {
+      js: /^(text|application)\/javascript/,
+      css: /^text\/css/,
+      png: /^image\/png$/,
+    };
     for (const asset of assets) {
-      const res = await request(gateway.app).get(asset).buffer(true).parse((r, done) => {
-        const chunks: Buffer[] = [];
-        r.on('data', (chunk: Buffer) => chunks.push(chunk)).on('end', () => done(null, Buffer.concat(chunks)));
-      });
+      const res = await request(gateway.app)
+        .get(asset)
+        .buffer(true)
+        .parse((r, done) => {
+          const chunks: Buffer[] = [];
+          r.on('data', (chunk: Buffer) => chunks.push(chunk)).on('end', () => done(null, Buffer.concat(chunks)));
+        });
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toMatch(contentTypes[path.extname(asset).slice(1)]!);
       expect(res.headers['cache-control']).toBe('public, max-age=31536000, immutable');
@@ -150,12 +213,17 @@ describe('gateway /health, /metrics, /docs', () => {
 
   it('when another file of the package, or another version, is asked for, then the answer is 404', async () => {
     const version = (require('swagger-ui-dist/package.json') as { version: string }).version;
-    for (const asset of [`/docs/assets/${version}/index.html`, `/docs/assets/${version}/package.json`, '/docs/assets/0.0.1/swagger-ui.css', `/docs/assets/${version}/..%2Fpackage.json`]) {
+    for (const asset of [
+      `/docs/assets/${version}/index.html`,
+      `/docs/assets/${version}/package.json`,
+      '/docs/assets/0.0.1/swagger-ui.css',
+      `/docs/assets/${version}/..%2Fpackage.json`,
+    ]) {
       expect((await request(gateway.app).get(asset)).status).toBe(404);
     }
   });
 
-  it('when a service is down, then the document\'s description, which the page shows, names it', async () => {
+  it("when a service is down, then the document's description, which the page shows, names it", async () => {
     const res = await request(gateway.app).get('/docs/openapi.json');
     expect(res.body.info.description).toContain('Unavailable right now');
     expect(res.body.info.description).toContain('dispute');
@@ -165,10 +233,14 @@ describe('gateway /health, /metrics, /docs', () => {
     await request(gateway.app).get('/api/v1/users/me');
     await request(gateway.app).get('/api/v1/disputes');
     await request(gateway.app).get('/api/v1/users/me').set('Authorization', 'Bearer nope');
-    await request(gateway.app).get('/api/v1/users/me').set('Authorization', `Bearer ${accessToken(gateway.config, 'm-1')}`);
+    await request(gateway.app)
+      .get('/api/v1/users/me')
+      .set('Authorization', `Bearer ${accessToken(gateway.config, 'm-1')}`);
     const res = await request(gateway.app).get('/metrics');
     expect(res.status).toBe(200);
-    expect(res.text).toMatch(/gateway_http_request_duration_seconds_count\{method="GET",group="user",status="200"\} \d+/);
+    expect(res.text).toMatch(
+      /gateway_http_request_duration_seconds_count\{method="GET",group="user",status="200"\} \d+/,
+    );
     expect(res.text).toMatch(/gateway_upstream_errors_total\{service="dispute",kind="unavailable"\} 1/);
     expect(res.text).toMatch(/gateway_auth_failures_total\{reason="token"\} 1/);
     expect(res.text).toContain('gateway_rate_limit_rejections_total');

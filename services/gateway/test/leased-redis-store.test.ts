@@ -17,7 +17,8 @@ describe('LeasedRedisStore', () => {
       return store;
     });
   };
-  const takenInRedis = async (store: LeasedRedisStore, key: string) => Number(await testRedis.redis.get(store.prefix + key));
+  const takenInRedis = async (store: LeasedRedisStore, key: string) =>
+    Number(await testRedis.redis.get(store.prefix + key));
 
   beforeAll(async () => {
     testRedis = await createTestRedis();

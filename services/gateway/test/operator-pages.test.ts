@@ -1,16 +1,31 @@
 import request from 'supertest';
-import { createTestGateway, createTestRedis, startStub, type StubUpstream, type TestGateway, type TestRedis } from './harness';
+import {
+  createTestGateway,
+  createTestRedis,
+  startStub,
+  type StubUpstream,
+  type TestGateway,
+  type TestRedis,
+} from './harness';
 
 const TOKEN = 'operator-token-0123456789abcdef0123456789';
-const PRODUCTION = { NODE_ENV: 'production', INTERNAL_TOKEN_SECRET: 'p'.repeat(40), JWT_SECRETS: `prod1:${'j'.repeat(40)}` };
+const PRODUCTION = {
+  NODE_ENV: 'production',
+  INTERNAL_TOKEN_SECRET: 'p'.repeat(40),
+  JWT_SECRETS: `prod1:${'j'.repeat(40)}`,
+};
 
-describe('gateway operator pages: /metrics and /health\'s checks are not public', () => {
+describe("gateway operator pages: /metrics and /health's checks are not public", () => {
   let testRedis: TestRedis;
   let stub: StubUpstream;
   let probes = 0;
   const gateways: TestGateway[] = [];
   const gatewayWith = (env: NodeJS.ProcessEnv) => {
-    const gateway = createTestGateway(testRedis, { user: [stub.url], 'order-book': [stub.url], 'trade-execution': [stub.url], dispute: [stub.url] }, env);
+    const gateway = createTestGateway(
+      testRedis,
+      { user: [stub.url], 'order-book': [stub.url], 'trade-execution': [stub.url], dispute: [stub.url] },
+      env,
+    );
     gateways.push(gateway);
     return gateway;
   };
@@ -20,7 +35,10 @@ describe('gateway operator pages: /metrics and /health\'s checks are not public'
     stub = await startStub('any', (app) => {
       app.get('/health', (_req, res) => {
         probes++;
-        res.json({ status: 'ok', checks: { database: { status: 'ok', latencyMs: 1 }, queue: { status: 'ok', waiting: 3, failed: 0 } } });
+        res.json({
+          status: 'ok',
+          checks: { database: { status: 'ok', latencyMs: 1 }, queue: { status: 'ok', waiting: 3, failed: 0 } },
+        });
       });
     });
   });
@@ -52,10 +70,19 @@ describe('gateway operator pages: /metrics and /health\'s checks are not public'
     expect(open.status).toBe(200);
     expect(open.body).toEqual({
       status: 'ok',
-      services: Object.fromEntries(['user', 'order-book', 'trade-execution', 'dispute'].map((name) => [name, { status: 'ok', latencyMs: expect.any(Number), checks: {} }])),
+      services: Object.fromEntries(
+        ['user', 'order-book', 'trade-execution', 'dispute'].map((name) => [
+          name,
+          { status: 'ok', latencyMs: expect.any(Number), checks: {} },
+        ]),
+      ),
     });
     const operator = await request(app).get('/health').set('Authorization', `Bearer ${TOKEN}`);
-    expect(operator.body.services.user).toMatchObject({ status: 'ok', checks: { queue: { waiting: 3 } }, replicas: { total: 1, ok: 1 } });
+    expect(operator.body.services.user).toMatchObject({
+      status: 'ok',
+      checks: { queue: { waiting: 3 } },
+      replicas: { total: 1, ok: 1 },
+    });
     expect(operator.body.checks.redis.status).toBe('ok');
   });
 

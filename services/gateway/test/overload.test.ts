@@ -2,7 +2,16 @@ import http from 'node:http';
 import type { Response } from 'express';
 import request from 'supertest';
 import { eventually } from '@orrange/testing';
-import { createTestGateway, createTestRedis, listen, startStub, type Listening, type StubUpstream, type TestGateway, type TestRedis } from './harness';
+import {
+  createTestGateway,
+  createTestRedis,
+  listen,
+  startStub,
+  type Listening,
+  type StubUpstream,
+  type TestGateway,
+  type TestRedis,
+} from './harness';
 
 /** In-flight cap per service lane in these tests. */
 const MAX_IN_FLIGHT = 3;
@@ -60,7 +69,11 @@ describe('gateway load shedding', () => {
   beforeAll(async () => {
     testRedis = await createTestRedis();
     upstream = await startSlowOrderBook();
-    gateway = createTestGateway(testRedis, { 'order-book': [upstream.stub.url] }, { UPSTREAM_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT) });
+    gateway = createTestGateway(
+      testRedis,
+      { 'order-book': [upstream.stub.url] },
+      { UPSTREAM_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT) },
+    );
     server = await listen(gateway.app);
     url = server.url;
   });
@@ -107,7 +120,9 @@ describe('gateway load shedding', () => {
     expect(results.filter((res) => res.status === 503)).toHaveLength(EXTRA);
 
     // Once the admitted requests are done, the lane takes a full cap of new ones again.
-    await eventually(async () => (await metric('gateway_upstream_in_flight', 'service="order-book",lane="read"')) === 0);
+    await eventually(
+      async () => (await metric('gateway_upstream_in_flight', 'service="order-book",lane="read"')) === 0,
+    );
     const again = await Promise.all(Array.from({ length: MAX_IN_FLIGHT }, () => request(url).get(BOOK)));
     expect(again.map((res) => res.status)).toEqual(Array(MAX_IN_FLIGHT).fill(200));
     expect(await metric('gateway_upstream_shed_total', 'service="order-book",lane="read"')).toBe(EXTRA);
@@ -115,11 +130,18 @@ describe('gateway load shedding', () => {
 
   it('when a client goes away while its request is in flight, then its slot is given back', async () => {
     const before = await metric('gateway_upstream_in_flight', 'service="order-book",lane="write"');
-    const req = http.request(`${url}/api/v1/orders/stuck`, { method: 'POST', headers: { 'content-type': 'application/json' } });
+    const req = http.request(`${url}/api/v1/orders/stuck`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+    });
     req.on('error', () => undefined);
     req.end('{}');
-    await eventually(async () => (await metric('gateway_upstream_in_flight', 'service="order-book",lane="write"')) === before + 1);
+    await eventually(
+      async () => (await metric('gateway_upstream_in_flight', 'service="order-book",lane="write"')) === before + 1,
+    );
     req.destroy();
-    await eventually(async () => (await metric('gateway_upstream_in_flight', 'service="order-book",lane="write"')) === before);
+    await eventually(
+      async () => (await metric('gateway_upstream_in_flight', 'service="order-book",lane="write"')) === before,
+    );
   });
 });

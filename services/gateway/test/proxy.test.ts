@@ -3,7 +3,17 @@ import net from 'node:net';
 import request from 'supertest';
 import { eventually } from '@orrange/testing';
 import { IDENTITY_HEADER, verifyIdentity } from '@orrange/http';
-import { accessToken, closedUrl, createTestGateway, createTestRedis, listen, startStub, type StubUpstream, type TestGateway, type TestRedis } from './harness';
+import {
+  accessToken,
+  closedUrl,
+  createTestGateway,
+  createTestRedis,
+  listen,
+  startStub,
+  type StubUpstream,
+  type TestGateway,
+  type TestRedis,
+} from './harness';
 
 describe('gateway proxy', () => {
   let testRedis: TestRedis;
@@ -15,7 +25,19 @@ describe('gateway proxy', () => {
     const [user, orderBook, trade, dispute, userReplica] = await Promise.all([
       startStub('user', (app) => {
         app.get('/api/v1/users/missing', (_req, res) => {
-          res.status(404).type('application/problem+json').send(JSON.stringify({ type: 'x', title: 'Not Found', status: 404, detail: 'No such user.', code: 'USER.NOT_FOUND', requestId: 'from-user' }));
+          res
+            .status(404)
+            .type('application/problem+json')
+            .send(
+              JSON.stringify({
+                type: 'x',
+                title: 'Not Found',
+                status: 404,
+                detail: 'No such user.',
+                code: 'USER.NOT_FOUND',
+                requestId: 'from-user',
+              }),
+            );
         });
       }),
       startStub('order-book'),
@@ -24,12 +46,16 @@ describe('gateway proxy', () => {
       startStub('user-replica'),
     ]);
     stubs = { user: user!, orderBook: orderBook!, trade: trade!, dispute: dispute!, userReplica: userReplica! };
-    gateway = createTestGateway(testRedis, {
-      user: [stubs.user.url],
-      'order-book': [stubs.orderBook.url],
-      'trade-execution': [stubs.trade.url],
-      dispute: [stubs.dispute.url],
-    }, { CORS_ORIGINS: 'https://app.orrange.dev,https://admin.orrange.dev', BODY_LIMIT_BYTES: '1024' });
+    gateway = createTestGateway(
+      testRedis,
+      {
+        user: [stubs.user.url],
+        'order-book': [stubs.orderBook.url],
+        'trade-execution': [stubs.trade.url],
+        dispute: [stubs.dispute.url],
+      },
+      { CORS_ORIGINS: 'https://app.orrange.dev,https://admin.orrange.dev', BODY_LIMIT_BYTES: '1024' },
+    );
   });
 
   afterAll(async () => {
@@ -68,14 +94,17 @@ describe('gateway proxy', () => {
     expect(stubs.dispute.seen.at(-1)!.headers['x-request-id']).toBe('carried-id-7');
   });
 
-  it.each(['/api/v1/unknown', '/api/v1/ordersx', '/api/v2/orders', '/api'])('when %s is asked, then 404 problem+json and no upstream sees it', async (path) => {
-    const before = Object.values(stubs).reduce((n, s) => n + s.seen.length, 0);
-    const res = await request(gateway.app).get(path);
-    expect(res.status).toBe(404);
-    expect(res.headers['content-type']).toContain('application/problem+json');
-    expect(res.body.code).toBe('ROUTE.NOT_FOUND');
-    expect(Object.values(stubs).reduce((n, s) => n + s.seen.length, 0)).toBe(before);
-  });
+  it.each(['/api/v1/unknown', '/api/v1/ordersx', '/api/v2/orders', '/api'])(
+    'when %s is asked, then 404 problem+json and no upstream sees it',
+    async (path) => {
+      const before = Object.values(stubs).reduce((n, s) => n + s.seen.length, 0);
+      const res = await request(gateway.app).get(path);
+      expect(res.status).toBe(404);
+      expect(res.headers['content-type']).toContain('application/problem+json');
+      expect(res.body.code).toBe('ROUTE.NOT_FOUND');
+      expect(Object.values(stubs).reduce((n, s) => n + s.seen.length, 0)).toBe(before);
+    },
+  );
 
   it('when a client writes its own X-Forwarded-For chain, then the service receives only the address the gateway trusts', async () => {
     await request(gateway.app).get('/api/v1/disputes').set('X-Forwarded-For', '9.9.9.9, 203.0.113.5');
@@ -85,23 +114,40 @@ describe('gateway proxy', () => {
   });
 
   it('when a bearer token is valid, then the service receives an identity signed by the gateway', async () => {
-    const res = await request(gateway.app).get('/api/v1/users/me').set('Authorization', `Bearer ${accessToken(gateway.config, 'u-1', ['user', 'admin'])}`);
+    const res = await request(gateway.app)
+      .get('/api/v1/users/me')
+      .set('Authorization', `Bearer ${accessToken(gateway.config, 'u-1', ['user', 'admin'])}`);
     expect(res.status).toBe(200);
-    expect(verifyIdentity(res.body.identity, gateway.config.INTERNAL_TOKEN_SECRET)).toEqual({ userId: 'u-1', roles: ['user', 'admin'], scopes: null, via: 'jwt' });
+    expect(verifyIdentity(res.body.identity, gateway.config.INTERNAL_TOKEN_SECRET)).toEqual({
+      userId: 'u-1',
+      roles: ['user', 'admin'],
+      scopes: null,
+      via: 'jwt',
+    });
   });
 
   it('when a client sends its own x-orrange-* headers, then they never reach the service', async () => {
     const forged = 'eyJhbGciOiJIUzI1NiJ9.forged.identity';
-    const anonymous = await request(gateway.app).get('/api/v1/users/me').set(IDENTITY_HEADER, forged).set('X-Orrange-Roles', 'admin');
+    const anonymous = await request(gateway.app)
+      .get('/api/v1/users/me')
+      .set(IDENTITY_HEADER, forged)
+      .set('X-Orrange-Roles', 'admin');
     expect(anonymous.body.identity).toBeNull();
     expect(stubs.user.seen.at(-1)!.headers['x-orrange-roles']).toBeUndefined();
 
-    const authenticated = await request(gateway.app).get('/api/v1/users/me').set(IDENTITY_HEADER, forged).set('Authorization', `Bearer ${accessToken(gateway.config, 'u-2')}`);
+    const authenticated = await request(gateway.app)
+      .get('/api/v1/users/me')
+      .set(IDENTITY_HEADER, forged)
+      .set('Authorization', `Bearer ${accessToken(gateway.config, 'u-2')}`);
     expect(verifyIdentity(authenticated.body.identity, gateway.config.INTERNAL_TOKEN_SECRET).userId).toBe('u-2');
   });
 
   it('when custody posts a webhook with X-Orrange-Signature, then that header (and no other x-orrange-* one) reaches trade-execution', async () => {
-    await request(gateway.app).post('/api/v1/custody/webhooks').set('X-Orrange-Signature', 't=1,v1=ab').set(IDENTITY_HEADER, 'forged').send({ id: 'e1' });
+    await request(gateway.app)
+      .post('/api/v1/custody/webhooks')
+      .set('X-Orrange-Signature', 't=1,v1=ab')
+      .set(IDENTITY_HEADER, 'forged')
+      .send({ id: 'e1' });
     const seen = stubs.trade.seen.at(-1)!.headers;
     expect(seen['x-orrange-signature']).toBe('t=1,v1=ab');
     expect(seen[IDENTITY_HEADER]).toBeUndefined();
@@ -111,7 +157,14 @@ describe('gateway proxy', () => {
     const res = await request(gateway.app).get('/api/v1/users/missing');
     expect(res.status).toBe(404);
     expect(res.headers['content-type']).toContain('application/problem+json');
-    expect(res.body).toEqual({ type: 'x', title: 'Not Found', status: 404, detail: 'No such user.', code: 'USER.NOT_FOUND', requestId: 'from-user' });
+    expect(res.body).toEqual({
+      type: 'x',
+      title: 'Not Found',
+      status: 404,
+      detail: 'No such user.',
+      code: 'USER.NOT_FOUND',
+      requestId: 'from-user',
+    });
   });
 
   it('when a JSON body is posted, then the service receives it byte for byte', async () => {
@@ -122,7 +175,10 @@ describe('gateway proxy', () => {
 
   it('when the declared body is over the limit, then 413 problem+json and the service never sees it', async () => {
     const before = stubs.orderBook.seen.length;
-    const res = await request(gateway.app).post('/api/v1/orders').set('content-type', 'application/json').send(JSON.stringify({ pad: 'x'.repeat(2048) }));
+    const res = await request(gateway.app)
+      .post('/api/v1/orders')
+      .set('content-type', 'application/json')
+      .send(JSON.stringify({ pad: 'x'.repeat(2048) }));
     expect(res.status).toBe(413);
     expect(res.headers['content-type']).toContain('application/problem+json');
     expect(res.body.code).toBe('REQUEST.TOO_LARGE');
@@ -133,12 +189,20 @@ describe('gateway proxy', () => {
     const port = await listen(gateway.app);
     try {
       for (let i = 0; i < 5; i++) {
-        const res = await fetch(`http://127.0.0.1:${port.port}/api/v1/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(2_000_000) });
+        const res = await fetch(`http://127.0.0.1:${port.port}/api/v1/orders`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: 'x'.repeat(2_000_000),
+        });
         expect(res.status).toBe(413);
         expect(((await res.json()) as { code: string }).code).toBe('REQUEST.TOO_LARGE');
       }
       const answer = await new Promise<string>((resolve, reject) => {
-        const socket = net.connect(port.port, '127.0.0.1', () => socket.write('POST /api/v1/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n{'));
+        const socket = net.connect(port.port, '127.0.0.1', () =>
+          socket.write(
+            'POST /api/v1/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n{',
+          ),
+        );
         let text = '';
         socket.on('data', (chunk) => (text += chunk.toString()));
         socket.on('close', () => resolve(text));
@@ -155,7 +219,13 @@ describe('gateway proxy', () => {
     const port = await listen(gateway.app);
     try {
       const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port: port.port, method: 'POST', path: '/api/v1/orders', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } });
+        const req = http.request({
+          host: '127.0.0.1',
+          port: port.port,
+          method: 'POST',
+          path: '/api/v1/orders',
+          headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+        });
         req.on('response', (res) => {
           let text = '';
           res.on('data', (c: Buffer) => (text += c.toString()));
@@ -183,7 +253,10 @@ describe('gateway proxy', () => {
     expect(res.headers['access-control-allow-credentials']).toBeUndefined();
     expect(res.headers['access-control-expose-headers']).toContain('X-Request-Id');
     expect(res.headers['access-control-expose-headers']).toContain('Retry-After');
-    const preflight = await request(gateway.app).options('/api/v1/orders').set('Origin', 'https://admin.orrange.dev').set('Access-Control-Request-Method', 'POST');
+    const preflight = await request(gateway.app)
+      .options('/api/v1/orders')
+      .set('Origin', 'https://admin.orrange.dev')
+      .set('Access-Control-Request-Method', 'POST');
     expect(preflight.status).toBe(204);
     expect(preflight.headers['access-control-allow-origin']).toBe('https://admin.orrange.dev');
   });
@@ -212,12 +285,16 @@ describe('gateway proxy', () => {
           res.on('close', () => clearTimeout(timer));
         });
       });
-      failing = createTestGateway(testRedis, {
-        user: [stubs.user.url, stubs.userReplica.url],
-        'order-book': [down],
-        'trade-execution': [slow.url],
-        dispute: [down, stubs.dispute.url],
-      }, { UPSTREAM_TIMEOUT_MS: '300', UPSTREAM_EJECT_MS: '60000' });
+      failing = createTestGateway(
+        testRedis,
+        {
+          user: [stubs.user.url, stubs.userReplica.url],
+          'order-book': [down],
+          'trade-execution': [slow.url],
+          dispute: [down, stubs.dispute.url],
+        },
+        { UPSTREAM_TIMEOUT_MS: '300', UPSTREAM_EJECT_MS: '60000' },
+      );
     });
 
     afterAll(async () => {
@@ -250,11 +327,16 @@ describe('gateway proxy', () => {
     });
 
     it('when a POST meets a replica that is down, then it is not repeated elsewhere: 502, and the next one goes to the live replica', async () => {
-      const gateway = createTestGateway(testRedis, { dispute: [down, stubs.dispute.url] }, { UPSTREAM_EJECT_MS: '60000' });
+      const gateway = createTestGateway(
+        testRedis,
+        { dispute: [down, stubs.dispute.url] },
+        { UPSTREAM_EJECT_MS: '60000' },
+      );
       try {
         const before = stubs.dispute.seen.length;
         const statuses = [];
-        for (let i = 0; i < 3; i++) statuses.push((await request(gateway.app).post('/api/v1/disputes').send({ reason: 'x' })).status);
+        for (let i = 0; i < 3; i++)
+          statuses.push((await request(gateway.app).post('/api/v1/disputes').send({ reason: 'x' })).status);
         expect(statuses.filter((s) => s === 502).length).toBeLessThanOrEqual(1);
         expect(statuses.filter((s) => s === 200).length).toBe(stubs.dispute.seen.length - before);
         expect(statuses.at(-1)).toBe(200);
@@ -277,7 +359,12 @@ describe('gateway proxy', () => {
       const gateway = createTestGateway(testRedis, { 'order-book': [busy.url] }, { UPSTREAM_MAX_SOCKETS: '2' });
       const server = await listen(gateway.app);
       try {
-        const post = () => fetch(`http://127.0.0.1:${server.port}/api/v1/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+        const post = () =>
+          fetch(`http://127.0.0.1:${server.port}/api/v1/orders`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: '{}',
+          });
         const writes = [post(), post(), post()];
         await eventually(async () => hanging.length === 2);
         const read = await fetch(`http://127.0.0.1:${server.port}/api/v1/orderbook`);
@@ -299,11 +386,11 @@ describe('gateway proxy', () => {
       const probed = createTestGateway(testRedis, { user: [down, stubs.user.url] });
       try {
         await probed.resources.upstreams.probeAll();
-        for (let i = 0; i < 3; i++) expect((await request(probed.app).get('/api/v1/users/me')).body.upstream).toBe('user');
+        for (let i = 0; i < 3; i++)
+          expect((await request(probed.app).get('/api/v1/users/me')).body.upstream).toBe('user');
       } finally {
         await probed.close();
       }
     });
   });
 });
-

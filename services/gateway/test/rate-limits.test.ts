@@ -1,5 +1,13 @@
 import request from 'supertest';
-import { accessToken, createTestGateway, createTestRedis, startStub, type StubUpstream, type TestGateway, type TestRedis } from './harness';
+import {
+  accessToken,
+  createTestGateway,
+  createTestRedis,
+  startStub,
+  type StubUpstream,
+  type TestGateway,
+  type TestRedis,
+} from './harness';
 
 describe('gateway rate limits', () => {
   let testRedis: TestRedis;
@@ -14,7 +22,10 @@ describe('gateway rate limits', () => {
 
   beforeAll(async () => {
     testRedis = await createTestRedis();
-    [user, orderBook] = await Promise.all([startStub('user'), startStub('order-book')]) as [StubUpstream, StubUpstream];
+    [user, orderBook] = (await Promise.all([startStub('user'), startStub('order-book')])) as [
+      StubUpstream,
+      StubUpstream,
+    ];
   });
 
   afterAll(async () => {
@@ -51,15 +62,37 @@ describe('gateway rate limits', () => {
     const ip = '203.0.113.20';
     const alice = `Bearer ${accessToken(gateway.config, 'rl-alice')}`;
     const bob = `Bearer ${accessToken(gateway.config, 'rl-bob')}`;
-    for (let i = 0; i < 3; i++) await request(gateway.app).get('/api/v1/users/me').set('X-Forwarded-For', ip).set('Authorization', alice).expect(200);
-    expect((await request(gateway.app).get('/api/v1/users/me').set('X-Forwarded-For', '198.51.100.1').set('Authorization', alice)).status).toBe(429);
-    expect((await request(gateway.app).get('/api/v1/users/me').set('X-Forwarded-For', ip).set('Authorization', bob)).status).toBe(200);
+    for (let i = 0; i < 3; i++)
+      await request(gateway.app)
+        .get('/api/v1/users/me')
+        .set('X-Forwarded-For', ip)
+        .set('Authorization', alice)
+        .expect(200);
+    expect(
+      (
+        await request(gateway.app)
+          .get('/api/v1/users/me')
+          .set('X-Forwarded-For', '198.51.100.1')
+          .set('Authorization', alice)
+      ).status,
+    ).toBe(429);
+    expect(
+      (await request(gateway.app).get('/api/v1/users/me').set('X-Forwarded-For', ip).set('Authorization', bob)).status,
+    ).toBe(200);
   });
 
   it('when a client keeps sending invalid credentials, then they count against its budget and it meets 429', async () => {
     const gateway = gatewayWith({ RATE_LIMIT_PER_MINUTE: '3' });
     const statuses = [];
-    for (let i = 0; i < 5; i++) statuses.push((await request(gateway.app).get('/api/v1/users/me').set('X-Forwarded-For', '203.0.113.25').set('Authorization', `Bearer guess.${i}.x`)).status);
+    for (let i = 0; i < 5; i++)
+      statuses.push(
+        (
+          await request(gateway.app)
+            .get('/api/v1/users/me')
+            .set('X-Forwarded-For', '203.0.113.25')
+            .set('Authorization', `Bearer guess.${i}.x`)
+        ).status,
+      );
     expect(statuses).toEqual([401, 401, 401, 429, 429]);
   });
 
@@ -77,7 +110,12 @@ describe('gateway rate limits', () => {
     const second = gatewayWith({ RATE_LIMIT_PER_MINUTE: String(limit) });
     const ip = '203.0.113.40';
     const statuses = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => request((i % 2 ? first : second).app).get('/api/v1/orderbook').set('X-Forwarded-For', ip).then((r) => r.status)),
+      Array.from({ length: 20 }, (_, i) =>
+        request((i % 2 ? first : second).app)
+          .get('/api/v1/orderbook')
+          .set('X-Forwarded-For', ip)
+          .then((r) => r.status),
+      ),
     );
     expect(statuses.filter((s) => s === 200)).toHaveLength(limit);
     expect(statuses.filter((s) => s === 429)).toHaveLength(20 - limit);
@@ -86,10 +124,18 @@ describe('gateway rate limits', () => {
   describe('login brute force', () => {
     let gateway: TestGateway;
     const login = (ip: string, email: string) =>
-      request(gateway.app).post('/api/v1/auth/login').set('X-Forwarded-For', ip).set('content-type', 'application/json').send(JSON.stringify({ email, password: 'guess' }));
+      request(gateway.app)
+        .post('/api/v1/auth/login')
+        .set('X-Forwarded-For', ip)
+        .set('content-type', 'application/json')
+        .send(JSON.stringify({ email, password: 'guess' }));
 
     beforeAll(() => {
-      gateway = gatewayWith({ RATE_LIMIT_PER_MINUTE: '1000', AUTH_RATE_LIMIT_PER_MINUTE: '4', LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: '3' });
+      gateway = gatewayWith({
+        RATE_LIMIT_PER_MINUTE: '1000',
+        AUTH_RATE_LIMIT_PER_MINUTE: '4',
+        LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: '3',
+      });
     });
 
     it('when one address tries many accounts, then the per-IP auth limit stops it', async () => {
@@ -97,14 +143,24 @@ describe('gateway rate limits', () => {
       const statuses = [];
       for (let i = 0; i < 6; i++) statuses.push((await login(ip, `victim${i}@example.com`)).status);
       expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
-      const register = await request(gateway.app).post('/api/v1/auth/register').set('X-Forwarded-For', ip).send({ email: 'x@example.com', username: 'x', password: 'p' });
+      const register = await request(gateway.app)
+        .post('/api/v1/auth/register')
+        .set('X-Forwarded-For', ip)
+        .send({ email: 'x@example.com', username: 'x', password: 'p' });
       expect(register.status).toBe(429);
     });
 
     it('when many addresses try one account, then the per-account limit stops them, whatever the spelling of the email', async () => {
       const statuses = [];
-      const spellings = ['target@example.com', 'Target@Example.com', ' target@example.com', 'TARGET@example.com', 'target@example.com'];
-      for (let i = 0; i < spellings.length; i++) statuses.push((await login(`198.51.100.${60 + i}`, spellings[i]!)).status);
+      const spellings = [
+        'target@example.com',
+        'Target@Example.com',
+        ' target@example.com',
+        'TARGET@example.com',
+        'target@example.com',
+      ];
+      for (let i = 0; i < spellings.length; i++)
+        statuses.push((await login(`198.51.100.${60 + i}`, spellings[i]!)).status);
       expect(statuses).toEqual([200, 200, 200, 429, 429]);
       expect((await login('198.51.100.70', 'someone-else@example.com')).status).toBe(200);
     });
@@ -117,13 +173,21 @@ describe('gateway rate limits', () => {
 
     it('when the login body is nested too deeply to write back, then 400 problem+json, not a 5xx', async () => {
       const depth = 100_000;
-      const res = await request(gateway.app).post('/api/v1/auth/register').set('X-Forwarded-For', '198.51.100.91').set('content-type', 'application/json').send(`{"email":${'['.repeat(depth)}${']'.repeat(depth)}}`);
+      const res = await request(gateway.app)
+        .post('/api/v1/auth/register')
+        .set('X-Forwarded-For', '198.51.100.91')
+        .set('content-type', 'application/json')
+        .send(`{"email":${'['.repeat(depth)}${']'.repeat(depth)}}`);
       expect(res.status).toBe(400);
       expect(res.headers['content-type']).toContain('application/problem+json');
     });
 
     it('when the login body is not JSON, then 400 problem+json before any upstream', async () => {
-      const res = await request(gateway.app).post('/api/v1/auth/login').set('X-Forwarded-For', '198.51.100.90').set('content-type', 'application/json').send('{"email":');
+      const res = await request(gateway.app)
+        .post('/api/v1/auth/login')
+        .set('X-Forwarded-For', '198.51.100.90')
+        .set('content-type', 'application/json')
+        .send('{"email":');
       expect(res.status).toBe(400);
       expect(res.headers['content-type']).toContain('application/problem+json');
     });

@@ -1,5 +1,14 @@
 import request from 'supertest';
-import { accessToken, closedUrl, createTestGateway, createTestRedis, startStub, type StubUpstream, type TestGateway, type TestRedis } from './harness';
+import {
+  accessToken,
+  closedUrl,
+  createTestGateway,
+  createTestRedis,
+  startStub,
+  type StubUpstream,
+  type TestGateway,
+  type TestRedis,
+} from './harness';
 
 describe('gateway when its Redis is unreachable', () => {
   let testRedis: TestRedis;
@@ -25,7 +34,9 @@ describe('gateway when its Redis is unreachable', () => {
   });
 
   it('when a bearer token comes, then 503: revocation cannot be checked, so it is not trusted', async () => {
-    const res = await request(gateway.app).get('/api/v1/users/me').set('Authorization', `Bearer ${accessToken(gateway.config, 'u-1')}`);
+    const res = await request(gateway.app)
+      .get('/api/v1/users/me')
+      .set('Authorization', `Bearer ${accessToken(gateway.config, 'u-1')}`);
     expect(res.status).toBe(503);
     expect(res.body.code).toBe('AUTH.UNAVAILABLE');
   });

@@ -27,16 +27,26 @@ describe('gateway: Redis with a password over TLS', () => {
   });
 
   const resourcesWith = (env: Record<string, string>) => {
-    const resources = createGateway(readConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', REDIS_PREFIX: 'orrange-test-gateway-redis-security', ...env }));
+    const resources = createGateway(
+      readConfig({
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'silent',
+        REDIS_PREFIX: 'orrange-test-gateway-redis-security',
+        ...env,
+      }),
+    );
     opened.push(resources);
     return resources;
   };
 
   it('when REDIS_URL carries the password and the CA is given, then every connection is served', async () => {
     const resources = resourcesWith({ REDIS_URL: server.url, REDIS_TLS_CA_FILE: certificates.caFile });
-    for (const connection of [resources.redis, resources.trackingConnections.reads]) await expect(connection.ping()).resolves.toBe('PONG');
+    for (const connection of [resources.redis, resources.trackingConnections.reads])
+      await expect(connection.ping()).resolves.toBe('PONG');
     // The invalidations connection authenticated too: it holds its subscription (only subscribed connections have sub=1).
-    await expect(eventually(async () => / sub=1 /.test(String(await resources.redis.client('LIST'))))).resolves.toBe(true);
+    await expect(eventually(async () => / sub=1 /.test(String(await resources.redis.client('LIST'))))).resolves.toBe(
+      true,
+    );
   });
 
   it('when REDIS_URL lacks the password, then Redis refuses the gateway', async () => {

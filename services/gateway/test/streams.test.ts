@@ -2,7 +2,17 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { liveKeys, LIVE_USER_MAXLEN, publishLiveEvents } from '@orrange/runtime/live-events';
 import { openSse, type SseClient, type SseEvent } from '@orrange/testing';
-import { accessToken, createTestGateway, createTestRedis, listen, startStub, type Listening, type StubUpstream, type TestGateway, type TestRedis } from './harness';
+import {
+  accessToken,
+  createTestGateway,
+  createTestRedis,
+  listen,
+  startStub,
+  type Listening,
+  type StubUpstream,
+  type TestGateway,
+  type TestRedis,
+} from './harness';
 
 const named = (events: SseEvent[], name: string) => events.filter((e) => e.event === name);
 
@@ -28,14 +38,31 @@ describe('gateway live updates (Server-Sent Events)', () => {
     testRedis = await createTestRedis();
     orderBook = await startStub('order-book', (app) => {
       app.get('/api/v1/orderbook', (req, res) => {
-        if (req.query.asset === 'DOGE') return void res.status(404).type('application/problem+json').json({ status: 404, code: 'MARKET.NOT_FOUND', title: 'Not Found' });
-        res.json({ asset: req.query.asset, fiatCurrency: req.query.fiatCurrency, bids: [], asks: [{ price: '50000', amount: '1', orderCount: 1 }], sequence: 5, updatedAt: null });
+        if (req.query.asset === 'DOGE')
+          return void res
+            .status(404)
+            .type('application/problem+json')
+            .json({ status: 404, code: 'MARKET.NOT_FOUND', title: 'Not Found' });
+        res.json({
+          asset: req.query.asset,
+          fiatCurrency: req.query.fiatCurrency,
+          bids: [],
+          asks: [{ price: '50000', amount: '1', orderCount: 1 }],
+          sequence: 5,
+          updatedAt: null,
+        });
       });
     });
     users = await startStub('user', (app) => {
-      app.post('/internal/api-keys/resolve', (_req, res) => res.json({ userId: 'key-owner', roles: ['user'], scopes: ['trade'] }));
+      app.post('/internal/api-keys/resolve', (_req, res) =>
+        res.json({ userId: 'key-owner', roles: ['user'], scopes: ['trade'] }),
+      );
     });
-    gateway = createTestGateway(testRedis, { 'order-book': [orderBook.url], user: [users.url] }, { STREAM_HEARTBEAT_MS: '200' });
+    gateway = createTestGateway(
+      testRedis,
+      { 'order-book': [orderBook.url], user: [users.url] },
+      { STREAM_HEARTBEAT_MS: '200' },
+    );
     server = await listen(gateway.app);
   });
 
@@ -65,7 +92,7 @@ describe('gateway live updates (Server-Sent Events)', () => {
     expect(JSON.parse(stream.body)).toMatchObject({ code: 'AUTH.SCOPE_MISSING' });
   });
 
-  it('when a ticket is redeemed, then the stream is the ticket owner\'s, and the same ticket a second time is 401', async () => {
+  it("when a ticket is redeemed, then the stream is the ticket owner's, and the same ticket a second time is 401", async () => {
     const userId = randomUUID();
     const issued = await request(gateway.app).post('/api/v1/stream/tickets').set(bearer(userId));
     expect(issued.status).toBe(201);
@@ -76,7 +103,10 @@ describe('gateway live updates (Server-Sent Events)', () => {
     expect(stream.contentType).toContain('text/event-stream');
     await stream.waitFor(({ events }) => events.some((e) => e.comment === 'heartbeat'));
     await publish(userId, 'order.updated', { id: 'o-1', status: 'OPEN' });
-    const [event] = named(await stream.waitFor(({ events }) => named(events, 'order.updated').length === 1), 'order.updated');
+    const [event] = named(
+      await stream.waitFor(({ events }) => named(events, 'order.updated').length === 1),
+      'order.updated',
+    );
     expect(JSON.parse(event!.data!)).toEqual({ id: 'o-1', status: 'OPEN' });
     expect(event!.id).toMatch(/^\d+-\d+$/);
 
@@ -108,11 +138,12 @@ describe('gateway live updates (Server-Sent Events)', () => {
 
     five[0]!.close();
     const slots = `${testRedis.prefix}:live:slots:${userId}`;
-    for (let i = 0; i < 50 && (await testRedis.redis.zcard(slots)) > 4; i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 0; i < 50 && (await testRedis.redis.zcard(slots)) > 4; i += 1)
+      await new Promise((resolve) => setTimeout(resolve, 20));
     expect((await open('/api/v1/stream', bearer(userId))).status).toBe(200);
   });
 
-  it('when a gateway died with a user\'s streams open, then their slots come back once the leases end', async () => {
+  it("when a gateway died with a user's streams open, then their slots come back once the leases end", async () => {
     const userId = randomUUID();
     const slots = `${testRedis.prefix}:live:slots:${userId}`;
     // Five streams of a gateway that crashed: leases nobody renews any more, ended a moment ago.
@@ -122,13 +153,16 @@ describe('gateway live updates (Server-Sent Events)', () => {
     expect(await testRedis.redis.zcard(slots)).toBe(1);
   });
 
-  it('when a client resumes with Last-Event-ID, then it gets exactly what it missed, and nobody gets another user\'s events', async () => {
+  it("when a client resumes with Last-Event-ID, then it gets exactly what it missed, and nobody gets another user's events", async () => {
     const alice = randomUUID();
     const stranger = randomUUID();
     const first = await open('/api/v1/stream', bearer(alice));
     const strangers = await open('/api/v1/stream', bearer(stranger));
     await publish(alice, 'trade.updated', { id: 't-1', status: 'AWAITING_PAYMENT' });
-    const [seen] = named(await first.waitFor(({ events }) => named(events, 'trade.updated').length === 1), 'trade.updated');
+    const [seen] = named(
+      await first.waitFor(({ events }) => named(events, 'trade.updated').length === 1),
+      'trade.updated',
+    );
     first.close();
     await publish(alice, 'trade.updated', { id: 't-1', status: 'PAID' });
     await publish(alice, 'trade.updated', { id: 't-1', status: 'COMPLETED' });
@@ -151,17 +185,25 @@ describe('gateway live updates (Server-Sent Events)', () => {
   it('when Last-Event-ID is older than the retention or malformed, then the stream starts with a resync event', async () => {
     const userId = randomUUID();
     const old = await open('/api/v1/stream', { ...bearer(userId), 'last-event-id': `${Date.now() - 11 * 60_000}-0` });
-    expect(JSON.parse(named(await old.waitFor(({ events: e }) => named(e, 'resync').length === 1), 'resync')[0]!.data!)).toEqual({ reason: 'RETENTION_PASSED' });
+    expect(
+      JSON.parse(named(await old.waitFor(({ events: e }) => named(e, 'resync').length === 1), 'resync')[0]!.data!),
+    ).toEqual({ reason: 'RETENTION_PASSED' });
     const garbage = await open('/api/v1/stream', { ...bearer(userId), 'last-event-id': 'not-an-id' });
-    expect(JSON.parse(named(await garbage.waitFor(({ events: e }) => named(e, 'resync').length === 1), 'resync')[0]!.data!)).toEqual({ reason: 'UNKNOWN_EVENT_ID' });
+    expect(
+      JSON.parse(named(await garbage.waitFor(({ events: e }) => named(e, 'resync').length === 1), 'resync')[0]!.data!),
+    ).toEqual({ reason: 'UNKNOWN_EVENT_ID' });
   });
 
-  it('when the events after a client\'s Last-Event-ID were trimmed by the per-user cap, then it is told to resync', async () => {
+  it("when the events after a client's Last-Event-ID were trimmed by the per-user cap, then it is told to resync", async () => {
     const userId = randomUUID();
     await publish(userId, 'order.updated', { id: 'first' });
     const firstId = (await testRedis.redis.xrange(liveKeys.user(testRedis.prefix, userId), '-', '+'))[0]![0];
     // More events than a user's stream keeps: the oldest ones, the first among them, are trimmed.
-    const many = Array.from({ length: LIVE_USER_MAXLEN + 300 }, (_, i) => ({ userId, type: 'order.updated' as const, data: { id: `o-${i}` } }));
+    const many = Array.from({ length: LIVE_USER_MAXLEN + 300 }, (_, i) => ({
+      userId,
+      type: 'order.updated' as const,
+      data: { id: `o-${i}` },
+    }));
     await publishLiveEvents(testRedis.redis, testRedis.prefix, many);
     const stream = await open('/api/v1/stream', { ...bearer(userId), 'last-event-id': firstId! });
     await stream.waitFor(({ events: e }) => named(e, 'resync').length === 1);
@@ -182,7 +224,16 @@ describe('gateway live updates (Server-Sent Events)', () => {
     const [snapshot] = named(await book.waitFor(({ events: e }) => named(e, 'snapshot').length === 1), 'snapshot');
     expect(JSON.parse(snapshot!.data!)).toMatchObject({ asset: 'BTC', fiatCurrency: 'EUR', sequence: 5 });
     const add = (sequence: number, market = 'BTC:EUR') =>
-      testRedis.redis.xadd(liveKeys.books(testRedis.prefix), '*', 'm', market, 's', String(sequence), 'd', JSON.stringify({ asset: market.split(':')[0], sequence }));
+      testRedis.redis.xadd(
+        liveKeys.books(testRedis.prefix),
+        '*',
+        'm',
+        market,
+        's',
+        String(sequence),
+        'd',
+        JSON.stringify({ asset: market.split(':')[0], sequence }),
+      );
     await add(4); // older than the snapshot: never sent
     await add(6, 'ETH:EUR'); // another market
     await add(7);

@@ -7,7 +7,16 @@ import { createLogger } from '@orrange/logger';
 import { eventually } from '@orrange/testing';
 import { INVALIDATIONS_OPTIONS, TRACKED_READS_OPTIONS, TrackedCache } from '../src/auth/tracked-cache';
 import { createGatewayMetrics } from '../src/observability/metrics';
-import { accessToken, closedUrl, createTestGateway, createTestRedis, startStub, type StubUpstream, type TestGateway, type TestRedis } from './harness';
+import {
+  accessToken,
+  closedUrl,
+  createTestGateway,
+  createTestRedis,
+  startStub,
+  type StubUpstream,
+  type TestGateway,
+  type TestRedis,
+} from './harness';
 
 /** Records the name and arguments of every command the connections send, until stop(). */
 function recordCommands(connections: Redis[]): string[][] & { stop(): void } {
@@ -21,7 +30,9 @@ function recordCommands(connections: Redis[]): string[][] & { stop(): void } {
       },
     });
   }
-  return Object.assign(sent, { stop: () => connections.forEach((connection) => Reflect.deleteProperty(connection, 'sendCommand')) });
+  return Object.assign(sent, {
+    stop: () => connections.forEach((connection) => Reflect.deleteProperty(connection, 'sendCommand')),
+  });
 }
 
 /** Revoke, check, un-revoke this many times in a row: a revocation must never lose to the in-process copy. */
@@ -75,7 +86,11 @@ describe('revocation lookups answered in-process while Redis tracking tells the 
 
   it('when a token is checked again, then no GET reaches Redis: one per revocation record for the first request, none for the next ones', async () => {
     const { token, key, sessionKey } = userWithToken('u-hit');
-    const sent = recordCommands([gateway.resources.redis, gateway.resources.trackingConnections.reads, gateway.resources.trackingConnections.invalidations]);
+    const sent = recordCommands([
+      gateway.resources.redis,
+      gateway.resources.trackingConnections.reads,
+      gateway.resources.trackingConnections.invalidations,
+    ]);
     try {
       const hits = await lookups('hit');
       for (let i = 0; i < 3; i++) await call(token).expect(200);
@@ -229,13 +244,20 @@ describe('the tracked cache on its own connections', () => {
 
   afterAll(async () => {
     caches.forEach((c) => c.close());
-    await Promise.all(opened.map((connection) => (connection.status === 'ready' ? connection.quit() : connection.disconnect())));
+    await Promise.all(
+      opened.map((connection) => (connection.status === 'ready' ? connection.quit() : connection.disconnect())),
+    );
     await testRedis.cleanup();
   });
 
   function trackedCache(options: { invalidationsUrl?: string; entriesMax?: number } = {}) {
     const connect = (url: string, extra = {}) => {
-      const connection = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => 200, disconnectTimeout: 100, ...extra });
+      const connection = new Redis(url, {
+        maxRetriesPerRequest: 1,
+        retryStrategy: () => 200,
+        disconnectTimeout: 100,
+        ...extra,
+      });
       connection.on('error', () => undefined);
       opened.push(connection);
       return connection;
@@ -252,7 +274,8 @@ describe('the tracked cache on its own connections', () => {
       entriesMax: options.entriesMax,
     });
     caches.push(cache);
-    const lookups = async (result: string) => (await metrics.trackedLookups.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+    const lookups = async (result: string) =>
+      (await metrics.trackedLookups.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
     return { cache, lookups };
   }
 

@@ -20,14 +20,19 @@ const BOOK_READS_PER_S = 200;
 /** Markets the orders spread over (USD first): matching is serialized per market, so one market is the worst case. */
 /** Send every order with an Idempotency-Key, as API.md asks clients to (BENCH_KEYS=0 to leave them out). */
 const WITH_KEYS = process.env.BENCH_KEYS !== '0';
-const MARKETS = ['USD', 'EUR', 'GBP', 'NGN', 'INR', 'BRL', 'KES', 'CAD'].slice(0, Number(process.env.BENCH_MARKETS ?? 1));
+const MARKETS = ['USD', 'EUR', 'GBP', 'NGN', 'INR', 'BRL', 'KES', 'CAD'].slice(
+  0,
+  Number(process.env.BENCH_MARKETS ?? 1),
+);
 
 /**
  * CPU milliseconds the Postgres backends of the bench database have used so far (from /proc, so what other
  * databases on the machine do is not counted; the WAL writer's and checkpointer's share is left out).
  */
 async function postgresCpuMs(harness: Harness): Promise<{ user: number; system: number }> {
-  const rows = await harness.runtime.db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database()');
+  const rows = await harness.runtime.db.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = current_database()',
+  );
   const msPerTick = 10;
   const total = { user: 0, system: 0 };
   for (const { pid } of rows) {
@@ -81,10 +86,25 @@ describe('order-book bench', () => {
     try {
       await measure('BUY, rests (no cross)', () => t.place('rt-a', { fiatCurrency: 'GBP', price: '90.00' }));
       await measure('BUY, 1 fill', () => t.place('rt-b', { fiatCurrency: 'GBP', price: '100.00', amount: '1' }));
-      await measure('SELL, funded, rests (its hold placed in the same transaction)', () => t.place('rt-c', { side: 'SELL', fiatCurrency: 'GBP', price: '120.00' }));
-      await measure('SELL, unfunded (409)', () => t.place('rt-e', { side: 'SELL', fiatCurrency: 'GBP', price: '120.00' }));
+      await measure('SELL, funded, rests (its hold placed in the same transaction)', () =>
+        t.place('rt-c', { side: 'SELL', fiatCurrency: 'GBP', price: '120.00' }),
+      );
+      await measure('SELL, unfunded (409)', () =>
+        t.place('rt-e', { side: 'SELL', fiatCurrency: 'GBP', price: '120.00' }),
+      );
       await measure('BUY with Idempotency-Key', () =>
-        request(app).post('/api/v1/orders').set(t.as('rt-d')).set('Idempotency-Key', 'bench-1').send({ side: 'BUY', asset: 'BTC', fiatCurrency: 'GBP', price: '80.00', amount: '1', paymentMethods: ['SEPA'] }),
+        request(app)
+          .post('/api/v1/orders')
+          .set(t.as('rt-d'))
+          .set('Idempotency-Key', 'bench-1')
+          .send({
+            side: 'BUY',
+            asset: 'BTC',
+            fiatCurrency: 'GBP',
+            price: '80.00',
+            amount: '1',
+            paymentMethods: ['SEPA'],
+          }),
       );
     } finally {
       (pg.Client.prototype as { query: unknown }).query = original;
@@ -101,8 +121,12 @@ describe('order-book bench', () => {
     );
     // Each ask holds its amount, as one placed through the API would (80 asks of 1 BTC per seeded seller).
     for (let i = 0; i < 50; i += 1) await t.fund(`seed-${i}`, 'BTC', '80');
-    const asks = await harness.runtime.db.query<{ id: string; user_id: string }>("SELECT id, user_id FROM orders WHERE user_id LIKE 'seed-%'");
-    const holds = placeSellHoldsCall(asks.map((a) => ({ orderId: a.id, userId: a.user_id, asset: 'BTC', amount: '1' })));
+    const asks = await harness.runtime.db.query<{ id: string; user_id: string }>(
+      "SELECT id, user_id FROM orders WHERE user_id LIKE 'seed-%'",
+    );
+    const holds = placeSellHoldsCall(
+      asks.map((a) => ({ orderId: a.id, userId: a.user_id, asset: 'BTC', amount: '1' })),
+    );
     await harness.runtime.db.query(holds.sql, holds.params);
     if (process.env.BENCH_NO_REFRESH) harness.deps.bookChanged = () => undefined;
     const server = http.createServer(app).listen(0);
@@ -114,10 +138,23 @@ describe('order-book bench', () => {
       new Promise<number>((resolve) => {
         const payload = body ? JSON.stringify(body) : undefined;
         const startedAt = performance.now();
-        const req = http.request({ port, path, method, agent: method === 'GET' ? readAgent : agent, headers: { 'content-type': 'application/json', ...headers, ...(payload ? { 'content-length': Buffer.byteLength(payload) } : {}) } }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode && res.statusCode < 300 ? performance.now() - startedAt : -1));
-        });
+        const req = http.request(
+          {
+            port,
+            path,
+            method,
+            agent: method === 'GET' ? readAgent : agent,
+            headers: {
+              'content-type': 'application/json',
+              ...headers,
+              ...(payload ? { 'content-length': Buffer.byteLength(payload) } : {}),
+            },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode && res.statusCode < 300 ? performance.now() - startedAt : -1));
+          },
+        );
         req.on('error', () => resolve(-1));
         req.end(payload);
       });
@@ -138,7 +175,19 @@ describe('order-book bench', () => {
       if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
       const price = (95 + ((i * 7919) % 1000) / 100).toFixed(2);
       pending.push(
-        call('POST', '/api/v1/orders', { side: 'BUY', asset: 'BTC', fiatCurrency: MARKETS[i % MARKETS.length], price, amount: '0.01', paymentMethods: ['SEPA'] }, { ...identities[i % 100], ...(WITH_KEYS ? { 'idempotency-key': `bench-${i}` } : {}) }).then((ms) => {
+        call(
+          'POST',
+          '/api/v1/orders',
+          {
+            side: 'BUY',
+            asset: 'BTC',
+            fiatCurrency: MARKETS[i % MARKETS.length],
+            price,
+            amount: '0.01',
+            paymentMethods: ['SEPA'],
+          },
+          { ...identities[i % 100], ...(WITH_KEYS ? { 'idempotency-key': `bench-${i}` } : {}) },
+        ).then((ms) => {
           if (ms < 0) placeErrors += 1;
           else placeLatencies.push(ms);
         }),
@@ -157,14 +206,24 @@ describe('order-book bench', () => {
     const cpu = process.cpuUsage(cpuBefore);
     const pgAfter = await postgresCpuMs(harness);
     const perOrder = (ms: number) => (ms / placeLatencies.length).toFixed(2);
-    console.log(`Postgres CPU (this database's backends): ${perOrder(pgAfter.user - pgBefore.user)} ms user + ${perOrder(pgAfter.system - pgBefore.system)} ms system per order placed`);
-    console.log(`node CPU (client and server in this one process): ${((cpu.user + cpu.system) / 1000 / (placeLatencies.length + readLatencies.length)).toFixed(2)} ms per request, ${((cpu.user + cpu.system) / 1e4 / seconds).toFixed(0)}% of a core`);
-    console.log(`${summary('place BUY', placeLatencies, placeErrors, seconds)}\n${summary('GET /orderbook', readLatencies, readErrors, seconds)}\nrss ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB`);
+    console.log(
+      `Postgres CPU (this database's backends): ${perOrder(pgAfter.user - pgBefore.user)} ms user + ${perOrder(pgAfter.system - pgBefore.system)} ms system per order placed`,
+    );
+    console.log(
+      `node CPU (client and server in this one process): ${((cpu.user + cpu.system) / 1000 / (placeLatencies.length + readLatencies.length)).toFixed(2)} ms per request, ${((cpu.user + cpu.system) / 1e4 / seconds).toFixed(0)}% of a core`,
+    );
+    console.log(
+      `${summary('place BUY', placeLatencies, placeErrors, seconds)}\n${summary('GET /orderbook', readLatencies, readErrors, seconds)}\nrss ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB`,
+    );
     if (process.env.BENCH_TABLE_STATS) {
       await harness.runtime.db.query('SELECT pg_stat_force_next_flush()');
-      console.table(await harness.runtime.db.query("SELECT schemaname || '.' || relname AS t, seq_scan, seq_tup_read, idx_scan, n_tup_ins, n_tup_upd FROM pg_stat_user_tables WHERE seq_tup_read > 0 OR idx_scan > 0 ORDER BY seq_tup_read DESC LIMIT 15"));
+      console.table(
+        await harness.runtime.db.query(
+          "SELECT schemaname || '.' || relname AS t, seq_scan, seq_tup_read, idx_scan, n_tup_ins, n_tup_upd FROM pg_stat_user_tables WHERE seq_tup_read > 0 OR idx_scan > 0 ORDER BY seq_tup_read DESC LIMIT 15",
+        ),
+      );
     }
-    const [fills] = await harness.runtime.db.query<{ n: number }>("SELECT count(*)::int AS n FROM matches");
+    const [fills] = await harness.runtime.db.query<{ n: number }>('SELECT count(*)::int AS n FROM matches');
     console.log(`fills made: ${fills?.n}`);
     agent.destroy();
     readAgent.destroy();

@@ -8,7 +8,13 @@ import type { OrderBookService } from './composition';
 /** Builds the order-book service's express app over the service (createOrderBookService). Never listens: index.ts does, and tests use supertest. */
 export function createApp({ runtime, deps, bookCache }: OrderBookService): Express {
   return createServiceApp(
-    { logger: runtime.logger, registry: runtime.registry, checks: runtime.checks, internalTokenSecret: runtime.config.INTERNAL_TOKEN_SECRET, openapi },
+    {
+      logger: runtime.logger,
+      registry: runtime.registry,
+      checks: runtime.checks,
+      internalTokenSecret: runtime.config.INTERNAL_TOKEN_SECRET,
+      openapi,
+    },
     (app) => {
       app.use(ordersRouter({ db: runtime.db, deps, bookCache, live: (events) => runtime.live.publish(events) }));
       app.use(marketsRouter({ db: runtime.db, deps }));

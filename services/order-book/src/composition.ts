@@ -22,9 +22,19 @@ export interface OrderBookService extends Service {
  */
 export function createOrderBookService(config: Config, overrides: { logger?: Logger } = {}): OrderBookService {
   const runtime = createRuntime({ service: 'order-book', schema: SCHEMA, config, logger: overrides.logger });
-  const bookCache = new BookCache({ db: runtime.db, redis: runtime.redis, prefix: config.REDIS_PREFIX, logger: runtime.logger });
+  const bookCache = new BookCache({
+    db: runtime.db,
+    redis: runtime.redis,
+    prefix: config.REDIS_PREFIX,
+    logger: runtime.logger,
+  });
   const settings = settingsOf(config);
-  const tradesOpened = new Counter({ name: 'trades_opened_total', help: 'Trades opened with their escrow locked, in this service\'s transactions', labelNames: ['asset'], registers: [runtime.registry] });
+  const tradesOpened = new Counter({
+    name: 'trades_opened_total',
+    help: "Trades opened with their escrow locked, in this service's transactions",
+    labelNames: ['asset'],
+    registers: [runtime.registry],
+  });
   const deps: OrderBookDeps = {
     db: runtime.db,
     bookChanged: (asset, fiatCurrency, sequence) => bookCache.changed(asset, fiatCurrency, sequence),
@@ -33,7 +43,11 @@ export function createOrderBookService(config: Config, overrides: { logger?: Log
     limits: settings.limits,
     markets: new MarketRulesCache({ db: runtime.db, logger: runtime.logger, ...settings.marketRules }),
   };
-  const expiry = orderExpirySweeper(deps, { intervalMs: settings.expirySweepMs, logger: runtime.logger, registry: runtime.registry });
+  const expiry = orderExpirySweeper(deps, {
+    intervalMs: settings.expirySweepMs,
+    logger: runtime.logger,
+    registry: runtime.registry,
+  });
   runtime.sweepers.push(expiry);
   return {
     runtime,

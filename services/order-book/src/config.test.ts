@@ -1,7 +1,11 @@
 import { DEV_ADMIN_PASSWORD, DEV_ENCRYPTION_KEYS } from '@orrange/config';
 import { readConfig } from './config';
 
-const productionSecrets = { NODE_ENV: 'production', ORDER_BOOK_DB_PASSWORD: 'd'.repeat(32), INTERNAL_TOKEN_SECRET: 'p'.repeat(40) };
+const productionSecrets = {
+  NODE_ENV: 'production',
+  ORDER_BOOK_DB_PASSWORD: 'd'.repeat(32),
+  INTERNAL_TOKEN_SECRET: 'p'.repeat(40),
+};
 const DEV_JWT_KEYRING = 'dev1:dev-jwt-secret-change-me-0123456789abcdefghijkl';
 
 describe('order-book config in production', () => {
@@ -10,7 +14,9 @@ describe('order-book config in production', () => {
   });
 
   it('when production keeps the development ORDER_BOOK_DB_PASSWORD (unset), then it refuses to start', () => {
-    expect(() => readConfig({ ...productionSecrets, ORDER_BOOK_DB_PASSWORD: undefined })).toThrow(/ORDER_BOOK_DB_PASSWORD/);
+    expect(() => readConfig({ ...productionSecrets, ORDER_BOOK_DB_PASSWORD: undefined })).toThrow(
+      /ORDER_BOOK_DB_PASSWORD/,
+    );
   });
 
   it('when production keeps the development INTERNAL_TOKEN_SECRET (unset), then it refuses to start', () => {

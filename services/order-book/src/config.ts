@@ -1,4 +1,12 @@
-import { assertNoDevSecrets, databaseRoleSchema, baseServiceSchema, env, loadConfig, serviceInfo, z } from '@orrange/config';
+import {
+  assertNoDevSecrets,
+  databaseRoleSchema,
+  baseServiceSchema,
+  env,
+  loadConfig,
+  serviceInfo,
+  z,
+} from '@orrange/config';
 import type { Limits } from './domain/limits';
 
 export const SCHEMA = serviceInfo('order-book').schema;
@@ -27,8 +35,14 @@ export const configSchema = baseServiceSchema.extend(databaseRoleSchema('order-b
 export type Config = z.infer<typeof configSchema>;
 
 const settingsSchema = configSchema.pick({
-  ORDERS_OPEN_MAX: true, TRADES_OPEN_AS_BUYER_MAX: true, BUYER_CANCELS_MAX: true, MERCHANT_ORDERS_OPEN_MAX: true, MERCHANT_TRADES_OPEN_MAX: true,
-  ORDER_EXPIRY_SWEEP_MS: true, MARKET_RULES_RELOAD_MS: true, MARKET_REFERENCE_REFRESH_MS: true,
+  ORDERS_OPEN_MAX: true,
+  TRADES_OPEN_AS_BUYER_MAX: true,
+  BUYER_CANCELS_MAX: true,
+  MERCHANT_ORDERS_OPEN_MAX: true,
+  MERCHANT_TRADES_OPEN_MAX: true,
+  ORDER_EXPIRY_SWEEP_MS: true,
+  MARKET_RULES_RELOAD_MS: true,
+  MARKET_REFERENCE_REFRESH_MS: true,
 });
 
 /** The order book's own settings: the abuse limits, the market rules cache's timings and the expiry sweep's interval. */

@@ -52,7 +52,7 @@ const phaseArb = fc.record({
   groups: fc.array(fc.array(placementArb, { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 3 }),
 });
 
-type OrderInput = (typeof buyArb) extends fc.Arbitrary<infer T> ? T : never;
+type OrderInput = typeof buyArb extends fc.Arbitrary<infer T> ? T : never;
 
 interface ModelOrder extends MatchableOrder {
   market: number;
@@ -78,7 +78,19 @@ class BookModel {
     const amount = BigInt(input.amount);
     const minFill = BigInt(Math.min(input.minFill, input.amount));
     this.seq += 1n;
-    this.orders.set(id, { id, side, market: input.market, userId: input.userId, price: BigInt(input.price), amount, remaining: amount, minFill, paymentMethods: input.paymentMethods, seq: this.seq, status: 'OPEN' });
+    this.orders.set(id, {
+      id,
+      side,
+      market: input.market,
+      userId: input.userId,
+      price: BigInt(input.price),
+      amount,
+      remaining: amount,
+      minFill,
+      paymentMethods: input.paymentMethods,
+      seq: this.seq,
+      status: 'OPEN',
+    });
   }
 
   /**
@@ -87,14 +99,23 @@ class BookModel {
    */
   enter(id: string): ModelFill[] {
     const order = this.orders.get(id)!;
-    const resting = [...this.orders.values()].filter((o) => o.market === order.market && o.side !== order.side && (o.status === 'OPEN' || o.status === 'PARTIALLY_FILLED'));
+    const resting = [...this.orders.values()].filter(
+      (o) =>
+        o.market === order.market && o.side !== order.side && (o.status === 'OPEN' || o.status === 'PARTIALLY_FILLED'),
+    );
     const result = matchOrder(order, resting, FILLS_PER_ORDER_MAX * (1 + CONTINUATIONS_MAX));
     const fills = result.fills.map((fill) => {
       const maker = this.orders.get(fill.restingOrderId)!;
       maker.remaining -= fill.amount;
       maker.status = statusForRemaining(maker, maker.remaining);
       const [buy, sell] = order.side === 'BUY' ? [order, maker] : [maker, order];
-      return { buyOrderId: buy.id, sellOrderId: sell.id, price: fromUnits(fill.price, 2), amount: fromUnits(fill.amount, SCALE), paymentMethod: fill.paymentMethod };
+      return {
+        buyOrderId: buy.id,
+        sellOrderId: sell.id,
+        price: fromUnits(fill.price, 2),
+        amount: fromUnits(fill.amount, SCALE),
+        paymentMethod: fill.paymentMethod,
+      };
     });
     order.remaining = result.remaining;
     order.status = statusForRemaining(order, result.remaining);
@@ -112,8 +133,13 @@ class BookModel {
 
 /** What became of a placement: placed (with its fills, as answered), or refused. */
 type Result = { placed: Placed; refused?: undefined } | { placed?: undefined; refused: unknown };
-const settle = (placing: Promise<Placed>): Promise<Result> => placing.then((placed) => ({ placed }), (refused: unknown) => ({ refused }));
-const refusal = (r: Result) => (r.refused instanceof AppError ? `${r.refused.status} ${r.refused.code}` : r.placed ? 'placed' : String(r.refused));
+const settle = (placing: Promise<Placed>): Promise<Result> =>
+  placing.then(
+    (placed) => ({ placed }),
+    (refused: unknown) => ({ refused }),
+  );
+const refusal = (r: Result) =>
+  r.refused instanceof AppError ? `${r.refused.status} ${r.refused.code}` : r.placed ? 'placed' : String(r.refused);
 
 describe('orders placed together in batches against a one-at-a-time model', () => {
   let harness: Harness;
@@ -134,9 +160,28 @@ describe('orders placed together in batches against a one-at-a-time model', () =
   afterAll(() => harness.close());
 
   /** An order as placeOrder takes it; amounts are in the asset's smallest units. */
-  const input = (userId: string, side: Side, asset: Asset, fiatCurrency: FiatCurrency, o: OrderInput): PlaceOrderInput => ({
-    userId, side, asset, fiatCurrency, price: BigInt(o.price), amount: BigInt(o.amount), minFill: BigInt(Math.min(o.minFill, o.amount)),
-    paymentMethods: o.paymentMethods, paymentWindowMinutes: 30, terms: null, minFiat: null, maxFiat: null, expiresAt: null, merchant: false, paymentMethodIds: [],
+  const input = (
+    userId: string,
+    side: Side,
+    asset: Asset,
+    fiatCurrency: FiatCurrency,
+    o: OrderInput,
+  ): PlaceOrderInput => ({
+    userId,
+    side,
+    asset,
+    fiatCurrency,
+    price: BigInt(o.price),
+    amount: BigInt(o.amount),
+    minFill: BigInt(Math.min(o.minFill, o.amount)),
+    paymentMethods: o.paymentMethods,
+    paymentWindowMinutes: 30,
+    terms: null,
+    minFiat: null,
+    maxFiat: null,
+    expiresAt: null,
+    merchant: false,
+    paymentMethodIds: [],
   });
   /** Funds a SELL's seller for it, or, for an unfunded one, a fresh seller with one unit less than it needs. */
   const fundFor = async (sellerId: string, asset: Asset, units: bigint) => {
@@ -148,8 +193,15 @@ describe('orders placed together in batches against a one-at-a-time model', () =
       const [asset, fiatCurrency] = markets[o.market]!;
       const scale = ASSET_SCALES[asset];
       return {
-        n, id: o.id, user_id: o.userId, asset, fiat_currency: fiatCurrency, price: fromUnits(BigInt(o.price), 2), amount: fromUnits(BigInt(o.amount), scale),
-        min_fill: fromUnits(BigInt(Math.min(o.minFill, o.amount)), scale), payment_methods: o.paymentMethods,
+        n,
+        id: o.id,
+        user_id: o.userId,
+        asset,
+        fiat_currency: fiatCurrency,
+        price: fromUnits(BigInt(o.price), 2),
+        amount: fromUnits(BigInt(o.amount), scale),
+        min_fill: fromUnits(BigInt(Math.min(o.minFill, o.amount)), scale),
+        payment_methods: o.paymentMethods,
       };
     });
     return sql(
@@ -160,7 +212,8 @@ describe('orders placed together in batches against a one-at-a-time model', () =
       [JSON.stringify(rows)],
     );
   };
-  const cancel = (app: Express, userId: string, id: string) => request(app).delete(`/api/v1/orders/${id}`).set(t.as(userId));
+  const cancel = (app: Express, userId: string, id: string) =>
+    request(app).delete(`/api/v1/orders/${id}`).set(t.as(userId));
 
   it('when random BUYs, SELLs (some unfunded) and cancellations arrive in groups, then the book ends as the one-at-a-time model says', async () => {
     let run = 0;
@@ -168,10 +221,15 @@ describe('orders placed together in batches against a one-at-a-time model', () =
       fc.asyncProperty(fc.array(phaseArb, { minLength: 1, maxLength: 4 }), async (phases) => {
         // Each run has its own two markets (same asset scale), so runs never see each other's orders.
         const fiat = FIAT_CURRENCIES[run++]!;
-        const markets: Array<[Asset, FiatCurrency]> = [['BTC', fiat], ['ETH', fiat]];
+        const markets: Array<[Asset, FiatCurrency]> = [
+          ['BTC', fiat],
+          ['ETH', fiat],
+        ];
         const model = new BookModel();
         /** The service's fills per market, as answered, in arrival order. */
-        const answered: Array<Array<{ buyOrderId: string; sellOrderId: string; matchId: string; price: string; amount: string }>> = [[], []];
+        const answered: Array<
+          Array<{ buyOrderId: string; sellOrderId: string; matchId: string; price: string; amount: string }>
+        > = [[], []];
         let broke = 0;
         for (const phase of phases) {
           const seeded = phase.seeded.map((order) => ({ ...order, id: randomUUID() }));
@@ -179,11 +237,19 @@ describe('orders placed together in batches against a one-at-a-time model', () =
           for (const order of seeded) model.add(order.id, 'BUY', order);
           for (const group of phase.groups) {
             // Sellers funded first (an unfunded SELL's seller is someone fresh, one unit short), then the whole group at once.
-            const placements = group.map((p) => ({ ...p, userId: p.unfunded ? `broke-${fiat}-${++broke}` : p.order.userId }));
+            const placements = group.map((p) => ({
+              ...p,
+              userId: p.unfunded ? `broke-${fiat}-${++broke}` : p.order.userId,
+            }));
             for (const p of placements) {
-              if (p.side === 'SELL') await fundFor(p.userId, markets[p.order.market]![0], BigInt(p.order.amount) - (p.unfunded ? 1n : 0n));
+              if (p.side === 'SELL')
+                await fundFor(p.userId, markets[p.order.market]![0], BigInt(p.order.amount) - (p.unfunded ? 1n : 0n));
             }
-            const results = await Promise.all(placements.map((p) => settle(placeOrder(books[0]!, input(p.userId, p.side, ...markets[p.order.market]!, p.order)))));
+            const results = await Promise.all(
+              placements.map((p) =>
+                settle(placeOrder(books[0]!, input(p.userId, p.side, ...markets[p.order.market]!, p.order))),
+              ),
+            );
 
             for (const [i, p] of placements.entries()) {
               const result = results[i]!;
@@ -198,16 +264,32 @@ describe('orders placed together in batches against a one-at-a-time model', () =
               const { status, remaining } = model.orders.get(order.id)!;
               expect({ status: order.status, remaining: order.remaining }).toEqual({ status, remaining });
               for (const f of fills) {
-                const [buyOrderId, sellOrderId] = p.side === 'BUY' ? [order.id, f.counterOrderId] : [f.counterOrderId, order.id];
-                answered[p.order.market]!.push({ buyOrderId, sellOrderId, matchId: f.matchId, price: f.price, amount: f.amount });
+                const [buyOrderId, sellOrderId] =
+                  p.side === 'BUY' ? [order.id, f.counterOrderId] : [f.counterOrderId, order.id];
+                answered[p.order.market]!.push({
+                  buyOrderId,
+                  sellOrderId,
+                  matchId: f.matchId,
+                  price: f.price,
+                  amount: f.amount,
+                });
               }
-              expect(fills.map((f) => ({ counterOrderId: f.counterOrderId, price: f.price, amount: f.amount }))).toEqual(
-                expected.map((f) => ({ counterOrderId: p.side === 'BUY' ? f.sellOrderId : f.buyOrderId, price: f.price, amount: f.amount })),
+              expect(
+                fills.map((f) => ({ counterOrderId: f.counterOrderId, price: f.price, amount: f.amount })),
+              ).toEqual(
+                expected.map((f) => ({
+                  counterOrderId: p.side === 'BUY' ? f.sellOrderId : f.buyOrderId,
+                  price: f.price,
+                  amount: f.amount,
+                })),
               );
             }
             for (const [i, p] of placements.entries()) {
               const placed = results[i]!.placed;
-              if (p.cancelAfter && placed) expect((await cancel(apps[0]!, p.userId, placed.order.id)).status).toBe(model.cancel(placed.order.id) ? 200 : 409);
+              if (p.cancelAfter && placed)
+                expect((await cancel(apps[0]!, p.userId, placed.order.id)).status).toBe(
+                  model.cancel(placed.order.id) ? 200 : 409,
+                );
             }
           }
 
@@ -217,12 +299,19 @@ describe('orders placed together in batches against a one-at-a-time model', () =
               [asset, fiat],
             );
             const modelled = [...model.orders.values()].filter((o) => o.market === index);
-            expect(stored).toEqual(modelled.map((o) => ({ id: o.id, status: o.status, remaining: fromUnits(o.remaining, SCALE) })));
+            expect(stored).toEqual(
+              modelled.map((o) => ({ id: o.id, status: o.status, remaining: fromUnits(o.remaining, SCALE) })),
+            );
             // Every match of the market was answered to its order, with the payment method the model chose.
-            const matches = await sql<{ id: string; payment_method: string }>('SELECT id::text, payment_method FROM matches WHERE asset = $1 AND fiat_currency = $2', [asset, fiat]);
+            const matches = await sql<{ id: string; payment_method: string }>(
+              'SELECT id::text, payment_method FROM matches WHERE asset = $1 AND fiat_currency = $2',
+              [asset, fiat],
+            );
             const method = new Map(matches.map((m) => [m.id, m.payment_method]));
             expect(matches).toHaveLength(answered[index]!.length);
-            expect(answered[index]!.map(({ matchId, ...fill }) => ({ ...fill, paymentMethod: method.get(matchId) }))).toEqual(model.fills[index]);
+            expect(
+              answered[index]!.map(({ matchId, ...fill }) => ({ ...fill, paymentMethod: method.get(matchId) })),
+            ).toEqual(model.fills[index]);
           }
         }
       }),
@@ -234,7 +323,16 @@ describe('orders placed together in batches against a one-at-a-time model', () =
   it('when BUYs, groups of SELLs (some unfunded) and cancellations race on two replicas, then no maker is over-filled, every fill has its trade and nothing that could trade is left resting', async () => {
     const fiats: FiatCurrency[] = ['USD', 'EUR', 'GBP'];
     const mixArb = fc.record({
-      sells: fc.array(fc.record({ order: sellArb, market: fc.constantFrom(0, 1, 2), cancel: rarely(6), unfunded: rarely(8), group: fc.nat(5) }), { minLength: 36, maxLength: 36 }),
+      sells: fc.array(
+        fc.record({
+          order: sellArb,
+          market: fc.constantFrom(0, 1, 2),
+          cancel: rarely(6),
+          unfunded: rarely(8),
+          group: fc.nat(5),
+        }),
+        { minLength: 36, maxLength: 36 },
+      ),
       buys: fc.array(fc.record({ order: buyArb, market: fc.constantFrom(0, 1, 2) }), { minLength: 45, maxLength: 45 }),
     });
     const [mix] = fc.sample(mixArb, { seed: 1126, numRuns: 1 });
@@ -249,28 +347,77 @@ describe('orders placed together in batches against a one-at-a-time model', () =
     // Each group submitted at once to one replica, the BUYs one by one to both, all racing; a SELL to be cancelled is
     // cancelled through the other replica as soon as it is placed, while the rest still run.
     const [sellResults, buyResults] = await Promise.all([
-      Promise.all(groups.map((group, g) => Promise.all(group.map((s) => {
-        const placing = settle(placeOrder(books[g % 2]!, input(s.userId, 'SELL', 'USDT', fiats[s.market]!, unit(s.order))));
-        if (s.cancel) cancels.push(placing.then(async (r) => (r.placed ? (await cancel(apps[(g + 1) % 2]!, s.userId, r.placed.order.id)).status : 0)));
-        return placing.then((r) => ({ sell: s, result: r }));
-      })))),
-      Promise.all(mix!.buys.map((b, i) => settle(placeOrder(books[i % 2]!, input(b.order.userId, 'BUY', 'USDT', fiats[b.market]!, unit(b.order)))))),
+      Promise.all(
+        groups.map((group, g) =>
+          Promise.all(
+            group.map((s) => {
+              const placing = settle(
+                placeOrder(books[g % 2]!, input(s.userId, 'SELL', 'USDT', fiats[s.market]!, unit(s.order))),
+              );
+              if (s.cancel)
+                cancels.push(
+                  placing.then(async (r) =>
+                    r.placed ? (await cancel(apps[(g + 1) % 2]!, s.userId, r.placed.order.id)).status : 0,
+                  ),
+                );
+              return placing.then((r) => ({ sell: s, result: r }));
+            }),
+          ),
+        ),
+      ),
+      Promise.all(
+        mix!.buys.map((b, i) =>
+          settle(placeOrder(books[i % 2]!, input(b.order.userId, 'BUY', 'USDT', fiats[b.market]!, unit(b.order)))),
+        ),
+      ),
     ]);
     const cancelled = await Promise.all(cancels);
 
-    for (const { sell, result } of sellResults.flat()) expect(refusal(result)).toBe(sell.unfunded ? '409 WALLET.INSUFFICIENT_FUNDS' : 'placed');
+    for (const { sell, result } of sellResults.flat())
+      expect(refusal(result)).toBe(sell.unfunded ? '409 WALLET.INSUFFICIENT_FUNDS' : 'placed');
     expect(buyResults.map(refusal)).toEqual(buyResults.map(() => 'placed'));
     expect(cancelled.every((status) => status === 0 || status === 200 || status === 409)).toBe(true);
     expect(await sql("SELECT id FROM orders WHERE user_id LIKE 'mix-broke-%'")).toEqual([]);
     expect(await bookInvariantViolations(harness.testDb)).toEqual([]);
-    const orders = await sql<{ id: string; user_id: string; side: Side; fiat_currency: string; price: string; remaining: string; min_fill: string; payment_methods: string[]; status: OrderStatus; seq: string }>(
+    const orders = await sql<{
+      id: string;
+      user_id: string;
+      side: Side;
+      fiat_currency: string;
+      price: string;
+      remaining: string;
+      min_fill: string;
+      payment_methods: string[];
+      status: OrderStatus;
+      seq: string;
+    }>(
       `SELECT id, user_id, side, fiat_currency, (price * 100)::bigint::text AS price, (remaining * 1000000)::bigint::text AS remaining, (min_fill * 1000000)::bigint::text AS min_fill,
          payment_methods, status, seq::text AS seq FROM orders WHERE asset = 'USDT' AND fiat_currency = ANY($1)`,
       [fiats],
     );
-    const live = orders.filter((o) => o.status === 'OPEN' || o.status === 'PARTIALLY_FILLED')
-      .map((o) => ({ ...o, userId: o.user_id, price: BigInt(o.price), remaining: BigInt(o.remaining), minFill: BigInt(o.min_fill), paymentMethods: o.payment_methods, seq: BigInt(o.seq) }));
-    const tradable = live.flatMap((buy) => (buy.side !== 'BUY' ? [] : live.filter((sell) => sell.side === 'SELL' && sell.fiat_currency === buy.fiat_currency && fillBetween(buy, sell) !== undefined).map((sell) => `${buy.id} / ${sell.id}`)));
+    const live = orders
+      .filter((o) => o.status === 'OPEN' || o.status === 'PARTIALLY_FILLED')
+      .map((o) => ({
+        ...o,
+        userId: o.user_id,
+        price: BigInt(o.price),
+        remaining: BigInt(o.remaining),
+        minFill: BigInt(o.min_fill),
+        paymentMethods: o.payment_methods,
+        seq: BigInt(o.seq),
+      }));
+    const tradable = live.flatMap((buy) =>
+      buy.side !== 'BUY'
+        ? []
+        : live
+            .filter(
+              (sell) =>
+                sell.side === 'SELL' &&
+                sell.fiat_currency === buy.fiat_currency &&
+                fillBetween(buy, sell) !== undefined,
+            )
+            .map((sell) => `${buy.id} / ${sell.id}`),
+    );
     expect(tradable).toEqual([]);
   }, 120_000);
 });

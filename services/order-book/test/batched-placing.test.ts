@@ -41,19 +41,46 @@ describe('orders placed together in batches', () => {
     name: string;
     input: PlaceOrderInput;
   }
-  const named = (name: string, userId: string, side: 'BUY' | 'SELL', fiatCurrency: FiatCurrency, body: OrderBody): Named => ({
+  const named = (
+    name: string,
+    userId: string,
+    side: 'BUY' | 'SELL',
+    fiatCurrency: FiatCurrency,
+    body: OrderBody,
+  ): Named => ({
     name,
     input: {
-      userId, side, asset: 'BTC', fiatCurrency, price: toUnits(body.price, FIAT_SCALE), amount: toUnits(body.amount, ASSET_SCALES.BTC),
-      minFill: body.minFill === undefined ? 1n : toUnits(body.minFill, ASSET_SCALES.BTC), paymentMethods: body.paymentMethods ?? ['SEPA'], paymentWindowMinutes: 30, terms: null, minFiat: null, maxFiat: null, expiresAt: null, merchant: false, paymentMethodIds: [],
+      userId,
+      side,
+      asset: 'BTC',
+      fiatCurrency,
+      price: toUnits(body.price, FIAT_SCALE),
+      amount: toUnits(body.amount, ASSET_SCALES.BTC),
+      minFill: body.minFill === undefined ? 1n : toUnits(body.minFill, ASSET_SCALES.BTC),
+      paymentMethods: body.paymentMethods ?? ['SEPA'],
+      paymentWindowMinutes: 30,
+      terms: null,
+      minFiat: null,
+      maxFiat: null,
+      expiresAt: null,
+      merchant: false,
+      paymentMethodIds: [],
     },
   });
-  const buy = (name: string, userId: string, fiat: FiatCurrency, body: OrderBody) => named(name, userId, 'BUY', fiat, body);
-  const sell = (name: string, userId: string, fiat: FiatCurrency, body: OrderBody) => named(name, userId, 'SELL', fiat, body);
+  const buy = (name: string, userId: string, fiat: FiatCurrency, body: OrderBody) =>
+    named(name, userId, 'BUY', fiat, body);
+  const sell = (name: string, userId: string, fiat: FiatCurrency, body: OrderBody) =>
+    named(name, userId, 'SELL', fiat, body);
 
   /** What became of an order: placed (with its fills, as answered), or refused. */
-  type Result = { name: string; placed: Placed; refused?: undefined } | { name: string; placed?: undefined; refused: unknown };
-  const settle = (name: string, placing: Promise<Placed>): Promise<Result> => placing.then((placed) => ({ name, placed }), (refused: unknown) => ({ name, refused }));
+  type Result =
+    | { name: string; placed: Placed; refused?: undefined }
+    | { name: string; placed?: undefined; refused: unknown };
+  const settle = (name: string, placing: Promise<Placed>): Promise<Result> =>
+    placing.then(
+      (placed) => ({ name, placed }),
+      (refused: unknown) => ({ name, refused }),
+    );
   /** Each order placed after the one before it was answered. */
   async function oneAtATime(orders: Named[], on: OrderBookDeps = deps): Promise<Result[]> {
     const results: Result[] = [];
@@ -61,12 +88,28 @@ describe('orders placed together in batches', () => {
     return results;
   }
   /** Every order submitted before any is answered, in the given order. */
-  const together = (orders: Named[], on: OrderBookDeps = deps): Promise<Result[]> => Promise.all(orders.map((o) => settle(o.name, placeOrder(on, o.input))));
-  const idsOf = (results: Result[]) => Object.fromEntries(results.flatMap((r) => (r.placed ? [[r.name, r.placed.order.id]] : []))) as Record<string, string>;
+  const together = (orders: Named[], on: OrderBookDeps = deps): Promise<Result[]> =>
+    Promise.all(orders.map((o) => settle(o.name, placeOrder(on, o.input))));
+  const idsOf = (results: Result[]) =>
+    Object.fromEntries(results.flatMap((r) => (r.placed ? [[r.name, r.placed.order.id]] : []))) as Record<
+      string,
+      string
+    >;
 
-  const order = async (id: string) => (await sql<{ status: string; remaining: string }>('SELECT status, remaining::text AS remaining FROM orders WHERE id = $1', [id]))[0];
+  const order = async (id: string) =>
+    (
+      await sql<{ status: string; remaining: string }>(
+        'SELECT status, remaining::text AS remaining FROM orders WHERE id = $1',
+        [id],
+      )
+    )[0];
   const sequences = async (fiats: FiatCurrency[]) =>
-    (await sql<{ sequence: string }>(`SELECT sequence::text FROM markets WHERE asset = 'BTC' AND fiat_currency = ANY($1) ORDER BY array_position($1, fiat_currency)`, [fiats])).map((r) => Number(r.sequence));
+    (
+      await sql<{ sequence: string }>(
+        `SELECT sequence::text FROM markets WHERE asset = 'BTC' AND fiat_currency = ANY($1) ORDER BY array_position($1, fiat_currency)`,
+        [fiats],
+      )
+    ).map((r) => Number(r.sequence));
 
   /**
    * The outcome of some markets, independent of ids: orders labelled by their market and their place in its time
@@ -74,22 +117,53 @@ describe('orders placed together in batches', () => {
    * payment method of their matches), or the code it was refused with; and how many matches each market holds.
    */
   async function outcome(fiats: FiatCurrency[], results: Result[]) {
-    const orders = await sql<{ id: string; fiat_currency: FiatCurrency; rank: string; user_id: string; side: string; status: string; remaining: string }>(
+    const orders = await sql<{
+      id: string;
+      fiat_currency: FiatCurrency;
+      rank: string;
+      user_id: string;
+      side: string;
+      status: string;
+      remaining: string;
+    }>(
       `SELECT id, fiat_currency, row_number() OVER (PARTITION BY fiat_currency ORDER BY seq)::text AS rank, user_id, side, status, remaining::text AS remaining
        FROM orders WHERE asset = 'BTC' AND fiat_currency = ANY($1) ORDER BY array_position($1, fiat_currency), seq`,
       [fiats],
     );
     const label = new Map(orders.map((o) => [o.id, `${fiats.indexOf(o.fiat_currency)}#${o.rank}`]));
-    const matches = await sql<{ id: string; fiat_currency: FiatCurrency; buyer_id: string; seller_id: string; payment_method: string }>(
+    const matches = await sql<{
+      id: string;
+      fiat_currency: FiatCurrency;
+      buyer_id: string;
+      seller_id: string;
+      payment_method: string;
+    }>(
       `SELECT id::text, fiat_currency, buyer_id, seller_id, payment_method FROM matches WHERE asset = 'BTC' AND fiat_currency = ANY($1)`,
       [fiats],
     );
-    const match = new Map(matches.map((m) => [m.id, { buyer: m.buyer_id, seller: m.seller_id, paymentMethod: m.payment_method }]));
+    const match = new Map(
+      matches.map((m) => [m.id, { buyer: m.buyer_id, seller: m.seller_id, paymentMethod: m.payment_method }]),
+    );
     return {
-      orders: orders.map((o) => ({ order: label.get(o.id), user: o.user_id, side: o.side, status: o.status, remaining: o.remaining })),
+      orders: orders.map((o) => ({
+        order: label.get(o.id),
+        user: o.user_id,
+        side: o.side,
+        status: o.status,
+        remaining: o.remaining,
+      })),
       answers: results.map((r) =>
         r.placed
-          ? { order: label.get(r.placed.order.id), status: r.placed.order.status, fills: r.placed.fills.map((f) => ({ counter: label.get(f.counterOrderId), price: f.price, amount: f.amount, ...match.get(f.matchId) })) }
+          ? {
+              order: label.get(r.placed.order.id),
+              status: r.placed.order.status,
+              fills: r.placed.fills.map((f) => ({
+                counter: label.get(f.counterOrderId),
+                price: f.price,
+                amount: f.amount,
+                ...match.get(f.matchId),
+              })),
+            }
           : { refused: r.refused instanceof AppError ? `${r.refused.status} ${r.refused.code}` : String(r.refused) },
       ),
       matchesPerMarket: fiats.map((fiat) => matches.filter((m) => m.fiat_currency === fiat).length),
@@ -117,7 +191,13 @@ describe('orders placed together in batches', () => {
       sell('s4', 'seller-c', first, { price: '99.00', amount: '0.5', minFill: '0.25' }),
       sell('s5', 'seller-d', first, { price: '120.00', amount: '0.1' }),
     ];
-    for (const [seller, amount] of [['seller-a', '1.3'], ['seller-b', '3.5'], ['seller-c', '0.5'], ['seller-d', '0.1']] as const) await deposit(harness.testDb, seller, 'BTC', amount);
+    for (const [seller, amount] of [
+      ['seller-a', '1.3'],
+      ['seller-b', '3.5'],
+      ['seller-c', '0.5'],
+      ['seller-d', '0.1'],
+    ] as const)
+      await deposit(harness.testDb, seller, 'BTC', amount);
     return { resting: await oneAtATime(resting), burst };
   }
 
@@ -132,7 +212,9 @@ describe('orders placed together in batches', () => {
     // Two writes per market: the lead bid's, then one for all the SELLs that queued behind it.
     expect(await sequences(['CHF', 'JPY'])).toEqual(before.map((s) => s + 2));
 
-    expect(await outcome(['CHF', 'JPY'], [...grouped.resting, ...results])).toEqual(await outcome(['EUR', 'GBP'], [...alone.resting, ...aloneResults]));
+    expect(await outcome(['CHF', 'JPY'], [...grouped.resting, ...results])).toEqual(
+      await outcome(['EUR', 'GBP'], [...alone.resting, ...aloneResults]),
+    );
     const ids = { ...idsOf(grouped.resting), ...idsOf(results) };
     // seller-a's SELL passes over seller-a's own better bid; seller-b's takes it.
     expect(await order(ids.s1!)).toMatchObject({ status: 'FILLED' });
@@ -143,9 +225,20 @@ describe('orders placed together in batches', () => {
     const fills = await sql<{ sell: string; buy: string; price: string; amount: string; payment_method: string }>(
       `SELECT sell_order_id::text AS sell, buy_order_id::text AS buy, price::text, amount::text, payment_method FROM matches WHERE fiat_currency = 'CHF'`,
     );
-    expect(fills.filter((f) => f.sell === ids.s1)).toEqual([{ sell: ids.s1, buy: ids.b1, price: '105.00', amount: '0.80000000', payment_method: 'SEPA' }]);
-    expect(fills.filter((f) => f.sell === ids.s2).map((f) => [f.buy, f.price, f.amount, f.payment_method]).sort()).toEqual(
-      [[ids.b2, '110.00', '0.50000000', 'SEPA'], [ids.b1, '105.00', '0.20000000', 'SEPA'], [ids.b4, '103.00', '0.30000000', 'WIRE']].sort(),
+    expect(fills.filter((f) => f.sell === ids.s1)).toEqual([
+      { sell: ids.s1, buy: ids.b1, price: '105.00', amount: '0.80000000', payment_method: 'SEPA' },
+    ]);
+    expect(
+      fills
+        .filter((f) => f.sell === ids.s2)
+        .map((f) => [f.buy, f.price, f.amount, f.payment_method])
+        .sort(),
+    ).toEqual(
+      [
+        [ids.b2, '110.00', '0.50000000', 'SEPA'],
+        [ids.b1, '105.00', '0.20000000', 'SEPA'],
+        [ids.b4, '103.00', '0.30000000', 'WIRE'],
+      ].sort(),
     );
     // Partial fill: its minFill let it take the whole small bid; the WIRE-only bid is not for it.
     expect(await order(ids.s4!)).toMatchObject({ status: 'PARTIALLY_FILLED', remaining: '0.20000000' });
@@ -156,7 +249,8 @@ describe('orders placed together in batches', () => {
     expect(await order(ids.g1!)).toMatchObject({ status: 'FILLED' });
     expect(await order(ids.g2!)).toMatchObject({ status: 'PARTIALLY_FILLED', remaining: '0.50000000' });
     // Every seller's balance went into holds and escrows, none left over, none missing.
-    for (const seller of ['seller-a', 'seller-b', 'seller-c', 'seller-d']) expect(await ledgerBalance(harness.testDb, 'AVAILABLE', seller, 'BTC')).toBe('0.00000000');
+    for (const seller of ['seller-a', 'seller-b', 'seller-c', 'seller-d'])
+      expect(await ledgerBalance(harness.testDb, 'AVAILABLE', seller, 'BTC')).toBe('0.00000000');
     expect(await bookInvariantViolations(harness.testDb)).toEqual([]);
   });
 
@@ -170,11 +264,21 @@ describe('orders placed together in batches', () => {
          FROM generate_series(1, 260) i ORDER BY i`,
         [fiat],
       );
-      const sells = [['x', '0.0000003'], ['y', '0.0000004'], ['z', '0.0000002'], ['v1', '0.0000005'], ['v2', '0.0000005'], ['v3', '0.0000005']] as const;
+      const sells = [
+        ['x', '0.0000003'],
+        ['y', '0.0000004'],
+        ['z', '0.0000002'],
+        ['v1', '0.0000005'],
+        ['v2', '0.0000005'],
+        ['v3', '0.0000005'],
+      ] as const;
       for (const [name, amount] of sells) await deposit(harness.testDb, `seller-${name}`, 'BTC', amount);
       // A bid far below the asks leads, so that all six SELLs queue behind it. seller-x first: the shared read holds
       // only its own bids, so it is decided on a read of its own.
-      return [buy('lead', 'deep-lead', fiat, { price: '1.00', amount: '0.00000001' }), ...sells.map(([name, amount]) => sell(name, `seller-${name}`, fiat, { price: '150.00', amount }))];
+      return [
+        buy('lead', 'deep-lead', fiat, { price: '1.00', amount: '0.00000001' }),
+        ...sells.map(([name, amount]) => sell(name, `seller-${name}`, fiat, { price: '150.00', amount })),
+      ];
     };
     const aloneResults = await oneAtATime(await deepBook('ZAR'));
     const results = await together(await deepBook('TRY'));
@@ -182,7 +286,10 @@ describe('orders placed together in batches', () => {
 
     expect(await outcome(['TRY'], results)).toEqual(await outcome(['ZAR'], aloneResults));
     const { x, y, z, v1, v2, v3 } = idsOf(results);
-    const fillsOf = (id: string) => sql<{ price: string; buyer_id: string }>('SELECT price::text, buyer_id FROM matches WHERE sell_order_id = $1', [id]);
+    const fillsOf = (id: string) =>
+      sql<{ price: string; buyer_id: string }>('SELECT price::text, buyer_id FROM matches WHERE sell_order_id = $1', [
+        id,
+      ]);
     const xFills = await fillsOf(x!);
     expect(xFills).toHaveLength(30);
     expect(xFills.every((f) => f.price === '190.00' && f.buyer_id !== 'seller-x')).toBe(true);
@@ -190,7 +297,9 @@ describe('orders placed together in batches', () => {
     expect((await fillsOf(y!)).map((f) => f.price)).toEqual(Array(40).fill('200.00'));
     for (const id of [y!, z!, v1!, v2!]) expect(await order(id)).toMatchObject({ status: 'FILLED' });
     // The last one outran the read of 200 (40 bids were left in it): it was decided on a fresh read.
-    expect((await fillsOf(v3!)).map((f) => f.price).sort()).toEqual([...Array(40).fill('200.00'), ...Array(10).fill('190.00')].sort());
+    expect((await fillsOf(v3!)).map((f) => f.price).sort()).toEqual(
+      [...Array(40).fill('200.00'), ...Array(10).fill('190.00')].sort(),
+    );
     expect(await bookInvariantViolations(harness.testDb)).toEqual([]);
   });
 
@@ -220,7 +329,10 @@ describe('orders placed together in batches', () => {
     const results = await together(await capBook('CAD'));
     expect(results.filter((r) => r.refused)).toEqual([]);
     const { a, b } = idsOf(results);
-    const prices = async (id: string) => (await sql<{ price: string }>('SELECT price::text FROM matches WHERE sell_order_id = $1', [id])).map((f) => f.price).sort();
+    const prices = async (id: string) =>
+      (await sql<{ price: string }>('SELECT price::text FROM matches WHERE sell_order_id = $1', [id]))
+        .map((f) => f.price)
+        .sort();
     expect(await prices(a!)).toEqual(Array(60).fill('200.00'));
     expect(await prices(b!)).toEqual(Array(10).fill('190.00'));
     expect(await outcome(['CAD'], results)).toEqual(await outcome(['NGN'], aloneResults));
@@ -228,21 +340,37 @@ describe('orders placed together in batches', () => {
 
   it('when a match would have the same buyer and seller, then the database refuses it', async () => {
     const [bid] = await oneAtATime([buy('bid', 'self-trader', 'KES', { price: '100.00', amount: '0.1' })]);
-    await expect(sql(
-      `INSERT INTO matches (id, trade_id, maker_order_id, taker_order_id, buy_order_id, sell_order_id, buyer_id, seller_id, asset, fiat_currency, price, amount, payment_method, payment_window_minutes, seller_funding)
+    await expect(
+      sql(
+        `INSERT INTO matches (id, trade_id, maker_order_id, taker_order_id, buy_order_id, sell_order_id, buyer_id, seller_id, asset, fiat_currency, price, amount, payment_method, payment_window_minutes, seller_funding)
        VALUES (gen_random_uuid(), gen_random_uuid(), $1, NULL, $1, NULL, 'self-trader', 'self-trader', 'BTC', 'KES', 100, 0.1, 'SEPA', 30, 'AVAILABLE')`,
-      [bid!.placed!.order.id],
-    )).rejects.toThrow(/matches_no_self_trade_check/);
+        [bid!.placed!.order.id],
+      ),
+    ).rejects.toThrow(/matches_no_self_trade_check/);
     // Nor does trade-execution open a trade between a user and themselves, whatever order-book sends it.
     await deposit(harness.testDb, 'self-trader', 'BTC', '0.1');
     const opening = {
-      matchId: 'self-match', tradeId: 'self-trade', buyOrderId: bid!.placed!.order.id, sellOrderId: null, buyerId: 'self-trader', sellerId: 'self-trader',
-      asset: 'BTC' as const, fiatCurrency: 'KES' as const, price: '100.00', amount: '0.1', paymentMethod: 'SEPA', paymentWindowMinutes: 30, sellerFunding: 'AVAILABLE' as const,
-      buyerTradesMax: 10, buyerCancelsMax: 3,
+      matchId: 'self-match',
+      tradeId: 'self-trade',
+      buyOrderId: bid!.placed!.order.id,
+      sellOrderId: null,
+      buyerId: 'self-trader',
+      sellerId: 'self-trader',
+      asset: 'BTC' as const,
+      fiatCurrency: 'KES' as const,
+      price: '100.00',
+      amount: '0.1',
+      paymentMethod: 'SEPA',
+      paymentWindowMinutes: 30,
+      sellerFunding: 'AVAILABLE' as const,
+      buyerTradesMax: 10,
+      buyerCancelsMax: 3,
     };
     expect(() => tradeOpeningsJson([opening])).toThrow(/buyer and seller must differ/);
     // The contract's own check bypassed: the function checks again.
-    await expect(sql(`SELECT ${openTradesExpression('$1')} AS outcomes`, [JSON.stringify([opening])])).rejects.toThrow(/two different parties/);
+    await expect(sql(`SELECT ${openTradesExpression('$1')} AS outcomes`, [JSON.stringify([opening])])).rejects.toThrow(
+      /two different parties/,
+    );
     expect(await ledgerBalance(harness.testDb, 'AVAILABLE', 'self-trader', 'BTC')).toBe('0.10000000');
   });
 
@@ -287,7 +415,11 @@ describe('orders placed together in batches', () => {
     const placeTogether = async (fiats: FiatCurrency[], n: number) => {
       const burst: Named[] = [];
       for (const fiat of fiats) {
-        await oneAtATime(Array.from({ length: 10 }, (_, i) => buy(`bid-${i}`, `rt-buyer-${i}`, fiat, { price: `${100 + i}.00`, amount: '0.05' })));
+        await oneAtATime(
+          Array.from({ length: 10 }, (_, i) =>
+            buy(`bid-${i}`, `rt-buyer-${i}`, fiat, { price: `${100 + i}.00`, amount: '0.05' }),
+          ),
+        );
         await deposit(harness.testDb, `rt-lead-${fiat}`, 'BTC', '0.07');
         burst.push(sell('lead', `rt-lead-${fiat}`, fiat, { price: '500.00', amount: '0.07' }));
       }
@@ -309,13 +441,18 @@ describe('orders placed together in batches', () => {
     const one = await placeTogether(['GHS', 'ARS'], 1);
     expect(one).toEqual({ sells: 2, roundTrips: [2, 2, 2, 2] });
     expect(await placeTogether(['MXN', 'AUD'], 12)).toEqual({ sells: 24, roundTrips: one.roundTrips });
-    const [filled] = await sql<{ n: number }>(`SELECT count(*)::int AS n FROM matches WHERE fiat_currency IN ('MXN', 'AUD')`);
+    const [filled] = await sql<{ n: number }>(
+      `SELECT count(*)::int AS n FROM matches WHERE fiat_currency IN ('MXN', 'AUD')`,
+    );
     expect(filled!.n).toBeGreaterThan(12);
     expect(await bookInvariantViolations(harness.testDb)).toEqual([]);
   });
 
   it('when funded and unfunded SELLs arrive together, then the unfunded are refused and leave nothing, and the funded are placed as if they never came', async () => {
-    const bids = (fiat: FiatCurrency) => [buy('b1', 'mix-buyer-1', fiat, { price: '105.00', amount: '1' }), buy('b2', 'mix-buyer-2', fiat, { price: '100.00', amount: '0.5' })];
+    const bids = (fiat: FiatCurrency) => [
+      buy('b1', 'mix-buyer-1', fiat, { price: '105.00', amount: '1' }),
+      buy('b2', 'mix-buyer-2', fiat, { price: '100.00', amount: '0.5' }),
+    ];
     const lead = (fiat: FiatCurrency) => buy('lead', 'mix-lead', fiat, { price: '1.00', amount: '0.1' });
     const funded = (fiat: FiatCurrency) => [
       sell('f1', 'mix-seller-1', fiat, { price: '100.00', amount: '0.6' }),
@@ -328,13 +465,22 @@ describe('orders placed together in batches', () => {
 
     // Without the unfunded SELLs, one at a time.
     await oneAtATime(bids('INR'));
-    await fund([['mix-seller-1', '0.6'], ['mix-seller-2', '0.7'], ['mix-seller-3', '0.2']]);
+    await fund([
+      ['mix-seller-1', '0.6'],
+      ['mix-seller-2', '0.7'],
+      ['mix-seller-3', '0.2'],
+    ]);
     const reference = await oneAtATime([lead('INR'), ...funded('INR')]);
 
     // With them, together: nobody's balance covers the first (at the best price: it would take the best bid); the
     // second's seller has 0.5 of 0.6; mix-seller-2's second SELL finds only what its first left.
     await oneAtATime(bids('BRL'));
-    await fund([['mix-seller-1', '0.6'], ['mix-seller-2', '1'], ['mix-seller-3', '0.2'], ['mix-short', '0.5']]);
+    await fund([
+      ['mix-seller-1', '0.6'],
+      ['mix-seller-2', '1'],
+      ['mix-seller-3', '0.2'],
+      ['mix-short', '0.5'],
+    ]);
     const [f1, f2, f3] = funded('BRL');
     const before = await sequences(['BRL']);
     const results = await together([
@@ -352,14 +498,27 @@ describe('orders placed together in batches', () => {
     // One write for the SELLs that queued behind the lead: the refused ones did not split the batch.
     expect(await sequences(['BRL'])).toEqual(before.map((s) => s + 2));
 
-    expect(await outcome(['BRL'], results.filter((r) => r.placed))).toEqual(await outcome(['INR'], reference));
+    expect(
+      await outcome(
+        ['BRL'],
+        results.filter((r) => r.placed),
+      ),
+    ).toEqual(await outcome(['INR'], reference));
     expect(await sql("SELECT id FROM orders WHERE user_id IN ('mix-broke', 'mix-short')")).toEqual([]);
     expect(await sql("SELECT id FROM orders WHERE user_id = 'mix-seller-2' AND fiat_currency = 'BRL'")).toHaveLength(1);
     expect(await sql("SELECT order_id FROM trade.order_holds WHERE user_id IN ('mix-broke', 'mix-short')")).toEqual([]);
     // Balances as they were before the refused SELLs came, and nothing held for them (trade-execution may have
     // opened empty accounts on the way: a balance is compared, not a row).
     const units = async (kind: 'AVAILABLE' | 'HELD', owner: string) =>
-      numericUnits((await sql<{ b: string }>("SELECT coalesce(sum(balance), 0)::text AS b FROM trade.accounts WHERE kind = $1 AND owner_id = $2 AND asset = 'BTC'", [kind, owner]))[0]!.b, 8);
+      numericUnits(
+        (
+          await sql<{ b: string }>(
+            "SELECT coalesce(sum(balance), 0)::text AS b FROM trade.accounts WHERE kind = $1 AND owner_id = $2 AND asset = 'BTC'",
+            [kind, owner],
+          )
+        )[0]!.b,
+        8,
+      );
     expect(await units('AVAILABLE', 'mix-broke')).toBe(0n);
     expect(await units('AVAILABLE', 'mix-short')).toBe(50_000_000n);
     for (const owner of ['mix-broke', 'mix-short']) expect(await units('HELD', owner)).toBe(0n);

@@ -25,14 +25,18 @@ describe('matching on a long order history', () => {
   const orderScans = async () => {
     await harness.runtime.db.query('SELECT pg_stat_force_next_flush()');
     await harness.runtime.db.query('SELECT pg_stat_clear_snapshot()');
-    const [row] = await harness.runtime.db.query<{ n: string }>(`SELECT seq_scan::text AS n FROM pg_stat_user_tables WHERE relname = 'orders'`);
+    const [row] = await harness.runtime.db.query<{ n: string }>(
+      `SELECT seq_scan::text AS n FROM pg_stat_user_tables WHERE relname = 'orders'`,
+    );
     return BigInt(row!.n);
   };
 
   it('when BUY orders and funded SELL orders match, then no statement scans the whole history', async () => {
     const before = await orderScans();
     await t.place('buyer-1', { price: '100.00', amount: '1' });
-    await Promise.all(['seller-1', 'seller-2'].map((seller) => t.placeFundedSell(seller, { price: '100.00', amount: '0.5' })));
+    await Promise.all(
+      ['seller-1', 'seller-2'].map((seller) => t.placeFundedSell(seller, { price: '100.00', amount: '0.5' })),
+    );
     await t.placeFundedSell('seller-3', { price: '101.00', amount: '1' });
     const crossing = await t.place('buyer-2', { price: '101.00', amount: '0.4' });
     expect(crossing.body.fills).toHaveLength(1);

@@ -11,7 +11,14 @@ import type { TradeExecutionService } from './composition';
 export function createApp(service: TradeExecutionService): Express {
   const { runtime } = service;
   return createServiceApp(
-    { logger: runtime.logger, registry: runtime.registry, checks: runtime.checks, internalTokenSecret: runtime.config.INTERNAL_TOKEN_SECRET, openapi, rawBody: { paths: [CUSTODY_WEBHOOK_PATH], limit: WEBHOOK_BODY_LIMIT } },
+    {
+      logger: runtime.logger,
+      registry: runtime.registry,
+      checks: runtime.checks,
+      internalTokenSecret: runtime.config.INTERNAL_TOKEN_SECRET,
+      openapi,
+      rawBody: { paths: [CUSTODY_WEBHOOK_PATH], limit: WEBHOOK_BODY_LIMIT },
+    },
     (app) => {
       app.use(walletRouter(service));
       app.use(custodyRouter(service));

@@ -29,14 +29,29 @@ export interface TradeExecutionService extends Service {
 }
 
 /** The configured custody provider (the simulated one with its chain, or the http one). */
-function createCustodyProvider(config: Config, runtime: Runtime, observeCall: CustodyCallObserver): CustodyProvider & { chain?: SimulatedChain } {
+function createCustodyProvider(
+  config: Config,
+  runtime: Runtime,
+  observeCall: CustodyCallObserver,
+): CustodyProvider & { chain?: SimulatedChain } {
   const networks = { btc: config.BTC_NETWORK, evm: config.EVM_NETWORK };
   if (config.CUSTODY_PROVIDER === 'http') {
-    return httpCustody({ baseUrl: config.CUSTODY_URL!, apiKey: config.CUSTODY_API_KEY!, webhookSecret: config.CUSTODY_WEBHOOK_SECRET, timeoutMs: config.CUSTODY_TIMEOUT_MS, attempts: config.CUSTODY_ATTEMPTS, observe: observeCall });
+    return httpCustody({
+      baseUrl: config.CUSTODY_URL!,
+      apiKey: config.CUSTODY_API_KEY!,
+      webhookSecret: config.CUSTODY_WEBHOOK_SECRET,
+      timeoutMs: config.CUSTODY_TIMEOUT_MS,
+      attempts: config.CUSTODY_ATTEMPTS,
+      observe: observeCall,
+    });
   }
   return simulatedCustody({
-    db: runtime.db, networks, addressKey: config.CUSTODY_SIMULATED_ADDRESS_KEY, webhookSecret: config.CUSTODY_WEBHOOK_SECRET,
-    broadcastAfterMs: config.CUSTODY_SIMULATED_BROADCAST_MS, confirmAfterMs: config.CUSTODY_SIMULATED_CONFIRM_MS,
+    db: runtime.db,
+    networks,
+    addressKey: config.CUSTODY_SIMULATED_ADDRESS_KEY,
+    webhookSecret: config.CUSTODY_WEBHOOK_SECRET,
+    broadcastAfterMs: config.CUSTODY_SIMULATED_BROADCAST_MS,
+    confirmAfterMs: config.CUSTODY_SIMULATED_CONFIRM_MS,
   });
 }
 
@@ -45,15 +60,32 @@ function createCustodyProvider(config: Config, runtime: Runtime, observeCall: Cu
  * published, the dependencies of its use cases, and its sweepers (payment deadlines, withdrawals, the simulated
  * chain) started and stopped with the runtime. index.ts and the test harness both build it here.
  */
-export function createTradeExecutionService(config: Config, overrides: { logger?: Logger; custodyProvider?: CustodyProvider } = {}): TradeExecutionService {
+export function createTradeExecutionService(
+  config: Config,
+  overrides: { logger?: Logger; custodyProvider?: CustodyProvider } = {},
+): TradeExecutionService {
   const runtime = createRuntime({ service: 'trade-execution', schema: SCHEMA, config, logger: overrides.logger });
   const live = new LiveUpdates({ db: runtime.db, live: runtime.live, logger: runtime.logger });
-  const deps: TradeDeps = { db: runtime.db, feeBps: config.TRADE_FEE_BPS, metrics: createBusinessMetrics(runtime.registry, runtime.db), keyring: keyringFromConfig(config), live };
+  const deps: TradeDeps = {
+    db: runtime.db,
+    feeBps: config.TRADE_FEE_BPS,
+    metrics: createBusinessMetrics(runtime.registry, runtime.db),
+    keyring: keyringFromConfig(config),
+    live,
+  };
   runtime.consume(createEventHandlers(deps));
   runtime.relay.onPublished((rows) => live.fromOutbox(rows));
-  const deadlines = paymentDeadlineSweeper(deps, { intervalMs: config.TIMER_SWEEP_MS, logger: runtime.logger, registry: runtime.registry });
+  const deadlines = paymentDeadlineSweeper(deps, {
+    intervalMs: config.TIMER_SWEEP_MS,
+    logger: runtime.logger,
+    registry: runtime.registry,
+  });
 
-  const custodyMetrics = createCustodyMetrics(runtime.registry, runtime.db, overrides.custodyProvider?.name ?? config.CUSTODY_PROVIDER);
+  const custodyMetrics = createCustodyMetrics(
+    runtime.registry,
+    runtime.db,
+    overrides.custodyProvider?.name ?? config.CUSTODY_PROVIDER,
+  );
   const provider = overrides.custodyProvider ?? createCustodyProvider(config, runtime, custodyMetrics.observeCall);
   const custody: CustodyDeps = {
     db: runtime.db,
@@ -66,15 +98,22 @@ export function createTradeExecutionService(config: Config, overrides: { logger?
     metrics: custodyMetrics,
   };
   const sweeping = { intervalMs: config.CUSTODY_SWEEP_MS, logger: runtime.logger, registry: runtime.registry };
-  const withdrawals = withdrawalSender(custody, { ...sweeping, claimMs: sendClaimMs(config.CUSTODY_TIMEOUT_MS, config.CUSTODY_ATTEMPTS) });
+  const withdrawals = withdrawalSender(custody, {
+    ...sweeping,
+    claimMs: sendClaimMs(config.CUSTODY_TIMEOUT_MS, config.CUSTODY_ATTEMPTS),
+  });
   const chain = (provider as { chain?: SimulatedChain }).chain;
   const simulatedChain = chain && simulatedChainReporter(custody, chain, sweeping);
   runtime.sweepers.push(deadlines, withdrawals, ...(simulatedChain ? [simulatedChain] : []));
   // Not a timer (no registry): a full step means more entries wait, and the sweep runs again at once.
-  runtime.sweepers.push(new Sweeper({
-    timer: 'ledger-checkpoint', intervalMs: config.LEDGER_CHECKPOINT_INTERVAL_MS, logger: runtime.logger,
-    sweep: async () => ((await advanceLedgerCheckpoint(runtime.db)) >= CHECKPOINT_ENTRIES_MAX ? 1 : 0),
-  }));
+  runtime.sweepers.push(
+    new Sweeper({
+      timer: 'ledger-checkpoint',
+      intervalMs: config.LEDGER_CHECKPOINT_INTERVAL_MS,
+      logger: runtime.logger,
+      sweep: async () => ((await advanceLedgerCheckpoint(runtime.db)) >= CHECKPOINT_ENTRIES_MAX ? 1 : 0),
+    }),
+  );
   return {
     runtime,
     config,
@@ -88,7 +127,10 @@ export function createTradeExecutionService(config: Config, overrides: { logger?
       // tests change it (production refuses anything but the column's default), so a database still down at boot
       // is worth a warning, not a crash.
       await savePaymentMinute(runtime.db, config.PAYMENT_MINUTE_MS).catch((error: unknown) =>
-        runtime.logger.warn('payment-window minute not saved', { error: error instanceof Error ? error.message : String(error) }));
+        runtime.logger.warn('payment-window minute not saved', {
+          error: error instanceof Error ? error.message : String(error),
+        }),
+      );
       runtime.start();
     },
     close: () => runtime.close(),

@@ -27,7 +27,9 @@ describe('trade-execution config in production', () => {
   });
 
   it('when production keeps the development INTERNAL_TOKEN_SECRET (unset), then it refuses to start', () => {
-    expect(() => readConfig({ ...productionSecrets, INTERNAL_TOKEN_SECRET: undefined })).toThrow(/INTERNAL_TOKEN_SECRET/);
+    expect(() => readConfig({ ...productionSecrets, INTERNAL_TOKEN_SECRET: undefined })).toThrow(
+      /INTERNAL_TOKEN_SECRET/,
+    );
   });
 
   it.each([
@@ -51,7 +53,11 @@ describe('trade-execution custody config', () => {
 
   it.each([
     ['the simulated custody', { CUSTODY_PROVIDER: 'simulated' }, /CUSTODY_PROVIDER/],
-    ['the development webhook secret', { CUSTODY_WEBHOOK_SECRET: DEV_CUSTODY_WEBHOOK_SECRET }, /CUSTODY_WEBHOOK_SECRET/],
+    [
+      'the development webhook secret',
+      { CUSTODY_WEBHOOK_SECRET: DEV_CUSTODY_WEBHOOK_SECRET },
+      /CUSTODY_WEBHOOK_SECRET/,
+    ],
   ])('when production is given %s, then it refuses to start', (_name, values, message) => {
     expect(() => readConfig({ ...productionSecrets, ...values })).toThrow(message);
   });

@@ -8,7 +8,7 @@ import { createHarness, type Harness } from './harness';
  * amount, under the market lock, so that the hold keeps exactly the new remainder. These tests call it the way
  * order-book does (through adjustSellHoldCall).
  */
-describe('adjust_sell_hold: an edited SELL order\'s hold follows its remainder', () => {
+describe("adjust_sell_hold: an edited SELL order's hold follows its remainder", () => {
   let h: Harness;
 
   beforeAll(async () => {
@@ -18,7 +18,14 @@ describe('adjust_sell_hold: an edited SELL order\'s hold follows its remainder',
   afterAll(() => h.close());
 
   const adjust = async (hold: SellHold, delta: string, remaining: string, editId = randomUUID()) => {
-    const call = adjustSellHoldCall({ orderId: hold.orderId, userId: hold.userId, asset: hold.asset, delta, remaining, editId } satisfies HoldAdjustment);
+    const call = adjustSellHoldCall({
+      orderId: hold.orderId,
+      userId: hold.userId,
+      asset: hold.asset,
+      delta,
+      remaining,
+      editId,
+    } satisfies HoldAdjustment);
     const [row] = await h.runtime.db.query<{ outcome: string }>(call.sql, call.params);
     return row!.outcome;
   };
@@ -32,7 +39,9 @@ describe('adjust_sell_hold: an edited SELL order\'s hold follows its remainder',
     expect(await adjust(hold, '0.2', '1.1')).toBe('INSUFFICIENT');
     expect(await balance(h, 'ah-up', 'BTC')).toMatchObject({ available: '0.10000000', held: '0.90000000' });
     // The grown hold is released whole when the order is cancelled (order_holds.amount counts what was added).
-    expect(await releaseSellHold(h, { orderId: hold.orderId, userId: 'ah-up', asset: 'BTC', remaining: '0.9' })).toBe('OK');
+    expect(await releaseSellHold(h, { orderId: hold.orderId, userId: 'ah-up', asset: 'BTC', remaining: '0.9' })).toBe(
+      'OK',
+    );
     expect(await balance(h, 'ah-up', 'BTC')).toMatchObject({ available: '1.00000000', held: '0.00000000' });
     expect((await verify(h)).ok).toBe(true);
   });
@@ -55,7 +64,9 @@ describe('adjust_sell_hold: an edited SELL order\'s hold follows its remainder',
     expect(await sqlStateOf(adjust(hold, '0.5', '1.2'))).toBe('23514');
     expect(await balance(h, 'ah-bad', 'ETH')).toMatchObject({ available: '1.00000000', held: '1.00000000' });
     expect(await sqlStateOf(adjust(sellHold('ah-bad', 'ETH', '1'), '0.1', '1.1'))).toBe('P0002');
-    expect(await releaseSellHold(h, { orderId: hold.orderId, userId: 'ah-bad', asset: 'ETH', remaining: '1' })).toBe('OK');
+    expect(await releaseSellHold(h, { orderId: hold.orderId, userId: 'ah-bad', asset: 'ETH', remaining: '1' })).toBe(
+      'OK',
+    );
     expect(await sqlStateOf(adjust(hold, '0.1', '0.1'))).toBe('P0002');
   });
 });

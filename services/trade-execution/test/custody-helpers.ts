@@ -7,9 +7,20 @@ import type { Harness } from './harness';
 export const WEBHOOK = '/api/v1/custody/webhooks';
 
 /** Posts a custody event signed with the service's secret (or `secret`), `ageSeconds` old. */
-export function postWebhook(h: Harness, event: object | string, options: { secret?: string; ageSeconds?: number; signature?: string | null } = {}): Promise<Response> {
+export function postWebhook(
+  h: Harness,
+  event: object | string,
+  options: { secret?: string; ageSeconds?: number; signature?: string | null } = {},
+): Promise<Response> {
   const body = typeof event === 'string' ? event : JSON.stringify(event);
-  const signature = options.signature !== undefined ? options.signature : signWebhook(options.secret ?? h.config.CUSTODY_WEBHOOK_SECRET, body, Math.floor(Date.now() / 1000) - (options.ageSeconds ?? 0));
+  const signature =
+    options.signature !== undefined
+      ? options.signature
+      : signWebhook(
+          options.secret ?? h.config.CUSTODY_WEBHOOK_SECRET,
+          body,
+          Math.floor(Date.now() / 1000) - (options.ageSeconds ?? 0),
+        );
   const req = request(h.app).post(WEBHOOK).set('content-type', 'application/json');
   if (signature !== null) req.set('x-orrange-signature', signature);
   return req.send(body);
@@ -22,17 +33,31 @@ export async function depositAddress(h: Harness, userId: string, asset: Asset): 
 }
 
 /** A `deposit.confirmed` event for a user's address, with enough confirmations unless told otherwise. */
-export async function depositEvent(h: Harness, userId: string, asset: Asset, amount: string, overrides: Record<string, unknown> = {}) {
+export async function depositEvent(
+  h: Harness,
+  userId: string,
+  asset: Asset,
+  amount: string,
+  overrides: Record<string, unknown> = {},
+) {
   return {
-    id: randomUUID(), type: 'deposit.confirmed', asset, address: await depositAddress(h, userId, asset),
-    txid: randomUUID().replace(/-/g, '') + randomUUID().replace(/-/g, ''), index: 0, amount, confirmations: h.config.DEPOSIT_CONFIRMATIONS[asset], ...overrides,
+    id: randomUUID(),
+    type: 'deposit.confirmed',
+    asset,
+    address: await depositAddress(h, userId, asset),
+    txid: randomUUID().replace(/-/g, '') + randomUUID().replace(/-/g, ''),
+    index: 0,
+    amount,
+    confirmations: h.config.DEPOSIT_CONFIRMATIONS[asset],
+    ...overrides,
   };
 }
 
 /** Credits a user through a signed custody deposit. */
 export async function custodyDeposit(h: Harness, userId: string, asset: Asset, amount: string): Promise<void> {
   const res = await postWebhook(h, await depositEvent(h, userId, asset, amount));
-  if (res.status !== 200 || res.body.status !== 'CREDITED') throw new Error(`deposit: ${res.status} ${JSON.stringify(res.body)}`);
+  if (res.status !== 200 || res.body.status !== 'CREDITED')
+    throw new Error(`deposit: ${res.status} ${JSON.stringify(res.body)}`);
 }
 
 /** Valid addresses of the default (mainnet) networks to withdraw to. */
@@ -43,7 +68,13 @@ export const ADDRESSES: Record<Asset, string> = {
   USDC: '0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB',
 };
 
-export async function withdraw(h: Harness, userId: string, asset: Asset, amount: string, address = ADDRESSES[asset]): Promise<Response> {
+export async function withdraw(
+  h: Harness,
+  userId: string,
+  asset: Asset,
+  amount: string,
+  address = ADDRESSES[asset],
+): Promise<Response> {
   return request(h.app).post('/api/v1/wallet/withdrawals').set(h.as(userId)).send({ asset, amount, address });
 }
 
@@ -53,8 +84,15 @@ export async function withdrawalOf(h: Harness, userId: string, id: string) {
 }
 
 /** Every account balance of a kind and asset, summed (system accounts are spread over shards). */
-export async function systemBalance(h: Harness, kind: 'EXTERNAL' | 'FEES' | 'PENDING_WITHDRAWAL', asset: Asset): Promise<string> {
-  const [row] = await h.runtime.db.query<{ total: string }>('SELECT coalesce(sum(balance), 0)::text AS total FROM accounts WHERE kind = $1 AND asset = $2', [kind, asset]);
+export async function systemBalance(
+  h: Harness,
+  kind: 'EXTERNAL' | 'FEES' | 'PENDING_WITHDRAWAL',
+  asset: Asset,
+): Promise<string> {
+  const [row] = await h.runtime.db.query<{ total: string }>(
+    'SELECT coalesce(sum(balance), 0)::text AS total FROM accounts WHERE kind = $1 AND asset = $2',
+    [kind, asset],
+  );
   return row!.total;
 }
 

@@ -8,7 +8,8 @@ import { ADDRESSES, custodyDeposit, systemBalance, withdraw } from './custody-he
 import { createHarness, type Harness } from './harness';
 
 /** The stub's address for a user and asset: an EVM address (lower case, no checksum), different for each. */
-const stubAddress = (userId: unknown, asset: unknown) => `0x${createHash('sha256').update(`${userId}:${asset}`).digest('hex').slice(0, 40)}`;
+const stubAddress = (userId: unknown, asset: unknown) =>
+  `0x${createHash('sha256').update(`${userId}:${asset}`).digest('hex').slice(0, 40)}`;
 
 type Behaviour = 'ok' | 'error' | 'hang' | 'refuse' | 'bad-address';
 
@@ -26,10 +27,13 @@ class StubCustody {
   url = '';
 
   async start(): Promise<void> {
-    this.server = createServer((req, res) => void this.handle(req).then(({ status, body }) => {
-      if (status === 0) return void this.hanging.push(() => res.destroy());
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    }));
+    this.server = createServer(
+      (req, res) =>
+        void this.handle(req).then(({ status, body }) => {
+          if (status === 0) return void this.hanging.push(() => res.destroy());
+          res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+        }),
+    );
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
@@ -42,7 +46,10 @@ class StubCustody {
     this.requests.push({ path: req.url!, key, body });
     const behaviour = this.plan.shift() ?? 'ok';
     if (req.headers.authorization !== 'Bearer stub-api-key') return { status: 401, body: {} };
-    if (req.url === '/v1/addresses') return behaviour === 'bad-address' ? { status: 200, body: { address: 'not-an-address' } } : { status: 200, body: { address: stubAddress(body.userId, body.asset) } };
+    if (req.url === '/v1/addresses')
+      return behaviour === 'bad-address'
+        ? { status: 200, body: { address: 'not-an-address' } }
+        : { status: 200, body: { address: stubAddress(body.userId, body.asset) } };
     if (behaviour === 'error') return { status: 503, body: { error: 'maintenance' } };
     if (behaviour === 'refuse') return { status: 422, body: { error: 'address refused' } };
     const repeat = this.taken.has(key!);
@@ -63,7 +70,13 @@ describe('custody: the http provider against a provider that times out, fails an
 
   beforeAll(async () => {
     await stub.start();
-    h = await createHarness({ CUSTODY_PROVIDER: 'http', CUSTODY_URL: stub.url, CUSTODY_API_KEY: 'stub-api-key', CUSTODY_TIMEOUT_MS: '300', CUSTODY_ATTEMPTS: '3' });
+    h = await createHarness({
+      CUSTODY_PROVIDER: 'http',
+      CUSTODY_URL: stub.url,
+      CUSTODY_API_KEY: 'stub-api-key',
+      CUSTODY_TIMEOUT_MS: '300',
+      CUSTODY_ATTEMPTS: '3',
+    });
   });
 
   afterAll(async () => {
@@ -75,9 +88,18 @@ describe('custody: the http provider against a provider that times out, fails an
     stub.plan.length = 0;
   });
 
-  const send = (id: string) => sendWithdrawal(h.custody, id, sendClaimMs(h.config.CUSTODY_TIMEOUT_MS, h.config.CUSTODY_ATTEMPTS));
+  const send = (id: string) =>
+    sendWithdrawal(h.custody, id, sendClaimMs(h.config.CUSTODY_TIMEOUT_MS, h.config.CUSTODY_ATTEMPTS));
   const makeDue = (id: string) => h.runtime.db.query('UPDATE withdrawals SET next_send_at = now() WHERE id = $1', [id]);
-  const row = async (id: string) => (await h.runtime.db.query<{ status: string; submitted_at: Date | null; send_attempts: number; last_send_error: string | null }>('SELECT status, submitted_at, send_attempts, last_send_error FROM withdrawals WHERE id = $1', [id]))[0]!;
+  const row = async (id: string) =>
+    (
+      await h.runtime.db.query<{
+        status: string;
+        submitted_at: Date | null;
+        send_attempts: number;
+        last_send_error: string | null;
+      }>('SELECT status, submitted_at, send_attempts, last_send_error FROM withdrawals WHERE id = $1', [id])
+    )[0]!;
 
   it('when custody fails twice and then answers, then the withdrawal is taken once, every attempt carrying the withdrawal id as its key', async () => {
     await custodyDeposit(h, 'h-alice', 'USDT', '100');
@@ -86,9 +108,20 @@ describe('custody: the http provider against a provider that times out, fails an
     expect(await send(body.id)).toBe(true);
     const attempts = stub.requests.filter((r) => r.key === body.id);
     expect(attempts).toHaveLength(3);
-    expect(attempts[0]!.body).toEqual({ id: body.id, asset: 'USDT', amount: '10.000000', address: ADDRESSES.USDT, network: 'ethereum-mainnet' });
+    expect(attempts[0]!.body).toEqual({
+      id: body.id,
+      asset: 'USDT',
+      amount: '10.000000',
+      address: ADDRESSES.USDT,
+      network: 'ethereum-mainnet',
+    });
     expect(stub.taken.has(body.id)).toBe(true);
-    expect(await row(body.id)).toMatchObject({ status: 'APPROVED', send_attempts: 1, last_send_error: null, submitted_at: expect.any(Date) });
+    expect(await row(body.id)).toMatchObject({
+      status: 'APPROVED',
+      send_attempts: 1,
+      last_send_error: null,
+      submitted_at: expect.any(Date),
+    });
     expect(await send(body.id)).toBe(false);
     expect(stub.requests.filter((r) => r.key === body.id)).toHaveLength(3);
   });
@@ -100,7 +133,12 @@ describe('custody: the http provider against a provider that times out, fails an
     const started = Date.now();
     await expect(send(body.id)).rejects.toThrow(/no answer within 300 ms \(after 3 attempts\)/);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
-    expect(await row(body.id)).toMatchObject({ status: 'APPROVED', submitted_at: null, send_attempts: 1, last_send_error: expect.stringContaining('no answer') });
+    expect(await row(body.id)).toMatchObject({
+      status: 'APPROVED',
+      submitted_at: null,
+      send_attempts: 1,
+      last_send_error: expect.stringContaining('no answer'),
+    });
     expect(await balance(h, 'h-bob', 'USDT')).toMatchObject({ available: '79.000000' });
     expect(await send(body.id)).toBe(false);
 
@@ -111,7 +149,9 @@ describe('custody: the http provider against a provider that times out, fails an
     expect(await row(body.id)).toMatchObject({ status: 'APPROVED', send_attempts: 2, submitted_at: expect.any(Date) });
     const metrics = await request(h.app).get('/metrics');
     expect(metrics.text).toMatch(/custody_call_failures_total\{[^}]*outcome="unavailable"[^}]*\} 1/);
-    expect(metrics.text).toMatch(/custody_call_duration_seconds_count\{[^}]*operation="send"[^}]*outcome="ok"[^}]*\} \d/);
+    expect(metrics.text).toMatch(
+      /custody_call_duration_seconds_count\{[^}]*operation="send"[^}]*outcome="ok"[^}]*\} \d/,
+    );
   });
 
   it('when custody refuses a withdrawal, then it is FAILED and amount and fee come back once', async () => {
@@ -120,7 +160,9 @@ describe('custody: the http provider against a provider that times out, fails an
     stub.plan.push('refuse');
     expect(await send(body.id)).toBe(false);
     expect(await row(body.id)).toMatchObject({ status: 'FAILED' });
-    expect((await request(h.app).get(`/api/v1/wallet/withdrawals/${body.id}`).set(h.as('h-carol'))).body.withdrawal).toMatchObject({ status: 'FAILED', failureReason: 'custody answered 422' });
+    expect(
+      (await request(h.app).get(`/api/v1/wallet/withdrawals/${body.id}`).set(h.as('h-carol'))).body.withdrawal,
+    ).toMatchObject({ status: 'FAILED', failureReason: 'custody answered 422' });
     expect(await balance(h, 'h-carol', 'USDT')).toMatchObject({ available: '100.000000' });
     expect(await send(body.id)).toBe(false);
     // What is still out: h-alice's 10 + 1 and h-bob's 20 + 1, taken by custody but not confirmed yet.
@@ -132,7 +174,9 @@ describe('custody: the http provider against a provider that times out, fails an
     const first = await request(h.app).get('/api/v1/wallet/deposit-address?asset=ETH').set(h.as('h-dave'));
     expect(first.body).toEqual({ asset: 'ETH', network: 'ethereum-mainnet', address: stubAddress('h-dave', 'ETH') });
     const asked = stub.requests.filter((r) => r.path === '/v1/addresses').length;
-    expect((await request(h.app).get('/api/v1/wallet/deposit-address?asset=ETH').set(h.as('h-dave'))).body).toEqual(first.body);
+    expect((await request(h.app).get('/api/v1/wallet/deposit-address?asset=ETH').set(h.as('h-dave'))).body).toEqual(
+      first.body,
+    );
     expect(stub.requests.filter((r) => r.path === '/v1/addresses')).toHaveLength(asked);
     stub.plan.push('bad-address');
     const bad = await request(h.app).get('/api/v1/wallet/deposit-address?asset=USDC').set(h.as('h-erin'));

@@ -16,26 +16,41 @@ describe('payment deadline sweeper', () => {
 
   afterAll(() => h.close());
 
-  const act = (tradeId: string, userId: string, action: string, body: object = {}) => request(h.app).post(`/api/v1/trades/${tradeId}/${action}`).set(h.as(userId)).send(body);
-  const statusOf = async (tradeId: string) => (await h.runtime.db.query<{ status: string }>('SELECT status FROM trades WHERE id = $1', [tradeId]))[0]!.status;
+  const act = (tradeId: string, userId: string, action: string, body: object = {}) =>
+    request(h.app).post(`/api/v1/trades/${tradeId}/${action}`).set(h.as(userId)).send(body);
+  const statusOf = async (tradeId: string) =>
+    (await h.runtime.db.query<{ status: string }>('SELECT status FROM trades WHERE id = $1', [tradeId]))[0]!.status;
   const settlements = async (tradeIds: string[]) =>
-    (await h.runtime.db.query<{ ref: string; n: number }>(`SELECT ref, count(*)::int AS n FROM journals WHERE kind LIKE 'SETTLE_%' AND ref = ANY ($1::text[]) GROUP BY ref`, [tradeIds]));
+    await h.runtime.db.query<{ ref: string; n: number }>(
+      `SELECT ref, count(*)::int AS n FROM journals WHERE kind LIKE 'SETTLE_%' AND ref = ANY ($1::text[]) GROUP BY ref`,
+      [tradeIds],
+    );
 
-  it('when a trade\'s payment deadline has passed, then one sweep cancels it with the escrow back to the seller and trade.cancelled PAYMENT_TIMEOUT, and later sweeps change nothing', async () => {
+  it("when a trade's payment deadline has passed, then one sweep cancels it with the escrow back to the seller and trade.cancelled PAYMENT_TIMEOUT, and later sweeps change nothing", async () => {
     const m = await openTrade(h, { amount: '0.3' });
     await expireDeadline(h, m.tradeId);
     expect(await h.deadlines.sweepNow()).toBe(1);
     expect(await h.deadlines.sweepNow()).toBe(0);
 
-    const [trade] = await h.runtime.db.query('SELECT status, escrow_status, cancel_reason, closed_at IS NOT NULL AS closed FROM trades WHERE id = $1', [m.tradeId]);
-    expect(trade).toEqual({ status: 'CANCELLED', escrow_status: 'REFUNDED', cancel_reason: 'PAYMENT_TIMEOUT', closed: true });
+    const [trade] = await h.runtime.db.query(
+      'SELECT status, escrow_status, cancel_reason, closed_at IS NOT NULL AS closed FROM trades WHERE id = $1',
+      [m.tradeId],
+    );
+    expect(trade).toEqual({
+      status: 'CANCELLED',
+      escrow_status: 'REFUNDED',
+      cancel_reason: 'PAYMENT_TIMEOUT',
+      closed: true,
+    });
     expect(await balance(h, m.sellerId, 'BTC')).toMatchObject({ available: '0.30000000', inEscrow: '0.00000000' });
     expect(await balance(h, m.buyerId, 'BTC')).toMatchObject({ available: '0.00000000' });
-    expect((await outboxOf(h, 'trade.cancelled')).filter((e) => e.tradeId === m.tradeId)).toEqual([{ tradeId: m.tradeId, buyerId: m.buyerId, sellerId: m.sellerId, reason: 'PAYMENT_TIMEOUT' }]);
+    expect((await outboxOf(h, 'trade.cancelled')).filter((e) => e.tradeId === m.tradeId)).toEqual([
+      { tradeId: m.tradeId, buyerId: m.buyerId, sellerId: m.sellerId, reason: 'PAYMENT_TIMEOUT' },
+    ]);
     expect(await settlements([m.tradeId])).toEqual([{ ref: m.tradeId, n: 1 }]);
   });
 
-  it('when a trade\'s deadline has not passed, then the sweep leaves it alone', async () => {
+  it("when a trade's deadline has not passed, then the sweep leaves it alone", async () => {
     const m = await openTrade(h);
     expect(await h.deadlines.sweepNow()).toBe(0);
     expect(await statusOf(m.tradeId)).toBe('AWAITING_PAYMENT');
@@ -46,12 +61,15 @@ describe('payment deadline sweeper', () => {
     const paid = await openTrade(h);
     const disputed = await openTrade(h);
     for (const m of [paid, disputed]) expect((await act(m.tradeId, m.buyerId, 'paid')).status).toBe(200);
-    expect((await act(disputed.tradeId, disputed.sellerId, 'dispute', { reason: 'no money arrived' })).status).toBe(201);
+    expect((await act(disputed.tradeId, disputed.sellerId, 'dispute', { reason: 'no money arrived' })).status).toBe(
+      201,
+    );
     for (const m of [paid, disputed]) await expireDeadline(h, m.tradeId);
 
     expect(await h.deadlines.sweepNow()).toBe(0);
     expect([await statusOf(paid.tradeId), await statusOf(disputed.tradeId)]).toEqual(['PAID', 'DISPUTED']);
-    for (const m of [paid, disputed]) expect(await balance(h, m.sellerId, 'BTC')).toMatchObject({ available: '0.00000000', inEscrow: '0.10000000' });
+    for (const m of [paid, disputed])
+      expect(await balance(h, m.sellerId, 'BTC')).toMatchObject({ available: '0.00000000', inEscrow: '0.10000000' });
     expect(await settlements([paid.tradeId, disputed.tradeId])).toEqual([]);
   });
 
@@ -63,15 +81,28 @@ describe('payment deadline sweeper', () => {
       const openings = Array.from({ length: 20 }, () => tradeOpening({ sellerId: seller, amount: '0.05' }));
       expect(await openTrades(h, openings)).toEqual(openings.map(() => 'OK'));
       const tradeIds = openings.map((o) => o.tradeId);
-      await h.runtime.db.query(`UPDATE trades SET payment_deadline = now() - interval '1 second' WHERE id = ANY ($1::text[])`, [tradeIds]);
+      await h.runtime.db.query(
+        `UPDATE trades SET payment_deadline = now() - interval '1 second' WHERE id = ANY ($1::text[])`,
+        [tradeIds],
+      );
 
-      const fired = await Promise.all([h.deadlines.sweepNow(), replica.deadlines.sweepNow(), h.deadlines.sweepNow(), replica.deadlines.sweepNow()]);
+      const fired = await Promise.all([
+        h.deadlines.sweepNow(),
+        replica.deadlines.sweepNow(),
+        h.deadlines.sweepNow(),
+        replica.deadlines.sweepNow(),
+      ]);
       expect(fired.reduce((a, b) => a + b, 0)).toBe(openings.length);
-      const statuses = await h.runtime.db.query<{ status: string }>('SELECT DISTINCT status FROM trades WHERE id = ANY ($1::text[])', [tradeIds]);
+      const statuses = await h.runtime.db.query<{ status: string }>(
+        'SELECT DISTINCT status FROM trades WHERE id = ANY ($1::text[])',
+        [tradeIds],
+      );
       expect(statuses).toEqual([{ status: 'CANCELLED' }]);
       expect(await settlements(tradeIds)).toEqual(expect.arrayContaining(tradeIds.map((ref) => ({ ref, n: 1 }))));
       expect(await settlements(tradeIds)).toHaveLength(tradeIds.length);
-      expect((await outboxOf(h, 'trade.cancelled')).filter((e) => tradeIds.includes(e.tradeId as string))).toHaveLength(tradeIds.length);
+      expect((await outboxOf(h, 'trade.cancelled')).filter((e) => tradeIds.includes(e.tradeId as string))).toHaveLength(
+        tradeIds.length,
+      );
       expect(await balance(h, seller, 'BTC')).toMatchObject({ available: '1.00000000', inEscrow: '0.00000000' });
       expect((await verify(h)).ok).toBe(true);
     } finally {
@@ -82,9 +113,13 @@ describe('payment deadline sweeper', () => {
   it('when more trades are due than one sweep takes, then each sweep takes a bounded batch and the next ones take the rest', async () => {
     const seller = `backlog-seller-${randomUUID().slice(0, 8)}`;
     await fund(h, seller, 'USDT', '1000');
-    const openings = Array.from({ length: DUE_TRADES_PER_SWEEP_MAX + 5 }, () => tradeOpening({ sellerId: seller, asset: 'USDT', price: '1.00', amount: '1' }));
+    const openings = Array.from({ length: DUE_TRADES_PER_SWEEP_MAX + 5 }, () =>
+      tradeOpening({ sellerId: seller, asset: 'USDT', price: '1.00', amount: '1' }),
+    );
     await openTrades(h, openings);
-    await h.runtime.db.query(`UPDATE trades SET payment_deadline = now() - interval '1 second' WHERE seller_id = $1`, [seller]);
+    await h.runtime.db.query(`UPDATE trades SET payment_deadline = now() - interval '1 second' WHERE seller_id = $1`, [
+      seller,
+    ]);
     expect(await h.deadlines.sweepNow()).toBe(DUE_TRADES_PER_SWEEP_MAX);
     expect(await h.deadlines.sweepNow()).toBe(5);
     expect(await h.deadlines.sweepNow()).toBe(0);

@@ -24,12 +24,23 @@ export interface Harness extends TradeExecutionService {
 /** The service (runtime with its event handlers) on a fresh migrated database and a private Redis prefix; `close` removes both. */
 export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<Harness> {
   // The user service's schema too: open_trades copies the seller's sealed payment method through its payment_method_snapshots.
-  const testDb = await createTestDatabase([
-    { schema: SCHEMA, dir: path.join(__dirname, '../prisma/migrations') },
-    { schema: 'users', dir: path.join(__dirname, '../../user/prisma/migrations') },
-  ], { searchPath: SCHEMA });
+  const testDb = await createTestDatabase(
+    [
+      { schema: SCHEMA, dir: path.join(__dirname, '../prisma/migrations') },
+      { schema: 'users', dir: path.join(__dirname, '../../user/prisma/migrations') },
+    ],
+    { searchPath: SCHEMA },
+  );
   const testRedis = await createTestRedis();
-  const config = readConfig({ DATABASE_URL: testDb.url, REDIS_URL: testRedis.url, REDIS_PREFIX: testRedis.prefix, LOG_LEVEL: 'silent', DB_HEALTH_INTERVAL_MS: '0', NODE_ENV: 'test', ...overrides });
+  const config = readConfig({
+    DATABASE_URL: testDb.url,
+    REDIS_URL: testRedis.url,
+    REDIS_PREFIX: testRedis.prefix,
+    LOG_LEVEL: 'silent',
+    DB_HEALTH_INTERVAL_MS: '0',
+    NODE_ENV: 'test',
+    ...overrides,
+  });
   const service = createTradeExecutionService(config, { logger: createLogger('trade-execution', 'silent') });
   await service.runtime.db.checkNow();
   // What start() does first, without starting background work (tests drive the sweeper with sweepNow).
@@ -39,7 +50,9 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
     testDb,
     testRedis,
     app: createApp(service),
-    as: (userId, roles = ['user']) => ({ 'x-orrange-identity': signIdentity({ userId, roles, scopes: null, via: 'jwt' }, config.INTERNAL_TOKEN_SECRET) }),
+    as: (userId, roles = ['user']) => ({
+      'x-orrange-identity': signIdentity({ userId, roles, scopes: null, via: 'jwt' }, config.INTERNAL_TOKEN_SECRET),
+    }),
     async deliver(type, payload, id = randomUUID()) {
       const envelope: EventEnvelope = { id, type, occurredAt: new Date().toISOString(), payload } as EventEnvelope;
       return service.runtime.consumer!.apply(envelope);

@@ -27,6 +27,8 @@ describe('trade-execution service frame', () => {
   it('when /openapi.json is asked, then the service document describes the wallet and trades', async () => {
     const res = await request(harness.app).get('/openapi.json');
     expect(res.body.openapi).toMatch(/^3\./);
-    expect(Object.keys(res.body.paths)).toEqual(expect.arrayContaining(['/api/v1/wallet/balances', '/api/v1/trades/{id}/release', '/api/v1/admin/ledger/verify']));
+    expect(Object.keys(res.body.paths)).toEqual(
+      expect.arrayContaining(['/api/v1/wallet/balances', '/api/v1/trades/{id}/release', '/api/v1/admin/ledger/verify']),
+    );
   });
 });

@@ -1,8 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
-import { openTradesExpression, releaseSellHoldCall, tradeOpeningsJson, type HoldRelease, type SellHold, type TradeOpening } from '@orrange/queue';
+import {
+  openTradesExpression,
+  releaseSellHoldCall,
+  tradeOpeningsJson,
+  type HoldRelease,
+  type SellHold,
+  type TradeOpening,
+} from '@orrange/queue';
 import { eventually } from '@orrange/testing';
-import { balance, fund, openTrades, placeSellHolds, releaseSellHold, sellHold, sqlStateOf, tradeOpening, verify } from './factories';
+import {
+  balance,
+  fund,
+  openTrades,
+  placeSellHolds,
+  releaseSellHold,
+  sellHold,
+  sqlStateOf,
+  tradeOpening,
+  verify,
+} from './factories';
 import { createHarness, type Harness } from './harness';
 
 /**
@@ -11,7 +28,7 @@ import { createHarness, type Harness } from './harness';
  * holds nothing; a hold holding anything else means the book and the ledger disagree, and the call (so the
  * cancel) fails. These tests call it the way order-book does (through releaseSellHoldCall).
  */
-describe('release_sell_hold: a cancelled SELL order\'s hold gives back exactly its remainder', () => {
+describe("release_sell_hold: a cancelled SELL order's hold gives back exactly its remainder", () => {
   let h: Harness;
 
   beforeAll(async () => {
@@ -20,14 +37,21 @@ describe('release_sell_hold: a cancelled SELL order\'s hold gives back exactly i
 
   afterAll(() => h.close());
 
-  const release = (hold: SellHold, remaining: string): HoldRelease => ({ orderId: hold.orderId, userId: hold.userId, asset: hold.asset, remaining });
+  const release = (hold: SellHold, remaining: string): HoldRelease => ({
+    orderId: hold.orderId,
+    userId: hold.userId,
+    asset: hold.asset,
+    remaining,
+  });
   /** The hold row and the release journals written about it. */
   const holdState = async (orderId: string) =>
-    (await h.runtime.db.query<{ status: string; released: string; releases: number }>(
-      `SELECT h.status, h.released::text, (SELECT count(*)::int FROM journals j WHERE j.kind = 'RELEASE_HOLD' AND j.ref = h.order_id) AS releases
+    (
+      await h.runtime.db.query<{ status: string; released: string; releases: number }>(
+        `SELECT h.status, h.released::text, (SELECT count(*)::int FROM journals j WHERE j.kind = 'RELEASE_HOLD' AND j.ref = h.order_id) AS releases
        FROM order_holds h WHERE h.order_id = $1`,
-      [orderId],
-    ))[0];
+        [orderId],
+      )
+    )[0];
   const placed = { status: 'PLACED', released: '0.00000000', releases: 0 };
 
   it('when a hold is released with its remainder, then exactly that returns and the hold holds nothing; released again (whatever the remainder), then DUPLICATE and nothing moves', async () => {
@@ -38,7 +62,8 @@ describe('release_sell_hold: a cancelled SELL order\'s hold gives back exactly i
     expect(await balance(h, 'hr-cancel', 'USDT')).toMatchObject({ available: '90.000000', held: '10.000000' });
     expect(await holdState(hold!.orderId)).toEqual({ status: 'RELEASED', released: '50.00000000', releases: 1 });
 
-    for (const remaining of ['50', '20', '0']) expect(await releaseSellHold(h, release(hold!, remaining))).toBe('DUPLICATE');
+    for (const remaining of ['50', '20', '0'])
+      expect(await releaseSellHold(h, release(hold!, remaining))).toBe('DUPLICATE');
     expect(await balance(h, 'hr-cancel', 'USDT')).toMatchObject({ available: '90.000000', held: '10.000000' });
     expect(await holdState(hold!.orderId)).toEqual({ status: 'RELEASED', released: '50.00000000', releases: 1 });
     // The seller's other hold is not touched by this one's release.
@@ -50,10 +75,15 @@ describe('release_sell_hold: a cancelled SELL order\'s hold gives back exactly i
     await fund(h, 'hr-maker', 'BTC', '1');
     const hold = sellHold('hr-maker', 'BTC', '1');
     await placeSellHolds(h, [hold]);
-    const fromHold = (amount: string) => tradeOpening({ sellerId: 'hr-maker', sellOrderId: hold.orderId, sellerFunding: 'HOLD', amount });
+    const fromHold = (amount: string) =>
+      tradeOpening({ sellerId: 'hr-maker', sellOrderId: hold.orderId, sellerFunding: 'HOLD', amount });
     expect(await openTrades(h, [fromHold('0.12345678'), fromHold('0.2')])).toEqual(['OK', 'OK']);
     expect(await releaseSellHold(h, release(hold, '0.67654322'))).toBe('OK');
-    expect(await balance(h, 'hr-maker', 'BTC')).toMatchObject({ available: '0.67654322', held: '0.00000000', inEscrow: '0.32345678' });
+    expect(await balance(h, 'hr-maker', 'BTC')).toMatchObject({
+      available: '0.67654322',
+      held: '0.00000000',
+      inEscrow: '0.32345678',
+    });
     expect(await holdState(hold.orderId)).toEqual({ status: 'RELEASED', released: '0.67654322', releases: 1 });
     // Released, the hold has nothing left for a late opening.
     expect(await openTrades(h, [fromHold('0.00000001')])).toEqual(['INSUFFICIENT']);
@@ -64,9 +94,17 @@ describe('release_sell_hold: a cancelled SELL order\'s hold gives back exactly i
     await fund(h, 'hr-filled', 'BTC', '1');
     const hold = sellHold('hr-filled', 'BTC', '0.4');
     await placeSellHolds(h, [hold]);
-    expect(await openTrades(h, [tradeOpening({ sellerId: 'hr-filled', sellOrderId: hold.orderId, sellerFunding: 'HOLD', amount: '0.4' })])).toEqual(['OK']);
+    expect(
+      await openTrades(h, [
+        tradeOpening({ sellerId: 'hr-filled', sellOrderId: hold.orderId, sellerFunding: 'HOLD', amount: '0.4' }),
+      ]),
+    ).toEqual(['OK']);
     expect(await releaseSellHold(h, release(hold, '0.00000000'))).toBe('OK');
-    expect(await balance(h, 'hr-filled', 'BTC')).toMatchObject({ available: '0.60000000', held: '0.00000000', inEscrow: '0.40000000' });
+    expect(await balance(h, 'hr-filled', 'BTC')).toMatchObject({
+      available: '0.60000000',
+      held: '0.00000000',
+      inEscrow: '0.40000000',
+    });
     expect(await holdState(hold.orderId)).toEqual({ status: 'RELEASED', released: '0.00000000', releases: 0 });
     expect(await releaseSellHold(h, release(hold, '0'))).toBe('DUPLICATE');
   });
@@ -75,17 +113,28 @@ describe('release_sell_hold: a cancelled SELL order\'s hold gives back exactly i
     await fund(h, 'hr-wrong', 'BTC', '1');
     const hold = sellHold('hr-wrong', 'BTC', '0.5');
     await placeSellHolds(h, [hold]);
-    expect(await openTrades(h, [tradeOpening({ sellerId: 'hr-wrong', sellOrderId: hold.orderId, sellerFunding: 'HOLD', amount: '0.1' })])).toEqual(['OK']);
+    expect(
+      await openTrades(h, [
+        tradeOpening({ sellerId: 'hr-wrong', sellOrderId: hold.orderId, sellerFunding: 'HOLD', amount: '0.1' }),
+      ]),
+    ).toEqual(['OK']);
     const before = { available: '0.50000000', held: '0.40000000', inEscrow: '0.10000000' };
 
     for (const remaining of ['0.5', '0.40000001', '0.39999999', '0']) {
-      expect({ remaining, sqlState: await sqlStateOf(releaseSellHold(h, release(hold, remaining))) }).toEqual({ remaining, sqlState: '23514' });
+      expect({ remaining, sqlState: await sqlStateOf(releaseSellHold(h, release(hold, remaining))) }).toEqual({
+        remaining,
+        sqlState: '23514',
+      });
     }
     expect(await balance(h, 'hr-wrong', 'BTC')).toMatchObject(before);
     expect(await holdState(hold.orderId)).toEqual(placed);
 
     expect(await releaseSellHold(h, release(hold, '0.4'))).toBe('OK');
-    expect(await balance(h, 'hr-wrong', 'BTC')).toMatchObject({ available: '0.90000000', held: '0.00000000', inEscrow: '0.10000000' });
+    expect(await balance(h, 'hr-wrong', 'BTC')).toMatchObject({
+      available: '0.90000000',
+      held: '0.00000000',
+      inEscrow: '0.10000000',
+    });
     expect((await verify(h)).ok).toBe(true);
   });
 
@@ -101,7 +150,12 @@ describe('release_sell_hold: a cancelled SELL order\'s hold gives back exactly i
     expect(await balance(h, 'hr-tx', 'BTC')).toMatchObject({ available: '0.50000000', held: '0.50000000' });
     expect([await holdState(sound!.orderId), await holdState(wrong!.orderId)]).toEqual([placed, placed]);
 
-    expect(await h.runtime.db.transaction(async (tx) => [await releaseSellHold(h, release(sound!, '0.3'), tx), await releaseSellHold(h, release(wrong!, '0.2'), tx)])).toEqual(['OK', 'OK']);
+    expect(
+      await h.runtime.db.transaction(async (tx) => [
+        await releaseSellHold(h, release(sound!, '0.3'), tx),
+        await releaseSellHold(h, release(wrong!, '0.2'), tx),
+      ]),
+    ).toEqual(['OK', 'OK']);
     expect(await balance(h, 'hr-tx', 'BTC')).toMatchObject({ available: '1.00000000', held: '0.00000000' });
   });
 
@@ -114,7 +168,8 @@ describe('release_sell_hold: a cancelled SELL order\'s hold gives back exactly i
       { ...release(hold, '0.5'), userId: 'hr-someone-else' },
       { ...release(hold, '0.5'), asset: 'ETH' },
     ];
-    for (const r of missing) expect({ r, sqlState: await sqlStateOf(releaseSellHold(h, r)) }).toEqual({ r, sqlState: 'P0002' });
+    for (const r of missing)
+      expect({ r, sqlState: await sqlStateOf(releaseSellHold(h, r)) }).toEqual({ r, sqlState: 'P0002' });
     expect(await balance(h, 'hr-none', 'BTC')).toMatchObject({ available: '0.50000000', held: '0.50000000' });
     expect(await holdState(hold.orderId)).toEqual(placed);
   });
@@ -124,7 +179,12 @@ describe('release_sell_hold: a cancelled SELL order\'s hold gives back exactly i
     const hold = sellHold('hr-bad', 'USDT', '50');
     await placeSellHolds(h, [hold]);
     const { sql } = releaseSellHoldCall(release(hold, '50'));
-    const bad: Array<[string, string]> = [['USDT', '-5'], ['USDT', '0.1234567'], ['USDT', '49.9999999'], ['DOGE', '50']];
+    const bad: Array<[string, string]> = [
+      ['USDT', '-5'],
+      ['USDT', '0.1234567'],
+      ['USDT', '49.9999999'],
+      ['DOGE', '50'],
+    ];
     for (const [asset, remaining] of bad) {
       expect(() => releaseSellHoldCall({ ...release(hold, remaining), asset } as HoldRelease)).toThrow();
       const raw = h.runtime.db.query(sql, [hold.orderId, 'hr-bad', asset, remaining]);
@@ -152,10 +212,21 @@ describe('release_sell_hold: a cancelled SELL order\'s hold gives back exactly i
         second.release(true);
       }
     }
-    const pidOf = async (client: PoolClient): Promise<number> => (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+    const pidOf = async (client: PoolClient): Promise<number> =>
+      (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
     const waitingForLock = (pid: number) =>
-      eventually(async () => (await h.runtime.db.query<{ wait: string | null }>('SELECT wait_event_type AS wait FROM pg_stat_activity WHERE pid = $1', [pid]))[0]?.wait === 'Lock');
-    const opening = async (client: PoolClient, o: TradeOpening) => (await client.query(`SELECT ${openTradesExpression('$1')} AS outcomes`, [tradeOpeningsJson([o])])).rows[0].outcomes;
+      eventually(
+        async () =>
+          (
+            await h.runtime.db.query<{ wait: string | null }>(
+              'SELECT wait_event_type AS wait FROM pg_stat_activity WHERE pid = $1',
+              [pid],
+            )
+          )[0]?.wait === 'Lock',
+      );
+    const opening = async (client: PoolClient, o: TradeOpening) =>
+      (await client.query(`SELECT ${openTradesExpression('$1')} AS outcomes`, [tradeOpeningsJson([o])])).rows[0]
+        .outcomes;
     const releasing = (client: PoolClient, r: HoldRelease) => {
       const call = releaseSellHoldCall(r);
       return client.query<{ outcome: string }>(call.sql, call.params).then((result) => result.rows[0]!.outcome);
@@ -165,7 +236,12 @@ describe('release_sell_hold: a cancelled SELL order\'s hold gives back exactly i
       await fund(h, 'hr-race-a', 'BTC', '1');
       const hold = sellHold('hr-race-a', 'BTC', '1');
       await placeSellHolds(h, [hold]);
-      const o = tradeOpening({ sellerId: 'hr-race-a', sellOrderId: hold.orderId, sellerFunding: 'HOLD', amount: '0.3' });
+      const o = tradeOpening({
+        sellerId: 'hr-race-a',
+        sellOrderId: hold.orderId,
+        sellerFunding: 'HOLD',
+        amount: '0.3',
+      });
       await twoTransactions(async (opener, canceller) => {
         expect(await opening(opener, o)).toEqual(['OK']);
         const pid = await pidOf(canceller);
@@ -176,17 +252,30 @@ describe('release_sell_hold: a cancelled SELL order\'s hold gives back exactly i
         expect(await sqlStateOf(cancel)).toBe('23514');
         await canceller.query('ROLLBACK');
       });
-      expect(await balance(h, 'hr-race-a', 'BTC')).toMatchObject({ available: '0.00000000', held: '0.70000000', inEscrow: '0.30000000' });
+      expect(await balance(h, 'hr-race-a', 'BTC')).toMatchObject({
+        available: '0.00000000',
+        held: '0.70000000',
+        inEscrow: '0.30000000',
+      });
       expect(await holdState(hold.orderId)).toEqual(placed);
       expect(await releaseSellHold(h, release(hold, '0.7'))).toBe('OK');
-      expect(await balance(h, 'hr-race-a', 'BTC')).toMatchObject({ available: '0.70000000', held: '0.00000000', inEscrow: '0.30000000' });
+      expect(await balance(h, 'hr-race-a', 'BTC')).toMatchObject({
+        available: '0.70000000',
+        held: '0.00000000',
+        inEscrow: '0.30000000',
+      });
     });
 
     it('when the release came first, then the opening waits for it and, finding the hold empty, is INSUFFICIENT and writes no trade', async () => {
       await fund(h, 'hr-race-b', 'BTC', '1');
       const hold = sellHold('hr-race-b', 'BTC', '1');
       await placeSellHolds(h, [hold]);
-      const o = tradeOpening({ sellerId: 'hr-race-b', sellOrderId: hold.orderId, sellerFunding: 'HOLD', amount: '0.3' });
+      const o = tradeOpening({
+        sellerId: 'hr-race-b',
+        sellOrderId: hold.orderId,
+        sellerFunding: 'HOLD',
+        amount: '0.3',
+      });
       await twoTransactions(async (canceller, opener) => {
         expect(await releasing(canceller, release(hold, '1'))).toBe('OK');
         const pid = await pidOf(opener);
@@ -196,7 +285,11 @@ describe('release_sell_hold: a cancelled SELL order\'s hold gives back exactly i
         expect(await open).toEqual(['INSUFFICIENT']);
         await opener.query('COMMIT');
       });
-      expect(await balance(h, 'hr-race-b', 'BTC')).toMatchObject({ available: '1.00000000', held: '0.00000000', inEscrow: '0.00000000' });
+      expect(await balance(h, 'hr-race-b', 'BTC')).toMatchObject({
+        available: '1.00000000',
+        held: '0.00000000',
+        inEscrow: '0.00000000',
+      });
       expect(await holdState(hold.orderId)).toEqual({ status: 'RELEASED', released: '1.00000000', releases: 1 });
       expect(await h.runtime.db.query('SELECT 1 FROM trades WHERE id = $1', [o.tradeId])).toEqual([]);
       expect((await verify(h)).ok).toBe(true);

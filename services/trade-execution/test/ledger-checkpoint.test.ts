@@ -15,8 +15,12 @@ describe('ledger checkpoints', () => {
 
   afterAll(() => h.close());
 
-  const checkpoint = async () => (await h.runtime.db.query<{ through: string }>('SELECT through_entry_id::text AS through FROM ledger_checkpoint'))[0]!.through;
-  const lastEntry = async () => (await h.runtime.db.query<{ id: string }>('SELECT max(id)::text AS id FROM entries'))[0]!.id;
+  const checkpoint = async () =>
+    (
+      await h.runtime.db.query<{ through: string }>('SELECT through_entry_id::text AS through FROM ledger_checkpoint')
+    )[0]!.through;
+  const lastEntry = async () =>
+    (await h.runtime.db.query<{ id: string }>('SELECT max(id)::text AS id FROM entries'))[0]!.id;
 
   it('when the checkpoint moves up to the newest entry, then verify still holds, and it reads the checkpoint for what lies below', async () => {
     await fund(h, 'cp-a', 'BTC', '1.5');
@@ -31,10 +35,16 @@ describe('ledger checkpoints', () => {
     expect(after.assets.find((a) => a.asset === 'BTC')).toMatchObject({ sum: '0.00000000', mismatchedAccounts: 0 });
 
     // A checkpoint sum that disagrees with its entries is what verify reports: it did not read those entries again.
-    const [account] = await h.runtime.db.query<{ account_id: string }>('SELECT account_id::text FROM ledger_checkpoint_totals LIMIT 1');
-    await h.runtime.db.query('UPDATE ledger_checkpoint_totals SET total = total + 1 WHERE account_id = $1', [account!.account_id]);
+    const [account] = await h.runtime.db.query<{ account_id: string }>(
+      'SELECT account_id::text FROM ledger_checkpoint_totals LIMIT 1',
+    );
+    await h.runtime.db.query('UPDATE ledger_checkpoint_totals SET total = total + 1 WHERE account_id = $1', [
+      account!.account_id,
+    ]);
     expect((await verify(h)).ok).toBe(false);
-    await h.runtime.db.query('UPDATE ledger_checkpoint_totals SET total = total - 1 WHERE account_id = $1', [account!.account_id]);
+    await h.runtime.db.query('UPDATE ledger_checkpoint_totals SET total = total - 1 WHERE account_id = $1', [
+      account!.account_id,
+    ]);
     expect((await verify(h)).ok).toBe(true);
   });
 
@@ -43,9 +53,15 @@ describe('ledger checkpoints', () => {
     try {
       await client.query('BEGIN');
       const id = randomUUID();
-      await postMovementOrFail({ query: async (sql, params) => (await client.query(sql, params)).rows }, {
-        id: journalId('deposit', id), kind: 'DEPOSIT', ref: id, legs: [external('ETH', -3n * 10n ** 8n), available('cp-late', 'ETH', 3n * 10n ** 8n)],
-      });
+      await postMovementOrFail(
+        { query: async (sql, params) => (await client.query(sql, params)).rows },
+        {
+          id: journalId('deposit', id),
+          kind: 'DEPOSIT',
+          ref: id,
+          legs: [external('ETH', -3n * 10n ** 8n), available('cp-late', 'ETH', 3n * 10n ** 8n)],
+        },
+      );
       // Committed, with higher entry ids than the open movement's (another asset: no system account locked by both).
       await fund(h, 'cp-early', 'USDC', '1');
       let done = false;

@@ -17,11 +17,27 @@ describe('ledger postings on a large ledger', () => {
   beforeAll(async () => {
     h = await createHarness();
     // One connection, so the statistics read are the ones this session flushed.
-    db = new Database({ url: h.config.DATABASE_URL, name: 'ledger-plans', schema: 'trade', max: 1, healthIntervalMs: 0 });
-    await db.transaction((tx) => postMovement(tx, { id: randomUUID(), kind: 'DEPOSIT', ref: 'd', legs: [external('BTC', -1000n), available('u1', 'BTC', 1000n)] }));
+    db = new Database({
+      url: h.config.DATABASE_URL,
+      name: 'ledger-plans',
+      schema: 'trade',
+      max: 1,
+      healthIntervalMs: 0,
+    });
+    await db.transaction((tx) =>
+      postMovement(tx, {
+        id: randomUUID(),
+        kind: 'DEPOSIT',
+        ref: 'd',
+        legs: [external('BTC', -1000n), available('u1', 'BTC', 1000n)],
+      }),
+    );
     // Plans made on a ledger of a few accounts (more than five times: PL/pgSQL then settles on a generic plan).
-    for (let i = 0; i < 8; i++) await db.transaction(async (tx) => [await postMovement(tx, hold()), await postMovements(tx, [hold(), hold()])]);
-    await db.query(`INSERT INTO accounts (kind, owner_id, ref_id, asset) SELECT 'HELD', 'u' || (g % 50), g::text, 'BTC' FROM generate_series(1, 20000) g`);
+    for (let i = 0; i < 8; i++)
+      await db.transaction(async (tx) => [await postMovement(tx, hold()), await postMovements(tx, [hold(), hold()])]);
+    await db.query(
+      `INSERT INTO accounts (kind, owner_id, ref_id, asset) SELECT 'HELD', 'u' || (g % 50), g::text, 'BTC' FROM generate_series(1, 20000) g`,
+    );
   });
 
   afterAll(async () => {
@@ -31,12 +47,19 @@ describe('ledger postings on a large ledger', () => {
 
   function hold() {
     const orderId = randomUUID();
-    return { id: randomUUID(), kind: 'HOLD', ref: orderId, legs: [available('u1', 'BTC', -1n), held('u1', orderId, 'BTC', 1n)] };
+    return {
+      id: randomUUID(),
+      kind: 'HOLD',
+      ref: orderId,
+      legs: [available('u1', 'BTC', -1n), held('u1', orderId, 'BTC', 1n)],
+    };
   }
 
   const accountScans = async () => {
     await db.query('SELECT pg_stat_clear_snapshot()');
-    const [row] = await db.query<{ n: string }>(`SELECT seq_scan::text AS n FROM pg_stat_user_tables WHERE relname = 'accounts' AND schemaname = 'trade'`);
+    const [row] = await db.query<{ n: string }>(
+      `SELECT seq_scan::text AS n FROM pg_stat_user_tables WHERE relname = 'accounts' AND schemaname = 'trade'`,
+    );
     return BigInt(row!.n);
   };
 

@@ -4,10 +4,31 @@ import pg from 'pg';
 import request from 'supertest';
 import { ASSET_SCALES, fromUnits, type Asset } from '@orrange/money';
 import { ZodError } from 'zod';
-import { eventSchemas, ledgerOutcomes, openTradesExpression, placeSellHoldsCall, releaseSellHoldCall, tradeOpeningsJson, type LedgerOutcome, type SellHold, type TradeOpening } from '@orrange/queue';
+import {
+  eventSchemas,
+  ledgerOutcomes,
+  openTradesExpression,
+  placeSellHoldsCall,
+  releaseSellHoldCall,
+  tradeOpeningsJson,
+  type LedgerOutcome,
+  type SellHold,
+  type TradeOpening,
+} from '@orrange/queue';
 import { eventually } from '@orrange/testing';
 import { savePaymentMinute } from '../src/data/trade.repository';
-import { balance, expireDeadline, fund, openTrades, placeSellHolds, releaseSellHold, sellHold, sqlStateOf, tradeOpening, verify } from './factories';
+import {
+  balance,
+  expireDeadline,
+  fund,
+  openTrades,
+  placeSellHolds,
+  releaseSellHold,
+  sellHold,
+  sqlStateOf,
+  tradeOpening,
+  verify,
+} from './factories';
 import { createHarness, type Harness } from './harness';
 
 /**
@@ -26,7 +47,9 @@ describe('order path functions: place_sell_holds and open_trades', () => {
   afterAll(() => h.close());
 
   /** What the functions wrote about these orders, trades or matches: journals, trades, outbox rows, hold rows. */
-  async function writtenAbout(refs: string[]): Promise<{ journals: number; trades: number; outbox: number; holds: number }> {
+  async function writtenAbout(
+    refs: string[],
+  ): Promise<{ journals: number; trades: number; outbox: number; holds: number }> {
     const [row] = await h.runtime.db.query<{ journals: number; trades: number; outbox: number; holds: number }>(
       `SELECT (SELECT count(*)::int FROM journals WHERE ref = ANY ($1::text[])) AS journals,
               (SELECT count(*)::int FROM trades WHERE id = ANY ($1::text[]) OR match_id = ANY ($1::text[])) AS trades,
@@ -40,17 +63,36 @@ describe('order path functions: place_sell_holds and open_trades', () => {
   const nothing = { journals: 0, trades: 0, outbox: 0, holds: 0 };
   const refsOf = (openings: TradeOpening[]) => openings.flatMap((o) => [o.tradeId, o.matchId]);
   const holdRow = async (orderId: string) =>
-    (await h.runtime.db.query<{ user_id: string; asset: string; amount: string; status: string }>('SELECT user_id, asset, amount::text, status FROM order_holds WHERE order_id = $1', [orderId]))[0];
+    (
+      await h.runtime.db.query<{ user_id: string; asset: string; amount: string; status: string }>(
+        'SELECT user_id, asset, amount::text, status FROM order_holds WHERE order_id = $1',
+        [orderId],
+      )
+    )[0];
   const activeUsers = async (userIds: string[]) =>
-    (await h.runtime.db.query<{ user_id: string }>('SELECT DISTINCT user_id FROM user_activity_hours WHERE user_id = ANY ($1::text[]) ORDER BY user_id', [userIds])).map((r) => r.user_id);
+    (
+      await h.runtime.db.query<{ user_id: string }>(
+        'SELECT DISTINCT user_id FROM user_activity_hours WHERE user_id = ANY ($1::text[]) ORDER BY user_id',
+        [userIds],
+      )
+    ).map((r) => r.user_id);
 
   describe('place_sell_holds', () => {
     it('when two holds of one seller come in one call and only the first fits, then the first is placed and the second is INSUFFICIENT and writes nothing', async () => {
       await fund(h, 'ph-seller', 'BTC', '1');
       const [first, second] = [sellHold('ph-seller', 'BTC', '0.6'), sellHold('ph-seller', 'BTC', '0.6')];
       expect(await placeSellHolds(h, [first!, second!])).toEqual(['OK', 'INSUFFICIENT']);
-      expect(await balance(h, 'ph-seller', 'BTC')).toMatchObject({ available: '0.40000000', held: '0.60000000', inEscrow: '0.00000000' });
-      expect(await holdRow(first!.orderId)).toEqual({ user_id: 'ph-seller', asset: 'BTC', amount: '0.60000000', status: 'PLACED' });
+      expect(await balance(h, 'ph-seller', 'BTC')).toMatchObject({
+        available: '0.40000000',
+        held: '0.60000000',
+        inEscrow: '0.00000000',
+      });
+      expect(await holdRow(first!.orderId)).toEqual({
+        user_id: 'ph-seller',
+        asset: 'BTC',
+        amount: '0.60000000',
+        status: 'PLACED',
+      });
       expect(await writtenAbout([second!.orderId])).toEqual(nothing);
     });
 
@@ -98,14 +140,26 @@ describe('order path functions: place_sell_holds and open_trades', () => {
   });
 
   describe('open_trades', () => {
-    it('when a trade opens from a SELL order\'s hold, then HELD → ESCROW and the trade is AWAITING_PAYMENT with the match\'s fields, fiat rounded to cents and its payment deadline', async () => {
+    it("when a trade opens from a SELL order's hold, then HELD → ESCROW and the trade is AWAITING_PAYMENT with the match's fields, fiat rounded to cents and its payment deadline", async () => {
       await fund(h, 'ot-maker', 'BTC', '1');
       const hold = sellHold('ot-maker', 'BTC', '1');
       await placeSellHolds(h, [hold]);
-      const opening = tradeOpening({ sellerId: 'ot-maker', sellOrderId: hold.orderId, sellerFunding: 'HOLD', amount: '0.12345678', price: '64250.50', paymentWindowMinutes: 15 });
+      const opening = tradeOpening({
+        sellerId: 'ot-maker',
+        sellOrderId: hold.orderId,
+        sellerFunding: 'HOLD',
+        amount: '0.12345678',
+        price: '64250.50',
+        paymentWindowMinutes: 15,
+      });
       expect(await openTrades(h, [opening])).toEqual(['OK']);
 
-      expect(await balance(h, 'ot-maker', 'BTC')).toEqual({ asset: 'BTC', available: '0.00000000', held: '0.87654322', inEscrow: '0.12345678' });
+      expect(await balance(h, 'ot-maker', 'BTC')).toEqual({
+        asset: 'BTC',
+        available: '0.00000000',
+        held: '0.87654322',
+        inEscrow: '0.12345678',
+      });
       const [trade] = await h.runtime.db.query(
         `SELECT match_id, buy_order_id, sell_order_id, buyer_id, seller_id, asset, fiat_currency, price::text, amount::text, fiat_amount::text, fee::text,
                 payment_method, payment_window_minutes, status, escrow_status, created_at = updated_at AS untouched,
@@ -114,25 +168,51 @@ describe('order path functions: place_sell_holds and open_trades', () => {
         [opening.tradeId],
       );
       expect(trade).toEqual({
-        match_id: opening.matchId, buy_order_id: opening.buyOrderId, sell_order_id: hold.orderId, buyer_id: opening.buyerId, seller_id: 'ot-maker',
-        asset: 'BTC', fiat_currency: 'USD', price: '64250.50', amount: '0.12345678', fiat_amount: '7932.16', fee: '0.00000000',
-        payment_method: 'SEPA', payment_window_minutes: 15, status: 'AWAITING_PAYMENT', escrow_status: 'LOCKED', untouched: true,
+        match_id: opening.matchId,
+        buy_order_id: opening.buyOrderId,
+        sell_order_id: hold.orderId,
+        buyer_id: opening.buyerId,
+        seller_id: 'ot-maker',
+        asset: 'BTC',
+        fiat_currency: 'USD',
+        price: '64250.50',
+        amount: '0.12345678',
+        fiat_amount: '7932.16',
+        fee: '0.00000000',
+        payment_method: 'SEPA',
+        payment_window_minutes: 15,
+        status: 'AWAITING_PAYMENT',
+        escrow_status: 'LOCKED',
+        untouched: true,
         window_ms: String(15 * h.config.PAYMENT_MINUTE_MS),
       });
       // What the API makes of the row.
       const res = await request(h.app).get(`/api/v1/trades/${opening.tradeId}`).set(h.as(opening.buyerId));
       expect(res.status).toBe(200);
-      expect(res.body.trade).toMatchObject({ status: 'AWAITING_PAYMENT', amount: '0.12345678', price: '64250.50', fiatAmount: '7932.16', escrow: { status: 'LOCKED' } });
+      expect(res.body.trade).toMatchObject({
+        status: 'AWAITING_PAYMENT',
+        amount: '0.12345678',
+        price: '64250.50',
+        fiatAmount: '7932.16',
+        escrow: { status: 'LOCKED' },
+      });
       expect(await activeUsers([opening.buyerId, 'ot-maker'])).toEqual([opening.buyerId, 'ot-maker'].sort());
     });
 
-    it('when a trade opens from the seller\'s AVAILABLE (a seller taking a BUY ad), then AVAILABLE → ESCROW and the seller\'s holds stay', async () => {
+    it("when a trade opens from the seller's AVAILABLE (a seller taking a BUY ad), then AVAILABLE → ESCROW and the seller's holds stay", async () => {
       await fund(h, 'ot-taker', 'USDT', '10');
       await placeSellHolds(h, [sellHold('ot-taker', 'USDT', '3')]);
       const opening = tradeOpening({ sellerId: 'ot-taker', asset: 'USDT', amount: '2.5', price: '1.00' });
       expect(await openTrades(h, [opening])).toEqual(['OK']);
-      expect(await balance(h, 'ot-taker', 'USDT')).toEqual({ asset: 'USDT', available: '4.500000', held: '3.000000', inEscrow: '2.500000' });
-      expect(await h.runtime.db.query('SELECT status, sell_order_id FROM trades WHERE id = $1', [opening.tradeId])).toEqual([{ status: 'AWAITING_PAYMENT', sell_order_id: null }]);
+      expect(await balance(h, 'ot-taker', 'USDT')).toEqual({
+        asset: 'USDT',
+        available: '4.500000',
+        held: '3.000000',
+        inEscrow: '2.500000',
+      });
+      expect(
+        await h.runtime.db.query('SELECT status, sell_order_id FROM trades WHERE id = $1', [opening.tradeId]),
+      ).toEqual([{ status: 'AWAITING_PAYMENT', sell_order_id: null }]);
     });
 
     it('when price × amount falls on half a cent, then the fiat amount rounds half up', async () => {
@@ -144,44 +224,66 @@ describe('order path functions: place_sell_holds and open_trades', () => {
         { price: '3.33', amount: '0.001', fiat: '0.00' },
         { price: '64250.50', amount: '0.123456', fiat: '7932.11' },
       ];
-      const openings = cases.map((c) => tradeOpening({ sellerId: 'ot-cents', asset: 'USDT', price: c.price, amount: c.amount }));
+      const openings = cases.map((c) =>
+        tradeOpening({ sellerId: 'ot-cents', asset: 'USDT', price: c.price, amount: c.amount }),
+      );
       expect(await openTrades(h, openings)).toEqual(cases.map(() => 'OK'));
-      const rows = await h.runtime.db.query<{ id: string; fiat_amount: string }>('SELECT id, fiat_amount::text FROM trades WHERE id = ANY ($1::text[])', [openings.map((o) => o.tradeId)]);
+      const rows = await h.runtime.db.query<{ id: string; fiat_amount: string }>(
+        'SELECT id, fiat_amount::text FROM trades WHERE id = ANY ($1::text[])',
+        [openings.map((o) => o.tradeId)],
+      );
       expect(openings.map((o) => rows.find((r) => r.id === o.tradeId)?.fiat_amount)).toEqual(cases.map((c) => c.fiat));
     });
 
     it('when the payment-window minute in settings changes, then the deadlines of trades opened after follow it', async () => {
-      const [setting] = await h.runtime.db.query<{ payment_minute_ms: number }>('SELECT payment_minute_ms FROM settings');
+      const [setting] = await h.runtime.db.query<{ payment_minute_ms: number }>(
+        'SELECT payment_minute_ms FROM settings',
+      );
       expect(setting!.payment_minute_ms).toBe(h.config.PAYMENT_MINUTE_MS);
       await savePaymentMinute(h.runtime.db, 20);
       try {
         await fund(h, 'ot-window', 'BTC', '1');
         const opening = tradeOpening({ sellerId: 'ot-window', paymentWindowMinutes: 45 });
         await openTrades(h, [opening]);
-        const [trade] = await h.runtime.db.query<{ window_ms: string }>(`SELECT (extract(epoch FROM payment_deadline - created_at) * 1000)::bigint::text AS window_ms FROM trades WHERE id = $1`, [opening.tradeId]);
+        const [trade] = await h.runtime.db.query<{ window_ms: string }>(
+          `SELECT (extract(epoch FROM payment_deadline - created_at) * 1000)::bigint::text AS window_ms FROM trades WHERE id = $1`,
+          [opening.tradeId],
+        );
         expect(trade!.window_ms).toBe(String(45 * 20));
       } finally {
         await savePaymentMinute(h.runtime.db, h.config.PAYMENT_MINUTE_MS);
       }
     });
 
-    it('when a trade opens inside the caller\'s transaction, then trade.created is in the outbox with it, valid against its contract; rolled back, nothing of it stays', async () => {
+    it("when a trade opens inside the caller's transaction, then trade.created is in the outbox with it, valid against its contract; rolled back, nothing of it stays", async () => {
       await fund(h, 'ot-event', 'BTC', '1');
       const opening = tradeOpening({ sellerId: 'ot-event', amount: '0.25', price: '50000.10' });
       expect(await h.runtime.db.transaction((tx) => openTrades(h, [opening], tx))).toEqual(['OK']);
-      const rows = await h.runtime.db.query<{ payload: unknown }>(`SELECT payload FROM outbox WHERE type = 'trade.created' AND payload->>'tradeId' = $1`, [opening.tradeId]);
+      const rows = await h.runtime.db.query<{ payload: unknown }>(
+        `SELECT payload FROM outbox WHERE type = 'trade.created' AND payload->>'tradeId' = $1`,
+        [opening.tradeId],
+      );
       expect(rows).toHaveLength(1);
       expect(eventSchemas['trade.created'].parse(rows[0]!.payload)).toEqual({
-        tradeId: opening.tradeId, matchId: opening.matchId, buyerId: opening.buyerId, sellerId: 'ot-event', asset: 'BTC', fiatCurrency: 'USD',
-        amount: '0.25000000', price: '50000.10', fiatAmount: '12500.03',
+        tradeId: opening.tradeId,
+        matchId: opening.matchId,
+        buyerId: opening.buyerId,
+        sellerId: 'ot-event',
+        asset: 'BTC',
+        fiatCurrency: 'USD',
+        amount: '0.25000000',
+        price: '50000.10',
+        fiatAmount: '12500.03',
       });
 
       const rolledBack = tradeOpening({ sellerId: 'ot-event', amount: '0.25' });
       const rollback = new Error('the order-book transaction failed after the call');
-      await expect(h.runtime.db.transaction(async (tx) => {
-        expect(await openTrades(h, [rolledBack], tx)).toEqual(['OK']);
-        throw rollback;
-      })).rejects.toBe(rollback);
+      await expect(
+        h.runtime.db.transaction(async (tx) => {
+          expect(await openTrades(h, [rolledBack], tx)).toEqual(['OK']);
+          throw rollback;
+        }),
+      ).rejects.toBe(rollback);
       expect(await writtenAbout(refsOf([rolledBack]))).toEqual(nothing);
       expect(await balance(h, 'ot-event', 'BTC')).toMatchObject({ available: '0.75000000', inEscrow: '0.25000000' });
     });
@@ -193,14 +295,30 @@ describe('order path functions: place_sell_holds and open_trades', () => {
       const short = [
         tradeOpening({ sellerId: 'ot-short', asset: 'ETH', amount: '0.20000001' }), // AVAILABLE has 0.2
         tradeOpening({ sellerId: 'ot-short', asset: 'ETH', amount: '0.2' }), // fits
-        tradeOpening({ sellerId: 'ot-short', asset: 'ETH', amount: '0.30000001', sellOrderId: hold.orderId, sellerFunding: 'HOLD' }), // the hold has 0.3
-        tradeOpening({ sellerId: 'ot-short', asset: 'ETH', amount: '0.1', sellOrderId: randomUUID(), sellerFunding: 'HOLD' }), // no such hold
+        tradeOpening({
+          sellerId: 'ot-short',
+          asset: 'ETH',
+          amount: '0.30000001',
+          sellOrderId: hold.orderId,
+          sellerFunding: 'HOLD',
+        }), // the hold has 0.3
+        tradeOpening({
+          sellerId: 'ot-short',
+          asset: 'ETH',
+          amount: '0.1',
+          sellOrderId: randomUUID(),
+          sellerFunding: 'HOLD',
+        }), // no such hold
       ];
       expect(await openTrades(h, short)).toEqual(['INSUFFICIENT', 'OK', 'INSUFFICIENT', 'INSUFFICIENT']);
       const refused = [short[0]!, short[2]!, short[3]!];
       expect(await writtenAbout(refsOf(refused))).toEqual(nothing);
       expect(await activeUsers(refused.map((o) => o.buyerId))).toEqual([]);
-      expect(await balance(h, 'ot-short', 'ETH')).toMatchObject({ available: '0.00000000', held: '0.30000000', inEscrow: '0.20000000' });
+      expect(await balance(h, 'ot-short', 'ETH')).toMatchObject({
+        available: '0.00000000',
+        held: '0.30000000',
+        inEscrow: '0.20000000',
+      });
     });
 
     it('when a trade is opened again (in the same call, a later one, or several at once), then DUPLICATE: the escrow moves once and one trade and one trade.created exist', async () => {
@@ -229,11 +347,17 @@ describe('order path functions: place_sell_holds and open_trades', () => {
 
     /** The functions called with raw JSON, as a caller that skips the TypeScript contract would. */
     const rawOpen = async (docs: object[]) => {
-      const [row] = await h.runtime.db.query<{ outcomes: unknown }>(`SELECT ${openTradesExpression('$1')} AS outcomes`, [JSON.stringify(docs)]);
+      const [row] = await h.runtime.db.query<{ outcomes: unknown }>(
+        `SELECT ${openTradesExpression('$1')} AS outcomes`,
+        [JSON.stringify(docs)],
+      );
       return ledgerOutcomes(row!.outcomes, docs.length, 'raw open_trades');
     };
     const rawHold = async (docs: object[]) => {
-      const [row] = await h.runtime.db.query<{ outcomes: unknown }>(placeSellHoldsCall([sellHold(seller, 'BTC', '1')]).sql, [JSON.stringify(docs)]);
+      const [row] = await h.runtime.db.query<{ outcomes: unknown }>(
+        placeSellHoldsCall([sellHold(seller, 'BTC', '1')]).sql,
+        [JSON.stringify(docs)],
+      );
       return ledgerOutcomes(row!.outcomes, docs.length, 'raw place_sell_holds');
     };
 
@@ -246,7 +370,11 @@ describe('order path functions: place_sell_holds and open_trades', () => {
     }
 
     /** Refused twice over: by the TypeScript contract before anything is sent, and by the function itself (22023) when sent anyway. */
-    async function expectRefused(typed: () => Promise<unknown>, raw: () => Promise<unknown>, refs: string[]): Promise<void> {
+    async function expectRefused(
+      typed: () => Promise<unknown>,
+      raw: () => Promise<unknown>,
+      refs: string[],
+    ): Promise<void> {
       await expect(typed()).rejects.toBeInstanceOf(ZodError);
       expect(await sqlStateOf(raw())).toBe('22023');
       await expectNothingWritten(refs);
@@ -257,16 +385,27 @@ describe('order path functions: place_sell_holds and open_trades', () => {
       ['a zero amount', () => ({ amount: '0' })],
       ['a zero price', () => ({ price: '0.00' })],
       ['HOLD funding without a sell order', () => ({ sellerFunding: 'HOLD' as const, sellOrderId: null })],
-    ])('when an opening has %s, then the whole call is refused (by the contract, and with 22023 by the function) and nothing of it is written', async (_name, overrides) => {
-      const valid = tradeOpening({ sellerId: seller, amount: '0.01' });
-      const invalid = tradeOpening({ sellerId: seller, amount: '0.01', ...overrides(seller) });
-      await expectRefused(() => openTrades(h, [valid, invalid]), () => rawOpen([valid, invalid]), refsOf([valid, invalid]));
-    });
+    ])(
+      'when an opening has %s, then the whole call is refused (by the contract, and with 22023 by the function) and nothing of it is written',
+      async (_name, overrides) => {
+        const valid = tradeOpening({ sellerId: seller, amount: '0.01' });
+        const invalid = tradeOpening({ sellerId: seller, amount: '0.01', ...overrides(seller) });
+        await expectRefused(
+          () => openTrades(h, [valid, invalid]),
+          () => rawOpen([valid, invalid]),
+          refsOf([valid, invalid]),
+        );
+      },
+    );
 
     it('when a hold has a zero amount, then the whole call is refused (by the contract, and with 22023 by the function) and nothing of it is written', async () => {
       const valid = sellHold(seller, 'BTC', '0.01');
       const invalid = sellHold(seller, 'BTC', '0');
-      await expectRefused(() => placeSellHolds(h, [valid, invalid]), () => rawHold([valid, invalid]), [valid.orderId, invalid.orderId]);
+      await expectRefused(
+        () => placeSellHolds(h, [valid, invalid]),
+        () => rawHold([valid, invalid]),
+        [valid.orderId, invalid.orderId],
+      );
     });
 
     it('when an input the contract cannot even express comes anyway (a missing id, a negative amount, an unknown asset), then the functions refuse it with 22023', async () => {
@@ -283,26 +422,44 @@ describe('order path functions: place_sell_holds and open_trades', () => {
     // The contract's decimal takes 8 places for every asset and price; only the asset knows its scale, and a trade's
     // price is stored in cents. A trade of 1.1234567 USDC could never settle: its amount is no number of USDC units.
     it.each([
-      ['an opening\'s amount is finer than its asset allows (USDC has 6 decimals)', (sellerId: string) => tradeOpening({ sellerId, asset: 'USDC', price: '1.00', amount: '1.1234567' })],
-      ['an opening\'s price is finer than a cent', (sellerId: string) => tradeOpening({ sellerId, price: '50000.005', amount: '0.01' })],
-    ])('when %s, then the call is refused (by the contract, and with 22023 by the function) and nothing is written', async (_name, make) => {
-      const opening = make(seller);
-      await expectRefused(() => openTrades(h, [opening]), () => rawOpen([opening]), refsOf([opening]));
-    });
+      [
+        "an opening's amount is finer than its asset allows (USDC has 6 decimals)",
+        (sellerId: string) => tradeOpening({ sellerId, asset: 'USDC', price: '1.00', amount: '1.1234567' }),
+      ],
+      [
+        "an opening's price is finer than a cent",
+        (sellerId: string) => tradeOpening({ sellerId, price: '50000.005', amount: '0.01' }),
+      ],
+    ])(
+      'when %s, then the call is refused (by the contract, and with 22023 by the function) and nothing is written',
+      async (_name, make) => {
+        const opening = make(seller);
+        await expectRefused(
+          () => openTrades(h, [opening]),
+          () => rawOpen([opening]),
+          refsOf([opening]),
+        );
+      },
+    );
 
-    it('when a hold\'s amount is finer than its asset allows (USDC has 6 decimals), then the call is refused (by the contract, and with 22023 by the function) and nothing is written', async () => {
+    it("when a hold's amount is finer than its asset allows (USDC has 6 decimals), then the call is refused (by the contract, and with 22023 by the function) and nothing is written", async () => {
       const hold = sellHold(seller, 'USDC', '1.1234567');
-      await expectRefused(() => placeSellHolds(h, [hold]), () => rawHold([hold]), [hold.orderId]);
+      await expectRefused(
+        () => placeSellHolds(h, [hold]),
+        () => rawHold([hold]),
+        [hold.orderId],
+      );
     });
   });
 
   describe('the buyer limits an opening carries', () => {
     // order-book reads a buyer's standing without a lock and decides with it; open_trades keeps the cap exactly, so
     // that a buyer racing orders and takes across markets cannot pass it: the placement that lost runs again.
-    it('when a buyer\'s trades would pass the cap their openings were decided with (another market committed first), then 40001 and nothing is written', async () => {
+    it("when a buyer's trades would pass the cap their openings were decided with (another market committed first), then 40001 and nothing is written", async () => {
       await fund(h, 'cap-seller', 'BTC', '1');
       const buyerId = `cap-buyer-${randomUUID().slice(0, 8)}`;
-      const opening = (buyerTradesMax: number) => tradeOpening({ sellerId: 'cap-seller', buyerId, amount: '0.01', buyerTradesMax });
+      const opening = (buyerTradesMax: number) =>
+        tradeOpening({ sellerId: 'cap-seller', buyerId, amount: '0.01', buyerTradesMax });
       expect(await openTrades(h, [opening(2), opening(2)])).toEqual(['OK', 'OK']);
       const third = opening(2);
       expect(await sqlStateOf(openTrades(h, [third]))).toBe('40001');
@@ -326,27 +483,66 @@ describe('order path functions: place_sell_holds and open_trades', () => {
     });
   });
 
-  it('when the caller\'s search_path is another schema (with look-alike tables in it), then the functions (holds, openings, releases) still write the trade schema\'s tables only', async () => {
+  it("when the caller's search_path is another schema (with look-alike tables in it), then the functions (holds, openings, releases) still write the trade schema's tables only", async () => {
     await fund(h, 'sp-seller', 'BTC', '1');
     const client = new pg.Client({ connectionString: h.testDb.url });
     await client.connect();
-    const decoys = ['accounts', 'journals', 'entries', 'order_holds', 'trades', 'outbox', 'settings', 'user_activity_hours'];
+    const decoys = [
+      'accounts',
+      'journals',
+      'entries',
+      'order_holds',
+      'trades',
+      'outbox',
+      'settings',
+      'user_activity_hours',
+    ];
     try {
-      for (const table of decoys) await client.query(`CREATE TABLE public.${table} (LIKE trade.${table} INCLUDING DEFAULTS)`);
+      for (const table of decoys)
+        await client.query(`CREATE TABLE public.${table} (LIKE trade.${table} INCLUDING DEFAULTS)`);
       await client.query('SET search_path TO public');
       const hold = sellHold('sp-seller', 'BTC', '0.5');
       const call = placeSellHoldsCall([hold]);
       expect((await client.query(call.sql, call.params)).rows[0].outcomes).toEqual(['OK']);
-      const opening = tradeOpening({ sellerId: 'sp-seller', sellOrderId: hold.orderId, sellerFunding: 'HOLD', amount: '0.2' });
-      expect((await client.query(`SELECT ${openTradesExpression('$1')} AS outcomes`, [tradeOpeningsJson([opening])])).rows[0].outcomes).toEqual(['OK']);
-      expect(await balance(h, 'sp-seller', 'BTC')).toMatchObject({ available: '0.50000000', held: '0.30000000', inEscrow: '0.20000000' });
-      const release = releaseSellHoldCall({ orderId: hold.orderId, userId: 'sp-seller', asset: 'BTC', remaining: '0.3' });
+      const opening = tradeOpening({
+        sellerId: 'sp-seller',
+        sellOrderId: hold.orderId,
+        sellerFunding: 'HOLD',
+        amount: '0.2',
+      });
+      expect(
+        (await client.query(`SELECT ${openTradesExpression('$1')} AS outcomes`, [tradeOpeningsJson([opening])])).rows[0]
+          .outcomes,
+      ).toEqual(['OK']);
+      expect(await balance(h, 'sp-seller', 'BTC')).toMatchObject({
+        available: '0.50000000',
+        held: '0.30000000',
+        inEscrow: '0.20000000',
+      });
+      const release = releaseSellHoldCall({
+        orderId: hold.orderId,
+        userId: 'sp-seller',
+        asset: 'BTC',
+        remaining: '0.3',
+      });
       expect((await client.query(release.sql, release.params)).rows[0].outcome).toBe('OK');
 
-      expect(await balance(h, 'sp-seller', 'BTC')).toMatchObject({ available: '0.80000000', held: '0.00000000', inEscrow: '0.20000000' });
-      expect(await h.runtime.db.query('SELECT status, released::text FROM order_holds WHERE order_id = $1', [hold.orderId])).toEqual([{ status: 'RELEASED', released: '0.30000000' }]);
-      expect(await writtenAbout([hold.orderId, ...refsOf([opening])])).toEqual({ journals: 3, trades: 1, outbox: 1, holds: 1 });
-      for (const table of decoys) expect((await client.query(`SELECT count(*)::int AS n FROM public.${table}`)).rows[0].n).toBe(0);
+      expect(await balance(h, 'sp-seller', 'BTC')).toMatchObject({
+        available: '0.80000000',
+        held: '0.00000000',
+        inEscrow: '0.20000000',
+      });
+      expect(
+        await h.runtime.db.query('SELECT status, released::text FROM order_holds WHERE order_id = $1', [hold.orderId]),
+      ).toEqual([{ status: 'RELEASED', released: '0.30000000' }]);
+      expect(await writtenAbout([hold.orderId, ...refsOf([opening])])).toEqual({
+        journals: 3,
+        trades: 1,
+        outbox: 1,
+        holds: 1,
+      });
+      for (const table of decoys)
+        expect((await client.query(`SELECT count(*)::int AS n FROM public.${table}`)).rows[0].n).toBe(0);
     } finally {
       await client.query('RESET search_path').catch(() => undefined);
       for (const table of decoys) await client.query(`DROP TABLE IF EXISTS public.${table}`).catch(() => undefined);
@@ -370,9 +566,19 @@ describe('order path functions: place_sell_holds and open_trades', () => {
       // The first hold touches only the higher account: posting hold by hold would lock it before waiting.
       const call = placeSellHoldsCall([sellHold(high!.owner_id, 'BTC', '0.1'), sellHold(low!.owner_id, 'BTC', '0.1')]);
       const placing = caller.query<{ outcomes: string[] }>(call.sql, call.params);
-      await eventually(async () => (await h.runtime.db.query<{ wait: string | null }>('SELECT wait_event_type AS wait FROM pg_stat_activity WHERE pid = $1', [pid]))[0]?.wait === 'Lock');
+      await eventually(
+        async () =>
+          (
+            await h.runtime.db.query<{ wait: string | null }>(
+              'SELECT wait_event_type AS wait FROM pg_stat_activity WHERE pid = $1',
+              [pid],
+            )
+          )[0]?.wait === 'Lock',
+      );
 
-      await expect(blocker.query('SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE NOWAIT', [high!.id])).resolves.toMatchObject({ rowCount: 1 });
+      await expect(
+        blocker.query('SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE NOWAIT', [high!.id]),
+      ).resolves.toMatchObject({ rowCount: 1 });
       await blocker.query('COMMIT');
       expect((await placing).rows[0]!.outcomes).toEqual(['OK', 'OK']);
       await caller.query('COMMIT');
@@ -392,11 +598,21 @@ describe('order path functions: place_sell_holds and open_trades', () => {
     // order-book's market lock an opening can commit between that read and the release, which then finds less held
     // than it was told, fails (23514, nothing moves) and is sent again with the new remainder.
     const remainderOf = async (orderId: string) =>
-      (await h.runtime.db.query<{ remaining: string }>('SELECT (0.4 - coalesce(sum(amount), 0))::text AS remaining FROM trades WHERE sell_order_id = $1', [orderId]))[0]!.remaining;
+      (
+        await h.runtime.db.query<{ remaining: string }>(
+          'SELECT (0.4 - coalesce(sum(amount), 0))::text AS remaining FROM trades WHERE sell_order_id = $1',
+          [orderId],
+        )
+      )[0]!.remaining;
     const cancel = async (x: SellHold) => {
       for (let attempt = 1; ; attempt += 1) {
         try {
-          return await releaseSellHold(h, { orderId: x.orderId, userId: x.userId, asset: 'BTC', remaining: await remainderOf(x.orderId) });
+          return await releaseSellHold(h, {
+            orderId: x.orderId,
+            userId: x.userId,
+            asset: 'BTC',
+            remaining: await remainderOf(x.orderId),
+          });
         } catch (error) {
           if (attempt >= 5 || (error as { code?: string }).code !== '23514') throw error;
         }
@@ -407,26 +623,48 @@ describe('order path functions: place_sell_holds and open_trades', () => {
     const holds = sellers.flatMap((s) => [sellHold(s, 'BTC', '0.4'), sellHold(s, 'BTC', '0.4')]);
     const evens = holds.filter((_, i) => i % 2 === 0);
     const odds = holds.filter((_, i) => i % 2 === 1).reverse();
-    const direct = sellers.map((s, i) => tradeOpening({ sellerId: s, buyerId: sellers[(i + 1) % sellers.length], amount: '0.4' }));
-    const [evenOutcomes, oddOutcomes, ...directOutcomes] = await Promise.all([placeSellHolds(h, evens), placeSellHolds(h, odds), ...direct.map((o) => openTrades(h, [o]))]);
-    const holdOutcome = new Map<string, LedgerOutcome>([...evens.map((x, i) => [x.orderId, evenOutcomes![i]!] as const), ...odds.map((x, i) => [x.orderId, oddOutcomes![i]!] as const)]);
+    const direct = sellers.map((s, i) =>
+      tradeOpening({ sellerId: s, buyerId: sellers[(i + 1) % sellers.length], amount: '0.4' }),
+    );
+    const [evenOutcomes, oddOutcomes, ...directOutcomes] = await Promise.all([
+      placeSellHolds(h, evens),
+      placeSellHolds(h, odds),
+      ...direct.map((o) => openTrades(h, [o])),
+    ]);
+    const holdOutcome = new Map<string, LedgerOutcome>([
+      ...evens.map((x, i) => [x.orderId, evenOutcomes![i]!] as const),
+      ...odds.map((x, i) => [x.orderId, oddOutcomes![i]!] as const),
+    ]);
     for (const [i, s] of sellers.entries()) {
-      const claims = [...holds.filter((x) => x.userId === s).map((x) => holdOutcome.get(x.orderId)), directOutcomes[i]![0]];
+      const claims = [
+        ...holds.filter((x) => x.userId === s).map((x) => holdOutcome.get(x.orderId)),
+        directOutcomes[i]![0],
+      ];
       expect(claims.filter((c) => c === 'OK')).toHaveLength(2);
       expect(claims.filter((c) => c === 'INSUFFICIENT')).toHaveLength(1);
     }
 
     // Wave 2: two openings of 0.25 from every placed hold (one fits), in two calls in opposite orders, while the holds are released.
     const placed = holds.filter((x) => holdOutcome.get(x.orderId) === 'OK');
-    const fromHolds = placed.flatMap((x) => [0, 1].map(() => tradeOpening({ sellerId: x.userId, sellOrderId: x.orderId, sellerFunding: 'HOLD', amount: '0.25' })));
+    const fromHolds = placed.flatMap((x) =>
+      [0, 1].map(() =>
+        tradeOpening({ sellerId: x.userId, sellOrderId: x.orderId, sellerFunding: 'HOLD', amount: '0.25' }),
+      ),
+    );
     const first = fromHolds.filter((_, i) => i % 2 === 0);
     const second = fromHolds.filter((_, i) => i % 2 === 1).reverse();
-    const [firstOutcomes, secondOutcomes, ...releases] = await Promise.all([openTrades(h, first), openTrades(h, second), ...placed.map(cancel)]);
+    const [firstOutcomes, secondOutcomes, ...releases] = await Promise.all([
+      openTrades(h, first),
+      openTrades(h, second),
+      ...placed.map(cancel),
+    ]);
     expect(releases).toEqual(placed.map(() => 'OK'));
     const outcomes = [...(firstOutcomes as LedgerOutcome[]), ...(secondOutcomes as LedgerOutcome[])];
     expect(outcomes.every((o) => o === 'OK' || o === 'INSUFFICIENT')).toBe(true);
     const opened = [...first, ...second].filter((_, i) => outcomes[i] === 'OK');
-    const trades = await h.runtime.db.query<{ id: string }>('SELECT id FROM trades WHERE id = ANY ($1::text[])', [fromHolds.map((o) => o.tradeId)]);
+    const trades = await h.runtime.db.query<{ id: string }>('SELECT id FROM trades WHERE id = ANY ($1::text[])', [
+      fromHolds.map((o) => o.tradeId),
+    ]);
     expect(trades.map((t) => t.id).sort()).toEqual(opened.map((o) => o.tradeId).sort());
     for (const s of sellers) {
       const b = await balance(h, s, 'BTC');
@@ -441,7 +679,9 @@ describe('order path functions: place_sell_holds and open_trades', () => {
       [placed.map((x) => x.orderId)],
     );
     const byOrder = (a: { order_id: string }, b: { order_id: string }) => (a.order_id < b.order_id ? -1 : 1);
-    expect(released.sort(byOrder)).toEqual(placed.map((x) => ({ order_id: x.orderId, status: 'RELEASED', accounted: '0.40000000' })).sort(byOrder));
+    expect(released.sort(byOrder)).toEqual(
+      placed.map((x) => ({ order_id: x.orderId, status: 'RELEASED', accounted: '0.40000000' })).sort(byOrder),
+    );
     expect(await verify(h)).toMatchObject({ ok: true });
   });
 });
@@ -478,9 +718,28 @@ describe('order path property', () => {
   const weighted = <T>(weight: number, arbitrary: fc.Arbitrary<T>) => ({ weight, arbitrary });
   const op = fc.oneof(
     weighted(1, fc.record({ kind: fc.constant('deposit' as const), user, asset, units })),
-    weighted(4, fc.record({ kind: fc.constant('sell' as const), user, asset, units: fc.array(units, { minLength: 1, maxLength: 3 }) })),
-    weighted(5, fc.record({ kind: fc.constant('open' as const), openings: fc.array(opening, { minLength: 1, maxLength: 3 }) })),
-    weighted(2, fc.record({ kind: fc.constant('cancel' as const), order: pick, units, exact: fc.oneof(weighted(3, fc.constant(true)), weighted(1, fc.constant(false))) })),
+    weighted(
+      4,
+      fc.record({
+        kind: fc.constant('sell' as const),
+        user,
+        asset,
+        units: fc.array(units, { minLength: 1, maxLength: 3 }),
+      }),
+    ),
+    weighted(
+      5,
+      fc.record({ kind: fc.constant('open' as const), openings: fc.array(opening, { minLength: 1, maxLength: 3 }) }),
+    ),
+    weighted(
+      2,
+      fc.record({
+        kind: fc.constant('cancel' as const),
+        order: pick,
+        units,
+        exact: fc.oneof(weighted(3, fc.constant(true)), weighted(1, fc.constant(false))),
+      }),
+    ),
     weighted(2, fc.record({ kind: fc.constant('complete' as const), trade: pick })),
     weighted(2, fc.record({ kind: fc.constant('timeout' as const), trade: pick })),
     weighted(1, fc.record({ kind: fc.constant('repeat' as const) })),
@@ -491,7 +750,10 @@ describe('order path property', () => {
   interface Model {
     available: Map<string, bigint>;
     holds: Map<string, { userId: string; asset: Asset; held: bigint; status: 'PLACED' | 'RELEASED' }>;
-    trades: Map<string, { opening: TradeOpening; units: bigint; status: 'AWAITING_PAYMENT' | 'COMPLETED' | 'CANCELLED' }>;
+    trades: Map<
+      string,
+      { opening: TradeOpening; units: bigint; status: 'AWAITING_PAYMENT' | 'COMPLETED' | 'CANCELLED' }
+    >;
     journals: Set<string>;
   }
 
@@ -499,7 +761,8 @@ describe('order path property', () => {
   const unitsOf = (d: string) => BigInt(d.replace('.', ''));
   const key = (userId: string, a: Asset) => `${userId}/${a}`;
   const availableOf = (m: Model, userId: string, a: Asset) => m.available.get(key(userId, a)) ?? 0n;
-  const addAvailable = (m: Model, userId: string, a: Asset, u: bigint) => m.available.set(key(userId, a), availableOf(m, userId, a) + u);
+  const addAvailable = (m: Model, userId: string, a: Asset, u: bigint) =>
+    m.available.set(key(userId, a), availableOf(m, userId, a) + u);
 
   function predictHolds(m: Model, holds: SellHold[]): LedgerOutcome[] {
     return holds.map((x) => {
@@ -528,7 +791,7 @@ describe('order path property', () => {
     });
   }
 
-  it('when random deposits, holds, openings, cancels, completions and timeouts happen, then every outcome is the model\'s, balances match it, the books verify, and every hold holds its amount minus what its trades took minus what was released', async () => {
+  it("when random deposits, holds, openings, cancels, completions and timeouts happen, then every outcome is the model's, balances match it, the books verify, and every hold holds its amount minus what its trades took minus what was released", async () => {
     let run = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: OPS_MAX }), async (ops: Op[]) => {
@@ -564,15 +827,23 @@ describe('order path property', () => {
               break;
             case 'open': {
               const orders = [...m.holds.entries()];
-              await openCall(o.openings.map((x) => {
-                const order = x.fromHold && orders.length > 0 ? orders[x.order % orders.length]! : undefined;
-                const sellerId = order ? order[1].userId : users[x.seller]!;
-                const a = order ? order[1].asset : x.asset;
-                return tradeOpening({
-                  sellerId, buyerId: otherThan(sellerId, x.buyer), asset: a, amount: amountOf(a, x.units), price: '123.45', paymentWindowMinutes: 30,
-                  sellOrderId: order ? order[0] : null, sellerFunding: order ? 'HOLD' : 'AVAILABLE',
-                });
-              }));
+              await openCall(
+                o.openings.map((x) => {
+                  const order = x.fromHold && orders.length > 0 ? orders[x.order % orders.length]! : undefined;
+                  const sellerId = order ? order[1].userId : users[x.seller]!;
+                  const a = order ? order[1].asset : x.asset;
+                  return tradeOpening({
+                    sellerId,
+                    buyerId: otherThan(sellerId, x.buyer),
+                    asset: a,
+                    amount: amountOf(a, x.units),
+                    price: '123.45',
+                    paymentWindowMinutes: 30,
+                    sellOrderId: order ? order[0] : null,
+                    sellerFunding: order ? 'HOLD' : 'AVAILABLE',
+                  });
+                }),
+              );
               break;
             }
             case 'cancel': {
@@ -581,12 +852,20 @@ describe('order path property', () => {
               if (orders.length === 0) break;
               const [orderId, hold] = orders[o.order % orders.length]!;
               // The order's remainder is what its hold still holds; a repeat sends the same amount, whatever happened since.
-              const release = { orderId, userId: hold.userId, asset: hold.asset, remaining: amountOf(hold.asset, o.exact ? hold.held : o.units) };
+              const release = {
+                orderId,
+                userId: hold.userId,
+                asset: hold.asset,
+                remaining: amountOf(hold.asset, o.exact ? hold.held : o.units),
+              };
               repeat = async () => {
                 if (hold.status !== 'PLACED') {
                   expect(await releaseSellHold(h, release)).toBe('DUPLICATE');
                 } else if (unitsOf(release.remaining) !== hold.held) {
-                  expect({ release, sqlState: await sqlStateOf(releaseSellHold(h, release)) }).toEqual({ release, sqlState: '23514' });
+                  expect({ release, sqlState: await sqlStateOf(releaseSellHold(h, release)) }).toEqual({
+                    release,
+                    sqlState: '23514',
+                  });
                 } else {
                   expect(await releaseSellHold(h, release)).toBe('OK');
                   addAvailable(m, hold.userId, hold.asset, hold.held);
@@ -600,7 +879,10 @@ describe('order path property', () => {
             case 'complete': {
               if (m.trades.size === 0) break;
               const [tradeId, t] = pickTrade(o.trade)!;
-              const res = await request(h.app).post(`/api/v1/trades/${tradeId}/release`).set(h.as(t.opening.sellerId)).send({});
+              const res = await request(h.app)
+                .post(`/api/v1/trades/${tradeId}/release`)
+                .set(h.as(t.opening.sellerId))
+                .send({});
               expect(res.status).toBe(t.status === 'AWAITING_PAYMENT' ? 200 : 409);
               if (t.status !== 'AWAITING_PAYMENT') break;
               t.status = 'COMPLETED';
@@ -625,15 +907,30 @@ describe('order path property', () => {
 
         for (const u of users) {
           for (const a of ASSETS_USED) {
-            const held = [...m.holds.values()].filter((x) => x.userId === u && x.asset === a).reduce((sum, x) => sum + x.held, 0n);
-            const inEscrow = [...m.trades.values()].filter((t) => t.opening.sellerId === u && t.opening.asset === a && t.status === 'AWAITING_PAYMENT').reduce((sum, t) => sum + t.units, 0n);
-            expect({ user: u, ...(await balance(h, u, a)) }).toEqual({ user: u, asset: a, available: amountOf(a, availableOf(m, u, a)), held: amountOf(a, held), inEscrow: amountOf(a, inEscrow) });
+            const held = [...m.holds.values()]
+              .filter((x) => x.userId === u && x.asset === a)
+              .reduce((sum, x) => sum + x.held, 0n);
+            const inEscrow = [...m.trades.values()]
+              .filter((t) => t.opening.sellerId === u && t.opening.asset === a && t.status === 'AWAITING_PAYMENT')
+              .reduce((sum, t) => sum + t.units, 0n);
+            expect({ user: u, ...(await balance(h, u, a)) }).toEqual({
+              user: u,
+              asset: a,
+              available: amountOf(a, availableOf(m, u, a)),
+              held: amountOf(a, held),
+              inEscrow: amountOf(a, inEscrow),
+            });
           }
         }
         expect(await verify(h)).toMatchObject({ ok: true });
         const orderIds = [...m.holds.keys()];
-        const holdRows = await h.runtime.db.query<{ order_id: string; status: string }>('SELECT order_id, status FROM order_holds WHERE order_id = ANY ($1::text[])', [orderIds]);
-        expect(Object.fromEntries(holdRows.map((r) => [r.order_id, r.status]))).toEqual(Object.fromEntries([...m.holds].map(([id, x]) => [id, x.status])));
+        const holdRows = await h.runtime.db.query<{ order_id: string; status: string }>(
+          'SELECT order_id, status FROM order_holds WHERE order_id = ANY ($1::text[])',
+          [orderIds],
+        );
+        expect(Object.fromEntries(holdRows.map((r) => [r.order_id, r.status]))).toEqual(
+          Object.fromEntries([...m.holds].map(([id, x]) => [id, x.status])),
+        );
         const unaccounted = await h.runtime.db.query(
           `SELECT h.order_id, h.status, coalesce(a.balance, 0)::text AS held, h.amount::text, h.released::text, coalesce(t.took, 0)::text AS took
            FROM order_holds h

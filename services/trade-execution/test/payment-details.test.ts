@@ -25,26 +25,37 @@ describe('payment details in trades', () => {
   async function savePaymentMethod(ownerId: string, type: string, label: string, details: unknown): Promise<string> {
     const id = randomUUID();
     const sealed = sealPaymentMethod(keyringFromConfig(h.config), ownerId, id, details);
-    await h.testDb.query('INSERT INTO users.payment_methods (id, user_id, type, label, key_id, iv, tag, ciphertext) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
-      id, ownerId, type, label, sealed.keyId, sealed.iv, sealed.tag, sealed.ciphertext,
-    ]);
+    await h.testDb.query(
+      'INSERT INTO users.payment_methods (id, user_id, type, label, key_id, iv, tag, ciphertext) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+      [id, ownerId, type, label, sealed.keyId, sealed.iv, sealed.tag, sealed.ciphertext],
+    );
     return id;
   }
 
   /** A trade opened by open_trades (as order-book opens it), the seller funding it from AVAILABLE. */
   async function openTrade(sellerId: string, extra: { paymentMethod?: string; paymentMethodIds?: string[] } = {}) {
     await fund(h, sellerId, 'BTC', '0.1');
-    const opening = tradeOpening({ buyerId: randomUUID(), sellerId, paymentMethod: extra.paymentMethod ?? 'SEPA', ...(extra.paymentMethodIds ? { paymentMethodIds: extra.paymentMethodIds } : {}) });
+    const opening = tradeOpening({
+      buyerId: randomUUID(),
+      sellerId,
+      paymentMethod: extra.paymentMethod ?? 'SEPA',
+      ...(extra.paymentMethodIds ? { paymentMethodIds: extra.paymentMethodIds } : {}),
+    });
     expect(await openTrades(h, [opening])).toEqual(['OK']);
     return opening;
   }
 
-  const read = (tradeId: string, userId: string, roles?: Role[]) => request(h.app).get(`/api/v1/trades/${tradeId}`).set(h.as(userId, roles));
+  const read = (tradeId: string, userId: string, roles?: Role[]) =>
+    request(h.app).get(`/api/v1/trades/${tradeId}`).set(h.as(userId, roles));
   const auditOf = (tradeId: string) =>
-    h.runtime.db.query<{ reader_id: string; reader_role: string }>('SELECT reader_id, reader_role FROM payment_details_reads WHERE trade_id = $1 ORDER BY id', [tradeId]);
-  const setStatus = (tradeId: string, status: string) => h.runtime.db.query('UPDATE trades SET status = $2 WHERE id = $1', [tradeId, status]);
+    h.runtime.db.query<{ reader_id: string; reader_role: string }>(
+      'SELECT reader_id, reader_role FROM payment_details_reads WHERE trade_id = $1 ORDER BY id',
+      [tradeId],
+    );
+  const setStatus = (tradeId: string, status: string) =>
+    h.runtime.db.query('UPDATE trades SET status = $2 WHERE id = $1', [tradeId, status]);
 
-  it('when a seller has a saved method of the trade\'s type, then the buyer and the seller see its details, and the buyer\'s read is audited', async () => {
+  it("when a seller has a saved method of the trade's type, then the buyer and the seller see its details, and the buyer's read is audited", async () => {
     const seller = randomUUID();
     await savePaymentMethod(seller, 'WIRE', 'Other bank', { iban: 'FR7630006000011234567890189' });
     await savePaymentMethod(seller, 'SEPA', 'Main account', { iban: IBAN, holder: 'Ada Seller' });
@@ -55,13 +66,17 @@ describe('payment details in trades', () => {
     expect(await auditOf(trade.tradeId)).toEqual([{ reader_id: trade.buyerId, reader_role: 'buyer' }]);
   });
 
-  it('when the SELL named its saved methods, then the named one of the trade\'s type is used, whatever else the seller saved', async () => {
+  it("when the SELL named its saved methods, then the named one of the trade's type is used, whatever else the seller saved", async () => {
     const seller = randomUUID();
     await savePaymentMethod(seller, 'SEPA', 'Not named', { iban: 'NOT-THIS-ONE' });
     const named = await savePaymentMethod(seller, 'SEPA', 'Named', { iban: IBAN });
     const other = await savePaymentMethod(seller, 'REVOLUT', 'Named too', '@ada');
     const trade = await openTrade(seller, { paymentMethodIds: [other, named] });
-    expect((await read(trade.tradeId, trade.buyerId)).body.trade.paymentDetails).toEqual({ type: 'SEPA', label: 'Named', details: { iban: IBAN } });
+    expect((await read(trade.tradeId, trade.buyerId)).body.trade.paymentDetails).toEqual({
+      type: 'SEPA',
+      label: 'Named',
+      details: { iban: IBAN },
+    });
   });
 
   it('when a method of another user is named, then it is never used', async () => {
@@ -71,7 +86,7 @@ describe('payment details in trades', () => {
     expect((await read(trade.tradeId, trade.buyerId)).body.trade.paymentDetails).toBeNull();
   });
 
-  it('when the seller has no method of the trade\'s type, then paymentDetails is null', async () => {
+  it("when the seller has no method of the trade's type, then paymentDetails is null", async () => {
     const seller = randomUUID();
     await savePaymentMethod(seller, 'WIRE', 'Wire only', { iban: IBAN });
     const trade = await openTrade(seller);
@@ -87,7 +102,7 @@ describe('payment details in trades', () => {
     expect((await read(trade.tradeId, trade.buyerId)).body.trade.paymentDetails.details).toEqual({ iban: IBAN });
   });
 
-  it('shows the details by reader and status as API.md says, and audits every read but the seller\'s', async () => {
+  it("shows the details by reader and status as API.md says, and audits every read but the seller's", async () => {
     const seller = randomUUID();
     await savePaymentMethod(seller, 'SEPA', 'Main', { iban: IBAN });
     const trade = await openTrade(seller);
@@ -108,12 +123,27 @@ describe('payment details in trades', () => {
       for (const [name, userId, roles] of readers) {
         const res = await read(trade.tradeId, userId, roles);
         seen[status]![name] = res.status === 200 ? 'paymentDetails' in res.body.trade : res.status;
-        if (res.status === 200 && 'paymentDetails' in res.body.trade) expect(res.body.trade.paymentDetails.details).toEqual({ iban: IBAN });
+        if (res.status === 200 && 'paymentDetails' in res.body.trade)
+          expect(res.body.trade.paymentDetails.details).toEqual({ iban: IBAN });
       }
     }
-    const open = { buyer: true, seller: true, 'assigned arbitrator': true, 'other arbitrator': false, admin: true, stranger: 404 };
+    const open = {
+      buyer: true,
+      seller: true,
+      'assigned arbitrator': true,
+      'other arbitrator': false,
+      admin: true,
+      stranger: 404,
+    };
     const closed = { ...open, buyer: false, seller: false };
-    expect(seen).toEqual({ AWAITING_PAYMENT: open, PAID: open, DISPUTED: open, COMPLETED: closed, CANCELLED: closed, RESOLVED: closed });
+    expect(seen).toEqual({
+      AWAITING_PAYMENT: open,
+      PAID: open,
+      DISPUTED: open,
+      COMPLETED: closed,
+      CANCELLED: closed,
+      RESOLVED: closed,
+    });
     const audited = await auditOf(trade.tradeId);
     expect(audited.filter((a) => a.reader_role === 'buyer')).toHaveLength(3);
     expect(audited.filter((a) => a.reader_role === 'arbitrator')).toHaveLength(6);
@@ -141,9 +171,18 @@ describe('payment details in trades', () => {
     expect(columns.some((c) => c.table_name === 'trade_payment_details' && c.column_name === 'ciphertext')).toBe(true);
     for (const c of columns) {
       // Text of any type (json, arrays, numbers) as Postgres prints it; bytes searched for the UTF-8 of the IBAN.
-      const match = c.data_type === 'bytea' ? `position(convert_to($1, 'UTF8') IN "${c.column_name}") > 0` : `"${c.column_name}"::text LIKE '%' || $1 || '%'`;
-      const [hit] = await h.runtime.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM trade."${c.table_name}" WHERE ${match}`, [IBAN]);
-      expect({ column: `${c.table_name}.${c.column_name}`, rows: hit!.n }).toEqual({ column: `${c.table_name}.${c.column_name}`, rows: 0 });
+      const match =
+        c.data_type === 'bytea'
+          ? `position(convert_to($1, 'UTF8') IN "${c.column_name}") > 0`
+          : `"${c.column_name}"::text LIKE '%' || $1 || '%'`;
+      const [hit] = await h.runtime.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM trade."${c.table_name}" WHERE ${match}`,
+        [IBAN],
+      );
+      expect({ column: `${c.table_name}.${c.column_name}`, rows: hit!.n }).toEqual({
+        column: `${c.table_name}.${c.column_name}`,
+        rows: 0,
+      });
     }
   });
 });

@@ -15,7 +15,12 @@ describe('wallet: deposits, withdrawals, balances, ledger, verification', () => 
   it('when a user deposits, then AVAILABLE grows by exactly that amount and the ledger still sums to zero', async () => {
     await fund(h, 'w-alice', 'BTC', '1.5');
     await fund(h, 'w-alice', 'BTC', '0.00000001');
-    expect(await balance(h, 'w-alice', 'BTC')).toEqual({ asset: 'BTC', available: '1.50000001', held: '0.00000000', inEscrow: '0.00000000' });
+    expect(await balance(h, 'w-alice', 'BTC')).toEqual({
+      asset: 'BTC',
+      available: '1.50000001',
+      held: '0.00000000',
+      inEscrow: '0.00000000',
+    });
     const res = await request(h.app).get('/api/v1/wallet/balances').set(h.as('w-alice'));
     expect(res.body.data.map((b: { asset: string }) => b.asset)).toEqual(['BTC', 'ETH', 'USDT', 'USDC']);
     const report = await verify(h);
@@ -50,11 +55,17 @@ describe('wallet: deposits, withdrawals, balances, ledger, verification', () => 
 
   it('when a withdrawal is covered (amount and fee), then it is taken and debited at once; when not, then 409 and nothing moves', async () => {
     await fund(h, 'w-bob', 'USDT', '100');
-    const ok = await request(h.app).post('/api/v1/wallet/withdrawals').set(h.as('w-bob')).send({ asset: 'USDT', amount: '60.5', address: ADDRESSES.USDT });
+    const ok = await request(h.app)
+      .post('/api/v1/wallet/withdrawals')
+      .set(h.as('w-bob'))
+      .send({ asset: 'USDT', amount: '60.5', address: ADDRESSES.USDT });
     expect(ok.status).toBe(201);
     expect(ok.body.withdrawal).toMatchObject({ status: 'APPROVED', amount: '60.500000', fee: '1.000000' });
     expect(await balance(h, 'w-bob', 'USDT')).toMatchObject({ available: '38.500000' });
-    const tooMuch = await request(h.app).post('/api/v1/wallet/withdrawals').set(h.as('w-bob')).send({ asset: 'USDT', amount: '37.500001', address: ADDRESSES.USDT });
+    const tooMuch = await request(h.app)
+      .post('/api/v1/wallet/withdrawals')
+      .set(h.as('w-bob'))
+      .send({ asset: 'USDT', amount: '37.500001', address: ADDRESSES.USDT });
     expect(tooMuch.status).toBe(409);
     expect(tooMuch.body.code).toBe('WALLET.INSUFFICIENT_FUNDS');
     expect(await balance(h, 'w-bob', 'USDT')).toMatchObject({ available: '38.500000' });
@@ -63,7 +74,14 @@ describe('wallet: deposits, withdrawals, balances, ledger, verification', () => 
 
   it('when parallel withdrawals drain one balance, then exactly the covered ones succeed and it never goes negative', async () => {
     await fund(h, 'w-carol', 'ETH', '1');
-    const results = await Promise.all(Array.from({ length: 10 }, () => request(h.app).post('/api/v1/wallet/withdrawals').set(h.as('w-carol')).send({ asset: 'ETH', amount: '0.3', address: ADDRESSES.ETH })));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        request(h.app)
+          .post('/api/v1/wallet/withdrawals')
+          .set(h.as('w-carol'))
+          .send({ asset: 'ETH', amount: '0.3', address: ADDRESSES.ETH }),
+      ),
+    );
     expect(results.filter((r) => r.status === 201)).toHaveLength(3);
     expect(results.filter((r) => r.status === 409)).toHaveLength(7);
     // 1 - 3 × (0.3 + the 0.002 fee)
@@ -71,7 +89,8 @@ describe('wallet: deposits, withdrawals, balances, ledger, verification', () => 
   });
 
   it('when a deposit is retried with the same Idempotency-Key, then it is credited once and the answer replays', async () => {
-    const send = (body: object) => request(h.app).post('/api/v1/wallet/deposits').set(h.as('w-dave')).set('Idempotency-Key', 'dep-1').send(body);
+    const send = (body: object) =>
+      request(h.app).post('/api/v1/wallet/deposits').set(h.as('w-dave')).set('Idempotency-Key', 'dep-1').send(body);
     const first = await send({ asset: 'USDC', amount: '5' });
     const again = await send({ asset: 'USDC', amount: '5' });
     expect(again.status).toBe(201);
@@ -87,7 +106,9 @@ describe('wallet: deposits, withdrawals, balances, ledger, verification', () => 
     const first = await request(h.app).get('/api/v1/wallet/ledger?limit=2').set(h.as('w-erin'));
     expect(first.status).toBe(200);
     expect(first.body.data.map((e: { amount: string }) => e.amount)).toEqual(['3.00000000', '2.00000000']);
-    const second = await request(h.app).get(`/api/v1/wallet/ledger?limit=2&cursor=${first.body.nextCursor}`).set(h.as('w-erin'));
+    const second = await request(h.app)
+      .get(`/api/v1/wallet/ledger?limit=2&cursor=${first.body.nextCursor}`)
+      .set(h.as('w-erin'));
     expect(second.body.data.map((e: { amount: string }) => e.amount)).toEqual(['1.00000000']);
     expect(second.body.nextCursor).toBeNull();
     expect((await request(h.app).get('/api/v1/wallet/ledger?cursor=garbage').set(h.as('w-erin'))).status).toBe(400);
@@ -96,22 +117,45 @@ describe('wallet: deposits, withdrawals, balances, ledger, verification', () => 
   it('when a non-admin asks for ledger verification or admin stats, then 403', async () => {
     expect((await request(h.app).get('/api/v1/admin/ledger/verify').set(h.as('w-alice'))).status).toBe(403);
     expect((await request(h.app).get('/api/v1/admin/stats').set(h.as('w-alice'))).status).toBe(403);
-    expect((await request(h.app).get('/api/v1/admin/stats').set(h.as(ADMIN, ['admin']))).status).toBe(200);
+    expect(
+      (
+        await request(h.app)
+          .get('/api/v1/admin/stats')
+          .set(h.as(ADMIN, ['admin']))
+      ).status,
+    ).toBe(200);
   });
 
   it('when someone writes a journal that does not balance, edits a balance or overdraws an account, then the database refuses it', async () => {
-    await expect(h.runtime.db.transaction(async (tx) => {
-      await tx.query(`INSERT INTO journals (id, kind, ref) VALUES ('00000000-0000-4000-8000-000000000001', 'HACK', 'x')`);
-      const [acc] = await tx.query<{ id: string }>(`SELECT id FROM accounts WHERE kind = 'AVAILABLE' AND owner_id = 'w-alice' AND asset = 'BTC'`);
-      await tx.query(`INSERT INTO entries (journal_id, account_id, asset, amount) VALUES ('00000000-0000-4000-8000-000000000001', $1, 'BTC', 1)`, [acc!.id]);
-    })).rejects.toThrow(/does not sum to zero/);
-    await expect(h.runtime.db.query(`UPDATE accounts SET balance = balance + 1 WHERE kind = 'AVAILABLE' AND owner_id = 'w-alice'`)).rejects.toThrow(/only through post_journal/);
-    await expect(h.runtime.db.query(`INSERT INTO accounts (kind, owner_id, asset, balance) VALUES ('AVAILABLE', 'w-forger', 'BTC', 5)`)).rejects.toThrow(/created empty/);
+    await expect(
+      h.runtime.db.transaction(async (tx) => {
+        await tx.query(
+          `INSERT INTO journals (id, kind, ref) VALUES ('00000000-0000-4000-8000-000000000001', 'HACK', 'x')`,
+        );
+        const [acc] = await tx.query<{ id: string }>(
+          `SELECT id FROM accounts WHERE kind = 'AVAILABLE' AND owner_id = 'w-alice' AND asset = 'BTC'`,
+        );
+        await tx.query(
+          `INSERT INTO entries (journal_id, account_id, asset, amount) VALUES ('00000000-0000-4000-8000-000000000001', $1, 'BTC', 1)`,
+          [acc!.id],
+        );
+      }),
+    ).rejects.toThrow(/does not sum to zero/);
+    await expect(
+      h.runtime.db.query(`UPDATE accounts SET balance = balance + 1 WHERE kind = 'AVAILABLE' AND owner_id = 'w-alice'`),
+    ).rejects.toThrow(/only through post_journal/);
+    await expect(
+      h.runtime.db.query(
+        `INSERT INTO accounts (kind, owner_id, asset, balance) VALUES ('AVAILABLE', 'w-forger', 'BTC', 5)`,
+      ),
+    ).rejects.toThrow(/created empty/);
     // Even past the guard (as post_journal itself), the CHECK keeps user accounts from going negative.
-    await expect(h.runtime.db.transaction(async (tx) => {
-      await tx.query(`SELECT set_config('orrange.ledger_posting', 'on', true)`);
-      await tx.query(`UPDATE accounts SET balance = -1 WHERE kind = 'AVAILABLE' AND owner_id = 'w-alice'`);
-    })).rejects.toThrow(/accounts_balance_nonnegative/);
+    await expect(
+      h.runtime.db.transaction(async (tx) => {
+        await tx.query(`SELECT set_config('orrange.ledger_posting', 'on', true)`);
+        await tx.query(`UPDATE accounts SET balance = -1 WHERE kind = 'AVAILABLE' AND owner_id = 'w-alice'`);
+      }),
+    ).rejects.toThrow(/accounts_balance_nonnegative/);
     await expect(h.runtime.db.query(`DELETE FROM entries`)).rejects.toThrow(/append-only/);
     expect((await verify(h)).ok).toBe(true);
   });
@@ -121,15 +165,27 @@ describe('wallet in production', () => {
   let h: Harness;
 
   beforeAll(async () => {
-    h = await createHarness({ NODE_ENV: 'production', TRADE_DB_PASSWORD: 'a-production-db-password', INTERNAL_TOKEN_SECRET: 'a-production-secret-that-is-long-enough-0123456789', ENCRYPTION_KEYS: `prod1:${Buffer.alloc(32, 7).toString('base64')}`, ...PRODUCTION_CUSTODY });
+    h = await createHarness({
+      NODE_ENV: 'production',
+      TRADE_DB_PASSWORD: 'a-production-db-password',
+      INTERNAL_TOKEN_SECRET: 'a-production-secret-that-is-long-enough-0123456789',
+      ENCRYPTION_KEYS: `prod1:${Buffer.alloc(32, 7).toString('base64')}`,
+      ...PRODUCTION_CUSTODY,
+    });
   });
 
   afterAll(() => h.close());
 
   it('when a user uses the faucet with NODE_ENV=production, then 403; an admin may credit', async () => {
-    const res = await request(h.app).post('/api/v1/wallet/deposits').set(h.as('p-user')).send({ asset: 'BTC', amount: '1' });
+    const res = await request(h.app)
+      .post('/api/v1/wallet/deposits')
+      .set(h.as('p-user'))
+      .send({ asset: 'BTC', amount: '1' });
     expect(res.status).toBe(403);
-    const admin = await request(h.app).post('/api/v1/wallet/deposits').set(h.as(ADMIN, ['admin'])).send({ asset: 'BTC', amount: '1' });
+    const admin = await request(h.app)
+      .post('/api/v1/wallet/deposits')
+      .set(h.as(ADMIN, ['admin']))
+      .send({ asset: 'BTC', amount: '1' });
     expect(admin.status).toBe(201);
   });
 });

@@ -22,7 +22,13 @@ export interface AppDeps {
 export function createApp({ runtime, config, hasher }: AppDeps): Express {
   const deps: Deps = buildDeps({ db: runtime.db, redis: runtime.redis, logger: runtime.logger, config, hasher });
   return createServiceApp(
-    { logger: runtime.logger, registry: runtime.registry, checks: runtime.checks, internalTokenSecret: config.INTERNAL_TOKEN_SECRET, openapi },
+    {
+      logger: runtime.logger,
+      registry: runtime.registry,
+      checks: runtime.checks,
+      internalTokenSecret: config.INTERNAL_TOKEN_SECRET,
+      openapi,
+    },
     (app) => {
       app.use(authRouter(deps));
       app.use(usersRouter(deps));

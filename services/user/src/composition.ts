@@ -18,7 +18,15 @@ export function createUserService(config: Config, overrides: { logger?: Logger }
   const runtime = createRuntime({ service: 'user', schema: SCHEMA, config, logger: overrides.logger });
   runtime.consume({ ...reputationHandlers(runtime.logger, config.REPUTATION_MIN_FIAT), ...auditHandlers() });
   const days = config.AUDIT_LOG_RETENTION_DAYS;
-  if (days > 0) runtime.sweepers.push(new Sweeper({ timer: 'audit-log-retention', intervalMs: AUDIT_RETENTION_SWEEP_MS, sweep: () => purgeAuditLog(runtime.db, days), logger: runtime.logger }));
+  if (days > 0)
+    runtime.sweepers.push(
+      new Sweeper({
+        timer: 'audit-log-retention',
+        intervalMs: AUDIT_RETENTION_SWEEP_MS,
+        sweep: () => purgeAuditLog(runtime.db, days),
+        logger: runtime.logger,
+      }),
+    );
   let stopHousekeeping: (() => Promise<void>) | undefined;
   return {
     runtime,

@@ -32,8 +32,12 @@ export class SeedRefusedError extends Error {
 export async function seedAdmin(options: SeedAdminOptions): Promise<{ created: boolean; userId: string }> {
   const email = options.email.trim().toLowerCase();
   if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new SeedRefusedError('ADMIN_EMAIL is not an email address');
-  if (options.password.length < 8 || options.password.length > 128) throw new SeedRefusedError('ADMIN_PASSWORD must be 8–128 characters');
-  if (options.production && options.password === DEV_ADMIN_PASSWORD) throw new SeedRefusedError('ADMIN_PASSWORD: the development password must not be used in production (set a real one)');
+  if (options.password.length < 8 || options.password.length > 128)
+    throw new SeedRefusedError('ADMIN_PASSWORD must be 8–128 characters');
+  if (options.production && options.password === DEV_ADMIN_PASSWORD)
+    throw new SeedRefusedError(
+      'ADMIN_PASSWORD: the development password must not be used in production (set a real one)',
+    );
   const client = new pg.Client(poolConfigFromUrl(options.databaseUrl, { schema: SCHEMA }));
   await client.connect();
   try {
@@ -44,14 +48,16 @@ export async function seedAdmin(options: SeedAdminOptions): Promise<{ created: b
     for (let attempt = 0; attempt < USERNAME_ATTEMPTS_MAX; attempt += 1) {
       const username = adminUsername(email, attempt);
       // Only a free email: an account registered meanwhile is never promoted (checked again below).
-      const inserted = await client.query<{ id: string }>(
-        `INSERT INTO users (email, username, username_key, password_hash, roles) VALUES ($1, $2, lower($2), $3, ARRAY['user', 'admin'])
+      const inserted = await client
+        .query<{ id: string }>(
+          `INSERT INTO users (email, username, username_key, password_hash, roles) VALUES ($1, $2, lower($2), $3, ARRAY['user', 'admin'])
          ON CONFLICT (email) DO NOTHING RETURNING id`,
-        [email, username, passwordHash],
-      ).catch((error: { code?: string; constraint?: string }) => {
-        if (error.code === '23505' && error.constraint === 'users_username_key') return undefined;
-        throw error;
-      });
+          [email, username, passwordHash],
+        )
+        .catch((error: { code?: string; constraint?: string }) => {
+          if (error.code === '23505' && error.constraint === 'users_username_key') return undefined;
+          throw error;
+        });
       if (!inserted) continue;
       const row = inserted.rows[0];
       if (row) return { created: true, userId: row.id };
@@ -69,7 +75,9 @@ export async function seedAdmin(options: SeedAdminOptions): Promise<{ created: b
  * account without the role is refused.
  */
 async function existingAdmin(client: pg.Client, email: string): Promise<string | undefined> {
-  const { rows } = await client.query<{ id: string; roles: string[] }>('SELECT id, roles FROM users WHERE email = $1', [email]);
+  const { rows } = await client.query<{ id: string; roles: string[] }>('SELECT id, roles FROM users WHERE email = $1', [
+    email,
+  ]);
   const account = rows[0];
   if (!account) return undefined;
   if (account.roles.includes('admin')) return account.id;
@@ -83,6 +91,10 @@ async function existingAdmin(client: pg.Client, email: string): Promise<string |
 /** `admin`, then the email's local part, then suffixed variants, always within the username rules. */
 function adminUsername(email: string, attempt: number): string {
   if (attempt === 0) return 'admin';
-  const local = email.split('@')[0]!.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 24).padEnd(3, '_');
+  const local = email
+    .split('@')[0]!
+    .replace(/[^A-Za-z0-9_]/g, '_')
+    .slice(0, 24)
+    .padEnd(3, '_');
   return attempt === 1 ? local : `${local}_${Math.random().toString(36).slice(2, 8)}`;
 }

@@ -19,12 +19,19 @@ describe('API keys', () => {
 
   const asAlice = () => identity(harness, alice.id);
   const create = (body: object, who = asAlice()) => request(app).post('/api/v1/users/me/api-keys').set(who).send(body);
-  const resolve = (keyHash: string) => request(app).post('/internal/api-keys/resolve').set(gatewayIdentity(harness)).send({ keyHash });
+  const resolve = (keyHash: string) =>
+    request(app).post('/internal/api-keys/resolve').set(gatewayIdentity(harness)).send({ keyHash });
 
   it('when I create a key, then it is shown once, stored only as its hash, and resolvable by the gateway', async () => {
     const res = await create({ name: 'bot', scopes: ['trade', 'read'] });
     expect(res.status).toBe(201);
-    expect(res.body).toEqual({ id: expect.any(String), name: 'bot', scopes: ['read', 'trade'], createdAt: expect.any(String), key: expect.stringMatching(/^orr_[A-Za-z0-9_-]{43}$/) });
+    expect(res.body).toEqual({
+      id: expect.any(String),
+      name: 'bot',
+      scopes: ['read', 'trade'],
+      createdAt: expect.any(String),
+      key: expect.stringMatching(/^orr_[A-Za-z0-9_-]{43}$/),
+    });
     const rows = await harness.runtime.db.query<{ row: string }>('SELECT row_to_json(k)::text AS row FROM api_keys k');
     expect(rows.some(({ row }) => row.includes(res.body.key))).toBe(false);
     expect(rows.some(({ row }) => row.includes(hashApiKey(res.body.key)))).toBe(true);
@@ -35,7 +42,15 @@ describe('API keys', () => {
 
     const list = await request(app).get('/api/v1/users/me/api-keys').set(asAlice());
     expect(list.status).toBe(200);
-    expect(list.body.data).toEqual([{ id: res.body.id, name: 'bot', scopes: ['read', 'trade'], createdAt: expect.any(String), lastUsedAt: expect.any(String) }]);
+    expect(list.body.data).toEqual([
+      {
+        id: res.body.id,
+        name: 'bot',
+        scopes: ['read', 'trade'],
+        createdAt: expect.any(String),
+        lastUsedAt: expect.any(String),
+      },
+    ]);
     expect(JSON.stringify(list.body)).not.toContain(res.body.key);
   });
 
@@ -47,14 +62,29 @@ describe('API keys', () => {
     expect(withTrade.status).toBe(201);
     expect(withTrade.body.scopes).toEqual(['trade', 'withdraw']);
     expect((await resolve(hashApiKey(withTrade.body.key))).body.scopes).toEqual(['trade', 'withdraw']);
-    await expect(harness.runtime.db.query("INSERT INTO api_keys (user_id, name, scopes, key_hash) VALUES ($1, 'x', ARRAY['withdraw'], 'h-withdraw-only')", [alice.id])).rejects.toThrow(/api_keys_scopes_valid/);
+    await expect(
+      harness.runtime.db.query(
+        "INSERT INTO api_keys (user_id, name, scopes, key_hash) VALUES ($1, 'x', ARRAY['withdraw'], 'h-withdraw-only')",
+        [alice.id],
+      ),
+    ).rejects.toThrow(/api_keys_scopes_valid/);
   });
 
-  it('when an admin\'s API key calls admin routes, then 403 AUTH.SESSION_REQUIRED', async () => {
-    const adminKey = identity(harness, bob.id, { roles: ['user', 'admin'], via: 'api-key', scopes: ['read', 'trade', 'withdraw'] });
-    const roles = await request(app).patch(`/api/v1/admin/users/${alice.id}/roles`).set(adminKey).send({ roles: ['admin'] });
+  it("when an admin's API key calls admin routes, then 403 AUTH.SESSION_REQUIRED", async () => {
+    const adminKey = identity(harness, bob.id, {
+      roles: ['user', 'admin'],
+      via: 'api-key',
+      scopes: ['read', 'trade', 'withdraw'],
+    });
+    const roles = await request(app)
+      .patch(`/api/v1/admin/users/${alice.id}/roles`)
+      .set(adminKey)
+      .send({ roles: ['admin'] });
     expect({ status: roles.status, code: roles.body.code }).toEqual({ status: 403, code: 'AUTH.SESSION_REQUIRED' });
-    const status = await request(app).patch(`/api/v1/admin/users/${alice.id}/status`).set(adminKey).send({ status: 'DISABLED' });
+    const status = await request(app)
+      .patch(`/api/v1/admin/users/${alice.id}/status`)
+      .set(adminKey)
+      .send({ status: 'DISABLED' });
     expect({ status: status.status, code: status.body.code }).toEqual({ status: 403, code: 'AUTH.SESSION_REQUIRED' });
     expect((await request(app).get('/api/v1/users/me').set(identity(harness, alice.id))).body.roles).toEqual(['user']);
   });
@@ -62,9 +92,15 @@ describe('API keys', () => {
   it('when a key is resolved again within a minute, then lastUsedAt is not rewritten', async () => {
     const { body } = await create({ name: 'throttle', scopes: ['read'] });
     await resolve(hashApiKey(body.key));
-    const [first] = await harness.runtime.db.query<{ at: Date }>('SELECT last_used_at AS at FROM api_keys WHERE id = $1', [body.id]);
+    const [first] = await harness.runtime.db.query<{ at: Date }>(
+      'SELECT last_used_at AS at FROM api_keys WHERE id = $1',
+      [body.id],
+    );
     await resolve(hashApiKey(body.key));
-    const [second] = await harness.runtime.db.query<{ at: Date }>('SELECT last_used_at AS at FROM api_keys WHERE id = $1', [body.id]);
+    const [second] = await harness.runtime.db.query<{ at: Date }>(
+      'SELECT last_used_at AS at FROM api_keys WHERE id = $1',
+      [body.id],
+    );
     expect(first!.at).toBeInstanceOf(Date);
     expect(second!.at.getTime()).toBe(first!.at.getTime());
   });
@@ -91,14 +127,22 @@ describe('API keys', () => {
     const { body } = await create({ name: 'to revoke', scopes: ['read'] });
     const keyHash = hashApiKey(body.key);
     const cacheKey = authRedisKeys.apiKey(harness.config.REDIS_PREFIX, keyHash);
-    await harness.runtime.redis.set(cacheKey, JSON.stringify({ userId: alice.id, roles: ['user'], scopes: ['read'] }), 'EX', 10);
+    await harness.runtime.redis.set(
+      cacheKey,
+      JSON.stringify({ userId: alice.id, roles: ['user'], scopes: ['read'] }),
+      'EX',
+      10,
+    );
 
     const res = await request(app).delete(`/api/v1/users/me/api-keys/${body.id}`).set(asAlice());
     expect(res.status).toBe(204);
     expect(await harness.runtime.redis.exists(cacheKey)).toBe(0);
     expect((await resolve(keyHash)).status).toBe(404);
     expect((await request(app).delete(`/api/v1/users/me/api-keys/${body.id}`).set(asAlice())).status).toBe(404);
-    const audit = await harness.runtime.db.query<{ action: string }>("SELECT action FROM audit_log WHERE target_id = $1 ORDER BY id", [body.id]);
+    const audit = await harness.runtime.db.query<{ action: string }>(
+      'SELECT action FROM audit_log WHERE target_id = $1 ORDER BY id',
+      [body.id],
+    );
     expect(audit.map((a) => a.action)).toEqual(['api-key.created', 'api-key.revoked']);
   });
 
@@ -117,8 +161,21 @@ describe('API keys', () => {
   });
 
   it('when resolve is called by a user, without identity, or with a malformed hash, then 403 / 401 / 400', async () => {
-    expect((await request(app).post('/internal/api-keys/resolve').set(asAlice()).send({ keyHash: 'a'.repeat(64) })).status).toBe(403);
-    expect((await request(app).post('/internal/api-keys/resolve').send({ keyHash: 'a'.repeat(64) })).status).toBe(401);
+    expect(
+      (
+        await request(app)
+          .post('/internal/api-keys/resolve')
+          .set(asAlice())
+          .send({ keyHash: 'a'.repeat(64) })
+      ).status,
+    ).toBe(403);
+    expect(
+      (
+        await request(app)
+          .post('/internal/api-keys/resolve')
+          .send({ keyHash: 'a'.repeat(64) })
+      ).status,
+    ).toBe(401);
     expect((await resolve("' OR 1=1 --")).status).toBe(400);
     expect((await resolve('a'.repeat(64))).status).toBe(404);
   });

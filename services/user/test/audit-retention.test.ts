@@ -15,7 +15,9 @@ describe('audit log retention (AUDIT_LOG_RETENTION_DAYS)', () => {
     );
     const retention = harness.runtime.sweepers.find((s) => s.name === 'audit-log-retention')!;
     expect(await retention.sweepNow()).toBe(1);
-    expect(await harness.runtime.db.query("SELECT target_id FROM audit_log WHERE target_id IN ('old', 'young')")).toEqual([{ target_id: 'young' }]);
+    expect(
+      await harness.runtime.db.query("SELECT target_id FROM audit_log WHERE target_id IN ('old', 'young')"),
+    ).toEqual([{ target_id: 'young' }]);
   });
 
   it('when no retention is set (the default), then the audit log is kept whole: no sweep is made', async () => {

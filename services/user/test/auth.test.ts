@@ -19,24 +19,42 @@ describe('auth: register, login, refresh, logout', () => {
 
   afterAll(() => harness.close());
 
-  const settings = () => ({ keyring: parseKeyring(harness.config.JWT_SECRETS), issuer: harness.config.JWT_ISSUER, audience: harness.config.JWT_AUDIENCE });
+  const settings = () => ({
+    keyring: parseKeyring(harness.config.JWT_SECRETS),
+    issuer: harness.config.JWT_ISSUER,
+    audience: harness.config.JWT_AUDIENCE,
+  });
 
-  it('when a user registers, logs in and refreshes, then each access token names its session (the refresh-token family) and the user\'s generation', async () => {
+  it("when a user registers, logs in and refreshes, then each access token names its session (the refresh-token family) and the user's generation", async () => {
     const user = await registerUser(app);
     const registered = verifyAccessToken(user.accessToken, settings());
-    const [family] = await harness.runtime.db.query<{ family_id: string }>('SELECT family_id FROM refresh_tokens WHERE user_id = $1', [user.id]);
+    const [family] = await harness.runtime.db.query<{ family_id: string }>(
+      'SELECT family_id FROM refresh_tokens WHERE user_id = $1',
+      [user.id],
+    );
     expect(registered).toMatchObject({ sessionId: family!.family_id, generation: 0 });
     const login = await request(app).post('/api/v1/auth/login').send({ email: user.email, password: PASSWORD });
     const loggedIn = verifyAccessToken(login.body.accessToken, settings());
     expect(loggedIn.sessionId).not.toBe(registered.sessionId);
     const refreshed = await request(app).post('/api/v1/auth/refresh').send({ refreshToken: login.body.refreshToken });
-    expect(verifyAccessToken(refreshed.body.accessToken, settings())).toMatchObject({ sessionId: loggedIn.sessionId, generation: 0 });
+    expect(verifyAccessToken(refreshed.body.accessToken, settings())).toMatchObject({
+      sessionId: loggedIn.sessionId,
+      generation: 0,
+    });
   });
 
   it('when a user registers, then a session comes back with a verifiable access token and the email stored lowercased', async () => {
-    const res = await request(app).post('/api/v1/auth/register').send({ email: 'Alice.Smith@Example.COM', username: 'Alice_1', password: PASSWORD });
+    const res = await request(app)
+      .post('/api/v1/auth/register')
+      .send({ email: 'Alice.Smith@Example.COM', username: 'Alice_1', password: PASSWORD });
     expect(res.status).toBe(201);
-    expect(res.body.user).toEqual({ id: expect.any(String), email: 'alice.smith@example.com', username: 'Alice_1', roles: ['user'], createdAt: expect.any(String) });
+    expect(res.body.user).toEqual({
+      id: expect.any(String),
+      email: 'alice.smith@example.com',
+      username: 'Alice_1',
+      roles: ['user'],
+      createdAt: expect.any(String),
+    });
     expect(res.body.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const claims = verifyAccessToken(res.body.accessToken, settings());
     expect(claims.userId).toBe(res.body.user.id);
@@ -44,25 +62,38 @@ describe('auth: register, login, refresh, logout', () => {
     const header = JSON.parse(Buffer.from(res.body.accessToken.split('.')[0], 'base64url').toString());
     expect(header).toEqual({ alg: 'HS256', typ: 'JWT', kid: 'dev1' });
 
-    const [stored] = await harness.runtime.db.query<{ password_hash: string }>('SELECT password_hash FROM users WHERE id = $1', [res.body.user.id]);
+    const [stored] = await harness.runtime.db.query<{ password_hash: string }>(
+      'SELECT password_hash FROM users WHERE id = $1',
+      [res.body.user.id],
+    );
     expect(stored!.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
-    const tokens = await harness.runtime.db.query<{ token_hash: string }>('SELECT token_hash FROM refresh_tokens WHERE user_id = $1', [res.body.user.id]);
+    const tokens = await harness.runtime.db.query<{ token_hash: string }>(
+      'SELECT token_hash FROM refresh_tokens WHERE user_id = $1',
+      [res.body.user.id],
+    );
     expect(tokens).toEqual([{ token_hash: hashRefreshToken(res.body.refreshToken) }]);
   });
 
   it('when the same email registers again in another case, or the username in another case, then 409 USER.ALREADY_EXISTS', async () => {
     const user = await registerUser(app);
-    const sameEmail = await request(app).post('/api/v1/auth/register').send({ email: user.email.toUpperCase(), username: 'someone_else', password: PASSWORD });
+    const sameEmail = await request(app)
+      .post('/api/v1/auth/register')
+      .send({ email: user.email.toUpperCase(), username: 'someone_else', password: PASSWORD });
     expect(sameEmail.status).toBe(409);
     expect(sameEmail.body.code).toBe('USER.ALREADY_EXISTS');
-    const sameName = await request(app).post('/api/v1/auth/register').send({ email: 'other@example.com', username: user.username.toUpperCase(), password: PASSWORD });
+    const sameName = await request(app)
+      .post('/api/v1/auth/register')
+      .send({ email: 'other@example.com', username: user.username.toUpperCase(), password: PASSWORD });
     expect(sameName.status).toBe(409);
     expect(sameName.body.code).toBe('USER.ALREADY_EXISTS');
   });
 
   it('when two registrations of one email race, then exactly one wins and the other is a 409', async () => {
     const body = (username: string) => ({ email: 'race@example.com', username, password: PASSWORD });
-    const results = await Promise.all([request(app).post('/api/v1/auth/register').send(body('racer_a')), request(app).post('/api/v1/auth/register').send(body('racer_b'))]);
+    const results = await Promise.all([
+      request(app).post('/api/v1/auth/register').send(body('racer_a')),
+      request(app).post('/api/v1/auth/register').send(body('racer_b')),
+    ]);
     expect(results.map((r) => r.status).sort()).toEqual([201, 409]);
   });
 
@@ -71,7 +102,9 @@ describe('auth: register, login, refresh, logout', () => {
     ['an id smuggled in', { id: '00000000-0000-0000-0000-000000000001' }],
     ['a status smuggled in', { status: 'ACTIVE' }],
   ])('when register carries %s, then 400 and nothing is created', async (_name, extra) => {
-    const res = await request(app).post('/api/v1/auth/register').send({ email: 'smuggler@example.com', username: 'smuggler', password: PASSWORD, ...extra });
+    const res = await request(app)
+      .post('/api/v1/auth/register')
+      .send({ email: 'smuggler@example.com', username: 'smuggler', password: PASSWORD, ...extra });
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('VALIDATION.FAILED');
     expect(await harness.runtime.db.query("SELECT 1 FROM users WHERE email = 'smuggler@example.com'")).toHaveLength(0);
@@ -88,18 +121,26 @@ describe('auth: register, login, refresh, logout', () => {
     ['an oversized email', { email: `${'a'.repeat(300)}@example.com` }],
     ['a numeric password', { password: 12345678 }],
   ])('when register has %s, then 400', async (_name, change) => {
-    const res = await request(app).post('/api/v1/auth/register').send({ email: 'valid@example.com', username: 'valid_name', password: PASSWORD, ...change });
+    const res = await request(app)
+      .post('/api/v1/auth/register')
+      .send({ email: 'valid@example.com', username: 'valid_name', password: PASSWORD, ...change });
     expect(res.status).toBe(400);
     expect(res.headers['content-type']).toContain('application/problem+json');
   });
 
   it('when a user logs in with the email in another case, then a session comes back and the login is audited', async () => {
     const user = await registerUser(app);
-    const res = await request(app).post('/api/v1/auth/login').set('X-Request-Id', 'req-login-1').send({ email: user.email.toUpperCase(), password: PASSWORD });
+    const res = await request(app)
+      .post('/api/v1/auth/login')
+      .set('X-Request-Id', 'req-login-1')
+      .send({ email: user.email.toUpperCase(), password: PASSWORD });
     expect(res.status).toBe(200);
     expect(res.body.user.id).toBe(user.id);
     expect(verifyAccessToken(res.body.accessToken, settings()).userId).toBe(user.id);
-    const audit = await harness.runtime.db.query<{ actor_id: string; request_id: string; ip: string }>("SELECT actor_id, request_id, ip FROM audit_log WHERE action = 'auth.login.succeeded' AND target_id = $1", [user.id]);
+    const audit = await harness.runtime.db.query<{ actor_id: string; request_id: string; ip: string }>(
+      "SELECT actor_id, request_id, ip FROM audit_log WHERE action = 'auth.login.succeeded' AND target_id = $1",
+      [user.id],
+    );
     expect(audit).toEqual([{ actor_id: user.id, request_id: 'req-login-1', ip: expect.any(String) }]);
   });
 
@@ -125,8 +166,12 @@ describe('auth: register, login, refresh, logout', () => {
     } finally {
       verify.mockRestore();
     }
-    const failures = await harness.runtime.db.query<{ metadata: { reason: string } }>("SELECT metadata FROM audit_log WHERE action = 'auth.login.failed' ORDER BY id");
-    expect(failures.map((f) => f.metadata.reason)).toEqual(expect.arrayContaining(['wrong-password', 'unknown-email', 'disabled']));
+    const failures = await harness.runtime.db.query<{ metadata: { reason: string } }>(
+      "SELECT metadata FROM audit_log WHERE action = 'auth.login.failed' ORDER BY id",
+    );
+    expect(failures.map((f) => f.metadata.reason)).toEqual(
+      expect.arrayContaining(['wrong-password', 'unknown-email', 'disabled']),
+    );
   });
 
   it('when a refresh token is used, then it rotates: a new pair comes back and the old one is spent', async () => {
@@ -151,7 +196,10 @@ describe('auth: register, login, refresh, logout', () => {
     // The legitimate-looking newest token of the family is dead too.
     const newest = await request(app).post('/api/v1/auth/refresh').send({ refreshToken: rotated.body.refreshToken });
     expect(newest.status).toBe(401);
-    const live = await harness.runtime.db.query('SELECT 1 FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL', [user.id]);
+    const live = await harness.runtime.db.query(
+      'SELECT 1 FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL',
+      [user.id],
+    );
     expect(live).toHaveLength(0);
 
     // The session's access tokens are refused by the gateway from now on, for as long as any can live.
@@ -162,25 +210,39 @@ describe('auth: register, login, refresh, logout', () => {
     const ttl = await harness.runtime.redis.ttl(key);
     expect(ttl).toBeGreaterThan(harness.config.ACCESS_TOKEN_TTL_SECONDS);
     expect(ttl).toBeLessThanOrEqual(harness.config.ACCESS_TOKEN_TTL_SECONDS + REVOCATION_TTL_MARGIN_SECONDS);
-    expect(await harness.runtime.db.query("SELECT 1 FROM audit_log WHERE action = 'auth.refresh.reused' AND target_id = $1", [user.id])).toHaveLength(1);
+    expect(
+      await harness.runtime.db.query(
+        "SELECT 1 FROM audit_log WHERE action = 'auth.refresh.reused' AND target_id = $1",
+        [user.id],
+      ),
+    ).toHaveLength(1);
   });
 
   it('when two requests race with one refresh token, then exactly one rotates it', async () => {
     const user = await registerUser(app);
-    const results = await Promise.all([1, 2].map(() => request(app).post('/api/v1/auth/refresh').send({ refreshToken: user.refreshToken })));
+    const results = await Promise.all(
+      [1, 2].map(() => request(app).post('/api/v1/auth/refresh').send({ refreshToken: user.refreshToken })),
+    );
     expect(results.map((r) => r.status).sort()).toEqual([200, 401]);
   });
 
   it('when a refresh token has expired, or is unknown, then 401 and nothing is revoked', async () => {
     const user = await registerUser(app);
-    await harness.runtime.db.query("UPDATE refresh_tokens SET expires_at = now() - interval '1 second' WHERE user_id = $1", [user.id]);
+    await harness.runtime.db.query(
+      "UPDATE refresh_tokens SET expires_at = now() - interval '1 second' WHERE user_id = $1",
+      [user.id],
+    );
     const expired = await request(app).post('/api/v1/auth/refresh').send({ refreshToken: user.refreshToken });
     expect(expired.status).toBe(401);
     const unknown = await request(app).post('/api/v1/auth/refresh').send({ refreshToken: 'not-a-token' });
     expect(unknown.status).toBe(401);
     const sessionId = verifyAccessToken(user.accessToken, settings()).sessionId;
-    expect(await harness.runtime.redis.exists(authRedisKeys.revokedSession(harness.config.REDIS_PREFIX, sessionId))).toBe(0);
-    expect(await harness.runtime.redis.exists(authRedisKeys.minGeneration(harness.config.REDIS_PREFIX, user.id))).toBe(0);
+    expect(
+      await harness.runtime.redis.exists(authRedisKeys.revokedSession(harness.config.REDIS_PREFIX, sessionId)),
+    ).toBe(0);
+    expect(await harness.runtime.redis.exists(authRedisKeys.minGeneration(harness.config.REDIS_PREFIX, user.id))).toBe(
+      0,
+    );
   });
 
   it('when a disabled user refreshes, then 401 and the family is revoked', async () => {
@@ -188,22 +250,36 @@ describe('auth: register, login, refresh, logout', () => {
     await harness.runtime.db.query("UPDATE users SET status = 'DISABLED' WHERE id = $1", [user.id]);
     const res = await request(app).post('/api/v1/auth/refresh').send({ refreshToken: user.refreshToken });
     expect(res.status).toBe(401);
-    expect(await harness.runtime.db.query('SELECT 1 FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL', [user.id])).toHaveLength(0);
+    expect(
+      await harness.runtime.db.query('SELECT 1 FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL', [
+        user.id,
+      ]),
+    ).toHaveLength(0);
   });
 
-  it('when a user logs out, then 204, the refresh token no longer works, and the session\'s access tokens are revoked at once; logging out an unknown token is also 204', async () => {
+  it("when a user logs out, then 204, the refresh token no longer works, and the session's access tokens are revoked at once; logging out an unknown token is also 204", async () => {
     const user = await registerUser(app);
     const other = await request(app).post('/api/v1/auth/login').send({ email: user.email, password: PASSWORD });
     const out = await request(app).post('/api/v1/auth/logout').send({ refreshToken: user.refreshToken });
     expect(out.status).toBe(204);
-    const revoked = (token: string) => harness.runtime.redis.exists(authRedisKeys.revokedSession(harness.config.REDIS_PREFIX, verifyAccessToken(token, settings()).sessionId));
+    const revoked = (token: string) =>
+      harness.runtime.redis.exists(
+        authRedisKeys.revokedSession(harness.config.REDIS_PREFIX, verifyAccessToken(token, settings()).sessionId),
+      );
     expect(await revoked(user.accessToken)).toBe(1);
     // Another session of the same user (another device) goes on.
     expect(await revoked(other.body.accessToken)).toBe(0);
-    expect((await request(app).post('/api/v1/auth/refresh').send({ refreshToken: other.body.refreshToken })).status).toBe(200);
-    expect((await request(app).post('/api/v1/auth/refresh').send({ refreshToken: user.refreshToken })).status).toBe(401);
+    expect(
+      (await request(app).post('/api/v1/auth/refresh').send({ refreshToken: other.body.refreshToken })).status,
+    ).toBe(200);
+    expect((await request(app).post('/api/v1/auth/refresh').send({ refreshToken: user.refreshToken })).status).toBe(
+      401,
+    );
     expect((await request(app).post('/api/v1/auth/logout').send({ refreshToken: 'whatever' })).status).toBe(204);
-    expect((await request(app).post('/api/v1/auth/logout').send({ refreshToken: user.refreshToken, userId: user.id })).status).toBe(400);
+    expect(
+      (await request(app).post('/api/v1/auth/logout').send({ refreshToken: user.refreshToken, userId: user.id }))
+        .status,
+    ).toBe(400);
   });
 
   it('when audit rows are read back, then none contains a password or token', async () => {
@@ -229,7 +305,10 @@ describe('auth: register, login, refresh, logout', () => {
   });
 
   it('when login gets a prototype-polluting body, then 400 and nothing is polluted', async () => {
-    const res = await request(app).post('/api/v1/auth/login').set('content-type', 'application/json').send('{"email":"a@example.com","password":"12345678","__proto__":{"roles":["admin"]}}');
+    const res = await request(app)
+      .post('/api/v1/auth/login')
+      .set('content-type', 'application/json')
+      .send('{"email":"a@example.com","password":"12345678","__proto__":{"roles":["admin"]}}');
     expect(res.status).toBe(400);
     expect(({} as Record<string, unknown>).roles).toBeUndefined();
   });
@@ -238,11 +317,22 @@ describe('auth: register, login, refresh, logout', () => {
     const user = await registerUser(app);
     const rotated = await request(app).post('/api/v1/auth/refresh').send({ refreshToken: user.refreshToken });
     const other = await registerUser(app);
-    await harness.runtime.db.query("UPDATE refresh_tokens SET expires_at = now() - interval '2 days' WHERE user_id = $1", [other.id]);
+    await harness.runtime.db.query(
+      "UPDATE refresh_tokens SET expires_at = now() - interval '2 days' WHERE user_id = $1",
+      [other.id],
+    );
     await purgeOnce(harness.runtime.db, harness.runtime.logger);
-    expect(await harness.runtime.db.query('SELECT 1 FROM refresh_tokens WHERE user_id = $1', [other.id])).toHaveLength(0);
-    expect(await harness.runtime.db.query('SELECT 1 FROM refresh_tokens WHERE user_id = $1', [user.id])).toHaveLength(2);
-    expect((await request(app).post('/api/v1/auth/refresh').send({ refreshToken: user.refreshToken })).status).toBe(401);
-    expect((await request(app).post('/api/v1/auth/refresh').send({ refreshToken: rotated.body.refreshToken })).status).toBe(401);
+    expect(await harness.runtime.db.query('SELECT 1 FROM refresh_tokens WHERE user_id = $1', [other.id])).toHaveLength(
+      0,
+    );
+    expect(await harness.runtime.db.query('SELECT 1 FROM refresh_tokens WHERE user_id = $1', [user.id])).toHaveLength(
+      2,
+    );
+    expect((await request(app).post('/api/v1/auth/refresh').send({ refreshToken: user.refreshToken })).status).toBe(
+      401,
+    );
+    expect(
+      (await request(app).post('/api/v1/auth/refresh').send({ refreshToken: rotated.body.refreshToken })).status,
+    ).toBe(401);
   });
 });

@@ -15,17 +15,33 @@ export interface TestUser {
 }
 
 /** A fresh unique user through the public API (one argon2 hash). */
-export async function registerUser(app: Express, overrides: Partial<{ email: string; username: string; password: string }> = {}): Promise<TestUser> {
+export async function registerUser(
+  app: Express,
+  overrides: Partial<{ email: string; username: string; password: string }> = {},
+): Promise<TestUser> {
   const tag = randomBytes(4).toString('hex');
   const body = { email: `u_${tag}@example.com`, username: `u_${tag}`, password: PASSWORD, ...overrides };
   const res = await request(app).post('/api/v1/auth/register').send(body);
   if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return { id: res.body.user.id, email: res.body.user.email, username: res.body.user.username, accessToken: res.body.accessToken, refreshToken: res.body.refreshToken };
+  return {
+    id: res.body.user.id,
+    email: res.body.user.email,
+    username: res.body.user.username,
+    accessToken: res.body.accessToken,
+    refreshToken: res.body.refreshToken,
+  };
 }
 
 /** The header the gateway would forward for this caller. */
-export function identity(harness: Harness, userId: string, options: { roles?: Role[]; via?: Identity['via']; scopes?: Scope[] | null } = {}): Record<string, string> {
-  const signed = signIdentity({ userId, roles: options.roles ?? ['user'], scopes: options.scopes ?? null, via: options.via ?? 'jwt' }, harness.config.INTERNAL_TOKEN_SECRET);
+export function identity(
+  harness: Harness,
+  userId: string,
+  options: { roles?: Role[]; via?: Identity['via']; scopes?: Scope[] | null } = {},
+): Record<string, string> {
+  const signed = signIdentity(
+    { userId, roles: options.roles ?? ['user'], scopes: options.scopes ?? null, via: options.via ?? 'jwt' },
+    harness.config.INTERNAL_TOKEN_SECRET,
+  );
   return { [IDENTITY_HEADER]: signed };
 }
 

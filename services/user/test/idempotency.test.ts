@@ -15,11 +15,19 @@ describe('Idempotency-Key on creating POSTs (answers sealed at rest)', () => {
 
   afterAll(() => harness.close());
 
-  const storedAnswers = async () => (await harness.runtime.db.query<{ row: string }>('SELECT row_to_json(k)::text AS row FROM idempotency_keys k')).map((r) => r.row);
+  const storedAnswers = async () =>
+    (await harness.runtime.db.query<{ row: string }>('SELECT row_to_json(k)::text AS row FROM idempotency_keys k')).map(
+      (r) => r.row,
+    );
 
   it('when a payment method is posted twice with one key, then one is created, the answer replays, and neither answer nor details are stored in the clear', async () => {
     const body = { type: 'SEPA', label: 'idem', details: { iban: 'DE02120300000000202051' } };
-    const post = () => request(app).post('/api/v1/users/me/payment-methods').set(identity(harness, alice.id)).set('Idempotency-Key', 'pm-1').send(body);
+    const post = () =>
+      request(app)
+        .post('/api/v1/users/me/payment-methods')
+        .set(identity(harness, alice.id))
+        .set('Idempotency-Key', 'pm-1')
+        .send(body);
     const first = await post();
     const second = await post();
     expect(first.status).toBe(201);
@@ -33,18 +41,29 @@ describe('Idempotency-Key on creating POSTs (answers sealed at rest)', () => {
     expect(rows[0]).not.toContain('DE02120300000000202051');
     expect(rows[0]).not.toContain(first.body.id);
 
-    const other = await request(app).post('/api/v1/users/me/payment-methods').set(identity(harness, alice.id)).set('Idempotency-Key', 'pm-1').send({ ...body, label: 'changed' });
+    const other = await request(app)
+      .post('/api/v1/users/me/payment-methods')
+      .set(identity(harness, alice.id))
+      .set('Idempotency-Key', 'pm-1')
+      .send({ ...body, label: 'changed' });
     expect(other.status).toBe(422);
     expect(other.body.code).toBe('IDEMPOTENCY.KEY_REUSED');
   });
 
   it('when an API key is created twice with one Idempotency-Key, then one key exists and the replay shows the same key, never stored in the clear', async () => {
-    const post = () => request(app).post('/api/v1/users/me/api-keys').set(identity(harness, alice.id)).set('Idempotency-Key', 'ak-1').send({ name: 'idem', scopes: ['read'] });
+    const post = () =>
+      request(app)
+        .post('/api/v1/users/me/api-keys')
+        .set(identity(harness, alice.id))
+        .set('Idempotency-Key', 'ak-1')
+        .send({ name: 'idem', scopes: ['read'] });
     const first = await post();
     const second = await post();
     expect(first.status).toBe(201);
     expect(second.body.key).toBe(first.body.key);
-    expect((await request(app).get('/api/v1/users/me/api-keys').set(identity(harness, alice.id))).body.data).toHaveLength(1);
+    expect(
+      (await request(app).get('/api/v1/users/me/api-keys').set(identity(harness, alice.id))).body.data,
+    ).toHaveLength(1);
     for (const row of await storedAnswers()) expect(row).not.toContain(first.body.key);
   });
 
@@ -67,6 +86,8 @@ describe('Idempotency-Key on creating POSTs (answers sealed at rest)', () => {
     );
     const purge = harness.runtime.sweepers.find((s) => s.name === 'idempotency-purge')!;
     expect(await purge.sweepNow()).toBe(1);
-    expect(await harness.runtime.db.query("SELECT key FROM idempotency_keys WHERE scope = 'user:old'")).toEqual([{ key: 'recent' }]);
+    expect(await harness.runtime.db.query("SELECT key FROM idempotency_keys WHERE scope = 'user:old'")).toEqual([
+      { key: 'recent' },
+    ]);
   });
 });

@@ -13,11 +13,18 @@ describe('login storm', () => {
   afterAll(() => harness.close());
 
   it('when more logins arrive than may hash or wait, then the overflow gets 503 SERVICE.BUSY with Retry-After and the rest succeed', async () => {
-    const hasher = new PasswordHasher({ concurrencyMax: harness.config.LOGIN_CONCURRENCY_MAX, waitingMax: harness.config.LOGIN_QUEUE_MAX });
+    const hasher = new PasswordHasher({
+      concurrencyMax: harness.config.LOGIN_CONCURRENCY_MAX,
+      waitingMax: harness.config.LOGIN_QUEUE_MAX,
+    });
     await hasher.warm();
     const app = harness.app({ hasher });
     const user = await registerUser(app);
-    const results = await Promise.all(Array.from({ length: 8 }, () => request(app).post('/api/v1/auth/login').send({ email: user.email, password: PASSWORD })));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        request(app).post('/api/v1/auth/login').send({ email: user.email, password: PASSWORD }),
+      ),
+    );
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(3);
     const busy = results.filter((r) => r.status === 503);

@@ -12,7 +12,9 @@ describe('OpenAPI document', () => {
 
   it('when /openapi.json is read, then every route of the service is described with its methods', async () => {
     const res = await request(harness.app()).get('/openapi.json');
-    const methods = Object.fromEntries(Object.entries(res.body.paths as Record<string, object>).map(([path, item]) => [path, Object.keys(item).sort()]));
+    const methods = Object.fromEntries(
+      Object.entries(res.body.paths as Record<string, object>).map(([path, item]) => [path, Object.keys(item).sort()]),
+    );
     expect(methods).toEqual({
       '/api/v1/auth/register': ['post'],
       '/api/v1/auth/login': ['post'],
@@ -30,6 +32,8 @@ describe('OpenAPI document', () => {
       '/api/v1/admin/audit': ['get'],
       '/internal/api-keys/resolve': ['post'],
     });
-    expect(res.body.paths['/api/v1/auth/register'].post.requestBody.content['application/json'].schema.additionalProperties).toBe(false);
+    expect(
+      res.body.paths['/api/v1/auth/register'].post.requestBody.content['application/json'].schema.additionalProperties,
+    ).toBe(false);
   });
 });

@@ -21,7 +21,8 @@ describe('payment methods', () => {
   afterAll(() => harness.close());
 
   const asAlice = () => identity(harness, alice.id);
-  const add = (body: object, who = asAlice()) => request(app).post('/api/v1/users/me/payment-methods').set(who).send(body);
+  const add = (body: object, who = asAlice()) =>
+    request(app).post('/api/v1/users/me/payment-methods').set(who).send(body);
 
   /** Every text, jsonb, json, bytea and array column of every table in the service's schema, searched for `needle` (as the owner: every row). */
   async function databaseContains(needle: string): Promise<string[]> {
@@ -32,7 +33,10 @@ describe('payment methods', () => {
     const hits: string[] = [];
     for (const c of columns) {
       const asText = c.data_type === 'bytea' ? `encode("${c.column_name}", 'escape')` : `"${c.column_name}"::text`;
-      const rows = await harness.testDb.query(`SELECT 1 FROM "${c.table_name}" WHERE strpos(${asText}, $1) > 0 LIMIT 1`, [needle]);
+      const rows = await harness.testDb.query(
+        `SELECT 1 FROM "${c.table_name}" WHERE strpos(${asText}, $1) > 0 LIMIT 1`,
+        [needle],
+      );
       if (rows.length) hits.push(`${c.table_name}.${c.column_name}`);
     }
     expect(columns.length).toBeGreaterThan(20);
@@ -42,19 +46,31 @@ describe('payment methods', () => {
   it('when I add a payment method, then the owner gets it back decrypted and the plaintext is nowhere in the database', async () => {
     const res = await add({ type: 'SEPA', label: 'Main account', details: { iban: IBAN, holder: HOLDER } });
     expect(res.status).toBe(201);
-    expect(res.body).toEqual({ id: expect.any(String), type: 'SEPA', label: 'Main account', details: { iban: IBAN, holder: HOLDER }, createdAt: expect.any(String) });
+    expect(res.body).toEqual({
+      id: expect.any(String),
+      type: 'SEPA',
+      label: 'Main account',
+      details: { iban: IBAN, holder: HOLDER },
+      createdAt: expect.any(String),
+    });
     const text = await add({ type: 'WISE', label: 'Wise', details: `send to ${HOLDER}` });
     expect(text.status).toBe(201);
 
     const list = await request(app).get('/api/v1/users/me/payment-methods').set(asAlice());
     expect(list.status).toBe(200);
-    expect(list.body.data.map((m: { details: unknown }) => m.details)).toEqual([{ iban: IBAN, holder: HOLDER }, `send to ${HOLDER}`]);
+    expect(list.body.data.map((m: { details: unknown }) => m.details)).toEqual([
+      { iban: IBAN, holder: HOLDER },
+      `send to ${HOLDER}`,
+    ]);
 
     expect(await databaseContains(IBAN)).toEqual([]);
     expect(await databaseContains(HOLDER)).toEqual([]);
     expect(await databaseContains('Main account')).toEqual(['payment_methods.label']);
 
-    const [row] = await harness.testDb.query<{ key_id: string; iv: Buffer; tag: Buffer }>('SELECT key_id, iv, tag FROM payment_methods WHERE id = $1', [res.body.id]);
+    const [row] = await harness.testDb.query<{ key_id: string; iv: Buffer; tag: Buffer }>(
+      'SELECT key_id, iv, tag FROM payment_methods WHERE id = $1',
+      [res.body.id],
+    );
     expect(row).toEqual({ key_id: 'dev1', iv: expect.any(Buffer), tag: expect.any(Buffer) });
     expect(row!.iv).toHaveLength(12);
     expect(row!.tag).toHaveLength(16);
@@ -82,11 +98,16 @@ describe('payment methods', () => {
 
   it('when I delete a payment method, then 204, it is gone, and deleting it again (or a stranger) is 404', async () => {
     const { body } = await add({ type: 'SEPA', label: 'temp', details: 'temporary' });
-    expect((await request(app).delete(`/api/v1/users/me/payment-methods/${body.id}`).set(identity(harness, bob.id))).status).toBe(404);
+    expect(
+      (await request(app).delete(`/api/v1/users/me/payment-methods/${body.id}`).set(identity(harness, bob.id))).status,
+    ).toBe(404);
     expect((await request(app).delete(`/api/v1/users/me/payment-methods/${body.id}`).set(asAlice())).status).toBe(204);
     expect((await request(app).delete(`/api/v1/users/me/payment-methods/${body.id}`).set(asAlice())).status).toBe(404);
     expect((await request(app).delete('/api/v1/users/me/payment-methods/42').set(asAlice())).status).toBe(404);
-    const audit = await harness.runtime.db.query<{ action: string }>('SELECT action FROM audit_log WHERE target_id = $1 ORDER BY id', [body.id]);
+    const audit = await harness.runtime.db.query<{ action: string }>(
+      'SELECT action FROM audit_log WHERE target_id = $1 ORDER BY id',
+      [body.id],
+    );
     expect(audit.map((a) => a.action)).toEqual(['payment-method.created', 'payment-method.deleted']);
   });
 
@@ -96,7 +117,10 @@ describe('payment methods', () => {
     ['a number in details', { type: 'SEPA', label: 'x', details: { iban: 123 } }],
     ['nested details', { type: 'SEPA', label: 'x', details: { bank: { iban: 'x' } } }],
     ['oversized text details', { type: 'SEPA', label: 'x', details: 'x'.repeat(1025) }],
-    ['too many fields', { type: 'SEPA', label: 'x', details: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`f${i}`, 'v'])) }],
+    [
+      'too many fields',
+      { type: 'SEPA', label: 'x', details: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`f${i}`, 'v'])) },
+    ],
     ['a SQL-looking type', { type: "SEPA'; DROP TABLE payment_methods;--", label: 'x', details: 'x' }],
     ['a smuggled userId', { type: 'SEPA', label: 'x', details: 'x', userId: '00000000-0000-4000-8000-000000000000' }],
   ])('when a payment method has %s, then 400', async (_name, body) => {
@@ -120,7 +144,12 @@ describe('payment methods', () => {
   });
 
   describe('row-level security (issue 17)', () => {
-    const ownerCount = async (userId: string) => (await harness.testDb.query<{ n: number }>('SELECT count(*)::int AS n FROM payment_methods WHERE user_id = $1', [userId]))[0]!.n;
+    const ownerCount = async (userId: string) =>
+      (
+        await harness.testDb.query<{ n: number }>('SELECT count(*)::int AS n FROM payment_methods WHERE user_id = $1', [
+          userId,
+        ])
+      )[0]!.n;
 
     it('when the service queries payment methods without naming the acting user, then it sees none, even with an ownership check', async () => {
       await add({ type: 'REVOLUT', label: 'rls-a', details: 'alice tag' });
@@ -128,16 +157,22 @@ describe('payment methods', () => {
       expect(await ownerCount(alice.id)).toBeGreaterThan(0);
       expect(await ownerCount(bob.id)).toBeGreaterThan(0);
       expect(await harness.runtime.db.query('SELECT id FROM payment_methods')).toEqual([]);
-      expect(await harness.runtime.db.query('SELECT id FROM payment_methods WHERE user_id = $1', [alice.id])).toEqual([]);
+      expect(await harness.runtime.db.query('SELECT id FROM payment_methods WHERE user_id = $1', [alice.id])).toEqual(
+        [],
+      );
       expect(await harness.runtime.db.query('DELETE FROM payment_methods RETURNING id')).toEqual([]);
       expect(await ownerCount(bob.id)).toBeGreaterThan(0);
     });
 
     it("when a transaction acts as one user and forgets its ownership check, then it sees and deletes only that user's rows", async () => {
-      const seen = await asActingUser(harness.runtime.db, alice.id, (tx) => tx.query<{ user_id: string }>('SELECT DISTINCT user_id::text FROM payment_methods'));
+      const seen = await asActingUser(harness.runtime.db, alice.id, (tx) =>
+        tx.query<{ user_id: string }>('SELECT DISTINCT user_id::text FROM payment_methods'),
+      );
       expect(seen).toEqual([{ user_id: alice.id }]);
       const bobBefore = await ownerCount(bob.id);
-      await asActingUser(harness.runtime.db, alice.id, (tx) => tx.query("DELETE FROM payment_methods WHERE label = 'rls-b'"));
+      await asActingUser(harness.runtime.db, alice.id, (tx) =>
+        tx.query("DELETE FROM payment_methods WHERE label = 'rls-b'"),
+      );
       expect(await ownerCount(bob.id)).toBe(bobBefore);
       // The setting lasts one transaction: the next statement on the same pool sees nothing again.
       expect(await harness.runtime.db.query('SELECT id FROM payment_methods')).toEqual([]);
@@ -145,10 +180,15 @@ describe('payment methods', () => {
 
     it('when a transaction acting as one user writes a row for another, then Postgres refuses it', async () => {
       const forged = asActingUser(harness.runtime.db, alice.id, (tx) =>
-        tx.query(`INSERT INTO payment_methods (id, user_id, type, label, key_id, iv, tag, ciphertext) VALUES (gen_random_uuid(), $1, 'SEPA', 'forged', 'dev1', '\\x00', '\\x00', '\\x00')`, [bob.id]),
+        tx.query(
+          `INSERT INTO payment_methods (id, user_id, type, label, key_id, iv, tag, ciphertext) VALUES (gen_random_uuid(), $1, 'SEPA', 'forged', 'dev1', '\\x00', '\\x00', '\\x00')`,
+          [bob.id],
+        ),
       );
       await expect(forged).rejects.toMatchObject({ code: '42501' });
-      const moved = asActingUser(harness.runtime.db, alice.id, (tx) => tx.query('UPDATE payment_methods SET user_id = $1 RETURNING id', [bob.id]));
+      const moved = asActingUser(harness.runtime.db, alice.id, (tx) =>
+        tx.query('UPDATE payment_methods SET user_id = $1 RETURNING id', [bob.id]),
+      );
       await expect(moved).rejects.toMatchObject({ code: '42501' });
     });
   });

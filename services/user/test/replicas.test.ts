@@ -26,7 +26,10 @@ describe('user: replica reads, lag bound, primary down and promotion (real strea
   beforeAll(async () => {
     cluster = await ReplicatedPostgres.start();
     await cluster.query('primary', 'CREATE DATABASE orrange');
-    await applyMigrations(cluster.url('primary', 'orrange'), { schema: SCHEMA, dir: path.join(__dirname, '../prisma/migrations') });
+    await applyMigrations(cluster.url('primary', 'orrange'), {
+      schema: SCHEMA,
+      dir: path.join(__dirname, '../prisma/migrations'),
+    });
     testRedis = await createTestRedis();
     config = readConfig({
       DATABASE_URL: `postgresql://postgres@127.0.0.1:${cluster.primaryPort},127.0.0.1:${cluster.replicaPort}/orrange`,
@@ -72,10 +75,18 @@ describe('user: replica reads, lag bound, primary down and promotion (real strea
 
     // Replay paused: the replica falls behind; past the bound, reads go to the primary and see the new write.
     await cluster.pauseReplay();
-    const patched = await request(app).patch('/api/v1/users/me/profile').set(identity({ config } as never, alice.id)).send({ displayName: 'Behind' });
+    const patched = await request(app)
+      .patch('/api/v1/users/me/profile')
+      .set(identity({ config } as never, alice.id))
+      .send({ displayName: 'Behind' });
     expect(patched.status).toBe(200);
     await eventually(async () => (await health()).body.checks.database.replicas[0].fresh === false);
-    const [stale] = await cluster.query<{ display_name: string | null }>('replica', `SELECT display_name FROM ${SCHEMA}.users WHERE id = $1`, [alice.id], 'orrange');
+    const [stale] = await cluster.query<{ display_name: string | null }>(
+      'replica',
+      `SELECT display_name FROM ${SCHEMA}.users WHERE id = $1`,
+      [alice.id],
+      'orrange',
+    );
     expect(stale?.display_name ?? null).toBeNull();
     const lagging = await health();
     expect(lagging.status).toBe(200);
@@ -98,7 +109,9 @@ describe('user: replica reads, lag bound, primary down and promotion (real strea
     const replicaReads = await readsServedBy('replica');
     expect((await publicProfile(alice.id)).status).toBe(200);
     expect(await readsServedBy('replica')).toBe(replicaReads + 1);
-    const refused = await request(app).post('/api/v1/auth/register').send({ email: 'down@example.com', username: 'down_user', password: 'correct horse battery staple' });
+    const refused = await request(app)
+      .post('/api/v1/auth/register')
+      .send({ email: 'down@example.com', username: 'down_user', password: 'correct horse battery staple' });
     expect(refused.status).toBe(503);
     expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(refused.headers['retry-after']).toBe('5');

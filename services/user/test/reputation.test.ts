@@ -28,7 +28,14 @@ describe('reputation consumer', () => {
 
   it('when trade.completed arrives twice with one event id, then both parties count one completed trade', async () => {
     const id = randomUUID();
-    const payload = { ...trade(), asset: 'BTC' as const, amount: '0.01000000', fiatCurrency: 'EUR' as const, fiatAmount: '650.00', completedAt: new Date().toISOString() };
+    const payload = {
+      ...trade(),
+      asset: 'BTC' as const,
+      amount: '0.01000000',
+      fiatCurrency: 'EUR' as const,
+      fiatAmount: '650.00',
+      completedAt: new Date().toISOString(),
+    };
     expect(await deliver('trade.completed', payload, id)).toBe('applied');
     expect(await deliver('trade.completed', payload, id)).toBe('duplicate');
     expect(await stats(buyer)).toMatchObject({ tradesCompleted: 1, completionRate: '1.0000' });
@@ -43,7 +50,13 @@ describe('reputation consumer', () => {
   });
 
   it('when disputes are resolved, then the losing side counts one lost dispute, and nobody on a split', async () => {
-    const resolved = (outcome: 'RELEASE_TO_BUYER' | 'REFUND_SELLER' | 'SPLIT') => ({ ...trade(), disputeId: randomUUID(), outcome, buyerAmount: '0.01', sellerAmount: '0' });
+    const resolved = (outcome: 'RELEASE_TO_BUYER' | 'REFUND_SELLER' | 'SPLIT') => ({
+      ...trade(),
+      disputeId: randomUUID(),
+      outcome,
+      buyerAmount: '0.01',
+      sellerAmount: '0',
+    });
     await deliver('trade.resolved', resolved('RELEASE_TO_BUYER'));
     await deliver('trade.resolved', resolved('REFUND_SELLER'));
     await deliver('trade.resolved', resolved('REFUND_SELLER'));
@@ -64,19 +77,35 @@ describe('reputation consumer', () => {
 
   it('when an event names a user before their account exists here, then the counter is kept for them', async () => {
     const stranger = randomUUID();
-    await deliver('feedback.left', { tradeId: randomUUID(), fromUserId: buyer.id, toUserId: stranger, rating: 'POSITIVE' });
-    const [row] = await harness.runtime.db.query('SELECT feedback_positive FROM user_stats WHERE user_id = $1', [stranger]);
+    await deliver('feedback.left', {
+      tradeId: randomUUID(),
+      fromUserId: buyer.id,
+      toUserId: stranger,
+      rating: 'POSITIVE',
+    });
+    const [row] = await harness.runtime.db.query('SELECT feedback_positive FROM user_stats WHERE user_id = $1', [
+      stranger,
+    ]);
     expect(row).toEqual({ feedback_positive: 1 });
   });
 
   it('when an event names a non-uuid user, then it is applied as a no-op instead of failing forever', async () => {
-    expect(await deliver('feedback.left', { tradeId: 't', fromUserId: 'x', toUserId: 'not-a-uuid', rating: 'POSITIVE' })).toBe('applied');
+    expect(
+      await deliver('feedback.left', { tradeId: 't', fromUserId: 'x', toUserId: 'not-a-uuid', rating: 'POSITIVE' }),
+    ).toBe('applied');
   });
 
   it('when events travel the real queue, then the started consumer applies them', async () => {
     harness.runtime.start();
     const carol = await registerUser(app);
-    await harness.runtime.db.transaction((tx) => enqueueEvent(tx, 'feedback.left', { tradeId: randomUUID(), fromUserId: buyer.id, toUserId: carol.id, rating: 'POSITIVE' }));
+    await harness.runtime.db.transaction((tx) =>
+      enqueueEvent(tx, 'feedback.left', {
+        tradeId: randomUUID(),
+        fromUserId: buyer.id,
+        toUserId: carol.id,
+        rating: 'POSITIVE',
+      }),
+    );
     harness.runtime.relay.kick();
     await eventually(async () => (await stats(carol)).feedbackPositive === 1);
   });
@@ -87,7 +116,17 @@ describe('reputation consumer', () => {
     let c: TestUser;
     const at = (secondsAgo: number) => new Date(Date.now() - secondsAgo * 1000).toISOString();
     const completed = (buyerId: string, sellerId: string, extra: Partial<EventPayload<'trade.completed'>> = {}) =>
-      deliver('trade.completed', { tradeId: randomUUID(), buyerId, sellerId, asset: 'BTC', amount: '0.01000000', fiatCurrency: 'EUR', fiatAmount: '650.00', completedAt: at(0), ...extra });
+      deliver('trade.completed', {
+        tradeId: randomUUID(),
+        buyerId,
+        sellerId,
+        asset: 'BTC',
+        amount: '0.01000000',
+        fiatCurrency: 'EUR',
+        fiatAmount: '650.00',
+        completedAt: at(0),
+        ...extra,
+      });
 
     beforeAll(async () => {
       [a, b, c] = await Promise.all([registerUser(app), registerUser(app), registerUser(app)]);
@@ -97,12 +136,29 @@ describe('reputation consumer', () => {
       await completed(a.id, b.id, { openedAt: at(600), paidAt: at(400), completedAt: at(100) });
       await completed(a.id, b.id, { openedAt: at(300), paidAt: at(200), completedAt: at(100) });
       await completed(c.id, b.id, { openedAt: at(100), paidAt: null, completedAt: at(0) });
-      await deliver('trade.cancelled', { tradeId: randomUUID(), buyerId: a.id, sellerId: c.id, reason: 'PAYMENT_TIMEOUT' });
-      expect(await stats(a)).toMatchObject({ tradesCompleted: 2, distinctCounterparties: 1, avgPaySeconds: 150, avgReleaseSeconds: null, completionRate30d: '0.6666' });
-      expect(await stats(b)).toMatchObject({ tradesCompleted: 3, distinctCounterparties: 2, avgPaySeconds: null, avgReleaseSeconds: 200, completionRate30d: '1.0000' });
+      await deliver('trade.cancelled', {
+        tradeId: randomUUID(),
+        buyerId: a.id,
+        sellerId: c.id,
+        reason: 'PAYMENT_TIMEOUT',
+      });
+      expect(await stats(a)).toMatchObject({
+        tradesCompleted: 2,
+        distinctCounterparties: 1,
+        avgPaySeconds: 150,
+        avgReleaseSeconds: null,
+        completionRate30d: '0.6666',
+      });
+      expect(await stats(b)).toMatchObject({
+        tradesCompleted: 3,
+        distinctCounterparties: 2,
+        avgPaySeconds: null,
+        avgReleaseSeconds: 200,
+        completionRate30d: '1.0000',
+      });
     });
 
-    it('when a trade is worth less than its currency\'s REPUTATION_MIN_FIAT, then it counts for nobody', async () => {
+    it("when a trade is worth less than its currency's REPUTATION_MIN_FIAT, then it counts for nobody", async () => {
       const [x, y] = await Promise.all([registerUser(app), registerUser(app)]);
       for (let i = 0; i < 5; i += 1) expect(await completed(x.id, y.id, { fiatAmount: '9.99' })).toBe('applied');
       expect(await stats(x)).toMatchObject({ tradesCompleted: 0, distinctCounterparties: 0, completionRate: null });

@@ -3,7 +3,13 @@ import { identityOf, idempotency, parse, requireAuth, requireSession, serviceRou
 import { idempotencyProtection } from '@orrange/secrets';
 import * as useCases from '../domain/dispute.use-case';
 import type { DisputeDeps } from '../domain/dispute.use-case';
-import { assignBodySchema, evidenceBodySchema, idParamsSchema, listQuerySchema, resolveBodySchema } from './dispute.schemas';
+import {
+  assignBodySchema,
+  evidenceBodySchema,
+  idParamsSchema,
+  listQuerySchema,
+  resolveBodySchema,
+} from './dispute.schemas';
 
 /** API.md's disputes: thin routes that validate, call a use case and answer. */
 export function disputeRoutes(deps: DisputeDeps): Router {

@@ -5,23 +5,41 @@ import { DISPUTE_STATUSES, OUTCOMES } from '../domain/dispute';
 /** Text that Postgres stores and the journal hashes faithfully: no NUL, no lone UTF-16 surrogates. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const text = (min: number, max: number) =>
-  z.string().min(min).max(max).refine((s) => !s.includes('\u0000') && !LONE_SURROGATE.test(s), 'must be valid text without NUL characters');
+  z
+    .string()
+    .min(min)
+    .max(max)
+    .refine((s) => !s.includes('\u0000') && !LONE_SURROGATE.test(s), 'must be valid text without NUL characters');
 
 /** Dispute ids come from trade-execution: UUIDs (ULIDs accepted too, per API.md's opaque ids). */
-export const disputeIdSchema = z.string().regex(/^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9A-HJKMNP-TV-Z]{26})$/, 'must be a dispute id (UUID)');
+export const disputeIdSchema = z
+  .string()
+  .regex(
+    /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9A-HJKMNP-TV-Z]{26})$/,
+    'must be a dispute id (UUID)',
+  );
 export const idParamsSchema = z.object({ id: disputeIdSchema }).strict();
 
-const userIdSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be a user id');
+const userIdSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/, 'must be a user id');
 
 export const attachmentSchema = z
   .object({
     name: text(1, 255),
     sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters'),
-    url: z.url({ protocol: /^https$/, hostname: z.regexes.domain }).max(2048).optional(),
+    url: z
+      .url({ protocol: /^https$/, hostname: z.regexes.domain })
+      .max(2048)
+      .optional(),
   })
   .strict();
 
-export const evidenceBodySchema = z.object({ body: text(1, 5000), attachments: z.array(attachmentSchema).max(10).optional() }).strict();
+export const evidenceBodySchema = z
+  .object({ body: text(1, 5000), attachments: z.array(attachmentSchema).max(10).optional() })
+  .strict();
 
 export const assignBodySchema = z.object({ arbitratorId: userIdSchema.optional() }).strict();
 
@@ -29,7 +47,10 @@ export const assignBodySchema = z.object({ arbitratorId: userIdSchema.optional()
 export const resolveBodySchema = z
   .object({
     outcome: z.enum(OUTCOMES),
-    buyerAmount: z.string().regex(/^(0|[1-9]\d{0,17})(\.\d{1,8})?$/, 'must be a decimal string').optional(),
+    buyerAmount: z
+      .string()
+      .regex(/^(0|[1-9]\d{0,17})(\.\d{1,8})?$/, 'must be a decimal string')
+      .optional(),
     note: text(1, 2000),
   })
   .strict();
@@ -52,7 +73,13 @@ export const evidenceDoc = {
     authorId: { type: 'string' },
     authorRole: { type: 'string', enum: ['BUYER', 'SELLER', 'ARBITRATOR', 'ADMIN'] },
     body: { type: 'string' },
-    attachments: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, sha256: { type: 'string' }, url: { type: 'string' } } } },
+    attachments: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { name: { type: 'string' }, sha256: { type: 'string' }, url: { type: 'string' } },
+      },
+    },
     createdAt: timestamp,
   },
 };
@@ -67,7 +94,11 @@ export const disputeDoc = {
     status: { type: 'string', enum: DISPUTE_STATUSES },
     arbitratorId: nullableString,
     outcome: { type: 'string', enum: OUTCOMES, nullable: true },
-    evidence: { type: 'array', items: { $ref: '#/components/schemas/Evidence' }, description: 'present on a single dispute, absent from list items' },
+    evidence: {
+      type: 'array',
+      items: { $ref: '#/components/schemas/Evidence' },
+      description: 'present on a single dispute, absent from list items',
+    },
     createdAt: timestamp,
     resolvedAt: { ...timestamp, nullable: true },
     buyerId: { type: 'string' },
@@ -96,9 +127,22 @@ export const exportDoc = {
       type: 'array',
       items: {
         type: 'object',
-        properties: { disputeId: { type: 'string' }, seq: { type: 'integer' }, action: { type: 'string' }, actorId: nullableString, data: { type: 'object' }, createdAt: timestamp, prevHash: { type: 'string' }, hash: { type: 'string' } },
+        properties: {
+          disputeId: { type: 'string' },
+          seq: { type: 'integer' },
+          action: { type: 'string' },
+          actorId: nullableString,
+          data: { type: 'object' },
+          createdAt: timestamp,
+          prevHash: { type: 'string' },
+          hash: { type: 'string' },
+        },
       },
     },
-    verification: { type: 'object', required: ['verified'], properties: { verified: { type: 'boolean' }, brokenAt: { type: 'integer' } } },
+    verification: {
+      type: 'object',
+      required: ['verified'],
+      properties: { verified: { type: 'boolean' }, brokenAt: { type: 'integer' } },
+    },
   },
 };

@@ -1,7 +1,23 @@
 import type { SqlRunner, Tx } from '@orrange/db';
 import { ASSET_SCALES, FIAT_SCALE, normalize, type Asset } from '@orrange/money';
-import { open, openText, seal, sealedTextPrefix, sealToText, type EncryptionKeyring, type SealedColumn } from '@orrange/secrets';
-import type { Attachment, AuthorRole, DisputeCase, DisputeStatus, Evidence, Outcome, PartySide } from '../domain/dispute';
+import {
+  open,
+  openText,
+  seal,
+  sealedTextPrefix,
+  sealToText,
+  type EncryptionKeyring,
+  type SealedColumn,
+} from '@orrange/secrets';
+import type {
+  Attachment,
+  AuthorRole,
+  DisputeCase,
+  DisputeStatus,
+  Evidence,
+  Outcome,
+  PartySide,
+} from '../domain/dispute';
 import type { JournalEntry } from '../domain/journal';
 
 interface CaseRow {
@@ -70,7 +86,19 @@ function toCase(row: CaseRow): DisputeCase {
 /** A case as opened: the trade's projection and the deadlines; the rest takes its column defaults. */
 export type NewCase = Pick<
   DisputeCase,
-  'id' | 'tradeId' | 'openedBy' | 'reason' | 'buyerId' | 'sellerId' | 'asset' | 'amount' | 'fiatCurrency' | 'fiatAmount' | 'createdAt' | 'evidenceDeadlineAt' | 'assignmentDeadlineAt'
+  | 'id'
+  | 'tradeId'
+  | 'openedBy'
+  | 'reason'
+  | 'buyerId'
+  | 'sellerId'
+  | 'asset'
+  | 'amount'
+  | 'fiatCurrency'
+  | 'fiatAmount'
+  | 'createdAt'
+  | 'evidenceDeadlineAt'
+  | 'assignmentDeadlineAt'
 >;
 
 /** Inserts the case unless one exists for this id or trade; returns null for such a duplicate. */
@@ -79,7 +107,21 @@ export async function insertCase(tx: Tx, newCase: NewCase): Promise<DisputeCase 
     `INSERT INTO disputes (id, trade_id, opened_by, reason, buyer_id, seller_id, asset, amount, fiat_currency, fiat_amount, created_at, evidence_deadline_at, assignment_deadline_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
      ON CONFLICT DO NOTHING RETURNING *`,
-    [newCase.id, newCase.tradeId, newCase.openedBy, newCase.reason, newCase.buyerId, newCase.sellerId, newCase.asset, newCase.amount, newCase.fiatCurrency, newCase.fiatAmount, newCase.createdAt, newCase.evidenceDeadlineAt, newCase.assignmentDeadlineAt],
+    [
+      newCase.id,
+      newCase.tradeId,
+      newCase.openedBy,
+      newCase.reason,
+      newCase.buyerId,
+      newCase.sellerId,
+      newCase.asset,
+      newCase.amount,
+      newCase.fiatCurrency,
+      newCase.fiatAmount,
+      newCase.createdAt,
+      newCase.evidenceDeadlineAt,
+      newCase.assignmentDeadlineAt,
+    ],
   );
   return row ? toCase(row) : null;
 }
@@ -110,7 +152,11 @@ export async function assignCase(tx: Tx, id: string, arbitratorId: string, at: D
 }
 
 /** Resolves a case that is not resolved yet; null when it already was (the caller answers 409). */
-export async function resolveCase(tx: Tx, id: string, r: { outcome: Outcome; buyerAmount: string | null; note: string; resolvedBy: string; at: Date }): Promise<DisputeCase | null> {
+export async function resolveCase(
+  tx: Tx,
+  id: string,
+  r: { outcome: Outcome; buyerAmount: string | null; note: string; resolvedBy: string; at: Date },
+): Promise<DisputeCase | null> {
   const [row] = await tx.query<CaseRow>(
     `UPDATE disputes SET status = 'RESOLVED', outcome = $2, buyer_amount = $3, resolution_note = $4, resolved_by = $5, resolved_at = $6
      WHERE id = $1 AND status <> 'RESOLVED' RETURNING *`,
@@ -120,7 +166,11 @@ export async function resolveCase(tx: Tx, id: string, r: { outcome: Outcome; buy
 }
 
 export async function closeEvidenceWindow(tx: Tx, id: string, against: PartySide[], at: Date): Promise<void> {
-  await tx.query('UPDATE disputes SET evidence_closed_at = $2, default_judgment_against = $3 WHERE id = $1', [id, at, against]);
+  await tx.query('UPDATE disputes SET evidence_closed_at = $2, default_judgment_against = $3 WHERE id = $1', [
+    id,
+    at,
+    against,
+  ]);
 }
 
 export async function markEscalated(tx: Tx, id: string, at: Date): Promise<void> {
@@ -131,7 +181,12 @@ export async function markEscalated(tx: Tx, id: string, at: Date): Promise<void>
  * Cases whose timer is due and has not fired, oldest deadline first, at most `limit`, except `skip`: the same
  * conditions as fireTimer re-checks under the lock, on the partial indexes of migration dispute_timers_due.
  */
-export async function dueTimerCases(db: SqlRunner, timer: 'evidence-window' | 'assignment-timeout', limit: number, skip: readonly string[] = []): Promise<string[]> {
+export async function dueTimerCases(
+  db: SqlRunner,
+  timer: 'evidence-window' | 'assignment-timeout',
+  limit: number,
+  skip: readonly string[] = [],
+): Promise<string[]> {
   const rows = await db.query<{ id: string }>(
     timer === 'evidence-window'
       ? `SELECT id FROM disputes WHERE evidence_closed_at IS NULL AND status <> 'RESOLVED' AND evidence_deadline_at <= now() AND id <> ALL($2::text[]) ORDER BY evidence_deadline_at LIMIT $1`
@@ -171,11 +226,22 @@ const evidenceAad = (disputeId: string, id: string) => `dispute-evidence:v1:${di
 
 function evidenceContent(keyring: EncryptionKeyring, r: EvidenceRow): EvidenceContent {
   if (r.key_id === null) return { body: r.body!, attachments: r.attachments };
-  return JSON.parse(open(keyring, { keyId: r.key_id, iv: r.iv!, tag: r.tag!, ciphertext: r.ciphertext! }, evidenceAad(r.dispute_id, r.id))) as EvidenceContent;
+  return JSON.parse(
+    open(
+      keyring,
+      { keyId: r.key_id, iv: r.iv!, tag: r.tag!, ciphertext: r.ciphertext! },
+      evidenceAad(r.dispute_id, r.id),
+    ),
+  ) as EvidenceContent;
 }
 
 const toEvidence = (keyring: EncryptionKeyring, r: EvidenceRow): Evidence => ({
-  id: r.id, disputeId: r.dispute_id, authorId: r.author_id, authorRole: r.author_role, ...evidenceContent(keyring, r), createdAt: r.created_at,
+  id: r.id,
+  disputeId: r.dispute_id,
+  authorId: r.author_id,
+  authorRole: r.author_role,
+  ...evidenceContent(keyring, r),
+  createdAt: r.created_at,
 });
 
 /** Stores an item sealed; `bytes` is what it counts for against the case's limit (the database cannot measure ciphertext). */
@@ -190,7 +256,9 @@ export async function insertEvidence(tx: Tx, keyring: EncryptionKeyring, e: Evid
 
 /** Evidence of a case, oldest first, opened. Bounded: a case holds at most EVIDENCE_PER_CASE_MAX items. */
 export async function listEvidence(db: SqlRunner, keyring: EncryptionKeyring, disputeId: string): Promise<Evidence[]> {
-  const rows = await db.query<EvidenceRow>('SELECT * FROM evidence WHERE dispute_id = $1 ORDER BY created_at, id', [disputeId]);
+  const rows = await db.query<EvidenceRow>('SELECT * FROM evidence WHERE dispute_id = $1 ORDER BY created_at, id', [
+    disputeId,
+  ]);
   return rows.map((row) => toEvidence(keyring, row));
 }
 
@@ -213,13 +281,19 @@ export const sealedEvidence: SealedColumn<EvidenceRow & { cursor: string }> = {
     ),
   async reseal(tx, keyring, row) {
     const s = seal(keyring, JSON.stringify(evidenceContent(keyring, row)), evidenceAad(row.dispute_id, row.id));
-    await tx.query(`UPDATE evidence SET body = NULL, attachments = '[]', key_id = $2, iv = $3, tag = $4, ciphertext = $5 WHERE id = $1`, [row.id, s.keyId, s.iv, s.tag, s.ciphertext]);
+    await tx.query(
+      `UPDATE evidence SET body = NULL, attachments = '[]', key_id = $2, iv = $3, tag = $4, ciphertext = $5 WHERE id = $1`,
+      [row.id, s.keyId, s.iv, s.tag, s.ciphertext],
+    );
   },
 };
 
 /** Which parties submitted evidence (the arbitrator's own notes do not count). */
 export async function sidesWithEvidence(tx: Tx, disputeId: string): Promise<PartySide[]> {
-  const rows = await tx.query<{ author_role: PartySide }>(`SELECT DISTINCT author_role FROM evidence WHERE dispute_id = $1 AND author_role IN ('BUYER', 'SELLER')`, [disputeId]);
+  const rows = await tx.query<{ author_role: PartySide }>(
+    `SELECT DISTINCT author_role FROM evidence WHERE dispute_id = $1 AND author_role IN ('BUYER', 'SELLER')`,
+    [disputeId],
+  );
   return rows.map((r) => r.author_role);
 }
 
@@ -261,15 +335,27 @@ interface JournalRow {
 const JOURNAL_SEALED_FIELDS = ['body', 'attachments'] as const;
 const journalAad = (disputeId: string, seq: number) => `dispute-journal:v1:${disputeId}:${seq}`;
 
-function sealJournalData(keyring: EncryptionKeyring | undefined, disputeId: string, seq: number, data: JournalEntry['data']): JournalEntry['data'] {
-  const secret = Object.fromEntries(Object.entries(data).filter(([field]) => (JOURNAL_SEALED_FIELDS as readonly string[]).includes(field)));
+function sealJournalData(
+  keyring: EncryptionKeyring | undefined,
+  disputeId: string,
+  seq: number,
+  data: JournalEntry['data'],
+): JournalEntry['data'] {
+  const secret = Object.fromEntries(
+    Object.entries(data).filter(([field]) => (JOURNAL_SEALED_FIELDS as readonly string[]).includes(field)),
+  );
   if (Object.keys(secret).length === 0) return data;
   if (!keyring) throw new Error(`journal entry ${disputeId}/${seq} holds sealed fields but no keyring was given`);
   const rest = Object.fromEntries(Object.entries(data).filter(([field]) => !(field in secret)));
   return { ...rest, sealed: sealToText(keyring, JSON.stringify(secret), journalAad(disputeId, seq)) };
 }
 
-function openJournalData(keyring: EncryptionKeyring, disputeId: string, seq: number, data: JournalEntry['data']): JournalEntry['data'] {
+function openJournalData(
+  keyring: EncryptionKeyring,
+  disputeId: string,
+  seq: number,
+  data: JournalEntry['data'],
+): JournalEntry['data'] {
   if (typeof data.sealed !== 'string') return data;
   const { sealed, ...rest } = data;
   return { ...rest, ...(JSON.parse(openText(keyring, sealed, journalAad(disputeId, seq))) as JournalEntry['data']) };
@@ -285,16 +371,37 @@ export async function appendJournal(tx: Tx, e: JournalEntry, keyring?: Encryptio
     `WITH entry AS (
        INSERT INTO journal_entries (dispute_id, seq, action, actor_id, data, prev_hash, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8))
      UPDATE disputes SET journal_seq = $2, journal_head = $7 WHERE id = $1`,
-    [e.disputeId, e.seq, e.action, e.actorId, JSON.stringify(sealJournalData(keyring, e.disputeId, e.seq, e.data)), e.prevHash, e.hash, e.createdAt],
+    [
+      e.disputeId,
+      e.seq,
+      e.action,
+      e.actorId,
+      JSON.stringify(sealJournalData(keyring, e.disputeId, e.seq, e.data)),
+      e.prevHash,
+      e.hash,
+      e.createdAt,
+    ],
   );
 }
 
 /** A case's journal in the clear (sealed fields opened), as it was hashed. */
-export async function readJournal(db: SqlRunner, keyring: EncryptionKeyring, disputeId: string): Promise<JournalEntry[]> {
-  const rows = await db.query<JournalRow>('SELECT * FROM journal_entries WHERE dispute_id = $1 ORDER BY seq', [disputeId]);
+export async function readJournal(
+  db: SqlRunner,
+  keyring: EncryptionKeyring,
+  disputeId: string,
+): Promise<JournalEntry[]> {
+  const rows = await db.query<JournalRow>('SELECT * FROM journal_entries WHERE dispute_id = $1 ORDER BY seq', [
+    disputeId,
+  ]);
   return rows.map((r) => ({
-    disputeId: r.dispute_id, seq: r.seq, action: r.action, actorId: r.actor_id, data: openJournalData(keyring, r.dispute_id, r.seq, r.data),
-    prevHash: r.prev_hash, hash: r.hash, createdAt: r.created_at.toISOString(),
+    disputeId: r.dispute_id,
+    seq: r.seq,
+    action: r.action,
+    actorId: r.actor_id,
+    data: openJournalData(keyring, r.dispute_id, r.seq, r.data),
+    prevHash: r.prev_hash,
+    hash: r.hash,
+    createdAt: r.created_at.toISOString(),
   }));
 }
 
@@ -310,8 +417,17 @@ export const sealedJournal: SealedColumn<JournalRow & { cursor: string }> = {
       [sealedTextPrefix(activeKid), after, limit],
     ),
   async reseal(tx, keyring, row) {
-    const data = sealJournalData(keyring, row.dispute_id, row.seq, openJournalData(keyring, row.dispute_id, row.seq, row.data));
-    await tx.query('UPDATE journal_entries SET data = $3 WHERE dispute_id = $1 AND seq = $2', [row.dispute_id, row.seq, JSON.stringify(data)]);
+    const data = sealJournalData(
+      keyring,
+      row.dispute_id,
+      row.seq,
+      openJournalData(keyring, row.dispute_id, row.seq, row.data),
+    );
+    await tx.query('UPDATE journal_entries SET data = $3 WHERE dispute_id = $1 AND seq = $2', [
+      row.dispute_id,
+      row.seq,
+      JSON.stringify(data),
+    ]);
   },
 };
 

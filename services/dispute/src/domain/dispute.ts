@@ -70,7 +70,8 @@ export function partySide(disputeCase: DisputeCase, userId: string): PartySide |
   return null;
 }
 
-const isAssigned = (disputeCase: DisputeCase, actor: Actor) => disputeCase.arbitratorId !== null && disputeCase.arbitratorId === actor.userId;
+const isAssigned = (disputeCase: DisputeCase, actor: Actor) =>
+  disputeCase.arbitratorId !== null && disputeCase.arbitratorId === actor.userId;
 
 /** The parties, the assigned arbitrator and admins see a case; to anyone else it does not exist. */
 export function canRead(disputeCase: DisputeCase, actor: Actor): boolean {
@@ -109,38 +110,58 @@ export function authorizeAssignment(disputeCase: DisputeCase, actor: Actor, requ
     if (arbitratorId !== actor.userId) throw forbidden('Arbitrators assign disputes to themselves only.');
   }
   if (disputeCase.status === 'RESOLVED') throw alreadyResolved();
-  if (partySide(disputeCase, arbitratorId)) throw forbidden('A party to the trade cannot arbitrate it.', 'DISPUTE.CONFLICT_OF_INTEREST');
-  if (!isAdmin(actor) && disputeCase.arbitratorId !== null && disputeCase.arbitratorId !== actor.userId) throw conflict('DISPUTE.ALREADY_ASSIGNED', 'Another arbitrator holds this dispute.');
+  if (partySide(disputeCase, arbitratorId))
+    throw forbidden('A party to the trade cannot arbitrate it.', 'DISPUTE.CONFLICT_OF_INTEREST');
+  if (!isAdmin(actor) && disputeCase.arbitratorId !== null && disputeCase.arbitratorId !== actor.userId)
+    throw conflict('DISPUTE.ALREADY_ASSIGNED', 'Another arbitrator holds this dispute.');
   return arbitratorId;
 }
 
 /** The assigned arbitrator or an admin resolves, once; an admin who is a party to the trade may not. */
 export function authorizeResolution(disputeCase: DisputeCase, actor: Actor): void {
-  if (!isAssigned(disputeCase, actor) && !isAdmin(actor)) throw deny(disputeCase, actor, 'Only the assigned arbitrator or an admin resolves a dispute.');
-  if (partySide(disputeCase, actor.userId)) throw forbidden('A party to the trade cannot resolve it.', 'DISPUTE.CONFLICT_OF_INTEREST');
+  if (!isAssigned(disputeCase, actor) && !isAdmin(actor))
+    throw deny(disputeCase, actor, 'Only the assigned arbitrator or an admin resolves a dispute.');
+  if (partySide(disputeCase, actor.userId))
+    throw forbidden('A party to the trade cannot resolve it.', 'DISPUTE.CONFLICT_OF_INTEREST');
   if (disputeCase.status === 'RESOLVED') throw alreadyResolved();
 }
 
 /** Only exported cases leave with their whole journal: to the assigned arbitrator and admins. */
 export function authorizeExport(disputeCase: DisputeCase, actor: Actor): void {
-  if (!isAssigned(disputeCase, actor) && !isAdmin(actor)) throw deny(disputeCase, actor, 'Only the assigned arbitrator or an admin exports a dispute.');
+  if (!isAssigned(disputeCase, actor) && !isAdmin(actor))
+    throw deny(disputeCase, actor, 'Only the assigned arbitrator or an admin exports a dispute.');
 }
 
 /**
  * What the buyer gets, checked against the case: `SPLIT` needs 0 < buyerAmount ≤ amount at the asset's
  * scale; the other outcomes take no buyerAmount. Returns the normalised amount, or null.
  */
-export function resolutionBuyerAmount(disputeCase: DisputeCase, outcome: Outcome, buyerAmount: string | undefined): string | null {
+export function resolutionBuyerAmount(
+  disputeCase: DisputeCase,
+  outcome: Outcome,
+  buyerAmount: string | undefined,
+): string | null {
   if (outcome !== 'SPLIT') {
-    if (buyerAmount !== undefined) throw validationFailed([{ path: 'buyerAmount', message: 'only a SPLIT takes buyerAmount' }]);
+    if (buyerAmount !== undefined)
+      throw validationFailed([{ path: 'buyerAmount', message: 'only a SPLIT takes buyerAmount' }]);
     return null;
   }
-  if (buyerAmount === undefined) throw validationFailed([{ path: 'buyerAmount', message: 'a SPLIT needs buyerAmount' }]);
+  if (buyerAmount === undefined)
+    throw validationFailed([{ path: 'buyerAmount', message: 'a SPLIT needs buyerAmount' }]);
   const scale = ASSET_SCALES[disputeCase.asset];
-  if (!decimalPattern(scale).test(buyerAmount)) throw validationFailed([{ path: 'buyerAmount', message: `must be a decimal string with at most ${scale} decimals for ${disputeCase.asset}` }]);
+  if (!decimalPattern(scale).test(buyerAmount))
+    throw validationFailed([
+      {
+        path: 'buyerAmount',
+        message: `must be a decimal string with at most ${scale} decimals for ${disputeCase.asset}`,
+      },
+    ]);
   const units = toUnits(buyerAmount, scale);
   if (units <= 0n) throw validationFailed([{ path: 'buyerAmount', message: 'must be greater than zero' }]);
-  if (units > toUnits(disputeCase.amount, scale)) throw validationFailed([{ path: 'buyerAmount', message: `must not exceed the disputed amount ${disputeCase.amount}` }]);
+  if (units > toUnits(disputeCase.amount, scale))
+    throw validationFailed([
+      { path: 'buyerAmount', message: `must not exceed the disputed amount ${disputeCase.amount}` },
+    ]);
   return fromUnits(units, scale);
 }
 
@@ -149,12 +170,24 @@ export function settlement(disputeCase: DisputeCase): { buyerAmount: string; sel
   if (!disputeCase.outcome) return null;
   const scale = ASSET_SCALES[disputeCase.asset];
   const amount = toUnits(disputeCase.amount, scale);
-  const buyer = disputeCase.outcome === 'RELEASE_TO_BUYER' ? amount : disputeCase.outcome === 'REFUND_SELLER' ? 0n : toUnits(disputeCase.buyerAmount!, scale);
+  const buyer =
+    disputeCase.outcome === 'RELEASE_TO_BUYER'
+      ? amount
+      : disputeCase.outcome === 'REFUND_SELLER'
+        ? 0n
+        : toUnits(disputeCase.buyerAmount!, scale);
   return { buyerAmount: fromUnits(buyer, scale), sellerAmount: fromUnits(amount - buyer, scale) };
 }
 
 export function evidenceView(e: Evidence) {
-  return { id: e.id, authorId: e.authorId, authorRole: e.authorRole, body: e.body, attachments: e.attachments, createdAt: e.createdAt.toISOString() };
+  return {
+    id: e.id,
+    authorId: e.authorId,
+    authorRole: e.authorRole,
+    body: e.body,
+    attachments: e.attachments,
+    createdAt: e.createdAt.toISOString(),
+  };
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -183,7 +216,10 @@ export function disputeView(disputeCase: DisputeCase, evidence?: readonly Eviden
     resolutionNote: disputeCase.resolutionNote,
     resolvedBy: disputeCase.resolvedBy,
     assignedAt: iso(disputeCase.assignedAt),
-    deadlines: { evidenceUntil: disputeCase.evidenceDeadlineAt.toISOString(), assignmentBy: disputeCase.assignmentDeadlineAt.toISOString() },
+    deadlines: {
+      evidenceUntil: disputeCase.evidenceDeadlineAt.toISOString(),
+      assignmentBy: disputeCase.assignmentDeadlineAt.toISOString(),
+    },
     evidenceClosedAt: iso(disputeCase.evidenceClosedAt),
     defaultJudgmentAgainst: disputeCase.defaultJudgmentAgainst,
     escalatedAt: iso(disputeCase.escalatedAt),

@@ -9,8 +9,26 @@ import * as repo from '../data/dispute.repository';
 import { disputeEvents } from '../messaging/dispute.events';
 import type { ArbitrationMetrics } from '../messaging/arbitration.metrics';
 import {
-  alreadyResolved, authorizeAssignment, authorizeEvidence, authorizeExport, authorizeRead, authorizeResolution, disputeNotFound, disputeView, evidenceView,
-  isAdmin, isArbitrator, resolutionBuyerAmount, settlement, type Actor, type Attachment, type DisputeCase, type DisputeStatus, type Evidence, type Outcome, type PartySide,
+  alreadyResolved,
+  authorizeAssignment,
+  authorizeEvidence,
+  authorizeExport,
+  authorizeRead,
+  authorizeResolution,
+  disputeNotFound,
+  disputeView,
+  evidenceView,
+  isAdmin,
+  isArbitrator,
+  resolutionBuyerAmount,
+  settlement,
+  type Actor,
+  type Attachment,
+  type DisputeCase,
+  type DisputeStatus,
+  type Evidence,
+  type Outcome,
+  type PartySide,
 } from './dispute';
 import { canonicalJson, nextEntry, verifyChain, type JournalEntry, type JournalInput, type JsonValue } from './journal';
 
@@ -41,7 +59,13 @@ export interface DisputeDeps extends DisputeEventDeps {
  * Appends to the case journal; the caller holds the case row lock, so the chain can never fork. An entry that
  * copies evidence content needs the keyring to store it sealed.
  */
-async function record(tx: Tx, disputeCase: DisputeCase, input: JournalInput, at: Date, keyring?: EncryptionKeyring): Promise<DisputeCase> {
+async function record(
+  tx: Tx,
+  disputeCase: DisputeCase,
+  input: JournalInput,
+  at: Date,
+  keyring?: EncryptionKeyring,
+): Promise<DisputeCase> {
   const entry = nextEntry(disputeCase.id, { seq: disputeCase.journalSeq, hash: disputeCase.journalHead }, input, at);
   await repo.appendJournal(tx, entry, keyring);
   return { ...disputeCase, journalSeq: entry.seq, journalHead: entry.hash };
@@ -62,7 +86,11 @@ const secondsSince = (from: Date, to: Date) => Math.max(0, (to.getTime() - from.
  * deadlines (columns of the case: the timer sweepers fire them), all in the consumer's transaction. A second
  * delivery (or another event for the same trade or dispute id) finds the unique keys taken and changes nothing.
  */
-export async function openCase(deps: DisputeEventDeps, tx: Tx, disputed: EventPayload<'trade.disputed'>): Promise<DisputeCase | null> {
+export async function openCase(
+  deps: DisputeEventDeps,
+  tx: Tx,
+  disputed: EventPayload<'trade.disputed'>,
+): Promise<DisputeCase | null> {
   const scale = ASSET_SCALES[disputed.asset as Asset];
   const now = new Date();
   const created = await repo.insertCase(tx, {
@@ -81,7 +109,17 @@ export async function openCase(deps: DisputeEventDeps, tx: Tx, disputed: EventPa
     assignmentDeadlineAt: new Date(now.getTime() + deps.assignmentTimeoutMs),
   });
   if (!created) return null;
-  const data = { tradeId: disputed.tradeId, openedBy: disputed.openedBy, reason: disputed.reason, buyerId: disputed.buyerId, sellerId: disputed.sellerId, asset: disputed.asset, amount: created.amount, fiatCurrency: disputed.fiatCurrency, fiatAmount: created.fiatAmount };
+  const data = {
+    tradeId: disputed.tradeId,
+    openedBy: disputed.openedBy,
+    reason: disputed.reason,
+    buyerId: disputed.buyerId,
+    sellerId: disputed.sellerId,
+    asset: disputed.asset,
+    amount: created.amount,
+    fiatCurrency: disputed.fiatCurrency,
+    fiatAmount: created.fiatAmount,
+  };
   return record(tx, created, { action: 'OPENED', actorId: disputed.openedBy, data }, now);
 }
 
@@ -96,7 +134,13 @@ export type DisputeTimer = (typeof DISPUTE_TIMERS)[number];
  * assignment timeout, the case escalates. Neither happens to a resolved case; an escalation is counted once the
  * transaction has committed. Returns whether the timer fired.
  */
-export async function fireTimer(deps: DisputeEventDeps, tx: Tx, disputeId: string, timer: DisputeTimer, now = new Date()): Promise<boolean> {
+export async function fireTimer(
+  deps: DisputeEventDeps,
+  tx: Tx,
+  disputeId: string,
+  timer: DisputeTimer,
+  now = new Date(),
+): Promise<boolean> {
   const disputeCase = await repo.lockCase(tx, disputeId);
   if (!disputeCase || disputeCase.status === 'RESOLVED') return false;
   if (timer === 'evidence-window') {
@@ -105,12 +149,18 @@ export async function fireTimer(deps: DisputeEventDeps, tx: Tx, disputeId: strin
     const silent = (['BUYER', 'SELLER'] as PartySide[]).filter((side) => !spoke.includes(side));
     await repo.closeEvidenceWindow(tx, disputeCase.id, silent, now);
     if (silent.length === 0) return true;
-    await record(tx, disputeCase, { action: 'FLAGGED_DEFAULT_JUDGMENT', actorId: null, data: { against: silent } }, now);
+    await record(
+      tx,
+      disputeCase,
+      { action: 'FLAGGED_DEFAULT_JUDGMENT', actorId: null, data: { against: silent } },
+      now,
+    );
     await disputeEvents.escalated(tx, disputeCase, 'PARTY_SILENT');
     tx.afterCommit(() => deps.metrics.escalations.inc({ reason: 'PARTY_SILENT' }));
     return true;
   }
-  if (disputeCase.status !== 'OPEN' || disputeCase.escalatedAt || !isDue(disputeCase.assignmentDeadlineAt, now)) return false;
+  if (disputeCase.status !== 'OPEN' || disputeCase.escalatedAt || !isDue(disputeCase.assignmentDeadlineAt, now))
+    return false;
   await repo.markEscalated(tx, disputeCase.id, now);
   await record(tx, disputeCase, { action: 'ESCALATED', actorId: null, data: { reason: 'UNASSIGNED_TOO_LONG' } }, now);
   await disputeEvents.escalated(tx, disputeCase, 'UNASSIGNED_TOO_LONG');
@@ -131,14 +181,32 @@ export async function onTradeResolved(tx: Tx, resolved: EventPayload<'trade.reso
   if (disputeCase.settledAt) return;
   const now = new Date();
   await repo.markSettled(tx, disputeCase.id, now);
-  await record(tx, disputeCase, { action: 'SETTLED', actorId: null, data: { outcome: resolved.outcome, buyerAmount: resolved.buyerAmount, sellerAmount: resolved.sellerAmount, matchesDecision: matchesDecision(disputeCase, resolved) } }, now);
+  await record(
+    tx,
+    disputeCase,
+    {
+      action: 'SETTLED',
+      actorId: null,
+      data: {
+        outcome: resolved.outcome,
+        buyerAmount: resolved.buyerAmount,
+        sellerAmount: resolved.sellerAmount,
+        matchesDecision: matchesDecision(disputeCase, resolved),
+      },
+    },
+    now,
+  );
 }
 
 function matchesDecision(disputeCase: DisputeCase, resolved: EventPayload<'trade.resolved'>): boolean {
   const s = settlement(disputeCase);
   if (!s) return false;
   const scale = ASSET_SCALES[disputeCase.asset];
-  return disputeCase.outcome === resolved.outcome && s.buyerAmount === normalize(resolved.buyerAmount, scale) && s.sellerAmount === normalize(resolved.sellerAmount, scale);
+  return (
+    disputeCase.outcome === resolved.outcome &&
+    s.buyerAmount === normalize(resolved.buyerAmount, scale) &&
+    s.sellerAmount === normalize(resolved.sellerAmount, scale)
+  );
 }
 
 // ---- HTTP use cases -----------------------------------------------------------------------------------
@@ -160,27 +228,60 @@ export interface ListQuery {
 /** Lists tolerate a replica's lag (REPLICA_LAG_MAX_MS); one case (getDispute, read after acting on it) does not. */
 export async function listDisputes(deps: DisputeDeps, actor: Actor, q: ListQuery) {
   const partyId = isAdmin(actor) || isArbitrator(actor) ? undefined : actor.userId;
-  const page = await readPage(caseOrder, q, (after, rowsMax) => repo.listCases(deps.db.replicaReader, { status: q.status, partyId, after: after && { createdAt: new Date(after[0]), id: after[1] }, limit: rowsMax }));
+  const page = await readPage(caseOrder, q, (after, rowsMax) =>
+    repo.listCases(deps.db.replicaReader, {
+      status: q.status,
+      partyId,
+      after: after && { createdAt: new Date(after[0]), id: after[1] },
+      limit: rowsMax,
+    }),
+  );
   return pageView(page, (disputeCase) => disputeView(disputeCase));
 }
 
 /** The list's sort key: the last case's creation time and id. */
-const caseOrder = keyset(z.tuple([z.iso.datetime(), z.string().min(1).max(64)]), (disputeCase: DisputeCase) => [disputeCase.createdAt.toISOString(), disputeCase.id] as [string, string]);
+const caseOrder = keyset(
+  z.tuple([z.iso.datetime(), z.string().min(1).max(64)]),
+  (disputeCase: DisputeCase) => [disputeCase.createdAt.toISOString(), disputeCase.id] as [string, string],
+);
 
-export async function addEvidence(deps: DisputeDeps, actor: Actor, id: string, input: { body: string; attachments?: Attachment[] }) {
+export async function addEvidence(
+  deps: DisputeDeps,
+  actor: Actor,
+  id: string,
+  input: { body: string; attachments?: Attachment[] },
+) {
   return deps.db.transaction(
     async (tx) => {
       const disputeCase = await lockVisible(tx, id);
       const authorRole = authorizeEvidence(disputeCase, actor);
-      const evidence = { id: randomUUID(), disputeId: id, authorId: actor.userId, authorRole, body: input.body, attachments: input.attachments ?? [], createdAt: new Date() };
+      const evidence = {
+        id: randomUUID(),
+        disputeId: id,
+        authorId: actor.userId,
+        authorRole,
+        body: input.body,
+        attachments: input.attachments ?? [],
+        createdAt: new Date(),
+      };
       const totals = await repo.evidenceTotals(tx, id);
-      if (totals.count >= EVIDENCE_PER_CASE_MAX) throw conflict('DISPUTE.EVIDENCE_LIMIT', `A dispute holds at most ${EVIDENCE_PER_CASE_MAX} evidence items.`);
+      if (totals.count >= EVIDENCE_PER_CASE_MAX)
+        throw conflict('DISPUTE.EVIDENCE_LIMIT', `A dispute holds at most ${EVIDENCE_PER_CASE_MAX} evidence items.`);
       if (totals.bytes + evidenceBytes(evidence) > EVIDENCE_BYTES_PER_CASE_MAX) {
-        throw conflict('DISPUTE.EVIDENCE_LIMIT', `A dispute holds at most ${EVIDENCE_BYTES_PER_CASE_MAX / 1024} KiB of evidence; ${Math.max(0, EVIDENCE_BYTES_PER_CASE_MAX - totals.bytes)} bytes are left.`);
+        throw conflict(
+          'DISPUTE.EVIDENCE_LIMIT',
+          `A dispute holds at most ${EVIDENCE_BYTES_PER_CASE_MAX / 1024} KiB of evidence; ${Math.max(0, EVIDENCE_BYTES_PER_CASE_MAX - totals.bytes)} bytes are left.`,
+        );
       }
       await repo.insertEvidence(tx, deps.keyring, evidence, evidenceBytes(evidence));
       const data = { evidenceId: evidence.id, authorRole, ...(evidenceRecord(evidence) as Record<string, JsonValue>) };
-      await record(tx, disputeCase, { action: 'EVIDENCE_ADDED', actorId: actor.userId, data }, evidence.createdAt, deps.keyring);
+      await record(
+        tx,
+        disputeCase,
+        { action: 'EVIDENCE_ADDED', actorId: actor.userId, data },
+        evidence.createdAt,
+        deps.keyring,
+      );
       return evidenceView(evidence);
     },
     { retryable: true },
@@ -195,13 +296,23 @@ export async function assignDispute(deps: DisputeDeps, actor: Actor, id: string,
       if (current.arbitratorId === arbitratorId) return { disputeCase: current, firstAssignment: false };
       const now = new Date();
       const assigned = await repo.assignCase(tx, id, arbitratorId, now);
-      const disputeCase = await record(tx, assigned, { action: 'ASSIGNED', actorId: actor.userId, data: { arbitratorId, previousArbitratorId: current.arbitratorId } }, now);
+      const disputeCase = await record(
+        tx,
+        assigned,
+        {
+          action: 'ASSIGNED',
+          actorId: actor.userId,
+          data: { arbitratorId, previousArbitratorId: current.arbitratorId },
+        },
+        now,
+      );
       await disputeEvents.assigned(tx, disputeCase);
       return { disputeCase, firstAssignment: current.assignedAt === null };
     },
     { retryable: true },
   );
-  if (firstAssignment) deps.metrics.timeToAssignment.observe(secondsSince(disputeCase.createdAt, disputeCase.assignedAt!));
+  if (firstAssignment)
+    deps.metrics.timeToAssignment.observe(secondsSince(disputeCase.createdAt, disputeCase.assignedAt!));
   return disputeView(disputeCase, await repo.listEvidence(deps.db, deps.keyring, id));
 }
 
@@ -210,16 +321,36 @@ export async function assignDispute(deps: DisputeDeps, actor: Actor, id: string,
  * has, then resolves with a conditional UPDATE and writes `dispute.resolved` to the outbox in the same
  * transaction. Two racing resolutions: one wins, the other finds the case RESOLVED and gets 409.
  */
-export async function resolveDispute(deps: DisputeDeps, actor: Actor, id: string, input: { outcome: Outcome; buyerAmount?: string; note: string }) {
+export async function resolveDispute(
+  deps: DisputeDeps,
+  actor: Actor,
+  id: string,
+  input: { outcome: Outcome; buyerAmount?: string; note: string },
+) {
   const disputeCase = await deps.db.transaction(
     async (tx) => {
       const current = await lockVisible(tx, id);
       authorizeResolution(current, actor);
       const buyerAmount = resolutionBuyerAmount(current, input.outcome, input.buyerAmount);
       const now = new Date();
-      const resolved = await repo.resolveCase(tx, id, { outcome: input.outcome, buyerAmount, note: input.note, resolvedBy: actor.userId, at: now });
+      const resolved = await repo.resolveCase(tx, id, {
+        outcome: input.outcome,
+        buyerAmount,
+        note: input.note,
+        resolvedBy: actor.userId,
+        at: now,
+      });
       if (!resolved) throw alreadyResolved();
-      const disputeCase = await record(tx, resolved, { action: 'RESOLVED', actorId: actor.userId, data: { outcome: input.outcome, note: input.note, ...settlement(resolved)! } }, now);
+      const disputeCase = await record(
+        tx,
+        resolved,
+        {
+          action: 'RESOLVED',
+          actorId: actor.userId,
+          data: { outcome: input.outcome, note: input.note, ...settlement(resolved)! },
+        },
+        now,
+      );
       await disputeEvents.resolved(tx, disputeCase);
       return disputeCase;
     },
@@ -236,7 +367,10 @@ export async function exportDispute(deps: DisputeDeps, actor: Actor, id: string)
       const disputeCase = await repo.findCase(tx, id);
       if (!disputeCase) throw disputeNotFound();
       authorizeExport(disputeCase, actor);
-      const [evidence, journal] = await Promise.all([repo.listEvidence(tx, deps.keyring, id), repo.readJournal(tx, deps.keyring, id)]);
+      const [evidence, journal] = await Promise.all([
+        repo.listEvidence(tx, deps.keyring, id),
+        repo.readJournal(tx, deps.keyring, id),
+      ]);
       const chain = verifyChain(journal, { seq: disputeCase.journalSeq, hash: disputeCase.journalHead });
       const evidenceMismatch = evidenceNotInJournal(evidence, journal);
       const verification = evidenceMismatch.length ? { ...chain, verified: false, evidenceMismatch } : chain;
@@ -248,12 +382,18 @@ export async function exportDispute(deps: DisputeDeps, actor: Actor, id: string)
 
 /** The size an evidence item counts for against EVIDENCE_BYTES_PER_CASE_MAX, stored beside its sealed content (repo.evidenceTotals sums it). */
 export function evidenceBytes(evidence: { body: string; attachments: readonly Attachment[] }): number {
-  return Buffer.byteLength(evidence.body) + evidence.attachments.reduce((sum, a) => sum + Buffer.byteLength(a.name) + Buffer.byteLength(a.url ?? '') + 64, 0);
+  return (
+    Buffer.byteLength(evidence.body) +
+    evidence.attachments.reduce((sum, a) => sum + Buffer.byteLength(a.name) + Buffer.byteLength(a.url ?? '') + 64, 0)
+  );
 }
 
 /** The journal's copy of each evidence item, as hashed when it was added. */
 function evidenceRecord(evidence: { body: string; attachments: readonly Attachment[] }): JsonValue {
-  return { body: evidence.body, attachments: evidence.attachments.map((a) => ({ name: a.name, sha256: a.sha256, url: a.url ?? null })) };
+  return {
+    body: evidence.body,
+    attachments: evidence.attachments.map((a) => ({ name: a.name, sha256: a.sha256, url: a.url ?? null })),
+  };
 }
 
 /**
@@ -263,7 +403,11 @@ function evidenceRecord(evidence: { body: string; attachments: readonly Attachme
 function evidenceNotInJournal(evidence: readonly Evidence[], journal: readonly JournalEntry[]): string[] {
   const recorded = new Map<string, string>();
   for (const entry of journal) {
-    if (entry.action === 'EVIDENCE_ADDED') recorded.set(String(entry.data.evidenceId), canonicalJson({ body: entry.data.body ?? null, attachments: entry.data.attachments ?? null }));
+    if (entry.action === 'EVIDENCE_ADDED')
+      recorded.set(
+        String(entry.data.evidenceId),
+        canonicalJson({ body: entry.data.body ?? null, attachments: entry.data.attachments ?? null }),
+      );
   }
   return evidence.filter((e) => recorded.get(e.id) !== canonicalJson(evidenceRecord(e))).map((e) => e.id);
 }

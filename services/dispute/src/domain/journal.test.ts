@@ -4,7 +4,12 @@ function chain(n: number): { entries: JournalEntry[]; head: JournalHead } {
   const entries: JournalEntry[] = [];
   let head: JournalHead = { seq: 0, hash: null };
   for (let i = 0; i < n; i++) {
-    const entry = nextEntry('d1', head, { action: 'EVIDENCE_ADDED', actorId: 'u1', data: { body: `entry ${i}`, n: i } }, new Date(1_700_000_000_000 + i));
+    const entry = nextEntry(
+      'd1',
+      head,
+      { action: 'EVIDENCE_ADDED', actorId: 'u1', data: { body: `entry ${i}`, n: i } },
+      new Date(1_700_000_000_000 + i),
+    );
     entries.push(entry);
     head = { seq: entry.seq, hash: entry.hash };
   }
@@ -13,7 +18,9 @@ function chain(n: number): { entries: JournalEntry[]; head: JournalHead } {
 
 describe('case journal hash chain', () => {
   it('when keys come back in another order, then the canonical JSON is the same', () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, 'x'], c: null } })).toBe(canonicalJson({ a: { c: null, d: [1, 'x'] }, b: 1 }));
+    expect(canonicalJson({ b: 1, a: { d: [1, 'x'], c: null } })).toBe(
+      canonicalJson({ a: { c: null, d: [1, 'x'] }, b: 1 }),
+    );
   });
 
   it('when a chain is untouched, then it verifies', () => {

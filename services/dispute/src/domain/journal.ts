@@ -1,7 +1,15 @@
 import { createHash } from 'node:crypto';
 
 /** What a case journal records. Every action on a case appends exactly one entry. */
-export const JOURNAL_ACTIONS = ['OPENED', 'EVIDENCE_ADDED', 'ASSIGNED', 'RESOLVED', 'FLAGGED_DEFAULT_JUDGMENT', 'ESCALATED', 'SETTLED'] as const;
+export const JOURNAL_ACTIONS = [
+  'OPENED',
+  'EVIDENCE_ADDED',
+  'ASSIGNED',
+  'RESOLVED',
+  'FLAGGED_DEFAULT_JUDGMENT',
+  'ESCALATED',
+  'SETTLED',
+] as const;
 export type JournalAction = (typeof JOURNAL_ACTIONS)[number];
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -42,19 +50,36 @@ export function canonicalJson(value: JsonValue): string {
     const keys = Object.keys(value).sort();
     return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key]!)}`).join(',')}}`;
   }
-  if (typeof value === 'number' && !Number.isSafeInteger(value)) throw new TypeError('journal data holds integers only; money travels as strings');
+  if (typeof value === 'number' && !Number.isSafeInteger(value))
+    throw new TypeError('journal data holds integers only; money travels as strings');
   return JSON.stringify(value);
 }
 
 function entryHash(prevHash: string, entry: Omit<JournalEntry, 'hash' | 'prevHash'>): string {
-  const body = canonicalJson({ disputeId: entry.disputeId, seq: entry.seq, action: entry.action, actorId: entry.actorId, data: entry.data, createdAt: entry.createdAt });
-  return createHash('sha256').update(prevHash + body).digest('hex');
+  const body = canonicalJson({
+    disputeId: entry.disputeId,
+    seq: entry.seq,
+    action: entry.action,
+    actorId: entry.actorId,
+    data: entry.data,
+    createdAt: entry.createdAt,
+  });
+  return createHash('sha256')
+    .update(prevHash + body)
+    .digest('hex');
 }
 
 /** The next entry of a chain: seq + 1, linked to the head's hash. */
 export function nextEntry(disputeId: string, head: JournalHead, input: JournalInput, at: Date): JournalEntry {
   const prevHash = head.hash ?? GENESIS_HASH;
-  const entry = { disputeId, seq: head.seq + 1, action: input.action, actorId: input.actorId, data: input.data, createdAt: at.toISOString() };
+  const entry = {
+    disputeId,
+    seq: head.seq + 1,
+    action: input.action,
+    actorId: input.actorId,
+    data: input.data,
+    createdAt: at.toISOString(),
+  };
   return { ...entry, prevHash, hash: entryHash(prevHash, entry) };
 }
 
@@ -74,9 +99,11 @@ export function verifyChain(entries: readonly JournalEntry[], head: JournalHead)
   let prevHash = GENESIS_HASH;
   for (const [index, entry] of entries.entries()) {
     const expectedSeq = index + 1;
-    if (entry.seq !== expectedSeq || entry.prevHash !== prevHash || entryHash(prevHash, entry) !== entry.hash) return { verified: false, brokenAt: expectedSeq };
+    if (entry.seq !== expectedSeq || entry.prevHash !== prevHash || entryHash(prevHash, entry) !== entry.hash)
+      return { verified: false, brokenAt: expectedSeq };
     prevHash = entry.hash;
   }
-  if (entries.length !== head.seq || (head.seq > 0 && head.hash !== prevHash)) return { verified: false, brokenAt: Math.min(entries.length, head.seq) + 1 };
+  if (entries.length !== head.seq || (head.seq > 0 && head.hash !== prevHash))
+    return { verified: false, brokenAt: Math.min(entries.length, head.seq) + 1 };
   return { verified: true };
 }

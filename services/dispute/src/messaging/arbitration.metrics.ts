@@ -13,9 +13,24 @@ const DURATION_BUCKETS_SECONDS = [60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600,
  */
 export function createArbitrationMetrics() {
   return {
-    escalations: new Counter({ name: 'dispute_escalations_total', help: 'Cases escalated, by reason', labelNames: ['reason'], registers: [] }),
-    timeToAssignment: new Histogram({ name: 'dispute_time_to_assignment_seconds', help: 'From opening a case to its first assignment', buckets: DURATION_BUCKETS_SECONDS, registers: [] }),
-    timeToResolution: new Histogram({ name: 'dispute_time_to_resolution_seconds', help: 'From opening a case to its resolution', buckets: DURATION_BUCKETS_SECONDS, registers: [] }),
+    escalations: new Counter({
+      name: 'dispute_escalations_total',
+      help: 'Cases escalated, by reason',
+      labelNames: ['reason'],
+      registers: [],
+    }),
+    timeToAssignment: new Histogram({
+      name: 'dispute_time_to_assignment_seconds',
+      help: 'From opening a case to its first assignment',
+      buckets: DURATION_BUCKETS_SECONDS,
+      registers: [],
+    }),
+    timeToResolution: new Histogram({
+      name: 'dispute_time_to_resolution_seconds',
+      help: 'From opening a case to its resolution',
+      buckets: DURATION_BUCKETS_SECONDS,
+      registers: [],
+    }),
   };
 }
 
@@ -23,5 +38,10 @@ export type ArbitrationMetrics = ReturnType<typeof createArbitrationMetrics>;
 
 export function registerArbitrationMetrics(registry: Registry, metrics: ArbitrationMetrics, db: SqlRunner): void {
   for (const metric of Object.values(metrics)) registry.registerMetric(metric);
-  statusCountGauge(registry, { name: 'dispute_cases', help: 'Dispute cases by status (OPEN and UNDER_REVIEW are the open ones)', statuses: DISPUTE_STATUSES, count: () => countCasesByStatus(db) });
+  statusCountGauge(registry, {
+    name: 'dispute_cases',
+    help: 'Dispute cases by status (OPEN and UNDER_REVIEW are the open ones)',
+    statuses: DISPUTE_STATUSES,
+    count: () => countCasesByStatus(db),
+  });
 }

@@ -5,7 +5,19 @@ import type { DisputeCase } from '../domain/dispute';
 /** The events the dispute service produces, always written to the outbox in the caller's transaction. */
 export const disputeEvents = {
   resolved: (tx: Tx, disputeCase: DisputeCase) =>
-    enqueueEvent(tx, 'dispute.resolved', { disputeId: disputeCase.id, tradeId: disputeCase.tradeId, outcome: disputeCase.outcome!, buyerAmount: disputeCase.buyerAmount, resolvedBy: disputeCase.resolvedBy! }),
-  assigned: (tx: Tx, disputeCase: DisputeCase) => enqueueEvent(tx, 'dispute.assigned', { disputeId: disputeCase.id, tradeId: disputeCase.tradeId, arbitratorId: disputeCase.arbitratorId! }),
-  escalated: (tx: Tx, disputeCase: DisputeCase, reason: 'UNASSIGNED_TOO_LONG' | 'PARTY_SILENT') => enqueueEvent(tx, 'dispute.escalated', { disputeId: disputeCase.id, tradeId: disputeCase.tradeId, reason }),
+    enqueueEvent(tx, 'dispute.resolved', {
+      disputeId: disputeCase.id,
+      tradeId: disputeCase.tradeId,
+      outcome: disputeCase.outcome!,
+      buyerAmount: disputeCase.buyerAmount,
+      resolvedBy: disputeCase.resolvedBy!,
+    }),
+  assigned: (tx: Tx, disputeCase: DisputeCase) =>
+    enqueueEvent(tx, 'dispute.assigned', {
+      disputeId: disputeCase.id,
+      tradeId: disputeCase.tradeId,
+      arbitratorId: disputeCase.arbitratorId!,
+    }),
+  escalated: (tx: Tx, disputeCase: DisputeCase, reason: 'UNASSIGNED_TOO_LONG' | 'PARTY_SILENT') =>
+    enqueueEvent(tx, 'dispute.escalated', { disputeId: disputeCase.id, tradeId: disputeCase.tradeId, reason }),
 };

@@ -10,7 +10,10 @@ export function disputeHandlers(deps: DisputeEventDeps): EventHandlers {
   return {
     'trade.disputed': async (event, tx) => {
       const { asset, amount } = event.payload;
-      if (!fitsScale(amount, ASSET_SCALES[asset])) throw new PermanentFailure(`trade.disputed ${event.id}: amount ${amount} has more decimals than ${asset} allows`);
+      if (!fitsScale(amount, ASSET_SCALES[asset]))
+        throw new PermanentFailure(
+          `trade.disputed ${event.id}: amount ${amount} has more decimals than ${asset} allows`,
+        );
       await openCase(deps, tx, event.payload);
     },
     // Written by versions before timers were rows (timer-sweepers.ts fires them from the case's columns); one still

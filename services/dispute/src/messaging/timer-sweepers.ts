@@ -13,7 +13,10 @@ export const DUE_CASES_PER_SWEEP_MAX = 100;
  * job. Each fire locks its case and re-checks it, so replicas sweeping together never act twice. Counted by
  * timers_fired_total{timer="evidence-window" | "assignment-timeout"}.
  */
-export function disputeTimerSweepers(deps: DisputeDeps, options: { intervalMs: number; logger: Logger; registry: Registry }): Sweeper[] {
+export function disputeTimerSweepers(
+  deps: DisputeDeps,
+  options: { intervalMs: number; logger: Logger; registry: Registry },
+): Sweeper[] {
   return DISPUTE_TIMERS.map((timer) =>
     dueItemsSweeper({
       ...options,

@@ -16,7 +16,11 @@ export interface ApiKeySettings {
   negativeCacheSeconds: number;
 }
 
-const resolvedKey = z.object({ userId: z.string().min(1), roles: z.array(z.enum(ROLES)), scopes: z.array(z.enum(SCOPES)).nullable() });
+const resolvedKey = z.object({
+  userId: z.string().min(1),
+  roles: z.array(z.enum(ROLES)),
+  scopes: z.array(z.enum(SCOPES)).nullable(),
+});
 type ResolvedKey = z.infer<typeof resolvedKey>;
 const cachedAnswer = z.union([resolvedKey, z.object({ invalid: z.literal(true) })]);
 
@@ -76,7 +80,12 @@ export class ApiKeyResolver {
         agent: upstream.agents.control,
         timeoutMs: this.settings.timeoutMs,
         body: { keyHash },
-        headers: { [IDENTITY_HEADER]: signIdentity({ userId: 'gateway', roles: [], scopes: null, via: 'service' }, this.settings.internalTokenSecret) },
+        headers: {
+          [IDENTITY_HEADER]: signIdentity(
+            { userId: 'gateway', roles: [], scopes: null, via: 'service' },
+            this.settings.internalTokenSecret,
+          ),
+        },
       });
     } catch (error) {
       if ((error as { code?: string }).code !== 'UPSTREAM_TIMEOUT') users.markConnectionError(upstream);
@@ -84,7 +93,9 @@ export class ApiKeyResolver {
     }
     const cacheKey = authRedisKeys.apiKey(prefix, keyHash);
     if (answer.status === 404) {
-      await redis.set(cacheKey, JSON.stringify({ invalid: true }), 'EX', this.settings.negativeCacheSeconds).catch(() => undefined);
+      await redis
+        .set(cacheKey, JSON.stringify({ invalid: true }), 'EX', this.settings.negativeCacheSeconds)
+        .catch(() => undefined);
       return undefined;
     }
     const parsed = answer.status === 200 ? resolvedKey.safeParse(answer.body) : undefined;

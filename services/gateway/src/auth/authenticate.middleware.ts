@@ -62,7 +62,11 @@ export const refuseBadCredentials: RequestHandler = (_req, res, next) => {
   next(res.locals[BAD_CREDENTIALS] as AppError | undefined);
 };
 
-function identify(deps: AuthenticateDeps, authorization: string | undefined, apiKey: string | undefined): Promise<Identity> {
+function identify(
+  deps: AuthenticateDeps,
+  authorization: string | undefined,
+  apiKey: string | undefined,
+): Promise<Identity> {
   if (authorization !== undefined) {
     const match = /^Bearer ([A-Za-z0-9_.~+/=-]+)$/i.exec(authorization.trim());
     if (!match) return Promise.reject(gatewayErrors.invalidToken());

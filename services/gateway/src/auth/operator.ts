@@ -28,5 +28,14 @@ export function operatorCheck(settings: OperatorSettings): (req: Request) => boo
 
 /** Refuses everyone but operators (see operatorCheck) with 401 AUTH.OPERATOR_REQUIRED. */
 export function requireOperator(isOperator: (req: Request) => boolean): RequestHandler {
-  return (req, _res, next) => next(isOperator(req) ? undefined : new AppError(401, 'AUTH.OPERATOR_REQUIRED', 'This page is for operators: send the operator token (OPERATOR_TOKEN) as a bearer token.'));
+  return (req, _res, next) =>
+    next(
+      isOperator(req)
+        ? undefined
+        : new AppError(
+            401,
+            'AUTH.OPERATOR_REQUIRED',
+            'This page is for operators: send the operator token (OPERATOR_TOKEN) as a bearer token.',
+          ),
+    );
 }

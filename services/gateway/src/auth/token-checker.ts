@@ -1,4 +1,10 @@
-import { authRedisKeys, verifyAccessToken, type AccessClaims, type AccessTokenSettings, type Identity } from '@orrange/http';
+import {
+  authRedisKeys,
+  verifyAccessToken,
+  type AccessClaims,
+  type AccessTokenSettings,
+  type Identity,
+} from '@orrange/http';
 import { gatewayErrors } from '../errors';
 import type { KeyReader } from './tracked-cache';
 
@@ -19,7 +25,11 @@ const VERIFIED_TOKENS_MAX = 10_000;
 export class TokenChecker {
   private readonly verified = new Map<string, AccessClaims>();
 
-  constructor(private readonly settings: TokenSettings, private readonly revocations: KeyReader, private readonly prefix: string) {}
+  constructor(
+    private readonly settings: TokenSettings,
+    private readonly revocations: KeyReader,
+    private readonly prefix: string,
+  ) {}
 
   async check(token: string): Promise<Identity> {
     const claims = this.verify(token);

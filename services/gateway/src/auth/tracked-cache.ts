@@ -22,7 +22,11 @@ export const TRACKED_READS_OPTIONS: RedisOptions = { protocol: 2 };
  * The subscriber is set up by hand after every (re)connect: CLIENT ID first (refused once subscribed), then
  * SUBSCRIBE. Nothing is replayed from the previous connection, which would subscribe before CLIENT ID.
  */
-export const INVALIDATIONS_OPTIONS: RedisOptions = { protocol: 2, autoResubscribe: false, autoResendUnfulfilledCommands: false };
+export const INVALIDATIONS_OPTIONS: RedisOptions = {
+  protocol: 2,
+  autoResubscribe: false,
+  autoResendUnfulfilledCommands: false,
+};
 
 /** Lets one waiting hit go on: true when it may answer from memory. */
 type Release = (caughtUp: boolean) => void;
@@ -168,7 +172,9 @@ export class TrackedCache implements KeyReader {
       (error: Error) => {
         this.settle(batch, false);
         if (epoch !== this.subscriberEpoch || this.closed) return;
-        this.deps.logger.warn('redis tracking: the invalidation subscriber did not answer a PING; reconnecting it', { error: error.message });
+        this.deps.logger.warn('redis tracking: the invalidation subscriber did not answer a PING; reconnecting it', {
+          error: error.message,
+        });
         invalidations.disconnect(true);
       },
     );
@@ -202,7 +208,8 @@ export class TrackedCache implements KeyReader {
   }
 
   private remember(key: string, value: string | null): void {
-    if (!this.entries.has(key) && this.entries.size >= this.entriesMax) this.entries.delete(this.entries.keys().next().value!);
+    if (!this.entries.has(key) && this.entries.size >= this.entriesMax)
+      this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(key, value);
   }
 
@@ -237,7 +244,8 @@ export class TrackedCache implements KeyReader {
     this.tracking = false;
     this.deps.metrics.trackedActive.set(0);
     this.deps.metrics.trackedClears.inc({ reason: 'connection' });
-    if (!this.closed) this.deps.logger.warn('redis tracking lost: revocation lookups go to Redis until it is set up again');
+    if (!this.closed)
+      this.deps.logger.warn('redis tracking lost: revocation lookups go to Redis until it is set up again');
   }
 
   /** After every (re)connect of the subscriber: its id, then the subscription, then tracking on `reads`. */
@@ -251,7 +259,9 @@ export class TrackedCache implements KeyReader {
       this.redirectId = id;
     } catch (error) {
       if (epoch !== this.subscriberEpoch || this.closed) return;
-      this.deps.logger.warn('redis tracking: the invalidation subscriber could not subscribe; reconnecting it', { error: (error as Error).message });
+      this.deps.logger.warn('redis tracking: the invalidation subscriber could not subscribe; reconnecting it', {
+        error: (error as Error).message,
+      });
       invalidations.disconnect(true);
       return;
     }
@@ -266,7 +276,10 @@ export class TrackedCache implements KeyReader {
     try {
       await reads.client('TRACKING', 'ON', 'REDIRECT', String(redirectId));
     } catch (error) {
-      if (generation === this.generation) this.deps.logger.warn('redis tracking could not be switched on; every revocation lookup goes to Redis', { error: (error as Error).message });
+      if (generation === this.generation)
+        this.deps.logger.warn('redis tracking could not be switched on; every revocation lookup goes to Redis', {
+          error: (error as Error).message,
+        });
       return;
     }
     if (generation !== this.generation || redirectId !== this.redirectId || this.tracking || this.closed) return;

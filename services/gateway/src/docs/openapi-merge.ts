@@ -15,7 +15,8 @@ interface ServiceDocument {
 
 const PUBLIC_PATH_PREFIX = '/api/';
 
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Operators: OPERATOR_TOKEN as a bearer token. */
 const OPERATOR = { operatorToken: [] };
@@ -28,27 +29,62 @@ const GATEWAY_PATHS: Json = {
       tags: ['Gateway'],
       // Anyone (the statuses), or an operator (every check).
       security: [{}, OPERATOR],
-      summary: 'Health of every service and of the gateway: statuses for everyone (one shared report per HEALTH_CACHE_MS), every check for operators (OPERATOR_TOKEN as a bearer token)',
-      responses: { 200: { description: 'ok or degraded' }, 503: { description: 'a service or the gateway Redis is down' } },
+      summary:
+        'Health of every service and of the gateway: statuses for everyone (one shared report per HEALTH_CACHE_MS), every check for operators (OPERATOR_TOKEN as a bearer token)',
+      responses: {
+        200: { description: 'ok or degraded' },
+        503: { description: 'a service or the gateway Redis is down' },
+      },
     },
   },
-  '/metrics': { get: { operationId: operationIdOf('get', '/metrics'), tags: ['Gateway'], security: [OPERATOR], summary: 'Prometheus metrics (operators: OPERATOR_TOKEN as a bearer token)', responses: { 200: { description: 'Prometheus text exposition', content: { 'text/plain': {} } }, 401: { description: 'AUTH.OPERATOR_REQUIRED' } } } },
-  '/docs': { get: { operationId: operationIdOf('get', '/docs'), tags: ['Gateway'], security: [], summary: 'Interactive API documentation', responses: { 200: { description: 'HTML', content: { 'text/html': {} } } } } },
-  '/docs/openapi.json': { get: { operationId: operationIdOf('get', '/docs/openapi.json'), tags: ['Gateway'], security: [], summary: 'This document', responses: { 200: { description: 'OpenAPI 3.0.3' } } } },
+  '/metrics': {
+    get: {
+      operationId: operationIdOf('get', '/metrics'),
+      tags: ['Gateway'],
+      security: [OPERATOR],
+      summary: 'Prometheus metrics (operators: OPERATOR_TOKEN as a bearer token)',
+      responses: {
+        200: { description: 'Prometheus text exposition', content: { 'text/plain': {} } },
+        401: { description: 'AUTH.OPERATOR_REQUIRED' },
+      },
+    },
+  },
+  '/docs': {
+    get: {
+      operationId: operationIdOf('get', '/docs'),
+      tags: ['Gateway'],
+      security: [],
+      summary: 'Interactive API documentation',
+      responses: { 200: { description: 'HTML', content: { 'text/html': {} } } },
+    },
+  },
+  '/docs/openapi.json': {
+    get: {
+      operationId: operationIdOf('get', '/docs/openapi.json'),
+      tags: ['Gateway'],
+      security: [],
+      summary: 'This document',
+      responses: { 200: { description: 'OpenAPI 3.0.3' } },
+    },
+  },
 };
 
 function normalize(document: unknown): ServiceDocument | undefined {
   if (!isObject(document) || !isObject(document.paths)) return undefined;
   const components = isObject(document.components) ? document.components : {};
   // Only what the gateway routes is public: a service's /internal/* operations stay out of the document.
-  const paths = Object.fromEntries(Object.entries(document.paths).filter(([path]) => path.startsWith(PUBLIC_PATH_PREFIX)));
+  const paths = Object.fromEntries(
+    Object.entries(document.paths).filter(([path]) => path.startsWith(PUBLIC_PATH_PREFIX)),
+  );
   return { paths, schemas: isObject(components.schemas) ? components.schemas : {} };
 }
 
 /** The docs page shows the description: it says which services' operations are missing right now. */
 function descriptionOf(unavailable: ServiceName[]): string {
   const about = 'The public API of Orrange, served through the gateway.';
-  return unavailable.length ? `${about}\n\n**Unavailable right now** (their operations are missing): ${unavailable.join(', ')}.` : about;
+  return unavailable.length
+    ? `${about}\n\n**Unavailable right now** (their operations are missing): ${unavailable.join(', ')}.`
+    : about;
 }
 
 /**
@@ -60,7 +96,9 @@ function descriptionOf(unavailable: ServiceName[]): string {
  */
 export class OpenApiAggregator {
   private readonly cache = new Map<ServiceName, { document: ServiceDocument; fetchedAt: number }>();
-  private lastSerialized: { documents: Array<ServiceDocument | undefined>; bytes: { body: Buffer; etag: string } } | undefined;
+  private lastSerialized:
+    | { documents: Array<ServiceDocument | undefined>; bytes: { body: Buffer; etag: string } }
+    | undefined;
 
   constructor(private readonly deps: { upstreams: Upstreams; timeoutMs: number; cacheMs: number; logger: Logger }) {}
 
@@ -101,7 +139,11 @@ export class OpenApiAggregator {
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
           apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
-          operatorToken: { type: 'http', scheme: 'bearer', description: 'OPERATOR_TOKEN: /metrics, and every check of /health' },
+          operatorToken: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'OPERATOR_TOKEN: /metrics, and every check of /health',
+          },
           custodySignature: CUSTODY_SIGNATURE_SCHEME,
           streamTicket: STREAM_TICKET_SCHEME,
         },
@@ -116,7 +158,10 @@ export class OpenApiAggregator {
     const upstream = this.deps.upstreams.pools[service].pick();
     if (!upstream) return cached?.document;
     try {
-      const res = await requestJson(`${upstream.url}/openapi.json`, { agent: upstream.agents.control, timeoutMs: this.deps.timeoutMs });
+      const res = await requestJson(`${upstream.url}/openapi.json`, {
+        agent: upstream.agents.control,
+        timeoutMs: this.deps.timeoutMs,
+      });
       const document = res.status === 200 ? normalize(res.body) : undefined;
       if (!document) return cached?.document;
       this.cache.set(service, { document, fetchedAt: Date.now() });

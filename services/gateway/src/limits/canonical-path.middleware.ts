@@ -25,5 +25,13 @@ export function nonCanonical(path: string): string | undefined {
  */
 export const canonicalPath: RequestHandler = (req, _res, next) => {
   const reason = nonCanonical(req.path);
-  next(reason ? new AppError(404, 'ROUTE.NOT_FOUND', `No route for ${req.method} ${req.path}: paths have one spelling, without ${reason}.`) : undefined);
+  next(
+    reason
+      ? new AppError(
+          404,
+          'ROUTE.NOT_FOUND',
+          `No route for ${req.method} ${req.path}: paths have one spelling, without ${reason}.`,
+        )
+      : undefined,
+  );
 };

@@ -107,7 +107,14 @@ export class LeasedRedisStore implements Store {
   private async lease(key: string, previous: Lease | undefined): Promise<void> {
     const left = this.limit - (previous?.taken ?? 0);
     const want = Math.max(1, Math.min(LEASE_MAX, Math.floor(left / LEASE_SHARE)));
-    const [taken, granted, ttlMs] = (await this.redis.eval(LEASE_SCRIPT, 1, this.prefix + key, this.limit, want, this.windowMs)) as [number, number, number];
+    const [taken, granted, ttlMs] = (await this.redis.eval(
+      LEASE_SCRIPT,
+      1,
+      this.prefix + key,
+      this.limit,
+      want,
+      this.windowMs,
+    )) as [number, number, number];
     this.leases.delete(key);
     this.leases.set(key, { taken, unspent: granted, resetTime: new Date(Date.now() + ttlMs) });
     if (this.leases.size > LEASES_MAX) this.leases.delete(this.leases.keys().next().value!);

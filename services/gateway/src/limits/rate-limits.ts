@@ -58,7 +58,12 @@ function reserializable(body: unknown): AppError | undefined {
  * them (503), since they are what stands between an attacker and password guessing.
  */
 export function rateLimits(settings: RateLimitSettings): RequestHandler[] {
-  const limiter = (name: string, limit: number, key: (req: Request) => string | undefined, failOpen: boolean): RequestHandler => {
+  const limiter = (
+    name: string,
+    limit: number,
+    key: (req: Request) => string | undefined,
+    failOpen: boolean,
+  ): RequestHandler => {
     const handler = rateLimit({
       windowMs: WINDOW_MS,
       limit,
@@ -70,8 +75,16 @@ export function rateLimits(settings: RateLimitSettings): RequestHandler[] {
       keyGenerator: (req) => key(req)!,
       store: new LeasedRedisStore(settings.redis, `${settings.prefix}:rl:${name}:`),
       logger: {
-        error: (error, message) => settings.logger.warn(message ?? 'rate limiter error', { limiter: name, error: error instanceof Error ? error.message : String(error) }),
-        warn: (error, message) => settings.logger.warn(message ?? 'rate limiter warning', { limiter: name, error: error instanceof Error ? error.message : String(error) }),
+        error: (error, message) =>
+          settings.logger.warn(message ?? 'rate limiter error', {
+            limiter: name,
+            error: error instanceof Error ? error.message : String(error),
+          }),
+        warn: (error, message) =>
+          settings.logger.warn(message ?? 'rate limiter warning', {
+            limiter: name,
+            error: error instanceof Error ? error.message : String(error),
+          }),
       },
       handler: (_req, _res, next) => {
         settings.metrics.rateLimited.inc({ limiter: name });
@@ -81,15 +94,28 @@ export function rateLimits(settings: RateLimitSettings): RequestHandler[] {
     // Our own refusal passes through; anything else reaching `next` is the store failing.
     const toProblem = (error: unknown) => (error instanceof AppError ? error : gatewayErrors.rateLimitUnavailable());
     return (req, res, next) => {
-      Promise.resolve(handler(req, res, (error?: unknown) => next(error === undefined ? undefined : toProblem(error)))).catch((error: unknown) => next(toProblem(error)));
+      Promise.resolve(
+        handler(req, res, (error?: unknown) => next(error === undefined ? undefined : toProblem(error))),
+      ).catch((error: unknown) => next(toProblem(error)));
     };
   };
   // No inflation: the body is re-sent as plain JSON, so a compressed one would reach the service mislabelled.
   const parseAuthBody = express.json({ limit: settings.bodyLimitBytes, strict: true, inflate: false });
   return [
-    limiter('client', settings.perMinute, (req) => (req.identity ? `user:${req.identity.userId}` : `ip:${clientIp(req)}`), true),
+    limiter(
+      'client',
+      settings.perMinute,
+      (req) => (req.identity ? `user:${req.identity.userId}` : `ip:${clientIp(req)}`),
+      true,
+    ),
     limiter('auth-ip', settings.authPerMinute, (req) => (isAuthPost(req) ? clientIp(req) : undefined), false),
-    (req, res, next) => (isAuthPost(req) ? parseAuthBody(req, res, (error?: unknown) => next(error ?? reserializable(req.body))) : next()),
-    limiter('login-account', settings.loginAccountPerMinute, (req) => (isLogin(req) ? loginAccount(req) : undefined), false),
+    (req, res, next) =>
+      isAuthPost(req) ? parseAuthBody(req, res, (error?: unknown) => next(error ?? reserializable(req.body))) : next(),
+    limiter(
+      'login-account',
+      settings.loginAccountPerMinute,
+      (req) => (isLogin(req) ? loginAccount(req) : undefined),
+      false,
+    ),
   ];
 }

@@ -27,7 +27,8 @@ async function replicaHealth(upstream: Upstream, timeoutMs: number): Promise<Rep
     const res = await requestJson(`${upstream.url}/health`, { agent: upstream.agents.control, timeoutMs });
     const body = (res.body ?? {}) as { status?: unknown; checks?: unknown };
     const status = STATUSES.includes(body.status as CheckStatus) ? (body.status as CheckStatus) : 'down';
-    const checks = typeof body.checks === 'object' && body.checks !== null ? (body.checks as Record<string, unknown>) : {};
+    const checks =
+      typeof body.checks === 'object' && body.checks !== null ? (body.checks as Record<string, unknown>) : {};
     return { status, latencyMs: round(performance.now() - startedAt), checks };
   } catch {
     return { status: 'down', latencyMs: null, checks: {} };
@@ -44,10 +45,16 @@ export async function serviceHealth(upstreams: Upstream[], timeoutMs: number): P
   return { status, latencyMs: first.latencyMs, checks: first.checks, replicas: { total: replicas.length, ok } };
 }
 
-async function redisHealth(redis: Redis, timeoutMs: number): Promise<{ status: CheckStatus; latencyMs: number | null }> {
+async function redisHealth(
+  redis: Redis,
+  timeoutMs: number,
+): Promise<{ status: CheckStatus; latencyMs: number | null }> {
   const startedAt = performance.now();
   try {
-    await Promise.race([redis.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), timeoutMs).unref())]);
+    await Promise.race([
+      redis.ping(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), timeoutMs).unref()),
+    ]);
     return { status: 'ok', latencyMs: round(performance.now() - startedAt) };
   } catch {
     return { status: 'down', latencyMs: null };
@@ -67,12 +74,24 @@ async function healthReport(deps: { upstreams: Upstreams; redis: Redis; timeoutM
     ...SERVICES.map((service) => serviceHealth(deps.upstreams.pools[service].upstreams, deps.timeoutMs)),
   ]);
   const status = overallStatus([redis.status, ...services.map((s) => (s as ServiceHealth).status)]);
-  return { status, services: Object.fromEntries(SERVICES.map((service, i) => [service, services[i]])) as Record<ServiceName, ServiceHealth>, checks: { redis } };
+  return {
+    status,
+    services: Object.fromEntries(SERVICES.map((service, i) => [service, services[i]])) as Record<
+      ServiceName,
+      ServiceHealth
+    >,
+    checks: { redis },
+  };
 }
 
 /** What anyone may see: each service's status and latency, none of the checks (queues, pools, replicas) behind them. */
 function publicView(report: HealthReport) {
-  const services = Object.fromEntries(Object.entries(report.services).map(([name, s]) => [name, { status: s.status, latencyMs: s.latencyMs, checks: {} }]));
+  const services = Object.fromEntries(
+    Object.entries(report.services).map(([name, s]) => [
+      name,
+      { status: s.status, latencyMs: s.latencyMs, checks: {} },
+    ]),
+  );
   return { status: report.status, services };
 }
 
@@ -82,7 +101,13 @@ function publicView(report: HealthReport) {
  * of probes to every replica. Operators (see operatorCheck) see every check; everyone else the statuses only.
  * Addresses of replicas are never shown.
  */
-export function healthRouter(deps: { upstreams: Upstreams; redis: Redis; timeoutMs: number; cacheMs: number; isOperator: (req: Request) => boolean }): Router {
+export function healthRouter(deps: {
+  upstreams: Upstreams;
+  redis: Redis;
+  timeoutMs: number;
+  cacheMs: number;
+  isOperator: (req: Request) => boolean;
+}): Router {
   const router = express.Router({ caseSensitive: true, strict: true });
   let cached: { madeAtMs: number; report: Promise<HealthReport> } | undefined;
   const report = () => {

@@ -45,7 +45,7 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
     }),
     upstreamHealthy: new Gauge({
       name: 'gateway_upstream_healthy',
-      help: '1 when the upstream is in rotation, 0 when it is out (in a cluster: 1 when it is in every worker\'s rotation)',
+      help: "1 when the upstream is in rotation, 0 when it is out (in a cluster: 1 when it is in every worker's rotation)",
       labelNames: ['service', 'upstream'],
       aggregator: 'min',
       registers: [registry],

@@ -12,7 +12,8 @@ import { serviceFor, SERVICES, type ServiceName } from './routes';
 export type Lane = 'read' | 'write';
 export const LANES: readonly Lane[] = ['read', 'write'];
 
-export const laneOf = (req: IncomingMessage): Lane => (req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write');
+export const laneOf = (req: IncomingMessage): Lane =>
+  req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write';
 
 export interface AdmissionDeps {
   /** Requests in flight per service and lane in this process; beyond it a request is shed. 0 = no limit. */
@@ -86,10 +87,19 @@ export class AdaptiveLimit {
  * latency target the limit of each lane follows the upstream's latency (AdaptiveLimit).
  */
 export function shedOverload(deps: AdmissionDeps): RequestHandler {
-  const inFlight = Object.fromEntries(SERVICES.map((service) => [service, { read: 0, write: 0 }])) as Record<ServiceName, Record<Lane, number>>;
+  const inFlight = Object.fromEntries(SERVICES.map((service) => [service, { read: 0, write: 0 }])) as Record<
+    ServiceName,
+    Record<Lane, number>
+  >;
   const adaptive = (deps.latencyTargetMs ?? 0) > 0 && deps.maxInFlight > 0;
   const limits = Object.fromEntries(
-    SERVICES.map((service) => [service, { read: new AdaptiveLimit(deps.maxInFlight, deps.latencyTargetMs ?? 0), write: new AdaptiveLimit(deps.maxInFlight, deps.latencyTargetMs ?? 0) }]),
+    SERVICES.map((service) => [
+      service,
+      {
+        read: new AdaptiveLimit(deps.maxInFlight, deps.latencyTargetMs ?? 0),
+        write: new AdaptiveLimit(deps.maxInFlight, deps.latencyTargetMs ?? 0),
+      },
+    ]),
   ) as Record<ServiceName, Record<Lane, AdaptiveLimit>>;
   for (const service of SERVICES) for (const lane of LANES) deps.metrics.upstreamInFlight.set({ service, lane }, 0);
   const limited = deps.maxInFlight > 0;

@@ -28,11 +28,16 @@ export function requestJson(url: string, options: JsonRequestOptions): Promise<J
       agent: options.agent,
       headers: {
         accept: 'application/json',
-        ...(payload ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) } : {}),
+        ...(payload
+          ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }
+          : {}),
         ...options.headers,
       },
     });
-    const timer = setTimeout(() => req.destroy(Object.assign(new Error('timed out'), { code: 'UPSTREAM_TIMEOUT' })), options.timeoutMs);
+    const timer = setTimeout(
+      () => req.destroy(Object.assign(new Error('timed out'), { code: 'UPSTREAM_TIMEOUT' })),
+      options.timeoutMs,
+    );
     req.on('error', (error) => {
       clearTimeout(timer);
       reject(error);

@@ -1,7 +1,12 @@
 import type { Agent, ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { createProxyMiddleware, debugProxyErrorsPlugin, fixRequestBody, proxyEventsPlugin } from 'http-proxy-middleware';
+import {
+  createProxyMiddleware,
+  debugProxyErrorsPlugin,
+  fixRequestBody,
+  proxyEventsPlugin,
+} from 'http-proxy-middleware';
 import { sendProblem, type AppError } from '@orrange/http';
 import type { Logger } from '@orrange/logger';
 import { gatewayErrors } from '../errors';
@@ -31,7 +36,13 @@ const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH'
 export function proxyToServices(deps: ProxyDeps): RequestHandler {
   const proxies = new Map<Upstream, RequestHandler>();
   /** Sends the request to a replica not tried yet; false when none is left. */
-  const attempt = (req: Request, res: Response, next: NextFunction, service: ServiceName, tried: Set<Upstream>): boolean => {
+  const attempt = (
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    service: ServiceName,
+    tried: Set<Upstream>,
+  ): boolean => {
     const upstream = deps.upstreams.pools[service].pick(Date.now(), tried);
     if (!upstream) return false;
     tried.add(upstream);
@@ -41,7 +52,10 @@ export function proxyToServices(deps: ProxyDeps): RequestHandler {
   };
   for (const service of SERVICES) {
     for (const upstream of deps.upstreams.pools[service].upstreams) {
-      const [read, write] = [proxyFor(upstream, upstream.agents.read, deps), proxyFor(upstream, upstream.agents.write, deps)];
+      const [read, write] = [
+        proxyFor(upstream, upstream.agents.read, deps),
+        proxyFor(upstream, upstream.agents.write, deps),
+      ];
       proxies.set(upstream, (req, res, next) => (laneOf(req) === 'read' ? read : write)(req, res, next));
     }
   }
@@ -82,7 +96,11 @@ function setForwardedHeaders(req: Request): void {
 
 /** Only a GET/HEAD without a body may be sent again: nothing was consumed and nothing can happen twice. */
 function isIdempotentWithoutBody(req: IncomingMessage): boolean {
-  return laneOf(req) === 'read' && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
+  return (
+    laneOf(req) === 'read' &&
+    req.headers['content-length'] === undefined &&
+    req.headers['transfer-encoding'] === undefined
+  );
 }
 
 /** The proxy to one upstream over one of its socket lanes (see Upstream). */
@@ -103,12 +121,15 @@ function proxyFor(upstream: Upstream, agent: Agent, deps: ProxyDeps): RequestHan
     plugins: [debugProxyErrorsPlugin, proxyEventsPlugin],
     on: {
       proxyReq: (proxyReq: ClientRequest, req: IncomingMessage) => {
-        proxyReq.setTimeout(deps.timeoutMs, () => proxyReq.destroy(Object.assign(new Error('upstream timed out'), { code: 'UPSTREAM_TIMEOUT' })));
+        proxyReq.setTimeout(deps.timeoutMs, () =>
+          proxyReq.destroy(Object.assign(new Error('upstream timed out'), { code: 'UPSTREAM_TIMEOUT' })),
+        );
         const parsed = req as IncomingMessage & { body?: unknown };
         if (parsed.body !== undefined && req.readableEnded) {
           // A body the gateway parsed (auth POSTs) is written again here; if the request already went out
           // without it (its socket came late), it cannot be completed: fail it rather than send it short.
-          if (proxyReq.headersSent) return void proxyReq.destroy(new Error('request flushed before its body was restored'));
+          if (proxyReq.headersSent)
+            return void proxyReq.destroy(new Error('request flushed before its body was restored'));
           fixRequestBody(proxyReq, parsed);
         }
         countStreamedBody(req, proxyReq, deps.bodyLimitBytes);
@@ -132,7 +153,8 @@ function proxyFor(upstream: Upstream, agent: Agent, deps: ProxyDeps): RequestHan
         // The replica is not there: take it out, and send a request that may safely be repeated to another one.
         pool.markConnectionError(upstream);
         const response = 'setHeader' in res ? (res as Response) : undefined;
-        const retry = response && !response.headersSent ? (response.locals[RETRY] as (() => boolean) | undefined) : undefined;
+        const retry =
+          response && !response.headersSent ? (response.locals[RETRY] as (() => boolean) | undefined) : undefined;
         if (retry?.()) return;
         fail(res, gatewayErrors.upstreamUnavailable());
       },

@@ -58,12 +58,21 @@ export class UpstreamPool {
   readonly upstreams: Upstream[];
   private next = 0;
 
-  constructor(readonly service: ServiceName, urls: string[], private readonly settings: UpstreamSettings, private readonly metrics?: GatewayMetrics) {
+  constructor(
+    readonly service: ServiceName,
+    urls: string[],
+    private readonly settings: UpstreamSettings,
+    private readonly metrics?: GatewayMetrics,
+  ) {
     this.upstreams = urls.map((url, index) => ({
       service,
       index,
       url: url.replace(/\/+$/, ''),
-      agents: { write: keepAliveAgent(settings.maxSockets), read: keepAliveAgent(settings.maxSockets), control: keepAliveAgent(CONTROL_SOCKETS_MAX) },
+      agents: {
+        write: keepAliveAgent(settings.maxSockets),
+        read: keepAliveAgent(settings.maxSockets),
+        control: keepAliveAgent(CONTROL_SOCKETS_MAX),
+      },
       probe: 'unknown',
       ejectedUntil: 0,
     }));
@@ -91,7 +100,10 @@ export class UpstreamPool {
 
   private async probe(upstream: Upstream): Promise<void> {
     try {
-      const res = await requestJson(`${upstream.url}/health`, { agent: upstream.agents.control, timeoutMs: this.settings.probeTimeoutMs });
+      const res = await requestJson(`${upstream.url}/health`, {
+        agent: upstream.agents.control,
+        timeoutMs: this.settings.probeTimeoutMs,
+      });
       upstream.probe = res.status === 200 ? 'ok' : 'unhealthy';
       upstream.ejectedUntil = 0;
     } catch {
@@ -117,8 +129,15 @@ export class Upstreams {
   readonly pools: Record<ServiceName, UpstreamPool>;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(urls: UpstreamUrls, private readonly settings: UpstreamSettings, private readonly logger?: Logger, metrics?: GatewayMetrics) {
-    this.pools = Object.fromEntries(SERVICES.map((service) => [service, new UpstreamPool(service, urls[service], settings, metrics)])) as Record<ServiceName, UpstreamPool>;
+  constructor(
+    urls: UpstreamUrls,
+    private readonly settings: UpstreamSettings,
+    private readonly logger?: Logger,
+    metrics?: GatewayMetrics,
+  ) {
+    this.pools = Object.fromEntries(
+      SERVICES.map((service) => [service, new UpstreamPool(service, urls[service], settings, metrics)]),
+    ) as Record<ServiceName, UpstreamPool>;
   }
 
   probeAll(): Promise<void> {
@@ -129,7 +148,9 @@ export class Upstreams {
     if (this.timer || this.settings.probeIntervalMs <= 0) return;
     void this.probeAll();
     this.timer = setInterval(() => {
-      this.probeAll().catch((error: unknown) => this.logger?.warn('upstream probe failed', { error: (error as Error).message }));
+      this.probeAll().catch((error: unknown) =>
+        this.logger?.warn('upstream probe failed', { error: (error as Error).message }),
+      );
     }, this.settings.probeIntervalMs);
     this.timer.unref();
   }

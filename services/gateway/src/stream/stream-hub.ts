@@ -104,9 +104,19 @@ export class StreamHub {
     while (!this.closed) {
       try {
         // The streams' current ends, read once: after that the ids of the entries seen, so no entry is skipped between reads.
-        ids ??= await Promise.all(keys.map(async (key) => ((await this.deps.reader.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0')));
+        ids ??= await Promise.all(
+          keys.map(async (key) => (await this.deps.reader.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0'),
+        );
         markPositioned();
-        const reply = (await this.deps.reader.xread('COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', ...keys, ...ids)) as XReadReply;
+        const reply = (await this.deps.reader.xread(
+          'COUNT',
+          READ_COUNT,
+          'BLOCK',
+          BLOCK_MS,
+          'STREAMS',
+          ...keys,
+          ...ids,
+        )) as XReadReply;
         for (const [key, entries] of reply ?? []) {
           const index = keys.indexOf(key);
           for (const [id, fields] of entries) {

@@ -57,8 +57,12 @@ export function streamRouter(deps: StreamRoutesDeps): Router {
 
   router.get('/api/v1/stream', async (req, res) => {
     const ticket = typeof req.query.ticket === 'string' ? req.query.ticket : undefined;
-    const identity = streamIdentity(req.identity ?? (ticket === undefined ? undefined : await deps.tickets.redeem(ticket)), ticket !== undefined);
-    const lastEventId = req.header('last-event-id') ?? (typeof req.query.lastEventId === 'string' ? req.query.lastEventId : undefined);
+    const identity = streamIdentity(
+      req.identity ?? (ticket === undefined ? undefined : await deps.tickets.redeem(ticket)),
+      ticket !== undefined,
+    );
+    const lastEventId =
+      req.header('last-event-id') ?? (typeof req.query.lastEventId === 'string' ? req.query.lastEventId : undefined);
     const streamId = randomUUID();
     if (!(await deps.slots.acquire(identity.userId, streamId))) throw gatewayErrors.tooManyStreams(deps.perUserMax);
     // Registered at once: a client gone while the stream is being set up still gives its slot back.
@@ -94,7 +98,9 @@ export function streamRouter(deps: StreamRoutesDeps): Router {
     sse.retry(RETRY_MS);
     if (lastEventId !== undefined) {
       try {
-        await replay(deps, identity.userId, lastEventId, send, (reason) => sse.event('resync', JSON.stringify({ reason })));
+        await replay(deps, identity.userId, lastEventId, send, (reason) =>
+          sse.event('resync', JSON.stringify({ reason })),
+        );
       } catch (error) {
         deps.logger.warn('stream replay failed', { error: (error as Error).message });
         sse.event('resync', JSON.stringify({ reason: 'REPLAY_FAILED' }));
@@ -106,8 +112,12 @@ export function streamRouter(deps: StreamRoutesDeps): Router {
   router.get('/api/v1/stream/orderbook', async (req, res) => {
     const { asset, fiatCurrency } = req.query;
     const errors = [
-      ...(typeof asset === 'string' && MARKET_PART.test(asset) ? [] : [{ path: 'asset', message: 'an asset code such as BTC' }]),
-      ...(typeof fiatCurrency === 'string' && MARKET_PART.test(fiatCurrency) ? [] : [{ path: 'fiatCurrency', message: 'a currency code such as EUR' }]),
+      ...(typeof asset === 'string' && MARKET_PART.test(asset)
+        ? []
+        : [{ path: 'asset', message: 'an asset code such as BTC' }]),
+      ...(typeof fiatCurrency === 'string' && MARKET_PART.test(fiatCurrency)
+        ? []
+        : [{ path: 'fiatCurrency', message: 'a currency code such as EUR' }]),
     ];
     if (errors.length > 0) throw validationFailed(errors);
     await ready(deps.hub);
@@ -164,8 +174,15 @@ function heldUntilReleased<T>(send: (entry: T) => void): { push: (entry: T) => v
  * carries no credentials of its own.
  */
 function streamIdentity(identity: Identity | undefined, ticketGiven = false): Identity {
-  if (!identity) throw unauthorized(ticketGiven ? 'The stream ticket is unknown, expired or already used.' : 'Live updates need a bearer token, an API key or a stream ticket.', ticketGiven ? 'STREAM.INVALID_TICKET' : 'AUTH.UNAUTHORIZED');
-  if (identity.scopes && !identity.scopes.includes('read')) throw forbidden('This API key lacks the "read" scope.', 'AUTH.SCOPE_MISSING');
+  if (!identity)
+    throw unauthorized(
+      ticketGiven
+        ? 'The stream ticket is unknown, expired or already used.'
+        : 'Live updates need a bearer token, an API key or a stream ticket.',
+      ticketGiven ? 'STREAM.INVALID_TICKET' : 'AUTH.UNAUTHORIZED',
+    );
+  if (identity.scopes && !identity.scopes.includes('read'))
+    throw forbidden('This API key lacks the "read" scope.', 'AUTH.SCOPE_MISSING');
   return identity;
 }
 
@@ -186,7 +203,13 @@ async function ready(hub: StreamHub): Promise<void> {
  * it may be gone), a malformed one, or more than REPLAY_MAX events behind: a `resync` event instead, and the
  * client re-reads its state over REST.
  */
-async function replay(deps: StreamRoutesDeps, userId: string, lastEventId: string, send: (entry: UserEntry) => void, resync: (reason: string) => void): Promise<void> {
+async function replay(
+  deps: StreamRoutesDeps,
+  userId: string,
+  lastEventId: string,
+  send: (entry: UserEntry) => void,
+  resync: (reason: string) => void,
+): Promise<void> {
   const last = parseStreamId(lastEventId);
   if (!last) return resync('UNKNOWN_EVENT_ID');
   if (Number(last[0]) < Date.now() - LIVE_RETENTION_MS) return resync('RETENTION_PASSED');
@@ -219,7 +242,10 @@ async function readBook(deps: StreamRoutesDeps, asset: string, fiatCurrency: str
   if (!upstream) throw gatewayErrors.noHealthyUpstream();
   const query = new URLSearchParams({ asset, fiatCurrency }).toString();
   try {
-    return await requestJson(`${upstream.url}/api/v1/orderbook?${query}`, { agent: upstream.agents.read, timeoutMs: deps.timeoutMs });
+    return await requestJson(`${upstream.url}/api/v1/orderbook?${query}`, {
+      agent: upstream.agents.read,
+      timeoutMs: deps.timeoutMs,
+    });
   } catch {
     throw gatewayErrors.upstreamUnavailable();
   }

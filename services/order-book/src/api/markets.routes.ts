@@ -9,9 +9,15 @@ import type { OrderBookDeps } from '../domain/order-book.deps';
 
 /** PUT /admin/markets/:asset/:fiatCurrency: null clears a value (the reference price then comes from trades again). */
 export const marketRulesBody = z
-  .object({ referencePrice: positiveDecimal(FIAT_SCALE).nullable().optional(), minFiat: positiveDecimal(FIAT_SCALE).nullable().optional() })
+  .object({
+    referencePrice: positiveDecimal(FIAT_SCALE).nullable().optional(),
+    minFiat: positiveDecimal(FIAT_SCALE).nullable().optional(),
+  })
   .strict()
-  .refine((b) => b.referencePrice !== undefined || b.minFiat !== undefined, { message: 'must set referencePrice or minFiat', path: [] });
+  .refine((b) => b.referencePrice !== undefined || b.minFiat !== undefined, {
+    message: 'must set referencePrice or minFiat',
+    path: [],
+  });
 
 const marketParams = z.object({ asset: assetSchema, fiatCurrency: fiatSchema }).strict();
 
@@ -26,10 +32,15 @@ export function marketsRouter({ db, deps }: { db: Database; deps: OrderBookDeps 
   // Admin actions need a session, never an API key (requireSession), and the admin role.
   router.put('/api/v1/admin/markets/:asset/:fiatCurrency', requireSession, requireRole('admin'), async (req, res) => {
     const params = marketParams.safeParse(req.params);
-    if (!params.success) throw notFound('MARKET.NOT_FOUND', 'No such market: the asset or the fiat currency is not supported.');
+    if (!params.success)
+      throw notFound('MARKET.NOT_FOUND', 'No such market: the asset or the fiat currency is not supported.');
     const body = parse(marketRulesBody, req.body);
-    const cents = (v: string | null | undefined) => (v === undefined ? undefined : v === null ? null : toUnits(v, FIAT_SCALE));
-    const rules = await saveMarketRules(db, params.data.asset, params.data.fiatCurrency, { referencePrice: cents(body.referencePrice), minFiat: cents(body.minFiat) });
+    const cents = (v: string | null | undefined) =>
+      v === undefined ? undefined : v === null ? null : toUnits(v, FIAT_SCALE);
+    const rules = await saveMarketRules(db, params.data.asset, params.data.fiatCurrency, {
+      referencePrice: cents(body.referencePrice),
+      minFiat: cents(body.minFiat),
+    });
     deps.markets.remember(rules);
     res.json(marketView(rules));
   });

@@ -1,6 +1,14 @@
 import { z } from 'zod';
 import { pageFields } from '@orrange/http';
-import { ASSET_SCALES, FIAT_SCALE, assetSchema, fiatSchema, isPositiveDecimal, positiveDecimal, toUnits } from '@orrange/money';
+import {
+  ASSET_SCALES,
+  FIAT_SCALE,
+  assetSchema,
+  fiatSchema,
+  isPositiveDecimal,
+  positiveDecimal,
+  toUnits,
+} from '@orrange/money';
 import { ORDER_STATUSES, PAYMENT_WINDOW_DEFAULT_MINUTES } from '../domain/order';
 
 /** Decimal strings are bounded before any pattern runs: nobody makes us parse a megabyte of digits. */
@@ -28,13 +36,20 @@ export const EXPIRY_AHEAD_MIN_MS = 5 * 60_000;
 export const EXPIRY_AHEAD_MAX_MS = 90 * 24 * 3_600_000;
 
 /** expiresAt: an ISO time 5 minutes to 90 days ahead (checked against the clock when the request is parsed). */
-const expiresAt = z.iso.datetime({ offset: true }).transform((value) => new Date(value)).refine((at) => {
-  const ahead = at.getTime() - Date.now();
-  return ahead >= EXPIRY_AHEAD_MIN_MS && ahead <= EXPIRY_AHEAD_MAX_MS;
-}, 'must be 5 minutes to 90 days ahead');
+const expiresAt = z.iso
+  .datetime({ offset: true })
+  .transform((value) => new Date(value))
+  .refine((at) => {
+    const ahead = at.getTime() - Date.now();
+    return ahead >= EXPIRY_AHEAD_MIN_MS && ahead <= EXPIRY_AHEAD_MAX_MS;
+  }, 'must be 5 minutes to 90 days ahead');
 
 function fiatLimitsInOrder(body: { minFiat?: string; maxFiat?: string }, ctx: z.RefinementCtx): void {
-  if (body.minFiat !== undefined && body.maxFiat !== undefined && toUnits(body.minFiat, FIAT_SCALE) > toUnits(body.maxFiat, FIAT_SCALE)) {
+  if (
+    body.minFiat !== undefined &&
+    body.maxFiat !== undefined &&
+    toUnits(body.minFiat, FIAT_SCALE) > toUnits(body.maxFiat, FIAT_SCALE)
+  ) {
     ctx.addIssue({ code: 'custom', path: ['minFiat'], message: 'must not exceed maxFiat' });
   }
 }
@@ -67,10 +82,18 @@ export const placeOrderBody = z
         ctx.addIssue({ code: 'custom', path: ['minFill'], message: 'must not exceed amount' });
       }
     }
-    if (body.paymentMethods && new Set(body.paymentMethods).size !== body.paymentMethods.length) ctx.addIssue({ code: 'custom', path: ['paymentMethods'], message: 'must be unique' });
-    if (!body.paymentMethods && !body.paymentMethodIds) ctx.addIssue({ code: 'custom', path: ['paymentMethods'], message: 'required (or paymentMethodIds on a SELL)' });
-    if (body.paymentMethodIds && body.side !== 'SELL') ctx.addIssue({ code: 'custom', path: ['paymentMethodIds'], message: 'only a SELL names the seller\'s saved payment methods' });
-    if (body.paymentMethodIds && new Set(body.paymentMethodIds).size !== body.paymentMethodIds.length) ctx.addIssue({ code: 'custom', path: ['paymentMethodIds'], message: 'must be unique' });
+    if (body.paymentMethods && new Set(body.paymentMethods).size !== body.paymentMethods.length)
+      ctx.addIssue({ code: 'custom', path: ['paymentMethods'], message: 'must be unique' });
+    if (!body.paymentMethods && !body.paymentMethodIds)
+      ctx.addIssue({ code: 'custom', path: ['paymentMethods'], message: 'required (or paymentMethodIds on a SELL)' });
+    if (body.paymentMethodIds && body.side !== 'SELL')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['paymentMethodIds'],
+        message: "only a SELL names the seller's saved payment methods",
+      });
+    if (body.paymentMethodIds && new Set(body.paymentMethodIds).size !== body.paymentMethodIds.length)
+      ctx.addIssue({ code: 'custom', path: ['paymentMethodIds'], message: 'must be unique' });
   });
 
 /** PATCH /orders/:id: any of the owner's choices; null clears minFiat, maxFiat or expiresAt. Amounts are checked against the order's asset. */
@@ -91,8 +114,10 @@ export const patchOrderBody = z
   .superRefine((body, ctx) => {
     if (Object.keys(body).length === 0) ctx.addIssue({ code: 'custom', path: [], message: 'must change something' });
     fiatLimitsInOrder({ minFiat: body.minFiat ?? undefined, maxFiat: body.maxFiat ?? undefined }, ctx);
-    if (body.paymentMethods && new Set(body.paymentMethods).size !== body.paymentMethods.length) ctx.addIssue({ code: 'custom', path: ['paymentMethods'], message: 'must be unique' });
-    if (body.paymentMethodIds && new Set(body.paymentMethodIds).size !== body.paymentMethodIds.length) ctx.addIssue({ code: 'custom', path: ['paymentMethodIds'], message: 'must be unique' });
+    if (body.paymentMethods && new Set(body.paymentMethods).size !== body.paymentMethods.length)
+      ctx.addIssue({ code: 'custom', path: ['paymentMethods'], message: 'must be unique' });
+    if (body.paymentMethodIds && new Set(body.paymentMethodIds).size !== body.paymentMethodIds.length)
+      ctx.addIssue({ code: 'custom', path: ['paymentMethodIds'], message: 'must be unique' });
   });
 
 export const takeOrderBody = z.object({ amount: decimalString, paymentMethod: paymentMethodSchema }).strict();
@@ -109,13 +134,19 @@ export const listOrdersQuery = z
   .strict()
   .superRefine((q, ctx) => {
     if (q.minAmount !== undefined && !isPositiveDecimal(q.minAmount, ASSET_SCALES[q.asset])) {
-      ctx.addIssue({ code: 'custom', path: ['minAmount'], message: `must be a positive decimal string with at most ${ASSET_SCALES[q.asset]} decimals` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['minAmount'],
+        message: `must be a positive decimal string with at most ${ASSET_SCALES[q.asset]} decimals`,
+      });
     }
   });
 
 export const myOrdersQuery = z.object({ status: z.enum(ORDER_STATUSES).optional(), ...pageFields }).strict();
 
-export const orderBookQuery = z.object({ asset: assetSchema, fiatCurrency: fiatSchema, depth: z.coerce.number().int().min(1).max(100).default(20) }).strict();
+export const orderBookQuery = z
+  .object({ asset: assetSchema, fiatCurrency: fiatSchema, depth: z.coerce.number().int().min(1).max(100).default(20) })
+  .strict();
 
 export const orderIdParam = z.string().uuid();
 

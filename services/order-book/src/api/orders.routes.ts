@@ -1,11 +1,29 @@
 import type { Request, Router } from 'express';
-import { hasRole, idempotentInTransaction, identityOf, notFound, pageView, parse, readPage, requireAuth, serviceRouter, validationFailed } from '@orrange/http';
+import {
+  hasRole,
+  idempotentInTransaction,
+  identityOf,
+  notFound,
+  pageView,
+  parse,
+  readPage,
+  requireAuth,
+  serviceRouter,
+  validationFailed,
+} from '@orrange/http';
 import { isPositiveDecimal, toUnits, ASSET_SCALES, FIAT_SCALE, type Asset } from '@orrange/money';
 import type { z } from 'zod';
 import type { Database } from '@orrange/db';
 import type { LiveEvent } from '@orrange/runtime';
 import type { BookCache } from '../data/book-cache';
-import { adExtras, findOrder, listOpenOrders, listUserOrders, paymentMethodTypes, type AdExtras } from '../data/order.repository';
+import {
+  adExtras,
+  findOrder,
+  listOpenOrders,
+  listUserOrders,
+  paymentMethodTypes,
+  type AdExtras,
+} from '../data/order.repository';
 import { cancelOrder } from '../domain/cancel-order.use-case';
 import { orderView, type Order } from '../domain/order';
 import type { OrderBookDeps } from '../domain/order-book.deps';
@@ -14,7 +32,17 @@ import { editOrder, pauseOrder, resumeOrder, type OrderPatch } from '../domain/e
 import { placeOrder } from '../domain/place-order.use-case';
 import { takeOrder } from '../domain/take-order.use-case';
 import { bestPriceFirst, newestFirst } from './cursor';
-import { emptyBody, normalizePaymentMethod, listOrdersQuery, myOrdersQuery, orderBookQuery, orderIdParam, patchOrderBody, placeOrderBody, takeOrderBody } from './order.schemas';
+import {
+  emptyBody,
+  normalizePaymentMethod,
+  listOrdersQuery,
+  myOrdersQuery,
+  orderBookQuery,
+  orderIdParam,
+  patchOrderBody,
+  placeOrderBody,
+  takeOrderBody,
+} from './order.schemas';
 
 export interface OrdersRouterDeps {
   db: Database;
@@ -28,44 +56,55 @@ export interface OrdersRouterDeps {
 export function ordersRouter({ db, deps, bookCache, live }: OrdersRouterDeps): Router {
   const router = serviceRouter();
   // The caller's order as this answer shows it, as `order.updated` on their live stream: no query of its own.
-  const orderUpdated = (userId: string, order: ReturnType<typeof orderView>) => live?.([{ userId, type: 'order.updated', data: order }]);
+  const orderUpdated = (userId: string, order: ReturnType<typeof orderView>) =>
+    live?.([{ userId, type: 'order.updated', data: order }]);
 
   // The Idempotency-Key of a placement or a take is recorded in the use case's own transaction (claimed in its
   // first round trip, the answer stored with its COMMIT): no statements or commits of its own on the hottest path.
-  router.post('/api/v1/orders', requireAuth, idempotentInTransaction(db, async (req, res, claim) => {
-    const userId = identityOf(req).userId;
-    const body = parse(placeOrderBody, req.body);
-    const scale = ASSET_SCALES[body.asset];
-    const paymentMethods = body.paymentMethods ?? (await savedMethodTypes(db, userId, body.paymentMethodIds ?? []));
-    const placed = await placeOrder(deps, {
-      userId,
-      side: body.side,
-      asset: body.asset,
-      fiatCurrency: body.fiatCurrency,
-      price: toUnits(body.price, FIAT_SCALE),
-      amount: toUnits(body.amount, scale),
-      minFill: body.minFill === undefined ? 1n : toUnits(body.minFill, scale),
-      paymentMethods,
-      paymentMethodIds: body.paymentMethodIds ?? [],
-      paymentWindowMinutes: body.paymentWindowMinutes,
-      terms: body.terms ?? null,
-      minFiat: body.minFiat === undefined ? null : toUnits(body.minFiat, FIAT_SCALE),
-      maxFiat: body.maxFiat === undefined ? null : toUnits(body.maxFiat, FIAT_SCALE),
-      expiresAt: body.expiresAt ?? null,
-      merchant: hasRole(identityOf(req), 'merchant'),
-    }, claim && { claim, answer: answer201 });
-    res.status(201).json(answer201(placed));
-    orderUpdated(userId, orderView(placed.order, userId));
+  router.post(
+    '/api/v1/orders',
+    requireAuth,
+    idempotentInTransaction(db, async (req, res, claim) => {
+      const userId = identityOf(req).userId;
+      const body = parse(placeOrderBody, req.body);
+      const scale = ASSET_SCALES[body.asset];
+      const paymentMethods = body.paymentMethods ?? (await savedMethodTypes(db, userId, body.paymentMethodIds ?? []));
+      const placed = await placeOrder(
+        deps,
+        {
+          userId,
+          side: body.side,
+          asset: body.asset,
+          fiatCurrency: body.fiatCurrency,
+          price: toUnits(body.price, FIAT_SCALE),
+          amount: toUnits(body.amount, scale),
+          minFill: body.minFill === undefined ? 1n : toUnits(body.minFill, scale),
+          paymentMethods,
+          paymentMethodIds: body.paymentMethodIds ?? [],
+          paymentWindowMinutes: body.paymentWindowMinutes,
+          terms: body.terms ?? null,
+          minFiat: body.minFiat === undefined ? null : toUnits(body.minFiat, FIAT_SCALE),
+          maxFiat: body.maxFiat === undefined ? null : toUnits(body.maxFiat, FIAT_SCALE),
+          expiresAt: body.expiresAt ?? null,
+          merchant: hasRole(identityOf(req), 'merchant'),
+        },
+        claim && { claim, answer: answer201 },
+      );
+      res.status(201).json(answer201(placed));
+      orderUpdated(userId, orderView(placed.order, userId));
 
-    function answer201(p: Placed) {
-      return { order: orderView(p.order, userId), fills: p.fills };
-    }
-  }));
+      function answer201(p: Placed) {
+        return { order: orderView(p.order, userId), fills: p.fills };
+      }
+    }),
+  );
 
   router.get('/api/v1/orders/mine', requireAuth, async (req, res) => {
     const userId = identityOf(req).userId;
     const query = parse(myOrdersQuery, req.query);
-    const page = await readPage(newestFirst, query, (before, rowsMax) => listUserOrders(db, userId, query.status, rowsMax, before?.seq));
+    const page = await readPage(newestFirst, query, (before, rowsMax) =>
+      listUserOrders(db, userId, query.status, rowsMax, before?.seq),
+    );
     res.json(pageView(page, (o) => orderView(o, userId)));
   });
 
@@ -73,7 +112,9 @@ export function ordersRouter({ db, deps, bookCache, live }: OrdersRouterDeps): R
   // reads after placing it) and one's own orders are read from the primary.
   router.get('/api/v1/orders', async (req, res) => {
     const query = parse(listOrdersQuery, req.query);
-    const page = await readPage(bestPriceFirst, query, (after, rowsMax) => listOpenOrders(db.replicaReader, { ...query, limit: rowsMax, after }));
+    const page = await readPage(bestPriceFirst, query, (after, rowsMax) =>
+      listOpenOrders(db.replicaReader, { ...query, limit: rowsMax, after }),
+    );
     const extras = await adExtras(db.replicaReader, page.data);
     res.json(pageView(page, (o) => ({ ...orderView(o, req.identity?.userId), ...publicExtras(o, extras) })));
   });
@@ -81,7 +122,9 @@ export function ordersRouter({ db, deps, bookCache, live }: OrdersRouterDeps): R
   router.get('/api/v1/orders/:id', async (req, res) => {
     const order = await findOrder(db, orderId(req));
     if (!order) throw notFound('ORDER.NOT_FOUND', 'No such order.');
-    res.json({ order: { ...orderView(order, req.identity?.userId), ...publicExtras(order, await adExtras(db, [order])) } });
+    res.json({
+      order: { ...orderView(order, req.identity?.userId), ...publicExtras(order, await adExtras(db, [order])) },
+    });
   });
 
   router.delete('/api/v1/orders/:id', requireAuth, async (req, res) => {
@@ -116,13 +159,27 @@ export function ordersRouter({ db, deps, bookCache, live }: OrdersRouterDeps): R
     orderUpdated(userId, orderView(placed.order, userId));
   });
 
-  router.post('/api/v1/orders/:id/take', requireAuth, idempotentInTransaction(db, async (req, res, claim) => {
-    const userId = identityOf(req).userId;
-    const id = orderId(req);
-    const body = parse(takeOrderBody, req.body);
-    const taken = await takeOrder(deps, { userId, orderId: id, amount: body.amount, paymentMethod: body.paymentMethod, merchant: hasRole(identityOf(req), 'merchant') }, claim && { claim, answer: (t) => t });
-    res.status(201).json(taken);
-  }));
+  router.post(
+    '/api/v1/orders/:id/take',
+    requireAuth,
+    idempotentInTransaction(db, async (req, res, claim) => {
+      const userId = identityOf(req).userId;
+      const id = orderId(req);
+      const body = parse(takeOrderBody, req.body);
+      const taken = await takeOrder(
+        deps,
+        {
+          userId,
+          orderId: id,
+          amount: body.amount,
+          paymentMethod: body.paymentMethod,
+          merchant: hasRole(identityOf(req), 'merchant'),
+        },
+        claim && { claim, answer: (t) => t },
+      );
+      res.status(201).json(taken);
+    }),
+  );
 
   router.get('/api/v1/orderbook', async (req, res) => {
     const query = parse(orderBookQuery, req.query);
@@ -138,7 +195,8 @@ export function ordersRouter({ db, deps, bookCache, live }: OrdersRouterDeps): R
  */
 async function savedMethodTypes(db: Database, userId: string, ids: string[]): Promise<string[]> {
   const found = await paymentMethodTypes(db, userId, ids);
-  if (found.length !== ids.length) throw validationFailed([{ path: 'paymentMethodIds', message: 'must be ids of your saved payment methods' }]);
+  if (found.length !== ids.length)
+    throw validationFailed([{ path: 'paymentMethodIds', message: 'must be ids of your saved payment methods' }]);
   const typeOf = new Map(found.map((m) => [m.id, normalizePaymentMethod(m.type)]));
   return [...new Set(ids.map((id) => typeOf.get(id)!))];
 }
@@ -148,10 +206,12 @@ function orderPatch(body: z.infer<typeof patchOrderBody>, asset: Asset): OrderPa
   const scale = ASSET_SCALES[asset];
   const units = (path: 'amount' | 'minFill', value: string | undefined) => {
     if (value === undefined) return undefined;
-    if (!isPositiveDecimal(value, scale)) throw validationFailed([{ path, message: `must be a positive decimal string with at most ${scale} decimals` }]);
+    if (!isPositiveDecimal(value, scale))
+      throw validationFailed([{ path, message: `must be a positive decimal string with at most ${scale} decimals` }]);
     return toUnits(value, scale);
   };
-  const cents = (value: string | null | undefined) => (value === undefined ? undefined : value === null ? null : toUnits(value, FIAT_SCALE));
+  const cents = (value: string | null | undefined) =>
+    value === undefined ? undefined : value === null ? null : toUnits(value, FIAT_SCALE);
   return {
     price: cents(body.price) ?? undefined,
     amount: units('amount', body.amount),
@@ -171,7 +231,13 @@ function orderPatch(body: z.infer<typeof patchOrderBody>, asset: Asset): OrderPa
  * and for a SELL whether its trades will carry the seller's payment details (false: paymentDetails will be null).
  */
 function publicExtras(order: Order, { makers, onFile }: AdExtras) {
-  const maker = makers.get(order.userId) ?? { id: order.userId, username: '', tradesCompleted: 0, completionRate: null, avgReleaseSeconds: null };
+  const maker = makers.get(order.userId) ?? {
+    id: order.userId,
+    username: '',
+    tradesCompleted: 0,
+    completionRate: null,
+    avgReleaseSeconds: null,
+  };
   return { maker, ...(order.side === 'SELL' ? { paymentDetailsOnFile: onFile.get(order.id) ?? false } : {}) };
 }
 

@@ -75,9 +75,7 @@ export class BookCache {
   private readonly loading = new Map<string, Promise<BookSnapshot>>();
   private readonly refreshing = new Map<string, RefreshState>();
 
-  constructor(
-    private readonly deps: { db: Database; redis: Redis; prefix: string; logger: Logger },
-  ) {}
+  constructor(private readonly deps: { db: Database; redis: Redis; prefix: string; logger: Logger }) {}
 
   private key(asset: string, fiatCurrency: string): string {
     return `${this.deps.prefix}:book:${asset}:${fiatCurrency}`;
@@ -97,7 +95,9 @@ export class BookCache {
     if (state.running) return;
     state.running = true;
     this.refreshUntil(asset, fiatCurrency, state)
-      .catch((error: unknown) => this.deps.logger.warn('order book refresh failed', { asset, fiatCurrency, error: (error as Error).message }))
+      .catch((error: unknown) =>
+        this.deps.logger.warn('order book refresh failed', { asset, fiatCurrency, error: (error as Error).message }),
+      )
       .finally(() => {
         state.running = false;
       });
@@ -109,11 +109,29 @@ export class BookCache {
     // refreshUntil reads again, and STORE_IF_NEWER never lets it replace a newer one.
     const row = await readBookSnapshot(this.deps.db.replicaReader, asset, fiatCurrency, BOOK_DEPTH_MAX);
     const scale = ASSET_SCALES[asset];
-    const level = (l: BookLevelRow): BookLevel => ({ price: normalize(l.price, FIAT_SCALE), amount: normalize(l.amount, scale), orderCount: l.orderCount });
-    const snapshot: BookSnapshot = { asset, fiatCurrency, bids: row.bids.map(level), asks: row.asks.map(level), sequence: Number(row.sequence), updatedAt: row.updatedAt };
+    const level = (l: BookLevelRow): BookLevel => ({
+      price: normalize(l.price, FIAT_SCALE),
+      amount: normalize(l.amount, scale),
+      orderCount: l.orderCount,
+    });
+    const snapshot: BookSnapshot = {
+      asset,
+      fiatCurrency,
+      bids: row.bids.map(level),
+      asks: row.asks.map(level),
+      sequence: Number(row.sequence),
+      updatedAt: row.updatedAt,
+    };
     await this.deps.redis.eval(
-      STORE_IF_NEWER, 2, this.key(asset, fiatCurrency), liveKeys.books(this.deps.prefix),
-      String(snapshot.sequence), JSON.stringify(snapshot), BOOK_REDIS_TTL_SECONDS, `${asset}:${fiatCurrency}`, LIVE_BOOKS_MAXLEN,
+      STORE_IF_NEWER,
+      2,
+      this.key(asset, fiatCurrency),
+      liveKeys.books(this.deps.prefix),
+      String(snapshot.sequence),
+      JSON.stringify(snapshot),
+      BOOK_REDIS_TTL_SECONDS,
+      `${asset}:${fiatCurrency}`,
+      LIVE_BOOKS_MAXLEN,
     );
     this.remember(snapshot);
     return snapshot;

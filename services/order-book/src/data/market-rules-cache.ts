@@ -37,7 +37,11 @@ export class MarketRulesCache {
   start(): void {
     if (this.timer) return;
     const tick = () => {
-      this.reload().catch((error: unknown) => this.options.logger.warn('market rules not reloaded', { error: error instanceof Error ? error.message : String(error) }));
+      this.reload().catch((error: unknown) =>
+        this.options.logger.warn('market rules not reloaded', {
+          error: error instanceof Error ? error.message : String(error),
+        }),
+      );
     };
     tick();
     this.timer = setInterval(tick, this.options.reloadMs);

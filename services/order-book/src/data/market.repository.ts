@@ -14,7 +14,14 @@ interface RulesRow {
 }
 
 const cents = (value: string | null) => (value === null ? null : numericUnits(value, FIAT_SCALE));
-const toRules = (r: RulesRow) => rulesFrom({ asset: r.asset, fiatCurrency: r.fiat_currency, adminReference: cents(r.admin_reference), tradesReference: cents(r.trades_reference), minFiat: cents(r.min_fiat) });
+const toRules = (r: RulesRow) =>
+  rulesFrom({
+    asset: r.asset,
+    fiatCurrency: r.fiat_currency,
+    adminReference: cents(r.admin_reference),
+    tradesReference: cents(r.trades_reference),
+    minFiat: cents(r.min_fiat),
+  });
 
 /** Every market's rules (a market exists once it had an order, or an admin set its rules). */
 export async function listMarketRules(db: SqlRunner): Promise<MarketRules[]> {
@@ -26,7 +33,12 @@ export async function listMarketRules(db: SqlRunner): Promise<MarketRules[]> {
  * An admin's rules for a market (created if new): `undefined` keeps a value, null clears it. The admin reference
  * price wins over the trades' median while it is set.
  */
-export async function saveMarketRules(db: SqlRunner, asset: Asset, fiatCurrency: FiatCurrency, change: { referencePrice?: bigint | null; minFiat?: bigint | null }): Promise<MarketRules> {
+export async function saveMarketRules(
+  db: SqlRunner,
+  asset: Asset,
+  fiatCurrency: FiatCurrency,
+  change: { referencePrice?: bigint | null; minFiat?: bigint | null },
+): Promise<MarketRules> {
   const value = (v: bigint | null | undefined) => (v === undefined || v === null ? null : formatPrice(v));
   const [row] = await db.query<RulesRow>(
     `INSERT INTO markets (asset, fiat_currency, admin_reference_price, min_fiat, rules_updated_at) VALUES ($1, $2, $4::numeric, $6::numeric, now())
@@ -35,7 +47,14 @@ export async function saveMarketRules(db: SqlRunner, asset: Asset, fiatCurrency:
        min_fiat = CASE WHEN $5 THEN $6::numeric ELSE markets.min_fiat END,
        rules_updated_at = now()
      RETURNING ${RULE_COLUMNS}`,
-    [asset, fiatCurrency, change.referencePrice !== undefined, value(change.referencePrice), change.minFiat !== undefined, value(change.minFiat)],
+    [
+      asset,
+      fiatCurrency,
+      change.referencePrice !== undefined,
+      value(change.referencePrice),
+      change.minFiat !== undefined,
+      value(change.minFiat),
+    ],
   );
   return toRules(row!);
 }

@@ -1,6 +1,17 @@
 import { ASSET_SCALES, FIAT_SCALE, numericUnits, type Asset, type FiatCurrency } from '@orrange/money';
 import type { SqlRunner, Tx } from '@orrange/db';
-import { buyerRoomExpression, buyerStandingCall, ledgerOutcomes, openTradesExpression, placeSellHoldsExpression, queryTogether, tradeOpeningsJson, type FunctionCall, type LedgerOutcome, type TradeOpening } from '@orrange/queue';
+import {
+  buyerRoomExpression,
+  buyerStandingCall,
+  ledgerOutcomes,
+  openTradesExpression,
+  placeSellHoldsExpression,
+  queryTogether,
+  tradeOpeningsJson,
+  type FunctionCall,
+  type LedgerOutcome,
+  type TradeOpening,
+} from '@orrange/queue';
 import type { BuyerLimits, BuyerStanding } from '../domain/limits';
 import type { Order, OrderStatus, Side } from '../domain/order';
 import { CANCELLABLE_STATUSES, formatAmount, formatPrice } from '../domain/order';
@@ -95,15 +106,25 @@ export async function lockAndLoadOrder(
 ): Promise<LockedOrder> {
   const results = await queryTogether(tx, [
     ...ahead,
-    { sql: `SELECT pg_advisory_xact_lock(hashtext(asset || '/' || fiat_currency)) AS locked FROM orders WHERE id = $1`, params: [orderId] },
+    {
+      sql: `SELECT pg_advisory_xact_lock(hashtext(asset || '/' || fiat_currency)) AS locked FROM orders WHERE id = $1`,
+      params: [orderId],
+    },
     { sql: `SELECT ${ORDER_COLUMNS} FROM orders WHERE id = $1 FOR UPDATE`, params: [orderId] },
     ...behind,
   ]);
   const [row] = results[ahead.length + 1] as unknown as OrderRow[];
-  return { order: row ? toOrder(row) : undefined, ahead: results.slice(0, ahead.length), behind: results.slice(ahead.length + 2) };
+  return {
+    order: row ? toOrder(row) : undefined,
+    ahead: results.slice(0, ahead.length),
+    behind: results.slice(ahead.length + 2),
+  };
 }
 
-const bumpSequenceSql = (asset: string, fiatCurrency: string) => `INSERT INTO markets (asset, fiat_currency, sequence, updated_at) VALUES (${asset}, ${fiatCurrency}, 1, now())
+const bumpSequenceSql = (
+  asset: string,
+  fiatCurrency: string,
+) => `INSERT INTO markets (asset, fiat_currency, sequence, updated_at) VALUES (${asset}, ${fiatCurrency}, 1, now())
   ON CONFLICT (asset, fiat_currency) DO UPDATE SET sequence = markets.sequence + 1, updated_at = now() RETURNING sequence::text AS sequence`;
 
 export interface CandidateQuery {
@@ -138,23 +159,40 @@ export interface CandidateRead {
  * committed before IT started, and the read, sent together with the lock, starts only once the lock is granted,
  * so it sees every order the previous holder committed.
  */
-export async function lockAndLoadCandidates(tx: SqlRunner, q: CandidateQuery, ahead: Array<{ sql: string; params: unknown[] }> = []): Promise<CandidateRead> {
+export async function lockAndLoadCandidates(
+  tx: SqlRunner,
+  q: CandidateQuery,
+  ahead: Array<{ sql: string; params: unknown[] }> = [],
+): Promise<CandidateRead> {
   const incomingBuys = q.side === 'BUY';
   const limits = !incomingBuys && q.buyerLimits ? q.buyerLimits : undefined;
   // Only the rows the LIMIT lets through are projected, so buyer_room runs once per candidate returned.
-  const room = limits ? `, ${buyerRoomExpression('user_id', 'CASE WHEN merchant THEN $9::int ELSE $8::int END', '$10::int')} AS buyer_room` : '';
+  const room = limits
+    ? `, ${buyerRoomExpression('user_id', 'CASE WHEN merchant THEN $9::int ELSE $8::int END', '$10::int')} AS buyer_room`
+    : '';
   const read = {
     sql: `SELECT ${ORDER_COLUMNS}${room} FROM orders
           WHERE asset = $1 AND fiat_currency = $2 AND side = $3 AND live AND price ${incomingBuys ? '<=' : '>='} $4::numeric
             AND user_id <> $5 AND payment_methods && $6::text[]
           ORDER BY orders.asset, orders.fiat_currency, orders.side, orders.live, orders.price ${incomingBuys ? 'ASC' : 'DESC'}, orders.seq ASC
           LIMIT $7`,
-    params: [q.asset, q.fiatCurrency, incomingBuys ? 'SELL' : 'BUY', formatPrice(q.limitPrice), q.userId, q.paymentMethods, q.limit,
-      ...(limits ? [limits.tradesMax, limits.merchantTradesMax, limits.cancelsMax] : [])],
+    params: [
+      q.asset,
+      q.fiatCurrency,
+      incomingBuys ? 'SELL' : 'BUY',
+      formatPrice(q.limitPrice),
+      q.userId,
+      q.paymentMethods,
+      q.limit,
+      ...(limits ? [limits.tradesMax, limits.merchantTradesMax, limits.cancelsMax] : []),
+    ],
   };
-  const lock = q.marketLocked ? [] : [{ sql: 'SELECT pg_advisory_xact_lock(hashtext($1)) AS locked', params: [`${q.asset}/${q.fiatCurrency}`] }];
+  const lock = q.marketLocked
+    ? []
+    : [{ sql: 'SELECT pg_advisory_xact_lock(hashtext($1)) AS locked', params: [`${q.asset}/${q.fiatCurrency}`] }];
   const statements = [...lock, ...ahead, read];
-  const results = statements.length === 1 ? [await tx.query(read.sql, read.params)] : await queryTogether(tx, statements);
+  const results =
+    statements.length === 1 ? [await tx.query(read.sql, read.params)] : await queryTogether(tx, statements);
   const rows = results[results.length - 1] as unknown as Array<OrderRow & { buyer_room?: number }>;
   const rooms = new Map(limits ? rows.map((r) => [r.user_id, r.buyer_room!]) : []);
   return { candidates: rows.map(toOrder), rooms, ahead: results.slice(lock.length, lock.length + ahead.length) };
@@ -180,9 +218,10 @@ export function admissionStatement(
   caps: { ordersMax: number; merchantOrdersMax: number },
 ): { sql: string; params: unknown[] } {
   const requests = JSON.stringify(orders.map((o) => ({ userId: o.userId, ordersMax: o.ordersMax })));
-  const extra = 'holdsJson' in sells
-    ? `${placeSellHoldsExpression('(SELECT jsonb_agg($2::jsonb -> (r.n - 1)::int ORDER BY r.n) FROM ranked r WHERE r.admitted)')} AS outcomes`
-    : `(SELECT coalesce(jsonb_agg(jsonb_build_object('userId', s.user_id, 'openTrades', s.open_trades, 'suspendedUntil', s.suspended_until)), '[]'::jsonb)
+  const extra =
+    'holdsJson' in sells
+      ? `${placeSellHoldsExpression('(SELECT jsonb_agg($2::jsonb -> (r.n - 1)::int ORDER BY r.n) FROM ranked r WHERE r.admitted)')} AS outcomes`
+      : `(SELECT coalesce(jsonb_agg(jsonb_build_object('userId', s.user_id, 'openTrades', s.open_trades, 'suspendedUntil', s.suspended_until)), '[]'::jsonb)
         FROM ${buyerStandingCall('ARRAY(SELECT user_id FROM users)', '$2::int')} s) AS standing`;
   return {
     sql: `WITH req AS (SELECT e.doc, e.n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(doc, n)),
@@ -196,7 +235,12 @@ export function admissionStatement(
          FROM req r)
      SELECT (SELECT array_agg(r.admitted ORDER BY r.n) FROM ranked r) AS admitted, ${extra},
        set_config('orrange.orders_open_max', $3::text, true) AS orders_cap, set_config('orrange.merchant_orders_open_max', $4::text, true) AS merchant_orders_cap`,
-    params: [requests, 'holdsJson' in sells ? sells.holdsJson : sells.cancelsMax, caps.ordersMax, caps.merchantOrdersMax],
+    params: [
+      requests,
+      'holdsJson' in sells ? sells.holdsJson : sells.cancelsMax,
+      caps.ordersMax,
+      caps.merchantOrdersMax,
+    ],
   };
 }
 
@@ -214,20 +258,32 @@ const standingSql = (userIdsExpression: string, cancelsMaxExpression: string) =>
 
 /** The standing of both possible buyers of a take (the taker, and the ad's owner), sent behind the market lock in the take's first round trip. */
 export function takeStandingStatement(takerId: string, orderId: string, cancelsMax: number): FunctionCall {
-  return { sql: standingSql('ARRAY[$1::text, (SELECT user_id FROM orders WHERE id = $2::uuid)]', '$3::int'), params: [takerId, orderId, cancelsMax] };
+  return {
+    sql: standingSql('ARRAY[$1::text, (SELECT user_id FROM orders WHERE id = $2::uuid)]', '$3::int'),
+    params: [takerId, orderId, cancelsMax],
+  };
 }
 
 /**
  * The types of a user's saved payment methods among `ids` (user service's payment_method_types): a SELL that names
  * paymentMethodIds without paymentMethods takes these. Ids that are not the user's are not answered.
  */
-export async function paymentMethodTypes(db: SqlRunner, userId: string, ids: string[]): Promise<Array<{ id: string; type: string }>> {
-  return db.query<{ id: string; type: string }>('SELECT id::text AS id, type FROM users.payment_method_types($1, $2::text[])', [userId, ids]);
+export async function paymentMethodTypes(
+  db: SqlRunner,
+  userId: string,
+  ids: string[],
+): Promise<Array<{ id: string; type: string }>> {
+  return db.query<{ id: string; type: string }>(
+    'SELECT id::text AS id, type FROM users.payment_method_types($1, $2::text[])',
+    [userId, ids],
+  );
 }
 
 /** One buyer's standing among the rows of a standing statement (none: no trades yet). */
 export function standingOf(rows: unknown[], userId: string): BuyerStanding | undefined {
-  const row = (rows as Array<{ user_id: string; open_trades: number; suspended_until: Date | null }>).find((r) => r.user_id === userId);
+  const row = (rows as Array<{ user_id: string; open_trades: number; suspended_until: Date | null }>).find(
+    (r) => r.user_id === userId,
+  );
   return row && { openTrades: row.open_trades, suspendedUntil: row.suspended_until };
 }
 
@@ -259,7 +315,10 @@ export interface MatchRecord {
  * orders written by an earlier round of the same transaction that stopped at the fill cap and match again
  * (`continue`) get their new remainder and status, guarded by the remainder they had.
  */
-export type IncomingWrite = { kind: 'none' } | { kind: 'insert'; orders: Order[] } | { kind: 'continue'; orders: Array<{ order: Order; previousRemaining: bigint }> };
+export type IncomingWrite =
+  | { kind: 'none' }
+  | { kind: 'insert'; orders: Order[] }
+  | { kind: 'continue'; orders: Array<{ order: Order; previousRemaining: bigint }> };
 
 export interface WriteResult {
   sequence: bigint;
@@ -291,8 +350,17 @@ export async function writeMatches(
   options: WriteOptions,
 ): Promise<WriteResult> {
   const makers = [...new Set(matches.map((m) => m.makerOrderId))];
-  const incomingOrders = incoming.kind === 'insert' ? incoming.orders : incoming.kind === 'continue' ? incoming.orders.map((c) => c.order) : [];
-  const previous = new Map(incoming.kind === 'continue' ? incoming.orders.map((c) => [c.order.id, formatAmount(c.order.asset, c.previousRemaining)]) : []);
+  const incomingOrders =
+    incoming.kind === 'insert'
+      ? incoming.orders
+      : incoming.kind === 'continue'
+        ? incoming.orders.map((c) => c.order)
+        : [];
+  const previous = new Map(
+    incoming.kind === 'continue'
+      ? incoming.orders.map((c) => [c.order.id, formatAmount(c.order.asset, c.previousRemaining)])
+      : [],
+  );
   const params: unknown[] = [
     JSON.stringify(matches.map((m) => matchJson(m))),
     tradeOpeningsJson(openings),
@@ -302,14 +370,31 @@ export async function writeMatches(
     // rows), "orders" would be read by a sequential scan of the whole table; `id = ANY(...)` lets the statement
     // find its rows through the primary key whatever the book's history.
     makers,
-    JSON.stringify(incomingOrders.map((o) => ({
-      id: o.id, user_id: o.userId, side: o.side, asset: o.asset, fiat_currency: o.fiatCurrency, price: formatPrice(o.price), amount: formatAmount(o.asset, o.amount),
-      remaining: formatAmount(o.asset, o.remaining), min_fill: formatAmount(o.asset, o.minFill), payment_methods: o.paymentMethods,
-      payment_window_minutes: o.paymentWindowMinutes, terms: o.terms, status: o.status, created_at: o.createdAt.toISOString(), updated_at: o.updatedAt.toISOString(),
-      min_fiat: o.minFiat === null ? null : formatPrice(o.minFiat), max_fiat: o.maxFiat === null ? null : formatPrice(o.maxFiat),
-      expires_at: o.expiresAt?.toISOString() ?? null, merchant: o.merchant, payment_method_ids: o.paymentMethodIds,
-      previous_remaining: previous.get(o.id) ?? null,
-    }))),
+    JSON.stringify(
+      incomingOrders.map((o) => ({
+        id: o.id,
+        user_id: o.userId,
+        side: o.side,
+        asset: o.asset,
+        fiat_currency: o.fiatCurrency,
+        price: formatPrice(o.price),
+        amount: formatAmount(o.asset, o.amount),
+        remaining: formatAmount(o.asset, o.remaining),
+        min_fill: formatAmount(o.asset, o.minFill),
+        payment_methods: o.paymentMethods,
+        payment_window_minutes: o.paymentWindowMinutes,
+        terms: o.terms,
+        status: o.status,
+        created_at: o.createdAt.toISOString(),
+        updated_at: o.updatedAt.toISOString(),
+        min_fiat: o.minFiat === null ? null : formatPrice(o.minFiat),
+        max_fiat: o.maxFiat === null ? null : formatPrice(o.maxFiat),
+        expires_at: o.expiresAt?.toISOString() ?? null,
+        merchant: o.merchant,
+        payment_method_ids: o.paymentMethodIds,
+        previous_remaining: previous.get(o.id) ?? null,
+      })),
+    ),
     makers.length,
     incomingOrders.length,
     options.tradesMustOpen,
@@ -368,9 +453,21 @@ interface WriteRow {
 
 function matchJson(m: MatchRecord) {
   return {
-    id: m.id, trade_id: m.tradeId, maker_order_id: m.makerOrderId, taker_order_id: m.takerOrderId, buy_order_id: m.buyOrderId, sell_order_id: m.sellOrderId,
-    buyer_id: m.buyerId, seller_id: m.sellerId, asset: m.asset, fiat_currency: m.fiatCurrency, price: formatPrice(m.price), amount: formatAmount(m.asset, m.amount),
-    payment_method: m.paymentMethod, payment_window_minutes: m.paymentWindowMinutes, seller_funding: m.sellerFunding,
+    id: m.id,
+    trade_id: m.tradeId,
+    maker_order_id: m.makerOrderId,
+    taker_order_id: m.takerOrderId,
+    buy_order_id: m.buyOrderId,
+    sell_order_id: m.sellOrderId,
+    buyer_id: m.buyerId,
+    seller_id: m.sellerId,
+    asset: m.asset,
+    fiat_currency: m.fiatCurrency,
+    price: formatPrice(m.price),
+    amount: formatAmount(m.asset, m.amount),
+    payment_method: m.paymentMethod,
+    payment_window_minutes: m.paymentWindowMinutes,
+    seller_funding: m.sellerFunding,
   };
 }
 
@@ -385,7 +482,12 @@ export interface OrderWritten {
  * Closes an order the caller has locked (its market and its row): CANCELLED by its owner, or EXPIRED at its
  * expiresAt; runs `hold` (the release of a SELL's hold), and raises the market's sequence: one round trip.
  */
-export function closeAndBump(tx: SqlRunner, order: Order, status: 'CANCELLED' | 'EXPIRED', hold: FunctionCall | undefined): Promise<OrderWritten> {
+export function closeAndBump(
+  tx: SqlRunner,
+  order: Order,
+  status: 'CANCELLED' | 'EXPIRED',
+  hold: FunctionCall | undefined,
+): Promise<OrderWritten> {
   const update = {
     sql: `UPDATE orders SET status = $3, live = false, updated_at = now() WHERE id = $1 AND status = ANY($2::text[]) RETURNING ${ORDER_COLUMNS}`,
     params: [order.id, CANCELLABLE_STATUSES, status],
@@ -398,7 +500,12 @@ export function closeAndBump(tx: SqlRunner, order: Order, status: 'CANCELLED' | 
  * a new time priority when `renewPriority` (a new price, a resume), runs `hold` (a SELL hold's adjustment), and
  * raises the market's sequence: one round trip.
  */
-export function editAndBump(tx: SqlRunner, order: Order, renewPriority: boolean, hold: FunctionCall | undefined): Promise<OrderWritten> {
+export function editAndBump(
+  tx: SqlRunner,
+  order: Order,
+  renewPriority: boolean,
+  hold: FunctionCall | undefined,
+): Promise<OrderWritten> {
   const update = {
     sql: `UPDATE orders SET price = $2::numeric, amount = $3::numeric, remaining = $4::numeric, min_fill = $5::numeric, min_fiat = $6::numeric, max_fiat = $7::numeric,
             payment_methods = $8::text[], payment_method_ids = $9::uuid[], terms = $10, payment_window_minutes = $11, expires_at = $12::timestamptz, paused = $13,
@@ -406,27 +513,60 @@ export function editAndBump(tx: SqlRunner, order: Order, renewPriority: boolean,
             seq = CASE WHEN $14::boolean THEN nextval(pg_get_serial_sequence('orders', 'seq')) ELSE seq END, updated_at = now()
           WHERE id = $1 AND status IN ('OPEN', 'PARTIALLY_FILLED') RETURNING ${ORDER_COLUMNS}`,
     params: [
-      order.id, formatPrice(order.price), formatAmount(order.asset, order.amount), formatAmount(order.asset, order.remaining), formatAmount(order.asset, order.minFill),
-      order.minFiat === null ? null : formatPrice(order.minFiat), order.maxFiat === null ? null : formatPrice(order.maxFiat),
-      order.paymentMethods, order.paymentMethodIds, order.terms, order.paymentWindowMinutes, order.expiresAt?.toISOString() ?? null, order.paused, renewPriority,
+      order.id,
+      formatPrice(order.price),
+      formatAmount(order.asset, order.amount),
+      formatAmount(order.asset, order.remaining),
+      formatAmount(order.asset, order.minFill),
+      order.minFiat === null ? null : formatPrice(order.minFiat),
+      order.maxFiat === null ? null : formatPrice(order.maxFiat),
+      order.paymentMethods,
+      order.paymentMethodIds,
+      order.terms,
+      order.paymentWindowMinutes,
+      order.expiresAt?.toISOString() ?? null,
+      order.paused,
+      renewPriority,
     ],
   };
   return writeAndBump(tx, order, update, hold, 'edited');
 }
 
 /** The owner's write of a locked order, its hold's call and the sequence bump, in one round trip. */
-async function writeAndBump(tx: SqlRunner, order: Order, update: FunctionCall, hold: FunctionCall | undefined, what: string): Promise<OrderWritten> {
-  const results = await queryTogether(tx, [update, ...(hold ? [hold] : []), { sql: bumpSequenceSql('$1', '$2'), params: [order.asset, order.fiatCurrency] }]);
+async function writeAndBump(
+  tx: SqlRunner,
+  order: Order,
+  update: FunctionCall,
+  hold: FunctionCall | undefined,
+  what: string,
+): Promise<OrderWritten> {
+  const results = await queryTogether(tx, [
+    update,
+    ...(hold ? [hold] : []),
+    { sql: bumpSequenceSql('$1', '$2'), params: [order.asset, order.fiatCurrency] },
+  ]);
   const [row] = results[0] as unknown as OrderRow[];
   if (!row) throw new Error(`order ${order.id}: locked as ${order.status} but not ${what}`);
-  const holdOutcome = hold ? ledgerOutcomes((results[1] as Array<{ outcome: unknown }>).map((r) => r.outcome), 1, `the hold of order ${order.id}`)[0] : undefined;
+  const holdOutcome = hold
+    ? ledgerOutcomes(
+        (results[1] as Array<{ outcome: unknown }>).map((r) => r.outcome),
+        1,
+        `the hold of order ${order.id}`,
+      )[0]
+    : undefined;
   const [bumped] = results[results.length - 1] as unknown as Array<{ sequence: string }>;
   return { order: toOrder(row), holdOutcome, sequence: BigInt(bumped!.sequence) };
 }
 
 /** The standing of the owner of a BUY order that is being edited, sent behind the order's locks; a SELL's owner is not read. */
 export function editStandingStatement(orderId: string, userId: string, cancelsMax: number): FunctionCall {
-  return { sql: standingSql(`ARRAY(SELECT user_id FROM orders WHERE id = $1::uuid AND user_id = $2 AND side = 'BUY')`, '$3::int'), params: [orderId, userId, cancelsMax] };
+  return {
+    sql: standingSql(
+      `ARRAY(SELECT user_id FROM orders WHERE id = $1::uuid AND user_id = $2 AND side = 'BUY')`,
+      '$3::int',
+    ),
+    params: [orderId, userId, cancelsMax],
+  };
 }
 
 /** Orders past their expiresAt that are still open, most overdue first (orders_expiry_idx), leaving out `skipped`. */
@@ -441,7 +581,10 @@ export async function dueExpiredOrderIds(db: SqlRunner, limit: number, skipped: 
 
 /** Reads one order; `forUpdate` also takes its row lock. */
 export async function findOrder(tx: SqlRunner, id: string, forUpdate = false): Promise<Order | undefined> {
-  const rows = await tx.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM orders WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id]);
+  const rows = await tx.query<OrderRow>(
+    `SELECT ${ORDER_COLUMNS} FROM orders WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`,
+    [id],
+  );
   return rows[0] ? toOrder(rows[0]) : undefined;
 }
 
@@ -472,7 +615,9 @@ export async function listOpenOrders(db: SqlRunner, q: ListQuery): Promise<Order
   if (q.after) {
     params.push(q.after.side, q.after.price, q.after.seq);
     const [s, p, n] = [params.length - 2, params.length - 1, params.length].map((i) => `$${i}`);
-    where.push(`(side > ${s} OR (side = ${s} AND (CASE WHEN side = 'BUY' THEN price < ${p}::numeric ELSE price > ${p}::numeric END OR (price = ${p}::numeric AND seq > ${n}::bigint))))`);
+    where.push(
+      `(side > ${s} OR (side = ${s} AND (CASE WHEN side = 'BUY' THEN price < ${p}::numeric ELSE price > ${p}::numeric END OR (price = ${p}::numeric AND seq > ${n}::bigint))))`,
+    );
   }
   const rows = await db.query<OrderRow>(
     `SELECT ${ORDER_COLUMNS} FROM orders WHERE ${where.join(' AND ')}
@@ -483,7 +628,13 @@ export async function listOpenOrders(db: SqlRunner, q: ListQuery): Promise<Order
 }
 
 /** The caller's own orders, newest first, optionally of one status. Keyset pagination on seq. */
-export async function listUserOrders(db: SqlRunner, userId: string, status: OrderStatus | undefined, limit: number, beforeSeq?: string): Promise<Order[]> {
+export async function listUserOrders(
+  db: SqlRunner,
+  userId: string,
+  status: OrderStatus | undefined,
+  limit: number,
+  beforeSeq?: string,
+): Promise<Order[]> {
   const rows = await db.query<OrderRow>(
     `SELECT ${ORDER_COLUMNS} FROM orders WHERE user_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::bigint IS NULL OR seq < $3::bigint)
      ORDER BY orders.seq DESC LIMIT $4`,
@@ -509,18 +660,33 @@ export interface BookSnapshotRow {
  * The aggregated book of one market (best `depth` price levels per side) with its sequence, read in one
  * statement so that levels and sequence come from the same snapshot. Walks the book indexes only.
  */
-export async function readBookSnapshot(db: SqlRunner, asset: Asset, fiatCurrency: FiatCurrency, depth: number): Promise<BookSnapshotRow> {
+export async function readBookSnapshot(
+  db: SqlRunner,
+  asset: Asset,
+  fiatCurrency: FiatCurrency,
+  depth: number,
+): Promise<BookSnapshotRow> {
   const levels = (side: Side, order: 'ASC' | 'DESC') => `
     (SELECT COALESCE(jsonb_agg(jsonb_build_object('price', l.price::text, 'amount', l.amount::text, 'orderCount', l.n) ORDER BY l.price ${order}), '[]'::jsonb)
      FROM (SELECT price, sum(remaining) AS amount, count(*)::int AS n FROM orders
            WHERE asset = $1 AND fiat_currency = $2 AND side = '${side}' AND live GROUP BY price ORDER BY price ${order} LIMIT $3) l)`;
-  const [row] = await db.query<{ sequence: string | null; updated_at: Date | null; bids: BookLevelRow[]; asks: BookLevelRow[] }>(
+  const [row] = await db.query<{
+    sequence: string | null;
+    updated_at: Date | null;
+    bids: BookLevelRow[];
+    asks: BookLevelRow[];
+  }>(
     `SELECT (SELECT sequence::text FROM markets WHERE asset = $1 AND fiat_currency = $2) AS sequence,
             (SELECT updated_at FROM markets WHERE asset = $1 AND fiat_currency = $2) AS updated_at,
             ${levels('BUY', 'DESC')} AS bids, ${levels('SELL', 'ASC')} AS asks`,
     [asset, fiatCurrency, depth],
   );
-  return { sequence: row!.sequence ?? '0', updatedAt: row!.updated_at ? row!.updated_at.toISOString() : null, bids: row!.bids, asks: row!.asks };
+  return {
+    sequence: row!.sequence ?? '0',
+    updatedAt: row!.updated_at ? row!.updated_at.toISOString() : null,
+    bids: row!.bids,
+    asks: row!.asks,
+  };
 }
 
 /** A maker's public stats (API.md `order.maker`), from the user service's maker_public_stats. */
@@ -546,12 +712,31 @@ export interface AdExtras {
  */
 export async function adExtras(db: SqlRunner, ads: Order[]): Promise<AdExtras> {
   if (ads.length === 0) return { makers: new Map(), onFile: new Map() };
-  const sells = ads.filter((a) => a.side === 'SELL').map((a) => ({ adId: a.id, sellerId: a.userId, paymentMethods: a.paymentMethods, methodIds: a.paymentMethodIds }));
-  const [row] = await db.query<{ makers: Array<{ id: string; username: string; trades_completed: number; completion_rate: string | null; avg_release_seconds: number | null }>; on_file: Record<string, boolean> }>(
+  const sells = ads
+    .filter((a) => a.side === 'SELL')
+    .map((a) => ({ adId: a.id, sellerId: a.userId, paymentMethods: a.paymentMethods, methodIds: a.paymentMethodIds }));
+  const [row] = await db.query<{
+    makers: Array<{
+      id: string;
+      username: string;
+      trades_completed: number;
+      completion_rate: string | null;
+      avg_release_seconds: number | null;
+    }>;
+    on_file: Record<string, boolean>;
+  }>(
     `SELECT (SELECT coalesce(jsonb_agg(m), '[]'::jsonb) FROM users.maker_public_stats($1::text[]) m) AS makers,
             (SELECT coalesce(jsonb_object_agg(f.ad_id, f.on_file), '{}'::jsonb) FROM users.payment_details_on_file($2::jsonb) f) AS on_file`,
     [[...new Set(ads.map((a) => a.userId))], JSON.stringify(sells)],
   );
-  const makers = row!.makers.map((r): MakerStats => ({ id: r.id, username: r.username, tradesCompleted: r.trades_completed, completionRate: r.completion_rate, avgReleaseSeconds: r.avg_release_seconds }));
+  const makers = row!.makers.map(
+    (r): MakerStats => ({
+      id: r.id,
+      username: r.username,
+      tradesCompleted: r.trades_completed,
+      completionRate: r.completion_rate,
+      avgReleaseSeconds: r.avg_release_seconds,
+    }),
+  );
   return { makers: new Map(makers.map((m) => [m.id, m])), onFile: new Map(Object.entries(row!.on_file)) };
 }

@@ -14,7 +14,8 @@ export async function cancelOrder(deps: OrderBookDeps, userId: string, orderId: 
     async (tx) => {
       const { order: before } = await lockAndLoadOrder(tx, orderId);
       if (!before || before.userId !== userId) throw notFound('ORDER.NOT_FOUND', 'No such order.');
-      if (!CANCELLABLE_STATUSES.includes(before.status)) throw conflict('ORDER.INVALID_STATE', 'Only pending, open or partly filled orders can be cancelled.');
+      if (!CANCELLABLE_STATUSES.includes(before.status))
+        throw conflict('ORDER.INVALID_STATE', 'Only pending, open or partly filled orders can be cancelled.');
       return closeLockedOrder(tx, before, 'CANCELLED');
     },
     { retryable: true },
@@ -28,9 +29,22 @@ export async function cancelOrder(deps: OrderBookDeps, userId: string, orderId: 
  * gives back exactly its unfilled remainder in the same transaction (trade-execution's release_sell_hold), under the
  * market lock, so no match can take from it meanwhile and no event can be lost between the two.
  */
-export async function closeLockedOrder(tx: SqlRunner, before: Order, status: 'CANCELLED' | 'EXPIRED'): Promise<OrderWritten> {
-  const release = before.side === 'SELL' ? releaseSellHoldCall({ orderId: before.id, userId: before.userId, asset: before.asset, remaining: formatAmount(before.asset, before.remaining) }) : undefined;
+export async function closeLockedOrder(
+  tx: SqlRunner,
+  before: Order,
+  status: 'CANCELLED' | 'EXPIRED',
+): Promise<OrderWritten> {
+  const release =
+    before.side === 'SELL'
+      ? releaseSellHoldCall({
+          orderId: before.id,
+          userId: before.userId,
+          asset: before.asset,
+          remaining: formatAmount(before.asset, before.remaining),
+        })
+      : undefined;
   const closed = await closeAndBump(tx, before, status, release);
-  if (release && closed.holdOutcome !== 'OK') throw new Error(`ledger invariant: the hold of order ${before.id} answered ${closed.holdOutcome} to its release`);
+  if (release && closed.holdOutcome !== 'OK')
+    throw new Error(`ledger invariant: the hold of order ${before.id} answered ${closed.holdOutcome} to its release`);
   return closed;
 }

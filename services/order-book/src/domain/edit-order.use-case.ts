@@ -34,7 +34,11 @@ const EDITABLE_STATUSES: readonly Order['status'][] = ['OPEN', 'PARTIALLY_FILLED
 export function patched(before: Order, patch: OrderPatch): Order {
   const filled = before.amount - before.remaining;
   const amount = patch.amount ?? before.amount;
-  if (amount <= filled) throw conflict('ORDER.AMOUNT_BELOW_FILLED', `The amount must stay above what is filled already (${formatAmount(before.asset, filled)}).`);
+  if (amount <= filled)
+    throw conflict(
+      'ORDER.AMOUNT_BELOW_FILLED',
+      `The amount must stay above what is filled already (${formatAmount(before.asset, filled)}).`,
+    );
   const after: Order = {
     ...before,
     price: patch.price ?? before.price,
@@ -51,8 +55,12 @@ export function patched(before: Order, patch: OrderPatch): Order {
   };
   const errors = [
     ...(after.minFill > after.amount ? [{ path: 'minFill', message: 'must not exceed amount' }] : []),
-    ...(after.minFiat !== null && after.maxFiat !== null && after.minFiat > after.maxFiat ? [{ path: 'minFiat', message: 'must not exceed maxFiat' }] : []),
-    ...(after.side !== 'SELL' && after.paymentMethodIds.length > 0 ? [{ path: 'paymentMethodIds', message: 'only a SELL names the seller\'s saved payment methods' }] : []),
+    ...(after.minFiat !== null && after.maxFiat !== null && after.minFiat > after.maxFiat
+      ? [{ path: 'minFiat', message: 'must not exceed maxFiat' }]
+      : []),
+    ...(after.side !== 'SELL' && after.paymentMethodIds.length > 0
+      ? [{ path: 'paymentMethodIds', message: "only a SELL names the seller's saved payment methods" }]
+      : []),
   ];
   if (errors.length > 0) throw validationFailed(errors);
   return after;
@@ -62,7 +70,12 @@ export function patched(before: Order, patch: OrderPatch): Order {
  * The owner edits an open order: see `patched`; a new price loses time priority; a SELL's hold follows its remainder.
  * `patchFor` reads the request for the order's asset (amounts carry the asset's decimals).
  */
-export function editOrder(deps: OrderBookDeps, userId: string, orderId: string, patchFor: (asset: Asset) => OrderPatch): Promise<Placed> {
+export function editOrder(
+  deps: OrderBookDeps,
+  userId: string,
+  orderId: string,
+  patchFor: (asset: Asset) => OrderPatch,
+): Promise<Placed> {
   return changeOrder(deps, userId, orderId, (before) => {
     const patch = patchFor(before.asset);
     return { order: patched(before, patch), renewPriority: patch.price !== undefined && patch.price !== before.price };
@@ -76,7 +89,10 @@ export function pauseOrder(deps: OrderBookDeps, userId: string, orderId: string)
 
 /** The owner puts a paused order back in the book, with time priority from now. */
 export function resumeOrder(deps: OrderBookDeps, userId: string, orderId: string): Promise<Placed> {
-  return changeOrder(deps, userId, orderId, (before) => ({ order: { ...before, paused: false }, renewPriority: before.paused }));
+  return changeOrder(deps, userId, orderId, (before) => ({
+    order: { ...before, paused: false },
+    renewPriority: before.paused,
+  }));
 }
 
 /**
@@ -86,25 +102,52 @@ export function resumeOrder(deps: OrderBookDeps, userId: string, orderId: string
  * once against what it now crosses, as if it came in again (its buyer's room for trades respected), and the fills'
  * trades open in this transaction.
  */
-async function changeOrder(deps: OrderBookDeps, userId: string, orderId: string, change: (before: Order) => { order: Order; renewPriority: boolean }): Promise<Placed> {
+async function changeOrder(
+  deps: OrderBookDeps,
+  userId: string,
+  orderId: string,
+  change: (before: Order) => { order: Order; renewPriority: boolean },
+): Promise<Placed> {
   const result = await deps.db.transaction(
     async (tx) => {
-      const locked = await lockAndLoadOrder(tx, orderId, [], [editStandingStatement(orderId, userId, deps.limits.buyerCancelsMax)]);
+      const locked = await lockAndLoadOrder(
+        tx,
+        orderId,
+        [],
+        [editStandingStatement(orderId, userId, deps.limits.buyerCancelsMax)],
+      );
       const before = locked.order;
       if (!before || before.userId !== userId) throw notFound('ORDER.NOT_FOUND', 'No such order.');
-      if (!EDITABLE_STATUSES.includes(before.status)) throw conflict('ORDER.INVALID_STATE', `The order is ${before.status} and can no longer be changed.`);
+      if (!EDITABLE_STATUSES.includes(before.status))
+        throw conflict('ORDER.INVALID_STATE', `The order is ${before.status} and can no longer be changed.`);
       const { order, renewPriority } = change(before);
-      const refusal = order.price !== before.price || order.amount !== before.amount ? marketRefusal(deps.markets.rulesFor(order.asset, order.fiatCurrency), order.asset, order.price, order.amount) : undefined;
+      const refusal =
+        order.price !== before.price || order.amount !== before.amount
+          ? marketRefusal(
+              deps.markets.rulesFor(order.asset, order.fiatCurrency),
+              order.asset,
+              order.price,
+              order.amount,
+            )
+          : undefined;
       if (refusal) throw refusal;
       const adjustment = holdAdjustment(before, order);
       const written = await editAndBump(tx, order, renewPriority, adjustment);
       if (adjustment) {
         const outcome = written.holdOutcome;
-        if (outcome === 'INSUFFICIENT' && order.remaining > before.remaining) throw conflict('WALLET.INSUFFICIENT_FUNDS', 'Your available balance does not cover the larger amount.');
-        if (outcome !== 'OK') throw new Error(`ledger invariant: the hold of order ${order.id} answered ${outcome} to its adjustment`);
+        if (outcome === 'INSUFFICIENT' && order.remaining > before.remaining)
+          throw conflict('WALLET.INSUFFICIENT_FUNDS', 'Your available balance does not cover the larger amount.');
+        if (outcome !== 'OK')
+          throw new Error(`ledger invariant: the hold of order ${order.id} answered ${outcome} to its adjustment`);
       }
-      const rooms = new Map(order.side === 'BUY' ? [[userId, buyerRoom(standingOf(locked.behind[0]!, userId), tradesOpenMax(deps.limits, order.merchant))]] : []);
-      const placed = written.order.paused ? { order: written.order, fills: [], sequence: written.sequence } : await matchAgain(tx, deps, written.order, rooms);
+      const rooms = new Map(
+        order.side === 'BUY'
+          ? [[userId, buyerRoom(standingOf(locked.behind[0]!, userId), tradesOpenMax(deps.limits, order.merchant))]]
+          : [],
+      );
+      const placed = written.order.paused
+        ? { order: written.order, fills: [], sequence: written.sequence }
+        : await matchAgain(tx, deps, written.order, rooms);
       return placed;
     },
     { retryable: true },
@@ -120,14 +163,28 @@ function holdAdjustment(before: Order, after: Order): FunctionCall | undefined {
   const delta = after.remaining - before.remaining;
   const sign = delta < 0n ? '-' : '';
   return adjustSellHoldCall({
-    orderId: before.id, userId: before.userId, asset: before.asset, delta: `${sign}${formatAmount(before.asset, delta < 0n ? -delta : delta)}`,
-    remaining: formatAmount(before.asset, after.remaining), editId: randomUUID(),
+    orderId: before.id,
+    userId: before.userId,
+    asset: before.asset,
+    delta: `${sign}${formatAmount(before.asset, delta < 0n ? -delta : delta)}`,
+    remaining: formatAmount(before.asset, after.remaining),
+    editId: randomUUID(),
   });
 }
 
 /** Matches an order that is (again) in the book against what it crosses now, as an order written already. */
-async function matchAgain(tx: Tx, deps: OrderBookDeps, order: Order, rooms: Map<string, number>): Promise<Placed & { sequence: bigint }> {
-  const matched = await matchBatch(tx, [order], { marketLocked: true, incoming: 'continue', rooms, buyerLimits: buyerLimitsOf(deps.limits) });
+async function matchAgain(
+  tx: Tx,
+  deps: OrderBookDeps,
+  order: Order,
+  rooms: Map<string, number>,
+): Promise<Placed & { sequence: bigint }> {
+  const matched = await matchBatch(tx, [order], {
+    marketLocked: true,
+    incoming: 'continue',
+    rooms,
+    buyerLimits: buyerLimitsOf(deps.limits),
+  });
   const [placed] = matched.placed;
   return { order: placed!.order, fills: placed!.fills, sequence: matched.sequence };
 }

@@ -13,7 +13,13 @@ export async function expireOrder(deps: OrderBookDeps, orderId: string): Promise
   const result = await deps.db.transaction(
     async (tx) => {
       const { order: before } = await lockAndLoadOrder(tx, orderId);
-      if (!before || !CANCELLABLE_STATUSES.includes(before.status) || !before.expiresAt || before.expiresAt.getTime() > Date.now()) return undefined;
+      if (
+        !before ||
+        !CANCELLABLE_STATUSES.includes(before.status) ||
+        !before.expiresAt ||
+        before.expiresAt.getTime() > Date.now()
+      )
+        return undefined;
       return closeLockedOrder(tx, before, 'EXPIRED');
     },
     { retryable: true },

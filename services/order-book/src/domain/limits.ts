@@ -21,7 +21,11 @@ export interface BuyerLimits {
 }
 
 export function buyerLimitsOf(limits: Limits): BuyerLimits {
-  return { tradesMax: limits.tradesOpenAsBuyerMax, merchantTradesMax: limits.merchantTradesOpenMax, cancelsMax: limits.buyerCancelsMax };
+  return {
+    tradesMax: limits.tradesOpenAsBuyerMax,
+    merchantTradesMax: limits.merchantTradesOpenMax,
+    cancelsMax: limits.buyerCancelsMax,
+  };
 }
 
 export function ordersOpenMax(limits: Limits, merchant: boolean): number {
@@ -48,10 +52,15 @@ export function buyerRoom(standing: BuyerStanding | undefined, tradesMax: number
 /** Why a buyer may not open a trade now (403 suspended, 409 at the limit), or undefined when they may. */
 export function buyerRefusal(standing: BuyerStanding | undefined, tradesMax: number): Error | undefined {
   if (standing?.suspendedUntil) {
-    return forbidden(`Too many of your trades were cancelled or expired: you cannot open buying trades until ${standing.suspendedUntil.toISOString()}.`, 'TRADE.BUYER_SUSPENDED');
+    return forbidden(
+      `Too many of your trades were cancelled or expired: you cannot open buying trades until ${standing.suspendedUntil.toISOString()}.`,
+      'TRADE.BUYER_SUSPENDED',
+    );
   }
-  if (buyerRoom(standing, tradesMax) === 0) return conflict('TRADE.LIMIT_REACHED', `You already have ${tradesMax} open trades as a buyer: finish one first.`);
+  if (buyerRoom(standing, tradesMax) === 0)
+    return conflict('TRADE.LIMIT_REACHED', `You already have ${tradesMax} open trades as a buyer: finish one first.`);
   return undefined;
 }
 
-export const orderLimitReached = (ordersMax: number) => conflict('ORDER.LIMIT_REACHED', `You already have ${ordersMax} open orders: cancel or finish one first.`);
+export const orderLimitReached = (ordersMax: number) =>
+  conflict('ORDER.LIMIT_REACHED', `You already have ${ordersMax} open orders: cancel or finish one first.`);

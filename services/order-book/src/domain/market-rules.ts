@@ -16,23 +16,49 @@ export interface MarketRules {
   minFiat: bigint | null;
 }
 
-export function rulesFrom(row: { asset: Asset; fiatCurrency: FiatCurrency; adminReference: bigint | null; tradesReference: bigint | null; minFiat: bigint | null }): MarketRules {
+export function rulesFrom(row: {
+  asset: Asset;
+  fiatCurrency: FiatCurrency;
+  adminReference: bigint | null;
+  tradesReference: bigint | null;
+  minFiat: bigint | null;
+}): MarketRules {
   const referencePrice = row.adminReference ?? row.tradesReference;
-  return { asset: row.asset, fiatCurrency: row.fiatCurrency, referencePrice, referenceSource: row.adminReference !== null ? 'admin' : row.tradesReference !== null ? 'trades' : null, minFiat: row.minFiat };
+  return {
+    asset: row.asset,
+    fiatCurrency: row.fiatCurrency,
+    referencePrice,
+    referenceSource: row.adminReference !== null ? 'admin' : row.tradesReference !== null ? 'trades' : null,
+    minFiat: row.minFiat,
+  };
 }
 
 /**
  * Why an order (price in cents, amount in the asset's units) breaks its market's rules, if it does: priced more than
  * PRICE_BAND_PERCENT from the reference price, or worth less than the market's minimum. Exact integer arithmetic.
  */
-export function marketRefusal(rules: MarketRules | undefined, asset: Asset, price: bigint, amount: bigint): Error | undefined {
+export function marketRefusal(
+  rules: MarketRules | undefined,
+  asset: Asset,
+  price: bigint,
+  amount: bigint,
+): Error | undefined {
   if (!rules) return undefined;
   const reference = rules.referencePrice;
-  if (reference !== null && (price * 100n < reference * (100n - PRICE_BAND_PERCENT) || price * 100n > reference * (100n + PRICE_BAND_PERCENT))) {
-    return unprocessable('ORDER.PRICE_OUT_OF_BAND', `The price must be within ${PRICE_BAND_PERCENT} % of the market's reference price ${formatPrice(reference)}.`);
+  if (
+    reference !== null &&
+    (price * 100n < reference * (100n - PRICE_BAND_PERCENT) || price * 100n > reference * (100n + PRICE_BAND_PERCENT))
+  ) {
+    return unprocessable(
+      'ORDER.PRICE_OUT_OF_BAND',
+      `The price must be within ${PRICE_BAND_PERCENT} % of the market's reference price ${formatPrice(reference)}.`,
+    );
   }
   if (rules.minFiat !== null && price * amount < rules.minFiat * 10n ** BigInt(ASSET_SCALES[asset])) {
-    return unprocessable('ORDER.BELOW_MINIMUM', `An order in this market must be worth at least ${formatPrice(rules.minFiat)}.`);
+    return unprocessable(
+      'ORDER.BELOW_MINIMUM',
+      `An order in this market must be worth at least ${formatPrice(rules.minFiat)}.`,
+    );
   }
   return undefined;
 }

@@ -1,5 +1,11 @@
 import type { SqlRunner, Tx } from '@orrange/db';
-import { lockAndLoadCandidates, writeMatches, type CandidateQuery, type IncomingWrite, type MatchRecord } from '../data/order.repository';
+import {
+  lockAndLoadCandidates,
+  writeMatches,
+  type CandidateQuery,
+  type IncomingWrite,
+  type MatchRecord,
+} from '../data/order.repository';
 import type { BuyerLimits } from './limits';
 import { crosses, FILLS_PER_ORDER_MAX, matchOrder } from './matching-engine';
 import { fillView, matchBetween, tradeOpening } from './match-records';
@@ -70,7 +76,8 @@ export interface MatchOptions {
  */
 export async function matchBatch(tx: Tx, orders: Order[], options: MatchOptions): Promise<BatchMatched> {
   const first = orders[0]!;
-  if (orders.some((o) => o.side !== first.side || o.asset !== first.asset || o.fiatCurrency !== first.fiatCurrency)) throw new Error('a matching batch is one side of one market');
+  if (orders.some((o) => o.side !== first.side || o.asset !== first.asset || o.fiatCurrency !== first.fiatCurrency))
+    throw new Error('a matching batch is one side of one market');
   const { decided, rooms } = await decideRound(tx, orders, options);
   const placed = decided.map((d) => ({ order: d.order, fills: d.matches.map((m) => fillView(m, m.makerOrderId)) }));
   const commit = decided.length === orders.length && options.commitIfLast !== undefined && options.commitIfLast(placed);
@@ -78,10 +85,20 @@ export async function matchBatch(tx: Tx, orders: Order[], options: MatchOptions)
   const incoming: IncomingWrite =
     options.incoming === 'insert'
       ? { kind: 'insert', orders: decided.map((d) => d.order) }
-      : { kind: 'continue', orders: decided.map((d, i) => ({ order: d.order, previousRemaining: orders[i]!.remaining })) };
+      : {
+          kind: 'continue',
+          orders: decided.map((d, i) => ({ order: d.order, previousRemaining: orders[i]!.remaining })),
+        };
   // Every SELL in the book holds its remainder, so an escrow from its hold cannot fail: the write refuses itself
   // if one does (the hold and the book would disagree), and nothing of this batch commits.
-  const written = await writeMatches(tx, first, incoming, matches, matches.map((m) => tradeOpening(m, options.buyerLimits)), { tradesMustOpen: true, commit });
+  const written = await writeMatches(
+    tx,
+    first,
+    incoming,
+    matches,
+    matches.map((m) => tradeOpening(m, options.buyerLimits)),
+    { tradesMustOpen: true, commit },
+  );
   return { placed, sequence: written.sequence, committed: commit, rooms };
 }
 
@@ -100,16 +117,24 @@ export function stoppedAtCap(fills: number, remaining: bigint): boolean {
 }
 
 /** The decisions of the longest prefix of `orders` that the candidate reads can decide exactly (at least one). */
-async function decideRound(tx: SqlRunner, orders: Order[], options: MatchOptions): Promise<{ decided: Decision[]; rooms: Map<string, number> }> {
+async function decideRound(
+  tx: SqlRunner,
+  orders: Order[],
+  options: MatchOptions,
+): Promise<{ decided: Decision[]; rooms: Map<string, number> }> {
   const read = async (incoming: Order[], limit: number, locked: boolean): Promise<FirstRead> => {
-    const { candidates, rooms } = await lockAndLoadCandidates(tx, candidateQuery(incoming, limit, locked, options.buyerLimits));
+    const { candidates, rooms } = await lockAndLoadCandidates(
+      tx,
+      candidateQuery(incoming, limit, locked, options.buyerLimits),
+    );
     return { candidates, rooms, limit };
   };
   const decide = (incoming: Order[], r: FirstRead) => decideBatch(incoming, r, options.rooms);
   // A short read first (most batches need a few makers); when its cut could matter, the full read decides.
   const short = options.firstRead ?? (await read(orders, firstPageLimit(orders), options.marketLocked));
   let round = decide(orders, short);
-  if (round.cutMattered && short.limit < CANDIDATES_MAX) round = decide(orders, await read(orders, CANDIDATES_MAX, true));
+  if (round.cutMattered && short.limit < CANDIDATES_MAX)
+    round = decide(orders, await read(orders, CANDIDATES_MAX, true));
   if (round.decided.length > 0) return round;
   // The others' orders and payment methods took room in the shared read: the first order reads its own.
   const first = orders.slice(0, 1);
@@ -121,7 +146,12 @@ async function decideRound(tx: SqlRunner, orders: Order[], options: MatchOptions
  * applies each order's own limit, payment methods and owner. A batch of one owner leaves that owner's
  * orders out of the read (with several owners the engine skips each one's own orders).
  */
-function candidateQuery(orders: Order[], limit: number, marketLocked: boolean, buyerLimits: BuyerLimits): CandidateQuery {
+function candidateQuery(
+  orders: Order[],
+  limit: number,
+  marketLocked: boolean,
+  buyerLimits: BuyerLimits,
+): CandidateQuery {
   const first = orders[0]!;
   const loosest = (a: bigint, b: bigint) => ((first.side === 'BUY' ? a > b : a < b) ? a : b);
   return {
@@ -143,7 +173,11 @@ function candidateQuery(orders: Order[], limit: number, marketLocked: boolean, b
  * a longer read decides them the same way as reading everything up to CANDIDATES_MAX. A lone order's read of
  * CANDIDATES_MAX is its whole pass: it is decided on it, whatever lies beyond.
  */
-function decideBatch(orders: Order[], read: FirstRead, incomingRooms: ReadonlyMap<string, number>): { decided: Decision[]; cutMattered: boolean; rooms: Map<string, number> } {
+function decideBatch(
+  orders: Order[],
+  read: FirstRead,
+  incomingRooms: ReadonlyMap<string, number>,
+): { decided: Decision[]; cutMattered: boolean; rooms: Map<string, number> } {
   const { candidates, limit } = read;
   // Orders beyond a cut read are priced at or beyond the last one read: only an order whose limit reaches that
   // price could have matched them.
@@ -154,15 +188,28 @@ function decideBatch(orders: Order[], read: FirstRead, incomingRooms: ReadonlyMa
   const decided: Decision[] = [];
   let rooms = new Map([...incomingRooms, ...read.rooms]);
   for (const order of orders) {
-    const result = matchOrder(toMatchable(order), book.filter((m) => m.remaining > 0n), FILLS_PER_ORDER_MAX, rooms);
+    const result = matchOrder(
+      toMatchable(order),
+      book.filter((m) => m.remaining > 0n),
+      FILLS_PER_ORDER_MAX,
+      rooms,
+    );
     // A buyer without room for another trade cannot match beyond the cut either.
     const buyerMayTrade = order.side !== 'BUY' || (result.rooms.get(order.userId) ?? 1) > 0;
-    const mightMatchBeyondCut = cutAt !== undefined && crosses(order, { price: cutAt }) && result.remaining > 0n && result.fills.length < FILLS_PER_ORDER_MAX && buyerMayTrade;
+    const mightMatchBeyondCut =
+      cutAt !== undefined &&
+      crosses(order, { price: cutAt }) &&
+      result.remaining > 0n &&
+      result.fills.length < FILLS_PER_ORDER_MAX &&
+      buyerMayTrade;
     if (mightMatchBeyondCut && !lonePass) return { decided, cutMattered: true, rooms };
     rooms = result.rooms;
     for (const fill of result.fills) book.find((m) => m.id === fill.restingOrderId)!.remaining -= fill.amount;
     const matches = result.fills.map((fill) => matchBetween(order, makers.get(fill.restingOrderId)!, fill));
-    decided.push({ order: { ...order, remaining: result.remaining, status: statusForRemaining(order, result.remaining) }, matches });
+    decided.push({
+      order: { ...order, remaining: result.remaining, status: statusForRemaining(order, result.remaining) },
+      matches,
+    });
     // It stopped at the fill cap with something left: it may cross the book still, and must match again before
     // the orders behind it take what it would have taken, so the round ends with it.
     if (stoppedAtCap(result.fills.length, result.remaining)) break;

@@ -58,5 +58,11 @@ export function tradeOpening(m: MatchRecord, limits: BuyerLimits): TradeOpening 
 }
 
 export function fillView(m: MatchRecord, counterOrderId: string): FillView {
-  return { matchId: m.id, tradeId: m.tradeId, counterOrderId, price: formatPrice(m.price), amount: formatAmount(m.asset, m.amount) };
+  return {
+    matchId: m.id,
+    tradeId: m.tradeId,
+    counterOrderId,
+    price: formatPrice(m.price),
+    amount: formatAmount(m.asset, m.amount),
+  };
 }

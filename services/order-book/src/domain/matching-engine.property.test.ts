@@ -1,5 +1,13 @@
 import fc from 'fast-check';
-import { comparePriority, crosses, FILLS_PER_ORDER_MAX, matchOrder, respectsMinFill, sharedPaymentMethod, type MatchableOrder } from './matching-engine';
+import {
+  comparePriority,
+  crosses,
+  FILLS_PER_ORDER_MAX,
+  matchOrder,
+  respectsMinFill,
+  sharedPaymentMethod,
+  type MatchableOrder,
+} from './matching-engine';
 
 /**
  * Random order streams through an in-memory book that uses the engine the way the service does. After
@@ -22,7 +30,8 @@ interface Tracked extends MatchableOrder {
 }
 
 function eligible(taker: MatchableOrder, maker: MatchableOrder): boolean {
-  if (maker.side === taker.side || maker.userId === taker.userId || maker.remaining === 0n || taker.remaining === 0n) return false;
+  if (maker.side === taker.side || maker.userId === taker.userId || maker.remaining === 0n || taker.remaining === 0n)
+    return false;
   if (!crosses(taker, maker) || sharedPaymentMethod(maker, taker) === undefined) return false;
   const q = taker.remaining < maker.remaining ? taker.remaining : maker.remaining;
   return respectsMinFill(taker, q) && respectsMinFill(maker, q);
@@ -35,7 +44,14 @@ describe('matching engine properties', () => {
         const book: Tracked[] = [];
         stream.forEach((input, index) => {
           const minFill = input.minFill > input.amount ? input.amount : input.minFill;
-          const taker: Tracked = { ...input, minFill, id: `o${index}`, seq: BigInt(index), remaining: input.amount, filled: 0n };
+          const taker: Tracked = {
+            ...input,
+            minFill,
+            id: `o${index}`,
+            seq: BigInt(index),
+            remaining: input.amount,
+            filled: 0n,
+          };
           const resting = book.filter((o) => o.remaining > 0n);
           const before = new Map(resting.map((o) => [o.id, o.remaining]));
           const result = matchOrder(taker, resting);
@@ -88,38 +104,60 @@ describe('matching engine properties', () => {
       maxFiat: fc.option(fc.bigInt({ min: 100n, max: 5000n }), { nil: null }),
     });
     fc.assert(
-      fc.property(fc.array(limitedArb, { minLength: 1, maxLength: 40 }), fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 4, maxLength: 4 }), (stream, roomList) => {
-        let rooms = new Map(['a', 'b', 'c', 'd'].map((u, i) => [u, roomList[i]!]));
-        const book: MatchableOrder[] = [];
-        stream.forEach((input, index) => {
-          const maxFiat = input.minFiat !== null && input.maxFiat !== null && input.maxFiat < input.minFiat ? input.minFiat : input.maxFiat;
-          const taker: MatchableOrder = { ...input, maxFiat, id: `o${index}`, seq: BigInt(index), remaining: input.amount, minFill: 1n, paymentMethods: ['SEPA'], unitsPerCoin };
-          const resting = book.filter((o) => o.remaining > 0n);
-          const result = matchOrder(taker, resting, FILLS_PER_ORDER_MAX, rooms);
-          let takerRemaining = taker.remaining;
-          const makersFilled = new Set<string>();
-          for (const fill of result.fills) {
-            const maker = book.find((o) => o.id === fill.restingOrderId)!;
-            const worth = fill.price * fill.amount;
-            for (const [order, remainingBefore] of [[taker, takerRemaining], [maker, maker.remaining]] as const) {
-              if (order.maxFiat !== null && order.maxFiat !== undefined) expect(worth <= order.maxFiat * unitsPerCoin).toBe(true);
-              if (order.minFiat !== null && order.minFiat !== undefined && fill.amount !== remainingBefore) expect(worth >= order.minFiat * unitsPerCoin).toBe(true);
+      fc.property(
+        fc.array(limitedArb, { minLength: 1, maxLength: 40 }),
+        fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 4, maxLength: 4 }),
+        (stream, roomList) => {
+          let rooms = new Map(['a', 'b', 'c', 'd'].map((u, i) => [u, roomList[i]!]));
+          const book: MatchableOrder[] = [];
+          stream.forEach((input, index) => {
+            const maxFiat =
+              input.minFiat !== null && input.maxFiat !== null && input.maxFiat < input.minFiat
+                ? input.minFiat
+                : input.maxFiat;
+            const taker: MatchableOrder = {
+              ...input,
+              maxFiat,
+              id: `o${index}`,
+              seq: BigInt(index),
+              remaining: input.amount,
+              minFill: 1n,
+              paymentMethods: ['SEPA'],
+              unitsPerCoin,
+            };
+            const resting = book.filter((o) => o.remaining > 0n);
+            const result = matchOrder(taker, resting, FILLS_PER_ORDER_MAX, rooms);
+            let takerRemaining = taker.remaining;
+            const makersFilled = new Set<string>();
+            for (const fill of result.fills) {
+              const maker = book.find((o) => o.id === fill.restingOrderId)!;
+              const worth = fill.price * fill.amount;
+              for (const [order, remainingBefore] of [
+                [taker, takerRemaining],
+                [maker, maker.remaining],
+              ] as const) {
+                if (order.maxFiat !== null && order.maxFiat !== undefined)
+                  expect(worth <= order.maxFiat * unitsPerCoin).toBe(true);
+                if (order.minFiat !== null && order.minFiat !== undefined && fill.amount !== remainingBefore)
+                  expect(worth >= order.minFiat * unitsPerCoin).toBe(true);
+              }
+              expect(makersFilled.has(maker.id)).toBe(false);
+              makersFilled.add(maker.id);
+              const buyer = taker.side === 'BUY' ? taker.userId : maker.userId;
+              expect(rooms.get(buyer)!).toBeGreaterThan(0);
+              rooms = new Map(rooms).set(buyer, rooms.get(buyer)! - 1);
+              maker.remaining -= fill.amount;
+              takerRemaining -= fill.amount;
             }
-            expect(makersFilled.has(maker.id)).toBe(false);
-            makersFilled.add(maker.id);
-            const buyer = taker.side === 'BUY' ? taker.userId : maker.userId;
-            expect(rooms.get(buyer)!).toBeGreaterThan(0);
-            rooms = new Map(rooms).set(buyer, rooms.get(buyer)! - 1);
-            maker.remaining -= fill.amount;
-            takerRemaining -= fill.amount;
-          }
-          expect([...rooms]).toEqual([...result.rooms]);
-          expect(takerRemaining).toBe(result.remaining);
-          taker.remaining = result.remaining;
-          book.push(taker);
-          for (const o of book) expect(o.remaining >= 0n && o.remaining <= (stream[Number(o.id.slice(1))]!.amount)).toBe(true);
-        });
-      }),
+            expect([...rooms]).toEqual([...result.rooms]);
+            expect(takerRemaining).toBe(result.remaining);
+            taker.remaining = result.remaining;
+            book.push(taker);
+            for (const o of book)
+              expect(o.remaining >= 0n && o.remaining <= stream[Number(o.id.slice(1))]!.amount).toBe(true);
+          });
+        },
+      ),
       { numRuns: 300 },
     );
   });

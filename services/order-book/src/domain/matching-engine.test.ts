@@ -3,7 +3,17 @@ import { FILLS_PER_ORDER_MAX, matchOrder, type MatchableOrder } from './matching
 let seq = 0n;
 function order(overrides: Partial<MatchableOrder>): MatchableOrder {
   seq += 1n;
-  return { id: `o${seq}`, userId: `u${seq}`, side: 'SELL', price: 100_00n, remaining: 10n, minFill: 1n, paymentMethods: ['SEPA'], seq, ...overrides };
+  return {
+    id: `o${seq}`,
+    userId: `u${seq}`,
+    side: 'SELL',
+    price: 100_00n,
+    remaining: 10n,
+    minFill: 1n,
+    paymentMethods: ['SEPA'],
+    seq,
+    ...overrides,
+  };
 }
 const buy = (overrides: Partial<MatchableOrder> = {}) => order({ side: 'BUY', ...overrides });
 const sell = (overrides: Partial<MatchableOrder> = {}) => order({ side: 'SELL', ...overrides });
@@ -14,7 +24,10 @@ describe('matching engine', () => {
     const b = sell({ price: 99_00n, remaining: 5n });
     const c = sell({ price: 103_00n, remaining: 5n });
     const result = matchOrder(buy({ price: 102_00n, remaining: 12n }), [a, b, c]);
-    expect(result.fills.map((f) => [f.restingOrderId, f.price, f.amount])).toEqual([[b.id, 99_00n, 5n], [a.id, 101_00n, 5n]]);
+    expect(result.fills.map((f) => [f.restingOrderId, f.price, f.amount])).toEqual([
+      [b.id, 99_00n, 5n],
+      [a.id, 101_00n, 5n],
+    ]);
     expect(result.remaining).toBe(2n);
   });
 
@@ -39,7 +52,7 @@ describe('matching engine', () => {
     expect(result.fills.map((f) => f.restingOrderId)).toEqual([theirs.id]);
   });
 
-  it('when payment methods do not intersect, then no fill; when they do, the resting order\'s first shared method is used', () => {
+  it("when payment methods do not intersect, then no fill; when they do, the resting order's first shared method is used", () => {
     const wire = sell({ paymentMethods: ['WIRE'] });
     const both = sell({ paymentMethods: ['ZELLE', 'WIRE', 'SEPA'] });
     const result = matchOrder(buy({ paymentMethods: ['SEPA', 'WIRE'] }), [wire, both]);
@@ -54,7 +67,7 @@ describe('matching engine', () => {
     expect(result.fills.map((f) => [f.restingOrderId, f.amount])).toEqual([[small.id, 10n]]);
   });
 
-  it('when the fill takes the resting order\'s whole remainder, then its minFill does not stop it', () => {
+  it("when the fill takes the resting order's whole remainder, then its minFill does not stop it", () => {
     const rest = sell({ remaining: 4n, minFill: 50n });
     expect(matchOrder(buy({ remaining: 10n }), [rest]).fills.map((f) => f.amount)).toEqual([4n]);
   });
@@ -63,7 +76,10 @@ describe('matching engine', () => {
     const tiny = sell({ remaining: 2n });
     const larger = sell({ price: 100_50n, remaining: 8n });
     const result = matchOrder(buy({ price: 101_00n, remaining: 10n, minFill: 5n }), [tiny, larger]);
-    expect(result.fills.map((f) => [f.restingOrderId, f.amount])).toEqual([[larger.id, 8n], [tiny.id, 2n]]);
+    expect(result.fills.map((f) => [f.restingOrderId, f.amount])).toEqual([
+      [larger.id, 8n],
+      [tiny.id, 2n],
+    ]);
     expect(result.remaining).toBe(0n);
   });
 
@@ -91,15 +107,17 @@ describe('matching engine', () => {
       expect(result.remaining).toBe(7n);
     });
 
-    it('when a fill would be worth less than an order\'s minFiat, then it is skipped unless it takes the whole remainder', () => {
+    it("when a fill would be worth less than an order's minFiat, then it is skipped unless it takes the whole remainder", () => {
       const small = sell({ remaining: 2n, unitsPerCoin: coin });
       const result = matchOrder(buy({ remaining: 10n, minFiat: 5_00n, unitsPerCoin: coin }), [small]);
       expect(result.fills).toEqual([]);
-      const whole = matchOrder(buy({ remaining: 2n, minFiat: 5_00n, unitsPerCoin: coin }), [sell({ remaining: 2n, unitsPerCoin: coin })]);
+      const whole = matchOrder(buy({ remaining: 2n, minFiat: 5_00n, unitsPerCoin: coin }), [
+        sell({ remaining: 2n, unitsPerCoin: coin }),
+      ]);
       expect(whole.fills.map((f) => f.amount)).toEqual([2n]);
     });
 
-    it('when an ask\'s minFiat is above what the incoming BUY leaves, then the next ask fills instead', () => {
+    it("when an ask's minFiat is above what the incoming BUY leaves, then the next ask fills instead", () => {
       const demanding = sell({ remaining: 10n, minFiat: 8_00n, unitsPerCoin: coin });
       const modest = sell({ price: 101_00n, remaining: 10n, unitsPerCoin: coin });
       const result = matchOrder(buy({ price: 101_00n, remaining: 5n, unitsPerCoin: coin }), [demanding, modest]);
@@ -107,7 +125,7 @@ describe('matching engine', () => {
     });
   });
 
-  describe('buyers\' room for trades', () => {
+  describe("buyers' room for trades", () => {
     it('when the incoming buyer has room for one trade, then it makes one fill and the rest rests', () => {
       const asks = [sell({ remaining: 2n }), sell({ remaining: 2n })];
       const taker = buy({ remaining: 4n });
@@ -120,7 +138,12 @@ describe('matching engine', () => {
     it('when a resting buyer has no room, then an incoming SELL passes their bid by for the next one', () => {
       const blocked = buy({ price: 105_00n });
       const free = buy({ price: 100_00n });
-      const result = matchOrder(sell({ remaining: 10n }), [blocked, free], FILLS_PER_ORDER_MAX, new Map([[blocked.userId, 0]]));
+      const result = matchOrder(
+        sell({ remaining: 10n }),
+        [blocked, free],
+        FILLS_PER_ORDER_MAX,
+        new Map([[blocked.userId, 0]]),
+      );
       expect(result.fills.map((f) => f.restingOrderId)).toEqual([free.id]);
     });
   });

@@ -53,12 +53,19 @@ export interface MatchResult {
 }
 
 /** True when a resting order of the opposite side is priced so that the incoming order accepts it. */
-export function crosses(incoming: Pick<MatchableOrder, 'side' | 'price'>, resting: Pick<MatchableOrder, 'price'>): boolean {
+export function crosses(
+  incoming: Pick<MatchableOrder, 'side' | 'price'>,
+  resting: Pick<MatchableOrder, 'price'>,
+): boolean {
   return incoming.side === 'BUY' ? resting.price <= incoming.price : resting.price >= incoming.price;
 }
 
 /** Orders the resting side best first: cheapest ask, or highest bid; then the earliest. */
-export function comparePriority(side: Side, a: Pick<MatchableOrder, 'price' | 'seq'>, b: Pick<MatchableOrder, 'price' | 'seq'>): number {
+export function comparePriority(
+  side: Side,
+  a: Pick<MatchableOrder, 'price' | 'seq'>,
+  b: Pick<MatchableOrder, 'price' | 'seq'>,
+): number {
   if (a.price !== b.price) return (side === 'SELL' ? a.price < b.price : a.price > b.price) ? -1 : 1;
   return a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0;
 }
@@ -69,20 +76,30 @@ export function respectsMinFill(order: Pick<MatchableOrder, 'remaining' | 'minFi
 }
 
 /** A fill of `amount` at `price` respects an order's minFiat when its fiat value reaches it, or it takes the whole remainder. */
-export function respectsMinFiat(order: Pick<MatchableOrder, 'remaining' | 'minFiat' | 'unitsPerCoin'>, amount: bigint, price: bigint): boolean {
+export function respectsMinFiat(
+  order: Pick<MatchableOrder, 'remaining' | 'minFiat' | 'unitsPerCoin'>,
+  amount: bigint,
+  price: bigint,
+): boolean {
   if (order.minFiat === undefined || order.minFiat === null || amount === order.remaining) return true;
   return price * amount >= order.minFiat * (order.unitsPerCoin ?? 1n);
 }
 
 /** The most an order may trade at `price` in one fill: its remainder, cut to its maxFiat's worth. */
-export function maxFillAt(order: Pick<MatchableOrder, 'remaining' | 'maxFiat' | 'unitsPerCoin'>, price: bigint): bigint {
+export function maxFillAt(
+  order: Pick<MatchableOrder, 'remaining' | 'maxFiat' | 'unitsPerCoin'>,
+  price: bigint,
+): bigint {
   if (order.maxFiat === undefined || order.maxFiat === null) return order.remaining;
   const byValue = (order.maxFiat * (order.unitsPerCoin ?? 1n)) / price;
   return byValue < order.remaining ? byValue : order.remaining;
 }
 
 /** The first of the resting order's payment methods the incoming order also accepts, if any. */
-export function sharedPaymentMethod(resting: Pick<MatchableOrder, 'paymentMethods'>, incoming: Pick<MatchableOrder, 'paymentMethods'>): string | undefined {
+export function sharedPaymentMethod(
+  resting: Pick<MatchableOrder, 'paymentMethods'>,
+  incoming: Pick<MatchableOrder, 'paymentMethods'>,
+): string | undefined {
   return resting.paymentMethods.find((method) => incoming.paymentMethods.includes(method));
 }
 
@@ -96,14 +113,20 @@ export function buyerOf(a: Pick<MatchableOrder, 'side' | 'userId'>, b: Pick<Matc
  * may not trade: wrong side, not crossing, same owner, no common payment method, the buyer has no room for another
  * trade, or minFill / minFiat refused. The amount is as much as both remainders and both maxFiat allow.
  */
-export function fillBetween(incoming: MatchableOrder, resting: MatchableOrder, rooms: BuyerRooms = new Map()): Fill | undefined {
+export function fillBetween(
+  incoming: MatchableOrder,
+  resting: MatchableOrder,
+  rooms: BuyerRooms = new Map(),
+): Fill | undefined {
   if (resting.side === incoming.side || resting.userId === incoming.userId) return undefined;
   if (resting.remaining <= 0n || incoming.remaining <= 0n || !crosses(incoming, resting)) return undefined;
   if ((rooms.get(buyerOf(incoming, resting)) ?? 1) <= 0) return undefined;
   const paymentMethod = sharedPaymentMethod(resting, incoming);
   if (paymentMethod === undefined) return undefined;
   const price = resting.price;
-  const amount = [incoming.remaining, resting.remaining, maxFillAt(incoming, price), maxFillAt(resting, price)].reduce((a, b) => (a < b ? a : b));
+  const amount = [incoming.remaining, resting.remaining, maxFillAt(incoming, price), maxFillAt(resting, price)].reduce(
+    (a, b) => (a < b ? a : b),
+  );
   if (amount <= 0n) return undefined;
   if (!respectsMinFill(incoming, amount) || !respectsMinFill(resting, amount)) return undefined;
   if (!respectsMinFiat(incoming, amount, price) || !respectsMinFiat(resting, amount, price)) return undefined;
@@ -117,7 +140,12 @@ export function fillBetween(incoming: MatchableOrder, resting: MatchableOrder, r
  * most once per pass (one trade per pair of orders, even when a maxFiat cut the fill). Every fill takes one of its
  * buyer's room (`rooms`). Stops after FILLS_PER_ORDER_MAX fills. Does not modify its arguments.
  */
-export function matchOrder(incoming: MatchableOrder, resting: readonly MatchableOrder[], fillsMax = FILLS_PER_ORDER_MAX, rooms: BuyerRooms = new Map()): MatchResult {
+export function matchOrder(
+  incoming: MatchableOrder,
+  resting: readonly MatchableOrder[],
+  fillsMax = FILLS_PER_ORDER_MAX,
+  rooms: BuyerRooms = new Map(),
+): MatchResult {
   const makerSide: Side = incoming.side === 'BUY' ? 'SELL' : 'BUY';
   const book = resting
     .filter((order) => order.side === makerSide)
@@ -151,5 +179,6 @@ export function matchOrder(incoming: MatchableOrder, resting: readonly Matchable
 
 function assertConserved(incoming: MatchableOrder, remaining: bigint, fills: Fill[]): void {
   const filled = fills.reduce((sum, fill) => sum + fill.amount, 0n);
-  if (remaining < 0n || filled + remaining !== incoming.remaining) throw new Error(`matching invariant broken for order ${incoming.id}`);
+  if (remaining < 0n || filled + remaining !== incoming.remaining)
+    throw new Error(`matching invariant broken for order ${incoming.id}`);
 }

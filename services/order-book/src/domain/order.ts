@@ -3,7 +3,15 @@ import type { MatchableOrder, Side } from './matching-engine';
 
 export type { Side } from './matching-engine';
 
-export const ORDER_STATUSES = ['PENDING_FUNDS', 'OPEN', 'PARTIALLY_FILLED', 'FILLED', 'CANCELLED', 'REJECTED', 'EXPIRED'] as const;
+export const ORDER_STATUSES = [
+  'PENDING_FUNDS',
+  'OPEN',
+  'PARTIALLY_FILLED',
+  'FILLED',
+  'CANCELLED',
+  'REJECTED',
+  'EXPIRED',
+] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 /** Statuses in which an order rests in the book and may be matched or taken. */
@@ -62,8 +70,17 @@ export function statusForRemaining(order: Pick<Order, 'amount'>, remaining: bigi
 
 export function toMatchable(order: Order): MatchableOrder {
   return {
-    id: order.id, userId: order.userId, side: order.side, price: order.price, remaining: order.remaining, minFill: order.minFill, paymentMethods: order.paymentMethods, seq: order.seq,
-    minFiat: order.minFiat, maxFiat: order.maxFiat, unitsPerCoin: 10n ** BigInt(ASSET_SCALES[order.asset]),
+    id: order.id,
+    userId: order.userId,
+    side: order.side,
+    price: order.price,
+    remaining: order.remaining,
+    minFill: order.minFill,
+    paymentMethods: order.paymentMethods,
+    seq: order.seq,
+    minFiat: order.minFiat,
+    maxFiat: order.maxFiat,
+    unitsPerCoin: 10n ** BigInt(ASSET_SCALES[order.asset]),
   };
 }
 
@@ -74,7 +91,6 @@ export function formatAmount(asset: Asset, units: bigint): string {
 export function formatPrice(cents: bigint): string {
   return fromUnits(cents, FIAT_SCALE);
 }
-
 
 /**
  * API.md's `order` object. Everyone sees the ad's terms; only the owner also sees why it was rejected.
@@ -98,7 +114,9 @@ export function orderView(order: Order, viewerId?: string) {
     expiresAt: order.expiresAt?.toISOString() ?? null,
     paused: order.paused,
     status: order.status,
-    ...(viewerId === order.userId ? { rejectReason: order.rejectReason, paymentMethodIds: order.paymentMethodIds } : {}),
+    ...(viewerId === order.userId
+      ? { rejectReason: order.rejectReason, paymentMethodIds: order.paymentMethodIds }
+      : {}),
     createdAt: order.createdAt.toISOString(),
     updatedAt: order.updatedAt.toISOString(),
   };

@@ -1,10 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import type { Tx } from '@orrange/db';
-import { claimKeysStatement, conflict, IdempotencyKeyTaken, jsonAnswer, releaseKeysWithCommit, storeAnswersWithCommit, wasClaimed } from '@orrange/http';
+import {
+  claimKeysStatement,
+  conflict,
+  IdempotencyKeyTaken,
+  jsonAnswer,
+  releaseKeysWithCommit,
+  storeAnswersWithCommit,
+  wasClaimed,
+} from '@orrange/http';
 import { ledgerOutcomes, sellHoldsJson } from '@orrange/queue';
 import { admissionStatement, lockAndLoadCandidates, type Admission } from '../data/order.repository';
 import { firstReadQuery, matchBatch, stoppedAtCap, type FirstRead, type Placed } from './match-batch';
-import { buyerLimitsOf, buyerRefusal, buyerRoom, orderLimitReached, ordersOpenMax, tradesOpenMax, type BuyerLimits, type BuyerStanding, type Limits } from './limits';
+import {
+  buyerLimitsOf,
+  buyerRefusal,
+  buyerRoom,
+  orderLimitReached,
+  ordersOpenMax,
+  tradesOpenMax,
+  type BuyerLimits,
+  type BuyerStanding,
+  type Limits,
+} from './limits';
 import { marketRefusal } from './market-rules';
 import { formatAmount, type Order } from './order';
 import type { OrderBookDeps } from './order-book.deps';
@@ -19,7 +37,24 @@ export const BATCH_ORDERS_MAX = 64;
 export const CONTINUATIONS_MAX = 10;
 
 /** What the owner chooses of an order (and their role's limits); the rest (id, remainder, status, seq, times) is set on placing it. */
-export type PlaceOrderInput = Pick<Order, 'userId' | 'side' | 'asset' | 'fiatCurrency' | 'price' | 'amount' | 'minFill' | 'paymentMethods' | 'paymentMethodIds' | 'paymentWindowMinutes' | 'terms' | 'minFiat' | 'maxFiat' | 'expiresAt' | 'merchant'>;
+export type PlaceOrderInput = Pick<
+  Order,
+  | 'userId'
+  | 'side'
+  | 'asset'
+  | 'fiatCurrency'
+  | 'price'
+  | 'amount'
+  | 'minFill'
+  | 'paymentMethods'
+  | 'paymentMethodIds'
+  | 'paymentWindowMinutes'
+  | 'terms'
+  | 'minFiat'
+  | 'maxFiat'
+  | 'expiresAt'
+  | 'merchant'
+>;
 
 /**
  * Places an order and matches it at once, under its market's lock (together with the other orders of its market
@@ -31,12 +66,31 @@ export type PlaceOrderInput = Pick<Order, 'userId' | 'side' | 'asset' | 'fiatCur
  * suspended (403 TRADE.BUYER_SUSPENDED) or has the most open trades allowed (409 TRADE.LIMIT_REACHED), and an order
  * outside its market's price band or below its minimum (422 ORDER.PRICE_OUT_OF_BAND, ORDER.BELOW_MINIMUM).
  */
-export async function placeOrder(deps: OrderBookDeps, input: PlaceOrderInput, key?: KeyRecord<Placed>): Promise<Placed> {
+export async function placeOrder(
+  deps: OrderBookDeps,
+  input: PlaceOrderInput,
+  key?: KeyRecord<Placed>,
+): Promise<Placed> {
   // The market's rules are in memory: a refused order costs no statement and never reaches the market's queue.
-  const refusal = marketRefusal(deps.markets.rulesFor(input.asset, input.fiatCurrency), input.asset, input.price, input.amount);
+  const refusal = marketRefusal(
+    deps.markets.rulesFor(input.asset, input.fiatCurrency),
+    input.asset,
+    input.price,
+    input.amount,
+  );
   if (refusal) throw refusal;
   const now = new Date();
-  const order: Order = { ...input, id: randomUUID(), remaining: input.amount, status: 'OPEN', paused: false, rejectReason: null, seq: 0n, createdAt: now, updatedAt: now };
+  const order: Order = {
+    ...input,
+    id: randomUUID(),
+    remaining: input.amount,
+    status: 'OPEN',
+    paused: false,
+    rejectReason: null,
+    seq: 0n,
+    createdAt: now,
+    updatedAt: now,
+  };
   return deps.batcher.submit(order, key);
 }
 
@@ -65,13 +119,28 @@ class KeysTaken extends Error {
  * candidates; the orders whose key, slot, hold and standing are theirs are then matched (matchInRounds), the last
  * write going with the COMMIT and the success answers: two round trips for most batches.
  */
-async function placeBatch(tx: Tx, batch: Incoming[], limits: Limits): Promise<{ outcomes: BatchOutcome[]; sequence: bigint | undefined }> {
+async function placeBatch(
+  tx: Tx,
+  batch: Incoming[],
+  limits: Limits,
+): Promise<{ outcomes: BatchOutcome[]; sequence: bigint | undefined }> {
   const orders = batch.map((b) => b.order);
   const sells = orders[0]!.side === 'SELL';
   const claims = batch.flatMap((b) => (b.key ? [b.key.claim] : []));
   const admission = admissionStatement(
     orders.map((o) => ({ userId: o.userId, ordersMax: ordersOpenMax(limits, o.merchant) })),
-    sells ? { holdsJson: sellHoldsJson(orders.map((o) => ({ orderId: o.id, userId: o.userId, asset: o.asset, amount: formatAmount(o.asset, o.amount) }))) } : { cancelsMax: limits.buyerCancelsMax },
+    sells
+      ? {
+          holdsJson: sellHoldsJson(
+            orders.map((o) => ({
+              orderId: o.id,
+              userId: o.userId,
+              asset: o.asset,
+              amount: formatAmount(o.asset, o.amount),
+            })),
+          ),
+        }
+      : { cancelsMax: limits.buyerCancelsMax },
     { ordersMax: limits.ordersOpenMax, merchantOrdersMax: limits.merchantOrdersOpenMax },
   );
   const ahead = [...(claims.length > 0 ? [claimKeysStatement(claims)] : []), admission];
@@ -88,12 +157,32 @@ async function placeBatch(tx: Tx, batch: Incoming[], limits: Limits): Promise<{ 
   const goes = (i: number) => refusals[i] === undefined && !taken.includes(i);
   // The answers commit with the orders; refused orders free their keys (their 409 is stored once sent).
   const answerWithCommit = (placed: Map<string, Placed>) => {
-    storeAnswersWithCommit(tx, batch.flatMap((b) => (b.key && placed.has(b.order.id) ? [jsonAnswer(b.key.claim, 201, b.key.answer(placed.get(b.order.id)!))] : [])));
-    releaseKeysWithCommit(tx, batch.flatMap((b, i) => (b.key && refusals[i] !== undefined && !taken.includes(i) ? [b.key.claim] : [])));
+    storeAnswersWithCommit(
+      tx,
+      batch.flatMap((b) =>
+        b.key && placed.has(b.order.id) ? [jsonAnswer(b.key.claim, 201, b.key.answer(placed.get(b.order.id)!))] : [],
+      ),
+    );
+    releaseKeysWithCommit(
+      tx,
+      batch.flatMap((b, i) => (b.key && refusals[i] !== undefined && !taken.includes(i) ? [b.key.claim] : [])),
+    );
   };
   const firstRead = { candidates: read.candidates, rooms: read.rooms, limit: query.limit };
-  const { placed, sequence } = await matchInRounds(tx, orders.filter((_, i) => goes(i)), { firstRead, rooms, buyerLimits }, answerWithCommit);
-  const outcomes = batch.map((b, i): BatchOutcome => (taken.includes(i) ? { refused: new IdempotencyKeyTaken(b.key!.claim) } : refusals[i] ? { refused: refusals[i] } : placed.get(b.order.id)!));
+  const { placed, sequence } = await matchInRounds(
+    tx,
+    orders.filter((_, i) => goes(i)),
+    { firstRead, rooms, buyerLimits },
+    answerWithCommit,
+  );
+  const outcomes = batch.map(
+    (b, i): BatchOutcome =>
+      taken.includes(i)
+        ? { refused: new IdempotencyKeyTaken(b.key!.claim) }
+        : refusals[i]
+          ? { refused: refusals[i] }
+          : placed.get(b.order.id)!,
+  );
   return { outcomes, sequence };
 }
 
@@ -105,26 +194,39 @@ function sellRefusals(orders: Order[], admission: Admission, limits: Limits): Ar
     if (!admission.admitted[i]) return orderLimitReached(ordersOpenMax(limits, order.merchant));
     const outcome = held[next++]!;
     if (outcome === 'DUPLICATE') throw new Error(`ledger invariant: order ${order.id} was held before it was placed`);
-    return outcome === 'OK' ? undefined : conflict('WALLET.INSUFFICIENT_FUNDS', 'Your available balance does not cover this SELL order.');
+    return outcome === 'OK'
+      ? undefined
+      : conflict('WALLET.INSUFFICIENT_FUNDS', 'Your available balance does not cover this SELL order.');
   });
 }
 
 /** Why each BUY of a batch is refused, if it is: beyond its owner's open-order limit, or a buyer who may not open trades now. */
 function buyRefusals(orders: Order[], admission: Admission, limits: Limits): Array<Error | undefined> {
   const standing = standingByBuyer(admission);
-  return orders.map((order, i) => (admission.admitted[i] ? buyerRefusal(standing.get(order.userId), tradesOpenMax(limits, order.merchant)) : orderLimitReached(ordersOpenMax(limits, order.merchant))));
+  return orders.map((order, i) =>
+    admission.admitted[i]
+      ? buyerRefusal(standing.get(order.userId), tradesOpenMax(limits, order.merchant))
+      : orderLimitReached(ordersOpenMax(limits, order.merchant)),
+  );
 }
 
 /** How many more trades each buyer of a BUY batch may open (at the limit of their first order's role). */
 function buyerRooms(orders: Order[], admission: Admission, limits: Limits): Map<string, number> {
   const standing = standingByBuyer(admission);
   const rooms = new Map<string, number>();
-  for (const order of orders) if (!rooms.has(order.userId)) rooms.set(order.userId, buyerRoom(standing.get(order.userId), tradesOpenMax(limits, order.merchant)));
+  for (const order of orders)
+    if (!rooms.has(order.userId))
+      rooms.set(order.userId, buyerRoom(standing.get(order.userId), tradesOpenMax(limits, order.merchant)));
   return rooms;
 }
 
 function standingByBuyer(admission: Admission): Map<string, BuyerStanding> {
-  return new Map((admission.standing ?? []).map((s) => [s.userId, { openTrades: s.openTrades, suspendedUntil: s.suspendedUntil ? new Date(s.suspendedUntil) : null }]));
+  return new Map(
+    (admission.standing ?? []).map((s) => [
+      s.userId,
+      { openTrades: s.openTrades, suspendedUntil: s.suspendedUntil ? new Date(s.suspendedUntil) : null },
+    ]),
+  );
 }
 
 /**
@@ -142,7 +244,8 @@ async function matchInRounds(
 ): Promise<{ placed: Map<string, Placed>; sequence: bigint | undefined }> {
   const placed = new Map<string, Placed>();
   const record = (round: Placed[]) => {
-    for (const p of round) placed.set(p.order.id, { order: p.order, fills: [...(placed.get(p.order.id)?.fills ?? []), ...p.fills] });
+    for (const p of round)
+      placed.set(p.order.id, { order: p.order, fills: [...(placed.get(p.order.id)?.fills ?? []), ...p.fills] });
   };
   if (orders.length === 0) {
     beforeCommit(placed);
@@ -159,7 +262,9 @@ async function matchInRounds(
     const next = (round: Placed[]) => {
       const last = round[round.length - 1]!;
       const rest = run.orders.slice(round.length);
-      const again = stoppedAtCap(last.fills.length, last.order.remaining) && (continuations.get(last.order.id) ?? 0) < CONTINUATIONS_MAX;
+      const again =
+        stoppedAtCap(last.fills.length, last.order.remaining) &&
+        (continuations.get(last.order.id) ?? 0) < CONTINUATIONS_MAX;
       return { rest, again: again ? last.order : undefined };
     };
     const matched = await matchBatch(tx, run.orders, {
@@ -232,8 +337,12 @@ export class MarketBatcher implements OrderBatcher {
         const batch = queue.pending.splice(0, sameSideRun(queue.pending));
         const deps = this.deps();
         try {
-          const { outcomes, sequence } = await deps.db.transaction((tx) => placeBatch(tx, batch, deps.limits), { retryable: true });
-          outcomes.forEach((outcome, i) => ('refused' in outcome ? batch[i]!.reject(outcome.refused) : batch[i]!.resolve(outcome)));
+          const { outcomes, sequence } = await deps.db.transaction((tx) => placeBatch(tx, batch, deps.limits), {
+            retryable: true,
+          });
+          outcomes.forEach((outcome, i) =>
+            'refused' in outcome ? batch[i]!.reject(outcome.refused) : batch[i]!.resolve(outcome),
+          );
           const { asset, fiatCurrency } = batch[0]!.order;
           if (sequence !== undefined) deps.bookChanged(asset, fiatCurrency, sequence);
           const opened = outcomes.reduce((n, outcome) => n + ('refused' in outcome ? 0 : outcome.fills.length), 0);

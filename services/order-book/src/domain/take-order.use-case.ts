@@ -1,7 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { badRequest, claimKeysStatement, conflict, IdempotencyKeyTaken, jsonAnswer, notFound, storeAnswersWithCommit, wasClaimed } from '@orrange/http';
+import {
+  badRequest,
+  claimKeysStatement,
+  conflict,
+  IdempotencyKeyTaken,
+  jsonAnswer,
+  notFound,
+  storeAnswersWithCommit,
+  wasClaimed,
+} from '@orrange/http';
 import { ASSET_SCALES, isPositiveDecimal, toUnits } from '@orrange/money';
-import { lockAndLoadOrder, standingOf, takeStandingStatement, writeMatches, type MatchRecord } from '../data/order.repository';
+import {
+  lockAndLoadOrder,
+  standingOf,
+  takeStandingStatement,
+  writeMatches,
+  type MatchRecord,
+} from '../data/order.repository';
 import { buyerLimitsOf, buyerRefusal, tradesOpenMax } from './limits';
 import { maxFillAt, respectsMinFiat, respectsMinFill } from './matching-engine';
 import { fillView, tradeOpening } from './match-records';
@@ -36,25 +51,41 @@ export async function takeOrder(deps: OrderBookDeps, input: TakeOrderInput, key?
   const taken = await deps.db.transaction(
     async (tx) => {
       const standing = takeStandingStatement(input.userId, input.orderId, deps.limits.buyerCancelsMax);
-      const locked = await lockAndLoadOrder(tx, input.orderId, key ? [claimKeysStatement([key.claim])] : [], [standing]);
+      const locked = await lockAndLoadOrder(tx, input.orderId, key ? [claimKeysStatement([key.claim])] : [], [
+        standing,
+      ]);
       if (key && !wasClaimed(locked.ahead[0]!, key.claim)) throw new IdempotencyKeyTaken(key.claim);
       const ad = locked.order;
       if (!ad) throw notFound('ORDER.NOT_FOUND', 'No such order.');
       const amount = parseAmount(input.amount, ASSET_SCALES[ad.asset]);
-      if (!LIVE_STATUSES.includes(ad.status) || ad.paused) throw conflict('ORDER.INVALID_STATE', `The order is ${ad.paused ? 'paused' : ad.status} and cannot be taken.`);
+      if (!LIVE_STATUSES.includes(ad.status) || ad.paused)
+        throw conflict('ORDER.INVALID_STATE', `The order is ${ad.paused ? 'paused' : ad.status} and cannot be taken.`);
       if (ad.userId === input.userId) throw conflict('ORDER.SELF_TRADE', 'You cannot take your own order.');
-      if (!ad.paymentMethods.includes(input.paymentMethod)) throw badRequest('ORDER.PAYMENT_METHOD_NOT_ACCEPTED', 'The order does not accept this payment method.');
-      if (amount > ad.remaining) throw conflict('ORDER.AMOUNT_UNAVAILABLE', 'The order has less than this amount left.');
-      if (!respectsMinFill(ad, amount)) throw badRequest('ORDER.BELOW_MIN_FILL', 'The amount is below the order\'s minimum fill.');
+      if (!ad.paymentMethods.includes(input.paymentMethod))
+        throw badRequest('ORDER.PAYMENT_METHOD_NOT_ACCEPTED', 'The order does not accept this payment method.');
+      if (amount > ad.remaining)
+        throw conflict('ORDER.AMOUNT_UNAVAILABLE', 'The order has less than this amount left.');
+      if (!respectsMinFill(ad, amount))
+        throw badRequest('ORDER.BELOW_MIN_FILL', "The amount is below the order's minimum fill.");
       const matchable = toMatchable(ad);
-      if (!respectsMinFiat(matchable, amount, ad.price)) throw badRequest('ORDER.BELOW_MIN_FIAT', 'The amount is worth less than the order\'s minimum per trade (minFiat).');
-      if (amount > maxFillAt(matchable, ad.price)) throw badRequest('ORDER.ABOVE_MAX_FIAT', 'The amount is worth more than the order\'s maximum per trade (maxFiat).');
+      if (!respectsMinFiat(matchable, amount, ad.price))
+        throw badRequest(
+          'ORDER.BELOW_MIN_FIAT',
+          "The amount is worth less than the order's minimum per trade (minFiat).",
+        );
+      if (amount > maxFillAt(matchable, ad.price))
+        throw badRequest(
+          'ORDER.ABOVE_MAX_FIAT',
+          "The amount is worth more than the order's maximum per trade (maxFiat).",
+        );
       const takerBuys = ad.side === 'SELL';
-      const buyer = takerBuys ? { id: input.userId, merchant: input.merchant } : { id: ad.userId, merchant: ad.merchant };
+      const buyer = takerBuys
+        ? { id: input.userId, merchant: input.merchant }
+        : { id: ad.userId, merchant: ad.merchant };
       const refusal = buyerRefusal(standingOf(locked.behind[0]!, buyer.id), tradesOpenMax(deps.limits, buyer.merchant));
       // The taker hears why they cannot buy; an ad whose owner may not buy now is simply not available.
       if (refusal && takerBuys) throw refusal;
-      if (refusal) throw conflict('ORDER.INVALID_STATE', 'The order\'s owner cannot open a trade now.');
+      if (refusal) throw conflict('ORDER.INVALID_STATE', "The order's owner cannot open a trade now.");
       const match: MatchRecord = {
         id: randomUUID(),
         tradeId: randomUUID(),
@@ -74,10 +105,18 @@ export async function takeOrder(deps: OrderBookDeps, input: TakeOrderInput, key?
         paymentMethodIds: takerBuys ? ad.paymentMethodIds : [],
         buyerMerchant: buyer.merchant,
       };
-      const written = await writeMatches(tx, ad, { kind: 'none' }, [match], [tradeOpening(match, buyerLimitsOf(deps.limits))], { tradesMustOpen: false });
+      const written = await writeMatches(
+        tx,
+        ad,
+        { kind: 'none' },
+        [match],
+        [tradeOpening(match, buyerLimitsOf(deps.limits))],
+        { tradesMustOpen: false },
+      );
       const [funded] = written.trades;
       // A seller taking a BUY ad pays from AVAILABLE, which may not cover it: the whole take rolls back.
-      if (funded === 'INSUFFICIENT' && !takerBuys) throw conflict('WALLET.INSUFFICIENT_FUNDS', 'Your available balance does not cover this amount.');
+      if (funded === 'INSUFFICIENT' && !takerBuys)
+        throw conflict('WALLET.INSUFFICIENT_FUNDS', 'Your available balance does not cover this amount.');
       if (funded !== 'OK') throw new Error(`ledger invariant: the trade of take ${match.id} answered ${funded}`);
       const result: Taken = { tradeId: match.tradeId, fill: fillView(match, ad.id) };
       if (key) storeAnswersWithCommit(tx, [jsonAnswer(key.claim, 201, key.answer(result))]);
@@ -92,7 +131,9 @@ export async function takeOrder(deps: OrderBookDeps, input: TakeOrderInput, key?
 
 function parseAmount(amount: string, scale: number): bigint {
   if (!isPositiveDecimal(amount, scale)) {
-    throw badRequest('VALIDATION.FAILED', 'The request is not valid.', [{ path: 'amount', message: `must be a positive decimal string with at most ${scale} decimals` }]);
+    throw badRequest('VALIDATION.FAILED', 'The request is not valid.', [
+      { path: 'amount', message: `must be a positive decimal string with at most ${scale} decimals` },
+    ]);
   }
   return toUnits(amount, scale);
 }

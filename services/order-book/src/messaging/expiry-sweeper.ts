@@ -13,7 +13,10 @@ export const DUE_ORDERS_PER_SWEEP_MAX = 100;
  * still found. Each expiry locks its market and order and re-checks them, so replicas sweeping together never
  * release a hold twice.
  */
-export function orderExpirySweeper(deps: OrderBookDeps, options: { intervalMs: number; logger: Logger; registry: Registry }): Sweeper {
+export function orderExpirySweeper(
+  deps: OrderBookDeps,
+  options: { intervalMs: number; logger: Logger; registry: Registry },
+): Sweeper {
   return dueItemsSweeper({
     ...options,
     timer: 'order-expiry',

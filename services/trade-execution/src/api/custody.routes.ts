@@ -1,5 +1,16 @@
 import type { Router } from 'express';
-import { identityOf, idempotency, notFound, pageView, parse, readPage, requireAuth, requireRole, requireSessionOrScope, serviceRouter } from '@orrange/http';
+import {
+  identityOf,
+  idempotency,
+  notFound,
+  pageView,
+  parse,
+  readPage,
+  requireAuth,
+  requireRole,
+  requireSessionOrScope,
+  serviceRouter,
+} from '@orrange/http';
 import { currentContext } from '@orrange/logger';
 import { ASSET_SCALES, toUnits } from '@orrange/money';
 import type { TradeExecutionService } from '../composition';
@@ -8,8 +19,23 @@ import { findWithdrawal, listWithdrawals, transitionsOf } from '../data/withdraw
 import { SIGNATURE_HEADER } from '../domain/custody-webhook';
 import { receiveCustodyWebhook } from '../domain/custody-webhooks.use-case';
 import { depositAddressFor } from '../domain/deposits.use-case';
-import { adminWithdrawalView, cancelWithdrawal, requestWithdrawal, reviewWithdrawal, withdrawalView } from '../domain/withdrawals.use-case';
-import { adminWithdrawalsQuery, depositAddressQuery, emptyBody, newestFirst, pageQuery, reviewBody, withdrawalBody, withdrawalIdParam } from './schemas';
+import {
+  adminWithdrawalView,
+  cancelWithdrawal,
+  requestWithdrawal,
+  reviewWithdrawal,
+  withdrawalView,
+} from '../domain/withdrawals.use-case';
+import {
+  adminWithdrawalsQuery,
+  depositAddressQuery,
+  emptyBody,
+  newestFirst,
+  pageQuery,
+  reviewBody,
+  withdrawalBody,
+  withdrawalIdParam,
+} from './schemas';
 
 /** The path custody posts to; its body is read raw (the signature is over the exact bytes), see app.ts. */
 export const CUSTODY_WEBHOOK_PATH = '/api/v1/custody/webhooks';
@@ -38,41 +64,76 @@ export function custodyRouter({ runtime, custody }: TradeExecutionService): Rout
 
   router.get('/api/v1/wallet/deposits', requireAuth, async (req, res) => {
     const userId = identityOf(req).userId;
-    const page = await readPage(newestFirst, parse(pageQuery, req.query), (before, rowsMax) => depositsOf(db, userId, rowsMax, before ?? null));
-    res.json(pageView(page, (d) => ({ id: d.id, asset: d.asset, amount: d.amount, address: d.address, txid: d.txid, index: d.index, confirmations: d.confirmations, status: d.status, createdAt: d.createdAt })));
+    const page = await readPage(newestFirst, parse(pageQuery, req.query), (before, rowsMax) =>
+      depositsOf(db, userId, rowsMax, before ?? null),
+    );
+    res.json(
+      pageView(page, (d) => ({
+        id: d.id,
+        asset: d.asset,
+        amount: d.amount,
+        address: d.address,
+        txid: d.txid,
+        index: d.index,
+        confirmations: d.confirmations,
+        status: d.status,
+        createdAt: d.createdAt,
+      })),
+    );
   });
 
   // Funds leaving the platform: a session, or an API key that was given the `withdraw` scope (`trade` is not enough).
   router.post('/api/v1/wallet/withdrawals', requireSessionOrScope('withdraw'), idempotency(db), async (req, res) => {
     const body = parse(withdrawalBody, req.body);
-    const withdrawal = withdrawalView(await requestWithdrawal(custody, identityOf(req).userId, body.asset, toUnits(body.amount, ASSET_SCALES[body.asset]), body.address, requestId()));
+    const withdrawal = withdrawalView(
+      await requestWithdrawal(
+        custody,
+        identityOf(req).userId,
+        body.asset,
+        toUnits(body.amount, ASSET_SCALES[body.asset]),
+        body.address,
+        requestId(),
+      ),
+    );
     // `withdrawal` is the contract's answer; id and status stay at the top for clients of the first version.
     res.status(201).json({ withdrawal, id: withdrawal.id, status: withdrawal.status });
   });
 
   router.get('/api/v1/wallet/withdrawals', requireAuth, async (req, res) => {
     const userId = identityOf(req).userId;
-    const page = await readPage(newestFirst, parse(pageQuery, req.query), (before, rowsMax) => listWithdrawals(db, { userId }, rowsMax, before ?? null));
+    const page = await readPage(newestFirst, parse(pageQuery, req.query), (before, rowsMax) =>
+      listWithdrawals(db, { userId }, rowsMax, before ?? null),
+    );
     res.json(pageView(page, withdrawalView));
   });
 
   router.get('/api/v1/wallet/withdrawals/:id', requireAuth, async (req, res) => {
     const { id } = parse(withdrawalIdParam, req.params);
     const withdrawal = await findWithdrawal(db, id);
-    if (!withdrawal || withdrawal.userId !== identityOf(req).userId) throw notFound('WITHDRAWAL.NOT_FOUND', 'No such withdrawal.');
+    if (!withdrawal || withdrawal.userId !== identityOf(req).userId)
+      throw notFound('WITHDRAWAL.NOT_FOUND', 'No such withdrawal.');
     res.json({ withdrawal: withdrawalView(withdrawal) });
   });
 
-  router.post('/api/v1/wallet/withdrawals/:id/cancel', requireSessionOrScope('withdraw'), idempotency(db), async (req, res) => {
-    const { id } = parse(withdrawalIdParam, req.params);
-    parse(emptyBody, req.body ?? {});
-    res.json({ withdrawal: withdrawalView(await cancelWithdrawal(custody, identityOf(req).userId, id, requestId())) });
-  });
+  router.post(
+    '/api/v1/wallet/withdrawals/:id/cancel',
+    requireSessionOrScope('withdraw'),
+    idempotency(db),
+    async (req, res) => {
+      const { id } = parse(withdrawalIdParam, req.params);
+      parse(emptyBody, req.body ?? {});
+      res.json({
+        withdrawal: withdrawalView(await cancelWithdrawal(custody, identityOf(req).userId, id, requestId())),
+      });
+    },
+  );
 
   // Admin: a signed-in session only (requireRole refuses API keys for session-only roles).
   router.get('/api/v1/admin/withdrawals', requireRole('admin'), async (req, res) => {
     const query = parse(adminWithdrawalsQuery, req.query);
-    const page = await readPage(newestFirst, query, (before, rowsMax) => listWithdrawals(db, { status: query.status }, rowsMax, before ?? null));
+    const page = await readPage(newestFirst, query, (before, rowsMax) =>
+      listWithdrawals(db, { status: query.status }, rowsMax, before ?? null),
+    );
     res.json(pageView(page, adminWithdrawalView));
   });
 
@@ -83,7 +144,10 @@ export function custodyRouter({ runtime, custody }: TradeExecutionService): Rout
     res.json({ withdrawal: adminWithdrawalView(withdrawal), transitions: await transitionsOf(db, id) });
   });
 
-  for (const [action, decision] of [['approve', 'APPROVED'], ['reject', 'REJECTED']] as const) {
+  for (const [action, decision] of [
+    ['approve', 'APPROVED'],
+    ['reject', 'REJECTED'],
+  ] as const) {
     router.post(`/api/v1/admin/withdrawals/:id/${action}`, requireRole('admin'), idempotency(db), async (req, res) => {
       const { id } = parse(withdrawalIdParam, req.params);
       const { note } = parse(reviewBody, req.body ?? {});

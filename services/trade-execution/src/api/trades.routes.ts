@@ -1,5 +1,14 @@
 import type { Router } from 'express';
-import { idempotency, identityOf, notFound, pageView, parse, readPage, requireAuth, serviceRouter } from '@orrange/http';
+import {
+  idempotency,
+  identityOf,
+  notFound,
+  pageView,
+  parse,
+  readPage,
+  requireAuth,
+  serviceRouter,
+} from '@orrange/http';
 import { idempotencyProtection } from '@orrange/secrets';
 import type { TradeExecutionService } from '../composition';
 import { findTrade, listTrades } from '../data/trade.repository';
@@ -7,7 +16,16 @@ import { tradeJson } from './trade.view';
 import { listMessages, leaveFeedback, postMessage } from '../domain/trade-chat.use-case';
 import { paymentDetailsFor } from '../domain/payment-details';
 import { actOnTrade, canSee, type PartyAction } from '../domain/trades.use-case';
-import { disputeBody, emptyBody, feedbackBody, messageBody, pageQuery, tradeIdParam, tradeKeys, tradesQuery } from './schemas';
+import {
+  disputeBody,
+  emptyBody,
+  feedbackBody,
+  messageBody,
+  pageQuery,
+  tradeIdParam,
+  tradeKeys,
+  tradesQuery,
+} from './schemas';
 
 export function tradesRouter({ runtime, deps }: TradeExecutionService): Router {
   const { db } = runtime;
@@ -20,7 +38,15 @@ export function tradesRouter({ runtime, deps }: TradeExecutionService): Router {
   router.get('/api/v1/trades', requireAuth, async (req, res) => {
     const query = parse(tradesQuery, req.query);
     const userId = identityOf(req).userId;
-    const page = await readPage(tradeKeys, query, (after, rowsMax) => listTrades(db.replicaReader, userId, query.status ?? null, rowsMax, after ? { createdAt: new Date(after.t), id: after.id } : null));
+    const page = await readPage(tradeKeys, query, (after, rowsMax) =>
+      listTrades(
+        db.replicaReader,
+        userId,
+        query.status ?? null,
+        rowsMax,
+        after ? { createdAt: new Date(after.t), id: after.id } : null,
+      ),
+    );
     res.json(pageView(page, tradeJson));
   });
 
@@ -29,7 +55,12 @@ export function tradesRouter({ runtime, deps }: TradeExecutionService): Router {
     const trade = await findTrade(db, id);
     const who = identityOf(req);
     if (!trade || !canSee(trade, who)) throw notFound('TRADE.NOT_FOUND', 'No such trade.');
-    const paymentDetails = await paymentDetailsFor({ db, keyring: deps.keyring }, trade, who, String(req.headers['x-request-id'] ?? '') || null);
+    const paymentDetails = await paymentDetailsFor(
+      { db, keyring: deps.keyring },
+      trade,
+      who,
+      String(req.headers['x-request-id'] ?? '') || null,
+    );
     res.json({ trade: { ...tradeJson(trade), ...(paymentDetails === undefined ? {} : { paymentDetails }) } });
   });
 

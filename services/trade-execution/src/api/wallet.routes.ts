@@ -1,5 +1,15 @@
 import type { Router } from 'express';
-import { forbidden, hasRole, idempotency, identityOf, parse, readPage, requireAuth, requireRole, serviceRouter } from '@orrange/http';
+import {
+  forbidden,
+  hasRole,
+  idempotency,
+  identityOf,
+  parse,
+  readPage,
+  requireAuth,
+  requireRole,
+  serviceRouter,
+} from '@orrange/http';
 import { ASSET_SCALES, toUnits } from '@orrange/money';
 import { balancesOf, ledgerOf, verifyLedger } from '../data/ledger.repository';
 import { pendingWithdrawalCheck } from '../data/withdrawal.repository';
@@ -19,7 +29,8 @@ export function walletRouter({ runtime, config, deps }: TradeExecutionService): 
     const who = identityOf(req);
     const body = parse(depositBody, req.body);
     // An admin's API key carries no admin role (verifyIdentity): crediting money needs the admin's session.
-    if (config.NODE_ENV === 'production' && !(hasRole(who, 'admin') && who.via === 'jwt')) throw forbidden('Deposits are credited by the custody integration in production.', 'WALLET.DEPOSITS_DISABLED');
+    if (config.NODE_ENV === 'production' && !(hasRole(who, 'admin') && who.via === 'jwt'))
+      throw forbidden('Deposits are credited by the custody integration in production.', 'WALLET.DEPOSITS_DISABLED');
     const credited = await deposit(db, who.userId, body.asset, toUnits(body.amount, ASSET_SCALES[body.asset]));
     void deps.live?.balanceChanged(who.userId, body.asset);
     res.status(201).json(credited);
@@ -28,16 +39,30 @@ export function walletRouter({ runtime, config, deps }: TradeExecutionService): 
   // Ledger history tolerates a replica's lag; balances (what a client checks after moving money) do not.
   router.get('/api/v1/wallet/ledger', requireAuth, async (req, res) => {
     const userId = identityOf(req).userId;
-    res.json(await readPage(ledgerKeys, parse(pageQuery, req.query), (before, rowsMax) => ledgerOf(db.replicaReader, userId, rowsMax, before?.id ?? null)));
+    res.json(
+      await readPage(ledgerKeys, parse(pageQuery, req.query), (before, rowsMax) =>
+        ledgerOf(db.replicaReader, userId, rowsMax, before?.id ?? null),
+      ),
+    );
   });
 
   router.get('/api/v1/admin/ledger/verify', requireRole('admin'), async (req, res) => {
     parse(emptyBody, req.query);
-    const [assets, pending] = await db.transaction(async (tx) => [await verifyLedger(tx), await pendingWithdrawalCheck(tx)] as const, { isolation: 'REPEATABLE READ' });
+    const [assets, pending] = await db.transaction(
+      async (tx) => [await verifyLedger(tx), await pendingWithdrawalCheck(tx)] as const,
+      { isolation: 'REPEATABLE READ' },
+    );
     const zero = (decimal: string) => /^-?0(\.0+)?$/.test(decimal);
     // PENDING_WITHDRAWAL holds exactly the amount and fee of the open withdrawals: each ending moved its money once.
-    const ok = assets.every((a) => zero(a.sum) && zero(a.entriesSum) && a.negativeAccounts === 0 && a.mismatchedAccounts === 0 && a.unbalancedJournals === 0)
-      && pending.every((p) => p.held === p.owed);
+    const ok =
+      assets.every(
+        (a) =>
+          zero(a.sum) &&
+          zero(a.entriesSum) &&
+          a.negativeAccounts === 0 &&
+          a.mismatchedAccounts === 0 &&
+          a.unbalancedJournals === 0,
+      ) && pending.every((p) => p.held === p.owed);
     res.json({ ok, checkedAt: new Date().toISOString(), assets, pendingWithdrawals: pending });
   });
 

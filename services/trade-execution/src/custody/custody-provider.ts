@@ -12,7 +12,11 @@ export interface WithdrawalOrder {
 }
 
 /** Observes every call to custody: which operation, how it ended, and how long it took (retries included). */
-export type CustodyCallObserver = (operation: 'address' | 'send', outcome: 'ok' | 'refused' | 'unavailable', seconds: number) => void;
+export type CustodyCallObserver = (
+  operation: 'address' | 'send',
+  outcome: 'ok' | 'refused' | 'unavailable',
+  seconds: number,
+) => void;
 
 /** Custody did not answer definitively (timeout, connection error, 5xx): the send may or may not have happened. */
 export class CustodyUnavailable extends Error {

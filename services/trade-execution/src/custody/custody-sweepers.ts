@@ -34,7 +34,11 @@ export function withdrawalSender(deps: CustodyDeps, options: SweeperOptions): Sw
 }
 
 /** The simulated chain's reports, posted through the webhook handling exactly as custody's signed webhooks are. */
-export function simulatedChainReporter(deps: CustodyDeps, chain: SimulatedChain, options: Omit<SweeperOptions, 'claimMs'>): Sweeper {
+export function simulatedChainReporter(
+  deps: CustodyDeps,
+  chain: SimulatedChain,
+  options: Omit<SweeperOptions, 'claimMs'>,
+): Sweeper {
   return new Sweeper({
     timer: 'simulated-custody',
     intervalMs: options.intervalMs,
@@ -44,7 +48,9 @@ export function simulatedChainReporter(deps: CustodyDeps, chain: SimulatedChain,
       chain.tick((webhook) =>
         receiveCustodyWebhook(deps, webhook.rawBody, webhook.signature).catch((error: unknown) => {
           // A report that does not apply is kept by the webhook handling; the chain moves on.
-          options.logger.warn('simulated custody report not applied', { error: error instanceof Error ? error.message : String(error) });
+          options.logger.warn('simulated custody report not applied', {
+            error: error instanceof Error ? error.message : String(error),
+          });
         }),
       ),
   });

@@ -1,6 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Asset } from '@orrange/money';
-import { CustodyRefused, CustodyUnavailable, webhookVerifier, type CustodyCallObserver, type CustodyProvider, type WithdrawalOrder } from './custody-provider';
+import {
+  CustodyRefused,
+  CustodyUnavailable,
+  webhookVerifier,
+  type CustodyCallObserver,
+  type CustodyProvider,
+  type WithdrawalOrder,
+} from './custody-provider';
 
 export interface HttpCustodyOptions {
   baseUrl: string;
@@ -38,7 +45,11 @@ export function httpCustody(options: HttpCustodyOptions): CustodyProvider {
     try {
       const res = await fetch(`${base}${path}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${options.apiKey}`, 'idempotency-key': idempotencyKey },
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${options.apiKey}`,
+          'idempotency-key': idempotencyKey,
+        },
         body: JSON.stringify(body),
         signal,
       });
@@ -46,12 +57,19 @@ export function httpCustody(options: HttpCustodyOptions): CustodyProvider {
       if (res.ok || res.status === 409) return { ok: true, status: res.status, body: safeJson(text) };
       return { ok: false, retryable: RETRYABLE_STATUSES.has(res.status), reason: `custody answered ${res.status}` };
     } catch (error) {
-      const reason = signal.aborted ? `no answer within ${options.timeoutMs} ms` : `custody unreachable: ${error instanceof Error ? error.message : String(error)}`;
+      const reason = signal.aborted
+        ? `no answer within ${options.timeoutMs} ms`
+        : `custody unreachable: ${error instanceof Error ? error.message : String(error)}`;
       return { ok: false, retryable: true, reason };
     }
   }
 
-  async function call(operation: 'address' | 'send', path: string, body: object, idempotencyKey: string): Promise<{ status: number; body: unknown }> {
+  async function call(
+    operation: 'address' | 'send',
+    path: string,
+    body: object,
+    idempotencyKey: string,
+  ): Promise<{ status: number; body: unknown }> {
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     let last = 'no attempt';
@@ -75,9 +93,15 @@ export function httpCustody(options: HttpCustodyOptions): CustodyProvider {
   return {
     name: 'http',
     async depositAddress(userId: string, asset: Asset, network: string) {
-      const answer = await call('address', '/v1/addresses', { userId, asset, network }, `address:${userId}:${asset}:${network}`);
+      const answer = await call(
+        'address',
+        '/v1/addresses',
+        { userId, asset, network },
+        `address:${userId}:${asset}:${network}`,
+      );
       const address = (answer.body as { address?: unknown } | null)?.address;
-      if (typeof address !== 'string' || address.length === 0 || address.length > 128) throw new CustodyUnavailable('custody answered without an address');
+      if (typeof address !== 'string' || address.length === 0 || address.length > 128)
+        throw new CustodyUnavailable('custody answered without an address');
       return address;
     },
     async sendWithdrawal(order: WithdrawalOrder) {

@@ -42,7 +42,15 @@ export function simulatedCustody(options: SimulatedCustodyOptions): CustodyProvi
         `INSERT INTO simulated_custody_sends (withdrawal_id, asset, amount, address, txid, broadcast_due_at, confirm_due_at)
          VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6::double precision / 1000), now() + make_interval(secs => $7::double precision / 1000))
          ON CONFLICT (withdrawal_id) DO NOTHING`,
-        [order.id, order.asset, order.amount, order.address, simulatedTxid(order.id, order.asset), options.broadcastAfterMs, options.broadcastAfterMs + options.confirmAfterMs],
+        [
+          order.id,
+          order.asset,
+          order.amount,
+          order.address,
+          simulatedTxid(order.id, order.asset),
+          options.broadcastAfterMs,
+          options.broadcastAfterMs + options.confirmAfterMs,
+        ],
       );
     },
     verifyWebhook: webhookVerifier(options.webhookSecret),
@@ -74,10 +82,18 @@ export class SimulatedChain {
       [CHAIN_REPORTS_PER_TICK_MAX],
     );
     for (const send of due) {
-      const body = JSON.stringify({ id: `sim-${send.stage}-${send.withdrawal_id}`, type: `withdrawal.${send.stage}`, withdrawalId: send.withdrawal_id, txid: send.txid });
+      const body = JSON.stringify({
+        id: `sim-${send.stage}-${send.withdrawal_id}`,
+        type: `withdrawal.${send.stage}`,
+        withdrawalId: send.withdrawal_id,
+        txid: send.txid,
+      });
       await deliver({ rawBody: Buffer.from(body), signature: signWebhook(webhookSecret, body) });
       // Marked after the delivery: a crash in between reports it again, which the webhook handling answers as applied.
-      await db.query(`UPDATE simulated_custody_sends SET ${send.stage === 'broadcast' ? 'broadcast_at' : 'confirmed_at'} = now() WHERE withdrawal_id = $1`, [send.withdrawal_id]);
+      await db.query(
+        `UPDATE simulated_custody_sends SET ${send.stage === 'broadcast' ? 'broadcast_at' : 'confirmed_at'} = now() WHERE withdrawal_id = $1`,
+        [send.withdrawal_id],
+      );
     }
     return due.length;
   }

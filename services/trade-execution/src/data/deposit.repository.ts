@@ -12,8 +12,16 @@ export interface DepositAddress {
   address: string;
 }
 
-export async function findDepositAddress(db: SqlRunner, userId: string, asset: Asset, network: string): Promise<DepositAddress | undefined> {
-  const [row] = await db.query<DepositAddress>('SELECT asset, network, address FROM deposit_addresses WHERE user_id = $1 AND asset = $2 AND network = $3', [userId, asset, network]);
+export async function findDepositAddress(
+  db: SqlRunner,
+  userId: string,
+  asset: Asset,
+  network: string,
+): Promise<DepositAddress | undefined> {
+  const [row] = await db.query<DepositAddress>(
+    'SELECT asset, network, address FROM deposit_addresses WHERE user_id = $1 AND asset = $2 AND network = $3',
+    [userId, asset, network],
+  );
   return row;
 }
 
@@ -26,8 +34,16 @@ export async function saveDepositAddress(db: SqlRunner, userId: string, address:
   );
 }
 
-export async function ownerOfAddress(db: SqlRunner, asset: Asset, network: string, address: string): Promise<string | undefined> {
-  const [row] = await db.query<{ user_id: string }>('SELECT user_id FROM deposit_addresses WHERE asset = $1 AND network = $2 AND address_key = $3', [asset, network, addressKey(address)]);
+export async function ownerOfAddress(
+  db: SqlRunner,
+  asset: Asset,
+  network: string,
+  address: string,
+): Promise<string | undefined> {
+  const [row] = await db.query<{ user_id: string }>(
+    'SELECT user_id FROM deposit_addresses WHERE asset = $1 AND network = $2 AND address_key = $3',
+    [asset, network, addressKey(address)],
+  );
   return row?.user_id;
 }
 
@@ -44,12 +60,32 @@ export interface DepositRow {
   createdAt: string;
 }
 
-type RawDeposit = { id: string; user_id: string; asset: Asset; amount: string; address: string | null; txid: string | null; output_index: number | null; confirmations: number; status: 'PENDING' | 'CREDITED'; created_at: Date };
-const DEPOSIT_COLUMNS = 'id, user_id, asset, amount::text, address, txid, output_index, confirmations, status, created_at';
+type RawDeposit = {
+  id: string;
+  user_id: string;
+  asset: Asset;
+  amount: string;
+  address: string | null;
+  txid: string | null;
+  output_index: number | null;
+  confirmations: number;
+  status: 'PENDING' | 'CREDITED';
+  created_at: Date;
+};
+const DEPOSIT_COLUMNS =
+  'id, user_id, asset, amount::text, address, txid, output_index, confirmations, status, created_at';
 
 const toDeposit = (r: RawDeposit): DepositRow => ({
-  id: r.id, userId: r.user_id, asset: r.asset, amount: normalize(r.amount, ASSET_SCALES[r.asset]), address: r.address, txid: r.txid, index: r.output_index,
-  confirmations: r.confirmations, status: r.status, createdAt: r.created_at.toISOString(),
+  id: r.id,
+  userId: r.user_id,
+  asset: r.asset,
+  amount: normalize(r.amount, ASSET_SCALES[r.asset]),
+  address: r.address,
+  txid: r.txid,
+  index: r.output_index,
+  confirmations: r.confirmations,
+  status: r.status,
+  createdAt: r.created_at.toISOString(),
 });
 
 /**
@@ -59,7 +95,16 @@ const toDeposit = (r: RawDeposit): DepositRow => ({
  */
 export async function upsertCustodyDeposit(
   tx: SqlRunner,
-  deposit: { id: string; userId: string; asset: Asset; amount: string; address: string; txid: string; index: number; confirmations: number },
+  deposit: {
+    id: string;
+    userId: string;
+    asset: Asset;
+    amount: string;
+    address: string;
+    txid: string;
+    index: number;
+    confirmations: number;
+  },
 ): Promise<DepositRow> {
   const [row] = await tx.query<RawDeposit>(
     `INSERT INTO deposits (id, user_id, asset, amount, status, source, address, txid, output_index, confirmations)
@@ -67,23 +112,49 @@ export async function upsertCustodyDeposit(
      ON CONFLICT (asset, txid, output_index) DO UPDATE
        SET confirmations = greatest(deposits.confirmations, excluded.confirmations), updated_at = now()
      RETURNING ${DEPOSIT_COLUMNS}`,
-    [deposit.id, deposit.userId, deposit.asset, deposit.amount, deposit.address, deposit.txid, deposit.index, deposit.confirmations],
+    [
+      deposit.id,
+      deposit.userId,
+      deposit.asset,
+      deposit.amount,
+      deposit.address,
+      deposit.txid,
+      deposit.index,
+      deposit.confirmations,
+    ],
   );
   return toDeposit(row!);
 }
 
 /** PENDING → CREDITED once it has `required` confirmations; true for the one call that made the change. */
 export async function markDepositCredited(tx: SqlRunner, id: string, required: number): Promise<boolean> {
-  const rows = await tx.query(`UPDATE deposits SET status = 'CREDITED', credited_at = now(), updated_at = now() WHERE id = $1 AND status = 'PENDING' AND confirmations >= $2 RETURNING id`, [id, required]);
+  const rows = await tx.query(
+    `UPDATE deposits SET status = 'CREDITED', credited_at = now(), updated_at = now() WHERE id = $1 AND status = 'PENDING' AND confirmations >= $2 RETURNING id`,
+    [id, required],
+  );
   return rows.length === 1;
 }
 
-export async function insertFaucetDeposit(tx: SqlRunner, id: string, userId: string, asset: Asset, amount: string): Promise<void> {
-  await tx.query(`INSERT INTO deposits (id, user_id, asset, amount, status, source, credited_at) VALUES ($1, $2, $3, $4, 'CREDITED', 'FAUCET', now())`, [id, userId, asset, amount]);
+export async function insertFaucetDeposit(
+  tx: SqlRunner,
+  id: string,
+  userId: string,
+  asset: Asset,
+  amount: string,
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO deposits (id, user_id, asset, amount, status, source, credited_at) VALUES ($1, $2, $3, $4, 'CREDITED', 'FAUCET', now())`,
+    [id, userId, asset, amount],
+  );
 }
 
 /** The user's deposits, newest first; the cursor is the last row's (createdAt, id). */
-export async function depositsOf(db: SqlRunner, userId: string, limit: number, before: { at: string; id: string } | null): Promise<DepositRow[]> {
+export async function depositsOf(
+  db: SqlRunner,
+  userId: string,
+  limit: number,
+  before: { at: string; id: string } | null,
+): Promise<DepositRow[]> {
   const rows = await db.query<RawDeposit>(
     `SELECT ${DEPOSIT_COLUMNS} FROM deposits
      WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
@@ -96,8 +167,14 @@ export async function depositsOf(db: SqlRunner, userId: string, limit: number, b
 /** Bodies are kept up to this size: enough to investigate, bounded whatever a signed sender posts. */
 const REJECTED_BODY_CHARS_MAX = 16_384;
 
-export async function keepRejectedEvent(db: SqlRunner, rejection: { reason: string; detail: string; eventId: string | null; body: string }): Promise<void> {
+export async function keepRejectedEvent(
+  db: SqlRunner,
+  rejection: { reason: string; detail: string; eventId: string | null; body: string },
+): Promise<void> {
   await db.query('INSERT INTO custody_rejected_events (reason, detail, event_id, body) VALUES ($1, $2, $3, $4)', [
-    rejection.reason, rejection.detail.slice(0, 1000), rejection.eventId?.slice(0, 200) ?? null, rejection.body.slice(0, REJECTED_BODY_CHARS_MAX),
+    rejection.reason,
+    rejection.detail.slice(0, 1000),
+    rejection.eventId?.slice(0, 200) ?? null,
+    rejection.body.slice(0, REJECTED_BODY_CHARS_MAX),
   ]);
 }

@@ -28,7 +28,9 @@ export async function advanceLedgerCheckpoint(db: Database): Promise<number> {
   await transactionsOpenAtHaveEnded(db, chosen!.at);
   return db.transaction(async (tx) => {
     // Locked and read again: another replica may have moved it meanwhile.
-    const [current] = await tx.query<{ from: string }>('SELECT through_entry_id::text AS from FROM ledger_checkpoint FOR UPDATE');
+    const [current] = await tx.query<{ from: string }>(
+      'SELECT through_entry_id::text AS from FROM ledger_checkpoint FOR UPDATE',
+    );
     if (BigInt(chosen!.through) <= BigInt(current!.from)) return 0;
     const [row] = await tx.query<{ folded: number }>(
       `WITH step AS (SELECT journal_id, account_id, asset, amount FROM entries WHERE id > $1 AND id <= $2),
@@ -66,7 +68,10 @@ async function transactionsOpenAtHaveEnded(db: Database, at: Date): Promise<void
       [at],
     );
     if (open!.n === 0) return;
-    if (Date.now() >= deadline) throw new Error(`ledger checkpoint: ${open!.n} transactions open since before it did not end within ${SETTLE_TIMEOUT_MS} ms`);
+    if (Date.now() >= deadline)
+      throw new Error(
+        `ledger checkpoint: ${open!.n} transactions open since before it did not end within ${SETTLE_TIMEOUT_MS} ms`,
+      );
     await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
   }
 }

@@ -9,7 +9,12 @@ import { assertBalanced, journalsJson, legsJson, type Movement, type PostOutcome
  */
 export async function postMovement(tx: SqlRunner, movement: Movement): Promise<PostOutcome> {
   assertBalanced(movement);
-  const [row] = await tx.query<{ outcome: PostOutcome }>('SELECT post_journal($1, $2, $3, $4::jsonb) AS outcome', [movement.id, movement.kind, movement.ref, legsJson(movement.legs)]);
+  const [row] = await tx.query<{ outcome: PostOutcome }>('SELECT post_journal($1, $2, $3, $4::jsonb) AS outcome', [
+    movement.id,
+    movement.kind,
+    movement.ref,
+    legsJson(movement.legs),
+  ]);
   return row!.outcome;
 }
 
@@ -22,16 +27,20 @@ export async function postMovement(tx: SqlRunner, movement: Movement): Promise<P
 export async function postMovements(tx: SqlRunner, movements: Movement[]): Promise<PostOutcome[]> {
   if (movements.length === 0) return [];
   for (const movement of movements) assertBalanced(movement);
-  const [row] = await tx.query<{ outcomes: PostOutcome[] }>('SELECT post_journals($1::jsonb) AS outcomes', [journalsJson(movements)]);
+  const [row] = await tx.query<{ outcomes: PostOutcome[] }>('SELECT post_journals($1::jsonb) AS outcomes', [
+    journalsJson(movements),
+  ]);
   const outcomes = row!.outcomes;
-  if (outcomes.length !== movements.length) throw new Error(`ledger invariant: ${movements.length} movements answered ${outcomes.length} outcomes`);
+  if (outcomes.length !== movements.length)
+    throw new Error(`ledger invariant: ${movements.length} movements answered ${outcomes.length} outcomes`);
   return outcomes;
 }
 
 /** Like postMovement for movements that cannot legitimately fail (escrow settlements): anything but OK is a bug. */
 export async function postMovementOrFail(tx: SqlRunner, movement: Movement): Promise<void> {
   const outcome = await postMovement(tx, movement);
-  if (outcome !== 'OK') throw new Error(`ledger invariant: movement ${movement.kind}:${movement.ref} answered ${outcome}`);
+  if (outcome !== 'OK')
+    throw new Error(`ledger invariant: movement ${movement.kind}:${movement.ref} answered ${outcome}`);
 }
 
 export interface Balance {
@@ -48,7 +57,8 @@ export async function balancesOf(db: SqlRunner, userId: string): Promise<Balance
     [userId],
   );
   return ASSETS.map((asset) => {
-    const of = (kind: string) => normalize(rows.find((r) => r.asset === asset && r.kind === kind)?.total ?? '0', ASSET_SCALES[asset]);
+    const of = (kind: string) =>
+      normalize(rows.find((r) => r.asset === asset && r.kind === kind)?.total ?? '0', ASSET_SCALES[asset]);
     return { asset, available: of('AVAILABLE'), held: of('HELD'), inEscrow: of('ESCROW') };
   });
 }
@@ -66,8 +76,23 @@ export interface LedgerLine {
 }
 
 /** The caller's entries, newest first; the cursor is the last entry id seen. */
-export async function ledgerOf(db: SqlRunner, userId: string, limit: number, beforeId: string | null): Promise<LedgerLine[]> {
-  const rows = await db.query<{ id: string; journal_id: string; type: string; ref: string; account: string; ref_id: string; asset: Asset; amount: string; created_at: Date }>(
+export async function ledgerOf(
+  db: SqlRunner,
+  userId: string,
+  limit: number,
+  beforeId: string | null,
+): Promise<LedgerLine[]> {
+  const rows = await db.query<{
+    id: string;
+    journal_id: string;
+    type: string;
+    ref: string;
+    account: string;
+    ref_id: string;
+    asset: Asset;
+    amount: string;
+    created_at: Date;
+  }>(
     `SELECT e.id::text, e.journal_id, j.kind AS type, j.ref, a.kind AS account, a.ref_id, e.asset, e.amount::text, e.created_at
      FROM accounts a
      JOIN entries e ON e.account_id = a.id
@@ -133,9 +158,9 @@ export async function verifyLedger(tx: SqlRunner): Promise<AssetVerification[]> 
             GROUP BY asset`,
     },
   ];
-  const [[checkpoint], rows, entries, unbalanced] = (tx.queries
-    ? await tx.queries(statements)
-    : await Promise.all(statements.map((s) => tx.query(s.sql)))) as [
+  const [[checkpoint], rows, entries, unbalanced] = (
+    tx.queries ? await tx.queries(statements) : await Promise.all(statements.map((s) => tx.query(s.sql)))
+  ) as [
     Array<{ unbalanced: Record<string, number> }>,
     Array<{ asset: Asset; sum: string; accounts: number; negative: number; mismatched: number }>,
     Array<{ asset: Asset; sum: string }>,

@@ -30,9 +30,10 @@ export interface PaymentDetailsRead {
 
 /** The audit of a read of someone else's payment details. */
 export async function recordPaymentDetailsRead(db: SqlRunner, read: PaymentDetailsRead): Promise<void> {
-  await db.query('INSERT INTO payment_details_reads (trade_id, owner_id, reader_id, reader_role, request_id) VALUES ($1, $2, $3, $4, $5)', [
-    read.tradeId, read.ownerId, read.readerId, read.readerRole, read.requestId,
-  ]);
+  await db.query(
+    'INSERT INTO payment_details_reads (trade_id, owner_id, reader_id, reader_role, request_id) VALUES ($1, $2, $3, $4, $5)',
+    [read.tradeId, read.ownerId, read.readerId, read.readerRole, read.requestId],
+  );
 }
 
 type SealedDetailsRow = SealedPaymentMethodRow & { cursor: string; trade_id: string };
@@ -51,6 +52,9 @@ export const sealedPaymentDetails: SealedColumn<SealedDetailsRow> = {
     ),
   async reseal(tx, keyring, row) {
     const s = resealPaymentMethod(keyring, row);
-    await tx.query('UPDATE trade_payment_details SET key_id = $2, iv = $3, tag = $4, ciphertext = $5 WHERE trade_id = $1', [row.trade_id, s.keyId, s.iv, s.tag, s.ciphertext]);
+    await tx.query(
+      'UPDATE trade_payment_details SET key_id = $2, iv = $3, tag = $4, ciphertext = $5 WHERE trade_id = $1',
+      [row.trade_id, s.keyId, s.iv, s.tag, s.ciphertext],
+    );
   },
 };

@@ -79,7 +79,9 @@ export interface AdminStatsRow {
   open_disputes: number;
 }
 
-export async function adminStats(db: SqlRunner): Promise<{ totals: AdminStatsRow; volumes: Array<{ asset: Asset; trades: number; volume: string }> }> {
+export async function adminStats(
+  db: SqlRunner,
+): Promise<{ totals: AdminStatsRow; volumes: Array<{ asset: Asset; trades: number; volume: string }> }> {
   const [totals] = await db.query<AdminStatsRow>(
     `SELECT ${ACTIVE_USERS_24H} AS active_users,
             (SELECT count(*) FROM trades WHERE status = ANY ($1::text[]))::int AS open_trades,
@@ -94,5 +96,7 @@ export async function adminStats(db: SqlRunner): Promise<{ totals: AdminStatsRow
 }
 
 export async function openTradeCounts(db: SqlRunner): Promise<Array<{ status: string; n: number }>> {
-  return db.query('SELECT status, count(*)::int AS n FROM trades WHERE status = ANY ($1::text[]) GROUP BY status', [OPEN_STATES]);
+  return db.query('SELECT status, count(*)::int AS n FROM trades WHERE status = ANY ($1::text[]) GROUP BY status', [
+    OPEN_STATES,
+  ]);
 }

@@ -70,18 +70,39 @@ export async function updateTrade(tx: SqlRunner, id: string, c: TradeChanges): P
        buyer_amount = coalesce($11::numeric, buyer_amount),
        updated_at = now()
      WHERE id = $1 RETURNING *`,
-    [id, c.status, c.escrowStatus ?? null, c.fee ?? null, c.paidAt ?? false, c.closed ?? false, c.cancelReason ?? null, c.disputeId ?? null, c.disputedBy ?? null, c.outcome ?? null, c.buyerAmount ?? null],
+    [
+      id,
+      c.status,
+      c.escrowStatus ?? null,
+      c.fee ?? null,
+      c.paidAt ?? false,
+      c.closed ?? false,
+      c.cancelReason ?? null,
+      c.disputeId ?? null,
+      c.disputedBy ?? null,
+      c.outcome ?? null,
+      c.buyerAmount ?? null,
+    ],
   );
   return row!;
 }
 
 export async function setArbitrator(tx: SqlRunner, tradeId: string, arbitratorId: string): Promise<boolean> {
-  const rows = await tx.query('UPDATE trades SET arbitrator_id = $2, updated_at = now() WHERE id = $1 RETURNING 1', [tradeId, arbitratorId]);
+  const rows = await tx.query('UPDATE trades SET arbitrator_id = $2, updated_at = now() WHERE id = $1 RETURNING 1', [
+    tradeId,
+    arbitratorId,
+  ]);
   return rows.length === 1;
 }
 
 /** The caller's trades (as buyer or seller), newest first; each side uses its own index. */
-export async function listTrades(db: SqlRunner, userId: string, status: TradeState | null, limit: number, after: { createdAt: Date; id: string } | null): Promise<TradeRow[]> {
+export async function listTrades(
+  db: SqlRunner,
+  userId: string,
+  status: TradeState | null,
+  limit: number,
+  after: { createdAt: Date; id: string } | null,
+): Promise<TradeRow[]> {
   const side = (column: string) => `(SELECT * FROM trades WHERE ${column} = $1 AND ($2::text IS NULL OR status = $2)
       AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::text)) ORDER BY created_at DESC, id DESC LIMIT $5)`;
   return db.query<TradeRow>(

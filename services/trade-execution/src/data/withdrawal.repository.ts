@@ -1,7 +1,15 @@
 import type { SqlRunner } from '@orrange/db';
 import { ASSET_SCALES, ASSETS, normalize, type Asset } from '@orrange/money';
 
-export const WITHDRAWAL_STATES = ['PENDING_REVIEW', 'APPROVED', 'BROADCAST', 'CONFIRMED', 'REJECTED', 'CANCELLED', 'FAILED'] as const;
+export const WITHDRAWAL_STATES = [
+  'PENDING_REVIEW',
+  'APPROVED',
+  'BROADCAST',
+  'CONFIRMED',
+  'REJECTED',
+  'CANCELLED',
+  'FAILED',
+] as const;
 export type WithdrawalStatus = (typeof WITHDRAWAL_STATES)[number];
 /** The states whose amount and fee sit in PENDING_WITHDRAWAL. */
 export const OPEN_WITHDRAWAL_STATES: readonly WithdrawalStatus[] = ['PENDING_REVIEW', 'APPROVED', 'BROADCAST'];
@@ -28,15 +36,43 @@ export interface Withdrawal {
 }
 
 type Raw = {
-  id: string; user_id: string; asset: Asset; amount: string; fee: string; address: string; network: string | null; status: WithdrawalStatus; txid: string | null;
-  note: string | null; failure_reason: string | null; reviewed_by: string | null; send_attempts: number; last_send_error: string | null; created_at: Date; updated_at: Date;
+  id: string;
+  user_id: string;
+  asset: Asset;
+  amount: string;
+  fee: string;
+  address: string;
+  network: string | null;
+  status: WithdrawalStatus;
+  txid: string | null;
+  note: string | null;
+  failure_reason: string | null;
+  reviewed_by: string | null;
+  send_attempts: number;
+  last_send_error: string | null;
+  created_at: Date;
+  updated_at: Date;
 };
-const COLUMNS = 'id, user_id, asset, amount::text, fee::text, address, network, status, txid, note, failure_reason, reviewed_by, send_attempts, last_send_error, created_at, updated_at';
+const COLUMNS =
+  'id, user_id, asset, amount::text, fee::text, address, network, status, txid, note, failure_reason, reviewed_by, send_attempts, last_send_error, created_at, updated_at';
 
 const toWithdrawal = (r: Raw): Withdrawal => ({
-  id: r.id, userId: r.user_id, asset: r.asset, amount: normalize(r.amount, ASSET_SCALES[r.asset]), fee: normalize(r.fee, ASSET_SCALES[r.asset]), address: r.address,
-  network: r.network, status: r.status, txid: r.txid, note: r.note, failureReason: r.failure_reason, reviewedBy: r.reviewed_by, sendAttempts: r.send_attempts,
-  lastSendError: r.last_send_error, createdAt: r.created_at.toISOString(), updatedAt: r.updated_at.toISOString(),
+  id: r.id,
+  userId: r.user_id,
+  asset: r.asset,
+  amount: normalize(r.amount, ASSET_SCALES[r.asset]),
+  fee: normalize(r.fee, ASSET_SCALES[r.asset]),
+  address: r.address,
+  network: r.network,
+  status: r.status,
+  txid: r.txid,
+  note: r.note,
+  failureReason: r.failure_reason,
+  reviewedBy: r.reviewed_by,
+  sendAttempts: r.send_attempts,
+  lastSendError: r.last_send_error,
+  createdAt: r.created_at.toISOString(),
+  updatedAt: r.updated_at.toISOString(),
 });
 
 /**
@@ -44,7 +80,10 @@ const toWithdrawal = (r: Raw): Withdrawal => ({
  * pass the daily limit on the same remaining room.
  */
 export async function lockWithdrawalsOf(tx: SqlRunner, userId: string, asset: Asset): Promise<void> {
-  await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('withdrawals:' || $1 || ':' || $2, 0))`, [userId, asset]);
+  await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('withdrawals:' || $1 || ':' || $2, 0))`, [
+    userId,
+    asset,
+  ]);
 }
 
 /** What the user withdrew (or is withdrawing) of an asset in the last 24 h: everything not returned to them. */
@@ -59,7 +98,16 @@ export async function withdrawnInLastDay(tx: SqlRunner, userId: string, asset: A
 
 export async function insertWithdrawal(
   tx: SqlRunner,
-  w: { id: string; userId: string; asset: Asset; amount: string; fee: string; address: string; network: string; status: 'PENDING_REVIEW' | 'APPROVED' },
+  w: {
+    id: string;
+    userId: string;
+    asset: Asset;
+    amount: string;
+    fee: string;
+    address: string;
+    network: string;
+    status: 'PENDING_REVIEW' | 'APPROVED';
+  },
 ): Promise<Withdrawal> {
   const [row] = await tx.query<Raw>(
     `INSERT INTO withdrawals (id, user_id, asset, amount, fee, address, network, status, reviewed_by, reviewed_at, next_send_at)
@@ -107,15 +155,36 @@ export async function transitionWithdrawal(
      FROM prior
      WHERE id = prior_id AND prior_status = ANY($2::text[]) AND ($9::text IS NULL OR user_id = $9)
      RETURNING ${COLUMNS}, prior_status`,
-    [id, from, to, change.txid ?? null, change.note ?? null, change.failureReason ?? null, change.reviewedBy ?? null, change.scheduleSend ?? false, userId ?? null],
+    [
+      id,
+      from,
+      to,
+      change.txid ?? null,
+      change.note ?? null,
+      change.failureReason ?? null,
+      change.reviewedBy ?? null,
+      change.scheduleSend ?? false,
+      userId ?? null,
+    ],
   );
   return row && { withdrawal: toWithdrawal(row), from: row.prior_status };
 }
 
-export async function recordTransition(tx: SqlRunner, t: { withdrawalId: string; from: WithdrawalStatus | null; to: WithdrawalStatus; actor: string; note?: string | null; requestId?: string | null }): Promise<void> {
-  await tx.query('INSERT INTO withdrawal_transitions (withdrawal_id, from_status, to_status, actor, note, request_id) VALUES ($1, $2, $3, $4, $5, $6)', [
-    t.withdrawalId, t.from, t.to, t.actor, t.note ?? null, t.requestId ?? null,
-  ]);
+export async function recordTransition(
+  tx: SqlRunner,
+  t: {
+    withdrawalId: string;
+    from: WithdrawalStatus | null;
+    to: WithdrawalStatus;
+    actor: string;
+    note?: string | null;
+    requestId?: string | null;
+  },
+): Promise<void> {
+  await tx.query(
+    'INSERT INTO withdrawal_transitions (withdrawal_id, from_status, to_status, actor, note, request_id) VALUES ($1, $2, $3, $4, $5, $6)',
+    [t.withdrawalId, t.from, t.to, t.actor, t.note ?? null, t.requestId ?? null],
+  );
 }
 
 export interface TransitionRow {
@@ -127,15 +196,32 @@ export interface TransitionRow {
 }
 
 export async function transitionsOf(db: SqlRunner, withdrawalId: string): Promise<TransitionRow[]> {
-  const rows = await db.query<{ from_status: WithdrawalStatus | null; to_status: WithdrawalStatus; actor: string; note: string | null; at: Date }>(
+  const rows = await db.query<{
+    from_status: WithdrawalStatus | null;
+    to_status: WithdrawalStatus;
+    actor: string;
+    note: string | null;
+    at: Date;
+  }>(
     'SELECT from_status, to_status, actor, note, at FROM withdrawal_transitions WHERE withdrawal_id = $1 ORDER BY id',
     [withdrawalId],
   );
-  return rows.map((r) => ({ from: r.from_status, to: r.to_status, actor: r.actor, note: r.note, at: r.at.toISOString() }));
+  return rows.map((r) => ({
+    from: r.from_status,
+    to: r.to_status,
+    actor: r.actor,
+    note: r.note,
+    at: r.at.toISOString(),
+  }));
 }
 
 /** Newest first, the caller's (userId) or everyone's by status (admin); the cursor is the last row's (createdAt, id). */
-export async function listWithdrawals(db: SqlRunner, filter: { userId?: string; status?: WithdrawalStatus }, limit: number, before: { at: string; id: string } | null): Promise<Withdrawal[]> {
+export async function listWithdrawals(
+  db: SqlRunner,
+  filter: { userId?: string; status?: WithdrawalStatus },
+  limit: number,
+  before: { at: string; id: string } | null,
+): Promise<Withdrawal[]> {
   const rows = await db.query<Raw>(
     `SELECT ${COLUMNS} FROM withdrawals
      WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)
@@ -172,7 +258,10 @@ export async function claimSend(db: SqlRunner, id: string, claimMs: number): Pro
 
 /** Custody has the withdrawal: it is sent no more (its webhooks move it on). */
 export async function markSubmitted(db: SqlRunner, id: string): Promise<void> {
-  await db.query('UPDATE withdrawals SET submitted_at = now(), last_send_error = NULL WHERE id = $1 AND submitted_at IS NULL', [id]);
+  await db.query(
+    'UPDATE withdrawals SET submitted_at = now(), last_send_error = NULL WHERE id = $1 AND submitted_at IS NULL',
+    [id],
+  );
 }
 
 /** The send failed without an answer: parked until `retryInMs` from now, the error kept for operators. */
@@ -185,14 +274,18 @@ export async function parkSend(db: SqlRunner, id: string, retryInMs: number, err
 }
 
 export async function withdrawalCounts(db: SqlRunner): Promise<Array<{ status: WithdrawalStatus; n: number }>> {
-  return db.query<{ status: WithdrawalStatus; n: number }>('SELECT status, count(*)::int AS n FROM withdrawals GROUP BY status');
+  return db.query<{ status: WithdrawalStatus; n: number }>(
+    'SELECT status, count(*)::int AS n FROM withdrawals GROUP BY status',
+  );
 }
 
 /**
  * Per asset, what PENDING_WITHDRAWAL holds against what the open withdrawals say it should (amount + fee of every
  * withdrawal in OPEN_WITHDRAWAL_STATES): the two are equal whenever every transition moved its money.
  */
-export async function pendingWithdrawalCheck(tx: SqlRunner): Promise<Array<{ asset: Asset; held: string; owed: string }>> {
+export async function pendingWithdrawalCheck(
+  tx: SqlRunner,
+): Promise<Array<{ asset: Asset; held: string; owed: string }>> {
   const rows = await tx.query<{ asset: Asset; held: string; owed: string }>(
     `SELECT a.asset, coalesce(h.held, 0)::text AS held, coalesce(o.owed, 0)::text AS owed
      FROM unnest($1::text[]) AS a(asset)
@@ -200,5 +293,9 @@ export async function pendingWithdrawalCheck(tx: SqlRunner): Promise<Array<{ ass
      LEFT JOIN (SELECT asset, sum(amount + fee) AS owed FROM withdrawals WHERE status = ANY($2::text[]) GROUP BY asset) o ON o.asset = a.asset`,
     [ASSETS, OPEN_WITHDRAWAL_STATES],
   );
-  return rows.map((r) => ({ asset: r.asset, held: normalize(r.held, ASSET_SCALES[r.asset]), owed: normalize(r.owed, ASSET_SCALES[r.asset]) }));
+  return rows.map((r) => ({
+    asset: r.asset,
+    held: normalize(r.held, ASSET_SCALES[r.asset]),
+    owed: normalize(r.owed, ASSET_SCALES[r.asset]),
+  }));
 }

@@ -8,7 +8,11 @@ export const SIGNATURE_HEADER = 'x-orrange-signature';
 const SIGNATURE_HEADER_LENGTH_MAX = 512;
 
 /** `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`, as API.md's custody webhooks carry it. */
-export function signWebhook(secret: string, rawBody: string | Buffer, nowSeconds = Math.floor(Date.now() / 1000)): string {
+export function signWebhook(
+  secret: string,
+  rawBody: string | Buffer,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): string {
   return `t=${nowSeconds},v1=${hmacHex(secret, nowSeconds, rawBody)}`;
 }
 
@@ -23,12 +27,19 @@ export type SignatureCheck = 'OK' | 'MISSING' | 'MALFORMED' | 'STALE' | 'MISMATC
  * now, and one of its `v1` signatures equal to ours, compared in constant time (a timing difference would let a
  * caller find a valid signature byte by byte).
  */
-export function checkWebhookSignature(secret: string, header: string | undefined, rawBody: Buffer, nowSeconds = Math.floor(Date.now() / 1000)): SignatureCheck {
+export function checkWebhookSignature(
+  secret: string,
+  header: string | undefined,
+  rawBody: Buffer,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): SignatureCheck {
   if (!header) return 'MISSING';
   if (header.length > SIGNATURE_HEADER_LENGTH_MAX) return 'MALFORMED';
   const parts = header.split(',').map((part) => part.trim().split('='));
   const timestamp = parts.find(([key]) => key === 't')?.[1];
-  const signatures = parts.filter(([key, value]) => key === 'v1' && value !== undefined && /^[0-9a-f]{64}$/.test(value)).map(([, value]) => Buffer.from(value!, 'hex'));
+  const signatures = parts
+    .filter(([key, value]) => key === 'v1' && value !== undefined && /^[0-9a-f]{64}$/.test(value))
+    .map(([, value]) => Buffer.from(value!, 'hex'));
   if (!timestamp || !/^\d{1,12}$/.test(timestamp) || signatures.length === 0) return 'MALFORMED';
   if (Math.abs(nowSeconds - Number(timestamp)) > WEBHOOK_TOLERANCE_SECONDS) return 'STALE';
   const expected = Buffer.from(hmacHex(secret, timestamp, rawBody), 'hex');
@@ -61,7 +72,12 @@ export const depositEventSchema = z
   })
   .strict()
   .superRefine((event, ctx) => {
-    if (!isPositiveDecimal(event.amount, ASSET_SCALES[event.asset])) ctx.addIssue({ code: 'custom', path: ['amount'], message: `must be a positive decimal with at most ${ASSET_SCALES[event.asset]} decimals` });
+    if (!isPositiveDecimal(event.amount, ASSET_SCALES[event.asset]))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['amount'],
+        message: `must be a positive decimal with at most ${ASSET_SCALES[event.asset]} decimals`,
+      });
   });
 
 export const withdrawalEventSchema = z
@@ -73,7 +89,10 @@ export const withdrawalEventSchema = z
     reason: z.string().max(500).optional(),
   })
   .strict()
-  .refine((event) => event.type === 'withdrawal.failed' || event.txid !== undefined, { message: 'broadcast and confirmed events carry the txid', path: ['txid'] });
+  .refine((event) => event.type === 'withdrawal.failed' || event.txid !== undefined, {
+    message: 'broadcast and confirmed events carry the txid',
+    path: ['txid'],
+  });
 
 export const custodyEventSchema = z.union([depositEventSchema, withdrawalEventSchema]);
 
@@ -92,6 +111,12 @@ export function parseCustodyEvent(rawBody: Buffer): { event: CustodyEvent } | { 
   const type = (json as { type?: unknown } | null)?.type;
   const schema = type === 'deposit.confirmed' ? depositEventSchema : withdrawalEventSchema;
   const result = schema.safeParse(json);
-  if (!result.success) return { malformed: result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ').slice(0, 500) };
+  if (!result.success)
+    return {
+      malformed: result.error.issues
+        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+        .join('; ')
+        .slice(0, 500),
+    };
   return { event: result.data };
 }

@@ -23,9 +23,26 @@ export interface Movement {
 
 export type PostOutcome = 'OK' | 'DUPLICATE' | 'INSUFFICIENT';
 
-export const available = (owner: string, asset: Asset, units: bigint): Leg => ({ kind: 'AVAILABLE', owner, asset, units });
-export const held = (owner: string, orderId: string, asset: Asset, units: bigint): Leg => ({ kind: 'HELD', owner, ref: orderId, asset, units });
-export const escrow = (owner: string, tradeId: string, asset: Asset, units: bigint): Leg => ({ kind: 'ESCROW', owner, ref: tradeId, asset, units });
+export const available = (owner: string, asset: Asset, units: bigint): Leg => ({
+  kind: 'AVAILABLE',
+  owner,
+  asset,
+  units,
+});
+export const held = (owner: string, orderId: string, asset: Asset, units: bigint): Leg => ({
+  kind: 'HELD',
+  owner,
+  ref: orderId,
+  asset,
+  units,
+});
+export const escrow = (owner: string, tradeId: string, asset: Asset, units: bigint): Leg => ({
+  kind: 'ESCROW',
+  owner,
+  ref: tradeId,
+  asset,
+  units,
+});
 /**
  * How many accounts each system account (EXTERNAL, FEES) of an asset is spread over. Every deposit or withdrawal
  * touches EXTERNAL and every fee-bearing completion FEES: as one row per asset, each movement would lock it and
@@ -60,7 +77,8 @@ export function assertBalanced(movement: Movement): void {
     if (leg.units === 0n) throw new Error(`movement ${movement.kind}:${movement.ref} has a zero leg`);
     sums.set(leg.asset, (sums.get(leg.asset) ?? 0n) + leg.units);
   }
-  for (const [asset, sum] of sums) if (sum !== 0n) throw new Error(`movement ${movement.kind}:${movement.ref} does not balance for ${asset}: ${sum}`);
+  for (const [asset, sum] of sums)
+    if (sum !== 0n) throw new Error(`movement ${movement.kind}:${movement.ref} does not balance for ${asset}: ${sum}`);
 }
 
 /** The JSON the post_journal SQL function takes: decimal strings at the asset's scale, never floats. */
@@ -74,7 +92,13 @@ export function journalsJson(movements: Movement[]): string {
 }
 
 function legsDocument(legs: Leg[]) {
-  return legs.map((l) => ({ kind: l.kind, owner: l.owner ?? '', ref: l.ref ?? '', asset: l.asset, amount: fromUnits(l.units, ASSET_SCALES[l.asset]) }));
+  return legs.map((l) => ({
+    kind: l.kind,
+    owner: l.owner ?? '',
+    ref: l.ref ?? '',
+    asset: l.asset,
+    amount: fromUnits(l.units, ASSET_SCALES[l.asset]),
+  }));
 }
 
 /** Fee in minor units: floor(amount × bps / 10 000), so the fee never exceeds what the contract says. */

@@ -22,12 +22,16 @@ export type DetailsReader = 'seller' | 'buyer' | 'arbitrator' | 'admin';
  * Who reads a trade's payment details: the buyer and the seller while the trade is AWAITING_PAYMENT, PAID or
  * DISPUTED; the assigned arbitrator and admins always. Anyone else, or a party after the trade ended: nobody.
  */
-export function detailsReader(trade: Pick<TradeRow, 'buyer_id' | 'seller_id' | 'arbitrator_id' | 'status'>, who: Identity): DetailsReader | undefined {
+export function detailsReader(
+  trade: Pick<TradeRow, 'buyer_id' | 'seller_id' | 'arbitrator_id' | 'status'>,
+  who: Identity,
+): DetailsReader | undefined {
   const partyMaySee = PARTY_VISIBLE_STATES.includes(trade.status);
   if (who.userId === trade.seller_id && partyMaySee) return 'seller';
   if (who.userId === trade.buyer_id && partyMaySee) return 'buyer';
   if (hasRole(who, 'admin')) return 'admin';
-  if (trade.arbitrator_id !== null && who.userId === trade.arbitrator_id && hasRole(who, 'arbitrator')) return 'arbitrator';
+  if (trade.arbitrator_id !== null && who.userId === trade.arbitrator_id && hasRole(who, 'arbitrator'))
+    return 'arbitrator';
   return undefined;
 }
 
@@ -46,6 +50,17 @@ export async function paymentDetailsFor(
   if (!reader) return undefined;
   const stored = await findPaymentDetails(deps.db, trade.id);
   if (!stored) return null;
-  if (reader !== 'seller') await recordPaymentDetailsRead(deps.db, { tradeId: trade.id, ownerId: stored.ownerId, readerId: who.userId, readerRole: reader, requestId });
-  return { type: stored.type, label: stored.label, details: openPaymentMethod(deps.keyring, stored, stored.ownerId, stored.methodId) };
+  if (reader !== 'seller')
+    await recordPaymentDetailsRead(deps.db, {
+      tradeId: trade.id,
+      ownerId: stored.ownerId,
+      readerId: who.userId,
+      readerRole: reader,
+      requestId,
+    });
+  return {
+    type: stored.type,
+    label: stored.label,
+    details: openPaymentMethod(deps.keyring, stored, stored.ownerId, stored.methodId),
+  };
 }

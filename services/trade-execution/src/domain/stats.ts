@@ -27,5 +27,8 @@ export function marketJson(m: MarketRow) {
 }
 
 export function volumesJson(rows: Array<{ asset: Asset; volume: string }>) {
-  return ASSETS.map((asset) => ({ asset, amount: normalize(rows.find((r) => r.asset === asset)?.volume ?? '0', ASSET_SCALES[asset]) }));
+  return ASSETS.map((asset) => ({
+    asset,
+    amount: normalize(rows.find((r) => r.asset === asset)?.volume ?? '0', ASSET_SCALES[asset]),
+  }));
 }

@@ -19,7 +19,13 @@ export interface MessageJson {
   createdAt: string;
 }
 
-const toJson = (m: TradeMessage): MessageJson => ({ id: m.id, tradeId: m.tradeId, senderId: m.senderId, body: m.body, createdAt: m.createdAt.toISOString() });
+const toJson = (m: TradeMessage): MessageJson => ({
+  id: m.id,
+  tradeId: m.tradeId,
+  senderId: m.senderId,
+  body: m.body,
+  createdAt: m.createdAt.toISOString(),
+});
 
 /** What the chat needs: the database, and the keyring that seals messages at rest. */
 export interface ChatDeps {
@@ -35,11 +41,20 @@ async function chatTrade(db: Database, tradeId: string, who: Identity) {
 }
 
 /** Chat in order of writing: a cursor carries the last sequence number seen. */
-const chatOrder = keyset(z.object({ seq: z.string().regex(/^\d{1,19}$/) }).strict(), (m: TradeMessage) => ({ seq: m.seq }));
+const chatOrder = keyset(z.object({ seq: z.string().regex(/^\d{1,19}$/) }).strict(), (m: TradeMessage) => ({
+  seq: m.seq,
+}));
 
-export async function listMessages(deps: ChatDeps, tradeId: string, who: Identity, query: { limit: number; cursor?: string | undefined }) {
+export async function listMessages(
+  deps: ChatDeps,
+  tradeId: string,
+  who: Identity,
+  query: { limit: number; cursor?: string | undefined },
+) {
   await chatTrade(deps.db, tradeId, who);
-  const page = await readPage(chatOrder, query, (after, rowsMax) => listMessagesAfter(deps.db, deps.keyring, tradeId, after?.seq ?? null, rowsMax));
+  const page = await readPage(chatOrder, query, (after, rowsMax) =>
+    listMessagesAfter(deps.db, deps.keyring, tradeId, after?.seq ?? null, rowsMax),
+  );
   return pageView(page, toJson);
 }
 
@@ -56,27 +71,57 @@ export async function postMessage(deps: ChatDeps, tradeId: string, who: Identity
   const { message, recipients } = await deps.db.transaction(async (tx) => {
     const trade = await lockTrade(tx, tradeId);
     if (!trade || !canChat(trade, who)) throw notFound('TRADE.NOT_FOUND', 'No such trade.');
-    if (!OPEN_STATES.includes(trade.status)) throw conflict('TRADE.CHAT_CLOSED', `The trade is ${trade.status}: its chat is read-only.`);
-    if ((await countMessages(tx, tradeId)) >= MESSAGES_PER_TRADE_MAX) throw conflict('TRADE.CHAT_LIMIT_REACHED', `A trade's chat holds at most ${MESSAGES_PER_TRADE_MAX} messages.`);
-    const posted = toJson(await insertMessage(tx, deps.keyring, { id: randomUUID(), tradeId, senderId: who.userId, body }));
+    if (!OPEN_STATES.includes(trade.status))
+      throw conflict('TRADE.CHAT_CLOSED', `The trade is ${trade.status}: its chat is read-only.`);
+    if ((await countMessages(tx, tradeId)) >= MESSAGES_PER_TRADE_MAX)
+      throw conflict('TRADE.CHAT_LIMIT_REACHED', `A trade's chat holds at most ${MESSAGES_PER_TRADE_MAX} messages.`);
+    const posted = toJson(
+      await insertMessage(tx, deps.keyring, { id: randomUUID(), tradeId, senderId: who.userId, body }),
+    );
     // Everyone who reads this chat hears of the message live: the parties and the assigned arbitrator.
-    return { message: posted, recipients: [trade.buyer_id, trade.seller_id, ...(trade.arbitrator_id ? [trade.arbitrator_id] : [])] };
+    return {
+      message: posted,
+      recipients: [trade.buyer_id, trade.seller_id, ...(trade.arbitrator_id ? [trade.arbitrator_id] : [])],
+    };
   });
   deps.live?.messagePosted(message, recipients);
   return message;
 }
 
 /** Feedback: a party, once, after COMPLETED; feeds the user service's reputation through feedback.left. */
-export async function leaveFeedback(db: Database, tradeId: string, who: Identity, rating: 'POSITIVE' | 'NEGATIVE', comment: string | undefined) {
-  return db.transaction(async (tx) => {
-    const trade = await lockTrade(tx, tradeId);
-    const party = trade && (who.userId === trade.buyer_id || who.userId === trade.seller_id);
-    if (!trade || !party) throw notFound('TRADE.NOT_FOUND', 'No such trade.');
-    if (trade.status !== 'COMPLETED') throw conflict('TRADE.INVALID_STATE', 'Feedback is possible once the trade is COMPLETED.');
-    const toUserId = who.userId === trade.buyer_id ? trade.seller_id : trade.buyer_id;
-    const left = await insertFeedback(tx, { tradeId, fromUserId: who.userId, toUserId, rating, comment: comment ?? null });
-    if (!left) throw conflict('FEEDBACK.ALREADY_LEFT', 'You already left feedback on this trade.');
-    await enqueueEvent(tx, 'feedback.left', { tradeId, fromUserId: who.userId, toUserId, rating });
-    return { tradeId, fromUserId: who.userId, toUserId, rating, comment: comment ?? null, createdAt: left.createdAt.toISOString() };
-  }, { retryable: true });
+export async function leaveFeedback(
+  db: Database,
+  tradeId: string,
+  who: Identity,
+  rating: 'POSITIVE' | 'NEGATIVE',
+  comment: string | undefined,
+) {
+  return db.transaction(
+    async (tx) => {
+      const trade = await lockTrade(tx, tradeId);
+      const party = trade && (who.userId === trade.buyer_id || who.userId === trade.seller_id);
+      if (!trade || !party) throw notFound('TRADE.NOT_FOUND', 'No such trade.');
+      if (trade.status !== 'COMPLETED')
+        throw conflict('TRADE.INVALID_STATE', 'Feedback is possible once the trade is COMPLETED.');
+      const toUserId = who.userId === trade.buyer_id ? trade.seller_id : trade.buyer_id;
+      const left = await insertFeedback(tx, {
+        tradeId,
+        fromUserId: who.userId,
+        toUserId,
+        rating,
+        comment: comment ?? null,
+      });
+      if (!left) throw conflict('FEEDBACK.ALREADY_LEFT', 'You already left feedback on this trade.');
+      await enqueueEvent(tx, 'feedback.left', { tradeId, fromUserId: who.userId, toUserId, rating });
+      return {
+        tradeId,
+        fromUserId: who.userId,
+        toUserId,
+        rating,
+        comment: comment ?? null,
+        createdAt: left.createdAt.toISOString(),
+      };
+    },
+    { retryable: true },
+  );
 }

@@ -1,4 +1,12 @@
-import { ACTORS, decide, TRADE_ACTIONS, TRADE_STATES, type Actor, type TradeAction, type TradeState } from './trade-state-machine';
+import {
+  ACTORS,
+  decide,
+  TRADE_ACTIONS,
+  TRADE_STATES,
+  type Actor,
+  type TradeAction,
+  type TradeState,
+} from './trade-state-machine';
 
 /**
  * The whole table, written out independently of the rules: for every state × action × actor × (deadline passed
@@ -27,28 +35,44 @@ function expected(state: TradeState, action: TradeAction, actor: Actor, deadline
   return table[action][state] ?? 'INVALID_STATE';
 }
 
-const cases = TRADE_STATES.flatMap((state) => TRADE_ACTIONS.flatMap((action) => ACTORS.flatMap((actor) => [false, true].map((deadlinePassed) => ({ state, action, actor, deadlinePassed })))));
+const cases = TRADE_STATES.flatMap((state) =>
+  TRADE_ACTIONS.flatMap((action) =>
+    ACTORS.flatMap((actor) => [false, true].map((deadlinePassed) => ({ state, action, actor, deadlinePassed }))),
+  ),
+);
 
 describe('trade state machine', () => {
   it('covers every state × action × actor × deadline combination', () => {
     expect(cases).toHaveLength(6 * 6 * 4 * 2);
   });
 
-  it.each(cases)('when $actor tries $action in $state (deadline passed: $deadlinePassed), then the table answers', ({ state, action, actor, deadlinePassed }) => {
-    const decision = decide(state, action, actor, { deadlinePassed });
-    const want = expected(state, action, actor, deadlinePassed);
-    expect(decision.ok ? decision.to : decision.reason).toBe(want);
-  });
+  it.each(cases)(
+    'when $actor tries $action in $state (deadline passed: $deadlinePassed), then the table answers',
+    ({ state, action, actor, deadlinePassed }) => {
+      const decision = decide(state, action, actor, { deadlinePassed });
+      const want = expected(state, action, actor, deadlinePassed);
+      expect(decision.ok ? decision.to : decision.reason).toBe(want);
+    },
+  );
 
   it('when a trade is DISPUTED, then no release, cancel or timeout can touch it', () => {
-    for (const [action, actor] of [['release', 'seller'], ['cancel', 'buyer'], ['deadline', 'system'], ['paid', 'buyer']] as const) {
-      expect(decide('DISPUTED', action, actor, { deadlinePassed: true })).toEqual({ ok: false, reason: 'INVALID_STATE' });
+    for (const [action, actor] of [
+      ['release', 'seller'],
+      ['cancel', 'buyer'],
+      ['deadline', 'system'],
+      ['paid', 'buyer'],
+    ] as const) {
+      expect(decide('DISPUTED', action, actor, { deadlinePassed: true })).toEqual({
+        ok: false,
+        reason: 'INVALID_STATE',
+      });
     }
   });
 
   it('when a trade reaches a terminal state, then nothing leads out of it', () => {
     for (const state of ['COMPLETED', 'CANCELLED', 'RESOLVED'] as const) {
-      for (const action of TRADE_ACTIONS) for (const actor of ACTORS) expect(decide(state, action, actor, { deadlinePassed: true }).ok).toBe(false);
+      for (const action of TRADE_ACTIONS)
+        for (const actor of ACTORS) expect(decide(state, action, actor, { deadlinePassed: true }).ok).toBe(false);
     }
   });
 });

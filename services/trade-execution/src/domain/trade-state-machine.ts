@@ -41,7 +41,13 @@ const RULES: Record<TradeAction, Rule> = {
   paid: { actors: ['buyer'], from: ['AWAITING_PAYMENT'], to: 'PAID', escrow: 'NONE' },
   release: { actors: ['seller'], from: ['AWAITING_PAYMENT', 'PAID'], to: 'COMPLETED', escrow: 'TO_BUYER' },
   cancel: { actors: ['buyer'], from: ['AWAITING_PAYMENT'], to: 'CANCELLED', escrow: 'TO_SELLER' },
-  deadline: { actors: ['system'], from: ['AWAITING_PAYMENT'], to: 'CANCELLED', escrow: 'TO_SELLER', when: (_from, ctx) => ctx.deadlinePassed },
+  deadline: {
+    actors: ['system'],
+    from: ['AWAITING_PAYMENT'],
+    to: 'CANCELLED',
+    escrow: 'TO_SELLER',
+    when: (_from, ctx) => ctx.deadlinePassed,
+  },
   dispute: {
     actors: ['buyer', 'seller'],
     from: ['AWAITING_PAYMENT', 'PAID'],

@@ -10,7 +10,14 @@ import { lockTrade, updateTrade, type TradeChanges, type TradeRow } from '../dat
 import type { BusinessMetrics } from '../metrics';
 import type { LiveUpdates } from '../messaging/live-updates';
 import { available, escrow, feeUnits, fees, journalId, type Leg } from './ledger';
-import { decide, escrowStatusAfter, type Actor, type EscrowEffect, type TradeAction, type TradeState } from './trade-state-machine';
+import {
+  decide,
+  escrowStatusAfter,
+  type Actor,
+  type EscrowEffect,
+  type TradeAction,
+  type TradeState,
+} from './trade-state-machine';
 
 export interface TradeDeps {
   db: Database;
@@ -28,30 +35,61 @@ export type PartyAction = Extract<TradeAction, 'paid' | 'release' | 'cancel' | '
  * A party acts on a trade. The trade row is locked first, so racing release / cancel / dispute / deadline on
  * one trade run one after the other and each sees the previous result: exactly one of them wins.
  */
-export async function actOnTrade(deps: TradeDeps, tradeId: string, who: Identity, action: PartyAction, reason?: string): Promise<{ trade: TradeRow; disputeId?: string }> {
-  const result = await deps.db.transaction(async (tx) => {
-    const trade = await lockTrade(tx, tradeId);
-    if (!trade) throw notFound('TRADE.NOT_FOUND', 'No such trade.');
-    const actor: Actor = who.userId === trade.buyer_id ? 'buyer' : who.userId === trade.seller_id ? 'seller' : 'stranger';
-    if (actor === 'stranger') throw canSee(trade, who) ? forbidden('Only the parties of a trade may do this.', 'TRADE.NOT_A_PARTY') : notFound('TRADE.NOT_FOUND', 'No such trade.');
-    const decision = decide(trade.status, action, actor, { deadlinePassed: Date.now() >= trade.payment_deadline.getTime() });
-    if (!decision.ok && decision.reason === 'NOT_ALLOWED') throw forbidden(`The ${actor} may not ${action} a trade.`, 'TRADE.FORBIDDEN_ACTION');
-    if (!decision.ok) throw conflict('TRADE.INVALID_STATE', `A trade in ${trade.status} does not allow "${action}" by the ${actor} now.`);
-    const disputeId = action === 'dispute' ? randomUUID() : undefined;
-    const changes: TradeChanges =
-      action === 'paid' ? { status: decision.to, paidAt: true }
-      : action === 'dispute' ? { status: decision.to, disputeId, disputedBy: who.userId }
-      : action === 'cancel' ? { status: decision.to, cancelReason: 'BUYER_CANCELLED' }
-      : { status: decision.to };
-    const updated = await settle(tx, deps, trade, decision.to, decision.escrow, changes);
-    if (disputeId) {
-      await enqueueEvent(tx, 'trade.disputed', {
-        tradeId: trade.id, disputeId, openedBy: who.userId, reason: reason ?? '', buyerId: trade.buyer_id, sellerId: trade.seller_id,
-        asset: trade.asset, amount: normalize(trade.amount, ASSET_SCALES[trade.asset]), fiatCurrency: trade.fiat_currency, fiatAmount: normalize(trade.fiat_amount, FIAT_SCALE),
+export async function actOnTrade(
+  deps: TradeDeps,
+  tradeId: string,
+  who: Identity,
+  action: PartyAction,
+  reason?: string,
+): Promise<{ trade: TradeRow; disputeId?: string }> {
+  const result = await deps.db.transaction(
+    async (tx) => {
+      const trade = await lockTrade(tx, tradeId);
+      if (!trade) throw notFound('TRADE.NOT_FOUND', 'No such trade.');
+      const actor: Actor =
+        who.userId === trade.buyer_id ? 'buyer' : who.userId === trade.seller_id ? 'seller' : 'stranger';
+      if (actor === 'stranger')
+        throw canSee(trade, who)
+          ? forbidden('Only the parties of a trade may do this.', 'TRADE.NOT_A_PARTY')
+          : notFound('TRADE.NOT_FOUND', 'No such trade.');
+      const decision = decide(trade.status, action, actor, {
+        deadlinePassed: Date.now() >= trade.payment_deadline.getTime(),
       });
-    }
-    return { trade: updated, disputeId };
-  }, { retryable: true });
+      if (!decision.ok && decision.reason === 'NOT_ALLOWED')
+        throw forbidden(`The ${actor} may not ${action} a trade.`, 'TRADE.FORBIDDEN_ACTION');
+      if (!decision.ok)
+        throw conflict(
+          'TRADE.INVALID_STATE',
+          `A trade in ${trade.status} does not allow "${action}" by the ${actor} now.`,
+        );
+      const disputeId = action === 'dispute' ? randomUUID() : undefined;
+      const changes: TradeChanges =
+        action === 'paid'
+          ? { status: decision.to, paidAt: true }
+          : action === 'dispute'
+            ? { status: decision.to, disputeId, disputedBy: who.userId }
+            : action === 'cancel'
+              ? { status: decision.to, cancelReason: 'BUYER_CANCELLED' }
+              : { status: decision.to };
+      const updated = await settle(tx, deps, trade, decision.to, decision.escrow, changes);
+      if (disputeId) {
+        await enqueueEvent(tx, 'trade.disputed', {
+          tradeId: trade.id,
+          disputeId,
+          openedBy: who.userId,
+          reason: reason ?? '',
+          buyerId: trade.buyer_id,
+          sellerId: trade.seller_id,
+          asset: trade.asset,
+          amount: normalize(trade.amount, ASSET_SCALES[trade.asset]),
+          fiatCurrency: trade.fiat_currency,
+          fiatAmount: normalize(trade.fiat_amount, FIAT_SCALE),
+        });
+      }
+      return { trade: updated, disputeId };
+    },
+    { retryable: true },
+  );
   if (result.trade.status === 'COMPLETED') deps.metrics.tradeCompleted(result.trade.asset, result.trade.amount);
   void deps.live?.tradeChanged(result.trade);
   return result;
@@ -65,29 +103,59 @@ export async function actOnTrade(deps: TradeDeps, tradeId: string, who: Identity
 export async function expireTrade(tx: Tx, tradeId: string, deps: TradeDeps): Promise<'cancelled' | 'noop'> {
   const trade = await lockTrade(tx, tradeId);
   if (!trade) return 'noop';
-  const decision = decide(trade.status, 'deadline', 'system', { deadlinePassed: Date.now() >= trade.payment_deadline.getTime() });
+  const decision = decide(trade.status, 'deadline', 'system', {
+    deadlinePassed: Date.now() >= trade.payment_deadline.getTime(),
+  });
   if (!decision.ok) return 'noop';
   await settle(tx, deps, trade, decision.to, decision.escrow, { status: decision.to, cancelReason: 'PAYMENT_TIMEOUT' });
   return 'cancelled';
 }
 
 /** dispute.resolved: moves the escrow as decided, exactly once (a second resolution finds the trade RESOLVED). */
-export async function resolveTrade(tx: Tx, resolution: EventPayload<'dispute.resolved'>, deps: TradeDeps): Promise<'resolved' | 'noop'> {
+export async function resolveTrade(
+  tx: Tx,
+  resolution: EventPayload<'dispute.resolved'>,
+  deps: TradeDeps,
+): Promise<'resolved' | 'noop'> {
   const trade = await lockTrade(tx, resolution.tradeId);
   if (!trade) throw new Error(`dispute.resolved for unknown trade ${resolution.tradeId}`);
   const decision = decide(trade.status, 'resolve', 'system', { deadlinePassed: true });
   if (!decision.ok || trade.dispute_id !== resolution.disputeId) return 'noop';
   const scale = ASSET_SCALES[trade.asset];
   const units = numericUnits(trade.amount, scale);
-  const buyerUnits = resolution.outcome === 'RELEASE_TO_BUYER' ? units : resolution.outcome === 'REFUND_SELLER' ? 0n : safeUnits(resolution.buyerAmount ?? '', scale);
+  const buyerUnits =
+    resolution.outcome === 'RELEASE_TO_BUYER'
+      ? units
+      : resolution.outcome === 'REFUND_SELLER'
+        ? 0n
+        : safeUnits(resolution.buyerAmount ?? '', scale);
   // A malformed decision will not get better by retrying: straight to the failed set, where operators see it.
-  if (buyerUnits === undefined || buyerUnits < 0n || buyerUnits > units) throw new PermanentFailure(`dispute ${resolution.disputeId}: SPLIT buyerAmount ${resolution.buyerAmount} is not within 0..${trade.amount}`);
-  await settle(tx, deps, trade, decision.to, 'RESOLUTION', {
-    status: decision.to, outcome: resolution.outcome, buyerAmount: fromUnits(buyerUnits, scale), escrowStatus: buyerUnits > 0n ? 'RELEASED' : 'REFUNDED',
-  }, buyerUnits);
+  if (buyerUnits === undefined || buyerUnits < 0n || buyerUnits > units)
+    throw new PermanentFailure(
+      `dispute ${resolution.disputeId}: SPLIT buyerAmount ${resolution.buyerAmount} is not within 0..${trade.amount}`,
+    );
+  await settle(
+    tx,
+    deps,
+    trade,
+    decision.to,
+    'RESOLUTION',
+    {
+      status: decision.to,
+      outcome: resolution.outcome,
+      buyerAmount: fromUnits(buyerUnits, scale),
+      escrowStatus: buyerUnits > 0n ? 'RELEASED' : 'REFUNDED',
+    },
+    buyerUnits,
+  );
   await enqueueEvent(tx, 'trade.resolved', {
-    tradeId: trade.id, disputeId: resolution.disputeId, outcome: resolution.outcome, buyerId: trade.buyer_id, sellerId: trade.seller_id,
-    buyerAmount: fromUnits(buyerUnits, scale), sellerAmount: fromUnits(units - buyerUnits, scale),
+    tradeId: trade.id,
+    disputeId: resolution.disputeId,
+    outcome: resolution.outcome,
+    buyerId: trade.buyer_id,
+    sellerId: trade.seller_id,
+    buyerAmount: fromUnits(buyerUnits, scale),
+    sellerAmount: fromUnits(units - buyerUnits, scale),
   });
   return 'resolved';
 }
@@ -96,7 +164,15 @@ export async function resolveTrade(tx: Tx, resolution: EventPayload<'dispute.res
  * Applies a decided transition to a locked trade: moves the escrow (one journal per trade, so it can move
  * only once), updates the row, and records what others must hear about.
  */
-async function settle(tx: Tx, deps: TradeDeps, trade: TradeRow, to: TradeState, effect: EscrowEffect, changes: TradeChanges, buyerUnits?: bigint): Promise<TradeRow> {
+async function settle(
+  tx: Tx,
+  deps: TradeDeps,
+  trade: TradeRow,
+  to: TradeState,
+  effect: EscrowEffect,
+  changes: TradeChanges,
+  buyerUnits?: bigint,
+): Promise<TradeRow> {
   const scale = ASSET_SCALES[trade.asset];
   const units = numericUnits(trade.amount, scale);
   const legs: Leg[] = [escrow(trade.seller_id, trade.id, trade.asset, -units)];
@@ -112,7 +188,8 @@ async function settle(tx: Tx, deps: TradeDeps, trade: TradeRow, to: TradeState, 
     if (toBuyer > 0n) legs.push(available(trade.buyer_id, trade.asset, toBuyer));
     if (units - toBuyer > 0n) legs.push(available(trade.seller_id, trade.asset, units - toBuyer));
   }
-  if (effect !== 'NONE') await postMovementOrFail(tx, { id: journalId('settle', trade.id), kind: `SETTLE_${to}`, ref: trade.id, legs });
+  if (effect !== 'NONE')
+    await postMovementOrFail(tx, { id: journalId('settle', trade.id), kind: `SETTLE_${to}`, ref: trade.id, legs });
 
   const updated = await updateTrade(tx, trade.id, {
     ...changes,
@@ -122,14 +199,34 @@ async function settle(tx: Tx, deps: TradeDeps, trade: TradeRow, to: TradeState, 
   });
   const amount = fromUnits(units, scale);
   if (to === 'COMPLETED') {
-    await recordCompletedTrade(tx, { asset: trade.asset, fiatCurrency: trade.fiat_currency, price: trade.price, amount, fiatAmount: trade.fiat_amount, userIds: [trade.buyer_id, trade.seller_id] });
+    await recordCompletedTrade(tx, {
+      asset: trade.asset,
+      fiatCurrency: trade.fiat_currency,
+      price: trade.price,
+      amount,
+      fiatAmount: trade.fiat_amount,
+      userIds: [trade.buyer_id, trade.seller_id],
+    });
     await enqueueEvent(tx, 'trade.completed', {
-      tradeId: trade.id, buyerId: trade.buyer_id, sellerId: trade.seller_id, asset: trade.asset, amount, fiatCurrency: trade.fiat_currency,
-      fiatAmount: normalize(trade.fiat_amount, FIAT_SCALE), completedAt: updated.updated_at.toISOString(), openedAt: trade.created_at.toISOString(), paidAt: trade.paid_at?.toISOString() ?? null,
+      tradeId: trade.id,
+      buyerId: trade.buyer_id,
+      sellerId: trade.seller_id,
+      asset: trade.asset,
+      amount,
+      fiatCurrency: trade.fiat_currency,
+      fiatAmount: normalize(trade.fiat_amount, FIAT_SCALE),
+      completedAt: updated.updated_at.toISOString(),
+      openedAt: trade.created_at.toISOString(),
+      paidAt: trade.paid_at?.toISOString() ?? null,
     });
   }
   if (to === 'CANCELLED') {
-    await enqueueEvent(tx, 'trade.cancelled', { tradeId: trade.id, buyerId: trade.buyer_id, sellerId: trade.seller_id, reason: changes.cancelReason === 'PAYMENT_TIMEOUT' ? 'PAYMENT_TIMEOUT' : 'BUYER_CANCELLED' });
+    await enqueueEvent(tx, 'trade.cancelled', {
+      tradeId: trade.id,
+      buyerId: trade.buyer_id,
+      sellerId: trade.seller_id,
+      reason: changes.cancelReason === 'PAYMENT_TIMEOUT' ? 'PAYMENT_TIMEOUT' : 'BUYER_CANCELLED',
+    });
   }
   return updated;
 }
@@ -141,7 +238,12 @@ export function canSee(trade: TradeRow, who: Identity): boolean {
 
 /** Who may read and write its chat: the parties, the assigned arbitrator, admins. */
 export function canChat(trade: TradeRow, who: Identity): boolean {
-  return who.userId === trade.buyer_id || who.userId === trade.seller_id || who.userId === trade.arbitrator_id || hasRole(who, 'admin');
+  return (
+    who.userId === trade.buyer_id ||
+    who.userId === trade.seller_id ||
+    who.userId === trade.arbitrator_id ||
+    hasRole(who, 'admin')
+  );
 }
 
 /** Parses a decimal from an event at `scale`; undefined when it is signed or has too many decimals. */

@@ -9,9 +9,17 @@ import { available, external, journalId } from './ledger';
 export async function deposit(db: Database, userId: string, asset: Asset, units: bigint) {
   const id = randomUUID();
   const amount = fromUnits(units, ASSET_SCALES[asset]);
-  await db.transaction(async (tx) => {
-    await postMovementOrFail(tx, { id: journalId('deposit', id), kind: 'DEPOSIT', ref: id, legs: [external(asset, -units), available(userId, asset, units)] });
-    await insertFaucetDeposit(tx, id, userId, asset, amount);
-  }, { retryable: true });
+  await db.transaction(
+    async (tx) => {
+      await postMovementOrFail(tx, {
+        id: journalId('deposit', id),
+        kind: 'DEPOSIT',
+        ref: id,
+        legs: [external(asset, -units), available(userId, asset, units)],
+      });
+      await insertFaucetDeposit(tx, id, userId, asset, amount);
+    },
+    { retryable: true },
+  );
   return { id, asset, amount, status: 'CREDITED' as const };
 }

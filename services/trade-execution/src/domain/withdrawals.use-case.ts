@@ -5,8 +5,19 @@ import type { Tx } from '@orrange/db';
 import { enqueueEvent } from '@orrange/queue';
 import { postMovement, postMovementOrFail } from '../data/ledger.repository';
 import {
-  claimSend, findWithdrawal, insertWithdrawal, lockWithdrawalsOf, markSubmitted, parkSend, recordTransition, RETURNED_WITHDRAWAL_STATES, transitionWithdrawal, withdrawnInLastDay,
-  type TransitionChange, type Withdrawal, type WithdrawalStatus,
+  claimSend,
+  findWithdrawal,
+  insertWithdrawal,
+  lockWithdrawalsOf,
+  markSubmitted,
+  parkSend,
+  recordTransition,
+  RETURNED_WITHDRAWAL_STATES,
+  transitionWithdrawal,
+  withdrawnInLastDay,
+  type TransitionChange,
+  type Withdrawal,
+  type WithdrawalStatus,
 } from '../data/withdrawal.repository';
 import { CustodyRefused } from '../custody/custody-provider';
 import { isValidAddress, networkOf } from './addresses/addresses';
@@ -15,20 +26,47 @@ import { available, external, fees, journalId, pendingWithdrawal, type Leg } fro
 
 /** What a client sees of a withdrawal (API.md's `withdrawal`, plus why it failed and the reviewer's note). */
 export function withdrawalView(w: Withdrawal) {
-  return { id: w.id, asset: w.asset, amount: w.amount, fee: w.fee, address: w.address, network: w.network, status: w.status, txid: w.txid, note: w.note, failureReason: w.failureReason, createdAt: w.createdAt, updatedAt: w.updatedAt };
+  return {
+    id: w.id,
+    asset: w.asset,
+    amount: w.amount,
+    fee: w.fee,
+    address: w.address,
+    network: w.network,
+    status: w.status,
+    txid: w.txid,
+    note: w.note,
+    failureReason: w.failureReason,
+    createdAt: w.createdAt,
+    updatedAt: w.updatedAt,
+  };
 }
 
 /** What an admin sees: also whose it is, who reviewed it, and how sending to custody went. */
 export function adminWithdrawalView(w: Withdrawal) {
-  return { ...withdrawalView(w), userId: w.userId, reviewedBy: w.reviewedBy, sendAttempts: w.sendAttempts, lastSendError: w.lastSendError };
+  return {
+    ...withdrawalView(w),
+    userId: w.userId,
+    reviewedBy: w.reviewedBy,
+    sendAttempts: w.sendAttempts,
+    lastSendError: w.lastSendError,
+  };
 }
 
-const unitsOf = (w: Withdrawal) => ({ amount: toUnits(w.amount, ASSET_SCALES[w.asset]), fee: toUnits(w.fee, ASSET_SCALES[w.asset]) });
+const unitsOf = (w: Withdrawal) => ({
+  amount: toUnits(w.amount, ASSET_SCALES[w.asset]),
+  fee: toUnits(w.fee, ASSET_SCALES[w.asset]),
+});
 
 /** The movement that gives amount and fee back to the user: one per withdrawal, whichever ending caused it. */
 function returnMovement(w: Withdrawal) {
   const { amount, fee } = unitsOf(w);
-  return { id: journalId('withdrawal-return', w.id), kind: 'WITHDRAWAL_RETURN', ref: w.id, legs: [pendingWithdrawal(w.asset, -(amount + fee)), available(w.userId, w.asset, amount + fee)] };
+  return {
+    id: journalId('withdrawal-return', w.id),
+    kind: 'WITHDRAWAL_RETURN',
+    ref: w.id,
+    legs: [pendingWithdrawal(w.asset, -(amount + fee)), available(w.userId, w.asset, amount + fee)],
+  };
 }
 
 /** The movement of a confirmed withdrawal: the amount leaves to EXTERNAL, the fee goes to FEES. */
@@ -65,7 +103,14 @@ export async function transition(
   const { withdrawal: after, from: before } = moved;
   if (RETURNED_WITHDRAWAL_STATES.includes(to)) await postMovementOrFail(tx, returnMovement(after));
   if (to === 'CONFIRMED') await postMovementOrFail(tx, payoutMovement(after));
-  await recordTransition(tx, { withdrawalId: id, from: before, to, actor: actor.id, note: change.note ?? change.failureReason ?? null, requestId: actor.requestId });
+  await recordTransition(tx, {
+    withdrawalId: id,
+    from: before,
+    to,
+    actor: actor.id,
+    note: change.note ?? change.failureReason ?? null,
+    requestId: actor.requestId,
+  });
   tx.afterCommit(() => deps.metrics.withdrawalTransition(to));
   return after;
 }
@@ -75,53 +120,123 @@ export async function transition(
  * the user's withdrawals of that asset, amount + fee moved from AVAILABLE to PENDING_WITHDRAWAL, and the
  * withdrawal APPROVED at once up to the auto-approval amount, else PENDING_REVIEW for an admin.
  */
-export async function requestWithdrawal(deps: CustodyDeps, userId: string, asset: Asset, units: bigint, address: string, requestId: string | null): Promise<Withdrawal> {
+export async function requestWithdrawal(
+  deps: CustodyDeps,
+  userId: string,
+  asset: Asset,
+  units: bigint,
+  address: string,
+  requestId: string | null,
+): Promise<Withdrawal> {
   if (!isValidAddress(asset, address, deps.networks)) {
-    throw badRequest('WALLET.INVALID_ADDRESS', `Not a valid ${asset} address on ${networkOf(asset, deps.networks)}.`, [{ path: 'address', message: 'invalid address or checksum' }]);
+    throw badRequest('WALLET.INVALID_ADDRESS', `Not a valid ${asset} address on ${networkOf(asset, deps.networks)}.`, [
+      { path: 'address', message: 'invalid address or checksum' },
+    ]);
   }
   const scale = ASSET_SCALES[asset];
   const fee = deps.withdrawalFees[asset];
   const id = randomUUID();
   const status = units <= deps.autoApproveMax[asset] ? 'APPROVED' : 'PENDING_REVIEW';
-  return deps.db.transaction(async (tx) => {
-    await lockWithdrawalsOf(tx, userId, asset);
-    const withdrawn = numericUnits(await withdrawnInLastDay(tx, userId, asset), scale);
-    if (withdrawn + units > deps.dailyMax[asset]) {
-      throw conflict('WALLET.WITHDRAWAL_LIMIT', `This would pass your daily ${asset} withdrawal limit of ${fromUnits(deps.dailyMax[asset], scale)} (withdrawn in the last 24 h: ${fromUnits(withdrawn, scale)}).`);
-    }
-    const outcome = await postMovement(tx, { id: journalId('withdrawal', id), kind: 'WITHDRAWAL', ref: id, legs: [available(userId, asset, -(units + fee)), pendingWithdrawal(asset, units + fee)] });
-    if (outcome === 'INSUFFICIENT') throw conflict('WALLET.INSUFFICIENT_FUNDS', `Your available ${asset} balance does not cover ${fromUnits(units, scale)} plus the fee of ${fromUnits(fee, scale)}.`);
-    if (outcome !== 'OK') throw new Error(`withdrawal ${id}: ${outcome}`);
-    const withdrawal = await insertWithdrawal(tx, { id, userId, asset, amount: fromUnits(units, scale), fee: fromUnits(fee, scale), address, network: networkOf(asset, deps.networks), status });
-    await recordTransition(tx, { withdrawalId: id, from: null, to: 'PENDING_REVIEW', actor: userId, requestId });
-    if (status === 'APPROVED') await recordTransition(tx, { withdrawalId: id, from: 'PENDING_REVIEW', to: 'APPROVED', actor: 'auto', note: 'within WITHDRAWAL_AUTO_APPROVE_MAX', requestId });
-    tx.afterCommit(() => deps.metrics.withdrawalTransition(status));
-    return withdrawal;
-  }, { retryable: true });
+  return deps.db.transaction(
+    async (tx) => {
+      await lockWithdrawalsOf(tx, userId, asset);
+      const withdrawn = numericUnits(await withdrawnInLastDay(tx, userId, asset), scale);
+      if (withdrawn + units > deps.dailyMax[asset]) {
+        throw conflict(
+          'WALLET.WITHDRAWAL_LIMIT',
+          `This would pass your daily ${asset} withdrawal limit of ${fromUnits(deps.dailyMax[asset], scale)} (withdrawn in the last 24 h: ${fromUnits(withdrawn, scale)}).`,
+        );
+      }
+      const outcome = await postMovement(tx, {
+        id: journalId('withdrawal', id),
+        kind: 'WITHDRAWAL',
+        ref: id,
+        legs: [available(userId, asset, -(units + fee)), pendingWithdrawal(asset, units + fee)],
+      });
+      if (outcome === 'INSUFFICIENT')
+        throw conflict(
+          'WALLET.INSUFFICIENT_FUNDS',
+          `Your available ${asset} balance does not cover ${fromUnits(units, scale)} plus the fee of ${fromUnits(fee, scale)}.`,
+        );
+      if (outcome !== 'OK') throw new Error(`withdrawal ${id}: ${outcome}`);
+      const withdrawal = await insertWithdrawal(tx, {
+        id,
+        userId,
+        asset,
+        amount: fromUnits(units, scale),
+        fee: fromUnits(fee, scale),
+        address,
+        network: networkOf(asset, deps.networks),
+        status,
+      });
+      await recordTransition(tx, { withdrawalId: id, from: null, to: 'PENDING_REVIEW', actor: userId, requestId });
+      if (status === 'APPROVED')
+        await recordTransition(tx, {
+          withdrawalId: id,
+          from: 'PENDING_REVIEW',
+          to: 'APPROVED',
+          actor: 'auto',
+          note: 'within WITHDRAWAL_AUTO_APPROVE_MAX',
+          requestId,
+        });
+      tx.afterCommit(() => deps.metrics.withdrawalTransition(status));
+      return withdrawal;
+    },
+    { retryable: true },
+  );
 }
 
 /** 404 for a withdrawal that is not there (or not the caller's), 409 for one past the state the action needs. */
 async function explainRefusal(deps: CustodyDeps, id: string, action: string, userId?: string): Promise<never> {
   const current = await findWithdrawal(deps.db, id);
-  if (!current || (userId !== undefined && current.userId !== userId)) throw notFound('WITHDRAWAL.NOT_FOUND', 'No such withdrawal.');
+  if (!current || (userId !== undefined && current.userId !== userId))
+    throw notFound('WITHDRAWAL.NOT_FOUND', 'No such withdrawal.');
   throw conflict('WITHDRAWAL.INVALID_STATE', `A ${current.status} withdrawal cannot be ${action}.`);
 }
 
 /** The user takes back a withdrawal still waiting for review: CANCELLED, amount and fee back to AVAILABLE. */
-export async function cancelWithdrawal(deps: CustodyDeps, userId: string, id: string, requestId: string | null): Promise<Withdrawal> {
-  const done = await deps.db.transaction((tx) => transition(deps, tx, id, ['PENDING_REVIEW'], 'CANCELLED', { id: userId, requestId }, {}, userId), { retryable: true });
+export async function cancelWithdrawal(
+  deps: CustodyDeps,
+  userId: string,
+  id: string,
+  requestId: string | null,
+): Promise<Withdrawal> {
+  const done = await deps.db.transaction(
+    (tx) => transition(deps, tx, id, ['PENDING_REVIEW'], 'CANCELLED', { id: userId, requestId }, {}, userId),
+    { retryable: true },
+  );
   return done ?? explainRefusal(deps, id, 'cancelled', userId);
 }
 
 /** An admin's decision on a withdrawal waiting for review: APPROVED (sent to custody next) or REJECTED (funds back). */
-export async function reviewWithdrawal(deps: CustodyDeps, adminId: string, id: string, decision: 'APPROVED' | 'REJECTED', note: string | undefined, requestId: string | null): Promise<Withdrawal> {
+export async function reviewWithdrawal(
+  deps: CustodyDeps,
+  adminId: string,
+  id: string,
+  decision: 'APPROVED' | 'REJECTED',
+  note: string | undefined,
+  requestId: string | null,
+): Promise<Withdrawal> {
   const change: TransitionChange = { reviewedBy: adminId, note: note ?? null, scheduleSend: decision === 'APPROVED' };
-  const done = await deps.db.transaction(async (tx) => {
-    const reviewed = await transition(deps, tx, id, ['PENDING_REVIEW'], decision, { id: adminId, requestId }, change);
-    // The decision joins the platform's audit log (the user service's) through the outbox, with the transition.
-    if (reviewed) await enqueueEvent(tx, 'withdrawal.reviewed', { withdrawalId: id, userId: reviewed.userId, asset: reviewed.asset, amount: reviewed.amount, decision, reviewedBy: adminId, note: note ?? null, requestId });
-    return reviewed;
-  }, { retryable: true });
+  const done = await deps.db.transaction(
+    async (tx) => {
+      const reviewed = await transition(deps, tx, id, ['PENDING_REVIEW'], decision, { id: adminId, requestId }, change);
+      // The decision joins the platform's audit log (the user service's) through the outbox, with the transition.
+      if (reviewed)
+        await enqueueEvent(tx, 'withdrawal.reviewed', {
+          withdrawalId: id,
+          userId: reviewed.userId,
+          asset: reviewed.asset,
+          amount: reviewed.amount,
+          decision,
+          reviewedBy: adminId,
+          note: note ?? null,
+          requestId,
+        });
+      return reviewed;
+    },
+    { retryable: true },
+  );
   return done ?? explainRefusal(deps, id, decision === 'APPROVED' ? 'approved' : 'rejected');
 }
 
@@ -151,13 +266,27 @@ export async function sendWithdrawal(deps: CustodyDeps, id: string, claimMs: num
   const withdrawal = await claimSend(deps.db, id, claimMs);
   if (!withdrawal) return false;
   try {
-    await deps.provider.sendWithdrawal({ id: withdrawal.id, asset: withdrawal.asset, amount: withdrawal.amount, address: withdrawal.address, network: withdrawal.network ?? networkOf(withdrawal.asset, deps.networks) });
+    await deps.provider.sendWithdrawal({
+      id: withdrawal.id,
+      asset: withdrawal.asset,
+      amount: withdrawal.amount,
+      address: withdrawal.address,
+      network: withdrawal.network ?? networkOf(withdrawal.asset, deps.networks),
+    });
   } catch (error) {
     if (error instanceof CustodyRefused) {
-      await deps.db.transaction((tx) => transition(deps, tx, id, ['APPROVED'], 'FAILED', { id: 'custody' }, { failureReason: error.message }), { retryable: true });
+      await deps.db.transaction(
+        (tx) => transition(deps, tx, id, ['APPROVED'], 'FAILED', { id: 'custody' }, { failureReason: error.message }),
+        { retryable: true },
+      );
       return false;
     }
-    await parkSend(deps.db, id, sendRetryDelayMs(withdrawal.sendAttempts), error instanceof Error ? error.message : String(error));
+    await parkSend(
+      deps.db,
+      id,
+      sendRetryDelayMs(withdrawal.sendAttempts),
+      error instanceof Error ? error.message : String(error),
+    );
     throw error;
   }
   await markSubmitted(deps.db, id);

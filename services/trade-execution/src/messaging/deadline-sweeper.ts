@@ -12,14 +12,18 @@ export const DUE_TRADES_PER_SWEEP_MAX = 100;
  * an outage or a Redis that lost everything, every due trade is still found. Each expiry locks its trade and
  * re-checks it, so replicas sweeping together, or a buyer paying at the last moment, never double anything.
  */
-export function paymentDeadlineSweeper(deps: TradeDeps, options: { intervalMs: number; logger: Logger; registry: Registry }): Sweeper {
+export function paymentDeadlineSweeper(
+  deps: TradeDeps,
+  options: { intervalMs: number; logger: Logger; registry: Registry },
+): Sweeper {
   return dueItemsSweeper({
     ...options,
     timer: 'payment-deadline',
     what: 'payment deadline',
     due: (skipped) => dueTradeIds(deps.db, DUE_TRADES_PER_SWEEP_MAX, skipped),
     fire: async (tradeId) => {
-      const cancelled = (await deps.db.transaction((tx) => expireTrade(tx, tradeId, deps), { retryable: true })) === 'cancelled';
+      const cancelled =
+        (await deps.db.transaction((tx) => expireTrade(tx, tradeId, deps), { retryable: true })) === 'cancelled';
       if (cancelled) void deps.live?.tradeChangedById(tradeId);
       return cancelled;
     },

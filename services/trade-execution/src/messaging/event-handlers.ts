@@ -17,7 +17,8 @@ export function createEventHandlers(deps: TradeDeps): EventHandlers {
     },
     'dispute.assigned': async (event, tx) => {
       // The trade.disputed that opened the case came from here, so the trade exists; if not, retry later.
-      if (!(await setArbitrator(tx, event.payload.tradeId, event.payload.arbitratorId))) throw new Error(`dispute.assigned for unknown trade ${event.payload.tradeId}`);
+      if (!(await setArbitrator(tx, event.payload.tradeId, event.payload.arbitratorId)))
+        throw new Error(`dispute.assigned for unknown trade ${event.payload.tradeId}`);
     },
   };
 }

@@ -50,10 +50,22 @@ export class LiveUpdates {
     for (const row of rows) {
       // A dispute's resolution is applied by the event consumer, inside its transaction: once its trade.resolved is
       // published the transaction has committed, and the trade is read and announced whole, balances included.
-      if (row.type === 'trade.resolved') void this.tradeChangedById((row.payload as EventPayload<'trade.resolved'>).tradeId);
+      if (row.type === 'trade.resolved')
+        void this.tradeChangedById((row.payload as EventPayload<'trade.resolved'>).tradeId);
       if (row.type !== 'trade.created') continue;
       const t = row.payload as EventPayload<'trade.created'>;
-      const data = { id: t.tradeId, matchId: t.matchId, buyerId: t.buyerId, sellerId: t.sellerId, asset: t.asset, fiatCurrency: t.fiatCurrency, price: t.price, amount: t.amount, fiatAmount: t.fiatAmount, status: 'AWAITING_PAYMENT' };
+      const data = {
+        id: t.tradeId,
+        matchId: t.matchId,
+        buyerId: t.buyerId,
+        sellerId: t.sellerId,
+        asset: t.asset,
+        fiatCurrency: t.fiatCurrency,
+        price: t.price,
+        amount: t.amount,
+        fiatAmount: t.fiatAmount,
+        status: 'AWAITING_PAYMENT',
+      };
       events.push(...toEach([t.buyerId, t.sellerId], 'trade.updated', data));
     }
     this.publish(events);
@@ -61,10 +73,12 @@ export class LiveUpdates {
 
   /** Each user's balance of `asset`, the users' reads side by side. */
   private async balanceEvents(userIds: readonly string[], asset: Asset): Promise<LiveEvent[]> {
-    const events = await Promise.all([...new Set(userIds)].map(async (userId): Promise<LiveEvent[]> => {
-      const balance = (await this.guard(() => balancesOf(this.deps.db, userId)))?.find((b) => b.asset === asset);
-      return balance ? [{ userId, type: 'balance.updated', data: balance }] : [];
-    }));
+    const events = await Promise.all(
+      [...new Set(userIds)].map(async (userId): Promise<LiveEvent[]> => {
+        const balance = (await this.guard(() => balancesOf(this.deps.db, userId)))?.find((b) => b.asset === asset);
+        return balance ? [{ userId, type: 'balance.updated', data: balance }] : [];
+      }),
+    );
     return events.flat();
   }
 

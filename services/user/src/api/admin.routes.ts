@@ -22,7 +22,11 @@ export function adminRouter(deps: Deps): Router {
 
   // The audit log. Also under /admin/users/ so the gateway's existing route reaches it.
   router.get(['/api/v1/admin/audit', '/api/v1/admin/users/audit'], ...admin, async (req, res) => {
-    res.json(await readPage(auditOrder, parse(pageQuery, req.query), (before, rowsMax) => listAudit(deps.db, rowsMax, before?.id)));
+    res.json(
+      await readPage(auditOrder, parse(pageQuery, req.query), (before, rowsMax) =>
+        listAudit(deps.db, rowsMax, before?.id),
+      ),
+    );
   });
 
   return router;

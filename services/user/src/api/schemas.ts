@@ -39,7 +39,10 @@ export const apiKeyBody = z
       .array(z.enum(SCOPES))
       .min(1)
       .max(SCOPES.length)
-      .refine((scopes) => !scopes.includes('withdraw') || scopes.includes('trade'), 'The "withdraw" scope needs the "trade" scope beside it.'),
+      .refine(
+        (scopes) => !scopes.includes('withdraw') || scopes.includes('trade'),
+        'The "withdraw" scope needs the "trade" scope beside it.',
+      ),
   })
   .strict();
 
@@ -49,7 +52,10 @@ const paymentDetails = z.union([
   z.string().min(1).max(1024),
   z
     .record(z.string().regex(/^[A-Za-z0-9_]{1,64}$/), z.string().min(1).max(256))
-    .refine((value) => Object.keys(value).length >= 1 && Object.keys(value).length <= PAYMENT_DETAIL_FIELDS_MAX, `1 to ${PAYMENT_DETAIL_FIELDS_MAX} fields.`),
+    .refine(
+      (value) => Object.keys(value).length >= 1 && Object.keys(value).length <= PAYMENT_DETAIL_FIELDS_MAX,
+      `1 to ${PAYMENT_DETAIL_FIELDS_MAX} fields.`,
+    ),
 ]);
 
 export const paymentMethodBody = z
@@ -63,28 +69,91 @@ export const paymentMethodBody = z
 export const resolveKeyBody = z.object({ keyHash: z.string().regex(/^[0-9a-f]{64}$/, 'sha256 hex') }).strict();
 
 /** The audit log, newest first by id (the last row's id is the cursor's key). */
-export const auditOrder = keyset(z.object({ id: z.string().regex(/^\d{1,19}$/) }).strict(), (row: AuditRow) => ({ id: row.id }));
+export const auditOrder = keyset(z.object({ id: z.string().regex(/^\d{1,19}$/) }).strict(), (row: AuditRow) => ({
+  id: row.id,
+}));
 
 const isoDate = z.string().describe('ISO-8601 UTC');
 const role = z.enum(ROLES);
-export const userSchema = z.object({ id: z.string(), email: z.string(), username: z.string(), roles: z.array(role), createdAt: isoDate });
-export const sessionSchema = z.object({ user: userSchema, accessToken: z.string(), refreshToken: z.string(), tokenType: z.literal('Bearer'), expiresIn: z.number().int() });
+export const userSchema = z.object({
+  id: z.string(),
+  email: z.string(),
+  username: z.string(),
+  roles: z.array(role),
+  createdAt: isoDate,
+});
+export const sessionSchema = z.object({
+  user: userSchema,
+  accessToken: z.string(),
+  refreshToken: z.string(),
+  tokenType: z.literal('Bearer'),
+  expiresIn: z.number().int(),
+});
 export const tokensSchema = sessionSchema.omit({ user: true });
-export const profileSchema = z.object({ displayName: z.string().nullable(), country: z.string().nullable(), bio: z.string().nullable() });
+export const profileSchema = z.object({
+  displayName: z.string().nullable(),
+  country: z.string().nullable(),
+  bio: z.string().nullable(),
+});
 export const statsSchema = z.object({
   tradesCompleted: z.number().int(),
-  completionRate: z.string().nullable().describe('completed / (completed + cancelled) as a decimal string with 4 places, "0.0000"–"1.0000"; null before any completed or cancelled trade'),
+  completionRate: z
+    .string()
+    .nullable()
+    .describe(
+      'completed / (completed + cancelled) as a decimal string with 4 places, "0.0000"–"1.0000"; null before any completed or cancelled trade',
+    ),
   disputesLost: z.number().int(),
   feedbackPositive: z.number().int(),
   feedbackNegative: z.number().int(),
-  distinctCounterparties: z.number().int().describe('different users this one completed a trade with (trades at or above REPUTATION_MIN_FIAT only)'),
-  avgPaySeconds: z.number().int().nullable().describe('average whole seconds from a trade opening to its buyer marking it paid, as the buyer; null before any'),
-  avgReleaseSeconds: z.number().int().nullable().describe('average whole seconds from paid to released, as the seller; null before any'),
+  distinctCounterparties: z
+    .number()
+    .int()
+    .describe('different users this one completed a trade with (trades at or above REPUTATION_MIN_FIAT only)'),
+  avgPaySeconds: z
+    .number()
+    .int()
+    .nullable()
+    .describe('average whole seconds from a trade opening to its buyer marking it paid, as the buyer; null before any'),
+  avgReleaseSeconds: z
+    .number()
+    .int()
+    .nullable()
+    .describe('average whole seconds from paid to released, as the seller; null before any'),
   completionRate30d: z.string().nullable().describe('the completion rate of the last 30 days'),
 });
 export const meSchema = userSchema.extend({ profile: profileSchema, stats: statsSchema });
-export const publicProfileSchema = z.object({ id: z.string(), username: z.string(), profile: profileSchema, stats: statsSchema, createdAt: isoDate });
-export const apiKeySchema = z.object({ id: z.string(), name: z.string(), scopes: z.array(z.enum(SCOPES)), createdAt: isoDate, lastUsedAt: isoDate.nullable() });
-export const createdApiKeySchema = apiKeySchema.omit({ lastUsedAt: true }).extend({ key: z.string().describe('Shown this once; store it now.') });
-export const paymentMethodSchema = z.object({ id: z.string(), type: z.string(), label: z.string(), details: paymentDetails, createdAt: isoDate });
-export const auditEntrySchema = z.object({ id: z.string(), at: isoDate, action: z.string(), actorId: z.string().nullable(), targetId: z.string().nullable(), ip: z.string().nullable(), requestId: z.string().nullable(), metadata: z.record(z.string(), z.unknown()) });
+export const publicProfileSchema = z.object({
+  id: z.string(),
+  username: z.string(),
+  profile: profileSchema,
+  stats: statsSchema,
+  createdAt: isoDate,
+});
+export const apiKeySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  scopes: z.array(z.enum(SCOPES)),
+  createdAt: isoDate,
+  lastUsedAt: isoDate.nullable(),
+});
+export const createdApiKeySchema = apiKeySchema
+  .omit({ lastUsedAt: true })
+  .extend({ key: z.string().describe('Shown this once; store it now.') });
+export const paymentMethodSchema = z.object({
+  id: z.string(),
+  type: z.string(),
+  label: z.string(),
+  details: paymentDetails,
+  createdAt: isoDate,
+});
+export const auditEntrySchema = z.object({
+  id: z.string(),
+  at: isoDate,
+  action: z.string(),
+  actorId: z.string().nullable(),
+  targetId: z.string().nullable(),
+  ip: z.string().nullable(),
+  requestId: z.string().nullable(),
+  metadata: z.record(z.string(), z.unknown()),
+});

@@ -13,7 +13,10 @@ const COLUMNS = `id, name, scopes, created_at AS "createdAt", last_used_at AS "l
 /** lastUsedAt is written at most once per this interval per key, so resolving stays a read. */
 const LAST_USED_RESOLUTION = `interval '60 seconds'`;
 
-export async function insertApiKey(sql: SqlRunner, key: { userId: string; name: string; scopes: Scope[]; keyHash: string }): Promise<ApiKeyRecord> {
+export async function insertApiKey(
+  sql: SqlRunner,
+  key: { userId: string; name: string; scopes: Scope[]; keyHash: string },
+): Promise<ApiKeyRecord> {
   const [row] = await sql.query<ApiKeyRecord>(
     `INSERT INTO api_keys (user_id, name, scopes, key_hash) VALUES ($1, $2, $3::text[], $4) RETURNING ${COLUMNS}`,
     [key.userId, key.name, key.scopes, key.keyHash],
@@ -22,16 +25,26 @@ export async function insertApiKey(sql: SqlRunner, key: { userId: string; name: 
 }
 
 export function listApiKeys(sql: SqlRunner, userId: string, limitMax: number): Promise<ApiKeyRecord[]> {
-  return sql.query<ApiKeyRecord>(`SELECT ${COLUMNS} FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id LIMIT $2`, [userId, limitMax]);
+  return sql.query<ApiKeyRecord>(
+    `SELECT ${COLUMNS} FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id LIMIT $2`,
+    [userId, limitMax],
+  );
 }
 
 export async function countLiveApiKeys(sql: SqlRunner, userId: string): Promise<number> {
-  const [row] = await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL`, [userId]);
+  const [row] = await sql.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL`,
+    [userId],
+  );
   return row?.n ?? 0;
 }
 
 /** Revokes the caller's own live key; returns its hash (to drop the gateway's cache), or undefined. */
-export async function revokeApiKey(sql: SqlRunner, userId: string, id: string): Promise<{ keyHash: string; name: string } | undefined> {
+export async function revokeApiKey(
+  sql: SqlRunner,
+  userId: string,
+  id: string,
+): Promise<{ keyHash: string; name: string } | undefined> {
   const [row] = await sql.query<{ keyHash: string; name: string }>(
     `UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING key_hash AS "keyHash", name`,
     [id, userId],
@@ -40,7 +53,10 @@ export async function revokeApiKey(sql: SqlRunner, userId: string, id: string): 
 }
 
 /** A live key of an active user, with its owner's roles; touches lastUsedAt at most once a minute. One round trip. */
-export async function resolveApiKey(sql: SqlRunner, keyHash: string): Promise<{ userId: string; roles: Role[]; scopes: Scope[] } | undefined> {
+export async function resolveApiKey(
+  sql: SqlRunner,
+  keyHash: string,
+): Promise<{ userId: string; roles: Role[]; scopes: Scope[] } | undefined> {
   const [row] = await sql.query<{ userId: string; roles: Role[]; scopes: Scope[] }>(
     `WITH k AS (
        SELECT k.id, k.user_id, k.scopes, u.roles, k.last_used_at
@@ -57,6 +73,9 @@ export async function resolveApiKey(sql: SqlRunner, keyHash: string): Promise<{ 
 
 /** Hashes of a user's live keys (to drop the gateway's cached resolutions when the account changes). */
 export async function liveKeyHashes(sql: SqlRunner, userId: string): Promise<string[]> {
-  const rows = await sql.query<{ keyHash: string }>(`SELECT key_hash AS "keyHash" FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL`, [userId]);
+  const rows = await sql.query<{ keyHash: string }>(
+    `SELECT key_hash AS "keyHash" FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL`,
+    [userId],
+  );
   return rows.map((r) => r.keyHash);
 }

@@ -56,7 +56,14 @@ export interface AuditRow {
 export async function insertAudit(sql: SqlRunner, context: AuditContext, entry: AuditEntry): Promise<void> {
   await sql.query(
     `INSERT INTO audit_log (action, actor_id, target_id, ip, request_id, metadata) VALUES ($1, $2, $3, $4, $5, $6::jsonb)`,
-    [entry.action, context.actorId, entry.targetId, context.ip, context.requestId, JSON.stringify(entry.metadata ?? {})],
+    [
+      entry.action,
+      context.actorId,
+      entry.targetId,
+      context.ip,
+      context.requestId,
+      JSON.stringify(entry.metadata ?? {}),
+    ],
   );
 }
 

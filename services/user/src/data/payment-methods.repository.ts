@@ -11,7 +11,10 @@ export interface StoredPaymentMethod extends Sealed {
 
 const COLUMNS = `id, user_id AS "userId", type, label, key_id AS "keyId", iv, tag, ciphertext, created_at AS "createdAt"`;
 
-export async function insertPaymentMethod(sql: SqlRunner, row: Omit<StoredPaymentMethod, 'createdAt'>): Promise<StoredPaymentMethod> {
+export async function insertPaymentMethod(
+  sql: SqlRunner,
+  row: Omit<StoredPaymentMethod, 'createdAt'>,
+): Promise<StoredPaymentMethod> {
   const [stored] = await sql.query<StoredPaymentMethod>(
     `INSERT INTO payment_methods (id, user_id, type, label, key_id, iv, tag, ciphertext) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
     [row.id, row.userId, row.type, row.label, row.keyId, row.iv, row.tag, row.ciphertext],
@@ -20,16 +23,28 @@ export async function insertPaymentMethod(sql: SqlRunner, row: Omit<StoredPaymen
 }
 
 export function listPaymentMethods(sql: SqlRunner, userId: string, limitMax: number): Promise<StoredPaymentMethod[]> {
-  return sql.query<StoredPaymentMethod>(`SELECT ${COLUMNS} FROM payment_methods WHERE user_id = $1 ORDER BY created_at, id LIMIT $2`, [userId, limitMax]);
+  return sql.query<StoredPaymentMethod>(
+    `SELECT ${COLUMNS} FROM payment_methods WHERE user_id = $1 ORDER BY created_at, id LIMIT $2`,
+    [userId, limitMax],
+  );
 }
 
 export async function countPaymentMethods(sql: SqlRunner, userId: string): Promise<number> {
-  const [row] = await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM payment_methods WHERE user_id = $1`, [userId]);
+  const [row] = await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM payment_methods WHERE user_id = $1`, [
+    userId,
+  ]);
   return row?.n ?? 0;
 }
 
-export async function deletePaymentMethod(sql: SqlRunner, userId: string, id: string): Promise<{ type: string } | undefined> {
-  const [row] = await sql.query<{ type: string }>(`DELETE FROM payment_methods WHERE id = $1 AND user_id = $2 RETURNING type`, [id, userId]);
+export async function deletePaymentMethod(
+  sql: SqlRunner,
+  userId: string,
+  id: string,
+): Promise<{ type: string } | undefined> {
+  const [row] = await sql.query<{ type: string }>(
+    `DELETE FROM payment_methods WHERE id = $1 AND user_id = $2 RETURNING type`,
+    [id, userId],
+  );
   return row;
 }
 
@@ -44,6 +59,12 @@ export const sealedPaymentMethods: SealedColumn<SealedPaymentMethodRow & { curso
     ),
   async reseal(tx, keyring, row) {
     const s = resealPaymentMethod(keyring, row);
-    await tx.query('UPDATE payment_methods SET key_id = $2, iv = $3, tag = $4, ciphertext = $5 WHERE id = $1', [row.method_id, s.keyId, s.iv, s.tag, s.ciphertext]);
+    await tx.query('UPDATE payment_methods SET key_id = $2, iv = $3, tag = $4, ciphertext = $5 WHERE id = $1', [
+      row.method_id,
+      s.keyId,
+      s.iv,
+      s.tag,
+      s.ciphertext,
+    ]);
   },
 };

@@ -16,7 +16,10 @@ export interface StoredToken {
   revokedAt: Date | null;
 }
 
-export async function insertRefreshToken(sql: SqlRunner, token: { id: string; familyId: string; userId: string; tokenHash: string; ttlDays: number }): Promise<void> {
+export async function insertRefreshToken(
+  sql: SqlRunner,
+  token: { id: string; familyId: string; userId: string; tokenHash: string; ttlDays: number },
+): Promise<void> {
   await sql.query(
     `INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, now() + make_interval(days => $5))`,
     [token.id, token.familyId, token.userId, token.tokenHash, token.ttlDays],
@@ -50,7 +53,10 @@ export async function findRefreshToken(sql: SqlRunner, tokenHash: string): Promi
 
 /** Revokes every token of a family; returns how many were still live. */
 export async function revokeFamily(sql: SqlRunner, familyId: string): Promise<number> {
-  const rows = await sql.query(`UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL RETURNING 1`, [familyId]);
+  const rows = await sql.query(
+    `UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL RETURNING 1`,
+    [familyId],
+  );
   return rows.length;
 }
 

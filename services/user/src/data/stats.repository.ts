@@ -28,7 +28,8 @@ export interface CompletedTrade {
  * the seller's time to release (paid → completed), when those times are known.
  */
 export async function recordCompletedTrade(sql: SqlRunner, t: CompletedTrade): Promise<void> {
-  const seconds = (from: Date | null, to: Date | null) => (from && to ? Math.max(0, Math.floor((to.getTime() - from.getTime()) / 1000)) : null);
+  const seconds = (from: Date | null, to: Date | null) =>
+    from && to ? Math.max(0, Math.floor((to.getTime() - from.getTime()) / 1000)) : null;
   const pay = seconds(t.openedAt, t.paidAt);
   const release = seconds(t.paidAt, t.completedAt);
   await sql.query(

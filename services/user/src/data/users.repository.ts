@@ -26,7 +26,10 @@ export interface UserWithProfile extends UserRecord {
 
 const USER_COLUMNS = `id, email, username, roles, status, token_generation AS "tokenGeneration", created_at AS "createdAt"`;
 
-export async function insertUser(sql: SqlRunner, user: { email: string; username: string; passwordHash: string; roles?: Role[] }): Promise<UserRecord> {
+export async function insertUser(
+  sql: SqlRunner,
+  user: { email: string; username: string; passwordHash: string; roles?: Role[] },
+): Promise<UserRecord> {
   const [row] = await sql.query<UserRecord>(
     `INSERT INTO users (email, username, username_key, password_hash, roles) VALUES ($1, $2, lower($2), $3, $4::text[]) RETURNING ${USER_COLUMNS}`,
     [user.email, user.username, user.passwordHash, user.roles ?? ['user']],
@@ -34,8 +37,14 @@ export async function insertUser(sql: SqlRunner, user: { email: string; username
   return row!;
 }
 
-export async function findCredentialsByEmail(sql: SqlRunner, email: string): Promise<(UserRecord & { passwordHash: string }) | undefined> {
-  const [row] = await sql.query<UserRecord & { passwordHash: string }>(`SELECT ${USER_COLUMNS}, password_hash AS "passwordHash" FROM users WHERE email = $1`, [email]);
+export async function findCredentialsByEmail(
+  sql: SqlRunner,
+  email: string,
+): Promise<(UserRecord & { passwordHash: string }) | undefined> {
+  const [row] = await sql.query<UserRecord & { passwordHash: string }>(
+    `SELECT ${USER_COLUMNS}, password_hash AS "passwordHash" FROM users WHERE email = $1`,
+    [email],
+  );
   return row;
 }
 
@@ -85,13 +94,31 @@ export async function findUserWithProfile(sql: SqlRunner, id: string): Promise<U
   );
   if (!row) return undefined;
   return {
-    id: row.id, email: row.email, username: row.username, roles: row.roles, status: row.status, tokenGeneration: row.tokenGeneration, createdAt: row.createdAt,
+    id: row.id,
+    email: row.email,
+    username: row.username,
+    roles: row.roles,
+    status: row.status,
+    tokenGeneration: row.tokenGeneration,
+    createdAt: row.createdAt,
     profile: { displayName: row.displayName, country: row.country, bio: row.bio },
-    stats: row.tradesCompleted === null ? undefined : {
-      tradesCompleted: row.tradesCompleted, tradesCancelled: row.tradesCancelled, disputesLost: row.disputesLost, feedbackPositive: row.feedbackPositive, feedbackNegative: row.feedbackNegative,
-      distinctCounterparties: row.distinctCounterparties, paySecondsSum: row.paySecondsSum, paysCounted: row.paysCounted, releaseSecondsSum: row.releaseSecondsSum, releasesCounted: row.releasesCounted,
-      completed30d: row.completed30d, cancelled30d: row.cancelled30d,
-    },
+    stats:
+      row.tradesCompleted === null
+        ? undefined
+        : {
+            tradesCompleted: row.tradesCompleted,
+            tradesCancelled: row.tradesCancelled,
+            disputesLost: row.disputesLost,
+            feedbackPositive: row.feedbackPositive,
+            feedbackNegative: row.feedbackNegative,
+            distinctCounterparties: row.distinctCounterparties,
+            paySecondsSum: row.paySecondsSum,
+            paysCounted: row.paysCounted,
+            releaseSecondsSum: row.releaseSecondsSum,
+            releasesCounted: row.releasesCounted,
+            completed30d: row.completed30d,
+            cancelled30d: row.cancelled30d,
+          },
   };
 }
 
@@ -106,13 +133,25 @@ export async function updateProfile(sql: SqlRunner, id: string, patch: Partial<P
         updated_at   = now()
       WHERE id = $1
       RETURNING display_name AS "displayName", country, bio`,
-    [id, has('displayName'), patch.displayName ?? null, has('country'), patch.country ?? null, has('bio'), patch.bio ?? null],
+    [
+      id,
+      has('displayName'),
+      patch.displayName ?? null,
+      has('country'),
+      patch.country ?? null,
+      has('bio'),
+      patch.bio ?? null,
+    ],
   );
   return row;
 }
 
 /** Sets the roles and bumps the token generation, so tokens carrying the old roles can be refused. */
-export async function setRoles(sql: SqlRunner, id: string, roles: Role[]): Promise<{ before: Role[]; after: Role[]; tokenGeneration: number } | undefined> {
+export async function setRoles(
+  sql: SqlRunner,
+  id: string,
+  roles: Role[],
+): Promise<{ before: Role[]; after: Role[]; tokenGeneration: number } | undefined> {
   const [row] = await sql.query<{ before: Role[]; after: Role[]; tokenGeneration: number }>(
     `UPDATE users u SET roles = $2::text[], token_generation = u.token_generation + 1, updated_at = now()
        FROM (SELECT roles FROM users WHERE id = $1 FOR UPDATE) old
@@ -124,7 +163,11 @@ export async function setRoles(sql: SqlRunner, id: string, roles: Role[]): Promi
 }
 
 /** Sets the status; disabling bumps the token generation, so every access token issued so far can be refused. */
-export async function setStatus(sql: SqlRunner, id: string, status: 'ACTIVE' | 'DISABLED'): Promise<{ before: string; after: string; tokenGeneration: number } | undefined> {
+export async function setStatus(
+  sql: SqlRunner,
+  id: string,
+  status: 'ACTIVE' | 'DISABLED',
+): Promise<{ before: string; after: string; tokenGeneration: number } | undefined> {
   const [row] = await sql.query<{ before: string; after: string; tokenGeneration: number }>(
     `UPDATE users u SET status = $2, token_generation = u.token_generation + CASE WHEN $2 = 'DISABLED' THEN 1 ELSE 0 END, updated_at = now()
        FROM (SELECT status FROM users WHERE id = $1 FOR UPDATE) old

@@ -10,14 +10,27 @@ import { newApiKey } from './secrets';
 export const API_KEYS_PER_USER_MAX = 25;
 
 /** Creates a key and returns it this one time; only its sha256 is stored. */
-export async function createApiKey(deps: Deps, userId: string, input: { name: string; scopes: Scope[] }, context: AuditContext) {
+export async function createApiKey(
+  deps: Deps,
+  userId: string,
+  input: { name: string; scopes: Scope[] },
+  context: AuditContext,
+) {
   const key = newApiKey();
   const scopes = [...new Set(input.scopes)].sort();
   const record = await deps.db.transaction(async (tx) => {
     await lockUser(tx, userId);
-    if ((await countLiveApiKeys(tx, userId)) >= API_KEYS_PER_USER_MAX) throw conflict('API_KEY.LIMIT_REACHED', `At most ${API_KEYS_PER_USER_MAX} API keys per account; revoke one first.`);
+    if ((await countLiveApiKeys(tx, userId)) >= API_KEYS_PER_USER_MAX)
+      throw conflict(
+        'API_KEY.LIMIT_REACHED',
+        `At most ${API_KEYS_PER_USER_MAX} API keys per account; revoke one first.`,
+      );
     const created = await insertApiKey(tx, { userId, name: input.name, scopes, keyHash: hashApiKey(key) });
-    await insertAudit(tx, context, { action: 'api-key.created', targetId: created.id, metadata: { name: created.name, scopes: created.scopes } });
+    await insertAudit(tx, context, {
+      action: 'api-key.created',
+      targetId: created.id,
+      metadata: { name: created.name, scopes: created.scopes },
+    });
     return created;
   });
   return { id: record.id, name: record.name, scopes: record.scopes, createdAt: record.createdAt, key };
@@ -35,7 +48,8 @@ export async function revokeKey(deps: Deps, userId: string, keyId: string, conte
   if (!isUuid(keyId)) throw notFound('API_KEY.NOT_FOUND', 'No such API key.');
   const revoked = await deps.db.transaction(async (tx) => {
     const row = await revokeApiKey(tx, userId, keyId);
-    if (row) await insertAudit(tx, context, { action: 'api-key.revoked', targetId: keyId, metadata: { name: row.name } });
+    if (row)
+      await insertAudit(tx, context, { action: 'api-key.revoked', targetId: keyId, metadata: { name: row.name } });
     return row;
   });
   if (!revoked) throw notFound('API_KEY.NOT_FOUND', 'No such API key.');

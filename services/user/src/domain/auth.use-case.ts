@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { conflict, signAccessToken, unauthorized, type Role } from '@orrange/http';
 import { insertAudit, type AuditContext } from '../data/audit.repository';
-import { findRefreshToken, insertRefreshToken, revokeFamily, rotateRefreshToken } from '../data/refresh-tokens.repository';
+import {
+  findRefreshToken,
+  insertRefreshToken,
+  revokeFamily,
+  rotateRefreshToken,
+} from '../data/refresh-tokens.repository';
 import type { SqlRunner } from '@orrange/db';
 import { uniqueViolation } from '../data/sql';
 import { findCredentialsByEmail, insertUser, type UserRecord } from '../data/users.repository';
@@ -26,7 +31,8 @@ export interface Tokens {
 export type Session = { user: PublicUser } & Tokens;
 
 const invalidCredentials = () => unauthorized('The email or password is wrong.', 'AUTH.INVALID_CREDENTIALS');
-const invalidRefreshToken = () => unauthorized('The refresh token is invalid, expired or revoked.', 'AUTH.INVALID_REFRESH_TOKEN');
+const invalidRefreshToken = () =>
+  unauthorized('The refresh token is invalid, expired or revoked.', 'AUTH.INVALID_REFRESH_TOKEN');
 
 export function publicUser(user: UserRecord): PublicUser {
   return { id: user.id, email: user.email, username: user.username, roles: user.roles, createdAt: user.createdAt };
@@ -37,17 +43,26 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
-export async function register(deps: Deps, input: { email: string; username: string; password: string }, context: AuditContext): Promise<Session> {
+export async function register(
+  deps: Deps,
+  input: { email: string; username: string; password: string },
+  context: AuditContext,
+): Promise<Session> {
   const passwordHash = await deps.hasher.hash(input.password);
   try {
     return await deps.db.transaction(async (tx) => {
       const user = await insertUser(tx, { email: normalizeEmail(input.email), username: input.username, passwordHash });
-      await insertAudit(tx, { ...context, actorId: user.id }, { action: 'user.registered', targetId: user.id, metadata: { username: user.username } });
+      await insertAudit(
+        tx,
+        { ...context, actorId: user.id },
+        { action: 'user.registered', targetId: user.id, metadata: { username: user.username } },
+      );
       return { user: publicUser(user), ...(await issueTokens(deps, tx, user, randomUUID())) };
     });
   } catch (error) {
     const constraint = uniqueViolation(error);
-    if (constraint === 'users_email_key') throw conflict('USER.ALREADY_EXISTS', 'An account with this email already exists.');
+    if (constraint === 'users_email_key')
+      throw conflict('USER.ALREADY_EXISTS', 'An account with this email already exists.');
     if (constraint === 'users_username_key') throw conflict('USER.ALREADY_EXISTS', 'This username is taken.');
     throw error;
   }
@@ -57,17 +72,29 @@ export async function register(deps: Deps, input: { email: string; username: str
  * Every path runs exactly one argon2 verification (against a dummy hash for an unknown email), and every
  * failure (unknown email, wrong password, disabled account) is the same 401.
  */
-export async function login(deps: Deps, input: { email: string; password: string }, context: AuditContext): Promise<Session> {
+export async function login(
+  deps: Deps,
+  input: { email: string; password: string },
+  context: AuditContext,
+): Promise<Session> {
   const email = normalizeEmail(input.email);
   const account = await findCredentialsByEmail(deps.db, email);
   const passwordOk = await deps.hasher.verifyOrDummy(account?.passwordHash ?? null, input.password);
   if (!account || !passwordOk || account.status !== 'ACTIVE') {
     const reason = !account ? 'unknown-email' : !passwordOk ? 'wrong-password' : 'disabled';
-    await insertAudit(deps.db, context, { action: 'auth.login.failed', targetId: account?.id ?? null, metadata: { email, reason } });
+    await insertAudit(deps.db, context, {
+      action: 'auth.login.failed',
+      targetId: account?.id ?? null,
+      metadata: { email, reason },
+    });
     throw invalidCredentials();
   }
   return deps.db.transaction(async (tx) => {
-    await insertAudit(tx, { ...context, actorId: account.id }, { action: 'auth.login.succeeded', targetId: account.id });
+    await insertAudit(
+      tx,
+      { ...context, actorId: account.id },
+      { action: 'auth.login.succeeded', targetId: account.id },
+    );
     return { user: publicUser(account), ...(await issueTokens(deps, tx, account, randomUUID())) };
   });
 }
@@ -86,7 +113,12 @@ export async function refresh(deps: Deps, refreshToken: string, context: AuditCo
       await revokeFamily(tx, current.familyId);
       return undefined;
     }
-    return issueTokens(deps, tx, { id: current.userId, roles: current.roles, tokenGeneration: current.tokenGeneration }, current.familyId);
+    return issueTokens(
+      deps,
+      tx,
+      { id: current.userId, roles: current.roles, tokenGeneration: current.tokenGeneration },
+      current.familyId,
+    );
   });
   if (rotated) return rotated;
 
@@ -94,7 +126,11 @@ export async function refresh(deps: Deps, refreshToken: string, context: AuditCo
   if (stored?.rotatedAt) {
     await deps.db.transaction(async (tx) => {
       const revoked = await revokeFamily(tx, stored.familyId);
-      await insertAudit(tx, context, { action: 'auth.refresh.reused', targetId: stored.userId, metadata: { familyId: stored.familyId, liveTokensRevoked: revoked } });
+      await insertAudit(tx, context, {
+        action: 'auth.refresh.reused',
+        targetId: stored.userId,
+        metadata: { familyId: stored.familyId, liveTokensRevoked: revoked },
+      });
     });
     await endSessions(deps, [stored.familyId]);
   }
@@ -113,9 +149,23 @@ export async function logout(deps: Deps, refreshToken: string): Promise<void> {
 }
 
 /** A new refresh token in the family, and an access token that names the family (its session) and the user's generation. */
-async function issueTokens(deps: Deps, tx: SqlRunner, user: Pick<UserRecord, 'id' | 'roles' | 'tokenGeneration'>, familyId: string): Promise<Tokens> {
+async function issueTokens(
+  deps: Deps,
+  tx: SqlRunner,
+  user: Pick<UserRecord, 'id' | 'roles' | 'tokenGeneration'>,
+  familyId: string,
+): Promise<Tokens> {
   const refreshToken = newRefreshToken();
-  await insertRefreshToken(tx, { id: randomUUID(), familyId, userId: user.id, tokenHash: hashRefreshToken(refreshToken), ttlDays: deps.config.REFRESH_TOKEN_TTL_DAYS });
-  const { token } = signAccessToken({ userId: user.id, roles: user.roles, sessionId: familyId, generation: user.tokenGeneration }, deps.accessTokens);
+  await insertRefreshToken(tx, {
+    id: randomUUID(),
+    familyId,
+    userId: user.id,
+    tokenHash: hashRefreshToken(refreshToken),
+    ttlDays: deps.config.REFRESH_TOKEN_TTL_DAYS,
+  });
+  const { token } = signAccessToken(
+    { userId: user.id, roles: user.roles, sessionId: familyId, generation: user.tokenGeneration },
+    deps.accessTokens,
+  );
   return { accessToken: token, refreshToken, tokenType: 'Bearer', expiresIn: deps.accessTokens.ttlSeconds };
 }

@@ -17,11 +17,19 @@ export interface Deps {
   encryption: EncryptionKeyring;
 }
 
-export function buildDeps(parts: { db: Database; redis: Redis; logger: Logger; config: Config; hasher?: PasswordHasher }): Deps {
+export function buildDeps(parts: {
+  db: Database;
+  redis: Redis;
+  logger: Logger;
+  config: Config;
+  hasher?: PasswordHasher;
+}): Deps {
   const { config } = parts;
   return {
     ...parts,
-    hasher: parts.hasher ?? new PasswordHasher({ concurrencyMax: config.LOGIN_CONCURRENCY_MAX, waitingMax: config.LOGIN_QUEUE_MAX }),
+    hasher:
+      parts.hasher ??
+      new PasswordHasher({ concurrencyMax: config.LOGIN_CONCURRENCY_MAX, waitingMax: config.LOGIN_QUEUE_MAX }),
     accessTokens: {
       keyring: parseKeyring(config.JWT_SECRETS, config.JWT_ACTIVE_KID),
       issuer: config.JWT_ISSUER,
@@ -50,8 +58,18 @@ return current`;
  * change, disabled account): the generation was bumped in the transaction that made the change, so every
  * token signed before it, or signed after it from roles read before it, carries a lower one.
  */
-export async function refuseGenerationsBelow(deps: Pick<Deps, 'redis' | 'config'>, userId: string, generation: number): Promise<void> {
-  await deps.redis.eval(RAISE_SCRIPT, 1, authRedisKeys.minGeneration(deps.config.REDIS_PREFIX, userId), String(generation), String(revocationTtlSeconds(deps.config)));
+export async function refuseGenerationsBelow(
+  deps: Pick<Deps, 'redis' | 'config'>,
+  userId: string,
+  generation: number,
+): Promise<void> {
+  await deps.redis.eval(
+    RAISE_SCRIPT,
+    1,
+    authRedisKeys.minGeneration(deps.config.REDIS_PREFIX, userId),
+    String(generation),
+    String(revocationTtlSeconds(deps.config)),
+  );
 }
 
 /** Tells every gateway replica to refuse the access tokens of these sessions (logout, refresh-token reuse). */
@@ -59,6 +77,7 @@ export async function endSessions(deps: Pick<Deps, 'redis' | 'config'>, sessionI
   if (!sessionIds.length) return;
   const ttl = revocationTtlSeconds(deps.config);
   const batch = deps.redis.multi();
-  for (const sessionId of sessionIds) batch.set(authRedisKeys.revokedSession(deps.config.REDIS_PREFIX, sessionId), '1', 'EX', ttl);
+  for (const sessionId of sessionIds)
+    batch.set(authRedisKeys.revokedSession(deps.config.REDIS_PREFIX, sessionId), '1', 'EX', ttl);
   await batch.exec();
 }

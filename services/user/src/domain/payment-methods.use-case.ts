@@ -3,7 +3,13 @@ import { conflict, notFound } from '@orrange/http';
 import { openPaymentMethod, sealPaymentMethod } from '@orrange/secrets';
 import { asActingUser } from '../data/acting-user';
 import { insertAudit, type AuditContext } from '../data/audit.repository';
-import { countPaymentMethods, deletePaymentMethod, insertPaymentMethod, listPaymentMethods, type StoredPaymentMethod } from '../data/payment-methods.repository';
+import {
+  countPaymentMethods,
+  deletePaymentMethod,
+  insertPaymentMethod,
+  listPaymentMethods,
+  type StoredPaymentMethod,
+} from '../data/payment-methods.repository';
 import { isUuid } from '../data/sql';
 import { lockUser } from '../data/users.repository';
 import type { Deps } from './deps';
@@ -21,12 +27,21 @@ export interface PaymentMethodView {
   createdAt: Date;
 }
 
-export async function addPaymentMethod(deps: Deps, userId: string, input: { type: string; label: string; details: PaymentDetails }, context: AuditContext): Promise<PaymentMethodView> {
+export async function addPaymentMethod(
+  deps: Deps,
+  userId: string,
+  input: { type: string; label: string; details: PaymentDetails },
+  context: AuditContext,
+): Promise<PaymentMethodView> {
   const id = randomUUID();
   const sealed = sealPaymentMethod(deps.encryption, userId, id, input.details);
   const stored = await asActingUser(deps.db, userId, async (tx) => {
     await lockUser(tx, userId);
-    if ((await countPaymentMethods(tx, userId)) >= PAYMENT_METHODS_PER_USER_MAX) throw conflict('PAYMENT_METHOD.LIMIT_REACHED', `At most ${PAYMENT_METHODS_PER_USER_MAX} payment methods per account.`);
+    if ((await countPaymentMethods(tx, userId)) >= PAYMENT_METHODS_PER_USER_MAX)
+      throw conflict(
+        'PAYMENT_METHOD.LIMIT_REACHED',
+        `At most ${PAYMENT_METHODS_PER_USER_MAX} payment methods per account.`,
+      );
     const row = await insertPaymentMethod(tx, { id, userId, type: input.type, label: input.label, ...sealed });
     await insertAudit(tx, context, { action: 'payment-method.created', targetId: id, metadata: { type: input.type } });
     return row;
@@ -36,15 +51,23 @@ export async function addPaymentMethod(deps: Deps, userId: string, input: { type
 
 /** The owner's methods, decrypted. A row that fails authentication (tampered, swapped, unknown key) throws. */
 export async function listOwnPaymentMethods(deps: Deps, userId: string): Promise<PaymentMethodView[]> {
-  const rows = await asActingUser(deps.db, userId, (tx) => listPaymentMethods(tx, userId, PAYMENT_METHODS_PER_USER_MAX));
+  const rows = await asActingUser(deps.db, userId, (tx) =>
+    listPaymentMethods(tx, userId, PAYMENT_METHODS_PER_USER_MAX),
+  );
   return rows.map((row) => decrypt(deps, row));
 }
 
-export async function removePaymentMethod(deps: Deps, userId: string, id: string, context: AuditContext): Promise<void> {
+export async function removePaymentMethod(
+  deps: Deps,
+  userId: string,
+  id: string,
+  context: AuditContext,
+): Promise<void> {
   if (!isUuid(id)) throw notFound('PAYMENT_METHOD.NOT_FOUND', 'No such payment method.');
   const deleted = await asActingUser(deps.db, userId, async (tx) => {
     const row = await deletePaymentMethod(tx, userId, id);
-    if (row) await insertAudit(tx, context, { action: 'payment-method.deleted', targetId: id, metadata: { type: row.type } });
+    if (row)
+      await insertAudit(tx, context, { action: 'payment-method.deleted', targetId: id, metadata: { type: row.type } });
     return row;
   });
   if (!deleted) throw notFound('PAYMENT_METHOD.NOT_FOUND', 'No such payment method.');

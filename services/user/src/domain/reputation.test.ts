@@ -20,7 +20,17 @@ describe('reputation', () => {
   });
 
   it('when a user has no stats row, then the public stats are zero with no rate', () => {
-    expect(publicStats(undefined)).toEqual({ tradesCompleted: 0, completionRate: null, disputesLost: 0, feedbackPositive: 0, feedbackNegative: 0, distinctCounterparties: 0, avgPaySeconds: null, avgReleaseSeconds: null, completionRate30d: null });
+    expect(publicStats(undefined)).toEqual({
+      tradesCompleted: 0,
+      completionRate: null,
+      disputesLost: 0,
+      feedbackPositive: 0,
+      feedbackNegative: 0,
+      distinctCounterparties: 0,
+      avgPaySeconds: null,
+      avgReleaseSeconds: null,
+      completionRate30d: null,
+    });
   });
 });
 

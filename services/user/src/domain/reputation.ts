@@ -34,7 +34,11 @@ export interface PublicStats {
 }
 
 /** Whether a completed trade's fiat value reaches its currency's minimum for reputation (none set: it does). */
-export function countsForReputation(fiatCurrency: FiatCurrency, fiatAmount: string, minFiat: ReadonlyMap<FiatCurrency, bigint>): boolean {
+export function countsForReputation(
+  fiatCurrency: FiatCurrency,
+  fiatAmount: string,
+  minFiat: ReadonlyMap<FiatCurrency, bigint>,
+): boolean {
   const minimum = minFiat.get(fiatCurrency);
   if (minimum === undefined) return true;
   return isPositiveDecimal(fiatAmount, FIAT_SCALE) && toUnits(fiatAmount, FIAT_SCALE) >= minimum;
@@ -54,8 +58,18 @@ export function completionRate(completed: number, cancelled: number): string | n
 
 /** A user without a stats row: nothing counted yet. */
 const NO_STATS: StatsRow = {
-  tradesCompleted: 0, tradesCancelled: 0, disputesLost: 0, feedbackPositive: 0, feedbackNegative: 0,
-  distinctCounterparties: 0, paySecondsSum: 0, paysCounted: 0, releaseSecondsSum: 0, releasesCounted: 0, completed30d: 0, cancelled30d: 0,
+  tradesCompleted: 0,
+  tradesCancelled: 0,
+  disputesLost: 0,
+  feedbackPositive: 0,
+  feedbackNegative: 0,
+  distinctCounterparties: 0,
+  paySecondsSum: 0,
+  paysCounted: 0,
+  releaseSecondsSum: 0,
+  releasesCounted: 0,
+  completed30d: 0,
+  cancelled30d: 0,
 };
 
 export function publicStats(row: StatsRow | undefined): PublicStats {
@@ -74,7 +88,11 @@ export function publicStats(row: StatsRow | undefined): PublicStats {
 }
 
 /** Who lost a resolved dispute: the seller when the escrow went to the buyer, the buyer when refunded, nobody on a split. */
-export function disputeLoser(outcome: 'RELEASE_TO_BUYER' | 'REFUND_SELLER' | 'SPLIT', buyerId: string, sellerId: string): string | null {
+export function disputeLoser(
+  outcome: 'RELEASE_TO_BUYER' | 'REFUND_SELLER' | 'SPLIT',
+  buyerId: string,
+  sellerId: string,
+): string | null {
   if (outcome === 'RELEASE_TO_BUYER') return sellerId;
   if (outcome === 'REFUND_SELLER') return buyerId;
   return null;

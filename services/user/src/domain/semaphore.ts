@@ -28,7 +28,11 @@ export class Semaphore {
       return Promise.resolve();
     }
     if (this.waiting.length >= this.waitingMax) {
-      return Promise.reject(new AppError(503, 'SERVICE.BUSY', 'Too many sign-ins at once; try again shortly.', undefined, { 'Retry-After': '1' }));
+      return Promise.reject(
+        new AppError(503, 'SERVICE.BUSY', 'Too many sign-ins at once; try again shortly.', undefined, {
+          'Retry-After': '1',
+        }),
+      );
     }
     return new Promise((resolve) => this.waiting.push(resolve));
   }

@@ -12,7 +12,15 @@ const userNotFound = () => notFound('USER.NOT_FOUND', 'No such user.');
 export async function getMe(deps: Deps, userId: string) {
   const user = await findUserWithProfile(deps.db, userId);
   if (!user) throw userNotFound();
-  return { id: user.id, email: user.email, username: user.username, roles: user.roles, profile: user.profile, stats: publicStats(user.stats), createdAt: user.createdAt };
+  return {
+    id: user.id,
+    email: user.email,
+    username: user.username,
+    roles: user.roles,
+    profile: user.profile,
+    stats: publicStats(user.stats),
+    createdAt: user.createdAt,
+  };
 }
 
 /**
@@ -22,7 +30,13 @@ export async function getMe(deps: Deps, userId: string) {
 export async function getPublicProfile(deps: Deps, id: string) {
   const user = isUuid(id) ? await findUserWithProfile(deps.db.replicaReader, id) : undefined;
   if (!user) throw userNotFound();
-  return { id: user.id, username: user.username, profile: user.profile, stats: publicStats(user.stats), createdAt: user.createdAt };
+  return {
+    id: user.id,
+    username: user.username,
+    profile: user.profile,
+    stats: publicStats(user.stats),
+    createdAt: user.createdAt,
+  };
 }
 
 export async function patchProfile(deps: Deps, userId: string, patch: Partial<Profile>): Promise<Profile> {
@@ -35,13 +49,22 @@ export async function patchProfile(deps: Deps, userId: string, patch: Partial<Pr
  * Admins set roles; `user` is always kept. Access tokens with the old roles stop working at once (the token
  * generation moves on), and so do the cached resolutions of the user's API keys, which carry the roles too.
  */
-export async function changeRoles(deps: Deps, targetId: string, requested: Role[], context: AuditContext): Promise<{ id: string; roles: Role[] }> {
+export async function changeRoles(
+  deps: Deps,
+  targetId: string,
+  requested: Role[],
+  context: AuditContext,
+): Promise<{ id: string; roles: Role[] }> {
   if (!isUuid(targetId)) throw userNotFound();
   const roles = [...new Set<Role>(['user', ...requested])];
   const changed = await deps.db.transaction(async (tx) => {
     const result = await setRoles(tx, targetId, roles);
     if (!result) return undefined;
-    await insertAudit(tx, context, { action: 'user.roles.changed', targetId, metadata: { before: result.before, after: result.after } });
+    await insertAudit(tx, context, {
+      action: 'user.roles.changed',
+      targetId,
+      metadata: { before: result.before, after: result.after },
+    });
     return { ...result, keyHashes: await liveKeyHashes(tx, targetId) };
   });
   if (!changed) throw userNotFound();
@@ -54,13 +77,22 @@ export async function changeRoles(deps: Deps, targetId: string, requested: Role[
  * Admins disable (or re-enable) an account. Disabling ends every session, makes the gateway refuse the
  * user's access tokens at once, and drops its cached API-key resolutions (resolve then answers 404).
  */
-export async function changeStatus(deps: Deps, targetId: string, status: 'ACTIVE' | 'DISABLED', context: AuditContext): Promise<{ id: string; status: string }> {
+export async function changeStatus(
+  deps: Deps,
+  targetId: string,
+  status: 'ACTIVE' | 'DISABLED',
+  context: AuditContext,
+): Promise<{ id: string; status: string }> {
   if (!isUuid(targetId)) throw userNotFound();
   const changed = await deps.db.transaction(async (tx) => {
     const result = await setStatus(tx, targetId, status);
     if (!result) return undefined;
     const sessions = status === 'DISABLED' ? await revokeAllForUser(tx, targetId) : [];
-    await insertAudit(tx, context, { action: 'user.status.changed', targetId, metadata: { before: result.before, after: result.after, sessionsRevoked: sessions.length } });
+    await insertAudit(tx, context, {
+      action: 'user.status.changed',
+      targetId,
+      metadata: { before: result.before, after: result.after, sessionsRevoked: sessions.length },
+    });
     return { ...result, sessions, keyHashes: await liveKeyHashes(tx, targetId) };
   });
   if (!changed) throw userNotFound();

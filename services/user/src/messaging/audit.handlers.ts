@@ -8,11 +8,15 @@ import { insertAudit } from '../data/audit.repository';
 export function auditHandlers(): EventHandlers {
   return {
     'withdrawal.reviewed': async ({ payload }, tx) => {
-      await insertAudit(tx, { actorId: payload.reviewedBy, ip: null, requestId: payload.requestId }, {
-        action: payload.decision === 'APPROVED' ? 'withdrawal.approved' : 'withdrawal.rejected',
-        targetId: payload.withdrawalId,
-        metadata: { userId: payload.userId, asset: payload.asset, amount: payload.amount, note: payload.note },
-      });
+      await insertAudit(
+        tx,
+        { actorId: payload.reviewedBy, ip: null, requestId: payload.requestId },
+        {
+          action: payload.decision === 'APPROVED' ? 'withdrawal.approved' : 'withdrawal.rejected',
+          targetId: payload.withdrawalId,
+          metadata: { userId: payload.userId, asset: payload.asset, amount: payload.amount, note: payload.note },
+        },
+      );
     },
   };
 }

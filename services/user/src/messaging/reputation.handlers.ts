@@ -10,7 +10,10 @@ import { countsForReputation, disputeLoser } from '../domain/reputation';
  * inbox row, so a redelivered event changes nothing. Ids that cannot be ours (not UUIDs) are skipped
  * rather than retried forever.
  */
-export function reputationHandlers(logger: Logger, minFiat: ReadonlyMap<FiatCurrency, bigint> = new Map()): EventHandlers {
+export function reputationHandlers(
+  logger: Logger,
+  minFiat: ReadonlyMap<FiatCurrency, bigint> = new Map(),
+): EventHandlers {
   const ours = (ids: string[], type: string) => {
     const valid = ids.filter(isUuid);
     if (valid.length !== ids.length) logger.warn('event names a user id that is not a uuid; skipped', { type });
@@ -22,19 +25,30 @@ export function reputationHandlers(logger: Logger, minFiat: ReadonlyMap<FiatCurr
       const parties = ours([payload.buyerId, payload.sellerId], 'trade.completed');
       if (parties.length !== 2 || !countsForReputation(payload.fiatCurrency, payload.fiatAmount, minFiat)) return;
       const at = (iso: string | null | undefined) => (iso ? new Date(iso) : null);
-      await recordCompletedTrade(tx, { buyerId: payload.buyerId, sellerId: payload.sellerId, completedAt: at(payload.completedAt) ?? new Date(occurredAt), openedAt: at(payload.openedAt), paidAt: at(payload.paidAt) });
+      await recordCompletedTrade(tx, {
+        buyerId: payload.buyerId,
+        sellerId: payload.sellerId,
+        completedAt: at(payload.completedAt) ?? new Date(occurredAt),
+        openedAt: at(payload.openedAt),
+        paidAt: at(payload.paidAt),
+      });
     },
     // Both cancellation reasons (BUYER_CANCELLED, PAYMENT_TIMEOUT) are the buyer's doing: only the
     // buyer's completion rate pays for them.
     'trade.cancelled': async ({ payload, occurredAt }, tx) => {
-      for (const buyerId of ours([payload.buyerId], 'trade.cancelled')) await recordCancelledTrade(tx, buyerId, new Date(occurredAt));
+      for (const buyerId of ours([payload.buyerId], 'trade.cancelled'))
+        await recordCancelledTrade(tx, buyerId, new Date(occurredAt));
     },
     'trade.resolved': async ({ payload }, tx) => {
       const loser = disputeLoser(payload.outcome, payload.buyerId, payload.sellerId);
       if (loser) await incrementStats(tx, 'disputes_lost', ours([loser], 'trade.resolved'));
     },
     'feedback.left': async ({ payload }, tx) => {
-      await incrementStats(tx, payload.rating === 'POSITIVE' ? 'feedback_positive' : 'feedback_negative', ours([payload.toUserId], 'feedback.left'));
+      await incrementStats(
+        tx,
+        payload.rating === 'POSITIVE' ? 'feedback_positive' : 'feedback_negative',
+        ours([payload.toUserId], 'feedback.left'),
+      );
     },
   };
 }

@@ -11,7 +11,15 @@ const TESTNET: Networks = { btc: 'testnet', evm: 'sepolia' };
 /** Changes one character of an address to another of its alphabet (keeps the case of letters). */
 function corrupt(address: string, at: number): string {
   const c = address[at]!;
-  const swap = /[0-9]/.test(c) ? String((Number(c) + 1) % 10) : c === c.toLowerCase() ? (c === 'q' ? 'p' : 'q') : c === 'Q' ? 'P' : 'Q';
+  const swap = /[0-9]/.test(c)
+    ? String((Number(c) + 1) % 10)
+    : c === c.toLowerCase()
+      ? c === 'q'
+        ? 'p'
+        : 'q'
+      : c === 'Q'
+        ? 'P'
+        : 'Q';
   return address.slice(0, at) + swap + address.slice(at + 1);
 }
 
@@ -52,7 +60,8 @@ describe('BTC addresses', () => {
     const address = formatAddress('BTC', key, MAINNET);
     expect(address).toMatch(/^bc1q[02-9ac-hj-np-z]{38}$/);
     expect(Buffer.from(segwitDecode('bc', address)!.program).equals(key)).toBe(true);
-    for (let at = 4; at < address.length; at += 1) expect(isValidAddress('BTC', corrupt(address, at), MAINNET)).toBe(false);
+    for (let at = 4; at < address.length; at += 1)
+      expect(isValidAddress('BTC', corrupt(address, at), MAINNET)).toBe(false);
     expect(formatAddress('BTC', key, { btc: 'regtest', evm: 'mainnet' })).toMatch(/^bcrt1q/);
   });
 
@@ -63,16 +72,28 @@ describe('BTC addresses', () => {
 });
 
 describe('EVM addresses (ETH, USDT, USDC)', () => {
-  const eip55Vectors = ['0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', '0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359', '0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB', '0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb'];
+  const eip55Vectors = [
+    '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed',
+    '0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359',
+    '0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB',
+    '0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb',
+  ];
 
-  it.each(eip55Vectors)('when the EIP-55 test vector %s is checked, then our checksum spells it the same and it is valid for every EVM asset', (address) => {
-    expect(toChecksumAddress(address.toLowerCase())).toBe(address);
-    for (const asset of ['ETH', 'USDT', 'USDC'] as Asset[]) expect(isValidAddress(asset, address, MAINNET)).toBe(true);
-  });
+  it.each(eip55Vectors)(
+    'when the EIP-55 test vector %s is checked, then our checksum spells it the same and it is valid for every EVM asset',
+    (address) => {
+      expect(toChecksumAddress(address.toLowerCase())).toBe(address);
+      for (const asset of ['ETH', 'USDT', 'USDC'] as Asset[])
+        expect(isValidAddress(asset, address, MAINNET)).toBe(true);
+    },
+  );
 
   it.each(eip55Vectors)('when one letter of %s changes case (a corrupted checksum), then it is refused', (address) => {
     const at = address.slice(2).search(/[a-fA-F]/) + 2;
-    const flipped = address.slice(0, at) + (address[at] === address[at]!.toLowerCase() ? address[at]!.toUpperCase() : address[at]!.toLowerCase()) + address.slice(at + 1);
+    const flipped =
+      address.slice(0, at) +
+      (address[at] === address[at]!.toLowerCase() ? address[at]!.toUpperCase() : address[at]!.toLowerCase()) +
+      address.slice(at + 1);
     for (const asset of ['ETH', 'USDT', 'USDC'] as Asset[]) expect(isValidAddress(asset, flipped, MAINNET)).toBe(false);
   });
 

@@ -38,7 +38,11 @@ export function isValidAddress(asset: Asset, address: string, networks: Networks
   const params = BTC_PARAMS[networks.btc];
   if (address.toLowerCase().startsWith(`${params.hrp}1`)) return segwitDecode(params.hrp, address) !== null;
   const payload = base58CheckDecode(address);
-  return payload !== null && payload.length === 1 + HASH160_BYTES && (payload[0] === params.p2pkh || payload[0] === params.p2sh);
+  return (
+    payload !== null &&
+    payload.length === 1 + HASH160_BYTES &&
+    (payload[0] === params.p2pkh || payload[0] === params.p2sh)
+  );
 }
 
 /**

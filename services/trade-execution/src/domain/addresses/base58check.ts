@@ -5,7 +5,8 @@ const ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 const BASE58_LENGTH_MAX = 64;
 const CHECKSUM_BYTES = 4;
 
-const doubleSha256 = (bytes: Uint8Array) => createHash('sha256').update(createHash('sha256').update(bytes).digest()).digest();
+const doubleSha256 = (bytes: Uint8Array) =>
+  createHash('sha256').update(createHash('sha256').update(bytes).digest()).digest();
 
 /** The payload of a Base58Check string (version byte first), or null when it is not one or its checksum is wrong. */
 export function base58CheckDecode(text: string): Uint8Array | null {

@@ -43,7 +43,8 @@ export function bech32Decode(text: string): { hrp: string; data: number[]; encod
   const data = [...lower.slice(separator + 1)].map((c) => CHARSET.indexOf(c));
   if (data.some((d) => d < 0)) return null;
   const residue = polymod([...expandHrp(hrp), ...data]);
-  const encoding = residue === CHECKSUM_CONSTANT.bech32 ? 'bech32' : residue === CHECKSUM_CONSTANT.bech32m ? 'bech32m' : null;
+  const encoding =
+    residue === CHECKSUM_CONSTANT.bech32 ? 'bech32' : residue === CHECKSUM_CONSTANT.bech32m ? 'bech32m' : null;
   if (!encoding) return null;
   return { hrp, data: data.slice(0, -CHECKSUM_LENGTH), encoding };
 }

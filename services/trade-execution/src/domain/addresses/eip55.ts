@@ -5,7 +5,10 @@ import { keccak_256 } from '@noble/hashes/sha3';
  * keccak-256 of the lower-case hex is 8 or more. A typo changes the pattern, so a mixed-case address checks itself.
  */
 export function toChecksumAddress(bytesOrHex: Uint8Array | string): string {
-  const hex = typeof bytesOrHex === 'string' ? bytesOrHex.toLowerCase().replace(/^0x/, '') : Buffer.from(bytesOrHex).toString('hex');
+  const hex =
+    typeof bytesOrHex === 'string'
+      ? bytesOrHex.toLowerCase().replace(/^0x/, '')
+      : Buffer.from(bytesOrHex).toString('hex');
   if (!/^[0-9a-f]{40}$/.test(hex)) throw new Error('an EVM address is 20 bytes');
   const hash = Buffer.from(keccak_256(hex)).toString('hex');
   return `0x${[...hex].map((c, i) => (parseInt(hash[i]!, 16) >= 8 ? c.toUpperCase() : c)).join('')}`;
