@@ -25,6 +25,11 @@ export interface RuntimeOptions {
   schema: string;
   config: BaseServiceConfig;
   logger?: Logger;
+  /**
+   * Connect as DATABASE_URL's own user instead of the service's role: only for the runtime's own tests, which build
+   * their tables themselves in a database no service migrated (a service's role may create nothing).
+   */
+  databaseAsOwner?: boolean;
 }
 
 /** How the service's consumer applies what its handlers do not say themselves. */
@@ -86,7 +91,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const logger = options.logger ?? createLogger(service, config.LOG_LEVEL);
   const registry = createRegistry(service);
   // As the service's own role (USER_DB_PASSWORD, …): it reaches its schema and the functions granted to it, nothing else.
-  const { url, replicaUrls } = serviceDatabaseUrls(service, config);
+  const { url, replicaUrls } = options.databaseAsOwner
+    ? { url: config.DATABASE_URL, replicaUrls: config.DATABASE_REPLICA_URLS }
+    : serviceDatabaseUrls(service, config);
   const db = new Database({
     url,
     replicaUrls,

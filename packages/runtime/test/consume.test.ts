@@ -25,7 +25,7 @@ describe('runtime: consume() and the relay listener, after the runtime exists', 
       LOG_LEVEL: 'silent',
       DB_HEALTH_INTERVAL_MS: '0',
     });
-    runtime = createRuntime({ service: 'trade-execution', schema: 'svc', config });
+    runtime = createRuntime({ service: 'trade-execution', schema: 'svc', config, databaseAsOwner: true });
     await runtime.db.query('CREATE SCHEMA IF NOT EXISTS svc');
     await runtime.db.query('DROP TABLE IF EXISTS outbox, inbox, assignments');
     await runtime.db.query(OUTBOX_TABLES_SQL);

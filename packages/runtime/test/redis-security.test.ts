@@ -45,7 +45,7 @@ describe('runtime: Redis with a password and TLS', () => {
       REDIS_PREFIX: 'orrange-test-redis-security',
       ...env,
     });
-    const runtime = createRuntime({ service: 'user', schema: 'public', config });
+    const runtime = createRuntime({ service: 'user', schema: 'public', config, databaseAsOwner: true });
     runtimes.push(runtime);
     return runtime;
   };
