@@ -34,7 +34,7 @@ describe('user: replica reads, lag bound, primary down and promotion (real strea
     config = readConfig({
       DATABASE_URL: `postgresql://postgres@127.0.0.1:${cluster.primaryPort},127.0.0.1:${cluster.replicaPort}/orrange`,
       DATABASE_REPLICA_URLS: cluster.url('replica', 'orrange'),
-      REPLICA_LAG_MAX_MS: '300',
+      REPLICA_LAG_MAX_MS: '2000',
       REPLICA_CHECK_INTERVAL_MS: '50',
       // Only a failed statement makes the primary checked before the next minute: that is what is tested.
       DB_HEALTH_INTERVAL_MS: '60000',
@@ -67,6 +67,9 @@ describe('user: replica reads, lag bound, primary down and promotion (real strea
     // A fresh replica serves public profiles.
     const alice = await registerUser(app);
     await eventually(async () => (await publicProfile(alice.id)).status === 200);
+    // Measured again now that the registration is replayed. On a quiet machine an idle replica's lag reads as the age
+    // of its last replayed transaction (its receive and replay positions differ), hence a bound of 2 s, not 0.3 s.
+    await runtime.db.checkNow();
     const [primaryBefore, replicaBefore] = [await readsServedBy('primary'), await readsServedBy('replica')];
     expect((await publicProfile(alice.id)).body.username).toBe(alice.username);
     expect(await readsServedBy('replica')).toBe(replicaBefore + 1);
