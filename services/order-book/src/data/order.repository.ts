@@ -94,9 +94,9 @@ export interface LockedOrder {
 
 /**
  * Takes the market lock of an existing order and loads it row-locked, in one round trip, after `ahead` (e.g. the
- * claim of an Idempotency-Key) and before `behind` (e.g. locking a buyer's standing: after the market lock, in the
- * order every transaction of the order path takes them). The load is sent together with the lock and runs once it
- * is granted, so it sees what the previous holder committed: every field may be trusted.
+ * claim of an Idempotency-Key) and before `behind` (e.g. reading a buyer's standing, which then sees what the
+ * market's previous holder committed). The load is sent together with the lock and runs once it is granted, so it
+ * sees what the previous holder committed: every field may be trusted.
  */
 export async function lockAndLoadOrder(
   tx: SqlRunner,

@@ -96,8 +96,8 @@ export function resumeOrder(deps: OrderBookDeps, userId: string, orderId: string
 }
 
 /**
- * One owner's change of an open order, under the market lock and the order's row lock (and a BUY's owner's standing
- * row lock, as a placement takes it), so it is serialized with matching like a placement: the change and a SELL
+ * One owner's change of an open order, under the market lock and the order's row lock (a BUY's owner's standing read
+ * as a placement reads it), so it is serialized with matching like a placement: the change and a SELL
  * hold's adjustment are written in one round trip; an order that is in the book afterwards (not paused) matches at
  * once against what it now crosses, as if it came in again (its buyer's room for trades respected), and the fills'
  * trades open in this transaction.
