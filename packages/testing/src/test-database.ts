@@ -57,12 +57,19 @@ export async function createTestDatabase(
   else await cloneMigratedTemplate(name, migrations);
   const url = withDatabase(TEST_SERVER_URL, name);
   let owner: pg.Pool | undefined;
-  const pool = () =>
-    (owner ??= new pg.Pool({
+  const pool = () => {
+    if (owner) return owner;
+    owner = new pg.Pool({
       connectionString: url,
       max: 2,
       options: options.searchPath ? `-c search_path=${options.searchPath},public` : undefined,
-    }));
+    });
+    // pool.end() resolves before its connections have closed, and `drop` terminates what is left (WITH FORCE): a
+    // connection ended that way emits 'error', which without a listener fails the suite that was already done.
+    owner.on('error', () => undefined);
+    owner.on('connect', (client) => client.on('error', () => undefined));
+    return owner;
+  };
   const transaction = async <T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
     const client = await pool().connect();
     try {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Database } from '@orrange/db';
 import { postMovement, postMovements } from '../src/data/ledger.repository';
 import { available, external, held } from '../src/domain/ledger';
+import { openTrades, placeSellHolds, sellHold, tradeOpening } from './factories';
 import { createHarness, type Harness } from './harness';
 
 /**
@@ -33,8 +34,7 @@ describe('ledger postings on a large ledger', () => {
       }),
     );
     // Plans made on a ledger of a few accounts (more than five times: PL/pgSQL then settles on a generic plan).
-    for (let i = 0; i < 8; i++)
-      await db.transaction(async (tx) => [await postMovement(tx, hold()), await postMovements(tx, [hold(), hold()])]);
+    for (let i = 0; i < 8; i++) await postAloneAndInAGroup();
     await db.query(
       `INSERT INTO accounts (kind, owner_id, ref_id, asset) SELECT 'HELD', 'u' || (g % 50), g::text, 'BTC' FROM generate_series(1, 20000) g`,
     );
@@ -63,10 +63,20 @@ describe('ledger postings on a large ledger', () => {
     return BigInt(row!.n);
   };
 
+  /** Postings through post_journals, and the order path's transfers: holds of SELLs and escrows of trades from them. */
   const postAloneAndInAGroup = () =>
     db.transaction(async (tx) => {
       expect(await postMovement(tx, hold())).toBe('OK');
       expect(await postMovements(tx, [hold(), hold(), hold()])).toEqual(['OK', 'OK', 'OK']);
+      const holds = [sellHold('u1', 'BTC', '0.00000001'), sellHold('u1', 'BTC', '0.00000001')];
+      expect(await placeSellHolds(h, holds.slice(0, 1), tx)).toEqual(['OK']);
+      expect(await placeSellHolds(h, holds.slice(1), tx)).toEqual(['OK']);
+      const escrow = (orderId: string) =>
+        tradeOpening({ sellerId: 'u1', sellOrderId: orderId, sellerFunding: 'HOLD', amount: '0.00000001' });
+      expect(await openTrades(h, [escrow(holds[0]!.orderId)], tx)).toEqual(['OK']);
+      expect(
+        await openTrades(h, [escrow(holds[1]!.orderId), tradeOpening({ sellerId: 'u1', amount: '0.00000001' })], tx),
+      ).toEqual(['OK', 'OK']);
       await tx.query('SELECT pg_stat_force_next_flush()');
     });
 
