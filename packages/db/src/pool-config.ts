@@ -10,6 +10,13 @@ export interface PoolSettings {
   idleTimeoutMs?: number;
   connectionTimeoutMs?: number;
   applicationName?: string;
+  /**
+   * Plans of this pool's connections never choose a sequential scan where an index can serve (enable_seqscan off).
+   * For a service whose statements are all index lookups and which keeps their plans for the life of a connection
+   * (named statements): a plan made while a table was small or its statistics stale would otherwise scan it whole
+   * at every execution as it grows, until the connection ends.
+   */
+  indexPlansOnly?: boolean;
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -30,6 +37,7 @@ export function poolConfigFromUrl(url: string, settings: PoolSettings = {}): Poo
   const options = [
     settings.schema ? `-c search_path=${assertSchemaName(settings.schema)},public` : '',
     settings.statementTimeoutMs ? `-c statement_timeout=${settings.statementTimeoutMs}` : '',
+    settings.indexPlansOnly ? '-c enable_seqscan=off' : '',
   ].filter(Boolean);
   return {
     host: decodeURIComponent(parsed.hostname) || '127.0.0.1',

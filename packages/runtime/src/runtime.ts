@@ -30,6 +30,8 @@ export interface RuntimeOptions {
    * their tables themselves in a database no service migrated (a service's role may create nothing).
    */
   databaseAsOwner?: boolean;
+  /** Its connections plan no sequential scan where an index serves (see PoolSettings.indexPlansOnly). */
+  indexPlansOnly?: boolean;
 }
 
 /** How the service's consumer applies what its handlers do not say themselves. */
@@ -103,6 +105,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     schema: options.schema,
     max: config.DB_POOL_MAX,
     statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
+    indexPlansOnly: options.indexPlansOnly,
     slowQueryMs: config.DB_SLOW_QUERY_MS,
     healthIntervalMs: config.DB_HEALTH_INTERVAL_MS,
     logger,

@@ -21,7 +21,15 @@ export interface OrderBookService extends Service {
  * expiry sweeper. index.ts and the test harness (and its replicas) all build it here.
  */
 export function createOrderBookService(config: Config, overrides: { logger?: Logger } = {}): OrderBookService {
-  const runtime = createRuntime({ service: 'order-book', schema: SCHEMA, config, logger: overrides.logger });
+  // Every statement of the order path finds its rows through an index, and keeps its plan for the connection's life:
+  // none may become a walk of the whole history because "orders" was small when it was planned.
+  const runtime = createRuntime({
+    service: 'order-book',
+    schema: SCHEMA,
+    config,
+    logger: overrides.logger,
+    indexPlansOnly: true,
+  });
   const bookCache = new BookCache({
     db: runtime.db,
     redis: runtime.redis,
