@@ -19,6 +19,8 @@ import { createBusinessMetrics, createCustodyMetrics } from './metrics';
 export interface TradeExecutionService extends Service {
   config: Config;
   deps: TradeDeps;
+  /** Live updates of trades, chats and balances, written after commits. */
+  live: LiveUpdates;
   custody: CustodyDeps;
   /** Fires payment deadlines from the trades' rows. */
   deadlines: Sweeper;
@@ -75,7 +77,7 @@ export function createTradeExecutionService(
   };
   runtime.consume(createEventHandlers(deps));
   runtime.relay.onPublished((rows) => live.fromOutbox(rows));
-  const deadlines = paymentDeadlineSweeper(deps, {
+  const deadlines = paymentDeadlineSweeper(deps, live, {
     intervalMs: config.TIMER_SWEEP_MS,
     logger: runtime.logger,
     registry: runtime.registry,
@@ -118,6 +120,7 @@ export function createTradeExecutionService(
     runtime,
     config,
     deps,
+    live,
     custody,
     deadlines,
     withdrawals,

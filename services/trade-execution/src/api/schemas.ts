@@ -4,7 +4,7 @@ import { ASSET_SCALES, assetSchema, isPositiveDecimal, type Asset } from '@orran
 import { TRADE_STATES } from '../domain/trade-state-machine';
 import { WITHDRAWAL_STATES } from '../data/withdrawal.repository';
 import type { LedgerLine } from '../data/ledger.repository';
-import type { TradeRow } from '../data/trade.repository';
+import type { Trade } from '../domain/trade';
 
 const MAX_DECIMAL_LENGTH = 40;
 
@@ -44,11 +44,11 @@ export const newestFirst = keyset(
   z.object({ at: z.string().datetime(), id: z.string().uuid() }).strict(),
   (row: { createdAt: string; id: string }) => ({ at: row.createdAt, id: row.id }),
 );
-/** A user's trades, newest first by (created_at, id). */
-export const tradeKeys = keyset(
-  z.object({ t: z.iso.datetime(), id: z.string().max(64) }).strict(),
-  (row: TradeRow) => ({ t: row.created_at.toISOString(), id: row.id }),
-);
+/** A user's trades, newest first by (createdAt, id). */
+export const tradeKeys = keyset(z.object({ t: z.iso.datetime(), id: z.string().max(64) }).strict(), (trade: Trade) => ({
+  t: trade.createdAt.toISOString(),
+  id: trade.id,
+}));
 /** A user's ledger entries, newest first by id. */
 export const ledgerKeys = keyset(z.object({ id: z.string().regex(/^\d{1,19}$/) }).strict(), (row: LedgerLine) => ({
   id: row.id,

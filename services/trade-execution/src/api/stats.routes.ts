@@ -2,7 +2,7 @@ import type { Router } from 'express';
 import { parse, requireRole, serviceRouter } from '@orrange/http';
 import type { TradeExecutionService } from '../composition';
 import { adminStats, marketStats } from '../data/stats.repository';
-import { marketJson, volumesJson } from '../domain/stats';
+import { marketJson, volumesJson } from './stats.view';
 import { emptyBody } from './schemas';
 
 /** Statistics are aggregates over the last day: a replica's lag (REPLICA_LAG_MAX_MS) changes nothing that matters. */
@@ -17,13 +17,13 @@ export function statsRouter({ runtime }: TradeExecutionService): Router {
 
   router.get('/api/v1/admin/stats', requireRole('admin'), async (req, res) => {
     parse(emptyBody, req.query);
-    const { totals, volumes } = await adminStats(db);
+    const stats = await adminStats(db);
     res.json({
-      activeUsers24h: totals.active_users,
-      trades24h: volumes.reduce((n, v) => n + v.trades, 0),
-      volume24h: volumesJson(volumes),
-      openTrades: totals.open_trades,
-      openDisputes: totals.open_disputes,
+      activeUsers24h: stats.activeUsers,
+      trades24h: stats.volumes.reduce((n, v) => n + v.trades, 0),
+      volume24h: volumesJson(stats.volumes),
+      openTrades: stats.openTrades,
+      openDisputes: stats.openDisputes,
     });
   });
 

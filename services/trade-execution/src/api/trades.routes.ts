@@ -12,7 +12,7 @@ import {
 import { idempotencyProtection } from '@orrange/secrets';
 import type { TradeExecutionService } from '../composition';
 import { findTrade, listTrades } from '../data/trade.repository';
-import { tradeJson } from './trade.view';
+import { feedbackJson, messageJson, tradeJson } from './trade.view';
 import { listMessages, leaveFeedback, postMessage } from '../domain/trade-chat.use-case';
 import { paymentDetailsFor } from '../domain/payment-details';
 import { actOnTrade, canSee, type PartyAction } from '../domain/trades.use-case';
@@ -82,19 +82,20 @@ export function tradesRouter({ runtime, deps }: TradeExecutionService): Router {
 
   router.get('/api/v1/trades/:id/messages', requireAuth, async (req, res) => {
     const { id } = parse(tradeIdParam, req.params);
-    res.json(await listMessages(deps, id, identityOf(req), parse(pageQuery, req.query)));
+    res.json(pageView(await listMessages(deps, id, identityOf(req), parse(pageQuery, req.query)), messageJson));
   });
 
   router.post('/api/v1/trades/:id/messages', requireAuth, once, async (req, res) => {
     const { id } = parse(tradeIdParam, req.params);
     const body = parse(messageBody, req.body);
-    res.status(201).json({ message: await postMessage(deps, id, identityOf(req), body.body) });
+    res.status(201).json({ message: messageJson(await postMessage(deps, id, identityOf(req), body.body)) });
   });
 
   router.post('/api/v1/trades/:id/feedback', requireAuth, once, async (req, res) => {
     const { id } = parse(tradeIdParam, req.params);
     const body = parse(feedbackBody, req.body);
-    res.status(201).json({ feedback: await leaveFeedback(db, id, identityOf(req), body.rating, body.comment) });
+    const feedback = await leaveFeedback(db, id, identityOf(req), body.rating, body.comment);
+    res.status(201).json({ feedback: feedbackJson(feedback) });
   });
 
   return router;

@@ -17,7 +17,7 @@ import type { TradeExecutionService } from '../composition';
 import { deposit } from '../domain/wallet.use-case';
 import { depositBody, emptyBody, ledgerKeys, pageQuery } from './schemas';
 
-export function walletRouter({ runtime, config, deps }: TradeExecutionService): Router {
+export function walletRouter({ runtime, config, live }: TradeExecutionService): Router {
   const { db } = runtime;
   const router = serviceRouter();
 
@@ -32,7 +32,7 @@ export function walletRouter({ runtime, config, deps }: TradeExecutionService): 
     if (config.NODE_ENV === 'production' && !(hasRole(who, 'admin') && who.via === 'jwt'))
       throw forbidden('Deposits are credited by the custody integration in production.', 'WALLET.DEPOSITS_DISABLED');
     const credited = await deposit(db, who.userId, body.asset, toUnits(body.amount, ASSET_SCALES[body.asset]));
-    void deps.live?.balanceChanged(who.userId, body.asset);
+    void live.balanceChanged(who.userId, body.asset);
     res.status(201).json(credited);
   });
 

@@ -1,5 +1,7 @@
 import type { SqlRunner } from '@orrange/db';
-import type { Asset, FiatCurrency } from '@orrange/money';
+import { ASSET_SCALES, FIAT_SCALE, fromUnits, numericUnits, type Asset, type FiatCurrency } from '@orrange/money';
+import type { MarketStats } from '../domain/stats';
+import type { Trade } from '../domain/trade';
 import { OPEN_STATES } from '../domain/trade-state-machine';
 
 /** Shards per market and minute: concurrent completions in one market spread over this many rows. */
@@ -12,7 +14,7 @@ const MINUTE_SHARDS = 8;
  */
 export async function recordCompletedTrade(
   tx: SqlRunner,
-  t: { asset: Asset; fiatCurrency: FiatCurrency; price: string; amount: string; fiatAmount: string; userIds: string[] },
+  t: Pick<Trade, 'asset' | 'fiatCurrency' | 'price' | 'amount' | 'fiatAmount' | 'buyerId' | 'sellerId'>,
 ): Promise<void> {
   await tx.query(
     `WITH market AS (INSERT INTO markets (asset, fiat_currency) VALUES ($1, $2) ON CONFLICT DO NOTHING),
@@ -24,7 +26,15 @@ export async function recordCompletedTrade(
        high = greatest(m.high, EXCLUDED.high), low = least(m.low, EXCLUDED.low),
        last_price = CASE WHEN EXCLUDED.last_at >= m.last_at THEN EXCLUDED.last_price ELSE m.last_price END,
        last_at = greatest(m.last_at, EXCLUDED.last_at)`,
-    [t.asset, t.fiatCurrency, t.price, t.amount, t.fiatAmount, Math.floor(Math.random() * MINUTE_SHARDS), t.userIds],
+    [
+      t.asset,
+      t.fiatCurrency,
+      fromUnits(t.price, FIAT_SCALE),
+      fromUnits(t.amount, ASSET_SCALES[t.asset]),
+      fromUnits(t.fiatAmount, FIAT_SCALE),
+      Math.floor(Math.random() * MINUTE_SHARDS),
+      [t.buyerId, t.sellerId],
+    ],
   );
 }
 
@@ -38,7 +48,7 @@ export function markActive(param: string): string {
      ON CONFLICT DO NOTHING`;
 }
 
-export interface MarketRow {
+interface MarketRow {
   asset: Asset;
   fiat_currency: FiatCurrency;
   last_price: string;
@@ -49,9 +59,11 @@ export interface MarketRow {
   low: string | null;
 }
 
+const cents = (decimal: string) => numericUnits(decimal, FIAT_SCALE);
+
 /** Every market that ever completed a trade: last price from its newest bucket, the last 24 h from the minute buckets. */
-export async function marketStats(db: SqlRunner): Promise<MarketRow[]> {
-  return db.query<MarketRow>(
+export async function marketStats(db: SqlRunner): Promise<MarketStats[]> {
+  const rows = await db.query<MarketRow>(
     `SELECT l.asset, l.fiat_currency, last.last_price::text,
             coalesce(d.trades, 0)::int AS trades, coalesce(d.volume, 0)::text AS volume, coalesce(d.fiat_volume, 0)::text AS fiat_volume,
             d.high::text, d.low::text
@@ -63,6 +75,16 @@ export async function marketStats(db: SqlRunner): Promise<MarketRow[]> {
        ON d.asset = l.asset AND d.fiat_currency = l.fiat_currency
      ORDER BY l.asset, l.fiat_currency`,
   );
+  return rows.map((m) => ({
+    asset: m.asset,
+    fiatCurrency: m.fiat_currency,
+    lastPrice: cents(m.last_price),
+    trades: m.trades,
+    volume: numericUnits(m.volume, ASSET_SCALES[m.asset]),
+    fiatVolume: cents(m.fiat_volume),
+    high: m.high === null ? null : cents(m.high),
+    low: m.low === null ? null : cents(m.low),
+  }));
 }
 
 /** Users who placed, took or traded in the last 24 hours (user_activity_hours is kept by the order path). */
@@ -73,26 +95,29 @@ export async function activeUsers24h(db: SqlRunner): Promise<number> {
   return row!.n;
 }
 
-export interface AdminStatsRow {
-  active_users: number;
-  open_trades: number;
-  open_disputes: number;
+/** The admin's day: users active, trades open and disputed now, and per asset the trades and volume (in units). */
+export interface AdminStats {
+  activeUsers: number;
+  openTrades: number;
+  openDisputes: number;
+  volumes: Array<{ asset: Asset; trades: number; volume: bigint }>;
 }
 
-export async function adminStats(
-  db: SqlRunner,
-): Promise<{ totals: AdminStatsRow; volumes: Array<{ asset: Asset; trades: number; volume: string }> }> {
-  const [totals] = await db.query<AdminStatsRow>(
-    `SELECT ${ACTIVE_USERS_24H} AS active_users,
-            (SELECT count(*) FROM trades WHERE status = ANY ($1::text[]))::int AS open_trades,
-            (SELECT count(*) FROM trades WHERE status = 'DISPUTED')::int AS open_disputes`,
+export async function adminStats(db: SqlRunner): Promise<AdminStats> {
+  const [totals] = await db.query<{ activeUsers: number; openTrades: number; openDisputes: number }>(
+    `SELECT ${ACTIVE_USERS_24H} AS "activeUsers",
+            (SELECT count(*) FROM trades WHERE status = ANY ($1::text[]))::int AS "openTrades",
+            (SELECT count(*) FROM trades WHERE status = 'DISPUTED')::int AS "openDisputes"`,
     [OPEN_STATES],
   );
   const volumes = await db.query<{ asset: Asset; trades: number; volume: string }>(
     `SELECT asset, sum(trades)::int AS trades, sum(volume)::text AS volume FROM market_minutes
      WHERE minute >= now() - interval '24 hours' GROUP BY asset`,
   );
-  return { totals: totals!, volumes };
+  return {
+    ...totals!,
+    volumes: volumes.map((v) => ({ ...v, volume: numericUnits(v.volume, ASSET_SCALES[v.asset]) })),
+  };
 }
 
 export async function openTradeCounts(db: SqlRunner): Promise<Array<{ status: string; n: number }>> {

@@ -1,15 +1,6 @@
 import type { SqlRunner } from '@orrange/db';
 import { open, seal, type EncryptionKeyring, type SealedColumn } from '@orrange/secrets';
-
-/** A chat message in the clear, as the domain sees it. */
-export interface TradeMessage {
-  id: string;
-  seq: string;
-  tradeId: string;
-  senderId: string;
-  body: string;
-  createdAt: Date;
-}
+import type { TradeMessage } from '../domain/trade';
 
 /** A row as stored: sealed (key_id, iv, tag, ciphertext), or plaintext in body when written before sealing. */
 interface MessageRow {

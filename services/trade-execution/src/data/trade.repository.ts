@@ -1,8 +1,10 @@
 import type { SqlRunner } from '@orrange/db';
-import type { Asset, FiatCurrency } from '@orrange/money';
-import type { TradeState } from '../domain/trade-state-machine';
+import { ASSET_SCALES, FIAT_SCALE, fromUnits, numericUnits, type Asset, type FiatCurrency } from '@orrange/money';
+import type { Trade } from '../domain/trade';
+import type { EscrowStatus, TradeState } from '../domain/trade-state-machine';
 
-export interface TradeRow {
+/** The columns as Postgres returns them (NUMERIC as text): only toTrade reads them. */
+interface TradeRow {
   id: string;
   match_id: string;
   buy_order_id: string | null;
@@ -18,7 +20,7 @@ export interface TradeRow {
   payment_method: string;
   payment_window_minutes: number;
   status: TradeState;
-  escrow_status: 'LOCKED' | 'RELEASED' | 'REFUNDED';
+  escrow_status: EscrowStatus;
   payment_deadline: Date;
   dispute_id: string | null;
   disputed_by: string | null;
@@ -32,31 +34,67 @@ export interface TradeRow {
   updated_at: Date;
 }
 
-export async function findTrade(db: SqlRunner, id: string): Promise<TradeRow | undefined> {
+function toTrade(row: TradeRow): Trade {
+  const scale = ASSET_SCALES[row.asset];
+  return {
+    id: row.id,
+    matchId: row.match_id,
+    buyOrderId: row.buy_order_id,
+    sellOrderId: row.sell_order_id,
+    buyerId: row.buyer_id,
+    sellerId: row.seller_id,
+    asset: row.asset,
+    fiatCurrency: row.fiat_currency,
+    price: numericUnits(row.price, FIAT_SCALE),
+    amount: numericUnits(row.amount, scale),
+    fiatAmount: numericUnits(row.fiat_amount, FIAT_SCALE),
+    fee: numericUnits(row.fee, scale),
+    paymentMethod: row.payment_method,
+    paymentWindowMinutes: row.payment_window_minutes,
+    status: row.status,
+    escrowStatus: row.escrow_status,
+    paymentDeadline: row.payment_deadline,
+    disputeId: row.dispute_id,
+    disputedBy: row.disputed_by,
+    arbitratorId: row.arbitrator_id,
+    outcome: row.outcome,
+    buyerAmount: row.buyer_amount === null ? null : numericUnits(row.buyer_amount, scale),
+    cancelReason: row.cancel_reason,
+    paidAt: row.paid_at,
+    closedAt: row.closed_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export async function findTrade(db: SqlRunner, id: string): Promise<Trade | undefined> {
   const [row] = await db.query<TradeRow>('SELECT * FROM trades WHERE id = $1', [id]);
-  return row;
+  return row && toTrade(row);
 }
 
 /** Locks the trade row for a transition: racing transitions on one trade queue here and see each other's result. */
-export async function lockTrade(tx: SqlRunner, id: string): Promise<TradeRow | undefined> {
+export async function lockTrade(tx: SqlRunner, id: string): Promise<Trade | undefined> {
   const [row] = await tx.query<TradeRow>('SELECT * FROM trades WHERE id = $1 FOR UPDATE', [id]);
-  return row;
+  return row && toTrade(row);
 }
 
+/** What a transition changes; amounts in the trade's asset units. */
 export interface TradeChanges {
   status: TradeState;
-  escrowStatus?: 'LOCKED' | 'RELEASED' | 'REFUNDED';
-  fee?: string;
+  escrowStatus?: EscrowStatus;
+  fee?: bigint;
   paidAt?: boolean;
   closed?: boolean;
   cancelReason?: string;
   disputeId?: string;
   disputedBy?: string;
   outcome?: string;
-  buyerAmount?: string;
+  buyerAmount?: bigint;
 }
 
-export async function updateTrade(tx: SqlRunner, id: string, c: TradeChanges): Promise<TradeRow> {
+export async function updateTrade(tx: SqlRunner, trade: Pick<Trade, 'id' | 'asset'>, c: TradeChanges): Promise<Trade> {
+  const decimal = (units: bigint | undefined) =>
+    units === undefined ? null : fromUnits(units, ASSET_SCALES[trade.asset]);
   const [row] = await tx.query<TradeRow>(
     `UPDATE trades SET status = $2,
        escrow_status = coalesce($3, escrow_status),
@@ -71,20 +109,20 @@ export async function updateTrade(tx: SqlRunner, id: string, c: TradeChanges): P
        updated_at = now()
      WHERE id = $1 RETURNING *`,
     [
-      id,
+      trade.id,
       c.status,
       c.escrowStatus ?? null,
-      c.fee ?? null,
+      decimal(c.fee),
       c.paidAt ?? false,
       c.closed ?? false,
       c.cancelReason ?? null,
       c.disputeId ?? null,
       c.disputedBy ?? null,
       c.outcome ?? null,
-      c.buyerAmount ?? null,
+      decimal(c.buyerAmount),
     ],
   );
-  return row!;
+  return toTrade(row!);
 }
 
 export async function setArbitrator(tx: SqlRunner, tradeId: string, arbitratorId: string): Promise<boolean> {
@@ -102,13 +140,14 @@ export async function listTrades(
   status: TradeState | null,
   limit: number,
   after: { createdAt: Date; id: string } | null,
-): Promise<TradeRow[]> {
+): Promise<Trade[]> {
   const side = (column: string) => `(SELECT * FROM trades WHERE ${column} = $1 AND ($2::text IS NULL OR status = $2)
       AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::text)) ORDER BY created_at DESC, id DESC LIMIT $5)`;
-  return db.query<TradeRow>(
+  const rows = await db.query<TradeRow>(
     `SELECT * FROM (${side('buyer_id')} UNION ${side('seller_id')}) t ORDER BY created_at DESC, id DESC LIMIT $5`,
     [userId, status, after?.createdAt ?? null, after?.id ?? '', limit],
   );
+  return rows.map(toTrade);
 }
 
 /**

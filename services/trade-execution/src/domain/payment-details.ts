@@ -2,7 +2,7 @@ import type { Database } from '@orrange/db';
 import { hasRole, type Identity } from '@orrange/http';
 import { openPaymentMethod, type EncryptionKeyring } from '@orrange/secrets';
 import { findPaymentDetails, recordPaymentDetailsRead } from '../data/payment-details.repository';
-import type { TradeRow } from '../data/trade.repository';
+import type { Trade } from './trade';
 import type { TradeState } from './trade-state-machine';
 
 /** API.md `paymentDetails`: the SELL side's saved method as it was when the trade opened. */
@@ -23,14 +23,14 @@ export type DetailsReader = 'seller' | 'buyer' | 'arbitrator' | 'admin';
  * DISPUTED; the assigned arbitrator and admins always. Anyone else, or a party after the trade ended: nobody.
  */
 export function detailsReader(
-  trade: Pick<TradeRow, 'buyer_id' | 'seller_id' | 'arbitrator_id' | 'status'>,
+  trade: Pick<Trade, 'buyerId' | 'sellerId' | 'arbitratorId' | 'status'>,
   who: Identity,
 ): DetailsReader | undefined {
   const partyMaySee = PARTY_VISIBLE_STATES.includes(trade.status);
-  if (who.userId === trade.seller_id && partyMaySee) return 'seller';
-  if (who.userId === trade.buyer_id && partyMaySee) return 'buyer';
+  if (who.userId === trade.sellerId && partyMaySee) return 'seller';
+  if (who.userId === trade.buyerId && partyMaySee) return 'buyer';
   if (hasRole(who, 'admin')) return 'admin';
-  if (trade.arbitrator_id !== null && who.userId === trade.arbitrator_id && hasRole(who, 'arbitrator'))
+  if (trade.arbitratorId !== null && who.userId === trade.arbitratorId && hasRole(who, 'arbitrator'))
     return 'arbitrator';
   return undefined;
 }
@@ -42,7 +42,7 @@ export function detailsReader(
  */
 export async function paymentDetailsFor(
   deps: { db: Database; keyring: EncryptionKeyring },
-  trade: TradeRow,
+  trade: Trade,
   who: Identity,
   requestId: string | null,
 ): Promise<PaymentDetailsView | null | undefined> {

@@ -1,37 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '@orrange/db';
 import { z } from 'zod';
-import { conflict, keyset, notFound, pageView, readPage, type Identity } from '@orrange/http';
+import { conflict, keyset, notFound, readPage, type Identity, type Page } from '@orrange/http';
 import { enqueueEvent } from '@orrange/queue';
 import type { EncryptionKeyring } from '@orrange/secrets';
 import { insertFeedback } from '../data/feedback.repository';
-import { countMessages, insertMessage, listMessagesAfter, type TradeMessage } from '../data/trade-message.repository';
+import { countMessages, insertMessage, listMessagesAfter } from '../data/trade-message.repository';
 import { findTrade, lockTrade } from '../data/trade.repository';
-import type { LiveUpdates } from '../messaging/live-updates';
+import type { TradeMessage, TradeUpdates } from './trade';
 import { OPEN_STATES } from './trade-state-machine';
 import { canChat } from './trades.use-case';
 
-export interface MessageJson {
-  id: string;
-  tradeId: string;
-  senderId: string;
-  body: string;
-  createdAt: string;
-}
-
-const toJson = (m: TradeMessage): MessageJson => ({
-  id: m.id,
-  tradeId: m.tradeId,
-  senderId: m.senderId,
-  body: m.body,
-  createdAt: m.createdAt.toISOString(),
-});
-
-/** What the chat needs: the database, and the keyring that seals messages at rest. */
+/** What the chat needs: the database, the keyring that seals messages at rest, and who hears of a new message. */
 export interface ChatDeps {
   db: Database;
   keyring: EncryptionKeyring;
-  live?: LiveUpdates;
+  live?: TradeUpdates;
 }
 
 async function chatTrade(db: Database, tradeId: string, who: Identity) {
@@ -50,12 +34,11 @@ export async function listMessages(
   tradeId: string,
   who: Identity,
   query: { limit: number; cursor?: string | undefined },
-) {
+): Promise<Page<TradeMessage>> {
   await chatTrade(deps.db, tradeId, who);
-  const page = await readPage(chatOrder, query, (after, rowsMax) =>
+  return readPage(chatOrder, query, (after, rowsMax) =>
     listMessagesAfter(deps.db, deps.keyring, tradeId, after?.seq ?? null, rowsMax),
   );
-  return pageView(page, toJson);
 }
 
 /** Messages one trade's chat holds at most (each ≤ 2,000 characters): a chat is for settling one trade. */
@@ -67,7 +50,7 @@ export const MESSAGES_PER_TRADE_MAX = 500;
  * nor a transition closing the trade can slip a message past either rule. The message is stored sealed: chats
  * carry bank details.
  */
-export async function postMessage(deps: ChatDeps, tradeId: string, who: Identity, body: string): Promise<MessageJson> {
+export async function postMessage(deps: ChatDeps, tradeId: string, who: Identity, body: string): Promise<TradeMessage> {
   const { message, recipients } = await deps.db.transaction(async (tx) => {
     const trade = await lockTrade(tx, tradeId);
     if (!trade || !canChat(trade, who)) throw notFound('TRADE.NOT_FOUND', 'No such trade.');
@@ -75,13 +58,11 @@ export async function postMessage(deps: ChatDeps, tradeId: string, who: Identity
       throw conflict('TRADE.CHAT_CLOSED', `The trade is ${trade.status}: its chat is read-only.`);
     if ((await countMessages(tx, tradeId)) >= MESSAGES_PER_TRADE_MAX)
       throw conflict('TRADE.CHAT_LIMIT_REACHED', `A trade's chat holds at most ${MESSAGES_PER_TRADE_MAX} messages.`);
-    const posted = toJson(
-      await insertMessage(tx, deps.keyring, { id: randomUUID(), tradeId, senderId: who.userId, body }),
-    );
+    const posted = await insertMessage(tx, deps.keyring, { id: randomUUID(), tradeId, senderId: who.userId, body });
     // Everyone who reads this chat hears of the message live: the parties and the assigned arbitrator.
     return {
       message: posted,
-      recipients: [trade.buyer_id, trade.seller_id, ...(trade.arbitrator_id ? [trade.arbitrator_id] : [])],
+      recipients: [trade.buyerId, trade.sellerId, ...(trade.arbitratorId ? [trade.arbitratorId] : [])],
     };
   });
   deps.live?.messagePosted(message, recipients);
@@ -99,11 +80,11 @@ export async function leaveFeedback(
   return db.transaction(
     async (tx) => {
       const trade = await lockTrade(tx, tradeId);
-      const party = trade && (who.userId === trade.buyer_id || who.userId === trade.seller_id);
+      const party = trade && (who.userId === trade.buyerId || who.userId === trade.sellerId);
       if (!trade || !party) throw notFound('TRADE.NOT_FOUND', 'No such trade.');
       if (trade.status !== 'COMPLETED')
         throw conflict('TRADE.INVALID_STATE', 'Feedback is possible once the trade is COMPLETED.');
-      const toUserId = who.userId === trade.buyer_id ? trade.seller_id : trade.buyer_id;
+      const toUserId = who.userId === trade.buyerId ? trade.sellerId : trade.buyerId;
       const left = await insertFeedback(tx, {
         tradeId,
         fromUserId: who.userId,
@@ -119,7 +100,7 @@ export async function leaveFeedback(
         toUserId,
         rating,
         comment: comment ?? null,
-        createdAt: left.createdAt.toISOString(),
+        createdAt: left.createdAt,
       };
     },
     { retryable: true },

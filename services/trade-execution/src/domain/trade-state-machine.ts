@@ -13,6 +13,9 @@ export type Actor = (typeof ACTORS)[number];
 
 export const OPEN_STATES: readonly TradeState[] = ['AWAITING_PAYMENT', 'PAID', 'DISPUTED'];
 
+/** API.md's escrow status: where the trade's crypto is. */
+export type EscrowStatus = 'LOCKED' | 'RELEASED' | 'REFUNDED';
+
 /** What happens to the escrow on a transition. */
 export type EscrowEffect = 'NONE' | 'TO_BUYER' | 'TO_SELLER' | 'RESOLUTION';
 
@@ -67,6 +70,6 @@ export function decide(state: TradeState, action: TradeAction, actor: Actor, ctx
 }
 
 /** API.md's escrow status of a trade in a state (a resolution says itself where the escrow went). */
-export function escrowStatusAfter(effect: EscrowEffect): 'LOCKED' | 'RELEASED' | 'REFUNDED' {
+export function escrowStatusAfter(effect: EscrowEffect): EscrowStatus {
   return effect === 'TO_BUYER' ? 'RELEASED' : effect === 'TO_SELLER' ? 'REFUNDED' : 'LOCKED';
 }

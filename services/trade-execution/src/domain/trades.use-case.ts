@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { Database, Tx } from '@orrange/db';
 import type { EncryptionKeyring } from '@orrange/secrets';
 import { conflict, forbidden, hasRole, notFound, type Identity } from '@orrange/http';
-import { ASSET_SCALES, FIAT_SCALE, fromUnits, normalize, numericUnits, toUnits } from '@orrange/money';
+import { ASSET_SCALES, FIAT_SCALE, fromUnits, toUnits } from '@orrange/money';
 import { enqueueEvent, PermanentFailure, type EventPayload } from '@orrange/queue';
 import { postMovementOrFail } from '../data/ledger.repository';
 import { recordCompletedTrade } from '../data/stats.repository';
-import { lockTrade, updateTrade, type TradeChanges, type TradeRow } from '../data/trade.repository';
+import { lockTrade, updateTrade, type TradeChanges } from '../data/trade.repository';
 import type { BusinessMetrics } from '../metrics';
-import type { LiveUpdates } from '../messaging/live-updates';
 import { available, escrow, feeUnits, fees, journalId, type Leg } from './ledger';
+import type { Trade, TradeUpdates } from './trade';
 import {
   decide,
   escrowStatusAfter,
@@ -25,8 +25,8 @@ export interface TradeDeps {
   metrics: BusinessMetrics;
   /** Seals what is stored at rest that may hold bank details: chat messages, stored answers that carry them. */
   keyring: EncryptionKeyring;
-  /** Live updates written after each commit (absent in tests that build their own deps). */
-  live?: LiveUpdates;
+  /** Announced after each commit (absent in tests that build their own deps). */
+  live?: TradeUpdates;
 }
 
 export type PartyAction = Extract<TradeAction, 'paid' | 'release' | 'cancel' | 'dispute'>;
@@ -41,19 +41,19 @@ export async function actOnTrade(
   who: Identity,
   action: PartyAction,
   reason?: string,
-): Promise<{ trade: TradeRow; disputeId?: string }> {
+): Promise<{ trade: Trade; disputeId?: string }> {
   const result = await deps.db.transaction(
     async (tx) => {
       const trade = await lockTrade(tx, tradeId);
       if (!trade) throw notFound('TRADE.NOT_FOUND', 'No such trade.');
       const actor: Actor =
-        who.userId === trade.buyer_id ? 'buyer' : who.userId === trade.seller_id ? 'seller' : 'stranger';
+        who.userId === trade.buyerId ? 'buyer' : who.userId === trade.sellerId ? 'seller' : 'stranger';
       if (actor === 'stranger')
         throw canSee(trade, who)
           ? forbidden('Only the parties of a trade may do this.', 'TRADE.NOT_A_PARTY')
           : notFound('TRADE.NOT_FOUND', 'No such trade.');
       const decision = decide(trade.status, action, actor, {
-        deadlinePassed: Date.now() >= trade.payment_deadline.getTime(),
+        deadlinePassed: Date.now() >= trade.paymentDeadline.getTime(),
       });
       if (!decision.ok && decision.reason === 'NOT_ALLOWED')
         throw forbidden(`The ${actor} may not ${action} a trade.`, 'TRADE.FORBIDDEN_ACTION');
@@ -78,19 +78,20 @@ export async function actOnTrade(
           disputeId,
           openedBy: who.userId,
           reason: reason ?? '',
-          buyerId: trade.buyer_id,
-          sellerId: trade.seller_id,
+          buyerId: trade.buyerId,
+          sellerId: trade.sellerId,
           asset: trade.asset,
-          amount: normalize(trade.amount, ASSET_SCALES[trade.asset]),
-          fiatCurrency: trade.fiat_currency,
-          fiatAmount: normalize(trade.fiat_amount, FIAT_SCALE),
+          amount: fromUnits(trade.amount, ASSET_SCALES[trade.asset]),
+          fiatCurrency: trade.fiatCurrency,
+          fiatAmount: fromUnits(trade.fiatAmount, FIAT_SCALE),
         });
       }
       return { trade: updated, disputeId };
     },
     { retryable: true },
   );
-  if (result.trade.status === 'COMPLETED') deps.metrics.tradeCompleted(result.trade.asset, result.trade.amount);
+  if (result.trade.status === 'COMPLETED')
+    deps.metrics.tradeCompleted(result.trade.asset, fromUnits(result.trade.amount, ASSET_SCALES[result.trade.asset]));
   void deps.live?.tradeChanged(result.trade);
   return result;
 }
@@ -104,7 +105,7 @@ export async function expireTrade(tx: Tx, tradeId: string, deps: TradeDeps): Pro
   const trade = await lockTrade(tx, tradeId);
   if (!trade) return 'noop';
   const decision = decide(trade.status, 'deadline', 'system', {
-    deadlinePassed: Date.now() >= trade.payment_deadline.getTime(),
+    deadlinePassed: Date.now() >= trade.paymentDeadline.getTime(),
   });
   if (!decision.ok) return 'noop';
   await settle(tx, deps, trade, decision.to, decision.escrow, { status: decision.to, cancelReason: 'PAYMENT_TIMEOUT' });
@@ -120,9 +121,9 @@ export async function resolveTrade(
   const trade = await lockTrade(tx, resolution.tradeId);
   if (!trade) throw new Error(`dispute.resolved for unknown trade ${resolution.tradeId}`);
   const decision = decide(trade.status, 'resolve', 'system', { deadlinePassed: true });
-  if (!decision.ok || trade.dispute_id !== resolution.disputeId) return 'noop';
+  if (!decision.ok || trade.disputeId !== resolution.disputeId) return 'noop';
   const scale = ASSET_SCALES[trade.asset];
-  const units = numericUnits(trade.amount, scale);
+  const units = trade.amount;
   const buyerUnits =
     resolution.outcome === 'RELEASE_TO_BUYER'
       ? units
@@ -132,7 +133,7 @@ export async function resolveTrade(
   // A malformed decision will not get better by retrying: straight to the failed set, where operators see it.
   if (buyerUnits === undefined || buyerUnits < 0n || buyerUnits > units)
     throw new PermanentFailure(
-      `dispute ${resolution.disputeId}: SPLIT buyerAmount ${resolution.buyerAmount} is not within 0..${trade.amount}`,
+      `dispute ${resolution.disputeId}: SPLIT buyerAmount ${resolution.buyerAmount} is not within 0..${fromUnits(units, scale)}`,
     );
   await settle(
     tx,
@@ -143,7 +144,7 @@ export async function resolveTrade(
     {
       status: decision.to,
       outcome: resolution.outcome,
-      buyerAmount: fromUnits(buyerUnits, scale),
+      buyerAmount: buyerUnits,
       escrowStatus: buyerUnits > 0n ? 'RELEASED' : 'REFUNDED',
     },
     buyerUnits,
@@ -152,8 +153,8 @@ export async function resolveTrade(
     tradeId: trade.id,
     disputeId: resolution.disputeId,
     outcome: resolution.outcome,
-    buyerId: trade.buyer_id,
-    sellerId: trade.seller_id,
+    buyerId: trade.buyerId,
+    sellerId: trade.sellerId,
     buyerAmount: fromUnits(buyerUnits, scale),
     sellerAmount: fromUnits(units - buyerUnits, scale),
   });
@@ -167,64 +168,55 @@ export async function resolveTrade(
 async function settle(
   tx: Tx,
   deps: TradeDeps,
-  trade: TradeRow,
+  trade: Trade,
   to: TradeState,
   effect: EscrowEffect,
   changes: TradeChanges,
   buyerUnits?: bigint,
-): Promise<TradeRow> {
-  const scale = ASSET_SCALES[trade.asset];
-  const units = numericUnits(trade.amount, scale);
-  const legs: Leg[] = [escrow(trade.seller_id, trade.id, trade.asset, -units)];
+): Promise<Trade> {
+  const units = trade.amount;
+  const legs: Leg[] = [escrow(trade.sellerId, trade.id, trade.asset, -units)];
   let fee = 0n;
   if (effect === 'TO_BUYER') {
     fee = feeUnits(units, deps.feeBps);
-    if (units - fee > 0n) legs.push(available(trade.buyer_id, trade.asset, units - fee));
+    if (units - fee > 0n) legs.push(available(trade.buyerId, trade.asset, units - fee));
     if (fee > 0n) legs.push(fees(trade.asset, fee));
   } else if (effect === 'TO_SELLER') {
-    legs.push(available(trade.seller_id, trade.asset, units));
+    legs.push(available(trade.sellerId, trade.asset, units));
   } else if (effect === 'RESOLUTION') {
     const toBuyer = buyerUnits!;
-    if (toBuyer > 0n) legs.push(available(trade.buyer_id, trade.asset, toBuyer));
-    if (units - toBuyer > 0n) legs.push(available(trade.seller_id, trade.asset, units - toBuyer));
+    if (toBuyer > 0n) legs.push(available(trade.buyerId, trade.asset, toBuyer));
+    if (units - toBuyer > 0n) legs.push(available(trade.sellerId, trade.asset, units - toBuyer));
   }
   if (effect !== 'NONE')
     await postMovementOrFail(tx, { id: journalId('settle', trade.id), kind: `SETTLE_${to}`, ref: trade.id, legs });
 
-  const updated = await updateTrade(tx, trade.id, {
+  const updated = await updateTrade(tx, trade, {
     ...changes,
     escrowStatus: changes.escrowStatus ?? (effect === 'NONE' ? undefined : escrowStatusAfter(effect)),
-    fee: effect === 'TO_BUYER' ? fromUnits(fee, scale) : undefined,
+    fee: effect === 'TO_BUYER' ? fee : undefined,
     closed: effect !== 'NONE',
   });
-  const amount = fromUnits(units, scale);
   if (to === 'COMPLETED') {
-    await recordCompletedTrade(tx, {
-      asset: trade.asset,
-      fiatCurrency: trade.fiat_currency,
-      price: trade.price,
-      amount,
-      fiatAmount: trade.fiat_amount,
-      userIds: [trade.buyer_id, trade.seller_id],
-    });
+    await recordCompletedTrade(tx, trade);
     await enqueueEvent(tx, 'trade.completed', {
       tradeId: trade.id,
-      buyerId: trade.buyer_id,
-      sellerId: trade.seller_id,
+      buyerId: trade.buyerId,
+      sellerId: trade.sellerId,
       asset: trade.asset,
-      amount,
-      fiatCurrency: trade.fiat_currency,
-      fiatAmount: normalize(trade.fiat_amount, FIAT_SCALE),
-      completedAt: updated.updated_at.toISOString(),
-      openedAt: trade.created_at.toISOString(),
-      paidAt: trade.paid_at?.toISOString() ?? null,
+      amount: fromUnits(units, ASSET_SCALES[trade.asset]),
+      fiatCurrency: trade.fiatCurrency,
+      fiatAmount: fromUnits(trade.fiatAmount, FIAT_SCALE),
+      completedAt: updated.updatedAt.toISOString(),
+      openedAt: trade.createdAt.toISOString(),
+      paidAt: trade.paidAt?.toISOString() ?? null,
     });
   }
   if (to === 'CANCELLED') {
     await enqueueEvent(tx, 'trade.cancelled', {
       tradeId: trade.id,
-      buyerId: trade.buyer_id,
-      sellerId: trade.seller_id,
+      buyerId: trade.buyerId,
+      sellerId: trade.sellerId,
       reason: changes.cancelReason === 'PAYMENT_TIMEOUT' ? 'PAYMENT_TIMEOUT' : 'BUYER_CANCELLED',
     });
   }
@@ -232,16 +224,16 @@ async function settle(
 }
 
 /** Who may read a trade: its parties, arbitrators and admins. */
-export function canSee(trade: TradeRow, who: Identity): boolean {
-  return who.userId === trade.buyer_id || who.userId === trade.seller_id || hasRole(who, 'arbitrator', 'admin');
+export function canSee(trade: Trade, who: Identity): boolean {
+  return who.userId === trade.buyerId || who.userId === trade.sellerId || hasRole(who, 'arbitrator', 'admin');
 }
 
 /** Who may read and write its chat: the parties, the assigned arbitrator, admins. */
-export function canChat(trade: TradeRow, who: Identity): boolean {
+export function canChat(trade: Trade, who: Identity): boolean {
   return (
-    who.userId === trade.buyer_id ||
-    who.userId === trade.seller_id ||
-    who.userId === trade.arbitrator_id ||
+    who.userId === trade.buyerId ||
+    who.userId === trade.sellerId ||
+    who.userId === trade.arbitratorId ||
     hasRole(who, 'admin')
   );
 }

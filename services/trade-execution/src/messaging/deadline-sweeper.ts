@@ -3,6 +3,7 @@ import { dueItemsSweeper, type Sweeper } from '@orrange/runtime';
 import type { Registry } from 'prom-client';
 import { dueTradeIds } from '../data/trade.repository';
 import { expireTrade, type TradeDeps } from '../domain/trades.use-case';
+import type { LiveUpdates } from './live-updates';
 
 /** How many due trades one sweep expires (each in its own transaction); a full batch sweeps again at once. */
 export const DUE_TRADES_PER_SWEEP_MAX = 100;
@@ -14,6 +15,7 @@ export const DUE_TRADES_PER_SWEEP_MAX = 100;
  */
 export function paymentDeadlineSweeper(
   deps: TradeDeps,
+  live: LiveUpdates,
   options: { intervalMs: number; logger: Logger; registry: Registry },
 ): Sweeper {
   return dueItemsSweeper({
@@ -24,7 +26,7 @@ export function paymentDeadlineSweeper(
     fire: async (tradeId) => {
       const cancelled =
         (await deps.db.transaction((tx) => expireTrade(tx, tradeId, deps), { retryable: true })) === 'cancelled';
-      if (cancelled) void deps.live?.tradeChangedById(tradeId);
+      if (cancelled) void live.tradeChangedById(tradeId);
       return cancelled;
     },
   });

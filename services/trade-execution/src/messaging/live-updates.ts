@@ -3,10 +3,10 @@ import type { Logger } from '@orrange/logger';
 import type { Asset } from '@orrange/money';
 import type { EventPayload, OutboxRow } from '@orrange/queue';
 import { toEach, type LiveEvent, type LivePublisher } from '@orrange/runtime';
+import { messageJson, tradeJson } from '../api/trade.view';
 import { balancesOf } from '../data/ledger.repository';
-import { tradeJson } from '../api/trade.view';
-import { findTrade, type TradeRow } from '../data/trade.repository';
-import type { MessageJson } from '../domain/trade-chat.use-case';
+import { findTrade } from '../data/trade.repository';
+import type { Trade, TradeMessage, TradeUpdates } from '../domain/trade';
 
 /**
  * The live updates this service writes (API.md, "Live updates"; the gateway streams them): `trade.updated` to both
@@ -15,14 +15,14 @@ import type { MessageJson } from '../domain/trade-chat.use-case';
  * never inside a transaction; none ever fails the use case that committed (a lost event is healed by the client's
  * resync, see the README).
  */
-export class LiveUpdates {
+export class LiveUpdates implements TradeUpdates {
   constructor(private readonly deps: { db: Database; live: LivePublisher; logger: Logger }) {}
 
   /** A trade changed state: both parties hear it, and when escrow moved (the trade closed) their balances too. */
-  async tradeChanged(trade: TradeRow): Promise<void> {
-    const parties = [trade.buyer_id, trade.seller_id];
+  async tradeChanged(trade: Trade): Promise<void> {
+    const parties = [trade.buyerId, trade.sellerId];
     const events = toEach(parties, 'trade.updated', tradeJson(trade));
-    if (trade.closed_at !== null) events.push(...(await this.balanceEvents(parties, trade.asset)));
+    if (trade.closedAt !== null) events.push(...(await this.balanceEvents(parties, trade.asset)));
     this.publish(events);
   }
 
@@ -31,8 +31,8 @@ export class LiveUpdates {
     if (trade) await this.tradeChanged(trade);
   }
 
-  messagePosted(message: MessageJson, recipients: readonly string[]): void {
-    this.publish(toEach(recipients, 'trade.message', message));
+  messagePosted(message: TradeMessage, recipients: readonly string[]): void {
+    this.publish(toEach(recipients, 'trade.message', messageJson(message)));
   }
 
   async balanceChanged(userId: string, asset: Asset): Promise<void> {
