@@ -2,7 +2,7 @@ import type { Logger } from '@orrange/logger';
 import { keyringFromConfig } from '@orrange/secrets';
 import { createRuntime, Sweeper, type Runtime, type Service } from '@orrange/runtime';
 import { SCHEMA, type Config } from './config';
-import type { CustodyCallObserver, CustodyProvider } from './custody/custody-provider';
+import type { CustodyCallObserver, CustodyProvider } from './domain/custody-provider';
 import { simulatedChainReporter, withdrawalSender } from './custody/custody-sweepers';
 import { httpCustody } from './custody/http.provider';
 import { simulatedCustody, type SimulatedChain } from './custody/simulated.provider';

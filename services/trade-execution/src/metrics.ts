@@ -2,10 +2,11 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Database } from '@orrange/db';
 import { statusCountGauge } from '@orrange/http';
 import { activeUsers24h, openTradeCounts } from './data/stats.repository';
-import { WITHDRAWAL_STATES, withdrawalCounts } from './data/withdrawal.repository';
-import type { CustodyCallObserver } from './custody/custody-provider';
+import { withdrawalCounts } from './data/withdrawal.repository';
+import type { CustodyCallObserver } from './domain/custody-provider';
 import type { CustodyMetrics } from './domain/custody';
 import { OPEN_STATES } from './domain/trade-state-machine';
+import { WITHDRAWAL_STATES } from './domain/withdrawal';
 
 /** Business metrics on /metrics: completed volume per asset (a counter) and open trades by status (a gauge read from the database). */
 export interface BusinessMetrics {

@@ -19,13 +19,7 @@ import { findWithdrawal, listWithdrawals, transitionsOf } from '../data/withdraw
 import { SIGNATURE_HEADER } from '../domain/custody-webhook';
 import { receiveCustodyWebhook } from '../domain/custody-webhooks.use-case';
 import { depositAddressFor } from '../domain/deposits.use-case';
-import {
-  adminWithdrawalView,
-  cancelWithdrawal,
-  requestWithdrawal,
-  reviewWithdrawal,
-  withdrawalView,
-} from '../domain/withdrawals.use-case';
+import { cancelWithdrawal, requestWithdrawal, reviewWithdrawal } from '../domain/withdrawals.use-case';
 import {
   adminWithdrawalsQuery,
   depositAddressQuery,
@@ -36,6 +30,7 @@ import {
   withdrawalBody,
   withdrawalIdParam,
 } from './schemas';
+import { adminWithdrawalView, depositView, transitionView, withdrawalView } from './wallet.view';
 
 /** The path custody posts to; its body is read raw (the signature is over the exact bytes), see app.ts. */
 export const CUSTODY_WEBHOOK_PATH = '/api/v1/custody/webhooks';
@@ -67,19 +62,7 @@ export function custodyRouter({ runtime, custody }: TradeExecutionService): Rout
     const page = await readPage(newestFirst, parse(pageQuery, req.query), (before, rowsMax) =>
       depositsOf(db, userId, rowsMax, before ?? null),
     );
-    res.json(
-      pageView(page, (d) => ({
-        id: d.id,
-        asset: d.asset,
-        amount: d.amount,
-        address: d.address,
-        txid: d.txid,
-        index: d.index,
-        confirmations: d.confirmations,
-        status: d.status,
-        createdAt: d.createdAt,
-      })),
-    );
+    res.json(pageView(page, depositView));
   });
 
   // Funds leaving the platform: a session, or an API key that was given the `withdraw` scope (`trade` is not enough).
@@ -141,7 +124,10 @@ export function custodyRouter({ runtime, custody }: TradeExecutionService): Rout
     const { id } = parse(withdrawalIdParam, req.params);
     const withdrawal = await findWithdrawal(db, id);
     if (!withdrawal) throw notFound('WITHDRAWAL.NOT_FOUND', 'No such withdrawal.');
-    res.json({ withdrawal: adminWithdrawalView(withdrawal), transitions: await transitionsOf(db, id) });
+    res.json({
+      withdrawal: adminWithdrawalView(withdrawal),
+      transitions: (await transitionsOf(db, id)).map(transitionView),
+    });
   });
 
   for (const [action, decision] of [

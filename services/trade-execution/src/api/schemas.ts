@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { keyset, pageFields } from '@orrange/http';
 import { ASSET_SCALES, assetSchema, isPositiveDecimal, type Asset } from '@orrange/money';
 import { TRADE_STATES } from '../domain/trade-state-machine';
-import { WITHDRAWAL_STATES } from '../data/withdrawal.repository';
+import { WITHDRAWAL_STATES } from '../domain/withdrawal';
 import type { LedgerLine } from '../data/ledger.repository';
 import type { Trade } from '../domain/trade';
 
@@ -42,7 +42,7 @@ export const adminWithdrawalsQuery = z.object({ ...pageFields, status: z.enum(WI
 /** The lists ordered newest first by (createdAt, id): deposits and withdrawals. */
 export const newestFirst = keyset(
   z.object({ at: z.string().datetime(), id: z.string().uuid() }).strict(),
-  (row: { createdAt: string; id: string }) => ({ at: row.createdAt, id: row.id }),
+  (row: { createdAt: Date; id: string }) => ({ at: row.createdAt.toISOString(), id: row.id }),
 );
 /** A user's trades, newest first by (createdAt, id). */
 export const tradeKeys = keyset(z.object({ t: z.iso.datetime(), id: z.string().max(64) }).strict(), (trade: Trade) => ({

@@ -10,7 +10,7 @@ import {
   requireRole,
   serviceRouter,
 } from '@orrange/http';
-import { ASSET_SCALES, toUnits } from '@orrange/money';
+import { ASSET_SCALES, fromUnits, toUnits } from '@orrange/money';
 import { balancesOf, ledgerOf, verifyLedger } from '../data/ledger.repository';
 import { pendingWithdrawalCheck } from '../data/withdrawal.repository';
 import type { TradeExecutionService } from '../composition';
@@ -31,9 +31,12 @@ export function walletRouter({ runtime, config, live }: TradeExecutionService): 
     // An admin's API key carries no admin role (verifyIdentity): crediting money needs the admin's session.
     if (config.NODE_ENV === 'production' && !(hasRole(who, 'admin') && who.via === 'jwt'))
       throw forbidden('Deposits are credited by the custody integration in production.', 'WALLET.DEPOSITS_DISABLED');
-    const credited = await deposit(db, who.userId, body.asset, toUnits(body.amount, ASSET_SCALES[body.asset]));
+    const units = toUnits(body.amount, ASSET_SCALES[body.asset]);
+    const id = await deposit(db, who.userId, body.asset, units);
     void live.balanceChanged(who.userId, body.asset);
-    res.status(201).json(credited);
+    res
+      .status(201)
+      .json({ id, asset: body.asset, amount: fromUnits(units, ASSET_SCALES[body.asset]), status: 'CREDITED' });
   });
 
   // Ledger history tolerates a replica's lag; balances (what a client checks after moving money) do not.

@@ -7,7 +7,7 @@ import {
   type CustodyCallObserver,
   type CustodyProvider,
   type WithdrawalOrder,
-} from './custody-provider';
+} from '../domain/custody-provider';
 
 export interface HttpCustodyOptions {
   baseUrl: string;

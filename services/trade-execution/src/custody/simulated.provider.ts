@@ -3,7 +3,7 @@ import type { Database } from '@orrange/db';
 import type { Asset } from '@orrange/money';
 import { formatAddress, type Networks } from '../domain/addresses/addresses';
 import { signWebhook } from '../domain/custody-webhook';
-import { webhookVerifier, type CustodyProvider, type WithdrawalOrder } from './custody-provider';
+import { webhookVerifier, type CustodyProvider, type WithdrawalOrder } from '../domain/custody-provider';
 
 export interface SimulatedCustodyOptions {
   db: Database;

@@ -1,15 +1,10 @@
 import type { SqlRunner } from '@orrange/db';
-import { ASSET_SCALES, normalize, type Asset } from '@orrange/money';
+import { ASSET_SCALES, fromUnits, numericUnits, type Asset } from '@orrange/money';
+import type { Deposit, DepositAddress } from '../domain/deposit';
 
 /** How a webhook's address is looked up: bech32 and hex are case-insensitive, Base58Check is not. */
 export function addressKey(address: string): string {
   return /^(0x|bc1|tb1|bcrt1)/i.test(address) ? address.toLowerCase() : address;
-}
-
-export interface DepositAddress {
-  asset: Asset;
-  network: string;
-  address: string;
 }
 
 export async function findDepositAddress(
@@ -47,19 +42,6 @@ export async function ownerOfAddress(
   return row?.user_id;
 }
 
-export interface DepositRow {
-  id: string;
-  userId: string;
-  asset: Asset;
-  amount: string;
-  address: string | null;
-  txid: string | null;
-  index: number | null;
-  confirmations: number;
-  status: 'PENDING' | 'CREDITED';
-  createdAt: string;
-}
-
 type RawDeposit = {
   id: string;
   user_id: string;
@@ -75,17 +57,17 @@ type RawDeposit = {
 const DEPOSIT_COLUMNS =
   'id, user_id, asset, amount::text, address, txid, output_index, confirmations, status, created_at';
 
-const toDeposit = (r: RawDeposit): DepositRow => ({
+const toDeposit = (r: RawDeposit): Deposit => ({
   id: r.id,
   userId: r.user_id,
   asset: r.asset,
-  amount: normalize(r.amount, ASSET_SCALES[r.asset]),
+  amount: numericUnits(r.amount, ASSET_SCALES[r.asset]),
   address: r.address,
   txid: r.txid,
   index: r.output_index,
   confirmations: r.confirmations,
   status: r.status,
-  createdAt: r.created_at.toISOString(),
+  createdAt: r.created_at,
 });
 
 /**
@@ -99,13 +81,13 @@ export async function upsertCustodyDeposit(
     id: string;
     userId: string;
     asset: Asset;
-    amount: string;
+    amount: bigint;
     address: string;
     txid: string;
     index: number;
     confirmations: number;
   },
-): Promise<DepositRow> {
+): Promise<Deposit> {
   const [row] = await tx.query<RawDeposit>(
     `INSERT INTO deposits (id, user_id, asset, amount, status, source, address, txid, output_index, confirmations)
      VALUES ($1, $2, $3, $4, 'PENDING', 'CUSTODY', $5, $6, $7, $8)
@@ -116,7 +98,7 @@ export async function upsertCustodyDeposit(
       deposit.id,
       deposit.userId,
       deposit.asset,
-      deposit.amount,
+      fromUnits(deposit.amount, ASSET_SCALES[deposit.asset]),
       deposit.address,
       deposit.txid,
       deposit.index,
@@ -140,11 +122,11 @@ export async function insertFaucetDeposit(
   id: string,
   userId: string,
   asset: Asset,
-  amount: string,
+  units: bigint,
 ): Promise<void> {
   await tx.query(
     `INSERT INTO deposits (id, user_id, asset, amount, status, source, credited_at) VALUES ($1, $2, $3, $4, 'CREDITED', 'FAUCET', now())`,
-    [id, userId, asset, amount],
+    [id, userId, asset, fromUnits(units, ASSET_SCALES[asset])],
   );
 }
 
@@ -154,7 +136,7 @@ export async function depositsOf(
   userId: string,
   limit: number,
   before: { at: string; id: string } | null,
-): Promise<DepositRow[]> {
+): Promise<Deposit[]> {
   const rows = await db.query<RawDeposit>(
     `SELECT ${DEPOSIT_COLUMNS} FROM deposits
      WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))

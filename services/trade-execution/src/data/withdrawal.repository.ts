@@ -1,39 +1,12 @@
 import type { SqlRunner } from '@orrange/db';
-import { ASSET_SCALES, ASSETS, normalize, type Asset } from '@orrange/money';
-
-export const WITHDRAWAL_STATES = [
-  'PENDING_REVIEW',
-  'APPROVED',
-  'BROADCAST',
-  'CONFIRMED',
-  'REJECTED',
-  'CANCELLED',
-  'FAILED',
-] as const;
-export type WithdrawalStatus = (typeof WITHDRAWAL_STATES)[number];
-/** The states whose amount and fee sit in PENDING_WITHDRAWAL. */
-export const OPEN_WITHDRAWAL_STATES: readonly WithdrawalStatus[] = ['PENDING_REVIEW', 'APPROVED', 'BROADCAST'];
-/** The endings that give amount and fee back to the user (and so count for no daily limit). */
-export const RETURNED_WITHDRAWAL_STATES: readonly WithdrawalStatus[] = ['REJECTED', 'CANCELLED', 'FAILED'];
-
-export interface Withdrawal {
-  id: string;
-  userId: string;
-  asset: Asset;
-  amount: string;
-  fee: string;
-  address: string;
-  network: string | null;
-  status: WithdrawalStatus;
-  txid: string | null;
-  note: string | null;
-  failureReason: string | null;
-  reviewedBy: string | null;
-  sendAttempts: number;
-  lastSendError: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
+import { ASSET_SCALES, ASSETS, fromUnits, normalize, numericUnits, type Asset } from '@orrange/money';
+import {
+  OPEN_WITHDRAWAL_STATES,
+  RETURNED_WITHDRAWAL_STATES,
+  type Withdrawal,
+  type WithdrawalStatus,
+  type WithdrawalTransition,
+} from '../domain/withdrawal';
 
 type Raw = {
   id: string;
@@ -60,8 +33,8 @@ const toWithdrawal = (r: Raw): Withdrawal => ({
   id: r.id,
   userId: r.user_id,
   asset: r.asset,
-  amount: normalize(r.amount, ASSET_SCALES[r.asset]),
-  fee: normalize(r.fee, ASSET_SCALES[r.asset]),
+  amount: numericUnits(r.amount, ASSET_SCALES[r.asset]),
+  fee: numericUnits(r.fee, ASSET_SCALES[r.asset]),
   address: r.address,
   network: r.network,
   status: r.status,
@@ -71,8 +44,8 @@ const toWithdrawal = (r: Raw): Withdrawal => ({
   reviewedBy: r.reviewed_by,
   sendAttempts: r.send_attempts,
   lastSendError: r.last_send_error,
-  createdAt: r.created_at.toISOString(),
-  updatedAt: r.updated_at.toISOString(),
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
 });
 
 /**
@@ -86,14 +59,14 @@ export async function lockWithdrawalsOf(tx: SqlRunner, userId: string, asset: As
   ]);
 }
 
-/** What the user withdrew (or is withdrawing) of an asset in the last 24 h: everything not returned to them. */
-export async function withdrawnInLastDay(tx: SqlRunner, userId: string, asset: Asset): Promise<string> {
+/** What the user withdrew (or is withdrawing) of an asset in the last 24 h, in units: everything not returned to them. */
+export async function withdrawnInLastDay(tx: SqlRunner, userId: string, asset: Asset): Promise<bigint> {
   const [row] = await tx.query<{ total: string }>(
     `SELECT coalesce(sum(amount), 0)::text AS total FROM withdrawals
      WHERE user_id = $1 AND asset = $2 AND created_at > now() - interval '24 hours' AND status <> ALL($3::text[])`,
     [userId, asset, RETURNED_WITHDRAWAL_STATES],
   );
-  return row!.total;
+  return numericUnits(row!.total, ASSET_SCALES[asset]);
 }
 
 export async function insertWithdrawal(
@@ -102,18 +75,19 @@ export async function insertWithdrawal(
     id: string;
     userId: string;
     asset: Asset;
-    amount: string;
-    fee: string;
+    amount: bigint;
+    fee: bigint;
     address: string;
     network: string;
     status: 'PENDING_REVIEW' | 'APPROVED';
   },
 ): Promise<Withdrawal> {
+  const scale = ASSET_SCALES[w.asset];
   const [row] = await tx.query<Raw>(
     `INSERT INTO withdrawals (id, user_id, asset, amount, fee, address, network, status, reviewed_by, reviewed_at, next_send_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $8 = 'APPROVED' THEN 'auto' END, CASE WHEN $8 = 'APPROVED' THEN now() END, CASE WHEN $8 = 'APPROVED' THEN now() END)
      RETURNING ${COLUMNS}`,
-    [w.id, w.userId, w.asset, w.amount, w.fee, w.address, w.network, w.status],
+    [w.id, w.userId, w.asset, fromUnits(w.amount, scale), fromUnits(w.fee, scale), w.address, w.network, w.status],
   );
   return toWithdrawal(row!);
 }
@@ -187,15 +161,7 @@ export async function recordTransition(
   );
 }
 
-export interface TransitionRow {
-  from: WithdrawalStatus | null;
-  to: WithdrawalStatus;
-  actor: string;
-  note: string | null;
-  at: string;
-}
-
-export async function transitionsOf(db: SqlRunner, withdrawalId: string): Promise<TransitionRow[]> {
+export async function transitionsOf(db: SqlRunner, withdrawalId: string): Promise<WithdrawalTransition[]> {
   const rows = await db.query<{
     from_status: WithdrawalStatus | null;
     to_status: WithdrawalStatus;
@@ -211,7 +177,7 @@ export async function transitionsOf(db: SqlRunner, withdrawalId: string): Promis
     to: r.to_status,
     actor: r.actor,
     note: r.note,
-    at: r.at.toISOString(),
+    at: r.at,
   }));
 }
 

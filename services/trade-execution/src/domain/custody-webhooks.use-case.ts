@@ -1,10 +1,11 @@
 import type { Tx } from '@orrange/db';
 import { unauthorized } from '@orrange/http';
 import { keepRejectedEvent } from '../data/deposit.repository';
-import { findWithdrawal, type WithdrawalStatus } from '../data/withdrawal.repository';
+import { findWithdrawal } from '../data/withdrawal.repository';
 import type { CustodyDeps } from './custody';
 import { parseCustodyEvent, type WithdrawalEvent } from './custody-webhook';
 import { applyDepositEvent, RejectedCustodyEvent } from './deposits.use-case';
+import type { WithdrawalStatus } from './withdrawal';
 import { transition } from './withdrawals.use-case';
 
 export type WebhookAnswer =

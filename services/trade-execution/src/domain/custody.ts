@@ -1,6 +1,6 @@
 import type { Database } from '@orrange/db';
 import type { Asset } from '@orrange/money';
-import type { CustodyProvider } from '../custody/custody-provider';
+import type { CustodyProvider } from './custody-provider';
 import type { Networks } from './addresses/addresses';
 
 /** Counts what custody does, for /metrics (see metrics.ts). */

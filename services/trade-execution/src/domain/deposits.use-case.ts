@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { SqlRunner } from '@orrange/db';
 import { ASSET_SCALES, toUnits, type Asset } from '@orrange/money';
 import { AppError } from '@orrange/http';
-import { CustodyRefused, CustodyUnavailable } from '../custody/custody-provider';
+import { CustodyRefused, CustodyUnavailable } from './custody-provider';
 import {
   findDepositAddress,
   ownerOfAddress,
@@ -75,7 +75,7 @@ export async function applyDepositEvent(
     id: randomUUID(),
     userId,
     asset: event.asset,
-    amount: event.amount,
+    amount: units,
     address: event.address,
     txid: event.txid,
     index: event.index,
@@ -83,7 +83,7 @@ export async function applyDepositEvent(
   });
   if (
     deposit.userId !== userId ||
-    toUnits(deposit.amount, ASSET_SCALES[event.asset]) !== units ||
+    deposit.amount !== units ||
     deposit.address?.toLowerCase() !== event.address.toLowerCase()
   ) {
     throw new RejectedCustodyEvent(

@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '@orrange/db';
-import { ASSET_SCALES, fromUnits, type Asset } from '@orrange/money';
+import type { Asset } from '@orrange/money';
 import { insertFaucetDeposit } from '../data/deposit.repository';
 import { postMovementOrFail } from '../data/ledger.repository';
 import { available, external, journalId } from './ledger';
 
-/** The faucet (development, or an admin's session in production): credits the caller's AVAILABLE from EXTERNAL at once. */
-export async function deposit(db: Database, userId: string, asset: Asset, units: bigint) {
+/**
+ * The faucet (development, or an admin's session in production): credits the caller's AVAILABLE from EXTERNAL at once.
+ * Returns the deposit's id.
+ */
+export async function deposit(db: Database, userId: string, asset: Asset, units: bigint): Promise<string> {
   const id = randomUUID();
-  const amount = fromUnits(units, ASSET_SCALES[asset]);
   await db.transaction(
     async (tx) => {
       await postMovementOrFail(tx, {
@@ -17,9 +19,9 @@ export async function deposit(db: Database, userId: string, asset: Asset, units:
         ref: id,
         legs: [external(asset, -units), available(userId, asset, units)],
       });
-      await insertFaucetDeposit(tx, id, userId, asset, amount);
+      await insertFaucetDeposit(tx, id, userId, asset, units);
     },
     { retryable: true },
   );
-  return { id, asset, amount, status: 'CREDITED' as const };
+  return id;
 }

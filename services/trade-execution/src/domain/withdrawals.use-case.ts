@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { badRequest, conflict, notFound } from '@orrange/http';
-import { ASSET_SCALES, fromUnits, numericUnits, toUnits, type Asset } from '@orrange/money';
+import { ASSET_SCALES, fromUnits, type Asset } from '@orrange/money';
 import type { Tx } from '@orrange/db';
 import { enqueueEvent } from '@orrange/queue';
 import { postMovement, postMovementOrFail } from '../data/ledger.repository';
@@ -12,55 +12,19 @@ import {
   markSubmitted,
   parkSend,
   recordTransition,
-  RETURNED_WITHDRAWAL_STATES,
   transitionWithdrawal,
   withdrawnInLastDay,
   type TransitionChange,
-  type Withdrawal,
-  type WithdrawalStatus,
 } from '../data/withdrawal.repository';
-import { CustodyRefused } from '../custody/custody-provider';
 import { isValidAddress, networkOf } from './addresses/addresses';
 import type { CustodyDeps } from './custody';
+import { CustodyRefused } from './custody-provider';
 import { available, external, fees, journalId, pendingWithdrawal, type Leg } from './ledger';
-
-/** What a client sees of a withdrawal (API.md's `withdrawal`, plus why it failed and the reviewer's note). */
-export function withdrawalView(w: Withdrawal) {
-  return {
-    id: w.id,
-    asset: w.asset,
-    amount: w.amount,
-    fee: w.fee,
-    address: w.address,
-    network: w.network,
-    status: w.status,
-    txid: w.txid,
-    note: w.note,
-    failureReason: w.failureReason,
-    createdAt: w.createdAt,
-    updatedAt: w.updatedAt,
-  };
-}
-
-/** What an admin sees: also whose it is, who reviewed it, and how sending to custody went. */
-export function adminWithdrawalView(w: Withdrawal) {
-  return {
-    ...withdrawalView(w),
-    userId: w.userId,
-    reviewedBy: w.reviewedBy,
-    sendAttempts: w.sendAttempts,
-    lastSendError: w.lastSendError,
-  };
-}
-
-const unitsOf = (w: Withdrawal) => ({
-  amount: toUnits(w.amount, ASSET_SCALES[w.asset]),
-  fee: toUnits(w.fee, ASSET_SCALES[w.asset]),
-});
+import { RETURNED_WITHDRAWAL_STATES, type Withdrawal, type WithdrawalStatus } from './withdrawal';
 
 /** The movement that gives amount and fee back to the user: one per withdrawal, whichever ending caused it. */
 function returnMovement(w: Withdrawal) {
-  const { amount, fee } = unitsOf(w);
+  const { amount, fee } = w;
   return {
     id: journalId('withdrawal-return', w.id),
     kind: 'WITHDRAWAL_RETURN',
@@ -71,7 +35,7 @@ function returnMovement(w: Withdrawal) {
 
 /** The movement of a confirmed withdrawal: the amount leaves to EXTERNAL, the fee goes to FEES. */
 function payoutMovement(w: Withdrawal) {
-  const { amount, fee } = unitsOf(w);
+  const { amount, fee } = w;
   const legs: Leg[] = [pendingWithdrawal(w.asset, -(amount + fee)), external(w.asset, amount)];
   if (fee > 0n) legs.push(fees(w.asset, fee));
   return { id: journalId('withdrawal-payout', w.id), kind: 'WITHDRAWAL_PAYOUT', ref: w.id, legs };
@@ -140,7 +104,7 @@ export async function requestWithdrawal(
   return deps.db.transaction(
     async (tx) => {
       await lockWithdrawalsOf(tx, userId, asset);
-      const withdrawn = numericUnits(await withdrawnInLastDay(tx, userId, asset), scale);
+      const withdrawn = await withdrawnInLastDay(tx, userId, asset);
       if (withdrawn + units > deps.dailyMax[asset]) {
         throw conflict(
           'WALLET.WITHDRAWAL_LIMIT',
@@ -163,8 +127,8 @@ export async function requestWithdrawal(
         id,
         userId,
         asset,
-        amount: fromUnits(units, scale),
-        fee: fromUnits(fee, scale),
+        amount: units,
+        fee,
         address,
         network: networkOf(asset, deps.networks),
         status,
@@ -227,7 +191,7 @@ export async function reviewWithdrawal(
           withdrawalId: id,
           userId: reviewed.userId,
           asset: reviewed.asset,
-          amount: reviewed.amount,
+          amount: fromUnits(reviewed.amount, ASSET_SCALES[reviewed.asset]),
           decision,
           reviewedBy: adminId,
           note: note ?? null,
@@ -269,7 +233,7 @@ export async function sendWithdrawal(deps: CustodyDeps, id: string, claimMs: num
     await deps.provider.sendWithdrawal({
       id: withdrawal.id,
       asset: withdrawal.asset,
-      amount: withdrawal.amount,
+      amount: fromUnits(withdrawal.amount, ASSET_SCALES[withdrawal.asset]),
       address: withdrawal.address,
       network: withdrawal.network ?? networkOf(withdrawal.asset, deps.networks),
     });

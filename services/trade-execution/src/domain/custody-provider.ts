@@ -1,5 +1,5 @@
 import type { Asset } from '@orrange/money';
-import { checkWebhookSignature, type SignatureCheck } from '../domain/custody-webhook';
+import { checkWebhookSignature, type SignatureCheck } from './custody-webhook';
 
 /** What custody is asked to send; `id` (the withdrawal's) is the idempotency key of the send. */
 export interface WithdrawalOrder {
