@@ -3,7 +3,7 @@ import { keyset, pageFields } from '@orrange/http';
 import { ASSET_SCALES, assetSchema, isPositiveDecimal, type Asset } from '@orrange/money';
 import { TRADE_STATES } from '../domain/trade-state-machine';
 import { WITHDRAWAL_STATES } from '../domain/withdrawal';
-import type { LedgerLine } from '../data/ledger.repository';
+import type { LedgerLine } from '../domain/ledger';
 import type { Trade } from '../domain/trade';
 
 const MAX_DECIMAL_LENGTH = 40;

@@ -4,25 +4,27 @@ import {
   hasRole,
   idempotency,
   identityOf,
+  pageView,
   parse,
   readPage,
   requireAuth,
   requireRole,
   serviceRouter,
 } from '@orrange/http';
-import { ASSET_SCALES, fromUnits, toUnits } from '@orrange/money';
+import { ASSET_SCALES, toUnits } from '@orrange/money';
 import { balancesOf, ledgerOf, verifyLedger } from '../data/ledger.repository';
 import { pendingWithdrawalCheck } from '../data/withdrawal.repository';
 import type { TradeExecutionService } from '../composition';
 import { deposit } from '../domain/wallet.use-case';
 import { depositBody, emptyBody, ledgerKeys, pageQuery } from './schemas';
+import { balanceView, decimal, ledgerLineView } from './wallet.view';
 
 export function walletRouter({ runtime, config, live }: TradeExecutionService): Router {
   const { db } = runtime;
   const router = serviceRouter();
 
   router.get('/api/v1/wallet/balances', requireAuth, async (req, res) => {
-    res.json({ data: await balancesOf(db, identityOf(req).userId) });
+    res.json({ data: (await balancesOf(db, identityOf(req).userId)).map(balanceView) });
   });
 
   router.post('/api/v1/wallet/deposits', requireAuth, idempotency(db), async (req, res) => {
@@ -34,19 +36,16 @@ export function walletRouter({ runtime, config, live }: TradeExecutionService): 
     const units = toUnits(body.amount, ASSET_SCALES[body.asset]);
     const id = await deposit(db, who.userId, body.asset, units);
     void live.balanceChanged(who.userId, body.asset);
-    res
-      .status(201)
-      .json({ id, asset: body.asset, amount: fromUnits(units, ASSET_SCALES[body.asset]), status: 'CREDITED' });
+    res.status(201).json({ id, asset: body.asset, amount: decimal(body.asset, units), status: 'CREDITED' });
   });
 
   // Ledger history tolerates a replica's lag; balances (what a client checks after moving money) do not.
   router.get('/api/v1/wallet/ledger', requireAuth, async (req, res) => {
     const userId = identityOf(req).userId;
-    res.json(
-      await readPage(ledgerKeys, parse(pageQuery, req.query), (before, rowsMax) =>
-        ledgerOf(db.replicaReader, userId, rowsMax, before?.id ?? null),
-      ),
+    const page = await readPage(ledgerKeys, parse(pageQuery, req.query), (before, rowsMax) =>
+      ledgerOf(db.replicaReader, userId, rowsMax, before?.id ?? null),
     );
+    res.json(pageView(page, ledgerLineView));
   });
 
   router.get('/api/v1/admin/ledger/verify', requireRole('admin'), async (req, res) => {
@@ -55,18 +54,26 @@ export function walletRouter({ runtime, config, live }: TradeExecutionService): 
       async (tx) => [await verifyLedger(tx), await pendingWithdrawalCheck(tx)] as const,
       { isolation: 'REPEATABLE READ' },
     );
-    const zero = (decimal: string) => /^-?0(\.0+)?$/.test(decimal);
     // PENDING_WITHDRAWAL holds exactly the amount and fee of the open withdrawals: each ending moved its money once.
     const ok =
       assets.every(
         (a) =>
-          zero(a.sum) &&
-          zero(a.entriesSum) &&
+          a.sum === 0n &&
+          a.entriesSum === 0n &&
           a.negativeAccounts === 0 &&
           a.mismatchedAccounts === 0 &&
           a.unbalancedJournals === 0,
       ) && pending.every((p) => p.held === p.owed);
-    res.json({ ok, checkedAt: new Date().toISOString(), assets, pendingWithdrawals: pending });
+    res.json({
+      ok,
+      checkedAt: new Date().toISOString(),
+      assets: assets.map((a) => ({ ...a, sum: decimal(a.asset, a.sum), entriesSum: decimal(a.asset, a.entriesSum) })),
+      pendingWithdrawals: pending.map((p) => ({
+        asset: p.asset,
+        held: decimal(p.asset, p.held),
+        owed: decimal(p.asset, p.owed),
+      })),
+    });
   });
 
   return router;

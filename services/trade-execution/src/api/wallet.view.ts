@@ -1,8 +1,25 @@
 import { ASSET_SCALES, fromUnits, type Asset } from '@orrange/money';
 import type { Deposit } from '../domain/deposit';
+import type { Balance, LedgerLine } from '../domain/ledger';
 import type { Withdrawal, WithdrawalTransition } from '../domain/withdrawal';
 
-const decimal = (asset: Asset, units: bigint) => fromUnits(units, ASSET_SCALES[asset]);
+/** Minor units of an asset as API.md writes amounts: a decimal string at the asset's scale. */
+export const decimal = (asset: Asset, units: bigint) => fromUnits(units, ASSET_SCALES[asset]);
+
+/** A balance as GET /wallet/balances lists it and balance.updated carries it. */
+export function balanceView(b: Balance) {
+  return {
+    asset: b.asset,
+    available: decimal(b.asset, b.available),
+    held: decimal(b.asset, b.held),
+    inEscrow: decimal(b.asset, b.inEscrow),
+  };
+}
+
+/** An entry as GET /wallet/ledger lists it. */
+export function ledgerLineView(line: LedgerLine) {
+  return { ...line, amount: decimal(line.asset, line.amount), createdAt: line.createdAt.toISOString() };
+}
 
 /** A deposit as GET /wallet/deposits lists it. */
 export function depositView(d: Deposit) {

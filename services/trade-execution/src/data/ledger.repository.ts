@@ -1,6 +1,14 @@
 import type { SqlRunner } from '@orrange/db';
-import { ASSETS, ASSET_SCALES, normalize, type Asset } from '@orrange/money';
-import { assertBalanced, journalsJson, legsJson, type Movement, type PostOutcome } from '../domain/ledger';
+import { ASSETS, ASSET_SCALES, numericUnits, type Asset } from '@orrange/money';
+import {
+  assertBalanced,
+  journalsJson,
+  legsJson,
+  type Balance,
+  type LedgerLine,
+  type Movement,
+  type PostOutcome,
+} from '../domain/ledger';
 
 /**
  * Posts one movement: one round trip to the post_journal SQL function, which locks the touched accounts in id
@@ -43,13 +51,6 @@ export async function postMovementOrFail(tx: SqlRunner, movement: Movement): Pro
     throw new Error(`ledger invariant: movement ${movement.kind}:${movement.ref} answered ${outcome}`);
 }
 
-export interface Balance {
-  asset: Asset;
-  available: string;
-  held: string;
-  inEscrow: string;
-}
-
 export async function balancesOf(db: SqlRunner, userId: string): Promise<Balance[]> {
   const rows = await db.query<{ asset: Asset; kind: string; total: string }>(
     `SELECT asset, kind, sum(balance)::text AS total FROM accounts
@@ -58,21 +59,9 @@ export async function balancesOf(db: SqlRunner, userId: string): Promise<Balance
   );
   return ASSETS.map((asset) => {
     const of = (kind: string) =>
-      normalize(rows.find((r) => r.asset === asset && r.kind === kind)?.total ?? '0', ASSET_SCALES[asset]);
+      numericUnits(rows.find((r) => r.asset === asset && r.kind === kind)?.total ?? '0', ASSET_SCALES[asset]);
     return { asset, available: of('AVAILABLE'), held: of('HELD'), inEscrow: of('ESCROW') };
   });
-}
-
-export interface LedgerLine {
-  id: string;
-  journalId: string;
-  type: string;
-  ref: string;
-  account: string;
-  accountRef: string | null;
-  asset: Asset;
-  amount: string;
-  createdAt: string;
 }
 
 /** The caller's entries, newest first; the cursor is the last entry id seen. */
@@ -109,15 +98,16 @@ export async function ledgerOf(
     account: r.account,
     accountRef: r.ref_id || null,
     asset: r.asset,
-    amount: normalize(r.amount, ASSET_SCALES[r.asset]),
-    createdAt: r.created_at.toISOString(),
+    amount: numericUnits(r.amount, ASSET_SCALES[r.asset]),
+    createdAt: r.created_at,
   }));
 }
 
+/** The ledger's checks for one asset; sums in its minor units (each must be 0), the other numbers counts (each 0). */
 export interface AssetVerification {
   asset: Asset;
-  sum: string;
-  entriesSum: string;
+  sum: bigint;
+  entriesSum: bigint;
   accounts: number;
   negativeAccounts: number;
   mismatchedAccounts: number;
@@ -171,8 +161,8 @@ export async function verifyLedger(tx: SqlRunner): Promise<AssetVerification[]> 
     const scale = ASSET_SCALES[asset];
     return {
       asset,
-      sum: normalize(row?.sum ?? '0', scale),
-      entriesSum: normalize(entries.find((e) => e.asset === asset)?.sum ?? '0', scale),
+      sum: numericUnits(row?.sum ?? '0', scale),
+      entriesSum: numericUnits(entries.find((e) => e.asset === asset)?.sum ?? '0', scale),
       accounts: row?.accounts ?? 0,
       negativeAccounts: row?.negative ?? 0,
       mismatchedAccounts: row?.mismatched ?? 0,

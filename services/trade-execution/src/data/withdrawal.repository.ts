@@ -1,5 +1,5 @@
 import type { SqlRunner } from '@orrange/db';
-import { ASSET_SCALES, ASSETS, fromUnits, normalize, numericUnits, type Asset } from '@orrange/money';
+import { ASSET_SCALES, ASSETS, fromUnits, numericUnits, type Asset } from '@orrange/money';
 import {
   OPEN_WITHDRAWAL_STATES,
   RETURNED_WITHDRAWAL_STATES,
@@ -247,11 +247,11 @@ export async function withdrawalCounts(db: SqlRunner): Promise<Array<{ status: W
 
 /**
  * Per asset, what PENDING_WITHDRAWAL holds against what the open withdrawals say it should (amount + fee of every
- * withdrawal in OPEN_WITHDRAWAL_STATES): the two are equal whenever every transition moved its money.
+ * withdrawal in OPEN_WITHDRAWAL_STATES), in units: the two are equal whenever every transition moved its money.
  */
 export async function pendingWithdrawalCheck(
   tx: SqlRunner,
-): Promise<Array<{ asset: Asset; held: string; owed: string }>> {
+): Promise<Array<{ asset: Asset; held: bigint; owed: bigint }>> {
   const rows = await tx.query<{ asset: Asset; held: string; owed: string }>(
     `SELECT a.asset, coalesce(h.held, 0)::text AS held, coalesce(o.owed, 0)::text AS owed
      FROM unnest($1::text[]) AS a(asset)
@@ -261,7 +261,7 @@ export async function pendingWithdrawalCheck(
   );
   return rows.map((r) => ({
     asset: r.asset,
-    held: normalize(r.held, ASSET_SCALES[r.asset]),
-    owed: normalize(r.owed, ASSET_SCALES[r.asset]),
+    held: numericUnits(r.held, ASSET_SCALES[r.asset]),
+    owed: numericUnits(r.owed, ASSET_SCALES[r.asset]),
   }));
 }

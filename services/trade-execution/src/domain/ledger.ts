@@ -23,6 +23,27 @@ export interface Movement {
 
 export type PostOutcome = 'OK' | 'DUPLICATE' | 'INSUFFICIENT';
 
+/** A user's balance of one asset, in its minor units: what they may use, what their SELL orders hold, what is in escrow. */
+export interface Balance {
+  asset: Asset;
+  available: bigint;
+  held: bigint;
+  inEscrow: bigint;
+}
+
+/** One entry of a user's account: `amount` (signed minor units) moved by journal `journalId` of kind `type`. */
+export interface LedgerLine {
+  id: string;
+  journalId: string;
+  type: string;
+  ref: string;
+  account: string;
+  accountRef: string | null;
+  asset: Asset;
+  amount: bigint;
+  createdAt: Date;
+}
+
 export const available = (owner: string, asset: Asset, units: bigint): Leg => ({
   kind: 'AVAILABLE',
   owner,

@@ -4,6 +4,7 @@ import type { Asset } from '@orrange/money';
 import type { EventPayload, OutboxRow } from '@orrange/queue';
 import { toEach, type LiveEvent, type LivePublisher } from '@orrange/runtime';
 import { messageJson, tradeJson } from '../api/trade.view';
+import { balanceView } from '../api/wallet.view';
 import { balancesOf } from '../data/ledger.repository';
 import { findTrade } from '../data/trade.repository';
 import type { Trade, TradeMessage, TradeUpdates } from '../domain/trade';
@@ -76,7 +77,7 @@ export class LiveUpdates implements TradeUpdates {
     const events = await Promise.all(
       [...new Set(userIds)].map(async (userId): Promise<LiveEvent[]> => {
         const balance = (await this.guard(() => balancesOf(this.deps.db, userId)))?.find((b) => b.asset === asset);
-        return balance ? [{ userId, type: 'balance.updated', data: balance }] : [];
+        return balance ? [{ userId, type: 'balance.updated', data: balanceView(balance) }] : [];
       }),
     );
     return events.flat();
