@@ -5,14 +5,11 @@ import { activeUsers24h, openTradeCounts } from './data/stats.repository';
 import { withdrawalCounts } from './data/withdrawal.repository';
 import type { CustodyCallObserver } from './domain/custody-provider';
 import type { CustodyMetrics } from './domain/custody';
+import type { BusinessMetrics } from './domain/trade';
 import { OPEN_STATES } from './domain/trade-state-machine';
 import { WITHDRAWAL_STATES } from './domain/withdrawal';
 
 /** Business metrics on /metrics: completed volume per asset (a counter) and open trades by status (a gauge read from the database). */
-export interface BusinessMetrics {
-  tradeCompleted(asset: string, amount: string): void;
-}
-
 export function createBusinessMetrics(registry: Registry, db: Database): BusinessMetrics {
   const volume = new Counter({
     name: 'trade_volume_total',

@@ -52,3 +52,8 @@ export interface TradeUpdates {
   tradeChanged(trade: Trade): Promise<void>;
   messagePosted(message: TradeMessage, recipients: readonly string[]): void;
 }
+
+/** Counts what trades do, for /metrics (see metrics.ts). */
+export interface BusinessMetrics {
+  tradeCompleted(asset: string, amount: string): void;
+}

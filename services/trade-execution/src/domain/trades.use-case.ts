@@ -7,9 +7,8 @@ import { enqueueEvent, PermanentFailure, type EventPayload } from '@orrange/queu
 import { postMovementOrFail } from '../data/ledger.repository';
 import { recordCompletedTrade } from '../data/stats.repository';
 import { lockTrade, updateTrade, type TradeChanges } from '../data/trade.repository';
-import type { BusinessMetrics } from '../metrics';
 import { available, escrow, feeUnits, fees, journalId, type Leg } from './ledger';
-import type { Trade, TradeUpdates } from './trade';
+import type { BusinessMetrics, Trade, TradeUpdates } from './trade';
 import {
   decide,
   escrowStatusAfter,
