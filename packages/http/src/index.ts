@@ -11,7 +11,7 @@ export {
 } from './errors';
 export { problemHandler, notFoundHandler, sendProblem, PROBLEM_CONTENT_TYPE } from './problem';
 export { requestContext, accessLog } from './request-context';
-export { parse, toFieldErrors } from './validate';
+export { parse, toFieldErrors, wireUnits } from './validate';
 export {
   ROLES,
   SCOPES,

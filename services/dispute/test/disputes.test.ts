@@ -366,6 +366,7 @@ describe('disputes: cases, evidence, assignment, resolution (real Postgres and R
       });
       expect(res.status).toBe(400);
       expect(res.body.errors[0].path).toBe('buyerAmount');
+      expect(res.body.errors[0].message).toMatch(/at most 6 decimals/);
     });
 
     it.each([

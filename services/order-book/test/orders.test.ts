@@ -469,6 +469,22 @@ describe('orders through the HTTP API', () => {
       ).toBe('ORDER.INVALID_STATE');
     });
 
+    it("when a take's amount has more decimals than the ad's asset carries, then 400 names amount and the ad is unchanged", async () => {
+      const ad = await t.placeFundedSell('usdt-ad', {
+        asset: 'USDT',
+        fiatCurrency: 'BRL',
+        price: '5.00',
+        amount: '30',
+      });
+      const res = await request(app)
+        .post(`/api/v1/orders/${ad}/take`)
+        .set(t.as('usdt-taker'))
+        .send({ amount: '1.0000001', paymentMethod: 'SEPA' });
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ code: 'VALIDATION.FAILED', errors: [{ path: 'amount' }] });
+      expect((await request(app).get(`/api/v1/orders/${ad}`)).body.order.remaining).toBe('30.000000');
+    });
+
     it('when a seller takes a BUY ad beyond their balance, then 409 WALLET.INSUFFICIENT_FUNDS and neither the ad nor the ledger changes', async () => {
       const ad = await t.place('poor-bidder', { fiatCurrency: 'INR', amount: '1' });
       await t.fund('poor-seller', 'BTC', '0.3');

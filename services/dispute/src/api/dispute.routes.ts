@@ -1,5 +1,6 @@
 import type { Router } from 'express';
-import { identityOf, idempotency, parse, requireAuth, requireSession, serviceRouter } from '@orrange/http';
+import { identityOf, idempotency, parse, requireAuth, requireSession, serviceRouter, wireUnits } from '@orrange/http';
+import { ASSET_SCALES, type Asset } from '@orrange/money';
 import { idempotencyProtection } from '@orrange/secrets';
 import * as useCases from '../domain/dispute.use-case';
 import type { DisputeDeps } from '../domain/dispute.use-case';
@@ -44,7 +45,13 @@ export function disputeRoutes(deps: DisputeDeps): Router {
 
   router.post('/api/v1/disputes/:id/resolve', requireSession, async (req, res) => {
     const { id } = parse(idParamsSchema, req.params);
-    res.json(await useCases.resolveDispute(deps, identityOf(req), id, parse(resolveBodySchema, req.body)));
+    const { buyerAmount, ...decision } = parse(resolveBodySchema, req.body);
+    // The case's asset decides buyerAmount's decimals: the use case reads it once the case is loaded.
+    const buyerUnitsFor =
+      buyerAmount === undefined
+        ? undefined
+        : (asset: Asset) => wireUnits(buyerAmount, ASSET_SCALES[asset], 'buyerAmount');
+    res.json(await useCases.resolveDispute(deps, identityOf(req), id, { ...decision, buyerUnitsFor }));
   });
 
   return router;

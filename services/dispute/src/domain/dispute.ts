@@ -1,5 +1,5 @@
 import { type AppError, conflict, forbidden, notFound, validationFailed } from '@orrange/http';
-import { ASSET_SCALES, decimalPattern, fromUnits, toUnits, type Asset } from '@orrange/money';
+import { ASSET_SCALES, fromUnits, toUnits, type Asset } from '@orrange/money';
 
 export const DISPUTE_STATUSES = ['OPEN', 'UNDER_REVIEW', 'RESOLVED'] as const;
 export type DisputeStatus = (typeof DISPUTE_STATUSES)[number];
@@ -134,30 +134,23 @@ export function authorizeExport(disputeCase: DisputeCase, actor: Actor): void {
 
 /**
  * What the buyer gets, checked against the case: `SPLIT` needs 0 < buyerAmount ≤ amount at the asset's
- * scale; the other outcomes take no buyerAmount. Returns the normalised amount, or null.
+ * scale; the other outcomes take no buyerAmount. `buyerUnitsFor` reads the request's buyerAmount (if it has one)
+ * in units of the case's asset. Returns the normalised amount, or null.
  */
 export function resolutionBuyerAmount(
   disputeCase: DisputeCase,
   outcome: Outcome,
-  buyerAmount: string | undefined,
+  buyerUnitsFor: ((asset: Asset) => bigint) | undefined,
 ): string | null {
   if (outcome !== 'SPLIT') {
-    if (buyerAmount !== undefined)
+    if (buyerUnitsFor !== undefined)
       throw validationFailed([{ path: 'buyerAmount', message: 'only a SPLIT takes buyerAmount' }]);
     return null;
   }
-  if (buyerAmount === undefined)
+  if (buyerUnitsFor === undefined)
     throw validationFailed([{ path: 'buyerAmount', message: 'a SPLIT needs buyerAmount' }]);
   const scale = ASSET_SCALES[disputeCase.asset];
-  if (!decimalPattern(scale).test(buyerAmount))
-    throw validationFailed([
-      {
-        path: 'buyerAmount',
-        message: `must be a decimal string with at most ${scale} decimals for ${disputeCase.asset}`,
-      },
-    ]);
-  const units = toUnits(buyerAmount, scale);
-  if (units <= 0n) throw validationFailed([{ path: 'buyerAmount', message: 'must be greater than zero' }]);
+  const units = buyerUnitsFor(disputeCase.asset);
   if (units > toUnits(disputeCase.amount, scale))
     throw validationFailed([
       { path: 'buyerAmount', message: `must not exceed the disputed amount ${disputeCase.amount}` },

@@ -325,13 +325,13 @@ export async function resolveDispute(
   deps: DisputeDeps,
   actor: Actor,
   id: string,
-  input: { outcome: Outcome; buyerAmount?: string; note: string },
+  input: { outcome: Outcome; buyerUnitsFor?: (asset: Asset) => bigint; note: string },
 ) {
   const disputeCase = await deps.db.transaction(
     async (tx) => {
       const current = await lockVisible(tx, id);
       authorizeResolution(current, actor);
-      const buyerAmount = resolutionBuyerAmount(current, input.outcome, input.buyerAmount);
+      const buyerAmount = resolutionBuyerAmount(current, input.outcome, input.buyerUnitsFor);
       const now = new Date();
       const resolved = await repo.resolveCase(tx, id, {
         outcome: input.outcome,

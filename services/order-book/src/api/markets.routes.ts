@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import { z } from 'zod';
-import { notFound, parse, requireRole, requireSession, serviceRouter } from '@orrange/http';
-import { assetSchema, FIAT_SCALE, fiatSchema, positiveDecimal, toUnits } from '@orrange/money';
+import { notFound, parse, requireRole, requireSession, serviceRouter, wireUnits } from '@orrange/http';
+import { assetSchema, FIAT_SCALE, fiatSchema, positiveDecimal } from '@orrange/money';
 import type { Database } from '@orrange/db';
 import { listMarketRules, saveMarketRules } from '../data/market.repository';
 import { marketView } from '../domain/market-rules';
@@ -35,11 +35,11 @@ export function marketsRouter({ db, deps }: { db: Database; deps: OrderBookDeps 
     if (!params.success)
       throw notFound('MARKET.NOT_FOUND', 'No such market: the asset or the fiat currency is not supported.');
     const body = parse(marketRulesBody, req.body);
-    const cents = (v: string | null | undefined) =>
-      v === undefined ? undefined : v === null ? null : toUnits(v, FIAT_SCALE);
+    const cents = (path: 'referencePrice' | 'minFiat', v: string | null | undefined) =>
+      v === undefined ? undefined : v === null ? null : wireUnits(v, FIAT_SCALE, path);
     const rules = await saveMarketRules(db, params.data.asset, params.data.fiatCurrency, {
-      referencePrice: cents(body.referencePrice),
-      minFiat: cents(body.minFiat),
+      referencePrice: cents('referencePrice', body.referencePrice),
+      minFiat: cents('minFiat', body.minFiat),
     });
     deps.markets.remember(rules);
     res.json(marketView(rules));

@@ -10,8 +10,9 @@ import {
   requireAuth,
   serviceRouter,
   validationFailed,
+  wireUnits,
 } from '@orrange/http';
-import { isPositiveDecimal, toUnits, ASSET_SCALES, FIAT_SCALE, type Asset } from '@orrange/money';
+import { ASSET_SCALES, FIAT_SCALE, type Asset } from '@orrange/money';
 import type { z } from 'zod';
 import type { Database } from '@orrange/db';
 import type { LiveEvent } from '@orrange/runtime';
@@ -76,15 +77,15 @@ export function ordersRouter({ db, deps, bookCache, live }: OrdersRouterDeps): R
           side: body.side,
           asset: body.asset,
           fiatCurrency: body.fiatCurrency,
-          price: toUnits(body.price, FIAT_SCALE),
-          amount: toUnits(body.amount, scale),
-          minFill: body.minFill === undefined ? 1n : toUnits(body.minFill, scale),
+          price: wireUnits(body.price, FIAT_SCALE, 'price'),
+          amount: wireUnits(body.amount, scale, 'amount'),
+          minFill: body.minFill === undefined ? 1n : wireUnits(body.minFill, scale, 'minFill'),
           paymentMethods,
           paymentMethodIds: body.paymentMethodIds ?? [],
           paymentWindowMinutes: body.paymentWindowMinutes,
           terms: body.terms ?? null,
-          minFiat: body.minFiat === undefined ? null : toUnits(body.minFiat, FIAT_SCALE),
-          maxFiat: body.maxFiat === undefined ? null : toUnits(body.maxFiat, FIAT_SCALE),
+          minFiat: body.minFiat === undefined ? null : wireUnits(body.minFiat, FIAT_SCALE, 'minFiat'),
+          maxFiat: body.maxFiat === undefined ? null : wireUnits(body.maxFiat, FIAT_SCALE, 'maxFiat'),
           expiresAt: body.expiresAt ?? null,
           merchant: hasRole(identityOf(req), 'merchant'),
         },
@@ -171,7 +172,7 @@ export function ordersRouter({ db, deps, bookCache, live }: OrdersRouterDeps): R
         {
           userId,
           orderId: id,
-          amount: body.amount,
+          amountFor: (asset) => wireUnits(body.amount, ASSET_SCALES[asset], 'amount'),
           paymentMethod: body.paymentMethod,
           merchant: hasRole(identityOf(req), 'merchant'),
         },
@@ -203,21 +204,16 @@ async function savedMethodTypes(db: Database, userId: string, ids: string[]): Pr
 
 /** A PATCH body in the domain's units; amounts at the order's asset's decimals (a 400 otherwise). */
 function orderPatch(body: z.infer<typeof patchOrderBody>, asset: Asset): OrderPatch {
-  const scale = ASSET_SCALES[asset];
-  const units = (path: 'amount' | 'minFill', value: string | undefined) => {
-    if (value === undefined) return undefined;
-    if (!isPositiveDecimal(value, scale))
-      throw validationFailed([{ path, message: `must be a positive decimal string with at most ${scale} decimals` }]);
-    return toUnits(value, scale);
-  };
-  const cents = (value: string | null | undefined) =>
-    value === undefined ? undefined : value === null ? null : toUnits(value, FIAT_SCALE);
+  const units = (path: 'amount' | 'minFill', value: string | undefined) =>
+    value === undefined ? undefined : wireUnits(value, ASSET_SCALES[asset], path);
+  const cents = (path: 'price' | 'minFiat' | 'maxFiat', value: string | null | undefined) =>
+    value === undefined ? undefined : value === null ? null : wireUnits(value, FIAT_SCALE, path);
   return {
-    price: cents(body.price) ?? undefined,
+    price: cents('price', body.price) ?? undefined,
     amount: units('amount', body.amount),
     minFill: units('minFill', body.minFill),
-    minFiat: cents(body.minFiat),
-    maxFiat: cents(body.maxFiat),
+    minFiat: cents('minFiat', body.minFiat),
+    maxFiat: cents('maxFiat', body.maxFiat),
     paymentMethods: body.paymentMethods,
     paymentMethodIds: body.paymentMethodIds,
     terms: body.terms,

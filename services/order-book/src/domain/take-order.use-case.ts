@@ -9,7 +9,7 @@ import {
   storeAnswersWithCommit,
   wasClaimed,
 } from '@orrange/http';
-import { ASSET_SCALES, isPositiveDecimal, toUnits } from '@orrange/money';
+import type { Asset } from '@orrange/money';
 import {
   lockAndLoadOrder,
   standingOf,
@@ -27,8 +27,8 @@ import type { KeyRecord } from './order-batcher';
 export interface TakeOrderInput {
   userId: string;
   orderId: string;
-  /** Decimal string; its scale is checked against the ad's asset here. */
-  amount: string;
+  /** The amount in the ad's asset's units: the request's decimal is read once the ad (and so its asset) is known. */
+  amountFor: (asset: Asset) => bigint;
   paymentMethod: string;
   /** The taker has the merchant role (their limits as a buyer). */
   merchant: boolean;
@@ -57,7 +57,7 @@ export async function takeOrder(deps: OrderBookDeps, input: TakeOrderInput, key?
       if (key && !wasClaimed(locked.ahead[0]!, key.claim)) throw new IdempotencyKeyTaken(key.claim);
       const ad = locked.order;
       if (!ad) throw notFound('ORDER.NOT_FOUND', 'No such order.');
-      const amount = parseAmount(input.amount, ASSET_SCALES[ad.asset]);
+      const amount = input.amountFor(ad.asset);
       if (!LIVE_STATUSES.includes(ad.status) || ad.paused)
         throw conflict('ORDER.INVALID_STATE', `The order is ${ad.paused ? 'paused' : ad.status} and cannot be taken.`);
       if (ad.userId === input.userId) throw conflict('ORDER.SELF_TRADE', 'You cannot take your own order.');
@@ -127,13 +127,4 @@ export async function takeOrder(deps: OrderBookDeps, input: TakeOrderInput, key?
   deps.bookChanged(taken.ad.asset, taken.ad.fiatCurrency, taken.sequence);
   deps.tradesOpened(taken.ad.asset, 1);
   return taken.result;
-}
-
-function parseAmount(amount: string, scale: number): bigint {
-  if (!isPositiveDecimal(amount, scale)) {
-    throw badRequest('VALIDATION.FAILED', 'The request is not valid.', [
-      { path: 'amount', message: `must be a positive decimal string with at most ${scale} decimals` },
-    ]);
-  }
-  return toUnits(amount, scale);
 }

@@ -10,9 +10,10 @@ import {
   requireRole,
   requireSessionOrScope,
   serviceRouter,
+  wireUnits,
 } from '@orrange/http';
 import { currentContext } from '@orrange/logger';
-import { ASSET_SCALES, toUnits } from '@orrange/money';
+import { ASSET_SCALES } from '@orrange/money';
 import type { TradeExecutionService } from '../composition';
 import { depositsOf } from '../data/deposit.repository';
 import { findWithdrawal, listWithdrawals, transitionsOf } from '../data/withdrawal.repository';
@@ -73,7 +74,7 @@ export function custodyRouter({ runtime, custody }: TradeExecutionService): Rout
         custody,
         identityOf(req).userId,
         body.asset,
-        toUnits(body.amount, ASSET_SCALES[body.asset]),
+        wireUnits(body.amount, ASSET_SCALES[body.asset], 'amount'),
         body.address,
         requestId(),
       ),

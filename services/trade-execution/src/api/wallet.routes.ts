@@ -10,8 +10,9 @@ import {
   requireAuth,
   requireRole,
   serviceRouter,
+  wireUnits,
 } from '@orrange/http';
-import { ASSET_SCALES, toUnits } from '@orrange/money';
+import { ASSET_SCALES } from '@orrange/money';
 import { balancesOf, ledgerOf, verifyLedger } from '../data/ledger.repository';
 import { pendingWithdrawalCheck } from '../data/withdrawal.repository';
 import type { TradeExecutionService } from '../composition';
@@ -33,7 +34,7 @@ export function walletRouter({ runtime, config, live }: TradeExecutionService): 
     // An admin's API key carries no admin role (verifyIdentity): crediting money needs the admin's session.
     if (config.NODE_ENV === 'production' && !(hasRole(who, 'admin') && who.via === 'jwt'))
       throw forbidden('Deposits are credited by the custody integration in production.', 'WALLET.DEPOSITS_DISABLED');
-    const units = toUnits(body.amount, ASSET_SCALES[body.asset]);
+    const units = wireUnits(body.amount, ASSET_SCALES[body.asset], 'amount');
     const id = await deposit(db, who.userId, body.asset, units);
     void live.balanceChanged(who.userId, body.asset);
     res.status(201).json({ id, asset: body.asset, amount: decimal(body.asset, units), status: 'CREDITED' });
