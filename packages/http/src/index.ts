@@ -55,7 +55,7 @@ export {
   type CheckStatus,
 } from './observability';
 export { createServiceApp, serviceRouter, type ServiceAppOptions } from './app';
-export { runService, type RunOptions } from './lifecycle';
+export { runService, startService, type RunOptions } from './lifecycle';
 export {
   idempotency,
   IDEMPOTENCY_TABLE_SQL,

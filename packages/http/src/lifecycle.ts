@@ -60,3 +60,21 @@ export function runService(options: RunOptions): Promise<Server> {
     });
   });
 }
+
+/**
+ * Runs a service's composition root. A failure to start (bad config, a port taken) happens before any logger
+ * exists, so it is written here as one JSON line on stderr, and the process exits non-zero for its supervisor.
+ */
+export function startService(service: string, main: () => Promise<void>): void {
+  main().catch((error: unknown) => {
+    console.error(
+      JSON.stringify({
+        level: 'error',
+        service,
+        message: 'failed to start',
+        error: error instanceof Error ? error.message : String(error),
+      }),
+    );
+    process.exit(1);
+  });
+}

@@ -7,7 +7,15 @@ export {
   type ClusterLogger,
   type ClusterOptions,
 } from './cluster';
-export { createRuntime, serve, type ConsumeOptions, type Runtime, type RuntimeOptions, type Service } from './runtime';
+export {
+  createRuntime,
+  createRuntimeApp,
+  serve,
+  type ConsumeOptions,
+  type Runtime,
+  type RuntimeOptions,
+  type Service,
+} from './runtime';
 export {
   liveKeys,
   LivePublisher,

@@ -3,7 +3,14 @@ import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { redisTlsOptions, serviceDatabaseUrls, type BaseServiceConfig } from '@orrange/config';
 import { Database } from '@orrange/db';
-import { createRegistry, purgeExpiredIdempotencyKeys, runService, type HealthCheck } from '@orrange/http';
+import {
+  createRegistry,
+  createServiceApp,
+  purgeExpiredIdempotencyKeys,
+  runService,
+  type HealthCheck,
+  type ServiceAppOptions,
+} from '@orrange/http';
 import { createLogger, type Logger } from '@orrange/logger';
 import {
   createRedis,
@@ -251,6 +258,27 @@ export interface Service {
   start(): Promise<void>;
   /** Stops what start() started and closes the runtime. */
   close(): Promise<void>;
+}
+
+/**
+ * A service's express app over its runtime: the common frame (createServiceApp) with the runtime's logger, metrics,
+ * health checks and internal token secret, and the service's own document, raw-body paths and routes. Never listens.
+ */
+export function createRuntimeApp(
+  runtime: Runtime,
+  options: Pick<ServiceAppOptions, 'openapi' | 'rawBody' | 'bodyLimit'>,
+  mount: (app: Express) => void,
+): Express {
+  return createServiceApp(
+    {
+      logger: runtime.logger,
+      registry: runtime.registry,
+      checks: runtime.checks,
+      internalTokenSecret: runtime.config.INTERNAL_TOKEN_SECRET,
+      ...options,
+    },
+    mount,
+  );
 }
 
 /** Composition root helper: check the database, start the service's background work, listen, shut down on SIGTERM. */

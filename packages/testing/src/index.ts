@@ -9,6 +9,7 @@ export {
   type SchemaMigrations,
 } from './test-database';
 export { createTestRedis, deleteKeys, TEST_REDIS_URL, type TestRedis } from './test-redis';
+export { createTestGround, type TestGround } from './test-ground';
 export { eventually } from './wait';
 export { PrivateRedisServer, type PrivateRedisOptions } from './private-redis';
 export { createTestCertificates, type TestCertificates } from './test-certificates';

@@ -1,6 +1,5 @@
 import type { Express } from 'express';
-import { createServiceApp } from '@orrange/http';
-import type { Runtime } from '@orrange/runtime';
+import { createRuntimeApp, type Runtime } from '@orrange/runtime';
 import { disputeRoutes } from './api/dispute.routes';
 import { openapi } from './api/openapi';
 import type { DisputeDeps } from './domain/dispute.use-case';
@@ -13,16 +12,7 @@ export interface AppDeps {
 
 /** Builds the dispute service's express app. Never listens: index.ts does, and tests use supertest. */
 export function createApp({ runtime, deps }: AppDeps): Express {
-  return createServiceApp(
-    {
-      logger: runtime.logger,
-      registry: runtime.registry,
-      checks: runtime.checks,
-      internalTokenSecret: runtime.config.INTERNAL_TOKEN_SECRET,
-      openapi,
-    },
-    (app) => {
-      app.use(disputeRoutes(deps));
-    },
-  );
+  return createRuntimeApp(runtime, { openapi }, (app) => {
+    app.use(disputeRoutes(deps));
+  });
 }

@@ -1,3 +1,4 @@
+import { startService } from '@orrange/http';
 import { serve } from '@orrange/runtime';
 import { createApp } from './app';
 import { createDisputeService } from './composition';
@@ -10,14 +11,4 @@ async function main(): Promise<void> {
   await serve(service, createApp(service), config.PORT);
 }
 
-main().catch((error: unknown) => {
-  console.error(
-    JSON.stringify({
-      level: 'error',
-      service: 'dispute',
-      message: 'failed to start',
-      error: error instanceof Error ? error.message : String(error),
-    }),
-  );
-  process.exit(1);
-});
+startService('dispute', main);

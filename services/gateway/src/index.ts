@@ -1,4 +1,4 @@
-import { runService } from '@orrange/http';
+import { runService, startService } from '@orrange/http';
 import { createLogger, type Logger } from '@orrange/logger';
 import { runClustered } from '@orrange/runtime/cluster';
 import { createApp } from './app';
@@ -33,14 +33,4 @@ async function startWorker(config: Config, logger: Logger): Promise<void> {
   });
 }
 
-main().catch((error: unknown) => {
-  console.error(
-    JSON.stringify({
-      level: 'error',
-      service: 'gateway',
-      message: 'failed to start',
-      error: error instanceof Error ? error.message : String(error),
-    }),
-  );
-  process.exit(1);
-});
+startService('gateway', main);

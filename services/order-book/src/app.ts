@@ -1,5 +1,5 @@
 import type { Express } from 'express';
-import { createServiceApp } from '@orrange/http';
+import { createRuntimeApp } from '@orrange/runtime';
 import { openapi } from './api/openapi';
 import { marketsRouter } from './api/markets.routes';
 import { ordersRouter } from './api/orders.routes';
@@ -7,17 +7,8 @@ import type { OrderBookService } from './composition';
 
 /** Builds the order-book service's express app over the service (createOrderBookService). Never listens: index.ts does, and tests use supertest. */
 export function createApp({ runtime, deps, bookCache }: OrderBookService): Express {
-  return createServiceApp(
-    {
-      logger: runtime.logger,
-      registry: runtime.registry,
-      checks: runtime.checks,
-      internalTokenSecret: runtime.config.INTERNAL_TOKEN_SECRET,
-      openapi,
-    },
-    (app) => {
-      app.use(ordersRouter({ db: runtime.db, deps, bookCache, live: (events) => runtime.live.publish(events) }));
-      app.use(marketsRouter({ db: runtime.db, deps }));
-    },
-  );
+  return createRuntimeApp(runtime, { openapi }, (app) => {
+    app.use(ordersRouter({ db: runtime.db, deps, bookCache, live: (events) => runtime.live.publish(events) }));
+    app.use(marketsRouter({ db: runtime.db, deps }));
+  });
 }

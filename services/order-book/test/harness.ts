@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { serviceInfo } from '@orrange/config';
 import { createLogger } from '@orrange/logger';
-import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@orrange/testing';
+import { createTestGround, type TestDatabase, type TestRedis } from '@orrange/testing';
 import type { Express } from 'express';
 import { createApp } from '../src/app';
 import { createOrderBookService, type OrderBookService } from '../src/composition';
@@ -32,25 +32,15 @@ const NO_LIMITS = {
 export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<Harness> {
   // trade-execution's schema too: order-book's transactions call its SQL functions (place_sell_holds, open_trades), and
   // the user service's, whose payment_method_snapshots open_trades calls (and payment_method_types the routes do).
-  const testDb = await createTestDatabase(
+  const ground = await createTestGround(
     [
       { schema: TRADE_SCHEMA, dir: path.join(__dirname, '../../trade-execution/prisma/migrations') },
       { schema: serviceInfo('user').schema, dir: path.join(__dirname, '../../user/prisma/migrations') },
       { schema: SCHEMA, dir: path.join(__dirname, '../prisma/migrations') },
     ],
-    { searchPath: SCHEMA },
+    SCHEMA,
   );
-  const testRedis = await createTestRedis();
-  const config = readConfig({
-    DATABASE_URL: testDb.url,
-    REDIS_URL: testRedis.url,
-    REDIS_PREFIX: testRedis.prefix,
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    DB_HEALTH_INTERVAL_MS: '0',
-    NODE_ENV: 'test',
-    ...NO_LIMITS,
-    ...overrides,
-  });
+  const config = readConfig({ ...ground.env, ...NO_LIMITS, ...overrides });
   const build = () =>
     createOrderBookService(config, {
       logger: createLogger('order-book', (process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent'),
@@ -60,8 +50,8 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
   await service.runtime.db.checkNow();
   return {
     ...service,
-    testDb,
-    testRedis,
+    testDb: ground.testDb,
+    testRedis: ground.testRedis,
     replica() {
       const replica = build();
       replicas.push(replica);
@@ -70,8 +60,7 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
     async close() {
       for (const replica of replicas) await replica.close();
       await service.close();
-      await testRedis.cleanup();
-      await testDb.drop();
+      await ground.cleanup();
     },
   };
 }

@@ -4,7 +4,7 @@ import type { Express } from 'express';
 import { createLogger } from '@orrange/logger';
 import { signIdentity, type Role } from '@orrange/http';
 import type { EventEnvelope, EventPayload, EventType } from '@orrange/queue';
-import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@orrange/testing';
+import { createTestGround, type TestDatabase, type TestRedis } from '@orrange/testing';
 import { createApp } from '../src/app';
 import { createTradeExecutionService, type TradeExecutionService } from '../src/composition';
 import { readConfig, SCHEMA } from '../src/config';
@@ -24,31 +24,22 @@ export interface Harness extends TradeExecutionService {
 /** The service (runtime with its event handlers) on a fresh migrated database and a private Redis prefix; `close` removes both. */
 export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<Harness> {
   // The user service's schema too: open_trades copies the seller's sealed payment method through its payment_method_snapshots.
-  const testDb = await createTestDatabase(
+  const ground = await createTestGround(
     [
       { schema: SCHEMA, dir: path.join(__dirname, '../prisma/migrations') },
       { schema: 'users', dir: path.join(__dirname, '../../user/prisma/migrations') },
     ],
-    { searchPath: SCHEMA },
+    SCHEMA,
   );
-  const testRedis = await createTestRedis();
-  const config = readConfig({
-    DATABASE_URL: testDb.url,
-    REDIS_URL: testRedis.url,
-    REDIS_PREFIX: testRedis.prefix,
-    LOG_LEVEL: 'silent',
-    DB_HEALTH_INTERVAL_MS: '0',
-    NODE_ENV: 'test',
-    ...overrides,
-  });
+  const config = readConfig({ ...ground.env, ...overrides });
   const service = createTradeExecutionService(config, { logger: createLogger('trade-execution', 'silent') });
   await service.runtime.db.checkNow();
   // What start() does first, without starting background work (tests drive the sweeper with sweepNow).
   await savePaymentMinute(service.runtime.db, config.PAYMENT_MINUTE_MS);
   return {
     ...service,
-    testDb,
-    testRedis,
+    testDb: ground.testDb,
+    testRedis: ground.testRedis,
     app: createApp(service),
     as: (userId, roles = ['user']) => ({
       'x-orrange-identity': signIdentity({ userId, roles, scopes: null, via: 'jwt' }, config.INTERNAL_TOKEN_SECRET),
@@ -59,8 +50,7 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
     },
     async close() {
       await service.close();
-      await testRedis.cleanup();
-      await testDb.drop();
+      await ground.cleanup();
     },
   };
 }

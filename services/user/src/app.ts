@@ -1,6 +1,5 @@
 import type { Express } from 'express';
-import { createServiceApp } from '@orrange/http';
-import type { Runtime } from '@orrange/runtime';
+import { createRuntimeApp, type Runtime } from '@orrange/runtime';
 import { adminRouter } from './api/admin.routes';
 import { authRouter } from './api/auth.routes';
 import { internalRouter } from './api/internal.routes';
@@ -21,19 +20,10 @@ export interface AppDeps {
 /** Builds the user service's express app. Never listens: index.ts does, and tests use supertest. */
 export function createApp({ runtime, config, hasher }: AppDeps): Express {
   const deps: Deps = buildDeps({ db: runtime.db, redis: runtime.redis, logger: runtime.logger, config, hasher });
-  return createServiceApp(
-    {
-      logger: runtime.logger,
-      registry: runtime.registry,
-      checks: runtime.checks,
-      internalTokenSecret: config.INTERNAL_TOKEN_SECRET,
-      openapi,
-    },
-    (app) => {
-      app.use(authRouter(deps));
-      app.use(usersRouter(deps));
-      app.use(adminRouter(deps));
-      app.use(internalRouter(deps));
-    },
-  );
+  return createRuntimeApp(runtime, { openapi }, (app) => {
+    app.use(authRouter(deps));
+    app.use(usersRouter(deps));
+    app.use(adminRouter(deps));
+    app.use(internalRouter(deps));
+  });
 }

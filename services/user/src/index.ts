@@ -1,3 +1,4 @@
+import { startService } from '@orrange/http';
 import { serve } from '@orrange/runtime';
 import { createApp } from './app';
 import { createUserService } from './composition';
@@ -16,14 +17,4 @@ async function main(): Promise<void> {
   await serve(service, createApp({ runtime: service.runtime, config, hasher }), config.PORT);
 }
 
-main().catch((error: unknown) => {
-  console.error(
-    JSON.stringify({
-      level: 'error',
-      service: 'user',
-      message: 'failed to start',
-      error: error instanceof Error ? error.message : String(error),
-    }),
-  );
-  process.exit(1);
-});
+startService('user', main);
