@@ -4,6 +4,7 @@ import {
   ConfigError,
   DEV_ADMIN_PASSWORD,
   DEV_ENCRYPTION_KEYS,
+  DEV_JWT_KEYRING,
   DEV_REDIS_PASSWORD,
   env,
   loadConfig,
@@ -43,10 +44,6 @@ describe('assertNoDevSecrets', () => {
     ENCRYPTION_KEYS: `prod1:${Buffer.alloc(32, 7).toString('base64')}`,
     ADMIN_PASSWORD: 'a real admin password',
   };
-  const devJwtKeyring = loadConfig(
-    z.object({ JWT_SECRETS: z.string().default('dev1:dev-jwt-secret-change-me-0123456789abcdefghijkl') }),
-    {},
-  ).JWT_SECRETS;
   const production = (values: Record<string, string>) => ({ NODE_ENV: 'production', ...values });
 
   it('when production has only real secrets, then nothing is refused', () => {
@@ -56,7 +53,7 @@ describe('assertNoDevSecrets', () => {
   it('when the environment is not production, then the development secrets are fine', () => {
     expect(() =>
       assertNoDevSecrets(
-        { NODE_ENV: 'development', JWT_SECRETS: devJwtKeyring },
+        { NODE_ENV: 'development', JWT_SECRETS: DEV_JWT_KEYRING },
         { ADMIN_PASSWORD: DEV_ADMIN_PASSWORD },
       ),
     ).not.toThrow();
@@ -64,10 +61,10 @@ describe('assertNoDevSecrets', () => {
 
   it.each([
     ['INTERNAL_TOKEN_SECRET', loadConfig(baseServiceSchema, {}).INTERNAL_TOKEN_SECRET],
-    ['JWT_SECRETS', devJwtKeyring],
-    ['JWT_SECRETS', `prod1:${'j'.repeat(40)}, ${devJwtKeyring}`],
-    ['JWT_SECRETS', `${devJwtKeyring},prod1:${'j'.repeat(40)}`],
-    ['JWT_SECRETS', `renamed:${devJwtKeyring.split(':')[1]}`],
+    ['JWT_SECRETS', DEV_JWT_KEYRING],
+    ['JWT_SECRETS', `prod1:${'j'.repeat(40)}, ${DEV_JWT_KEYRING}`],
+    ['JWT_SECRETS', `${DEV_JWT_KEYRING},prod1:${'j'.repeat(40)}`],
+    ['JWT_SECRETS', `renamed:${DEV_JWT_KEYRING.split(':')[1]}`],
     ['ENCRYPTION_KEYS', DEV_ENCRYPTION_KEYS],
     ['ENCRYPTION_KEYS', `${real.ENCRYPTION_KEYS},${DEV_ENCRYPTION_KEYS}`],
     ['ADMIN_PASSWORD', DEV_ADMIN_PASSWORD],

@@ -77,7 +77,8 @@ export const env = {
  */
 const DEV_INTERNAL_SECRET = 'dev-internal-secret-change-me-0123456789abcdef';
 const DEV_JWT_SECRET = 'dev-jwt-secret-change-me-0123456789abcdefghijkl';
-const DEV_JWT_KEYRING = `dev1:${DEV_JWT_SECRET}`;
+/** Development keyring for access tokens (user service signs, gateway verifies). */
+export const DEV_JWT_KEYRING = `dev1:${DEV_JWT_SECRET}`;
 const DEV_ENCRYPTION_KEY = 'ZGV2LW9ubHktcGF5bWVudC1tZXRob2Qta2V5LTMyYnk=';
 /** Development keyring for payment-method encryption (user service). */
 export const DEV_ENCRYPTION_KEYS = `dev1:${DEV_ENCRYPTION_KEY}`;

@@ -10,6 +10,7 @@ export {
 } from './test-database';
 export { createTestRedis, deleteKeys, TEST_REDIS_URL, type TestRedis } from './test-redis';
 export { createTestGround, type TestGround } from './test-ground';
+export { SHARED_DEV_SECRETS } from './dev-secrets';
 export { eventually } from './wait';
 export { PrivateRedisServer, type PrivateRedisOptions } from './private-redis';
 export { createTestCertificates, type TestCertificates } from './test-certificates';

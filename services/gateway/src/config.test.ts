@@ -1,4 +1,4 @@
-import { ConfigError } from '@orrange/config';
+import { ConfigError, DEV_JWT_KEYRING } from '@orrange/config';
 import { readConfig } from './config';
 
 describe('gateway config', () => {
@@ -58,7 +58,7 @@ describe('gateway config', () => {
     expect(() =>
       readConfig({
         ...real,
-        JWT_SECRETS: `prod1:${'j'.repeat(40)},dev1:dev-jwt-secret-change-me-0123456789abcdefghijkl`,
+        JWT_SECRETS: `prod1:${'j'.repeat(40)},${DEV_JWT_KEYRING}`,
       }),
     ).toThrow(/JWT_SECRETS/);
     expect(() =>

@@ -1,4 +1,4 @@
-import { DEV_ADMIN_PASSWORD, DEV_ENCRYPTION_KEYS } from '@orrange/config';
+import { SHARED_DEV_SECRETS } from '@orrange/testing';
 import { DEV_CUSTODY_WEBHOOK_SECRET, readConfig } from './config';
 
 const productionSecrets = {
@@ -11,7 +11,6 @@ const productionSecrets = {
   CUSTODY_WEBHOOK_SECRET: 'w'.repeat(40),
   ENCRYPTION_KEYS: `prod1:${Buffer.alloc(32, 7).toString('base64')}`,
 };
-const DEV_JWT_KEYRING = 'dev1:dev-jwt-secret-change-me-0123456789abcdefghijkl';
 
 describe('trade-execution config in production', () => {
   it('when production has its own secrets, then it starts', () => {
@@ -32,14 +31,12 @@ describe('trade-execution config in production', () => {
     );
   });
 
-  it.each([
-    ['JWT_SECRETS', DEV_JWT_KEYRING],
-    ['JWT_SECRETS', `prod1:${'j'.repeat(40)},${DEV_JWT_KEYRING}`],
-    ['ENCRYPTION_KEYS', DEV_ENCRYPTION_KEYS],
-    ['ADMIN_PASSWORD', DEV_ADMIN_PASSWORD],
-  ])('when the environment hands it the development %s, then it refuses to start', (name, value) => {
-    expect(() => readConfig({ ...productionSecrets, [name]: value })).toThrow(new RegExp(name));
-  });
+  it.each(SHARED_DEV_SECRETS)(
+    'when the environment hands it the development %s, then it refuses to start',
+    (name, value) => {
+      expect(() => readConfig({ ...productionSecrets, [name]: value })).toThrow(new RegExp(name));
+    },
+  );
 });
 
 describe('trade-execution custody config', () => {

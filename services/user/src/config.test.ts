@@ -1,3 +1,4 @@
+import { DEV_JWT_KEYRING } from '@orrange/config';
 import { DEV_ENCRYPTION_KEYS, readConfig } from './config';
 
 const productionSecrets = {
@@ -37,7 +38,7 @@ describe('user service config', () => {
 describe('user service config: development keys beside real ones', () => {
   it.each([
     ['ENCRYPTION_KEYS', `${productionSecrets.ENCRYPTION_KEYS},${DEV_ENCRYPTION_KEYS}`],
-    ['JWT_SECRETS', `${productionSecrets.JWT_SECRETS},dev1:dev-jwt-secret-change-me-0123456789abcdefghijkl`],
+    ['JWT_SECRETS', `${productionSecrets.JWT_SECRETS},${DEV_JWT_KEYRING}`],
     ['ADMIN_PASSWORD', 'orrange-admin-dev-password'],
   ])("when production's %s holds the development key beside a real one, then it refuses to start", (name, value) => {
     expect(() => readConfig({ ...productionSecrets, [name]: value })).toThrow(new RegExp(name));
