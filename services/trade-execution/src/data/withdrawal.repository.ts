@@ -71,13 +71,7 @@ export async function withdrawnInLastDay(tx: SqlRunner, userId: string, asset: A
 
 export async function insertWithdrawal(
   tx: SqlRunner,
-  w: {
-    id: string;
-    userId: string;
-    asset: Asset;
-    amount: bigint;
-    fee: bigint;
-    address: string;
+  w: Pick<Withdrawal, 'id' | 'userId' | 'asset' | 'amount' | 'fee' | 'address'> & {
     network: string;
     status: 'PENDING_REVIEW' | 'APPROVED';
   },
