@@ -1,5 +1,4 @@
 import pg from 'pg';
-import { PrismaPg } from '@prisma/adapter-pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '@orrange/logger';
 import { queryPipelined, type Statement } from './pipeline';
@@ -34,6 +33,23 @@ export interface TransactionOptions {
 }
 
 export type Row = Record<string, unknown>;
+
+/**
+ * Runs `body` in one transaction: Database.transaction (a Tx), or a PrismaDatabase's (a PrismaTx) over the same
+ * primary pool, for shared code that writes in the caller's transaction whichever client the service uses.
+ */
+export type TransactionRunner<X extends SqlRunner> = <T>(
+  body: (tx: X) => Promise<T>,
+  options?: TransactionOptions,
+) => Promise<T>;
+
+/** What one attempt of a transaction tells the retry loop around it (see Database.retryingTransaction). */
+export interface TransactionAttempt {
+  /** Called just before COMMIT is sent: a connection lost from then on leaves the outcome unknown, never retried. */
+  committing(): void;
+  /** Runs `effect` once this attempt committed (Tx.afterCommit); dropped with an attempt that rolled back. */
+  afterCommit(effect: () => void): void;
+}
 
 /**
  * Anything that runs SQL, the one type for it: the Database (each statement on a pooled connection), a transaction's
@@ -103,7 +119,8 @@ interface Member {
 /**
  * The one way a service reaches Postgres: a pg pool per URL (primary and replicas), health monitoring,
  * retries with backoff for connection failures and retryable transaction conflicts, slow-query logging,
- * pool metrics, a Prisma client over the same pool, and a graceful close.
+ * pool metrics, and a graceful close. A service's generated Prisma client runs over the same pools with the same
+ * rules through PrismaDatabase (prisma-adapter.ts).
  */
 export class Database {
   readonly primary: pg.Pool;
@@ -172,7 +189,15 @@ export class Database {
    * a statement whose connection died may run again. Everything else belongs in `transaction`.
    */
   query<R = Row>(sql: string, params?: unknown[]): Promise<R[]> {
-    return this.noticingPrimaryLoss(this.withConnectionRetry(() => this.runOn(this.primary, sql, params)));
+    return this.onPrimary(() => this.runOn(this.primary, sql, params));
+  }
+
+  /**
+   * `work` on the primary with `query`'s rules (retried on connection failures, a lost primary noticed at once), for
+   * what another client sends over the primary pool (a Prisma client's reads): only reads and idempotent writes.
+   */
+  onPrimary<T>(work: () => Promise<T>): Promise<T> {
+    return this.noticingPrimaryLoss(this.withConnectionRetry(work));
   }
 
   /**
@@ -182,7 +207,7 @@ export class Database {
    * such a statement wants and what one whose best plan changes with its parameters must not get.
    */
   queryPrepared<R = Row>(name: string, sql: string, params?: unknown[]): Promise<R[]> {
-    return this.noticingPrimaryLoss(this.withConnectionRetry(() => this.runOn(this.primary, sql, params, name)));
+    return this.onPrimary(() => this.runOn(this.primary, sql, params, name));
   }
 
   /**
@@ -192,19 +217,26 @@ export class Database {
    * A replica that fails mid-read hands the read to the primary.
    */
   queryRead<R = Row>(sql: string, params?: unknown[]): Promise<R[]> {
+    return this.onReadPool((pool) => this.runOn<R>(pool, sql, params));
+  }
+
+  /**
+   * `work` on the pool `queryRead` would send a read to, with its rules (another pool when that one fails), for the
+   * lag-tolerant reads another client sends over these pools (a Prisma client's, one per pool).
+   */
+  onReadPool<T>(work: (pool: pg.Pool) => Promise<T>): Promise<T> {
     const pool = this.pickReadPool();
     const onReplica = (replica: pg.Pool) => {
       this.metrics?.reads.inc({ database: this.options.name, target: 'replica' });
-      return this.withConnectionRetry(() => this.runOn<R>(replica, sql, params));
+      return this.withConnectionRetry(() => work(replica));
     };
+    const onPrimary = () => this.onPrimary(() => work(this.primary));
     if (pool !== this.primary)
-      return onReplica(pool).catch((error: unknown) =>
-        isConnectionError(error) ? this.query<R>(sql, params) : Promise.reject(error),
-      );
+      return onReplica(pool).catch((error: unknown) => (isConnectionError(error) ? onPrimary() : Promise.reject(error)));
     this.metrics?.reads.inc({ database: this.options.name, target: 'primary' });
     // The primary lost before its monitor noticed: the read goes to a replica that answers (queries failing on
     // the primary have it checked at once, so the next reads go there directly).
-    return this.query<R>(sql, params).catch((error: unknown) => {
+    return onPrimary().catch((error: unknown) => {
       const replica = isConnectionError(error)
         ? this.replicaMembers.find((m) => m.monitor.result.status === 'ok')
         : undefined;
@@ -222,68 +254,89 @@ export class Database {
    * rolled back (also when COMMIT or a deferred write gets them), retried when the caller says the body may
    * run again.
    */
-  async transaction<T>(body: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  transaction<T>(body: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    return this.retryingTransaction(async (attempt) => {
+      // Not connect-with-retry: the retry loop around this attempt already retries a lost connection, and nesting
+      // the two would multiply the attempts.
+      const client = await this.primary.connect();
+      // BEGIN rides with the body's first statement (one round trip fewer); a body that sends nothing
+      // costs nothing, not even BEGIN and COMMIT.
+      const begin = options.isolation ? `BEGIN ISOLATION LEVEL ${options.isolation}` : 'BEGIN';
+      let begun = false;
+      const send = async (statements: Statement[]): Promise<pg.QueryResult[]> => {
+        const first = !begun;
+        begun = true;
+        const results = await queryPipelined(client, first ? [{ sql: begin }, ...statements] : statements);
+        return first ? results.slice(1) : results;
+      };
+      const deferred: Statement[] = [];
+      let committed = false;
+      const tx: Tx = {
+        query: (sql, params) => this.timed(sql, () => send([{ sql, params }])).then(([r]) => r!.rows as never),
+        queries: (statements) =>
+          this.timed(statements.map((s) => s.sql).join('; '), () => send(statements)).then((rs) =>
+            rs.map((r) => r.rows as never),
+          ),
+        defer: (sql, params) => void deferred.push({ sql, params }),
+        commitWith: async (sql, params) => {
+          if (committed) throw new Error('commitWith: the transaction has committed already');
+          committed = true;
+          attempt.committing();
+          const statements = [{ sql, params }, ...deferred.splice(0), { sql: 'COMMIT' }];
+          const [first] = await this.timed(statements.map((s) => s.sql).join('; '), () => send(statements));
+          return first!.rows as never;
+        },
+        afterCommit: attempt.afterCommit,
+      };
+      let broken = false;
+      try {
+        const result = await body(tx);
+        if (committed) {
+          if (deferred.length > 0) throw new Error('a write was deferred after commitWith: it would never commit');
+        } else if (deferred.length > 0) {
+          attempt.committing();
+          await this.timed(deferred.map((s) => s.sql).join('; '), () => send([...deferred, { sql: 'COMMIT' }]));
+        } else if (begun) {
+          attempt.committing();
+          await client.query('COMMIT');
+        }
+        return result;
+      } catch (error) {
+        broken = isConnectionError(error);
+        // After a failed statement the block waits for ROLLBACK; after a failed COMMIT it is over already,
+        // and ROLLBACK only draws a warning.
+        if (begun && !broken) await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release(broken ? true : undefined);
+      }
+    }, options);
+  }
+
+  /**
+   * Runs `attempt` until it commits, with `transaction`'s rules: a connection lost before COMMIT was sent (the
+   * attempt says when it sends it) is retried, 40001/40P01 when the caller marks the work retryable; its effects
+   * after commit run once the attempt that committed returned. For transactions another client runs over the
+   * primary pool (a Prisma client's: prisma-adapter.ts), so both follow one policy.
+   */
+  retryingTransaction<T>(
+    attempt: (attempt: TransactionAttempt) => Promise<T>,
+    options: TransactionOptions = {},
+  ): Promise<T> {
     let commitSent = false;
     return this.noticingPrimaryLoss(
       retry(
         async () => {
           commitSent = false;
-          // Not connect-with-retry: this retry loop already retries a lost connection, and nesting the two would
-          // multiply the attempts.
-          const client = await this.primary.connect();
-          // BEGIN rides with the body's first statement (one round trip fewer); a body that sends nothing
-          // costs nothing, not even BEGIN and COMMIT.
-          const begin = options.isolation ? `BEGIN ISOLATION LEVEL ${options.isolation}` : 'BEGIN';
-          let begun = false;
-          const send = async (statements: Statement[]): Promise<pg.QueryResult[]> => {
-            const first = !begun;
-            begun = true;
-            const results = await queryPipelined(client, first ? [{ sql: begin }, ...statements] : statements);
-            return first ? results.slice(1) : results;
-          };
-          const deferred: Statement[] = [];
           const effects: Array<() => void> = [];
-          let committed = false;
-          const tx: Tx = {
-            query: (sql, params) => this.timed(sql, () => send([{ sql, params }])).then(([r]) => r!.rows as never),
-            queries: (statements) =>
-              this.timed(statements.map((s) => s.sql).join('; '), () => send(statements)).then((rs) =>
-                rs.map((r) => r.rows as never),
-              ),
-            defer: (sql, params) => void deferred.push({ sql, params }),
-            commitWith: async (sql, params) => {
-              if (committed) throw new Error('commitWith: the transaction has committed already');
-              committed = true;
+          const result = await attempt({
+            committing: () => {
               commitSent = true;
-              const statements = [{ sql, params }, ...deferred.splice(0), { sql: 'COMMIT' }];
-              const [first] = await this.timed(statements.map((s) => s.sql).join('; '), () => send(statements));
-              return first!.rows as never;
             },
             afterCommit: (effect) => void effects.push(effect),
-          };
-          let broken = false;
-          try {
-            const result = await body(tx);
-            if (committed) {
-              if (deferred.length > 0) throw new Error('a write was deferred after commitWith: it would never commit');
-            } else if (deferred.length > 0) {
-              commitSent = true;
-              await this.timed(deferred.map((s) => s.sql).join('; '), () => send([...deferred, { sql: 'COMMIT' }]));
-            } else if (begun) {
-              commitSent = true;
-              await client.query('COMMIT');
-            }
-            this.runEffects(effects);
-            return result;
-          } catch (error) {
-            broken = isConnectionError(error);
-            // After a failed statement the block waits for ROLLBACK; after a failed COMMIT it is over already,
-            // and ROLLBACK only draws a warning.
-            if (begun && !broken) await client.query('ROLLBACK').catch(() => undefined);
-            throw error;
-          } finally {
-            client.release(broken ? true : undefined);
-          }
+          });
+          this.runEffects(effects);
+          return result;
         },
         {
           ...this.retryDefaults,
@@ -318,11 +371,6 @@ export class Database {
         this.options.logger?.warn('an effect after commit failed', { error: (error as Error).message });
       }
     }
-  }
-
-  /** A Prisma client over the primary pool, bound to the service's schema. */
-  createPrismaClient<C>(PrismaClient: new (options: { adapter: PrismaPg }) => C): C {
-    return new PrismaClient({ adapter: new PrismaPg(this.primary, { schema: this.options.schema }) });
   }
 
   poolStats(pool: pg.Pool = this.primary): PoolStats {
@@ -409,15 +457,22 @@ export class Database {
     try {
       return await run();
     } finally {
-      const durationMs = performance.now() - startedAt;
-      this.metrics?.queryDuration.observe(durationMs / 1000);
-      if (durationMs >= this.slowQueryMs) {
-        this.metrics?.slowQueries.inc();
-        this.options.logger?.warn('slow query', {
-          durationMs: Math.round(durationMs * 1000) / 1000,
-          sql: sql.replace(/\s+/g, ' ').slice(0, 300),
-        });
-      }
+      this.recordQuery(sql, performance.now() - startedAt);
+    }
+  }
+
+  /**
+   * Counts a statement in db_query_duration_seconds and logs it when slower than `slowQueryMs`: every statement sent
+   * through this class, and those another client reports sending over its pools (a Prisma client's query events).
+   */
+  recordQuery(sql: string, durationMs: number): void {
+    this.metrics?.queryDuration.observe(durationMs / 1000);
+    if (durationMs >= this.slowQueryMs) {
+      this.metrics?.slowQueries.inc();
+      this.options.logger?.warn('slow query', {
+        durationMs: Math.round(durationMs * 1000) / 1000,
+        sql: sql.replace(/\s+/g, ' ').slice(0, 300),
+      });
     }
   }
 }

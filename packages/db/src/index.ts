@@ -6,8 +6,17 @@ export {
   type Tx,
   type SqlRunner,
   type TransactionOptions,
+  type TransactionAttempt,
+  type TransactionRunner,
   type Row,
 } from './database';
+export {
+  PrismaDatabase,
+  type PrismaTx,
+  type GeneratedPrismaClass,
+  type GeneratedPrismaClient,
+  type GeneratedTxClient,
+} from './prisma-adapter';
 export type { Statement } from './pipeline';
 export { HealthMonitor, type ComponentStatus, type HealthMonitorOptions, type PingResult } from './health-monitor';
 export { poolConfigFromUrl, withDatabase, databaseName, assertSchemaName, type PoolSettings } from './pool-config';
@@ -16,6 +25,7 @@ export {
   backoffDelayMs,
   isConnectionError,
   isTransactionConflict,
+  sqlState,
   DEFAULT_RETRY,
   type RetryOptions,
 } from './retry';

@@ -1,4 +1,4 @@
-import { backoffDelayMs, isConnectionError, isTransactionConflict, retry } from './retry';
+import { backoffDelayMs, isConnectionError, isTransactionConflict, retry, sqlState } from './retry';
 
 describe('retry', () => {
   it('when attempts fail with a retryable error, then it retries until success', async () => {
@@ -55,5 +55,23 @@ describe('retry', () => {
     expect(isTransactionConflict({ code: '40001' })).toBe(true);
     expect(isTransactionConflict({ code: '40P01' })).toBe(true);
     expect(isTransactionConflict({ code: '23505' })).toBe(false);
+  });
+
+  it("when Prisma wraps the driver's error, then it is classified by the driver's SQLSTATE, never by Prisma's code", () => {
+    // The two shapes a Prisma client over @prisma/adapter-pg throws (seen with 40001, 40P01 and a killed backend).
+    const known = (originalCode: string) => ({
+      code: 'P2010',
+      meta: { driverAdapterError: { name: 'DriverAdapterError', cause: { originalCode, kind: 'postgres' } } },
+    });
+    const adapter = (cause: object) => ({ name: 'DriverAdapterError', cause });
+    expect(isTransactionConflict(known('40001'))).toBe(true);
+    expect(isTransactionConflict(adapter({ originalCode: '40P01', kind: 'postgres' }))).toBe(true);
+    expect(isConnectionError(known('57P01'))).toBe(true);
+    expect(isConnectionError(adapter({ kind: 'ConnectionClosed' }))).toBe(true);
+    expect(isConnectionError(known('23505'))).toBe(false);
+    expect(isTransactionConflict(known('23505'))).toBe(false);
+    expect(sqlState(known('25006'))).toBe('25006');
+    expect(sqlState({ code: 'P2034' })).toBeUndefined();
+    expect(sqlState({ code: 'P0001' })).toBe('P0001');
   });
 });

@@ -33,21 +33,50 @@ const CONNECTION_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
 const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN']);
 const CONNECTION_MESSAGES =
   /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i;
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+/** Prisma's own error codes (P1001, P2010, …), on its errors in place of the driver's; PL/pgSQL's P0001 is a SQLSTATE. */
+const PRISMA_ERROR_CODE = /^P[1-9][0-9]{3}$/;
+/** What @prisma/adapter-pg calls the socket errors it maps (they carry no SQLSTATE). */
+const ADAPTER_CONNECTION_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout']);
+
+/** The driver's error as Prisma's driver adapter describes it, inside the errors Prisma throws. */
+interface AdapterCause {
+  originalCode?: unknown;
+  kind?: unknown;
+}
+
+/**
+ * Where a Prisma client over a driver adapter keeps the driver's error: a DriverAdapterError's `cause`, or a
+ * PrismaClientKnownRequestError's `meta.driverAdapterError.cause` (its own `code` is Prisma's, P2010, P2034, …).
+ */
+function adapterCause(error: object): AdapterCause | undefined {
+  const { cause, meta } = error as { cause?: unknown; meta?: { driverAdapterError?: { cause?: unknown } } };
+  const found = meta?.driverAdapterError?.cause ?? cause;
+  return typeof found === 'object' && found !== null ? (found as AdapterCause) : undefined;
+}
+
+/** The SQLSTATE of a failed statement, sent through pg or through a Prisma client over it; undefined for others. */
+export function sqlState(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const original = adapterCause(error)?.originalCode;
+  if (typeof original === 'string') return original;
+  const { code } = error as { code?: unknown };
+  return typeof code === 'string' && SQLSTATE.test(code) && !PRISMA_ERROR_CODE.test(code) ? code : undefined;
+}
 
 export function isConnectionError(error: unknown): boolean {
   // Not `instanceof Error`: errors made by Node's own sockets come from another realm under test runners' sandboxes.
   if (typeof error !== 'object' || error === null) return false;
   const { code, message } = error as { code?: unknown; message?: unknown };
-  if (
-    typeof code === 'string' &&
-    (code.startsWith('08') || CONNECTION_SQLSTATES.has(code) || CONNECTION_ERRNOS.has(code))
-  )
-    return true;
+  const state = sqlState(error);
+  if (state !== undefined && (state.startsWith('08') || CONNECTION_SQLSTATES.has(state))) return true;
+  if (typeof code === 'string' && CONNECTION_ERRNOS.has(code)) return true;
+  if (ADAPTER_CONNECTION_KINDS.has(adapterCause(error)?.kind as string)) return true;
   return typeof message === 'string' && CONNECTION_MESSAGES.test(message);
 }
 
 /** 40001 serialization_failure, 40P01 deadlock_detected: the transaction did nothing and may simply run again. */
 export function isTransactionConflict(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === '40001' || code === '40P01';
+  const state = sqlState(error);
+  return state === '40001' || state === '40P01';
 }

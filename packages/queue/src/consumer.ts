@@ -1,7 +1,7 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { Database, Tx } from '@orrange/db';
+import type { Database, SqlRunner, TransactionRunner, Tx } from '@orrange/db';
 import { runWithContext, type Logger } from '@orrange/logger';
 import {
   envelopeSchema,
@@ -14,26 +14,42 @@ import {
 import { claimInboxMany } from './outbox';
 import { PermanentFailure } from './permanent-failure';
 
-/** Applies one event inside the transaction that also records it in the inbox. */
-export type EventHandler<T extends EventType> = (event: EventEnvelope<T>, tx: Tx) => Promise<void>;
-export type EventHandlers = { [T in EventType]?: EventHandler<T> };
+/**
+ * Applies one event inside the transaction that also records it in the inbox: a Tx, or the transaction the consumer
+ * was given (`transaction`, e.g. a Prisma client's).
+ */
+export type EventHandler<T extends EventType, X extends SqlRunner = Tx> = (event: EventEnvelope<T>, tx: X) => Promise<void>;
+export type EventHandlers<X extends SqlRunner = Tx> = { [T in EventType]?: EventHandler<T, X> };
 /**
  * Applies several events of one type at once, inside the transaction that recorded their inbox rows: for
  * hot paths where one statement for many events beats one per event. Only grouped events (see batchKey)
  * arrive more than one at a time; the handler must decide for each exactly as it would alone.
  */
-export type BulkEventHandler<T extends EventType> = (events: EventEnvelope<T>[], tx: Tx) => Promise<void>;
-export type BulkEventHandlers = { [T in EventType]?: BulkEventHandler<T> };
+export type BulkEventHandler<T extends EventType, X extends SqlRunner = Tx> = (
+  events: EventEnvelope<T>[],
+  tx: X,
+) => Promise<void>;
+export type BulkEventHandlers<X extends SqlRunner = Tx> = { [T in EventType]?: BulkEventHandler<T, X> };
 
-export interface ConsumerOptions {
+/**
+ * The transaction events are applied in, with their inbox rows: `db.transaction` unless told, which is only right for
+ * handlers that take a Tx; handlers that take another client's transaction (a PrismaTx) come with its runner.
+ */
+export type ConsumerTransaction<X extends SqlRunner> = Tx extends X
+  ? { transaction?: TransactionRunner<X> }
+  : { transaction: TransactionRunner<X> };
+
+export type ConsumerOptions<X extends SqlRunner = Tx> = ConsumerSettings<X> & ConsumerTransaction<X>;
+
+interface ConsumerSettings<X extends SqlRunner> {
   service: ServiceName;
   db: Database;
   connection: Redis;
   prefix: string;
   logger: Logger;
-  handlers: EventHandlers;
+  handlers: EventHandlers<X>;
   /** Types applied in bulk (they take precedence over `handlers` for their type). */
-  bulkHandlers?: BulkEventHandlers;
+  bulkHandlers?: BulkEventHandlers<X>;
   registry?: Registry;
   concurrency?: number;
   /** Called after an event was applied and committed (e.g. to kick the outbox relay). */
@@ -60,6 +76,16 @@ interface Grouped {
 
 export type ApplyOutcome = 'applied' | 'duplicate' | 'ignored';
 
+/** A consumer as what runs it and reports on it see it, whatever transactions its handlers take. */
+export interface QueueConsumer {
+  start(): void;
+  /** Applies one envelope (what a job carries). Exposed for tests and for replays by operators. */
+  apply(data: unknown, alone?: boolean): Promise<ApplyOutcome>;
+  close(): Promise<void>;
+  /** Queue depth by state, for /health and /metrics. */
+  counts(): Promise<Record<string, number>>;
+}
+
 const BATCH_MAX_DEFAULT = 32;
 
 /**
@@ -68,15 +94,20 @@ const BATCH_MAX_DEFAULT = 32;
  * stalled job) finds the row and changes nothing. Malformed events, and events a handler refuses with a
  * PermanentFailure, fail at once and stay in the failed set; other handler errors retry with exponential backoff.
  */
-export class EventConsumer {
+export class EventConsumer<X extends SqlRunner = Tx> implements QueueConsumer {
   private worker: Worker | undefined;
   private readonly queue: Queue;
   private readonly metrics;
   private readonly groups = new Map<string, { pending: Grouped[]; running: boolean }>();
+  private readonly transaction: TransactionRunner<X>;
 
-  constructor(private readonly options: ConsumerOptions) {
+  constructor(private readonly options: ConsumerOptions<X>) {
     this.queue = new Queue(queueName(options.service), { connection: options.connection, prefix: options.prefix });
     this.metrics = options.registry ? createMetrics(options.registry, this.queue) : undefined;
+    // Without a runner of its own, X is one a Tx satisfies (ConsumerTransaction), so the Database's transaction fits.
+    this.transaction =
+      (options as { transaction?: TransactionRunner<X> }).transaction ??
+      (options.db.transaction.bind(options.db) as unknown as TransactionRunner<X>);
   }
 
   start(): void {
@@ -131,7 +162,7 @@ export class EventConsumer {
    * are claimed in one statement; consecutive events of a type with a bulk handler are applied in one call.
    */
   private async applyInOneTransaction(events: EventEnvelope[]): Promise<ApplyOutcome[]> {
-    const outcomes = await this.options.db.transaction(
+    const outcomes = await this.transaction(
       async (tx) => {
         const fresh = await claimInboxMany(
           tx,
@@ -143,9 +174,9 @@ export class EventConsumer {
         const toApply = events.filter((_, i) => done[i] === 'applied');
         for (let i = 0; i < toApply.length; ) {
           const type = toApply[i]!.type;
-          const bulk = this.options.bulkHandlers?.[type] as BulkEventHandler<EventType> | undefined;
+          const bulk = this.options.bulkHandlers?.[type] as BulkEventHandler<EventType, X> | undefined;
           if (!bulk) {
-            await (this.options.handlers[type] as EventHandler<EventType>)(toApply[i]!, tx);
+            await (this.options.handlers[type] as EventHandler<EventType, X>)(toApply[i]!, tx);
             i++;
             continue;
           }

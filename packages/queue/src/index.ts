@@ -25,6 +25,8 @@ export {
   type BulkEventHandler,
   type BulkEventHandlers,
   type ConsumerOptions,
+  type ConsumerTransaction,
+  type QueueConsumer,
   type ApplyOutcome,
 } from './consumer';
 export { createRedis } from './redis';

@@ -2,7 +2,7 @@ import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { redisTlsOptions, serviceDatabaseUrls, type BaseServiceConfig } from '@orrange/config';
-import { Database } from '@orrange/db';
+import { Database, type SqlRunner, type Tx } from '@orrange/db';
 import {
   createRegistry,
   createServiceApp,
@@ -19,7 +19,9 @@ import {
   OutboxRelay,
   type BulkEventHandlers,
   type ConsumerOptions,
+  type ConsumerTransaction,
   type EventHandlers,
+  type QueueConsumer,
   type ServiceName,
 } from '@orrange/queue';
 import { LivePublisher } from './live-events';
@@ -41,14 +43,17 @@ export interface RuntimeOptions {
   indexPlansOnly?: boolean;
 }
 
-/** How the service's consumer applies what its handlers do not say themselves. */
-export interface ConsumeOptions {
+/**
+ * How the service's consumer applies what its handlers do not say themselves; `transaction` when its handlers take
+ * another client's transaction than the Database's Tx (see ConsumerTransaction).
+ */
+export type ConsumeOptions<X extends SqlRunner = Tx> = {
   /** Event types applied in bulk (see ConsumerOptions.bulkHandlers). */
-  bulkHandlers?: BulkEventHandlers;
+  bulkHandlers?: BulkEventHandlers<X>;
   concurrency?: number;
   /** Events applied in groups, one transaction per group (see ConsumerOptions.batchKey). */
   batchKey?: ConsumerOptions['batchKey'];
-}
+} & ConsumerTransaction<X>;
 
 /**
  * Everything a service needs around its domain, built the same way for all of them: logger, metrics
@@ -68,13 +73,14 @@ export interface Runtime {
   /** Publishes again the events their consumers have not confirmed within OUTBOX_REDELIVER_MS. */
   redelivery: OutboxRedelivery;
   /** The service's event consumer, once consume() built it; a service that never calls it consumes nothing. */
-  readonly consumer: EventConsumer | undefined;
+  readonly consumer: QueueConsumer | undefined;
   /**
    * Builds the consumer of the service's queue over this runtime. Called once, before start(), by the service's
    * composition once the handlers' own dependencies (which need the runtime's database, live publisher, metrics
    * registry) exist, so no handler has to reach for a runtime that does not exist yet.
    */
   consume(handlers: EventHandlers, options?: ConsumeOptions): EventConsumer;
+  consume<X extends SqlRunner>(handlers: EventHandlers<X>, options: ConsumeOptions<X>): EventConsumer<X>;
   /**
    * Sweepers started by start() and stopped first by close(): the runtime's redelivery sweep, and any a service
    * adds before start() (its timers, e.g. the dispute service's evidence windows).
@@ -150,7 +156,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       logger,
     }),
   ];
-  let consumer: EventConsumer | undefined;
+  let consumer: QueueConsumer | undefined;
   let started = false;
 
   const checks: Record<string, HealthCheck> = {
@@ -207,10 +213,12 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     get consumer() {
       return consumer;
     },
-    consume(handlers, { bulkHandlers, concurrency, batchKey } = {}) {
+    consume<X extends SqlRunner>(handlers: EventHandlers<X>, options?: ConsumeOptions<X>): EventConsumer<X> {
       // A second consumer would take jobs from the same queue with other handlers; one started late would miss start().
       if (consumer || started) throw new Error(`${service}: consume() is called once, before start()`);
-      consumer = new EventConsumer({
+      const built = new EventConsumer<X>({
+        // Absent only in the overload whose handlers take a Tx, where no `transaction` is needed.
+        ...(options as ConsumeOptions<X>),
         service,
         db,
         connection: redis,
@@ -218,14 +226,12 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         logger,
         registry,
         handlers,
-        bulkHandlers,
-        concurrency,
-        batchKey,
         lockDurationMs: config.QUEUE_STALL_MS,
         stalledIntervalMs: config.QUEUE_STALL_MS,
         onApplied: () => relay.kick(),
       });
-      return consumer;
+      consumer = built;
+      return built;
     },
     start() {
       started = true;
