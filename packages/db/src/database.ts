@@ -232,7 +232,9 @@ export class Database {
     };
     const onPrimary = () => this.onPrimary(() => work(this.primary));
     if (pool !== this.primary)
-      return onReplica(pool).catch((error: unknown) => (isConnectionError(error) ? onPrimary() : Promise.reject(error)));
+      return onReplica(pool).catch((error: unknown) =>
+        isConnectionError(error) ? onPrimary() : Promise.reject(error),
+      );
     this.metrics?.reads.inc({ database: this.options.name, target: 'primary' });
     // The primary lost before its monitor noticed: the read goes to a replica that answers (queries failing on
     // the primary have it checked at once, so the next reads go there directly).

@@ -23,7 +23,11 @@ const PRISMA_ISOLATION = {
 export interface GeneratedPrismaClient<TxClient> {
   $transaction<T>(
     body: (client: TxClient) => Promise<T>,
-    options: { isolationLevel?: (typeof PRISMA_ISOLATION)[keyof typeof PRISMA_ISOLATION]; maxWait: number; timeout: number },
+    options: {
+      isolationLevel?: (typeof PRISMA_ISOLATION)[keyof typeof PRISMA_ISOLATION];
+      maxWait: number;
+      timeout: number;
+    },
   ): Promise<T>;
   $on(event: 'query', listener: (event: { query: string; duration: number }) => void): unknown;
   $disconnect(): Promise<void>;

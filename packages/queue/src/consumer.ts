@@ -18,7 +18,10 @@ import { PermanentFailure } from './permanent-failure';
  * Applies one event inside the transaction that also records it in the inbox: a Tx, or the transaction the consumer
  * was given (`transaction`, e.g. a Prisma client's).
  */
-export type EventHandler<T extends EventType, X extends SqlRunner = Tx> = (event: EventEnvelope<T>, tx: X) => Promise<void>;
+export type EventHandler<T extends EventType, X extends SqlRunner = Tx> = (
+  event: EventEnvelope<T>,
+  tx: X,
+) => Promise<void>;
 export type EventHandlers<X extends SqlRunner = Tx> = { [T in EventType]?: EventHandler<T, X> };
 /**
  * Applies several events of one type at once, inside the transaction that recorded their inbox rows: for

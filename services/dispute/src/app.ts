@@ -13,6 +13,6 @@ export interface AppDeps {
 /** Builds the dispute service's express app. Never listens: index.ts does, and tests use supertest. */
 export function createApp({ runtime, deps }: AppDeps): Express {
   return createRuntimeApp(runtime, { openapi }, (app) => {
-    app.use(disputeRoutes(deps));
+    app.use(disputeRoutes(deps, runtime.db));
   });
 }

@@ -2,6 +2,7 @@ import type { Logger } from '@orrange/logger';
 import { createRuntime, type Service } from '@orrange/runtime';
 import { keyringFromConfig } from '@orrange/secrets';
 import { SCHEMA, type Config } from './config';
+import { createDisputeDatabase } from './data/prisma';
 import type { DisputeDeps } from './domain/dispute.use-case';
 import { createArbitrationMetrics, registerArbitrationMetrics } from './messaging/arbitration.metrics';
 import { disputeHandlers } from './messaging/dispute.handlers';
@@ -20,16 +21,17 @@ const MS_PER_MINUTE = 60_000;
  */
 export function createDisputeService(config: Config, overrides: { logger?: Logger } = {}): DisputeService {
   const runtime = createRuntime({ service: 'dispute', schema: SCHEMA, config, logger: overrides.logger });
+  const db = createDisputeDatabase(runtime.db);
   const metrics = createArbitrationMetrics();
-  registerArbitrationMetrics(runtime.registry, metrics, runtime.db);
+  registerArbitrationMetrics(runtime.registry, metrics, db);
   const deps: DisputeDeps = {
-    db: runtime.db,
+    db,
     keyring: keyringFromConfig(config),
     metrics,
     evidenceWindowMs: Math.round(config.EVIDENCE_WINDOW_HOURS * MS_PER_HOUR),
     assignmentTimeoutMs: Math.round(config.DISPUTE_ASSIGNMENT_TIMEOUT_MINUTES * MS_PER_MINUTE),
   };
-  runtime.consume(disputeHandlers(deps));
+  runtime.consume(disputeHandlers(deps), { transaction: (body, options) => db.transaction(body, options) });
   runtime.sweepers.push(
     ...disputeTimerSweepers(deps, {
       intervalMs: config.TIMER_SWEEP_MS,
@@ -43,6 +45,9 @@ export function createDisputeService(config: Config, overrides: { logger?: Logge
     async start() {
       runtime.start();
     },
-    close: () => runtime.close(),
+    async close() {
+      await runtime.close();
+      await db.close();
+    },
   };
 }

@@ -1,5 +1,5 @@
 import { idempotencyAnswers, type AnySealedColumn } from '@orrange/secrets';
-import { sealedEvidence, sealedJournal } from './data/dispute.repository';
+import { sealedEvidence, sealedJournal } from './data/reseal.repository';
 
 /** Every place this service keeps values sealed under ENCRYPTION_KEYS, for pnpm secrets:reencrypt. */
 export const SEALED_COLUMNS: ReadonlyArray<AnySealedColumn> = [

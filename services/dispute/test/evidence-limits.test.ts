@@ -63,7 +63,7 @@ describe('dispute evidence: bounded per case, in items and in size', () => {
       },
     ];
     for (const item of items) expect((await add(d.disputeId, d.sellerId, item)).status).toBe(201);
-    const totals = await h.runtime.db.transaction((tx) => evidenceTotals(tx, d.disputeId));
+    const totals = await h.deps.db.transaction((tx) => evidenceTotals(tx, d.disputeId));
     expect(totals).toEqual({
       count: 2,
       bytes: items.reduce((sum, item) => sum + evidenceBytes({ attachments: [], ...item }), 0),

@@ -1,3 +1,4 @@
+import type { SqlRunner } from '@orrange/db';
 import type { Router } from 'express';
 import { identityOf, idempotency, parse, requireAuth, requireSession, serviceRouter, wireUnits } from '@orrange/http';
 import { ASSET_SCALES, type Asset } from '@orrange/money';
@@ -12,11 +13,14 @@ import {
   resolveBodySchema,
 } from './dispute.schemas';
 
-/** API.md's disputes: thin routes that validate, call a use case and answer. */
-export function disputeRoutes(deps: DisputeDeps): Router {
+/**
+ * API.md's disputes: thin routes that validate, call a use case and answer. Idempotency-Keys are packages/http's
+ * table and statements, on the runtime's pools (`keys`).
+ */
+export function disputeRoutes(deps: DisputeDeps, keys: SqlRunner): Router {
   const router = serviceRouter();
   // Stored answers are sealed: an evidence answer carries its body, which may hold bank details.
-  router.use('/api/v1/disputes', requireAuth, idempotency(deps.db, { protect: idempotencyProtection(deps.keyring) }));
+  router.use('/api/v1/disputes', requireAuth, idempotency(keys, { protect: idempotencyProtection(deps.keyring) }));
 
   router.get('/api/v1/disputes', async (req, res) => {
     res.json(await useCases.listDisputes(deps, identityOf(req), parse(listQuerySchema, req.query)));

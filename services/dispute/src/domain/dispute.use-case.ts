@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { Database, Tx } from '@orrange/db';
 import { ASSET_SCALES, FIAT_SCALE, normalize, type Asset } from '@orrange/money';
 import type { EventPayload } from '@orrange/queue';
 import type { EncryptionKeyring } from '@orrange/secrets';
 import { conflict, keyset, pageView, readPage } from '@orrange/http';
 import { z } from 'zod';
 import * as repo from '../data/dispute.repository';
+import type { DisputeDatabase, DisputeTx } from '../data/prisma';
 import { disputeEvents } from '../messaging/dispute.events';
 import type { ArbitrationMetrics } from '../messaging/arbitration.metrics';
 import {
@@ -50,7 +50,8 @@ export interface DisputeEventDeps {
 }
 
 export interface DisputeDeps extends DisputeEventDeps {
-  db: Database;
+  /** The service's data through its generated Prisma client. */
+  db: DisputeDatabase;
   /** Seals evidence at rest (and the journal's copy of it, and stored answers that carry it): it may hold bank details. */
   keyring: EncryptionKeyring;
 }
@@ -60,7 +61,7 @@ export interface DisputeDeps extends DisputeEventDeps {
  * copies evidence content needs the keyring to store it sealed.
  */
 async function record(
-  tx: Tx,
+  tx: DisputeTx,
   disputeCase: DisputeCase,
   input: JournalInput,
   at: Date,
@@ -71,7 +72,7 @@ async function record(
   return { ...disputeCase, journalSeq: entry.seq, journalHead: entry.hash };
 }
 
-async function lockVisible(tx: Tx, id: string): Promise<DisputeCase> {
+async function lockVisible(tx: DisputeTx, id: string): Promise<DisputeCase> {
   const disputeCase = await repo.lockCase(tx, id);
   if (!disputeCase) throw disputeNotFound();
   return disputeCase;
@@ -88,7 +89,7 @@ const secondsSince = (from: Date, to: Date) => Math.max(0, (to.getTime() - from.
  */
 export async function openCase(
   deps: DisputeEventDeps,
-  tx: Tx,
+  tx: DisputeTx,
   disputed: EventPayload<'trade.disputed'>,
 ): Promise<DisputeCase | null> {
   const scale = ASSET_SCALES[disputed.asset as Asset];
@@ -136,7 +137,7 @@ export type DisputeTimer = (typeof DISPUTE_TIMERS)[number];
  */
 export async function fireTimer(
   deps: DisputeEventDeps,
-  tx: Tx,
+  tx: DisputeTx,
   disputeId: string,
   timer: DisputeTimer,
   now = new Date(),
@@ -174,7 +175,7 @@ function isDue(deadline: Date, now: Date): boolean {
 }
 
 /** `trade.resolved`: trade-execution moved the escrow; the case records that it is settled. */
-export async function onTradeResolved(tx: Tx, resolved: EventPayload<'trade.resolved'>): Promise<void> {
+export async function onTradeResolved(tx: DisputeTx, resolved: EventPayload<'trade.resolved'>): Promise<void> {
   const disputeCase = await repo.lockCaseByTrade(tx, resolved.tradeId);
   // The case always exists before its resolution; if not yet here, retry until trade.disputed is applied.
   if (!disputeCase) throw new Error(`no dispute for trade ${resolved.tradeId} yet`);
@@ -212,11 +213,15 @@ function matchesDecision(disputeCase: DisputeCase, resolved: EventPayload<'trade
 // ---- HTTP use cases -----------------------------------------------------------------------------------
 
 export async function getDispute(deps: DisputeDeps, actor: Actor, id: string) {
-  const disputeCase = await repo.findCase(deps.db, id);
+  const disputeCase = await deps.db.query((client) => repo.findCase(client, id));
   if (!disputeCase) throw disputeNotFound();
   authorizeRead(disputeCase, actor);
-  return disputeView(disputeCase, await repo.listEvidence(deps.db, deps.keyring, id));
+  return disputeView(disputeCase, await evidenceOf(deps, id));
 }
+
+/** A case's evidence, opened, read on the primary (after acting on the case, or as part of reading it). */
+const evidenceOf = (deps: DisputeDeps, id: string) =>
+  deps.db.query((client) => repo.listEvidence(client, deps.keyring, id));
 
 export interface ListQuery {
   status?: DisputeStatus;
@@ -229,12 +234,14 @@ export interface ListQuery {
 export async function listDisputes(deps: DisputeDeps, actor: Actor, q: ListQuery) {
   const partyId = isAdmin(actor) || isArbitrator(actor) ? undefined : actor.userId;
   const page = await readPage(caseOrder, q, (after, rowsMax) =>
-    repo.listCases(deps.db.replicaReader, {
-      status: q.status,
-      partyId,
-      after: after && { createdAt: new Date(after[0]), id: after[1] },
-      limit: rowsMax,
-    }),
+    deps.db.queryRead((client) =>
+      repo.listCases(client, {
+        status: q.status,
+        partyId,
+        after: after && { createdAt: new Date(after[0]), id: after[1] },
+        limit: rowsMax,
+      }),
+    ),
   );
   return pageView(page, (disputeCase) => disputeView(disputeCase));
 }
@@ -295,7 +302,7 @@ export async function assignDispute(deps: DisputeDeps, actor: Actor, id: string,
       const arbitratorId = authorizeAssignment(current, actor, input.arbitratorId);
       if (current.arbitratorId === arbitratorId) return { disputeCase: current, firstAssignment: false };
       const now = new Date();
-      const assigned = await repo.assignCase(tx, id, arbitratorId, now);
+      const assigned = await repo.assignCase(tx, current, arbitratorId, now);
       const disputeCase = await record(
         tx,
         assigned,
@@ -313,7 +320,7 @@ export async function assignDispute(deps: DisputeDeps, actor: Actor, id: string,
   );
   if (firstAssignment)
     deps.metrics.timeToAssignment.observe(secondsSince(disputeCase.createdAt, disputeCase.assignedAt!));
-  return disputeView(disputeCase, await repo.listEvidence(deps.db, deps.keyring, id));
+  return disputeView(disputeCase, await evidenceOf(deps, id));
 }
 
 /**
@@ -357,19 +364,19 @@ export async function resolveDispute(
     { retryable: true },
   );
   deps.metrics.timeToResolution.observe(secondsSince(disputeCase.createdAt, disputeCase.resolvedAt!));
-  return disputeView(disputeCase, await repo.listEvidence(deps.db, deps.keyring, id));
+  return disputeView(disputeCase, await evidenceOf(deps, id));
 }
 
 /** The case, its evidence and its whole journal from one snapshot, with the hash chain re-verified. */
 export async function exportDispute(deps: DisputeDeps, actor: Actor, id: string) {
   return deps.db.transaction(
     async (tx) => {
-      const disputeCase = await repo.findCase(tx, id);
+      const disputeCase = await repo.findCase(tx.client, id);
       if (!disputeCase) throw disputeNotFound();
       authorizeExport(disputeCase, actor);
       const [evidence, journal] = await Promise.all([
-        repo.listEvidence(tx, deps.keyring, id),
-        repo.readJournal(tx, deps.keyring, id),
+        repo.listEvidence(tx.client, deps.keyring, id),
+        repo.readJournal(tx.client, deps.keyring, id),
       ]);
       const chain = verifyChain(journal, { seq: disputeCase.journalSeq, hash: disputeCase.journalHead });
       const evidenceMismatch = evidenceNotInJournal(evidence, journal);

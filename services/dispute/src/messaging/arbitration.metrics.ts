@@ -1,8 +1,8 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { statusCountGauge } from '@orrange/http';
 import { DISPUTE_STATUSES } from '../domain/dispute';
-import type { SqlRunner } from '@orrange/db';
 import { countCasesByStatus } from '../data/dispute.repository';
+import type { DisputeDatabase } from '../data/prisma';
 
 const DURATION_BUCKETS_SECONDS = [60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600, 48 * 3600, 7 * 24 * 3600];
 
@@ -36,12 +36,12 @@ export function createArbitrationMetrics() {
 
 export type ArbitrationMetrics = ReturnType<typeof createArbitrationMetrics>;
 
-export function registerArbitrationMetrics(registry: Registry, metrics: ArbitrationMetrics, db: SqlRunner): void {
+export function registerArbitrationMetrics(registry: Registry, metrics: ArbitrationMetrics, db: DisputeDatabase): void {
   for (const metric of Object.values(metrics)) registry.registerMetric(metric);
   statusCountGauge(registry, {
     name: 'dispute_cases',
     help: 'Dispute cases by status (OPEN and UNDER_REVIEW are the open ones)',
     statuses: DISPUTE_STATUSES,
-    count: () => countCasesByStatus(db),
+    count: () => db.query(countCasesByStatus),
   });
 }

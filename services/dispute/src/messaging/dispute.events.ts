@@ -1,10 +1,10 @@
-import type { Tx } from '@orrange/db';
+import type { SqlRunner } from '@orrange/db';
 import { enqueueEvent } from '@orrange/queue';
 import type { DisputeCase } from '../domain/dispute';
 
 /** The events the dispute service produces, always written to the outbox in the caller's transaction. */
 export const disputeEvents = {
-  resolved: (tx: Tx, disputeCase: DisputeCase) =>
+  resolved: (tx: SqlRunner, disputeCase: DisputeCase) =>
     enqueueEvent(tx, 'dispute.resolved', {
       disputeId: disputeCase.id,
       tradeId: disputeCase.tradeId,
@@ -12,12 +12,12 @@ export const disputeEvents = {
       buyerAmount: disputeCase.buyerAmount,
       resolvedBy: disputeCase.resolvedBy!,
     }),
-  assigned: (tx: Tx, disputeCase: DisputeCase) =>
+  assigned: (tx: SqlRunner, disputeCase: DisputeCase) =>
     enqueueEvent(tx, 'dispute.assigned', {
       disputeId: disputeCase.id,
       tradeId: disputeCase.tradeId,
       arbitratorId: disputeCase.arbitratorId!,
     }),
-  escalated: (tx: Tx, disputeCase: DisputeCase, reason: 'UNASSIGNED_TOO_LONG' | 'PARTY_SILENT') =>
+  escalated: (tx: SqlRunner, disputeCase: DisputeCase, reason: 'UNASSIGNED_TOO_LONG' | 'PARTY_SILENT') =>
     enqueueEvent(tx, 'dispute.escalated', { disputeId: disputeCase.id, tradeId: disputeCase.tradeId, reason }),
 };

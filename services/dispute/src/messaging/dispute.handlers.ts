@@ -1,12 +1,14 @@
 import { ASSET_SCALES, normalize } from '@orrange/money';
 import { PermanentFailure, type EventHandlers } from '@orrange/queue';
+import type { DisputeTx } from '../data/prisma';
 import { onTradeResolved, openCase, type DisputeEventDeps } from '../domain/dispute.use-case';
 
 /**
- * The dispute service's queue. Each handler runs in the consumer's transaction with the event's inbox row,
- * so a redelivery changes nothing; throwing retries with backoff.
+ * The dispute service's queue. Each handler runs in the consumer's transaction with the event's inbox row (a Prisma
+ * transaction: composition.ts gives the consumer the service's), so a redelivery changes nothing; throwing retries
+ * with backoff.
  */
-export function disputeHandlers(deps: DisputeEventDeps): EventHandlers {
+export function disputeHandlers(deps: DisputeEventDeps): EventHandlers<DisputeTx> {
   return {
     'trade.disputed': async (event, tx) => {
       const { asset, amount } = event.payload;

@@ -22,7 +22,7 @@ export function disputeTimerSweepers(
       ...options,
       timer,
       what: `dispute timer ${timer}`,
-      due: (skipped) => dueTimerCases(deps.db, timer, DUE_CASES_PER_SWEEP_MAX, skipped),
+      due: (skipped) => deps.db.query((client) => dueTimerCases(client, timer, DUE_CASES_PER_SWEEP_MAX, skipped)),
       fire: (disputeId) => deps.db.transaction((tx) => fireTimer(deps, tx, disputeId, timer), { retryable: true }),
     }),
   );
