@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Logger } from '@orrange/logger';
 import { currentContext } from '@orrange/logger';
-import { isConnectionError } from '@orrange/db';
+import { isConnectionError, sqlState } from '@orrange/db';
 import { AppError } from './errors';
 
 const TITLES: Record<number, string> = {
@@ -69,7 +69,8 @@ const DATABASE_RETRY_AFTER_S = 5;
  * will work again once the primary is back (or a promoted replica is; see @orrange/db failover.ts).
  */
 function fromDatabaseOutage(error: unknown): AppError | undefined {
-  const readOnly = (error as { code?: unknown } | null)?.code === '25006';
+  // 25006 read_only_sql_transaction, sent through pg or through a Prisma client over it.
+  const readOnly = sqlState(error) === '25006';
   if (!readOnly && !isConnectionError(error)) return undefined;
   return new AppError(
     503,

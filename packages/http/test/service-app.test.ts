@@ -51,6 +51,13 @@ describe('createServiceApp', () => {
         a.get('/boom', async () => {
           throw new Error('SELECT secret FROM users -- leaked?');
         });
+        // A write that reached a server in recovery through a Prisma client: Prisma's code, the driver's SQLSTATE inside.
+        a.post('/read-only', async () => {
+          throw Object.assign(new Error('Raw query failed. Code: `25006`.'), {
+            code: 'P2010',
+            meta: { driverAdapterError: { cause: { originalCode: '25006', kind: 'postgres' } } },
+          });
+        });
       },
     );
   });
@@ -104,6 +111,12 @@ describe('createServiceApp', () => {
     const res = await request(app).get('/boom');
     expect(res.status).toBe(500);
     expect(JSON.stringify(res.body)).not.toMatch(/SELECT|secret|stack/);
+  });
+
+  it('when a write through Prisma reaches a read-only server, then 503 SERVICE.DATABASE_UNAVAILABLE, as through pg', async () => {
+    const res = await request(app).post('/read-only');
+    expect(res.status).toBe(503);
+    expect(res.body.code).toBe('SERVICE.DATABASE_UNAVAILABLE');
   });
 
   it('when identity is missing, forged or lacks the role, then 401 or 403', async () => {
