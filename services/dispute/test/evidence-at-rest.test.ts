@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { resealColumn } from '@orrange/secrets';
 import { nextEntry } from '../src/domain/journal';
+import { SEALED_COLUMNS } from '../src/sealed-columns';
 import { as, openDispute } from './factories';
 import { createHarness, type Harness } from './harness';
 
@@ -68,8 +70,8 @@ describe('dispute evidence at rest: sealed in the database, in the clear through
     });
   });
 
-  it('when evidence and its journal entry were stored in the clear before sealing, then they read and verify as before', async () => {
-    const d = await openDispute(h);
+  /** An evidence item and its journal entry as written before sealing (in the clear), appended to the case's chain. */
+  async function evidenceInTheClear(d: { disputeId: string; buyerId: string }) {
     const id = randomUUID();
     const createdAt = new Date();
     const content = { body: 'written before sealing', attachments: [{ name: 'old.pdf', sha256: 'b'.repeat(64) }] };
@@ -116,6 +118,12 @@ describe('dispute evidence at rest: sealed in the database, in the clear through
         entry.hash,
       ]);
     });
+    return content;
+  }
+
+  it('when evidence and its journal entry were stored in the clear before sealing, then they read and verify as before', async () => {
+    const d = await openDispute(h);
+    await evidenceInTheClear(d);
     expect(
       (
         await request(h.app)
@@ -130,6 +138,28 @@ describe('dispute evidence at rest: sealed in the database, in the clear through
     expect((await request(h.app).get(`/api/v1/disputes/${d.disputeId}/export`).set(admin())).body.verification).toEqual(
       { verified: true },
     );
+  });
+
+  it('when pnpm secrets:reencrypt runs over what was stored in the clear, then it is sealed, and reads and verifies as before', async () => {
+    const d = await openDispute(h);
+    const content = await evidenceInTheClear(d);
+    const reports = await Promise.all(
+      SEALED_COLUMNS.map((column) => resealColumn(h.runtime.db, h.deps.keyring, column)),
+    );
+    expect(reports.find((r) => r.name === 'dispute.evidence')).toMatchObject({ failed: 0 });
+    expect(reports.find((r) => r.name === 'dispute.journal_entries')).toMatchObject({ failed: 0 });
+    expect(await storedText(d.disputeId)).not.toContain(content.body);
+    const [item] = await h.runtime.db.query<{ body: string | null; key_id: string | null }>(
+      'SELECT body, key_id FROM evidence WHERE dispute_id = $1',
+      [d.disputeId],
+    );
+    expect(item).toEqual({ body: null, key_id: h.deps.keyring.activeKid });
+
+    const read = await request(h.app).get(`/api/v1/disputes/${d.disputeId}`).set(as(h, d.buyerId));
+    expect(read.body.evidence).toMatchObject([content]);
+    const exported = await request(h.app).get(`/api/v1/disputes/${d.disputeId}/export`).set(admin());
+    expect(exported.body.verification).toEqual({ verified: true });
+    expect(exported.body.journal[1]).toMatchObject({ action: 'EVIDENCE_ADDED', data: { body: content.body } });
   });
 
   it('when anything but the sealing of an item or an entry is rewritten, or a row deleted, then the database refuses', async () => {

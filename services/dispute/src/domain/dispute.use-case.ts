@@ -212,16 +212,16 @@ function matchesDecision(disputeCase: DisputeCase, resolved: EventPayload<'trade
 
 // ---- HTTP use cases -----------------------------------------------------------------------------------
 
+/** A case's evidence, opened, read on the primary (after acting on the case, or as part of reading it). */
+const evidenceOf = (deps: DisputeDeps, id: string) =>
+  deps.db.query((client) => repo.listEvidence(client, deps.keyring, id));
+
 export async function getDispute(deps: DisputeDeps, actor: Actor, id: string) {
   const disputeCase = await deps.db.query((client) => repo.findCase(client, id));
   if (!disputeCase) throw disputeNotFound();
   authorizeRead(disputeCase, actor);
   return disputeView(disputeCase, await evidenceOf(deps, id));
 }
-
-/** A case's evidence, opened, read on the primary (after acting on the case, or as part of reading it). */
-const evidenceOf = (deps: DisputeDeps, id: string) =>
-  deps.db.query((client) => repo.listEvidence(client, deps.keyring, id));
 
 export interface ListQuery {
   status?: DisputeStatus;
