@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
-import { Database } from '@orrange/db';
+import { Database, type SqlRunner } from '@orrange/db';
 import { createLogger } from '@orrange/logger';
 import { createTestDatabase, createTestRedis, eventually, type TestDatabase, type TestRedis } from '@orrange/testing';
 import {
@@ -166,6 +166,45 @@ describe('outbox → BullMQ → idempotent consumer (real Postgres and Redis)', 
     expect(await c.apply(envelope)).toBe('applied');
     expect(await c.apply(envelope)).toBe('duplicate');
     expect(await db.query('SELECT count(*)::int AS n FROM assignments')).toEqual([{ n: 1 }]);
+  });
+
+  it("when the consumer is given another client's transaction, then the inbox row and the handler's writes go through it, and a failing handler leaves neither", async () => {
+    // A transaction of another shape than Tx (as a Prisma one is), made here over the Database's.
+    interface TaggedTx extends SqlRunner {
+      run: number;
+    }
+    let runs = 0;
+    const c = new EventConsumer<TaggedTx>({
+      service: 'trade-execution',
+      db,
+      connection,
+      prefix: prefix(),
+      logger,
+      transaction: (body, options) =>
+        db.transaction((tx) => body({ query: (sql, params) => tx.query(sql, params), run: ++runs }), options),
+      handlers: {
+        'dispute.assigned': async (event, tx) => {
+          await tx.query('INSERT INTO assignments (trade_id, arbitrator_id) VALUES ($1, $2)', [
+            event.payload.tradeId,
+            `${event.payload.arbitratorId} in run ${tx.run}`,
+          ]);
+          if (event.payload.arbitratorId === 'refused') throw new Error('refused after writing');
+        },
+      },
+    });
+    closers.push(() => c.close());
+    const envelope = (tradeId: string, arbitratorId: string) => ({
+      id: randomUUID(),
+      type: 'dispute.assigned',
+      occurredAt: new Date().toISOString(),
+      payload: assigned(tradeId, arbitratorId),
+    });
+    expect(await c.apply(envelope('t-own', 'arb-1'))).toBe('applied');
+    await expect(c.apply(envelope('t-refused', 'refused'))).rejects.toThrow('refused after writing');
+    expect(await db.query('SELECT trade_id, arbitrator_id FROM assignments')).toEqual([
+      { trade_id: 't-own', arbitrator_id: 'arb-1 in run 1' },
+    ]);
+    expect(await db.query('SELECT count(*)::int AS n FROM inbox')).toEqual([{ n: 1 }]);
   });
 
   it('when grouped events arrive together, then each is applied once with its inbox row, duplicates change nothing, and a failing event fails only its group', async () => {
