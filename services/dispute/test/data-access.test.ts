@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Histogram } from 'prom-client';
 import { enqueueEvent } from '@orrange/queue';
 import { eventually } from '@orrange/testing';
 import * as repo from '../src/data/dispute.repository';
@@ -91,10 +92,9 @@ describe('dispute data access through Prisma (real Postgres)', () => {
   });
 
   it("when Prisma sends statements, then the Database's query metrics count them", async () => {
+    const histogram = h.runtime.registry.getSingleMetric('db_query_duration_seconds') as Histogram;
     const count = async () =>
-      (await h.runtime.registry.getSingleMetric('db_query_duration_seconds')!.get()).values.find(
-        (v) => v.metricName === 'db_query_duration_seconds_count',
-      )?.value ?? 0;
+      (await histogram.get()).values.find((v) => v.metricName === 'db_query_duration_seconds_count')?.value ?? 0;
     const before = await count();
     await h.deps.db.query((client) => repo.findCase(client, randomUUID()));
     expect(await count()).toBe(before + 1);
