@@ -6,8 +6,7 @@ import { conflict, keyset, pageView, readPage } from '@orrange/http';
 import { z } from 'zod';
 import * as repo from '../data/dispute.repository';
 import type { DisputeDatabase, DisputeTx } from '../data/prisma';
-import { disputeEvents } from '../messaging/dispute.events';
-import type { ArbitrationMetrics } from '../messaging/arbitration.metrics';
+import { disputeEvents } from './dispute.events';
 import {
   alreadyResolved,
   authorizeAssignment,
@@ -41,6 +40,16 @@ export const EVIDENCE_PER_CASE_MAX = 200;
 export const EVIDENCE_BYTES_PER_CASE_MAX = 512 * 1024;
 /** A deadline that fires this much early (clock skew between hosts) still counts as due. */
 const DEADLINE_TOLERANCE_MS = 1_000;
+
+/**
+ * What arbitration counts (messaging/arbitration.metrics.ts registers them on the service's registry): declared here so
+ * that the use cases need no metrics library.
+ */
+export interface ArbitrationMetrics {
+  escalations: { inc(labels: { reason: 'PARTY_SILENT' | 'UNASSIGNED_TOO_LONG' }): void };
+  timeToAssignment: { observe(seconds: number): void };
+  timeToResolution: { observe(seconds: number): void };
+}
 
 /** What the event handlers need: they work in the consumer's transaction, never on the pool. */
 export interface DisputeEventDeps {

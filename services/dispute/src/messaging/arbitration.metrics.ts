@@ -34,9 +34,11 @@ export function createArbitrationMetrics() {
   };
 }
 
-export type ArbitrationMetrics = ReturnType<typeof createArbitrationMetrics>;
-
-export function registerArbitrationMetrics(registry: Registry, metrics: ArbitrationMetrics, db: DisputeDatabase): void {
+export function registerArbitrationMetrics(
+  registry: Registry,
+  metrics: ReturnType<typeof createArbitrationMetrics>,
+  db: DisputeDatabase,
+): void {
   for (const metric of Object.values(metrics)) registry.registerMetric(metric);
   statusCountGauge(registry, {
     name: 'dispute_cases',

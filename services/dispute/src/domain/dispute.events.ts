@@ -1,8 +1,11 @@
 import type { SqlRunner } from '@orrange/db';
 import { enqueueEvent } from '@orrange/queue';
-import type { DisputeCase } from '../domain/dispute';
+import type { DisputeCase } from './dispute';
 
-/** The events the dispute service produces, always written to the outbox in the caller's transaction. */
+/**
+ * The events the dispute service produces, always written to the outbox in the caller's transaction (part of the
+ * change they announce, as trade-execution's use cases write theirs).
+ */
 export const disputeEvents = {
   resolved: (tx: SqlRunner, disputeCase: DisputeCase) =>
     enqueueEvent(tx, 'dispute.resolved', {
