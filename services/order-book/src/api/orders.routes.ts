@@ -26,7 +26,8 @@ import {
   type AdExtras,
 } from '../data/order.repository';
 import { cancelOrder } from '../domain/cancel-order.use-case';
-import { orderView, type Order } from '../domain/order';
+import type { Order } from '../domain/order';
+import { orderView } from './order.view';
 import type { OrderBookDeps } from '../domain/order-book.deps';
 import type { Placed } from '../domain/match-batch';
 import { editOrder, pauseOrder, resumeOrder, type OrderPatch } from '../domain/edit-order.use-case';
