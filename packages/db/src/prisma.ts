@@ -18,7 +18,7 @@ interface PrismaTransactionOptions {
 
 /** What this package needs of a generated Prisma client (`prisma-client` generator, driver adapters). */
 export interface PrismaClientLike {
-  $transaction<R>(body: (tx: never) => Promise<R>, options?: PrismaTransactionOptions): Promise<R>;
+  $transaction<R>(body: (tx: unknown) => Promise<R>, options?: PrismaTransactionOptions): Promise<R>;
 }
 
 /** The client an interactive transaction's body gets (the generated `Prisma.TransactionClient`). */
@@ -81,8 +81,8 @@ export class PrismaAccess<C extends PrismaClientLike> {
       () => {
         bodyDone = false;
         return client.$transaction(
-          async (tx: PrismaTx<C>) => {
-            const result = await body(tx);
+          async (tx) => {
+            const result = await body(tx as PrismaTx<C>);
             bodyDone = true;
             return result;
           },
@@ -92,7 +92,8 @@ export class PrismaAccess<C extends PrismaClientLike> {
           },
         );
       },
-      (error) => (options.retryable === true && isTransactionConflict(error)) || (!bodyDone && isConnectionError(error)),
+      (error) =>
+        (options.retryable === true && isTransactionConflict(error)) || (!bodyDone && isConnectionError(error)),
     );
   }
 }

@@ -14,7 +14,7 @@ async function main(): Promise<void> {
     waitingMax: config.LOGIN_QUEUE_MAX,
   });
   await hasher.warm();
-  await serve(service, createApp({ runtime: service.runtime, config, hasher }), config.PORT);
+  await serve(service, createApp({ runtime: service.runtime, store: service.store, config, hasher }), config.PORT);
 }
 
 startService('user', main);

@@ -32,7 +32,7 @@ describe('API keys', () => {
       createdAt: expect.any(String),
       key: expect.stringMatching(/^orr_[A-Za-z0-9_-]{43}$/),
     });
-    const rows = await harness.runtime.db.query<{ row: string }>('SELECT row_to_json(k)::text AS row FROM api_keys k');
+    const rows = await harness.testDb.query<{ row: string }>('SELECT row_to_json(k)::text AS row FROM api_keys k');
     expect(rows.some(({ row }) => row.includes(res.body.key))).toBe(false);
     expect(rows.some(({ row }) => row.includes(hashApiKey(res.body.key)))).toBe(true);
 
@@ -63,7 +63,7 @@ describe('API keys', () => {
     expect(withTrade.body.scopes).toEqual(['trade', 'withdraw']);
     expect((await resolve(hashApiKey(withTrade.body.key))).body.scopes).toEqual(['trade', 'withdraw']);
     await expect(
-      harness.runtime.db.query(
+      harness.testDb.query(
         "INSERT INTO api_keys (user_id, name, scopes, key_hash) VALUES ($1, 'x', ARRAY['withdraw'], 'h-withdraw-only')",
         [alice.id],
       ),
@@ -92,15 +92,13 @@ describe('API keys', () => {
   it('when a key is resolved again within a minute, then lastUsedAt is not rewritten', async () => {
     const { body } = await create({ name: 'throttle', scopes: ['read'] });
     await resolve(hashApiKey(body.key));
-    const [first] = await harness.runtime.db.query<{ at: Date }>(
-      'SELECT last_used_at AS at FROM api_keys WHERE id = $1',
-      [body.id],
-    );
+    const [first] = await harness.testDb.query<{ at: Date }>('SELECT last_used_at AS at FROM api_keys WHERE id = $1', [
+      body.id,
+    ]);
     await resolve(hashApiKey(body.key));
-    const [second] = await harness.runtime.db.query<{ at: Date }>(
-      'SELECT last_used_at AS at FROM api_keys WHERE id = $1',
-      [body.id],
-    );
+    const [second] = await harness.testDb.query<{ at: Date }>('SELECT last_used_at AS at FROM api_keys WHERE id = $1', [
+      body.id,
+    ]);
     expect(first!.at).toBeInstanceOf(Date);
     expect(second!.at.getTime()).toBe(first!.at.getTime());
   });

@@ -28,7 +28,7 @@ describe('auth: register, login, refresh, logout', () => {
   it("when a user registers, logs in and refreshes, then each access token names its session (the refresh-token family) and the user's generation", async () => {
     const user = await registerUser(app);
     const registered = verifyAccessToken(user.accessToken, settings());
-    const [family] = await harness.runtime.db.query<{ family_id: string }>(
+    const [family] = await harness.testDb.query<{ family_id: string }>(
       'SELECT family_id FROM refresh_tokens WHERE user_id = $1',
       [user.id],
     );
@@ -67,7 +67,7 @@ describe('auth: register, login, refresh, logout', () => {
       [res.body.user.id],
     );
     expect(stored!.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
-    const tokens = await harness.runtime.db.query<{ token_hash: string }>(
+    const tokens = await harness.testDb.query<{ token_hash: string }>(
       'SELECT token_hash FROM refresh_tokens WHERE user_id = $1',
       [res.body.user.id],
     );
@@ -196,10 +196,9 @@ describe('auth: register, login, refresh, logout', () => {
     // The legitimate-looking newest token of the family is dead too.
     const newest = await request(app).post('/api/v1/auth/refresh').send({ refreshToken: rotated.body.refreshToken });
     expect(newest.status).toBe(401);
-    const live = await harness.runtime.db.query(
-      'SELECT 1 FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL',
-      [user.id],
-    );
+    const live = await harness.testDb.query('SELECT 1 FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL', [
+      user.id,
+    ]);
     expect(live).toHaveLength(0);
 
     // The session's access tokens are refused by the gateway from now on, for as long as any can live.
@@ -228,7 +227,7 @@ describe('auth: register, login, refresh, logout', () => {
 
   it('when a refresh token has expired, or is unknown, then 401 and nothing is revoked', async () => {
     const user = await registerUser(app);
-    await harness.runtime.db.query(
+    await harness.testDb.query(
       "UPDATE refresh_tokens SET expires_at = now() - interval '1 second' WHERE user_id = $1",
       [user.id],
     );
@@ -251,9 +250,7 @@ describe('auth: register, login, refresh, logout', () => {
     const res = await request(app).post('/api/v1/auth/refresh').send({ refreshToken: user.refreshToken });
     expect(res.status).toBe(401);
     expect(
-      await harness.runtime.db.query('SELECT 1 FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL', [
-        user.id,
-      ]),
+      await harness.testDb.query('SELECT 1 FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL', [user.id]),
     ).toHaveLength(0);
   });
 
@@ -317,17 +314,12 @@ describe('auth: register, login, refresh, logout', () => {
     const user = await registerUser(app);
     const rotated = await request(app).post('/api/v1/auth/refresh').send({ refreshToken: user.refreshToken });
     const other = await registerUser(app);
-    await harness.runtime.db.query(
-      "UPDATE refresh_tokens SET expires_at = now() - interval '2 days' WHERE user_id = $1",
-      [other.id],
-    );
-    await purgeOnce(harness.runtime.db, harness.runtime.logger);
-    expect(await harness.runtime.db.query('SELECT 1 FROM refresh_tokens WHERE user_id = $1', [other.id])).toHaveLength(
-      0,
-    );
-    expect(await harness.runtime.db.query('SELECT 1 FROM refresh_tokens WHERE user_id = $1', [user.id])).toHaveLength(
-      2,
-    );
+    await harness.testDb.query("UPDATE refresh_tokens SET expires_at = now() - interval '2 days' WHERE user_id = $1", [
+      other.id,
+    ]);
+    await purgeOnce(harness.store, harness.runtime.logger);
+    expect(await harness.testDb.query('SELECT 1 FROM refresh_tokens WHERE user_id = $1', [other.id])).toHaveLength(0);
+    expect(await harness.testDb.query('SELECT 1 FROM refresh_tokens WHERE user_id = $1', [user.id])).toHaveLength(2);
     expect((await request(app).post('/api/v1/auth/refresh').send({ refreshToken: user.refreshToken })).status).toBe(
       401,
     );

@@ -6,10 +6,12 @@ import { createTestGround, type TestDatabase, type TestRedis } from '@orrange/te
 import { createApp } from '../src/app';
 import { createUserService } from '../src/composition';
 import { readConfig, SCHEMA, type Config } from '../src/config';
+import type { UserStore } from '../src/data/user-store';
 import type { PasswordHasher } from '../src/domain/password-hasher';
 
 export interface Harness {
   runtime: Runtime;
+  store: UserStore;
   config: Config;
   testDb: TestDatabase;
   testRedis: TestRedis;
@@ -25,14 +27,15 @@ export async function createHarness(overrides: NodeJS.ProcessEnv = {}): Promise<
   );
   const config = readConfig({ ...ground.env, ...overrides });
   const service = createUserService(config, { logger: createLogger('user', 'silent') });
-  const { runtime } = service;
+  const { runtime, store } = service;
   await runtime.db.checkNow();
   return {
     runtime,
+    store,
     config,
     testDb: ground.testDb,
     testRedis: ground.testRedis,
-    app: (options = {}) => createApp({ runtime, config, hasher: options.hasher }),
+    app: (options = {}) => createApp({ runtime, store, config, hasher: options.hasher }),
     async close() {
       await service.close();
       await ground.cleanup();

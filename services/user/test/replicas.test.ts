@@ -2,10 +2,10 @@ import path from 'node:path';
 import type { Express } from 'express';
 import request from 'supertest';
 import { createLogger } from '@orrange/logger';
-import type { Runtime, Service } from '@orrange/runtime';
+import type { Runtime } from '@orrange/runtime';
 import { applyMigrations, createTestRedis, eventually, ReplicatedPostgres, type TestRedis } from '@orrange/testing';
 import { createApp } from '../src/app';
-import { createUserService } from '../src/composition';
+import { createUserService, type UserService } from '../src/composition';
 import { readConfig, SCHEMA, type Config } from '../src/config';
 import { identity, registerUser } from './fixtures';
 
@@ -18,7 +18,7 @@ import { identity, registerUser } from './fixtures';
 describe('user: replica reads, lag bound, primary down and promotion (real streaming replica)', () => {
   let cluster: ReplicatedPostgres;
   let testRedis: TestRedis;
-  let service: Service;
+  let service: UserService;
   let runtime: Runtime;
   let config: Config;
   let app: Express;
@@ -47,7 +47,7 @@ describe('user: replica reads, lag bound, primary down and promotion (real strea
     service = createUserService(config, { logger: createLogger('user', process.env.TEST_LOG ?? 'silent') });
     runtime = service.runtime;
     await runtime.db.checkNow();
-    app = createApp({ runtime, config });
+    app = createApp({ runtime, store: service.store, config });
   }, 90_000);
 
   afterAll(async () => {

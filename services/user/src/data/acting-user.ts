@@ -1,14 +1,28 @@
-import type { Database, Tx } from '@orrange/db';
+import type { Db, UserStore } from './user-store';
 
 /**
- * A transaction on one user's private rows: it names the acting user first (`orrange.user_id`, for this
- * transaction only), and the row-level security policies of those tables (migration `private_rows`) show and
- * accept that user's rows alone. Every read or write of such a table goes through here; one that does not sees
- * no rows at all.
+ * A transaction on one user's private rows (payment methods, API keys, refresh tokens): it names the acting user
+ * first, and the row-level security policies of those tables (migrations `private_rows`, `private_credentials`)
+ * show and accept that user's rows alone. Every read or write of such a table goes through here (or actAsTokenOwner);
+ * one that does not sees no rows at all.
  */
-export function asActingUser<T>(db: Database, userId: string, work: (tx: Tx) => Promise<T>): Promise<T> {
-  return db.transaction(async (tx) => {
-    await tx.query(`SELECT set_config('orrange.user_id', $1, true)`, [userId]);
+export function asActingUser<T>(store: UserStore, userId: string, work: (tx: Db) => Promise<T>): Promise<T> {
+  return store.transaction(async (tx) => {
+    await actAs(tx, userId);
     return work(tx);
   });
+}
+
+/** Names the acting user for the rest of the transaction (`set_config(…, true)`: the setting ends with it). */
+export async function actAs(tx: Db, userId: string): Promise<void> {
+  await tx.$executeRaw`SELECT set_config('orrange.user_id', ${userId}, true)`;
+}
+
+/**
+ * Names the owner of the refresh token with this hash as the acting user (nobody, when no token has it): a refresh or
+ * a logout knows the token, not yet whose it is. `refresh_token_owner` is the one look-up that sees every user's
+ * tokens (migration `private_credentials`), and answers only who holds the token presented.
+ */
+export async function actAsTokenOwner(tx: Db, tokenHash: string): Promise<void> {
+  await tx.$executeRaw`SELECT set_config('orrange.user_id', coalesce(refresh_token_owner(${tokenHash})::text, ''), true)`;
 }

@@ -1,5 +1,6 @@
 import type { Role, Scope } from '@orrange/http';
-import type { SqlRunner } from '@orrange/db';
+import type { Prisma } from '../generated/prisma/client';
+import type { Db } from './user-store';
 
 export interface ApiKeyRecord {
   id: string;
@@ -9,73 +10,73 @@ export interface ApiKeyRecord {
   lastUsedAt: Date | null;
 }
 
-const COLUMNS = `id, name, scopes, created_at AS "createdAt", last_used_at AS "lastUsedAt"`;
-/** lastUsedAt is written at most once per this interval per key, so resolving stays a read. */
-const LAST_USED_RESOLUTION = `interval '60 seconds'`;
+const KEY_FIELDS = {
+  id: true,
+  name: true,
+  scopes: true,
+  createdAt: true,
+  lastUsedAt: true,
+} satisfies Prisma.ApiKeySelect;
+
+/** Scopes are a text[] column whose CHECK constraint allows exactly these values (migration `api_key_withdraw_scope`). */
+function toApiKeyRecord(row: Prisma.ApiKeyGetPayload<{ select: typeof KEY_FIELDS }>): ApiKeyRecord {
+  return { ...row, scopes: row.scopes as Scope[] };
+}
 
 export async function insertApiKey(
-  sql: SqlRunner,
+  tx: Db,
   key: { userId: string; name: string; scopes: Scope[]; keyHash: string },
 ): Promise<ApiKeyRecord> {
-  const [row] = await sql.query<ApiKeyRecord>(
-    `INSERT INTO api_keys (user_id, name, scopes, key_hash) VALUES ($1, $2, $3::text[], $4) RETURNING ${COLUMNS}`,
-    [key.userId, key.name, key.scopes, key.keyHash],
-  );
-  return row!;
+  return toApiKeyRecord(await tx.apiKey.create({ data: key, select: KEY_FIELDS }));
 }
 
-export function listApiKeys(sql: SqlRunner, userId: string, limitMax: number): Promise<ApiKeyRecord[]> {
-  return sql.query<ApiKeyRecord>(
-    `SELECT ${COLUMNS} FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id LIMIT $2`,
-    [userId, limitMax],
-  );
+export async function listApiKeys(tx: Db, userId: string, limitMax: number): Promise<ApiKeyRecord[]> {
+  const rows = await tx.apiKey.findMany({
+    where: { userId, revokedAt: null },
+    orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
+    take: limitMax,
+    select: KEY_FIELDS,
+  });
+  return rows.map(toApiKeyRecord);
 }
 
-export async function countLiveApiKeys(sql: SqlRunner, userId: string): Promise<number> {
-  const [row] = await sql.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL`,
-    [userId],
-  );
-  return row?.n ?? 0;
+export function countLiveApiKeys(tx: Db, userId: string): Promise<number> {
+  return tx.apiKey.count({ where: { userId, revokedAt: null } });
 }
 
 /** Revokes the caller's own live key; returns its hash (to drop the gateway's cache), or undefined. */
 export async function revokeApiKey(
-  sql: SqlRunner,
+  tx: Db,
   userId: string,
   id: string,
 ): Promise<{ keyHash: string; name: string } | undefined> {
-  const [row] = await sql.query<{ keyHash: string; name: string }>(
-    `UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING key_hash AS "keyHash", name`,
-    [id, userId],
-  );
+  const [row] = await tx.apiKey.updateManyAndReturn({
+    where: { id, userId, revokedAt: null },
+    data: { revokedAt: new Date() },
+    select: { keyHash: true, name: true },
+  });
   return row;
 }
 
-/** A live key of an active user, with its owner's roles; touches lastUsedAt at most once a minute. One round trip. */
+/**
+ * A live key of an active user, with its owner's roles; touches lastUsedAt at most once a minute. Hand-written SQL
+ * (the function `resolve_api_key`, migration `private_credentials`), measured: the gateway asks for every API-key
+ * request its 10 s cache does not answer (every request of a client spraying unknown keys), and through the Prisma
+ * client under row-level security (transaction, owner named, key and owner read, then the touch) a resolution took
+ * 1.34 ms of CPU and 1.32 ms p50 / 6.7 ms p99, against 0.18 ms of CPU and 0.30 ms p50 / 2.6 ms p99 for this one
+ * statement (2,000 sequential resolutions each, scratch benchmark on this 2-core machine).
+ */
 export async function resolveApiKey(
-  sql: SqlRunner,
+  db: Db,
   keyHash: string,
 ): Promise<{ userId: string; roles: Role[]; scopes: Scope[] } | undefined> {
-  const [row] = await sql.query<{ userId: string; roles: Role[]; scopes: Scope[] }>(
-    `WITH k AS (
-       SELECT k.id, k.user_id, k.scopes, u.roles, k.last_used_at
-         FROM api_keys k JOIN users u ON u.id = k.user_id
-        WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.status = 'ACTIVE'),
-     touched AS (
-       UPDATE api_keys SET last_used_at = now()
-        WHERE id = (SELECT id FROM k) AND (last_used_at IS NULL OR last_used_at < now() - ${LAST_USED_RESOLUTION}))
-     SELECT user_id AS "userId", roles, scopes FROM k`,
-    [keyHash],
-  );
+  const [row] = await db.$queryRaw<Array<{ userId: string; roles: Role[]; scopes: Scope[] }>>`
+    SELECT user_id AS "userId", roles, scopes FROM resolve_api_key(${keyHash})`;
   return row;
 }
 
 /** Hashes of a user's live keys (to drop the gateway's cached resolutions when the account changes). */
-export async function liveKeyHashes(sql: SqlRunner, userId: string): Promise<string[]> {
-  const rows = await sql.query<{ keyHash: string }>(
-    `SELECT key_hash AS "keyHash" FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL`,
-    [userId],
-  );
+export async function liveKeyHashes(tx: Db, userId: string): Promise<string[]> {
+  const rows = await tx.apiKey.findMany({ where: { userId, revokedAt: null }, select: { keyHash: true } });
   return rows.map((r) => r.keyHash);
 }

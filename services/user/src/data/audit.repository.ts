@@ -1,4 +1,5 @@
 import type { SqlRunner } from '@orrange/db';
+import type { Db } from './user-store';
 
 export type AuditAction =
   | 'user.registered'
@@ -14,18 +15,25 @@ export type AuditAction =
   | 'withdrawal.approved'
   | 'withdrawal.rejected';
 
-/** Rows deleted by one retention statement: a short transaction, however long the log grew. */
+/** Rows deleted by one retention statement: a short one, however long the log grew. */
 export const AUDIT_PURGE_BATCH = 1_000;
 
-/** Deletes one batch of the oldest audit rows older than `days` days; says how many it deleted. */
-export async function purgeAuditLog(sql: SqlRunner, days: number, batch = AUDIT_PURGE_BATCH): Promise<number> {
-  const rows = await sql.query(
-    `DELETE FROM audit_log WHERE id IN (
-       SELECT id FROM audit_log WHERE at < now() - make_interval(days => $1) ORDER BY at LIMIT $2 FOR UPDATE SKIP LOCKED)
-     RETURNING 1`,
-    [days, batch],
-  );
-  return rows.length;
+const MS_PER_DAY = 86_400_000;
+
+/**
+ * Deletes one batch of the oldest audit rows older than `days` days; says how many it deleted. Two statements
+ * without a transaction: another replica's sweep deleting the same rows meanwhile only makes the count smaller.
+ */
+export async function purgeAuditLog(db: Db, days: number, batch = AUDIT_PURGE_BATCH): Promise<number> {
+  const oldest = await db.auditLog.findMany({
+    where: { at: { lt: new Date(Date.now() - days * MS_PER_DAY) } },
+    orderBy: { at: 'asc' },
+    take: batch,
+    select: { id: true },
+  });
+  if (oldest.length === 0) return 0;
+  const { count } = await db.auditLog.deleteMany({ where: { id: { in: oldest.map((row) => row.id) } } });
+  return count;
 }
 
 /** Where a request came from; every audit row carries it. */
@@ -53,25 +61,45 @@ export interface AuditRow {
   metadata: Record<string, unknown>;
 }
 
-export async function insertAudit(sql: SqlRunner, context: AuditContext, entry: AuditEntry): Promise<void> {
-  await sql.query(
+/** The audit row of an entry, as both writers below store it. */
+function auditRow(context: AuditContext, entry: AuditEntry) {
+  return {
+    action: entry.action,
+    actorId: context.actorId,
+    targetId: entry.targetId,
+    ip: context.ip,
+    requestId: context.requestId,
+    metadata: entry.metadata ?? {},
+  };
+}
+
+export async function insertAudit(db: Db, context: AuditContext, entry: AuditEntry): Promise<void> {
+  await db.auditLog.create({ data: auditRow(context, entry), select: { id: true } });
+}
+
+/**
+ * insertAudit on an event consumer's transaction (packages/queue), which also writes the event's inbox row: the
+ * entry must commit with it, exactly once, and the Prisma client cannot join a transaction of the pg pool's.
+ */
+export async function insertAuditInConsumer(tx: SqlRunner, context: AuditContext, entry: AuditEntry): Promise<void> {
+  const row = auditRow(context, entry);
+  await tx.query(
     `INSERT INTO audit_log (action, actor_id, target_id, ip, request_id, metadata) VALUES ($1, $2, $3, $4, $5, $6::jsonb)`,
-    [
-      entry.action,
-      context.actorId,
-      entry.targetId,
-      context.ip,
-      context.requestId,
-      JSON.stringify(entry.metadata ?? {}),
-    ],
+    [row.action, row.actorId, row.targetId, row.ip, row.requestId, JSON.stringify(row.metadata)],
   );
 }
 
-/** Newest first, before the id `beforeId` (the last row of the previous page) when given. The ORDER BY names the table column: a bare `id` would be the text output column. */
-export function listAudit(sql: SqlRunner, limit: number, beforeId: string | undefined): Promise<AuditRow[]> {
-  return sql.query<AuditRow>(
-    `SELECT id::text AS id, at, action, actor_id AS "actorId", target_id AS "targetId", ip, request_id AS "requestId", metadata
-       FROM audit_log WHERE ($2::bigint IS NULL OR audit_log.id < $2::bigint) ORDER BY audit_log.id DESC LIMIT $1`,
-    [limit, beforeId ?? null],
-  );
+/** Newest first, before the id `beforeId` (the last row of the previous page) when given. */
+export async function listAudit(db: Db, limit: number, beforeId: string | undefined): Promise<AuditRow[]> {
+  const rows = await db.auditLog.findMany({
+    where: beforeId === undefined ? {} : { id: { lt: BigInt(beforeId) } },
+    orderBy: { id: 'desc' },
+    take: limit,
+  });
+  return rows.map((row) => ({
+    ...row,
+    id: row.id.toString(),
+    action: row.action as AuditAction,
+    metadata: row.metadata as Record<string, unknown>,
+  }));
 }

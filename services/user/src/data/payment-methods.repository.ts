@@ -1,5 +1,6 @@
 import { resealPaymentMethod, type Sealed, type SealedColumn, type SealedPaymentMethodRow } from '@orrange/secrets';
-import type { SqlRunner } from '@orrange/db';
+import type { Prisma } from '../generated/prisma/client';
+import type { Db } from './user-store';
 
 export interface StoredPaymentMethod extends Sealed {
   id: string;
@@ -9,46 +10,65 @@ export interface StoredPaymentMethod extends Sealed {
   createdAt: Date;
 }
 
-const COLUMNS = `id, user_id AS "userId", type, label, key_id AS "keyId", iv, tag, ciphertext, created_at AS "createdAt"`;
+const METHOD_FIELDS = {
+  id: true,
+  userId: true,
+  type: true,
+  label: true,
+  keyId: true,
+  iv: true,
+  tag: true,
+  ciphertext: true,
+  createdAt: true,
+} satisfies Prisma.PaymentMethodSelect;
+
+/** Prisma reads bytea as Uint8Array, the sealing code takes Buffers: the same bytes, not copied. */
+function toStored(row: Prisma.PaymentMethodGetPayload<{ select: typeof METHOD_FIELDS }>): StoredPaymentMethod {
+  const buffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { ...row, iv: buffer(row.iv), tag: buffer(row.tag), ciphertext: buffer(row.ciphertext) };
+}
 
 export async function insertPaymentMethod(
-  sql: SqlRunner,
+  tx: Db,
   row: Omit<StoredPaymentMethod, 'createdAt'>,
 ): Promise<StoredPaymentMethod> {
-  const [stored] = await sql.query<StoredPaymentMethod>(
-    `INSERT INTO payment_methods (id, user_id, type, label, key_id, iv, tag, ciphertext) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
-    [row.id, row.userId, row.type, row.label, row.keyId, row.iv, row.tag, row.ciphertext],
-  );
-  return stored!;
+  // Prisma's Bytes input is a Uint8Array over an ArrayBuffer: copies of the three small values.
+  const bytes = {
+    iv: new Uint8Array(row.iv),
+    tag: new Uint8Array(row.tag),
+    ciphertext: new Uint8Array(row.ciphertext),
+  };
+  return toStored(await tx.paymentMethod.create({ data: { ...row, ...bytes }, select: METHOD_FIELDS }));
 }
 
-export function listPaymentMethods(sql: SqlRunner, userId: string, limitMax: number): Promise<StoredPaymentMethod[]> {
-  return sql.query<StoredPaymentMethod>(
-    `SELECT ${COLUMNS} FROM payment_methods WHERE user_id = $1 ORDER BY created_at, id LIMIT $2`,
-    [userId, limitMax],
-  );
+export async function listPaymentMethods(tx: Db, userId: string, limitMax: number): Promise<StoredPaymentMethod[]> {
+  const rows = await tx.paymentMethod.findMany({
+    where: { userId },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    take: limitMax,
+    select: METHOD_FIELDS,
+  });
+  return rows.map(toStored);
 }
 
-export async function countPaymentMethods(sql: SqlRunner, userId: string): Promise<number> {
-  const [row] = await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM payment_methods WHERE user_id = $1`, [
-    userId,
-  ]);
-  return row?.n ?? 0;
+export function countPaymentMethods(tx: Db, userId: string): Promise<number> {
+  return tx.paymentMethod.count({ where: { userId } });
 }
 
-export async function deletePaymentMethod(
-  sql: SqlRunner,
-  userId: string,
-  id: string,
-): Promise<{ type: string } | undefined> {
-  const [row] = await sql.query<{ type: string }>(
-    `DELETE FROM payment_methods WHERE id = $1 AND user_id = $2 RETURNING type`,
-    [id, userId],
-  );
-  return row;
+export async function deletePaymentMethod(tx: Db, userId: string, id: string): Promise<{ type: string } | undefined> {
+  // Not Prisma's delete, which throws when no row matches: "no such method" is an ordinary answer here. A concurrent
+  // delete between the two statements leaves count 0, the same answer.
+  const existing = await tx.paymentMethod.findFirst({ where: { id, userId }, select: { type: true } });
+  if (!existing) return undefined;
+  const { count } = await tx.paymentMethod.deleteMany({ where: { id, userId } });
+  return count === 1 ? existing : undefined;
 }
 
-/** For pnpm secrets:reencrypt: payment methods sealed under any key but the active one, by id. */
+/**
+ * For pnpm secrets:reencrypt: payment methods sealed under any key but the active one, by id. SQL on the script's
+ * transaction: it drives every service's sealed columns through one interface (packages/secrets), as the migration
+ * role, which row-level security does not restrict.
+ */
 export const sealedPaymentMethods: SealedColumn<SealedPaymentMethodRow & { cursor: string }> = {
   name: 'users.payment_methods',
   stale: (tx, activeKid, after, limit) =>

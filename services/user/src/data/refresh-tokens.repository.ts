@@ -1,11 +1,12 @@
 import type { Role } from '@orrange/http';
-import type { SqlRunner } from '@orrange/db';
+import type { Db } from './user-store';
+import type { UserStatus } from './users.repository';
 
 export interface RotatedToken {
   familyId: string;
   userId: string;
   roles: Role[];
-  status: 'ACTIVE' | 'DISABLED';
+  status: UserStatus;
   tokenGeneration: number;
 }
 
@@ -16,71 +17,75 @@ export interface StoredToken {
   revokedAt: Date | null;
 }
 
+const MS_PER_DAY = 86_400_000;
+
 export async function insertRefreshToken(
-  sql: SqlRunner,
+  tx: Db,
   token: { id: string; familyId: string; userId: string; tokenHash: string; ttlDays: number },
 ): Promise<void> {
-  await sql.query(
-    `INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, now() + make_interval(days => $5))`,
-    [token.id, token.familyId, token.userId, token.tokenHash, token.ttlDays],
-  );
+  const { ttlDays, ...row } = token;
+  await tx.refreshToken.create({ data: { ...row, expiresAt: new Date(Date.now() + ttlDays * MS_PER_DAY) } });
 }
 
 /**
- * Marks a live token rotated, race-safely: of two requests presenting the same token, exactly one sees a
- * row here. Returns its family and the owner's current roles and status, or undefined when the token is
- * unknown, already rotated, revoked or expired.
+ * Marks a live token rotated, race-safely: of two requests presenting the same token, exactly one updates its row
+ * (the other waits for the row lock, then finds it rotated). Returns its family and the owner's current roles and
+ * status, or undefined when the token is unknown, already rotated, revoked or expired.
  */
-export async function rotateRefreshToken(sql: SqlRunner, tokenHash: string): Promise<RotatedToken | undefined> {
-  const [row] = await sql.query<RotatedToken>(
-    `WITH r AS (
-       UPDATE refresh_tokens SET rotated_at = now()
-        WHERE token_hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > now()
-        RETURNING family_id, user_id)
-     SELECT r.family_id AS "familyId", r.user_id AS "userId", u.roles, u.status, u.token_generation AS "tokenGeneration" FROM r JOIN users u ON u.id = r.user_id`,
-    [tokenHash],
-  );
-  return row;
+export async function rotateRefreshToken(tx: Db, tokenHash: string): Promise<RotatedToken | undefined> {
+  const now = new Date();
+  const [token] = await tx.refreshToken.updateManyAndReturn({
+    where: { tokenHash, rotatedAt: null, revokedAt: null, expiresAt: { gt: now } },
+    data: { rotatedAt: now },
+    select: { familyId: true, userId: true },
+  });
+  if (!token) return undefined;
+  const owner = await tx.user.findUnique({
+    where: { id: token.userId },
+    select: { roles: true, status: true, tokenGeneration: true },
+  });
+  if (!owner) return undefined;
+  return {
+    ...token,
+    roles: owner.roles as Role[],
+    status: owner.status as UserStatus,
+    tokenGeneration: owner.tokenGeneration,
+  };
 }
 
-export async function findRefreshToken(sql: SqlRunner, tokenHash: string): Promise<StoredToken | undefined> {
-  const [row] = await sql.query<StoredToken>(
-    `SELECT family_id AS "familyId", user_id AS "userId", rotated_at AS "rotatedAt", revoked_at AS "revokedAt" FROM refresh_tokens WHERE token_hash = $1`,
-    [tokenHash],
-  );
-  return row;
+export async function findRefreshToken(tx: Db, tokenHash: string): Promise<StoredToken | undefined> {
+  const row = await tx.refreshToken.findUnique({
+    where: { tokenHash },
+    select: { familyId: true, userId: true, rotatedAt: true, revokedAt: true },
+  });
+  return row ?? undefined;
 }
 
 /** Revokes every token of a family; returns how many were still live. */
-export async function revokeFamily(sql: SqlRunner, familyId: string): Promise<number> {
-  const rows = await sql.query(
-    `UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL RETURNING 1`,
-    [familyId],
-  );
-  return rows.length;
+export async function revokeFamily(tx: Db, familyId: string): Promise<number> {
+  const { count } = await tx.refreshToken.updateMany({
+    where: { familyId, revokedAt: null },
+    data: { revokedAt: new Date() },
+  });
+  return count;
 }
 
 /** Ends every session of a user (account disabled); returns the families (session ids) that were still live. */
-export async function revokeAllForUser(sql: SqlRunner, userId: string): Promise<string[]> {
-  const rows = await sql.query<{ familyId: string }>(
-    `UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING family_id AS "familyId"`,
-    [userId],
-  );
+export async function revokeAllForUser(tx: Db, userId: string): Promise<string[]> {
+  const rows = await tx.refreshToken.updateManyAndReturn({
+    where: { userId, revokedAt: null },
+    data: { revokedAt: new Date() },
+    select: { familyId: true },
+  });
   return [...new Set(rows.map((row) => row.familyId))];
 }
 
 /**
- * Deletes tokens that can no longer matter: expired, or revoked, for more than a day (a rotated token is
- * kept until it expires, so its reuse is still recognised). At most `batchMax` rows per call.
+ * Deletes tokens that can no longer matter (expired, or revoked, for more than a day), at most `batchMax` rows of
+ * every user. SQL: the function `purge_refresh_tokens` (migration `private_credentials`), since row-level security
+ * shows the service's role one user's tokens at a time and this is the one write across all of them.
  */
-export async function purgeRefreshTokens(sql: SqlRunner, batchMax: number): Promise<number> {
-  const rows = await sql.query(
-    `DELETE FROM refresh_tokens WHERE id IN (
-       SELECT id FROM refresh_tokens
-        WHERE expires_at < now() - interval '1 day' OR revoked_at < now() - interval '1 day'
-        LIMIT $1)
-     RETURNING 1`,
-    [batchMax],
-  );
-  return rows.length;
+export async function purgeRefreshTokens(db: Db, batchMax: number): Promise<number> {
+  const [row] = await db.$queryRaw<Array<{ purged: number }>>`SELECT purge_refresh_tokens(${batchMax}::int) AS purged`;
+  return row?.purged ?? 0;
 }

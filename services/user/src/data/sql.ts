@@ -1,7 +1,14 @@
-/** Postgres unique_violation, with the constraint it hit. */
-export function uniqueViolation(error: unknown): string | undefined {
-  const e = error as { code?: string; constraint?: string };
-  return e?.code === '23505' ? (e.constraint ?? '') : undefined;
+import { Prisma } from '../generated/prisma/client';
+
+/**
+ * The columns of the unique index a Prisma write violated (from the `Key (email)=…` detail Postgres gives with
+ * 23505, as @prisma/adapter-pg reads it), or undefined when the error is not a unique violation.
+ */
+export function uniqueViolation(error: unknown): string[] | undefined {
+  if (!(error instanceof Prisma.PrismaClientKnownRequestError) || error.code !== 'P2002') return undefined;
+  const cause = (error.meta?.driverAdapterError as { cause?: { constraint?: { fields?: string[] } } } | undefined)
+    ?.cause;
+  return cause?.constraint?.fields ?? [];
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

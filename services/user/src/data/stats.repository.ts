@@ -1,5 +1,10 @@
 import type { SqlRunner } from '@orrange/db';
 
+// The reputation projection's writes, SQL on the event consumer's transaction (packages/queue), which also writes the
+// event's inbox row: each effect must commit with it, exactly once, and the Prisma client cannot join a transaction
+// of the pg pool's. Each is also one statement where Prisma would take one per row and table (five for a completed
+// trade). Trade days are UTC days, as findUserWithProfile counts them.
+
 type Counter = 'trades_completed' | 'trades_cancelled' | 'disputes_lost' | 'feedback_positive' | 'feedback_negative';
 
 /** Adds one to a reputation counter of each given user, creating their row on first use. */
@@ -36,7 +41,7 @@ export async function recordCompletedTrade(sql: SqlRunner, t: CompletedTrade): P
     `WITH pair AS (
        INSERT INTO user_counterparties (user_id, counterparty_id) VALUES ($1, $2), ($2, $1) ON CONFLICT DO NOTHING RETURNING user_id
      ), days AS (
-       INSERT INTO user_trade_days (user_id, day, completed) VALUES ($1, $5::timestamptz::date, 1), ($2, $5::timestamptz::date, 1)
+       INSERT INTO user_trade_days (user_id, day, completed) VALUES ($1, ($5::timestamptz AT TIME ZONE 'UTC')::date, 1), ($2, ($5::timestamptz AT TIME ZONE 'UTC')::date, 1)
        ON CONFLICT (user_id, day) DO UPDATE SET completed = user_trade_days.completed + 1
      )
      INSERT INTO user_stats AS s (user_id, trades_completed, distinct_counterparties, pay_seconds_sum, pays_counted, release_seconds_sum, releases_counted)
@@ -57,7 +62,7 @@ export async function recordCompletedTrade(sql: SqlRunner, t: CompletedTrade): P
 export async function recordCancelledTrade(sql: SqlRunner, buyerId: string, at: Date): Promise<void> {
   await incrementStats(sql, 'trades_cancelled', [buyerId]);
   await sql.query(
-    `INSERT INTO user_trade_days (user_id, day, cancelled) VALUES ($1, $2::timestamptz::date, 1)
+    `INSERT INTO user_trade_days (user_id, day, cancelled) VALUES ($1, ($2::timestamptz AT TIME ZONE 'UTC')::date, 1)
      ON CONFLICT (user_id, day) DO UPDATE SET cancelled = user_trade_days.cancelled + 1`,
     [buyerId, at.toISOString()],
   );

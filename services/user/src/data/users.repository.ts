@@ -1,13 +1,16 @@
 import type { Role } from '@orrange/http';
 import type { StatsRow } from '../domain/reputation';
-import type { SqlRunner } from '@orrange/db';
+import type { Prisma } from '../generated/prisma/client';
+import type { Db } from './user-store';
+
+export type UserStatus = 'ACTIVE' | 'DISABLED';
 
 export interface UserRecord {
   id: string;
   email: string;
   username: string;
   roles: Role[];
-  status: 'ACTIVE' | 'DISABLED';
+  status: UserStatus;
   /** Access tokens carry it; a role change or a disable bumps it (see authRedisKeys.minGeneration). */
   tokenGeneration: number;
   createdAt: Date;
@@ -24,156 +27,146 @@ export interface UserWithProfile extends UserRecord {
   stats: StatsRow | undefined;
 }
 
-const USER_COLUMNS = `id, email, username, roles, status, token_generation AS "tokenGeneration", created_at AS "createdAt"`;
+const USER_FIELDS = {
+  id: true,
+  email: true,
+  username: true,
+  roles: true,
+  status: true,
+  tokenGeneration: true,
+  createdAt: true,
+} satisfies Prisma.UserSelect;
+
+const PROFILE_FIELDS = { displayName: true, country: true, bio: true } satisfies Prisma.UserSelect;
+
+/** The days the recent completion rate counts, today (UTC) included. */
+const RECENT_DAYS = 30;
+
+/** Roles and status are text columns whose CHECK constraints allow exactly these values (migration `accounts`). */
+function toUserRecord(row: Prisma.UserGetPayload<{ select: typeof USER_FIELDS }>): UserRecord {
+  return { ...row, roles: row.roles as Role[], status: row.status as UserStatus };
+}
 
 export async function insertUser(
-  sql: SqlRunner,
+  db: Db,
   user: { email: string; username: string; passwordHash: string; roles?: Role[] },
 ): Promise<UserRecord> {
-  const [row] = await sql.query<UserRecord>(
-    `INSERT INTO users (email, username, username_key, password_hash, roles) VALUES ($1, $2, lower($2), $3, $4::text[]) RETURNING ${USER_COLUMNS}`,
-    [user.email, user.username, user.passwordHash, user.roles ?? ['user']],
-  );
-  return row!;
+  const row = await db.user.create({
+    data: {
+      email: user.email,
+      username: user.username,
+      // The unique key that makes usernames case-insensitive (a CHECK holds it to lower(username)).
+      usernameKey: user.username.toLowerCase(),
+      passwordHash: user.passwordHash,
+      roles: user.roles ?? ['user'],
+    },
+    select: USER_FIELDS,
+  });
+  return toUserRecord(row);
 }
 
 export async function findCredentialsByEmail(
-  sql: SqlRunner,
+  db: Db,
   email: string,
 ): Promise<(UserRecord & { passwordHash: string }) | undefined> {
-  const [row] = await sql.query<UserRecord & { passwordHash: string }>(
-    `SELECT ${USER_COLUMNS}, password_hash AS "passwordHash" FROM users WHERE email = $1`,
-    [email],
-  );
-  return row;
-}
-
-export async function findUser(sql: SqlRunner, id: string): Promise<UserRecord | undefined> {
-  const [row] = await sql.query<UserRecord>(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [id]);
-  return row;
-}
-
-interface ProfileRow extends UserRecord, Profile {
-  tradesCompleted: number | null;
-  tradesCancelled: number;
-  disputesLost: number;
-  feedbackPositive: number;
-  feedbackNegative: number;
-  distinctCounterparties: number;
-  paySecondsSum: number;
-  paysCounted: number;
-  releaseSecondsSum: number;
-  releasesCounted: number;
-  completed30d: number;
-  cancelled30d: number;
+  const row = await db.user.findUnique({ where: { email }, select: { ...USER_FIELDS, passwordHash: true } });
+  return row ? { ...toUserRecord(row), passwordHash: row.passwordHash } : undefined;
 }
 
 /**
  * Locks the user's row until the transaction ends: what a per-user count (API keys, payment methods) is checked and
- * written under, so that two concurrent additions cannot both pass the limit.
+ * written under, so that two concurrent additions cannot both pass the limit, and what a role or status change
+ * reads its "before" under. SQL: Prisma has no SELECT … FOR UPDATE. Says whether the user exists.
  */
-export async function lockUser(sql: SqlRunner, id: string): Promise<void> {
-  await sql.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [id]);
+export async function lockUser(tx: Db, id: string): Promise<boolean> {
+  const rows = await tx.$queryRaw<unknown[]>`SELECT 1 FROM users WHERE id = ${id}::uuid FOR UPDATE`;
+  return rows.length > 0;
 }
 
-/** The account with its profile and reputation counters, in one round trip. */
-export async function findUserWithProfile(sql: SqlRunner, id: string): Promise<UserWithProfile | undefined> {
-  const [row] = await sql.query<ProfileRow>(
-    `SELECT u.id, u.email, u.username, u.roles, u.status, u.token_generation AS "tokenGeneration", u.created_at AS "createdAt",
-            u.display_name AS "displayName", u.country, u.bio,
-            s.trades_completed AS "tradesCompleted", s.trades_cancelled AS "tradesCancelled", s.disputes_lost AS "disputesLost",
-            s.feedback_positive AS "feedbackPositive", s.feedback_negative AS "feedbackNegative",
-            s.distinct_counterparties AS "distinctCounterparties", s.pay_seconds_sum::float8 AS "paySecondsSum", s.pays_counted AS "paysCounted",
-            s.release_seconds_sum::float8 AS "releaseSecondsSum", s.releases_counted AS "releasesCounted",
-            d.completed::int AS "completed30d", d.cancelled::int AS "cancelled30d"
-       FROM users u LEFT JOIN user_stats s ON s.user_id = u.id
-       LEFT JOIN LATERAL (SELECT coalesce(sum(completed), 0) AS completed, coalesce(sum(cancelled), 0) AS cancelled FROM user_trade_days
-                          WHERE user_id = u.id AND day > current_date - 30) d ON true
-      WHERE u.id = $1`,
-    [id],
-  );
-  if (!row) return undefined;
+/** The account with its profile and reputation counters (three reads: the account, its counters, its recent days). */
+export async function findUserWithProfile(db: Db, id: string): Promise<UserWithProfile | undefined> {
+  const user = await db.user.findUnique({ where: { id }, select: { ...USER_FIELDS, ...PROFILE_FIELDS } });
+  if (!user) return undefined;
+  const stats = await db.userStats.findUnique({ where: { userId: id } });
+  const recent = stats
+    ? await db.userTradeDay.aggregate({
+        where: { userId: id, day: { gt: utcDaysAgo(RECENT_DAYS) } },
+        _sum: { completed: true, cancelled: true },
+      })
+    : undefined;
+  const { displayName, country, bio, ...account } = user;
   return {
-    id: row.id,
-    email: row.email,
-    username: row.username,
-    roles: row.roles,
-    status: row.status,
-    tokenGeneration: row.tokenGeneration,
-    createdAt: row.createdAt,
-    profile: { displayName: row.displayName, country: row.country, bio: row.bio },
+    ...toUserRecord(account),
+    profile: { displayName, country, bio },
     stats:
-      row.tradesCompleted === null
-        ? undefined
-        : {
-            tradesCompleted: row.tradesCompleted,
-            tradesCancelled: row.tradesCancelled,
-            disputesLost: row.disputesLost,
-            feedbackPositive: row.feedbackPositive,
-            feedbackNegative: row.feedbackNegative,
-            distinctCounterparties: row.distinctCounterparties,
-            paySecondsSum: row.paySecondsSum,
-            paysCounted: row.paysCounted,
-            releaseSecondsSum: row.releaseSecondsSum,
-            releasesCounted: row.releasesCounted,
-            completed30d: row.completed30d,
-            cancelled30d: row.cancelled30d,
-          },
+      stats && recent
+        ? {
+            tradesCompleted: stats.tradesCompleted,
+            tradesCancelled: stats.tradesCancelled,
+            disputesLost: stats.disputesLost,
+            feedbackPositive: stats.feedbackPositive,
+            feedbackNegative: stats.feedbackNegative,
+            distinctCounterparties: stats.distinctCounterparties,
+            // Sums of whole seconds: exact as numbers for 285 million years of trading.
+            paySecondsSum: Number(stats.paySecondsSum),
+            paysCounted: stats.paysCounted,
+            releaseSecondsSum: Number(stats.releaseSecondsSum),
+            releasesCounted: stats.releasesCounted,
+            completed30d: recent._sum.completed ?? 0,
+            cancelled30d: recent._sum.cancelled ?? 0,
+          }
+        : undefined,
   };
 }
 
+/** Midnight UTC `days` days before today: the trade days after it are the recent ones (stats.repository writes UTC days). */
+function utcDaysAgo(days: number, now = new Date()): Date {
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - days));
+}
+
 /** Sets only the fields present in `patch` (null clears one). Returns the profile, or undefined if no such user. */
-export async function updateProfile(sql: SqlRunner, id: string, patch: Partial<Profile>): Promise<Profile | undefined> {
-  const has = (field: keyof Profile) => Object.hasOwn(patch, field);
-  const [row] = await sql.query<Profile>(
-    `UPDATE users SET
-        display_name = CASE WHEN $2 THEN $3 ELSE display_name END,
-        country      = CASE WHEN $4 THEN $5 ELSE country END,
-        bio          = CASE WHEN $6 THEN $7 ELSE bio END,
-        updated_at   = now()
-      WHERE id = $1
-      RETURNING display_name AS "displayName", country, bio`,
-    [
-      id,
-      has('displayName'),
-      patch.displayName ?? null,
-      has('country'),
-      patch.country ?? null,
-      has('bio'),
-      patch.bio ?? null,
-    ],
-  );
+export async function updateProfile(db: Db, id: string, patch: Partial<Profile>): Promise<Profile | undefined> {
+  const data: Prisma.UserUpdateManyMutationInput = { updatedAt: new Date() };
+  for (const field of ['displayName', 'country', 'bio'] as const)
+    if (Object.hasOwn(patch, field)) data[field] = patch[field] ?? null;
+  const [row] = await db.user.updateManyAndReturn({ where: { id }, data, select: PROFILE_FIELDS });
   return row;
 }
 
-/** Sets the roles and bumps the token generation, so tokens carrying the old roles can be refused. */
+/**
+ * Sets the roles and bumps the token generation, so tokens carrying the old roles can be refused. Runs in a
+ * transaction: the row is locked before the old roles are read.
+ */
 export async function setRoles(
-  sql: SqlRunner,
+  tx: Db,
   id: string,
   roles: Role[],
 ): Promise<{ before: Role[]; after: Role[]; tokenGeneration: number } | undefined> {
-  const [row] = await sql.query<{ before: Role[]; after: Role[]; tokenGeneration: number }>(
-    `UPDATE users u SET roles = $2::text[], token_generation = u.token_generation + 1, updated_at = now()
-       FROM (SELECT roles FROM users WHERE id = $1 FOR UPDATE) old
-      WHERE u.id = $1
-      RETURNING old.roles AS before, u.roles AS after, u.token_generation AS "tokenGeneration"`,
-    [id, roles],
-  );
-  return row;
+  if (!(await lockUser(tx, id))) return undefined;
+  const before = await tx.user.findUniqueOrThrow({ where: { id }, select: { roles: true } });
+  const after = await tx.user.update({
+    where: { id },
+    data: { roles, tokenGeneration: { increment: 1 }, updatedAt: new Date() },
+    select: { roles: true, tokenGeneration: true },
+  });
+  return { before: before.roles as Role[], after: after.roles as Role[], tokenGeneration: after.tokenGeneration };
 }
 
-/** Sets the status; disabling bumps the token generation, so every access token issued so far can be refused. */
+/**
+ * Sets the status; disabling bumps the token generation, so every access token issued so far can be refused. Runs
+ * in a transaction: the row is locked before the old status is read.
+ */
 export async function setStatus(
-  sql: SqlRunner,
+  tx: Db,
   id: string,
-  status: 'ACTIVE' | 'DISABLED',
-): Promise<{ before: string; after: string; tokenGeneration: number } | undefined> {
-  const [row] = await sql.query<{ before: string; after: string; tokenGeneration: number }>(
-    `UPDATE users u SET status = $2, token_generation = u.token_generation + CASE WHEN $2 = 'DISABLED' THEN 1 ELSE 0 END, updated_at = now()
-       FROM (SELECT status FROM users WHERE id = $1 FOR UPDATE) old
-      WHERE u.id = $1
-      RETURNING old.status AS before, u.status AS after, u.token_generation AS "tokenGeneration"`,
-    [id, status],
-  );
-  return row;
+  status: UserStatus,
+): Promise<{ before: UserStatus; after: UserStatus; tokenGeneration: number } | undefined> {
+  if (!(await lockUser(tx, id))) return undefined;
+  const before = await tx.user.findUniqueOrThrow({ where: { id }, select: { status: true } });
+  const after = await tx.user.update({
+    where: { id },
+    data: { status, tokenGeneration: { increment: status === 'DISABLED' ? 1 : 0 }, updatedAt: new Date() },
+    select: { tokenGeneration: true },
+  });
+  return { before: before.status as UserStatus, after: status, tokenGeneration: after.tokenGeneration };
 }

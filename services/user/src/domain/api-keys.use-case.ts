@@ -1,5 +1,6 @@
 import { authRedisKeys, conflict, hashApiKey, notFound, type Scope } from '@orrange/http';
 import { countLiveApiKeys, insertApiKey, listApiKeys, resolveApiKey, revokeApiKey } from '../data/api-keys.repository';
+import { asActingUser } from '../data/acting-user';
 import { insertAudit, type AuditContext } from '../data/audit.repository';
 import { isUuid } from '../data/sql';
 import { lockUser } from '../data/users.repository';
@@ -18,7 +19,7 @@ export async function createApiKey(
 ) {
   const key = newApiKey();
   const scopes = [...new Set(input.scopes)].sort();
-  const record = await deps.db.transaction(async (tx) => {
+  const record = await asActingUser(deps.store, userId, async (tx) => {
     await lockUser(tx, userId);
     if ((await countLiveApiKeys(tx, userId)) >= API_KEYS_PER_USER_MAX)
       throw conflict(
@@ -37,7 +38,7 @@ export async function createApiKey(
 }
 
 export function listKeys(deps: Deps, userId: string) {
-  return listApiKeys(deps.db, userId, API_KEYS_PER_USER_MAX);
+  return asActingUser(deps.store, userId, (tx) => listApiKeys(tx, userId, API_KEYS_PER_USER_MAX));
 }
 
 /**
@@ -46,7 +47,7 @@ export function listKeys(deps: Deps, userId: string) {
  */
 export async function revokeKey(deps: Deps, userId: string, keyId: string, context: AuditContext): Promise<void> {
   if (!isUuid(keyId)) throw notFound('API_KEY.NOT_FOUND', 'No such API key.');
-  const revoked = await deps.db.transaction(async (tx) => {
+  const revoked = await asActingUser(deps.store, userId, async (tx) => {
     const row = await revokeApiKey(tx, userId, keyId);
     if (row)
       await insertAudit(tx, context, { action: 'api-key.revoked', targetId: keyId, metadata: { name: row.name } });
@@ -58,5 +59,5 @@ export async function revokeKey(deps: Deps, userId: string, keyId: string, conte
 
 /** For the gateway: who a key hash belongs to, or undefined (unknown, revoked, or the owner is disabled). */
 export function resolveKey(deps: Deps, keyHash: string) {
-  return resolveApiKey(deps.db, keyHash);
+  return deps.store.run((db) => resolveApiKey(db, keyHash));
 }

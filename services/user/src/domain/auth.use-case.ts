@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { conflict, signAccessToken, unauthorized, type Role } from '@orrange/http';
+import { actAs, actAsTokenOwner, asActingUser } from '../data/acting-user';
 import { insertAudit, type AuditContext } from '../data/audit.repository';
 import {
   findRefreshToken,
@@ -7,8 +8,8 @@ import {
   revokeFamily,
   rotateRefreshToken,
 } from '../data/refresh-tokens.repository';
-import type { SqlRunner } from '@orrange/db';
 import { uniqueViolation } from '../data/sql';
+import type { Db } from '../data/user-store';
 import { findCredentialsByEmail, insertUser, type UserRecord } from '../data/users.repository';
 import { endSessions, type Deps } from './deps';
 import { hashRefreshToken, newRefreshToken } from './secrets';
@@ -50,8 +51,9 @@ export async function register(
 ): Promise<Session> {
   const passwordHash = await deps.hasher.hash(input.password);
   try {
-    return await deps.db.transaction(async (tx) => {
+    return await deps.store.transaction(async (tx) => {
       const user = await insertUser(tx, { email: normalizeEmail(input.email), username: input.username, passwordHash });
+      await actAs(tx, user.id);
       await insertAudit(
         tx,
         { ...context, actorId: user.id },
@@ -60,10 +62,9 @@ export async function register(
       return { user: publicUser(user), ...(await issueTokens(deps, tx, user, randomUUID())) };
     });
   } catch (error) {
-    const constraint = uniqueViolation(error);
-    if (constraint === 'users_email_key')
-      throw conflict('USER.ALREADY_EXISTS', 'An account with this email already exists.');
-    if (constraint === 'users_username_key') throw conflict('USER.ALREADY_EXISTS', 'This username is taken.');
+    const columns = uniqueViolation(error);
+    if (columns?.includes('email')) throw conflict('USER.ALREADY_EXISTS', 'An account with this email already exists.');
+    if (columns?.includes('username_key')) throw conflict('USER.ALREADY_EXISTS', 'This username is taken.');
     throw error;
   }
 }
@@ -78,18 +79,20 @@ export async function login(
   context: AuditContext,
 ): Promise<Session> {
   const email = normalizeEmail(input.email);
-  const account = await findCredentialsByEmail(deps.db, email);
+  const account = await deps.store.run((db) => findCredentialsByEmail(db, email));
   const passwordOk = await deps.hasher.verifyOrDummy(account?.passwordHash ?? null, input.password);
   if (!account || !passwordOk || account.status !== 'ACTIVE') {
     const reason = !account ? 'unknown-email' : !passwordOk ? 'wrong-password' : 'disabled';
-    await insertAudit(deps.db, context, {
-      action: 'auth.login.failed',
-      targetId: account?.id ?? null,
-      metadata: { email, reason },
-    });
+    await deps.store.run((db) =>
+      insertAudit(db, context, {
+        action: 'auth.login.failed',
+        targetId: account?.id ?? null,
+        metadata: { email, reason },
+      }),
+    );
     throw invalidCredentials();
   }
-  return deps.db.transaction(async (tx) => {
+  return asActingUser(deps.store, account.id, async (tx) => {
     await insertAudit(
       tx,
       { ...context, actorId: account.id },
@@ -106,7 +109,8 @@ export async function login(
  */
 export async function refresh(deps: Deps, refreshToken: string, context: AuditContext): Promise<Tokens> {
   const tokenHash = hashRefreshToken(refreshToken);
-  const rotated = await deps.db.transaction(async (tx) => {
+  const rotated = await deps.store.transaction(async (tx) => {
+    await actAsTokenOwner(tx, tokenHash);
     const current = await rotateRefreshToken(tx, tokenHash);
     if (!current) return undefined;
     if (current.status !== 'ACTIVE') {
@@ -122,18 +126,19 @@ export async function refresh(deps: Deps, refreshToken: string, context: AuditCo
   });
   if (rotated) return rotated;
 
-  const stored = await findRefreshToken(deps.db, tokenHash);
-  if (stored?.rotatedAt) {
-    await deps.db.transaction(async (tx) => {
-      const revoked = await revokeFamily(tx, stored.familyId);
-      await insertAudit(tx, context, {
-        action: 'auth.refresh.reused',
-        targetId: stored.userId,
-        metadata: { familyId: stored.familyId, liveTokensRevoked: revoked },
-      });
+  const reused = await deps.store.transaction(async (tx) => {
+    await actAsTokenOwner(tx, tokenHash);
+    const stored = await findRefreshToken(tx, tokenHash);
+    if (!stored?.rotatedAt) return undefined;
+    const revoked = await revokeFamily(tx, stored.familyId);
+    await insertAudit(tx, context, {
+      action: 'auth.refresh.reused',
+      targetId: stored.userId,
+      metadata: { familyId: stored.familyId, liveTokensRevoked: revoked },
     });
-    await endSessions(deps, [stored.familyId]);
-  }
+    return stored;
+  });
+  if (reused) await endSessions(deps, [reused.familyId]);
   throw invalidRefreshToken();
 }
 
@@ -142,16 +147,20 @@ export async function refresh(deps: Deps, refreshToken: string, context: AuditCo
  * session issued, at once. Unknown tokens are fine: the answer is the same.
  */
 export async function logout(deps: Deps, refreshToken: string): Promise<void> {
-  const stored = await findRefreshToken(deps.db, hashRefreshToken(refreshToken));
-  if (!stored) return;
-  await revokeFamily(deps.db, stored.familyId);
-  await endSessions(deps, [stored.familyId]);
+  const tokenHash = hashRefreshToken(refreshToken);
+  const familyId = await deps.store.transaction(async (tx) => {
+    await actAsTokenOwner(tx, tokenHash);
+    const stored = await findRefreshToken(tx, tokenHash);
+    if (stored) await revokeFamily(tx, stored.familyId);
+    return stored?.familyId;
+  });
+  if (familyId) await endSessions(deps, [familyId]);
 }
 
 /** A new refresh token in the family, and an access token that names the family (its session) and the user's generation. */
 async function issueTokens(
   deps: Deps,
-  tx: SqlRunner,
+  tx: Db,
   user: Pick<UserRecord, 'id' | 'roles' | 'tokenGeneration'>,
   familyId: string,
 ): Promise<Tokens> {

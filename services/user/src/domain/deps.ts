@@ -4,10 +4,14 @@ import { authRedisKeys, parseKeyring, REVOCATION_TTL_MARGIN_SECONDS, type Access
 import type { Logger } from '@orrange/logger';
 import { keyringFromConfig, type EncryptionKeyring } from '@orrange/secrets';
 import type { Config } from '../config';
+import type { UserStore } from '../data/user-store';
 import { PasswordHasher } from './password-hasher';
 
 /** What the use cases need, built once from config (index.ts, or tests on their own database and Redis). */
 export interface Deps {
+  /** The service's own data, through its Prisma client. */
+  store: UserStore;
+  /** The pool manager itself, for what packages/http keeps in this schema with SQL (Idempotency-Keys). */
   db: Database;
   redis: Redis;
   logger: Logger;
@@ -18,6 +22,7 @@ export interface Deps {
 }
 
 export function buildDeps(parts: {
+  store: UserStore;
   db: Database;
   redis: Redis;
   logger: Logger;

@@ -35,7 +35,7 @@ export async function addPaymentMethod(
 ): Promise<PaymentMethodView> {
   const id = randomUUID();
   const sealed = sealPaymentMethod(deps.encryption, userId, id, input.details);
-  const stored = await asActingUser(deps.db, userId, async (tx) => {
+  const stored = await asActingUser(deps.store, userId, async (tx) => {
     await lockUser(tx, userId);
     if ((await countPaymentMethods(tx, userId)) >= PAYMENT_METHODS_PER_USER_MAX)
       throw conflict(
@@ -51,7 +51,7 @@ export async function addPaymentMethod(
 
 /** The owner's methods, decrypted. A row that fails authentication (tampered, swapped, unknown key) throws. */
 export async function listOwnPaymentMethods(deps: Deps, userId: string): Promise<PaymentMethodView[]> {
-  const rows = await asActingUser(deps.db, userId, (tx) =>
+  const rows = await asActingUser(deps.store, userId, (tx) =>
     listPaymentMethods(tx, userId, PAYMENT_METHODS_PER_USER_MAX),
   );
   return rows.map((row) => decrypt(deps, row));
@@ -64,7 +64,7 @@ export async function removePaymentMethod(
   context: AuditContext,
 ): Promise<void> {
   if (!isUuid(id)) throw notFound('PAYMENT_METHOD.NOT_FOUND', 'No such payment method.');
-  const deleted = await asActingUser(deps.db, userId, async (tx) => {
+  const deleted = await asActingUser(deps.store, userId, async (tx) => {
     const row = await deletePaymentMethod(tx, userId, id);
     if (row)
       await insertAudit(tx, context, { action: 'payment-method.deleted', targetId: id, metadata: { type: row.type } });

@@ -1,4 +1,5 @@
 import { authRedisKeys, notFound, type Role } from '@orrange/http';
+import { asActingUser } from '../data/acting-user';
 import { liveKeyHashes } from '../data/api-keys.repository';
 import { revokeAllForUser } from '../data/refresh-tokens.repository';
 import { insertAudit, type AuditContext } from '../data/audit.repository';
@@ -10,7 +11,7 @@ import { publicStats } from './reputation';
 const userNotFound = () => notFound('USER.NOT_FOUND', 'No such user.');
 
 export async function getMe(deps: Deps, userId: string) {
-  const user = await findUserWithProfile(deps.db, userId);
+  const user = await deps.store.run((db) => findUserWithProfile(db, userId));
   if (!user) throw userNotFound();
   return {
     id: user.id,
@@ -28,7 +29,7 @@ export async function getMe(deps: Deps, userId: string) {
  * statistics tolerate a replica's lag (nobody reads their own write here: a user's own account is /users/me).
  */
 export async function getPublicProfile(deps: Deps, id: string) {
-  const user = isUuid(id) ? await findUserWithProfile(deps.db.replicaReader, id) : undefined;
+  const user = isUuid(id) ? await deps.store.read((db) => findUserWithProfile(db, id)) : undefined;
   if (!user) throw userNotFound();
   return {
     id: user.id,
@@ -40,7 +41,7 @@ export async function getPublicProfile(deps: Deps, id: string) {
 }
 
 export async function patchProfile(deps: Deps, userId: string, patch: Partial<Profile>): Promise<Profile> {
-  const profile = await updateProfile(deps.db, userId, patch);
+  const profile = await deps.store.run((db) => updateProfile(db, userId, patch));
   if (!profile) throw userNotFound();
   return profile;
 }
@@ -57,7 +58,8 @@ export async function changeRoles(
 ): Promise<{ id: string; roles: Role[] }> {
   if (!isUuid(targetId)) throw userNotFound();
   const roles = [...new Set<Role>(['user', ...requested])];
-  const changed = await deps.db.transaction(async (tx) => {
+  // Acting as the target: its API keys are read under row-level security.
+  const changed = await asActingUser(deps.store, targetId, async (tx) => {
     const result = await setRoles(tx, targetId, roles);
     if (!result) return undefined;
     await insertAudit(tx, context, {
@@ -84,7 +86,8 @@ export async function changeStatus(
   context: AuditContext,
 ): Promise<{ id: string; status: string }> {
   if (!isUuid(targetId)) throw userNotFound();
-  const changed = await deps.db.transaction(async (tx) => {
+  // Acting as the target: its sessions and API keys are written and read under row-level security.
+  const changed = await asActingUser(deps.store, targetId, async (tx) => {
     const result = await setStatus(tx, targetId, status);
     if (!result) return undefined;
     const sessions = status === 'DISABLED' ? await revokeAllForUser(tx, targetId) : [];
