@@ -86,5 +86,16 @@ describe('end to end: one Postgres role per service', () => {
     expect(await attempt('order-book', `SELECT users.inbox_confirmed(${none})`)).toBe('42501');
     expect(await attempt('dispute', `SELECT users.inbox_confirmed(${none})`)).toBe('42501');
     expect(await attempt('user', `SELECT trade.inbox_confirmed(${none})`)).toBe('42501');
+    // The user service's own look-ups that come before an acting user is known (row-level security): its role only.
+    const owned = [
+      "SELECT * FROM users.resolve_api_key('nohash')",
+      "SELECT users.refresh_token_owner('nohash')",
+      'SELECT users.purge_refresh_tokens(1)',
+    ];
+    for (const sql of owned) {
+      expect([sql, await attempt('user', sql)]).toEqual([sql, 'ok']);
+      for (const other of ['order-book', 'trade-execution', 'dispute'] as const)
+        expect([other, sql, await attempt(other, sql)]).toEqual([other, sql, '42501']);
+    }
   });
 });
