@@ -88,7 +88,10 @@ describe('Database.prisma: a Prisma client over the pool manager', () => {
       throw connectionLost();
     };
     runs = 0;
-    await expect(prisma.transaction(async () => void (runs += 1))).rejects.toThrow(/Connection terminated/);
+    const countRun = async () => {
+      runs += 1;
+    };
+    await expect(prisma.transaction(countRun)).rejects.toThrow(/Connection terminated/);
     expect(runs).toBe(1);
   });
 

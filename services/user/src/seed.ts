@@ -1,6 +1,7 @@
-import pg from 'pg';
 import { DEV_ADMIN_PASSWORD } from '@orrange/config';
-import { poolConfigFromUrl } from '@orrange/db';
+import { Database } from '@orrange/db';
+import { createUserStore, type UserStore } from './data/user-store';
+import { findUserByEmail, insertUserIfFree } from './data/users.repository';
 import { PasswordHasher } from './domain/password-hasher';
 import { SCHEMA } from './config';
 
@@ -38,35 +39,30 @@ export async function seedAdmin(options: SeedAdminOptions): Promise<{ created: b
     throw new SeedRefusedError(
       'ADMIN_PASSWORD: the development password must not be used in production (set a real one)',
     );
-  const client = new pg.Client(poolConfigFromUrl(options.databaseUrl, { schema: SCHEMA }));
-  await client.connect();
+  // As the migration role (DATABASE_URL's user), before any service runs: one connection of its own.
+  const db = new Database({ url: options.databaseUrl, name: 'user-seed', schema: SCHEMA, max: 1, healthIntervalMs: 0 });
+  const store = createUserStore(db);
   try {
-    await client.query(`SET search_path TO "${SCHEMA}"`);
-    const existing = await existingAdmin(client, email);
+    const existing = await existingAdmin(store, email);
     if (existing) return { created: false, userId: existing };
     const passwordHash = await new PasswordHasher({ concurrencyMax: 1, waitingMax: 0 }).hash(options.password);
     for (let attempt = 0; attempt < USERNAME_ATTEMPTS_MAX; attempt += 1) {
-      const username = adminUsername(email, attempt);
+      const user = {
+        email,
+        username: adminUsername(email, attempt),
+        passwordHash,
+        roles: ['user' as const, 'admin' as const],
+      };
       // Only a free email: an account registered meanwhile is never promoted (checked again below).
-      const inserted = await client
-        .query<{ id: string }>(
-          `INSERT INTO users (email, username, username_key, password_hash, roles) VALUES ($1, $2, lower($2), $3, ARRAY['user', 'admin'])
-         ON CONFLICT (email) DO NOTHING RETURNING id`,
-          [email, username, passwordHash],
-        )
-        .catch((error: { code?: string; constraint?: string }) => {
-          if (error.code === '23505' && error.constraint === 'users_username_key') return undefined;
-          throw error;
-        });
-      if (!inserted) continue;
-      const row = inserted.rows[0];
-      if (row) return { created: true, userId: row.id };
-      const raced = await existingAdmin(client, email);
+      const inserted = await store.run((c) => insertUserIfFree(c, user));
+      if (inserted) return { created: true, userId: inserted.id };
+      const raced = await existingAdmin(store, email);
       if (raced) return { created: false, userId: raced };
+      // Neither inserted nor someone else's email: the username was taken, the next attempt tries another.
     }
     throw new SeedRefusedError('could not find a free username for the admin');
   } finally {
-    await client.end();
+    await db.close();
   }
 }
 
@@ -74,11 +70,8 @@ export async function seedAdmin(options: SeedAdminOptions): Promise<{ created: b
  * The id of the account with this email if it already holds the admin role, undefined if there is none; an
  * account without the role is refused.
  */
-async function existingAdmin(client: pg.Client, email: string): Promise<string | undefined> {
-  const { rows } = await client.query<{ id: string; roles: string[] }>('SELECT id, roles FROM users WHERE email = $1', [
-    email,
-  ]);
-  const account = rows[0];
+async function existingAdmin(store: UserStore, email: string): Promise<string | undefined> {
+  const account = await store.run((db) => findUserByEmail(db, email));
   if (!account) return undefined;
   if (account.roles.includes('admin')) return account.id;
   throw new SeedRefusedError(

@@ -65,6 +65,27 @@ export async function insertUser(
   return toUserRecord(row);
 }
 
+/**
+ * insertUser, unless the email or the username is taken (then undefined, and nothing written): for the admin seed,
+ * which must never take over an account someone registered meanwhile.
+ */
+export async function insertUserIfFree(
+  db: Db,
+  user: { email: string; username: string; passwordHash: string; roles: Role[] },
+): Promise<UserRecord | undefined> {
+  const [row] = await db.user.createManyAndReturn({
+    data: [{ ...user, usernameKey: user.username.toLowerCase() }],
+    skipDuplicates: true,
+    select: USER_FIELDS,
+  });
+  return row ? toUserRecord(row) : undefined;
+}
+
+export async function findUserByEmail(db: Db, email: string): Promise<UserRecord | undefined> {
+  const row = await db.user.findUnique({ where: { email }, select: USER_FIELDS });
+  return row ? toUserRecord(row) : undefined;
+}
+
 export async function findCredentialsByEmail(
   db: Db,
   email: string,
