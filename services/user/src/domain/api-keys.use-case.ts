@@ -59,5 +59,5 @@ export async function revokeKey(deps: Deps, userId: string, keyId: string, conte
 
 /** For the gateway: who a key hash belongs to, or undefined (unknown, revoked, or the owner is disabled). */
 export function resolveKey(deps: Deps, keyHash: string) {
-  return deps.store.run((db) => resolveApiKey(db, keyHash));
+  return resolveApiKey(deps.db, keyHash);
 }

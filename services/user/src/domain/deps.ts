@@ -11,7 +11,7 @@ import { PasswordHasher } from './password-hasher';
 export interface Deps {
   /** The service's own data, through its Prisma client. */
   store: UserStore;
-  /** The pool manager itself, for what packages/http keeps in this schema with SQL (Idempotency-Keys). */
+  /** The pool manager itself, for SQL: what packages/http keeps in this schema (Idempotency-Keys), the API-key resolution. */
   db: Database;
   redis: Redis;
   logger: Logger;
