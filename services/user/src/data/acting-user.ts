@@ -1,4 +1,8 @@
+import type { Statement } from '@orrange/db';
 import type { Db, UserStore } from './user-store';
+
+/** Names the acting user for the rest of the transaction (`set_config(…, true)`: the setting ends with it). */
+const SET_ACTING_USER = "SELECT set_config('orrange.user_id', $1, true)";
 
 /**
  * A transaction on one user's private rows (payment methods, API keys, refresh tokens): it names the acting user
@@ -13,9 +17,14 @@ export function asActingUser<T>(store: UserStore, userId: string, work: (tx: Db)
   });
 }
 
-/** Names the acting user for the rest of the transaction (`set_config(…, true)`: the setting ends with it). */
+/** Names the acting user for the rest of the transaction. */
 export async function actAs(tx: Db, userId: string): Promise<void> {
-  await tx.$executeRaw`SELECT set_config('orrange.user_id', ${userId}, true)`;
+  await tx.$executeRawUnsafe(SET_ACTING_USER, userId);
+}
+
+/** actAs as a statement for a pg transaction (login.repository.ts). */
+export function actAsStatement(userId: string): Statement {
+  return { sql: SET_ACTING_USER, params: [userId] };
 }
 
 /**

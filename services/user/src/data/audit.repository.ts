@@ -1,4 +1,4 @@
-import type { SqlRunner } from '@orrange/db';
+import type { SqlRunner, Statement } from '@orrange/db';
 import type { Db } from './user-store';
 
 export type AuditAction =
@@ -78,15 +78,21 @@ export async function insertAudit(db: Db, context: AuditContext, entry: AuditEnt
 }
 
 /**
- * insertAudit on an event consumer's transaction (packages/queue), which also writes the event's inbox row: the
- * entry must commit with it, exactly once, and the Prisma client cannot join a transaction of the pg pool's.
+ * insertAudit as hand-written SQL, for the two writers that cannot take the Prisma client: an event consumer's
+ * transaction (packages/queue), which also writes the event's inbox row, so the entry must commit with it exactly
+ * once, and the Prisma client cannot join a transaction of the pg pool's; and login (login.repository.ts, measured).
  */
-export async function insertAuditInConsumer(tx: SqlRunner, context: AuditContext, entry: AuditEntry): Promise<void> {
+export function auditInsert(context: AuditContext, entry: AuditEntry): Statement {
   const row = auditRow(context, entry);
-  await tx.query(
-    `INSERT INTO audit_log (action, actor_id, target_id, ip, request_id, metadata) VALUES ($1, $2, $3, $4, $5, $6::jsonb)`,
-    [row.action, row.actorId, row.targetId, row.ip, row.requestId, JSON.stringify(row.metadata)],
-  );
+  return {
+    sql: 'INSERT INTO audit_log (action, actor_id, target_id, ip, request_id, metadata) VALUES ($1, $2, $3, $4, $5, $6::jsonb)',
+    params: [row.action, row.actorId, row.targetId, row.ip, row.requestId, JSON.stringify(row.metadata)],
+  };
+}
+
+export async function insertAuditSql(sql: SqlRunner, context: AuditContext, entry: AuditEntry): Promise<void> {
+  const statement = auditInsert(context, entry);
+  await sql.query(statement.sql, statement.params);
 }
 
 /** Newest first, before the id `beforeId` (the last row of the previous page) when given. */

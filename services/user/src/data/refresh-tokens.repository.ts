@@ -1,3 +1,4 @@
+import type { Statement } from '@orrange/db';
 import type { Role } from '@orrange/http';
 import type { Db } from './user-store';
 import type { UserStatus } from './users.repository';
@@ -17,14 +18,32 @@ export interface StoredToken {
   revokedAt: Date | null;
 }
 
+/** A refresh token to store: only its hash, in its family (the session), valid for ttlDays from now. */
+export interface NewRefreshToken {
+  id: string;
+  familyId: string;
+  userId: string;
+  tokenHash: string;
+  ttlDays: number;
+}
+
 const MS_PER_DAY = 86_400_000;
 
-export async function insertRefreshToken(
-  tx: Db,
-  token: { id: string; familyId: string; userId: string; tokenHash: string; ttlDays: number },
-): Promise<void> {
-  const { ttlDays, ...row } = token;
-  await tx.refreshToken.create({ data: { ...row, expiresAt: new Date(Date.now() + ttlDays * MS_PER_DAY) } });
+function refreshTokenRow({ ttlDays, ...token }: NewRefreshToken) {
+  return { ...token, expiresAt: new Date(Date.now() + ttlDays * MS_PER_DAY) };
+}
+
+export async function insertRefreshToken(tx: Db, token: NewRefreshToken): Promise<void> {
+  await tx.refreshToken.create({ data: refreshTokenRow(token), select: { id: true } });
+}
+
+/** insertRefreshToken as a statement for a pg transaction (login.repository.ts, measured). */
+export function refreshTokenInsert(token: NewRefreshToken): Statement {
+  const row = refreshTokenRow(token);
+  return {
+    sql: 'INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5)',
+    params: [row.id, row.familyId, row.userId, row.tokenHash, row.expiresAt],
+  };
 }
 
 /**

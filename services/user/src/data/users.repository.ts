@@ -86,14 +86,6 @@ export async function findUserByEmail(db: Db, email: string): Promise<UserRecord
   return row ? toUserRecord(row) : undefined;
 }
 
-export async function findCredentialsByEmail(
-  db: Db,
-  email: string,
-): Promise<(UserRecord & { passwordHash: string }) | undefined> {
-  const row = await db.user.findUnique({ where: { email }, select: { ...USER_FIELDS, passwordHash: true } });
-  return row ? { ...toUserRecord(row), passwordHash: row.passwordHash } : undefined;
-}
-
 /**
  * Locks the user's row until the transaction ends: what a per-user count (API keys, payment methods) is checked and
  * written under, so that two concurrent additions cannot both pass the limit, and what a role or status change

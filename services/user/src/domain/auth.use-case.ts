@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { conflict, signAccessToken, unauthorized, type Role } from '@orrange/http';
-import { actAs, actAsTokenOwner, asActingUser } from '../data/acting-user';
-import { insertAudit, type AuditContext } from '../data/audit.repository';
+import { actAs, actAsTokenOwner } from '../data/acting-user';
+import { insertAudit, insertAuditSql, type AuditContext } from '../data/audit.repository';
+import { findCredentialsByEmail, recordLogin } from '../data/login.repository';
 import {
   findRefreshToken,
   insertRefreshToken,
+  type NewRefreshToken,
   revokeFamily,
   rotateRefreshToken,
 } from '../data/refresh-tokens.repository';
 import { uniqueViolation } from '../data/sql';
-import type { Db } from '../data/user-store';
-import { findCredentialsByEmail, insertUser, type UserRecord } from '../data/users.repository';
+import { insertUser, type UserRecord } from '../data/users.repository';
 import { endSessions, type Deps } from './deps';
 import { hashRefreshToken, newRefreshToken } from './secrets';
 
@@ -59,7 +60,9 @@ export async function register(
         { ...context, actorId: user.id },
         { action: 'user.registered', targetId: user.id, metadata: { username: user.username } },
       );
-      return { user: publicUser(user), ...(await issueTokens(deps, tx, user, randomUUID())) };
+      const { tokens, stored } = newSession(deps, user, randomUUID());
+      await insertRefreshToken(tx, stored);
+      return { user: publicUser(user), ...tokens };
     });
   } catch (error) {
     const columns = uniqueViolation(error);
@@ -79,27 +82,25 @@ export async function login(
   context: AuditContext,
 ): Promise<Session> {
   const email = normalizeEmail(input.email);
-  const account = await deps.store.run((db) => findCredentialsByEmail(db, email));
+  const account = await findCredentialsByEmail(deps.db, email);
   const passwordOk = await deps.hasher.verifyOrDummy(account?.passwordHash ?? null, input.password);
   if (!account || !passwordOk || account.status !== 'ACTIVE') {
     const reason = !account ? 'unknown-email' : !passwordOk ? 'wrong-password' : 'disabled';
-    await deps.store.run((db) =>
-      insertAudit(db, context, {
-        action: 'auth.login.failed',
-        targetId: account?.id ?? null,
-        metadata: { email, reason },
-      }),
-    );
+    await insertAuditSql(deps.db, context, {
+      action: 'auth.login.failed',
+      targetId: account?.id ?? null,
+      metadata: { email, reason },
+    });
     throw invalidCredentials();
   }
-  return asActingUser(deps.store, account.id, async (tx) => {
-    await insertAudit(
-      tx,
-      { ...context, actorId: account.id },
-      { action: 'auth.login.succeeded', targetId: account.id },
-    );
-    return { user: publicUser(account), ...(await issueTokens(deps, tx, account, randomUUID())) };
+  const { tokens, stored } = newSession(deps, account, randomUUID());
+  await recordLogin(deps.db, {
+    userId: account.id,
+    context: { ...context, actorId: account.id },
+    audit: { action: 'auth.login.succeeded', targetId: account.id },
+    refreshToken: stored,
   });
+  return { user: publicUser(account), ...tokens };
 }
 
 /**
@@ -117,12 +118,13 @@ export async function refresh(deps: Deps, refreshToken: string, context: AuditCo
       await revokeFamily(tx, current.familyId);
       return undefined;
     }
-    return issueTokens(
+    const { tokens, stored } = newSession(
       deps,
-      tx,
       { id: current.userId, roles: current.roles, tokenGeneration: current.tokenGeneration },
       current.familyId,
     );
+    await insertRefreshToken(tx, stored);
+    return tokens;
   });
   if (rotated) return rotated;
 
@@ -157,24 +159,29 @@ export async function logout(deps: Deps, refreshToken: string): Promise<void> {
   if (familyId) await endSessions(deps, [familyId]);
 }
 
-/** A new refresh token in the family, and an access token that names the family (its session) and the user's generation. */
-async function issueTokens(
+/**
+ * A new refresh token in the family (the row the caller stores with the rest of its transaction) and an access token
+ * that names the family (its session) and the user's generation.
+ */
+function newSession(
   deps: Deps,
-  tx: Db,
   user: Pick<UserRecord, 'id' | 'roles' | 'tokenGeneration'>,
   familyId: string,
-): Promise<Tokens> {
+): { tokens: Tokens; stored: NewRefreshToken } {
   const refreshToken = newRefreshToken();
-  await insertRefreshToken(tx, {
+  const stored = {
     id: randomUUID(),
     familyId,
     userId: user.id,
     tokenHash: hashRefreshToken(refreshToken),
     ttlDays: deps.config.REFRESH_TOKEN_TTL_DAYS,
-  });
+  };
   const { token } = signAccessToken(
     { userId: user.id, roles: user.roles, sessionId: familyId, generation: user.tokenGeneration },
     deps.accessTokens,
   );
-  return { accessToken: token, refreshToken, tokenType: 'Bearer', expiresIn: deps.accessTokens.ttlSeconds };
+  return {
+    tokens: { accessToken: token, refreshToken, tokenType: 'Bearer', expiresIn: deps.accessTokens.ttlSeconds },
+    stored,
+  };
 }

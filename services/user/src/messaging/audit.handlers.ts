@@ -1,5 +1,5 @@
 import type { EventHandlers } from '@orrange/queue';
-import { insertAuditInConsumer } from '../data/audit.repository';
+import { insertAuditSql } from '../data/audit.repository';
 
 /**
  * Admin actions taken in other services that belong in the one audit log (`GET /admin/audit`). Each runs in the
@@ -8,7 +8,7 @@ import { insertAuditInConsumer } from '../data/audit.repository';
 export function auditHandlers(): EventHandlers {
   return {
     'withdrawal.reviewed': async ({ payload }, tx) => {
-      await insertAuditInConsumer(
+      await insertAuditSql(
         tx,
         { actorId: payload.reviewedBy, ip: null, requestId: payload.requestId },
         {
