@@ -5,11 +5,12 @@ import { type NewRefreshToken, refreshTokenInsert } from './refresh-tokens.repos
 import type { UserRecord } from './users.repository';
 
 // Login's reads and writes: hand-written SQL on the pool manager's pg pool, not the Prisma client, measured against
-// the target "login (password hashing included) p99 ≤ 250 ms" (DESIGN.md). Through Prisma, a successful login's
-// database work (the credentials read, then acting user, audit row and refresh token in one transaction) took
-// 2.3-3.2 ms of CPU against 0.35-0.43 ms here, beside 7-8 ms for the argon2id verification: 2,000 sequential runs
-// each, three rounds. At the bench's 40 logins/s, open loop, in-process on this shared 2-core machine (three rounds
-// each, interleaved): 18-20 ms of CPU per login and p99 850-2,850 ms through Prisma, 14 ms and p99 49-490 ms before.
+// the target "login (password hashing included) p99 ≤ 250 ms" (DESIGN.md). A successful login's database work (the
+// credentials read, then acting user, audit row and refresh token in one transaction) took 2.3-3.2 ms of CPU through
+// Prisma against 0.35-0.43 ms in SQL, beside 7-8 ms for the argon2id verification (2,000 sequential runs each, three
+// rounds). At the bench's 40 logins/s, open loop, in-process, on this 2-core machine while other work shared it (three
+// interleaved rounds against the code before): through Prisma 17.9-19.8 ms of CPU per login and p99 850-2,850 ms
+// against 14.0-14.3 ms and p99 49-490 ms, here 11.8-13.3 ms and p99 170-590 ms against 13.5-14.0 ms and 155-670 ms.
 
 const CREDENTIALS = `id, email, username, roles, status, token_generation AS "tokenGeneration", created_at AS "createdAt",
   password_hash AS "passwordHash"`;
