@@ -298,6 +298,8 @@ describe('users: profiles and roles', () => {
     expect((await request(app).get('/api/v1/admin/audit').set(asAlice())).status).toBe(403);
     expect((await request(app).get('/api/v1/admin/audit?limit=1000').set(asAdmin())).status).toBe(400);
     expect((await request(app).get('/api/v1/admin/audit?cursor=abc').set(asAdmin())).status).toBe(400);
+    const pastBigint = Buffer.from(JSON.stringify({ id: '9999999999999999999' })).toString('base64url');
+    expect((await request(app).get(`/api/v1/admin/audit?cursor=${pastBigint}`).set(asAdmin())).status).toBe(400);
   });
 
   it('when the audit log holds more than ten entries, then paging walks every id once, newest first (ids sort as numbers, not text)', async () => {

@@ -69,7 +69,8 @@ export const paymentMethodBody = z
 export const resolveKeyBody = z.object({ keyHash: z.string().regex(/^[0-9a-f]{64}$/, 'sha256 hex') }).strict();
 
 /** The audit log, newest first by id (the last row's id is the cursor's key). */
-export const auditOrder = keyset(z.object({ id: z.string().regex(/^\d{1,19}$/) }).strict(), (row: AuditRow) => ({
+// At most 18 digits: every such id fits a bigint (19 could pass its maximum and reach the database as a 500).
+export const auditOrder = keyset(z.object({ id: z.string().regex(/^\d{1,18}$/) }).strict(), (row: AuditRow) => ({
   id: row.id,
 }));
 
