@@ -1,5 +1,4 @@
 import pg from 'pg';
-import { PrismaPg } from '@prisma/adapter-pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '@orrange/logger';
 import { queryPipelined, type Statement } from './pipeline';
@@ -8,7 +7,6 @@ import { writableHostClient } from './failover';
 import { hostsOf } from '@orrange/config';
 import { poolConfigFromUrl, type PoolSettings } from './pool-config';
 import { DEFAULT_RETRY, isConnectionError, isTransactionConflict, retry, type RetryOptions } from './retry';
-import { PrismaAccess, type PrismaClientLike, type PrismaClientOptions } from './prisma';
 
 export interface DatabaseOptions extends PoolSettings {
   /** The primary; several hosts (`h1:5432,h2:5433`) mean "whichever of them accepts writes" (see failover.ts). */
@@ -110,14 +108,6 @@ export interface DatabaseHealth {
   status: ComponentStatus;
   primary: PingResult & { pool: PoolStats };
   replicas: Array<PingResult & { pool: PoolStats; fresh: boolean }>;
-}
-
-/** Prisma's own default time for an interactive transaction, kept when no statement timeout is set. */
-const PRISMA_TRANSACTION_TIMEOUT_MS = 5_000;
-
-/** Prisma's query events (the client is built with `log: [{ emit: 'event', level: 'query' }]`). */
-interface QueryEvents {
-  $on(event: 'query', listener: (event: { query: string; duration: number }) => void): void;
 }
 
 interface Member {
@@ -383,50 +373,6 @@ export class Database {
         this.options.logger?.warn('an effect after commit failed', { error: (error as Error).message });
       }
     }
-  }
-
-  /**
-   * The service's generated Prisma client over these pools (see prisma.ts): one client per pool, built when first
-   * used, bound to the service's schema, its statements timed into the same metrics and slow-query log as the
-   * rest. @prisma/adapter-pg over the existing pg pools rather than a datasource URL of Prisma's own: the role,
-   * pool limits, statement timeout, TLS and failover are configured once (pool-config.ts, failover.ts), the health
-   * monitor and pool metrics see every connection, and lag-tolerant reads reach the same replicas.
-   */
-  prisma<C extends PrismaClientLike>(PrismaClient: new (options: PrismaClientOptions) => C): PrismaAccess<C> {
-    const clients = new Map<pg.Pool, C>();
-    return new PrismaAccess<C>({
-      primary: this.primary,
-      clientOver: (pool) => {
-        let client = clients.get(pool);
-        if (!client) {
-          client = new PrismaClient({
-            adapter: new PrismaPg(pool, { schema: this.options.schema }),
-            log: [{ emit: 'event', level: 'query' }],
-          });
-          (client as unknown as QueryEvents).$on('query', (event) => this.recordQuery(event.query, event.duration));
-          clients.set(pool, client);
-        }
-        return client;
-      },
-      onPrimary: (work, shouldRetry) =>
-        this.noticingPrimaryLoss(
-          retry(work, {
-            ...this.retryDefaults,
-            shouldRetry: (error) => !this.closed && shouldRetry(error),
-            onRetry: (error, attempt, delayMs) => {
-              this.metrics?.retries.inc({ reason: isTransactionConflict(error) ? 'conflict' : 'connection' });
-              this.options.logger?.warn('retrying Prisma work', { attempt, delayMs, error: (error as Error).message });
-            },
-          }),
-        ),
-      readFrom: (work) => this.onReadPool(work),
-      // Waiting for a connection is bounded by the pool's own timeout, as for `transaction`. A body of a few
-      // statements, each bounded by the statement timeout, gets twice that before Prisma rolls it back.
-      transactionLimits: {
-        maxWait: this.primary.options.connectionTimeoutMillis ?? PRISMA_TRANSACTION_TIMEOUT_MS,
-        timeout: 2 * (this.options.statementTimeoutMs ?? PRISMA_TRANSACTION_TIMEOUT_MS),
-      },
-    });
   }
 
   poolStats(pool: pg.Pool = this.primary): PoolStats {

@@ -18,7 +18,6 @@ export {
   type GeneratedTxClient,
 } from './prisma-adapter';
 export type { Statement } from './pipeline';
-export { PrismaAccess, type PrismaClientLike, type PrismaClientOptions } from './prisma';
 export { HealthMonitor, type ComponentStatus, type HealthMonitorOptions, type PingResult } from './health-monitor';
 export { poolConfigFromUrl, withDatabase, databaseName, assertSchemaName, type PoolSettings } from './pool-config';
 export {

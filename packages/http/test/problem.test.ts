@@ -10,6 +10,7 @@ const throughPrisma = (cause: Record<string, unknown>) =>
     meta: { driverAdapterError: Object.assign(new Error(String(cause.kind)), { name: 'DriverAdapterError', cause }) },
   });
 
+// A write through Prisma on a server in recovery: service-app.test.ts.
 describe('problem handler: a database that is away', () => {
   const failing = (error: unknown) => {
     const app = express();
@@ -23,10 +24,6 @@ describe('problem handler: a database that is away', () => {
   it.each([
     ['pg: a write on a server in recovery', Object.assign(new Error('read-only'), { code: '25006' })],
     ['pg: the connection refused', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })],
-    [
-      'Prisma: a write on a server in recovery',
-      throughPrisma({ kind: 'postgres', originalCode: '25006', code: '25006' }),
-    ],
     ['Prisma: the server unreachable', throughPrisma({ kind: 'DatabaseNotReachable', host: 'db', port: 5432 })],
   ])('when %s, then 503 SERVICE.DATABASE_UNAVAILABLE with Retry-After', async (_case, error) => {
     const res = await failing(error);

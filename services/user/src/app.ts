@@ -6,14 +6,14 @@ import { internalRouter } from './api/internal.routes';
 import { openapi } from './api/openapi';
 import { usersRouter } from './api/users.routes';
 import type { Config } from './config';
-import type { UserStore } from './data/user-store';
+import type { UserDatabase } from './data/prisma';
 import { buildDeps, type Deps } from './domain/deps';
 import type { PasswordHasher } from './domain/password-hasher';
 
 /** What the HTTP layer needs; built by index.ts, or by tests against their own database and Redis. */
 export interface AppDeps {
   runtime: Runtime;
-  store: UserStore;
+  store: UserDatabase;
   config: Config;
   /** Tests may pass their own (e.g. to watch verifications); otherwise one is built from config. */
   hasher?: PasswordHasher;

@@ -2,7 +2,7 @@ import type { Logger } from '@orrange/logger';
 import { createRuntime, Sweeper, type Service } from '@orrange/runtime';
 import { SCHEMA, type Config } from './config';
 import { purgeAuditLog } from './data/audit.repository';
-import { createUserStore, type UserStore } from './data/user-store';
+import { createUserDatabase, type UserDatabase } from './data/prisma';
 import { auditHandlers } from './messaging/audit.handlers';
 import { startHousekeeping } from './messaging/housekeeping';
 import { reputationHandlers } from './messaging/reputation.handlers';
@@ -12,7 +12,7 @@ const AUDIT_RETENTION_SWEEP_MS = 60 * 60_000;
 
 export interface UserService extends Service {
   /** The service's data through its Prisma client, over the runtime's pools. */
-  store: UserStore;
+  store: UserDatabase;
 }
 
 /**
@@ -22,7 +22,7 @@ export interface UserService extends Service {
  */
 export function createUserService(config: Config, overrides: { logger?: Logger } = {}): UserService {
   const runtime = createRuntime({ service: 'user', schema: SCHEMA, config, logger: overrides.logger });
-  const store = createUserStore(runtime.db);
+  const store = createUserDatabase(runtime.db);
   runtime.consume({ ...reputationHandlers(runtime.logger, config.REPUTATION_MIN_FIAT), ...auditHandlers() });
   const days = config.AUDIT_LOG_RETENTION_DAYS;
   if (days > 0)
@@ -30,7 +30,7 @@ export function createUserService(config: Config, overrides: { logger?: Logger }
       new Sweeper({
         timer: 'audit-log-retention',
         intervalMs: AUDIT_RETENTION_SWEEP_MS,
-        sweep: () => store.run((db) => purgeAuditLog(db, days)),
+        sweep: () => store.query((db) => purgeAuditLog(db, days)),
         logger: runtime.logger,
       }),
     );
@@ -45,6 +45,7 @@ export function createUserService(config: Config, overrides: { logger?: Logger }
     async close() {
       await stopHousekeeping?.();
       await runtime.close();
+      await store.close();
     },
   };
 }

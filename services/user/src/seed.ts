@@ -1,6 +1,6 @@
 import { DEV_ADMIN_PASSWORD } from '@orrange/config';
 import { Database } from '@orrange/db';
-import { createUserStore, type UserStore } from './data/user-store';
+import { createUserDatabase, type UserDatabase } from './data/prisma';
 import { findUserByEmail, insertUserIfFree } from './data/users.repository';
 import { PasswordHasher } from './domain/password-hasher';
 import { SCHEMA } from './config';
@@ -41,7 +41,7 @@ export async function seedAdmin(options: SeedAdminOptions): Promise<{ created: b
     );
   // As the migration role (DATABASE_URL's user), before any service runs: one connection of its own.
   const db = new Database({ url: options.databaseUrl, name: 'user-seed', schema: SCHEMA, max: 1, healthIntervalMs: 0 });
-  const store = createUserStore(db);
+  const store = createUserDatabase(db);
   try {
     const existing = await existingAdmin(store, email);
     if (existing) return { created: false, userId: existing };
@@ -54,7 +54,7 @@ export async function seedAdmin(options: SeedAdminOptions): Promise<{ created: b
         roles: ['user' as const, 'admin' as const],
       };
       // Only a free email: an account registered meanwhile is never promoted (checked again below).
-      const inserted = await store.run((c) => insertUserIfFree(c, user));
+      const inserted = await store.query((c) => insertUserIfFree(c, user));
       if (inserted) return { created: true, userId: inserted.id };
       const raced = await existingAdmin(store, email);
       if (raced) return { created: false, userId: raced };
@@ -62,6 +62,7 @@ export async function seedAdmin(options: SeedAdminOptions): Promise<{ created: b
     }
     throw new SeedRefusedError('could not find a free username for the admin');
   } finally {
+    await store.close();
     await db.close();
   }
 }
@@ -70,8 +71,8 @@ export async function seedAdmin(options: SeedAdminOptions): Promise<{ created: b
  * The id of the account with this email if it already holds the admin role, undefined if there is none; an
  * account without the role is refused.
  */
-async function existingAdmin(store: UserStore, email: string): Promise<string | undefined> {
-  const account = await store.run((db) => findUserByEmail(db, email));
+async function existingAdmin(store: UserDatabase, email: string): Promise<string | undefined> {
+  const account = await store.query((db) => findUserByEmail(db, email));
   if (!account) return undefined;
   if (account.roles.includes('admin')) return account.id;
   throw new SeedRefusedError(

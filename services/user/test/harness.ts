@@ -6,12 +6,12 @@ import { createTestGround, type TestDatabase, type TestRedis } from '@orrange/te
 import { createApp } from '../src/app';
 import { createUserService } from '../src/composition';
 import { readConfig, SCHEMA, type Config } from '../src/config';
-import type { UserStore } from '../src/data/user-store';
+import type { UserDatabase } from '../src/data/prisma';
 import type { PasswordHasher } from '../src/domain/password-hasher';
 
 export interface Harness {
   runtime: Runtime;
-  store: UserStore;
+  store: UserDatabase;
   config: Config;
   testDb: TestDatabase;
   testRedis: TestRedis;

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { sqlState } from '@orrange/db';
 import { actAsTokenOwner, asActingUser } from '../src/data/acting-user';
-import type { Db } from '../src/data/user-store';
+import type { UserClient } from '../src/data/prisma';
 import { hashRefreshToken } from '../src/domain/secrets';
 import { identity, registerUser, type TestUser } from './fixtures';
 import { createHarness, type Harness } from './harness';
@@ -10,12 +10,12 @@ import { createHarness, type Harness } from './harness';
 /** One table whose rows belong to one user, as the service's Prisma client reaches it. */
 interface PrivateTable {
   name: string;
-  owners(db: Db, where?: { userId: string }): Promise<Array<{ userId: string }>>;
-  remove(db: Db, where?: { userId: string }): Promise<{ count: number }>;
+  owners(db: UserClient, where?: { userId: string }): Promise<Array<{ userId: string }>>;
+  remove(db: UserClient, where?: { userId: string }): Promise<{ count: number }>;
   /** Gives every row it sees to `userId`. */
-  move(db: Db, userId: string): Promise<{ count: number }>;
+  move(db: UserClient, userId: string): Promise<{ count: number }>;
   /** Writes a row for `userId`. */
-  plant(db: Db, userId: string): Promise<unknown>;
+  plant(db: UserClient, userId: string): Promise<unknown>;
 }
 
 const hash = () => randomBytes(32).toString('hex');
@@ -99,9 +99,9 @@ describe('private rows: row-level security on payment methods, API keys and refr
     it('when the service reads or deletes rows naming no acting user, then it sees and deletes none, even with an ownership check', async () => {
       expect(await ownerCount(table.name, alice.id)).toBeGreaterThan(0);
       expect(await ownerCount(table.name, bob.id)).toBeGreaterThan(0);
-      expect(await harness.store.run((db) => table.owners(db))).toEqual([]);
-      expect(await harness.store.run((db) => table.owners(db, { userId: alice.id }))).toEqual([]);
-      expect(await harness.store.run((db) => table.remove(db))).toEqual({ count: 0 });
+      expect(await harness.store.query((db) => table.owners(db))).toEqual([]);
+      expect(await harness.store.query((db) => table.owners(db, { userId: alice.id }))).toEqual([]);
+      expect(await harness.store.query((db) => table.remove(db))).toEqual({ count: 0 });
       expect(await ownerCount(table.name, alice.id)).toBeGreaterThan(0);
     });
 
@@ -116,7 +116,7 @@ describe('private rows: row-level security on payment methods, API keys and refr
       });
       expect(await ownerCount(table.name, alice.id)).toBe(aliceBefore);
       // The setting lasts one transaction: the next statement on the same pool sees nothing again.
-      expect(await harness.store.run((db) => table.owners(db))).toEqual([]);
+      expect(await harness.store.query((db) => table.owners(db))).toEqual([]);
     });
 
     it('when a transaction acting as one user writes a row for another, or gives its rows away, then Postgres refuses it', async () => {
@@ -129,7 +129,7 @@ describe('private rows: row-level security on payment methods, API keys and refr
 
   it("when a refresh or a logout presents a token, then the transaction acts as the token's owner, and an unknown token makes nobody act", async () => {
     const tokens = (tokenHash: string) =>
-      harness.store.transaction(async (tx) => {
+      harness.store.transaction(async ({ client: tx }) => {
         await actAsTokenOwner(tx, tokenHash);
         return tx.refreshToken.findMany({ select: { userId: true, tokenHash: true } });
       });

@@ -24,7 +24,7 @@ export function adminRouter(deps: Deps): Router {
   router.get(['/api/v1/admin/audit', '/api/v1/admin/users/audit'], ...admin, async (req, res) => {
     res.json(
       await readPage(auditOrder, parse(pageQuery, req.query), (before, rowsMax) =>
-        deps.store.run((db) => listAudit(db, rowsMax, before?.id)),
+        deps.store.query((db) => listAudit(db, rowsMax, before?.id)),
       ),
     );
   });

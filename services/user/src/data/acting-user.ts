@@ -1,5 +1,5 @@
 import type { Statement } from '@orrange/db';
-import type { Db, UserStore } from './user-store';
+import type { UserClient, UserDatabase } from './prisma';
 
 /** Names the acting user for the rest of the transaction (`set_config(…, true)`: the setting ends with it). */
 const SET_ACTING_USER = "SELECT set_config('orrange.user_id', $1, true)";
@@ -10,15 +10,15 @@ const SET_ACTING_USER = "SELECT set_config('orrange.user_id', $1, true)";
  * show and accept that user's rows alone. Every read or write of such a table goes through here (or actAsTokenOwner);
  * one that does not sees no rows at all.
  */
-export function asActingUser<T>(store: UserStore, userId: string, work: (tx: Db) => Promise<T>): Promise<T> {
-  return store.transaction(async (tx) => {
-    await actAs(tx, userId);
-    return work(tx);
+export function asActingUser<T>(store: UserDatabase, userId: string, work: (tx: UserClient) => Promise<T>): Promise<T> {
+  return store.transaction(async ({ client }) => {
+    await actAs(client, userId);
+    return work(client);
   });
 }
 
 /** Names the acting user for the rest of the transaction. */
-export async function actAs(tx: Db, userId: string): Promise<void> {
+export async function actAs(tx: UserClient, userId: string): Promise<void> {
   await tx.$executeRawUnsafe(SET_ACTING_USER, userId);
 }
 
@@ -32,6 +32,6 @@ export function actAsStatement(userId: string): Statement {
  * a logout knows the token, not yet whose it is. `refresh_token_owner` is the one look-up that sees every user's
  * tokens (migration `private_credentials`), and answers only who holds the token presented.
  */
-export async function actAsTokenOwner(tx: Db, tokenHash: string): Promise<void> {
+export async function actAsTokenOwner(tx: UserClient, tokenHash: string): Promise<void> {
   await tx.$executeRaw`SELECT set_config('orrange.user_id', coalesce(refresh_token_owner(${tokenHash})::text, ''), true)`;
 }

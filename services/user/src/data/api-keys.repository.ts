@@ -1,7 +1,7 @@
 import type { SqlRunner } from '@orrange/db';
 import type { Role, Scope } from '@orrange/http';
 import type { Prisma } from '../generated/prisma/client';
-import type { Db } from './user-store';
+import type { UserClient } from './prisma';
 
 export interface ApiKeyRecord {
   id: string;
@@ -25,13 +25,13 @@ function toApiKeyRecord(row: Prisma.ApiKeyGetPayload<{ select: typeof KEY_FIELDS
 }
 
 export async function insertApiKey(
-  tx: Db,
+  tx: UserClient,
   key: { userId: string; name: string; scopes: Scope[]; keyHash: string },
 ): Promise<ApiKeyRecord> {
   return toApiKeyRecord(await tx.apiKey.create({ data: key, select: KEY_FIELDS }));
 }
 
-export async function listApiKeys(tx: Db, userId: string, limitMax: number): Promise<ApiKeyRecord[]> {
+export async function listApiKeys(tx: UserClient, userId: string, limitMax: number): Promise<ApiKeyRecord[]> {
   const rows = await tx.apiKey.findMany({
     where: { userId, revokedAt: null },
     orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
@@ -41,13 +41,13 @@ export async function listApiKeys(tx: Db, userId: string, limitMax: number): Pro
   return rows.map(toApiKeyRecord);
 }
 
-export function countLiveApiKeys(tx: Db, userId: string): Promise<number> {
+export function countLiveApiKeys(tx: UserClient, userId: string): Promise<number> {
   return tx.apiKey.count({ where: { userId, revokedAt: null } });
 }
 
 /** Revokes the caller's own live key; returns its hash (to drop the gateway's cache), or undefined. */
 export async function revokeApiKey(
-  tx: Db,
+  tx: UserClient,
   userId: string,
   id: string,
 ): Promise<{ keyHash: string; name: string } | undefined> {
@@ -80,7 +80,7 @@ export async function resolveApiKey(
 }
 
 /** Hashes of a user's live keys (to drop the gateway's cached resolutions when the account changes). */
-export async function liveKeyHashes(tx: Db, userId: string): Promise<string[]> {
+export async function liveKeyHashes(tx: UserClient, userId: string): Promise<string[]> {
   const rows = await tx.apiKey.findMany({ where: { userId, revokedAt: null }, select: { keyHash: true } });
   return rows.map((r) => r.keyHash);
 }

@@ -1,5 +1,5 @@
 import type { SqlRunner, Statement } from '@orrange/db';
-import type { Db } from './user-store';
+import type { UserClient } from './prisma';
 
 export type AuditAction =
   | 'user.registered'
@@ -24,7 +24,7 @@ const MS_PER_DAY = 86_400_000;
  * Deletes one batch of the oldest audit rows older than `days` days; says how many it deleted. Two statements
  * without a transaction: another replica's sweep deleting the same rows meanwhile only makes the count smaller.
  */
-export async function purgeAuditLog(db: Db, days: number, batch = AUDIT_PURGE_BATCH): Promise<number> {
+export async function purgeAuditLog(db: UserClient, days: number, batch = AUDIT_PURGE_BATCH): Promise<number> {
   const oldest = await db.auditLog.findMany({
     where: { at: { lt: new Date(Date.now() - days * MS_PER_DAY) } },
     orderBy: { at: 'asc' },
@@ -73,7 +73,7 @@ function auditRow(context: AuditContext, entry: AuditEntry) {
   };
 }
 
-export async function insertAudit(db: Db, context: AuditContext, entry: AuditEntry): Promise<void> {
+export async function insertAudit(db: UserClient, context: AuditContext, entry: AuditEntry): Promise<void> {
   await db.auditLog.create({ data: auditRow(context, entry), select: { id: true } });
 }
 
@@ -96,7 +96,7 @@ export async function insertAuditSql(sql: SqlRunner, context: AuditContext, entr
 }
 
 /** Newest first, before the id `beforeId` (the last row of the previous page) when given. */
-export async function listAudit(db: Db, limit: number, beforeId: string | undefined): Promise<AuditRow[]> {
+export async function listAudit(db: UserClient, limit: number, beforeId: string | undefined): Promise<AuditRow[]> {
   const rows = await db.auditLog.findMany({
     where: beforeId === undefined ? {} : { id: { lt: BigInt(beforeId) } },
     orderBy: { id: 'desc' },

@@ -1,6 +1,6 @@
 import { resealPaymentMethod, type Sealed, type SealedColumn, type SealedPaymentMethodRow } from '@orrange/secrets';
 import type { Prisma } from '../generated/prisma/client';
-import type { Db } from './user-store';
+import type { UserClient } from './prisma';
 
 export interface StoredPaymentMethod extends Sealed {
   id: string;
@@ -29,7 +29,7 @@ function toStored(row: Prisma.PaymentMethodGetPayload<{ select: typeof METHOD_FI
 }
 
 export async function insertPaymentMethod(
-  tx: Db,
+  tx: UserClient,
   row: Omit<StoredPaymentMethod, 'createdAt'>,
 ): Promise<StoredPaymentMethod> {
   // Prisma's Bytes input is a Uint8Array over an ArrayBuffer: copies of the three small values.
@@ -41,7 +41,11 @@ export async function insertPaymentMethod(
   return toStored(await tx.paymentMethod.create({ data: { ...row, ...bytes }, select: METHOD_FIELDS }));
 }
 
-export async function listPaymentMethods(tx: Db, userId: string, limitMax: number): Promise<StoredPaymentMethod[]> {
+export async function listPaymentMethods(
+  tx: UserClient,
+  userId: string,
+  limitMax: number,
+): Promise<StoredPaymentMethod[]> {
   const rows = await tx.paymentMethod.findMany({
     where: { userId },
     orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
@@ -51,11 +55,15 @@ export async function listPaymentMethods(tx: Db, userId: string, limitMax: numbe
   return rows.map(toStored);
 }
 
-export function countPaymentMethods(tx: Db, userId: string): Promise<number> {
+export function countPaymentMethods(tx: UserClient, userId: string): Promise<number> {
   return tx.paymentMethod.count({ where: { userId } });
 }
 
-export async function deletePaymentMethod(tx: Db, userId: string, id: string): Promise<{ type: string } | undefined> {
+export async function deletePaymentMethod(
+  tx: UserClient,
+  userId: string,
+  id: string,
+): Promise<{ type: string } | undefined> {
   // Not Prisma's delete, which throws when no row matches: "no such method" is an ordinary answer here. A concurrent
   // delete between the two statements leaves count 0, the same answer.
   const existing = await tx.paymentMethod.findFirst({ where: { id, userId }, select: { type: true } });

@@ -1,6 +1,6 @@
 import type { Statement } from '@orrange/db';
 import type { Role } from '@orrange/http';
-import type { Db } from './user-store';
+import type { UserClient } from './prisma';
 import type { UserStatus } from './users.repository';
 
 export interface RotatedToken {
@@ -33,7 +33,7 @@ function refreshTokenRow({ ttlDays, ...token }: NewRefreshToken) {
   return { ...token, expiresAt: new Date(Date.now() + ttlDays * MS_PER_DAY) };
 }
 
-export async function insertRefreshToken(tx: Db, token: NewRefreshToken): Promise<void> {
+export async function insertRefreshToken(tx: UserClient, token: NewRefreshToken): Promise<void> {
   await tx.refreshToken.create({ data: refreshTokenRow(token), select: { id: true } });
 }
 
@@ -51,7 +51,7 @@ export function refreshTokenInsert(token: NewRefreshToken): Statement {
  * (the other waits for the row lock, then finds it rotated). Returns its family and the owner's current roles and
  * status, or undefined when the token is unknown, already rotated, revoked or expired.
  */
-export async function rotateRefreshToken(tx: Db, tokenHash: string): Promise<RotatedToken | undefined> {
+export async function rotateRefreshToken(tx: UserClient, tokenHash: string): Promise<RotatedToken | undefined> {
   const now = new Date();
   const [token] = await tx.refreshToken.updateManyAndReturn({
     where: { tokenHash, rotatedAt: null, revokedAt: null, expiresAt: { gt: now } },
@@ -72,7 +72,7 @@ export async function rotateRefreshToken(tx: Db, tokenHash: string): Promise<Rot
   };
 }
 
-export async function findRefreshToken(tx: Db, tokenHash: string): Promise<StoredToken | undefined> {
+export async function findRefreshToken(tx: UserClient, tokenHash: string): Promise<StoredToken | undefined> {
   const row = await tx.refreshToken.findUnique({
     where: { tokenHash },
     select: { familyId: true, userId: true, rotatedAt: true, revokedAt: true },
@@ -81,7 +81,7 @@ export async function findRefreshToken(tx: Db, tokenHash: string): Promise<Store
 }
 
 /** Revokes every token of a family; returns how many were still live. */
-export async function revokeFamily(tx: Db, familyId: string): Promise<number> {
+export async function revokeFamily(tx: UserClient, familyId: string): Promise<number> {
   const { count } = await tx.refreshToken.updateMany({
     where: { familyId, revokedAt: null },
     data: { revokedAt: new Date() },
@@ -90,7 +90,7 @@ export async function revokeFamily(tx: Db, familyId: string): Promise<number> {
 }
 
 /** Ends every session of a user (account disabled); returns the families (session ids) that were still live. */
-export async function revokeAllForUser(tx: Db, userId: string): Promise<string[]> {
+export async function revokeAllForUser(tx: UserClient, userId: string): Promise<string[]> {
   const rows = await tx.refreshToken.updateManyAndReturn({
     where: { userId, revokedAt: null },
     data: { revokedAt: new Date() },
@@ -104,7 +104,7 @@ export async function revokeAllForUser(tx: Db, userId: string): Promise<string[]
  * every user. SQL: the function `purge_refresh_tokens` (migration `private_credentials`), since row-level security
  * shows the service's role one user's tokens at a time and this is the one write across all of them.
  */
-export async function purgeRefreshTokens(db: Db, batchMax: number): Promise<number> {
+export async function purgeRefreshTokens(db: UserClient, batchMax: number): Promise<number> {
   const [row] = await db.$queryRaw<Array<{ purged: number }>>`SELECT purge_refresh_tokens(${batchMax}::int) AS purged`;
   return row?.purged ?? 0;
 }

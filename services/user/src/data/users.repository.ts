@@ -1,7 +1,7 @@
 import type { Role } from '@orrange/http';
 import type { StatsRow } from '../domain/reputation';
 import type { Prisma } from '../generated/prisma/client';
-import type { Db } from './user-store';
+import type { UserClient } from './prisma';
 
 export type UserStatus = 'ACTIVE' | 'DISABLED';
 
@@ -48,7 +48,7 @@ function toUserRecord(row: Prisma.UserGetPayload<{ select: typeof USER_FIELDS }>
 }
 
 export async function insertUser(
-  db: Db,
+  db: UserClient,
   user: { email: string; username: string; passwordHash: string; roles?: Role[] },
 ): Promise<UserRecord> {
   const row = await db.user.create({
@@ -70,7 +70,7 @@ export async function insertUser(
  * which must never take over an account someone registered meanwhile.
  */
 export async function insertUserIfFree(
-  db: Db,
+  db: UserClient,
   user: { email: string; username: string; passwordHash: string; roles: Role[] },
 ): Promise<UserRecord | undefined> {
   const [row] = await db.user.createManyAndReturn({
@@ -81,7 +81,7 @@ export async function insertUserIfFree(
   return row ? toUserRecord(row) : undefined;
 }
 
-export async function findUserByEmail(db: Db, email: string): Promise<UserRecord | undefined> {
+export async function findUserByEmail(db: UserClient, email: string): Promise<UserRecord | undefined> {
   const row = await db.user.findUnique({ where: { email }, select: USER_FIELDS });
   return row ? toUserRecord(row) : undefined;
 }
@@ -91,13 +91,13 @@ export async function findUserByEmail(db: Db, email: string): Promise<UserRecord
  * written under, so that two concurrent additions cannot both pass the limit, and what a role or status change
  * reads its "before" under. SQL: Prisma has no SELECT … FOR UPDATE. Says whether the user exists.
  */
-export async function lockUser(tx: Db, id: string): Promise<boolean> {
+export async function lockUser(tx: UserClient, id: string): Promise<boolean> {
   const rows = await tx.$queryRaw<unknown[]>`SELECT 1 FROM users WHERE id = ${id}::uuid FOR UPDATE`;
   return rows.length > 0;
 }
 
 /** The account with its profile and reputation counters (three reads: the account, its counters, its recent days). */
-export async function findUserWithProfile(db: Db, id: string): Promise<UserWithProfile | undefined> {
+export async function findUserWithProfile(db: UserClient, id: string): Promise<UserWithProfile | undefined> {
   const user = await db.user.findUnique({ where: { id }, select: { ...USER_FIELDS, ...PROFILE_FIELDS } });
   if (!user) return undefined;
   const stats = await db.userStats.findUnique({ where: { userId: id } });
@@ -138,7 +138,7 @@ function utcDaysAgo(days: number, now = new Date()): Date {
 }
 
 /** Sets only the fields present in `patch` (null clears one). Returns the profile, or undefined if no such user. */
-export async function updateProfile(db: Db, id: string, patch: Partial<Profile>): Promise<Profile | undefined> {
+export async function updateProfile(db: UserClient, id: string, patch: Partial<Profile>): Promise<Profile | undefined> {
   const data: Prisma.UserUpdateManyMutationInput = { updatedAt: new Date() };
   for (const field of ['displayName', 'country', 'bio'] as const)
     if (Object.hasOwn(patch, field)) data[field] = patch[field] ?? null;
@@ -151,7 +151,7 @@ export async function updateProfile(db: Db, id: string, patch: Partial<Profile>)
  * transaction: the row is locked before the old roles are read.
  */
 export async function setRoles(
-  tx: Db,
+  tx: UserClient,
   id: string,
   roles: Role[],
 ): Promise<{ before: Role[]; after: Role[]; tokenGeneration: number } | undefined> {
@@ -170,7 +170,7 @@ export async function setRoles(
  * in a transaction: the row is locked before the old status is read.
  */
 export async function setStatus(
-  tx: Db,
+  tx: UserClient,
   id: string,
   status: UserStatus,
 ): Promise<{ before: UserStatus; after: UserStatus; tokenGeneration: number } | undefined> {

@@ -52,7 +52,7 @@ export async function register(
 ): Promise<Session> {
   const passwordHash = await deps.hasher.hash(input.password);
   try {
-    return await deps.store.transaction(async (tx) => {
+    return await deps.store.transaction(async ({ client: tx }) => {
       const user = await insertUser(tx, { email: normalizeEmail(input.email), username: input.username, passwordHash });
       await actAs(tx, user.id);
       await insertAudit(
@@ -110,7 +110,7 @@ export async function login(
  */
 export async function refresh(deps: Deps, refreshToken: string, context: AuditContext): Promise<Tokens> {
   const tokenHash = hashRefreshToken(refreshToken);
-  const rotated = await deps.store.transaction(async (tx) => {
+  const rotated = await deps.store.transaction(async ({ client: tx }) => {
     await actAsTokenOwner(tx, tokenHash);
     const current = await rotateRefreshToken(tx, tokenHash);
     if (!current) return undefined;
@@ -128,7 +128,7 @@ export async function refresh(deps: Deps, refreshToken: string, context: AuditCo
   });
   if (rotated) return rotated;
 
-  const reused = await deps.store.transaction(async (tx) => {
+  const reused = await deps.store.transaction(async ({ client: tx }) => {
     await actAsTokenOwner(tx, tokenHash);
     const stored = await findRefreshToken(tx, tokenHash);
     if (!stored?.rotatedAt) return undefined;
@@ -150,7 +150,7 @@ export async function refresh(deps: Deps, refreshToken: string, context: AuditCo
  */
 export async function logout(deps: Deps, refreshToken: string): Promise<void> {
   const tokenHash = hashRefreshToken(refreshToken);
-  const familyId = await deps.store.transaction(async (tx) => {
+  const familyId = await deps.store.transaction(async ({ client: tx }) => {
     await actAsTokenOwner(tx, tokenHash);
     const stored = await findRefreshToken(tx, tokenHash);
     if (stored) await revokeFamily(tx, stored.familyId);

@@ -4,13 +4,13 @@ import { authRedisKeys, parseKeyring, REVOCATION_TTL_MARGIN_SECONDS, type Access
 import type { Logger } from '@orrange/logger';
 import { keyringFromConfig, type EncryptionKeyring } from '@orrange/secrets';
 import type { Config } from '../config';
-import type { UserStore } from '../data/user-store';
+import type { UserDatabase } from '../data/prisma';
 import { PasswordHasher } from './password-hasher';
 
 /** What the use cases need, built once from config (index.ts, or tests on their own database and Redis). */
 export interface Deps {
   /** The service's own data, through its Prisma client. */
-  store: UserStore;
+  store: UserDatabase;
   /** The pool manager itself, for SQL: what packages/http keeps in this schema (Idempotency-Keys), the API-key resolution. */
   db: Database;
   redis: Redis;
@@ -22,7 +22,7 @@ export interface Deps {
 }
 
 export function buildDeps(parts: {
-  store: UserStore;
+  store: UserDatabase;
   db: Database;
   redis: Redis;
   logger: Logger;

@@ -11,7 +11,7 @@ import { publicStats } from './reputation';
 const userNotFound = () => notFound('USER.NOT_FOUND', 'No such user.');
 
 export async function getMe(deps: Deps, userId: string) {
-  const user = await deps.store.run((db) => findUserWithProfile(db, userId));
+  const user = await deps.store.query((db) => findUserWithProfile(db, userId));
   if (!user) throw userNotFound();
   return {
     id: user.id,
@@ -29,7 +29,7 @@ export async function getMe(deps: Deps, userId: string) {
  * statistics tolerate a replica's lag (nobody reads their own write here: a user's own account is /users/me).
  */
 export async function getPublicProfile(deps: Deps, id: string) {
-  const user = isUuid(id) ? await deps.store.read((db) => findUserWithProfile(db, id)) : undefined;
+  const user = isUuid(id) ? await deps.store.queryRead((db) => findUserWithProfile(db, id)) : undefined;
   if (!user) throw userNotFound();
   return {
     id: user.id,
@@ -41,7 +41,7 @@ export async function getPublicProfile(deps: Deps, id: string) {
 }
 
 export async function patchProfile(deps: Deps, userId: string, patch: Partial<Profile>): Promise<Profile> {
-  const profile = await deps.store.run((db) => updateProfile(db, userId, patch));
+  const profile = await deps.store.query((db) => updateProfile(db, userId, patch));
   if (!profile) throw userNotFound();
   return profile;
 }
