@@ -23,6 +23,7 @@ export interface UserService extends Service {
 export function createUserService(config: Config, overrides: { logger?: Logger } = {}): UserService {
   const runtime = createRuntime({ service: 'user', schema: SCHEMA, config, logger: overrides.logger });
   const store = createUserDatabase(runtime.db);
+  // In the Database's pg transaction, not a Prisma one: measured, stats.repository.ts.
   runtime.consume({ ...reputationHandlers(runtime.logger, config.REPUTATION_MIN_FIAT), ...auditHandlers() });
   const days = config.AUDIT_LOG_RETENTION_DAYS;
   if (days > 0)

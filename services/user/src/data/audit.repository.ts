@@ -78,9 +78,9 @@ export async function insertAudit(db: UserClient, context: AuditContext, entry: 
 }
 
 /**
- * insertAudit as hand-written SQL, for the two writers that cannot take the Prisma client: an event consumer's
- * transaction (packages/queue), which also writes the event's inbox row, so the entry must commit with it exactly
- * once, and the Prisma client cannot join a transaction of the pg pool's; and login (login.repository.ts, measured).
+ * insertAudit as hand-written SQL, for the two writers on the pg pool: the event consumer's pg transaction, whose
+ * reputation writes keep it there (stats.repository.ts, measured) and which commits the entry with the event's inbox
+ * row, and login (login.repository.ts, measured).
  */
 export function auditInsert(context: AuditContext, entry: AuditEntry): Statement {
   const row = auditRow(context, entry);

@@ -1,9 +1,13 @@
 import type { SqlRunner } from '@orrange/db';
 
-// The reputation projection's writes, SQL on the event consumer's transaction (packages/queue), which also writes the
-// event's inbox row: each effect must commit with it, exactly once, and the Prisma client cannot join a transaction
-// of the pg pool's. Each is also one statement where Prisma would take one per row and table (five for a completed
-// trade). Trade days are UTC days, as findUserWithProfile counts them.
+// The reputation projection's writes: SQL in the event consumer's pg transaction (packages/queue), which also writes
+// the event's inbox row, so each effect commits with it exactly once. Each is one statement where Prisma's models take
+// one per row and table (five for a completed trade). The consumer could run its handlers in a Prisma transaction
+// (ConsumeOptions.transaction, as the dispute service's does); measured against that, 1,000 sequential trade.completed
+// events per variant after a warm-up round, CPU of the service's process per event on this 2-core machine: this SQL in
+// the pg transaction 0.21-0.34 ms (p50 0.5-0.6 ms), the same SQL in a Prisma transaction 0.91-1.09 ms (p50 1.4-2.4 ms),
+// typed Prisma models (createManyAndReturn and four upserts) 5.2-5.4 ms (p50 8.1-8.8 ms). Trade days are UTC days, as
+// findUserWithProfile counts them.
 
 type Counter = 'trades_completed' | 'trades_cancelled' | 'disputes_lost' | 'feedback_positive' | 'feedback_negative';
 
