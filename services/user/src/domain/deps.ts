@@ -9,9 +9,9 @@ import { PasswordHasher } from './password-hasher';
 
 /** What the use cases need, built once from config (index.ts, or tests on their own database and Redis). */
 export interface Deps {
-  /** The service's own data, through its Prisma client. */
+  /** The service's own data, through its Prisma client (PrismaDatabase over the runtime's pools). */
   store: UserDatabase;
-  /** The pool manager itself, for SQL: what packages/http keeps in this schema (Idempotency-Keys), the API-key resolution. */
+  /** The pool manager itself, for SQL: packages/http's Idempotency-Keys, and the measured API-key resolution and login. */
   db: Database;
   redis: Redis;
   logger: Logger;
