@@ -35,6 +35,20 @@ export interface TransactionOptions {
 export type Row = Record<string, unknown>;
 
 /**
+ * Settings that last one transaction (`set_config(name, value, true)`), such as the acting user that row-level
+ * security policies read: made in the transaction itself, they never outlive it on a pooled connection.
+ */
+export type Settings = Readonly<Record<string, string>>;
+
+/** The statements that make `settings` for the rest of the transaction. */
+function settingStatements(settings: Settings | undefined): Statement[] {
+  return Object.entries(settings ?? {}).map(([name, value]) => ({
+    sql: 'SELECT set_config($1, $2, true)',
+    params: [name, value],
+  }));
+}
+
+/**
  * Runs `body` in one transaction: Database.transaction (a Tx), or a PrismaDatabase's (a PrismaTx) over the same
  * primary pool, for shared code that writes in the caller's transaction whichever client the service uses.
  */
@@ -207,7 +221,7 @@ export class Database {
    * such a statement wants and what one whose best plan changes with its parameters must not get.
    */
   queryPrepared<R = Row>(name: string, sql: string, params?: unknown[]): Promise<R[]> {
-    return this.onPrimary(() => this.runOn(this.primary, sql, params, name));
+    return this.onPrimary(() => this.runOn(this.primary, sql, params, { name }));
   }
 
   /**
@@ -250,26 +264,41 @@ export class Database {
   readonly replicaReader: SqlRunner = { query: (sql, params) => this.queryRead(sql, params) };
 
   /**
+   * `query` and `replicaReader` for statements that need transaction-local settings outside a transaction (a read
+   * under row-level security, which reads the acting user from one): each statement runs as BEGIN, the settings,
+   * the statement and COMMIT, sent in one round trip, on the connection `query` or `queryRead` would use.
+   */
+  withSettings(settings: Settings): { primary: SqlRunner; replicaReader: SqlRunner } {
+    return {
+      primary: { query: (sql, params) => this.onPrimary(() => this.runOn(this.primary, sql, params, { settings })) },
+      replicaReader: { query: (sql, params) => this.onReadPool((pool) => this.runOn(pool, sql, params, { settings })) },
+    };
+  }
+
+  /**
    * Runs `body` inside BEGIN … COMMIT on the primary. A connection lost before COMMIT was sent leaves nothing
    * behind (the server rolls back), so that case is always retried; a connection lost after it was sent is
    * never retried: the outcome is unknown. 40001/40P01 are answers from the server that the transaction was
    * rolled back (also when COMMIT or a deferred write gets them), retried when the caller says the body may
-   * run again.
+   * run again. `settings` are made with BEGIN, in its round trip.
    */
-  transaction<T>(body: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  transaction<T>(body: (tx: Tx) => Promise<T>, options: TransactionOptions & { settings?: Settings } = {}): Promise<T> {
     return this.retryingTransaction(async (attempt) => {
       // Not connect-with-retry: the retry loop around this attempt already retries a lost connection, and nesting
       // the two would multiply the attempts.
       const client = await this.primary.connect();
       // BEGIN rides with the body's first statement (one round trip fewer); a body that sends nothing
       // costs nothing, not even BEGIN and COMMIT.
-      const begin = options.isolation ? `BEGIN ISOLATION LEVEL ${options.isolation}` : 'BEGIN';
+      const begin = [
+        { sql: options.isolation ? `BEGIN ISOLATION LEVEL ${options.isolation}` : 'BEGIN' },
+        ...settingStatements(options.settings),
+      ];
       let begun = false;
       const send = async (statements: Statement[]): Promise<pg.QueryResult[]> => {
         const first = !begun;
         begun = true;
-        const results = await queryPipelined(client, first ? [{ sql: begin }, ...statements] : statements);
-        return first ? results.slice(1) : results;
+        const results = await queryPipelined(client, first ? [...begin, ...statements] : statements);
+        return first ? results.slice(begin.length) : results;
       };
       const deferred: Statement[] = [];
       let committed = false;
@@ -410,13 +439,25 @@ export class Database {
     await Promise.all(this.members.map((m) => m.pool.end()));
   }
 
-  private async runOn<R>(pool: pg.Pool, sql: string, params?: unknown[], name?: string): Promise<R[]> {
+  /** One statement on a connection of `pool`: prepared under `name`, or in a transaction of its own with `settings`. */
+  private async runOn<R>(
+    pool: pg.Pool,
+    sql: string,
+    params?: unknown[],
+    { name, settings }: { name?: string; settings?: Settings } = {},
+  ): Promise<R[]> {
     const client = await pool.connect();
     let broken = false;
     try {
-      return (await this.timed(sql, () => client.query({ text: sql, values: params, name }))).rows as R[];
+      if (!settings)
+        return (await this.timed(sql, () => client.query({ text: sql, values: params, name }))).rows as R[];
+      const statements = [{ sql: 'BEGIN' }, ...settingStatements(settings), { sql, params }, { sql: 'COMMIT' }];
+      const results = await this.timed(sql, () => queryPipelined(client, statements));
+      return results[results.length - 2]!.rows as R[];
     } catch (error) {
       broken = isConnectionError(error);
+      // A statement that failed in its own transaction leaves the block open, waiting for ROLLBACK.
+      if (settings && !broken) await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
       client.release(broken ? true : undefined);

@@ -8,6 +8,7 @@ export {
   type TransactionOptions,
   type TransactionAttempt,
   type TransactionRunner,
+  type Settings,
   type Row,
 } from './database';
 export {

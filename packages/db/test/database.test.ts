@@ -160,6 +160,41 @@ describe('Database (real Postgres)', () => {
     await new Promise((closed) => dropping.close(closed));
   });
 
+  describe('transaction-local settings', () => {
+    const SHOW = "SELECT current_setting('orrange.probe', true) AS v";
+    let single: Database;
+    beforeAll(() => {
+      // One connection: whatever a statement leaves on it, the next one sees.
+      single = new Database({ url: testDb.url, name: 'settings', schema: 'probe', max: 1, healthIntervalMs: 0 });
+    });
+    afterAll(() => single.close());
+    const unset = async () => expect([null, '']).toContain((await single.query<{ v: string | null }>(SHOW))[0]!.v);
+
+    it('when a transaction is given settings, then its statements see them and the next statement on its connection does not', async () => {
+      const seen = await single.transaction(async (tx) => [await tx.query(SHOW), await tx.query(SHOW)], {
+        settings: { 'orrange.probe': 'alice' },
+      });
+      expect(seen).toEqual([[{ v: 'alice' }], [{ v: 'alice' }]]);
+      await unset();
+    });
+
+    it('when single statements run with settings, then each sees them in a transaction of its own, on the primary and as lag-tolerant reads', async () => {
+      const as = single.withSettings({ 'orrange.probe': 'bob' });
+      expect(await as.primary.query(SHOW)).toEqual([{ v: 'bob' }]);
+      await unset();
+      expect(await as.replicaReader.query(SHOW)).toEqual([{ v: 'bob' }]);
+      await unset();
+      expect(await as.primary.query('UPDATE counter SET value = value WHERE id = 1 RETURNING id')).toEqual([{ id: 1 }]);
+    });
+
+    it('when a statement run with settings fails, then its error reaches the caller and its connection is left clean', async () => {
+      const as = single.withSettings({ 'orrange.probe': 'carol' });
+      await expect(as.primary.query('SELECT 1 / 0')).rejects.toMatchObject({ code: '22012' });
+      await unset();
+      expect(await single.query('SELECT value FROM counter WHERE id = 1')).toEqual([{ value: expect.any(Number) }]);
+    });
+  });
+
   it('when metrics are scraped, then pool and health gauges are exposed', async () => {
     await db.checkNow();
     const text = await registry.metrics();
