@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Database } from '@orrange/db';
 import { statusCountGauge } from '@orrange/http';
+import { AS_SYSTEM } from './data/acting-user';
 import { activeUsers24h, openTradeCounts } from './data/stats.repository';
 import { withdrawalCounts } from './data/withdrawal.repository';
 import type { CustodyCallObserver } from './domain/custody-provider';
@@ -95,7 +96,8 @@ export function createCustodyMetrics(
     name: 'withdrawals',
     help: 'Withdrawals by status',
     statuses: WITHDRAWAL_STATES,
-    count: () => withdrawalCounts(db),
+    // Every user's withdrawals.
+    count: () => withdrawalCounts(db.withSettings(AS_SYSTEM).primary),
   });
   return {
     depositCredited: (asset) => credited.inc({ asset }),

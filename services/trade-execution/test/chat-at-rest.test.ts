@@ -29,7 +29,7 @@ describe('trade chat at rest: sealed in the database, in the clear through the A
     // The replayed answer comes from the sealed copy.
     expect((await post()).body).toEqual(first.body);
 
-    const [row] = await h.runtime.db.query<Record<string, unknown>>('SELECT * FROM trade_messages WHERE id = $1', [
+    const [row] = await h.testDb.query<Record<string, unknown>>('SELECT * FROM trade_messages WHERE id = $1', [
       first.body.message.id,
     ]);
     expect(row).toMatchObject({ body: null, key_id: 'dev1' });
@@ -50,7 +50,7 @@ describe('trade chat at rest: sealed in the database, in the clear through the A
 
   it('when a message was stored in the clear before sealing, then it still reads, in order with the sealed ones', async () => {
     const m = await openTrade(h);
-    await h.runtime.db.query('INSERT INTO trade_messages (id, trade_id, sender_id, body) VALUES ($1, $2, $3, $4)', [
+    await h.testDb.query('INSERT INTO trade_messages (id, trade_id, sender_id, body) VALUES ($1, $2, $3, $4)', [
       randomUUID(),
       m.tradeId,
       m.buyerId,
@@ -66,15 +66,16 @@ describe('trade chat at rest: sealed in the database, in the clear through the A
 
   it('when a row is neither sealed nor plaintext, or both, then the database refuses it', async () => {
     const m = await openTrade(h);
+    // As the tables' owner, whom row-level security does not stop: the CHECK does.
     await expect(
-      h.runtime.db.query('INSERT INTO trade_messages (id, trade_id, sender_id) VALUES ($1, $2, $3)', [
+      h.testDb.query('INSERT INTO trade_messages (id, trade_id, sender_id) VALUES ($1, $2, $3)', [
         randomUUID(),
         m.tradeId,
         m.buyerId,
       ]),
     ).rejects.toMatchObject({ code: '23514' });
     await expect(
-      h.runtime.db.query(
+      h.testDb.query(
         `INSERT INTO trade_messages (id, trade_id, sender_id, body, key_id, iv, tag, ciphertext) VALUES ($1, $2, $3, 'x', 'dev1', '\\x00', '\\x00', '\\x00')`,
         [randomUUID(), m.tradeId, m.buyerId],
       ),

@@ -16,7 +16,7 @@ describe('trade chat: bounded, and read-only once the trade is closed', () => {
     request(h.app).post(`/api/v1/trades/${tradeId}/messages`).set(h.as(userId)).send({ body });
   const countOf = async (tradeId: string) =>
     (
-      await h.runtime.db.query<{ n: number }>('SELECT count(*)::int AS n FROM trade_messages WHERE trade_id = $1', [
+      await h.testDb.query<{ n: number }>('SELECT count(*)::int AS n FROM trade_messages WHERE trade_id = $1', [
         tradeId,
       ])
     )[0]!.n;
@@ -49,7 +49,7 @@ describe('trade chat: bounded, and read-only once the trade is closed', () => {
 
   it(`when a chat holds ${MESSAGES_PER_TRADE_MAX} messages, then the next is refused (409 TRADE.CHAT_LIMIT_REACHED), also when writers race`, async () => {
     const m = await openTrade(h);
-    await h.runtime.db.query(
+    await h.testDb.query(
       `INSERT INTO trade_messages (id, trade_id, sender_id, body) SELECT gen_random_uuid(), $1, $2, 'filler ' || i FROM generate_series(1, $3::int) i`,
       [m.tradeId, m.buyerId, MESSAGES_PER_TRADE_MAX - 3],
     );

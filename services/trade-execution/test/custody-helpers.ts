@@ -89,7 +89,7 @@ export async function systemBalance(
   kind: 'EXTERNAL' | 'FEES' | 'PENDING_WITHDRAWAL',
   asset: Asset,
 ): Promise<string> {
-  const [row] = await h.runtime.db.query<{ total: string }>(
+  const [row] = await h.testDb.query<{ total: string }>(
     'SELECT coalesce(sum(balance), 0)::text AS total FROM accounts WHERE kind = $1 AND asset = $2',
     [kind, asset],
   );

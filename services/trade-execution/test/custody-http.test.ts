@@ -90,10 +90,10 @@ describe('custody: the http provider against a provider that times out, fails an
 
   const send = (id: string) =>
     sendWithdrawal(h.custody, id, sendClaimMs(h.config.CUSTODY_TIMEOUT_MS, h.config.CUSTODY_ATTEMPTS));
-  const makeDue = (id: string) => h.runtime.db.query('UPDATE withdrawals SET next_send_at = now() WHERE id = $1', [id]);
+  const makeDue = (id: string) => h.testDb.query('UPDATE withdrawals SET next_send_at = now() WHERE id = $1', [id]);
   const row = async (id: string) =>
     (
-      await h.runtime.db.query<{
+      await h.testDb.query<{
         status: string;
         submitted_at: Date | null;
         send_attempts: number;

@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { randomUUID } from 'node:crypto';
 import { eventually } from '@orrange/testing';
+import { AS_SYSTEM } from '../src/data/acting-user';
 import { isValidAddress } from '../src/domain/addresses/addresses';
 import { signWebhook } from '../src/domain/custody-webhook';
 import { transition } from '../src/domain/withdrawals.use-case';
@@ -222,7 +223,7 @@ describe('custody: withdrawals from request to confirmation, review, cancel and 
   ])('when a withdrawal has %s, then 400 and nothing moves', async (_name, body) => {
     const res = await request(h.app).post('/api/v1/wallet/withdrawals').set(h.as('w-inv')).send(body);
     expect(res.status).toBe(400);
-    expect(await h.runtime.db.query("SELECT 1 FROM withdrawals WHERE user_id = 'w-inv'")).toHaveLength(0);
+    expect(await h.testDb.query("SELECT 1 FROM withdrawals WHERE user_id = 'w-inv'")).toHaveLength(0);
   });
 
   it('when a small withdrawal is requested, then it is APPROVED at once, sent, broadcast and confirmed: amount to EXTERNAL, fee to FEES', async () => {
@@ -358,7 +359,7 @@ describe('custody: withdrawals from request to confirmation, review, cancel and 
       await h.runtime.db.query('SELECT 1 FROM simulated_custody_sends WHERE withdrawal_id = $1', [big.body.id]),
     ).toHaveLength(1);
     expect(
-      await h.runtime.db.query('SELECT 1 FROM withdrawals WHERE id = $1 AND submitted_at IS NOT NULL', [big.body.id]),
+      await h.testDb.query('SELECT 1 FROM withdrawals WHERE id = $1 AND submitted_at IS NOT NULL', [big.body.id]),
     ).toHaveLength(1);
     expect((await verify(h)).ok).toBe(true);
   });
@@ -407,11 +408,23 @@ describe('custody: withdrawals from request to confirmation, review, cancel and 
     let commitBroadcast!: () => void;
     const locked = new Promise<void>((resolve) => (rowLocked = resolve));
     const broadcastHeld = new Promise<void>((resolve) => (commitBroadcast = resolve));
-    const broadcast = h.runtime.db.transaction(async (tx) => {
-      await transition(h.custody, tx, body.id, ['APPROVED'], 'BROADCAST', { id: 'custody' }, { txid: 'cd'.repeat(32) });
-      rowLocked();
-      await broadcastHeld;
-    });
+    // What a broadcast webhook's transaction does, held open.
+    const broadcast = h.runtime.db.transaction(
+      async (tx) => {
+        await transition(
+          h.custody,
+          tx,
+          body.id,
+          ['APPROVED'],
+          'BROADCAST',
+          { id: 'custody' },
+          { txid: 'cd'.repeat(32) },
+        );
+        rowLocked();
+        await broadcastHeld;
+      },
+      { settings: AS_SYSTEM },
+    );
     await locked;
     const confirmation = postWebhook(h, {
       id: randomUUID(),

@@ -253,7 +253,7 @@ describe('ledger property: random operation sequences keep the books balanced', 
         expect(report).toMatchObject({ ok: true });
         // Every open trade's escrow holds exactly its amount; every settled one holds nothing (compared as
         // NUMERIC, exactly; the rows that differ are listed).
-        const wrongEscrows = await h.runtime.db.query(
+        const wrongEscrows = await h.testDb.query(
           `SELECT t.id, t.status, t.amount::text AS amount, coalesce(a.balance, 0)::text AS escrow FROM trades t
            LEFT JOIN accounts a ON a.kind = 'ESCROW' AND a.ref_id = t.id
            WHERE t.id = ANY($1::text[])
@@ -262,7 +262,7 @@ describe('ledger property: random operation sequences keep the books balanced', 
         );
         expect(wrongEscrows).toEqual([]);
         // No hold is ever more than its order's amount, and a released one holds nothing (the rows that differ are listed).
-        const wrongHolds = await h.runtime.db.query(
+        const wrongHolds = await h.testDb.query(
           `SELECT h.order_id, h.status, h.amount::text, coalesce(a.balance, 0)::text AS held FROM order_holds h
            LEFT JOIN accounts a ON a.kind = 'HELD' AND a.owner_id = h.user_id AND a.ref_id = h.order_id AND a.asset = h.asset
            WHERE h.order_id = ANY($1::text[]) AND (coalesce(a.balance, 0) > h.amount OR (h.status = 'RELEASED' AND coalesce(a.balance, 0) <> 0))`,

@@ -553,10 +553,12 @@ describe('order path functions: place_sell_holds and open_trades', () => {
   it('when place_sell_holds waits for one account, then it holds none of the others yet, so a transaction holding that account can still take them: no lock cycle', async () => {
     await fund(h, 'lk-1', 'BTC', '1');
     await fund(h, 'lk-2', 'BTC', '1');
-    const [low, high] = await h.runtime.db.query<{ id: string; owner_id: string }>(
+    const [low, high] = await h.testDb.query<{ id: string; owner_id: string }>(
       `SELECT id::text, owner_id FROM accounts WHERE kind = 'AVAILABLE' AND asset = 'BTC' AND owner_id IN ('lk-1', 'lk-2') ORDER BY id`,
     );
-    const blocker = await h.runtime.db.primary.connect();
+    // The blocker locks accounts as their owner: the service's role sees none of them (row-level security).
+    const blocker = new pg.Client({ connectionString: h.testDb.url });
+    await blocker.connect();
     const caller = await h.runtime.db.primary.connect();
     try {
       await blocker.query('BEGIN');
@@ -584,7 +586,7 @@ describe('order path functions: place_sell_holds and open_trades', () => {
       await caller.query('COMMIT');
     } finally {
       // Destroyed, not returned: after a failure either may still be inside its transaction.
-      blocker.release(true);
+      await blocker.end();
       caller.release(true);
     }
     expect(await balance(h, 'lk-1', 'BTC')).toMatchObject({ available: '0.90000000', held: '0.10000000' });
@@ -931,7 +933,7 @@ describe('order path property', () => {
         expect(Object.fromEntries(holdRows.map((r) => [r.order_id, r.status]))).toEqual(
           Object.fromEntries([...m.holds].map(([id, x]) => [id, x.status])),
         );
-        const unaccounted = await h.runtime.db.query(
+        const unaccounted = await h.testDb.query(
           `SELECT h.order_id, h.status, coalesce(a.balance, 0)::text AS held, h.amount::text, h.released::text, coalesce(t.took, 0)::text AS took
            FROM order_holds h
            LEFT JOIN accounts a ON a.kind = 'HELD' AND a.owner_id = h.user_id AND a.ref_id = h.order_id AND a.asset = h.asset

@@ -24,7 +24,7 @@ describe('trades: escrow settlement, disputes, races with the deadline, reads, c
 
   // FEES is spread over SYSTEM_ACCOUNT_SHARDS accounts per asset (ref 'shard-N'): what it holds is their sum, in minor units.
   const feesHeld = async () => {
-    const rows = await h.runtime.db.query<{ ref_id: string; balance: string }>(
+    const rows = await h.testDb.query<{ ref_id: string; balance: string }>(
       `SELECT ref_id, balance::numeric(38, 8)::text AS balance FROM accounts WHERE kind = 'FEES' AND asset = 'BTC'`,
     );
     const shards = new Set(Array.from({ length: SYSTEM_ACCOUNT_SHARDS }, (_, i) => `shard-${i}`));

@@ -15,6 +15,7 @@ import {
 import { currentContext } from '@orrange/logger';
 import { ASSET_SCALES } from '@orrange/money';
 import type { TradeExecutionService } from '../composition';
+import { AS_SYSTEM, asUser } from '../data/acting-user';
 import { depositsOf } from '../data/deposit.repository';
 import { findWithdrawal, listWithdrawals, transitionsOf } from '../data/withdrawal.repository';
 import { SIGNATURE_HEADER } from '../domain/custody-webhook';
@@ -86,16 +87,16 @@ export function custodyRouter({ runtime, custody }: TradeExecutionService): Rout
   router.get('/api/v1/wallet/withdrawals', requireAuth, async (req, res) => {
     const userId = identityOf(req).userId;
     const page = await readPage(newestFirst, parse(pageQuery, req.query), (before, rowsMax) =>
-      listWithdrawals(db, { userId }, rowsMax, before ?? null),
+      listWithdrawals(db.withSettings(asUser(userId)).primary, { userId }, rowsMax, before ?? null),
     );
     res.json(pageView(page, withdrawalView));
   });
 
   router.get('/api/v1/wallet/withdrawals/:id', requireAuth, async (req, res) => {
     const { id } = parse(withdrawalIdParam, req.params);
-    const withdrawal = await findWithdrawal(db, id);
-    if (!withdrawal || withdrawal.userId !== identityOf(req).userId)
-      throw notFound('WITHDRAWAL.NOT_FOUND', 'No such withdrawal.');
+    const userId = identityOf(req).userId;
+    const withdrawal = await findWithdrawal(db.withSettings(asUser(userId)).primary, id);
+    if (!withdrawal || withdrawal.userId !== userId) throw notFound('WITHDRAWAL.NOT_FOUND', 'No such withdrawal.');
     res.json({ withdrawal: withdrawalView(withdrawal) });
   });
 
@@ -112,22 +113,24 @@ export function custodyRouter({ runtime, custody }: TradeExecutionService): Rout
     },
   );
 
-  // Admin: a signed-in session only (requireRole refuses API keys for session-only roles).
+  // Admin: a signed-in session only (requireRole refuses API keys for session-only roles). Admins read every
+  // user's withdrawals: as the system.
+  const system = db.withSettings(AS_SYSTEM).primary;
   router.get('/api/v1/admin/withdrawals', requireRole('admin'), async (req, res) => {
     const query = parse(adminWithdrawalsQuery, req.query);
     const page = await readPage(newestFirst, query, (before, rowsMax) =>
-      listWithdrawals(db, { status: query.status }, rowsMax, before ?? null),
+      listWithdrawals(system, { status: query.status }, rowsMax, before ?? null),
     );
     res.json(pageView(page, adminWithdrawalView));
   });
 
   router.get('/api/v1/admin/withdrawals/:id', requireRole('admin'), async (req, res) => {
     const { id } = parse(withdrawalIdParam, req.params);
-    const withdrawal = await findWithdrawal(db, id);
+    const withdrawal = await findWithdrawal(system, id);
     if (!withdrawal) throw notFound('WITHDRAWAL.NOT_FOUND', 'No such withdrawal.');
     res.json({
       withdrawal: adminWithdrawalView(withdrawal),
-      transitions: (await transitionsOf(db, id)).map(transitionView),
+      transitions: (await transitionsOf(system, id)).map(transitionView),
     });
   });
 

@@ -13,6 +13,7 @@ import {
   wireUnits,
 } from '@orrange/http';
 import { ASSET_SCALES } from '@orrange/money';
+import { AS_SYSTEM, asUser } from '../data/acting-user';
 import { balancesOf, ledgerOf, verifyLedger } from '../data/ledger.repository';
 import { pendingWithdrawalCheck } from '../data/withdrawal.repository';
 import type { TradeExecutionService } from '../composition';
@@ -25,7 +26,8 @@ export function walletRouter({ runtime, config, live }: TradeExecutionService): 
   const router = serviceRouter();
 
   router.get('/api/v1/wallet/balances', requireAuth, async (req, res) => {
-    res.json({ data: (await balancesOf(db, identityOf(req).userId)).map(balanceView) });
+    const userId = identityOf(req).userId;
+    res.json({ data: (await balancesOf(db.withSettings(asUser(userId)).primary, userId)).map(balanceView) });
   });
 
   router.post('/api/v1/wallet/deposits', requireAuth, idempotency(db), async (req, res) => {
@@ -44,7 +46,7 @@ export function walletRouter({ runtime, config, live }: TradeExecutionService): 
   router.get('/api/v1/wallet/ledger', requireAuth, async (req, res) => {
     const userId = identityOf(req).userId;
     const page = await readPage(ledgerKeys, parse(pageQuery, req.query), (before, rowsMax) =>
-      ledgerOf(db.replicaReader, userId, rowsMax, before?.id ?? null),
+      ledgerOf(db.withSettings(asUser(userId)).replicaReader, userId, rowsMax, before?.id ?? null),
     );
     res.json(pageView(page, ledgerLineView));
   });
@@ -53,7 +55,8 @@ export function walletRouter({ runtime, config, live }: TradeExecutionService): 
     parse(emptyBody, req.query);
     const [assets, pending] = await db.transaction(
       async (tx) => [await verifyLedger(tx), await pendingWithdrawalCheck(tx)] as const,
-      { isolation: 'REPEATABLE READ' },
+      // The whole ledger and every open withdrawal.
+      { isolation: 'REPEATABLE READ', settings: AS_SYSTEM },
     );
     // PENDING_WITHDRAWAL holds exactly the amount and fee of the open withdrawals: each ending moved its money once.
     const ok =

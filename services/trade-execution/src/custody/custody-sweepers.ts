@@ -1,6 +1,7 @@
 import type { Logger } from '@orrange/logger';
 import { dueItemsSweeper, Sweeper } from '@orrange/runtime';
 import type { Registry } from 'prom-client';
+import { AS_SYSTEM } from '../data/acting-user';
 import { dueWithdrawalIds } from '../data/withdrawal.repository';
 import type { CustodyDeps } from '../domain/custody';
 import { receiveCustodyWebhook } from '../domain/custody-webhooks.use-case';
@@ -28,7 +29,8 @@ export function withdrawalSender(deps: CustodyDeps, options: SweeperOptions): Sw
     registry: options.registry,
     timer: 'withdrawal-send',
     what: 'withdrawal send',
-    due: (skipped) => dueWithdrawalIds(deps.db, DUE_SENDS_PER_SWEEP_MAX, skipped),
+    // Every user's approved withdrawals.
+    due: (skipped) => dueWithdrawalIds(deps.db.withSettings(AS_SYSTEM).primary, DUE_SENDS_PER_SWEEP_MAX, skipped),
     fire: (id) => sendWithdrawal(deps, id, options.claimMs),
   });
 }

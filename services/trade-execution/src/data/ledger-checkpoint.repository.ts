@@ -1,4 +1,5 @@
 import type { Database } from '@orrange/db';
+import { AS_SYSTEM } from './acting-user';
 
 /** Entries folded into the checkpoint by one transaction at most: a long backlog is caught up in bounded steps. */
 export const CHECKPOINT_ENTRIES_MAX = 500_000;
@@ -15,10 +16,10 @@ const SETTLE_POLL_MS = 50;
  * So the checkpoint first waits until every transaction of this database that was open at that moment has ended
  * (any later one draws a higher id). Sessions of other roles show no transaction start without pg_read_all_stats:
  * they are waited for as if open, so with such a role connected the checkpoint gives up after SETTLE_TIMEOUT_MS and
- * verify reads more entries, never fewer.
+ * verify reads more entries, never fewer. It sums every account's entries: as the system.
  */
 export async function advanceLedgerCheckpoint(db: Database): Promise<number> {
-  const [chosen] = await db.query<{ through: string; at: Date; from: string }>(
+  const [chosen] = await db.withSettings(AS_SYSTEM).primary.query<{ through: string; at: Date; from: string }>(
     `SELECT least(coalesce((SELECT max(id) FROM entries), 0), c.through_entry_id + $1)::text AS through, clock_timestamp() AS at,
             c.through_entry_id::text AS from
      FROM ledger_checkpoint c`,
@@ -26,14 +27,15 @@ export async function advanceLedgerCheckpoint(db: Database): Promise<number> {
   );
   if (BigInt(chosen!.through) <= BigInt(chosen!.from)) return 0;
   await transactionsOpenAtHaveEnded(db, chosen!.at);
-  return db.transaction(async (tx) => {
-    // Locked and read again: another replica may have moved it meanwhile.
-    const [current] = await tx.query<{ from: string }>(
-      'SELECT through_entry_id::text AS from FROM ledger_checkpoint FOR UPDATE',
-    );
-    if (BigInt(chosen!.through) <= BigInt(current!.from)) return 0;
-    const [row] = await tx.query<{ folded: number }>(
-      `WITH step AS (SELECT journal_id, account_id, asset, amount FROM entries WHERE id > $1 AND id <= $2),
+  return db.transaction(
+    async (tx) => {
+      // Locked and read again: another replica may have moved it meanwhile.
+      const [current] = await tx.query<{ from: string }>(
+        'SELECT through_entry_id::text AS from FROM ledger_checkpoint FOR UPDATE',
+      );
+      if (BigInt(chosen!.through) <= BigInt(current!.from)) return 0;
+      const [row] = await tx.query<{ folded: number }>(
+        `WITH step AS (SELECT journal_id, account_id, asset, amount FROM entries WHERE id > $1 AND id <= $2),
        totals AS (
          INSERT INTO ledger_checkpoint_totals AS t (account_id, total) SELECT account_id, sum(amount) FROM step GROUP BY account_id
          ON CONFLICT (account_id) DO UPDATE SET total = t.total + EXCLUDED.total
@@ -52,10 +54,12 @@ export async function advanceLedgerCheckpoint(db: Database): Promise<number> {
            SELECT asset, sum(n)::int AS n FROM (SELECT key AS asset, value::int AS n FROM jsonb_each_text(c.unbalanced_journals) UNION ALL SELECT asset, n FROM unbalanced) u GROUP BY asset) a),
          taken_at = now()
        RETURNING (SELECT count(*) FROM step)::int AS folded`,
-      [current!.from, chosen!.through],
-    );
-    return row!.folded;
-  });
+        [current!.from, chosen!.through],
+      );
+      return row!.folded;
+    },
+    { settings: AS_SYSTEM },
+  );
 }
 
 async function transactionsOpenAtHaveEnded(db: Database, at: Date): Promise<void> {

@@ -1,5 +1,6 @@
 import type { Tx } from '@orrange/db';
 import { unauthorized } from '@orrange/http';
+import { AS_SYSTEM } from '../data/acting-user';
 import { keepRejectedEvent } from '../data/deposit.repository';
 import { findWithdrawal } from '../data/withdrawal.repository';
 import type { CustodyDeps } from './custody';
@@ -57,7 +58,8 @@ export async function receiveCustodyWebhook(
         }
         return applyWithdrawalEvent(deps, tx, event);
       },
-      { retryable: true },
+      // Custody reports on any user's deposits and withdrawals.
+      { retryable: true, settings: AS_SYSTEM },
     );
     deps.metrics.webhook(answer.applied ? 'applied' : answer.status === 'PENDING' ? 'pending' : 'duplicate');
     return answer;

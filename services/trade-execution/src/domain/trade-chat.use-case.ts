@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '@orrange/db';
 import { z } from 'zod';
-import { conflict, keyset, notFound, readPage, type Identity, type Page } from '@orrange/http';
+import { conflict, hasRole, keyset, notFound, readPage, type Identity, type Page } from '@orrange/http';
 import { enqueueEvent } from '@orrange/queue';
 import type { EncryptionKeyring } from '@orrange/secrets';
+import { AS_SYSTEM, asUser } from '../data/acting-user';
 import { insertFeedback } from '../data/feedback.repository';
 import { countMessages, insertMessage, listMessagesAfter } from '../data/trade-message.repository';
 import { findTrade, lockTrade } from '../data/trade.repository';
@@ -24,6 +25,12 @@ async function chatTrade(db: Database, tradeId: string, who: Identity) {
   return trade;
 }
 
+/**
+ * Who a chat's rows are read and written as: its parties and its arbitrator as themselves, admins (whom canChat lets
+ * into any trade's chat) as the system.
+ */
+const chatActor = (who: Identity) => (hasRole(who, 'admin') ? AS_SYSTEM : asUser(who.userId));
+
 /** Chat in order of writing: a cursor carries the last sequence number seen. */
 const chatOrder = keyset(z.object({ seq: z.string().regex(/^\d{1,19}$/) }).strict(), (m: TradeMessage) => ({
   seq: m.seq,
@@ -37,7 +44,7 @@ export async function listMessages(
 ): Promise<Page<TradeMessage>> {
   await chatTrade(deps.db, tradeId, who);
   return readPage(chatOrder, query, (after, rowsMax) =>
-    listMessagesAfter(deps.db, deps.keyring, tradeId, after?.seq ?? null, rowsMax),
+    listMessagesAfter(deps.db.withSettings(chatActor(who)).primary, deps.keyring, tradeId, after?.seq ?? null, rowsMax),
   );
 }
 
@@ -51,20 +58,23 @@ export const MESSAGES_PER_TRADE_MAX = 500;
  * carry bank details.
  */
 export async function postMessage(deps: ChatDeps, tradeId: string, who: Identity, body: string): Promise<TradeMessage> {
-  const { message, recipients } = await deps.db.transaction(async (tx) => {
-    const trade = await lockTrade(tx, tradeId);
-    if (!trade || !canChat(trade, who)) throw notFound('TRADE.NOT_FOUND', 'No such trade.');
-    if (!OPEN_STATES.includes(trade.status))
-      throw conflict('TRADE.CHAT_CLOSED', `The trade is ${trade.status}: its chat is read-only.`);
-    if ((await countMessages(tx, tradeId)) >= MESSAGES_PER_TRADE_MAX)
-      throw conflict('TRADE.CHAT_LIMIT_REACHED', `A trade's chat holds at most ${MESSAGES_PER_TRADE_MAX} messages.`);
-    const posted = await insertMessage(tx, deps.keyring, { id: randomUUID(), tradeId, senderId: who.userId, body });
-    // Everyone who reads this chat hears of the message live: the parties and the assigned arbitrator.
-    return {
-      message: posted,
-      recipients: [trade.buyerId, trade.sellerId, ...(trade.arbitratorId ? [trade.arbitratorId] : [])],
-    };
-  });
+  const { message, recipients } = await deps.db.transaction(
+    async (tx) => {
+      const trade = await lockTrade(tx, tradeId);
+      if (!trade || !canChat(trade, who)) throw notFound('TRADE.NOT_FOUND', 'No such trade.');
+      if (!OPEN_STATES.includes(trade.status))
+        throw conflict('TRADE.CHAT_CLOSED', `The trade is ${trade.status}: its chat is read-only.`);
+      if ((await countMessages(tx, tradeId)) >= MESSAGES_PER_TRADE_MAX)
+        throw conflict('TRADE.CHAT_LIMIT_REACHED', `A trade's chat holds at most ${MESSAGES_PER_TRADE_MAX} messages.`);
+      const posted = await insertMessage(tx, deps.keyring, { id: randomUUID(), tradeId, senderId: who.userId, body });
+      // Everyone who reads this chat hears of the message live: the parties and the assigned arbitrator.
+      return {
+        message: posted,
+        recipients: [trade.buyerId, trade.sellerId, ...(trade.arbitratorId ? [trade.arbitratorId] : [])],
+      };
+    },
+    { settings: chatActor(who) },
+  );
   deps.live?.messagePosted(message, recipients);
   return message;
 }

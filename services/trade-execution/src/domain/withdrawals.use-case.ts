@@ -3,6 +3,7 @@ import { badRequest, conflict, notFound } from '@orrange/http';
 import { ASSET_SCALES, fromUnits, type Asset } from '@orrange/money';
 import type { Tx } from '@orrange/db';
 import { enqueueEvent } from '@orrange/queue';
+import { AS_SYSTEM, asUser } from '../data/acting-user';
 import { postMovement, postMovementOrFail } from '../data/ledger.repository';
 import {
   claimSend,
@@ -146,13 +147,19 @@ export async function requestWithdrawal(
       tx.afterCommit(() => deps.metrics.withdrawalTransition(status));
       return withdrawal;
     },
-    { retryable: true },
+    { retryable: true, settings: asUser(userId) },
   );
 }
 
-/** 404 for a withdrawal that is not there (or not the caller's), 409 for one past the state the action needs. */
+/**
+ * 404 for a withdrawal that is not there (or not the caller's), 409 for one past the state the action needs. Without
+ * a user, for an admin's review: as the system.
+ */
 async function explainRefusal(deps: CustodyDeps, id: string, action: string, userId?: string): Promise<never> {
-  const current = await findWithdrawal(deps.db, id);
+  const current = await findWithdrawal(
+    deps.db.withSettings(userId === undefined ? AS_SYSTEM : asUser(userId)).primary,
+    id,
+  );
   if (!current || (userId !== undefined && current.userId !== userId))
     throw notFound('WITHDRAWAL.NOT_FOUND', 'No such withdrawal.');
   throw conflict('WITHDRAWAL.INVALID_STATE', `A ${current.status} withdrawal cannot be ${action}.`);
@@ -167,7 +174,7 @@ export async function cancelWithdrawal(
 ): Promise<Withdrawal> {
   const done = await deps.db.transaction(
     (tx) => transition(deps, tx, id, ['PENDING_REVIEW'], 'CANCELLED', { id: userId, requestId }, {}, userId),
-    { retryable: true },
+    { retryable: true, settings: asUser(userId) },
   );
   return done ?? explainRefusal(deps, id, 'cancelled', userId);
 }
@@ -199,7 +206,8 @@ export async function reviewWithdrawal(
         });
       return reviewed;
     },
-    { retryable: true },
+    // An admin decides on any user's withdrawal.
+    { retryable: true, settings: AS_SYSTEM },
   );
   return done ?? explainRefusal(deps, id, decision === 'APPROVED' ? 'approved' : 'rejected');
 }
@@ -227,7 +235,9 @@ export function sendRetryDelayMs(attempts: number): number {
  * transaction; an unknown outcome parks it for a later attempt. True when custody took it.
  */
 export async function sendWithdrawal(deps: CustodyDeps, id: string, claimMs: number): Promise<boolean> {
-  const withdrawal = await claimSend(deps.db, id, claimMs);
+  // The sender works through every user's approved withdrawals.
+  const system = deps.db.withSettings(AS_SYSTEM).primary;
+  const withdrawal = await claimSend(system, id, claimMs);
   if (!withdrawal) return false;
   try {
     await deps.provider.sendWithdrawal({
@@ -241,18 +251,18 @@ export async function sendWithdrawal(deps: CustodyDeps, id: string, claimMs: num
     if (error instanceof CustodyRefused) {
       await deps.db.transaction(
         (tx) => transition(deps, tx, id, ['APPROVED'], 'FAILED', { id: 'custody' }, { failureReason: error.message }),
-        { retryable: true },
+        { retryable: true, settings: AS_SYSTEM },
       );
       return false;
     }
     await parkSend(
-      deps.db,
+      system,
       id,
       sendRetryDelayMs(withdrawal.sendAttempts),
       error instanceof Error ? error.message : String(error),
     );
     throw error;
   }
-  await markSubmitted(deps.db, id);
+  await markSubmitted(system, id);
   return true;
 }

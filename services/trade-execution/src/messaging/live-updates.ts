@@ -5,6 +5,7 @@ import type { EventPayload, OutboxRow } from '@orrange/queue';
 import { toEach, type LiveEvent, type LivePublisher } from '@orrange/runtime';
 import { messageJson, tradeJson } from '../api/trade.view';
 import { balanceView } from '../api/wallet.view';
+import { asUser } from '../data/acting-user';
 import { balancesOf } from '../data/ledger.repository';
 import { findTrade } from '../data/trade.repository';
 import type { Trade, TradeMessage, TradeUpdates } from '../domain/trade';
@@ -76,7 +77,8 @@ export class LiveUpdates implements TradeUpdates {
   private async balanceEvents(userIds: readonly string[], asset: Asset): Promise<LiveEvent[]> {
     const events = await Promise.all(
       [...new Set(userIds)].map(async (userId): Promise<LiveEvent[]> => {
-        const balance = (await this.guard(() => balancesOf(this.deps.db, userId)))?.find((b) => b.asset === asset);
+        const reader = this.deps.db.withSettings(asUser(userId)).primary;
+        const balance = (await this.guard(() => balancesOf(reader, userId)))?.find((b) => b.asset === asset);
         return balance ? [{ userId, type: 'balance.updated', data: balanceView(balance) }] : [];
       }),
     );
