@@ -562,7 +562,7 @@ describe('order path functions: place_sell_holds and open_trades', () => {
     const caller = await h.runtime.db.primary.connect();
     try {
       await blocker.query('BEGIN');
-      await blocker.query('SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE', [low!.id]);
+      await blocker.query('SELECT 1 FROM trade.accounts WHERE id = $1 FOR UPDATE', [low!.id]);
       await caller.query('BEGIN');
       const pid: number = (await caller.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
       // The first hold touches only the higher account: posting hold by hold would lock it before waiting.
@@ -579,7 +579,7 @@ describe('order path functions: place_sell_holds and open_trades', () => {
       );
 
       await expect(
-        blocker.query('SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE NOWAIT', [high!.id]),
+        blocker.query('SELECT 1 FROM trade.accounts WHERE id = $1 FOR UPDATE NOWAIT', [high!.id]),
       ).resolves.toMatchObject({ rowCount: 1 });
       await blocker.query('COMMIT');
       expect((await placing).rows[0]!.outcomes).toEqual(['OK', 'OK']);
