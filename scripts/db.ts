@@ -13,6 +13,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
+import { asMigrationRole } from '@orrange/config';
 import { Database, databaseName } from '@orrange/db';
 import { freePort } from '@orrange/testing';
 import { DEV_USER_PASSWORD, seedDevelopmentData } from './lib/dev-data';
@@ -48,7 +49,8 @@ export async function seed(): Promise<void> {
   )) as typeof import('../services/user/src/seed');
   const email = setting('ADMIN_EMAIL');
   const result = await seedAdmin({
-    databaseUrl: setting('DATABASE_URL'),
+    // As the migration role, which owns the user service's tables: the admin is written as a migration would.
+    databaseUrl: asMigrationRole(setting('DATABASE_URL'), process.env),
     email,
     password: setting('ADMIN_PASSWORD'),
     production: process.env.NODE_ENV === 'production',

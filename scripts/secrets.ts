@@ -10,7 +10,7 @@
  * Exits 1 when some value could not be opened (its key is not in the keyring): the old key must stay until then.
  */
 import path from 'node:path';
-import { assertNoDevSecrets } from '@orrange/config';
+import { asMigrationRole, assertNoDevSecrets } from '@orrange/config';
 import { Database } from '@orrange/db';
 import {
   encryptionSchema,
@@ -51,10 +51,18 @@ export async function reencrypt(): Promise<ResealReport[]> {
   })();
   const url = setting('DATABASE_URL');
   await pingPostgres(url);
+  // As the migration role: the owner of every sealed table, whom their row-level security does not limit.
+  const owner = asMigrationRole(url, process.env);
   log(`sealing under key "${keyring.activeKid}" (keyring: ${[...keyring.keys.keys()].join(', ')})`);
   const reports: ResealReport[] = [];
   for (const service of SEALING_SERVICES) {
-    const db = new Database({ url, name: 'secrets-reencrypt', schema: service.schema, max: 2, healthIntervalMs: 0 });
+    const db = new Database({
+      url: owner,
+      name: 'secrets-reencrypt',
+      schema: service.schema,
+      max: 2,
+      healthIntervalMs: 0,
+    });
     try {
       for (const column of await sealedColumnsOf(service.name)) {
         const report = await resealColumn(db, keyring, column);

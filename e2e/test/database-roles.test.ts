@@ -1,6 +1,6 @@
 import path from 'node:path';
 import pg from 'pg';
-import { asServiceRole, devDatabasePassword, type ServiceName } from '@orrange/config';
+import { asServiceRole, devDatabasePassword, MIGRATION_ROLE, type ServiceName } from '@orrange/config';
 import { createTestDatabase, type TestDatabase } from '@orrange/testing';
 import { ROOT, SERVICES } from '@orrange/stack/services';
 
@@ -75,8 +75,13 @@ describe('end to end: one Postgres role per service', () => {
     // order-book on the order path: the limits and the public extras of ads.
     expect(await attempt('order-book', "SELECT trade.buyer_room('nobody', 10, 3)")).toBe('ok');
     expect(await attempt('order-book', "SELECT * FROM users.maker_public_stats(ARRAY['nobody'])")).toBe('ok');
-    // ...not the ledger's general posting, nor the snapshots that only open_trades (as its owner) reads.
-    expect(await attempt('order-book', "SELECT trade.post_journals('[]'::jsonb)")).toBe('42501');
+    // ...not the ledger's general postings (they run as the owner of its tables), nor the snapshots that only
+    // open_trades (as its owner) reads.
+    for (const other of ['order-book', 'dispute', 'user'] as const) {
+      expect([other, await attempt(other, "SELECT trade.post_journals('[]'::jsonb)")]).toEqual([other, '42501']);
+      const posting = "SELECT trade.post_journal(gen_random_uuid(), 'HACK', 'x', '[]'::jsonb)";
+      expect([other, await attempt(other, posting)]).toEqual([other, '42501']);
+    }
     expect(await attempt('order-book', "SELECT * FROM users.payment_method_snapshots('[]'::jsonb)")).toBe('42501');
     // The redelivery sweeps: a producer asks its consumers' inboxes (EVENT_ROUTES), nobody else does.
     const none = "'{}'::uuid[]";
@@ -97,5 +102,32 @@ describe('end to end: one Postgres role per service', () => {
       for (const other of ['order-book', 'trade-execution', 'dispute'] as const)
         expect([other, sql, await attempt(other, sql)]).toEqual([other, sql, '42501']);
     }
+  });
+
+  it('when the migrations ran, then the migration role owns every schema and object, with no more rights than that, and no service can become it', async () => {
+    const [owners] = await db.query<{ schemas: string[]; others: string[] }>(
+      `SELECT array_agg(DISTINCT n.nspowner::regrole::text) AS schemas,
+              array(SELECT DISTINCT c.relowner::regrole::text FROM pg_class c WHERE c.relnamespace = ANY(array_agg(n.oid))
+                    UNION SELECT DISTINCT p.proowner::regrole::text FROM pg_proc p WHERE p.pronamespace = ANY(array_agg(n.oid))) AS others
+         FROM pg_namespace n WHERE n.nspname = ANY($1::text[])`,
+      [SERVICES.map((s) => s.schema)],
+    );
+    expect(owners).toEqual({ schemas: [MIGRATION_ROLE.dbRole], others: [MIGRATION_ROLE.dbRole] });
+    const [migrator] = await db.query(
+      'SELECT rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = $1',
+      [MIGRATION_ROLE.dbRole],
+    );
+    expect(migrator).toEqual({
+      rolsuper: false,
+      rolcreaterole: false,
+      rolcreatedb: false,
+      rolbypassrls: false,
+      rolcanlogin: true,
+    });
+    for (const service of SERVICES)
+      expect([service.name, await attempt(service.name, `SET ROLE ${MIGRATION_ROLE.dbRole}`)]).toEqual([
+        service.name,
+        '42501',
+      ]);
   });
 });

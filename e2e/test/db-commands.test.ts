@@ -1,7 +1,9 @@
 import path from 'node:path';
 import pg from 'pg';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@orrange/testing';
+import { MIGRATION_ROLE } from '@orrange/config';
 import { run } from '@orrange/stack/infra';
+import { handOverSchemas } from '@orrange/stack/schema-owner';
 import { ROOT, SERVICES } from '@orrange/stack/services';
 
 /**
@@ -79,6 +81,31 @@ describe('end to end: the database commands', () => {
     expect(await describeDevData(bare.url)).toEqual(data);
   }, 240_000);
 
+  // On the database the first test set up.
+  it("when db:migrate finds the schemas owned by DATABASE_URL's user (migrated before the migration role), then it hands them over, default privileges included, and the schema is the one the tests use", async () => {
+    const admin = new pg.Client({ connectionString: bare.url });
+    await admin.connect();
+    try {
+      // The database as it was when DATABASE_URL's user ran the migrations: everything, default privileges
+      // included, that user's, and nothing the migration role's.
+      await admin.query('BEGIN');
+      await handOverSchemas(
+        admin,
+        SERVICES.map((s) => s.schema),
+        'postgres',
+      );
+      await admin.query(`DROP OWNED BY ${MIGRATION_ROLE.dbRole}`);
+      await admin.query('COMMIT');
+      expect(await describeSchemas(bare.url)).not.toEqual(await describeSchemas(reference.url));
+    } finally {
+      await admin.end();
+    }
+    const migrated = await pnpm('db:migrate');
+    expect(migrated).toMatch(/\[db\] schemas dispute, order_book, trade, users handed over to the migration role/);
+    expect(await describeSchemas(bare.url)).toEqual(await describeSchemas(reference.url));
+    expect(await pnpm('db:migrate')).not.toMatch(/handed over/);
+  });
+
   it('when db:studio is run without a service and no terminal to ask, then it prints the usage and exits non-zero', async () => {
     await expect(pnpm('db:studio')).rejects.toThrow(
       /\[db\] usage: pnpm db:studio <user\|order-book\|trade-execution\|dispute>/,
@@ -139,7 +166,11 @@ async function describeDevData(url: string) {
   }
 }
 
-/** Every column, constraint, index and function (by a hash of its text) of the services' schemas, in a stable order. */
+/**
+ * Every column, constraint, index and function (by a hash of its text) of the services' schemas, who owns each
+ * schema, table and function and what it grants, the row-level security policies, and the migration role's default
+ * privileges there (what later migrations' objects are granted), in a stable order.
+ */
 async function describeSchemas(url: string): Promise<string[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -157,8 +188,23 @@ async function describeSchemas(url: string): Promise<string[]> {
        UNION ALL
        SELECT format('function %s.%s %s', n.nspname, p.proname, md5(pg_get_functiondef(p.oid)))
          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ANY($1)
+       UNION ALL
+       SELECT format('schema %s owner %s grants %s', n.nspname, n.nspowner::regrole, n.nspacl) FROM pg_namespace n WHERE n.nspname = ANY($1)
+       UNION ALL
+       SELECT format('relation %s owner %s grants %s rls %s', c.oid::regclass, c.relowner::regrole, c.relacl, c.relrowsecurity)
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY($1)
+          AND c.relname NOT LIKE '_prisma_migrations%'
+       UNION ALL
+       SELECT format('routine %s owner %s grants %s', p.oid::regprocedure, p.proowner::regrole, p.proacl)
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ANY($1)
+       UNION ALL
+       SELECT format('policy %s.%s %s %s %s %s %s', schemaname, tablename, policyname, roles, cmd, qual, with_check)
+         FROM pg_policies WHERE schemaname = ANY($1)
+       UNION ALL
+       SELECT format('default privileges in %s on %s: %s', n.nspname, d.defaclobjtype, d.defaclacl)
+         FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace WHERE n.nspname = ANY($1) AND d.defaclrole = $2::regrole
        ORDER BY 1`,
-      [schemas],
+      [schemas, MIGRATION_ROLE.dbRole],
     );
     return rows.map((r) => r.line);
   } finally {

@@ -4,15 +4,18 @@ import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import {
+  asMigrationRole,
   assertNoDevSecrets,
   ConfigError,
-  devDatabasePassword,
-  ensureServiceRoles,
+  DATABASE_ROLES,
+  ensureDatabaseRoles,
+  grantMigrationRole,
   redactUrl,
   redisTlsOptions,
-  type ServiceName,
+  rolePasswordsFrom,
 } from '@orrange/config';
 import { databaseName, poolConfigFromUrl, withDatabase } from '@orrange/db';
+import { handOverSchemas } from './schema-owner';
 import { ROOT, serviceDir, SERVICES, type ServiceInfo } from './services';
 
 /** A failure the operator can act on: printed as one line, no stack trace. */
@@ -123,17 +126,16 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
 }
 
 /**
- * Each service's role password from the environment (`USER_DB_PASSWORD`, …: what the services read), the
- * development one when unset; with NODE_ENV=production a development one is refused, as the services refuse it.
+ * Each role's password from the environment (`USER_DB_PASSWORD`, …, what the services read, and
+ * `MIGRATOR_DB_PASSWORD`), by role, the development one when unset; with NODE_ENV=production a development one is
+ * refused, as the services refuse theirs.
  */
-export function rolePasswords(env: NodeJS.ProcessEnv = process.env): Record<ServiceName, string> {
-  const passwords = Object.fromEntries(
-    SERVICES.map((s) => [s.name, env[s.dbPasswordVar] || devDatabasePassword(s.name)]),
-  ) as Record<ServiceName, string>;
+export function rolePasswords(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const passwords = rolePasswordsFrom(env);
   try {
     assertNoDevSecrets({
       NODE_ENV: env.NODE_ENV ?? 'development',
-      ...Object.fromEntries(SERVICES.map((s) => [s.dbPasswordVar, passwords[s.name]])),
+      ...Object.fromEntries(DATABASE_ROLES.map((r) => [r.dbPasswordVar, passwords[r.dbRole]])),
     });
   } catch (error) {
     if (error instanceof ConfigError) throw new OperatorError(error.issues.join('; '));
@@ -143,14 +145,37 @@ export function rolePasswords(env: NodeJS.ProcessEnv = process.env): Record<Serv
 }
 
 /**
- * The services' roles (cluster-wide), created when missing and given the configured passwords: before any
- * migration, which grants to them. Returns the roles it created.
+ * The services' roles and the migration role (cluster-wide), created when missing and given the configured
+ * passwords: before any migration, which runs as the one and grants to the others. Returns the roles it created.
  */
 export async function ensureRoles(
   databaseUrl: string,
-  passwords: Record<ServiceName, string> = rolePasswords(),
+  passwords: Record<string, string> = rolePasswords(),
 ): Promise<string[]> {
-  return withClient(adminUrl(databaseUrl), (client) => ensureServiceRoles(client, passwords));
+  return withClient(adminUrl(databaseUrl), (client) => ensureDatabaseRoles(client, passwords));
+}
+
+/**
+ * What the migration role needs in the database before it migrates, done as DATABASE_URL's administrator: the right to
+ * create schemas, and the services' schemas of a database migrated before it existed (see handOverSchemas). Returns
+ * the schemas handed over.
+ */
+export async function prepareMigrationRole(databaseUrl: string): Promise<string[]> {
+  return withClient(databaseUrl, async (client) => {
+    await grantMigrationRole(client, databaseName(databaseUrl));
+    await client.query('BEGIN');
+    try {
+      const handedOver = await handOverSchemas(
+        client,
+        SERVICES.map((s) => s.schema),
+      );
+      await client.query('COMMIT');
+      return handedOver;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  });
 }
 
 export async function dropDatabase(databaseUrl: string): Promise<void> {
@@ -222,7 +247,9 @@ export function prisma(service: ServiceInfo, args: string[], databaseUrl: string
  */
 export async function migrateAll(databaseUrl: string, log: (line: string) => void): Promise<void> {
   const created = await ensureRoles(databaseUrl);
-  log(created.length ? `created roles ${created.join(', ')}` : 'service roles present, passwords set from config');
+  log(created.length ? `created roles ${created.join(', ')}` : 'database roles present, passwords set from config');
+  const handedOver = await prepareMigrationRole(databaseUrl);
+  if (handedOver.length) log(`schemas ${handedOver.join(', ')} handed over to the migration role`);
   for (const status of await migrationStatus(databaseUrl)) {
     if (status.pending.length === 0 && status.failed.length === 0) {
       log(`${status.service} is up to date (schema ${status.schema}, ${status.applied} migrations)`);
@@ -244,9 +271,12 @@ export interface MigrationStatus {
   failed: string[];
 }
 
-/** Compares each service's migrations folder with its `_prisma_migrations` table (no CLI start-up cost). */
+/**
+ * Compares each service's migrations folder with its `_prisma_migrations` table (no CLI start-up cost), read as the
+ * migration role, whose tables they are.
+ */
 export async function migrationStatus(databaseUrl: string): Promise<MigrationStatus[]> {
-  return withClient(databaseUrl, async (client) => {
+  return withClient(asMigrationRole(databaseUrl, process.env), async (client) => {
     const statuses: MigrationStatus[] = [];
     for (const service of SERVICES) {
       const dir = path.join(serviceDir(service.name), 'prisma', 'migrations');

@@ -10,9 +10,14 @@ export { editPostgresUrl, firstHostOnly, hostsOf, isPostgresUrl, type HostPort }
 export {
   asServiceRole,
   databaseRoleSchema,
+  asMigrationRole,
+  DATABASE_ROLES,
   DEV_DATABASE_PASSWORDS,
   devDatabasePassword,
-  ensureServiceRoles,
+  ensureDatabaseRoles,
+  grantMigrationRole,
+  MIGRATION_ROLE,
+  rolePasswordsFrom,
   serviceDatabaseUrls,
   type RoleQueryable,
 } from './database-roles';
@@ -96,7 +101,7 @@ export const baseServiceSchema = z.object({
    */
   HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'debug', 'silent']).default('info'),
-  /** The server, database and migration role; a service connects to it as its own role (see database-roles.ts). */
+  /** The server, database and administrator; a service connects to it as its own role (see database-roles.ts). */
   DATABASE_URL: env.postgresUrl(DEFAULT_DATABASE_URL),
   /** Streaming replicas (comma-separated URLs) for the reads that tolerate lag (see Database.queryRead). */
   DATABASE_REPLICA_URLS: env.list(''),

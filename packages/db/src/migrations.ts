@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import pg, { type PoolConfig } from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
-import { DEFAULT_DATABASE_URL } from '@orrange/config';
+import { asMigrationRole, DEFAULT_DATABASE_URL, MIGRATION_ROLE } from '@orrange/config';
 import { assertSchemaName, poolConfigFromUrl, withDatabase } from './pool-config';
 
 /**
  * The Prisma CLI configuration every service uses (`prisma.config.ts`): Prisma 6.19's WebAssembly schema
  * engine over @prisma/adapter-pg, so `migrate`, `db push` and `studio` run without downloading a native
- * engine. Each service migrates its own Postgres schema with its own `_prisma_migrations` table.
+ * engine. Each service migrates its own Postgres schema with its own `_prisma_migrations` table. The CLI connects
+ * to DATABASE_URL's database as the migration role (MIGRATOR_DB_PASSWORD), which owns what the migrations create;
+ * DATABASE_URL's own user, an administrator, only creates `migrate dev`'s shadow databases.
  */
 export function defineMigrationConfig(options: { schema: string; url?: string }): MigrationConfig {
   const schema = assertSchemaName(options.schema);
@@ -18,7 +20,7 @@ export function defineMigrationConfig(options: { schema: string; url?: string })
     engine: 'js' as const,
     schema: 'prisma/schema.prisma',
     migrations: { path: 'prisma/migrations' },
-    adapter: async () => new MigrationAdapterFactory(url, schema) as unknown,
+    adapter: async () => new MigrationAdapterFactory(url, asMigrationRole(url, process.env), schema) as unknown,
   };
 }
 
@@ -42,6 +44,7 @@ class MigrationAdapterFactory {
   readonly adapterName = '@prisma/adapter-pg';
 
   constructor(
+    private readonly adminUrl: string,
     private readonly url: string,
     private readonly schema: string,
   ) {}
@@ -52,14 +55,14 @@ class MigrationAdapterFactory {
 
   async connectToShadowDb(): Promise<unknown> {
     const name = `prisma_shadow_${randomUUID().replace(/-/g, '')}`;
-    await adminQuery(this.url, `CREATE DATABASE "${name}"`);
+    await adminQuery(this.adminUrl, `CREATE DATABASE "${name}" OWNER "${MIGRATION_ROLE.dbRole}"`);
     const adapter = await new PrismaPg(cliPoolConfig(withDatabase(this.url, name), this.schema), {
       schema: this.schema,
     }).connect();
     const dispose = adapter.dispose.bind(adapter);
     adapter.dispose = async () => {
       await dispose();
-      await adminQuery(this.url, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await adminQuery(this.adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
     };
     return adapter;
   }

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { ensureServiceRoles } from '@orrange/config';
+import { asMigrationRole, ensureDatabaseRoles, grantMigrationRole } from '@orrange/config';
 
 export const TEST_SERVER_URL =
   process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -14,7 +14,7 @@ export const TEMPLATE_PREFIX = 'orrange_test_tpl_';
 const TEMPLATE_MAX_IDLE_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** Changes whenever the way a template is built changes, so older templates are never reused. */
-const TEMPLATE_FORMAT = '1';
+const TEMPLATE_FORMAT = '2';
 
 /** First key of the advisory locks taken while templates are built, cloned or dropped (the second is the schema set's). */
 const TEMPLATE_LOCK_CLASS = 0x7e57db;
@@ -28,14 +28,18 @@ export interface SchemaMigrations {
 
 export interface TestDatabase {
   name: string;
-  /** As the migration role, which owns every object: services connect as their own roles (database-roles.ts). */
+  /**
+   * As the server's administrator (TEST_SERVER_URL's user), whom neither grants nor row-level security stop. Every
+   * migrated object is the migration role's, which ran the migrations as db:setup does; services connect as their
+   * own roles (database-roles.ts).
+   */
   url: string;
   /**
-   * A statement as the migration role: for what a test does around the service under test (funding another service's
-   * ledger, reading its rows), which that service's own role is rightly refused.
+   * A statement as the administrator: for what a test does around the service under test (funding another service's
+   * ledger, reading or planting its rows), which that service's own role is rightly refused.
    */
   query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
-  /** One transaction as the migration role (committed when `work` resolves, rolled back when it throws). */
+  /** One transaction as the administrator (committed when `work` resolves, rolled back when it throws). */
   transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T>;
   drop(): Promise<void>;
 }
@@ -104,20 +108,33 @@ let rolesReady: Promise<unknown> | undefined;
  * runs never fight over them; a failed attempt is tried again by the next suite.
  */
 function serviceRolesReady(): Promise<unknown> {
-  rolesReady ??= withAdminClient((client) => ensureServiceRoles(client)).catch((error: unknown) => {
+  rolesReady ??= withAdminClient((client) => ensureDatabaseRoles(client)).catch((error: unknown) => {
     rolesReady = undefined;
     throw error;
   });
   return rolesReady;
 }
 
+/**
+ * Applies a service's migrations to the database of `url` (its user an administrator of the server) as the migration
+ * role, as db:setup does: what they create is the migration role's, never the administrator's.
+ */
 export async function applyMigrations(url: string, { schema, dir }: SchemaMigrations): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    // The migrations grant to the services' roles and run as the migration role: on a server of its own (a test's
+    // private primary) the roles are made here; on the shared one createTestDatabase made them first, so this only
+    // finds them.
+    await ensureDatabaseRoles(admin);
+    await grantMigrationRole(admin, decodeURIComponent(new URL(url).pathname.slice(1)));
+  } finally {
+    await admin.end();
+  }
+  // The development password: tests create the roles with it and never change it.
+  const client = new pg.Client({ connectionString: asMigrationRole(url, {}) });
   await client.connect();
   try {
-    // The migrations grant to the services' roles: on a server of its own (a test's private primary) they are made
-    // here; on the shared one createTestDatabase made them first, so this only finds them.
-    await ensureServiceRoles(client);
     await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
     await client.query(`SET search_path TO "${schema}", public`);
     for (const file of migrationFiles(dir)) {
