@@ -1,7 +1,10 @@
 import type pg from 'pg';
 import { MIGRATION_ROLE } from '@orrange/config';
 
-/** Relation kinds and the ALTER that changes their owner (sequences owned by a column move with their table). */
+/**
+ * Relation kinds and the ALTER that changes their owner (sequences owned by a column move with their table, indexes
+ * with theirs; a composite type is a relation too).
+ */
 const RELATION_ALTER: Record<string, string> = {
   r: 'TABLE',
   p: 'TABLE',
@@ -9,6 +12,7 @@ const RELATION_ALTER: Record<string, string> = {
   v: 'VIEW',
   m: 'MATERIALIZED VIEW',
   S: 'SEQUENCE',
+  c: 'TYPE',
 };
 
 /** pg_default_acl's object types and the words ALTER DEFAULT PRIVILEGES uses for them. */
@@ -41,7 +45,7 @@ export async function handOverSchemas(
     await alter('ALTER SCHEMA %I OWNER TO %I', schema, owner);
     const { rows: relations } = await client.query<{ name: string; kind: string }>(
       `SELECT c.oid::regclass::text AS name, c.relkind::text AS kind FROM pg_class c
-        WHERE c.relnamespace = $1::regnamespace AND c.relkind = ANY('{r,p,f,v,m,S}') AND c.relowner <> $2::regrole
+        WHERE c.relnamespace = $1::regnamespace AND c.relkind = ANY('{r,p,f,v,m,S,c}') AND c.relowner <> $2::regrole
           AND NOT (c.relkind = 'S' AND EXISTS (
             SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i')))`,
       [schema, owner],
