@@ -19,6 +19,7 @@ export {
   type GeneratedTxClient,
 } from './prisma-adapter';
 export type { Statement } from './pipeline';
+export { ACTING_USER_SETTING, AS_SYSTEM, asUser } from './acting-user';
 export { HealthMonitor, type ComponentStatus, type HealthMonitorOptions, type PingResult } from './health-monitor';
 export { poolConfigFromUrl, withDatabase, databaseName, assertSchemaName, type PoolSettings } from './pool-config';
 export {

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Database } from '@orrange/db';
 import { statusCountGauge } from '@orrange/http';
-import { AS_SYSTEM } from './data/acting-user';
+import { AS_SYSTEM } from '@orrange/db';
 import { activeUsers24h, openTradeCounts } from './data/stats.repository';
 import { withdrawalCounts } from './data/withdrawal.repository';
 import type { CustodyCallObserver } from './domain/custody-provider';

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { randomUUID } from 'node:crypto';
 import { eventually } from '@orrange/testing';
-import { AS_SYSTEM } from '../src/data/acting-user';
+import { AS_SYSTEM } from '@orrange/db';
 import { isValidAddress } from '../src/domain/addresses/addresses';
 import { signWebhook } from '../src/domain/custody-webhook';
 import { transition } from '../src/domain/withdrawals.use-case';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { AS_SYSTEM } from '../src/data/acting-user';
+import { AS_SYSTEM } from '@orrange/db';
 import { advanceLedgerCheckpoint } from '../src/data/ledger-checkpoint.repository';
 import { postMovementOrFail } from '../src/data/ledger.repository';
 import { available, external, journalId } from '../src/domain/ledger';

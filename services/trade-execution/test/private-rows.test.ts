@@ -1,6 +1,6 @@
 import request from 'supertest';
 import type { Settings } from '@orrange/db';
-import { AS_SYSTEM, asUser } from '../src/data/acting-user';
+import { AS_SYSTEM, asUser } from '@orrange/db';
 import { listWithdrawals } from '../src/data/withdrawal.repository';
 import { ADMIN, fund, openTrade } from './factories';
 import { withdraw } from './custody-helpers';

@@ -15,7 +15,7 @@ import {
 import { currentContext } from '@orrange/logger';
 import { ASSET_SCALES } from '@orrange/money';
 import type { TradeExecutionService } from '../composition';
-import { AS_SYSTEM, asUser } from '../data/acting-user';
+import { AS_SYSTEM, asUser } from '@orrange/db';
 import { depositsOf } from '../data/deposit.repository';
 import { findWithdrawal, listWithdrawals, transitionsOf } from '../data/withdrawal.repository';
 import { SIGNATURE_HEADER } from '../domain/custody-webhook';

@@ -13,7 +13,7 @@ import {
   wireUnits,
 } from '@orrange/http';
 import { ASSET_SCALES } from '@orrange/money';
-import { AS_SYSTEM, asUser } from '../data/acting-user';
+import { AS_SYSTEM, asUser } from '@orrange/db';
 import { balancesOf, ledgerOf, verifyLedger } from '../data/ledger.repository';
 import { pendingWithdrawalCheck } from '../data/withdrawal.repository';
 import type { TradeExecutionService } from '../composition';

@@ -1,7 +1,7 @@
 import type { Logger } from '@orrange/logger';
 import { dueItemsSweeper, Sweeper } from '@orrange/runtime';
 import type { Registry } from 'prom-client';
-import { AS_SYSTEM } from '../data/acting-user';
+import { AS_SYSTEM } from '@orrange/db';
 import { dueWithdrawalIds } from '../data/withdrawal.repository';
 import type { CustodyDeps } from '../domain/custody';
 import { receiveCustodyWebhook } from '../domain/custody-webhooks.use-case';

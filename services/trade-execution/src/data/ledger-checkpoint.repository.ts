@@ -1,5 +1,5 @@
 import type { Database } from '@orrange/db';
-import { AS_SYSTEM } from './acting-user';
+import { AS_SYSTEM } from '@orrange/db';
 
 /** Entries folded into the checkpoint by one transaction at most: a long backlog is caught up in bounded steps. */
 export const CHECKPOINT_ENTRIES_MAX = 500_000;

@@ -1,6 +1,6 @@
 import type { Tx } from '@orrange/db';
 import { unauthorized } from '@orrange/http';
-import { AS_SYSTEM } from '../data/acting-user';
+import { AS_SYSTEM } from '@orrange/db';
 import { keepRejectedEvent } from '../data/deposit.repository';
 import { findWithdrawal } from '../data/withdrawal.repository';
 import type { CustodyDeps } from './custody';

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { conflict, hasRole, keyset, notFound, readPage, type Identity, type Page } from '@orrange/http';
 import { enqueueEvent } from '@orrange/queue';
 import type { EncryptionKeyring } from '@orrange/secrets';
-import { AS_SYSTEM, asUser } from '../data/acting-user';
+import { AS_SYSTEM, asUser } from '@orrange/db';
 import { insertFeedback } from '../data/feedback.repository';
 import { countMessages, insertMessage, listMessagesAfter } from '../data/trade-message.repository';
 import { findTrade, lockTrade } from '../data/trade.repository';

@@ -3,7 +3,7 @@ import { badRequest, conflict, notFound } from '@orrange/http';
 import { ASSET_SCALES, fromUnits, type Asset } from '@orrange/money';
 import type { Tx } from '@orrange/db';
 import { enqueueEvent } from '@orrange/queue';
-import { AS_SYSTEM, asUser } from '../data/acting-user';
+import { AS_SYSTEM, asUser } from '@orrange/db';
 import { postMovement, postMovementOrFail } from '../data/ledger.repository';
 import {
   claimSend,

@@ -5,7 +5,7 @@ import type { EventPayload, OutboxRow } from '@orrange/queue';
 import { toEach, type LiveEvent, type LivePublisher } from '@orrange/runtime';
 import { messageJson, tradeJson } from '../api/trade.view';
 import { balanceView } from '../api/wallet.view';
-import { asUser } from '../data/acting-user';
+import { asUser } from '@orrange/db';
 import { balancesOf } from '../data/ledger.repository';
 import { findTrade } from '../data/trade.repository';
 import type { Trade, TradeMessage, TradeUpdates } from '../domain/trade';

@@ -1,8 +1,8 @@
-import type { Statement } from '@orrange/db';
+import { ACTING_USER_SETTING, type Statement } from '@orrange/db';
 import type { UserClient, UserDatabase } from './prisma';
 
 /** Names the acting user for the rest of the transaction (`set_config(…, true)`: the setting ends with it). */
-const SET_ACTING_USER = "SELECT set_config('orrange.user_id', $1, true)";
+const SET_ACTING_USER = `SELECT set_config('${ACTING_USER_SETTING}', $1, true)`;
 
 /**
  * A transaction on one user's private rows (payment methods, API keys, refresh tokens): it names the acting user
@@ -33,5 +33,5 @@ export function actAsStatement(userId: string): Statement {
  * tokens (migration `private_credentials`), and answers only who holds the token presented.
  */
 export async function actAsTokenOwner(tx: UserClient, tokenHash: string): Promise<void> {
-  await tx.$executeRaw`SELECT set_config('orrange.user_id', coalesce(refresh_token_owner(${tokenHash})::text, ''), true)`;
+  await tx.$executeRaw`SELECT set_config(${ACTING_USER_SETTING}, coalesce(refresh_token_owner(${tokenHash})::text, ''), true)`;
 }
