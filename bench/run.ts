@@ -38,7 +38,7 @@ import { seedStatsHistory, matchToTradeLatencies } from './lib/history';
 import { measureBareGateway } from './lib/bare-gateway';
 import { addUp, StackMeter, stackTotal } from './lib/meter';
 import { inboxSchemas, perOrder, readCounters, type CounterSources } from './lib/counters';
-import { readEnvironment } from './lib/environment';
+import { calibrate, readEnvironment } from './lib/environment';
 import { startPrivateRedis } from './lib/private-redis';
 import {
   renderReport,
@@ -449,6 +449,7 @@ async function measure(
     redis.disconnect();
   }
   results.finishedAt = new Date().toISOString();
+  results.environment.calibrationMs.end = calibrate();
   results.generatorPriorityNote = generatorPriorityNote();
   return results;
 }

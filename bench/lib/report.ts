@@ -301,6 +301,13 @@ function bareLine(results: Results): string {
   return `Bare gateway (express + http-proxy-middleware, keep-alive, in front of an empty handler; the same orders): ceiling **${bare.ceilingPerS}/s**${floor}, stopped by ${bare.stoppedBy} (${steps})${cpu}.`;
 }
 
+/** Older results have no calibration. */
+function calibrationText(e: Environment): string {
+  const c = e.calibrationMs as Environment['calibrationMs'] | undefined;
+  if (!c) return 'not measured';
+  return c.end === undefined ? `${c.start} ms at the start` : `${c.start} ms at the start, ${c.end} ms at the end`;
+}
+
 export function renderReport(results: Results): string {
   const e = results.environment;
   const pgs = e.postgres;
@@ -309,7 +316,8 @@ export function renderReport(results: Results): string {
     '',
     `Environment: ${e.cores} cores (${e.cpuModel}), load average at start ${e.loadAverageAtStart.join(' / ')}, node ${e.node}, ` +
       `Postgres ${pgs.version} (shared_buffers ${pgs.shared_buffers}, synchronous_commit ${pgs.synchronous_commit}, max_connections ${pgs.max_connections}, autovacuum ${pgs.autovacuum}, fsync ${pgs.fsync}; pg_stat_statements ${e.pgStatStatements ? 'loaded' : 'not loaded'}), ` +
-      `Redis ${e.redis.version} (${e.redis.private ? "the bench's own" : 'shared'}).`,
+      `Redis ${e.redis.version} (${e.redis.private ? "the bench's own" : 'shared'}). ` +
+      `Machine speed (CPU ms of a fixed piece of work, lower is faster; compare runs after dividing by it): ${calibrationText(e)}.`,
     `Steps of ${results.config.stepS} s, book reads at ${results.config.readRatePerS}/s beside, markets ${(results.config.markets as string[]).join(', ')}; ` +
       `the services logged ${results.serviceErrorLines ?? 0} error lines${results.generatorPriorityNote ? `; ${results.generatorPriorityNote}` : ''}.`,
     '',

@@ -94,7 +94,11 @@ export function stackSpecs(
   replicas: Record<string, number[]> = {},
 ): ProcessSpec[] {
   const specs: ProcessSpec[] = [];
-  const gatewayEnv: NodeJS.ProcessEnv = { ...env, PORT: String(ports.gateway) };
+  const gatewayEnv: NodeJS.ProcessEnv = {
+    ...env,
+    PORT: String(ports.gateway),
+    NODE_OPTIONS: [env.NODE_OPTIONS, GATEWAY.nodeOptions].filter(Boolean).join(' '),
+  };
   for (const service of SERVICES) {
     const servicePorts = [ports[service.name], ...(replicas[service.name] ?? [])];
     servicePorts.forEach((port, i) =>

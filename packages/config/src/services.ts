@@ -41,7 +41,13 @@ export const SERVICES = [
 ] as const;
 
 /** The public entry point, started after the services. */
-export const GATEWAY = { name: 'gateway', port: 8080 } as const;
+/**
+ * `nodeOptions`: the gateway's young generation kept at 2 × 4 MB (V8's default on a large machine: 2 × 16 MB). Its
+ * garbage is per request and short-lived, so the smaller space costs only more frequent, equally cheap scavenges, and
+ * it is what keeps 10,000 held client connections within 256 MB (measured: 272 MB with the default, 251 MB with it).
+ * docker-compose.yml sets the same for its gateway.
+ */
+export const GATEWAY = { name: 'gateway', port: 8080, nodeOptions: '--max-semi-space-size=4' } as const;
 
 export type ServiceInfo = (typeof SERVICES)[number];
 export type ServiceName = ServiceInfo['name'];

@@ -7,6 +7,8 @@ export {
   notFound,
   conflict,
   unprocessable,
+  overloaded,
+  OVERLOADED_CODE,
   type FieldError,
 } from './errors';
 export { problemHandler, notFoundHandler, sendProblem, PROBLEM_CONTENT_TYPE } from './problem';
