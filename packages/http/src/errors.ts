@@ -32,12 +32,3 @@ export const forbidden = (detail = 'You are not allowed to do this.', code = 'AU
 export const notFound = (code: string, detail = 'Not found.') => new AppError(404, code, detail);
 export const conflict = (code: string, detail: string) => new AppError(409, code, detail);
 export const unprocessable = (code: string, detail: string) => new AppError(422, code, detail);
-
-/** The code of a request a service shed because it could not answer it in time (load shedding, not a failure). */
-export const OVERLOADED_CODE = 'SERVICE.OVERLOADED';
-/**
- * A request refused before it changed anything because the service is past what it can answer in time: the client
- * retries after `retryAfterSeconds` (a write with the same Idempotency-Key).
- */
-export const overloaded = (detail: string, retryAfterSeconds = 1) =>
-  new AppError(503, OVERLOADED_CODE, detail, undefined, { 'Retry-After': String(retryAfterSeconds) });

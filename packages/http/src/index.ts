@@ -7,8 +7,6 @@ export {
   notFound,
   conflict,
   unprocessable,
-  overloaded,
-  OVERLOADED_CODE,
   type FieldError,
 } from './errors';
 export { problemHandler, notFoundHandler, sendProblem, PROBLEM_CONTENT_TYPE } from './problem';

@@ -2,7 +2,7 @@ import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Logger } from '@orrange/logger';
 import { currentContext } from '@orrange/logger';
 import { isConnectionError, sqlState } from '@orrange/db';
-import { AppError, OVERLOADED_CODE } from './errors';
+import { AppError } from './errors';
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -88,9 +88,7 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const known = error instanceof AppError ? error : (fromBodyParser(error) ?? fromDatabaseOutage(error));
     if (known) {
-      // A shed request is the service working as designed under load (counted by its own metric), not an error.
-      if (known.status >= 500 && known.code !== OVERLOADED_CODE)
-        logger.error('request failed', { method: req.method, path: req.path, code: known.code });
+      if (known.status >= 500) logger.error('request failed', { method: req.method, path: req.path, code: known.code });
       return sendProblem(res, known);
     }
     logger.error('unhandled error', {

@@ -34,18 +34,4 @@ describe('the adaptive in-flight limit of a service lane', () => {
     for (let t = 0; t < 60_000; t += 250) limit.answered(2_000, t, 10);
     expect(limit.current).toBe(64);
   });
-
-  it('when the upstream sheds requests itself (503), then the limit shrinks though its answers are fast, at most once per window', () => {
-    const limit = new AdaptiveLimit(64, 150);
-    for (let i = 0; i < 100; i++) limit.shedUpstream(1_000);
-    expect(limit.current).toBe(57);
-    for (let t = 1_250; t < 60_000; t += 250) {
-      limit.shedUpstream(t);
-      // the many fast answers between its 503s do not undo the decreases
-      for (let i = 1; i <= 100; i++) limit.answered(5, t + i, 64);
-    }
-    expect(limit.current).toBe(ADAPTIVE_LIMIT_MIN);
-    for (let i = 0; i < 5_000; i++) limit.answered(5, 60_000 + i, 64); // it stopped shedding: room again
-    expect(limit.current).toBe(64);
-  });
 });

@@ -43,20 +43,11 @@ export function createOrderBookService(config: Config, overrides: { logger?: Log
     labelNames: ['asset'],
     registers: [runtime.registry],
   });
-  const ordersShed = new Counter({
-    name: 'orders_shed_total',
-    help: 'Orders answered 503 because they waited in their market queue longer than ORDER_QUEUE_WAIT_MAX_MS',
-    labelNames: ['market'],
-    registers: [runtime.registry],
-  });
   const deps: OrderBookDeps = {
     db: runtime.db,
     bookChanged: (asset, fiatCurrency, sequence) => bookCache.changed(asset, fiatCurrency, sequence),
     tradesOpened: (asset, count) => tradesOpened.inc({ asset }, count),
-    batcher: new MarketBatcher(() => deps, {
-      queueWaitMaxMs: settings.queueWaitMaxMs,
-      onShed: (market, count) => ordersShed.inc({ market }, count),
-    }),
+    batcher: new MarketBatcher(() => deps),
     limits: settings.limits,
     markets: new MarketRulesCache({ db: runtime.db, logger: runtime.logger, ...settings.marketRules }),
   };

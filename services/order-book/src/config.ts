@@ -30,12 +30,6 @@ export const configSchema = baseServiceSchema.extend(databaseRoleSchema('order-b
   MARKET_RULES_RELOAD_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   /** How often the markets' reference price from trades (median of the last 24 h of matches) is recomputed. */
   MARKET_REFERENCE_REFRESH_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
-  /**
-   * How long an order may wait in its market's queue, once the queue has stood behind for a second (StandingQueue),
-   * before it is answered 503 SERVICE.OVERLOADED instead (0: no limit; see BatcherOptions). 150 ms: the orders a
-   * market behind does place then answer within about 250 ms, their transaction included.
-   */
-  ORDER_QUEUE_WAIT_MAX_MS: z.coerce.number().int().min(0).max(60_000).default(150),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -49,15 +43,13 @@ const settingsSchema = configSchema.pick({
   ORDER_EXPIRY_SWEEP_MS: true,
   MARKET_RULES_RELOAD_MS: true,
   MARKET_REFERENCE_REFRESH_MS: true,
-  ORDER_QUEUE_WAIT_MAX_MS: true,
 });
 
-/** The order book's own settings: the abuse limits, the market rules cache's timings, the expiry sweep's interval and the markets' queue wait. */
+/** The order book's own settings: the abuse limits, the market rules cache's timings and the expiry sweep's interval. */
 export interface OrderBookSettings {
   limits: Limits;
   marketRules: { reloadMs: number; medianMs: number };
   expirySweepMs: number;
-  queueWaitMaxMs: number;
 }
 
 /** The order book's settings of a config the runtime holds (read once at boot: the runtime keeps the parsed object it was given). */
@@ -73,7 +65,6 @@ export function settingsOf(config: object): OrderBookSettings {
     },
     marketRules: { reloadMs: c.MARKET_RULES_RELOAD_MS, medianMs: c.MARKET_REFERENCE_REFRESH_MS },
     expirySweepMs: c.ORDER_EXPIRY_SWEEP_MS,
-    queueWaitMaxMs: c.ORDER_QUEUE_WAIT_MAX_MS,
   };
 }
 

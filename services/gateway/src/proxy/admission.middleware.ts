@@ -40,14 +40,12 @@ const LATENCY_EWMA_WEIGHT = 0.05;
  * latency worth having (measured: 256 admitted writes, 340/s completed, accepted p99 1.8 s), and one low enough
  * for overload sheds a normal day's bursts. While the moving average of the lane's latencies is above the target
  * the limit shrinks by a tenth, at most every DECREASE_EVERY_MS; while below, it grows by one per `limit` fast
- * answers, up to the configured maximum. A 503 of the upstream itself (it shed the request) shrinks it the same way
- * and stops its growth for a window (see shedUpstream).
+ * answers, up to the configured maximum.
  */
 export class AdaptiveLimit {
   private limit: number;
   private latencyMs = 0;
   private lastDecreaseAt = 0;
-  private lastShedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly max: number,
@@ -68,27 +66,11 @@ export class AdaptiveLimit {
   answered(latencyMs: number, now: number, inFlight: number): void {
     this.latencyMs += (latencyMs - this.latencyMs) * LATENCY_EWMA_WEIGHT;
     if (this.latencyMs <= this.targetMs) {
-      // No growth while the upstream sheds: its fast 503s and the answers around them are not room to spare.
-      if (now - this.lastShedAt >= DECREASE_EVERY_MS) this.limit = Math.min(this.max, this.limit + 2 / this.limit);
-    } else if (inFlight >= this.limit / 2) {
-      this.decrease(now);
+      this.limit = Math.min(this.max, this.limit + 2 / this.limit);
+    } else if (inFlight >= this.limit / 2 && now - this.lastDecreaseAt >= DECREASE_EVERY_MS) {
+      this.limit = Math.max(Math.min(ADAPTIVE_LIMIT_MIN, this.max), this.limit * DECREASE_FACTOR);
+      this.lastDecreaseAt = now;
     }
-  }
-
-  /**
-   * The upstream shed a request it was sent (503): it is past what it can answer in time, whatever the latencies.
-   * Fewer are let through, so that the next ones are shed here, before they cost the upstream anything; its quick
-   * 503 says nothing of how long answers take, so the moving average does not see it.
-   */
-  shedUpstream(now: number): void {
-    this.lastShedAt = now;
-    this.decrease(now);
-  }
-
-  private decrease(now: number): void {
-    if (now - this.lastDecreaseAt < DECREASE_EVERY_MS) return;
-    this.limit = Math.max(Math.min(ADAPTIVE_LIMIT_MIN, this.max), this.limit * DECREASE_FACTOR);
-    this.lastDecreaseAt = now;
   }
 }
 
@@ -137,9 +119,7 @@ export function shedOverload(deps: AdmissionDeps): RequestHandler {
     res.once('close', () => {
       counts[lane] -= 1;
       deps.metrics.upstreamInFlight.dec({ service, lane });
-      if (!adaptive) return;
-      if (res.statusCode === 503) limit.shedUpstream(Date.now());
-      else limit.answered(performance.now() - admittedAt, Date.now(), counts[lane]);
+      if (adaptive) limit.answered(performance.now() - admittedAt, Date.now(), counts[lane]);
     });
     next();
   };

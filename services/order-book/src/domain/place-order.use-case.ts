@@ -5,7 +5,6 @@ import {
   conflict,
   IdempotencyKeyTaken,
   jsonAnswer,
-  overloaded,
   releaseKeysWithCommit,
   storeAnswersWithCommit,
   wasClaimed,
@@ -28,7 +27,6 @@ import { marketRefusal } from './market-rules';
 import { formatAmount, type Order } from './order';
 import type { OrderBookDeps } from './order-book.deps';
 import type { KeyRecord, OrderBatcher } from './order-batcher';
-import { StandingQueue } from './standing-queue';
 
 /** How many incoming orders of one side of one market share one transaction (one lock, one write, one commit). */
 export const BATCH_ORDERS_MAX = 64;
@@ -304,33 +302,11 @@ async function matchInRounds(
 interface Pending extends Incoming {
   resolve: (placed: Placed) => void;
   reject: (error: unknown) => void;
-  /** When it joined its market's queue (performance.now()). */
-  queuedAt: number;
 }
-
-export interface BatcherOptions {
-  /**
-   * How long an order may wait in its market's queue for the transactions ahead of it once the queue is standing
-   * (see StandingQueue). One that waited longer when its turn comes is answered 503 SERVICE.OVERLOADED instead,
-   * having changed nothing (its Idempotency-Key is claimed only in its batch's transaction), so the client retries
-   * it. 0: orders wait as long as it takes. Why bounded: past the rate a market's transactions complete, its queue
-   * only grows and every order waits for all of it. The gateway's in-flight limit bounds the orders of all markets
-   * together, not the queue of one busy market, where the slowest answers under overload came from.
-   */
-  queueWaitMaxMs: number;
-  /** How long the queue must have stood above queueWaitMaxMs before orders are shed (default STANDING_QUEUE_MS). */
-  standingMs?: number;
-  /** Told how many orders of a market were shed (a metric). */
-  onShed?: (market: string, count: number) => void;
-}
-
-/** A second of a queue behind at every batch's start: far longer than a burst of a few hundred orders takes. */
-export const STANDING_QUEUE_MS = 1_000;
 
 interface MarketQueue {
   pending: Pending[];
   running: boolean;
-  standing: StandingQueue;
 }
 
 /**
@@ -343,22 +319,13 @@ interface MarketQueue {
 export class MarketBatcher implements OrderBatcher {
   private readonly queues = new Map<string, MarketQueue>();
 
-  constructor(
-    private readonly deps: () => OrderBookDeps,
-    private readonly options: BatcherOptions = { queueWaitMaxMs: 0 },
-  ) {}
+  constructor(private readonly deps: () => OrderBookDeps) {}
 
   submit(order: Order, key?: KeyRecord<Placed>): Promise<Placed> {
     const market = `${order.asset}/${order.fiatCurrency}`;
-    const queue = this.queues.get(market) ?? {
-      pending: [],
-      running: false,
-      standing: new StandingQueue(this.options.queueWaitMaxMs, this.options.standingMs ?? STANDING_QUEUE_MS),
-    };
+    const queue = this.queues.get(market) ?? { pending: [], running: false };
     this.queues.set(market, queue);
-    const placed = new Promise<Placed>((resolve, reject) =>
-      queue.pending.push({ order, key, resolve, reject, queuedAt: performance.now() }),
-    );
+    const placed = new Promise<Placed>((resolve, reject) => queue.pending.push({ order, key, resolve, reject }));
     if (!queue.running) void this.drain(market, queue);
     return placed;
   }
@@ -367,8 +334,6 @@ export class MarketBatcher implements OrderBatcher {
     queue.running = true;
     try {
       while (queue.pending.length > 0) {
-        this.shedStale(market, queue);
-        if (queue.pending.length === 0) break;
         const batch = queue.pending.splice(0, sameSideRun(queue.pending));
         const deps = this.deps();
         try {
@@ -397,28 +362,6 @@ export class MarketBatcher implements OrderBatcher {
       // A market nobody trades in keeps no queue.
       if (queue.pending.length === 0) this.queues.delete(market);
     }
-  }
-
-  /**
-   * While the queue is standing, answers 503 to the orders at its head that waited longer than allowed (the oldest
-   * are first).
-   */
-  private shedStale(market: string, queue: MarketQueue): void {
-    const { queueWaitMaxMs, onShed } = this.options;
-    if (queueWaitMaxMs <= 0) return;
-    const now = performance.now();
-    if (!queue.standing.standing(now - queue.pending[0]!.queuedAt, now)) return;
-    const oldestAllowed = now - queueWaitMaxMs;
-    const stale = queue.pending.findIndex((p) => p.queuedAt >= oldestAllowed);
-    const shed = queue.pending.splice(0, stale === -1 ? queue.pending.length : stale);
-    if (shed.length === 0) return;
-    for (const p of shed)
-      p.reject(
-        overloaded(
-          `The ${market} market has more orders waiting than it can place in time: this order was not placed. Retry after the time in Retry-After, with the same Idempotency-Key.`,
-        ),
-      );
-    onShed?.(market, shed.length);
   }
 }
 
