@@ -40,13 +40,12 @@ export const SERVICES = [
   },
 ] as const;
 
-/** The public entry point, started after the services. */
 /**
- * `nodeOptions`: the gateway's young generation kept at 2 × 4 MB (V8's default on a large machine: 2 × 16 MB). Its
- * garbage is per request and short-lived, so the smaller space costs only more frequent, equally cheap scavenges, and
- * it takes 10-20 MB off the gateway's memory with 10,000 held client connections (measured on 2026-12-04: 272-274 MB
- * with the default, 251-262 MB with it; the target is 256) and ~20 MB under order load alone. docker-compose.yml
- * sets the same for its gateway.
+ * The public entry point, started after the services. `nodeOptions`: its young generation kept at 2 × 4 MB (V8's
+ * default on a large machine: 2 × 16 MB). Its garbage is per request and short-lived, so the smaller space means
+ * more frequent scavenges of about as many live objects (their cost was within the machine's noise on 2026-12-04),
+ * and it took 10-20 MB off the gateway's memory: 189-194 -> 171 MB under order load, 269-274 -> 251-265 MB with
+ * 10,000 held client connections (the target is 256). docker-compose.yml sets the same for its gateway.
  */
 export const GATEWAY = { name: 'gateway', port: 8080, nodeOptions: '--max-semi-space-size=4' } as const;
 
