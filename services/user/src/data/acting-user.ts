@@ -1,4 +1,4 @@
-import { ACTING_USER_SETTING, type Statement } from '@orrange/db';
+import { ACTING_USER_SETTING } from '@orrange/db';
 import type { UserClient, UserDatabase } from './prisma';
 
 /** Names the acting user for the rest of the transaction (`set_config(…, true)`: the setting ends with it). */
@@ -20,11 +20,6 @@ export function asActingUser<T>(store: UserDatabase, userId: string, work: (tx: 
 /** Names the acting user for the rest of the transaction. */
 export async function actAs(tx: UserClient, userId: string): Promise<void> {
   await tx.$executeRawUnsafe(SET_ACTING_USER, userId);
-}
-
-/** actAs as a statement for a pg transaction (login.repository.ts). */
-export function actAsStatement(userId: string): Statement {
-  return { sql: SET_ACTING_USER, params: [userId] };
 }
 
 /**

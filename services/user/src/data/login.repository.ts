@@ -1,5 +1,4 @@
-import type { Database, SqlRunner } from '@orrange/db';
-import { actAsStatement } from './acting-user';
+import { asUser, type Database, type SqlRunner } from '@orrange/db';
 import { auditInsert, type AuditContext, type AuditEntry } from './audit.repository';
 import { type NewRefreshToken, refreshTokenInsert } from './refresh-tokens.repository';
 import type { UserRecord } from './users.repository';
@@ -34,12 +33,11 @@ export async function recordLogin(
   db: Database,
   login: { userId: string; context: AuditContext; audit: AuditEntry; refreshToken: NewRefreshToken },
 ): Promise<void> {
-  await db.transaction(async (tx) => {
-    const writes = [
-      actAsStatement(login.userId),
-      auditInsert(login.context, login.audit),
-      refreshTokenInsert(login.refreshToken),
-    ];
-    for (const write of writes) tx.defer(write.sql, write.params);
-  });
+  await db.transaction(
+    async (tx) => {
+      for (const write of [auditInsert(login.context, login.audit), refreshTokenInsert(login.refreshToken)])
+        tx.defer(write.sql, write.params);
+    },
+    { settings: asUser(login.userId) },
+  );
 }
