@@ -93,6 +93,14 @@ export interface Tx extends SqlRunner {
    */
   defer(sql: string, params?: unknown[]): void;
   /**
+   * A statement whose rows the body needs, but not before its next round trip: it is sent at the head of that
+   * round trip (the next `query`, `queries` or `commitWith`, or the COMMIT), so it costs no round trip of its own,
+   * and runs before the statements sent with it, which see what it wrote. Its promise settles with that round
+   * trip; if the round trip fails, both promises reject and nothing commits. Never await it before the body has
+   * sent something after it: it would wait forever.
+   */
+  sendWithNext<R = Row>(sql: string, params?: unknown[]): Promise<R[]>;
+  /**
    * The body's last statement, sent with the deferred writes and COMMIT in one round trip; resolves to its rows
    * once the transaction has committed. A write that must not commit when it finds something wrong has to raise
    * in SQL (the body sees its rows only after the commit). The body sends nothing after it.
@@ -294,11 +302,20 @@ export class Database {
         ...settingStatements(options.settings),
       ];
       let begun = false;
+      /** Statements of sendWithNext, waiting for the next round trip, and who waits for their rows. */
+      const riding: Array<{ statement: Statement; settle: (rows: Row[] | undefined, error?: unknown) => void }> = [];
       const send = async (statements: Statement[]): Promise<pg.QueryResult[]> => {
-        const first = !begun;
+        const head = [...(begun ? [] : begin), ...riding.map((r) => r.statement)];
+        const riders = riding.splice(0);
         begun = true;
-        const results = await queryPipelined(client, first ? [...begin, ...statements] : statements);
-        return first ? results.slice(begin.length) : results;
+        try {
+          const results = await queryPipelined(client, [...head, ...statements]);
+          riders.forEach((r, i) => r.settle(results[head.length - riders.length + i]!.rows));
+          return results.slice(head.length);
+        } catch (error) {
+          for (const r of riders) r.settle(undefined, error);
+          throw error;
+        }
       };
       const deferred: Statement[] = [];
       let committed = false;
@@ -309,6 +326,18 @@ export class Database {
             rs.map((r) => r.rows as never),
           ),
         defer: (sql, params) => void deferred.push({ sql, params }),
+        sendWithNext: (sql, params) => {
+          if (committed) throw new Error('sendWithNext: the transaction has committed already');
+          const rows = new Promise<Row[]>((resolve, reject) =>
+            riding.push({
+              statement: { sql, params },
+              settle: (result, error) => (result ? resolve(result) : reject(error)),
+            }),
+          );
+          // The body awaits it after its next round trip, whose own promise carries any error first.
+          rows.catch(() => undefined);
+          return rows as never;
+        },
         commitWith: async (sql, params) => {
           if (committed) throw new Error('commitWith: the transaction has committed already');
           committed = true;
@@ -323,8 +352,9 @@ export class Database {
       try {
         const result = await body(tx);
         if (committed) {
-          if (deferred.length > 0) throw new Error('a write was deferred after commitWith: it would never commit');
-        } else if (deferred.length > 0) {
+          if (deferred.length > 0 || riding.length > 0)
+            throw new Error('a write was deferred after commitWith: it would never commit');
+        } else if (deferred.length > 0 || riding.length > 0) {
           attempt.committing();
           await this.timed(deferred.map((s) => s.sql).join('; '), () => send([...deferred, { sql: 'COMMIT' }]));
         } else if (begun) {
@@ -333,6 +363,7 @@ export class Database {
         }
         return result;
       } catch (error) {
+        for (const r of riding.splice(0)) r.settle(undefined, error);
         broken = isConnectionError(error);
         // After a failed statement the block waits for ROLLBACK; after a failed COMMIT it is over already,
         // and ROLLBACK only draws a warning.

@@ -229,6 +229,61 @@ describe('transactions: BEGIN rides with the first statement, statements go toge
     });
   });
 
+  describe('a statement sent with the next round trip', () => {
+    it('when a body sends a statement with the next one, then both go in one round trip, the next sees what it wrote, and its rows come back with it', async () => {
+      const { result, roundTrips: trips } = await counted(() =>
+        db.transaction(async (tx) => {
+          const written = tx.sendWithNext<{ id: number }>('INSERT INTO item VALUES ($1, $2) RETURNING id', [50, 3]);
+          const [seen] = await tx.query<{ qty: number }>('SELECT qty FROM item WHERE id = $1', [50]);
+          return { written: await written, seen };
+        }),
+      );
+      expect(result).toEqual({ written: [{ id: 50 }], seen: { qty: 3 } });
+      expect(trips).toBe(2); // BEGIN, the insert and the read together; COMMIT
+    });
+
+    it('when nothing follows it, then it goes with COMMIT', async () => {
+      let written: Promise<unknown> | undefined;
+      const { roundTrips: trips } = await counted(() =>
+        db.transaction(async (tx) => {
+          await tx.query('INSERT INTO item VALUES ($1, $2)', [51, 1]);
+          written = tx.sendWithNext('UPDATE item SET qty = qty + 1 WHERE id = $1 RETURNING qty', [51]);
+        }),
+      );
+      expect(trips).toBe(2); // BEGIN with the insert; the update with COMMIT
+      await expect(written).resolves.toEqual([{ qty: 2 }]);
+      expect(await db.query('SELECT qty FROM item WHERE id = 51')).toEqual([{ qty: 2 }]);
+    });
+
+    it('when it fails, then the round trip it went with fails too, nothing commits, and the connection serves the next transaction', async () => {
+      let written: Promise<unknown> | undefined;
+      const failed = db.transaction(async (tx) => {
+        await tx.query('INSERT INTO item VALUES (52, 1)');
+        written = tx.sendWithNext('UPDATE item SET qty = -1 WHERE id = 52');
+        await tx.query('INSERT INTO item VALUES (53, 1)');
+      });
+      await expect(failed).rejects.toMatchObject({ code: '23514' });
+      await expect(written).rejects.toMatchObject({ code: '23514' });
+      expect(await db.query('SELECT count(*)::int AS n FROM item')).toEqual([{ n: 0 }]);
+      await db.transaction(async (tx) => {
+        void tx.sendWithNext('INSERT INTO item VALUES (54, 1)');
+      });
+      expect(await db.query('SELECT id FROM item')).toEqual([{ id: 54 }]);
+    });
+
+    it('when a body throws before the next round trip, then it is never sent and its promise rejects with that error', async () => {
+      let written: Promise<unknown> | undefined;
+      await expect(
+        db.transaction(async (tx) => {
+          written = tx.sendWithNext('INSERT INTO item VALUES (55, 1)');
+          throw new Error('changed my mind');
+        }),
+      ).rejects.toThrow('changed my mind');
+      await expect(written).rejects.toThrow('changed my mind');
+      expect(await db.query('SELECT count(*)::int AS n FROM item')).toEqual([{ n: 0 }]);
+    });
+  });
+
   describe('a last statement sent with COMMIT', () => {
     it('when a body ends with commitWith, then that statement, the deferred writes and COMMIT go in one round trip and its rows come back once committed', async () => {
       const { result, roundTrips: trips } = await counted(() =>

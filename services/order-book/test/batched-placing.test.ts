@@ -9,8 +9,8 @@ import { createHarness, type Harness } from './harness';
 import { bookInvariantViolations, deposit, ledgerBalance } from './helpers';
 
 /**
- * Orders that arrive while their market is busy are decided together: one transaction per run of one side of a
- * market (the SELLs' holds placed in its first round trip with the candidate read, one write). Every order must end
+ * Orders that arrive while their market is busy are decided together: one transaction per batch of a market, BUYs
+ * and SELLs (the SELLs' holds placed in its first round trip with the candidate reads, one write). Every order must end
  * exactly as if the orders had been placed one at a time, in order; a SELL its seller cannot cover is refused
  * and leaves nothing behind, and the others are placed as if it never came.
  *
@@ -201,6 +201,42 @@ describe('orders placed together in batches', () => {
     return { resting: await oneAtATime(resting), burst };
   }
 
+  /**
+   * The order book over a Database whose transactions count their round trips: each statement, or statements
+   * sent together, is one; so is the COMMIT (with whatever was deferred to it, and the last statement if the
+   * body sent that with it). Writes deferred to the COMMIT and effects after it are not sent on their own. Its
+   * own batcher, so the shared one's queues are not involved.
+   */
+  const counting = () => {
+    const roundTrips: number[] = [];
+    const db = Object.create(deps.db) as Database;
+    db.transaction = (body, options) =>
+      deps.db.transaction(async (tx) => {
+        let sent = 0;
+        let committed = false;
+        const counted: Tx = {
+          ...tx,
+          query: <R>(text: string, params?: unknown[]) => {
+            sent += 1;
+            return tx.query<R>(text, params);
+          },
+          queries: <R>(statements: Statement[]) => {
+            sent += 1;
+            return tx.queries<R>(statements);
+          },
+          commitWith: <R>(text: string, params?: unknown[]) => {
+            sent += 1;
+            committed = true;
+            return tx.commitWith<R>(text, params);
+          },
+        };
+        const result = await body(counted);
+        roundTrips.push(sent + (committed ? 0 : 1));
+        return result;
+      }, options);
+    const countingDeps: OrderBookDeps = { ...deps, db, batcher: new MarketBatcher(() => countingDeps) };
+    return { deps: countingDeps, roundTrips };
+  };
   it('when SELLs from several sellers in two markets arrive together, then they match exactly as one at a time would', async () => {
     const alone = await twoMarkets(['EUR', 'GBP']);
     const aloneResults = await oneAtATime(alone.burst);
@@ -251,6 +287,30 @@ describe('orders placed together in batches', () => {
     // Every seller's balance went into holds and escrows, none left over, none missing.
     for (const seller of ['seller-a', 'seller-b', 'seller-c', 'seller-d'])
       expect(await ledgerBalance(harness.testDb, 'AVAILABLE', seller, 'BTC')).toBe('0.00000000');
+    expect(await bookInvariantViolations(harness.testDb)).toEqual([]);
+  });
+
+  it('when BUYs and SELLs of one market arrive together, taking turns, then one transaction places them all in two round trips, as one at a time would', async () => {
+    /** A lead bid that crosses nothing, then pairs: a SELL, and a BUY that crosses it and what earlier SELLs left. */
+    const turns = async (fiat: FiatCurrency) => {
+      const burst: Named[] = [buy('lead', 'turns-lead', fiat, { price: '10.00', amount: '0.01' })];
+      for (let i = 0; i < 4; i += 1) {
+        await deposit(harness.testDb, `turns-seller-${i}`, 'BTC', '0.3');
+        burst.push(sell(`s${i}`, `turns-seller-${i}`, fiat, { price: `${100 + i}.00`, amount: '0.3' }));
+        burst.push(buy(`b${i}`, `turns-buyer-${i}`, fiat, { price: `${101 + i}.00`, amount: '0.2' }));
+      }
+      return burst;
+    };
+    const aloneResults = await oneAtATime(await turns('USD'));
+    const run = counting();
+    const results = await together(await turns('AED'), run.deps);
+    expect(results.filter((r) => r.refused)).toEqual([]);
+    // The lead alone; then the 8 others together: the market lock, the holds and standing, and a candidate read per
+    // side in the first round trip; the orders, matches (some between orders of the batch), trades and escrows with
+    // the COMMIT in the second.
+    expect(run.roundTrips).toEqual([2, 2]);
+    expect(await outcome(['AED'], results)).toEqual(await outcome(['USD'], aloneResults));
+    expect((await outcome(['AED'], results)).matchesPerMarket).toEqual([5]);
     expect(await bookInvariantViolations(harness.testDb)).toEqual([]);
   });
 
@@ -375,42 +435,6 @@ describe('orders placed together in batches', () => {
   });
 
   it('when 24 funded SELLs in two markets are placed together, then it costs the same few round trips per market as one', async () => {
-    /**
-     * The order book over a Database whose transactions count their round trips: each statement, or statements
-     * sent together, is one; so is the COMMIT (with whatever was deferred to it, and the last statement if the
-     * body sent that with it). Writes deferred to the COMMIT and effects after it are not sent on their own. Its
-     * own batcher, so the shared one's queues are not involved.
-     */
-    const counting = () => {
-      const roundTrips: number[] = [];
-      const db = Object.create(deps.db) as Database;
-      db.transaction = (body, options) =>
-        deps.db.transaction(async (tx) => {
-          let sent = 0;
-          let committed = false;
-          const counted: Tx = {
-            ...tx,
-            query: <R>(text: string, params?: unknown[]) => {
-              sent += 1;
-              return tx.query<R>(text, params);
-            },
-            queries: <R>(statements: Statement[]) => {
-              sent += 1;
-              return tx.queries<R>(statements);
-            },
-            commitWith: <R>(text: string, params?: unknown[]) => {
-              sent += 1;
-              committed = true;
-              return tx.commitWith<R>(text, params);
-            },
-          };
-          const result = await body(counted);
-          roundTrips.push(sent + (committed ? 0 : 1));
-          return result;
-        }, options);
-      const countingDeps: OrderBookDeps = { ...deps, db, batcher: new MarketBatcher(() => countingDeps) };
-      return { deps: countingDeps, roundTrips };
-    };
     /** Per market: 10 bids, a lead SELL that crosses nothing, and `n` funded SELLs that cross them, all submitted together. */
     const placeTogether = async (fiats: FiatCurrency[], n: number) => {
       const burst: Named[] = [];

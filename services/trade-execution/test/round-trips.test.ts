@@ -21,6 +21,8 @@ function counting(tx: Tx, count: () => void): Tx {
     },
     // A deferred write goes with COMMIT: no round trip of its own.
     defer: (sql: string, params?: unknown[]) => tx.defer(sql, params),
+    // It goes with the next round trip: none of its own.
+    sendWithNext: <R>(sql: string, params?: unknown[]) => tx.sendWithNext<R>(sql, params),
     afterCommit: (effect) => tx.afterCommit(effect),
   };
 }

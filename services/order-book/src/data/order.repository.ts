@@ -145,32 +145,58 @@ export interface CandidateQuery {
   buyerLimits?: BuyerLimits;
 }
 
-/** What a candidate read brings back: the candidates, their owners' room for trades as buyers (SELL incoming), and the rows of the statements sent ahead of it. */
-export interface CandidateRead {
-  candidates: Order[];
-  rooms: Map<string, number>;
+/** What candidate reads bring back: per query, the candidates and their owners' room for trades as buyers (SELL incoming); and the rows of the statements sent ahead of them. */
+export interface CandidateReads {
+  reads: Array<{ candidates: Order[]; rooms: Map<string, number> }>;
   ahead: unknown[][];
 }
 
 /**
- * Takes the market lock (if not held yet), runs `ahead` (e.g. the holds of incoming SELL orders), then loads the
- * best `limit` resting orders of the other side that cross the limit price, belong to someone else and share a
- * payment method, best price first, then oldest. One round trip: under READ COMMITTED a statement sees what was
- * committed before IT started, and the read, sent together with the lock, starts only once the lock is granted,
- * so it sees every order the previous holder committed.
+ * Takes the market lock (unless every query says it is held), runs `ahead` (e.g. the holds of incoming SELL orders),
+ * then for each query loads the best `limit` resting orders of the other side that cross the limit price, belong to
+ * someone else and share a payment method, best price first, then oldest. One round trip: under READ COMMITTED a
+ * statement sees what was committed before IT started, and the reads, sent together with the lock, start only once
+ * the lock is granted, so they see every order the previous holder committed.
  */
 export async function lockAndLoadCandidates(
   tx: SqlRunner,
-  q: CandidateQuery,
+  queries: CandidateQuery[],
   ahead: Array<{ sql: string; params: unknown[] }> = [],
-): Promise<CandidateRead> {
+): Promise<CandidateReads> {
+  const reads = queries.map(candidateRead);
+  const first = queries[0]!;
+  const lock = queries.every((q) => q.marketLocked)
+    ? []
+    : [
+        {
+          sql: 'SELECT pg_advisory_xact_lock(hashtext($1)) AS locked',
+          params: [`${first.asset}/${first.fiatCurrency}`],
+        },
+      ];
+  const statements = [...lock, ...ahead, ...reads];
+  const results =
+    statements.length === 1 ? [await tx.query(reads[0]!.sql, reads[0]!.params)] : await queryTogether(tx, statements);
+  const rowsOf = results.slice(lock.length + ahead.length) as unknown as Array<
+    Array<OrderRow & { buyer_room?: number }>
+  >;
+  return {
+    reads: rowsOf.map((rows, i) => ({
+      candidates: rows.map(toOrder),
+      rooms: new Map(reads[i]!.roomed ? rows.map((r) => [r.user_id, r.buyer_room!]) : []),
+    })),
+    ahead: results.slice(lock.length, lock.length + ahead.length),
+  };
+}
+
+/** One query's read (see lockAndLoadCandidates); `roomed` when its rows carry their owners' buyer_room. */
+function candidateRead(q: CandidateQuery): { sql: string; params: unknown[]; roomed: boolean } {
   const incomingBuys = q.side === 'BUY';
   const limits = !incomingBuys && q.buyerLimits ? q.buyerLimits : undefined;
   // Only the rows the LIMIT lets through are projected, so buyer_room runs once per candidate returned.
   const room = limits
     ? `, ${buyerRoomExpression('user_id', 'CASE WHEN merchant THEN $9::int ELSE $8::int END', '$10::int')} AS buyer_room`
     : '';
-  const read = {
+  return {
     sql: `SELECT ${ORDER_COLUMNS}${room} FROM orders
           WHERE asset = $1 AND fiat_currency = $2 AND side = $3 AND live AND price ${incomingBuys ? '<=' : '>='} $4::numeric
             AND user_id <> $5 AND payment_methods && $6::text[]
@@ -186,43 +212,42 @@ export async function lockAndLoadCandidates(
       q.limit,
       ...(limits ? [limits.tradesMax, limits.merchantTradesMax, limits.cancelsMax] : []),
     ],
+    roomed: limits !== undefined,
   };
-  const lock = q.marketLocked
-    ? []
-    : [{ sql: 'SELECT pg_advisory_xact_lock(hashtext($1)) AS locked', params: [`${q.asset}/${q.fiatCurrency}`] }];
-  const statements = [...lock, ...ahead, read];
-  const results =
-    statements.length === 1 ? [await tx.query(read.sql, read.params)] : await queryTogether(tx, statements);
-  const rows = results[results.length - 1] as unknown as Array<OrderRow & { buyer_room?: number }>;
-  const rooms = new Map(limits ? rows.map((r) => [r.user_id, r.buyer_room!]) : []);
-  return { candidates: rows.map(toOrder), rooms, ahead: results.slice(lock.length, lock.length + ahead.length) };
 }
 
 /**
- * The first statement of a placement, sent with the market lock and the candidate read: reads the owners' rows of
+ * The first statement of a placement, sent with the market lock and the candidate reads: reads the owners' rows of
  * user_order_counts (created at their first order) and admits, in arrival order, each order whose owner stays within
  * their open-order limit (`ordersMax` per order, from their role). The rows are not locked here: a lock held from this
  * statement to the commit made every fill of a maker wait for whatever that maker was placing in another market
  * (measured: at 200 orders/s over 8 markets, p99 1.2 s and 503s instead of 450 ms). The limit is kept exactly at the
  * write instead: `caps` go into the transaction's settings, and the trigger that counts an inserted open order refuses
  * one past its owner's cap with 40001, so a placement that raced another market's runs again and then reads the count
- * that one committed. For a SELL batch it also places
- * the admitted orders' holds (trade-execution's place_sell_holds, `holdsJson` one per order, in order); for a BUY
- * batch it reads the buyers' standing (trade-execution's buyer_standing), without a lock for the same reason: the
- * trades' openings carry the caps they were decided with, and open_trades refuses a buyer past theirs. One row:
- * `admitted` (boolean per order), `outcomes` (a LedgerOutcome per admitted SELL), `standing` (BUY: per buyer).
+ * that one committed. It also places the admitted SELL orders' holds (trade-execution's place_sell_holds, `holdsJson`
+ * one per SELL order, in order) and reads the BUY orders' owners' standing (trade-execution's
+ * buyer_standing), without a lock for the same reason: the trades' openings carry the caps they were decided with,
+ * and open_trades refuses a buyer past theirs. One row: `admitted` (boolean per order), `outcomes` (a LedgerOutcome
+ * per admitted SELL), `standing` (per buyer that has a row).
  */
 export function admissionStatement(
-  orders: Array<{ userId: string; ordersMax: number }>,
-  sells: { holdsJson: string } | { cancelsMax: number },
+  orders: Array<{ userId: string; side: Side; ordersMax: number }>,
+  holdsJson: string,
+  cancelsMax: number,
   caps: { ordersMax: number; merchantOrdersMax: number },
 ): { sql: string; params: unknown[] } {
-  const requests = JSON.stringify(orders.map((o) => ({ userId: o.userId, ordersMax: o.ordersMax })));
-  const extra =
-    'holdsJson' in sells
-      ? `${placeSellHoldsExpression('(SELECT jsonb_agg($2::jsonb -> (r.n - 1)::int ORDER BY r.n) FROM ranked r WHERE r.admitted)')} AS outcomes`
-      : `(SELECT coalesce(jsonb_agg(jsonb_build_object('userId', s.user_id, 'openTrades', s.open_trades, 'suspendedUntil', s.suspended_until)), '[]'::jsonb)
-        FROM ${buyerStandingCall('ARRAY(SELECT user_id FROM users)', '$2::int')} s) AS standing`;
+  const requests = JSON.stringify(orders.map((o) => ({ userId: o.userId, side: o.side, ordersMax: o.ordersMax })));
+  const params: unknown[] = [requests, caps.ordersMax, caps.merchantOrdersMax];
+  // A batch of one side calls only its side's function, and sends only its parameters.
+  const holds = orders.some((o) => o.side === 'SELL')
+    ? placeSellHoldsExpression(
+        `(SELECT jsonb_agg($${params.push(holdsJson)}::jsonb -> (r.side_n - 1)::int ORDER BY r.n) FROM ranked r WHERE r.admitted AND r.side = 'SELL')`,
+      )
+    : 'ARRAY[]::text[]';
+  const standing = orders.some((o) => o.side === 'BUY')
+    ? `(SELECT coalesce(jsonb_agg(jsonb_build_object('userId', s.user_id, 'openTrades', s.open_trades, 'suspendedUntil', s.suspended_until)), '[]'::jsonb)
+        FROM ${buyerStandingCall(`ARRAY(SELECT DISTINCT doc->>'userId' FROM req WHERE doc->>'side' = 'BUY')`, `$${params.push(cancelsMax)}::int`)} s)`
+    : `'[]'::jsonb`;
   return {
     sql: `WITH req AS (SELECT e.doc, e.n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(doc, n)),
        users AS (SELECT DISTINCT doc->>'userId' AS user_id FROM req),
@@ -230,26 +255,21 @@ export function admissionStatement(
        existing AS (SELECT c.user_id, c.open_orders FROM user_order_counts c WHERE c.user_id IN (SELECT user_id FROM users)),
        counts AS (SELECT user_id, open_orders FROM existing UNION ALL SELECT user_id, open_orders FROM created),
        ranked AS (
-         SELECT r.n, coalesce((SELECT max(c.open_orders) FROM counts c WHERE c.user_id = r.doc->>'userId'), 0)
+         SELECT r.n, r.doc->>'side' AS side, row_number() OVER (PARTITION BY r.doc->>'side' ORDER BY r.n) AS side_n, coalesce((SELECT max(c.open_orders) FROM counts c WHERE c.user_id = r.doc->>'userId'), 0)
                 + row_number() OVER (PARTITION BY r.doc->>'userId' ORDER BY r.n) <= (r.doc->>'ordersMax')::int AS admitted
          FROM req r)
-     SELECT (SELECT array_agg(r.admitted ORDER BY r.n) FROM ranked r) AS admitted, ${extra},
-       set_config('orrange.orders_open_max', $3::text, true) AS orders_cap, set_config('orrange.merchant_orders_open_max', $4::text, true) AS merchant_orders_cap`,
-    params: [
-      requests,
-      'holdsJson' in sells ? sells.holdsJson : sells.cancelsMax,
-      caps.ordersMax,
-      caps.merchantOrdersMax,
-    ],
+     SELECT (SELECT array_agg(r.admitted ORDER BY r.n) FROM ranked r) AS admitted, ${holds} AS outcomes, ${standing} AS standing,
+       set_config('orrange.orders_open_max', $2::text, true) AS orders_cap, set_config('orrange.merchant_orders_open_max', $3::text, true) AS merchant_orders_cap`,
+    params,
   };
 }
 
 export interface Admission {
   admitted: boolean[];
-  /** SELL batches: place_sell_holds' outcome per admitted order, in order. */
-  outcomes?: unknown;
-  /** BUY batches: the buyers that have a standing row. */
-  standing?: Array<{ userId: string; openTrades: number; suspendedUntil: string | null }>;
+  /** place_sell_holds' outcome per admitted SELL order, in order. */
+  outcomes: unknown;
+  /** The BUY orders' owners that have a standing row. */
+  standing: Array<{ userId: string; openTrades: number; suspendedUntil: string | null }>;
 }
 
 /** Rows `(user_id, open_trades, suspended_until)` of the buyers named (trade-execution's buyer_standing): see standingOf. */
@@ -329,17 +349,22 @@ export interface WriteResult {
 export interface WriteOptions {
   /** Every match's trade must open (its escrow comes from a hold that holds it): anything else fails the statement. */
   tradesMustOpen: boolean;
-  /** Send the write with the transaction's COMMIT, in one round trip (the body sends nothing after it). */
-  commit?: boolean;
+  /**
+   * When the write goes: in a round trip of its own (the default); with the transaction's COMMIT (the body sends
+   * nothing after it); or at the head of the transaction's next round trip (Tx.sendWithNext), whose statements see
+   * what it wrote: the result settles with that round trip.
+   */
+  send?: 'alone' | 'withCommit' | 'withNext';
 }
 
 /**
- * One round trip: inserts the incoming orders (if any), reduces every maker's remainder by the sum of its fills,
+ * One round trip: inserts the incoming orders (if any, with what they have left after every fill of the batch),
+ * reduces every maker in the book already by the sum of its fills,
  * records the matches, opens their trades through trade-execution's open_trades (escrow locked, in this same
  * transaction), and raises the market's sequence. The statement refuses itself (write_guard, so nothing of it
  * commits) when a maker's guard failed (`live AND remaining >= total`: never an overfill), when an incoming order
- * was not written, or, with `tradesMustOpen`, when a trade did not open; so it may go with the COMMIT. The
- * trades' outcomes come back in match order.
+ * was not written, or, with `tradesMustOpen`, when a trade did not open; so it may go with the COMMIT, or ahead of
+ * the transaction's next statements (`send`). The trades' outcomes come back in match order.
  */
 export async function writeMatches(
   tx: Tx,
@@ -349,13 +374,16 @@ export async function writeMatches(
   openings: TradeOpening[],
   options: WriteOptions,
 ): Promise<WriteResult> {
-  const makers = [...new Set(matches.map((m) => m.makerOrderId))];
   const incomingOrders =
     incoming.kind === 'insert'
       ? incoming.orders
       : incoming.kind === 'continue'
         ? incoming.orders.map((c) => c.order)
         : [];
+  // A maker that came in with this write (an order of the batch that rested, then a later one took from it) is
+  // inserted with what it has left: only the makers in the book already are updated.
+  const incomingIds = new Set(incomingOrders.map((o) => o.id));
+  const makers = [...new Set(matches.map((m) => m.makerOrderId))].filter((id) => !incomingIds.has(id));
   const previous = new Map(
     incoming.kind === 'continue'
       ? incoming.orders.map((c) => [c.order.id, formatAmount(c.order.asset, c.previousRemaining)])
@@ -423,7 +451,13 @@ export async function writeMatches(
        write_guard(NOT $9::boolean OR 'OK' = ALL (t.outcomes),
          'ledger invariant: a trade of ' || $3 || '/' || $4 || ' did not open from its SELL order''s hold: ' || array_to_string(t.outcomes, ',')) AS opened
      FROM trades t`;
-  const [row] = options.commit ? await tx.commitWith<WriteRow>(sql, params) : await tx.query<WriteRow>(sql, params);
+  const sent =
+    options.send === 'withCommit'
+      ? tx.commitWith<WriteRow>(sql, params)
+      : options.send === 'withNext'
+        ? tx.sendWithNext<WriteRow>(sql, params)
+        : tx.query<WriteRow>(sql, params);
+  const [row] = await sent;
   return { sequence: BigInt(row!.sequence), trades: ledgerOutcomes(row!.trades, openings.length, 'open_trades') };
 }
 

@@ -186,5 +186,5 @@ async function matchAgain(
     buyerLimits: buyerLimitsOf(deps.limits),
   });
   const [placed] = matched.placed;
-  return { order: placed!.order, fills: placed!.fills, sequence: matched.sequence };
+  return { order: placed!.order, fills: placed!.fills, sequence: await matched.sequence };
 }

@@ -11,7 +11,7 @@ import {
 } from '@orrange/http';
 import { ledgerOutcomes, sellHoldsJson } from '@orrange/queue';
 import { admissionStatement, lockAndLoadCandidates, type Admission } from '../data/order.repository';
-import { firstReadQuery, matchBatch, stoppedAtCap, type FirstRead, type Placed } from './match-batch';
+import { firstReadQueries, matchBatch, sideReads, stoppedAtCap, type Placed, type SideReads } from './match-batch';
 import {
   buyerLimitsOf,
   buyerRefusal,
@@ -28,7 +28,7 @@ import { formatAmount, type Order } from './order';
 import type { OrderBookDeps } from './order-book.deps';
 import type { KeyRecord, OrderBatcher } from './order-batcher';
 
-/** How many incoming orders of one side of one market share one transaction (one lock, one write, one commit). */
+/** How many incoming orders of one market, BUYs and SELLs, share one transaction (one lock, one write, one commit). */
 export const BATCH_ORDERS_MAX = 64;
 /**
  * How many more matching rounds an order that stopped at FILLS_PER_ORDER_MAX gets in its transaction: up to
@@ -103,56 +103,50 @@ interface Incoming {
 }
 
 /**
- * Some orders of a SELL batch came with an Idempotency-Key taken already (a client's retry): their holds were
+ * Some orders of a batch with SELLs came with an Idempotency-Key taken already (a client's retry): the holds were
  * sent in the same round trip as the claims, so the transaction rolls back and the batch runs again without them.
  */
 class KeysTaken extends Error {
   constructor(readonly indexes: number[]) {
-    super('idempotency keys taken in a SELL batch');
+    super('idempotency keys taken in a batch with SELL orders');
   }
 }
 
 /**
- * One transaction for a batch of one side of one market. The first round trip takes the market lock, claims the
- * requests' Idempotency-Keys, admits the orders within their owners' open-order limits (kept exactly at the write, see admissionStatement) and
- * places the holds of the admitted SELL orders, or reads the BUY orders' buyers' standing, and reads the first
- * candidates; the orders whose key, slot, hold and standing are theirs are then matched (matchInRounds), the last
- * write going with the COMMIT and the success answers: two round trips for most batches.
+ * One transaction for a batch of one market, BUYs and SELLs in arrival order. The first round trip takes the market
+ * lock, claims the requests' Idempotency-Keys, admits the orders within their owners' open-order limits (kept
+ * exactly at the write, see admissionStatement), places the holds of the admitted SELL orders and reads the BUY
+ * orders' buyers' standing, and reads the first candidates of each side; the orders whose key, slot, hold and
+ * standing are theirs are then matched (matchInRounds), the last write going with the COMMIT and the success
+ * answers: two round trips for most batches, whatever their sides.
  */
 async function placeBatch(
   tx: Tx,
   batch: Incoming[],
   limits: Limits,
-): Promise<{ outcomes: BatchOutcome[]; sequence: bigint | undefined }> {
+): Promise<{ outcomes: BatchOutcome[]; sequence: Promise<bigint> | undefined }> {
   const orders = batch.map((b) => b.order);
-  const sells = orders[0]!.side === 'SELL';
   const claims = batch.flatMap((b) => (b.key ? [b.key.claim] : []));
   const admission = admissionStatement(
-    orders.map((o) => ({ userId: o.userId, ordersMax: ordersOpenMax(limits, o.merchant) })),
-    sells
-      ? {
-          holdsJson: sellHoldsJson(
-            orders.map((o) => ({
-              orderId: o.id,
-              userId: o.userId,
-              asset: o.asset,
-              amount: formatAmount(o.asset, o.amount),
-            })),
-          ),
-        }
-      : { cancelsMax: limits.buyerCancelsMax },
+    orders.map((o) => ({ userId: o.userId, side: o.side, ordersMax: ordersOpenMax(limits, o.merchant) })),
+    sellHoldsJson(
+      orders
+        .filter((o) => o.side === 'SELL')
+        .map((o) => ({ orderId: o.id, userId: o.userId, asset: o.asset, amount: formatAmount(o.asset, o.amount) })),
+    ),
+    limits.buyerCancelsMax,
     { ordersMax: limits.ordersOpenMax, merchantOrdersMax: limits.merchantOrdersOpenMax },
   );
   const ahead = [...(claims.length > 0 ? [claimKeysStatement(claims)] : []), admission];
   const buyerLimits = buyerLimitsOf(limits);
-  const query = firstReadQuery(orders, false, buyerLimits);
-  const read = await lockAndLoadCandidates(tx, query, ahead);
+  const queries = firstReadQueries(orders, false, buyerLimits);
+  const read = await lockAndLoadCandidates(tx, queries, ahead);
   const claimed = claims.length > 0 ? read.ahead[0]! : [];
   const taken = batch.flatMap((b, i) => (b.key && !wasClaimed(claimed, b.key.claim) ? [i] : []));
-  if (taken.length > 0 && sells) throw new KeysTaken(taken);
+  if (taken.length > 0 && orders.some((o) => o.side === 'SELL')) throw new KeysTaken(taken);
   const admitted = read.ahead[ahead.length - 1]![0] as unknown as Admission;
-  const refusals = sells ? sellRefusals(orders, admitted, limits) : buyRefusals(orders, admitted, limits);
-  const rooms = sells ? new Map<string, number>() : buyerRooms(orders, admitted, limits);
+  const refusals = admissionRefusals(orders, admitted, limits);
+  const rooms = buyerRooms(orders, admitted, limits);
 
   const goes = (i: number) => refusals[i] === undefined && !taken.includes(i);
   // The answers commit with the orders; refused orders free their keys (their 409 is stored once sent).
@@ -168,11 +162,10 @@ async function placeBatch(
       batch.flatMap((b, i) => (b.key && refusals[i] !== undefined && !taken.includes(i) ? [b.key.claim] : [])),
     );
   };
-  const firstRead = { candidates: read.candidates, rooms: read.rooms, limit: query.limit };
   const { placed, sequence } = await matchInRounds(
     tx,
     orders.filter((_, i) => goes(i)),
-    { firstRead, rooms, buyerLimits },
+    { firstRead: sideReads(queries, read.reads), rooms, buyerLimits },
     answerWithCommit,
   );
   const outcomes = batch.map(
@@ -186,12 +179,18 @@ async function placeBatch(
   return { outcomes, sequence };
 }
 
-/** Why each SELL of a batch is refused, if it is: beyond its owner's open-order limit, or not covered by the balance. */
-function sellRefusals(orders: Order[], admission: Admission, limits: Limits): Array<Error | undefined> {
-  const held = ledgerOutcomes(admission.outcomes, admission.admitted.filter(Boolean).length, 'place_sell_holds');
+/**
+ * Why each order of a batch is refused, if it is: beyond its owner's open-order limit; a SELL its balance does not
+ * cover; a BUY of a buyer who may not open trades now.
+ */
+function admissionRefusals(orders: Order[], admission: Admission, limits: Limits): Array<Error | undefined> {
+  const sells = orders.filter((o, i) => o.side === 'SELL' && admission.admitted[i]).length;
+  const held = ledgerOutcomes(admission.outcomes, sells, 'place_sell_holds');
+  const standing = standingByBuyer(admission);
   let next = 0;
   return orders.map((order, i) => {
     if (!admission.admitted[i]) return orderLimitReached(ordersOpenMax(limits, order.merchant));
+    if (order.side === 'BUY') return buyerRefusal(standing.get(order.userId), tradesOpenMax(limits, order.merchant));
     const outcome = held[next++]!;
     if (outcome === 'DUPLICATE') throw new Error(`ledger invariant: order ${order.id} was held before it was placed`);
     return outcome === 'OK'
@@ -200,29 +199,19 @@ function sellRefusals(orders: Order[], admission: Admission, limits: Limits): Ar
   });
 }
 
-/** Why each BUY of a batch is refused, if it is: beyond its owner's open-order limit, or a buyer who may not open trades now. */
-function buyRefusals(orders: Order[], admission: Admission, limits: Limits): Array<Error | undefined> {
-  const standing = standingByBuyer(admission);
-  return orders.map((order, i) =>
-    admission.admitted[i]
-      ? buyerRefusal(standing.get(order.userId), tradesOpenMax(limits, order.merchant))
-      : orderLimitReached(ordersOpenMax(limits, order.merchant)),
-  );
-}
-
-/** How many more trades each buyer of a BUY batch may open (at the limit of their first order's role). */
+/** How many more trades each owner of a BUY order of the batch may open (at the limit of their first BUY's role). */
 function buyerRooms(orders: Order[], admission: Admission, limits: Limits): Map<string, number> {
   const standing = standingByBuyer(admission);
   const rooms = new Map<string, number>();
   for (const order of orders)
-    if (!rooms.has(order.userId))
+    if (order.side === 'BUY' && !rooms.has(order.userId))
       rooms.set(order.userId, buyerRoom(standing.get(order.userId), tradesOpenMax(limits, order.merchant)));
   return rooms;
 }
 
 function standingByBuyer(admission: Admission): Map<string, BuyerStanding> {
   return new Map(
-    (admission.standing ?? []).map((s) => [
+    admission.standing.map((s) => [
       s.userId,
       { openTrades: s.openTrades, suspendedUntil: s.suspendedUntil ? new Date(s.suspendedUntil) : null },
     ]),
@@ -233,15 +222,15 @@ function standingByBuyer(admission: Admission): Map<string, BuyerStanding> {
  * Matches admitted orders (market locked) in rounds until every one is decided, in arrival order: usually one
  * round; more when a candidate read was cut where it mattered, or when an order stopped at the fill cap with
  * something left: it may cross the book still, so it matches again (as an order written already) before the
- * orders behind it, up to CONTINUATIONS_MAX more rounds each. The last round's write goes with the COMMIT, after
- * `beforeCommit` deferred what must commit with it.
+ * orders behind it, up to CONTINUATIONS_MAX more rounds each. Each round's write goes with the next round's read,
+ * the last one's with the COMMIT, after `beforeCommit` deferred what must commit with it.
  */
 async function matchInRounds(
   tx: Tx,
   orders: Order[],
-  start: { firstRead: FirstRead; rooms: Map<string, number>; buyerLimits: BuyerLimits },
+  start: { firstRead: SideReads; rooms: Map<string, number>; buyerLimits: BuyerLimits },
   beforeCommit: (placed: Map<string, Placed>) => void,
-): Promise<{ placed: Map<string, Placed>; sequence: bigint | undefined }> {
+): Promise<{ placed: Map<string, Placed>; sequence: Promise<bigint> | undefined }> {
   const placed = new Map<string, Placed>();
   const record = (round: Placed[]) => {
     for (const p of round)
@@ -254,9 +243,10 @@ async function matchInRounds(
   // Runs still to match, first first: new orders are inserted, an order continuing after the cap is updated.
   const runs: Array<{ orders: Order[]; incoming: 'insert' | 'continue' }> = [{ orders, incoming: 'insert' }];
   const continuations = new Map<string, number>();
-  let sequence: bigint | undefined;
-  let read: FirstRead | undefined = start.firstRead;
+  let sequence: Promise<bigint> | undefined;
+  let read: SideReads | undefined = start.firstRead;
   let rooms = start.rooms;
+  let finished = false;
   while (runs.length > 0) {
     const run = runs[0]!;
     const next = (round: Placed[]) => {
@@ -273,20 +263,20 @@ async function matchInRounds(
       incoming: run.incoming,
       rooms,
       buyerLimits: start.buyerLimits,
-      commitIfLast: (round) => {
+      sendWrite: (round, all) => {
         const { rest, again } = next(round);
-        const last = rest.length === 0 && again === undefined && runs.length === 1;
-        if (last) {
-          record(round);
-          beforeCommit(placed);
-        }
-        return last;
+        // Another round follows: its read carries this write.
+        if (!all || rest.length > 0 || again !== undefined || runs.length > 1) return 'withNext';
+        record(round);
+        beforeCommit(placed);
+        finished = true;
+        return 'withCommit';
       },
     });
     read = undefined;
     rooms = matched.rooms;
     sequence = matched.sequence;
-    if (matched.committed) break;
+    if (finished) break;
     record(matched.placed);
     const { rest, again } = next(matched.placed);
     runs.shift();
@@ -311,9 +301,9 @@ interface MarketQueue {
 
 /**
  * Incoming orders queue per market in this replica; one transaction at a time per market drains them in arrival
- * order, each a run of one side (BUYs and SELLs take turns as they came): one market lock, one candidate read,
- * the engine for each order in turn against what the earlier ones left, one write, one commit for up to
- * BATCH_ORDERS_MAX orders. A lone order goes at once (no waiting for company): batches form only while a
+ * order, BUYs and SELLs together: one market lock, one candidate read per side, the engine for each order in turn
+ * against what the earlier ones left (the book's orders and the batch's own that rested), one write, one commit for
+ * up to BATCH_ORDERS_MAX orders. A lone order goes at once (no waiting for company): batches form only while a
  * transaction of the market is already running.
  */
 export class MarketBatcher implements OrderBatcher {
@@ -334,7 +324,7 @@ export class MarketBatcher implements OrderBatcher {
     queue.running = true;
     try {
       while (queue.pending.length > 0) {
-        const batch = queue.pending.splice(0, sameSideRun(queue.pending));
+        const batch = queue.pending.splice(0, BATCH_ORDERS_MAX);
         const deps = this.deps();
         try {
           const { outcomes, sequence } = await deps.db.transaction((tx) => placeBatch(tx, batch, deps.limits), {
@@ -344,7 +334,7 @@ export class MarketBatcher implements OrderBatcher {
             'refused' in outcome ? batch[i]!.reject(outcome.refused) : batch[i]!.resolve(outcome),
           );
           const { asset, fiatCurrency } = batch[0]!.order;
-          if (sequence !== undefined) deps.bookChanged(asset, fiatCurrency, sequence);
+          if (sequence !== undefined) deps.bookChanged(asset, fiatCurrency, await sequence);
           const opened = outcomes.reduce((n, outcome) => n + ('refused' in outcome ? 0 : outcome.fills.length), 0);
           if (opened > 0) deps.tradesOpened(asset, opened);
         } catch (error) {
@@ -363,11 +353,4 @@ export class MarketBatcher implements OrderBatcher {
       if (queue.pending.length === 0) this.queues.delete(market);
     }
   }
-}
-
-/** How many of the first pending orders form one batch: the longest run of one side, at most BATCH_ORDERS_MAX. */
-function sameSideRun(pending: Pending[]): number {
-  const side = pending[0]!.order.side;
-  const run = pending.findIndex((p, i) => i >= BATCH_ORDERS_MAX || p.order.side !== side);
-  return run === -1 ? pending.length : run;
 }
