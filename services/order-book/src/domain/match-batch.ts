@@ -28,7 +28,7 @@ export interface Placed {
 }
 
 export interface BatchMatched {
-  /** The decided prefix of the batch (at least its first order), as stored, with its fills. */
+  /** The decided prefix of the batch (at least its first order), as answered, with its fills. */
   placed: Placed[];
   /** The market's sequence after the write: settled once the write was sent (see MatchOptions.sendWrite). */
   sequence: Promise<bigint>;
