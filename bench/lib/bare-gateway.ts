@@ -47,7 +47,8 @@ export interface BareOptions {
   log: (line: string) => void;
 }
 
-function start(args: string[]): { child: ChildProcess; exited: Promise<void> } {
+/** One process of the bare gateway (see bare-gateway.server.ts for `args`). */
+export function startBareServer(args: string[]): { child: ChildProcess; exited: Promise<void> } {
   const child = spawn(process.execPath, ['--import', TSX_LOADER, SERVER, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -60,8 +61,8 @@ function start(args: string[]): { child: ChildProcess; exited: Promise<void> } {
  * generator and the same requests as the stack, at rising rates, and stops both processes.
  */
 export async function measureBareGateway(options: BareOptions): Promise<BareGateway> {
-  const upstream = start(['upstream', String(options.ports.upstream)]);
-  const proxy = start(['proxy', String(options.ports.proxy), String(options.ports.upstream)]);
+  const upstream = startBareServer(['upstream', String(options.ports.upstream)]);
+  const proxy = startBareServer(['proxy', String(options.ports.proxy), String(options.ports.upstream)]);
   const steps: BareStep[] = [];
   let stoppedBy: BareGateway['stoppedBy'] = 'last rate';
   try {

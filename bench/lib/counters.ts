@@ -93,7 +93,7 @@ export async function readCounters(sources: CounterSources, schemas: string[]): 
     pgCommits: Number(rows[0]?.commits ?? 0),
     pgRollbacks: Number(rows[0]?.rollbacks ?? 0),
     pgStatements: statements,
-    redisCommands: Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? 0),
+    redisCommands: commandsProcessed(info),
     queueJobs: inbox,
     serviceRequests: servicePages.every((page) => page !== undefined)
       ? servicePages.reduce((sum, page) => sum + requestCount(page!), 0)
@@ -135,4 +135,9 @@ export function perOrder(before: Counters, after: Counters, accepted: number, se
     queueJobs: per(after.queueJobs - before.queueJobs),
     httpRequests: http === undefined ? undefined : per(http),
   };
+}
+
+/** Commands a Redis has processed, from its `INFO stats`. */
+export function commandsProcessed(statsInfo: string): number {
+  return Number(/total_commands_processed:(\d+)/.exec(statsInfo)?.[1] ?? 0);
 }

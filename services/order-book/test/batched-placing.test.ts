@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import type { Database, Statement, Tx } from '@orrange/db';
 import { AppError } from '@orrange/http';
 import { ASSET_SCALES, FIAT_SCALE, numericUnits, toUnits, type FiatCurrency } from '@orrange/money';
 import { openTradesExpression, tradeOpeningsJson } from '@orrange/queue';
+import { writeMatches } from '../src/data/order.repository';
 import type { Placed } from '../src/domain/match-batch';
+import type { Order } from '../src/domain/order';
 import type { OrderBookDeps } from '../src/domain/order-book.deps';
 import { MarketBatcher, placeOrder, type PlaceOrderInput } from '../src/domain/place-order.use-case';
 import { createHarness, type Harness } from './harness';
@@ -396,6 +399,43 @@ describe('orders placed together in batches', () => {
     expect(await prices(a!)).toEqual(Array(60).fill('200.00'));
     expect(await prices(b!)).toEqual(Array(10).fill('190.00'));
     expect(await outcome(['CAD'], results)).toEqual(await outcome(['NGN'], aloneResults));
+  });
+
+  it('when a write says an incoming order has other than its fills taken from it, then the database refuses the write and nothing of it stays', async () => {
+    // An order of a batch that rested and that a later one took from is inserted with what it has left: nothing but
+    // the write's own matches may account for it.
+    const now = new Date();
+    const bid: Order = {
+      id: randomUUID(),
+      userId: 'guarded-buyer',
+      side: 'BUY',
+      asset: 'BTC',
+      fiatCurrency: 'NGN',
+      price: toUnits('100.00', FIAT_SCALE),
+      amount: toUnits('0.5', ASSET_SCALES.BTC),
+      remaining: toUnits('0.3', ASSET_SCALES.BTC),
+      minFill: 1n,
+      paymentMethods: ['SEPA'],
+      paymentMethodIds: [],
+      paymentWindowMinutes: 30,
+      terms: null,
+      minFiat: null,
+      maxFiat: null,
+      expiresAt: null,
+      paused: false,
+      merchant: false,
+      status: 'PARTIALLY_FILLED',
+      rejectReason: null,
+      seq: 0n,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await expect(
+      deps.db.transaction((tx) =>
+        writeMatches(tx, bid, { kind: 'insert', orders: [bid] }, [], [], { tradesMustOpen: true }),
+      ),
+    ).rejects.toThrow(/remainder does not match its fills/);
+    expect(await order(bid.id)).toBeUndefined();
   });
 
   it('when a match would have the same buyer and seller, then the database refuses it', async () => {

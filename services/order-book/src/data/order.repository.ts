@@ -359,12 +359,13 @@ export interface WriteOptions {
 
 /**
  * One round trip: inserts the incoming orders (if any, with what they have left after every fill of the batch),
- * reduces every maker in the book already by the sum of its fills,
- * records the matches, opens their trades through trade-execution's open_trades (escrow locked, in this same
- * transaction), and raises the market's sequence. The statement refuses itself (write_guard, so nothing of it
- * commits) when a maker's guard failed (`live AND remaining >= total`: never an overfill), when an incoming order
- * was not written, or, with `tradesMustOpen`, when a trade did not open; so it may go with the COMMIT, or ahead of
- * the transaction's next statements (`send`). The trades' outcomes come back in match order.
+ * reduces every maker in the book already by the sum of its fills, records the matches, opens their trades through
+ * trade-execution's open_trades (escrow locked, in this same transaction), and raises the market's sequence. The
+ * statement refuses itself (write_guard, so nothing of it commits) when a maker's guard failed (`live AND remaining
+ * >= total`: never an overfill), when an incoming order was not written or lost other than its fills in this write
+ * (as taker, or as maker of a later order of its batch), or, with `tradesMustOpen`, when a trade did not open; so it
+ * may go with the COMMIT, or ahead of the transaction's next statements (`send`). The trades' outcomes come back in
+ * match order.
  */
 export async function writeMatches(
   tx: Tx,
@@ -448,6 +449,11 @@ export async function writeMatches(
      SELECT (SELECT sequence FROM bump) AS sequence, t.outcomes AS trades,
        write_guard((SELECT count(*) FROM makers) = $7 AND (SELECT count(*) FROM incoming) = $8,
          'matching write guard failed in ' || $3 || '/' || $4 || ': a maker had less left than its fills, or an order was not written') AS written,
+       write_guard(NOT EXISTS (
+         SELECT 1 FROM jsonb_to_recordset($6::jsonb) AS r(id uuid, amount numeric, remaining numeric, previous_remaining numeric)
+         WHERE coalesce(r.previous_remaining, r.amount) - r.remaining
+               <> coalesce((SELECT sum(x.amount) FROM m x WHERE r.id IN (x.taker_order_id, x.maker_order_id)), 0)),
+         'matching write guard failed in ' || $3 || '/' || $4 || ': an incoming order''s remainder does not match its fills') AS balanced,
        write_guard(NOT $9::boolean OR 'OK' = ALL (t.outcomes),
          'ledger invariant: a trade of ' || $3 || '/' || $4 || ' did not open from its SELL order''s hold: ' || array_to_string(t.outcomes, ',')) AS opened
      FROM trades t`;

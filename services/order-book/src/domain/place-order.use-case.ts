@@ -124,7 +124,7 @@ async function placeBatch(
   tx: Tx,
   batch: Incoming[],
   limits: Limits,
-): Promise<{ outcomes: BatchOutcome[]; sequence: Promise<bigint> | undefined }> {
+): Promise<{ outcomes: BatchOutcome[]; sequence: bigint | undefined }> {
   const orders = batch.map((b) => b.order);
   const claims = batch.flatMap((b) => (b.key ? [b.key.claim] : []));
   const admission = admissionStatement(
@@ -230,7 +230,7 @@ async function matchInRounds(
   orders: Order[],
   start: { firstRead: SideReads; rooms: Map<string, number>; buyerLimits: BuyerLimits },
   beforeCommit: (placed: Map<string, Placed>) => void,
-): Promise<{ placed: Map<string, Placed>; sequence: Promise<bigint> | undefined }> {
+): Promise<{ placed: Map<string, Placed>; sequence: bigint | undefined }> {
   const placed = new Map<string, Placed>();
   const record = (round: Placed[]) => {
     for (const p of round)
@@ -243,7 +243,6 @@ async function matchInRounds(
   // Runs still to match, first first: new orders are inserted, an order continuing after the cap is updated.
   const runs: Array<{ orders: Order[]; incoming: 'insert' | 'continue' }> = [{ orders, incoming: 'insert' }];
   const continuations = new Map<string, number>();
-  let sequence: Promise<bigint> | undefined;
   let read: SideReads | undefined = start.firstRead;
   let rooms = start.rooms;
   let finished = false;
@@ -275,8 +274,8 @@ async function matchInRounds(
     });
     read = undefined;
     rooms = matched.rooms;
-    sequence = matched.sequence;
-    if (finished) break;
+    // The last write went with the COMMIT and was awaited: its sequence is there.
+    if (finished) return { placed, sequence: await matched.sequence };
     record(matched.placed);
     const { rest, again } = next(matched.placed);
     runs.shift();
@@ -286,7 +285,8 @@ async function matchInRounds(
       runs.unshift({ orders: [again], incoming: 'continue' });
     }
   }
-  return { placed, sequence };
+  // The round that empties `runs` is the one whose write commits, and it returned above.
+  throw new Error('matching rounds ended without the write that commits');
 }
 
 interface Pending extends Incoming {
@@ -334,7 +334,7 @@ export class MarketBatcher implements OrderBatcher {
             'refused' in outcome ? batch[i]!.reject(outcome.refused) : batch[i]!.resolve(outcome),
           );
           const { asset, fiatCurrency } = batch[0]!.order;
-          if (sequence !== undefined) deps.bookChanged(asset, fiatCurrency, await sequence);
+          if (sequence !== undefined) deps.bookChanged(asset, fiatCurrency, sequence);
           const opened = outcomes.reduce((n, outcome) => n + ('refused' in outcome ? 0 : outcome.fills.length), 0);
           if (opened > 0) deps.tradesOpened(asset, opened);
         } catch (error) {
