@@ -268,6 +268,14 @@ export class Database {
     });
   }
 
+  /**
+   * `queryRead` as a prepared statement (see queryPrepared), on whichever connection the read goes to: for a hot,
+   * lag-tolerant read whose plan does not depend on its parameters (the order book's snapshot).
+   */
+  queryReadPrepared<R = Row>(name: string, sql: string, params?: unknown[]): Promise<R[]> {
+    return this.onReadPool((pool) => this.runOn<R>(pool, sql, params, { name }));
+  }
+
   /** `queryRead` behind the shape repositories take (`sql.query(...)`), for the reads that tolerate lag. */
   readonly replicaReader: SqlRunner = { query: (sql, params) => this.queryRead(sql, params) };
 

@@ -190,6 +190,18 @@ describe('transactions: BEGIN rides with the first statement, statements go toge
     ]);
   });
 
+  it('when a lag-tolerant read is prepared by name, then it answers like queryRead, and the connection keeps it prepared', async () => {
+    await db.query('INSERT INTO item VALUES (31, 6)');
+    const sql = 'SELECT count(*)::int AS n FROM item WHERE qty >= $1';
+    for (const min of [0, 5]) {
+      expect(await db.queryReadPrepared('probe-read', sql, [min])).toEqual(await db.queryRead(sql, [min]));
+    }
+    // No replica here: the read went to the primary's one connection.
+    expect(await db.query(`SELECT name FROM pg_prepared_statements WHERE name = 'probe-read'`)).toEqual([
+      { name: 'probe-read' },
+    ]);
+  });
+
   describe('deferred writes', () => {
     it('when a body defers a write, then it goes with COMMIT: one round trip fewer, and it is written after what the body sent', async () => {
       const { roundTrips: trips } = await counted(() =>

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Database } from '@orrange/db';
+import type { Database, SqlRunner } from '@orrange/db';
 import type { Logger } from '@orrange/logger';
 import { ASSET_SCALES, FIAT_SCALE, normalize, type Asset, type FiatCurrency } from '@orrange/money';
 import { liveKeys, LIVE_BOOKS_MAXLEN } from '@orrange/runtime/live-events';
@@ -77,6 +77,14 @@ export class BookCache {
 
   constructor(private readonly deps: { db: Database; redis: Redis; prefix: string; logger: Logger }) {}
 
+  /**
+   * The snapshot's statement prepared: it is the same text for every market and runs after every book change,
+   * and planning it each time cost 0.49 ms against its own execution's 0.32 (pg_stat_statements, 300 orders/s).
+   */
+  private readonly snapshotReader: SqlRunner = {
+    query: (sql, params) => this.deps.db.queryReadPrepared('book-snapshot', sql, params),
+  };
+
   private key(asset: string, fiatCurrency: string): string {
     return `${this.deps.prefix}:book:${asset}:${fiatCurrency}`;
   }
@@ -107,7 +115,7 @@ export class BookCache {
   private async refresh(asset: Asset, fiatCurrency: FiatCurrency): Promise<BookSnapshot> {
     // From a replica when one keeps up: a snapshot it has not caught up with yet has an older sequence, which
     // refreshUntil reads again, and STORE_IF_NEWER never lets it replace a newer one.
-    const row = await readBookSnapshot(this.deps.db.replicaReader, asset, fiatCurrency, BOOK_DEPTH_MAX);
+    const row = await readBookSnapshot(this.snapshotReader, asset, fiatCurrency, BOOK_DEPTH_MAX);
     const scale = ASSET_SCALES[asset];
     const level = (l: BookLevelRow): BookLevel => ({
       price: normalize(l.price, FIAT_SCALE),
