@@ -4,8 +4,8 @@
 -- accounts on the call's distinct sources. Its plan is made once per connection (force_generic_plan, inherited from
 -- place_sell_holds and open_trades), with whatever the ledger looked like then: planned on a small ledger it was a
 -- merge or hash join that reads the identity index from its start (enable_seqscan = off turns the table scan into
--- an index scan without a condition), so the lock read every account before the sources, and more with every SELL
--- and trade, which add accounts: 3.8 ms per call in a 30 s bench at 300 orders/s (pg_stat_statements), against
+-- an index scan without a condition), so the lock read every account whose identity sorts before the sources, more
+-- with every SELL and trade, which add accounts: 3.8 ms per call in a 30 s bench at 300 orders/s (pg_stat_statements), against
 -- ~0.03 ms for a lookup by identity. Now each distinct source is found by its identity (a LATERAL subquery with
 -- LIMIT 1 is never turned into a join, so each is an index lookup, whatever the plan), and the accounts found are
 -- locked by id, in id order. Behaviour unchanged: the same rows locked in the same order, and a missing source locks
