@@ -360,8 +360,8 @@ export class Database {
       try {
         const result = await body(tx);
         if (committed) {
-          if (deferred.length > 0 || riding.length > 0)
-            throw new Error('a write was deferred after commitWith: it would never commit');
+          // commitWith's round trip took whatever rode with it; sendWithNext refuses after it.
+          if (deferred.length > 0) throw new Error('a write was deferred after commitWith: it would never commit');
         } else if (deferred.length > 0 || riding.length > 0) {
           attempt.committing();
           await this.timed(deferred.map((s) => s.sql).join('; '), () => send([...deferred, { sql: 'COMMIT' }]));

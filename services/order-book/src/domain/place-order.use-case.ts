@@ -145,8 +145,9 @@ async function placeBatch(
   const taken = batch.flatMap((b, i) => (b.key && !wasClaimed(claimed, b.key.claim) ? [i] : []));
   if (taken.length > 0 && orders.some((o) => o.side === 'SELL')) throw new KeysTaken(taken);
   const admitted = read.ahead[ahead.length - 1]![0] as unknown as Admission;
-  const refusals = admissionRefusals(orders, admitted, limits);
-  const rooms = buyerRooms(orders, admitted, limits);
+  const standing = standingByBuyer(admitted);
+  const refusals = admissionRefusals(orders, admitted, standing, limits);
+  const rooms = buyerRooms(orders, standing, limits);
 
   const goes = (i: number) => refusals[i] === undefined && !taken.includes(i);
   // The answers commit with the orders; refused orders free their keys (their 409 is stored once sent).
@@ -183,10 +184,14 @@ async function placeBatch(
  * Why each order of a batch is refused, if it is: beyond its owner's open-order limit; a SELL its balance does not
  * cover; a BUY of a buyer who may not open trades now.
  */
-function admissionRefusals(orders: Order[], admission: Admission, limits: Limits): Array<Error | undefined> {
+function admissionRefusals(
+  orders: Order[],
+  admission: Admission,
+  standing: Map<string, BuyerStanding>,
+  limits: Limits,
+): Array<Error | undefined> {
   const sells = orders.filter((o, i) => o.side === 'SELL' && admission.admitted[i]).length;
   const held = ledgerOutcomes(admission.outcomes, sells, 'place_sell_holds');
-  const standing = standingByBuyer(admission);
   let next = 0;
   return orders.map((order, i) => {
     if (!admission.admitted[i]) return orderLimitReached(ordersOpenMax(limits, order.merchant));
@@ -200,8 +205,7 @@ function admissionRefusals(orders: Order[], admission: Admission, limits: Limits
 }
 
 /** How many more trades each owner of a BUY order of the batch may open (at the limit of their first BUY's role). */
-function buyerRooms(orders: Order[], admission: Admission, limits: Limits): Map<string, number> {
-  const standing = standingByBuyer(admission);
+function buyerRooms(orders: Order[], standing: Map<string, BuyerStanding>, limits: Limits): Map<string, number> {
   const rooms = new Map<string, number>();
   for (const order of orders)
     if (order.side === 'BUY' && !rooms.has(order.userId))
