@@ -37,6 +37,8 @@ export {
   signAccessToken,
   verifyAccessToken,
   authRedisKeys,
+  REVOCATION_LEASE_MS_MAX,
+  REVOCATION_SETTLE_MS,
   REVOCATION_TTL_MARGIN_SECONDS,
   hashApiKey,
   type Keyring,

@@ -245,6 +245,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       await Promise.all(sweepers.map((sweeper) => sweeper.stop()));
       await consumer?.close();
       await relay.stop();
+      await live.flush(); // the updates of the last window
       // quit() waits for a Redis that answers: one that is down (or refuses us) would hold the shutdown forever.
       if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
       else redis.disconnect();

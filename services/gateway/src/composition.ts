@@ -58,7 +58,13 @@ export function createGateway(config: Config, overrides: { logger?: Logger; regi
     prefix: config.REDIS_PREFIX,
     logger,
   });
-  const trackedCache = new TrackedCache({ ...trackingConnections, fallback: redis, metrics, logger });
+  const trackedCache = new TrackedCache({
+    ...trackingConnections,
+    fallback: redis,
+    metrics,
+    logger,
+    leaseMs: config.REVOCATION_LEASE_MS,
+  });
   const upstreams = new Upstreams(
     {
       user: config.USER_SERVICE_URLS,

@@ -8,6 +8,7 @@ import {
   loadConfig,
   z,
 } from '@orrange/config';
+import { REVOCATION_LEASE_MS_MAX } from '@orrange/http';
 import { CLUSTER_WORKERS_MAX } from '@orrange/runtime/cluster';
 
 /**
@@ -78,6 +79,12 @@ export const configSchema = authSchema.extend(shared.shape).extend({
   HEALTH_TIMEOUT_MS: env.int(2_000),
   /** One /health report is made at most this often and shared by every request meanwhile (0: one per request). */
   HEALTH_CACHE_MS: env.int(1_000),
+  /**
+   * How long one answered PING on the invalidation subscriber lets revocation lookups be answered from memory
+   * (TrackedCache). At most REVOCATION_LEASE_MS_MAX: the user service waits longer than that after every revocation
+   * before it answers. 0: every lookup waits for a PING sent after it began (a Redis round trip per request).
+   */
+  REVOCATION_LEASE_MS: env.int(REVOCATION_LEASE_MS_MAX).pipe(z.number().max(REVOCATION_LEASE_MS_MAX)),
   /**
    * Bearer token for the operator pages: /metrics, and /health with every check. Unset: open outside production,
    * closed in production (the public /health still answers, with statuses only).

@@ -8,6 +8,7 @@ import {
   closedUrl,
   createTestGateway,
   createTestRedis,
+  revocationSettled,
   startStub,
   type StubUpstream,
   type TestGateway,
@@ -138,6 +139,7 @@ describe('gateway authentication', () => {
   it("when the user's token generation was raised after the token was issued (role change, disabled), then 401; tokens of the new generation pass", async () => {
     const token = accessToken(gateway.config, 'u-disabled', ['user'], { generation: 4 });
     await testRedis.redis.set(authRedisKeys.minGeneration(gateway.config.REDIS_PREFIX, 'u-disabled'), '5', 'EX', 900);
+    await revocationSettled();
     await expectRefused(token);
     const newer = accessToken(gateway.config, 'u-disabled', ['user'], { generation: 5 });
     expect((await request(gateway.app).get('/api/v1/users/me').set('Authorization', `Bearer ${newer}`)).status).toBe(
@@ -154,6 +156,7 @@ describe('gateway authentication', () => {
       'EX',
       900,
     );
+    await revocationSettled();
     await expectRefused(token);
   });
 
@@ -163,6 +166,7 @@ describe('gateway authentication', () => {
     const otherSession = accessToken(gateway.config, 'u-logout');
     await request(gateway.app).get('/api/v1/users/me').set('Authorization', `Bearer ${token}`).expect(200);
     await testRedis.redis.set(authRedisKeys.revokedSession(gateway.config.REDIS_PREFIX, sessionId), '1', 'EX', 900);
+    await revocationSettled();
     await expectRefused(token);
     // Even a token of that session signed after the revocation (same second, or a clock behind) is refused.
     await expectRefused(accessToken(gateway.config, 'u-logout', ['user'], { sessionId }));
@@ -186,6 +190,7 @@ describe('gateway authentication', () => {
       for (const app of [gateway.app, replica.app])
         await request(app).get('/api/v1/users/me').set('Authorization', `Bearer ${token}`).expect(200);
       await testRedis.redis.set(authRedisKeys.revokedSession(gateway.config.REDIS_PREFIX, sessionId), '1', 'EX', 900);
+      await revocationSettled();
       for (const app of [gateway.app, replica.app])
         expect((await request(app).get('/api/v1/users/me').set('Authorization', `Bearer ${token}`)).status).toBe(401);
     } finally {

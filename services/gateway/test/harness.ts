@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import type { Registry } from 'prom-client';
-import { IDENTITY_HEADER, parseKeyring, signAccessToken, type Role } from '@orrange/http';
+import { IDENTITY_HEADER, parseKeyring, REVOCATION_SETTLE_MS, signAccessToken, type Role } from '@orrange/http';
 import { createLogger } from '@orrange/logger';
 import { createTestRedis, type TestRedis } from '@orrange/testing';
 import { Registry as PromRegistry } from 'prom-client';
@@ -158,6 +158,14 @@ export function accessToken(
     audience: config.JWT_AUDIENCE,
     ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
   }).token;
+}
+
+/**
+ * What the user service waits after writing a revocation before it answers (REVOCATION_SETTLE_MS): tests that write
+ * revocation records themselves wait as long before they expect every gateway to refuse the tokens.
+ */
+export function revocationSettled(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, REVOCATION_SETTLE_MS));
 }
 
 export { createTestRedis, type TestRedis };

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import request from 'supertest';
-import { authRedisKeys } from '@orrange/http';
+import { authRedisKeys, REVOCATION_SETTLE_MS } from '@orrange/http';
 import { createLogger } from '@orrange/logger';
 import { eventually } from '@orrange/testing';
 import { INVALIDATIONS_OPTIONS, TRACKED_READS_OPTIONS, TrackedCache } from '../src/auth/tracked-cache';
@@ -12,6 +12,7 @@ import {
   closedUrl,
   createTestGateway,
   createTestRedis,
+  revocationSettled,
   startStub,
   type StubUpstream,
   type TestGateway,
@@ -35,8 +36,11 @@ function recordCommands(connections: Redis[]): string[][] & { stop(): void } {
   });
 }
 
+/** The lease of the tests that drive a TrackedCache of their own. */
+const LEASE_MS = 60;
+
 /** Revoke, check, un-revoke this many times in a row: a revocation must never lose to the in-process copy. */
-const REVOCATION_ROUNDS = 100;
+const REVOCATION_ROUNDS = 20;
 
 describe('revocation lookups answered in-process while Redis tracking tells the gateway of every change', () => {
   let testRedis: TestRedis;
@@ -67,6 +71,10 @@ describe('revocation lookups answered in-process while Redis tracking tells the 
   };
   const lookups = (result: string) => counter('gateway_tracked_cache_lookups_total', { result });
   const clears = (reason: string) => counter('gateway_tracked_cache_clears_total', { reason });
+  const unrevoke = async (key: string) => {
+    await testRedis.redis.del(key);
+    await revocationSettled();
+  };
 
   /** A token for a user of its own, the user's min-generation key, and a way to revoke every token issued so far. */
   function userWithToken(userId: string) {
@@ -75,7 +83,11 @@ describe('revocation lookups answered in-process while Redis tracking tells the 
     const key = authRedisKeys.minGeneration(gateway.config.REDIS_PREFIX, userId);
     const sessionKey = authRedisKeys.revokedSession(gateway.config.REDIS_PREFIX, sessionId);
     const notBefore = '1';
-    return { token, key, sessionKey, notBefore, revoke: () => testRedis.redis.set(key, notBefore, 'EX', 900) };
+    const revoke = async () => {
+      await testRedis.redis.set(key, notBefore, 'EX', 900);
+      await revocationSettled();
+    };
+    return { token, key, sessionKey, notBefore, revoke };
   }
 
   /** The id of the connection whose tracking redirects to `redirectId`: the gateway's tracked-reads connection. */
@@ -103,19 +115,21 @@ describe('revocation lookups answered in-process while Redis tracking tells the 
     }
   });
 
-  it('when another client sets, deletes or expires the not-before, then the very next request sees it', async () => {
+  it('when another client sets, deletes or expires the not-before, then the next request once it settled sees it', async () => {
     const { token, key, notBefore, revoke } = userWithToken('u-changes');
     await call(token).expect(200);
     await call(token).expect(200);
     await revoke();
     expect(await statusOf(token)).toBe(401);
-    await testRedis.redis.del(key);
+    await unrevoke(key);
     expect(await statusOf(token)).toBe(200);
     await revoke();
     expect(await statusOf(token)).toBe(401);
     await testRedis.redis.expire(key, 0); // a deadline in the past deletes the key
+    await revocationSettled();
     expect(await statusOf(token)).toBe(200);
-    await testRedis.redis.set(key, notBefore, 'PX', 200);
+    await testRedis.redis.set(key, notBefore, 'PX', 1_000);
+    await revocationSettled();
     expect(await statusOf(token)).toBe(401);
     // Redis expires the key by itself (no one reads it) and says so.
     await eventually(async () => (await statusOf(token)) === 200, { timeoutMs: 5_000 });
@@ -129,7 +143,7 @@ describe('revocation lookups answered in-process while Redis tracking tells the 
       expect(await statusOf(token)).toBe(200);
       await revoke();
       expect(await statusOf(token)).toBe(401);
-      await testRedis.redis.del(key);
+      await unrevoke(key);
     }
     expect(await lookups('hit')).toBeGreaterThanOrEqual(hits + REVOCATION_ROUNDS);
   });
@@ -175,7 +189,7 @@ describe('revocation lookups answered in-process while Redis tracking tells the 
     await revoke();
     expect(await statusOf(token)).toBe(401);
     // Had the answer above been kept without tracking, this would still be refused.
-    await testRedis.redis.del(key);
+    await unrevoke(key);
     expect(await statusOf(token)).toBe(200);
     expect(await clears('connection')).toBe(lost + 1);
 
@@ -200,7 +214,7 @@ describe('revocation lookups answered in-process while Redis tracking tells the 
     await testRedis.redis.client('KILL', 'ID', String(redirectId));
     await revoke();
     expect(await statusOf(token)).toBe(401);
-    await testRedis.redis.del(key);
+    await unrevoke(key);
     expect(await statusOf(token)).toBe(200);
     expect(await clears('connection')).toBe(lost + 1);
 
@@ -250,7 +264,7 @@ describe('the tracked cache on its own connections', () => {
     await testRedis.cleanup();
   });
 
-  function trackedCache(options: { invalidationsUrl?: string; entriesMax?: number } = {}) {
+  function trackedCache(options: { invalidationsUrl?: string; entriesMax?: number; leaseMs?: number } = {}) {
     const connect = (url: string, extra = {}) => {
       const connection = new Redis(url, {
         maxRetriesPerRequest: 1,
@@ -272,11 +286,13 @@ describe('the tracked cache on its own connections', () => {
       metrics,
       logger: createLogger('gateway', 'silent'),
       entriesMax: options.entriesMax,
+      leaseMs: options.leaseMs,
     });
     caches.push(cache);
+    const invalidations = opened[opened.length - 1]!;
     const lookups = async (result: string) =>
       (await metrics.trackedLookups.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
-    return { cache, lookups };
+    return { cache, lookups, invalidations };
   }
 
   it('when it is full, then the oldest entry is dropped and asked again', async () => {
@@ -307,6 +323,57 @@ describe('the tracked cache on its own connections', () => {
       expect(await lookups('hit')).toBe(100);
     } finally {
       sent.stop();
+    }
+  });
+
+  it('when hits keep coming within the lease, then they wait for no PING: one goes out once half the lease has passed', async () => {
+    const { cache, lookups } = trackedCache({ leaseMs: LEASE_MS });
+    await eventually(async () => cache.state.tracking);
+    const key = `${testRedis.prefix}:leased`;
+    await cache.get(key); // a miss: a GET
+    await cache.get(key); // the first hit waits for a PING, whose pong starts the lease
+    const sent = recordCommands(opened);
+    const hits = await lookups('hit');
+    const startedAt = performance.now();
+    try {
+      let answered = 0;
+      while (performance.now() - startedAt < 3 * LEASE_MS) {
+        expect(await cache.get(key)).toBeNull();
+        answered += 1;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      expect(await lookups('hit')).toBe(hits + answered);
+      const pings = sent.filter(([name]) => name === 'ping').length;
+      // One PING per half lease, a few more on a machine that runs the timers late; one per hit without the lease.
+      expect(pings).toBeGreaterThanOrEqual(2);
+      expect(pings).toBeLessThan(answered / 3);
+      expect(sent.filter(([name]) => name !== 'ping')).toEqual([]);
+    } finally {
+      sent.stop();
+    }
+  });
+
+  it('when the invalidations stop arriving, then hits are answered from memory only within the lease, and after it wait for the pong, which brings the invalidation first', async () => {
+    const { cache, invalidations } = trackedCache({ leaseMs: LEASE_MS });
+    await eventually(async () => cache.state.tracking);
+    const key = `${testRedis.prefix}:stalled`;
+    await testRedis.redis.set(key, 'v1');
+    expect(await cache.get(key)).toBe('v1'); // a miss
+    expect(await cache.get(key)).toBe('v1'); // a hit: its PING starts the lease
+    invalidations.stream.pause(); // what Redis sends the subscriber from now on stays in its socket
+    try {
+      expect(await cache.get(key)).toBe('v1'); // within the lease: no PING needed
+      await testRedis.redis.set(key, 'v2'); // its invalidation is held up
+      await new Promise((resolve) => setTimeout(resolve, REVOCATION_SETTLE_MS));
+      let answer: string | null | undefined;
+      const lookup = cache.get(key).then((value) => (answer = value));
+      await new Promise((resolve) => setTimeout(resolve, 2 * LEASE_MS));
+      expect(answer).toBeUndefined(); // waits for a pong that cannot come yet: never the stale v1
+      invalidations.stream.resume();
+      await lookup;
+      expect(answer).toBe('v2');
+    } finally {
+      invalidations.stream.resume();
     }
   });
 

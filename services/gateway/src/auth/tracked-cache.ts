@@ -41,6 +41,12 @@ export interface TrackedCacheDeps {
   metrics: GatewayMetrics;
   logger: Logger;
   entriesMax?: number;
+  /**
+   * How long after an answered PING was sent lookups are answered without a PING of their own (at most
+   * REVOCATION_LEASE_MS_MAX, which the user service outwaits after every revocation). 0 or absent: every hit waits
+   * for a PING sent after its lookup began.
+   */
+  leaseMs?: number;
 }
 
 /**
@@ -52,11 +58,15 @@ export interface TrackedCacheDeps {
  * - `reads` runs CLIENT TRACKING ON REDIRECT <`invalidations`' client id>: when a key read on it changes
  *   (written, deleted, expired, evicted), Redis publishes the key on `__redis__:invalidate`, or null when a
  *   database is flushed; the entry is dropped (everything, for null).
- * - A hit is answered only after a PING sent on `invalidations` after the lookup began has come back. Redis
- *   sends the invalidation of a write after its reply to the writer (measured: ~0.1 ms later, sometimes
- *   ms), so without this a request sent right after a revocation could still pass. The pong comes after
- *   every invalidation Redis sent before it (one stream, in order): a revocation that completed before the
- *   request arrived is always seen. One PING is in flight at a time and serves every hit that waited for it.
+ * - A hit is answered only once a PING sent on `invalidations` no earlier than `leaseMs` before the lookup began
+ *   has come back (with no lease: after the lookup began). Redis sends the invalidation of a write after its reply
+ *   to the writer (measured: ~0.1 ms later, sometimes ms), so without this a request sent right after a revocation
+ *   could still pass. The pong comes after every invalidation Redis sent before it (one stream, in order), and the
+ *   user service answers a revocation only REVOCATION_SETTLE_MS after writing it, longer than any lease: a PING
+ *   sent within the lease of a request that came after that answer was sent after the write, so its pong vouches
+ *   for the revocation. One PING is in flight at a time and serves every hit that waited for it; while hits come,
+ *   one is sent once half the lease has passed, so that under load the hits wait for none (~2 PINGs per lease
+ *   instead of one per request).
  * - A GET in flight while its key changes: a marker is set before the GET and dropped by an invalidation of
  *   the key; the reply is kept only if its marker survived.
  * - Nothing is answered from memory unless tracking is established on the current connections. Losing either
@@ -75,6 +85,9 @@ export class TrackedCache implements KeyReader {
   private waiting: Release[] = [];
   private inFlight: Release[] | undefined;
   private pingScheduled = false;
+  /** When the latest PING answered under the current tracking was sent (performance.now()); -Infinity: none. */
+  private leaseFrom = Number.NEGATIVE_INFINITY;
+  private readonly leaseMs: number;
   private readonly counted: Record<'hit' | 'miss' | 'untracked', { inc(): void }>;
   private tracking = false;
   /** Bumped whenever tracking is lost: a setup begun before then must not switch it on. */
@@ -87,6 +100,7 @@ export class TrackedCache implements KeyReader {
 
   constructor(private readonly deps: TrackedCacheDeps) {
     this.entriesMax = deps.entriesMax ?? TRACKED_ENTRIES_MAX;
+    this.leaseMs = deps.leaseMs ?? 0;
     this.counted = {
       hit: deps.metrics.trackedLookups.labels({ result: 'hit' }),
       miss: deps.metrics.trackedLookups.labels({ result: 'miss' }),
@@ -114,7 +128,7 @@ export class TrackedCache implements KeyReader {
   }
 
   async get(key: string): Promise<string | null> {
-    if (this.tracking && this.entries.has(key) && (await this.caughtUp()) && this.entries.has(key)) {
+    if (this.tracking && this.entries.has(key) && (this.leased() || (await this.caughtUp())) && this.entries.has(key)) {
       this.counted.hit.inc();
       return this.entries.get(key)!;
     }
@@ -135,6 +149,20 @@ export class TrackedCache implements KeyReader {
   close(): void {
     this.closed = true;
     this.lose();
+  }
+
+  /**
+   * True when an answered PING was sent within the lease: every invalidation Redis sent before a revocation's
+   * settle time ended has been applied. Past half the lease, the next PING is sent (hits do not wait for it).
+   */
+  private leased(): boolean {
+    const age = performance.now() - this.leaseFrom;
+    if (age > this.leaseMs) return false;
+    if (age > this.leaseMs / 2 && !this.inFlight && !this.pingScheduled) {
+      this.waiting.push(() => undefined);
+      this.schedulePing();
+    }
+    return true;
   }
 
   /**
@@ -164,11 +192,18 @@ export class TrackedCache implements KeyReader {
     this.waiting = [];
     this.inFlight = batch;
     const epoch = this.subscriberEpoch;
+    // The lease counts only for a PING sent and answered under one tracking (any loss between bumps the generation).
+    const trackedAt = this.tracking ? this.generation : undefined;
+    const sentAt = performance.now();
     const { invalidations } = this.deps;
     invalidations.ping().then(
       // After the I/O already waiting in this turn: a tracked-reads connection that Redis closed before it
-      // answered this PING (its FIN came first) is noticed before any hit is answered.
-      () => setImmediate(() => this.settle(batch, true)),
+      // answered this PING (its FIN came first) is noticed before any hit is answered or the lease extended.
+      () =>
+        setImmediate(() => {
+          if (trackedAt === this.generation && this.tracking) this.leaseFrom = Math.max(this.leaseFrom, sentAt);
+          this.settle(batch, true);
+        }),
       (error: Error) => {
         this.settle(batch, false);
         if (epoch !== this.subscriberEpoch || this.closed) return;
@@ -235,6 +270,7 @@ export class TrackedCache implements KeyReader {
 
   private lose(): void {
     this.generation++;
+    this.leaseFrom = Number.NEGATIVE_INFINITY;
     this.forget();
     const released = [...(this.inFlight ?? []), ...this.waiting];
     this.inFlight = undefined;

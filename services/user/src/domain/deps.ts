@@ -1,6 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { Database } from '@orrange/db';
-import { authRedisKeys, parseKeyring, REVOCATION_TTL_MARGIN_SECONDS, type AccessTokenSettings } from '@orrange/http';
+import {
+  authRedisKeys,
+  parseKeyring,
+  REVOCATION_SETTLE_MS,
+  REVOCATION_TTL_MARGIN_SECONDS,
+  type AccessTokenSettings,
+} from '@orrange/http';
 import type { Logger } from '@orrange/logger';
 import { keyringFromConfig, type EncryptionKeyring } from '@orrange/secrets';
 import type { Config } from '../config';
@@ -61,7 +67,8 @@ return current`;
 /**
  * Tells every gateway replica to refuse this user's access tokens of generations below `generation` (role
  * change, disabled account): the generation was bumped in the transaction that made the change, so every
- * token signed before it, or signed after it from roles read before it, carries a lower one.
+ * token signed before it, or signed after it from roles read before it, carries a lower one. Resolves once every
+ * gateway refuses them (see settled).
  */
 export async function refuseGenerationsBelow(
   deps: Pick<Deps, 'redis' | 'config'>,
@@ -75,9 +82,13 @@ export async function refuseGenerationsBelow(
     String(generation),
     String(revocationTtlSeconds(deps.config)),
   );
+  await settled();
 }
 
-/** Tells every gateway replica to refuse the access tokens of these sessions (logout, refresh-token reuse). */
+/**
+ * Tells every gateway replica to refuse the access tokens of these sessions (logout, refresh-token reuse). Resolves
+ * once every gateway refuses them (see settled).
+ */
 export async function endSessions(deps: Pick<Deps, 'redis' | 'config'>, sessionIds: string[]): Promise<void> {
   if (!sessionIds.length) return;
   const ttl = revocationTtlSeconds(deps.config);
@@ -85,4 +96,14 @@ export async function endSessions(deps: Pick<Deps, 'redis' | 'config'>, sessionI
   for (const sessionId of sessionIds)
     batch.set(authRedisKeys.revokedSession(deps.config.REDIS_PREFIX, sessionId), '1', 'EX', ttl);
   await batch.exec();
+  await settled();
+}
+
+/**
+ * A gateway answers revocation lookups from memory for up to REVOCATION_LEASE_MS_MAX after a PING that proved it had
+ * every invalidation Redis sent before (its TrackedCache): once REVOCATION_SETTLE_MS have passed since the write, any
+ * request that comes is checked against a PING sent after it. So the answer that says "revoked" waits that long.
+ */
+function settled(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, REVOCATION_SETTLE_MS));
 }

@@ -100,8 +100,10 @@ export async function changeStatus(
   });
   if (!changed) throw userNotFound();
   if (status === 'DISABLED') {
-    await refuseGenerationsBelow(deps, targetId, changed.tokenGeneration);
-    await endSessions(deps, changed.sessions);
+    await Promise.all([
+      refuseGenerationsBelow(deps, targetId, changed.tokenGeneration),
+      endSessions(deps, changed.sessions),
+    ]);
     await forgetApiKeyResolutions(deps, changed.keyHashes);
   }
   return { id: targetId, status: changed.after };
