@@ -56,6 +56,14 @@ const RATES = list('BENCH_RATES', '100,200,300,500,700,1000').map(Number);
 const READ_RATE = num('BENCH_READ_RATE', 100);
 const SINGLE_RATE = num('BENCH_SINGLE_RATE', SINGLE_MARKET_RATE_PER_S);
 const FIATS = list('BENCH_FIATS', 'USD,EUR');
+/**
+ * `adjacent` (the default, every run before 2026-12-05): a pair's SELL and BUY are consecutive requests, 1/rate apart,
+ * in one market. `apart`: the markets take turns, so a market's orders come one per (markets / rate), SELL then BUY
+ * (26.7 ms apart at 300/s over 8 markets): no two orders of a market arrive close together, the case where
+ * order-book's batch window (ORDER_BATCH_WINDOW_MS) finds no company.
+ */
+const PAIRS = (process.env.BENCH_PAIRS ?? 'adjacent') as 'adjacent' | 'apart';
+if (PAIRS !== 'adjacent' && PAIRS !== 'apart') throw new Error(`BENCH_PAIRS: adjacent or apart, not ${PAIRS}`);
 const BARE_RATES = list('BENCH_BARE_RATES', '250,500,1000,1500,2000,2500,3000,4000').map(Number);
 /** Short by default: the bare gateway is steady within seconds, and its ladder runs up to seven steps. */
 const BARE_STEP_MS = num('BENCH_BARE_STEP_S', Math.min(10, STEP_MS / 2000)) * 1000;
@@ -140,7 +148,8 @@ async function register(base: string, tag: string): Promise<User> {
 /**
  * Crossing orders: pair k is a SELL then a BUY at the same price in market k mod the markets, by different
  * users, so every pair matches whichever of the two rests first (a SELL waiting for its hold included). Each
- * order carries an Idempotency-Key of its own, as API.md asks of clients.
+ * order carries an Idempotency-Key of its own, as API.md asks of clients. The pair's two orders are consecutive
+ * requests, or as far apart as the markets allow (BENCH_PAIRS).
  */
 function orderRequests(
   base: string,
@@ -148,9 +157,11 @@ function orderRequests(
   sellers: Pick<User, 'token'>[],
   buyers: Pick<User, 'token'>[],
 ): (i: number) => RequestSpec {
+  const m = markets.length;
   return (i) => {
-    const pair = Math.floor(i / 2);
-    const sell = i % 2 === 0;
+    // apart: in each round of 2m requests, market j gets its SELL at j and its BUY at m + j.
+    const pair = PAIRS === 'adjacent' ? Math.floor(i / 2) : Math.floor(i / (2 * m)) * m + (i % m);
+    const sell = PAIRS === 'adjacent' ? i % 2 === 0 : i % (2 * m) < m;
     const market = markets[pair % markets.length]!;
     const user = sell ? sellers[pair % sellers.length]! : buyers[pair % buyers.length]!;
     const { price, amount } = ASSET_ORDERS[market.asset];
@@ -411,6 +422,7 @@ async function measure(
       readRatePerS: READ_RATE,
       singleRatePerS: SINGLE_RATE,
       markets: MARKETS.map((m) => `${m.asset}/${m.fiat}`),
+      pairs: PAIRS,
       bareRates: BARE_RATES,
       bareStepS: BARE_STEP_MS / 1000,
       connections: CONNECTIONS,

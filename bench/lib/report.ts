@@ -318,7 +318,7 @@ export function renderReport(results: Results): string {
       `Postgres ${pgs.version} (shared_buffers ${pgs.shared_buffers}, synchronous_commit ${pgs.synchronous_commit}, max_connections ${pgs.max_connections}, autovacuum ${pgs.autovacuum}, fsync ${pgs.fsync}; pg_stat_statements ${e.pgStatStatements ? 'loaded' : 'not loaded'}), ` +
       `Redis ${e.redis.version} (${e.redis.private ? "the bench's own" : 'shared'}). ` +
       `Machine speed (CPU ms of a fixed piece of work, lower is faster; compare runs after dividing by it): ${calibrationText(e)}.`,
-    `Steps of ${results.config.stepS} s, book reads at ${results.config.readRatePerS}/s beside, markets ${(results.config.markets as string[]).join(', ')}; ` +
+    `Steps of ${results.config.stepS} s, book reads at ${results.config.readRatePerS}/s beside, markets ${(results.config.markets as string[]).join(', ')}, a pair's orders ${results.config.pairs === 'apart' ? 'apart (BENCH_PAIRS=apart)' : 'adjacent'}; ` +
       `the services logged ${results.serviceErrorLines ?? 0} error lines${results.generatorPriorityNote ? `; ${results.generatorPriorityNote}` : ''}.`,
     '',
     bareLine(results),

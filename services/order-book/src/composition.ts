@@ -47,7 +47,7 @@ export function createOrderBookService(config: Config, overrides: { logger?: Log
     db: runtime.db,
     bookChanged: (asset, fiatCurrency, sequence) => bookCache.changed(asset, fiatCurrency, sequence),
     tradesOpened: (asset, count) => tradesOpened.inc({ asset }, count),
-    batcher: new MarketBatcher(() => deps),
+    batcher: new MarketBatcher(() => deps, { windowMs: settings.batchWindowMs }),
     limits: settings.limits,
     markets: new MarketRulesCache({ db: runtime.db, logger: runtime.logger, ...settings.marketRules }),
   };

@@ -26,6 +26,11 @@ export const configSchema = baseServiceSchema.extend(databaseRoleSchema('order-b
   MERCHANT_TRADES_OPEN_MAX: limit(1000),
   /** How often the sweeper looks for orders past their expiresAt (expiry is a row, not a job). */
   ORDER_EXPIRY_SWEEP_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
+  /**
+   * How long an order that finds its market's queue empty waits for other orders of its market before its
+   * transaction starts, in a market whose orders come close together (see MarketBatcher). 0: it goes at once.
+   */
+  ORDER_BATCH_WINDOW_MS: z.coerce.number().int().min(0).max(50).default(4),
   /** How often each replica reads every market's rules again (an admin's change elsewhere is seen within it). */
   MARKET_RULES_RELOAD_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   /** How often the markets' reference price from trades (median of the last 24 h of matches) is recomputed. */
@@ -41,15 +46,17 @@ const settingsSchema = configSchema.pick({
   MERCHANT_ORDERS_OPEN_MAX: true,
   MERCHANT_TRADES_OPEN_MAX: true,
   ORDER_EXPIRY_SWEEP_MS: true,
+  ORDER_BATCH_WINDOW_MS: true,
   MARKET_RULES_RELOAD_MS: true,
   MARKET_REFERENCE_REFRESH_MS: true,
 });
 
-/** The order book's own settings: the abuse limits, the market rules cache's timings and the expiry sweep's interval. */
+/** The order book's own settings: the abuse limits, the market rules cache's timings, the expiry sweep's interval, the batch window. */
 export interface OrderBookSettings {
   limits: Limits;
   marketRules: { reloadMs: number; medianMs: number };
   expirySweepMs: number;
+  batchWindowMs: number;
 }
 
 /** The order book's settings of a config the runtime holds (read once at boot: the runtime keeps the parsed object it was given). */
@@ -65,6 +72,7 @@ export function settingsOf(config: object): OrderBookSettings {
     },
     marketRules: { reloadMs: c.MARKET_RULES_RELOAD_MS, medianMs: c.MARKET_REFERENCE_REFRESH_MS },
     expirySweepMs: c.ORDER_EXPIRY_SWEEP_MS,
+    batchWindowMs: c.ORDER_BATCH_WINDOW_MS,
   };
 }
 

@@ -7,7 +7,7 @@ import { writeMatches } from '../src/data/order.repository';
 import type { Placed } from '../src/domain/match-batch';
 import type { Order } from '../src/domain/order';
 import type { OrderBookDeps } from '../src/domain/order-book.deps';
-import { MarketBatcher, placeOrder, type PlaceOrderInput } from '../src/domain/place-order.use-case';
+import { BATCH_ORDERS_MAX, MarketBatcher, placeOrder, type PlaceOrderInput } from '../src/domain/place-order.use-case';
 import { createHarness, type Harness } from './harness';
 import { bookInvariantViolations, deposit, ledgerBalance } from './helpers';
 
@@ -27,7 +27,8 @@ describe('orders placed together in batches', () => {
   const sql = <R = Record<string, unknown>>(text: string, params?: unknown[]) => harness.testDb.query<R>(text, params);
 
   beforeAll(async () => {
-    harness = await createHarness();
+    // Batches here form by arrival alone (a lead order per market, the rest behind it): the window has tests of its own.
+    harness = await createHarness({ ORDER_BATCH_WINDOW_MS: '0' });
     deps = harness.deps;
   });
 
@@ -210,7 +211,7 @@ describe('orders placed together in batches', () => {
    * body sent that with it). Writes deferred to the COMMIT and effects after it are not sent on their own. Its
    * own batcher, so the shared one's queues are not involved.
    */
-  const counting = () => {
+  const counting = (windowMs = 0) => {
     const roundTrips: number[] = [];
     const db = Object.create(deps.db) as Database;
     db.transaction = (body, options) =>
@@ -237,7 +238,7 @@ describe('orders placed together in batches', () => {
         roundTrips.push(sent + (committed ? 0 : 1));
         return result;
       }, options);
-    const countingDeps: OrderBookDeps = { ...deps, db, batcher: new MarketBatcher(() => countingDeps) };
+    const countingDeps: OrderBookDeps = { ...deps, db, batcher: new MarketBatcher(() => countingDeps, { windowMs }) };
     return { deps: countingDeps, roundTrips };
   };
   it('when SELLs from several sellers in two markets arrive together, then they match exactly as one at a time would', async () => {
@@ -588,5 +589,48 @@ describe('orders placed together in batches', () => {
     for (const owner of ['mix-broke', 'mix-short']) expect(await units('HELD', owner)).toBe(0n);
     expect(await ledgerBalance(harness.testDb, 'AVAILABLE', 'mix-seller-2', 'BTC')).toBe('0.30000000');
     expect(await bookInvariantViolations(harness.testDb)).toEqual([]);
+  });
+
+  describe('the batch window', () => {
+    /** A bid for ETH in `fiat` (no SELLs there: it rests), by a user of its own. */
+    const ethBid = (fiat: FiatCurrency, i: number): Named => {
+      const bid = buy(`w${i}`, `window-${fiat}-${i}`, fiat, { price: '10.00', amount: '1' });
+      return { name: bid.name, input: { ...bid.input, asset: 'ETH', amount: toUnits('0.5', ASSET_SCALES.ETH) } };
+    };
+    const bids = (fiat: FiatCurrency, from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => ethBid(fiat, from + i));
+    const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+    it("when a market's orders keep arriving close together, then one that finds its queue empty waits the window, and the next turns' orders go in its transaction", async () => {
+      const { deps: windowed, roundTrips } = counting(1_000);
+      // Each placed within the window of the one before (none waits yet): the next arrival makes a third come close.
+      await oneAtATime(bids('EUR', 1, 3), windowed);
+      expect(roundTrips).toHaveLength(3);
+      const first = settle('w4', placeOrder(windowed, ethBid('EUR', 4).input));
+      await nextTurn();
+      const later = together(bids('EUR', 5, 2), windowed);
+      const results = [await first, ...(await later)];
+      expect(results.filter((r) => r.refused)).toEqual([]);
+      // Without the window w4 would have gone alone, and w5 and w6 in a transaction after it.
+      expect(roundTrips).toHaveLength(4);
+      expect(results.map((r) => r.placed?.order.status)).toEqual(['OPEN', 'OPEN', 'OPEN']);
+    });
+
+    it("when a market's orders have not come close together, then an order goes at once", async () => {
+      const { deps: windowed, roundTrips } = counting(60_000);
+      // A window of a minute would outlast the test: both are placed because neither waited.
+      const results = await oneAtATime(bids('GBP', 1, 2), windowed);
+      expect(results.filter((r) => r.refused)).toEqual([]);
+      expect(roundTrips).toHaveLength(2);
+    });
+
+    it('when a full batch is waiting in the window, then its transaction starts at once', async () => {
+      const { deps: windowed, roundTrips } = counting(60_000);
+      await oneAtATime(bids('CHF', 1, 3), windowed);
+      // The first of these opens a window of a minute; the last one fills the batch, which goes then.
+      const results = await together(bids('CHF', 4, BATCH_ORDERS_MAX), windowed);
+      expect(results.filter((r) => r.refused)).toEqual([]);
+      expect(roundTrips).toHaveLength(4);
+    });
   });
 });

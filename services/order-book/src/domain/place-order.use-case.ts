@@ -300,28 +300,81 @@ interface Pending extends Incoming {
 
 interface MarketQueue {
   pending: Pending[];
+  /** A transaction of the market is running, or its window is open (`window` set). */
   running: boolean;
+  window?: NodeJS.Timeout;
+}
+
+/** Weight of each order in its market's share of close arrivals (see MarketBatcher). */
+const CLOSE_SHARE_WEIGHT = 1 / 8;
+/** A market's orders wait for company while at least this share of them arrived within the window of the one before. */
+const CLOSE_SHARE_MIN = 1 / 4;
+
+/** How a market's orders have been arriving, kept while the queue itself comes and goes. */
+interface Arrivals {
+  lastAt: number;
+  /** Moving share of the market's orders that arrived within the window after the one before. */
+  closeShare: number;
 }
 
 /**
  * Incoming orders queue per market in this replica; one transaction at a time per market drains them in arrival
  * order, BUYs and SELLs together: one market lock, one candidate read per side, the engine for each order in turn
  * against what the earlier ones left (the book's orders and the batch's own that rested), one write, one commit for
- * up to BATCH_ORDERS_MAX orders. A lone order goes at once (no waiting for company): batches form only while a
- * transaction of the market is already running.
+ * up to BATCH_ORDERS_MAX orders. Batches form while a transaction of the market runs, and in its window: an order
+ * that finds its market's queue empty waits up to `windowMs` for company before its transaction starts, but only in
+ * a market whose orders come close together (at least CLOSE_SHARE_MIN of them lately arrived within `windowMs` of
+ * the one before: the window would have caught them). Elsewhere an order goes at once.
+ *
+ * Why: a transaction's fixed costs (its round trips, each a wake-up of Postgres and of this process, the lock, the
+ * commit's WAL flush) dwarf an order's own. Measured at 300 orders/s over 8 markets (2026-12-05, 40 s steps): with the
+ * bench's pairs arriving together (a SELL and its crossing BUY 3.3 ms apart), 4.66-4.74 ms of stack CPU and 1.2
+ * commits per order without a window; with a window of 2 ms 4.34, 4 ms 3.97-4.07, 8 ms 3.81-3.88, 15 ms 3.77
+ * (0.73-0.83 commits). With the pairs apart (a market's orders 26.7 ms apart) a window of 4 ms saved nothing (4.81
+ * against 4.79 ms) and added its 4 ms to every order: hence only where orders come close together.
  */
 export class MarketBatcher implements OrderBatcher {
   private readonly queues = new Map<string, MarketQueue>();
+  /** Per market traded in this replica (a few dozen at most: the configured markets). */
+  private readonly arrivals = new Map<string, Arrivals>();
 
-  constructor(private readonly deps: () => OrderBookDeps) {}
+  constructor(
+    private readonly deps: () => OrderBookDeps,
+    private readonly options: { windowMs: number } = { windowMs: 0 },
+  ) {}
 
   submit(order: Order, key?: KeyRecord<Placed>): Promise<Placed> {
     const market = `${order.asset}/${order.fiatCurrency}`;
     const queue = this.queues.get(market) ?? { pending: [], running: false };
     this.queues.set(market, queue);
     const placed = new Promise<Placed>((resolve, reject) => queue.pending.push({ order, key, resolve, reject }));
-    if (!queue.running) void this.drain(market, queue);
+    const closeTogether = this.arrived(market);
+    if (queue.window && queue.pending.length >= BATCH_ORDERS_MAX) this.closeWindow(market, queue);
+    else if (!queue.running && closeTogether) {
+      queue.running = true;
+      queue.window = setTimeout(() => this.closeWindow(market, queue), this.options.windowMs);
+    } else if (!queue.running) void this.drain(market, queue);
     return placed;
+  }
+
+  /** Counts an arrival in its market; true when the market's orders come close enough together to wait for company. */
+  private arrived(market: string): boolean {
+    const { windowMs } = this.options;
+    if (windowMs <= 0) return false;
+    const now = performance.now();
+    const arrivals = this.arrivals.get(market) ?? { lastAt: Number.NEGATIVE_INFINITY, closeShare: 0 };
+    const close = now - arrivals.lastAt < windowMs ? 1 : 0;
+    arrivals.closeShare += (close - arrivals.closeShare) * CLOSE_SHARE_WEIGHT;
+    arrivals.lastAt = now;
+    this.arrivals.set(market, arrivals);
+    return arrivals.closeShare >= CLOSE_SHARE_MIN;
+  }
+
+  /** The window ends (its time is up, or a full batch is waiting): the market's transaction starts. */
+  private closeWindow(market: string, queue: MarketQueue): void {
+    clearTimeout(queue.window);
+    queue.window = undefined;
+    void this.drain(market, queue);
   }
 
   private async drain(market: string, queue: MarketQueue): Promise<void> {
