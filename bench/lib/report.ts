@@ -160,7 +160,7 @@ function targetRows(results: Results): string[] {
       'saturation goodput (best valid step of the ladder)',
       sat ? `${ofBare(results, sat.goodputPerS)} (offered ${sat.atRate}/s)` : 'no valid step',
       `≥ ${pct(SATURATION_SHARE_MIN)} of the bare gateway`,
-      sat && bare?.ceilingPerS ? mark(sat.goodputPerS >= SATURATION_SHARE_MIN * bare.ceilingPerS) : 'not run',
+      sat && bare?.ceilingPerS ? saturationVerdict(sat.goodputPerS, bare) : 'not run',
     ),
     row(
       `one market alone at ${results.config.singleRatePerS}/s`,
@@ -283,6 +283,20 @@ function cpuRows(results: Results): string[] {
   ];
 }
 
+/** The bare gateway's ceiling is only a floor when its ladder stopped before the proxy did. */
+function ceilingIsFloor(bare: BareGateway): boolean {
+  return bare.stoppedBy === 'generator' || bare.stoppedBy === 'last rate';
+}
+
+/**
+ * Saturation against the bare gateway's ceiling. Below a ceiling that is only a floor it is below the real one too;
+ * above it, nothing is known (the real ceiling may be higher), so the target cannot be judged by this run.
+ */
+function saturationVerdict(goodputPerS: number, bare: BareGateway): Verdict {
+  const met = goodputPerS >= SATURATION_SHARE_MIN * bare.ceilingPerS;
+  return met && ceilingIsFloor(bare) ? 'invalid' : mark(met);
+}
+
 function bareLine(results: Results): string {
   const bare = results.bareGateway;
   if (!bare) return 'Bare gateway: skipped (throughput is not judged against it).';
@@ -294,10 +308,7 @@ function bareLine(results: Results): string {
     .join('; ');
   const atCeiling = bare.steps.find((s) => s.rate === bare.ceilingPerS);
   const cpu = atCeiling ? `; CPU ms per request at the ceiling: ${byProcess(atCeiling.cpuMsPerRequest)}` : '';
-  const floor =
-    bare.stoppedBy === 'generator' || bare.stoppedBy === 'last rate'
-      ? ' (at least: the ladder stopped before the proxy did)'
-      : '';
+  const floor = ceilingIsFloor(bare) ? ' (at least: the ladder stopped before the proxy did)' : '';
   return `Bare gateway (express + http-proxy-middleware, keep-alive, in front of an empty handler; the same orders): ceiling **${bare.ceilingPerS}/s**${floor}, stopped by ${bare.stoppedBy} (${steps})${cpu}.`;
 }
 
