@@ -24,6 +24,12 @@ describe('gateway config', () => {
     expect(() => readConfig({ STREAMS_PER_USER_MAX: '0' })).toThrow(ConfigError);
   });
 
+  it("when a revocation lease longer than the user service's settle time is asked, then it is refused; 0 turns it off", () => {
+    expect(readConfig({}).REVOCATION_LEASE_MS).toBe(100);
+    expect(readConfig({ REVOCATION_LEASE_MS: '0' }).REVOCATION_LEASE_MS).toBe(0);
+    expect(() => readConfig({ REVOCATION_LEASE_MS: '101' })).toThrow(ConfigError);
+  });
+
   it('when only AUTH_RATE_LIMIT_PER_MINUTE is set, then the per-account login limit follows it', () => {
     expect(readConfig({ AUTH_RATE_LIMIT_PER_MINUTE: '50' }).LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE).toBe(50);
     expect(
