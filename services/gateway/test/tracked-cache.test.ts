@@ -292,7 +292,8 @@ describe('the tracked cache on its own connections', () => {
     const invalidations = opened[opened.length - 1]!;
     const lookups = async (result: string) =>
       (await metrics.trackedLookups.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
-    return { cache, lookups, invalidations };
+    const pings = async () => (await metrics.trackedPings.get()).values[0]?.value ?? 0;
+    return { cache, lookups, invalidations, pings };
   }
 
   it('when it is full, then the oldest entry is dropped and asked again', async () => {
@@ -327,13 +328,14 @@ describe('the tracked cache on its own connections', () => {
   });
 
   it('when hits keep coming within the lease, then they wait for no PING: one goes out once half the lease has passed', async () => {
-    const { cache, lookups } = trackedCache({ leaseMs: LEASE_MS });
+    const { cache, lookups, pings: pingsCounted } = trackedCache({ leaseMs: LEASE_MS });
     await eventually(async () => cache.state.tracking);
     const key = `${testRedis.prefix}:leased`;
     await cache.get(key); // a miss: a GET
     await cache.get(key); // the first hit waits for a PING, whose pong starts the lease
     const sent = recordCommands(opened);
     const hits = await lookups('hit');
+    const counted = await pingsCounted();
     const startedAt = performance.now();
     try {
       let answered = 0;
@@ -348,6 +350,8 @@ describe('the tracked cache on its own connections', () => {
       expect(pings).toBeGreaterThanOrEqual(2);
       expect(pings).toBeLessThan(answered / 3);
       expect(sent.filter(([name]) => name !== 'ping')).toEqual([]);
+      // The metric counts them too (a renewal may leave between the two reads).
+      expect((await pingsCounted()) - counted).toBeGreaterThanOrEqual(pings);
     } finally {
       sent.stop();
     }

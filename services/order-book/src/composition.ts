@@ -1,11 +1,11 @@
-import { Counter } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '@orrange/logger';
 import { createRuntime, type Service, type Sweeper } from '@orrange/runtime';
 import { SCHEMA, settingsOf, type Config } from './config';
 import { BookCache } from './data/book-cache';
 import { MarketRulesCache } from './data/market-rules-cache';
 import type { OrderBookDeps } from './domain/order-book.deps';
-import { MarketBatcher } from './domain/place-order.use-case';
+import { MarketBatcher, type BatchObserver } from './domain/place-order.use-case';
 import { orderExpirySweeper } from './messaging/expiry-sweeper';
 
 export interface OrderBookService extends Service {
@@ -47,7 +47,10 @@ export function createOrderBookService(config: Config, overrides: { logger?: Log
     db: runtime.db,
     bookChanged: (asset, fiatCurrency, sequence) => bookCache.changed(asset, fiatCurrency, sequence),
     tradesOpened: (asset, count) => tradesOpened.inc({ asset }, count),
-    batcher: new MarketBatcher(() => deps, { windowMs: settings.batchWindowMs }),
+    batcher: new MarketBatcher(() => deps, {
+      windowMs: settings.batchWindowMs,
+      observe: batchMetrics(runtime.registry),
+    }),
     limits: settings.limits,
     markets: new MarketRulesCache({ db: runtime.db, logger: runtime.logger, ...settings.marketRules }),
   };
@@ -71,4 +74,20 @@ export function createOrderBookService(config: Config, overrides: { logger?: Log
       await runtime.close();
     },
   };
+}
+
+/** Batch sizes and windows on /metrics: whether ORDER_BATCH_WINDOW_MS opens, and what a transaction carries. */
+function batchMetrics(registry: Registry): BatchObserver {
+  const windows = new Counter({
+    name: 'order_batch_windows_total',
+    help: 'Orders that found their market queue empty and waited ORDER_BATCH_WINDOW_MS for company (markets whose orders come close together)',
+    registers: [registry],
+  });
+  const orders = new Histogram({
+    name: 'order_batch_orders',
+    help: 'Orders per placing transaction of one market (at most 64)',
+    buckets: [1, 2, 4, 8, 16, 32, 64],
+    registers: [registry],
+  });
+  return { windowOpened: () => windows.inc(), batchStarted: (count) => orders.observe(count) };
 }

@@ -238,8 +238,14 @@ describe('orders placed together in batches', () => {
         roundTrips.push(sent + (committed ? 0 : 1));
         return result;
       }, options);
-    const countingDeps: OrderBookDeps = { ...deps, db, batcher: new MarketBatcher(() => countingDeps, { windowMs }) };
-    return { deps: countingDeps, roundTrips };
+    const batches = { windows: 0, sizes: [] as number[] };
+    const observe = { windowOpened: () => batches.windows++, batchStarted: (n: number) => batches.sizes.push(n) };
+    const countingDeps: OrderBookDeps = {
+      ...deps,
+      db,
+      batcher: new MarketBatcher(() => countingDeps, { windowMs, observe }),
+    };
+    return { deps: countingDeps, roundTrips, batches };
   };
   it('when SELLs from several sellers in two markets arrive together, then they match exactly as one at a time would', async () => {
     const alone = await twoMarkets(['EUR', 'GBP']);
@@ -602,7 +608,7 @@ describe('orders placed together in batches', () => {
     const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
     it("when a market's orders keep arriving close together, then one that finds its queue empty waits the window, and the next turns' orders go in its transaction", async () => {
-      const { deps: windowed, roundTrips } = counting(1_000);
+      const { deps: windowed, roundTrips, batches } = counting(1_000);
       // Each placed within the window of the one before (none waits yet): the next arrival makes a third come close.
       await oneAtATime(bids('EUR', 1, 3), windowed);
       expect(roundTrips).toHaveLength(3);
@@ -613,6 +619,7 @@ describe('orders placed together in batches', () => {
       expect(results.filter((r) => r.refused)).toEqual([]);
       // Without the window w4 would have gone alone, and w5 and w6 in a transaction after it.
       expect(roundTrips).toHaveLength(4);
+      expect(batches).toEqual({ windows: 1, sizes: [1, 1, 1, 3] }); // what /metrics shows
       expect(results.map((r) => r.placed?.order.status)).toEqual(['OPEN', 'OPEN', 'OPEN']);
     });
 

@@ -196,6 +196,7 @@ export class TrackedCache implements KeyReader {
     const trackedAt = this.tracking ? this.generation : undefined;
     const sentAt = performance.now();
     const { invalidations } = this.deps;
+    this.deps.metrics.trackedPings.inc();
     invalidations.ping().then(
       // After the I/O already waiting in this turn: a tracked-reads connection that Redis closed before it
       // answered this PING (its FIN came first) is noticed before any hit is answered or the lease extended.

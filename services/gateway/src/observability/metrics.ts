@@ -13,6 +13,7 @@ export interface GatewayMetrics {
   trackedLookups: Counter<'result'>;
   trackedClears: Counter<'reason'>;
   trackedActive: Gauge;
+  trackedPings: Counter;
 }
 
 /** The gateway's own metrics, registered once per registry (see createGateway). */
@@ -78,6 +79,11 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
       name: 'gateway_tracked_cache_active',
       help: '1 while Redis tracking is established and the in-process cache answers, 0 while every lookup goes to Redis (in a cluster: 1 when it is in every worker)',
       aggregator: 'min',
+      registers: [registry],
+    }),
+    trackedPings: new Counter({
+      name: 'gateway_tracked_cache_pings_total',
+      help: 'PINGs sent on the invalidation subscriber: while requests come, about two per REVOCATION_LEASE_MS, whatever the rate of hits (one per burst of hits when the lease is 0 or lapsed)',
       registers: [registry],
     }),
   };

@@ -305,6 +305,14 @@ interface MarketQueue {
   window?: NodeJS.Timeout;
 }
 
+/** What an operator sees of the batching (order-book's /metrics). */
+export interface BatchObserver {
+  /** An order waits the window for company. */
+  windowOpened(): void;
+  /** A placing transaction starts with this many orders of one market. */
+  batchStarted(orders: number): void;
+}
+
 /** Weight of each order in its market's share of close arrivals (see MarketBatcher). */
 const CLOSE_SHARE_WEIGHT = 1 / 8;
 /** A market's orders wait for company while at least this share of them arrived within the window of the one before. */
@@ -340,7 +348,7 @@ export class MarketBatcher implements OrderBatcher {
 
   constructor(
     private readonly deps: () => OrderBookDeps,
-    private readonly options: { windowMs: number } = { windowMs: 0 },
+    private readonly options: { windowMs: number; observe?: BatchObserver } = { windowMs: 0 },
   ) {}
 
   submit(order: Order, key?: KeyRecord<Placed>): Promise<Placed> {
@@ -351,6 +359,7 @@ export class MarketBatcher implements OrderBatcher {
     const closeTogether = this.arrived(market);
     if (queue.window && queue.pending.length >= BATCH_ORDERS_MAX) this.closeWindow(market, queue);
     else if (!queue.running && closeTogether) {
+      this.options.observe?.windowOpened();
       queue.running = true;
       queue.window = setTimeout(() => this.closeWindow(market, queue), this.options.windowMs);
     } else if (!queue.running) void this.drain(market, queue);
@@ -382,6 +391,7 @@ export class MarketBatcher implements OrderBatcher {
     try {
       while (queue.pending.length > 0) {
         const batch = queue.pending.splice(0, BATCH_ORDERS_MAX);
+        this.options.observe?.batchStarted(batch.length);
         const deps = this.deps();
         try {
           const { outcomes, sequence } = await deps.db.transaction((tx) => placeBatch(tx, batch, deps.limits), {
