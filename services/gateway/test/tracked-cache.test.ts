@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import request from 'supertest';
-import { authRedisKeys, REVOCATION_SETTLE_MS } from '@orrange/http';
+import { authRedisKeys, REVOCATION_LEASE_MS_MAX, REVOCATION_SETTLE_MS } from '@orrange/http';
 import { createLogger } from '@orrange/logger';
 import { eventually } from '@orrange/testing';
 import { INVALIDATIONS_OPTIONS, TRACKED_READS_OPTIONS, TrackedCache } from '../src/auth/tracked-cache';
@@ -361,7 +361,9 @@ describe('the tracked cache on its own connections', () => {
   });
 
   it('when the invalidations stop arriving, then hits are answered from memory only within the lease, and after it wait for the pong, which brings the invalidation first', async () => {
-    const { cache, invalidations } = trackedCache({ leaseMs: LEASE_MS });
+    // A long lease, so that a busy machine cannot let it lapse between the hits that must be answered within it.
+    const leaseMs = 1_000;
+    const { cache, invalidations } = trackedCache({ leaseMs });
     await eventually(async () => cache.state.tracking);
     const key = `${testRedis.prefix}:stalled`;
     await testRedis.redis.set(key, 'v1');
@@ -371,10 +373,11 @@ describe('the tracked cache on its own connections', () => {
     try {
       expect(await cache.get(key)).toBe('v1'); // within the lease: no PING needed
       await testRedis.redis.set(key, 'v2'); // its invalidation is held up
-      await new Promise((resolve) => setTimeout(resolve, REVOCATION_SETTLE_MS));
+      // What the user service would wait with this lease: the lease and the same margin over it.
+      await new Promise((resolve) => setTimeout(resolve, leaseMs + REVOCATION_SETTLE_MS - REVOCATION_LEASE_MS_MAX));
       let answer: string | null | undefined;
       const lookup = cache.get(key).then((value) => (answer = value));
-      await new Promise((resolve) => setTimeout(resolve, 2 * LEASE_MS));
+      await new Promise((resolve) => setTimeout(resolve, 200));
       expect(answer).toBeUndefined(); // waits for a pong that cannot come yet: never the stale v1
       invalidations.stream.resume();
       await lookup;
