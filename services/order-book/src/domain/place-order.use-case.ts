@@ -357,13 +357,19 @@ export class MarketBatcher implements OrderBatcher {
     this.queues.set(market, queue);
     const placed = new Promise<Placed>((resolve, reject) => queue.pending.push({ order, key, resolve, reject }));
     const closeTogether = this.arrived(market);
-    if (queue.window && queue.pending.length >= BATCH_ORDERS_MAX) this.closeWindow(market, queue);
-    else if (!queue.running && closeTogether) {
-      this.options.observe?.windowOpened();
-      queue.running = true;
-      queue.window = setTimeout(() => this.closeWindow(market, queue), this.options.windowMs);
-    } else if (!queue.running) void this.drain(market, queue);
+    if (queue.running) {
+      // It waits behind the market's transaction, or in its window, which a full batch closes at once.
+      if (queue.window && queue.pending.length >= BATCH_ORDERS_MAX) this.closeWindow(market, queue);
+    } else if (closeTogether) this.openWindow(market, queue);
+    else void this.drain(market, queue);
     return placed;
+  }
+
+  /** The order that found its market's queue empty waits up to `windowMs` for company. */
+  private openWindow(market: string, queue: MarketQueue): void {
+    this.options.observe?.windowOpened();
+    queue.running = true;
+    queue.window = setTimeout(() => this.closeWindow(market, queue), this.options.windowMs);
   }
 
   /** Counts an arrival in its market; true when the market's orders come close enough together to wait for company. */
