@@ -80,7 +80,9 @@ async function main(): Promise<void> {
     RATE_LIMIT_PER_MINUTE: '10000000',
   };
   const gatewaySpec = stackSpecs(env, ports).find((spec) => spec.service === 'gateway')!;
-  const gateway = launch(gatewaySpec, { mode: 'dist' });
+  // Profiling the gateway, e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const gateway = launch(gatewaySpec, { mode: 'dist', nodeArgs });
   const bare = startBareServer(['proxy', String(barePort), String(upstreamPort)]);
   const processes = [gateway, bare];
   try {

@@ -71,7 +71,7 @@ export const configSchema = authSchema.extend(shared.shape).extend({
    * UPSTREAM_MAX_IN_FLIGHT (and grows back below it), so that under overload the requests admitted keep their
    * latency and the rest get 503 at once. 0 = the fixed limit only.
    */
-  UPSTREAM_LATENCY_TARGET_MS: env.int(150),
+  UPSTREAM_LATENCY_TARGET_MS: env.int(100),
   /** How often each upstream's /health is probed; 0 turns active probing off (passive checks remain). */
   UPSTREAM_PROBE_INTERVAL_MS: env.int(5_000),
   /** How long a connection error keeps an upstream out of rotation. */
