@@ -22,30 +22,29 @@ const TITLES: Record<number, string> = {
 };
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
-/** The header as express's `type()` + `send()` wrote it before: clients saw this exact value. */
+/** The header as express's `type()` + `send()` wrote it: clients see this exact value. */
 const PROBLEM_CONTENT_TYPE_HEADER = `${PROBLEM_CONTENT_TYPE}; charset=utf-8`;
 
 /**
- * Writes the problem with Node's own response calls, not express's `res.send`: a problem needs none of what send
- * adds (an ETag hashed from the body, a freshness check, a MIME lookup), and under overload the gateway writes
- * hundreds of them per second (its 503s): measured 290 µs of gateway CPU per shed request before.
+ * Always through `res.send`: the idempotency middlewares hook it to store a keyed request's answer before it goes out
+ * (a 4xx replayed to a retry, a 5xx freeing the key). The content type is set whole beforehand, so that send looks
+ * up no MIME type.
  */
 export function sendProblem(res: Response, error: AppError): void {
   if (res.headersSent) return;
   for (const [name, value] of Object.entries(error.headers ?? {})) res.setHeader(name, value);
-  const body = JSON.stringify({
-    type: `https://orrange.dev/problems/${error.code.toLowerCase().replace(/[._]/g, '-')}`,
-    title: TITLES[error.status] ?? 'Error',
-    status: error.status,
-    detail: error.detail,
-    code: error.code,
-    requestId: currentContext().requestId ?? res.getHeader('x-request-id'),
-    ...(error.errors ? { errors: error.errors } : {}),
-  });
-  res.statusCode = error.status;
   res.setHeader('Content-Type', PROBLEM_CONTENT_TYPE_HEADER);
-  res.setHeader('Content-Length', Buffer.byteLength(body));
-  res.end(body);
+  res.status(error.status).send(
+    JSON.stringify({
+      type: `https://orrange.dev/problems/${error.code.toLowerCase().replace(/[._]/g, '-')}`,
+      title: TITLES[error.status] ?? 'Error',
+      status: error.status,
+      detail: error.detail,
+      code: error.code,
+      requestId: currentContext().requestId ?? res.getHeader('x-request-id'),
+      ...(error.errors ? { errors: error.errors } : {}),
+    }),
+  );
 }
 
 /** Maps the body parser's own failures (bad JSON, too large, wrong charset) to client errors. */

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Database, Statement, Tx } from '@orrange/db';
-import { AppError } from '@orrange/http';
+import { AppError, IdempotencyKeyTaken } from '@orrange/http';
 import { ASSET_SCALES, FIAT_SCALE, numericUnits, toUnits, type FiatCurrency } from '@orrange/money';
 import { openTradesExpression, tradeOpeningsJson } from '@orrange/queue';
 import { writeMatches } from '../src/data/order.repository';
 import type { Placed } from '../src/domain/match-batch';
 import type { Order } from '../src/domain/order';
+import type { KeyRecord } from '../src/domain/order-batcher';
 import type { OrderBookDeps } from '../src/domain/order-book.deps';
 import { BATCH_ORDERS_MAX, MarketBatcher, placeOrder, type PlaceOrderInput } from '../src/domain/place-order.use-case';
 import { createHarness, type Harness } from './harness';
@@ -594,6 +595,46 @@ describe('orders placed together in batches', () => {
     expect(await units('AVAILABLE', 'mix-short')).toBe(50_000_000n);
     for (const owner of ['mix-broke', 'mix-short']) expect(await units('HELD', owner)).toBe(0n);
     expect(await ledgerBalance(harness.testDb, 'AVAILABLE', 'mix-seller-2', 'BTC')).toBe('0.30000000');
+    expect(await bookInvariantViolations(harness.testDb)).toEqual([]);
+  });
+
+  it("when two orders of one batch carry the same Idempotency-Key, then the first is placed, the second finds the key taken, and the batch's other orders are placed", async () => {
+    const keyed = (key: string): KeyRecord<Placed> => ({
+      claim: { scope: 'user:dup-keys', key, requestHash: 'the same request' },
+      answer: (placed) => ({ id: placed.order.id }),
+    });
+    const eth = (o: Named): PlaceOrderInput => ({ ...o.input, asset: 'ETH', amount: toUnits('0.5', ASSET_SCALES.ETH) });
+    // BUYs only, and with SELLs (whose holds go in the same round trip as the claims: that batch runs again).
+    for (const [fiat, side] of [
+      ['JPY', 'BUY'],
+      ['CAD', 'SELL'],
+    ] as const) {
+      const [lead, retried, other] = ['dup-lead', 'dup-keys', 'dup-other'].map((user, i) =>
+        eth(named(`${user}-${fiat}`, user, side, fiat, { price: `${10 + i}.00`, amount: '1' })),
+      ) as [PlaceOrderInput, PlaceOrderInput, PlaceOrderInput];
+      if (side === 'SELL')
+        for (const user of ['dup-lead', 'dup-keys', 'dup-other']) await deposit(harness.testDb, user, 'ETH', '1');
+      // The lead makes the market busy: the three behind it go together in one batch.
+      const results = await Promise.all([
+        settle('lead', placeOrder(deps, lead)),
+        settle('first', placeOrder(deps, retried, keyed(`k-${fiat}`))),
+        settle('retry', placeOrder(deps, retried, keyed(`k-${fiat}`))),
+        settle('other', placeOrder(deps, other, keyed(`k-other-${fiat}`))),
+      ]);
+      const taken = (r: Result) => r.refused instanceof IdempotencyKeyTaken && r.refused.claim.key === `k-${fiat}`;
+      expect(results.map((r) => (r.placed ? r.placed.order.status : taken(r) ? 'KEY TAKEN' : r.refused))).toEqual([
+        'OPEN',
+        'OPEN',
+        'KEY TAKEN',
+        'OPEN',
+      ]);
+      expect(
+        await sql("SELECT count(*)::int AS n FROM orders WHERE user_id = 'dup-keys' AND fiat_currency = $1", [fiat]),
+      ).toEqual([{ n: 1 }]);
+      expect(await sql('SELECT status_code FROM idempotency_keys WHERE key = $1', [`k-${fiat}`])).toEqual([
+        { status_code: 201 },
+      ]);
+    }
     expect(await bookInvariantViolations(harness.testDb)).toEqual([]);
   });
 

@@ -126,7 +126,8 @@ async function placeBatch(
   limits: Limits,
 ): Promise<{ outcomes: BatchOutcome[]; sequence: bigint | undefined }> {
   const orders = batch.map((b) => b.order);
-  const claims = batch.flatMap((b) => (b.key ? [b.key.claim] : []));
+  const repeated = repeatedKeys(batch);
+  const claims = batch.flatMap((b, i) => (b.key && !repeated.has(i) ? [b.key.claim] : []));
   const admission = admissionStatement(
     orders.map((o) => ({ userId: o.userId, side: o.side, ordersMax: ordersOpenMax(limits, o.merchant) })),
     sellHoldsJson(
@@ -142,7 +143,7 @@ async function placeBatch(
   const queries = firstReadQueries(orders, false, buyerLimits);
   const read = await lockAndLoadCandidates(tx, queries, ahead);
   const claimed = claims.length > 0 ? read.ahead[0]! : [];
-  const taken = batch.flatMap((b, i) => (b.key && !wasClaimed(claimed, b.key.claim) ? [i] : []));
+  const taken = batch.flatMap((b, i) => (b.key && (repeated.has(i) || !wasClaimed(claimed, b.key.claim)) ? [i] : []));
   if (taken.length > 0 && orders.some((o) => o.side === 'SELL')) throw new KeysTaken(taken);
   const admitted = read.ahead[ahead.length - 1]![0] as unknown as Admission;
   const standing = standingByBuyer(admitted);
@@ -178,6 +179,24 @@ async function placeBatch(
           : placed.get(b.order.id)!,
   );
   return { outcomes, sequence };
+}
+
+/**
+ * The orders of a batch whose Idempotency-Key an earlier order of the same batch carries (a client's retry that
+ * caught up with its first attempt in the market's queue): the first claims the key, these find it taken, like a
+ * retry in a later transaction. Claiming one key twice in one statement would fail the whole batch, every other
+ * client's order with it.
+ */
+function repeatedKeys(batch: Incoming[]): Set<number> {
+  const seen = new Set<string>();
+  const repeated = new Set<number>();
+  batch.forEach((b, i) => {
+    if (!b.key) return;
+    const id = `${b.key.claim.scope}\n${b.key.claim.key}`;
+    if (seen.has(id)) repeated.add(i);
+    seen.add(id);
+  });
+  return repeated;
 }
 
 /**
