@@ -153,15 +153,13 @@ export class TrackedCache implements KeyReader {
 
   /**
    * True when an answered PING was sent within the lease: every invalidation Redis sent before a revocation's
-   * settle time ended has been applied. Past half the lease, the next PING is sent (hits do not wait for it).
+   * settle time ended has been applied. Past half the lease, the next PING is sent: caughtUp's, which no hit waits
+   * for (its answer extends the lease).
    */
   private leased(): boolean {
     const age = performance.now() - this.leaseFrom;
     if (age > this.leaseMs) return false;
-    if (age > this.leaseMs / 2 && !this.inFlight && !this.pingScheduled) {
-      this.waiting.push(() => undefined);
-      this.schedulePing();
-    }
+    if (age > this.leaseMs / 2 && !this.inFlight && !this.pingScheduled) void this.caughtUp();
     return true;
   }
 
