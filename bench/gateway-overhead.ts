@@ -7,8 +7,12 @@
  *
  *   pnpm bench:gateway
  *
- * GATEWAY_OVERHEAD_RATE (400/s), GATEWAY_OVERHEAD_S (15 per round), GATEWAY_OVERHEAD_ROUNDS (3, alternating bare
- * and gateway, so that a machine that changes speed meanwhile changes both).
+ * A third row, `shed`, is what a request the gateway sheds costs it (503 UPSTREAM.OVERLOADED, see
+ * proxy/admission.ts): a second gateway, limited to one request in flight, in front of a stub that never answers
+ * orders, sent the same POSTs. Under overload most requests are these, on the same cores as the ones admitted.
+ *
+ * GATEWAY_OVERHEAD_RATE (400/s), GATEWAY_OVERHEAD_S (15 per round), GATEWAY_OVERHEAD_ROUNDS (3, alternating bare,
+ * gateway and shed, so that a machine that changes speed meanwhile changes all three).
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -48,11 +52,13 @@ const ORDER_ANSWER = JSON.stringify({
   fills: [{ tradeId: randomUUID(), price: '50000.00', amount: '0.01000000', counterOrderId: randomUUID() }],
 });
 
-function stubUpstream(port: number): Promise<http.Server> {
+/** An upstream that answers an order's 201 at once, or (`hangOrders`) never answers an order. */
+function stubUpstream(port: number, hangOrders = false): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => {
       const order = req.method === 'POST' && req.url === '/api/v1/orders';
+      if (order && hangOrders) return;
       res.writeHead(order ? 201 : 200, { 'content-type': 'application/json' });
       res.end(order ? ORDER_ANSWER : '{"status":"ok"}');
     });
@@ -67,6 +73,8 @@ async function main(): Promise<void> {
   const redis = new Redis(redisServer.url);
   const upstreamPort = await freePort();
   const upstream = await stubUpstream(upstreamPort);
+  const hangingPort = await freePort();
+  const hanging = await stubUpstream(hangingPort, true);
   const barePort = await freePort();
   // The gateway as the stack starts it (its environment and node options), every service at the stub.
   const ports = await allocatePorts(async () => upstreamPort);
@@ -83,10 +91,19 @@ async function main(): Promise<void> {
   // Profiling the gateway, e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const gateway = launch(gatewaySpec, { mode: 'dist', nodeArgs });
+  // The shedding gateway: one order in flight at a time (it hangs until UPSTREAM_TIMEOUT_MS), the rest shed.
+  const shedPorts = await allocatePorts(async () => hangingPort);
+  shedPorts.gateway = await freePort();
+  const shedSpec = stackSpecs(
+    { ...env, REDIS_PREFIX: `${env.REDIS_PREFIX}-shed`, UPSTREAM_MAX_IN_FLIGHT: '1', UPSTREAM_LATENCY_TARGET_MS: '0' },
+    shedPorts,
+  ).find((spec) => spec.service === 'gateway')!;
+  const shedding = launch(shedSpec, { mode: 'dist', nodeArgs });
   const bare = startBareServer(['proxy', String(barePort), String(upstreamPort)]);
-  const processes = [gateway, bare];
+  const processes = [gateway, shedding, bare];
   try {
     await waitForHttp(`http://127.0.0.1:${ports.gateway}/health`, 30_000, (status) => status < 500);
+    await waitForHttp(`http://127.0.0.1:${shedPorts.gateway}/health`, 30_000, (status) => status < 500);
     await waitForHttp(`http://127.0.0.1:${barePort}/api/v1/orders`, 30_000, (status) => status < 500);
     const config = readConfig({ ...process.env, ...gatewaySpec.env });
     const settings = {
@@ -141,11 +158,12 @@ async function main(): Promise<void> {
     };
     console.log(`machine speed ${calibrate()} ms`);
     // Warm-up: JIT, connections, the token and tracking caches.
-    for (const port of [ports.gateway, barePort])
+    for (const port of [ports.gateway, shedPorts.gateway, barePort])
       await runOpenLoop({ ratePerSecond: RATE, durationMs: 3000, agent, request: orders(port) });
     for (let round = 0; round < ROUNDS; round++) {
       await measure('bare', barePort, bare.child.pid!);
       await measure('gateway', ports.gateway, gateway.child.pid!);
+      await measure('shed', shedPorts.gateway, shedding.child.pid!);
     }
     console.log(`machine speed ${calibrate()} ms`);
     await agent.close();
@@ -153,6 +171,8 @@ async function main(): Promise<void> {
     for (const p of processes) p.child.kill('SIGTERM');
     await Promise.all(processes.map((p) => p.exited));
     upstream.close();
+    hanging.closeAllConnections();
+    hanging.close();
     redis.disconnect();
     await redisServer.stop();
   }

@@ -9,8 +9,8 @@ export {
   unprocessable,
   type FieldError,
 } from './errors';
-export { problemHandler, notFoundHandler, sendProblem, PROBLEM_CONTENT_TYPE } from './problem';
-export { requestContext, accessLog } from './request-context';
+export { problemHandler, notFoundHandler, sendProblem, endWithProblem, PROBLEM_CONTENT_TYPE } from './problem';
+export { requestContext, requestIdFor, accessLog } from './request-context';
 export { parse, toFieldErrors, wireUnits } from './validate';
 export {
   ROLES,

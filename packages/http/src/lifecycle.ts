@@ -1,9 +1,9 @@
-import type { Server } from 'node:http';
-import type { Express } from 'express';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Logger } from '@orrange/logger';
 
 export interface RunOptions {
-  app: Express;
+  /** An express app, or a listener in front of one (the gateway's admission). */
+  app: RequestListener;
   port: number;
   host: string;
   logger: Logger;
@@ -20,7 +20,7 @@ export interface RunOptions {
 export function runService(options: RunOptions): Promise<Server> {
   const { logger } = options;
   return new Promise((resolve) => {
-    const server = options.app.listen(options.port, options.host, () => {
+    const server = createServer(options.app).listen(options.port, options.host, () => {
       const address = server.address();
       logger.info('listening', { port: typeof address === 'object' && address ? address.port : options.port });
       resolve(server);

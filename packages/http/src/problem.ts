@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Logger } from '@orrange/logger';
 import { currentContext } from '@orrange/logger';
@@ -34,17 +35,33 @@ export function sendProblem(res: Response, error: AppError): void {
   if (res.headersSent) return;
   for (const [name, value] of Object.entries(error.headers ?? {})) res.setHeader(name, value);
   res.setHeader('Content-Type', PROBLEM_CONTENT_TYPE_HEADER);
-  res.status(error.status).send(
-    JSON.stringify({
-      type: `https://orrange.dev/problems/${error.code.toLowerCase().replace(/[._]/g, '-')}`,
-      title: TITLES[error.status] ?? 'Error',
-      status: error.status,
-      detail: error.detail,
-      code: error.code,
-      requestId: currentContext().requestId ?? res.getHeader('x-request-id'),
-      ...(error.errors ? { errors: error.errors } : {}),
-    }),
-  );
+  res.status(error.status).send(problemJson(error, currentContext().requestId ?? res.getHeader('x-request-id')));
+}
+
+/**
+ * Answers a problem on a bare node response, outside express and its middlewares: for a server that must refuse a
+ * request before its framework sees it (the gateway's load shedding). The same body and content type as sendProblem.
+ */
+export function endWithProblem(res: ServerResponse, error: AppError, requestId: string): void {
+  for (const [name, value] of Object.entries(error.headers ?? {})) res.setHeader(name, value);
+  res.setHeader('Content-Type', PROBLEM_CONTENT_TYPE_HEADER);
+  const body = problemJson(error, requestId);
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.statusCode = error.status;
+  res.end(body);
+}
+
+/** The problem document (RFC 9457) of an error, as sent. */
+function problemJson(error: AppError, requestId: unknown): string {
+  return JSON.stringify({
+    type: `https://orrange.dev/problems/${error.code.toLowerCase().replace(/[._]/g, '-')}`,
+    title: TITLES[error.status] ?? 'Error',
+    status: error.status,
+    detail: error.detail,
+    code: error.code,
+    requestId,
+    ...(error.errors ? { errors: error.errors } : {}),
+  });
 }
 
 /** Maps the body parser's own failures (bad JSON, too large, wrong charset) to client errors. */

@@ -5,11 +5,15 @@ import { runWithContext } from '@orrange/logger';
 
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** A request's id: the client's X-Request-Id when it is sane, a new one otherwise. */
+export function requestIdFor(incoming: string | string[] | undefined): string {
+  return typeof incoming === 'string' && CLIENT_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
 /** Echoes a sane client X-Request-Id or makes one, and runs the rest of the request inside its context. */
 export function requestContext(): RequestHandler {
   return (req, res, next) => {
-    const incoming = req.header('x-request-id');
-    const requestId = incoming && CLIENT_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const requestId = requestIdFor(req.header('x-request-id'));
     req.headers['x-request-id'] = requestId;
     res.setHeader('X-Request-Id', requestId);
     runWithContext({ requestId }, next);

@@ -1,5 +1,6 @@
 import cors from 'cors';
-import express, { type Express } from 'express';
+import type { RequestListener } from 'node:http';
+import express from 'express';
 import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
@@ -19,7 +20,7 @@ import { canonicalPath } from './limits/canonical-path.middleware';
 import { rateLimits } from './limits/rate-limits';
 import { healthRouter } from './observability/health.routes';
 import { requestMetrics, type GatewayMetrics } from './observability/metrics';
-import { shedOverload } from './proxy/admission.middleware';
+import { admission } from './proxy/admission';
 import { proxyToServices } from './proxy/proxy.middleware';
 import type { Upstreams } from './proxy/upstream-pool';
 import type { StreamHub } from './stream/stream-hub';
@@ -52,8 +53,11 @@ const EXPOSED_HEADERS = [
   'Idempotency-Replayed',
 ];
 
-/** The gateway app. It never listens: index.ts does, and tests drive it with supertest. */
-export function createApp(deps: GatewayDeps): Express {
+/**
+ * The gateway: admission at the edge (a service lane that is full sheds the request before express sees it), then
+ * the express app. It never listens: index.ts does, and tests drive it with supertest.
+ */
+export function createApp(deps: GatewayDeps): RequestListener {
   const { config, logger, registry, metrics, redis, trackedCache, upstreams, streamHub } = deps;
   const tokens = new TokenChecker(
     {
@@ -86,20 +90,29 @@ export function createApp(deps: GatewayDeps): Express {
   // req.ip keys the rate limits, so which proxies may set X-Forwarded-For is configured, never guessed.
   app.set('trust proxy', config.TRUST_PROXY);
 
+  // Security headers. No upgrade-insecure-requests: /docs on plain http://localhost must still fetch its own JSON.
+  const securityHeaders = helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
+  const crossOrigin = cors({
+    origin: (origin, done) => done(null, origin !== undefined && allowedOrigins.has(origin)),
+    credentials: false,
+    exposedHeaders: EXPOSED_HEADERS,
+    maxAge: 600,
+  });
+  // 0. At the edge, before the chain: a request for a service whose lane is full gets 503 at once, with the
+  // request id, the security headers and CORS of every answer, and nothing else (see admission).
+  const admit = admission({
+    maxInFlight: config.UPSTREAM_MAX_IN_FLIGHT,
+    latencyTargetMs: config.UPSTREAM_LATENCY_TARGET_MS,
+    metrics,
+    answerSteps: [securityHeaders, crossOrigin],
+  });
+
   // The chain, in order. Each step only sees requests the previous ones let through.
   app.use(requestContext()); // 1. X-Request-Id: echoed or made, and the logging context
   app.use(accessLog(logger)); // 2. one access line per request
   app.use(requestMetrics(metrics)); // 3. duration by route group and status
-  // 4. Security headers. No upgrade-insecure-requests: /docs on plain http://localhost must still fetch its own JSON.
-  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
-  app.use(
-    cors({
-      origin: (origin, done) => done(null, origin !== undefined && allowedOrigins.has(origin)),
-      credentials: false,
-      exposedHeaders: EXPOSED_HEADERS,
-      maxAge: 600,
-    }),
-  ); // 5.
+  app.use(securityHeaders); // 4.
+  app.use(crossOrigin); // 5.
   app.use(bodySizeGuard(config.BODY_LIMIT_BYTES)); // 6. declared size here, streamed size while proxying
   app.use(canonicalPath); // 6b. one spelling per path, so limits and routing see the same one
   app.use(stripInternalHeaders); // 7. no client speaks for the gateway
@@ -120,13 +133,6 @@ export function createApp(deps: GatewayDeps): Express {
     res.type(registry.contentType).send(await metricsText());
   });
   app.use(docsRouter(openapi));
-  app.use(
-    shedOverload({
-      maxInFlight: config.UPSTREAM_MAX_IN_FLIGHT,
-      latencyTargetMs: config.UPSTREAM_LATENCY_TARGET_MS,
-      metrics,
-    }),
-  ); // 7b. a full service lane → 503 at once, before any Redis work
   app.use(authenticate({ tokens, apiKeys, internalTokenSecret: config.INTERNAL_TOKEN_SECRET, metrics })); // 8. credentials → signed identity
   app.use(
     rateLimits({
@@ -174,5 +180,7 @@ export function createApp(deps: GatewayDeps): Express {
   ); // 11.
   app.use(notFoundHandler);
   app.use(problemHandler(logger));
-  return app;
+  return (req, res) => {
+    if (admit(req, res)) app(req, res);
+  };
 }

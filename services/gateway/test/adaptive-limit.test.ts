@@ -1,4 +1,4 @@
-import { ADAPTIVE_LIMIT_MIN, AdaptiveLimit, DECREASE_EVERY_MS } from '../src/proxy/admission.middleware';
+import { ADAPTIVE_LIMIT_MIN, AdaptiveLimit, DECREASE_EVERY_MS } from '../src/proxy/admission';
 
 /** Answers `count` times at `latencyMs` with `inFlight` in flight, one decrease window apart from `from` on. */
 function answerEachWindow(limit: AdaptiveLimit, count: number, latencyMs: number, inFlight: number, from = 0): number {

@@ -109,7 +109,7 @@ export async function closedUrl(): Promise<string> {
 }
 
 export interface TestGateway {
-  app: Express;
+  app: http.RequestListener;
   config: Config;
   /** The gateway the app runs over (its connections, caches and pools). */
   resources: Gateway;

@@ -18,6 +18,8 @@ const MAX_IN_FLIGHT = 3;
 /** Requests sent beyond the cap. */
 const EXTRA = 2;
 const BOOK = '/api/v1/orderbook?asset=BTC&fiatCurrency=USD';
+/** A browser app's origin the gateway allows (CORS). */
+const APP_ORIGIN = 'https://app.orrange.dev';
 
 /**
  * A slow order-book: it answers a read only when the test opens its gate, so "the upstream is busy" lasts
@@ -72,7 +74,7 @@ describe('gateway load shedding', () => {
     gateway = createTestGateway(
       testRedis,
       { 'order-book': [upstream.stub.url] },
-      { UPSTREAM_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT) },
+      { UPSTREAM_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT), CORS_ORIGINS: APP_ORIGIN },
     );
     server = await listen(gateway.app);
     url = server.url;
@@ -88,9 +90,11 @@ describe('gateway load shedding', () => {
 
   it('when a service lane is full, then the requests beyond the cap get 503 at once and the admitted ones are answered', async () => {
     const answered: request.Response[] = [];
-    const all = Array.from({ length: MAX_IN_FLIGHT + EXTRA }, () =>
+    const all = Array.from({ length: MAX_IN_FLIGHT + EXTRA }, (_, i) =>
       request(url)
         .get(BOOK)
+        .set('Origin', APP_ORIGIN)
+        .set('X-Request-Id', `book-read-${i}`)
         .then((res) => {
           answered.push(res);
           return res;
@@ -105,9 +109,33 @@ describe('gateway load shedding', () => {
       expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect(res.body).toMatchObject({ status: 503, code: 'UPSTREAM.OVERLOADED', title: 'Service Unavailable' });
       expect(res.body.requestId).toBe(res.headers['x-request-id']);
+      expect(res.headers['x-request-id']).toMatch(/^book-read-\d$/);
       expect(JSON.stringify(res.body)).not.toContain('127.0.0.1');
+      // Shed before express, it carries what every answer carries: the security headers, and CORS for a browser.
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(res.headers['content-security-policy']).toBeDefined();
+      expect(res.headers['access-control-allow-origin']).toBe(APP_ORIGIN);
+      expect(res.headers['access-control-expose-headers']).toContain('Retry-After');
     }
-    expect(await metric('gateway_upstream_shed_total', 'service="order-book",lane="read"')).toBe(EXTRA);
+    // A browser's preflight for the full lane is answered by the gateway, never shed.
+    const preflight = await request(url)
+      .options(BOOK)
+      .set('Origin', APP_ORIGIN)
+      .set('Access-Control-Request-Method', 'GET');
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers['access-control-allow-origin']).toBe(APP_ORIGIN);
+    // A request that names the gateway's host in its target (absolute-form) is counted in the same lane.
+    const absolute = await new Promise<number>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: new URL(url).port, method: 'GET', path: `${url}${BOOK}` });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(absolute).toBe(503);
+    expect(await metric('gateway_upstream_shed_total', 'service="order-book",lane="read"')).toBe(EXTRA + 1);
     expect(await metric('gateway_upstream_in_flight', 'service="order-book",lane="read"')).toBe(MAX_IN_FLIGHT);
 
     // Writes have a lane of their own: a full read lane does not shed them.
@@ -125,7 +153,7 @@ describe('gateway load shedding', () => {
     );
     const again = await Promise.all(Array.from({ length: MAX_IN_FLIGHT }, () => request(url).get(BOOK)));
     expect(again.map((res) => res.status)).toEqual(Array(MAX_IN_FLIGHT).fill(200));
-    expect(await metric('gateway_upstream_shed_total', 'service="order-book",lane="read"')).toBe(EXTRA);
+    expect(await metric('gateway_upstream_shed_total', 'service="order-book",lane="read"')).toBe(EXTRA + 1);
   });
 
   it('when a client goes away while its request is in flight, then its slot is given back', async () => {

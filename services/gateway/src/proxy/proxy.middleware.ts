@@ -12,7 +12,7 @@ import type { Logger } from '@orrange/logger';
 import { gatewayErrors } from '../errors';
 import { countStreamedBody } from '../limits/body-size.middleware';
 import type { GatewayMetrics } from '../observability/metrics';
-import { laneOf } from './admission.middleware';
+import { laneOf } from './admission';
 import { serviceFor, SERVICES, type ServiceName } from './routes';
 import type { Upstream, Upstreams } from './upstream-pool';
 
