@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import request from 'supertest';
 import {
   accessToken,
@@ -37,11 +38,13 @@ describe('gateway rate limits', () => {
   it('when a client spends its budget, then 429 RATE_LIMITED with Retry-After and RateLimit headers, counted in Redis', async () => {
     const gateway = gatewayWith({ RATE_LIMIT_PER_MINUTE: '5' });
     const ip = '203.0.113.10';
+    // IETF draft-8 fields; the partition key is the first 12 hex digits of the SHA-256 of the limiter's key, in base64.
+    const pk = Buffer.from(createHash('sha256').update(`ip:${ip}`).digest('hex').slice(0, 12)).toString('base64');
     for (let i = 0; i < 5; i++) {
       const ok = await request(gateway.app).get('/api/v1/orderbook').set('X-Forwarded-For', ip);
       expect(ok.status).toBe(200);
-      expect(ok.headers.ratelimit).toContain(`r=${4 - i}`);
-      expect(ok.headers['ratelimit-policy']).toContain('q=5; w=60');
+      expect(ok.headers.ratelimit).toMatch(new RegExp(`^"client"; r=${4 - i}; t=\\d+$`));
+      expect(ok.headers['ratelimit-policy']).toBe(`"client"; q=5; w=60; pk=:${pk}:`);
     }
     const refused = await request(gateway.app).get('/api/v1/orderbook').set('X-Forwarded-For', ip);
     expect(refused.status).toBe(429);
@@ -49,7 +52,8 @@ describe('gateway rate limits', () => {
     expect(refused.body.code).toBe('RATE_LIMITED');
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
     expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(60);
-    expect(refused.headers.ratelimit).toContain('r=0');
+    expect(refused.headers.ratelimit).toMatch(/^"client"; r=0; t=\d+$/);
+    expect(refused.headers['ratelimit-policy']).toBe(`"client"; q=5; w=60; pk=:${pk}:`);
     const keys = await testRedis.redis.keys(`${testRedis.prefix}:rl:*`);
     expect(keys.length).toBeGreaterThan(0);
 
