@@ -191,7 +191,7 @@ function targetRows(results: Results): string[] {
       allSteps.length ? mark(rssMax <= RSS_MAX_MB) : 'not run',
     ),
     row(
-      'token check added by the gateway (same book read direct and through it, 500/s)',
+      'token check added by the gateway (same book read direct, and through it with an access token, 500/s each, at once)',
       results.gatewayCost
         ? `+${results.gatewayCost.addedP50Ms} ms p50, +${results.gatewayCost.addedP99Ms} ms p99, ${results.gatewayCost.gatewayCpuMsPerRequest} ms gateway CPU per request`
         : 'skipped',
