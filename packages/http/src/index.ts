@@ -65,6 +65,7 @@ export {
   IDEMPOTENCY_PURGE_BATCH,
   claimKeysSql,
   completeKeysSql,
+  isKeyRecordedMeanwhile,
   type IdempotencyOptions,
   type IdempotencyClaim,
 } from './idempotency';
@@ -72,10 +73,9 @@ export {
   idempotentInTransaction,
   IdempotencyKeyTaken,
   jsonAnswer,
-  claimKeysStatement,
-  wasClaimed,
-  storeAnswersWithCommit,
-  releaseKeysWithCommit,
+  takenKeysStatement,
+  isTaken,
+  recordAnswersWithCommit,
 } from './idempotency-in-transaction';
 export {
   schemaOf,

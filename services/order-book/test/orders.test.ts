@@ -18,6 +18,32 @@ describe('orders through the HTTP API', () => {
       [buyerId],
     );
 
+  /**
+   * Sends a request while another request of the same caller (another market's transaction) records its key with
+   * another body, committing only once the request, which found the key free, waits to record it too.
+   */
+  const sentWhileKeyRecordedElsewhere = async (scope: string, key: string, send: () => request.Test) => {
+    const { sent } = await harness.testDb.transaction(async (client) => {
+      await client.query(
+        `INSERT INTO idempotency_keys (scope, key, request_hash, status_code, content_type, response_body, completed_at)
+         VALUES ($1, $2, 'another-body', 201, 'application/json; charset=utf-8', '{}', now())`,
+        [scope, key],
+      );
+      const sent = send().then((res) => res);
+      await eventually(
+        async () =>
+          (
+            await sql<{ n: number }>(
+              `SELECT count(*)::int AS n FROM pg_stat_activity
+               WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO idempotency_keys%'`,
+            )
+          )[0]!.n === 1,
+      );
+      return { sent }; // not the promise itself: the transaction would wait for it, and commit only after it
+    });
+    return sent;
+  };
+
   beforeAll(async () => {
     ({ harness, app, t } = await createAppHarness());
   });
@@ -258,6 +284,47 @@ describe('orders through the HTTP API', () => {
       expect(await sql("SELECT amount::text FROM orders WHERE user_id = 'idem-2'")).toEqual([{ amount: '0.10000000' }]);
     });
 
+    it('when a key was last used before the retention, then it is free: the order is placed and the key recorded anew', async () => {
+      await sql(
+        `INSERT INTO idempotency_keys (scope, key, request_hash, status_code, content_type, response_body, created_at, completed_at)
+         VALUES ('user:idem-old', 'k-old', 'a-day-old-body', 201, 'application/json; charset=utf-8', '{}', now() - interval '25 hours', now() - interval '25 hours')`,
+      );
+      const res = await request(app)
+        .post('/api/v1/orders')
+        .set(t.as('idem-old'))
+        .set('Idempotency-Key', 'k-old')
+        .send({
+          side: 'BUY',
+          asset: 'BTC',
+          fiatCurrency: 'GBP',
+          price: '1.00',
+          amount: '0.1',
+          paymentMethods: ['SEPA'],
+        });
+      expect(res.status).toBe(201);
+      const [row] = await sql<{ request_hash: string; fresh: boolean }>(
+        `SELECT request_hash, created_at > now() - interval '1 minute' AS fresh FROM idempotency_keys WHERE scope = 'user:idem-old' AND key = 'k-old'`,
+      );
+      expect(row).toEqual({ request_hash: expect.not.stringMatching('a-day-old-body'), fresh: true });
+    });
+
+    it('when another request records the key while an order is on its way, then the order runs again, finds the key taken, and nothing is placed', async () => {
+      const body = {
+        side: 'BUY',
+        asset: 'BTC',
+        fiatCurrency: 'GBP',
+        price: '1.00',
+        amount: '0.1',
+        paymentMethods: ['SEPA'],
+      };
+      const answer = await sentWhileKeyRecordedElsewhere('user:idem-late', 'k-late', () =>
+        request(app).post('/api/v1/orders').set(t.as('idem-late')).set('Idempotency-Key', 'k-late').send(body),
+      );
+      expect(answer.status).toBe(422);
+      expect(answer.body.code).toBe('IDEMPOTENCY.KEY_REUSED');
+      expect(await sql("SELECT id FROM orders WHERE user_id = 'idem-late'")).toEqual([]);
+    });
+
     it('when a refused SELL is sent again with its key, then the same 409 is replayed and nothing is held', async () => {
       const body = {
         side: 'SELL',
@@ -341,6 +408,21 @@ describe('orders through the HTTP API', () => {
       expect([first.status, again.status]).toEqual([201, 201]);
       expect(again.body).toEqual(first.body);
       expect((await request(app).get(`/api/v1/orders/${ad}`)).body.order.remaining).toBe('0.60000000');
+    });
+
+    it('when another request records the key while a take is on its way, then the take finds the key taken and the ad is untouched', async () => {
+      const ad = await t.placeFundedSell('idem-late-ad', { fiatCurrency: 'AUD', price: '21.00', amount: '1' });
+      const answer = await sentWhileKeyRecordedElsewhere('user:idem-late-taker', 'k-late-take', () =>
+        request(app)
+          .post(`/api/v1/orders/${ad}/take`)
+          .set(t.as('idem-late-taker'))
+          .set('Idempotency-Key', 'k-late-take')
+          .send({ amount: '0.4', paymentMethod: 'SEPA' }),
+      );
+      expect(answer.status).toBe(422);
+      expect(answer.body.code).toBe('IDEMPOTENCY.KEY_REUSED');
+      expect((await request(app).get(`/api/v1/orders/${ad}`)).body.order.remaining).toBe('1.00000000');
+      expect(await tradesOf('idem-late-taker')).toEqual([]);
     });
 
     it.each([
