@@ -1,10 +1,11 @@
 import type { Request, RequestHandler, Response } from 'express';
 import {
+  claimKeysSql,
   claimOf,
-  recordAnswersSql,
+  completeKeysSql,
+  releaseKeysSql,
   replayStored,
   storedAnswer,
-  takenKeysSql,
   type IdempotencyClaim,
 } from './idempotency';
 import type { SqlRunner } from '@orrange/db';
@@ -23,13 +24,10 @@ export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 /**
  * Idempotency-Key for a route whose use case records the key in its own transaction, instead of two statements
  * of their own around it (a claim before, the answer after: two more commits per request on the hottest path).
- * The handler gets the request's claim and hands it to the use case, which looks the key up in its transaction's
- * first round trip (takenKeysStatement) and records it, with its success answer, with the COMMIT
- * (recordAnswersWithCommit): the change and its record commit together or not at all, in one write of the key. A
- * key taken already makes the use case throw IdempotencyKeyTaken, and the stored answer is replayed as by
- * `idempotency`. Two requests with one key never both commit: the second to record it fails on the key
- * (isKeyRecordedMeanwhile), and its use case answers as for a key taken. Where the work is serialized anyway (a
- * market's lock, taken before the lookup) that never happens. A 4xx answer, whose transaction
+ * The handler gets the request's claim and hands it to the use case, which claims the key in its transaction's
+ * first round trip and stores its success answer with the COMMIT (see claimKeysSql and completeKeysSql): the
+ * change and its record commit together or not at all. A key taken already makes the use case throw
+ * IdempotencyKeyTaken, and the stored answer is replayed as by `idempotency`. A 4xx answer, whose transaction
  * rolled back or left the key free, is stored here once sent (a retry then gets it again); a 5xx stores nothing,
  * so the client may retry.
  */
@@ -87,12 +85,11 @@ async function storeAnswer(db: SqlRunner, answer: Record<string, unknown>): Prom
   );
 }
 
-/** The rows recordAnswersWithCommit takes for success answers sent with res.json. */
+/** The rows completeKeysSql takes for success answers sent with res.json. */
 export function jsonAnswer(claim: IdempotencyClaim, status: number, body: unknown): Record<string, unknown> {
   return {
     scope: claim.scope,
     key: claim.key,
-    request_hash: claim.requestHash,
     status_code: status,
     content_type: JSON_CONTENT_TYPE,
     response_body: JSON.stringify(body),
@@ -104,17 +101,26 @@ interface CommitBatch {
   defer(sql: string, params?: unknown[]): void;
 }
 
-/** The statement that looks keys up inside the use case's transaction (its rows: the keys taken, see isTaken). */
-export function takenKeysStatement(claims: IdempotencyClaim[]): { sql: string; params: unknown[] } {
-  return { sql: takenKeysSql('$1'), params: [JSON.stringify(claims.map((c) => ({ scope: c.scope, key: c.key })))] };
+/** The statement that claims keys inside the use case's transaction (its rows: the keys claimed now). */
+export function claimKeysStatement(claims: IdempotencyClaim[]): { sql: string; params: unknown[] } {
+  return {
+    sql: claimKeysSql('$1'),
+    params: [JSON.stringify(claims.map((c) => ({ scope: c.scope, key: c.key, request_hash: c.requestHash })))],
+  };
 }
 
-/** Whether the lookup's rows hold this claim's key. */
-export function isTaken(rows: unknown[], claim: IdempotencyClaim): boolean {
+/** Whether the claim statement's rows include this claim. */
+export function wasClaimed(rows: unknown[], claim: IdempotencyClaim): boolean {
   return (rows as Array<{ scope: string; key: string }>).some((r) => r.scope === claim.scope && r.key === claim.key);
 }
 
-/** Records keys with their success answers with the transaction's COMMIT: the change and its record commit together. */
-export function recordAnswersWithCommit(tx: CommitBatch, answers: Array<Record<string, unknown>>): void {
-  if (answers.length > 0) tx.defer(recordAnswersSql('$1'), [JSON.stringify(answers)]);
+/** Stores success answers with the transaction's COMMIT: the change and its record commit together. */
+export function storeAnswersWithCommit(tx: CommitBatch, answers: Array<Record<string, unknown>>): void {
+  if (answers.length > 0) tx.defer(completeKeysSql('$1'), [JSON.stringify(answers)]);
+}
+
+/** Frees keys claimed in a transaction that commits without their requests' change (their 4xx is stored once sent). */
+export function releaseKeysWithCommit(tx: CommitBatch, claims: IdempotencyClaim[]): void {
+  if (claims.length === 0) return;
+  tx.defer(releaseKeysSql('$1'), [JSON.stringify(claims.map((c) => ({ scope: c.scope, key: c.key })))]);
 }

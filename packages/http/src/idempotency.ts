@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import { sqlState, type SqlRunner } from '@orrange/db';
+import type { SqlRunner } from '@orrange/db';
 import { AppError, badRequest, conflict, unprocessable } from './errors';
 
 /** The table every service keeps in its own schema for Idempotency-Key (see IDEMPOTENCY_TABLE_SQL). */
@@ -142,34 +142,10 @@ export function completeKeysSql(param: string): string {
     WHERE k.scope = a.scope AND k.key = a.key AND ${keysIndexed(param)}`;
 }
 
-/**
- * The keys among a JSON array of {scope, key} at `param` that are taken: recorded within the retention. Those
- * recorded before it are deleted here, so that the key may be recorded anew (recordAnswersSql). Rows come back for
- * any recorded pair of the scopes and keys named (see keysIndexed): callers look for their own pair (isTaken).
- */
-export function takenKeysSql(param: string): string {
-  return `WITH expired AS (
-      DELETE FROM idempotency_keys k WHERE ${keysIndexed(param)} AND k.created_at < now() - interval '${RETENTION_HOURS} hours'
-    )
-    SELECT k.scope, k.key FROM idempotency_keys k WHERE ${keysIndexed(param)} AND k.created_at >= now() - interval '${RETENTION_HOURS} hours'`;
-}
-
-/**
- * Records keys with their answers, in one write: no ON CONFLICT, so a key recorded meanwhile by another
- * transaction (after this one found it free, see takenKeysSql) fails the statement with a unique violation
- * (isKeyRecordedMeanwhile) and nothing of the transaction commits. In a fixed order, so that two transactions
- * recording overlapping keys wait for each other instead of deadlocking.
- */
-export function recordAnswersSql(param: string): string {
-  return `INSERT INTO idempotency_keys (scope, key, request_hash, status_code, content_type, response_body, completed_at)
-    SELECT a.scope, a.key, a.request_hash, a.status_code, a.content_type, a.response_body, now()
-    FROM jsonb_to_recordset(${param}::jsonb) AS a(scope text, key text, request_hash text, status_code int, content_type text, response_body text)
-    ORDER BY a.scope, a.key`;
-}
-
-/** The unique violation recordAnswersSql fails with when a key it records was recorded meanwhile. */
-export function isKeyRecordedMeanwhile(error: unknown): boolean {
-  return sqlState(error) === '23505' && (error as { constraint?: unknown }).constraint === 'idempotency_keys_pkey';
+/** Deletes claimed keys (see keysIndexed). */
+export function releaseKeysSql(param: string): string {
+  return `DELETE FROM idempotency_keys k USING jsonb_to_recordset(${param}::jsonb) AS c(scope text, key text)
+    WHERE k.scope = c.scope AND k.key = c.key AND ${keysIndexed(param)}`;
 }
 
 /**

@@ -65,7 +65,6 @@ export {
   IDEMPOTENCY_PURGE_BATCH,
   claimKeysSql,
   completeKeysSql,
-  isKeyRecordedMeanwhile,
   type IdempotencyOptions,
   type IdempotencyClaim,
 } from './idempotency';
@@ -73,9 +72,10 @@ export {
   idempotentInTransaction,
   IdempotencyKeyTaken,
   jsonAnswer,
-  takenKeysStatement,
-  isTaken,
-  recordAnswersWithCommit,
+  claimKeysStatement,
+  wasClaimed,
+  storeAnswersWithCommit,
+  releaseKeysWithCommit,
 } from './idempotency-in-transaction';
 export {
   schemaOf,

@@ -19,8 +19,8 @@ describe('orders through the HTTP API', () => {
     );
 
   /**
-   * Sends a request while another request of the same caller (another market's transaction) records its key with
-   * another body, committing only once the request, which found the key free, waits to record it too.
+   * Sends a request while another request of the same caller (another market's transaction) has recorded its key
+   * with another body and not committed yet: it commits once the request waits on the key.
    */
   const sentWhileKeyRecordedElsewhere = async (scope: string, key: string, send: () => request.Test) => {
     const { sent } = await harness.testDb.transaction(async (client) => {
@@ -308,7 +308,7 @@ describe('orders through the HTTP API', () => {
       expect(row).toEqual({ request_hash: expect.not.stringMatching('a-day-old-body'), fresh: true });
     });
 
-    it('when another request records the key while an order is on its way, then the order runs again, finds the key taken, and nothing is placed', async () => {
+    it('when another request records the key while an order is on its way, then the order waits for it, finds the key taken, and nothing is placed', async () => {
       const body = {
         side: 'BUY',
         asset: 'BTC',

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Tx } from '@orrange/db';
 import {
+  claimKeysStatement,
   conflict,
   IdempotencyKeyTaken,
-  isKeyRecordedMeanwhile,
-  isTaken,
   jsonAnswer,
-  recordAnswersWithCommit,
-  takenKeysStatement,
+  releaseKeysWithCommit,
+  storeAnswersWithCommit,
+  wasClaimed,
 } from '@orrange/http';
 import { ledgerOutcomes, sellHoldsJson } from '@orrange/queue';
 import { admissionStatement, lockAndLoadCandidates, type Admission } from '../data/order.repository';
@@ -104,8 +104,7 @@ interface Incoming {
 
 /**
  * Some orders of a batch with SELLs came with an Idempotency-Key taken already (a client's retry): the holds were
- * sent in the same round trip as the keys' lookup, so the transaction rolls back and the batch runs again without
- * them.
+ * sent in the same round trip as the claims, so the transaction rolls back and the batch runs again without them.
  */
 class KeysTaken extends Error {
   constructor(readonly indexes: number[]) {
@@ -115,11 +114,11 @@ class KeysTaken extends Error {
 
 /**
  * One transaction for a batch of one market, BUYs and SELLs in arrival order. The first round trip takes the market
- * lock, looks up the requests' Idempotency-Keys (taken by an earlier attempt?), admits the orders within their owners' open-order limits (kept
+ * lock, claims the requests' Idempotency-Keys, admits the orders within their owners' open-order limits (kept
  * exactly at the write, see admissionStatement), places the holds of the admitted SELL orders and reads the BUY
  * orders' buyers' standing, and reads the first candidates of each side; the orders whose key, slot, hold and
  * standing are theirs are then matched (matchInRounds), the last write going with the COMMIT and the success
- * answers (each key recorded with its answer, once): two round trips for most batches, whatever their sides.
+ * answers: two round trips for most batches, whatever their sides.
  */
 async function placeBatch(
   tx: Tx,
@@ -128,7 +127,7 @@ async function placeBatch(
 ): Promise<{ outcomes: BatchOutcome[]; sequence: bigint | undefined }> {
   const orders = batch.map((b) => b.order);
   const repeated = repeatedKeys(batch);
-  const claims = batch.flatMap((b) => (b.key ? [b.key.claim] : []));
+  const claims = batch.flatMap((b, i) => (b.key && !repeated.has(i) ? [b.key.claim] : []));
   const admission = admissionStatement(
     orders.map((o) => ({ userId: o.userId, side: o.side, ordersMax: ordersOpenMax(limits, o.merchant) })),
     sellHoldsJson(
@@ -139,12 +138,12 @@ async function placeBatch(
     limits.buyerCancelsMax,
     { ordersMax: limits.ordersOpenMax, merchantOrdersMax: limits.merchantOrdersOpenMax },
   );
-  const ahead = [...(claims.length > 0 ? [takenKeysStatement(claims)] : []), admission];
+  const ahead = [...(claims.length > 0 ? [claimKeysStatement(claims)] : []), admission];
   const buyerLimits = buyerLimitsOf(limits);
   const queries = firstReadQueries(orders, false, buyerLimits);
   const read = await lockAndLoadCandidates(tx, queries, ahead);
-  const recorded = claims.length > 0 ? read.ahead[0]! : [];
-  const taken = batch.flatMap((b, i) => (b.key && (repeated.has(i) || isTaken(recorded, b.key.claim)) ? [i] : []));
+  const claimed = claims.length > 0 ? read.ahead[0]! : [];
+  const taken = batch.flatMap((b, i) => (b.key && (repeated.has(i) || !wasClaimed(claimed, b.key.claim)) ? [i] : []));
   if (taken.length > 0 && orders.some((o) => o.side === 'SELL')) throw new KeysTaken(taken);
   const admitted = read.ahead[ahead.length - 1]![0] as unknown as Admission;
   const standing = standingByBuyer(admitted);
@@ -152,15 +151,19 @@ async function placeBatch(
   const rooms = buyerRooms(orders, standing, limits);
 
   const goes = (i: number) => refusals[i] === undefined && !taken.includes(i);
-  // The keys are recorded with their answers as the orders commit; a refused order's key stays free (its 409 is
-  // stored once sent).
-  const answerWithCommit = (placed: Map<string, Placed>) =>
-    recordAnswersWithCommit(
+  // The answers commit with the orders; refused orders free their keys (their 409 is stored once sent).
+  const answerWithCommit = (placed: Map<string, Placed>) => {
+    storeAnswersWithCommit(
       tx,
       batch.flatMap((b) =>
         b.key && placed.has(b.order.id) ? [jsonAnswer(b.key.claim, 201, b.key.answer(placed.get(b.order.id)!))] : [],
       ),
     );
+    releaseKeysWithCommit(
+      tx,
+      batch.flatMap((b, i) => (b.key && refusals[i] !== undefined && !taken.includes(i) ? [b.key.claim] : [])),
+    );
+  };
   const { placed, sequence } = await matchInRounds(
     tx,
     orders.filter((_, i) => goes(i)),
@@ -180,8 +183,8 @@ async function placeBatch(
 
 /**
  * The orders of a batch whose Idempotency-Key an earlier order of the same batch carries (a client's retry that
- * caught up with its first attempt in the market's queue): the first records the key, these find it taken, like a
- * retry in a later transaction. Recording one key twice in one statement would fail the whole batch, every other
+ * caught up with its first attempt in the market's queue): the first claims the key, these find it taken, like a
+ * retry in a later transaction. Claiming one key twice in one statement would fail the whole batch, every other
  * client's order with it.
  */
 function repeatedKeys(batch: Incoming[]): Set<number> {
@@ -312,8 +315,6 @@ async function matchInRounds(
 interface Pending extends Incoming {
   resolve: (placed: Placed) => void;
   reject: (error: unknown) => void;
-  /** It runs again after its batch failed on a key recorded meanwhile (once: a key taken is found then). */
-  rerun?: boolean;
 }
 
 interface MarketQueue {
@@ -429,13 +430,6 @@ export class MarketBatcher implements OrderBatcher {
           const opened = outcomes.reduce((n, outcome) => n + ('refused' in outcome ? 0 : outcome.fills.length), 0);
           if (opened > 0) deps.tradesOpened(asset, opened);
         } catch (error) {
-          // A key of the batch was recorded by another transaction after this one found it free (the same key sent
-          // for another market): nothing committed, and the batch runs again, where the key is found taken.
-          if (isKeyRecordedMeanwhile(error) && !batch.some((p) => p.rerun)) {
-            for (const p of batch) p.rerun = true;
-            queue.pending.unshift(...batch);
-            continue;
-          }
           if (!(error instanceof KeysTaken)) {
             for (const p of batch) p.reject(error);
             continue;

@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import {
   badRequest,
+  claimKeysStatement,
   conflict,
   IdempotencyKeyTaken,
-  isKeyRecordedMeanwhile,
-  isTaken,
   jsonAnswer,
   notFound,
-  recordAnswersWithCommit,
-  takenKeysStatement,
+  storeAnswersWithCommit,
+  wasClaimed,
 } from '@orrange/http';
 import type { Asset } from '@orrange/money';
 import {
@@ -49,28 +48,13 @@ export interface Taken {
  * its escrow locked in the same transaction (trade-execution's open_trades).
  */
 export async function takeOrder(deps: OrderBookDeps, input: TakeOrderInput, key?: KeyRecord<Taken>): Promise<Taken> {
-  const taken = await takeInTransaction(deps, input, key).catch((error: unknown) => {
-    // The key was recorded by another take meanwhile (one under another market's lock): its answer is the answer.
-    if (key && isKeyRecordedMeanwhile(error)) throw new IdempotencyKeyTaken(key.claim);
-    throw error;
-  });
-  deps.bookChanged(taken.ad.asset, taken.ad.fiatCurrency, taken.sequence);
-  deps.tradesOpened(taken.ad.asset, 1);
-  return taken.result;
-}
-
-function takeInTransaction(deps: OrderBookDeps, input: TakeOrderInput, key: KeyRecord<Taken> | undefined) {
-  return deps.db.transaction(
+  const taken = await deps.db.transaction(
     async (tx) => {
-      // Behind the market's lock, the key's lookup sees what an earlier take of this ad committed.
       const standing = takeStandingStatement(input.userId, input.orderId, deps.limits.buyerCancelsMax);
-      const locked = await lockAndLoadOrder(
-        tx,
-        input.orderId,
-        [],
-        [standing, ...(key ? [takenKeysStatement([key.claim])] : [])],
-      );
-      if (key && isTaken(locked.behind[1]!, key.claim)) throw new IdempotencyKeyTaken(key.claim);
+      const locked = await lockAndLoadOrder(tx, input.orderId, key ? [claimKeysStatement([key.claim])] : [], [
+        standing,
+      ]);
+      if (key && !wasClaimed(locked.ahead[0]!, key.claim)) throw new IdempotencyKeyTaken(key.claim);
       const ad = locked.order;
       if (!ad) throw notFound('ORDER.NOT_FOUND', 'No such order.');
       const amount = input.amountFor(ad.asset);
@@ -135,9 +119,12 @@ function takeInTransaction(deps: OrderBookDeps, input: TakeOrderInput, key: KeyR
         throw conflict('WALLET.INSUFFICIENT_FUNDS', 'Your available balance does not cover this amount.');
       if (funded !== 'OK') throw new Error(`ledger invariant: the trade of take ${match.id} answered ${funded}`);
       const result: Taken = { tradeId: match.tradeId, fill: fillView(match, ad.id) };
-      if (key) recordAnswersWithCommit(tx, [jsonAnswer(key.claim, 201, key.answer(result))]);
+      if (key) storeAnswersWithCommit(tx, [jsonAnswer(key.claim, 201, key.answer(result))]);
       return { result, ad, sequence: written.sequence };
     },
     { retryable: true },
   );
+  deps.bookChanged(taken.ad.asset, taken.ad.fiatCurrency, taken.sequence);
+  deps.tradesOpened(taken.ad.asset, 1);
+  return taken.result;
 }
