@@ -4,6 +4,16 @@ import { eventually } from '@orrange/testing';
 import { createAppHarness, type Harness } from './harness';
 import { bookInvariantViolations, ledgerBalance, type Actors } from './helpers';
 
+/** A BUY far below every ask of these tests: it rests without matching. */
+const RESTING_BUY = {
+  side: 'BUY',
+  asset: 'BTC',
+  fiatCurrency: 'GBP',
+  price: '1.00',
+  amount: '0.1',
+  paymentMethods: ['SEPA'],
+};
+
 describe('orders through the HTTP API', () => {
   let harness: Harness;
   let app: Express;
@@ -293,14 +303,7 @@ describe('orders through the HTTP API', () => {
         .post('/api/v1/orders')
         .set(t.as('idem-old'))
         .set('Idempotency-Key', 'k-old')
-        .send({
-          side: 'BUY',
-          asset: 'BTC',
-          fiatCurrency: 'GBP',
-          price: '1.00',
-          amount: '0.1',
-          paymentMethods: ['SEPA'],
-        });
+        .send(RESTING_BUY);
       expect(res.status).toBe(201);
       const [row] = await sql<{ request_hash: string; fresh: boolean }>(
         `SELECT request_hash, created_at > now() - interval '1 minute' AS fresh FROM idempotency_keys WHERE scope = 'user:idem-old' AND key = 'k-old'`,
@@ -309,16 +312,8 @@ describe('orders through the HTTP API', () => {
     });
 
     it('when another request records the key while an order is on its way, then the order waits for it, finds the key taken, and nothing is placed', async () => {
-      const body = {
-        side: 'BUY',
-        asset: 'BTC',
-        fiatCurrency: 'GBP',
-        price: '1.00',
-        amount: '0.1',
-        paymentMethods: ['SEPA'],
-      };
       const answer = await sentWhileKeyRecordedElsewhere('user:idem-late', 'k-late', () =>
-        request(app).post('/api/v1/orders').set(t.as('idem-late')).set('Idempotency-Key', 'k-late').send(body),
+        request(app).post('/api/v1/orders').set(t.as('idem-late')).set('Idempotency-Key', 'k-late').send(RESTING_BUY),
       );
       expect(answer.status).toBe(422);
       expect(answer.body.code).toBe('IDEMPOTENCY.KEY_REUSED');
