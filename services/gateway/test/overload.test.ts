@@ -1,4 +1,5 @@
 import http from 'node:http';
+import net from 'node:net';
 import type { Response } from 'express';
 import request from 'supertest';
 import { eventually } from '@orrange/testing';
@@ -135,7 +136,20 @@ describe('gateway load shedding', () => {
       req.end();
     });
     expect(absolute).toBe(503);
-    expect(await metric('gateway_upstream_shed_total', 'service="order-book",lane="read"')).toBe(EXTRA + 1);
+    // A shed request that declares a huge body gets its 503 and the connection closes: its body is never read.
+    const huge = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(new URL(url).port), '127.0.0.1');
+      let answer = '';
+      socket.on('data', (chunk) => {
+        answer += chunk.toString();
+      });
+      socket.on('end', () => resolve(answer));
+      socket.on('error', reject);
+      socket.write(`GET ${BOOK} HTTP/1.1\r\nHost: gateway\r\nContent-Length: ${64 * 1024 * 1024}\r\n\r\n`);
+    });
+    expect(huge).toMatch(/^HTTP\/1\.1 503 /);
+    expect(huge.toLowerCase()).toContain('connection: close');
+    expect(await metric('gateway_upstream_shed_total', 'service="order-book",lane="read"')).toBe(EXTRA + 2);
     expect(await metric('gateway_upstream_in_flight', 'service="order-book",lane="read"')).toBe(MAX_IN_FLIGHT);
 
     // Writes have a lane of their own: a full read lane does not shed them.
@@ -153,7 +167,7 @@ describe('gateway load shedding', () => {
     );
     const again = await Promise.all(Array.from({ length: MAX_IN_FLIGHT }, () => request(url).get(BOOK)));
     expect(again.map((res) => res.status)).toEqual(Array(MAX_IN_FLIGHT).fill(200));
-    expect(await metric('gateway_upstream_shed_total', 'service="order-book",lane="read"')).toBe(EXTRA + 1);
+    expect(await metric('gateway_upstream_shed_total', 'service="order-book",lane="read"')).toBe(EXTRA + 2);
   });
 
   it('when a client goes away while its request is in flight, then its slot is given back', async () => {

@@ -9,16 +9,25 @@ import { gatewayErrors } from '../errors';
  */
 const DISCARD_BYTES_MAX = 16 * 1024 * 1024;
 
+/** A request's declared body size: no Content-Length counts as 0 (Node's parser already refused one not a number). */
+const declaredBytes = (req: IncomingMessage) => Number(req.headers['content-length'] ?? 0);
+
+/**
+ * For a request refused before its body was read (a 413 here, a shed 503): whether its connection must close after
+ * the answer rather than have Node read the body and throw it away (see DISCARD_BYTES_MAX).
+ */
+export function closesAfterRefusal(req: IncomingMessage): boolean {
+  return declaredBytes(req) > DISCARD_BYTES_MAX;
+}
+
 /**
  * Refuses a body whose declared Content-Length is over the limit before a byte of it reaches a service. A body
  * without Content-Length (chunked) is counted while it streams to the upstream: see `countStreamedBody`.
  */
 export function bodySizeGuard(limitBytes: number): RequestHandler {
   return (req, res, next) => {
-    // No Content-Length counts as 0 here; Node's parser already refused one that is not a number.
-    const declaredBytes = Number(req.header('content-length') ?? 0);
-    if (declaredBytes > limitBytes) {
-      if (declaredBytes > DISCARD_BYTES_MAX) res.setHeader('Connection', 'close');
+    if (declaredBytes(req) > limitBytes) {
+      if (closesAfterRefusal(req)) res.setHeader('Connection', 'close');
       return next(gatewayErrors.bodyTooLarge());
     }
     next();

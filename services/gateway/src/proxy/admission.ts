@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import parseurl from 'parseurl';
 import { endWithProblem, requestIdFor } from '@orrange/http';
 import { gatewayErrors } from '../errors';
+import { closesAfterRefusal } from '../limits/body-size.middleware';
 import type { GatewayMetrics } from '../observability/metrics';
 import { serviceFor, SERVICES, type ServiceName } from './routes';
 
@@ -135,6 +136,8 @@ export function admission(deps: AdmissionDeps): (req: IncomingMessage, res: Serv
     const startedAt = performance.now();
     const requestId = requestIdFor(req.headers['x-request-id']);
     res.setHeader('X-Request-Id', requestId);
+    // Its body is never read: past a size, the connection closes instead of Node reading it to throw it away.
+    if (closesAfterRefusal(req)) res.setHeader('Connection', 'close');
     for (const step of deps.answerSteps) step(req, res, proceed);
     endWithProblem(res, overloaded, requestId);
     deps.metrics.upstreamShed.inc({ service, lane });
