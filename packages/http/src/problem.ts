@@ -33,8 +33,7 @@ const PROBLEM_CONTENT_TYPE_HEADER = `${PROBLEM_CONTENT_TYPE}; charset=utf-8`;
  */
 export function sendProblem(res: Response, error: AppError): void {
   if (res.headersSent) return;
-  for (const [name, value] of Object.entries(error.headers ?? {})) res.setHeader(name, value);
-  res.setHeader('Content-Type', PROBLEM_CONTENT_TYPE_HEADER);
+  setProblemHeaders(res, error);
   res.status(error.status).send(problemJson(error, currentContext().requestId ?? res.getHeader('x-request-id')));
 }
 
@@ -43,12 +42,17 @@ export function sendProblem(res: Response, error: AppError): void {
  * request before its framework sees it (the gateway's load shedding). The same body and content type as sendProblem.
  */
 export function endWithProblem(res: ServerResponse, error: AppError, requestId: string): void {
-  for (const [name, value] of Object.entries(error.headers ?? {})) res.setHeader(name, value);
-  res.setHeader('Content-Type', PROBLEM_CONTENT_TYPE_HEADER);
+  setProblemHeaders(res, error);
   const body = problemJson(error, requestId);
   res.setHeader('Content-Length', Buffer.byteLength(body));
   res.statusCode = error.status;
   res.end(body);
+}
+
+/** The error's own headers (e.g. Retry-After) and the problem's content type. */
+function setProblemHeaders(res: ServerResponse, error: AppError): void {
+  for (const [name, value] of Object.entries(error.headers ?? {})) res.setHeader(name, value);
+  res.setHeader('Content-Type', PROBLEM_CONTENT_TYPE_HEADER);
 }
 
 /** The problem document (RFC 9457) of an error, as sent. */

@@ -99,6 +99,8 @@ export function rateLimits(settings: RateLimitSettings): RequestHandler[] {
   ): RequestHandler => {
     // Where express-rate-limit leaves this limiter's decision on the request (each limiter its own).
     const decided = `rateLimit:${name}`;
+    // The key, found once per request by the wrapper below (an IP behind trusted proxies, an email's hash).
+    const keys = new WeakMap<Request, string>();
     const partitionKeys = new PartitionKeys();
     /** Writes the decision's fields; answers the seconds until the window resets, or undefined when none was made. */
     const fields = (req: Request, res: Response): number | undefined => {
@@ -114,7 +116,7 @@ export function rateLimits(settings: RateLimitSettings): RequestHandler[] {
       legacyHeaders: false,
       requestPropertyName: decided,
       passOnStoreError: failOpen,
-      keyGenerator: (req) => key(req)!,
+      keyGenerator: (req) => keys.get(req)!,
       store: new LeasedRedisStore(settings.redis, `${settings.prefix}:rl:${name}:`),
       logger: {
         error: (error, message) =>
@@ -139,7 +141,9 @@ export function rateLimits(settings: RateLimitSettings): RequestHandler[] {
     return (req, res, next) => {
       // A limiter that does not apply (the auth limiters, to everything but auth POSTs) is not entered at all: the
       // library's middleware is an async function of several awaits, per request and limiter.
-      if (key(req) === undefined) return next();
+      const found = key(req);
+      if (found === undefined) return next();
+      keys.set(req, found);
       Promise.resolve(
         handler(req, res, (error?: unknown) => {
           if (error !== undefined) return next(toProblem(error));
