@@ -6,6 +6,18 @@ const LEASE_SHARE = 4;
 /** …and at most this many hits. */
 const LEASE_MAX = 16;
 /**
+ * The next lease is asked for, in the background, once a lease of more than one hit is down to this share of it
+ * (half), so that a client who keeps coming finds hits in hand instead of waiting for Redis on every 16th request:
+ * at the bench's 500 signed-in reads/s over 20 users that was 1 request in 16, and their p99.
+ */
+const REFILL_AT_SHARE = 2;
+/**
+ * …but only while this much of the budget is left after the lease: near the limit, hits one replica holds are hits
+ * the others cannot give, and a client there waits for Redis per lease as before (with the default 100 a minute, a
+ * client's second and third leases are taken ahead, the rest when needed).
+ */
+const REFILL_HEADROOM = 4 * LEASE_MAX;
+/**
  * Clients remembered per replica: past this, the oldest lease is forgotten (its unspent hits are lost, which only
  * refuses early), so a flood of new addresses cannot grow the gateway's memory without bound.
  */
@@ -33,6 +45,8 @@ interface Lease {
   /** Of those, leased to this replica and not spent yet. */
   unspent: number;
   resetTime: Date;
+  /** Once `unspent` is down to this, the next lease is asked for ahead of need (0: not ahead, see REFILL_HEADROOM). */
+  refillAt: number;
 }
 
 /**
@@ -42,7 +56,9 @@ interface Lease {
  * requests instead of 16. Every hit a replica lets through was taken in Redis first, so all replicas together
  * never let more than the limit through. The price: a lease one replica has not spent yet is not available to
  * the others, so a client spreading requests over replicas may meet its limit a few hits early; leases shrink as
- * the budget runs out (one hit each for the last few), so that shortfall stays small.
+ * the budget runs out (one hit each for the last few), so that shortfall stays small. The next lease is taken while
+ * half of the current one is left while the client is far from its limit (REFILL_AT_SHARE, REFILL_HEADROOM), so a
+ * replica holds at most a lease and a half unspent then.
  */
 export class LeasedRedisStore implements Store {
   readonly localKeys = false;
@@ -71,6 +87,8 @@ export class LeasedRedisStore implements Store {
       const lease = this.current(key);
       if (lease && lease.unspent > 0) {
         lease.unspent--;
+        if (lease.unspent === lease.refillAt && lease.refillAt > 0 && !this.leasing.has(key))
+          void this.refill(key, lease);
         return { totalHits: lease.taken - lease.unspent, resetTime: lease.resetTime };
       }
       if (lease && lease.taken >= this.limit) {
@@ -83,9 +101,7 @@ export class LeasedRedisStore implements Store {
         await pending;
         continue;
       }
-      const leasing = this.lease(key, lease).finally(() => this.leasing.delete(key));
-      this.leasing.set(key, leasing);
-      await leasing;
+      await this.refill(key, lease);
     }
   }
 
@@ -103,7 +119,23 @@ export class LeasedRedisStore implements Store {
     clearInterval(this.sweeper);
   }
 
-  /** Takes a lease from Redis. A refused one still records how much of the budget is taken, and until when. */
+  /**
+   * Takes the next lease, the one request for it of this key at a time (requests that find no hit in hand wait for
+   * it). Asked for ahead of need, nobody awaits it: a failure is left for the request that finds no hit in hand,
+   * which asks again and meets it (refused or let through, as its limiter says).
+   */
+  private refill(key: string, previous: Lease | undefined): Promise<void> {
+    const leasing = this.lease(key, previous).finally(() => this.leasing.delete(key));
+    this.leasing.set(key, leasing);
+    leasing.catch(() => undefined);
+    return leasing;
+  }
+
+  /**
+   * Takes a lease from Redis. A refused one still records how much of the budget is taken, and until when. Hits of
+   * the previous lease still in hand when the answer comes (a lease taken ahead of need) stay spendable if the answer
+   * is of their window; a lease of a new window starts from what Redis granted alone.
+   */
   private async lease(key: string, previous: Lease | undefined): Promise<void> {
     const left = this.limit - (previous?.taken ?? 0);
     const want = Math.max(1, Math.min(LEASE_MAX, Math.floor(left / LEASE_SHARE)));
@@ -115,8 +147,17 @@ export class LeasedRedisStore implements Store {
       want,
       this.windowMs,
     )) as [number, number, number];
+    const resetTime = new Date(Date.now() + ttlMs);
+    const inHand = this.current(key);
+    const kept =
+      inHand && Math.abs(inHand.resetTime.getTime() - resetTime.getTime()) < this.windowMs / 2 ? inHand.unspent : 0;
     this.leases.delete(key);
-    this.leases.set(key, { taken, unspent: granted, resetTime: new Date(Date.now() + ttlMs) });
+    this.leases.set(key, {
+      taken,
+      unspent: kept + granted,
+      resetTime,
+      refillAt: this.limit - taken >= REFILL_HEADROOM ? Math.floor(granted / REFILL_AT_SHARE) : 0,
+    });
     if (this.leases.size > LEASES_MAX) this.leases.delete(this.leases.keys().next().value!);
   }
 
