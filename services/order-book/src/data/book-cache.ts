@@ -9,6 +9,13 @@ import { readBookSnapshot, type BookLevelRow } from './order.repository';
 export const BOOK_DEPTH_MAX = 100;
 /** How long a replica answers from its own memory before it asks Redis again. */
 export const BOOK_LOCAL_TTL_MS = 150;
+/**
+ * A read of a copy older than this still answers from memory, and asks Redis for a newer copy in the background:
+ * in a market read steadily the copy is renewed before it expires, and no read waits for Redis. Before, the first
+ * read after each expiry did (and every read behind it), once per market every 150-200 ms: at 100 reads/s over 8
+ * markets about one read in three.
+ */
+export const BOOK_RENEW_AFTER_MS = 100;
 /** A cached book nobody refreshes expires, so a lost refresh (a crash after commit) heals itself. */
 const BOOK_REDIS_TTL_SECONDS = 60;
 /**
@@ -165,7 +172,17 @@ export class BookCache {
   private snapshot(asset: Asset, fiatCurrency: FiatCurrency): Promise<BookSnapshot> {
     const key = this.key(asset, fiatCurrency);
     const entry = this.local.get(key);
-    if (entry && Date.now() - entry.readAt < BOOK_LOCAL_TTL_MS) return Promise.resolve(entry.snapshot);
+    const age = entry ? Date.now() - entry.readAt : Number.POSITIVE_INFINITY;
+    if (age < BOOK_LOCAL_TTL_MS) {
+      // A renewal that fails is left for the read that finds the copy expired: it loads again and meets the error.
+      if (age >= BOOK_RENEW_AFTER_MS) this.loadOnce(key, asset, fiatCurrency).catch(() => undefined);
+      return Promise.resolve(entry!.snapshot);
+    }
+    return this.loadOnce(key, asset, fiatCurrency);
+  }
+
+  /** One load per market at a time: reads that need one while it runs share it. */
+  private loadOnce(key: string, asset: Asset, fiatCurrency: FiatCurrency): Promise<BookSnapshot> {
     const inFlight = this.loading.get(key);
     if (inFlight) return inFlight;
     const load = this.load(asset, fiatCurrency).finally(() => this.loading.delete(key));
@@ -177,7 +194,10 @@ export class BookCache {
     const key = this.key(asset, fiatCurrency);
     const cached = await this.deps.redis.get(key);
     if (!cached) return this.refresh(asset, fiatCurrency);
-    const snapshot = JSON.parse(cached) as BookSnapshot;
+    const stored = JSON.parse(cached) as BookSnapshot;
+    // A copy this replica refreshed while the GET was out is newer than Redis's answer: it stays.
+    const current = this.local.get(key)?.snapshot;
+    const snapshot = current && current.sequence > stored.sequence ? current : stored;
     this.local.set(key, { snapshot, readAt: Date.now() });
     return snapshot;
   }
