@@ -42,6 +42,10 @@ export function serviceRouter(): Router {
 export function createServiceApp(options: ServiceAppOptions, mount: (app: Express) => void): Express {
   const app = express();
   app.disable('x-powered-by');
+  // No ETag hashed from every answer's body (a SHA-1 per answer, writes included, ~1 % of order-book's CPU): the
+  // answers are per user and change with every write, and API.md promises no conditional requests. A route whose
+  // version is cheap to name sets its own (the order book: its sequence).
+  app.set('etag', false);
   app.set('case sensitive routing', ROUTING.caseSensitive);
   app.set('strict routing', ROUTING.strict);
   app.set('trust proxy', 'loopback, uniquelocal');

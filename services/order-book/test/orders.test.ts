@@ -706,6 +706,36 @@ describe('orders through the HTTP API', () => {
       ).toBe(400);
     });
 
+    it('when a client holds the version of the book, then 304 without a body until the book changes', async () => {
+      const read = (etag?: string) => {
+        const r = request(app).get('/api/v1/orderbook').query({ asset: 'ETH', fiatCurrency: 'ZAR', depth: 3 });
+        return etag ? r.set('If-None-Match', etag) : r;
+      };
+      await t.place('etag-1', { asset: 'ETH', fiatCurrency: 'ZAR', price: '20.00' });
+      const first = await eventually(async () => {
+        const res = await read();
+        return res.body.sequence === 1 ? res : undefined;
+      });
+      expect(first.headers.etag).toBe('W/"ETH-ZAR-1-3"');
+      const unchanged = await read(first.headers.etag);
+      expect(unchanged.status).toBe(304);
+      expect(unchanged.text).toBe('');
+      // Another depth is another body: its own version.
+      expect((await read().query({ depth: 4 })).headers.etag).toBe('W/"ETH-ZAR-1-4"');
+      await t.place('etag-2', { asset: 'ETH', fiatCurrency: 'ZAR', price: '21.00' });
+      const changed = await eventually(async () => {
+        const res = await read(first.headers.etag);
+        return res.status === 200 ? res : undefined;
+      });
+      expect(changed.headers.etag).toBe('W/"ETH-ZAR-2-3"');
+      expect(changed.body.bids).toHaveLength(2);
+    });
+
+    it('when an order is placed, then its answer carries no ETag (none is hashed from bodies)', async () => {
+      const res = await t.place('etag-3', { asset: 'ETH', fiatCurrency: 'AED', price: '20.00' }).expect(201);
+      expect(res.headers.etag).toBeUndefined();
+    });
+
     it('when the book is warm, then reads cost no Postgres query at all', async () => {
       await t.place('warm-1', { fiatCurrency: 'TRY', price: '10.00' });
       const read = () => request(app).get('/api/v1/orderbook').query({ asset: 'BTC', fiatCurrency: 'TRY' });

@@ -311,7 +311,8 @@ export const openapi = openApiDocument(
         params: queryParamsOf(orderBookQuery),
         responses: {
           200: {
-            description: 'Price levels, best first',
+            description:
+              'Price levels, best first. With a weak ETag naming the market, its sequence and the depth: send it back in If-None-Match to get 304 while the book has not changed',
             schema: {
               type: 'object',
               required: ['asset', 'fiatCurrency', 'bids', 'asks', 'sequence', 'updatedAt'],
@@ -325,6 +326,7 @@ export const openapi = openApiDocument(
               },
             },
           },
+          304: { description: 'The book is still the version named in If-None-Match' },
           400: { description: 'Invalid query' },
         },
       }),

@@ -185,7 +185,11 @@ export function ordersRouter({ db, deps, bookCache, live }: OrdersRouterDeps): R
 
   router.get('/api/v1/orderbook', async (req, res) => {
     const query = parse(orderBookQuery, req.query);
-    res.json(await bookCache.read(query.asset as Asset, query.fiatCurrency, query.depth));
+    const book = await bookCache.read(query.asset as Asset, query.fiatCurrency, query.depth);
+    // The book's version is its sequence: a client that holds this one gets 304 without the body (express answers
+    // it from If-None-Match), and no hash of the body is computed to say so.
+    res.set('ETag', `W/"${book.asset}-${book.fiatCurrency}-${book.sequence}-${query.depth}"`);
+    res.json(book);
   });
 
   return router;
