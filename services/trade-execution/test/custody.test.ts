@@ -68,7 +68,7 @@ describe('custody: deposit addresses and signed deposit webhooks', () => {
       expect(res.headers['content-type']).toContain('application/problem+json');
       expect(res.body.code).toBe('CUSTODY.INVALID_SIGNATURE');
       expect(await balance(h, 'd-sig', 'BTC')).toMatchObject({ available: '0.00000000' });
-      expect(await h.runtime.db.query('SELECT 1 FROM deposits WHERE user_id = $1', ['d-sig'])).toHaveLength(0);
+      expect(await h.testDb.query('SELECT 1 FROM deposits WHERE user_id = $1', ['d-sig'])).toHaveLength(0);
       expect(await rejectedEvents(h)).toHaveLength(0);
     },
   );
@@ -117,7 +117,7 @@ describe('custody: deposit addresses and signed deposit webhooks', () => {
     expect(answers.filter((a) => a.body.applied)).toHaveLength(1);
     expect(await balance(h, 'd-dave', 'USDT')).toMatchObject({ available: '250.500000' });
     expect(
-      await h.runtime.db.query(
+      await h.testDb.query(
         "SELECT 1 FROM journals WHERE kind = 'DEPOSIT' AND ref IN (SELECT id::text FROM deposits WHERE user_id = 'd-dave')",
       ),
     ).toHaveLength(1);

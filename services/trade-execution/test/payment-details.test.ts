@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { AS_SYSTEM, asUser, type Settings } from '@orrange/db';
 import type { Role } from '@orrange/http';
 import { keyringFromConfig, sealPaymentMethod } from '@orrange/secrets';
 import { fund, openTrades, tradeOpening } from './factories';
@@ -160,6 +161,36 @@ describe('payment details in trades', () => {
     expect(list.body.data[0]).not.toHaveProperty('paymentDetails');
   });
 
+  it("when the service reads a trade's details as nobody, or as someone outside the trade, then row-level security shows none, and it writes none", async () => {
+    const seller = randomUUID();
+    await savePaymentMethod(seller, 'SEPA', 'Main', { iban: IBAN });
+    const trade = await openTrade(seller);
+    const arbitrator = randomUUID();
+    await h.runtime.db.query('UPDATE trades SET arbitrator_id = $2 WHERE id = $1', [trade.tradeId, arbitrator]);
+    const seen = async (settings?: Settings) =>
+      (
+        await (settings ? h.runtime.db.withSettings(settings).primary : h.runtime.db).query(
+          'SELECT trade_id FROM trade_payment_details WHERE trade_id = $1',
+          [trade.tradeId],
+        )
+      ).length;
+    expect(await seen()).toBe(0);
+    expect(await seen(asUser(randomUUID()))).toBe(0);
+    for (const reader of [seller, trade.buyerId, arbitrator])
+      expect([reader, await seen(asUser(reader))]).toEqual([reader, 1]);
+    expect(await seen(AS_SYSTEM)).toBe(1);
+    // open_trades writes them as the tables' owner; the service's role, even as the system, changes nothing.
+    await h.runtime.db
+      .withSettings(AS_SYSTEM)
+      .primary.query("UPDATE trade_payment_details SET label = 'forged' WHERE trade_id = $1", [trade.tradeId])
+      .catch(() => undefined);
+    const [row] = await h.testDb.query<{ label: string }>(
+      'SELECT label FROM trade.trade_payment_details WHERE trade_id = $1',
+      [trade.tradeId],
+    );
+    expect(row!.label).toBe('Main');
+  });
+
   it('when every column of every table of the trade schema is read, then the details are nowhere in plaintext', async () => {
     const seller = randomUUID();
     await savePaymentMethod(seller, 'SEPA', 'Main', { iban: IBAN });
@@ -175,7 +206,8 @@ describe('payment details in trades', () => {
         c.data_type === 'bytea'
           ? `position(convert_to($1, 'UTF8') IN "${c.column_name}") > 0`
           : `"${c.column_name}"::text LIKE '%' || $1 || '%'`;
-      const [hit] = await h.runtime.db.query<{ n: number }>(
+      // As the tables' owner: the service's role would see no row of the tables under row-level security.
+      const [hit] = await h.testDb.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM trade."${c.table_name}" WHERE ${match}`,
         [IBAN],
       );

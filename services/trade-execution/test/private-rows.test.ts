@@ -3,7 +3,7 @@ import type { Settings } from '@orrange/db';
 import { AS_SYSTEM, asUser } from '@orrange/db';
 import { listWithdrawals } from '../src/data/withdrawal.repository';
 import { ADMIN, fund, openTrade } from './factories';
-import { withdraw } from './custody-helpers';
+import { depositAddress, withdraw } from './custody-helpers';
 import { createHarness, type Harness } from './harness';
 
 /** The tables under row-level security (migration private_rows), each with the column that says whose a row is. */
@@ -14,6 +14,8 @@ const PRIVATE = {
   withdrawal_transitions:
     'SELECT w.user_id AS whose FROM withdrawal_transitions t JOIN withdrawals w ON w.id = t.withdrawal_id',
   trade_messages: 'SELECT sender_id AS whose FROM trade_messages',
+  deposits: 'SELECT user_id AS whose FROM deposits',
+  deposit_addresses: 'SELECT user_id AS whose FROM deposit_addresses',
 } as const;
 
 describe('row-level security on the private rows of trade-execution (issue 17)', () => {
@@ -48,13 +50,21 @@ describe('row-level security on the private rows of trade-execution (issue 17)',
       const res = await withdraw(h, userId, 'BTC', '0.001');
       expect(res.status).toBe(201);
       if (userId === alice) aliceWithdrawal = res.body.id;
+      await depositAddress(h, userId, 'BTC');
     }
   });
 
   afterAll(() => h.close());
 
   it('when the rows are there, then they belong to several users (what the other tests rely on)', async () => {
-    for (const table of ['accounts', 'entries', 'withdrawals', 'withdrawal_transitions'] as const)
+    for (const table of [
+      'accounts',
+      'entries',
+      'withdrawals',
+      'withdrawal_transitions',
+      'deposits',
+      'deposit_addresses',
+    ] as const)
       expect([table, await owners(table)]).toEqual([table, new Set([alice, bob, carol])]);
     expect(await owners('trade_messages')).toEqual(new Set([alice, bob]));
   });
@@ -85,6 +95,8 @@ describe('row-level security on the private rows of trade-execution (issue 17)',
       'SELECT count(DISTINCT withdrawal_id)::int AS n FROM withdrawal_transitions',
     );
     expect(transitions!.n).toBe(1);
+    expect(await whose('SELECT user_id AS whose FROM deposits')).toEqual(new Set([alice]));
+    expect(await whose('SELECT user_id AS whose FROM deposit_addresses')).toEqual(new Set([alice]));
     // The chat of a trade: its parties see it whole, anyone else nothing.
     expect(await whose('SELECT sender_id AS whose FROM trade_messages')).toEqual(new Set([alice, bob]));
     const asCarol = h.runtime.db.withSettings(asUser(carol)).primary;
@@ -113,6 +125,18 @@ describe('row-level security on the private rows of trade-execution (issue 17)',
     await expect(asAlice('UPDATE withdrawals SET user_id = $1 RETURNING id', [bob])).rejects.toMatchObject({
       code: '42501',
     });
+    await expect(
+      asAlice(
+        `INSERT INTO deposits (id, user_id, asset, amount, status, source, credited_at) VALUES (gen_random_uuid(), $1, 'BTC', 1, 'CREDITED', 'FAUCET', now())`,
+        [bob],
+      ),
+    ).rejects.toMatchObject({ code: '42501' });
+    await expect(
+      asAlice(
+        `INSERT INTO deposit_addresses (user_id, asset, network, address, address_key) VALUES ($1, 'ETH', 'x', 'y', 'y')`,
+        [bob],
+      ),
+    ).rejects.toMatchObject({ code: '42501' });
     // alice writes in bob's name, carol in a chat that is not hers.
     await expect(
       asAlice('INSERT INTO trade_messages (id, trade_id, sender_id, body) VALUES (gen_random_uuid(), $1, $2, $3)', [
@@ -152,6 +176,12 @@ describe('row-level security on the private rows of trade-execution (issue 17)',
     expect(balances.find((b: { asset: string }) => b.asset === 'BTC').available).not.toBe('0.00000000');
     const ledger = (await get('/api/v1/wallet/ledger', bob)).body.data;
     expect(ledger.length).toBeGreaterThan(0);
+    const [hers] = await h.testDb.query<{ n: number }>('SELECT count(*)::int AS n FROM deposits WHERE user_id = $1', [
+      alice,
+    ]);
+    expect(hers!.n).toBeGreaterThan(0);
+    expect((await get('/api/v1/wallet/deposits', alice)).body.data).toHaveLength(hers!.n);
+    expect((await get('/api/v1/wallet/deposit-address?asset=BTC', bob)).status).toBe(200);
     expect((await get(`/api/v1/trades/${tradeId}/messages`, bob)).body.data).toHaveLength(2);
     expect((await get(`/api/v1/trades/${tradeId}/messages`, carol)).status).toBe(404);
     // Admins, as the system: every user's withdrawals, any trade's chat, the whole ledger.

@@ -62,7 +62,7 @@ export function custodyRouter({ runtime, custody }: TradeExecutionService): Rout
   router.get('/api/v1/wallet/deposits', requireAuth, async (req, res) => {
     const userId = identityOf(req).userId;
     const page = await readPage(newestFirst, parse(pageQuery, req.query), (before, rowsMax) =>
-      depositsOf(db, userId, rowsMax, before ?? null),
+      depositsOf(db.withSettings(asUser(userId)).primary, userId, rowsMax, before ?? null),
     );
     res.json(pageView(page, depositView));
   });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { SqlRunner } from '@orrange/db';
+import { asUser, type SqlRunner } from '@orrange/db';
 import { ASSET_SCALES, toUnits, type Asset } from '@orrange/money';
 import { AppError } from '@orrange/http';
 import { CustodyRefused, CustodyUnavailable } from './custody-provider';
@@ -36,7 +36,8 @@ export async function depositAddressFor(
   asset: Asset,
 ) {
   const network = networkOf(asset, deps.networks);
-  const known = await findDepositAddress(deps.db, userId, asset, network);
+  const db = deps.db.withSettings(asUser(userId)).primary;
+  const known = await findDepositAddress(db, userId, asset, network);
   if (known) return known;
   const address = await deps.provider.depositAddress(userId, asset, network).catch((error: unknown) => {
     if (error instanceof CustodyUnavailable || error instanceof CustodyRefused) throw custodyUnavailable();
@@ -44,8 +45,8 @@ export async function depositAddressFor(
   });
   // A provider's answer is checked like a user's input: an address we could not validate is no address to publish.
   if (!isValidAddress(asset, address, deps.networks)) throw custodyUnavailable();
-  await saveDepositAddress(deps.db, userId, { asset, network, address });
-  const saved = await findDepositAddress(deps.db, userId, asset, network);
+  await saveDepositAddress(db, userId, { asset, network, address });
+  const saved = await findDepositAddress(db, userId, asset, network);
   // Not saved: custody gave an address that another user already has. Publishing it would credit the wrong user.
   if (!saved) throw custodyUnavailable();
   return saved;

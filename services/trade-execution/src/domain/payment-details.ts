@@ -1,4 +1,4 @@
-import type { Database } from '@orrange/db';
+import { AS_SYSTEM, asUser, type Database } from '@orrange/db';
 import { hasRole, type Identity } from '@orrange/http';
 import { openPaymentMethod, type EncryptionKeyring } from '@orrange/secrets';
 import { findPaymentDetails, recordPaymentDetailsRead } from '../data/payment-details.repository';
@@ -48,10 +48,12 @@ export async function paymentDetailsFor(
 ): Promise<PaymentDetailsView | null | undefined> {
   const reader = detailsReader(trade, who);
   if (!reader) return undefined;
-  const stored = await findPaymentDetails(deps.db, trade.id);
+  // Row-level security lets the trade's parties and arbitrator read them; an admin reads any trade's as the system.
+  const db = deps.db.withSettings(reader === 'admin' ? AS_SYSTEM : asUser(who.userId)).primary;
+  const stored = await findPaymentDetails(db, trade.id);
   if (!stored) return null;
   if (reader !== 'seller')
-    await recordPaymentDetailsRead(deps.db, {
+    await recordPaymentDetailsRead(db, {
       tradeId: trade.id,
       ownerId: stored.ownerId,
       readerId: who.userId,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Database } from '@orrange/db';
+import { asUser, type Database } from '@orrange/db';
 import type { Asset } from '@orrange/money';
 import { insertFaucetDeposit } from '../data/deposit.repository';
 import { postMovementOrFail } from '../data/ledger.repository';
@@ -21,7 +21,7 @@ export async function deposit(db: Database, userId: string, asset: Asset, units:
       });
       await insertFaucetDeposit(tx, id, userId, asset, units);
     },
-    { retryable: true },
+    { retryable: true, settings: asUser(userId) },
   );
   return id;
 }
