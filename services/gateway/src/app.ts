@@ -70,6 +70,7 @@ export function createApp(deps: GatewayDeps): RequestListener {
   );
   const apiKeys = new ApiKeyResolver({
     redis,
+    cache: trackedCache,
     prefix: config.REDIS_PREFIX,
     users: upstreams.pools.user,
     internalTokenSecret: config.INTERNAL_TOKEN_SECRET,

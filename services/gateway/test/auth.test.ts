@@ -3,6 +3,7 @@ import express from 'express';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import { authRedisKeys, hashApiKey, IDENTITY_HEADER, verifyIdentity, type Identity } from '@orrange/http';
+import { eventually } from '@orrange/testing';
 import {
   accessToken,
   closedUrl,
@@ -231,13 +232,31 @@ describe('gateway authentication', () => {
       expect(ttl).toBeLessThanOrEqual(10);
     });
 
-    it('when the key is revoked, then it stops working as soon as the user service deletes the cache entry', async () => {
+    it("when a key is in use, then its resolution is answered from the gateway's memory, with no Redis GET per request", async () => {
+      const key = 'ork_live_tracked_0006';
+      apiKeys.set(hashApiKey(key), { userId: 'u-key', roles: ['user'], scopes: ['read'] });
+      await eventually(async () => gateway.resources.trackedCache.state.tracking);
+      const lookups = async (result: string) =>
+        (await gateway.registry.getSingleMetric('gateway_tracked_cache_lookups_total')!.get()).values.find(
+          (v) => v.labels.result === result,
+        )?.value ?? 0;
+      // The first request resolves the key and writes the answer, the second reads it (a GET, then tracked).
+      for (let i = 0; i < 2; i++) await request(gateway.app).get('/api/v1/users/me').set('X-API-Key', key).expect(200);
+      const [hits, misses] = [await lookups('hit'), await lookups('miss')];
+      for (let i = 0; i < 5; i++) await request(gateway.app).get('/api/v1/users/me').set('X-API-Key', key).expect(200);
+      expect([await lookups('hit'), await lookups('miss')]).toEqual([hits + 5, misses]);
+    });
+
+    it('when the key is revoked, then it stops working once the user service has deleted the cache entry and waited for the gateways to see it', async () => {
       const key = 'ork_live_to_revoke_0002';
       const keyHash = hashApiKey(key);
       apiKeys.set(keyHash, { userId: 'u-key', roles: ['user'], scopes: ['read', 'trade'] });
       await request(gateway.app).post('/api/v1/users/me/api-keys').set('X-API-Key', key).expect(200);
+      await request(gateway.app).post('/api/v1/users/me/api-keys').set('X-API-Key', key).expect(200);
       apiKeys.delete(keyHash);
+      // As the user service revokes (forgetApiKeyResolutions): the entry deleted, the answer after the settle time.
       await testRedis.redis.del(authRedisKeys.apiKey(gateway.config.REDIS_PREFIX, keyHash));
+      await revocationSettled();
       const res = await request(gateway.app).post('/api/v1/users/me/api-keys').set('X-API-Key', key);
       expect(res.status).toBe(401);
       expect(res.body.code).toBe('AUTH.INVALID_API_KEY');

@@ -4,9 +4,17 @@ import { authRedisKeys, hashApiKey, IDENTITY_HEADER, ROLES, SCOPES, signIdentity
 import { gatewayErrors } from '../errors';
 import { requestJson, type JsonResponse } from '../proxy/http-json';
 import type { UpstreamPool } from '../proxy/upstream-pool';
+import type { KeyReader } from './tracked-cache';
 
 export interface ApiKeySettings {
+  /** Where resolutions are written (with their expiry). */
   redis: Redis;
+  /**
+   * Where they are read: the gateway's TrackedCache, so that a key in use costs no Redis round trip per request. The
+   * user service drops an entry when its key is revoked or its owner's roles or status change, and answers only once
+   * every gateway's cache has seen the drop (REVOCATION_SETTLE_MS).
+   */
+  cache: KeyReader;
   prefix: string;
   /** The user service's replicas: it owns API keys and answers POST /internal/api-keys/resolve. */
   users: UpstreamPool;
@@ -30,7 +38,9 @@ const RESOLVE_PATH = '/internal/api-keys/resolve';
 /**
  * Turns an `X-API-Key` into an identity. The key is only ever handled as its sha256 hash. Answers are
  * cached in Redis (≤ 10 s, shared by every gateway replica; the user service deletes the entry when the key
- * is revoked), unknown keys for ~2 s; concurrent misses for one key share one call to the user service.
+ * is revoked), unknown keys for ~2 s, and read through the tracked cache (in memory while Redis tracks them:
+ * before, every request with a key waited for a GET); concurrent misses for one key share one call to the user
+ * service.
  */
 export class ApiKeyResolver {
   private readonly inflight = new Map<string, Promise<ResolvedKey | undefined>>();
@@ -48,7 +58,7 @@ export class ApiKeyResolver {
   private async fromCache(keyHash: string): Promise<z.infer<typeof cachedAnswer> | undefined> {
     let raw: string | null;
     try {
-      raw = await this.settings.redis.get(authRedisKeys.apiKey(this.settings.prefix, keyHash));
+      raw = await this.settings.cache.get(authRedisKeys.apiKey(this.settings.prefix, keyHash));
     } catch {
       throw gatewayErrors.authUnavailable();
     }

@@ -1,10 +1,10 @@
-import { authRedisKeys, conflict, hashApiKey, notFound, type Scope } from '@orrange/http';
+import { conflict, hashApiKey, notFound, type Scope } from '@orrange/http';
 import { countLiveApiKeys, insertApiKey, listApiKeys, resolveApiKey, revokeApiKey } from '../data/api-keys.repository';
 import { asActingUser } from '../data/acting-user';
 import { insertAudit, type AuditContext } from '../data/audit.repository';
 import { isUuid } from '../data/sql';
 import { lockUser } from '../data/users.repository';
-import type { Deps } from './deps';
+import { forgetApiKeyResolutions, type Deps } from './deps';
 import { newApiKey } from './secrets';
 
 /** Live keys one user may hold. */
@@ -43,7 +43,8 @@ export function listKeys(deps: Deps, userId: string) {
 
 /**
  * Revokes one of the caller's own keys (another user's key is simply not found), then drops the
- * gateway's cached resolution so the key stops working now rather than when the cache expires.
+ * gateway's cached resolution so the key stops working now rather than when the cache expires: answered once every
+ * gateway refuses it.
  */
 export async function revokeKey(deps: Deps, userId: string, keyId: string, context: AuditContext): Promise<void> {
   if (!isUuid(keyId)) throw notFound('API_KEY.NOT_FOUND', 'No such API key.');
@@ -54,7 +55,7 @@ export async function revokeKey(deps: Deps, userId: string, keyId: string, conte
     return row;
   });
   if (!revoked) throw notFound('API_KEY.NOT_FOUND', 'No such API key.');
-  await deps.redis.del(authRedisKeys.apiKey(deps.config.REDIS_PREFIX, revoked.keyHash));
+  await forgetApiKeyResolutions(deps, [revoked.keyHash]);
 }
 
 /** For the gateway: who a key hash belongs to, or undefined (unknown, revoked, or the owner is disabled). */

@@ -100,6 +100,20 @@ export async function endSessions(deps: Pick<Deps, 'redis' | 'config'>, sessionI
 }
 
 /**
+ * Drops the gateway's cached resolutions of these API keys (revoked, or their owner's roles or status changed): the
+ * next request resolves them again, with today's answer. Resolves once every gateway sees the drop: the gateways
+ * read these entries through their tracked cache too (see settled).
+ */
+export async function forgetApiKeyResolutions(
+  deps: Pick<Deps, 'redis' | 'config'>,
+  keyHashes: string[],
+): Promise<void> {
+  if (!keyHashes.length) return;
+  await deps.redis.del(...keyHashes.map((hash) => authRedisKeys.apiKey(deps.config.REDIS_PREFIX, hash)));
+  await settled();
+}
+
+/**
  * A gateway answers revocation lookups from memory for up to REVOCATION_LEASE_MS_MAX after a PING that proved it had
  * every invalidation Redis sent before (its TrackedCache): once REVOCATION_SETTLE_MS have passed since the write, any
  * request that comes is checked against a PING sent after it. So the answer that says "revoked" waits that long.

@@ -1,11 +1,11 @@
-import { authRedisKeys, notFound, type Role } from '@orrange/http';
+import { notFound, type Role } from '@orrange/http';
 import { asActingUser } from '../data/acting-user';
 import { liveKeyHashes } from '../data/api-keys.repository';
 import { revokeAllForUser } from '../data/refresh-tokens.repository';
 import { insertAudit, type AuditContext } from '../data/audit.repository';
 import { isUuid } from '../data/sql';
 import { findUserWithProfile, setRoles, setStatus, updateProfile, type Profile } from '../data/users.repository';
-import { endSessions, refuseGenerationsBelow, type Deps } from './deps';
+import { endSessions, forgetApiKeyResolutions, refuseGenerationsBelow, type Deps } from './deps';
 import { publicStats } from './reputation';
 
 const userNotFound = () => notFound('USER.NOT_FOUND', 'No such user.');
@@ -70,8 +70,11 @@ export async function changeRoles(
     return { ...result, keyHashes: await liveKeyHashes(tx, targetId) };
   });
   if (!changed) throw userNotFound();
-  await refuseGenerationsBelow(deps, targetId, changed.tokenGeneration);
-  await forgetApiKeyResolutions(deps, changed.keyHashes);
+  // Both settle at once: the answer comes once every gateway refuses the old tokens and resolves the keys again.
+  await Promise.all([
+    refuseGenerationsBelow(deps, targetId, changed.tokenGeneration),
+    forgetApiKeyResolutions(deps, changed.keyHashes),
+  ]);
   return { id: targetId, roles: changed.after };
 }
 
@@ -103,14 +106,8 @@ export async function changeStatus(
     await Promise.all([
       refuseGenerationsBelow(deps, targetId, changed.tokenGeneration),
       endSessions(deps, changed.sessions),
+      forgetApiKeyResolutions(deps, changed.keyHashes),
     ]);
-    await forgetApiKeyResolutions(deps, changed.keyHashes);
   }
   return { id: targetId, status: changed.after };
-}
-
-/** Drops the gateway's cached resolutions of these API keys: the next request resolves them again, with today's roles. */
-async function forgetApiKeyResolutions(deps: Deps, keyHashes: string[]): Promise<void> {
-  const cacheKeys = keyHashes.map((hash) => authRedisKeys.apiKey(deps.config.REDIS_PREFIX, hash));
-  if (cacheKeys.length) await deps.redis.del(...cacheKeys);
 }
