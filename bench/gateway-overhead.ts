@@ -7,7 +7,10 @@
  *
  *   pnpm bench:gateway
  *
- * A third row, `shed`, is what a request the gateway sheds costs it (503 UPSTREAM.OVERLOADED, see
+ * A row `api-key` is the gateway sent the same POSTs signed in with `X-API-Key` instead (20 keys, resolved by the stub as
+ * the user service would, then cached).
+ *
+ * A further row, `shed`, is what a request the gateway sheds costs it (503 UPSTREAM.OVERLOADED, see
  * proxy/admission.ts): a second gateway, limited to one request in flight, in front of a stub that never answers
  * orders, sent the same POSTs. Under overload most requests are these, on the same cores as the ones admitted.
  *
@@ -52,11 +55,18 @@ const ORDER_ANSWER = JSON.stringify({
   fills: [{ tradeId: randomUUID(), price: '50000.00', amount: '0.01000000', counterOrderId: randomUUID() }],
 });
 
+/** What the stub answers the gateway's resolution of any API key with (as the user service does, for a known key). */
+const RESOLVED_KEY = JSON.stringify({ userId: randomUUID(), roles: ['user'], scopes: ['read', 'trade'] });
+
 /** An upstream that answers an order's 201 at once, or (`hangOrders`) never answers an order. */
 function stubUpstream(port: number, hangOrders = false): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => {
+      if (req.url === '/internal/api-keys/resolve') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(RESOLVED_KEY);
+      }
       const order = req.method === 'POST' && req.url === '/api/v1/orders';
       if (order && hangOrders) return;
       res.writeHead(order ? 201 : 200, { 'content-type': 'application/json' });
@@ -118,6 +128,7 @@ async function main(): Promise<void> {
         signAccessToken({ userId: randomUUID(), roles: ['user'], sessionId: randomUUID(), generation: 0 }, settings)
           .token,
     );
+    const apiKeys = Array.from({ length: USERS }, () => `ork_live_${randomUUID().replaceAll('-', '')}`);
     const body = JSON.stringify({
       side: 'SELL',
       asset: 'BTC',
@@ -128,22 +139,27 @@ async function main(): Promise<void> {
     });
     const agent = loadAgent(256);
     const orders =
-      (port: number) =>
+      (port: number, auth: 'token' | 'api-key' = 'token') =>
       (i: number): RequestSpec => ({
         url: `http://127.0.0.1:${port}/api/v1/orders`,
         method: 'POST',
-        headers: { authorization: `Bearer ${tokens[i % USERS]}`, 'idempotency-key': randomUUID() },
+        headers: {
+          ...(auth === 'token'
+            ? { authorization: `Bearer ${tokens[i % USERS]}` }
+            : { 'x-api-key': apiKeys[i % USERS]! }),
+          'idempotency-key': randomUUID(),
+        },
         body,
       });
     const redisCommands = async () => commandsProcessed(await redis.info('stats'));
-    const measure = async (name: string, port: number, pid: number) => {
+    const measure = async (name: string, port: number, pid: number, auth: 'token' | 'api-key' = 'token') => {
       const before = usage(pid);
       const commandsBefore = await redisCommands();
       const result = await runOpenLoop({
         ratePerSecond: RATE,
         durationMs: STEP_S * 1000,
         agent,
-        request: orders(port),
+        request: orders(port, auth),
       });
       await new Promise((resolve) => setTimeout(resolve, 500));
       const after = usage(pid);
@@ -160,9 +176,11 @@ async function main(): Promise<void> {
     // Warm-up: JIT, connections, the token and tracking caches.
     for (const port of [ports.gateway, shedPorts.gateway, barePort])
       await runOpenLoop({ ratePerSecond: RATE, durationMs: 3000, agent, request: orders(port) });
+    await runOpenLoop({ ratePerSecond: RATE, durationMs: 3000, agent, request: orders(ports.gateway, 'api-key') });
     for (let round = 0; round < ROUNDS; round++) {
       await measure('bare', barePort, bare.child.pid!);
       await measure('gateway', ports.gateway, gateway.child.pid!);
+      await measure('api-key', ports.gateway, gateway.child.pid!, 'api-key');
       await measure('shed', shedPorts.gateway, shedding.child.pid!);
     }
     console.log(`machine speed ${calibrate()} ms`);
