@@ -12,7 +12,7 @@ describe('BookCache reads', () => {
   });
 
   afterAll(async () => {
-    jest.useRealTimers();
+    jest.restoreAllMocks();
     await testRedis.cleanup();
   });
 
@@ -27,19 +27,8 @@ describe('BookCache reads', () => {
 
   it('when a copy in memory nears its expiry, then a read still answers from it and renews it from Redis, so that no read waits', async () => {
     // Redis answers the cache's GETs only when the test opens the gate; the clock moves only when the test moves it.
-    jest.useFakeTimers({
-      doNotFake: [
-        'nextTick',
-        'setImmediate',
-        'setTimeout',
-        'clearTimeout',
-        'setInterval',
-        'clearInterval',
-        'queueMicrotask',
-        'performance',
-      ],
-    });
     const start = Date.now();
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(start);
     let gets = 0;
     let open = () => {};
     let gate = Promise.resolve();
@@ -64,7 +53,7 @@ describe('BookCache reads', () => {
 
     // Another replica stores a newer copy; ours is still young: memory answers, Redis is not asked.
     await testRedis.redis.set(key, JSON.stringify(stored(2)));
-    jest.setSystemTime(start + BOOK_RENEW_AFTER_MS - 1);
+    clock.mockReturnValue(start + BOOK_RENEW_AFTER_MS - 1);
     expect((await cache.read('BTC', 'USD', 10)).sequence).toBe(1);
     expect(gets).toBe(1);
 
@@ -72,7 +61,7 @@ describe('BookCache reads', () => {
     gate = new Promise((resolve) => {
       open = resolve;
     });
-    jest.setSystemTime(start + BOOK_RENEW_AFTER_MS + 1);
+    clock.mockReturnValue(start + BOOK_RENEW_AFTER_MS + 1);
     expect((await cache.read('BTC', 'USD', 10)).sequence).toBe(1);
     expect((await cache.read('BTC', 'USD', 10)).sequence).toBe(1);
     expect(gets).toBe(2);
@@ -82,7 +71,7 @@ describe('BookCache reads', () => {
     for (let i = 0; i < 100 && (await cache.read('BTC', 'USD', 10)).sequence !== 2; i++)
       await new Promise((resolve) => setImmediate(resolve));
     expect((await cache.read('BTC', 'USD', 10)).sequence).toBe(2);
-    jest.setSystemTime(start + BOOK_LOCAL_TTL_MS + 10);
+    clock.mockReturnValue(start + BOOK_LOCAL_TTL_MS + 10);
     expect((await cache.read('BTC', 'USD', 10)).sequence).toBe(2);
     expect(gets).toBe(2);
   });
