@@ -1,4 +1,4 @@
-import { createHash, hash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import { ipKeyGenerator, rateLimit, type RateLimitInfo } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
@@ -36,7 +36,7 @@ const clientIp = (req: Request) => ipKeyGenerator(req.ip ?? 'unknown');
 function loginAccount(req: Request): string | undefined {
   const email = (req.body as { email?: unknown } | undefined)?.email;
   if (typeof email !== 'string' || !email.trim()) return undefined;
-  return createHash('sha256').update(email.trim().toLowerCase()).digest('hex');
+  return hash('sha256', email.trim().toLowerCase(), 'hex');
 }
 
 /**
