@@ -44,12 +44,49 @@ export interface AccessClaims extends AccessSubject {
  *   (logout, refresh-token reuse).
  * - `apiKey`: the gateway's brief cache of an API key's resolution; the user service deletes it when the key
  *   is revoked or its owner's roles or status change.
+ * - `apiKeyForgotten`: a mark the user service writes beside that delete, new each time (see API_KEY_FORGET).
  */
 export const authRedisKeys = {
   minGeneration: (prefix: string, userId: string) => `${prefix}:auth:min-generation:${userId}`,
   revokedSession: (prefix: string, sessionId: string) => `${prefix}:auth:revoked-session:${sessionId}`,
   apiKey: (prefix: string, keyHash: string) => `${prefix}:auth:api-key:${keyHash}`,
+  apiKeyForgotten: (prefix: string, keyHash: string) => `${prefix}:auth:api-key-forgotten:${keyHash}`,
 };
+
+/**
+ * How an API key's cached resolution is dropped and written, so that a resolution read before a revocation is never
+ * cached after it. The gateway reads the key's `apiKeyForgotten` mark, asks the user service, and writes the answer
+ * only if the mark is still the one it read (API_KEY_CACHE); the user service, after committing the change, replaces
+ * the mark with a new value and deletes the entry in one step (API_KEY_FORGET). Whichever order the two reach Redis
+ * in, no stale answer stays: a write before the forget is deleted by it, a write after it finds a new mark and is
+ * refused (the gateway then asks again). A plain delete let a gateway that asked just before the revocation write
+ * the old answer after it, and the revoked key worked until that entry expired.
+ *
+ * The mark is a random value, never a counter: a counter that expired and started again could come back to the value
+ * a gateway read. It outlives any resolution in flight (the gateway's call has a timeout of seconds).
+ */
+export const API_KEY_FORGOTTEN_TTL_SECONDS = 60;
+/** KEYS: the entry, the mark. ARGV: the mark as read before asking ('' for none), the answer, its expiry in s. */
+export const API_KEY_CACHE = `
+if (redis.call('GET', KEYS[2]) or '') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1`;
+/** KEYS: pairs of entry and mark. ARGV: a new mark, its expiry in s. */
+export const API_KEY_FORGET = `
+for i = 1, #KEYS, 2 do
+  redis.call('DEL', KEYS[i])
+  redis.call('SET', KEYS[i + 1], ARGV[1], 'EX', ARGV[2])
+end
+return #KEYS / 2`;
+
+/** The arguments of API_KEY_FORGET for these keys: for `redis.eval(API_KEY_FORGET, ...forgetApiKeysArgs(…))`. */
+export function forgetApiKeysArgs(prefix: string, keyHashes: string[]): [number, ...string[]] {
+  const keys = keyHashes.flatMap((hash) => [
+    authRedisKeys.apiKey(prefix, hash),
+    authRedisKeys.apiKeyForgotten(prefix, hash),
+  ]);
+  return [keys.length, ...keys, randomUUID(), String(API_KEY_FORGOTTEN_TTL_SECONDS)];
+}
 
 /**
  * The longest a gateway answers revocation lookups from memory on the strength of one answered PING (the gateway's

@@ -2,7 +2,15 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import express from 'express';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
-import { authRedisKeys, hashApiKey, IDENTITY_HEADER, verifyIdentity, type Identity } from '@orrange/http';
+import {
+  API_KEY_FORGET,
+  authRedisKeys,
+  forgetApiKeysArgs,
+  hashApiKey,
+  IDENTITY_HEADER,
+  verifyIdentity,
+  type Identity,
+} from '@orrange/http';
 import { eventually } from '@orrange/testing';
 import {
   accessToken,
@@ -24,6 +32,8 @@ describe('gateway authentication', () => {
   let gateway: TestGateway;
   const apiKeys = new Map<string, { userId: string; roles: string[]; scopes: string[] }>();
   const resolveCalls: Array<{ keyHash: string; caller: Identity }> = [];
+  /** The next resolution of these key hashes is answered only when its promise settles. */
+  const heldAnswers = new Map<string, Promise<void>>();
 
   beforeAll(async () => {
     testRedis = await createTestRedis();
@@ -31,9 +41,16 @@ describe('gateway authentication', () => {
       app.post('/internal/api-keys/resolve', express.json(), (req, res) => {
         const caller = verifyIdentity(req.header(IDENTITY_HEADER) ?? '', gateway.config.INTERNAL_TOKEN_SECRET);
         resolveCalls.push({ keyHash: req.body.keyHash, caller });
+        // Read first, answered once the test lets it go: an answer read before a revocation, arriving after it.
         const found = apiKeys.get(req.body.keyHash);
-        if (!found) return res.status(404).type('application/problem+json').send('{"code":"API_KEY.NOT_FOUND"}');
-        res.json(found);
+        const answer = () => {
+          if (!found) return res.status(404).type('application/problem+json').send('{"code":"API_KEY.NOT_FOUND"}');
+          res.json(found);
+        };
+        const gate = heldAnswers.get(req.body.keyHash);
+        heldAnswers.delete(req.body.keyHash);
+        if (gate) void gate.then(answer);
+        else answer();
       });
     });
     gateway = createTestGateway(testRedis, { user: [user.url] });
@@ -255,11 +272,38 @@ describe('gateway authentication', () => {
       await request(gateway.app).post('/api/v1/users/me/api-keys').set('X-API-Key', key).expect(200);
       apiKeys.delete(keyHash);
       // As the user service revokes (forgetApiKeyResolutions): the entry deleted, the answer after the settle time.
-      await testRedis.redis.del(authRedisKeys.apiKey(gateway.config.REDIS_PREFIX, keyHash));
+      await testRedis.redis.eval(API_KEY_FORGET, ...forgetApiKeysArgs(gateway.config.REDIS_PREFIX, [keyHash]));
       await revocationSettled();
       const res = await request(gateway.app).post('/api/v1/users/me/api-keys').set('X-API-Key', key);
       expect(res.status).toBe(401);
       expect(res.body.code).toBe('AUTH.INVALID_API_KEY');
+    });
+
+    it('when the key is revoked while a gateway is resolving it, then neither that request nor the cache keeps the answer read before', async () => {
+      const key = 'ork_live_revoked_in_flight_0007';
+      const keyHash = hashApiKey(key);
+      apiKeys.set(keyHash, { userId: 'u-key', roles: ['user'], scopes: ['read'] });
+      let release = () => {};
+      heldAnswers.set(keyHash, new Promise<void>((resolve) => (release = resolve)));
+      const calls = resolveCalls.length;
+      const inFlight = request(gateway.app)
+        .get('/api/v1/users/me')
+        .set('X-API-Key', key)
+        .then((res) => res);
+      await eventually(async () => resolveCalls.length === calls + 1);
+      // As the user service revokes: the key gone from its store, then forgetApiKeyResolutions.
+      apiKeys.delete(keyHash);
+      await testRedis.redis.eval(API_KEY_FORGET, ...forgetApiKeysArgs(gateway.config.REDIS_PREFIX, [keyHash]));
+      release();
+
+      const res = await inFlight;
+      expect(res.status).toBe(401);
+      expect(res.body.code).toBe('AUTH.INVALID_API_KEY');
+      // Asked again after the cached write was refused, and only the refusal is cached.
+      expect(resolveCalls.length).toBe(calls + 2);
+      const entry = await testRedis.redis.get(authRedisKeys.apiKey(gateway.config.REDIS_PREFIX, keyHash));
+      expect(entry === null ? null : JSON.parse(entry)).toEqual({ invalid: true });
+      expect((await request(gateway.app).get('/api/v1/users/me').set('X-API-Key', key)).status).toBe(401);
     });
 
     it('when the key is unknown, then 401, and the refusal is cached for about 2 s only', async () => {

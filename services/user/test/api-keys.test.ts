@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { authRedisKeys, hashApiKey } from '@orrange/http';
+import { API_KEY_CACHE, authRedisKeys, hashApiKey } from '@orrange/http';
 import { gatewayIdentity, identity, registerUser, type TestUser } from './fixtures';
 import { createHarness, type Harness } from './harness';
 
@@ -134,6 +134,10 @@ describe('API keys', () => {
 
     const res = await request(app).delete(`/api/v1/users/me/api-keys/${body.id}`).set(asAlice());
     expect(res.status).toBe(204);
+    expect(await harness.runtime.redis.exists(cacheKey)).toBe(0);
+    // A gateway that asked before the revocation (and read no mark then) cannot cache the answer it got.
+    const mark = authRedisKeys.apiKeyForgotten(harness.config.REDIS_PREFIX, keyHash);
+    expect(await harness.runtime.redis.eval(API_KEY_CACHE, 2, cacheKey, mark, '', '{}', 10)).toBe(0);
     expect(await harness.runtime.redis.exists(cacheKey)).toBe(0);
     expect((await resolve(keyHash)).status).toBe(404);
     expect((await request(app).delete(`/api/v1/users/me/api-keys/${body.id}`).set(asAlice())).status).toBe(404);

@@ -1,6 +1,15 @@
 import type { Redis } from 'ioredis';
 import { z } from '@orrange/config';
-import { authRedisKeys, hashApiKey, IDENTITY_HEADER, ROLES, SCOPES, signIdentity, type Identity } from '@orrange/http';
+import {
+  API_KEY_CACHE,
+  authRedisKeys,
+  hashApiKey,
+  IDENTITY_HEADER,
+  ROLES,
+  SCOPES,
+  signIdentity,
+  type Identity,
+} from '@orrange/http';
 import { gatewayErrors } from '../errors';
 import { requestJson, type JsonResponse } from '../proxy/http-json';
 import type { UpstreamPool } from '../proxy/upstream-pool';
@@ -34,11 +43,14 @@ const cachedAnswer = z.union([resolvedKey, z.object({ invalid: z.literal(true) }
 
 const API_KEY_LENGTH_MAX = 256;
 const RESOLVE_PATH = '/internal/api-keys/resolve';
+const INVALID_ANSWER = JSON.stringify({ invalid: true });
+/** A key forgotten this many times while it was being asked for is answered 503: retried later, never guessed. */
+const RESOLVE_ATTEMPTS_MAX = 3;
 
 /**
  * Turns an `X-API-Key` into an identity. The key is only ever handled as its sha256 hash. Answers are
  * cached in Redis (≤ 10 s, shared by every gateway replica; the user service deletes the entry when the key
- * is revoked), unknown keys for ~2 s, and read through the tracked cache (in memory while Redis tracks them:
+ * is revoked, and no answer asked for before that is cached after it), unknown keys for ~2 s, and read through the tracked cache (in memory while Redis tracks them:
  * before, every request with a key waited for a GET); concurrent misses for one key share one call to the user
  * service.
  */
@@ -79,8 +91,36 @@ export class ApiKeyResolver {
     return call;
   }
 
+  /**
+   * Asks the user service, and caches its answer unless the key was forgotten meanwhile (revoked, or its owner's
+   * roles or status changed: see API_KEY_CACHE): then the answer may predate the change, and the key is asked
+   * again, so that neither the cache nor this request acts on it.
+   */
   private async fromUserService(keyHash: string): Promise<ResolvedKey | undefined> {
-    const { users, redis, prefix } = this.settings;
+    const { redis, prefix } = this.settings;
+    const entry = authRedisKeys.apiKey(prefix, keyHash);
+    const mark = authRedisKeys.apiKeyForgotten(prefix, keyHash);
+    for (let attempt = 1; ; attempt++) {
+      let markRead: string | null;
+      try {
+        markRead = await redis.get(mark);
+      } catch {
+        throw gatewayErrors.authUnavailable();
+      }
+      const resolved = await this.ask(keyHash);
+      const [answer, seconds] = resolved
+        ? [JSON.stringify(resolved), this.settings.cacheSeconds]
+        : [INVALID_ANSWER, this.settings.negativeCacheSeconds];
+      // Redis failing here leaves nothing cached, so nothing stale: the answer stands, as it did before caching.
+      const cached = await redis.eval(API_KEY_CACHE, 2, entry, mark, markRead ?? '', answer, seconds).catch(() => 1);
+      if (cached === 1) return resolved;
+      if (attempt === RESOLVE_ATTEMPTS_MAX) throw gatewayErrors.authUnavailable();
+    }
+  }
+
+  /** The user service's answer: the key's owner and rights, or undefined for a key it does not know (404). */
+  private async ask(keyHash: string): Promise<ResolvedKey | undefined> {
+    const { users } = this.settings;
     const upstream = users.pick();
     if (!upstream) throw gatewayErrors.authUnavailable();
     let answer: JsonResponse;
@@ -101,16 +141,9 @@ export class ApiKeyResolver {
       if ((error as { code?: string }).code !== 'UPSTREAM_TIMEOUT') users.markConnectionError(upstream);
       throw gatewayErrors.authUnavailable();
     }
-    const cacheKey = authRedisKeys.apiKey(prefix, keyHash);
-    if (answer.status === 404) {
-      await redis
-        .set(cacheKey, JSON.stringify({ invalid: true }), 'EX', this.settings.negativeCacheSeconds)
-        .catch(() => undefined);
-      return undefined;
-    }
+    if (answer.status === 404) return undefined;
     const parsed = answer.status === 200 ? resolvedKey.safeParse(answer.body) : undefined;
     if (!parsed?.success) throw gatewayErrors.authUnavailable();
-    await redis.set(cacheKey, JSON.stringify(parsed.data), 'EX', this.settings.cacheSeconds).catch(() => undefined);
     return parsed.data;
   }
 }

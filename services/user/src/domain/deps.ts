@@ -1,7 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { Database } from '@orrange/db';
 import {
+  API_KEY_FORGET,
   authRedisKeys,
+  forgetApiKeysArgs,
   parseKeyring,
   REVOCATION_SETTLE_MS,
   REVOCATION_TTL_MARGIN_SECONDS,
@@ -101,7 +103,8 @@ export async function endSessions(deps: Pick<Deps, 'redis' | 'config'>, sessionI
 
 /**
  * Drops the gateway's cached resolutions of these API keys (revoked, or their owner's roles or status changed): the
- * next request resolves them again, with today's answer. Resolves once every gateway sees the drop: the gateways
+ * next request resolves them again, with today's answer, and a resolution already in flight is not cached
+ * (API_KEY_FORGET). Called after the change committed. Resolves once every gateway sees the drop: the gateways
  * read these entries through their tracked cache too (see settled).
  */
 export async function forgetApiKeyResolutions(
@@ -109,7 +112,7 @@ export async function forgetApiKeyResolutions(
   keyHashes: string[],
 ): Promise<void> {
   if (!keyHashes.length) return;
-  await deps.redis.del(...keyHashes.map((hash) => authRedisKeys.apiKey(deps.config.REDIS_PREFIX, hash)));
+  await deps.redis.eval(API_KEY_FORGET, ...forgetApiKeysArgs(deps.config.REDIS_PREFIX, keyHashes));
   await settled();
 }
 
