@@ -3,6 +3,7 @@ import net from 'node:net';
 import type { Response } from 'express';
 import request from 'supertest';
 import { eventually } from '@orrange/testing';
+import { ADAPTIVE_LIMIT_MIN } from '../src/proxy/admission';
 import {
   createTestGateway,
   createTestRedis,
@@ -56,6 +57,13 @@ async function startSlowOrderBook(): Promise<SlowUpstream> {
   };
 }
 
+/** A metric's value as the gateway at `url` exports it (0 when absent). */
+async function metricAt(url: string, name: string, labels: string): Promise<number> {
+  const text = (await request(url).get('/metrics')).text;
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+}
+
 describe('gateway load shedding', () => {
   let testRedis: TestRedis;
   let upstream: SlowUpstream;
@@ -63,11 +71,7 @@ describe('gateway load shedding', () => {
   let server: Listening;
   let url: string;
 
-  const metric = async (name: string, labels: string): Promise<number> => {
-    const text = (await request(url).get('/metrics')).text;
-    const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
-    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
-  };
+  const metric = (name: string, labels: string) => metricAt(url, name, labels);
 
   beforeAll(async () => {
     testRedis = await createTestRedis();
@@ -185,5 +189,42 @@ describe('gateway load shedding', () => {
     await eventually(
       async () => (await metric('gateway_upstream_in_flight', 'service="order-book",lane="write"')) === before,
     );
+  });
+});
+
+describe("a lane's adaptive limit, as operators see it", () => {
+  it('when the upstream answers slower than the latency target with a queue in flight, then gateway_upstream_limit shows that lane cut below its maximum', async () => {
+    const testRedis = await createTestRedis();
+    const upstream = await startSlowOrderBook();
+    const gateway = createTestGateway(
+      testRedis,
+      { 'order-book': [upstream.stub.url] },
+      { UPSTREAM_MAX_IN_FLIGHT: '64', UPSTREAM_LATENCY_TARGET_MS: '10' },
+    );
+    const server = await listen(gateway.app);
+    const limit = (lane: string) =>
+      metricAt(server.url, 'gateway_upstream_limit', `service="order-book",lane="${lane}"`);
+    try {
+      expect([await limit('read'), await limit('write')]).toEqual([64, 64]);
+      // 20 reads held for 60 ms, six times the target: once their average is over it with 16 in flight, one cut.
+      const reads = Array.from({ length: 20 }, () =>
+        request(server.url)
+          .get(BOOK)
+          .then((res) => res),
+      );
+      await eventually(async () => upstream.held.length === 20);
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      upstream.open();
+      expect((await Promise.all(reads)).every((res) => res.status === 200)).toBe(true);
+      const cut = await limit('read');
+      expect(cut).toBeGreaterThanOrEqual(ADAPTIVE_LIMIT_MIN);
+      expect(cut).toBeLessThan(20);
+      expect(await limit('write')).toBe(64);
+    } finally {
+      await server.close();
+      await gateway.close();
+      await upstream.stub.close();
+      await testRedis.cleanup();
+    }
   });
 });

@@ -10,6 +10,7 @@ export interface GatewayMetrics {
   upstreamHealthy: Gauge<'service' | 'upstream'>;
   upstreamShed: Counter<'service' | 'lane'>;
   upstreamInFlight: Gauge<'service' | 'lane'>;
+  upstreamLimit: Gauge<'service' | 'lane'>;
   trackedLookups: Counter<'result'>;
   trackedClears: Counter<'reason'>;
   trackedActive: Gauge;
@@ -60,6 +61,12 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
     upstreamInFlight: new Gauge({
       name: 'gateway_upstream_in_flight',
       help: 'Requests admitted for a service and lane (read: GET/HEAD, write: the rest) and not answered yet (in a cluster: all workers together; each admits up to UPSTREAM_MAX_IN_FLIGHT)',
+      labelNames: ['service', 'lane'],
+      registers: [registry],
+    }),
+    upstreamLimit: new Gauge({
+      name: 'gateway_upstream_limit',
+      help: 'Requests a service lane admits at once before shedding: UPSTREAM_MAX_IN_FLIGHT, or less while the upstream answers slower than UPSTREAM_LATENCY_TARGET_MS (in a cluster: all workers together, as in_flight)',
       labelNames: ['service', 'lane'],
       registers: [registry],
     }),

@@ -127,8 +127,12 @@ export function admission(deps: AdmissionDeps): (req: IncomingMessage, res: Serv
       },
     ]),
   ) as Record<ServiceName, Record<Lane, AdaptiveLimit>>;
-  for (const service of SERVICES) for (const lane of LANES) deps.metrics.upstreamInFlight.set({ service, lane }, 0);
   const limited = deps.maxInFlight > 0;
+  for (const service of SERVICES)
+    for (const lane of LANES) {
+      deps.metrics.upstreamInFlight.set({ service, lane }, 0);
+      if (limited) deps.metrics.upstreamLimit.set({ service, lane }, deps.maxInFlight);
+    }
   // One answer for every shed request (an AppError is immutable): no Error, and its stack, made per shed request.
   const overloaded = gatewayErrors.upstreamOverloaded();
   const proceed = () => undefined;
@@ -165,7 +169,10 @@ export function admission(deps: AdmissionDeps): (req: IncomingMessage, res: Serv
     res.once('close', () => {
       counts[lane] -= 1;
       deps.metrics.upstreamInFlight.dec({ service, lane });
-      if (adaptive) limit.answered(performance.now() - admittedAt, Date.now(), counts[lane]);
+      if (!adaptive) return;
+      const before = limit.current;
+      limit.answered(performance.now() - admittedAt, Date.now(), counts[lane]);
+      if (limit.current !== before) deps.metrics.upstreamLimit.set({ service, lane }, limit.current);
     });
     return true;
   };
