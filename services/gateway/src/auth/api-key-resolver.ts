@@ -50,9 +50,9 @@ const RESOLVE_ATTEMPTS_MAX = 3;
 /**
  * Turns an `X-API-Key` into an identity. The key is only ever handled as its sha256 hash. Answers are
  * cached in Redis (≤ 10 s, shared by every gateway replica; the user service deletes the entry when the key
- * is revoked, and no answer asked for before that is cached after it), unknown keys for ~2 s, and read through the tracked cache (in memory while Redis tracks them:
- * before, every request with a key waited for a GET); concurrent misses for one key share one call to the user
- * service.
+ * is revoked, and no answer asked for before that is cached after it), unknown keys for ~2 s, and read through
+ * the tracked cache (in memory while Redis tracks them: before, every request with a key waited for a GET);
+ * concurrent misses for one key share one call to the user service.
  */
 export class ApiKeyResolver {
   private readonly inflight = new Map<string, Promise<ResolvedKey | undefined>>();
