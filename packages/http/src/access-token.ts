@@ -65,7 +65,7 @@ export const authRedisKeys = {
  * The mark is a random value, never a counter: a counter that expired and started again could come back to the value
  * a gateway read. It outlives any resolution in flight (the gateway's call has a timeout of seconds).
  */
-export const API_KEY_FORGOTTEN_TTL_SECONDS = 60;
+const API_KEY_FORGOTTEN_TTL_SECONDS = 60;
 /** KEYS: the entry, the mark. ARGV: the mark as read before asking ('' for none), the answer, its expiry in s. */
 export const API_KEY_CACHE = `
 if (redis.call('GET', KEYS[2]) or '') ~= ARGV[1] then return 0 end
